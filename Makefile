@@ -1,0 +1,37 @@
+# The entry points a person types. Each one installs what it needs first (idempotent, fast
+# when nothing changed): see deploy/local/bootstrap.sh.
+PY := .venv/bin/python
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run stop test test-unit lint install install-test clean-local help
+
+help:
+	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
+	@echo "make stop   - stop a running local platform"
+	@echo "make test   - install, then run every test against real Kafka and PostgreSQL"
+	@echo "make lint   - ruff and mypy"
+
+install:
+	@deploy/local/bootstrap.sh
+
+install-test:
+	@deploy/local/bootstrap.sh --test
+
+run: install
+	@$(PY) -m deploy.local.stack run
+
+stop:
+	@$(PY) -m deploy.local.stack stop
+
+test: install-test
+	@$(PY) -m pytest
+
+test-unit: install
+	@$(PY) -m pytest tests/unit tests/contract -m "not integration"
+
+lint: install
+	@.venv/bin/ruff check shared services deploy tests
+	@.venv/bin/mypy shared services
+
+clean-local:
+	@rm -rf .local

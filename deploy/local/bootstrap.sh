@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs on a fresh machine, and nothing twice:
+#   the Python virtualenv (.venv) with the pinned dependencies,
+#   the Apache Kafka broker jars from Maven Central (deploy/kafka/lib),
+#   the PostgreSQL server from Debian's packages when it is missing.
+# Usage: deploy/local/bootstrap.sh [--test]   (--test adds what only the tests need)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "Please install: $* (this script knows only Debian's apt-get)" >&2; exit 1
+  fi
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq || true; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+    || { echo "Could not install $*: run as root, or install them yourself" >&2; exit 1; }
+}
+
+# 1. Java and Maven run the Kafka broker.
+command -v java >/dev/null || { say "installing a JDK"; apt_install openjdk-17-jre-headless; }
+command -v mvn >/dev/null || { say "installing Maven"; apt_install maven; }
+
+# 2. PostgreSQL server binaries (Debian's postgresql package; the version on this distribution).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  say "installing the PostgreSQL server (Debian package postgresql)"
+  apt_install postgresql
+fi
+
+# 3. Python virtualenv with the pinned dependencies (re-installed when pyproject.toml changes).
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || { say "creating .venv"; "$python" -m venv .venv; }
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  say "installing Python dependencies"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+
+# 4. Kafka broker jars from Maven Central (cached in ~/.m2 and deploy/kafka/lib).
+jars_stamp="deploy/kafka/lib/.fetched-$(sha256sum deploy/kafka/pom.xml | cut -c1-16)"
+if [ ! -f "$jars_stamp" ]; then
+  say "fetching the Apache Kafka broker jars from Maven Central"
+  rm -rf deploy/kafka/lib
+  mvn -q -B -f deploy/kafka/pom.xml dependency:copy-dependencies
+  touch "$jars_stamp"
+fi
+
+# 5. For the tests only: docker-compose (Debian) validates docker-compose.yml; no engine needed.
+if [ "${1:-}" = "--test" ] && ! command -v docker-compose >/dev/null; then
+  say "installing docker-compose (to validate docker-compose.yml)"
+  apt_install docker-compose
+fi

@@ -1,0 +1,387 @@
+"""The local stack, without Docker: PostgreSQL, a KRaft Kafka broker and every service.
+
+    python -m deploy.local.stack run      # what `make run` does after bootstrap.sh
+    python -m deploy.local.stack stop     # what `make stop` does
+    python -m deploy.local.stack env      # the environment the services get (for a shell)
+
+`run` prepares the data folders once (initdb, Kafka storage format), writes a Procfile and
+hands over to honcho, which starts PostgreSQL, Kafka and every service process, prefixes their
+logs, and stops them all on Ctrl-C (or `make stop`). Data persists under CSP_STATE_DIR
+(default .local/run). The same class starts the infrastructure for the tests, in a folder
+of their own and on other ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
+KAFKA_LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    module: str
+    role: str
+    port: int
+
+    @property
+    def service(self) -> str:
+        return self.module.rsplit(".", 1)[-1]
+
+
+def service_processes(http_base: int) -> list[Process]:
+    """Every service process of the platform, with its HTTP port (offsets from http_base)."""
+    return [
+        Process("projections_api", "services.projections", "api", http_base),
+        Process("case_events_api", "services.case_events", "api", http_base + 1),
+        Process("projections_runner", "services.projections", "runner", http_base + 10),
+        Process("case_events_relay", "services.case_events", "relay", http_base + 11),
+    ]
+
+
+def find_postgres_bin() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+                        key=lambda p: int(p.parent.parent.name), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    found = shutil.which("postgres")
+    if found:
+        return Path(found).parent
+    raise SystemExit(
+        "PostgreSQL server binaries not found. Install Debian's `postgresql` package "
+        "(apt-get install postgresql), or run deploy/local/bootstrap.sh as root."
+    )
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_for_port(port: int, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not port_open(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not open port {port} within {timeout_s:.0f}s")
+        time.sleep(0.2)
+
+
+@dataclass
+class LocalStack:
+    state_dir: Path = field(default_factory=lambda: Path(
+        os.environ.get("CSP_STATE_DIR", ROOT / ".local" / "run")).resolve())
+    postgres_port: int = int(os.environ.get("CSP_POSTGRES_PORT", "5433"))
+    kafka_port: int = int(os.environ.get("CSP_KAFKA_PORT", "9092"))
+    http_base: int = int(os.environ.get("CSP_HTTP_BASE_PORT", "8000"))
+    kafka_heap: str = os.environ.get("CSP_KAFKA_HEAP", "768m")
+
+    @property
+    def controller_port(self) -> int:
+        return self.kafka_port + 1
+
+    # -- PostgreSQL ----------------------------------------------------------------------
+
+    @property
+    def _run_as_postgres(self) -> bool:
+        return os.geteuid() == 0  # PostgreSQL refuses to run as root
+
+    @property
+    def postgres_dir(self) -> Path:
+        """The cluster's folder. As root it must be reachable by the `postgres` user; a folder
+        under a private home (e.g. /root) is not, so it moves to /var/lib/csp-local."""
+        wanted = self.state_dir / "postgres"
+        if not self._run_as_postgres or _reachable_by(wanted, "postgres"):
+            return wanted
+        digest = sha256(str(self.state_dir).encode()).hexdigest()[:12]
+        return Path("/var/lib/csp-local") / digest / "postgres"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.state_dir / "credentials.env"
+
+    def postgres_password(self) -> str:
+        for line in self.credentials_file.read_text().splitlines():
+            if line.startswith("CSP_POSTGRES_PASSWORD="):
+                return line.split("=", 1)[1]
+        raise RuntimeError(f"no password in {self.credentials_file}")
+
+    def init_postgres(self) -> None:
+        data = self.postgres_dir
+        if (data / "PG_VERSION").exists():
+            return
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self.credentials_file.exists():
+            # Generated on first run, never committed: local credentials only.
+            self.credentials_file.write_text(
+                f"CSP_POSTGRES_PASSWORD={secrets.token_urlsafe(24)}\n")
+            self.credentials_file.chmod(0o600)
+        data.mkdir(parents=True, exist_ok=True)
+        pwfile = data.parent / ".pwfile"
+        pwfile.write_text(self.postgres_password() + "\n")
+        if self._run_as_postgres:
+            pg = pwd.getpwnam("postgres")
+            for path in (data.parent, data, pwfile):
+                os.chown(path, pg.pw_uid, pg.pw_gid)
+        data.chmod(0o700)
+        try:
+            self._as_postgres([str(find_postgres_bin() / "initdb"), "-D", str(data), "-U", "csp",
+                               "--auth-host=scram-sha-256", "--auth-local=peer",
+                               f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"],
+                              check=True, stdout=subprocess.DEVNULL)
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def postgres_argv(self) -> list[str]:
+        return [
+            str(find_postgres_bin() / "postgres"), "-D", str(self.postgres_dir),
+            "-c", f"port={self.postgres_port}", "-c", "listen_addresses=127.0.0.1",
+            "-c", f"unix_socket_directories={self.postgres_dir}",
+            "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+            # Durable commits stay on (fsync, synchronous_commit): a recorded event is kept.
+            "-c", "log_min_messages=warning", "-c", "log_line_prefix=%m [%p] ",
+        ]
+
+    def _as_postgres(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+        if self._run_as_postgres:
+            kwargs.setdefault("user", "postgres")
+            kwargs.setdefault("group", "postgres")
+            kwargs.setdefault("extra_groups", [])
+        return subprocess.run(argv, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    def spawn_postgres(self, **popen: object) -> subprocess.Popen[bytes]:
+        self.init_postgres()
+        if self._run_as_postgres:
+            popen.update(user="postgres", group="postgres", extra_groups=[])
+        return subprocess.Popen(self.postgres_argv(), **popen)  # type: ignore[call-overload]
+
+    # -- Kafka -----------------------------------------------------------------------------
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state_dir / "kafka"
+
+    def kafka_properties(self) -> str:
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},"
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={self.kafka_dir / 'data'}",
+            "num.partitions=6",
+            "auto.create.topics.enable=false",
+            # One broker: the internal topics can have only one replica.
+            "offsets.topic.replication.factor=1",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "log.retention.hours=-1",
+            "",
+        ])
+
+    def init_kafka(self) -> Path:
+        if not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+            raise SystemExit("Kafka jars missing: run deploy/local/bootstrap.sh (or `make run`).")
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        config = self.kafka_dir / "server.properties"
+        config.write_text(self.kafka_properties())
+        if not (self.kafka_dir / "data" / "meta.properties").exists():
+            cluster_id = _kafka_cluster_id(uuid.uuid4())
+            subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                      "-c", str(config)),
+                           check=True, stdout=subprocess.DEVNULL)
+        return config
+
+    def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
+        return ["java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
+                "-cp", f"{KAFKA_LIB}/*", main, *args]
+
+    def kafka_argv(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.kafka_dir / "server.properties"),
+                          heap=self.kafka_heap)
+
+    def spawn_kafka(self, **popen: object) -> subprocess.Popen[bytes]:
+        self.init_kafka()
+        return subprocess.Popen(self.kafka_argv(), **popen)  # type: ignore[call-overload]
+
+    # -- the services ----------------------------------------------------------------------
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "CSP_POSTGRES_HOST": "127.0.0.1",
+            "CSP_POSTGRES_PORT": str(self.postgres_port),
+            "CSP_POSTGRES_USER": "csp",
+            "CSP_POSTGRES_PASSWORD": self.postgres_password(),
+            "CSP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
+        }
+
+    def processes(self) -> list[Process]:
+        return service_processes(self.http_base)
+
+    def procfile(self) -> str:
+        me = f"{sys.executable} -m deploy.local.stack"
+        lines = [f"postgres: {me} postgres", f"kafka: {me} kafka"]
+        for p in self.processes():
+            lines.append(f"{p.name}: env CSP_HTTP_PORT={p.port} "
+                         f"{sys.executable} -m {p.module} {p.role}")
+        lines.append(f"ready: {me} ready")
+        return "\n".join(lines) + "\n"
+
+    def urls(self) -> dict[str, str]:
+        base = self.http_base
+        return {
+            "Boards API (open CP plans)": f"http://127.0.0.1:{base}/boards/child-protection/open-plans",
+            "Boards API docs": f"http://127.0.0.1:{base}/docs",
+            "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",
+            "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
+        }
+
+
+def _kafka_cluster_id(value: uuid.UUID) -> str:
+    import base64
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def _reachable_by(path: Path, user: str) -> bool:
+    """Can `user` traverse every existing parent of `path`?"""
+    uid = pwd.getpwnam(user).pw_uid
+    for parent in [*reversed(path.parents)]:
+        if not parent.exists():
+            break
+        st = parent.stat()
+        if st.st_uid != uid and not st.st_mode & 0o001:
+            return False
+    return True
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+def _exec_forwarding(proc: subprocess.Popen[bytes], on_term: int) -> None:
+    """Wait for a child; translate SIGTERM/SIGINT into `on_term` for it (honcho sends SIGTERM)."""
+    def forward(signum: int, _frame: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(on_term)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    sys.exit(proc.wait())
+
+
+def cmd_postgres(stack: LocalStack) -> None:
+    # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
+    _exec_forwarding(stack.spawn_postgres(), signal.SIGINT)
+
+
+def cmd_kafka(stack: LocalStack) -> None:
+    _exec_forwarding(stack.spawn_kafka(), signal.SIGTERM)
+
+
+def cmd_ready(stack: LocalStack) -> None:
+    """Wait for every process's /health, print the URLs, then keep watching health."""
+    import httpx
+
+    started = float(os.environ.get("CSP_STARTED_AT", time.time()))
+    pending = {p.name: f"http://127.0.0.1:{p.port}/health" for p in stack.processes()}
+    deadline = time.monotonic() + 300
+    while pending and time.monotonic() < deadline:
+        for name, url in list(pending.items()):
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    del pending[name]
+            except httpx.HTTPError:
+                pass
+        if pending:
+            time.sleep(0.5)
+    if pending:
+        print(f"NOT HEALTHY after 300s: {', '.join(sorted(pending))} (see their logs above)",
+              flush=True)
+    else:
+        print(f"\nThe platform is up ({time.time() - started:.1f}s). Open:", flush=True)
+        for label, url in stack.urls().items():
+            print(f"  {label:28} {url}", flush=True)
+        print("Stop with Ctrl-C, or `make stop` from another terminal.\n", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while True:  # honcho stops everything when a process exits: this one stays
+        time.sleep(3600)
+
+
+def cmd_run(stack: LocalStack) -> None:
+    stack.state_dir.mkdir(parents=True, exist_ok=True)
+    stack.init_postgres()
+    stack.init_kafka()
+    busy = [port for port in (stack.postgres_port, stack.kafka_port) if port_open(port)]
+    if busy:
+        raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
+    procfile = stack.state_dir / "Procfile"
+    procfile.write_text(stack.procfile())
+    env_file = stack.state_dir / "services.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.environment().items()))
+    (stack.state_dir / "honcho.pid").write_text(str(os.getpid()))
+    os.environ["CSP_STARTED_AT"] = os.environ.get("CSP_STARTED_AT", str(time.time()))
+    os.environ.setdefault("CSP_LOG_FORMAT", "console")
+    honcho = Path(sys.executable).parent / "honcho"
+    os.execv(str(honcho), [str(honcho), "start", "-f", str(procfile), "-d", str(ROOT),
+                           "-e", str(env_file)])
+
+
+def cmd_stop(stack: LocalStack) -> None:
+    pidfile = stack.state_dir / "honcho.pid"
+    if not pidfile.exists():
+        print("the local stack is not running")
+        return
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print("the local stack is not running")
+        pidfile.unlink()
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    pidfile.unlink(missing_ok=True)
+    print("the local stack has stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m deploy.local.stack")
+    parser.add_argument("command", choices=["run", "stop", "postgres", "kafka", "ready", "env"])
+    command = parser.parse_args().command
+    stack = LocalStack()
+    if command == "env":
+        for key, value in stack.environment().items():
+            print(f"export {key}={value}")
+        return
+    {"run": cmd_run, "stop": cmd_stop, "postgres": cmd_postgres, "kafka": cmd_kafka,
+     "ready": cmd_ready}[command](stack)
+
+
+if __name__ == "__main__":
+    main()

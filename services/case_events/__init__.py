@@ -1,0 +1,1 @@
+"""Case events: the child's statutory journey, from referral to leaving care."""

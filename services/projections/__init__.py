@@ -1,0 +1,1 @@
+"""Projections: builds the boards (read models) from every domain topic and serves them."""

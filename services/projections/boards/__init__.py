@@ -1,0 +1,1 @@
+"""The read models behind the boards; one module per board."""

@@ -1,0 +1,135 @@
+"""What every command API shares: the command context, error responses, the app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import FastAPI, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from shared.aggregate import DomainRuleViolation
+from shared.application import UnknownStream
+from shared.envelope import Actor, Agency, new_event_id
+from shared.eventstore import (
+    AppendResult,
+    CommandContext,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+)
+from shared.eventstore import request_hash as hash_of
+from shared.http import HealthCheck, instrument, operational_router
+
+
+class AlreadyExists(Exception):
+    """The subject is already recorded (HTTP 409)."""
+
+
+class Recorded(BaseModel):
+    """The answer to an accepted command."""
+
+    stream_id: str
+    stream_version: int
+    duplicate: bool
+    event_ids: list[UUID]
+
+
+def recorded(result: AppendResult, response: Response) -> Recorded:
+    response.headers["ETag"] = f'"{result.stream_version}"'
+    if result.duplicate:
+        response.status_code = 200  # the same command again: nothing new was recorded
+    return Recorded(
+        stream_id=result.stream_id,
+        stream_version=result.stream_version,
+        duplicate=result.duplicate,
+        event_ids=[e.event_id for e in result.envelopes],
+    )
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    try:
+        return int(if_match.strip().strip('"'))
+    except ValueError:
+        raise DomainRuleViolation("If-Match", "must be a stream version, e.g. \"3\"") from None
+
+
+def command_context(
+    body: BaseModel,
+    idempotency_key: str | None,
+    correlation_id: UUID | None,
+    actor_id: str,
+    actor_agency: Agency,
+    actor_role: str,
+    extra: dict[str, Any] | None = None,
+) -> CommandContext:
+    """The context of a command. The actor comes from headers until authentication lands."""
+    return CommandContext(
+        actor=Actor(user_id=actor_id, agency=actor_agency, role=actor_role),
+        correlation_id=correlation_id or new_event_id(),
+        idempotency_key=idempotency_key,
+        request_hash=hash_of({"body": body.model_dump(mode="json"), **(extra or {})}),
+    )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200,
+           description="Repeat a command with the same key and it is recorded once."),
+]
+CorrelationId = Annotated[UUID | None, Header(alias="X-Correlation-Id")]
+ActorId = Annotated[str, Header(alias="X-Actor-Id", min_length=1, max_length=128)]
+ActorAgency = Annotated[Agency, Header(alias="X-Actor-Agency")]
+ActorRole = Annotated[str, Header(alias="X-Actor-Role", min_length=1, max_length=64)]
+IfMatch = Annotated[str | None, Header(alias="If-Match",
+                                       description="The stream version you last saw.")]
+
+
+def _problem(status: int, detail: Any, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainRuleViolation)
+    async def rule(_: Request, error: DomainRuleViolation) -> JSONResponse:
+        where = "header" if error.field[:1].isupper() else "body"
+        return _problem(422, [{"loc": [where, error.field], "msg": error.reason,
+                               "type": "domain_rule"}])
+
+    @app.exception_handler(UnknownStream)
+    async def unknown(_: Request, error: UnknownStream) -> JSONResponse:
+        return _problem(404, str(error))
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def conflict(_: Request, error: ConcurrencyConflict) -> JSONResponse:
+        return _problem(409, str(error), expected_version=error.expected_version,
+                        actual_version=error.actual_version)
+
+    @app.exception_handler(AlreadyExists)
+    async def exists(_: Request, error: AlreadyExists) -> JSONResponse:
+        return _problem(409, str(error))
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
+        return _problem(422, [{"loc": ["header", "Idempotency-Key"], "msg": str(error),
+                               "type": "idempotency_key_reused"}])
+
+
+def service_app(
+    title: str,
+    service: str,
+    description: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    checks: dict[str, HealthCheck],
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    instrument(app)
+    app.include_router(operational_router(service, checks))
+    return app
+
+

@@ -1,0 +1,42 @@
+"""Connecting to a service's database: wait for the server, create the database, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import asyncpg
+
+from shared.logging import get_logger
+from shared.migrations import ensure_database, migrate, scripts_in
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def wait_for_postgres(settings: Settings, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn = await asyncpg.connect(settings.dsn("postgres"), timeout=5)
+            await conn.close()
+            return
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL not reachable: {error!r}") from error
+            log.info("waiting for PostgreSQL", error=repr(error))
+            await asyncio.sleep(1.0)
+
+
+async def open_database(settings: Settings, *migration_folders: Path) -> asyncpg.Pool:
+    """A pool on the service's own database, created and migrated if need be."""
+    await wait_for_postgres(settings)
+    await ensure_database(settings.dsn("postgres"), settings.database)
+    pool = await asyncpg.create_pool(
+        settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60
+    )
+    assert pool is not None
+    async with pool.acquire() as conn:
+        await migrate(conn, scripts_in(*migration_folders))
+    return pool

@@ -1,0 +1,151 @@
+"""The one envelope every event travels in, and the registry of event types and versions.
+
+Domain events are pydantic models named as facts in the past tense. The envelope carries
+who recorded the fact, when it happened in the world (``occurred_at``) and when the platform
+learned it (``recorded_at``), and which command caused it. Old versions of an event stay
+readable forever: the registry upcasts a stored payload, one version at a time, to the
+version the code now declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from uuid6 import uuid7
+
+
+class Agency(StrEnum):
+    COUNCIL = "council"
+    POLICE = "police"
+    HEALTH = "health"
+    SCHOOLS = "schools"
+    HOUSING = "housing"
+    CAREERS = "careers"
+    PROBATION = "probation"
+    PLATFORM = "platform"
+
+
+class Actor(BaseModel):
+    """Who recorded the fact."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=128)
+    agency: Agency
+    role: str = Field(min_length=1, max_length=64)
+
+
+class DomainEvent(BaseModel):
+    """Base of every event payload. Subclasses set ``event_type`` and ``schema_version``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    def occurred_at(self) -> datetime | None:
+        """When the fact happened in the world, if the payload says; else the command's time."""
+        return None
+
+
+def at_start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class Envelope(BaseModel):
+    """An event as stored and as published. ``payload`` is the versioned wire form."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    event_type: str = Field(min_length=1, max_length=128)
+    schema_version: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=128)
+    stream_version: int = Field(ge=1)
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: Actor
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    payload: dict[str, Any]
+    position: int | None = Field(
+        None, description="Global position in the source event store (informational)."
+    )
+
+
+def new_event_id() -> UUID:
+    """UUIDv7: time-ordered, so ids sort roughly in the order events were recorded."""
+    return UUID(str(uuid7()))
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+class IncompatibleSchemaVersion(ValueError):
+    pass
+
+
+E = TypeVar("E", bound=type[DomainEvent])
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class EventRegistry:
+    """Event types by name; upcasters from each old version to the next."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[DomainEvent]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+
+    def event(self, cls: E) -> E:
+        """Class decorator: register an event type under its ``event_type``."""
+        name = cls.event_type
+        if name in self._types and self._types[name] is not cls:
+            raise ValueError(f"event type {name!r} is registered twice")
+        self._types[name] = cls
+        return cls
+
+    def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorator: a function turning a payload of ``from_version`` into ``from_version + 1``."""
+
+        def register(fn: Upcaster) -> Upcaster:
+            self._upcasters[(event_type, from_version)] = fn
+            return fn
+
+        return register
+
+    def include(self, other: EventRegistry) -> None:
+        for cls in other._types.values():
+            self.event(cls)
+        self._upcasters.update(other._upcasters)
+
+    def __contains__(self, event_type: str) -> bool:
+        return event_type in self._types
+
+    def types(self) -> dict[str, type[DomainEvent]]:
+        return dict(self._types)
+
+    def decode(self, event_type: str, schema_version: int, payload: dict[str, Any]) -> DomainEvent:
+        cls = self._types.get(event_type)
+        if cls is None:
+            raise UnknownEventType(event_type)
+        if schema_version > cls.schema_version:
+            raise IncompatibleSchemaVersion(
+                f"{event_type} v{schema_version} is newer than this code's v{cls.schema_version}"
+            )
+        version = schema_version
+        while version < cls.schema_version:
+            step = self._upcasters.get((event_type, version))
+            if step is None:
+                raise IncompatibleSchemaVersion(f"no upcaster for {event_type} v{version}")
+            payload = step(payload)
+            version += 1
+        return cls.model_validate(payload)
+
+    def decode_envelope(self, envelope: Envelope) -> DomainEvent:
+        return self.decode(envelope.event_type, envelope.schema_version, envelope.payload)

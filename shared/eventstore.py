@@ -1,0 +1,295 @@
+"""The event store: append-only, one per service, on PostgreSQL through asyncpg.
+
+The SQL and the reasons for it are in ``sql/001_event_store.sql``. An in-memory store with
+the same contract (``InMemoryEventStore``) serves fast unit tests of handlers; both pass the
+same contract tests in ``tests/contract/``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import asyncpg
+
+from shared.envelope import Actor, DomainEvent, Envelope, new_event_id
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the stream after the expected version (HTTP 409)."""
+
+    def __init__(self, stream_id: str, expected_version: int, actual_version: int) -> None:
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual_version}, expected {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key was already used for a different command (HTTP 422)."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """What every command brings besides its own fields."""
+
+    actor: Actor
+    correlation_id: UUID
+    causation_id: UUID | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stream_id: str
+    stream_version: int
+    duplicate: bool  # True when the idempotency key had already recorded this command
+    envelopes: tuple[Envelope, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A place in the commit order: (transaction id, position). See the SQL for why."""
+
+    transaction_id: int = 0
+    position: int = 0
+
+
+def request_hash(body: Any) -> str:
+    """A stable hash of a command's content, to detect an idempotency key reused for another."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def make_envelopes(
+    stream_id: str, expected_version: int, events: Sequence[DomainEvent], ctx: CommandContext
+) -> list[Envelope]:
+    now = datetime.now(UTC)
+    return [
+        Envelope(
+            event_id=new_event_id(),
+            event_type=event.event_type,
+            schema_version=event.schema_version,
+            stream_id=stream_id,
+            stream_version=expected_version + i,
+            occurred_at=event.occurred_at() or now,
+            recorded_at=now,
+            actor=ctx.actor,
+            correlation_id=ctx.correlation_id,
+            causation_id=ctx.causation_id,
+            payload=event.model_dump(mode="json"),
+        )
+        for i, event in enumerate(events, start=1)
+    ]
+
+
+class EventStore(Protocol):
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        ctx: CommandContext,
+    ) -> AppendResult: ...
+
+    async def read_stream(self, stream_id: str) -> list[Envelope]: ...
+
+    async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
+        """The earlier result of this command, if its idempotency key was seen."""
+        ...
+
+    async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
+        """Events in commit order after the cursor, only ones no later commit can precede."""
+        ...
+
+
+_COLUMNS = (
+    "event_id, stream_id, stream_version, event_type, schema_version, occurred_at, "
+    "recorded_at, actor, correlation_id, causation_id, payload"
+)
+
+
+def _envelope(row: asyncpg.Record) -> Envelope:
+    return Envelope(
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        actor=Actor.model_validate_json(row["actor"]),
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        payload=json.loads(row["payload"]),
+        position=row["position"],
+    )
+
+
+class PostgresEventStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        ctx: CommandContext,
+    ) -> AppendResult:
+        envelopes = make_envelopes(stream_id, expected_version, events, ctx)
+        new_version = expected_version + len(envelopes)
+        rows = [
+            (
+                e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+                e.occurred_at, e.recorded_at, e.actor.model_dump_json(), e.correlation_id,
+                e.causation_id, json.dumps(e.payload),
+            )
+            for e in envelopes
+        ]
+        async with self._pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    if ctx.idempotency_key is not None:
+                        claimed = await conn.fetchval(
+                            "INSERT INTO commands (idempotency_key, request_hash, stream_id,"
+                            " stream_version) VALUES ($1, $2, $3, $4)"
+                            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
+                            ctx.idempotency_key, ctx.request_hash or "", stream_id, new_version,
+                        )
+                        if claimed is None:  # a concurrent duplicate committed first
+                            earlier = await self._find_command(
+                                conn, ctx.idempotency_key, ctx.request_hash
+                            )
+                            assert earlier is not None
+                            return earlier
+                    await conn.executemany(
+                        f"INSERT INTO events ({_COLUMNS}) VALUES"
+                        " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb)",
+                        rows,
+                    )
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != "events_pkey":
+                    raise
+                actual = await conn.fetchval(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                    stream_id,
+                )
+                raise ConcurrencyConflict(stream_id, expected_version, actual) from None
+        return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
+
+    async def read_stream(self, stream_id: str) -> list[Envelope]:
+        rows = await self._pool.fetch(
+            f"SELECT position, {_COLUMNS} FROM events WHERE stream_id = $1"
+            " ORDER BY stream_version",
+            stream_id,
+        )
+        return [_envelope(r) for r in rows]
+
+    async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
+        async with self._pool.acquire() as conn:
+            return await self._find_command(conn, idempotency_key, request_hash)
+
+    @staticmethod
+    async def _find_command(
+        conn: asyncpg.Connection, idempotency_key: str, request_hash: str | None
+    ) -> AppendResult | None:
+        row = await conn.fetchrow(
+            "SELECT request_hash, stream_id, stream_version FROM commands"
+            " WHERE idempotency_key = $1",
+            idempotency_key,
+        )
+        if row is None:
+            return None
+        if request_hash is not None and row["request_hash"] != request_hash:
+            raise IdempotencyKeyReused(
+                f"idempotency key {idempotency_key!r} was already used for a different command"
+            )
+        return AppendResult(row["stream_id"], row["stream_version"], duplicate=True)
+
+    async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
+        rows = await self._pool.fetch(
+            f"SELECT transaction_id::text::bigint AS txid, position, {_COLUMNS} FROM events"
+            " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
+            "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " ORDER BY transaction_id, position LIMIT $3",
+            str(after.transaction_id), after.position, limit,
+        )
+        return [(Cursor(r["txid"], r["position"]), _envelope(r)) for r in rows]
+
+    async def head(self) -> Cursor:
+        """The newest committed place in the commit order (for lag)."""
+        row = await self._pool.fetchrow(
+            "SELECT transaction_id::text::bigint AS txid, position FROM events"
+            " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        )
+        return Cursor(row["txid"], row["position"]) if row else Cursor()
+
+
+class InMemoryEventStore:
+    """The same contract without I/O, for unit tests of handlers (commit order = append order)."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, list[Envelope]] = {}
+        self._log: list[Envelope] = []
+        self._commands: dict[str, tuple[str, AppendResult]] = {}
+        self._lock = asyncio.Lock()
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        ctx: CommandContext,
+    ) -> AppendResult:
+        async with self._lock:
+            if ctx.idempotency_key is not None:
+                earlier = await self.find_command(ctx.idempotency_key, ctx.request_hash or "")
+                if earlier is not None:
+                    return earlier
+            stream = self._streams.setdefault(stream_id, [])
+            if len(stream) != expected_version:
+                raise ConcurrencyConflict(stream_id, expected_version, len(stream))
+            envelopes = make_envelopes(stream_id, expected_version, events, ctx)
+            for e in envelopes:
+                positioned = e.model_copy(update={"position": len(self._log) + 1})
+                stream.append(positioned)
+                self._log.append(positioned)
+            result = AppendResult(stream_id, len(stream), False, tuple(envelopes))
+            if ctx.idempotency_key is not None:
+                self._commands[ctx.idempotency_key] = (
+                    ctx.request_hash or "",
+                    AppendResult(stream_id, len(stream), duplicate=True),
+                )
+            return result
+
+    async def read_stream(self, stream_id: str) -> list[Envelope]:
+        return list(self._streams.get(stream_id, []))
+
+    async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
+        found = self._commands.get(idempotency_key)
+        if found is None:
+            return None
+        if request_hash is not None and found[0] != request_hash:
+            raise IdempotencyKeyReused(
+                f"idempotency key {idempotency_key!r} was already used for a different command"
+            )
+        return found[1]
+
+    async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
+        out = []
+        for e in self._log[after.position :]:
+            assert e.position is not None
+            out.append((Cursor(0, e.position), e))
+            if len(out) == limit:
+                break
+        return out

@@ -1,0 +1,101 @@
+"""The operational surface every process serves: /health and /metrics, and a process runner.
+
+Workers (relays, projection runners) are small ASGI apps too: their loop runs in the app's
+lifespan, so every process answers /health and /metrics the same way, and uvicorn handles
+signals (SIGTERM and Ctrl-C stop the loop cleanly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from shared.logging import configure_logging, get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness and readiness of this process and its dependencies")
+    async def health() -> JSONResponse:
+        results: dict[str, Any] = {}
+        ok = True
+        for name, check in checks.items():
+            try:
+                results[name] = await asyncio.wait_for(check(), timeout=3)
+            except Exception as error:
+                results[name] = {"ok": False, "error": repr(error)}
+            ok = ok and bool(results[name].get("ok"))
+        body = {"service": service, "status": "ok" if ok else "degraded", "checks": results}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def instrument(app: FastAPI) -> None:
+    """Request counts and latencies by route on /metrics (exposed by operational_router)."""
+    Instrumentator(excluded_handlers=["/health", "/metrics"]).instrument(app)
+
+
+def worker_app(
+    title: str,
+    service: str,
+    start: Callable[[asyncio.Event], Awaitable[tuple[Callable[[asyncio.Event], Awaitable[None]],
+                                                     dict[str, HealthCheck],
+                                                     Callable[[], Awaitable[None]]]]],
+) -> FastAPI:
+    """An app whose lifespan runs a background loop.
+
+    ``start`` prepares resources and returns (loop, health checks, close). The loop runs until
+    the process is asked to stop; ``close`` releases the resources afterwards.
+    """
+    checks: dict[str, HealthCheck] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        loop, found_checks, close = await start(stop)
+        checks.update(found_checks)
+        task = asyncio.create_task(loop(stop), name=f"{service}-loop")
+
+        def crashed(t: asyncio.Task[None]) -> None:
+            if not t.cancelled() and t.exception() is not None:
+                log.error("worker loop crashed", exc_info=t.exception())
+
+        task.add_done_callback(crashed)
+        try:
+            yield
+        finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except (TimeoutError, Exception):
+                task.cancel()
+            await close()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.include_router(operational_router(service, checks))
+    return app
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    configure_logging(settings.service, settings.log_level, settings.log_format)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=10)

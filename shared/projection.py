@@ -1,0 +1,359 @@
+"""The projection runner: Kafka topics in, read models in PostgreSQL out, exactly once in effect.
+
+- Offsets live in PostgreSQL (`projection_offsets`), written in the same transaction as the
+  read-model change; on start and on every partition assignment the consumer seeks to them.
+  Kafka's committed offsets are written afterwards for operators' tools only.
+- Duplicates (the relay re-publishes after a crash) are dropped by stream version
+  (`projection_streams`); only the next version of a stream is applied.
+- A message that cannot be decoded, or whose handler fails, goes to the dead-letter topic with
+  the reason and its origin (topic, partition, offset) in headers; its partition keeps moving.
+  The dead-letter send is acknowledged before the offsets commit, so nothing is dropped
+  silently (a crash in between can dead-letter the same message twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from shared.envelope import (
+    DomainEvent,
+    Envelope,
+    EventRegistry,
+    IncompatibleSchemaVersion,
+    UnknownEventType,
+)
+from shared.kafka import DEAD_LETTER_TOPIC
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+APPLIED = Counter("projection_events_applied_total", "Events applied to read models",
+                  ["consumer", "topic"])
+DUPLICATES = Counter("projection_duplicates_skipped_total",
+                     "Events skipped because their stream version was already applied",
+                     ["consumer", "topic"])
+HELD_BACK = Counter("projection_out_of_order_total",
+                    "Events skipped because an earlier version of their stream was missing",
+                    ["consumer", "topic"])
+DEAD_LETTERED = Counter("projection_dead_lettered_total", "Messages sent to the dead-letter topic",
+                        ["consumer", "topic"])
+OFFSET_LAG = Gauge("projection_offset_lag", "Messages on the topic not yet applied",
+                   ["consumer", "topic"])
+TIME_LAG = Gauge("projection_time_lag_seconds",
+                 "Now minus the recorded-at time of the last applied event (0 when caught up)",
+                 ["consumer", "topic"])
+
+# Failures of the database or the broker: retry the batch; never dead-letter for these.
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError,
+             KafkaError, TimeoutError)
+
+
+class Projection(Protocol):
+    """A read model: applies decoded events inside the runner's transaction."""
+
+    name: str
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+                    ) -> None: ...
+
+
+@dataclass
+class _Decoded:
+    record: ConsumerRecord
+    envelope: Envelope | None = None
+    event: DomainEvent | None = None
+    failure: str | None = None
+
+
+@dataclass
+class TopicProgress:
+    last_recorded_at: datetime | None = None
+    positions: dict[int, int] = field(default_factory=dict)
+
+
+class _ApplyFailed(Exception):
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+        self.reason = reason
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: EventRegistry,
+        projections: Sequence[Projection],
+        topics: Sequence[str],
+        *,
+        bootstrap_servers: str,
+        consumer_name: str,
+        dead_letters: AIOKafkaProducer,
+        batch_size: int = 1000,
+    ) -> None:
+        self._pool = pool
+        self._registry = registry
+        self._projections = list(projections)
+        self._topics = list(topics)
+        self._bootstrap = bootstrap_servers
+        self.consumer_name = consumer_name
+        self._dead_letters = dead_letters
+        self._batch_size = batch_size
+        self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
+        self._consumer: AIOKafkaConsumer | None = None
+        self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in self._topics}
+        self.healthy = False
+        self.last_error: str | None = None
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=self.consumer_name,
+                client_id=f"projection-{self.consumer_name}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_records=self._batch_size,
+                fetch_max_bytes=16 * 1024 * 1024,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+            self._consumer = consumer
+            consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+            try:
+                await consumer.start()
+                await self._consume(consumer, stop)
+                backoff = 0.5
+            except TRANSIENT as error:
+                self.healthy = False
+                self.last_error = repr(error)
+                log.warning("projection interrupted; resuming from stored offsets",
+                            error=repr(error), retry_in_s=backoff)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                self.healthy = False
+                try:
+                    await consumer.stop()
+                except Exception:
+                    pass
+                self._consumer = None
+
+    async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+            async with self._lock:
+                assigned = consumer.assignment()
+                for tp, records in batches.items():
+                    if records and tp in assigned:
+                        await self._process(tp, records)
+            self._report_lag(consumer)
+            self.healthy = True
+            self.last_error = None
+
+    # -- one partition's batch, one transaction -----------------------------------------------
+
+    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        decoded = [self._decode(r) for r in records]
+        for item in decoded:
+            if item.failure is not None:
+                await self._dead_letter(item.record, item.failure)
+        try:
+            applied = await self._apply_batch(tp, decoded, careful=False)
+        except _ApplyFailed:
+            # A handler rejected an event: redo the batch with a savepoint around each event,
+            # so only the failing ones are dead-lettered.
+            applied = await self._apply_batch(tp, decoded, careful=True)
+        for envelope in applied:
+            self.progress[tp.topic].last_recorded_at = envelope.recorded_at
+        self.progress[tp.topic].positions[tp.partition] = records[-1].offset + 1
+        consumer = self._consumer
+        if consumer is not None:
+            try:  # informational only: the stored offsets are the truth
+                await consumer.commit({tp: records[-1].offset + 1})
+            except KafkaError:
+                pass
+
+    def _decode(self, record: ConsumerRecord) -> _Decoded:
+        item = _Decoded(record)
+        try:
+            if record.value is None:
+                raise ValueError("empty message")
+            item.envelope = Envelope.model_validate_json(record.value)
+            item.event = self._registry.decode_envelope(item.envelope)
+        except UnknownEventType as error:
+            item.failure = f"unknown event type: {error}"
+        except IncompatibleSchemaVersion as error:
+            item.failure = f"incompatible schema version: {error}"
+        except (ValidationError, ValueError) as error:
+            item.failure = f"undecodable: {_short(error)}"
+        return item
+
+    async def _apply_batch(self, tp: TopicPartition, decoded: list[_Decoded], *, careful: bool
+                           ) -> list[Envelope]:
+        applied: list[Envelope] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
+            versions: dict[str, int] = {
+                r["stream_id"]: r["stream_version"]
+                for r in await conn.fetch(
+                    "SELECT stream_id, stream_version FROM projection_streams"
+                    " WHERE consumer = $1 AND topic = $2 AND stream_id = ANY($3::text[])",
+                    self.consumer_name, tp.topic, stream_ids,
+                )
+            }
+            changed: set[str] = set()
+            for index, item in enumerate(decoded):
+                envelope = item.envelope
+                if envelope is None:
+                    continue  # bytes we could not read at all: dead-lettered above
+                last = versions.get(envelope.stream_id, 0)
+                if envelope.stream_version <= last:
+                    DUPLICATES.labels(self.consumer_name, tp.topic).inc()
+                    continue
+                if envelope.stream_version > last + 1:
+                    HELD_BACK.labels(self.consumer_name, tp.topic).inc()
+                    log.warning("event out of order held back", stream_id=envelope.stream_id,
+                                version=envelope.stream_version, last_applied=last)
+                    continue
+                if item.event is not None:  # a dead-lettered event still moves its stream on
+                    if careful:
+                        if await self._apply_guarded(conn, item):
+                            applied.append(envelope)
+                    else:
+                        try:
+                            for projection in self._projections:
+                                await projection.apply(conn, envelope, item.event)
+                        except TRANSIENT:
+                            raise
+                        except Exception as error:
+                            raise _ApplyFailed(index, _short(error)) from error
+                        applied.append(envelope)
+                versions[envelope.stream_id] = envelope.stream_version
+                changed.add(envelope.stream_id)
+            if changed:
+                await conn.executemany(
+                    "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, stream_id)"
+                    " DO UPDATE SET stream_version = EXCLUDED.stream_version",
+                    [(self.consumer_name, tp.topic, s, versions[s]) for s in changed],
+                )
+            await conn.execute(
+                "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
+                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                self.consumer_name, tp.topic, tp.partition, decoded[-1].record.offset + 1,
+            )
+        APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
+        return applied
+
+    async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
+        assert item.envelope is not None and item.event is not None
+        try:
+            async with conn.transaction():  # a savepoint
+                for projection in self._projections:
+                    await projection.apply(conn, item.envelope, item.event)
+            return True
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            await self._dead_letter(item.record, f"apply failed: {_short(error)}")
+            return False
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("dlq_reason", reason.encode()[:1000]),
+            ("dlq_origin_topic", record.topic.encode()),
+            ("dlq_origin_partition", str(record.partition).encode()),
+            ("dlq_origin_offset", str(record.offset).encode()),
+            ("dlq_consumer", self.consumer_name.encode()),
+            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+        ]
+        await self._dead_letters.send_and_wait(
+            DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
+        )
+        DEAD_LETTERED.labels(self.consumer_name, record.topic).inc()
+        log.warning("message dead-lettered", reason=reason, topic=record.topic,
+                    partition=record.partition, offset=record.offset)
+
+    # -- offsets and lag ---------------------------------------------------------------------
+
+    async def stored_offsets(
+        self, partitions: Sequence[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        rows = await self._pool.fetch(
+            "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1",
+            self.consumer_name,
+        )
+        stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        return {tp: stored[tp] for tp in partitions if tp in stored}
+
+    def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for topic in self._topics:
+            lag = 0
+            for tp in consumer.assignment():
+                if tp.topic != topic:
+                    continue
+                highwater = consumer.highwater(tp)
+                position = self.progress[topic].positions.get(tp.partition)
+                if highwater is not None and position is not None:
+                    lag += max(highwater - position, 0)
+            OFFSET_LAG.labels(self.consumer_name, topic).set(lag)
+            last = self.progress[topic].last_recorded_at
+            seconds = (datetime.now(UTC) - last).total_seconds() if last and lag else 0.0
+            TIME_LAG.labels(self.consumer_name, topic).set(seconds)
+
+    def lag(self) -> dict[str, dict[str, float]]:
+        return {
+            topic: {
+                "offset_lag": OFFSET_LAG.labels(self.consumer_name, topic)._value.get(),
+                "time_lag_seconds": TIME_LAG.labels(self.consumer_name, topic)._value.get(),
+            }
+            for topic in self._topics
+        }
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ProjectionRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self._runner._lock:  # let the batch in flight commit first
+            pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        consumer = self._runner._consumer
+        assert consumer is not None
+        stored = await self._runner.stored_offsets(assigned)
+        for tp in assigned:
+            if tp in stored:
+                consumer.seek(tp, stored[tp])
+                self._runner.progress[tp.topic].positions[tp.partition] = stored[tp]
+            else:
+                await consumer.seek_to_beginning(tp)
+        log.info("partitions assigned", consumer=self._runner.consumer_name,
+                 partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+
+
+def _short(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 500 else text[:497] + "..."
+

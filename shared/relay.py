@@ -1,0 +1,181 @@
+"""The relay: the event store is the outbox; this publishes what it committed.
+
+Reads events after its checkpoint in commit order, sends each to the service's topic keyed
+by stream id (one child's events stay in order on one partition) with the event id in a
+header, waits until Kafka has acknowledged all of them (acks=all, idempotent producer), and
+only then stores the checkpoint. A crash between the two re-publishes a batch on restart:
+consumers drop duplicates by (stream, version). Nothing is ever skipped.
+
+Wakes on LISTEN/NOTIFY from the event store's trigger; polls as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from fastapi import FastAPI
+from prometheus_client import Counter, Gauge
+
+from shared.db import open_database
+from shared.eventstore import Cursor, PostgresEventStore
+from shared.http import worker_app
+from shared.kafka import ensure_topics, new_producer, topic_of
+from shared.logging import get_logger
+from shared.migrations import EVENT_STORE_SQL
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+PUBLISHED = Counter("relay_events_published_total", "Events published by the relay", ["topic"])
+LAST_POSITION = Gauge("relay_last_position", "Global position of the last published event",
+                      ["topic"])
+TIME_LAG = Gauge("relay_time_lag_seconds",
+                 "Now minus the recorded-at time of the last published event", ["topic"])
+
+
+def event_headers(envelope_event_id: str, event_type: str, schema_version: int
+                  ) -> list[tuple[str, bytes]]:
+    return [
+        ("event_id", envelope_event_id.encode()),
+        ("event_type", event_type.encode()),
+        ("schema_version", str(schema_version).encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
+class Relay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        topic: str,
+        batch_size: int = 1000,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._store = PostgresEventStore(pool)
+        self._producer = producer
+        self._topic = topic
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+        self.healthy = False
+
+    async def checkpoint(self) -> Cursor:
+        row = await self._pool.fetchrow(
+            "SELECT transaction_id::text::bigint AS txid, position FROM relay_checkpoints"
+            " WHERE topic = $1",
+            self._topic,
+        )
+        return Cursor(row["txid"], row["position"]) if row else Cursor()
+
+    async def _save_checkpoint(self, cursor: Cursor) -> None:
+        await self._pool.execute(
+            "INSERT INTO relay_checkpoints (topic, transaction_id, position)"
+            " VALUES ($1, $2::text::xid8, $3)"
+            " ON CONFLICT (topic) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,"
+            " position = EXCLUDED.position, updated_at = now()",
+            self._topic, str(cursor.transaction_id), cursor.position,
+        )
+
+    async def publish_once(self, cursor: Cursor) -> Cursor:
+        """Publish one batch after ``cursor``; return the new cursor (unchanged if none)."""
+        batch = await self._store.read_all(cursor, self._batch_size)
+        if not batch:
+            return cursor
+        deliveries = []
+        for _, envelope in batch:
+            deliveries.append(
+                await self._producer.send(
+                    self._topic,
+                    value=envelope.model_dump_json(exclude={"position"}).encode(),
+                    key=envelope.stream_id.encode(),
+                    headers=event_headers(
+                        str(envelope.event_id), envelope.event_type, envelope.schema_version
+                    ),
+                )
+            )
+        await asyncio.gather(*deliveries)  # every event acknowledged before the checkpoint
+        last_cursor, last = batch[-1]
+        await self._save_checkpoint(last_cursor)
+        PUBLISHED.labels(self._topic).inc(len(batch))
+        LAST_POSITION.labels(self._topic).set(last_cursor.position)
+        TIME_LAG.labels(self._topic).set((datetime.now(UTC) - last.recorded_at).total_seconds())
+        return last_cursor
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set; on any failure back off and resume from the checkpoint."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self._run_until_failure(stop)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
+                self.healthy = False
+                log.warning("relay interrupted; resuming from the checkpoint",
+                            error=repr(error), retry_in_s=backoff)
+                try:
+                    await asyncio.wait_for(stop.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.5
+
+    async def _run_until_failure(self, stop: asyncio.Event) -> None:
+        def wake(*_: object) -> None:
+            self._wake.set()
+
+        listener = await self._pool.acquire()
+        try:
+            await listener.add_listener("events_appended", wake)
+            cursor = await self.checkpoint()
+            log.info("relay running", topic=self._topic, checkpoint=str(cursor))
+            while not stop.is_set():
+                self._wake.clear()
+                new_cursor = await self.publish_once(cursor)
+                self.healthy = True
+                if new_cursor != cursor:
+                    cursor = new_cursor
+                    continue  # there may be more: read again at once
+                TIME_LAG.labels(self._topic).set(0)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                except TimeoutError:
+                    pass
+        finally:
+            try:
+                await listener.remove_listener("events_appended", wake)
+            finally:
+                await self._pool.release(listener)
+
+
+def relay_app(settings: Settings) -> FastAPI:
+    """The relay process of a service: publishes its event store to its topic."""
+    topic = topic_of(settings.service)
+
+    async def start(stop: asyncio.Event):  # type: ignore[no-untyped-def]
+        pool = await open_database(settings, EVENT_STORE_SQL)
+        await ensure_topics(settings, [topic])
+        producer = new_producer(settings)
+        await producer.start()
+        relay = Relay(pool, producer, topic, settings.relay_batch_size,
+                      settings.relay_poll_interval_s)
+
+        async def relay_check() -> dict[str, object]:
+            behind = await pool.fetchval(
+                "SELECT count(*) FROM events e WHERE (e.transaction_id, e.position) >"
+                " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
+                "  WHERE c.topic = $1), ('0'::xid8, 0))", topic)
+            return {"ok": relay.healthy, "topic": topic, "events_behind": behind}
+
+        async def close() -> None:
+            await producer.stop()
+            await pool.close()
+
+        return relay.run, {"relay": relay_check}, close
+
+    return worker_app(f"{settings.service} relay", settings.service, start)

@@ -1,0 +1,77 @@
+"""One settings object for every process, read from environment variables.
+
+The full list, with defaults, is in docs/configuration.md; `python -m shared.settings`
+prints the values in force (secrets masked).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSP_", extra="ignore")
+
+    service: str = Field("case_events", description="Which service this process belongs to.")
+    environment: str = Field("local", description="local, test, or a deployment name.")
+
+    postgres_host: str = Field("127.0.0.1", description="PostgreSQL host.")
+    postgres_port: int = Field(5433, description="PostgreSQL port (the local stack's is 5433).")
+    postgres_user: str = Field("csp", description="PostgreSQL role the services use.")
+    postgres_password: SecretStr = Field(
+        SecretStr(""), description="Its password; the local stack generates one on first run."
+    )
+    postgres_database: str | None = Field(
+        None, description="Database name; defaults to the service name (one database each)."
+    )
+    postgres_pool_max: int = Field(10, description="Largest connection pool per process.")
+
+    kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    topic_partitions: int = Field(6, description="Partitions for topics this platform creates.")
+    topic_replication_factor: int = Field(1, description="3 in production (docs/operations.md).")
+    topic_min_insync_replicas: int = Field(1, description="2 in production.")
+
+    http_host: str = Field("127.0.0.1", description="Address the process's HTTP server binds.")
+    http_port: int = Field(8000, description="Port of the process's HTTP server.")
+
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")
+    log_format: Literal["json", "console"] = Field("json", description="json or console.")
+
+    relay_batch_size: int = Field(1000, description="Most events the relay reads per batch.")
+    relay_poll_interval_s: float = Field(
+        1.0, description="Relay polls this often when no NOTIFY arrives (the fallback)."
+    )
+    projection_batch_size: int = Field(1000, description="Most records per projection batch.")
+    projection_group_id: str = Field("boards", description="Kafka consumer group of the boards.")
+
+    @property
+    def database(self) -> str:
+        return self.postgres_database or self.service
+
+    def dsn(self, database: str | None = None) -> str:
+        password = self.postgres_password.get_secret_value()
+        auth = f"{self.postgres_user}:{password}" if password else self.postgres_user
+        return (
+            f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/"
+            f"{database or self.database}"
+        )
+
+
+def documented_variables() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the source of docs/configuration.md."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = "(generated)" if not default.get_secret_value() else "***"
+        rows.append((f"CSP_{name.upper()}", "" if default is None else str(default),
+                     field.description or ""))
+    return rows
+
+
+if __name__ == "__main__":
+    for variable, default, description in documented_variables():
+        print(f"{variable:34} {default:22} {description}")
