@@ -84,12 +84,13 @@ async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKa
 async def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
     """Create the platform's topics that do not exist yet (idempotent); waits for the broker."""
     wanted = [t for t in topic_definitions() if names is None or t.name in names]
+    prefixed = {t.name: settings.topic(t.name) for t in wanted}
     admin = await connected_admin(settings)
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                t.name,
+                prefixed[t.name],
                 settings.topic_partitions,
                 settings.topic_replication_factor,
                 topic_configs={
@@ -98,7 +99,7 @@ async def ensure_topics(settings: Settings, names: list[str] | None = None) -> N
                 },
             )
             for t in wanted
-            if t.name not in existing
+            if prefixed[t.name] not in existing
         ]
         if missing:
             try:

@@ -101,6 +101,7 @@ class ProjectionRunner:
         bootstrap_servers: str,
         consumer_name: str,
         dead_letters: AIOKafkaProducer,
+        dead_letter_topic: str = DEAD_LETTER_TOPIC,
         batch_size: int = 1000,
     ) -> None:
         self._pool = pool
@@ -110,6 +111,7 @@ class ProjectionRunner:
         self._bootstrap = bootstrap_servers
         self.consumer_name = consumer_name
         self._dead_letters = dead_letters
+        self._dead_letter_topic = dead_letter_topic
         self._batch_size = batch_size
         self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
         self._consumer: AIOKafkaConsumer | None = None
@@ -172,15 +174,13 @@ class ProjectionRunner:
 
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         decoded = [self._decode(r) for r in records]
-        for item in decoded:
-            if item.failure is not None:
-                await self._dead_letter(item.record, item.failure)
+        dead_lettered: set[int] = set()
         try:
-            applied = await self._apply_batch(tp, decoded, careful=False)
+            applied = await self._apply_batch(tp, decoded, dead_lettered, careful=False)
         except _ApplyFailed:
             # A handler rejected an event: redo the batch with a savepoint around each event,
             # so only the failing ones are dead-lettered.
-            applied = await self._apply_batch(tp, decoded, careful=True)
+            applied = await self._apply_batch(tp, decoded, dead_lettered, careful=True)
         for envelope in applied:
             self.progress[tp.topic].last_recorded_at = envelope.recorded_at
         self.progress[tp.topic].positions[tp.partition] = records[-1].offset + 1
@@ -206,10 +206,25 @@ class ProjectionRunner:
             item.failure = f"undecodable: {_short(error)}"
         return item
 
-    async def _apply_batch(self, tp: TopicPartition, decoded: list[_Decoded], *, careful: bool
-                           ) -> list[Envelope]:
+    async def _apply_batch(self, tp: TopicPartition, batch: list[_Decoded],
+                           dead_lettered: set[int], *, careful: bool) -> list[Envelope]:
         applied: list[Envelope] = []
         async with self._pool.acquire() as conn, conn.transaction():
+            # The stored offset is the truth, whatever the consumer's position: records below it
+            # were applied already (by this process before a rebalance, or by another member).
+            # The row lock also makes two members that briefly share a partition take turns.
+            stored = await conn.fetchval(
+                "SELECT next_offset FROM projection_offsets"
+                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+                self.consumer_name, tp.topic, tp.partition,
+            )
+            decoded = [d for d in batch if d.record.offset >= (stored or 0)]
+            if not decoded:
+                return applied
+            for item in decoded:
+                if item.failure is not None and item.record.offset not in dead_lettered:
+                    await self._dead_letter(item.record, item.failure)
+                    dead_lettered.add(item.record.offset)
             stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
             versions: dict[str, int] = {
                 r["stream_id"]: r["stream_version"]
@@ -288,7 +303,7 @@ class ProjectionRunner:
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
         await self._dead_letters.send_and_wait(
-            DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
+            self._dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
         DEAD_LETTERED.labels(self.consumer_name, record.topic).inc()
         log.warning("message dead-lettered", reason=reason, topic=record.topic,
@@ -340,15 +355,18 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
             pass
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # Saves re-reading what was applied; correctness does not depend on it (see
+        # _apply_batch), since aiokafka may fetch before this callback has run.
         consumer = self._runner._consumer
         assert consumer is not None
-        stored = await self._runner.stored_offsets(assigned)
-        for tp in assigned:
-            if tp in stored:
-                consumer.seek(tp, stored[tp])
-                self._runner.progress[tp.topic].positions[tp.partition] = stored[tp]
-            else:
-                await consumer.seek_to_beginning(tp)
+        async with self._runner._lock:
+            stored = await self._runner.stored_offsets(assigned)
+            beginnings = await consumer.beginning_offsets([tp for tp in assigned
+                                                           if tp not in stored])
+            for tp in assigned:
+                offset = stored.get(tp, beginnings.get(tp, 0))
+                consumer.seek(tp, offset)
+                self._runner.progress[tp.topic].positions[tp.partition] = offset
         log.info("partitions assigned", consumer=self._runner.consumer_name,
                  partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
 

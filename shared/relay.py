@@ -155,11 +155,11 @@ class Relay:
 
 def relay_app(settings: Settings) -> FastAPI:
     """The relay process of a service: publishes its event store to its topic."""
-    topic = topic_of(settings.service)
+    topic = settings.topic(topic_of(settings.service))
 
     async def start(stop: asyncio.Event):  # type: ignore[no-untyped-def]
         pool = await open_database(settings, EVENT_STORE_SQL)
-        await ensure_topics(settings, [topic])
+        await ensure_topics(settings, [topic_of(settings.service)])
         producer = new_producer(settings)
         await producer.start()
         relay = Relay(pool, producer, topic, settings.relay_batch_size,

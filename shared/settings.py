@@ -17,6 +17,10 @@ class Settings(BaseSettings):
 
     service: str = Field("case_events", description="Which service this process belongs to.")
     environment: str = Field("local", description="local, test, or a deployment name.")
+    namespace: str = Field(
+        "", pattern=r"^[a-z0-9_]*$",
+        description="Prefix of database, topic and consumer-group names (tests, tenants).",
+    )
 
     postgres_host: str = Field("127.0.0.1", description="PostgreSQL host.")
     postgres_port: int = Field(5433, description="PostgreSQL port (the local stack's is 5433).")
@@ -49,7 +53,15 @@ class Settings(BaseSettings):
 
     @property
     def database(self) -> str:
-        return self.postgres_database or self.service
+        return self.postgres_database or f"{self.namespace}{self.service}"
+
+    def topic(self, name: str) -> str:
+        """The Kafka name of one of the platform's topics (see deploy/kafka/topics.yaml)."""
+        return f"{self.namespace}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.namespace}{self.projection_group_id}"
 
     def dsn(self, database: str | None = None) -> str:
         password = self.postgres_password.get_secret_value()

@@ -18,15 +18,16 @@ from shared.settings import Settings
 def runner_app(settings: Settings) -> FastAPI:
     async def start(stop: asyncio.Event):  # type: ignore[no-untyped-def]
         pool = await open_database(settings, *MIGRATIONS)
-        topics = source_topics()
-        await ensure_topics(settings, [*topics, DEAD_LETTER_TOPIC])
+        await ensure_topics(settings, [*source_topics(), DEAD_LETTER_TOPIC])
+        topics = [settings.topic(t) for t in source_topics()]
         dead_letters = new_producer(settings)
         await dead_letters.start()
         runner = ProjectionRunner(
             pool, event_types(), boards(), topics,
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            consumer_name=settings.projection_group_id,
+            consumer_name=settings.consumer_group,
             dead_letters=dead_letters,
+            dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
             batch_size=settings.projection_batch_size,
         )
 

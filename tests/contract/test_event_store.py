@@ -1,0 +1,95 @@
+"""One contract, every event store: the in-memory fake and PostgreSQL pass the same tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.envelope import Actor, Agency, DomainEvent, new_event_id
+from shared.eventstore import (
+    CommandContext,
+    ConcurrencyConflict,
+    Cursor,
+    EventStore,
+    IdempotencyKeyReused,
+    InMemoryEventStore,
+    PostgresEventStore,
+)
+from tests.conftest import fresh_event_store
+from tests.infrastructure import new_namespace
+
+
+class NoteRecorded(DomainEvent):
+    event_type = "NoteRecorded"
+    n: int
+
+
+ACTOR = Actor(user_id="u1", agency=Agency.COUNCIL, role="social_worker")
+
+
+def ctx(key: str | None = None, digest: str = "h") -> CommandContext:
+    return CommandContext(actor=ACTOR, correlation_id=new_event_id(), idempotency_key=key,
+                          request_hash=digest if key else None)
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[EventStore]:
+    if request.param == "memory":
+        yield InMemoryEventStore()
+    else:
+        infra = request.getfixturevalue("infra")  # a plain (synchronous) session fixture
+        async with fresh_event_store(infra, new_namespace()) as pool:
+            yield PostgresEventStore(pool)
+
+
+async def test_append_and_read_a_stream_in_order(store: EventStore) -> None:
+    await store.append("s1", 0, [NoteRecorded(n=1), NoteRecorded(n=2)], ctx())
+    await store.append("s1", 2, [NoteRecorded(n=3)], ctx())
+    events = await store.read_stream("s1")
+    assert [(e.stream_version, e.payload["n"]) for e in events] == [(1, 1), (2, 2), (3, 3)]
+    assert await store.read_stream("other") == []
+
+
+async def test_a_stale_expected_version_is_a_typed_conflict(store: EventStore) -> None:
+    await store.append("s1", 0, [NoteRecorded(n=1)], ctx())
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        await store.append("s1", 0, [NoteRecorded(n=2)], ctx())
+    assert conflict.value.actual_version == 1
+    assert len(await store.read_stream("s1")) == 1
+
+
+async def test_two_concurrent_writers_at_the_same_version_exactly_one_wins(
+    store: EventStore,
+) -> None:
+    await store.append("s1", 0, [NoteRecorded(n=0)], ctx())
+    outcomes = await asyncio.gather(
+        *(store.append("s1", 1, [NoteRecorded(n=i)], ctx()) for i in range(8)),
+        return_exceptions=True,
+    )
+    winners = [o for o in outcomes if not isinstance(o, BaseException)]
+    losers = [o for o in outcomes if isinstance(o, ConcurrencyConflict)]
+    assert (len(winners), len(losers)) == (1, 7)
+    assert len(await store.read_stream("s1")) == 2
+
+
+async def test_an_idempotency_key_records_the_command_once(store: EventStore) -> None:
+    first = await store.append("s1", 0, [NoteRecorded(n=1)], ctx("key-1"))
+    again = await store.append("s1", 0, [NoteRecorded(n=1)], ctx("key-1"))
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert again.stream_version == first.stream_version == 1
+    assert len(await store.read_stream("s1")) == 1
+    found = await store.find_command("key-1", "h")
+    assert found is not None and found.stream_version == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await store.find_command("key-1", "a different command")
+
+
+async def test_read_all_follows_the_commit_order_from_a_cursor(store: EventStore) -> None:
+    await store.append("a", 0, [NoteRecorded(n=1)], ctx())
+    await store.append("b", 0, [NoteRecorded(n=2), NoteRecorded(n=3)], ctx())
+    first = await store.read_all(Cursor(), 2)
+    rest = await store.read_all(first[-1][0], 10)
+    assert [e.payload["n"] for _, e in first + rest] == [1, 2, 3]
+    assert await store.read_all(rest[-1][0], 10) == []

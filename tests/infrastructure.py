@@ -1,0 +1,265 @@
+"""The real Kafka and PostgreSQL the tests talk to, and the service processes they start.
+
+Where they come from, in this order:
+1. the environment: CSP_TEST_POSTGRES_DSN_BASE (e.g. postgresql://user:pw@host:5432) and
+   CSP_TEST_KAFKA_BOOTSTRAP (host:port) when both are set;
+2. testcontainers, when a Docker engine is reachable;
+3. otherwise the same local stack `make run` uses (deploy/local/stack.py), started in a
+   folder of its own (.local/test-stack) on other ports, and stopped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from deploy.local.stack import ROOT, LocalStack, wait_for_port
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    postgres_host: str
+    postgres_port: int
+    postgres_user: str
+    postgres_password: str
+    kafka_bootstrap: str
+    source: str
+
+    def env(self, namespace: str = "", **extra: str) -> dict[str, str]:
+        """The environment a service process gets to use this infrastructure."""
+        return {
+            "CSP_POSTGRES_HOST": self.postgres_host,
+            "CSP_POSTGRES_PORT": str(self.postgres_port),
+            "CSP_POSTGRES_USER": self.postgres_user,
+            "CSP_POSTGRES_PASSWORD": self.postgres_password,
+            "CSP_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "CSP_NAMESPACE": namespace,
+            "CSP_ENVIRONMENT": "test",
+            "CSP_LOG_FORMAT": "console",
+            **extra,
+        }
+
+    def dsn(self, database: str) -> str:
+        return (f"postgresql://{self.postgres_user}:{self.postgres_password}@"
+                f"{self.postgres_host}:{self.postgres_port}/{database}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_namespace() -> str:
+    return f"t{uuid.uuid4().hex[:10]}_"
+
+
+def _docker_reachable() -> bool:
+    try:
+        import docker  # type: ignore[import-untyped]
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "no engine"
+        return False
+
+
+@contextmanager
+def infrastructure() -> Iterator[Infrastructure]:
+    dsn_base, bootstrap = (os.environ.get("CSP_TEST_POSTGRES_DSN_BASE"),
+                           os.environ.get("CSP_TEST_KAFKA_BOOTSTRAP"))
+    if dsn_base and bootstrap:
+        parts = urlsplit(dsn_base)
+        yield Infrastructure(parts.hostname or "127.0.0.1", parts.port or 5432,
+                             parts.username or "postgres", parts.password or "", bootstrap,
+                             "environment")
+    elif _docker_reachable():
+        yield from _containers()
+    else:
+        yield from _local_stack()
+
+
+def _containers() -> Iterator[Infrastructure]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:15") as pg, \
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
+        yield Infrastructure(pg.get_container_host_ip(), int(pg.get_exposed_port(5432)),
+                             pg.username, pg.password, kafka.get_bootstrap_server(),
+                             "testcontainers")
+
+
+def _local_stack() -> Iterator[Infrastructure]:
+    state = ROOT / ".local" / "test-stack"
+    shutil.rmtree(state, ignore_errors=True)
+    stack = LocalStack(state_dir=state, postgres_port=free_port(), kafka_port=_free_pair(),
+                       kafka_heap="512m")
+    logs = state / "logs"
+    stack.init_postgres()
+    logs.mkdir(parents=True, exist_ok=True)
+    pg_dir = stack.postgres_dir
+    postgres = stack.spawn_postgres(stdout=open(logs / "postgres.log", "wb"),
+                                    stderr=subprocess.STDOUT)
+    kafka = stack.spawn_kafka(stdout=open(logs / "kafka.log", "wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(stack.postgres_port, 60, "PostgreSQL")
+        wait_for_port(stack.kafka_port, 90, "Kafka")
+        yield Infrastructure("127.0.0.1", stack.postgres_port, "csp", stack.postgres_password(),
+                             f"127.0.0.1:{stack.kafka_port}", "local stack")
+    finally:
+        postgres.send_signal(signal.SIGINT)
+        kafka.terminate()
+        for proc in (postgres, kafka):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if pg_dir.parent != state:
+            shutil.rmtree(pg_dir.parent, ignore_errors=True)
+
+
+def _free_pair() -> int:
+    """A port p with p+1 free too (Kafka's listener and its controller)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no two adjacent free ports")
+
+
+class ServiceProcess:
+    """One of the platform's processes (`python -m services.X role`), started for a test."""
+
+    def __init__(self, module: str, role: str, env: dict[str, str], log_dir: Path) -> None:
+        self.module, self.role = module, role
+        self.port = free_port()
+        self.env = {**os.environ, **env, "CSP_HTTP_PORT": str(self.port)}
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{role}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.role],
+                                     cwd=ROOT, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        return self
+
+    def wait_healthy(self, timeout_s: float = 90) -> ServiceProcess:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.module} {self.role} exited: {self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.module} {self.role} not healthy: {self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no flush; what a crash looks like."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+
+def poll_until(condition, timeout_s: float, interval_s: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Wait for an asynchronous outcome: poll with a deadline, never a bare sleep."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+async def eventually(condition, timeout_s: float, interval_s: float = 0.05,  # type: ignore[no-untyped-def]
+                     what: str = "condition"):
+    """The asyncio form of poll_until: ``condition`` is an async callable."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+        await asyncio.sleep(interval_s)
+
+
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:  # type: ignore[type-arg]
+    """Every record on a topic, from offset 0 to its current end (no consumer group)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    # Without a group, a subscribed consumer is assigned every partition of the topic.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not consumer.assignment():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no partitions of {topic}")
+            await asyncio.sleep(0.05)
+        partitions = sorted(consumer.assignment())
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        records = []
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+        while await behind():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            batch = await consumer.getmany(timeout_ms=500)
+            for part in batch.values():
+                records.extend(part)
+            await asyncio.sleep(0)
+        return records
+    finally:
+        await consumer.stop()

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.envelope import (
+    DomainEvent,
+    EventRegistry,
+    IncompatibleSchemaVersion,
+    UnknownEventType,
+    new_event_id,
+)
+
+
+def registry_with_v3_event() -> tuple[EventRegistry, type[DomainEvent]]:
+    registry = EventRegistry()
+
+    @registry.event
+    class ContactRecorded(DomainEvent):
+        event_type = "ContactRecorded"
+        schema_version = 3
+        young_person_id: str
+        in_touch: str
+        method: str
+
+    @registry.upcaster("ContactRecorded", 1)
+    def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+        return {"young_person_id": payload["person"], "in_touch": payload["in_touch"]}
+
+    @registry.upcaster("ContactRecorded", 2)
+    def v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+        return {**payload, "method": "unknown"}
+
+    return registry, ContactRecorded
+
+
+def test_old_versions_are_upcast_step_by_step_to_the_current_one() -> None:
+    registry, current = registry_with_v3_event()
+    event = registry.decode("ContactRecorded", 1, {"person": "YP-1", "in_touch": "YES"})
+    assert event == current(young_person_id="YP-1", in_touch="YES", method="unknown")
+
+
+def test_the_current_version_is_read_as_is() -> None:
+    registry, current = registry_with_v3_event()
+    payload = {"young_person_id": "YP-1", "in_touch": "NO", "method": "text"}
+    assert registry.decode("ContactRecorded", 3, payload) == current(**payload)
+
+
+def test_unknown_types_and_newer_versions_are_refused_not_guessed() -> None:
+    registry, _ = registry_with_v3_event()
+    with pytest.raises(UnknownEventType):
+        registry.decode("NoSuchEvent", 1, {})
+    with pytest.raises(IncompatibleSchemaVersion):
+        registry.decode("ContactRecorded", 4, {})
+
+
+def test_a_missing_upcaster_is_an_error() -> None:
+    registry = EventRegistry()
+
+    @registry.event
+    class Evolved(DomainEvent):
+        event_type = "Evolved"
+        schema_version = 2
+
+    with pytest.raises(IncompatibleSchemaVersion, match="no upcaster"):
+        registry.decode("Evolved", 1, {})
+
+
+def test_an_event_type_cannot_be_registered_twice_with_different_classes() -> None:
+    registry = EventRegistry()
+
+    class First(DomainEvent):
+        event_type = "Same"
+
+    class Second(DomainEvent):
+        event_type = "Same"
+
+    registry.event(First)
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.event(Second)
+
+
+def test_event_ids_are_uuid7_and_time_ordered() -> None:
+    ids = [new_event_id() for _ in range(100)]
+    assert all(i.version == 7 for i in ids)
+    assert ids == sorted(ids)
