@@ -280,23 +280,29 @@ def _reachable_by(path: Path, user: str) -> bool:
 
 # -- commands ---------------------------------------------------------------------------------
 
-def _exec_forwarding(proc: subprocess.Popen[bytes], on_term: int) -> None:
-    """Wait for a child; translate SIGTERM/SIGINT into `on_term` for it (honcho sends SIGTERM)."""
+def _supervise(proc: subprocess.Popen[bytes], first: int, then: int | None = None,
+               grace_s: float = 5.0) -> None:
+    """Wait for a child; on SIGTERM/SIGINT (honcho sends SIGTERM) send it `first`, and `then`
+    if it is still running after `grace_s`."""
     def forward(signum: int, _frame: object) -> None:
         if proc.poll() is None:
-            proc.send_signal(on_term)
+            proc.send_signal(first)
+        if then is not None:
+            signal.signal(signal.SIGALRM, lambda *_: proc.poll() is None and proc.send_signal(then))
+            signal.setitimer(signal.ITIMER_REAL, grace_s)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     sys.exit(proc.wait())
 
 
 def cmd_postgres(stack: LocalStack) -> None:
-    # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
-    _exec_forwarding(stack.spawn_postgres(), signal.SIGINT)
+    # SIGTERM is PostgreSQL's "smart" shutdown: services close their connections as they
+    # stop; SIGINT ("fast") follows if some client lingers.
+    _supervise(stack.spawn_postgres(), signal.SIGTERM, signal.SIGINT)
 
 
 def cmd_kafka(stack: LocalStack) -> None:
-    _exec_forwarding(stack.spawn_kafka(), signal.SIGTERM)
+    _supervise(stack.spawn_kafka(), signal.SIGTERM)
 
 
 def cmd_ready(stack: LocalStack) -> None:
@@ -360,14 +366,19 @@ def cmd_stop(stack: LocalStack) -> None:
         pidfile.unlink()
         return
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
     pidfile.unlink(missing_ok=True)
     print("the local stack has stopped")
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for its parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 def main() -> None:

@@ -1,0 +1,117 @@
+"""`make run`'s stack: starts, answers on the URLs it prints, stops, restarts on its data."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local.stack import ROOT, port_open
+from tests.infrastructure import free_port, poll_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def free_block(size: int = 12) -> int:
+    for _ in range(100):
+        base = free_port()
+        if base + size < 65000 and all(_free(base + i) for i in range(size)):
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+def _free(port: int) -> bool:
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class Run:
+    """`python -m deploy.local.stack run` (what `make run` execs), with its output collected."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.output: list[str] = []
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "deploy.local.stack", "run"],
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    def wait_up(self, timeout_s: float) -> float:
+        poll_until(lambda: any("The platform is up" in line for line in self.output)
+                   or self.proc.poll() is not None, timeout_s, 0.2, "the platform to be up")
+        assert self.proc.poll() is None, "".join(self.output[-40:])
+        return time.monotonic() - self.started
+
+    def urls(self) -> list[str]:
+        return [m.group(0) for line in self.output
+                for m in [re.search(r"http://127\.0\.0\.1:\d+/\S*", line)] if m]
+
+    def stop(self) -> int:
+        subprocess.run([sys.executable, "-m", "deploy.local.stack", "stop"], cwd=ROOT,
+                       env=self.env, check=True, capture_output=True)
+        return self.proc.wait(timeout=60)
+
+
+def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
+    state = ROOT / ".local" / "smoke-stack"
+    shutil.rmtree(state, ignore_errors=True)
+    base = free_block()
+    env = {**os.environ, "CSP_STATE_DIR": str(state), "CSP_HTTP_BASE_PORT": str(base),
+           "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_block(2)),
+           "CSP_KAFKA_HEAP": "512m"}
+    first = Run(env)
+    try:
+        first_s = first.wait_up(240)
+        urls = first.urls()
+        assert len(urls) >= 3
+        for url in urls:
+            assert httpx.get(url, timeout=10).status_code == 200, url
+        first.stop()
+        assert not _anything_listening(base, env)
+
+        second = Run(env)
+        try:
+            second_s = second.wait_up(120)
+        finally:
+            second.stop()
+        assert not _anything_listening(base, env)
+        print(f"\nlocal stack: first run healthy in {first_s:.1f}s, second in {second_s:.1f}s")
+        print("".join(line for line in second.output if "system" in line or "up (" in line))
+    finally:
+        if first.proc.poll() is None:
+            first.proc.send_signal(signal.SIGTERM)
+        _remove_postgres_data(state)
+
+
+def _anything_listening(base: int, env: dict[str, str]) -> bool:
+    ports = [base, base + 1, base + 10, base + 11, int(env["CSP_POSTGRES_PORT"]),
+             int(env["CSP_KAFKA_PORT"])]
+    return any(port_open(p) for p in ports)
+
+
+def _remove_postgres_data(state: Path) -> None:
+    from deploy.local.stack import LocalStack
+    pg_dir = LocalStack(state_dir=state).postgres_dir
+    shutil.rmtree(state, ignore_errors=True)
+    if pg_dir.parent != state:
+        shutil.rmtree(pg_dir.parent, ignore_errors=True)
