@@ -8,7 +8,7 @@ signals (SIGTERM and Ctrl-C stop the loop cleanly).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +24,14 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+
+# What a worker's start-up returns: its loop, its health checks, and how to release resources.
+WorkerParts = tuple[
+    Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    dict[str, HealthCheck],
+    Callable[[], Awaitable[None]],
+]
 
 
 def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:
@@ -57,9 +65,7 @@ def instrument(app: FastAPI) -> None:
 def worker_app(
     title: str,
     service: str,
-    start: Callable[[asyncio.Event], Awaitable[tuple[Callable[[asyncio.Event], Awaitable[None]],
-                                                     dict[str, HealthCheck],
-                                                     Callable[[], Awaitable[None]]]]],
+    start: Callable[[asyncio.Event], Awaitable[WorkerParts]],
 ) -> FastAPI:
     """An app whose lifespan runs a background loop.
 

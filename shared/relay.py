@@ -22,7 +22,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.db import open_database
 from shared.eventstore import Cursor, PostgresEventStore
-from shared.http import worker_app
+from shared.http import WorkerParts, worker_app
 from shared.kafka import ensure_topics, new_producer, topic_of
 from shared.logging import get_logger
 from shared.migrations import EVENT_STORE_SQL
@@ -157,7 +157,7 @@ def relay_app(settings: Settings) -> FastAPI:
     """The relay process of a service: publishes its event store to its topic."""
     topic = settings.topic(topic_of(settings.service))
 
-    async def start(stop: asyncio.Event):  # type: ignore[no-untyped-def]
+    async def start(stop: asyncio.Event) -> WorkerParts:
         pool = await open_database(settings, EVENT_STORE_SQL)
         await ensure_topics(settings, [topic_of(settings.service)])
         producer = new_producer(settings)

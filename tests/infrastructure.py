@@ -73,7 +73,7 @@ def _docker_reachable() -> bool:
 
         docker.from_env(timeout=3).ping()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no engine"
+    except Exception:
         return False
 
 
@@ -161,7 +161,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.role],
                                      cwd=ROOT, env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)

@@ -14,6 +14,7 @@ of their own and on other ports.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import pwd
 import secrets
@@ -22,8 +23,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -73,6 +76,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
+
+
+def clients_connected(port: int) -> bool:
+    """Is any TCP connection to this local port still established? (Linux /proc)"""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:  # 01: ESTABLISHED
+                return True
+    return False
 
 
 def wait_for_port(port: int, timeout_s: float, what: str) -> None:
@@ -169,7 +186,7 @@ class LocalStack:
         self.init_postgres()
         if self._run_as_postgres:
             popen.update(user="postgres", group="postgres", extra_groups=[])
-        return subprocess.Popen(self.postgres_argv(), **popen)  # type: ignore[call-overload]
+        return _spawn_server(self.postgres_argv(), signal.SIGINT, **popen)
 
     # -- Kafka -----------------------------------------------------------------------------
 
@@ -226,7 +243,7 @@ class LocalStack:
 
     def spawn_kafka(self, **popen: object) -> subprocess.Popen[bytes]:
         self.init_kafka()
-        return subprocess.Popen(self.kafka_argv(), **popen)  # type: ignore[call-overload]
+        return _spawn_server(self.kafka_argv(), signal.SIGTERM, **popen)
 
     # -- the services ----------------------------------------------------------------------
 
@@ -261,6 +278,19 @@ class LocalStack:
         }
 
 
+def _spawn_server(argv: list[str], on_parent_death: int, **popen: object
+                  ) -> subprocess.Popen[bytes]:
+    """Start a server in a session of its own, so that a signal to its supervisor's process
+    group (honcho's SIGTERM, a terminal's Ctrl-C) does not reach it before its clients have
+    left; the supervisor decides when it stops. If the supervisor dies, the kernel sends the
+    server `on_parent_death` (Linux PR_SET_PDEATHSIG), so no orphan keeps the ports."""
+    def die_with_parent() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(1, on_parent_death)  # 1: PR_SET_PDEATHSIG
+
+    return subprocess.Popen(argv, start_new_session=True,  # type: ignore[call-overload,no-any-return]
+                            preexec_fn=die_with_parent, **popen)
+
+
 def _kafka_cluster_id(value: uuid.UUID) -> str:
     import base64
     return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
@@ -281,28 +311,39 @@ def _reachable_by(path: Path, user: str) -> bool:
 # -- commands ---------------------------------------------------------------------------------
 
 def _supervise(proc: subprocess.Popen[bytes], first: int, then: int | None = None,
-               grace_s: float = 5.0) -> None:
-    """Wait for a child; on SIGTERM/SIGINT (honcho sends SIGTERM) send it `first`, and `then`
-    if it is still running after `grace_s`."""
-    def forward(signum: int, _frame: object) -> None:
-        if proc.poll() is None:
-            proc.send_signal(first)
-        if then is not None:
-            signal.signal(signal.SIGALRM, lambda *_: proc.poll() is None and proc.send_signal(then))
-            signal.setitimer(signal.ITIMER_REAL, grace_s)
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+               after: Callable[[], bool] = lambda: True, grace_s: float = 1.5) -> None:
+    """Wait for a child. On SIGTERM/SIGINT (honcho sends SIGTERM to every process at once),
+    wait until `after()` holds (at most 3 s) so clients leave first, send `first`, and send
+    `then` if the child still runs `grace_s` later."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    while proc.poll() is None and not stopping.wait(0.2):
+        pass
+    if proc.poll() is None:
+        deadline = time.monotonic() + 3  # honcho SIGKILLs everything 5 s after SIGTERM
+        while not after() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc.send_signal(first)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            if then is not None:
+                proc.send_signal(then)
     sys.exit(proc.wait())
 
 
 def cmd_postgres(stack: LocalStack) -> None:
-    # SIGTERM is PostgreSQL's "smart" shutdown: services close their connections as they
-    # stop; SIGINT ("fast") follows if some client lingers.
+    # SIGTERM is PostgreSQL's "smart" shutdown (waits for sessions to end); SIGINT ("fast")
+    # follows if a client lingers.
     _supervise(stack.spawn_postgres(), signal.SIGTERM, signal.SIGINT)
 
 
 def cmd_kafka(stack: LocalStack) -> None:
-    _supervise(stack.spawn_kafka(), signal.SIGTERM)
+    # Services leave their consumer groups on the way out; a broker that went first would
+    # leave their members in the group until the session times out, delaying the next start.
+    _supervise(stack.spawn_kafka(), signal.SIGTERM,
+               after=lambda: not clients_connected(stack.kafka_port))
 
 
 def cmd_ready(stack: LocalStack) -> None:

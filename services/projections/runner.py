@@ -9,14 +9,14 @@ from fastapi import FastAPI
 
 from services.projections.registry import MIGRATIONS, boards, event_types, source_topics
 from shared.db import open_database
-from shared.http import worker_app
+from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.projection import ProjectionRunner
 from shared.settings import Settings
 
 
 def runner_app(settings: Settings) -> FastAPI:
-    async def start(stop: asyncio.Event):  # type: ignore[no-untyped-def]
+    async def start(stop: asyncio.Event) -> WorkerParts:
         pool = await open_database(settings, *MIGRATIONS)
         await ensure_topics(settings, [*source_topics(), DEAD_LETTER_TOPIC])
         topics = [settings.topic(t) for t in source_topics()]

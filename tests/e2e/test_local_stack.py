@@ -20,14 +20,12 @@ from tests.infrastructure import free_port, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-
 def free_block(size: int = 12) -> int:
     for _ in range(100):
         base = free_port()
         if base + size < 65000 and all(_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no free block of ports")
-
 
 def _free(port: int) -> bool:
     import socket
@@ -37,7 +35,6 @@ def _free(port: int) -> bool:
             return True
         except OSError:
             return False
-
 
 class Run:
     """`python -m deploy.local.stack run` (what `make run` execs), with its output collected."""
@@ -71,7 +68,6 @@ class Run:
                        env=self.env, check=True, capture_output=True)
         return self.proc.wait(timeout=60)
 
-
 def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
     state = ROOT / ".local" / "smoke-stack"
     shutil.rmtree(state, ignore_errors=True)
@@ -96,18 +92,16 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
             second.stop()
         assert not _anything_listening(base, env)
         print(f"\nlocal stack: first run healthy in {first_s:.1f}s, second in {second_s:.1f}s")
-        print("".join(line for line in second.output if "system" in line or "up (" in line))
+        
     finally:
         if first.proc.poll() is None:
             first.proc.send_signal(signal.SIGTERM)
         _remove_postgres_data(state)
 
-
 def _anything_listening(base: int, env: dict[str, str]) -> bool:
     ports = [base, base + 1, base + 10, base + 11, int(env["CSP_POSTGRES_PORT"]),
              int(env["CSP_KAFKA_PORT"])]
     return any(port_open(p) for p in ports)
-
 
 def _remove_postgres_data(state: Path) -> None:
     from deploy.local.stack import LocalStack

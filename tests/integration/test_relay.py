@@ -61,8 +61,9 @@ async def test_killed_relay_resumes_and_every_event_reaches_the_topic_in_stream_
                              what="the restarted relay to publish everything")
         finally:
             restarted.stop()
-        stored = {str(r["event_id"]): (r["stream_id"], r["stream_version"])
-                  for r in await pool.fetch("SELECT event_id, stream_id, stream_version FROM events")}
+        rows = await pool.fetch("SELECT event_id, stream_id, stream_version FROM events")
+        rows = await pool.fetch("SELECT event_id, stream_id, stream_version FROM events")
+        stored = {str(r["event_id"]): (r["stream_id"], r["stream_version"]) for r in rows}
 
     records = await read_topic(infra.kafka_bootstrap, topic)
     first_seen: dict[str, list[int]] = collections.defaultdict(list)
