@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from typing import ClassVar, Self
 
 from shared.envelope import DomainEvent, Envelope, EventRegistry
@@ -15,6 +17,43 @@ class DomainRuleViolation(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class AlreadyRecorded(Exception):
+    """The subject or fact is already recorded (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a decision may know besides the aggregate and the command: today's date (from an
+    injected clock) and, in services whose streams follow a child registered elsewhere, what
+    the service knows of that child."""
+
+    today: date
+    child: KnownChild | None = None
+
+
+@dataclass(frozen=True)
+class KnownChild:
+    """A child as another service knows it (from the case-events topic)."""
+
+    child_id: str
+    date_of_birth: date
+    locality: str
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.date_of_birth.year
+        return years - ((day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day))
+
+
+def not_in_future(field: str, day: date, decision: Decision) -> None:
+    if day > decision.today:
+        raise DomainRuleViolation(field, "is in the future")
+
+
+def not_before(field: str, day: date, earlier: date | None, what: str) -> None:
+    if earlier is not None and day < earlier:
+        raise DomainRuleViolation(field, f"is before {what} ({earlier.isoformat()})")
 
 
 class Aggregate:

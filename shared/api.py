@@ -11,7 +11,7 @@ from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from shared.aggregate import DomainRuleViolation
+from shared.aggregate import AlreadyRecorded, DomainRuleViolation
 from shared.application import UnknownStream
 from shared.envelope import Actor, Agency, new_event_id
 from shared.eventstore import (
@@ -23,9 +23,11 @@ from shared.eventstore import (
 from shared.eventstore import request_hash as hash_of
 from shared.http import HealthCheck, instrument, operational_router
 
-
-class AlreadyExists(Exception):
-    """The subject is already recorded (HTTP 409)."""
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such child (or subject) is known to this service"},
+    409: {"description": "Version conflict (If-Match or a concurrent writer), or already recorded"},
+    422: {"description": "Invalid field, or a domain rule refused the command; names the field"},
+}
 
 
 class Recorded(BaseModel):
@@ -109,8 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return _problem(409, str(error), expected_version=error.expected_version,
                         actual_version=error.actual_version)
 
-    @app.exception_handler(AlreadyExists)
-    async def exists(_: Request, error: AlreadyExists) -> JSONResponse:
+    @app.exception_handler(AlreadyRecorded)
+    async def exists(_: Request, error: AlreadyRecorded) -> JSONResponse:
         return _problem(409, str(error))
 
     @app.exception_handler(IdempotencyKeyReused)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -101,6 +102,12 @@ class EventStore(Protocol):
         ctx: CommandContext,
     ) -> AppendResult: ...
 
+    async def append_batch(
+        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+    ) -> AppendResult:
+        """Append to many streams at once, each after its current head (feeds)."""
+        ...
+
     async def read_stream(self, stream_id: str) -> list[Envelope]: ...
 
     async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
@@ -116,6 +123,12 @@ _COLUMNS = (
     "event_id, stream_id, stream_version, event_type, schema_version, occurred_at, "
     "recorded_at, actor, correlation_id, causation_id, payload"
 )
+
+
+def _row(e: Envelope) -> tuple[Any, ...]:
+    return (e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
+            e.occurred_at, e.recorded_at, e.actor.model_dump_json(), e.correlation_id,
+            e.causation_id, json.dumps(e.payload))
 
 
 def _envelope(row: asyncpg.Record) -> Envelope:
@@ -136,8 +149,20 @@ def _envelope(row: asyncpg.Record) -> Envelope:
 
 
 class PostgresEventStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    """On a pool, or on one connection: a subscription that records events in reaction to
+    others binds the store to its own transaction, so the new events and the consumed
+    offsets commit together (exactly-once in effect)."""
+
+    def __init__(self, db: asyncpg.Pool | asyncpg.Connection) -> None:
+        self._db = db
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if isinstance(self._db, asyncpg.Pool):
+            async with self._db.acquire() as conn:
+                yield conn
+        else:
+            yield self._db
 
     async def append(
         self,
@@ -148,17 +173,10 @@ class PostgresEventStore:
     ) -> AppendResult:
         envelopes = make_envelopes(stream_id, expected_version, events, ctx)
         new_version = expected_version + len(envelopes)
-        rows = [
-            (
-                e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-                e.occurred_at, e.recorded_at, e.actor.model_dump_json(), e.correlation_id,
-                e.causation_id, json.dumps(e.payload),
-            )
-            for e in envelopes
-        ]
-        async with self._pool.acquire() as conn:
+        rows = [_row(e) for e in envelopes]
+        async with self._connection() as conn:
             try:
-                async with conn.transaction():
+                async with conn.transaction():  # a savepoint when bound to a transaction
                     if ctx.idempotency_key is not None:
                         claimed = await conn.fetchval(
                             "INSERT INTO commands (idempotency_key, request_hash, stream_id,"
@@ -187,8 +205,50 @@ class PostgresEventStore:
                 raise ConcurrencyConflict(stream_id, expected_version, actual) from None
         return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
 
+    async def append_batch(
+        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+    ) -> AppendResult:
+        """Append to many streams in one transaction, each after its current head, with COPY.
+
+        For feeds of facts that do not depend on a stream's state (a register's attendance
+        marks). A concurrent writer on one of the streams makes the whole batch a
+        ConcurrencyConflict (nothing recorded); a retry with the same idempotency key is safe.
+        The result names the batch: stream "batch:<key>", version = events recorded.
+        """
+        stream_ids = [stream_id for stream_id, _ in items]
+        async with self._connection() as conn, conn.transaction():
+            if ctx.idempotency_key is not None:
+                claimed = await conn.fetchval(
+                    "INSERT INTO commands (idempotency_key, request_hash, stream_id,"
+                    " stream_version) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
+                    ctx.idempotency_key, ctx.request_hash or "",
+                    f"batch:{ctx.idempotency_key}", sum(len(e) for _, e in items),
+                )
+                if claimed is None:
+                    earlier = await self._find_command(conn, ctx.idempotency_key,
+                                                       ctx.request_hash)
+                    assert earlier is not None
+                    return earlier
+            heads = dict(await conn.fetch(
+                "SELECT stream_id, max(stream_version) FROM events"
+                " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id", stream_ids))
+            envelopes = [e for stream_id, events in items
+                         for e in make_envelopes(stream_id, heads.get(stream_id, 0), events, ctx)]
+            try:
+                await conn.copy_records_to_table(
+                    "events", columns=_COLUMNS.split(", "),
+                    records=[_row(e) for e in envelopes],
+                )
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != "events_pkey":
+                    raise
+                raise ConcurrencyConflict("(batch)", 0, 0) from None
+        return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False,
+                            tuple(envelopes))
+
     async def read_stream(self, stream_id: str) -> list[Envelope]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             f"SELECT position, {_COLUMNS} FROM events WHERE stream_id = $1"
             " ORDER BY stream_version",
             stream_id,
@@ -196,7 +256,7 @@ class PostgresEventStore:
         return [_envelope(r) for r in rows]
 
     async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
-        async with self._pool.acquire() as conn:
+        async with self._connection() as conn:
             return await self._find_command(conn, idempotency_key, request_hash)
 
     @staticmethod
@@ -217,7 +277,7 @@ class PostgresEventStore:
         return AppendResult(row["stream_id"], row["stream_version"], duplicate=True)
 
     async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
-        rows = await self._pool.fetch(
+        rows = await self._db.fetch(
             f"SELECT transaction_id::text::bigint AS txid, position, {_COLUMNS} FROM events"
             " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
             "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
@@ -228,7 +288,7 @@ class PostgresEventStore:
 
     async def head(self) -> Cursor:
         """The newest committed place in the commit order (for lag)."""
-        row = await self._pool.fetchrow(
+        row = await self._db.fetchrow(
             "SELECT transaction_id::text::bigint AS txid, position FROM events"
             " ORDER BY transaction_id DESC, position DESC LIMIT 1"
         )
@@ -271,6 +331,28 @@ class InMemoryEventStore:
                     AppendResult(stream_id, len(stream), duplicate=True),
                 )
             return result
+
+    async def append_batch(
+        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+    ) -> AppendResult:
+        async with self._lock:
+            if ctx.idempotency_key is not None:
+                earlier = await self.find_command(ctx.idempotency_key, ctx.request_hash or "")
+                if earlier is not None:
+                    return earlier
+            recorded: list[Envelope] = []
+            for stream_id, events in items:
+                stream = self._streams.setdefault(stream_id, [])
+                for e in make_envelopes(stream_id, len(stream), events, ctx):
+                    positioned = e.model_copy(update={"position": len(self._log) + 1})
+                    stream.append(positioned)
+                    self._log.append(positioned)
+                    recorded.append(e)
+            name = f"batch:{ctx.idempotency_key}"
+            if ctx.idempotency_key is not None:
+                self._commands[ctx.idempotency_key] = (
+                    ctx.request_hash or "", AppendResult(name, len(recorded), duplicate=True))
+            return AppendResult(name, len(recorded), False, tuple(recorded))
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         return list(self._streams.get(stream_id, []))

@@ -17,16 +17,10 @@ from datetime import UTC, datetime
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from fastapi import FastAPI
 from prometheus_client import Counter, Gauge
 
-from shared.db import open_database
 from shared.eventstore import Cursor, PostgresEventStore
-from shared.http import WorkerParts, worker_app
-from shared.kafka import ensure_topics, new_producer, topic_of
 from shared.logging import get_logger
-from shared.migrations import EVENT_STORE_SQL
-from shared.settings import Settings
 
 log = get_logger(__name__)
 
@@ -152,30 +146,3 @@ class Relay:
             finally:
                 await self._pool.release(listener)
 
-
-def relay_app(settings: Settings) -> FastAPI:
-    """The relay process of a service: publishes its event store to its topic."""
-    topic = settings.topic(topic_of(settings.service))
-
-    async def start(stop: asyncio.Event) -> WorkerParts:
-        pool = await open_database(settings, EVENT_STORE_SQL)
-        await ensure_topics(settings, [topic_of(settings.service)])
-        producer = new_producer(settings)
-        await producer.start()
-        relay = Relay(pool, producer, topic, settings.relay_batch_size,
-                      settings.relay_poll_interval_s)
-
-        async def relay_check() -> dict[str, object]:
-            behind = await pool.fetchval(
-                "SELECT count(*) FROM events e WHERE (e.transaction_id, e.position) >"
-                " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
-                "  WHERE c.topic = $1), ('0'::xid8, 0))", topic)
-            return {"ok": relay.healthy, "topic": topic, "events_behind": behind}
-
-        async def close() -> None:
-            await producer.stop()
-            await pool.close()
-
-        return relay.run, {"relay": relay_check}, close
-
-    return worker_app(f"{settings.service} relay", settings.service, start)

@@ -8,38 +8,34 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Response
 
-from services.case_events import handlers
-from services.case_events.domain.child import Child, ChildAlreadyRegistered
-from services.case_events.domain.commands import RegisterChild, StartChildProtectionPlan
-from services.case_events.events import CHILD_ID_PATTERN
+from services.case_events.domain.child import Child, Family
+from services.case_events.domain.commands import RecordTriageDiscussion, RegisterChild
+from services.case_events.events import CHILD_ID_PATTERN, ID_PATTERN
+from services.case_events.routes import CHILD_ROUTES
+from shared.aggregate import Decision
 from shared.api import (
+    ERRORS,
     ActorAgency,
     ActorId,
     ActorRole,
-    AlreadyExists,
     CorrelationId,
     IdempotencyKey,
-    IfMatch,
     Recorded,
     command_context,
-    if_match_version,
     recorded,
     service_app,
 )
-from shared.application import UnknownStream
+from shared.application import UnknownStream, execute
 from shared.clock import Clock, SystemClock
 from shared.db import open_database
 from shared.eventstore import PostgresEventStore
 from shared.migrations import EVENT_STORE_SQL
+from shared.routes import CommandRoute, StreamParam, add_command_routes
 from shared.settings import Settings
 
-ChildId = Annotated[str, Path(pattern=CHILD_ID_PATTERN, description="Pseudonymous child id")]
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No child with this id is recorded"},
-    409: {"description": "Version conflict (If-Match or a concurrent writer), or already recorded"},
-    422: {"description": "Invalid field, or a domain rule refused the command; names the field"},
-}
+CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
+FAMILY = StreamParam("family_id", ID_PATTERN, "Pseudonymous family id")
+ChildId = Annotated[str, Path(pattern=CHILD.pattern, description=CHILD.description)]
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -62,7 +58,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app = service_app(
         "Case events", settings.service,
-        "Records the child's statutory journey as events (published on `case-events`).",
+        "Records the child's statutory journey, from referral to leaving care, as events "
+        "published on the `case-events` topic (see docs/events.md).",
         lifespan, {"postgres": database_check},
     )
 
@@ -75,40 +72,35 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     ) -> Recorded:
         ctx = command_context(command, idempotency_key, correlation_id,
                               actor_id, actor_agency, actor_role)
-        try:
-            result = await handlers.register_child(command, ctx, state["store"], clock)
-        except ChildAlreadyRegistered as error:
-            raise AlreadyExists(str(error)) from None
+        decision = Decision(today=clock.today())
+        result = await execute(state["store"], Child, command.child_id,
+                               lambda child: child.register(command, decision), ctx,
+                               must_exist=False)
         return recorded(result, response)
 
-    @app.get("/children/{child_id}", summary="The child's stream version and open plan",
+    @app.get("/children/{child_id}", summary="The child's stream version and what is open",
              tags=["children"], responses={404: ERRORS[404]})
     async def child(child_id: ChildId, response: Response) -> dict[str, Any]:
         found = Child.from_history(child_id, await state["store"].read_stream(child_id))
         if not found.exists:
             raise UnknownStream(child_id)
         response.headers["ETag"] = f'"{found.version}"'
+        s = found.s
         return {
             "child_id": child_id,
             "stream_version": found.version,
-            "locality": found.locality,
-            "open_child_protection_plan": found.open_plan.plan_id if found.open_plan else None,
+            "locality": s.locality,
+            "open_child_protection_plan": s.cp_plan.id if s.cp_plan else None,
+            "in_care": s.care is not None,
+            "care_leaver_status": s.care_leaver,
+            "priority_cohort": s.priority_since is not None,
         }
 
-    @app.post("/children/{child_id}/child-protection-plans", status_code=201,
-              response_model=Recorded, responses=ERRORS, tags=["child protection"],
-              summary="Start a child protection plan")
-    async def start_child_protection_plan(
-        child_id: ChildId, command: StartChildProtectionPlan, response: Response,
-        actor_id: ActorId, actor_agency: ActorAgency, actor_role: ActorRole,
-        idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
-        if_match: IfMatch = None,
-    ) -> Recorded:
-        ctx = command_context(command, idempotency_key, correlation_id, actor_id, actor_agency,
-                              actor_role, extra={"child_id": child_id})
-        result = await handlers.start_child_protection_plan(
-            child_id, command, ctx, state["store"], clock, if_match_version(if_match)
-        )
-        return recorded(result, response)
-
+    add_command_routes(app, "/children", CHILD, CHILD_ROUTES, Child,
+                       lambda: state["store"], clock)
+    add_command_routes(
+        app, "/families", FAMILY,
+        [CommandRoute("/triage-discussions", RecordTriageDiscussion, Family.record_triage,
+                      "Record a family discussed at early-help triage", "early help")],
+        Family, lambda: state["store"], clock, stream_may_be_new=True)
     return app

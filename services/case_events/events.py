@@ -1,46 +1,184 @@
 """The events this service publishes on the `case-events` topic: its published contract.
 
-Other services and partners may import this module (and only this module) of case_events.
-Codes are the national ones (DfE Children in Need census; SSDA903) so that statutory returns
-can be derived from the log.
+Other services and partners may import this module (and `codes.py`) of case_events, nothing
+else. Each fact's fields are declared once (a `...Facts` model); the event adds what the
+service derives when it records it (due dates, counts), and the command in
+`domain/commands.py` reuses the facts as its body.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.case_events.codes import (
+    CareLeaverStatus,
+    ChildInNeedClosureReason,
+    ChildProtectionCategory,
+    ClearedReason,
+    CourtOrder,
+    HealthAssessmentKind,
+    HealthPassportMilestone,
+    InTouch,
+    LegalStatus,
+    MissingKind,
+    PermanencePlan,
+    PreProceedingsOutcome,
+    PrimaryNeed,
+    PriorityReason,
+    ReasonCeased,
+    ReferralSource,
+)
 from shared.envelope import DomainEvent, EventRegistry, at_start_of
 
 case_event_types = EventRegistry()
 
 CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
 LOCALITY_PATTERN = r"^[A-Za-z][A-Za-z &'-]{0,62}[A-Za-z]$"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+Id = Field(pattern=ID_PATTERN, description="The recording system's id for this record.")
 
 
-class ChildProtectionCategory(StrEnum):
-    """Category of abuse on a child protection plan (CIN census)."""
-
-    NEGLECT = "NEG"
-    PHYSICAL_ABUSE = "PHY"
-    SEXUAL_ABUSE = "SAB"
-    EMOTIONAL_ABUSE = "EMO"
-    MULTIPLE = "MUL"
+class Facts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-@case_event_types.event
-class ChildRegistered(DomainEvent):
-    """A child became known to the platform under a pseudonymous id."""
+class Event(DomainEvent):
+    """A case event. It happened in the world on its first date field."""
 
-    event_type = "ChildRegistered"
-    schema_version = 1
+    def occurred_at(self) -> datetime | None:
+        for name, field in type(self).model_fields.items():
+            if field.annotation is date:
+                return at_start_of(getattr(self, name))
+        return None
 
-    child_id: str = Field(pattern=CHILD_ID_PATTERN)
+
+# -- the child ------------------------------------------------------------------------------
+
+class ChildFacts(Facts):
+    child_id: str = Field(pattern=CHILD_ID_PATTERN,
+                          description="The council's pseudonymous id for the child.")
     date_of_birth: date
     locality: str = Field(pattern=LOCALITY_PATTERN,
                           description="The council's locality responsible for the child.")
+
+
+@case_event_types.event
+class ChildRegistered(ChildFacts, DomainEvent):
+    """A child became known to the platform under a pseudonymous id."""
+
+    event_type = "ChildRegistered"
+
+
+class ReferralFacts(Facts):
+    referral_id: str = Id
+    referral_date: date
+    source: ReferralSource
+
+
+@case_event_types.event
+class ReferralReceived(ReferralFacts, Event):
+    """Children's social care received a referral about the child."""
+
+    event_type = "ReferralReceived"
+
+
+# -- early help (a family's stream) ---------------------------------------------------------
+
+class TriageFacts(Facts):
+    discussion_date: date
+    locality: str = Field(pattern=LOCALITY_PATTERN)
+
+
+@case_event_types.event
+class EarlyHelpTriageDiscussed(TriageFacts, Event):
+    """A family was discussed at the locality's daily early-help triage."""
+
+    event_type = "EarlyHelpTriageDiscussed"
+
+
+# -- assessment and child in need -----------------------------------------------------------
+
+class AssessmentStartFacts(Facts):
+    assessment_id: str = Id
+    start_date: date
+
+
+@case_event_types.event
+class AssessmentStarted(AssessmentStartFacts, Event):
+    """A child and family assessment started; due within 45 working days."""
+
+    event_type = "AssessmentStarted"
+    due_date: date
+
+
+class AssessmentCompletionFacts(Facts):
+    assessment_id: str = Id
+    completion_date: date
+
+
+@case_event_types.event
+class AssessmentCompleted(AssessmentCompletionFacts, Event):
+    event_type = "AssessmentCompleted"
+    working_days_taken: int = Field(ge=0)
+    within_timescale: bool
+
+
+class ChildInNeedPlanStartFacts(Facts):
+    plan_id: str = Id
+    start_date: date
+    primary_need: PrimaryNeed
+
+
+@case_event_types.event
+class ChildInNeedPlanStarted(ChildInNeedPlanStartFacts, Event):
+    event_type = "ChildInNeedPlanStarted"
+
+
+class ChildInNeedPlanEndFacts(Facts):
+    plan_id: str = Id
+    end_date: date
+    reason: ChildInNeedClosureReason
+
+
+@case_event_types.event
+class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, Event):
+    event_type = "ChildInNeedPlanEnded"
+
+
+# -- child protection ------------------------------------------------------------------------
+
+class StrategyDiscussionFacts(Facts):
+    discussion_id: str = Id
+    discussion_date: date
+    section_47_enquiry: bool = Field(description="Whether a section 47 enquiry was started.")
+
+
+@case_event_types.event
+class StrategyDiscussionHeld(StrategyDiscussionFacts, Event):
+    """A strategy discussion; with a section 47 enquiry the ICPC is due in 15 working days."""
+
+    event_type = "StrategyDiscussionHeld"
+    icpc_due_date: date | None
+
+
+class ConferenceFacts(Facts):
+    conference_date: date
+    plan_required: bool
+
+
+@case_event_types.event
+class InitialChildProtectionConferenceHeld(ConferenceFacts, Event):
+    event_type = "InitialChildProtectionConferenceHeld"
+    within_timescale: bool
+
+
+class ChildProtectionPlanStartFacts(Facts):
+    plan_id: str = Id
+    category: ChildProtectionCategory
+    start_date: date
 
 
 @case_event_types.event
@@ -48,7 +186,6 @@ class ChildProtectionPlanStarted(DomainEvent):
     """A child protection plan started (after an initial child protection conference)."""
 
     event_type = "ChildProtectionPlanStarted"
-    schema_version = 1
 
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
     plan_id: str = Field(min_length=1, max_length=64)
@@ -58,3 +195,284 @@ class ChildProtectionPlanStarted(DomainEvent):
 
     def occurred_at(self) -> datetime:
         return at_start_of(self.start_date)
+
+
+class ChildProtectionPlanReviewFacts(Facts):
+    plan_id: str = Id
+    review_date: date
+
+
+@case_event_types.event
+class ChildProtectionPlanReviewed(ChildProtectionPlanReviewFacts, Event):
+    """A review conference; the first is due within 3 months, then at most every 6 months."""
+
+    event_type = "ChildProtectionPlanReviewed"
+    next_review_due: date
+
+
+class ChildProtectionPlanEndFacts(Facts):
+    plan_id: str = Id
+    end_date: date
+
+
+@case_event_types.event
+class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, Event):
+    event_type = "ChildProtectionPlanEnded"
+    days_open: int = Field(ge=0)
+
+
+# -- children in care -----------------------------------------------------------------------
+
+class PeriodOfCareStartFacts(Facts):
+    start_date: date
+    legal_status: LegalStatus
+
+
+@case_event_types.event
+class PeriodOfCareStarted(PeriodOfCareStartFacts, Event):
+    """The child became looked after; first review due within 20 working days."""
+
+    event_type = "PeriodOfCareStarted"
+    first_review_due: date
+
+
+class LegalStatusChangeFacts(Facts):
+    change_date: date
+    legal_status: LegalStatus
+
+
+@case_event_types.event
+class LegalStatusChanged(LegalStatusChangeFacts, Event):
+    event_type = "LegalStatusChanged"
+
+
+class PeriodOfCareEndFacts(Facts):
+    end_date: date
+    reason: ReasonCeased
+
+
+@case_event_types.event
+class PeriodOfCareEnded(PeriodOfCareEndFacts, Event):
+    event_type = "PeriodOfCareEnded"
+
+
+class LookedAfterReviewFacts(Facts):
+    review_date: date
+
+
+@case_event_types.event
+class LookedAfterReviewHeld(LookedAfterReviewFacts, Event):
+    """The second review is due within 3 months of the first, then every 6 months."""
+
+    event_type = "LookedAfterReviewHeld"
+    next_review_due: date
+
+
+class PermanencePlanFacts(Facts):
+    recorded_on: date
+    plan: PermanencePlan
+
+
+@case_event_types.event
+class PermanencePlanRecorded(PermanencePlanFacts, Event):
+    event_type = "PermanencePlanRecorded"
+
+
+# -- pre-proceedings and care proceedings ---------------------------------------------------
+
+class PreProceedingsEntryFacts(Facts):
+    entered_on: date
+
+
+@case_event_types.event
+class PreProceedingsEntered(PreProceedingsEntryFacts, Event):
+    """The Public Law Outline's pre-proceedings stage started (drift alert after 12 weeks)."""
+
+    event_type = "PreProceedingsEntered"
+
+
+class PreProceedingsMeetingFacts(Facts):
+    meeting_date: date
+
+
+@case_event_types.event
+class PreProceedingsMeetingHeld(PreProceedingsMeetingFacts, Event):
+    event_type = "PreProceedingsMeetingHeld"
+
+
+class LetterBeforeProceedingsFacts(Facts):
+    sent_on: date
+
+
+@case_event_types.event
+class LetterBeforeProceedingsSent(LetterBeforeProceedingsFacts, Event):
+    event_type = "LetterBeforeProceedingsSent"
+
+
+class PreProceedingsOutcomeFacts(Facts):
+    concluded_on: date
+    outcome: PreProceedingsOutcome
+
+
+@case_event_types.event
+class PreProceedingsConcluded(PreProceedingsOutcomeFacts, Event):
+    event_type = "PreProceedingsConcluded"
+    weeks_taken: int = Field(ge=0)
+
+
+class CareProceedingsIssueFacts(Facts):
+    proceedings_id: str = Id
+    issued_on: date
+
+
+@case_event_types.event
+class CareProceedingsIssued(CareProceedingsIssueFacts, Event):
+    """Care proceedings issued; the statutory limit is 26 weeks."""
+
+    event_type = "CareProceedingsIssued"
+    statutory_deadline: date
+
+
+class CareProceedingsHearingFacts(Facts):
+    proceedings_id: str = Id
+    hearing_date: date
+
+
+@case_event_types.event
+class CareProceedingsHearingHeld(CareProceedingsHearingFacts, Event):
+    event_type = "CareProceedingsHearingHeld"
+
+
+class CareProceedingsConclusionFacts(Facts):
+    proceedings_id: str = Id
+    concluded_on: date
+    order: CourtOrder
+
+
+@case_event_types.event
+class CareProceedingsConcluded(CareProceedingsConclusionFacts, Event):
+    event_type = "CareProceedingsConcluded"
+    weeks_taken: int = Field(ge=0)
+    within_26_weeks: bool
+
+
+# -- care leavers ----------------------------------------------------------------------------
+
+class CareLeaverStatusFacts(Facts):
+    recorded_on: date
+    status: CareLeaverStatus
+
+
+@case_event_types.event
+class CareLeaverStatusRecorded(CareLeaverStatusFacts, Event):
+    event_type = "CareLeaverStatusRecorded"
+
+
+class PersonalAdviserFacts(Facts):
+    allocated_on: date
+    adviser_id: str = Field(pattern=ID_PATTERN, description="Pseudonymous id of the PA.")
+
+
+@case_event_types.event
+class PersonalAdviserAllocated(PersonalAdviserFacts, Event):
+    event_type = "PersonalAdviserAllocated"
+
+
+class PathwayPlanFacts(Facts):
+    created_on: date
+
+
+@case_event_types.event
+class PathwayPlanCreated(PathwayPlanFacts, Event):
+    """A pathway plan; reviewed at least every 6 months."""
+
+    event_type = "PathwayPlanCreated"
+    review_due: date
+
+
+class PathwayPlanReviewFacts(Facts):
+    review_date: date
+
+
+@case_event_types.event
+class PathwayPlanReviewed(PathwayPlanReviewFacts, Event):
+    event_type = "PathwayPlanReviewed"
+    next_review_due: date
+
+
+class ContactFacts(Facts):
+    contact_date: date
+    in_touch: InTouch
+
+
+@case_event_types.event
+class ContactRecorded(ContactFacts, Event):
+    """Contact (or an attempt) with a care leaver, with the SSDA903 in-touch code."""
+
+    event_type = "ContactRecorded"
+
+
+# -- health ----------------------------------------------------------------------------------
+
+class HealthPassportOfferFacts(Facts):
+    offered_on: date
+    milestone: HealthPassportMilestone
+
+
+@case_event_types.event
+class HealthPassportOffered(HealthPassportOfferFacts, Event):
+    event_type = "HealthPassportOffered"
+
+
+class HealthPassportAcceptanceFacts(Facts):
+    accepted_on: date
+
+
+@case_event_types.event
+class HealthPassportAccepted(HealthPassportAcceptanceFacts, Event):
+    event_type = "HealthPassportAccepted"
+
+
+class HealthAssessmentFacts(Facts):
+    assessment_date: date
+    kind: HealthAssessmentKind
+
+
+@case_event_types.event
+class HealthAssessmentCompleted(HealthAssessmentFacts, Event):
+    event_type = "HealthAssessmentCompleted"
+
+
+# -- missing and priority --------------------------------------------------------------------
+
+class MissingEpisodeFacts(Facts):
+    started_on: date
+    ended_on: date | None = None
+    kind: MissingKind
+
+
+@case_event_types.event
+class MissingEpisodeRecorded(MissingEpisodeFacts, Event):
+    event_type = "MissingEpisodeRecorded"
+
+
+class PriorityFlagFacts(Facts):
+    set_on: date
+    reason: PriorityReason
+
+
+@case_event_types.event
+class PriorityCohortFlagSet(PriorityFlagFacts, Event):
+    """The young person joins the priority cohort tracked weekly by senior managers."""
+
+    event_type = "PriorityCohortFlagSet"
+
+
+class PriorityFlagClearFacts(Facts):
+    cleared_on: date
+    reason: ClearedReason
+
+
+@case_event_types.event
+class PriorityCohortFlagCleared(PriorityFlagClearFacts, Event):
+    event_type = "PriorityCohortFlagCleared"

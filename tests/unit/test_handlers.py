@@ -1,15 +1,15 @@
-"""Handlers against the in-memory event store: idempotency, conflicts, unknown children."""
+"""Carrying out commands against the in-memory store: idempotency, conflicts, unknown children."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
-from services.case_events import handlers
-from services.case_events.domain.commands import RegisterChild, StartChildProtectionPlan
-from shared.application import UnknownStream
-from shared.clock import FixedClock
+from services.case_events.domain import commands as c
+from services.case_events.domain.child import Child
+from shared.aggregate import Decision
+from shared.application import UnknownStream, execute
 from shared.envelope import Actor, Agency, new_event_id
 from shared.eventstore import (
     CommandContext,
@@ -19,10 +19,10 @@ from shared.eventstore import (
     request_hash,
 )
 
-CLOCK = FixedClock(datetime(2024, 6, 1, 9, 0, tzinfo=UTC))
+TODAY = Decision(today=date(2024, 6, 1))
 ACTOR = Actor(user_id="sw-1", agency=Agency.COUNCIL, role="social_worker")
-REGISTER = RegisterChild(child_id="C-001", date_of_birth=date(2015, 3, 2), locality="Exeter")
-PLAN = StartChildProtectionPlan(plan_id="P1", category="NEG", start_date=date(2024, 3, 1))
+REGISTER = c.RegisterChild(child_id="C-001", date_of_birth=date(2015, 3, 2), locality="Exeter")
+PLAN = c.StartChildProtectionPlan(plan_id="P1", category="NEG", start_date=date(2024, 3, 1))
 
 
 def ctx(key: str | None = None, body: object = None) -> CommandContext:
@@ -30,11 +30,23 @@ def ctx(key: str | None = None, body: object = None) -> CommandContext:
                           request_hash=request_hash(body) if key else None)
 
 
+async def register(store: InMemoryEventStore, context: CommandContext):  # type: ignore[no-untyped-def]
+    return await execute(store, Child, "C-001", lambda ch: ch.register(REGISTER, TODAY), context,
+                         must_exist=False)
+
+
+async def start_plan(store: InMemoryEventStore, context: CommandContext,  # type: ignore[no-untyped-def]
+                     child: str = "C-001", if_match: int | None = None):
+    return await execute(store, Child, child,
+                         lambda ch: ch.start_child_protection_plan(PLAN, TODAY), context,
+                         if_match=if_match)
+
+
 async def test_the_same_command_delivered_twice_records_one_set_of_events() -> None:
     store = InMemoryEventStore()
-    first = await handlers.register_child(REGISTER, ctx("k1", "a"), store, CLOCK)
-    await handlers.start_child_protection_plan("C-001", PLAN, ctx("k2", "b"), store, CLOCK)
-    again = await handlers.start_child_protection_plan("C-001", PLAN, ctx("k2", "b"), store, CLOCK)
+    first = await register(store, ctx("k1", "a"))
+    await start_plan(store, ctx("k2", "b"))
+    again = await start_plan(store, ctx("k2", "b"))
     assert not first.duplicate and again.duplicate
     assert [e.event_type for e in await store.read_stream("C-001")] == [
         "ChildRegistered", "ChildProtectionPlanStarted"]
@@ -42,17 +54,16 @@ async def test_the_same_command_delivered_twice_records_one_set_of_events() -> N
 
 async def test_a_key_reused_for_another_command_is_refused() -> None:
     store = InMemoryEventStore()
-    await handlers.register_child(REGISTER, ctx("k1", "a"), store, CLOCK)
+    await register(store, ctx("k1", "a"))
     with pytest.raises(IdempotencyKeyReused):
-        await handlers.start_child_protection_plan("C-001", PLAN, ctx("k1", "other"), store,
-                                                   CLOCK)
+        await start_plan(store, ctx("k1", "other"))
 
 
 async def test_unknown_child_and_stale_if_match() -> None:
     store = InMemoryEventStore()
     with pytest.raises(UnknownStream):
-        await handlers.start_child_protection_plan("C-404", PLAN, ctx(), store, CLOCK)
-    await handlers.register_child(REGISTER, ctx(), store, CLOCK)
+        await start_plan(store, ctx(), child="C-404")
+    await register(store, ctx())
     with pytest.raises(ConcurrencyConflict) as conflict:
-        await handlers.start_child_protection_plan("C-001", PLAN, ctx(), store, CLOCK, if_match=0)
+        await start_plan(store, ctx(), if_match=0)
     assert (conflict.value.expected_version, conflict.value.actual_version) == (0, 1)

@@ -1,42 +1,159 @@
-"""What a practitioner (or the case-management integration) asks the service to record."""
+"""What a practitioner (or the case-management integration) asks the service to record.
+
+Each command's body is the facts of the event it asks for (declared once in events.py); the
+service derives the rest (due dates, counts) when it records it.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 
-from services.case_events.events import (
-    CHILD_ID_PATTERN,
-    LOCALITY_PATTERN,
-    ChildProtectionCategory,
-)
+from services.case_events import events as e
 
 
-class Command(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+def example(**fields: Any) -> ConfigDict:
+    return ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [fields]})
 
 
-class RegisterChild(Command):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"child_id": "C-000123", "date_of_birth": "2012-05-14", "locality": "Exeter"}
-        ]}
-    )
-
-    child_id: str = Field(pattern=CHILD_ID_PATTERN,
-                          description="The council's pseudonymous id for the child.")
-    date_of_birth: date
-    locality: str = Field(pattern=LOCALITY_PATTERN)
+class RegisterChild(e.ChildFacts):
+    model_config = example(child_id="C-000123", date_of_birth="2012-05-14", locality="Exeter")
 
 
-class StartChildProtectionPlan(Command):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [
-            {"plan_id": "CPP-2024-0042", "category": "NEG", "start_date": "2024-03-01"}
-        ]}
-    )
+class RecordReferral(e.ReferralFacts):
+    model_config = example(referral_id="R-2024-118", referral_date="2024-01-08", source="6")
 
-    plan_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    category: ChildProtectionCategory
-    start_date: date
+
+class RecordTriageDiscussion(e.TriageFacts):
+    model_config = example(discussion_date="2024-03-04", locality="North")
+
+
+class StartAssessment(e.AssessmentStartFacts):
+    model_config = example(assessment_id="A-2024-77", start_date="2024-01-09")
+
+
+class CompleteAssessment(e.AssessmentCompletionFacts):
+    model_config = example(assessment_id="A-2024-77", completion_date="2024-02-20")
+
+
+class StartChildInNeedPlan(e.ChildInNeedPlanStartFacts):
+    model_config = example(plan_id="CIN-31", start_date="2024-02-21", primary_need="N1")
+
+
+class EndChildInNeedPlan(e.ChildInNeedPlanEndFacts):
+    model_config = example(plan_id="CIN-31", end_date="2024-09-30", reason="RC7")
+
+
+class RecordStrategyDiscussion(e.StrategyDiscussionFacts):
+    model_config = example(discussion_id="SD-9", discussion_date="2024-02-01",
+                           section_47_enquiry=True)
+
+
+class RecordInitialConference(e.ConferenceFacts):
+    model_config = example(conference_date="2024-02-20", plan_required=True)
+
+
+class StartChildProtectionPlan(e.ChildProtectionPlanStartFacts):
+    model_config = example(plan_id="CPP-2024-0042", category="NEG", start_date="2024-02-20")
+
+
+class ReviewChildProtectionPlan(e.ChildProtectionPlanReviewFacts):
+    model_config = example(plan_id="CPP-2024-0042", review_date="2024-05-14")
+
+
+class EndChildProtectionPlan(e.ChildProtectionPlanEndFacts):
+    model_config = example(plan_id="CPP-2024-0042", end_date="2024-11-12")
+
+
+class StartPeriodOfCare(e.PeriodOfCareStartFacts):
+    model_config = example(start_date="2024-06-03", legal_status="C1")
+
+
+class ChangeLegalStatus(e.LegalStatusChangeFacts):
+    model_config = example(change_date="2024-11-20", legal_status="C2")
+
+
+class EndPeriodOfCare(e.PeriodOfCareEndFacts):
+    model_config = example(end_date="2030-05-14", reason="E17")
+
+
+class RecordLookedAfterReview(e.LookedAfterReviewFacts):
+    model_config = example(review_date="2024-06-28")
+
+
+class RecordPermanencePlan(e.PermanencePlanFacts):
+    model_config = example(recorded_on="2024-08-01", plan="long_term_fostering")
+
+
+class EnterPreProceedings(e.PreProceedingsEntryFacts):
+    model_config = example(entered_on="2024-03-11")
+
+
+class RecordPreProceedingsMeeting(e.PreProceedingsMeetingFacts):
+    model_config = example(meeting_date="2024-03-25")
+
+
+class SendLetterBeforeProceedings(e.LetterBeforeProceedingsFacts):
+    model_config = example(sent_on="2024-03-12")
+
+
+class ConcludePreProceedings(e.PreProceedingsOutcomeFacts):
+    model_config = example(concluded_on="2024-05-20", outcome="issue")
+
+
+class IssueCareProceedings(e.CareProceedingsIssueFacts):
+    model_config = example(proceedings_id="LJ24C00123", issued_on="2024-05-28")
+
+
+class RecordCareProceedingsHearing(e.CareProceedingsHearingFacts):
+    model_config = example(proceedings_id="LJ24C00123", hearing_date="2024-06-03")
+
+
+class ConcludeCareProceedings(e.CareProceedingsConclusionFacts):
+    model_config = example(proceedings_id="LJ24C00123", concluded_on="2024-11-20",
+                           order="care_order")
+
+
+class RecordCareLeaverStatus(e.CareLeaverStatusFacts):
+    model_config = example(recorded_on="2028-05-14", status="relevant")
+
+
+class AllocatePersonalAdviser(e.PersonalAdviserFacts):
+    model_config = example(allocated_on="2028-02-01", adviser_id="PA-17")
+
+
+class CreatePathwayPlan(e.PathwayPlanFacts):
+    model_config = example(created_on="2028-02-14")
+
+
+class ReviewPathwayPlan(e.PathwayPlanReviewFacts):
+    model_config = example(review_date="2028-08-01")
+
+
+class RecordContact(e.ContactFacts):
+    model_config = example(contact_date="2028-09-04", in_touch="YES")
+
+
+class OfferHealthPassport(e.HealthPassportOfferFacts):
+    model_config = example(offered_on="2028-05-20", milestone="16")
+
+
+class AcceptHealthPassport(e.HealthPassportAcceptanceFacts):
+    model_config = example(accepted_on="2028-06-02")
+
+
+class RecordHealthAssessment(e.HealthAssessmentFacts):
+    model_config = example(assessment_date="2024-06-27", kind="initial")
+
+
+class RecordMissingEpisode(e.MissingEpisodeFacts):
+    model_config = example(started_on="2025-01-10", ended_on="2025-01-11", kind="M")
+
+
+class SetPriorityCohortFlag(e.PriorityFlagFacts):
+    model_config = example(set_on="2028-10-01", reason="unsuitable_accommodation")
+
+
+class ClearPriorityCohortFlag(e.PriorityFlagClearFacts):
+    model_config = example(cleared_on="2029-01-15", reason="no_longer_a_concern")

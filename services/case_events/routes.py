@@ -1,0 +1,82 @@
+"""Every command of the case-events service: where it is posted and which decision takes it."""
+
+from __future__ import annotations
+
+from services.case_events.domain import commands as c
+from services.case_events.domain.child import Child
+from shared.routes import CommandRoute
+
+
+def route(path: str, command: type, decide: str, summary: str, tag: str) -> CommandRoute:
+    return CommandRoute(path, command, getattr(Child, decide), summary, tag)
+
+
+CHILD_ROUTES = [
+    route("/referrals", c.RecordReferral, "record_referral", "Record a referral", "referral"),
+    route("/assessments", c.StartAssessment, "start_assessment",
+          "Start a child and family assessment (due in 45 working days)", "assessment"),
+    route("/assessment-completions", c.CompleteAssessment, "complete_assessment",
+          "Complete an assessment", "assessment"),
+    route("/child-in-need-plans", c.StartChildInNeedPlan, "start_cin_plan",
+          "Start a child in need plan", "child in need"),
+    route("/child-in-need-plan-endings", c.EndChildInNeedPlan, "end_cin_plan",
+          "End a child in need plan", "child in need"),
+    route("/strategy-discussions", c.RecordStrategyDiscussion, "record_strategy_discussion",
+          "Record a strategy discussion (and whether a section 47 enquiry started)",
+          "child protection"),
+    route("/initial-child-protection-conferences", c.RecordInitialConference,
+          "record_initial_conference", "Record an initial child protection conference",
+          "child protection"),
+    route("/child-protection-plans", c.StartChildProtectionPlan, "start_child_protection_plan",
+          "Start a child protection plan", "child protection"),
+    route("/child-protection-plan-reviews", c.ReviewChildProtectionPlan,
+          "review_child_protection_plan", "Review a child protection plan", "child protection"),
+    route("/child-protection-plan-endings", c.EndChildProtectionPlan,
+          "end_child_protection_plan", "End a child protection plan", "child protection"),
+    route("/periods-of-care", c.StartPeriodOfCare, "start_period_of_care",
+          "Start a period of care (the child becomes looked after)", "children in care"),
+    route("/legal-status-changes", c.ChangeLegalStatus, "change_legal_status",
+          "Change the legal status of a child in care", "children in care"),
+    route("/period-of-care-endings", c.EndPeriodOfCare, "end_period_of_care",
+          "End a period of care, with the SSDA903 reason", "children in care"),
+    route("/looked-after-reviews", c.RecordLookedAfterReview, "record_looked_after_review",
+          "Record a looked-after review", "children in care"),
+    route("/permanence-plans", c.RecordPermanencePlan, "record_permanence_plan",
+          "Record the permanence plan", "children in care"),
+    route("/pre-proceedings", c.EnterPreProceedings, "enter_pre_proceedings",
+          "Enter pre-proceedings (Public Law Outline)", "court"),
+    route("/pre-proceedings-meetings", c.RecordPreProceedingsMeeting,
+          "record_pre_proceedings_meeting", "Record a pre-proceedings meeting", "court"),
+    route("/letters-before-proceedings", c.SendLetterBeforeProceedings,
+          "send_letter_before_proceedings", "Record a letter before proceedings", "court"),
+    route("/pre-proceedings-outcomes", c.ConcludePreProceedings, "conclude_pre_proceedings",
+          "Conclude pre-proceedings: issue or step down", "court"),
+    route("/care-proceedings", c.IssueCareProceedings, "issue_care_proceedings",
+          "Issue care proceedings (26-week limit)", "court"),
+    route("/care-proceedings-hearings", c.RecordCareProceedingsHearing, "record_hearing",
+          "Record a hearing", "court"),
+    route("/care-proceedings-conclusions", c.ConcludeCareProceedings,
+          "conclude_care_proceedings", "Conclude care proceedings with the order made", "court"),
+    route("/care-leaver-status", c.RecordCareLeaverStatus, "record_care_leaver_status",
+          "Record care leaver status", "care leavers"),
+    route("/personal-advisers", c.AllocatePersonalAdviser, "allocate_personal_adviser",
+          "Allocate a personal adviser", "care leavers"),
+    route("/pathway-plans", c.CreatePathwayPlan, "create_pathway_plan",
+          "Create a pathway plan", "care leavers"),
+    route("/pathway-plan-reviews", c.ReviewPathwayPlan, "review_pathway_plan",
+          "Review the pathway plan", "care leavers"),
+    route("/contacts", c.RecordContact, "record_contact",
+          "Record contact with a care leaver (in-touch code)", "care leavers"),
+    route("/health-passport-offers", c.OfferHealthPassport, "offer_health_passport",
+          "Offer the health passport (at 16 and at 17 years 9 months)", "health"),
+    route("/health-passport-acceptances", c.AcceptHealthPassport, "accept_health_passport",
+          "Record that the health passport was accepted", "health"),
+    route("/health-assessments", c.RecordHealthAssessment, "record_health_assessment",
+          "Record a health assessment", "health"),
+    route("/missing-episodes", c.RecordMissingEpisode, "record_missing_episode",
+          "Record a missing episode (M missing, A away without authorisation)", "missing"),
+    route("/priority-cohort-flags", c.SetPriorityCohortFlag, "set_priority_flag",
+          "Add the young person to the priority cohort", "priority cohort"),
+    route("/priority-cohort-flag-clearances", c.ClearPriorityCohortFlag, "clear_priority_flag",
+          "Take the young person out of the priority cohort", "priority cohort"),
+]

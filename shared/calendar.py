@@ -1,0 +1,50 @@
+"""Working days on the England and Wales bank-holiday calendar (the `holidays` library).
+
+Statutory timescales in working days (ICPC 15, assessment 45, looked-after review 20, initial
+health assessment 20) count Monday to Friday, skipping bank holidays.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import holidays
+
+# England and Wales share their bank holidays; the library calls the subdivision "ENG".
+_BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG")
+
+
+def is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _BANK_HOLIDAYS
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date `days` working days after `start` (the start day itself does not count)."""
+    day = start
+    remaining = days
+    while remaining > 0:
+        day += timedelta(days=1)
+        if is_working_day(day):
+            remaining -= 1
+    return day
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Working days after `start` up to and including `end`."""
+    count, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        count += is_working_day(day)
+    return count
+
+
+def add_months(start: date, months: int) -> date:
+    """Same day `months` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    for day in (start.day, 30, 29, 28):
+        try:
+            return date(year, month, min(start.day, day))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")

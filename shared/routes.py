@@ -1,0 +1,121 @@
+"""Command endpoints declared as data: a path, a command model, a decision.
+
+Every command of every service is carried out the same way (shared.application.execute), so
+its endpoint is generated rather than written out: the OpenAPI document still shows each
+command's own body model, examples and errors.
+
+This module deliberately has no `from __future__ import annotations`: the endpoint's
+parameter annotations must be the real classes when FastAPI inspects them.
+"""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Response
+from pydantic import BaseModel
+
+from shared.aggregate import Aggregate, Decision, KnownChild
+from shared.api import (
+    ERRORS,
+    ActorAgency,
+    ActorId,
+    ActorRole,
+    CorrelationId,
+    IdempotencyKey,
+    IfMatch,
+    Recorded,
+    command_context,
+    if_match_version,
+    recorded,
+)
+from shared.application import UnknownStream, execute
+from shared.clock import Clock
+from shared.envelope import DomainEvent
+from shared.eventstore import EventStore
+
+Decide = Callable[[Any, Any, Decision], Sequence[DomainEvent]]
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    path: str  # relative to the stream, e.g. "/child-protection-plans"
+    command: type[BaseModel]
+    decide: Decide  # (aggregate, command, decision) -> events
+    summary: str
+    tag: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StreamParam:
+    """How the stream appears in the URL, e.g. /children/{child_id}."""
+
+    name: str
+    pattern: str
+    description: str
+
+
+def add_command_routes(
+    app: FastAPI,
+    prefix: str,
+    stream: StreamParam,
+    routes: Sequence[CommandRoute],
+    aggregate_type: type[Aggregate],
+    store: Callable[[], EventStore],
+    clock: Clock,
+    known_child: Callable[[str], Awaitable[KnownChild | None]] | None = None,
+    stream_may_be_new: bool = False,
+) -> None:
+    """Register each route at `{prefix}/{stream}{route.path}` (POST, 201 Recorded).
+
+    By default the stream must exist (the aggregate is the child itself). With `known_child`
+    the child must be known to this service (from the case-events topic) and the stream may
+    be new (its first placement, its first enrolment...); `stream_may_be_new` alone lets the
+    first command create the stream (a family's first triage discussion).
+    """
+    must_exist = known_child is None and not stream_may_be_new
+    for route in routes:
+        _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, must_exist)
+
+
+def _add(app, prefix, stream, route, aggregate_type, store, clock, known_child,  # type: ignore[no-untyped-def]
+         must_exist):
+    command_model = route.command
+    stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
+                                       description=stream.description)]
+
+    async def endpoint(
+        stream_id: stream_param,  # type: ignore[valid-type]
+        command: command_model,  # type: ignore[valid-type]
+        response: Response,
+        actor_id: ActorId,
+        actor_agency: ActorAgency,
+        actor_role: ActorRole,
+        idempotency_key: IdempotencyKey = None,
+        correlation_id: CorrelationId = None,
+        if_match: IfMatch = None,
+    ) -> Recorded:
+        ctx = command_context(command, idempotency_key, correlation_id, actor_id, actor_agency,
+                              actor_role, extra={"stream": stream_id, "path": route.path})
+        child = None
+        if known_child is not None:
+            child = await known_child(stream_id)
+            if child is None:
+                raise UnknownStream(stream_id)
+        decision = Decision(today=clock.today(), child=child)
+        result = await execute(
+            store(), aggregate_type, stream_id,
+            lambda aggregate: route.decide(aggregate, command, decision),
+            ctx, must_exist=must_exist, if_match=if_match_version(if_match),
+        )
+        return recorded(result, response)
+
+    endpoint.__name__ = route.command.__name__
+    app.post(f"{prefix}/{{{stream.name}}}{route.path}", status_code=201, response_model=Recorded,
+             responses=ERRORS, summary=route.summary, description=route.description,
+             tags=[route.tag], operation_id=_snake(route.command.__name__))(endpoint)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")

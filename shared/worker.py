@@ -1,0 +1,100 @@
+"""A service's worker process: its relay, and its subscriptions to other services' topics.
+
+A subscription is a projection runner into the service's own database: a read model (e.g.
+the children it knows of, from `case-events`), or a policy that records new events in
+reaction to others (escalations raises an EWO escalation from attendance events), in the
+same transaction as the consumed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.db import open_database
+from shared.envelope import EventRegistry
+from shared.http import WorkerParts, worker_app
+from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer, topic_of
+from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL
+from shared.projection import Projection, ProjectionRunner
+from shared.relay import Relay
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str  # the consumer group is "<namespace><service>.<name>"
+    topics: Sequence[str]  # base topic names (deploy/kafka/topics.yaml)
+    registry: EventRegistry
+    projections: Sequence[Projection]
+
+
+def service_worker_app(
+    settings: Settings,
+    subscriptions: Sequence[Subscription] = (),
+    migrations: Sequence[Path] = (),
+    *,
+    relay: bool = True,
+    consumer_name: str | None = None,
+) -> FastAPI:
+    async def start(stop: asyncio.Event) -> WorkerParts:
+        folders = [*([EVENT_STORE_SQL] if relay else []),
+                   *([PROJECTION_SQL] if subscriptions else []), *migrations]
+        pool = await open_database(settings, *folders)
+        own = [topic_of(settings.service)] if relay else []
+        await ensure_topics(settings, [*own, DEAD_LETTER_TOPIC,
+                                       *{t for s in subscriptions for t in s.topics}])
+        producer = new_producer(settings)
+        await producer.start()
+        loops = []
+        checks: dict[str, Any] = {}
+        if relay:
+            publisher = Relay(pool, producer, settings.topic(own[0]), settings.relay_batch_size,
+                              settings.relay_poll_interval_s)
+            loops.append(publisher.run)
+
+            async def relay_check() -> dict[str, Any]:
+                behind = await pool.fetchval(
+                    "SELECT count(*) FROM events e WHERE (e.transaction_id, e.position) >"
+                    " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
+                    "  WHERE c.topic = $1), ('0'::xid8, 0))", settings.topic(own[0]))
+                return {"ok": publisher.healthy, "topic": settings.topic(own[0]),
+                        "events_behind": behind}
+
+            checks["relay"] = relay_check
+        for subscription in subscriptions:
+            runner = ProjectionRunner(
+                pool, subscription.registry, subscription.projections,
+                [settings.topic(t) for t in subscription.topics],
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                consumer_name=consumer_name or settings.topic(
+                    f"{settings.service}.{subscription.name}"),
+                dead_letters=producer,
+                dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+                batch_size=settings.projection_batch_size,
+            )
+            loops.append(runner.run)
+            checks[subscription.name] = _runner_check(runner)
+
+        async def run_all(stop: asyncio.Event) -> None:
+            await asyncio.gather(*(loop(stop) for loop in loops))
+
+        async def close() -> None:
+            await producer.stop()
+            await pool.close()
+
+        return run_all, checks, close
+
+    return worker_app(f"{settings.service} worker", settings.service, start)
+
+
+def _runner_check(runner: ProjectionRunner):  # type: ignore[no-untyped-def]
+    async def check() -> dict[str, Any]:
+        return {"ok": runner.healthy, "error": runner.last_error, "lag": runner.lag()}
+
+    return check
