@@ -53,8 +53,8 @@ def service_processes(http_base: int) -> list[Process]:
     return [
         Process("projections_api", "services.projections", "api", http_base),
         Process("case_events_api", "services.case_events", "api", http_base + 1),
-        Process("projections_runner", "services.projections", "runner", http_base + 10),
-        Process("case_events_relay", "services.case_events", "relay", http_base + 11),
+        Process("projections_worker", "services.projections", "worker", http_base + 10),
+        Process("case_events_worker", "services.case_events", "worker", http_base + 11),
     ]
 
 

@@ -1,22 +1,8 @@
-"""`python -m services.case_events api|relay`: the composition root of the service's processes."""
-
-from __future__ import annotations
-
-import argparse
+"""The composition root of the case-events service's processes."""
 
 from services.case_events.api import create_app
-from shared.http import serve
-from shared.relay import relay_app
-from shared.settings import Settings
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m services.case_events")
-    parser.add_argument("role", choices=["api", "relay"])
-    role = parser.parse_args().role
-    settings = Settings(service="case_events")
-    serve(create_app(settings) if role == "api" else relay_app(settings), settings)
-
+from shared.entrypoint import run
+from shared.worker import service_worker_app
 
 if __name__ == "__main__":
-    main()
+    run("case_events", create_app, service_worker_app)

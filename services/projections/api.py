@@ -10,9 +10,10 @@ from fastapi import FastAPI, Query
 
 from services.case_events.events import LOCALITY_PATTERN
 from services.projections.boards.child_protection import OpenPlans, open_plans
-from services.projections.registry import MIGRATIONS
+from services.projections.registry import READ_MODEL_SQL
 from shared.api import service_app
 from shared.db import open_database
+from shared.migrations import PROJECTION_SQL
 from shared.settings import Settings
 
 Locality = Annotated[str | None, Query(pattern=LOCALITY_PATTERN, description="Filter by locality")]
@@ -27,7 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["pool"] = await open_database(settings, *MIGRATIONS)
+        state["pool"] = await open_database(settings, PROJECTION_SQL, READ_MODEL_SQL)
         try:
             yield
         finally:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import FastAPI
+
 from services.case_events.events import case_event_types
 from services.projections.boards.child_protection import ChildProtectionBoard
 from shared.envelope import EventRegistry
-from shared.kafka import topic_of
-from shared.migrations import PROJECTION_SQL
 from shared.projection import Projection
+from shared.settings import Settings
+from shared.worker import Subscription, service_worker_app
 
 READ_MODEL_SQL = Path(__file__).parent / "sql"
-MIGRATIONS = (PROJECTION_SQL, READ_MODEL_SQL)
 
 
 def event_types() -> EventRegistry:
@@ -22,8 +23,15 @@ def event_types() -> EventRegistry:
 
 
 def source_topics() -> list[str]:
-    return [topic_of("case_events")]
+    return ["case-events"]
 
 
 def boards() -> list[Projection]:
     return [ChildProtectionBoard()]
+
+
+def worker(settings: Settings) -> FastAPI:
+    """Builds every board from every domain topic (no event store, so no relay)."""
+    return service_worker_app(
+        settings, [Subscription("boards", source_topics(), event_types(), boards())],
+        [READ_MODEL_SQL], relay=False, consumer_name=settings.consumer_group)

@@ -12,9 +12,9 @@ from tests.infrastructure import Infrastructure, ServiceProcess, new_namespace
 @dataclass
 class Platform:
     case_events: ServiceProcess
-    case_events_relay: ServiceProcess
+    case_events_worker: ServiceProcess
     projections: ServiceProcess
-    projections_runner: ServiceProcess
+    projections_worker: ServiceProcess
     namespace: str
 
 
@@ -26,9 +26,9 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
     processes = [
         ServiceProcess("services.case_events", "api", env, logs),
-        ServiceProcess("services.case_events", "relay", env, logs),
+        ServiceProcess("services.case_events", "worker", env, logs),
         ServiceProcess("services.projections", "api", env, logs),
-        ServiceProcess("services.projections", "runner", env, logs),
+        ServiceProcess("services.projections", "worker", env, logs),
     ]
     try:
         for p in processes:

@@ -106,13 +106,13 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
 
 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
-    for process in (platform.case_events, platform.case_events_relay, platform.projections,
-                    platform.projections_runner):
+    for process in (platform.case_events, platform.case_events_worker, platform.projections,
+                    platform.projections_worker):
         health = httpx.get(f"{process.url}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert httpx.get(f"{process.url}/metrics").status_code == 200
-    runner_metrics = httpx.get(f"{platform.projections_runner.url}/metrics").text
+    runner_metrics = httpx.get(f"{platform.projections_worker.url}/metrics").text
     assert "projection_offset_lag" in runner_metrics
     assert "projection_time_lag_seconds" in runner_metrics
     assert "relay_events_published_total" in httpx.get(
-        f"{platform.case_events_relay.url}/metrics").text
+        f"{platform.case_events_worker.url}/metrics").text

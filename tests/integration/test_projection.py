@@ -104,13 +104,13 @@ async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_
                          duplicate_every=10)
     live = await pool_on(infra, settings.database)
     env = infra.env(namespace, CSP_PROJECTION_BATCH_SIZE="100")
-    runner = ServiceProcess("services.projections", "runner", env, log_dir).start()
+    runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
     await eventually(lambda: _past(live, sent // 3), 120, 0.002,
                      what="the projection to get a third of the way")
     runner.kill()
     at_kill = await consumed(live)
     assert 0 < at_kill < sent, f"the kill should land mid-way (at {at_kill} of {sent})"
-    runner = ServiceProcess("services.projections", "runner", env, log_dir).start()
+    runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
     try:
         await eventually(lambda: _past(live, sent - 1), 120, 0.1, what="the restarted projection")
     finally:
@@ -118,7 +118,7 @@ async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_
 
     clean_db = f"{namespace}projections_clean"
     clean = await pool_on(infra, clean_db)
-    clean_runner = ServiceProcess("services.projections", "runner", {
+    clean_runner = ServiceProcess("services.projections", "worker", {
         **env, "CSP_POSTGRES_DATABASE": clean_db, "CSP_PROJECTION_GROUP_ID": "clean"},
         log_dir).start()
     try:
@@ -151,7 +151,7 @@ async def test_poison_messages_are_dead_lettered_with_their_origin_and_the_parti
     sent = await publish(settings, {}, extra=poison)
     sent += await publish(settings, {"C-00001": journey(1)})
     live = await pool_on(infra, settings.database)
-    runner = ServiceProcess("services.projections", "runner", infra.env(namespace), log_dir).start()
+    runner = ServiceProcess("services.projections", "worker", infra.env(namespace), log_dir).start()
     try:
         await eventually(lambda: _past(live, sent - 1), 90, 0.05, what="the projection")
     finally:

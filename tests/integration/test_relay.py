@@ -48,14 +48,14 @@ async def test_killed_relay_resumes_and_every_event_reaches_the_topic_in_stream_
 
         # Small batches, so that the kill lands while publishing is under way.
         env = infra.env(namespace, CSP_RELAY_BATCH_SIZE="50")
-        relay = ServiceProcess("services.case_events", "relay", env, log_dir).start()
+        relay = ServiceProcess("services.case_events", "worker", env, log_dir).start()
         await eventually(lambda: _progress_past(pool, total // 4), 90, 0.002,
                          what="the relay to publish a quarter of the events")
         relay.kill()
         at_kill = await published(pool)
         assert 0 < at_kill < total, f"the kill should land mid-publish (at {at_kill})"
 
-        restarted = ServiceProcess("services.case_events", "relay", env, log_dir).start()
+        restarted = ServiceProcess("services.case_events", "worker", env, log_dir).start()
         try:
             await eventually(lambda: _published_all(pool, total), 120, 0.1,
                              what="the restarted relay to publish everything")
