@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from shared.aggregate import AlreadyRecorded, DomainRuleViolation
 from shared.application import UnknownStream
+from shared.db import open_database
 from shared.envelope import Actor, Agency, new_event_id
 from shared.eventstore import (
     AppendResult,
     CommandContext,
     ConcurrencyConflict,
     IdempotencyKeyReused,
+    PostgresEventStore,
 )
 from shared.eventstore import request_hash as hash_of
 from shared.http import HealthCheck, instrument, operational_router
+from shared.migrations import EVENT_STORE_SQL
+from shared.settings import Settings
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such child (or subject) is known to this service"},
@@ -135,3 +141,33 @@ def service_app(
     return app
 
 
+
+
+class ServiceState:
+    """What a domain service's endpoints use, available once the app has started."""
+
+    pool: asyncpg.Pool
+    store: PostgresEventStore
+
+
+def domain_service_app(settings: Settings, title: str, description: str,
+                       migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
+    """The app of a domain service: its event store (and `migrations`) opened at start-up,
+    health, metrics and error responses; the service adds its routes."""
+    state = ServiceState()
+
+    async def database_check() -> dict[str, Any]:
+        await state.pool.fetchval("SELECT 1")
+        return {"ok": True}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.pool = await open_database(settings, EVENT_STORE_SQL, *migrations)
+        state.store = PostgresEventStore(state.pool)
+        try:
+            yield
+        finally:
+            await state.pool.close()
+
+    return service_app(title, settings.service, description, lifespan,
+                       {"postgres": database_check}), state

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from shared.settings import Settings
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -32,3 +34,11 @@ class FixedClock:
 
     def today(self) -> date:
         return self.at.astimezone(LONDON).date()
+
+
+def clock_from(settings: Settings) -> Clock:
+    """The system clock, unless CSP_FIXED_TODAY pins the date (tests and demos)."""
+    if settings.fixed_today is None:
+        return SystemClock()
+    return FixedClock(datetime.combine(settings.fixed_today, datetime.min.time(), tzinfo=UTC)
+                      .replace(hour=12))

@@ -57,6 +57,22 @@ def at_start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+class Facts(BaseModel):
+    """The fields of a fact, declared once: its event and its command both use them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DatedEvent(DomainEvent):
+    """An event that happened in the world on its first date field."""
+
+    def occurred_at(self) -> datetime | None:
+        for name, field in type(self).model_fields.items():
+            if field.annotation is date:
+                return at_start_of(getattr(self, name))
+        return None
+
+
 class Envelope(BaseModel):
     """An event as stored and as published. ``payload`` is the versioned wire form."""
 

@@ -119,3 +119,31 @@ def _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, 
 
 def _snake(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def add_stream_read(
+    app: FastAPI,
+    prefix: str,
+    stream: StreamParam,
+    aggregate_type: type[Aggregate],
+    store: Callable[[], EventStore],
+    known_child: Callable[[str], Awaitable[KnownChild | None]] | None = None,
+) -> None:
+    """GET `{prefix}/{stream}`: the stream's version (ETag, for If-Match); 404 when the child
+    is unknown to this service (or, without `known_child`, when the stream does not exist)."""
+    stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
+                                       description=stream.description)]
+
+    async def read(stream_id: stream_param, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
+        if known_child is not None and await known_child(stream_id) is None:
+            raise UnknownStream(stream_id)
+        aggregate = aggregate_type.from_history(stream_id, await store().read_stream(stream_id))
+        if known_child is None and not aggregate.exists:
+            raise UnknownStream(stream_id)
+        response.headers["ETag"] = f'"{aggregate.version}"'
+        return {stream.name: stream_id, "stream_version": aggregate.version}
+
+    read.__name__ = f"read_{aggregate_type.__name__.lower()}"
+    app.get(f"{prefix}/{{{stream.name}}}", tags=["streams"], responses={404: ERRORS[404]},
+            summary=f"This service's record of the {stream.name.removesuffix('_id')}: "
+                    "its stream version")(read)

@@ -6,6 +6,7 @@ prints the values in force (secrets masked).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -50,6 +51,18 @@ class Settings(BaseSettings):
     )
     projection_batch_size: int = Field(1000, description="Most records per projection batch.")
     projection_group_id: str = Field("boards", description="Kafka consumer group of the boards.")
+
+    fixed_today: date | None = Field(
+        None, description="Pin 'today' for rules that depend on time (tests, demos only).")
+    ewo_sessions_threshold: int = Field(
+        10, description="Sessions missed that raise an EWO attendance escalation...")
+    ewo_window_weeks: int = Field(10, description="...within this many school weeks.")
+    no_contact_days: int = Field(
+        56, description="Days without contact with a care leaver that raise a drift alert.")
+    drift_check_interval_s: float = Field(
+        60.0, description="How often the escalations worker checks the drift rules.")
+    max_batch_marks: int = Field(
+        20_000, description="Most attendance marks accepted in one register-feed call.")
 
     @property
     def database(self) -> str:

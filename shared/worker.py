@@ -9,11 +9,13 @@ same transaction as the consumed offsets.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 
 from shared.db import open_database
@@ -41,7 +43,10 @@ def service_worker_app(
     *,
     relay: bool = True,
     consumer_name: str | None = None,
+    loops: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """The worker: the relay (if the service has an event store), each subscription, and any
+    other `loops` (e.g. a periodic rule check), all on the service's own database."""
     async def start(stop: asyncio.Event) -> WorkerParts:
         folders = [*([EVENT_STORE_SQL] if relay else []),
                    *([PROJECTION_SQL] if subscriptions else []), *migrations]
@@ -51,12 +56,12 @@ def service_worker_app(
                                        *{t for s in subscriptions for t in s.topics}])
         producer = new_producer(settings)
         await producer.start()
-        loops = []
+        runners: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         checks: dict[str, Any] = {}
         if relay:
             publisher = Relay(pool, producer, settings.topic(own[0]), settings.relay_batch_size,
                               settings.relay_poll_interval_s)
-            loops.append(publisher.run)
+            runners.append(publisher.run)
 
             async def relay_check() -> dict[str, Any]:
                 behind = await pool.fetchval(
@@ -78,11 +83,13 @@ def service_worker_app(
                 dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
                 batch_size=settings.projection_batch_size,
             )
-            loops.append(runner.run)
+            runners.append(runner.run)
             checks[subscription.name] = _runner_check(runner)
 
+        runners.extend(functools.partial(loop, pool) for loop in loops)
+
         async def run_all(stop: asyncio.Event) -> None:
-            await asyncio.gather(*(loop(stop) for loop in loops))
+            await asyncio.gather(*(run(stop) for run in runners))
 
         async def close() -> None:
             await producer.stop()

@@ -50,11 +50,12 @@ class Process:
 
 def service_processes(http_base: int) -> list[Process]:
     """Every service process of the platform, with its HTTP port (offsets from http_base)."""
+    services = ["projections", "case_events", "accommodation", "education", "escalations"]
     return [
-        Process("projections_api", "services.projections", "api", http_base),
-        Process("case_events_api", "services.case_events", "api", http_base + 1),
-        Process("projections_worker", "services.projections", "worker", http_base + 10),
-        Process("case_events_worker", "services.case_events", "worker", http_base + 11),
+        *(Process(f"{name}_api", f"services.{name}", "api", http_base + i)
+          for i, name in enumerate(services)),
+        *(Process(f"{name}_worker", f"services.{name}", "worker", http_base + 10 + i)
+          for i, name in enumerate(services)),
     ]
 
 
@@ -274,6 +275,9 @@ class LocalStack:
             "Boards API (open CP plans)": f"http://127.0.0.1:{base}/boards/child-protection/open-plans",
             "Boards API docs": f"http://127.0.0.1:{base}/docs",
             "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",
+            "Accommodation API docs": f"http://127.0.0.1:{base + 2}/docs",
+            "Education API docs": f"http://127.0.0.1:{base + 3}/docs",
+            "Escalations API docs": f"http://127.0.0.1:{base + 4}/docs",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
         }
 

@@ -26,7 +26,7 @@ from shared.api import (
     service_app,
 )
 from shared.application import UnknownStream, execute
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, clock_from
 from shared.db import open_database
 from shared.eventstore import PostgresEventStore
 from shared.migrations import EVENT_STORE_SQL
@@ -39,7 +39,7 @@ ChildId = Annotated[str, Path(pattern=CHILD.pattern, description=CHILD.descripti
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings)
     state: dict[str, Any] = {}
 
     async def database_check() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from services.case_events.codes import (
     CareLeaverStatus,
@@ -30,7 +30,7 @@ from services.case_events.codes import (
     ReasonCeased,
     ReferralSource,
 )
-from shared.envelope import DomainEvent, EventRegistry, at_start_of
+from shared.envelope import DatedEvent, DomainEvent, EventRegistry, Facts, at_start_of
 
 case_event_types = EventRegistry()
 
@@ -41,18 +41,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Id = Field(pattern=ID_PATTERN, description="The recording system's id for this record.")
 
 
-class Facts(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-class Event(DomainEvent):
-    """A case event. It happened in the world on its first date field."""
-
-    def occurred_at(self) -> datetime | None:
-        for name, field in type(self).model_fields.items():
-            if field.annotation is date:
-                return at_start_of(getattr(self, name))
-        return None
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -79,7 +68,7 @@ class ReferralFacts(Facts):
 
 
 @case_event_types.event
-class ReferralReceived(ReferralFacts, Event):
+class ReferralReceived(ReferralFacts, DatedEvent):
     """Children's social care received a referral about the child."""
 
     event_type = "ReferralReceived"
@@ -93,7 +82,7 @@ class TriageFacts(Facts):
 
 
 @case_event_types.event
-class EarlyHelpTriageDiscussed(TriageFacts, Event):
+class EarlyHelpTriageDiscussed(TriageFacts, DatedEvent):
     """A family was discussed at the locality's daily early-help triage."""
 
     event_type = "EarlyHelpTriageDiscussed"
@@ -107,7 +96,7 @@ class AssessmentStartFacts(Facts):
 
 
 @case_event_types.event
-class AssessmentStarted(AssessmentStartFacts, Event):
+class AssessmentStarted(AssessmentStartFacts, DatedEvent):
     """A child and family assessment started; due within 45 working days."""
 
     event_type = "AssessmentStarted"
@@ -120,7 +109,7 @@ class AssessmentCompletionFacts(Facts):
 
 
 @case_event_types.event
-class AssessmentCompleted(AssessmentCompletionFacts, Event):
+class AssessmentCompleted(AssessmentCompletionFacts, DatedEvent):
     event_type = "AssessmentCompleted"
     working_days_taken: int = Field(ge=0)
     within_timescale: bool
@@ -133,7 +122,7 @@ class ChildInNeedPlanStartFacts(Facts):
 
 
 @case_event_types.event
-class ChildInNeedPlanStarted(ChildInNeedPlanStartFacts, Event):
+class ChildInNeedPlanStarted(ChildInNeedPlanStartFacts, DatedEvent):
     event_type = "ChildInNeedPlanStarted"
 
 
@@ -144,7 +133,7 @@ class ChildInNeedPlanEndFacts(Facts):
 
 
 @case_event_types.event
-class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, Event):
+class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, DatedEvent):
     event_type = "ChildInNeedPlanEnded"
 
 
@@ -157,7 +146,7 @@ class StrategyDiscussionFacts(Facts):
 
 
 @case_event_types.event
-class StrategyDiscussionHeld(StrategyDiscussionFacts, Event):
+class StrategyDiscussionHeld(StrategyDiscussionFacts, DatedEvent):
     """A strategy discussion; with a section 47 enquiry the ICPC is due in 15 working days."""
 
     event_type = "StrategyDiscussionHeld"
@@ -170,7 +159,7 @@ class ConferenceFacts(Facts):
 
 
 @case_event_types.event
-class InitialChildProtectionConferenceHeld(ConferenceFacts, Event):
+class InitialChildProtectionConferenceHeld(ConferenceFacts, DatedEvent):
     event_type = "InitialChildProtectionConferenceHeld"
     within_timescale: bool
 
@@ -203,7 +192,7 @@ class ChildProtectionPlanReviewFacts(Facts):
 
 
 @case_event_types.event
-class ChildProtectionPlanReviewed(ChildProtectionPlanReviewFacts, Event):
+class ChildProtectionPlanReviewed(ChildProtectionPlanReviewFacts, DatedEvent):
     """A review conference; the first is due within 3 months, then at most every 6 months."""
 
     event_type = "ChildProtectionPlanReviewed"
@@ -216,7 +205,7 @@ class ChildProtectionPlanEndFacts(Facts):
 
 
 @case_event_types.event
-class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, Event):
+class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, DatedEvent):
     event_type = "ChildProtectionPlanEnded"
     days_open: int = Field(ge=0)
 
@@ -229,7 +218,7 @@ class PeriodOfCareStartFacts(Facts):
 
 
 @case_event_types.event
-class PeriodOfCareStarted(PeriodOfCareStartFacts, Event):
+class PeriodOfCareStarted(PeriodOfCareStartFacts, DatedEvent):
     """The child became looked after; first review due within 20 working days."""
 
     event_type = "PeriodOfCareStarted"
@@ -242,7 +231,7 @@ class LegalStatusChangeFacts(Facts):
 
 
 @case_event_types.event
-class LegalStatusChanged(LegalStatusChangeFacts, Event):
+class LegalStatusChanged(LegalStatusChangeFacts, DatedEvent):
     event_type = "LegalStatusChanged"
 
 
@@ -252,7 +241,7 @@ class PeriodOfCareEndFacts(Facts):
 
 
 @case_event_types.event
-class PeriodOfCareEnded(PeriodOfCareEndFacts, Event):
+class PeriodOfCareEnded(PeriodOfCareEndFacts, DatedEvent):
     event_type = "PeriodOfCareEnded"
 
 
@@ -261,7 +250,7 @@ class LookedAfterReviewFacts(Facts):
 
 
 @case_event_types.event
-class LookedAfterReviewHeld(LookedAfterReviewFacts, Event):
+class LookedAfterReviewHeld(LookedAfterReviewFacts, DatedEvent):
     """The second review is due within 3 months of the first, then every 6 months."""
 
     event_type = "LookedAfterReviewHeld"
@@ -274,7 +263,7 @@ class PermanencePlanFacts(Facts):
 
 
 @case_event_types.event
-class PermanencePlanRecorded(PermanencePlanFacts, Event):
+class PermanencePlanRecorded(PermanencePlanFacts, DatedEvent):
     event_type = "PermanencePlanRecorded"
 
 
@@ -285,7 +274,7 @@ class PreProceedingsEntryFacts(Facts):
 
 
 @case_event_types.event
-class PreProceedingsEntered(PreProceedingsEntryFacts, Event):
+class PreProceedingsEntered(PreProceedingsEntryFacts, DatedEvent):
     """The Public Law Outline's pre-proceedings stage started (drift alert after 12 weeks)."""
 
     event_type = "PreProceedingsEntered"
@@ -296,7 +285,7 @@ class PreProceedingsMeetingFacts(Facts):
 
 
 @case_event_types.event
-class PreProceedingsMeetingHeld(PreProceedingsMeetingFacts, Event):
+class PreProceedingsMeetingHeld(PreProceedingsMeetingFacts, DatedEvent):
     event_type = "PreProceedingsMeetingHeld"
 
 
@@ -305,7 +294,7 @@ class LetterBeforeProceedingsFacts(Facts):
 
 
 @case_event_types.event
-class LetterBeforeProceedingsSent(LetterBeforeProceedingsFacts, Event):
+class LetterBeforeProceedingsSent(LetterBeforeProceedingsFacts, DatedEvent):
     event_type = "LetterBeforeProceedingsSent"
 
 
@@ -315,7 +304,7 @@ class PreProceedingsOutcomeFacts(Facts):
 
 
 @case_event_types.event
-class PreProceedingsConcluded(PreProceedingsOutcomeFacts, Event):
+class PreProceedingsConcluded(PreProceedingsOutcomeFacts, DatedEvent):
     event_type = "PreProceedingsConcluded"
     weeks_taken: int = Field(ge=0)
 
@@ -326,7 +315,7 @@ class CareProceedingsIssueFacts(Facts):
 
 
 @case_event_types.event
-class CareProceedingsIssued(CareProceedingsIssueFacts, Event):
+class CareProceedingsIssued(CareProceedingsIssueFacts, DatedEvent):
     """Care proceedings issued; the statutory limit is 26 weeks."""
 
     event_type = "CareProceedingsIssued"
@@ -339,7 +328,7 @@ class CareProceedingsHearingFacts(Facts):
 
 
 @case_event_types.event
-class CareProceedingsHearingHeld(CareProceedingsHearingFacts, Event):
+class CareProceedingsHearingHeld(CareProceedingsHearingFacts, DatedEvent):
     event_type = "CareProceedingsHearingHeld"
 
 
@@ -350,7 +339,7 @@ class CareProceedingsConclusionFacts(Facts):
 
 
 @case_event_types.event
-class CareProceedingsConcluded(CareProceedingsConclusionFacts, Event):
+class CareProceedingsConcluded(CareProceedingsConclusionFacts, DatedEvent):
     event_type = "CareProceedingsConcluded"
     weeks_taken: int = Field(ge=0)
     within_26_weeks: bool
@@ -364,7 +353,7 @@ class CareLeaverStatusFacts(Facts):
 
 
 @case_event_types.event
-class CareLeaverStatusRecorded(CareLeaverStatusFacts, Event):
+class CareLeaverStatusRecorded(CareLeaverStatusFacts, DatedEvent):
     event_type = "CareLeaverStatusRecorded"
 
 
@@ -374,7 +363,7 @@ class PersonalAdviserFacts(Facts):
 
 
 @case_event_types.event
-class PersonalAdviserAllocated(PersonalAdviserFacts, Event):
+class PersonalAdviserAllocated(PersonalAdviserFacts, DatedEvent):
     event_type = "PersonalAdviserAllocated"
 
 
@@ -383,7 +372,7 @@ class PathwayPlanFacts(Facts):
 
 
 @case_event_types.event
-class PathwayPlanCreated(PathwayPlanFacts, Event):
+class PathwayPlanCreated(PathwayPlanFacts, DatedEvent):
     """A pathway plan; reviewed at least every 6 months."""
 
     event_type = "PathwayPlanCreated"
@@ -395,7 +384,7 @@ class PathwayPlanReviewFacts(Facts):
 
 
 @case_event_types.event
-class PathwayPlanReviewed(PathwayPlanReviewFacts, Event):
+class PathwayPlanReviewed(PathwayPlanReviewFacts, DatedEvent):
     event_type = "PathwayPlanReviewed"
     next_review_due: date
 
@@ -406,7 +395,7 @@ class ContactFacts(Facts):
 
 
 @case_event_types.event
-class ContactRecorded(ContactFacts, Event):
+class ContactRecorded(ContactFacts, DatedEvent):
     """Contact (or an attempt) with a care leaver, with the SSDA903 in-touch code."""
 
     event_type = "ContactRecorded"
@@ -420,7 +409,7 @@ class HealthPassportOfferFacts(Facts):
 
 
 @case_event_types.event
-class HealthPassportOffered(HealthPassportOfferFacts, Event):
+class HealthPassportOffered(HealthPassportOfferFacts, DatedEvent):
     event_type = "HealthPassportOffered"
 
 
@@ -429,7 +418,7 @@ class HealthPassportAcceptanceFacts(Facts):
 
 
 @case_event_types.event
-class HealthPassportAccepted(HealthPassportAcceptanceFacts, Event):
+class HealthPassportAccepted(HealthPassportAcceptanceFacts, DatedEvent):
     event_type = "HealthPassportAccepted"
 
 
@@ -439,7 +428,7 @@ class HealthAssessmentFacts(Facts):
 
 
 @case_event_types.event
-class HealthAssessmentCompleted(HealthAssessmentFacts, Event):
+class HealthAssessmentCompleted(HealthAssessmentFacts, DatedEvent):
     event_type = "HealthAssessmentCompleted"
 
 
@@ -452,7 +441,7 @@ class MissingEpisodeFacts(Facts):
 
 
 @case_event_types.event
-class MissingEpisodeRecorded(MissingEpisodeFacts, Event):
+class MissingEpisodeRecorded(MissingEpisodeFacts, DatedEvent):
     event_type = "MissingEpisodeRecorded"
 
 
@@ -462,7 +451,7 @@ class PriorityFlagFacts(Facts):
 
 
 @case_event_types.event
-class PriorityCohortFlagSet(PriorityFlagFacts, Event):
+class PriorityCohortFlagSet(PriorityFlagFacts, DatedEvent):
     """The young person joins the priority cohort tracked weekly by senior managers."""
 
     event_type = "PriorityCohortFlagSet"
@@ -474,5 +463,5 @@ class PriorityFlagClearFacts(Facts):
 
 
 @case_event_types.event
-class PriorityCohortFlagCleared(PriorityFlagClearFacts, Event):
+class PriorityCohortFlagCleared(PriorityFlagClearFacts, DatedEvent):
     event_type = "PriorityCohortFlagCleared"

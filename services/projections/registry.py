@@ -6,7 +6,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.accommodation.events import accommodation_event_types
 from services.case_events.events import case_event_types
+from services.education.events import education_event_types
+from services.escalations.events import escalation_event_types
 from services.projections.boards.child_protection import ChildProtectionBoard
 from shared.envelope import EventRegistry
 from shared.projection import Projection
@@ -18,12 +21,14 @@ READ_MODEL_SQL = Path(__file__).parent / "sql"
 
 def event_types() -> EventRegistry:
     registry = EventRegistry()
-    registry.include(case_event_types)
+    for contract in (case_event_types, accommodation_event_types, education_event_types,
+                     escalation_event_types):
+        registry.include(contract)
     return registry
 
 
 def source_topics() -> list[str]:
-    return ["case-events"]
+    return ["case-events", "accommodation-events", "education-events", "escalation-events"]
 
 
 def boards() -> list[Projection]:

@@ -106,8 +106,7 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
 
 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
-    for process in (platform.case_events, platform.case_events_worker, platform.projections,
-                    platform.projections_worker):
+    for process in platform.processes.values():
         health = httpx.get(f"{process.url}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert httpx.get(f"{process.url}/metrics").status_code == 200

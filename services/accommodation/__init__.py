@@ -1,0 +1,1 @@
+"""Accommodation: placements of children in care, and care leavers' accommodation."""

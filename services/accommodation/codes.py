@@ -1,0 +1,109 @@
+"""SSDA903 code lists for placements and care leavers' accommodation."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PlacementType(StrEnum):
+    FOSTER_RELATIVE_FRIEND_LONG_TERM = "U1"
+    FOSTER_RELATIVE_FRIEND_FOSTERING_FOR_ADOPTION = "U2"
+    FOSTER_RELATIVE_FRIEND_OTHER = "U3"
+    FOSTER_OTHER_LONG_TERM = "U4"
+    FOSTER_OTHER_FOSTERING_FOR_ADOPTION = "U5"
+    FOSTER_OTHER = "U6"
+    ADOPTION_WITH_CURRENT_FOSTER_CARER_PLACEMENT_ORDER = "A3"
+    ADOPTION_PLACEMENT_ORDER_NOT_CURRENT_CARER = "A4"
+    ADOPTION_WITH_CURRENT_FOSTER_CARER_CONSENT = "A5"
+    ADOPTION_CONSENT_NOT_CURRENT_CARER = "A6"
+    PLACED_WITH_PARENTS = "P1"
+    INDEPENDENT_LIVING = "P2"
+    SEMI_INDEPENDENT_UNREGISTERED = "H5"
+    REGISTERED_SUPPORTED_ACCOMMODATION = "K3"
+    SECURE_UNIT = "K1"
+    CHILDRENS_HOME = "K2"
+    NHS_HEALTH_PROVIDER = "R1"
+    FAMILY_CENTRE = "R2"
+    YOUNG_OFFENDER_INSTITUTION = "R3"
+    RESIDENTIAL_SCHOOL = "R5"
+    RESIDENTIAL_EMPLOYMENT = "S1"
+    TEMPORARY_PLACEMENT_ON_HOLIDAY = "T0"
+    TEMPORARY_PLACEMENT_CARER_HOLIDAY = "T1"
+    TEMPORARY_PERIOD_IN_HOSPITAL = "T2"
+    TEMPORARY_PERIOD_AWAY = "T3"
+    TEMPORARY_OTHER = "T4"
+    OTHER_PLACEMENT = "Z1"
+
+
+# Not regulated by Ofsted as care settings: no child under 16 may be placed in them (2021).
+UNREGULATED = {PlacementType.INDEPENDENT_LIVING, PlacementType.SEMI_INDEPENDENT_UNREGISTERED}
+
+
+class Provider(StrEnum):
+    OWN_PROVISION = "PR1"
+    OTHER_LA = "PR2"
+    OTHER_PUBLIC = "PR3"
+    PRIVATE = "PR4"
+    VOLUNTARY = "PR5"
+    PARENT_OR_OTHER = "PR0"
+
+
+class ReasonForChange(StrEnum):
+    CARER_REQUEST = "CARPL"
+    CLOSURE = "CLOSE"
+    ALLEGATION = "ALLEG"
+    STANDARDS = "STAND"
+    APPROVAL_REMOVED = "APPRR"
+    CHILD_REQUEST_BEST_INTERESTS = "CREQB"
+    CHILD_REQUEST_OTHER = "CREQO"
+    CHANGE_TO_CHILDS_NEEDS = "CHILD"
+    LA_REQUEST = "LAREQ"
+    PLACEMENT_PLANNED = "PLACE"
+    CUSTODY = "CUSTOD"
+    OTHER = "OTHER"
+
+
+class CareLeaverAccommodation(StrEnum):
+    """SSDA903 care leavers' accommodation type (the letter; suitability is separate)."""
+
+    WITH_PARENTS_OR_RELATIVES = "B"
+    COMMUNITY_HOME = "C"
+    SEMI_INDEPENDENT_TRANSITIONAL = "D"
+    SUPPORTED_LODGINGS = "E"
+    GAP_YEAR_OR_TRAVEL = "G"
+    FOYERS = "H"
+    IN_CUSTODY = "K"
+    WITH_FORMER_FOSTER_CARERS = "R"
+    SUPPORTED_INDEPENDENT_LIVING = "S"
+    INDEPENDENT_LIVING = "T"
+    EMERGENCY_ACCOMMODATION = "U"
+    BED_AND_BREAKFAST = "V"
+    IN_HOSPITAL = "W"
+    RESIDENCE_NOT_KNOWN = "X"
+    OTHER = "Y"
+    NOT_REQUIRED_NO_INFORMATION = "Z"
+
+
+class Suitability(StrEnum):
+    SUITABLE = "1"
+    UNSUITABLE = "2"
+
+
+class Breach(StrEnum):
+    UNDER_16_IN_UNREGULATED_SETTING = "under_16_unregulated"
+    CODE_Z_AT_17 = "code_z_at_17"
+    UNREGISTERED_SUPPORTED_ACCOMMODATION_16_17 = "unregistered_supported_accommodation"
+
+
+class HomelessnessOutcome(StrEnum):
+    PREVENTED = "prevented"
+    RELIEVED = "relieved"
+    HOMELESS = "homeless"
+    WITHDRAWN = "withdrawn"
+
+
+class Tenure(StrEnum):
+    SOCIAL = "social"
+    PRIVATE = "private"
+    SUPPORTED = "supported"
+    OTHER = "other"

@@ -1,0 +1,160 @@
+"""The events this service publishes on `accommodation-events`: its published contract.
+
+Streams are children (the child's pseudonymous id from case-events). What the platform must
+not refuse to record (a child under 16 placed in an unregulated setting) is recorded, and a
+`AccommodationBreachFlagged` event records the breach beside it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from services.accommodation.codes import (
+    Breach,
+    CareLeaverAccommodation,
+    HomelessnessOutcome,
+    PlacementType,
+    Provider,
+    ReasonForChange,
+    Suitability,
+    Tenure,
+)
+from shared.envelope import DatedEvent, EventRegistry, Facts
+
+accommodation_event_types = EventRegistry()
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+
+
+
+class PlacementFacts(Facts):
+    placement_id: str = Field(pattern=ID_PATTERN)
+    start_date: date
+    placement_type: PlacementType
+    provider: Provider
+    in_council_area: bool
+
+
+@accommodation_event_types.event
+class PlacementStarted(PlacementFacts, DatedEvent):
+    """A child in care started a placement (the first of a period of care)."""
+
+    event_type = "PlacementStarted"
+
+
+class PlacementChangeFacts(PlacementFacts):
+    reason: ReasonForChange
+
+
+@accommodation_event_types.event
+class PlacementChanged(PlacementChangeFacts, DatedEvent):
+    """The child moved: the previous placement ended the day this one started."""
+
+    event_type = "PlacementChanged"
+    previous_placement_id: str
+    moves_in_last_12_months: int = Field(ge=1)
+
+
+class PlacementEndFacts(Facts):
+    end_date: date
+
+
+@accommodation_event_types.event
+class PlacementEnded(PlacementEndFacts, DatedEvent):
+    event_type = "PlacementEnded"
+    placement_id: str
+
+
+@accommodation_event_types.event
+class AccommodationBreachFlagged(DatedEvent):
+    """A placement or accommodation the law does not allow was recorded (not refused)."""
+
+    event_type = "AccommodationBreachFlagged"
+    flagged_on: date
+    breach: Breach
+    age: int
+    code: str = Field(description="The placement type or accommodation code at fault.")
+
+
+class CareLeaverAccommodationFacts(Facts):
+    recorded_on: date
+    accommodation: CareLeaverAccommodation
+    suitability: Suitability
+
+
+@accommodation_event_types.event
+class CareLeaverAccommodationRecorded(CareLeaverAccommodationFacts, DatedEvent):
+    event_type = "CareLeaverAccommodationRecorded"
+    code: str = Field(description="SSDA903 code: letter then suitability digit, e.g. T1.")
+
+
+class SuitabilityFacts(Facts):
+    reassessed_on: date
+    suitability: Suitability
+
+
+@accommodation_event_types.event
+class SuitabilityReassessed(SuitabilityFacts, DatedEvent):
+    event_type = "SuitabilityReassessed"
+    code: str
+
+
+class HomelessnessReferralFacts(Facts):
+    referred_on: date
+
+
+@accommodation_event_types.event
+class HomelessnessPreventionReferred(HomelessnessReferralFacts, DatedEvent):
+    event_type = "HomelessnessPreventionReferred"
+
+
+class HomelessnessOutcomeFacts(Facts):
+    outcome_on: date
+    outcome: HomelessnessOutcome
+
+
+@accommodation_event_types.event
+class HomelessnessPreventionOutcomeRecorded(HomelessnessOutcomeFacts, DatedEvent):
+    event_type = "HomelessnessPreventionOutcomeRecorded"
+
+
+class TenancyStartFacts(Facts):
+    started_on: date
+    tenure: Tenure
+
+
+@accommodation_event_types.event
+class TenancyStarted(TenancyStartFacts, DatedEvent):
+    event_type = "TenancyStarted"
+
+
+class TenancyEndFacts(Facts):
+    ended_on: date
+    planned: bool
+
+
+@accommodation_event_types.event
+class TenancyEnded(TenancyEndFacts, DatedEvent):
+    event_type = "TenancyEnded"
+
+
+class FloatingSupportStartFacts(Facts):
+    started_on: date
+    hours_per_week: int = Field(ge=1, le=80)
+
+
+@accommodation_event_types.event
+class FloatingSupportStarted(FloatingSupportStartFacts, DatedEvent):
+    event_type = "FloatingSupportStarted"
+
+
+class FloatingSupportEndFacts(Facts):
+    ended_on: date
+
+
+@accommodation_event_types.event
+class FloatingSupportEnded(FloatingSupportEndFacts, DatedEvent):
+    event_type = "FloatingSupportEnded"

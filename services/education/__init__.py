@@ -1,0 +1,1 @@
+"""Education: enrolments, attendance, Year 11 destinations, EET activity for 16-25."""

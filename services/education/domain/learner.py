@@ -1,0 +1,146 @@
+"""A child as a learner: school, EHCP, destinations, EET activity; and the register feed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from services.education import events as e
+from services.education.codes import ATTENDED, MISSED, NEET
+from services.education.domain import commands as c
+from shared.aggregate import (
+    Aggregate,
+    Decision,
+    DomainRuleViolation,
+    KnownChild,
+    not_before,
+    not_in_future,
+)
+from shared.envelope import DomainEvent
+
+
+@dataclass
+class State:
+    enrolment: tuple[str, date] | None = None
+    ehcp_since: date | None = None
+
+
+class Learner(Aggregate):
+    registry = e.education_event_types
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(stream_id)
+        self.s = State()
+
+    def _day(self, name: str, day: date, d: Decision, after: date | None = None,
+             what: str = "") -> None:
+        assert d.child is not None
+        not_in_future(name, day, d)
+        not_before(name, day, d.child.date_of_birth, "the child's date of birth")
+        not_before(name, day, after, what)
+
+    def enrol(self, cmd: c.EnrolInSchool, d: Decision) -> list[DomainEvent]:
+        self._day("start_date", cmd.start_date, d)
+        if self.s.enrolment is not None:
+            raise DomainRuleViolation(
+                "enrolment_id",
+                f"the child is enrolled ({self.s.enrolment[0]}); record leaving first")
+        return [e.SchoolEnrolled(**cmd.model_dump())]
+
+    def leave(self, cmd: c.LeaveSchool, d: Decision) -> list[DomainEvent]:
+        if self.s.enrolment is None or self.s.enrolment[0] != cmd.enrolment_id:
+            raise DomainRuleViolation("enrolment_id", "no such current enrolment")
+        self._day("left_on", cmd.left_on, d, self.s.enrolment[1], "the enrolment started")
+        return [e.SchoolLeft(**cmd.model_dump())]
+
+    def start_ehcp(self, cmd: c.StartEHCP, d: Decision) -> list[DomainEvent]:
+        self._day("started_on", cmd.started_on, d)
+        if self.s.ehcp_since is not None:
+            raise DomainRuleViolation("started_on", "an EHCP is already in place")
+        return [e.EducationHealthCarePlanStarted(**cmd.model_dump())]
+
+    def end_ehcp(self, cmd: c.EndEHCP, d: Decision) -> list[DomainEvent]:
+        if self.s.ehcp_since is None:
+            raise DomainRuleViolation("ended_on", "no EHCP is in place")
+        self._day("ended_on", cmd.ended_on, d, self.s.ehcp_since, "the EHCP started")
+        return [e.EducationHealthCarePlanEnded(**cmd.model_dump())]
+
+    def intend_year11(self, cmd: c.RecordYear11Intention, d: Decision) -> list[DomainEvent]:
+        self._day("recorded_on", cmd.recorded_on, d)
+        return [e.Year11DestinationIntended(**cmd.model_dump())]
+
+    def confirm_year11(self, cmd: c.ConfirmYear11Destination, d: Decision) -> list[DomainEvent]:
+        self._day("recorded_on", cmd.recorded_on, d)
+        return [e.Year11DestinationConfirmed(**cmd.model_dump())]
+
+    def record_activity(self, cmd: c.RecordEETActivity, d: Decision) -> list[DomainEvent]:
+        self._day("recorded_on", cmd.recorded_on, d)
+        assert d.child is not None
+        if not 16 <= d.child.age_on(cmd.recorded_on) <= 25:
+            raise DomainRuleViolation("recorded_on", "EET activity is recorded for ages 16-25")
+        return [e.EETActivityRecorded(**cmd.model_dump(), neet=cmd.activity in NEET)]
+
+    def review_at_neet_panel(self, cmd: c.RecordNEETPanelReview, d: Decision
+                             ) -> list[DomainEvent]:
+        self._day("review_date", cmd.review_date, d)
+        return [e.NEETPanelReviewed(**cmd.model_dump())]
+
+    def sign_up_for_summer_school(self, cmd: c.SignUpForSummerSchool, d: Decision
+                                  ) -> list[DomainEvent]:
+        self._day("signed_up_on", cmd.signed_up_on, d)
+        return [e.SummerSchoolSignedUp(**cmd.model_dump())]
+
+    def when(self, event: DomainEvent) -> None:
+        match event:
+            case e.SchoolEnrolled():
+                self.s.enrolment = (event.enrolment_id, event.start_date)
+            case e.SchoolLeft():
+                self.s.enrolment = None
+            case e.EducationHealthCarePlanStarted():
+                self.s.ehcp_since = event.started_on
+            case e.EducationHealthCarePlanEnded():
+                self.s.ehcp_since = None
+
+
+class FeedRefused(ValueError):
+    """The register feed has marks that cannot be recorded: each with its place and reason."""
+
+    def __init__(self, problems: list[tuple[int, str, str]]) -> None:
+        super().__init__(f"{len(problems)} marks refused")
+        self.problems = problems  # (index in marks, field, reason)
+
+
+def attendance_events(feed: c.RecordRegisterFeed, children: dict[str, KnownChild],
+                      today: date) -> list[tuple[str, list[DomainEvent]]]:
+    """The register feed as one AttendanceRecorded per child and day, or FeedRefused.
+
+    Every mark is checked before anything is recorded: all or nothing.
+    """
+    problems: list[tuple[int, str, str]] = []
+    by_child_day: dict[tuple[str, date], list[e.SessionMark]] = defaultdict(list)
+    seen: set[tuple[str, date, str]] = set()
+    for i, mark in enumerate(feed.marks):
+        child = children.get(mark.child_id)
+        if child is None:
+            problems.append((i, "child_id", "unknown child"))
+            continue
+        if mark.date > today:
+            problems.append((i, "date", "is in the future"))
+        elif mark.date < child.date_of_birth:
+            problems.append((i, "date", "is before the child's date of birth"))
+        key = (mark.child_id, mark.date, mark.session.value)
+        if key in seen:
+            problems.append((i, "session", "this child's session is marked twice in the feed"))
+        seen.add(key)
+        by_child_day[(mark.child_id, mark.date)].append(
+            e.SessionMark(session=mark.session, code=mark.code))
+    if problems:
+        raise FeedRefused(problems)
+    per_child: dict[str, list[DomainEvent]] = defaultdict(list)
+    for (child_id, day), marks in sorted(by_child_day.items()):
+        per_child[child_id].append(e.AttendanceRecorded(
+            attendance_date=day, school_urn=feed.school_urn, marks=marks,
+            sessions_attended=sum(m.code.value in ATTENDED for m in marks),
+            sessions_missed=sum(m.code.value in MISSED for m in marks)))
+    return list(per_child.items())

@@ -1,0 +1,1 @@
+"""Escalations: risk ratings, dip samples, IRO and EWO escalations, drift alerts."""

@@ -1,0 +1,150 @@
+"""The events this service publishes on `escalation-events`: its published contract.
+
+Streams: a child's risk record (by child id), and each IRO or CP-chair escalation (by
+escalation id, naming the child).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from services.escalations.codes import (
+    RAG,
+    DriftRule,
+    EscalationReason,
+    EWOOutcome,
+    Raiser,
+    RatingSource,
+    Resolution,
+    Stage,
+)
+from shared.envelope import DatedEvent, EventRegistry, Facts
+
+escalation_event_types = EventRegistry()
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
+
+
+class RatingFacts(Facts):
+    rated_on: date
+    rating: RAG
+
+
+@escalation_event_types.event
+class RiskRatingAssigned(RatingFacts, DatedEvent):
+    """The child's RAG rating; it sets the visiting frequency and is shared with schools."""
+
+    event_type = "RiskRatingAssigned"
+    previous: RAG | None
+    visiting_frequency_days: int
+    source: RatingSource
+
+
+class DipSampleFacts(Facts):
+    sampled_on: date
+    manager_id: str = Field(pattern=ID_PATTERN)
+    agreed: bool
+    moderated_to: RAG | None = Field(None, description="Required when the manager disagrees.")
+
+
+@escalation_event_types.event
+class RiskRatingDipSampled(DipSampleFacts, DatedEvent):
+    """A manager's moderation of a rating: agreed, or moderated to another rating."""
+
+    event_type = "RiskRatingDipSampled"
+    rating_sampled: RAG
+
+
+class RaiseFacts(Facts):
+    escalation_id: str = Field(pattern=ID_PATTERN)
+    child_id: str = Field(pattern=CHILD_ID_PATTERN)
+    raised_on: date
+    raised_by: Raiser
+    reason: EscalationReason
+
+
+@escalation_event_types.event
+class EscalationRaised(RaiseFacts, DatedEvent):
+    """An IRO or CP chair escalated a concern about a child's plan (informal stage)."""
+
+    event_type = "EscalationRaised"
+    locality: str
+
+
+class AdvanceFacts(Facts):
+    advanced_on: date
+    stage: Stage
+
+
+@escalation_event_types.event
+class EscalationAdvanced(AdvanceFacts, DatedEvent):
+    event_type = "EscalationAdvanced"
+    child_id: str
+
+
+class RespondFacts(Facts):
+    responded_on: date
+
+
+@escalation_event_types.event
+class EscalationResponded(RespondFacts, DatedEvent):
+    event_type = "EscalationResponded"
+    child_id: str
+
+
+class ResolveFacts(Facts):
+    resolved_on: date
+    resolution: Resolution
+
+
+@escalation_event_types.event
+class EscalationResolved(ResolveFacts, DatedEvent):
+    event_type = "EscalationResolved"
+    child_id: str
+    reason: EscalationReason
+    days_open: int
+
+
+@escalation_event_types.event
+class EWOAttendanceEscalationRaised(DatedEvent):
+    """Raised by rule from attendance: N sessions missed within M school weeks."""
+
+    event_type = "EWOAttendanceEscalationRaised"
+    raised_on: date
+    sessions_missed: int
+    window_start: date
+    threshold: int
+
+
+class EWOCloseFacts(Facts):
+    closed_on: date
+    outcome: EWOOutcome
+
+
+@escalation_event_types.event
+class EWOAttendanceEscalationClosed(EWOCloseFacts, DatedEvent):
+    event_type = "EWOAttendanceEscalationClosed"
+
+
+@escalation_event_types.event
+class DriftAlertRaised(DatedEvent):
+    """Raised by rule when something has been open too long or is overdue."""
+
+    event_type = "DriftAlertRaised"
+    raised_on: date
+    rule: DriftRule
+    subject_id: str = Field(description="What drifts: the plan, proceedings, or 'contact'.")
+    since: date
+    due: date
+
+
+@escalation_event_types.event
+class DriftAlertCleared(DatedEvent):
+    """The drifting thing ended or was brought back in date."""
+
+    event_type = "DriftAlertCleared"
+    cleared_on: date
+    rule: DriftRule
+    subject_id: str

@@ -1,0 +1,160 @@
+"""The escalations raised by rule, run by the worker.
+
+Each policy is a subscription: it updates what it watches and records any escalation in the
+service's own event store, bound to the subscription's transaction, so the new events and the
+consumed offsets commit together. A redelivered event changes nothing (the projection runner
+drops duplicates, and the aggregate refuses a second open alert).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import date
+
+import asyncpg
+
+from services.case_events.events import case_event_types
+from services.education.events import AttendanceRecorded, education_event_types
+from services.escalations.codes import DriftRule
+from services.escalations.domain.risk import ChildRisk
+from services.escalations.domain.rules import (
+    StopWatching,
+    Watch,
+    drift_changes,
+    ewo_due,
+    ewo_window_start,
+)
+from shared.application import execute
+from shared.clock import Clock
+from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
+from shared.eventstore import CommandContext, PostgresEventStore
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.worker import Subscription
+
+log = get_logger(__name__)
+RULES = Actor(user_id="escalation-rules", agency=Agency.PLATFORM, role="rule")
+
+
+def caused_by(envelope: Envelope | None) -> CommandContext:
+    if envelope is None:
+        return CommandContext(actor=RULES, correlation_id=new_event_id())
+    return CommandContext(actor=RULES, correlation_id=envelope.correlation_id,
+                          causation_id=envelope.event_id)
+
+
+class AttendancePolicy:
+    """EWO attendance escalation: N sessions missed within M school weeks."""
+
+    name = "ewo_attendance"
+
+    def __init__(self, settings: Settings) -> None:
+        self.threshold = settings.ewo_sessions_threshold
+        self.window_weeks = settings.ewo_window_weeks
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+                    ) -> None:
+        if not isinstance(event, AttendanceRecorded):
+            return
+        child_id = envelope.stream_id
+        await conn.execute(
+            "INSERT INTO absence_days (child_id, day, missed) VALUES ($1, $2, $3)"
+            " ON CONFLICT (child_id, day) DO UPDATE SET missed = EXCLUDED.missed",
+            child_id, event.attendance_date, event.sessions_missed)
+        if event.sessions_missed == 0:
+            return
+        start = ewo_window_start(event.attendance_date, self.window_weeks)
+        missed = await conn.fetchval(
+            "SELECT coalesce(sum(missed), 0) FROM absence_days"
+            " WHERE child_id = $1 AND day BETWEEN $2 AND $3",
+            child_id, start, event.attendance_date)
+        if ewo_due(missed, self.threshold):
+            await execute(PostgresEventStore(conn), ChildRisk, child_id,
+                          lambda risk: risk.raise_ewo(event.attendance_date, missed, start,
+                                                      self.threshold),
+                          caused_by(envelope), must_exist=False)
+
+
+class DriftWatch:
+    """Keeps what could drift; clears an alert when its subject ends or comes back in date."""
+
+    name = "drift_watch"
+
+    def __init__(self, settings: Settings) -> None:
+        self.no_contact_days = settings.no_contact_days
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+                    ) -> None:
+        child_id = envelope.stream_id
+        for change in drift_changes(event, self.no_contact_days):
+            if isinstance(change, Watch):
+                await conn.execute(
+                    "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+                    " VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (child_id, rule, subject_id)"
+                    " DO UPDATE SET since = EXCLUDED.since, due = EXCLUDED.due, open = true,"
+                    " alerted = false",
+                    child_id, change.rule.value, change.subject_id, change.since, change.due)
+            elif isinstance(change, StopWatching):
+                alerted = await conn.fetchval(
+                    "UPDATE drift_watch SET open = false WHERE child_id = $1 AND rule = $2"
+                    " AND subject_id = $3 RETURNING alerted",
+                    child_id, change.rule.value, change.subject_id)
+                if alerted:
+                    clear = functools.partial(ChildRisk.clear_drift, on=change.on,
+                                              rule=change.rule, subject_id=change.subject_id)
+                    await execute(PostgresEventStore(conn), ChildRisk, child_id, clear,
+                                  caused_by(envelope), must_exist=False)
+
+
+async def check_drift(pool: asyncpg.Pool, today: date) -> int:
+    """Raise a drift alert for every open watch past its due date; return how many."""
+    raised = 0
+    rows = await pool.fetch(
+        "SELECT child_id, rule, subject_id, since, due FROM drift_watch"
+        " WHERE open AND NOT alerted AND due < $1 ORDER BY due", today)
+    for row in rows:
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetchval(
+                "UPDATE drift_watch SET alerted = true WHERE child_id = $1 AND rule = $2"
+                " AND subject_id = $3 AND open AND NOT alerted RETURNING 1",
+                row["child_id"], row["rule"], row["subject_id"])
+            if not claimed:
+                continue  # another checker got there first
+            alert = functools.partial(ChildRisk.raise_drift, on=today,
+                                      rule=DriftRule(row["rule"]), subject_id=row["subject_id"],
+                                      since=row["since"], due=row["due"])
+            result = await execute(PostgresEventStore(conn), ChildRisk, row["child_id"], alert,
+                                   caused_by(None), must_exist=False)
+            raised += len(result.envelopes)
+    if raised:
+        log.info("drift alerts raised", count=raised, as_at=today.isoformat())
+    return raised
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    from services.case_events.reference import known_children_subscription
+
+    return [
+        known_children_subscription(),
+        Subscription("attendance", ["education-events"], education_event_types,
+                     [AttendancePolicy(settings)]),
+        Subscription("drift-watch", ["case-events"], case_event_types, [DriftWatch(settings)]),
+    ]
+
+
+def drift_loop(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+    async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await check_drift(pool, clock.today())
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("drift check failed; will retry", error=repr(error))
+            try:
+                await asyncio.wait_for(stop.wait(), settings.drift_check_interval_s)
+            except TimeoutError:
+                pass
+
+    return loop
+
+
