@@ -127,7 +127,8 @@ async def test_a_young_persons_journey_through_every_service(platform: Platform,
     # Drift rules: the pathway plan review (due 2025-03-10) is overdue, and nobody has
     # recorded contact with this care leaver: both raise alerts once the worker has seen them.
     async def alerts() -> list[str] | None:
-        httpx.post(f"{platform.escalations.url}/drift-checks", timeout=30)
+        async with httpx.AsyncClient() as client:
+            await client.post(f"{platform.escalations.url}/drift-checks", timeout=30)
         types = await stream_on_topic(platform, bootstrap, "escalation-events", yp)
         return types if types.count("DriftAlertRaised") == 2 else None
 
