@@ -1,0 +1,76 @@
+"""The register feed and learner rules, without I/O."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from services.education import events as e
+from services.education.domain import commands as c
+from services.education.domain.learner import FeedRefused, Learner, attendance_events
+from shared.aggregate import Decision, DomainRuleViolation, KnownChild
+
+TWICE = "this child's session is marked twice in the feed"
+CHILDREN = {
+    "C-1": KnownChild("C-1", date(2010, 1, 1), "Exeter"),
+    "C-2": KnownChild("C-2", date(2011, 1, 1), "North"),
+}
+
+
+def feed(*marks: tuple[str, str, str, str]) -> c.RecordRegisterFeed:
+    return c.RecordRegisterFeed(
+        school_urn="113254",
+        marks=[{"child_id": ch, "date": d, "session": s, "code": code} for ch, d, s, code in marks],
+    )
+
+
+def test_marks_become_one_event_per_child_and_day_counting_missed_sessions() -> None:
+    items = attendance_events(
+        feed(
+            ("C-1", "2024-06-03", "AM", "/"),
+            ("C-1", "2024-06-03", "PM", "N"),
+            ("C-2", "2024-06-03", "AM", "I"),
+            ("C-1", "2024-06-04", "AM", "#"),
+        ),
+        CHILDREN,
+        date(2024, 6, 5),
+    )
+    by_child = {child: events for child, events in items}
+    first, second = by_child["C-1"]
+    assert isinstance(first, e.AttendanceRecorded) and isinstance(second, e.AttendanceRecorded)
+    assert (first.sessions_attended, first.sessions_missed) == (1, 1)
+    assert (second.sessions_attended, second.sessions_missed) == (0, 0)  # closed: not possible
+    [other] = by_child["C-2"]
+    assert isinstance(other, e.AttendanceRecorded) and other.sessions_missed == 1
+
+
+def test_a_feed_with_any_bad_mark_records_nothing_and_says_where() -> None:
+    with pytest.raises(FeedRefused) as refused:
+        attendance_events(
+            feed(
+                ("C-1", "2024-06-03", "AM", "/"),
+                ("C-9", "2024-06-03", "AM", "/"),
+                ("C-2", "2024-06-09", "AM", "/"),
+                ("C-1", "2024-06-03", "AM", "L"),
+            ),
+            CHILDREN,
+            date(2024, 6, 5),
+        )
+    assert refused.value.problems == [
+        (1, "child_id", "unknown child"),
+        (2, "date", "is in the future"),
+        (3, "session", TWICE),
+    ]
+
+
+def test_eet_activity_is_for_16_to_25_and_neet_is_derived() -> None:
+    d = Decision(today=date(2030, 1, 1), child=KnownChild("C-1", date(2010, 1, 1), "Exeter"))
+    [neet] = Learner("C-1").record_activity(
+        c.RecordEETActivity(recorded_on="2026-09-01", activity="G6"), d
+    )
+    assert isinstance(neet, e.EETActivityRecorded) and neet.neet
+    with pytest.raises(DomainRuleViolation, match="16-25"):
+        Learner("C-1").record_activity(
+            c.RecordEETActivity(recorded_on="2025-09-01", activity="F1"), d
+        )
