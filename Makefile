@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -30,8 +30,18 @@ test-unit: install
 	@$(PY) -m pytest tests/unit tests/contract -m "not integration"
 
 lint: install
-	@.venv/bin/ruff check shared services deploy tests
-	@.venv/bin/mypy shared services
+	@.venv/bin/ruff check shared services deploy tests bench
+	@.venv/bin/mypy shared services bench
 
 clean-local:
 	@rm -rf .local
+
+docs: install
+	@$(PY) -m shared.settings --markdown > docs/configuration.md
+	@$(PY) -m shared.catalogue
+	@echo "docs/configuration.md, docs/events.md and docs/asyncapi.json regenerated"
+
+# Needs `make run` in another terminal (same CSP_* ports). Prints marks per second.
+bench-register-feed: install
+	@set -a; . .local/run/services.env; set +a; \
+	  $(PY) -m bench.register_feed

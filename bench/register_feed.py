@@ -1,0 +1,117 @@
+"""How fast the education service records a register feed, beside a raw COPY baseline.
+
+    make run                      # in one terminal
+    make bench-register-feed      # in another (or: python -m bench.register_feed --help)
+
+Registers children through case-events' public API, waits until education knows them, then
+posts register feeds (all children, N school days, AM and PM) through the batch endpoint, and
+copies rows of the same shape straight into a scratch table of the same database with
+asyncpg's COPY. Prints marks per second for both and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+import httpx
+
+from shared.settings import Settings
+
+HEADERS = {"X-Actor-Id": "bench", "X-Actor-Agency": "council", "X-Actor-Role": "integration"}
+CODES = ["/", "\\", "/", "\\", "/", "N", "I", "/", "L", "/"]
+
+
+def school_days(start: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = start
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+async def register(client: httpx.AsyncClient, case_events: str, n: int) -> list[str]:
+    ids = [f"B-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+    semaphore = asyncio.Semaphore(16)
+
+    async def one(child_id: str) -> None:
+        async with semaphore:
+            r = await client.post(f"{case_events}/children", headers=HEADERS, json={
+                "child_id": child_id, "date_of_birth": "2012-01-01", "locality": "Exeter"})
+            r.raise_for_status()
+
+    await asyncio.gather(*(one(c) for c in ids))
+    return ids
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.register_feed")
+    parser.add_argument("--base-port", type=int,
+                        default=int(os.environ.get("CSP_HTTP_BASE_PORT", "8000")))
+    parser.add_argument("--children", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--marks-per-call", type=int, default=10_000)
+    args = parser.parse_args()
+    case_events = f"http://127.0.0.1:{args.base_port + 1}"
+    education = f"http://127.0.0.1:{args.base_port + 3}"
+
+    async with httpx.AsyncClient(timeout=300) as client:
+        children = await register(client, case_events, args.children)
+        deadline = time.monotonic() + 120
+        while (await client.get(f"{education}/children/{children[-1]}")).status_code != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit("education did not learn the children within 120 s")
+            await asyncio.sleep(0.2)
+        days = school_days(date(2024, 9, 2), args.days)
+        marks = [{"child_id": c, "date": d.isoformat(), "session": s,
+                  "code": CODES[(i + j) % len(CODES)]}
+                 for j, d in enumerate(days) for i, c in enumerate(children)
+                 for s in ("AM", "PM")]
+        calls = [marks[i:i + args.marks_per_call]
+                 for i in range(0, len(marks), args.marks_per_call)]
+        started = time.perf_counter()
+        for batch in calls:
+            r = await client.post(f"{education}/attendance/register-feed",
+                                  headers={**HEADERS, "Idempotency-Key": str(uuid.uuid4())},
+                                  json={"school_urn": "113254", "marks": batch})
+            r.raise_for_status()
+        endpoint_s = time.perf_counter() - started
+
+    settings = Settings(service="education")
+    conn = await asyncpg.connect(settings.dsn())
+    try:
+        await conn.execute("CREATE TEMP TABLE bench_marks (LIKE events INCLUDING ALL)")
+        now = datetime.now(UTC)
+        rows = [(uuid.uuid4(), f"{m['child_id']}-{i}", 1, "AttendanceRecorded", 1, now, now,
+                 json.dumps(HEADERS), uuid.uuid4(), None, json.dumps(m))
+                for i, m in enumerate(marks)]
+        columns = ["event_id", "stream_id", "stream_version", "event_type", "schema_version",
+                   "occurred_at", "recorded_at", "actor", "correlation_id", "causation_id",
+                   "payload"]
+        started = time.perf_counter()
+        await conn.copy_records_to_table("bench_marks", records=rows, columns=columns)
+        copy_s = time.perf_counter() - started
+    finally:
+        await conn.close()
+
+    endpoint_rate, copy_rate = len(marks) / endpoint_s, len(marks) / copy_s
+    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"{datetime.now(UTC):%Y-%m-%d}")
+    print(f"register feed: {len(marks)} marks ({args.children} children x {args.days} days x "
+          f"AM/PM) in {len(calls)} calls of up to {args.marks_per_call}")
+    print(f"  batch endpoint: {endpoint_rate:10,.0f} marks/s ({endpoint_s:.2f} s)")
+    print(f"  raw COPY:       {copy_rate:10,.0f} rows/s  ({copy_s:.2f} s, one row per mark)")
+    print(f"  ratio:          {endpoint_rate / copy_rate:.0%}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
