@@ -103,6 +103,7 @@ class ProjectionRunner:
         dead_letters: AIOKafkaProducer,
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
         batch_size: int = 1000,
+        schema: str | None = None,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -112,6 +113,8 @@ class ProjectionRunner:
         self.consumer_name = consumer_name
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
+        # The PostgreSQL schema holding the read models and their offsets (a board build).
+        self._search_path = f'SET LOCAL search_path TO "{schema}", public' if schema else None
         self._batch_size = batch_size
         self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
         self._consumer: AIOKafkaConsumer | None = None
@@ -210,6 +213,8 @@ class ProjectionRunner:
                            dead_lettered: set[int], *, careful: bool) -> list[Envelope]:
         applied: list[Envelope] = []
         async with self._pool.acquire() as conn, conn.transaction():
+            if self._search_path:
+                await conn.execute(self._search_path)
             # The stored offset is the truth, whatever the consumer's position: records below it
             # were applied already (by this process before a rebalance, or by another member).
             # The row lock also makes two members that briefly share a partition take turns.
@@ -314,10 +319,12 @@ class ProjectionRunner:
     async def stored_offsets(
         self, partitions: Sequence[TopicPartition]
     ) -> dict[TopicPartition, int]:
-        rows = await self._pool.fetch(
-            "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1",
-            self.consumer_name,
-        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            if self._search_path:
+                await conn.execute(self._search_path)
+            rows = await conn.fetch(
+                "SELECT topic, partition, next_offset FROM projection_offsets"
+                " WHERE consumer = $1", self.consumer_name)
         stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
         return {tp: stored[tp] for tp in partitions if tp in stored}
 

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(1000, description="Most records per projection batch.")
     projection_group_id: str = Field("boards", description="Kafka consumer group of the boards.")
 
+    small_number_threshold: int = Field(
+        5, description="Partnership views hide counts from 1 to this minus 1.")
+
     fixed_today: date | None = Field(
         None, description="Pin 'today' for rules that depend on time (tests, demos only).")
     ewo_sessions_threshold: int = Field(

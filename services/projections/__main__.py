@@ -1,8 +1,19 @@
-"""The composition root of the boards: their API, and the worker that builds them."""
+"""The boards: `api`, the `worker` that keeps them, and `rebuild` (from offset 0, beside the
+live boards, then swapped in)."""
+
+import asyncio
+import sys
 
 from services.projections.api import create_app
-from services.projections.registry import worker
+from services.projections.registry import rebuild, worker
 from shared.entrypoint import run
+from shared.logging import configure_logging
+from shared.settings import Settings
 
 if __name__ == "__main__":
-    run("projections", create_app, worker)
+    if sys.argv[1:2] == ["rebuild"]:
+        settings = Settings(service="projections")
+        configure_logging("projections", settings.log_level, "console")
+        print(asyncio.run(rebuild(settings)))
+    else:
+        run("projections", create_app, worker)

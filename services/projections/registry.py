@@ -1,22 +1,38 @@
-"""What the projection service reads: every domain topic, decoded with the published contracts."""
+"""What the projection service reads (every domain topic, decoded with the published
+contracts), its worker (which follows the live board build) and the rebuild."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
+import sys
+from typing import Any
 
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
+from tqdm import tqdm
 
 from services.accommodation.events import accommodation_event_types
 from services.case_events.events import case_event_types
 from services.education.events import education_event_types
 from services.escalations.events import escalation_event_types
-from services.projections.boards.child_protection import ChildProtectionBoard
+from services.projections.boards.projection import BoardFacts
+from services.projections.builds import (
+    BUILDS_SQL,
+    create_build,
+    ensure_live_build,
+    live_build,
+    swap,
+)
+from shared.db import open_database
 from shared.envelope import EventRegistry
-from shared.projection import Projection
+from shared.http import WorkerParts, worker_app
+from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
+from shared.logging import get_logger
+from shared.projection import Projection, ProjectionRunner
 from shared.settings import Settings
-from shared.worker import Subscription, service_worker_app
 
-READ_MODEL_SQL = Path(__file__).parent / "sql"
+log = get_logger(__name__)
 
 
 def event_types() -> EventRegistry:
@@ -32,11 +48,123 @@ def source_topics() -> list[str]:
 
 
 def boards() -> list[Projection]:
-    return [ChildProtectionBoard()]
+    return [BoardFacts()]
+
+
+def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any
+                 ) -> ProjectionRunner:
+    """The runner that fills one build: its own consumer name, offsets in its own schema."""
+    return ProjectionRunner(
+        pool, event_types(), boards(), [settings.topic(t) for t in source_topics()],
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        consumer_name=f"{settings.consumer_group}.{schema}",
+        dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+        batch_size=settings.projection_batch_size, schema=schema)
 
 
 def worker(settings: Settings) -> FastAPI:
-    """Builds every board from every domain topic (no event store, so no relay)."""
-    return service_worker_app(
-        settings, [Subscription("boards", source_topics(), event_types(), boards())],
-        [READ_MODEL_SQL], relay=False, consumer_name=settings.consumer_group)
+    """Keeps the live build up to date; when a rebuild swaps in another build, carries on in
+    that one from the offsets the rebuild stored."""
+
+    async def start(stop: asyncio.Event) -> WorkerParts:
+        pool = await open_database(settings, BUILDS_SQL)
+        await ensure_topics(settings, [*source_topics(), DEAD_LETTER_TOPIC])
+        producer = new_producer(settings)
+        await producer.start()
+        current: dict[str, ProjectionRunner] = {}
+
+        async def follow(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                schema = await ensure_live_build(pool)
+                runner = current["runner"] = build_runner(settings, pool, schema, producer)
+                swapped = asyncio.Event()
+
+                async def watch(schema: str = schema, swapped: asyncio.Event = swapped) -> None:
+                    while not stop.is_set():
+                        if await live_build(pool) != schema:
+                            log.info("a rebuild was swapped in; following it", previous=schema)
+                            break
+                        try:
+                            await asyncio.wait_for(stop.wait(), 1.0)
+                        except TimeoutError:
+                            pass
+                    swapped.set()
+
+                watcher = asyncio.create_task(watch())
+                await runner.run(swapped)
+                watcher.cancel()
+
+        async def check() -> dict[str, Any]:
+            runner = current.get("runner")
+            if runner is None:
+                return {"ok": False, "error": "starting"}
+            return {"ok": runner.healthy, "error": runner.last_error,
+                    "build": runner.consumer_name, "lag": runner.lag()}
+
+        async def close() -> None:
+            await producer.stop()
+            await pool.close()
+
+        return follow, {"boards": check}, close
+
+    return worker_app("Projections worker", settings.service, start)
+
+
+async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = True) -> str:
+    """Fill a new build from offset 0 beside the live one, with a progress bar; then swap it
+    in (the live boards keep answering from the old build until then)."""
+    pool = await open_database(settings, BUILDS_SQL)
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        schema = await create_build(pool)
+        topics = [settings.topic(t) for t in source_topics()]
+        target = await _end_offsets(settings, topics)
+        total = sum(target.values())
+        runner = build_runner(settings, pool, schema, producer)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+        bar = tqdm(total=total, unit="msg", desc=f"rebuilding {schema}", file=sys.stderr,
+                   disable=not progress)
+        try:
+            while True:
+                done = await _consumed(pool, schema, runner.consumer_name, target)
+                bar.update(done - bar.n)
+                if done >= total:
+                    break
+                if task.done():
+                    task.result()
+                    raise RuntimeError("the rebuild stopped before it caught up")
+                await asyncio.sleep(0.2)  # progress poll
+        finally:
+            bar.close()
+            stop.set()
+            await task
+        if swap_in:
+            previous = await swap(pool, schema)
+            log.info("rebuild swapped in", build=schema, previous=previous, messages=total)
+        return schema
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=None)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in (consumer.partitions_for_topic(t) or ())]
+        return dict(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def _consumed(pool: asyncpg.Pool, schema: str, consumer: str,
+                    target: dict[TopicPartition, int]) -> int:
+    rows = await pool.fetch(
+        f'SELECT topic, partition, next_offset FROM "{schema}".projection_offsets'
+        " WHERE consumer = $1", consumer)
+    stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+    return sum(min(stored.get(tp, 0), end) for tp, end in target.items())

@@ -67,21 +67,29 @@ async def publish(settings: Settings, streams: dict[str, list[DomainEvent]],
     return sent
 
 
-async def consumed(pool: asyncpg.Pool) -> int:
+async def live(pool: asyncpg.Pool) -> str | None:
     try:
-        return int(await pool.fetchval(
-            "SELECT coalesce(sum(next_offset), 0) FROM projection_offsets"))
+        return await pool.fetchval("SELECT schema_name FROM board_builds WHERE live")
     except asyncpg.UndefinedTableError:
+        return None
+
+
+async def consumed(pool: asyncpg.Pool) -> int:
+    schema = await live(pool)
+    if schema is None:
         return 0
+    return int(await pool.fetchval(
+        f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'))
 
 
 async def rows(pool: asyncpg.Pool) -> dict[str, list[tuple[object, ...]]]:
-    return {
-        "children": [tuple(r) for r in await pool.fetch(
-            "SELECT * FROM children ORDER BY child_id")],
-        "child_protection_plans": [tuple(r) for r in await pool.fetch(
-            "SELECT * FROM child_protection_plans ORDER BY child_id, plan_id")],
-    }
+    """Every row of every read-model table of the live build."""
+    schema = await live(pool)
+    return {table: [tuple(r) for r in await pool.fetch(
+        f'SELECT * FROM "{schema}".{table} ORDER BY {order}')]
+        for table, order in [("children", "child_id"),
+                             ("child_facts", "attribute, child_id, valid_from, seq"),
+                             ("occurrences", "kind, subject_id, seq")]}
 
 
 async def pool_on(infra: Infrastructure, database: str) -> asyncpg.Pool:
@@ -102,17 +110,18 @@ async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_
     settings = settings_for(infra, "projections", namespace)
     sent = await publish(settings, {f"C-{i:05d}": journey(i) for i in range(CHILDREN)},
                          duplicate_every=10)
-    live = await pool_on(infra, settings.database)
+    live_pool = await pool_on(infra, settings.database)
     env = infra.env(namespace, CSP_PROJECTION_BATCH_SIZE="100")
     runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
-    await eventually(lambda: _past(live, sent // 3), 120, 0.002,
+    await eventually(lambda: _past(live_pool, sent // 3), 120, 0.002,
                      what="the projection to get a third of the way")
     runner.kill()
-    at_kill = await consumed(live)
+    at_kill = await consumed(live_pool)
     assert 0 < at_kill < sent, f"the kill should land mid-way (at {at_kill} of {sent})"
     runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
     try:
-        await eventually(lambda: _past(live, sent - 1), 120, 0.1, what="the restarted projection")
+        await eventually(lambda: _past(live_pool, sent - 1), 120, 0.1,
+                         what="the restarted projection")
     finally:
         runner.stop()
 
@@ -126,13 +135,13 @@ async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_
     finally:
         clean_runner.stop()
 
-    after_crash, from_scratch = await rows(live), await rows(clean)
+    after_crash, from_scratch = await rows(live_pool), await rows(clean)
     assert len(from_scratch["children"]) == CHILDREN
-    assert len(from_scratch["child_protection_plans"]) == CHILDREN
+    assert sum(r[0] == "cp_plan" for r in from_scratch["child_facts"]) == CHILDREN
     assert after_crash == from_scratch
     print(f"\nprojection kill: {sent} records ({sent - 2 * CHILDREN} duplicates), "
           f"killed at {at_kill}; read model equals a clean build, row for row")
-    await live.close()
+    await live_pool.close()
     await clean.close()
 
 
@@ -150,13 +159,14 @@ async def test_poison_messages_are_dead_lettered_with_their_origin_and_the_parti
               (b"C-00001", json.dumps(too_new).encode())]
     sent = await publish(settings, {}, extra=poison)
     sent += await publish(settings, {"C-00001": journey(1)})
-    live = await pool_on(infra, settings.database)
+    live_pool = await pool_on(infra, settings.database)
     runner = ServiceProcess("services.projections", "worker", infra.env(namespace), log_dir).start()
     try:
-        await eventually(lambda: _past(live, sent - 1), 90, 0.05, what="the projection")
+        await eventually(lambda: _past(live_pool, sent - 1), 90, 0.05, what="the projection")
     finally:
         runner.stop()
-    assert [r[0] for r in (await rows(live))["child_protection_plans"]] == ["C-00001"]
+    facts = (await rows(live_pool))["child_facts"]
+    assert [r[1] for r in facts if r[0] == "cp_plan"] == ["C-00001"]
 
     dead = await read_topic(infra.kafka_bootstrap, settings.topic(DEAD_LETTER_TOPIC))
     reasons = sorted(dict(r.headers)["dlq_reason"].decode().split(":")[0] for r in dead)
@@ -167,7 +177,7 @@ async def test_poison_messages_are_dead_lettered_with_their_origin_and_the_parti
         assert headers["dlq_origin_topic"].decode() == origin_topic
         assert int(headers["dlq_origin_offset"]) in range(3)
         assert record.value in {value for _, value in poison}
-    await live.close()
+    await live_pool.close()
 
 
 async def _past(pool: asyncpg.Pool, count: int) -> bool:

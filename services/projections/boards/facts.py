@@ -1,0 +1,183 @@
+"""What each domain event means for the boards: changes of a child's attributes over time,
+and things that happened on a day. Pure: `board_changes(event)` is all the mapping there is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.accommodation import events as acc
+from services.case_events import events as ce
+from services.education import events as edu
+from services.escalations import events as esc
+from shared.envelope import DomainEvent
+
+
+@dataclass(frozen=True)
+class Fact:
+    """`attribute` of the stream's child is `value` from `valid_from` (None: no longer)."""
+
+    attribute: str
+    valid_from: date
+    value: str | None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    kind: str
+    day: date
+    a: str | None = None
+    b: str | None = None
+    n: int | None = None
+    m: int | None = None
+    subject_id: str | None = None  # defaults to the stream id
+
+
+Change = Fact | Occurrence
+
+
+def _case(event: DomainEvent) -> list[Change]:
+    match event:
+        case ce.ReferralReceived():
+            return [Occurrence("referral", event.referral_date, a=event.source.value)]
+        case ce.EarlyHelpTriageDiscussed():
+            return [Occurrence("triage", event.discussion_date, a=event.locality)]
+        case ce.AssessmentStarted():
+            return [Fact("assessment", event.start_date, event.assessment_id)]
+        case ce.AssessmentCompleted():
+            return [Fact("assessment", event.completion_date, None)]
+        case ce.ChildInNeedPlanStarted():
+            return [Fact("cin_plan", event.start_date, event.plan_id)]
+        case ce.ChildInNeedPlanEnded():
+            return [Fact("cin_plan", event.end_date, None)]
+        case ce.ChildProtectionPlanStarted():
+            return [Fact("cp_plan", event.start_date, event.plan_id),
+                    Fact("cp_started", event.start_date, event.start_date.isoformat()),
+                    Fact("cp_category", event.start_date, event.category.value),
+                    Fact("cp_repeat", event.start_date, "1" if event.previous_plans else "0"),
+                    Fact("cp_review_due", event.start_date,
+                         _months(event.start_date, 3).isoformat())]
+        case ce.ChildProtectionPlanReviewed():
+            return [Fact("cp_review_due", event.review_date, event.next_review_due.isoformat())]
+        case ce.ChildProtectionPlanEnded():
+            return [Fact(a, event.end_date, None) for a in
+                    ("cp_plan", "cp_started", "cp_category", "cp_repeat", "cp_review_due")]
+        case ce.PeriodOfCareStarted():
+            return [Fact("in_care", event.start_date, event.legal_status.value),
+                    Fact("la_review_due", event.start_date, event.first_review_due.isoformat())]
+        case ce.LegalStatusChanged():
+            return [Fact("in_care", event.change_date, event.legal_status.value)]
+        case ce.PeriodOfCareEnded():
+            return [Fact("in_care", event.end_date, None),
+                    Fact("la_review_due", event.end_date, None),
+                    Fact("permanence_plan", event.end_date, None)]
+        case ce.LookedAfterReviewHeld():
+            return [Fact("la_review_due", event.review_date, event.next_review_due.isoformat())]
+        case ce.PermanencePlanRecorded():
+            return [Fact("permanence_plan", event.recorded_on, event.plan.value)]
+        case ce.PreProceedingsEntered():
+            return [Fact("pre_proceedings", event.entered_on, event.entered_on.isoformat())]
+        case ce.PreProceedingsConcluded():
+            return [Fact("pre_proceedings", event.concluded_on, None)]
+        case ce.CareProceedingsIssued():
+            return [Fact("proceedings", event.issued_on, event.issued_on.isoformat())]
+        case ce.CareProceedingsConcluded():
+            return [Fact("proceedings", event.concluded_on, None)]
+        case ce.CareLeaverStatusRecorded():
+            return [Fact("care_leaver", event.recorded_on, event.status.value)]
+        case ce.PersonalAdviserAllocated():
+            return [Fact("personal_adviser", event.allocated_on, event.adviser_id)]
+        case ce.PathwayPlanCreated():
+            return [Fact("pathway_review_due", event.created_on, event.review_due.isoformat())]
+        case ce.PathwayPlanReviewed():
+            return [Fact("pathway_review_due", event.review_date,
+                         event.next_review_due.isoformat())]
+        case ce.ContactRecorded():
+            changes: list[Change] = [Fact("in_touch", event.contact_date, event.in_touch.value)]
+            if event.in_touch is ce.InTouch.YES:
+                changes.append(Fact("last_contact", event.contact_date,
+                                    event.contact_date.isoformat()))
+            return changes
+        case ce.HealthPassportOffered():
+            return [Fact("passport_offered", event.offered_on, event.milestone.value)]
+        case ce.HealthPassportAccepted():
+            return [Fact("passport_accepted", event.accepted_on, "1")]
+        case ce.PriorityCohortFlagSet():
+            return [Fact("priority", event.set_on, event.reason.value)]
+        case ce.PriorityCohortFlagCleared():
+            return [Fact("priority", event.cleared_on, None)]
+    return []
+
+
+def _accommodation(event: DomainEvent) -> list[Change]:
+    match event:
+        case acc.PlacementStarted() | acc.PlacementChanged():
+            return [Fact("placement", event.start_date, event.placement_type.value)]
+        case acc.PlacementEnded():
+            return [Fact("placement", event.end_date, None)]
+        case acc.CareLeaverAccommodationRecorded():
+            return [Fact("accommodation", event.recorded_on, event.code)]
+        case acc.SuitabilityReassessed():
+            return [Fact("accommodation", event.reassessed_on, event.code)]
+        case acc.AccommodationBreachFlagged():
+            return [Occurrence("breach", event.flagged_on, a=event.breach.value, b=event.code,
+                               n=event.age)]
+    return []
+
+
+def _education(event: DomainEvent) -> list[Change]:
+    match event:
+        case edu.SchoolEnrolled():
+            return [Fact("school", event.start_date,
+                         "own" if event.school_in_council_area else "other")]
+        case edu.SchoolLeft():
+            return [Fact("school", event.left_on, None)]
+        case edu.EducationHealthCarePlanStarted():
+            return [Fact("ehcp", event.started_on, "1")]
+        case edu.EducationHealthCarePlanEnded():
+            return [Fact("ehcp", event.ended_on, None)]
+        case edu.AttendanceRecorded():
+            return [Occurrence("attendance", event.attendance_date, a=event.school_urn,
+                               n=event.sessions_attended, m=event.sessions_missed)]
+        case edu.Year11DestinationIntended():
+            return [Fact("y11_intended", event.recorded_on, event.destination.value)]
+        case edu.Year11DestinationConfirmed():
+            return [Fact("y11_confirmed", event.recorded_on, event.destination.value)]
+        case edu.EETActivityRecorded():
+            return [Fact("activity", event.recorded_on, event.activity.value)]
+    return []
+
+
+def _escalations(event: DomainEvent) -> list[Change]:
+    match event:
+        case esc.RiskRatingAssigned():
+            return [Fact("rag", event.rated_on, event.rating.value)]
+        case esc.RiskRatingDipSampled():
+            return [Occurrence("dip_sample", event.sampled_on, a=event.rating_sampled.value,
+                               b=event.moderated_to.value if event.moderated_to else None,
+                               n=1 if event.agreed else 0)]
+        case esc.EscalationRaised():
+            return [Occurrence("escalation_raised", event.raised_on, a=event.reason.value,
+                               b=event.child_id)]
+        case esc.EscalationResolved():
+            return [Occurrence("escalation_resolved", event.resolved_on, a=event.reason.value,
+                               b=event.child_id)]
+        case esc.EWOAttendanceEscalationRaised():
+            return [Fact("ewo_open", event.raised_on, "1"), Occurrence("ewo", event.raised_on)]
+        case esc.EWOAttendanceEscalationClosed():
+            return [Fact("ewo_open", event.closed_on, None)]
+        case esc.DriftAlertRaised():
+            return [Fact(f"drift:{event.rule.value}:{event.subject_id}", event.raised_on, "1")]
+        case esc.DriftAlertCleared():
+            return [Fact(f"drift:{event.rule.value}:{event.subject_id}", event.cleared_on, None)]
+    return []
+
+
+def board_changes(event: DomainEvent) -> list[Change]:
+    return _case(event) + _accommodation(event) + _education(event) + _escalations(event)
+
+
+def _months(day: date, months: int) -> date:
+    from shared.calendar import add_months
+
+    return add_months(day, months)

@@ -1,0 +1,94 @@
+"""What a board answers with, and the inputs the board functions take. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Child:
+    """A child's record as at a date: locality, date of birth, and each attribute that held."""
+
+    child_id: str
+    locality: str
+    date_of_birth: date
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.date_of_birth.year
+        return years - ((day.month, day.day) < (self.date_of_birth.month,
+                                                 self.date_of_birth.day))
+
+    def get(self, attribute: str) -> str | None:
+        return self.facts.get(attribute)
+
+    def date_of(self, attribute: str) -> date | None:
+        value = self.facts.get(attribute)
+        return date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Happened:
+    """An occurrence: `kind` on `day` for `subject_id`, with its locality when known."""
+
+    kind: str
+    subject_id: str
+    day: date
+    locality: str | None
+    a: str | None = None
+    b: str | None = None
+    n: int | None = None
+    m: int | None = None
+
+
+class Figure(BaseModel):
+    key: str
+    label: str
+    count: int | None
+    denominator: int | None = None
+    percentage: float | None = None
+    period: str | None = None
+    suppressed: bool = False
+    definition: str = ""
+
+
+class Board(BaseModel):
+    board: str
+    title: str
+    as_at: date
+    locality: str | None
+    view: str = "council"
+    figures: list[Figure]
+    rows: list[dict[str, Any]] | None = None
+
+
+def figure(key: str, label: str, count: int, denominator: int | None = None,
+           period: str | None = None, definition: str = "") -> Figure:
+    percentage = (round(100 * count / denominator, 2) if denominator else None)
+    return Figure(key=key, label=label, count=count, denominator=denominator,
+                  percentage=percentage, period=period, definition=definition)
+
+
+def change(key: str, label: str, count: int, before: int, period: str, definition: str
+           ) -> Figure:
+    """A count against the same period a year before: `percentage` is the change."""
+    pct = round(100 * (count - before) / before, 2) if before else None
+    return Figure(key=key, label=label, count=count, denominator=before, percentage=pct,
+                  period=period, definition=definition)
+
+
+def suppress(board: Board, threshold: int) -> Board:
+    """The partnership view: no person-level rows, and any count (or denominator) from 1 to
+    threshold-1 hidden with the percentage it would give, so no board can identify a child."""
+    def hide(f: Figure) -> Figure:
+        small = any(v is not None and 0 < v < threshold for v in (f.count, f.denominator))
+        if not small:
+            return f
+        return f.model_copy(update={"count": None, "denominator": None, "percentage": None,
+                                    "suppressed": True})
+    return board.model_copy(update={"figures": [hide(f) for f in board.figures], "rows": None,
+                                    "view": "partnership"})

@@ -1,0 +1,48 @@
+"""Reading the read model: children as at a date, and what happened in a period."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+import asyncpg
+
+from services.projections.boards.model import Child, Happened
+
+
+async def snapshot(conn: asyncpg.Connection, as_at: date, locality: str | None) -> list[Child]:
+    """Every child with the value each attribute had on `as_at` (attributes that no longer
+    applied then are left out)."""
+    children = await conn.fetch(
+        "SELECT child_id, locality, date_of_birth FROM children"
+        " WHERE ($1::text IS NULL OR locality = $1)", locality)
+    facts: dict[str, dict[str, str]] = defaultdict(dict)
+    for row in await conn.fetch(
+        "SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
+        " FROM child_facts f JOIN children c USING (child_id)"
+        " WHERE f.valid_from <= $1 AND ($2::text IS NULL OR c.locality = $2)"
+        " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC",
+        as_at, locality,
+    ):
+        if row["value"] is not None:
+            facts[row["child_id"]][row["attribute"]] = row["value"]
+    return [Child(r["child_id"], r["locality"], r["date_of_birth"], facts.get(r["child_id"], {}))
+            for r in children]
+
+
+async def happened(conn: asyncpg.Connection, kinds: Sequence[str], since: date, until: date,
+                   locality: str | None) -> list[Happened]:
+    """Occurrences of `kinds` in [since, until], with the locality of the child they concern
+    (for triage, the locality of the discussion; for escalations, of the child escalated)."""
+    rows = await conn.fetch(
+        "SELECT o.kind, o.subject_id, o.day, o.a, o.b, o.n, o.m,"
+        " CASE WHEN o.kind = 'triage' THEN o.a ELSE c.locality END AS locality"
+        " FROM occurrences o LEFT JOIN children c"
+        "   ON c.child_id = CASE WHEN o.kind LIKE 'escalation%' THEN o.b ELSE o.subject_id END"
+        " WHERE o.kind = ANY($1::text[]) AND o.day BETWEEN $2 AND $3"
+        " ORDER BY o.day, o.subject_id, o.seq",
+        list(kinds), since, until)
+    return [Happened(r["kind"], r["subject_id"], r["day"], r["locality"], r["a"], r["b"],
+                     r["n"], r["m"])
+            for r in rows if locality is None or r["locality"] == locality]

@@ -1,0 +1,79 @@
+"""Board builds: each a PostgreSQL schema holding the read models and their offsets.
+
+The live build is named in `board_builds`. A rebuild creates a new schema from the current
+DDL, fills it from offset 0 beside the live one, and swaps it in with one UPDATE; the worker
+notices and carries on in the new schema from the offsets the rebuild stored. The previous
+build is kept until the next swap (to compare or roll back), older ones are dropped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+
+from shared.migrations import PROJECTION_SQL, scripts_in
+
+HERE = Path(__file__).parent
+BUILDS_SQL = HERE / "sql_public"
+READ_MODEL_SQL = HERE / "sql"
+
+
+async def create_build(pool: asyncpg.Pool) -> str:
+    name = f"boards_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(2)}"
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f'CREATE SCHEMA "{name}"')
+        await conn.execute(f'SET LOCAL search_path TO "{name}"')
+        for script in scripts_in(PROJECTION_SQL, READ_MODEL_SQL):
+            await conn.execute(script.read_text())
+        await conn.execute("INSERT INTO public.board_builds (schema_name) VALUES ($1)", name)
+    return name
+
+
+async def live_build(db: asyncpg.Pool | asyncpg.Connection) -> str | None:
+    name: str | None = await db.fetchval(
+        "SELECT schema_name FROM board_builds WHERE live")
+    return name
+
+
+async def ensure_live_build(pool: asyncpg.Pool) -> str:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE board_builds IN EXCLUSIVE MODE")  # one first build only
+        name = await live_build(conn)
+        if name is not None:
+            return name
+    name = await create_build(pool)
+    await swap(pool, name)
+    return name
+
+
+async def swap(pool: asyncpg.Pool, name: str) -> str | None:
+    """Make `name` the live build; return the build it replaced (kept), drop older ones."""
+    async with pool.acquire() as conn, conn.transaction():
+        previous = await live_build(conn)
+        await conn.execute("UPDATE board_builds SET live = false WHERE live")
+        await conn.execute("UPDATE board_builds SET live = true WHERE schema_name = $1", name)
+        stale = await conn.fetch(
+            "SELECT schema_name FROM board_builds WHERE schema_name <> ALL($1::text[])"
+            " AND NOT live", [n for n in (name, previous) if n])
+        for row in stale:
+            await conn.execute(f'DROP SCHEMA "{row["schema_name"]}" CASCADE')
+            await conn.execute("DELETE FROM board_builds WHERE schema_name = $1",
+                               row["schema_name"])
+    return previous
+
+
+@asynccontextmanager
+async def reading(pool: asyncpg.Pool, schema: str | None = None
+                  ) -> AsyncIterator[asyncpg.Connection]:
+    """A read-only transaction in the live build (or the one named)."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        name = schema or await live_build(conn)
+        if name is None:
+            raise LookupError("no board build yet: is the projections worker running?")
+        await conn.execute(f'SET LOCAL search_path TO "{name}", public')
+        yield conn

@@ -1,0 +1,206 @@
+"""Every board through the real stack: the scenario's events on the real topics, the real
+projections worker and API, exact figures now and as at past dates (worked out by hand from
+tests/integration/scenario.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.conftest import ARTIFACTS, settings_for
+from tests.infrastructure import Infrastructure, ServiceProcess, eventually, new_namespace
+from tests.integration.scenario import county
+
+pytestmark = pytest.mark.integration
+Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | None]]
+
+
+@pytest.fixture(scope="module")
+def boards_api(infra: Infrastructure) -> Iterator[str]:
+    namespace = new_namespace()
+    settings = settings_for(infra, "projections", namespace)
+    import asyncio
+
+    sent = asyncio.run(county().publish(settings, repeat_every=7))  # with duplicates
+    logs = ARTIFACTS / "logs" / f"boards-{namespace}"
+    worker = ServiceProcess("services.projections", "worker", infra.env(namespace), logs)
+    api = ServiceProcess("services.projections", "api", infra.env(namespace), logs)
+    try:
+        worker.start().wait_healthy()
+        api.start().wait_healthy()
+        asyncio.run(_consumed_all(infra.dsn(settings.database), sent))
+        yield api.url
+    finally:
+        api.stop()
+        worker.stop()
+
+
+async def _consumed_all(dsn: str, sent: int) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        async def done() -> bool:
+            schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+            return schema is not None and await conn.fetchval(
+                f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
+            ) == sent
+        await eventually(done, 90, 0.1, what="the worker to consume the scenario")
+    finally:
+        await conn.close()
+
+
+def board(url: str, name: str, **params: Any) -> Figures:
+    response = httpx.get(f"{url}/boards/{name}", params={"view": "council", **params},
+                         timeout=30)
+    assert response.status_code == 200, response.text
+    return {(f["key"], f["period"]): (f["count"], f["denominator"], f["percentage"])
+            for f in response.json()["figures"]}
+
+
+def test_priority_cohort(boards_api: str) -> None:
+    body = httpx.get(f"{boards_api}/boards/priority-cohort",
+                     params={"view": "council", "as_at": "2024-06-30"}).json()
+    assert body["rows"] == [{
+        "child_id": "CH-E", "locality": "Exeter", "reason": "unsuitable_accommodation",
+        "age": 18, "accommodation": "T2", "accommodation_suitable": False, "activity": "G5",
+        "personal_adviser": "PA-7", "last_contact": "2024-06-01", "days_since_contact": 29,
+        "rag": "RED", "open_escalations": 0, "plan": "care leaver (former_relevant)"}]
+    figures = board(boards_api, "priority-cohort", as_at="2024-06-30")
+    assert figures[("cohort", None)] == (1, None, None)
+    assert figures[("suitable_accommodation", None)] == (0, 1, 0.0)
+    later = board(boards_api, "priority-cohort", as_at="2024-12-31")
+    assert later[("suitable_accommodation", None)] == (1, 1, 100.0)  # T1 from 2024-09-01
+    assert later[("eet", None)] == (1, 1, 100.0)  # F4 from 2024-07-01
+    assert board(boards_api, "priority-cohort", as_at="2024-04-30")[("cohort", None)][0] == 0
+
+
+def test_care_leavers(boards_api: str) -> None:
+    june = board(boards_api, "care-leavers", as_at="2024-06-30")
+    assert june[("all.care_leavers", None)][0] == 2
+    assert june[("17-18.care_leavers", None)][0] == 1  # E, 18
+    assert june[("19-21.care_leavers", None)][0] == 1  # F, 21
+    assert june[("all.in_touch", None)] == (1, 2, 50.0)  # E YES; F NO
+    assert june[("all.eet", None)] == (1, 2, 50.0)  # F at university; E NEET (G5)
+    assert june[("17-18.suitable_accommodation", None)] == (0, 1, 0.0)  # T2
+    assert june[("17-18.pathway_plan_in_date", None)] == (1, 1, 100.0)  # due 2024-08-01
+    assert june[("all.pa_allocated", None)] == (1, 2, 50.0)
+    assert june[("all.health_passport_accepted", None)] == (1, 2, 50.0)
+    december = board(boards_api, "care-leavers", as_at="2024-12-31")
+    assert december[("17-18.suitable_accommodation", None)] == (1, 1, 100.0)
+    assert december[("17-18.pathway_plan_in_date", None)] == (0, 1, 0.0)  # overdue
+    assert december[("all.eet", None)] == (2, 2, 100.0)
+    north = board(boards_api, "care-leavers", as_at="2024-06-30", locality="North")
+    assert north[("all.care_leavers", None)][0] == 1
+
+
+def test_attendance_of_vulnerable_groups(boards_api: str) -> None:
+    f = board(boards_api, "attendance", as_at="2024-06-04", dates="2024-06-03,2024-06-04")
+    assert f[("cp_plan", "2024-06-03")] == (1, 2, 50.0)  # A attended, B did not
+    assert f[("cp_plan", "2024-06-04")] == (1, 2, 50.0)  # B attended, A did not
+    assert f[("cic", "2024-06-03")] == (1, 2, 50.0)  # C attended a session; D ill
+    assert f[("cic", "2024-06-04")] == (2, 2, 100.0)
+    assert f[("cic_own_schools", "2024-06-03")] == (1, 1, 100.0)
+    assert f[("ehcp", "2024-06-03")] == (0, 1, 0.0)
+    assert f[("rag_red", "2024-06-03")] == (0, 2, 0.0)  # B (missed) and E (no school)
+    before_care = board(boards_api, "attendance", as_at="2024-06-04", dates="2023-05-31")
+    assert before_care[("cic", "2023-05-31")] == (0, 0, None)
+
+
+def test_risk(boards_api: str) -> None:
+    june = board(boards_api, "risk", as_at="2024-06-30")
+    assert june[("rag.red", None)] == (2, 4, 50.0)  # B and E
+    assert june[("rag.amber", None)] == (2, 4, 50.0)  # A, and C moderated from GREEN
+    assert june[("rag.green", None)] == (0, 4, 0.0)
+    assert june[("assessment_completion", None)] == (3, 4, 75.0)  # D in care, not rated
+    period = "2023-07-01/2024-06-30"
+    assert june[("dip_samples", period)] == (2, None, None)
+    assert june[("dip_sample_agreement", period)] == (1, 2, 50.0)
+    assert june[("moderated.GREEN_to_AMBER", period)] == (1, 2, 50.0)
+    march = board(boards_api, "risk", as_at="2024-03-31")
+    assert march[("rag.green", None)] == (1, 3, 33.33)  # C before moderation; A, B rated
+
+
+def test_early_help_triage(boards_api: str) -> None:
+    f = board(boards_api, "early-help-triage", as_at="2024-03-31", since="2024-03-01")
+    assert f[("families_discussed", "2024-03")] == (3, 2, 50.0)  # F1 counted once in 2023
+    exeter = board(boards_api, "early-help-triage", as_at="2024-03-31", since="2024-03-01",
+                   locality="Exeter")
+    assert exeter[("families_discussed", "2024-03")] == (2, 1, 100.0)
+
+
+def test_timeliness(boards_api: str) -> None:
+    june = board(boards_api, "timeliness", as_at="2024-06-30")
+    assert june[("cp_plans_open", None)][0] == 2
+    assert june[("cp_plans.3_to_6_months", None)] == (1, 2, 50.0)  # A since 2024-01-10
+    assert june[("cp_plans.9_months_or_more", None)] == (1, 2, 50.0)  # B since 2023-03-01
+    assert june[("cp_plans.repeat", None)] == (1, 2, 50.0)
+    assert june[("cp_reviews_overdue", None)] == (2, 2, 100.0)
+    assert june[("la_reviews_overdue", None)] == (2, 2, 100.0)
+    assert june[("pre_proceedings_over_12_weeks", None)] == (1, 1, 100.0)
+    march = board(boards_api, "timeliness", as_at="2024-03-31")
+    assert march[("cp_plans.under_3_months", None)] == (1, 2, 50.0)
+    assert march[("cp_reviews_overdue", None)] == (1, 2, 50.0)  # A's due 2024-04-10
+    assert march[("pre_proceedings_over_12_weeks", None)] == (0, 1, 0.0)
+    assert board(boards_api, "timeliness", as_at="2024-12-31")[("cp_plans_open", None)][0] == 1
+
+
+def test_children_in_care(boards_api: str) -> None:
+    june = board(boards_api, "children-in-care", as_at="2024-06-30")
+    assert june[("in_care", None)][0] == 2
+    assert june[("permanence_plan", None)] == (1, 2, 50.0)
+    assert june[("placement.H5", None)] == (1, 2, 50.0)
+    assert june[("under_16_unregulated", None)] == (1, 2, 50.0)  # D, aged 11, in H5
+    assert june[("year_11_confirmed_destination", None)] == (1, 1, 100.0)
+    assert board(boards_api, "children-in-care", as_at="2024-06-15")[
+        ("year_11_confirmed_destination", None)] == (0, 1, 0.0)
+    assert board(boards_api, "children-in-care", as_at="2024-12-31")[
+        ("under_16_unregulated", None)] == (0, 2, 0.0)  # D moved to U6 on 2024-09-01
+
+
+def test_iro_escalations(boards_api: str) -> None:
+    june = board(boards_api, "iro-escalations", as_at="2024-06-30")
+    period = "2023-07-01/2024-06-30"
+    assert june[("raised", period)] == (2, None, None)
+    assert june[("open", None)] == (1, None, None)  # ESC-2
+    assert june[("resolved", period)] == (1, 2, 50.0)
+    assert june[("resolved.drift_in_cp_plan", period)] == (1, 1, 100.0)
+    assert june[("raised_in_month", "2024-04")] == (1, None, None)
+    december = board(boards_api, "iro-escalations", as_at="2024-12-31")
+    assert december[("open", None)] == (2, None, None)  # ESC-2 and ESC-3
+
+
+def test_ewo_and_red(boards_api: str) -> None:
+    f = board(boards_api, "ewo-and-red", as_at="2024-06-30", since="2024-05-01")
+    assert f[("ewo_escalations", "2024-05-01/2024-06-30")] == (1, None, None)
+    assert f[("ewo_in_month", "2024-06")] == (1, None, None)
+    assert f[("rated_red", "2024-05-31")] == (2, 4, 50.0)
+    later = board(boards_api, "ewo-and-red", as_at="2024-08-31", since="2024-08-01")
+    assert later[("rated_red", "2024-08-31")] == (1, 4, 25.0)  # B re-rated GREEN
+
+
+def test_partnership_view_suppresses_small_numbers_and_rows(boards_api: str) -> None:
+    body = httpx.get(f"{boards_api}/boards/priority-cohort",
+                     params={"as_at": "2024-06-30"}).json()
+    assert body["view"] == "partnership" and body["rows"] is None
+    cohort = next(f for f in body["figures"] if f["key"] == "cohort")
+    assert (cohort["count"], cohort["suppressed"]) == (None, True)
+
+
+def test_csv_and_bad_requests(boards_api: str) -> None:
+    csv = httpx.get(f"{boards_api}/boards/timeliness",
+                    params={"as_at": "2024-06-30", "view": "council", "format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert lines[0].startswith("board,as_at,locality,view,key")
+    assert "timeliness,2024-06-30,,council,cp_plans_open,Child protection plans open,,2," in \
+        csv.text
+    assert httpx.get(f"{boards_api}/boards/nonsense").status_code == 404
+    assert httpx.get(f"{boards_api}/boards/risk", params={"as_at": "2999-01-01"}
+                     ).status_code == 422
+    assert httpx.get(f"{boards_api}/boards/risk", params={"as_at": "yesterday"}
+                     ).status_code == 422
+
+

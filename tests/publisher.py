@@ -1,0 +1,52 @@
+"""Publishing domain events to the real topics exactly as the relays do (same envelope, key
+and headers), for tests of consumers that should not depend on the command services."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from shared.envelope import Actor, Agency, DomainEvent, new_event_id
+from shared.eventstore import CommandContext, make_envelopes
+from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
+from shared.relay import event_headers
+from shared.settings import Settings
+
+CTX = CommandContext(actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL,
+                                 role="integration"), correlation_id=new_event_id())
+
+
+class Log:
+    """Events by topic and stream, in the order given; versions numbered per stream."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, DomainEvent]] = []
+
+    def add(self, topic: str, stream_id: str, *events: DomainEvent) -> Log:
+        self.events += [(topic, stream_id, e) for e in events]
+        return self
+
+    async def publish(self, settings: Settings, repeat_every: int = 0) -> int:
+        """Publish everything (each `repeat_every`-th message twice, as after a relay crash);
+        return the number of messages sent."""
+        topics = sorted({t for t, _, _ in self.events})
+        await ensure_topics(settings, [*topics, DEAD_LETTER_TOPIC])
+        versions: dict[tuple[str, str], int] = defaultdict(int)
+        producer = new_producer(settings)
+        await producer.start()
+        sent = 0
+        try:
+            for n, (topic, stream_id, event) in enumerate(self.events, start=1):
+                [envelope] = make_envelopes(stream_id, versions[(topic, stream_id)], [event], CTX)
+                versions[(topic, stream_id)] += 1
+                for _ in range(2 if repeat_every and n % repeat_every == 0 else 1):
+                    await producer.send(
+                        settings.topic(topic),
+                        envelope.model_dump_json(exclude={"position"}).encode(),
+                        key=stream_id.encode(),
+                        headers=event_headers(str(envelope.event_id), envelope.event_type,
+                                              envelope.schema_version))
+                    sent += 1
+            await producer.flush()
+        finally:
+            await producer.stop()
+        return sent
