@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -45,3 +45,7 @@ docs: install
 bench-register-feed: install
 	@set -a; . .local/run/services.env; set +a; \
 	  $(PY) -m bench.register_feed
+
+# Rebuild every board from offset 0 beside the live ones, then swap (needs `make run`).
+rebuild: install
+	@set -a; . .local/run/services.env; set +a; $(PY) -m services.projections rebuild

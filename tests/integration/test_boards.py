@@ -4,27 +4,31 @@ tests/integration/scenario.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from services.case_events import events as ce
+from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for
 from tests.infrastructure import Infrastructure, ServiceProcess, eventually, new_namespace
 from tests.integration.scenario import county
+from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
 Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | None]]
 
 
 @pytest.fixture(scope="module")
-def boards_api(infra: Infrastructure) -> Iterator[str]:
+def boards_stack(infra: Infrastructure) -> Iterator[tuple[str, Settings]]:
     namespace = new_namespace()
     settings = settings_for(infra, "projections", namespace)
-    import asyncio
-
     sent = asyncio.run(county().publish(settings, repeat_every=7))  # with duplicates
     logs = ARTIFACTS / "logs" / f"boards-{namespace}"
     worker = ServiceProcess("services.projections", "worker", infra.env(namespace), logs)
@@ -33,10 +37,15 @@ def boards_api(infra: Infrastructure) -> Iterator[str]:
         worker.start().wait_healthy()
         api.start().wait_healthy()
         asyncio.run(_consumed_all(infra.dsn(settings.database), sent))
-        yield api.url
+        yield api.url, settings
     finally:
         api.stop()
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def boards_api(boards_stack: tuple[str, Settings]) -> str:
+    return boards_stack[0]
 
 
 async def _consumed_all(dsn: str, sent: int) -> None:
@@ -204,3 +213,36 @@ def test_csv_and_bad_requests(boards_api: str) -> None:
                      ).status_code == 422
 
 
+
+
+async def test_the_live_feed_pushes_a_change_to_a_watching_client(
+    boards_stack: tuple[str, Settings],
+) -> None:
+    url, settings = boards_stack
+    received: list[tuple[str, str]] = []
+    async with httpx.AsyncClient(timeout=30) as client, \
+            client.stream("GET", f"{url}/boards/live") as stream:
+        lines = stream.aiter_lines()
+        event = ""
+        async for line in lines:  # wait until the server says it is listening
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            if event == "ready":
+                break
+        await Log().add("case-events", "CH-LIVE", ce.ChildRegistered(
+            child_id="CH-LIVE", date_of_birth=date(2016, 2, 2), locality="North")
+        ).publish(settings)
+        published = time.monotonic()
+
+        async def changed() -> None:
+            current = ""
+            async for line in lines:
+                if line.startswith("event:"):
+                    current = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and current == "changed":
+                    received.append((current, line))
+                    return
+
+        await asyncio.wait_for(changed(), timeout=20)
+    assert "ChildRegistered" in received[0][1]
+    print(f"\nlive feed: change delivered {time.monotonic() - published:.2f}s after publishing")
