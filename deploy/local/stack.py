@@ -272,7 +272,8 @@ class LocalStack:
     def urls(self) -> dict[str, str]:
         base = self.http_base
         return {
-            "Boards API (open CP plans)": f"http://127.0.0.1:{base}/boards/child-protection/open-plans",
+            "Boards": f"http://127.0.0.1:{base}/boards",
+            "Live feed (SSE)": f"http://127.0.0.1:{base}/boards/live",
             "Boards API docs": f"http://127.0.0.1:{base}/docs",
             "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",
             "Accommodation API docs": f"http://127.0.0.1:{base + 2}/docs",
