@@ -110,6 +110,10 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
         health = httpx.get(f"{process.url}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert httpx.get(f"{process.url}/metrics").status_code == 200
+    lag = httpx.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
+    assert set(lag) == {f"{platform.namespace}{t}" for t in (
+        "case-events", "accommodation-events", "education-events", "escalation-events")}
+    assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = httpx.get(f"{platform.projections_worker.url}/metrics").text
     assert "projection_offset_lag" in runner_metrics
     assert "projection_time_lag_seconds" in runner_metrics
