@@ -49,8 +49,21 @@ if [ ! -f "$jars_stamp" ]; then
   touch "$jars_stamp"
 fi
 
-# 5. For the tests only: docker-compose (Debian) validates docker-compose.yml; no engine needed.
-if [ "${1:-}" = "--test" ] && ! command -v docker-compose >/dev/null; then
-  say "installing docker-compose (to validate docker-compose.yml)"
-  apt_install docker-compose
+# 5. The dashboard's front-end assets (GOV.UK Design System) from the npm registry: the
+#    platform serves them itself, so the dashboard works offline (no CDN).
+assets=services/projections/dashboard
+assets_stamp="$assets/node_modules/.installed-$(sha256sum $assets/package-lock.json | cut -c1-16)"
+if [ ! -f "$assets_stamp" ]; then
+  command -v npm >/dev/null || { say "installing Node.js and npm"; apt_install nodejs npm; }
+  say "installing the dashboard's front-end assets (npm ci)"
+  (cd "$assets" && npm ci --no-audit --no-fund --silent)
+  touch "$assets_stamp"
+fi
+
+# 6. For the tests only: docker-compose (Debian) validates docker-compose.yml (no engine
+#    needed), and Debian's Chromium runs the dashboard's browser tests (Playwright drives it;
+#    it cannot download a browser of its own here).
+if [ "${1:-}" = "--test" ]; then
+  command -v docker-compose >/dev/null || { say "installing docker-compose"; apt_install docker-compose; }
+  command -v chromium >/dev/null || { say "installing Chromium"; apt_install chromium; }
 fi

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import datetime
 import os
 import pwd
 import secrets
@@ -272,7 +273,9 @@ class LocalStack:
     def urls(self) -> dict[str, str]:
         base = self.http_base
         return {
-            "Boards": f"http://127.0.0.1:{base}/boards",
+            "Dashboard": f"http://127.0.0.1:{base}/dashboard",
+            "Live page (incident management)": f"http://127.0.0.1:{base}/dashboard/live",
+            "Boards API (JSON, CSV)": f"http://127.0.0.1:{base}/boards",
             "Live feed (SSE)": f"http://127.0.0.1:{base}/boards/live",
             "Boards API docs": f"http://127.0.0.1:{base}/docs",
             "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",
@@ -371,6 +374,7 @@ def cmd_ready(stack: LocalStack) -> None:
         print(f"NOT HEALTHY after 300s: {', '.join(sorted(pending))} (see their logs above)",
               flush=True)
     else:
+        load_demo_county(stack)
         print(f"\nThe platform is up ({time.time() - started:.1f}s). Open:", flush=True)
         for label, url in stack.urls().items():
             print(f"  {label:28} {url}", flush=True)
@@ -378,6 +382,34 @@ def cmd_ready(stack: LocalStack) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:  # honcho stops everything when a process exits: this one stays
         time.sleep(3600)
+
+
+def load_demo_county(stack: LocalStack) -> None:
+    """On first start, load the demo county through the APIs. A load that was interrupted is
+    resumed on the next start (every command has an idempotency key); a finished one is not
+    loaded again. CSP_DEMO=off skips it; CSP_DEMO_SCALE sets its size (1.0: a large shire)."""
+    import asyncio
+
+    from deploy.demo.county import load
+
+    if os.environ.get("CSP_DEMO", "on") == "off":
+        return
+    marker = stack.state_dir / "demo-county-loaded"
+    if marker.exists():
+        print(f"The demo county is loaded ({marker.read_text().strip()}).", flush=True)
+        return
+    scale = float(os.environ.get("CSP_DEMO_SCALE", "0.25"))
+    print(f"Loading the demo county (scale {scale}) through the public APIs "
+          "(a few minutes the first time; CSP_DEMO_SCALE=1 for a full shire)...", flush=True)
+    try:
+        summary = asyncio.run(load(stack.http_base, seed=7, scale=scale,
+                                   end=datetime.date.today()))
+    except Exception as error:
+        print(f"The demo county did not load completely ({error}); run `make run` again "
+              "to resume it.", flush=True)
+        return
+    marker.write_text(f"{summary['children']} children, {summary['commands']} commands, "
+                      f"{summary['seconds']}s, scale {scale}, on {datetime.date.today()}\n")
 
 
 def cmd_run(stack: LocalStack) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import FastAPI, HTTPException, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from services.case_events.events import LOCALITY_PATTERN
@@ -22,6 +22,7 @@ from services.projections.boards.catalogue import BOARDS, PERSON_LEVEL, compute
 from services.projections.boards.model import Board, suppress
 from services.projections.boards.queries import snapshot
 from services.projections.builds import BUILDS_SQL, live_build, reading
+from services.projections.dashboard import add_dashboard
 from shared.api import service_app
 from shared.clock import clock_from
 from shared.db import open_database
@@ -82,6 +83,12 @@ def create_app(settings: Settings) -> FastAPI:
                       "Oversight read models built from every domain topic: each board now or "
                       "as at any date, by locality. Definitions: docs/boards.md.",
                       lifespan, {"postgres": database_check})
+
+    add_dashboard(app, lambda: state["pool"], settings, clock)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
 
     @app.get("/boards", tags=["boards"], summary="The boards and where to read them")
     async def boards() -> list[dict[str, str]]:

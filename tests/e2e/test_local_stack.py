@@ -74,7 +74,7 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
     base = free_block()
     env = {**os.environ, "CSP_STATE_DIR": str(state), "CSP_HTTP_BASE_PORT": str(base),
            "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_block(2)),
-           "CSP_KAFKA_HEAP": "512m"}
+           "CSP_KAFKA_HEAP": "512m", "CSP_DEMO": "off"}
     first = Run(env)
     try:
         first_s = first.wait_up(240)

@@ -1,0 +1,174 @@
+"""The oversight dashboard: a page per board (table, trend chart, locality filter, as-at date,
+CSV), a live page for incident management teams, and the definitions. Server-rendered HTML
+with the GOV.UK Design System's components, served offline: govuk-frontend comes from the npm
+registry at install time (deploy/local/bootstrap.sh) and is served by this service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import markdown
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from services.projections.boards.catalogue import BOARDS, compute
+from services.projections.boards.model import Board, Figure, suppress
+from services.projections.builds import reading
+from shared.clock import Clock
+from shared.settings import Settings
+
+HERE = Path(__file__).parent
+GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+DEFINITIONS = HERE.parents[2] / "docs" / "boards.md"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+# The figure each board leads with on the index and the live page.
+HEADLINES = {"priority-cohort": "cohort", "care-leavers": "all.in_touch",
+             "attendance": "cic", "risk": "rag.red", "early-help-triage": "families_discussed",
+             "timeliness": "cp_plans.9_months_or_more", "children-in-care": "in_care",
+             "iro-escalations": "open", "ewo-and-red": "ewo_escalations"}
+
+
+def bar_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
+    """An accessible inline SVG bar chart (no script needed to read it)."""
+    if not points:
+        return ""
+    width, height, left, bottom, headroom = 640, 230, 40, 40, 24
+    top = max(v for _, v in points) or 1
+    step = (width - left) / len(points)
+    bars = []
+    for i, (label, value) in enumerate(points):
+        h = (height - bottom - headroom) * value / top
+        x = left + i * step + step * 0.15
+        y = height - bottom - h
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
+            f'fill="#1d70b8"><title>{escape(label)}: {value:g}{unit}</title></rect>'
+            f'<text x="{x + step * 0.35:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value:g}</text>'
+            f'<text x="{x + step * 0.35:.1f}" y="{height - bottom + 15}" text-anchor="middle">'
+            f"{escape(label[-5:])}</text>")
+    summary = "; ".join(f"{label}: {value:g}{unit}" for label, value in points)
+    return (f'<svg class="app-chart" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(title)}. {escape(summary)}">'
+            f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
+            f'stroke="#0b0c0c"/>{"".join(bars)}</svg>')
+
+
+def charts(board: Board) -> list[dict[str, str]]:
+    series: dict[str, list[Figure]] = {}
+    for f in board.figures:
+        if f.period and "/" not in f.period:
+            series.setdefault(f.key, []).append(f)
+    out = []
+    for figures in list(series.values())[:4]:
+        if len(figures) < 2:
+            continue
+        use_pct = any(f.percentage is not None for f in figures)
+        points: list[tuple[str, float]] = []
+        for f in figures:
+            value = f.percentage if use_pct else f.count
+            if value is not None:
+                points.append((f.period or "", float(value)))
+        title = f"{figures[0].label} ({'%' if use_pct else 'count'}) by period"
+        out.append({"title": title, "svg": bar_chart(title, points, "%" if use_pct else "")})
+    return out
+
+
+def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Settings,
+                  clock: Clock) -> None:
+    if GOVUK.exists():
+        app.mount("/static/govuk", StaticFiles(directory=GOVUK), name="govuk")
+        app.mount("/assets", StaticFiles(directory=GOVUK / "assets"), name="govuk-assets")
+    app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="dashboard")
+
+    async def board_for(name: str, as_at: date, locality: str | None, view: str) -> Board:
+        async with reading(pool()) as conn:
+            result = await compute(conn, name, as_at, locality)
+        if view == "partnership":
+            return suppress(result, settings.small_number_threshold)
+        return result
+
+    def params(request: Request) -> tuple[date, str | None, str]:
+        today = clock.today()
+        try:
+            as_at = date.fromisoformat(request.query_params.get("as_at") or today.isoformat())
+        except ValueError:
+            raise HTTPException(422, "as_at must be a date, e.g. 2024-06-30") from None
+        if as_at > today:
+            raise HTTPException(422, "as_at is in the future")
+        view = request.query_params.get("view", "partnership")
+        if view not in ("partnership", "council"):
+            raise HTTPException(422, "view must be partnership or council")
+        return as_at, request.query_params.get("locality") or None, view
+
+    async def localities() -> list[str]:
+        async with reading(pool()) as conn:
+            return [r["locality"] for r in await conn.fetch(
+                "SELECT DISTINCT locality FROM children ORDER BY locality")]
+
+    def headline(board: Board) -> Figure | None:
+        key = HEADLINES[board.board]
+        matching = [f for f in board.figures if f.key == key]
+        return matching[-1] if matching else None
+
+    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    async def index(request: Request) -> HTMLResponse:
+        as_at, locality, view = params(request)
+        boards = []
+        for name, title in BOARDS.items():
+            board = await board_for(name, as_at, locality, view)
+            boards.append({"board": name, "title": title, "headline": headline(board)})
+        return templates.TemplateResponse(request, "index.html", {
+            "title": "Oversight boards", "boards": boards, "as_at": as_at})
+
+    async def live_figures(request: Request) -> list[dict[str, Any]]:
+        as_at, locality, view = params(request)
+        figures = []
+        for name in ("timeliness", "children-in-care", "iro-escalations", "priority-cohort"):
+            board = await board_for(name, as_at, locality, view)
+            f = headline(board)
+            if f is not None:
+                figures.append({"board": name, "key": f"{name}.{f.key}",
+                                "label": f"{BOARDS[name]}: {f.label.lower()}",
+                                "count": f.count})
+        return figures
+
+    @app.get("/dashboard/live", response_class=HTMLResponse, include_in_schema=False)
+    async def live(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "live.html", {
+            "title": "Live", "figures": await live_figures(request)})
+
+    @app.get("/dashboard/live/figures", response_class=HTMLResponse, include_in_schema=False)
+    async def live_fragment(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "live_figures.html", {
+            "figures": await live_figures(request)})
+
+    @app.get("/definitions", response_class=HTMLResponse, include_in_schema=False)
+    async def definitions(request: Request) -> HTMLResponse:
+        html = markdown.markdown(DEFINITIONS.read_text(), extensions=["tables"])
+        for tag, cls in (("<table>", "govuk-table"), ("<h1>", "govuk-heading-xl"),
+                         ("<h2>", "govuk-heading-l"), ("<th>", "govuk-table__header"),
+                         ("<td>", "govuk-table__cell"), ("<tr>", "govuk-table__row")):
+            html = html.replace(tag, f'{tag[:-1]} class="{cls}">')
+        return templates.TemplateResponse(request, "definitions.html", {
+            "title": "Definitions", "html": html})
+
+    @app.get("/dashboard/{name}", response_class=HTMLResponse, include_in_schema=False)
+    async def board_page(request: Request, name: str) -> HTMLResponse:
+        if name not in BOARDS:
+            raise HTTPException(404, f"no board {name!r}")
+        as_at, locality, view = params(request)
+        board = await board_for(name, as_at, locality, view)
+        query = f"as_at={as_at.isoformat()}&view={view}" + (
+            f"&locality={locality}" if locality else "")
+        return templates.TemplateResponse(request, "board.html", {
+            "title": board.title, "board": board, "charts": charts(board),
+            "localities": await localities(), "today": clock.today(),
+            "csv_url": f"/boards/{name}?{query}&format=csv"})

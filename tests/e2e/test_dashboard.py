@@ -1,0 +1,129 @@
+"""The dashboard in a real headless browser (Debian's Chromium, driven by Playwright) against
+the running platform, loaded with a small demo county through the public APIs. Screenshots of
+every page are kept under test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from deploy.demo.county import load
+from services.projections.boards.catalogue import BOARDS
+from tests.conftest import ARTIFACTS
+from tests.e2e.conftest import Platform
+from tests.e2e.journey import Practitioner
+from tests.infrastructure import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+SHOTS = ARTIFACTS / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+async def county(platform: Platform) -> Platform:
+    urls = {s: getattr(platform, s).url for s in ("case_events", "accommodation", "education",
+                                                  "escalations")}
+    await load(0, seed=11, scale=0.02, end=date.today(), urls=urls)
+
+    async def projected() -> bool:  # every topic consumed by the boards
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"{platform.projections_worker.url}/health")).json()
+        lag = health["checks"]["boards"]["lag"]
+        return all(v["offset_lag"] == 0 for v in lag.values())
+    await eventually(projected, 120, 0.5, what="the boards to catch up with the county")
+    return platform
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield launched
+        await launched.close()
+
+
+async def figure(page: Page, key: str) -> str:
+    return (await page.locator(f'tr[data-key="{key}"] [data-count]').first.inner_text()).strip()
+
+
+async def test_every_board_page_renders_its_figures(county: Platform, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 1200, "height": 1000})
+    url = county.projections.url
+    response = await page.goto(f"{url}/dashboard?view=council")
+    assert response is not None and response.status == 200
+    await page.screenshot(path=SHOTS / "index.png", full_page=True)
+    for board, title in BOARDS.items():
+        response = await page.goto(f"{url}/dashboard/{board}?view=council")
+        assert response is not None and response.status == 200, board
+        assert await page.locator("h1").inner_text() == title
+        rows = page.locator(f'table[data-board="{board}"] tbody tr')
+        assert await rows.count() > 0, f"{board} shows no figures"
+        links = page.locator(f'table[data-board="{board}"] a[href="/definitions#{board}"]')
+        assert await links.count() == await rows.count()  # every figure links to its definition
+        await page.screenshot(path=SHOTS / f"{board}.png", full_page=True)
+    await page.goto(f"{url}/definitions")
+    assert await page.locator("#timeliness").count() == 1
+    await page.screenshot(path=SHOTS / "definitions.png")
+    # The assets are served by the platform itself (no CDN): the stylesheet applies.
+    background = await page.evaluate(
+        "getComputedStyle(document.querySelector('.govuk-footer')).backgroundColor")
+    assert background not in ("", "rgba(0, 0, 0, 0)")
+    await page.close()
+
+
+async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
+    county: Platform, browser: Browser,
+) -> None:
+    page = await browser.new_page()
+    url = county.projections.url
+    await page.goto(f"{url}/dashboard/children-in-care?view=council")
+    everyone = int(await figure(page, "in_care"))
+    assert everyone > 0
+    localities = await page.locator("#locality option").all_inner_texts()
+    counts = {}
+    for locality in localities[1:]:
+        await page.select_option("#locality", label=locality)
+        await page.click("button[type=submit]")  # keyboard users: the same form and button
+        await page.wait_for_url(f"**locality={locality.replace(' ', '+')}**")
+        counts[locality] = int(await figure(page, "in_care"))
+    assert sum(counts.values()) == everyone  # the localities partition the county
+    assert len(set(counts.values())) > 1
+    await page.select_option("#locality", label="All localities")
+    year_ago = (date.today() - timedelta(days=365)).isoformat()
+    await page.fill("#as_at", year_ago)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"**as_at={year_ago}**")
+    assert int(await figure(page, "in_care")) != everyone
+    await page.screenshot(path=SHOTS / "children-in-care-a-year-ago.png", full_page=True)
+    await page.close()
+
+
+async def test_the_live_page_shows_a_new_event_without_a_reload(
+    county: Platform, browser: Browser,
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{county.projections.url}/dashboard/live?view=council")
+    await page.wait_for_selector("#live-status:has-text('live')")
+    in_care = page.locator('[data-figure="children-in-care.in_care"]')
+    before = int(await in_care.inner_text())
+    marker = await page.evaluate("window.liveMarker = Math.random()")
+
+    pr = Practitioner(county)
+    child = pr.register(dob="2015-06-01", locality="Exeter")
+    pr.child("case_events", child, "/periods-of-care", start_date=date.today().isoformat(),
+             legal_status="V2")
+    await page.wait_for_function(
+        f"document.querySelector('[data-figure=\"children-in-care.in_care\"]').innerText"
+        f" == '{before + 1}'", timeout=15_000)
+    assert await page.evaluate("window.liveMarker") == marker  # the same page: no reload
+    assert await page.locator("#live-log li").count() >= 1
+    await page.screenshot(path=SHOTS / "live.png", full_page=True)
+    await page.close()
