@@ -228,7 +228,7 @@ class LocalStack:
         config = self.kafka_dir / "server.properties"
         config.write_text(self.kafka_properties())
         if not (self.kafka_dir / "data" / "meta.properties").exists():
-            cluster_id = _kafka_cluster_id(uuid.uuid4())
+            cluster_id = new_kafka_cluster_id()
             subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
                                       "-c", str(config)),
                            check=True, stdout=subprocess.DEVNULL)
@@ -299,9 +299,15 @@ def _spawn_server(argv: list[str], on_parent_death: int, **popen: object
                             preexec_fn=die_with_parent, **popen)
 
 
-def _kafka_cluster_id(value: uuid.UUID) -> str:
+def new_kafka_cluster_id() -> str:
+    """A random cluster id, as Kafka's Uuid.randomUuid makes them: base64url without padding,
+    never starting with '-' (the storage tool would read it as an option)."""
     import base64
-    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _reachable_by(path: Path, user: str) -> bool:
