@@ -56,6 +56,15 @@ def not_before(field: str, day: date, earlier: date | None, what: str) -> None:
         raise DomainRuleViolation(field, f"is before {what} ({earlier.isoformat()})")
 
 
+def check_day(field: str, day: date, decision: Decision, born: date | None,
+              after: date | None = None, what: str = "") -> None:
+    """The rule every dated fact about a child keeps: not in the future, not before the child
+    was born, and not before the record it follows (`after`, described as `what`)."""
+    not_in_future(field, day, decision)
+    not_before(field, day, born, "the child's date of birth")
+    not_before(field, day, after, what)
+
+
 class Aggregate:
     """Subclasses set ``registry`` and implement ``when`` to fold one event into their state."""
 

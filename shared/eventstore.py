@@ -177,19 +177,9 @@ class PostgresEventStore:
         async with self._connection() as conn:
             try:
                 async with conn.transaction():  # a savepoint when bound to a transaction
-                    if ctx.idempotency_key is not None:
-                        claimed = await conn.fetchval(
-                            "INSERT INTO commands (idempotency_key, request_hash, stream_id,"
-                            " stream_version) VALUES ($1, $2, $3, $4)"
-                            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
-                            ctx.idempotency_key, ctx.request_hash or "", stream_id, new_version,
-                        )
-                        if claimed is None:  # a concurrent duplicate committed first
-                            earlier = await self._find_command(
-                                conn, ctx.idempotency_key, ctx.request_hash
-                            )
-                            assert earlier is not None
-                            return earlier
+                    earlier = await self._claim(conn, ctx, stream_id, new_version)
+                    if earlier is not None:  # a concurrent duplicate committed first
+                        return earlier
                     await conn.executemany(
                         f"INSERT INTO events ({_COLUMNS}) VALUES"
                         " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb)",
@@ -217,19 +207,10 @@ class PostgresEventStore:
         """
         stream_ids = [stream_id for stream_id, _ in items]
         async with self._connection() as conn, conn.transaction():
-            if ctx.idempotency_key is not None:
-                claimed = await conn.fetchval(
-                    "INSERT INTO commands (idempotency_key, request_hash, stream_id,"
-                    " stream_version) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
-                    ctx.idempotency_key, ctx.request_hash or "",
-                    f"batch:{ctx.idempotency_key}", sum(len(e) for _, e in items),
-                )
-                if claimed is None:
-                    earlier = await self._find_command(conn, ctx.idempotency_key,
-                                                       ctx.request_hash)
-                    assert earlier is not None
-                    return earlier
+            earlier = await self._claim(conn, ctx, f"batch:{ctx.idempotency_key}",
+                                        sum(len(e) for _, e in items))
+            if earlier is not None:
+                return earlier
             heads = dict(await conn.fetch(
                 "SELECT stream_id, max(stream_version) FROM events"
                 " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id", stream_ids))
@@ -258,6 +239,23 @@ class PostgresEventStore:
     async def find_command(self, idempotency_key: str, request_hash: str) -> AppendResult | None:
         async with self._connection() as conn:
             return await self._find_command(conn, idempotency_key, request_hash)
+
+    async def _claim(self, conn: asyncpg.Connection, ctx: CommandContext, stream_id: str,
+                     version: int) -> AppendResult | None:
+        """Record the command's idempotency key in this transaction; if it was already
+        recorded (a retry, or a concurrent duplicate that committed first), return that
+        command's result instead."""
+        if ctx.idempotency_key is None:
+            return None
+        claimed = await conn.fetchval(
+            "INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
+            ctx.idempotency_key, ctx.request_hash or "", stream_id, version)
+        if claimed is not None:
+            return None
+        earlier = await self._find_command(conn, ctx.idempotency_key, ctx.request_hash)
+        assert earlier is not None
+        return earlier
 
     @staticmethod
     async def _find_command(

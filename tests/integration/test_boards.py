@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -25,12 +26,15 @@ pytestmark = pytest.mark.integration
 Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | None]]
 
 
-@pytest.fixture(scope="module")
-def boards_stack(infra: Infrastructure) -> Iterator[tuple[str, Settings]]:
+@contextmanager
+def boards_running(infra: Infrastructure, log: Log, name: str, repeat_every: int = 0
+                   ) -> Iterator[tuple[str, Settings]]:
+    """`log` published to the real topics of a fresh namespace, the projections worker and API
+    running on it, and every message consumed: yields the API's URL and the settings."""
     namespace = new_namespace()
     settings = settings_for(infra, "projections", namespace)
-    sent = asyncio.run(county().publish(settings, repeat_every=7))  # with duplicates
-    logs = ARTIFACTS / "logs" / f"boards-{namespace}"
+    sent = asyncio.run(log.publish(settings, repeat_every=repeat_every))
+    logs = ARTIFACTS / "logs" / f"{name}-{namespace}"
     worker = ServiceProcess("services.projections", "worker", infra.env(namespace), logs)
     api = ServiceProcess("services.projections", "api", infra.env(namespace), logs)
     try:
@@ -41,6 +45,12 @@ def boards_stack(infra: Infrastructure) -> Iterator[tuple[str, Settings]]:
     finally:
         api.stop()
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def boards_stack(infra: Infrastructure) -> Iterator[tuple[str, Settings]]:
+    with boards_running(infra, county(), "boards", repeat_every=7) as running:  # duplicates
+        yield running
 
 
 @pytest.fixture(scope="module")

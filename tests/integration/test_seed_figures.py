@@ -3,7 +3,6 @@ rebuilt from events through the real stack, and the boards answer with exactly t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import date
 
@@ -12,9 +11,8 @@ import pytest
 
 from services.case_events import events as ce
 from services.education import events as edu
-from tests.conftest import ARTIFACTS, settings_for
-from tests.infrastructure import Infrastructure, ServiceProcess, new_namespace
-from tests.integration.test_boards import _consumed_all, board
+from tests.infrastructure import Infrastructure
+from tests.integration.test_boards import board, boards_running
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
@@ -56,20 +54,8 @@ def seed_events() -> Log:
 
 @pytest.fixture(scope="module")
 def seed_api(infra: Infrastructure) -> Iterator[str]:
-    namespace = new_namespace()
-    settings = settings_for(infra, "projections", namespace)
-    sent = asyncio.run(seed_events().publish(settings))
-    logs = ARTIFACTS / "logs" / f"seed-{namespace}"
-    worker = ServiceProcess("services.projections", "worker", infra.env(namespace), logs)
-    api = ServiceProcess("services.projections", "api", infra.env(namespace), logs)
-    try:
-        worker.start().wait_healthy()
-        api.start().wait_healthy()
-        asyncio.run(_consumed_all(infra.dsn(settings.database), sent))
-        yield api.url
-    finally:
-        api.stop()
-        worker.stop()
+    with boards_running(infra, seed_events(), "seed") as (url, _settings):
+        yield url
 
 
 def test_early_help_triage_march_to_june_2020_against_2019(seed_api: str) -> None:

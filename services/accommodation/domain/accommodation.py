@@ -22,8 +22,7 @@ from shared.aggregate import (
     Decision,
     DomainRuleViolation,
     KnownChild,
-    not_before,
-    not_in_future,
+    check_day,
 )
 from shared.envelope import DomainEvent
 
@@ -70,9 +69,7 @@ class Accommodation(Aggregate):
 
     def _day(self, name: str, day: date, d: Decision, after: date | None = None,
              what: str = "") -> None:
-        not_in_future(name, day, d)
-        not_before(name, day, self._child(d).date_of_birth, "the child's date of birth")
-        not_before(name, day, after, what)
+        check_day(name, day, d, self._child(d).date_of_birth, after, what)
 
     # -- placements -------------------------------------------------------------------------
 

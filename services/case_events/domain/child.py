@@ -20,7 +20,7 @@ from shared.aggregate import (
     Decision,
     DomainRuleViolation,
     KnownChild,
-    not_before,
+    check_day,
     not_in_future,
 )
 from shared.calendar import add_months, add_working_days, working_days_between
@@ -76,9 +76,7 @@ class Child(Aggregate):
 
     def _day(self, name: str, day: date, d: Decision, after: date | None = None,
              what: str = "") -> None:
-        not_in_future(name, day, d)
-        not_before(name, day, self.s.date_of_birth, "the child's date of birth")
-        not_before(name, day, after, what)
+        check_day(name, day, d, self.s.date_of_birth, after, what)
 
     def _age_on(self, day: date) -> int:
         assert self.s.date_of_birth is not None

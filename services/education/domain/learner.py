@@ -14,8 +14,7 @@ from shared.aggregate import (
     Decision,
     DomainRuleViolation,
     KnownChild,
-    not_before,
-    not_in_future,
+    check_day,
 )
 from shared.envelope import DomainEvent
 
@@ -35,10 +34,7 @@ class Learner(Aggregate):
 
     def _day(self, name: str, day: date, d: Decision, after: date | None = None,
              what: str = "") -> None:
-        assert d.child is not None
-        not_in_future(name, day, d)
-        not_before(name, day, d.child.date_of_birth, "the child's date of birth")
-        not_before(name, day, after, what)
+        check_day(name, day, d, d.child.date_of_birth if d.child else None, after, what)
 
     def enrol(self, cmd: c.EnrolInSchool, d: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, d)
