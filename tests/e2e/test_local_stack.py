@@ -81,7 +81,7 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         urls = first.urls()
         assert len(urls) >= 3
         for url in urls:
-            if url.endswith("/live"):  # a stream that never ends: read its first event
+            if url.endswith("/boards/live"):  # a stream that never ends: read its first event
                 with httpx.stream("GET", url, timeout=10) as stream:
                     assert stream.status_code == 200
                     assert next(stream.iter_lines()).startswith("event: ready")
