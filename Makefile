@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -49,3 +49,8 @@ bench-register-feed: install
 # Rebuild every board from offset 0 beside the live ones, then swap (needs `make run`).
 rebuild: install
 	@set -a; . .local/run/services.env; set +a; $(PY) -m services.projections rebuild
+
+# The benchmark harness: starts its own Kafka and PostgreSQL, runs a fixed seeded workload,
+# writes bench/results/latest.json and docs/benchmarks.md (a few minutes).
+bench: install
+	@$(PY) -m bench.harness

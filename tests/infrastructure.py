@@ -104,7 +104,7 @@ def _containers() -> Iterator[Infrastructure]:
 
 
 def _local_stack() -> Iterator[Infrastructure]:
-    state = ROOT / ".local" / "test-stack"
+    state = ROOT / ".local" / f"test-stack-{os.getpid()}"  # one per process: never shared
     shutil.rmtree(state, ignore_errors=True)
     stack = LocalStack(state_dir=state, postgres_port=free_port(), kafka_port=_free_pair(),
                        kafka_heap="512m")
@@ -128,6 +128,7 @@ def _local_stack() -> Iterator[Infrastructure]:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(state, ignore_errors=True)
         if pg_dir.parent != state:
             shutil.rmtree(pg_dir.parent, ignore_errors=True)
 
