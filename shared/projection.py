@@ -61,12 +61,31 @@ TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
 
 
 class Projection(Protocol):
-    """A read model: applies decoded events inside the runner's transaction."""
+    """A read model: applies decoded events inside the runner's transaction.
+
+    A projection may also buffer its writes and define `flush(conn)` (called once per batch in
+    the same transaction, before the offsets are stored) and `discard()` (the transaction is
+    being rolled back).
+    """
 
     name: str
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
                     ) -> None: ...
+
+
+async def _flush(projections: Sequence[Projection], conn: asyncpg.Connection) -> None:
+    for projection in projections:
+        flush = getattr(projection, "flush", None)
+        if flush is not None:
+            await flush(conn)
+
+
+def _discard(projections: Sequence[Projection]) -> None:
+    for projection in projections:
+        discard = getattr(projection, "discard", None)
+        if discard is not None:
+            discard()
 
 
 @dataclass
@@ -183,7 +202,11 @@ class ProjectionRunner:
         except _ApplyFailed:
             # A handler rejected an event: redo the batch with a savepoint around each event,
             # so only the failing ones are dead-lettered.
+            _discard(self._projections)
             applied = await self._apply_batch(tp, decoded, dead_lettered, careful=True)
+        except BaseException:
+            _discard(self._projections)
+            raise
         for envelope in applied:
             self.progress[tp.topic].last_recorded_at = envelope.recorded_at
         self.progress[tp.topic].positions[tp.partition] = records[-1].offset + 1
@@ -268,6 +291,13 @@ class ProjectionRunner:
                         applied.append(envelope)
                 versions[envelope.stream_id] = envelope.stream_version
                 changed.add(envelope.stream_id)
+            if not careful:
+                try:
+                    await _flush(self._projections, conn)
+                except TRANSIENT:
+                    raise
+                except Exception as error:
+                    raise _ApplyFailed(-1, _short(error)) from error
             if changed:
                 await conn.executemany(
                     "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
@@ -290,6 +320,7 @@ class ProjectionRunner:
             async with conn.transaction():  # a savepoint
                 for projection in self._projections:
                     await projection.apply(conn, item.envelope, item.event)
+                await _flush(self._projections, conn)
             return True
         except TRANSIENT:
             raise

@@ -1,6 +1,13 @@
-"""The projection that keeps the boards' read model: children, their facts, occurrences."""
+"""The projection that keeps the boards' read model: children, their facts, occurrences.
+
+Rows are buffered while a batch is applied and written by `flush`, which the runner calls in
+the same transaction before it stores the offsets: one round trip per table per batch instead
+of one per fact.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import asyncpg
 
@@ -12,28 +19,49 @@ from shared.envelope import DomainEvent, Envelope
 class BoardFacts:
     name = "board_facts"
 
+    def __init__(self) -> None:
+        self._children: list[tuple[Any, ...]] = []
+        self._facts: list[tuple[Any, ...]] = []
+        self._occurrences: list[tuple[Any, ...]] = []
+        self._changed: set[str] = set()
+
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
                     ) -> None:
         if isinstance(event, ChildRegistered):
-            await conn.execute(
-                "INSERT INTO children (child_id, locality, date_of_birth) VALUES ($1, $2, $3)"
-                " ON CONFLICT (child_id) DO NOTHING",
-                event.child_id, event.locality, event.date_of_birth)
-        changes = board_changes(event)
-        for change in changes:
+            self._children.append((event.child_id, event.locality, event.date_of_birth))
+            self._changed.add(envelope.event_type)
+        for change in board_changes(event):
+            self._changed.add(envelope.event_type)
             if isinstance(change, Fact):
-                await conn.execute(
-                    "INSERT INTO child_facts (attribute, child_id, valid_from, seq, value)"
-                    " VALUES ($1, $2, $3, $4, $5)",
-                    change.attribute, envelope.stream_id, change.valid_from,
-                    envelope.stream_version, change.value)
+                self._facts.append((change.attribute, envelope.stream_id, change.valid_from,
+                                    envelope.stream_version, change.value))
             else:
-                await conn.execute(
-                    "INSERT INTO occurrences (kind, subject_id, seq, day, a, b, n, m)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                self._occurrences.append((
                     change.kind, change.subject_id or envelope.stream_id,
                     envelope.stream_version, change.day, change.a, change.b, change.n,
-                    change.m)
-        if changes or isinstance(event, ChildRegistered):
-            # Delivered at commit, once per distinct payload per transaction: the live feed.
-            await conn.execute("SELECT pg_notify('boards_changed', $1)", envelope.event_type)
+                    change.m))
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        try:
+            if self._children:
+                await conn.executemany(
+                    "INSERT INTO children (child_id, locality, date_of_birth) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (child_id) DO NOTHING", self._children)
+            if self._facts:
+                await conn.copy_records_to_table(
+                    "child_facts", records=self._facts,
+                    columns=["attribute", "child_id", "valid_from", "seq", "value"])
+            if self._occurrences:
+                await conn.copy_records_to_table(
+                    "occurrences", records=self._occurrences,
+                    columns=["kind", "subject_id", "seq", "day", "a", "b", "n", "m"])
+            for event_type in sorted(self._changed):
+                # Delivered at commit: the live feed.
+                await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Forget what was buffered (the batch's transaction is being rolled back)."""
+        self._children, self._facts, self._occurrences = [], [], []
+        self._changed = set()
