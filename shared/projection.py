@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,6 +141,8 @@ class ProjectionRunner:
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in self._topics}
         self.healthy = False
         self.last_error: str | None = None
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._committed_at = 0.0
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -183,6 +186,16 @@ class ProjectionRunner:
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+            # Catching up: add what the fetcher already holds (no waiting), so a backlog is
+            # applied in large transactions while a live trickle stays quick.
+            count = sum(len(r) for r in batches.values())
+            while 0 < count < self._batch_size:
+                more = await consumer.getmany(timeout_ms=0, max_records=self._batch_size - count)
+                if not more:
+                    break
+                for tp, records in more.items():
+                    batches.setdefault(tp, []).extend(records)
+                count += sum(len(r) for r in more.values())
             async with self._lock:
                 assigned = consumer.assignment()
                 for tp, records in batches.items():
@@ -210,12 +223,16 @@ class ProjectionRunner:
         for envelope in applied:
             self.progress[tp.topic].last_recorded_at = envelope.recorded_at
         self.progress[tp.topic].positions[tp.partition] = records[-1].offset + 1
+        self._to_commit[tp] = records[-1].offset + 1
         consumer = self._consumer
-        if consumer is not None:
-            try:  # informational only: the stored offsets are the truth
-                await consumer.commit({tp: records[-1].offset + 1})
+        if consumer is not None and time.monotonic() - self._committed_at > 1.0:
+            # Informational only (for operators' tools): the stored offsets are the truth.
+            try:
+                await consumer.commit(dict(self._to_commit))
             except KafkaError:
                 pass
+            self._to_commit.clear()
+            self._committed_at = time.monotonic()
 
     def _decode(self, record: ConsumerRecord) -> _Decoded:
         item = _Decoded(record)
@@ -236,6 +253,10 @@ class ProjectionRunner:
                            dead_lettered: set[int], *, careful: bool) -> list[Envelope]:
         applied: list[Envelope] = []
         async with self._pool.acquire() as conn, conn.transaction():
+            # A read model and its offsets commit together, so a database crash can only lose
+            # the last few batches whole: they are read again from Kafka. No need to wait for
+            # the WAL flush (the event stores keep synchronous commit).
+            await conn.execute("SET LOCAL synchronous_commit TO off")
             if self._search_path:
                 await conn.execute(self._search_path)
             # The stored offset is the truth, whatever the consumer's position: records below it
@@ -257,8 +278,12 @@ class ProjectionRunner:
             versions: dict[str, int] = {
                 r["stream_id"]: r["stream_version"]
                 for r in await conn.fetch(
-                    "SELECT stream_id, stream_version FROM projection_streams"
-                    " WHERE consumer = $1 AND topic = $2 AND stream_id = ANY($3::text[])",
+                    # A join on the ids, not `= ANY(array)`: on a freshly built (not yet
+                    # analysed) table the planner would compare every row with every id.
+                    "SELECT p.stream_id, p.stream_version"
+                    " FROM unnest($3::text[]) AS wanted(stream_id)"
+                    " JOIN projection_streams p USING (stream_id)"
+                    " WHERE p.consumer = $1 AND p.topic = $2",
                     self.consumer_name, tp.topic, stream_ids,
                 )
             }
@@ -299,12 +324,13 @@ class ProjectionRunner:
                 except Exception as error:
                     raise _ApplyFailed(-1, _short(error)) from error
             if changed:
-                await conn.executemany(
+                ids = sorted(changed)
+                await conn.execute(
                     "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
-                    " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, stream_id)"
+                    " SELECT $1, $2, s, v FROM unnest($3::text[], $4::int[]) AS x(s, v)"
+                    " ON CONFLICT (consumer, topic, stream_id)"
                     " DO UPDATE SET stream_version = EXCLUDED.stream_version",
-                    [(self.consumer_name, tp.topic, s, versions[s]) for s in changed],
-                )
+                    self.consumer_name, tp.topic, ids, [versions[i] for i in ids])
             await conn.execute(
                 "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
                 " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
