@@ -179,7 +179,7 @@ class ServiceProcess:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(0.1)  # poll interval; the deadline above bounds the wait
         raise TimeoutError(f"{self.module} {self.role} not healthy: {self.tail()}")
 
     def kill(self) -> None:
@@ -246,7 +246,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:
         while not consumer.assignment():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no partitions of {topic}")
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # poll interval until assigned, within the deadline
         partitions = sorted(consumer.assignment())
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -260,7 +260,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:
             batch = await consumer.getmany(timeout_ms=500)
             for part in batch.values():
                 records.extend(part)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # yield between polls; the deadline above bounds it
         return records
     finally:
         await consumer.stop()
