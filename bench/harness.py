@@ -31,10 +31,11 @@ from aiokafka.admin import NewTopic
 
 from services.case_events import events as ce
 from services.projections.registry import rebuild
+from shared.db import open_database
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore, make_envelopes
 from shared.kafka import connected_admin, ensure_topics, new_producer
-from shared.migrations import EVENT_STORE_SQL, ensure_database, migrate, scripts_in
+from shared.migrations import EVENT_STORE_SQL
 from shared.relay import Relay, event_headers
 from shared.settings import Settings
 from tests.infrastructure import (
@@ -85,12 +86,8 @@ def settings(infra: Infrastructure, namespace: str, service: str = "case_events"
 
 
 async def fresh_store(s: Settings) -> asyncpg.Pool:
-    await ensure_database(s.dsn("postgres"), s.database)
-    pool = await asyncpg.create_pool(s.dsn(), min_size=8, max_size=16)
-    assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn, scripts_in(EVENT_STORE_SQL))
-    return pool
+    """A new event store opened exactly as the services open theirs."""
+    return await open_database(s.model_copy(update={"postgres_pool_max": 16}), EVENT_STORE_SQL)
 
 
 def ctx() -> CommandContext:

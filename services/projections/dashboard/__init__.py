@@ -10,6 +10,7 @@ from datetime import date
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import markdown
@@ -166,8 +167,8 @@ def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Sett
             raise HTTPException(404, f"no board {name!r}")
         as_at, locality, view = params(request)
         board = await board_for(name, as_at, locality, view)
-        query = f"as_at={as_at.isoformat()}&view={view}" + (
-            f"&locality={locality}" if locality else "")
+        query = urlencode({"as_at": as_at.isoformat(), "view": view,
+                           **({"locality": locality} if locality else {})})
         return templates.TemplateResponse(request, "board.html", {
             "title": board.title, "board": board, "charts": charts(board),
             "localities": await localities(), "today": clock.today(),
