@@ -310,8 +310,17 @@ async def load(base_port: int, seed: int, scale: float, end: date, concurrency: 
             deadline = time.monotonic() + 600
             pause = 0.2
             while True:
-                r = await client.post(f"{urls[step.service]}{step.path}", json=step.body,
-                                      headers={**HEADERS, "Idempotency-Key": key})
+                try:
+                    r = await client.post(f"{urls[step.service]}{step.path}", json=step.body,
+                                          headers={**HEADERS, "Idempotency-Key": key})
+                except httpx.TransportError:
+                    # E.g. the server closed an idle keep-alive connection as it was reused.
+                    # The idempotency key makes sending the command again safe.
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+                    continue
                 if r.status_code in (200, 201):
                     return
                 # A child registered a moment ago may not be known to the other services yet.
@@ -369,8 +378,8 @@ def main() -> None:
     end = args.end or date.today()
     try:
         asyncio.run(load(args.base_port, args.seed, args.scale, end))
-    except RuntimeError as error:
-        sys.exit(f"demo county: {error}")
+    except (RuntimeError, httpx.HTTPError) as error:
+        sys.exit(f"demo county: {error!r}")
 
 
 if __name__ == "__main__":

@@ -411,7 +411,7 @@ def load_demo_county(stack: LocalStack) -> None:
         summary = asyncio.run(load(stack.http_base, seed=7, scale=scale,
                                    end=datetime.date.today()))
     except Exception as error:
-        print(f"The demo county did not load completely ({error}); run `make run` again "
+        print(f"The demo county did not load completely ({error!r}); run `make run` again "
               "to resume it.", flush=True)
         return
     marker.write_text(f"{summary['children']} children, {summary['commands']} commands, "
