@@ -34,7 +34,7 @@ from services.case_events import events as ce
 from services.projections.registry import rebuild
 from shared.db import open_database
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
-from shared.eventstore import CommandContext, PostgresEventStore, make_envelopes
+from shared.eventstore import CommandContext, Cursor, PostgresEventStore, make_envelopes
 from shared.kafka import connected_admin, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL
 from shared.relay import Relay, event_headers
@@ -162,7 +162,7 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     relay_rate = n / (time.perf_counter() - started)
     stop.set()
     await task
-    envelopes = [e for _, e in await store.read_all(await _zero(), n)]
+    envelopes = [e for _, e in await store.read_all(Cursor(), n)]
     raw_topic = f"{topic}-raw"
     admin = await connected_admin(s)
     try:
@@ -181,11 +181,6 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     return {"figure": "relay events/s, store to topic", "platform": relay_rate,
             "baseline": raw_rate, "baseline_name": "raw aiokafka producer (acks=all, "
             "idempotent), same envelopes", "target_ratio": 0.5}
-
-
-async def _zero():  # type: ignore[no-untyped-def]
-    from shared.eventstore import Cursor
-    return Cursor()
 
 
 # -- 4. projection rebuild against the raw consumer -------------------------------------------

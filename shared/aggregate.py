@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar, Self
 
+from shared.calendar import age_on
 from shared.envelope import DomainEvent, Envelope, EventRegistry
 
 
@@ -42,8 +43,7 @@ class KnownChild:
     locality: str
 
     def age_on(self, day: date) -> int:
-        years = day.year - self.date_of_birth.year
-        return years - ((day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day))
+        return age_on(self.date_of_birth, day)
 
 
 def not_in_future(field: str, day: date, decision: Decision) -> None:

@@ -38,6 +38,12 @@ def working_days_between(start: date, end: date) -> int:
     return count
 
 
+def age_on(date_of_birth: date, day: date) -> int:
+    """Age in whole years on `day` (a 29 February birthday counts from 1 March)."""
+    years = day.year - date_of_birth.year
+    return years - ((day.month, day.day) < (date_of_birth.month, date_of_birth.day))
+
+
 def add_months(start: date, months: int) -> date:
     """Same day `months` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
     month_index = start.month - 1 + months

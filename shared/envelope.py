@@ -9,6 +9,7 @@ version the code now declares.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -67,10 +68,14 @@ class DatedEvent(DomainEvent):
     """An event that happened in the world on its first date field."""
 
     def occurred_at(self) -> datetime | None:
-        for name, field in type(self).model_fields.items():
-            if field.annotation is date:
-                return at_start_of(getattr(self, name))
-        return None
+        name = _first_date_field(type(self))
+        return at_start_of(getattr(self, name)) if name else None
+
+
+@functools.cache
+def _first_date_field(cls: type[BaseModel]) -> str | None:
+    """Looked up once per event class: occurred_at runs for every event appended."""
+    return next((n for n, f in cls.model_fields.items() if f.annotation is date), None)
 
 
 class Envelope(BaseModel):

@@ -23,3 +23,11 @@ def test_months_clamp_to_the_end_of_a_shorter_month() -> None:
     assert add_months(date(2024, 8, 31), 6) == date(2025, 2, 28)
     assert add_months(date(2023, 8, 31), 6) == date(2024, 2, 29)
     assert add_months(date(2024, 1, 15), 3) == date(2024, 4, 15)
+
+
+def test_age_in_whole_years_with_a_leap_day_birthday() -> None:
+    from shared.calendar import age_on
+
+    assert age_on(date(2008, 2, 29), date(2026, 2, 28)) == 17
+    assert age_on(date(2008, 2, 29), date(2026, 3, 1)) == 18
+    assert age_on(date(2010, 6, 1), date(2026, 6, 1)) == 16

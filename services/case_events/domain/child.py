@@ -19,11 +19,10 @@ from shared.aggregate import (
     AlreadyRecorded,
     Decision,
     DomainRuleViolation,
-    KnownChild,
     check_day,
     not_in_future,
 )
-from shared.calendar import add_months, add_working_days, working_days_between
+from shared.calendar import add_months, add_working_days, age_on, working_days_between
 from shared.envelope import DomainEvent
 
 ASSESSMENT_WORKING_DAYS = 45
@@ -80,7 +79,7 @@ class Child(Aggregate):
 
     def _age_on(self, day: date) -> int:
         assert self.s.date_of_birth is not None
-        return KnownChild(self.stream_id, self.s.date_of_birth, "").age_on(day)
+        return age_on(self.s.date_of_birth, day)
 
     @staticmethod
     def _must(condition: object, name: str, reason: str) -> None:

@@ -10,6 +10,7 @@ from services.accommodation import events as acc
 from services.case_events import events as ce
 from services.education import events as edu
 from services.escalations import events as esc
+from shared.calendar import add_months
 from shared.envelope import DomainEvent
 
 
@@ -56,7 +57,7 @@ def _case(event: DomainEvent) -> list[Change]:
                     Fact("cp_category", event.start_date, event.category.value),
                     Fact("cp_repeat", event.start_date, "1" if event.previous_plans else "0"),
                     Fact("cp_review_due", event.start_date,
-                         _months(event.start_date, 3).isoformat())]
+                         add_months(event.start_date, 3).isoformat())]
         case ce.ChildProtectionPlanReviewed():
             return [Fact("cp_review_due", event.review_date, event.next_review_due.isoformat())]
         case ce.ChildProtectionPlanEnded():
@@ -175,9 +176,3 @@ def _escalations(event: DomainEvent) -> list[Change]:
 
 def board_changes(event: DomainEvent) -> list[Change]:
     return _case(event) + _accommodation(event) + _education(event) + _escalations(event)
-
-
-def _months(day: date, months: int) -> date:
-    from shared.calendar import add_months
-
-    return add_months(day, months)

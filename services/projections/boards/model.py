@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.calendar import age_on
+
 
 @dataclass(frozen=True)
 class Child:
@@ -19,9 +21,7 @@ class Child:
     facts: dict[str, str] = field(default_factory=dict)
 
     def age_on(self, day: date) -> int:
-        years = day.year - self.date_of_birth.year
-        return years - ((day.month, day.day) < (self.date_of_birth.month,
-                                                 self.date_of_birth.day))
+        return age_on(self.date_of_birth, day)
 
     def get(self, attribute: str) -> str | None:
         return self.facts.get(attribute)
