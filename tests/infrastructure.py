@@ -11,6 +11,7 @@ Where they come from, in this order:
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -57,10 +58,32 @@ class Infrastructure:
                 f"{self.postgres_host}:{self.postgres_port}/{database}")
 
 
-def free_port() -> int:
+# Ports for servers the tests start come from below Linux's ephemeral range (32768-60999).
+# A port the kernel hands out with bind(0) lies inside that range, so between our check and
+# the server's own bind an outgoing connection can take it ("address already in use").
+_SERVER_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
+
+
+def port_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port(block: int = 1) -> int:
+    """The first of `block` consecutive free ports, never handed out before by this process."""
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop - block)
+        ports = range(base, base + block)
+        if not _handed_out.intersection(ports) and all(port_free(p) for p in ports):
+            _handed_out.update(ports)
+            return base
+    raise RuntimeError(f"no {block} consecutive free ports in {_SERVER_PORTS}")
 
 
 def new_namespace() -> str:
@@ -106,7 +129,7 @@ def _containers() -> Iterator[Infrastructure]:
 def _local_stack() -> Iterator[Infrastructure]:
     state = ROOT / ".local" / f"test-stack-{os.getpid()}"  # one per process: never shared
     shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, postgres_port=free_port(), kafka_port=_free_pair(),
+    stack = LocalStack(state_dir=state, postgres_port=free_port(), kafka_port=free_port(2),
                        kafka_heap="512m")
     logs = state / "logs"
     stack.init_postgres()
@@ -131,19 +154,6 @@ def _local_stack() -> Iterator[Infrastructure]:
         shutil.rmtree(state, ignore_errors=True)
         if pg_dir.parent != state:
             shutil.rmtree(pg_dir.parent, ignore_errors=True)
-
-
-def _free_pair() -> int:
-    """A port p with p+1 free too (Kafka's listener and its controller)."""
-    for _ in range(50):
-        port = free_port()
-        try:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no two adjacent free ports")
 
 
 class ServiceProcess:

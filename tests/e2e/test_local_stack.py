@@ -20,22 +20,6 @@ from tests.infrastructure import free_port, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-def free_block(size: int = 12) -> int:
-    for _ in range(100):
-        base = free_port()
-        if base + size < 65000 and all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-def _free(port: int) -> bool:
-    import socket
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
 class Run:
     """`python -m deploy.local.stack run` (what `make run` execs), with its output collected."""
 
@@ -71,9 +55,9 @@ class Run:
 def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
     state = ROOT / ".local" / "smoke-stack"
     shutil.rmtree(state, ignore_errors=True)
-    base = free_block()
+    base = free_port(15)  # APIs at base+0..4, workers at base+10..14
     env = {**os.environ, "CSP_STATE_DIR": str(state), "CSP_HTTP_BASE_PORT": str(base),
-           "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_block(2)),
+           "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_port(2)),
            "CSP_KAFKA_HEAP": "512m", "CSP_DEMO": "off"}
     first = Run(env)
     try:
