@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -30,8 +30,8 @@ test-unit: install
 	@$(PY) -m pytest tests/unit tests/contract -m "not integration"
 
 lint: install
-	@.venv/bin/ruff check shared services deploy tests bench
-	@.venv/bin/mypy shared services bench
+	@.venv/bin/ruff check shared services deploy tests bench chaos
+	@.venv/bin/mypy shared services bench chaos
 
 clean-local:
 	@rm -rf .local
@@ -54,3 +54,8 @@ rebuild: install
 # writes bench/results/latest.json and docs/benchmarks.md (a few minutes).
 bench: install
 	@$(PY) -m bench.harness
+
+# Fault injection: a seeded workload with brokers, databases and our own processes killed,
+# then every invariant checked; writes docs/reliability.md (about half an hour).
+chaos: install-test
+	@$(PY) -m chaos

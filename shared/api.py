@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -127,20 +128,88 @@ def install_error_handlers(app: FastAPI) -> None:
                                "type": "idempotency_key_reused"}])
 
 
+# The database went away (a restart, a failover): the command may or may not have committed.
+DATABASE_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                        asyncpg.exceptions.AdminShutdownError,
+                        asyncpg.exceptions.CannotConnectNowError)
+
+
+def install_unavailable_handler(app: FastAPI) -> None:
+    async def unavailable(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "the event store is unavailable for a moment: the command may or may not "
+                       "have been recorded. Send it again with the same Idempotency-Key.",
+             "error": type(error).__name__},
+            status_code=503, headers={"Retry-After": "1"})
+
+    for kind in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(kind, unavailable)
+
+
+class LimitRequestBody:
+    """ASGI middleware: a request body over `limit` bytes is answered 413 before any of it is
+    used: at once by its Content-Length, or for a chunked body as soon as it passes the limit
+    (the app then sees the client gone, and whatever it answers is dropped)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._too_large(send)
+            return
+        seen = 0
+        refused = started = False
+
+        async def limited() -> Any:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit and not started:
+                refused = True
+                await self._too_large(send)
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Any) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = True
+            await send(message)
+
+        await self.app(scope, limited, guarded)
+
+    async def _too_large(self, send: Any) -> None:
+        body = json.dumps({"detail": [{"loc": ["body"], "type": "too_large",
+                                       "msg": f"request body over {self.limit:,} bytes"}]})
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body.encode()})
+
+
 def service_app(
     title: str,
     service: str,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: dict[str, HealthCheck],
+    max_request_bytes: int = Settings.model_fields["max_request_bytes"].default,
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
+    app.add_middleware(LimitRequestBody, limit=max_request_bytes)
     install_error_handlers(app)
+    install_unavailable_handler(app)
     instrument(app)
     app.include_router(operational_router(service, checks))
     return app
-
-
 
 
 class ServiceState:
@@ -170,4 +239,4 @@ def domain_service_app(settings: Settings, title: str, description: str,
             await state.pool.close()
 
     return service_app(title, settings.service, description, lifespan,
-                       {"postgres": database_check}), state
+                       {"postgres": database_check}, settings.max_request_bytes), state

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -80,6 +81,32 @@ async def _flush(projections: Sequence[Projection], conn: asyncpg.Connection) ->
         flush = getattr(projection, "flush", None)
         if flush is not None:
             await flush(conn)
+
+
+class AppliedLedger:
+    """A row per applied event in `projection_applied`, in the runner's transaction: evidence
+    for the reliability checks (an event applied twice would leave two rows)."""
+
+    name = "applied-ledger"
+
+    def __init__(self, consumer: str) -> None:
+        self._consumer = consumer
+        self._rows: list[tuple[str, UUID, str, int, str]] = []
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+                    ) -> None:
+        self._rows.append((self._consumer, envelope.event_id, envelope.stream_id,
+                           envelope.stream_version, envelope.event_type))
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            await conn.copy_records_to_table(
+                "projection_applied", records=rows,
+                columns=["consumer", "event_id", "stream_id", "stream_version", "event_type"])
+
+    def discard(self) -> None:
+        self._rows.clear()
 
 
 def _discard(projections: Sequence[Projection]) -> None:

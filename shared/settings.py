@@ -50,6 +50,15 @@ class Settings(BaseSettings):
         1.0, description="Relay polls this often when no NOTIFY arrives (the fallback)."
     )
     projection_batch_size: int = Field(1000, description="Most records per projection batch.")
+    max_request_bytes: int = Field(
+        16 * 1024 * 1024, description="Largest request body an API accepts (else 413); a "
+        "register feed of 10,000 marks is about 1 MB.")
+    projection_ledger: bool = Field(
+        False, description="Also record every applied event in `projection_applied` (one row "
+        "per application; the reliability checks count duplicates and losses from it).")
+    relay_stalled_after_s: float = Field(
+        10.0, description="The relay reports degraded on /health when the oldest event not yet "
+        "published is older than this (a broker down or paused).")
     projection_group_id: str = Field("boards", description="Kafka consumer group of the boards.")
 
     small_number_threshold: int = Field(

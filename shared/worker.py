@@ -64,12 +64,19 @@ def service_worker_app(
             runners.append(publisher.run)
 
             async def relay_check() -> dict[str, Any]:
-                behind = await pool.fetchval(
-                    "SELECT count(*) FROM events e WHERE (e.transaction_id, e.position) >"
+                # Degraded when the relay failed, or when an event has waited longer than
+                # relay_stalled_after_s (a paused broker raises no error, it just stops).
+                behind = await pool.fetchrow(
+                    "SELECT count(*) AS n, extract(epoch FROM now() - min(e.recorded_at))"
+                    " AS oldest_s FROM events e WHERE (e.transaction_id, e.position) >"
                     " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
                     "  WHERE c.topic = $1), ('0'::xid8, 0))", settings.topic(own[0]))
-                return {"ok": publisher.healthy, "topic": settings.topic(own[0]),
-                        "events_behind": behind}
+                oldest = float(behind["oldest_s"] or 0.0)
+                stalled = oldest > settings.relay_stalled_after_s
+                return {"ok": publisher.healthy and not stalled, "topic": settings.topic(own[0]),
+                        "events_behind": behind["n"], "oldest_unpublished_s": round(oldest, 1),
+                        **({"error": "relay stalled: events waiting longer than "
+                            f"{settings.relay_stalled_after_s:g}s"} if stalled else {})}
 
             checks["relay"] = relay_check
         for subscription in subscriptions:

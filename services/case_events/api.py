@@ -60,7 +60,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "Case events", settings.service,
         "Records the child's statutory journey, from referral to leaving care, as events "
         "published on the `case-events` topic (see docs/events.md).",
-        lifespan, {"postgres": database_check},
+        lifespan, {"postgres": database_check}, settings.max_request_bytes,
     )
 
     @app.post("/children", status_code=201, response_model=Recorded, responses=ERRORS,

@@ -41,14 +41,18 @@ async def live_build(db: asyncpg.Pool | asyncpg.Connection) -> str | None:
 
 
 async def ensure_live_build(pool: asyncpg.Pool) -> str:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE board_builds IN EXCLUSIVE MODE")  # one first build only
-        name = await live_build(conn)
-        if name is not None:
+    """The live build; the first worker to start creates it. Workers starting together take
+    turns on an advisory lock, so exactly one creates it and the others find it."""
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtext('board_builds'))")
+        try:
+            name = await live_build(conn)
+            if name is None:
+                name = await create_build(pool)
+                await swap(pool, name)
             return name
-    name = await create_build(pool)
-    await swap(pool, name)
-    return name
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext('board_builds'))")
 
 
 async def swap(pool: asyncpg.Pool, name: str) -> str | None:

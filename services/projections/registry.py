@@ -29,7 +29,7 @@ from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.logging import get_logger
-from shared.projection import Projection, ProjectionRunner
+from shared.projection import TRANSIENT, AppliedLedger, Projection, ProjectionRunner
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -51,13 +51,18 @@ def boards() -> list[Projection]:
     return [BoardFacts()]
 
 
-def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any
-                 ) -> ProjectionRunner:
+def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any,
+                 registry: EventRegistry | None = None) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
+    consumer = f"{settings.consumer_group}.{schema}"
+    projections = boards()
+    if settings.projection_ledger:
+        projections.append(AppliedLedger(consumer))
     return ProjectionRunner(
-        pool, event_types(), boards(), [settings.topic(t) for t in source_topics()],
+        pool, registry or event_types(), projections,
+        [settings.topic(t) for t in source_topics()],
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        consumer_name=f"{settings.consumer_group}.{schema}",
+        consumer_name=consumer,
         dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
         batch_size=settings.projection_batch_size, schema=schema)
 
@@ -75,7 +80,15 @@ def worker(settings: Settings) -> FastAPI:
 
         async def follow(stop: asyncio.Event) -> None:
             while not stop.is_set():
-                schema = await ensure_live_build(pool)
+                try:
+                    schema = await ensure_live_build(pool)
+                except (*TRANSIENT, asyncpg.PostgresError) as error:
+                    log.warning("cannot find the live build yet; retrying", error=repr(error))
+                    try:
+                        await asyncio.wait_for(stop.wait(), 1.0)
+                    except TimeoutError:
+                        pass
+                    continue
                 runner = current["runner"] = build_runner(settings, pool, schema, producer)
                 swapped = asyncio.Event()
 
@@ -110,9 +123,11 @@ def worker(settings: Settings) -> FastAPI:
     return worker_app("Projections worker", settings.service, start)
 
 
-async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = True) -> str:
+async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = True,
+                  registry: EventRegistry | None = None) -> str:
     """Fill a new build from offset 0 beside the live one, with a progress bar; then swap it
-    in (the live boards keep answering from the old build until then)."""
+    in (the live boards keep answering from the old build until then). `registry` decodes
+    the events (by default the published contracts, with their upcasters)."""
     pool = await open_database(settings, BUILDS_SQL)
     producer = new_producer(settings)
     await producer.start()
@@ -121,7 +136,7 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
         topics = [settings.topic(t) for t in source_topics()]
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
-        runner = build_runner(settings, pool, schema, producer)
+        runner = build_runner(settings, pool, schema, producer, registry)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         bar = tqdm(total=total, unit="msg", desc=f"rebuilding {schema}", file=sys.stderr,
