@@ -48,7 +48,7 @@ class Size:
 
 FULL = Size(commands=3000, rate=40, broker_restarts=5, process_kills=100, pause_s=30,
             poison=60, rebalances=12, fuzz_examples=60)
-SHORT = Size(commands=400, rate=40, broker_restarts=2, process_kills=10, pause_s=8,
+SHORT = Size(commands=400, rate=40, broker_restarts=2, process_kills=10, pause_s=10,
              poison=12, rebalances=3, fuzz_examples=8)
 
 
@@ -171,6 +171,21 @@ async def _pause(seconds: float, done: asyncio.Event | None = None) -> None:
         pass
 
 
+async def relay_caught_up(platform: Platform, since: float, timeout_s: float = 300) -> float:
+    """Seconds from `since` until the relay is healthy with nothing left to publish."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                r = await client.get(f"{platform.relay.url}/health")
+                if r.status_code == 200 and r.json()["checks"]["relay"]["events_behind"] == 0:
+                    return time.monotonic() - since
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            await _pause(0.2)
+    raise TimeoutError(f"the relay did not catch up within {timeout_s:.0f}s")
+
+
 # -- 1. the broker down and back ---------------------------------------------------------------
 
 async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
@@ -178,6 +193,7 @@ async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figur
     rng = random.Random(seed)
     acked_while_down = 0
     down_windows: list[tuple[float, float]] = []
+    recoveries: list[float] = []
     try:
         async def faults(done: asyncio.Event) -> None:
             broker = cluster.kafka[0]
@@ -188,11 +204,15 @@ async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figur
                 await _pause(rng.uniform(2, 5))
                 down_windows.append((down, time.monotonic()))
                 await asyncio.to_thread(broker.start)
+                recoveries.append(await relay_caught_up(platform, time.monotonic()))
 
         outcome = await with_workload(platform, size, seed, faults)
         acked_while_down = sum(1 for a in outcome.acks
                                if any(s <= a.at <= e for s, e in down_windows))
         result = await platform.figures("1 broker killed and restarted", outcome)
+        result.recovery_s = max(recoveries, default=None)
+        result.notes.append("recovery: the longest, over the restarts, from the broker "
+                            "listening again to nothing left to publish")
         result.notes.append(f"{size.broker_restarts} SIGKILLs of the broker; {acked_while_down} "
                             "commands acknowledged while it was down")
         return result
@@ -208,6 +228,7 @@ async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     rng = random.Random(seed)
     topic = platform.settings().topic("case-events")
     killed: list[int] = []
+    recoveries: list[float] = []
     try:
         async def faults(done: asyncio.Event) -> None:
             for _ in range(size.broker_restarts):
@@ -216,12 +237,16 @@ async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
                 broker = cluster.kafka[leader - 1]
                 broker.kill()
                 killed.append(leader)
+                recoveries.append(await relay_caught_up(platform, time.monotonic()))
                 await _pause(rng.uniform(2, 4))
                 await asyncio.to_thread(broker.start)
                 await _in_sync(cluster, topic, 120)  # before the next kill: ISR whole again
 
         outcome = await with_workload(platform, size, seed, faults)
         result = await platform.figures("2 three brokers, leaders killed", outcome)
+        result.recovery_s = max(recoveries, default=None)
+        result.notes.append("recovery: the longest, over the kills, from a leader's death to "
+                            "nothing left to publish (a new leader elected, the rest in sync)")
         result.notes.append(f"replication factor 3, min.insync.replicas 2, unclean leader "
                             f"election off; leaders killed (node ids): {killed}")
         return result

@@ -45,6 +45,9 @@ APPLIED = Counter("projection_events_applied_total", "Events applied to read mod
 DUPLICATES = Counter("projection_duplicates_skipped_total",
                      "Events skipped because their stream version was already applied",
                      ["consumer", "topic"])
+REWOUND = Counter("projection_rewinds_total",
+                  "Times a partition was read again from its stored offset because the consumer "
+                  "was ahead of it (the database lost recent commits)", ["consumer", "topic"])
 HELD_BACK = Counter("projection_out_of_order_total",
                     "Events skipped because an earlier version of their stream was missing",
                     ["consumer", "topic"])
@@ -130,6 +133,16 @@ class TopicProgress:
     positions: dict[int, int] = field(default_factory=dict)
 
 
+class _Rewind(Exception):
+    """The consumer is ahead of the stored offset: the database lost recent commits (a crash
+    with asynchronous commit, a failover to a replica behind), so the records in between were
+    never applied for good. Read them again from the stored offset."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
 class _ApplyFailed(Exception):
     def __init__(self, index: int, reason: str) -> None:
         super().__init__(reason)
@@ -169,6 +182,7 @@ class ProjectionRunner:
         self.healthy = False
         self.last_error: str | None = None
         self._to_commit: dict[TopicPartition, int] = {}
+        self._beginnings: dict[TopicPartition, int] = {}  # first offset on each partition
         self._committed_at = 0.0
 
     # -- the loop ------------------------------------------------------------------------
@@ -239,6 +253,10 @@ class ProjectionRunner:
         dead_lettered: set[int] = set()
         try:
             applied = await self._apply_batch(tp, decoded, dead_lettered, careful=False)
+        except _Rewind as rewind:
+            _discard(self._projections)
+            self._rewind(tp, rewind.offset, records[0].offset)
+            return
         except _ApplyFailed:
             # A handler rejected an event: redo the batch with a savepoint around each event,
             # so only the failing ones are dead-lettered.
@@ -260,6 +278,15 @@ class ProjectionRunner:
                 pass
             self._to_commit.clear()
             self._committed_at = time.monotonic()
+
+    def _rewind(self, tp: TopicPartition, offset: int, was_at: int) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        consumer.seek(tp, offset)
+        self.progress[tp.topic].positions[tp.partition] = offset
+        REWOUND.labels(self.consumer_name, tp.topic).inc()
+        log.warning("consumer ahead of the stored offset; reading again from it",
+                    topic=tp.topic, partition=tp.partition, stored=offset, consumer_at=was_at)
 
     def _decode(self, record: ConsumerRecord) -> _Decoded:
         item = _Decoded(record)
@@ -294,6 +321,11 @@ class ProjectionRunner:
                 " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
                 self.consumer_name, tp.topic, tp.partition,
             )
+            # Records above the stored offset but below this batch were never applied for
+            # good if the stored offset is behind the batch: read them again first.
+            floor = stored if stored is not None else self._beginnings.get(tp, 0)
+            if batch and floor < batch[0].record.offset:
+                raise _Rewind(floor)
             decoded = [d for d in batch if d.record.offset >= (stored or 0)]
             if not decoded:
                 return applied
@@ -452,8 +484,8 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         assert consumer is not None
         async with self._runner._lock:
             stored = await self._runner.stored_offsets(assigned)
-            beginnings = await consumer.beginning_offsets([tp for tp in assigned
-                                                           if tp not in stored])
+            beginnings = await consumer.beginning_offsets(list(assigned))
+            self._runner._beginnings.update(beginnings)
             for tp in assigned:
                 offset = stored.get(tp, beginnings.get(tp, 0))
                 consumer.seek(tp, offset)
