@@ -125,11 +125,11 @@ async def fuzz_commands(cluster: ChaosCluster, size: Size, seed: int) -> Figures
     worker = ServiceProcess("services.case_events", "worker", env, logs)
     processes = [*apis.values(), worker,
                  *(ServiceProcess(f"services.{s}", "worker", env, logs) for s in SERVICES[1:])]
-    for p in processes:
-        p.start()
     totals: dict[str, Any] = {"requests": 0, "accepted": 0, "rejected": 0, "server_errors": [],
                               "recorded_when_rejected": []}
     try:
+        for p in processes:
+            p.start()
         for p in processes:
             await asyncio.to_thread(p.wait_healthy, 180)
         child = "FZ-known-1"

@@ -44,12 +44,13 @@ class Size:
     poison: int
     rebalances: int
     fuzz_examples: int
+    postgres_crashes: int
 
 
 FULL = Size(commands=3000, rate=40, broker_restarts=5, process_kills=100, pause_s=30,
-            poison=60, rebalances=12, fuzz_examples=60)
+            poison=60, rebalances=12, fuzz_examples=60, postgres_crashes=3)
 SHORT = Size(commands=400, rate=40, broker_restarts=2, process_kills=10, pause_s=10,
-             poison=12, rebalances=3, fuzz_examples=8)
+             poison=12, rebalances=3, fuzz_examples=8, postgres_crashes=1)
 
 
 class Platform:
@@ -189,12 +190,13 @@ async def relay_caught_up(platform: Platform, since: float, timeout_s: float = 3
 # -- 1. the broker down and back ---------------------------------------------------------------
 
 async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "broker-restarts").start()
+    platform = Platform(cluster, "broker-restarts")
     rng = random.Random(seed)
     acked_while_down = 0
     down_windows: list[tuple[float, float]] = []
     recoveries: list[float] = []
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             broker = cluster.kafka[0]
             for _ in range(size.broker_restarts):
@@ -224,12 +226,13 @@ async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figur
 
 async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     assert len(cluster.kafka) == 3
-    platform = Platform(cluster, "leader-kills").start()
+    platform = Platform(cluster, "leader-kills")
     rng = random.Random(seed)
     topic = platform.settings().topic("case-events")
     killed: list[int] = []
     recoveries: list[float] = []
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             for _ in range(size.broker_restarts):
                 await _pause(rng.uniform(2, 4))
@@ -286,10 +289,11 @@ async def _in_sync(cluster: ChaosCluster, topic: str, timeout_s: float) -> None:
 # -- 3. our own processes crash ----------------------------------------------------------------
 
 async def process_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "process-kills").start()
+    platform = Platform(cluster, "process-kills")
     rng = random.Random(seed)
     kills = {"relay": 0, "projection": 0}
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             # Kill at random moments, mostly while the process is working: around its database
             # commit and its offset store. A killed process is started again at once.
@@ -315,27 +319,36 @@ async def process_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures
 # -- 4. PostgreSQL immediate shutdown ----------------------------------------------------------
 
 async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "postgres-crash").start()
+    platform = Platform(cluster, "postgres-crash")
     restarted_at: list[float] = []
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
-            await _pause(size.commands / size.rate / 3)
-            cluster.postgres_immediate_shutdown()
-            await _pause(3)
-            await asyncio.to_thread(cluster.postgres.start, 120)
-            restarted_at.append(time.monotonic())
+            every = size.commands / size.rate / (size.postgres_crashes + 1)
+            for _ in range(size.postgres_crashes):
+                await _pause(every)
+                cluster.postgres_immediate_shutdown()
+                await _pause(3)
+                await asyncio.to_thread(cluster.postgres.start, 120)
+                restarted_at.append(time.monotonic())
 
         outcome = await with_workload(platform, size, seed, faults)
-        after = [a.at for a in outcome.acks if restarted_at and a.at >= restarted_at[0]]
+        recoveries = [min((a.at for a in outcome.acks if a.at >= t), default=t) - t
+                      for t in restarted_at]
         result = await platform.figures("4 PostgreSQL immediate shutdown", outcome)
-        if after:
-            result.recovery_s = min(after) - restarted_at[0]
+        result.recovery_s = max(recoveries, default=None)
+        rewinds = sum(b.log_path.read_text(errors="replace").count(
+            "consumer ahead of the stored offset") for b in platform.boards)
+        result.notes.append(f"{len(restarted_at)} immediate shutdowns, 3 s down each; the "
+                            f"boards read again from their stored offsets {rewinds} times "
+                            "(their last asynchronous commits were lost with the crash)")
         for p in platform.processes:
             if p.proc is not None and p.proc.poll() is not None:
                 result.violations += 1
                 result.notes.append(f"{p.module} {p.role} exited and did not reconnect")
-        result.notes.append("recovery: from the server accepting connections again to the "
-                            "first command acknowledged; no process was restarted")
+        result.notes.append("recovery: the longest, over the shutdowns, from the server "
+                            "accepting connections again to the next command acknowledged; no "
+                            "process was restarted")
         return result
     finally:
         platform.stop()
@@ -344,9 +357,10 @@ async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figure
 # -- 5. a paused broker ------------------------------------------------------------------------
 
 async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "paused-broker").start()
+    platform = Platform(cluster, "paused-broker")
     observed: dict[str, float] = {}
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             await _pause(3)
             broker = cluster.kafka[0]
@@ -379,7 +393,8 @@ async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures
         result.notes.append(
             f"paused {size.pause_s:g}s; the relay's /health said degraded after "
             + (f"{degraded:.1f}s" if degraded is not None else "NEVER")
-            + f"; slowest command answered in {outcome.slowest_s:.1f}s; recovery: from SIGCONT"
+            + f"; slowest command answered in {outcome.slowest_s * 1000:.0f} ms (they need "
+            "only PostgreSQL); recovery: from SIGCONT"
             " to nothing left to publish")
         if degraded is None:
             result.violations += 1
@@ -392,11 +407,12 @@ async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures
 # -- 6. poison messages ------------------------------------------------------------------------
 
 async def poison_messages(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "poison").start()
+    platform = Platform(cluster, "poison")
     rng = random.Random(seed)
     settings = platform.settings("chaos")
     topic = settings.topic("case-events")
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             producer = new_producer(settings)
             await producer.start()
@@ -448,8 +464,9 @@ def _poison(i: int, rng: random.Random) -> tuple[bytes, list[tuple[str, bytes]]]
 async def schema_evolution(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     from chaos.evolution import registry_with_child_registered_v2
 
-    platform = Platform(cluster, "schema-evolution").start()
+    platform = Platform(cluster, "schema-evolution")
     try:
+        platform.start()
         outcome = await with_workload(platform, size, seed, _no_faults)
         result = await platform.figures("7 schema evolution (v1 events, v2 code)", outcome,
                                         registry=registry_with_child_registered_v2())
@@ -490,10 +507,11 @@ async def _no_faults(done: asyncio.Event) -> None:
 # -- 8. rebalancing ----------------------------------------------------------------------------
 
 async def rebalancing(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
-    platform = Platform(cluster, "rebalancing", projection_workers=2).start()
+    platform = Platform(cluster, "rebalancing", projection_workers=2)
     rng = random.Random(seed)
     cycles = 0
     try:
+        platform.start()
         async def faults(done: asyncio.Event) -> None:
             nonlocal cycles
             while cycles < size.rebalances:

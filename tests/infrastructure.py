@@ -1,7 +1,7 @@
 """The real Kafka and PostgreSQL the tests talk to, and the service processes they start.
 
 Where they come from, in this order:
-1. the environment: CSP_TEST_POSTGRES_DSN_BASE (e.g. postgresql://user:pw@host:5432) and
+1. the environment: CSP_TEST_POSTGRES_DSN_BASE (a postgresql:// URL without the database) and
    CSP_TEST_KAFKA_BOOTSTRAP (host:port) when both are set;
 2. testcontainers, when a Docker engine is reachable;
 3. otherwise the same local stack `make run` uses (deploy/local/stack.py), started in a
@@ -156,6 +156,13 @@ def _local_stack() -> Iterator[Infrastructure]:
             shutil.rmtree(pg_dir.parent, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, so no service outlives its test."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 class ServiceProcess:
     """One of the platform's processes (`python -m services.X role`), started for a test."""
 
@@ -175,7 +182,7 @@ class ServiceProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.role],
                                      cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         return self
 
     def wait_healthy(self, timeout_s: float = 90) -> ServiceProcess:
