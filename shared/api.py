@@ -195,6 +195,59 @@ class LimitRequestBody:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
+# Sent with every response. The dashboard serves its own scripts and styles only (no inline
+# script, no CDN), so the policy can forbid everything else; API docs pages (/docs) load
+# Swagger UI from a CDN and get a policy of their own.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cache-Control": "no-store",
+}
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+               "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
+               "https://fastapi.tiangolo.com; frame-ancestors 'none'")
+_SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every response (static assets may be
+    cached: they carry no personal data)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                for name, value in _SECURITY_HEADERS:
+                    if name in present:
+                        continue
+                    if name == b"content-security-policy" and path in ("/docs", "/redoc"):
+                        value = DOCS_POLICY.encode()
+                    if name == b"cache-control" and path.startswith(("/static/", "/assets/")):
+                        continue
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def service_app(
     title: str,
     service: str,
@@ -205,6 +258,7 @@ def service_app(
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
     app.add_middleware(LimitRequestBody, limit=max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     install_unavailable_handler(app)
     instrument(app)

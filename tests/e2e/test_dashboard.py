@@ -56,9 +56,17 @@ async def figure(page: Page, key: str) -> str:
 
 async def test_every_board_page_renders_its_figures(county: Platform, browser: Browser) -> None:
     page = await browser.new_page(viewport={"width": 1200, "height": 1000})
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text)
+            if "Content Security Policy" in m.text else None)
     url = county.projections.url
     response = await page.goto(f"{url}/dashboard?view=council")
     assert response is not None and response.status == 200
+    headers = await response.all_headers()
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    # The page's own scripts run under that policy (no inline script is needed).
+    assert await page.evaluate("document.body.classList.contains('js-enabled')")
     await page.screenshot(path=SHOTS / "index.png", full_page=True)
     for board, title in BOARDS.items():
         response = await page.goto(f"{url}/dashboard/{board}?view=council")
@@ -76,6 +84,7 @@ async def test_every_board_page_renders_its_figures(county: Platform, browser: B
     background = await page.evaluate(
         "getComputedStyle(document.querySelector('.govuk-footer')).backgroundColor")
     assert background not in ("", "rgba(0, 0, 0, 0)")
+    assert blocked == []  # nothing the pages use was refused by the policy
     await page.close()
 
 
