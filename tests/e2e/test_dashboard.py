@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from deploy.demo.county import load
 from services.projections.boards.catalogue import BOARDS
@@ -129,9 +129,9 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
     child = pr.register(dob="2015-06-01", locality="Exeter")
     pr.child("case_events", child, "/periods-of-care", start_date=date.today().isoformat(),
              legal_status="V2")
-    await page.wait_for_function(
-        f"document.querySelector('[data-figure=\"children-in-care.in_care\"]').innerText"
-        f" == '{before + 1}'", timeout=15_000)
+    # A locator assertion (polling with a deadline), not a JavaScript string: the page's
+    # Content-Security-Policy forbids evaluating strings.
+    await expect(in_care).to_have_text(str(before + 1), timeout=15_000)
     assert await page.evaluate("window.liveMarker") == marker  # the same page: no reload
     assert await page.locator("#live-log li").count() >= 1
     await page.screenshot(path=SHOTS / "live.png", full_page=True)
