@@ -39,7 +39,8 @@ clean-local:
 docs: install
 	@$(PY) -m shared.settings --markdown > docs/configuration.md
 	@$(PY) -m shared.catalogue
-	@echo "docs/configuration.md, docs/events.md and docs/asyncapi.json regenerated"
+	@$(PY) -m services.partner_feeds.sharing
+	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the entitlements in docs/security.md regenerated"
 
 # Needs `make run` in another terminal (same CSP_* ports). Prints marks per second.
 bench-register-feed: install

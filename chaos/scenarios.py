@@ -340,8 +340,9 @@ async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figure
         rewinds = sum(b.log_path.read_text(errors="replace").count(
             "consumer ahead of the stored offset") for b in platform.boards)
         result.notes.append(f"{len(restarted_at)} immediate shutdowns, 3 s down each; the "
-                            f"boards read again from their stored offsets {rewinds} times "
-                            "(their last asynchronous commits were lost with the crash)")
+                            f"boards found their consumer ahead of their stored offsets and read "
+                            f"again from them {rewinds} times (a crash that takes their last "
+                            "asynchronous commits; whether one does depends on its timing)")
         for p in platform.processes:
             if p.proc is not None and p.proc.poll() is not None:
                 result.violations += 1

@@ -44,15 +44,18 @@ def service_worker_app(
     relay: bool = True,
     consumer_name: str | None = None,
     loops: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = (),
+    publishes: Sequence[str] = (),
 ) -> FastAPI:
     """The worker: the relay (if the service has an event store), each subscription, and any
-    other `loops` (e.g. a periodic rule check), all on the service's own database."""
+    other `loops` (e.g. a periodic rule check), all on the service's own database. Topics in
+    `publishes` (base names) are created if missing; a projection with `close()` is closed
+    when the worker stops."""
     async def start(stop: asyncio.Event) -> WorkerParts:
         folders = [*([EVENT_STORE_SQL] if relay else []),
                    *([PROJECTION_SQL] if subscriptions else []), *migrations]
         pool = await open_database(settings, *folders)
         own = [topic_of(settings.service)] if relay else []
-        await ensure_topics(settings, [*own, DEAD_LETTER_TOPIC,
+        await ensure_topics(settings, [*own, DEAD_LETTER_TOPIC, *publishes,
                                        *{t for s in subscriptions for t in s.topics}])
         producer = new_producer(settings)
         await producer.start()
@@ -99,6 +102,10 @@ def service_worker_app(
             await asyncio.gather(*(run(stop) for run in runners))
 
         async def close() -> None:
+            for projection in (p for s in subscriptions for p in s.projections):
+                closing = getattr(projection, "close", None)
+                if closing is not None:
+                    await closing()
             await producer.stop()
             await pool.close()
 

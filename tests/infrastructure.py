@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -28,6 +29,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from deploy.local.stack import ROOT, LocalStack, wait_for_port
+
+# Generated per test run, like every local credential.
+TEST_PSEUDONYM_KEY = secrets.token_urlsafe(24)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Infrastructure:
             "CSP_POSTGRES_USER": self.postgres_user,
             "CSP_POSTGRES_PASSWORD": self.postgres_password,
             "CSP_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "CSP_PARTNER_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
             "CSP_NAMESPACE": namespace,
             "CSP_ENVIRONMENT": "test",
             "CSP_LOG_FORMAT": "console",

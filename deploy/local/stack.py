@@ -51,7 +51,8 @@ class Process:
 
 def service_processes(http_base: int) -> list[Process]:
     """Every service process of the platform, with its HTTP port (offsets from http_base)."""
-    services = ["projections", "case_events", "accommodation", "education", "escalations"]
+    services = ["projections", "case_events", "accommodation", "education", "escalations",
+                "partner_feeds"]
     return [
         *(Process(f"{name}_api", f"services.{name}", "api", http_base + i)
           for i, name in enumerate(services)),
@@ -136,21 +137,27 @@ class LocalStack:
         return self.state_dir / "credentials.env"
 
     def postgres_password(self) -> str:
-        for line in self.credentials_file.read_text().splitlines():
-            if line.startswith("CSP_POSTGRES_PASSWORD="):
+        return self.credential("CSP_POSTGRES_PASSWORD")
+
+    def credential(self, name: str) -> str:
+        """A local credential from credentials.env, generated (and kept) on first use: never
+        committed, never the same on two machines."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.credentials_file
+        lines = path.read_text().splitlines() if path.exists() else []
+        for line in lines:
+            if line.startswith(f"{name}="):
                 return line.split("=", 1)[1]
-        raise RuntimeError(f"no password in {self.credentials_file}")
+        value = secrets.token_urlsafe(24)
+        path.write_text("\n".join([*lines, f"{name}={value}"]) + "\n")
+        path.chmod(0o600)
+        return value
 
     def init_postgres(self) -> None:
         data = self.postgres_dir
         if (data / "PG_VERSION").exists():
             return
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        if not self.credentials_file.exists():
-            # Generated on first run, never committed: local credentials only.
-            self.credentials_file.write_text(
-                f"CSP_POSTGRES_PASSWORD={secrets.token_urlsafe(24)}\n")
-            self.credentials_file.chmod(0o600)
         data.mkdir(parents=True, exist_ok=True)
         pwfile = data.parent / ".pwfile"
         pwfile.write_text(self.postgres_password() + "\n")
@@ -255,6 +262,7 @@ class LocalStack:
             "CSP_POSTGRES_PORT": str(self.postgres_port),
             "CSP_POSTGRES_USER": "csp",
             "CSP_POSTGRES_PASSWORD": self.postgres_password(),
+            "CSP_PARTNER_PSEUDONYM_KEY": self.credential("CSP_PARTNER_PSEUDONYM_KEY"),
             "CSP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
         }
 
@@ -282,6 +290,7 @@ class LocalStack:
             "Accommodation API docs": f"http://127.0.0.1:{base + 2}/docs",
             "Education API docs": f"http://127.0.0.1:{base + 3}/docs",
             "Escalations API docs": f"http://127.0.0.1:{base + 4}/docs",
+            "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
         }
 

@@ -55,7 +55,7 @@ class Run:
 def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
     state = ROOT / ".local" / "smoke-stack"
     shutil.rmtree(state, ignore_errors=True)
-    base = free_port(15)  # APIs at base+0..4, workers at base+10..14
+    base = free_port(16)  # APIs at base+0..5, workers at base+10..15
     env = {**os.environ, "CSP_STATE_DIR": str(state), "CSP_HTTP_BASE_PORT": str(base),
            "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_port(2)),
            "CSP_KAFKA_HEAP": "512m", "CSP_DEMO": "off"}

@@ -17,7 +17,8 @@ def compose_config() -> dict:  # type: ignore[type-arg]
     result = subprocess.run(
         [docker_compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True, text=True,
-        env={**os.environ, "CSP_POSTGRES_PASSWORD": "check"},  # pragma: allowlist secret
+        env={**os.environ, "CSP_POSTGRES_PASSWORD": "check",  # pragma: allowlist secret
+             "CSP_PARTNER_PSEUDONYM_KEY": "check"},  # pragma: allowlist secret
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
@@ -39,7 +40,8 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
 
 
 def test_compose_refuses_to_start_without_a_database_password() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "CSP_POSTGRES_PASSWORD"}
+    env = {**{k: v for k, v in os.environ.items() if k != "CSP_POSTGRES_PASSWORD"},
+           "CSP_PARTNER_PSEUDONYM_KEY": "check"}  # pragma: allowlist secret
     result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"),
                              "config", "-q"], capture_output=True, text=True, env=env)
     assert result.returncode != 0

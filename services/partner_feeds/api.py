@@ -1,0 +1,65 @@
+"""The share audit, for the council's auditors: every message sent to a partner agency, who
+received it, about which child, which fields, why and when. Read-only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+
+from shared.api import service_app
+from shared.db import open_database
+from shared.envelope import Agency
+from shared.settings import Settings
+
+SHARES_SQL = Path(__file__).parent / "sql"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    state: dict[str, Any] = {}
+
+    async def database_check() -> dict[str, Any]:
+        await state["pool"].fetchval("SELECT 1")
+        return {"ok": True}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state["pool"] = await open_database(settings, SHARES_SQL)
+        try:
+            yield
+        finally:
+            await state["pool"].close()
+
+    app = service_app(
+        "Partner feeds", settings.service,
+        "What each partner agency receives (minimised: pseudonymous ids, month-and-year dates "
+        "of birth, no free text; see docs/security.md), and the audit of every share.",
+        lifespan, {"postgres": database_check}, settings.max_request_bytes)
+
+    @app.get("/shares", summary="The share audit: who received what, about whom, why, when",
+             tags=["audit"])
+    async def shares(
+        child_id: Annotated[str | None, Query(max_length=64)] = None,
+        agency: Agency | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        rows = await state["pool"].fetch(
+            "SELECT message_id, agency, topic, subject, child_id, event_type, source_event_id,"
+            " fields, purpose, shared_at FROM shares"
+            " WHERE ($1::text IS NULL OR child_id = $1) AND ($2::text IS NULL OR agency = $2)"
+            " AND ($3::timestamptz IS NULL OR shared_at >= $3)"
+            " AND ($4::timestamptz IS NULL OR shared_at < $4)"
+            " ORDER BY shared_at, message_id LIMIT $5",
+            child_id, agency.value if agency else None, since, until, limit)
+        return {"shares": [{**dict(r), "message_id": str(r["message_id"]),
+                            "source_event_id": str(r["source_event_id"]),
+                            "shared_at": r["shared_at"].isoformat()} for r in rows],
+                "count": len(rows)}
+
+    return app

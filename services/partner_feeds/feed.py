@@ -1,0 +1,89 @@
+"""The partner feed: every domain event an agency is entitled to, minimised (sharing.py), sent
+to that agency's topic, and recorded in the share audit.
+
+A projection in the worker's runner: it buffers the batch's messages; at the batch's end it
+sends them, waits until Kafka has acknowledged every one (acks=all), then writes their audit
+rows in the runner's transaction, which also stores the consumed offsets. A crash after the
+sends and before the commit sends them again on restart, with the same message ids (partners
+drop a message id they have seen); the audit holds each share once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from services.partner_feeds.sharing import PURPOSE, PartnerMessage, partner_topic, shares_of
+from services.projections.registry import event_types, source_topics
+from shared.envelope import DomainEvent, Envelope
+from shared.kafka import new_producer
+from shared.settings import Settings
+from shared.worker import Subscription
+
+
+class PartnerFeed:
+    name = "partner-feed"
+
+    def __init__(self, settings: Settings) -> None:
+        key = settings.partner_pseudonym_key
+        if key is None or not key.get_secret_value():
+            raise SystemExit("CSP_PARTNER_PSEUDONYM_KEY is not set: the partner feed needs the "
+                             "council's key for partner pseudonyms (make run generates one).")
+        self._key = key.get_secret_value().encode()
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._pending: list[tuple[PartnerMessage, str]] = []  # message, council child id
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+                    ) -> None:
+        child_id = getattr(event, "child_id", None) or envelope.stream_id
+        self._pending += [(m, child_id) for m in shares_of(envelope, event, self._key)]
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        producer = await self._started_producer()
+        deliveries = [
+            await producer.send(
+                self._settings.topic(partner_topic(m.agency)),
+                value=json.dumps(m.body()).encode(), key=m.subject.encode(),
+                headers=[("message_id", str(m.message_id).encode()),
+                         ("event_type", m.event_type.encode())])
+            for m, _ in pending]
+        await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
+        await conn.executemany(
+            "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
+            " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (message_id) DO NOTHING",
+            [(m.message_id, m.agency.value, self._settings.topic(partner_topic(m.agency)),
+              m.subject, child_id, m.event_type, m.source_event_id, sorted(m.facts), PURPOSE)
+             for m, child_id in pending])
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self._settings)
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    return [Subscription("shares", source_topics(), event_types(), [PartnerFeed(settings)])]
+
+
+def feed_topics() -> list[str]:
+    from services.partner_feeds.sharing import PARTNERS
+
+    return [partner_topic(a) for a in PARTNERS]
