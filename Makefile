@@ -57,6 +57,6 @@ bench: install
 	@$(PY) -m bench.harness
 
 # Fault injection: a seeded workload with brokers, databases and our own processes killed,
-# then every invariant checked; writes docs/reliability.md (about half an hour).
+# then every invariant checked; writes docs/reliability.md (about 15 minutes).
 chaos: install-test
 	@$(PY) -m chaos
