@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import shutil
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.harness import machine as bench_machine
 from chaos import scenarios
 from chaos.cluster import ChaosCluster
 from chaos.fuzz import fuzz_commands
@@ -85,9 +85,7 @@ async def run(size: Size, only: set[int], seed: int, state: Path) -> list[Figure
 
 
 def write_report(results: list[Figures], size: Size, seed: int, seconds: float) -> None:
-    machine = {"cpus": os.cpu_count(), "memory_gib": _memory_gib(),
-               "python": platform.python_version(), "kafka": "4.1.1 (KRaft)",
-               "postgresql": _postgres_version()}
+    machine = {**bench_machine(), "kafka": "4.1.1 (KRaft)", "postgresql": _postgres_version()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "seed": seed,
@@ -150,14 +148,6 @@ covered by a test of its own:
 - **No request-body limit** (scenario 9): bodies over `CSP_MAX_REQUEST_BYTES` are now 413,
   declared or chunked, before they are read.
 """
-
-
-def _memory_gib() -> int:
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        return round(kib / 1024 / 1024)
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _postgres_version() -> str:

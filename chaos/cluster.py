@@ -90,7 +90,8 @@ class ChaosCluster:
             folder = self.state / f"kafka-{i + 1}"
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "server.properties"
-            config.write_text(self._properties(i + 1, port, controller, voters, folder))
+            config.write_text(stack.kafka_properties(i + 1, port, controller, voters,
+                                                     folder / "data", min(self.brokers, 3)))
             subprocess.run(stack._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
                                        "-c", str(config)), check=True, stdout=subprocess.DEVNULL)
             argv = stack._java("kafka.Kafka", str(config), heap=self.kafka_heap)
@@ -100,33 +101,6 @@ class ChaosCluster:
 
             self.kafka.append(Server(f"Kafka broker {i + 1}", port, logs / f"kafka-{i + 1}.log",
                                      spawn))
-
-    def _properties(self, node: int, port: int, controller: int, voters: str,
-                    folder: Path) -> str:
-        replicas = min(self.brokers, 3)
-        return "\n".join([
-            "process.roles=broker,controller",
-            f"node.id={node}",
-            f"controller.quorum.voters={voters}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={folder / 'data'}",
-            "num.partitions=6",
-            "auto.create.topics.enable=false",
-            f"offsets.topic.replication.factor={replicas}",
-            f"transaction.state.log.replication.factor={replicas}",
-            f"transaction.state.log.min.isr={max(1, replicas - 1)}",
-            f"share.coordinator.state.topic.replication.factor={replicas}",
-            f"share.coordinator.state.topic.min.isr={max(1, replicas - 1)}",
-            f"min.insync.replicas={max(1, replicas - 1)}",
-            "unclean.leader.election.enable=false",
-            "group.initial.rebalance.delay.ms=0",
-            "log.retention.hours=-1",
-            "",
-        ])
 
     def start(self) -> ChaosCluster:
         self.postgres.start(60)

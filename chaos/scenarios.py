@@ -29,6 +29,7 @@ from chaos.workload import Outcome
 from shared.envelope import EventRegistry
 from shared.kafka import new_producer
 from shared.settings import Settings
+from tests.conftest import settings_for
 from tests.infrastructure import ServiceProcess, new_namespace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,14 +75,8 @@ class Platform:
         return [self.api, self.relay, *self.boards]
 
     def settings(self, service: str = "projections") -> Settings:
-        return Settings(service=service, namespace=self.namespace,
-                        postgres_host=self.infra.postgres_host,
-                        postgres_port=self.infra.postgres_port,
-                        postgres_user=self.infra.postgres_user,
-                        postgres_password=self.infra.postgres_password,
-                        kafka_bootstrap_servers=self.infra.kafka_bootstrap,
-                        projection_ledger=True, topic_replication_factor=min(
-                            len(self.cluster.kafka), 3))
+        return settings_for(self.infra, service, self.namespace, projection_ledger=True,
+                            topic_replication_factor=min(len(self.cluster.kafka), 3))
 
     def dsn(self, service: str) -> str:
         return self.infra.dsn(f"{self.namespace}{service}")
@@ -374,18 +369,7 @@ async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures
                         observed["degraded"] = time.monotonic() - paused
                     await _pause(0.5)
                 broker.signal(signal.SIGCONT)
-                resumed = time.monotonic()
-                deadline = resumed + 300
-                while time.monotonic() < deadline:
-                    try:
-                        r = await client.get(f"{platform.relay.url}/health")
-                        if r.status_code == 200 and json.loads(r.text)["checks"]["relay"][
-                                "events_behind"] == 0:
-                            observed["recovered"] = time.monotonic() - resumed
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await _pause(0.25)
+            observed["recovered"] = await relay_caught_up(platform, time.monotonic())
 
         outcome = await with_workload(platform, size, seed, faults)
         result = await platform.figures("5 broker paused (SIGSTOP)", outcome)

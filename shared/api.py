@@ -267,16 +267,19 @@ def service_app(
 
 
 class ServiceState:
-    """What a domain service's endpoints use, available once the app has started."""
+    """What a service's endpoints use, available once the app has started."""
 
     pool: asyncpg.Pool
-    store: PostgresEventStore
+
+    @property
+    def store(self) -> PostgresEventStore:
+        return PostgresEventStore(self.pool)
 
 
-def domain_service_app(settings: Settings, title: str, description: str,
-                       migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
-    """The app of a domain service: its event store (and `migrations`) opened at start-up,
-    health, metrics and error responses; the service adds its routes."""
+def database_service_app(settings: Settings, title: str, description: str,
+                         migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
+    """The app of a service with a database of its own: opened (and `migrations` applied) at
+    start-up, health, metrics and error responses; the service adds its routes."""
     state = ServiceState()
 
     async def database_check() -> dict[str, Any]:
@@ -285,8 +288,7 @@ def domain_service_app(settings: Settings, title: str, description: str,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.pool = await open_database(settings, EVENT_STORE_SQL, *migrations)
-        state.store = PostgresEventStore(state.pool)
+        state.pool = await open_database(settings, *migrations)
         try:
             yield
         finally:
@@ -294,3 +296,9 @@ def domain_service_app(settings: Settings, title: str, description: str,
 
     return service_app(title, settings.service, description, lifespan,
                        {"postgres": database_check}, settings.max_request_bytes), state
+
+
+def domain_service_app(settings: Settings, title: str, description: str,
+                       migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
+    """The app of a domain service: its event store (and `migrations`) in its database."""
+    return database_service_app(settings, title, description, [EVENT_STORE_SQL, *migrations])

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -31,7 +32,7 @@ def log_dir(request: pytest.FixtureRequest) -> Path:
     return ARTIFACTS / "logs" / request.node.name.replace("/", "_")
 
 
-def settings_for(infra: Infrastructure, service: str, namespace: str, **overrides: object
+def settings_for(infra: Infrastructure, service: str, namespace: str, **overrides: Any
                  ) -> Settings:
     return Settings(
         service=service, namespace=namespace, environment="test",

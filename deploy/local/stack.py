@@ -203,26 +203,33 @@ class LocalStack:
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
 
-    def kafka_properties(self) -> str:
+    def kafka_properties(self, node: int = 1, port: int | None = None,
+                         controller: int | None = None, voters: str | None = None,
+                         log_dir: Path | None = None, replicas: int = 1) -> str:
+        """A KRaft node that is broker and controller. The local stack is node 1 alone; the
+        chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic."""
+        port = port or self.kafka_port
+        controller = controller or self.controller_port
         return "\n".join([
             "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            f"node.id={node}",
+            f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller}'}",
+            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={self.kafka_dir / 'data'}",
+            f"log.dirs={log_dir or self.kafka_dir / 'data'}",
             "num.partitions=6",
             "auto.create.topics.enable=false",
-            # One broker: the internal topics can have only one replica.
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
+            # The internal topics can have no more replicas than there are brokers.
+            f"offsets.topic.replication.factor={replicas}",
+            f"transaction.state.log.replication.factor={replicas}",
+            f"transaction.state.log.min.isr={max(1, replicas - 1)}",
+            f"share.coordinator.state.topic.replication.factor={replicas}",
+            f"share.coordinator.state.topic.min.isr={max(1, replicas - 1)}",
+            f"min.insync.replicas={max(1, replicas - 1)}",
+            "unclean.leader.election.enable=false",
             "group.initial.rebalance.delay.ms=0",
             "log.retention.hours=-1",
             "",

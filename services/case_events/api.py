@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Path, Response
@@ -22,14 +20,11 @@ from shared.api import (
     IdempotencyKey,
     Recorded,
     command_context,
+    domain_service_app,
     recorded,
-    service_app,
 )
 from shared.application import UnknownStream, execute
 from shared.clock import Clock, clock_from
-from shared.db import open_database
-from shared.eventstore import PostgresEventStore
-from shared.migrations import EVENT_STORE_SQL
 from shared.routes import CommandRoute, StreamParam, add_command_routes
 from shared.settings import Settings
 
@@ -40,28 +35,10 @@ ChildId = Annotated[str, Path(pattern=CHILD.pattern, description=CHILD.descripti
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     clock = clock or clock_from(settings)
-    state: dict[str, Any] = {}
-
-    async def database_check() -> dict[str, Any]:
-        await state["pool"].fetchval("SELECT 1")
-        return {"ok": True}
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_database(settings, EVENT_STORE_SQL)
-        state["pool"] = pool
-        state["store"] = PostgresEventStore(pool)
-        try:
-            yield
-        finally:
-            await pool.close()
-
-    app = service_app(
-        "Case events", settings.service,
+    app, state = domain_service_app(
+        settings, "Case events",
         "Records the child's statutory journey, from referral to leaving care, as events "
-        "published on the `case-events` topic (see docs/events.md).",
-        lifespan, {"postgres": database_check}, settings.max_request_bytes,
-    )
+        "published on the `case-events` topic (see docs/events.md).")
 
     @app.post("/children", status_code=201, response_model=Recorded, responses=ERRORS,
               summary="Register a child", tags=["children"])
@@ -73,7 +50,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         ctx = command_context(command, idempotency_key, correlation_id,
                               actor_id, actor_agency, actor_role)
         decision = Decision(today=clock.today())
-        result = await execute(state["store"], Child, command.child_id,
+        result = await execute(state.store, Child, command.child_id,
                                lambda child: child.register(command, decision), ctx,
                                must_exist=False)
         return recorded(result, response)
@@ -81,7 +58,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.get("/children/{child_id}", summary="The child's stream version and what is open",
              tags=["children"], responses={404: ERRORS[404]})
     async def child(child_id: ChildId, response: Response) -> dict[str, Any]:
-        found = Child.from_history(child_id, await state["store"].read_stream(child_id))
+        found = Child.from_history(child_id, await state.store.read_stream(child_id))
         if not found.exists:
             raise UnknownStream(child_id)
         response.headers["ETag"] = f'"{found.version}"'
@@ -97,10 +74,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         }
 
     add_command_routes(app, "/children", CHILD, CHILD_ROUTES, Child,
-                       lambda: state["store"], clock)
+                       lambda: state.store, clock)
     add_command_routes(
         app, "/families", FAMILY,
         [CommandRoute("/triage-discussions", RecordTriageDiscussion, Family.record_triage,
                       "Record a family discussed at early-help triage", "early help")],
-        Family, lambda: state["store"], clock, stream_may_be_new=True)
+        Family, lambda: state.store, clock, stream_may_be_new=True)
     return app

@@ -3,16 +3,13 @@ received it, about which child, which fields, why and when. Read-only."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 
-from shared.api import service_app
-from shared.db import open_database
+from shared.api import database_service_app
 from shared.envelope import Agency
 from shared.settings import Settings
 
@@ -20,25 +17,11 @@ SHARES_SQL = Path(__file__).parent / "sql"
 
 
 def create_app(settings: Settings) -> FastAPI:
-    state: dict[str, Any] = {}
-
-    async def database_check() -> dict[str, Any]:
-        await state["pool"].fetchval("SELECT 1")
-        return {"ok": True}
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state["pool"] = await open_database(settings, SHARES_SQL)
-        try:
-            yield
-        finally:
-            await state["pool"].close()
-
-    app = service_app(
-        "Partner feeds", settings.service,
+    app, state = database_service_app(
+        settings, "Partner feeds",
         "What each partner agency receives (minimised: pseudonymous ids, month-and-year dates "
         "of birth, no free text; see docs/security.md), and the audit of every share.",
-        lifespan, {"postgres": database_check}, settings.max_request_bytes)
+        [SHARES_SQL])
 
     @app.get("/shares", summary="The share audit: who received what, about whom, why, when",
              tags=["audit"])
@@ -49,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         until: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     ) -> dict[str, Any]:
-        rows = await state["pool"].fetch(
+        rows = await state.pool.fetch(
             "SELECT message_id, agency, topic, subject, child_id, event_type, source_event_id,"
             " fields, purpose, shared_at FROM shares"
             " WHERE ($1::text IS NULL OR child_id = $1) AND ($2::text IS NULL OR agency = $2)"

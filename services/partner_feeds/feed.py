@@ -35,12 +35,11 @@ class PartnerFeed:
         self._key = key.get_secret_value().encode()
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
-        self._pending: list[tuple[PartnerMessage, str]] = []  # message, council child id
+        self._pending: list[PartnerMessage] = []
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
                     ) -> None:
-        child_id = getattr(event, "child_id", None) or envelope.stream_id
-        self._pending += [(m, child_id) for m in shares_of(envelope, event, self._key)]
+        self._pending += shares_of(envelope, event, self._key)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         pending, self._pending = self._pending, []
@@ -53,15 +52,15 @@ class PartnerFeed:
                 value=json.dumps(m.body()).encode(), key=m.subject.encode(),
                 headers=[("message_id", str(m.message_id).encode()),
                          ("event_type", m.event_type.encode())])
-            for m, _ in pending]
+            for m in pending]
         await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
         await conn.executemany(
             "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
             " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (message_id) DO NOTHING",
             [(m.message_id, m.agency.value, self._settings.topic(partner_topic(m.agency)),
-              m.subject, child_id, m.event_type, m.source_event_id, sorted(m.facts), PURPOSE)
-             for m, child_id in pending])
+              m.subject, m.child_id, m.event_type, m.source_event_id, sorted(m.facts), PURPOSE)
+             for m in pending])
 
     def discard(self) -> None:
         self._pending.clear()

@@ -13,6 +13,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -92,6 +93,7 @@ class PartnerMessage:
     agency: Agency
     message_id: UUID  # the same for the same event and agency, so a re-send is recognisable
     subject: str  # the agency's pseudonym of the child
+    child_id: str  # the council's id: for the council's own audit, never in the body
     event_type: str
     facts: dict[str, Any]
     source_event_id: UUID
@@ -114,15 +116,16 @@ def _shareable(value: Any, month_only: bool) -> Any:
 def shares_of(envelope: Envelope, event: DomainEvent, key: bytes) -> list[PartnerMessage]:
     """Every message this event becomes, one per agency entitled to it (often none)."""
     out = []
+    child_id = getattr(event, "child_id", None) or envelope.stream_id
     for agency, entitled in ENTITLEMENTS.items():
         fields = entitled.get(envelope.event_type)
         if fields is None:
             continue
-        child_id = getattr(event, "child_id", None) or envelope.stream_id
         out.append(PartnerMessage(
             agency=agency,
             message_id=uuid5(envelope.event_id, agency.value),
             subject=pseudonym(key, agency, child_id),
+            child_id=child_id,
             event_type=envelope.event_type,
             facts={f: _shareable(getattr(event, f), f in MONTH_ONLY) for f in fields},
             source_event_id=envelope.event_id,
@@ -144,7 +147,7 @@ def entitlements_markdown() -> str:
 BEGIN, END = "<!-- entitlements: generated -->", "<!-- /entitlements -->"
 
 
-def write_docs(path: Any) -> None:
+def write_docs(path: Path) -> None:
     text = path.read_text()
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
@@ -152,6 +155,4 @@ def write_docs(path: Any) -> None:
 
 
 if __name__ == "__main__":
-    from pathlib import Path
-
     write_docs(Path(__file__).resolve().parents[2] / "docs" / "security.md")

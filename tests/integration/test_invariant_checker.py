@@ -52,6 +52,16 @@ class CrashOnce:
             raise OSError("injected crash while applying")
 
 
+async def _apply_in_own_transaction(runner: ProjectionRunner, batch: Any) -> None:
+    """What both broken runners do: every event of the batch applied, no version check."""
+    async with runner._pool.acquire() as conn, conn.transaction():
+        await conn.execute(runner._search_path)
+        for item in batch:
+            for projection in runner._projections:
+                await projection.apply(conn, item.envelope, item.event)
+        await _flush(runner._projections, conn)
+
+
 class OffsetsFirst(ProjectionRunner):
     """Broken on purpose: stores the offsets in their own transaction, then applies the batch
     in another (at-most-once). A crash between the two loses the batch."""
@@ -62,12 +72,7 @@ class OffsetsFirst(ProjectionRunner):
             await conn.execute(self._search_path)
             await conn.execute(UPSERT_OFFSET, self.consumer_name, tp.topic, tp.partition,
                                batch[-1].record.offset + 1)
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(self._search_path)
-            for item in batch:
-                for projection in self._projections:
-                    await projection.apply(conn, item.envelope, item.event)
-            await _flush(self._projections, conn)
+        await _apply_in_own_transaction(self, batch)
         return [item.envelope for item in batch]
 
 
@@ -80,12 +85,7 @@ class WritesThenOffsets(ProjectionRunner):
 
     async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any, *, careful: bool
                            ) -> list[Envelope]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(self._search_path)
-            for item in batch:
-                for projection in self._projections:
-                    await projection.apply(conn, item.envelope, item.event)
-            await _flush(self._projections, conn)
+        await _apply_in_own_transaction(self, batch)
         self.crash_after_batch -= 1
         if self.crash_after_batch == 0:
             raise OSError("injected crash between the writes and the offsets")
