@@ -40,6 +40,7 @@ from shared.migrations import EVENT_STORE_SQL
 from shared.relay import Relay, event_headers
 from shared.settings import Settings
 from tests.infrastructure import (
+    TEST_ISSUER,
     Infrastructure,
     ServiceProcess,
     eventually,
@@ -52,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 ACTOR = Actor(user_id="bench", agency=Agency.PLATFORM, role="bench")
+BENCH_USER = TEST_ISSUER.headers("bench", "council", "practitioner")
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def settings(infra: Infrastructure, namespace: str, service: str = "case_events"
     return Settings(service=service, namespace=namespace, postgres_host=infra.postgres_host,
                     postgres_port=infra.postgres_port, postgres_user=infra.postgres_user,
                     postgres_password=infra.postgres_password,
-                    kafka_bootstrap_servers=infra.kafka_bootstrap)
+                    kafka_bootstrap_servers=infra.kafka_bootstrap,
+                    auth_jwks=str(TEST_ISSUER.ensure().jwks_file))
 
 
 async def fresh_store(s: Settings) -> asyncpg.Pool:
@@ -231,7 +234,7 @@ async def through_the_services(infra: Infrastructure, sizes: Sizes
     """The register feed, freshness at 50 and 500 commands/s, and board queries, through the
     services' own processes."""
     namespace = new_namespace()
-    env = infra.env(namespace, CSP_DEMO="off")
+    env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
     logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
     processes = {f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
                  for svc in ("case_events", "education", "projections")
@@ -243,7 +246,8 @@ async def through_the_services(infra: Infrastructure, sizes: Sizes
             p.wait_healthy(120)
         feed = await register_feed.measure(
             processes["case_events_api"].url, processes["education_api"].url,
-            infra.dsn(f"{namespace}education"), sizes.feed_children, sizes.feed_days, 10_000)
+            infra.dsn(f"{namespace}education"), sizes.feed_children, sizes.feed_days, 10_000,
+            BENCH_USER)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
             latency = [await freshness(processes["case_events_api"].url, conn, namespace,
@@ -292,9 +296,7 @@ async def freshness(api: str, conn: asyncpg.Connection, namespace: str, rate: fl
                 try:
                     r = await client.post(f"{api}/children", json={
                         "child_id": child, "date_of_birth": "2014-01-01",
-                        "locality": "Exeter"}, headers={
-                        "X-Actor-Id": "bench", "X-Actor-Agency": "council",
-                        "X-Actor-Role": "bench"})
+                        "locality": "Exeter"}, headers=BENCH_USER)
                 except httpx.HTTPError:
                     failed += 1
                     return
@@ -347,7 +349,7 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
     schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
     children = await conn.fetchval(f'SELECT count(*) FROM "{schema}".children')
     board_times, select_times = [], []
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=BENCH_USER) as client:
         for _ in range(n):
             t = time.perf_counter()
             (await client.get(f"{boards}/boards/timeliness",

@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import httpx
 
+from deploy.local.stack import LocalStack
 from shared.settings import Settings
 
-HEADERS = {"X-Actor-Id": "bench", "X-Actor-Agency": "council", "X-Actor-Role": "integration"}
+ACTOR = {"user_id": "bench", "agency": "council", "role": "practitioner"}  # of the COPY rows
 CODES = ["/", "\\", "/", "\\", "/", "N", "I", "/", "L", "/"]
 
 
@@ -40,12 +41,13 @@ def school_days(start: date, count: int) -> list[date]:
 
 
 async def register(client: httpx.AsyncClient, case_events: str, n: int) -> list[str]:
+    """`n` children registered (the client carries the bench user's token)."""
     ids = [f"B-{uuid.uuid4().hex[:12]}" for _ in range(n)]
     semaphore = asyncio.Semaphore(16)
 
     async def one(child_id: str) -> None:
         async with semaphore:
-            r = await client.post(f"{case_events}/children", headers=HEADERS, json={
+            r = await client.post(f"{case_events}/children", json={
                 "child_id": child_id, "date_of_birth": "2012-01-01", "locality": "Exeter"})
             r.raise_for_status()
 
@@ -54,9 +56,10 @@ async def register(client: httpx.AsyncClient, case_events: str, n: int) -> list[
 
 
 async def measure(case_events: str, education: str, dsn: str, children: int, days: int,
-                  marks_per_call: int) -> dict[str, float]:
-    """Marks per second through the batch endpoint and rows per second by raw COPY."""
-    async with httpx.AsyncClient(timeout=300) as client:
+                  marks_per_call: int, auth: dict[str, str]) -> dict[str, float]:
+    """Marks per second through the batch endpoint and rows per second by raw COPY, as the
+    user `auth` (an Authorization header) names."""
+    async with httpx.AsyncClient(timeout=300, headers=auth) as client:
         ids = await register(client, case_events, children)
         deadline = time.monotonic() + 120
         while (await client.get(f"{education}/children/{ids[-1]}")).status_code != 200:
@@ -71,7 +74,7 @@ async def measure(case_events: str, education: str, dsn: str, children: int, day
         started = time.perf_counter()
         for batch in calls:
             r = await client.post(f"{education}/attendance/register-feed",
-                                  headers={**HEADERS, "Idempotency-Key": str(uuid.uuid4())},
+                                  headers={"Idempotency-Key": str(uuid.uuid4())},
                                   json={"school_urn": "113254", "marks": batch})
             r.raise_for_status()
         endpoint_s = time.perf_counter() - started
@@ -83,7 +86,7 @@ async def measure(case_events: str, education: str, dsn: str, children: int, day
         await conn.execute(f"CREATE TABLE {table} (LIKE events INCLUDING ALL)")
         now = datetime.now(UTC)
         rows = [(uuid.uuid4(), f"{m['child_id']}-{i}", 1, "AttendanceRecorded", 1, now, now,
-                 json.dumps(HEADERS), uuid.uuid4(), None, json.dumps(m))
+                 json.dumps(ACTOR), uuid.uuid4(), None, json.dumps(m))
                 for i, m in enumerate(marks)]
         columns = ["event_id", "stream_id", "stream_version", "event_type", "schema_version",
                    "occurred_at", "recorded_at", "actor", "correlation_id", "causation_id",
@@ -109,7 +112,8 @@ async def main() -> None:
     r = await measure(f"http://127.0.0.1:{args.base_port + 1}",
                       f"http://127.0.0.1:{args.base_port + 3}",
                       Settings(service="education").dsn(), args.children, args.days,
-                      args.marks_per_call)
+                      args.marks_per_call,
+                      LocalStack().issuer.headers("bench", "council", "practitioner"))
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{datetime.now(UTC):%Y-%m-%d}")
     print(f"register feed: {r['marks']:.0f} marks in {r['calls']:.0f} calls")

@@ -21,10 +21,11 @@ from schemathesis import GenerationMode
 from chaos.cluster import ChaosCluster
 from chaos.invariants import Figures
 from chaos.scenarios import Size
-from deploy.demo.county import HEADERS
-from tests.infrastructure import ServiceProcess, new_namespace
+from tests.infrastructure import ServiceProcess, auth, new_namespace
 
 SERVICES = ("case_events", "accommodation", "education", "escalations")
+
+HEADERS = auth("manager", user="fuzzer")
 
 
 class _Store:
@@ -117,7 +118,8 @@ async def fuzz_commands(cluster: ChaosCluster, size: Size, seed: int) -> Figures
     infra = cluster.infrastructure()
     namespace = new_namespace()
     limit = 256 * 1024
-    env = infra.env(namespace, CSP_DEMO="off", CSP_MAX_REQUEST_BYTES=str(limit))
+    env = infra.env(namespace, CSP_DEMO="off", CSP_MAX_REQUEST_BYTES=str(limit),
+                    CSP_RATE_LIMIT="100000/second")
     from chaos.scenarios import ROOT
 
     logs = ROOT / "test-artifacts" / "chaos" / f"fuzz-{namespace}"

@@ -63,7 +63,8 @@ class Platform:
         self.infra = cluster.infrastructure()
         self.namespace = new_namespace()
         self.env = self.infra.env(self.namespace, CSP_DEMO="off", CSP_PROJECTION_LEDGER="true",
-                                  CSP_RELAY_STALLED_AFTER_S="5", **cluster.replication_env())
+                                  CSP_RELAY_STALLED_AFTER_S="5", CSP_RATE_LIMIT="100000/second",
+                                  **cluster.replication_env())
         logs = logs or ROOT / "test-artifacts" / "chaos" / f"{name}-{self.namespace}"
         self.api = ServiceProcess("services.case_events", "api", self.env, logs)
         self.relay = ServiceProcess("services.case_events", "worker", self.env, logs)

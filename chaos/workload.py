@@ -15,7 +15,10 @@ from datetime import date
 
 import httpx
 
-from deploy.demo.county import HEADERS, County, Step
+from deploy.demo.county import County, Step
+from tests.infrastructure import auth
+
+HEADERS = auth("practitioner", user="chaos-workload")
 
 
 @dataclass(frozen=True)

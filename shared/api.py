@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -10,14 +9,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from shared.access import principal_of
 from shared.aggregate import AlreadyRecorded, DomainRuleViolation
 from shared.application import UnknownStream
+from shared.audit import AuditLog
+from shared.auth import Principal
 from shared.db import open_database
-from shared.envelope import Actor, Agency, new_event_id
+from shared.envelope import new_event_id
 from shared.eventstore import (
     AppendResult,
     CommandContext,
@@ -28,7 +30,10 @@ from shared.eventstore import (
 from shared.eventstore import request_hash as hash_of
 from shared.http import HealthCheck, instrument, operational_router
 from shared.migrations import EVENT_STORE_SQL
+from shared.security import LimitRequestBody, SecurityHeaders, secured_app
 from shared.settings import Settings
+
+__all__ = ["LimitRequestBody", "SecurityHeaders"]  # where tests and older imports find them
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such child (or subject) is known to this service"},
@@ -71,14 +76,12 @@ def command_context(
     body: BaseModel,
     idempotency_key: str | None,
     correlation_id: UUID | None,
-    actor_id: str,
-    actor_agency: Agency,
-    actor_role: str,
+    principal: Principal,
     extra: dict[str, Any] | None = None,
 ) -> CommandContext:
-    """The context of a command. The actor comes from headers until authentication lands."""
+    """The context of a command: the actor is the token's user, agency and role."""
     return CommandContext(
-        actor=Actor(user_id=actor_id, agency=actor_agency, role=actor_role),
+        actor=principal.actor,
         correlation_id=correlation_id or new_event_id(),
         idempotency_key=idempotency_key,
         request_hash=hash_of({"body": body.model_dump(mode="json"), **(extra or {})}),
@@ -91,9 +94,7 @@ IdempotencyKey = Annotated[
            description="Repeat a command with the same key and it is recorded once."),
 ]
 CorrelationId = Annotated[UUID | None, Header(alias="X-Correlation-Id")]
-ActorId = Annotated[str, Header(alias="X-Actor-Id", min_length=1, max_length=128)]
-ActorAgency = Annotated[Agency, Header(alias="X-Actor-Agency")]
-ActorRole = Annotated[str, Header(alias="X-Actor-Role", min_length=1, max_length=64)]
+Caller = Annotated[Principal, Depends(principal_of)]
 IfMatch = Annotated[str | None, Header(alias="If-Match",
                                        description="The stream version you last saw.")]
 
@@ -146,123 +147,30 @@ def install_unavailable_handler(app: FastAPI) -> None:
         app.add_exception_handler(kind, unavailable)
 
 
-class LimitRequestBody:
-    """ASGI middleware: a request body over `limit` bytes is answered 413 before any of it is
-    used: at once by its Content-Length, or for a chunked body as soon as it passes the limit
-    (the app then sees the client gone, and whatever it answers is dropped)."""
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large(send)
-            return
-        seen = 0
-        refused = started = False
-
-        async def limited() -> Any:
-            nonlocal seen, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit and not started:
-                refused = True
-                await self._too_large(send)
-                return {"type": "http.disconnect"}
-            return message
-
-        async def guarded(message: Any) -> None:
-            nonlocal started
-            if refused:
-                return
-            started = True
-            await send(message)
-
-        await self.app(scope, limited, guarded)
-
-    async def _too_large(self, send: Any) -> None:
-        body = json.dumps({"detail": [{"loc": ["body"], "type": "too_large",
-                                       "msg": f"request body over {self.limit:,} bytes"}]})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body.encode()})
-
-
-# Sent with every response. The dashboard serves its own scripts and styles only (no inline
-# script, no CDN), so the policy can forbid everything else; API docs pages (/docs) load
-# Swagger UI from a CDN and get a policy of their own.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-    "Cache-Control": "no-store",
-}
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
-               "https://fastapi.tiangolo.com; frame-ancestors 'none'")
-_SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-
-
-class SecurityHeaders:
-    """ASGI middleware adding SECURITY_HEADERS to every response (static assets may be
-    cached: they carry no personal data)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-
-        async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                headers = list(message.get("headers", []))
-                for name, value in _SECURITY_HEADERS:
-                    if name in present:
-                        continue
-                    if name == b"content-security-policy" and path in ("/docs", "/redoc"):
-                        value = DOCS_POLICY.encode()
-                    if name == b"cache-control" and path.startswith(("/static/", "/assets/")):
-                        continue
-                    headers.append((name, value))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
 def service_app(
     title: str,
-    service: str,
+    settings: Settings,
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: dict[str, HealthCheck],
-    max_request_bytes: int = Settings.model_fields["max_request_bytes"].default,
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
-    app.add_middleware(LimitRequestBody, limit=max_request_bytes)
-    app.add_middleware(SecurityHeaders)
+    """An API: its own lifespan inside one that opens the access audit."""
+
+    @asynccontextmanager
+    async def audited(app: FastAPI) -> AsyncIterator[None]:
+        app.state.audit = await AuditLog.open(settings)
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            await app.state.audit.close()
+
+    app = secured_app(settings, title=title, description=description, version="1",
+                      lifespan=audited)
     install_error_handlers(app)
     install_unavailable_handler(app)
     instrument(app)
-    app.include_router(operational_router(service, checks))
+    app.include_router(operational_router(settings.service, checks))
     return app
 
 
@@ -294,8 +202,8 @@ def database_service_app(settings: Settings, title: str, description: str,
         finally:
             await state.pool.close()
 
-    return service_app(title, settings.service, description, lifespan,
-                       {"postgres": database_check}, settings.max_request_bytes), state
+    return service_app(title, settings, description, lifespan,
+                       {"postgres": database_check}), state
 
 
 def domain_service_app(settings: Settings, title: str, description: str,

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from shared.logging import configure_logging, get_logger
+from shared.security import secured_app
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -64,7 +65,7 @@ def instrument(app: FastAPI) -> None:
 
 def worker_app(
     title: str,
-    service: str,
+    settings: Settings,
     start: Callable[[asyncio.Event], Awaitable[WorkerParts]],
 ) -> FastAPI:
     """An app whose lifespan runs a background loop.
@@ -79,7 +80,7 @@ def worker_app(
         stop = asyncio.Event()
         loop, found_checks, close = await start(stop)
         checks.update(found_checks)
-        task = asyncio.create_task(loop(stop), name=f"{service}-loop")
+        task = asyncio.create_task(loop(stop), name=f"{settings.service}-loop")
 
         def crashed(t: asyncio.Task[None]) -> None:
             if not t.cancelled() and t.exception() is not None:
@@ -96,8 +97,8 @@ def worker_app(
                 task.cancel()
             await close()
 
-    app = FastAPI(title=title, lifespan=lifespan)
-    app.include_router(operational_router(service, checks))
+    app = secured_app(settings, title=title, lifespan=lifespan)
+    app.include_router(operational_router(settings.service, checks))
     return app
 
 

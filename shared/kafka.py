@@ -52,7 +52,7 @@ def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     explicitly; with idempotence the broker keeps each partition's order across retries.
     """
     options: dict[str, object] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        **settings.kafka_options(),
         "client_id": f"{settings.service}-{settings.environment}",
         "acks": "all",
         "enable_idempotence": True,
@@ -68,7 +68,7 @@ async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKa
     """An admin client, once the broker answers (it may still be starting)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(**settings.kafka_options())  # type: ignore[arg-type]
         try:
             await admin.start()
             await admin.list_topics()

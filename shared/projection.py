@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -158,7 +158,7 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         topics: Sequence[str],
         *,
-        bootstrap_servers: str,
+        kafka_options: Mapping[str, object],
         consumer_name: str,
         dead_letters: AIOKafkaProducer,
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
@@ -169,7 +169,7 @@ class ProjectionRunner:
         self._registry = registry
         self._projections = list(projections)
         self._topics = list(topics)
-        self._bootstrap = bootstrap_servers
+        self._kafka_options = dict(kafka_options)  # bootstrap servers, and security
         self.consumer_name = consumer_name
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
@@ -191,7 +191,7 @@ class ProjectionRunner:
         backoff = 0.5
         while not stop.is_set():
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
+                **self._kafka_options,  # type: ignore[arg-type]
                 group_id=self.consumer_name,
                 client_id=f"projection-{self.consumer_name}",
                 enable_auto_commit=False,

@@ -12,15 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Path, Response
+from fastapi import FastAPI, Path, Request, Response
 from pydantic import BaseModel
 
+from shared.access import audit_read, check_locality
 from shared.aggregate import Aggregate, Decision, KnownChild
 from shared.api import (
     ERRORS,
-    ActorAgency,
-    ActorId,
-    ActorRole,
+    Caller,
     CorrelationId,
     IdempotencyKey,
     IfMatch,
@@ -66,6 +65,7 @@ def add_command_routes(
     clock: Clock,
     known_child: Callable[[str], Awaitable[KnownChild | None]] | None = None,
     stream_may_be_new: bool = False,
+    locality_of: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> None:
     """Register each route at `{prefix}/{stream}{route.path}` (POST, 201 Recorded).
 
@@ -73,14 +73,18 @@ def add_command_routes(
     the child must be known to this service (from the case-events topic) and the stream may
     be new (its first placement, its first enrolment...); `stream_may_be_new` alone lets the
     first command create the stream (a family's first triage discussion).
+
+    Object-level: the caller must be allowed the child's locality (from `known_child`, or
+    `locality_of` the stream, or the command's own `locality`).
     """
     must_exist = known_child is None and not stream_may_be_new
     for route in routes:
-        _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, must_exist)
+        _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, must_exist,
+             locality_of)
 
 
 def _add(app, prefix, stream, route, aggregate_type, store, clock, known_child,  # type: ignore[no-untyped-def]
-         must_exist):
+         must_exist, locality_of):
     command_model = route.command
     stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
                                        description=stream.description)]
@@ -88,21 +92,24 @@ def _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, 
     async def endpoint(
         stream_id: stream_param,  # type: ignore[valid-type]
         command: command_model,  # type: ignore[valid-type]
+        request: Request,
         response: Response,
-        actor_id: ActorId,
-        actor_agency: ActorAgency,
-        actor_role: ActorRole,
+        caller: Caller,
         idempotency_key: IdempotencyKey = None,
         correlation_id: CorrelationId = None,
         if_match: IfMatch = None,
     ) -> Recorded:
-        ctx = command_context(command, idempotency_key, correlation_id, actor_id, actor_agency,
-                              actor_role, extra={"stream": stream_id, "path": route.path})
+        ctx = command_context(command, idempotency_key, correlation_id, caller,
+                              extra={"stream": stream_id, "path": route.path})
         child = None
         if known_child is not None:
             child = await known_child(stream_id)
             if child is None:
                 raise UnknownStream(stream_id)
+            check_locality(request, child.locality)
+        if locality_of is not None:
+            check_locality(request, await locality_of(stream_id))
+        check_locality(request, getattr(command, "locality", None))
         decision = Decision(today=clock.today(), child=child)
         result = await execute(
             store(), aggregate_type, stream_id,
@@ -128,18 +135,30 @@ def add_stream_read(
     aggregate_type: type[Aggregate],
     store: Callable[[], EventStore],
     known_child: Callable[[str], Awaitable[KnownChild | None]] | None = None,
+    locality_of: Callable[[str], Awaitable[str | None]] | None = None,
+    child_of: Callable[[str], Awaitable[str | None]] | None = None,
 ) -> None:
     """GET `{prefix}/{stream}`: the stream's version (ETag, for If-Match); 404 when the child
-    is unknown to this service (or, without `known_child`, when the stream does not exist)."""
+    is unknown to this service (or, without `known_child`, when the stream does not exist).
+    Object-level checks as for commands; a stream that is not the child's own (an
+    escalation) is audited here with the child it belongs to (`child_of`)."""
     stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
                                        description=stream.description)]
 
-    async def read(stream_id: stream_param, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
-        if known_child is not None and await known_child(stream_id) is None:
-            raise UnknownStream(stream_id)
+    async def read(stream_id: stream_param, request: Request,  # type: ignore[valid-type]
+                   response: Response) -> dict[str, Any]:
+        if known_child is not None:
+            child = await known_child(stream_id)
+            if child is None:
+                raise UnknownStream(stream_id)
+            check_locality(request, child.locality)
         aggregate = aggregate_type.from_history(stream_id, await store().read_stream(stream_id))
         if known_child is None and not aggregate.exists:
             raise UnknownStream(stream_id)
+        if locality_of is not None:
+            check_locality(request, await locality_of(stream_id))
+        if child_of is not None:
+            await audit_read(request, response, [c for c in [await child_of(stream_id)] if c])
         response.headers["ETag"] = f'"{aggregate.version}"'
         return {stream.name: stream_id, "stream_version": aggregate.version}
 

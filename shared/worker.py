@@ -86,7 +86,7 @@ def service_worker_app(
             runner = ProjectionRunner(
                 pool, subscription.registry, subscription.projections,
                 [settings.topic(t) for t in subscription.topics],
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                kafka_options=settings.kafka_options(),
                 consumer_name=consumer_name or settings.topic(
                     f"{settings.service}.{subscription.name}"),
                 dead_letters=producer,
@@ -111,7 +111,7 @@ def service_worker_app(
 
         return run_all, checks, close
 
-    return worker_app(f"{settings.service} worker", settings.service, start)
+    return worker_app(f"{settings.service} worker", settings, start)
 
 
 def _runner_check(runner: ProjectionRunner):  # type: ignore[no-untyped-def]

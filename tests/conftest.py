@@ -11,7 +11,13 @@ import pytest
 from deploy.local.stack import ROOT
 from shared.migrations import EVENT_STORE_SQL, ensure_database, migrate, scripts_in
 from shared.settings import Settings
-from tests.infrastructure import Infrastructure, infrastructure, new_namespace
+from tests.infrastructure import (
+    TEST_ISSUER,
+    TEST_KEY_ENCRYPTION_KEY,
+    Infrastructure,
+    infrastructure,
+    new_namespace,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -38,7 +44,9 @@ def settings_for(infra: Infrastructure, service: str, namespace: str, **override
         service=service, namespace=namespace, environment="test",
         postgres_host=infra.postgres_host, postgres_port=infra.postgres_port,
         postgres_user=infra.postgres_user, postgres_password=infra.postgres_password,
-        kafka_bootstrap_servers=infra.kafka_bootstrap, **overrides,
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        auth_jwks=str(TEST_ISSUER.ensure().jwks_file),
+        key_encryption_key=TEST_KEY_ENCRYPTION_KEY, **overrides,
     )
 
 

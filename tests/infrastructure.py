@@ -24,14 +24,45 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from deploy.local.stack import ROOT, LocalStack, wait_for_port
+from deploy.local.stack import ROOT, LocalStack, new_aes_key, wait_for_port
+from shared.auth import LocalIssuer
 
 # Generated per test run, like every local credential.
 TEST_PSEUDONYM_KEY = secrets.token_urlsafe(24)
+TEST_KEY_ENCRYPTION_KEY = new_aes_key()
+# The tests' stand-in for the council's identity provider: its own signing key per run.
+TEST_ISSUER = LocalIssuer(ROOT / ".local" / f"test-auth-{os.getpid()}")
+
+
+def auth(role: str = "manager", agency: str = "council", user: str | None = None,
+         **claims: Any) -> dict[str, str]:
+    """The Authorization header of a user with this role and agency."""
+    return TEST_ISSUER.headers(user or f"test-{agency}-{role}", agency, role, **claims)
+
+
+class Api:
+    """httpx's get and post, as one user (a council manager unless told otherwise)."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def get(self, url: str, **options: Any) -> httpx.Response:
+        options["headers"] = {**self.headers, **options.get("headers", {})}
+        return httpx.get(url, **options)
+
+    def post(self, url: str, **options: Any) -> httpx.Response:
+        options["headers"] = {**self.headers, **options.get("headers", {})}
+        return httpx.post(url, **options)
+
+
+MANAGER = Api(auth("manager"))
+OPERATIONS = Api(auth("operations"))
+GOVERNANCE = Api(auth("information_governance"))
 
 
 @dataclass(frozen=True)
@@ -52,6 +83,8 @@ class Infrastructure:
             "CSP_POSTGRES_PASSWORD": self.postgres_password,
             "CSP_KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "CSP_PARTNER_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+            "CSP_KEY_ENCRYPTION_KEY": TEST_KEY_ENCRYPTION_KEY,
+            "CSP_AUTH_JWKS": str(TEST_ISSUER.ensure().jwks_file),
             "CSP_NAMESPACE": namespace,
             "CSP_ENVIRONMENT": "test",
             "CSP_LOG_FORMAT": "console",

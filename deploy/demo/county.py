@@ -28,8 +28,6 @@ from typing import Any
 import httpx
 
 LOCALITIES = ["Exeter", "North", "East", "South", "Mid and West"]
-HEADERS = {"X-Actor-Id": "demo-loader", "X-Actor-Agency": "council",
-           "X-Actor-Role": "integration"}
 PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
 
 
@@ -282,10 +280,11 @@ def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
                        {"school_urn": "113254", "marks": marks[at:at + 10_000]})
 
 
-async def load(base_port: int, seed: int, scale: float, end: date, concurrency: int = 24,
-               urls: dict[str, str] | None = None) -> dict[str, Any]:
+async def load(base_port: int, seed: int, scale: float, end: date, auth: dict[str, str],
+               concurrency: int = 24, urls: dict[str, str] | None = None) -> dict[str, Any]:
     """Load the county through the APIs at `urls` (service -> base URL), by default the local
-    stack's ports from `base_port`; return what was loaded."""
+    stack's ports from `base_port`, as the user `auth` (its Authorization header) names;
+    return what was loaded."""
     county = County(seed, scale, end)
     journeys = [*county.children_in_need(), *county.child_protection(), *county.in_care(),
                 *county.care_leavers()]
@@ -312,7 +311,7 @@ async def load(base_port: int, seed: int, scale: float, end: date, concurrency: 
             while True:
                 try:
                     r = await client.post(f"{urls[step.service]}{step.path}", json=step.body,
-                                          headers={**HEADERS, "Idempotency-Key": key})
+                                          headers={**auth, "Idempotency-Key": key})
                 except httpx.TransportError:
                     # E.g. the server closed an idle keep-alive connection as it was reused.
                     # The idempotency key makes sending the command again safe.
@@ -323,6 +322,9 @@ async def load(base_port: int, seed: int, scale: float, end: date, concurrency: 
                     continue
                 if r.status_code in (200, 201):
                     return
+                if r.status_code == 429 and time.monotonic() < deadline:  # over the rate limit
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                    continue
                 # A child registered a moment ago may not be known to the other services yet.
                 if r.status_code == 404 and step.service != "case_events" \
                         and time.monotonic() < deadline:
@@ -377,7 +379,10 @@ def main() -> None:
     args = parser.parse_args()
     end = args.end or date.today()
     try:
-        asyncio.run(load(args.base_port, args.seed, args.scale, end))
+        from deploy.local.stack import LocalStack  # the local stack's issuer mints the token
+
+        auth = LocalStack().issuer.headers("demo-loader", "council", "practitioner")
+        asyncio.run(load(args.base_port, args.seed, args.scale, end, auth))
     except (RuntimeError, httpx.HTTPError) as error:
         sys.exit(f"demo county: {error!r}")
 

@@ -14,6 +14,7 @@ of their own and on other ports.
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import datetime
 import os
@@ -31,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
+
+from shared.auth import LocalIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
@@ -139,7 +142,8 @@ class LocalStack:
     def postgres_password(self) -> str:
         return self.credential("CSP_POSTGRES_PASSWORD")
 
-    def credential(self, name: str) -> str:
+    def credential(self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(24)
+                   ) -> str:
         """A local credential from credentials.env, generated (and kept) on first use: never
         committed, never the same on two machines."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +152,7 @@ class LocalStack:
         for line in lines:
             if line.startswith(f"{name}="):
                 return line.split("=", 1)[1]
-        value = secrets.token_urlsafe(24)
+        value = make()
         path.write_text("\n".join([*lines, f"{name}={value}"]) + "\n")
         path.chmod(0o600)
         return value
@@ -270,8 +274,25 @@ class LocalStack:
             "CSP_POSTGRES_USER": "csp",
             "CSP_POSTGRES_PASSWORD": self.postgres_password(),
             "CSP_PARTNER_PSEUDONYM_KEY": self.credential("CSP_PARTNER_PSEUDONYM_KEY"),
+            "CSP_KEY_ENCRYPTION_KEY": self.credential("CSP_KEY_ENCRYPTION_KEY", new_aes_key),
+            "CSP_AUTH_JWKS": str(self.issuer.ensure().jwks_file),
             "CSP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
         }
+
+    @property
+    def issuer(self) -> LocalIssuer:
+        """The local stand-in for the council's identity provider (docs/security.md)."""
+        return LocalIssuer(self.state_dir / "auth")
+
+    def demo_tokens(self) -> Path:
+        """A token for each demo user, in tokens/ (12 hours; run `make run` again for new)."""
+        folder = self.state_dir / "tokens"
+        folder.mkdir(exist_ok=True)
+        for user, agency, role in DEMO_USERS:
+            path = folder / f"{user}.jwt"
+            path.write_text(self.issuer.token(user, agency, role) + "\n")
+            path.chmod(0o600)
+        return folder
 
     def processes(self) -> list[Process]:
         return service_processes(self.http_base)
@@ -300,6 +321,30 @@ class LocalStack:
             "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
         }
+
+
+def new_aes_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _shown(path: Path) -> str:
+    """A path as a person would type it from the project folder."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+# Who `make run` mints tokens for: one of each kind of user.
+DEMO_USERS = [
+    ("manager", "council", "manager"),
+    ("practitioner", "council", "practitioner"),
+    ("iro", "council", "iro"),
+    ("board-member", "council", "board_member"),
+    ("incident-management", "council", "incident_management"),
+    ("operations", "council", "operations"),
+    ("information-governance", "council", "information_governance"),
+    ("police", "police", "partner"),
+    ("health", "health", "partner"),
+    ("schools", "schools", "partner"),
+]
 
 
 def _spawn_server(argv: list[str], on_parent_death: int, **popen: object
@@ -397,7 +442,12 @@ def cmd_ready(stack: LocalStack) -> None:
               flush=True)
     else:
         load_demo_county(stack)
-        print(f"\nThe platform is up ({time.time() - started:.1f}s). Open:", flush=True)
+        tokens = stack.demo_tokens()
+        print(f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
+              f"{_shown(tokens)}/ (manager.jwt: a council manager; police.jwt: a partner; "
+              "information-governance.jwt: the audits). The APIs take it as "
+              "`Authorization: Bearer <token>`.", flush=True)
+        print(f"The platform is up ({time.time() - started:.1f}s). Open:", flush=True)
         for label, url in stack.urls().items():
             print(f"  {label:28} {url}", flush=True)
         print("Stop with Ctrl-C, or `make stop` from another terminal.\n", flush=True)
@@ -425,7 +475,9 @@ def load_demo_county(stack: LocalStack) -> None:
           "(a few minutes the first time; CSP_DEMO_SCALE=1 for a full shire)...", flush=True)
     try:
         summary = asyncio.run(load(stack.http_base, seed=7, scale=scale,
-                                   end=datetime.date.today()))
+                                   end=datetime.date.today(),
+                                   auth=stack.issuer.headers("demo-loader", "council",
+                                                             "practitioner")))
     except Exception as error:
         print(f"The demo county did not load completely ({error!r}); run `make run` again "
               "to resume it.", flush=True)

@@ -9,6 +9,7 @@ service derives when it records it (due dates, counts), and the command in
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -465,3 +466,45 @@ class PriorityFlagClearFacts(Facts):
 @case_event_types.event
 class PriorityCohortFlagCleared(PriorityFlagClearFacts, DatedEvent):
     event_type = "PriorityCohortFlagCleared"
+
+
+# -- personal data: sealed with the child's own key, erasable ---------------------------------
+
+SEALED_PATTERN = r"^sealed:v1:[A-Za-z0-9_-]+$"
+Sealed = Field(None, pattern=SEALED_PATTERN, max_length=4000,
+               description="AES-256-GCM under the child's own key (erasure deletes the key)")
+PERSONAL_FIELDS = ("given_names", "family_name", "address", "notes")
+
+
+class SealedPersonalDetails(Facts):
+    given_names: str | None = Sealed
+    family_name: str | None = Sealed
+    address: str | None = Sealed
+    notes: str | None = Sealed
+
+
+@case_event_types.event
+class PersonalDetailsRecorded(SealedPersonalDetails, DomainEvent):
+    """The child's name, address or notes, each sealed with the child's key: unreadable to
+    every consumer of the topic, and to everyone once the child's data is erased."""
+
+    event_type = "PersonalDetailsRecorded"
+
+
+class ErasureReason(StrEnum):
+    SUBJECT_REQUEST = "subject_request"  # UK GDPR Article 17
+    RETENTION_EXPIRED = "retention_expired"  # past the retention date
+    RECORDED_IN_ERROR = "recorded_in_error"
+
+
+class ErasureFacts(Facts):
+    erased_on: date
+    reason: ErasureReason
+
+
+@case_event_types.event
+class ChildPersonalDataErased(ErasureFacts, DatedEvent):
+    """The child's key was destroyed: every sealed field now reads as erased, everywhere.
+    The statutory, non-identifying facts of the record remain."""
+
+    event_type = "ChildPersonalDataErased"

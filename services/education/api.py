@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from services.case_events.api import CHILD
@@ -13,12 +13,11 @@ from services.case_events.reference import (
 from services.education.domain.commands import RecordRegisterFeed
 from services.education.domain.learner import FeedRefused, Learner, attendance_events
 from services.education.routes import ROUTES
+from shared.access import check_locality
 from shared.aggregate import KnownChild
 from shared.api import (
     ERRORS,
-    ActorAgency,
-    ActorId,
-    ActorRole,
+    Caller,
     CorrelationId,
     IdempotencyKey,
     Recorded,
@@ -49,15 +48,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         responses={**ERRORS, 413: {"description": "Too many marks in one call"}})
     async def register_feed(
         feed: RecordRegisterFeed, response: Response,
-        actor_id: ActorId, actor_agency: ActorAgency, actor_role: ActorRole,
+        request: Request, caller: Caller,
         idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
     ) -> Recorded | JSONResponse:
         if len(feed.marks) > settings.max_batch_marks:
             return JSONResponse(status_code=413, content={"detail": (
                 f"{len(feed.marks)} marks; at most {settings.max_batch_marks} per call: "
                 "split the feed")})
-        ctx = command_context(feed, idempotency_key, correlation_id, actor_id, actor_agency,
-                              actor_role)
+        ctx = command_context(feed, idempotency_key, correlation_id, caller)
         if idempotency_key is not None:
             earlier = await state.store.find_command(idempotency_key, ctx.request_hash or "")
             if earlier is not None:
@@ -67,6 +65,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             "SELECT child_id, date_of_birth, locality FROM known_children"
             " WHERE child_id = ANY($1::text[])", ids)
         children = {r["child_id"]: KnownChild(**dict(r)) for r in rows}
+        for locality in {c.locality for c in children.values()}:
+            check_locality(request, locality)
         try:
             items = attendance_events(feed, children, clock.today())
         except FeedRefused as refused:

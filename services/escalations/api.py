@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import FastAPI, Query, Response
+from fastapi import FastAPI, Query, Request, Response
 
 from services.case_events.api import CHILD
 from services.case_events.reference import KNOWN_CHILDREN_SQL, known_child
@@ -15,12 +15,11 @@ from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.events import ID_PATTERN
 from services.escalations.policies import check_drift
+from shared.access import check_locality
 from shared.aggregate import Decision
 from shared.api import (
     ERRORS,
-    ActorAgency,
-    ActorId,
-    ActorRole,
+    Caller,
     CorrelationId,
     IdempotencyKey,
     Recorded,
@@ -66,14 +65,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
               summary="Raise an IRO or CP-chair escalation", tags=["escalations"])
     async def raise_escalation(
         command: c.RaiseEscalation, response: Response,
-        actor_id: ActorId, actor_agency: ActorAgency, actor_role: ActorRole,
+        request: Request, caller: Caller,
         idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
     ) -> Recorded:
-        ctx = command_context(command, idempotency_key, correlation_id, actor_id, actor_agency,
-                              actor_role)
+        ctx = command_context(command, idempotency_key, correlation_id, caller)
         child = await known_child(state.pool, command.child_id)
         if child is None:
             raise UnknownStream(command.child_id)
+        check_locality(request, child.locality)
         decision = Decision(today=clock.today(), child=child)
         result = await execute(state.store, Escalation, command.escalation_id,
                                lambda esc: esc.raise_(command, decision), ctx, must_exist=False)
@@ -90,9 +89,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     add_command_routes(app, "/children", CHILD, CHILD_ROUTES, ChildRisk, lambda: state.store,
                        clock, known_child=lambda child_id: known_child(state.pool, child_id))
+    async def child_of(escalation_id: str) -> str | None:
+        return await state.pool.fetchval(  # type: ignore[no-any-return]
+            "SELECT payload->>'child_id' FROM events WHERE stream_id = $1"
+            " AND stream_version = 1", escalation_id)
+
+    async def locality_of(escalation_id: str) -> str | None:
+        child_id = await child_of(escalation_id)
+        child = await known_child(state.pool, child_id) if child_id else None
+        return child.locality if child else None
+
     add_command_routes(app, "/escalations", ESCALATION, ESCALATION_ROUTES, Escalation,
-                       lambda: state.store, clock)
-    add_stream_read(app, "/escalations", ESCALATION, Escalation, lambda: state.store)
+                       lambda: state.store, clock, locality_of=locality_of)
+    add_stream_read(app, "/escalations", ESCALATION, Escalation, lambda: state.store,
+                    locality_of=locality_of, child_of=child_of)
     add_stream_read(app, "/children", CHILD, ChildRisk, lambda: state.store,
                     known_child=lambda child_id: known_child(state.pool, child_id))
     return app

@@ -1,5 +1,6 @@
-"""The share audit, for the council's auditors: every message sent to a partner agency, who
-received it, about which child, which fields, why and when. Read-only."""
+"""The audits, for the council's auditors: every message sent to a partner agency (who received
+it, about which child, which fields, why and when), and every person-level read on the
+platform (who, what, why, when). Read-only."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 
 from shared.api import database_service_app
+from shared.audit import query
 from shared.envelope import Agency
 from shared.settings import Settings
 
@@ -44,5 +46,19 @@ def create_app(settings: Settings) -> FastAPI:
                             "source_event_id": str(r["source_event_id"]),
                             "shared_at": r["shared_at"].isoformat()} for r in rows],
                 "count": len(rows)}
+
+    @app.get("/audit", tags=["audit"],
+             summary="The access audit: every person-level read, who, what, why and when")
+    async def audit(
+        request: Request,
+        child_id: Annotated[str | None, Query(max_length=64)] = None,
+        user_id: Annotated[str | None, Query(max_length=128)] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    ) -> dict[str, Any]:
+        reads = await query(request.app.state.audit.pool, child_id, user_id, since, until,
+                            limit)
+        return {"reads": reads, "count": len(reads)}
 
     return app

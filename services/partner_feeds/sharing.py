@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
+from shared.access import write_into
 from shared.envelope import Agency, DomainEvent, Envelope
 
 # The lawful basis recorded with every share (Data Protection Act 2018, Schedule 1, para 18:
@@ -144,14 +145,8 @@ def entitlements_markdown() -> str:
     return "\n".join(lines)
 
 
-BEGIN, END = "<!-- entitlements: generated -->", "<!-- /entitlements -->"
-
-
 def write_docs(path: Path) -> None:
-    text = path.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{BEGIN}\n{entitlements_markdown()}\n{END}{tail}")
+    write_into(path, "entitlements", entitlements_markdown() + "\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from services.projections.boards.model import Board, suppress
 from services.projections.boards.queries import snapshot
 from services.projections.builds import BUILDS_SQL, live_build, reading
 from services.projections.dashboard import add_dashboard
+from shared.access import audit_read, principal_of
 from shared.api import service_app
 from shared.clock import clock_from
 from shared.db import open_database
@@ -79,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
             await listener.close()
             await pool.close()
 
-    app = service_app("Boards", settings.service,
+    app = service_app("Boards", settings,
                       "Oversight read models built from every domain topic: each board now or "
                       "as at any date, by locality. Definitions: docs/boards.md.",
                       lifespan, {"postgres": database_check})
@@ -117,7 +118,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/boards/child-protection/open-plans", tags=["boards"],
              summary="Children on a child protection plan now (person-level: council only)")
-    async def open_plans(locality: Locality = None) -> dict[str, Any]:
+    async def open_plans(request: Request, response: Response, locality: Locality = None
+                         ) -> dict[str, Any]:
         async with reading(state["pool"]) as conn:
             children = await snapshot(conn, clock.today(), locality)
         plans = sorted(({"child_id": c.child_id, "plan_id": c.get("cp_plan"),
@@ -126,12 +128,15 @@ def create_app(settings: Settings) -> FastAPI:
                          else int(c.get("cp_repeat") == "1"), "locality": c.locality}
                         for c in children if c.get("cp_plan")),
                        key=lambda p: (p["start_date"] or "", p["child_id"]))
+        plans = [p for p in plans if principal_of(request).may_see_locality(str(p["locality"]))]
+        await audit_read(request, response, [str(p["child_id"]) for p in plans])
         return {"count": len(plans), "locality": locality, "plans": plans}
 
     @app.get("/boards/{board}", tags=["boards"], response_model=Board,
              summary="A board, as at a date, by locality (JSON, or CSV with format=csv)",
              responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such board"}})
     async def board(
+        request: Request, response: Response,
         board: Annotated[str, Path(description=", ".join(BOARDS))],
         as_at: AsAt = None, locality: Locality = None, view: View = "partnership",
         since: Annotated[date | None, Query(description="Start of the trend period "
@@ -155,9 +160,17 @@ def create_app(settings: Settings) -> FastAPI:
             result = suppress(result, settings.small_number_threshold)
         elif board not in PERSON_LEVEL:
             result = result.model_copy(update={"rows": None})
+        audit_id = None
+        if result.rows is not None:
+            result = result.model_copy(update={"rows": [
+                r for r in result.rows
+                if principal_of(request).may_see_locality(r.get("locality"))]})
+            audit_id = await audit_read(request, response,
+                                        [str(r["child_id"]) for r in result.rows or []])
         if format == "csv":
             return Response(to_csv(result), media_type="text/csv", headers={
-                "Content-Disposition": f'attachment; filename="{board}-{day}.csv"'})
+                "Content-Disposition": f'attachment; filename="{board}-{day}.csv"',
+                **({"X-Audit-Id": audit_id} if audit_id else {})})
         return result
 
     return app

@@ -61,7 +61,7 @@ def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_lette
     return ProjectionRunner(
         pool, registry or event_types(), projections,
         [settings.topic(t) for t in source_topics()],
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        kafka_options=settings.kafka_options(),
         consumer_name=consumer,
         dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
         batch_size=settings.projection_batch_size, schema=schema)
@@ -120,7 +120,7 @@ def worker(settings: Settings) -> FastAPI:
 
         return follow, {"boards": check}, close
 
-    return worker_app("Projections worker", settings.service, start)
+    return worker_app("Projections worker", settings, start)
 
 
 async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = True,
@@ -165,7 +165,7 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
 
 
 async def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = AIOKafkaConsumer(*topics, **settings.kafka_options(),  # type: ignore[arg-type]
                                 group_id=None)
     await consumer.start()
     try:

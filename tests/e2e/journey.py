@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import Platform
-from tests.infrastructure import poll_until
+from tests.infrastructure import MANAGER, auth, poll_until
 
-HEADERS = {"X-Actor-Id": "sw-17", "X-Actor-Agency": "council", "X-Actor-Role": "social_worker"}
+HEADERS = auth("practitioner", user="sw-17")
 
 
 class Practitioner:
@@ -40,5 +40,5 @@ class Practitioner:
         """The other services learn of a child from case-events: wait until each has."""
         for service in services:
             url = f"{getattr(self.platform, service).url}/children/{child_id}"
-            poll_until(lambda u=url: httpx.get(u, timeout=5).status_code == 200, 30, 0.05,
+            poll_until(lambda u=url: MANAGER.get(u, timeout=5).status_code == 200, 30, 0.05,
                        f"{service} to know {child_id}")

@@ -8,6 +8,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import HEADERS, Practitioner
+from tests.infrastructure import MANAGER
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -23,7 +24,7 @@ def child(platform: Platform) -> str:
 
 
 def versions(platform: Platform, child_id: str) -> dict[str, int]:
-    return {s: httpx.get(f"{getattr(platform, s).url}/children/{child_id}").json()[
+    return {s: MANAGER.get(f"{getattr(platform, s).url}/children/{child_id}").json()[
         "stream_version"] for s in SERVICES}
 
 
@@ -31,7 +32,7 @@ def refused(platform: Platform, service: str, path: str, body: object, status: i
             **headers: str) -> httpx.Response:
     url = f"{getattr(platform, service).url}{path}"
     content = body if isinstance(body, bytes) else None
-    response = httpx.post(url, content=content, json=None if content else body,
+    response = MANAGER.post(url, content=content, json=None if content else body,
                           headers={**HEADERS, "Content-Type": "application/json", **headers},
                           timeout=60)
     assert response.status_code == status, f"{path}: {response.status_code} {response.text}"
@@ -105,7 +106,8 @@ def test_unknown_children_are_404(platform: Platform, service: str, path: str,
                                   body: dict) -> None:  # type: ignore[type-arg]
     response = refused(platform, service, f"/children/C-nobody-here{path}", body, 404)
     assert "C-nobody-here" in response.json()["detail"]
-    assert httpx.get(f"{getattr(platform, service).url}/children/C-nobody-here").status_code == 404
+    url = getattr(platform, service).url
+    assert MANAGER.get(f"{url}/children/C-nobody-here").status_code == 404
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -8,12 +8,11 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Platform
-from tests.infrastructure import poll_until
+from tests.infrastructure import MANAGER, OPERATIONS, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-SOCIAL_WORKER = {"X-Actor-Id": "sw-17", "X-Actor-Agency": "council",
-                 "X-Actor-Role": "social_worker"}
+SOCIAL_WORKER = auth("practitioner", user="sw-17")
 
 
 def child_id() -> str:
@@ -22,7 +21,7 @@ def child_id() -> str:
 
 def register(platform: Platform, child: str, locality: str = "Exeter", **headers: str
              ) -> httpx.Response:
-    return httpx.post(f"{platform.case_events.url}/children",
+    return MANAGER.post(f"{platform.case_events.url}/children",
                       json={"child_id": child, "date_of_birth": "2014-09-30",
                             "locality": locality},
                       headers={**SOCIAL_WORKER, **headers})
@@ -30,14 +29,14 @@ def register(platform: Platform, child: str, locality: str = "Exeter", **headers
 
 def start_plan(platform: Platform, child: str, plan: str = "P1", **headers: str
                ) -> httpx.Response:
-    return httpx.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
+    return MANAGER.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
                       json={"plan_id": plan, "category": "NEG", "start_date": "2024-02-12"},
                       headers={**SOCIAL_WORKER, **headers})
 
 
 def open_plans(platform: Platform, locality: str | None = None) -> dict:  # type: ignore[type-arg]
     params = {"locality": locality} if locality else {}
-    response = httpx.get(f"{platform.projections.url}/boards/child-protection/open-plans",
+    response = MANAGER.get(f"{platform.projections.url}/boards/child-protection/open-plans",
                          params=params)
     assert response.status_code == 200
     return response.json()  # type: ignore[no-any-return]
@@ -69,7 +68,7 @@ def test_a_retried_command_is_recorded_once(platform: Platform) -> None:
     plan_key = {"Idempotency-Key": f"liquidlogic-{uuid.uuid4()}"}
     assert start_plan(platform, child, **plan_key).status_code == 201
     assert start_plan(platform, child, **plan_key).status_code == 200
-    state = httpx.get(f"{platform.case_events.url}/children/{child}").json()
+    state = MANAGER.get(f"{platform.case_events.url}/children/{child}").json()
     assert state["stream_version"] == 2
 
 
@@ -77,21 +76,21 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
     child = child_id()
     assert register(platform, child).status_code == 201
 
-    bad_code = httpx.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
+    bad_code = MANAGER.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
                           json={"plan_id": "P1", "category": "XYZ", "start_date": "2024-02-30"},
                           headers=SOCIAL_WORKER)
     assert bad_code.status_code == 422
     assert {tuple(e["loc"]) for e in bad_code.json()["detail"]} == {
         ("body", "category"), ("body", "start_date")}
 
-    before_birth = httpx.post(
+    before_birth = MANAGER.post(
         f"{platform.case_events.url}/children/{child}/child-protection-plans",
         json={"plan_id": "P1", "category": "NEG", "start_date": "2010-01-01"},
         headers=SOCIAL_WORKER)
     assert before_birth.status_code == 422
     assert before_birth.json()["detail"][0]["loc"] == ["body", "start_date"]
 
-    malformed = httpx.post(f"{platform.case_events.url}/children", content=b"{not json",
+    malformed = MANAGER.post(f"{platform.case_events.url}/children", content=b"{not json",
                            headers={**SOCIAL_WORKER, "Content-Type": "application/json"})
     assert malformed.status_code == 422
 
@@ -102,20 +101,20 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
     assert stale.json()["actual_version"] == 1
 
     # None of the refused commands recorded anything.
-    assert httpx.get(f"{platform.case_events.url}/children/{child}").json()["stream_version"] == 1
+    assert MANAGER.get(f"{platform.case_events.url}/children/{child}").json()["stream_version"] == 1
 
 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
     for process in platform.processes.values():
         health = httpx.get(f"{process.url}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
-        assert httpx.get(f"{process.url}/metrics").status_code == 200
+        assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
     lag = httpx.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
     assert set(lag) == {f"{platform.namespace}{t}" for t in (
         "case-events", "accommodation-events", "education-events", "escalation-events")}
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
-    runner_metrics = httpx.get(f"{platform.projections_worker.url}/metrics").text
+    runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text
     assert "projection_offset_lag" in runner_metrics
     assert "projection_time_lag_seconds" in runner_metrics
-    assert "relay_events_published_total" in httpx.get(
+    assert "relay_events_published_total" in OPERATIONS.get(
         f"{platform.case_events_worker.url}/metrics").text

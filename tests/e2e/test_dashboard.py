@@ -17,7 +17,7 @@ from services.projections.boards.catalogue import BOARDS
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import eventually
+from tests.infrastructure import auth, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SHOTS = ARTIFACTS / "screenshots"
@@ -28,7 +28,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 async def county(platform: Platform) -> Platform:
     urls = {s: getattr(platform, s).url for s in ("case_events", "accommodation", "education",
                                                   "escalations")}
-    await load(0, seed=11, scale=0.02, end=date.today(), urls=urls)
+    await load(0, seed=11, scale=0.02, end=date.today(), auth=auth("practitioner"),
+               urls=urls)
 
     async def projected() -> bool:  # every topic consumed by the boards
         async with httpx.AsyncClient() as client:
@@ -50,12 +51,46 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+async def signed_in(browser: Browser, base: str, role: str = "manager",
+                    agency: str = "council", **options: object) -> Page:
+    """A new page, signed in as a person does: the sign-in page, a token pasted, submitted."""
+    page = await browser.new_page(**options)  # type: ignore[arg-type]
+    await page.goto(f"{base}/dashboard")
+    await page.wait_for_url("**/login?next=/dashboard")  # sent to sign in
+    await page.fill("#token", auth(role, agency)["Authorization"].removeprefix("Bearer "))
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/dashboard")
+    return page
+
+
+async def test_signing_in_with_a_bad_token_says_why(county: Platform, browser: Browser) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{county.projections.url}/login")
+    await page.fill("#token", "not-a-token")
+    await page.click("button[type=submit]")
+    assert "The token was not accepted" in await page.inner_text(".govuk-error-summary")
+    await page.goto(f"{county.projections.url}/dashboard/timeliness")
+    assert "/login" in page.url  # still not signed in
+    await page.close()
+
+
+async def test_a_partner_sees_the_partnership_view_and_never_the_council_view(
+    county: Platform, browser: Browser,
+) -> None:
+    page = await signed_in(browser, county.projections.url, role="partner", agency="police")
+    assert "Oversight boards" in await page.inner_text("h1")
+    response = await page.goto(f"{county.projections.url}/dashboard/priority-cohort?view=council")
+    assert response is not None and response.status == 403
+    await page.close()
+
+
 async def figure(page: Page, key: str) -> str:
     return (await page.locator(f'tr[data-key="{key}"] [data-count]').first.inner_text()).strip()
 
 
 async def test_every_board_page_renders_its_figures(county: Platform, browser: Browser) -> None:
-    page = await browser.new_page(viewport={"width": 1200, "height": 1000})
+    page = await signed_in(browser, county.projections.url,
+                           viewport={"width": 1200, "height": 1000})
     blocked: list[str] = []
     page.on("console", lambda m: blocked.append(m.text)
             if "Content Security Policy" in m.text else None)
@@ -91,8 +126,8 @@ async def test_every_board_page_renders_its_figures(county: Platform, browser: B
 async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
     county: Platform, browser: Browser,
 ) -> None:
-    page = await browser.new_page()
     url = county.projections.url
+    page = await signed_in(browser, url)
     await page.goto(f"{url}/dashboard/children-in-care?view=council")
     everyone = int(await figure(page, "in_care"))
     assert everyone > 0
@@ -118,7 +153,7 @@ async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
 async def test_the_live_page_shows_a_new_event_without_a_reload(
     county: Platform, browser: Browser,
 ) -> None:
-    page = await browser.new_page()
+    page = await signed_in(browser, county.projections.url)
     await page.goto(f"{county.projections.url}/dashboard/live?view=council")
     await page.wait_for_selector("#live-status:has-text('live')")
     in_care = page.locator('[data-figure="children-in-care.in_care"]')

@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import eventually, read_topic
+from tests.infrastructure import auth, eventually, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -127,7 +127,7 @@ async def test_a_young_persons_journey_through_every_service(platform: Platform,
     # Drift rules: the pathway plan review (due 2025-03-10) is overdue, and nobody has
     # recorded contact with this care leaver: both raise alerts once the worker has seen them.
     async def alerts() -> list[str] | None:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(headers=auth("manager")) as client:
             await client.post(f"{platform.escalations.url}/drift-checks", timeout=30)
         types = await stream_on_topic(platform, bootstrap, "escalation-events", yp)
         return types if types.count("DriftAlertRaised") == 2 else None

@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-import httpx
 import pytest
 
 from services.partner_feeds.sharing import ENTITLEMENTS, partner_topic, pseudonym
 from shared.envelope import Agency
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import TEST_PSEUDONYM_KEY, Infrastructure, poll_until, read_topic
+from tests.infrastructure import (
+    GOVERNANCE,
+    TEST_PSEUDONYM_KEY,
+    Infrastructure,
+    poll_until,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -38,7 +43,7 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
         Agency.CAREERS: {"ChildRegistered"},
     }
     total = sum(map(len, expected.values()))
-    shares = poll_until(lambda: (r := httpx.get(audit, params={"child_id": child}, timeout=5)
+    shares = poll_until(lambda: (r := GOVERNANCE.get(audit, params={"child_id": child}, timeout=5)
                                  .json()["shares"]) and len(r) >= total and r, 60, 0.1,
                         "every share in the audit")
     assert len(shares) == total  # each once

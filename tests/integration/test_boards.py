@@ -18,7 +18,14 @@ import pytest
 from services.case_events import events as ce
 from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for
-from tests.infrastructure import Infrastructure, ServiceProcess, eventually, new_namespace
+from tests.infrastructure import (
+    MANAGER,
+    Infrastructure,
+    ServiceProcess,
+    auth,
+    eventually,
+    new_namespace,
+)
 from tests.integration.scenario import county
 from tests.publisher import Log
 
@@ -72,7 +79,7 @@ async def _consumed_all(dsn: str, sent: int) -> None:
 
 
 def board(url: str, name: str, **params: Any) -> Figures:
-    response = httpx.get(f"{url}/boards/{name}", params={"view": "council", **params},
+    response = MANAGER.get(f"{url}/boards/{name}", params={"view": "council", **params},
                          timeout=30)
     assert response.status_code == 200, response.text
     return {(f["key"], f["period"]): (f["count"], f["denominator"], f["percentage"])
@@ -80,7 +87,7 @@ def board(url: str, name: str, **params: Any) -> Figures:
 
 
 def test_priority_cohort(boards_api: str) -> None:
-    body = httpx.get(f"{boards_api}/boards/priority-cohort",
+    body = MANAGER.get(f"{boards_api}/boards/priority-cohort",
                      params={"view": "council", "as_at": "2024-06-30"}).json()
     assert body["rows"] == [{
         "child_id": "CH-E", "locality": "Exeter", "reason": "unsuitable_accommodation",
@@ -201,7 +208,7 @@ def test_ewo_and_red(boards_api: str) -> None:
 
 
 def test_partnership_view_suppresses_small_numbers_and_rows(boards_api: str) -> None:
-    body = httpx.get(f"{boards_api}/boards/priority-cohort",
+    body = MANAGER.get(f"{boards_api}/boards/priority-cohort",
                      params={"as_at": "2024-06-30"}).json()
     assert body["view"] == "partnership" and body["rows"] is None
     cohort = next(f for f in body["figures"] if f["key"] == "cohort")
@@ -209,17 +216,17 @@ def test_partnership_view_suppresses_small_numbers_and_rows(boards_api: str) -> 
 
 
 def test_csv_and_bad_requests(boards_api: str) -> None:
-    csv = httpx.get(f"{boards_api}/boards/timeliness",
+    csv = MANAGER.get(f"{boards_api}/boards/timeliness",
                     params={"as_at": "2024-06-30", "view": "council", "format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("board,as_at,locality,view,key")
     assert "timeliness,2024-06-30,,council,cp_plans_open,Child protection plans open,,2," in \
         csv.text
-    assert httpx.get(f"{boards_api}/boards/nonsense").status_code == 404
-    assert httpx.get(f"{boards_api}/boards/risk", params={"as_at": "2999-01-01"}
+    assert MANAGER.get(f"{boards_api}/boards/nonsense").status_code == 404
+    assert MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "2999-01-01"}
                      ).status_code == 422
-    assert httpx.get(f"{boards_api}/boards/risk", params={"as_at": "yesterday"}
+    assert MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "yesterday"}
                      ).status_code == 422
 
 
@@ -230,7 +237,7 @@ async def test_the_live_feed_pushes_a_change_to_a_watching_client(
 ) -> None:
     url, settings = boards_stack
     received: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(timeout=30) as client, \
+    async with httpx.AsyncClient(timeout=30, headers=auth()) as client, \
             client.stream("GET", f"{url}/boards/live") as stream:
         lines = stream.aiter_lines()
         event = ""

@@ -135,7 +135,7 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
                     projections.insert(0, CrashOnce(crash_at))
                 runner = runner_class(
                     pool, event_types(), projections, [topic],
-                    bootstrap_servers=settings.kafka_bootstrap_servers, consumer_name=consumer,
+                    kafka_options=settings.kafka_options(), consumer_name=consumer,
                     dead_letters=producer, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
                     batch_size=25, schema=schema)
                 stop = asyncio.Event()

@@ -47,7 +47,7 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
     schema = await ensure_live_build(pool)
     consumer = f"{settings.consumer_group}.{schema}"
     runner = ProjectionRunner(pool, event_types(), [AppliedLedger(consumer)], [topic],
-                              bootstrap_servers=settings.kafka_bootstrap_servers,
+                              kafka_options=settings.kafka_options(),
                               consumer_name=consumer, dead_letters=producer,
                               dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
                               batch_size=100, schema=schema)

@@ -11,14 +11,13 @@ from datetime import date
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
 from deploy.local.stack import ROOT
 from services.case_events import events as ce
 from shared.migrations import ensure_database
 from tests.conftest import settings_for
-from tests.infrastructure import Infrastructure, ServiceProcess, eventually
+from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess, eventually
 from tests.integration.scenario import county
 from tests.integration.test_seed_figures import seed_events
 from tests.publisher import Log
@@ -76,7 +75,7 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
 
         def keep_asking() -> None:  # the live boards keep answering during the rebuild
             while not stop.is_set():
-                answers.append(httpx.get(f"{api.url}/boards/timeliness",
+                answers.append(MANAGER.get(f"{api.url}/boards/timeliness",
                                          params={"as_at": "2024-06-30", "view": "council"},
                                          timeout=10).status_code)
                 stop.wait(0.05)

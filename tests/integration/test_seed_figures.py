@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-import httpx
 import pytest
 
 from services.case_events import events as ce
 from services.education import events as edu
-from tests.infrastructure import Infrastructure
+from tests.infrastructure import MANAGER, Infrastructure
 from tests.integration.test_boards import board, boards_running
 from tests.publisher import Log
 
@@ -75,7 +74,7 @@ def test_child_protection_plans_attending_school(seed_api: str) -> None:
 
 
 def test_the_partnership_view_shows_the_same_seed_figures(seed_api: str) -> None:
-    body = httpx.get(f"{seed_api}/boards/early-help-triage",
+    body = MANAGER.get(f"{seed_api}/boards/early-help-triage",
                      params={"as_at": "2020-06-30", "since": "2020-03-01"}).json()
     june = next(f for f in body["figures"] if f["period"] == "2020-06")
     assert (june["count"], june["percentage"], june["suppressed"]) == (226, 86.78, False)

@@ -1,27 +1,39 @@
-"""What every service app does before and after its routes: security headers, a request-body
-limit (413), and a lost database connection answered 503 with Retry-After. In memory: the
-ASGI app driven by Starlette's test client, no server, no database."""
+"""What every service app does before and after its routes: authentication (401), authorisation
+(403), per-user rate limits (429), security headers, a request-body limit (413), and a lost
+database connection answered 503 with Retry-After. In memory: the ASGI app driven by
+Starlette's test client, no server, no database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
+import jwt
+from fastapi import Request
 from fastapi.testclient import TestClient
 
-from shared.api import LimitRequestBody, service_app
+from shared.access import Permission, Rule
+from shared.api import LimitRequestBody, install_unavailable_handler
+from shared.auth import LocalIssuer
+from shared.http import operational_router
+from shared.security import secured_app
+from shared.settings import Settings
+
+ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-auth-")))
+MANAGER = ISSUER.headers("m-1", "council", "manager")
 
 
-@asynccontextmanager
-async def nothing(_: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
-def app(limit: int = 1000) -> TestClient:
-    application = service_app("t", "t", "t", nothing, {}, max_request_bytes=limit)
+def app(limit: int = 1000, rate: str = "1000/second", **settings: Any) -> TestClient:
+    application = secured_app(Settings(
+        service="t", auth_jwks=str(ISSUER.ensure().jwks_file), max_request_bytes=limit,
+        rate_limit=rate, **settings))
+    install_unavailable_handler(application)
+    application.include_router(operational_router("t", {}))
+    application.state.access.rules += [Rule("POST", "/echo", Permission.RECORD),
+                                       Rule("POST", "/lost", Permission.RECORD)]
 
     @application.post("/echo")
     async def echo(request: Request) -> dict[str, int]:
@@ -31,7 +43,7 @@ def app(limit: int = 1000) -> TestClient:
     async def lost() -> None:
         raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
 
-    return TestClient(application)
+    return TestClient(application, headers=MANAGER)
 
 
 def test_every_response_carries_the_security_headers() -> None:
@@ -86,3 +98,78 @@ def test_a_lost_database_connection_is_503_with_retry_after() -> None:
     assert r.status_code == 503
     assert r.headers["retry-after"] == "1"
     assert "Idempotency-Key" in r.json()["detail"]
+
+
+# -- authentication and authorisation ------------------------------------------------------
+
+def test_without_a_token_only_health_answers() -> None:
+    anonymous = TestClient(app().app)
+    assert anonymous.get("/health").status_code == 200
+    refused = anonymous.post("/echo", content=b"x")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert "no bearer token" in refused.json()["detail"]
+    assert anonymous.get("/metrics").status_code == 401
+
+
+def _token(**claims: Any) -> dict[str, str]:
+    key = ISSUER.key_file.read_bytes()
+    now = int(time.time())
+    body = {"iss": ISSUER.issuer, "aud": ISSUER.audience, "sub": "u", "agency": "council",
+            "role": "manager", "iat": now, "exp": now + 60, **claims}
+    return {"Authorization": f"Bearer {jwt.encode(body, key, algorithm='RS256')}"}
+
+
+def test_a_token_is_refused_when_expired_forged_misaddressed_or_impossible() -> None:
+    client = TestClient(app().app)
+    now = int(time.time())
+    cases = {
+        "expired": _token(iat=now - 7200, exp=now - 3600),
+        "another audience": _token(aud="someone-else"),
+        "another issuer": _token(iss="https://elsewhere.example"),
+        "a partner agency with a council role": _token(agency="police", role="manager"),
+        "an unknown role": _token(role="superuser"),
+        "unsigned": {"Authorization": "Bearer " + jwt.encode(
+            {"sub": "u", "agency": "council", "role": "manager"}, None, algorithm="none")},
+        "signed by another key": LocalIssuer(Path(tempfile.mkdtemp())).headers(
+            "u", "council", "manager"),
+        "not a token at all": {"Authorization": "Bearer hello"},
+    }
+    for case, headers in cases.items():
+        r = client.post("/echo", content=b"x", headers=headers)
+        assert r.status_code == 401, (case, r.status_code, r.text)
+    assert client.post("/echo", content=b"x", headers=_token()).status_code == 200
+
+
+def test_a_valid_token_without_the_permission_is_403_naming_the_rule() -> None:
+    client = app()
+    partner = ISSUER.headers("p-1", "police", "partner")
+    r = client.post("/echo", content=b"x", headers=partner)
+    assert r.status_code == 403
+    assert "police partners may not record a command" in r.json()["detail"]
+    assert client.get("/metrics").status_code == 403  # a manager is not operations
+    ops = ISSUER.headers("o-1", "council", "operations")
+    assert client.get("/metrics", headers=ops).status_code == 200
+
+
+def test_a_route_no_rule_lists_is_refused_to_everyone() -> None:
+    client = app()
+    application: Any = client.app
+
+    @application.get("/forgotten")
+    async def forgotten() -> dict[str, str]:
+        return {"leaked": "yes"}
+
+    for role in ("manager", "operations", "information_governance"):
+        r = client.get("/forgotten", headers=ISSUER.headers("x", "council", role))
+        assert r.status_code == 403 and "not open to anyone" in r.json()["detail"]
+
+
+def test_each_user_is_held_to_the_rate_limit_with_retry_after() -> None:
+    client = app(rate="3/minute")
+    answers = [client.post("/echo", content=b"x").status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429, 429]
+    r = client.post("/echo", content=b"x")
+    assert int(r.headers["retry-after"]) >= 1 and "3 per 1 minute" in r.json()["detail"]
+    other = ISSUER.headers("m-2", "council", "manager")  # another user has a limit of her own
+    assert client.post("/echo", content=b"x", headers=other).status_code == 200

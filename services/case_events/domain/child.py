@@ -62,6 +62,7 @@ class ChildState:
     pathway_plan: date | None = None  # last created or reviewed
     passport_offered: date | None = None
     priority_since: date | None = None
+    erased_on: date | None = None
 
 
 class Child(Aggregate):
@@ -88,11 +89,30 @@ class Child(Aggregate):
 
     # -- registration and referral ----------------------------------------------------------
 
-    def register(self, command: c.RegisterChild, d: Decision) -> list[DomainEvent]:
+    def register(self, command: c.RegisterChild, d: Decision,
+                 personal: e.SealedPersonalDetails | None = None) -> list[DomainEvent]:
+        """`personal`: the command's personal details, already sealed with the child's key."""
         if self.exists:
             raise ChildAlreadyRegistered(f"child {self.stream_id!r} is already registered")
         not_in_future("date_of_birth", command.date_of_birth, d)
-        return [e.ChildRegistered(**command.model_dump())]
+        registered = e.ChildRegistered(**command.model_dump(exclude={"personal"}))
+        if personal is None:
+            return [registered]
+        return [registered, e.PersonalDetailsRecorded(**personal.model_dump())]
+
+    def record_personal_details(self, sealed: e.SealedPersonalDetails,
+                                d: Decision) -> list[DomainEvent]:
+        self._must(self.s.erased_on is None, "child_id",
+                   f"this child's personal data was erased on {self.s.erased_on}")
+        self._must(any(sealed.model_dump().values()), "body", "names no personal field")
+        return [e.PersonalDetailsRecorded(**sealed.model_dump())]
+
+    def erase_personal_data(self, cmd: c.EraseChildPersonalData,
+                            d: Decision) -> list[DomainEvent]:
+        if self.s.erased_on is not None:
+            raise AlreadyRecorded(f"this child's personal data was erased on {self.s.erased_on}")
+        not_in_future("erased_on", cmd.erased_on, d)
+        return [e.ChildPersonalDataErased(**cmd.model_dump())]
 
     def record_referral(self, cmd: c.RecordReferral, d: Decision) -> list[DomainEvent]:
         self._day("referral_date", cmd.referral_date, d)
@@ -359,6 +379,8 @@ class Child(Aggregate):
     def when(self, event: DomainEvent) -> None:
         s = self.s
         match event:
+            case e.ChildPersonalDataErased():
+                self.s.erased_on = event.erased_on
             case e.ChildRegistered():
                 s.date_of_birth, s.locality = event.date_of_birth, event.locality
             case e.AssessmentStarted():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.case_events import events as e
 
@@ -17,8 +17,32 @@ def example(**fields: Any) -> ConfigDict:
     return ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [fields]})
 
 
+PlainText = Field(None, min_length=1, max_length=1000)
+
+
+class PersonalDetails(BaseModel):
+    """Personal fields, as the practitioner types them. Never stored or sent as they are:
+    the service seals each with the child's own key before recording it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    given_names: str | None = PlainText
+    family_name: str | None = PlainText
+    address: str | None = PlainText
+    notes: str | None = PlainText
+
+
 class RegisterChild(e.ChildFacts):
-    model_config = example(child_id="C-000123", date_of_birth="2012-05-14", locality="Exeter")
+    model_config = example(child_id="C-000123", date_of_birth="2012-05-14", locality="Exeter",
+                           personal={"given_names": "Sam", "family_name": "Example"})
+    personal: PersonalDetails | None = None
+
+
+class RecordPersonalDetails(PersonalDetails):
+    model_config = example(address="1 Example Street, Exeter")
+
+
+class EraseChildPersonalData(e.ErasureFacts):
+    model_config = example(erased_on="2025-01-31", reason="subject_request")
 
 
 class RecordReferral(e.ReferralFacts):

@@ -10,20 +10,25 @@ from datetime import date
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import markdown
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.projections.boards.catalogue import BOARDS, compute
 from services.projections.boards.model import Board, Figure, suppress
 from services.projections.builds import reading
+from shared.access import audit_read, principal_of
+from shared.auth import COOKIE, InvalidToken
 from shared.clock import Clock
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 HERE = Path(__file__).parent
 GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"
@@ -80,6 +85,12 @@ def charts(board: Board) -> list[dict[str, str]]:
         title = f"{figures[0].label} ({'%' if use_pct else 'count'}) by period"
         out.append({"title": title, "svg": bar_chart(title, points, "%" if use_pct else "")})
     return out
+
+
+def _local(target: str | None) -> str:
+    """Only a path on this site (never //elsewhere): no open redirect from the sign-in page."""
+    return target if target and target.startswith("/") and not target.startswith("//") \
+        else "/dashboard"
 
 
 def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Settings,
@@ -167,9 +178,39 @@ def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Sett
             raise HTTPException(404, f"no board {name!r}")
         as_at, locality, view = params(request)
         board = await board_for(name, as_at, locality, view)
+        audit_id = None
+        if board.rows is not None:
+            board = board.model_copy(update={"rows": [
+                r for r in board.rows
+                if principal_of(request).may_see_locality(r.get("locality"))]})
+            audit_id = await audit_read(request, None,
+                                        [str(r["child_id"]) for r in board.rows or []])
         query = urlencode({"as_at": as_at.isoformat(), "view": view,
                            **({"locality": locality} if locality else {})})
         return templates.TemplateResponse(request, "board.html", {
             "title": board.title, "board": board, "charts": charts(board),
             "localities": await localities(), "today": clock.today(),
-            "csv_url": f"/boards/{name}?{query}&format=csv"})
+            "csv_url": f"/boards/{name}?{query}&format=csv"},
+            headers={"X-Audit-Id": audit_id} if audit_id else None)
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "login.html", {
+            "title": "Sign in", "next": _local(request.query_params.get("next"))})
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        token = (form.get("token") or [""])[0].strip()
+        try:
+            principal = request.app.state.verifier.verify(token)
+        except InvalidToken as error:
+            return templates.TemplateResponse(request, "login.html", {
+                "title": "Sign in", "error": str(error),
+                "next": _local((form.get("next") or [""])[0])}, status_code=401)
+        response = RedirectResponse(_local((form.get("next") or [""])[0]), 303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                            secure=settings.environment not in ("local", "test"),
+                            max_age=12 * 3600)
+        log.info("signed in", user=principal.user_id, role=principal.role)
+        return response

@@ -1,0 +1,116 @@
+"""Information governance over the case-events record: the subject access export and the
+retention report.
+
+The export gathers everything the platform holds about one child: its events in each domain
+service's store (personal fields unsealed, or shown as erased), what was shared with each
+partner agency, and who read the child's record. The partner services' stores are read
+directly (the information-governance officer's export is the one place that reads them all),
+in the same PostgreSQL cluster, with the platform's database role.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+
+from services.case_events.domain.retention import retention
+from services.case_events.personal import KeyVault, unseal_details
+from shared.settings import Settings
+
+DOMAIN_STORES = ("case_events", "accommodation", "education", "escalations")
+# Fields that may identify somebody other than the child: a reviewer decides before release.
+THIRD_PARTY = {
+    "actor": "the practitioner or partner who recorded it",
+    "notes": "free text: may name family members, carers or professionals",
+    "address": "may be a carer's or a family member's address",
+}
+
+
+def _jsonable(row: asyncpg.Record) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in dict(row).items():
+        if isinstance(value, str) and key in ("payload", "actor"):
+            value = json.loads(value)
+        elif isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif value is not None and not isinstance(value, str | int | float | bool | list | dict):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+async def _store_events(settings: Settings, service: str, child_id: str) -> list[dict[str, Any]]:
+    database = f"{settings.namespace}{service}"
+    try:
+        conn = await asyncpg.connect(settings.dsn(database))
+    except asyncpg.InvalidCatalogNameError:
+        return []  # that service has recorded nothing yet
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id, stream_id, stream_version, event_type, occurred_at, recorded_at,"
+            " actor::text AS actor, payload::text AS payload FROM events"
+            " WHERE stream_id = $1 OR payload->>'child_id' = $1"
+            " ORDER BY recorded_at, stream_id, stream_version", child_id)
+    finally:
+        await conn.close()
+    return [_jsonable(r) for r in rows]
+
+
+def _mark(event: dict[str, Any]) -> dict[str, Any]:
+    review = ["actor"]
+    if event["event_type"] == "PersonalDetailsRecorded":
+        review += [f"payload.{f}" for f in ("notes", "address") if event["payload"].get(f)]
+    return {**event, "review": review}
+
+
+async def subject_access_export(settings: Settings, vault: KeyVault, audit: asyncpg.Pool,
+                                child_id: str, requested_by: str) -> dict[str, Any]:
+    key = await vault.key(child_id)
+    held: dict[str, list[dict[str, Any]]] = {}
+    for service in DOMAIN_STORES:
+        events = await _store_events(settings, service, child_id)
+        for event in events:
+            if event["event_type"] == "PersonalDetailsRecorded":
+                event["payload"] = unseal_details(key, child_id, event["payload"])
+        held[service] = [_mark(e) for e in events]
+    shares = await audit.fetch(
+        "SELECT agency, topic, subject, event_type, fields, purpose, shared_at FROM shares"
+        " WHERE child_id = $1 ORDER BY shared_at", child_id)
+    reads = await audit.fetch(
+        "SELECT recorded_at, user_id, agency, role, service, action, purpose FROM access_log"
+        " WHERE child_ids @> ARRAY[$1::text] ORDER BY recorded_at", child_id)
+    erased = await vault.pool.fetchval(
+        "SELECT erased_at FROM child_keys WHERE child_id = $1 AND wrapped_key IS NULL",
+        child_id)
+    return {
+        "child_id": child_id,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "generated_by": requested_by,
+        "personal_data_erased_at": erased.isoformat() if erased else None,
+        "third_party_review": THIRD_PARTY,
+        "held_by_service": held,
+        "shared_with_partners": [_jsonable(r) for r in shares],
+        "read_by": [{**_jsonable(r), "review": ["user_id"]} for r in reads],
+    }
+
+
+async def retention_report(pool: asyncpg.Pool, as_at: date) -> list[dict[str, Any]]:
+    """Children whose record is past its retention date on `as_at` and not yet erased."""
+    rows = await pool.fetch(
+        "SELECT r.stream_id AS child_id, (r.payload->>'date_of_birth')::date AS dob,"
+        " (SELECT min((a.payload->>'end_date')::date) FROM events a"
+        "   WHERE a.stream_id = r.stream_id AND a.event_type = 'PeriodOfCareEnded'"
+        "   AND a.payload->>'reason' IN ('E11', 'E12')) AS adopted_on,"
+        " EXISTS (SELECT 1 FROM events x WHERE x.stream_id = r.stream_id"
+        "   AND x.event_type = 'ChildPersonalDataErased') AS erased"
+        " FROM events r WHERE r.event_type = 'ChildRegistered'")
+    due = []
+    for row in rows:
+        kept = retention(row["dob"], row["adopted_on"])
+        if kept.keep_until <= as_at and not row["erased"]:
+            due.append({"child_id": row["child_id"], "keep_until": kept.keep_until.isoformat(),
+                        "basis": kept.basis})
+    return sorted(due, key=lambda r: (r["keep_until"], r["child_id"]))

@@ -1,0 +1,266 @@
+"""Who is calling: OAuth2 bearer tokens (JWT), verified against the council's identity
+provider's key set, and a local issuer for development and tests.
+
+A token names its user (`sub`), agency (`agency`) and role (`role`), and may limit a council
+user to some localities (`localities`). It is verified against `CSP_AUTH_JWKS` (a JWKS file,
+or the provider's https URL), `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and ES256 are
+accepted, nothing weaker. No endpoint but /health (and the sign-in page with its static
+assets) answers without one: every other request is 401 before any handler runs.
+
+    python -m shared.auth keys --dir DIR            # a local signing key and its JWKS
+    python -m shared.auth token --user sw-17 --agency council --role practitioner
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.responses import JSONResponse, RedirectResponse
+
+from shared.envelope import Actor, Agency
+from shared.settings import Settings
+
+ALGORITHMS = ["RS256", "ES256"]
+COOKIE = "csp_token"
+# Reachable without a token: health (for orchestrators), and the sign-in page with the
+# dashboard's static assets (no data in either).
+PUBLIC_PATHS = ("/health", "/login")
+PUBLIC_PREFIXES = ("/static/", "/assets/")
+# Browser pages: without a token, sent to sign in rather than answered 401.
+PAGES = ("/", "/dashboard", "/definitions")
+
+
+class Role(StrEnum):
+    PRACTITIONER = "practitioner"  # social workers, personal advisers, early-help workers
+    MANAGER = "manager"  # team and service managers
+    IRO = "iro"  # independent reviewing officers and child protection chairs
+    BOARD_MEMBER = "board_member"  # partnership oversight boards: aggregates only
+    INCIDENT_MANAGEMENT = "incident_management"  # incident management teams
+    OPERATIONS = "operations"  # runs the platform: metrics, no personal data
+    INFORMATION_GOVERNANCE = "information_governance"  # audit, subject access, erasure
+    PARTNER = "partner"  # a user of a partner agency (police, health, schools...)
+
+
+COUNCIL_ROLES = frozenset(Role) - {Role.PARTNER}
+PARTNER_AGENCIES = frozenset(Agency) - {Agency.COUNCIL, Agency.PLATFORM}
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, expired, for someone else, or not signed by the
+    issuer."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    agency: Agency
+    role: Role
+    localities: frozenset[str] | None = None  # None: every locality
+    token_id: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, agency=self.agency, role=self.role.value)
+
+    def may_see_locality(self, locality: str | None) -> bool:
+        return self.localities is None or locality is None or locality in self.localities
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    try:
+        agency, role = Agency(claims["agency"]), Role(claims["role"])
+    except (KeyError, ValueError) as error:
+        raise InvalidToken(f"the token's agency or role is not one this platform knows: "
+                           f"{error}") from None
+    if (role is Role.PARTNER) != (agency in PARTNER_AGENCIES):
+        raise InvalidToken(f"role {role} is not a role of agency {agency}")
+    localities = claims.get("localities")
+    if localities is not None and not (isinstance(localities, list)
+                                       and all(isinstance(x, str) for x in localities)):
+        raise InvalidToken("localities must be a list of locality names")
+    return Principal(str(claims["sub"]), agency, role,
+                     frozenset(localities) if localities is not None else None,
+                     claims.get("jti"))
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        source = settings.auth_jwks
+        if not source:
+            raise RuntimeError("CSP_AUTH_JWKS is not set: the services will not start without "
+                               "the identity provider's key set (make run generates a local "
+                               "one; see docs/security.md)")
+        self.issuer, self.audience = settings.auth_issuer, settings.auth_audience
+        self._client: jwt.PyJWKClient | None = None
+        self._keys: jwt.PyJWKSet | None = None
+        if source.startswith(("https://", "http://")):
+            self._client = jwt.PyJWKClient(source, cache_keys=True, lifespan=300)
+        else:
+            self._keys = jwt.PyJWKSet.from_json(Path(source).read_text())
+
+    def _key(self, token: str) -> Any:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            if self._client is not None:
+                return self._client.get_signing_key_from_jwt(token).key
+            assert self._keys is not None
+            for key in self._keys.keys:
+                if kid is None or key.key_id == kid:
+                    return key.key
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from None
+        raise InvalidToken(f"no key {kid!r} in the issuer's key set")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token, self._key(token), algorithms=ALGORITHMS, audience=self.audience,
+                issuer=self.issuer, leeway=30,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from None
+        return principal_from_claims(claims)
+
+
+def bearer_token(scope: dict[str, Any]) -> str | None:
+    """From `Authorization: Bearer`, or for a browser's GET the sign-in cookie (SameSite
+    Strict, so another site cannot ride on it; never for a command)."""
+    headers = dict(scope["headers"])
+    value = headers.get(b"authorization", b"").decode("latin-1")
+    if value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    if scope["method"] in ("GET", "HEAD"):
+        for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
+            name, _, token = part.strip().partition("=")
+            if name == COOKIE and token:
+                return token
+    return None
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+class Authenticate:
+    """ASGI middleware: every request but the public ones carries a valid token, or is
+    answered 401 (a browser page is sent to sign in). The principal is put in
+    `scope["state"]["principal"]` for the handlers."""
+
+    def __init__(self, app: Any, verifier: TokenVerifier) -> None:
+        self.app, self.verifier = app, verifier
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(scope)
+        try:
+            if token is None:
+                raise InvalidToken("no bearer token")
+            principal = self.verifier.verify(token)
+        except InvalidToken as error:
+            if scope["method"] == "GET" and token is None and (
+                    scope["path"] in PAGES or scope["path"].startswith("/dashboard")):
+                response: Any = RedirectResponse(f"/login?next={scope['path']}", 303)
+            else:
+                response = JSONResponse(
+                    {"detail": f"authentication required: {error}"}, status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+# -- the local issuer (make run, tests): not for production, where the council's identity
+# -- provider issues the tokens --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LocalIssuer:
+    """A signing key and its JWKS in `folder`, made on first use."""
+
+    folder: Path
+    issuer: str = Settings.model_fields["auth_issuer"].default
+    audience: str = Settings.model_fields["auth_audience"].default
+
+    @property
+    def jwks_file(self) -> Path:
+        return self.folder / "jwks.json"
+
+    @property
+    def key_file(self) -> Path:
+        return self.folder / "signing-key.pem"
+
+    def ensure(self) -> LocalIssuer:
+        if self.key_file.exists() and self.jwks_file.exists():
+            return self
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        self.key_file.touch(mode=0o600)
+        self.key_file.write_bytes(pem)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        jwk.update(kid=uuid.uuid4().hex[:16], use="sig", alg="RS256")
+        self.jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))
+        return self
+
+    def token(self, user: str, agency: str | Agency, role: str | Role,
+              localities: list[str] | None = None, hours: float = 12,
+              **extra: Any) -> str:
+        self.ensure()
+        kid = json.loads(self.jwks_file.read_text())["keys"][0]["kid"]
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": self.audience, "sub": user,
+                  "agency": str(agency), "role": str(role), "iat": now,
+                  "exp": now + int(hours * 3600), "jti": uuid.uuid4().hex, **extra}
+        if localities is not None:
+            claims["localities"] = localities
+        return jwt.encode(claims, self.key_file.read_bytes(), algorithm="RS256",
+                          headers={"kid": kid})
+
+    def headers(self, user: str, agency: str | Agency, role: str | Role,
+                **options: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user, agency, role, **options)}"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m shared.auth", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    keys = commands.add_parser("keys", help="make a local signing key and its JWKS")
+    keys.add_argument("--dir", type=Path, default=Path(".local/run/auth"))
+    token = commands.add_parser("token", help="mint a token with the local key")
+    token.add_argument("--dir", type=Path, default=Path(".local/run/auth"))
+    token.add_argument("--user", required=True)
+    token.add_argument("--agency", required=True, choices=[a.value for a in Agency])
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--locality", action="append", dest="localities",
+                       help="limit to this locality (repeat for several)")
+    token.add_argument("--hours", type=float, default=12)
+    args = parser.parse_args(argv)
+    issuer = LocalIssuer(args.dir)
+    if args.command == "keys":
+        issuer.ensure()
+        print(issuer.jwks_file)
+        return
+    principal_from_claims({"sub": args.user, "agency": args.agency, "role": args.role})
+    print(issuer.token(args.user, args.agency, args.role, args.localities, args.hours))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except InvalidToken as error:
+        sys.exit(f"refused: {error}")
