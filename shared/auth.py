@@ -83,7 +83,8 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     except (KeyError, ValueError) as error:
         raise InvalidToken(f"the token's agency or role is not one this platform knows: "
                            f"{error}") from None
-    if (role is Role.PARTNER) != (agency in PARTNER_AGENCIES):
+    if agency is not (Agency.COUNCIL if role in COUNCIL_ROLES else agency) \
+            or (role is Role.PARTNER) != (agency in PARTNER_AGENCIES):
         raise InvalidToken(f"role {role} is not a role of agency {agency}")
     localities = claims.get("localities")
     if localities is not None and not (isinstance(localities, list)

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     auth_audience: str = Field("childrens-services-platform",
                                description="The `aud` every token must have.")
     rate_limit: str = Field(
-        "100/second;3000/minute", description="Requests each user may make to one API process "
+        "300/second", description="Requests each user may make to one API process "
         "(beyond it: 429 with Retry-After), in the `limits` library's notation.")
     key_encryption_key: SecretStr | None = Field(
         None, description="Base64 of 32 bytes wrapping every child's personal-data key "

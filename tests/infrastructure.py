@@ -194,6 +194,29 @@ def _local_stack() -> Iterator[Infrastructure]:
             shutil.rmtree(pg_dir.parent, ignore_errors=True)
 
 
+@contextmanager
+def secure_kafka(namespace: str) -> Iterator[LocalStack]:
+    """A broker of its own in secure mode (SASL/SCRAM over TLS, ACLs), as compose runs it,
+    provisioned for `namespace`: the local stack's code, on free ports."""
+    state = ROOT / ".local" / f"secure-kafka-{os.getpid()}-{namespace}"
+    shutil.rmtree(state, ignore_errors=True)
+    stack = LocalStack(state_dir=state, kafka_port=free_port(2), kafka_heap="512m", secure=True)
+    (state / "logs").mkdir(parents=True, exist_ok=True)
+    kafka = stack.spawn_kafka(stdout=open(state / "logs" / "kafka.log", "wb"),
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(stack.kafka_port, 90, "Kafka")
+        stack.provision_kafka(namespace)
+        yield stack
+    finally:
+        kafka.terminate()
+        try:
+            kafka.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            kafka.kill()
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def _die_with_parent() -> None:
     """In the child: SIGTERM when the test process dies, so no service outlives its test."""
     import ctypes
@@ -286,14 +309,17 @@ async def eventually(condition, timeout_s: float, interval_s: float = 0.05,  # t
         await asyncio.sleep(interval_s)
 
 
-async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list:  # type: ignore[type-arg]
-    """Every record on a topic, from offset 0 to its current end (no consumer group)."""
+async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60,  # type: ignore[type-arg]
+                     kafka_options: dict[str, Any] | None = None) -> list:
+    """Every record on a topic, from offset 0 to its current end (no consumer group);
+    `kafka_options` (a secure broker's) replace the plain bootstrap address."""
     import asyncio
 
     from aiokafka import AIOKafkaConsumer
 
     # Without a group, a subscribed consumer is assigned every partition of the topic.
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(topic, **(kafka_options or {"bootstrap_servers": bootstrap}),
+                                group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
+from deploy.local import kafka_security
 from shared.auth import LocalIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,8 @@ class LocalStack:
     kafka_port: int = int(os.environ.get("CSP_KAFKA_PORT", "9092"))
     http_base: int = int(os.environ.get("CSP_HTTP_BASE_PORT", "8000"))
     kafka_heap: str = os.environ.get("CSP_KAFKA_HEAP", "768m")
+    # SASL/SCRAM over TLS with ACLs (deploy/local/kafka_security.py), as compose runs it.
+    secure: bool = os.environ.get("CSP_KAFKA_SECURE", "") == "1"
 
     @property
     def controller_port(self) -> int:
@@ -214,15 +217,19 @@ class LocalStack:
         chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic."""
         port = port or self.kafka_port
         controller = controller or self.controller_port
-        return "\n".join([
-            "process.roles=broker,controller",
-            f"node.id={node}",
-            f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller}'}",
+        listeners = kafka_security.listener_properties(
+            port, controller, self.tls_dir, self.credential("CSP_KAFKA_ADMIN_PASSWORD")
+        ) if self.secure else [
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             "controller.listener.names=CONTROLLER",
             "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]
+        return "\n".join([
+            "process.roles=broker,controller",
+            f"node.id={node}",
+            f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller}'}",
+            *listeners,
             f"log.dirs={log_dir or self.kafka_dir / 'data'}",
             "num.partitions=6",
             "auto.create.topics.enable=false",
@@ -243,14 +250,53 @@ class LocalStack:
         if not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
             raise SystemExit("Kafka jars missing: run deploy/local/bootstrap.sh (or `make run`).")
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            kafka_security.certificates(self.tls_dir, ["127.0.0.1", "localhost"])
         config = self.kafka_dir / "server.properties"
+        config.touch(mode=0o600)  # in secure mode it holds the broker's own SCRAM password
         config.write_text(self.kafka_properties())
-        if not (self.kafka_dir / "data" / "meta.properties").exists():
+        mode, wanted = self.kafka_dir / "mode", "secure" if self.secure else "plaintext"
+        formatted = (self.kafka_dir / "data" / "meta.properties").exists()
+        if not mode.exists():  # a stack formatted before secure mode existed was plaintext
+            mode.write_text(("plaintext" if formatted else wanted) + "\n")
+        if mode.read_text().strip() != wanted:
+            raise SystemExit(f"this stack's Kafka was made {mode.read_text().strip()}, not "
+                             f"{wanted}: use another CSP_STATE_DIR, or `make clean-local`")
+        if not formatted:
             cluster_id = new_kafka_cluster_id()
+            # The admin user exists from the start: it creates every other user and ACL.
+            scram = ["--add-scram", f"{kafka_security.MECHANISM}=[name={kafka_security.ADMIN},"
+                     f"password={self.credential('CSP_KAFKA_ADMIN_PASSWORD')}]"
+                     ] if self.secure else []
             subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                      "-c", str(config)),
+                                      "-c", str(config), *scram),
                            check=True, stdout=subprocess.DEVNULL)
         return config
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.kafka_dir / "tls"
+
+    def kafka_passwords(self) -> dict[str, str]:
+        """Each Kafka user's password (one per service worker, one per partner agency)."""
+        return {user: self.credential(
+            f"CSP_KAFKA_PASSWORD_{kafka_security.password_variable(user)}")
+            for user in kafka_security.users()}
+
+    def provision_kafka(self, namespace: str = "") -> None:
+        """Topics, users and ACLs, as the admin (secure mode; idempotent)."""
+        kafka_security.provision(f"127.0.0.1:{self.kafka_port}",
+                                 self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
+                                 self.tls_dir / "ca.pem", self.kafka_passwords(), namespace)
+
+    def kafka_client_env(self, service: str) -> dict[str, str]:
+        """What a service worker needs to reach the broker in secure mode: its own user."""
+        if not self.secure:
+            return {}
+        return {"CSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "CSP_KAFKA_SSL_CAFILE": str(self.tls_dir / "ca.pem"),
+                "CSP_KAFKA_USERNAME": service,
+                "CSP_KAFKA_PASSWORD": self.kafka_passwords()[service]}
 
     def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
         return ["java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -301,8 +347,10 @@ class LocalStack:
         me = f"{sys.executable} -m deploy.local.stack"
         lines = [f"postgres: {me} postgres", f"kafka: {me} kafka"]
         for p in self.processes():
-            lines.append(f"{p.name}: env CSP_HTTP_PORT={p.port} "
-                         f"{sys.executable} -m {p.module} {p.role}")
+            # Only the workers talk to Kafka; in secure mode each as its service's own user.
+            kafka = self.kafka_client_env(p.service) if p.role == "worker" else {}
+            variables = " ".join(f"{k}={v}" for k, v in {"CSP_HTTP_PORT": p.port, **kafka}.items())
+            lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
         lines.append(f"ready: {me} ready")
         return "\n".join(lines) + "\n"
 
@@ -415,10 +463,12 @@ def cmd_postgres(stack: LocalStack) -> None:
 
 
 def cmd_kafka(stack: LocalStack) -> None:
+    broker = stack.spawn_kafka()
+    if stack.secure:  # users and ACLs before the services can do anything
+        threading.Thread(target=stack.provision_kafka, daemon=True).start()
     # Services leave their consumer groups on the way out; a broker that went first would
     # leave their members in the group until the session times out, delaying the next start.
-    _supervise(stack.spawn_kafka(), signal.SIGTERM,
-               after=lambda: not clients_connected(stack.kafka_port))
+    _supervise(broker, signal.SIGTERM, after=lambda: not clients_connected(stack.kafka_port))
 
 
 def cmd_ready(stack: LocalStack) -> None:
@@ -494,6 +544,7 @@ def cmd_run(stack: LocalStack) -> None:
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
     procfile = stack.state_dir / "Procfile"
+    procfile.touch(mode=0o600)  # in secure mode it holds each worker's Kafka password
     procfile.write_text(stack.procfile())
     env_file = stack.state_dir / "services.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.environment().items()))

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
+import httpx
 import pytest
 
-from deploy.local.stack import service_processes
+from deploy.local.stack import LocalStack, service_processes
 from tests.conftest import ARTIFACTS
-from tests.infrastructure import Infrastructure, ServiceProcess, new_namespace
+from tests.e2e.audit_check import check_reads_audited, record_responses
+from tests.infrastructure import (
+    Infrastructure,
+    ServiceProcess,
+    auth,
+    new_namespace,
+    poll_until,
+    secure_kafka,
+)
 
 
 @dataclass
@@ -22,6 +33,12 @@ class Platform:
         if key not in processes:
             raise AttributeError(name)
         return processes[key]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_response() -> Iterator[None]:
+    """Note every response, for the audit-completeness check when each platform stops."""
+    yield from record_responses()
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +56,78 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
         for p in processes.values():
             p.wait_healthy(120)
         yield Platform(processes, namespace)
+        check_reads_audited(processes, infra, namespace)
     finally:
         for p in processes.values():
             p.stop()
+
+
+@dataclass
+class SecurePlatform:
+    """Every process of the platform against a broker in secure mode (SASL/SCRAM over TLS,
+    ACLs), each worker as its service's own Kafka user; a child and an escalation recorded."""
+
+    processes: dict[str, ServiceProcess]
+    namespace: str
+    kafka: LocalStack
+    child: str
+    escalation: str
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def admin_kafka(self) -> dict[str, object]:
+        """aiokafka options of the broker's admin (it reads every topic)."""
+        from deploy.local import kafka_security
+        from shared.settings import Settings
+
+        return Settings(
+            kafka_bootstrap_servers=f"127.0.0.1:{self.kafka.kafka_port}",
+            kafka_security_protocol="SASL_SSL", kafka_username=kafka_security.ADMIN,
+            kafka_password=self.kafka.credential("CSP_KAFKA_ADMIN_PASSWORD"),
+            kafka_ssl_cafile=str(self.kafka.tls_dir / "ca.pem")).kafka_options()
+
+
+@pytest.fixture(scope="package")
+def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
+    namespace = new_namespace()
+    with secure_kafka(namespace) as kafka:
+        env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600",
+                        CSP_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka.kafka_port}",
+                        CSP_RATE_LIMIT="100000/second")  # the limit has tests of its own
+        logs = ARTIFACTS / "logs" / f"secure-{namespace}"
+        processes = {p.name: ServiceProcess(
+            p.module, p.role, {**env, **(kafka.kafka_client_env(p.service)
+                                         if p.role == "worker" else {})}, logs)
+            for p in service_processes(0)}
+        try:
+            for p in processes.values():
+                p.start()
+            for p in processes.values():
+                p.wait_healthy(120)
+            yield SecurePlatform(processes, namespace, kafka, *_records(processes))
+            assert check_reads_audited(processes, infra, namespace) > 20  # not vacuous
+        finally:
+            for p in processes.values():
+                p.stop()
+
+
+def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
+    """A child in Exeter, known to every service, with an escalation: the ids the matrix's
+    paths name."""
+    manager = auth("manager")
+    child = f"C-{uuid.uuid4().hex[:10]}"
+    r = httpx.post(f"{processes['case_events_api'].url}/children", headers=manager, json={
+        "child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"}, timeout=30)
+    assert r.status_code == 201, r.text
+    for service in ("accommodation", "education", "escalations"):
+        url = f"{processes[f'{service}_api'].url}/children/{child}"
+        poll_until(lambda u=url: httpx.get(u, headers=manager).status_code == 200, 60, 0.1,
+                   f"{service} to learn of the child through the secure broker")
+    escalation = f"E-{uuid.uuid4().hex[:8]}"
+    r = httpx.post(f"{processes['escalations_api'].url}/escalations", headers=manager, json={
+        "escalation_id": escalation, "child_id": child, "raised_by": "IRO",
+        "raised_on": (date.today() - timedelta(days=1)).isoformat(),
+        "reason": "permanence_planning"}, timeout=30)
+    assert r.status_code == 201, r.text
+    return child, escalation

@@ -1,0 +1,124 @@
+"""Audit completeness: every person-level read the end-to-end tests make has its audit record.
+
+Every response any test receives through httpx is noted (`ResponseLog`). When a platform
+stops, each 200 answer from its APIs to a person-level endpoint (an audited permission in
+shared/access.py; for a list, one that names children) must carry X-Audit-Id, and the audit
+log must hold that record, for that user and that request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import jwt
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+
+from shared.access import AUDITED, find_rule, rules_for
+from shared.settings import Settings
+from tests.infrastructure import TEST_ISSUER, Infrastructure, ServiceProcess
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    url: str
+    status: int
+    user: str | None
+    audit_id: str | None
+    names_children: bool
+
+
+SEEN: list[Seen] = []
+
+
+def _note(response: httpx.Response) -> None:
+    request = response.request
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    user = jwt.decode(token, options={"verify_signature": False}).get("sub") if token else None
+    try:
+        names = b'"child_id"' in response.content  # read already, unless streamed
+    except httpx.ResponseNotRead:
+        names = False
+    SEEN.append(Seen(request.method, str(request.url), response.status_code, user,
+                     response.headers.get("x-audit-id"), names))
+
+
+def record_responses() -> Iterator[None]:
+    """Wrap httpx's send (sync and async) for the session."""
+    sync_send, async_send = httpx.Client.send, httpx.AsyncClient.send
+
+    def send(self: httpx.Client, request: httpx.Request, **options: Any) -> httpx.Response:
+        response = sync_send(self, request, **options)
+        _note(response)
+        return response
+
+    async def asend(self: httpx.AsyncClient, request: httpx.Request, **options: Any
+                    ) -> httpx.Response:
+        response = await async_send(self, request, **options)
+        _note(response)
+        return response
+
+    httpx.Client.send, httpx.AsyncClient.send = send, asend  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        httpx.Client.send, httpx.AsyncClient.send = sync_send, async_send  # type: ignore[method-assign]
+
+
+@functools.cache
+def _routes(service: str) -> list[APIRoute]:
+    from tests.e2e.test_permissions import APPS
+
+    app = APPS[service](Settings(service=service, auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
+    return [r for r in app.routes if isinstance(r, APIRoute)]
+
+
+def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
+    apis = {p.url: p.module.rsplit(".", 1)[-1] for p in processes.values() if p.role == "api"}
+    found = []
+    for seen in SEEN:
+        parts = urlsplit(seen.url)
+        service = apis.get(f"{parts.scheme}://{parts.netloc}")
+        if service is None or seen.status != 200:
+            continue
+        scope = {"type": "http", "path": parts.path, "method": seen.method}
+        template = next((r.path for r in _routes(service)
+                         if r.matches(scope)[0] is Match.FULL), None)
+        query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
+        rule = find_rule(rules_for(service), seen.method, template or "", query)
+        if rule is not None and rule.permission in AUDITED and (
+                not rule.lists_children or seen.names_children):
+            found.append(seen)
+    return found
+
+
+def check_reads_audited(processes: dict[str, ServiceProcess], infra: Infrastructure,
+                        namespace: str) -> int:
+    reads = person_level_reads(processes)
+    missing = [f"{r.method} {r.url} by {r.user}" for r in reads if r.audit_id is None]
+    assert not missing, f"person-level reads without an audit record: {missing[:20]}"
+
+    async def recorded() -> dict[str, tuple[str, str]]:
+        conn = await asyncpg.connect(infra.dsn(f"{namespace}partner_feeds"))
+        try:
+            rows = await conn.fetch("SELECT audit_id::text, user_id, request FROM access_log"
+                                    " WHERE audit_id = ANY($1::uuid[])",
+                                    [r.audit_id for r in reads])
+        finally:
+            await conn.close()
+        return {r["audit_id"]: (r["user_id"], r["request"]) for r in rows}
+
+    log = asyncio.run(recorded()) if reads else {}
+    wrong = [f"{r.method} {r.url} by {r.user}: {log.get(r.audit_id or '')}" for r in reads
+             if log.get(r.audit_id or "", ("", ""))[0] != r.user
+             or urlsplit(r.url).path != urlsplit(log[r.audit_id or ""][1]).path]
+    assert not wrong, f"audit records missing or not matching the read: {wrong[:20]}"
+    return len(reads)

@@ -1,0 +1,278 @@
+"""The permission matrix, held against the running platform in secure mode.
+
+Every service process runs against a broker with SASL/SCRAM over TLS and ACLs on, each worker
+as its service's own Kafka user. Then:
+- every role of every agency calls every endpoint of every service: what docs/security.md
+  (shared/access.py) allows is not refused, everything else is 403; a token naming a role an
+  agency does not have is 401;
+- every Kafka user (each service, each partner agency) reads and writes every platform topic
+  and joins consumer groups: the broker refuses all but what the ACL table
+  (deploy/local/kafka_security.py) grants;
+- and the platform works through all of it: a child registered through the API reaches the
+  police's own topic, which the police read with their own credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from fastapi.routing import APIRoute
+
+from deploy.local import kafka_security
+from deploy.local.stack import service_processes
+from services.accommodation.api import create_app as accommodation
+from services.case_events.api import create_app as case_events
+from services.education.api import create_app as education
+from services.escalations.api import create_app as escalations
+from services.partner_feeds.api import create_app as partner_feeds
+from services.projections.api import create_app as projections
+from shared.access import Permission, allowed, find_rule, rules_for
+from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
+from shared.envelope import Agency
+from shared.kafka import topic_definitions
+from shared.settings import Settings
+from tests.e2e.conftest import SecurePlatform
+from tests.infrastructure import (
+    TEST_ISSUER,
+    auth,
+    poll_until,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+APPS = {"case_events": case_events, "accommodation": accommodation, "education": education,
+        "escalations": escalations, "projections": projections,
+        "partner_feeds": partner_feeds}
+PRINCIPALS = [*(Principal(f"matrix-{r}", Agency.COUNCIL, r) for r in sorted(COUNCIL_ROLES)),
+              *(Principal(f"matrix-{a}", a, Role.PARTNER) for a in sorted(PARTNER_AGENCIES))]
+
+
+def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
+    """(method, path template, query) for every route, and once more with each query a rule
+    distinguishes (the boards' council view)."""
+    app = APPS[service](Settings(service=service,
+                                 auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
+    out = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in sorted(route.methods):
+            out.append((method, route.path, {}))
+            for rule in rules_for(service):
+                if rule.query and rule.matches(method, route.path, dict(rule.query)):
+                    out.append((method, route.path, dict(rule.query)))
+    return out
+
+
+def concrete(template: str, platform: SecurePlatform) -> str:
+    return (template.replace("{child_id}", platform.child)
+            .replace("{family_id}", "F-matrix").replace("{escalation_id}", platform.escalation)
+            .replace("{board}", "timeliness").replace("{name}", "timeliness"))
+
+
+def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]) -> int:
+    body = {"content": b"{}", "headers": {**headers, "Content-Type": "application/json"}} \
+        if method == "POST" else {"headers": headers}
+    with httpx.stream(method, url, params=query, timeout=60, **body) as response:
+        return response.status_code  # the body is not read: /boards/live never ends
+
+
+def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) -> None:
+    checked, wrong = 0, []
+    for process in service_processes(0):
+        service = process.service
+        rules = rules_for(service)
+        routes = endpoints(service) if process.role == "api" else [
+            ("GET", "/health", {}), ("GET", "/metrics", {}), ("GET", "/openapi.json", {}),
+            ("GET", "/docs", {})]
+        for method, template, query in routes:
+            rule = find_rule(rules, method, template, query)
+            assert rule is not None, f"{service}: {method} {template} has no rule"
+            if rule.permission is Permission.PUBLIC:
+                continue  # health and sign-in: checked without a token below
+            url = secure.url(process.name) + concrete(template, secure)
+            for principal in PRINCIPALS:
+                headers = auth(principal.role.value, principal.agency.value, principal.user_id)
+                got = status(method, url, headers, query)
+                expected = allowed(rule.permission, principal)
+                checked += 1
+                if (got == 403) == expected or got == 401:
+                    wrong.append(f"{principal.agency}/{principal.role} {method} {template} "
+                                 f"{query or ''} ({service}): {got}, expected "
+                                 f"{'allowed' if expected else '403'}")
+            anonymous = status(method, url, {}, query)
+            assert anonymous in (401, 303), f"{method} {template} without a token: {anonymous}"
+    assert not wrong, "\n".join(wrong[:50])
+    assert checked > 1000, checked  # every endpoint of every process, 13 kinds of user
+    for process in service_processes(0):
+        assert httpx.get(f"{secure.url(process.name)}/health").status_code == 200
+
+
+def test_a_role_an_agency_does_not_have_is_refused_at_the_door(secure: SecurePlatform) -> None:
+    url = f"{secure.url('projections_api')}/boards"
+    for agency, role in (("police", "manager"), ("council", "partner"),
+                         ("health", "information_governance"), ("platform", "operations")):
+        r = httpx.get(url, headers=auth(role, agency))
+        assert r.status_code == 401 and "not a role of agency" in r.json()["detail"], r.text
+
+
+def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_children(
+    secure: SecurePlatform,
+) -> None:
+    north = auth("practitioner", user="sw-north", localities=["North"])
+    exeter = auth("practitioner", user="sw-exeter", localities=["Exeter"])
+    path = f"/children/{secure.child}"  # an Exeter child
+    for api in ("case_events_api", "accommodation_api", "education_api", "escalations_api"):
+        denied = httpx.get(secure.url(api) + path, headers=north)
+        assert denied.status_code == 403 and "outside yours" in denied.json()["detail"]
+        assert httpx.get(secure.url(api) + path, headers=exeter).status_code == 200
+    command = httpx.post(f"{secure.url('case_events_api')}{path}/missing-episodes",
+                         headers=north, json={"started_on": "2025-01-01", "kind": "M"})
+    assert command.status_code == 403
+    escalation = f"{secure.url('escalations_api')}/escalations/{secure.escalation}"
+    assert httpx.get(escalation, headers=north).status_code == 403
+    assert httpx.get(escalation, headers=exeter).status_code == 200
+
+
+# -- Kafka ---------------------------------------------------------------------------------
+
+def _config(platform: SecurePlatform, user: str, password: str | None = None
+            ) -> dict[str, Any]:
+    return kafka_security.client_config(
+        f"127.0.0.1:{platform.kafka.kafka_port}", user,
+        password or platform.kafka.kafka_passwords()[user], platform.kafka.tls_dir / "ca.pem")
+
+
+def can_read(platform: SecurePlatform, user: str, topic: str) -> bool | str:
+    """Fetch from partition 0 (no consumer group): True, False (refused), or an error."""
+    # A consumer group the user may join (if any), so only the topic's ACL is in question.
+    groups = [g.name for g in kafka_security.grants(platform.namespace)
+              if g.principal == user and g.resource == "group"]
+    consumer = Consumer({**_config(platform, user), "enable.partition.eof": True,
+                         "enable.auto.commit": False, "log_level": 0,
+                         "group.id": f"{groups[0]}.probe" if groups else "none"})
+    try:
+        described = consumer.list_topics(topic, timeout=10).topics[topic].error
+        if described is not None and described.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            return False  # may not even see it
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is None or error.code() == KafkaError._PARTITION_EOF:
+                return True
+            if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                return False
+            if error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED and not groups:
+                return False  # a user with no consumer group at all (case_events) reads nothing
+            return error.name()
+        return "no answer"
+    finally:
+        consumer.close()
+
+
+def can_write(platform: SecurePlatform, user: str, topic: str) -> bool | str:
+    """Produce one probe message; only sent where the ACLs should refuse it."""
+    outcome: list[Any] = []
+    producer = Producer({**_config(platform, user), "log_level": 0, "message.timeout.ms": 15000})
+    producer.produce(topic, b'{"probe": true}', on_delivery=lambda err, _: outcome.append(err))
+    producer.flush(20)
+    if not outcome:
+        return "no answer"
+    error = outcome[0]
+    if error is None:
+        return True
+    return False if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED else error.name()
+
+
+def can_join(platform: SecurePlatform, user: str, topic: str, group: str) -> bool | str:
+    consumer = Consumer({**_config(platform, user), "group.id": group, "log_level": 0,
+                         "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if consumer.assignment():
+                return True
+            if message is not None and message.error():
+                code = message.error().code()
+                return False if code == KafkaError.GROUP_AUTHORIZATION_FAILED \
+                    else message.error().name()
+        return "no answer"
+    finally:
+        consumer.close()
+
+
+def test_every_kafka_user_against_every_topic(secure: SecurePlatform) -> None:
+    ns = secure.namespace
+    topics = [f"{ns}{t.name}" for t in topic_definitions()]
+    cases = [(user, topic) for user in kafka_security.users() for topic in topics]
+    with ThreadPoolExecutor(8) as pool:
+        reads = list(pool.map(lambda c: can_read(secure, *c), cases))
+        # Writes are probed only where they must be refused: an allowed probe would put a
+        # stranger's message on a live topic. The allowed writes are the platform working.
+        refused = [c for c in cases
+                   if not kafka_security.may(c[0], "WRITE", "topic", c[1], ns)]
+        writes = list(pool.map(lambda c: can_write(secure, *c), refused))
+    wrong = [f"{u} read {t}: {got}" for (u, t), got in zip(cases, reads, strict=True)
+             if got is not kafka_security.may(u, "READ", "topic", t, ns)]
+    wrong += [f"{u} wrote {t}: {got}" for (u, t), got in zip(refused, writes, strict=True)
+              if got is not False]
+    assert not wrong, "\n".join(wrong)
+    assert sum(r is True for r in reads) == sum(
+        kafka_security.may(u, "READ", "topic", t, ns) for u, t in cases) > 6
+
+
+def test_a_partner_joins_only_its_own_consumer_groups(secure: SecurePlatform) -> None:
+    ns = secure.namespace
+    own = f"{ns}partner-police"
+    assert can_join(secure, "partner-police", own, f"{own}.case-system") is True
+    assert can_join(secure, "partner-police", own, f"{ns}partner-health.x") is False
+    assert can_join(secure, "partner-police", own, f"{ns}boards.x") is False
+
+
+def test_a_wrong_password_or_no_tls_gets_nothing(secure: SecurePlatform) -> None:
+    topic = f"{secure.namespace}partner-police"
+    assert can_read(secure, "partner-police", topic) is True
+    for config in (_config(secure, "partner-police", password="wrong"),
+                   {"bootstrap.servers": f"127.0.0.1:{secure.kafka.kafka_port}"}):  # no TLS
+        consumer = Consumer({**config, "group.id": "x", "log_level": 0})
+        try:
+            with pytest.raises(KafkaException):  # refused, or never answered in the clear
+                consumer.list_topics(timeout=5)
+        finally:
+            consumer.close()
+
+def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePlatform) -> None:
+    """The whole path in secure mode: API, store, relay (as case_events), partner feeds (as
+    partner_feeds), the police's topic, read with the police's own credentials."""
+    r = httpx.post(f"{secure.url('case_events_api')}/children/{secure.child}/missing-episodes",
+                   headers=auth("practitioner"), json={
+                       "started_on": (date.today() - timedelta(days=2)).isoformat(),
+                       "kind": "M"})
+    assert r.status_code == 201, r.text
+    consumer = Consumer({**_config(secure, "partner-police"),
+                         "group.id": f"{secure.namespace}partner-police.test",
+                         "auto.offset.reset": "earliest", "log_level": 0})
+    consumer.subscribe([f"{secure.namespace}partner-police"])
+    seen: list[dict[str, Any]] = []
+
+    def delivered() -> bool:
+        message = consumer.poll(0.5)
+        if message is not None and not message.error():
+            seen.append(json.loads(message.value()))
+        return any(m["event_type"] == "MissingEpisodeRecorded" for m in seen)
+
+    try:
+        poll_until(delivered, 90, 0, "the police to receive the missing episode")
+    finally:
+        consumer.close()
+    assert all(secure.child not in json.dumps(m) for m in seen)  # pseudonymous only
