@@ -40,7 +40,9 @@ docs: install
 	@$(PY) -m shared.settings --markdown > docs/configuration.md
 	@$(PY) -m shared.catalogue
 	@$(PY) -m services.partner_feeds.sharing
-	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the entitlements in docs/security.md regenerated"
+	@$(PY) -m shared.access
+	@$(PY) -m deploy.local.kafka_security docs
+	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the tables in docs/security.md regenerated"
 
 # Needs `make run` in another terminal (same CSP_* ports). Prints marks per second.
 bench-register-feed: install

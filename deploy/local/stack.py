@@ -149,6 +149,8 @@ class LocalStack:
                    ) -> str:
         """A local credential from credentials.env, generated (and kept) on first use: never
         committed, never the same on two machines."""
+        if os.environ.get(name):  # a deployment's secret store
+            return os.environ[name]
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.credentials_file
         lines = path.read_text().splitlines() if path.exists() else []
@@ -212,14 +214,15 @@ class LocalStack:
 
     def kafka_properties(self, node: int = 1, port: int | None = None,
                          controller: int | None = None, voters: str | None = None,
-                         log_dir: Path | None = None, replicas: int = 1) -> str:
+                         log_dir: Path | None = None, replicas: int = 1,
+                         bind: str = "127.0.0.1", advertised: str | None = None) -> str:
         """A KRaft node that is broker and controller. The local stack is node 1 alone; the
         chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic."""
         port = port or self.kafka_port
         controller = controller or self.controller_port
         listeners = kafka_security.listener_properties(
-            port, controller, self.tls_dir, self.credential("CSP_KAFKA_ADMIN_PASSWORD")
-        ) if self.secure else [
+            port, controller, self.tls_dir, self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
+            bind, advertised) if self.secure else [
             f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
             f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
             "controller.listener.names=CONTROLLER",

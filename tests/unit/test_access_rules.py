@@ -61,3 +61,10 @@ def test_partners_see_only_aggregates_and_council_roles_are_council_only() -> No
 def test_docs_show_the_permission_table_as_it_is() -> None:
     assert matrix_markdown() in SECURITY_DOC.read_text(), \
         "docs/security.md is stale: run `make docs`"
+
+
+def test_docs_show_the_kafka_acls_as_provisioned() -> None:
+    from deploy.local.kafka_security import grants_markdown
+
+    assert grants_markdown() in SECURITY_DOC.read_text(), \
+        "docs/security.md is stale: run `make docs`"
