@@ -177,7 +177,8 @@ def listener_properties(port: int, controller: int, tls: Path, admin_password: s
 
 # -- provisioning -------------------------------------------------------------------------------
 
-def client_config(bootstrap: str, user: str, password: str, ca: Path) -> dict[str, str]:
+def client_config(bootstrap: str, user: str, password: str, ca: Path
+                  ) -> dict[str, str | int | float | bool]:
     """librdkafka settings for `user` (the admin here; a partner's client is configured alike)."""
     return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_SSL",
             "sasl.mechanisms": MECHANISM, "sasl.username": user, "sasl.password": password,
@@ -198,6 +199,7 @@ def provision(bootstrap: str, admin_password: str, ca: Path, passwords: dict[str
         ResourceType,
         ScramCredentialInfo,
         ScramMechanism,
+        UserScramCredentialAlteration,
         UserScramCredentialUpsertion,
     )
 
@@ -220,7 +222,7 @@ def provision(bootstrap: str, admin_password: str, ca: Path, passwords: dict[str
         except KafkaException as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
-    upserts = [UserScramCredentialUpsertion(
+    upserts: list[UserScramCredentialAlteration] = [UserScramCredentialUpsertion(
         user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords[user].encode())
         for user in users()]
     for future in admin.alter_user_scram_credentials(upserts).values():

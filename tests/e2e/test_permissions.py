@@ -242,7 +242,7 @@ def test_a_partner_joins_only_its_own_consumer_groups(secure: SecurePlatform) ->
 def test_a_wrong_password_or_no_tls_gets_nothing(secure: SecurePlatform) -> None:
     topic = f"{secure.namespace}partner-police"
     assert can_read(secure, "partner-police", topic) is True
-    for config in (_config(secure, "partner-police", password="wrong"),
+    for config in (_config(secure, "partner-police", password="wrong"),  # pragma: allowlist secret
                    {"bootstrap.servers": f"127.0.0.1:{secure.kafka.kafka_port}"}):  # no TLS
         consumer = Consumer({**config, "group.id": "x", "log_level": 0})
         try:

@@ -11,7 +11,6 @@ import yaml
 from deploy.local.kafka_security import password_variable, users
 from deploy.local.stack import ROOT, service_processes
 
-
 # Every secret compose needs, with a placeholder (a real deployment has its secret store).
 SECRETS = {name: "check" for name in [
     "CSP_POSTGRES_PASSWORD", "CSP_PARTNER_PSEUDONYM_KEY", "CSP_KEY_ENCRYPTION_KEY",
