@@ -48,7 +48,7 @@ class _Store:
 def fuzz_service(url: str, dsn: str, examples: int, seed: int, known_child: str
                  ) -> dict[str, Any]:
     """Fuzz every POST operation of one service; return what was seen."""
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", headers=HEADERS)
     store = _Store(dsn)
     seen: dict[str, Any] = {"requests": 0, "accepted": 0, "rejected": 0, "server_errors": [],
                             "recorded_when_rejected": []}
@@ -93,7 +93,7 @@ def fuzz_service(url: str, dsn: str, examples: int, seed: int, known_child: str
 def oversized(url: str, limit: int) -> list[str]:
     """Bodies over the limit, declared and chunked, to a command endpoint: each must be 413."""
     problems = []
-    paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+    paths = httpx.get(f"{url}/openapi.json", headers=HEADERS).json()["paths"]
     path = next(p for p, ops in paths.items() if "post" in ops).replace(
         "{child_id}", "FZ-known-1")
     big = b'{"child_id": "' + "".join(random.choices(string.ascii_letters, k=limit + 10)).encode() \

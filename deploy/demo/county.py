@@ -29,6 +29,10 @@ import httpx
 
 LOCALITIES = ["Exeter", "North", "East", "South", "Mid and West"]
 PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
+GIVEN_NAMES = ["Alex", "Amara", "Charlie", "Freya", "Harry", "Isla", "Jayden", "Kai", "Leah",
+               "Maya", "Noah", "Oliver", "Poppy", "Riley", "Sami", "Tyler", "Zara"]
+FAMILY_NAMES = ["Ashworth", "Bennett", "Carter", "Dawlish", "Evans", "Fowler", "Hughes",
+                "Kowalski", "Mensah", "Nowak", "Okafor", "Pascoe", "Quinn", "Trelawny"]
 
 
 @dataclass
@@ -67,8 +71,11 @@ class County:
         child_id = f"DC-{self.seed}-{self.n:06d}"
         dob = self.end - timedelta(days=self.rng.randint(age_from * 365, age_to * 365))
         locality = self.rng.choice(LOCALITIES)
+        names = random.Random(f"{self.seed}-{self.n}")  # apart: the journeys stay as they were
         journey.add("case_events", "/children", child_id=child_id, date_of_birth=dob,
-                    locality=locality)
+                    locality=locality, personal={  # invented names, sealed by the service
+                        "given_names": names.choice(GIVEN_NAMES),
+                        "family_name": names.choice(FAMILY_NAMES)})
         return child_id, dob, locality
 
     def count(self, n: int) -> int:
