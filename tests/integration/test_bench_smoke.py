@@ -22,7 +22,7 @@ def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastruc
     run = subprocess.run([sys.executable, "-m", "bench.harness", "--smoke"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"smoke": "ok", "figures": 7}
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"smoke": "ok", "figures": 8}
     assert "| event-store appends/s" in run.stdout
     assert "| projection rebuild events/s" in run.stdout
     assert "| register feed marks/s" in run.stdout and "freshness at 500" in run.stdout
