@@ -223,6 +223,15 @@ async def audit_read(request: Request, response: Response | None, child_ids: lis
     return audit_id
 
 
+async def visible_rows(request: Request, response: Response | None,
+                       rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Person-level rows (each with `child_id` and `locality`) as this user may see them,
+    their read audited: the rows, and the audit record's id."""
+    principal = principal_of(request)
+    kept = [r for r in rows if principal.may_see_locality(r.get("locality"))]
+    return kept, await audit_read(request, response, [str(r["child_id"]) for r in kept])
+
+
 def _request_line(request: Request) -> str:
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")

@@ -217,6 +217,21 @@ def secure_kafka(namespace: str) -> Iterator[LocalStack]:
         shutil.rmtree(state, ignore_errors=True)
 
 
+@contextmanager
+def running(processes: dict[str, ServiceProcess], timeout_s: float = 120
+            ) -> Iterator[dict[str, ServiceProcess]]:
+    """Start every process, wait until each is healthy; stop them all afterwards."""
+    try:
+        for p in processes.values():
+            p.start()
+        for p in processes.values():
+            p.wait_healthy(timeout_s)
+        yield processes
+    finally:
+        for p in processes.values():
+            p.stop()
+
+
 def _die_with_parent() -> None:
     """In the child: SIGTERM when the test process dies, so no service outlives its test."""
     import ctypes

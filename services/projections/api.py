@@ -23,7 +23,7 @@ from services.projections.boards.model import Board, suppress
 from services.projections.boards.queries import snapshot
 from services.projections.builds import BUILDS_SQL, live_build, reading
 from services.projections.dashboard import add_dashboard
-from shared.access import audit_read, principal_of
+from shared.access import visible_rows
 from shared.api import service_app
 from shared.clock import clock_from
 from shared.db import open_database
@@ -128,8 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
                          else int(c.get("cp_repeat") == "1"), "locality": c.locality}
                         for c in children if c.get("cp_plan")),
                        key=lambda p: (p["start_date"] or "", p["child_id"]))
-        plans = [p for p in plans if principal_of(request).may_see_locality(str(p["locality"]))]
-        await audit_read(request, response, [str(p["child_id"]) for p in plans])
+        plans, _ = await visible_rows(request, response, plans)
         return {"count": len(plans), "locality": locality, "plans": plans}
 
     @app.get("/boards/{board}", tags=["boards"], response_model=Board,
@@ -162,11 +161,8 @@ def create_app(settings: Settings) -> FastAPI:
             result = result.model_copy(update={"rows": None})
         audit_id = None
         if result.rows is not None:
-            result = result.model_copy(update={"rows": [
-                r for r in result.rows
-                if principal_of(request).may_see_locality(r.get("locality"))]})
-            audit_id = await audit_read(request, response,
-                                        [str(r["child_id"]) for r in result.rows or []])
+            rows, audit_id = await visible_rows(request, response, result.rows)
+            result = result.model_copy(update={"rows": rows})
         if format == "csv":
             return Response(to_csv(result), media_type="text/csv", headers={
                 "Content-Disposition": f'attachment; filename="{board}-{day}.csv"',

@@ -17,6 +17,7 @@ from tests.infrastructure import (
     auth,
     new_namespace,
     poll_until,
+    running,
     secure_kafka,
 )
 
@@ -50,16 +51,9 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
     processes = {p.name: ServiceProcess(p.module, p.role, env, logs)
                  for p in service_processes(0)}
-    try:
-        for p in processes.values():
-            p.start()
-        for p in processes.values():
-            p.wait_healthy(120)
+    with running(processes):
         yield Platform(processes, namespace)
         check_reads_audited(processes, infra, namespace)
-    finally:
-        for p in processes.values():
-            p.stop()
 
 
 @dataclass
@@ -100,16 +94,9 @@ def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
             p.module, p.role, {**env, **(kafka.kafka_client_env(p.service)
                                          if p.role == "worker" else {})}, logs)
             for p in service_processes(0)}
-        try:
-            for p in processes.values():
-                p.start()
-            for p in processes.values():
-                p.wait_healthy(120)
+        with running(processes):
             yield SecurePlatform(processes, namespace, kafka, *_records(processes))
             assert check_reads_audited(processes, infra, namespace) > 20  # not vacuous
-        finally:
-            for p in processes.values():
-                p.stop()
 
 
 def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:

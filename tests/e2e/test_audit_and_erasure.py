@@ -97,9 +97,12 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     for database in databases(secure):
         if marker.encode() in dump(infra, database):
             leaks.append(f"database {database}")
-    for process in secure.processes.values():
-        if marker in process.log_path.read_text(errors="replace"):
-            leaks.append(f"log {process.log_path.name}")
+    logs = [p.log_path for p in secure.processes.values()]
+    logs += list((secure.kafka.state_dir / "logs").glob("*.log"))  # the broker's own
+    for path in logs:
+        if marker in path.read_text(errors="replace"):
+            leaks.append(f"log {path.name}")
+    assert len(logs) > len(secure.processes)
     assert not leaks, f"the marker is in plain text in: {leaks}"
 
     # Subject access before erasure: everything, unsealed, with third-party fields marked.

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from services.projections.boards.catalogue import BOARDS, compute
 from services.projections.boards.model import Board, Figure, suppress
 from services.projections.builds import reading
-from shared.access import audit_read, principal_of
+from shared.access import visible_rows
 from shared.auth import COOKIE, InvalidToken
 from shared.clock import Clock
 from shared.logging import get_logger
@@ -180,11 +180,8 @@ def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Sett
         board = await board_for(name, as_at, locality, view)
         audit_id = None
         if board.rows is not None:
-            board = board.model_copy(update={"rows": [
-                r for r in board.rows
-                if principal_of(request).may_see_locality(r.get("locality"))]})
-            audit_id = await audit_read(request, None,
-                                        [str(r["child_id"]) for r in board.rows or []])
+            rows, audit_id = await visible_rows(request, None, board.rows)
+            board = board.model_copy(update={"rows": rows})
         query = urlencode({"as_at": as_at.isoformat(), "view": view,
                            **({"locality": locality} if locality else {})})
         return templates.TemplateResponse(request, "board.html", {
