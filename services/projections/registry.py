@@ -52,7 +52,8 @@ def boards() -> list[Projection]:
 
 
 def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any,
-                 registry: EventRegistry | None = None) -> ProjectionRunner:
+                 registry: EventRegistry | None = None, batch_size: int | None = None
+                 ) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
     consumer = f"{settings.consumer_group}.{schema}"
     projections = boards()
@@ -64,7 +65,7 @@ def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_lette
         kafka_options=settings.kafka_options(),
         consumer_name=consumer,
         dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-        batch_size=settings.projection_batch_size, schema=schema)
+        batch_size=batch_size or settings.projection_batch_size, schema=schema)
 
 
 def worker(settings: Settings) -> FastAPI:
@@ -136,7 +137,9 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
         topics = [settings.topic(t) for t in source_topics()]
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
-        runner = build_runner(settings, pool, schema, producer, registry)
+        # Nobody waits on a build being filled: larger batches, fewer transactions.
+        runner = build_runner(settings, pool, schema, producer, registry,
+                              batch_size=settings.rebuild_batch_size)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         bar = tqdm(total=total, unit="msg", desc=f"rebuilding {schema}", file=sys.stderr,
