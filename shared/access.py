@@ -237,6 +237,13 @@ def _request_line(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+async def check_locality_of(request: Request, lookup: Any, key: str) -> None:
+    """check_locality for a record found by `lookup(key)`: looked up only when the user is
+    limited to some localities (nobody else pays the round trip)."""
+    if principal_of(request).localities is not None:
+        check_locality(request, await lookup(key))
+
+
 def check_locality(request: Request, locality: str | None) -> None:
     """Object-level: a user limited to some localities sees and acts on their children only."""
     principal = principal_of(request)

@@ -30,10 +30,8 @@ from shared.eventstore import (
 from shared.eventstore import request_hash as hash_of
 from shared.http import HealthCheck, instrument, operational_router
 from shared.migrations import EVENT_STORE_SQL
-from shared.security import LimitRequestBody, SecurityHeaders, secured_app
+from shared.security import secured_app
 from shared.settings import Settings
-
-__all__ = ["LimitRequestBody", "SecurityHeaders"]  # where tests and older imports find them
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such child (or subject) is known to this service"},

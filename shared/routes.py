@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Request, Response
 from pydantic import BaseModel
 
-from shared.access import audit_read, check_locality
+from shared.access import audit_read, check_locality, check_locality_of
 from shared.aggregate import Aggregate, Decision, KnownChild
 from shared.api import (
     ERRORS,
@@ -108,7 +108,7 @@ def _add(app, prefix, stream, route, aggregate_type, store, clock, known_child, 
                 raise UnknownStream(stream_id)
             check_locality(request, child.locality)
         if locality_of is not None:
-            check_locality(request, await locality_of(stream_id))
+            await check_locality_of(request, locality_of, stream_id)
         check_locality(request, getattr(command, "locality", None))
         decision = Decision(today=clock.today(), child=child)
         result = await execute(
@@ -156,7 +156,7 @@ def add_stream_read(
         if known_child is None and not aggregate.exists:
             raise UnknownStream(stream_id)
         if locality_of is not None:
-            check_locality(request, await locality_of(stream_id))
+            await check_locality_of(request, locality_of, stream_id)
         if child_of is not None:
             await audit_read(request, response, [c for c in [await child_of(stream_id)] if c])
         response.headers["ETag"] = f'"{aggregate.version}"'

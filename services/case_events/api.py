@@ -120,11 +120,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         response: Response, caller: Caller, idempotency_key: IdempotencyKey = None,
         correlation_id: CorrelationId = None,
     ) -> Recorded:
-        check_locality(request, await locality_of(child_id))
+        locality = await locality_of(child_id)
+        if locality is None:
+            raise UnknownStream(child_id)
+        check_locality(request, locality)
         ctx = command_context(command, idempotency_key, correlation_id, caller,
                               extra={"stream": child_id, "path": "/personal-details"})
-        if await locality_of(child_id) is None:
-            raise UnknownStream(child_id)
         key = await vault().key(child_id, create=True)
         assert key is not None
         sealed = seal_details(key, child_id, command)
@@ -137,12 +138,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
              summary="The child's personal details as last recorded (audited)",
              responses={404: ERRORS[404]})
     async def personal_details(child_id: ChildId, request: Request) -> dict[str, Any]:
-        check_locality(request, await locality_of(child_id))
+        locality = await locality_of(child_id)
+        if locality is None:
+            raise UnknownStream(child_id)
+        check_locality(request, locality)
         rows = await state.pool.fetch(
             "SELECT payload FROM events WHERE stream_id = $1"
             " AND event_type = 'PersonalDetailsRecorded' ORDER BY stream_version", child_id)
-        if not rows and await locality_of(child_id) is None:
-            raise UnknownStream(child_id)
         key = await vault().key(child_id)
         details: dict[str, Any] = {}
         for row in rows:  # each recording updates the fields it names

@@ -9,7 +9,6 @@ log must hold that record, for that user and that request.
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +17,11 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import jwt
-from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from shared.access import AUDITED, find_rule, rules_for
-from shared.settings import Settings
-from tests.infrastructure import TEST_ISSUER, Infrastructure, ServiceProcess
+from tests.apps import api_routes
+from tests.infrastructure import Infrastructure, ServiceProcess
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,6 @@ def record_responses() -> Iterator[None]:
         httpx.Client.send, httpx.AsyncClient.send = sync_send, async_send  # type: ignore[method-assign]
 
 
-@functools.cache
-def _routes(service: str) -> list[APIRoute]:
-    from tests.e2e.test_permissions import APPS
-
-    app = APPS[service](Settings(service=service, auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
-    return [r for r in app.routes if isinstance(r, APIRoute)]
-
-
 def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
     apis = {p.url: p.module.rsplit(".", 1)[-1] for p in processes.values() if p.role == "api"}
     found = []
@@ -93,7 +83,7 @@ def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
         if service is None or seen.status != 200:
             continue
         scope = {"type": "http", "path": parts.path, "method": seen.method}
-        template = next((r.path for r in _routes(service)
+        template = next((r.path for r in api_routes(service)
                          if r.matches(scope)[0] is Match.FULL), None)
         query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
         rule = find_rule(rules_for(service), seen.method, template or "", query)

@@ -22,33 +22,22 @@ from typing import Any
 import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from fastapi.routing import APIRoute
 
 from deploy.local import kafka_security
 from deploy.local.stack import service_processes
-from services.accommodation.api import create_app as accommodation
-from services.case_events.api import create_app as case_events
-from services.education.api import create_app as education
-from services.escalations.api import create_app as escalations
-from services.partner_feeds.api import create_app as partner_feeds
-from services.projections.api import create_app as projections
 from shared.access import Permission, allowed, find_rule, rules_for
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
 from shared.kafka import topic_definitions
-from shared.settings import Settings
+from tests.apps import api_routes
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
-    TEST_ISSUER,
     auth,
     poll_until,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-APPS = {"case_events": case_events, "accommodation": accommodation, "education": education,
-        "escalations": escalations, "projections": projections,
-        "partner_feeds": partner_feeds}
 PRINCIPALS = [*(Principal(f"matrix-{r}", Agency.COUNCIL, r) for r in sorted(COUNCIL_ROLES)),
               *(Principal(f"matrix-{a}", a, Role.PARTNER) for a in sorted(PARTNER_AGENCIES))]
 
@@ -56,12 +45,8 @@ PRINCIPALS = [*(Principal(f"matrix-{r}", Agency.COUNCIL, r) for r in sorted(COUN
 def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
     """(method, path template, query) for every route, and once more with each query a rule
     distinguishes (the boards' council view)."""
-    app = APPS[service](Settings(service=service,
-                                 auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
     out = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    for route in api_routes(service):
         for method in sorted(route.methods):
             out.append((method, route.path, {}))
             for rule in rules_for(service):

@@ -3,31 +3,16 @@ docs/security.md shows it as it is. Builds each app in memory (nothing is starte
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
-from fastapi.routing import APIRoute
 
-from services.accommodation.api import create_app as accommodation
-from services.case_events.api import create_app as case_events
-from services.education.api import create_app as education
-from services.escalations.api import create_app as escalations
-from services.partner_feeds.api import create_app as partner_feeds
-from services.projections.api import create_app as projections
 from shared.access import GRANTS, RULES, SECURITY_DOC, Permission, find_rule, matrix_markdown
-from shared.auth import COUNCIL_ROLES, LocalIssuer, Principal, Role
+from shared.auth import COUNCIL_ROLES, Principal, Role
 from shared.envelope import Agency
-from shared.settings import Settings
-
-APPS = {"case_events": case_events, "accommodation": accommodation, "education": education,
-        "escalations": escalations, "projections": projections, "partner_feeds": partner_feeds}
-JWKS = str(LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-auth-"))).ensure().jwks_file)
+from tests.apps import APPS, api_routes
 
 
 def routes(service: str) -> list[tuple[str, str]]:
-    app = APPS[service](Settings(service=service, auth_jwks=JWKS))
-    return [(method, r.path) for r in app.routes if isinstance(r, APIRoute)
+    return [(method, r.path) for r in api_routes(service)
             for method in sorted(r.methods)]
 
 

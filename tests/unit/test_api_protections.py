@@ -16,10 +16,10 @@ from fastapi import Request
 from fastapi.testclient import TestClient
 
 from shared.access import Permission, Rule
-from shared.api import LimitRequestBody, install_unavailable_handler
+from shared.api import install_unavailable_handler
 from shared.auth import LocalIssuer
 from shared.http import operational_router
-from shared.security import secured_app
+from shared.security import LimitRequestBody, secured_app
 from shared.settings import Settings
 
 ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-auth-")))

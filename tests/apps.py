@@ -1,0 +1,32 @@
+"""Every service's API app, built in memory (nothing started), and its routes: what the
+permission tests and the audit check hold the running services to."""
+
+from __future__ import annotations
+
+import functools
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from services.accommodation.api import create_app as accommodation
+from services.case_events.api import create_app as case_events
+from services.education.api import create_app as education
+from services.escalations.api import create_app as escalations
+from services.partner_feeds.api import create_app as partner_feeds
+from services.projections.api import create_app as projections
+from shared.settings import Settings
+from tests.infrastructure import TEST_ISSUER
+
+APPS = {"case_events": case_events, "accommodation": accommodation, "education": education,
+        "escalations": escalations, "projections": projections,
+        "partner_feeds": partner_feeds}
+
+
+@functools.cache
+def app(service: str) -> FastAPI:
+    return APPS[service](Settings(service=service,
+                                  auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
+
+
+def api_routes(service: str) -> list[APIRoute]:
+    return [r for r in app(service).routes if isinstance(r, APIRoute)]
