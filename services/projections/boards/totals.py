@@ -1,0 +1,148 @@
+"""Board totals: the figures of the boards that count children as at a day, kept as sums.
+
+A board that counts children (care leavers, timeliness, children in care) is a sum over the
+children: each child adds to some counts and denominators, whatever the others do. So its
+figures on a day can be kept as totals per locality, changed by each child's *contribution*
+when that child's record changes, and read back by adding a few hundred rows, instead of
+rebuilding every child's record as at the day and applying the definition to all of them.
+
+The definitions in `definitions.py` stay the reference: a board assembled from totals must
+equal the definition applied to the same children (a property test holds every board here to
+that). Nothing in this module does I/O.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.projections.boards import definitions as d
+from services.projections.boards.model import Board, Child, figure
+
+Definition = Callable[[Sequence[Child], date, str | None], Board]
+
+TOTALLED: dict[str, Definition] = {
+    "care-leavers": d.care_leavers,
+    "timeliness": d.timeliness,
+    "children-in-care": d.children_in_care,
+}
+
+
+@dataclass(frozen=True)
+class Dynamic:
+    """Figures whose keys are not fixed (one per code seen): `prefix` + code. They sit after
+    the fixed figure `after`, and their denominator is the count of the fixed figure
+    `denominator_of` (the group they are a share of)."""
+
+    prefix: str
+    after: str
+    denominator_of: str
+
+
+DYNAMIC: dict[str, tuple[Dynamic, ...]] = {
+    "children-in-care": (Dynamic("permanence_plan.", "permanence_plan", "in_care"),
+                         Dynamic("placement.", "permanence_plan", "in_care")),
+}
+
+# What a child adds to a board: key -> (label, count, denominator).
+Sums = dict[str, tuple[str, int, int]]
+
+
+def fact_snapshot(child_id: str, locality: str, date_of_birth: date,
+                  facts: Iterable[tuple[str, date, int, str | None]], as_at: date) -> Child:
+    """A child's record as at a day from its fact rows (attribute, valid_from, seq, value):
+    for each attribute the latest row on or before the day, ordered as the SQL snapshot
+    orders them (valid_from, then seq); an attribute whose latest value is None is left out."""
+    latest: dict[str, tuple[date, int, str | None]] = {}
+    for attribute, valid_from, seq, value in facts:
+        if valid_from > as_at:
+            continue
+        held = latest.get(attribute)
+        if held is None or (valid_from, seq) > held[:2]:
+            latest[attribute] = (valid_from, seq, value)
+    return Child(child_id, locality, date_of_birth,
+                 {a: v for a, (_, _, v) in latest.items() if v is not None})
+
+
+def contribution(board: str, children: Sequence[Child], as_at: date) -> Sums:
+    """What these children add to the board's totals on the day: the definition applied to
+    them alone."""
+    sums: Sums = {}
+    for f in TOTALLED[board](children, as_at, None).figures:
+        if f.period is not None:
+            raise ValueError(f"{board}: {f.key} has a period; totals are for a single day")
+        sums[f.key] = (f.label, f.count or 0, f.denominator or 0)
+    return sums
+
+
+def difference(after: Sums, before: Sums) -> Sums:
+    """after - before, key by key (a key missing on one side counts as zero there)."""
+    out: Sums = {}
+    for key in after.keys() | before.keys():
+        label = (after.get(key) or before[key])[0]
+        _, c1, d1 = after.get(key, (label, 0, 0))
+        _, c0, d0 = before.get(key, (label, 0, 0))
+        if (c1 - c0, d1 - d0) != (0, 0):
+            out[key] = (label, c1 - c0, d1 - d0)
+    return out
+
+
+def add(into: Sums, more: Mapping[str, tuple[str, int, int]]) -> Sums:
+    for key, (label, count, denominator) in more.items():
+        _, c, n = into.get(key, (label, 0, 0))
+        into[key] = (label, c + count, n + denominator)
+    return into
+
+
+def by_locality(board: str, children: Sequence[Child], as_at: date) -> dict[str, Sums]:
+    """The board's totals on the day for each locality with children: what a day starts from
+    when it is first kept."""
+    groups: dict[str, list[Child]] = defaultdict(list)
+    for c in children:
+        groups[c.locality].append(c)
+    return {locality: contribution(board, group, as_at) for locality, group in groups.items()}
+
+
+def _rank(board: str, fixed: Mapping[str, int], key: str) -> tuple[int, int, str]:
+    if key in fixed:
+        return (fixed[key], 0, "")
+    for i, spec in enumerate(DYNAMIC.get(board, ())):
+        if key.startswith(spec.prefix):
+            return (fixed[spec.after], i + 1, key)
+    raise KeyError(f"{board}: figure {key!r} is neither fixed nor declared in DYNAMIC")
+
+
+def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, tuple[str, int,
+             int]]) -> Board:
+    """The board from its totals: the fixed figures (zero where nothing counted), then the
+    dynamic ones with a count, in the definition's order, percentages worked out again."""
+    template = TOTALLED[board]([], as_at, locality)
+    fixed = {f.key: i for i, f in enumerate(template.figures)}
+    definition = template.figures[0].definition if template.figures else ""
+    figures = []
+    for f in template.figures:
+        _, count, denominator = sums.get(f.key, (f.label, 0, 0))
+        figures.append(figure(f.key, f.label, count,
+                              None if f.denominator is None else denominator,
+                              definition=f.definition))
+    counts = {f.key: f.count or 0 for f in figures}
+    for key, (label, count, _) in sums.items():
+        if key in fixed or count == 0:
+            continue
+        spec = next((s for s in DYNAMIC.get(board, ()) if key.startswith(s.prefix)), None)
+        if spec is None:
+            raise KeyError(f"{board}: figure {key!r} is neither fixed nor declared in DYNAMIC")
+        figures.append(figure(key, label, count, counts[spec.denominator_of],
+                              definition=definition))
+    figures.sort(key=lambda f: _rank(board, fixed, f.key))
+    return template.model_copy(update={"figures": figures})
+
+
+def rows_of(sums: Mapping[str, tuple[str, int, int]]) -> list[tuple[Any, ...]]:
+    """(key, label, count, denominator) rows, sorted by key (so concurrent writers lock the
+    same rows in the same order)."""
+    return sorted((key, label, count, denominator)
+                  for key, (label, count, denominator) in sums.items())
