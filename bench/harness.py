@@ -351,24 +351,43 @@ async def highest_sustained(api: str, conn: asyncpg.Connection, namespace: str,
 
 
 async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[str, Any]:
+    """/boards/timeliness, council view, all localities: the first query of a day not kept
+    yet (it keeps the totalled boards on that day), then `n` queries of today (which the API
+    keeps when it starts), each beside a plain SELECT of the rows it sums."""
     schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
     children = await conn.fetchval(f'SELECT count(*) FROM "{schema}".children')
+
+    async def kept_today() -> date | None:
+        day: date | None = await conn.fetchval(
+            f'SELECT max(day) FROM "{schema}".board_days WHERE board = \'timeliness\'')
+        return day
+
+    today = await eventually(kept_today, 900, 0.5, what="the API to keep today's boards")
     board_times, select_times = [], []
-    async with httpx.AsyncClient(timeout=60, headers=BENCH_USER) as client:
+    async with httpx.AsyncClient(timeout=900, headers=BENCH_USER) as client:
+        t = time.perf_counter()
+        (await client.get(f"{boards}/boards/timeliness", params={
+            "view": "council", "as_at": (today - timedelta(days=1)).isoformat()})
+         ).raise_for_status()
+        first = time.perf_counter() - t
         for _ in range(n):
             t = time.perf_counter()
             (await client.get(f"{boards}/boards/timeliness",
-                              params={"view": "council"})).raise_for_status()
+                              params={"view": "council", "as_at": today.isoformat()})
+             ).raise_for_status()
             board_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            await conn.fetch(f'SELECT * FROM "{schema}".child_facts')
+            await conn.fetch(f'SELECT * FROM "{schema}".board_totals'
+                             " WHERE board = 'timeliness' AND day = $1", today)
             select_times.append(time.perf_counter() - t)
     board_times.sort()
     select_times.sort()
     return {"figure": f"board query latency, {children:,} children (ms, /boards/timeliness)",
             "p50": _pct(board_times, .5), "p95": _pct(board_times, .95),
             "baseline_p50": _pct(select_times, .5), "baseline_p95": _pct(select_times, .95),
-            "baseline_name": "plain SELECT of the same read-model table", "target_p95_ms": 50}
+            "first_ms": first * 1000,
+            "baseline_name": "plain SELECT of the board's rows in board_totals",
+            "target_p95_ms": 50}
 
 
 async def national_board_queries(infra: Infrastructure, namespace: str, n: int
@@ -433,7 +452,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [f"| {q['figure']} | {q['p50']:.1f} ms | {q['p95']:.1f} ms | | p95 < "
                   f"{q['target_p95_ms']} ms | {_met(q['p95'] < q['target_p95_ms'])} |",
                   f"| baseline: {q['baseline_name']} | {q['baseline_p50']:.1f} ms | "
-                  f"{q['baseline_p95']:.1f} ms | | | |"]
+                  f"{q['baseline_p95']:.1f} ms | | | |",
+                  f"| first query of a day not kept yet (keeps the three totalled boards on it)"
+                  f" | {q['first_ms']:,.0f} ms | | | | |"]
     lines.append("")
     h = results["sustained"]
     steps = "; ".join(f"{t['offered']:.0f}/s offered: {t['achieved']:.0f}/s, p99 "

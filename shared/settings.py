@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: str | None = Field(
         None, description="The CA that signed the brokers' certificates (PEM).")
 
+    board_days_kept: int = Field(
+        31, description="Days on which each totalled board is kept as totals (the days asked "
+        "for most recently; today is always asked for).")
     small_number_threshold: int = Field(
         5, description="Partnership views hide counts from 1 to this minus 1.")
 

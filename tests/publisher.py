@@ -16,26 +16,30 @@ CTX = CommandContext(actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL
 
 
 class Log:
-    """Events by topic and stream, in the order given; versions numbered per stream."""
+    """Events by topic and stream, in the order given; versions numbered per stream. Publishing
+    again sends only the events added since, their versions following on."""
 
     def __init__(self) -> None:
         self.events: list[tuple[str, str, DomainEvent]] = []
+        self._versions: dict[tuple[str, str], int] = defaultdict(int)
+        self._published = 0
 
     def add(self, topic: str, stream_id: str, *events: DomainEvent) -> Log:
         self.events += [(topic, stream_id, e) for e in events]
         return self
 
     async def publish(self, settings: Settings, repeat_every: int = 0) -> int:
-        """Publish everything (each `repeat_every`-th message twice, as after a relay crash);
-        return the number of messages sent."""
+        """Publish what is not published yet (each `repeat_every`-th message twice, as after a
+        relay crash); return the number of messages sent."""
         topics = sorted({t for t, _, _ in self.events})
         await ensure_topics(settings, [*topics, DEAD_LETTER_TOPIC])
-        versions: dict[tuple[str, str], int] = defaultdict(int)
+        versions = self._versions
         producer = new_producer(settings)
         await producer.start()
         sent = 0
         try:
-            for n, (topic, stream_id, event) in enumerate(self.events, start=1):
+            for n, (topic, stream_id, event) in enumerate(self.events[self._published:],
+                                                          start=self._published + 1):
                 [envelope] = make_envelopes(stream_id, versions[(topic, stream_id)], [event], CTX)
                 versions[(topic, stream_id)] += 1
                 for _ in range(2 if repeat_every and n % repeat_every == 0 else 1):
@@ -46,6 +50,7 @@ class Log:
                         headers=event_headers(str(envelope.event_id), envelope.event_type,
                                               envelope.schema_version))
                     sent += 1
+                self._published = n
             await producer.flush()
         finally:
             await producer.stop()

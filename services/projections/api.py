@@ -18,7 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
 from services.case_events.events import LOCALITY_PATTERN
-from services.projections.boards.catalogue import BOARDS, PERSON_LEVEL, compute
+from services.projections.boards.catalogue import BOARDS, PERSON_LEVEL, board_on
+from services.projections.boards.kept import keep
 from services.projections.boards.model import Board, suppress
 from services.projections.boards.queries import snapshot
 from services.projections.builds import BUILDS_SQL, live_build, reading
@@ -27,7 +28,10 @@ from shared.access import visible_rows
 from shared.api import service_app
 from shared.clock import clock_from
 from shared.db import open_database
+from shared.logging import get_logger
 from shared.settings import Settings
+
+log = get_logger(__name__)
 
 Locality = Annotated[str | None, Query(pattern=LOCALITY_PATTERN, description="Filter by locality")]
 AsAt = Annotated[date | None, Query(description="The date to answer for (default: today)")]
@@ -69,14 +73,31 @@ def create_app(settings: Settings) -> FastAPI:
     async def database_check() -> dict[str, Any]:
         return {"ok": True, "live_build": await live_build(state["pool"])}
 
+    async def keep_today() -> None:
+        """Today's totalled boards are kept before anyone asks: the first query of a day
+        does not pay for the snapshot (checked each minute, so a new day is kept soon after
+        midnight)."""
+        while True:
+            kept: list[str] | None = None
+            try:
+                kept = await keep(state["pool"], clock.today(), settings.board_days_kept)
+                if kept:
+                    log.info("keeping today's board totals", boards=kept)
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("could not keep today's board totals; will retry", error=repr(error))
+            # No live build yet (the worker makes it): look again soon.
+            await asyncio.sleep(60 if kept is not None else 2)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state["pool"] = pool = await open_database(settings, BUILDS_SQL)
         listener: asyncpg.Connection = await asyncpg.connect(settings.dsn())
         await listener.add_listener("boards_changed", feed.notify)
+        warm = asyncio.create_task(keep_today())
         try:
             yield
         finally:
+            warm.cancel()
             await listener.close()
             await pool.close()
 
@@ -153,8 +174,8 @@ def create_app(settings: Settings) -> FastAPI:
             raise HTTPException(422, [{"loc": ["query", "as_at"], "msg": "is in the future",
                                        "type": "value_error"}])
         wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
-        async with reading(state["pool"]) as conn:
-            result = await compute(conn, board, day, locality, since, wanted)
+        result = await board_on(state["pool"], board, day, locality, since, wanted,
+                                settings.board_days_kept)
         if view == "partnership":
             result = suppress(result, settings.small_number_threshold)
         elif board not in PERSON_LEVEL:

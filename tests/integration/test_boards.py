@@ -15,7 +15,10 @@ import asyncpg
 import httpx
 import pytest
 
+from services.accommodation import events as acc
 from services.case_events import events as ce
+from services.projections.boards.catalogue import compute
+from services.projections.boards.totals import TOTALLED
 from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for
 from tests.infrastructure import (
@@ -26,7 +29,7 @@ from tests.infrastructure import (
     eventually,
     new_namespace,
 )
-from tests.integration.scenario import county
+from tests.integration.scenario import D, county, registered
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
@@ -263,3 +266,85 @@ async def test_the_live_feed_pushes_a_change_to_a_watching_client(
         await asyncio.wait_for(changed(), timeout=20)
     assert "ChildRegistered" in received[0][1]
     print(f"\nlive feed: change delivered {time.monotonic() - published:.2f}s after publishing")
+
+
+async def _from_facts(dsn: str, board_name: str, day: str, locality: str | None
+                      ) -> list[dict[str, Any]]:
+    """The board computed from every child's facts (the definitions), not from totals."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction(readonly=True):
+            schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            result = await compute(conn, board_name, date.fromisoformat(day), locality,
+                                   totals=False)
+        return list(result.model_dump(mode="json")["figures"])
+    finally:
+        await conn.close()
+
+
+async def _live(dsn: str, sql: str) -> Any:
+    conn = await asyncpg.connect(dsn)
+    try:
+        schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+        return await conn.fetch(sql.format(schema=f'"{schema}"'))
+    finally:
+        await conn.close()
+
+
+def test_kept_totals_follow_late_backdated_and_out_of_order_events(infra: Infrastructure
+                                                                   ) -> None:
+    """Days kept as totals, then events that change them: new children (one with its
+    accommodation on the topic before its registration), and backdated changes to children
+    already counted. Every kept board must equal its definition over the facts."""
+    log = county()
+    case, acco = "case-events", "accommodation-events"
+    days = ["2024-06-30", "2024-12-31"]
+    with boards_running(infra, log, "totals") as (url, settings):
+        dsn = infra.dsn(settings.database)
+        before = {day: board(url, "children-in-care", as_at=day) for day in days}
+        kept = {(r["board"], str(r["day"])) for r in asyncio.run(
+            _live(dsn, "SELECT board, day FROM {schema}.board_days"))}
+        assert {(b, day) for b in TOTALLED for day in days} <= kept
+
+        log.add(acco, "CH-N2", acc.CareLeaverAccommodationRecorded(
+            recorded_on=D("2024-05-06"), accommodation="T", suitability="1", code="T1"))
+        log.add(case, "CH-N1", registered("CH-N1", "2009-01-01", "Exeter"),
+                ce.PeriodOfCareStarted(start_date=D("2024-03-01"), legal_status="C2",
+                                       first_review_due=D("2024-03-29")))
+        log.add(acco, "CH-N1", acc.PlacementStarted(
+            placement_id="N1", start_date=D("2024-03-01"), placement_type="H5", provider="PR4",
+            in_council_area=False))
+        log.add(case, "CH-N2", registered("CH-N2", "2006-05-05", "Westward"),
+                ce.CareLeaverStatusRecorded(recorded_on=D("2024-05-06"),
+                                            status="former_relevant"),
+                ce.PersonalAdviserAllocated(allocated_on=D("2024-05-06"), adviser_id="PA-9"))
+        # Backdated changes to children already counted: C left care on 2024-05-01; A's plan
+        # was reviewed on 2024-04-01 (its review no longer overdue on 2024-06-30).
+        log.add(case, "CH-C", ce.PeriodOfCareEnded(end_date=D("2024-05-01"), reason="E13"))
+        log.add(case, "CH-A", ce.ChildProtectionPlanReviewed(
+            plan_id="PA", review_date=D("2024-04-01"), next_review_due=D("2024-10-01")))
+        consumed = sum(r["next_offset"] for r in asyncio.run(
+            _live(dsn, "SELECT next_offset FROM {schema}.projection_offsets")))
+        sent = asyncio.run(log.publish(settings))
+        asyncio.run(_consumed_all(dsn, consumed + sent))
+
+        moved = asyncio.run(_live(dsn, "SELECT count(*) AS n FROM {schema}.board_totals"
+                                       " WHERE locality = 'Westward'"))[0]["n"]
+        assert moved > 0  # the new locality's totals came from the projection's moves
+        for day in days:
+            for name in sorted(TOTALLED):
+                for locality in (None, "Exeter", "North", "Westward"):
+                    response = MANAGER.get(f"{url}/boards/{name}", params={
+                        "view": "council", "as_at": day, **({"locality": locality}
+                                                             if locality else {})})
+                    assert response.status_code == 200, response.text
+                    assert response.json()["figures"] == asyncio.run(
+                        _from_facts(dsn, name, day, locality)), (name, day, locality)
+        june = board(url, "children-in-care", as_at="2024-06-30")
+        assert june[("in_care", None)][0] == before["2024-06-30"][("in_care", None)][0]  # +N1 -C
+        assert june[("under_16_unregulated", None)][0] == 2  # D and N1, both in H5
+        assert board(url, "timeliness", as_at="2024-06-30")[("cp_reviews_overdue", None)] == (
+            1, 2, 50.0)  # B only, now that A's review is recorded
+        assert board(url, "care-leavers", as_at="2024-06-30", locality="Westward")[
+            ("all.suitable_accommodation", None)] == (1, 1, 100.0)

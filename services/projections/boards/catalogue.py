@@ -8,8 +8,11 @@ from datetime import date, timedelta
 import asyncpg
 
 from services.projections.boards import definitions as d
+from services.projections.boards.kept import has_totals, keep, kept_board
 from services.projections.boards.model import Board
 from services.projections.boards.queries import happened, snapshot
+from services.projections.boards.totals import TOTALLED
+from services.projections.builds import reading
 
 BOARDS = {
     "priority-cohort": "Priority cohort weekly tracker",
@@ -33,8 +36,32 @@ def year_before(as_at: date) -> date:
     return month
 
 
+async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None,
+                   since: date | None = None, dates: list[date] | None = None,
+                   keep_days: int = 31) -> Board:
+    """A board as the API answers it: from the kept totals where the board has them (the day
+    is kept from the first time it is asked for), else computed from the facts."""
+    if board in TOTALLED:
+        async with reading(pool) as conn:
+            if not await has_totals(conn):
+                return await compute(conn, board, as_at, locality, since, dates)
+            kept = await kept_board(conn, board, as_at, locality)
+        if kept is not None:
+            return kept
+        await keep(pool, as_at, keep_days)
+    async with reading(pool) as conn:
+        return await compute(conn, board, as_at, locality, since, dates)
+
+
 async def compute(conn: asyncpg.Connection, board: str, as_at: date, locality: str | None,
-                  since: date | None = None, dates: list[date] | None = None) -> Board:
+                  since: date | None = None, dates: list[date] | None = None,
+                  totals: bool = True) -> Board:
+    """The board as at the day: from the kept totals if the day is kept (and `totals`), else
+    the definition applied to every child's record as at the day."""
+    if totals and board in TOTALLED and await has_totals(conn):
+        kept = await kept_board(conn, board, as_at, locality)
+        if kept is not None:
+            return kept
     since = since or year_before(as_at)
     match board:
         case "priority-cohort":

@@ -2,7 +2,7 @@
 
 Rows are buffered while a batch is applied and written by `flush`, which the runner calls in
 the same transaction before it stores the offsets: one round trip per table per batch instead
-of one per fact.
+of one per fact. The same transaction moves the kept board totals (`kept.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import asyncpg
 
 from services.case_events.events import ChildRegistered
 from services.projections.boards.facts import Fact, board_changes
+from services.projections.boards.kept import TotalsMover
 from shared.envelope import DomainEvent, Envelope
 
 
@@ -24,6 +25,7 @@ class BoardFacts:
         self._facts: list[tuple[Any, ...]] = []
         self._occurrences: list[tuple[Any, ...]] = []
         self._changed: set[str] = set()
+        self._totals = TotalsMover()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
                     ) -> None:
@@ -43,6 +45,9 @@ class BoardFacts:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
+            # Before the rows are written: the totals move by each child's "after" (what is
+            # stored, plus this batch) minus its "before" (what is stored).
+            await self._totals.move(conn, self._children, self._facts)
             if self._children:
                 await conn.executemany(
                     "INSERT INTO children (child_id, locality, date_of_birth) VALUES ($1, $2, $3)"

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.projections.boards.catalogue import BOARDS, compute
+from services.projections.boards.catalogue import BOARDS, board_on
 from services.projections.boards.model import Board, Figure, suppress
 from services.projections.builds import reading
 from shared.access import visible_rows
@@ -101,8 +101,8 @@ def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Sett
     app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="dashboard")
 
     async def board_for(name: str, as_at: date, locality: str | None, view: str) -> Board:
-        async with reading(pool()) as conn:
-            result = await compute(conn, name, as_at, locality)
+        result = await board_on(pool(), name, as_at, locality,
+                                keep_days=settings.board_days_kept)
         if view == "partnership":
             return suppress(result, settings.small_number_threshold)
         return result

@@ -1,0 +1,177 @@
+"""Keeping board totals in the read model (the arithmetic is in `totals.py`).
+
+- `keep_days` starts keeping boards on a day: one snapshot of every child as at the day, the
+  definition per locality, stored as totals.
+- `TotalsMover` is used by the projection in the transaction of each batch: for every kept day
+  on or after the earliest change of a child, it moves the totals by that child's contribution
+  after the batch minus its contribution before.
+- `kept_board` reads a kept board back (a sum over localities).
+
+Locking: the projection takes the `board_days` advisory lock shared in every batch that changes
+a child, then each changed child's own lock; `keep_days` takes the first exclusively. So a day
+starts from a snapshot that no batch in flight is missing from, and two batches changing the
+same child (from different topics) take turns, each seeing the other's facts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import asyncpg
+
+from services.projections.boards import totals as t
+from services.projections.boards.model import Board
+from services.projections.boards.queries import snapshot
+from services.projections.builds import live_build
+
+DAYS_LOCK = "hashtext(current_schema() || '.board_days')"
+CHILD_LOCKS = ("SELECT pg_advisory_xact_lock(hashtext('board_totals.child'), h)"
+               " FROM (SELECT DISTINCT hashtext(c) AS h FROM unnest($1::text[]) AS c"
+               "       ORDER BY h OFFSET 0) AS ordered")  # one order: no deadlock
+
+
+async def has_totals(conn: asyncpg.Connection) -> bool:
+    """Whether this build has the totals tables (a build made before them has not: its boards
+    are computed from the facts until the next rebuild)."""
+    return bool(await conn.fetchval("SELECT to_regclass('board_days') IS NOT NULL"))
+
+
+async def keep_days(conn: asyncpg.Connection, boards: Sequence[str], day: date,
+                    most: int) -> list[str]:
+    """Start keeping `boards` on `day` (those not kept yet); keep at most `most` days per board,
+    dropping the ones kept longest ago. Call in a transaction, in the build's search path.
+    Returns the boards it started keeping."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
+    kept = {r["board"] for r in await conn.fetch(
+        "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])",
+        day, list(boards))}
+    wanted = [b for b in boards if b not in kept]
+    if not wanted:
+        return []
+    children = await snapshot(conn, day, None)
+    rows: list[tuple[Any, ...]] = []
+    for board in wanted:
+        for locality, sums in t.by_locality(board, children, day).items():
+            rows += [(board, day, locality, *row) for row in t.rows_of(sums)]
+    await conn.executemany("INSERT INTO board_days (board, day) VALUES ($1, $2)",
+                           [(b, day) for b in wanted])
+    await conn.copy_records_to_table(
+        "board_totals", records=rows,
+        columns=["board", "day", "locality", "key", "label", "count", "denominator"])
+    await conn.execute(
+        "DELETE FROM board_days d WHERE board = ANY($1::text[]) AND day NOT IN ("
+        " SELECT day FROM board_days k WHERE k.board = d.board"
+        " ORDER BY kept_at DESC, day DESC LIMIT $2)", wanted, most)
+    return wanted
+
+
+async def keep(pool: asyncpg.Pool, day: date, most: int) -> list[str] | None:
+    """Start keeping every totalled board on `day` in the live build (one snapshot for all).
+    Returns the boards it started keeping; None if there is no live build with totals yet."""
+    async with pool.acquire() as conn, conn.transaction():
+        name = await live_build(conn)
+        if name is None:
+            return None
+        await conn.execute(f'SET LOCAL search_path TO "{name}", public')
+        if not await has_totals(conn):
+            return None
+        return await keep_days(conn, sorted(t.TOTALLED), day, most)
+
+
+async def kept_board(conn: asyncpg.Connection, board: str, day: date, locality: str | None
+                     ) -> Board | None:
+    """The board on a kept day from its totals; None if the day is not kept."""
+    rows = await conn.fetch(
+        "SELECT t.key, min(t.label) AS label, sum(t.count)::bigint AS count,"
+        " sum(t.denominator)::bigint AS denominator"
+        " FROM board_days d LEFT JOIN board_totals t"
+        "   ON t.board = d.board AND t.day = d.day AND ($3::text IS NULL OR t.locality = $3)"
+        " WHERE d.board = $1 AND d.day = $2 GROUP BY t.key", board, day, locality)
+    if not rows:
+        return None
+    sums = {r["key"]: (r["label"], r["count"], r["denominator"]) for r in rows if r["key"]}
+    return t.assemble(board, day, locality, sums)
+
+
+class TotalsMover:
+    """Moves the kept totals by what one batch changed, in the batch's transaction."""
+
+    def __init__(self) -> None:
+        self._has_totals: bool | None = None
+
+    async def move(self, conn: asyncpg.Connection,
+                   registered: Iterable[tuple[str, str, date]],
+                   facts: Sequence[tuple[str, str, date, int, str | None]]) -> int:
+        """`registered`: (child_id, locality, date_of_birth) new in the batch; `facts`: the
+        batch's fact rows (attribute, child_id, valid_from, seq, value), not yet written.
+        Returns the number of total rows moved."""
+        earliest: dict[str, date] = {}
+        for _, child_id, valid_from, _, _ in facts:
+            earliest[child_id] = min(valid_from, earliest.get(child_id, valid_from))
+        new_children = {c: (locality, dob) for c, locality, dob in registered}
+        for child_id in new_children:
+            earliest[child_id] = date.min  # its facts may have come first: every day changes
+        if not earliest:
+            return 0
+        if self._has_totals is None:
+            self._has_totals = await has_totals(conn)
+        if not self._has_totals:
+            return 0
+        # Separate statements: under READ COMMITTED each sees what committed before it began,
+        # so the days read after the lock include any day whose keeping held the lock.
+        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({DAYS_LOCK})")
+        days = [(r["board"], r["day"]) for r in await conn.fetch(
+            "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day",
+            min(earliest.values()))]
+        if not days:
+            return 0
+        last = max(day for _, day in days)
+        ids = sorted(c for c, first in earliest.items() if first <= last)
+        await conn.execute(CHILD_LOCKS, ids)
+        known: dict[str, tuple[str, date]] = {}
+        before: dict[str, list[tuple[str, date, int, str | None]]] = defaultdict(list)
+        for r in await conn.fetch(
+                # Facts of children not registered yet too: registering one in this batch
+                # brings the facts that came before it onto the boards.
+                "SELECT w.child_id, c.locality, c.date_of_birth, f.attribute, f.valid_from,"
+                " f.seq, f.value FROM unnest($1::text[]) AS w(child_id)"
+                " LEFT JOIN children c USING (child_id) LEFT JOIN child_facts f USING (child_id)",
+                ids):
+            if r["locality"] is not None:
+                known[r["child_id"]] = (r["locality"], r["date_of_birth"])
+            if r["attribute"] is not None:
+                before[r["child_id"]].append(
+                    (r["attribute"], r["valid_from"], r["seq"], r["value"]))
+        after = {c: list(rows) for c, rows in before.items()}
+        for attribute, child_id, valid_from, seq, value in facts:
+            after.setdefault(child_id, []).append((attribute, valid_from, seq, value))
+        moved: dict[tuple[str, date, str], t.Sums] = defaultdict(dict)
+        for child_id in ids:
+            registered_after = known.get(child_id) or new_children.get(child_id)
+            if registered_after is None:
+                continue  # not registered yet: counted on no board (as in the snapshot)
+            locality, dob = registered_after
+            for board, day in days:
+                if earliest[child_id] > day:
+                    continue
+                old = t.contribution(board, [t.fact_snapshot(
+                    child_id, locality, dob, before.get(child_id, ()), day)], day
+                ) if child_id in known else {}
+                new = t.contribution(board, [t.fact_snapshot(
+                    child_id, locality, dob, after.get(child_id, ()), day)], day)
+                t.add(moved[(board, day, locality)], t.difference(new, old))
+        rows = sorted((board, day, locality, *row) for (board, day, locality), sums
+                      in moved.items() for row in t.rows_of(sums))
+        if rows:
+            await conn.execute(
+                "INSERT INTO board_totals AS k (board, day, locality, key, label, count,"
+                " denominator) SELECT * FROM unnest($1::text[], $2::date[], $3::text[],"
+                " $4::text[], $5::text[], $6::bigint[], $7::bigint[])"
+                " ON CONFLICT (board, day, locality, key) DO UPDATE"
+                " SET count = k.count + EXCLUDED.count,"
+                " denominator = k.denominator + EXCLUDED.denominator",
+                *(list(column) for column in zip(*rows, strict=True)))
+        return len(rows)
