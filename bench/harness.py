@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ from bench import register_feed
 from services.case_events import events as ce
 from services.projections.registry import rebuild
 from shared.db import open_database
+from shared.entrypoint import tune_garbage_collector
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, Cursor, PostgresEventStore, make_envelopes
 from shared.kafka import connected_admin, ensure_topics, new_producer
@@ -195,10 +197,8 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
 
 # -- 4. projection rebuild against the raw consumer -------------------------------------------
 
-async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[str, Any]:
-    """Rebuild the boards from `n` events (n/2 children) in `namespace`; the read model stays
-    for the national-scale board queries."""
-    s = settings(infra, namespace, "projections")
+async def _publish_children(s: Settings, n: int) -> int:
+    """`n` events on case-events: n/2 children registered, each with a plan started."""
     log = Log()
     print(f"rebuild: publishing {n:,} events", flush=True)
     for i in range(n // 2):
@@ -209,7 +209,17 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
                 ce.ChildProtectionPlanStarted(child_id=child, plan_id=f"P{i}", category="NEG",
                                               start_date=date(2024, 1, 1) + timedelta(i % 300),
                                               previous_plans=0))
-    sent = await log.publish(s)
+    return await log.publish(s)
+
+
+async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[str, Any]:
+    """Rebuild the boards from `n` events (n/2 children) in `namespace`; the read model stays
+    for the national-scale board queries."""
+    s = settings(infra, namespace, "projections")
+    sent = await _publish_children(s, n)
+    # The published events are garbage now: collected before the clock starts, so the
+    # rebuild (which runs in its own process in production) does not pay for scanning them.
+    gc.collect()
     for topic in ("accommodation-events", "education-events", "escalation-events"):
         await ensure_topics(s, [topic])
     started = time.perf_counter()
@@ -492,6 +502,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     args = parser.parse_args()
+    tune_garbage_collector()  # as every platform process does (shared/entrypoint.py)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
     results = asyncio.run(run(sizes, args.smoke))
     print(markdown(results))
