@@ -164,6 +164,7 @@ class ProjectionRunner:
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
         batch_size: int = 1000,
         schema: str | None = None,
+        fill_wait_ms: int = 0,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -176,6 +177,9 @@ class ProjectionRunner:
         # The PostgreSQL schema holding the read models and their offsets (a board build).
         self._search_path = f'SET LOCAL search_path TO "{schema}", public' if schema else None
         self._batch_size = batch_size
+        # How long a batch may wait for the fetcher to bring more before it is applied:
+        # 0 for the live boards (freshness), more for a rebuild (fewer, larger transactions).
+        self._fill_wait_ms = fill_wait_ms
         self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
         self._consumer: AIOKafkaConsumer | None = None
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in self._topics}
@@ -227,11 +231,13 @@ class ProjectionRunner:
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
-            # Catching up: add what the fetcher already holds (no waiting), so a backlog is
-            # applied in large transactions while a live trickle stays quick.
+            # Catching up: add what the fetcher already holds (waiting `fill_wait_ms` at most
+            # for each further fetch), so a backlog is applied in large transactions while a
+            # live trickle stays quick.
             count = sum(len(r) for r in batches.values())
             while 0 < count < self._batch_size:
-                more = await consumer.getmany(timeout_ms=0, max_records=self._batch_size - count)
+                more = await consumer.getmany(timeout_ms=self._fill_wait_ms,
+                                              max_records=self._batch_size - count)
                 if not more:
                     break
                 for tp, records in more.items():

@@ -52,8 +52,8 @@ def boards() -> list[Projection]:
 
 
 def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any,
-                 registry: EventRegistry | None = None, batch_size: int | None = None
-                 ) -> ProjectionRunner:
+                 registry: EventRegistry | None = None, batch_size: int | None = None,
+                 fill_wait_ms: int = 0) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
     consumer = f"{settings.consumer_group}.{schema}"
     projections = boards()
@@ -65,7 +65,8 @@ def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_lette
         kafka_options=settings.kafka_options(),
         consumer_name=consumer,
         dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-        batch_size=batch_size or settings.projection_batch_size, schema=schema)
+        batch_size=batch_size or settings.projection_batch_size, schema=schema,
+        fill_wait_ms=fill_wait_ms)
 
 
 def worker(settings: Settings) -> FastAPI:
@@ -139,7 +140,7 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
         total = sum(target.values())
         # Nobody waits on a build being filled: larger batches, fewer transactions.
         runner = build_runner(settings, pool, schema, producer, registry,
-                              batch_size=settings.rebuild_batch_size)
+                              batch_size=settings.rebuild_batch_size, fill_wait_ms=100)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         bar = tqdm(total=total, unit="msg", desc=f"rebuilding {schema}", file=sys.stderr,

@@ -49,9 +49,12 @@ class BoardFacts:
             # stored, plus this batch) minus its "before" (what is stored).
             await self._totals.move(conn, self._children, self._facts)
             if self._children:
-                await conn.executemany(
-                    "INSERT INTO children (child_id, locality, date_of_birth) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (child_id) DO NOTHING", self._children)
+                # One statement for the batch (executemany would run one per child).
+                await conn.execute(
+                    "INSERT INTO children (child_id, locality, date_of_birth)"
+                    " SELECT * FROM unnest($1::text[], $2::text[], $3::date[])"
+                    " ON CONFLICT (child_id) DO NOTHING",
+                    *(list(column) for column in zip(*self._children, strict=True)))
             if self._facts:
                 await conn.copy_records_to_table(
                     "child_facts", records=self._facts,
