@@ -176,10 +176,14 @@ class ServiceState:
     """What a service's endpoints use, available once the app has started."""
 
     pool: asyncpg.Pool
+    _store: PostgresEventStore | None = None
 
     @property
     def store(self) -> PostgresEventStore:
-        return PostgresEventStore(self.pool)
+        """One store on the pool (it coalesces the relay's wake-ups across requests)."""
+        if self._store is None:
+            self._store = PostgresEventStore(self.pool)
+        return self._store
 
 
 def database_service_app(settings: Settings, title: str, description: str,

@@ -29,12 +29,22 @@ async def wait_for_postgres(settings: Settings, timeout_s: float = 120.0) -> Non
             await asyncio.sleep(1.0)
 
 
+async def _session_left_as_it_was(conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool without asyncpg's reset query (advisory unlock
+    all, CLOSE ALL, UNLISTEN *, RESET ALL): one round trip per release, which measured 38%
+    of the rate of single-event appends (docs/performance.md). The platform keeps no session
+    state on pooled connections: settings are SET LOCAL, and the advisory locks and listeners
+    it takes are released where they are taken (`tests/unit/test_pooled_sessions.py` checks
+    the code for anything else). asyncpg still rolls back a transaction left open."""
+
+
 async def open_database(settings: Settings, *migration_folders: Path) -> asyncpg.Pool:
     """A pool on the service's own database, created and migrated if need be."""
     await wait_for_postgres(settings)
     await ensure_database(settings.dsn("postgres"), settings.database)
     pool = await asyncpg.create_pool(
-        settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60
+        settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60,
+        reset=_session_left_as_it_was,
     )
     assert pool is not None
     async with pool.acquire() as conn:

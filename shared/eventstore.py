@@ -125,6 +125,21 @@ _COLUMNS = (
 )
 
 
+# The key's claim and the events in one atomic statement: without a key ($1 NULL) the
+# events are inserted; with one, only if this statement claimed it.
+_APPEND_ONE_STATEMENT = (
+    "WITH claim AS ("
+    " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
+    " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
+    f" INSERT INTO events ({_COLUMNS})"
+    " SELECT * FROM unnest($5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[],"
+    " $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::uuid[], $14::uuid[],"
+    " $15::jsonb[])"
+    " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)"
+)
+
+
 def _row(e: Envelope) -> tuple[Any, ...]:
     return (e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
             e.occurred_at, e.recorded_at, e.actor.model_dump_json(), e.correlation_id,
@@ -148,13 +163,45 @@ def _envelope(row: asyncpg.Record) -> Envelope:
     )
 
 
+WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
+
+
+class _Wakeup:
+    """Wakes the relay after appends on a pool have committed: one NOTIFY in flight at a time
+    per pool, and one more if appends committed while it was being sent. Sent outside the
+    appends' transactions, so they do not queue behind the lock NOTIFY takes at commit."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def poke(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self._pool.execute(WAKE_THE_RELAY)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                return  # the relay polls as well: a lost wake-up only delays
+            if not self._again:
+                return
+
+
 class PostgresEventStore:
     """On a pool, or on one connection: a subscription that records events in reaction to
     others binds the store to its own transaction, so the new events and the consumed
-    offsets commit together (exactly-once in effect)."""
+    offsets commit together (exactly-once in effect). A store on a pool wakes the relay after
+    its commits: keep one per pool."""
 
     def __init__(self, db: asyncpg.Pool | asyncpg.Connection) -> None:
         self._db = db
+        self._wakeup = _Wakeup(db) if isinstance(db, asyncpg.Pool) else None
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -174,6 +221,9 @@ class PostgresEventStore:
         envelopes = make_envelopes(stream_id, expected_version, events, ctx)
         new_version = expected_version + len(envelopes)
         rows = [_row(e) for e in envelopes]
+        if isinstance(self._db, asyncpg.Pool):
+            return await self._append_in_one_statement(stream_id, expected_version,
+                                                       new_version, envelopes, rows, ctx)
         async with self._connection() as conn:
             try:
                 async with conn.transaction():  # a savepoint when bound to a transaction
@@ -185,6 +235,7 @@ class PostgresEventStore:
                         " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb)",
                         rows,
                     )
+                    await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name != "events_pkey":
                     raise
@@ -193,6 +244,36 @@ class PostgresEventStore:
                     stream_id,
                 )
                 raise ConcurrencyConflict(stream_id, expected_version, actual) from None
+        return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
+
+    async def _append_in_one_statement(
+        self, stream_id: str, expected_version: int, new_version: int,
+        envelopes: Sequence[Envelope], rows: Sequence[tuple[Any, ...]], ctx: CommandContext,
+    ) -> AppendResult:
+        """Claim the idempotency key and insert the events in one statement, so one round
+        trip and no explicit transaction (a statement is atomic by itself): appends are
+        bound by the round trips Python drives, not by PostgreSQL. If the key was claimed
+        before, nothing is inserted and the earlier result is returned."""
+        assert isinstance(self._db, asyncpg.Pool)
+        async with self._db.acquire() as conn:
+            try:
+                status = await conn.execute(_APPEND_ONE_STATEMENT, ctx.idempotency_key,
+                                            ctx.request_hash or "", stream_id, new_version,
+                                            *(list(column) for column in zip(*rows, strict=True)))
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != "events_pkey":
+                    raise
+                actual = await conn.fetchval(
+                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
+                    stream_id)
+                raise ConcurrencyConflict(stream_id, expected_version, actual) from None
+            if status == "INSERT 0 0":  # the key was claimed already: that command's result
+                earlier = await self._find_command(conn, ctx.idempotency_key or "",
+                                                   ctx.request_hash)
+                assert earlier is not None
+                return earlier
+        assert self._wakeup is not None
+        self._wakeup.poke()
         return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
 
     async def append_batch(
@@ -221,10 +302,14 @@ class PostgresEventStore:
                     "events", columns=_COLUMNS.split(", "),
                     records=[_row(e) for e in envelopes],
                 )
+                if self._wakeup is None:
+                    await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name != "events_pkey":
                     raise
                 raise ConcurrencyConflict("(batch)", 0, 0) from None
+        if self._wakeup is not None:
+            self._wakeup.poke()
         return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False,
                             tuple(envelopes))
 
