@@ -92,8 +92,8 @@ class Settings(BaseSettings):
         None, description="The CA that signed the brokers' certificates (PEM).")
 
     board_days_kept: int = Field(
-        31, description="Days on which each totalled board is kept as totals (the days asked "
-        "for most recently; today is always asked for).")
+        31, description="The totalled boards are kept on today and on the days this far back "
+        "once asked for; earlier days are computed from the facts when asked.")
     small_number_threshold: int = Field(
         5, description="Partnership views hide counts from 1 to this minus 1.")
 

@@ -80,7 +80,8 @@ def create_app(settings: Settings) -> FastAPI:
         while True:
             kept: list[str] | None = None
             try:
-                kept = await keep(state["pool"], clock.today(), settings.board_days_kept)
+                today = clock.today()
+                kept = await keep(state["pool"], today, today, settings.board_days_kept)
                 if kept:
                     log.info("keeping today's board totals", boards=kept)
             except (OSError, asyncpg.PostgresError) as error:
@@ -175,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
                                        "type": "value_error"}])
         wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
         result = await board_on(state["pool"], board, day, locality, since, wanted,
-                                settings.board_days_kept)
+                                today=today, window=settings.board_days_kept)
         if view == "partnership":
             result = suppress(result, settings.small_number_threshold)
         elif board not in PERSON_LEVEL:

@@ -33,6 +33,7 @@ from tests.integration.scenario import D, county, registered
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
+KEPT_WINDOW = 5000  # days: back to the scenario's 2024 from any date this suite will run on
 Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | None]]
 
 
@@ -40,13 +41,15 @@ Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | Non
 def boards_running(infra: Infrastructure, log: Log, name: str, repeat_every: int = 0
                    ) -> Iterator[tuple[str, Settings]]:
     """`log` published to the real topics of a fresh namespace, the projections worker and API
-    running on it, and every message consumed: yields the API's URL and the settings."""
+    running on it, and every message consumed: yields the API's URL and the settings. The
+    scenario is in 2024, so the window of kept board days reaches back to it."""
     namespace = new_namespace()
     settings = settings_for(infra, "projections", namespace)
     sent = asyncio.run(log.publish(settings, repeat_every=repeat_every))
     logs = ARTIFACTS / "logs" / f"{name}-{namespace}"
-    worker = ServiceProcess("services.projections", "worker", infra.env(namespace), logs)
-    api = ServiceProcess("services.projections", "api", infra.env(namespace), logs)
+    env = infra.env(namespace, CSP_BOARD_DAYS_KEPT=str(KEPT_WINDOW))
+    worker = ServiceProcess("services.projections", "worker", env, logs)
+    api = ServiceProcess("services.projections", "api", env, logs)
     try:
         worker.start().wait_healthy()
         api.start().wait_healthy()

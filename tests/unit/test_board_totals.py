@@ -115,3 +115,11 @@ def test_a_snapshot_from_fact_rows_takes_the_latest_on_or_before_the_day() -> No
 def test_a_figure_that_is_neither_fixed_nor_declared_is_refused() -> None:
     with pytest.raises(KeyError, match="neither fixed nor declared"):
         t.assemble("timeliness", date(2024, 1, 1), None, {"cp_plans.new_band": ("x", 1, 1)})
+
+
+def test_days_are_kept_from_today_back_through_the_window_only() -> None:
+    today = date(2026, 11, 27)
+    assert t.keeps(today, today, 31)
+    assert t.keeps(today - timedelta(days=31), today, 31)
+    assert not t.keeps(today - timedelta(days=32), today, 31)  # computed from the facts instead
+    assert not t.keeps(today + timedelta(days=1), today, 31)

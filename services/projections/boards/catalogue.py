@@ -37,10 +37,10 @@ def year_before(as_at: date) -> date:
 
 
 async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None,
-                   since: date | None = None, dates: list[date] | None = None,
-                   keep_days: int = 31) -> Board:
-    """A board as the API answers it: from the kept totals where the board has them (the day
-    is kept from the first time it is asked for), else computed from the facts."""
+                   since: date | None = None, dates: list[date] | None = None, *,
+                   today: date, window: int) -> Board:
+    """A board as the API answers it: from the kept totals where the board has them (a day in
+    the window is kept from the first time it is asked for), else computed from the facts."""
     if board in TOTALLED:
         async with reading(pool) as conn:
             if not await has_totals(conn):
@@ -48,7 +48,7 @@ async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | 
             kept = await kept_board(conn, board, as_at, locality)
         if kept is not None:
             return kept
-        await keep(pool, as_at, keep_days)
+        await keep(pool, as_at, today, window)
     async with reading(pool) as conn:
         return await compute(conn, board, as_at, locality, since, dates)
 

@@ -1,7 +1,8 @@
 """Keeping board totals in the read model (the arithmetic is in `totals.py`).
 
 - `keep_days` starts keeping boards on a day: one snapshot of every child as at the day, the
-  definition per locality, stored as totals.
+  definition per locality, stored as totals. Days are kept within a window ending today
+  (`keeps`); the API keeps today before anyone asks.
 - `TotalsMover` is used by the projection in the transaction of each batch: for every kept day
   on or after the earliest change of a child, it moves the totals by that child's contribution
   after the batch minus its contribution before.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,7 @@ import asyncpg
 from services.projections.boards import totals as t
 from services.projections.boards.model import Board
 from services.projections.boards.queries import snapshot
+from services.projections.boards.totals import keeps
 from services.projections.builds import live_build
 
 DAYS_LOCK = "hashtext(current_schema() || '.board_days')"
@@ -40,11 +42,12 @@ async def has_totals(conn: asyncpg.Connection) -> bool:
 
 
 async def keep_days(conn: asyncpg.Connection, boards: Sequence[str], day: date,
-                    most: int) -> list[str]:
-    """Start keeping `boards` on `day` (those not kept yet); keep at most `most` days per board,
-    dropping the ones kept longest ago. Call in a transaction, in the build's search path.
-    Returns the boards it started keeping."""
+                    oldest: date) -> list[str]:
+    """Start keeping `boards` on `day` (those not kept yet), and stop keeping days before
+    `oldest`. Call in a transaction, in the build's search path. Returns the boards it started
+    keeping."""
     await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
+    await conn.execute("DELETE FROM board_days WHERE day < $1", oldest)
     kept = {r["board"] for r in await conn.fetch(
         "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])",
         day, list(boards))}
@@ -61,16 +64,15 @@ async def keep_days(conn: asyncpg.Connection, boards: Sequence[str], day: date,
     await conn.copy_records_to_table(
         "board_totals", records=rows,
         columns=["board", "day", "locality", "key", "label", "count", "denominator"])
-    await conn.execute(
-        "DELETE FROM board_days d WHERE board = ANY($1::text[]) AND day NOT IN ("
-        " SELECT day FROM board_days k WHERE k.board = d.board"
-        " ORDER BY kept_at DESC, day DESC LIMIT $2)", wanted, most)
     return wanted
 
 
-async def keep(pool: asyncpg.Pool, day: date, most: int) -> list[str] | None:
+async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[str] | None:
     """Start keeping every totalled board on `day` in the live build (one snapshot for all).
-    Returns the boards it started keeping; None if there is no live build with totals yet."""
+    Returns the boards it started keeping; None if the day is outside the window, or there is
+    no live build with totals yet."""
+    if not keeps(day, today, window):
+        return None
     async with pool.acquire() as conn, conn.transaction():
         name = await live_build(conn)
         if name is None:
@@ -78,7 +80,8 @@ async def keep(pool: asyncpg.Pool, day: date, most: int) -> list[str] | None:
         await conn.execute(f'SET LOCAL search_path TO "{name}", public')
         if not await has_totals(conn):
             return None
-        return await keep_days(conn, sorted(t.TOTALLED), day, most)
+        return await keep_days(conn, sorted(t.TOTALLED), day,
+                               today - timedelta(days=window))
 
 
 async def kept_board(conn: asyncpg.Connection, board: str, day: date, locality: str | None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from services.projections.boards import definitions as d
@@ -146,3 +146,10 @@ def rows_of(sums: Mapping[str, tuple[str, int, int]]) -> list[tuple[Any, ...]]:
     same rows in the same order)."""
     return sorted((key, label, count, denominator)
                   for key, (label, count, denominator) in sums.items())
+
+
+def keeps(day: date, today: date, window: int) -> bool:
+    """Whether boards are kept on `day`: today and the `window` days before it. Keeping a day
+    takes a snapshot of every child while the projection waits (10 s at 500,000 children), so
+    days further back are computed from the facts when asked, without holding anyone up."""
+    return today - timedelta(days=window) <= day <= today

@@ -101,8 +101,8 @@ def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Sett
     app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="dashboard")
 
     async def board_for(name: str, as_at: date, locality: str | None, view: str) -> Board:
-        result = await board_on(pool(), name, as_at, locality,
-                                keep_days=settings.board_days_kept)
+        result = await board_on(pool(), name, as_at, locality, today=clock.today(),
+                                window=settings.board_days_kept)
         if view == "partnership":
             return suppress(result, settings.small_number_threshold)
         return result
