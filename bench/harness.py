@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -498,12 +499,34 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
     return results
 
 
+async def only(figure: str, sizes: Sizes, runs: int) -> None:
+    """One throughput figure beside its baseline, `runs` times (for before/after pairs while
+    changing one path); prints, writes nothing."""
+    with infrastructure() as infra:
+        for _ in range(runs):
+            if figure == "appends":
+                r = await appends(infra, sizes.appends)
+            else:
+                r = await rebuild_rate(infra, sizes.rebuild_events, new_namespace())
+            print(f"{r['figure']}: {r['platform']:,.0f}/s, baseline {r['baseline']:,.0f}/s "
+                  f"({r['baseline_name']}), {r['platform'] / r['baseline']:.0%}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
+    parser.add_argument("--only", choices=["appends", "rebuild"],
+                        help="measure one figure beside its baseline; write nothing")
+    parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
+    parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
     args = parser.parse_args()
     tune_garbage_collector()  # as every platform process does (shared/entrypoint.py)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
+    if args.only:
+        if args.events:
+            sizes = dataclasses.replace(sizes, rebuild_events=args.events)
+        asyncio.run(only(args.only, sizes, args.runs))
+        return
     results = asyncio.run(run(sizes, args.smoke))
     print(markdown(results))
     if args.smoke:
