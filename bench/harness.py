@@ -21,6 +21,7 @@ import platform
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -245,25 +246,41 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
 
 # -- 5. freshness and 6. board queries ---------------------------------------------------------
 
-async def through_the_services(infra: Infrastructure, sizes: Sizes
-                               ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """The register feed, freshness at 50 and 500 commands/s, and board queries, through the
-    services' own processes."""
-    namespace = new_namespace()
+def start_services(infra: Infrastructure, namespace: str, services: Sequence[str]
+                   ) -> dict[str, ServiceProcess]:
+    """Each service's API and worker, as processes of their own, healthy."""
     env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
     logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
     processes = {f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
-                 for svc in ("case_events", "education", "projections")
-                 for role in ("api", "worker")}
+                 for svc in services for role in ("api", "worker")}
     for p in processes.values():
         p.start()
     try:
         for p in processes.values():
             p.wait_healthy(120)
-        feed = await register_feed.measure(
-            processes["case_events_api"].url, processes["education_api"].url,
-            infra.dsn(f"{namespace}education"), sizes.feed_children, sizes.feed_days, 10_000,
-            BENCH_USER)
+    except BaseException:
+        for p in processes.values():
+            p.stop()
+        raise
+    return processes
+
+
+async def feed_rate(infra: Infrastructure, namespace: str,
+                    processes: dict[str, ServiceProcess], sizes: Sizes) -> dict[str, float]:
+    return await register_feed.measure(
+        processes["case_events_api"].url, processes["education_api"].url,
+        infra.dsn(f"{namespace}education"), sizes.feed_children, sizes.feed_days, 10_000,
+        BENCH_USER)
+
+
+async def through_the_services(infra: Infrastructure, sizes: Sizes
+                               ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """The register feed, freshness at 50 and 500 commands/s, and board queries, through the
+    services' own processes."""
+    namespace = new_namespace()
+    processes = start_services(infra, namespace, ("case_events", "education", "projections"))
+    try:
+        feed = await feed_rate(infra, namespace, processes, sizes)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
             latency = [await freshness(processes["case_events_api"].url, conn, namespace,
@@ -506,6 +523,16 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
         for _ in range(runs):
             if figure == "appends":
                 r = await appends(infra, sizes.appends)
+            elif figure == "feed":
+                namespace = new_namespace()
+                processes = start_services(infra, namespace, ("case_events", "education"))
+                try:
+                    feed = await feed_rate(infra, namespace, processes, sizes)
+                finally:
+                    for p in processes.values():
+                        p.stop()
+                r = {"figure": "register feed marks/s", "platform": feed["endpoint"],
+                     "baseline": feed["copy"], "baseline_name": "raw asyncpg COPY"}
             else:
                 r = await rebuild_rate(infra, sizes.rebuild_events, new_namespace())
             print(f"{r['figure']}: {r['platform']:,.0f}/s, baseline {r['baseline']:,.0f}/s "
@@ -515,7 +542,7 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
-    parser.add_argument("--only", choices=["appends", "rebuild"],
+    parser.add_argument("--only", choices=["appends", "feed", "rebuild"],
                         help="measure one figure beside its baseline; write nothing")
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
