@@ -101,7 +101,7 @@ class Envelope(BaseModel):
 
 def new_event_id() -> UUID:
     """UUIDv7: time-ordered, so ids sort roughly in the order events were recorded."""
-    return UUID(str(uuid7()))
+    return UUID(int=uuid7().int)  # a plain uuid.UUID (uuid6 returns its own subclass)
 
 
 class UnknownEventType(LookupError):
