@@ -140,6 +140,13 @@ _APPEND_ONE_STATEMENT = (
     " $15::jsonb[])"
     " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)"
 )
+_APPEND_ONE_EVENT = _APPEND_ONE_STATEMENT.replace(
+    " SELECT * FROM unnest($5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[],"
+    " $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::uuid[], $14::uuid[],"
+    " $15::jsonb[])",
+    " SELECT $5::uuid, $6::text, $7::int, $8::text, $9::int, $10::timestamptz,"
+    " $11::timestamptz, $12::jsonb, $13::uuid, $14::uuid, $15::jsonb")
+assert _APPEND_ONE_EVENT != _APPEND_ONE_STATEMENT
 
 
 @functools.lru_cache(maxsize=1024)
@@ -265,9 +272,15 @@ class PostgresEventStore:
         assert isinstance(self._db, asyncpg.Pool)
         async with self._db.acquire() as conn:
             try:
-                status = await conn.execute(_APPEND_ONE_STATEMENT, ctx.idempotency_key,
-                                            ctx.request_hash or "", stream_id, new_version,
-                                            *(list(column) for column in zip(*rows, strict=True)))
+                if len(rows) == 1:  # most commands: scalars encode faster than arrays
+                    status = await conn.execute(_APPEND_ONE_EVENT, ctx.idempotency_key,
+                                                ctx.request_hash or "", stream_id, new_version,
+                                                *rows[0])
+                else:
+                    status = await conn.execute(
+                        _APPEND_ONE_STATEMENT, ctx.idempotency_key, ctx.request_hash or "",
+                        stream_id, new_version,
+                        *(list(column) for column in zip(*rows, strict=True)))
             except asyncpg.UniqueViolationError as error:
                 if error.constraint_name != "events_pkey":
                     raise
