@@ -80,8 +80,11 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
         await conn.execute(f'SET LOCAL search_path TO "{name}", public')
         if not await has_totals(conn):
             return None
-        return await keep_days(conn, sorted(t.TOTALLED), day,
-                               today - timedelta(days=window))
+        boards = sorted(t.TOTALLED)
+        if await conn.fetchval("SELECT count(*) FROM board_days WHERE day = $1",
+                               day) == len(boards):
+            return []  # kept already: no need to hold the projection up for the lock
+        return await keep_days(conn, boards, day, today - timedelta(days=window))
 
 
 async def kept_board(conn: asyncpg.Connection, board: str, day: date, locality: str | None
