@@ -7,8 +7,6 @@ not refuse to record (a child under 16 placed in an unregulated setting) is reco
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import Field
 
 from services.accommodation.codes import (
@@ -21,7 +19,7 @@ from services.accommodation.codes import (
     Suitability,
     Tenure,
 )
-from shared.envelope import DatedEvent, EventRegistry, Facts
+from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 accommodation_event_types = EventRegistry()
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -32,7 +30,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 class PlacementFacts(Facts):
     placement_id: str = Field(pattern=ID_PATTERN)
-    start_date: date
+    start_date: Day
     placement_type: PlacementType
     provider: Provider
     in_council_area: bool
@@ -59,7 +57,7 @@ class PlacementChanged(PlacementChangeFacts, DatedEvent):
 
 
 class PlacementEndFacts(Facts):
-    end_date: date
+    end_date: Day
 
 
 @accommodation_event_types.event
@@ -73,14 +71,14 @@ class AccommodationBreachFlagged(DatedEvent):
     """A placement or accommodation the law does not allow was recorded (not refused)."""
 
     event_type = "AccommodationBreachFlagged"
-    flagged_on: date
+    flagged_on: Day
     breach: Breach
     age: int
     code: str = Field(description="The placement type or accommodation code at fault.")
 
 
 class CareLeaverAccommodationFacts(Facts):
-    recorded_on: date
+    recorded_on: Day
     accommodation: CareLeaverAccommodation
     suitability: Suitability
 
@@ -92,7 +90,7 @@ class CareLeaverAccommodationRecorded(CareLeaverAccommodationFacts, DatedEvent):
 
 
 class SuitabilityFacts(Facts):
-    reassessed_on: date
+    reassessed_on: Day
     suitability: Suitability
 
 
@@ -103,7 +101,7 @@ class SuitabilityReassessed(SuitabilityFacts, DatedEvent):
 
 
 class HomelessnessReferralFacts(Facts):
-    referred_on: date
+    referred_on: Day
 
 
 @accommodation_event_types.event
@@ -112,7 +110,7 @@ class HomelessnessPreventionReferred(HomelessnessReferralFacts, DatedEvent):
 
 
 class HomelessnessOutcomeFacts(Facts):
-    outcome_on: date
+    outcome_on: Day
     outcome: HomelessnessOutcome
 
 
@@ -122,7 +120,7 @@ class HomelessnessPreventionOutcomeRecorded(HomelessnessOutcomeFacts, DatedEvent
 
 
 class TenancyStartFacts(Facts):
-    started_on: date
+    started_on: Day
     tenure: Tenure
 
 
@@ -132,7 +130,7 @@ class TenancyStarted(TenancyStartFacts, DatedEvent):
 
 
 class TenancyEndFacts(Facts):
-    ended_on: date
+    ended_on: Day
     planned: bool
 
 
@@ -142,7 +140,7 @@ class TenancyEnded(TenancyEndFacts, DatedEvent):
 
 
 class FloatingSupportStartFacts(Facts):
-    started_on: date
+    started_on: Day
     hours_per_week: int = Field(ge=1, le=80)
 
 
@@ -152,7 +150,7 @@ class FloatingSupportStarted(FloatingSupportStartFacts, DatedEvent):
 
 
 class FloatingSupportEndFacts(Facts):
-    ended_on: date
+    ended_on: Day
 
 
 @accommodation_event_types.event

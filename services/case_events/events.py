@@ -8,7 +8,7 @@ service derives when it records it (due dates, counts), and the command in
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -31,7 +31,7 @@ from services.case_events.codes import (
     ReasonCeased,
     ReferralSource,
 )
-from shared.envelope import DatedEvent, DomainEvent, EventRegistry, Facts, at_start_of
+from shared.envelope import DatedEvent, Day, DomainEvent, EventRegistry, Facts, at_start_of
 
 case_event_types = EventRegistry()
 
@@ -50,7 +50,7 @@ Id = Field(pattern=ID_PATTERN, description="The recording system's id for this r
 class ChildFacts(Facts):
     child_id: str = Field(pattern=CHILD_ID_PATTERN,
                           description="The council's pseudonymous id for the child.")
-    date_of_birth: date
+    date_of_birth: Day
     locality: str = Field(pattern=LOCALITY_PATTERN,
                           description="The council's locality responsible for the child.")
 
@@ -64,7 +64,7 @@ class ChildRegistered(ChildFacts, DomainEvent):
 
 class ReferralFacts(Facts):
     referral_id: str = Id
-    referral_date: date
+    referral_date: Day
     source: ReferralSource
 
 
@@ -78,7 +78,7 @@ class ReferralReceived(ReferralFacts, DatedEvent):
 # -- early help (a family's stream) ---------------------------------------------------------
 
 class TriageFacts(Facts):
-    discussion_date: date
+    discussion_date: Day
     locality: str = Field(pattern=LOCALITY_PATTERN)
 
 
@@ -93,7 +93,7 @@ class EarlyHelpTriageDiscussed(TriageFacts, DatedEvent):
 
 class AssessmentStartFacts(Facts):
     assessment_id: str = Id
-    start_date: date
+    start_date: Day
 
 
 @case_event_types.event
@@ -101,12 +101,12 @@ class AssessmentStarted(AssessmentStartFacts, DatedEvent):
     """A child and family assessment started; due within 45 working days."""
 
     event_type = "AssessmentStarted"
-    due_date: date
+    due_date: Day
 
 
 class AssessmentCompletionFacts(Facts):
     assessment_id: str = Id
-    completion_date: date
+    completion_date: Day
 
 
 @case_event_types.event
@@ -118,7 +118,7 @@ class AssessmentCompleted(AssessmentCompletionFacts, DatedEvent):
 
 class ChildInNeedPlanStartFacts(Facts):
     plan_id: str = Id
-    start_date: date
+    start_date: Day
     primary_need: PrimaryNeed
 
 
@@ -129,7 +129,7 @@ class ChildInNeedPlanStarted(ChildInNeedPlanStartFacts, DatedEvent):
 
 class ChildInNeedPlanEndFacts(Facts):
     plan_id: str = Id
-    end_date: date
+    end_date: Day
     reason: ChildInNeedClosureReason
 
 
@@ -142,7 +142,7 @@ class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, DatedEvent):
 
 class StrategyDiscussionFacts(Facts):
     discussion_id: str = Id
-    discussion_date: date
+    discussion_date: Day
     section_47_enquiry: bool = Field(description="Whether a section 47 enquiry was started.")
 
 
@@ -151,11 +151,11 @@ class StrategyDiscussionHeld(StrategyDiscussionFacts, DatedEvent):
     """A strategy discussion; with a section 47 enquiry the ICPC is due in 15 working days."""
 
     event_type = "StrategyDiscussionHeld"
-    icpc_due_date: date | None
+    icpc_due_date: Day | None
 
 
 class ConferenceFacts(Facts):
-    conference_date: date
+    conference_date: Day
     plan_required: bool
 
 
@@ -168,7 +168,7 @@ class InitialChildProtectionConferenceHeld(ConferenceFacts, DatedEvent):
 class ChildProtectionPlanStartFacts(Facts):
     plan_id: str = Id
     category: ChildProtectionCategory
-    start_date: date
+    start_date: Day
 
 
 @case_event_types.event
@@ -180,7 +180,7 @@ class ChildProtectionPlanStarted(DomainEvent):
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
     plan_id: str = Field(min_length=1, max_length=64)
     category: ChildProtectionCategory
-    start_date: date
+    start_date: Day
     previous_plans: int = Field(ge=0, description="Plans this child had before: >0 is a repeat.")
 
     def occurred_at(self) -> datetime:
@@ -189,7 +189,7 @@ class ChildProtectionPlanStarted(DomainEvent):
 
 class ChildProtectionPlanReviewFacts(Facts):
     plan_id: str = Id
-    review_date: date
+    review_date: Day
 
 
 @case_event_types.event
@@ -197,12 +197,12 @@ class ChildProtectionPlanReviewed(ChildProtectionPlanReviewFacts, DatedEvent):
     """A review conference; the first is due within 3 months, then at most every 6 months."""
 
     event_type = "ChildProtectionPlanReviewed"
-    next_review_due: date
+    next_review_due: Day
 
 
 class ChildProtectionPlanEndFacts(Facts):
     plan_id: str = Id
-    end_date: date
+    end_date: Day
 
 
 @case_event_types.event
@@ -214,7 +214,7 @@ class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, DatedEvent):
 # -- children in care -----------------------------------------------------------------------
 
 class PeriodOfCareStartFacts(Facts):
-    start_date: date
+    start_date: Day
     legal_status: LegalStatus
 
 
@@ -223,11 +223,11 @@ class PeriodOfCareStarted(PeriodOfCareStartFacts, DatedEvent):
     """The child became looked after; first review due within 20 working days."""
 
     event_type = "PeriodOfCareStarted"
-    first_review_due: date
+    first_review_due: Day
 
 
 class LegalStatusChangeFacts(Facts):
-    change_date: date
+    change_date: Day
     legal_status: LegalStatus
 
 
@@ -237,7 +237,7 @@ class LegalStatusChanged(LegalStatusChangeFacts, DatedEvent):
 
 
 class PeriodOfCareEndFacts(Facts):
-    end_date: date
+    end_date: Day
     reason: ReasonCeased
 
 
@@ -247,7 +247,7 @@ class PeriodOfCareEnded(PeriodOfCareEndFacts, DatedEvent):
 
 
 class LookedAfterReviewFacts(Facts):
-    review_date: date
+    review_date: Day
 
 
 @case_event_types.event
@@ -255,11 +255,11 @@ class LookedAfterReviewHeld(LookedAfterReviewFacts, DatedEvent):
     """The second review is due within 3 months of the first, then every 6 months."""
 
     event_type = "LookedAfterReviewHeld"
-    next_review_due: date
+    next_review_due: Day
 
 
 class PermanencePlanFacts(Facts):
-    recorded_on: date
+    recorded_on: Day
     plan: PermanencePlan
 
 
@@ -271,7 +271,7 @@ class PermanencePlanRecorded(PermanencePlanFacts, DatedEvent):
 # -- pre-proceedings and care proceedings ---------------------------------------------------
 
 class PreProceedingsEntryFacts(Facts):
-    entered_on: date
+    entered_on: Day
 
 
 @case_event_types.event
@@ -282,7 +282,7 @@ class PreProceedingsEntered(PreProceedingsEntryFacts, DatedEvent):
 
 
 class PreProceedingsMeetingFacts(Facts):
-    meeting_date: date
+    meeting_date: Day
 
 
 @case_event_types.event
@@ -291,7 +291,7 @@ class PreProceedingsMeetingHeld(PreProceedingsMeetingFacts, DatedEvent):
 
 
 class LetterBeforeProceedingsFacts(Facts):
-    sent_on: date
+    sent_on: Day
 
 
 @case_event_types.event
@@ -300,7 +300,7 @@ class LetterBeforeProceedingsSent(LetterBeforeProceedingsFacts, DatedEvent):
 
 
 class PreProceedingsOutcomeFacts(Facts):
-    concluded_on: date
+    concluded_on: Day
     outcome: PreProceedingsOutcome
 
 
@@ -312,7 +312,7 @@ class PreProceedingsConcluded(PreProceedingsOutcomeFacts, DatedEvent):
 
 class CareProceedingsIssueFacts(Facts):
     proceedings_id: str = Id
-    issued_on: date
+    issued_on: Day
 
 
 @case_event_types.event
@@ -320,12 +320,12 @@ class CareProceedingsIssued(CareProceedingsIssueFacts, DatedEvent):
     """Care proceedings issued; the statutory limit is 26 weeks."""
 
     event_type = "CareProceedingsIssued"
-    statutory_deadline: date
+    statutory_deadline: Day
 
 
 class CareProceedingsHearingFacts(Facts):
     proceedings_id: str = Id
-    hearing_date: date
+    hearing_date: Day
 
 
 @case_event_types.event
@@ -335,7 +335,7 @@ class CareProceedingsHearingHeld(CareProceedingsHearingFacts, DatedEvent):
 
 class CareProceedingsConclusionFacts(Facts):
     proceedings_id: str = Id
-    concluded_on: date
+    concluded_on: Day
     order: CourtOrder
 
 
@@ -349,7 +349,7 @@ class CareProceedingsConcluded(CareProceedingsConclusionFacts, DatedEvent):
 # -- care leavers ----------------------------------------------------------------------------
 
 class CareLeaverStatusFacts(Facts):
-    recorded_on: date
+    recorded_on: Day
     status: CareLeaverStatus
 
 
@@ -359,7 +359,7 @@ class CareLeaverStatusRecorded(CareLeaverStatusFacts, DatedEvent):
 
 
 class PersonalAdviserFacts(Facts):
-    allocated_on: date
+    allocated_on: Day
     adviser_id: str = Field(pattern=ID_PATTERN, description="Pseudonymous id of the PA.")
 
 
@@ -369,7 +369,7 @@ class PersonalAdviserAllocated(PersonalAdviserFacts, DatedEvent):
 
 
 class PathwayPlanFacts(Facts):
-    created_on: date
+    created_on: Day
 
 
 @case_event_types.event
@@ -377,21 +377,21 @@ class PathwayPlanCreated(PathwayPlanFacts, DatedEvent):
     """A pathway plan; reviewed at least every 6 months."""
 
     event_type = "PathwayPlanCreated"
-    review_due: date
+    review_due: Day
 
 
 class PathwayPlanReviewFacts(Facts):
-    review_date: date
+    review_date: Day
 
 
 @case_event_types.event
 class PathwayPlanReviewed(PathwayPlanReviewFacts, DatedEvent):
     event_type = "PathwayPlanReviewed"
-    next_review_due: date
+    next_review_due: Day
 
 
 class ContactFacts(Facts):
-    contact_date: date
+    contact_date: Day
     in_touch: InTouch
 
 
@@ -405,7 +405,7 @@ class ContactRecorded(ContactFacts, DatedEvent):
 # -- health ----------------------------------------------------------------------------------
 
 class HealthPassportOfferFacts(Facts):
-    offered_on: date
+    offered_on: Day
     milestone: HealthPassportMilestone
 
 
@@ -415,7 +415,7 @@ class HealthPassportOffered(HealthPassportOfferFacts, DatedEvent):
 
 
 class HealthPassportAcceptanceFacts(Facts):
-    accepted_on: date
+    accepted_on: Day
 
 
 @case_event_types.event
@@ -424,7 +424,7 @@ class HealthPassportAccepted(HealthPassportAcceptanceFacts, DatedEvent):
 
 
 class HealthAssessmentFacts(Facts):
-    assessment_date: date
+    assessment_date: Day
     kind: HealthAssessmentKind
 
 
@@ -436,8 +436,8 @@ class HealthAssessmentCompleted(HealthAssessmentFacts, DatedEvent):
 # -- missing and priority --------------------------------------------------------------------
 
 class MissingEpisodeFacts(Facts):
-    started_on: date
-    ended_on: date | None = None
+    started_on: Day
+    ended_on: Day | None = None
     kind: MissingKind
 
 
@@ -447,7 +447,7 @@ class MissingEpisodeRecorded(MissingEpisodeFacts, DatedEvent):
 
 
 class PriorityFlagFacts(Facts):
-    set_on: date
+    set_on: Day
     reason: PriorityReason
 
 
@@ -459,7 +459,7 @@ class PriorityCohortFlagSet(PriorityFlagFacts, DatedEvent):
 
 
 class PriorityFlagClearFacts(Facts):
-    cleared_on: date
+    cleared_on: Day
     reason: ClearedReason
 
 
@@ -498,7 +498,7 @@ class ErasureReason(StrEnum):
 
 
 class ErasureFacts(Facts):
-    erased_on: date
+    erased_on: Day
     reason: ErasureReason
 
 

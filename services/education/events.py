@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import Field
 
 from services.education.codes import Activity, AttendanceCode, NEETPanelAction, Session
-from shared.envelope import DatedEvent, EventRegistry, Facts
+from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 education_event_types = EventRegistry()
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -21,7 +19,7 @@ class EnrolmentFacts(Facts):
     enrolment_id: str = Field(pattern=ID_PATTERN)
     school_urn: str = Field(pattern=URN_PATTERN, description="The school's unique reference.")
     school_in_council_area: bool = Field(description="An own-LA school, or another LA's.")
-    start_date: date
+    start_date: Day
     year_group: int = Field(ge=0, le=14, description="0 is reception.")
 
 
@@ -32,7 +30,7 @@ class SchoolEnrolled(EnrolmentFacts, DatedEvent):
 
 class LeavingFacts(Facts):
     enrolment_id: str = Field(pattern=ID_PATTERN)
-    left_on: date
+    left_on: Day
 
 
 @education_event_types.event
@@ -41,7 +39,7 @@ class SchoolLeft(LeavingFacts, DatedEvent):
 
 
 class EHCPStartFacts(Facts):
-    started_on: date
+    started_on: Day
 
 
 @education_event_types.event
@@ -50,7 +48,7 @@ class EducationHealthCarePlanStarted(EHCPStartFacts, DatedEvent):
 
 
 class EHCPEndFacts(Facts):
-    ended_on: date
+    ended_on: Day
 
 
 @education_event_types.event
@@ -68,7 +66,7 @@ class AttendanceRecorded(DatedEvent):
     """One child's marks for one day, from a school's register feed."""
 
     event_type = "AttendanceRecorded"
-    attendance_date: date
+    attendance_date: Day
     school_urn: str = Field(pattern=URN_PATTERN)
     marks: list[SessionMark] = Field(min_length=1, max_length=2)
     sessions_attended: int = Field(ge=0, le=2)
@@ -76,7 +74,7 @@ class AttendanceRecorded(DatedEvent):
 
 
 class DestinationFacts(Facts):
-    recorded_on: date
+    recorded_on: Day
     destination: Activity
 
 
@@ -91,7 +89,7 @@ class Year11DestinationConfirmed(DestinationFacts, DatedEvent):
 
 
 class ActivityFacts(Facts):
-    recorded_on: date
+    recorded_on: Day
     activity: Activity
 
 
@@ -104,7 +102,7 @@ class EETActivityRecorded(ActivityFacts, DatedEvent):
 
 
 class NEETPanelFacts(Facts):
-    review_date: date
+    review_date: Day
     action: NEETPanelAction
 
 
@@ -114,7 +112,7 @@ class NEETPanelReviewed(NEETPanelFacts, DatedEvent):
 
 
 class SummerSchoolFacts(Facts):
-    signed_up_on: date
+    signed_up_on: Day
     year_group: int = Field(ge=5, le=10, description="Year 5 or 10: preparing for 6 or 11.")
 
 

@@ -6,8 +6,6 @@ escalation id, naming the child).
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import Field
 
 from services.escalations.codes import (
@@ -20,7 +18,7 @@ from services.escalations.codes import (
     Resolution,
     Stage,
 )
-from shared.envelope import DatedEvent, EventRegistry, Facts
+from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 escalation_event_types = EventRegistry()
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -28,7 +26,7 @@ CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
 
 
 class RatingFacts(Facts):
-    rated_on: date
+    rated_on: Day
     rating: RAG
 
 
@@ -43,7 +41,7 @@ class RiskRatingAssigned(RatingFacts, DatedEvent):
 
 
 class DipSampleFacts(Facts):
-    sampled_on: date
+    sampled_on: Day
     manager_id: str = Field(pattern=ID_PATTERN)
     agreed: bool
     moderated_to: RAG | None = Field(None, description="Required when the manager disagrees.")
@@ -60,7 +58,7 @@ class RiskRatingDipSampled(DipSampleFacts, DatedEvent):
 class RaiseFacts(Facts):
     escalation_id: str = Field(pattern=ID_PATTERN)
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
-    raised_on: date
+    raised_on: Day
     raised_by: Raiser
     reason: EscalationReason
 
@@ -74,7 +72,7 @@ class EscalationRaised(RaiseFacts, DatedEvent):
 
 
 class AdvanceFacts(Facts):
-    advanced_on: date
+    advanced_on: Day
     stage: Stage
 
 
@@ -85,7 +83,7 @@ class EscalationAdvanced(AdvanceFacts, DatedEvent):
 
 
 class RespondFacts(Facts):
-    responded_on: date
+    responded_on: Day
 
 
 @escalation_event_types.event
@@ -95,7 +93,7 @@ class EscalationResponded(RespondFacts, DatedEvent):
 
 
 class ResolveFacts(Facts):
-    resolved_on: date
+    resolved_on: Day
     resolution: Resolution
 
 
@@ -112,14 +110,14 @@ class EWOAttendanceEscalationRaised(DatedEvent):
     """Raised by rule from attendance: N sessions missed within M school weeks."""
 
     event_type = "EWOAttendanceEscalationRaised"
-    raised_on: date
+    raised_on: Day
     sessions_missed: int
-    window_start: date
+    window_start: Day
     threshold: int
 
 
 class EWOCloseFacts(Facts):
-    closed_on: date
+    closed_on: Day
     outcome: EWOOutcome
 
 
@@ -133,11 +131,11 @@ class DriftAlertRaised(DatedEvent):
     """Raised by rule when something has been open too long or is overdue."""
 
     event_type = "DriftAlertRaised"
-    raised_on: date
+    raised_on: Day
     rule: DriftRule
     subject_id: str = Field(description="What drifts: the plan, proceedings, or 'contact'.")
-    since: date
-    due: date
+    since: Day
+    due: Day
 
 
 @escalation_event_types.event
@@ -145,6 +143,6 @@ class DriftAlertCleared(DatedEvent):
     """The drifting thing ended or was brought back in date."""
 
     event_type = "DriftAlertCleared"
-    cleared_on: date
+    cleared_on: Day
     rule: DriftRule
     subject_id: str

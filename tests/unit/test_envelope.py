@@ -85,3 +85,29 @@ def test_event_ids_are_uuid7_and_time_ordered() -> None:
     ids = [new_event_id() for _ in range(100)]
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
+
+
+def test_every_day_a_fact_names_is_1900_or_later() -> None:
+    """A year typed as 0001 is refused with the field named (the fuzzed-input chaos scenario
+    found one stored, after which the stream could not be read)."""
+    from datetime import date
+
+    from pydantic import BaseModel, ValidationError
+
+    from services.education.domain.commands import RegisterMark
+    from services.projections.registry import event_types
+    from shared.envelope import EARLIEST_DAY
+
+    models: list[type[BaseModel]] = [*event_types().types().values(), RegisterMark]
+    days = [(m, name) for m in models for name, f in m.model_fields.items()
+            if f.annotation is date]
+    assert len(days) > 60  # every service's events are here
+    for model, name in days:
+        with pytest.raises(ValidationError) as refused:
+            model.model_validate({name: date(1, 1, 1)})
+        assert any(e["loc"] == (name,) and "greater than or equal" in e["msg"]
+                   for e in refused.value.errors()), (model.__name__, name)
+        try:  # the earliest day itself is a day (other fields may still be missing)
+            model.model_validate({name: EARLIEST_DAY})
+        except ValidationError as other:
+            assert all(e["loc"] != (name,) for e in other.errors()), (model.__name__, name)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.case_events.domain.commands import example
 from services.case_events.events import CHILD_ID_PATTERN
 from services.education import events as e
 from services.education.codes import AttendanceCode, Session
+from shared.envelope import Day
 
 
 class EnrolInSchool(e.EnrolmentFacts):
@@ -53,7 +52,7 @@ class RegisterMark(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
-    date: dt.date
+    date: Day
     session: Session
     code: AttendanceCode
 
