@@ -147,6 +147,11 @@ covered by a test of its own:
   tells a client to send the command again with the same idempotency key.
 - **No request-body limit** (scenario 9): bodies over `CSP_MAX_REQUEST_BYTES` are now 413,
   declared or chunked, before they are read.
+- **A day typed as 0001-01-01 was stored, and its stream could not be read again** (scenario
+  9, in a later run): that day's timestamp reads back from PostgreSQL as asyncpg's naive
+  "-infinity", so the next command to the same family was a 500. Every day a fact names must
+  now be 1900 or later, refused with a 422 naming the field
+  (`tests/unit/test_envelope.py::test_every_day_a_fact_names_is_1900_or_later`).
 """
 
 
