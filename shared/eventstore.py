@@ -127,26 +127,26 @@ _COLUMNS = (
 )
 
 
-# The key's claim and the events in one atomic statement: without a key ($1 NULL) the
-# events are inserted; with one, only if this statement claimed it.
-_APPEND_ONE_STATEMENT = (
-    "WITH claim AS ("
-    " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
-    " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
-    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
-    f" INSERT INTO events ({_COLUMNS})"
-    " SELECT * FROM unnest($5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[],"
-    " $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::uuid[], $14::uuid[],"
-    " $15::jsonb[])"
-    " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)"
-)
-_APPEND_ONE_EVENT = _APPEND_ONE_STATEMENT.replace(
-    " SELECT * FROM unnest($5::uuid[], $6::text[], $7::int[], $8::text[], $9::int[],"
-    " $10::timestamptz[], $11::timestamptz[], $12::jsonb[], $13::uuid[], $14::uuid[],"
-    " $15::jsonb[])",
-    " SELECT $5::uuid, $6::text, $7::int, $8::text, $9::int, $10::timestamptz,"
-    " $11::timestamptz, $12::jsonb, $13::uuid, $14::uuid, $15::jsonb")
-assert _APPEND_ONE_EVENT != _APPEND_ONE_STATEMENT
+def _append_statement(events: str) -> str:
+    """The key's claim and the events (`events`: a SELECT of their columns from $5 to $15) in
+    one atomic statement: without a key ($1 NULL) the events are inserted; with one, only if
+    this statement claimed it."""
+    return ("WITH claim AS ("
+            " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
+            " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
+            f" INSERT INTO events ({_COLUMNS}) {events}"
+            " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)")
+
+
+_TYPES = ("uuid", "text", "int", "text", "int", "timestamptz", "timestamptz", "jsonb", "uuid",
+          "uuid", "jsonb")  # of _COLUMNS, in order
+# Most commands record one event: scalars encode faster than one-element arrays.
+_APPEND_ONE_EVENT = _append_statement(
+    "SELECT " + ", ".join(f"${n}::{t}" for n, t in enumerate(_TYPES, start=5)))
+_APPEND_EVENTS = _append_statement(
+    "SELECT * FROM unnest(" + ", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, start=5))
+    + ")")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -176,6 +176,17 @@ def _envelope(row: asyncpg.Record) -> Envelope:
         payload=json.loads(row["payload"]),
         position=row["position"],
     )
+
+
+async def _conflict(conn: asyncpg.Connection, error: asyncpg.UniqueViolationError,
+                    stream_id: str, expected_version: int) -> ConcurrencyConflict:
+    """Another writer took the version (the primary key): a typed conflict naming the stream's
+    version now. Any other unique violation is not a conflict, and is raised as it is."""
+    if error.constraint_name != "events_pkey":
+        raise error
+    actual = await conn.fetchval(
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id)
+    return ConcurrencyConflict(stream_id, expected_version, actual)
 
 
 WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
@@ -252,13 +263,7 @@ class PostgresEventStore:
                     )
                     await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
             except asyncpg.UniqueViolationError as error:
-                if error.constraint_name != "events_pkey":
-                    raise
-                actual = await conn.fetchval(
-                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                    stream_id,
-                )
-                raise ConcurrencyConflict(stream_id, expected_version, actual) from None
+                raise await _conflict(conn, error, stream_id, expected_version) from None
         return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
 
     async def _append_in_one_statement(
@@ -271,23 +276,14 @@ class PostgresEventStore:
         before, nothing is inserted and the earlier result is returned."""
         assert isinstance(self._db, asyncpg.Pool)
         async with self._db.acquire() as conn:
+            columns = rows[0] if len(rows) == 1 else [list(c) for c in zip(*rows, strict=True)]
             try:
-                if len(rows) == 1:  # most commands: scalars encode faster than arrays
-                    status = await conn.execute(_APPEND_ONE_EVENT, ctx.idempotency_key,
-                                                ctx.request_hash or "", stream_id, new_version,
-                                                *rows[0])
-                else:
-                    status = await conn.execute(
-                        _APPEND_ONE_STATEMENT, ctx.idempotency_key, ctx.request_hash or "",
-                        stream_id, new_version,
-                        *(list(column) for column in zip(*rows, strict=True)))
+                status = await conn.execute(
+                    _APPEND_ONE_EVENT if len(rows) == 1 else _APPEND_EVENTS,
+                    ctx.idempotency_key, ctx.request_hash or "", stream_id, new_version,
+                    *columns)
             except asyncpg.UniqueViolationError as error:
-                if error.constraint_name != "events_pkey":
-                    raise
-                actual = await conn.fetchval(
-                    "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1",
-                    stream_id)
-                raise ConcurrencyConflict(stream_id, expected_version, actual) from None
+                raise await _conflict(conn, error, stream_id, expected_version) from None
             if status == "INSERT 0 0":  # the key was claimed already: that command's result
                 earlier = await self._find_command(conn, ctx.idempotency_key or "",
                                                    ctx.request_hash)

@@ -279,8 +279,7 @@ async def _from_facts(dsn: str, board_name: str, day: str, locality: str | None
         async with conn.transaction(readonly=True):
             schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
             await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-            result = await compute(conn, board_name, date.fromisoformat(day), locality,
-                                   totals=False)
+            result = await compute(conn, board_name, date.fromisoformat(day), locality)
         return list(result.model_dump(mode="json")["figures"])
     finally:
         await conn.close()

@@ -42,26 +42,25 @@ async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | 
     """A board as the API answers it: from the kept totals where the board has them (a day in
     the window is kept from the first time it is asked for), else computed from the facts."""
     if board in TOTALLED:
-        async with reading(pool) as conn:
-            if not await has_totals(conn):
-                return await compute(conn, board, as_at, locality, since, dates)
-            kept = await kept_board(conn, board, as_at, locality)
+        kept = await _kept(pool, board, as_at, locality)
+        if kept is None and await keep(pool, as_at, today, window) is not None:
+            kept = await _kept(pool, board, as_at, locality)
         if kept is not None:
             return kept
-        await keep(pool, as_at, today, window)
     async with reading(pool) as conn:
         return await compute(conn, board, as_at, locality, since, dates)
 
 
+async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None
+                ) -> Board | None:
+    async with reading(pool) as conn:
+        return await kept_board(conn, board, as_at, locality) if await has_totals(conn) else None
+
+
 async def compute(conn: asyncpg.Connection, board: str, as_at: date, locality: str | None,
-                  since: date | None = None, dates: list[date] | None = None,
-                  totals: bool = True) -> Board:
-    """The board as at the day: from the kept totals if the day is kept (and `totals`), else
-    the definition applied to every child's record as at the day."""
-    if totals and board in TOTALLED and await has_totals(conn):
-        kept = await kept_board(conn, board, as_at, locality)
-        if kept is not None:
-            return kept
+                  since: date | None = None, dates: list[date] | None = None) -> Board:
+    """The board as at the day: its definition applied to the children's records as at the
+    day and to what happened (the reference the kept totals are held to)."""
     since = since or year_before(as_at)
     match board:
         case "priority-cohort":

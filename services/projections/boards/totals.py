@@ -106,13 +106,19 @@ def by_locality(board: str, children: Sequence[Child], as_at: date) -> dict[str,
     return {locality: contribution(board, group, as_at) for locality, group in groups.items()}
 
 
+def _dynamic(board: str, key: str) -> tuple[int, Dynamic]:
+    """The declared group of a figure that is not fixed, with its place among the groups."""
+    for i, spec in enumerate(DYNAMIC.get(board, ())):
+        if key.startswith(spec.prefix):
+            return i, spec
+    raise KeyError(f"{board}: figure {key!r} is neither fixed nor declared in DYNAMIC")
+
+
 def _rank(board: str, fixed: Mapping[str, int], key: str) -> tuple[int, int, str]:
     if key in fixed:
         return (fixed[key], 0, "")
-    for i, spec in enumerate(DYNAMIC.get(board, ())):
-        if key.startswith(spec.prefix):
-            return (fixed[spec.after], i + 1, key)
-    raise KeyError(f"{board}: figure {key!r} is neither fixed nor declared in DYNAMIC")
+    i, spec = _dynamic(board, key)
+    return (fixed[spec.after], i + 1, key)
 
 
 def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, tuple[str, int,
@@ -132,9 +138,7 @@ def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, t
     for key, (label, count, _) in sums.items():
         if key in fixed or count == 0:
             continue
-        spec = next((s for s in DYNAMIC.get(board, ()) if key.startswith(s.prefix)), None)
-        if spec is None:
-            raise KeyError(f"{board}: figure {key!r} is neither fixed nor declared in DYNAMIC")
+        _, spec = _dynamic(board, key)
         figures.append(figure(key, label, count, counts[spec.denominator_of],
                               definition=definition))
     figures.sort(key=lambda f: _rank(board, fixed, f.key))
