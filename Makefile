@@ -38,7 +38,7 @@ clean-local:
 
 docs: install
 	@$(PY) -m shared.settings --markdown > docs/configuration.md
-	@$(PY) -m shared.catalogue
+	@$(PY) -m contracts.catalogue
 	@$(PY) -m services.partner_feeds.sharing
 	@$(PY) -m shared.access
 	@$(PY) -m deploy.local.kafka_security docs

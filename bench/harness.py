@@ -33,7 +33,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
 from bench import register_feed
-from services.case_events import events as ce
+from contracts.case_events import events as ce
+from contracts.topics import named
 from services.projections.registry import rebuild
 from shared.db import open_database
 from shared.entrypoint import tune_garbage_collector
@@ -161,7 +162,7 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     for at in range(0, n, 500):
         await asyncio.gather(*(store.append(f"child-{at + i}", 0, [Tick(n=i, note="r")], ctx())
                                for i in range(min(500, n - at))))
-    await ensure_topics(s, ["case-events"])
+    await ensure_topics(s, named("case-events"))
     topic = s.topic("case-events")
     producer = new_producer(s)
     await producer.start()
@@ -223,7 +224,7 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
     # rebuild (which runs in its own process in production) does not pay for scanning them.
     gc.collect()
     for topic in ("accommodation-events", "education-events", "escalation-events"):
-        await ensure_topics(s, [topic])
+        await ensure_topics(s, named(topic))
     started = time.perf_counter()
     await rebuild(s, swap_in=True, progress=False)
     rebuild_events = sent / (time.perf_counter() - started)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from services.case_events.events import ChildRegistered
-from services.projections.registry import event_types
+from contracts.case_events.events import ChildRegistered
+from contracts.topics import domain_events
 from shared.envelope import EventRegistry
 
 
@@ -27,7 +27,7 @@ class ChildRegisteredV2(ChildRegistered):
 
 def registry_with_child_registered_v2(upcaster: bool = True) -> EventRegistry:
     """The projection service's registry as the v2 release has it."""
-    current = event_types()
+    current = domain_events()
     registry = EventRegistry()
     for name, cls in current.types().items():
         registry.event(ChildRegisteredV2 if name == "ChildRegistered" else cls)

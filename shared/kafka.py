@@ -1,13 +1,12 @@
-"""Kafka clients configured once: topic definitions, the producer and the admin client."""
+"""Kafka clients configured once: the producer, the admin client, topic provisioning."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -17,7 +16,7 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 
-TOPICS_FILE = Path(__file__).resolve().parent.parent / "deploy" / "kafka" / "topics.yaml"
+# The kernel's one convention on names: where every consumer sends what it cannot apply.
 DEAD_LETTER_TOPIC = "dead-letter"
 
 
@@ -28,21 +27,6 @@ class TopicDefinition:
     description: str
     config: dict[str, str] = field(default_factory=dict)
 
-
-def topic_definitions() -> list[TopicDefinition]:
-    raw = yaml.safe_load(TOPICS_FILE.read_text())
-    return [
-        TopicDefinition(t["name"], t["owner"], t["description"],
-                        {k: str(v) for k, v in t.get("config", {}).items()})
-        for t in raw["topics"]
-    ]
-
-
-def topic_of(service: str) -> str:
-    for topic in topic_definitions():
-        if topic.owner == service:
-            return topic.name
-    raise LookupError(f"no topic is owned by {service!r} in {TOPICS_FILE.name}")
 
 
 def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
@@ -81,9 +65,10 @@ async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKa
             await asyncio.sleep(1.0)
 
 
-async def ensure_topics(settings: Settings, names: list[str] | None = None) -> None:
-    """Create the platform's topics that do not exist yet (idempotent); waits for the broker."""
-    wanted = [t for t in topic_definitions() if names is None or t.name in names]
+async def ensure_topics(settings: Settings, wanted: Iterable[TopicDefinition]) -> None:
+    """Create these topics where they do not exist yet (idempotent); waits for the broker.
+    The definitions come from the published topic map (`contracts.topics`)."""
+    wanted = list({t.name: t for t in wanted}.values())
     prefixed = {t.name: settings.topic(t.name) for t in wanted}
     admin = await connected_admin(settings)
     try:

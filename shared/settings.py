@@ -133,7 +133,7 @@ class Settings(BaseSettings):
         return options
 
     def topic(self, name: str) -> str:
-        """The Kafka name of one of the platform's topics (see deploy/kafka/topics.yaml)."""
+        """The Kafka name of one of the platform's topics (see contracts/topics.py)."""
         return f"{self.namespace}{name}"
 
     @property

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from shared.db import open_database
 from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
-from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer, topic_of
+from shared.kafka import DEAD_LETTER_TOPIC, TopicDefinition, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL
 from shared.projection import Projection, ProjectionRunner
 from shared.relay import Relay
@@ -31,13 +31,14 @@ from shared.settings import Settings
 @dataclass(frozen=True)
 class Subscription:
     name: str  # the consumer group is "<namespace><service>.<name>"
-    topics: Sequence[str]  # base topic names (deploy/kafka/topics.yaml)
+    topics: Sequence[str]  # base topic names (contracts.topics)
     registry: EventRegistry
     projections: Sequence[Projection]
 
 
 def service_worker_app(
     settings: Settings,
+    topics: Sequence[TopicDefinition],
     subscriptions: Sequence[Subscription] = (),
     migrations: Sequence[Path] = (),
     *,
@@ -46,7 +47,8 @@ def service_worker_app(
     loops: Sequence[Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]] = (),
     publishes: Sequence[str] = (),
 ) -> FastAPI:
-    """The worker: the relay (if the service has an event store), each subscription, and any
+    """The worker: the relay to the topic the service owns in `topics` (the published topic
+    map) (if the service has an event store), each subscription, and any
     other `loops` (e.g. a periodic rule check), all on the service's own database. Topics in
     `publishes` (base names) are created if missing; a projection with `close()` is closed
     when the worker stops."""
@@ -54,9 +56,12 @@ def service_worker_app(
         folders = [*([EVENT_STORE_SQL] if relay else []),
                    *([PROJECTION_SQL] if subscriptions else []), *migrations]
         pool = await open_database(settings, *folders)
-        own = [topic_of(settings.service)] if relay else []
-        await ensure_topics(settings, [*own, DEAD_LETTER_TOPIC, *publishes,
-                                       *{t for s in subscriptions for t in s.topics}])
+        own = [t.name for t in topics if t.owner == settings.service][:1] if relay else []
+        if relay and not own:
+            raise LookupError(f"no topic is owned by {settings.service!r} in the topic map")
+        needed = {*own, DEAD_LETTER_TOPIC, *publishes,
+                  *(t for s in subscriptions for t in s.topics)}
+        await ensure_topics(settings, [t for t in topics if t.name in needed])
         producer = new_producer(settings)
         await producer.start()
         runners: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []

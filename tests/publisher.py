@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from contracts.topics import named
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
@@ -32,7 +33,7 @@ class Log:
         """Publish what is not published yet (each `repeat_every`-th message twice, as after a
         relay crash); return the number of messages sent."""
         topics = sorted({t for t, _, _ in self.events})
-        await ensure_topics(settings, [*topics, DEAD_LETTER_TOPIC])
+        await ensure_topics(settings, named(*topics, DEAD_LETTER_TOPIC))
         versions = self._versions
         producer = new_producer(settings)
         await producer.start()

@@ -28,7 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.kafka import DEAD_LETTER_TOPIC, topic_definitions
+from contracts.topics import TOPICS
+from shared.kafka import DEAD_LETTER_TOPIC
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -45,7 +46,7 @@ SERVICE_READS = {
                       "escalation-events"],
 }
 GROUP_PREFIX = {"projections": "boards"}  # the boards' consumer groups; others: the service
-PARTNERS = [t.name.removeprefix("partner-") for t in topic_definitions()
+PARTNERS = [t.name.removeprefix("partner-") for t in TOPICS
             if t.name.startswith("partner-")]
 
 
@@ -65,9 +66,9 @@ def users() -> list[str]:
 def grants(namespace: str = "") -> list[KafkaGrant]:
     ns = namespace
     out: list[KafkaGrant] = []
-    every_topic = [t.name for t in topic_definitions()]
+    every_topic = [t.name for t in TOPICS]
     for service, reads in SERVICE_READS.items():
-        writes = [t.name for t in topic_definitions() if t.owner == service]
+        writes = [t.name for t in TOPICS if t.owner == service]
         for topic in every_topic:  # creating topics that are missing needs to see them all
             ops = {"DESCRIBE"}
             if topic in writes or topic == DEAD_LETTER_TOPIC:
@@ -215,7 +216,7 @@ def provision(bootstrap: str, admin_password: str, ca: Path, passwords: dict[str
             time.sleep(0.5)
     existing = set(admin.list_topics(timeout=10).topics)
     new = [NewTopic(f"{namespace}{t.name}", partitions, 1, config=t.config)
-           for t in topic_definitions() if f"{namespace}{t.name}" not in existing]
+           for t in TOPICS if f"{namespace}{t.name}" not in existing]
     for future in (admin.create_topics(new).values() if new else []):
         try:
             future.result()

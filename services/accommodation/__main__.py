@@ -1,14 +1,21 @@
 """The composition root of the accommodation service's processes."""
 
+from fastapi import FastAPI
+
+from contracts.case_events.events import ChildRegistered, case_event_types
+from contracts.topics import CASE_EVENTS, TOPICS
 from services.accommodation.api import create_app
-from services.case_events.reference import KNOWN_CHILDREN_SQL, known_children_subscription
 from shared.entrypoint import run
+from shared.known_children import KNOWN_CHILDREN_SQL, known_children_subscription
 from shared.settings import Settings
 from shared.worker import service_worker_app
 
 
-def worker(settings: Settings):  # type: ignore[no-untyped-def]
-    return service_worker_app(settings, [known_children_subscription()], [KNOWN_CHILDREN_SQL])
+def worker(settings: Settings) -> FastAPI:
+    return service_worker_app(
+        settings, TOPICS,
+        [known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered)],
+        [KNOWN_CHILDREN_SQL])
 
 
 if __name__ == "__main__":

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from contracts.ids import CHILD_ID_PATTERN
 from services.accommodation.domain.accommodation import Accommodation
 from services.accommodation.routes import ROUTES
-from services.case_events.api import CHILD
-from services.case_events.reference import KNOWN_CHILDREN_SQL, known_child
 from shared.api import domain_service_app
 from shared.clock import Clock, clock_from
-from shared.routes import add_command_routes, add_stream_read
+from shared.known_children import KNOWN_CHILDREN_SQL, known_child
+from shared.routes import StreamParam, add_command_routes, add_stream_read
 from shared.settings import Settings
+
+CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

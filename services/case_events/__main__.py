@@ -1,8 +1,17 @@
 """The composition root of the case-events service's processes."""
 
+from fastapi import FastAPI
+
+from contracts.topics import TOPICS
 from services.case_events.api import create_app
 from shared.entrypoint import run
+from shared.settings import Settings
 from shared.worker import service_worker_app
 
+
+def worker(settings: Settings) -> FastAPI:
+    return service_worker_app(settings, TOPICS)
+
+
 if __name__ == "__main__":
-    run("case_events", create_app, service_worker_app)
+    run("case_events", create_app, worker)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from contracts.case_events.events import CHILD_ID_PATTERN, ID_PATTERN
 from services.case_events.domain.child import Child, Family
 from services.case_events.domain.commands import (
     EraseChildPersonalData,
@@ -17,7 +18,6 @@ from services.case_events.domain.commands import (
     RecordTriageDiscussion,
     RegisterChild,
 )
-from services.case_events.events import CHILD_ID_PATTERN, ID_PATTERN
 from services.case_events.governance import retention_report, subject_access_export
 from services.case_events.personal import (
     KeyVault,

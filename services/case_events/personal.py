@@ -17,7 +17,7 @@ import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from services.case_events.events import PERSONAL_FIELDS, SealedPersonalDetails
+from contracts.case_events.events import PERSONAL_FIELDS, SealedPersonalDetails
 from shared.aggregate import AlreadyRecorded
 from shared.settings import Settings
 

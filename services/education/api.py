@@ -5,11 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from services.case_events.api import CHILD
-from services.case_events.reference import (
-    KNOWN_CHILDREN_SQL,
-    known_child,
-)
+from contracts.ids import CHILD_ID_PATTERN
 from services.education.domain.commands import RecordRegisterFeed
 from services.education.domain.learner import FeedRefused, Learner, attendance_events
 from services.education.routes import ROUTES
@@ -26,8 +22,11 @@ from shared.api import (
     recorded,
 )
 from shared.clock import Clock, clock_from
-from shared.routes import add_command_routes, add_stream_read
+from shared.known_children import KNOWN_CHILDREN_SQL, known_child
+from shared.routes import StreamParam, add_command_routes, add_stream_read
 from shared.settings import Settings
+
+CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

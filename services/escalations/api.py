@@ -8,12 +8,11 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response
 
-from services.case_events.api import CHILD
-from services.case_events.reference import KNOWN_CHILDREN_SQL, known_child
+from contracts.escalations.events import ID_PATTERN
+from contracts.ids import CHILD_ID_PATTERN
 from services.escalations.domain import commands as c
 from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk
-from services.escalations.events import ID_PATTERN
 from services.escalations.policies import check_drift
 from shared.access import check_locality
 from shared.aggregate import Decision
@@ -29,8 +28,11 @@ from shared.api import (
 )
 from shared.application import UnknownStream, execute
 from shared.clock import Clock, clock_from
+from shared.known_children import KNOWN_CHILDREN_SQL, known_child
 from shared.routes import CommandRoute, StreamParam, add_command_routes, add_stream_read
 from shared.settings import Settings
+
+CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
 
 RULES_SQL = Path(__file__).parent / "sql"
 ESCALATION = StreamParam("escalation_id", ID_PATTERN, "The escalation's id")

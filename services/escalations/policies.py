@@ -14,9 +14,10 @@ from datetime import date
 
 import asyncpg
 
-from services.case_events.events import case_event_types
-from services.education.events import AttendanceRecorded, education_event_types
-from services.escalations.codes import DriftRule
+from contracts.case_events.events import ChildRegistered, case_event_types
+from contracts.education.events import AttendanceRecorded, education_event_types
+from contracts.escalations.codes import DriftRule
+from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.domain.rules import (
     StopWatching,
@@ -29,6 +30,7 @@ from shared.application import execute
 from shared.clock import Clock
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore
+from shared.known_children import known_children_subscription
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.worker import Subscription
@@ -133,13 +135,11 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    from services.case_events.reference import known_children_subscription
-
     return [
-        known_children_subscription(),
-        Subscription("attendance", ["education-events"], education_event_types,
+        known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered),
+        Subscription("attendance", [EDUCATION_EVENTS], education_event_types,
                      [AttendancePolicy(settings)]),
-        Subscription("drift-watch", ["case-events"], case_event_types, [DriftWatch(settings)]),
+        Subscription("drift-watch", [CASE_EVENTS], case_event_types, [DriftWatch(settings)]),
     ]
 
 

@@ -1,6 +1,9 @@
 """The composition root of the partner feeds: `api` (the share audit) and the `worker` that
 derives each agency's topic from the domain topics."""
 
+from fastapi import FastAPI
+
+from contracts.topics import TOPICS
 from services.partner_feeds.api import SHARES_SQL, create_app
 from services.partner_feeds.feed import feed_topics, subscriptions
 from shared.entrypoint import run
@@ -8,8 +11,8 @@ from shared.settings import Settings
 from shared.worker import service_worker_app
 
 
-def worker(settings: Settings):  # type: ignore[no-untyped-def]
-    return service_worker_app(settings, subscriptions(settings), [SHARES_SQL], relay=False,
+def worker(settings: Settings) -> FastAPI:
+    return service_worker_app(settings, TOPICS, subscriptions(settings), [SHARES_SQL], relay=False,
                               publishes=feed_topics())
 
 

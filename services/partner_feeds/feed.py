@@ -16,8 +16,8 @@ import json
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from contracts.topics import domain_events, domain_topic_names
 from services.partner_feeds.sharing import PURPOSE, PartnerMessage, partner_topic, shares_of
-from services.projections.registry import event_types, source_topics
 from shared.envelope import DomainEvent, Envelope
 from shared.kafka import new_producer
 from shared.settings import Settings
@@ -79,7 +79,7 @@ class PartnerFeed:
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:
-    return [Subscription("shares", source_topics(), event_types(), [PartnerFeed(settings)])]
+    return [Subscription("shares", domain_topic_names(), domain_events(), [PartnerFeed(settings)])]
 
 
 def feed_topics() -> list[str]:

@@ -78,7 +78,7 @@ MONTH_ONLY = frozenset({"date_of_birth"})
 
 
 def partner_topic(agency: Agency) -> str:
-    """The base name of an agency's topic (deploy/kafka/topics.yaml)."""
+    """The base name of an agency's topic (contracts/topics.py)."""
     return f"partner-{agency.value}"
 
 

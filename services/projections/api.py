@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
-from services.case_events.events import LOCALITY_PATTERN
+from contracts.case_events.events import LOCALITY_PATTERN
 from services.projections.boards.catalogue import BOARDS, PERSON_LEVEL, board_on
 from services.projections.boards.kept import keep
 from services.projections.boards.model import Board, suppress

@@ -12,10 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from tqdm import tqdm
 
-from services.accommodation.events import accommodation_event_types
-from services.case_events.events import case_event_types
-from services.education.events import education_event_types
-from services.escalations.events import escalation_event_types
+from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events, domain_topic_names
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import (
     BUILDS_SQL,
@@ -35,18 +32,6 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 
-def event_types() -> EventRegistry:
-    registry = EventRegistry()
-    for contract in (case_event_types, accommodation_event_types, education_event_types,
-                     escalation_event_types):
-        registry.include(contract)
-    return registry
-
-
-def source_topics() -> list[str]:
-    return ["case-events", "accommodation-events", "education-events", "escalation-events"]
-
-
 def boards() -> list[Projection]:
     return [BoardFacts()]
 
@@ -60,8 +45,8 @@ def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_lette
     if settings.projection_ledger:
         projections.append(AppliedLedger(consumer))
     return ProjectionRunner(
-        pool, registry or event_types(), projections,
-        [settings.topic(t) for t in source_topics()],
+        pool, registry or domain_events(), projections,
+        [settings.topic(t) for t in domain_topic_names()],
         kafka_options=settings.kafka_options(),
         consumer_name=consumer,
         dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
@@ -75,7 +60,7 @@ def worker(settings: Settings) -> FastAPI:
 
     async def start(stop: asyncio.Event) -> WorkerParts:
         pool = await open_database(settings, BUILDS_SQL)
-        await ensure_topics(settings, [*source_topics(), DEAD_LETTER_TOPIC])
+        await ensure_topics(settings, [*DOMAIN_TOPICS, DEAD_LETTERS])
         producer = new_producer(settings)
         await producer.start()
         current: dict[str, ProjectionRunner] = {}
@@ -135,7 +120,7 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
     await producer.start()
     try:
         schema = await create_build(pool)
-        topics = [settings.topic(t) for t in source_topics()]
+        topics = [settings.topic(t) for t in domain_topic_names()]
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
         # Nobody waits on a build being filled: larger batches, fewer transactions.

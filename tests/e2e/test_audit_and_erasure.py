@@ -17,9 +17,9 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
+from contracts.topics import TOPICS
 from deploy.local.stack import find_postgres_bin, service_processes
 from services.case_events.personal import ERASED
-from shared.kafka import topic_definitions
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import Infrastructure, auth, eventually, read_topic
 
@@ -83,7 +83,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
 
     await eventually(on_topics, 90, 0.2, what="the child's events on the topics")
     leaks = []
-    for topic in (f"{ns}{t.name}" for t in topic_definitions()):
+    for topic in (f"{ns}{t.name}" for t in TOPICS):
         for record in await read_topic("", topic, kafka_options=kafka):
             raw = b"".join([record.key or b"", record.value or b"",
                             *(v for _, v in record.headers or ())])

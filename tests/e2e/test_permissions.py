@@ -23,12 +23,12 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from contracts.topics import TOPICS
 from deploy.local import kafka_security
 from deploy.local.stack import service_processes
 from shared.access import Permission, allowed, find_rule, rules_for
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
-from shared.kafka import topic_definitions
 from tests.apps import api_routes
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
@@ -198,7 +198,7 @@ def can_join(platform: SecurePlatform, user: str, topic: str, group: str) -> boo
 
 def test_every_kafka_user_against_every_topic(secure: SecurePlatform) -> None:
     ns = secure.namespace
-    topics = [f"{ns}{t.name}" for t in topic_definitions()]
+    topics = [f"{ns}{t.name}" for t in TOPICS]
     cases = [(user, topic) for user in kafka_security.users() for topic in topics]
     with ThreadPoolExecutor(8) as pool:
         reads = list(pool.map(lambda c: can_read(secure, *c), cases))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.accommodation import events as acc
-from services.case_events import events as ce
-from services.education import events as edu
-from services.escalations import events as esc
-from services.escalations.codes import RAG, RatingSource
+from contracts.accommodation import events as acc
+from contracts.case_events import events as ce
+from contracts.education import events as edu
+from contracts.escalations import events as esc
+from contracts.escalations.codes import RAG, RatingSource
 from tests.publisher import Log
 
 D = date.fromisoformat

@@ -15,8 +15,8 @@ import asyncpg
 import httpx
 import pytest
 
-from services.accommodation import events as acc
-from services.case_events import events as ce
+from contracts.accommodation import events as acc
+from contracts.case_events import events as ce
 from services.projections.boards.catalogue import compute
 from services.projections.boards.totals import TOTALLED
 from shared.settings import Settings

@@ -13,10 +13,10 @@ import pytest
 
 from chaos.invariants import check, gather
 from chaos.workload import Ack, Outcome
-from services.case_events.codes import InTouch
-from services.case_events.events import ChildRegistered, ContactRecorded
+from contracts.case_events.codes import InTouch
+from contracts.case_events.events import ChildRegistered, ContactRecorded
+from contracts.topics import domain_events, named
 from services.projections.builds import BUILDS_SQL, ensure_live_build
-from services.projections.registry import event_types
 from shared.db import open_database
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore
@@ -118,7 +118,7 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
                 result = await store.append(f"C-{i:05d}", n, [event], ctx)
                 outcome.offered += 1
                 outcome.acks.append(Ack(f"k-{i}-{n}", result.stream_id, result.stream_version, 0))
-        await ensure_topics(settings, ["case-events", DEAD_LETTER_TOPIC])
+        await ensure_topics(settings, named("case-events", DEAD_LETTER_TOPIC))
         producer = new_producer(settings)
         await producer.start()
         try:
@@ -134,7 +134,7 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
                 if crash_at is not None:
                     projections.insert(0, CrashOnce(crash_at))
                 runner = runner_class(
-                    pool, event_types(), projections, [topic],
+                    pool, domain_events(), projections, [topic],
                     kafka_options=settings.kafka_options(), consumer_name=consumer,
                     dead_letters=producer, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
                     batch_size=25, schema=schema)

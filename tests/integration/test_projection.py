@@ -9,14 +9,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from services.case_events.events import (
+from contracts.case_events.events import (
     ChildProtectionCategory,
     ChildProtectionPlanStarted,
     ChildRegistered,
 )
+from contracts.topics import named, topic_of
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, make_envelopes
-from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer, topic_of
+from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.relay import event_headers
 from shared.settings import Settings
 from tests.conftest import settings_for
@@ -43,7 +44,7 @@ def journey(i: int) -> list[DomainEvent]:
 async def publish(settings: Settings, streams: dict[str, list[DomainEvent]],
                   duplicate_every: int = 0, extra: list[tuple[bytes, bytes | None]] = ()) -> int:
     """Publish as the relay does (same key, value and headers); return the records sent."""
-    await ensure_topics(settings, [topic_of("case_events"), DEAD_LETTER_TOPIC])
+    await ensure_topics(settings, named(topic_of("case_events"), DEAD_LETTER_TOPIC))
     topic = settings.topic(topic_of("case_events"))
     producer = new_producer(settings)
     await producer.start()

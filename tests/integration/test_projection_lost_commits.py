@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.case_events.events import ChildRegistered
+from contracts.case_events.events import ChildRegistered
+from contracts.topics import domain_events, named
 from services.projections.builds import BUILDS_SQL, ensure_live_build
-from services.projections.registry import event_types
 from shared.db import open_database
 from shared.eventstore import make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
@@ -28,7 +28,7 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
         infra: Infrastructure, namespace: str) -> None:
     settings = settings_for(infra, "projections", namespace)
     topic = settings.topic("case-events")
-    await ensure_topics(settings, ["case-events", DEAD_LETTER_TOPIC])
+    await ensure_topics(settings, named("case-events", DEAD_LETTER_TOPIC))
     producer = new_producer(settings)
     await producer.start()
 
@@ -46,7 +46,7 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
     pool = await open_database(settings, BUILDS_SQL)
     schema = await ensure_live_build(pool)
     consumer = f"{settings.consumer_group}.{schema}"
-    runner = ProjectionRunner(pool, event_types(), [AppliedLedger(consumer)], [topic],
+    runner = ProjectionRunner(pool, domain_events(), [AppliedLedger(consumer)], [topic],
                               kafka_options=settings.kafka_options(),
                               consumer_name=consumer, dead_letters=producer,
                               dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),

@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from contracts.case_events import events as ce
 from deploy.local.stack import ROOT
-from services.case_events import events as ce
 from shared.migrations import ensure_database
 from tests.conftest import settings_for
 from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess, eventually

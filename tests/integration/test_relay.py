@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from contracts.topics import topic_of
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore
-from shared.kafka import topic_of
 from tests.conftest import fresh_event_store, settings_for
 from tests.infrastructure import Infrastructure, ServiceProcess, eventually, read_topic
 

@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
-from services.case_events import events as ce
-from services.education import events as edu
+from contracts.case_events import events as ce
+from contracts.education import events as edu
 from tests.infrastructure import MANAGER, Infrastructure
 from tests.integration.test_boards import board, boards_running
 from tests.publisher import Log

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from services.accommodation import events as e
-from services.accommodation.codes import Breach
+from contracts.accommodation import events as e
+from contracts.accommodation.codes import Breach
 from services.accommodation.domain import commands as c
 from services.accommodation.domain.accommodation import Accommodation
 from shared.aggregate import Decision, DomainRuleViolation, KnownChild

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.case_events import events as ce
+from contracts.case_events import events as ce
 from services.projections.boards import definitions as d
 from services.projections.boards.facts import Fact, Occurrence, board_changes
 from services.projections.boards.model import Child, Happened, figure, suppress

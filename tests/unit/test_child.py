@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from services.case_events import events as e
-from services.case_events.codes import ChildProtectionCategory
+from contracts.case_events import events as e
+from contracts.case_events.codes import ChildProtectionCategory
 from services.case_events.domain import commands as c
 from services.case_events.domain.child import Child, ChildAlreadyRegistered
 from shared.aggregate import Decision, DomainRuleViolation

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.education import events as e
+from contracts.education import events as e
 from services.education.domain import commands as c
 from services.education.domain.learner import FeedRefused, Learner, attendance_events
 from shared.aggregate import Decision, DomainRuleViolation, KnownChild

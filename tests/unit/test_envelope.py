@@ -94,11 +94,11 @@ def test_every_day_a_fact_names_is_1900_or_later() -> None:
 
     from pydantic import BaseModel, ValidationError
 
+    from contracts.topics import domain_events
     from services.education.domain.commands import RegisterMark
-    from services.projections.registry import event_types
     from shared.envelope import EARLIEST_DAY
 
-    models: list[type[BaseModel]] = [*event_types().types().values(), RegisterMark]
+    models: list[type[BaseModel]] = [*domain_events().types().values(), RegisterMark]
     days = [(m, name) for m in models for name, f in m.model_fields.items()
             if f.annotation is date]
     assert len(days) > 60  # every service's events are here

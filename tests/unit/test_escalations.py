@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from services.case_events import events as ce
-from services.escalations import events as e
-from services.escalations.codes import RAG, DriftRule, RatingSource
+from contracts.case_events import events as ce
+from contracts.escalations import events as e
+from contracts.escalations.codes import RAG, DriftRule, RatingSource
 from services.escalations.domain import commands as c
 from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk

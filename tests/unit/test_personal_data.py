@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.case_events.events import SEALED_PATTERN, SealedPersonalDetails
 from services.case_events.domain.retention import retention
-from services.case_events.events import SEALED_PATTERN, SealedPersonalDetails
 from services.case_events.personal import ERASED, seal, seal_details, unseal, unseal_details
 
 KEY = AESGCM.generate_key(bit_length=256)

@@ -6,15 +6,15 @@ import json
 from datetime import date
 from uuid import uuid4
 
-from services.case_events.codes import ChildProtectionCategory, MissingKind
-from services.case_events.events import (
+from contracts.case_events.codes import ChildProtectionCategory, MissingKind
+from contracts.case_events.events import (
     ChildProtectionPlanStarted,
     ChildRegistered,
     MissingEpisodeRecorded,
     ReferralReceived,
 )
+from contracts.topics import domain_events
 from services.partner_feeds.sharing import ENTITLEMENTS, shares_of
-from services.projections.registry import event_types
 from shared.envelope import Actor, Agency, DomainEvent, Envelope
 from shared.eventstore import CommandContext, make_envelopes
 
@@ -70,7 +70,7 @@ def test_the_child_of_an_event_without_a_child_id_is_its_stream() -> None:
 
 
 def test_every_entitlement_names_real_fields_of_real_events() -> None:
-    types = event_types().types()
+    types = domain_events().types()
     for agency, entitled in ENTITLEMENTS.items():
         for event_type, fields in entitled.items():
             assert event_type in types, (agency, event_type)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from services.accommodation import events as e
-from services.accommodation.codes import (
+from contracts.accommodation import events as e
+from contracts.accommodation.codes import (
     UNREGULATED,
     Breach,
     CareLeaverAccommodation,

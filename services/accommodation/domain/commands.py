@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.accommodation import events as e
-from services.case_events.domain.commands import example
+from contracts.accommodation import events as e
+from shared.commands import example
 
 
 class StartPlacement(e.PlacementFacts):

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from services.case_events import events as e
-from services.case_events.codes import CareLeaverStatus, HealthPassportMilestone
+from contracts.case_events import events as e
+from contracts.case_events.codes import CareLeaverStatus, HealthPassportMilestone
 from services.case_events.domain import commands as c
 from shared.aggregate import (
     Aggregate,

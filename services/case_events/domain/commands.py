@@ -6,16 +6,10 @@ service derives the rest (due dates, counts) when it records it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.case_events import events as e
-
-
-def example(**fields: Any) -> ConfigDict:
-    return ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [fields]})
-
+from contracts.case_events import events as e
+from shared.commands import example
 
 PlainText = Field(None, min_length=1, max_length=1000)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.case_events.domain.commands import example
-from services.case_events.events import CHILD_ID_PATTERN
-from services.education import events as e
-from services.education.codes import AttendanceCode, Session
+from contracts.education import events as e
+from contracts.education.codes import AttendanceCode, Session
+from contracts.ids import CHILD_ID_PATTERN
+from shared.commands import example
 from shared.envelope import Day
 
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from services.education import events as e
-from services.education.codes import ATTENDED, MISSED, NEET
+from contracts.education import events as e
+from contracts.education.codes import ATTENDED, MISSED, NEET
 from services.education.domain import commands as c
 from shared.aggregate import (
     Aggregate,

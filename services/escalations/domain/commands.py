@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.case_events.domain.commands import example
-from services.escalations import events as e
+from contracts.escalations import events as e
+from shared.commands import example
 
 
 class AssignRiskRating(e.RatingFacts):

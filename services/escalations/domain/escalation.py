@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.escalations import events as e
-from services.escalations.codes import STAGE_ORDER, EscalationReason, Stage
+from contracts.escalations import events as e
+from contracts.escalations.codes import STAGE_ORDER, EscalationReason, Stage
 from services.escalations.domain import commands as c
 from shared.aggregate import (
     Aggregate,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.escalations import events as e
-from services.escalations.codes import RAG, VISITING_FREQUENCY_DAYS, DriftRule, RatingSource
+from contracts.escalations import events as e
+from contracts.escalations.codes import RAG, VISITING_FREQUENCY_DAYS, DriftRule, RatingSource
 from services.escalations.domain import commands as c
 from shared.aggregate import Aggregate, Decision, DomainRuleViolation, not_before, not_in_future
 from shared.envelope import DomainEvent

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.case_events import events as ce
-from services.case_events.codes import InTouch
-from services.escalations.codes import DriftRule
+from contracts.case_events import events as ce
+from contracts.case_events.codes import InTouch
+from contracts.escalations.codes import DriftRule
 from shared.calendar import add_months
 from shared.envelope import DomainEvent
 

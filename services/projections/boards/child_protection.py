@@ -7,7 +7,7 @@ from datetime import date
 import asyncpg
 from pydantic import BaseModel
 
-from services.case_events.events import ChildProtectionPlanStarted, ChildRegistered
+from contracts.case_events.events import ChildProtectionPlanStarted, ChildRegistered
 from shared.envelope import DomainEvent, Envelope
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.accommodation import events as acc
-from services.case_events import events as ce
-from services.education import events as edu
-from services.escalations import events as esc
+from contracts.accommodation import events as acc
+from contracts.case_events import events as ce
+from contracts.education import events as edu
+from contracts.escalations import events as esc
 from shared.calendar import add_months
 from shared.envelope import DomainEvent
 

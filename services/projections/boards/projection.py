@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from services.case_events.events import ChildRegistered
+from contracts.case_events.events import ChildRegistered
 from services.projections.boards.facts import Fact, board_changes
 from services.projections.boards.kept import TotalsMover
 from shared.envelope import DomainEvent, Envelope

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.education.codes import Activity, AttendanceCode, NEETPanelAction, Session
+from contracts.education.codes import Activity, AttendanceCode, NEETPanelAction, Session
+from contracts.ids import ID_PATTERN, URN_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 education_event_types = EventRegistry()
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-URN_PATTERN = r"^[0-9]{6}$"
 
 
 

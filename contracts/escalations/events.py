@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.escalations.codes import (
+from contracts.escalations.codes import (
     RAG,
     DriftRule,
     EscalationReason,
@@ -18,11 +18,10 @@ from services.escalations.codes import (
     Resolution,
     Stage,
 )
+from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 escalation_event_types = EventRegistry()
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
 
 
 class RatingFacts(Facts):

@@ -1,8 +1,8 @@
 """The events this service publishes on the `case-events` topic: its published contract.
 
-Other services and partners may import this module (and `codes.py`) of case_events, nothing
-else. Each fact's fields are declared once (a `...Facts` model); the event adds what the
-service derives when it records it (due dates, counts), and the command in
+Part of the published language (`contracts/`): any service and any partner may import it.
+Each fact's fields are declared once (a `...Facts` model); the event adds what the service
+derives when it records it (due dates, counts), and the command in the service's
 `domain/commands.py` reuses the facts as its body.
 """
 
@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from services.case_events.codes import (
+from contracts.case_events.codes import (
     CareLeaverStatus,
     ChildInNeedClosureReason,
     ChildProtectionCategory,
@@ -31,13 +31,11 @@ from services.case_events.codes import (
     ReasonCeased,
     ReferralSource,
 )
+from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN, LOCALITY_PATTERN
 from shared.envelope import DatedEvent, Day, DomainEvent, EventRegistry, Facts, at_start_of
 
 case_event_types = EventRegistry()
 
-CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
-LOCALITY_PATTERN = r"^[A-Za-z][A-Za-z &'-]{0,62}[A-Za-z]$"
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 Id = Field(pattern=ID_PATTERN, description="The recording system's id for this record.")
 

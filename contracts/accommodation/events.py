@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.accommodation.codes import (
+from contracts.accommodation.codes import (
     Breach,
     CareLeaverAccommodation,
     HomelessnessOutcome,
@@ -19,10 +19,10 @@ from services.accommodation.codes import (
     Suitability,
     Tenure,
 )
+from contracts.ids import ID_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 accommodation_event_types = EventRegistry()
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
 

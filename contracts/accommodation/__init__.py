@@ -1,0 +1,1 @@
+"""The published language of the accommodation service: its events and national code lists."""

@@ -1,0 +1,1 @@
+"""The published language of the escalations service: its events and national code lists."""
