@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from shared.envelope import (
 )
 from shared.kafka import DEAD_LETTER_TOPIC
 from shared.logging import get_logger
+from shared.retry import keep_running
 
 log = get_logger(__name__)
 
@@ -192,41 +195,35 @@ class ProjectionRunner:
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            consumer = AIOKafkaConsumer(
-                **self._kafka_options,  # type: ignore[arg-type]
-                group_id=self.consumer_name,
-                client_id=f"projection-{self.consumer_name}",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=self._batch_size,
-                fetch_max_bytes=16 * 1024 * 1024,
-                max_partition_fetch_bytes=4 * 1024 * 1024,
-            )
-            self._consumer = consumer
-            consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
-            try:
-                await consumer.start()
-                await self._consume(consumer, stop)
-                backoff = 0.5
-            except TRANSIENT as error:
-                self.healthy = False
-                self.last_error = repr(error)
-                log.warning("projection interrupted; resuming from stored offsets",
-                            error=repr(error), retry_in_s=backoff)
-                try:
-                    await asyncio.wait_for(stop.wait(), backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 10.0)
-            finally:
-                self.healthy = False
-                try:
-                    await consumer.stop()
-                except Exception:
-                    pass
-                self._consumer = None
+        def failed(error: BaseException) -> None:
+            self.healthy = False
+            self.last_error = repr(error)
+
+        await keep_running(functools.partial(self._consume_until_failure, stop), stop,
+                           transient=TRANSIENT, on_failure=failed,
+                           what="projection (resuming from stored offsets)")
+
+    async def _consume_until_failure(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            **self._kafka_options,  # type: ignore[arg-type]
+            group_id=self.consumer_name,
+            client_id=f"projection-{self.consumer_name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self._batch_size,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self._consumer = consumer
+        consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+        try:
+            await consumer.start()
+            await self._consume(consumer, stop)
+        finally:
+            self.healthy = False
+            with contextlib.suppress(Exception):  # the consumer may never have started
+                await consumer.stop()
+            self._consumer = None
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -21,6 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.eventstore import Cursor, PostgresEventStore
 from shared.logging import get_logger
+from shared.retry import keep_running
 
 log = get_logger(__name__)
 
@@ -103,21 +104,17 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set; on any failure back off and resume from the checkpoint."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                await self._run_until_failure(stop)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
-                self.healthy = False
-                log.warning("relay interrupted; resuming from the checkpoint",
-                            error=repr(error), retry_in_s=backoff)
-                try:
-                    await asyncio.wait_for(stop.wait(), backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 10.0)
-            else:
-                backoff = 0.5
+
+        async def publish_until_failure() -> None:
+            await self._run_until_failure(stop)
+
+        def failed(error: BaseException) -> None:
+            self.healthy = False
+
+        await keep_running(publish_until_failure, stop, on_failure=failed,
+                           what="relay (resuming from the checkpoint)",
+                           transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                                      KafkaError))
 
     async def _run_until_failure(self, stop: asyncio.Event) -> None:
         def wake(*_: object) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable, Coroutine
 from datetime import date
+from typing import Any
 
 import asyncpg
 
@@ -32,6 +34,7 @@ from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore
 from shared.known_children import known_children_subscription
 from shared.logging import get_logger
+from shared.retry import keep_running
 from shared.settings import Settings
 from shared.worker import Subscription
 
@@ -143,17 +146,15 @@ def subscriptions(settings: Settings) -> list[Subscription]:
     ]
 
 
-def drift_loop(settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+def drift_loop(settings: Settings, clock: Clock
+               ) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
     async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await check_drift(pool, clock.today())
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("drift check failed; will retry", error=repr(error))
-            try:
-                await asyncio.wait_for(stop.wait(), settings.drift_check_interval_s)
-            except TimeoutError:
-                pass
+        async def check() -> float:
+            await check_drift(pool, clock.today())
+            return settings.drift_check_interval_s
+
+        await keep_running(check, stop, what="drift check",
+                           transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError))
 
     return loop
 

@@ -29,6 +29,7 @@ from shared.api import service_app
 from shared.clock import clock_from
 from shared.db import open_database
 from shared.logging import get_logger
+from shared.retry import keep_running
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -77,17 +78,16 @@ def create_app(settings: Settings) -> FastAPI:
         """Today's totalled boards are kept before anyone asks: the first query of a day
         does not pay for the snapshot (checked each minute, so a new day is kept soon after
         midnight)."""
-        while True:
-            kept: list[str] | None = None
-            try:
-                today = clock.today()
-                kept = await keep(state["pool"], today, today, settings.board_days_kept)
-                if kept:
-                    log.info("keeping today's board totals", boards=kept)
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("could not keep today's board totals; will retry", error=repr(error))
+        async def check() -> float:
+            today = clock.today()
+            kept = await keep(state["pool"], today, today, settings.board_days_kept)
+            if kept:
+                log.info("keeping today's board totals", boards=kept)
             # No live build yet (the worker makes it): look again soon.
-            await asyncio.sleep(60 if kept is not None else 2)
+            return 60 if kept is not None else 2
+
+        await keep_running(check, asyncio.Event(), what="keeping today's board totals",
+                           transient=(OSError, asyncpg.PostgresError))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,52 @@
+"""One way to keep a loop going through failures: every long-running loop of the platform (the
+relay, the projection runner, the drift checks, keeping today's board totals) runs its body
+through `keep_running`, which backs off exponentially on the failures it is told are
+transient and resets once the body succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+FIRST_WAIT_S = 0.5
+LONGEST_WAIT_S = 10.0
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, or less if `stop` is set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def keep_running(
+    body: Callable[[], Awaitable[float | None]],
+    stop: asyncio.Event,
+    *,
+    transient: tuple[type[BaseException], ...],
+    what: str,
+    on_failure: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Run `body` until `stop` is set; it returns how long to wait before it runs again (None:
+    at once). A `transient` failure is logged ("<what> failed; will retry") and retried after
+    0.5 s, doubling up to 10 s while it keeps failing; anything else propagates."""
+    wait = FIRST_WAIT_S
+    while not stop.is_set():
+        try:
+            again_in = await body()
+        except transient as error:
+            if on_failure is not None:
+                on_failure(error)
+            log.warning(f"{what} failed; will retry", error=repr(error), retry_in_s=wait)
+            await pause(stop, wait)
+            wait = min(wait * 2, LONGEST_WAIT_S)
+            continue
+        wait = FIRST_WAIT_S
+        if again_in:
+            await pause(stop, again_in)
