@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +25,14 @@ class Server:
     name: str
     port: int
     log: Path
-    spawn: object  # Callable[..., subprocess.Popen[bytes]]
+    spawn: Callable[..., subprocess.Popen[bytes]]
     stop_signal: int = signal.SIGTERM
     proc: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log, "ab")
-        self.proc = self.spawn(stdout=out, stderr=subprocess.STDOUT)  # type: ignore[operator]
+        with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.proc = self.spawn(stdout=out, stderr=subprocess.STDOUT)
 
     def start(self, timeout_s: float = 120) -> None:
         self.launch()

@@ -28,6 +28,7 @@ from chaos.invariants import Figures, check, gather, replay_differences
 from chaos.workload import Outcome
 from shared.envelope import EventRegistry
 from shared.kafka import new_producer
+from shared.retry import pause
 from shared.settings import Settings
 from tests.conftest import settings_for
 from tests.infrastructure import ServiceProcess, new_namespace
@@ -162,10 +163,7 @@ async def _pause(seconds: float, done: asyncio.Event | None = None) -> None:
     if done is None:
         await asyncio.sleep(seconds)
         return
-    try:
-        await asyncio.wait_for(done.wait(), seconds)
-    except TimeoutError:
-        pass
+    await pause(done, seconds)
 
 
 async def relay_caught_up(platform: Platform, since: float, timeout_s: float = 300) -> float:

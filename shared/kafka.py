@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKa
     """An admin client, once the broker answers (it may still be starting)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        admin = AIOKafkaAdminClient(**settings.kafka_options())  # type: ignore[arg-type]
+        admin = AIOKafkaAdminClient(**settings.kafka_options())
         try:
             await admin.start()
             await admin.list_topics()
@@ -87,10 +88,8 @@ async def ensure_topics(settings: Settings, wanted: Iterable[TopicDefinition]) -
             if prefixed[t.name] not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent starter made it
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # a concurrent starter created it
             log.info("topics created", topics=[t.name for t in missing])
     finally:
         await admin.close()

@@ -45,4 +45,4 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

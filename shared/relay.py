@@ -21,7 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.eventstore import Cursor, PostgresEventStore
 from shared.logging import get_logger
-from shared.retry import keep_running
+from shared.retry import keep_running, pause
 
 log = get_logger(__name__)
 
@@ -133,10 +133,7 @@ class Relay:
                     cursor = new_cursor
                     continue  # there may be more: read again at once
                 TIME_LAG.labels(self._topic).set(0)
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
-                except TimeoutError:
-                    pass
+                await pause(self._wake, self._poll_interval_s)  # a NOTIFY, or the poll
         finally:
             try:
                 await listener.remove_listener("events_appended", wake)

@@ -7,6 +7,7 @@ transient and resets once the body succeeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 
 from shared.logging import get_logger
@@ -19,10 +20,8 @@ LONGEST_WAIT_S = 10.0
 
 async def pause(stop: asyncio.Event, seconds: float) -> None:
     """Wait `seconds`, or less if `stop` is set meanwhile."""
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 async def keep_running(

@@ -119,7 +119,7 @@ def service_worker_app(
     return worker_app(f"{settings.service} worker", settings, start)
 
 
-def _runner_check(runner: ProjectionRunner):  # type: ignore[no-untyped-def]
+def _runner_check(runner: ProjectionRunner) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
     async def check() -> dict[str, Any]:
         return {"ok": runner.healthy, "error": runner.last_error, "lag": runner.lag()}
 

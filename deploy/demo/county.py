@@ -23,10 +23,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from shared.auth import LocalIssuer
+
+# Where `make run` keeps its state (deploy/local/stack.py), unless CSP_STATE_DIR says otherwise.
+LOCAL_RUN = Path(__file__).resolve().parents[2] / ".local" / "run"
 LOCALITIES = ["Exeter", "North", "East", "South", "Mid and West"]
 PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
 GIVEN_NAMES = ["Alex", "Amara", "Charlie", "Freya", "Harry", "Isla", "Jayden", "Kai", "Leah",
@@ -383,12 +388,14 @@ def main() -> None:
                         help="the last day of history (default today)")
     parser.add_argument("--base-port", type=int,
                         default=int(os.environ.get("CSP_HTTP_BASE_PORT", "8000")))
+    parser.add_argument("--auth-dir", type=Path,
+                        default=Path(os.environ.get("CSP_STATE_DIR", LOCAL_RUN)) / "auth",
+                        help="the local identity provider's folder, whose key signs the "
+                             "loader's token (default: the local stack's)")
     args = parser.parse_args()
     end = args.end or date.today()
     try:
-        from deploy.local.stack import LocalStack  # the local stack's issuer mints the token
-
-        auth = LocalStack().issuer.headers("demo-loader", "council", "practitioner")
+        auth = LocalIssuer(args.auth_dir).headers("demo-loader", "council", "practitioner")
         asyncio.run(load(args.base_port, args.seed, args.scale, end, auth))
     except (RuntimeError, httpx.HTTPError) as error:
         sys.exit(f"demo county: {error!r}")

@@ -256,13 +256,6 @@ def main() -> None:
     certs = commands.add_parser("certificates", help="make the CA and broker certificate")
     certs.add_argument("--dir", type=Path, required=True)
     certs.add_argument("--host", action="append", required=True)
-    broker = commands.add_parser("broker", help="certificates and server.properties of a "
-                                 "secure single-node broker (compose)")
-    broker.add_argument("--dir", type=Path, required=True, help="the broker's secure folder")
-    broker.add_argument("--ca-dir", type=Path, required=True, help="where clients find ca.pem")
-    broker.add_argument("--host", required=True, help="the broker's name on the network")
-    broker.add_argument("--log-dir", type=Path, default=Path("/var/lib/kafka/data"))
-    broker.add_argument("--owner", type=int, help="uid that runs the broker")
     prov = commands.add_parser("provision", help="topics, users and ACLs (compose)")
     prov.add_argument("--bootstrap", required=True)
     prov.add_argument("--ca", type=Path, required=True)
@@ -273,8 +266,6 @@ def main() -> None:
         write_into(SECURITY_DOC, "kafka-acls", grants_markdown())
     elif args.command == "certificates":
         print(certificates(args.dir, args.host))
-    elif args.command == "broker":
-        write_broker(args.dir, args.ca_dir, args.host, args.log_dir, args.owner)
     else:  # passwords from the environment: CSP_KAFKA_ADMIN_PASSWORD, CSP_KAFKA_PASSWORD_<USER>
         passwords = {u: os.environ[f"CSP_KAFKA_PASSWORD_{password_variable(u)}"]
                      for u in users()}
@@ -283,31 +274,6 @@ def main() -> None:
         print("topics, users and ACLs provisioned", file=sys.stderr)
 
 
-def write_broker(folder: Path, ca_dir: Path, host: str, log_dir: Path, owner: int | None
-                 ) -> None:
-    """The compose broker's certificates and server.properties, from the local stack's own
-    (the admin's password from CSP_KAFKA_ADMIN_PASSWORD)."""
-    import shutil
-
-    from deploy.local.stack import LocalStack
-
-    stack = LocalStack(state_dir=folder, kafka_port=9092, secure=True)
-    ca = certificates(stack.tls_dir, [host, "localhost"])
-    config = stack.kafka_dir / "server.properties"
-    config.touch(mode=0o600)
-    config.write_text(stack.kafka_properties(log_dir=log_dir, bind="0.0.0.0", advertised=host))
-    admin = folder / "admin.properties"  # for the broker's own tools (its healthcheck)
-    admin.touch(mode=0o600)
-    admin.write_text("\n".join([
-        "security.protocol=SASL_SSL", f"sasl.mechanism={MECHANISM}",
-        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{ADMIN}" password="{stack.credential("CSP_KAFKA_ADMIN_PASSWORD")}";',
-        "ssl.truststore.type=PEM", f"ssl.truststore.location={ca}", ""]))
-    ca_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ca, ca_dir / "ca.pem")
-    if owner is not None:
-        for path in [folder, *folder.rglob("*")]:
-            os.chown(path, owner, owner)
 
 
 def password_variable(user: str) -> str:

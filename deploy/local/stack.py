@@ -14,6 +14,7 @@ of their own and on other ports.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import ctypes
 import datetime
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
 
+from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
 
@@ -198,7 +200,7 @@ class LocalStack:
             kwargs.setdefault("user", "postgres")
             kwargs.setdefault("group", "postgres")
             kwargs.setdefault("extra_groups", [])
-        return subprocess.run(argv, **kwargs)  # type: ignore[call-overload,no-any-return]
+        return subprocess.run(argv, **kwargs)
 
     def spawn_postgres(self, **popen: object) -> subprocess.Popen[bytes]:
         self.init_postgres()
@@ -407,7 +409,7 @@ def _spawn_server(argv: list[str], on_parent_death: int, **popen: object
     def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, on_parent_death)  # 1: PR_SET_PDEATHSIG
 
-    return subprocess.Popen(argv, start_new_session=True,  # type: ignore[call-overload,no-any-return]
+    return subprocess.Popen(argv, start_new_session=True,
                             preexec_fn=die_with_parent, **popen)
 
 
@@ -513,10 +515,6 @@ def load_demo_county(stack: LocalStack) -> None:
     """On first start, load the demo county through the APIs. A load that was interrupted is
     resumed on the next start (every command has an idempotency key); a finished one is not
     loaded again. CSP_DEMO=off skips it; CSP_DEMO_SCALE sets its size (1.0: a large shire)."""
-    import asyncio
-
-    from deploy.demo.county import load
-
     if os.environ.get("CSP_DEMO", "on") == "off":
         return
     marker = stack.state_dir / "demo-county-loaded"

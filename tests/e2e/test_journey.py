@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import auth, eventually, read_topic
+from tests.infrastructure import Infrastructure, auth, eventually, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -47,7 +47,8 @@ async def published(platform: Platform, bootstrap: str, topic: str, stream_id: s
                                                      f"on {topic}")  # type: ignore[no-any-return]
 
 
-async def test_a_young_persons_journey_through_every_service(platform: Platform, infra) -> None:  # type: ignore[no-untyped-def]
+async def test_a_young_persons_journey_through_every_service(platform: Platform,
+                                                             infra: Infrastructure) -> None:
     pr = Practitioner(platform)
     yp = pr.register(dob="2008-03-10", locality="Exeter")
     pr.wait_known(yp)

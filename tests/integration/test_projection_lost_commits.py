@@ -5,6 +5,7 @@ from the stored offset instead of carrying on from where its consumer was."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 
 import pytest
@@ -89,5 +90,6 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
         await pool.close()
 
 
-async def _equals(read, expected: tuple[int, int]) -> bool:  # type: ignore[no-untyped-def]
+async def _equals(read: Callable[[], Awaitable[tuple[int, int]]], expected: tuple[int, int]
+                  ) -> bool:
     return bool(await read() == expected)

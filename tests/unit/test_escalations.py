@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -13,12 +14,13 @@ from services.escalations.domain import commands as c
 from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.domain.rules import StopWatching, Watch, drift_changes, ewo_window_start
-from shared.aggregate import Decision, DomainRuleViolation, KnownChild
+from shared.aggregate import Aggregate, Decision, DomainRuleViolation, KnownChild
+from shared.envelope import DomainEvent
 
 D = Decision(today=date(2024, 6, 1), child=KnownChild("C-1", date(2012, 1, 1), "Exeter"))
 
 
-def fold(aggregate, events):  # type: ignore[no-untyped-def]
+def fold(aggregate: Aggregate, events: Sequence[DomainEvent]) -> Sequence[DomainEvent]:
     for event in events:
         aggregate.when(event)
     return events

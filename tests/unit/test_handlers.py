@@ -12,6 +12,7 @@ from shared.aggregate import Decision
 from shared.application import UnknownStream, execute
 from shared.envelope import Actor, Agency, new_event_id
 from shared.eventstore import (
+    AppendResult,
     CommandContext,
     ConcurrencyConflict,
     IdempotencyKeyReused,
@@ -30,13 +31,13 @@ def ctx(key: str | None = None, body: object = None) -> CommandContext:
                           request_hash=request_hash(body) if key else None)
 
 
-async def register(store: InMemoryEventStore, context: CommandContext):  # type: ignore[no-untyped-def]
+async def register(store: InMemoryEventStore, context: CommandContext) -> AppendResult:
     return await execute(store, Child, "C-001", lambda ch: ch.register(REGISTER, TODAY), context,
                          must_exist=False)
 
 
-async def start_plan(store: InMemoryEventStore, context: CommandContext,  # type: ignore[no-untyped-def]
-                     child: str = "C-001", if_match: int | None = None):
+async def start_plan(store: InMemoryEventStore, context: CommandContext,
+                     child: str = "C-001", if_match: int | None = None) -> AppendResult:
     return await execute(store, Child, child,
                          lambda ch: ch.start_child_protection_plan(PLAN, TODAY), context,
                          if_match=if_match)

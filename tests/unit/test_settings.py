@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from shared.settings import Settings, configuration_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -12,7 +14,7 @@ def test_the_documented_configuration_is_the_one_in_force() -> None:
         "docs/configuration.md is stale: run `python -m shared.settings --markdown`")
 
 
-def test_settings_come_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSP_POSTGRES_PORT", "6543")
     monkeypatch.setenv("CSP_NAMESPACE", "devon_")
     settings = Settings(service="projections")
