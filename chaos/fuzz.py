@@ -90,6 +90,44 @@ def fuzz_service(url: str, dsn: str, examples: int, seed: int, known_child: str
     return seen
 
 
+def unhappy_paths(url: str, dsn: str, known_child: str) -> dict[str, Any]:
+    """Every command endpoint on purpose, not by chance: its documented example body sent to
+    a stream that does not exist, and to an id that holds a record of another kind (the known
+    child's, e.g. as an escalation id). Each must be refused with a 4xx that records nothing."""
+    document = httpx.get(f"{url}/openapi.json", headers=HEADERS).json()
+    schemas = document["components"]["schemas"]
+    store = _Store(dsn)
+    seen: dict[str, Any] = {"requests": 0, "accepted": 0, "rejected": 0, "server_errors": [],
+                            "recorded_when_rejected": []}
+    try:
+        for template, operations in document["paths"].items():
+            post = operations.get("post")
+            if post is None or "{" not in template:
+                continue
+            content = post.get("requestBody", {}).get("content", {}).get("application/json", {})
+            ref = content.get("schema", {}).get("$ref", "")
+            body = (schemas.get(ref.rsplit("/", 1)[-1], {}).get("examples") or [{}])[0]
+            for stream in ("FZ-never-recorded", known_child):
+                if stream == known_child and "{child_id}" in template:
+                    continue  # the known child's own record: the generated pass covers it
+                path = template.split("{")[0] + stream + template.split("}", 1)[1]
+                before = store.rows()
+                response = httpx.post(f"{url}{path}", json=body, headers=HEADERS, timeout=30)
+                seen["requests"] += 1
+                where = f"POST {path} (unhappy path): {response.status_code}"
+                if response.status_code >= 500:
+                    seen["server_errors"].append(where)
+                elif response.status_code >= 400:
+                    seen["rejected"] += 1
+                    if store.rows() != before:
+                        seen["recorded_when_rejected"].append(where)
+                else:  # e.g. a family's first triage discussion starts its record
+                    seen["accepted"] += 1
+    finally:
+        store.close()
+    return seen
+
+
 def oversized(url: str, limit: int) -> list[str]:
     """Bodies over the limit, declared and chunked, to a command endpoint: each must be 413."""
     problems = []
@@ -140,11 +178,14 @@ async def fuzz_commands(cluster: ChaosCluster, size: Size, seed: int) -> Figures
                 "child_id": child, "date_of_birth": "2012-05-01", "locality": "Exeter"})
             r.raise_for_status()
         for service, api in apis.items():
-            seen = await asyncio.to_thread(fuzz_service, api.url,
-                                           infra.dsn(f"{namespace}{service}"),
-                                           size.fuzz_examples, seed, child)
-            for key in totals:
-                totals[key] += seen[key]
+            dsn = infra.dsn(f"{namespace}{service}")
+            # The unhappy paths after the generated requests: by then the known child has
+            # records of its own (a rating...) under ids other kinds of stream could use.
+            for seen in (await asyncio.to_thread(fuzz_service, api.url, dsn,
+                                                 size.fuzz_examples, seed, child),
+                         await asyncio.to_thread(unhappy_paths, api.url, dsn, child)):
+                for key in totals:
+                    totals[key] += seen[key]
         too_large = [f"{s}: {p}" for s, api in apis.items() for p in oversized(api.url, limit)]
     finally:
         for p in processes:

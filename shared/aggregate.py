@@ -24,6 +24,15 @@ class AlreadyRecorded(Exception):
     """The subject or fact is already recorded (HTTP 409)."""
 
 
+class UnknownStream(LookupError):
+    """The command names a child (or other subject) the service has no record of (HTTP 404).
+    A domain error, not an assertion: a request can name any id."""
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"no record of {stream_id!r}")
+        self.stream_id = stream_id
+
+
 @dataclass(frozen=True)
 class Decision:
     """What a decision may know besides the aggregate and the command: today's date (from an
@@ -44,6 +53,14 @@ class KnownChild:
 
     def age_on(self, day: date) -> int:
         return age_on(self.date_of_birth, day)
+
+
+def known(decision: Decision) -> KnownChild:
+    """The child a decision needs (services whose streams follow a child registered with case
+    events); the route looks it up first, so a missing one is a wiring fault, not bad input."""
+    if decision.child is None:
+        raise LookupError("this decision needs the known child, and none was looked up")
+    return decision.child
 
 
 def not_in_future(field: str, day: date, decision: Decision) -> None:

@@ -5,17 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from shared.aggregate import Aggregate
+from shared.aggregate import Aggregate, UnknownStream
 from shared.envelope import DomainEvent
 from shared.eventstore import AppendResult, CommandContext, ConcurrencyConflict, EventStore
 
-
-class UnknownStream(LookupError):
-    """The command names a child (or other subject) the service has no record of (HTTP 404)."""
-
-    def __init__(self, stream_id: str) -> None:
-        super().__init__(f"no record of {stream_id!r}")
-        self.stream_id = stream_id
+__all__ = ["UnknownStream", "execute"]
 
 
 A = TypeVar("A", bound=Aggregate)

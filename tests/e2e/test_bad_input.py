@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from chaos.fuzz import unhappy_paths
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import HEADERS, Practitioner
-from tests.infrastructure import MANAGER
+from tests.infrastructure import MANAGER, Infrastructure
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -153,3 +154,19 @@ def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
     assert "at most" in refused(platform, "education", "/attendance/register-feed",
                                 oversized, 413).json()["detail"]
     assert versions(platform, child) == before
+
+
+def test_every_command_on_a_stream_it_cannot_belong_to_is_refused_and_records_nothing(
+        platform: Platform, child: str, infra: Infrastructure) -> None:
+    """Each command endpoint with its documented example, on purpose: a stream never recorded,
+    and the child's own id where another kind of record is expected (an escalation id that
+    holds the child's risk record crashed with a 500 once)."""
+    rated = MANAGER.post(f"{platform.escalations.url}/children/{child}/risk-ratings",
+                         json={"rated_on": "2024-04-02", "rating": "RED"}, headers=HEADERS)
+    assert rated.status_code == 201, rated.text
+    for service in SERVICES:
+        seen = unhappy_paths(getattr(platform, service).url,
+                             infra.dsn(f"{platform.namespace}{service}"), child)
+        assert seen["requests"] > 0, service
+        assert seen["server_errors"] == [], seen
+        assert seen["recorded_when_rejected"] == [], seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,14 @@ from services.escalations.domain import commands as c
 from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.domain.rules import StopWatching, Watch, drift_changes, ewo_window_start
-from shared.aggregate import Aggregate, Decision, DomainRuleViolation, KnownChild
+from shared.aggregate import (
+    Aggregate,
+    AlreadyRecorded,
+    Decision,
+    DomainRuleViolation,
+    KnownChild,
+    UnknownStream,
+)
 from shared.envelope import DomainEvent
 
 D = Decision(today=date(2024, 6, 1), child=KnownChild("C-1", date(2012, 1, 1), "Exeter"))
@@ -54,6 +62,40 @@ def test_an_escalation_only_moves_forward_and_resolves_once() -> None:
     assert isinstance(resolved, e.EscalationResolved) and resolved.days_open == 30
     with pytest.raises(DomainRuleViolation, match="already resolved"):
         esc.respond(c.RecordEscalationResponse(responded_on="2024-05-02"), D)
+
+
+def test_an_escalation_id_that_holds_a_childs_risk_record_is_no_escalation() -> None:
+    """Found by the fuzzer: `POST /escalations/000/resolutions`, where `000` was a child's
+    risk stream, crashed on an assert (500). Every step answers "no record" (404) and raising
+    an escalation under that id is refused (409), never appended to the child's stream."""
+    risk = ChildRisk("000")
+    history = fold(risk, risk.assign_rating(c.AssignRiskRating(rated_on="2024-04-02",
+                                                               rating="RED"), D))
+    esc = Escalation("000")
+    fold(esc, history)
+    esc.version = len(history)
+    assert not esc.exists
+    for step in (lambda: esc.resolve(c.ResolveEscalation(resolved_on="2024-05-01",
+                                                         resolution="agreed"), D),
+                 lambda: esc.advance(c.AdvanceEscalation(advanced_on="2024-04-10",
+                                                         stage="formal"), D),
+                 lambda: esc.respond(c.RecordEscalationResponse(responded_on="2024-05-02"), D)):
+        with pytest.raises(UnknownStream, match="'000'"):
+            step()
+    with pytest.raises(AlreadyRecorded, match="already used"):
+        esc.raise_(c.RaiseEscalation(escalation_id="000", child_id="C-1", raised_on="2024-04-01",
+                                     raised_by="IRO", reason="drift_in_cp_plan"), D)
+
+
+def test_no_domain_code_asserts_what_a_request_can_reach() -> None:
+    """A state a request can reach is a typed domain error (404/409/422 with the reason), never
+    an `assert` (a 500, and gone under python -O)."""
+    root = Path(__file__).resolve().parents[2] / "services"
+    asserting = [f"{path.relative_to(root)}:{number}"
+                 for path in sorted(root.glob("*/domain/*.py"))
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if line.lstrip().startswith("assert ")]
+    assert asserting == []
 
 
 def test_one_open_ewo_escalation_and_one_alert_per_drifting_thing() -> None:

@@ -23,6 +23,7 @@ from shared.aggregate import (
     DomainRuleViolation,
     KnownChild,
     check_day,
+    known,
 )
 from shared.envelope import DomainEvent
 
@@ -60,37 +61,32 @@ class Accommodation(Aggregate):
 
     def __init__(self, stream_id: str) -> None:
         super().__init__(stream_id)
-        self.s = State()
-
-    @staticmethod
-    def _child(d: Decision) -> KnownChild:
-        assert d.child is not None, "accommodation decisions need the known child"
-        return d.child
+        self.state = State()
 
     def _day(self, name: str, day: date, d: Decision, after: date | None = None,
              what: str = "") -> None:
-        check_day(name, day, d, self._child(d).date_of_birth, after, what)
+        check_day(name, day, d, known(d).date_of_birth, after, what)
 
     # -- placements -------------------------------------------------------------------------
 
     def start_placement(self, cmd: c.StartPlacement, d: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, d)
-        if self.s.placement is not None:
-            raise DomainRuleViolation("placement_id", f"placement {self.s.placement[0]} is "
+        if self.state.placement is not None:
+            raise DomainRuleViolation("placement_id", f"placement {self.state.placement[0]} is "
                                       "open: record a change of placement instead")
         self._new_id(cmd.placement_id)
         return [e.PlacementStarted(**cmd.model_dump()),
-                *placement_breaches(self._child(d), cmd.placement_type, cmd.start_date)]
+                *placement_breaches(known(d), cmd.placement_type, cmd.start_date)]
 
     def change_placement(self, cmd: c.ChangePlacement, d: Decision) -> list[DomainEvent]:
         current = self._open_placement("placement_id")
         self._day("start_date", cmd.start_date, d, current[1], "the current placement started")
         self._new_id(cmd.placement_id)
         year_ago = cmd.start_date - timedelta(days=365)
-        moves = 1 + sum(1 for m in self.s.moves if m > year_ago)
+        moves = 1 + sum(1 for m in self.state.moves if m > year_ago)
         return [e.PlacementChanged(**cmd.model_dump(), previous_placement_id=current[0],
                                    moves_in_last_12_months=moves),
-                *placement_breaches(self._child(d), cmd.placement_type, cmd.start_date)]
+                *placement_breaches(known(d), cmd.placement_type, cmd.start_date)]
 
     def end_placement(self, cmd: c.EndPlacement, d: Decision) -> list[DomainEvent]:
         current = self._open_placement("end_date")
@@ -98,12 +94,12 @@ class Accommodation(Aggregate):
         return [e.PlacementEnded(**cmd.model_dump(), placement_id=current[0])]
 
     def _open_placement(self, name: str) -> tuple[str, date]:
-        if self.s.placement is None:
+        if self.state.placement is None:
             raise DomainRuleViolation(name, "the child has no open placement")
-        return self.s.placement
+        return self.state.placement
 
     def _new_id(self, placement_id: str) -> None:
-        if placement_id in self.s.placement_ids:
+        if placement_id in self.state.placement_ids:
             raise DomainRuleViolation("placement_id", "was already used for this child")
 
     # -- care leavers -----------------------------------------------------------------------
@@ -111,7 +107,7 @@ class Accommodation(Aggregate):
     def record_care_leaver_accommodation(self, cmd: c.RecordCareLeaverAccommodation,
                                          d: Decision) -> list[DomainEvent]:
         self._day("recorded_on", cmd.recorded_on, d)
-        age = self._child(d).age_on(cmd.recorded_on)
+        age = known(d).age_on(cmd.recorded_on)
         if age < 16:
             raise DomainRuleViolation("recorded_on", "care leavers are 16 or older")
         events: list[DomainEvent] = [e.CareLeaverAccommodationRecorded(
@@ -123,58 +119,58 @@ class Accommodation(Aggregate):
 
     def reassess_suitability(self, cmd: c.ReassessSuitability, d: Decision
                              ) -> list[DomainEvent]:
-        if self.s.care_leaver_code is None:
+        if self.state.care_leaver_code is None:
             raise DomainRuleViolation("reassessed_on", "no care leaver accommodation recorded")
-        self._day("reassessed_on", cmd.reassessed_on, d, self.s.care_leaver_since,
+        self._day("reassessed_on", cmd.reassessed_on, d, self.state.care_leaver_since,
                   "the accommodation was recorded")
         return [e.SuitabilityReassessed(
-            **cmd.model_dump(), code=f"{self.s.care_leaver_code[0]}{cmd.suitability.value}")]
+            **cmd.model_dump(), code=f"{self.state.care_leaver_code[0]}{cmd.suitability.value}")]
 
     def refer_homelessness(self, cmd: c.ReferForHomelessnessPrevention, d: Decision
                            ) -> list[DomainEvent]:
         self._day("referred_on", cmd.referred_on, d)
-        if self.s.homelessness_referral is not None:
+        if self.state.homelessness_referral is not None:
             raise DomainRuleViolation("referred_on", "a referral is already open")
         return [e.HomelessnessPreventionReferred(**cmd.model_dump())]
 
     def record_homelessness_outcome(self, cmd: c.RecordHomelessnessOutcome, d: Decision
                                     ) -> list[DomainEvent]:
-        if self.s.homelessness_referral is None:
+        if self.state.homelessness_referral is None:
             raise DomainRuleViolation("outcome_on", "no homelessness referral is open")
-        self._day("outcome_on", cmd.outcome_on, d, self.s.homelessness_referral,
+        self._day("outcome_on", cmd.outcome_on, d, self.state.homelessness_referral,
                   "the referral")
         return [e.HomelessnessPreventionOutcomeRecorded(**cmd.model_dump())]
 
     def start_tenancy(self, cmd: c.StartTenancy, d: Decision) -> list[DomainEvent]:
         self._day("started_on", cmd.started_on, d)
-        if self.s.tenancy is not None:
+        if self.state.tenancy is not None:
             raise DomainRuleViolation("started_on", "a tenancy is already open")
         return [e.TenancyStarted(**cmd.model_dump())]
 
     def end_tenancy(self, cmd: c.EndTenancy, d: Decision) -> list[DomainEvent]:
-        if self.s.tenancy is None:
+        if self.state.tenancy is None:
             raise DomainRuleViolation("ended_on", "no tenancy is open")
-        self._day("ended_on", cmd.ended_on, d, self.s.tenancy, "the tenancy started")
+        self._day("ended_on", cmd.ended_on, d, self.state.tenancy, "the tenancy started")
         return [e.TenancyEnded(**cmd.model_dump())]
 
     def start_floating_support(self, cmd: c.StartFloatingSupport, d: Decision
                                ) -> list[DomainEvent]:
         self._day("started_on", cmd.started_on, d)
-        if self.s.floating_support is not None:
+        if self.state.floating_support is not None:
             raise DomainRuleViolation("started_on", "floating support is already open")
         return [e.FloatingSupportStarted(**cmd.model_dump())]
 
     def end_floating_support(self, cmd: c.EndFloatingSupport, d: Decision
                              ) -> list[DomainEvent]:
-        if self.s.floating_support is None:
+        if self.state.floating_support is None:
             raise DomainRuleViolation("ended_on", "no floating support is open")
-        self._day("ended_on", cmd.ended_on, d, self.s.floating_support, "support started")
+        self._day("ended_on", cmd.ended_on, d, self.state.floating_support, "support started")
         return [e.FloatingSupportEnded(**cmd.model_dump())]
 
     # -- state ------------------------------------------------------------------------------
 
     def when(self, event: DomainEvent) -> None:
-        s = self.s
+        s = self.state
         match event:
             case e.PlacementStarted():
                 s.placement = (event.placement_id, event.start_date)

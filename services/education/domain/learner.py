@@ -15,6 +15,7 @@ from shared.aggregate import (
     DomainRuleViolation,
     KnownChild,
     check_day,
+    known,
 )
 from shared.envelope import DomainEvent
 
@@ -30,7 +31,7 @@ class Learner(Aggregate):
 
     def __init__(self, stream_id: str) -> None:
         super().__init__(stream_id)
-        self.s = State()
+        self.state = State()
 
     def _day(self, name: str, day: date, d: Decision, after: date | None = None,
              what: str = "") -> None:
@@ -38,28 +39,28 @@ class Learner(Aggregate):
 
     def enrol(self, cmd: c.EnrolInSchool, d: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, d)
-        if self.s.enrolment is not None:
+        if self.state.enrolment is not None:
             raise DomainRuleViolation(
                 "enrolment_id",
-                f"the child is enrolled ({self.s.enrolment[0]}); record leaving first")
+                f"the child is enrolled ({self.state.enrolment[0]}); record leaving first")
         return [e.SchoolEnrolled(**cmd.model_dump())]
 
     def leave(self, cmd: c.LeaveSchool, d: Decision) -> list[DomainEvent]:
-        if self.s.enrolment is None or self.s.enrolment[0] != cmd.enrolment_id:
+        if self.state.enrolment is None or self.state.enrolment[0] != cmd.enrolment_id:
             raise DomainRuleViolation("enrolment_id", "no such current enrolment")
-        self._day("left_on", cmd.left_on, d, self.s.enrolment[1], "the enrolment started")
+        self._day("left_on", cmd.left_on, d, self.state.enrolment[1], "the enrolment started")
         return [e.SchoolLeft(**cmd.model_dump())]
 
     def start_ehcp(self, cmd: c.StartEHCP, d: Decision) -> list[DomainEvent]:
         self._day("started_on", cmd.started_on, d)
-        if self.s.ehcp_since is not None:
+        if self.state.ehcp_since is not None:
             raise DomainRuleViolation("started_on", "an EHCP is already in place")
         return [e.EducationHealthCarePlanStarted(**cmd.model_dump())]
 
     def end_ehcp(self, cmd: c.EndEHCP, d: Decision) -> list[DomainEvent]:
-        if self.s.ehcp_since is None:
+        if self.state.ehcp_since is None:
             raise DomainRuleViolation("ended_on", "no EHCP is in place")
-        self._day("ended_on", cmd.ended_on, d, self.s.ehcp_since, "the EHCP started")
+        self._day("ended_on", cmd.ended_on, d, self.state.ehcp_since, "the EHCP started")
         return [e.EducationHealthCarePlanEnded(**cmd.model_dump())]
 
     def intend_year11(self, cmd: c.RecordYear11Intention, d: Decision) -> list[DomainEvent]:
@@ -72,8 +73,7 @@ class Learner(Aggregate):
 
     def record_activity(self, cmd: c.RecordEETActivity, d: Decision) -> list[DomainEvent]:
         self._day("recorded_on", cmd.recorded_on, d)
-        assert d.child is not None
-        if not 16 <= d.child.age_on(cmd.recorded_on) <= 25:
+        if not 16 <= known(d).age_on(cmd.recorded_on) <= 25:
             raise DomainRuleViolation("recorded_on", "EET activity is recorded for ages 16-25")
         return [e.EETActivityRecorded(**cmd.model_dump(), neet=cmd.activity in NEET)]
 
@@ -90,13 +90,13 @@ class Learner(Aggregate):
     def when(self, event: DomainEvent) -> None:
         match event:
             case e.SchoolEnrolled():
-                self.s.enrolment = (event.enrolment_id, event.start_date)
+                self.state.enrolment = (event.enrolment_id, event.start_date)
             case e.SchoolLeft():
-                self.s.enrolment = None
+                self.state.enrolment = None
             case e.EducationHealthCarePlanStarted():
-                self.s.ehcp_since = event.started_on
+                self.state.ehcp_since = event.started_on
             case e.EducationHealthCarePlanEnded():
-                self.s.ehcp_since = None
+                self.state.ehcp_since = None
 
 
 class FeedRefused(ValueError):

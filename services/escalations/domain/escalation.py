@@ -12,6 +12,8 @@ from shared.aggregate import (
     AlreadyRecorded,
     Decision,
     DomainRuleViolation,
+    UnknownStream,
+    known,
     not_before,
     not_in_future,
 )
@@ -30,13 +32,19 @@ class Escalation(Aggregate):
         self.last: date | None = None
         self.resolved = False
 
+    @property
+    def exists(self) -> bool:
+        # The service's streams share one store: an id may hold a child's risk record, which
+        # is no escalation (commands on it answer 404, not a crash).
+        return self.raised_on is not None
+
     def raise_(self, cmd: c.RaiseEscalation, d: Decision) -> list[DomainEvent]:
-        if self.exists:
-            raise AlreadyRecorded(f"escalation {self.stream_id!r} is already raised")
-        assert d.child is not None
+        if self.version > 0:
+            raise AlreadyRecorded(f"escalation id {self.stream_id!r} is already used")
+        child = known(d)
         not_in_future("raised_on", cmd.raised_on, d)
-        not_before("raised_on", cmd.raised_on, d.child.date_of_birth, "the child's birth")
-        return [e.EscalationRaised(**cmd.model_dump(), locality=d.child.locality)]
+        not_before("raised_on", cmd.raised_on, child.date_of_birth, "the child's birth")
+        return [e.EscalationRaised(**cmd.model_dump(), locality=child.locality)]
 
     def advance(self, cmd: c.AdvanceEscalation, d: Decision) -> list[DomainEvent]:
         self._open("advanced_on", cmd.advanced_on, d)
@@ -50,17 +58,19 @@ class Escalation(Aggregate):
         return [e.EscalationResponded(**cmd.model_dump(), child_id=self.child_id)]
 
     def resolve(self, cmd: c.ResolveEscalation, d: Decision) -> list[DomainEvent]:
-        self._open("resolved_on", cmd.resolved_on, d)
-        assert self.raised_on is not None and self.reason is not None
+        raised_on, reason = self._open("resolved_on", cmd.resolved_on, d)
         return [e.EscalationResolved(**cmd.model_dump(), child_id=self.child_id,
-                                     reason=self.reason,
-                                     days_open=(cmd.resolved_on - self.raised_on).days)]
+                                     reason=reason, days_open=(cmd.resolved_on - raised_on).days)]
 
-    def _open(self, name: str, day: date, d: Decision) -> None:
+    def _open(self, name: str, day: date, d: Decision) -> tuple[date, EscalationReason]:
+        """The escalation's raising (day and reason), when it is open to a step on `day`."""
+        if self.raised_on is None or self.reason is None:
+            raise UnknownStream(self.stream_id)
         if self.resolved:
             raise DomainRuleViolation(name, "the escalation is already resolved")
         not_in_future(name, day, d)
         not_before(name, day, self.last, "the escalation's last step")
+        return self.raised_on, self.reason
 
     def when(self, event: DomainEvent) -> None:
         match event:

@@ -31,15 +31,14 @@ class ChildRisk(Aggregate):
             raise DomainRuleViolation("sampled_on", "the child has no rating to sample")
         not_in_future("sampled_on", cmd.sampled_on, d)
         not_before("sampled_on", cmd.sampled_on, self.rated_on, "the rating")
-        if cmd.agreed and cmd.moderated_to is not None:
-            raise DomainRuleViolation("moderated_to", "must be empty when the manager agrees")
-        if not cmd.agreed and cmd.moderated_to in (None, self.rating):
-            raise DomainRuleViolation("moderated_to",
-                                      f"must be a rating other than {self.rating.value}")
         sampled = e.RiskRatingDipSampled(**cmd.model_dump(), rating_sampled=self.rating)
         if cmd.agreed:
+            if cmd.moderated_to is not None:
+                raise DomainRuleViolation("moderated_to", "must be empty when the manager agrees")
             return [sampled]
-        assert cmd.moderated_to is not None
+        if cmd.moderated_to is None or cmd.moderated_to == self.rating:
+            raise DomainRuleViolation("moderated_to",
+                                      f"must be a rating other than {self.rating.value}")
         return [sampled, self._rating(cmd.sampled_on, cmd.moderated_to, RatingSource.MODERATION)]
 
     def _rating(self, on: date, rating: RAG, source: RatingSource) -> e.RiskRatingAssigned:
