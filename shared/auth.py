@@ -3,8 +3,8 @@ provider's key set, and a local issuer for development and tests.
 
 A token names its user (`sub`), agency (`agency`) and role (`role`), and may limit a council
 user to some localities (`localities`). It is verified against `CSP_AUTH_JWKS` (a JWKS file,
-or the provider's https URL), `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and ES256 are
-accepted, nothing weaker. No endpoint but /health (and the sign-in page with its static
+or the provider's https URL; never http), `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and
+ES256 are accepted, each only with a key of its kind, nothing weaker. No endpoint but /health (and the sign-in page with its static
 assets) answers without one: every other request is 401 before any handler runs.
 
     python -m shared.auth keys --dir DIR            # a local signing key and its JWKS
@@ -14,6 +14,7 @@ assets) answers without one: every other request is 401 before any handler runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import time
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.responses import JSONResponse, RedirectResponse
 
 from shared.envelope import Actor, Agency
+from shared.private_files import write_private
 from shared.settings import Settings
 
 ALGORITHMS = ["RS256", "ES256"]
@@ -104,34 +106,54 @@ class TokenVerifier:
                                "one; see docs/security.md)")
         self.issuer, self.audience = settings.auth_issuer, settings.auth_audience
         self._client: jwt.PyJWKClient | None = None
-        self._keys: jwt.PyJWKSet | None = None
-        if source.startswith(("https://", "http://")):
+        self._keys: list[jwt.PyJWK] = []
+        if source.startswith("http://"):
+            # A key set fetched in the clear could be swapped on the way: anyone could then
+            # sign tokens the platform accepts.
+            raise RuntimeError("CSP_AUTH_JWKS must be an https:// URL or a file, not http://")
+        if source.startswith("https://"):
             self._client = jwt.PyJWKClient(source, cache_keys=True, lifespan=300)
         else:
-            self._keys = jwt.PyJWKSet.from_json(Path(source).read_text())
+            self._keys = jwt.PyJWKSet.from_json(Path(source).read_text()).keys
 
-    def _key(self, token: str) -> Any:
+    @property
+    def fetches(self) -> bool:
+        """Whether verifying may fetch the key set over the network (a blocking call)."""
+        return self._client is not None
+
+    def _key(self, token: str) -> jwt.PyJWK:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             if self._client is not None:
-                return self._client.get_signing_key_from_jwt(token).key
-            assert self._keys is not None
-            for key in self._keys.keys:
-                if kid is None or key.key_id == kid:
-                    return key.key
+                return self._client.get_signing_key_from_jwt(token)
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
+        for key in self._keys:
+            if kid is None or key.key_id == kid:
+                return key
         raise InvalidToken(f"no key {kid!r} in the issuer's key set")
 
     def verify(self, token: str) -> Principal:
+        key = self._key(token)
+        # The key decides the algorithm, never the token's header: an ES256 header on an RSA
+        # key is a forged or broken token (401), not a crash.
+        algorithm = key.algorithm_name if key.algorithm_name in ALGORITHMS else None
+        if algorithm is None:
+            raise InvalidToken(f"the issuer's key {key.key_id!r} is not for {ALGORITHMS}")
         try:
             claims = jwt.decode(
-                token, self._key(token), algorithms=ALGORITHMS, audience=self.audience,
+                token, key.key, algorithms=[algorithm], audience=self.audience,
                 issuer=self.issuer, leeway=30,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]})
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
         return principal_from_claims(claims)
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify`, off the event loop when it may fetch the key set."""
+        if self.fetches:
+            return await asyncio.to_thread(self.verify, token)
+        return self.verify(token)
 
 
 def bearer_token(scope: dict[str, Any]) -> str | None:
@@ -169,7 +191,7 @@ class Authenticate:
         try:
             if token is None:
                 raise InvalidToken("no bearer token")
-            principal = self.verifier.verify(token)
+            principal = await self.verifier.verify_async(token)
         except InvalidToken as error:
             if scope["method"] == "GET" and token is None and (
                     scope["path"] in PAGES or scope["path"].startswith("/dashboard")):
@@ -210,8 +232,7 @@ class LocalIssuer:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        self.key_file.touch(mode=0o600)
-        self.key_file.write_bytes(pem)
+        write_private(self.key_file, pem)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
         jwk.update(kid=uuid.uuid4().hex[:16], use="sig", alg="RS256")
         self.jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))

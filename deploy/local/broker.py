@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deploy.local.kafka_security import ADMIN, MECHANISM, certificates
 from deploy.local.stack import LocalStack
+from shared.private_files import write_private
 
 
 def write_broker(folder: Path, ca_dir: Path, host: str, log_dir: Path, owner: int | None
@@ -22,11 +23,10 @@ def write_broker(folder: Path, ca_dir: Path, host: str, log_dir: Path, owner: in
     stack = LocalStack(state_dir=folder, kafka_port=9092, secure=True)
     ca = certificates(stack.tls_dir, [host, "localhost"])
     config = stack.kafka_dir / "server.properties"
-    config.touch(mode=0o600)
-    config.write_text(stack.kafka_properties(log_dir=log_dir, bind="0.0.0.0", advertised=host))
+    write_private(config, stack.kafka_properties(log_dir=log_dir, bind="0.0.0.0",
+                                                 advertised=host))
     admin = folder / "admin.properties"  # for the broker's own tools (its healthcheck)
-    admin.touch(mode=0o600)
-    admin.write_text("\n".join([
+    write_private(admin, "\n".join([
         "security.protocol=SASL_SSL", f"sasl.mechanism={MECHANISM}",
         "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{ADMIN}" password="{stack.credential("CSP_KAFKA_ADMIN_PASSWORD")}";',

@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 
 from contracts.topics import TOPICS
 from shared.kafka import DEAD_LETTER_TOPIC
+from shared.private_files import write_private
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -143,10 +144,9 @@ def certificates(folder: Path, hosts: list[str]) -> Path:
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .sign(ca_key, hashes.SHA256()))
     pem = serialization.Encoding.PEM
-    broker_file.touch(mode=0o600)
-    broker_file.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-        + cert.public_bytes(pem) + ca.public_bytes(pem))
+    private_key = key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    write_private(broker_file, private_key + cert.public_bytes(pem) + ca.public_bytes(pem))
     ca_file.write_bytes(ca.public_bytes(pem))
     return ca_file
 

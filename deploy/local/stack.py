@@ -33,10 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
+from shared.private_files import write_private
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
@@ -160,8 +162,7 @@ class LocalStack:
             if line.startswith(f"{name}="):
                 return line.split("=", 1)[1]
         value = make()
-        path.write_text("\n".join([*lines, f"{name}={value}"]) + "\n")
-        path.chmod(0o600)
+        write_private(path, "\n".join([*lines, f"{name}={value}"]) + "\n")
         return value
 
     def init_postgres(self) -> None:
@@ -171,7 +172,7 @@ class LocalStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data.mkdir(parents=True, exist_ok=True)
         pwfile = data.parent / ".pwfile"
-        pwfile.write_text(self.postgres_password() + "\n")
+        write_private(pwfile, self.postgres_password() + "\n")
         if self._run_as_postgres:
             pg = pwd.getpwnam("postgres")
             for path in (data.parent, data, pwfile):
@@ -195,7 +196,7 @@ class LocalStack:
             "-c", "log_min_messages=warning", "-c", "log_line_prefix=%m [%p] ",
         ]
 
-    def _as_postgres(self, argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    def _as_postgres(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
         if self._run_as_postgres:
             kwargs.setdefault("user", "postgres")
             kwargs.setdefault("group", "postgres")
@@ -258,8 +259,8 @@ class LocalStack:
         if self.secure:
             kafka_security.certificates(self.tls_dir, ["127.0.0.1", "localhost"])
         config = self.kafka_dir / "server.properties"
-        config.touch(mode=0o600)  # in secure mode it holds the broker's own SCRAM password
-        config.write_text(self.kafka_properties())
+        # In secure mode it holds the broker's own SCRAM password.
+        write_private(config, self.kafka_properties())
         mode, wanted = self.kafka_dir / "mode", "secure" if self.secure else "plaintext"
         formatted = (self.kafka_dir / "data" / "meta.properties").exists()
         if not mode.exists():  # a stack formatted before secure mode existed was plaintext
@@ -341,8 +342,7 @@ class LocalStack:
         folder.mkdir(exist_ok=True)
         for user, agency, role in DEMO_USERS:
             path = folder / f"{user}.jwt"
-            path.write_text(self.issuer.token(user, agency, role) + "\n")
-            path.chmod(0o600)
+            write_private(path, self.issuer.token(user, agency, role) + "\n")
         return folder
 
     def processes(self) -> list[Process]:
@@ -400,7 +400,7 @@ DEMO_USERS = [
 ]
 
 
-def _spawn_server(argv: list[str], on_parent_death: int, **popen: object
+def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any
                   ) -> subprocess.Popen[bytes]:
     """Start a server in a session of its own, so that a signal to its supervisor's process
     group (honcho's SIGTERM, a terminal's Ctrl-C) does not reach it before its clients have
@@ -544,11 +544,10 @@ def cmd_run(stack: LocalStack) -> None:
     busy = [port for port in (stack.postgres_port, stack.kafka_port) if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
-    procfile = stack.state_dir / "Procfile"
-    procfile.touch(mode=0o600)  # in secure mode it holds each worker's Kafka password
-    procfile.write_text(stack.procfile())
-    env_file = stack.state_dir / "services.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in stack.environment().items()))
+    # Both hold credentials: each worker's Kafka password, the database's, the keys.
+    procfile, env_file = stack.state_dir / "Procfile", stack.state_dir / "services.env"
+    write_private(procfile, stack.procfile())
+    write_private(env_file, "".join(f"{k}={v}\n" for k, v in stack.environment().items()))
     (stack.state_dir / "honcho.pid").write_text(str(os.getpid()))
     os.environ["CSP_STARTED_AT"] = os.environ.get("CSP_STARTED_AT", str(time.time()))
     os.environ.setdefault("CSP_LOG_FORMAT", "console")

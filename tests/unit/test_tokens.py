@@ -1,0 +1,81 @@
+"""Token verification holds against forged headers and a key set sent in the clear, and the
+files that hold secrets are private from their first byte."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+import threading
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from shared.auth import InvalidToken, LocalIssuer, Principal, TokenVerifier
+from shared.private_files import write_private
+from shared.settings import Settings
+
+
+def verifier_of(issuer: LocalIssuer) -> TokenVerifier:
+    return TokenVerifier(Settings(service="test", auth_jwks=str(issuer.ensure().jwks_file)))
+
+
+def claims(issuer: LocalIssuer) -> dict[str, object]:
+    now = int(time.time())
+    return {"iss": issuer.issuer, "aud": issuer.audience, "sub": "x", "agency": "council",
+            "role": "manager", "iat": now, "exp": now + 60}
+
+
+def test_an_es256_header_on_the_rsa_key_is_refused_as_an_invalid_token(tmp_path: Path) -> None:
+    issuer = LocalIssuer(tmp_path)
+    verifier = verifier_of(issuer)
+    kid = json.loads(issuer.jwks_file.read_text())["keys"][0]["kid"]
+    forged = jwt.encode(claims(issuer), ec.generate_private_key(ec.SECP256R1()),
+                        algorithm="ES256", headers={"kid": kid})
+    with pytest.raises(InvalidToken, match="alg"):
+        verifier.verify(forged)
+    assert verifier.verify(issuer.token("sw-1", "council", "practitioner")).user_id == "sw-1"
+
+
+def test_a_key_set_over_plain_http_is_refused_at_start() -> None:
+    with pytest.raises(RuntimeError, match="https"):
+        TokenVerifier(Settings(service="test", auth_jwks="http://idp.example/jwks.json"))
+    assert TokenVerifier(Settings(service="test",
+                                  auth_jwks="https://idp.example/jwks.json")).fetches
+
+
+class RemoteKeys(TokenVerifier):
+    """A verifier whose key set would be fetched (the fetch itself is not made here)."""
+
+    threads: list[int]
+
+    @property
+    def fetches(self) -> bool:
+        return True
+
+    def verify(self, token: str) -> Principal:
+        self.threads.append(threading.get_ident())
+        return super().verify(token)
+
+
+def test_a_verification_that_may_fetch_keys_runs_off_the_event_loop(tmp_path: Path) -> None:
+    issuer = LocalIssuer(tmp_path)
+    verifier = RemoteKeys(Settings(service="test", auth_jwks=str(issuer.ensure().jwks_file)))
+    verifier.threads = []
+    principal = asyncio.run(verifier.verify_async(issuer.token("sw-1", "council", "manager")))
+    assert principal.user_id == "sw-1"
+    assert verifier.threads and verifier.threads[0] != threading.get_ident()
+
+
+def test_a_secret_file_is_private_even_when_it_existed_open_to_all(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.env"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    write_private(path, "CSP_KEY=secret\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "CSP_KEY=secret\n"
+    write_private(tmp_path / "new.pem", b"key")
+    assert stat.S_IMODE((tmp_path / "new.pem").stat().st_mode) == 0o600
