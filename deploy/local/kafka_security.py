@@ -153,13 +153,19 @@ def certificates(folder: Path, hosts: list[str]) -> Path:
 
 def listener_properties(port: int, controller: int, tls: Path, admin_password: str,
                         host: str = "127.0.0.1", advertised: str | None = None) -> list[str]:
-    """The listener lines of a broker whose client listener is SASL_SSL, with ACLs."""
+    """The listener lines of a broker whose client listener is SASL_SSL, with ACLs.
+
+    The controller listener takes only the broker's own certificate (mutual TLS): open to
+    anyone as ANONYMOUS, a super user, it let any local process change the cluster's
+    configuration (KIP-919 admin calls go to controllers). SCRAM cannot serve there: the
+    controller must be up before the SCRAM credentials it stores can be read."""
     return [
         f"listeners=SASL_SSL://{host}:{port},CONTROLLER://127.0.0.1:{controller}",
         f"advertised.listeners=SASL_SSL://{advertised or host}:{port}",
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=SASL_SSL",
-        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        "listener.name.controller.ssl.client.auth=required",
         f"sasl.enabled.mechanisms={MECHANISM}",
         f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
         f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
@@ -170,10 +176,17 @@ def listener_properties(port: int, controller: int, tls: Path, admin_password: s
         "ssl.truststore.type=PEM",
         f"ssl.truststore.location={tls / 'ca.pem'}",
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        # The admin, and the broker itself on its loopback-only controller listener.
-        f"super.users=User:{ADMIN};User:ANONYMOUS",
+        # The admin, and the broker itself (its certificate) on the controller listener.
+        f"super.users=User:{ADMIN};User:{broker_principal(tls)}",
         "allow.everyone.if.no.acl.found=false",
     ]
+
+
+def broker_principal(tls: Path) -> str:
+    """The name Kafka gives the broker on its mutual-TLS controller listener: its
+    certificate's subject (read from the certificate, which may predate this code)."""
+    cert = x509.load_pem_x509_certificates((tls / "broker.pem").read_bytes())[0]
+    return cert.subject.rfc4514_string()
 
 
 # -- provisioning -------------------------------------------------------------------------------
