@@ -3,16 +3,29 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
 	@echo "make stop   - stop a running local platform"
 	@echo "make test   - install, then run every test against real Kafka and PostgreSQL"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff (rules and format), mypy (strict defs), import boundaries"
 
 install:
 	@deploy/local/bootstrap.sh
+
+# The hashed lock files every install uses (bootstrap.sh, the Dockerfile), regenerated from
+# pyproject.toml: run after changing a dependency there, and commit them with it. Add
+# --upgrade-package NAME (or --upgrade) to LOCK_OPTIONS to move a transitive dependency on.
+#   requirements.lock      runtime + build backend (the Docker image)
+#   requirements-dev.lock  runtime + build backend + dev (.venv, make run and make test)
+LOCK_COMPILE = .venv/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(LOCK_OPTIONS) pyproject.toml
+lock:
+	@[ -x .venv/bin/uv ] || deploy/local/bootstrap.sh
+	@$(LOCK_COMPILE) --extra build -o requirements.lock
+	@$(LOCK_COMPILE) --extra build --extra dev -o requirements-dev.lock
+	@echo "requirements.lock and requirements-dev.lock regenerated from pyproject.toml"
 
 install-test:
 	@deploy/local/bootstrap.sh --test
@@ -30,8 +43,10 @@ test-unit: install
 	@$(PY) -m pytest tests/unit tests/contract -m "not integration"
 
 lint: install
-	@.venv/bin/ruff check shared services deploy tests bench chaos
-	@.venv/bin/mypy shared services bench chaos
+	@.venv/bin/ruff check contracts shared services deploy tests bench chaos
+	@.venv/bin/ruff format --check contracts shared services deploy tests bench chaos
+	@.venv/bin/mypy contracts shared services bench chaos deploy
+	@.venv/bin/lint-imports
 
 clean-local:
 	@rm -rf .local
@@ -40,7 +55,7 @@ docs: install
 	@$(PY) -m shared.settings --markdown > docs/configuration.md
 	@$(PY) -m contracts.catalogue
 	@$(PY) -m services.partner_feeds.sharing
-	@$(PY) -m shared.access
+	@$(PY) -m deploy.permissions
 	@$(PY) -m deploy.local.kafka_security docs
 	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the tables in docs/security.md regenerated"
 

@@ -277,12 +277,12 @@ def main(argv: list[str] | None = None) -> None:
         issuer.ensure()
         print(issuer.jwks_file)
         return
-    principal_from_claims({"sub": args.user, "agency": args.agency, "role": args.role})
+    try:
+        principal_from_claims({"sub": args.user, "agency": args.agency, "role": args.role})
+    except InvalidToken as error:
+        sys.exit(f"refused: {error}")
     print(issuer.token(args.user, args.agency, args.role, args.localities, args.hours))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InvalidToken as error:
-        sys.exit(f"refused: {error}")
+    main()

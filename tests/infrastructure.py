@@ -24,13 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from deploy.local.stack import ROOT, LocalStack, new_aes_key, wait_for_port
+from deploy.local.stack import ROOT, LocalStack, new_aes_key, new_kafka_cluster_id, wait_for_port
 from shared.auth import LocalIssuer
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
 
 # Generated per test run, like every local credential.
 TEST_PSEUDONYM_KEY = secrets.token_urlsafe(24)
@@ -130,7 +133,7 @@ def new_namespace() -> str:
 
 def _docker_reachable() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env(timeout=3).ping()
         return True
@@ -153,15 +156,73 @@ def infrastructure() -> Iterator[Infrastructure]:
         yield from _local_stack()
 
 
-def _containers() -> Iterator[Infrastructure]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+KAFKA_IMAGE = "apache/kafka:4.1.1"  # the broker compose and the local stack run
+POSTGRES_IMAGE = "postgres:15"
 
-    with PostgresContainer("postgres:15") as pg, \
-            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka:
-        yield Infrastructure(pg.get_container_host_ip(), int(pg.get_exposed_port(5432)),
-                             pg.username, pg.password, kafka.get_bootstrap_server(),
-                             "testcontainers")
+
+def kafka_container(host: str, host_port: int) -> DockerContainer:
+    """A single-node KRaft broker (broker and controller in one) of the official apache/kafka
+    image, configured as the local stack's (deploy/local/stack.py kafka_properties), not
+    started. testcontainers' own KafkaContainer drives Confluent's images only (its
+    with_kraft() refuses other versions, its start script is Confluent's), so this is a plain
+    DockerContainer. A client is told to reconnect to the advertised listener, which must
+    carry the port Docker maps on the host: that port is chosen free beforehand and bound,
+    since a mapped port is known only after start, when the broker's configuration is
+    already made. Inside the container the broker talks to itself on its own listeners."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    protocols = "EXTERNAL:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    return (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, host_port)
+        .with_envs(
+            CLUSTER_ID=new_kafka_cluster_id(),
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_LISTENERS="EXTERNAL://:9092,INTERNAL://:19092,CONTROLLER://:9093",
+            KAFKA_ADVERTISED_LISTENERS=f"EXTERNAL://{host}:{host_port},INTERNAL://localhost:19092",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=protocols,
+            KAFKA_INTER_BROKER_LISTENER_NAME="INTERNAL",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+            KAFKA_LOG_DIRS="/tmp/kraft-combined-logs",
+            KAFKA_NUM_PARTITIONS="6",
+            KAFKA_AUTO_CREATE_TOPICS_ENABLE="false",
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR="1",
+            KAFKA_MIN_INSYNC_REPLICAS="1",
+            KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE="false",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
+            KAFKA_LOG_RETENTION_HOURS="-1",
+        )
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
+    )
+
+
+def _containers() -> Iterator[Infrastructure]:
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.docker_client import DockerClient
+
+    # The host a client reaches published ports on: localhost for a local engine, the
+    # engine's host for a remote DOCKER_HOST, or TC_HOST when set (e.g. tests run inside a
+    # container: set it to the gateway's address).
+    host = DockerClient().host()
+    with (
+        PostgresContainer(POSTGRES_IMAGE, driver=None) as pg,
+        kafka_container(host, free_port()) as kafka,
+    ):
+        yield Infrastructure(
+            pg.get_container_host_ip(),
+            int(pg.get_exposed_port(5432)),
+            pg.username,
+            pg.password,
+            f"{host}:{kafka.get_exposed_port(9092)}",
+            "testcontainers",
+        )
 
 
 def _local_stack() -> Iterator[Infrastructure]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local stack needs on a fresh machine, and nothing twice:
-#   the Python virtualenv (.venv) with the pinned dependencies,
+#   the Python virtualenv (.venv) with the locked dependencies (hashes checked),
 #   the Apache Kafka broker jars from Maven Central (deploy/kafka/lib),
 #   the PostgreSQL server from Debian's packages when it is missing.
 # Usage: deploy/local/bootstrap.sh [--test]   (--test adds what only the tests need)
@@ -29,15 +29,27 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql
 fi
 
-# 3. Python virtualenv with the pinned dependencies (re-installed when pyproject.toml changes).
+# 3. Python virtualenv with the locked dependencies: requirements-dev.lock pins every
+#    transitive dependency (runtime, dev and the build backend) with its hashes, and pip
+#    refuses anything else; then the project itself, editable, resolving nothing more and
+#    built with the locked setuptools. Re-installed when the lock or pyproject.toml changes
+#    (`make lock` regenerates the lock from pyproject.toml).
 python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || { say "creating .venv"; "$python" -m venv .venv; }
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+lock=requirements-dev.lock
+stamp=".venv/.installed-$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  say "installing Python dependencies"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
-  rm -f .venv/.installed-*; touch "$stamp"
+  say "installing Python dependencies from $lock (hashes checked)"
+  export PIP_DISABLE_PIP_VERSION_CHECK=1
+  .venv/bin/pip install -q --require-hashes -r "$lock"
+  # (its output only on failure: setuptools warns that an editable install is editable)
+  out=$(.venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>&1) \
+    || { printf '%s\n' "$out" >&2; exit 1; }
+  rm -f .venv/.installed-*
+  if .venv/bin/pip check >/dev/null; then touch "$stamp"; else  # asked again next time
+    .venv/bin/pip check >&2 || true
+    say "warning: $lock is behind pyproject.toml: run \`make lock\`"
+  fi
 fi
 
 # 4. Kafka broker jars from Maven Central (cached in ~/.m2 and deploy/kafka/lib).

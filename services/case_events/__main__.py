@@ -13,5 +13,9 @@ def worker(settings: Settings) -> FastAPI:
     return service_worker_app(settings, TOPICS)
 
 
-if __name__ == "__main__":
+def main() -> None:
     run("case_events", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,5 +18,9 @@ def worker(settings: Settings) -> FastAPI:
         [KNOWN_CHILDREN_SQL])
 
 
-if __name__ == "__main__":
+def main() -> None:
     run("education", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,5 +18,9 @@ def worker(settings: Settings) -> FastAPI:
                               loops=[drift_loop(settings, clock_from(settings))])
 
 
-if __name__ == "__main__":
+def main() -> None:
     run("escalations", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()

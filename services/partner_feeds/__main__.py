@@ -16,5 +16,9 @@ def worker(settings: Settings) -> FastAPI:
                               publishes=feed_topics())
 
 
-if __name__ == "__main__":
+def main() -> None:
     run("partner_feeds", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()

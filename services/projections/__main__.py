@@ -10,7 +10,8 @@ from shared.entrypoint import run, tune_garbage_collector
 from shared.logging import configure_logging
 from shared.settings import Settings
 
-if __name__ == "__main__":
+
+def main() -> None:
     if sys.argv[1:2] == ["rebuild"]:
         settings = Settings(service="projections")
         configure_logging("projections", settings.log_level, "console")
@@ -18,3 +19,7 @@ if __name__ == "__main__":
         print(asyncio.run(rebuild(settings)))
     else:
         run("projections", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()
