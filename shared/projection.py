@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -136,7 +136,7 @@ class TopicProgress:
     positions: dict[int, int] = field(default_factory=dict)
 
 
-class _Rewind(Exception):
+class _ConsumerAheadError(Exception):
     """The consumer is ahead of the stored offset: the database lost recent commits (a crash
     with asynchronous commit, a failover to a replica behind), so the records in between were
     never applied for good. Read them again from the stored offset."""
@@ -146,7 +146,24 @@ class _Rewind(Exception):
         self.offset = offset
 
 
-class _ApplyFailed(Exception):
+@dataclass
+class _StreamVersions:
+    """The last applied version of each stream of a batch, and the streams it moved on."""
+
+    last: dict[str, int]
+    moved: set[str] = field(default_factory=set)
+
+    def moved_to(self, envelope: Envelope) -> None:
+        self.last[envelope.stream_id] = envelope.stream_version
+        self.moved.add(envelope.stream_id)
+
+
+# How a batch's events are applied in its transaction: all together, or each in a savepoint.
+_ApplyEvents = Callable[[asyncpg.Connection, TopicPartition, list[_Decoded], _StreamVersions],
+                        Awaitable[list[Envelope]]]
+
+
+class _HandlerFailedError(Exception):
     def __init__(self, index: int, reason: str) -> None:
         super().__init__(reason)
         self.index = index
@@ -255,16 +272,16 @@ class ProjectionRunner:
         decoded = [self._decode(r) for r in records]
         dead_lettered: set[int] = set()
         try:
-            applied = await self._apply_batch(tp, decoded, dead_lettered, careful=False)
-        except _Rewind as rewind:
+            applied = await self._apply_batch(tp, decoded, dead_lettered)
+        except _ConsumerAheadError as rewind:
             _discard(self._projections)
             self._rewind(tp, rewind.offset, records[0].offset)
             return
-        except _ApplyFailed:
+        except _HandlerFailedError:
             # A handler rejected an event: redo the batch with a savepoint around each event,
             # so only the failing ones are dead-lettered.
             _discard(self._projections)
-            applied = await self._apply_batch(tp, decoded, dead_lettered, careful=True)
+            applied = await self._apply_event_by_event(tp, decoded, dead_lettered)
         except BaseException:
             _discard(self._projections)
             raise
@@ -307,8 +324,22 @@ class ProjectionRunner:
         return item
 
     async def _apply_batch(self, tp: TopicPartition, batch: list[_Decoded],
-                           dead_lettered: set[int], *, careful: bool) -> list[Envelope]:
-        applied: list[Envelope] = []
+                           dead_lettered: set[int]) -> list[Envelope]:
+        """The whole batch in one transaction: the usual way, one round trip per table."""
+        return await self._in_one_transaction(tp, batch, dead_lettered, self._apply_together)
+
+    async def _apply_event_by_event(self, tp: TopicPartition, batch: list[_Decoded],
+                                    dead_lettered: set[int]) -> list[Envelope]:
+        """After a handler failed in the batch: each event in a savepoint of its own, so only
+        the poison ones are dead-lettered and the rest are applied."""
+        return await self._in_one_transaction(tp, batch, dead_lettered,
+                                              self._apply_each_in_a_savepoint)
+
+    async def _in_one_transaction(self, tp: TopicPartition, batch: list[_Decoded],
+                                  dead_lettered: set[int], apply: _ApplyEvents
+                                  ) -> list[Envelope]:
+        """Apply the batch's records not yet applied with `apply`, and store how far the
+        streams and the partition got, all in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             # A read model and its offsets commit together, so a database crash can only lose
             # the last few batches whole: they are read again from Kafka. No need to wait for
@@ -316,91 +347,131 @@ class ProjectionRunner:
             await conn.execute("SET LOCAL synchronous_commit TO off")
             if self._search_path:
                 await conn.execute(self._search_path)
-            # The stored offset is the truth, whatever the consumer's position: records below it
-            # were applied already (by this process before a rebalance, or by another member).
-            # The row lock also makes two members that briefly share a partition take turns.
-            stored = await conn.fetchval(
-                "SELECT next_offset FROM projection_offsets"
-                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
-                self.consumer_name, tp.topic, tp.partition,
-            )
-            # Records above the stored offset but below this batch were never applied for
-            # good if the stored offset is behind the batch: read them again first.
-            floor = stored if stored is not None else self._beginnings.get(tp, 0)
-            if batch and floor < batch[0].record.offset:
-                raise _Rewind(floor)
-            decoded = [d for d in batch if d.record.offset >= (stored or 0)]
+            decoded = await self._not_yet_applied(conn, tp, batch)
             if not decoded:
-                return applied
-            for item in decoded:
-                if item.failure is not None and item.record.offset not in dead_lettered:
-                    await self._dead_letter(item.record, item.failure)
-                    dead_lettered.add(item.record.offset)
-            stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
-            versions: dict[str, int] = {
-                r["stream_id"]: r["stream_version"]
-                for r in await conn.fetch(
-                    # A join on the ids, not `= ANY(array)`: on a freshly built (not yet
-                    # analysed) table the planner would compare every row with every id.
-                    "SELECT p.stream_id, p.stream_version"
-                    " FROM unnest($3::text[]) AS wanted(stream_id)"
-                    " JOIN projection_streams p USING (stream_id)"
-                    " WHERE p.consumer = $1 AND p.topic = $2",
-                    self.consumer_name, tp.topic, stream_ids,
-                )
-            }
-            changed: set[str] = set()
-            for index, item in enumerate(decoded):
-                envelope = item.envelope
-                if envelope is None:
-                    continue  # bytes we could not read at all: dead-lettered above
-                last = versions.get(envelope.stream_id, 0)
-                if envelope.stream_version <= last:
-                    DUPLICATES.labels(self.consumer_name, tp.topic).inc()
-                    continue
-                if envelope.stream_version > last + 1:
-                    HELD_BACK.labels(self.consumer_name, tp.topic).inc()
-                    log.warning("event out of order held back", stream_id=envelope.stream_id,
-                                version=envelope.stream_version, last_applied=last)
-                    continue
-                if item.event is not None:  # a dead-lettered event still moves its stream on
-                    if careful:
-                        if await self._apply_guarded(conn, item):
-                            applied.append(envelope)
-                    else:
-                        try:
-                            for projection in self._projections:
-                                await projection.apply(conn, envelope, item.event)
-                        except TRANSIENT:
-                            raise
-                        except Exception as error:
-                            raise _ApplyFailed(index, _short(error)) from error
-                        applied.append(envelope)
-                versions[envelope.stream_id] = envelope.stream_version
-                changed.add(envelope.stream_id)
-            if not careful:
+                return []
+            await self._dead_letter_undecodable(decoded, dead_lettered)
+            versions = await self._stream_versions(conn, tp, decoded)
+            applied = await apply(conn, tp, decoded, versions)
+            await self._store_progress(conn, tp, versions, decoded[-1].record.offset + 1)
+        APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
+        return applied
+
+    async def _not_yet_applied(self, conn: asyncpg.Connection, tp: TopicPartition,
+                               batch: list[_Decoded]) -> list[_Decoded]:
+        """The batch's records at or after the stored offset, the partition's row locked."""
+        # The stored offset is the truth, whatever the consumer's position: records below it
+        # were applied already (by this process before a rebalance, or by another member).
+        # The row lock also makes two members that briefly share a partition take turns.
+        stored = await conn.fetchval(
+            "SELECT next_offset FROM projection_offsets"
+            " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+            self.consumer_name, tp.topic, tp.partition,
+        )
+        # Records above the stored offset but below this batch were never applied for
+        # good if the stored offset is behind the batch: read them again first.
+        floor = stored if stored is not None else self._beginnings.get(tp, 0)
+        if batch and floor < batch[0].record.offset:
+            raise _ConsumerAheadError(floor)
+        return [d for d in batch if d.record.offset >= (stored or 0)]
+
+    async def _dead_letter_undecodable(self, decoded: list[_Decoded],
+                                       dead_lettered: set[int]) -> None:
+        for item in decoded:
+            if item.failure is not None and item.record.offset not in dead_lettered:
+                await self._dead_letter(item.record, item.failure)
+                dead_lettered.add(item.record.offset)
+
+    async def _stream_versions(self, conn: asyncpg.Connection, tp: TopicPartition,
+                               decoded: list[_Decoded]) -> _StreamVersions:
+        stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
+        rows = await conn.fetch(
+            # A join on the ids, not `= ANY(array)`: on a freshly built (not yet
+            # analysed) table the planner would compare every row with every id.
+            "SELECT p.stream_id, p.stream_version"
+            " FROM unnest($3::text[]) AS wanted(stream_id)"
+            " JOIN projection_streams p USING (stream_id)"
+            " WHERE p.consumer = $1 AND p.topic = $2",
+            self.consumer_name, tp.topic, stream_ids,
+        )
+        return _StreamVersions({r["stream_id"]: r["stream_version"] for r in rows})
+
+    def _next_in_its_stream(self, tp: TopicPartition, envelope: Envelope,
+                            versions: _StreamVersions) -> bool:
+        """Whether the event is its stream's next version: not a duplicate already applied,
+        nor ahead of a missing one (held back: the relay never skips and will re-send)."""
+        last = versions.last.get(envelope.stream_id, 0)
+        if envelope.stream_version <= last:
+            DUPLICATES.labels(self.consumer_name, tp.topic).inc()
+            return False
+        if envelope.stream_version > last + 1:
+            HELD_BACK.labels(self.consumer_name, tp.topic).inc()
+            log.warning("event out of order held back", stream_id=envelope.stream_id,
+                        version=envelope.stream_version, last_applied=last)
+            return False
+        return True
+
+    async def _apply_together(self, conn: asyncpg.Connection, tp: TopicPartition,
+                              decoded: list[_Decoded], versions: _StreamVersions
+                              ) -> list[Envelope]:
+        """Every event, then one flush; a handler's failure fails the whole batch."""
+        applied: list[Envelope] = []
+        for index, item in enumerate(decoded):
+            envelope = item.envelope
+            # (No envelope: bytes we could not read at all, dead-lettered already.)
+            if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
+                continue
+            if item.event is not None:  # a dead-lettered event still moves its stream on
                 try:
-                    await _flush(self._projections, conn)
+                    for projection in self._projections:
+                        await projection.apply(conn, envelope, item.event)
                 except TRANSIENT:
                     raise
                 except Exception as error:
-                    raise _ApplyFailed(-1, _short(error)) from error
-            if changed:
-                ids = sorted(changed)
-                await conn.execute(
-                    "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
-                    " SELECT $1, $2, s, v FROM unnest($3::text[], $4::int[]) AS x(s, v)"
-                    " ON CONFLICT (consumer, topic, stream_id)"
-                    " DO UPDATE SET stream_version = EXCLUDED.stream_version",
-                    self.consumer_name, tp.topic, ids, [versions[i] for i in ids])
-            await conn.execute(
-                "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
-                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-                self.consumer_name, tp.topic, tp.partition, decoded[-1].record.offset + 1,
-            )
-        APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
+                    raise _HandlerFailedError(index, _short(error)) from error
+                applied.append(envelope)
+            versions.moved_to(envelope)
+        try:
+            await _flush(self._projections, conn)
+        except TRANSIENT:
+            raise
+        except Exception as error:
+            raise _HandlerFailedError(-1, _short(error)) from error
         return applied
+
+    async def _apply_each_in_a_savepoint(self, conn: asyncpg.Connection, tp: TopicPartition,
+                                         decoded: list[_Decoded], versions: _StreamVersions
+                                         ) -> list[Envelope]:
+        """Every event applied and flushed in its own savepoint; a failing one is
+        dead-lettered and its stream still moves on."""
+        applied: list[Envelope] = []
+        for item in decoded:
+            envelope = item.envelope
+            if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
+                continue
+            if item.event is not None and await self._apply_guarded(conn, item):
+                applied.append(envelope)
+            versions.moved_to(envelope)
+        return applied
+
+    async def _store_progress(self, conn: asyncpg.Connection, tp: TopicPartition,
+                              versions: _StreamVersions, next_offset: int) -> None:
+        """The streams' last applied versions and the partition's next offset, in the
+        transaction of the read-model change."""
+        if versions.moved:
+            ids = sorted(versions.moved)
+            await conn.execute(
+                "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
+                " SELECT $1, $2, s, v FROM unnest($3::text[], $4::int[]) AS x(s, v)"
+                " ON CONFLICT (consumer, topic, stream_id)"
+                " DO UPDATE SET stream_version = EXCLUDED.stream_version",
+                self.consumer_name, tp.topic, ids, [versions.last[i] for i in ids])
+        await conn.execute(
+            "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
+            " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+            self.consumer_name, tp.topic, tp.partition, next_offset,
+        )
 
     async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
         assert item.envelope is not None and item.event is not None

@@ -16,11 +16,23 @@ from pathlib import Path
 
 import asyncpg
 
-from shared.migrations import PROJECTION_SQL, scripts_in
+from shared.logging import get_logger
+from shared.migrations import PROJECTION_SQL, ROOT, scripts_in
+
+log = get_logger(__name__)
 
 HERE = Path(__file__).parent
 BUILDS_SQL = HERE / "sql_public"
 READ_MODEL_SQL = HERE / "sql"
+
+# Builds made before each build recorded its migrations (in `build_migrations`) had every
+# script there was then; the table each creates tells whether a build had it.
+UNRECORDED = {
+    "shared/sql/projection/001_tracking.sql": "projection_offsets",
+    "shared/sql/projection/002_applied_ledger.sql": "projection_applied",
+    "services/projections/sql/001_board_facts.sql": "child_facts",
+    "services/projections/sql/002_board_totals.sql": "board_days",
+}
 
 
 async def create_build(pool: asyncpg.Pool) -> str:
@@ -28,10 +40,41 @@ async def create_build(pool: asyncpg.Pool) -> str:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f'CREATE SCHEMA "{name}"')
         await conn.execute(f'SET LOCAL search_path TO "{name}"')
-        for script in scripts_in(PROJECTION_SQL, READ_MODEL_SQL):
-            await conn.execute(script.read_text())
+        await migrate_build(conn)
         await conn.execute("INSERT INTO public.board_builds (schema_name) VALUES ($1)", name)
     return name
+
+
+async def migrate_build(conn: asyncpg.Connection) -> list[str]:
+    """Apply to the build in the search path the read-model scripts it has not had; return
+    their names. Call in a transaction: the scripts and their record commit together."""
+    if await conn.fetchval("SELECT to_regclass('build_migrations') IS NULL"):
+        await conn.execute(
+            "CREATE TABLE build_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        had = [name for name, table in UNRECORDED.items()
+               if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)]
+        await conn.executemany("INSERT INTO build_migrations (name) VALUES ($1)",
+                               [(name,) for name in had])
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM build_migrations")}
+    applied: list[str] = []
+    for script in scripts_in(PROJECTION_SQL, READ_MODEL_SQL):
+        name = script.resolve().relative_to(ROOT).as_posix()
+        if name not in done:
+            await conn.execute(script.read_text())
+            await conn.execute("INSERT INTO build_migrations (name) VALUES ($1)", name)
+            applied.append(name)
+    return applied
+
+
+async def _bring_up_to_date(conn: asyncpg.Connection, name: str) -> None:
+    """A build made by an earlier release gets the read-model scripts added since, so the
+    code reading it finds the columns it expects without waiting for a rebuild."""
+    async with conn.transaction():
+        await conn.execute(f'SET LOCAL search_path TO "{name}"')
+        applied = await migrate_build(conn)
+    if applied:
+        log.info("build migrated", build=name, migrations=applied)
 
 
 async def live_build(db: asyncpg.Pool | asyncpg.Connection) -> str | None:
@@ -41,8 +84,9 @@ async def live_build(db: asyncpg.Pool | asyncpg.Connection) -> str | None:
 
 
 async def ensure_live_build(pool: asyncpg.Pool) -> str:
-    """The live build; the first worker to start creates it. Workers starting together take
-    turns on an advisory lock, so exactly one creates it and the others find it."""
+    """The live build, migrated to the current read-model scripts; the first worker to start
+    creates it. Workers starting together take turns on an advisory lock, so exactly one
+    creates (or migrates) it and the others find it."""
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock(hashtext('board_builds'))")
         try:
@@ -50,6 +94,8 @@ async def ensure_live_build(pool: asyncpg.Pool) -> str:
             if name is None:
                 name = await create_build(pool)
                 await swap(pool, name)
+            else:
+                await _bring_up_to_date(conn, name)
             return name
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('board_builds'))")

@@ -27,6 +27,7 @@ from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.logging import get_logger
 from shared.projection import TRANSIENT, AppliedLedger, Projection, ProjectionRunner
+from shared.retry import pause
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -71,10 +72,7 @@ def worker(settings: Settings) -> FastAPI:
                     schema = await ensure_live_build(pool)
                 except (*TRANSIENT, asyncpg.PostgresError) as error:
                     log.warning("cannot find the live build yet; retrying", error=repr(error))
-                    try:
-                        await asyncio.wait_for(stop.wait(), 1.0)
-                    except TimeoutError:
-                        pass
+                    await pause(stop, 1.0)
                     continue
                 runner = current["runner"] = build_runner(settings, pool, schema, producer)
                 swapped = asyncio.Event()
@@ -84,10 +82,7 @@ def worker(settings: Settings) -> FastAPI:
                         if await live_build(pool) != schema:
                             log.info("a rebuild was swapped in; following it", previous=schema)
                             break
-                        try:
-                            await asyncio.wait_for(stop.wait(), 1.0)
-                        except TimeoutError:
-                            pass
+                        await pause(stop, 1.0)
                     swapped.set()
 
                 watcher = asyncio.create_task(watch())
@@ -154,8 +149,7 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
 
 
 async def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(*topics, **settings.kafka_options(),  # type: ignore[arg-type]
-                                group_id=None)
+    consumer = AIOKafkaConsumer(*topics, **settings.kafka_options(), group_id=None)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics

@@ -17,7 +17,7 @@ import pytest
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
-from services.projections.boards.catalogue import compute
+from services.projections.boards.answering import compute
 from services.projections.boards.totals import TOTALLED
 from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for

@@ -66,7 +66,7 @@ class OffsetsFirst(ProjectionRunner):
     """Broken on purpose: stores the offsets in their own transaction, then applies the batch
     in another (at-most-once). A crash between the two loses the batch."""
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any, *, careful: bool
+    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any
                            ) -> list[Envelope]:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
@@ -83,7 +83,7 @@ class WritesThenOffsets(ProjectionRunner):
 
     crash_after_batch = 2
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any, *, careful: bool
+    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any
                            ) -> list[Envelope]:
         await _apply_in_own_transaction(self, batch)
         self.crash_after_batch -= 1

@@ -15,7 +15,11 @@ import pytest
 
 from contracts.case_events import events as ce
 from deploy.local.stack import ROOT
-from shared.migrations import ensure_database
+from services.projections.boards.model import Happened
+from services.projections.boards.queries import happened
+from services.projections.builds import BUILDS_SQL, READ_MODEL_SQL, ensure_live_build
+from shared.db import open_database
+from shared.migrations import PROJECTION_SQL, ensure_database, scripts_in
 from tests.conftest import settings_for
 from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess, eventually
 from tests.integration.scenario import county
@@ -113,3 +117,70 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
         api.stop()
         worker.stop()
         await conn.close()
+
+
+D = date(2024, 3, 1)
+# Occurrences as a build made before the details had names stored them: (kind, subject, day,
+# a, b, n, m), and what each reads back as now.
+OLD_OCCURRENCES = [
+    ("referral", "C-1", "REF", None, None, None),
+    ("triage", "F-1", "North", None, None, None),
+    ("breach", "C-1", "UNDER_16_UNREGULATED", "P2", 15, None),
+    ("attendance", "C-1", "100001", None, 2, 0),
+    ("dip_sample", "C-1", "RED", None, 1, None),
+    ("dip_sample", "C-1", "RED", "AMBER", 0, None),
+    ("escalation_raised", "E-1", "drift_in_cp_plan", "C-1", None, None),
+]
+READ_BACK = [
+    Happened("referral", "C-1", D, "Exeter", source="REF"),
+    Happened("triage", "F-1", D, "North"),
+    Happened("breach", "C-1", D, "Exeter", breach="UNDER_16_UNREGULATED", accommodation="P2",
+             age=15),
+    Happened("attendance", "C-1", D, "Exeter", school_urn="100001", sessions_attended=2,
+             sessions_missed=0),
+    Happened("dip_sample", "C-1", D, "Exeter", rating="RED", agreed=True),
+    Happened("dip_sample", "C-1", D, "Exeter", rating="RED", moderated_to="AMBER",
+             agreed=False),
+    Happened("escalation_raised", "E-1", D, "Exeter", reason="drift_in_cp_plan",
+             child_id="C-1"),
+]
+
+
+async def test_a_build_made_before_the_occurrence_details_had_names_is_migrated_in_place(
+        infra: Infrastructure, namespace: str) -> None:
+    settings = settings_for(infra, "projections", namespace)
+    pool = await open_database(settings, BUILDS_SQL)
+    old = "boards_made_by_an_earlier_release"
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            # As create_build made a build then: every script there was, nothing recorded.
+            await conn.execute(f'CREATE SCHEMA "{old}"')
+            await conn.execute(f'SET LOCAL search_path TO "{old}"')
+            for script in scripts_in(PROJECTION_SQL, READ_MODEL_SQL):
+                if script.name < "003":
+                    await conn.execute(script.read_text())
+            await conn.execute("INSERT INTO children VALUES ('C-1', 'Exeter', '2010-01-01')")
+            await conn.executemany(
+                "INSERT INTO occurrences (kind, subject_id, seq, day, a, b, n, m)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                [(kind, subject, seq, D, *details)
+                 for seq, (kind, subject, *details) in enumerate(OLD_OCCURRENCES, 1)])
+            await conn.execute("INSERT INTO public.board_builds (schema_name, live)"
+                               " VALUES ($1, true)", old)
+
+        assert await ensure_live_build(pool) == old  # the worker's start migrates it
+        assert await ensure_live_build(pool) == old  # once
+
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{old}"')
+            columns = {r["column_name"] for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = $1 AND table_name = 'occurrences'", old)}
+            assert not columns & {"a", "b", "n", "m"}
+            kinds = sorted({kind for kind, *_ in OLD_OCCURRENCES})
+            assert sorted(await happened(conn, kinds, D, D, None), key=repr) == sorted(
+                READ_BACK, key=repr)
+            recorded = await conn.fetchval("SELECT count(*) FROM build_migrations")
+            assert recorded == len(scripts_in(PROJECTION_SQL, READ_MODEL_SQL))
+    finally:
+        await pool.close()

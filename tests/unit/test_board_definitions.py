@@ -60,4 +60,4 @@ def test_a_plan_ending_clears_every_attribute_it_set() -> None:
     assert Fact("cp_review_due", date(2024, 1, 31), "2024-04-30") in started
     triage = board_changes(ce.EarlyHelpTriageDiscussed(discussion_date=date(2024, 3, 1),
                                                        locality="North"))
-    assert triage == [Occurrence("triage", date(2024, 3, 1), a="North")]
+    assert triage == [Occurrence("triage", date(2024, 3, 1), locality="North")]

@@ -171,7 +171,7 @@ def attendance(days: Iterable[tuple[date, Sequence[Child], Sequence[Happened]]],
     doc = _doc("attendance")
     figures = []
     for day, children, marks in days:
-        attended = {h.subject_id for h in marks if (h.n or 0) > 0}
+        attended = {h.subject_id for h in marks if (h.sessions_attended or 0) > 0}
         for group, label in ATTENDANCE_GROUPS:
             members = [c for c in children if in_group(c, group)]
             figures.append(figure(group, label, sum(c.child_id in attended for c in members),
@@ -198,10 +198,11 @@ def risk(children: Sequence[Child], dip_samples: Sequence[Happened], as_at: date
     figures.append(figure("dip_samples", "Dip samples done", len(done), period=period,
                           definition=doc))
     figures.append(figure("dip_sample_agreement", "Dip samples agreeing with the rating",
-                          sum(h.n == 1 for h in done), len(done), period=period,
+                          sum(h.agreed is True for h in done), len(done), period=period,
                           definition=doc))
-    for (before, after), count in sorted(Counter(
-            (h.a, h.b) for h in done if h.n == 0 and h.b).items()):
+    moderations = Counter((h.rating, h.moderated_to) for h in done
+                          if h.agreed is False and h.moderated_to)
+    for (before, after), count in sorted(moderations.items()):
         figures.append(figure(f"moderated.{before}_to_{after}", f"Moderated {before} to {after}",
                               count, len(done), period=period, definition=doc))
     return Board(board="risk", title="Risk ratings and moderation", as_at=as_at,
@@ -323,8 +324,8 @@ def iro_escalations(raised: Sequence[Happened], resolved: Sequence[Happened], as
                figure("resolved", "Raised in the period and resolved",
                       sum(h.subject_id in resolved_by for h in in_period), len(in_period),
                       period=period, definition=doc)]
-    for reason in sorted({h.a for h in in_period if h.a}):
-        of_reason = [h for h in in_period if h.a == reason]
+    for reason in sorted({h.reason for h in in_period if h.reason}):
+        of_reason = [h for h in in_period if h.reason == reason]
         figures.append(figure(f"raised.{reason}", f"Raised: {reason}", len(of_reason),
                               period=period, definition=doc))
         figures.append(figure(f"resolved.{reason}", f"Resolved: {reason}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
@@ -25,24 +26,43 @@ class Fact:
 
 @dataclass(frozen=True)
 class Occurrence:
+    """`kind` happened on `day`, with the details of its kind (the others stay None)."""
+
     kind: str
     day: date
-    a: str | None = None
-    b: str | None = None
-    n: int | None = None
-    m: int | None = None
+    source: str | None = None  # referral: where it came from
+    locality: str | None = None  # triage: where the discussion was held
+    breach: str | None = None  # breach: the rule broken, the accommodation, the child's age
+    accommodation: str | None = None
+    age: int | None = None
+    school_urn: str | None = None  # attendance: the school and the day's sessions
+    sessions_attended: int | None = None
+    sessions_missed: int | None = None
+    rating: str | None = None  # dip_sample: the rating sampled, any moderation, agreement
+    moderated_to: str | None = None
+    agreed: bool | None = None
+    reason: str | None = None  # escalation_*: why, and the child (the stream is the escalation)
+    child_id: str | None = None
     subject_id: str | None = None  # defaults to the stream id
+
+
+# The columns of `occurrences` after its key and day, in the order `occurrence_details` gives them.
+OCCURRENCE_DETAILS = ("source", "locality", "breach", "accommodation", "age", "school_urn",
+                      "sessions_attended", "sessions_missed", "rating", "moderated_to",
+                      "agreed", "reason", "child_id")
+occurrence_details = attrgetter(*OCCURRENCE_DETAILS)
 
 
 Change = Fact | Occurrence
 
 
-def _case(event: DomainEvent) -> list[Change]:
+def _referral_to_protection(event: DomainEvent) -> list[Change]:
+    """Case events from referral and triage to child protection plans."""
     match event:
         case ce.ReferralReceived():
-            return [Occurrence("referral", event.referral_date, a=event.source.value)]
+            return [Occurrence("referral", event.referral_date, source=event.source.value)]
         case ce.EarlyHelpTriageDiscussed():
-            return [Occurrence("triage", event.discussion_date, a=event.locality)]
+            return [Occurrence("triage", event.discussion_date, locality=event.locality)]
         case ce.AssessmentStarted():
             return [Fact("assessment", event.start_date, event.assessment_id)]
         case ce.AssessmentCompleted():
@@ -63,6 +83,12 @@ def _case(event: DomainEvent) -> list[Change]:
         case ce.ChildProtectionPlanEnded():
             return [Fact(a, event.end_date, None) for a in
                     ("cp_plan", "cp_started", "cp_category", "cp_repeat", "cp_review_due")]
+    return []
+
+
+def _care_and_proceedings(event: DomainEvent) -> list[Change]:
+    """Case events of care, permanence and court proceedings."""
+    match event:
         case ce.PeriodOfCareStarted():
             return [Fact("in_care", event.start_date, event.legal_status.value),
                     Fact("la_review_due", event.start_date, event.first_review_due.isoformat())]
@@ -84,6 +110,12 @@ def _case(event: DomainEvent) -> list[Change]:
             return [Fact("proceedings", event.issued_on, event.issued_on.isoformat())]
         case ce.CareProceedingsConcluded():
             return [Fact("proceedings", event.concluded_on, None)]
+    return []
+
+
+def _leaving_care_and_priority(event: DomainEvent) -> list[Change]:
+    """Case events of leaving care, health passports and the priority cohort."""
+    match event:
         case ce.CareLeaverStatusRecorded():
             return [Fact("care_leaver", event.recorded_on, event.status.value)]
         case ce.PersonalAdviserAllocated():
@@ -121,8 +153,8 @@ def _accommodation(event: DomainEvent) -> list[Change]:
         case acc.SuitabilityReassessed():
             return [Fact("accommodation", event.reassessed_on, event.code)]
         case acc.AccommodationBreachFlagged():
-            return [Occurrence("breach", event.flagged_on, a=event.breach.value, b=event.code,
-                               n=event.age)]
+            return [Occurrence("breach", event.flagged_on, breach=event.breach.value,
+                               accommodation=event.code, age=event.age)]
     return []
 
 
@@ -138,8 +170,9 @@ def _education(event: DomainEvent) -> list[Change]:
         case edu.EducationHealthCarePlanEnded():
             return [Fact("ehcp", event.ended_on, None)]
         case edu.AttendanceRecorded():
-            return [Occurrence("attendance", event.attendance_date, a=event.school_urn,
-                               n=event.sessions_attended, m=event.sessions_missed)]
+            return [Occurrence("attendance", event.attendance_date, school_urn=event.school_urn,
+                               sessions_attended=event.sessions_attended,
+                               sessions_missed=event.sessions_missed)]
         case edu.Year11DestinationIntended():
             return [Fact("y11_intended", event.recorded_on, event.destination.value)]
         case edu.Year11DestinationConfirmed():
@@ -154,15 +187,17 @@ def _escalations(event: DomainEvent) -> list[Change]:
         case esc.RiskRatingAssigned():
             return [Fact("rag", event.rated_on, event.rating.value)]
         case esc.RiskRatingDipSampled():
-            return [Occurrence("dip_sample", event.sampled_on, a=event.rating_sampled.value,
-                               b=event.moderated_to.value if event.moderated_to else None,
-                               n=1 if event.agreed else 0)]
+            return [Occurrence("dip_sample", event.sampled_on,
+                               rating=event.rating_sampled.value,
+                               moderated_to=(event.moderated_to.value
+                                             if event.moderated_to else None),
+                               agreed=event.agreed)]
         case esc.EscalationRaised():
-            return [Occurrence("escalation_raised", event.raised_on, a=event.reason.value,
-                               b=event.child_id)]
+            return [Occurrence("escalation_raised", event.raised_on,
+                               reason=event.reason.value, child_id=event.child_id)]
         case esc.EscalationResolved():
-            return [Occurrence("escalation_resolved", event.resolved_on, a=event.reason.value,
-                               b=event.child_id)]
+            return [Occurrence("escalation_resolved", event.resolved_on,
+                               reason=event.reason.value, child_id=event.child_id)]
         case esc.EWOAttendanceEscalationRaised():
             return [Fact("ewo_open", event.raised_on, "1"), Occurrence("ewo", event.raised_on)]
         case esc.EWOAttendanceEscalationClosed():
@@ -175,4 +210,6 @@ def _escalations(event: DomainEvent) -> list[Change]:
 
 
 def board_changes(event: DomainEvent) -> list[Change]:
-    return _case(event) + _accommodation(event) + _education(event) + _escalations(event)
+    return (_referral_to_protection(event) + _care_and_proceedings(event)
+            + _leaving_care_and_priority(event) + _accommodation(event) + _education(event)
+            + _escalations(event))

@@ -17,7 +17,7 @@ same child (from different topics) take turns, each seeing the other's facts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -114,43 +114,21 @@ class TotalsMover:
         """`registered`: (child_id, locality, date_of_birth) new in the batch; `facts`: the
         batch's fact rows (attribute, child_id, valid_from, seq, value), not yet written.
         Returns the number of total rows moved."""
-        earliest: dict[str, date] = {}
-        for _, child_id, valid_from, _, _ in facts:
-            earliest[child_id] = min(valid_from, earliest.get(child_id, valid_from))
         new_children = {c: (locality, dob) for c, locality, dob in registered}
-        for child_id in new_children:
-            earliest[child_id] = date.min  # its facts may have come first: every day changes
+        earliest = _earliest_change(new_children, facts)
         if not earliest:
             return 0
         if self._has_totals is None:
             self._has_totals = await has_totals(conn)
         if not self._has_totals:
             return 0
-        # Separate statements: under READ COMMITTED each sees what committed before it began,
-        # so the days read after the lock include any day whose keeping held the lock.
-        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({DAYS_LOCK})")
-        days = [(r["board"], r["day"]) for r in await conn.fetch(
-            "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day",
-            min(earliest.values()))]
+        days = await _kept_days_from(conn, min(earliest.values()))
         if not days:
             return 0
         last = max(day for _, day in days)
         ids = sorted(c for c, first in earliest.items() if first <= last)
         await conn.execute(CHILD_LOCKS, ids)
-        known: dict[str, tuple[str, date]] = {}
-        before: dict[str, list[tuple[str, date, int, str | None]]] = defaultdict(list)
-        for r in await conn.fetch(
-                # Facts of children not registered yet too: registering one in this batch
-                # brings the facts that came before it onto the boards.
-                "SELECT w.child_id, c.locality, c.date_of_birth, f.attribute, f.valid_from,"
-                " f.seq, f.value FROM unnest($1::text[]) AS w(child_id)"
-                " LEFT JOIN children c USING (child_id) LEFT JOIN child_facts f USING (child_id)",
-                ids):
-            if r["locality"] is not None:
-                known[r["child_id"]] = (r["locality"], r["date_of_birth"])
-            if r["attribute"] is not None:
-                before[r["child_id"]].append(
-                    (r["attribute"], r["valid_from"], r["seq"], r["value"]))
+        known, before = await _stored_records(conn, ids)
         after = {c: list(rows) for c, rows in before.items()}
         for attribute, child_id, valid_from, seq, value in facts:
             after.setdefault(child_id, []).append((attribute, valid_from, seq, value))
@@ -169,15 +147,65 @@ class TotalsMover:
                 new = t.contribution(board, [t.fact_snapshot(
                     child_id, locality, dob, after.get(child_id, ()), day)], day)
                 t.add(moved[(board, day, locality)], t.difference(new, old))
-        rows = sorted((board, day, locality, *row) for (board, day, locality), sums
-                      in moved.items() for row in t.rows_of(sums))
-        if rows:
-            await conn.execute(
-                "INSERT INTO board_totals AS k (board, day, locality, key, label, count,"
-                " denominator) SELECT * FROM unnest($1::text[], $2::date[], $3::text[],"
-                " $4::text[], $5::text[], $6::bigint[], $7::bigint[])"
-                " ON CONFLICT (board, day, locality, key) DO UPDATE"
-                " SET count = k.count + EXCLUDED.count,"
-                " denominator = k.denominator + EXCLUDED.denominator",
-                *(list(column) for column in zip(*rows, strict=True)))
-        return len(rows)
+        return await _add_to_totals(conn, moved)
+
+
+FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value
+
+
+def _earliest_change(new_children: Mapping[str, object],
+                     facts: Sequence[tuple[str, str, date, int, str | None]]
+                     ) -> dict[str, date]:
+    """The first day each child's record changes in the batch."""
+    earliest: dict[str, date] = {}
+    for _, child_id, valid_from, _, _ in facts:
+        earliest[child_id] = min(valid_from, earliest.get(child_id, valid_from))
+    for child_id in new_children:
+        earliest[child_id] = date.min  # its facts may have come first: every day changes
+    return earliest
+
+
+async def _kept_days_from(conn: asyncpg.Connection, first: date) -> list[tuple[str, date]]:
+    """The (board, day) kept on or after `first`, with the days lock held shared."""
+    # Separate statements: under READ COMMITTED each sees what committed before it began,
+    # so the days read after the lock include any day whose keeping held the lock.
+    await conn.execute(f"SELECT pg_advisory_xact_lock_shared({DAYS_LOCK})")
+    return [(r["board"], r["day"]) for r in await conn.fetch(
+        "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day", first)]
+
+
+async def _stored_records(conn: asyncpg.Connection, ids: list[str]
+                          ) -> tuple[dict[str, tuple[str, date]], dict[str, list[FactRow]]]:
+    """What is stored of these children before the batch: the registered ones' locality
+    and date of birth, and every child's fact rows."""
+    known: dict[str, tuple[str, date]] = {}
+    before: dict[str, list[FactRow]] = defaultdict(list)
+    for r in await conn.fetch(
+            # Facts of children not registered yet too: registering one in this batch
+            # brings the facts that came before it onto the boards.
+            "SELECT w.child_id, c.locality, c.date_of_birth, f.attribute, f.valid_from,"
+            " f.seq, f.value FROM unnest($1::text[]) AS w(child_id)"
+            " LEFT JOIN children c USING (child_id) LEFT JOIN child_facts f USING (child_id)",
+            ids):
+        if r["locality"] is not None:
+            known[r["child_id"]] = (r["locality"], r["date_of_birth"])
+        if r["attribute"] is not None:
+            before[r["child_id"]].append(
+                (r["attribute"], r["valid_from"], r["seq"], r["value"]))
+    return known, before
+
+
+async def _add_to_totals(conn: asyncpg.Connection,
+                         moved: Mapping[tuple[str, date, str], t.Sums]) -> int:
+    rows = sorted((board, day, locality, *row) for (board, day, locality), sums
+                  in moved.items() for row in t.rows_of(sums))
+    if rows:
+        await conn.execute(
+            "INSERT INTO board_totals AS k (board, day, locality, key, label, count,"
+            " denominator) SELECT * FROM unnest($1::text[], $2::date[], $3::text[],"
+            " $4::text[], $5::text[], $6::bigint[], $7::bigint[])"
+            " ON CONFLICT (board, day, locality, key) DO UPDATE"
+            " SET count = k.count + EXCLUDED.count,"
+            " denominator = k.denominator + EXCLUDED.denominator",
+            *(list(column) for column in zip(*rows, strict=True)))
+    return len(rows)

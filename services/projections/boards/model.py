@@ -33,16 +33,25 @@ class Child:
 
 @dataclass(frozen=True)
 class Happened:
-    """An occurrence: `kind` on `day` for `subject_id`, with its locality when known."""
+    """An occurrence: `kind` on `day` for `subject_id`, with its locality when known (for a
+    triage discussion, where it was held) and the details of its kind (`facts.Occurrence`)."""
 
     kind: str
     subject_id: str
     day: date
     locality: str | None
-    a: str | None = None
-    b: str | None = None
-    n: int | None = None
-    m: int | None = None
+    source: str | None = None
+    breach: str | None = None
+    accommodation: str | None = None
+    age: int | None = None
+    school_urn: str | None = None
+    sessions_attended: int | None = None
+    sessions_missed: int | None = None
+    rating: str | None = None
+    moderated_to: str | None = None
+    agreed: bool | None = None
+    reason: str | None = None
+    child_id: str | None = None
 
 
 class Figure(BaseModel):

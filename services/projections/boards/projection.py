@@ -12,7 +12,12 @@ from typing import Any
 import asyncpg
 
 from contracts.case_events.events import ChildRegistered
-from services.projections.boards.facts import Fact, board_changes
+from services.projections.boards.facts import (
+    OCCURRENCE_DETAILS,
+    Fact,
+    board_changes,
+    occurrence_details,
+)
 from services.projections.boards.kept import TotalsMover
 from shared.envelope import DomainEvent, Envelope
 
@@ -40,8 +45,7 @@ class BoardFacts:
             else:
                 self._occurrences.append((
                     change.kind, change.subject_id or envelope.stream_id,
-                    envelope.stream_version, change.day, change.a, change.b, change.n,
-                    change.m))
+                    envelope.stream_version, change.day, *occurrence_details(change)))
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
@@ -62,7 +66,7 @@ class BoardFacts:
             if self._occurrences:
                 await conn.copy_records_to_table(
                     "occurrences", records=self._occurrences,
-                    columns=["kind", "subject_id", "seq", "day", "a", "b", "n", "m"])
+                    columns=["kind", "subject_id", "seq", "day", *OCCURRENCE_DETAILS])
             for event_type in sorted(self._changed):
                 # Delivered at commit: the live feed.
                 await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)

@@ -8,7 +8,12 @@ from datetime import date
 
 import asyncpg
 
+from services.projections.boards.facts import OCCURRENCE_DETAILS
 from services.projections.boards.model import Child, Happened
+
+# An occurrence's own locality (a triage discussion's) is read into `Happened.locality`.
+_DETAIL_NAMES = tuple(name for name in OCCURRENCE_DETAILS if name != "locality")
+_DETAILS = ", ".join(f"o.{name}" for name in _DETAIL_NAMES)
 
 
 async def snapshot(conn: asyncpg.Connection, as_at: date, locality: str | None) -> list[Child]:
@@ -36,13 +41,13 @@ async def happened(conn: asyncpg.Connection, kinds: Sequence[str], since: date, 
     """Occurrences of `kinds` in [since, until], with the locality of the child they concern
     (for triage, the locality of the discussion; for escalations, of the child escalated)."""
     rows = await conn.fetch(
-        "SELECT o.kind, o.subject_id, o.day, o.a, o.b, o.n, o.m,"
-        " CASE WHEN o.kind = 'triage' THEN o.a ELSE c.locality END AS locality"
-        " FROM occurrences o LEFT JOIN children c"
-        "   ON c.child_id = CASE WHEN o.kind LIKE 'escalation%' THEN o.b ELSE o.subject_id END"
+        f"SELECT o.kind, o.subject_id, o.day, {_DETAILS},"
+        " CASE WHEN o.kind = 'triage' THEN o.locality ELSE c.locality END AS locality"
+        " FROM occurrences o LEFT JOIN children c ON c.child_id ="
+        "   CASE WHEN o.kind LIKE 'escalation%' THEN o.child_id ELSE o.subject_id END"
         " WHERE o.kind = ANY($1::text[]) AND o.day BETWEEN $2 AND $3"
         " ORDER BY o.day, o.subject_id, o.seq",
         list(kinds), since, until)
-    return [Happened(r["kind"], r["subject_id"], r["day"], r["locality"], r["a"], r["b"],
-                     r["n"], r["m"])
+    return [Happened(r["kind"], r["subject_id"], r["day"], r["locality"],
+                     **{name: r[name] for name in _DETAIL_NAMES})
             for r in rows if locality is None or r["locality"] == locality]

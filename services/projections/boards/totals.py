@@ -19,16 +19,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from services.projections.boards import definitions as d
+from services.projections.boards.declarations import BOARD_DECLARATIONS
 from services.projections.boards.model import Board, Child, figure
 
 Definition = Callable[[Sequence[Child], date, str | None], Board]
 
+# The boards declared as kept as totals, by name: their definitions over children alone.
 TOTALLED: dict[str, Definition] = {
-    "care-leavers": d.care_leavers,
-    "timeliness": d.timeliness,
-    "children-in-care": d.children_in_care,
-}
+    b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+"""The boards, each declared once: its name (its URL and its section of docs/boards.md), its
+title, its figures (the pure definition in `definitions.py`), what it reads from the read model
+as at the day to give them, and whether it is kept as totals. The board list the API serves,
+the dispatch of `answering.compute` and the totalled boards of `totals.py` all come from here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import asyncpg
+
+from services.projections.boards import definitions
+from services.projections.boards.model import Board, Child
+from services.projections.boards.queries import happened, snapshot
+
+DOCS = "docs/boards.md"
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What a board is asked for: the day, the locality, and the start of the period that
+    counts over time and trends cover (`dates`: the attendance board's days, if chosen)."""
+
+    as_at: date
+    locality: str | None
+    since: date
+    dates: list[date] | None = None
+
+
+Figures = Callable[..., Board]
+Reads = Callable[[asyncpg.Connection, Figures, Asked], Awaitable[Board]]
+
+
+@dataclass(frozen=True)
+class BoardDeclaration:
+    name: str
+    title: str
+    figures: Figures
+    reads: Reads
+    kept_as_totals: bool = False
+    person_level: bool = False
+
+    def __post_init__(self) -> None:
+        # Totals are sums of what each child adds: a board reading anything else (occurrences,
+        # other days) could not be kept that way.
+        if self.kept_as_totals and self.reads is not children_as_at:
+            raise ValueError(f"{self.name}: a board kept as totals reads only children_as_at")
+
+    @property
+    def definition(self) -> str:
+        return f"{DOCS}#{self.name}"
+
+
+# -- what each board reads, handed to its figures -------------------------------------------
+
+async def children_as_at(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+    """Every child's record as at the day, and nothing else: what a board kept as totals may
+    read, since its figures must then be a sum of what each child adds."""
+    return figures(await snapshot(conn, asked.as_at, asked.locality), asked.as_at,
+                   asked.locality)
+
+
+async def cohort_and_open_escalations(conn: asyncpg.Connection, figures: Figures,
+                                      asked: Asked) -> Board:
+    """Every child as at the day, and the escalations still open then, counted by child."""
+    as_at, locality = asked.as_at, asked.locality
+    children = await snapshot(conn, as_at, locality)
+    raised = await happened(conn, ["escalation_raised"], date.min, as_at, locality)
+    resolved = {h.subject_id for h in await happened(
+        conn, ["escalation_resolved"], date.min, as_at, locality)}
+    open_by_child = Counter(h.child_id for h in raised
+                            if h.subject_id not in resolved and h.child_id)
+    return figures(children, dict(open_by_child), as_at, locality)
+
+
+async def attendance_days(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+    """The days asked for, else the last ten with attendance on or before the day."""
+    dates = asked.dates
+    if not dates:
+        rows = await conn.fetch(
+            "SELECT DISTINCT day FROM occurrences WHERE kind = 'attendance'"
+            " AND day <= $1 ORDER BY day DESC LIMIT 10", asked.as_at)
+        dates = sorted(r["day"] for r in rows)
+    days = []
+    for day in dates:
+        marks = await happened(conn, ["attendance"], day, day, asked.locality)
+        days.append((day, await snapshot(conn, day, asked.locality), marks))
+    return figures(days, asked.as_at, asked.locality)
+
+
+async def ratings_and_dip_samples(conn: asyncpg.Connection, figures: Figures, asked: Asked
+                                  ) -> Board:
+    as_at, locality = asked.as_at, asked.locality
+    return figures(await snapshot(conn, as_at, locality),
+                   await happened(conn, ["dip_sample"], asked.since, as_at, locality),
+                   as_at, locality, asked.since)
+
+
+async def triage_discussions(conn: asyncpg.Connection, figures: Figures, asked: Asked
+                             ) -> Board:
+    """From a year before the period: each month is compared with the same month then."""
+    since = asked.since
+    discussions = await happened(conn, ["triage"], since.replace(year=since.year - 1),
+                                 asked.as_at, asked.locality)
+    return figures(discussions, asked.as_at, asked.locality, since)
+
+
+async def escalations_to_date(conn: asyncpg.Connection, figures: Figures, asked: Asked
+                              ) -> Board:
+    as_at, locality = asked.as_at, asked.locality
+    return figures(await happened(conn, ["escalation_raised"], date.min, as_at, locality),
+                   await happened(conn, ["escalation_resolved"], date.min, as_at, locality),
+                   as_at, locality, asked.since)
+
+
+async def ewo_escalations_and_month_ends(conn: asyncpg.Connection, figures: Figures,
+                                         asked: Asked) -> Board:
+    """Every child as at each month's last day (or the day asked, for its own month)."""
+    as_at, locality = asked.as_at, asked.locality
+    month_ends: list[tuple[date, list[Child]]] = []
+    for month in definitions.months_between(asked.since, as_at):
+        end = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), as_at)
+        month_ends.append((end, await snapshot(conn, end, locality)))
+    return figures(await happened(conn, ["ewo"], asked.since, as_at, locality),
+                   month_ends, as_at, locality, asked.since)
+
+
+# -- the boards -----------------------------------------------------------------------------
+
+BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
+    BoardDeclaration("priority-cohort", "Priority cohort weekly tracker",
+                     definitions.priority_cohort, cohort_and_open_escalations,
+                     person_level=True),
+    BoardDeclaration("care-leavers", "Care leavers", definitions.care_leavers,
+                     children_as_at, kept_as_totals=True),
+    BoardDeclaration("attendance", "School attendance of vulnerable groups",
+                     definitions.attendance, attendance_days),
+    BoardDeclaration("risk", "Risk ratings and moderation", definitions.risk,
+                     ratings_and_dip_samples),
+    BoardDeclaration("early-help-triage", "Early help triage", definitions.early_help_triage,
+                     triage_discussions),
+    BoardDeclaration("timeliness", "Timeliness: plans and proceedings",
+                     definitions.timeliness, children_as_at, kept_as_totals=True),
+    BoardDeclaration("children-in-care", "Children in care", definitions.children_in_care,
+                     children_as_at, kept_as_totals=True),
+    BoardDeclaration("iro-escalations", "IRO and CP chair escalations",
+                     definitions.iro_escalations, escalations_to_date),
+    BoardDeclaration("ewo-and-red", "EWO escalations and RED ratings",
+                     definitions.ewo_and_red, ewo_escalations_and_month_ends),
+)
+
+DECLARED: dict[str, BoardDeclaration] = {b.name: b for b in BOARD_DECLARATIONS}
+BOARDS: dict[str, str] = {b.name: b.title for b in BOARD_DECLARATIONS}  # what the API lists
+PERSON_LEVEL: frozenset[str] = frozenset(b.name for b in BOARD_DECLARATIONS if b.person_level)

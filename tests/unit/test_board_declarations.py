@@ -1,0 +1,47 @@
+"""Each board is declared once, and what is derived from the declarations agrees with them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from services.projections.boards import totals
+from services.projections.boards.answering import compute
+from services.projections.boards.declarations import (
+    BOARD_DECLARATIONS,
+    BOARDS,
+    PERSON_LEVEL,
+    BoardDeclaration,
+    children_as_at,
+    ratings_and_dip_samples,
+)
+from services.projections.boards.definitions import risk
+
+
+class EmptyReadModel:
+    """A connection to a read model with no rows: enough to run every board's reads."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        return []
+
+
+@pytest.mark.parametrize("declared", BOARD_DECLARATIONS, ids=lambda b: b.name)
+async def test_a_board_answers_with_its_declared_name_title_and_definition_link(
+        declared: BoardDeclaration) -> None:
+    board = await compute(EmptyReadModel(), declared.name, date(2024, 6, 30), None)
+    assert (board.board, board.title) == (declared.name, declared.title)
+    assert all(f.definition == declared.definition for f in board.figures)
+
+
+def test_the_lists_the_api_and_the_totals_use_are_derived_from_the_declarations() -> None:
+    assert list(BOARDS) == [b.name for b in BOARD_DECLARATIONS]
+    assert sorted(PERSON_LEVEL) == ["priority-cohort"]
+    assert set(totals.TOTALLED) == {"care-leavers", "timeliness", "children-in-care"}
+
+
+def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
+    BoardDeclaration("x", "X", risk, children_as_at, kept_as_totals=True)
+    with pytest.raises(ValueError, match="reads only children_as_at"):
+        BoardDeclaration("x", "X", risk, ratings_and_dip_samples, kept_as_totals=True)
