@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 from contracts.case_events import events as e
 from contracts.case_events.codes import CareLeaverStatus, HealthPassportMilestone
@@ -19,11 +20,14 @@ from shared.aggregate import (
     AlreadyRecorded,
     Decision,
     DomainRuleViolation,
+    UnknownStream,
     check_day,
     not_in_future,
 )
 from shared.calendar import add_months, add_working_days, age_on, working_days_between
 from shared.envelope import DomainEvent
+
+T = TypeVar("T")
 
 ASSESSMENT_WORKING_DAYS = 45
 ICPC_WORKING_DAYS = 15
@@ -79,13 +83,22 @@ class Child(Aggregate):
         check_day(name, day, decision, self.state.date_of_birth, after, what)
 
     def _age_on(self, day: date) -> int:
-        assert self.state.date_of_birth is not None
+        if self.state.date_of_birth is None:  # a stream with no registration
+            raise UnknownStream(self.stream_id)
         return age_on(self.state.date_of_birth, day)
 
     @staticmethod
     def _must(condition: object, name: str, reason: str) -> None:
         if not condition:
             raise DomainRuleViolation(name, reason)
+
+    @staticmethod
+    def _found(value: T | None, name: str, reason: str) -> T:
+        """The open record a command names, or a 422 naming the field (never an assert: a
+        request can name anything)."""
+        if value is None:
+            raise DomainRuleViolation(name, reason)
+        return value
 
     # -- registration and referral ----------------------------------------------------------
 
@@ -130,9 +143,8 @@ class Child(Aggregate):
 
     def complete_assessment(self, cmd: c.CompleteAssessment, decision: Decision
                             ) -> list[DomainEvent]:
-        started = self.state.assessments.get(cmd.assessment_id)
-        self._must(started, "assessment_id", "no such open assessment")
-        assert started is not None
+        started = self._found(self.state.assessments.get(cmd.assessment_id), "assessment_id",
+                              "no such open assessment")
         self._day("completion_date", cmd.completion_date, decision, started,
                   "the assessment started")
         taken = working_days_between(started, cmd.completion_date)
@@ -145,9 +157,9 @@ class Child(Aggregate):
         return [e.ChildInNeedPlanStarted(**cmd.model_dump())]
 
     def end_cin_plan(self, cmd: c.EndChildInNeedPlan, decision: Decision) -> list[DomainEvent]:
-        plan = self.state.cin_plan
-        self._must(plan and plan.id == cmd.plan_id, "plan_id", "no such open plan")
-        assert plan is not None
+        open_plan = self.state.cin_plan
+        plan = self._found(open_plan if open_plan and open_plan.id == cmd.plan_id else None,
+                           "plan_id", "no such open plan")
         self._day("end_date", cmd.end_date, decision, plan.since, "the plan started")
         return [e.ChildInNeedPlanEnded(**cmd.model_dump())]
 
@@ -162,10 +174,8 @@ class Child(Aggregate):
 
     def record_initial_conference(self, cmd: c.RecordInitialConference, decision: Decision
                                   ) -> list[DomainEvent]:
-        self._must(self.state.strategy, "conference_date",
-                   "no strategy discussion with a section 47 enquiry precedes it")
-        assert self.state.strategy is not None
-        held, due = self.state.strategy
+        held, due = self._found(self.state.strategy, "conference_date",
+                                "no strategy discussion with a section 47 enquiry precedes it")
         self._day("conference_date", cmd.conference_date, decision, held, "the strategy discussion")
         return [e.InitialChildProtectionConferenceHeld(
             **cmd.model_dump(), within_timescale=due is None or cmd.conference_date <= due)]
@@ -200,9 +210,8 @@ class Child(Aggregate):
 
     def _open_cp_plan(self, plan_id: str) -> Open:
         plan = self.state.cp_plan
-        self._must(plan and plan.id == plan_id, "plan_id", "no such open child protection plan")
-        assert plan is not None
-        return plan
+        return self._found(plan if plan and plan.id == plan_id else None, "plan_id",
+                           "no such open child protection plan")
 
     # -- children in care -------------------------------------------------------------------
 
@@ -242,9 +251,7 @@ class Child(Aggregate):
         return [e.PermanencePlanRecorded(**cmd.model_dump())]
 
     def _in_care(self, name: str) -> Open:
-        self._must(self.state.care, name, "the child is not in care")
-        assert self.state.care is not None
-        return self.state.care
+        return self._found(self.state.care, name, "the child is not in care")
 
     # -- pre-proceedings and proceedings ----------------------------------------------------
 
@@ -274,9 +281,7 @@ class Child(Aggregate):
                                           weeks_taken=(cmd.concluded_on - entered).days // 7)]
 
     def _pre_proceedings(self, name: str) -> date:
-        self._must(self.state.pre_proceedings, name, "no pre-proceedings are open")
-        assert self.state.pre_proceedings is not None
-        return self.state.pre_proceedings
+        return self._found(self.state.pre_proceedings, name, "no pre-proceedings are open")
 
     def issue_care_proceedings(self, cmd: c.IssueCareProceedings, decision: Decision
                                ) -> list[DomainEvent]:
@@ -304,10 +309,8 @@ class Child(Aggregate):
 
     def _proceedings(self, proceedings_id: str) -> Open:
         open_ = self.state.proceedings
-        self._must(open_ and open_.id == proceedings_id, "proceedings_id",
-                   "no such open proceedings")
-        assert open_ is not None
-        return open_
+        return self._found(open_ if open_ and open_.id == proceedings_id else None,
+                           "proceedings_id", "no such open proceedings")
 
     # -- care leavers -----------------------------------------------------------------------
 
@@ -418,8 +421,7 @@ def _fold_registration_and_plans(state: ChildState, event: DomainEvent) -> None:
         case e.ChildProtectionPlanStarted():
             state.cp_plan = Open(event.plan_id, event.start_date, event.start_date)
             state.cp_plan_ids.add(event.plan_id)
-        case e.ChildProtectionPlanReviewed():
-            assert state.cp_plan is not None
+        case e.ChildProtectionPlanReviewed() if state.cp_plan is not None:
             state.cp_plan.last = event.review_date
         case e.ChildProtectionPlanEnded():
             state.cp_plan = None
@@ -430,8 +432,7 @@ def _fold_care_and_proceedings(state: ChildState, event: DomainEvent) -> None:
     match event:
         case e.PeriodOfCareStarted():
             state.care, state.la_reviews = Open("care", event.start_date, event.start_date), 0
-        case e.LegalStatusChanged():
-            assert state.care is not None
+        case e.LegalStatusChanged() if state.care is not None:
             state.care.last = event.change_date
         case e.PeriodOfCareEnded():
             state.care = None
