@@ -1,8 +1,10 @@
-"""Who may call what: every endpoint of every service, by role and agency, as data.
+"""Who may call what: each route declares its permission, the grants say who holds it.
 
-A request is matched to the first rule for its method and route (and query, for the boards'
-council view); what no rule lists is refused (403), and so is a rule's permission for anyone
-its grant does not name. docs/security.md shows this table (`python -m shared.access`
+Every route of every service declares on itself the permission it needs
+(`dependencies=[requires(Permission.RECORD)]`); `authorise`, a dependency of every app,
+reads the matched route's declaration before anything else runs. A route that declares
+nothing is refused (403), and so is a permission to anyone its grant does not name.
+docs/security.md shows every route with its permission (`python -m deploy.permissions`
 regenerates it) and tests/e2e/test_permissions.py holds the running services to it.
 
 Person-level reads are audited (shared/audit.py): a read of one child named in the path is
@@ -12,13 +14,14 @@ board's council view) is recorded by its handler with the children it returns.
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, params
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
@@ -79,15 +82,34 @@ AUDITED = {Permission.READ_CHILD, Permission.READ_PERSONAL, Permission.READ_PERS
 
 
 @dataclass(frozen=True)
-class Rule:
-    method: str
-    path: str  # the route's template; `*` matches the rest, e.g. /children/{child_id}/*
+class Access:
+    """One permission a route asks for: only when the request's query carries `query` (the
+    boards' council view), or always."""
+
     permission: Permission
     query: tuple[tuple[str, str], ...] = ()  # e.g. (("view", "council"),)
     lists_children: bool = False  # audited by the handler, with the children it returns
 
-    def matches(self, method: str, template: str, query: Any) -> bool:
-        return (self.method == method and fnmatch.fnmatchcase(template, self.path)
+    def applies(self, query: Mapping[str, str]) -> bool:
+        return all(query.get(k) == v for k, v in self.query)
+
+    def at(self, method: str, path: str) -> Rule:
+        return Rule(method, path, self.permission, self.query, self.lists_children)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A route's declared access, at its method and path: what the docs table shows and what
+    the audit records as the action."""
+
+    method: str
+    path: str  # the route's template, e.g. /children/{child_id}
+    permission: Permission
+    query: tuple[tuple[str, str], ...] = ()
+    lists_children: bool = False
+
+    def matches(self, method: str, template: str, query: Mapping[str, str]) -> bool:
+        return (self.method == method and self.path == template
                 and all(query.get(k) == v for k, v in self.query))
 
     @property
@@ -96,73 +118,61 @@ class Rule:
         return f"{self.method} {self.path}" + (f"?{q}" if q else "")
 
 
-def rule(method: str, path: str, permission: Permission, **options: Any) -> Rule:
-    return Rule(method, path, permission, **options)
+class Requires:
+    """A route's permission, declared on the route (`dependencies=[requires(...)]`).
+
+    It checks nothing itself: `authorise`, the dependency of every route of every app, reads
+    the matched route's declaration and enforces it before any other dependency runs, so a
+    route that declares nothing is refused like one that declares too little."""
+
+    def __init__(self, *options: Access) -> None:
+        self.options = options  # the first that applies to the request's query decides
+
+    async def __call__(self) -> None:
+        return None
+
+    def applying(self, query: Mapping[str, str]) -> Access | None:
+        return next((a for a in self.options if a.applies(query)), None)
 
 
-OPERATIONAL = [
-    rule("GET", "/health", Permission.PUBLIC),
-    rule("GET", "/metrics", Permission.METRICS),
-    rule("GET", "/openapi.json", Permission.API_DOCS),
-    rule("GET", "/docs", Permission.API_DOCS),
-    rule("GET", "/docs/oauth2-redirect", Permission.API_DOCS),
-    rule("GET", "/redoc", Permission.API_DOCS),
-]
-CHILD_COMMANDS = [
-    rule("POST", "/children/{child_id}/*", Permission.RECORD),
-    rule("GET", "/children/{child_id}", Permission.READ_CHILD),
-]
-_COUNCIL_VIEW = (("view", "council"),)
-RULES: dict[str, list[Rule]] = {
-    "case_events": [
-        rule("POST", "/children", Permission.RECORD),
-        rule("GET", "/children/{child_id}/personal-details", Permission.READ_PERSONAL),
-        rule("POST", "/children/{child_id}/erasure", Permission.ERASE),
-        rule("GET", "/children/{child_id}/subject-access", Permission.SUBJECT_ACCESS),
-        rule("GET", "/retention", Permission.RETENTION),
-        *CHILD_COMMANDS,
-        rule("POST", "/families/{family_id}/*", Permission.RECORD),
-    ],
-    "accommodation": CHILD_COMMANDS,
-    "education": [
-        rule("POST", "/attendance/register-feed", Permission.RECORD_REGISTER_FEED),
-        *CHILD_COMMANDS,
-    ],
-    "escalations": [
-        rule("POST", "/escalations", Permission.RECORD),
-        rule("POST", "/escalations/{escalation_id}/*", Permission.RECORD),
-        rule("GET", "/escalations/{escalation_id}", Permission.READ_CHILD, lists_children=True),
-        rule("POST", "/drift-checks", Permission.CHECK_DRIFT),
-        *CHILD_COMMANDS,
-    ],
-    "projections": [
-        rule("GET", "/login", Permission.PUBLIC),
-        rule("POST", "/login", Permission.PUBLIC),
-        rule("GET", "/", Permission.READ_BOARDS),
-        rule("GET", "/boards", Permission.READ_BOARDS),
-        rule("GET", "/boards/live", Permission.READ_BOARDS),
-        rule("GET", "/boards/child-protection/open-plans", Permission.READ_PERSON_LEVEL,
-             lists_children=True),
-        rule("GET", "/boards/{board}", Permission.READ_PERSON_LEVEL, query=_COUNCIL_VIEW,
-             lists_children=True),
-        rule("GET", "/boards/{board}", Permission.READ_BOARDS),
-        rule("GET", "/dashboard*", Permission.READ_PERSON_LEVEL, query=_COUNCIL_VIEW,
-             lists_children=True),
-        rule("GET", "/dashboard*", Permission.READ_BOARDS),
-        rule("GET", "/definitions", Permission.READ_BOARDS),
-    ],
-    "partner_feeds": [
-        rule("GET", "/shares", Permission.AUDIT),
-        rule("GET", "/audit", Permission.AUDIT),
-    ],
-}
+def requires(permission: Permission, *, lists_children: bool = False,
+             unless: Access | None = None) -> params.Depends:
+    """The route's permission; `unless` names a narrower access that takes over when the
+    request's query asks for it (e.g. the council view of a board)."""
+    first = (unless,) if unless is not None else ()
+    return Depends(Requires(*first, Access(permission, lists_children=lists_children)))
 
 
-def rules_for(service: str) -> list[Rule]:
-    return [*OPERATIONAL, *RULES.get(service, [])]
+def declaration_of(dependencies: Sequence[params.Depends]) -> Requires | None:
+    """The route's own declaration (the last: a route's own overrides its router's)."""
+    found = [d.dependency for d in dependencies if isinstance(d.dependency, Requires)]
+    return found[-1] if found else None
 
 
-def find_rule(rules: list[Rule], method: str, template: str, query: Any) -> Rule | None:
+# The routes FastAPI itself creates (Starlette routes: no dependency runs on them); every
+# valid token is granted their permission.
+API_DOCS_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+# Every process serves these (shared/http.py, FastAPI's docs): shown once for every service.
+OPERATIONAL_PATHS = frozenset({"/health", "/metrics", *API_DOCS_PATHS})
+
+
+def rules_of(app: FastAPI) -> list[Rule]:
+    """Every route of `app` with its declared access, the narrower (query) ones first; a
+    route that declares nothing is absent (refused to everyone)."""
+    rules: list[Rule] = []
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute):
+            declared = declaration_of(route.dependencies)
+            options = declared.options if declared is not None else ()
+            rules += [o.at(m, route.path or "") for m in sorted(route.methods or ())
+                      for o in options]
+        elif route.path in API_DOCS_PATHS:
+            rules.append(Rule("GET", route.path, Permission.API_DOCS))
+    return rules
+
+
+def find_rule(rules: Sequence[Rule], method: str, template: str, query: Mapping[str, str]
+              ) -> Rule | None:
     return next((r for r in rules if r.matches(method, template, query)), None)
 
 
@@ -172,33 +182,31 @@ def allowed(permission: Permission, principal: Principal) -> bool:
 
 
 def principal_of(request: Request) -> Principal:
-    principal = getattr(request.state, "principal", None)
+    principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         raise HTTPException(401, "authentication required")
-    return principal  # type: ignore[no-any-return]
+    return principal
 
 
 def forbidden(detail: str) -> HTTPException:
     return HTTPException(403, detail)
 
 
-@dataclass
-class AccessPolicy:
-    """The rules of one service, kept on app.state; `authorise` is every route's dependency."""
-
-    service: str
-    rules: list[Rule] = field(default_factory=list)
-
-
 async def authorise(request: Request, response: Response) -> None:
-    policy: AccessPolicy = request.app.state.access
-    template = getattr(request.scope.get("route"), "path", request.url.path)
-    found = find_rule(policy.rules, request.method, template, request.query_params)
-    if found is not None and found.permission is Permission.PUBLIC:
+    """Every route's first dependency: the matched route's declared access, or 403.
+
+    Routers carry their full paths (no include prefix): FastAPI puts the route as declared
+    in the scope, and its path is the template the docs and the audit name."""
+    route = request.scope.get("route")
+    template: str = getattr(route, "path", request.url.path)
+    declared = declaration_of(getattr(route, "dependencies", []))
+    access = declared.applying(request.query_params) if declared is not None else None
+    if access is not None and access.permission is Permission.PUBLIC:
         return
     principal = principal_of(request)
-    if found is None:
+    if access is None:
         raise forbidden(f"{request.method} {template} is not open to anyone (docs/security.md)")
+    found = access.at(request.method, template)
     if not allowed(found.permission, principal):
         who = (f"{principal.agency} partners" if principal.role is Role.PARTNER
                else f"the council's {principal.role} role")
@@ -252,29 +260,6 @@ def check_locality(request: Request, locality: str | None) -> None:
                         f"({', '.join(sorted(principal.localities or ()))})")
 
 
-def matrix_markdown() -> str:
-    """The permission table of docs/security.md, generated from RULES and GRANTS."""
-    lines = ["| permission | who is granted it | endpoints |", "|---|---|---|"]
-    for permission in Permission:
-        if permission is Permission.PUBLIC:
-            who = "anyone, without a token"
-        else:
-            g = GRANTS[permission]
-            who = ", ".join(f"`{r}`" for r in sorted(g.roles))
-            if g.partners:
-                who += (" (council); " if g.roles else "") + "partners of " + ", ".join(
-                    sorted(a.value for a in g.partners))
-            if permission in AUDITED:
-                who += " — **audited**"
-        endpoints = sorted({f"`{r.where}` ({service})"
-                            for service in [*RULES, "every service"]
-                            for r in (OPERATIONAL if service == "every service"
-                                      else RULES[service])
-                            if r.permission is permission})
-        lines.append(f"| {permission} | {who} | {'<br>'.join(endpoints)} |")
-    return "\n".join(lines) + "\n"
-
-
 def write_into(doc: Path, marker: str, text: str) -> None:
     body = doc.read_text()
     start, end = f"<!-- {marker}: generated -->", f"<!-- /{marker} -->"
@@ -285,6 +270,3 @@ def write_into(doc: Path, marker: str, text: str) -> None:
 
 SECURITY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
 
-if __name__ == "__main__":
-    write_into(SECURITY_DOC, "permissions", matrix_markdown())
-    print(f"permissions written into {SECURITY_DOC.name}")

@@ -1,4 +1,6 @@
-"""What every command API shares: the command context, error responses, the app factory."""
+"""What every API shares: the command context, error responses, the app factory, and the
+resources its handlers are given (`Pool`, `Store`, `Audit`, `ServiceClock`,
+`ServiceSettings`)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ import asyncpg
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import State
 
 from shared.access import principal_of
 from shared.aggregate import AlreadyRecorded, DomainRuleViolation
 from shared.application import UnknownStream
 from shared.audit import AuditLog
 from shared.auth import Principal
+from shared.clock import Clock, clock_from
 from shared.db import open_database
 from shared.envelope import new_event_id
 from shared.eventstore import (
@@ -151,8 +155,11 @@ def service_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: dict[str, HealthCheck],
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """An API: its own lifespan inside one that opens the access audit."""
+    """An API: its own lifespan inside one that opens the access audit. The settings and the
+    clock are on app.state from the start, the lifespan adds the rest (see the dependencies
+    below)."""
 
     @asynccontextmanager
     async def audited(app: FastAPI) -> AsyncIterator[None]:
@@ -165,6 +172,8 @@ def service_app(
 
     app = secured_app(settings, title=title, description=description, version="1",
                       lifespan=audited)
+    app.state.settings = settings
+    app.state.clock = clock or clock_from(settings)
     install_error_handlers(app)
     install_unavailable_handler(app)
     instrument(app)
@@ -172,43 +181,76 @@ def service_app(
     return app
 
 
-class ServiceState:
-    """What a service's endpoints use, available once the app has started."""
-
-    pool: asyncpg.Pool
-    _store: PostgresEventStore | None = None
-
-    @property
-    def store(self) -> PostgresEventStore:
-        """One store on the pool (it coalesces the relay's wake-ups across requests)."""
-        if self._store is None:
-            self._store = PostgresEventStore(self.pool)
-        return self._store
-
-
 def database_service_app(settings: Settings, title: str, description: str,
-                         migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
+                         migrations: Sequence[Path] = (), clock: Clock | None = None,
+                         resources: Callable[[State], None] | None = None,
+                         event_store: bool = False) -> FastAPI:
     """The app of a service with a database of its own: opened (and `migrations` applied) at
-    start-up, health, metrics and error responses; the service adds its routes."""
-    state = ServiceState()
-
-    async def database_check() -> dict[str, Any]:
-        await state.pool.fetchval("SELECT 1")
-        return {"ok": True}
+    start-up as app.state.pool, with `event_store` one store on it (it coalesces the relay's
+    wake-ups across requests), then the service's own `resources`; health, metrics and error
+    responses. The service includes its routers."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state.pool = await open_database(settings, *migrations)
+        app.state.pool = await open_database(settings, *migrations)
+        if event_store:
+            app.state.store = PostgresEventStore(app.state.pool)
+        if resources is not None:
+            resources(app.state)
         try:
             yield
         finally:
-            await state.pool.close()
+            await app.state.pool.close()
 
-    return service_app(title, settings, description, lifespan,
-                       {"postgres": database_check}), state
+    checks: dict[str, HealthCheck] = {}
+    app = service_app(title, settings, description, lifespan, checks, clock)
+
+    async def database_check() -> dict[str, Any]:
+        await app.state.pool.fetchval("SELECT 1")
+        return {"ok": True}
+
+    checks["postgres"] = database_check
+    return app
 
 
 def domain_service_app(settings: Settings, title: str, description: str,
-                       migrations: Sequence[Path] = ()) -> tuple[FastAPI, ServiceState]:
+                       migrations: Sequence[Path] = (), clock: Clock | None = None,
+                       resources: Callable[[State], None] | None = None) -> FastAPI:
     """The app of a domain service: its event store (and `migrations`) in its database."""
-    return database_service_app(settings, title, description, [EVENT_STORE_SQL, *migrations])
+    return database_service_app(settings, title, description, [EVENT_STORE_SQL, *migrations],
+                                clock, resources, event_store=True)
+
+
+# What handlers are given (FastAPI's Depends): the resources on app.state. Coroutines, so
+# FastAPI calls them in the event loop, not in its thread pool.
+
+async def pool_of(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+async def store_of(request: Request) -> PostgresEventStore:
+    store: PostgresEventStore = request.app.state.store
+    return store
+
+
+async def clock_of(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+async def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def audit_of(request: Request) -> AuditLog:
+    audit: AuditLog = request.app.state.audit
+    return audit
+
+
+Pool = Annotated[asyncpg.Pool, Depends(pool_of)]
+Audit = Annotated[AuditLog, Depends(audit_of)]
+Store = Annotated[PostgresEventStore, Depends(store_of)]
+ServiceClock = Annotated[Clock, Depends(clock_of)]
+ServiceSettings = Annotated[Settings, Depends(settings_of)]

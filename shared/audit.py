@@ -51,7 +51,7 @@ class AuditLog:
             audit_id, principal.user_id, principal.agency.value, principal.role.value,
             self.service, action, request[:2000], sorted(set(child_ids)), why,
             principal.token_id)
-        return audit_id  # type: ignore[no-any-return]
+        return audit_id
 
 
 async def query(pool: asyncpg.Pool, child_id: str | None, user_id: str | None,

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from shared.access import Permission, requires
 from shared.logging import configure_logging, get_logger
 from shared.security import secured_app
 from shared.settings import Settings
@@ -38,7 +39,8 @@ WorkerParts = tuple[
 def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health", summary="Liveness and readiness of this process and its dependencies")
+    @router.get("/health", summary="Liveness and readiness of this process and its dependencies",
+                dependencies=[requires(Permission.PUBLIC)])
     async def health() -> JSONResponse:
         results: dict[str, Any] = {}
         ok = True
@@ -51,7 +53,8 @@ def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRoute
         body = {"service": service, "status": "ok" if ok else "degraded", "checks": results}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+                dependencies=[requires(Permission.METRICS)])
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -14,7 +14,7 @@ from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 
-from shared.access import AccessPolicy, authorise, rules_for
+from shared.access import authorise
 from shared.auth import Authenticate, TokenVerifier
 from shared.settings import Settings
 
@@ -148,10 +148,9 @@ class RateLimit:
 
 def secured_app(settings: Settings, **options: Any) -> FastAPI:
     """A FastAPI app with authentication (every request but /health carries a valid token),
-    authorisation by the service's rules (shared/access.py) on every route, per-user rate
+    authorisation by each route's declared permission (shared/access.py), per-user rate
     limits, body limits and security headers. Middleware added last runs first."""
     app = FastAPI(dependencies=[Depends(authorise)], **options)
-    app.state.access = AccessPolicy(settings.service, rules_for(settings.service))
     app.add_middleware(RateLimit, limits=settings.rate_limit)
     app.state.verifier = TokenVerifier(settings)
     app.add_middleware(Authenticate, verifier=app.state.verifier)

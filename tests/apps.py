@@ -1,12 +1,12 @@
-"""Every service's API app, built in memory (nothing started), and its routes: what the
-permission tests and the audit check hold the running services to."""
+"""Every service's API app, built in memory (nothing started), its routes and their declared
+permissions: what the permission tests and the audit check hold the running services to."""
 
 from __future__ import annotations
 
 import functools
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from services.accommodation.api import create_app as accommodation
 from services.case_events.api import create_app as case_events
@@ -14,6 +14,7 @@ from services.education.api import create_app as education
 from services.escalations.api import create_app as escalations
 from services.partner_feeds.api import create_app as partner_feeds
 from services.projections.api import create_app as projections
+from shared.access import Rule, rules_of
 from shared.settings import Settings
 from tests.infrastructure import TEST_ISSUER
 
@@ -28,5 +29,14 @@ def app(service: str) -> FastAPI:
                                   auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
 
 
-def api_routes(service: str) -> list[APIRoute]:
-    return [r for r in app(service).routes if isinstance(r, APIRoute)]
+def api_routes(service: str) -> list[RouteContext]:
+    """Every FastAPI route of the service's API (those of included routers too), with its
+    full path and methods."""
+    return [r for r in iter_route_contexts(app(service).routes)
+            if isinstance(r.original_route, APIRoute)]
+
+
+def rules_for(service: str) -> list[Rule]:
+    """Every route of the service's API with the permission it declares (the worker of a
+    service serves the same operational routes: /health, /metrics, the API docs)."""
+    return rules_of(app(service))

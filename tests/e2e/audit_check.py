@@ -19,8 +19,8 @@ import httpx
 import jwt
 from starlette.routing import Match
 
-from shared.access import AUDITED, find_rule, rules_for
-from tests.apps import api_routes
+from shared.access import AUDITED, find_rule
+from tests.apps import api_routes, rules_for
 from tests.infrastructure import Infrastructure, ServiceProcess
 
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from deploy.demo.county import load
-from services.projections.boards.catalogue import BOARDS
+from services.projections.boards.declarations import BOARDS
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner

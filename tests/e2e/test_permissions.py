@@ -3,8 +3,8 @@
 Every service process runs against a broker with SASL/SCRAM over TLS and ACLs on, each worker
 as its service's own Kafka user. Then:
 - every role of every agency calls every endpoint of every service: what docs/security.md
-  (shared/access.py) allows is not refused, everything else is 403; a token naming a role an
-  agency does not have is 401;
+  (each route's declared permission, shared/access.py) allows is not refused, everything
+  else is 403; a token naming a role an agency does not have is 401;
 - every Kafka user (each service, each partner agency) reads and writes every platform topic
   and joins consumer groups: the broker refuses all but what the ACL table
   (deploy/local/kafka_security.py) grants;
@@ -26,10 +26,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from contracts.topics import TOPICS
 from deploy.local import kafka_security
 from deploy.local.stack import service_processes
-from shared.access import Permission, allowed, find_rule, rules_for
+from shared.access import Permission, allowed, find_rule
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
-from tests.apps import api_routes
+from tests.apps import api_routes, rules_for
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
     auth,

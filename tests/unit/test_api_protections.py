@@ -12,10 +12,10 @@ from typing import Any
 
 import asyncpg
 import jwt
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.testclient import TestClient
 
-from shared.access import Permission, Rule
+from shared.access import Access, Permission, requires
 from shared.api import install_unavailable_handler
 from shared.auth import LocalIssuer
 from shared.http import operational_router
@@ -32,14 +32,12 @@ def app(limit: int = 1000, rate: str = "1000/second", **settings: Any) -> TestCl
         rate_limit=rate, **settings))
     install_unavailable_handler(application)
     application.include_router(operational_router("t", {}))
-    application.state.access.rules += [Rule("POST", "/echo", Permission.RECORD),
-                                       Rule("POST", "/lost", Permission.RECORD)]
 
-    @application.post("/echo")
+    @application.post("/echo", dependencies=[requires(Permission.RECORD)])
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
-    @application.post("/lost")
+    @application.post("/lost", dependencies=[requires(Permission.RECORD)])
     async def lost() -> None:
         raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
 
@@ -152,7 +150,7 @@ def test_a_valid_token_without_the_permission_is_403_naming_the_rule() -> None:
     assert client.get("/metrics", headers=ops).status_code == 200
 
 
-def test_a_route_no_rule_lists_is_refused_to_everyone() -> None:
+def test_a_route_that_declares_no_permission_is_refused_to_everyone() -> None:
     client = app()
     application: Any = client.app
 
@@ -163,6 +161,50 @@ def test_a_route_no_rule_lists_is_refused_to_everyone() -> None:
     for role in ("manager", "operations", "information_governance"):
         r = client.get("/forgotten", headers=ISSUER.headers("x", "council", role))
         assert r.status_code == 403 and "not open to anyone" in r.json()["detail"]
+
+
+def test_a_router_route_without_a_declared_permission_is_403_and_one_with_it_is_not() -> None:
+    """Default deny holds for routes of included routers too; a route's own declaration is
+    the one enforced, whatever its neighbours declare."""
+    client = app()
+    router = APIRouter()
+
+    @router.get("/undeclared/{child_id}")
+    async def undeclared(child_id: str) -> dict[str, str]:
+        return {"leaked": child_id}
+
+    @router.get("/declared", dependencies=[requires(Permission.METRICS)])
+    async def declared() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    application: Any = client.app
+    application.include_router(router)
+    for role in ("manager", "operations", "information_governance", "practitioner"):
+        headers = ISSUER.headers("x", "council", role)
+        r = client.get("/undeclared/C-1", headers=headers)
+        assert r.status_code == 403, (role, r.status_code)
+        assert r.json()["detail"] == ("GET /undeclared/{child_id} is not open to anyone "
+                                      "(docs/security.md)")
+        expected = 200 if role == "operations" else 403
+        assert client.get("/declared", headers=headers).status_code == expected, role
+    assert TestClient(application).get("/undeclared/C-1").status_code == 401  # no token
+
+
+def test_a_query_can_ask_for_a_narrower_permission_declared_on_the_route() -> None:
+    client = app()
+    application: Any = client.app
+    council_view = Access(Permission.METRICS, query=(("view", "council"),))
+
+    @application.get("/board", dependencies=[requires(Permission.RECORD, unless=council_view)])
+    async def board() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    assert client.get("/board").status_code == 200  # a manager may record
+    refused = client.get("/board", params={"view": "council"})
+    assert refused.status_code == 403
+    assert "may not read metrics (GET /board?view=council;" in refused.json()["detail"]
+    ops = ISSUER.headers("o-1", "council", "operations")
+    assert client.get("/board", params={"view": "council"}, headers=ops).status_code == 200
 
 
 def test_each_user_is_held_to_the_rate_limit_with_retry_after() -> None:

@@ -5,26 +5,28 @@ registry at install time (deploy/local/bootstrap.sh) and is served by this servi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import parse_qs, urlencode
 
 import asyncpg
 import markdown
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.projections.boards.catalogue import BOARDS, board_on
+from services.projections.boards.answering import board_on
+from services.projections.boards.declarations import BOARDS
 from services.projections.boards.model import Board, Figure, suppress
 from services.projections.builds import reading
-from shared.access import visible_rows
+from services.projections.routes.boards import COUNCIL_VIEW
+from shared.access import Permission, requires, visible_rows
+from shared.api import Pool, ServiceClock, ServiceSettings
 from shared.auth import COOKIE, InvalidToken
-from shared.clock import Clock
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -93,121 +95,158 @@ def _local(target: str | None) -> str:
         else "/dashboard"
 
 
-def add_dashboard(app: FastAPI, pool: Callable[[], asyncpg.Pool], settings: Settings,
-                  clock: Clock) -> None:
-    if GOVUK.exists():
-        app.mount("/static/govuk", StaticFiles(directory=GOVUK), name="govuk")
-        app.mount("/assets", StaticFiles(directory=GOVUK / "assets"), name="govuk-assets")
-    app.mount("/static/app", StaticFiles(directory=HERE / "static"), name="dashboard")
+router = APIRouter(include_in_schema=False)
+if GOVUK.exists():
+    router.mount("/static/govuk", StaticFiles(directory=GOVUK), name="govuk")
+    router.mount("/assets", StaticFiles(directory=GOVUK / "assets"), name="govuk-assets")
+router.mount("/static/app", StaticFiles(directory=HERE / "static"), name="dashboard")
+# Every page shows boards: the partnership view, or the council view for those granted it.
+BOARD_PAGES = [requires(Permission.READ_BOARDS, unless=COUNCIL_VIEW)]
 
-    async def board_for(name: str, as_at: date, locality: str | None, view: str) -> Board:
-        result = await board_on(pool(), name, as_at, locality, today=clock.today(),
-                                window=settings.board_days_kept)
-        if view == "partnership":
-            return suppress(result, settings.small_number_threshold)
+
+class Asked(NamedTuple):
+    as_at: date
+    locality: str | None
+    view: str
+
+
+async def asked(request: Request, clock: ServiceClock) -> Asked:
+    """What a page is asked for (as_at, locality, view), checked as the API checks it."""
+    today = clock.today()
+    try:
+        as_at = date.fromisoformat(request.query_params.get("as_at") or today.isoformat())
+    except ValueError:
+        raise HTTPException(422, "as_at must be a date, e.g. 2024-06-30") from None
+    if as_at > today:
+        raise HTTPException(422, "as_at is in the future")
+    view = request.query_params.get("view", "partnership")
+    if view not in ("partnership", "council"):
+        raise HTTPException(422, "view must be partnership or council")
+    return Asked(as_at, request.query_params.get("locality") or None, view)
+
+
+@dataclass(frozen=True)
+class Boards:
+    """The boards as a page shows them: suppressed in the partnership view."""
+
+    pool: asyncpg.Pool
+    settings: Settings
+    today: date
+
+    async def board(self, name: str, asked: Asked) -> Board:
+        result = await board_on(self.pool, name, asked.as_at, asked.locality, today=self.today,
+                                window=self.settings.board_days_kept)
+        if asked.view == "partnership":
+            return suppress(result, self.settings.small_number_threshold)
         return result
 
-    def params(request: Request) -> tuple[date, str | None, str]:
-        today = clock.today()
-        try:
-            as_at = date.fromisoformat(request.query_params.get("as_at") or today.isoformat())
-        except ValueError:
-            raise HTTPException(422, "as_at must be a date, e.g. 2024-06-30") from None
-        if as_at > today:
-            raise HTTPException(422, "as_at is in the future")
-        view = request.query_params.get("view", "partnership")
-        if view not in ("partnership", "council"):
-            raise HTTPException(422, "view must be partnership or council")
-        return as_at, request.query_params.get("locality") or None, view
-
-    async def localities() -> list[str]:
-        async with reading(pool()) as conn:
+    async def localities(self) -> list[str]:
+        async with reading(self.pool) as conn:
             return [r["locality"] for r in await conn.fetch(
                 "SELECT DISTINCT locality FROM children ORDER BY locality")]
 
-    def headline(board: Board) -> Figure | None:
-        key = HEADLINES[board.board]
-        matching = [f for f in board.figures if f.key == key]
-        return matching[-1] if matching else None
 
-    @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    async def index(request: Request) -> HTMLResponse:
-        as_at, locality, view = params(request)
-        boards = []
-        for name, title in BOARDS.items():
-            board = await board_for(name, as_at, locality, view)
-            boards.append({"board": name, "title": title, "headline": headline(board)})
-        return templates.TemplateResponse(request, "index.html", {
-            "title": "Oversight boards", "boards": boards, "as_at": as_at})
+async def boards_of(pool: Pool, settings: ServiceSettings, clock: ServiceClock) -> Boards:
+    return Boards(pool, settings, clock.today())
 
-    async def live_figures(request: Request) -> list[dict[str, Any]]:
-        as_at, locality, view = params(request)
-        figures = []
-        for name in ("timeliness", "children-in-care", "iro-escalations", "priority-cohort"):
-            board = await board_for(name, as_at, locality, view)
-            f = headline(board)
-            if f is not None:
-                figures.append({"board": name, "key": f"{name}.{f.key}",
-                                "label": f"{BOARDS[name]}: {f.label.lower()}",
-                                "count": f.count})
-        return figures
 
-    @app.get("/dashboard/live", response_class=HTMLResponse, include_in_schema=False)
-    async def live(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "live.html", {
-            "title": "Live", "figures": await live_figures(request)})
+Question = Annotated[Asked, Depends(asked)]
+Shown = Annotated[Boards, Depends(boards_of)]
 
-    @app.get("/dashboard/live/figures", response_class=HTMLResponse, include_in_schema=False)
-    async def live_fragment(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(request, "live_figures.html", {
-            "figures": await live_figures(request)})
 
-    @app.get("/definitions", response_class=HTMLResponse, include_in_schema=False)
-    async def definitions(request: Request) -> HTMLResponse:
-        html = markdown.markdown(DEFINITIONS.read_text(), extensions=["tables"])
-        for tag, cls in (("<table>", "govuk-table"), ("<h1>", "govuk-heading-xl"),
-                         ("<h2>", "govuk-heading-l"), ("<th>", "govuk-table__header"),
-                         ("<td>", "govuk-table__cell"), ("<tr>", "govuk-table__row")):
-            html = html.replace(tag, f'{tag[:-1]} class="{cls}">')
-        return templates.TemplateResponse(request, "definitions.html", {
-            "title": "Definitions", "html": html})
+def headline(board: Board) -> Figure | None:
+    key = HEADLINES[board.board]
+    matching = [f for f in board.figures if f.key == key]
+    return matching[-1] if matching else None
 
-    @app.get("/dashboard/{name}", response_class=HTMLResponse, include_in_schema=False)
-    async def board_page(request: Request, name: str) -> HTMLResponse:
-        if name not in BOARDS:
-            raise HTTPException(404, f"no board {name!r}")
-        as_at, locality, view = params(request)
-        board = await board_for(name, as_at, locality, view)
-        audit_id = None
-        if board.rows is not None:
-            rows, audit_id = await visible_rows(request, None, board.rows)
-            board = board.model_copy(update={"rows": rows})
-        query = urlencode({"as_at": as_at.isoformat(), "view": view,
-                           **({"locality": locality} if locality else {})})
-        return templates.TemplateResponse(request, "board.html", {
-            "title": board.title, "board": board, "charts": charts(board),
-            "localities": await localities(), "today": clock.today(),
-            "csv_url": f"/boards/{name}?{query}&format=csv"},
-            headers={"X-Audit-Id": audit_id} if audit_id else None)
 
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_page(request: Request) -> HTMLResponse:
+@router.get("/", dependencies=[requires(Permission.READ_BOARDS)])
+async def home() -> RedirectResponse:
+    return RedirectResponse("/dashboard")
+
+
+@router.get("/dashboard", response_class=HTMLResponse, dependencies=BOARD_PAGES)
+async def index(request: Request, question: Question, shown: Shown) -> HTMLResponse:
+    boards = []
+    for name, title in BOARDS.items():
+        board = await shown.board(name, question)
+        boards.append({"board": name, "title": title, "headline": headline(board)})
+    return templates.TemplateResponse(request, "index.html", {
+        "title": "Oversight boards", "boards": boards, "as_at": question.as_at})
+
+
+async def live_figures(question: Asked, shown: Boards) -> list[dict[str, Any]]:
+    figures = []
+    for name in ("timeliness", "children-in-care", "iro-escalations", "priority-cohort"):
+        f = headline(await shown.board(name, question))
+        if f is not None:
+            figures.append({"board": name, "key": f"{name}.{f.key}",
+                            "label": f"{BOARDS[name]}: {f.label.lower()}", "count": f.count})
+    return figures
+
+
+@router.get("/dashboard/live", response_class=HTMLResponse, dependencies=BOARD_PAGES)
+async def live(request: Request, question: Question, shown: Shown) -> HTMLResponse:
+    return templates.TemplateResponse(request, "live.html", {
+        "title": "Live", "figures": await live_figures(question, shown)})
+
+
+@router.get("/dashboard/live/figures", response_class=HTMLResponse, dependencies=BOARD_PAGES)
+async def live_fragment(request: Request, question: Question, shown: Shown) -> HTMLResponse:
+    return templates.TemplateResponse(request, "live_figures.html", {
+        "figures": await live_figures(question, shown)})
+
+
+@router.get("/definitions", response_class=HTMLResponse,
+            dependencies=[requires(Permission.READ_BOARDS)])
+async def definitions(request: Request) -> HTMLResponse:
+    html = markdown.markdown(DEFINITIONS.read_text(), extensions=["tables"])
+    for tag, cls in (("<table>", "govuk-table"), ("<h1>", "govuk-heading-xl"),
+                     ("<h2>", "govuk-heading-l"), ("<th>", "govuk-table__header"),
+                     ("<td>", "govuk-table__cell"), ("<tr>", "govuk-table__row")):
+        html = html.replace(tag, f'{tag[:-1]} class="{cls}">')
+    return templates.TemplateResponse(request, "definitions.html", {
+        "title": "Definitions", "html": html})
+
+
+@router.get("/dashboard/{name}", response_class=HTMLResponse, dependencies=BOARD_PAGES)
+async def board_page(request: Request, name: str, question: Question, shown: Shown
+                     ) -> HTMLResponse:
+    if name not in BOARDS:
+        raise HTTPException(404, f"no board {name!r}")
+    board = await shown.board(name, question)
+    audit_id = None
+    if board.rows is not None:
+        rows, audit_id = await visible_rows(request, None, board.rows)
+        board = board.model_copy(update={"rows": rows})
+    query = urlencode({"as_at": question.as_at.isoformat(), "view": question.view,
+                       **({"locality": question.locality} if question.locality else {})})
+    return templates.TemplateResponse(request, "board.html", {
+        "title": board.title, "board": board, "charts": charts(board),
+        "localities": await shown.localities(), "today": shown.today,
+        "csv_url": f"/boards/{name}?{query}&format=csv"},
+        headers={"X-Audit-Id": audit_id} if audit_id else None)
+
+
+@router.get("/login", response_class=HTMLResponse, dependencies=[requires(Permission.PUBLIC)])
+async def login_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {
+        "title": "Sign in", "next": _local(request.query_params.get("next"))})
+
+
+@router.post("/login", dependencies=[requires(Permission.PUBLIC)])
+async def login(request: Request, settings: ServiceSettings) -> Response:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    token = (form.get("token") or [""])[0].strip()
+    try:
+        principal = request.app.state.verifier.verify(token)
+    except InvalidToken as error:
         return templates.TemplateResponse(request, "login.html", {
-            "title": "Sign in", "next": _local(request.query_params.get("next"))})
-
-    @app.post("/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0].strip()
-        try:
-            principal = request.app.state.verifier.verify(token)
-        except InvalidToken as error:
-            return templates.TemplateResponse(request, "login.html", {
-                "title": "Sign in", "error": str(error),
-                "next": _local((form.get("next") or [""])[0])}, status_code=401)
-        response = RedirectResponse(_local((form.get("next") or [""])[0]), 303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                            secure=settings.environment not in ("local", "test"),
-                            max_age=12 * 3600)
-        log.info("signed in", user=principal.user_id, role=principal.role)
-        return response
+            "title": "Sign in", "error": str(error),
+            "next": _local((form.get("next") or [""])[0])}, status_code=401)
+    response = RedirectResponse(_local((form.get("next") or [""])[0]), 303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                        secure=settings.environment not in ("local", "test"),
+                        max_age=12 * 3600)
+    log.info("signed in", user=principal.user_id, role=principal.role)
+    return response

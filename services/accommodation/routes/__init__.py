@@ -1,0 +1,1 @@
+"""The accommodation service's routers (services/accommodation/api.py includes them)."""

@@ -1,0 +1,1 @@
+"""The case-events service's routers (services/case_events/api.py includes them)."""

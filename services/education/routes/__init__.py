@@ -1,0 +1,1 @@
+"""The education service's routers (services/education/api.py includes them)."""

@@ -1,0 +1,1 @@
+"""The escalations service's routers (services/escalations/api.py includes them)."""

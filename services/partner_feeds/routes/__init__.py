@@ -1,0 +1,1 @@
+"""The partner feeds' routers: the two audits (services/partner_feeds/api.py includes them)."""

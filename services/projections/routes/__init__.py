@@ -1,0 +1,1 @@
+"""The boards' API routers (services/projections/api.py includes them, with the dashboard's)."""
