@@ -76,17 +76,33 @@ class Sizes:
 
     @staticmethod
     def full() -> Sizes:
-        return Sizes(appends=16_000, relay_events=50_000, rebuild_events=1_000_000,
-                     freshness_seconds=20, queries=200, feed_children=2000, feed_days=5,
-                     sustained_seconds=60,
-                     sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 400),
-                     national_queries=10)
+        return Sizes(
+            appends=16_000,
+            relay_events=50_000,
+            rebuild_events=1_000_000,
+            freshness_seconds=20,
+            queries=200,
+            feed_children=2000,
+            feed_days=5,
+            sustained_seconds=60,
+            sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 400),
+            national_queries=10,
+        )
 
     @staticmethod
     def smoke() -> Sizes:
-        return Sizes(appends=200, relay_events=500, rebuild_events=1_000, freshness_seconds=1,
-                     queries=5, feed_children=20, feed_days=1, sustained_seconds=1,
-                     sustained_rates=(5,), national_queries=2)
+        return Sizes(
+            appends=200,
+            relay_events=500,
+            rebuild_events=1_000,
+            freshness_seconds=1,
+            queries=5,
+            feed_children=20,
+            feed_days=1,
+            sustained_seconds=1,
+            sustained_rates=(5,),
+            national_queries=2,
+        )
 
 
 class Tick(DomainEvent):
@@ -96,11 +112,16 @@ class Tick(DomainEvent):
 
 
 def settings(infra: Infrastructure, namespace: str, service: str = "case_events") -> Settings:
-    return Settings(service=service, namespace=namespace, postgres_host=infra.postgres_host,
-                    postgres_port=infra.postgres_port, postgres_user=infra.postgres_user,
-                    postgres_password=infra.postgres_password,
-                    kafka_bootstrap_servers=infra.kafka_bootstrap,
-                    auth_jwks=str(TEST_ISSUER.ensure().jwks_file))
+    return Settings(
+        service=service,
+        namespace=namespace,
+        postgres_host=infra.postgres_host,
+        postgres_port=infra.postgres_port,
+        postgres_user=infra.postgres_user,
+        postgres_password=infra.postgres_password,
+        kafka_bootstrap_servers=infra.kafka_bootstrap,
+        auth_jwks=str(TEST_ISSUER.ensure().jwks_file),
+    )
 
 
 async def fresh_store(s: Settings) -> asyncpg.Pool:
@@ -113,6 +134,7 @@ def ctx() -> CommandContext:
 
 
 # -- 1. appends against raw INSERT -------------------------------------------------------------
+
 
 async def appends(infra: Infrastructure, n: int) -> dict[str, Any]:
     s = settings(infra, new_namespace())
@@ -140,28 +162,41 @@ async def appends(infra: Infrastructure, n: int) -> dict[str, Any]:
                     "INSERT INTO raw_events (event_id, stream_id, stream_version, event_type,"
                     " schema_version, occurred_at, recorded_at, actor, correlation_id, payload)"
                     " VALUES ($1, $2, 1, 'Tick', 1, $3, $3, $4::jsonb, $5, $6::jsonb)",
-                    uuid.uuid4(), f"s{w}-{i}", envelope.recorded_at,
-                    envelope.actor.model_dump_json(), envelope.correlation_id,
-                    json.dumps(envelope.payload))
+                    uuid.uuid4(),
+                    f"s{w}-{i}",
+                    envelope.recorded_at,
+                    envelope.actor.model_dump_json(),
+                    envelope.correlation_id,
+                    json.dumps(envelope.payload),
+                )
 
     started = time.perf_counter()
     await asyncio.gather(*(raw(w) for w in range(writers)))
     raw_rate = n / (time.perf_counter() - started)
     await pool.close()
-    return {"figure": "event-store appends/s (single-event commands, 8 writers)",
-            "platform": platform_rate, "baseline": raw_rate,
-            "baseline_name": "raw asyncpg INSERT, 8 writers", "target_ratio": 0.5}
+    return {
+        "figure": "event-store appends/s (single-event commands, 8 writers)",
+        "platform": platform_rate,
+        "baseline": raw_rate,
+        "baseline_name": "raw asyncpg INSERT, 8 writers",
+        "target_ratio": 0.5,
+    }
 
 
 # -- 3. relay against the raw producer ----------------------------------------------------------
+
 
 async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     s = settings(infra, new_namespace())
     pool = await fresh_store(s)
     store = PostgresEventStore(pool)
     for at in range(0, n, 500):
-        await asyncio.gather(*(store.append(f"child-{at + i}", 0, [Tick(n=i, note="r")], ctx())
-                               for i in range(min(500, n - at))))
+        await asyncio.gather(
+            *(
+                store.append(f"child-{at + i}", 0, [Tick(n=i, note="r")], ctx())
+                for i in range(min(500, n - at))
+            )
+        )
     await ensure_topics(s, named("case-events"))
     topic = s.topic("case-events")
     producer = new_producer(s)
@@ -170,6 +205,7 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     stop = asyncio.Event()
     started = time.perf_counter()
     task = asyncio.create_task(publisher.run(stop))
+
     async def published() -> bool:
         return (await publisher.checkpoint()).position >= n
 
@@ -185,20 +221,30 @@ async def relay(infra: Infrastructure, n: int) -> dict[str, Any]:
     finally:
         await admin.close()
     started = time.perf_counter()
-    deliveries = [await producer.send(raw_topic, e.model_dump_json().encode(),
-                                      key=e.stream_id.encode(),
-                                      headers=event_headers(str(e.event_id), e.event_type, 1))
-                  for e in envelopes]
+    deliveries = [
+        await producer.send(
+            raw_topic,
+            e.model_dump_json().encode(),
+            key=e.stream_id.encode(),
+            headers=event_headers(str(e.event_id), e.event_type, 1),
+        )
+        for e in envelopes
+    ]
     await asyncio.gather(*deliveries)
     raw_rate = n / (time.perf_counter() - started)
     await producer.stop()
     await pool.close()
-    return {"figure": "relay events/s, store to topic", "platform": relay_rate,
-            "baseline": raw_rate, "baseline_name": "raw aiokafka producer (acks=all, "
-            "idempotent), same envelopes", "target_ratio": 0.5}
+    return {
+        "figure": "relay events/s, store to topic",
+        "platform": relay_rate,
+        "baseline": raw_rate,
+        "baseline_name": "raw aiokafka producer (acks=all, idempotent), same envelopes",
+        "target_ratio": 0.5,
+    }
 
 
 # -- 4. projection rebuild against the raw consumer -------------------------------------------
+
 
 async def _publish_children(s: Settings, n: int) -> int:
     """`n` events on case-events: n/2 children registered, each with a plan started."""
@@ -206,12 +252,20 @@ async def _publish_children(s: Settings, n: int) -> int:
     print(f"rebuild: publishing {n:,} events", flush=True)
     for i in range(n // 2):
         child = f"R-{i:07d}"
-        log.add("case-events", child,
-                ce.ChildRegistered(child_id=child, date_of_birth=date(2012, 1, 1),
-                                   locality=("Exeter", "North")[i % 2]),
-                ce.ChildProtectionPlanStarted(child_id=child, plan_id=f"P{i}", category="NEG",
-                                              start_date=date(2024, 1, 1) + timedelta(i % 300),
-                                              previous_plans=0))
+        log.add(
+            "case-events",
+            child,
+            ce.ChildRegistered(
+                child_id=child, date_of_birth=date(2012, 1, 1), locality=("Exeter", "North")[i % 2]
+            ),
+            ce.ChildProtectionPlanStarted(
+                child_id=child,
+                plan_id=f"P{i}",
+                category="NEG",
+                start_date=date(2024, 1, 1) + timedelta(i % 300),
+                previous_plans=0,
+            ),
+        )
     return await log.publish(s)
 
 
@@ -229,9 +283,14 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
     await rebuild(s, swap_in=True, progress=False)
     rebuild_events = sent / (time.perf_counter() - started)
     print(f"rebuild: {rebuild_events:,.0f} events/s", flush=True)
-    consumer = AIOKafkaConsumer(s.topic("case-events"), bootstrap_servers=s.kafka_bootstrap_servers,
-                                group_id=f"{namespace}raw", auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_poll_records=5000)
+    consumer = AIOKafkaConsumer(
+        s.topic("case-events"),
+        bootstrap_servers=s.kafka_bootstrap_servers,
+        group_id=f"{namespace}raw",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
     await consumer.start()
     seen, started = 0, time.perf_counter()
     while seen < sent:
@@ -239,21 +298,30 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
         seen += sum(len(v) for v in batch.values())
     raw_rate = sent / (time.perf_counter() - started)
     await consumer.stop()
-    return {"figure": f"projection rebuild events/s from offset 0 ({sent:,} events)",
-            "platform": rebuild_events, "baseline": raw_rate,
-            "baseline_name": "raw aiokafka consumer, same topic", "target_ratio": 0.3,
-            "target_absolute": 50_000}
+    return {
+        "figure": f"projection rebuild events/s from offset 0 ({sent:,} events)",
+        "platform": rebuild_events,
+        "baseline": raw_rate,
+        "baseline_name": "raw aiokafka consumer, same topic",
+        "target_ratio": 0.3,
+        "target_absolute": 50_000,
+    }
 
 
 # -- 5. freshness and 6. board queries ---------------------------------------------------------
 
-def start_services(infra: Infrastructure, namespace: str, services: Sequence[str]
-                   ) -> dict[str, ServiceProcess]:
+
+def start_services(
+    infra: Infrastructure, namespace: str, services: Sequence[str]
+) -> dict[str, ServiceProcess]:
     """Each service's API and worker, as processes of their own, healthy."""
     env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
     logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
-    processes = {f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
-                 for svc in services for role in ("api", "worker")}
+    processes = {
+        f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
+        for svc in services
+        for role in ("api", "worker")
+    }
     for p in processes.values():
         p.start()
     try:
@@ -266,16 +334,23 @@ def start_services(infra: Infrastructure, namespace: str, services: Sequence[str
     return processes
 
 
-async def feed_rate(infra: Infrastructure, namespace: str,
-                    processes: dict[str, ServiceProcess], sizes: Sizes) -> dict[str, float]:
+async def feed_rate(
+    infra: Infrastructure, namespace: str, processes: dict[str, ServiceProcess], sizes: Sizes
+) -> dict[str, float]:
     return await register_feed.measure(
-        processes["case_events_api"].url, processes["education_api"].url,
-        infra.dsn(f"{namespace}education"), sizes.feed_children, sizes.feed_days, 10_000,
-        BENCH_USER)
+        processes["case_events_api"].url,
+        processes["education_api"].url,
+        infra.dsn(f"{namespace}education"),
+        sizes.feed_children,
+        sizes.feed_days,
+        10_000,
+        BENCH_USER,
+    )
 
 
-async def through_the_services(infra: Infrastructure, sizes: Sizes
-                               ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+async def through_the_services(
+    infra: Infrastructure, sizes: Sizes
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """The register feed, freshness at 50 and 500 commands/s, and board queries, through the
     services' own processes."""
     namespace = new_namespace()
@@ -284,26 +359,39 @@ async def through_the_services(infra: Infrastructure, sizes: Sizes
         feed = await feed_rate(infra, namespace, processes, sizes)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
-            latency = [await freshness(processes["case_events_api"].url, conn, namespace,
-                                       rate, sizes.freshness_seconds)
-                       for rate in (50.0, 500.0)]
-            latency.append(await board_queries(processes["projections_api"].url, conn,
-                                               sizes.queries))
-            sustained = await highest_sustained(processes["case_events_api"].url, conn,
-                                                namespace, sizes)
+            latency = [
+                await freshness(
+                    processes["case_events_api"].url, conn, namespace, rate, sizes.freshness_seconds
+                )
+                for rate in (50.0, 500.0)
+            ]
+            latency.append(
+                await board_queries(processes["projections_api"].url, conn, sizes.queries)
+            )
+            sustained = await highest_sustained(
+                processes["case_events_api"].url, conn, namespace, sizes
+            )
         finally:
             await conn.close()
     finally:
         for p in processes.values():
             p.stop()
-    return ({"figure": f"register feed marks/s ({feed['marks']:,.0f} marks, calls of 10,000)",
-             "platform": feed["endpoint"], "baseline": feed["copy"],
-             "baseline_name": "raw asyncpg COPY of the same rows", "target_ratio": 0.5},
-            latency, sustained)
+    return (
+        {
+            "figure": f"register feed marks/s ({feed['marks']:,.0f} marks, calls of 10,000)",
+            "platform": feed["endpoint"],
+            "baseline": feed["copy"],
+            "baseline_name": "raw asyncpg COPY of the same rows",
+            "target_ratio": 0.5,
+        },
+        latency,
+        sustained,
+    )
 
 
-async def freshness(api: str, conn: asyncpg.Connection, namespace: str, rate: float,
-                    seconds: float, tag: str = "") -> dict[str, Any]:
+async def freshness(
+    api: str, conn: asyncpg.Connection, namespace: str, rate: float, seconds: float, tag: str = ""
+) -> dict[str, Any]:
     """Register children at `rate` per second; time from HTTP 201 to the board's row."""
     accepted: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -314,8 +402,9 @@ async def freshness(api: str, conn: asyncpg.Connection, namespace: str, rate: fl
         while not done.is_set() or len(seen) < len(accepted):
             schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
             if schema:
-                for r in await conn.fetch(f'SELECT child_id FROM "{schema}".children'
-                                          " WHERE child_id LIKE $1", f"F-{tag}%"):
+                for r in await conn.fetch(
+                    f'SELECT child_id FROM "{schema}".children WHERE child_id LIKE $1', f"F-{tag}%"
+                ):
                     seen.setdefault(r["child_id"], time.perf_counter())
             await asyncio.sleep(0.005)  # the watcher's poll interval
 
@@ -323,14 +412,21 @@ async def freshness(api: str, conn: asyncpg.Connection, namespace: str, rate: fl
     failed = 0
     in_flight = asyncio.Semaphore(64)  # a client's connection pool, as an integration has
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+
         async def command(i: int) -> None:
             nonlocal failed
             child = f"F-{tag}{i}"
             async with in_flight:
                 try:
-                    r = await client.post(f"{api}/children", json={
-                        "child_id": child, "date_of_birth": "2014-01-01",
-                        "locality": "Exeter"}, headers=BENCH_USER)
+                    r = await client.post(
+                        f"{api}/children",
+                        json={
+                            "child_id": child,
+                            "date_of_birth": "2014-01-01",
+                            "locality": "Exeter",
+                        },
+                        headers=BENCH_USER,
+                    )
                 except httpx.HTTPError:
                     failed += 1
                     return
@@ -348,35 +444,54 @@ async def freshness(api: str, conn: asyncpg.Connection, namespace: str, rate: fl
     done.set()
     await asyncio.wait_for(watcher, 300)
     latencies = sorted(seen[c] - accepted[c] for c in accepted)
-    return {"figure": f"freshness at {rate:.0f} commands/s offered ({achieved:.0f}/s accepted, "
-                      f"{failed} failed; ms from HTTP 201 to on the board)",
-            "p50": _pct(latencies, .5), "p95": _pct(latencies, .95), "p99": _pct(latencies, .99),
-            "commands": len(latencies), "failed": failed, "offered": rate,
-            "achieved": achieved,
-            "target_p99_ms": 250 if rate <= 50 else 1000}
+    return {
+        "figure": f"freshness at {rate:.0f} commands/s offered ({achieved:.0f}/s accepted, "
+        f"{failed} failed; ms from HTTP 201 to on the board)",
+        "p50": _pct(latencies, 0.5),
+        "p95": _pct(latencies, 0.95),
+        "p99": _pct(latencies, 0.99),
+        "commands": len(latencies),
+        "failed": failed,
+        "offered": rate,
+        "achieved": achieved,
+        "target_p99_ms": 250 if rate <= 50 else 1000,
+    }
 
 
-async def highest_sustained(api: str, conn: asyncpg.Connection, namespace: str,
-                            sizes: Sizes) -> dict[str, Any]:
+async def highest_sustained(
+    api: str, conn: asyncpg.Connection, namespace: str, sizes: Sizes
+) -> dict[str, Any]:
     """The highest offered rate held for `sustained_seconds` with p99 under 1 s, every command
     accepted and at least 95% of the rate achieved: rates tried in order until one fails."""
     best: float | None = None
     tried = []
     for rate in sizes.sustained_rates:
         found = await freshness(api, conn, namespace, rate, sizes.sustained_seconds, tag="s")
-        held = (found["p99"] < 1000 and found["failed"] == 0
-                and found["achieved"] >= 0.95 * rate)
-        tried.append({"offered": rate, "achieved": round(found["achieved"], 1),
-                      "p99_ms": round(found["p99"], 1), "failed": found["failed"],
-                      "held": held})
-        print(f"sustained {rate:.0f}/s for {sizes.sustained_seconds:.0f}s: achieved "
-              f"{found['achieved']:.0f}/s, p99 {found['p99']:.0f} ms, "
-              f"{'held' if held else 'not held'}", flush=True)
+        held = found["p99"] < 1000 and found["failed"] == 0 and found["achieved"] >= 0.95 * rate
+        tried.append(
+            {
+                "offered": rate,
+                "achieved": round(found["achieved"], 1),
+                "p99_ms": round(found["p99"], 1),
+                "failed": found["failed"],
+                "held": held,
+            }
+        )
+        print(
+            f"sustained {rate:.0f}/s for {sizes.sustained_seconds:.0f}s: achieved "
+            f"{found['achieved']:.0f}/s, p99 {found['p99']:.0f} ms, "
+            f"{'held' if held else 'not held'}",
+            flush=True,
+        )
         if not held:
             break
         best = rate
-    return {"figure": f"highest rate sustained for {sizes.sustained_seconds:.0f} s with p99 "
-                      "under 1 s (commands/s)", "rate": best, "tried": tried}
+    return {
+        "figure": f"highest rate sustained for {sizes.sustained_seconds:.0f} s with p99 "
+        "under 1 s (commands/s)",
+        "rate": best,
+        "tried": tried,
+    }
 
 
 async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[str, Any]:
@@ -388,43 +503,56 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
 
     async def kept_today() -> date | None:
         day: date | None = await conn.fetchval(
-            f'SELECT max(day) FROM "{schema}".board_days WHERE board = \'timeliness\'')
+            f"SELECT max(day) FROM \"{schema}\".board_days WHERE board = 'timeliness'"
+        )
         return day
 
     today = await eventually(kept_today, 900, 0.5, what="the API to keep today's boards")
     board_times, select_times = [], []
     async with httpx.AsyncClient(timeout=900, headers=BENCH_USER) as client:
         t = time.perf_counter()
-        (await client.get(f"{boards}/boards/timeliness", params={
-            "view": "council", "as_at": (today - timedelta(days=1)).isoformat()})
-         ).raise_for_status()
+        (
+            await client.get(
+                f"{boards}/boards/timeliness",
+                params={"view": "council", "as_at": (today - timedelta(days=1)).isoformat()},
+            )
+        ).raise_for_status()
         first = time.perf_counter() - t
         for _ in range(n):
             t = time.perf_counter()
-            (await client.get(f"{boards}/boards/timeliness",
-                              params={"view": "council", "as_at": today.isoformat()})
-             ).raise_for_status()
+            (
+                await client.get(
+                    f"{boards}/boards/timeliness",
+                    params={"view": "council", "as_at": today.isoformat()},
+                )
+            ).raise_for_status()
             board_times.append(time.perf_counter() - t)
             t = time.perf_counter()
-            await conn.fetch(f'SELECT * FROM "{schema}".board_totals'
-                             " WHERE board = 'timeliness' AND day = $1", today)
+            await conn.fetch(
+                f"SELECT * FROM \"{schema}\".board_totals WHERE board = 'timeliness' AND day = $1",
+                today,
+            )
             select_times.append(time.perf_counter() - t)
     board_times.sort()
     select_times.sort()
-    return {"figure": f"board query latency, {children:,} children (ms, /boards/timeliness)",
-            "p50": _pct(board_times, .5), "p95": _pct(board_times, .95),
-            "baseline_p50": _pct(select_times, .5), "baseline_p95": _pct(select_times, .95),
-            "first_ms": first * 1000,
-            "baseline_name": "plain SELECT of the board's rows in board_totals",
-            "target_p95_ms": 50}
+    return {
+        "figure": f"board query latency, {children:,} children (ms, /boards/timeliness)",
+        "p50": _pct(board_times, 0.5),
+        "p95": _pct(board_times, 0.95),
+        "baseline_p50": _pct(select_times, 0.5),
+        "baseline_p95": _pct(select_times, 0.95),
+        "first_ms": first * 1000,
+        "baseline_name": "plain SELECT of the board's rows in board_totals",
+        "target_p95_ms": 50,
+    }
 
 
-async def national_board_queries(infra: Infrastructure, namespace: str, n: int
-                                 ) -> dict[str, Any]:
+async def national_board_queries(infra: Infrastructure, namespace: str, n: int) -> dict[str, Any]:
     """Board queries on the read model the rebuild made (national scale at full size)."""
     env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
-    api = ServiceProcess("services.projections", "api", env,
-                         ROOT / "test-artifacts" / "logs" / f"bench-{namespace}")
+    api = ServiceProcess(
+        "services.projections", "api", env, ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
+    )
     api.start()
     try:
         api.wait_healthy(120)
@@ -443,13 +571,18 @@ def _pct(values: list[float], q: float) -> float:
 
 # -- the report --------------------------------------------------------------------------------
 
+
 def machine() -> dict[str, Any]:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
-    return {"cpus": os.cpu_count(), "memory_gib": round(memory, 1),
-            "python": platform.python_version(), "java": java.splitlines()[0] if java else "",
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "kernel": platform.release()}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
+        "java": java.splitlines()[0] if java else "",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "kernel": platform.release(),
+    }
 
 
 def _met(ok: bool) -> str:
@@ -458,48 +591,71 @@ def _met(ok: bool) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
-    lines = ["# Benchmarks", "",
-             f"Measured by `make bench` on {m['date']}: {m['cpus']} CPUs, {m['memory_gib']} GiB,"
-             f" Python {m['python']}, {m['java']}. Kafka, PostgreSQL and every process share "
-             "the machine. Each figure is measured beside its baseline in the same run.", "",
-             "| figure | platform | baseline | ratio | target | met |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make bench` on {m['date']}: {m['cpus']} CPUs, {m['memory_gib']} GiB,"
+        f" Python {m['python']}, {m['java']}. Kafka, PostgreSQL and every process share "
+        "the machine. Each figure is measured beside its baseline in the same run.",
+        "",
+        "| figure | platform | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results["throughput"]:
         ratio = r["platform"] / r["baseline"]
         target = f"{r['target_ratio']:.0%} of baseline" + (
-            f" and {r['target_absolute']:,}/s" if r.get("target_absolute") else "")
+            f" and {r['target_absolute']:,}/s" if r.get("target_absolute") else ""
+        )
         met = ratio >= r["target_ratio"] and r["platform"] >= r.get("target_absolute", 0)
-        lines.append(f"| {r['figure']} | {r['platform']:,.0f}/s | {r['baseline']:,.0f}/s "
-                     f"({r['baseline_name']}) | {ratio:.0%} | {target} | "
-                     f"{_met(met)} |")
+        lines.append(
+            f"| {r['figure']} | {r['platform']:,.0f}/s | {r['baseline']:,.0f}/s "
+            f"({r['baseline_name']}) | {ratio:.0%} | {target} | "
+            f"{_met(met)} |"
+        )
     *freshness_figures, county = results["latency"]
     lines += ["", "| latency | p50 | p95 | p99 | target | met |", "|---|---|---|---|---|---|"]
     for f in freshness_figures:
-        lines.append(f"| {f['figure']} | {f['p50']:.0f} ms | {f['p95']:.0f} ms | "
-                     f"{f['p99']:.0f} ms | p99 < {f['target_p99_ms']} ms | "
-                     f"{_met(f['p99'] < f['target_p99_ms'])} |")
+        lines.append(
+            f"| {f['figure']} | {f['p50']:.0f} ms | {f['p95']:.0f} ms | "
+            f"{f['p99']:.0f} ms | p99 < {f['target_p99_ms']} ms | "
+            f"{_met(f['p99'] < f['target_p99_ms'])} |"
+        )
     for q in (county, results["national"]):
-        lines += [f"| {q['figure']} | {q['p50']:.1f} ms | {q['p95']:.1f} ms | | p95 < "
-                  f"{q['target_p95_ms']} ms | {_met(q['p95'] < q['target_p95_ms'])} |",
-                  f"| baseline: {q['baseline_name']} | {q['baseline_p50']:.1f} ms | "
-                  f"{q['baseline_p95']:.1f} ms | | | |",
-                  f"| first query of a day not kept yet (keeps the three totalled boards on it)"
-                  f" | {q['first_ms']:,.0f} ms | | | | |"]
+        lines += [
+            f"| {q['figure']} | {q['p50']:.1f} ms | {q['p95']:.1f} ms | | p95 < "
+            f"{q['target_p95_ms']} ms | {_met(q['p95'] < q['target_p95_ms'])} |",
+            f"| baseline: {q['baseline_name']} | {q['baseline_p50']:.1f} ms | "
+            f"{q['baseline_p95']:.1f} ms | | | |",
+            f"| first query of a day not kept yet (keeps the three totalled boards on it)"
+            f" | {q['first_ms']:,.0f} ms | | | | |",
+        ]
     lines.append("")
     h = results["sustained"]
-    steps = "; ".join(f"{t['offered']:.0f}/s offered: {t['achieved']:.0f}/s, p99 "
-                      f"{t['p99_ms']:.0f} ms, {'held' if t['held'] else 'not held'}"
-                      for t in h["tried"])
+    steps = "; ".join(
+        f"{t['offered']:.0f}/s offered: {t['achieved']:.0f}/s, p99 "
+        f"{t['p99_ms']:.0f} ms, {'held' if t['held'] else 'not held'}"
+        for t in h["tried"]
+    )
     every = all(t["held"] for t in h["tried"])
     rate = "none" if h["rate"] is None else f"{'at least ' if every else ''}{h['rate']:.0f}"
-    lines += [f"**{h['figure']}: {rate}** "
-              f"(rates tried in order until one was not held: {steps}). Held means p99 from "
-              "HTTP 201 to the board under 1 s, no command failed, and at least 95% of the "
-              "offered rate accepted.", ""]
-    lines += ["Profiles of the slow paths, and what was changed because of them: "
-              "[performance.md](performance.md).", ""]
-    lines += ["The national-scale board queries run on the read model the rebuild made: "
-              "its events name half as many children (500,000 at full size; England has about "
-              "400,000 children in need).", ""]
+    lines += [
+        f"**{h['figure']}: {rate}** "
+        f"(rates tried in order until one was not held: {steps}). Held means p99 from "
+        "HTTP 201 to the board under 1 s, no command failed, and at least 95% of the "
+        "offered rate accepted.",
+        "",
+    ]
+    lines += [
+        "Profiles of the slow paths, and what was changed because of them: "
+        "[performance.md](performance.md).",
+        "",
+    ]
+    lines += [
+        "The national-scale board queries run on the read model the rebuild made: "
+        "its events name half as many children (500,000 at full size; England has about "
+        "400,000 children in need).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -508,12 +664,21 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
         throughput = [await appends(infra, sizes.appends)]
         feed, latency, sustained = await through_the_services(infra, sizes)
         namespace = new_namespace()
-        throughput += [feed, await relay(infra, sizes.relay_events),
-                       await rebuild_rate(infra, sizes.rebuild_events, namespace)]
+        throughput += [
+            feed,
+            await relay(infra, sizes.relay_events),
+            await rebuild_rate(infra, sizes.rebuild_events, namespace),
+        ]
         national = await national_board_queries(infra, namespace, sizes.national_queries)
-    results = {"machine": machine(), "smoke": smoke, "sizes": sizes.__dict__,
-               "throughput": throughput, "latency": latency, "sustained": sustained,
-               "national": national}
+    results = {
+        "machine": machine(),
+        "smoke": smoke,
+        "sizes": sizes.__dict__,
+        "throughput": throughput,
+        "latency": latency,
+        "sustained": sustained,
+        "national": national,
+    }
     return results
 
 
@@ -532,19 +697,29 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
                 finally:
                     for p in processes.values():
                         p.stop()
-                r = {"figure": "register feed marks/s", "platform": feed["endpoint"],
-                     "baseline": feed["copy"], "baseline_name": "raw asyncpg COPY"}
+                r = {
+                    "figure": "register feed marks/s",
+                    "platform": feed["endpoint"],
+                    "baseline": feed["copy"],
+                    "baseline_name": "raw asyncpg COPY",
+                }
             else:
                 r = await rebuild_rate(infra, sizes.rebuild_events, new_namespace())
-            print(f"{r['figure']}: {r['platform']:,.0f}/s, baseline {r['baseline']:,.0f}/s "
-                  f"({r['baseline_name']}), {r['platform'] / r['baseline']:.0%}", flush=True)
+            print(
+                f"{r['figure']}: {r['platform']:,.0f}/s, baseline {r['baseline']:,.0f}/s "
+                f"({r['baseline_name']}), {r['platform'] / r['baseline']:.0%}",
+                flush=True,
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
-    parser.add_argument("--only", choices=["appends", "feed", "rebuild"],
-                        help="measure one figure beside its baseline; write nothing")
+    parser.add_argument(
+        "--only",
+        choices=["appends", "feed", "rebuild"],
+        help="measure one figure beside its baseline; write nothing",
+    )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
     args = parser.parse_args()
@@ -558,8 +733,11 @@ def main() -> None:
     results = asyncio.run(run(sizes, args.smoke))
     print(markdown(results))
     if args.smoke:
-        print(json.dumps({"smoke": "ok", "figures": len(results["throughput"])
-                          + len(results["latency"]) + 1}))
+        print(
+            json.dumps(
+                {"smoke": "ok", "figures": len(results["throughput"]) + len(results["latency"]) + 1}
+            )
+        )
         return
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")

@@ -47,16 +47,25 @@ async def register(client: httpx.AsyncClient, case_events: str, n: int) -> list[
 
     async def one(child_id: str) -> None:
         async with semaphore:
-            r = await client.post(f"{case_events}/children", json={
-                "child_id": child_id, "date_of_birth": "2012-01-01", "locality": "Exeter"})
+            r = await client.post(
+                f"{case_events}/children",
+                json={"child_id": child_id, "date_of_birth": "2012-01-01", "locality": "Exeter"},
+            )
             r.raise_for_status()
 
     await asyncio.gather(*(one(c) for c in ids))
     return ids
 
 
-async def measure(case_events: str, education: str, dsn: str, children: int, days: int,
-                  marks_per_call: int, auth: dict[str, str]) -> dict[str, float]:
+async def measure(
+    case_events: str,
+    education: str,
+    dsn: str,
+    children: int,
+    days: int,
+    marks_per_call: int,
+    auth: dict[str, str],
+) -> dict[str, float]:
     """Marks per second through the batch endpoint and rows per second by raw COPY, as the
     user `auth` (an Authorization header) names."""
     async with httpx.AsyncClient(timeout=300, headers=auth) as client:
@@ -66,23 +75,33 @@ async def measure(case_events: str, education: str, dsn: str, children: int, day
         known = await asyncpg.connect(dsn)
         try:
             deadline = time.monotonic() + 120
-            while await known.fetchval("SELECT count(*) FROM known_children"
-                                        " WHERE child_id = ANY($1::text[])", ids) < len(ids):
+            while await known.fetchval(
+                "SELECT count(*) FROM known_children WHERE child_id = ANY($1::text[])", ids
+            ) < len(ids):
                 if time.monotonic() > deadline:
                     raise SystemExit("education did not learn the children within 120 s")
                 await asyncio.sleep(0.2)  # poll interval, bounded by the deadline
         finally:
             await known.close()
-        marks = [{"child_id": c, "date": d.isoformat(), "session": s,
-                  "code": CODES[(i + j) % len(CODES)]}
-                 for j, d in enumerate(school_days(date(2024, 9, 2), days))
-                 for i, c in enumerate(ids) for s in ("AM", "PM")]
-        calls = [marks[i:i + marks_per_call] for i in range(0, len(marks), marks_per_call)]
+        marks = [
+            {
+                "child_id": c,
+                "date": d.isoformat(),
+                "session": s,
+                "code": CODES[(i + j) % len(CODES)],
+            }
+            for j, d in enumerate(school_days(date(2024, 9, 2), days))
+            for i, c in enumerate(ids)
+            for s in ("AM", "PM")
+        ]
+        calls = [marks[i : i + marks_per_call] for i in range(0, len(marks), marks_per_call)]
         started = time.perf_counter()
         for batch in calls:
-            r = await client.post(f"{education}/attendance/register-feed",
-                                  headers={"Idempotency-Key": str(uuid.uuid4())},
-                                  json={"school_urn": "113254", "marks": batch})
+            r = await client.post(
+                f"{education}/attendance/register-feed",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                json={"school_urn": "113254", "marks": batch},
+            )
             if r.status_code != 201:
                 raise SystemExit(f"register feed refused: {r.status_code} {r.text[:500]}")
         endpoint_s = time.perf_counter() - started
@@ -93,37 +112,71 @@ async def measure(case_events: str, education: str, dsn: str, children: int, day
     try:
         await conn.execute(f"CREATE TABLE {table} (LIKE events INCLUDING ALL)")
         now = datetime.now(UTC)
-        rows = [(uuid.uuid4(), f"{m['child_id']}-{i}", 1, "AttendanceRecorded", 1, now, now,
-                 json.dumps(ACTOR), uuid.uuid4(), None, json.dumps(m))
-                for i, m in enumerate(marks)]
-        columns = ["event_id", "stream_id", "stream_version", "event_type", "schema_version",
-                   "occurred_at", "recorded_at", "actor", "correlation_id", "causation_id",
-                   "payload"]
+        rows = [
+            (
+                uuid.uuid4(),
+                f"{m['child_id']}-{i}",
+                1,
+                "AttendanceRecorded",
+                1,
+                now,
+                now,
+                json.dumps(ACTOR),
+                uuid.uuid4(),
+                None,
+                json.dumps(m),
+            )
+            for i, m in enumerate(marks)
+        ]
+        columns = [
+            "event_id",
+            "stream_id",
+            "stream_version",
+            "event_type",
+            "schema_version",
+            "occurred_at",
+            "recorded_at",
+            "actor",
+            "correlation_id",
+            "causation_id",
+            "payload",
+        ]
         started = time.perf_counter()
         await conn.copy_records_to_table(table, records=rows, columns=columns)
         copy_s = time.perf_counter() - started
     finally:
         await conn.execute(f"DROP TABLE IF EXISTS {table}")
         await conn.close()
-    return {"marks": len(marks), "calls": len(calls), "endpoint": len(marks) / endpoint_s,
-            "copy": len(marks) / copy_s}
+    return {
+        "marks": len(marks),
+        "calls": len(calls),
+        "endpoint": len(marks) / endpoint_s,
+        "copy": len(marks) / copy_s,
+    }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.register_feed")
-    parser.add_argument("--base-port", type=int,
-                        default=int(os.environ.get("CSP_HTTP_BASE_PORT", "8000")))
+    parser.add_argument(
+        "--base-port", type=int, default=int(os.environ.get("CSP_HTTP_BASE_PORT", "8000"))
+    )
     parser.add_argument("--children", type=int, default=2000)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--marks-per-call", type=int, default=10_000)
     args = parser.parse_args()
-    r = await measure(f"http://127.0.0.1:{args.base_port + 1}",
-                      f"http://127.0.0.1:{args.base_port + 3}",
-                      Settings(service="education").dsn(), args.children, args.days,
-                      args.marks_per_call,
-                      LocalStack().issuer.headers("bench", "council", "practitioner"))
-    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-          f"{datetime.now(UTC):%Y-%m-%d}")
+    r = await measure(
+        f"http://127.0.0.1:{args.base_port + 1}",
+        f"http://127.0.0.1:{args.base_port + 3}",
+        Settings(service="education").dsn(),
+        args.children,
+        args.days,
+        args.marks_per_call,
+        LocalStack().issuer.headers("bench", "council", "practitioner"),
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{datetime.now(UTC):%Y-%m-%d}"
+    )
     print(f"register feed: {r['marks']:.0f} marks in {r['calls']:.0f} calls")
     print(f"  batch endpoint: {r['endpoint']:10,.0f} marks/s")
     print(f"  raw COPY:       {r['copy']:10,.0f} rows/s (one row per mark)")

@@ -87,12 +87,32 @@ async def run(size: Size, only: set[int], seed: int, state: Path) -> list[Figure
 def write_report(results: list[Figures], size: Size, seed: int, seconds: float) -> None:
     machine = {**bench_machine(), "kafka": "4.1.1 (KRaft)", "postgresql": _postgres_version()}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "seed": seed,
-        "size": size.__dict__, "machine": machine, "seconds": round(seconds),
-        "scenarios": [f.as_dict() for f in results]}, indent=2) + "\n")
-    columns = ["offered", "acknowledged", "stored", "published", "applied",
-               "duplicates_published", "duplicates_applied", "lost", "dead_lettered", "violations"]
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "seed": seed,
+                "size": size.__dict__,
+                "machine": machine,
+                "seconds": round(seconds),
+                "scenarios": [f.as_dict() for f in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    columns = [
+        "offered",
+        "acknowledged",
+        "stored",
+        "published",
+        "applied",
+        "duplicates_published",
+        "duplicates_applied",
+        "lost",
+        "dead_lettered",
+        "violations",
+    ]
     lines = [
         "# Reliability: faults injected, invariants checked",
         "",
@@ -109,7 +129,8 @@ def write_report(results: list[Figures], size: Size, seed: int, seconds: float) 
         f"{size.rate:g} commands/s through the case-events API, each with an idempotency key "
         "and sent again after a transport error or a 5xx.",
         "",
-        "| scenario | " + " | ".join(c.replace("_", " ") for c in columns)
+        "| scenario | "
+        + " | ".join(c.replace("_", " ") for c in columns)
         + " | recovery s | replay differences | invariants |",
         "|---|" + "---:|" * (len(columns) + 2) + "---|",
     ]
@@ -117,8 +138,11 @@ def write_report(results: list[Figures], size: Size, seed: int, seconds: float) 
         row = f.as_dict()
         recovery = "-" if f.recovery_s is None else f"{f.recovery_s:.1f}"
         replay = "-" if f.replay_differences is None else str(f.replay_differences)
-        lines.append(f"| {f.scenario} | " + " | ".join(f"{row[c]:,}" for c in columns)
-                     + f" | {recovery} | {replay} | {'hold' if f.holds else '**FAIL**'} |")
+        lines.append(
+            f"| {f.scenario} | "
+            + " | ".join(f"{row[c]:,}" for c in columns)
+            + f" | {recovery} | {replay} | {'hold' if f.holds else '**FAIL**'} |"
+        )
     lines += ["", "## What each run saw", ""]
     for f in results:
         lines.append(f"- **{f.scenario}**: " + "; ".join(f.notes))
@@ -160,8 +184,13 @@ def _postgres_version() -> str:
 
     try:
         import subprocess
-        out = subprocess.run([str(find_postgres_bin() / "postgres"), "--version"],
-                             capture_output=True, text=True, check=True).stdout
+
+        out = subprocess.run(
+            [str(find_postgres_bin() / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         found = re.search(r"\d+\.\d+", out)
         return found.group(0) if found else "?"
     except (OSError, SystemExit):
@@ -169,11 +198,15 @@ def _postgres_version() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--short", action="store_true", help="small sizes; no report written")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9",
-                        help="comma-separated scenario numbers")
+    parser.add_argument(
+        "--only", default="1,2,3,4,5,6,7,8,9", help="comma-separated scenario numbers"
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     size = SHORT if args.short else FULL
@@ -190,8 +223,10 @@ def main() -> None:
         write_report(results, size, args.seed, seconds)
         print(f"wrote {DOC.relative_to(ROOT)} and {RESULTS.relative_to(ROOT)}")
     failed = [f.scenario for f in results if not f.holds]
-    print(f"{len(results)} scenarios in {seconds:.0f}s; "
-          + (f"invariants FAILED in: {', '.join(failed)}" if failed else "every invariant held"))
+    print(
+        f"{len(results)} scenarios in {seconds:.0f}s; "
+        + (f"invariants FAILED in: {', '.join(failed)}" if failed else "every invariant held")
+    )
     sys.exit(1 if failed else 0)
 
 

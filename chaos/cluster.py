@@ -76,14 +76,24 @@ class ChaosCluster:
 
     def __post_init__(self) -> None:
         shutil.rmtree(self.state, ignore_errors=True)
-        self._stack = LocalStack(state_dir=self.state, postgres_port=free_port(),
-                                 kafka_port=free_port(2), kafka_heap=self.kafka_heap)
+        self._stack = LocalStack(
+            state_dir=self.state,
+            postgres_port=free_port(),
+            kafka_port=free_port(2),
+            kafka_heap=self.kafka_heap,
+        )
         logs = self.state / "logs"
         stack = self._stack
-        self.postgres = Server("PostgreSQL", stack.postgres_port, logs / "postgres.log",
-                               stack.spawn_postgres, signal.SIGINT)
+        self.postgres = Server(
+            "PostgreSQL",
+            stack.postgres_port,
+            logs / "postgres.log",
+            stack.spawn_postgres,
+            signal.SIGINT,
+        )
         ports = [(stack.kafka_port, stack.controller_port)] + [
-            (p, p + 1) for p in (free_port(2) for _ in range(self.brokers - 1))]
+            (p, p + 1) for p in (free_port(2) for _ in range(self.brokers - 1))
+        ]
         voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
         cluster_id = new_kafka_cluster_id()
         self.kafka = []
@@ -91,17 +101,26 @@ class ChaosCluster:
             folder = self.state / f"kafka-{i + 1}"
             folder.mkdir(parents=True, exist_ok=True)
             config = folder / "server.properties"
-            config.write_text(stack.kafka_properties(i + 1, port, controller, voters,
-                                                     folder / "data", min(self.brokers, 3)))
-            subprocess.run(stack._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                       "-c", str(config)), check=True, stdout=subprocess.DEVNULL)
+            config.write_text(
+                stack.kafka_properties(
+                    i + 1, port, controller, voters, folder / "data", min(self.brokers, 3)
+                )
+            )
+            subprocess.run(
+                stack._java(
+                    "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             argv = stack._java("kafka.Kafka", str(config), heap=self.kafka_heap)
 
             def spawn(argv: list[str] = argv, **popen: object) -> subprocess.Popen[bytes]:
                 return _spawn_server(argv, signal.SIGTERM, **popen)
 
-            self.kafka.append(Server(f"Kafka broker {i + 1}", port, logs / f"kafka-{i + 1}.log",
-                                     spawn))
+            self.kafka.append(
+                Server(f"Kafka broker {i + 1}", port, logs / f"kafka-{i + 1}.log", spawn)
+            )
 
     def start(self) -> ChaosCluster:
         self.postgres.start(60)
@@ -124,14 +143,22 @@ class ChaosCluster:
         return ",".join(f"127.0.0.1:{b.port}" for b in self.kafka)
 
     def infrastructure(self) -> Infrastructure:
-        return Infrastructure("127.0.0.1", self.postgres.port, "csp",
-                              self._stack.postgres_password(), self.bootstrap, "chaos cluster")
+        return Infrastructure(
+            "127.0.0.1",
+            self.postgres.port,
+            "csp",
+            self._stack.postgres_password(),
+            self.bootstrap,
+            "chaos cluster",
+        )
 
     def replication_env(self) -> dict[str, str]:
         """What the services are told about topics on this cluster."""
         replicas = min(self.brokers, 3)
-        return {"CSP_TOPIC_REPLICATION_FACTOR": str(replicas),
-                "CSP_TOPIC_MIN_INSYNC_REPLICAS": str(max(1, replicas - 1))}
+        return {
+            "CSP_TOPIC_REPLICATION_FACTOR": str(replicas),
+            "CSP_TOPIC_MIN_INSYNC_REPLICAS": str(max(1, replicas - 1)),
+        }
 
     def postgres_immediate_shutdown(self) -> None:
         """`pg_ctl stop -m immediate`: SIGQUIT to the postmaster, no checkpoint; the server

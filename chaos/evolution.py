@@ -22,7 +22,8 @@ class ChildRegisteredV2(ChildRegistered):
     schema_version = 2
 
     first_known_through: Literal["referral", "transfer-in", "migration", "not recorded"] = Field(
-        description="How the child became known to children's services.")
+        description="How the child became known to children's services."
+    )
 
 
 def registry_with_child_registered_v2(upcaster: bool = True) -> EventRegistry:
@@ -33,6 +34,7 @@ def registry_with_child_registered_v2(upcaster: bool = True) -> EventRegistry:
         registry.event(ChildRegisteredV2 if name == "ChildRegistered" else cls)
     registry._upcasters.update(current._upcasters)
     if upcaster:
+
         @registry.upcaster("ChildRegistered", 1)
         def v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
             return {**payload, "first_known_through": "not recorded"}

@@ -58,19 +58,25 @@ class Figures:
 
     @property
     def holds(self) -> bool:
-        return (self.lost == 0 and self.duplicates_applied == 0
-                and not self.replay_differences and self.violations == 0)
+        return (
+            self.lost == 0
+            and self.duplicates_applied == 0
+            and not self.replay_differences
+            and self.violations == 0
+        )
 
     def line(self) -> str:
         recovery = "-" if self.recovery_s is None else f"{self.recovery_s:.1f}"
         replay = "-" if self.replay_differences is None else str(self.replay_differences)
-        return (f"{self.scenario}: offered {self.offered}, acknowledged {self.acknowledged}, "
-                f"stored {self.stored}, published {self.published}, applied {self.applied}, "
-                f"duplicates published {self.duplicates_published}, duplicates applied "
-                f"{self.duplicates_applied}, lost {self.lost}, dead-lettered "
-                f"{self.dead_lettered}, recovery s {recovery}, replay differences {replay}, "
-                f"other violations {self.violations}"
-                f" -> {'OK' if self.holds else 'FAILED'}")
+        return (
+            f"{self.scenario}: offered {self.offered}, acknowledged {self.acknowledged}, "
+            f"stored {self.stored}, published {self.published}, applied {self.applied}, "
+            f"duplicates published {self.duplicates_published}, duplicates applied "
+            f"{self.duplicates_applied}, lost {self.lost}, dead-lettered "
+            f"{self.dead_lettered}, recovery s {recovery}, replay differences {replay}, "
+            f"other violations {self.violations}"
+            f" -> {'OK' if self.holds else 'FAILED'}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "holds": self.holds}
@@ -81,8 +87,11 @@ def check(scenario: str, offered: int, evidence: Evidence) -> Figures:
     published = Counter(evidence.published)
     applied = Counter(evidence.applied)
     notes: list[str] = []
-    not_stored = [key for key, stream, version in evidence.acknowledged
-                  if (stream, version) not in stored_versions or key not in evidence.commands]
+    not_stored = [
+        key
+        for key, stream, version in evidence.acknowledged
+        if (stream, version) not in stored_versions or key not in evidence.commands
+    ]
     not_published = [e for e in evidence.stored if e not in published]
     not_applied = [e for e in evidence.stored if e in published and e not in applied]
     phantom = [e for e in applied if e not in evidence.stored]
@@ -95,10 +104,15 @@ def check(scenario: str, offered: int, evidence: Evidence) -> Figures:
     if phantom:
         notes.append(f"applied but never stored: {sorted(map(str, phantom))[:5]}")
     if evidence.poison_offered and evidence.dead_lettered < evidence.poison_offered:
-        notes.append(f"poison messages not dead-lettered: "
-                     f"{evidence.poison_offered - evidence.dead_lettered}")
-    lost = (len(not_stored) + len(not_published) + len(not_applied)
-            + max(0, evidence.poison_offered - evidence.dead_lettered))
+        notes.append(
+            f"poison messages not dead-lettered: {evidence.poison_offered - evidence.dead_lettered}"
+        )
+    lost = (
+        len(not_stored)
+        + len(not_published)
+        + len(not_applied)
+        + max(0, evidence.poison_offered - evidence.dead_lettered)
+    )
     return Figures(
         scenario=scenario,
         offered=offered,
@@ -116,14 +130,20 @@ def check(scenario: str, offered: int, evidence: Evidence) -> Figures:
 
 # -- gathering the evidence from the real parts ------------------------------------------------
 
+
 async def stored_events(dsn: str) -> tuple[dict[UUID, tuple[str, int]], dict[str, tuple[str, int]]]:
     conn = await asyncpg.connect(dsn)
     try:
-        events = {r["event_id"]: (r["stream_id"], r["stream_version"]) for r in await conn.fetch(
-            "SELECT event_id, stream_id, stream_version FROM events")}
-        commands = {r["idempotency_key"]: (r["stream_id"], r["stream_version"])
-                    for r in await conn.fetch(
-                        "SELECT idempotency_key, stream_id, stream_version FROM commands")}
+        events = {
+            r["event_id"]: (r["stream_id"], r["stream_version"])
+            for r in await conn.fetch("SELECT event_id, stream_id, stream_version FROM events")
+        }
+        commands = {
+            r["idempotency_key"]: (r["stream_id"], r["stream_version"])
+            for r in await conn.fetch(
+                "SELECT idempotency_key, stream_id, stream_version FROM commands"
+            )
+        }
     finally:
         await conn.close()
     return events, commands
@@ -142,8 +162,9 @@ async def published_events(bootstrap: str, topic: str) -> tuple[list[UUID], int]
     return ids, unreadable
 
 
-async def dead_letters_from(bootstrap: str, dead_letter_topic: str, origin_topic: str
-                            ) -> list[dict[str, str]]:
+async def dead_letters_from(
+    bootstrap: str, dead_letter_topic: str, origin_topic: str
+) -> list[dict[str, str]]:
     """The dead-lettered messages that came from `origin_topic`, with their origin headers."""
     found = []
     for record in await read_topic(bootstrap, dead_letter_topic, timeout_s=120):
@@ -154,8 +175,10 @@ async def dead_letters_from(bootstrap: str, dead_letter_topic: str, origin_topic
 
 
 async def applied_events(conn: asyncpg.Connection, schema: str) -> list[UUID]:
-    return [r["event_id"] for r in await conn.fetch(
-        f'SELECT event_id FROM "{schema}".projection_applied')]
+    return [
+        r["event_id"]
+        for r in await conn.fetch(f'SELECT event_id FROM "{schema}".projection_applied')
+    ]
 
 
 async def live_schema(conn: asyncpg.Connection) -> str:
@@ -165,13 +188,19 @@ async def live_schema(conn: asyncpg.Connection) -> str:
     return schema
 
 
-async def gather(outcome: Outcome, settings: Settings, case_events_dsn: str,
-                 projections_dsn: str, poison_offered: int = 0) -> Evidence:
+async def gather(
+    outcome: Outcome,
+    settings: Settings,
+    case_events_dsn: str,
+    projections_dsn: str,
+    poison_offered: int = 0,
+) -> Evidence:
     stored, commands = await stored_events(case_events_dsn)
     topic = settings.topic("case-events")
     published, _ = await published_events(settings.kafka_bootstrap_servers, topic)
-    dead = await dead_letters_from(settings.kafka_bootstrap_servers,
-                                   settings.topic("dead-letter"), topic)
+    dead = await dead_letters_from(
+        settings.kafka_bootstrap_servers, settings.topic("dead-letter"), topic
+    )
     conn = await asyncpg.connect(projections_dsn)
     try:
         applied = await applied_events(conn, await live_schema(conn))
@@ -180,12 +209,20 @@ async def gather(outcome: Outcome, settings: Settings, case_events_dsn: str,
     # A message dead-lettered twice (a crash between the dead-letter send and the offset
     # commit) is one message: count distinct origins.
     origins = {(d["dlq_origin_partition"], d["dlq_origin_offset"]) for d in dead}
-    return Evidence([(a.key, a.stream_id, a.stream_version) for a in outcome.acks], commands,
-                    stored, published, applied, len(origins), poison_offered)
+    return Evidence(
+        [(a.key, a.stream_id, a.stream_version) for a in outcome.acks],
+        commands,
+        stored,
+        published,
+        applied,
+        len(origins),
+        poison_offered,
+    )
 
 
-async def replay_differences(settings: Settings, projections_dsn: str,
-                             registry: EventRegistry | None = None) -> tuple[int, str]:
+async def replay_differences(
+    settings: Settings, projections_dsn: str, registry: EventRegistry | None = None
+) -> tuple[int, str]:
     """Rebuild the boards from offset 0 into a new schema (not swapped in) and count the rows
     that differ from the live build's, table by table."""
     replay = await rebuild(settings, swap_in=False, progress=False, registry=registry)
@@ -197,7 +234,8 @@ async def replay_differences(settings: Settings, projections_dsn: str,
             differences += await conn.fetchval(
                 f'SELECT count(*) FROM ((SELECT * FROM "{live}".{table} EXCEPT ALL'
                 f' SELECT * FROM "{replay}".{table}) UNION ALL (SELECT * FROM "{replay}".{table}'
-                f' EXCEPT ALL SELECT * FROM "{live}".{table})) AS d')
+                f' EXCEPT ALL SELECT * FROM "{live}".{table})) AS d'
+            )
     finally:
         await conn.close()
     return differences, replay

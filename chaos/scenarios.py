@@ -49,36 +49,71 @@ class Size:
     postgres_crashes: int
 
 
-FULL = Size(commands=3000, rate=40, broker_restarts=5, process_kills=100, pause_s=30,
-            poison=60, rebalances=12, fuzz_examples=60, postgres_crashes=3)
-SHORT = Size(commands=400, rate=40, broker_restarts=2, process_kills=10, pause_s=10,
-             poison=12, rebalances=3, fuzz_examples=8, postgres_crashes=1)
+FULL = Size(
+    commands=3000,
+    rate=40,
+    broker_restarts=5,
+    process_kills=100,
+    pause_s=30,
+    poison=60,
+    rebalances=12,
+    fuzz_examples=60,
+    postgres_crashes=3,
+)
+SHORT = Size(
+    commands=400,
+    rate=40,
+    broker_restarts=2,
+    process_kills=10,
+    pause_s=10,
+    poison=12,
+    rebalances=3,
+    fuzz_examples=8,
+    postgres_crashes=1,
+)
 
 
 class Platform:
     """One scenario's processes on the cluster, in a namespace of their own."""
 
-    def __init__(self, cluster: ChaosCluster, name: str, projection_workers: int = 1,
-                 logs: Path | None = None) -> None:
+    def __init__(
+        self,
+        cluster: ChaosCluster,
+        name: str,
+        projection_workers: int = 1,
+        logs: Path | None = None,
+    ) -> None:
         self.cluster = cluster
         self.infra = cluster.infrastructure()
         self.namespace = new_namespace()
-        self.env = self.infra.env(self.namespace, CSP_DEMO="off", CSP_PROJECTION_LEDGER="true",
-                                  CSP_RELAY_STALLED_AFTER_S="5", CSP_RATE_LIMIT="100000/second",
-                                  **cluster.replication_env())
+        self.env = self.infra.env(
+            self.namespace,
+            CSP_DEMO="off",
+            CSP_PROJECTION_LEDGER="true",
+            CSP_RELAY_STALLED_AFTER_S="5",
+            CSP_RATE_LIMIT="100000/second",
+            **cluster.replication_env(),
+        )
         logs = logs or ROOT / "test-artifacts" / "chaos" / f"{name}-{self.namespace}"
         self.api = ServiceProcess("services.case_events", "api", self.env, logs)
         self.relay = ServiceProcess("services.case_events", "worker", self.env, logs)
-        self.boards = [ServiceProcess("services.projections", "worker", self.env, logs)
-                       for _ in range(projection_workers)]
+        self.boards = [
+            ServiceProcess("services.projections", "worker", self.env, logs)
+            for _ in range(projection_workers)
+        ]
 
     @property
     def processes(self) -> list[ServiceProcess]:
         return [self.api, self.relay, *self.boards]
 
     def settings(self, service: str = "projections") -> Settings:
-        return settings_for(self.infra, service, self.namespace, projection_ledger=True,
-                            topic_replication_factor=min(len(self.cluster.kafka), 3))
+        return settings_for(
+            self.infra,
+            service,
+            self.namespace,
+            projection_ledger=True,
+            topic_replication_factor=min(len(self.cluster.kafka), 3),
+        )
 
     def dsn(self, service: str) -> str:
         return self.infra.dsn(f"{self.namespace}{service}")
@@ -103,29 +138,43 @@ class Platform:
         while time.monotonic() < deadline:
             try:
                 stored = await _count(self.dsn("case_events"), "events")
-                if stored and await _count(self.dsn("projections"), "projection_applied",
-                                           live_build=True) >= stored:
+                if (
+                    stored
+                    and await _count(self.dsn("projections"), "projection_applied", live_build=True)
+                    >= stored
+                ):
                     return
             except (OSError, asyncpg.PostgresError):
                 pass
             await asyncio.sleep(0.5)  # poll interval; the deadline bounds the wait
 
-    async def figures(self, name: str, outcome: Outcome, *, poison: int = 0,
-                      replay: bool = True, registry: EventRegistry | None = None) -> Figures:
+    async def figures(
+        self,
+        name: str,
+        outcome: Outcome,
+        *,
+        poison: int = 0,
+        replay: bool = True,
+        registry: EventRegistry | None = None,
+    ) -> Figures:
         settling = time.monotonic()
         await self.settle()
         settled = time.monotonic() - settling
-        evidence = await gather(outcome, self.settings(), self.dsn("case_events"),
-                                self.dsn("projections"), poison)
+        evidence = await gather(
+            outcome, self.settings(), self.dsn("case_events"), self.dsn("projections"), poison
+        )
         result = check(name, outcome.offered, evidence)
         result.notes += outcome.rejected[:3] + [f"gave up: {k}" for k in outcome.gave_up[:3]]
         if outcome.rejected or outcome.gave_up:
-            result.notes.append(f"{len(outcome.rejected)} rejected, {len(outcome.gave_up)} "
-                                "unanswered commands (not acknowledged, so not counted lost)")
+            result.notes.append(
+                f"{len(outcome.rejected)} rejected, {len(outcome.gave_up)} "
+                "unanswered commands (not acknowledged, so not counted lost)"
+            )
         if replay:
             replaying = time.monotonic()
             result.replay_differences, _ = await replay_differences(
-                self.settings(), self.dsn("projections"), registry)
+                self.settings(), self.dsn("projections"), registry
+            )
             result.notes.append(f"replay took {time.monotonic() - replaying:.0f}s")
         result.notes.append(f"settled {settled:.0f}s after the workload")
         return result
@@ -145,8 +194,9 @@ async def _count(dsn: str, table: str, live_build: bool = False) -> int:
         await conn.close()
 
 
-async def with_workload(platform: Platform, size: Size, seed: int,
-                        faults: Callable[[asyncio.Event], Awaitable[None]]) -> Outcome:
+async def with_workload(
+    platform: Platform, size: Size, seed: int, faults: Callable[[asyncio.Event], Awaitable[None]]
+) -> Outcome:
     """Run the workload and, beside it, `faults` until the workload is done."""
     done = asyncio.Event()
     task = asyncio.create_task(workload.run(platform.api.url, seed, size.commands, size.rate))
@@ -183,6 +233,7 @@ async def relay_caught_up(platform: Platform, since: float, timeout_s: float = 3
 
 # -- 1. the broker down and back ---------------------------------------------------------------
 
+
 async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "broker-restarts")
     rng = random.Random(seed)
@@ -191,6 +242,7 @@ async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figur
     recoveries: list[float] = []
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             broker = cluster.kafka[0]
             for _ in range(size.broker_restarts):
@@ -203,20 +255,26 @@ async def broker_restarts(cluster: ChaosCluster, size: Size, seed: int) -> Figur
                 recoveries.append(await relay_caught_up(platform, time.monotonic()))
 
         outcome = await with_workload(platform, size, seed, faults)
-        acked_while_down = sum(1 for a in outcome.acks
-                               if any(s <= a.at <= e for s, e in down_windows))
+        acked_while_down = sum(
+            1 for a in outcome.acks if any(s <= a.at <= e for s, e in down_windows)
+        )
         result = await platform.figures("1 broker killed and restarted", outcome)
         result.recovery_s = max(recoveries, default=None)
-        result.notes.append("recovery: the longest, over the restarts, from the broker "
-                            "listening again to nothing left to publish")
-        result.notes.append(f"{size.broker_restarts} SIGKILLs of the broker; {acked_while_down} "
-                            "commands acknowledged while it was down")
+        result.notes.append(
+            "recovery: the longest, over the restarts, from the broker "
+            "listening again to nothing left to publish"
+        )
+        result.notes.append(
+            f"{size.broker_restarts} SIGKILLs of the broker; {acked_while_down} "
+            "commands acknowledged while it was down"
+        )
         return result
     finally:
         platform.stop()
 
 
 # -- 2. a three-broker cluster, leaders killed -------------------------------------------------
+
 
 async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     assert len(cluster.kafka) == 3
@@ -227,6 +285,7 @@ async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     recoveries: list[float] = []
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             for _ in range(size.broker_restarts):
                 await _pause(rng.uniform(2, 4))
@@ -242,10 +301,14 @@ async def leader_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
         outcome = await with_workload(platform, size, seed, faults)
         result = await platform.figures("2 three brokers, leaders killed", outcome)
         result.recovery_s = max(recoveries, default=None)
-        result.notes.append("recovery: the longest, over the kills, from a leader's death to "
-                            "nothing left to publish (a new leader elected, the rest in sync)")
-        result.notes.append(f"replication factor 3, min.insync.replicas 2, unclean leader "
-                            f"election off; leaders killed (node ids): {killed}")
+        result.notes.append(
+            "recovery: the longest, over the kills, from a leader's death to "
+            "nothing left to publish (a new leader elected, the rest in sync)"
+        )
+        result.notes.append(
+            f"replication factor 3, min.insync.replicas 2, unclean leader "
+            f"election off; leaders killed (node ids): {killed}"
+        )
         return result
     finally:
         platform.stop()
@@ -282,12 +345,14 @@ async def _in_sync(cluster: ChaosCluster, topic: str, timeout_s: float) -> None:
 
 # -- 3. our own processes crash ----------------------------------------------------------------
 
+
 async def process_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "process-kills")
     rng = random.Random(seed)
     kills = {"relay": 0, "projection": 0}
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             # Kill at random moments, mostly while the process is working: around its database
             # commit and its offset store. A killed process is started again at once.
@@ -303,8 +368,7 @@ async def process_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures
 
         outcome = await with_workload(platform, size, seed, faults)
         result = await platform.figures("3 relay and projection processes killed", outcome)
-        result.notes.append(f"SIGKILLs: {kills['relay']} relay, {kills['projection']} "
-                            "projection")
+        result.notes.append(f"SIGKILLs: {kills['relay']} relay, {kills['projection']} projection")
         return result
     finally:
         platform.stop()
@@ -312,11 +376,13 @@ async def process_kills(cluster: ChaosCluster, size: Size, seed: int) -> Figures
 
 # -- 4. PostgreSQL immediate shutdown ----------------------------------------------------------
 
+
 async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "postgres-crash")
     restarted_at: list[float] = []
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             every = size.commands / size.rate / (size.postgres_crashes + 1)
             for _ in range(size.postgres_crashes):
@@ -327,23 +393,30 @@ async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figure
                 restarted_at.append(time.monotonic())
 
         outcome = await with_workload(platform, size, seed, faults)
-        recoveries = [min((a.at for a in outcome.acks if a.at >= t), default=t) - t
-                      for t in restarted_at]
+        recoveries = [
+            min((a.at for a in outcome.acks if a.at >= t), default=t) - t for t in restarted_at
+        ]
         result = await platform.figures("4 PostgreSQL immediate shutdown", outcome)
         result.recovery_s = max(recoveries, default=None)
-        rewinds = sum(b.log_path.read_text(errors="replace").count(
-            "consumer ahead of the stored offset") for b in platform.boards)
-        result.notes.append(f"{len(restarted_at)} immediate shutdowns, 3 s down each; the "
-                            f"boards found their consumer ahead of their stored offsets and read "
-                            f"again from them {rewinds} times (a crash that takes their last "
-                            "asynchronous commits; whether one does depends on its timing)")
+        rewinds = sum(
+            b.log_path.read_text(errors="replace").count("consumer ahead of the stored offset")
+            for b in platform.boards
+        )
+        result.notes.append(
+            f"{len(restarted_at)} immediate shutdowns, 3 s down each; the "
+            f"boards found their consumer ahead of their stored offsets and read "
+            f"again from them {rewinds} times (a crash that takes their last "
+            "asynchronous commits; whether one does depends on its timing)"
+        )
         for p in platform.processes:
             if p.proc is not None and p.proc.poll() is not None:
                 result.violations += 1
                 result.notes.append(f"{p.module} {p.role} exited and did not reconnect")
-        result.notes.append("recovery: the longest, over the shutdowns, from the server "
-                            "accepting connections again to the next command acknowledged; no "
-                            "process was restarted")
+        result.notes.append(
+            "recovery: the longest, over the shutdowns, from the server "
+            "accepting connections again to the next command acknowledged; no "
+            "process was restarted"
+        )
         return result
     finally:
         platform.stop()
@@ -351,11 +424,13 @@ async def postgres_crash(cluster: ChaosCluster, size: Size, seed: int) -> Figure
 
 # -- 5. a paused broker ------------------------------------------------------------------------
 
+
 async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "paused-broker")
     observed: dict[str, float] = {}
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             await _pause(3)
             broker = cluster.kafka[0]
@@ -379,7 +454,8 @@ async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures
             + (f"{degraded:.1f}s" if degraded is not None else "NEVER")
             + f"; slowest command answered in {outcome.slowest_s * 1000:.0f} ms (they need "
             "only PostgreSQL); recovery: from SIGCONT"
-            " to nothing left to publish")
+            " to nothing left to publish"
+        )
         if degraded is None:
             result.violations += 1
             result.notes.append("FAILED: health never showed degraded")
@@ -390,6 +466,7 @@ async def paused_broker(cluster: ChaosCluster, size: Size, seed: int) -> Figures
 
 # -- 6. poison messages ------------------------------------------------------------------------
 
+
 async def poison_messages(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "poison")
     rng = random.Random(seed)
@@ -397,6 +474,7 @@ async def poison_messages(cluster: ChaosCluster, size: Size, seed: int) -> Figur
     topic = settings.topic("case-events")
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             producer = new_producer(settings)
             await producer.start()
@@ -404,15 +482,18 @@ async def poison_messages(cluster: ChaosCluster, size: Size, seed: int) -> Figur
                 for i in range(size.poison):
                     await _pause(rng.uniform(0.05, 0.4))
                     value, headers = _poison(i, rng)
-                    await producer.send_and_wait(topic, value, key=f"poison-{i}".encode(),
-                                                 headers=headers)
+                    await producer.send_and_wait(
+                        topic, value, key=f"poison-{i}".encode(), headers=headers
+                    )
             finally:
                 await producer.stop()
 
         outcome = await with_workload(platform, size, seed, faults)
         result = await platform.figures("6 poison messages", outcome, poison=size.poison)
-        result.notes.append(f"{size.poison} poison messages: malformed bytes, unknown event "
-                            "types, newer schema versions, invalid payloads")
+        result.notes.append(
+            f"{size.poison} poison messages: malformed bytes, unknown event "
+            "types, newer schema versions, invalid payloads"
+        )
         return result
     finally:
         platform.stop()
@@ -428,12 +509,18 @@ def _poison(i: int, rng: random.Random) -> tuple[bytes, list[tuple[str, bytes]]]
         return bytes(rng.randrange(256) for _ in range(40)), []
     event_id = str(new_event_id())
     now = datetime.now(UTC).isoformat()
-    envelope = {"event_id": event_id, "event_type": "ChildRegistered", "schema_version": 1,
-                "stream_id": f"poison-{i}", "stream_version": 1, "occurred_at": now,
-                "recorded_at": now, "correlation_id": event_id,
-                "actor": {"user_id": "x", "agency": "council", "role": "x"},
-                "payload": {"child_id": f"poison-{i}", "date_of_birth": "2012-01-01",
-                            "locality": "Exeter"}}
+    envelope = {
+        "event_id": event_id,
+        "event_type": "ChildRegistered",
+        "schema_version": 1,
+        "stream_id": f"poison-{i}",
+        "stream_version": 1,
+        "occurred_at": now,
+        "recorded_at": now,
+        "correlation_id": event_id,
+        "actor": {"user_id": "x", "agency": "council", "role": "x"},
+        "payload": {"child_id": f"poison-{i}", "date_of_birth": "2012-01-01", "locality": "Exeter"},
+    }
     if kind == 1:
         envelope["event_type"] = "ChildTeleported"
     elif kind == 2:
@@ -445,6 +532,7 @@ def _poison(i: int, rng: random.Random) -> tuple[bytes, list[tuple[str, bytes]]]
 
 # -- 7. schema evolution -----------------------------------------------------------------------
 
+
 async def schema_evolution(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     from chaos.evolution import registry_with_child_registered_v2
 
@@ -452,15 +540,20 @@ async def schema_evolution(cluster: ChaosCluster, size: Size, seed: int) -> Figu
     try:
         platform.start()
         outcome = await with_workload(platform, size, seed, _no_faults)
-        result = await platform.figures("7 schema evolution (v1 events, v2 code)", outcome,
-                                        registry=registry_with_child_registered_v2())
-        undecodable = await _undecodable(platform.dsn("case_events"),
-                                         registry_with_child_registered_v2(upcaster=False))
+        result = await platform.figures(
+            "7 schema evolution (v1 events, v2 code)",
+            outcome,
+            registry=registry_with_child_registered_v2(),
+        )
+        undecodable = await _undecodable(
+            platform.dsn("case_events"), registry_with_child_registered_v2(upcaster=False)
+        )
         result.notes.append(
             "ChildRegistered v2 adds a required `first_known_through`; the stored v1 events "
             "are upcast. Replay differences: the live boards (v1 code) against a rebuild from "
             f"offset 0 by the v2 code. Without the upcaster, {undecodable} stored events would "
-            "not decode")
+            "not decode"
+        )
         if not undecodable:
             result.violations += 1
             result.notes.append("FAILED: the v2 code read v1 events without its upcaster")
@@ -490,12 +583,14 @@ async def _no_faults(done: asyncio.Event) -> None:
 
 # -- 8. rebalancing ----------------------------------------------------------------------------
 
+
 async def rebalancing(cluster: ChaosCluster, size: Size, seed: int) -> Figures:
     platform = Platform(cluster, "rebalancing", projection_workers=2)
     rng = random.Random(seed)
     cycles = 0
     try:
         platform.start()
+
         async def faults(done: asyncio.Event) -> None:
             nonlocal cycles
             while cycles < size.rebalances:

@@ -47,10 +47,17 @@ def journeys(seed: int, commands: int) -> list[list[tuple[str, Step]]]:
     county = County(seed, scale=max(0.02, commands / 9000), end=date(2026, 3, 31))
     chosen: list[list[tuple[str, Step]]] = []
     total = 0
-    for journey in [*county.children_in_need(), *county.child_protection(), *county.in_care(),
-                    *county.care_leavers()]:
-        steps = [(f"chaos-{seed}-{journey.key}-{i}", s) for i, s in enumerate(journey.steps)
-                 if s.service == "case_events"]
+    for journey in [
+        *county.children_in_need(),
+        *county.child_protection(),
+        *county.in_care(),
+        *county.care_leavers(),
+    ]:
+        steps = [
+            (f"chaos-{seed}-{journey.key}-{i}", s)
+            for i, s in enumerate(journey.steps)
+            if s.service == "case_events"
+        ]
         chosen.append(steps)
         total += len(steps)
         if total >= commands:
@@ -59,8 +66,29 @@ def journeys(seed: int, commands: int) -> list[list[tuple[str, Step]]]:
     return chosen
 
 
-async def run(api: str, seed: int, commands: int, rate: float, *, concurrency: int = 32,
-              command_deadline_s: float = 120.0) -> Outcome:
+def _settle(outcome: Outcome, key: str, response: httpx.Response, started: float) -> bool | None:
+    """True: acknowledged; False: refused for good (4xx); None: a 5xx, to be sent again."""
+    if response.status_code in (200, 201):
+        body = response.json()
+        outcome.acks.append(Ack(key, body["stream_id"], body["stream_version"], time.monotonic()))
+        outcome.slowest_s = max(outcome.slowest_s, time.monotonic() - started)
+        return True
+    if response.status_code < 500:
+        outcome.rejected.append(f"{key}: {response.status_code} {response.text[:200]}")
+        return False
+    outcome.server_errors += 1
+    return None
+
+
+async def run(
+    api: str,
+    seed: int,
+    commands: int,
+    rate: float,
+    *,
+    concurrency: int = 32,
+    command_deadline_s: float = 120.0,
+) -> Outcome:
     """Send the workload to the case-events API at about `rate` commands per second."""
     outcome = Outcome()
     work = journeys(seed, commands)
@@ -77,8 +105,10 @@ async def run(api: str, seed: int, commands: int, rate: float, *, concurrency: i
         if wait > 0:
             await asyncio.sleep(wait)  # the pacing of the offered load, not a wait for an outcome
 
-    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=3.0),
-                                 limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(15.0, connect=3.0), limits=httpx.Limits(max_connections=concurrency)
+    ) as client:
+
         async def send(key: str, step: Step) -> bool:
             started = time.monotonic()
             deadline = started + command_deadline_s
@@ -87,21 +117,17 @@ async def run(api: str, seed: int, commands: int, rate: float, *, concurrency: i
             while True:
                 outcome.attempts += 1
                 try:
-                    r = await client.post(f"{api}{step.path}", json=step.body,
-                                          headers={**HEADERS, "Idempotency-Key": key})
+                    r = await client.post(
+                        f"{api}{step.path}",
+                        json=step.body,
+                        headers={**HEADERS, "Idempotency-Key": key},
+                    )
                 except httpx.TransportError:
                     outcome.transport_errors += 1
                 else:
-                    if r.status_code in (200, 201):
-                        body = r.json()
-                        outcome.acks.append(Ack(key, body["stream_id"], body["stream_version"],
-                                                time.monotonic()))
-                        outcome.slowest_s = max(outcome.slowest_s, time.monotonic() - started)
-                        return True
-                    if r.status_code < 500:
-                        outcome.rejected.append(f"{key}: {r.status_code} {r.text[:200]}")
-                        return False
-                    outcome.server_errors += 1
+                    settled = _settle(outcome, key, r, started)
+                    if settled is not None:
+                        return settled
                 if time.monotonic() > deadline:
                     outcome.gave_up.append(key)
                     return False

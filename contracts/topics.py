@@ -26,19 +26,38 @@ FOREVER = {"retention.ms": "-1", "cleanup.policy": "delete"}
 NINETY_DAYS = {"retention.ms": "7776000000", "cleanup.policy": "delete"}
 
 DOMAIN_TOPICS = [
-    TopicDefinition(CASE_EVENTS, "case_events",
-                    "The child's statutory journey, from referral to leaving care.", FOREVER),
-    TopicDefinition(ACCOMMODATION_EVENTS, "accommodation",
-                    "Placements of children in care and care leavers' accommodation.", FOREVER),
-    TopicDefinition(EDUCATION_EVENTS, "education",
-                    "Enrolments, attendance, destinations and EET activity.", FOREVER),
-    TopicDefinition(ESCALATION_EVENTS, "escalations",
-                    "Risk ratings, dip samples, IRO and EWO escalations, drift alerts.", FOREVER),
+    TopicDefinition(
+        CASE_EVENTS,
+        "case_events",
+        "The child's statutory journey, from referral to leaving care.",
+        FOREVER,
+    ),
+    TopicDefinition(
+        ACCOMMODATION_EVENTS,
+        "accommodation",
+        "Placements of children in care and care leavers' accommodation.",
+        FOREVER,
+    ),
+    TopicDefinition(
+        EDUCATION_EVENTS,
+        "education",
+        "Enrolments, attendance, destinations and EET activity.",
+        FOREVER,
+    ),
+    TopicDefinition(
+        ESCALATION_EVENTS,
+        "escalations",
+        "Risk ratings, dip samples, IRO and EWO escalations, drift alerts.",
+        FOREVER,
+    ),
 ]
 DEAD_LETTERS = TopicDefinition(
-    DEAD_LETTER_TOPIC, "platform",
+    DEAD_LETTER_TOPIC,
+    "platform",
     "Messages a consumer could not decode or apply, with the reason and their origin "
-    "(topic, partition, offset) in headers. Kept forever: each one needs a decision.", FOREVER)
+    "(topic, partition, offset) in headers. Kept forever: each one needs a decision.",
+    FOREVER,
+)
 
 # Each partner agency's own topic, derived from the domain topics by partner_feeds, minimised
 # (docs/security.md).
@@ -51,9 +70,12 @@ PARTNER_AGENCIES = {
     "probation": "Probation",
 }
 PARTNER_TOPICS = [
-    TopicDefinition(f"partner-{agency}", "partner_feeds",
-                    f"{name}: what the agency is entitled to, pseudonymised and minimised.",
-                    NINETY_DAYS)
+    TopicDefinition(
+        f"partner-{agency}",
+        "partner_feeds",
+        f"{name}: what the agency is entitled to, pseudonymised and minimised.",
+        NINETY_DAYS,
+    )
     for agency, name in PARTNER_AGENCIES.items()
 ]
 

@@ -35,8 +35,13 @@ from shared.access import (
 from shared.settings import Settings
 
 APIS: dict[str, Callable[[Settings], FastAPI]] = {
-    "case_events": case_events, "accommodation": accommodation, "education": education,
-    "escalations": escalations, "projections": projections, "partner_feeds": partner_feeds}
+    "case_events": case_events,
+    "accommodation": accommodation,
+    "education": education,
+    "escalations": escalations,
+    "projections": projections,
+    "partner_feeds": partner_feeds,
+}
 EVERY_SERVICE = "every service"
 _UNDER_STREAM = re.compile(r"^(.*/\{\w+\})/[^{}]+$")  # a route under one stream: its stream
 
@@ -47,8 +52,10 @@ UNUSED_KEY_SET = "https://identity-provider.invalid/jwks.json"
 
 def service_rules() -> dict[str, list[Rule]]:
     """Every service's declared routes, by service."""
-    return {service: rules_of(create(Settings(service=service, auth_jwks=UNUSED_KEY_SET)))
-            for service, create in APIS.items()}
+    return {
+        service: rules_of(create(Settings(service=service, auth_jwks=UNUSED_KEY_SET)))
+        for service, create in APIS.items()
+    }
 
 
 def endpoints(service: str, rules: Iterable[Rule]) -> set[str]:
@@ -75,8 +82,11 @@ def who(permission: Permission) -> str:
     g = GRANTS[permission]
     text = ", ".join(f"`{r}`" for r in sorted(g.roles))
     if g.partners:
-        text += (" (council); " if g.roles else "") + "partners of " + ", ".join(
-            sorted(a.value for a in g.partners))
+        text += (
+            (" (council); " if g.roles else "")
+            + "partners of "
+            + ", ".join(sorted(a.value for a in g.partners))
+        )
     if permission in AUDITED:
         text += " — **audited**"
     return text
@@ -87,9 +97,14 @@ def matrix_markdown(by_service: dict[str, list[Rule]] | None = None) -> str:
     by_service = by_service if by_service is not None else service_rules()
     lines = ["| permission | who is granted it | endpoints |", "|---|---|---|"]
     for permission in Permission:
-        shown = sorted(set().union(*(
-            endpoints(service, [r for r in rules if r.permission is permission])
-            for service, rules in by_service.items())))
+        shown = sorted(
+            set().union(
+                *(
+                    endpoints(service, [r for r in rules if r.permission is permission])
+                    for service, rules in by_service.items()
+                )
+            )
+        )
         lines.append(f"| {permission} | {who(permission)} | {'<br>'.join(shown)} |")
     return "\n".join(lines) + "\n"
 

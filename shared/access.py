@@ -67,8 +67,9 @@ GRANTS: dict[Permission, Grant] = {
     Permission.READ_CHILD: grant(P, M, I),
     Permission.READ_PERSONAL: grant(P, M, I),
     Permission.CHECK_DRIFT: grant(M, Role.OPERATIONS),
-    Permission.READ_BOARDS: grant(P, M, I, Role.BOARD_MEMBER, Role.INCIDENT_MANAGEMENT,
-                                  partners=PARTNER_AGENCIES),
+    Permission.READ_BOARDS: grant(
+        P, M, I, Role.BOARD_MEMBER, Role.INCIDENT_MANAGEMENT, partners=PARTNER_AGENCIES
+    ),
     Permission.READ_PERSON_LEVEL: grant(P, M, I, Role.INCIDENT_MANAGEMENT),
     Permission.METRICS: grant(Role.OPERATIONS),
     Permission.AUDIT: grant(Role.INFORMATION_GOVERNANCE),
@@ -77,8 +78,12 @@ GRANTS: dict[Permission, Grant] = {
     Permission.RETENTION: grant(Role.INFORMATION_GOVERNANCE),
 }
 # Person-level: every read is audited (who, what, why, when).
-AUDITED = {Permission.READ_CHILD, Permission.READ_PERSONAL, Permission.READ_PERSON_LEVEL,
-           Permission.SUBJECT_ACCESS}
+AUDITED = {
+    Permission.READ_CHILD,
+    Permission.READ_PERSONAL,
+    Permission.READ_PERSON_LEVEL,
+    Permission.SUBJECT_ACCESS,
+}
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,11 @@ class Rule:
     lists_children: bool = False
 
     def matches(self, method: str, template: str, query: Mapping[str, str]) -> bool:
-        return (self.method == method and self.path == template
-                and all(query.get(k) == v for k, v in self.query))
+        return (
+            self.method == method
+            and self.path == template
+            and all(query.get(k) == v for k, v in self.query)
+        )
 
     @property
     def where(self) -> str:
@@ -135,8 +143,9 @@ class Requires:
         return next((a for a in self.options if a.applies(query)), None)
 
 
-def requires(permission: Permission, *, lists_children: bool = False,
-             unless: Access | None = None) -> params.Depends:
+def requires(
+    permission: Permission, *, lists_children: bool = False, unless: Access | None = None
+) -> params.Depends:
     """The route's permission; `unless` names a narrower access that takes over when the
     request's query asks for it (e.g. the council view of a board)."""
     first = (unless,) if unless is not None else ()
@@ -164,21 +173,24 @@ def rules_of(app: FastAPI) -> list[Rule]:
         if isinstance(route.original_route, APIRoute):
             declared = declaration_of(route.dependencies)
             options = declared.options if declared is not None else ()
-            rules += [o.at(m, route.path or "") for m in sorted(route.methods or ())
-                      for o in options]
+            rules += [
+                o.at(m, route.path or "") for m in sorted(route.methods or ()) for o in options
+            ]
         elif route.path in API_DOCS_PATHS:
             rules.append(Rule("GET", route.path, Permission.API_DOCS))
     return rules
 
 
-def find_rule(rules: Sequence[Rule], method: str, template: str, query: Mapping[str, str]
-              ) -> Rule | None:
+def find_rule(
+    rules: Sequence[Rule], method: str, template: str, query: Mapping[str, str]
+) -> Rule | None:
     return next((r for r in rules if r.matches(method, template, query)), None)
 
 
 def allowed(permission: Permission, principal: Principal) -> bool:
     return permission is Permission.PUBLIC or (
-        permission in GRANTS and GRANTS[permission].allows(principal))
+        permission in GRANTS and GRANTS[permission].allows(principal)
+    )
 
 
 def principal_of(request: Request) -> Principal:
@@ -208,8 +220,11 @@ async def authorise(request: Request, response: Response) -> None:
         raise forbidden(f"{request.method} {template} is not open to anyone (docs/security.md)")
     found = access.at(request.method, template)
     if not allowed(found.permission, principal):
-        who = (f"{principal.agency} partners" if principal.role is Role.PARTNER
-               else f"the council's {principal.role} role")
+        who = (
+            f"{principal.agency} partners"
+            if principal.role is Role.PARTNER
+            else f"the council's {principal.role} role"
+        )
         raise forbidden(f"{who} may not {found.permission} ({found.where}; docs/security.md)")
     request.state.rule = found
     if found.permission in AUDITED and not found.lists_children:
@@ -217,22 +232,29 @@ async def authorise(request: Request, response: Response) -> None:
         await audit_read(request, response, [child_id] if child_id else [])
 
 
-async def audit_read(request: Request, response: Response | None, child_ids: list[str]
-                     ) -> str:
+async def audit_read(request: Request, response: Response | None, child_ids: list[str]) -> str:
     """Record a person-level read before it is answered; its id goes back in X-Audit-Id (on
     `response`, or on whatever the handler returns: it sets the header itself)."""
     audit = request.app.state.audit
     rule: Rule | None = getattr(request.state, "rule", None)
     action = rule.where if rule else f"{request.method} {request.url.path}"
-    audit_id = str(await audit.record(principal_of(request), action, _request_line(request),
-                                      child_ids, request.headers.get("X-Purpose")))
+    audit_id = str(
+        await audit.record(
+            principal_of(request),
+            action,
+            _request_line(request),
+            child_ids,
+            request.headers.get("X-Purpose"),
+        )
+    )
     if response is not None:
         response.headers["X-Audit-Id"] = audit_id
     return audit_id
 
 
-async def visible_rows(request: Request, response: Response | None,
-                       rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+async def visible_rows(
+    request: Request, response: Response | None, rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], str]:
     """Person-level rows (each with `child_id` and `locality`) as this user may see them,
     their read audited: the rows, and the audit record's id."""
     principal = principal_of(request)
@@ -256,8 +278,10 @@ def check_locality(request: Request, locality: str | None) -> None:
     """Object-level: a user limited to some localities sees and acts on their children only."""
     principal = principal_of(request)
     if not principal.may_see_locality(locality):
-        raise forbidden(f"this child belongs to locality {locality!r}, outside yours "
-                        f"({', '.join(sorted(principal.localities or ()))})")
+        raise forbidden(
+            f"this child belongs to locality {locality!r}, outside yours "
+            f"({', '.join(sorted(principal.localities or ()))})"
+        )
 
 
 def write_into(doc: Path, marker: str, text: str) -> None:
@@ -269,4 +293,3 @@ def write_into(doc: Path, marker: str, text: str) -> None:
 
 
 SECURITY_DOC = Path(__file__).resolve().parent.parent / "docs" / "security.md"
-

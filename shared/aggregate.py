@@ -73,8 +73,14 @@ def not_before(field: str, day: date, earlier: date | None, what: str) -> None:
         raise DomainRuleViolation(field, f"is before {what} ({earlier.isoformat()})")
 
 
-def check_day(field: str, day: date, decision: Decision, born: date | None,
-              after: date | None = None, what: str = "") -> None:
+def check_day(
+    field: str,
+    day: date,
+    decision: Decision,
+    born: date | None,
+    after: date | None = None,
+    what: str = "",
+) -> None:
     """The rule every dated fact about a child keeps: not in the future, not before the child
     was born, and not before the record it follows (`after`, described as `what`)."""
     not_in_future(field, day, decision)

@@ -71,7 +71,7 @@ def if_match_version(if_match: str | None) -> int | None:
     try:
         return int(if_match.strip().strip('"'))
     except ValueError:
-        raise DomainRuleViolation("If-Match", "must be a stream version, e.g. \"3\"") from None
+        raise DomainRuleViolation("If-Match", 'must be a stream version, e.g. "3"') from None
 
 
 def command_context(
@@ -92,13 +92,18 @@ def command_context(
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", min_length=1, max_length=200,
-           description="Repeat a command with the same key and it is recorded once."),
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeat a command with the same key and it is recorded once.",
+    ),
 ]
 CorrelationId = Annotated[UUID | None, Header(alias="X-Correlation-Id")]
 Caller = Annotated[Principal, Depends(principal_of)]
-IfMatch = Annotated[str | None, Header(alias="If-Match",
-                                       description="The stream version you last saw.")]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description="The stream version you last saw.")
+]
 
 
 def _problem(status: int, detail: Any, **extra: Any) -> JSONResponse:
@@ -109,8 +114,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainRuleViolation)
     async def rule(_: Request, error: DomainRuleViolation) -> JSONResponse:
         where = "header" if error.field[:1].isupper() else "body"
-        return _problem(422, [{"loc": [where, error.field], "msg": error.reason,
-                               "type": "domain_rule"}])
+        return _problem(
+            422, [{"loc": [where, error.field], "msg": error.reason, "type": "domain_rule"}]
+        )
 
     @app.exception_handler(UnknownStream)
     async def unknown(_: Request, error: UnknownStream) -> JSONResponse:
@@ -118,8 +124,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ConcurrencyConflict)
     async def conflict(_: Request, error: ConcurrencyConflict) -> JSONResponse:
-        return _problem(409, str(error), expected_version=error.expected_version,
-                        actual_version=error.actual_version)
+        return _problem(
+            409,
+            str(error),
+            expected_version=error.expected_version,
+            actual_version=error.actual_version,
+        )
 
     @app.exception_handler(AlreadyRecorded)
     async def exists(_: Request, error: AlreadyRecorded) -> JSONResponse:
@@ -127,23 +137,39 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(IdempotencyKeyReused)
     async def reused(_: Request, error: IdempotencyKeyReused) -> JSONResponse:
-        return _problem(422, [{"loc": ["header", "Idempotency-Key"], "msg": str(error),
-                               "type": "idempotency_key_reused"}])
+        return _problem(
+            422,
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": str(error),
+                    "type": "idempotency_key_reused",
+                }
+            ],
+        )
 
 
 # The database went away (a restart, a failover): the command may or may not have committed.
-DATABASE_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                        asyncpg.exceptions.AdminShutdownError,
-                        asyncpg.exceptions.CannotConnectNowError)
+DATABASE_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 
 
 def install_unavailable_handler(app: FastAPI) -> None:
     async def unavailable(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(
-            {"detail": "the event store is unavailable for a moment: the command may or may not "
-                       "have been recorded. Send it again with the same Idempotency-Key.",
-             "error": type(error).__name__},
-            status_code=503, headers={"Retry-After": "1"})
+            {
+                "detail": "the event store is unavailable for a moment: the command may or may not "
+                "have been recorded. Send it again with the same Idempotency-Key.",
+                "error": type(error).__name__,
+            },
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     for kind in DATABASE_UNAVAILABLE:
         app.add_exception_handler(kind, unavailable)
@@ -170,8 +196,7 @@ def service_app(
         finally:
             await app.state.audit.close()
 
-    app = secured_app(settings, title=title, description=description, version="1",
-                      lifespan=audited)
+    app = secured_app(settings, title=title, description=description, version="1", lifespan=audited)
     app.state.settings = settings
     app.state.clock = clock or clock_from(settings)
     install_error_handlers(app)
@@ -181,10 +206,15 @@ def service_app(
     return app
 
 
-def database_service_app(settings: Settings, title: str, description: str,
-                         migrations: Sequence[Path] = (), clock: Clock | None = None,
-                         resources: Callable[[State], None] | None = None,
-                         event_store: bool = False) -> FastAPI:
+def database_service_app(
+    settings: Settings,
+    title: str,
+    description: str,
+    migrations: Sequence[Path] = (),
+    clock: Clock | None = None,
+    resources: Callable[[State], None] | None = None,
+    event_store: bool = False,
+) -> FastAPI:
     """The app of a service with a database of its own: opened (and `migrations` applied) at
     start-up as app.state.pool, with `event_store` one store on it (it coalesces the relay's
     wake-ups across requests), then the service's own `resources`; health, metrics and error
@@ -213,16 +243,29 @@ def database_service_app(settings: Settings, title: str, description: str,
     return app
 
 
-def domain_service_app(settings: Settings, title: str, description: str,
-                       migrations: Sequence[Path] = (), clock: Clock | None = None,
-                       resources: Callable[[State], None] | None = None) -> FastAPI:
+def domain_service_app(
+    settings: Settings,
+    title: str,
+    description: str,
+    migrations: Sequence[Path] = (),
+    clock: Clock | None = None,
+    resources: Callable[[State], None] | None = None,
+) -> FastAPI:
     """The app of a domain service: its event store (and `migrations`) in its database."""
-    return database_service_app(settings, title, description, [EVENT_STORE_SQL, *migrations],
-                                clock, resources, event_store=True)
+    return database_service_app(
+        settings,
+        title,
+        description,
+        [EVENT_STORE_SQL, *migrations],
+        clock,
+        resources,
+        event_store=True,
+    )
 
 
 # What handlers are given (FastAPI's Depends): the resources on app.state. Coroutines, so
 # FastAPI calls them in the event loop, not in its thread pool.
+
 
 async def pool_of(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.pool

@@ -4,8 +4,9 @@ provider's key set, and a local issuer for development and tests.
 A token names its user (`sub`), agency (`agency`) and role (`role`), and may limit a council
 user to some localities (`localities`). It is verified against `CSP_AUTH_JWKS` (a JWKS file,
 or the provider's https URL; never http), `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and
-ES256 are accepted, each only with a key of its kind, nothing weaker. No endpoint but /health (and the sign-in page with its static
-assets) answers without one: every other request is 401 before any handler runs.
+ES256 are accepted, each only with a key of its kind, nothing weaker. No endpoint but /health
+(and the sign-in page with its static assets) answers without one: every other request is 401
+before any handler runs.
 
     python -m shared.auth keys --dir DIR            # a local signing key and its JWKS
     python -m shared.auth token --user sw-17 --agency council --role practitioner
@@ -83,27 +84,36 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     try:
         agency, role = Agency(claims["agency"]), Role(claims["role"])
     except (KeyError, ValueError) as error:
-        raise InvalidToken(f"the token's agency or role is not one this platform knows: "
-                           f"{error}") from None
-    if agency is not (Agency.COUNCIL if role in COUNCIL_ROLES else agency) \
-            or (role is Role.PARTNER) != (agency in PARTNER_AGENCIES):
+        raise InvalidToken(
+            f"the token's agency or role is not one this platform knows: {error}"
+        ) from None
+    if agency is not (Agency.COUNCIL if role in COUNCIL_ROLES else agency) or (
+        role is Role.PARTNER
+    ) != (agency in PARTNER_AGENCIES):
         raise InvalidToken(f"role {role} is not a role of agency {agency}")
     localities = claims.get("localities")
-    if localities is not None and not (isinstance(localities, list)
-                                       and all(isinstance(x, str) for x in localities)):
+    if localities is not None and not (
+        isinstance(localities, list) and all(isinstance(x, str) for x in localities)
+    ):
         raise InvalidToken("localities must be a list of locality names")
-    return Principal(str(claims["sub"]), agency, role,
-                     frozenset(localities) if localities is not None else None,
-                     claims.get("jti"))
+    return Principal(
+        str(claims["sub"]),
+        agency,
+        role,
+        frozenset(localities) if localities is not None else None,
+        claims.get("jti"),
+    )
 
 
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         source = settings.auth_jwks
         if not source:
-            raise RuntimeError("CSP_AUTH_JWKS is not set: the services will not start without "
-                               "the identity provider's key set (make run generates a local "
-                               "one; see docs/security.md)")
+            raise RuntimeError(
+                "CSP_AUTH_JWKS is not set: the services will not start without "
+                "the identity provider's key set (make run generates a local "
+                "one; see docs/security.md)"
+            )
         self.issuer, self.audience = settings.auth_issuer, settings.auth_audience
         self._client: jwt.PyJWKClient | None = None
         self._keys: list[jwt.PyJWK] = []
@@ -142,9 +152,14 @@ class TokenVerifier:
             raise InvalidToken(f"the issuer's key {key.key_id!r} is not for {ALGORITHMS}")
         try:
             claims = jwt.decode(
-                token, key.key, algorithms=[algorithm], audience=self.audience,
-                issuer=self.issuer, leeway=30,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+                token,
+                key.key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=30,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
         return principal_from_claims(claims)
@@ -193,13 +208,18 @@ class Authenticate:
                 raise InvalidToken("no bearer token")
             principal = await self.verifier.verify_async(token)
         except InvalidToken as error:
-            if scope["method"] == "GET" and token is None and (
-                    scope["path"] in PAGES or scope["path"].startswith("/dashboard")):
+            if (
+                scope["method"] == "GET"
+                and token is None
+                and (scope["path"] in PAGES or scope["path"].startswith("/dashboard"))
+            ):
                 response: Any = RedirectResponse(f"/login?next={scope['path']}", 303)
             else:
                 response = JSONResponse(
-                    {"detail": f"authentication required: {error}"}, status_code=401,
-                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                    {"detail": f"authentication required: {error}"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
@@ -208,6 +228,7 @@ class Authenticate:
 
 # -- the local issuer (make run, tests): not for production, where the council's identity
 # -- provider issues the tokens --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LocalIssuer:
@@ -230,36 +251,58 @@ class LocalIssuer:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         write_private(self.key_file, pem)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
         jwk.update(kid=uuid.uuid4().hex[:16], use="sig", alg="RS256")
         self.jwks_file.write_text(json.dumps({"keys": [jwk]}, indent=2))
         return self
 
-    def token(self, user: str, agency: str | Agency, role: str | Role,
-              localities: list[str] | None = None, hours: float = 12,
-              **extra: Any) -> str:
+    def token(
+        self,
+        user: str,
+        agency: str | Agency,
+        role: str | Role,
+        localities: list[str] | None = None,
+        hours: float = 12,
+        **extra: Any,
+    ) -> str:
         self.ensure()
         kid = json.loads(self.jwks_file.read_text())["keys"][0]["kid"]
         now = int(time.time())
-        claims = {"iss": self.issuer, "aud": self.audience, "sub": user,
-                  "agency": str(agency), "role": str(role), "iat": now,
-                  "exp": now + int(hours * 3600), "jti": uuid.uuid4().hex, **extra}
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user,
+            "agency": str(agency),
+            "role": str(role),
+            "iat": now,
+            "exp": now + int(hours * 3600),
+            "jti": uuid.uuid4().hex,
+            **extra,
+        }
         if localities is not None:
             claims["localities"] = localities
-        return jwt.encode(claims, self.key_file.read_bytes(), algorithm="RS256",
-                          headers={"kid": kid})
+        return jwt.encode(
+            claims, self.key_file.read_bytes(), algorithm="RS256", headers={"kid": kid}
+        )
 
-    def headers(self, user: str, agency: str | Agency, role: str | Role,
-                **options: Any) -> dict[str, str]:
+    def headers(
+        self, user: str, agency: str | Agency, role: str | Role, **options: Any
+    ) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user, agency, role, **options)}"}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m shared.auth", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.auth",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     keys = commands.add_parser("keys", help="make a local signing key and its JWKS")
     keys.add_argument("--dir", type=Path, default=Path(".local/run/auth"))
@@ -268,8 +311,12 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--user", required=True)
     token.add_argument("--agency", required=True, choices=[a.value for a in Agency])
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
-    token.add_argument("--locality", action="append", dest="localities",
-                       help="limit to this locality (repeat for several)")
+    token.add_argument(
+        "--locality",
+        action="append",
+        dest="localities",
+        help="limit to this locality (repeat for several)",
+    )
     token.add_argument("--hours", type=float, default=12)
     args = parser.parse_args(argv)
     issuer = LocalIssuer(args.dir)

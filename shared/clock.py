@@ -40,5 +40,6 @@ def clock_from(settings: Settings) -> Clock:
     """The system clock, unless CSP_FIXED_TODAY pins the date (tests and demos)."""
     if settings.fixed_today is None:
         return SystemClock()
-    return FixedClock(datetime.combine(settings.fixed_today, datetime.min.time(), tzinfo=UTC)
-                      .replace(hour=12))
+    return FixedClock(
+        datetime.combine(settings.fixed_today, datetime.min.time(), tzinfo=UTC).replace(hour=12)
+    )

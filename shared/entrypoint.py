@@ -27,11 +27,13 @@ def tune_garbage_collector(first_generation: int = 50_000) -> None:
     gc.set_threshold(first_generation, 20, 100)
 
 
-def run(service: str, api: Callable[[Settings], FastAPI],
-        worker: Callable[[Settings], FastAPI]) -> None:
+def run(
+    service: str, api: Callable[[Settings], FastAPI], worker: Callable[[Settings], FastAPI]
+) -> None:
     parser = argparse.ArgumentParser(
         prog=f"python -m services.{service}",
-        description="api: the HTTP API; worker: the relay and the subscriptions.")
+        description="api: the HTTP API; worker: the relay and the subscriptions.",
+    )
     parser.add_argument("role", choices=["api", "worker"])
     role = parser.parse_args().role
     settings = Settings(service=service)

@@ -131,22 +131,36 @@ def _append_statement(events: str) -> str:
     """The key's claim and the events (`events`: a SELECT of their columns from $5 to $15) in
     one atomic statement: without a key ($1 NULL) the events are inserted; with one, only if
     this statement claimed it."""
-    return ("WITH claim AS ("
-            " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
-            " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
-            f" INSERT INTO events ({_COLUMNS}) {events}"
-            " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)")
+    return (
+        "WITH claim AS ("
+        " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
+        " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
+        f" INSERT INTO events ({_COLUMNS}) {events}"
+        " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)"
+    )
 
 
-_TYPES = ("uuid", "text", "int", "text", "int", "timestamptz", "timestamptz", "jsonb", "uuid",
-          "uuid", "jsonb")  # of _COLUMNS, in order
+_TYPES = (
+    "uuid",
+    "text",
+    "int",
+    "text",
+    "int",
+    "timestamptz",
+    "timestamptz",
+    "jsonb",
+    "uuid",
+    "uuid",
+    "jsonb",
+)  # of _COLUMNS, in order
 # Most commands record one event: scalars encode faster than one-element arrays.
 _APPEND_ONE_EVENT = _append_statement(
-    "SELECT " + ", ".join(f"${n}::{t}" for n, t in enumerate(_TYPES, start=5)))
+    "SELECT " + ", ".join(f"${n}::{t}" for n, t in enumerate(_TYPES, start=5))
+)
 _APPEND_EVENTS = _append_statement(
-    "SELECT * FROM unnest(" + ", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, start=5))
-    + ")")
+    "SELECT * FROM unnest(" + ", ".join(f"${n}::{t}[]" for n, t in enumerate(_TYPES, start=5)) + ")"
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -156,9 +170,19 @@ def _actor_json(actor: Actor) -> str:
 
 
 def _row(e: Envelope) -> tuple[Any, ...]:
-    return (e.event_id, e.stream_id, e.stream_version, e.event_type, e.schema_version,
-            e.occurred_at, e.recorded_at, _actor_json(e.actor), e.correlation_id,
-            e.causation_id, pydantic_core.to_json(e.payload).decode())
+    return (
+        e.event_id,
+        e.stream_id,
+        e.stream_version,
+        e.event_type,
+        e.schema_version,
+        e.occurred_at,
+        e.recorded_at,
+        _actor_json(e.actor),
+        e.correlation_id,
+        e.causation_id,
+        pydantic_core.to_json(e.payload).decode(),
+    )
 
 
 def _envelope(row: asyncpg.Record) -> Envelope:
@@ -178,14 +202,19 @@ def _envelope(row: asyncpg.Record) -> Envelope:
     )
 
 
-async def _conflict(conn: asyncpg.Connection, error: asyncpg.UniqueViolationError,
-                    stream_id: str, expected_version: int) -> ConcurrencyConflict:
+async def _conflict(
+    conn: asyncpg.Connection,
+    error: asyncpg.UniqueViolationError,
+    stream_id: str,
+    expected_version: int,
+) -> ConcurrencyConflict:
     """Another writer took the version (the primary key): a typed conflict naming the stream's
     version now. Any other unique violation is not a conflict, and is raised as it is."""
     if error.constraint_name != "events_pkey":
         raise error
     actual = await conn.fetchval(
-        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id)
+        "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+    )
     return ConcurrencyConflict(stream_id, expected_version, actual)
 
 
@@ -248,8 +277,9 @@ class PostgresEventStore:
         new_version = expected_version + len(envelopes)
         rows = [_row(e) for e in envelopes]
         if isinstance(self._db, asyncpg.Pool):
-            return await self._append_in_one_statement(stream_id, expected_version,
-                                                       new_version, envelopes, rows, ctx)
+            return await self._append_in_one_statement(
+                stream_id, expected_version, new_version, envelopes, rows, ctx
+            )
         async with self._connection() as conn:
             try:
                 async with conn.transaction():  # a savepoint when bound to a transaction
@@ -267,8 +297,13 @@ class PostgresEventStore:
         return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
 
     async def _append_in_one_statement(
-        self, stream_id: str, expected_version: int, new_version: int,
-        envelopes: Sequence[Envelope], rows: Sequence[tuple[Any, ...]], ctx: CommandContext,
+        self,
+        stream_id: str,
+        expected_version: int,
+        new_version: int,
+        envelopes: Sequence[Envelope],
+        rows: Sequence[tuple[Any, ...]],
+        ctx: CommandContext,
     ) -> AppendResult:
         """Claim the idempotency key and insert the events in one statement, so one round
         trip and no explicit transaction (a statement is atomic by itself): appends are
@@ -280,13 +315,18 @@ class PostgresEventStore:
             try:
                 status = await conn.execute(
                     _APPEND_ONE_EVENT if len(rows) == 1 else _APPEND_EVENTS,
-                    ctx.idempotency_key, ctx.request_hash or "", stream_id, new_version,
-                    *columns)
+                    ctx.idempotency_key,
+                    ctx.request_hash or "",
+                    stream_id,
+                    new_version,
+                    *columns,
+                )
             except asyncpg.UniqueViolationError as error:
                 raise await _conflict(conn, error, stream_id, expected_version) from None
             if status == "INSERT 0 0":  # the key was claimed already: that command's result
-                earlier = await self._find_command(conn, ctx.idempotency_key or "",
-                                                   ctx.request_hash)
+                earlier = await self._find_command(
+                    conn, ctx.idempotency_key or "", ctx.request_hash
+                )
                 assert earlier is not None
                 return earlier
         assert self._wakeup is not None
@@ -305,18 +345,27 @@ class PostgresEventStore:
         """
         stream_ids = [stream_id for stream_id, _ in items]
         async with self._connection() as conn, conn.transaction():
-            earlier = await self._claim(conn, ctx, f"batch:{ctx.idempotency_key}",
-                                        sum(len(e) for _, e in items))
+            earlier = await self._claim(
+                conn, ctx, f"batch:{ctx.idempotency_key}", sum(len(e) for _, e in items)
+            )
             if earlier is not None:
                 return earlier
-            heads = dict(await conn.fetch(
-                "SELECT stream_id, max(stream_version) FROM events"
-                " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id", stream_ids))
-            envelopes = [e for stream_id, events in items
-                         for e in make_envelopes(stream_id, heads.get(stream_id, 0), events, ctx)]
+            heads = dict(
+                await conn.fetch(
+                    "SELECT stream_id, max(stream_version) FROM events"
+                    " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id",
+                    stream_ids,
+                )
+            )
+            envelopes = [
+                e
+                for stream_id, events in items
+                for e in make_envelopes(stream_id, heads.get(stream_id, 0), events, ctx)
+            ]
             try:
                 await conn.copy_records_to_table(
-                    "events", columns=_COLUMNS.split(", "),
+                    "events",
+                    columns=_COLUMNS.split(", "),
                     records=[_row(e) for e in envelopes],
                 )
                 if self._wakeup is None:
@@ -327,13 +376,11 @@ class PostgresEventStore:
                 raise ConcurrencyConflict("(batch)", 0, 0) from None
         if self._wakeup is not None:
             self._wakeup.poke()
-        return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False,
-                            tuple(envelopes))
+        return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False, tuple(envelopes))
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         rows = await self._db.fetch(
-            f"SELECT position, {_COLUMNS} FROM events WHERE stream_id = $1"
-            " ORDER BY stream_version",
+            f"SELECT position, {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version",
             stream_id,
         )
         return [_envelope(r) for r in rows]
@@ -342,8 +389,9 @@ class PostgresEventStore:
         async with self._connection() as conn:
             return await self._find_command(conn, idempotency_key, request_hash)
 
-    async def _claim(self, conn: asyncpg.Connection, ctx: CommandContext, stream_id: str,
-                     version: int) -> AppendResult | None:
+    async def _claim(
+        self, conn: asyncpg.Connection, ctx: CommandContext, stream_id: str, version: int
+    ) -> AppendResult | None:
         """Record the command's idempotency key in this transaction; if it was already
         recorded (a retry, or a concurrent duplicate that committed first), return that
         command's result instead."""
@@ -352,7 +400,11 @@ class PostgresEventStore:
         claimed = await conn.fetchval(
             "INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1",
-            ctx.idempotency_key, ctx.request_hash or "", stream_id, version)
+            ctx.idempotency_key,
+            ctx.request_hash or "",
+            stream_id,
+            version,
+        )
         if claimed is not None:
             return None
         earlier = await self._find_command(conn, ctx.idempotency_key, ctx.request_hash)
@@ -382,7 +434,9 @@ class PostgresEventStore:
             " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
             "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
             " ORDER BY transaction_id, position LIMIT $3",
-            str(after.transaction_id), after.position, limit,
+            str(after.transaction_id),
+            after.position,
+            limit,
         )
         return [(Cursor(r["txid"], r["position"]), _envelope(r)) for r in rows]
 
@@ -451,7 +505,9 @@ class InMemoryEventStore:
             name = f"batch:{ctx.idempotency_key}"
             if ctx.idempotency_key is not None:
                 self._commands[ctx.idempotency_key] = (
-                    ctx.request_hash or "", AppendResult(name, len(recorded), duplicate=True))
+                    ctx.request_hash or "",
+                    AppendResult(name, len(recorded), duplicate=True),
+                )
             return AppendResult(name, len(recorded), False, tuple(recorded))
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:

@@ -39,8 +39,11 @@ WorkerParts = tuple[
 def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health", summary="Liveness and readiness of this process and its dependencies",
-                dependencies=[requires(Permission.PUBLIC)])
+    @router.get(
+        "/health",
+        summary="Liveness and readiness of this process and its dependencies",
+        dependencies=[requires(Permission.PUBLIC)],
+    )
     async def health() -> JSONResponse:
         results: dict[str, Any] = {}
         ok = True
@@ -53,8 +56,12 @@ def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRoute
         body = {"service": service, "status": "ok" if ok else "degraded", "checks": results}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-                dependencies=[requires(Permission.METRICS)])
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        dependencies=[requires(Permission.METRICS)],
+    )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -107,5 +114,11 @@ def worker_app(
 
 def serve(app: FastAPI, settings: Settings) -> None:
     configure_logging(settings.service, settings.log_level, settings.log_format)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

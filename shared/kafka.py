@@ -29,7 +29,6 @@ class TopicDefinition:
     config: dict[str, str] = field(default_factory=dict)
 
 
-
 def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     """Durable by construction: acks from every in-sync replica, idempotence on.
 

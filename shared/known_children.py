@@ -34,23 +34,26 @@ class KnownChildren:
     def __init__(self, registered: type[DomainEvent]) -> None:
         self.registered = registered
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         if isinstance(event, self.registered):
             child: Registration = event  # type: ignore[assignment]
             await conn.execute(
                 "INSERT INTO known_children (child_id, date_of_birth, locality)"
                 " VALUES ($1, $2, $3) ON CONFLICT (child_id) DO NOTHING",
-                child.child_id, child.date_of_birth, child.locality)
+                child.child_id,
+                child.date_of_birth,
+                child.locality,
+            )
 
 
-def known_children_subscription(topic: str, registry: EventRegistry,
-                                registered: type[DomainEvent]) -> Subscription:
+def known_children_subscription(
+    topic: str, registry: EventRegistry, registered: type[DomainEvent]
+) -> Subscription:
     return Subscription("known-children", [topic], registry, [KnownChildren(registered)])
 
 
 async def known_child(db: asyncpg.Pool | asyncpg.Connection, child_id: str) -> KnownChild | None:
     row = await db.fetchrow(
-        "SELECT child_id, date_of_birth, locality FROM known_children WHERE child_id = $1",
-        child_id)
+        "SELECT child_id, date_of_birth, locality FROM known_children WHERE child_id = $1", child_id
+    )
     return KnownChild(**dict(row)) if row else None

@@ -43,29 +43,49 @@ from shared.retry import keep_running
 
 log = get_logger(__name__)
 
-APPLIED = Counter("projection_events_applied_total", "Events applied to read models",
-                  ["consumer", "topic"])
-DUPLICATES = Counter("projection_duplicates_skipped_total",
-                     "Events skipped because their stream version was already applied",
-                     ["consumer", "topic"])
-REWOUND = Counter("projection_rewinds_total",
-                  "Times a partition was read again from its stored offset because the consumer "
-                  "was ahead of it (the database lost recent commits)", ["consumer", "topic"])
-HELD_BACK = Counter("projection_out_of_order_total",
-                    "Events skipped because an earlier version of their stream was missing",
-                    ["consumer", "topic"])
-DEAD_LETTERED = Counter("projection_dead_lettered_total", "Messages sent to the dead-letter topic",
-                        ["consumer", "topic"])
-OFFSET_LAG = Gauge("projection_offset_lag", "Messages on the topic not yet applied",
-                   ["consumer", "topic"])
-TIME_LAG = Gauge("projection_time_lag_seconds",
-                 "Now minus the recorded-at time of the last applied event (0 when caught up)",
-                 ["consumer", "topic"])
+APPLIED = Counter(
+    "projection_events_applied_total", "Events applied to read models", ["consumer", "topic"]
+)
+DUPLICATES = Counter(
+    "projection_duplicates_skipped_total",
+    "Events skipped because their stream version was already applied",
+    ["consumer", "topic"],
+)
+REWOUND = Counter(
+    "projection_rewinds_total",
+    "Times a partition was read again from its stored offset because the consumer "
+    "was ahead of it (the database lost recent commits)",
+    ["consumer", "topic"],
+)
+HELD_BACK = Counter(
+    "projection_out_of_order_total",
+    "Events skipped because an earlier version of their stream was missing",
+    ["consumer", "topic"],
+)
+DEAD_LETTERED = Counter(
+    "projection_dead_lettered_total",
+    "Messages sent to the dead-letter topic",
+    ["consumer", "topic"],
+)
+OFFSET_LAG = Gauge(
+    "projection_offset_lag", "Messages on the topic not yet applied", ["consumer", "topic"]
+)
+TIME_LAG = Gauge(
+    "projection_time_lag_seconds",
+    "Now minus the recorded-at time of the last applied event (0 when caught up)",
+    ["consumer", "topic"],
+)
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             asyncpg.exceptions.AdminShutdownError, asyncpg.exceptions.CannotConnectNowError,
-             KafkaError, TimeoutError)
+TRANSIENT = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    KafkaError,
+    TimeoutError,
+)
 
 
 class Projection(Protocol):
@@ -78,8 +98,9 @@ class Projection(Protocol):
 
     name: str
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None: ...
+    async def apply(
+        self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+    ) -> None: ...
 
 
 async def _flush(projections: Sequence[Projection], conn: asyncpg.Connection) -> None:
@@ -99,17 +120,25 @@ class AppliedLedger:
         self._consumer = consumer
         self._rows: list[tuple[str, UUID, str, int, str]] = []
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
-        self._rows.append((self._consumer, envelope.event_id, envelope.stream_id,
-                           envelope.stream_version, envelope.event_type))
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
+        self._rows.append(
+            (
+                self._consumer,
+                envelope.event_id,
+                envelope.stream_id,
+                envelope.stream_version,
+                envelope.event_type,
+            )
+        )
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         rows, self._rows = self._rows, []
         if rows:
             await conn.copy_records_to_table(
-                "projection_applied", records=rows,
-                columns=["consumer", "event_id", "stream_id", "stream_version", "event_type"])
+                "projection_applied",
+                records=rows,
+                columns=["consumer", "event_id", "stream_id", "stream_version", "event_type"],
+            )
 
     def discard(self) -> None:
         self._rows.clear()
@@ -159,8 +188,9 @@ class _StreamVersions:
 
 
 # How a batch's events are applied in its transaction: all together, or each in a savepoint.
-_ApplyEvents = Callable[[asyncpg.Connection, TopicPartition, list[_Decoded], _StreamVersions],
-                        Awaitable[list[Envelope]]]
+_ApplyEvents = Callable[
+    [asyncpg.Connection, TopicPartition, list[_Decoded], _StreamVersions], Awaitable[list[Envelope]]
+]
 
 
 class _HandlerFailedError(Exception):
@@ -216,13 +246,17 @@ class ProjectionRunner:
             self.healthy = False
             self.last_error = repr(error)
 
-        await keep_running(functools.partial(self._consume_until_failure, stop), stop,
-                           transient=TRANSIENT, on_failure=failed,
-                           what="projection (resuming from stored offsets)")
+        await keep_running(
+            functools.partial(self._consume_until_failure, stop),
+            stop,
+            transient=TRANSIENT,
+            on_failure=failed,
+            what="projection (resuming from stored offsets)",
+        )
 
     async def _consume_until_failure(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            **self._kafka_options,  # type: ignore[arg-type]
+            **self._kafka_options,
             group_id=self.consumer_name,
             client_id=f"projection-{self.consumer_name}",
             enable_auto_commit=False,
@@ -250,8 +284,9 @@ class ProjectionRunner:
             # live trickle stays quick.
             count = sum(len(r) for r in batches.values())
             while 0 < count < self._batch_size:
-                more = await consumer.getmany(timeout_ms=self._fill_wait_ms,
-                                              max_records=self._batch_size - count)
+                more = await consumer.getmany(
+                    timeout_ms=self._fill_wait_ms, max_records=self._batch_size - count
+                )
                 if not more:
                     break
                 for tp, records in more.items():
@@ -292,10 +327,8 @@ class ProjectionRunner:
         consumer = self._consumer
         if consumer is not None and time.monotonic() - self._committed_at > 1.0:
             # Informational only (for operators' tools): the stored offsets are the truth.
-            try:
+            with contextlib.suppress(KafkaError):
                 await consumer.commit(dict(self._to_commit))
-            except KafkaError:
-                pass
             self._to_commit.clear()
             self._committed_at = time.monotonic()
 
@@ -305,8 +338,13 @@ class ProjectionRunner:
         consumer.seek(tp, offset)
         self.progress[tp.topic].positions[tp.partition] = offset
         REWOUND.labels(self.consumer_name, tp.topic).inc()
-        log.warning("consumer ahead of the stored offset; reading again from it",
-                    topic=tp.topic, partition=tp.partition, stored=offset, consumer_at=was_at)
+        log.warning(
+            "consumer ahead of the stored offset; reading again from it",
+            topic=tp.topic,
+            partition=tp.partition,
+            stored=offset,
+            consumer_at=was_at,
+        )
 
     def _decode(self, record: ConsumerRecord) -> _Decoded:
         item = _Decoded(record)
@@ -323,21 +361,28 @@ class ProjectionRunner:
             item.failure = f"undecodable: {_short(error)}"
         return item
 
-    async def _apply_batch(self, tp: TopicPartition, batch: list[_Decoded],
-                           dead_lettered: set[int]) -> list[Envelope]:
+    async def _apply_batch(
+        self, tp: TopicPartition, batch: list[_Decoded], dead_lettered: set[int]
+    ) -> list[Envelope]:
         """The whole batch in one transaction: the usual way, one round trip per table."""
         return await self._in_one_transaction(tp, batch, dead_lettered, self._apply_together)
 
-    async def _apply_event_by_event(self, tp: TopicPartition, batch: list[_Decoded],
-                                    dead_lettered: set[int]) -> list[Envelope]:
+    async def _apply_event_by_event(
+        self, tp: TopicPartition, batch: list[_Decoded], dead_lettered: set[int]
+    ) -> list[Envelope]:
         """After a handler failed in the batch: each event in a savepoint of its own, so only
         the poison ones are dead-lettered and the rest are applied."""
-        return await self._in_one_transaction(tp, batch, dead_lettered,
-                                              self._apply_each_in_a_savepoint)
+        return await self._in_one_transaction(
+            tp, batch, dead_lettered, self._apply_each_in_a_savepoint
+        )
 
-    async def _in_one_transaction(self, tp: TopicPartition, batch: list[_Decoded],
-                                  dead_lettered: set[int], apply: _ApplyEvents
-                                  ) -> list[Envelope]:
+    async def _in_one_transaction(
+        self,
+        tp: TopicPartition,
+        batch: list[_Decoded],
+        dead_lettered: set[int],
+        apply: _ApplyEvents,
+    ) -> list[Envelope]:
         """Apply the batch's records not yet applied with `apply`, and store how far the
         streams and the partition got, all in one transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -357,8 +402,9 @@ class ProjectionRunner:
         APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
         return applied
 
-    async def _not_yet_applied(self, conn: asyncpg.Connection, tp: TopicPartition,
-                               batch: list[_Decoded]) -> list[_Decoded]:
+    async def _not_yet_applied(
+        self, conn: asyncpg.Connection, tp: TopicPartition, batch: list[_Decoded]
+    ) -> list[_Decoded]:
         """The batch's records at or after the stored offset, the partition's row locked."""
         # The stored offset is the truth, whatever the consumer's position: records below it
         # were applied already (by this process before a rebalance, or by another member).
@@ -366,7 +412,9 @@ class ProjectionRunner:
         stored = await conn.fetchval(
             "SELECT next_offset FROM projection_offsets"
             " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
-            self.consumer_name, tp.topic, tp.partition,
+            self.consumer_name,
+            tp.topic,
+            tp.partition,
         )
         # Records above the stored offset but below this batch were never applied for
         # good if the stored offset is behind the batch: read them again first.
@@ -375,15 +423,17 @@ class ProjectionRunner:
             raise _ConsumerAheadError(floor)
         return [d for d in batch if d.record.offset >= (stored or 0)]
 
-    async def _dead_letter_undecodable(self, decoded: list[_Decoded],
-                                       dead_lettered: set[int]) -> None:
+    async def _dead_letter_undecodable(
+        self, decoded: list[_Decoded], dead_lettered: set[int]
+    ) -> None:
         for item in decoded:
             if item.failure is not None and item.record.offset not in dead_lettered:
                 await self._dead_letter(item.record, item.failure)
                 dead_lettered.add(item.record.offset)
 
-    async def _stream_versions(self, conn: asyncpg.Connection, tp: TopicPartition,
-                               decoded: list[_Decoded]) -> _StreamVersions:
+    async def _stream_versions(
+        self, conn: asyncpg.Connection, tp: TopicPartition, decoded: list[_Decoded]
+    ) -> _StreamVersions:
         stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
         rows = await conn.fetch(
             # A join on the ids, not `= ANY(array)`: on a freshly built (not yet
@@ -392,12 +442,15 @@ class ProjectionRunner:
             " FROM unnest($3::text[]) AS wanted(stream_id)"
             " JOIN projection_streams p USING (stream_id)"
             " WHERE p.consumer = $1 AND p.topic = $2",
-            self.consumer_name, tp.topic, stream_ids,
+            self.consumer_name,
+            tp.topic,
+            stream_ids,
         )
         return _StreamVersions({r["stream_id"]: r["stream_version"] for r in rows})
 
-    def _next_in_its_stream(self, tp: TopicPartition, envelope: Envelope,
-                            versions: _StreamVersions) -> bool:
+    def _next_in_its_stream(
+        self, tp: TopicPartition, envelope: Envelope, versions: _StreamVersions
+    ) -> bool:
         """Whether the event is its stream's next version: not a duplicate already applied,
         nor ahead of a missing one (held back: the relay never skips and will re-send)."""
         last = versions.last.get(envelope.stream_id, 0)
@@ -406,14 +459,22 @@ class ProjectionRunner:
             return False
         if envelope.stream_version > last + 1:
             HELD_BACK.labels(self.consumer_name, tp.topic).inc()
-            log.warning("event out of order held back", stream_id=envelope.stream_id,
-                        version=envelope.stream_version, last_applied=last)
+            log.warning(
+                "event out of order held back",
+                stream_id=envelope.stream_id,
+                version=envelope.stream_version,
+                last_applied=last,
+            )
             return False
         return True
 
-    async def _apply_together(self, conn: asyncpg.Connection, tp: TopicPartition,
-                              decoded: list[_Decoded], versions: _StreamVersions
-                              ) -> list[Envelope]:
+    async def _apply_together(
+        self,
+        conn: asyncpg.Connection,
+        tp: TopicPartition,
+        decoded: list[_Decoded],
+        versions: _StreamVersions,
+    ) -> list[Envelope]:
         """Every event, then one flush; a handler's failure fails the whole batch."""
         applied: list[Envelope] = []
         for index, item in enumerate(decoded):
@@ -439,9 +500,13 @@ class ProjectionRunner:
             raise _HandlerFailedError(-1, _short(error)) from error
         return applied
 
-    async def _apply_each_in_a_savepoint(self, conn: asyncpg.Connection, tp: TopicPartition,
-                                         decoded: list[_Decoded], versions: _StreamVersions
-                                         ) -> list[Envelope]:
+    async def _apply_each_in_a_savepoint(
+        self,
+        conn: asyncpg.Connection,
+        tp: TopicPartition,
+        decoded: list[_Decoded],
+        versions: _StreamVersions,
+    ) -> list[Envelope]:
         """Every event applied and flushed in its own savepoint; a failing one is
         dead-lettered and its stream still moves on."""
         applied: list[Envelope] = []
@@ -454,8 +519,13 @@ class ProjectionRunner:
             versions.moved_to(envelope)
         return applied
 
-    async def _store_progress(self, conn: asyncpg.Connection, tp: TopicPartition,
-                              versions: _StreamVersions, next_offset: int) -> None:
+    async def _store_progress(
+        self,
+        conn: asyncpg.Connection,
+        tp: TopicPartition,
+        versions: _StreamVersions,
+        next_offset: int,
+    ) -> None:
         """The streams' last applied versions and the partition's next offset, in the
         transaction of the read-model change."""
         if versions.moved:
@@ -465,12 +535,19 @@ class ProjectionRunner:
                 " SELECT $1, $2, s, v FROM unnest($3::text[], $4::int[]) AS x(s, v)"
                 " ON CONFLICT (consumer, topic, stream_id)"
                 " DO UPDATE SET stream_version = EXCLUDED.stream_version",
-                self.consumer_name, tp.topic, ids, [versions.last[i] for i in ids])
+                self.consumer_name,
+                tp.topic,
+                ids,
+                [versions.last[i] for i in ids],
+            )
         await conn.execute(
             "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
             " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
-            self.consumer_name, tp.topic, tp.partition, next_offset,
+            self.consumer_name,
+            tp.topic,
+            tp.partition,
+            next_offset,
         )
 
     async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
@@ -501,8 +578,13 @@ class ProjectionRunner:
             self._dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
         DEAD_LETTERED.labels(self.consumer_name, record.topic).inc()
-        log.warning("message dead-lettered", reason=reason, topic=record.topic,
-                    partition=record.partition, offset=record.offset)
+        log.warning(
+            "message dead-lettered",
+            reason=reason,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
 
     # -- offsets and lag ---------------------------------------------------------------------
 
@@ -513,8 +595,9 @@ class ProjectionRunner:
             if self._search_path:
                 await conn.execute(self._search_path)
             rows = await conn.fetch(
-                "SELECT topic, partition, next_offset FROM projection_offsets"
-                " WHERE consumer = $1", self.consumer_name)
+                "SELECT topic, partition, next_offset FROM projection_offsets WHERE consumer = $1",
+                self.consumer_name,
+            )
         stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
         return {tp: stored[tp] for tp in partitions if tp in stored}
 
@@ -543,7 +626,7 @@ class ProjectionRunner:
         }
 
 
-class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+class _SeekToStoredOffsets(ConsumerRebalanceListener):
     def __init__(self, runner: ProjectionRunner) -> None:
         self._runner = runner
 
@@ -564,11 +647,13 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
                 offset = stored.get(tp, beginnings.get(tp, 0))
                 consumer.seek(tp, offset)
                 self._runner.progress[tp.topic].positions[tp.partition] = offset
-        log.info("partitions assigned", consumer=self._runner.consumer_name,
-                 partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned))
+        log.info(
+            "partitions assigned",
+            consumer=self._runner.consumer_name,
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
 
 
 def _short(error: BaseException) -> str:
     text = f"{type(error).__name__}: {error}"
     return text if len(text) <= 500 else text[:497] + "..."
-

@@ -26,14 +26,19 @@ from shared.retry import keep_running, pause
 log = get_logger(__name__)
 
 PUBLISHED = Counter("relay_events_published_total", "Events published by the relay", ["topic"])
-LAST_POSITION = Gauge("relay_last_position", "Global position of the last published event",
-                      ["topic"])
-TIME_LAG = Gauge("relay_time_lag_seconds",
-                 "Now minus the recorded-at time of the last published event", ["topic"])
+LAST_POSITION = Gauge(
+    "relay_last_position", "Global position of the last published event", ["topic"]
+)
+TIME_LAG = Gauge(
+    "relay_time_lag_seconds",
+    "Now minus the recorded-at time of the last published event",
+    ["topic"],
+)
 
 
-def event_headers(envelope_event_id: str, event_type: str, schema_version: int
-                  ) -> list[tuple[str, bytes]]:
+def event_headers(
+    envelope_event_id: str, event_type: str, schema_version: int
+) -> list[tuple[str, bytes]]:
     return [
         ("event_id", envelope_event_id.encode()),
         ("event_type", event_type.encode()),
@@ -74,7 +79,9 @@ class Relay:
             " VALUES ($1, $2::text::xid8, $3)"
             " ON CONFLICT (topic) DO UPDATE SET transaction_id = EXCLUDED.transaction_id,"
             " position = EXCLUDED.position, updated_at = now()",
-            self._topic, str(cursor.transaction_id), cursor.position,
+            self._topic,
+            str(cursor.transaction_id),
+            cursor.position,
         )
 
     async def publish_once(self, cursor: Cursor) -> Cursor:
@@ -111,10 +118,13 @@ class Relay:
         def failed(error: BaseException) -> None:
             self.healthy = False
 
-        await keep_running(publish_until_failure, stop, on_failure=failed,
-                           what="relay (resuming from the checkpoint)",
-                           transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                                      KafkaError))
+        await keep_running(
+            publish_until_failure,
+            stop,
+            on_failure=failed,
+            what="relay (resuming from the checkpoint)",
+            transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError),
+        )
 
     async def _run_until_failure(self, stop: asyncio.Event) -> None:
         def wake(*_: object) -> None:
@@ -139,4 +149,3 @@ class Relay:
                 await listener.remove_listener("events_appended", wake)
             finally:
                 await self._pool.release(listener)
-

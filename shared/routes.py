@@ -89,15 +89,17 @@ class Commands:
     def path(self) -> str:
         return f"{self.prefix}/{{{self.stream.name}}}"
 
-    async def child(self, request: Request, pool: asyncpg.Pool, stream_id: str
-                    ) -> KnownChild | None:
+    async def child(
+        self, request: Request, pool: asyncpg.Pool, stream_id: str
+    ) -> KnownChild | None:
         """The child the command is about (404 if unknown), once the caller may act on it."""
         child = await self.known(request, pool, stream_id)
         await self.check_locality(request, pool, stream_id)
         return child
 
-    async def known(self, request: Request, pool: asyncpg.Pool, stream_id: str
-                    ) -> KnownChild | None:
+    async def known(
+        self, request: Request, pool: asyncpg.Pool, stream_id: str
+    ) -> KnownChild | None:
         if self.known_child is None:
             return None
         child = await self.known_child(pool, stream_id)
@@ -106,15 +108,15 @@ class Commands:
         check_locality(request, child.locality)
         return child
 
-    async def check_locality(self, request: Request, pool: asyncpg.Pool, stream_id: str
-                             ) -> None:
+    async def check_locality(self, request: Request, pool: asyncpg.Pool, stream_id: str) -> None:
         locality_of = self.locality_of
         if locality_of is not None:
             await check_locality_of(request, lambda key: locality_of(pool, key), stream_id)
 
 
-def command_router(commands: Commands, routes: Sequence[CommandRoute],
-                   permission: Permission = Permission.RECORD) -> APIRouter:
+def command_router(
+    commands: Commands, routes: Sequence[CommandRoute], permission: Permission = Permission.RECORD
+) -> APIRouter:
     """Each route at `{prefix}/{stream}{route.path}` (POST, 201 Recorded)."""
     router = APIRouter()
     for route in routes:
@@ -122,12 +124,14 @@ def command_router(commands: Commands, routes: Sequence[CommandRoute],
     return router
 
 
-def _add(router: APIRouter, commands: Commands, route: CommandRoute,
-         permission: Permission) -> None:
+def _add(
+    router: APIRouter, commands: Commands, route: CommandRoute, permission: Permission
+) -> None:
     command_model = route.command
     stream = commands.stream
-    stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
-                                       description=stream.description)]
+    stream_param = Annotated[
+        str, Path(alias=stream.name, pattern=stream.pattern, description=stream.description)
+    ]
 
     async def endpoint(
         stream_id: stream_param,
@@ -142,23 +146,39 @@ def _add(router: APIRouter, commands: Commands, route: CommandRoute,
         correlation_id: CorrelationId = None,
         if_match: IfMatch = None,
     ) -> Recorded:
-        ctx = command_context(command, idempotency_key, correlation_id, caller,
-                              extra={"stream": stream_id, "path": route.path})
+        ctx = command_context(
+            command,
+            idempotency_key,
+            correlation_id,
+            caller,
+            extra={"stream": stream_id, "path": route.path},
+        )
         child = await commands.child(request, pool, stream_id)
         check_locality(request, getattr(command, "locality", None))
         decision = Decision(today=clock.today(), child=child)
         result = await execute(
-            store, commands.aggregate_type, stream_id,
+            store,
+            commands.aggregate_type,
+            stream_id,
             lambda aggregate: route.decide(aggregate, command, decision),
-            ctx, must_exist=commands.must_exist, if_match=if_match_version(if_match),
+            ctx,
+            must_exist=commands.must_exist,
+            if_match=if_match_version(if_match),
         )
         return recorded(result, response)
 
     endpoint.__name__ = route.command.__name__
-    router.post(f"{commands.path}{route.path}", status_code=201, response_model=Recorded,
-                responses=ERRORS, summary=route.summary, description=route.description,
-                tags=[route.tag], operation_id=_snake(route.command.__name__),
-                dependencies=[requires(permission)])(endpoint)
+    router.post(
+        f"{commands.path}{route.path}",
+        status_code=201,
+        response_model=Recorded,
+        responses=ERRORS,
+        summary=route.summary,
+        description=route.description,
+        tags=[route.tag],
+        operation_id=_snake(route.command.__name__),
+        dependencies=[requires(permission)],
+    )(endpoint)
 
 
 def _snake(name: str) -> str:
@@ -171,28 +191,32 @@ def stream_read_router(commands: Commands, child_of: TextLookup | None = None) -
     Object-level checks as for commands; a stream that is not the child's own (an
     escalation) is audited here with the child it belongs to (`child_of`)."""
     stream = commands.stream
-    stream_param = Annotated[str, Path(alias=stream.name, pattern=stream.pattern,
-                                       description=stream.description)]
+    stream_param = Annotated[
+        str, Path(alias=stream.name, pattern=stream.pattern, description=stream.description)
+    ]
     aggregate_type = commands.aggregate_type
     router = APIRouter()
 
-    async def read(stream_id: stream_param, request: Request,
-                   response: Response, store: Store, pool: Pool) -> dict[str, Any]:
+    async def read(
+        stream_id: stream_param, request: Request, response: Response, store: Store, pool: Pool
+    ) -> dict[str, Any]:
         await commands.known(request, pool, stream_id)
         aggregate = aggregate_type.from_history(stream_id, await store.read_stream(stream_id))
         if commands.known_child is None and not aggregate.exists:
             raise UnknownStream(stream_id)
         await commands.check_locality(request, pool, stream_id)
         if child_of is not None:
-            await audit_read(request, response,
-                             [c for c in [await child_of(pool, stream_id)] if c])
+            await audit_read(request, response, [c for c in [await child_of(pool, stream_id)] if c])
         response.headers["ETag"] = f'"{aggregate.version}"'
         return {stream.name: stream_id, "stream_version": aggregate.version}
 
     read.__name__ = f"read_{aggregate_type.__name__.lower()}"
-    router.get(commands.path, tags=["streams"], responses={404: ERRORS[404]},
-               summary=f"This service's record of the {stream.name.removesuffix('_id')}: "
-                       "its stream version",
-               dependencies=[requires(Permission.READ_CHILD,
-                                      lists_children=child_of is not None)])(read)
+    router.get(
+        commands.path,
+        tags=["streams"],
+        responses={404: ERRORS[404]},
+        summary=f"This service's record of the {stream.name.removesuffix('_id')}: "
+        "its stream version",
+        dependencies=[requires(Permission.READ_CHILD, lists_children=child_of is not None)],
+    )(read)
     return router

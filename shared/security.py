@@ -60,11 +60,27 @@ class LimitRequestBody:
         await self.app(scope, limited, guarded)
 
     async def _too_large(self, send: Any) -> None:
-        body = json.dumps({"detail": [{"loc": ["body"], "type": "too_large",
-                                       "msg": f"request body over {self.limit:,} bytes"}]})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "detail": [
+                    {
+                        "loc": ["body"],
+                        "type": "too_large",
+                        "msg": f"request body over {self.limit:,} bytes",
+                    }
+                ]
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body.encode()})
 
 
@@ -75,7 +91,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"),
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -84,9 +101,11 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cache-Control": "no-store",
 }
-DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-               "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
-               "https://fastapi.tiangolo.com; frame-ancestors 'none'")
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
 _SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
@@ -138,9 +157,13 @@ class RateLimit:
                     reset, _ = self.limiter.get_window_stats(item, principal.user_id)
                     retry = max(1, math.ceil(reset - time.time()))
                     response = JSONResponse(
-                        {"detail": f"more than {item} requests from {principal.user_id}: "
-                                   f"try again in {retry} s"},
-                        status_code=429, headers={"Retry-After": str(retry)})
+                        {
+                            "detail": f"more than {item} requests from {principal.user_id}: "
+                            f"try again in {retry} s"
+                        },
+                        status_code=429,
+                        headers={"Retry-After": str(retry)},
+                    )
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

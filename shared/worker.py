@@ -52,23 +52,36 @@ def service_worker_app(
     other `loops` (e.g. a periodic rule check), all on the service's own database. Topics in
     `publishes` (base names) are created if missing; a projection with `close()` is closed
     when the worker stops."""
+
     async def start(stop: asyncio.Event) -> WorkerParts:
-        folders = [*([EVENT_STORE_SQL] if relay else []),
-                   *([PROJECTION_SQL] if subscriptions else []), *migrations]
+        folders = [
+            *([EVENT_STORE_SQL] if relay else []),
+            *([PROJECTION_SQL] if subscriptions else []),
+            *migrations,
+        ]
         pool = await open_database(settings, *folders)
         own = [t.name for t in topics if t.owner == settings.service][:1] if relay else []
         if relay and not own:
             raise LookupError(f"no topic is owned by {settings.service!r} in the topic map")
-        needed = {*own, DEAD_LETTER_TOPIC, *publishes,
-                  *(t for s in subscriptions for t in s.topics)}
+        needed = {
+            *own,
+            DEAD_LETTER_TOPIC,
+            *publishes,
+            *(t for s in subscriptions for t in s.topics),
+        }
         await ensure_topics(settings, [t for t in topics if t.name in needed])
         producer = new_producer(settings)
         await producer.start()
         runners: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
         checks: dict[str, Any] = {}
         if relay:
-            publisher = Relay(pool, producer, settings.topic(own[0]), settings.relay_batch_size,
-                              settings.relay_poll_interval_s)
+            publisher = Relay(
+                pool,
+                producer,
+                settings.topic(own[0]),
+                settings.relay_batch_size,
+                settings.relay_poll_interval_s,
+            )
             runners.append(publisher.run)
 
             async def relay_check() -> dict[str, Any]:
@@ -78,22 +91,36 @@ def service_worker_app(
                     "SELECT count(*) AS n, extract(epoch FROM now() - min(e.recorded_at))"
                     " AS oldest_s FROM events e WHERE (e.transaction_id, e.position) >"
                     " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
-                    "  WHERE c.topic = $1), ('0'::xid8, 0))", settings.topic(own[0]))
+                    "  WHERE c.topic = $1), ('0'::xid8, 0))",
+                    settings.topic(own[0]),
+                )
                 oldest = float(behind["oldest_s"] or 0.0)
                 stalled = oldest > settings.relay_stalled_after_s
-                return {"ok": publisher.healthy and not stalled, "topic": settings.topic(own[0]),
-                        "events_behind": behind["n"], "oldest_unpublished_s": round(oldest, 1),
-                        **({"error": "relay stalled: events waiting longer than "
-                            f"{settings.relay_stalled_after_s:g}s"} if stalled else {})}
+                return {
+                    "ok": publisher.healthy and not stalled,
+                    "topic": settings.topic(own[0]),
+                    "events_behind": behind["n"],
+                    "oldest_unpublished_s": round(oldest, 1),
+                    **(
+                        {
+                            "error": "relay stalled: events waiting longer than "
+                            f"{settings.relay_stalled_after_s:g}s"
+                        }
+                        if stalled
+                        else {}
+                    ),
+                }
 
             checks["relay"] = relay_check
         for subscription in subscriptions:
             runner = ProjectionRunner(
-                pool, subscription.registry, subscription.projections,
+                pool,
+                subscription.registry,
+                subscription.projections,
                 [settings.topic(t) for t in subscription.topics],
                 kafka_options=settings.kafka_options(),
-                consumer_name=consumer_name or settings.topic(
-                    f"{settings.service}.{subscription.name}"),
+                consumer_name=consumer_name
+                or settings.topic(f"{settings.service}.{subscription.name}"),
                 dead_letters=producer,
                 dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
                 batch_size=settings.projection_batch_size,

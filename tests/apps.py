@@ -18,22 +18,29 @@ from shared.access import Rule, rules_of
 from shared.settings import Settings
 from tests.infrastructure import TEST_ISSUER
 
-APPS = {"case_events": case_events, "accommodation": accommodation, "education": education,
-        "escalations": escalations, "projections": projections,
-        "partner_feeds": partner_feeds}
+APPS = {
+    "case_events": case_events,
+    "accommodation": accommodation,
+    "education": education,
+    "escalations": escalations,
+    "projections": projections,
+    "partner_feeds": partner_feeds,
+}
 
 
 @functools.cache
 def app(service: str) -> FastAPI:
-    return APPS[service](Settings(service=service,
-                                  auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
+    return APPS[service](Settings(service=service, auth_jwks=str(TEST_ISSUER.ensure().jwks_file)))
 
 
 def api_routes(service: str) -> list[RouteContext]:
     """Every FastAPI route of the service's API (those of included routers too), with its
     full path and methods."""
-    return [r for r in iter_route_contexts(app(service).routes)
-            if isinstance(r.original_route, APIRoute)]
+    return [
+        r
+        for r in iter_route_contexts(app(service).routes)
+        if isinstance(r.original_route, APIRoute)
+    ]
 
 
 def rules_for(service: str) -> list[Rule]:

@@ -38,15 +38,19 @@ def log_dir(request: pytest.FixtureRequest) -> Path:
     return ARTIFACTS / "logs" / request.node.name.replace("/", "_")
 
 
-def settings_for(infra: Infrastructure, service: str, namespace: str, **overrides: Any
-                 ) -> Settings:
+def settings_for(infra: Infrastructure, service: str, namespace: str, **overrides: Any) -> Settings:
     return Settings(
-        service=service, namespace=namespace, environment="test",
-        postgres_host=infra.postgres_host, postgres_port=infra.postgres_port,
-        postgres_user=infra.postgres_user, postgres_password=infra.postgres_password,
+        service=service,
+        namespace=namespace,
+        environment="test",
+        postgres_host=infra.postgres_host,
+        postgres_port=infra.postgres_port,
+        postgres_user=infra.postgres_user,
+        postgres_password=infra.postgres_password,
         kafka_bootstrap_servers=infra.kafka_bootstrap,
         auth_jwks=str(TEST_ISSUER.ensure().jwks_file),
-        key_encryption_key=TEST_KEY_ENCRYPTION_KEY, **overrides,
+        key_encryption_key=TEST_KEY_ENCRYPTION_KEY,
+        **overrides,
     )
 
 

@@ -12,8 +12,10 @@ from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.relay import event_headers
 from shared.settings import Settings
 
-CTX = CommandContext(actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL,
-                                 role="integration"), correlation_id=new_event_id())
+CTX = CommandContext(
+    actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL, role="integration"),
+    correlation_id=new_event_id(),
+)
 
 
 class Log:
@@ -39,8 +41,9 @@ class Log:
         await producer.start()
         sent = 0
         try:
-            for n, (topic, stream_id, event) in enumerate(self.events[self._published:],
-                                                          start=self._published + 1):
+            for n, (topic, stream_id, event) in enumerate(
+                self.events[self._published :], start=self._published + 1
+            ):
                 [envelope] = make_envelopes(stream_id, versions[(topic, stream_id)], [event], CTX)
                 versions[(topic, stream_id)] += 1
                 for _ in range(2 if repeat_every and n % repeat_every == 0 else 1):
@@ -48,8 +51,10 @@ class Log:
                         settings.topic(topic),
                         envelope.model_dump_json(exclude={"position"}).encode(),
                         key=stream_id.encode(),
-                        headers=event_headers(str(envelope.event_id), envelope.event_type,
-                                              envelope.schema_version))
+                        headers=event_headers(
+                            str(envelope.event_id), envelope.event_type, envelope.schema_version
+                        ),
+                    )
                     sent += 1
                 self._published = n
             await producer.flush()

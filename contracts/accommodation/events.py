@@ -25,9 +25,6 @@ from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 accommodation_event_types = EventRegistry()
 
 
-
-
-
 class PlacementFacts(Facts):
     placement_id: str = Field(pattern=ID_PATTERN)
     start_date: Day

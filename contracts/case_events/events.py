@@ -40,17 +40,17 @@ case_event_types = EventRegistry()
 Id = Field(pattern=ID_PATTERN, description="The recording system's id for this record.")
 
 
-
-
-
 # -- the child ------------------------------------------------------------------------------
 
+
 class ChildFacts(Facts):
-    child_id: str = Field(pattern=CHILD_ID_PATTERN,
-                          description="The council's pseudonymous id for the child.")
+    child_id: str = Field(
+        pattern=CHILD_ID_PATTERN, description="The council's pseudonymous id for the child."
+    )
     date_of_birth: Day
-    locality: str = Field(pattern=LOCALITY_PATTERN,
-                          description="The council's locality responsible for the child.")
+    locality: str = Field(
+        pattern=LOCALITY_PATTERN, description="The council's locality responsible for the child."
+    )
 
 
 @case_event_types.event
@@ -75,6 +75,7 @@ class ReferralReceived(ReferralFacts, DatedEvent):
 
 # -- early help (a family's stream) ---------------------------------------------------------
 
+
 class TriageFacts(Facts):
     discussion_date: Day
     locality: str = Field(pattern=LOCALITY_PATTERN)
@@ -88,6 +89,7 @@ class EarlyHelpTriageDiscussed(TriageFacts, DatedEvent):
 
 
 # -- assessment and child in need -----------------------------------------------------------
+
 
 class AssessmentStartFacts(Facts):
     assessment_id: str = Id
@@ -137,6 +139,7 @@ class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, DatedEvent):
 
 
 # -- child protection ------------------------------------------------------------------------
+
 
 class StrategyDiscussionFacts(Facts):
     discussion_id: str = Id
@@ -211,6 +214,7 @@ class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, DatedEvent):
 
 # -- children in care -----------------------------------------------------------------------
 
+
 class PeriodOfCareStartFacts(Facts):
     start_date: Day
     legal_status: LegalStatus
@@ -267,6 +271,7 @@ class PermanencePlanRecorded(PermanencePlanFacts, DatedEvent):
 
 
 # -- pre-proceedings and care proceedings ---------------------------------------------------
+
 
 class PreProceedingsEntryFacts(Facts):
     entered_on: Day
@@ -346,6 +351,7 @@ class CareProceedingsConcluded(CareProceedingsConclusionFacts, DatedEvent):
 
 # -- care leavers ----------------------------------------------------------------------------
 
+
 class CareLeaverStatusFacts(Facts):
     recorded_on: Day
     status: CareLeaverStatus
@@ -402,6 +408,7 @@ class ContactRecorded(ContactFacts, DatedEvent):
 
 # -- health ----------------------------------------------------------------------------------
 
+
 class HealthPassportOfferFacts(Facts):
     offered_on: Day
     milestone: HealthPassportMilestone
@@ -432,6 +439,7 @@ class HealthAssessmentCompleted(HealthAssessmentFacts, DatedEvent):
 
 
 # -- missing and priority --------------------------------------------------------------------
+
 
 class MissingEpisodeFacts(Facts):
     started_on: Day
@@ -469,8 +477,12 @@ class PriorityCohortFlagCleared(PriorityFlagClearFacts, DatedEvent):
 # -- personal data: sealed with the child's own key, erasable ---------------------------------
 
 SEALED_PATTERN = r"^sealed:v1:[A-Za-z0-9_-]+$"
-Sealed = Field(None, pattern=SEALED_PATTERN, max_length=4000,
-               description="AES-256-GCM under the child's own key (erasure deletes the key)")
+Sealed = Field(
+    None,
+    pattern=SEALED_PATTERN,
+    max_length=4000,
+    description="AES-256-GCM under the child's own key (erasure deletes the key)",
+)
 PERSONAL_FIELDS = ("given_names", "family_name", "address", "notes")
 
 

@@ -62,8 +62,11 @@ class Activity(StrEnum):
     NOT_KNOWN = "0"
 
 
-NEET = {Activity.NEET_ILLNESS_OR_DISABILITY, Activity.NEET_OTHER,
-        Activity.NEET_PREGNANCY_OR_PARENTING}
+NEET = {
+    Activity.NEET_ILLNESS_OR_DISABILITY,
+    Activity.NEET_OTHER,
+    Activity.NEET_PREGNANCY_OR_PARENTING,
+}
 
 
 class NEETPanelAction(StrEnum):

@@ -11,9 +11,6 @@ from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 education_event_types = EventRegistry()
 
 
-
-
-
 class EnrolmentFacts(Facts):
     enrolment_id: str = Field(pattern=ID_PATTERN)
     school_urn: str = Field(pattern=URN_PATTERN, description="The school's unique reference.")

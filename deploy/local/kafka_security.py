@@ -41,14 +41,16 @@ SERVICE_READS = {
     "accommodation": ["case-events"],
     "education": ["case-events"],
     "escalations": ["case-events", "education-events"],
-    "projections": ["case-events", "accommodation-events", "education-events",
-                    "escalation-events"],
-    "partner_feeds": ["case-events", "accommodation-events", "education-events",
-                      "escalation-events"],
+    "projections": ["case-events", "accommodation-events", "education-events", "escalation-events"],
+    "partner_feeds": [
+        "case-events",
+        "accommodation-events",
+        "education-events",
+        "escalation-events",
+    ],
 }
 GROUP_PREFIX = {"projections": "boards"}  # the boards' consumer groups; others: the service
-PARTNERS = [t.name.removeprefix("partner-") for t in TOPICS
-            if t.name.startswith("partner-")]
+PARTNERS = [t.name.removeprefix("partner-") for t in TOPICS if t.name.startswith("partner-")]
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,16 @@ def grants(namespace: str = "") -> list[KafkaGrant]:
                 ops |= {"WRITE", "CREATE"}
             if topic in reads:
                 ops |= {"READ", "CREATE"}  # a subscriber creates its topic if it is missing
-            out.append(KafkaGrant(service, "topic", f"{ns}{topic}", False,
-                                  tuple(sorted(ops))))
+            out.append(KafkaGrant(service, "topic", f"{ns}{topic}", False, tuple(sorted(ops))))
         if reads:
-            out.append(KafkaGrant(service, "group", f"{ns}{GROUP_PREFIX.get(service, service)}",
-                                  True, ("READ",)))
+            out.append(
+                KafkaGrant(
+                    service, "group", f"{ns}{GROUP_PREFIX.get(service, service)}", True, ("READ",)
+                )
+            )
     for partner in PARTNERS:
         user = f"partner-{partner}"
-        out.append(KafkaGrant(user, "topic", f"{ns}partner-{partner}", False,
-                              ("READ", "DESCRIBE")))
+        out.append(KafkaGrant(user, "topic", f"{ns}partner-{partner}", False, ("READ", "DESCRIBE")))
         out.append(KafkaGrant(user, "group", f"{ns}partner-{partner}", True, ("READ",)))
     return out
 
@@ -92,8 +95,12 @@ def grants(namespace: str = "") -> list[KafkaGrant]:
 def may(principal: str, operation: str, resource: str, name: str, namespace: str = "") -> bool:
     """What the ACLs allow (the test's expectation; nothing else is allowed)."""
     for g in grants(namespace):
-        if g.principal == principal and g.resource == resource and operation in g.operations \
-                and (name.startswith(g.name) if g.prefixed else name == g.name):
+        if (
+            g.principal == principal
+            and g.resource == resource
+            and operation in g.operations
+            and (name.startswith(g.name) if g.prefixed else name == g.name)
+        ):
             return True
     return False
 
@@ -112,6 +119,7 @@ def grants_markdown() -> str:
 
 # -- certificates ------------------------------------------------------------------------------
 
+
 def certificates(folder: Path, hosts: list[str]) -> Path:
     """ca.pem, broker.pem (the broker's key and certificate chain, for a PEM keystore), made
     once in `folder`. Returns the CA file clients verify the broker against."""
@@ -122,12 +130,17 @@ def certificates(folder: Path, hosts: list[str]) -> Path:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csp local Kafka CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=825))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:
@@ -135,24 +148,34 @@ def certificates(folder: Path, hosts: list[str]) -> Path:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             names.append(x509.DNSName(host))
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=825))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
-    private_key = key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+    private_key = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     write_private(broker_file, private_key + cert.public_bytes(pem) + ca.public_bytes(pem))
     ca_file.write_bytes(ca.public_bytes(pem))
     return ca_file
 
 
-def listener_properties(port: int, controller: int, tls: Path, admin_password: str,
-                        host: str = "127.0.0.1", advertised: str | None = None) -> list[str]:
+def listener_properties(
+    port: int,
+    controller: int,
+    tls: Path,
+    admin_password: str,
+    host: str = "127.0.0.1",
+    advertised: str | None = None,
+) -> list[str]:
     """The listener lines of a broker whose client listener is SASL_SSL, with ACLs.
 
     The controller listener takes only the broker's own certificate (mutual TLS): open to
@@ -191,16 +214,30 @@ def broker_principal(tls: Path) -> str:
 
 # -- provisioning -------------------------------------------------------------------------------
 
-def client_config(bootstrap: str, user: str, password: str, ca: Path
-                  ) -> dict[str, str | int | float | bool]:
+
+def client_config(
+    bootstrap: str, user: str, password: str, ca: Path
+) -> dict[str, str | int | float | bool]:
     """librdkafka settings for `user` (the admin here; a partner's client is configured alike)."""
-    return {"bootstrap.servers": bootstrap, "security.protocol": "SASL_SSL",
-            "sasl.mechanisms": MECHANISM, "sasl.username": user, "sasl.password": password,
-            "ssl.ca.location": str(ca)}
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanisms": MECHANISM,
+        "sasl.username": user,
+        "sasl.password": password,
+        "ssl.ca.location": str(ca),
+    }
 
 
-def provision(bootstrap: str, admin_password: str, ca: Path, passwords: dict[str, str],
-              namespace: str = "", partitions: int = 6, timeout_s: float = 120) -> None:
+def provision(
+    bootstrap: str,
+    admin_password: str,
+    ca: Path,
+    passwords: dict[str, str],
+    namespace: str = "",
+    partitions: int = 6,
+    timeout_s: float = 120,
+) -> None:
     """Topics, SCRAM users and ACLs, as the admin; waits for the broker first."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import (
@@ -228,25 +265,38 @@ def provision(bootstrap: str, admin_password: str, ca: Path, passwords: dict[str
                 raise
             time.sleep(0.5)
     existing = set(admin.list_topics(timeout=10).topics)
-    new = [NewTopic(f"{namespace}{t.name}", partitions, 1, config=t.config)
-           for t in TOPICS if f"{namespace}{t.name}" not in existing]
-    for future in (admin.create_topics(new).values() if new else []):
+    new = [
+        NewTopic(f"{namespace}{t.name}", partitions, 1, config=t.config)
+        for t in TOPICS
+        if f"{namespace}{t.name}" not in existing
+    ]
+    for future in admin.create_topics(new).values() if new else []:
         try:
             future.result()
         except KafkaException as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
-    upserts: list[UserScramCredentialAlteration] = [UserScramCredentialUpsertion(
-        user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords[user].encode())
-        for user in users()]
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(
+            user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords[user].encode()
+        )
+        for user in users()
+    ]
     for future in admin.alter_user_scram_credentials(upserts).values():
         future.result()
     bindings = [
-        AclBinding(ResourceType.TOPIC if g.resource == "topic" else ResourceType.GROUP, g.name,
-                   ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
-                   f"User:{g.principal}", "*", getattr(AclOperation, op),
-                   AclPermissionType.ALLOW)
-        for g in grants(namespace) for op in g.operations]
+        AclBinding(
+            ResourceType.TOPIC if g.resource == "topic" else ResourceType.GROUP,
+            g.name,
+            ResourcePatternType.PREFIXED if g.prefixed else ResourcePatternType.LITERAL,
+            f"User:{g.principal}",
+            "*",
+            getattr(AclOperation, op),
+            AclPermissionType.ALLOW,
+        )
+        for g in grants(namespace)
+        for op in g.operations
+    ]
     for future in admin.create_acls(bindings).values():
         future.result()
     # A new SCRAM credential takes a moment to reach the listener: wait until one works.
@@ -280,13 +330,15 @@ def main() -> None:
     elif args.command == "certificates":
         print(certificates(args.dir, args.host))
     else:  # passwords from the environment: CSP_KAFKA_ADMIN_PASSWORD, CSP_KAFKA_PASSWORD_<USER>
-        passwords = {u: os.environ[f"CSP_KAFKA_PASSWORD_{password_variable(u)}"]
-                     for u in users()}
-        provision(args.bootstrap, os.environ["CSP_KAFKA_ADMIN_PASSWORD"], args.ca, passwords,
-                  os.environ.get("CSP_NAMESPACE", ""))
+        passwords = {u: os.environ[f"CSP_KAFKA_PASSWORD_{password_variable(u)}"] for u in users()}
+        provision(
+            args.bootstrap,
+            os.environ["CSP_KAFKA_ADMIN_PASSWORD"],
+            args.ca,
+            passwords,
+            os.environ.get("CSP_NAMESPACE", ""),
+        )
         print("topics, users and ACLs provisioned", file=sys.stderr)
-
-
 
 
 def password_variable(user: str) -> str:

@@ -13,9 +13,11 @@ from shared.worker import service_worker_app
 
 def worker(settings: Settings) -> FastAPI:
     return service_worker_app(
-        settings, TOPICS,
+        settings,
+        TOPICS,
         [known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered)],
-        [KNOWN_CHILDREN_SQL])
+        [KNOWN_CHILDREN_SQL],
+    )
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The composition root of the case-events service's processes.
 
-    python -m services.case_events api | worker
-    python -m services.case_events rotate-keys   # re-wrap every child key with the current KEK
+python -m services.case_events api | worker
+python -m services.case_events rotate-keys   # re-wrap every child key with the current KEK
 """
 
 import asyncio

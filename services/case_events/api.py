@@ -18,11 +18,15 @@ KEYS_SQL = Path(__file__).parent / "sql"
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = domain_service_app(
-        settings, "Case events",
+        settings,
+        "Case events",
         "Records the child's statutory journey, from referral to leaving care, as events "
         "published on the `case-events` topic (see docs/events.md). Personal details are "
-        "sealed with the child's own key (docs/security.md).", [KEYS_SQL], clock,
-        resources=personal.open_key_vault(key_encryption_key(settings)))
+        "sealed with the child's own key (docs/security.md).",
+        [KEYS_SQL],
+        clock,
+        resources=personal.open_key_vault(key_encryption_key(settings)),
+    )
     app.add_exception_handler(PersonalDataErased, personal.erased)
     app.include_router(children.router)
     app.include_router(personal.router)

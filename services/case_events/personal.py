@@ -57,15 +57,21 @@ def unseal(key: bytes | None, child_id: str, field: str, value: str) -> str:
 
 
 def seal_details(key: bytes, child_id: str, details: Any) -> SealedPersonalDetails:
-    return SealedPersonalDetails(**{
-        f: seal(key, child_id, f, v) for f in PERSONAL_FIELDS
-        if (v := getattr(details, f, None)) is not None})
+    return SealedPersonalDetails(
+        **{
+            f: seal(key, child_id, f, v)
+            for f in PERSONAL_FIELDS
+            if (v := getattr(details, f, None)) is not None
+        }
+    )
 
 
-def unseal_details(key: bytes | None, child_id: str, payload: dict[str, Any]
-                   ) -> dict[str, str | None]:
-    return {f: unseal(key, child_id, f, payload[f]) if payload.get(f) else None
-            for f in PERSONAL_FIELDS}
+def unseal_details(
+    key: bytes | None, child_id: str, payload: dict[str, Any]
+) -> dict[str, str | None]:
+    return {
+        f: unseal(key, child_id, f, payload[f]) if payload.get(f) else None for f in PERSONAL_FIELDS
+    }
 
 
 def _aes(name: str, encoded: str) -> AESGCM:
@@ -93,14 +99,17 @@ class KeyRing:
     def unwrap(self, kek_id: str, child_id: str, wrapped: bytes) -> bytes:
         kek = self.keys.get(kek_id)
         if kek is None:
-            raise RetiredKey(f"a child's key is wrapped with key-encryption key {kek_id!r}, "
-                             "which this process does not hold (destroyed, or not configured)")
+            raise RetiredKey(
+                f"a child's key is wrapped with key-encryption key {kek_id!r}, "
+                "which this process does not hold (destroyed, or not configured)"
+            )
         try:
             return kek.decrypt(wrapped[:12], wrapped[12:], child_id.encode())
         except InvalidTag:
-            raise RuntimeError(f"a child's key does not open with key-encryption key "
-                               f"{kek_id!r}: is it the key this database was made with?"
-                               ) from None
+            raise RuntimeError(
+                f"a child's key does not open with key-encryption key "
+                f"{kek_id!r}: is it the key this database was made with?"
+            ) from None
 
 
 class RetiredKey(RuntimeError):
@@ -112,14 +121,19 @@ def key_encryption_key(settings: Settings) -> KeyRing | None:
     keys in CSP_RETIRED_KEY_ENCRYPTION_KEYS ("id:base64,id:base64")."""
     if settings.key_encryption_key is None:
         return None
-    keys = {settings.key_encryption_key_id: _aes(
-        "CSP_KEY_ENCRYPTION_KEY", settings.key_encryption_key.get_secret_value())}
+    keys = {
+        settings.key_encryption_key_id: _aes(
+            "CSP_KEY_ENCRYPTION_KEY", settings.key_encryption_key.get_secret_value()
+        )
+    }
     retired = settings.retired_key_encryption_keys
-    for entry in (retired.get_secret_value().split(",") if retired else []):
+    for entry in retired.get_secret_value().split(",") if retired else []:
         kek_id, _, encoded = entry.strip().partition(":")
         if not kek_id or not encoded or kek_id in keys:
-            raise ValueError("CSP_RETIRED_KEY_ENCRYPTION_KEYS must be 'id:base64,...' with "
-                             "ids other than the current key's")
+            raise ValueError(
+                "CSP_RETIRED_KEY_ENCRYPTION_KEYS must be 'id:base64,...' with "
+                "ids other than the current key's"
+            )
         keys[kek_id] = _aes(f"retired key-encryption key {kek_id!r}", encoded)
     return KeyRing(settings.key_encryption_key_id, keys)
 
@@ -134,29 +148,35 @@ class KeyVault:
 
     def _ring(self) -> KeyRing:
         if self.ring is None:
-            raise RuntimeError("CSP_KEY_ENCRYPTION_KEY is not set: personal data cannot be "
-                               "sealed or read")
+            raise RuntimeError(
+                "CSP_KEY_ENCRYPTION_KEY is not set: personal data cannot be sealed or read"
+            )
         return self.ring
 
     async def key(self, child_id: str, create: bool = False) -> bytes | None:
         """The child's key (made on first use when `create`); None if there is none or it
         was erased. Raises PersonalDataErased when `create` and the key was erased."""
         row = await self.pool.fetchrow(
-            "SELECT wrapped_key, kek_id, erased_at FROM child_keys WHERE child_id = $1",
-            child_id)
+            "SELECT wrapped_key, kek_id, erased_at FROM child_keys WHERE child_id = $1", child_id
+        )
         if row is None and create:
             ring = self._ring()
             wrapped = ring.wrap(child_id, AESGCM.generate_key(bit_length=256))
             await self.pool.execute(
                 "INSERT INTO child_keys (child_id, wrapped_key, kek_id) VALUES ($1, $2, $3)"
-                " ON CONFLICT (child_id) DO NOTHING", child_id, wrapped, ring.current_id)
+                " ON CONFLICT (child_id) DO NOTHING",
+                child_id,
+                wrapped,
+                ring.current_id,
+            )
             return await self.key(child_id)
         if row is None:
             return None
         if row["wrapped_key"] is None:
             if create:
                 raise PersonalDataErased(
-                    f"this child's personal data was erased on {row['erased_at']:%Y-%m-%d}")
+                    f"this child's personal data was erased on {row['erased_at']:%Y-%m-%d}"
+                )
             return None
         return self._ring().unwrap(row["kek_id"] or FIRST_KEK_ID, child_id, row["wrapped_key"])
 
@@ -173,20 +193,35 @@ class KeyVault:
                     " FROM child_keys WHERE wrapped_key IS NOT NULL"
                     " AND coalesce(kek_id, $2) <> $1 AND coalesce(kek_id, $2) = ANY($3::text[])"
                     " LIMIT $4 FOR UPDATE SKIP LOCKED",
-                    ring.current_id, FIRST_KEK_ID, list(ring.keys), batch_size)
+                    ring.current_id,
+                    FIRST_KEK_ID,
+                    list(ring.keys),
+                    batch_size,
+                )
                 for row in rows:
                     key = ring.unwrap(row["kek_id"], row["child_id"], row["wrapped_key"])
                     await conn.execute(
                         "UPDATE child_keys SET wrapped_key = $2, kek_id = $3 WHERE child_id = $1",
-                        row["child_id"], ring.wrap(row["child_id"], key), ring.current_id)
+                        row["child_id"],
+                        ring.wrap(row["child_id"], key),
+                        ring.current_id,
+                    )
             rewrapped += len(rows)
             if len(rows) < batch_size:
                 break
         left = await self.pool.fetch(
             "SELECT coalesce(kek_id, $1) AS kek_id, count(*) AS n FROM child_keys"
-            " WHERE wrapped_key IS NOT NULL GROUP BY 1", FIRST_KEK_ID)
-        return {"rewrapped": rewrapped, **{f"still wrapped with {r['kek_id']}": r["n"]
-                                           for r in left if r["kek_id"] != ring.current_id}}
+            " WHERE wrapped_key IS NOT NULL GROUP BY 1",
+            FIRST_KEK_ID,
+        )
+        return {
+            "rewrapped": rewrapped,
+            **{
+                f"still wrapped with {r['kek_id']}": r["n"]
+                for r in left
+                if r["kek_id"] != ring.current_id
+            },
+        }
 
     async def erase(self, child_id: str, by: str) -> None:
         """Destroy the key (a tombstone row stays). VACUUM then drops the old row version."""
@@ -194,5 +229,8 @@ class KeyVault:
             "INSERT INTO child_keys (child_id, wrapped_key, erased_at, erased_by)"
             " VALUES ($1, NULL, now(), $2) ON CONFLICT (child_id) DO UPDATE"
             " SET wrapped_key = NULL, erased_at = now(), erased_by = $2"
-            " WHERE child_keys.erased_at IS NULL", child_id, by)
+            " WHERE child_keys.erased_at IS NULL",
+            child_id,
+            by,
+        )
         await self.pool.execute("VACUUM child_keys")

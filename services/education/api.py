@@ -13,10 +13,13 @@ from shared.settings import Settings
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = domain_service_app(
-        settings, "Education",
+        settings,
+        "Education",
         "Enrolments, attendance (the register feed), Year 11 destinations and EET activity, "
         "published on `education-events`. A child must first be registered with case events.",
-        [KNOWN_CHILDREN_SQL], clock)
+        [KNOWN_CHILDREN_SQL],
+        clock,
+    )
     app.include_router(attendance.router)
     app.include_router(children.commands)
     app.include_router(children.record)

@@ -13,9 +13,13 @@ from shared.worker import service_worker_app
 
 
 def worker(settings: Settings) -> FastAPI:
-    return service_worker_app(settings, TOPICS, subscriptions(settings),
-                              [KNOWN_CHILDREN_SQL, RULES_SQL],
-                              loops=[drift_loop(settings, clock_from(settings))])
+    return service_worker_app(
+        settings,
+        TOPICS,
+        subscriptions(settings),
+        [KNOWN_CHILDREN_SQL, RULES_SQL],
+        loops=[drift_loop(settings, clock_from(settings))],
+    )
 
 
 def main() -> None:

@@ -17,10 +17,13 @@ RULES_SQL = Path(__file__).parent / "sql"
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = domain_service_app(
-        settings, "Escalations",
+        settings,
+        "Escalations",
         "Risk ratings and their moderation, IRO and CP-chair escalations, EWO attendance "
         "escalations and drift alerts (raised by rule), published on `escalation-events`.",
-        [KNOWN_CHILDREN_SQL, RULES_SQL], clock)
+        [KNOWN_CHILDREN_SQL, RULES_SQL],
+        clock,
+    )
     app.include_router(escalations.router)
     app.include_router(drift.router)
     app.include_router(children.commands)

@@ -45,8 +45,9 @@ RULES = Actor(user_id="escalation-rules", agency=Agency.PLATFORM, role="rule")
 def caused_by(envelope: Envelope | None) -> CommandContext:
     if envelope is None:
         return CommandContext(actor=RULES, correlation_id=new_event_id())
-    return CommandContext(actor=RULES, correlation_id=envelope.correlation_id,
-                          causation_id=envelope.event_id)
+    return CommandContext(
+        actor=RULES, correlation_id=envelope.correlation_id, causation_id=envelope.event_id
+    )
 
 
 class AttendancePolicy:
@@ -58,27 +59,36 @@ class AttendancePolicy:
         self.threshold = settings.ewo_sessions_threshold
         self.window_weeks = settings.ewo_window_weeks
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         if not isinstance(event, AttendanceRecorded):
             return
         child_id = envelope.stream_id
         await conn.execute(
             "INSERT INTO absence_days (child_id, day, missed) VALUES ($1, $2, $3)"
             " ON CONFLICT (child_id, day) DO UPDATE SET missed = EXCLUDED.missed",
-            child_id, event.attendance_date, event.sessions_missed)
+            child_id,
+            event.attendance_date,
+            event.sessions_missed,
+        )
         if event.sessions_missed == 0:
             return
         start = ewo_window_start(event.attendance_date, self.window_weeks)
         missed = await conn.fetchval(
             "SELECT coalesce(sum(missed), 0) FROM absence_days"
             " WHERE child_id = $1 AND day BETWEEN $2 AND $3",
-            child_id, start, event.attendance_date)
+            child_id,
+            start,
+            event.attendance_date,
+        )
         if ewo_due(missed, self.threshold):
-            await execute(PostgresEventStore(conn), ChildRisk, child_id,
-                          lambda risk: risk.raise_ewo(event.attendance_date, missed, start,
-                                                      self.threshold),
-                          caused_by(envelope), must_exist=False)
+            await execute(
+                PostgresEventStore(conn),
+                ChildRisk,
+                child_id,
+                lambda risk: risk.raise_ewo(event.attendance_date, missed, start, self.threshold),
+                caused_by(envelope),
+                must_exist=False,
+            )
 
 
 class DriftWatch:
@@ -89,8 +99,7 @@ class DriftWatch:
     def __init__(self, settings: Settings) -> None:
         self.no_contact_days = settings.no_contact_days
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         child_id = envelope.stream_id
         for change in drift_changes(event, self.no_contact_days):
             if isinstance(change, Watch):
@@ -99,17 +108,35 @@ class DriftWatch:
                     " VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (child_id, rule, subject_id)"
                     " DO UPDATE SET since = EXCLUDED.since, due = EXCLUDED.due, open = true,"
                     " alerted = false",
-                    child_id, change.rule.value, change.subject_id, change.since, change.due)
+                    child_id,
+                    change.rule.value,
+                    change.subject_id,
+                    change.since,
+                    change.due,
+                )
             elif isinstance(change, StopWatching):
                 alerted = await conn.fetchval(
                     "UPDATE drift_watch SET open = false WHERE child_id = $1 AND rule = $2"
                     " AND subject_id = $3 RETURNING alerted",
-                    child_id, change.rule.value, change.subject_id)
+                    child_id,
+                    change.rule.value,
+                    change.subject_id,
+                )
                 if alerted:
-                    clear = functools.partial(ChildRisk.clear_drift, on=change.on,
-                                              rule=change.rule, subject_id=change.subject_id)
-                    await execute(PostgresEventStore(conn), ChildRisk, child_id, clear,
-                                  caused_by(envelope), must_exist=False)
+                    clear = functools.partial(
+                        ChildRisk.clear_drift,
+                        on=change.on,
+                        rule=change.rule,
+                        subject_id=change.subject_id,
+                    )
+                    await execute(
+                        PostgresEventStore(conn),
+                        ChildRisk,
+                        child_id,
+                        clear,
+                        caused_by(envelope),
+                        must_exist=False,
+                    )
 
 
 async def check_drift(pool: asyncpg.Pool, today: date) -> int:
@@ -117,20 +144,36 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
     raised = 0
     rows = await pool.fetch(
         "SELECT child_id, rule, subject_id, since, due FROM drift_watch"
-        " WHERE open AND NOT alerted AND due < $1 ORDER BY due", today)
+        " WHERE open AND NOT alerted AND due < $1 ORDER BY due",
+        today,
+    )
     for row in rows:
         async with pool.acquire() as conn, conn.transaction():
             claimed = await conn.fetchval(
                 "UPDATE drift_watch SET alerted = true WHERE child_id = $1 AND rule = $2"
                 " AND subject_id = $3 AND open AND NOT alerted RETURNING 1",
-                row["child_id"], row["rule"], row["subject_id"])
+                row["child_id"],
+                row["rule"],
+                row["subject_id"],
+            )
             if not claimed:
                 continue  # another checker got there first
-            alert = functools.partial(ChildRisk.raise_drift, on=today,
-                                      rule=DriftRule(row["rule"]), subject_id=row["subject_id"],
-                                      since=row["since"], due=row["due"])
-            result = await execute(PostgresEventStore(conn), ChildRisk, row["child_id"], alert,
-                                   caused_by(None), must_exist=False)
+            alert = functools.partial(
+                ChildRisk.raise_drift,
+                on=today,
+                rule=DriftRule(row["rule"]),
+                subject_id=row["subject_id"],
+                since=row["since"],
+                due=row["due"],
+            )
+            result = await execute(
+                PostgresEventStore(conn),
+                ChildRisk,
+                row["child_id"],
+                alert,
+                caused_by(None),
+                must_exist=False,
+            )
             raised += len(result.envelopes)
     if raised:
         log.info("drift alerts raised", count=raised, as_at=today.isoformat())
@@ -140,22 +183,26 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
 def subscriptions(settings: Settings) -> list[Subscription]:
     return [
         known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered),
-        Subscription("attendance", [EDUCATION_EVENTS], education_event_types,
-                     [AttendancePolicy(settings)]),
+        Subscription(
+            "attendance", [EDUCATION_EVENTS], education_event_types, [AttendancePolicy(settings)]
+        ),
         Subscription("drift-watch", [CASE_EVENTS], case_event_types, [DriftWatch(settings)]),
     ]
 
 
-def drift_loop(settings: Settings, clock: Clock
-               ) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
+def drift_loop(
+    settings: Settings, clock: Clock
+) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
     async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
         async def check() -> float:
             await check_drift(pool, clock.today())
             return settings.drift_check_interval_s
 
-        await keep_running(check, stop, what="drift check",
-                           transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError))
+        await keep_running(
+            check,
+            stop,
+            what="drift check",
+            transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+        )
 
     return loop
-
-

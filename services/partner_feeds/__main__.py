@@ -12,8 +12,14 @@ from shared.worker import service_worker_app
 
 
 def worker(settings: Settings) -> FastAPI:
-    return service_worker_app(settings, TOPICS, subscriptions(settings), [SHARES_SQL], relay=False,
-                              publishes=feed_topics())
+    return service_worker_app(
+        settings,
+        TOPICS,
+        subscriptions(settings),
+        [SHARES_SQL],
+        relay=False,
+        publishes=feed_topics(),
+    )
 
 
 def main() -> None:

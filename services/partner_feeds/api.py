@@ -17,10 +17,12 @@ SHARES_SQL = Path(__file__).parent / "sql"
 
 def create_app(settings: Settings) -> FastAPI:
     app = database_service_app(
-        settings, "Partner feeds",
+        settings,
+        "Partner feeds",
         "What each partner agency receives (minimised: pseudonymous ids, month-and-year dates "
         "of birth, no free text; see docs/security.md), and the audit of every share.",
-        [SHARES_SQL])
+        [SHARES_SQL],
+    )
     app.include_router(shares.router)
     app.include_router(reads.router)
     return app

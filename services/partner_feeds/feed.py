@@ -30,15 +30,16 @@ class PartnerFeed:
     def __init__(self, settings: Settings) -> None:
         key = settings.partner_pseudonym_key
         if key is None or not key.get_secret_value():
-            raise SystemExit("CSP_PARTNER_PSEUDONYM_KEY is not set: the partner feed needs the "
-                             "council's key for partner pseudonyms (make run generates one).")
+            raise SystemExit(
+                "CSP_PARTNER_PSEUDONYM_KEY is not set: the partner feed needs the "
+                "council's key for partner pseudonyms (make run generates one)."
+            )
         self._key = key.get_secret_value().encode()
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._pending: list[PartnerMessage] = []
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         self._pending += shares_of(envelope, event, self._key)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
@@ -49,18 +50,35 @@ class PartnerFeed:
         deliveries = [
             await producer.send(
                 self._settings.topic(partner_topic(m.agency)),
-                value=json.dumps(m.body()).encode(), key=m.subject.encode(),
-                headers=[("message_id", str(m.message_id).encode()),
-                         ("event_type", m.event_type.encode())])
-            for m in pending]
+                value=json.dumps(m.body()).encode(),
+                key=m.subject.encode(),
+                headers=[
+                    ("message_id", str(m.message_id).encode()),
+                    ("event_type", m.event_type.encode()),
+                ],
+            )
+            for m in pending
+        ]
         await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
         await conn.executemany(
             "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
             " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             " ON CONFLICT (message_id) DO NOTHING",
-            [(m.message_id, m.agency.value, self._settings.topic(partner_topic(m.agency)),
-              m.subject, m.child_id, m.event_type, m.source_event_id, sorted(m.facts), PURPOSE)
-             for m in pending])
+            [
+                (
+                    m.message_id,
+                    m.agency.value,
+                    self._settings.topic(partner_topic(m.agency)),
+                    m.subject,
+                    m.child_id,
+                    m.event_type,
+                    m.source_event_id,
+                    sorted(m.facts),
+                    PURPOSE,
+                )
+                for m in pending
+            ],
+        )
 
     def discard(self) -> None:
         self._pending.clear()

@@ -100,8 +100,13 @@ class PartnerMessage:
     source_event_id: UUID
 
     def body(self) -> dict[str, Any]:
-        return {"message_id": str(self.message_id), "subject": self.subject,
-                "event_type": self.event_type, "facts": self.facts, "purpose": PURPOSE}
+        return {
+            "message_id": str(self.message_id),
+            "subject": self.subject,
+            "event_type": self.event_type,
+            "facts": self.facts,
+            "purpose": PURPOSE,
+        }
 
 
 def _shareable(value: Any, month_only: bool) -> Any:
@@ -122,15 +127,17 @@ def shares_of(envelope: Envelope, event: DomainEvent, key: bytes) -> list[Partne
         fields = entitled.get(envelope.event_type)
         if fields is None:
             continue
-        out.append(PartnerMessage(
-            agency=agency,
-            message_id=uuid5(envelope.event_id, agency.value),
-            subject=pseudonym(key, agency, child_id),
-            child_id=child_id,
-            event_type=envelope.event_type,
-            facts={f: _shareable(getattr(event, f), f in MONTH_ONLY) for f in fields},
-            source_event_id=envelope.event_id,
-        ))
+        out.append(
+            PartnerMessage(
+                agency=agency,
+                message_id=uuid5(envelope.event_id, agency.value),
+                subject=pseudonym(key, agency, child_id),
+                child_id=child_id,
+                event_type=envelope.event_type,
+                facts={f: _shareable(getattr(event, f), f in MONTH_ONLY) for f in fields},
+                source_event_id=envelope.event_id,
+            )
+        )
     return out
 
 
@@ -139,8 +146,9 @@ def entitlements_markdown() -> str:
     lines = ["| agency | event | fields received |", "|---|---|---|"]
     for agency, entitled in ENTITLEMENTS.items():
         for event_type, fields in entitled.items():
-            shown = ", ".join(f"`{f}` (month and year)" if f in MONTH_ONLY else f"`{f}`"
-                              for f in fields)
+            shown = ", ".join(
+                f"`{f}` (month and year)" if f in MONTH_ONLY else f"`{f}`" for f in fields
+            )
             lines.append(f"| {agency.value} | {event_type} | {shown} |")
     return "\n".join(lines)
 

@@ -32,6 +32,7 @@ async def keep_today(pool: asyncpg.Pool, clock: Clock, settings: Settings) -> No
     """Today's totalled boards are kept before anyone asks: the first query of a day does
     not pay for the snapshot (checked each minute, so a new day is kept soon after
     midnight)."""
+
     async def check() -> float:
         today = clock.today()
         kept = await keep(pool, today, today, settings.board_days_kept)
@@ -40,8 +41,12 @@ async def keep_today(pool: asyncpg.Pool, clock: Clock, settings: Settings) -> No
         # No live build yet (the worker makes it): look again soon.
         return 60 if kept is not None else 2
 
-    await keep_running(check, asyncio.Event(), what="keeping today's board totals",
-                       transient=(OSError, asyncpg.PostgresError))
+    await keep_running(
+        check,
+        asyncio.Event(),
+        what="keeping today's board totals",
+        transient=(OSError, asyncpg.PostgresError),
+    )
 
 
 @asynccontextmanager
@@ -64,10 +69,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> FastAPI:
     checks: dict[str, HealthCheck] = {}
-    app = service_app("Boards", settings,
-                      "Oversight read models built from every domain topic: each board now or "
-                      "as at any date, by locality. Definitions: docs/boards.md.",
-                      lifespan, checks)
+    app = service_app(
+        "Boards",
+        settings,
+        "Oversight read models built from every domain topic: each board now or "
+        "as at any date, by locality. Definitions: docs/boards.md.",
+        lifespan,
+        checks,
+    )
 
     async def database_check() -> dict[str, Any]:
         return {"ok": True, "live_build": await live_build(app.state.pool)}

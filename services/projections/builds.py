@@ -51,11 +51,16 @@ async def migrate_build(conn: asyncpg.Connection) -> list[str]:
     if await conn.fetchval("SELECT to_regclass('build_migrations') IS NULL"):
         await conn.execute(
             "CREATE TABLE build_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-        had = [name for name, table in UNRECORDED.items()
-               if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)]
-        await conn.executemany("INSERT INTO build_migrations (name) VALUES ($1)",
-                               [(name,) for name in had])
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        had = [
+            name
+            for name, table in UNRECORDED.items()
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
+        ]
+        await conn.executemany(
+            "INSERT INTO build_migrations (name) VALUES ($1)", [(name,) for name in had]
+        )
     done = {r["name"] for r in await conn.fetch("SELECT name FROM build_migrations")}
     applied: list[str] = []
     for script in scripts_in(PROJECTION_SQL, READ_MODEL_SQL):
@@ -78,8 +83,7 @@ async def _bring_up_to_date(conn: asyncpg.Connection, name: str) -> None:
 
 
 async def live_build(db: asyncpg.Pool | asyncpg.Connection) -> str | None:
-    name: str | None = await db.fetchval(
-        "SELECT schema_name FROM board_builds WHERE live")
+    name: str | None = await db.fetchval("SELECT schema_name FROM board_builds WHERE live")
     return name
 
 
@@ -109,17 +113,21 @@ async def swap(pool: asyncpg.Pool, name: str) -> str | None:
         await conn.execute("UPDATE board_builds SET live = true WHERE schema_name = $1", name)
         stale = await conn.fetch(
             "SELECT schema_name FROM board_builds WHERE schema_name <> ALL($1::text[])"
-            " AND NOT live", [n for n in (name, previous) if n])
+            " AND NOT live",
+            [n for n in (name, previous) if n],
+        )
         for row in stale:
             await conn.execute(f'DROP SCHEMA "{row["schema_name"]}" CASCADE')
-            await conn.execute("DELETE FROM board_builds WHERE schema_name = $1",
-                               row["schema_name"])
+            await conn.execute(
+                "DELETE FROM board_builds WHERE schema_name = $1", row["schema_name"]
+            )
     return previous
 
 
 @asynccontextmanager
-async def reading(pool: asyncpg.Pool, schema: str | None = None
-                  ) -> AsyncIterator[asyncpg.Connection]:
+async def reading(
+    pool: asyncpg.Pool, schema: str | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A read-only transaction in the live build (or the one named)."""
     async with pool.acquire() as conn, conn.transaction(readonly=True):
         name = schema or await live_build(conn)

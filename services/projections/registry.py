@@ -37,22 +37,33 @@ def boards() -> list[Projection]:
     return [BoardFacts()]
 
 
-def build_runner(settings: Settings, pool: asyncpg.Pool, schema: str, dead_letters: Any,
-                 registry: EventRegistry | None = None, batch_size: int | None = None,
-                 fill_wait_ms: int = 0) -> ProjectionRunner:
+def build_runner(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    schema: str,
+    dead_letters: Any,
+    registry: EventRegistry | None = None,
+    batch_size: int | None = None,
+    fill_wait_ms: int = 0,
+) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
     consumer = f"{settings.consumer_group}.{schema}"
     projections = boards()
     if settings.projection_ledger:
         projections.append(AppliedLedger(consumer))
     return ProjectionRunner(
-        pool, registry or domain_events(), projections,
+        pool,
+        registry or domain_events(),
+        projections,
         [settings.topic(t) for t in domain_topic_names()],
         kafka_options=settings.kafka_options(),
         consumer_name=consumer,
-        dead_letters=dead_letters, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-        batch_size=batch_size or settings.projection_batch_size, schema=schema,
-        fill_wait_ms=fill_wait_ms)
+        dead_letters=dead_letters,
+        dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+        batch_size=batch_size or settings.projection_batch_size,
+        schema=schema,
+        fill_wait_ms=fill_wait_ms,
+    )
 
 
 def worker(settings: Settings) -> FastAPI:
@@ -93,8 +104,12 @@ def worker(settings: Settings) -> FastAPI:
             runner = current.get("runner")
             if runner is None:
                 return {"ok": False, "error": "starting"}
-            return {"ok": runner.healthy, "error": runner.last_error,
-                    "build": runner.consumer_name, "lag": runner.lag()}
+            return {
+                "ok": runner.healthy,
+                "error": runner.last_error,
+                "build": runner.consumer_name,
+                "lag": runner.lag(),
+            }
 
         async def close() -> None:
             await producer.stop()
@@ -105,8 +120,12 @@ def worker(settings: Settings) -> FastAPI:
     return worker_app("Projections worker", settings, start)
 
 
-async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = True,
-                  registry: EventRegistry | None = None) -> str:
+async def rebuild(
+    settings: Settings,
+    swap_in: bool = True,
+    progress: bool = True,
+    registry: EventRegistry | None = None,
+) -> str:
     """Fill a new build from offset 0 beside the live one, with a progress bar; then swap it
     in (the live boards keep answering from the old build until then). `registry` decodes
     the events (by default the published contracts, with their upcasters)."""
@@ -119,12 +138,24 @@ async def rebuild(settings: Settings, swap_in: bool = True, progress: bool = Tru
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
         # Nobody waits on a build being filled: larger batches, fewer transactions.
-        runner = build_runner(settings, pool, schema, producer, registry,
-                              batch_size=settings.rebuild_batch_size, fill_wait_ms=100)
+        runner = build_runner(
+            settings,
+            pool,
+            schema,
+            producer,
+            registry,
+            batch_size=settings.rebuild_batch_size,
+            fill_wait_ms=100,
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
-        bar = tqdm(total=total, unit="msg", desc=f"rebuilding {schema}", file=sys.stderr,
-                   disable=not progress)
+        bar = tqdm(
+            total=total,
+            unit="msg",
+            desc=f"rebuilding {schema}",
+            file=sys.stderr,
+            disable=not progress,
+        )
         try:
             while True:
                 done = await _consumed(pool, schema, runner.consumer_name, target)
@@ -152,17 +183,21 @@ async def _end_offsets(settings: Settings, topics: list[str]) -> dict[TopicParti
     consumer = AIOKafkaConsumer(*topics, **settings.kafka_options(), group_id=None)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics
-                      for p in (consumer.partitions_for_topic(t) or ())]
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())
+        ]
         return dict(await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
 
 
-async def _consumed(pool: asyncpg.Pool, schema: str, consumer: str,
-                    target: dict[TopicPartition, int]) -> int:
+async def _consumed(
+    pool: asyncpg.Pool, schema: str, consumer: str, target: dict[TopicPartition, int]
+) -> int:
     rows = await pool.fetch(
         f'SELECT topic, partition, next_offset FROM "{schema}".projection_offsets'
-        " WHERE consumer = $1", consumer)
+        " WHERE consumer = $1",
+        consumer,
+    )
     stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
     return sum(min(stored.get(tp, 0), end) for tp, end in target.items())

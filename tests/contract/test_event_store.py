@@ -30,8 +30,12 @@ ACTOR = Actor(user_id="u1", agency=Agency.COUNCIL, role="social_worker")
 
 
 def ctx(key: str | None = None, digest: str = "h") -> CommandContext:
-    return CommandContext(actor=ACTOR, correlation_id=new_event_id(), idempotency_key=key,
-                          request_hash=digest if key else None)
+    return CommandContext(
+        actor=ACTOR,
+        correlation_id=new_event_id(),
+        idempotency_key=key,
+        request_hash=digest if key else None,
+    )
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])

@@ -48,8 +48,16 @@ def _note(response: httpx.Response) -> None:
         names = b'"child_id"' in response.content  # read already, unless streamed
     except httpx.ResponseNotRead:
         names = False
-    SEEN.append(Seen(request.method, str(request.url), response.status_code, user,
-                     response.headers.get("x-audit-id"), names))
+    SEEN.append(
+        Seen(
+            request.method,
+            str(request.url),
+            response.status_code,
+            user,
+            response.headers.get("x-audit-id"),
+            names,
+        )
+    )
 
 
 def record_responses() -> Iterator[None]:
@@ -61,8 +69,9 @@ def record_responses() -> Iterator[None]:
         _note(response)
         return response
 
-    async def asend(self: httpx.AsyncClient, request: httpx.Request, **options: Any
-                    ) -> httpx.Response:
+    async def asend(
+        self: httpx.AsyncClient, request: httpx.Request, **options: Any
+    ) -> httpx.Response:
         response = await async_send(self, request, **options)
         _note(response)
         return response
@@ -83,18 +92,23 @@ def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
         if service is None or seen.status != 200:
             continue
         scope = {"type": "http", "path": parts.path, "method": seen.method}
-        template = next((r.path for r in api_routes(service)
-                         if r.matches(scope)[0] is Match.FULL), None)
+        template = next(
+            (r.path for r in api_routes(service) if r.matches(scope)[0] is Match.FULL), None
+        )
         query = dict(q.split("=", 1) for q in parts.query.split("&") if "=" in q)
         rule = find_rule(rules_for(service), seen.method, template or "", query)
-        if rule is not None and rule.permission in AUDITED and (
-                not rule.lists_children or seen.names_children):
+        if (
+            rule is not None
+            and rule.permission in AUDITED
+            and (not rule.lists_children or seen.names_children)
+        ):
             found.append(seen)
     return found
 
 
-def check_reads_audited(processes: dict[str, ServiceProcess], infra: Infrastructure,
-                        namespace: str) -> int:
+def check_reads_audited(
+    processes: dict[str, ServiceProcess], infra: Infrastructure, namespace: str
+) -> int:
     reads = person_level_reads(processes)
     missing = [f"{r.method} {r.url} by {r.user}" for r in reads if r.audit_id is None]
     assert not missing, f"person-level reads without an audit record: {missing[:20]}"
@@ -102,16 +116,21 @@ def check_reads_audited(processes: dict[str, ServiceProcess], infra: Infrastruct
     async def recorded() -> dict[str, tuple[str, str]]:
         conn = await asyncpg.connect(infra.dsn(f"{namespace}partner_feeds"))
         try:
-            rows = await conn.fetch("SELECT audit_id::text, user_id, request FROM access_log"
-                                    " WHERE audit_id = ANY($1::uuid[])",
-                                    [r.audit_id for r in reads])
+            rows = await conn.fetch(
+                "SELECT audit_id::text, user_id, request FROM access_log"
+                " WHERE audit_id = ANY($1::uuid[])",
+                [r.audit_id for r in reads],
+            )
         finally:
             await conn.close()
         return {r["audit_id"]: (r["user_id"], r["request"]) for r in rows}
 
     log = asyncio.run(recorded()) if reads else {}
-    wrong = [f"{r.method} {r.url} by {r.user}: {log.get(r.audit_id or '')}" for r in reads
-             if log.get(r.audit_id or "", ("", ""))[0] != r.user
-             or urlsplit(r.url).path != urlsplit(log[r.audit_id or ""][1]).path]
+    wrong = [
+        f"{r.method} {r.url} by {r.user}: {log.get(r.audit_id or '')}"
+        for r in reads
+        if log.get(r.audit_id or "", ("", ""))[0] != r.user
+        or urlsplit(r.url).path != urlsplit(log[r.audit_id or ""][1]).path
+    ]
     assert not wrong, f"audit records missing or not matching the read: {wrong[:20]}"
     return len(reads)

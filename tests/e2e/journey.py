@@ -17,28 +17,39 @@ class Practitioner:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
 
-    def post(self, service: str, path: str, body: dict[str, Any], expect: int = 201,
-             **headers: str) -> httpx.Response:
+    def post(
+        self, service: str, path: str, body: dict[str, Any], expect: int = 201, **headers: str
+    ) -> httpx.Response:
         url = f"{getattr(self.platform, service).url}{path}"
         response = httpx.post(url, json=body, headers={**HEADERS, **headers}, timeout=60)
         assert response.status_code == expect, f"{path}: {response.status_code} {response.text}"
         return response
 
-    def child(self, service: str, child_id: str, path: str, expect: int = 201,
-              **body: Any) -> httpx.Response:
+    def child(
+        self, service: str, child_id: str, path: str, expect: int = 201, **body: Any
+    ) -> httpx.Response:
         return self.post(service, f"/children/{child_id}{path}", body, expect)
 
     def register(self, dob: str, locality: str = "Exeter") -> str:
         child_id = f"C-{uuid.uuid4().hex[:10]}"
-        self.post("case_events", "/children",
-                  {"child_id": child_id, "date_of_birth": dob, "locality": locality})
+        self.post(
+            "case_events",
+            "/children",
+            {"child_id": child_id, "date_of_birth": dob, "locality": locality},
+        )
         return child_id
 
-    def wait_known(self, child_id: str,
-                   services: tuple[str, ...] = ("accommodation", "education", "escalations")
-                   ) -> None:
+    def wait_known(
+        self,
+        child_id: str,
+        services: tuple[str, ...] = ("accommodation", "education", "escalations"),
+    ) -> None:
         """The other services learn of a child from case-events: wait until each has."""
         for service in services:
             url = f"{getattr(self.platform, service).url}/children/{child_id}"
-            poll_until(lambda u=url: MANAGER.get(u, timeout=5).status_code == 200, 30, 0.05,
-                       f"{service} to know {child_id}")
+            poll_until(
+                lambda u=url: MANAGER.get(u, timeout=5).status_code == 200,
+                30,
+                0.05,
+                f"{service} to know {child_id}",
+            )

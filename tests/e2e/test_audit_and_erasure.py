@@ -38,12 +38,16 @@ def dump(infra: Infrastructure, database: str) -> bytes:
     """pg_dump of a whole database (schema and data), as a backup would hold it."""
     result = subprocess.run(
         [str(find_postgres_bin() / "pg_dump"), "--no-owner", infra.dsn(database)],
-        capture_output=True, check=True, timeout=120)
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
     return result.stdout
 
 
 async def test_the_canary_never_leaks_and_is_erased_everywhere(
-    secure: SecurePlatform, infra: Infrastructure,
+    secure: SecurePlatform,
+    infra: Infrastructure,
 ) -> None:
     async with httpx.AsyncClient(timeout=60, base_url=secure.url("case_events_api")) as api:
         await canary(api, secure, infra)
@@ -53,16 +57,27 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     marker = f"CANARY{uuid.uuid4().hex}"
     child = f"C-{uuid.uuid4().hex[:10]}"
     me = f"/children/{child}"
-    r = await api.post("/children", headers=PRACTITIONER, json={
-        "child_id": child, "date_of_birth": "2011-02-03", "locality": "Exeter",
-        "personal": {"given_names": marker, "family_name": f"{marker}-family"}})
+    r = await api.post(
+        "/children",
+        headers=PRACTITIONER,
+        json={
+            "child_id": child,
+            "date_of_birth": "2011-02-03",
+            "locality": "Exeter",
+            "personal": {"given_names": marker, "family_name": f"{marker}-family"},
+        },
+    )
     assert r.status_code == 201, r.text
-    r = await api.post(f"{me}/personal-details", headers=PRACTITIONER, json={
-        "address": f"1 {marker} Street", "notes": f"lives with {marker}'s aunt"})
+    r = await api.post(
+        f"{me}/personal-details",
+        headers=PRACTITIONER,
+        json={"address": f"1 {marker} Street", "notes": f"lives with {marker}'s aunt"},
+    )
     assert r.status_code == 201, r.text
     missing = (date.today() - timedelta(days=3)).isoformat()
-    r = await api.post(f"{me}/missing-episodes", headers=PRACTITIONER,
-                       json={"started_on": missing, "kind": "M"})
+    r = await api.post(
+        f"{me}/missing-episodes", headers=PRACTITIONER, json={"started_on": missing, "kind": "M"}
+    )
     assert r.status_code == 201, r.text
 
     # The key opens it for the practitioner (and the read is audited).
@@ -78,22 +93,27 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     async def on_topics() -> bool:
         events = await read_topic("", f"{ns}case-events", kafka_options=kafka)
         police = await read_topic("", f"{ns}partner-police", kafka_options=kafka)
-        return (sum(child.encode() == r.key for r in events) >= 4
-                and any(b"MissingEpisodeRecorded" in r.value for r in police))
+        return sum(child.encode() == r.key for r in events) >= 4 and any(
+            b"MissingEpisodeRecorded" in r.value for r in police
+        )
 
     await eventually(on_topics, 90, 0.2, what="the child's events on the topics")
     leaks = []
     for topic in (f"{ns}{t.name}" for t in TOPICS):
         for record in await read_topic("", topic, kafka_options=kafka):
-            raw = b"".join([record.key or b"", record.value or b"",
-                            *(v for _, v in record.headers or ())])
+            raw = b"".join(
+                [record.key or b"", record.value or b"", *(v for _, v in record.headers or ())]
+            )
             if marker.encode() in raw:
                 leaks.append(f"topic {topic} offset {record.offset}")
-    sealed = [json.loads(r.value) for r in await read_topic("", f"{ns}case-events",
-                                                            kafka_options=kafka)
-              if r.key == child.encode() and b"PersonalDetailsRecorded" in r.value]
+    sealed = [
+        json.loads(r.value)
+        for r in await read_topic("", f"{ns}case-events", kafka_options=kafka)
+        if r.key == child.encode() and b"PersonalDetailsRecorded" in r.value
+    ]
     assert len(sealed) == 2 and all(
-        v.startswith("sealed:v1:") for e in sealed for v in e["payload"].values() if v)
+        v.startswith("sealed:v1:") for e in sealed for v in e["payload"].values() if v
+    )
     for database in databases(secure):
         if marker.encode() in dump(infra, database):
             leaks.append(f"database {database}")
@@ -109,16 +129,22 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     before = await api.get(f"{me}/subject-access", headers=GOVERNANCE)
     assert before.status_code == 200, before.text
     export = before.json()
-    personal = [e for e in export["held_by_service"]["case_events"]
-                if e["event_type"] == "PersonalDetailsRecorded"]
+    personal = [
+        e
+        for e in export["held_by_service"]["case_events"]
+        if e["event_type"] == "PersonalDetailsRecorded"
+    ]
     assert personal[0]["payload"]["given_names"] == marker
     assert "payload.notes" in personal[1]["review"] and "actor" in personal[1]["review"]
     assert any(s["agency"] == "police" for s in export["shared_with_partners"])
     assert any(r["user_id"] == "sw-canary" for r in export["read_by"])
 
     # Erasure: the key is destroyed; the fields read as erased, the statutory facts remain.
-    erased = await api.post(f"{me}/erasure", headers=GOVERNANCE, json={
-        "erased_on": date.today().isoformat(), "reason": "subject_request"})
+    erased = await api.post(
+        f"{me}/erasure",
+        headers=GOVERNANCE,
+        json={"erased_on": date.today().isoformat(), "reason": "subject_request"},
+    )
     assert erased.status_code == 201, erased.text
     after = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
     assert after["personal_data_erased_at"] is not None
@@ -126,23 +152,32 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     held = after["held_by_service"]["case_events"]
     assert [e["payload"] for e in held if e["event_type"] == "PersonalDetailsRecorded"] == [
         {"given_names": ERASED, "family_name": ERASED, "address": None, "notes": None},
-        {"given_names": None, "family_name": None, "address": ERASED, "notes": ERASED}]
+        {"given_names": None, "family_name": None, "address": ERASED, "notes": ERASED},
+    ]
     assert {"ChildRegistered", "MissingEpisodeRecorded", "ChildPersonalDataErased"} <= {
-        e["event_type"] for e in held}
+        e["event_type"] for e in held
+    }
     again = await api.get(f"{me}/personal-details", headers=PRACTITIONER)
     assert again.json()["given_names"] == ERASED
-    refused = await api.post(f"{me}/personal-details", headers=PRACTITIONER,
-                             json={"given_names": "new"})
+    refused = await api.post(
+        f"{me}/personal-details", headers=PRACTITIONER, json={"given_names": "new"}
+    )
     assert refused.status_code == 409  # no new key is ever made for an erased child
     record = (await api.get(me, headers=PRACTITIONER)).json()
     assert record["personal_data_erased_on"] == date.today().isoformat()
 
     # The auditor sees who read the child's data, and why.
-    audit = (await api.get(f"{secure.url('partner_feeds_api')}/audit", headers=GOVERNANCE,
-                           params={"child_id": child})).json()["reads"]
+    audit = (
+        await api.get(
+            f"{secure.url('partner_feeds_api')}/audit",
+            headers=GOVERNANCE,
+            params={"child_id": child},
+        )
+    ).json()["reads"]
     assert {(a["user_id"], a["action"]) for a in audit} >= {
         ("sw-canary", "GET /children/{child_id}/personal-details"),
-        ("ig-officer", "GET /children/{child_id}/subject-access")}
+        ("ig-officer", "GET /children/{child_id}/subject-access"),
+    }
     assert read_id in {a["audit_id"] for a in audit}
     assert all(a["purpose"] for a in audit)
 
@@ -151,20 +186,26 @@ def test_the_retention_report_lists_records_past_their_date(secure: SecurePlatfo
     case_events = secure.url("case_events_api")
     old, adopted = f"C-{uuid.uuid4().hex[:10]}", f"C-{uuid.uuid4().hex[:10]}"
     for child, born in ((old, "1949-06-01"), (adopted, "2010-01-01")):
-        assert httpx.post(f"{case_events}/children", headers=PRACTITIONER, json={
-            "child_id": child, "date_of_birth": born, "locality": "Exeter"}).status_code == 201
-    for path, body in (("/periods-of-care", {"start_date": "2011-01-01",
-                                             "legal_status": "C2"}),
-                       ("/period-of-care-endings", {"end_date": "2012-05-01",
-                                                    "reason": "E11"})):
-        r = httpx.post(f"{case_events}/children/{adopted}{path}", headers=PRACTITIONER,
-                       json=body)
+        assert (
+            httpx.post(
+                f"{case_events}/children",
+                headers=PRACTITIONER,
+                json={"child_id": child, "date_of_birth": born, "locality": "Exeter"},
+            ).status_code
+            == 201
+        )
+    for path, body in (
+        ("/periods-of-care", {"start_date": "2011-01-01", "legal_status": "C2"}),
+        ("/period-of-care-endings", {"end_date": "2012-05-01", "reason": "E11"}),
+    ):
+        r = httpx.post(f"{case_events}/children/{adopted}{path}", headers=PRACTITIONER, json=body)
         assert r.status_code == 201, r.text
     report = httpx.get(f"{case_events}/retention", headers=GOVERNANCE).json()
     due = {r["child_id"]: r for r in report["records"]}
     assert due[old]["keep_until"] == "2024-06-01" and "75th birthday" in due[old]["basis"]
     assert adopted not in due  # kept 100 years from the adoption
-    later = httpx.get(f"{case_events}/retention", headers=GOVERNANCE,
-                      params={"as_at": "2112-05-02"}).json()
+    later = httpx.get(
+        f"{case_events}/retention", headers=GOVERNANCE, params={"as_at": "2112-05-02"}
+    ).json()
     assert {r["child_id"]: r["keep_until"] for r in later["records"]}[adopted] == "2112-05-01"
     assert httpx.get(f"{case_events}/retention", headers=PRACTITIONER).status_code == 403

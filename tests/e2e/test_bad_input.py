@@ -25,17 +25,24 @@ def child(platform: Platform) -> str:
 
 
 def versions(platform: Platform, child_id: str) -> dict[str, int]:
-    return {s: MANAGER.get(f"{getattr(platform, s).url}/children/{child_id}").json()[
-        "stream_version"] for s in SERVICES}
+    return {
+        s: MANAGER.get(f"{getattr(platform, s).url}/children/{child_id}").json()["stream_version"]
+        for s in SERVICES
+    }
 
 
-def refused(platform: Platform, service: str, path: str, body: object, status: int = 422,
-            **headers: str) -> httpx.Response:
+def refused(
+    platform: Platform, service: str, path: str, body: object, status: int = 422, **headers: str
+) -> httpx.Response:
     url = f"{getattr(platform, service).url}{path}"
     content = body if isinstance(body, bytes) else None
-    response = MANAGER.post(url, content=content, json=None if content else body,
-                          headers={**HEADERS, "Content-Type": "application/json", **headers},
-                          timeout=60)
+    response = MANAGER.post(
+        url,
+        content=content,
+        json=None if content else body,
+        headers={**HEADERS, "Content-Type": "application/json", **headers},
+        timeout=60,
+    )
     assert response.status_code == status, f"{path}: {response.status_code} {response.text}"
     return response
 
@@ -44,67 +51,156 @@ def fields(response: httpx.Response) -> set[str]:
     return {str(error["loc"][-1]) for error in response.json()["detail"]}
 
 
-@pytest.mark.parametrize(("service", "path", "body", "field"), [
-    ("case_events", "/child-protection-plans",
-     {"plan_id": "P1", "category": "ABC", "start_date": "2024-01-01"}, "category"),
-    ("case_events", "/referrals",
-     {"referral_id": "R1", "referral_date": "2024-01-01", "source": "11"}, "source"),
-    ("case_events", "/periods-of-care", {"start_date": "2024-01-01", "legal_status": "C9"},
-     "legal_status"),
-    ("accommodation", "/placements",
-     {"placement_id": "PL1", "start_date": "2024-01-01", "placement_type": "U9",
-      "provider": "PR1", "in_council_area": True}, "placement_type"),
-    ("accommodation", "/care-leaver-accommodation",
-     {"recorded_on": "2024-01-01", "accommodation": "Q", "suitability": "1"}, "accommodation"),
-    ("education", "/eet-activities", {"recorded_on": "2024-01-01", "activity": "F9"},
-     "activity"),
-    ("education", "/enrolments",
-     {"enrolment_id": "E1", "school_urn": "12AB", "school_in_council_area": True,
-      "start_date": "2024-01-01", "year_group": 7}, "school_urn"),
-    ("escalations", "/risk-ratings", {"rated_on": "2024-01-01", "rating": "PURPLE"}, "rating"),
-])
-def test_invalid_national_codes_are_refused(platform: Platform, child: str, service: str,
-                                            path: str, body: dict, field: str) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("service", "path", "body", "field"),
+    [
+        (
+            "case_events",
+            "/child-protection-plans",
+            {"plan_id": "P1", "category": "ABC", "start_date": "2024-01-01"},
+            "category",
+        ),
+        (
+            "case_events",
+            "/referrals",
+            {"referral_id": "R1", "referral_date": "2024-01-01", "source": "11"},
+            "source",
+        ),
+        (
+            "case_events",
+            "/periods-of-care",
+            {"start_date": "2024-01-01", "legal_status": "C9"},
+            "legal_status",
+        ),
+        (
+            "accommodation",
+            "/placements",
+            {
+                "placement_id": "PL1",
+                "start_date": "2024-01-01",
+                "placement_type": "U9",
+                "provider": "PR1",
+                "in_council_area": True,
+            },
+            "placement_type",
+        ),
+        (
+            "accommodation",
+            "/care-leaver-accommodation",
+            {"recorded_on": "2024-01-01", "accommodation": "Q", "suitability": "1"},
+            "accommodation",
+        ),
+        (
+            "education",
+            "/eet-activities",
+            {"recorded_on": "2024-01-01", "activity": "F9"},
+            "activity",
+        ),
+        (
+            "education",
+            "/enrolments",
+            {
+                "enrolment_id": "E1",
+                "school_urn": "12AB",
+                "school_in_council_area": True,
+                "start_date": "2024-01-01",
+                "year_group": 7,
+            },
+            "school_urn",
+        ),
+        ("escalations", "/risk-ratings", {"rated_on": "2024-01-01", "rating": "PURPLE"}, "rating"),
+    ],
+)
+def test_invalid_national_codes_are_refused(
+    platform: Platform, child: str, service: str, path: str, body: dict, field: str
+) -> None:  # type: ignore[type-arg]
     before = versions(platform, child)
     assert field in fields(refused(platform, service, f"/children/{child}{path}", body))
     assert versions(platform, child) == before
 
 
-@pytest.mark.parametrize(("service", "path", "body", "field"), [
-    ("case_events", "/child-protection-plans",
-     {"plan_id": "P1", "category": "NEG", "start_date": "2099-01-01"}, "start_date"),
-    ("case_events", "/child-protection-plans",
-     {"plan_id": "P1", "category": "NEG", "start_date": "2024-02-30"}, "start_date"),
-    ("case_events", "/child-protection-plan-endings",
-     {"plan_id": "P-none", "end_date": "2024-01-01"}, "plan_id"),
-    ("case_events", "/care-leaver-status",
-     {"recorded_on": "2020-01-01", "status": "eligible"}, "recorded_on"),
-    ("accommodation", "/placements",
-     {"placement_id": "PL1", "start_date": "2010-01-01", "placement_type": "U4",
-      "provider": "PR1", "in_council_area": True}, "start_date"),
-    ("accommodation", "/placement-endings", {"end_date": "2024-01-01"}, "end_date"),
-    ("education", "/eet-activities", {"recorded_on": "2024-01-01", "activity": "F1"},
-     "recorded_on"),
-    ("escalations", "/dip-samples",
-     {"sampled_on": "2024-01-01", "manager_id": "TM1", "agreed": True}, "sampled_on"),
-])
-def test_impossible_dates_and_orders_are_refused(platform: Platform, child: str, service: str,
-                                                 path: str, body: dict, field: str) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("service", "path", "body", "field"),
+    [
+        (
+            "case_events",
+            "/child-protection-plans",
+            {"plan_id": "P1", "category": "NEG", "start_date": "2099-01-01"},
+            "start_date",
+        ),
+        (
+            "case_events",
+            "/child-protection-plans",
+            {"plan_id": "P1", "category": "NEG", "start_date": "2024-02-30"},
+            "start_date",
+        ),
+        (
+            "case_events",
+            "/child-protection-plan-endings",
+            {"plan_id": "P-none", "end_date": "2024-01-01"},
+            "plan_id",
+        ),
+        (
+            "case_events",
+            "/care-leaver-status",
+            {"recorded_on": "2020-01-01", "status": "eligible"},
+            "recorded_on",
+        ),
+        (
+            "accommodation",
+            "/placements",
+            {
+                "placement_id": "PL1",
+                "start_date": "2010-01-01",
+                "placement_type": "U4",
+                "provider": "PR1",
+                "in_council_area": True,
+            },
+            "start_date",
+        ),
+        ("accommodation", "/placement-endings", {"end_date": "2024-01-01"}, "end_date"),
+        (
+            "education",
+            "/eet-activities",
+            {"recorded_on": "2024-01-01", "activity": "F1"},
+            "recorded_on",
+        ),
+        (
+            "escalations",
+            "/dip-samples",
+            {"sampled_on": "2024-01-01", "manager_id": "TM1", "agreed": True},
+            "sampled_on",
+        ),
+    ],
+)
+def test_impossible_dates_and_orders_are_refused(
+    platform: Platform, child: str, service: str, path: str, body: dict, field: str
+) -> None:  # type: ignore[type-arg]
     before = versions(platform, child)
     assert field in fields(refused(platform, service, f"/children/{child}{path}", body))
     assert versions(platform, child) == before
 
 
-@pytest.mark.parametrize(("service", "path", "body"), [
-    ("case_events", "/contacts", {"contact_date": "2024-01-01", "in_touch": "YES"}),
-    ("accommodation", "/placements",
-     {"placement_id": "PL1", "start_date": "2024-01-01", "placement_type": "U4",
-      "provider": "PR1", "in_council_area": True}),
-    ("education", "/eet-activities", {"recorded_on": "2024-01-01", "activity": "F1"}),
-    ("escalations", "/risk-ratings", {"rated_on": "2024-01-01", "rating": "RED"}),
-])
-def test_unknown_children_are_404(platform: Platform, service: str, path: str,
-                                  body: dict) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("service", "path", "body"),
+    [
+        ("case_events", "/contacts", {"contact_date": "2024-01-01", "in_touch": "YES"}),
+        (
+            "accommodation",
+            "/placements",
+            {
+                "placement_id": "PL1",
+                "start_date": "2024-01-01",
+                "placement_type": "U4",
+                "provider": "PR1",
+                "in_council_area": True,
+            },
+        ),
+        ("education", "/eet-activities", {"recorded_on": "2024-01-01", "activity": "F1"}),
+        ("escalations", "/risk-ratings", {"rated_on": "2024-01-01", "rating": "RED"}),
+    ],
+)
+def test_unknown_children_are_404(platform: Platform, service: str, path: str, body: dict) -> None:  # type: ignore[type-arg]
     response = refused(platform, service, f"/children/C-nobody-here{path}", body, 404)
     assert "C-nobody-here" in response.json()["detail"]
     url = getattr(platform, service).url
@@ -113,8 +209,12 @@ def test_unknown_children_are_404(platform: Platform, service: str, path: str,
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_malformed_json_is_refused(platform: Platform, child: str, service: str) -> None:
-    path = {"case_events": "/contacts", "accommodation": "/placements",
-            "education": "/eet-activities", "escalations": "/risk-ratings"}[service]
+    path = {
+        "case_events": "/contacts",
+        "accommodation": "/placements",
+        "education": "/eet-activities",
+        "escalations": "/risk-ratings",
+    }[service]
     before = versions(platform, child)
     response = refused(platform, service, f"/children/{child}{path}", b'{"broken": ', 422)
     assert response.json()["detail"][0]["type"] == "json_invalid"
@@ -122,51 +222,78 @@ def test_malformed_json_is_refused(platform: Platform, child: str, service: str)
 
 
 def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
-    platform: Platform, child: str,
+    platform: Platform,
+    child: str,
 ) -> None:
     before = versions(platform, child)
-    bad = refused(platform, "education", "/attendance/register-feed", {
-        "school_urn": "113254",
-        "marks": [
-            {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
-            {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
-            {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
-            {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
-            {"child_id": child, "date": "2024-06-04", "session": "AM", "code": "Q"},
-        ]})
-    problems = {(e["loc"][2] if len(e["loc"]) > 2 else None, e["loc"][-1])
-                for e in bad.json()["detail"]}
+    bad = refused(
+        platform,
+        "education",
+        "/attendance/register-feed",
+        {
+            "school_urn": "113254",
+            "marks": [
+                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
+                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
+                {"child_id": child, "date": "2024-06-04", "session": "AM", "code": "Q"},
+            ],
+        },
+    )
+    problems = {
+        (e["loc"][2] if len(e["loc"]) > 2 else None, e["loc"][-1]) for e in bad.json()["detail"]
+    }
     assert problems == {(4, "code")}  # the bad code fails validation before the rest
-    bad = refused(platform, "education", "/attendance/register-feed", {
-        "school_urn": "113254",
-        "marks": [
-            {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
-            {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
-            {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
-            {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
-        ]})
+    bad = refused(
+        platform,
+        "education",
+        "/attendance/register-feed",
+        {
+            "school_urn": "113254",
+            "marks": [
+                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
+                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
+            ],
+        },
+    )
     assert {(e["loc"][2], e["loc"][3], e["msg"]) for e in bad.json()["detail"]} == {
-        (1, "child_id", "unknown child"), (2, "date", "is in the future"),
-        (3, "session", "this child's session is marked twice in the feed")}
+        (1, "child_id", "unknown child"),
+        (2, "date", "is in the future"),
+        (3, "session", "this child's session is marked twice in the feed"),
+    }
 
-    oversized = {"school_urn": "113254", "marks": [
-        {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"}] * 20_001}
-    assert "at most" in refused(platform, "education", "/attendance/register-feed",
-                                oversized, 413).json()["detail"]
+    oversized = {
+        "school_urn": "113254",
+        "marks": [{"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"}] * 20_001,
+    }
+    assert (
+        "at most"
+        in refused(platform, "education", "/attendance/register-feed", oversized, 413).json()[
+            "detail"
+        ]
+    )
     assert versions(platform, child) == before
 
 
 def test_every_command_on_a_stream_it_cannot_belong_to_is_refused_and_records_nothing(
-        platform: Platform, child: str, infra: Infrastructure) -> None:
+    platform: Platform, child: str, infra: Infrastructure
+) -> None:
     """Each command endpoint with its documented example, on purpose: a stream never recorded,
     and the child's own id where another kind of record is expected (an escalation id that
     holds the child's risk record crashed with a 500 once)."""
-    rated = MANAGER.post(f"{platform.escalations.url}/children/{child}/risk-ratings",
-                         json={"rated_on": "2024-04-02", "rating": "RED"}, headers=HEADERS)
+    rated = MANAGER.post(
+        f"{platform.escalations.url}/children/{child}/risk-ratings",
+        json={"rated_on": "2024-04-02", "rating": "RED"},
+        headers=HEADERS,
+    )
     assert rated.status_code == 201, rated.text
     for service in SERVICES:
-        seen = unhappy_paths(getattr(platform, service).url,
-                             infra.dsn(f"{platform.namespace}{service}"), child)
+        seen = unhappy_paths(
+            getattr(platform, service).url, infra.dsn(f"{platform.namespace}{service}"), child
+        )
         assert seen["requests"] > 0, service
         assert seen["server_errors"] == [], seen
         assert seen["recorded_when_rejected"] == [], seen

@@ -19,25 +19,29 @@ def child_id() -> str:
     return f"C-{uuid.uuid4().hex[:8]}"
 
 
-def register(platform: Platform, child: str, locality: str = "Exeter", **headers: str
-             ) -> httpx.Response:
-    return MANAGER.post(f"{platform.case_events.url}/children",
-                      json={"child_id": child, "date_of_birth": "2014-09-30",
-                            "locality": locality},
-                      headers={**SOCIAL_WORKER, **headers})
+def register(
+    platform: Platform, child: str, locality: str = "Exeter", **headers: str
+) -> httpx.Response:
+    return MANAGER.post(
+        f"{platform.case_events.url}/children",
+        json={"child_id": child, "date_of_birth": "2014-09-30", "locality": locality},
+        headers={**SOCIAL_WORKER, **headers},
+    )
 
 
-def start_plan(platform: Platform, child: str, plan: str = "P1", **headers: str
-               ) -> httpx.Response:
-    return MANAGER.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
-                      json={"plan_id": plan, "category": "NEG", "start_date": "2024-02-12"},
-                      headers={**SOCIAL_WORKER, **headers})
+def start_plan(platform: Platform, child: str, plan: str = "P1", **headers: str) -> httpx.Response:
+    return MANAGER.post(
+        f"{platform.case_events.url}/children/{child}/child-protection-plans",
+        json={"plan_id": plan, "category": "NEG", "start_date": "2024-02-12"},
+        headers={**SOCIAL_WORKER, **headers},
+    )
 
 
 def open_plans(platform: Platform, locality: str | None = None) -> dict:  # type: ignore[type-arg]
     params = {"locality": locality} if locality else {}
-    response = MANAGER.get(f"{platform.projections.url}/boards/child-protection/open-plans",
-                         params=params)
+    response = MANAGER.get(
+        f"{platform.projections.url}/boards/child-protection/open-plans", params=params
+    )
     assert response.status_code == 200
     return response.json()  # type: ignore[no-any-return]
 
@@ -51,10 +55,19 @@ def test_a_plan_started_over_http_appears_on_the_board(platform: Platform) -> No
 
     board = poll_until(
         lambda: (b := open_plans(platform, "Mid Devon"))["count"] == 1 and b,
-        timeout_s=20, what="the plan on the board")
-    assert board["plans"] == [{"child_id": child, "plan_id": "P1", "category": "NEG",
-                               "start_date": "2024-02-12", "previous_plans": 0,
-                               "locality": "Mid Devon"}]
+        timeout_s=20,
+        what="the plan on the board",
+    )
+    assert board["plans"] == [
+        {
+            "child_id": child,
+            "plan_id": "P1",
+            "category": "NEG",
+            "start_date": "2024-02-12",
+            "previous_plans": 0,
+            "locality": "Mid Devon",
+        }
+    ]
 
 
 def test_a_retried_command_is_recorded_once(platform: Platform) -> None:
@@ -76,22 +89,30 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
     child = child_id()
     assert register(platform, child).status_code == 201
 
-    bad_code = MANAGER.post(f"{platform.case_events.url}/children/{child}/child-protection-plans",
-                          json={"plan_id": "P1", "category": "XYZ", "start_date": "2024-02-30"},
-                          headers=SOCIAL_WORKER)
+    bad_code = MANAGER.post(
+        f"{platform.case_events.url}/children/{child}/child-protection-plans",
+        json={"plan_id": "P1", "category": "XYZ", "start_date": "2024-02-30"},
+        headers=SOCIAL_WORKER,
+    )
     assert bad_code.status_code == 422
     assert {tuple(e["loc"]) for e in bad_code.json()["detail"]} == {
-        ("body", "category"), ("body", "start_date")}
+        ("body", "category"),
+        ("body", "start_date"),
+    }
 
     before_birth = MANAGER.post(
         f"{platform.case_events.url}/children/{child}/child-protection-plans",
         json={"plan_id": "P1", "category": "NEG", "start_date": "2010-01-01"},
-        headers=SOCIAL_WORKER)
+        headers=SOCIAL_WORKER,
+    )
     assert before_birth.status_code == 422
     assert before_birth.json()["detail"][0]["loc"] == ["body", "start_date"]
 
-    malformed = MANAGER.post(f"{platform.case_events.url}/children", content=b"{not json",
-                           headers={**SOCIAL_WORKER, "Content-Type": "application/json"})
+    malformed = MANAGER.post(
+        f"{platform.case_events.url}/children",
+        content=b"{not json",
+        headers={**SOCIAL_WORKER, "Content-Type": "application/json"},
+    )
     assert malformed.status_code == 422
 
     assert start_plan(platform, "C-unknown-1").status_code == 404
@@ -110,11 +131,15 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
     lag = httpx.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
-    assert set(lag) == {f"{platform.namespace}{t}" for t in (
-        "case-events", "accommodation-events", "education-events", "escalation-events")}
+    assert set(lag) == {
+        f"{platform.namespace}{t}"
+        for t in ("case-events", "accommodation-events", "education-events", "escalation-events")
+    }
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text
     assert "projection_offset_lag" in runner_metrics
     assert "projection_time_lag_seconds" in runner_metrics
-    assert "relay_events_published_total" in OPERATIONS.get(
-        f"{platform.case_events_worker.url}/metrics").text
+    assert (
+        "relay_events_published_total"
+        in OPERATIONS.get(f"{platform.case_events_worker.url}/metrics").text
+    )

@@ -26,16 +26,18 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 async def county(platform: Platform) -> Platform:
-    urls = {s: getattr(platform, s).url for s in ("case_events", "accommodation", "education",
-                                                  "escalations")}
-    await load(0, seed=11, scale=0.02, end=date.today(), auth=auth("practitioner"),
-               urls=urls)
+    urls = {
+        s: getattr(platform, s).url
+        for s in ("case_events", "accommodation", "education", "escalations")
+    }
+    await load(0, seed=11, scale=0.02, end=date.today(), auth=auth("practitioner"), urls=urls)
 
     async def projected() -> bool:  # every topic consumed by the boards
         async with httpx.AsyncClient() as client:
             health = (await client.get(f"{platform.projections_worker.url}/health")).json()
         lag = health["checks"]["boards"]["lag"]
         return all(v["offset_lag"] == 0 for v in lag.values())
+
     await eventually(projected, 120, 0.5, what="the boards to catch up with the county")
     return platform
 
@@ -44,15 +46,25 @@ async def county(platform: Platform) -> Platform:
 async def browser() -> AsyncIterator[Browser]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield launched
         await launched.close()
 
 
-async def signed_in(browser: Browser, base: str, role: str = "manager",
-                    agency: str = "council", **options: object) -> Page:
+async def signed_in(
+    browser: Browser, base: str, role: str = "manager", agency: str = "council", **options: object
+) -> Page:
     """A new page, signed in as a person does: the sign-in page, a token pasted, submitted."""
     page = await browser.new_page(**options)  # type: ignore[arg-type]
     await page.goto(f"{base}/dashboard")
@@ -75,7 +87,8 @@ async def test_signing_in_with_a_bad_token_says_why(county: Platform, browser: B
 
 
 async def test_a_partner_sees_the_partnership_view_and_never_the_council_view(
-    county: Platform, browser: Browser,
+    county: Platform,
+    browser: Browser,
 ) -> None:
     page = await signed_in(browser, county.projections.url, role="partner", agency="police")
     assert "Oversight boards" in await page.inner_text("h1")
@@ -89,11 +102,13 @@ async def figure(page: Page, key: str) -> str:
 
 
 async def test_every_board_page_renders_its_figures(county: Platform, browser: Browser) -> None:
-    page = await signed_in(browser, county.projections.url,
-                           viewport={"width": 1200, "height": 1000})
+    page = await signed_in(
+        browser, county.projections.url, viewport={"width": 1200, "height": 1000}
+    )
     blocked: list[str] = []
-    page.on("console", lambda m: blocked.append(m.text)
-            if "Content Security Policy" in m.text else None)
+    page.on(
+        "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+    )
     url = county.projections.url
     response = await page.goto(f"{url}/dashboard?view=council")
     assert response is not None and response.status == 200
@@ -117,14 +132,16 @@ async def test_every_board_page_renders_its_figures(county: Platform, browser: B
     await page.screenshot(path=SHOTS / "definitions.png")
     # The assets are served by the platform itself (no CDN): the stylesheet applies.
     background = await page.evaluate(
-        "getComputedStyle(document.querySelector('.govuk-footer')).backgroundColor")
+        "getComputedStyle(document.querySelector('.govuk-footer')).backgroundColor"
+    )
     assert background not in ("", "rgba(0, 0, 0, 0)")
     assert blocked == []  # nothing the pages use was refused by the policy
     await page.close()
 
 
 async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
-    county: Platform, browser: Browser,
+    county: Platform,
+    browser: Browser,
 ) -> None:
     url = county.projections.url
     page = await signed_in(browser, url)
@@ -151,7 +168,8 @@ async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
 
 
 async def test_the_live_page_shows_a_new_event_without_a_reload(
-    county: Platform, browser: Browser,
+    county: Platform,
+    browser: Browser,
 ) -> None:
     page = await signed_in(browser, county.projections.url)
     await page.goto(f"{county.projections.url}/dashboard/live?view=council")
@@ -162,8 +180,13 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
 
     pr = Practitioner(county)
     child = pr.register(dob="2015-06-01", locality="Exeter")
-    pr.child("case_events", child, "/periods-of-care", start_date=date.today().isoformat(),
-             legal_status="V2")
+    pr.child(
+        "case_events",
+        child,
+        "/periods-of-care",
+        start_date=date.today().isoformat(),
+        legal_status="V2",
+    )
     # A locator assertion (polling with a deadline), not a JavaScript string: the page's
     # Content-Security-Policy forbids evaluating strings.
     await expect(in_care).to_have_text(str(before + 1), timeout=15_000)

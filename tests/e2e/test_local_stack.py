@@ -20,6 +20,7 @@ from tests.infrastructure import free_port, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
+
 class Run:
     """`python -m deploy.local.stack run` (what `make run` execs), with its output collected."""
 
@@ -27,9 +28,14 @@ class Run:
         self.env = env
         self.output: list[str] = []
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "deploy.local.stack", "run"],
-                                     cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deploy.local.stack", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
@@ -38,27 +44,50 @@ class Run:
             self.output.append(line)
 
     def wait_up(self, timeout_s: float) -> float:
-        poll_until(lambda: any("The platform is up" in line for line in self.output)
-                   or self.proc.poll() is not None, timeout_s, 0.2, "the platform to be up")
+        poll_until(
+            lambda: (
+                any("The platform is up" in line for line in self.output)
+                or self.proc.poll() is not None
+            ),
+            timeout_s,
+            0.2,
+            "the platform to be up",
+        )
         assert self.proc.poll() is None, "".join(self.output[-40:])
         return time.monotonic() - self.started
 
     def urls(self) -> list[str]:
-        return [m.group(0) for line in self.output
-                for m in [re.search(r"http://127\.0\.0\.1:\d+/\S*", line)] if m]
+        return [
+            m.group(0)
+            for line in self.output
+            for m in [re.search(r"http://127\.0\.0\.1:\d+/\S*", line)]
+            if m
+        ]
 
     def stop(self) -> int:
-        subprocess.run([sys.executable, "-m", "deploy.local.stack", "stop"], cwd=ROOT,
-                       env=self.env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "deploy.local.stack", "stop"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
         return self.proc.wait(timeout=60)
+
 
 def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
     state = ROOT / ".local" / "smoke-stack"
     shutil.rmtree(state, ignore_errors=True)
     base = free_port(16)  # APIs at base+0..5, workers at base+10..15
-    env = {**os.environ, "CSP_STATE_DIR": str(state), "CSP_HTTP_BASE_PORT": str(base),
-           "CSP_POSTGRES_PORT": str(free_port()), "CSP_KAFKA_PORT": str(free_port(2)),
-           "CSP_KAFKA_HEAP": "512m", "CSP_DEMO": "off"}
+    env = {
+        **os.environ,
+        "CSP_STATE_DIR": str(state),
+        "CSP_HTTP_BASE_PORT": str(base),
+        "CSP_POSTGRES_PORT": str(free_port()),
+        "CSP_KAFKA_PORT": str(free_port(2)),
+        "CSP_KAFKA_HEAP": "512m",
+        "CSP_DEMO": "off",
+    }
     first = Run(env)
     try:
         first_s = first.wait_up(240)
@@ -76,8 +105,9 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
             else:
                 assert httpx.get(url, timeout=10, headers=headers).status_code == 200, url
             anonymous = httpx.get(url, timeout=10).status_code  # no token: only health, sign-in
-            assert anonymous == 200 if url.endswith(("/health", "/login")) else \
-                anonymous in (303, 401), (url, anonymous)
+            assert (
+                anonymous == 200 if url.endswith(("/health", "/login")) else anonymous in (303, 401)
+            ), (url, anonymous)
         first.stop()
         assert not _anything_listening(base, env)
 
@@ -88,19 +118,28 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
             second.stop()
         assert not _anything_listening(base, env)
         print(f"\nlocal stack: first run healthy in {first_s:.1f}s, second in {second_s:.1f}s")
-        
+
     finally:
         if first.proc.poll() is None:
             first.proc.send_signal(signal.SIGTERM)
         _remove_postgres_data(state)
 
+
 def _anything_listening(base: int, env: dict[str, str]) -> bool:
-    ports = [base, base + 1, base + 10, base + 11, int(env["CSP_POSTGRES_PORT"]),
-             int(env["CSP_KAFKA_PORT"])]
+    ports = [
+        base,
+        base + 1,
+        base + 10,
+        base + 11,
+        int(env["CSP_POSTGRES_PORT"]),
+        int(env["CSP_KAFKA_PORT"]),
+    ]
     return any(port_open(p) for p in ports)
+
 
 def _remove_postgres_data(state: Path) -> None:
     from deploy.local.stack import LocalStack
+
     pg_dir = LocalStack(state_dir=state).postgres_dir
     shutil.rmtree(state, ignore_errors=True)
     if pg_dir.parent != state:

@@ -24,39 +24,66 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_audited(
-        platform: Platform, infra: Infrastructure) -> None:
+    platform: Platform, infra: Infrastructure
+) -> None:
     pr = Practitioner(platform)
     child = pr.register(dob="2012-05-17", locality="Exeter")
     week_ago = (date.today() - timedelta(days=7)).isoformat()
-    pr.child("case_events", child, "/strategy-discussions", discussion_id="SD-1",
-             discussion_date=week_ago, section_47_enquiry=True)
-    pr.child("case_events", child, "/child-protection-plans", plan_id="CP-1", category="NEG",
-             start_date=week_ago)
+    pr.child(
+        "case_events",
+        child,
+        "/strategy-discussions",
+        discussion_id="SD-1",
+        discussion_date=week_ago,
+        section_47_enquiry=True,
+    )
+    pr.child(
+        "case_events",
+        child,
+        "/child-protection-plans",
+        plan_id="CP-1",
+        category="NEG",
+        start_date=week_ago,
+    )
     pr.child("case_events", child, "/missing-episodes", started_on=week_ago, kind="M")
 
     audit = f"{platform.partner_feeds.url}/shares"
     expected = {  # agency -> event types it is entitled to, of the four recorded above
-        Agency.POLICE: {"StrategyDiscussionHeld", "ChildProtectionPlanStarted",
-                        "MissingEpisodeRecorded"},
+        Agency.POLICE: {
+            "StrategyDiscussionHeld",
+            "ChildProtectionPlanStarted",
+            "MissingEpisodeRecorded",
+        },
         Agency.HEALTH: {"ChildRegistered", "ChildProtectionPlanStarted"},
         Agency.SCHOOLS: {"ChildRegistered", "ChildProtectionPlanStarted"},
         Agency.CAREERS: {"ChildRegistered"},
     }
     total = sum(map(len, expected.values()))
-    shares = poll_until(lambda: (r := GOVERNANCE.get(audit, params={"child_id": child}, timeout=5)
-                                 .json()["shares"]) and len(r) >= total and r, 60, 0.1,
-                        "every share in the audit")
+    shares = poll_until(
+        lambda: (
+            (r := GOVERNANCE.get(audit, params={"child_id": child}, timeout=5).json()["shares"])
+            and len(r) >= total
+            and r
+        ),
+        60,
+        0.1,
+        "every share in the audit",
+    )
     assert len(shares) == total  # each once
     assert {(s["agency"], s["event_type"]) for s in shares} == {
-        (a.value, t) for a, types in expected.items() for t in types}
+        (a.value, t) for a, types in expected.items() for t in types
+    }
     assert all(s["purpose"].startswith("safeguarding") for s in shares)
 
     for agency in Agency:
         if agency not in ENTITLEMENTS:
             continue
         topic = f"{platform.namespace}{partner_topic(agency)}"
-        records = [r for r in await read_topic(infra.kafka_bootstrap, topic)
-                   if r.key == pseudonym(TEST_PSEUDONYM_KEY.encode(), agency, child).encode()]
+        records = [
+            r
+            for r in await read_topic(infra.kafka_bootstrap, topic)
+            if r.key == pseudonym(TEST_PSEUDONYM_KEY.encode(), agency, child).encode()
+        ]
         received = {json.loads(r.value)["event_type"] for r in records}
         assert received == expected.get(agency, set()), agency
         for record in records:
@@ -64,8 +91,7 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
             assert child not in raw  # never the council's id
             assert "2012-05-17" not in raw  # never the full date of birth
         if agency in (Agency.HEALTH, Agency.SCHOOLS):
-            [registered] = [json.loads(r.value) for r in records
-                            if b"ChildRegistered" in r.value]
+            [registered] = [json.loads(r.value) for r in records if b"ChildRegistered" in r.value]
             assert registered["facts"] == {"date_of_birth": "2012-05", "locality": "Exeter"}
 
     # The same child is a different person to each agency without the council's key.

@@ -38,8 +38,10 @@ from tests.infrastructure import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-PRINCIPALS = [*(Principal(f"matrix-{r}", Agency.COUNCIL, r) for r in sorted(COUNCIL_ROLES)),
-              *(Principal(f"matrix-{a}", a, Role.PARTNER) for a in sorted(PARTNER_AGENCIES))]
+PRINCIPALS = [
+    *(Principal(f"matrix-{r}", Agency.COUNCIL, r) for r in sorted(COUNCIL_ROLES)),
+    *(Principal(f"matrix-{a}", a, Role.PARTNER) for a in sorted(PARTNER_AGENCIES)),
+]
 
 
 def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -56,14 +58,21 @@ def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def concrete(template: str, platform: SecurePlatform) -> str:
-    return (template.replace("{child_id}", platform.child)
-            .replace("{family_id}", "F-matrix").replace("{escalation_id}", platform.escalation)
-            .replace("{board}", "timeliness").replace("{name}", "timeliness"))
+    return (
+        template.replace("{child_id}", platform.child)
+        .replace("{family_id}", "F-matrix")
+        .replace("{escalation_id}", platform.escalation)
+        .replace("{board}", "timeliness")
+        .replace("{name}", "timeliness")
+    )
 
 
 def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]) -> int:
-    body = {"content": b"{}", "headers": {**headers, "Content-Type": "application/json"}} \
-        if method == "POST" else {"headers": headers}
+    body = (
+        {"content": b"{}", "headers": {**headers, "Content-Type": "application/json"}}
+        if method == "POST"
+        else {"headers": headers}
+    )
     with httpx.stream(method, url, params=query, timeout=60, **body) as response:
         return response.status_code  # the body is not read: /boards/live never ends
 
@@ -73,9 +82,16 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
     for process in service_processes(0):
         service = process.service
         rules = rules_for(service)
-        routes = endpoints(service) if process.role == "api" else [
-            ("GET", "/health", {}), ("GET", "/metrics", {}), ("GET", "/openapi.json", {}),
-            ("GET", "/docs", {})]
+        routes = (
+            endpoints(service)
+            if process.role == "api"
+            else [
+                ("GET", "/health", {}),
+                ("GET", "/metrics", {}),
+                ("GET", "/openapi.json", {}),
+                ("GET", "/docs", {}),
+            ]
+        )
         for method, template, query in routes:
             rule = find_rule(rules, method, template, query)
             assert rule is not None, f"{service}: {method} {template} has no rule"
@@ -88,9 +104,11 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
                 expected = allowed(rule.permission, principal)
                 checked += 1
                 if (got == 403) == expected or got == 401:
-                    wrong.append(f"{principal.agency}/{principal.role} {method} {template} "
-                                 f"{query or ''} ({service}): {got}, expected "
-                                 f"{'allowed' if expected else '403'}")
+                    wrong.append(
+                        f"{principal.agency}/{principal.role} {method} {template} "
+                        f"{query or ''} ({service}): {got}, expected "
+                        f"{'allowed' if expected else '403'}"
+                    )
             anonymous = status(method, url, {}, query)
             assert anonymous in (401, 303), f"{method} {template} without a token: {anonymous}"
     assert not wrong, "\n".join(wrong[:50])
@@ -101,8 +119,12 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
 
 def test_a_role_an_agency_does_not_have_is_refused_at_the_door(secure: SecurePlatform) -> None:
     url = f"{secure.url('projections_api')}/boards"
-    for agency, role in (("police", "manager"), ("council", "partner"),
-                         ("health", "information_governance"), ("platform", "operations")):
+    for agency, role in (
+        ("police", "manager"),
+        ("council", "partner"),
+        ("health", "information_governance"),
+        ("platform", "operations"),
+    ):
         r = httpx.get(url, headers=auth(role, agency))
         assert r.status_code == 401 and "not a role of agency" in r.json()["detail"], r.text
 
@@ -117,8 +139,11 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
         denied = httpx.get(secure.url(api) + path, headers=north)
         assert denied.status_code == 403 and "outside yours" in denied.json()["detail"]
         assert httpx.get(secure.url(api) + path, headers=exeter).status_code == 200
-    command = httpx.post(f"{secure.url('case_events_api')}{path}/missing-episodes",
-                         headers=north, json={"started_on": "2025-01-01", "kind": "M"})
+    command = httpx.post(
+        f"{secure.url('case_events_api')}{path}/missing-episodes",
+        headers=north,
+        json={"started_on": "2025-01-01", "kind": "M"},
+    )
     assert command.status_code == 403
     escalation = f"{secure.url('escalations_api')}/escalations/{secure.escalation}"
     assert httpx.get(escalation, headers=north).status_code == 403
@@ -127,21 +152,33 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
 
 # -- Kafka ---------------------------------------------------------------------------------
 
-def _config(platform: SecurePlatform, user: str, password: str | None = None
-            ) -> dict[str, Any]:
+
+def _config(platform: SecurePlatform, user: str, password: str | None = None) -> dict[str, Any]:
     return kafka_security.client_config(
-        f"127.0.0.1:{platform.kafka.kafka_port}", user,
-        password or platform.kafka.kafka_passwords()[user], platform.kafka.tls_dir / "ca.pem")
+        f"127.0.0.1:{platform.kafka.kafka_port}",
+        user,
+        password or platform.kafka.kafka_passwords()[user],
+        platform.kafka.tls_dir / "ca.pem",
+    )
 
 
 def can_read(platform: SecurePlatform, user: str, topic: str) -> bool | str:
     """Fetch from partition 0 (no consumer group): True, False (refused), or an error."""
     # A consumer group the user may join (if any), so only the topic's ACL is in question.
-    groups = [g.name for g in kafka_security.grants(platform.namespace)
-              if g.principal == user and g.resource == "group"]
-    consumer = Consumer({**_config(platform, user), "enable.partition.eof": True,
-                         "enable.auto.commit": False, "log_level": 0,
-                         "group.id": f"{groups[0]}.probe" if groups else "none"})
+    groups = [
+        g.name
+        for g in kafka_security.grants(platform.namespace)
+        if g.principal == user and g.resource == "group"
+    ]
+    consumer = Consumer(
+        {
+            **_config(platform, user),
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "log_level": 0,
+            "group.id": f"{groups[0]}.probe" if groups else "none",
+        }
+    )
     try:
         described = consumer.list_topics(topic, timeout=10).topics[topic].error
         if described is not None and described.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
@@ -179,8 +216,14 @@ def can_write(platform: SecurePlatform, user: str, topic: str) -> bool | str:
 
 
 def can_join(platform: SecurePlatform, user: str, topic: str, group: str) -> bool | str:
-    consumer = Consumer({**_config(platform, user), "group.id": group, "log_level": 0,
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            **_config(platform, user),
+            "group.id": group,
+            "log_level": 0,
+            "auto.offset.reset": "earliest",
+        }
+    )
     try:
         consumer.subscribe([topic])
         for _ in range(40):
@@ -189,8 +232,11 @@ def can_join(platform: SecurePlatform, user: str, topic: str, group: str) -> boo
                 return True
             if message is not None and message.error():
                 code = message.error().code()
-                return False if code == KafkaError.GROUP_AUTHORIZATION_FAILED \
+                return (
+                    False
+                    if code == KafkaError.GROUP_AUTHORIZATION_FAILED
                     else message.error().name()
+                )
         return "no answer"
     finally:
         consumer.close()
@@ -204,16 +250,24 @@ def test_every_kafka_user_against_every_topic(secure: SecurePlatform) -> None:
         reads = list(pool.map(lambda c: can_read(secure, *c), cases))
         # Writes are probed only where they must be refused: an allowed probe would put a
         # stranger's message on a live topic. The allowed writes are the platform working.
-        refused = [c for c in cases
-                   if not kafka_security.may(c[0], "WRITE", "topic", c[1], ns)]
+        refused = [c for c in cases if not kafka_security.may(c[0], "WRITE", "topic", c[1], ns)]
         writes = list(pool.map(lambda c: can_write(secure, *c), refused))
-    wrong = [f"{u} read {t}: {got}" for (u, t), got in zip(cases, reads, strict=True)
-             if got is not kafka_security.may(u, "READ", "topic", t, ns)]
-    wrong += [f"{u} wrote {t}: {got}" for (u, t), got in zip(refused, writes, strict=True)
-              if got is not False]
+    wrong = [
+        f"{u} read {t}: {got}"
+        for (u, t), got in zip(cases, reads, strict=True)
+        if got is not kafka_security.may(u, "READ", "topic", t, ns)
+    ]
+    wrong += [
+        f"{u} wrote {t}: {got}"
+        for (u, t), got in zip(refused, writes, strict=True)
+        if got is not False
+    ]
     assert not wrong, "\n".join(wrong)
-    assert sum(r is True for r in reads) == sum(
-        kafka_security.may(u, "READ", "topic", t, ns) for u, t in cases) > 6
+    assert (
+        sum(r is True for r in reads)
+        == sum(kafka_security.may(u, "READ", "topic", t, ns) for u, t in cases)
+        > 6
+    )
 
 
 def test_a_partner_joins_only_its_own_consumer_groups(secure: SecurePlatform) -> None:
@@ -227,8 +281,10 @@ def test_a_partner_joins_only_its_own_consumer_groups(secure: SecurePlatform) ->
 def test_a_wrong_password_or_no_tls_gets_nothing(secure: SecurePlatform) -> None:
     topic = f"{secure.namespace}partner-police"
     assert can_read(secure, "partner-police", topic) is True
-    for config in (_config(secure, "partner-police", password="wrong"),  # pragma: allowlist secret
-                   {"bootstrap.servers": f"127.0.0.1:{secure.kafka.kafka_port}"}):  # no TLS
+    for config in (
+        _config(secure, "partner-police", password="wrong"),  # pragma: allowlist secret
+        {"bootstrap.servers": f"127.0.0.1:{secure.kafka.kafka_port}"},
+    ):  # no TLS
         consumer = Consumer({**config, "group.id": "x", "log_level": 0})
         try:
             with pytest.raises(KafkaException):  # refused, or never answered in the clear
@@ -236,17 +292,24 @@ def test_a_wrong_password_or_no_tls_gets_nothing(secure: SecurePlatform) -> None
         finally:
             consumer.close()
 
+
 def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePlatform) -> None:
     """The whole path in secure mode: API, store, relay (as case_events), partner feeds (as
     partner_feeds), the police's topic, read with the police's own credentials."""
-    r = httpx.post(f"{secure.url('case_events_api')}/children/{secure.child}/missing-episodes",
-                   headers=auth("practitioner"), json={
-                       "started_on": (date.today() - timedelta(days=2)).isoformat(),
-                       "kind": "M"})
+    r = httpx.post(
+        f"{secure.url('case_events_api')}/children/{secure.child}/missing-episodes",
+        headers=auth("practitioner"),
+        json={"started_on": (date.today() - timedelta(days=2)).isoformat(), "kind": "M"},
+    )
     assert r.status_code == 201, r.text
-    consumer = Consumer({**_config(secure, "partner-police"),
-                         "group.id": f"{secure.namespace}partner-police.test",
-                         "auto.offset.reset": "earliest", "log_level": 0})
+    consumer = Consumer(
+        {
+            **_config(secure, "partner-police"),
+            "group.id": f"{secure.namespace}partner-police.test",
+            "auto.offset.reset": "earliest",
+            "log_level": 0,
+        }
+    )
     consumer.subscribe([f"{secure.namespace}partner-police"])
     seen: list[dict[str, Any]] = []
 

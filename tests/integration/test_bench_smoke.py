@@ -16,11 +16,19 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastructure) -> None:
-    env = {**os.environ,
-           "CSP_TEST_POSTGRES_DSN_BASE": infra.dsn("postgres").rsplit("/", 1)[0],
-           "CSP_TEST_KAFKA_BOOTSTRAP": infra.kafka_bootstrap}
-    run = subprocess.run([sys.executable, "-m", "bench.harness", "--smoke"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "CSP_TEST_POSTGRES_DSN_BASE": infra.dsn("postgres").rsplit("/", 1)[0],
+        "CSP_TEST_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.harness", "--smoke"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {"smoke": "ok", "figures": 8}
     assert "| event-store appends/s" in run.stdout

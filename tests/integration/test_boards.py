@@ -38,8 +38,9 @@ Figures = dict[tuple[str, str | None], tuple[int | None, int | None, float | Non
 
 
 @contextmanager
-def boards_running(infra: Infrastructure, log: Log, name: str, repeat_every: int = 0
-                   ) -> Iterator[tuple[str, Settings]]:
+def boards_running(
+    infra: Infrastructure, log: Log, name: str, repeat_every: int = 0
+) -> Iterator[tuple[str, Settings]]:
     """`log` published to the real topics of a fresh namespace, the projections worker and API
     running on it, and every message consumed: yields the API's URL and the settings. The
     scenario is in 2024, so the window of kept board days reaches back to it."""
@@ -74,32 +75,52 @@ def boards_api(boards_stack: tuple[str, Settings]) -> str:
 async def _consumed_all(dsn: str, sent: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
+
         async def done() -> bool:
             schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
-            return schema is not None and await conn.fetchval(
-                f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
-            ) == sent
+            return (
+                schema is not None
+                and await conn.fetchval(
+                    f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
+                )
+                == sent
+            )
+
         await eventually(done, 90, 0.1, what="the worker to consume the scenario")
     finally:
         await conn.close()
 
 
 def board(url: str, name: str, **params: Any) -> Figures:
-    response = MANAGER.get(f"{url}/boards/{name}", params={"view": "council", **params},
-                         timeout=30)
+    response = MANAGER.get(f"{url}/boards/{name}", params={"view": "council", **params}, timeout=30)
     assert response.status_code == 200, response.text
-    return {(f["key"], f["period"]): (f["count"], f["denominator"], f["percentage"])
-            for f in response.json()["figures"]}
+    return {
+        (f["key"], f["period"]): (f["count"], f["denominator"], f["percentage"])
+        for f in response.json()["figures"]
+    }
 
 
 def test_priority_cohort(boards_api: str) -> None:
-    body = MANAGER.get(f"{boards_api}/boards/priority-cohort",
-                     params={"view": "council", "as_at": "2024-06-30"}).json()
-    assert body["rows"] == [{
-        "child_id": "CH-E", "locality": "Exeter", "reason": "unsuitable_accommodation",
-        "age": 18, "accommodation": "T2", "accommodation_suitable": False, "activity": "G5",
-        "personal_adviser": "PA-7", "last_contact": "2024-06-01", "days_since_contact": 29,
-        "rag": "RED", "open_escalations": 0, "plan": "care leaver (former_relevant)"}]
+    body = MANAGER.get(
+        f"{boards_api}/boards/priority-cohort", params={"view": "council", "as_at": "2024-06-30"}
+    ).json()
+    assert body["rows"] == [
+        {
+            "child_id": "CH-E",
+            "locality": "Exeter",
+            "reason": "unsuitable_accommodation",
+            "age": 18,
+            "accommodation": "T2",
+            "accommodation_suitable": False,
+            "activity": "G5",
+            "personal_adviser": "PA-7",
+            "last_contact": "2024-06-01",
+            "days_since_contact": 29,
+            "rag": "RED",
+            "open_escalations": 0,
+            "plan": "care leaver (former_relevant)",
+        }
+    ]
     figures = board(boards_api, "priority-cohort", as_at="2024-06-30")
     assert figures[("cohort", None)] == (1, None, None)
     assert figures[("suitable_accommodation", None)] == (0, 1, 0.0)
@@ -158,8 +179,9 @@ def test_risk(boards_api: str) -> None:
 def test_early_help_triage(boards_api: str) -> None:
     f = board(boards_api, "early-help-triage", as_at="2024-03-31", since="2024-03-01")
     assert f[("families_discussed", "2024-03")] == (3, 2, 50.0)  # F1 counted once in 2023
-    exeter = board(boards_api, "early-help-triage", as_at="2024-03-31", since="2024-03-01",
-                   locality="Exeter")
+    exeter = board(
+        boards_api, "early-help-triage", as_at="2024-03-31", since="2024-03-01", locality="Exeter"
+    )
     assert exeter[("families_discussed", "2024-03")] == (2, 1, 100.0)
 
 
@@ -187,9 +209,11 @@ def test_children_in_care(boards_api: str) -> None:
     assert june[("under_16_unregulated", None)] == (1, 2, 50.0)  # D, aged 11, in H5
     assert june[("year_11_confirmed_destination", None)] == (1, 1, 100.0)
     assert board(boards_api, "children-in-care", as_at="2024-06-15")[
-        ("year_11_confirmed_destination", None)] == (0, 1, 0.0)
+        ("year_11_confirmed_destination", None)
+    ] == (0, 1, 0.0)
     assert board(boards_api, "children-in-care", as_at="2024-12-31")[
-        ("under_16_unregulated", None)] == (0, 2, 0.0)  # D moved to U6 on 2024-09-01
+        ("under_16_unregulated", None)
+    ] == (0, 2, 0.0)  # D moved to U6 on 2024-09-01
 
 
 def test_iro_escalations(boards_api: str) -> None:
@@ -214,28 +238,32 @@ def test_ewo_and_red(boards_api: str) -> None:
 
 
 def test_partnership_view_suppresses_small_numbers_and_rows(boards_api: str) -> None:
-    body = MANAGER.get(f"{boards_api}/boards/priority-cohort",
-                     params={"as_at": "2024-06-30"}).json()
+    body = MANAGER.get(
+        f"{boards_api}/boards/priority-cohort", params={"as_at": "2024-06-30"}
+    ).json()
     assert body["view"] == "partnership" and body["rows"] is None
     cohort = next(f for f in body["figures"] if f["key"] == "cohort")
     assert (cohort["count"], cohort["suppressed"]) == (None, True)
 
 
 def test_csv_and_bad_requests(boards_api: str) -> None:
-    csv = MANAGER.get(f"{boards_api}/boards/timeliness",
-                    params={"as_at": "2024-06-30", "view": "council", "format": "csv"})
+    csv = MANAGER.get(
+        f"{boards_api}/boards/timeliness",
+        params={"as_at": "2024-06-30", "view": "council", "format": "csv"},
+    )
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.strip().splitlines()
     assert lines[0].startswith("board,as_at,locality,view,key")
-    assert "timeliness,2024-06-30,,council,cp_plans_open,Child protection plans open,,2," in \
-        csv.text
+    assert (
+        "timeliness,2024-06-30,,council,cp_plans_open,Child protection plans open,,2," in csv.text
+    )
     assert MANAGER.get(f"{boards_api}/boards/nonsense").status_code == 404
-    assert MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "2999-01-01"}
-                     ).status_code == 422
-    assert MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "yesterday"}
-                     ).status_code == 422
-
-
+    assert (
+        MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "2999-01-01"}).status_code == 422
+    )
+    assert (
+        MANAGER.get(f"{boards_api}/boards/risk", params={"as_at": "yesterday"}).status_code == 422
+    )
 
 
 async def test_the_live_feed_pushes_a_change_to_a_watching_client(
@@ -243,8 +271,10 @@ async def test_the_live_feed_pushes_a_change_to_a_watching_client(
 ) -> None:
     url, settings = boards_stack
     received: list[tuple[str, str]] = []
-    async with httpx.AsyncClient(timeout=30, headers=auth()) as client, \
-            client.stream("GET", f"{url}/boards/live") as stream:
+    async with (
+        httpx.AsyncClient(timeout=30, headers=auth()) as client,
+        client.stream("GET", f"{url}/boards/live") as stream,
+    ):
         lines = stream.aiter_lines()
         event = ""
         async for line in lines:  # wait until the server says it is listening
@@ -252,9 +282,17 @@ async def test_the_live_feed_pushes_a_change_to_a_watching_client(
                 event = line.split(":", 1)[1].strip()
             if event == "ready":
                 break
-        await Log().add("case-events", "CH-LIVE", ce.ChildRegistered(
-            child_id="CH-LIVE", date_of_birth=date(2016, 2, 2), locality="North")
-        ).publish(settings)
+        await (
+            Log()
+            .add(
+                "case-events",
+                "CH-LIVE",
+                ce.ChildRegistered(
+                    child_id="CH-LIVE", date_of_birth=date(2016, 2, 2), locality="North"
+                ),
+            )
+            .publish(settings)
+        )
         published = time.monotonic()
 
         async def changed() -> None:
@@ -271,8 +309,9 @@ async def test_the_live_feed_pushes_a_change_to_a_watching_client(
     print(f"\nlive feed: change delivered {time.monotonic() - published:.2f}s after publishing")
 
 
-async def _from_facts(dsn: str, board_name: str, day: str, locality: str | None
-                      ) -> list[dict[str, Any]]:
+async def _from_facts(
+    dsn: str, board_name: str, day: str, locality: str | None
+) -> list[dict[str, Any]]:
     """The board computed from every child's facts (the definitions), not from totals."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -294,8 +333,7 @@ async def _live(dsn: str, sql: str) -> Any:
         await conn.close()
 
 
-def test_kept_totals_follow_late_backdated_and_out_of_order_events(infra: Infrastructure
-                                                                   ) -> None:
+def test_kept_totals_follow_late_backdated_and_out_of_order_events(infra: Infrastructure) -> None:
     """Days kept as totals, then events that change them: new children (one with its
     accommodation on the topic before its registration), and backdated changes to children
     already counted. Every kept board must equal its definition over the facts."""
@@ -305,48 +343,91 @@ def test_kept_totals_follow_late_backdated_and_out_of_order_events(infra: Infras
     with boards_running(infra, log, "totals") as (url, settings):
         dsn = infra.dsn(settings.database)
         before = {day: board(url, "children-in-care", as_at=day) for day in days}
-        kept = {(r["board"], str(r["day"])) for r in asyncio.run(
-            _live(dsn, "SELECT board, day FROM {schema}.board_days"))}
+        kept = {
+            (r["board"], str(r["day"]))
+            for r in asyncio.run(_live(dsn, "SELECT board, day FROM {schema}.board_days"))
+        }
         assert {(b, day) for b in TOTALLED for day in days} <= kept
 
-        log.add(acco, "CH-N2", acc.CareLeaverAccommodationRecorded(
-            recorded_on=D("2024-05-06"), accommodation="T", suitability="1", code="T1"))
-        log.add(case, "CH-N1", registered("CH-N1", "2009-01-01", "Exeter"),
-                ce.PeriodOfCareStarted(start_date=D("2024-03-01"), legal_status="C2",
-                                       first_review_due=D("2024-03-29")))
-        log.add(acco, "CH-N1", acc.PlacementStarted(
-            placement_id="N1", start_date=D("2024-03-01"), placement_type="H5", provider="PR4",
-            in_council_area=False))
-        log.add(case, "CH-N2", registered("CH-N2", "2006-05-05", "Westward"),
-                ce.CareLeaverStatusRecorded(recorded_on=D("2024-05-06"),
-                                            status="former_relevant"),
-                ce.PersonalAdviserAllocated(allocated_on=D("2024-05-06"), adviser_id="PA-9"))
+        log.add(
+            acco,
+            "CH-N2",
+            acc.CareLeaverAccommodationRecorded(
+                recorded_on=D("2024-05-06"), accommodation="T", suitability="1", code="T1"
+            ),
+        )
+        log.add(
+            case,
+            "CH-N1",
+            registered("CH-N1", "2009-01-01", "Exeter"),
+            ce.PeriodOfCareStarted(
+                start_date=D("2024-03-01"), legal_status="C2", first_review_due=D("2024-03-29")
+            ),
+        )
+        log.add(
+            acco,
+            "CH-N1",
+            acc.PlacementStarted(
+                placement_id="N1",
+                start_date=D("2024-03-01"),
+                placement_type="H5",
+                provider="PR4",
+                in_council_area=False,
+            ),
+        )
+        log.add(
+            case,
+            "CH-N2",
+            registered("CH-N2", "2006-05-05", "Westward"),
+            ce.CareLeaverStatusRecorded(recorded_on=D("2024-05-06"), status="former_relevant"),
+            ce.PersonalAdviserAllocated(allocated_on=D("2024-05-06"), adviser_id="PA-9"),
+        )
         # Backdated changes to children already counted: C left care on 2024-05-01; A's plan
         # was reviewed on 2024-04-01 (its review no longer overdue on 2024-06-30).
         log.add(case, "CH-C", ce.PeriodOfCareEnded(end_date=D("2024-05-01"), reason="E13"))
-        log.add(case, "CH-A", ce.ChildProtectionPlanReviewed(
-            plan_id="PA", review_date=D("2024-04-01"), next_review_due=D("2024-10-01")))
-        consumed = sum(r["next_offset"] for r in asyncio.run(
-            _live(dsn, "SELECT next_offset FROM {schema}.projection_offsets")))
+        log.add(
+            case,
+            "CH-A",
+            ce.ChildProtectionPlanReviewed(
+                plan_id="PA", review_date=D("2024-04-01"), next_review_due=D("2024-10-01")
+            ),
+        )
+        consumed = sum(
+            r["next_offset"]
+            for r in asyncio.run(_live(dsn, "SELECT next_offset FROM {schema}.projection_offsets"))
+        )
         sent = asyncio.run(log.publish(settings))
         asyncio.run(_consumed_all(dsn, consumed + sent))
 
-        moved = asyncio.run(_live(dsn, "SELECT count(*) AS n FROM {schema}.board_totals"
-                                       " WHERE locality = 'Westward'"))[0]["n"]
+        moved = asyncio.run(
+            _live(
+                dsn, "SELECT count(*) AS n FROM {schema}.board_totals WHERE locality = 'Westward'"
+            )
+        )[0]["n"]
         assert moved > 0  # the new locality's totals came from the projection's moves
         for day in days:
             for name in sorted(TOTALLED):
                 for locality in (None, "Exeter", "North", "Westward"):
-                    response = MANAGER.get(f"{url}/boards/{name}", params={
-                        "view": "council", "as_at": day, **({"locality": locality}
-                                                             if locality else {})})
+                    response = MANAGER.get(
+                        f"{url}/boards/{name}",
+                        params={
+                            "view": "council",
+                            "as_at": day,
+                            **({"locality": locality} if locality else {}),
+                        },
+                    )
                     assert response.status_code == 200, response.text
                     assert response.json()["figures"] == asyncio.run(
-                        _from_facts(dsn, name, day, locality)), (name, day, locality)
+                        _from_facts(dsn, name, day, locality)
+                    ), (name, day, locality)
         june = board(url, "children-in-care", as_at="2024-06-30")
         assert june[("in_care", None)][0] == before["2024-06-30"][("in_care", None)][0]  # +N1 -C
         assert june[("under_16_unregulated", None)][0] == 2  # D and N1, both in H5
         assert board(url, "timeliness", as_at="2024-06-30")[("cp_reviews_overdue", None)] == (
-            1, 2, 50.0)  # B only, now that A's review is recorded
+            1,
+            2,
+            50.0,
+        )  # B only, now that A's review is recorded
         assert board(url, "care-leavers", as_at="2024-06-30", locality="Westward")[
-            ("all.suitable_accommodation", None)] == (1, 1, 100.0)
+            ("all.suitable_accommodation", None)
+        ] == (1, 1, 100.0)

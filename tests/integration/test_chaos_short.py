@@ -14,8 +14,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
 
 def test_every_fault_scenario_keeps_every_invariant_at_short_size() -> None:
-    run = subprocess.run([sys.executable, "-m", "chaos", "--short"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=1200)
+    run = subprocess.run(
+        [sys.executable, "-m", "chaos", "--short"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     print(run.stdout)
     lines = [line for line in run.stdout.splitlines() if re.match(r"^\d .*: offered ", line)]
     assert len(lines) == 9, run.stdout[-3000:] + run.stderr[-3000:]

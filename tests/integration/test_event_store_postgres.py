@@ -22,8 +22,9 @@ class Tick(DomainEvent):
 
 
 def ctx() -> CommandContext:
-    return CommandContext(actor=Actor(user_id="u", agency=Agency.PLATFORM, role="test"),
-                          correlation_id=new_event_id())
+    return CommandContext(
+        actor=Actor(user_id="u", agency=Agency.PLATFORM, role="test"), correlation_id=new_event_id()
+    )
 
 
 async def slow_append(pool: asyncpg.Pool, stream_id: str, hold_s: float) -> None:
@@ -34,9 +35,11 @@ async def slow_append(pool: asyncpg.Pool, stream_id: str, hold_s: float) -> None
             "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version,"
             " occurred_at, recorded_at, actor, correlation_id, payload)"
             " VALUES ($1, $2, 1, 'Tick', 1, now(), now(), $3::jsonb, $4, $5::jsonb)",
-            new_event_id(), stream_id, json.dumps({"user_id": "u", "agency": "platform",
-                                                   "role": "test"}),
-            new_event_id(), json.dumps({"writer": -1, "n": 0}),
+            new_event_id(),
+            stream_id,
+            json.dumps({"user_id": "u", "agency": "platform", "role": "test"}),
+            new_event_id(),
+            json.dumps({"writer": -1, "n": 0}),
         )
         await asyncio.sleep(hold_s)  # the injected fault: a late commit
 
@@ -76,8 +79,9 @@ async def test_a_tailing_reader_never_misses_an_event_committed_behind_it(
     done.set()
     await asyncio.wait_for(reader, timeout=60)
 
-    committed = {str(r["event_id"]) for r in await event_store_pool.fetch(
-        "SELECT event_id FROM events")}
+    committed = {
+        str(r["event_id"]) for r in await event_store_pool.fetch("SELECT event_id FROM events")
+    }
     read = [event_id for _, event_id in seen]
     expected = writers * appends_each + writers * (appends_each // 25)
     assert len(committed) == expected
@@ -90,8 +94,11 @@ async def test_events_cannot_be_updated_deleted_or_truncated(
 ) -> None:
     store = PostgresEventStore(event_store_pool)
     await store.append("s1", 0, [Tick(writer=0, n=0)], ctx())
-    for statement in ("UPDATE events SET event_type = 'Edited'", "DELETE FROM events",
-                      "TRUNCATE events"):
+    for statement in (
+        "UPDATE events SET event_type = 'Edited'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ):
         with pytest.raises(asyncpg.RaiseError, match="events are immutable"):
             await event_store_pool.execute(statement)
     assert [e.event_type for e in await store.read_stream("s1")] == ["Tick"]
@@ -101,12 +108,16 @@ async def test_concurrent_duplicates_of_one_command_record_it_once(
     event_store_pool: asyncpg.Pool,
 ) -> None:
     store = PostgresEventStore(event_store_pool)
-    same = CommandContext(actor=Actor(user_id="u", agency=Agency.COUNCIL, role="sw"),
-                          correlation_id=new_event_id(), idempotency_key="retry-1",
-                          request_hash="h")
+    same = CommandContext(
+        actor=Actor(user_id="u", agency=Agency.COUNCIL, role="sw"),
+        correlation_id=new_event_id(),
+        idempotency_key="retry-1",
+        request_hash="h",
+    )
     results = await asyncio.gather(
         *(store.append("s1", 0, [Tick(writer=0, n=0)], same) for _ in range(6)),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     recorded = [r for r in results if not isinstance(r, BaseException) and not r.duplicate]
     assert len(recorded) == 1
     assert len(await store.read_stream("s1")) == 1

@@ -33,7 +33,8 @@ CHILDREN = 60  # three events each, in batches of 25: several batches per partit
 UPSERT_OFFSET = (
     "INSERT INTO projection_offsets (consumer, topic, partition, next_offset) VALUES"
     " ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
-    " DO UPDATE SET next_offset = EXCLUDED.next_offset")
+    " DO UPDATE SET next_offset = EXCLUDED.next_offset"
+)
 
 
 class CrashOnce:
@@ -44,8 +45,7 @@ class CrashOnce:
     def __init__(self, at: int) -> None:
         self.at, self.seen, self.crashed = at, 0, False
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         self.seen += 1
         if self.seen == self.at and not self.crashed:
             self.crashed = True
@@ -66,12 +66,16 @@ class OffsetsFirst(ProjectionRunner):
     """Broken on purpose: stores the offsets in their own transaction, then applies the batch
     in another (at-most-once). A crash between the two loses the batch."""
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any
-                           ) -> list[Envelope]:
+    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any) -> list[Envelope]:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
-            await conn.execute(UPSERT_OFFSET, self.consumer_name, tp.topic, tp.partition,
-                               batch[-1].record.offset + 1)
+            await conn.execute(
+                UPSERT_OFFSET,
+                self.consumer_name,
+                tp.topic,
+                tp.partition,
+                batch[-1].record.offset + 1,
+            )
         await _apply_in_own_transaction(self, batch)
         return [item.envelope for item in batch]
 
@@ -83,29 +87,42 @@ class WritesThenOffsets(ProjectionRunner):
 
     crash_after_batch = 2
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any
-                           ) -> list[Envelope]:
+    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any) -> list[Envelope]:
         await _apply_in_own_transaction(self, batch)
         self.crash_after_batch -= 1
         if self.crash_after_batch == 0:
             raise OSError("injected crash between the writes and the offsets")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
-            await conn.execute(UPSERT_OFFSET, self.consumer_name, tp.topic, tp.partition,
-                               batch[-1].record.offset + 1)
+            await conn.execute(
+                UPSERT_OFFSET,
+                self.consumer_name,
+                tp.topic,
+                tp.partition,
+                batch[-1].record.offset + 1,
+            )
         return [item.envelope for item in batch]
 
 
 def journey(i: int) -> list[DomainEvent]:
     child = f"C-{i:05d}"
-    return [ChildRegistered(child_id=child, date_of_birth=date(2009, 1, 1) + timedelta(i),
-                            locality="Exeter"),
-            *(ContactRecorded(contact_date=date(2026, 1, 1) + timedelta(n), in_touch=InTouch.YES)
-              for n in range(2))]
+    return [
+        ChildRegistered(
+            child_id=child, date_of_birth=date(2009, 1, 1) + timedelta(i), locality="Exeter"
+        ),
+        *(
+            ContactRecorded(contact_date=date(2026, 1, 1) + timedelta(n), in_touch=InTouch.YES)
+            for n in range(2)
+        ),
+    ]
 
 
-async def run_build(infra: Infrastructure, namespace: str, runner_class: type[ProjectionRunner],
-                    crash_at: int | None) -> Any:
+async def run_build(
+    infra: Infrastructure,
+    namespace: str,
+    runner_class: type[ProjectionRunner],
+    crash_at: int | None,
+) -> Any:
     settings = settings_for(infra, "projections", namespace)
     topic = settings.topic("case-events")
     outcome = Outcome()
@@ -113,8 +130,11 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
         store = PostgresEventStore(store_pool)
         for i in range(CHILDREN):
             for n, event in enumerate(journey(i)):
-                ctx = CommandContext(actor=Actor(user_id="t", agency=Agency.COUNCIL, role="t"),
-                                     correlation_id=new_event_id(), idempotency_key=f"k-{i}-{n}")
+                ctx = CommandContext(
+                    actor=Actor(user_id="t", agency=Agency.COUNCIL, role="t"),
+                    correlation_id=new_event_id(),
+                    idempotency_key=f"k-{i}-{n}",
+                )
                 result = await store.append(f"C-{i:05d}", n, [event], ctx)
                 outcome.offered += 1
                 outcome.acks.append(Ack(f"k-{i}-{n}", result.stream_id, result.stream_version, 0))
@@ -134,16 +154,24 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
                 if crash_at is not None:
                     projections.insert(0, CrashOnce(crash_at))
                 runner = runner_class(
-                    pool, domain_events(), projections, [topic],
-                    kafka_options=settings.kafka_options(), consumer_name=consumer,
-                    dead_letters=producer, dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-                    batch_size=25, schema=schema)
+                    pool,
+                    domain_events(),
+                    projections,
+                    [topic],
+                    kafka_options=settings.kafka_options(),
+                    consumer_name=consumer,
+                    dead_letters=producer,
+                    dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+                    batch_size=25,
+                    schema=schema,
+                )
                 stop = asyncio.Event()
                 task = asyncio.create_task(runner.run(stop))
 
                 async def at_end() -> bool:
                     done = await pool.fetchval(
-                        f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets')
+                        f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
+                    )
                     return bool(done >= CHILDREN * 3)
 
                 try:
@@ -155,13 +183,18 @@ async def run_build(infra: Infrastructure, namespace: str, runner_class: type[Pr
                 await pool.close()
         finally:
             await producer.stop()
-        evidence = await gather(outcome, settings, settings.dsn(settings_for(
-            infra, "case_events", namespace).database), settings.dsn())
+        evidence = await gather(
+            outcome,
+            settings,
+            settings.dsn(settings_for(infra, "case_events", namespace).database),
+            settings.dsn(),
+        )
     return check(runner_class.__name__, outcome.offered, evidence)
 
 
 async def test_the_real_runner_passes_the_checker_through_a_crash(
-        infra: Infrastructure, namespace: str) -> None:
+    infra: Infrastructure, namespace: str
+) -> None:
     figures = await run_build(infra, namespace, ProjectionRunner, crash_at=40)
     assert (figures.stored, figures.applied) == (CHILDREN * 3, CHILDREN * 3)
     assert (figures.lost, figures.duplicates_applied) == (0, 0), figures.notes
@@ -169,7 +202,8 @@ async def test_the_real_runner_passes_the_checker_through_a_crash(
 
 
 async def test_a_build_that_stores_offsets_before_its_writes_is_reported_losing_events(
-        infra: Infrastructure, namespace: str) -> None:
+    infra: Infrastructure, namespace: str
+) -> None:
     figures = await run_build(infra, namespace, OffsetsFirst, crash_at=40)
     assert figures.lost > 0
     assert figures.applied < figures.stored
@@ -178,7 +212,8 @@ async def test_a_build_that_stores_offsets_before_its_writes_is_reported_losing_
 
 
 async def test_a_build_that_applies_before_storing_offsets_is_reported_applying_twice(
-        infra: Infrastructure, namespace: str) -> None:
+    infra: Infrastructure, namespace: str
+) -> None:
     figures = await run_build(infra, namespace, WritesThenOffsets, crash_at=None)
     assert figures.duplicates_applied > 0
     assert figures.lost == 0

@@ -48,14 +48,27 @@ async def live(infra: Infrastructure, namespace: str) -> AsyncIterator[asyncpg.P
 
 
 def postgres_tool(infra: Infrastructure, tool: str, *args: str) -> None:
-    subprocess.run([str(find_postgres_bin() / tool), "-h", infra.postgres_host,
-                    "-p", str(infra.postgres_port), "-U", infra.postgres_user, *args],
-                   env={**os.environ, "PGPASSWORD": infra.postgres_password}, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            str(find_postgres_bin() / tool),
+            "-h",
+            infra.postgres_host,
+            "-p",
+            str(infra.postgres_port),
+            "-U",
+            infra.postgres_user,
+            *args,
+        ],
+        env={**os.environ, "PGPASSWORD": infra.postgres_password},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 async def test_a_backup_restored_after_erasure_and_rotation_reveals_nothing(
-        infra: Infrastructure, namespace: str, live: asyncpg.Pool, tmp_path: Path) -> None:
+    infra: Infrastructure, namespace: str, live: asyncpg.Pool, tmp_path: Path
+) -> None:
     before = KeyVault(live, ring("1", k1=FIRST))
     erased_key = await before.key("C-ERASED", create=True)
     kept_key = await before.key("C-KEPT", create=True)
@@ -84,10 +97,14 @@ async def test_a_backup_restored_after_erasure_and_rotation_reveals_nothing(
 
 
 async def test_keys_wrapped_before_kek_ids_open_with_the_first_key_and_rotate(
-        live: asyncpg.Pool) -> None:
+    live: asyncpg.Pool,
+) -> None:
     key = AESGCM.generate_key(bit_length=256)
-    await live.execute("INSERT INTO child_keys (child_id, wrapped_key) VALUES ($1, $2)",
-                       "C-OLD", ring("1", k1=FIRST).wrap("C-OLD", key))
+    await live.execute(
+        "INSERT INTO child_keys (child_id, wrapped_key) VALUES ($1, $2)",
+        "C-OLD",
+        ring("1", k1=FIRST).wrap("C-OLD", key),
+    )
     assert await KeyVault(live, ring("1", k1=FIRST)).key("C-OLD") == key
     assert (await KeyVault(live, ring("2", k2=SECOND, k1=FIRST)).rotate())["rewrapped"] == 1
     assert await KeyVault(live, ring("2", k2=SECOND)).key("C-OLD") == key

@@ -26,23 +26,35 @@ from tests.infrastructure import Infrastructure, ServiceProcess, eventually, rea
 pytestmark = pytest.mark.integration
 
 CHILDREN = 5_000  # two events each: 10,000 events
-CTX = CommandContext(actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL,
-                                 role="integration"), correlation_id=new_event_id())
+CTX = CommandContext(
+    actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL, role="integration"),
+    correlation_id=new_event_id(),
+)
 
 
 def journey(i: int) -> list[DomainEvent]:
     return [
-        ChildRegistered(child_id=f"C-{i:05d}", date_of_birth=date(2010, 1, 1) + timedelta(i),
-                        locality=["Exeter", "North", "South", "East"][i % 4]),
-        ChildProtectionPlanStarted(child_id=f"C-{i:05d}", plan_id=f"P-{i}",
-                                   category=list(ChildProtectionCategory)[i % 5],
-                                   start_date=date(2024, 1, 1) + timedelta(i % 300),
-                                   previous_plans=i % 3),
+        ChildRegistered(
+            child_id=f"C-{i:05d}",
+            date_of_birth=date(2010, 1, 1) + timedelta(i),
+            locality=["Exeter", "North", "South", "East"][i % 4],
+        ),
+        ChildProtectionPlanStarted(
+            child_id=f"C-{i:05d}",
+            plan_id=f"P-{i}",
+            category=list(ChildProtectionCategory)[i % 5],
+            start_date=date(2024, 1, 1) + timedelta(i % 300),
+            previous_plans=i % 3,
+        ),
     ]
 
 
-async def publish(settings: Settings, streams: dict[str, list[DomainEvent]],
-                  duplicate_every: int = 0, extra: list[tuple[bytes, bytes | None]] = ()) -> int:
+async def publish(
+    settings: Settings,
+    streams: dict[str, list[DomainEvent]],
+    duplicate_every: int = 0,
+    extra: list[tuple[bytes, bytes | None]] = (),
+) -> int:
     """Publish as the relay does (same key, value and headers); return the records sent."""
     await ensure_topics(settings, named(topic_of("case_events"), DEAD_LETTER_TOPIC))
     topic = settings.topic(topic_of("case_events"))
@@ -55,9 +67,12 @@ async def publish(settings: Settings, streams: dict[str, list[DomainEvent]],
             if duplicate_every and n % duplicate_every == 0:
                 envelopes = envelopes + envelopes  # as after a relay crash
             for e in envelopes:
-                await producer.send(topic, e.model_dump_json(exclude={"position"}).encode(),
-                                    key=stream_id.encode(),
-                                    headers=event_headers(str(e.event_id), e.event_type, 1))
+                await producer.send(
+                    topic,
+                    e.model_dump_json(exclude={"position"}).encode(),
+                    key=stream_id.encode(),
+                    headers=event_headers(str(e.event_id), e.event_type, 1),
+                )
                 sent += 1
         for key, value in extra:
             await producer.send(topic, value, key=key)
@@ -79,18 +94,26 @@ async def consumed(pool: asyncpg.Pool) -> int:
     schema = await live(pool)
     if schema is None:
         return 0
-    return int(await pool.fetchval(
-        f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'))
+    return int(
+        await pool.fetchval(
+            f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
+        )
+    )
 
 
 async def rows(pool: asyncpg.Pool) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every read-model table of the live build."""
     schema = await live(pool)
-    return {table: [tuple(r) for r in await pool.fetch(
-        f'SELECT * FROM "{schema}".{table} ORDER BY {order}')]
-        for table, order in [("children", "child_id"),
-                             ("child_facts", "attribute, child_id, valid_from, seq"),
-                             ("occurrences", "kind, subject_id, seq")]}
+    return {
+        table: [
+            tuple(r) for r in await pool.fetch(f'SELECT * FROM "{schema}".{table} ORDER BY {order}')
+        ]
+        for table, order in [
+            ("children", "child_id"),
+            ("child_facts", "attribute, child_id, valid_from, seq"),
+            ("occurrences", "kind, subject_id, seq"),
+        ]
+    }
 
 
 async def pool_on(infra: Infrastructure, database: str) -> asyncpg.Pool:
@@ -106,31 +129,42 @@ async def pool_on(infra: Infrastructure, database: str) -> asyncpg.Pool:
 
 
 async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_0(
-    infra: Infrastructure, namespace: str, log_dir: Path,
+    infra: Infrastructure,
+    namespace: str,
+    log_dir: Path,
 ) -> None:
     settings = settings_for(infra, "projections", namespace)
-    sent = await publish(settings, {f"C-{i:05d}": journey(i) for i in range(CHILDREN)},
-                         duplicate_every=10)
+    sent = await publish(
+        settings, {f"C-{i:05d}": journey(i) for i in range(CHILDREN)}, duplicate_every=10
+    )
     live_pool = await pool_on(infra, settings.database)
     env = infra.env(namespace, CSP_PROJECTION_BATCH_SIZE="100")
     runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
-    await eventually(lambda: _past(live_pool, sent // 3), 120, 0.002,
-                     what="the projection to get a third of the way")
+    await eventually(
+        lambda: _past(live_pool, sent // 3),
+        120,
+        0.002,
+        what="the projection to get a third of the way",
+    )
     runner.kill()
     at_kill = await consumed(live_pool)
     assert 0 < at_kill < sent, f"the kill should land mid-way (at {at_kill} of {sent})"
     runner = ServiceProcess("services.projections", "worker", env, log_dir).start()
     try:
-        await eventually(lambda: _past(live_pool, sent - 1), 120, 0.1,
-                         what="the restarted projection")
+        await eventually(
+            lambda: _past(live_pool, sent - 1), 120, 0.1, what="the restarted projection"
+        )
     finally:
         runner.stop()
 
     clean_db = f"{namespace}projections_clean"
     clean = await pool_on(infra, clean_db)
-    clean_runner = ServiceProcess("services.projections", "worker", {
-        **env, "CSP_POSTGRES_DATABASE": clean_db, "CSP_PROJECTION_GROUP_ID": "clean"},
-        log_dir).start()
+    clean_runner = ServiceProcess(
+        "services.projections",
+        "worker",
+        {**env, "CSP_POSTGRES_DATABASE": clean_db, "CSP_PROJECTION_GROUP_ID": "clean"},
+        log_dir,
+    ).start()
     try:
         await eventually(lambda: _past(clean, sent - 1), 120, 0.1, what="the clean build")
     finally:
@@ -140,14 +174,18 @@ async def test_a_killed_projection_resumes_and_equals_a_clean_build_from_offset_
     assert len(from_scratch["children"]) == CHILDREN
     assert sum(r[0] == "cp_plan" for r in from_scratch["child_facts"]) == CHILDREN
     assert after_crash == from_scratch
-    print(f"\nprojection kill: {sent} records ({sent - 2 * CHILDREN} duplicates), "
-          f"killed at {at_kill}; read model equals a clean build, row for row")
+    print(
+        f"\nprojection kill: {sent} records ({sent - 2 * CHILDREN} duplicates), "
+        f"killed at {at_kill}; read model equals a clean build, row for row"
+    )
     await live_pool.close()
     await clean.close()
 
 
 async def test_poison_messages_are_dead_lettered_with_their_origin_and_the_partition_moves_on(
-    infra: Infrastructure, namespace: str, log_dir: Path,
+    infra: Infrastructure,
+    namespace: str,
+    log_dir: Path,
 ) -> None:
     settings = settings_for(infra, "projections", namespace)
     unknown_type = make_envelopes("C-00002", 0, journey(2)[:1], CTX)[0].model_dump(mode="json")
@@ -155,9 +193,11 @@ async def test_poison_messages_are_dead_lettered_with_their_origin_and_the_parti
     too_new = make_envelopes("C-00003", 0, journey(3)[:1], CTX)[0].model_dump(mode="json")
     too_new["schema_version"] = 99
     # Same key as the valid stream: the poison shares its partition and must not stall it.
-    poison = [(b"C-00001", b"\x00\xffnot json"),
-              (b"C-00001", json.dumps(unknown_type).encode()),
-              (b"C-00001", json.dumps(too_new).encode())]
+    poison = [
+        (b"C-00001", b"\x00\xffnot json"),
+        (b"C-00001", json.dumps(unknown_type).encode()),
+        (b"C-00001", json.dumps(too_new).encode()),
+    ]
     sent = await publish(settings, {}, extra=poison)
     sent += await publish(settings, {"C-00001": journey(1)})
     live_pool = await pool_on(infra, settings.database)

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 async def test_records_whose_commit_the_database_lost_are_applied_again(
-        infra: Infrastructure, namespace: str) -> None:
+    infra: Infrastructure, namespace: str
+) -> None:
     settings = settings_for(infra, "projections", namespace)
     topic = settings.topic("case-events")
     await ensure_topics(settings, named("case-events", DEAD_LETTER_TOPIC))
@@ -35,29 +36,50 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
 
     async def publish(first: int, count: int) -> None:
         for i in range(first, first + count):
-            [envelope] = make_envelopes(f"C-{i:05d}", 0, [ChildRegistered(
-                child_id=f"C-{i:05d}", date_of_birth=date(2012, 1, 1) + timedelta(i),
-                locality="Exeter")], CTX)
-            await producer.send(topic, envelope.model_dump_json(exclude={"position"}).encode(),
-                                key=envelope.stream_id.encode(), partition=0,
-                                headers=event_headers(str(envelope.event_id),
-                                                      envelope.event_type, 1))
+            [envelope] = make_envelopes(
+                f"C-{i:05d}",
+                0,
+                [
+                    ChildRegistered(
+                        child_id=f"C-{i:05d}",
+                        date_of_birth=date(2012, 1, 1) + timedelta(i),
+                        locality="Exeter",
+                    )
+                ],
+                CTX,
+            )
+            await producer.send(
+                topic,
+                envelope.model_dump_json(exclude={"position"}).encode(),
+                key=envelope.stream_id.encode(),
+                partition=0,
+                headers=event_headers(str(envelope.event_id), envelope.event_type, 1),
+            )
         await producer.flush()
 
     pool = await open_database(settings, BUILDS_SQL)
     schema = await ensure_live_build(pool)
     consumer = f"{settings.consumer_group}.{schema}"
-    runner = ProjectionRunner(pool, domain_events(), [AppliedLedger(consumer)], [topic],
-                              kafka_options=settings.kafka_options(),
-                              consumer_name=consumer, dead_letters=producer,
-                              dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-                              batch_size=100, schema=schema)
+    runner = ProjectionRunner(
+        pool,
+        domain_events(),
+        [AppliedLedger(consumer)],
+        [topic],
+        kafka_options=settings.kafka_options(),
+        consumer_name=consumer,
+        dead_letters=producer,
+        dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+        batch_size=100,
+        schema=schema,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
 
     async def applied() -> tuple[int, int]:
-        row = await pool.fetchrow(f'SELECT count(*) AS n, count(DISTINCT event_id) AS d'
-                                  f' FROM "{schema}".projection_applied')
+        row = await pool.fetchrow(
+            f"SELECT count(*) AS n, count(DISTINCT event_id) AS d"
+            f' FROM "{schema}".projection_applied'
+        )
         return int(row["n"]), int(row["d"])
 
     try:
@@ -66,23 +88,34 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
 
         # The database "loses" the commits of the last 5 records: their effects, their stream
         # versions and the offset go back together, as a crash with asynchronous commit does.
-        records = [r for r in await read_topic(settings.kafka_bootstrap_servers, topic)
-                   if r.partition == 0]
+        records = [
+            r for r in await read_topic(settings.kafka_bootstrap_servers, topic) if r.partition == 0
+        ]
         lost = records[-5:]
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{schema}"')
             ids = [dict(r.headers)["event_id"].decode() for r in lost]
-            await conn.execute("DELETE FROM projection_applied WHERE event_id = ANY($1::uuid[])",
-                               ids)
-            await conn.execute("DELETE FROM projection_streams WHERE stream_id = ANY($1)",
-                               [r.key.decode() for r in lost])
-            await conn.execute("UPDATE projection_offsets SET next_offset = $1"
-                               " WHERE topic = $2 AND partition = 0", lost[0].offset, topic)
+            await conn.execute(
+                "DELETE FROM projection_applied WHERE event_id = ANY($1::uuid[])", ids
+            )
+            await conn.execute(
+                "DELETE FROM projection_streams WHERE stream_id = ANY($1)",
+                [r.key.decode() for r in lost],
+            )
+            await conn.execute(
+                "UPDATE projection_offsets SET next_offset = $1 WHERE topic = $2 AND partition = 0",
+                lost[0].offset,
+                topic,
+            )
         assert await applied() == (35, 35)
 
         await publish(40, 10)  # the consumer, still at the end, receives these next
-        await eventually(lambda: _equals(applied, (50, 50)), 60, 0.05,
-                         "the lost records applied again, and the new ones, each once")
+        await eventually(
+            lambda: _equals(applied, (50, 50)),
+            60,
+            0.05,
+            "the lost records applied again, and the new ones, each once",
+        )
     finally:
         stop.set()
         await task
@@ -90,6 +123,7 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
         await pool.close()
 
 
-async def _equals(read: Callable[[], Awaitable[tuple[int, int]]], expected: tuple[int, int]
-                  ) -> bool:
+async def _equals(
+    read: Callable[[], Awaitable[tuple[int, int]]], expected: tuple[int, int]
+) -> bool:
     return bool(await read() == expected)

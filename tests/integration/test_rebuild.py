@@ -27,25 +27,35 @@ from tests.integration.test_seed_figures import seed_events
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
-TABLES = [("children", "child_id"), ("child_facts", "attribute, child_id, valid_from, seq"),
-          ("occurrences", "kind, subject_id, seq")]
+TABLES = [
+    ("children", "child_id"),
+    ("child_facts", "attribute, child_id, valid_from, seq"),
+    ("occurrences", "kind, subject_id, seq"),
+]
 
 
 async def rows(conn: asyncpg.Connection, schema: str) -> dict[str, list[tuple[object, ...]]]:
-    return {t: [tuple(r) for r in await conn.fetch(f'SELECT * FROM "{schema}".{t} ORDER BY {o}')]
-            for t, o in TABLES}
+    return {
+        t: [tuple(r) for r in await conn.fetch(f'SELECT * FROM "{schema}".{t} ORDER BY {o}')]
+        for t, o in TABLES
+    }
 
 
 async def offsets(conn: asyncpg.Connection) -> int:
     schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
     if schema is None:
         return 0
-    return int(await conn.fetchval(
-        f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'))
+    return int(
+        await conn.fetchval(
+            f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
+        )
+    )
 
 
 async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
-    infra: Infrastructure, namespace: str, log_dir: Path,
+    infra: Infrastructure,
+    namespace: str,
+    log_dir: Path,
 ) -> None:
     settings = settings_for(infra, "projections", namespace)
     log = seed_events()
@@ -57,11 +67,13 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
     worker = ServiceProcess("services.projections", "worker", env, log_dir).start()
     api = ServiceProcess("services.projections", "api", env, log_dir).start()
     try:
+
         async def a_third() -> bool:
             try:
                 return await offsets(conn) > sent // 3
             except asyncpg.UndefinedTableError:
                 return False
+
         await eventually(a_third, 120, 0.005, what="a third of the messages")
         worker.kill()  # the crash
         killed_at = await offsets(conn)
@@ -70,6 +82,7 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
 
         async def all_of_them() -> bool:
             return await offsets(conn) == sent
+
         await eventually(all_of_them, 120, 0.1, what="the restarted worker")
         api.wait_healthy()
         before = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
@@ -79,16 +92,26 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
 
         def keep_asking() -> None:  # the live boards keep answering during the rebuild
             while not stop.is_set():
-                answers.append(MANAGER.get(f"{api.url}/boards/timeliness",
-                                         params={"as_at": "2024-06-30", "view": "council"},
-                                         timeout=10).status_code)
+                answers.append(
+                    MANAGER.get(
+                        f"{api.url}/boards/timeliness",
+                        params={"as_at": "2024-06-30", "view": "council"},
+                        timeout=10,
+                    ).status_code
+                )
                 stop.wait(0.05)
 
         asker = threading.Thread(target=keep_asking)
         asker.start()
         rebuild = await asyncio.to_thread(
-            subprocess.run, [sys.executable, "-m", "services.projections", "rebuild"],
-            cwd=ROOT, env={**worker.env}, capture_output=True, text=True, timeout=300)
+            subprocess.run,
+            [sys.executable, "-m", "services.projections", "rebuild"],
+            cwd=ROOT,
+            env={**worker.env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         stop.set()
         asker.join()
         assert rebuild.returncode == 0, rebuild.stderr[-2000:]
@@ -102,17 +125,31 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
         assert rebuilt == live
 
         # The worker follows the swap: a new event lands in the rebuilt build.
-        await Log().add("case-events", "CH-NEW", ce.ChildRegistered(
-            child_id="CH-NEW", date_of_birth=date(2015, 1, 1), locality="South")
-        ).publish(settings)
+        await (
+            Log()
+            .add(
+                "case-events",
+                "CH-NEW",
+                ce.ChildRegistered(
+                    child_id="CH-NEW", date_of_birth=date(2015, 1, 1), locality="South"
+                ),
+            )
+            .publish(settings)
+        )
 
         async def followed() -> bool:
-            return bool(await conn.fetchval(
-                f'SELECT 1 FROM "{after}".children WHERE child_id = $1', "CH-NEW"))
+            return bool(
+                await conn.fetchval(
+                    f'SELECT 1 FROM "{after}".children WHERE child_id = $1', "CH-NEW"
+                )
+            )
+
         await eventually(followed, 60, 0.1, what="the worker to follow the rebuilt build")
-        print(f"\nrebuild: {sent} messages (duplicates included), worker killed at "
-              f"{killed_at}; rebuilt build equals the live one, {len(answers)} board "
-              "queries answered during the rebuild")
+        print(
+            f"\nrebuild: {sent} messages (duplicates included), worker killed at "
+            f"{killed_at}; rebuilt build equals the live one, {len(answers)} board "
+            "queries answered during the rebuild"
+        )
     finally:
         api.stop()
         worker.stop()
@@ -134,20 +171,27 @@ OLD_OCCURRENCES = [
 READ_BACK = [
     Happened("referral", "C-1", D, "Exeter", source="REF"),
     Happened("triage", "F-1", D, "North"),
-    Happened("breach", "C-1", D, "Exeter", breach="UNDER_16_UNREGULATED", accommodation="P2",
-             age=15),
-    Happened("attendance", "C-1", D, "Exeter", school_urn="100001", sessions_attended=2,
-             sessions_missed=0),
+    Happened(
+        "breach", "C-1", D, "Exeter", breach="UNDER_16_UNREGULATED", accommodation="P2", age=15
+    ),
+    Happened(
+        "attendance",
+        "C-1",
+        D,
+        "Exeter",
+        school_urn="100001",
+        sessions_attended=2,
+        sessions_missed=0,
+    ),
     Happened("dip_sample", "C-1", D, "Exeter", rating="RED", agreed=True),
-    Happened("dip_sample", "C-1", D, "Exeter", rating="RED", moderated_to="AMBER",
-             agreed=False),
-    Happened("escalation_raised", "E-1", D, "Exeter", reason="drift_in_cp_plan",
-             child_id="C-1"),
+    Happened("dip_sample", "C-1", D, "Exeter", rating="RED", moderated_to="AMBER", agreed=False),
+    Happened("escalation_raised", "E-1", D, "Exeter", reason="drift_in_cp_plan", child_id="C-1"),
 ]
 
 
 async def test_a_build_made_before_the_occurrence_details_had_names_is_migrated_in_place(
-        infra: Infrastructure, namespace: str) -> None:
+    infra: Infrastructure, namespace: str
+) -> None:
     settings = settings_for(infra, "projections", namespace)
     pool = await open_database(settings, BUILDS_SQL)
     old = "boards_made_by_an_earlier_release"
@@ -163,23 +207,33 @@ async def test_a_build_made_before_the_occurrence_details_had_names_is_migrated_
             await conn.executemany(
                 "INSERT INTO occurrences (kind, subject_id, seq, day, a, b, n, m)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                [(kind, subject, seq, D, *details)
-                 for seq, (kind, subject, *details) in enumerate(OLD_OCCURRENCES, 1)])
-            await conn.execute("INSERT INTO public.board_builds (schema_name, live)"
-                               " VALUES ($1, true)", old)
+                [
+                    (kind, subject, seq, D, *details)
+                    for seq, (kind, subject, *details) in enumerate(OLD_OCCURRENCES, 1)
+                ],
+            )
+            await conn.execute(
+                "INSERT INTO public.board_builds (schema_name, live) VALUES ($1, true)", old
+            )
 
         assert await ensure_live_build(pool) == old  # the worker's start migrates it
         assert await ensure_live_build(pool) == old  # once
 
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{old}"')
-            columns = {r["column_name"] for r in await conn.fetch(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = $1 AND table_name = 'occurrences'", old)}
+            columns = {
+                r["column_name"]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = $1 AND table_name = 'occurrences'",
+                    old,
+                )
+            }
             assert not columns & {"a", "b", "n", "m"}
             kinds = sorted({kind for kind, *_ in OLD_OCCURRENCES})
             assert sorted(await happened(conn, kinds, D, D, None), key=repr) == sorted(
-                READ_BACK, key=repr)
+                READ_BACK, key=repr
+            )
             recorded = await conn.fetchval("SELECT count(*) FROM build_migrations")
             assert recorded == len(scripts_in(PROJECTION_SQL, READ_MODEL_SQL))
     finally:

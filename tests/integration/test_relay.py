@@ -27,13 +27,18 @@ class Step(DomainEvent):
 
 async def published(pool: asyncpg.Pool) -> int:
     """How many events are at or before the relay's checkpoint."""
-    return int(await pool.fetchval(
-        "SELECT count(*) FROM events e, relay_checkpoints c"
-        " WHERE (e.transaction_id, e.position) <= (c.transaction_id, c.position)"))
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM events e, relay_checkpoints c"
+            " WHERE (e.transaction_id, e.position) <= (c.transaction_id, c.position)"
+        )
+    )
 
 
 async def test_killed_relay_resumes_and_every_event_reaches_the_topic_in_stream_order(
-    infra: Infrastructure, namespace: str, log_dir: Path,
+    infra: Infrastructure,
+    namespace: str,
+    log_dir: Path,
 ) -> None:
     settings = settings_for(infra, "case_events", namespace)
     topic = settings.topic(topic_of("case_events"))
@@ -42,23 +47,35 @@ async def test_killed_relay_resumes_and_every_event_reaches_the_topic_in_stream_
         actor = Actor(user_id="loader", agency=Agency.PLATFORM, role="test")
         for s in range(STREAMS):
             for first in range(0, PER_STREAM, 5):
-                await store.append(f"child-{s}", first, [Step(n=first + i) for i in range(5)],
-                                   CommandContext(actor=actor, correlation_id=new_event_id()))
+                await store.append(
+                    f"child-{s}",
+                    first,
+                    [Step(n=first + i) for i in range(5)],
+                    CommandContext(actor=actor, correlation_id=new_event_id()),
+                )
         total = STREAMS * PER_STREAM
 
         # Small batches, so that the kill lands while publishing is under way.
         env = infra.env(namespace, CSP_RELAY_BATCH_SIZE="50")
         relay = ServiceProcess("services.case_events", "worker", env, log_dir).start()
-        await eventually(lambda: _progress_past(pool, total // 4), 90, 0.002,
-                         what="the relay to publish a quarter of the events")
+        await eventually(
+            lambda: _progress_past(pool, total // 4),
+            90,
+            0.002,
+            what="the relay to publish a quarter of the events",
+        )
         relay.kill()
         at_kill = await published(pool)
         assert 0 < at_kill < total, f"the kill should land mid-publish (at {at_kill})"
 
         restarted = ServiceProcess("services.case_events", "worker", env, log_dir).start()
         try:
-            await eventually(lambda: _published_all(pool, total), 120, 0.1,
-                             what="the restarted relay to publish everything")
+            await eventually(
+                lambda: _published_all(pool, total),
+                120,
+                0.1,
+                what="the restarted relay to publish everything",
+            )
         finally:
             restarted.stop()
         rows = await pool.fetch("SELECT event_id, stream_id, stream_version FROM events")
@@ -82,8 +99,10 @@ async def test_killed_relay_resumes_and_every_event_reaches_the_topic_in_stream_
 
     assert seen_ids == set(stored), f"{len(set(stored) - seen_ids)} events never reached Kafka"
     assert all(versions == list(range(1, PER_STREAM + 1)) for versions in first_seen.values())
-    print(f"\nrelay kill: {total} events, killed at {at_kill}, "
-          f"{duplicates} duplicates published (re-sent after the crash)")
+    print(
+        f"\nrelay kill: {total} events, killed at {at_kill}, "
+        f"{duplicates} duplicates published (re-sent after the crash)"
+    )
 
 
 async def _progress_past(pool: asyncpg.Pool, count: int) -> bool:

@@ -27,9 +27,15 @@ MANAGER = ISSUER.headers("m-1", "council", "manager")
 
 
 def app(limit: int = 1000, rate: str = "1000/second", **settings: Any) -> TestClient:
-    application = secured_app(Settings(
-        service="t", auth_jwks=str(ISSUER.ensure().jwks_file), max_request_bytes=limit,
-        rate_limit=rate, **settings))
+    application = secured_app(
+        Settings(
+            service="t",
+            auth_jwks=str(ISSUER.ensure().jwks_file),
+            max_request_bytes=limit,
+            rate_limit=rate,
+            **settings,
+        )
+    )
     install_unavailable_handler(application)
     application.include_router(operational_router("t", {}))
 
@@ -100,6 +106,7 @@ def test_a_lost_database_connection_is_503_with_retry_after() -> None:
 
 # -- authentication and authorisation ------------------------------------------------------
 
+
 def test_without_a_token_only_health_answers() -> None:
     anonymous = TestClient(app().app)
     assert anonymous.get("/health").status_code == 200
@@ -113,8 +120,16 @@ def test_without_a_token_only_health_answers() -> None:
 def _token(**claims: Any) -> dict[str, str]:
     key = ISSUER.key_file.read_bytes()
     now = int(time.time())
-    body = {"iss": ISSUER.issuer, "aud": ISSUER.audience, "sub": "u", "agency": "council",
-            "role": "manager", "iat": now, "exp": now + 60, **claims}
+    body = {
+        "iss": ISSUER.issuer,
+        "aud": ISSUER.audience,
+        "sub": "u",
+        "agency": "council",
+        "role": "manager",
+        "iat": now,
+        "exp": now + 60,
+        **claims,
+    }
     return {"Authorization": f"Bearer {jwt.encode(body, key, algorithm='RS256')}"}
 
 
@@ -127,10 +142,15 @@ def test_a_token_is_refused_when_expired_forged_misaddressed_or_impossible() -> 
         "another issuer": _token(iss="https://elsewhere.example"),
         "a partner agency with a council role": _token(agency="police", role="manager"),
         "an unknown role": _token(role="superuser"),
-        "unsigned": {"Authorization": "Bearer " + jwt.encode(
-            {"sub": "u", "agency": "council", "role": "manager"}, None, algorithm="none")},
+        "unsigned": {
+            "Authorization": "Bearer "
+            + jwt.encode(
+                {"sub": "u", "agency": "council", "role": "manager"}, None, algorithm="none"
+            )
+        },
         "signed by another key": LocalIssuer(Path(tempfile.mkdtemp())).headers(
-            "u", "council", "manager"),
+            "u", "council", "manager"
+        ),
         "not a token at all": {"Authorization": "Bearer hello"},
     }
     for case, headers in cases.items():
@@ -183,8 +203,9 @@ def test_a_router_route_without_a_declared_permission_is_403_and_one_with_it_is_
         headers = ISSUER.headers("x", "council", role)
         r = client.get("/undeclared/C-1", headers=headers)
         assert r.status_code == 403, (role, r.status_code)
-        assert r.json()["detail"] == ("GET /undeclared/{child_id} is not open to anyone "
-                                      "(docs/security.md)")
+        assert r.json()["detail"] == (
+            "GET /undeclared/{child_id} is not open to anyone (docs/security.md)"
+        )
         expected = 200 if role == "operations" else 403
         assert client.get("/declared", headers=headers).status_code == expected, role
     assert TestClient(application).get("/undeclared/C-1").status_code == 401  # no token

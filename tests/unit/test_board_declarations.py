@@ -29,7 +29,8 @@ class EmptyReadModel:
 
 @pytest.mark.parametrize("declared", BOARD_DECLARATIONS, ids=lambda b: b.name)
 async def test_a_board_answers_with_its_declared_name_title_and_definition_link(
-        declared: BoardDeclaration) -> None:
+    declared: BoardDeclaration,
+) -> None:
     board = await compute(EmptyReadModel(), declared.name, date(2024, 6, 30), None)
     assert (board.board, board.title) == (declared.name, declared.title)
     assert all(f.definition == declared.definition for f in board.figures)

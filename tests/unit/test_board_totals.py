@@ -22,35 +22,44 @@ def _maybe(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str | None]:
     return st.one_of(st.none(), strategy)
 
 
-FACTS = st.fixed_dictionaries({}, optional={
-    "care_leaver": st.sampled_from(["eligible", "relevant", "former_relevant"]),
-    "in_touch": st.sampled_from(["YES", "NO", "REFU"]),
-    "accommodation": st.sampled_from(["B1", "B2", "T1", "T2", "P2"]),
-    "activity": st.sampled_from(["F4", "G5", "G6", "0", "E1"]),
-    "pathway_review_due": ISO,
-    "personal_adviser": st.sampled_from(["PA-1", "PA-2"]),
-    "passport_offered": st.sampled_from(["16", "18"]),
-    "passport_accepted": st.just("1"),
-    "cp_plan": st.sampled_from(["P1", "P2"]),
-    "cp_started": ISO,
-    "cp_repeat": st.sampled_from(["0", "1"]),
-    "cp_review_due": ISO,
-    "in_care": st.sampled_from(["C2", "E1", "V2", "J1"]),
-    "la_review_due": ISO,
-    "pre_proceedings": ISO,
-    "proceedings": ISO,
-    "permanence_plan": st.sampled_from(["P1", "P2", "P5", "P7"]),
-    "placement": st.sampled_from(["K2", "U1", "P2", "H5", "R1"]),
-    "y11_confirmed": st.sampled_from(["FE", "APP"]),
-})
+FACTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "care_leaver": st.sampled_from(["eligible", "relevant", "former_relevant"]),
+        "in_touch": st.sampled_from(["YES", "NO", "REFU"]),
+        "accommodation": st.sampled_from(["B1", "B2", "T1", "T2", "P2"]),
+        "activity": st.sampled_from(["F4", "G5", "G6", "0", "E1"]),
+        "pathway_review_due": ISO,
+        "personal_adviser": st.sampled_from(["PA-1", "PA-2"]),
+        "passport_offered": st.sampled_from(["16", "18"]),
+        "passport_accepted": st.just("1"),
+        "cp_plan": st.sampled_from(["P1", "P2"]),
+        "cp_started": ISO,
+        "cp_repeat": st.sampled_from(["0", "1"]),
+        "cp_review_due": ISO,
+        "in_care": st.sampled_from(["C2", "E1", "V2", "J1"]),
+        "la_review_due": ISO,
+        "pre_proceedings": ISO,
+        "proceedings": ISO,
+        "permanence_plan": st.sampled_from(["P1", "P2", "P5", "P7"]),
+        "placement": st.sampled_from(["K2", "U1", "P2", "H5", "R1"]),
+        "y11_confirmed": st.sampled_from(["FE", "APP"]),
+    },
+)
 
 
 @st.composite
 def children(draw: st.DrawFn) -> list[Child]:
     n = draw(st.integers(0, 25))
-    return [Child(f"C-{i}", draw(LOCALITIES),
-                  draw(st.dates(min_value=date(1995, 1, 1), max_value=date(2020, 1, 1))),
-                  draw(FACTS)) for i in range(n)]
+    return [
+        Child(
+            f"C-{i}",
+            draw(LOCALITIES),
+            draw(st.dates(min_value=date(1995, 1, 1), max_value=date(2020, 1, 1))),
+            draw(FACTS),
+        )
+        for i in range(n)
+    ]
 
 
 BOARDS = sorted(t.TOTALLED)
@@ -59,7 +68,8 @@ BOARDS = sorted(t.TOTALLED)
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(BOARDS), children(), DAYS)
 def test_totals_added_child_by_child_give_the_definitions_board(
-        board: str, kids: list[Child], as_at: date) -> None:
+    board: str, kids: list[Child], as_at: date
+) -> None:
     sums: t.Sums = {}
     for c in kids:
         t.add(sums, t.contribution(board, [c], as_at))
@@ -69,11 +79,13 @@ def test_totals_added_child_by_child_give_the_definitions_board(
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(BOARDS), children(), DAYS, LOCALITIES)
 def test_totals_by_locality_give_each_locality_and_the_whole(
-        board: str, kids: list[Child], as_at: date, locality: str) -> None:
+    board: str, kids: list[Child], as_at: date, locality: str
+) -> None:
     kept = t.by_locality(board, kids, as_at)
     mine = [c for c in kids if c.locality == locality]
     assert t.assemble(board, as_at, locality, kept.get(locality, {})) == t.TOTALLED[board](
-        mine, as_at, locality)
+        mine, as_at, locality
+    )
     whole: t.Sums = {}
     for sums in kept.values():
         t.add(whole, sums)
@@ -83,31 +95,37 @@ def test_totals_by_locality_give_each_locality_and_the_whole(
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(BOARDS), children(), DAYS, FACTS, st.data())
 def test_a_childs_change_moves_the_totals_by_its_difference(
-        board: str, kids: list[Child], as_at: date, new_facts: dict[str, str],
-        data: st.DataObject) -> None:
+    board: str, kids: list[Child], as_at: date, new_facts: dict[str, str], data: st.DataObject
+) -> None:
     if not kids:
         return
     i = data.draw(st.integers(0, len(kids) - 1))
-    before, after = kids[i], Child(kids[i].child_id, kids[i].locality, kids[i].date_of_birth,
-                                   new_facts)
+    before, after = (
+        kids[i],
+        Child(kids[i].child_id, kids[i].locality, kids[i].date_of_birth, new_facts),
+    )
     sums: t.Sums = {}
     for c in kids:
         t.add(sums, t.contribution(board, [c], as_at))
-    t.add(sums, t.difference(t.contribution(board, [after], as_at),
-                             t.contribution(board, [before], as_at)))
-    changed = [*kids[:i], after, *kids[i + 1:]]
+    t.add(
+        sums,
+        t.difference(t.contribution(board, [after], as_at), t.contribution(board, [before], as_at)),
+    )
+    changed = [*kids[:i], after, *kids[i + 1 :]]
     assert t.assemble(board, as_at, None, sums) == t.TOTALLED[board](changed, as_at, None)
 
 
 def test_a_snapshot_from_fact_rows_takes_the_latest_on_or_before_the_day() -> None:
     day = date(2024, 6, 1)
-    rows = [("in_care", day - timedelta(days=30), 1, "C2"),
-            ("in_care", day, 2, "E1"),               # same attribute, later: wins
-            ("in_care", day + timedelta(days=1), 3, None),  # after the day: ignored
-            ("cp_plan", day - timedelta(days=5), 4, "P1"),
-            ("cp_plan", day - timedelta(days=5), 5, None),  # same day, later seq: ended
-            ("placement", day - timedelta(days=9), 7, "U1"),
-            ("placement", day - timedelta(days=9), 6, "K2")]  # lower seq on the same day
+    rows = [
+        ("in_care", day - timedelta(days=30), 1, "C2"),
+        ("in_care", day, 2, "E1"),  # same attribute, later: wins
+        ("in_care", day + timedelta(days=1), 3, None),  # after the day: ignored
+        ("cp_plan", day - timedelta(days=5), 4, "P1"),
+        ("cp_plan", day - timedelta(days=5), 5, None),  # same day, later seq: ended
+        ("placement", day - timedelta(days=9), 7, "U1"),
+        ("placement", day - timedelta(days=9), 6, "K2"),
+    ]  # lower seq on the same day
     child = t.fact_snapshot("C-1", "Exeter", date(2010, 1, 1), rows, day)
     assert child.facts == {"in_care": "E1", "placement": "U1"}
 

@@ -20,8 +20,14 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_repository_keeps_its_boundaries() -> None:
@@ -30,25 +36,41 @@ def test_the_repository_keeps_its_boundaries() -> None:
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.parametrize(("module", "planted", "reported"), [
-    ("services/accommodation/domain/planted.py",
-     "from services.education.domain import learner\n",
-     "services.accommodation.domain.planted -> services.education.domain.learner"),
-    ("shared/planted.py",
-     "from services.case_events import api\n",
-     "shared.planted -> services.case_events.api"),
-    ("contracts/planted.py",
-     "def later() -> None:\n    from services.projections import registry\n",
-     "contracts.planted -> services.projections.registry"),
-    ("deploy/local/planted.py",  # a cycle: stack imports it, it imports stack (in a function)
-     "def later() -> None:\n    from deploy.local import stack\n",
-     "No cycles are allowed in deploy.local"),
-], ids=["service-to-service", "kernel-to-service", "contracts-to-service", "cycle"])
+@pytest.mark.parametrize(
+    ("module", "planted", "reported"),
+    [
+        (
+            "services/accommodation/domain/planted.py",
+            "from services.education.domain import learner\n",
+            "services.accommodation.domain.planted -> services.education.domain.learner",
+        ),
+        (
+            "shared/planted.py",
+            "from services.case_events import api\n",
+            "shared.planted -> services.case_events.api",
+        ),
+        (
+            "contracts/planted.py",
+            "def later() -> None:\n    from services.projections import registry\n",
+            "contracts.planted -> services.projections.registry",
+        ),
+        (  # a cycle: stack imports it, it imports stack (inside a function)
+            "deploy/local/planted.py",
+            "def later() -> None:\n    from deploy.local import stack\n",
+            "No cycles are allowed in deploy.local",
+        ),
+    ],
+    ids=["service-to-service", "kernel-to-service", "contracts-to-service", "cycle"],
+)
 def test_a_planted_import_across_a_boundary_is_caught(
-        tmp_path: Path, module: str, planted: str, reported: str) -> None:
+    tmp_path: Path, module: str, planted: str, reported: str
+) -> None:
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package,
-                        ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        shutil.copytree(
+            ROOT / package,
+            tmp_path / package,
+            ignore=shutil.ignore_patterns("__pycache__", "node_modules"),
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / module).write_text(planted)
     if reported.startswith("No cycles"):

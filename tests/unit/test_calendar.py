@@ -7,8 +7,8 @@ from shared.calendar import add_months, add_working_days, is_working_day, workin
 
 def test_bank_holidays_and_weekends_are_not_working_days() -> None:
     assert not is_working_day(date(2024, 12, 25))  # Christmas Day
-    assert not is_working_day(date(2024, 5, 27))   # spring bank holiday
-    assert not is_working_day(date(2024, 6, 1))    # a Saturday
+    assert not is_working_day(date(2024, 5, 27))  # spring bank holiday
+    assert not is_working_day(date(2024, 6, 1))  # a Saturday
     assert is_working_day(date(2024, 6, 3))
 
 

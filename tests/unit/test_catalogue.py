@@ -11,9 +11,11 @@ from contracts.topics import EVENTS
 def test_the_catalogue_in_docs_is_generated_from_the_current_contracts() -> None:
     found = EVENTS
     assert (DOCS / "events.md").read_text() == markdown(found), (
-        "docs/events.md is stale: run `make docs`")
+        "docs/events.md is stale: run `make docs`"
+    )
     assert json.loads((DOCS / "asyncapi.json").read_text()) == asyncapi(found), (
-        "docs/asyncapi.json is stale: run `make docs`")
+        "docs/asyncapi.json is stale: run `make docs`"
+    )
 
 
 def test_every_event_type_of_every_topic_is_in_the_asyncapi_document() -> None:

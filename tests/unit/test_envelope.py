@@ -99,14 +99,15 @@ def test_every_day_a_fact_names_is_1900_or_later() -> None:
     from shared.envelope import EARLIEST_DAY
 
     models: list[type[BaseModel]] = [*domain_events().types().values(), RegisterMark]
-    days = [(m, name) for m in models for name, f in m.model_fields.items()
-            if f.annotation is date]
+    days = [(m, name) for m in models for name, f in m.model_fields.items() if f.annotation is date]
     assert len(days) > 60  # every service's events are here
     for model, name in days:
         with pytest.raises(ValidationError) as refused:
             model.model_validate({name: date(1, 1, 1)})
-        assert any(e["loc"] == (name,) and "greater than or equal" in e["msg"]
-                   for e in refused.value.errors()), (model.__name__, name)
+        assert any(
+            e["loc"] == (name,) and "greater than or equal" in e["msg"]
+            for e in refused.value.errors()
+        ), (model.__name__, name)
         try:  # the earliest day itself is a day (other fields may still be missing)
             model.model_validate({name: EARLIEST_DAY})
         except ValidationError as other:

@@ -37,28 +37,53 @@ def fold(aggregate: Aggregate, events: Sequence[DomainEvent]) -> Sequence[Domain
 def test_a_moderated_dip_sample_changes_the_rating_and_its_visiting_frequency() -> None:
     risk = ChildRisk("C-1")
     fold(risk, risk.assign_rating(c.AssignRiskRating(rated_on="2024-04-02", rating="GREEN"), D))
-    sampled, rerated = fold(risk, risk.dip_sample(c.RecordDipSample(
-        sampled_on="2024-04-09", manager_id="TM-1", agreed=False, moderated_to="AMBER"), D))
+    sampled, rerated = fold(
+        risk,
+        risk.dip_sample(
+            c.RecordDipSample(
+                sampled_on="2024-04-09", manager_id="TM-1", agreed=False, moderated_to="AMBER"
+            ),
+            D,
+        ),
+    )
     assert isinstance(sampled, e.RiskRatingDipSampled) and sampled.rating_sampled is RAG.GREEN
     assert isinstance(rerated, e.RiskRatingAssigned)
-    assert (rerated.previous, rerated.rating, rerated.source, rerated.visiting_frequency_days
-            ) == (RAG.GREEN, RAG.AMBER, RatingSource.MODERATION, 14)
+    assert (rerated.previous, rerated.rating, rerated.source, rerated.visiting_frequency_days) == (
+        RAG.GREEN,
+        RAG.AMBER,
+        RatingSource.MODERATION,
+        14,
+    )
     with pytest.raises(DomainRuleViolation, match="other than AMBER"):
-        risk.dip_sample(c.RecordDipSample(sampled_on="2024-04-10", manager_id="TM-1",
-                                          agreed=False, moderated_to="AMBER"), D)
+        risk.dip_sample(
+            c.RecordDipSample(
+                sampled_on="2024-04-10", manager_id="TM-1", agreed=False, moderated_to="AMBER"
+            ),
+            D,
+        )
 
 
 def test_an_escalation_only_moves_forward_and_resolves_once() -> None:
     esc = Escalation("IRO-1")
-    fold(esc, esc.raise_(c.RaiseEscalation(escalation_id="IRO-1", child_id="C-1",
-                                           raised_on="2024-04-01", raised_by="IRO",
-                                           reason="drift_in_cp_plan"), D))
-    fold(esc, esc.advance(c.AdvanceEscalation(advanced_on="2024-04-10", stage="senior_manager"),
-                          D))
+    fold(
+        esc,
+        esc.raise_(
+            c.RaiseEscalation(
+                escalation_id="IRO-1",
+                child_id="C-1",
+                raised_on="2024-04-01",
+                raised_by="IRO",
+                reason="drift_in_cp_plan",
+            ),
+            D,
+        ),
+    )
+    fold(esc, esc.advance(c.AdvanceEscalation(advanced_on="2024-04-10", stage="senior_manager"), D))
     with pytest.raises(DomainRuleViolation, match="after the current stage"):
         esc.advance(c.AdvanceEscalation(advanced_on="2024-04-11", stage="formal"), D)
-    [resolved] = fold(esc, esc.resolve(c.ResolveEscalation(resolved_on="2024-05-01",
-                                                           resolution="agreed"), D))
+    [resolved] = fold(
+        esc, esc.resolve(c.ResolveEscalation(resolved_on="2024-05-01", resolution="agreed"), D)
+    )
     assert isinstance(resolved, e.EscalationResolved) and resolved.days_open == 30
     with pytest.raises(DomainRuleViolation, match="already resolved"):
         esc.respond(c.RecordEscalationResponse(responded_on="2024-05-02"), D)
@@ -69,32 +94,43 @@ def test_an_escalation_id_that_holds_a_childs_risk_record_is_no_escalation() -> 
     risk stream, crashed on an assert (500). Every step answers "no record" (404) and raising
     an escalation under that id is refused (409), never appended to the child's stream."""
     risk = ChildRisk("000")
-    history = fold(risk, risk.assign_rating(c.AssignRiskRating(rated_on="2024-04-02",
-                                                               rating="RED"), D))
+    history = fold(
+        risk, risk.assign_rating(c.AssignRiskRating(rated_on="2024-04-02", rating="RED"), D)
+    )
     esc = Escalation("000")
     fold(esc, history)
     esc.version = len(history)
     assert not esc.exists
-    for step in (lambda: esc.resolve(c.ResolveEscalation(resolved_on="2024-05-01",
-                                                         resolution="agreed"), D),
-                 lambda: esc.advance(c.AdvanceEscalation(advanced_on="2024-04-10",
-                                                         stage="formal"), D),
-                 lambda: esc.respond(c.RecordEscalationResponse(responded_on="2024-05-02"), D)):
+    for step in (
+        lambda: esc.resolve(c.ResolveEscalation(resolved_on="2024-05-01", resolution="agreed"), D),
+        lambda: esc.advance(c.AdvanceEscalation(advanced_on="2024-04-10", stage="formal"), D),
+        lambda: esc.respond(c.RecordEscalationResponse(responded_on="2024-05-02"), D),
+    ):
         with pytest.raises(UnknownStream, match="'000'"):
             step()
     with pytest.raises(AlreadyRecorded, match="already used"):
-        esc.raise_(c.RaiseEscalation(escalation_id="000", child_id="C-1", raised_on="2024-04-01",
-                                     raised_by="IRO", reason="drift_in_cp_plan"), D)
+        esc.raise_(
+            c.RaiseEscalation(
+                escalation_id="000",
+                child_id="C-1",
+                raised_on="2024-04-01",
+                raised_by="IRO",
+                reason="drift_in_cp_plan",
+            ),
+            D,
+        )
 
 
 def test_no_domain_code_asserts_what_a_request_can_reach() -> None:
     """A state a request can reach is a typed domain error (404/409/422 with the reason), never
     an `assert` (a 500, and gone under python -O)."""
     root = Path(__file__).resolve().parents[2] / "services"
-    asserting = [f"{path.relative_to(root)}:{number}"
-                 for path in sorted(root.glob("*/domain/*.py"))
-                 for number, line in enumerate(path.read_text().splitlines(), 1)
-                 if line.lstrip().startswith("assert ")]
+    asserting = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.glob("*/domain/*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.lstrip().startswith("assert ")
+    ]
     assert asserting == []
 
 
@@ -102,10 +138,18 @@ def test_one_open_ewo_escalation_and_one_alert_per_drifting_thing() -> None:
     risk = ChildRisk("C-1")
     assert fold(risk, risk.raise_ewo(date(2024, 5, 1), 10, date(2024, 2, 22), 10))
     assert risk.raise_ewo(date(2024, 5, 2), 11, date(2024, 2, 23), 10) == []
-    assert fold(risk, risk.raise_drift(date(2024, 5, 1), DriftRule.NO_CONTACT, "contact",
-                                       date(2024, 1, 1), date(2024, 2, 26)))
-    assert risk.raise_drift(date(2024, 5, 2), DriftRule.NO_CONTACT, "contact",
-                            date(2024, 1, 1), date(2024, 2, 26)) == []
+    assert fold(
+        risk,
+        risk.raise_drift(
+            date(2024, 5, 1), DriftRule.NO_CONTACT, "contact", date(2024, 1, 1), date(2024, 2, 26)
+        ),
+    )
+    assert (
+        risk.raise_drift(
+            date(2024, 5, 2), DriftRule.NO_CONTACT, "contact", date(2024, 1, 1), date(2024, 2, 26)
+        )
+        == []
+    )
     assert risk.clear_drift(date(2024, 5, 3), DriftRule.NO_CONTACT, "contact")
 
 
@@ -114,13 +158,15 @@ def test_the_ewo_window_is_ten_weeks_ending_on_the_register_day() -> None:
 
 
 def test_drift_watches_follow_the_case_events() -> None:
-    started = ce.ChildProtectionPlanStarted(child_id="C-1", plan_id="P1", category="NEG",
-                                            start_date=date(2024, 1, 31), previous_plans=0)
+    started = ce.ChildProtectionPlanStarted(
+        child_id="C-1", plan_id="P1", category="NEG", start_date=date(2024, 1, 31), previous_plans=0
+    )
     assert drift_changes(started, 56) == [
-        Watch(DriftRule.CP_PLAN_9_MONTHS, "P1", date(2024, 1, 31), date(2024, 10, 31))]
+        Watch(DriftRule.CP_PLAN_9_MONTHS, "P1", date(2024, 1, 31), date(2024, 10, 31))
+    ]
     contact = ce.ContactRecorded(contact_date=date(2024, 3, 1), in_touch="YES")
     assert drift_changes(contact, 56) == [
         StopWatching(DriftRule.NO_CONTACT, "contact", date(2024, 3, 1)),
-        Watch(DriftRule.NO_CONTACT, "contact", date(2024, 3, 1), date(2024, 4, 26))]
-    assert drift_changes(ce.ContactRecorded(contact_date=date(2024, 3, 1), in_touch="NO"),
-                         56) == []
+        Watch(DriftRule.NO_CONTACT, "contact", date(2024, 3, 1), date(2024, 4, 26)),
+    ]
+    assert drift_changes(ce.ContactRecorded(contact_date=date(2024, 3, 1), in_touch="NO"), 56) == []

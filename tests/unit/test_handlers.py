@@ -27,20 +27,34 @@ PLAN = c.StartChildProtectionPlan(plan_id="P1", category="NEG", start_date=date(
 
 
 def ctx(key: str | None = None, body: object = None) -> CommandContext:
-    return CommandContext(actor=ACTOR, correlation_id=new_event_id(), idempotency_key=key,
-                          request_hash=request_hash(body) if key else None)
+    return CommandContext(
+        actor=ACTOR,
+        correlation_id=new_event_id(),
+        idempotency_key=key,
+        request_hash=request_hash(body) if key else None,
+    )
 
 
 async def register(store: InMemoryEventStore, context: CommandContext) -> AppendResult:
-    return await execute(store, Child, "C-001", lambda ch: ch.register(REGISTER, TODAY), context,
-                         must_exist=False)
+    return await execute(
+        store, Child, "C-001", lambda ch: ch.register(REGISTER, TODAY), context, must_exist=False
+    )
 
 
-async def start_plan(store: InMemoryEventStore, context: CommandContext,
-                     child: str = "C-001", if_match: int | None = None) -> AppendResult:
-    return await execute(store, Child, child,
-                         lambda ch: ch.start_child_protection_plan(PLAN, TODAY), context,
-                         if_match=if_match)
+async def start_plan(
+    store: InMemoryEventStore,
+    context: CommandContext,
+    child: str = "C-001",
+    if_match: int | None = None,
+) -> AppendResult:
+    return await execute(
+        store,
+        Child,
+        child,
+        lambda ch: ch.start_child_protection_plan(PLAN, TODAY),
+        context,
+        if_match=if_match,
+    )
 
 
 async def test_the_same_command_delivered_twice_records_one_set_of_events() -> None:
@@ -50,7 +64,9 @@ async def test_the_same_command_delivered_twice_records_one_set_of_events() -> N
     again = await start_plan(store, ctx("k2", "b"))
     assert not first.duplicate and again.duplicate
     assert [e.event_type for e in await store.read_stream("C-001")] == [
-        "ChildRegistered", "ChildProtectionPlanStarted"]
+        "ChildRegistered",
+        "ChildProtectionPlanStarted",
+    ]
 
 
 async def test_a_key_reused_for_another_command_is_refused() -> None:

@@ -44,7 +44,11 @@ def test_without_the_key_every_field_reads_as_erased() -> None:
     assert sealed["address"] is None and sealed["given_names"].startswith("sealed:v1:")
     assert unseal_details(KEY, "C-1", sealed)["notes"] == "note"
     assert unseal_details(None, "C-1", sealed) == {
-        "given_names": ERASED, "family_name": ERASED, "address": None, "notes": ERASED}
+        "given_names": ERASED,
+        "family_name": ERASED,
+        "address": None,
+        "notes": ERASED,
+    }
     assert SEALED_PATTERN.startswith("^sealed:v1:")
 
 

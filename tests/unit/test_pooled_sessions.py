@@ -8,19 +8,24 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE = [p for folder in ("shared", "services", "deploy")
-        for p in sorted((ROOT / folder).rglob("*.py")) if "node_modules" not in p.parts]
+CODE = [
+    p
+    for folder in ("shared", "services", "deploy")
+    for p in sorted((ROOT / folder).rglob("*.py"))
+    if "node_modules" not in p.parts
+]
 
 # Listeners on a connection of their own (asyncpg.connect), closed when the process stops.
 OWN_CONNECTION = {"services/projections/api.py"}
 
 SESSION_STATE = [
-    (re.compile(r"""(execute|fetch\w*)\(\s*f?["']\s*SET\s+(?!LOCAL\b)""", re.IGNORECASE),
-     "a SET without LOCAL"),
+    (
+        re.compile(r"""(execute|fetch\w*)\(\s*f?["']\s*SET\s+(?!LOCAL\b)""", re.IGNORECASE),
+        "a SET without LOCAL",
+    ),
     (re.compile(r"set_config\([^)]*,\s*false\s*\)", re.IGNORECASE), "set_config(..., false)"),
     (re.compile(r"CREATE\s+(TEMP|TEMPORARY)\s+TABLE", re.IGNORECASE), "a temporary table"),
-    (re.compile(r"""(execute|fetch\w*)\(\s*f?["']\s*PREPARE\s""", re.IGNORECASE),
-     "an SQL PREPARE"),
+    (re.compile(r"""(execute|fetch\w*)\(\s*f?["']\s*PREPARE\s""", re.IGNORECASE), "an SQL PREPARE"),
     (re.compile(r"WITH\s+HOLD", re.IGNORECASE), "a cursor WITH HOLD"),
 ]
 
@@ -47,10 +52,14 @@ def test_no_code_leaves_session_state_on_a_pooled_connection() -> None:
 
 
 def test_the_scan_finds_what_it_looks_for() -> None:
-    offending = ['await conn.execute("SET search_path TO x")',
-                 "await conn.execute(\"SELECT set_config('a', 'b', false)\")",
-                 'await conn.execute("CREATE TEMP TABLE t (x int)")']
+    offending = [
+        'await conn.execute("SET search_path TO x")',
+        "await conn.execute(\"SELECT set_config('a', 'b', false)\")",
+        'await conn.execute("CREATE TEMP TABLE t (x int)")',
+    ]
     for line in offending:
         assert any(pattern.search(line) for pattern, _ in SESSION_STATE), line
-    assert not any(pattern.search('await conn.execute("SET LOCAL synchronous_commit TO off")')
-                   for pattern, _ in SESSION_STATE)
+    assert not any(
+        pattern.search('await conn.execute("SET LOCAL synchronous_commit TO off")')
+        for pattern, _ in SESSION_STATE
+    )

@@ -11,7 +11,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 def test_the_documented_configuration_is_the_one_in_force() -> None:
     assert DOCS.read_text() == configuration_markdown(), (
-        "docs/configuration.md is stale: run `python -m shared.settings --markdown`")
+        "docs/configuration.md is stale: run `python -m shared.settings --markdown`"
+    )
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,8 +19,9 @@ from shared.envelope import Actor, Agency, DomainEvent, Envelope
 from shared.eventstore import CommandContext, make_envelopes
 
 KEY = b"unit-test-key"
-CTX = CommandContext(actor=Actor(user_id="sw", agency=Agency.COUNCIL, role="social_worker"),
-                     correlation_id=uuid4())
+CTX = CommandContext(
+    actor=Actor(user_id="sw", agency=Agency.COUNCIL, role="social_worker"), correlation_id=uuid4()
+)
 
 
 def envelope(event: DomainEvent, stream: str = "C-000123") -> Envelope:
@@ -29,9 +30,13 @@ def envelope(event: DomainEvent, stream: str = "C-000123") -> Envelope:
 
 
 def test_only_entitled_agencies_receive_an_event_and_only_the_listed_fields() -> None:
-    event = ChildProtectionPlanStarted(child_id="C-000123", plan_id="CP-1",
-                                       category=ChildProtectionCategory.NEGLECT,
-                                       start_date=date(2026, 3, 1), previous_plans=2)
+    event = ChildProtectionPlanStarted(
+        child_id="C-000123",
+        plan_id="CP-1",
+        category=ChildProtectionCategory.NEGLECT,
+        start_date=date(2026, 3, 1),
+        previous_plans=2,
+    )
     shares = {m.agency: m for m in shares_of(envelope(event), event, KEY)}
     assert set(shares) == {Agency.POLICE, Agency.HEALTH, Agency.SCHOOLS}
     assert shares[Agency.POLICE].facts == {"start_date": "2026-03-01"}  # not the category
@@ -41,8 +46,7 @@ def test_only_entitled_agencies_receive_an_event_and_only_the_listed_fields() ->
 
 
 def test_a_date_of_birth_is_shared_as_month_and_year_under_a_pseudonym_per_agency() -> None:
-    event = ChildRegistered(child_id="C-000123", date_of_birth=date(2012, 5, 17),
-                            locality="Exeter")
+    event = ChildRegistered(child_id="C-000123", date_of_birth=date(2012, 5, 17), locality="Exeter")
     shares = shares_of(envelope(event), event, KEY)
     assert {m.agency for m in shares} == {Agency.HEALTH, Agency.SCHOOLS, Agency.CAREERS}
     for message in shares:
@@ -53,7 +57,8 @@ def test_a_date_of_birth_is_shared_as_month_and_year_under_a_pseudonym_per_agenc
     again = shares_of(envelope(event), event, KEY)
     assert [m.subject for m in again] == [m.subject for m in shares]  # stable per agency
     assert {m.subject for m in shares_of(envelope(event), event, b"other")}.isdisjoint(
-        m.subject for m in shares)
+        m.subject for m in shares
+    )
 
 
 def test_what_no_agency_needs_is_shared_with_none() -> None:
@@ -62,8 +67,9 @@ def test_what_no_agency_needs_is_shared_with_none() -> None:
 
 
 def test_the_child_of_an_event_without_a_child_id_is_its_stream() -> None:
-    event = MissingEpisodeRecorded(started_on=date(2026, 2, 1), ended_on=None,
-                                   kind=MissingKind.MISSING)
+    event = MissingEpisodeRecorded(
+        started_on=date(2026, 2, 1), ended_on=None, kind=MissingKind.MISSING
+    )
     [police] = shares_of(envelope(event, "C-000999"), event, KEY)
     assert police.agency == Agency.POLICE
     assert police.facts == {"started_on": "2026-02-01", "ended_on": None, "kind": "M"}
@@ -81,5 +87,6 @@ def test_docs_security_lists_exactly_the_entitlements_in_code() -> None:
     from deploy.local.stack import ROOT
     from services.partner_feeds.sharing import entitlements_markdown
 
-    assert entitlements_markdown() in (ROOT / "docs" / "security.md").read_text(), \
+    assert entitlements_markdown() in (ROOT / "docs" / "security.md").read_text(), (
         "docs/security.md is stale: run `make docs`"
+    )

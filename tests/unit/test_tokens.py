@@ -25,16 +25,27 @@ def verifier_of(issuer: LocalIssuer) -> TokenVerifier:
 
 def claims(issuer: LocalIssuer) -> dict[str, object]:
     now = int(time.time())
-    return {"iss": issuer.issuer, "aud": issuer.audience, "sub": "x", "agency": "council",
-            "role": "manager", "iat": now, "exp": now + 60}
+    return {
+        "iss": issuer.issuer,
+        "aud": issuer.audience,
+        "sub": "x",
+        "agency": "council",
+        "role": "manager",
+        "iat": now,
+        "exp": now + 60,
+    }
 
 
 def test_an_es256_header_on_the_rsa_key_is_refused_as_an_invalid_token(tmp_path: Path) -> None:
     issuer = LocalIssuer(tmp_path)
     verifier = verifier_of(issuer)
     kid = json.loads(issuer.jwks_file.read_text())["keys"][0]["kid"]
-    forged = jwt.encode(claims(issuer), ec.generate_private_key(ec.SECP256R1()),
-                        algorithm="ES256", headers={"kid": kid})
+    forged = jwt.encode(
+        claims(issuer),
+        ec.generate_private_key(ec.SECP256R1()),
+        algorithm="ES256",
+        headers={"kid": kid},
+    )
     with pytest.raises(InvalidToken, match="alg"):
         verifier.verify(forged)
     assert verifier.verify(issuer.token("sw-1", "council", "practitioner")).user_id == "sw-1"
@@ -43,8 +54,9 @@ def test_an_es256_header_on_the_rsa_key_is_refused_as_an_invalid_token(tmp_path:
 def test_a_key_set_over_plain_http_is_refused_at_start() -> None:
     with pytest.raises(RuntimeError, match="https"):
         TokenVerifier(Settings(service="test", auth_jwks="http://idp.example/jwks.json"))
-    assert TokenVerifier(Settings(service="test",
-                                  auth_jwks="https://idp.example/jwks.json")).fetches
+    assert TokenVerifier(
+        Settings(service="test", auth_jwks="https://idp.example/jwks.json")
+    ).fetches
 
 
 class RemoteKeys(TokenVerifier):

@@ -43,17 +43,23 @@ class State:
     floating_support: date | None = None
 
 
-def placement_breaches(child: KnownChild, placement_type: PlacementType, on: date
-                       ) -> list[DomainEvent]:
+def placement_breaches(
+    child: KnownChild, placement_type: PlacementType, on: date
+) -> list[DomainEvent]:
     age = child.age_on(on)
     found = []
     if age < 16 and placement_type in UNREGULATED:
         found.append(Breach.UNDER_16_IN_UNREGULATED_SETTING)
-    if (16 <= age < 18 and placement_type is PlacementType.SEMI_INDEPENDENT_UNREGISTERED
-            and on >= SUPPORTED_ACCOMMODATION_REGISTRATION):
+    if (
+        16 <= age < 18
+        and placement_type is PlacementType.SEMI_INDEPENDENT_UNREGISTERED
+        and on >= SUPPORTED_ACCOMMODATION_REGISTRATION
+    ):
         found.append(Breach.UNREGISTERED_SUPPORTED_ACCOMMODATION_16_17)
-    return [e.AccommodationBreachFlagged(flagged_on=on, breach=b, age=age,
-                                         code=placement_type.value) for b in found]
+    return [
+        e.AccommodationBreachFlagged(flagged_on=on, breach=b, age=age, code=placement_type.value)
+        for b in found
+    ]
 
 
 class Accommodation(Aggregate):
@@ -63,8 +69,9 @@ class Accommodation(Aggregate):
         super().__init__(stream_id)
         self.state = State()
 
-    def _day(self, name: str, day: date, d: Decision, after: date | None = None,
-             what: str = "") -> None:
+    def _day(
+        self, name: str, day: date, d: Decision, after: date | None = None, what: str = ""
+    ) -> None:
         check_day(name, day, d, known(d).date_of_birth, after, what)
 
     # -- placements -------------------------------------------------------------------------
@@ -72,11 +79,16 @@ class Accommodation(Aggregate):
     def start_placement(self, cmd: c.StartPlacement, d: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, d)
         if self.state.placement is not None:
-            raise DomainRuleViolation("placement_id", f"placement {self.state.placement[0]} is "
-                                      "open: record a change of placement instead")
+            raise DomainRuleViolation(
+                "placement_id",
+                f"placement {self.state.placement[0]} is "
+                "open: record a change of placement instead",
+            )
         self._new_id(cmd.placement_id)
-        return [e.PlacementStarted(**cmd.model_dump()),
-                *placement_breaches(known(d), cmd.placement_type, cmd.start_date)]
+        return [
+            e.PlacementStarted(**cmd.model_dump()),
+            *placement_breaches(known(d), cmd.placement_type, cmd.start_date),
+        ]
 
     def change_placement(self, cmd: c.ChangePlacement, d: Decision) -> list[DomainEvent]:
         current = self._open_placement("placement_id")
@@ -84,9 +96,12 @@ class Accommodation(Aggregate):
         self._new_id(cmd.placement_id)
         year_ago = cmd.start_date - timedelta(days=365)
         moves = 1 + sum(1 for m in self.state.moves if m > year_ago)
-        return [e.PlacementChanged(**cmd.model_dump(), previous_placement_id=current[0],
-                                   moves_in_last_12_months=moves),
-                *placement_breaches(known(d), cmd.placement_type, cmd.start_date)]
+        return [
+            e.PlacementChanged(
+                **cmd.model_dump(), previous_placement_id=current[0], moves_in_last_12_months=moves
+            ),
+            *placement_breaches(known(d), cmd.placement_type, cmd.start_date),
+        ]
 
     def end_placement(self, cmd: c.EndPlacement, d: Decision) -> list[DomainEvent]:
         current = self._open_placement("end_date")
@@ -104,41 +119,56 @@ class Accommodation(Aggregate):
 
     # -- care leavers -----------------------------------------------------------------------
 
-    def record_care_leaver_accommodation(self, cmd: c.RecordCareLeaverAccommodation,
-                                         d: Decision) -> list[DomainEvent]:
+    def record_care_leaver_accommodation(
+        self, cmd: c.RecordCareLeaverAccommodation, d: Decision
+    ) -> list[DomainEvent]:
         self._day("recorded_on", cmd.recorded_on, d)
         age = known(d).age_on(cmd.recorded_on)
         if age < 16:
             raise DomainRuleViolation("recorded_on", "care leavers are 16 or older")
-        events: list[DomainEvent] = [e.CareLeaverAccommodationRecorded(
-            **cmd.model_dump(), code=f"{cmd.accommodation.value}{cmd.suitability.value}")]
+        events: list[DomainEvent] = [
+            e.CareLeaverAccommodationRecorded(
+                **cmd.model_dump(), code=f"{cmd.accommodation.value}{cmd.suitability.value}"
+            )
+        ]
         if cmd.accommodation is CareLeaverAccommodation.NOT_REQUIRED_NO_INFORMATION and age == 17:
-            events.append(e.AccommodationBreachFlagged(
-                flagged_on=cmd.recorded_on, breach=Breach.CODE_Z_AT_17, age=age, code="Z"))
+            events.append(
+                e.AccommodationBreachFlagged(
+                    flagged_on=cmd.recorded_on, breach=Breach.CODE_Z_AT_17, age=age, code="Z"
+                )
+            )
         return events
 
-    def reassess_suitability(self, cmd: c.ReassessSuitability, d: Decision
-                             ) -> list[DomainEvent]:
+    def reassess_suitability(self, cmd: c.ReassessSuitability, d: Decision) -> list[DomainEvent]:
         if self.state.care_leaver_code is None:
             raise DomainRuleViolation("reassessed_on", "no care leaver accommodation recorded")
-        self._day("reassessed_on", cmd.reassessed_on, d, self.state.care_leaver_since,
-                  "the accommodation was recorded")
-        return [e.SuitabilityReassessed(
-            **cmd.model_dump(), code=f"{self.state.care_leaver_code[0]}{cmd.suitability.value}")]
+        self._day(
+            "reassessed_on",
+            cmd.reassessed_on,
+            d,
+            self.state.care_leaver_since,
+            "the accommodation was recorded",
+        )
+        return [
+            e.SuitabilityReassessed(
+                **cmd.model_dump(), code=f"{self.state.care_leaver_code[0]}{cmd.suitability.value}"
+            )
+        ]
 
-    def refer_homelessness(self, cmd: c.ReferForHomelessnessPrevention, d: Decision
-                           ) -> list[DomainEvent]:
+    def refer_homelessness(
+        self, cmd: c.ReferForHomelessnessPrevention, d: Decision
+    ) -> list[DomainEvent]:
         self._day("referred_on", cmd.referred_on, d)
         if self.state.homelessness_referral is not None:
             raise DomainRuleViolation("referred_on", "a referral is already open")
         return [e.HomelessnessPreventionReferred(**cmd.model_dump())]
 
-    def record_homelessness_outcome(self, cmd: c.RecordHomelessnessOutcome, d: Decision
-                                    ) -> list[DomainEvent]:
+    def record_homelessness_outcome(
+        self, cmd: c.RecordHomelessnessOutcome, d: Decision
+    ) -> list[DomainEvent]:
         if self.state.homelessness_referral is None:
             raise DomainRuleViolation("outcome_on", "no homelessness referral is open")
-        self._day("outcome_on", cmd.outcome_on, d, self.state.homelessness_referral,
-                  "the referral")
+        self._day("outcome_on", cmd.outcome_on, d, self.state.homelessness_referral, "the referral")
         return [e.HomelessnessPreventionOutcomeRecorded(**cmd.model_dump())]
 
     def start_tenancy(self, cmd: c.StartTenancy, d: Decision) -> list[DomainEvent]:
@@ -153,15 +183,13 @@ class Accommodation(Aggregate):
         self._day("ended_on", cmd.ended_on, d, self.state.tenancy, "the tenancy started")
         return [e.TenancyEnded(**cmd.model_dump())]
 
-    def start_floating_support(self, cmd: c.StartFloatingSupport, d: Decision
-                               ) -> list[DomainEvent]:
+    def start_floating_support(self, cmd: c.StartFloatingSupport, d: Decision) -> list[DomainEvent]:
         self._day("started_on", cmd.started_on, d)
         if self.state.floating_support is not None:
             raise DomainRuleViolation("started_on", "floating support is already open")
         return [e.FloatingSupportStarted(**cmd.model_dump())]
 
-    def end_floating_support(self, cmd: c.EndFloatingSupport, d: Decision
-                             ) -> list[DomainEvent]:
+    def end_floating_support(self, cmd: c.EndFloatingSupport, d: Decision) -> list[DomainEvent]:
         if self.state.floating_support is None:
             raise DomainRuleViolation("ended_on", "no floating support is open")
         self._day("ended_on", cmd.ended_on, d, self.state.floating_support, "support started")

@@ -7,13 +7,24 @@ from shared.commands import example
 
 
 class StartPlacement(e.PlacementFacts):
-    model_config = example(placement_id="PL-1", start_date="2024-06-03", placement_type="U4",
-                           provider="PR1", in_council_area=True)
+    model_config = example(
+        placement_id="PL-1",
+        start_date="2024-06-03",
+        placement_type="U4",
+        provider="PR1",
+        in_council_area=True,
+    )
 
 
 class ChangePlacement(e.PlacementChangeFacts):
-    model_config = example(placement_id="PL-2", start_date="2024-09-16", placement_type="K2",
-                           provider="PR4", in_council_area=False, reason="CHILD")
+    model_config = example(
+        placement_id="PL-2",
+        start_date="2024-09-16",
+        placement_type="K2",
+        provider="PR4",
+        in_council_area=False,
+        reason="CHILD",
+    )
 
 
 class EndPlacement(e.PlacementEndFacts):

@@ -78,8 +78,9 @@ class Child(Aggregate):
 
     # -- shared checks ----------------------------------------------------------------------
 
-    def _day(self, name: str, day: date, decision: Decision, after: date | None = None,
-             what: str = "") -> None:
+    def _day(
+        self, name: str, day: date, decision: Decision, after: date | None = None, what: str = ""
+    ) -> None:
         check_day(name, day, decision, self.state.date_of_birth, after, what)
 
     def _age_on(self, day: date) -> int:
@@ -102,8 +103,12 @@ class Child(Aggregate):
 
     # -- registration and referral ----------------------------------------------------------
 
-    def register(self, command: c.RegisterChild, decision: Decision,
-                 personal: e.SealedPersonalDetails | None = None) -> list[DomainEvent]:
+    def register(
+        self,
+        command: c.RegisterChild,
+        decision: Decision,
+        personal: e.SealedPersonalDetails | None = None,
+    ) -> list[DomainEvent]:
         """`personal`: the command's personal details, already sealed with the child's key."""
         if self.exists:
             raise ChildAlreadyRegistered(f"child {self.stream_id!r} is already registered")
@@ -113,18 +118,24 @@ class Child(Aggregate):
             return [registered]
         return [registered, e.PersonalDetailsRecorded(**personal.model_dump())]
 
-    def record_personal_details(self, sealed: e.SealedPersonalDetails,
-                                decision: Decision) -> list[DomainEvent]:
-        self._must(self.state.erased_on is None, "child_id",
-                   f"this child's personal data was erased on {self.state.erased_on}")
+    def record_personal_details(
+        self, sealed: e.SealedPersonalDetails, decision: Decision
+    ) -> list[DomainEvent]:
+        self._must(
+            self.state.erased_on is None,
+            "child_id",
+            f"this child's personal data was erased on {self.state.erased_on}",
+        )
         self._must(any(sealed.model_dump().values()), "body", "names no personal field")
         return [e.PersonalDetailsRecorded(**sealed.model_dump())]
 
-    def erase_personal_data(self, cmd: c.EraseChildPersonalData,
-                            decision: Decision) -> list[DomainEvent]:
+    def erase_personal_data(
+        self, cmd: c.EraseChildPersonalData, decision: Decision
+    ) -> list[DomainEvent]:
         if self.state.erased_on is not None:
             raise AlreadyRecorded(
-                f"this child's personal data was erased on {self.state.erased_on}")
+                f"this child's personal data was erased on {self.state.erased_on}"
+            )
         not_in_future("erased_on", cmd.erased_on, decision)
         return [e.ChildPersonalDataErased(**cmd.model_dump())]
 
@@ -136,20 +147,35 @@ class Child(Aggregate):
 
     def start_assessment(self, cmd: c.StartAssessment, decision: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
-        self._must(cmd.assessment_id not in self.state.assessments, "assessment_id",
-                   "is already open")
-        return [e.AssessmentStarted(**cmd.model_dump(), due_date=add_working_days(
-            cmd.start_date, ASSESSMENT_WORKING_DAYS))]
+        self._must(
+            cmd.assessment_id not in self.state.assessments, "assessment_id", "is already open"
+        )
+        return [
+            e.AssessmentStarted(
+                **cmd.model_dump(),
+                due_date=add_working_days(cmd.start_date, ASSESSMENT_WORKING_DAYS),
+            )
+        ]
 
-    def complete_assessment(self, cmd: c.CompleteAssessment, decision: Decision
-                            ) -> list[DomainEvent]:
-        started = self._found(self.state.assessments.get(cmd.assessment_id), "assessment_id",
-                              "no such open assessment")
-        self._day("completion_date", cmd.completion_date, decision, started,
-                  "the assessment started")
+    def complete_assessment(
+        self, cmd: c.CompleteAssessment, decision: Decision
+    ) -> list[DomainEvent]:
+        started = self._found(
+            self.state.assessments.get(cmd.assessment_id),
+            "assessment_id",
+            "no such open assessment",
+        )
+        self._day(
+            "completion_date", cmd.completion_date, decision, started, "the assessment started"
+        )
         taken = working_days_between(started, cmd.completion_date)
-        return [e.AssessmentCompleted(**cmd.model_dump(), working_days_taken=taken,
-                                      within_timescale=taken <= ASSESSMENT_WORKING_DAYS)]
+        return [
+            e.AssessmentCompleted(
+                **cmd.model_dump(),
+                working_days_taken=taken,
+                within_timescale=taken <= ASSESSMENT_WORKING_DAYS,
+            )
+        ]
 
     def start_cin_plan(self, cmd: c.StartChildInNeedPlan, decision: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
@@ -158,96 +184,148 @@ class Child(Aggregate):
 
     def end_cin_plan(self, cmd: c.EndChildInNeedPlan, decision: Decision) -> list[DomainEvent]:
         open_plan = self.state.cin_plan
-        plan = self._found(open_plan if open_plan and open_plan.id == cmd.plan_id else None,
-                           "plan_id", "no such open plan")
+        plan = self._found(
+            open_plan if open_plan and open_plan.id == cmd.plan_id else None,
+            "plan_id",
+            "no such open plan",
+        )
         self._day("end_date", cmd.end_date, decision, plan.since, "the plan started")
         return [e.ChildInNeedPlanEnded(**cmd.model_dump())]
 
     # -- child protection -------------------------------------------------------------------
 
-    def record_strategy_discussion(self, cmd: c.RecordStrategyDiscussion, decision: Decision
-                                   ) -> list[DomainEvent]:
+    def record_strategy_discussion(
+        self, cmd: c.RecordStrategyDiscussion, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("discussion_date", cmd.discussion_date, decision)
-        due = (add_working_days(cmd.discussion_date, ICPC_WORKING_DAYS)
-               if cmd.section_47_enquiry else None)
+        due = (
+            add_working_days(cmd.discussion_date, ICPC_WORKING_DAYS)
+            if cmd.section_47_enquiry
+            else None
+        )
         return [e.StrategyDiscussionHeld(**cmd.model_dump(), icpc_due_date=due)]
 
-    def record_initial_conference(self, cmd: c.RecordInitialConference, decision: Decision
-                                  ) -> list[DomainEvent]:
-        held, due = self._found(self.state.strategy, "conference_date",
-                                "no strategy discussion with a section 47 enquiry precedes it")
+    def record_initial_conference(
+        self, cmd: c.RecordInitialConference, decision: Decision
+    ) -> list[DomainEvent]:
+        held, due = self._found(
+            self.state.strategy,
+            "conference_date",
+            "no strategy discussion with a section 47 enquiry precedes it",
+        )
         self._day("conference_date", cmd.conference_date, decision, held, "the strategy discussion")
-        return [e.InitialChildProtectionConferenceHeld(
-            **cmd.model_dump(), within_timescale=due is None or cmd.conference_date <= due)]
+        return [
+            e.InitialChildProtectionConferenceHeld(
+                **cmd.model_dump(), within_timescale=due is None or cmd.conference_date <= due
+            )
+        ]
 
-    def start_child_protection_plan(self, cmd: c.StartChildProtectionPlan, decision: Decision
-                                    ) -> list[DomainEvent]:
+    def start_child_protection_plan(
+        self, cmd: c.StartChildProtectionPlan, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
         if self.state.cp_plan is not None:
             raise DomainRuleViolation(
-                "plan_id", f"plan {self.state.cp_plan.id} is already open since "
-                f"{self.state.cp_plan.since.isoformat()}; end it first")
-        self._must(cmd.plan_id not in self.state.cp_plan_ids, "plan_id",
-                   "was already used for this child")
-        return [e.ChildProtectionPlanStarted(
-            child_id=self.stream_id, plan_id=cmd.plan_id, category=cmd.category,
-            start_date=cmd.start_date, previous_plans=len(self.state.cp_plan_ids))]
+                "plan_id",
+                f"plan {self.state.cp_plan.id} is already open since "
+                f"{self.state.cp_plan.since.isoformat()}; end it first",
+            )
+        self._must(
+            cmd.plan_id not in self.state.cp_plan_ids, "plan_id", "was already used for this child"
+        )
+        return [
+            e.ChildProtectionPlanStarted(
+                child_id=self.stream_id,
+                plan_id=cmd.plan_id,
+                category=cmd.category,
+                start_date=cmd.start_date,
+                previous_plans=len(self.state.cp_plan_ids),
+            )
+        ]
 
-    def review_child_protection_plan(self, cmd: c.ReviewChildProtectionPlan, decision: Decision
-                                     ) -> list[DomainEvent]:
+    def review_child_protection_plan(
+        self, cmd: c.ReviewChildProtectionPlan, decision: Decision
+    ) -> list[DomainEvent]:
         plan = self._open_cp_plan(cmd.plan_id)
-        self._day("review_date", cmd.review_date, decision, plan.last,
-                  "the plan's start or last review")
-        return [e.ChildProtectionPlanReviewed(**cmd.model_dump(),
-                                              next_review_due=add_months(cmd.review_date, 6))]
+        self._day(
+            "review_date", cmd.review_date, decision, plan.last, "the plan's start or last review"
+        )
+        return [
+            e.ChildProtectionPlanReviewed(
+                **cmd.model_dump(), next_review_due=add_months(cmd.review_date, 6)
+            )
+        ]
 
-    def end_child_protection_plan(self, cmd: c.EndChildProtectionPlan, decision: Decision
-                                  ) -> list[DomainEvent]:
+    def end_child_protection_plan(
+        self, cmd: c.EndChildProtectionPlan, decision: Decision
+    ) -> list[DomainEvent]:
         plan = self._open_cp_plan(cmd.plan_id)
         self._day("end_date", cmd.end_date, decision, plan.last, "the plan's start or last review")
-        return [e.ChildProtectionPlanEnded(**cmd.model_dump(),
-                                           days_open=(cmd.end_date - plan.since).days)]
+        return [
+            e.ChildProtectionPlanEnded(
+                **cmd.model_dump(), days_open=(cmd.end_date - plan.since).days
+            )
+        ]
 
     def _open_cp_plan(self, plan_id: str) -> Open:
         plan = self.state.cp_plan
-        return self._found(plan if plan and plan.id == plan_id else None, "plan_id",
-                           "no such open child protection plan")
+        return self._found(
+            plan if plan and plan.id == plan_id else None,
+            "plan_id",
+            "no such open child protection plan",
+        )
 
     # -- children in care -------------------------------------------------------------------
 
-    def start_period_of_care(self, cmd: c.StartPeriodOfCare, decision: Decision
-                             ) -> list[DomainEvent]:
+    def start_period_of_care(
+        self, cmd: c.StartPeriodOfCare, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
         self._must(self.state.care is None, "start_date", "a period of care is already open")
-        return [e.PeriodOfCareStarted(**cmd.model_dump(), first_review_due=add_working_days(
-            cmd.start_date, FIRST_LOOKED_AFTER_REVIEW_WORKING_DAYS))]
+        return [
+            e.PeriodOfCareStarted(
+                **cmd.model_dump(),
+                first_review_due=add_working_days(
+                    cmd.start_date, FIRST_LOOKED_AFTER_REVIEW_WORKING_DAYS
+                ),
+            )
+        ]
 
-    def change_legal_status(self, cmd: c.ChangeLegalStatus, decision: Decision
-                            ) -> list[DomainEvent]:
+    def change_legal_status(
+        self, cmd: c.ChangeLegalStatus, decision: Decision
+    ) -> list[DomainEvent]:
         care = self._in_care("change_date")
         self._day("change_date", cmd.change_date, decision, care.last, "the last change")
         return [e.LegalStatusChanged(**cmd.model_dump())]
 
     def end_period_of_care(self, cmd: c.EndPeriodOfCare, decision: Decision) -> list[DomainEvent]:
         care = self._in_care("end_date")
-        self._day("end_date", cmd.end_date, decision, care.last,
-                  "the period's start or last change")
+        self._day(
+            "end_date", cmd.end_date, decision, care.last, "the period's start or last change"
+        )
         return [e.PeriodOfCareEnded(**cmd.model_dump())]
 
-    def record_looked_after_review(self, cmd: c.RecordLookedAfterReview, decision: Decision
-                                   ) -> list[DomainEvent]:
+    def record_looked_after_review(
+        self, cmd: c.RecordLookedAfterReview, decision: Decision
+    ) -> list[DomainEvent]:
         care = self._in_care("review_date")
-        self._day("review_date", cmd.review_date, decision, care.since,
-                  "the period of care started")
+        self._day(
+            "review_date", cmd.review_date, decision, care.since, "the period of care started"
+        )
         months = 3 if self.state.la_reviews == 0 else 6
-        return [e.LookedAfterReviewHeld(**cmd.model_dump(),
-                                        next_review_due=add_months(cmd.review_date, months))]
+        return [
+            e.LookedAfterReviewHeld(
+                **cmd.model_dump(), next_review_due=add_months(cmd.review_date, months)
+            )
+        ]
 
-    def record_permanence_plan(self, cmd: c.RecordPermanencePlan, decision: Decision
-                               ) -> list[DomainEvent]:
+    def record_permanence_plan(
+        self, cmd: c.RecordPermanencePlan, decision: Decision
+    ) -> list[DomainEvent]:
         care = self._in_care("recorded_on")
-        self._day("recorded_on", cmd.recorded_on, decision, care.since,
-                  "the period of care started")
+        self._day(
+            "recorded_on", cmd.recorded_on, decision, care.since, "the period of care started"
+        )
         return [e.PermanencePlanRecorded(**cmd.model_dump())]
 
     def _in_care(self, name: str) -> Open:
@@ -255,92 +333,137 @@ class Child(Aggregate):
 
     # -- pre-proceedings and proceedings ----------------------------------------------------
 
-    def enter_pre_proceedings(self, cmd: c.EnterPreProceedings, decision: Decision
-                              ) -> list[DomainEvent]:
+    def enter_pre_proceedings(
+        self, cmd: c.EnterPreProceedings, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("entered_on", cmd.entered_on, decision)
         self._must(self.state.pre_proceedings is None, "entered_on", "pre-proceedings already open")
         return [e.PreProceedingsEntered(**cmd.model_dump())]
 
-    def record_pre_proceedings_meeting(self, cmd: c.RecordPreProceedingsMeeting, decision: Decision
-                                       ) -> list[DomainEvent]:
-        self._day("meeting_date", cmd.meeting_date, decision, self._pre_proceedings("meeting_date"),
-                  "pre-proceedings started")
+    def record_pre_proceedings_meeting(
+        self, cmd: c.RecordPreProceedingsMeeting, decision: Decision
+    ) -> list[DomainEvent]:
+        self._day(
+            "meeting_date",
+            cmd.meeting_date,
+            decision,
+            self._pre_proceedings("meeting_date"),
+            "pre-proceedings started",
+        )
         return [e.PreProceedingsMeetingHeld(**cmd.model_dump())]
 
-    def send_letter_before_proceedings(self, cmd: c.SendLetterBeforeProceedings, decision: Decision
-                                       ) -> list[DomainEvent]:
-        self._day("sent_on", cmd.sent_on, decision, self._pre_proceedings("sent_on"),
-                  "pre-proceedings started")
+    def send_letter_before_proceedings(
+        self, cmd: c.SendLetterBeforeProceedings, decision: Decision
+    ) -> list[DomainEvent]:
+        self._day(
+            "sent_on",
+            cmd.sent_on,
+            decision,
+            self._pre_proceedings("sent_on"),
+            "pre-proceedings started",
+        )
         return [e.LetterBeforeProceedingsSent(**cmd.model_dump())]
 
-    def conclude_pre_proceedings(self, cmd: c.ConcludePreProceedings, decision: Decision
-                                 ) -> list[DomainEvent]:
+    def conclude_pre_proceedings(
+        self, cmd: c.ConcludePreProceedings, decision: Decision
+    ) -> list[DomainEvent]:
         entered = self._pre_proceedings("concluded_on")
         self._day("concluded_on", cmd.concluded_on, decision, entered, "pre-proceedings started")
-        return [e.PreProceedingsConcluded(**cmd.model_dump(),
-                                          weeks_taken=(cmd.concluded_on - entered).days // 7)]
+        return [
+            e.PreProceedingsConcluded(
+                **cmd.model_dump(), weeks_taken=(cmd.concluded_on - entered).days // 7
+            )
+        ]
 
     def _pre_proceedings(self, name: str) -> date:
         return self._found(self.state.pre_proceedings, name, "no pre-proceedings are open")
 
-    def issue_care_proceedings(self, cmd: c.IssueCareProceedings, decision: Decision
-                               ) -> list[DomainEvent]:
+    def issue_care_proceedings(
+        self, cmd: c.IssueCareProceedings, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("issued_on", cmd.issued_on, decision)
         self._must(self.state.proceedings is None, "proceedings_id", "proceedings already open")
-        return [e.CareProceedingsIssued(
-            **cmd.model_dump(),
-            statutory_deadline=cmd.issued_on + timedelta(weeks=PROCEEDINGS_WEEKS))]
+        return [
+            e.CareProceedingsIssued(
+                **cmd.model_dump(),
+                statutory_deadline=cmd.issued_on + timedelta(weeks=PROCEEDINGS_WEEKS),
+            )
+        ]
 
-    def record_hearing(self, cmd: c.RecordCareProceedingsHearing, decision: Decision
-                       ) -> list[DomainEvent]:
+    def record_hearing(
+        self, cmd: c.RecordCareProceedingsHearing, decision: Decision
+    ) -> list[DomainEvent]:
         open_ = self._proceedings(cmd.proceedings_id)
-        self._day("hearing_date", cmd.hearing_date, decision, open_.since,
-                  "the proceedings were issued")
+        self._day(
+            "hearing_date", cmd.hearing_date, decision, open_.since, "the proceedings were issued"
+        )
         return [e.CareProceedingsHearingHeld(**cmd.model_dump())]
 
-    def conclude_care_proceedings(self, cmd: c.ConcludeCareProceedings, decision: Decision
-                                  ) -> list[DomainEvent]:
+    def conclude_care_proceedings(
+        self, cmd: c.ConcludeCareProceedings, decision: Decision
+    ) -> list[DomainEvent]:
         open_ = self._proceedings(cmd.proceedings_id)
-        self._day("concluded_on", cmd.concluded_on, decision, open_.since,
-                  "the proceedings were issued")
+        self._day(
+            "concluded_on", cmd.concluded_on, decision, open_.since, "the proceedings were issued"
+        )
         weeks = (cmd.concluded_on - open_.since).days // 7
-        return [e.CareProceedingsConcluded(**cmd.model_dump(), weeks_taken=weeks,
-                                           within_26_weeks=weeks <= PROCEEDINGS_WEEKS)]
+        return [
+            e.CareProceedingsConcluded(
+                **cmd.model_dump(), weeks_taken=weeks, within_26_weeks=weeks <= PROCEEDINGS_WEEKS
+            )
+        ]
 
     def _proceedings(self, proceedings_id: str) -> Open:
         open_ = self.state.proceedings
-        return self._found(open_ if open_ and open_.id == proceedings_id else None,
-                           "proceedings_id", "no such open proceedings")
+        return self._found(
+            open_ if open_ and open_.id == proceedings_id else None,
+            "proceedings_id",
+            "no such open proceedings",
+        )
 
     # -- care leavers -----------------------------------------------------------------------
 
-    def record_care_leaver_status(self, cmd: c.RecordCareLeaverStatus, decision: Decision
-                                  ) -> list[DomainEvent]:
+    def record_care_leaver_status(
+        self, cmd: c.RecordCareLeaverStatus, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("recorded_on", cmd.recorded_on, decision)
-        self._must(self._age_on(cmd.recorded_on) >= 16, "recorded_on",
-                   "care leaver status applies from the 16th birthday")
+        self._must(
+            self._age_on(cmd.recorded_on) >= 16,
+            "recorded_on",
+            "care leaver status applies from the 16th birthday",
+        )
         return [e.CareLeaverStatusRecorded(**cmd.model_dump())]
 
-    def allocate_personal_adviser(self, cmd: c.AllocatePersonalAdviser, decision: Decision
-                                  ) -> list[DomainEvent]:
+    def allocate_personal_adviser(
+        self, cmd: c.AllocatePersonalAdviser, decision: Decision
+    ) -> list[DomainEvent]:
         self._care_leaver("allocated_on")
         self._day("allocated_on", cmd.allocated_on, decision)
         return [e.PersonalAdviserAllocated(**cmd.model_dump())]
 
-    def create_pathway_plan(self, cmd: c.CreatePathwayPlan, decision: Decision
-                            ) -> list[DomainEvent]:
+    def create_pathway_plan(
+        self, cmd: c.CreatePathwayPlan, decision: Decision
+    ) -> list[DomainEvent]:
         self._care_leaver("created_on")
         self._day("created_on", cmd.created_on, decision)
-        return [e.PathwayPlanCreated(**cmd.model_dump(),
-                                     review_due=add_months(cmd.created_on, 6))]
+        return [e.PathwayPlanCreated(**cmd.model_dump(), review_due=add_months(cmd.created_on, 6))]
 
-    def review_pathway_plan(self, cmd: c.ReviewPathwayPlan, decision: Decision
-                            ) -> list[DomainEvent]:
+    def review_pathway_plan(
+        self, cmd: c.ReviewPathwayPlan, decision: Decision
+    ) -> list[DomainEvent]:
         self._must(self.state.pathway_plan, "review_date", "there is no pathway plan to review")
-        self._day("review_date", cmd.review_date, decision, self.state.pathway_plan,
-                  "the plan's creation or last review")
-        return [e.PathwayPlanReviewed(**cmd.model_dump(),
-                                      next_review_due=add_months(cmd.review_date, 6))]
+        self._day(
+            "review_date",
+            cmd.review_date,
+            decision,
+            self.state.pathway_plan,
+            "the plan's creation or last review",
+        )
+        return [
+            e.PathwayPlanReviewed(
+                **cmd.model_dump(), next_review_due=add_months(cmd.review_date, 6)
+            )
+        ]
 
     def record_contact(self, cmd: c.RecordContact, decision: Decision) -> list[DomainEvent]:
         self._care_leaver("contact_date")
@@ -352,44 +475,55 @@ class Child(Aggregate):
 
     # -- health, missing, priority ----------------------------------------------------------
 
-    def offer_health_passport(self, cmd: c.OfferHealthPassport, decision: Decision
-                              ) -> list[DomainEvent]:
+    def offer_health_passport(
+        self, cmd: c.OfferHealthPassport, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("offered_on", cmd.offered_on, decision)
         minimum = 16 if cmd.milestone is HealthPassportMilestone.AGE_16 else 17
-        self._must(self._age_on(cmd.offered_on) >= minimum, "offered_on",
-                   f"the {cmd.milestone.value} offer is made from age {minimum}")
+        self._must(
+            self._age_on(cmd.offered_on) >= minimum,
+            "offered_on",
+            f"the {cmd.milestone.value} offer is made from age {minimum}",
+        )
         return [e.HealthPassportOffered(**cmd.model_dump())]
 
-    def accept_health_passport(self, cmd: c.AcceptHealthPassport, decision: Decision
-                               ) -> list[DomainEvent]:
+    def accept_health_passport(
+        self, cmd: c.AcceptHealthPassport, decision: Decision
+    ) -> list[DomainEvent]:
         self._must(self.state.passport_offered, "accepted_on", "no health passport was offered")
-        self._day("accepted_on", cmd.accepted_on, decision, self.state.passport_offered,
-                  "the offer")
+        self._day(
+            "accepted_on", cmd.accepted_on, decision, self.state.passport_offered, "the offer"
+        )
         return [e.HealthPassportAccepted(**cmd.model_dump())]
 
-    def record_health_assessment(self, cmd: c.RecordHealthAssessment, decision: Decision
-                                 ) -> list[DomainEvent]:
+    def record_health_assessment(
+        self, cmd: c.RecordHealthAssessment, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("assessment_date", cmd.assessment_date, decision)
         return [e.HealthAssessmentCompleted(**cmd.model_dump())]
 
-    def record_missing_episode(self, cmd: c.RecordMissingEpisode, decision: Decision
-                               ) -> list[DomainEvent]:
+    def record_missing_episode(
+        self, cmd: c.RecordMissingEpisode, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("started_on", cmd.started_on, decision)
         if cmd.ended_on is not None:
             self._day("ended_on", cmd.ended_on, decision, cmd.started_on, "the episode started")
         return [e.MissingEpisodeRecorded(**cmd.model_dump())]
 
-    def set_priority_flag(self, cmd: c.SetPriorityCohortFlag, decision: Decision
-                          ) -> list[DomainEvent]:
+    def set_priority_flag(
+        self, cmd: c.SetPriorityCohortFlag, decision: Decision
+    ) -> list[DomainEvent]:
         self._day("set_on", cmd.set_on, decision)
         self._must(self.state.priority_since is None, "set_on", "already in the priority cohort")
         return [e.PriorityCohortFlagSet(**cmd.model_dump())]
 
-    def clear_priority_flag(self, cmd: c.ClearPriorityCohortFlag, decision: Decision
-                            ) -> list[DomainEvent]:
+    def clear_priority_flag(
+        self, cmd: c.ClearPriorityCohortFlag, decision: Decision
+    ) -> list[DomainEvent]:
         self._must(self.state.priority_since, "cleared_on", "not in the priority cohort")
-        self._day("cleared_on", cmd.cleared_on, decision, self.state.priority_since,
-                  "the flag was set")
+        self._day(
+            "cleared_on", cmd.cleared_on, decision, self.state.priority_since, "the flag was set"
+        )
         return [e.PriorityCohortFlagCleared(**cmd.model_dump())]
 
     # -- state ------------------------------------------------------------------------------

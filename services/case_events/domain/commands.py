@@ -26,8 +26,12 @@ class PersonalDetails(BaseModel):
 
 
 class RegisterChild(e.ChildFacts):
-    model_config = example(child_id="C-000123", date_of_birth="2012-05-14", locality="Exeter",
-                           personal={"given_names": "Sam", "family_name": "Example"})
+    model_config = example(
+        child_id="C-000123",
+        date_of_birth="2012-05-14",
+        locality="Exeter",
+        personal={"given_names": "Sam", "family_name": "Example"},
+    )
     personal: PersonalDetails | None = None
 
 
@@ -64,8 +68,9 @@ class EndChildInNeedPlan(e.ChildInNeedPlanEndFacts):
 
 
 class RecordStrategyDiscussion(e.StrategyDiscussionFacts):
-    model_config = example(discussion_id="SD-9", discussion_date="2024-02-01",
-                           section_47_enquiry=True)
+    model_config = example(
+        discussion_id="SD-9", discussion_date="2024-02-01", section_47_enquiry=True
+    )
 
 
 class RecordInitialConference(e.ConferenceFacts):
@@ -129,8 +134,9 @@ class RecordCareProceedingsHearing(e.CareProceedingsHearingFacts):
 
 
 class ConcludeCareProceedings(e.CareProceedingsConclusionFacts):
-    model_config = example(proceedings_id="LJ24C00123", concluded_on="2024-11-20",
-                           order="care_order")
+    model_config = example(
+        proceedings_id="LJ24C00123", concluded_on="2024-11-20", order="care_order"
+    )
 
 
 class RecordCareLeaverStatus(e.CareLeaverStatusFacts):

@@ -20,7 +20,11 @@ class Retention:
 
 def retention(date_of_birth: date, adopted_on: date | None) -> Retention:
     if adopted_on is not None:
-        return Retention(add_months(adopted_on, 12 * ADOPTION_YEARS),
-                         f"adoption record: {ADOPTION_YEARS} years from the adoption")
-    return Retention(add_months(date_of_birth, 12 * BIRTHDAY_YEARS),
-                     f"children's services record: until the {BIRTHDAY_YEARS}th birthday")
+        return Retention(
+            add_months(adopted_on, 12 * ADOPTION_YEARS),
+            f"adoption record: {ADOPTION_YEARS} years from the adoption",
+        )
+    return Retention(
+        add_months(date_of_birth, 12 * BIRTHDAY_YEARS),
+        f"children's services record: until the {BIRTHDAY_YEARS}th birthday",
+    )

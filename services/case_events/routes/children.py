@@ -29,13 +29,24 @@ from shared.application import UnknownStream, execute
 router = APIRouter(tags=["children"])
 
 
-@router.post("/children", status_code=201, response_model=Recorded, responses=ERRORS,
-             summary="Register a child (optionally with personal details, sealed)",
-             dependencies=[requires(Permission.RECORD)])
+@router.post(
+    "/children",
+    status_code=201,
+    response_model=Recorded,
+    responses=ERRORS,
+    summary="Register a child (optionally with personal details, sealed)",
+    dependencies=[requires(Permission.RECORD)],
+)
 async def register_child(
-    command: RegisterChild, request: Request, response: Response, caller: Caller,
-    store: Store, vault: Vault, clock: ServiceClock,
-    idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
+    command: RegisterChild,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    store: Store,
+    vault: Vault,
+    clock: ServiceClock,
+    idempotency_key: IdempotencyKey = None,
+    correlation_id: CorrelationId = None,
 ) -> Recorded:
     check_locality(request, command.locality)
     ctx = command_context(command, idempotency_key, correlation_id, caller)
@@ -45,16 +56,26 @@ async def register_child(
         key = await vault.key(command.child_id, create=True)
         assert key is not None
         sealed = seal_details(key, command.child_id, command.personal)
-    result = await execute(store, Child, command.child_id,
-                           lambda child: child.register(command, decision, sealed), ctx,
-                           must_exist=False)
+    result = await execute(
+        store,
+        Child,
+        command.child_id,
+        lambda child: child.register(command, decision, sealed),
+        ctx,
+        must_exist=False,
+    )
     return recorded(result, response)
 
 
-@router.get("/children/{child_id}", summary="The child's stream version and what is open",
-            responses={404: ERRORS[404]}, dependencies=[requires(Permission.READ_CHILD)])
-async def child(child_id: ChildId, request: Request, response: Response, store: Store
-                ) -> dict[str, Any]:
+@router.get(
+    "/children/{child_id}",
+    summary="The child's stream version and what is open",
+    responses={404: ERRORS[404]},
+    dependencies=[requires(Permission.READ_CHILD)],
+)
+async def child(
+    child_id: ChildId, request: Request, response: Response, store: Store
+) -> dict[str, Any]:
     found = Child.from_history(child_id, await store.read_stream(child_id))
     if not found.exists:
         raise UnknownStream(child_id)

@@ -17,20 +17,32 @@ from shared.application import UnknownStream
 router = APIRouter(tags=["personal data"])
 
 
-@router.get("/children/{child_id}/subject-access",
-            summary="Subject access export: everything held about the child (audited)",
-            dependencies=[requires(Permission.SUBJECT_ACCESS)])
-async def subject_access(child_id: ChildId, caller: Caller, pool: Pool, vault: Vault,
-                         audit: Audit, settings: ServiceSettings) -> dict[str, Any]:
+@router.get(
+    "/children/{child_id}/subject-access",
+    summary="Subject access export: everything held about the child (audited)",
+    dependencies=[requires(Permission.SUBJECT_ACCESS)],
+)
+async def subject_access(
+    child_id: ChildId,
+    caller: Caller,
+    pool: Pool,
+    vault: Vault,
+    audit: Audit,
+    settings: ServiceSettings,
+) -> dict[str, Any]:
     if await locality_of(pool, child_id) is None:
         raise UnknownStream(child_id)
     return await subject_access_export(settings, vault, audit.pool, child_id, caller.user_id)
 
 
-@router.get("/retention", summary="Records past their retention date, not yet erased",
-            dependencies=[requires(Permission.RETENTION)])
+@router.get(
+    "/retention",
+    summary="Records past their retention date, not yet erased",
+    dependencies=[requires(Permission.RETENTION)],
+)
 async def retention(
-    pool: Pool, clock: ServiceClock,
+    pool: Pool,
+    clock: ServiceClock,
     as_at: Annotated[date | None, Query(description="Default: today")] = None,
 ) -> dict[str, Any]:
     day = as_at or clock.today()

@@ -42,8 +42,10 @@ router = APIRouter(tags=["personal data"])
 def open_key_vault(keys: KeyRing | None) -> Callable[[State], None]:
     """The key vault on the service's pool once it is open (the key-encryption key is read
     when the app is made, so a malformed one stops it at once)."""
+
     def on(state: State) -> None:
         state.vault = KeyVault(state.pool, keys)
+
     return on
 
 
@@ -69,63 +71,103 @@ async def registered_locality(request: Request, pool: Pool, child_id: str) -> st
     return locality
 
 
-@router.post("/children/{child_id}/personal-details", status_code=201, response_model=Recorded,
-             responses={**ERRORS, 409: {"description": "The child's personal data was erased"}},
-             summary="Record the child's name, address or notes (sealed with the child's key)",
-             dependencies=[requires(Permission.RECORD)])
+@router.post(
+    "/children/{child_id}/personal-details",
+    status_code=201,
+    response_model=Recorded,
+    responses={**ERRORS, 409: {"description": "The child's personal data was erased"}},
+    summary="Record the child's name, address or notes (sealed with the child's key)",
+    dependencies=[requires(Permission.RECORD)],
+)
 async def record_personal_details(
-    child_id: ChildId, command: RecordPersonalDetails, request: Request,
-    response: Response, caller: Caller, store: Store, pool: Pool, vault: Vault,
-    clock: ServiceClock, idempotency_key: IdempotencyKey = None,
+    child_id: ChildId,
+    command: RecordPersonalDetails,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    store: Store,
+    pool: Pool,
+    vault: Vault,
+    clock: ServiceClock,
+    idempotency_key: IdempotencyKey = None,
     correlation_id: CorrelationId = None,
 ) -> Recorded:
     await registered_locality(request, pool, child_id)
-    ctx = command_context(command, idempotency_key, correlation_id, caller,
-                          extra={"stream": child_id, "path": "/personal-details"})
+    ctx = command_context(
+        command,
+        idempotency_key,
+        correlation_id,
+        caller,
+        extra={"stream": child_id, "path": "/personal-details"},
+    )
     key = await vault.key(child_id, create=True)
     assert key is not None
     sealed = seal_details(key, child_id, command)
     decision = Decision(today=clock.today())
-    result = await execute(store, Child, child_id,
-                           lambda c: c.record_personal_details(sealed, decision), ctx)
+    result = await execute(
+        store, Child, child_id, lambda c: c.record_personal_details(sealed, decision), ctx
+    )
     return recorded(result, response)
 
 
-@router.get("/children/{child_id}/personal-details",
-            summary="The child's personal details as last recorded (audited)",
-            responses={404: ERRORS[404]}, dependencies=[requires(Permission.READ_PERSONAL)])
-async def personal_details(child_id: ChildId, request: Request, pool: Pool, vault: Vault
-                           ) -> dict[str, Any]:
+@router.get(
+    "/children/{child_id}/personal-details",
+    summary="The child's personal details as last recorded (audited)",
+    responses={404: ERRORS[404]},
+    dependencies=[requires(Permission.READ_PERSONAL)],
+)
+async def personal_details(
+    child_id: ChildId, request: Request, pool: Pool, vault: Vault
+) -> dict[str, Any]:
     await registered_locality(request, pool, child_id)
     rows = await pool.fetch(
         "SELECT payload FROM events WHERE stream_id = $1"
-        " AND event_type = 'PersonalDetailsRecorded' ORDER BY stream_version", child_id)
+        " AND event_type = 'PersonalDetailsRecorded' ORDER BY stream_version",
+        child_id,
+    )
     key = await vault.key(child_id)
     details: dict[str, Any] = {}
     for row in rows:  # each recording updates the fields it names
         payload = json.loads(row["payload"])
-        details.update({k: v for k, v in unseal_details(key, child_id, payload).items()
-                        if v is not None})
+        details.update(
+            {k: v for k, v in unseal_details(key, child_id, payload).items() if v is not None}
+        )
     return {"child_id": child_id, **details}
 
 
-@router.post("/children/{child_id}/erasure", status_code=201, response_model=Recorded,
-             responses=ERRORS,
-             summary="Erase the child's personal data: the child's key is destroyed",
-             dependencies=[requires(Permission.ERASE)])
+@router.post(
+    "/children/{child_id}/erasure",
+    status_code=201,
+    response_model=Recorded,
+    responses=ERRORS,
+    summary="Erase the child's personal data: the child's key is destroyed",
+    dependencies=[requires(Permission.ERASE)],
+)
 async def erase(
-    child_id: ChildId, command: EraseChildPersonalData, response: Response, caller: Caller,
-    store: Store, pool: Pool, vault: Vault, clock: ServiceClock,
-    idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
+    child_id: ChildId,
+    command: EraseChildPersonalData,
+    response: Response,
+    caller: Caller,
+    store: Store,
+    pool: Pool,
+    vault: Vault,
+    clock: ServiceClock,
+    idempotency_key: IdempotencyKey = None,
+    correlation_id: CorrelationId = None,
 ) -> Recorded:
-    ctx = command_context(command, idempotency_key, correlation_id, caller,
-                          extra={"stream": child_id, "path": "/erasure"})
+    ctx = command_context(
+        command,
+        idempotency_key,
+        correlation_id,
+        caller,
+        extra={"stream": child_id, "path": "/erasure"},
+    )
     if await locality_of(pool, child_id) is None:
         raise UnknownStream(child_id)
     # The key first: if the event then fails, a retry finds the key already gone.
     await vault.erase(child_id, caller.user_id)
     decision = Decision(today=clock.today())
-    result = await execute(store, Child, child_id,
-                           lambda c: c.erase_personal_data(command, decision), ctx)
+    result = await execute(
+        store, Child, child_id, lambda c: c.erase_personal_data(command, decision), ctx
+    )
     return recorded(result, response)
-

@@ -12,8 +12,13 @@ from shared.envelope import Day
 
 
 class EnrolInSchool(e.EnrolmentFacts):
-    model_config = example(enrolment_id="EN-1", school_urn="113254", school_in_council_area=True,
-                           start_date="2024-09-04", year_group=7)
+    model_config = example(
+        enrolment_id="EN-1",
+        school_urn="113254",
+        school_in_council_area=True,
+        start_date="2024-09-04",
+        year_group=7,
+    )
 
 
 class LeaveSchool(e.LeavingFacts):
@@ -60,11 +65,31 @@ class RegisterMark(BaseModel):
 class RecordRegisterFeed(BaseModel):
     """A school's register feed: thousands of session marks for vulnerable children."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"examples": [{
-        "school_urn": "113254",
-        "marks": [{"child_id": "C-000123", "date": "2024-06-03", "session": "AM", "code": "/"},
-                  {"child_id": "C-000123", "date": "2024-06-03", "session": "PM", "code": "N"}],
-    }]})
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "school_urn": "113254",
+                    "marks": [
+                        {
+                            "child_id": "C-000123",
+                            "date": "2024-06-03",
+                            "session": "AM",
+                            "code": "/",
+                        },
+                        {
+                            "child_id": "C-000123",
+                            "date": "2024-06-03",
+                            "session": "PM",
+                            "code": "N",
+                        },
+                    ],
+                }
+            ]
+        },
+    )
 
     school_urn: str = Field(pattern=e.URN_PATTERN)
     marks: list[RegisterMark] = Field(min_length=1)

@@ -33,8 +33,9 @@ class Learner(Aggregate):
         super().__init__(stream_id)
         self.state = State()
 
-    def _day(self, name: str, day: date, d: Decision, after: date | None = None,
-             what: str = "") -> None:
+    def _day(
+        self, name: str, day: date, d: Decision, after: date | None = None, what: str = ""
+    ) -> None:
         check_day(name, day, d, d.child.date_of_birth if d.child else None, after, what)
 
     def enrol(self, cmd: c.EnrolInSchool, d: Decision) -> list[DomainEvent]:
@@ -42,7 +43,8 @@ class Learner(Aggregate):
         if self.state.enrolment is not None:
             raise DomainRuleViolation(
                 "enrolment_id",
-                f"the child is enrolled ({self.state.enrolment[0]}); record leaving first")
+                f"the child is enrolled ({self.state.enrolment[0]}); record leaving first",
+            )
         return [e.SchoolEnrolled(**cmd.model_dump())]
 
     def leave(self, cmd: c.LeaveSchool, d: Decision) -> list[DomainEvent]:
@@ -77,13 +79,13 @@ class Learner(Aggregate):
             raise DomainRuleViolation("recorded_on", "EET activity is recorded for ages 16-25")
         return [e.EETActivityRecorded(**cmd.model_dump(), neet=cmd.activity in NEET)]
 
-    def review_at_neet_panel(self, cmd: c.RecordNEETPanelReview, d: Decision
-                             ) -> list[DomainEvent]:
+    def review_at_neet_panel(self, cmd: c.RecordNEETPanelReview, d: Decision) -> list[DomainEvent]:
         self._day("review_date", cmd.review_date, d)
         return [e.NEETPanelReviewed(**cmd.model_dump())]
 
-    def sign_up_for_summer_school(self, cmd: c.SignUpForSummerSchool, d: Decision
-                                  ) -> list[DomainEvent]:
+    def sign_up_for_summer_school(
+        self, cmd: c.SignUpForSummerSchool, d: Decision
+    ) -> list[DomainEvent]:
         self._day("signed_up_on", cmd.signed_up_on, d)
         return [e.SummerSchoolSignedUp(**cmd.model_dump())]
 
@@ -107,8 +109,9 @@ class FeedRefused(ValueError):
         self.problems = problems  # (index in marks, field, reason)
 
 
-def attendance_events(feed: c.RecordRegisterFeed, children: dict[str, KnownChild],
-                      today: date) -> list[tuple[str, list[DomainEvent]]]:
+def attendance_events(
+    feed: c.RecordRegisterFeed, children: dict[str, KnownChild], today: date
+) -> list[tuple[str, list[DomainEvent]]]:
     """The register feed as one AttendanceRecorded per child and day, or FeedRefused.
 
     Every mark is checked before anything is recorded: all or nothing.
@@ -130,13 +133,19 @@ def attendance_events(feed: c.RecordRegisterFeed, children: dict[str, KnownChild
             problems.append((i, "session", "this child's session is marked twice in the feed"))
         seen.add(key)
         by_child_day[(mark.child_id, mark.date)].append(
-            e.SessionMark(session=mark.session, code=mark.code))
+            e.SessionMark(session=mark.session, code=mark.code)
+        )
     if problems:
         raise FeedRefused(problems)
     per_child: dict[str, list[DomainEvent]] = defaultdict(list)
     for (child_id, day), marks in sorted(by_child_day.items()):
-        per_child[child_id].append(e.AttendanceRecorded(
-            attendance_date=day, school_urn=feed.school_urn, marks=marks,
-            sessions_attended=sum(m.code.value in ATTENDED for m in marks),
-            sessions_missed=sum(m.code.value in MISSED for m in marks)))
+        per_child[child_id].append(
+            e.AttendanceRecorded(
+                attendance_date=day,
+                school_urn=feed.school_urn,
+                marks=marks,
+                sessions_attended=sum(m.code.value in ATTENDED for m in marks),
+                sessions_missed=sum(m.code.value in MISSED for m in marks),
+            )
+        )
     return list(per_child.items())

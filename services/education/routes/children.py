@@ -13,21 +13,52 @@ CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
 
 COMMANDS = [
     CommandRoute("/enrolments", c.EnrolInSchool, Learner.enrol, "Enrol in a school", "school"),
-    CommandRoute("/school-leavings", c.LeaveSchool, Learner.leave, "Record leaving a school",
-                 "school"),
-    CommandRoute("/ehcps", c.StartEHCP, Learner.start_ehcp,
-                 "Record an education, health and care plan", "school"),
+    CommandRoute(
+        "/school-leavings", c.LeaveSchool, Learner.leave, "Record leaving a school", "school"
+    ),
+    CommandRoute(
+        "/ehcps",
+        c.StartEHCP,
+        Learner.start_ehcp,
+        "Record an education, health and care plan",
+        "school",
+    ),
     CommandRoute("/ehcp-endings", c.EndEHCP, Learner.end_ehcp, "End the EHCP", "school"),
-    CommandRoute("/year-11-intended-destinations", c.RecordYear11Intention, Learner.intend_year11,
-                 "Record the Year 11 intended destination", "destinations"),
-    CommandRoute("/year-11-confirmed-destinations", c.ConfirmYear11Destination,
-                 Learner.confirm_year11, "Confirm the Year 11 destination", "destinations"),
-    CommandRoute("/eet-activities", c.RecordEETActivity, Learner.record_activity,
-                 "Record education, employment or training activity (16-25)", "EET"),
-    CommandRoute("/neet-panel-reviews", c.RecordNEETPanelReview, Learner.review_at_neet_panel,
-                 "Record a NEET panel review", "EET"),
-    CommandRoute("/summer-school-sign-ups", c.SignUpForSummerSchool,
-                 Learner.sign_up_for_summer_school, "Record a summer-school sign-up", "school"),
+    CommandRoute(
+        "/year-11-intended-destinations",
+        c.RecordYear11Intention,
+        Learner.intend_year11,
+        "Record the Year 11 intended destination",
+        "destinations",
+    ),
+    CommandRoute(
+        "/year-11-confirmed-destinations",
+        c.ConfirmYear11Destination,
+        Learner.confirm_year11,
+        "Confirm the Year 11 destination",
+        "destinations",
+    ),
+    CommandRoute(
+        "/eet-activities",
+        c.RecordEETActivity,
+        Learner.record_activity,
+        "Record education, employment or training activity (16-25)",
+        "EET",
+    ),
+    CommandRoute(
+        "/neet-panel-reviews",
+        c.RecordNEETPanelReview,
+        Learner.review_at_neet_panel,
+        "Record a NEET panel review",
+        "EET",
+    ),
+    CommandRoute(
+        "/summer-school-sign-ups",
+        c.SignUpForSummerSchool,
+        Learner.sign_up_for_summer_school,
+        "Record a summer-school sign-up",
+        "school",
+    ),
 ]
 
 CHILDREN = Commands("/children", CHILD, Learner, known_child=known_child)

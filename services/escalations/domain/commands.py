@@ -11,14 +11,19 @@ class AssignRiskRating(e.RatingFacts):
 
 
 class RecordDipSample(e.DipSampleFacts):
-    model_config = example(sampled_on="2024-04-09", manager_id="TM-4", agreed=False,
-                           moderated_to="RED")
+    model_config = example(
+        sampled_on="2024-04-09", manager_id="TM-4", agreed=False, moderated_to="RED"
+    )
 
 
 class RaiseEscalation(e.RaiseFacts):
-    model_config = example(escalation_id="IRO-2024-070", child_id="C-000123",
-                           raised_on="2024-04-15", raised_by="IRO",
-                           reason="permanence_planning")
+    model_config = example(
+        escalation_id="IRO-2024-070",
+        child_id="C-000123",
+        raised_on="2024-04-15",
+        raised_by="IRO",
+        reason="permanence_planning",
+    )
 
 
 class AdvanceEscalation(e.AdvanceFacts):

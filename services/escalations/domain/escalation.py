@@ -49,8 +49,9 @@ class Escalation(Aggregate):
     def advance(self, cmd: c.AdvanceEscalation, d: Decision) -> list[DomainEvent]:
         self._open("advanced_on", cmd.advanced_on, d)
         if STAGE_ORDER.index(cmd.stage) <= STAGE_ORDER.index(self.stage):
-            raise DomainRuleViolation("stage", f"must come after the current stage "
-                                      f"({self.stage.value})")
+            raise DomainRuleViolation(
+                "stage", f"must come after the current stage ({self.stage.value})"
+            )
         return [e.EscalationAdvanced(**cmd.model_dump(), child_id=self.child_id)]
 
     def respond(self, cmd: c.RecordEscalationResponse, d: Decision) -> list[DomainEvent]:
@@ -59,8 +60,14 @@ class Escalation(Aggregate):
 
     def resolve(self, cmd: c.ResolveEscalation, d: Decision) -> list[DomainEvent]:
         raised_on, reason = self._open("resolved_on", cmd.resolved_on, d)
-        return [e.EscalationResolved(**cmd.model_dump(), child_id=self.child_id,
-                                     reason=reason, days_open=(cmd.resolved_on - raised_on).days)]
+        return [
+            e.EscalationResolved(
+                **cmd.model_dump(),
+                child_id=self.child_id,
+                reason=reason,
+                days_open=(cmd.resolved_on - raised_on).days,
+            )
+        ]
 
     def _open(self, name: str, day: date, d: Decision) -> tuple[date, EscalationReason]:
         """The escalation's raising (day and reason), when it is open to a step on `day`."""

@@ -37,23 +37,32 @@ class ChildRisk(Aggregate):
                 raise DomainRuleViolation("moderated_to", "must be empty when the manager agrees")
             return [sampled]
         if cmd.moderated_to is None or cmd.moderated_to == self.rating:
-            raise DomainRuleViolation("moderated_to",
-                                      f"must be a rating other than {self.rating.value}")
+            raise DomainRuleViolation(
+                "moderated_to", f"must be a rating other than {self.rating.value}"
+            )
         return [sampled, self._rating(cmd.sampled_on, cmd.moderated_to, RatingSource.MODERATION)]
 
     def _rating(self, on: date, rating: RAG, source: RatingSource) -> e.RiskRatingAssigned:
-        return e.RiskRatingAssigned(rated_on=on, rating=rating, previous=self.rating,
-                                    visiting_frequency_days=VISITING_FREQUENCY_DAYS[rating],
-                                    source=source)
+        return e.RiskRatingAssigned(
+            rated_on=on,
+            rating=rating,
+            previous=self.rating,
+            visiting_frequency_days=VISITING_FREQUENCY_DAYS[rating],
+            source=source,
+        )
 
     # -- by rule ----------------------------------------------------------------------------
 
-    def raise_ewo(self, on: date, missed: int, window_start: date, threshold: int
-                  ) -> list[DomainEvent]:
+    def raise_ewo(
+        self, on: date, missed: int, window_start: date, threshold: int
+    ) -> list[DomainEvent]:
         if self.ewo_open_since is not None:
             return []  # one open EWO escalation at a time
-        return [e.EWOAttendanceEscalationRaised(raised_on=on, sessions_missed=missed,
-                                                window_start=window_start, threshold=threshold)]
+        return [
+            e.EWOAttendanceEscalationRaised(
+                raised_on=on, sessions_missed=missed, window_start=window_start, threshold=threshold
+            )
+        ]
 
     def close_ewo(self, cmd: c.CloseEWOEscalation, d: Decision) -> list[DomainEvent]:
         if self.ewo_open_since is None:
@@ -62,12 +71,14 @@ class ChildRisk(Aggregate):
         not_before("closed_on", cmd.closed_on, self.ewo_open_since, "the escalation")
         return [e.EWOAttendanceEscalationClosed(**cmd.model_dump())]
 
-    def raise_drift(self, on: date, rule: DriftRule, subject_id: str, since: date, due: date
-                    ) -> list[DomainEvent]:
+    def raise_drift(
+        self, on: date, rule: DriftRule, subject_id: str, since: date, due: date
+    ) -> list[DomainEvent]:
         if (rule, subject_id) in self.open_alerts:
             return []
-        return [e.DriftAlertRaised(raised_on=on, rule=rule, subject_id=subject_id, since=since,
-                                   due=due)]
+        return [
+            e.DriftAlertRaised(raised_on=on, rule=rule, subject_id=subject_id, since=since, due=due)
+        ]
 
     def clear_drift(self, on: date, rule: DriftRule, subject_id: str) -> list[DomainEvent]:
         if (rule, subject_id) not in self.open_alerts:

@@ -45,35 +45,84 @@ class StopWatching:
 def drift_changes(event: DomainEvent, no_contact_days: int) -> list[Watch | StopWatching]:
     match event:
         case ce.ChildProtectionPlanStarted():
-            return [Watch(DriftRule.CP_PLAN_9_MONTHS, event.plan_id, event.start_date,
-                          add_months(event.start_date, 9))]
+            return [
+                Watch(
+                    DriftRule.CP_PLAN_9_MONTHS,
+                    event.plan_id,
+                    event.start_date,
+                    add_months(event.start_date, 9),
+                )
+            ]
         case ce.ChildProtectionPlanEnded():
             return [StopWatching(DriftRule.CP_PLAN_9_MONTHS, event.plan_id, event.end_date)]
         case ce.PreProceedingsEntered():
-            return [Watch(DriftRule.PRE_PROCEEDINGS_12_WEEKS, "pre-proceedings",
-                          event.entered_on, event.entered_on + timedelta(weeks=12))]
+            return [
+                Watch(
+                    DriftRule.PRE_PROCEEDINGS_12_WEEKS,
+                    "pre-proceedings",
+                    event.entered_on,
+                    event.entered_on + timedelta(weeks=12),
+                )
+            ]
         case ce.PreProceedingsConcluded():
-            return [StopWatching(DriftRule.PRE_PROCEEDINGS_12_WEEKS, "pre-proceedings",
-                                 event.concluded_on)]
+            return [
+                StopWatching(
+                    DriftRule.PRE_PROCEEDINGS_12_WEEKS, "pre-proceedings", event.concluded_on
+                )
+            ]
         case ce.CareProceedingsIssued():
-            return [Watch(DriftRule.PROCEEDINGS_26_WEEKS, event.proceedings_id, event.issued_on,
-                          event.statutory_deadline)]
+            return [
+                Watch(
+                    DriftRule.PROCEEDINGS_26_WEEKS,
+                    event.proceedings_id,
+                    event.issued_on,
+                    event.statutory_deadline,
+                )
+            ]
         case ce.CareProceedingsConcluded():
-            return [StopWatching(DriftRule.PROCEEDINGS_26_WEEKS, event.proceedings_id,
-                                 event.concluded_on)]
+            return [
+                StopWatching(
+                    DriftRule.PROCEEDINGS_26_WEEKS, event.proceedings_id, event.concluded_on
+                )
+            ]
         case ce.PathwayPlanCreated():
-            return [Watch(DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, "pathway-plan",
-                          event.created_on, event.review_due)]
+            return [
+                Watch(
+                    DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE,
+                    "pathway-plan",
+                    event.created_on,
+                    event.review_due,
+                )
+            ]
         case ce.PathwayPlanReviewed():
-            return [StopWatching(DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, "pathway-plan",
-                                 event.review_date),
-                    Watch(DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, "pathway-plan",
-                          event.review_date, event.next_review_due)]
+            return [
+                StopWatching(
+                    DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, "pathway-plan", event.review_date
+                ),
+                Watch(
+                    DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE,
+                    "pathway-plan",
+                    event.review_date,
+                    event.next_review_due,
+                ),
+            ]
         case ce.CareLeaverStatusRecorded():
-            return [Watch(DriftRule.NO_CONTACT, "contact", event.recorded_on,
-                          event.recorded_on + timedelta(days=no_contact_days))]
+            return [
+                Watch(
+                    DriftRule.NO_CONTACT,
+                    "contact",
+                    event.recorded_on,
+                    event.recorded_on + timedelta(days=no_contact_days),
+                )
+            ]
         case ce.ContactRecorded() if event.in_touch is InTouch.YES:
-            return [StopWatching(DriftRule.NO_CONTACT, "contact", event.contact_date),
-                    Watch(DriftRule.NO_CONTACT, "contact", event.contact_date,
-                          event.contact_date + timedelta(days=no_contact_days))]
+            return [
+                StopWatching(DriftRule.NO_CONTACT, "contact", event.contact_date),
+                Watch(
+                    DriftRule.NO_CONTACT,
+                    "contact",
+                    event.contact_date,
+                    event.contact_date + timedelta(days=no_contact_days),
+                ),
+            ]
     return []

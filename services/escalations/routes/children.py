@@ -12,12 +12,27 @@ from shared.routes import CommandRoute, Commands, StreamParam, command_router, s
 CHILD = StreamParam("child_id", CHILD_ID_PATTERN, "Pseudonymous child id")
 
 COMMANDS = [
-    CommandRoute("/risk-ratings", c.AssignRiskRating, ChildRisk.assign_rating,
-                 "Assign or change the child's RAG rating", "risk"),
-    CommandRoute("/dip-samples", c.RecordDipSample, ChildRisk.dip_sample,
-                 "Record a manager's dip sample of the rating (agree or moderate)", "risk"),
-    CommandRoute("/ewo-escalation-closures", c.CloseEWOEscalation, ChildRisk.close_ewo,
-                 "Close the open EWO attendance escalation", "attendance"),
+    CommandRoute(
+        "/risk-ratings",
+        c.AssignRiskRating,
+        ChildRisk.assign_rating,
+        "Assign or change the child's RAG rating",
+        "risk",
+    ),
+    CommandRoute(
+        "/dip-samples",
+        c.RecordDipSample,
+        ChildRisk.dip_sample,
+        "Record a manager's dip sample of the rating (agree or moderate)",
+        "risk",
+    ),
+    CommandRoute(
+        "/ewo-escalation-closures",
+        c.CloseEWOEscalation,
+        ChildRisk.close_ewo,
+        "Close the open EWO attendance escalation",
+        "attendance",
+    ),
 ]
 
 CHILDREN = Commands("/children", CHILD, ChildRisk, known_child=known_child)

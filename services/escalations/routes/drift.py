@@ -14,11 +14,14 @@ from shared.api import Pool, ServiceClock
 router = APIRouter(tags=["drift"])
 
 
-@router.post("/drift-checks",
-             summary="Check the drift rules now (the worker also checks them periodically)",
-             dependencies=[requires(Permission.CHECK_DRIFT)])
+@router.post(
+    "/drift-checks",
+    summary="Check the drift rules now (the worker also checks them periodically)",
+    dependencies=[requires(Permission.CHECK_DRIFT)],
+)
 async def drift_check(
-    pool: Pool, clock: ServiceClock,
+    pool: Pool,
+    clock: ServiceClock,
     as_at: Annotated[date | None, Query(description="Defaults to today")] = None,
 ) -> dict[str, object]:
     today = clock.today()

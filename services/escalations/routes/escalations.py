@@ -30,20 +30,36 @@ from shared.routes import CommandRoute, Commands, StreamParam, command_router, s
 ESCALATION = StreamParam("escalation_id", ID_PATTERN, "The escalation's id")
 
 COMMANDS = [
-    CommandRoute("/advancements", c.AdvanceEscalation, Escalation.advance,
-                 "Advance the escalation to a later stage", "escalations"),
-    CommandRoute("/responses", c.RecordEscalationResponse, Escalation.respond,
-                 "Record the response to the escalation", "escalations"),
-    CommandRoute("/resolutions", c.ResolveEscalation, Escalation.resolve,
-                 "Resolve the escalation", "escalations"),
+    CommandRoute(
+        "/advancements",
+        c.AdvanceEscalation,
+        Escalation.advance,
+        "Advance the escalation to a later stage",
+        "escalations",
+    ),
+    CommandRoute(
+        "/responses",
+        c.RecordEscalationResponse,
+        Escalation.respond,
+        "Record the response to the escalation",
+        "escalations",
+    ),
+    CommandRoute(
+        "/resolutions",
+        c.ResolveEscalation,
+        Escalation.resolve,
+        "Resolve the escalation",
+        "escalations",
+    ),
 ]
 
 
 async def child_of(pool: asyncpg.Pool, escalation_id: str) -> str | None:
     """The child the escalation is about (named when it was raised)."""
     child_id: str | None = await pool.fetchval(
-        "SELECT payload->>'child_id' FROM events WHERE stream_id = $1"
-        " AND stream_version = 1", escalation_id)
+        "SELECT payload->>'child_id' FROM events WHERE stream_id = $1 AND stream_version = 1",
+        escalation_id,
+    )
     return child_id
 
 
@@ -64,13 +80,24 @@ router = APIRouter(tags=["escalations"])
 # about `child_id`). Generating it would take two body-addressing options used by this one
 # route, and would change its request hash (so a retried raise sent with an Idempotency-Key
 # used before the change would be refused as a reused key).
-@router.post("/escalations", status_code=201, response_model=Recorded, responses=ERRORS,
-             summary="Raise an IRO or CP-chair escalation",
-             dependencies=[requires(Permission.RECORD)])
+@router.post(
+    "/escalations",
+    status_code=201,
+    response_model=Recorded,
+    responses=ERRORS,
+    summary="Raise an IRO or CP-chair escalation",
+    dependencies=[requires(Permission.RECORD)],
+)
 async def raise_escalation(
-    command: c.RaiseEscalation, response: Response, request: Request, caller: Caller,
-    store: Store, pool: Pool, clock: ServiceClock,
-    idempotency_key: IdempotencyKey = None, correlation_id: CorrelationId = None,
+    command: c.RaiseEscalation,
+    response: Response,
+    request: Request,
+    caller: Caller,
+    store: Store,
+    pool: Pool,
+    clock: ServiceClock,
+    idempotency_key: IdempotencyKey = None,
+    correlation_id: CorrelationId = None,
 ) -> Recorded:
     ctx = command_context(command, idempotency_key, correlation_id, caller)
     child = await known_child(pool, command.child_id)
@@ -78,6 +105,12 @@ async def raise_escalation(
         raise UnknownStream(command.child_id)
     check_locality(request, child.locality)
     decision = Decision(today=clock.today(), child=child)
-    result = await execute(store, Escalation, command.escalation_id,
-                           lambda esc: esc.raise_(command, decision), ctx, must_exist=False)
+    result = await execute(
+        store,
+        Escalation,
+        command.escalation_id,
+        lambda esc: esc.raise_(command, decision),
+        ctx,
+        must_exist=False,
+    )
     return recorded(result, response)

@@ -14,9 +14,11 @@ from shared.audit import query
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit",
-            summary="The access audit: every person-level read, who, what, why and when",
-            dependencies=[requires(Permission.AUDIT)])
+@router.get(
+    "/audit",
+    summary="The access audit: every person-level read, who, what, why and when",
+    dependencies=[requires(Permission.AUDIT)],
+)
 async def audit(
     log: Audit,
     child_id: Annotated[str | None, Query(max_length=64)] = None,

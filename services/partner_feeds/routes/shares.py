@@ -14,8 +14,11 @@ from shared.envelope import Agency
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/shares", summary="The share audit: who received what, about whom, why, when",
-            dependencies=[requires(Permission.AUDIT)])
+@router.get(
+    "/shares",
+    summary="The share audit: who received what, about whom, why, when",
+    dependencies=[requires(Permission.AUDIT)],
+)
 async def shares(
     pool: Pool,
     child_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -31,8 +34,21 @@ async def shares(
         " AND ($3::timestamptz IS NULL OR shared_at >= $3)"
         " AND ($4::timestamptz IS NULL OR shared_at < $4)"
         " ORDER BY shared_at, message_id LIMIT $5",
-        child_id, agency.value if agency else None, since, until, limit)
-    return {"shares": [{**dict(r), "message_id": str(r["message_id"]),
-                        "source_event_id": str(r["source_event_id"]),
-                        "shared_at": r["shared_at"].isoformat()} for r in rows],
-            "count": len(rows)}
+        child_id,
+        agency.value if agency else None,
+        since,
+        until,
+        limit,
+    )
+    return {
+        "shares": [
+            {
+                **dict(r),
+                "message_id": str(r["message_id"]),
+                "source_event_id": str(r["source_event_id"]),
+                "shared_at": r["shared_at"].isoformat(),
+            }
+            for r in rows
+        ],
+        "count": len(rows),
+    }

@@ -21,9 +21,17 @@ def year_before(as_at: date) -> date:
     return month
 
 
-async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None,
-                   since: date | None = None, dates: list[date] | None = None, *,
-                   today: date, window: int) -> Board:
+async def board_on(
+    pool: asyncpg.Pool,
+    board: str,
+    as_at: date,
+    locality: str | None,
+    since: date | None = None,
+    dates: list[date] | None = None,
+    *,
+    today: date,
+    window: int,
+) -> Board:
     """A board as the API answers it: from the kept totals where the board has them (a day in
     the window is kept from the first time it is asked for), else computed from the facts."""
     if DECLARED[board].kept_as_totals:
@@ -36,14 +44,19 @@ async def board_on(pool: asyncpg.Pool, board: str, as_at: date, locality: str | 
         return await compute(conn, board, as_at, locality, since, dates)
 
 
-async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None
-                ) -> Board | None:
+async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None) -> Board | None:
     async with reading(pool) as conn:
         return await kept_board(conn, board, as_at, locality) if await has_totals(conn) else None
 
 
-async def compute(conn: asyncpg.Connection, board: str, as_at: date, locality: str | None,
-                  since: date | None = None, dates: list[date] | None = None) -> Board:
+async def compute(
+    conn: asyncpg.Connection,
+    board: str,
+    as_at: date,
+    locality: str | None,
+    since: date | None = None,
+    dates: list[date] | None = None,
+) -> Board:
     """The board as at the day: its definition applied to the children's records as at the
     day and to what happened (the reference the kept totals are held to)."""
     declared = DECLARED[board]

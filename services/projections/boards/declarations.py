@@ -57,23 +57,27 @@ class BoardDeclaration:
 
 # -- what each board reads, handed to its figures -------------------------------------------
 
+
 async def children_as_at(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
     """Every child's record as at the day, and nothing else: what a board kept as totals may
     read, since its figures must then be a sum of what each child adds."""
-    return figures(await snapshot(conn, asked.as_at, asked.locality), asked.as_at,
-                   asked.locality)
+    return figures(await snapshot(conn, asked.as_at, asked.locality), asked.as_at, asked.locality)
 
 
-async def cohort_and_open_escalations(conn: asyncpg.Connection, figures: Figures,
-                                      asked: Asked) -> Board:
+async def cohort_and_open_escalations(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
     """Every child as at the day, and the escalations still open then, counted by child."""
     as_at, locality = asked.as_at, asked.locality
     children = await snapshot(conn, as_at, locality)
     raised = await happened(conn, ["escalation_raised"], date.min, as_at, locality)
-    resolved = {h.subject_id for h in await happened(
-        conn, ["escalation_resolved"], date.min, as_at, locality)}
-    open_by_child = Counter(h.child_id for h in raised
-                            if h.subject_id not in resolved and h.child_id)
+    resolved = {
+        h.subject_id
+        for h in await happened(conn, ["escalation_resolved"], date.min, as_at, locality)
+    }
+    open_by_child = Counter(
+        h.child_id for h in raised if h.subject_id not in resolved and h.child_id
+    )
     return figures(children, dict(open_by_child), as_at, locality)
 
 
@@ -83,7 +87,9 @@ async def attendance_days(conn: asyncpg.Connection, figures: Figures, asked: Ask
     if not dates:
         rows = await conn.fetch(
             "SELECT DISTINCT day FROM occurrences WHERE kind = 'attendance'"
-            " AND day <= $1 ORDER BY day DESC LIMIT 10", asked.as_at)
+            " AND day <= $1 ORDER BY day DESC LIMIT 10",
+            asked.as_at,
+        )
         dates = sorted(r["day"] for r in rows)
     days = []
     for day in dates:
@@ -92,65 +98,112 @@ async def attendance_days(conn: asyncpg.Connection, figures: Figures, asked: Ask
     return figures(days, asked.as_at, asked.locality)
 
 
-async def ratings_and_dip_samples(conn: asyncpg.Connection, figures: Figures, asked: Asked
-                                  ) -> Board:
+async def ratings_and_dip_samples(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
     as_at, locality = asked.as_at, asked.locality
-    return figures(await snapshot(conn, as_at, locality),
-                   await happened(conn, ["dip_sample"], asked.since, as_at, locality),
-                   as_at, locality, asked.since)
+    return figures(
+        await snapshot(conn, as_at, locality),
+        await happened(conn, ["dip_sample"], asked.since, as_at, locality),
+        as_at,
+        locality,
+        asked.since,
+    )
 
 
-async def triage_discussions(conn: asyncpg.Connection, figures: Figures, asked: Asked
-                             ) -> Board:
+async def triage_discussions(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
     """From a year before the period: each month is compared with the same month then."""
     since = asked.since
-    discussions = await happened(conn, ["triage"], since.replace(year=since.year - 1),
-                                 asked.as_at, asked.locality)
+    discussions = await happened(
+        conn, ["triage"], since.replace(year=since.year - 1), asked.as_at, asked.locality
+    )
     return figures(discussions, asked.as_at, asked.locality, since)
 
 
-async def escalations_to_date(conn: asyncpg.Connection, figures: Figures, asked: Asked
-                              ) -> Board:
+async def escalations_to_date(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
     as_at, locality = asked.as_at, asked.locality
-    return figures(await happened(conn, ["escalation_raised"], date.min, as_at, locality),
-                   await happened(conn, ["escalation_resolved"], date.min, as_at, locality),
-                   as_at, locality, asked.since)
+    return figures(
+        await happened(conn, ["escalation_raised"], date.min, as_at, locality),
+        await happened(conn, ["escalation_resolved"], date.min, as_at, locality),
+        as_at,
+        locality,
+        asked.since,
+    )
 
 
-async def ewo_escalations_and_month_ends(conn: asyncpg.Connection, figures: Figures,
-                                         asked: Asked) -> Board:
+async def ewo_escalations_and_month_ends(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
     """Every child as at each month's last day (or the day asked, for its own month)."""
     as_at, locality = asked.as_at, asked.locality
     month_ends: list[tuple[date, list[Child]]] = []
     for month in definitions.months_between(asked.since, as_at):
         end = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), as_at)
         month_ends.append((end, await snapshot(conn, end, locality)))
-    return figures(await happened(conn, ["ewo"], asked.since, as_at, locality),
-                   month_ends, as_at, locality, asked.since)
+    return figures(
+        await happened(conn, ["ewo"], asked.since, as_at, locality),
+        month_ends,
+        as_at,
+        locality,
+        asked.since,
+    )
 
 
 # -- the boards -----------------------------------------------------------------------------
 
 BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
-    BoardDeclaration("priority-cohort", "Priority cohort weekly tracker",
-                     definitions.priority_cohort, cohort_and_open_escalations,
-                     person_level=True),
-    BoardDeclaration("care-leavers", "Care leavers", definitions.care_leavers,
-                     children_as_at, kept_as_totals=True),
-    BoardDeclaration("attendance", "School attendance of vulnerable groups",
-                     definitions.attendance, attendance_days),
-    BoardDeclaration("risk", "Risk ratings and moderation", definitions.risk,
-                     ratings_and_dip_samples),
-    BoardDeclaration("early-help-triage", "Early help triage", definitions.early_help_triage,
-                     triage_discussions),
-    BoardDeclaration("timeliness", "Timeliness: plans and proceedings",
-                     definitions.timeliness, children_as_at, kept_as_totals=True),
-    BoardDeclaration("children-in-care", "Children in care", definitions.children_in_care,
-                     children_as_at, kept_as_totals=True),
-    BoardDeclaration("iro-escalations", "IRO and CP chair escalations",
-                     definitions.iro_escalations, escalations_to_date),
-    BoardDeclaration("ewo-and-red", "EWO escalations and RED ratings",
-                     definitions.ewo_and_red, ewo_escalations_and_month_ends),
+    BoardDeclaration(
+        "priority-cohort",
+        "Priority cohort weekly tracker",
+        definitions.priority_cohort,
+        cohort_and_open_escalations,
+        person_level=True,
+    ),
+    BoardDeclaration(
+        "care-leavers",
+        "Care leavers",
+        definitions.care_leavers,
+        children_as_at,
+        kept_as_totals=True,
+    ),
+    BoardDeclaration(
+        "attendance",
+        "School attendance of vulnerable groups",
+        definitions.attendance,
+        attendance_days,
+    ),
+    BoardDeclaration(
+        "risk", "Risk ratings and moderation", definitions.risk, ratings_and_dip_samples
+    ),
+    BoardDeclaration(
+        "early-help-triage", "Early help triage", definitions.early_help_triage, triage_discussions
+    ),
+    BoardDeclaration(
+        "timeliness",
+        "Timeliness: plans and proceedings",
+        definitions.timeliness,
+        children_as_at,
+        kept_as_totals=True,
+    ),
+    BoardDeclaration(
+        "children-in-care",
+        "Children in care",
+        definitions.children_in_care,
+        children_as_at,
+        kept_as_totals=True,
+    ),
+    BoardDeclaration(
+        "iro-escalations",
+        "IRO and CP chair escalations",
+        definitions.iro_escalations,
+        escalations_to_date,
+    ),
+    BoardDeclaration(
+        "ewo-and-red",
+        "EWO escalations and RED ratings",
+        definitions.ewo_and_red,
+        ewo_escalations_and_month_ends,
+    ),
 )
 
 DECLARED: dict[str, BoardDeclaration] = {b.name: b for b in BOARD_DECLARATIONS}

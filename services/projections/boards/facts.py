@@ -47,9 +47,21 @@ class Occurrence:
 
 
 # The columns of `occurrences` after its key and day, in the order `occurrence_details` gives them.
-OCCURRENCE_DETAILS = ("source", "locality", "breach", "accommodation", "age", "school_urn",
-                      "sessions_attended", "sessions_missed", "rating", "moderated_to",
-                      "agreed", "reason", "child_id")
+OCCURRENCE_DETAILS = (
+    "source",
+    "locality",
+    "breach",
+    "accommodation",
+    "age",
+    "school_urn",
+    "sessions_attended",
+    "sessions_missed",
+    "rating",
+    "moderated_to",
+    "agreed",
+    "reason",
+    "child_id",
+)
 occurrence_details = attrgetter(*OCCURRENCE_DETAILS)
 
 
@@ -72,17 +84,22 @@ def _referral_to_protection(event: DomainEvent) -> list[Change]:
         case ce.ChildInNeedPlanEnded():
             return [Fact("cin_plan", event.end_date, None)]
         case ce.ChildProtectionPlanStarted():
-            return [Fact("cp_plan", event.start_date, event.plan_id),
-                    Fact("cp_started", event.start_date, event.start_date.isoformat()),
-                    Fact("cp_category", event.start_date, event.category.value),
-                    Fact("cp_repeat", event.start_date, "1" if event.previous_plans else "0"),
-                    Fact("cp_review_due", event.start_date,
-                         add_months(event.start_date, 3).isoformat())]
+            return [
+                Fact("cp_plan", event.start_date, event.plan_id),
+                Fact("cp_started", event.start_date, event.start_date.isoformat()),
+                Fact("cp_category", event.start_date, event.category.value),
+                Fact("cp_repeat", event.start_date, "1" if event.previous_plans else "0"),
+                Fact(
+                    "cp_review_due", event.start_date, add_months(event.start_date, 3).isoformat()
+                ),
+            ]
         case ce.ChildProtectionPlanReviewed():
             return [Fact("cp_review_due", event.review_date, event.next_review_due.isoformat())]
         case ce.ChildProtectionPlanEnded():
-            return [Fact(a, event.end_date, None) for a in
-                    ("cp_plan", "cp_started", "cp_category", "cp_repeat", "cp_review_due")]
+            return [
+                Fact(a, event.end_date, None)
+                for a in ("cp_plan", "cp_started", "cp_category", "cp_repeat", "cp_review_due")
+            ]
     return []
 
 
@@ -90,14 +107,18 @@ def _care_and_proceedings(event: DomainEvent) -> list[Change]:
     """Case events of care, permanence and court proceedings."""
     match event:
         case ce.PeriodOfCareStarted():
-            return [Fact("in_care", event.start_date, event.legal_status.value),
-                    Fact("la_review_due", event.start_date, event.first_review_due.isoformat())]
+            return [
+                Fact("in_care", event.start_date, event.legal_status.value),
+                Fact("la_review_due", event.start_date, event.first_review_due.isoformat()),
+            ]
         case ce.LegalStatusChanged():
             return [Fact("in_care", event.change_date, event.legal_status.value)]
         case ce.PeriodOfCareEnded():
-            return [Fact("in_care", event.end_date, None),
-                    Fact("la_review_due", event.end_date, None),
-                    Fact("permanence_plan", event.end_date, None)]
+            return [
+                Fact("in_care", event.end_date, None),
+                Fact("la_review_due", event.end_date, None),
+                Fact("permanence_plan", event.end_date, None),
+            ]
         case ce.LookedAfterReviewHeld():
             return [Fact("la_review_due", event.review_date, event.next_review_due.isoformat())]
         case ce.PermanencePlanRecorded():
@@ -123,13 +144,15 @@ def _leaving_care_and_priority(event: DomainEvent) -> list[Change]:
         case ce.PathwayPlanCreated():
             return [Fact("pathway_review_due", event.created_on, event.review_due.isoformat())]
         case ce.PathwayPlanReviewed():
-            return [Fact("pathway_review_due", event.review_date,
-                         event.next_review_due.isoformat())]
+            return [
+                Fact("pathway_review_due", event.review_date, event.next_review_due.isoformat())
+            ]
         case ce.ContactRecorded():
             changes: list[Change] = [Fact("in_touch", event.contact_date, event.in_touch.value)]
             if event.in_touch is ce.InTouch.YES:
-                changes.append(Fact("last_contact", event.contact_date,
-                                    event.contact_date.isoformat()))
+                changes.append(
+                    Fact("last_contact", event.contact_date, event.contact_date.isoformat())
+                )
             return changes
         case ce.HealthPassportOffered():
             return [Fact("passport_offered", event.offered_on, event.milestone.value)]
@@ -153,16 +176,24 @@ def _accommodation(event: DomainEvent) -> list[Change]:
         case acc.SuitabilityReassessed():
             return [Fact("accommodation", event.reassessed_on, event.code)]
         case acc.AccommodationBreachFlagged():
-            return [Occurrence("breach", event.flagged_on, breach=event.breach.value,
-                               accommodation=event.code, age=event.age)]
+            return [
+                Occurrence(
+                    "breach",
+                    event.flagged_on,
+                    breach=event.breach.value,
+                    accommodation=event.code,
+                    age=event.age,
+                )
+            ]
     return []
 
 
 def _education(event: DomainEvent) -> list[Change]:
     match event:
         case edu.SchoolEnrolled():
-            return [Fact("school", event.start_date,
-                         "own" if event.school_in_council_area else "other")]
+            return [
+                Fact("school", event.start_date, "own" if event.school_in_council_area else "other")
+            ]
         case edu.SchoolLeft():
             return [Fact("school", event.left_on, None)]
         case edu.EducationHealthCarePlanStarted():
@@ -170,9 +201,15 @@ def _education(event: DomainEvent) -> list[Change]:
         case edu.EducationHealthCarePlanEnded():
             return [Fact("ehcp", event.ended_on, None)]
         case edu.AttendanceRecorded():
-            return [Occurrence("attendance", event.attendance_date, school_urn=event.school_urn,
-                               sessions_attended=event.sessions_attended,
-                               sessions_missed=event.sessions_missed)]
+            return [
+                Occurrence(
+                    "attendance",
+                    event.attendance_date,
+                    school_urn=event.school_urn,
+                    sessions_attended=event.sessions_attended,
+                    sessions_missed=event.sessions_missed,
+                )
+            ]
         case edu.Year11DestinationIntended():
             return [Fact("y11_intended", event.recorded_on, event.destination.value)]
         case edu.Year11DestinationConfirmed():
@@ -187,17 +224,33 @@ def _escalations(event: DomainEvent) -> list[Change]:
         case esc.RiskRatingAssigned():
             return [Fact("rag", event.rated_on, event.rating.value)]
         case esc.RiskRatingDipSampled():
-            return [Occurrence("dip_sample", event.sampled_on,
-                               rating=event.rating_sampled.value,
-                               moderated_to=(event.moderated_to.value
-                                             if event.moderated_to else None),
-                               agreed=event.agreed)]
+            return [
+                Occurrence(
+                    "dip_sample",
+                    event.sampled_on,
+                    rating=event.rating_sampled.value,
+                    moderated_to=(event.moderated_to.value if event.moderated_to else None),
+                    agreed=event.agreed,
+                )
+            ]
         case esc.EscalationRaised():
-            return [Occurrence("escalation_raised", event.raised_on,
-                               reason=event.reason.value, child_id=event.child_id)]
+            return [
+                Occurrence(
+                    "escalation_raised",
+                    event.raised_on,
+                    reason=event.reason.value,
+                    child_id=event.child_id,
+                )
+            ]
         case esc.EscalationResolved():
-            return [Occurrence("escalation_resolved", event.resolved_on,
-                               reason=event.reason.value, child_id=event.child_id)]
+            return [
+                Occurrence(
+                    "escalation_resolved",
+                    event.resolved_on,
+                    reason=event.reason.value,
+                    child_id=event.child_id,
+                )
+            ]
         case esc.EWOAttendanceEscalationRaised():
             return [Fact("ewo_open", event.raised_on, "1"), Occurrence("ewo", event.raised_on)]
         case esc.EWOAttendanceEscalationClosed():
@@ -210,6 +263,11 @@ def _escalations(event: DomainEvent) -> list[Change]:
 
 
 def board_changes(event: DomainEvent) -> list[Change]:
-    return (_referral_to_protection(event) + _care_and_proceedings(event)
-            + _leaving_care_and_priority(event) + _accommodation(event) + _education(event)
-            + _escalations(event))
+    return (
+        _referral_to_protection(event)
+        + _care_and_proceedings(event)
+        + _leaving_care_and_priority(event)
+        + _accommodation(event)
+        + _education(event)
+        + _escalations(event)
+    )

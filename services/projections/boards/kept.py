@@ -30,9 +30,11 @@ from services.projections.boards.totals import keeps
 from services.projections.builds import live_build
 
 DAYS_LOCK = "hashtext(current_schema() || '.board_days')"
-CHILD_LOCKS = ("SELECT pg_advisory_xact_lock(hashtext('board_totals.child'), h)"
-               " FROM (SELECT DISTINCT hashtext(c) AS h FROM unnest($1::text[]) AS c"
-               "       ORDER BY h OFFSET 0) AS ordered")  # one order: no deadlock
+CHILD_LOCKS = (
+    "SELECT pg_advisory_xact_lock(hashtext('board_totals.child'), h)"
+    " FROM (SELECT DISTINCT hashtext(c) AS h FROM unnest($1::text[]) AS c"
+    "       ORDER BY h OFFSET 0) AS ordered"
+)  # one order: no deadlock
 
 
 async def has_totals(conn: asyncpg.Connection) -> bool:
@@ -41,16 +43,22 @@ async def has_totals(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT to_regclass('board_days') IS NOT NULL"))
 
 
-async def keep_days(conn: asyncpg.Connection, boards: Sequence[str], day: date,
-                    oldest: date) -> list[str]:
+async def keep_days(
+    conn: asyncpg.Connection, boards: Sequence[str], day: date, oldest: date
+) -> list[str]:
     """Start keeping `boards` on `day` (those not kept yet), and stop keeping days before
     `oldest`. Call in a transaction, in the build's search path. Returns the boards it started
     keeping."""
     await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
     await conn.execute("DELETE FROM board_days WHERE day < $1", oldest)
-    kept = {r["board"] for r in await conn.fetch(
-        "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])",
-        day, list(boards))}
+    kept = {
+        r["board"]
+        for r in await conn.fetch(
+            "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])",
+            day,
+            list(boards),
+        )
+    }
     wanted = [b for b in boards if b not in kept]
     if not wanted:
         return []
@@ -59,11 +67,14 @@ async def keep_days(conn: asyncpg.Connection, boards: Sequence[str], day: date,
     for board in wanted:
         for locality, sums in t.by_locality(board, children, day).items():
             rows += [(board, day, locality, *row) for row in t.rows_of(sums)]
-    await conn.executemany("INSERT INTO board_days (board, day) VALUES ($1, $2)",
-                           [(b, day) for b in wanted])
+    await conn.executemany(
+        "INSERT INTO board_days (board, day) VALUES ($1, $2)", [(b, day) for b in wanted]
+    )
     await conn.copy_records_to_table(
-        "board_totals", records=rows,
-        columns=["board", "day", "locality", "key", "label", "count", "denominator"])
+        "board_totals",
+        records=rows,
+        columns=["board", "day", "locality", "key", "label", "count", "denominator"],
+    )
     return wanted
 
 
@@ -81,21 +92,27 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
         if not await has_totals(conn):
             return None
         boards = sorted(t.TOTALLED)
-        if await conn.fetchval("SELECT count(*) FROM board_days WHERE day = $1",
-                               day) == len(boards):
+        if await conn.fetchval("SELECT count(*) FROM board_days WHERE day = $1", day) == len(
+            boards
+        ):
             return []  # kept already: no need to hold the projection up for the lock
         return await keep_days(conn, boards, day, today - timedelta(days=window))
 
 
-async def kept_board(conn: asyncpg.Connection, board: str, day: date, locality: str | None
-                     ) -> Board | None:
+async def kept_board(
+    conn: asyncpg.Connection, board: str, day: date, locality: str | None
+) -> Board | None:
     """The board on a kept day from its totals; None if the day is not kept."""
     rows = await conn.fetch(
         "SELECT t.key, min(t.label) AS label, sum(t.count)::bigint AS count,"
         " sum(t.denominator)::bigint AS denominator"
         " FROM board_days d LEFT JOIN board_totals t"
         "   ON t.board = d.board AND t.day = d.day AND ($3::text IS NULL OR t.locality = $3)"
-        " WHERE d.board = $1 AND d.day = $2 GROUP BY t.key", board, day, locality)
+        " WHERE d.board = $1 AND d.day = $2 GROUP BY t.key",
+        board,
+        day,
+        locality,
+    )
     if not rows:
         return None
     sums = {r["key"]: (r["label"], r["count"], r["denominator"]) for r in rows if r["key"]}
@@ -108,9 +125,12 @@ class TotalsMover:
     def __init__(self) -> None:
         self._has_totals: bool | None = None
 
-    async def move(self, conn: asyncpg.Connection,
-                   registered: Iterable[tuple[str, str, date]],
-                   facts: Sequence[tuple[str, str, date, int, str | None]]) -> int:
+    async def move(
+        self,
+        conn: asyncpg.Connection,
+        registered: Iterable[tuple[str, str, date]],
+        facts: Sequence[tuple[str, str, date, int, str | None]],
+    ) -> int:
         """`registered`: (child_id, locality, date_of_birth) new in the batch; `facts`: the
         batch's fact rows (attribute, child_id, valid_from, seq, value), not yet written.
         Returns the number of total rows moved."""
@@ -141,11 +161,20 @@ class TotalsMover:
             for board, day in days:
                 if earliest[child_id] > day:
                     continue
-                old = t.contribution(board, [t.fact_snapshot(
-                    child_id, locality, dob, before.get(child_id, ()), day)], day
-                ) if child_id in known else {}
-                new = t.contribution(board, [t.fact_snapshot(
-                    child_id, locality, dob, after.get(child_id, ()), day)], day)
+                old = (
+                    t.contribution(
+                        board,
+                        [t.fact_snapshot(child_id, locality, dob, before.get(child_id, ()), day)],
+                        day,
+                    )
+                    if child_id in known
+                    else {}
+                )
+                new = t.contribution(
+                    board,
+                    [t.fact_snapshot(child_id, locality, dob, after.get(child_id, ()), day)],
+                    day,
+                )
                 t.add(moved[(board, day, locality)], t.difference(new, old))
         return await _add_to_totals(conn, moved)
 
@@ -153,9 +182,9 @@ class TotalsMover:
 FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value
 
 
-def _earliest_change(new_children: Mapping[str, object],
-                     facts: Sequence[tuple[str, str, date, int, str | None]]
-                     ) -> dict[str, date]:
+def _earliest_change(
+    new_children: Mapping[str, object], facts: Sequence[tuple[str, str, date, int, str | None]]
+) -> dict[str, date]:
     """The first day each child's record changes in the batch."""
     earliest: dict[str, date] = {}
     for _, child_id, valid_from, _, _ in facts:
@@ -170,35 +199,44 @@ async def _kept_days_from(conn: asyncpg.Connection, first: date) -> list[tuple[s
     # Separate statements: under READ COMMITTED each sees what committed before it began,
     # so the days read after the lock include any day whose keeping held the lock.
     await conn.execute(f"SELECT pg_advisory_xact_lock_shared({DAYS_LOCK})")
-    return [(r["board"], r["day"]) for r in await conn.fetch(
-        "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day", first)]
+    return [
+        (r["board"], r["day"])
+        for r in await conn.fetch(
+            "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day", first
+        )
+    ]
 
 
-async def _stored_records(conn: asyncpg.Connection, ids: list[str]
-                          ) -> tuple[dict[str, tuple[str, date]], dict[str, list[FactRow]]]:
+async def _stored_records(
+    conn: asyncpg.Connection, ids: list[str]
+) -> tuple[dict[str, tuple[str, date]], dict[str, list[FactRow]]]:
     """What is stored of these children before the batch: the registered ones' locality
     and date of birth, and every child's fact rows."""
     known: dict[str, tuple[str, date]] = {}
     before: dict[str, list[FactRow]] = defaultdict(list)
     for r in await conn.fetch(
-            # Facts of children not registered yet too: registering one in this batch
-            # brings the facts that came before it onto the boards.
-            "SELECT w.child_id, c.locality, c.date_of_birth, f.attribute, f.valid_from,"
-            " f.seq, f.value FROM unnest($1::text[]) AS w(child_id)"
-            " LEFT JOIN children c USING (child_id) LEFT JOIN child_facts f USING (child_id)",
-            ids):
+        # Facts of children not registered yet too: registering one in this batch
+        # brings the facts that came before it onto the boards.
+        "SELECT w.child_id, c.locality, c.date_of_birth, f.attribute, f.valid_from,"
+        " f.seq, f.value FROM unnest($1::text[]) AS w(child_id)"
+        " LEFT JOIN children c USING (child_id) LEFT JOIN child_facts f USING (child_id)",
+        ids,
+    ):
         if r["locality"] is not None:
             known[r["child_id"]] = (r["locality"], r["date_of_birth"])
         if r["attribute"] is not None:
-            before[r["child_id"]].append(
-                (r["attribute"], r["valid_from"], r["seq"], r["value"]))
+            before[r["child_id"]].append((r["attribute"], r["valid_from"], r["seq"], r["value"]))
     return known, before
 
 
-async def _add_to_totals(conn: asyncpg.Connection,
-                         moved: Mapping[tuple[str, date, str], t.Sums]) -> int:
-    rows = sorted((board, day, locality, *row) for (board, day, locality), sums
-                  in moved.items() for row in t.rows_of(sums))
+async def _add_to_totals(
+    conn: asyncpg.Connection, moved: Mapping[tuple[str, date, str], t.Sums]
+) -> int:
+    rows = sorted(
+        (board, day, locality, *row)
+        for (board, day, locality), sums in moved.items()
+        for row in t.rows_of(sums)
+    )
     if rows:
         await conn.execute(
             "INSERT INTO board_totals AS k (board, day, locality, key, label, count,"
@@ -207,5 +245,6 @@ async def _add_to_totals(conn: asyncpg.Connection,
             " ON CONFLICT (board, day, locality, key) DO UPDATE"
             " SET count = k.count + EXCLUDED.count,"
             " denominator = k.denominator + EXCLUDED.denominator",
-            *(list(column) for column in zip(*rows, strict=True)))
+            *(list(column) for column in zip(*rows, strict=True)),
+        )
     return len(rows)

@@ -75,29 +75,52 @@ class Board(BaseModel):
     rows: list[dict[str, Any]] | None = None
 
 
-def figure(key: str, label: str, count: int, denominator: int | None = None,
-           period: str | None = None, definition: str = "") -> Figure:
-    percentage = (round(100 * count / denominator, 2) if denominator else None)
-    return Figure(key=key, label=label, count=count, denominator=denominator,
-                  percentage=percentage, period=period, definition=definition)
+def figure(
+    key: str,
+    label: str,
+    count: int,
+    denominator: int | None = None,
+    period: str | None = None,
+    definition: str = "",
+) -> Figure:
+    percentage = round(100 * count / denominator, 2) if denominator else None
+    return Figure(
+        key=key,
+        label=label,
+        count=count,
+        denominator=denominator,
+        percentage=percentage,
+        period=period,
+        definition=definition,
+    )
 
 
-def change(key: str, label: str, count: int, before: int, period: str, definition: str
-           ) -> Figure:
+def change(key: str, label: str, count: int, before: int, period: str, definition: str) -> Figure:
     """A count against the same period a year before: `percentage` is the change."""
     pct = round(100 * (count - before) / before, 2) if before else None
-    return Figure(key=key, label=label, count=count, denominator=before, percentage=pct,
-                  period=period, definition=definition)
+    return Figure(
+        key=key,
+        label=label,
+        count=count,
+        denominator=before,
+        percentage=pct,
+        period=period,
+        definition=definition,
+    )
 
 
 def suppress(board: Board, threshold: int) -> Board:
     """The partnership view: no person-level rows, and any count (or denominator) from 1 to
     threshold-1 hidden with the percentage it would give, so no board can identify a child."""
+
     def hide(f: Figure) -> Figure:
         small = any(v is not None and 0 < v < threshold for v in (f.count, f.denominator))
         if not small:
             return f
-        return f.model_copy(update={"count": None, "denominator": None, "percentage": None,
-                                    "suppressed": True})
-    return board.model_copy(update={"figures": [hide(f) for f in board.figures], "rows": None,
-                                    "view": "partnership"})
+        return f.model_copy(
+            update={"count": None, "denominator": None, "percentage": None, "suppressed": True}
+        )
+
+    return board.model_copy(
+        update={"figures": [hide(f) for f in board.figures], "rows": None, "view": "partnership"}
+    )

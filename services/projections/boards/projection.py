@@ -32,20 +32,32 @@ class BoardFacts:
         self._changed: set[str] = set()
         self._totals = TotalsMover()
 
-    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-                    ) -> None:
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         if isinstance(event, ChildRegistered):
             self._children.append((event.child_id, event.locality, event.date_of_birth))
             self._changed.add(envelope.event_type)
         for change in board_changes(event):
             self._changed.add(envelope.event_type)
             if isinstance(change, Fact):
-                self._facts.append((change.attribute, envelope.stream_id, change.valid_from,
-                                    envelope.stream_version, change.value))
+                self._facts.append(
+                    (
+                        change.attribute,
+                        envelope.stream_id,
+                        change.valid_from,
+                        envelope.stream_version,
+                        change.value,
+                    )
+                )
             else:
-                self._occurrences.append((
-                    change.kind, change.subject_id or envelope.stream_id,
-                    envelope.stream_version, change.day, *occurrence_details(change)))
+                self._occurrences.append(
+                    (
+                        change.kind,
+                        change.subject_id or envelope.stream_id,
+                        envelope.stream_version,
+                        change.day,
+                        *occurrence_details(change),
+                    )
+                )
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
@@ -58,15 +70,20 @@ class BoardFacts:
                     "INSERT INTO children (child_id, locality, date_of_birth)"
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::date[])"
                     " ON CONFLICT (child_id) DO NOTHING",
-                    *(list(column) for column in zip(*self._children, strict=True)))
+                    *(list(column) for column in zip(*self._children, strict=True)),
+                )
             if self._facts:
                 await conn.copy_records_to_table(
-                    "child_facts", records=self._facts,
-                    columns=["attribute", "child_id", "valid_from", "seq", "value"])
+                    "child_facts",
+                    records=self._facts,
+                    columns=["attribute", "child_id", "valid_from", "seq", "value"],
+                )
             if self._occurrences:
                 await conn.copy_records_to_table(
-                    "occurrences", records=self._occurrences,
-                    columns=["kind", "subject_id", "seq", "day", *OCCURRENCE_DETAILS])
+                    "occurrences",
+                    records=self._occurrences,
+                    columns=["kind", "subject_id", "seq", "day", *OCCURRENCE_DETAILS],
+                )
             for event_type in sorted(self._changed):
                 # Delivered at commit: the live feed.
                 await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)

@@ -21,23 +21,29 @@ async def snapshot(conn: asyncpg.Connection, as_at: date, locality: str | None) 
     applied then are left out)."""
     children = await conn.fetch(
         "SELECT child_id, locality, date_of_birth FROM children"
-        " WHERE ($1::text IS NULL OR locality = $1)", locality)
+        " WHERE ($1::text IS NULL OR locality = $1)",
+        locality,
+    )
     facts: dict[str, dict[str, str]] = defaultdict(dict)
     for row in await conn.fetch(
         "SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
         " FROM child_facts f JOIN children c USING (child_id)"
         " WHERE f.valid_from <= $1 AND ($2::text IS NULL OR c.locality = $2)"
         " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC",
-        as_at, locality,
+        as_at,
+        locality,
     ):
         if row["value"] is not None:
             facts[row["child_id"]][row["attribute"]] = row["value"]
-    return [Child(r["child_id"], r["locality"], r["date_of_birth"], facts.get(r["child_id"], {}))
-            for r in children]
+    return [
+        Child(r["child_id"], r["locality"], r["date_of_birth"], facts.get(r["child_id"], {}))
+        for r in children
+    ]
 
 
-async def happened(conn: asyncpg.Connection, kinds: Sequence[str], since: date, until: date,
-                   locality: str | None) -> list[Happened]:
+async def happened(
+    conn: asyncpg.Connection, kinds: Sequence[str], since: date, until: date, locality: str | None
+) -> list[Happened]:
     """Occurrences of `kinds` in [since, until], with the locality of the child they concern
     (for triage, the locality of the discussion; for escalations, of the child escalated)."""
     rows = await conn.fetch(
@@ -47,7 +53,18 @@ async def happened(conn: asyncpg.Connection, kinds: Sequence[str], since: date, 
         "   CASE WHEN o.kind LIKE 'escalation%' THEN o.child_id ELSE o.subject_id END"
         " WHERE o.kind = ANY($1::text[]) AND o.day BETWEEN $2 AND $3"
         " ORDER BY o.day, o.subject_id, o.seq",
-        list(kinds), since, until)
-    return [Happened(r["kind"], r["subject_id"], r["day"], r["locality"],
-                     **{name: r[name] for name in _DETAIL_NAMES})
-            for r in rows if locality is None or r["locality"] == locality]
+        list(kinds),
+        since,
+        until,
+    )
+    return [
+        Happened(
+            r["kind"],
+            r["subject_id"],
+            r["day"],
+            r["locality"],
+            **{name: r[name] for name in _DETAIL_NAMES},
+        )
+        for r in rows
+        if locality is None or r["locality"] == locality
+    ]

@@ -26,7 +26,8 @@ Definition = Callable[[Sequence[Child], date, str | None], Board]
 
 # The boards declared as kept as totals, by name: their definitions over children alone.
 TOTALLED: dict[str, Definition] = {
-    b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals}
+    b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals
+}
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,23 @@ class Dynamic:
 
 
 DYNAMIC: dict[str, tuple[Dynamic, ...]] = {
-    "children-in-care": (Dynamic("permanence_plan.", "permanence_plan", "in_care"),
-                         Dynamic("placement.", "permanence_plan", "in_care")),
+    "children-in-care": (
+        Dynamic("permanence_plan.", "permanence_plan", "in_care"),
+        Dynamic("placement.", "permanence_plan", "in_care"),
+    ),
 }
 
 # What a child adds to a board: key -> (label, count, denominator).
 Sums = dict[str, tuple[str, int, int]]
 
 
-def fact_snapshot(child_id: str, locality: str, date_of_birth: date,
-                  facts: Iterable[tuple[str, date, int, str | None]], as_at: date) -> Child:
+def fact_snapshot(
+    child_id: str,
+    locality: str,
+    date_of_birth: date,
+    facts: Iterable[tuple[str, date, int, str | None]],
+    as_at: date,
+) -> Child:
     """A child's record as at a day from its fact rows (attribute, valid_from, seq, value):
     for each attribute the latest row on or before the day, ordered as the SQL snapshot
     orders them (valid_from, then seq); an attribute whose latest value is None is left out."""
@@ -61,8 +69,12 @@ def fact_snapshot(child_id: str, locality: str, date_of_birth: date,
         held = latest.get(attribute)
         if held is None or (valid_from, seq) > held[:2]:
             latest[attribute] = (valid_from, seq, value)
-    return Child(child_id, locality, date_of_birth,
-                 {a: v for a, (_, _, v) in latest.items() if v is not None})
+    return Child(
+        child_id,
+        locality,
+        date_of_birth,
+        {a: v for a, (_, _, v) in latest.items() if v is not None},
+    )
 
 
 def contribution(board: str, children: Sequence[Child], as_at: date) -> Sums:
@@ -119,8 +131,9 @@ def _rank(board: str, fixed: Mapping[str, int], key: str) -> tuple[int, int, str
     return (fixed[spec.after], i + 1, key)
 
 
-def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, tuple[str, int,
-             int]]) -> Board:
+def assemble(
+    board: str, as_at: date, locality: str | None, sums: Mapping[str, tuple[str, int, int]]
+) -> Board:
     """The board from its totals: the fixed figures (zero where nothing counted), then the
     dynamic ones with a count, in the definition's order, percentages worked out again."""
     template = TOTALLED[board]([], as_at, locality)
@@ -129,16 +142,23 @@ def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, t
     figures = []
     for f in template.figures:
         _, count, denominator = sums.get(f.key, (f.label, 0, 0))
-        figures.append(figure(f.key, f.label, count,
-                              None if f.denominator is None else denominator,
-                              definition=f.definition))
+        figures.append(
+            figure(
+                f.key,
+                f.label,
+                count,
+                None if f.denominator is None else denominator,
+                definition=f.definition,
+            )
+        )
     counts = {f.key: f.count or 0 for f in figures}
     for key, (label, count, _) in sums.items():
         if key in fixed or count == 0:
             continue
         _, spec = _dynamic(board, key)
-        figures.append(figure(key, label, count, counts[spec.denominator_of],
-                              definition=definition))
+        figures.append(
+            figure(key, label, count, counts[spec.denominator_of], definition=definition)
+        )
     figures.sort(key=lambda f: _rank(board, fixed, f.key))
     return template.model_copy(update={"figures": figures})
 
@@ -146,8 +166,9 @@ def assemble(board: str, as_at: date, locality: str | None, sums: Mapping[str, t
 def rows_of(sums: Mapping[str, tuple[str, int, int]]) -> list[tuple[Any, ...]]:
     """(key, label, count, denominator) rows, sorted by key (so concurrent writers lock the
     same rows in the same order)."""
-    return sorted((key, label, count, denominator)
-                  for key, (label, count, denominator) in sums.items())
+    return sorted(
+        (key, label, count, denominator) for key, (label, count, denominator) in sums.items()
+    )
 
 
 def keeps(day: date, today: date, window: int) -> bool:

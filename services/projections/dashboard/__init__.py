@@ -38,10 +38,17 @@ DEFINITIONS = HERE.parents[2] / "docs" / "boards.md"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 # The figure each board leads with on the index and the live page.
-HEADLINES = {"priority-cohort": "cohort", "care-leavers": "all.in_touch",
-             "attendance": "cic", "risk": "rag.red", "early-help-triage": "families_discussed",
-             "timeliness": "cp_plans.9_months_or_more", "children-in-care": "in_care",
-             "iro-escalations": "open", "ewo-and-red": "ewo_escalations"}
+HEADLINES = {
+    "priority-cohort": "cohort",
+    "care-leavers": "all.in_touch",
+    "attendance": "cic",
+    "risk": "rag.red",
+    "early-help-triage": "families_discussed",
+    "timeliness": "cp_plans.9_months_or_more",
+    "children-in-care": "in_care",
+    "iro-escalations": "open",
+    "ewo-and-red": "ewo_escalations",
+}
 
 
 def bar_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
@@ -61,12 +68,15 @@ def bar_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
             f'fill="#1d70b8"><title>{escape(label)}: {value:g}{unit}</title></rect>'
             f'<text x="{x + step * 0.35:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value:g}</text>'
             f'<text x="{x + step * 0.35:.1f}" y="{height - bottom + 15}" text-anchor="middle">'
-            f"{escape(label[-5:])}</text>")
+            f"{escape(label[-5:])}</text>"
+        )
     summary = "; ".join(f"{label}: {value:g}{unit}" for label, value in points)
-    return (f'<svg class="app-chart" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(title)}. {escape(summary)}">'
-            f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-            f'stroke="#0b0c0c"/>{"".join(bars)}</svg>')
+    return (
+        f'<svg class="app-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}. {escape(summary)}">'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
+        f'stroke="#0b0c0c"/>{"".join(bars)}</svg>'
+    )
 
 
 def charts(board: Board) -> list[dict[str, str]]:
@@ -91,8 +101,11 @@ def charts(board: Board) -> list[dict[str, str]]:
 
 def _local(target: str | None) -> str:
     """Only a path on this site (never //elsewhere): no open redirect from the sign-in page."""
-    return target if target and target.startswith("/") and not target.startswith("//") \
+    return (
+        target
+        if target and target.startswith("/") and not target.startswith("//")
         else "/dashboard"
+    )
 
 
 router = APIRouter(include_in_schema=False)
@@ -134,16 +147,26 @@ class Boards:
     today: date
 
     async def board(self, name: str, asked: Asked) -> Board:
-        result = await board_on(self.pool, name, asked.as_at, asked.locality, today=self.today,
-                                window=self.settings.board_days_kept)
+        result = await board_on(
+            self.pool,
+            name,
+            asked.as_at,
+            asked.locality,
+            today=self.today,
+            window=self.settings.board_days_kept,
+        )
         if asked.view == "partnership":
             return suppress(result, self.settings.small_number_threshold)
         return result
 
     async def localities(self) -> list[str]:
         async with reading(self.pool) as conn:
-            return [r["locality"] for r in await conn.fetch(
-                "SELECT DISTINCT locality FROM children ORDER BY locality")]
+            return [
+                r["locality"]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT locality FROM children ORDER BY locality"
+                )
+            ]
 
 
 async def boards_of(pool: Pool, settings: ServiceSettings, clock: ServiceClock) -> Boards:
@@ -171,8 +194,11 @@ async def index(request: Request, question: Question, shown: Shown) -> HTMLRespo
     for name, title in BOARDS.items():
         board = await shown.board(name, question)
         boards.append({"board": name, "title": title, "headline": headline(board)})
-    return templates.TemplateResponse(request, "index.html", {
-        "title": "Oversight boards", "boards": boards, "as_at": question.as_at})
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {"title": "Oversight boards", "boards": boards, "as_at": question.as_at},
+    )
 
 
 async def live_figures(question: Asked, shown: Boards) -> list[dict[str, Any]]:
@@ -180,38 +206,52 @@ async def live_figures(question: Asked, shown: Boards) -> list[dict[str, Any]]:
     for name in ("timeliness", "children-in-care", "iro-escalations", "priority-cohort"):
         f = headline(await shown.board(name, question))
         if f is not None:
-            figures.append({"board": name, "key": f"{name}.{f.key}",
-                            "label": f"{BOARDS[name]}: {f.label.lower()}", "count": f.count})
+            figures.append(
+                {
+                    "board": name,
+                    "key": f"{name}.{f.key}",
+                    "label": f"{BOARDS[name]}: {f.label.lower()}",
+                    "count": f.count,
+                }
+            )
     return figures
 
 
 @router.get("/dashboard/live", response_class=HTMLResponse, dependencies=BOARD_PAGES)
 async def live(request: Request, question: Question, shown: Shown) -> HTMLResponse:
-    return templates.TemplateResponse(request, "live.html", {
-        "title": "Live", "figures": await live_figures(question, shown)})
+    return templates.TemplateResponse(
+        request, "live.html", {"title": "Live", "figures": await live_figures(question, shown)}
+    )
 
 
 @router.get("/dashboard/live/figures", response_class=HTMLResponse, dependencies=BOARD_PAGES)
 async def live_fragment(request: Request, question: Question, shown: Shown) -> HTMLResponse:
-    return templates.TemplateResponse(request, "live_figures.html", {
-        "figures": await live_figures(question, shown)})
+    return templates.TemplateResponse(
+        request, "live_figures.html", {"figures": await live_figures(question, shown)}
+    )
 
 
-@router.get("/definitions", response_class=HTMLResponse,
-            dependencies=[requires(Permission.READ_BOARDS)])
+@router.get(
+    "/definitions", response_class=HTMLResponse, dependencies=[requires(Permission.READ_BOARDS)]
+)
 async def definitions(request: Request) -> HTMLResponse:
     html = markdown.markdown(DEFINITIONS.read_text(), extensions=["tables"])
-    for tag, cls in (("<table>", "govuk-table"), ("<h1>", "govuk-heading-xl"),
-                     ("<h2>", "govuk-heading-l"), ("<th>", "govuk-table__header"),
-                     ("<td>", "govuk-table__cell"), ("<tr>", "govuk-table__row")):
+    for tag, cls in (
+        ("<table>", "govuk-table"),
+        ("<h1>", "govuk-heading-xl"),
+        ("<h2>", "govuk-heading-l"),
+        ("<th>", "govuk-table__header"),
+        ("<td>", "govuk-table__cell"),
+        ("<tr>", "govuk-table__row"),
+    ):
         html = html.replace(tag, f'{tag[:-1]} class="{cls}">')
-    return templates.TemplateResponse(request, "definitions.html", {
-        "title": "Definitions", "html": html})
+    return templates.TemplateResponse(
+        request, "definitions.html", {"title": "Definitions", "html": html}
+    )
 
 
 @router.get("/dashboard/{name}", response_class=HTMLResponse, dependencies=BOARD_PAGES)
-async def board_page(request: Request, name: str, question: Question, shown: Shown
-                     ) -> HTMLResponse:
+async def board_page(request: Request, name: str, question: Question, shown: Shown) -> HTMLResponse:
     if name not in BOARDS:
         raise HTTPException(404, f"no board {name!r}")
     board = await shown.board(name, question)
@@ -219,19 +259,35 @@ async def board_page(request: Request, name: str, question: Question, shown: Sho
     if board.rows is not None:
         rows, audit_id = await visible_rows(request, None, board.rows)
         board = board.model_copy(update={"rows": rows})
-    query = urlencode({"as_at": question.as_at.isoformat(), "view": question.view,
-                       **({"locality": question.locality} if question.locality else {})})
-    return templates.TemplateResponse(request, "board.html", {
-        "title": board.title, "board": board, "charts": charts(board),
-        "localities": await shown.localities(), "today": shown.today,
-        "csv_url": f"/boards/{name}?{query}&format=csv"},
-        headers={"X-Audit-Id": audit_id} if audit_id else None)
+    query = urlencode(
+        {
+            "as_at": question.as_at.isoformat(),
+            "view": question.view,
+            **({"locality": question.locality} if question.locality else {}),
+        }
+    )
+    return templates.TemplateResponse(
+        request,
+        "board.html",
+        {
+            "title": board.title,
+            "board": board,
+            "charts": charts(board),
+            "localities": await shown.localities(),
+            "today": shown.today,
+            "csv_url": f"/boards/{name}?{query}&format=csv",
+        },
+        headers={"X-Audit-Id": audit_id} if audit_id else None,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[requires(Permission.PUBLIC)])
 async def login_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", {
-        "title": "Sign in", "next": _local(request.query_params.get("next"))})
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"title": "Sign in", "next": _local(request.query_params.get("next"))},
+    )
 
 
 @router.post("/login", dependencies=[requires(Permission.PUBLIC)])
@@ -241,12 +297,24 @@ async def login(request: Request, settings: ServiceSettings) -> Response:
     try:
         principal = request.app.state.verifier.verify(token)
     except InvalidToken as error:
-        return templates.TemplateResponse(request, "login.html", {
-            "title": "Sign in", "error": str(error),
-            "next": _local((form.get("next") or [""])[0])}, status_code=401)
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "title": "Sign in",
+                "error": str(error),
+                "next": _local((form.get("next") or [""])[0]),
+            },
+            status_code=401,
+        )
     response = RedirectResponse(_local((form.get("next") or [""])[0]), 303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=settings.environment not in ("local", "test"),
-                        max_age=12 * 3600)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.environment not in ("local", "test"),
+        max_age=12 * 3600,
+    )
     log.info("signed in", user=principal.user_id, role=principal.role)
     return response

@@ -22,17 +22,26 @@ from shared.api import Pool, ServiceClock, ServiceSettings
 
 # `?view=council`: all figures and the rows naming children, for the council's casework roles;
 # the handler audits the children it returns.
-COUNCIL_VIEW = Access(Permission.READ_PERSON_LEVEL, query=(("view", "council"),),
-                      lists_children=True)
+COUNCIL_VIEW = Access(
+    Permission.READ_PERSON_LEVEL, query=(("view", "council"),), lists_children=True
+)
 
 Locality = Annotated[str | None, Query(pattern=LOCALITY_PATTERN, description="Filter by locality")]
 AsAt = Annotated[date | None, Query(description="The date to answer for (default: today)")]
-View = Annotated[Literal["partnership", "council"], Query(
-    description="partnership: small numbers suppressed, no person-level rows; council: all")]
-Since = Annotated[date | None, Query(description="Start of the trend period "
-                                     "(default: twelve months to as_at)")]
-Dates = Annotated[str | None, Query(description="attendance: comma-separated days",
-                                    pattern=r"^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$")]
+View = Annotated[
+    Literal["partnership", "council"],
+    Query(description="partnership: small numbers suppressed, no person-level rows; council: all"),
+]
+Since = Annotated[
+    date | None, Query(description="Start of the trend period (default: twelve months to as_at)")
+]
+Dates = Annotated[
+    str | None,
+    Query(
+        description="attendance: comma-separated days",
+        pattern=r"^\d{4}-\d{2}-\d{2}(,\d{4}-\d{2}-\d{2})*$",
+    ),
+]
 
 router = APIRouter(tags=["boards"])
 
@@ -40,37 +49,86 @@ router = APIRouter(tags=["boards"])
 def to_csv(board: Board) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["board", "as_at", "locality", "view", "key", "label", "period", "count",
-                     "denominator", "percentage", "suppressed", "definition"])
+    writer.writerow(
+        [
+            "board",
+            "as_at",
+            "locality",
+            "view",
+            "key",
+            "label",
+            "period",
+            "count",
+            "denominator",
+            "percentage",
+            "suppressed",
+            "definition",
+        ]
+    )
     for f in board.figures:
-        writer.writerow([board.board, board.as_at, board.locality or "", board.view, f.key,
-                         f.label, f.period or "", "" if f.count is None else f.count,
-                         "" if f.denominator is None else f.denominator,
-                         "" if f.percentage is None else f.percentage, f.suppressed,
-                         f.definition])
+        writer.writerow(
+            [
+                board.board,
+                board.as_at,
+                board.locality or "",
+                board.view,
+                f.key,
+                f.label,
+                f.period or "",
+                "" if f.count is None else f.count,
+                "" if f.denominator is None else f.denominator,
+                "" if f.percentage is None else f.percentage,
+                f.suppressed,
+                f.definition,
+            ]
+        )
     return out.getvalue()
 
 
-@router.get("/boards", summary="The boards and where to read them",
-            dependencies=[requires(Permission.READ_BOARDS)])
+@router.get(
+    "/boards",
+    summary="The boards and where to read them",
+    dependencies=[requires(Permission.READ_BOARDS)],
+)
 async def boards() -> list[dict[str, str]]:
-    return [{"board": key, "title": title, "url": f"/boards/{key}",
-             "definition": f"docs/boards.md#{key}"} for key, title in BOARDS.items()]
+    return [
+        {
+            "board": key,
+            "title": title,
+            "url": f"/boards/{key}",
+            "definition": f"docs/boards.md#{key}",
+        }
+        for key, title in BOARDS.items()
+    ]
 
 
-@router.get("/boards/child-protection/open-plans",
-            summary="Children on a child protection plan now (person-level: council only)",
-            dependencies=[requires(Permission.READ_PERSON_LEVEL, lists_children=True)])
-async def open_plans(request: Request, response: Response, pool: Pool, clock: ServiceClock,
-                     locality: Locality = None) -> dict[str, Any]:
+@router.get(
+    "/boards/child-protection/open-plans",
+    summary="Children on a child protection plan now (person-level: council only)",
+    dependencies=[requires(Permission.READ_PERSON_LEVEL, lists_children=True)],
+)
+async def open_plans(
+    request: Request, response: Response, pool: Pool, clock: ServiceClock, locality: Locality = None
+) -> dict[str, Any]:
     async with reading(pool) as conn:
         children = await snapshot(conn, clock.today(), locality)
-    plans = sorted(({"child_id": c.child_id, "plan_id": c.get("cp_plan"),
-                     "category": c.get("cp_category"), "start_date": c.get("cp_started"),
-                     "previous_plans": None if c.get("cp_repeat") is None
-                     else int(c.get("cp_repeat") == "1"), "locality": c.locality}
-                    for c in children if c.get("cp_plan")),
-                   key=lambda p: (p["start_date"] or "", p["child_id"]))
+    plans = sorted(
+        (
+            {
+                "child_id": c.child_id,
+                "plan_id": c.get("cp_plan"),
+                "category": c.get("cp_category"),
+                "start_date": c.get("cp_started"),
+                "previous_plans": None
+                if c.get("cp_repeat") is None
+                else int(c.get("cp_repeat") == "1"),
+                "locality": c.locality,
+            }
+            for c in children
+            if c.get("cp_plan")
+        ),
+        key=lambda p: (p["start_date"] or "", p["child_id"]),
+    )
     plans, _ = await visible_rows(request, response, plans)
     return {"count": len(plans), "locality": locality, "plans": plans}
 
@@ -78,21 +136,31 @@ async def open_plans(request: Request, response: Response, pool: Pool, clock: Se
 def _as_at(as_at: date | None, today: date) -> date:
     day = as_at or today
     if day > today:
-        raise HTTPException(422, [{"loc": ["query", "as_at"], "msg": "is in the future",
-                                   "type": "value_error"}])
+        raise HTTPException(
+            422, [{"loc": ["query", "as_at"], "msg": "is in the future", "type": "value_error"}]
+        )
     return day
 
 
-@router.get("/boards/{board}", response_model=Board,
-            summary="A board, as at a date, by locality (JSON, or CSV with format=csv)",
-            responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such board"}},
-            dependencies=[requires(Permission.READ_BOARDS, unless=COUNCIL_VIEW)])
+@router.get(
+    "/boards/{board}",
+    response_model=Board,
+    summary="A board, as at a date, by locality (JSON, or CSV with format=csv)",
+    responses={200: {"content": {"text/csv": {}}}, 404: {"description": "No such board"}},
+    dependencies=[requires(Permission.READ_BOARDS, unless=COUNCIL_VIEW)],
+)
 async def board(
-    request: Request, response: Response, pool: Pool, clock: ServiceClock,
+    request: Request,
+    response: Response,
+    pool: Pool,
+    clock: ServiceClock,
     settings: ServiceSettings,
     board: Annotated[str, Path(description=", ".join(BOARDS))],
-    as_at: AsAt = None, locality: Locality = None, view: View = "partnership",
-    since: Since = None, dates: Dates = None,
+    as_at: AsAt = None,
+    locality: Locality = None,
+    view: View = "partnership",
+    since: Since = None,
+    dates: Dates = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Board | Response:
     if board not in BOARDS:
@@ -100,8 +168,9 @@ async def board(
     today = clock.today()
     day = _as_at(as_at, today)
     wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
-    result = await board_on(pool, board, day, locality, since, wanted,
-                            today=today, window=settings.board_days_kept)
+    result = await board_on(
+        pool, board, day, locality, since, wanted, today=today, window=settings.board_days_kept
+    )
     if view == "partnership":
         result = suppress(result, settings.small_number_threshold)
     elif board not in PERSON_LEVEL:
@@ -111,7 +180,12 @@ async def board(
         rows, audit_id = await visible_rows(request, response, result.rows)
         result = result.model_copy(update={"rows": rows})
     if format == "csv":
-        return Response(to_csv(result), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{board}-{day}.csv"',
-            **({"X-Audit-Id": audit_id} if audit_id else {})})
+        return Response(
+            to_csv(result),
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="{board}-{day}.csv"',
+                **({"X-Audit-Id": audit_id} if audit_id else {}),
+            },
+        )
     return result

@@ -34,8 +34,9 @@ async def feed_of(request: Request) -> Feed:
     return feed
 
 
-async def _changes(request: Request, feed: Feed, queue: asyncio.Queue[dict[str, str]]
-                   ) -> AsyncIterator[dict[str, str]]:
+async def _changes(
+    request: Request, feed: Feed, queue: asyncio.Queue[dict[str, str]]
+) -> AsyncIterator[dict[str, str]]:
     try:
         yield {"event": "ready", "data": "{}"}
         while not await request.is_disconnected():
@@ -48,10 +49,13 @@ async def _changes(request: Request, feed: Feed, queue: asyncio.Queue[dict[str, 
         feed.clients.discard(queue)
 
 
-@router.get("/boards/live", summary="Server-sent events: a message each time the boards change "
-            "(for incident management teams)", dependencies=[requires(Permission.READ_BOARDS)])
-async def live(request: Request, feed: Annotated[Feed, Depends(feed_of)]
-               ) -> EventSourceResponse:
+@router.get(
+    "/boards/live",
+    summary="Server-sent events: a message each time the boards change "
+    "(for incident management teams)",
+    dependencies=[requires(Permission.READ_BOARDS)],
+)
+async def live(request: Request, feed: Annotated[Feed, Depends(feed_of)]) -> EventSourceResponse:
     queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     feed.clients.add(queue)  # from the request on: no change is missed while the stream starts
     return EventSourceResponse(_changes(request, feed, queue), ping=15)
