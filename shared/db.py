@@ -9,7 +9,13 @@ from pathlib import Path
 import asyncpg
 
 from shared.logging import get_logger
-from shared.migrations import ensure_database, migrate, scripts_in
+from shared.migrations import (
+    PROVISION,
+    DatabaseNotProvisionedError,
+    ensure_database,
+    migrate,
+    scripts_in,
+)
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -39,14 +45,25 @@ async def _session_left_as_it_was(conn: asyncpg.Connection) -> None:
 
 
 async def open_database(settings: Settings, *migration_folders: Path) -> asyncpg.Pool:
-    """A pool on the service's own database, created and migrated if need be."""
+    """A pool on the service's own database, created and migrated if need be (a superuser's
+    start, in the integration tests); as a service's runtime role, which may create nothing,
+    DatabaseNotProvisionedError when the database or a migration is missing."""
     await wait_for_postgres(settings)
     await ensure_database(settings.dsn("postgres"), settings.database)
-    pool = await asyncpg.create_pool(
-        settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60,
-        reset=_session_left_as_it_was,
-    )
+    try:
+        pool = await asyncpg.create_pool(
+            settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60,
+            reset=_session_left_as_it_was,
+        )
+    except asyncpg.InsufficientPrivilegeError as error:  # no CONNECT on the database
+        raise DatabaseNotProvisionedError(
+            f"{settings.postgres_user} may not connect to {settings.database}: {PROVISION}"
+        ) from error
     assert pool is not None
-    async with pool.acquire() as conn:
-        await migrate(conn, scripts_in(*migration_folders))
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, scripts_in(*migration_folders))
+    except BaseException:
+        await pool.close()
+        raise
     return pool

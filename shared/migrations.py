@@ -3,7 +3,12 @@
 Plain SQL files kept beside the code that needs them; each is applied in its own transaction
 and recorded in `schema_migrations`. An advisory lock makes concurrent starters (a service's
 API and its relay start together) take turns. Creating the database is included, so a
-service can start against an empty PostgreSQL server.
+service can start against an empty PostgreSQL server as a superuser (the integration tests).
+
+Deployed, a service connects as its runtime role, which may not create or alter anything
+(deploy/database.py provisions the databases and applies the migrations as each service's
+owner role): then nothing is pending and no DDL is attempted; if something is, the start
+fails with DatabaseNotProvisionedError, which says what to run.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENT_STORE_SQL = Path(__file__).parent / "sql" / "event_store"
 PROJECTION_SQL = Path(__file__).parent / "sql" / "projection"
 _LOCK_ID = 7_240_001  # any constant: serialises migration runs in one database
+PROVISION = "run `python -m deploy.database provision` with the administrator's credentials"
+
+
+class DatabaseNotProvisionedError(RuntimeError):
+    """The database, or a migration it needs, is missing and this role may not make it."""
 
 
 async def ensure_database(admin_dsn: str, database: str) -> None:
@@ -33,24 +43,27 @@ async def ensure_database(admin_dsn: str, database: str) -> None:
                 log.info("database created", database=database)
             except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 pass  # created by a concurrent starter
+            except asyncpg.InsufficientPrivilegeError as error:
+                raise DatabaseNotProvisionedError(
+                    f"database {database} not provisioned: {PROVISION}") from error
     finally:
         await conn.close()
 
 
 async def migrate(conn: asyncpg.Connection, scripts: Iterable[Path]) -> list[str]:
-    """Apply each script not yet applied; return the names applied now."""
+    """Apply each script not yet applied; return the names applied now. A role that may not
+    create in the schema (a service's runtime role) gets DatabaseNotProvisionedError if anything
+    is pending, before any DDL is tried."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_ID)
     try:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
-        for script in scripts:
-            name = script.resolve().relative_to(ROOT).as_posix()
-            if name in done:
-                continue
+        pending = await _pending(conn, scripts)
+        if pending and not await conn.fetchval(
+                "SELECT has_schema_privilege(current_schema(), 'CREATE')"):
+            raise DatabaseNotProvisionedError(
+                f"database {await conn.fetchval('SELECT current_database()')} not provisioned "
+                f"({len(pending)} migration(s) pending, first {pending[0][1]}): {PROVISION}")
+        for script, name in pending:
             async with conn.transaction():
                 await conn.execute(script.read_text())
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
@@ -59,6 +72,22 @@ async def migrate(conn: asyncpg.Connection, scripts: Iterable[Path]) -> list[str
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_ID)
     return applied_now
+
+
+async def _pending(conn: asyncpg.Connection, scripts: Iterable[Path]) -> list[tuple[Path, str]]:
+    """The scripts not recorded in schema_migrations, with their names. The table is created
+    only if it is missing (to_regclass first: CREATE TABLE IF NOT EXISTS needs the CREATE
+    privilege even when the table is there); without it every script is pending."""
+    named = [(script, script.resolve().relative_to(ROOT).as_posix()) for script in scripts]
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        if not await conn.fetchval("SELECT has_schema_privilege(current_schema(), 'CREATE')"):
+            return named
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+    done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    return [(script, name) for script, name in named if name not in done]
 
 
 def scripts_in(*folders: Path) -> list[Path]:

@@ -29,8 +29,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from deploy.local.stack import ROOT, LocalStack, new_aes_key, new_kafka_cluster_id, wait_for_port
+from deploy import database
+from deploy.local.stack import (
+    ROOT,
+    LocalStack,
+    Process,
+    new_aes_key,
+    new_kafka_cluster_id,
+    process_secrets,
+    wait_for_port,
+)
 from shared.auth import LocalIssuer
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
@@ -97,6 +107,33 @@ class Infrastructure:
     def dsn(self, database: str) -> str:
         return (f"postgresql://{self.postgres_user}:{self.postgres_password}@"
                 f"{self.postgres_host}:{self.postgres_port}/{database}")
+
+    def provision(self, namespace: str) -> dict[str, str]:
+        """The namespace's databases and roles (deploy/database.py, as this server's
+        administrator); the login roles' passwords, generated for this run."""
+        import asyncio
+
+        passwords = {name: secrets.token_urlsafe(18)
+                     for name in [*database.SERVICES, database.SUBJECT_ACCESS]}
+        admin = Settings(namespace=namespace, postgres_host=self.postgres_host,
+                         postgres_port=self.postgres_port, postgres_user=self.postgres_user,
+                         postgres_password=self.postgres_password)
+        asyncio.run(database.provision(admin, passwords))
+        return passwords
+
+
+_TEST_KEYS = {"CSP_KEY_ENCRYPTION_KEY": TEST_KEY_ENCRYPTION_KEY,
+              "CSP_PARTNER_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY}
+
+
+def process_env(env: dict[str, str], process: Process, passwords: dict[str, str],
+                kafka: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (Infrastructure.env's) for one process as deployed: its service's runtime role
+    instead of the administrator, only the keys it uses (deploy/local/stack.py KEYS_HELD)."""
+    shared = {k: v for k, v in env.items() if k not in _TEST_KEYS}
+    return {**shared, **process_secrets(process, database.Roles(env.get("CSP_NAMESPACE", "")),
+                                        passwords, {k: _TEST_KEYS[k] for k in process.keys},
+                                        kafka or {})}
 
 
 # Ports for servers the tests start come from below Linux's ephemeral range (32768-60999).

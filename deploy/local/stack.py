@@ -2,13 +2,15 @@
 
     python -m deploy.local.stack run      # what `make run` does after bootstrap.sh
     python -m deploy.local.stack stop     # what `make stop` does
-    python -m deploy.local.stack env      # the environment the services get (for a shell)
+    python -m deploy.local.stack env      # the shared environment, as the superuser (a shell)
 
-`run` prepares the data folders once (initdb, Kafka storage format), writes a Procfile and
-hands over to honcho, which starts PostgreSQL, Kafka and every service process, prefixes their
-logs, and stops them all on Ctrl-C (or `make stop`). Data persists under CSP_STATE_DIR
-(default .local/run). The same class starts the infrastructure for the tests, in a folder
-of their own and on other ports.
+`run` prepares the data folders once (initdb, Kafka storage format), provisions the
+databases and each service's roles (deploy/database.py, as the superuser, on a PostgreSQL it
+starts and stops for the purpose), writes a Procfile giving each process its own role and
+only the keys it uses, and hands over to honcho, which starts PostgreSQL, Kafka and every
+service process, prefixes their logs, and stops them all on Ctrl-C (or `make stop`). Data
+persists under CSP_STATE_DIR (default .local/run). The same class starts the infrastructure
+for the tests, in a folder of their own and on other ports.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import datetime
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -35,6 +38,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from deploy import database
 from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
@@ -55,6 +59,23 @@ class Process:
     @property
     def service(self) -> str:
         return self.module.rsplit(".", 1)[-1]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys this process holds (docs/security.md, "Roles and keys")."""
+        return KEYS_HELD.get(self.name, ())
+
+
+# Each key only in the process that uses it: the key-encryption key where children's keys are
+# made, opened and erased (services/case_events/personal.py, key_encryption_key: the API's
+# personal details, subject access and erasure); the pseudonym key where the partner feed
+# pseudonymises (services/partner_feeds/feed.py, the worker). Every other process starts
+# without either. The subject access reader's credentials are the case-events API's only.
+KEYS_HELD = {
+    "case_events_api": ("CSP_KEY_ENCRYPTION_KEY",),
+    "partner_feeds_worker": ("CSP_PARTNER_PSEUDONYM_KEY",),
+}
+SUBJECT_ACCESS_READER = "case_events_api"
 
 
 def service_processes(http_base: int) -> list[Process]:
@@ -317,19 +338,61 @@ class LocalStack:
         self.init_kafka()
         return _spawn_server(self.kafka_argv(), signal.SIGTERM, **popen)
 
+    # -- the database roles (deploy/database.py) --------------------------------------------
+
+    def database_passwords(self) -> dict[str, str]:
+        """Each login role's password: one per service, one for the subject access reader."""
+        return {name: self.credential(database.password_variable(name))
+                for name in [*database.SERVICES, database.SUBJECT_ACCESS]}
+
+    def admin_environment(self) -> dict[str, str]:
+        """The superuser `csp`: the provisioner's, an operator's shell's; no service's."""
+        return {"CSP_POSTGRES_USER": "csp", "CSP_POSTGRES_PASSWORD": self.postgres_password()}
+
+    def provision_database(self, namespace: str = "") -> None:
+        """Databases, roles, migrations and grants, as the superuser (idempotent)."""
+        from shared.settings import Settings
+
+        admin = Settings(namespace=namespace, postgres_host="127.0.0.1",
+                         postgres_port=self.postgres_port, postgres_user="csp",
+                         postgres_password=self.postgres_password())
+        asyncio.run(database.provision(admin, self.database_passwords()))
+
+    def provision_with_own_postgres(self) -> None:
+        """Provision on a PostgreSQL started for the purpose and stopped again (`run` does this
+        before honcho starts the services, so none starts on a database not ready for it)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "provision-postgres.log", "ab") as log:
+            server = self.spawn_postgres(stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_for_port(self.postgres_port, 60, "PostgreSQL")
+                self.provision_database()
+            finally:
+                server.send_signal(signal.SIGINT)  # fast shutdown
+                server.wait(timeout=60)
+
     # -- the services ----------------------------------------------------------------------
 
     def environment(self) -> dict[str, str]:
+        """What every process shares (services.env): nothing secret."""
         return {
             "CSP_POSTGRES_HOST": "127.0.0.1",
             "CSP_POSTGRES_PORT": str(self.postgres_port),
-            "CSP_POSTGRES_USER": "csp",
-            "CSP_POSTGRES_PASSWORD": self.postgres_password(),
-            "CSP_PARTNER_PSEUDONYM_KEY": self.credential("CSP_PARTNER_PSEUDONYM_KEY"),
-            "CSP_KEY_ENCRYPTION_KEY": self.credential("CSP_KEY_ENCRYPTION_KEY", new_aes_key),
             "CSP_AUTH_JWKS": str(self.issuer.ensure().jwks_file),
             "CSP_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.kafka_port}",
         }
+
+    def process_environment(self, process: Process) -> dict[str, str]:
+        """One process's own secrets: its service's database role, the keys it uses, the
+        subject access reader (case-events API), its Kafka user (workers, secure mode)."""
+        keys = {"CSP_KEY_ENCRYPTION_KEY": lambda: self.credential("CSP_KEY_ENCRYPTION_KEY",
+                                                                  new_aes_key),
+                "CSP_PARTNER_PSEUDONYM_KEY": lambda: self.credential("CSP_PARTNER_PSEUDONYM_KEY")}
+        passwords = self.database_passwords()
+        return process_secrets(process, database.Roles(), passwords,
+                               {k: keys[k]() for k in process.keys},
+                               self.kafka_client_env(process.service)
+                               if process.role == "worker" else {})
 
     @property
     def issuer(self) -> LocalIssuer:
@@ -353,8 +416,8 @@ class LocalStack:
         lines = [f"postgres: {me} postgres", f"kafka: {me} kafka"]
         for p in self.processes():
             # Only the workers talk to Kafka; in secure mode each as its service's own user.
-            kafka = self.kafka_client_env(p.service) if p.role == "worker" else {}
-            variables = " ".join(f"{k}={v}" for k, v in {"CSP_HTTP_PORT": p.port, **kafka}.items())
+            variables = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in
+                                 {"CSP_HTTP_PORT": p.port, **self.process_environment(p)}.items())
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
         lines.append(f"ready: {me} ready")
         return "\n".join(lines) + "\n"
@@ -374,6 +437,17 @@ class LocalStack:
             "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
         }
+
+
+def process_secrets(process: Process, roles: database.Roles, passwords: dict[str, str],
+                    keys: dict[str, str], kafka: dict[str, str]) -> dict[str, str]:
+    """The secret part of a process's environment (the local stack's, the e2e tests')."""
+    env = {"CSP_POSTGRES_USER": roles.runtime(process.service),
+           "CSP_POSTGRES_PASSWORD": passwords[process.service], **keys, **kafka}
+    if process.name == SUBJECT_ACCESS_READER:
+        env.update(CSP_SUBJECT_ACCESS_USER=roles.subject_access,
+                   CSP_SUBJECT_ACCESS_PASSWORD=passwords[database.SUBJECT_ACCESS])
+    return env
 
 
 def new_aes_key() -> str:
@@ -544,7 +618,8 @@ def cmd_run(stack: LocalStack) -> None:
     busy = [port for port in (stack.postgres_port, stack.kafka_port) if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
-    # Both hold credentials: each worker's Kafka password, the database's, the keys.
+    stack.provision_with_own_postgres()
+    # The Procfile holds each process's own secrets; services.env nothing secret.
     procfile, env_file = stack.state_dir / "Procfile", stack.state_dir / "services.env"
     write_private(procfile, stack.procfile())
     write_private(env_file, "".join(f"{k}={v}\n" for k, v in stack.environment().items()))
@@ -590,8 +665,9 @@ def main() -> None:
     command = parser.parse_args().command
     stack = LocalStack()
     if command == "env":
-        for key, value in stack.environment().items():
-            print(f"export {key}={value}")
+        # An operator's shell: the shared settings and the administrator's role.
+        for key, value in {**stack.environment(), **stack.admin_environment()}.items():
+            print(f"export {key}={shlex.quote(value)}")
         return
     {"run": cmd_run, "stop": cmd_stop, "postgres": cmd_postgres, "kafka": cmd_kafka,
      "ready": cmd_ready}[command](stack)

@@ -3,9 +3,15 @@ retention report.
 
 The export gathers everything the platform holds about one child: its events in each domain
 service's store (personal fields unsealed, or shown as erased), what was shared with each
-partner agency, and who read the child's record. The partner services' stores are read
+partner agency, and who read the child's record. The other services' stores are read
 directly (the information-governance officer's export is the one place that reads them all),
-in the same PostgreSQL cluster, with the platform's database role.
+in the same PostgreSQL cluster, as a role of their own: CSP_SUBJECT_ACCESS_USER
+(csp_subject_access, deploy/database.py), which may SELECT the `events` of each domain store
+and the two audits and nothing else, given to the case-events API only. Not through each
+service's API: the export must hold everything, erased or not, and the APIs answer per
+child and per purpose; a read-only role keeps one query per store and no new endpoint that
+lists a child's whole record. Without that setting (a superuser's test run) the export reads
+as the API's own role.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ def _jsonable(row: asyncpg.Record) -> dict[str, Any]:
 async def _store_events(settings: Settings, service: str, child_id: str) -> list[dict[str, Any]]:
     database = f"{settings.namespace}{service}"
     try:
-        conn = await asyncpg.connect(settings.dsn(database))
+        conn = await asyncpg.connect(settings.subject_access_dsn(database))
     except asyncpg.InvalidCatalogNameError:
         return []  # that service has recorded nothing yet
     try:
@@ -66,6 +72,29 @@ def _mark(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "review": review}
 
 
+async def _audits(settings: Settings, audit: asyncpg.Pool, child_id: str
+                  ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """The child's shares with partners and the reads of its record: as the subject access
+    reader when there is one (the API's own role may only INSERT into the access audit),
+    else on the API's audit pool."""
+    reader: asyncpg.Connection | None = None
+    if settings.subject_access_user:
+        reader = await asyncpg.connect(settings.subject_access_dsn(settings.audit_db))
+    db: asyncpg.Connection | asyncpg.Pool = reader or audit
+    try:
+        shares = await db.fetch(
+            "SELECT agency, topic, subject, event_type, fields, purpose, shared_at FROM shares"
+            " WHERE child_id = $1 ORDER BY shared_at", child_id)
+        reads = await db.fetch(
+            "SELECT recorded_at, user_id, agency, role, service, action, purpose"
+            " FROM access_log WHERE child_ids @> ARRAY[$1::text] ORDER BY recorded_at",
+            child_id)
+    finally:
+        if reader is not None:
+            await reader.close()
+    return shares, reads
+
+
 async def subject_access_export(settings: Settings, vault: KeyVault, audit: asyncpg.Pool,
                                 child_id: str, requested_by: str) -> dict[str, Any]:
     key = await vault.key(child_id)
@@ -76,12 +105,7 @@ async def subject_access_export(settings: Settings, vault: KeyVault, audit: asyn
             if event["event_type"] == "PersonalDetailsRecorded":
                 event["payload"] = unseal_details(key, child_id, event["payload"])
         held[service] = [_mark(e) for e in events]
-    shares = await audit.fetch(
-        "SELECT agency, topic, subject, event_type, fields, purpose, shared_at FROM shares"
-        " WHERE child_id = $1 ORDER BY shared_at", child_id)
-    reads = await audit.fetch(
-        "SELECT recorded_at, user_id, agency, role, service, action, purpose FROM access_log"
-        " WHERE child_ids @> ARRAY[$1::text] ORDER BY recorded_at", child_id)
+    shares, reads = await _audits(settings, audit, child_id)
     erased = await vault.pool.fetchval(
         "SELECT erased_at FROM child_keys WHERE child_id = $1 AND wrapped_key IS NULL",
         child_id)

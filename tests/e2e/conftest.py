@@ -17,6 +17,7 @@ from tests.infrastructure import (
     auth,
     new_namespace,
     poll_until,
+    process_env,
     running,
     secure_kafka,
 )
@@ -45,11 +46,13 @@ def every_response() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def platform(infra: Infrastructure) -> Iterator[Platform]:
     """Every process of the platform, started as `make run` starts them, in a namespace of its
-    own. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
+    own: provisioned first, each process as its service's runtime role with only the keys it
+    uses. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
     namespace = new_namespace()
+    passwords = infra.provision(namespace)
     env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600")
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
-    processes = {p.name: ServiceProcess(p.module, p.role, env, logs)
+    processes = {p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)
                  for p in service_processes(0)}
     with running(processes):
         yield Platform(processes, namespace)
@@ -85,14 +88,15 @@ class SecurePlatform:
 @pytest.fixture(scope="package")
 def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
     namespace = new_namespace()
+    passwords = infra.provision(namespace)
     with secure_kafka(namespace) as kafka:
         env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600",
                         CSP_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka.kafka_port}",
                         CSP_RATE_LIMIT="100000/second")  # the limit has tests of its own
         logs = ARTIFACTS / "logs" / f"secure-{namespace}"
         processes = {p.name: ServiceProcess(
-            p.module, p.role, {**env, **(kafka.kafka_client_env(p.service)
-                                         if p.role == "worker" else {})}, logs)
+            p.module, p.role, process_env(env, p, passwords, kafka.kafka_client_env(p.service)
+                                          if p.role == "worker" else {}), logs)
             for p in service_processes(0)}
         with running(processes):
             yield SecurePlatform(processes, namespace, kafka, *_records(processes))

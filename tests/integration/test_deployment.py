@@ -8,14 +8,18 @@ import subprocess
 
 import yaml
 
+from deploy import database
 from deploy.local.kafka_security import password_variable, users
-from deploy.local.stack import ROOT, service_processes
+from deploy.local.stack import KEYS_HELD, ROOT, SUBJECT_ACCESS_READER, service_processes
 
-# Every secret compose needs, with a placeholder (a real deployment has its secret store).
-SECRETS = {name: "check" for name in [
+# Every secret compose needs, with a placeholder of its own (a real deployment has its secret
+# store), so the test can tell which one each container gets.
+SECRETS = {name: f"check-{name.lower()}" for name in [
     "CSP_POSTGRES_PASSWORD", "CSP_PARTNER_PSEUDONYM_KEY", "CSP_KEY_ENCRYPTION_KEY",
     "CSP_AUTH_JWKS", "CSP_AUTH_ISSUER", "CSP_KAFKA_ADMIN_PASSWORD",
-    *(f"CSP_KAFKA_PASSWORD_{password_variable(u)}" for u in users())]}
+    *(f"CSP_KAFKA_PASSWORD_{password_variable(u)}" for u in users()),
+    *(database.password_variable(n) for n in [*database.SERVICES, database.SUBJECT_ACCESS])]}
+KEYS = ("CSP_KEY_ENCRYPTION_KEY", "CSP_PARTNER_PSEUDONYM_KEY")
 
 
 def compose_config() -> dict:  # type: ignore[type-arg]
@@ -38,6 +42,7 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
         assert container["healthcheck"]["test"]
         assert container["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
+            "db-provision": {"condition": "service_completed_successfully"},
             "kafka-provision": {"condition": "service_completed_successfully"}}
         environment = container["environment"]
         assert environment["CSP_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
@@ -52,6 +57,8 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
     assert services["kafka-provision"]["command"][2:4] == ["deploy.local.kafka_security",
                                                            "provision"]
     assert services["postgres"]["image"].startswith("postgres:15")
+    assert services["db-provision"]["command"] == ["python", "-m", "deploy.database",
+                                                   "provision"]
     assert all("healthcheck" in services[name] for name in ("kafka", "postgres"))
 
 
@@ -62,3 +69,32 @@ def test_compose_refuses_to_start_without_a_database_password() -> None:
                              "config", "-q"], capture_output=True, text=True, env=env)
     assert result.returncode != 0
     assert "CSP_POSTGRES_PASSWORD" in result.stderr
+
+
+def test_each_process_gets_its_own_database_role_and_only_the_keys_it_uses() -> None:
+    services = compose_config()["services"]
+    for process in service_processes(8000):
+        environment = services[process.name]["environment"]
+        assert environment["CSP_POSTGRES_USER"] == f"csp_{process.service}", process.name
+        assert environment["CSP_POSTGRES_PASSWORD"] == SECRETS[
+            database.password_variable(process.service)], process.name
+        for key in KEYS:  # each key only where it is used
+            assert (key in environment) == (key in process.keys), (process.name, key)
+            if key in environment:
+                assert environment[key] == SECRETS[key]
+        reader = environment.get("CSP_SUBJECT_ACCESS_PASSWORD")
+        assert (reader is not None) == (process.name == SUBJECT_ACCESS_READER), process.name
+        # Nobody else's password: not the superuser's, no other role's.
+        others = {v for k, v in SECRETS.items() if k.startswith("CSP_POSTGRES_PASSWORD")} - {
+            SECRETS[database.password_variable(process.service)],
+            SECRETS[database.password_variable(database.SUBJECT_ACCESS)]}
+        assert not others & set(environment.values()), process.name
+    assert set(KEYS_HELD) <= {p.name for p in service_processes(8000)}
+    provisioner = services["db-provision"]
+    assert provisioner["environment"]["CSP_POSTGRES_USER"] == "postgres"
+    assert services["postgres"]["environment"]["POSTGRES_USER"] == "postgres"
+    assert provisioner["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name in [*database.SERVICES, database.SUBJECT_ACCESS]:
+        variable = database.password_variable(name)
+        assert provisioner["environment"][variable] == SECRETS[variable]
+    assert not set(KEYS) & set(provisioner["environment"])
