@@ -22,6 +22,7 @@ from shared.application import UnknownStream
 from shared.audit import AuditLog
 from shared.auth import Principal
 from shared.clock import Clock, clock_from
+from shared.commands import hashed_body
 from shared.db import open_database
 from shared.envelope import new_event_id
 from shared.eventstore import (
@@ -80,13 +81,16 @@ def command_context(
     correlation_id: UUID | None,
     principal: Principal,
     extra: dict[str, Any] | None = None,
+    personal_key: bytes | None = None,
 ) -> CommandContext:
-    """The context of a command: the actor is the token's user, agency and role."""
+    """The context of a command: the actor is the token's user, agency and role. The request
+    hash never sees personal fields in the clear (`shared.commands.hashed_body`): give the
+    subject's key as `personal_key` when the body carries any."""
     return CommandContext(
         actor=principal.actor,
         correlation_id=correlation_id or new_event_id(),
         idempotency_key=idempotency_key,
-        request_hash=hash_of({"body": body.model_dump(mode="json"), **(extra or {})}),
+        request_hash=hash_of({"body": hashed_body(body, personal_key), **(extra or {})}),
     )
 
 

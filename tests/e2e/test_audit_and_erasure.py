@@ -139,13 +139,23 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     assert any(s["agency"] == "police" for s in export["shared_with_partners"])
     assert any(r["user_id"] == "sw-canary" for r in export["read_by"])
 
-    # Erasure: the key is destroyed; the fields read as erased, the statutory facts remain.
-    erased = await api.post(
-        f"{me}/erasure",
-        headers=GOVERNANCE,
-        json={"erased_on": date.today().isoformat(), "reason": "subject_request"},
+    # An erasure the domain refuses (dated in the future) destroys nothing: it used to take
+    # the key first and answer 422 after, with no event recorded.
+    future = (date.today() + timedelta(days=2)).isoformat()
+    refused_erasure = await api.post(
+        f"{me}/erasure", headers=GOVERNANCE, json={"erased_on": future, "reason": "subject_request"}
     )
+    assert refused_erasure.status_code == 422, refused_erasure.text
+    kept = await api.get(f"{me}/personal-details", headers=PRACTITIONER)
+    assert kept.json()["given_names"] == marker
+
+    # Erasure: the key is destroyed; the fields read as erased, the statutory facts remain.
+    erasure = {"erased_on": date.today().isoformat(), "reason": "subject_request"}
+    once = {**GOVERNANCE, "Idempotency-Key": f"erase-{child}"}
+    erased = await api.post(f"{me}/erasure", headers=once, json=erasure)
     assert erased.status_code == 201, erased.text
+    again_erased = await api.post(f"{me}/erasure", headers=once, json=erasure)
+    assert (again_erased.status_code, again_erased.json()) == (201, erased.json())
     after = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
     assert after["personal_data_erased_at"] is not None
     assert marker not in json.dumps(after)

@@ -6,15 +6,15 @@ service derives the rest (due dates, counts) when it records it.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from contracts.case_events import events as e
-from shared.commands import example
+from shared.commands import PersonalFields, example
 
 PlainText = Field(None, min_length=1, max_length=1000)
 
 
-class PersonalDetails(BaseModel):
+class PersonalDetails(PersonalFields):
     """Personal fields, as the practitioner types them. Never stored or sent as they are:
     the service seals each with the child's own key before recording it."""
 

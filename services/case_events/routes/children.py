@@ -49,13 +49,14 @@ async def register_child(
     correlation_id: CorrelationId = None,
 ) -> Recorded:
     check_locality(request, command.locality)
-    ctx = command_context(command, idempotency_key, correlation_id, caller)
-    decision = Decision(today=clock.today())
-    sealed = None
+    sealed, key = None, None
     if command.personal is not None:
         key = await vault.key(command.child_id, create=True)
-        assert key is not None
+        if key is None:  # create=True makes one or raises PersonalDataErased
+            raise RuntimeError(f"no key could be made for {command.child_id!r}")
         sealed = seal_details(key, command.child_id, command.personal)
+    ctx = command_context(command, idempotency_key, correlation_id, caller, personal_key=key)
+    decision = Decision(today=clock.today())
     result = await execute(
         store,
         Child,

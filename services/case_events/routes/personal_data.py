@@ -93,15 +93,17 @@ async def record_personal_details(
     correlation_id: CorrelationId = None,
 ) -> Recorded:
     await registered_locality(request, pool, child_id)
+    key = await vault.key(child_id, create=True)
+    if key is None:  # create=True makes one or raises PersonalDataErased
+        raise RuntimeError(f"no key could be made for {child_id!r}")
     ctx = command_context(
         command,
         idempotency_key,
         correlation_id,
         caller,
         extra={"stream": child_id, "path": "/personal-details"},
+        personal_key=key,
     )
-    key = await vault.key(child_id, create=True)
-    assert key is not None
     sealed = seal_details(key, child_id, command)
     decision = Decision(today=clock.today())
     result = await execute(
@@ -164,9 +166,18 @@ async def erase(
     )
     if await locality_of(pool, child_id) is None:
         raise UnknownStream(child_id)
-    # The key first: if the event then fails, a retry finds the key already gone.
-    await vault.erase(child_id, caller.user_id)
+    earlier = ctx.idempotency_key and await store.find_command(
+        ctx.idempotency_key, ctx.request_hash or ""
+    )
+    if earlier:  # the same erasure delivered again: already done
+        return recorded(earlier, response)
     decision = Decision(today=clock.today())
+    # Decided before anything is destroyed: a refused erasure (a date in the future, a child
+    # already erased) leaves the key as it was. Then the key, then the event: if recording
+    # fails, a retry finds the key gone and records the event.
+    child = Child.from_history(child_id, await store.read_stream(child_id))
+    child.erase_personal_data(command, decision)
+    await vault.erase(child_id, caller.user_id)
     result = await execute(
         store, Child, child_id, lambda c: c.erase_personal_data(command, decision), ctx
     )
