@@ -507,7 +507,10 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
         )
         return day
 
-    today = await eventually(kept_today, 900, 0.5, what="the API to keep today's boards")
+    kept = await eventually(kept_today, 900, 0.5, what="the API to keep today's boards")
+    if kept is None:  # eventually returns only a value that is there
+        raise TimeoutError("the API kept no day")
+    today: date = kept
     board_times, select_times = [], []
     async with httpx.AsyncClient(timeout=900, headers=BENCH_USER) as client:
         t = time.perf_counter()

@@ -55,8 +55,12 @@ MIGRATIONS: dict[str, list[Path]] = {
     "case_events": [EVENT_STORE_SQL, SERVICES_DIR / "case_events" / "sql"],
     "accommodation": [EVENT_STORE_SQL, PROJECTION_SQL, KNOWN_CHILDREN_SQL],
     "education": [EVENT_STORE_SQL, PROJECTION_SQL, KNOWN_CHILDREN_SQL],
-    "escalations": [EVENT_STORE_SQL, PROJECTION_SQL, KNOWN_CHILDREN_SQL,
-                    SERVICES_DIR / "escalations" / "sql"],
+    "escalations": [
+        EVENT_STORE_SQL,
+        PROJECTION_SQL,
+        KNOWN_CHILDREN_SQL,
+        SERVICES_DIR / "escalations" / "sql",
+    ],
     "partner_feeds": [PROJECTION_SQL, SERVICES_DIR / "partner_feeds" / "sql"],
     "projections": [BUILDS_SQL],
 }
@@ -132,8 +136,9 @@ async def _ensure_database(conn: asyncpg.Connection, database: str, owner: str) 
     await _ddl(conn, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
 
 
-async def _take_ownership(conn: asyncpg.Connection, owner: str, audit_owner: str | None,
-                          builds_owner: str | None = None) -> None:
+async def _take_ownership(
+    conn: asyncpg.Connection, owner: str, audit_owner: str | None, builds_owner: str | None = None
+) -> None:
     """Give every table, view and function of schema `public` to `owner` (the audit's to
     `audit_owner`), and every other schema of the database (the projections' board builds) to
     `builds_owner`. ALTER ... OWNER rather than REASSIGN OWNED: the local stack's superuser is
@@ -154,7 +159,8 @@ async def _take_ownership(conn: asyncpg.Connection, owner: str, audit_owner: str
         " WHERE n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> 'information_schema'"
         " UNION ALL SELECT nspname, nspname, 'SCHEMA', pg_get_userbyid(nspowner)"
         " FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
-        " AND nspname NOT IN ('information_schema', 'public')")
+        " AND nspname NOT IN ('information_schema', 'public')"
+    )
     for row in rows:
         base = row["name"].split("(", 1)[0]
         if row["schema"] != "public":
@@ -202,28 +208,37 @@ async def _table_grants(conn: asyncpg.Connection, runtime: str) -> None:
     separately (_audit_grants). USAGE on the sequences: nextval for identity columns."""
     await _ddl(conn, "GRANT USAGE ON SCHEMA public TO %I", runtime)
     for (table,) in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"):
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+    ):
         if table not in AUDIT_OBJECTS:
             await _set_table_privileges(conn, table, runtime, _privileges(table))
     await _ddl(conn, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO %I", runtime)
 
 
-async def _set_table_privileges(conn: asyncpg.Connection, table: str, role: str,
-                                privileges: str) -> None:
+async def _set_table_privileges(
+    conn: asyncpg.Connection, table: str, role: str, privileges: str
+) -> None:
     """Exactly `privileges` for `role` on the table: left alone when they are already the
     role's (a second run changes nothing, not even the ACL's order), else REVOKE ALL and
     GRANT (dropping anything granted by hand, TRUNCATE included)."""
-    held = {r[0] for r in await conn.fetch(
-        "SELECT a.privilege_type FROM pg_class c, aclexplode(c.relacl) a"
-        " WHERE c.oid = $1::regclass AND a.grantee = $2::regrole", f"public.{table}", role)}
+    held = {
+        r[0]
+        for r in await conn.fetch(
+            "SELECT a.privilege_type FROM pg_class c, aclexplode(c.relacl) a"
+            " WHERE c.oid = $1::regclass AND a.grantee = $2::regrole",
+            f"public.{table}",
+            role,
+        )
+    }
     if held == set(privileges.split(", ")):
         return
     await _ddl(conn, "REVOKE ALL ON TABLE public.%I FROM %I", table, role)
     await _ddl(conn, "GRANT %s ON TABLE public.%I TO %I", privileges, table, role)
 
 
-async def _service_extras(conn: asyncpg.Connection, service: str, database: str,
-                          runtime: str) -> None:
+async def _service_extras(
+    conn: asyncpg.Connection, service: str, database: str, runtime: str
+) -> None:
     if service == "projections":
         # A rebuild creates a schema per build (services/projections/builds.py) and swap()
         # drops old ones: the runtime role may CREATE schemas in its own database, and owns
@@ -238,18 +253,24 @@ async def _service_extras(conn: asyncpg.Connection, service: str, database: str,
             # Before PostgreSQL 17 only the owner may VACUUM (the runtime role's VACUUM is
             # skipped with a warning): autovacuum then removes a single dead row within a
             # minute (autovacuum_naptime).
-            await conn.execute("ALTER TABLE child_keys SET (autovacuum_vacuum_threshold = 0,"
-                               " autovacuum_vacuum_scale_factor = 0)")
+            await conn.execute(
+                "ALTER TABLE child_keys SET (autovacuum_vacuum_threshold = 0,"
+                " autovacuum_vacuum_scale_factor = 0)"
+            )
 
 
 async def _provision_service(admin: Settings, roles: Roles, service: str) -> list[str]:
-    database, owner, runtime = f"{admin.namespace}{service}", roles.owner(service), \
-        roles.runtime(service)
+    database, owner, runtime = (
+        f"{admin.namespace}{service}",
+        roles.owner(service),
+        roles.runtime(service),
+    )
     audit_owner = roles.audit_owner if database == admin.audit_db else None
     conn = await asyncpg.connect(admin.dsn(database))
     try:
-        await _take_ownership(conn, owner, audit_owner,
-                              runtime if service == "projections" else None)
+        await _take_ownership(
+            conn, owner, audit_owner, runtime if service == "projections" else None
+        )
         applied = await _migrate_as(conn, owner, MIGRATIONS[service])
         await _ddl(conn, "GRANT CONNECT ON DATABASE %I TO %I", database, runtime)
         await _table_grants(conn, runtime)
@@ -268,8 +289,7 @@ async def _provision_audit(admin: Settings, roles: Roles) -> list[str]:
         if database not in {f"{admin.namespace}{s}" for s in SERVICES}:
             await _take_ownership(conn, roles.audit_owner, roles.audit_owner)
         elif await conn.fetchval("SELECT to_regclass('schema_migrations')"):
-            await _ddl(conn, "GRANT SELECT, INSERT ON schema_migrations TO %I",
-                       roles.audit_owner)
+            await _ddl(conn, "GRANT SELECT, INSERT ON schema_migrations TO %I", roles.audit_owner)
         applied = await _migrate_as(conn, roles.audit_owner, [AUDIT_SQL])
         for service in SERVICES:
             runtime = roles.runtime(service)
@@ -277,8 +297,11 @@ async def _provision_audit(admin: Settings, roles: Roles) -> list[str]:
             await _ddl(conn, "GRANT USAGE ON SCHEMA public TO %I", runtime)
             await _ddl(conn, "GRANT SELECT ON schema_migrations TO %I", runtime)
             await _set_table_privileges(
-                conn, "access_log", runtime,
-                "SELECT, INSERT" if service == "partner_feeds" else "INSERT")
+                conn,
+                "access_log",
+                runtime,
+                "SELECT, INSERT" if service == "partner_feeds" else "INSERT",
+            )
     finally:
         await conn.close()
     return applied
@@ -321,8 +344,9 @@ async def provision(admin: Settings, passwords: Mapping[str, str]) -> dict[str, 
             await _ensure_database(conn, f"{admin.namespace}{service}", roles.owner(service))
         if admin.audit_db not in {f"{admin.namespace}{s}" for s in SERVICES}:
             await _ensure_database(conn, admin.audit_db, roles.audit_owner)
-        applied = {f"{admin.namespace}{s}": await _provision_service(admin, roles, s)
-                   for s in SERVICES}
+        applied = {
+            f"{admin.namespace}{s}": await _provision_service(admin, roles, s) for s in SERVICES
+        }
         applied[f"{admin.audit_db} (audit)"] = await _provision_audit(admin, roles)
         await _grant_subject_access(admin, roles)
     finally:
@@ -334,15 +358,20 @@ async def provision(admin: Settings, passwords: Mapping[str, str]) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m deploy.database", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.database",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["provision"])
     parser.parse_args()
     admin = Settings()
     applied = asyncio.run(provision(admin, passwords_from_environment()))
     for database, names in applied.items():
-        print(f"{database}: {len(names)} migration(s) applied{': ' if names else ''}"
-              f"{', '.join(names)}")
+        print(
+            f"{database}: {len(names)} migration(s) applied{': ' if names else ''}"
+            f"{', '.join(names)}"
+        )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,10 @@ async def open_database(settings: Settings, *migration_folders: Path) -> asyncpg
     await ensure_database(settings.dsn("postgres"), settings.database)
     try:
         pool = await asyncpg.create_pool(
-            settings.dsn(), min_size=1, max_size=settings.postgres_pool_max, command_timeout=60,
+            settings.dsn(),
+            min_size=1,
+            max_size=settings.postgres_pool_max,
+            command_timeout=60,
             reset=_session_left_as_it_was,
         )
     except asyncpg.InsufficientPrivilegeError as error:  # no CONNECT on the database

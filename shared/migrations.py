@@ -45,7 +45,8 @@ async def ensure_database(admin_dsn: str, database: str) -> None:
                 pass  # created by a concurrent starter
             except asyncpg.InsufficientPrivilegeError as error:
                 raise DatabaseNotProvisionedError(
-                    f"database {database} not provisioned: {PROVISION}") from error
+                    f"database {database} not provisioned: {PROVISION}"
+                ) from error
     finally:
         await conn.close()
 
@@ -59,10 +60,12 @@ async def migrate(conn: asyncpg.Connection, scripts: Iterable[Path]) -> list[str
     try:
         pending = await _pending(conn, scripts)
         if pending and not await conn.fetchval(
-                "SELECT has_schema_privilege(current_schema(), 'CREATE')"):
+            "SELECT has_schema_privilege(current_schema(), 'CREATE')"
+        ):
             raise DatabaseNotProvisionedError(
                 f"database {await conn.fetchval('SELECT current_database()')} not provisioned "
-                f"({len(pending)} migration(s) pending, first {pending[0][1]}): {PROVISION}")
+                f"({len(pending)} migration(s) pending, first {pending[0][1]}): {PROVISION}"
+            )
         for script, name in pending:
             async with conn.transaction():
                 await conn.execute(script.read_text())

@@ -20,14 +20,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from aiokafka.structs import ConsumerRecord
 
 from deploy import database
 from deploy.local.stack import (
@@ -42,6 +43,8 @@ from deploy.local.stack import (
 from shared.auth import LocalIssuer
 from shared.settings import Settings
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
 
@@ -52,8 +55,9 @@ TEST_KEY_ENCRYPTION_KEY = new_aes_key()
 TEST_ISSUER = LocalIssuer(ROOT / ".local" / f"test-auth-{os.getpid()}")
 
 
-def auth(role: str = "manager", agency: str = "council", user: str | None = None,
-         **claims: Any) -> dict[str, str]:
+def auth(
+    role: str = "manager", agency: str = "council", user: str | None = None, **claims: Any
+) -> dict[str, str]:
     """The Authorization header of a user with this role and agency."""
     return TEST_ISSUER.headers(user or f"test-{agency}-{role}", agency, role, **claims)
 
@@ -105,35 +109,56 @@ class Infrastructure:
         }
 
     def dsn(self, database: str) -> str:
-        return (f"postgresql://{self.postgres_user}:{self.postgres_password}@"
-                f"{self.postgres_host}:{self.postgres_port}/{database}")
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}@"
+            f"{self.postgres_host}:{self.postgres_port}/{database}"
+        )
 
     def provision(self, namespace: str) -> dict[str, str]:
         """The namespace's databases and roles (deploy/database.py, as this server's
         administrator); the login roles' passwords, generated for this run."""
         import asyncio
 
-        passwords = {name: secrets.token_urlsafe(18)
-                     for name in [*database.SERVICES, database.SUBJECT_ACCESS]}
-        admin = Settings(namespace=namespace, postgres_host=self.postgres_host,
-                         postgres_port=self.postgres_port, postgres_user=self.postgres_user,
-                         postgres_password=self.postgres_password)
+        passwords = {
+            name: secrets.token_urlsafe(18)
+            for name in [*database.SERVICES, database.SUBJECT_ACCESS]
+        }
+        admin = Settings(
+            namespace=namespace,
+            postgres_host=self.postgres_host,
+            postgres_port=self.postgres_port,
+            postgres_user=self.postgres_user,
+            postgres_password=self.postgres_password,
+        )
         asyncio.run(database.provision(admin, passwords))
         return passwords
 
 
-_TEST_KEYS = {"CSP_KEY_ENCRYPTION_KEY": TEST_KEY_ENCRYPTION_KEY,
-              "CSP_PARTNER_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY}
+_TEST_KEYS = {
+    "CSP_KEY_ENCRYPTION_KEY": TEST_KEY_ENCRYPTION_KEY,
+    "CSP_PARTNER_PSEUDONYM_KEY": TEST_PSEUDONYM_KEY,
+}
 
 
-def process_env(env: dict[str, str], process: Process, passwords: dict[str, str],
-                kafka: dict[str, str] | None = None) -> dict[str, str]:
+def process_env(
+    env: dict[str, str],
+    process: Process,
+    passwords: dict[str, str],
+    kafka: dict[str, str] | None = None,
+) -> dict[str, str]:
     """`env` (Infrastructure.env's) for one process as deployed: its service's runtime role
     instead of the administrator, only the keys it uses (deploy/local/stack.py KEYS_HELD)."""
     shared = {k: v for k, v in env.items() if k not in _TEST_KEYS}
-    return {**shared, **process_secrets(process, database.Roles(env.get("CSP_NAMESPACE", "")),
-                                        passwords, {k: _TEST_KEYS[k] for k in process.keys},
-                                        kafka or {})}
+    return {
+        **shared,
+        **process_secrets(
+            process,
+            database.Roles(env.get("CSP_NAMESPACE", "")),
+            passwords,
+            {k: _TEST_KEYS[k] for k in process.keys},
+            kafka or {},
+        ),
+    }
 
 
 # Ports for servers the tests start come from below Linux's ephemeral range (32768-60999).
@@ -180,13 +205,20 @@ def _docker_reachable() -> bool:
 
 @contextmanager
 def infrastructure() -> Iterator[Infrastructure]:
-    dsn_base, bootstrap = (os.environ.get("CSP_TEST_POSTGRES_DSN_BASE"),
-                           os.environ.get("CSP_TEST_KAFKA_BOOTSTRAP"))
+    dsn_base, bootstrap = (
+        os.environ.get("CSP_TEST_POSTGRES_DSN_BASE"),
+        os.environ.get("CSP_TEST_KAFKA_BOOTSTRAP"),
+    )
     if dsn_base and bootstrap:
         parts = urlsplit(dsn_base)
-        yield Infrastructure(parts.hostname or "127.0.0.1", parts.port or 5432,
-                             parts.username or "postgres", parts.password or "", bootstrap,
-                             "environment")
+        yield Infrastructure(
+            parts.hostname or "127.0.0.1",
+            parts.port or 5432,
+            parts.username or "postgres",
+            parts.password or "",
+            bootstrap,
+            "environment",
+        )
     elif _docker_reachable():
         yield from _containers()
     else:
@@ -265,20 +297,27 @@ def _containers() -> Iterator[Infrastructure]:
 def _local_stack() -> Iterator[Infrastructure]:
     state = ROOT / ".local" / f"test-stack-{os.getpid()}"  # one per process: never shared
     shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, postgres_port=free_port(), kafka_port=free_port(2),
-                       kafka_heap="512m")
+    stack = LocalStack(
+        state_dir=state, postgres_port=free_port(), kafka_port=free_port(2), kafka_heap="512m"
+    )
     logs = state / "logs"
     stack.init_postgres()
     logs.mkdir(parents=True, exist_ok=True)
     pg_dir = stack.postgres_dir
-    postgres = stack.spawn_postgres(stdout=open(logs / "postgres.log", "wb"),
-                                    stderr=subprocess.STDOUT)
-    kafka = stack.spawn_kafka(stdout=open(logs / "kafka.log", "wb"), stderr=subprocess.STDOUT)
+    with open(logs / "postgres.log", "wb") as pg_log, open(logs / "kafka.log", "wb") as k_log:
+        postgres = stack.spawn_postgres(stdout=pg_log, stderr=subprocess.STDOUT)
+        kafka = stack.spawn_kafka(stdout=k_log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(stack.postgres_port, 60, "PostgreSQL")
         wait_for_port(stack.kafka_port, 90, "Kafka")
-        yield Infrastructure("127.0.0.1", stack.postgres_port, "csp", stack.postgres_password(),
-                             f"127.0.0.1:{stack.kafka_port}", "local stack")
+        yield Infrastructure(
+            "127.0.0.1",
+            stack.postgres_port,
+            "csp",
+            stack.postgres_password(),
+            f"127.0.0.1:{stack.kafka_port}",
+            "local stack",
+        )
     finally:
         postgres.send_signal(signal.SIGINT)
         kafka.terminate()
@@ -300,8 +339,8 @@ def secure_kafka(namespace: str) -> Iterator[LocalStack]:
     shutil.rmtree(state, ignore_errors=True)
     stack = LocalStack(state_dir=state, kafka_port=free_port(2), kafka_heap="512m", secure=True)
     (state / "logs").mkdir(parents=True, exist_ok=True)
-    kafka = stack.spawn_kafka(stdout=open(state / "logs" / "kafka.log", "wb"),
-                              stderr=subprocess.STDOUT)
+    with open(state / "logs" / "kafka.log", "wb") as log:
+        kafka = stack.spawn_kafka(stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(stack.kafka_port, 90, "Kafka")
         stack.provision_kafka(namespace)
@@ -316,8 +355,9 @@ def secure_kafka(namespace: str) -> Iterator[LocalStack]:
 
 
 @contextmanager
-def running(processes: dict[str, ServiceProcess], timeout_s: float = 120
-            ) -> Iterator[dict[str, ServiceProcess]]:
+def running(
+    processes: dict[str, ServiceProcess], timeout_s: float = 120
+) -> Iterator[dict[str, ServiceProcess]]:
     """Start every process, wait until each is healthy; stop them all afterwards."""
     try:
         for p in processes.values():
@@ -353,10 +393,15 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.role],
-                                     cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module, self.role],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         return self
 
     def wait_healthy(self, timeout_s: float = 90) -> ServiceProcess:
@@ -395,7 +440,9 @@ class ServiceProcess:
             return "(no log)"
 
 
-def poll_until(condition, timeout_s: float, interval_s: float = 0.05, what: str = "condition"):  # type: ignore[no-untyped-def]
+def poll_until(
+    condition: Callable[[], T], timeout_s: float, interval_s: float = 0.05, what: str = "condition"
+) -> T:
     """Wait for an asynchronous outcome: poll with a deadline, never a bare sleep."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -407,8 +454,12 @@ def poll_until(condition, timeout_s: float, interval_s: float = 0.05, what: str 
         time.sleep(interval_s)
 
 
-async def eventually(condition, timeout_s: float, interval_s: float = 0.05,  # type: ignore[no-untyped-def]
-                     what: str = "condition"):
+async def eventually(
+    condition: Callable[[], Awaitable[T]],
+    timeout_s: float,
+    interval_s: float = 0.05,
+    what: str = "condition",
+) -> T:
     """The asyncio form of poll_until: ``condition`` is an async callable."""
     import asyncio
 
@@ -422,8 +473,12 @@ async def eventually(condition, timeout_s: float, interval_s: float = 0.05,  # t
         await asyncio.sleep(interval_s)
 
 
-async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60,  # type: ignore[type-arg]
-                     kafka_options: dict[str, Any] | None = None) -> list:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 60,
+    kafka_options: dict[str, Any] | None = None,
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on a topic, from offset 0 to its current end (no consumer group);
     `kafka_options` (a secure broker's) replace the plain bootstrap address."""
     import asyncio
@@ -431,9 +486,13 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60,  # type:
     from aiokafka import AIOKafkaConsumer
 
     # Without a group, a subscribed consumer is assigned every partition of the topic.
-    consumer = AIOKafkaConsumer(topic, **(kafka_options or {"bootstrap_servers": bootstrap}),
-                                group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        **(kafka_options or {"bootstrap_servers": bootstrap}),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -445,6 +504,7 @@ async def read_topic(bootstrap: str, topic: str, timeout_s: float = 60,  # type:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         records = []
+
         async def behind() -> bool:
             return any([await consumer.position(tp) < ends[tp] for tp in partitions])
 

@@ -80,19 +80,32 @@ SUBJECT_ACCESS_READER = "case_events_api"
 
 def service_processes(http_base: int) -> list[Process]:
     """Every service process of the platform, with its HTTP port (offsets from http_base)."""
-    services = ["projections", "case_events", "accommodation", "education", "escalations",
-                "partner_feeds"]
+    services = [
+        "projections",
+        "case_events",
+        "accommodation",
+        "education",
+        "escalations",
+        "partner_feeds",
+    ]
     return [
-        *(Process(f"{name}_api", f"services.{name}", "api", http_base + i)
-          for i, name in enumerate(services)),
-        *(Process(f"{name}_worker", f"services.{name}", "worker", http_base + 10 + i)
-          for i, name in enumerate(services)),
+        *(
+            Process(f"{name}_api", f"services.{name}", "api", http_base + i)
+            for i, name in enumerate(services)
+        ),
+        *(
+            Process(f"{name}_worker", f"services.{name}", "worker", http_base + 10 + i)
+            for i, name in enumerate(services)
+        ),
     ]
 
 
 def find_postgres_bin() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                        key=lambda p: int(p.parent.parent.name), reverse=True)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        key=lambda p: int(p.parent.parent.name),
+        reverse=True,
+    )
     if candidates:
         return candidates[0].parent
     found = shutil.which("postgres")
@@ -134,8 +147,11 @@ def wait_for_port(port: int, timeout_s: float, what: str) -> None:
 
 @dataclass
 class LocalStack:
-    state_dir: Path = field(default_factory=lambda: Path(
-        os.environ.get("CSP_STATE_DIR", ROOT / ".local" / "run")).resolve())
+    state_dir: Path = field(
+        default_factory=lambda: Path(
+            os.environ.get("CSP_STATE_DIR", ROOT / ".local" / "run")
+        ).resolve()
+    )
     postgres_port: int = int(os.environ.get("CSP_POSTGRES_PORT", "5433"))
     kafka_port: int = int(os.environ.get("CSP_KAFKA_PORT", "9092"))
     http_base: int = int(os.environ.get("CSP_HTTP_BASE_PORT", "8000"))
@@ -170,8 +186,9 @@ class LocalStack:
     def postgres_password(self) -> str:
         return self.credential("CSP_POSTGRES_PASSWORD")
 
-    def credential(self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(24)
-                   ) -> str:
+    def credential(
+        self, name: str, make: Callable[[], str] = lambda: secrets.token_urlsafe(24)
+    ) -> str:
         """A local credential from credentials.env, generated (and kept) on first use: never
         committed, never the same on two machines."""
         if os.environ.get(name):  # a deployment's secret store
@@ -200,21 +217,46 @@ class LocalStack:
                 os.chown(path, pg.pw_uid, pg.pw_gid)
         data.chmod(0o700)
         try:
-            self._as_postgres([str(find_postgres_bin() / "initdb"), "-D", str(data), "-U", "csp",
-                               "--auth-host=scram-sha-256", "--auth-local=peer",
-                               f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"],
-                              check=True, stdout=subprocess.DEVNULL)
+            self._as_postgres(
+                [
+                    str(find_postgres_bin() / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "csp",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=peer",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         finally:
             pwfile.unlink(missing_ok=True)
 
     def postgres_argv(self) -> list[str]:
         return [
-            str(find_postgres_bin() / "postgres"), "-D", str(self.postgres_dir),
-            "-c", f"port={self.postgres_port}", "-c", "listen_addresses=127.0.0.1",
-            "-c", f"unix_socket_directories={self.postgres_dir}",
-            "-c", "max_connections=200", "-c", "shared_buffers=256MB",
+            str(find_postgres_bin() / "postgres"),
+            "-D",
+            str(self.postgres_dir),
+            "-c",
+            f"port={self.postgres_port}",
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.postgres_dir}",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
             # Durable commits stay on (fsync, synchronous_commit): a recorded event is kept.
-            "-c", "log_min_messages=warning", "-c", "log_line_prefix=%m [%p] ",
+            "-c",
+            "log_min_messages=warning",
+            "-c",
+            "log_line_prefix=%m [%p] ",
         ]
 
     def _as_postgres(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
@@ -236,42 +278,61 @@ class LocalStack:
     def kafka_dir(self) -> Path:
         return self.state_dir / "kafka"
 
-    def kafka_properties(self, node: int = 1, port: int | None = None,
-                         controller: int | None = None, voters: str | None = None,
-                         log_dir: Path | None = None, replicas: int = 1,
-                         bind: str = "127.0.0.1", advertised: str | None = None) -> str:
+    def kafka_properties(
+        self,
+        node: int = 1,
+        port: int | None = None,
+        controller: int | None = None,
+        voters: str | None = None,
+        log_dir: Path | None = None,
+        replicas: int = 1,
+        bind: str = "127.0.0.1",
+        advertised: str | None = None,
+    ) -> str:
         """A KRaft node that is broker and controller. The local stack is node 1 alone; the
         chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic."""
         port = port or self.kafka_port
         controller = controller or self.controller_port
-        listeners = kafka_security.listener_properties(
-            port, controller, self.tls_dir, self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
-            bind, advertised) if self.secure else [
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"]
-        return "\n".join([
-            "process.roles=broker,controller",
-            f"node.id={node}",
-            f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller}'}",
-            *listeners,
-            f"log.dirs={log_dir or self.kafka_dir / 'data'}",
-            "num.partitions=6",
-            "auto.create.topics.enable=false",
-            # The internal topics can have no more replicas than there are brokers.
-            f"offsets.topic.replication.factor={replicas}",
-            f"transaction.state.log.replication.factor={replicas}",
-            f"transaction.state.log.min.isr={max(1, replicas - 1)}",
-            f"share.coordinator.state.topic.replication.factor={replicas}",
-            f"share.coordinator.state.topic.min.isr={max(1, replicas - 1)}",
-            f"min.insync.replicas={max(1, replicas - 1)}",
-            "unclean.leader.election.enable=false",
-            "group.initial.rebalance.delay.ms=0",
-            "log.retention.hours=-1",
-            "",
-        ])
+        listeners = (
+            kafka_security.listener_properties(
+                port,
+                controller,
+                self.tls_dir,
+                self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
+                bind,
+                advertised,
+            )
+            if self.secure
+            else [
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ]
+        )
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                f"node.id={node}",
+                f"controller.quorum.voters={voters or f'1@127.0.0.1:{controller}'}",
+                *listeners,
+                f"log.dirs={log_dir or self.kafka_dir / 'data'}",
+                "num.partitions=6",
+                "auto.create.topics.enable=false",
+                # The internal topics can have no more replicas than there are brokers.
+                f"offsets.topic.replication.factor={replicas}",
+                f"transaction.state.log.replication.factor={replicas}",
+                f"transaction.state.log.min.isr={max(1, replicas - 1)}",
+                f"share.coordinator.state.topic.replication.factor={replicas}",
+                f"share.coordinator.state.topic.min.isr={max(1, replicas - 1)}",
+                f"min.insync.replicas={max(1, replicas - 1)}",
+                "unclean.leader.election.enable=false",
+                "group.initial.rebalance.delay.ms=0",
+                "log.retention.hours=-1",
+                "",
+            ]
+        )
 
     def init_kafka(self) -> Path:
         if not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
@@ -287,17 +348,29 @@ class LocalStack:
         if not mode.exists():  # a stack formatted before secure mode existed was plaintext
             mode.write_text(("plaintext" if formatted else wanted) + "\n")
         if mode.read_text().strip() != wanted:
-            raise SystemExit(f"this stack's Kafka was made {mode.read_text().strip()}, not "
-                             f"{wanted}: use another CSP_STATE_DIR, or `make clean-local`")
+            raise SystemExit(
+                f"this stack's Kafka was made {mode.read_text().strip()}, not "
+                f"{wanted}: use another CSP_STATE_DIR, or `make clean-local`"
+            )
         if not formatted:
             cluster_id = new_kafka_cluster_id()
             # The admin user exists from the start: it creates every other user and ACL.
-            scram = ["--add-scram", f"{kafka_security.MECHANISM}=[name={kafka_security.ADMIN},"
-                     f"password={self.credential('CSP_KAFKA_ADMIN_PASSWORD')}]"
-                     ] if self.secure else []
-            subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                                      "-c", str(config), *scram),
-                           check=True, stdout=subprocess.DEVNULL)
+            scram = (
+                [
+                    "--add-scram",
+                    f"{kafka_security.MECHANISM}=[name={kafka_security.ADMIN},"
+                    f"password={self.credential('CSP_KAFKA_ADMIN_PASSWORD')}]",
+                ]
+                if self.secure
+                else []
+            )
+            subprocess.run(
+                self._java(
+                    "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config), *scram
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         return config
 
     @property
@@ -306,33 +379,50 @@ class LocalStack:
 
     def kafka_passwords(self) -> dict[str, str]:
         """Each Kafka user's password (one per service worker, one per partner agency)."""
-        return {user: self.credential(
-            f"CSP_KAFKA_PASSWORD_{kafka_security.password_variable(user)}")
-            for user in kafka_security.users()}
+        return {
+            user: self.credential(f"CSP_KAFKA_PASSWORD_{kafka_security.password_variable(user)}")
+            for user in kafka_security.users()
+        }
 
     def provision_kafka(self, namespace: str = "") -> None:
         """Topics, users and ACLs, as the admin (secure mode; idempotent)."""
-        kafka_security.provision(f"127.0.0.1:{self.kafka_port}",
-                                 self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
-                                 self.tls_dir / "ca.pem", self.kafka_passwords(), namespace)
+        kafka_security.provision(
+            f"127.0.0.1:{self.kafka_port}",
+            self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
+            self.tls_dir / "ca.pem",
+            self.kafka_passwords(),
+            namespace,
+        )
 
     def kafka_client_env(self, service: str) -> dict[str, str]:
         """What a service worker needs to reach the broker in secure mode: its own user."""
         if not self.secure:
             return {}
-        return {"CSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                "CSP_KAFKA_SSL_CAFILE": str(self.tls_dir / "ca.pem"),
-                "CSP_KAFKA_USERNAME": service,
-                "CSP_KAFKA_PASSWORD": self.kafka_passwords()[service]}
+        return {
+            "CSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CSP_KAFKA_SSL_CAFILE": str(self.tls_dir / "ca.pem"),
+            "CSP_KAFKA_USERNAME": service,
+            "CSP_KAFKA_PASSWORD": self.kafka_passwords()[service],
+        }
 
     def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
-        return ["java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
-                "-cp", f"{KAFKA_LIB}/*", main, *args]
+        return [
+            "java",
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_LOG4J}",
+            "-cp",
+            f"{KAFKA_LIB}/*",
+            main,
+            *args,
+        ]
 
     def kafka_argv(self) -> list[str]:
-        return self._java("kafka.Kafka", str(self.kafka_dir / "server.properties"),
-                          heap=self.kafka_heap)
+        return self._java(
+            "kafka.Kafka", str(self.kafka_dir / "server.properties"), heap=self.kafka_heap
+        )
 
     def spawn_kafka(self, **popen: object) -> subprocess.Popen[bytes]:
         self.init_kafka()
@@ -342,8 +432,10 @@ class LocalStack:
 
     def database_passwords(self) -> dict[str, str]:
         """Each login role's password: one per service, one for the subject access reader."""
-        return {name: self.credential(database.password_variable(name))
-                for name in [*database.SERVICES, database.SUBJECT_ACCESS]}
+        return {
+            name: self.credential(database.password_variable(name))
+            for name in [*database.SERVICES, database.SUBJECT_ACCESS]
+        }
 
     def admin_environment(self) -> dict[str, str]:
         """The superuser `csp`: the provisioner's, an operator's shell's; no service's."""
@@ -353,9 +445,13 @@ class LocalStack:
         """Databases, roles, migrations and grants, as the superuser (idempotent)."""
         from shared.settings import Settings
 
-        admin = Settings(namespace=namespace, postgres_host="127.0.0.1",
-                         postgres_port=self.postgres_port, postgres_user="csp",
-                         postgres_password=self.postgres_password())
+        admin = Settings(
+            namespace=namespace,
+            postgres_host="127.0.0.1",
+            postgres_port=self.postgres_port,
+            postgres_user="csp",
+            postgres_password=self.postgres_password(),
+        )
         asyncio.run(database.provision(admin, self.database_passwords()))
 
     def provision_with_own_postgres(self) -> None:
@@ -385,14 +481,20 @@ class LocalStack:
     def process_environment(self, process: Process) -> dict[str, str]:
         """One process's own secrets: its service's database role, the keys it uses, the
         subject access reader (case-events API), its Kafka user (workers, secure mode)."""
-        keys = {"CSP_KEY_ENCRYPTION_KEY": lambda: self.credential("CSP_KEY_ENCRYPTION_KEY",
-                                                                  new_aes_key),
-                "CSP_PARTNER_PSEUDONYM_KEY": lambda: self.credential("CSP_PARTNER_PSEUDONYM_KEY")}
+        keys = {
+            "CSP_KEY_ENCRYPTION_KEY": lambda: self.credential(
+                "CSP_KEY_ENCRYPTION_KEY", new_aes_key
+            ),
+            "CSP_PARTNER_PSEUDONYM_KEY": lambda: self.credential("CSP_PARTNER_PSEUDONYM_KEY"),
+        }
         passwords = self.database_passwords()
-        return process_secrets(process, database.Roles(), passwords,
-                               {k: keys[k]() for k in process.keys},
-                               self.kafka_client_env(process.service)
-                               if process.role == "worker" else {})
+        return process_secrets(
+            process,
+            database.Roles(),
+            passwords,
+            {k: keys[k]() for k in process.keys},
+            self.kafka_client_env(process.service) if process.role == "worker" else {},
+        )
 
     @property
     def issuer(self) -> LocalIssuer:
@@ -416,8 +518,10 @@ class LocalStack:
         lines = [f"postgres: {me} postgres", f"kafka: {me} kafka"]
         for p in self.processes():
             # Only the workers talk to Kafka; in secure mode each as its service's own user.
-            variables = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in
-                                 {"CSP_HTTP_PORT": p.port, **self.process_environment(p)}.items())
+            variables = " ".join(
+                f"{k}={shlex.quote(str(v))}"
+                for k, v in {"CSP_HTTP_PORT": p.port, **self.process_environment(p)}.items()
+            )
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
         lines.append(f"ready: {me} ready")
         return "\n".join(lines) + "\n"
@@ -439,14 +543,25 @@ class LocalStack:
         }
 
 
-def process_secrets(process: Process, roles: database.Roles, passwords: dict[str, str],
-                    keys: dict[str, str], kafka: dict[str, str]) -> dict[str, str]:
+def process_secrets(
+    process: Process,
+    roles: database.Roles,
+    passwords: dict[str, str],
+    keys: dict[str, str],
+    kafka: dict[str, str],
+) -> dict[str, str]:
     """The secret part of a process's environment (the local stack's, the e2e tests')."""
-    env = {"CSP_POSTGRES_USER": roles.runtime(process.service),
-           "CSP_POSTGRES_PASSWORD": passwords[process.service], **keys, **kafka}
+    env = {
+        "CSP_POSTGRES_USER": roles.runtime(process.service),
+        "CSP_POSTGRES_PASSWORD": passwords[process.service],
+        **keys,
+        **kafka,
+    }
     if process.name == SUBJECT_ACCESS_READER:
-        env.update(CSP_SUBJECT_ACCESS_USER=roles.subject_access,
-                   CSP_SUBJECT_ACCESS_PASSWORD=passwords[database.SUBJECT_ACCESS])
+        env.update(
+            CSP_SUBJECT_ACCESS_USER=roles.subject_access,
+            CSP_SUBJECT_ACCESS_PASSWORD=passwords[database.SUBJECT_ACCESS],
+        )
     return env
 
 
@@ -474,17 +589,16 @@ DEMO_USERS = [
 ]
 
 
-def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any
-                  ) -> subprocess.Popen[bytes]:
+def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any) -> subprocess.Popen[bytes]:
     """Start a server in a session of its own, so that a signal to its supervisor's process
     group (honcho's SIGTERM, a terminal's Ctrl-C) does not reach it before its clients have
     left; the supervisor decides when it stops. If the supervisor dies, the kernel sends the
     server `on_parent_death` (Linux PR_SET_PDEATHSIG), so no orphan keeps the ports."""
+
     def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, on_parent_death)  # 1: PR_SET_PDEATHSIG
 
-    return subprocess.Popen(argv, start_new_session=True,
-                            preexec_fn=die_with_parent, **popen)
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=die_with_parent, **popen)
 
 
 def new_kafka_cluster_id() -> str:
@@ -512,8 +626,14 @@ def _reachable_by(path: Path, user: str) -> bool:
 
 # -- commands ---------------------------------------------------------------------------------
 
-def _supervise(proc: subprocess.Popen[bytes], first: int, then: int | None = None,
-               after: Callable[[], bool] = lambda: True, grace_s: float = 1.5) -> None:
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    first: int,
+    then: int | None = None,
+    after: Callable[[], bool] = lambda: True,
+    grace_s: float = 1.5,
+) -> None:
     """Wait for a child. On SIGTERM/SIGINT (honcho sends SIGTERM to every process at once),
     wait until `after()` holds (at most 3 s) so clients leave first, send `first`, and send
     `then` if the child still runs `grace_s` later."""
@@ -567,15 +687,20 @@ def cmd_ready(stack: LocalStack) -> None:
         if pending:
             time.sleep(0.5)
     if pending:
-        print(f"NOT HEALTHY after 300s: {', '.join(sorted(pending))} (see their logs above)",
-              flush=True)
+        print(
+            f"NOT HEALTHY after 300s: {', '.join(sorted(pending))} (see their logs above)",
+            flush=True,
+        )
     else:
         load_demo_county(stack)
         tokens = stack.demo_tokens()
-        print(f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
-              f"{_shown(tokens)}/ (manager.jwt: a council manager; police.jwt: a partner; "
-              "information-governance.jwt: the audits). The APIs take it as "
-              "`Authorization: Bearer <token>`.", flush=True)
+        print(
+            f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
+            f"{_shown(tokens)}/ (manager.jwt: a council manager; police.jwt: a partner; "
+            "information-governance.jwt: the audits). The APIs take it as "
+            "`Authorization: Bearer <token>`.",
+            flush=True,
+        )
         print(f"The platform is up ({time.time() - started:.1f}s). Open:", flush=True)
         for label, url in stack.urls().items():
             print(f"  {label:28} {url}", flush=True)
@@ -596,19 +721,32 @@ def load_demo_county(stack: LocalStack) -> None:
         print(f"The demo county is loaded ({marker.read_text().strip()}).", flush=True)
         return
     scale = float(os.environ.get("CSP_DEMO_SCALE", "0.25"))
-    print(f"Loading the demo county (scale {scale}) through the public APIs "
-          "(a few minutes the first time; CSP_DEMO_SCALE=1 for a full shire)...", flush=True)
+    print(
+        f"Loading the demo county (scale {scale}) through the public APIs "
+        "(a few minutes the first time; CSP_DEMO_SCALE=1 for a full shire)...",
+        flush=True,
+    )
     try:
-        summary = asyncio.run(load(stack.http_base, seed=7, scale=scale,
-                                   end=datetime.date.today(),
-                                   auth=stack.issuer.headers("demo-loader", "council",
-                                                             "practitioner")))
+        summary = asyncio.run(
+            load(
+                stack.http_base,
+                seed=7,
+                scale=scale,
+                end=datetime.date.today(),
+                auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
+            )
+        )
     except Exception as error:
-        print(f"The demo county did not load completely ({error!r}); run `make run` again "
-              "to resume it.", flush=True)
+        print(
+            f"The demo county did not load completely ({error!r}); run `make run` again "
+            "to resume it.",
+            flush=True,
+        )
         return
-    marker.write_text(f"{summary['children']} children, {summary['commands']} commands, "
-                      f"{summary['seconds']}s, scale {scale}, on {datetime.date.today()}\n")
+    marker.write_text(
+        f"{summary['children']} children, {summary['commands']} commands, "
+        f"{summary['seconds']}s, scale {scale}, on {datetime.date.today()}\n"
+    )
 
 
 def cmd_run(stack: LocalStack) -> None:
@@ -627,8 +765,10 @@ def cmd_run(stack: LocalStack) -> None:
     os.environ["CSP_STARTED_AT"] = os.environ.get("CSP_STARTED_AT", str(time.time()))
     os.environ.setdefault("CSP_LOG_FORMAT", "console")
     honcho = Path(sys.executable).parent / "honcho"
-    os.execv(str(honcho), [str(honcho), "start", "-f", str(procfile), "-d", str(ROOT),
-                           "-e", str(env_file)])
+    os.execv(
+        str(honcho),
+        [str(honcho), "start", "-f", str(procfile), "-d", str(ROOT), "-e", str(env_file)],
+    )
 
 
 def cmd_stop(stack: LocalStack) -> None:
@@ -669,8 +809,13 @@ def main() -> None:
         for key, value in {**stack.environment(), **stack.admin_environment()}.items():
             print(f"export {key}={shlex.quote(value)}")
         return
-    {"run": cmd_run, "stop": cmd_stop, "postgres": cmd_postgres, "kafka": cmd_kafka,
-     "ready": cmd_ready}[command](stack)
+    {
+        "run": cmd_run,
+        "stop": cmd_stop,
+        "postgres": cmd_postgres,
+        "kafka": cmd_kafka,
+        "ready": cmd_ready,
+    }[command](stack)
 
 
 if __name__ == "__main__":

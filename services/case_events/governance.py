@@ -59,7 +59,9 @@ async def _store_events(settings: Settings, service: str, child_id: str) -> list
             "SELECT event_id, stream_id, stream_version, event_type, occurred_at, recorded_at,"
             " actor::text AS actor, payload::text AS payload FROM events"
             " WHERE stream_id = $1 OR payload->>'child_id' = $1"
-            " ORDER BY recorded_at, stream_id, stream_version", child_id)
+            " ORDER BY recorded_at, stream_id, stream_version",
+            child_id,
+        )
     finally:
         await conn.close()
     return [_jsonable(r) for r in rows]
@@ -72,8 +74,9 @@ def _mark(event: dict[str, Any]) -> dict[str, Any]:
     return {**event, "review": review}
 
 
-async def _audits(settings: Settings, audit: asyncpg.Pool, child_id: str
-                  ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+async def _audits(
+    settings: Settings, audit: asyncpg.Pool, child_id: str
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
     """The child's shares with partners and the reads of its record: as the subject access
     reader when there is one (the API's own role may only INSERT into the access audit),
     else on the API's audit pool."""
@@ -84,19 +87,23 @@ async def _audits(settings: Settings, audit: asyncpg.Pool, child_id: str
     try:
         shares = await db.fetch(
             "SELECT agency, topic, subject, event_type, fields, purpose, shared_at FROM shares"
-            " WHERE child_id = $1 ORDER BY shared_at", child_id)
+            " WHERE child_id = $1 ORDER BY shared_at",
+            child_id,
+        )
         reads = await db.fetch(
             "SELECT recorded_at, user_id, agency, role, service, action, purpose"
             " FROM access_log WHERE child_ids @> ARRAY[$1::text] ORDER BY recorded_at",
-            child_id)
+            child_id,
+        )
     finally:
         if reader is not None:
             await reader.close()
     return shares, reads
 
 
-async def subject_access_export(settings: Settings, vault: KeyVault, audit: asyncpg.Pool,
-                                child_id: str, requested_by: str) -> dict[str, Any]:
+async def subject_access_export(
+    settings: Settings, vault: KeyVault, audit: asyncpg.Pool, child_id: str, requested_by: str
+) -> dict[str, Any]:
     key = await vault.key(child_id)
     held: dict[str, list[dict[str, Any]]] = {}
     for service in DOMAIN_STORES:
@@ -107,8 +114,8 @@ async def subject_access_export(settings: Settings, vault: KeyVault, audit: asyn
         held[service] = [_mark(e) for e in events]
     shares, reads = await _audits(settings, audit, child_id)
     erased = await vault.pool.fetchval(
-        "SELECT erased_at FROM child_keys WHERE child_id = $1 AND wrapped_key IS NULL",
-        child_id)
+        "SELECT erased_at FROM child_keys WHERE child_id = $1 AND wrapped_key IS NULL", child_id
+    )
     return {
         "child_id": child_id,
         "generated_at": datetime.now(UTC).isoformat(),
@@ -130,11 +137,17 @@ async def retention_report(pool: asyncpg.Pool, as_at: date) -> list[dict[str, An
         "   AND a.payload->>'reason' IN ('E11', 'E12')) AS adopted_on,"
         " EXISTS (SELECT 1 FROM events x WHERE x.stream_id = r.stream_id"
         "   AND x.event_type = 'ChildPersonalDataErased') AS erased"
-        " FROM events r WHERE r.event_type = 'ChildRegistered'")
+        " FROM events r WHERE r.event_type = 'ChildRegistered'"
+    )
     due = []
     for row in rows:
         kept = retention(row["dob"], row["adopted_on"])
         if kept.keep_until <= as_at and not row["erased"]:
-            due.append({"child_id": row["child_id"], "keep_until": kept.keep_until.isoformat(),
-                        "basis": kept.basis})
+            due.append(
+                {
+                    "child_id": row["child_id"],
+                    "keep_until": kept.keep_until.isoformat(),
+                    "basis": kept.basis,
+                }
+            )
     return sorted(due, key=lambda r: (r["keep_until"], r["child_id"]))

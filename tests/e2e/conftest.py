@@ -52,8 +52,10 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     passwords = infra.provision(namespace)
     env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600")
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
-    processes = {p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)
-                 for p in service_processes(0)}
+    processes = {
+        p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)
+        for p in service_processes(0)
+    }
     with running(processes):
         yield Platform(processes, namespace)
         check_reads_audited(processes, infra, namespace)
@@ -80,9 +82,11 @@ class SecurePlatform:
 
         return Settings(
             kafka_bootstrap_servers=f"127.0.0.1:{self.kafka.kafka_port}",
-            kafka_security_protocol="SASL_SSL", kafka_username=kafka_security.ADMIN,
+            kafka_security_protocol="SASL_SSL",
+            kafka_username=kafka_security.ADMIN,
             kafka_password=self.kafka.credential("CSP_KAFKA_ADMIN_PASSWORD"),
-            kafka_ssl_cafile=str(self.kafka.tls_dir / "ca.pem")).kafka_options()
+            kafka_ssl_cafile=str(self.kafka.tls_dir / "ca.pem"),
+        ).kafka_options()
 
 
 @pytest.fixture(scope="package")
@@ -90,14 +94,27 @@ def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
     namespace = new_namespace()
     passwords = infra.provision(namespace)
     with secure_kafka(namespace) as kafka:
-        env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600",
-                        CSP_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka.kafka_port}",
-                        CSP_RATE_LIMIT="100000/second")  # the limit has tests of its own
+        env = infra.env(
+            namespace,
+            CSP_DRIFT_CHECK_INTERVAL_S="3600",
+            CSP_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka.kafka_port}",
+            CSP_RATE_LIMIT="100000/second",
+        )  # the limit has tests of its own
         logs = ARTIFACTS / "logs" / f"secure-{namespace}"
-        processes = {p.name: ServiceProcess(
-            p.module, p.role, process_env(env, p, passwords, kafka.kafka_client_env(p.service)
-                                          if p.role == "worker" else {}), logs)
-            for p in service_processes(0)}
+        processes = {
+            p.name: ServiceProcess(
+                p.module,
+                p.role,
+                process_env(
+                    env,
+                    p,
+                    passwords,
+                    kafka.kafka_client_env(p.service) if p.role == "worker" else {},
+                ),
+                logs,
+            )
+            for p in service_processes(0)
+        }
         with running(processes):
             yield SecurePlatform(processes, namespace, kafka, *_records(processes))
             assert check_reads_audited(processes, infra, namespace) > 20  # not vacuous
@@ -108,17 +125,33 @@ def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
     paths name."""
     manager = auth("manager")
     child = f"C-{uuid.uuid4().hex[:10]}"
-    r = httpx.post(f"{processes['case_events_api'].url}/children", headers=manager, json={
-        "child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"}, timeout=30)
+    r = httpx.post(
+        f"{processes['case_events_api'].url}/children",
+        headers=manager,
+        json={"child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"},
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     for service in ("accommodation", "education", "escalations"):
         url = f"{processes[f'{service}_api'].url}/children/{child}"
-        poll_until(lambda u=url: httpx.get(u, headers=manager).status_code == 200, 60, 0.1,
-                   f"{service} to learn of the child through the secure broker")
+        poll_until(
+            lambda u=url: httpx.get(u, headers=manager).status_code == 200,
+            60,
+            0.1,
+            f"{service} to learn of the child through the secure broker",
+        )
     escalation = f"E-{uuid.uuid4().hex[:8]}"
-    r = httpx.post(f"{processes['escalations_api'].url}/escalations", headers=manager, json={
-        "escalation_id": escalation, "child_id": child, "raised_by": "IRO",
-        "raised_on": (date.today() - timedelta(days=1)).isoformat(),
-        "reason": "permanence_planning"}, timeout=30)
+    r = httpx.post(
+        f"{processes['escalations_api'].url}/escalations",
+        headers=manager,
+        json={
+            "escalation_id": escalation,
+            "child_id": child,
+            "raised_by": "IRO",
+            "raised_on": (date.today() - timedelta(days=1)).isoformat(),
+            "reason": "permanence_planning",
+        },
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     return child, escalation

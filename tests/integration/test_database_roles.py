@@ -31,9 +31,14 @@ REFUSED = asyncpg.InsufficientPrivilegeError
 
 
 def admin_settings(infra: Infrastructure, namespace: str, **update: Any) -> Settings:
-    return Settings(namespace=namespace, postgres_host=infra.postgres_host,
-                    postgres_port=infra.postgres_port, postgres_user=infra.postgres_user,
-                    postgres_password=infra.postgres_password, **update)
+    return Settings(
+        namespace=namespace,
+        postgres_host=infra.postgres_host,
+        postgres_port=infra.postgres_port,
+        postgres_user=infra.postgres_user,
+        postgres_password=infra.postgres_password,
+        **update,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +51,13 @@ async def provisioned(infra: Infrastructure) -> AsyncIterator[tuple[Settings, di
 
 
 def runtime(admin: Settings, passwords: dict[str, str], service: str) -> Settings:
-    return admin.model_copy(update={"service": service, "postgres_user":
-                                    Roles(admin.namespace).runtime(service),
-                                    "postgres_password": SecretStr(passwords[service])})
+    return admin.model_copy(
+        update={
+            "service": service,
+            "postgres_user": Roles(admin.namespace).runtime(service),
+            "postgres_password": SecretStr(passwords[service]),
+        }
+    )
 
 
 async def refused(conn: asyncpg.Connection, sql: str) -> bool:
@@ -61,12 +70,15 @@ async def refused(conn: asyncpg.Connection, sql: str) -> bool:
 
 
 async def tables(conn: asyncpg.Connection) -> list[str]:
-    return [r[0] for r in await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    return [
+        r[0]
+        for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    ]
 
 
-async def test_a_second_run_changes_nothing(infra: Infrastructure,
-                                            provisioned: tuple[Settings, dict[str, str]]) -> None:
+async def test_a_second_run_changes_nothing(
+    infra: Infrastructure, provisioned: tuple[Settings, dict[str, str]]
+) -> None:
     admin, passwords = provisioned
 
     async def snapshot() -> list[tuple[Any, ...]]:
@@ -74,13 +86,22 @@ async def test_a_second_run_changes_nothing(infra: Infrastructure,
         for service in SERVICES:
             conn = await asyncpg.connect(admin.dsn(f"{admin.namespace}{service}"))
             try:
-                rows += [(service, *r) for r in await conn.fetch(
-                    "SELECT c.relname, pg_get_userbyid(c.relowner), c.relacl::text FROM pg_class"
-                    " c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
-                    " ORDER BY 1")]
-                rows += [(service, *r) for r in await conn.fetch(
-                    "SELECT datname, pg_get_userbyid(datdba), datacl::text FROM pg_database"
-                    " WHERE datname = current_database()")]
+                rows += [
+                    (service, *r)
+                    for r in await conn.fetch(
+                        "SELECT c.relname, pg_get_userbyid(c.relowner), c.relacl::text"
+                        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = 'public'"
+                        " ORDER BY 1"
+                    )
+                ]
+                rows += [
+                    (service, *r)
+                    for r in await conn.fetch(
+                        "SELECT datname, pg_get_userbyid(datdba), datacl::text FROM pg_database"
+                        " WHERE datname = current_database()"
+                    )
+                ]
             finally:
                 await conn.close()
         return rows
@@ -93,7 +114,8 @@ async def test_a_second_run_changes_nothing(infra: Infrastructure,
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_a_runtime_role_is_refused_every_other_database(
-        service: str, provisioned: tuple[Settings, dict[str, str]]) -> None:
+    service: str, provisioned: tuple[Settings, dict[str, str]]
+) -> None:
     admin, passwords = provisioned
     me = runtime(admin, passwords, service)
     for other in SERVICES:
@@ -116,7 +138,8 @@ async def test_a_runtime_role_is_refused_every_other_database(
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_a_runtime_role_cannot_rewrite_its_own_record_or_the_audit(
-        service: str, provisioned: tuple[Settings, dict[str, str]]) -> None:
+    service: str, provisioned: tuple[Settings, dict[str, str]]
+) -> None:
     admin, passwords = provisioned
     me = runtime(admin, passwords, service)
     owner = Roles(admin.namespace).owner(service)
@@ -125,12 +148,17 @@ async def test_a_runtime_role_cannot_rewrite_its_own_record_or_the_audit(
         try:
             present = set(await tables(conn))
             guarded = (APPEND_ONLY & present if database == me.database else set()) | (
-                {"access_log"} if database == admin.audit_db else set())
+                {"access_log"} if database == admin.audit_db else set()
+            )
             for table in sorted(guarded):
                 column = await first_column(conn, table)
-                for sql in (f"UPDATE {table} SET {column} = {column}",
-                            f"DELETE FROM {table}", f"TRUNCATE {table}",
-                            f"ALTER TABLE {table} DISABLE TRIGGER ALL", f"DROP TABLE {table}"):
+                for sql in (
+                    f"UPDATE {table} SET {column} = {column}",
+                    f"DELETE FROM {table}",
+                    f"TRUNCATE {table}",
+                    f"ALTER TABLE {table} DISABLE TRIGGER ALL",
+                    f"DROP TABLE {table}",
+                ):
                     assert await refused(conn, sql), (service, sql)
             assert await refused(conn, "CREATE TABLE planted (x int)")
             assert await refused(conn, f'SET ROLE "{owner}"')
@@ -142,13 +170,16 @@ async def test_a_runtime_role_cannot_rewrite_its_own_record_or_the_audit(
 async def first_column(conn: asyncpg.Connection, table: str) -> str:
     name: str = await conn.fetchval(
         "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0"
-        " AND NOT attisdropped AND attidentity = '' ORDER BY attnum LIMIT 1", table)
+        " AND NOT attisdropped AND attidentity = '' ORDER BY attnum LIMIT 1",
+        table,
+    )
     return name
 
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_a_runtime_role_starts_without_ddl_and_does_its_work(
-        service: str, provisioned: tuple[Settings, dict[str, str]]) -> None:
+    service: str, provisioned: tuple[Settings, dict[str, str]]
+) -> None:
     admin, passwords = provisioned
     me = runtime(admin, passwords, service)
     pool = await open_database(me, *MIGRATIONS[service])  # nothing pending, nothing created
@@ -159,14 +190,17 @@ async def test_a_runtime_role_starts_without_ddl_and_does_its_work(
                     "INSERT INTO events (event_id, stream_id, stream_version, event_type,"
                     " schema_version, occurred_at, recorded_at, actor, correlation_id,"
                     " payload) VALUES (gen_random_uuid(), 'S-roles', 1, 'Checked', 1, now(),"
-                    " now(), '{}', gen_random_uuid(), '{}')")
+                    " now(), '{}', gen_random_uuid(), '{}')"
+                )
                 assert await conn.fetchval("SELECT count(*) FROM events") == 1
         audit = await asyncpg.connect(me.dsn(admin.audit_db))
         try:
             await audit.execute(
                 "INSERT INTO access_log (audit_id, user_id, agency, role, service, action,"
                 " request, child_ids, purpose) VALUES (gen_random_uuid(), 'roles-test',"
-                " 'council', 'manager', $1, 'GET /x', '/x', ARRAY['C-roles'], 'test')", service)
+                " 'council', 'manager', $1, 'GET /x', '/x', ARRAY['C-roles'], 'test')",
+                service,
+            )
         finally:
             await audit.close()
     finally:
@@ -174,12 +208,15 @@ async def test_a_runtime_role_starts_without_ddl_and_does_its_work(
 
 
 async def test_the_subject_access_reader_only_reads_events_and_the_audits(
-        provisioned: tuple[Settings, dict[str, str]]) -> None:
+    provisioned: tuple[Settings, dict[str, str]],
+) -> None:
     admin, passwords = provisioned
-    reader = admin.model_copy(update={"subject_access_user": Roles(admin.namespace)
-                                      .subject_access,
-                                      "subject_access_password":
-                                      SecretStr(passwords[SUBJECT_ACCESS])})
+    reader = admin.model_copy(
+        update={
+            "subject_access_user": Roles(admin.namespace).subject_access,
+            "subject_access_password": SecretStr(passwords[SUBJECT_ACCESS]),
+        }
+    )
     for service in ("case_events", "accommodation", "education", "escalations"):
         conn = await asyncpg.connect(reader.subject_access_dsn(f"{admin.namespace}{service}"))
         try:
@@ -202,20 +239,26 @@ async def test_the_subject_access_reader_only_reads_events_and_the_audits(
 
 
 async def test_a_database_made_by_the_superuser_is_taken_over_keeping_its_migrations(
-        infra: Infrastructure) -> None:
+    infra: Infrastructure,
+) -> None:
     namespace = f"r{secrets.token_hex(5)}_"
     admin = admin_settings(infra, namespace)
-    old = await open_database(admin.model_copy(update={"service": "accommodation"}),
-                              *MIGRATIONS["accommodation"])  # as before this change
+    old = await open_database(
+        admin.model_copy(update={"service": "accommodation"}), *MIGRATIONS["accommodation"]
+    )  # as before this change
     await old.close()
     passwords = {name: secrets.token_urlsafe(18) for name in [*SERVICES, SUBJECT_ACCESS]}
     applied = await provision(admin, passwords)
     assert applied[f"{namespace}accommodation"] == []
     conn = await asyncpg.connect(admin.dsn(f"{namespace}accommodation"))
     try:
-        owners = {r[0] for r in await conn.fetch(
-            "SELECT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n"
-            " ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")}
+        owners = {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'"
+            )
+        }
         assert owners == {Roles(namespace).owner("accommodation")}
         # A migration missing: the runtime role says what to run, and creates nothing.
         await conn.execute("DELETE FROM schema_migrations WHERE name LIKE '%known_children%'")

@@ -14,11 +14,19 @@ from deploy.local.stack import KEYS_HELD, ROOT, SUBJECT_ACCESS_READER, service_p
 
 # Every secret compose needs, with a placeholder of its own (a real deployment has its secret
 # store), so the test can tell which one each container gets.
-SECRETS = {name: f"check-{name.lower()}" for name in [
-    "CSP_POSTGRES_PASSWORD", "CSP_PARTNER_PSEUDONYM_KEY", "CSP_KEY_ENCRYPTION_KEY",
-    "CSP_AUTH_JWKS", "CSP_AUTH_ISSUER", "CSP_KAFKA_ADMIN_PASSWORD",
-    *(f"CSP_KAFKA_PASSWORD_{password_variable(u)}" for u in users()),
-    *(database.password_variable(n) for n in [*database.SERVICES, database.SUBJECT_ACCESS])]}
+SECRETS = {
+    name: f"check-{name.lower()}"
+    for name in [
+        "CSP_POSTGRES_PASSWORD",
+        "CSP_PARTNER_PSEUDONYM_KEY",
+        "CSP_KEY_ENCRYPTION_KEY",
+        "CSP_AUTH_JWKS",
+        "CSP_AUTH_ISSUER",
+        "CSP_KAFKA_ADMIN_PASSWORD",
+        *(f"CSP_KAFKA_PASSWORD_{password_variable(u)}" for u in users()),
+        *(database.password_variable(n) for n in [*database.SERVICES, database.SUBJECT_ACCESS]),
+    ]
+}
 KEYS = ("CSP_KEY_ENCRYPTION_KEY", "CSP_PARTNER_PSEUDONYM_KEY")
 
 
@@ -27,7 +35,8 @@ def compose_config() -> dict:  # type: ignore[type-arg]
     assert docker_compose, "docker-compose is installed by `make test` (deploy/local/bootstrap.sh)"
     result = subprocess.run(
         [docker_compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, **SECRETS},
     )
     assert result.returncode == 0, result.stderr
@@ -43,7 +52,8 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
         assert container["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "db-provision": {"condition": "service_completed_successfully"},
-            "kafka-provision": {"condition": "service_completed_successfully"}}
+            "kafka-provision": {"condition": "service_completed_successfully"},
+        }
         environment = container["environment"]
         assert environment["CSP_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
         if process.role == "worker":  # each worker is its service's own Kafka user
@@ -54,19 +64,24 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
     assert services["kafka"]["image"].startswith("apache/kafka:4.")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "--add-scram" in " ".join(services["kafka"]["command"])
-    assert services["kafka-provision"]["command"][2:4] == ["deploy.local.kafka_security",
-                                                           "provision"]
+    assert services["kafka-provision"]["command"][2:4] == [
+        "deploy.local.kafka_security",
+        "provision",
+    ]
     assert services["postgres"]["image"].startswith("postgres:15")
-    assert services["db-provision"]["command"] == ["python", "-m", "deploy.database",
-                                                   "provision"]
+    assert services["db-provision"]["command"] == ["python", "-m", "deploy.database", "provision"]
     assert all("healthcheck" in services[name] for name in ("kafka", "postgres"))
 
 
 def test_compose_refuses_to_start_without_a_database_password() -> None:
     env = {**os.environ, **SECRETS}
     del env["CSP_POSTGRES_PASSWORD"]
-    result = subprocess.run(["docker-compose", "-f", str(ROOT / "docker-compose.yml"),
-                             "config", "-q"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode != 0
     assert "CSP_POSTGRES_PASSWORD" in result.stderr
 
@@ -76,8 +91,10 @@ def test_each_process_gets_its_own_database_role_and_only_the_keys_it_uses() -> 
     for process in service_processes(8000):
         environment = services[process.name]["environment"]
         assert environment["CSP_POSTGRES_USER"] == f"csp_{process.service}", process.name
-        assert environment["CSP_POSTGRES_PASSWORD"] == SECRETS[
-            database.password_variable(process.service)], process.name
+        assert (
+            environment["CSP_POSTGRES_PASSWORD"]
+            == SECRETS[database.password_variable(process.service)]
+        ), process.name
         for key in KEYS:  # each key only where it is used
             assert (key in environment) == (key in process.keys), (process.name, key)
             if key in environment:
@@ -87,7 +104,8 @@ def test_each_process_gets_its_own_database_role_and_only_the_keys_it_uses() -> 
         # Nobody else's password: not the superuser's, no other role's.
         others = {v for k, v in SECRETS.items() if k.startswith("CSP_POSTGRES_PASSWORD")} - {
             SECRETS[database.password_variable(process.service)],
-            SECRETS[database.password_variable(database.SUBJECT_ACCESS)]}
+            SECRETS[database.password_variable(database.SUBJECT_ACCESS)],
+        }
         assert not others & set(environment.values()), process.name
     assert set(KEYS_HELD) <= {p.name for p in service_processes(8000)}
     provisioner = services["db-provision"]
