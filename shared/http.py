@@ -121,4 +121,6 @@ def serve(app: FastAPI, settings: Settings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # The key is in the same PEM file as the chain (deploy/local/tls.py makes it so).
+        ssl_certfile=settings.http_tls_certfile,
     )

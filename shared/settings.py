@@ -47,6 +47,11 @@ class Settings(BaseSettings):
 
     http_host: str = Field("127.0.0.1", description="Address the process's HTTP server binds.")
     http_port: int = Field(8000, description="Port of the process's HTTP server.")
+    http_tls_certfile: str | None = Field(
+        None,
+        description="A PEM file with the server's key and certificate chain: set, the process "
+        "serves HTTPS only (compose sets it; the local stack serves loopback HTTP).",
+    )
 
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["json", "console"] = Field("json", description="json or console.")

@@ -15,8 +15,6 @@ The broker's own listener for its controller stays PLAINTEXT on the loopback add
 from __future__ import annotations
 
 import argparse
-import datetime
-import ipaddress
 import os
 import sys
 import time
@@ -24,13 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from contracts.topics import TOPICS
+from deploy.local.tls import certificates
 from shared.kafka import DEAD_LETTER_TOPIC
-from shared.private_files import write_private
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -115,57 +110,6 @@ def grants_markdown() -> str:
         lines.append(f"| `{g.principal}` | {where} | {may_do} |")
     lines.append("| every service user | every platform topic | describe |")
     return "\n".join(lines) + "\n"
-
-
-# -- certificates ------------------------------------------------------------------------------
-
-
-def certificates(folder: Path, hosts: list[str]) -> Path:
-    """ca.pem, broker.pem (the broker's key and certificate chain, for a PEM keystore), made
-    once in `folder`. Returns the CA file clients verify the broker against."""
-    ca_file, broker_file = folder / "ca.pem", folder / "broker.pem"
-    if ca_file.exists() and broker_file.exists():
-        return ca_file
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csp local Kafka CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=825))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=825))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    private_key = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    write_private(broker_file, private_key + cert.public_bytes(pem) + ca.public_bytes(pem))
-    ca_file.write_bytes(ca.public_bytes(pem))
-    return ca_file
 
 
 def listener_properties(

@@ -50,10 +50,19 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
         assert container["command"] == ["python", "-m", process.module, process.role]
         assert container["healthcheck"]["test"]
         assert container["depends_on"] == {
+            "tls-setup": {"condition": "service_completed_successfully"},
             "postgres": {"condition": "service_healthy"},
             "db-provision": {"condition": "service_completed_successfully"},
             "kafka-provision": {"condition": "service_completed_successfully"},
         }
+        environment = container["environment"]
+        # HTTPS only, checked by its health check against the deployment's own CA.
+        assert environment["CSP_HTTP_TLS_CERTFILE"] == "/etc/platform/tls/server.pem"
+        assert "https://localhost:8000/health" in container["healthcheck"]["test"][-1]
+        assert "cafile='/etc/platform/tls/ca.pem'" in container["healthcheck"]["test"][-1]
+        for published in container.get("ports", []):  # loopback unless the operator says
+            host_ip = published.get("host_ip") if isinstance(published, dict) else published
+            assert str(host_ip).startswith("127.0.0.1"), published
         environment = container["environment"]
         assert environment["CSP_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
         if process.role == "worker":  # each worker is its service's own Kafka user
@@ -68,6 +77,8 @@ def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> No
         "deploy.local.kafka_security",
         "provision",
     ]
+    assert services["tls-setup"]["command"][:3] == ["python", "-m", "deploy.local.tls"]
+    assert "projections_api" in services["tls-setup"]["command"]
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["db-provision"]["command"] == ["python", "-m", "deploy.database", "provision"]
     assert all("healthcheck" in services[name] for name in ("kafka", "postgres"))

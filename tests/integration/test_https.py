@@ -1,0 +1,55 @@
+"""An API process given a certificate serves HTTPS only, with the deployment's own CA: the
+way compose runs every service (plain HTTP was served on every interface)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.local.tls import certificates
+from tests.infrastructure import free_port, poll_until
+
+pytestmark = pytest.mark.integration
+
+SERVER = """
+import sys
+from fastapi import FastAPI
+from shared.http import serve
+from shared.settings import Settings
+app = FastAPI()
+app.get("/health")(lambda: {"ok": True})
+serve(app, Settings(service="tls-test", http_port=int(sys.argv[1]), http_tls_certfile=sys.argv[2]))
+"""
+
+
+def test_a_process_with_a_certificate_answers_https_and_refuses_plain_http(
+    tmp_path: Path,
+) -> None:
+    ca = certificates(tmp_path / "tls", ["127.0.0.1", "localhost"], "server")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(port), str(tmp_path / "tls" / "server.pem")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def answered() -> httpx.Response | None:
+            try:
+                return httpx.get(f"https://127.0.0.1:{port}/health", verify=str(ca), timeout=2)
+            except httpx.TransportError:
+                return None
+
+        response = poll_until(answered, 30, 0.1, what="the HTTPS server")
+        assert response.status_code == 200 and response.json() == {"ok": True}
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+        with pytest.raises(httpx.ConnectError):  # a certificate no client should trust
+            httpx.get(f"https://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
