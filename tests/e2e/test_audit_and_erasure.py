@@ -155,7 +155,9 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     erased = await api.post(f"{me}/erasure", headers=once, json=erasure)
     assert erased.status_code == 201, erased.text
     again_erased = await api.post(f"{me}/erasure", headers=once, json=erasure)
-    assert (again_erased.status_code, again_erased.json()) == (201, erased.json())
+    assert again_erased.status_code == 200, again_erased.text  # the same erasure, once
+    assert again_erased.json()["duplicate"] is True
+    assert again_erased.json()["stream_version"] == erased.json()["stream_version"]
     after = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
     assert after["personal_data_erased_at"] is not None
     assert marker not in json.dumps(after)
