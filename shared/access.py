@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, params
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from shared.aggregate import UnknownStream
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
 
@@ -271,17 +272,21 @@ async def check_locality_of(request: Request, lookup: Any, key: str) -> None:
     """check_locality for a record found by `lookup(key)`: looked up only when the user is
     limited to some localities (nobody else pays the round trip)."""
     if principal_of(request).localities is not None:
-        check_locality(request, await lookup(key))
+        check_locality(request, await lookup(key), record=key)
 
 
-def check_locality(request: Request, locality: str | None) -> None:
-    """Object-level: a user limited to some localities sees and acts on their children only."""
+def check_locality(request: Request, locality: str | None, record: str | None = None) -> None:
+    """Object-level: a user limited to some localities sees and acts on their children only.
+
+    A `record` outside them is answered exactly as one that does not exist (404): a 403, or a
+    message naming its locality, would tell the caller that the id is a child's, and where.
+    A locality the caller names itself (a new child's) outside theirs is a 403."""
     principal = principal_of(request)
-    if not principal.may_see_locality(locality):
-        raise forbidden(
-            f"this child belongs to locality {locality!r}, outside yours "
-            f"({', '.join(sorted(principal.localities or ()))})"
-        )
+    if principal.may_see_locality(locality):
+        return
+    if record is not None:
+        raise UnknownStream(record)
+    raise forbidden(f"locality {locality!r} is outside yours")
 
 
 def write_into(doc: Path, marker: str, text: str) -> None:

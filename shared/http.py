@@ -8,6 +8,7 @@ signals (SIGTERM and Ctrl-C stop the loop cleanly).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -49,9 +50,10 @@ def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRoute
         ok = True
         for name, check in checks.items():
             try:
-                results[name] = await asyncio.wait_for(check(), timeout=3)
+                results[name] = public_check(await asyncio.wait_for(check(), timeout=3))
             except Exception as error:
-                results[name] = {"ok": False, "error": repr(error)}
+                log.warning("health check failed", check=name, error=repr(error))
+                results[name] = {"ok": False, "error": type(error).__name__}
             ok = ok and bool(results[name].get("ok"))
         body = {"service": service, "status": "ok" if ok else "degraded", "checks": results}
         return JSONResponse(body, status_code=200 if ok else 503)
@@ -110,6 +112,15 @@ def worker_app(
     app = secured_app(settings, title=title, lifespan=lifespan)
     app.include_router(operational_router(settings.service, checks))
     return app
+
+
+def public_check(result: dict[str, Any]) -> dict[str, Any]:
+    """A check's result as /health shows it without a token: an error by its kind only (a
+    repr can carry host names, ports, paths or a query; the log has it whole)."""
+    error = result.get("error")
+    if isinstance(error, str) and re.match(r"^\w+\(", error):
+        return {**result, "error": error.split("(", 1)[0]}
+    return result
 
 
 def serve(app: FastAPI, settings: Settings) -> None:

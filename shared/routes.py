@@ -105,7 +105,7 @@ class Commands:
         child = await self.known_child(pool, stream_id)
         if child is None:
             raise UnknownStream(stream_id)
-        check_locality(request, child.locality)
+        check_locality(request, child.locality, record=stream_id)
         return child
 
     async def check_locality(self, request: Request, pool: asyncpg.Pool, stream_id: str) -> None:

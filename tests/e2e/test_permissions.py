@@ -135,19 +135,45 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
     north = auth("practitioner", user="sw-north", localities=["North"])
     exeter = auth("practitioner", user="sw-exeter", localities=["Exeter"])
     path = f"/children/{secure.child}"  # an Exeter child
+    nobody = "/children/C-never-registered"
     for api in ("case_events_api", "accommodation_api", "education_api", "escalations_api"):
+        # Outside the user's localities a child is answered as one that does not exist: a
+        # 403, or its locality named, would confirm the id is a child's, and where.
         denied = httpx.get(secure.url(api) + path, headers=north)
-        assert denied.status_code == 403 and "outside yours" in denied.json()["detail"]
+        unknown = httpx.get(secure.url(api) + nobody, headers=north)
+        assert (denied.status_code, unknown.status_code) == (404, 404), denied.text
+        assert (
+            denied.json()["detail"].replace(secure.child, "C-never-registered")
+            == (unknown.json()["detail"])
+        )
+        assert "Exeter" not in denied.text
         assert httpx.get(secure.url(api) + path, headers=exeter).status_code == 200
     command = httpx.post(
         f"{secure.url('case_events_api')}{path}/missing-episodes",
         headers=north,
         json={"started_on": "2025-01-01", "kind": "M"},
     )
-    assert command.status_code == 403
+    assert command.status_code == 404
     escalation = f"{secure.url('escalations_api')}/escalations/{secure.escalation}"
-    assert httpx.get(escalation, headers=north).status_code == 403
+    assert httpx.get(escalation, headers=north).status_code == 404
     assert httpx.get(escalation, headers=exeter).status_code == 200
+    # Naming a locality outside one's own for a new child is refused outright.
+    elsewhere = httpx.post(
+        f"{secure.url('case_events_api')}/children",
+        headers=north,
+        json={"child_id": "C-elsewhere-1", "date_of_birth": "2015-01-01", "locality": "Exeter"},
+    )
+    assert elsewhere.status_code == 403
+    # A family's later discussions belong to its first one's locality, whatever a body says.
+    family = f"{secure.url('case_events_api')}/families/F-exeter-perm/triage-discussions"
+    first = httpx.post(
+        family, headers=exeter, json={"discussion_date": "2025-01-06", "locality": "Exeter"}
+    )
+    assert first.status_code == 201, first.text
+    borrowed = httpx.post(
+        family, headers=north, json={"discussion_date": "2025-01-07", "locality": "North"}
+    )
+    assert borrowed.status_code == 404, borrowed.text
 
 
 # -- Kafka ---------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ async def child(
     if not found.exists:
         raise UnknownStream(child_id)
     s = found.state
-    check_locality(request, s.locality)
+    check_locality(request, s.locality, record=child_id)
     response.headers["ETag"] = f'"{found.version}"'
     return {
         "child_id": child_id,

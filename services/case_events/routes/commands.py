@@ -28,6 +28,17 @@ async def locality_of(pool: asyncpg.Pool, child_id: str) -> str | None:
     return locality
 
 
+async def family_locality_of(pool: asyncpg.Pool, family_id: str) -> str | None:
+    """The locality of the family's first triage discussion; None for a new family. A user
+    limited to some localities adds to their own families only, whatever the body says."""
+    locality: str | None = await pool.fetchval(
+        "SELECT payload->>'locality' FROM events WHERE stream_id = $1"
+        " AND event_type = 'EarlyHelpTriageDiscussed' ORDER BY stream_version LIMIT 1",
+        family_id,
+    )
+    return locality
+
+
 CHILD_COMMANDS = [
     CommandRoute(
         "/referrals", c.RecordReferral, Child.record_referral, "Record a referral", "referral"
@@ -272,5 +283,12 @@ children = command_router(
 )
 # A family's first triage discussion opens its stream.
 families = command_router(
-    Commands("/families", FAMILY, Family, stream_may_be_new=True), FAMILY_COMMANDS
+    Commands(
+        "/families",
+        FAMILY,
+        Family,
+        stream_may_be_new=True,
+        locality_of=family_locality_of,
+    ),
+    FAMILY_COMMANDS,
 )

@@ -67,7 +67,7 @@ async def registered_locality(request: Request, pool: Pool, child_id: str) -> st
     locality = await locality_of(pool, child_id)
     if locality is None:
         raise UnknownStream(child_id)
-    check_locality(request, locality)
+    check_locality(request, locality, record=child_id)
     return locality
 
 

@@ -103,7 +103,7 @@ async def raise_escalation(
     child = await known_child(pool, command.child_id)
     if child is None:
         raise UnknownStream(command.child_id)
-    check_locality(request, child.locality)
+    check_locality(request, child.locality, record=command.child_id)
     decision = Decision(today=clock.today(), child=child)
     result = await execute(
         store,
