@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from shared.db import open_database
 from shared.envelope import EventRegistry
-from shared.http import WorkerParts, worker_app
+from shared.http import HealthCheck, WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, TopicDefinition, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL
 from shared.projection import Projection, ProjectionRunner
@@ -36,6 +37,9 @@ class Subscription:
     projections: Sequence[Projection]
 
 
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
 def service_worker_app(
     settings: Settings,
     topics: Sequence[TopicDefinition],
@@ -48,10 +52,10 @@ def service_worker_app(
     publishes: Sequence[str] = (),
 ) -> FastAPI:
     """The worker: the relay to the topic the service owns in `topics` (the published topic
-    map) (if the service has an event store), each subscription, and any
-    other `loops` (e.g. a periodic rule check), all on the service's own database. Topics in
-    `publishes` (base names) are created if missing; a projection with `close()` is closed
-    when the worker stops."""
+    map; if the service has an event store), each subscription, and any other `loops` (e.g. a
+    periodic rule check), all on the service's own database. Topics in `publishes` (base
+    names) are created if missing; a projection with `close()` is closed when the worker
+    stops."""
 
     async def start(stop: asyncio.Event) -> WorkerParts:
         folders = [
@@ -60,11 +64,9 @@ def service_worker_app(
             *migrations,
         ]
         pool = await open_database(settings, *folders)
-        own = [t.name for t in topics if t.owner == settings.service][:1] if relay else []
-        if relay and not own:
-            raise LookupError(f"no topic is owned by {settings.service!r} in the topic map")
+        own = _own_topic(settings, topics) if relay else None
         needed = {
-            *own,
+            *([own] if own else []),
             DEAD_LETTER_TOPIC,
             *publishes,
             *(t for s in subscriptions for t in s.topics),
@@ -72,62 +74,22 @@ def service_worker_app(
         await ensure_topics(settings, [t for t in topics if t.name in needed])
         producer = new_producer(settings)
         await producer.start()
-        runners: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
-        checks: dict[str, Any] = {}
-        if relay:
+        runners: list[Loop] = []
+        checks: dict[str, HealthCheck] = {}
+        if own is not None:
             publisher = Relay(
                 pool,
                 producer,
-                settings.topic(own[0]),
+                settings.topic(own),
                 settings.relay_batch_size,
                 settings.relay_poll_interval_s,
             )
             runners.append(publisher.run)
-
-            async def relay_check() -> dict[str, Any]:
-                # Degraded when the relay failed, or when an event has waited longer than
-                # relay_stalled_after_s (a paused broker raises no error, it just stops).
-                behind = await pool.fetchrow(
-                    "SELECT count(*) AS n, extract(epoch FROM now() - min(e.recorded_at))"
-                    " AS oldest_s FROM events e WHERE (e.transaction_id, e.position) >"
-                    " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
-                    "  WHERE c.topic = $1), ('0'::xid8, 0))",
-                    settings.topic(own[0]),
-                )
-                oldest = float(behind["oldest_s"] or 0.0)
-                stalled = oldest > settings.relay_stalled_after_s
-                return {
-                    "ok": publisher.healthy and not stalled,
-                    "topic": settings.topic(own[0]),
-                    "events_behind": behind["n"],
-                    "oldest_unpublished_s": round(oldest, 1),
-                    **(
-                        {
-                            "error": "relay stalled: events waiting longer than "
-                            f"{settings.relay_stalled_after_s:g}s"
-                        }
-                        if stalled
-                        else {}
-                    ),
-                }
-
-            checks["relay"] = relay_check
+            checks["relay"] = _relay_check(settings, pool, publisher, settings.topic(own))
         for subscription in subscriptions:
-            runner = ProjectionRunner(
-                pool,
-                subscription.registry,
-                subscription.projections,
-                [settings.topic(t) for t in subscription.topics],
-                kafka_options=settings.kafka_options(),
-                consumer_name=consumer_name
-                or settings.topic(f"{settings.service}.{subscription.name}"),
-                dead_letters=producer,
-                dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
-                batch_size=settings.projection_batch_size,
-            )
+            runner = _runner(settings, pool, producer, subscription, consumer_name)
             runners.append(runner.run)
             checks[subscription.name] = _runner_check(runner)
-
         runners.extend(functools.partial(loop, pool) for loop in loops)
 
         async def run_all(stop: asyncio.Event) -> None:
@@ -146,7 +108,63 @@ def service_worker_app(
     return worker_app(f"{settings.service} worker", settings, start)
 
 
-def _runner_check(runner: ProjectionRunner) -> Callable[[], Coroutine[Any, Any, dict[str, Any]]]:
+def _own_topic(settings: Settings, topics: Sequence[TopicDefinition]) -> str:
+    for topic in topics:
+        if topic.owner == settings.service:
+            return topic.name
+    raise LookupError(f"no topic is owned by {settings.service!r} in the topic map")
+
+
+def _runner(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    subscription: Subscription,
+    consumer_name: str | None,
+) -> ProjectionRunner:
+    return ProjectionRunner(
+        pool,
+        subscription.registry,
+        subscription.projections,
+        [settings.topic(t) for t in subscription.topics],
+        kafka_options=settings.kafka_options(),
+        consumer_name=consumer_name or settings.topic(f"{settings.service}.{subscription.name}"),
+        dead_letters=producer,
+        dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
+        batch_size=settings.projection_batch_size,
+    )
+
+
+def _relay_check(
+    settings: Settings, pool: asyncpg.Pool, publisher: Relay, topic: str
+) -> HealthCheck:
+    async def relay_check() -> dict[str, Any]:
+        # Degraded when the relay failed, or when an event has waited longer than
+        # relay_stalled_after_s (a paused broker raises no error, it just stops).
+        behind = await pool.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM now() - min(e.recorded_at))"
+            " AS oldest_s FROM events e WHERE (e.transaction_id, e.position) >"
+            " coalesce((SELECT (c.transaction_id, c.position) FROM relay_checkpoints c"
+            "  WHERE c.topic = $1), ('0'::xid8, 0))",
+            topic,
+        )
+        oldest = float(behind["oldest_s"] or 0.0)
+        stalled = oldest > settings.relay_stalled_after_s
+        state: dict[str, Any] = {
+            "ok": publisher.healthy and not stalled,
+            "topic": topic,
+            "events_behind": behind["n"],
+            "oldest_unpublished_s": round(oldest, 1),
+        }
+        if stalled:
+            limit = settings.relay_stalled_after_s
+            state["error"] = f"relay stalled: events waiting longer than {limit:g}s"
+        return state
+
+    return relay_check
+
+
+def _runner_check(runner: ProjectionRunner) -> HealthCheck:
     async def check() -> dict[str, Any]:
         return {"ok": runner.healthy, "error": runner.last_error, "lag": runner.lag()}
 

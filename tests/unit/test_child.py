@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -39,7 +40,7 @@ def plan(plan_id: str = "P1", start: date = date(2024, 3, 1)) -> c.StartChildPro
     )
 
 
-def refused(field: str, reason: str, decide, *args) -> None:  # type: ignore[no-untyped-def]
+def refused(field: str, reason: str, decide: Callable[..., object], *args: object) -> None:
     with pytest.raises(DomainRuleViolation) as error:
         decide(*args, TODAY)
     assert error.value.field == field
