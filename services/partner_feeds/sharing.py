@@ -3,16 +3,20 @@
 A partner gets an event only if its type is listed for that agency below, and only the fields
 listed with it: never the council's child id (a pseudonym of its own instead, different for
 every agency, so two agencies cannot join their feeds without the council), never a full date
-of birth (month and year), never free text or the names of anyone. Pure functions: no I/O.
+of birth, never free text or the names of anyone. Every date is sent only as precisely as the
+agency's purpose needs (DATES): the exact dates several agencies all received would otherwise
+let them join their pseudonyms on those dates (tests/unit/test_partner_linkage.py tries).
+Pure functions: no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
@@ -24,18 +28,20 @@ from shared.envelope import Agency, DomainEvent, Envelope
 # safeguarding of children and individuals at risk).
 PURPOSE = "safeguarding: DPA 2018 Sch. 1 para 18"
 
-# agency -> event type -> the fields it may see.
+# agency -> event type -> the fields it may see. A date listed here is sent only as precisely
+# as DATES says; a date an event has but not listed is withheld (DATES says why for those
+# another agency receives).
 ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
     Agency.POLICE: {
         "StrategyDiscussionHeld": ("discussion_date", "section_47_enquiry"),
-        "ChildProtectionPlanStarted": ("start_date",),
-        "ChildProtectionPlanEnded": ("end_date",),
+        "ChildProtectionPlanStarted": (),
+        "ChildProtectionPlanEnded": (),
         "MissingEpisodeRecorded": ("started_on", "ended_on", "kind"),
     },
     Agency.HEALTH: {
         "ChildRegistered": ("date_of_birth", "locality"),
-        "ChildProtectionPlanStarted": ("start_date", "category"),
-        "ChildProtectionPlanEnded": ("end_date",),
+        "ChildProtectionPlanStarted": ("category",),
+        "ChildProtectionPlanEnded": (),
         "PeriodOfCareStarted": ("start_date",),
         "PeriodOfCareEnded": ("end_date",),
         "HealthAssessmentCompleted": ("assessment_date", "kind"),
@@ -43,11 +49,11 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "HealthPassportAccepted": ("accepted_on",),
     },
     Agency.SCHOOLS: {
-        "ChildRegistered": ("date_of_birth", "locality"),
+        "ChildRegistered": (),
         "ChildProtectionPlanStarted": ("start_date",),
         "ChildProtectionPlanEnded": ("end_date",),
-        "PeriodOfCareStarted": ("start_date",),
-        "PeriodOfCareEnded": ("end_date",),
+        "PeriodOfCareStarted": (),
+        "PeriodOfCareEnded": (),
         "RiskRatingAssigned": ("rated_on", "rating", "visiting_frequency_days"),
         "EWOAttendanceEscalationRaised": ("raised_on", "sessions_missed"),
         "EWOAttendanceEscalationClosed": ("closed_on", "outcome"),
@@ -61,20 +67,172 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "TenancyEnded": ("ended_on", "planned"),
     },
     Agency.CAREERS: {
-        "ChildRegistered": ("date_of_birth", "locality"),
+        "ChildRegistered": ("date_of_birth",),
         "CareLeaverStatusRecorded": ("recorded_on", "status"),
         "EETActivityRecorded": ("recorded_on", "activity", "neet"),
         "NEETPanelReviewed": ("review_date", "action"),
     },
     Agency.PROBATION: {
-        "CareLeaverStatusRecorded": ("recorded_on", "status"),
-        "CareLeaverAccommodationRecorded": ("recorded_on", "suitability"),
+        "CareLeaverStatusRecorded": ("status",),
+        "CareLeaverAccommodationRecorded": ("suitability",),
     },
 }
 
 PARTNERS = tuple(ENTITLEMENTS)
-# Fields that are reduced, not withheld, when shared.
-MONTH_ONLY = frozenset({"date_of_birth"})
+
+
+class Precision(StrEnum):
+    """How much of a date an agency receives."""
+
+    DAY = "day"  # 2026-03-02
+    WEEK = "ISO week"  # 2026-W10
+    MONTH = "month"  # 2026-03
+    QUARTER = "quarter"  # 2026-Q1
+    YEAR = "year"  # 2026
+    ACADEMIC_YEAR = "academic year"  # 2025/26: 1 September to 31 August, a school year group
+    WITHHELD = "withheld"  # the event without the date (not in ENTITLEMENTS)
+
+
+DAY, WEEK, MONTH = Precision.DAY, Precision.WEEK, Precision.MONTH
+ACADEMIC_YEAR, WITHHELD = Precision.ACADEMIC_YEAR, Precision.WITHHELD
+
+# agency -> "Event.field" -> (how precisely that agency gets the date, why that is enough).
+# Every date an agency receives is here, and every date of an event it receives that another
+# agency gets too (as withheld, if it does not). A fact several agencies receive is given
+# precisely to one at most, the one whose work runs from it: the exact dates police, health
+# and schools all received (and month of birth with locality) let any two of them join their
+# pseudonyms (tests/unit/test_partner_linkage.py attacks every pair, before and after).
+DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
+    Agency.POLICE: {
+        "StrategyDiscussionHeld.discussion_date": (
+            DAY,
+            "police attend the discussion: the day matches their own record of it",
+        ),
+        "ChildProtectionPlanStarted.start_date": (
+            WITHHELD,
+            "the flag on police systems is set as the message arrives; the strategy discussion"
+            " police attended already dates it",
+        ),
+        "ChildProtectionPlanEnded.end_date": (
+            WITHHELD,
+            "the flag comes off as the message arrives",
+        ),
+        "MissingEpisodeRecorded.started_on": (
+            DAY,
+            "police search for the child and hold the return interview: the exact days",
+        ),
+        "MissingEpisodeRecorded.ended_on": (
+            DAY,
+            "police search for the child and hold the return interview: the exact days",
+        ),
+    },
+    Agency.HEALTH: {
+        "ChildRegistered.date_of_birth": (
+            MONTH,
+            "review health assessments are six-monthly under 5, yearly after; health"
+            " passports are offered at 16 and 17 years 9 months",
+        ),
+        "ChildProtectionPlanStarted.start_date": (
+            WITHHELD,
+            "the health visitor or school nurse joins the core group as the message arrives;"
+            " the category says what for",
+        ),
+        "ChildProtectionPlanEnded.end_date": (
+            WITHHELD,
+            "health leaves the core group as the message arrives",
+        ),
+        "PeriodOfCareStarted.start_date": (
+            WEEK,
+            "the initial health assessment is due within 20 working days of coming into care",
+        ),
+        "PeriodOfCareEnded.end_date": (
+            MONTH,
+            "looked-after health assessments stop; the month closes health's record",
+        ),
+        "HealthAssessmentCompleted.assessment_date": (
+            DAY,
+            "health's own assessment: no other agency receives it",
+        ),
+        "HealthPassportOffered.offered_on": (
+            MONTH,
+            "the passport milestone (16, 17y9m) is in the message; the month records it",
+        ),
+        "HealthPassportAccepted.accepted_on": (MONTH, "the month records the acceptance"),
+    },
+    Agency.SCHOOLS: {
+        "ChildRegistered.date_of_birth": (
+            WITHHELD,
+            "a pupil's year group is on the school's own roll; with health's month of birth"
+            " it would join the two feeds",
+        ),
+        "ChildProtectionPlanStarted.start_date": (
+            WEEK,
+            "the designated safeguarding lead acts the same week and records it",
+        ),
+        "ChildProtectionPlanEnded.end_date": (
+            MONTH,
+            "the school stands down as the message arrives; the month closes its record",
+        ),
+        "PeriodOfCareStarted.start_date": (
+            WITHHELD,
+            "the designated teacher acts as the message arrives; the personal education plan's"
+            " clock is the virtual school's (the council's), and health has the week",
+        ),
+        "PeriodOfCareEnded.end_date": (
+            WITHHELD,
+            "the school acts as the message arrives; health has the month",
+        ),
+        "RiskRatingAssigned.rated_on": (DAY, "schools' only: no other agency receives it"),
+        "EWOAttendanceEscalationRaised.raised_on": (
+            DAY,
+            "the attendance escalation is the school's to act on: no other agency receives it",
+        ),
+        "EWOAttendanceEscalationClosed.closed_on": (
+            DAY,
+            "the attendance escalation is the school's to act on: no other agency receives it",
+        ),
+    },
+    Agency.HOUSING: {
+        "CareLeaverAccommodationRecorded.recorded_on": (
+            DAY,
+            "housing places the young person: the exact day (probation gets no date)",
+        ),
+        "SuitabilityReassessed.reassessed_on": (DAY, "housing acts on the day it turns unsuitable"),
+        "HomelessnessPreventionReferred.referred_on": (
+            DAY,
+            "the 56-day prevention duty runs from the referral",
+        ),
+        "HomelessnessPreventionOutcomeRecorded.outcome_on": (DAY, "housing's own duty: the day"),
+        "TenancyStarted.started_on": (DAY, "housing's own tenancy: the day"),
+        "TenancyEnded.ended_on": (DAY, "housing's own tenancy: the day"),
+    },
+    Agency.CAREERS: {
+        "ChildRegistered.date_of_birth": (
+            ACADEMIC_YEAR,
+            "participation is tracked by academic age (the year 11 cohort, 16 and 17 year"
+            " olds); a month would join with health's",
+        ),
+        "CareLeaverStatusRecorded.recorded_on": (
+            MONTH,
+            "a personal adviser's offer follows the status; the month records it (probation"
+            " gets no date)",
+        ),
+        "EETActivityRecorded.recorded_on": (DAY, "careers' own tracking: no other agency"),
+        "NEETPanelReviewed.review_date": (DAY, "careers attend the panel: the day"),
+    },
+    Agency.PROBATION: {
+        "CareLeaverStatusRecorded.recorded_on": (
+            WITHHELD,
+            "the status is what entitles the person to leaving-care support, not its date;"
+            " careers have the month",
+        ),
+        "CareLeaverAccommodationRecorded.recorded_on": (
+            WITHHELD,
+            "probation assesses on the current suitability (the latest message); housing"
+            " has the day",
+        ),
+    },
+}
 
 
 def partner_topic(agency: Agency) -> str:
@@ -109,24 +267,57 @@ class PartnerMessage:
         }
 
 
-def _shareable(value: Any, month_only: bool) -> Any:
-    if isinstance(value, date) and month_only:
-        return f"{value:%Y-%m}"
+def coarsened(day: date, precision: Precision) -> str | None:
+    """A date as an agency receives it: deterministic, the same for every re-derivation."""
+    if precision is Precision.DAY:
+        return day.isoformat()
+    if precision is Precision.WEEK:
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if precision is Precision.MONTH:
+        return f"{day:%Y-%m}"
+    if precision is Precision.QUARTER:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    if precision is Precision.YEAR:
+        return str(day.year)
+    if precision is Precision.ACADEMIC_YEAR:
+        first = day.year if day.month >= 9 else day.year - 1
+        return f"{first}/{(first + 1) % 100:02d}"
+    return None
+
+
+def _shareable(value: Any, precision: Precision) -> Any:
     if isinstance(value, date):
-        return value.isoformat()
+        return coarsened(value, precision)
     if isinstance(value, Enum):
         return value.value
     return value
 
 
-def shares_of(envelope: Envelope, event: DomainEvent, key: bytes) -> list[PartnerMessage]:
-    """Every message this event becomes, one per agency entitled to it (often none)."""
+def shares_of(
+    envelope: Envelope,
+    event: DomainEvent,
+    key: bytes,
+    *,
+    entitlements: Mapping[Agency, Mapping[str, tuple[str, ...]]] = ENTITLEMENTS,
+    dates: Mapping[Agency, Mapping[str, tuple[Precision, str]]] = DATES,
+) -> list[PartnerMessage]:
+    """Every message this event becomes, one per agency entitled to it (often none). The
+    tables are parameters only so that a test can derive the feed under others."""
     out = []
     child_id = getattr(event, "child_id", None) or envelope.stream_id
-    for agency, entitled in ENTITLEMENTS.items():
+    for agency, entitled in entitlements.items():
         fields = entitled.get(envelope.event_type)
         if fields is None:
             continue
+        precision = dates.get(agency, {})
+        facts = {}
+        for f in fields:
+            # A date nobody declared a precision for is withheld (a unit test declares all).
+            p, _ = precision.get(f"{envelope.event_type}.{f}", (Precision.WITHHELD, ""))
+            value = getattr(event, f)
+            if not (isinstance(value, date) and p is Precision.WITHHELD):
+                facts[f] = _shareable(value, p)
         out.append(
             PartnerMessage(
                 agency=agency,
@@ -134,7 +325,7 @@ def shares_of(envelope: Envelope, event: DomainEvent, key: bytes) -> list[Partne
                 subject=pseudonym(key, agency, child_id),
                 child_id=child_id,
                 event_type=envelope.event_type,
-                facts={f: _shareable(getattr(event, f), f in MONTH_ONLY) for f in fields},
+                facts=facts,
                 source_event_id=envelope.event_id,
             )
         )
@@ -143,13 +334,24 @@ def shares_of(envelope: Envelope, event: DomainEvent, key: bytes) -> list[Partne
 
 def entitlements_markdown() -> str:
     """The table in docs/security.md (rewritten by `make docs`; a test keeps them equal)."""
-    lines = ["| agency | event | fields received |", "|---|---|---|"]
+    lines = [
+        "| agency | event | fields received | dates as | why that precision |",
+        "|---|---|---|---|---|",
+    ]
     for agency, entitled in ENTITLEMENTS.items():
         for event_type, fields in entitled.items():
-            shown = ", ".join(
-                f"`{f}` (month and year)" if f in MONTH_ONLY else f"`{f}`" for f in fields
+            declared = {
+                name.partition(".")[2]: rule
+                for name, rule in DATES.get(agency, {}).items()
+                if name.partition(".")[0] == event_type
+            }
+            shown = ", ".join(f"`{f}`" for f in fields)
+            precisions = "<br>".join(f"`{f}`: {p.value}" for f, (p, _) in declared.items())
+            why = "<br>".join(dict.fromkeys(reason for _, reason in declared.values()))
+            lines.append(
+                f"| {agency.value} | {event_type} | {shown or '(the event only)'} |"
+                f" {precisions} | {why} |"
             )
-            lines.append(f"| {agency.value} | {event_type} | {shown} |")
     return "\n".join(lines)
 
 
