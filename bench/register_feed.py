@@ -3,7 +3,8 @@
     make run                      # in one terminal
     make bench-register-feed      # in another (or: python -m bench.register_feed --help)
 
-Registers children through case-events' public API, waits until education knows them, then
+Registers children through case-events' public API, waits until education knows them, enrols
+them at the school whose register is sent (a feed marks only that school's pupils), then
 posts register feeds (all children, N school days, AM and PM) through the batch endpoint, and
 copies rows of the same shape straight into a scratch table of the same database with
 asyncpg's COPY. Prints marks per second for both and the ratio.
@@ -28,6 +29,7 @@ from shared.settings import Settings
 
 ACTOR = {"user_id": "bench", "agency": "council", "role": "practitioner"}  # of the COPY rows
 CODES = ["/", "\\", "/", "\\", "/", "N", "I", "/", "L", "/"]
+SCHOOL, FIRST_DAY = "113254", date(2024, 9, 2)
 
 
 def school_days(start: date, count: int) -> list[date]:
@@ -57,6 +59,27 @@ async def register(client: httpx.AsyncClient, case_events: str, n: int) -> list[
     return ids
 
 
+async def enrol(client: httpx.AsyncClient, education: str, ids: list[str]) -> None:
+    """Put the children on the school's roll from the first day marked (not timed)."""
+    semaphore = asyncio.Semaphore(16)
+
+    async def one(child_id: str) -> None:
+        async with semaphore:
+            r = await client.post(
+                f"{education}/children/{child_id}/enrolments",
+                json={
+                    "enrolment_id": "EN-1",
+                    "school_urn": SCHOOL,
+                    "school_in_council_area": True,
+                    "start_date": FIRST_DAY.isoformat(),
+                    "year_group": 7,
+                },
+            )
+            r.raise_for_status()
+
+    await asyncio.gather(*(one(c) for c in ids))
+
+
 async def measure(
     case_events: str,
     education: str,
@@ -83,6 +106,7 @@ async def measure(
                 await asyncio.sleep(0.2)  # poll interval, bounded by the deadline
         finally:
             await known.close()
+        await enrol(client, education, ids)
         marks = [
             {
                 "child_id": c,
@@ -90,7 +114,7 @@ async def measure(
                 "session": s,
                 "code": CODES[(i + j) % len(CODES)],
             }
-            for j, d in enumerate(school_days(date(2024, 9, 2), days))
+            for j, d in enumerate(school_days(FIRST_DAY, days))
             for i, c in enumerate(ids)
             for s in ("AM", "PM")
         ]
@@ -100,7 +124,7 @@ async def measure(
             r = await client.post(
                 f"{education}/attendance/register-feed",
                 headers={"Idempotency-Key": str(uuid.uuid4())},
-                json={"school_urn": "113254", "marks": batch},
+                json={"school_urn": SCHOOL, "marks": batch},
             )
             if r.status_code != 201:
                 raise SystemExit(f"register feed refused: {r.status_code} {r.text[:500]}")

@@ -54,7 +54,12 @@ SUBJECT_ACCESS = "subject_access"
 MIGRATIONS: dict[str, list[Path]] = {
     "case_events": [EVENT_STORE_SQL, SERVICES_DIR / "case_events" / "sql"],
     "accommodation": [EVENT_STORE_SQL, PROJECTION_SQL, KNOWN_CHILDREN_SQL],
-    "education": [EVENT_STORE_SQL, PROJECTION_SQL, KNOWN_CHILDREN_SQL],
+    "education": [
+        EVENT_STORE_SQL,
+        PROJECTION_SQL,
+        KNOWN_CHILDREN_SQL,
+        SERVICES_DIR / "education" / "sql",
+    ],
     "escalations": [
         EVENT_STORE_SQL,
         PROJECTION_SQL,

@@ -2,11 +2,12 @@
 provider's key set, and a local issuer for development and tests.
 
 A token names its user (`sub`), agency (`agency`) and role (`role`), and may limit a council
-user to some localities (`localities`). It is verified against `CSP_AUTH_JWKS` (a JWKS file,
-or the provider's https URL; never http), `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and
-ES256 are accepted, each only with a key of its kind, nothing weaker. No endpoint but /health
-(and the sign-in page with its static assets) answers without one: every other request is 401
-before any handler runs.
+user to some localities (`localities`); a schools partner's token names the schools it speaks
+for (`schools`: their six-digit URNs), without which it may send no register feed. It is
+verified against `CSP_AUTH_JWKS` (a JWKS file, or the provider's https URL; never http),
+`CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and ES256 are accepted, each only with a key
+of its kind, nothing weaker. No endpoint but /health (and the sign-in page with its static
+assets) answers without one: every other request is 401 before any handler runs.
 
     python -m shared.auth keys --dir DIR            # a local signing key and its JWKS
     python -m shared.auth token --user sw-17 --agency council --role practitioner
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import time
 import uuid
@@ -57,6 +59,8 @@ class Role(StrEnum):
 
 COUNCIL_ROLES = frozenset(Role) - {Role.PARTNER}
 PARTNER_AGENCIES = frozenset(Agency) - {Agency.COUNCIL, Agency.PLATFORM}
+# A school's unique reference number (the kernel's own copy of the contracts' URN pattern).
+SCHOOL_URN = re.compile(r"[0-9]{6}")
 
 
 class InvalidToken(Exception):
@@ -71,6 +75,11 @@ class Principal:
     role: Role
     localities: frozenset[str] | None = None  # None: every locality
     token_id: str | None = None
+    schools: frozenset[str] = frozenset()  # a schools partner's schools (URNs); else none
+
+    def may_send_for_school(self, school_urn: str) -> bool:
+        """A council user may send any school's register; a partner only its own schools'."""
+        return self.role is not Role.PARTNER or school_urn in self.schools
 
     @property
     def actor(self) -> Actor:
@@ -102,7 +111,23 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         role,
         frozenset(localities) if localities is not None else None,
         claims.get("jti"),
+        _schools(claims, agency),
     )
+
+
+def _schools(claims: dict[str, Any], agency: Agency) -> frozenset[str]:
+    """The schools a schools partner's token speaks for: a list of URNs, or none at all."""
+    schools = claims.get("schools")
+    if schools is None:
+        return frozenset()
+    if agency is not Agency.SCHOOLS:
+        raise InvalidToken(f"schools is a claim of schools partners' tokens, not {agency}'s")
+    if not (
+        isinstance(schools, list)
+        and all(isinstance(x, str) and SCHOOL_URN.fullmatch(x) for x in schools)
+    ):
+        raise InvalidToken("schools must be a list of six-digit school URNs")
+    return frozenset(schools)
 
 
 class TokenVerifier:
@@ -269,6 +294,7 @@ class LocalIssuer:
         role: str | Role,
         localities: list[str] | None = None,
         hours: float = 12,
+        schools: list[str] | None = None,
         **extra: Any,
     ) -> str:
         self.ensure()
@@ -287,6 +313,8 @@ class LocalIssuer:
         }
         if localities is not None:
             claims["localities"] = localities
+        if schools is not None:
+            claims["schools"] = schools
         return jwt.encode(
             claims, self.key_file.read_bytes(), algorithm="RS256", headers={"kid": kid}
         )
@@ -317,6 +345,12 @@ def main(argv: list[str] | None = None) -> None:
         dest="localities",
         help="limit to this locality (repeat for several)",
     )
+    token.add_argument(
+        "--school",
+        action="append",
+        dest="schools",
+        help="a schools partner's school, by URN (repeat for several)",
+    )
     token.add_argument("--hours", type=float, default=12)
     args = parser.parse_args(argv)
     issuer = LocalIssuer(args.dir)
@@ -325,10 +359,16 @@ def main(argv: list[str] | None = None) -> None:
         print(issuer.jwks_file)
         return
     try:
-        principal_from_claims({"sub": args.user, "agency": args.agency, "role": args.role})
+        principal_from_claims(
+            {"sub": args.user, "agency": args.agency, "role": args.role, "schools": args.schools}
+        )
     except InvalidToken as error:
         sys.exit(f"refused: {error}")
-    print(issuer.token(args.user, args.agency, args.role, args.localities, args.hours))
+    print(
+        issuer.token(
+            args.user, args.agency, args.role, args.localities, args.hours, schools=args.schools
+        )
+    )
 
 
 if __name__ == "__main__":

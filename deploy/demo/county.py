@@ -34,6 +34,10 @@ from shared.auth import LocalIssuer
 LOCAL_RUN = Path(__file__).resolve().parents[2] / ".local" / "run"
 LOCALITIES = ["Exeter", "North", "East", "South", "Mid and West"]
 PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
+# The school whose register feeds the demo sends: every school-age child on a child protection
+# plan or in care is on its roll for the feeds' ten weeks (a feed may mark only its pupils).
+DEMO_SCHOOL = "113254"
+SCHOOL_AGES = range(5, 16)
 GIVEN_NAMES = [
     "Alex",
     "Amara",
@@ -214,6 +218,17 @@ class County:
             elif self.rng.random() < 0.2:
                 j.add("case_events", f"{c}/pre-proceedings", entered_on=self.day(last, 60))
             self.rating(j, cid, conference, ["RED"] * 4 + ["AMBER"] * 5 + ["GREEN"])
+            age = (self.end - dob).days // 365
+            if age in SCHOOL_AGES:  # last, so the journey's earlier steps keep their keys
+                j.add(
+                    "education",
+                    f"{c}/enrolments",
+                    enrolment_id=f"EN{self.n}",
+                    school_urn=DEMO_SCHOOL,
+                    school_in_council_area=True,
+                    start_date=self.end - timedelta(days=300),
+                    year_group=age - 5,
+                )
             yield j
 
     def in_care(self) -> Iterator[Journey]:
@@ -275,11 +290,13 @@ class County:
                 )
             age = (self.end - dob).days // 365
             if 5 <= age <= 16:
+                elsewhere = f"{100000 + self.rng.randint(1, 400):06d}"
                 j.add(
                     "education",
                     f"{c}/enrolments",
                     enrolment_id=f"EN{self.n}",
-                    school_urn=f"{100000 + self.rng.randint(1, 400):06d}",
+                    # Starts at least 200 days before the end, before the register feeds.
+                    school_urn=DEMO_SCHOOL if age in SCHOOL_AGES else elsewhere,
                     school_in_council_area=self.rng.random() < 0.8,
                     start_date=self.day(max(start, self.end - timedelta(days=300)), 30),
                     year_group=max(0, age - 5),
@@ -456,7 +473,8 @@ class County:
 
 
 def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
-    """Ten weeks of register feeds in which attendance recovers, as in the seed's tables."""
+    """Ten weeks of register feeds in which attendance recovers, as in the seed's tables, from
+    the demo school for its pupils (enrolled there from before the first)."""
     rng, end = county.rng, county.end
     days = [
         end - timedelta(days=d) for d in range(70, 0, -1) if (end - timedelta(days=d)).weekday() < 5
@@ -479,7 +497,7 @@ def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
             yield Step(
                 "education",
                 "/attendance/register-feed",
-                {"school_urn": "113254", "marks": marks[at : at + 10_000]},
+                {"school_urn": DEMO_SCHOOL, "marks": marks[at : at + 10_000]},
             )
 
 
@@ -543,13 +561,12 @@ async def load(
     # Escalations name children registered above: they run after every child is loaded, or
     # they could hold every slot waiting for children whose journeys cannot start.
     later = [*county.triage(), *county.escalations(children)]
+    # The demo school's roll: its register feeds mark these children only.
     pupils = [
-        s.body["child_id"]
+        s.path.split("/")[2]
         for j in journeys
         for s in j.steps
-        if s.path == "/children"
-        and j.key.startswith(("cp-", "cic-"))
-        and (end - date.fromisoformat(s.body["date_of_birth"])).days // 365 in range(5, 16)
+        if s.path.endswith("/enrolments") and s.body["school_urn"] == DEMO_SCHOOL
     ]
     feeds = list(register_feeds(county, pupils))
     total = sum(len(j.steps) for j in journeys + later) + len(feeds)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.education.routes import attendance, children
@@ -10,6 +12,9 @@ from shared.clock import Clock
 from shared.known_children import KNOWN_CHILDREN_SQL
 from shared.settings import Settings
 
+# The service's own migrations (the index the register feed reads school rolls by).
+EDUCATION_SQL = Path(__file__).parent / "sql"
+
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app = domain_service_app(
@@ -17,7 +22,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "Education",
         "Enrolments, attendance (the register feed), Year 11 destinations and EET activity, "
         "published on `education-events`. A child must first be registered with case events.",
-        [KNOWN_CHILDREN_SQL],
+        [KNOWN_CHILDREN_SQL, EDUCATION_SQL],
         clock,
     )
     app.include_router(attendance.router)

@@ -9,7 +9,7 @@ import pytest
 from chaos.fuzz import unhappy_paths
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import HEADERS, Practitioner
-from tests.infrastructure import MANAGER, Infrastructure
+from tests.infrastructure import MANAGER, Infrastructure, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -221,11 +221,29 @@ def test_malformed_json_is_refused(platform: Platform, child: str, service: str)
     assert versions(platform, child) == before
 
 
+@pytest.fixture(scope="module")
+def pupil(platform: Platform) -> str:
+    """A child on school 113254's roll since September 2019 (a feed marks only its pupils)."""
+    pr = Practitioner(platform)
+    child_id = pr.register(dob="2012-05-14")
+    pr.wait_known(child_id)
+    pr.child(
+        "education",
+        child_id,
+        "/enrolments",
+        enrolment_id="EN-1",
+        school_urn="113254",
+        school_in_council_area=True,
+        start_date="2019-09-04",
+        year_group=2,
+    )
+    return child_id
+
+
 def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
-    platform: Platform,
-    child: str,
+    platform: Platform, pupil: str, child: str
 ) -> None:
-    before = versions(platform, child)
+    before, before_child = versions(platform, pupil), versions(platform, child)
     bad = refused(
         platform,
         "education",
@@ -233,11 +251,11 @@ def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
         {
             "school_urn": "113254",
             "marks": [
-                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2024-06-03", "session": "AM", "code": "/"},
                 {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
-                {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
-                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
-                {"child_id": child, "date": "2024-06-04", "session": "AM", "code": "Q"},
+                {"child_id": pupil, "date": "2099-06-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2024-06-03", "session": "AM", "code": "N"},
+                {"child_id": pupil, "date": "2024-06-04", "session": "AM", "code": "Q"},
             ],
         },
     )
@@ -252,10 +270,14 @@ def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
         {
             "school_urn": "113254",
             "marks": [
-                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2024-06-03", "session": "AM", "code": "/"},
                 {"child_id": "C-unknown-x", "date": "2024-06-03", "session": "AM", "code": "/"},
-                {"child_id": child, "date": "2099-06-03", "session": "AM", "code": "/"},
-                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "N"},
+                {"child_id": pupil, "date": "2099-06-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2024-06-03", "session": "AM", "code": "N"},
+                # Known to the council, on no school's roll; and the pupil before its roll.
+                {"child_id": child, "date": "2024-06-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2019-09-03", "session": "AM", "code": "/"},
+                {"child_id": pupil, "date": "2012-05-13", "session": "AM", "code": "/"},
             ],
         },
     )
@@ -263,7 +285,22 @@ def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
         (1, "child_id", "unknown child"),
         (2, "date", "is in the future"),
         (3, "session", "this child's session is marked twice in the feed"),
+        (4, "child_id", "is not on this school's roll on that date"),
+        (5, "child_id", "is not on this school's roll on that date"),
+        (6, "date", "is before the child's date of birth"),
     }
+    # The same feed from a school's own system: one refusal that names no mark, and no reason
+    # that tells an unknown child from one on no roll, or gives a date of birth away.
+    school = refused(
+        platform,
+        "education",
+        "/attendance/register-feed",
+        bad.request.read(),
+        Authorization=auth("partner", "schools", schools=["113254"])["Authorization"],
+    )
+    [generic] = school.json()["detail"]
+    assert generic["loc"] == ["body", "marks"]
+    assert "unknown" not in generic["msg"] and "birth" not in generic["msg"]
 
     oversized = {
         "school_urn": "113254",
@@ -275,7 +312,8 @@ def test_the_register_feed_refuses_unknown_children_future_dates_and_oversize(
             "detail"
         ]
     )
-    assert versions(platform, child) == before
+    assert versions(platform, pupil) == before
+    assert versions(platform, child) == before_child
 
 
 def test_every_command_on_a_stream_it_cannot_belong_to_is_refused_and_records_nothing(

@@ -8,7 +8,7 @@ import pytest
 
 from contracts.education import events as e
 from services.education.domain import commands as c
-from services.education.domain.learner import FeedRefused, Learner, attendance_events
+from services.education.domain.learner import Enrolment, FeedRefused, Learner, attendance_events
 from shared.aggregate import Decision, DomainRuleViolation, KnownChild
 
 TWICE = "this child's session is marked twice in the feed"
@@ -16,6 +16,8 @@ CHILDREN = {
     "C-1": KnownChild("C-1", date(2010, 1, 1), "Exeter"),
     "C-2": KnownChild("C-2", date(2011, 1, 1), "North"),
 }
+# Both on the sending school's roll (tests/unit/test_register_feed_roll.py: when they are not).
+ROLL = {c: [Enrolment("EN-1", "113254", date(2020, 9, 1))] for c in CHILDREN}
 
 
 def feed(*marks: tuple[str, str, str, str]) -> c.RecordRegisterFeed:
@@ -35,6 +37,7 @@ def test_marks_become_one_event_per_child_and_day_counting_missed_sessions() -> 
         ),
         CHILDREN,
         date(2024, 6, 5),
+        ROLL,
     )
     by_child = {child: events for child, events in items}
     first, second = by_child["C-1"]
@@ -56,6 +59,7 @@ def test_a_feed_with_any_bad_mark_records_nothing_and_says_where() -> None:
             ),
             CHILDREN,
             date(2024, 6, 5),
+            ROLL,
         )
     assert refused.value.problems == [
         (1, "child_id", "unknown child"),

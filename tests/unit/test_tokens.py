@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -91,3 +92,26 @@ def test_a_secret_file_is_private_even_when_it_existed_open_to_all(tmp_path: Pat
     assert path.read_text() == "CSP_KEY=secret\n"
     write_private(tmp_path / "new.pem", b"key")
     assert stat.S_IMODE((tmp_path / "new.pem").stat().st_mode) == 0o600
+
+
+def test_a_schools_partners_token_names_the_schools_it_sends_registers_for(
+    tmp_path: Path,
+) -> None:
+    issuer = LocalIssuer(tmp_path)
+    verifier = verifier_of(issuer)
+    school = verifier.verify(issuer.token("mis-1", "schools", "partner", schools=["113254"]))
+    assert school.schools == {"113254"}
+    assert school.may_send_for_school("113254") and not school.may_send_for_school("100001")
+    # Without the claim a schools partner may send no school's register; a council user any.
+    assert not verifier.verify(issuer.token("mis-2", "schools", "partner")).may_send_for_school(
+        "113254"
+    )
+    assert verifier.verify(issuer.token("sw-1", "council", "manager")).may_send_for_school("1")
+    malformed: list[Any] = ["113254", ["11325"], ["1132540"], [113254], ["11325a"], [None]]
+    for bad in malformed:
+        with pytest.raises(InvalidToken, match="six-digit school URNs"):
+            verifier.verify(issuer.token("mis-3", "schools", "partner", schools=bad))
+    # Only a schools partner's token names schools: on any other it is a misissued token.
+    for agency, role in (("council", "practitioner"), ("police", "partner")):
+        with pytest.raises(InvalidToken, match="schools partners"):
+            verifier.verify(issuer.token("x", agency, role, schools=["113254"]))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from contracts.education import events as e
@@ -101,6 +102,49 @@ class Learner(Aggregate):
                 self.state.ehcp_since = None
 
 
+# The events a school roll is made of, in a child's stream (the route reads only these).
+ENROLMENT_EVENTS = (e.SchoolEnrolled.event_type, e.SchoolLeft.event_type)
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A child's place on a school's roll: from its start date until the day the child left,
+    which is not on the roll (the boards' "school" fact ends on that day too)."""
+
+    enrolment_id: str
+    school_urn: str
+    start_date: date
+    left_on: date | None = None
+
+    def on_roll(self, school_urn: str, day: date) -> bool:
+        return (
+            self.school_urn == school_urn
+            and self.start_date <= day
+            and (self.left_on is None or day < self.left_on)
+        )
+
+
+def enrolments(events: Iterable[DomainEvent]) -> list[Enrolment]:
+    """A child's enrolments, past and present, from its stream's events in order."""
+    spans: list[Enrolment] = []
+    for event in events:
+        match event:
+            case e.SchoolEnrolled():
+                spans.append(Enrolment(event.enrolment_id, event.school_urn, event.start_date))
+            case e.SchoolLeft():
+                spans = [
+                    replace(s, left_on=event.left_on)
+                    if s.enrolment_id == event.enrolment_id and s.left_on is None
+                    else s
+                    for s in spans
+                ]
+    return spans
+
+
+UNKNOWN_CHILD = "unknown child"
+NOT_ON_ROLL = "is not on this school's roll on that date"
+
+
 class FeedRefused(ValueError):
     """The register feed has marks that cannot be recorded: each with its place and reason."""
 
@@ -110,11 +154,16 @@ class FeedRefused(ValueError):
 
 
 def attendance_events(
-    feed: c.RecordRegisterFeed, children: dict[str, KnownChild], today: date
+    feed: c.RecordRegisterFeed,
+    children: Mapping[str, KnownChild],
+    today: date,
+    roll: Mapping[str, Sequence[Enrolment]],
 ) -> list[tuple[str, list[DomainEvent]]]:
     """The register feed as one AttendanceRecorded per child and day, or FeedRefused.
 
-    Every mark is checked before anything is recorded: all or nothing.
+    Every mark is checked before anything is recorded: all or nothing. A mark is the sending
+    school's to record only for a child on its roll that day (`roll`: each child's
+    enrolments, at any school), whoever sends it.
     """
     problems: list[tuple[int, str, str]] = []
     by_child_day: dict[tuple[str, date], list[e.SessionMark]] = defaultdict(list)
@@ -122,12 +171,14 @@ def attendance_events(
     for i, mark in enumerate(feed.marks):
         child = children.get(mark.child_id)
         if child is None:
-            problems.append((i, "child_id", "unknown child"))
+            problems.append((i, "child_id", UNKNOWN_CHILD))
             continue
         if mark.date > today:
             problems.append((i, "date", "is in the future"))
         elif mark.date < child.date_of_birth:
             problems.append((i, "date", "is before the child's date of birth"))
+        elif not any(s.on_roll(feed.school_urn, mark.date) for s in roll.get(mark.child_id, ())):
+            problems.append((i, "child_id", NOT_ON_ROLL))
         key = (mark.child_id, mark.date, mark.session.value)
         if key in seen:
             problems.append((i, "session", "this child's session is marked twice in the feed"))

@@ -1,16 +1,36 @@
-"""The register feed: a school's attendance marks for many children in one call."""
+"""The register feed: a school's attendance marks for many children in one call.
+
+Who may send what: a schools partner only for the schools its token names (`schools`), a
+council practitioner or manager for any school; either way only marks for children on that
+school's roll on the day marked, from this service's own enrolments. A refused feed records
+nothing and is written to the access audit with every reason; a partner is told only that it
+was refused (which children the council knows, and their dates of birth, are not a school's
+to find out by trying), council users get each mark's reason.
+"""
 
 from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from contracts.education.events import education_event_types
 from services.education.domain.commands import RecordRegisterFeed
-from services.education.domain.learner import FeedRefused, attendance_events
-from shared.access import Permission, check_locality, requires
+from services.education.domain.learner import (
+    ENROLMENT_EVENTS,
+    Enrolment,
+    FeedRefused,
+    attendance_events,
+    enrolments,
+)
+from shared.access import Permission, requires
 from shared.aggregate import KnownChild
 from shared.api import (
     ERRORS,
+    Audit,
     Caller,
     CorrelationId,
     IdempotencyKey,
@@ -22,20 +42,99 @@ from shared.api import (
     command_context,
     recorded,
 )
+from shared.auth import Principal, Role
+from shared.eventstore import AppendResult, CommandContext, IdempotencyKeyReused
 from shared.settings import Settings
 
 router = APIRouter(tags=["attendance"])
 # The route is declared once for every app, so its documentation names the setting.
 DEFAULT_MAX_MARKS = Settings.model_fields["max_batch_marks"].default
+# All a partner is told of a refused feed: nothing that tells one mark's fault from another's.
+REFUSED_FOR_PARTNER = (
+    "the feed was refused and nothing was recorded: it marks a child who is not on this "
+    "school's roll on a day marked, a day in the future, or a session twice. Check it "
+    "against the school's roll; the council's education team can check the roll it holds."
+)
+# Each child known to this service with its enrolment events, for a whole feed in one query.
+# The event_type predicate is the partial index's (services/education/sql): keep them alike.
+PUPILS_SQL = (
+    "SELECT k.child_id, k.date_of_birth, k.locality, coalesce(("
+    " SELECT json_agg(json_build_array(e.event_type, e.schema_version, e.payload)"
+    "  ORDER BY e.stream_version) FROM events e WHERE e.stream_id = k.child_id"
+    f" AND e.event_type IN ({', '.join(repr(t) for t in ENROLMENT_EVENTS)})"
+    "), '[]') AS enrolments"
+    " FROM known_children k WHERE k.child_id = ANY($1::text[])"
+)
 
 
-async def _children(pool: Pool, feed: RecordRegisterFeed) -> dict[str, KnownChild]:
-    rows = await pool.fetch(
-        "SELECT child_id, date_of_birth, locality FROM known_children"
-        " WHERE child_id = ANY($1::text[])",
-        list({m.child_id for m in feed.marks}),
+async def _pupils(
+    pool: Pool, feed: RecordRegisterFeed
+) -> tuple[dict[str, KnownChild], dict[str, list[Enrolment]]]:
+    """The children the feed names that this service knows, and each one's enrolments."""
+    rows = await pool.fetch(PUPILS_SQL, list({m.child_id for m in feed.marks}))
+    children = {
+        r["child_id"]: KnownChild(r["child_id"], r["date_of_birth"], r["locality"]) for r in rows
+    }
+    roll = {
+        r["child_id"]: enrolments(
+            education_event_types.decode(event_type, version, payload)
+            for event_type, version, payload in json.loads(r["enrolments"])
+        )
+        for r in rows
+    }
+    return children, roll
+
+
+def sender_key(caller: Principal, school_urn: str, key: str) -> str:
+    """The feed's Idempotency-Key in its sender's own space (the agency, and the school it
+    sends for), so one school cannot take a key another school's feed will use."""
+    return f"register-feed/{caller.agency}/{school_urn}/{key}"
+
+
+async def _earlier(store: Store, ctx: CommandContext, key: str) -> AppendResult | None:
+    """The feed's earlier result under the sender's key; or under the bare key, as feeds were
+    recorded before keys had a sender, when it is this very feed (the same school and marks:
+    the request hash binds them). A bare key used for anything else is no longer this
+    sender's concern."""
+    hashed = ctx.request_hash or ""
+    earlier = await store.find_command(ctx.idempotency_key or "", hashed)
+    if earlier is not None:
+        return earlier
+    try:
+        return await store.find_command(key, hashed)
+    except IdempotencyKeyReused:
+        return None
+
+
+async def _audit_refusal(
+    audit: Audit,
+    request: Request,
+    caller: Principal,
+    feed: RecordRegisterFeed,
+    problems: Sequence[tuple[int | None, str, str]],
+    status: int,
+) -> dict[str, str]:
+    """Write the refused feed to the access audit (information governance reads it there: a
+    school probing for children shows), with every reason; the X-Audit-Id header. A problem
+    with no mark's index refuses every mark (the school is not the sender's)."""
+    marks = sorted({i for i, _, _ in problems if i is not None}) or range(len(feed.marks))
+    children = [feed.marks[i].child_id for i in marks]
+    reasons = Counter(f"{field}: {reason}" for _, field, reason in problems)
+    summary = "; ".join(f"{reason} ({n})" for reason, n in reasons.most_common())
+    details = "; ".join(
+        f"mark {i} {feed.marks[i].child_id} {feed.marks[i].date}: {field} {reason}"
+        for i, field, reason in problems
+        if i is not None
     )
-    return {r["child_id"]: KnownChild(**dict(r)) for r in rows}
+    audit_id = await audit.record(
+        caller,
+        f"POST /attendance/register-feed refused ({status})",
+        f"/attendance/register-feed school_urn={feed.school_urn}: {len(feed.marks)} marks, "
+        f"{len(marks)} refused: {summary}. {details}",
+        children,
+        request.headers.get("X-Purpose"),
+    )
+    return {"X-Audit-Id": str(audit_id)}
 
 
 @router.post(
@@ -44,10 +143,19 @@ async def _children(pool: Pool, feed: RecordRegisterFeed) -> dict[str, KnownChil
     response_model=Recorded,
     summary="Record a school's register feed (thousands of marks)",
     description="All or nothing: one AttendanceRecorded event per child and day, appended "
-    "with COPY. Every unknown child, future date or repeated session is listed in a 422; "
-    f"more than `CSP_MAX_BATCH_MARKS` marks (default {DEFAULT_MAX_MARKS}) is a 413. Send an "
-    "Idempotency-Key (e.g. the feed file's id) so a retried delivery records once.",
-    responses={**ERRORS, 413: {"description": "Too many marks in one call"}},
+    "with COPY. A schools partner sends only for a school its token names (`schools`), else "
+    "403; every mark must be for a child on that school's roll on that day. For council "
+    "users every unknown child, child not on the roll, impossible date or repeated session "
+    "is listed in a 422; a partner's refused feed is one 422 that names no mark. A refused "
+    "feed is written to the access audit. "
+    f"More than `CSP_MAX_BATCH_MARKS` marks (default {DEFAULT_MAX_MARKS}) is a 413. Send an "
+    "Idempotency-Key (e.g. the feed file's id) so a retried delivery records once: keys are "
+    "the sender's own (its agency and the school), another school's cannot collide.",
+    responses={
+        **ERRORS,
+        403: {"description": "The token does not name this school"},
+        413: {"description": "Too many marks in one call"},
+    },
     dependencies=[requires(Permission.RECORD_REGISTER_FEED)],
 )
 async def register_feed(
@@ -59,6 +167,7 @@ async def register_feed(
     pool: Pool,
     clock: ServiceClock,
     settings: ServiceSettings,
+    audit: Audit,
     idempotency_key: IdempotencyKey = None,
     correlation_id: CorrelationId = None,
 ) -> Recorded | JSONResponse:
@@ -72,24 +181,37 @@ async def register_feed(
                 )
             },
         )
-    ctx = command_context(feed, idempotency_key, correlation_id, caller)
+    if not caller.may_send_for_school(feed.school_urn):
+        reason = (
+            f"is not one of this token's schools ({', '.join(sorted(caller.schools))})"
+            if caller.schools
+            else "this token names no school (its `schools` claim)"
+        )
+        headers = await _audit_refusal(
+            audit, request, caller, feed, [(None, "school_urn", reason)], 403
+        )
+        refusal = f"this token may not send school {feed.school_urn}'s register: {reason}"
+        return JSONResponse(status_code=403, content={"detail": refusal}, headers=headers)
+    key = sender_key(caller, feed.school_urn, idempotency_key) if idempotency_key else None
+    ctx = command_context(feed, key, correlation_id, caller)
     if idempotency_key is not None:
-        earlier = await store.find_command(idempotency_key, ctx.request_hash or "")
+        earlier = await _earlier(store, ctx, idempotency_key)
         if earlier is not None:
             return recorded(earlier, response)
-    children = await _children(pool, feed)
-    for locality in {c.locality for c in children.values()}:
-        check_locality(request, locality)
+    known, roll = await _pupils(pool, feed)
+    # A child outside the caller's localities is one it does not know.
+    children = {k: c for k, c in known.items() if caller.may_see_locality(c.locality)}
     try:
-        items = attendance_events(feed, children, clock.today())
+        items = attendance_events(feed, children, clock.today(), roll)
     except FeedRefused as refused:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": [
-                    {"loc": ["body", "marks", i, field], "msg": reason, "type": "register_feed"}
-                    for i, field, reason in refused.problems[:1000]
-                ]
-            },
+        headers = await _audit_refusal(audit, request, caller, feed, refused.problems, 422)
+        detail = (
+            [{"loc": ["body", "marks"], "msg": REFUSED_FOR_PARTNER, "type": "register_feed"}]
+            if caller.role is Role.PARTNER
+            else [
+                {"loc": ["body", "marks", i, field], "msg": reason, "type": "register_feed"}
+                for i, field, reason in refused.problems[:1000]
+            ]
         )
+        return JSONResponse(status_code=422, content={"detail": detail}, headers=headers)
     return recorded(await store.append_batch(items, ctx), response)
