@@ -507,7 +507,8 @@ class LocalStack:
         folder.mkdir(exist_ok=True)
         for user, agency, role in DEMO_USERS:
             path = folder / f"{user}.jwt"
-            write_private(path, self.issuer.token(user, agency, role) + "\n")
+            claims = DEMO_CLAIMS.get(user, {})
+            write_private(path, self.issuer.token(user, agency, role, **claims) + "\n")
         return folder
 
     def processes(self) -> list[Process]:
@@ -587,6 +588,8 @@ DEMO_USERS = [
     ("health", "health", "partner"),
     ("schools", "schools", "partner"),
 ]
+# The demo school's partner may send its register (the demo county's pupils are on its roll).
+DEMO_CLAIMS: dict[str, dict[str, Any]] = {"schools": {"schools": ["113254"]}}
 
 
 def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any) -> subprocess.Popen[bytes]:
