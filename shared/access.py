@@ -9,7 +9,8 @@ regenerates it) and tests/e2e/test_permissions.py holds the running services to 
 
 Person-level reads are audited (shared/audit.py): a read of one child named in the path is
 recorded here, before the handler runs; a read that lists children (the open plans, a
-board's council view) is recorded by its handler with the children it returns.
+board's council view, the retention report, the audit's own queries) is recorded by its
+handler with the children it returns, and an erasure by its handler as it is done.
 """
 
 from __future__ import annotations
@@ -78,12 +79,16 @@ GRANTS: dict[Permission, Grant] = {
     Permission.ERASE: grant(Role.INFORMATION_GOVERNANCE),
     Permission.RETENTION: grant(Role.INFORMATION_GOVERNANCE),
 }
-# Person-level: every read is audited (who, what, why, when).
+# Person-level: every read is audited (who, what, why, when), and every erasure. The audit's
+# own queries and the retention report name children too (ids, pseudonyms, the 75th birthday).
 AUDITED = {
     Permission.READ_CHILD,
     Permission.READ_PERSONAL,
     Permission.READ_PERSON_LEVEL,
     Permission.SUBJECT_ACCESS,
+    Permission.AUDIT,
+    Permission.RETENTION,
+    Permission.ERASE,
 }
 
 
@@ -94,7 +99,8 @@ class Access:
 
     permission: Permission
     query: tuple[tuple[str, str], ...] = ()  # e.g. (("view", "council"),)
-    lists_children: bool = False  # audited by the handler, with the children it returns
+    # audited by the handler, with the children it returns (or, for an erasure, erases)
+    lists_children: bool = False
 
     def applies(self, query: Mapping[str, str]) -> bool:
         return all(query.get(k) == v for k, v in self.query)
@@ -233,9 +239,15 @@ async def authorise(request: Request, response: Response) -> None:
         await audit_read(request, response, [child_id] if child_id else [])
 
 
-async def audit_read(request: Request, response: Response | None, child_ids: list[str]) -> str:
-    """Record a person-level read before it is answered; its id goes back in X-Audit-Id (on
-    `response`, or on whatever the handler returns: it sets the header itself)."""
+async def audit_read(
+    request: Request,
+    response: Response | None,
+    child_ids: list[str],
+    purpose: str | None = None,
+) -> str:
+    """Record a person-level read before it is answered (or an erasure as it is done); its id
+    goes back in X-Audit-Id (on `response`, or on whatever the handler returns: it sets the
+    header itself). `purpose`: why, where the request itself says (an erasure's reason)."""
     audit = request.app.state.audit
     rule: Rule | None = getattr(request.state, "rule", None)
     action = rule.where if rule else f"{request.method} {request.url.path}"
@@ -245,7 +257,7 @@ async def audit_read(request: Request, response: Response | None, child_ids: lis
             action,
             _request_line(request),
             child_ids,
-            request.headers.get("X-Purpose"),
+            purpose or request.headers.get("X-Purpose"),
         )
     )
     if response is not None:

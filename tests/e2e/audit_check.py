@@ -1,14 +1,16 @@
 """Audit completeness: every person-level read the end-to-end tests make has its audit record.
 
 Every response any test receives through httpx is noted (`ResponseLog`). When a platform
-stops, each 200 answer from its APIs to a person-level endpoint (an audited permission in
-shared/access.py; for a list, one that names children) must carry X-Audit-Id, and the audit
-log must hold that record, for that user and that request.
+stops, each successful answer from its APIs to a person-level endpoint (an audited permission
+in shared/access.py: reads, the audit's own queries, the retention report, erasures; for a
+list, one that names children) must carry X-Audit-Id, and the audit log must hold that record,
+for that user and that request, naming every child the answer names (an erasure: its child).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ class Seen:
     user: str | None
     audit_id: str | None
     names_children: bool
+    children: frozenset[str] = frozenset()  # every child id the answer names
 
 
 SEEN: list[Seen] = []
@@ -45,7 +48,7 @@ def _note(response: httpx.Response) -> None:
     except jwt.PyJWTError:
         user = None  # no token, or not one at all (tests of refusals send those)
     try:
-        names = b'"child_id"' in response.content  # read already, unless streamed
+        names = b'"child_id' in response.content  # read already, unless streamed
     except httpx.ResponseNotRead:
         names = False
     SEEN.append(
@@ -56,8 +59,34 @@ def _note(response: httpx.Response) -> None:
             user,
             response.headers.get("x-audit-id"),
             names,
+            _children(response) if names else frozenset(),
         )
     )
+
+
+def _children(response: httpx.Response) -> frozenset[str]:
+    """Every `child_id` (and each of `child_ids`) anywhere in a JSON answer."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return frozenset()
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "child_id" and isinstance(item, str):
+                    found.add(item)
+                elif key == "child_ids" and isinstance(item, list):
+                    found.update(str(c) for c in item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(body)
+    return frozenset(found)
 
 
 def record_responses() -> Iterator[None]:
@@ -89,8 +118,8 @@ def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
     for seen in SEEN:
         parts = urlsplit(seen.url)
         service = apis.get(f"{parts.scheme}://{parts.netloc}")
-        if service is None or seen.status != 200:
-            continue
+        if service is None or seen.status != (201 if seen.method == "POST" else 200):
+            continue  # a read answered, or an erasure done (not one repeated: 200, no news)
         scope = {"type": "http", "path": parts.path, "method": seen.method}
         template = next(
             (r.path for r in api_routes(service) if r.matches(scope)[0] is Match.FULL), None
@@ -100,10 +129,18 @@ def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
         if (
             rule is not None
             and rule.permission in AUDITED
-            and (not rule.lists_children or seen.names_children)
+            and (not rule.lists_children or seen.names_children or seen.method == "POST")
         ):
             found.append(seen)
     return found
+
+
+def _named(seen: Seen) -> frozenset[str]:
+    """The children the audit record must name: those in a list's answer, or the one whose
+    erasure (a command on /children/{child_id}/...) it was."""
+    if seen.method == "POST":
+        return frozenset({urlsplit(seen.url).path.split("/")[2]})
+    return seen.children
 
 
 def check_reads_audited(
@@ -113,24 +150,28 @@ def check_reads_audited(
     missing = [f"{r.method} {r.url} by {r.user}" for r in reads if r.audit_id is None]
     assert not missing, f"person-level reads without an audit record: {missing[:20]}"
 
-    async def recorded() -> dict[str, tuple[str, str]]:
+    async def recorded() -> dict[str, tuple[str, str, frozenset[str]]]:
         conn = await asyncpg.connect(infra.dsn(f"{namespace}partner_feeds"))
         try:
             rows = await conn.fetch(
-                "SELECT audit_id::text, user_id, request FROM access_log"
+                "SELECT audit_id::text, user_id, request, child_ids FROM access_log"
                 " WHERE audit_id = ANY($1::uuid[])",
                 [r.audit_id for r in reads],
             )
         finally:
             await conn.close()
-        return {r["audit_id"]: (r["user_id"], r["request"]) for r in rows}
+        return {
+            r["audit_id"]: (r["user_id"], r["request"], frozenset(r["child_ids"])) for r in rows
+        }
 
     log = asyncio.run(recorded()) if reads else {}
+    nothing: tuple[str, str, frozenset[str]] = ("", "", frozenset())
     wrong = [
         f"{r.method} {r.url} by {r.user}: {log.get(r.audit_id or '')}"
         for r in reads
-        if log.get(r.audit_id or "", ("", ""))[0] != r.user
+        if log.get(r.audit_id or "", nothing)[0] != r.user
         or urlsplit(r.url).path != urlsplit(log[r.audit_id or ""][1]).path
+        or not _named(r) <= log[r.audit_id or ""][2]
     ]
     assert not wrong, f"audit records missing or not matching the read: {wrong[:20]}"
     return len(reads)

@@ -176,6 +176,31 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
     assert borrowed.status_code == 404, borrowed.text
 
 
+def test_a_user_limited_to_a_locality_gets_council_figures_of_theirs_only(
+    secure: SecurePlatform,
+) -> None:
+    """The council view's figures, not only its rows: another locality's, or the county's,
+    are 403 to a user limited to some; the partnership view (aggregates, suppressed) stays."""
+    api = secure.url("projections_api")
+    north = auth("practitioner", user="sw-north", localities=["North"])
+    two = auth("practitioner", user="sw-two", localities=["North", "Exeter"])
+    council = {"view": "council"}
+    for path in ("/boards/timeliness", "/dashboard/timeliness", "/dashboard"):
+        other = httpx.get(api + path, headers=north, params={**council, "locality": "Exeter"})
+        assert other.status_code == 403 and "outside your localities" in other.text, path
+        county = httpx.get(api + path, headers=two, params=council)
+        assert county.status_code == 403, path
+        assert httpx.get(
+            api + path, headers=two, params={**council, "locality": "Exeter"}
+        ).is_success
+    own = httpx.get(f"{api}/boards/timeliness", headers=north, params=council)
+    assert own.status_code == 200 and own.json()["locality"] == "North"  # their only one
+    partnership = httpx.get(
+        f"{api}/boards/timeliness", headers=north, params={"locality": "Exeter"}
+    )
+    assert partnership.status_code == 200 and partnership.json()["view"] == "partnership"
+
+
 # -- Kafka ---------------------------------------------------------------------------------
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from services.case_events.governance import retention_report, subject_access_export
 from services.case_events.routes.commands import ChildId, locality_of
 from services.case_events.routes.personal_data import Vault
-from shared.access import Permission, requires
+from shared.access import Permission, audit_read, requires
 from shared.api import Audit, Caller, Pool, ServiceClock, ServiceSettings
 from shared.application import UnknownStream
 
@@ -37,14 +37,18 @@ async def subject_access(
 
 @router.get(
     "/retention",
-    summary="Records past their retention date, not yet erased",
-    dependencies=[requires(Permission.RETENTION)],
+    summary="Records past their retention date, not yet erased (audited)",
+    dependencies=[requires(Permission.RETENTION, lists_children=True)],
 )
 async def retention(
+    request: Request,
+    response: Response,
     pool: Pool,
     clock: ServiceClock,
     as_at: Annotated[date | None, Query(description="Default: today")] = None,
 ) -> dict[str, Any]:
     day = as_at or clock.today()
     due = await retention_report(pool, day)
+    # Each child's id with its 75th birthday (the date of birth): a person-level read.
+    await audit_read(request, response, [r["child_id"] for r in due])
     return {"as_at": day.isoformat(), "count": len(due), "records": due}

@@ -20,7 +20,7 @@ from services.case_events.personal import (
     unseal_details,
 )
 from services.case_events.routes.commands import ChildId, locality_of
-from shared.access import Permission, check_locality, requires
+from shared.access import Permission, audit_read, check_locality, requires
 from shared.aggregate import Decision
 from shared.api import (
     ERRORS,
@@ -142,12 +142,13 @@ async def personal_details(
     status_code=201,
     response_model=Recorded,
     responses=ERRORS,
-    summary="Erase the child's personal data: the child's key is destroyed",
-    dependencies=[requires(Permission.ERASE)],
+    summary="Erase the child's personal data: the child's key is destroyed (audited)",
+    dependencies=[requires(Permission.ERASE, lists_children=True)],
 )
 async def erase(
     child_id: ChildId,
     command: EraseChildPersonalData,
+    request: Request,
     response: Response,
     caller: Caller,
     store: Store,
@@ -177,6 +178,11 @@ async def erase(
     # fails, a retry finds the key gone and records the event.
     child = Child.from_history(child_id, await store.read_stream(child_id))
     child.erase_personal_data(command, decision)
+    # In the access log before anything is destroyed: who, which child, why (no audit, no
+    # erasure; a retry after a failure below is recorded again).
+    why = f"erasure of personal data: {command.reason}"
+    purpose = request.headers.get("X-Purpose")
+    await audit_read(request, response, [child_id], f"{why}; {purpose}" if purpose else why)
     await vault.erase(child_id, caller.user_id)
     result = await execute(
         store, Child, child_id, lambda c: c.erase_personal_data(command, decision), ctx

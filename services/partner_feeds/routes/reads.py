@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
-from shared.access import Permission, requires
+from shared.access import Permission, audit_read, requires
 from shared.api import Audit
 from shared.audit import query
 
@@ -16,10 +16,12 @@ router = APIRouter(tags=["audit"])
 
 @router.get(
     "/audit",
-    summary="The access audit: every person-level read, who, what, why and when",
-    dependencies=[requires(Permission.AUDIT)],
+    summary="The access audit: every person-level read, who, what, why and when (audited)",
+    dependencies=[requires(Permission.AUDIT, lists_children=True)],
 )
 async def audit(
+    request: Request,
+    response: Response,
     log: Audit,
     child_id: Annotated[str | None, Query(max_length=64)] = None,
     user_id: Annotated[str | None, Query(max_length=128)] = None,
@@ -28,4 +30,6 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     reads = await query(log.pool, child_id, user_id, since, until, limit)
+    # Who read which child's record is itself about those children: recorded like a read.
+    await audit_read(request, response, [c for r in reads for c in r["child_ids"]])
     return {"reads": reads, "count": len(reads)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
-from shared.access import Permission, requires
+from shared.access import Permission, audit_read, requires
 from shared.api import Pool
 from shared.envelope import Agency
 
@@ -16,10 +16,12 @@ router = APIRouter(tags=["audit"])
 
 @router.get(
     "/shares",
-    summary="The share audit: who received what, about whom, why, when",
-    dependencies=[requires(Permission.AUDIT)],
+    summary="The share audit: who received what, about whom, why, when (audited)",
+    dependencies=[requires(Permission.AUDIT, lists_children=True)],
 )
 async def shares(
+    request: Request,
+    response: Response,
     pool: Pool,
     child_id: Annotated[str | None, Query(max_length=64)] = None,
     agency: Agency | None = None,
@@ -40,6 +42,8 @@ async def shares(
         until,
         limit,
     )
+    # Each child's id beside every agency's pseudonym for it: a person-level read.
+    await audit_read(request, response, [r["child_id"] for r in rows])
     return {
         "shares": [
             {

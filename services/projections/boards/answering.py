@@ -4,10 +4,12 @@ day and computed by its definition (each board is declared in `declarations.py`)
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import asyncpg
 
-from services.projections.boards.declarations import DECLARED, Asked
+from services.projections.boards import disclosure
+from services.projections.boards.declarations import DECLARED, Asked, BoardDeclaration
 from services.projections.boards.kept import has_totals, keep, kept_board
 from services.projections.boards.model import Board
 from services.projections.builds import reading
@@ -42,6 +44,74 @@ async def board_on(
             return kept
     async with reading(pool) as conn:
         return await compute(conn, board, as_at, locality, since, dates)
+
+
+async def partnership_board(
+    pool: asyncpg.Pool,
+    board: str,
+    as_at: date,
+    locality: str | None,
+    since: date | None = None,
+    dates: list[date] | None = None,
+    *,
+    today: date,
+    window: int,
+    threshold: int,
+) -> Board:
+    """A board in the partnership view (`disclosure`): computed with the board of every
+    locality and of the county, and of each month for counts over time, so that what is
+    hidden is hidden alike whichever of them is asked for."""
+    declared = DECLARED[board]
+    if declared.kept_as_totals:
+        sheet = await _kept_sheet(pool, board, as_at, locality)
+        if sheet is None and await keep(pool, as_at, today, window) is not None:
+            sheet = await _kept_sheet(pool, board, as_at, locality)
+        if sheet is not None:
+            return disclosure.protect(sheet, threshold)[locality]
+    start = (since or year_before(as_at)).replace(day=1)
+    async with reading(pool) as conn:
+        inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates))
+    places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
+    sheet = disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
+    return sheet[locality]
+
+
+async def inputs_of(
+    conn: asyncpg.Connection, declared: BoardDeclaration, asked: Asked
+) -> tuple[Any, ...]:
+    """What the board's definition is given (before `as_at`), as its declaration reads it."""
+    given: list[tuple[Any, ...]] = []
+
+    def capture(*args: Any) -> Board:
+        given.append(args)
+        return Board(board=declared.name, title="", as_at=asked.as_at, locality=None, figures=[])
+
+    await declared.reads(conn, capture, asked)
+    return given[0][: disclosure.inputs_count(declared.figures)]
+
+
+async def _kept_sheet(
+    pool: asyncpg.Pool, board: str, as_at: date, locality: str | None
+) -> dict[str | None, Board] | None:
+    """The board on a kept day for the county and each locality; None if the day is not kept."""
+    async with reading(pool) as conn:
+        if not await has_totals(conn):
+            return None
+        county = await kept_board(conn, board, as_at, None)
+        if county is None:
+            return None
+        places = {
+            r["locality"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT locality FROM board_totals WHERE board = $1 AND day = $2",
+                board,
+                as_at,
+            )
+        } | ({locality} if locality else set())
+        sheet: dict[str | None, Board | None] = {None: county}
+        for place in sorted(places):
+            sheet[place] = await kept_board(conn, board, as_at, place)
+        return {k: b for k, b in sheet.items() if b is not None}
 
 
 async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None) -> Board | None:

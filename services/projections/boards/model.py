@@ -110,8 +110,10 @@ def change(key: str, label: str, count: int, before: int, period: str, definitio
 
 
 def suppress(board: Board, threshold: int) -> Board:
-    """The partnership view: no person-level rows, and any count (or denominator) from 1 to
-    threshold-1 hidden with the percentage it would give, so no board can identify a child."""
+    """Primary suppression of one board: no person-level rows, and any count (or denominator)
+    from 1 to threshold-1 hidden with the percentage it would give. The partnership view the
+    API serves adds what keeps them hidden (`disclosure.py`): this alone can be undone from
+    totals, other localities and other days."""
 
     def hide(f: Figure) -> Figure:
         small = any(v is not None and 0 < v < threshold for v in (f.count, f.denominator))

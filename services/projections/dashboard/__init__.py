@@ -19,11 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.projections.boards.answering import board_on
+from services.projections.boards.answering import board_on, partnership_board
 from services.projections.boards.declarations import BOARDS
-from services.projections.boards.model import Board, Figure, suppress
+from services.projections.boards.model import Board, Figure
 from services.projections.builds import reading
-from services.projections.routes.boards import COUNCIL_VIEW
+from services.projections.routes.boards import COUNCIL_VIEW, council_locality
 from shared.access import Permission, requires, visible_rows
 from shared.api import Pool, ServiceClock, ServiceSettings
 from shared.auth import COOKIE, InvalidToken
@@ -135,7 +135,10 @@ async def asked(request: Request, clock: ServiceClock) -> Asked:
     view = request.query_params.get("view", "partnership")
     if view not in ("partnership", "council"):
         raise HTTPException(422, "view must be partnership or council")
-    return Asked(as_at, request.query_params.get("locality") or None, view)
+    locality = request.query_params.get("locality") or None
+    if view == "council":  # figures of the user's own localities only, as the API's
+        locality = council_locality(request, locality)
+    return Asked(as_at, locality, view)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,17 @@ class Boards:
     today: date
 
     async def board(self, name: str, asked: Asked) -> Board:
-        result = await board_on(
+        if asked.view == "partnership":
+            return await partnership_board(
+                self.pool,
+                name,
+                asked.as_at,
+                asked.locality,
+                today=self.today,
+                window=self.settings.board_days_kept,
+                threshold=self.settings.small_number_threshold,
+            )
+        return await board_on(
             self.pool,
             name,
             asked.as_at,
@@ -155,9 +168,6 @@ class Boards:
             today=self.today,
             window=self.settings.board_days_kept,
         )
-        if asked.view == "partnership":
-            return suppress(result, self.settings.small_number_threshold)
-        return result
 
     async def localities(self) -> list[str]:
         async with reading(self.pool) as conn:

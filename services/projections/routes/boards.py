@@ -12,12 +12,12 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from contracts.case_events.events import LOCALITY_PATTERN
-from services.projections.boards.answering import board_on
+from services.projections.boards.answering import board_on, partnership_board
 from services.projections.boards.declarations import BOARDS, PERSON_LEVEL
-from services.projections.boards.model import Board, suppress
+from services.projections.boards.model import Board
 from services.projections.boards.queries import snapshot
 from services.projections.builds import reading
-from shared.access import Access, Permission, requires, visible_rows
+from shared.access import Access, Permission, forbidden, principal_of, requires, visible_rows
 from shared.api import Pool, ServiceClock, ServiceSettings
 
 # `?view=council`: all figures and the rows naming children, for the council's casework roles;
@@ -133,6 +133,22 @@ async def open_plans(
     return {"count": len(plans), "locality": locality, "plans": plans}
 
 
+def council_locality(request: Request, locality: str | None) -> str | None:
+    """The council view's figures, like its rows, are of the user's own localities: a user
+    limited to some (the token's `localities`) asks for one of theirs, or, with only one,
+    for none and is answered for it; another locality, or the county, is 403."""
+    mine = principal_of(request).localities
+    if mine is None or (locality is not None and locality in mine):
+        return locality
+    if locality is None and len(mine) == 1:
+        return next(iter(mine))
+    asked = f"locality {locality!r}" if locality else "the whole county"
+    raise forbidden(
+        f"the council view of {asked} is outside your localities "
+        f"({', '.join(sorted(mine)) or 'none'}): ask with locality= one of yours"
+    )
+
+
 def _as_at(as_at: date | None, today: date) -> date:
     day = as_at or today
     if day > today:
@@ -168,13 +184,25 @@ async def board(
     today = clock.today()
     day = _as_at(as_at, today)
     wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
-    result = await board_on(
-        pool, board, day, locality, since, wanted, today=today, window=settings.board_days_kept
-    )
     if view == "partnership":
-        result = suppress(result, settings.small_number_threshold)
-    elif board not in PERSON_LEVEL:
-        result = result.model_copy(update={"rows": None})
+        result = await partnership_board(
+            pool,
+            board,
+            day,
+            locality,
+            since,
+            wanted,
+            today=today,
+            window=settings.board_days_kept,
+            threshold=settings.small_number_threshold,
+        )
+    else:
+        locality = council_locality(request, locality)
+        result = await board_on(
+            pool, board, day, locality, since, wanted, today=today, window=settings.board_days_kept
+        )
+        if board not in PERSON_LEVEL:
+            result = result.model_copy(update={"rows": None})
     audit_id = None
     if result.rows is not None:
         rows, audit_id = await visible_rows(request, response, result.rows)

@@ -1,0 +1,414 @@
+"""The partnership view: small numbers suppressed so that no board identifies a child, and no
+suppressed number can be worked back from the published ones. No I/O.
+
+A board is read as quantities: each figure's count, and its denominator (one quantity wherever
+it appears: the cohort is the denominator of every share of the cohort). The definitions make
+some of them add up (`sums_of`): a breakdown adds up to its total (age bands, RAG ratings,
+plan durations, placement types, permanence plans, reasons, dip-sample outcomes, the months of
+a period), and each locality's quantity adds up to the county's. A quantity is hidden when
+
+1. (primary) it is from 1 to threshold-1, or it is the count of a share whose denominator is
+   hidden ("0 of 3" says as much as "3 of 3");
+2. (secondary) it is the smallest non-zero known part (else the total) of a sum that would
+   otherwise have exactly one hidden member: no published total has one unknown part;
+3. (over time) it is a month's count, or a count over a period of months, and the same figure
+   is hidden on the board of one of those months alone (from its first day to its last, or to
+   the day asked): every published count over time is then a sum of published months, so no
+   hidden month is the difference of two published periods or of two consecutive days.
+
+A figure is published only when neither its count nor its denominator is hidden. The same
+numbers give the same hidden set whichever locality is asked for (the board of every locality
+and of the county are protected together), and a month is hidden or published alike on every
+board that shows it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from services.projections.boards.model import Board, Child, Figure, Happened
+
+Name = tuple[str, str | None]  # a quantity on one board: (name, period)
+Q = tuple[str | None, str, str | None]  # (locality, None for the county; name; period)
+Sheet = dict[str | None, Board]  # one board for each locality and for the county (None)
+
+CARE_LEAVER_BANDS = ("17-18", "19-21", "22-25")
+CP_DURATION_BANDS = ("under_3_months", "3_to_6_months", "6_to_9_months", "9_months_or_more")
+RAG = ("rag.red", "rag.amber", "rag.green")
+CHANGES = frozenset({"early-help-triage"})  # figures against a year before: not shares
+
+
+@dataclass(frozen=True)
+class Sum:
+    """`total` is the sum of `parts` (on the same board; a part it lacks counts 0)."""
+
+    total: Name
+    parts: tuple[Name, ...]
+
+
+def windowed(period: str | None) -> bool:
+    """A count over a period from `since` to the day (`2024-01-01/2024-06-30`)."""
+    return period is not None and "/" in period
+
+
+def denominator_of(board: str, f: Figure) -> Name | None:
+    """The quantity a figure's denominator is."""
+    if f.denominator is None:
+        return None
+    key, period = f.key, f.period
+    match board:
+        case "priority-cohort":
+            return ("cohort", None)
+        case "care-leavers":
+            return (f"{key.split('.', 1)[0]}.care_leavers", None)
+        case "risk" if key.startswith("rag."):
+            return ("of:rated", None)
+        case "risk" if key == "dip_sample_agreement" or key.startswith("moderated."):
+            return ("dip_samples", period)
+        case "early-help-triage" if period:
+            year, month = period.split("-")
+            return (key, f"{int(year) - 1:04d}-{month}")
+        case "timeliness" if key.startswith("cp_plans.") or key == "cp_reviews_overdue":
+            return ("cp_plans_open", None)
+        case "children-in-care" if key != "year_11_confirmed_destination":
+            return ("in_care", None)
+        case "iro-escalations" if key.startswith("resolved"):
+            return ("raised" + key.removeprefix("resolved"), period)
+    return (f"of:{key}", period)
+
+
+def sums_of(board: Board) -> list[Sum]:
+    """The sums the board's definition makes (those that hold on the day are used)."""
+    keys = sorted({(f.key, f.period) for f in board.figures}, key=str)
+
+    def starting(prefix: str) -> tuple[Name, ...]:
+        return tuple(k for k in keys if k[0].startswith(prefix))
+
+    windows = {p for k, p in keys if windowed(p)}
+    window = next(iter(windows)) if windows else None
+    match board.board:
+        case "care-leavers":
+            measures = sorted({k.split(".", 1)[1] for k, _ in keys})
+            return [
+                Sum((f"all.{m}", None), tuple((f"{b}.{m}", None) for b in CARE_LEAVER_BANDS))
+                for m in measures
+            ]
+        case "risk":
+            return [
+                Sum(("of:rated", None), tuple((k, None) for k in RAG)),
+                Sum(
+                    ("dip_samples", window),
+                    (("dip_sample_agreement", window), *starting("moderated.")),
+                ),
+            ]
+        case "timeliness":
+            return [
+                Sum(
+                    ("cp_plans_open", None),
+                    tuple((f"cp_plans.{b}", None) for b in CP_DURATION_BANDS),
+                )
+            ]
+        case "children-in-care":
+            return [
+                Sum(("permanence_plan", None), starting("permanence_plan.")),
+                Sum(("in_care", None), starting("placement.")),
+            ]
+        case "iro-escalations":
+            return [
+                Sum(("raised", window), starting("raised.")),
+                Sum(("resolved", window), starting("resolved.")),
+                Sum(("raised", window), starting("raised_in_month")),
+            ]
+        case "ewo-and-red":
+            return [Sum(("ewo_escalations", window), starting("ewo_in_month"))]
+    return []
+
+
+def _order(q: Q) -> tuple[str, str, str]:
+    return (q[0] or "", q[1], q[2] or "")
+
+
+@dataclass
+class _Quantities:
+    values: dict[Q, int]
+    figures: list[tuple[Q, Q | None, bool]]  # count, denominator, whether a share
+    sums: list[tuple[Q, tuple[Q, ...]]]
+
+
+def _quantities(sheet: Sheet) -> _Quantities:
+    values: dict[Q, int] = {}
+    figures: list[tuple[Q, Q | None, bool]] = []
+    sums: list[tuple[Q, tuple[Q, ...]]] = []
+    places = sorted(sheet, key=lambda loc: loc or "")
+    for loc in places:
+        board = sheet[loc]
+        for f in board.figures:
+            count: Q = (loc, f.key, f.period)
+            values[count] = f.count or 0
+            name = denominator_of(board.board, f)
+            denominator: Q | None = None if name is None else (loc, *name)
+            if denominator is not None:
+                values.setdefault(denominator, f.denominator or 0)
+            figures.append((count, denominator, board.board not in CHANGES))
+        sums += [((loc, *s.total), tuple((loc, *p) for p in s.parts)) for s in sums_of(board)]
+    localities = [loc for loc in places if loc is not None]
+    if None in sheet and localities:
+        for _, key, period in sorted({(None, n, p) for _, n, p in values}, key=_order):
+            sums.append(((None, key, period), tuple((loc, key, period) for loc in localities)))
+    holding = [
+        (total, parts)
+        for total, parts in sums
+        if total in values and values[total] == sum(values.get(q, 0) for q in parts)
+    ]
+    return _Quantities(values, figures, holding)
+
+
+def hidden_in(
+    sheet: Sheet,
+    threshold: int,
+    seed: Iterable[Q] = (),
+    fixed: Callable[[Q], bool] = lambda _: False,
+) -> set[Q]:
+    """The quantities the partnership view hides: rules 1 and 2, then, while the published
+    numbers still determine a hidden one that matters (a small number, the count of a share of
+    a small group, or one `seed` hides: rule 3), one more known quantity tied to it. `fixed`:
+    quantities decided elsewhere (a month's, on its own board), never hidden here."""
+    q = _quantities(sheet)
+    hidden = set(seed) | {k for k, v in q.values.items() if 0 < v < threshold}
+    seeded = set(seed)
+    given_up: set[Q] = set()
+    while True:
+        _secondary(q, hidden, fixed)
+        matters = seeded | {
+            k for k in hidden if q.values.get(k, 0) < threshold and _sensitive(q, k, threshold)
+        }
+        determined = sorted(_determined(q.sums, hidden) & matters - given_up, key=_order)
+        if not determined:
+            return hidden
+        more = _nearest_known(q, hidden, determined[0], fixed)
+        if more is None:
+            given_up.add(determined[0])
+        else:
+            hidden.add(more)
+
+
+def _sensitive(q: _Quantities, k: Q, threshold: int) -> bool:
+    """A small number, or the count of a share whose denominator is small ("0 of 3")."""
+    if 0 < q.values.get(k, 0) < threshold:
+        return True
+    return any(
+        c == k and share and d is not None and 0 < q.values.get(d, 0) < threshold
+        for c, d, share in q.figures
+    )
+
+
+def _secondary(q: _Quantities, hidden: set[Q], fixed: Callable[[Q], bool]) -> None:
+    """Rule 2 (and the count of a share of a hidden denominator), until nothing changes."""
+    while True:
+        for count, denominator, share in q.figures:
+            if share and denominator in hidden:
+                hidden.add(count)
+        changed = False
+        for total, parts in q.sums:
+            if sum(m in hidden for m in (total, *parts)) != 1:
+                continue
+            known = [
+                m for m in parts if m not in hidden and q.values.get(m, 0) > 0 and not fixed(m)
+            ]
+            if not known and total not in hidden and q.values[total] > 0 and not fixed(total):
+                known = [total]
+            if known:
+                hidden.add(min(known, key=lambda m: (q.values[m], *_order(m))))
+                changed = True
+        if not changed:
+            return
+
+
+def _nearest_known(
+    q: _Quantities, hidden: set[Q], target: Q, fixed: Callable[[Q], bool]
+) -> Q | None:
+    """The smallest non-zero known quantity in a sum with `target`, else in a sum with a
+    hidden quantity of those sums, and so on outwards."""
+    reached, frontier = {target}, {target}
+    while frontier:
+        sums = [(t, p) for t, p in q.sums if frontier & {t, *p}]
+        members = {m for t, p in sums for m in (t, *p)}
+        known = [
+            m
+            for m in members
+            if m not in hidden and m in q.values and q.values[m] > 0 and not fixed(m)
+        ]
+        if known:
+            return min(known, key=lambda m: (q.values[m], *_order(m)))
+        frontier = {m for m in members if m in hidden} - reached
+        reached |= frontier
+    return None
+
+
+PRIME = (1 << 61) - 1  # ranks mod this prime are the ranks over the rationals here
+
+
+def _determined(sums: Sequence[tuple[Q, tuple[Q, ...]]], hidden: set[Q]) -> set[Q]:
+    """The hidden quantities the sums and the known quantities determine: Gaussian elimination
+    of the sums over the hidden quantities (the known ones are constants), fully reduced; a
+    quantity is determined when its row holds nothing else."""
+    rows: dict[Q, dict[Q, int]] = {}
+
+    def subtract(row: dict[Q, int], factor: int, other: dict[Q, int]) -> None:
+        for k, c in other.items():
+            row[k] = (row.get(k, 0) - factor * c) % PRIME
+            if not row[k]:
+                del row[k]
+
+    for total, parts in sums:
+        row: dict[Q, int] = {total: 1} if total in hidden else {}
+        for p in parts:
+            if p in hidden:
+                row[p] = (row.get(p, 0) - 1) % PRIME
+        row = {k: c for k, c in row.items() if c}
+        for pivot, prow in rows.items():
+            if pivot in row:
+                subtract(row, row[pivot], prow)
+        if not row:
+            continue
+        pivot = min(row, key=_order)
+        inverse = pow(row[pivot], PRIME - 2, PRIME)
+        row = {k: c * inverse % PRIME for k, c in row.items()}
+        for other in rows.values():
+            if pivot in other:
+                subtract(other, other[pivot], row)
+        rows[pivot] = row
+    return {pivot for pivot, row in rows.items() if len(row) == 1}
+
+
+def _is_month(period: str | None) -> bool:
+    return period is not None and len(period) == 7
+
+
+def _carried(month: Sheet, hidden: set[Q], window: str | None) -> set[Q]:
+    """What the board of one month hides of the month's own figures, as the quantities of
+    the board over a period: the month's count, and each count over the period."""
+    own = {board.as_at.isoformat()[:7] for board in month.values()}
+    carried: set[Q] = set()
+    for loc, name, period in hidden:
+        if windowed(period) and window is not None:
+            carried.add((loc, name, window))
+        elif period in own:
+            carried.add((loc, name, period))
+    return carried
+
+
+def protect(sheet: Sheet, threshold: int, months: Sequence[Sheet] = ()) -> Sheet:
+    """The partnership view of every board of the sheet; `months`: the sheet of each month of
+    the period alone, for boards that count over time."""
+    windows = {f.period for b in sheet.values() for f in b.figures if windowed(f.period)}
+    window = next(iter(windows)) if len(windows) == 1 else None
+    seed: set[Q] = set()
+    for month in months:
+        seed |= _carried(month, hidden_in(month, threshold), window)
+    # A month's figures are decided on the month's own board: never hidden here besides.
+    by_month = bool(months)
+    hidden = hidden_in(sheet, threshold, seed, lambda k: by_month and _is_month(k[2]))
+    return {loc: _shown(board, loc, hidden) for loc, board in sheet.items()}
+
+
+def _shown(board: Board, loc: str | None, hidden: set[Q]) -> Board:
+    def show(f: Figure) -> Figure:
+        name = denominator_of(board.board, f)
+        if (loc, f.key, f.period) not in hidden and (name is None or (loc, *name) not in hidden):
+            return f
+        return f.model_copy(
+            update={"count": None, "denominator": None, "percentage": None, "suppressed": True}
+        )
+
+    return board.model_copy(
+        update={"figures": [show(f) for f in board.figures], "rows": None, "view": "partnership"}
+    )
+
+
+# -- a board for every locality, from the inputs read once for the county --------------------
+
+
+def only(value: Any, locality: str | None) -> Any:
+    """The part of a board's inputs about one locality (children, and what happened, by
+    locality; lists of them, and tuples holding them, e.g. a day and its children)."""
+    if locality is None:
+        return value
+    if isinstance(value, list):
+        return [
+            only(v, locality)
+            for v in value
+            if not isinstance(v, Child | Happened) or v.locality == locality
+        ]
+    if isinstance(value, tuple):
+        return tuple(only(v, locality) for v in value)
+    return value
+
+
+def localities_in(value: Any) -> set[str]:
+    if isinstance(value, Child | Happened):
+        return {value.locality} if value.locality else set()
+    if isinstance(value, list | tuple):
+        return set().union(*(localities_in(v) for v in value)) if value else set()
+    return set()
+
+
+def inputs_count(figures: Callable[..., Board]) -> int:
+    """How many inputs a board's definition takes before `as_at`, `locality` (and `since`)."""
+    return list(inspect.signature(figures).parameters).index("as_at")
+
+
+def counts_over_time(figures: Callable[..., Board]) -> bool:
+    return "since" in inspect.signature(figures).parameters
+
+
+def by_locality(
+    figures: Callable[..., Board],
+    inputs: Sequence[Any],
+    as_at: date,
+    localities: Iterable[str],
+    since: date | None = None,
+) -> Sheet:
+    extra = {"since": since} if since is not None else {}
+    return {
+        loc: figures(*(only(x, loc) for x in inputs), as_at=as_at, locality=loc, **extra)
+        for loc in (None, *sorted(set(localities)))
+    }
+
+
+def month_end(month: date) -> date:
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def months_from(since: date, as_at: date) -> list[date]:
+    months, day = [], since.replace(day=1)
+    while day <= as_at:
+        months.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def partnership(
+    figures: Callable[..., Board],
+    inputs: Sequence[Any],
+    as_at: date,
+    localities: Iterable[str],
+    threshold: int,
+    since: date | None = None,
+) -> Sheet:
+    """Every locality's board and the county's, in the partnership view, from the inputs of
+    the county's board. A board counting over time counts whole months from `since`'s."""
+    places = sorted(set(localities))
+    if since is None or not counts_over_time(figures):
+        return protect(by_locality(figures, inputs, as_at, places), threshold)
+    start = since.replace(day=1)
+    sheet = by_locality(figures, inputs, as_at, places, start)
+    months = [
+        by_locality(figures, inputs, min(month_end(m), as_at), places, m)
+        for m in months_from(start, as_at)
+    ]
+    return protect(sheet, threshold, months)

@@ -1,0 +1,501 @@
+"""The partnership view against an attacker: boards computed from generated children and
+occurrences, published for every locality and the county, on consecutive days, month ends and
+several period starts; the attacker knows every published number and the arithmetic of the
+definitions (breakdowns add up to their totals, localities to the county, a count over a period
+is the sum of its days) and solves the linear system. No suppressed small number (from 1 to
+threshold-1, or the 0 of a share of a small group together with that group's size) may come
+out determined."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.projections.boards import definitions as d
+from services.projections.boards import disclosure
+from services.projections.boards.model import Board, Child, Happened, suppress
+
+THRESHOLD = 5
+PLACES = ("Exeter", "North", "South")
+PRIME = (1 << 61) - 1  # ranks over GF(p) equal ranks over Q for these small-integer systems
+START, END = date(2024, 1, 1), date(2024, 3, 31)
+
+Id = tuple[Any, ...]
+
+
+# -- the attacker -----------------------------------------------------------------------------
+
+
+def canonical(board: str, loc: str | None, name: str, period: str | None, as_at: date) -> Id:
+    """One id per number whichever board publishes it: a count over days by its days, a
+    month's count by its month (to the day asked, in the month itself), else as at the day."""
+    if period and "/" in period:
+        first, last = period.split("/")
+        return ("window", board, loc, name, first, last)
+    if period and len(period) == 7:
+        month = date.fromisoformat(f"{period}-01")
+        last = min(disclosure.month_end(month), as_at).isoformat()
+        over = {"raised_in_month": "raised", "ewo_in_month": "ewo_escalations"}
+        if name in over:  # the month's count is the count over the month's days
+            return ("window", board, loc, over[name], month.isoformat(), last)
+        return ("month", board, loc, name, month.isoformat(), last)
+    return ("day", board, loc, name, period, as_at.isoformat())
+
+
+def additive_over_days(board: str, name: str) -> bool:
+    """Counts of occurrences in a period: the sum of the same count on each of its days."""
+    return (
+        (board == "iro-escalations" and (name == "raised" or name.startswith("raised.")))
+        or (board == "ewo-and-red" and name == "ewo_escalations")
+        or (
+            board == "risk"
+            and (name in ("dip_samples", "dip_sample_agreement") or name.startswith("moderated."))
+        )
+    )
+
+
+@dataclass
+class Attacker:
+    known: dict[Id, int] = field(default_factory=dict)
+    truth: dict[Id, int] = field(default_factory=dict)
+    equations: list[dict[Id, int]] = field(default_factory=list)  # sum of coef * id = 0
+    targets: dict[Id, str] = field(default_factory=dict)
+    pairs: dict[tuple[Id, Id], str] = field(default_factory=dict)
+
+    def read(self, published: disclosure.Sheet, council: disclosure.Sheet) -> None:
+        """One published sheet (every locality and the county) and its true numbers."""
+        for loc, board in published.items():
+            true = council[loc]
+            for shown, real in zip(board.figures, true.figures, strict=True):
+                assert (shown.key, shown.period) == (real.key, real.period)
+                count = canonical(board.board, loc, real.key, real.period, board.as_at)
+                name = disclosure.denominator_of(board.board, real)
+                den = None if name is None else canonical(board.board, loc, *name, board.as_at)
+                self._true(count, real.count or 0)
+                if den is not None:
+                    self._true(den, real.denominator or 0)
+                if not shown.suppressed:
+                    self._know(count, real.count or 0)
+                    if den is not None:
+                        self._know(den, real.denominator or 0)
+                    continue
+                small = 0 < (real.count or 0) < THRESHOLD
+                share_of_few = (
+                    board.board not in disclosure.CHANGES
+                    and real.denominator is not None
+                    and 0 < real.denominator < THRESHOLD
+                )
+                why = f"{board.board} {loc} {real.key} {real.period}"
+                if small:
+                    self.targets[count] = why
+                elif share_of_few and den is not None:  # "0 of 3": with the 3 it identifies
+                    self.pairs[(count, den)] = why
+            values = {(f.key, f.period): f.count or 0 for f in true.figures}
+            for s in disclosure.sums_of(true):  # the definitions' breakdowns, where they hold
+                parts = [p for p in s.parts if p in values]
+                if s.total in values and values[s.total] == sum(values[p] for p in parts):
+                    self.equations.append(
+                        _minus(
+                            {canonical(board.board, loc, *s.total, board.as_at): 1},
+                            [canonical(board.board, loc, *p, board.as_at) for p in parts],
+                        )
+                    )
+
+    def _true(self, key: Id, value: int) -> None:
+        assert self.truth.setdefault(key, value) == value, f"{key}: {value}"
+
+    def _know(self, key: Id, value: int) -> None:
+        self.known[key] = value
+
+    def arithmetic(self) -> None:
+        """Localities add up to the county; counts over days to the sum of their days."""
+        by_place: dict[Id, dict[str | None, Id]] = defaultdict(dict)
+        for key in self.truth:
+            by_place[(key[0], key[1], *key[3:])][key[2]] = key
+        for places in by_place.values():
+            parts = [places[p] for p in PLACES if p in places]
+            if None in places and self.truth[places[None]] == sum(self.truth[p] for p in parts):
+                self.equations.append(_minus({places[None]: 1}, parts))
+        for key in list(self.truth):
+            kind, board, loc, name, *span = key
+            if kind == "window" and additive_over_days(board, name):
+                first, last = (date.fromisoformat(x) for x in span)
+                days = [("daily", board, loc, name, day.isoformat()) for day in _days(first, last)]
+                self.equations.append(_minus({key: 1}, days))
+        daily = {
+            ("daily", board, name, d.isoformat())
+            for (kind, board, _, name, *span) in self.truth
+            if kind == "window" and additive_over_days(board, name)
+            for d in _days(*(date.fromisoformat(x) for x in span))
+        }
+        for _, board, name, day in daily:
+            county = ("daily", board, None, name, day)
+            self.equations.append(
+                _minus({county: 1}, [("daily", board, p, name, day) for p in PLACES])
+            )
+
+    def derived(self) -> list[str]:
+        """The targets the published numbers determine."""
+        rows = _reduced(self.equations, self.known)
+        found = set(self.known) | {pivot for pivot, row in rows.items() if len(row) == 1}
+        return [why for key, why in self.targets.items() if key in found] + [
+            why for (count, den), why in self.pairs.items() if count in found and den in found
+        ]
+
+    def check_equations_hold(self) -> None:
+        for eq in self.equations:
+            if all(k in self.truth for k in eq):
+                assert sum(c * self.truth[k] for k, c in eq.items()) == 0, eq
+
+
+def _minus(total: dict[Id, int], parts: Iterable[Id]) -> dict[Id, int]:
+    eq = dict(total)
+    for p in parts:
+        eq[p] = eq.get(p, 0) - 1
+    return {k: c for k, c in eq.items() if c}
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _reduced(equations: Sequence[dict[Id, int]], known: dict[Id, int]) -> dict[Id, dict[Id, int]]:
+    """The equations over the unknowns (the known numbers moved to the constant side, which
+    does not decide what is determined), fully reduced mod PRIME: each pivot and its row. An
+    unknown is determined exactly when its row holds nothing else."""
+    rows: dict[Id, dict[Id, int]] = {}
+
+    def minus(row: dict[Id, int], factor: int, other: dict[Id, int]) -> None:
+        for k, c in other.items():
+            row[k] = (row.get(k, 0) - factor * c) % PRIME
+            if not row[k]:
+                del row[k]
+
+    for eq in equations:
+        row = {k: c % PRIME for k, c in eq.items() if k not in known and c % PRIME}
+        for pivot, prow in rows.items():
+            if pivot in row:
+                minus(row, row[pivot], prow)
+        if not row:
+            continue
+        pivot = min(row, key=str)
+        inverse = pow(row[pivot], PRIME - 2, PRIME)
+        row = {k: c * inverse % PRIME for k, c in row.items()}
+        for other in rows.values():
+            if pivot in other:
+                minus(other, other[pivot], row)
+        rows[pivot] = row
+    return rows
+
+
+# -- generated children and occurrences ---------------------------------------------------------
+
+DAY = st.dates(min_value=START, max_value=END)
+FACTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "care_leaver": st.just("relevant"),
+        "in_touch": st.sampled_from(["YES", "NO"]),
+        "accommodation": st.sampled_from(["B1", "B2"]),
+        "activity": st.sampled_from(["F4", "G5"]),
+        "personal_adviser": st.just("PA-1"),
+        "cp_plan": st.just("P"),
+        "cp_started": st.sampled_from(["2023-01-10", "2023-06-01", "2023-11-20", "2024-01-05"]),
+        "cp_repeat": st.sampled_from(["0", "1"]),
+        "in_care": st.just("C2"),
+        "permanence_plan": st.sampled_from(["P1", "P2"]),
+        "placement": st.sampled_from(["K2", "U1", "R1"]),
+        "rag": st.sampled_from(["RED", "AMBER", "GREEN"]),
+        "priority": st.just("exploitation"),
+        "cin_plan": st.just("CIN"),
+    },
+)
+
+
+@st.composite
+def county(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.integers(0, 45))
+    children = [
+        Child(
+            f"C-{i}",
+            draw(st.sampled_from(PLACES)),
+            draw(st.dates(min_value=date(2000, 1, 1), max_value=date(2010, 1, 1))),
+            draw(FACTS),
+        )
+        for i in range(n)
+    ]
+    places = {c.child_id: c.locality for c in children}
+    raised, resolved, dips, ewo, triage = [], [], [], [], []
+    if children:
+        ids = st.sampled_from(sorted(places))
+        for i in range(draw(st.integers(0, 30))):
+            child, day = draw(ids), draw(DAY)
+            reason = draw(st.sampled_from(["permanence", "drift"]))
+            raised.append(
+                Happened(
+                    "escalation_raised", f"E-{i}", day, places[child], reason=reason, child_id=child
+                )
+            )
+            if draw(st.booleans()):
+                later = day + timedelta(days=draw(st.integers(0, 40)))
+                resolved.append(
+                    Happened("escalation_resolved", f"E-{i}", later, places[child], child_id=child)
+                )
+        for _ in range(draw(st.integers(0, 25))):
+            child = draw(ids)
+            agreed = draw(st.booleans())
+            dips.append(
+                Happened(
+                    "dip_sample",
+                    child,
+                    draw(DAY),
+                    places[child],
+                    rating="RED",
+                    agreed=agreed,
+                    moderated_to=None if agreed else draw(st.sampled_from(["AMBER", "GREEN"])),
+                )
+            )
+        for _ in range(draw(st.integers(0, 25))):
+            child = draw(ids)
+            ewo.append(Happened("ewo", child, draw(DAY), places[child]))
+    for _ in range(draw(st.integers(0, 40))):
+        day = draw(st.dates(min_value=date(2023, 1, 1), max_value=END))
+        family = f"F-{draw(st.integers(0, 30))}"
+        triage.append(Happened("triage", family, day, draw(st.sampled_from(PLACES))))
+    for seq in (raised, resolved, dips, ewo, triage):
+        seq.sort(key=lambda h: (h.day, h.subject_id))
+    return {
+        "children": children,
+        "raised": raised,
+        "resolved": resolved,
+        "dips": dips,
+        "ewo": ewo,
+        "triage": triage,
+    }
+
+
+def inputs(board: str, data: dict[str, Any], as_at: date, since: date) -> tuple[Any, ...]:
+    """What each board's declaration reads (declarations.py), as at the day."""
+    children = data["children"]
+    match board:
+        case "iro-escalations":
+            return (
+                [h for h in data["raised"] if h.day <= as_at],
+                [h for h in data["resolved"] if h.day <= as_at],
+            )
+        case "risk":
+            return (children, [h for h in data["dips"] if since <= h.day <= as_at])
+        case "ewo-and-red":
+            ends = [
+                (min(disclosure.month_end(m), as_at), children)
+                for m in d.months_between(since, as_at)
+            ]
+            return ([h for h in data["ewo"] if since <= h.day <= as_at], ends)
+        case "early-help-triage":
+            return ([h for h in data["triage"] if h.day <= as_at],)
+        case "priority-cohort":
+            return (children, {})
+        case "attendance":
+            marks = [
+                Happened("attendance", c.child_id, as_at, c.locality, sessions_attended=i % 2)
+                for i, c in enumerate(children)
+            ]
+            return ([(as_at, children, marks)],)
+    return (children,)
+
+
+FIGURES: dict[str, Callable[..., Board]] = {
+    "priority-cohort": d.priority_cohort,
+    "care-leavers": d.care_leavers,
+    "attendance": d.attendance,
+    "risk": d.risk,
+    "early-help-triage": d.early_help_triage,
+    "timeliness": d.timeliness,
+    "children-in-care": d.children_in_care,
+    "iro-escalations": d.iro_escalations,
+    "ewo-and-red": d.ewo_and_red,
+}
+
+
+def publish(attacker: Attacker, board: str, data: dict[str, Any], as_at: date, since: date) -> None:
+    figures = FIGURES[board]
+    over_time = disclosure.counts_over_time(figures)
+    start = since.replace(day=1) if over_time else None
+    given = inputs(board, data, as_at, since.replace(day=1))
+    published = disclosure.partnership(figures, given, as_at, PLACES, THRESHOLD, start)
+    council = disclosure.by_locality(figures, given, as_at, PLACES, start)
+    attacker.read(published, council)
+
+
+ASKED = [  # consecutive days across a month's end, month ends, and several period starts
+    (date(2024, 2, 28), date(2024, 1, 1)),
+    (date(2024, 2, 29), date(2024, 1, 1)),
+    (date(2024, 3, 1), date(2024, 1, 1)),
+    (date(2024, 3, 2), date(2024, 1, 1)),
+    (date(2024, 3, 2), date(2024, 2, 1)),
+    (date(2024, 3, 2), date(2024, 3, 1)),
+    (date(2024, 3, 1), date(2024, 3, 1)),
+    (date(2024, 1, 31), date(2024, 1, 1)),
+    (date(2024, 2, 29), date(2024, 2, 10)),  # a start within a month: whole months
+    (date(2024, 3, 31), date(2024, 2, 1)),
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=county())
+def test_no_suppressed_count_over_time_is_the_difference_of_published_ones(
+    data: dict[str, Any],
+) -> None:
+    for board in ("iro-escalations", "risk", "ewo-and-red", "early-help-triage"):
+        attacker = Attacker()
+        for as_at, since in ASKED:
+            publish(attacker, board, data, as_at, since)
+        attacker.arithmetic()
+        attacker.check_equations_hold()
+        assert not attacker.derived(), board
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=county())
+def test_no_suppressed_cell_comes_back_from_totals_or_other_localities(
+    data: dict[str, Any],
+) -> None:
+    for board in (
+        "care-leavers",
+        "timeliness",
+        "children-in-care",
+        "risk",
+        "priority-cohort",
+        "attendance",
+    ):
+        attacker = Attacker()
+        for as_at in (date(2024, 3, 1), date(2024, 3, 2)):
+            publish(attacker, board, data, as_at, date(2024, 1, 1))
+        attacker.arithmetic()
+        attacker.check_equations_hold()
+        assert not attacker.derived(), board
+
+
+# -- the attacker finds what primary suppression alone leaves --------------------------------
+
+
+def _leaver(cid: str, place: str, born: date, **facts: str) -> Child:
+    return Child(cid, place, born, {"care_leaver": "relevant", **facts})
+
+
+def test_the_attacker_finds_a_band_from_the_total_under_primary_suppression_alone() -> None:
+    """Three care leavers aged 17-18 among twelve: hidden by primary suppression, given back
+    by `all` minus the other two bands. The partnership view hides a second band."""
+    as_at = date(2024, 3, 1)
+    children = [
+        *(_leaver(f"A{i}", "Exeter", date(2006, 6, 1), in_touch="YES") for i in range(3)),
+        *(_leaver(f"B{i}", "Exeter", date(2003, 6, 1), in_touch="YES") for i in range(5)),
+        *(_leaver(f"C{i}", "Exeter", date(2000, 6, 1), in_touch="YES") for i in range(6)),
+    ]
+    council = disclosure.by_locality(d.care_leavers, (children,), as_at, ["Exeter"])
+    primary_only = {loc: suppress(b, THRESHOLD) for loc, b in council.items()}
+    attacker = Attacker()
+    attacker.read(primary_only, council)
+    assert any("17-18.care_leavers" in leak for leak in attacker.derived())
+
+    attacker = Attacker()
+    attacker.read(
+        disclosure.partnership(d.care_leavers, (children,), as_at, ["Exeter"], THRESHOLD), council
+    )
+    attacker.arithmetic()
+    assert not attacker.derived()
+    shown = {
+        f.key: f
+        for f in disclosure.partnership(d.care_leavers, (children,), as_at, ["Exeter"], THRESHOLD)[
+            None
+        ].figures
+    }
+    assert shown["17-18.care_leavers"].suppressed and shown["19-21.care_leavers"].suppressed
+    assert shown["all.care_leavers"].count == 14  # the total stays published
+
+
+def test_the_attacker_finds_a_day_from_two_published_periods_under_primary_alone() -> None:
+    """Seven escalations by 29 February, nine by 1 March: the two raised on 1 March (hidden
+    on the board of March alone) are the difference. The partnership view hides the period
+    that holds a hidden month."""
+    child = "C-1"
+    raised = [
+        *(
+            Happened(
+                "escalation_raised",
+                f"E{i}",
+                date(2024, 2, 10),
+                "Exeter",
+                reason="drift",
+                child_id=child,
+            )
+            for i in range(7)
+        ),
+        *(
+            Happened(
+                "escalation_raised",
+                f"F{i}",
+                date(2024, 3, 1),
+                "Exeter",
+                reason="drift",
+                child_id=child,
+            )
+            for i in range(2)
+        ),
+    ]
+    asked = [
+        (date(2024, 2, 29), date(2024, 2, 1)),
+        (date(2024, 3, 1), date(2024, 2, 1)),
+        (date(2024, 3, 1), date(2024, 3, 1)),
+    ]
+
+    def sheets(protect: bool) -> Attacker:
+        attacker = Attacker()
+        for as_at, since in asked:
+            given = ([h for h in raised if h.day <= as_at], [])
+            council = disclosure.by_locality(d.iro_escalations, given, as_at, ["Exeter"], since)
+            published = (
+                disclosure.partnership(
+                    d.iro_escalations, given, as_at, ["Exeter"], THRESHOLD, since
+                )
+                if protect
+                else {loc: suppress(b, THRESHOLD) for loc, b in council.items()}
+            )
+            attacker.read(published, council)
+        attacker.arithmetic()
+        return attacker
+
+    assert any("raised" in leak for leak in sheets(protect=False).derived())
+    assert not sheets(protect=True).derived()
+
+
+def test_a_locality_is_suppressed_alike_whichever_board_of_the_sheet_is_asked() -> None:
+    """One child placed in K2 in North: hidden in North and in the county (also 1). North's
+    U1 (6) is then the one unknown of North's placements (in care 7 = K2 + U1), so it is hidden
+    too, and Exeter's U1 with it (county U1 = Exeter U1 + North U1), whichever is asked."""
+    children = [
+        *(
+            Child(f"X{i}", "Exeter", date(2012, 1, 1), {"in_care": "C2", "placement": "U1"})
+            for i in range(8)
+        ),
+        Child("Y", "North", date(2012, 1, 1), {"in_care": "C2", "placement": "K2"}),
+        *(
+            Child(f"Z{i}", "North", date(2012, 1, 1), {"in_care": "C2", "placement": "U1"})
+            for i in range(6)
+        ),
+    ]
+    as_at, places = date(2024, 3, 1), ["Exeter", "North"]
+    sheet = disclosure.partnership(d.children_in_care, (children,), as_at, places, THRESHOLD)
+    hidden = {(loc, f.key) for loc, b in sheet.items() for f in b.figures if f.suppressed}
+    assert {("North", "placement.K2"), (None, "placement.K2")} <= hidden
+    assert ("North", "placement.U1") in hidden
+    attacker = Attacker()
+    attacker.read(sheet, disclosure.by_locality(d.children_in_care, (children,), as_at, places))
+    attacker.arithmetic()
+    assert not attacker.derived()
