@@ -165,8 +165,8 @@ def declaration_of(dependencies: Sequence[params.Depends]) -> Requires | None:
     return found[-1] if found else None
 
 
-# The routes FastAPI itself creates (Starlette routes: no dependency runs on them); every
-# valid token is granted their permission.
+# The API docs, served by every app (shared/security.py `add_api_docs`) through the gate like
+# any route, declaring Permission.API_DOCS; every valid token is granted it.
 API_DOCS_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 # Every process serves these (shared/http.py, FastAPI's docs): shown once for every service.
 OPERATIONAL_PATHS = frozenset({"/health", "/metrics", *API_DOCS_PATHS})
@@ -183,8 +183,6 @@ def rules_of(app: FastAPI) -> list[Rule]:
             rules += [
                 o.at(m, route.path or "") for m in sorted(route.methods or ()) for o in options
             ]
-        elif route.path in API_DOCS_PATHS:
-            rules.append(Rule("GET", route.path, Permission.API_DOCS))
     return rules
 
 

@@ -186,10 +186,11 @@ def service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     checks: dict[str, HealthCheck],
     clock: Clock | None = None,
+    sign_in: bool = False,
 ) -> FastAPI:
     """An API: its own lifespan inside one that opens the access audit. The settings and the
     clock are on app.state from the start, the lifespan adds the rest (see the dependencies
-    below)."""
+    below). `sign_in`: the app serves the dashboard, and honours its sign-in cookie."""
 
     @asynccontextmanager
     async def audited(app: FastAPI) -> AsyncIterator[None]:
@@ -200,7 +201,14 @@ def service_app(
         finally:
             await app.state.audit.close()
 
-    app = secured_app(settings, title=title, description=description, version="1", lifespan=audited)
+    app = secured_app(
+        settings,
+        sign_in=sign_in,
+        title=title,
+        description=description,
+        version="1",
+        lifespan=audited,
+    )
     app.state.settings = settings
     app.state.clock = clock or clock_from(settings)
     install_error_handlers(app)

@@ -6,8 +6,9 @@ user to some localities (`localities`); a schools partner's token names the scho
 for (`schools`: their six-digit URNs), without which it may send no register feed. It is
 verified against `CSP_AUTH_JWKS` (a JWKS file, or the provider's https URL; never http),
 `CSP_AUTH_ISSUER` and `CSP_AUTH_AUDIENCE`; RS256 and ES256 are accepted, each only with a key
-of its kind, nothing weaker. No endpoint but /health (and the sign-in page with its static
-assets) answers without one: every other request is 401 before any handler runs.
+of its kind, nothing weaker. No endpoint but /health (and the sign-in and sign-out pages with
+the dashboard's static assets) answers without one: every other request is 401 before any
+handler runs. The dashboard's sign-in cookie is taken only by the app that serves it.
 
     python -m shared.auth keys --dir DIR            # a local signing key and its JWKS
     python -m shared.auth token --user sw-17 --agency council --role practitioner
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import re
 import sys
 import time
@@ -30,6 +32,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from starlette.responses import JSONResponse, RedirectResponse
 
 from shared.envelope import Actor, Agency
@@ -38,9 +43,9 @@ from shared.settings import Settings
 
 ALGORITHMS = ["RS256", "ES256"]
 COOKIE = "csp_token"
-# Reachable without a token: health (for orchestrators), and the sign-in page with the
-# dashboard's static assets (no data in either).
-PUBLIC_PATHS = ("/health", "/login")
+# Reachable without a token: health (for orchestrators), and the sign-in and sign-out pages
+# with the dashboard's static assets (no data in any).
+PUBLIC_PATHS = ("/health", "/login", "/logout")
 PUBLIC_PREFIXES = ("/static/", "/assets/")
 # Browser pages: without a token, sent to sign in rather than answered 401.
 PAGES = ("/", "/dashboard", "/definitions")
@@ -196,14 +201,16 @@ class TokenVerifier:
         return self.verify(token)
 
 
-def bearer_token(scope: dict[str, Any]) -> str | None:
-    """From `Authorization: Bearer`, or for a browser's GET the sign-in cookie (SameSite
-    Strict, so another site cannot ride on it; never for a command)."""
+def bearer_token(scope: dict[str, Any], cookie: bool = False) -> str | None:
+    """From `Authorization: Bearer`, or, where `cookie` (the app that serves the dashboard),
+    for a browser's GET the sign-in cookie (SameSite Strict, so another site cannot ride on
+    it; never for a command). Cookies are scoped by host, not port: every other service's API
+    is sent the cookie too, and must not take it."""
     headers = dict(scope["headers"])
     value = headers.get(b"authorization", b"").decode("latin-1")
     if value[:7].lower() == "bearer ":
         return value[7:].strip()
-    if scope["method"] in ("GET", "HEAD"):
+    if cookie and scope["method"] in ("GET", "HEAD"):
         for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
             name, _, token = part.strip().partition("=")
             if name == COOKIE and token:
@@ -217,24 +224,39 @@ def is_public(path: str) -> bool:
 
 class Authenticate:
     """ASGI middleware: every request but the public ones carries a valid token, or is
-    answered 401 (a browser page is sent to sign in). The principal is put in
-    `scope["state"]["principal"]` for the handlers."""
+    answered 401 (where `cookie`, the app that serves the dashboard, a browser page is sent
+    to sign in, and the sign-in cookie is honoured: elsewhere bearer tokens only). The
+    principal is put in `scope["state"]["principal"]` for the handlers. Failed
+    authentications from one client address beyond `failures` (e.g. "50/second") are
+    answered 429 with Retry-After instead; a valid token is never refused by it."""
 
-    def __init__(self, app: Any, verifier: TokenVerifier) -> None:
-        self.app, self.verifier = app, verifier
+    def __init__(
+        self,
+        app: Any,
+        verifier: TokenVerifier,
+        cookie: bool = False,
+        failures: str | None = None,
+    ) -> None:
+        self.app, self.verifier, self.cookie = app, verifier, cookie
+        self.failures = parse_many(failures) if failures else []
+        self.limiter = FixedWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
-        token = bearer_token(scope)
+        token = bearer_token(scope, self.cookie)
         try:
             if token is None:
                 raise InvalidToken("no bearer token")
             principal = await self.verifier.verify_async(token)
         except InvalidToken as error:
+            if (refused := self._over_failure_limit(scope)) is not None:
+                await refused(scope, receive, send)
+                return
             if (
-                scope["method"] == "GET"
+                self.cookie
+                and scope["method"] == "GET"
                 and token is None
                 and (scope["path"] in PAGES or scope["path"].startswith("/dashboard"))
             ):
@@ -249,6 +271,24 @@ class Authenticate:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    def _over_failure_limit(self, scope: Any) -> JSONResponse | None:
+        """A 429 when this failed authentication is one too many from the client's address
+        (per process, like the per-user limit)."""
+        address = (scope.get("client") or ("unknown", 0))[0]
+        for item in self.failures:
+            if not self.limiter.hit(item, "auth-failures", address):
+                reset, _ = self.limiter.get_window_stats(item, "auth-failures", address)
+                retry = max(1, math.ceil(reset - time.time()))
+                return JSONResponse(
+                    {
+                        "detail": f"more than {item} failed authentications from this "
+                        f"address: try again in {retry} s"
+                    },
+                    status_code=429,
+                    headers={"Retry-After": str(retry)},
+                )
+        return None
 
 
 # -- the local issuer (make run, tests): not for production, where the council's identity

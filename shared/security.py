@@ -5,35 +5,73 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from typing import Any
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
+from starlette.routing import compile_path
 
-from shared.access import authorise
+from shared.access import Permission, authorise, requires
 from shared.auth import Authenticate, TokenVerifier
 from shared.settings import Settings
+
+BULK_BODY = "x-bulk-body"
+# A route that takes bulk input (the register feed) declares it: `openapi_extra=BULK`.
+BULK: dict[str, Any] = {BULK_BODY: True}
+
+
+def bulk_routes(app: Any) -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    """The path pattern and methods of each of the app's routes (those of included routers
+    too) declared bulk (`openapi_extra=BULK`)."""
+    return [
+        (compile_path(r.path or "")[0], frozenset(r.methods or ()))
+        for r in iter_route_contexts(getattr(app, "routes", []))
+        if isinstance(r.original_route, APIRoute)
+        and (r.original_route.openapi_extra or {}).get(BULK_BODY)
+    ]
 
 
 class LimitRequestBody:
     """ASGI middleware: a request body over `limit` bytes is answered 413 before any of it is
     used: at once by its Content-Length, or for a chunked body as soon as it passes the limit
-    (the app then sees the client gone, and whatever it answers is dropped)."""
+    (the app then sees the client gone, and whatever it answers is dropped). A route declared
+    bulk (`openapi_extra=BULK`) is held to `bulk_limit` instead: the middleware runs before
+    routing, so it reads the app's bulk routes (`scope["app"]`) on the first request."""
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, bulk_limit: int | None = None) -> None:
+        self.app, self.limit, self.bulk_limit = app, limit, bulk_limit
+        self._bulk: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def limit_for(self, scope: Any) -> int:
+        if self.bulk_limit is None:
+            return self.limit
+        if self._bulk is None:
+            self._bulk = bulk_routes(scope.get("app"))
+        path, method = scope.get("path", ""), scope.get("method")
+        for pattern, methods in self._bulk:
+            if method in methods and pattern.match(path):
+                return max(self.limit, self.bulk_limit)
+        return self.limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.limit:
-            await self._too_large(send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(send, limit)
             return
         seen = 0
         refused = started = False
@@ -44,9 +82,9 @@ class LimitRequestBody:
                 return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit and not started:
+            if seen > limit and not started:
                 refused = True
-                await self._too_large(send)
+                await self._too_large(send, limit)
                 return {"type": "http.disconnect"}
             return message
 
@@ -59,14 +97,14 @@ class LimitRequestBody:
 
         await self.app(scope, limited, guarded)
 
-    async def _too_large(self, send: Any) -> None:
+    async def _too_large(self, send: Any, limit: int) -> None:
         body = json.dumps(
             {
                 "detail": [
                     {
                         "loc": ["body"],
                         "type": "too_large",
-                        "msg": f"request body over {self.limit:,} bytes",
+                        "msg": f"request body over {limit:,} bytes",
                     }
                 ]
             }
@@ -169,14 +207,70 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-def secured_app(settings: Settings, **options: Any) -> FastAPI:
-    """A FastAPI app with authentication (every request but /health carries a valid token),
-    authorisation by each route's declared permission (shared/access.py), per-user rate
-    limits, body limits and security headers. Middleware added last runs first."""
-    app = FastAPI(dependencies=[Depends(authorise)], **options)
+def add_api_docs(app: FastAPI) -> None:
+    """FastAPI's docs (/openapi.json, /docs and its OAuth2 redirect, /redoc) as routes of the
+    app, each declaring `Permission.API_DOCS`: FastAPI's own are plain Starlette routes that
+    no dependency runs on, so the permission table's gate (`authorise`) never saw them. Swagger
+    UI and ReDoc load their scripts from FastAPI's default CDN, as FastAPI's own pages did
+    (DOCS_POLICY allows it)."""
+    docs = [requires(Permission.API_DOCS)]
+    title = app.title
+
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    async def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}/openapi.json",
+            title=f"{title} - Swagger UI",
+            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+        )
+
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{title} - ReDoc")
+
+    for path, endpoint in (
+        ("/openapi.json", openapi),
+        ("/docs", swagger),
+        ("/docs/oauth2-redirect", oauth2_redirect),
+        ("/redoc", redoc),
+    ):
+        app.add_api_route(
+            path, endpoint, methods=["GET"], include_in_schema=False, dependencies=docs
+        )
+
+
+def secured_app(settings: Settings, sign_in: bool = False, **options: Any) -> FastAPI:
+    """A FastAPI app with authentication (every request but /health carries a valid token;
+    with `sign_in`, the app that serves the dashboard, the sign-in cookie is honoured too),
+    failed authentications limited per client address, authorisation by each route's declared
+    permission (shared/access.py; the API docs too), per-user rate limits, body limits and
+    security headers. Middleware added last runs first."""
+    app = FastAPI(
+        dependencies=[Depends(authorise)],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        **options,
+    )
+    add_api_docs(app)
     app.add_middleware(RateLimit, limits=settings.rate_limit)
     app.state.verifier = TokenVerifier(settings)
-    app.add_middleware(Authenticate, verifier=app.state.verifier)
-    app.add_middleware(LimitRequestBody, limit=settings.max_request_bytes)
+    app.add_middleware(
+        Authenticate,
+        verifier=app.state.verifier,
+        cookie=sign_in,
+        failures=settings.auth_failure_rate_limit,
+    )
+    app.add_middleware(
+        LimitRequestBody,
+        limit=settings.max_request_bytes,
+        bulk_limit=settings.max_bulk_request_bytes,
+    )
     app.add_middleware(SecurityHeaders)
     return app

@@ -73,9 +73,15 @@ class Settings(BaseSettings):
         "gives every child new pseudonyms.",
     )
     max_request_bytes: int = Field(
-        16 * 1024 * 1024,
-        description="Largest request body an API accepts (else 413); a "
-        "register feed of 10,000 marks is about 1 MB.",
+        256 * 1024,
+        description="Largest request body an API accepts (else 413): commands are small. "
+        "Routes that take bulk input are held to `CSP_MAX_BULK_REQUEST_BYTES` instead.",
+    )
+    max_bulk_request_bytes: int = Field(
+        4 * 1024 * 1024,
+        description="Largest request body of a route that takes bulk input (the register "
+        "feed; else 413): a feed of `CSP_MAX_BATCH_MARKS` marks with the longest child ids is "
+        "about 2.6 MB as compact JSON.",
     )
     projection_ledger: bool = Field(
         False,
@@ -102,6 +108,12 @@ class Settings(BaseSettings):
         "300/second",
         description="Requests each user may make to one API process "
         "(beyond it: 429 with Retry-After), in the `limits` library's notation.",
+    )
+    auth_failure_rate_limit: str = Field(
+        "50/second",
+        description="Failed authentications (no token, or an invalid one) one client address "
+        "may make to one API process (beyond it: 429 with Retry-After), in the `limits` "
+        "library's notation.",
     )
     key_encryption_key: SecretStr | None = Field(
         None,

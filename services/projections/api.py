@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         "as at any date, by locality. Definitions: docs/boards.md.",
         lifespan,
         checks,
+        sign_in=True,  # the dashboard's sign-in cookie: honoured here only
     )
 
     async def database_check() -> dict[str, Any]:

@@ -194,3 +194,23 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
     assert await page.locator("#live-log li").count() >= 1
     await page.screenshot(path=SHOTS / "live.png", full_page=True)
     await page.close()
+
+
+async def test_the_sign_in_cookie_is_the_dashboards_only_and_signing_out_clears_it(
+    county: Platform, browser: Browser
+) -> None:
+    """Cookies are scoped by host, not port: the browser sends the dashboard's cookie to every
+    service on the host, and only the dashboard's app takes it."""
+    page = await signed_in(browser, county.projections.url)
+    own = await page.goto(f"{county.projections.url}/openapi.json")
+    assert own is not None and own.status == 200
+    for service in ("case_events", "education"):
+        response = await page.goto(f"{getattr(county, service).url}/openapi.json")
+        assert response is not None and response.status == 401, service
+    await page.goto(f"{county.projections.url}/dashboard")
+    await page.click("text=Sign out")
+    await page.wait_for_url(f"{county.projections.url}/login")
+    assert await page.context.cookies() == []
+    await page.goto(f"{county.projections.url}/dashboard")
+    assert "/login" in page.url  # signed out: sent to sign in again
+    await page.close()

@@ -5,6 +5,7 @@ Starlette's test client, no server, no database."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -12,21 +13,27 @@ from typing import Any
 
 import asyncpg
 import jwt
+import pytest
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from shared.access import Access, Permission, requires
+from shared.access import GRANTS, Access, Permission, grant, requires
 from shared.api import install_unavailable_handler
-from shared.auth import LocalIssuer
+from shared.auth import COOKIE, LocalIssuer
 from shared.http import operational_router
-from shared.security import LimitRequestBody, secured_app
+from shared.security import BULK, LimitRequestBody, secured_app
 from shared.settings import Settings
+from tests import apps as tests_apps
+from tests.infrastructure import TEST_ISSUER
 
 ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-auth-")))
 MANAGER = ISSUER.headers("m-1", "council", "manager")
 
 
-def app(limit: int = 1000, rate: str = "1000/second", **settings: Any) -> TestClient:
+def app(
+    limit: int = 1000, rate: str = "1000/second", sign_in: bool = False, **settings: Any
+) -> TestClient:
     application = secured_app(
         Settings(
             service="t",
@@ -34,13 +41,18 @@ def app(limit: int = 1000, rate: str = "1000/second", **settings: Any) -> TestCl
             max_request_bytes=limit,
             rate_limit=rate,
             **settings,
-        )
+        ),
+        sign_in=sign_in,
     )
     install_unavailable_handler(application)
     application.include_router(operational_router("t", {}))
 
     @application.post("/echo", dependencies=[requires(Permission.RECORD)])
     async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @application.post("/bulk", dependencies=[requires(Permission.RECORD)], openapi_extra=BULK)
+    async def bulk(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
     @application.post("/lost", dependencies=[requires(Permission.RECORD)])
@@ -236,3 +248,121 @@ def test_each_user_is_held_to_the_rate_limit_with_retry_after() -> None:
     assert int(r.headers["retry-after"]) >= 1 and "3 per 1 minute" in r.json()["detail"]
     other = ISSUER.headers("m-2", "council", "manager")  # another user has a limit of her own
     assert client.post("/echo", content=b"x", headers=other).status_code == 200
+
+
+# -- the sign-in cookie: the dashboard's app only; signing out ------------------------------
+
+
+def _cookie(role: str = "operations", issuer: LocalIssuer = ISSUER) -> dict[str, str]:
+    return {"Cookie": f"{COOKIE}={issuer.token('o-1', 'council', role)}"}
+
+
+def test_only_the_app_that_serves_the_dashboard_takes_the_sign_in_cookie() -> None:
+    """Cookies are scoped by host, not port: every service on the host is sent the
+    dashboard's cookie, and every one but the dashboard's takes bearer tokens only."""
+    api = TestClient(app().app)
+    refused = api.get("/metrics", headers=_cookie())
+    assert refused.status_code == 401 and "no bearer token" in refused.json()["detail"]
+    assert api.get("/dashboard", headers=_cookie()).status_code == 401  # no sign-in page here
+    dashboard = TestClient(app(sign_in=True).app)
+    assert dashboard.get("/metrics", headers=_cookie()).status_code == 200
+    assert dashboard.post("/echo", content=b"x", headers=_cookie("manager")).status_code == 401
+    assert dashboard.get("/dashboard", follow_redirects=False).headers["location"] == (
+        "/login?next=/dashboard"
+    )
+    projections = TestClient(tests_apps.app("projections"))  # it serves the dashboard
+    assert projections.get("/metrics", headers=_cookie(issuer=TEST_ISSUER)).status_code == 200
+    for service in ("case_events", "education", "partner_feeds"):
+        other = TestClient(tests_apps.app(service))
+        refused = other.get("/metrics", headers=_cookie(issuer=TEST_ISSUER))
+        assert refused.status_code == 401, service
+        bearer = TEST_ISSUER.headers("o-1", "council", "operations")
+        assert other.get("/metrics", headers=bearer).status_code == 200, service
+
+
+def test_signing_out_clears_the_cookie_and_the_pages_offer_it() -> None:
+    client = TestClient(tests_apps.app("projections"), follow_redirects=False)
+    page = client.get("/definitions", headers=_cookie("manager", TEST_ISSUER))
+    assert page.status_code == 200 and 'href="/logout">Sign out</a>' in page.text
+    assert "Sign out" not in client.get("/login").text  # not signed in: nothing to sign out of
+    for method in ("GET", "POST"):
+        out = client.request(method, "/logout", headers=_cookie("manager", TEST_ISSUER))
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        cleared = out.headers["set-cookie"]
+        assert cleared.startswith(f'{COOKIE}=""') and "Max-Age=0" in cleared, cleared
+        assert "HttpOnly" in cleared and "SameSite=strict" in cleared
+
+
+# -- the API docs: through the permission table's gate ----------------------------------------
+
+
+def test_the_api_docs_are_served_through_the_permission_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = app()
+    docs = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+    for path in docs:
+        assert client.get(path).status_code == 200, path
+        assert TestClient(client.app).get(path).status_code == 401, path
+    assert "/echo" in client.get("/openapi.json").json()["paths"]
+    swagger = client.get("/docs")
+    assert "/openapi.json" in swagger.text and "swagger-ui" in swagger.text
+    assert "cdn.jsdelivr.net" in swagger.headers["content-security-policy"]  # as before
+    monkeypatch.setitem(GRANTS, Permission.API_DOCS, grant())  # granted to nobody
+    for path in docs:
+        r = client.get(path)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "may not read the API's documentation" in r.json()["detail"]
+
+
+# -- body limits: small for commands, larger for routes declared bulk ------------------------
+
+
+def test_a_bulk_route_takes_up_to_the_bulk_limit_and_every_other_route_the_default() -> None:
+    client = app(limit=1000, max_bulk_request_bytes=5000)
+    assert client.post("/echo", content=b"x" * 1001).status_code == 413
+    assert client.post("/bulk", content=b"x" * 5000).json() == {"bytes": 5000}
+    r = client.post("/bulk", content=b"x" * 5001)
+    assert r.status_code == 413 and "5,000 bytes" in r.json()["detail"][0]["msg"]
+    lenient = TestClient(client.app, headers=MANAGER, raise_server_exceptions=False)
+    chunked = lenient.post("/bulk", content=iter([b"x" * 1000] * 6))  # no Content-Length
+    assert chunked.status_code == 413
+    assert client.post("/bulk", content=iter([b"x" * 1000] * 4)).json() == {"bytes": 4000}
+
+
+def test_commands_get_a_small_body_limit_and_only_the_register_feed_a_bulk_one() -> None:
+    settings = Settings()
+    assert settings.max_request_bytes <= 256 * 1024
+    bulk = [
+        (service, r.path)
+        for service in tests_apps.APPS
+        for r in tests_apps.api_routes(service)
+        if isinstance(r.original_route, APIRoute)
+        and (r.original_route.openapi_extra or {}).get("x-bulk-body")
+    ]
+    assert bulk == [("education", "/attendance/register-feed")]
+    # The largest feed (every mark with the longest child id) fits the bulk limit.
+    mark = {"child_id": "C" * 64, "date": "2024-06-03", "session": "AM", "code": "/"}
+    feed = {"school_urn": "113254", "marks": [mark] * settings.max_batch_marks}
+    assert len(json.dumps(feed).encode()) <= settings.max_bulk_request_bytes
+
+
+# -- failed authentications: limited per client address ---------------------------------------
+
+
+def test_failed_authentications_from_one_address_are_limited_with_retry_after() -> None:
+    client = app(auth_failure_rate_limit="3/minute")
+    anonymous = TestClient(client.app)
+    answers = [anonymous.post("/echo", content=b"x").status_code for _ in range(5)]
+    assert answers == [401, 401, 401, 429, 429]
+    forged = anonymous.get("/metrics", headers={"Authorization": "Bearer hello"})
+    assert forged.status_code == 429 and int(forged.headers["retry-after"]) >= 1
+    assert "failed authentications" in forged.json()["detail"]
+    assert client.post("/echo", content=b"x").status_code == 200  # a valid token still passes
+    assert anonymous.get("/health").status_code == 200
+
+
+def test_the_default_failure_limit_leaves_room_for_the_test_suites() -> None:
+    anonymous = TestClient(app().app)  # the default limit (50/second)
+    assert Settings().auth_failure_rate_limit == "50/second"
+    assert all(anonymous.get("/metrics").status_code == 401 for _ in range(20))

@@ -44,6 +44,7 @@ from shared.api import (
 )
 from shared.auth import Principal, Role
 from shared.eventstore import AppendResult, CommandContext, IdempotencyKeyReused
+from shared.security import BULK
 from shared.settings import Settings
 
 router = APIRouter(tags=["attendance"])
@@ -154,9 +155,12 @@ async def _audit_refusal(
     responses={
         **ERRORS,
         403: {"description": "The token does not name this school"},
-        413: {"description": "Too many marks in one call"},
+        413: {
+            "description": "Too many marks in one call, or a body over `CSP_MAX_BULK_REQUEST_BYTES`"
+        },
     },
     dependencies=[requires(Permission.RECORD_REGISTER_FEED)],
+    openapi_extra=BULK,  # a bulk body: held to CSP_MAX_BULK_REQUEST_BYTES, not the default
 )
 async def register_feed(
     feed: RecordRegisterFeed,

@@ -328,3 +328,18 @@ async def login(request: Request, settings: ServiceSettings) -> Response:
     )
     log.info("signed in", user=principal.user_id, role=principal.role)
     return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"], dependencies=[requires(Permission.PUBLIC)])
+async def logout(request: Request, settings: ServiceSettings) -> Response:
+    """Sign out: the sign-in cookie cleared, and back to the sign-in page. Public: clearing
+    a cookie needs no token (and an expired one must still be able to sign out)."""
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(
+        COOKIE,
+        httponly=True,
+        samesite="strict",
+        secure=settings.environment not in ("local", "test"),
+    )
+    log.info("signed out")
+    return response

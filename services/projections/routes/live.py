@@ -17,16 +17,35 @@ from shared.access import Permission, requires
 router = APIRouter(tags=["live"])
 
 
-class Feed:
-    """Fans NOTIFY boards_changed out to every client of the live feed."""
+# The changes one client may have waiting: a client that falls further behind (a stalled
+# connection, a suspended tab) is told to reload and disconnected, so memory never grows
+# without bound. Its page reconnects and fetches the figures afresh.
+MAX_QUEUED = 100
+RELOAD: dict[str, str] = {"event_type": "reload"}  # the last message a lagging client gets
 
-    def __init__(self) -> None:
+
+class Feed:
+    """Fans NOTIFY boards_changed out to every client of the live feed, each with a queue of
+    at most `max_queued` changes."""
+
+    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
+        self.max_queued = max_queued
         self.clients: set[asyncio.Queue[dict[str, str]]] = set()
+
+    def join(self) -> asyncio.Queue[dict[str, str]]:
+        # One place more than the changes kept: room for the reload marker.
+        queue: asyncio.Queue[dict[str, str]] = asyncio.Queue(maxsize=self.max_queued + 1)
+        self.clients.add(queue)
+        return queue
 
     def notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         message = {"event_type": payload, "at": datetime.now(UTC).isoformat()}
-        for queue in self.clients:
-            queue.put_nowait(message)
+        for queue in list(self.clients):
+            if queue.qsize() < self.max_queued:
+                queue.put_nowait(message)
+            else:  # it cannot keep up: nothing more is queued for it
+                self.clients.discard(queue)
+                queue.put_nowait({**RELOAD, "at": message["at"]})
 
 
 async def feed_of(request: Request) -> Feed:
@@ -44,6 +63,9 @@ async def _changes(
                 message = await asyncio.wait_for(queue.get(), timeout=15)
             except TimeoutError:
                 continue
+            if message["event_type"] == RELOAD["event_type"]:
+                yield {"event": "reload", "data": json.dumps(message)}
+                return  # disconnected: the page reconnects and reloads its figures
             yield {"event": "changed", "data": json.dumps(message)}
     finally:
         feed.clients.discard(queue)
@@ -56,6 +78,5 @@ async def _changes(
     dependencies=[requires(Permission.READ_BOARDS)],
 )
 async def live(request: Request, feed: Annotated[Feed, Depends(feed_of)]) -> EventSourceResponse:
-    queue: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-    feed.clients.add(queue)  # from the request on: no change is missed while the stream starts
+    queue = feed.join()  # from the request on: no change is missed while the stream starts
     return EventSourceResponse(_changes(request, feed, queue), ping=15)

@@ -8,6 +8,12 @@ feed.addEventListener("changed", async (message) => {
   const item = document.createElement("li");
   item.textContent = `${new Date(change.at).toLocaleTimeString("en-GB")}: ${change.event_type}`;
   document.getElementById("live-log").prepend(item);
+  await refresh();
+});
+// The page fell behind (the server keeps a bounded queue per client): the server closes the
+// stream, the browser reconnects, and the figures are fetched afresh.
+feed.addEventListener("reload", refresh);
+async function refresh() {
   const response = await fetch("/dashboard/live/figures" + window.location.search);
   document.getElementById("live-figures").innerHTML = await response.text();
-});
+}
