@@ -37,6 +37,7 @@ from shared.envelope import (
     IncompatibleSchemaVersion,
     UnknownEventType,
 )
+from shared.eventstore import ConcurrencyConflict
 from shared.kafka import DEAD_LETTER_TOPIC
 from shared.logging import get_logger
 from shared.retry import keep_running
@@ -78,6 +79,10 @@ TIME_LAG = Gauge(
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
 TRANSIENT = (
+    # A policy appending to a stream another writer just appended to (e.g. an EWO escalation
+    # on a child whose rating a practitioner changed at that moment): decided again on the
+    # retry, never dead-lettered.
+    ConcurrencyConflict,
     OSError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,

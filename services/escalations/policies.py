@@ -31,7 +31,7 @@ from services.escalations.domain.rules import (
 from shared.application import execute
 from shared.clock import Clock
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
-from shared.eventstore import CommandContext, PostgresEventStore
+from shared.eventstore import CommandContext, ConcurrencyConflict, PostgresEventStore
 from shared.known_children import known_children_subscription
 from shared.logging import get_logger
 from shared.retry import keep_running
@@ -202,7 +202,14 @@ def drift_loop(
             check,
             stop,
             what="drift check",
-            transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+            # A conflict: a command appended to the child's risk record as the alert was
+            # decided. The next check decides again (an open alert is never raised twice).
+            transient=(
+                ConcurrencyConflict,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+            ),
         )
 
     return loop
