@@ -98,7 +98,15 @@ def worker_app(
             if not t.cancelled() and t.exception() is not None:
                 log.error("worker loop crashed", exc_info=t.exception())
 
+        async def still_running() -> dict[str, Any]:
+            # A loop that died (an unexpected error) leaves the process degraded, not "ok".
+            failed = task.done() and not task.cancelled() and task.exception() is not None
+            if failed:
+                return {"ok": False, "error": type(task.exception()).__name__}
+            return {"ok": True}
+
         task.add_done_callback(crashed)
+        checks["loop"] = still_running
         try:
             yield
         finally:
