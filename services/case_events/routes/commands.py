@@ -18,25 +18,26 @@ FAMILY = StreamParam("family_id", ID_PATTERN, "Pseudonymous family id")
 ChildId = Annotated[str, Path(pattern=CHILD.pattern, description=CHILD.description)]
 
 
-async def locality_of(pool: asyncpg.Pool, child_id: str) -> str | None:
-    """The registered child's locality; None when the child was never registered."""
+async def first_locality(pool: asyncpg.Pool, stream_id: str, event_type: str) -> str | None:
+    """The locality the stream's first `event_type` event names; None when it has none."""
     locality: str | None = await pool.fetchval(
         "SELECT payload->>'locality' FROM events WHERE stream_id = $1"
-        " AND event_type = 'ChildRegistered'",
-        child_id,
+        " AND event_type = $2 ORDER BY stream_version LIMIT 1",
+        stream_id,
+        event_type,
     )
     return locality
+
+
+async def locality_of(pool: asyncpg.Pool, child_id: str) -> str | None:
+    """The registered child's locality; None when the child was never registered."""
+    return await first_locality(pool, child_id, "ChildRegistered")
 
 
 async def family_locality_of(pool: asyncpg.Pool, family_id: str) -> str | None:
     """The locality of the family's first triage discussion; None for a new family. A user
     limited to some localities adds to their own families only, whatever the body says."""
-    locality: str | None = await pool.fetchval(
-        "SELECT payload->>'locality' FROM events WHERE stream_id = $1"
-        " AND event_type = 'EarlyHelpTriageDiscussed' ORDER BY stream_version LIMIT 1",
-        family_id,
-    )
-    return locality
+    return await first_locality(pool, family_id, "EarlyHelpTriageDiscussed")
 
 
 CHILD_COMMANDS = [
