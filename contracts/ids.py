@@ -6,3 +6,37 @@ LOCALITY_PATTERN = r"^[A-Za-z][A-Za-z &'-]{0,62}[A-Za-z]$"
 # A recording system's id for a record (a plan, a placement, an escalation...).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 URN_PATTERN = r"^[0-9]{6}$"
+# Ids of the council's own workforce and teams (pseudonymous: never a name).
+WORKER_ID_PATTERN = ID_PATTERN
+# A postcode's outward code (district), as precise as the returns need a place to be.
+POSTCODE_DISTRICT_PATTERN = r"^[A-Z]{1,2}[0-9][A-Z0-9]?$"
+# A local authority's DfE code (three digits), e.g. 878 for Devon.
+LA_CODE_PATTERN = r"^[0-9]{3}$"
+
+# The Unique Pupil Number: a check letter, then 12 characters (the last a letter in a
+# temporary UPN). DfE "A guide to the unique pupil number": weights 2..13 on characters
+# 2..13, the sum modulo 23 indexes this alphabet (which also values a 13th-character letter).
+UPN_PATTERN = r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$"
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+def upn_check_letter(upn: str) -> str:
+    """The check letter a UPN's last 12 characters give (its first character must be this)."""
+    total = 0
+    for weight, char in enumerate(upn[1:13], start=2):
+        total += weight * (int(char) if char.isdigit() else UPN_LETTERS.index(char))
+    return UPN_LETTERS[total % 23]
+
+
+class Referenced:
+    """Marks a command field whose value must be one of the council's reference data of this
+    kind (its localities, schools, teams, social workers): the service answers 422 listing
+    the known ones when a command names another. Metadata only: the schema is unchanged."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"Referenced({self.kind!r})"

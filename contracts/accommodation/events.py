@@ -19,7 +19,7 @@ from contracts.accommodation.codes import (
     Suitability,
     Tenure,
 )
-from contracts.ids import ID_PATTERN
+from contracts.ids import ID_PATTERN, POSTCODE_DISTRICT_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 accommodation_event_types = EventRegistry()
@@ -31,6 +31,11 @@ class PlacementFacts(Facts):
     placement_type: PlacementType
     provider: Provider
     in_council_area: bool
+    postcode: str | None = Field(
+        None,
+        pattern=POSTCODE_DISTRICT_PATTERN,
+        description="The placement's postcode district (outward code): never the full address.",
+    )
 
 
 @accommodation_event_types.event

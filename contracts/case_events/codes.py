@@ -196,3 +196,246 @@ class ClearedReason(StrEnum):
     PLAN_PROGRESSING = "plan_progressing"
     LEFT_SERVICE = "left_service"
     OTHER = "other"
+
+
+# -- the child's characteristics (CIN census; SSDA903) ---------------------------------------
+
+
+class Sex(StrEnum):
+    """CIN census: GenderCurrent (SSDA903 SEX uses 1 and 2 only)."""
+
+    NOT_KNOWN = "0"
+    MALE = "1"
+    FEMALE = "2"
+    NOT_SPECIFIED = "9"
+
+
+class Ethnicity(StrEnum):
+    """DfE ethnicity codes (CIN census and SSDA903 ETHNIC)."""
+
+    WHITE_BRITISH = "WBRI"
+    WHITE_IRISH = "WIRI"
+    WHITE_IRISH_TRAVELLER = "WIRT"
+    WHITE_OTHER = "WOTH"
+    WHITE_ROMA = "WROM"
+    MIXED_WHITE_BLACK_CARIBBEAN = "MWBC"
+    MIXED_WHITE_BLACK_AFRICAN = "MWBA"
+    MIXED_WHITE_ASIAN = "MWAS"
+    MIXED_OTHER = "MOTH"
+    ASIAN_INDIAN = "AIND"
+    ASIAN_PAKISTANI = "APKN"
+    ASIAN_BANGLADESHI = "ABAN"
+    ASIAN_OTHER = "AOTH"
+    BLACK_CARIBBEAN = "BCRB"
+    BLACK_AFRICAN = "BAFR"
+    BLACK_OTHER = "BOTH"
+    CHINESE = "CHNE"
+    OTHER = "OOTH"
+    REFUSED = "REFU"
+    NOT_OBTAINED = "NOBT"
+
+
+class Disability(StrEnum):
+    """CIN census: disability codes (NONE when the child has none)."""
+
+    NONE = "NONE"
+    MOBILITY = "MOB"
+    HAND_FUNCTION = "HAND"
+    PERSONAL_CARE = "PC"
+    INCONTINENCE = "INC"
+    COMMUNICATION = "COMM"
+    LEARNING = "LD"
+    HEARING = "HEAR"
+    VISION = "VIS"
+    BEHAVIOUR = "BEH"
+    CONSCIOUSNESS = "CON"
+    AUTISM_ASPERGERS = "AUT"
+    OTHER_DDA = "DDA"
+
+
+# -- workforce -------------------------------------------------------------------------------
+
+
+class SocialWorkerChangeReason(StrEnum):
+    """SSDA903 SWEpisodes: reason for a change of social worker (SW_REASON)."""
+
+    MANAGEMENT_DECISION = "MANAGE"
+    FIXED_TERM_CONTRACT_ENDED = "FCONTA"
+    LEFT_ROLE = "LEFTRL"
+    ORGANISATIONAL_RESTRUCTURE = "ORGRST"
+    TRANSFER_BETWEEN_TEAMS_PROCESS = "TSPROC"
+    ABSENCE = "ABSENC"
+    CHILD_REQUESTED_CHANGE = "CHCHAN"
+    PARENT_OR_CARER_REQUESTED_CHANGE = "PCCHAN"
+    SOCIAL_WORKER_DIED = "SWDIED"
+    OTHER = "OTHERS"
+
+
+# -- visits ----------------------------------------------------------------------------------
+
+
+class PlanType(StrEnum):
+    """What a statutory visit is made under (and what sets its timescale)."""
+
+    CHILD_IN_NEED = "CIN"
+    CHILD_PROTECTION = "CP"
+    CHILD_IN_CARE = "CLA"
+    CARE_LEAVER = "CL"
+
+
+# -- the front door --------------------------------------------------------------------------
+
+
+class ContactOutcome(StrEnum):
+    """What the front door decided on a contact (Ofsted Annex A list 1)."""
+
+    NO_FURTHER_ACTION = "nfa"
+    INFORMATION_AND_ADVICE = "advice"
+    EARLY_HELP = "early_help"
+    REFERRAL_TO_CHILDRENS_SOCIAL_CARE = "referral"
+
+
+class ReferralOutcome(StrEnum):
+    """What a referral led to (CIN census: referral NFA; Annex A list 3)."""
+
+    NO_FURTHER_ACTION = "nfa"
+    ASSESSMENT = "assessment"
+    SECTION_47 = "s47"
+
+
+class Section47Outcome(StrEnum):
+    """How a section 47 enquiry concluded (CIN census: ICPCnotRequired; Annex A list 5)."""
+
+    NO_FURTHER_ACTION = "nfa"
+    CHILD_IN_NEED = "cin"
+    CONFERENCE = "icpc"
+
+
+class AssessmentFactor(StrEnum):
+    """CIN census: factors identified at the end of assessment."""
+
+    ALCOHOL_MISUSE_CHILD = "1A"
+    ALCOHOL_MISUSE_PARENT = "1B"
+    ALCOHOL_MISUSE_OTHER = "1C"
+    DRUG_MISUSE_CHILD = "2A"
+    DRUG_MISUSE_PARENT = "2B"
+    DRUG_MISUSE_OTHER = "2C"
+    DOMESTIC_ABUSE_CHILD = "3A"
+    DOMESTIC_ABUSE_PARENT = "3B"
+    DOMESTIC_ABUSE_OTHER = "3C"
+    MENTAL_HEALTH_CHILD = "4A"
+    MENTAL_HEALTH_PARENT = "4B"
+    MENTAL_HEALTH_OTHER = "4C"
+    LEARNING_DISABILITY_CHILD = "5A"
+    LEARNING_DISABILITY_PARENT = "5B"
+    LEARNING_DISABILITY_OTHER = "5C"
+    PHYSICAL_DISABILITY_CHILD = "6A"
+    PHYSICAL_DISABILITY_PARENT = "6B"
+    PHYSICAL_DISABILITY_OTHER = "6C"
+    YOUNG_CARER = "7A"
+    SPECIAL_EDUCATIONAL_NEEDS = "8B"
+    UNACCOMPANIED_ASYLUM_SEEKING = "8C"
+    PRIVATELY_FOSTERED = "8E"
+    GOING_MISSING = "8F"
+    CHILD_SEXUAL_EXPLOITATION = "9A"
+    TRAFFICKING = "10A"
+    GANGS = "11A"
+    SOCIALLY_UNACCEPTABLE_BEHAVIOUR = "12A"
+    SELF_HARM = "13A"
+    NEGLECT = "14A"
+    EMOTIONAL_ABUSE = "15A"
+    PHYSICAL_ABUSE = "16A"
+    SEXUAL_ABUSE = "17A"
+    FEMALE_GENITAL_MUTILATION = "18A"
+    ABUSE_LINKED_TO_FAITH_OR_BELIEF = "19A"
+    CHILD_CRIMINAL_EXPLOITATION = "20"
+    RADICALISATION = "21"
+    HOMELESSNESS = "22A"
+    NO_FACTORS = "23A"
+    OTHER = "24A"
+
+
+# The factors that put an adolescent at risk of exploitation outside the home (the boards'
+# "adolescents at risk of exploitation" cut).
+EXPLOITATION_FACTORS = frozenset(
+    {
+        AssessmentFactor.CHILD_SEXUAL_EXPLOITATION,
+        AssessmentFactor.CHILD_CRIMINAL_EXPLOITATION,
+        AssessmentFactor.TRAFFICKING,
+        AssessmentFactor.GANGS,
+        AssessmentFactor.GOING_MISSING,
+    }
+)
+
+
+# -- children in care -----------------------------------------------------------------------
+
+
+class ReviewParticipation(StrEnum):
+    """SSDA903 Reviews: how the child took part (REVIEW_CODE)."""
+
+    UNDER_FOUR = "PN0"
+    ATTENDED_SPOKE_FOR_SELF = "PN1"
+    ATTENDED_ADVOCATE_SPOKE = "PN2"
+    ATTENDED_VIEWS_NON_VERBALLY = "PN3"
+    ATTENDED_NO_VIEWS = "PN4"
+    ABSENT_ADVOCATE_BRIEFED = "PN5"
+    ABSENT_VIEWS_BY_OTHER_MEANS = "PN6"
+    ABSENT_NO_VIEWS = "PN7"
+
+
+class SdqReason(StrEnum):
+    """SSDA903 OC2: why there is no SDQ score (SDQ_REASON)."""
+
+    AGE_OUTSIDE_4_TO_17 = "SDQ1"
+    CARER_REFUSED = "SDQ2"
+    SEVERITY_OF_DISABILITY = "SDQ3"
+    OTHER = "SDQ4"
+    CHILD_REFUSED = "SDQ5"
+
+
+class AdoptersSex(StrEnum):
+    """SSDA903 AD1: sex of the adopter(s) (SEX_ADOPTR)."""
+
+    SINGLE_MALE = "M1"
+    SINGLE_FEMALE = "F1"
+    MALE_COUPLE = "MM"
+    FEMALE_COUPLE = "FF"
+    MALE_FEMALE_COUPLE = "MF"
+
+
+class AdoptersLegalStatus(StrEnum):
+    """SSDA903 AD1: legal status of the adopter(s) (LS_ADOPTR)."""
+
+    SINGLE = "L0"
+    MARRIED_COUPLE = "L11"
+    CIVIL_PARTNERS = "L12"
+    UNMARRIED_COUPLE = "L2"
+    PARTNER_OF_PARENT = "L3"
+    SINGLE_NOT_PARTNER_OF_PARENT = "L4"
+
+
+class AdoptionDecisionReversalReason(StrEnum):
+    """SSDA903 PlacedAdoption: why the decision to place for adoption ceased."""
+
+    CHILD_ADOPTED = "RD1"
+    CHILD_RETURNED_TO_FAMILY = "RD2"
+    CHILDS_NEEDS_CHANGED = "RD3"
+    OTHER = "RD4"
+
+
+class PreviousPermanence(StrEnum):
+    """SSDA903 PrevPerm: the permanence order a child had before this period of care."""
+
+    ADOPTION = "P1"
+    SPECIAL_GUARDIANSHIP_ORDER = "P2"
+    CHILD_ARRANGEMENTS_OR_RESIDENCE_ORDER = "P3"
+    NONE_OR_NOT_KNOWN = "Z1"
+
+
+class DeprivationOfLibertyBasis(StrEnum):
+    """The authority for depriving a child in care of liberty."""
+
+    SECURE_ACCOMMODATION_ORDER = "s25"
+    INHERENT_JURISDICTION = "inherent_jurisdiction"
+    COURT_OF_PROTECTION = "court_of_protection"

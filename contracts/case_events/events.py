@@ -10,34 +10,77 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from contracts.case_events.codes import (
+    AdoptersLegalStatus,
+    AdoptersSex,
+    AdoptionDecisionReversalReason,
+    AssessmentFactor,
     CareLeaverStatus,
     ChildInNeedClosureReason,
     ChildProtectionCategory,
     ClearedReason,
+    ContactOutcome,
     CourtOrder,
+    DeprivationOfLibertyBasis,
+    Disability,
+    Ethnicity,
     HealthAssessmentKind,
     HealthPassportMilestone,
     InTouch,
     LegalStatus,
     MissingKind,
     PermanencePlan,
+    PlanType,
     PreProceedingsOutcome,
+    PreviousPermanence,
     PrimaryNeed,
     PriorityReason,
     ReasonCeased,
+    ReferralOutcome,
     ReferralSource,
+    ReviewParticipation,
+    SdqReason,
+    Section47Outcome,
+    Sex,
+    SocialWorkerChangeReason,
 )
-from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN, LOCALITY_PATTERN
+from contracts.ids import (
+    CHILD_ID_PATTERN,
+    ID_PATTERN,
+    LA_CODE_PATTERN,
+    LOCALITY_PATTERN,
+    POSTCODE_DISTRICT_PATTERN,
+    WORKER_ID_PATTERN,
+    Referenced,
+)
 from shared.envelope import DatedEvent, Day, DomainEvent, EventRegistry, Facts, at_start_of
 
 case_event_types = EventRegistry()
 
 
 Id = Field(pattern=ID_PATTERN, description="The recording system's id for this record.")
+Locality = Annotated[
+    str,
+    Field(pattern=LOCALITY_PATTERN, description="One of the council's localities."),
+    Referenced("locality"),
+]
+SocialWorkerId = Annotated[
+    str,
+    Field(pattern=WORKER_ID_PATTERN, description="Pseudonymous id of a council worker."),
+    Referenced("social_worker"),
+]
+TeamId = Annotated[
+    str,
+    Field(pattern=ID_PATTERN, description="One of the council's teams."),
+    Referenced("team"),
+]
+PostcodeDistrict = Annotated[
+    str, Field(pattern=POSTCODE_DISTRICT_PATTERN, description="A postcode's outward code.")
+]
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -48,9 +91,7 @@ class ChildFacts(Facts):
         pattern=CHILD_ID_PATTERN, description="The council's pseudonymous id for the child."
     )
     date_of_birth: Day
-    locality: str = Field(
-        pattern=LOCALITY_PATTERN, description="The council's locality responsible for the child."
-    )
+    locality: Locality
 
 
 @case_event_types.event
@@ -78,7 +119,7 @@ class ReferralReceived(ReferralFacts, DatedEvent):
 
 class TriageFacts(Facts):
     discussion_date: Day
-    locality: str = Field(pattern=LOCALITY_PATTERN)
+    locality: Locality
 
 
 @case_event_types.event
@@ -106,7 +147,10 @@ class AssessmentStarted(AssessmentStartFacts, DatedEvent):
 
 class AssessmentCompletionFacts(Facts):
     assessment_id: str = Id
-    completion_date: Day
+    completion_date: Day = Field(description="The day the assessment was authorised.")
+    factors: list[AssessmentFactor] = Field(
+        default_factory=list, max_length=40, description="Factors identified at the end."
+    )
 
 
 @case_event_types.event
@@ -218,6 +262,7 @@ class ChildProtectionPlanEnded(ChildProtectionPlanEndFacts, DatedEvent):
 class PeriodOfCareStartFacts(Facts):
     start_date: Day
     legal_status: LegalStatus
+    home_postcode: PostcodeDistrict | None = None
 
 
 @case_event_types.event
@@ -250,6 +295,7 @@ class PeriodOfCareEnded(PeriodOfCareEndFacts, DatedEvent):
 
 class LookedAfterReviewFacts(Facts):
     review_date: Day
+    participation: ReviewParticipation | None = None
 
 
 @case_event_types.event
@@ -474,6 +520,252 @@ class PriorityCohortFlagCleared(PriorityFlagClearFacts, DatedEvent):
     event_type = "PriorityCohortFlagCleared"
 
 
+# -- the child's characteristics and an unborn child --------------------------------------
+
+
+class UnbornChildFacts(Facts):
+    child_id: str = Field(
+        pattern=CHILD_ID_PATTERN, description="The council's pseudonymous id for the child."
+    )
+    expected_date_of_birth: Day
+    locality: Locality
+
+
+@case_event_types.event
+class UnbornChildRegistered(UnbornChildFacts, DomainEvent):
+    """An unborn child became known (a pre-birth assessment or conference); `ChildBorn`
+    follows with the date of birth."""
+
+    event_type = "UnbornChildRegistered"
+
+
+class BirthFacts(Facts):
+    date_of_birth: Day
+
+
+@case_event_types.event
+class ChildBorn(BirthFacts, DatedEvent):
+    event_type = "ChildBorn"
+
+
+class CharacteristicsFacts(Facts):
+    recorded_on: Day
+    sex: Sex
+    ethnicity: Ethnicity
+    disabilities: list[Disability] = Field(
+        default_factory=list, max_length=13, description="NONE, or each disability the child has."
+    )
+    unaccompanied_asylum_seeking: bool = False
+    uasc_ceased_on: Day | None = Field(
+        None, description="The day the child ceased to be an unaccompanied asylum seeker."
+    )
+
+
+@case_event_types.event
+class ChildCharacteristicsRecorded(CharacteristicsFacts, DatedEvent):
+    """The child's sex, ethnicity, disabilities and asylum status as recorded on the day
+    (each recording replaces the last)."""
+
+    event_type = "ChildCharacteristicsRecorded"
+
+
+# -- workforce ------------------------------------------------------------------------------
+
+
+class SocialWorkerAllocationFacts(Facts):
+    allocated_on: Day
+    worker_id: SocialWorkerId
+    team_id: TeamId
+    reason: SocialWorkerChangeReason | None = Field(
+        None, description="Why the social worker changed: required when one replaces another."
+    )
+
+
+@case_event_types.event
+class SocialWorkerAllocated(SocialWorkerAllocationFacts, DatedEvent):
+    """A social worker (in a team) is allocated to the child; ends any earlier allocation."""
+
+    event_type = "SocialWorkerAllocated"
+    previous_worker_id: str | None = None
+
+
+class SocialWorkerAllocationEndFacts(Facts):
+    ended_on: Day
+    worker_id: SocialWorkerId
+
+
+@case_event_types.event
+class SocialWorkerAllocationEnded(SocialWorkerAllocationEndFacts, DatedEvent):
+    """The child has no allocated social worker from this day (the case closed or moved)."""
+
+    event_type = "SocialWorkerAllocationEnded"
+
+
+# -- statutory visits -----------------------------------------------------------------------
+
+
+class StatutoryVisitFacts(Facts):
+    visit_date: Day
+    plan_type: PlanType
+    seen: bool
+    seen_alone: bool | None = Field(None, description="Only when the child was seen.")
+    visitor_id: str = Field(pattern=WORKER_ID_PATTERN, description="Who visited (worker id).")
+
+
+@case_event_types.event
+class StatutoryVisitRecorded(StatutoryVisitFacts, DatedEvent):
+    """A statutory visit under the child's plan, whether or not the child was seen."""
+
+    event_type = "StatutoryVisitRecorded"
+
+
+# -- the front door -------------------------------------------------------------------------
+
+
+class FrontDoorContactFacts(Facts):
+    contact_id: str = Id
+    contact_date: Day
+    source: ReferralSource
+    outcome: ContactOutcome
+
+
+@case_event_types.event
+class FrontDoorContactReceived(FrontDoorContactFacts, DatedEvent):
+    """A contact about the child at the front door, and what was decided on it."""
+
+    event_type = "FrontDoorContactReceived"
+
+
+class ReferralOutcomeFacts(Facts):
+    referral_id: str = Id
+    decided_on: Day
+    outcome: ReferralOutcome
+
+
+@case_event_types.event
+class ReferralOutcomeRecorded(ReferralOutcomeFacts, DatedEvent):
+    event_type = "ReferralOutcomeRecorded"
+
+
+class Section47ConclusionFacts(Facts):
+    discussion_id: str = Id
+    concluded_on: Day
+    outcome: Section47Outcome
+
+
+@case_event_types.event
+class Section47EnquiryConcluded(Section47ConclusionFacts, DatedEvent):
+    """The section 47 enquiry the strategy discussion started concluded."""
+
+    event_type = "Section47EnquiryConcluded"
+
+
+# -- children in care: health, missing, adoption, permanence, liberty -----------------------
+
+
+class HealthOutcomesFacts(Facts):
+    recorded_on: Day
+    convicted: bool
+    health_check: bool = Field(description="Health check up to date.")
+    immunisations: bool = Field(description="Immunisations up to date.")
+    teeth_check: bool = Field(description="Dental check up to date.")
+    health_assessment: bool = Field(description="Health assessment up to date.")
+    substance_misuse: bool = Field(description="Identified as having a substance misuse problem.")
+    intervention_received: bool | None = None
+    intervention_offered: bool | None = None
+    sdq_score: int | None = Field(None, ge=0, le=40, description="Strengths and Difficulties.")
+    sdq_reason: SdqReason | None = Field(None, description="Why there is no SDQ score.")
+
+
+@case_event_types.event
+class HealthOutcomesRecorded(HealthOutcomesFacts, DatedEvent):
+    """The outcomes the SSDA903 OC2 table reports for a child in care."""
+
+    event_type = "HealthOutcomesRecorded"
+
+
+class ReturnInterviewFacts(Facts):
+    missing_started_on: Day = Field(description="The start of the episode it follows.")
+    offered_on: Day
+    accepted: bool
+
+
+@case_event_types.event
+class ReturnHomeInterviewOffered(ReturnInterviewFacts, DatedEvent):
+    """A return home interview offered after a missing episode (due within 72 hours)."""
+
+    event_type = "ReturnHomeInterviewOffered"
+    within_72_hours: bool
+
+
+class AdoptionDecisionFacts(Facts):
+    decided_on: Day
+
+
+@case_event_types.event
+class AdoptionDecisionMade(AdoptionDecisionFacts, DatedEvent):
+    """The agency decision maker decided the child should be placed for adoption."""
+
+    event_type = "AdoptionDecisionMade"
+
+
+class AdoptionDecisionReversalFacts(Facts):
+    reversed_on: Day
+    reason: AdoptionDecisionReversalReason
+
+
+@case_event_types.event
+class AdoptionDecisionReversed(AdoptionDecisionReversalFacts, DatedEvent):
+    event_type = "AdoptionDecisionReversed"
+
+
+class AdoptionMatchFacts(Facts):
+    matched_on: Day
+    adopted_by_foster_carer: bool
+    number_of_adopters: int = Field(ge=1, le=2)
+    adopters_sex: AdoptersSex
+    adopters_legal_status: AdoptersLegalStatus
+
+
+@case_event_types.event
+class AdoptionMatched(AdoptionMatchFacts, DatedEvent):
+    event_type = "AdoptionMatched"
+
+
+class PreviousPermanenceFacts(Facts):
+    recorded_on: Day
+    arrangement: PreviousPermanence
+    order_date: Day | None = None
+    local_authority: str | None = Field(
+        None, pattern=LA_CODE_PATTERN, description="The DfE code of the LA that made it."
+    )
+
+
+@case_event_types.event
+class PreviousPermanenceRecorded(PreviousPermanenceFacts, DatedEvent):
+    event_type = "PreviousPermanenceRecorded"
+
+
+class DeprivationOfLibertyFacts(Facts):
+    authorised_on: Day
+    basis: DeprivationOfLibertyBasis
+    expires_on: Day | None = None
+
+
+@case_event_types.event
+class DeprivationOfLibertyAuthorised(DeprivationOfLibertyFacts, DatedEvent):
+    event_type = "DeprivationOfLibertyAuthorised"
+
+
+class DeprivationOfLibertyEndFacts(Facts):
+    ended_on: Day
+
+
+@case_event_types.event
+class DeprivationOfLibertyEnded(DeprivationOfLibertyEndFacts, DatedEvent):
+    event_type = "DeprivationOfLibertyEnded"
+
+
 # -- personal data: sealed with the child's own key, erasable ---------------------------------
 
 SEALED_PATTERN = r"^sealed:v1:[A-Za-z0-9_-]+$"
@@ -483,7 +775,7 @@ Sealed = Field(
     max_length=4000,
     description="AES-256-GCM under the child's own key (erasure deletes the key)",
 )
-PERSONAL_FIELDS = ("given_names", "family_name", "address", "notes")
+PERSONAL_FIELDS = ("given_names", "family_name", "address", "notes", "upn")
 
 
 class SealedPersonalDetails(Facts):
@@ -491,6 +783,7 @@ class SealedPersonalDetails(Facts):
     family_name: str | None = Sealed
     address: str | None = Sealed
     notes: str | None = Sealed
+    upn: str | None = Sealed
 
 
 @case_event_types.event
