@@ -44,6 +44,7 @@ from shared.kafka import connected_admin, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL
 from shared.relay import Relay, event_headers
 from shared.settings import Settings
+from tests import reference_data
 from tests.infrastructure import (
     TEST_ISSUER,
     Infrastructure,
@@ -334,6 +335,15 @@ def start_services(
     return processes
 
 
+async def with_reference_data(
+    infra: Infrastructure, namespace: str, processes: dict[str, ServiceProcess]
+) -> None:
+    """The localities and the school the commands name (tests/reference_data.py): added
+    through case events, and known to education's copy (not timed)."""
+    education = infra.dsn(f"{namespace}education") if "education_api" in processes else None
+    await asyncio.to_thread(reference_data.seed, processes["case_events_api"].url, education)
+
+
 async def feed_rate(
     infra: Infrastructure, namespace: str, processes: dict[str, ServiceProcess], sizes: Sizes
 ) -> dict[str, float]:
@@ -356,6 +366,7 @@ async def through_the_services(
     namespace = new_namespace()
     processes = start_services(infra, namespace, ("case_events", "education", "projections"))
     try:
+        await with_reference_data(infra, namespace, processes)
         feed = await feed_rate(infra, namespace, processes, sizes)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
@@ -696,6 +707,7 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
                 namespace = new_namespace()
                 processes = start_services(infra, namespace, ("case_events", "education"))
                 try:
+                    await with_reference_data(infra, namespace, processes)
                     feed = await feed_rate(infra, namespace, processes, sizes)
                 finally:
                     for p in processes.values():

@@ -21,6 +21,7 @@ from schemathesis import GenerationMode
 from chaos.cluster import ChaosCluster
 from chaos.invariants import Figures
 from chaos.scenarios import Size
+from tests import reference_data
 from tests.infrastructure import ServiceProcess, auth, new_namespace
 
 SERVICES = ("case_events", "accommodation", "education", "escalations")
@@ -213,6 +214,7 @@ async def fuzz_commands(cluster: ChaosCluster, size: Size, seed: int) -> Figures
         for p in processes:
             await asyncio.to_thread(p.wait_healthy, 180)
         child = "FZ-known-1"
+        await asyncio.to_thread(reference_data.seed, apis["case_events"].url)  # its locality
         async with httpx.AsyncClient() as client:
             r = await client.post(
                 f"{apis['case_events'].url}/children",

@@ -1,5 +1,6 @@
 """The seeded workload: the demo county's case-event journeys, sent through the public command
-API at a steady rate, as an integration would send them.
+API at a steady rate, as an integration would send them; first, as the county records it, the
+council's reference data the journeys name (localities, teams, social workers), by a manager.
 
 Each command carries an idempotency key and is sent again (same key) after a transport error
 or a 5xx, until its deadline: that is what makes "acknowledged" meaningful. A 2xx is an
@@ -19,6 +20,7 @@ from deploy.demo.county import County, Step
 from tests.infrastructure import auth
 
 HEADERS = auth("practitioner", user="chaos-workload")
+MANAGER = auth("manager", user="chaos-workload")  # a manager keeps the reference data
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Outcome:
 def journeys(seed: int, commands: int) -> list[list[tuple[str, Step]]]:
     """Case-event journeys of the demo county (seeded), about `commands` commands in all; each
     step with its idempotency key."""
-    county = County(seed, scale=max(0.02, commands / 9000), end=date(2026, 3, 31))
+    county = _county(seed, commands)
     chosen: list[list[tuple[str, Step]]] = []
     total = 0
     for journey in [
@@ -64,6 +66,18 @@ def journeys(seed: int, commands: int) -> list[list[tuple[str, Step]]]:
             break
     county.rng.shuffle(chosen)
     return chosen
+
+
+def reference_data(seed: int, commands: int) -> list[tuple[str, Step]]:
+    """The county's reference data its journeys name, each with its idempotency key, in the
+    order they depend on each other (a team after its locality, a worker after their team)."""
+    levels = _county(seed, commands).council.reference_data([])  # no school: case events only
+    steps = [step for level in levels for step in level]
+    return [(f"chaos-{seed}-reference-{i}", step) for i, step in enumerate(steps)]
+
+
+def _county(seed: int, commands: int) -> County:
+    return County(seed, scale=max(0.02, commands / 9000), end=date(2026, 3, 31))
 
 
 def _settle(outcome: Outcome, key: str, response: httpx.Response, started: float) -> bool | None:
@@ -92,6 +106,7 @@ async def run(
     """Send the workload to the case-events API at about `rate` commands per second."""
     outcome = Outcome()
     work = journeys(seed, commands)
+    reference = reference_data(seed, commands)
     interval = 1.0 / rate
     next_slot = time.monotonic()
     slot_lock = asyncio.Lock()
@@ -109,7 +124,7 @@ async def run(
         timeout=httpx.Timeout(15.0, connect=3.0), limits=httpx.Limits(max_connections=concurrency)
     ) as client:
 
-        async def send(key: str, step: Step) -> bool:
+        async def send(key: str, step: Step, headers: dict[str, str] = HEADERS) -> bool:
             started = time.monotonic()
             deadline = started + command_deadline_s
             pause = 0.1
@@ -120,7 +135,7 @@ async def run(
                     r = await client.post(
                         f"{api}{step.path}",
                         json=step.body,
-                        headers={**HEADERS, "Idempotency-Key": key},
+                        headers={**headers, "Idempotency-Key": key},
                     )
                 except httpx.TransportError:
                     outcome.transport_errors += 1
@@ -134,12 +149,13 @@ async def run(
                 await asyncio.sleep(pause)  # back off before sending the same command again
                 pause = min(pause * 2, 2.0)
 
-        async def journey(steps: list[tuple[str, Step]]) -> None:
+        async def journey(steps: list[tuple[str, Step]], headers: dict[str, str] = HEADERS) -> None:
             async with semaphore:
                 for key, step in steps:
                     await paced()
-                    if not await send(key, step):
+                    if not await send(key, step, headers):
                         return  # the rest of this child's journey depends on this step
 
+        await journey(reference, MANAGER)  # one by one: each kind is one list (one stream)
         await asyncio.gather(*(journey(j) for j in work))
     return outcome

@@ -1,6 +1,12 @@
 """Id and locality patterns every service and partner shares (a child's pseudonymous id is
 the Kafka key and the stream id of every child-level stream)."""
 
+from string import ascii_uppercase
+
+# The marker of a field naming the council's reference data (a locality, a school, a team, a
+# social worker): declared in the kernel, which checks it; published here with the ids.
+from shared.commands import Referenced as Referenced
+
 CHILD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$"
 LOCALITY_PATTERN = r"^[A-Za-z][A-Za-z &'-]{0,62}[A-Za-z]$"
 # A recording system's id for a record (a plan, a placement, an escalation...).
@@ -15,9 +21,10 @@ LA_CODE_PATTERN = r"^[0-9]{3}$"
 
 # The Unique Pupil Number: a check letter, then 12 characters (the last a letter in a
 # temporary UPN). DfE "A guide to the unique pupil number": weights 2..13 on characters
-# 2..13, the sum modulo 23 indexes this alphabet (which also values a 13th-character letter).
+# 2..13, the sum modulo 23 indexes this alphabet (which also values a 13th-character letter):
+# the 26 capitals without I, O and S, which read as digits.
 UPN_PATTERN = r"^[A-HJ-NP-RT-Z][0-9]{11}[0-9A-HJ-NP-RT-Z]$"
-UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+UPN_LETTERS = "".join(c for c in ascii_uppercase if c not in "IOS")
 
 
 def upn_check_letter(upn: str) -> str:
@@ -26,17 +33,3 @@ def upn_check_letter(upn: str) -> str:
     for weight, char in enumerate(upn[1:13], start=2):
         total += weight * (int(char) if char.isdigit() else UPN_LETTERS.index(char))
     return UPN_LETTERS[total % 23]
-
-
-class Referenced:
-    """Marks a command field whose value must be one of the council's reference data of this
-    kind (its localities, schools, teams, social workers): the service answers 422 listing
-    the known ones when a command names another. Metadata only: the schema is unchanged."""
-
-    __slots__ = ("kind",)
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def __repr__(self) -> str:
-        return f"Referenced({self.kind!r})"

@@ -13,6 +13,7 @@ from contracts.accommodation.events import accommodation_event_types
 from contracts.case_events.events import case_event_types
 from contracts.education.events import education_event_types
 from contracts.escalations.events import escalation_event_types
+from contracts.reference.events import reference_event_types
 from shared.envelope import EventRegistry
 from shared.kafka import DEAD_LETTER_TOPIC, TopicDefinition
 
@@ -29,7 +30,8 @@ DOMAIN_TOPICS = [
     TopicDefinition(
         CASE_EVENTS,
         "case_events",
-        "The child's statutory journey, from referral to leaving care.",
+        "The child's statutory journey, from referral to leaving care; and the council's "
+        "reference data (localities, schools, teams, social workers) the journey names.",
         FOREVER,
     ),
     TopicDefinition(
@@ -81,9 +83,20 @@ PARTNER_TOPICS = [
 
 TOPICS = [*DOMAIN_TOPICS, DEAD_LETTERS, *PARTNER_TOPICS]
 
-# topic -> the events it carries (the domain topics' published contracts)
+
+def carried(*contracts: EventRegistry) -> EventRegistry:
+    """One registry of the events of several contracts that travel on one topic."""
+    registry = EventRegistry()
+    for contract in contracts:
+        registry.include(contract)
+    return registry
+
+
+# topic -> the events it carries (the domain topics' published contracts). The case events
+# service keeps the council's reference data too: its changes travel on case-events, so a
+# consumer of that topic decodes it with this registry, not with case_event_types alone.
 EVENTS: dict[str, EventRegistry] = {
-    CASE_EVENTS: case_event_types,
+    CASE_EVENTS: carried(case_event_types, reference_event_types),
     ACCOMMODATION_EVENTS: accommodation_event_types,
     EDUCATION_EVENTS: education_event_types,
     ESCALATION_EVENTS: escalation_event_types,
@@ -108,10 +121,7 @@ def topic_of(service: str) -> str:
 
 def domain_events() -> EventRegistry:
     """One registry of every domain event, for a consumer of every domain topic."""
-    registry = EventRegistry()
-    for contract in EVENTS.values():
-        registry.include(contract)
-    return registry
+    return carried(*EVENTS.values())
 
 
 def domain_topic_names() -> list[str]:

@@ -42,6 +42,7 @@ from shared.audit import AUDIT_SQL
 from shared.db import wait_for_postgres
 from shared.known_children import KNOWN_CHILDREN_SQL
 from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL, migrate, scripts_in
+from shared.reference_data import REFERENCE_DATA_SQL
 from shared.settings import Settings
 
 SERVICES_DIR = Path(services.__file__).parent
@@ -58,6 +59,7 @@ MIGRATIONS: dict[str, list[Path]] = {
         EVENT_STORE_SQL,
         PROJECTION_SQL,
         KNOWN_CHILDREN_SQL,
+        REFERENCE_DATA_SQL,
         SERVICES_DIR / "education" / "sql",
     ],
     "escalations": [
@@ -202,8 +204,8 @@ def _privileges(table: str) -> str:
         return "SELECT, INSERT"
     if table in DELETED_FROM:
         return "SELECT, INSERT, UPDATE, DELETE"
-    # Read models, checkpoints, offsets, known_children, child_keys (erasure and key rotation
-    # update it), drift_watch...: upserts. Never DELETE, never TRUNCATE.
+    # Read models, checkpoints, offsets, known_children, reference_data, child_keys (erasure
+    # and key rotation update it), drift_watch...: upserts. Never DELETE, never TRUNCATE.
     return "SELECT, INSERT, UPDATE"
 
 

@@ -44,6 +44,8 @@ class Permission(StrEnum):
     SUBJECT_ACCESS = "export a subject access request"
     ERASE = "erase a child's personal data"
     RETENTION = "read the retention report"
+    READ_REFERENCE_DATA = "read the council's reference data"
+    MAINTAIN_REFERENCE_DATA = "maintain the council's localities, schools, teams and workers"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ GRANTS: dict[Permission, Grant] = {
     Permission.SUBJECT_ACCESS: grant(Role.INFORMATION_GOVERNANCE),
     Permission.ERASE: grant(Role.INFORMATION_GOVERNANCE),
     Permission.RETENTION: grant(Role.INFORMATION_GOVERNANCE),
+    # Lists every command may name: no child in them, and social workers by pseudonymous id.
+    Permission.READ_REFERENCE_DATA: grant(*COUNCIL_ROLES),
+    # A typo here splits every board: team and service managers keep the lists.
+    Permission.MAINTAIN_REFERENCE_DATA: grant(M),
 }
 # Person-level: every read is audited (who, what, why, when), and every erasure. The audit's
 # own queries and the retention report name children too (ids, pseudonyms, the 75th birthday).

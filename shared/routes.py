@@ -34,6 +34,7 @@ from shared.api import (
 )
 from shared.application import UnknownStream, execute
 from shared.envelope import DomainEvent
+from shared.reference_data import check_references
 
 Decide = Callable[[Any, Any, Decision], Sequence[DomainEvent]]
 # Looked up in the service's database by the stream's id: the child it is (or belongs to),
@@ -71,7 +72,9 @@ class Commands:
     first command create the stream (a family's first triage discussion).
 
     Object-level: the caller must be allowed the child's locality (from `known_child`, or
-    `locality_of` the stream, or the command's own `locality`).
+    `locality_of` the stream, or the command's own `locality`). A command naming the
+    council's reference data (a field marked `Referenced`) must name a current item
+    (shared/reference_data.py).
     """
 
     prefix: str  # e.g. "/children"
@@ -155,6 +158,7 @@ def _add(
         )
         child = await commands.child(request, pool, stream_id)
         check_locality(request, getattr(command, "locality", None))
+        await check_references(request, command)
         decision = Decision(today=clock.today(), child=child)
         result = await execute(
             store,

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from contracts.education.codes import Activity, AttendanceCode, NEETPanelAction, Session
-from contracts.ids import ID_PATTERN, URN_PATTERN
+from contracts.ids import ID_PATTERN, URN_PATTERN, Referenced
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 education_event_types = EventRegistry()
 
+# One of the council's schools (its reference data, kept by case events): a command naming
+# another, or a retired one, is refused with the known ones listed.
+SchoolUrn = Annotated[
+    str,
+    Field(pattern=URN_PATTERN, description="The school's unique reference."),
+    Referenced("school"),
+]
+
 
 class EnrolmentFacts(Facts):
     enrolment_id: str = Field(pattern=ID_PATTERN)
-    school_urn: str = Field(pattern=URN_PATTERN, description="The school's unique reference.")
+    school_urn: SchoolUrn
     school_in_council_area: bool = Field(description="An own-LA school, or another LA's.")
     start_date: Day
     year_group: int = Field(ge=0, le=14, description="0 is reception.")
@@ -63,7 +73,7 @@ class AttendanceRecorded(DatedEvent):
 
     event_type = "AttendanceRecorded"
     attendance_date: Day
-    school_urn: str = Field(pattern=URN_PATTERN)
+    school_urn: SchoolUrn
     marks: list[SessionMark] = Field(min_length=1, max_length=2)
     sessions_attended: int = Field(ge=0, le=2)
     sessions_missed: int = Field(ge=0, le=2)

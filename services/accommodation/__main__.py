@@ -2,8 +2,8 @@
 
 from fastapi import FastAPI
 
-from contracts.case_events.events import ChildRegistered, case_event_types
-from contracts.topics import CASE_EVENTS, TOPICS
+from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
+from contracts.topics import CASE_EVENTS, EVENTS, TOPICS
 from services.accommodation.api import create_app
 from shared.entrypoint import run
 from shared.known_children import KNOWN_CHILDREN_SQL, known_children_subscription
@@ -15,7 +15,14 @@ def worker(settings: Settings) -> FastAPI:
     return service_worker_app(
         settings,
         TOPICS,
-        [known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered)],
+        [
+            known_children_subscription(
+                CASE_EVENTS,
+                EVENTS[CASE_EVENTS],
+                (ChildRegistered, UnbornChildRegistered),
+                ChildBorn,
+            )
+        ],
         [KNOWN_CHILDREN_SQL],
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.case_events.personal import PersonalDataErased, key_encryption_key
-from services.case_events.routes import children, commands, information_governance
+from services.case_events.routes import children, commands, information_governance, reference
 from services.case_events.routes import personal_data as personal
 from shared.api import domain_service_app
 from shared.clock import Clock
@@ -28,9 +28,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         resources=personal.open_key_vault(key_encryption_key(settings)),
     )
     app.add_exception_handler(PersonalDataErased, personal.erased)
+    # The commands naming a locality, a team or a worker are checked against the reference
+    # data this service keeps (shared/reference_data.py).
+    app.state.reference_data = reference.reference_items
     app.include_router(children.router)
     app.include_router(personal.router)
     app.include_router(information_governance.router)
     app.include_router(commands.children)
     app.include_router(commands.families)
+    app.include_router(reference.router)
     return app

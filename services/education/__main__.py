@@ -2,11 +2,13 @@
 
 from fastapi import FastAPI
 
-from contracts.case_events.events import ChildRegistered, case_event_types
-from contracts.topics import CASE_EVENTS, TOPICS
+from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
+from contracts.reference.events import ReferenceEvent
+from contracts.topics import CASE_EVENTS, EVENTS, TOPICS
 from services.education.api import create_app
 from shared.entrypoint import run
 from shared.known_children import KNOWN_CHILDREN_SQL, known_children_subscription
+from shared.reference_data import REFERENCE_DATA_SQL, reference_data_subscription
 from shared.settings import Settings
 from shared.worker import service_worker_app
 
@@ -15,8 +17,17 @@ def worker(settings: Settings) -> FastAPI:
     return service_worker_app(
         settings,
         TOPICS,
-        [known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered)],
-        [KNOWN_CHILDREN_SQL],
+        [
+            known_children_subscription(
+                CASE_EVENTS,
+                EVENTS[CASE_EVENTS],
+                (ChildRegistered, UnbornChildRegistered),
+                ChildBorn,
+            ),
+            # The council's schools, for the enrolments and register feeds that name one.
+            reference_data_subscription(CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent),
+        ],
+        [KNOWN_CHILDREN_SQL, REFERENCE_DATA_SQL],
     )
 
 

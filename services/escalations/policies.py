@@ -16,10 +16,10 @@ from typing import Any
 
 import asyncpg
 
-from contracts.case_events.events import ChildRegistered, case_event_types
+from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
 from contracts.education.events import AttendanceRecorded, education_event_types
 from contracts.escalations.codes import DriftRule
-from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS
+from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS, EVENTS
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.domain.rules import (
     StopWatching,
@@ -182,11 +182,13 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
 
 def subscriptions(settings: Settings) -> list[Subscription]:
     return [
-        known_children_subscription(CASE_EVENTS, case_event_types, ChildRegistered),
+        known_children_subscription(
+            CASE_EVENTS, EVENTS[CASE_EVENTS], (ChildRegistered, UnbornChildRegistered), ChildBorn
+        ),
         Subscription(
             "attendance", [EDUCATION_EVENTS], education_event_types, [AttendancePolicy(settings)]
         ),
-        Subscription("drift-watch", [CASE_EVENTS], case_event_types, [DriftWatch(settings)]),
+        Subscription("drift-watch", [CASE_EVENTS], EVENTS[CASE_EVENTS], [DriftWatch(settings)]),
     ]
 
 

@@ -21,6 +21,7 @@ from tests.infrastructure import (
     running,
     secure_kafka,
 )
+from tests.reference_data import seed
 
 
 @dataclass
@@ -57,8 +58,15 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
         for p in service_processes(0)
     }
     with running(processes):
+        seeded(processes, infra, namespace)
         yield Platform(processes, namespace)
         check_reads_audited(processes, infra, namespace)
+
+
+def seeded(processes: dict[str, ServiceProcess], infra: Infrastructure, namespace: str) -> None:
+    """The council's reference data every test names (tests/reference_data.py), known to
+    case events and to education's copy before the first test runs."""
+    seed(processes["case_events_api"].url, infra.dsn(f"{namespace}education"))
 
 
 @dataclass
@@ -116,6 +124,7 @@ def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
             for p in service_processes(0)
         }
         with running(processes):
+            seeded(processes, infra, namespace)
             yield SecurePlatform(processes, namespace, kafka, *_records(processes))
             assert check_reads_audited(processes, infra, namespace) > 20  # not vacuous
 

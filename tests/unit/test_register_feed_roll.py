@@ -9,6 +9,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -172,6 +173,12 @@ class Audit:
         return f"audit-{len(self.rows)}"
 
 
+async def schools(pool: Any, kind: str) -> dict[str, date | None]:
+    """The council's schools, as education's copy of the reference data has them."""
+    assert kind == "school"
+    return {SCHOOL: None, OTHER: None, "100002": date(2024, 1, 1)}  # the last one closed
+
+
 @dataclass
 class Service:
     store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
@@ -181,8 +188,15 @@ class Service:
     def send(
         self, caller: Principal, body: c.RecordRegisterFeed, key: str | None = None
     ) -> tuple[int, Any, Response | JSONResponse]:
+        app = SimpleNamespace(state=SimpleNamespace(pool=self.pool, reference_data=schools))
         request = Request(
-            {"type": "http", "method": "POST", "path": "/attendance/register-feed", "headers": []}
+            {
+                "type": "http",
+                "method": "POST",
+                "path": "/attendance/register-feed",
+                "headers": [],
+                "app": app,
+            }
         )
         response = Response()
         response.status_code = None  # type: ignore[assignment]  # as FastAPI hands it over
@@ -267,6 +281,24 @@ def test_a_partner_sends_only_the_schools_its_token_names() -> None:
     status, _, _ = service.send(SCHOOL_A, feed(("C-1", "2024-06-03")))
     assert status == 201
     assert [len(events) for events in service.store._streams.values()] == [1]
+
+
+def test_a_feed_from_a_school_the_council_does_not_know_or_closed_is_refused_and_audited() -> None:
+    service = Service()
+    for school, reason in [("999999", "unknown school '999999'"),
+                           ("100002", "school '100002' was retired on 2024-01-01")]:  # fmt: skip
+        caller = Principal("mis", Agency.SCHOOLS, Role.PARTNER, schools=frozenset({school}))
+        status, body, answer = service.send(caller, feed(("C-1", "2024-06-03"), school=school))
+        assert status == 422, body
+        [problem] = body["detail"]
+        assert problem["loc"] == ["body", "school_urn"]
+        assert problem["msg"].startswith(reason) and "known: 100001, 113254" in problem["msg"]
+        assert answer.headers["X-Audit-Id"]
+        assert (
+            f"school_urn={school}: 1 marks, 1 refused: school_urn: {reason}"
+            in (service.audit.rows[-1]["request"])
+        )
+    assert service.store._log == [] and service.pool.queries == []  # no child looked up
 
 
 def test_a_schools_idempotency_key_is_its_own() -> None:

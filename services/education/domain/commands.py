@@ -91,5 +91,5 @@ class RecordRegisterFeed(BaseModel):
         },
     )
 
-    school_urn: str = Field(pattern=e.URN_PATTERN)
+    school_urn: e.SchoolUrn
     marks: list[RegisterMark] = Field(min_length=1)

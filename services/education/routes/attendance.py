@@ -2,7 +2,8 @@
 
 Who may send what: a schools partner only for the schools its token names (`schools`), a
 council practitioner or manager for any school; either way only marks for children on that
-school's roll on the day marked, from this service's own enrolments. A refused feed records
+school's roll on the day marked, from this service's own enrolments; and only for one of
+the council's current schools (its reference data). A refused feed records
 nothing and is written to the access audit with every reason; a partner is told only that it
 was refused (which children the council knows, and their dates of birth, are not a school's
 to find out by trying), council users get each mark's reason.
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from contracts.education.events import education_event_types
@@ -44,6 +46,7 @@ from shared.api import (
 )
 from shared.auth import Principal, Role
 from shared.eventstore import AppendResult, CommandContext, IdempotencyKeyReused
+from shared.reference_data import check_references
 from shared.security import BULK
 from shared.settings import Settings
 
@@ -202,6 +205,14 @@ async def register_feed(
         earlier = await _earlier(store, ctx, idempotency_key)
         if earlier is not None:
             return recorded(earlier, response)
+    try:  # a school the council does not know of (or closed): refused, and audited as such
+        await check_references(request, feed)
+    except RequestValidationError as unknown:
+        problems = [(None, "school_urn", str(e["msg"])) for e in unknown.errors()]
+        headers = await _audit_refusal(audit, request, caller, feed, problems, 422)
+        return JSONResponse(
+            status_code=422, content={"detail": list(unknown.errors())}, headers=headers
+        )
     known, roll = await _pupils(pool, feed)
     # A child outside the caller's localities is one it does not know.
     children = {k: c for k, c in known.items() if caller.may_see_locality(c.locality)}
