@@ -202,12 +202,13 @@ class ClearedReason(StrEnum):
 
 
 class Sex(StrEnum):
-    """CIN census: GenderCurrent (SSDA903 SEX uses 1 and 2 only)."""
+    """CIN census: GenderCurrent (SSDA903 SEX uses 1 and 2 only). 0 is "not recorded or
+    unborn", 9 "indeterminate" (the CIN census schema's own wording)."""
 
     NOT_KNOWN = "0"
     MALE = "1"
     FEMALE = "2"
-    NOT_SPECIFIED = "9"
+    INDETERMINATE = "9"
 
 
 class Ethnicity(StrEnum):
@@ -312,7 +313,11 @@ class Section47Outcome(StrEnum):
 
 
 class AssessmentFactor(StrEnum):
-    """CIN census: factors identified at the end of assessment."""
+    """CIN census: factors identified at the end of assessment (AssessmentFactors, N00181),
+    as the DfE's CIN census schema lists them. "21" (no factors) stands alone (validation rule
+    8869), no code appears twice in one assessment (rule 8898), and "8A" is not a code (8617).
+    A, B and C: concerns about the child, the parent(s)/carer(s), another person in the
+    household."""
 
     ALCOHOL_MISUSE_CHILD = "1A"
     ALCOHOL_MISUSE_PARENT = "1B"
@@ -333,26 +338,29 @@ class AssessmentFactor(StrEnum):
     PHYSICAL_DISABILITY_PARENT = "6B"
     PHYSICAL_DISABILITY_OTHER = "6C"
     YOUNG_CARER = "7A"
-    SPECIAL_EDUCATIONAL_NEEDS = "8B"
-    UNACCOMPANIED_ASYLUM_SEEKING = "8C"
-    PRIVATELY_FOSTERED = "8E"
-    GOING_MISSING = "8F"
-    CHILD_SEXUAL_EXPLOITATION = "9A"
-    TRAFFICKING = "10A"
-    GANGS = "11A"
-    SOCIALLY_UNACCEPTABLE_BEHAVIOUR = "12A"
-    SELF_HARM = "13A"
-    NEGLECT = "14A"
-    EMOTIONAL_ABUSE = "15A"
-    PHYSICAL_ABUSE = "16A"
-    SEXUAL_ABUSE = "17A"
-    FEMALE_GENITAL_MUTILATION = "18A"
-    ABUSE_LINKED_TO_FAITH_OR_BELIEF = "19A"
-    CHILD_CRIMINAL_EXPLOITATION = "20"
-    RADICALISATION = "21"
-    HOMELESSNESS = "22A"
-    NO_FACTORS = "23A"
-    OTHER = "24A"
+    PRIVATELY_FOSTERED_OVERSEAS_RETURNING = "8B"
+    PRIVATELY_FOSTERED_OVERSEAS_STAYING = "8C"
+    PRIVATELY_FOSTERED_UK_EDUCATION = "8D"
+    PRIVATELY_FOSTERED_UK_FAMILY_ARRANGEMENT = "8E"
+    PRIVATELY_FOSTERED_OTHER = "8F"
+    UNACCOMPANIED_ASYLUM_SEEKING = "9A"
+    GOING_MISSING = "10A"
+    CHILD_SEXUAL_EXPLOITATION = "11A"
+    TRAFFICKING = "12A"
+    GANGS = "13A"
+    SOCIALLY_UNACCEPTABLE_BEHAVIOUR = "14A"
+    SELF_HARM = "15A"
+    NEGLECT = "16A"
+    EMOTIONAL_ABUSE = "17A"
+    PHYSICAL_ABUSE_BY_CHILD = "18B"
+    PHYSICAL_ABUSE_BY_ADULT = "18C"
+    SEXUAL_ABUSE_BY_CHILD = "19B"
+    SEXUAL_ABUSE_BY_ADULT = "19C"
+    OTHER = "20"
+    NO_FACTORS = "21"
+    FEMALE_GENITAL_MUTILATION = "22A"
+    ABUSE_LINKED_TO_FAITH_OR_BELIEF = "23A"
+    CHILD_CRIMINAL_EXPLOITATION = "24A"
 
 
 # The factors that put an adolescent at risk of exploitation outside the home (the boards'
@@ -405,31 +413,36 @@ class AdoptersSex(StrEnum):
 
 
 class AdoptersLegalStatus(StrEnum):
-    """SSDA903 AD1: legal status of the adopter(s) (LS_ADOPTR)."""
+    """SSDA903 AD1: legal status of the adopter(s) (LS_ADOPTR). The validator's rules pair
+    them with SEX_ADOPTR: L0 a single adopter (514), L11 a different-sex married couple (520),
+    L12 a same-sex married couple (524), L2 a civil partnership couple (519)."""
 
     SINGLE = "L0"
-    MARRIED_COUPLE = "L11"
-    CIVIL_PARTNERS = "L12"
-    UNMARRIED_COUPLE = "L2"
-    PARTNER_OF_PARENT = "L3"
-    SINGLE_NOT_PARTNER_OF_PARENT = "L4"
+    MARRIED_DIFFERENT_SEX_COUPLE = "L11"
+    MARRIED_SAME_SEX_COUPLE = "L12"
+    CIVIL_PARTNERS = "L2"
+    UNMARRIED_COUPLE = "L3"
+    PARTNER_OF_PARENT = "L4"
 
 
 class AdoptionDecisionReversalReason(StrEnum):
-    """SSDA903 PlacedAdoption: why the decision to place for adoption ceased."""
+    """SSDA903 PlacedAdoption: why the decision that the child should be placed for adoption
+    was reversed (REASON_PLACED_CEASED)."""
 
-    CHILD_ADOPTED = "RD1"
-    CHILD_RETURNED_TO_FAMILY = "RD2"
-    CHILDS_NEEDS_CHANGED = "RD3"
+    CHILDS_NEEDS_CHANGED = "RD1"
+    NO_PLACEMENT_ORDER = "RD2"
+    NO_ADOPTERS_FOUND = "RD3"
     OTHER = "RD4"
 
 
 class PreviousPermanence(StrEnum):
-    """SSDA903 PrevPerm: the permanence order a child had before this period of care."""
+    """SSDA903 PrevPerm: the permanence order a child had before this period of care
+    (PREV_PERM). With Z1 there is no order date nor local authority (validation rule 635)."""
 
     ADOPTION = "P1"
     SPECIAL_GUARDIANSHIP_ORDER = "P2"
-    CHILD_ARRANGEMENTS_OR_RESIDENCE_ORDER = "P3"
+    RESIDENCE_ORDER = "P3"
+    CHILD_ARRANGEMENTS_ORDER = "P4"
     NONE_OR_NOT_KNOWN = "Z1"
 
 

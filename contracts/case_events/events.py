@@ -591,7 +591,9 @@ class SocialWorkerAllocated(SocialWorkerAllocationFacts, DatedEvent):
 
 class SocialWorkerAllocationEndFacts(Facts):
     ended_on: Day
-    worker_id: SocialWorkerId
+    # Not `SocialWorkerId`: an allocation of a worker since retired must still be ended (the
+    # decision checks it names the allocated worker).
+    worker_id: str = Field(pattern=WORKER_ID_PATTERN)
 
 
 @case_event_types.event

@@ -137,7 +137,8 @@ async def retention_report(pool: asyncpg.Pool, as_at: date) -> list[dict[str, An
         "   AND a.payload->>'reason' IN ('E11', 'E12')) AS adopted_on,"
         " EXISTS (SELECT 1 FROM events x WHERE x.stream_id = r.stream_id"
         "   AND x.event_type = 'ChildPersonalDataErased') AS erased"
-        " FROM events r WHERE r.event_type = 'ChildRegistered'"
+        # A child registered unborn has its date of birth from ChildBorn.
+        " FROM events r WHERE r.event_type IN ('ChildRegistered', 'ChildBorn')"
     )
     due = []
     for row in rows:

@@ -48,6 +48,7 @@ def test_without_the_key_every_field_reads_as_erased() -> None:
         "family_name": ERASED,
         "address": None,
         "notes": ERASED,
+        "upn": None,
     }
     assert SEALED_PATTERN.startswith("^sealed:v1:")
 

@@ -3,17 +3,30 @@
 Each decision checks the command against what the stream says so far and returns the events
 to record, with the timescales the service derives (on the England and Wales working-day
 calendar where the statute counts working days). Dates are never in the future, never before
-the child was born, and never before the record they follow.
+the child was born (for a child known before birth, never before the pregnancy), and never
+before the record they follow.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import TypeVar
 
 from contracts.case_events import events as e
-from contracts.case_events.codes import CareLeaverStatus, HealthPassportMilestone
+from contracts.case_events.codes import (
+    AdoptersLegalStatus,
+    AdoptersSex,
+    AssessmentFactor,
+    CareLeaverStatus,
+    Disability,
+    HealthPassportMilestone,
+    PlanType,
+    PreviousPermanence,
+    ReviewParticipation,
+)
 from services.case_events.domain import commands as c
 from shared.aggregate import (
     Aggregate,
@@ -22,6 +35,7 @@ from shared.aggregate import (
     DomainRuleViolation,
     UnknownStream,
     check_day,
+    not_before,
     not_in_future,
 )
 from shared.calendar import add_months, add_working_days, age_on, working_days_between
@@ -33,6 +47,32 @@ ASSESSMENT_WORKING_DAYS = 45
 ICPC_WORKING_DAYS = 15
 FIRST_LOOKED_AFTER_REVIEW_WORKING_DAYS = 20
 PROCEEDINGS_WEEKS = 26
+# The longest a pregnancy runs: an expected birth further away is a mistake, and pre-birth work
+# about a child is never dated before its pregnancy.
+PREGNANCY_WEEKS = 42
+# A return home interview is offered within 72 hours of the child's return (statutory guidance
+# on children who run away or go missing): three days, as dates are recorded.
+RETURN_INTERVIEW_DAYS = 3
+
+# What must be open on a statutory visit's date for it to be made under each plan type.
+OPEN_FOR_A_VISIT = {
+    PlanType.CHILD_IN_NEED: "child in need plan",
+    PlanType.CHILD_PROTECTION: "child protection plan",
+    PlanType.CHILD_IN_CARE: "period of care",
+    PlanType.CARE_LEAVER: "care leaver status",
+}
+# SSDA903 AD1: the adopters each legal status allows (validation rules 514, 519, 520, 524).
+COUPLES = frozenset(
+    {AdoptersSex.MALE_COUPLE, AdoptersSex.FEMALE_COUPLE, AdoptersSex.MALE_FEMALE_COUPLE}
+)
+ADOPTERS_OF = {
+    AdoptersLegalStatus.SINGLE: frozenset({AdoptersSex.SINGLE_MALE, AdoptersSex.SINGLE_FEMALE}),
+    AdoptersLegalStatus.MARRIED_DIFFERENT_SEX_COUPLE: frozenset({AdoptersSex.MALE_FEMALE_COUPLE}),
+    AdoptersLegalStatus.MARRIED_SAME_SEX_COUPLE: frozenset(
+        {AdoptersSex.MALE_COUPLE, AdoptersSex.FEMALE_COUPLE}
+    ),
+    AdoptersLegalStatus.CIVIL_PARTNERS: COUPLES,
+}
 
 
 class ChildAlreadyRegistered(AlreadyRecorded):
@@ -49,9 +89,58 @@ class Open:
 
 
 @dataclass
+class Span:
+    """A time something was open on the record (a plan, a period of care, care leaver status),
+    kept so that a backdated fact can be checked against what was open on its own date."""
+
+    start: date
+    end: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@dataclass
+class Spans:
+    by_plan: dict[PlanType, list[Span]] = field(default_factory=dict)
+
+    def open(self, plan: PlanType, since: date) -> None:
+        spans = self.by_plan.setdefault(plan, [])
+        if not spans or spans[-1].end is not None:
+            spans.append(Span(since))
+
+    def close(self, plan: PlanType, on: date) -> None:
+        spans = self.by_plan.get(plan)
+        if spans and spans[-1].end is None:
+            spans[-1].end = on
+
+    def covers(self, plan: PlanType, day: date) -> bool:
+        return any(span.covers(day) for span in self.by_plan.get(plan, []))
+
+
+@dataclass(frozen=True)
+class Allocation:
+    worker_id: str
+    since: date
+
+
+@dataclass
 class ChildState:
     date_of_birth: date | None = None
+    expected_birth: date | None = None  # set when the child was registered before birth
     locality: str | None = None
+    characteristics_on: date | None = None  # the last recording
+    uasc_since: date | None = None  # first recorded as unaccompanied asylum-seeking
+    social_worker: Allocation | None = None
+    plans: Spans = field(default_factory=Spans)  # what was open when, for statutory visits
+    contacts: set[str] = field(default_factory=set)
+    referrals: dict[str, date] = field(default_factory=dict)
+    referral_outcomes: set[str] = field(default_factory=set)
+    discussions: dict[str, tuple[date, bool]] = field(default_factory=dict)  # (date, s47?)
+    s47_concluded: set[str] = field(default_factory=set)
+    missing: dict[date, date | None] = field(default_factory=dict)  # start -> end
+    adoption_decision: date | None = None  # the open decision to place for adoption
+    liberty: date | None = None  # the open deprivation of liberty, authorised on
     assessments: dict[str, date] = field(default_factory=dict)
     cin_plan: Open | None = None
     strategy: tuple[date, date | None] | None = None  # (date, ICPC due) of the last with s47
@@ -81,12 +170,27 @@ class Child(Aggregate):
     def _day(
         self, name: str, day: date, decision: Decision, after: date | None = None, what: str = ""
     ) -> None:
-        check_day(name, day, decision, self.state.date_of_birth, after, what)
+        s = self.state
+        if s.expected_birth is None:
+            check_day(name, day, decision, s.date_of_birth, after, what)
+            return
+        # Known before birth: pre-birth work (an assessment, a plan, a visit) is dated before
+        # the birth, never before the pregnancy.
+        check_day(name, day, decision, None, after, what)
+        pregnancy = (s.date_of_birth or s.expected_birth) - timedelta(weeks=PREGNANCY_WEEKS)
+        not_before(name, day, pregnancy, "the pregnancy")
 
-    def _age_on(self, day: date) -> int:
-        if self.state.date_of_birth is None:  # a stream with no registration
-            raise UnknownStream(self.stream_id)
-        return age_on(self.state.date_of_birth, day)
+    def _born(self, name: str) -> date:
+        """The date of birth a command needs (an age, a period of care): a 422 for an unborn
+        child, not a crash."""
+        if self.state.date_of_birth is None:
+            if self.state.expected_birth is None:  # a stream with no registration
+                raise UnknownStream(self.stream_id)
+            raise DomainRuleViolation(name, "the child is not born yet")
+        return self.state.date_of_birth
+
+    def _age_on(self, day: date, name: str) -> int:
+        return age_on(self._born(name), day)
 
     @staticmethod
     def _must(condition: object, name: str, reason: str) -> None:
@@ -101,6 +205,17 @@ class Child(Aggregate):
             raise DomainRuleViolation(name, reason)
         return value
 
+    @classmethod
+    def _distinct(cls, name: str, codes: Sequence[StrEnum], alone: StrEnum) -> None:
+        """A list of national codes names each once, and `alone` (none, no factors) only by
+        itself: the returns refuse both."""
+        cls._must(len(set(codes)) == len(codes), name, "names a code twice")
+        cls._must(
+            alone not in codes or len(codes) == 1,
+            name,
+            f"{alone.value} stands alone: no other code",
+        )
+
     # -- registration and referral ----------------------------------------------------------
 
     def register(
@@ -110,13 +225,66 @@ class Child(Aggregate):
         personal: e.SealedPersonalDetails | None = None,
     ) -> list[DomainEvent]:
         """`personal`: the command's personal details, already sealed with the child's key."""
-        if self.exists:
-            raise ChildAlreadyRegistered(f"child {self.stream_id!r} is already registered")
+        self._not_registered()
         not_in_future("date_of_birth", command.date_of_birth, decision)
         registered = e.ChildRegistered(**command.model_dump(exclude={"personal"}))
+        return self._with_personal(registered, personal)
+
+    def register_unborn(
+        self,
+        command: c.RegisterUnbornChild,
+        decision: Decision,
+        personal: e.SealedPersonalDetails | None = None,
+    ) -> list[DomainEvent]:
+        """An unborn child's record (a pre-birth assessment or conference): its stream starts
+        here, and `ChildBorn` gives the date of birth."""
+        self._not_registered()
+        self._must(
+            command.expected_date_of_birth <= decision.today + timedelta(weeks=PREGNANCY_WEEKS),
+            "expected_date_of_birth",
+            f"is more than {PREGNANCY_WEEKS} weeks away",
+        )
+        registered = e.UnbornChildRegistered(**command.model_dump(exclude={"personal"}))
+        return self._with_personal(registered, personal)
+
+    def _not_registered(self) -> None:
+        if self.exists:
+            raise ChildAlreadyRegistered(f"child {self.stream_id!r} is already registered")
+
+    @staticmethod
+    def _with_personal(
+        registered: DomainEvent, personal: e.SealedPersonalDetails | None
+    ) -> list[DomainEvent]:
         if personal is None:
             return [registered]
         return [registered, e.PersonalDetailsRecorded(**personal.model_dump())]
+
+    def record_birth(self, cmd: c.RecordBirth, decision: Decision) -> list[DomainEvent]:
+        born = self.state.date_of_birth
+        self._must(born is None, "date_of_birth", f"the child's birth is recorded already ({born})")
+        not_in_future("date_of_birth", cmd.date_of_birth, decision)
+        return [e.ChildBorn(**cmd.model_dump())]
+
+    def record_characteristics(
+        self, cmd: c.RecordCharacteristics, decision: Decision
+    ) -> list[DomainEvent]:
+        s = self.state
+        self._day("recorded_on", cmd.recorded_on, decision, s.characteristics_on, "the last one")
+        self._distinct("disabilities", cmd.disabilities, Disability.NONE)
+        if cmd.uasc_ceased_on is not None:
+            self._must(
+                cmd.unaccompanied_asylum_seeking,
+                "uasc_ceased_on",
+                "only for an unaccompanied asylum-seeking child",
+            )
+            self._day(
+                "uasc_ceased_on",
+                cmd.uasc_ceased_on,
+                decision,
+                s.uasc_since,
+                "the child was recorded as unaccompanied asylum-seeking",
+            )
+        return [e.ChildCharacteristicsRecorded(**cmd.model_dump())]
 
     def record_personal_details(
         self, sealed: e.SealedPersonalDetails, decision: Decision
@@ -139,9 +307,85 @@ class Child(Aggregate):
         not_in_future("erased_on", cmd.erased_on, decision)
         return [e.ChildPersonalDataErased(**cmd.model_dump())]
 
+    # -- workforce --------------------------------------------------------------------------
+
+    def allocate_social_worker(
+        self, cmd: c.AllocateSocialWorker, decision: Decision
+    ) -> list[DomainEvent]:
+        """Allocating a worker ends the current allocation: the change needs its SSDA903
+        reason, and the previous worker is derived, not typed."""
+        current = self.state.social_worker
+        since = current.since if current else None
+        self._day("allocated_on", cmd.allocated_on, decision, since, "the current allocation")
+        if current is not None:
+            self._must(
+                cmd.worker_id != current.worker_id, "worker_id", "is the allocated social worker"
+            )
+            self._must(
+                cmd.reason is not None,
+                "reason",
+                f"is required: it replaces the allocated social worker {current.worker_id}",
+            )
+        return [
+            e.SocialWorkerAllocated(
+                **cmd.model_dump(), previous_worker_id=current.worker_id if current else None
+            )
+        ]
+
+    def end_social_worker_allocation(
+        self, cmd: c.EndSocialWorkerAllocation, decision: Decision
+    ) -> list[DomainEvent]:
+        current = self._found(
+            self.state.social_worker, "worker_id", "no social worker is allocated"
+        )
+        self._must(
+            cmd.worker_id == current.worker_id,
+            "worker_id",
+            f"is not the allocated social worker ({current.worker_id} is)",
+        )
+        self._day("ended_on", cmd.ended_on, decision, current.since, "the allocation")
+        return [e.SocialWorkerAllocationEnded(**cmd.model_dump())]
+
+    def record_statutory_visit(
+        self, cmd: c.RecordStatutoryVisit, decision: Decision
+    ) -> list[DomainEvent]:
+        """A visit counts under the plan type that was open on its date (what sets its
+        timescale), however late it is recorded."""
+        self._day("visit_date", cmd.visit_date, decision)
+        self._must(
+            self.state.plans.covers(cmd.plan_type, cmd.visit_date),
+            "plan_type",
+            f"no {OPEN_FOR_A_VISIT[cmd.plan_type]} was open on {cmd.visit_date.isoformat()}",
+        )
+        self._must(cmd.seen or cmd.seen_alone is None, "seen_alone", "only when the child was seen")
+        return [e.StatutoryVisitRecorded(**cmd.model_dump())]
+
+    # -- the front door ---------------------------------------------------------------------
+
+    def record_front_door_contact(
+        self, cmd: c.RecordFrontDoorContact, decision: Decision
+    ) -> list[DomainEvent]:
+        self._day("contact_date", cmd.contact_date, decision)
+        self._must(cmd.contact_id not in self.state.contacts, "contact_id", "is recorded already")
+        return [e.FrontDoorContactReceived(**cmd.model_dump())]
+
     def record_referral(self, cmd: c.RecordReferral, decision: Decision) -> list[DomainEvent]:
         self._day("referral_date", cmd.referral_date, decision)
         return [e.ReferralReceived(**cmd.model_dump())]
+
+    def record_referral_outcome(
+        self, cmd: c.RecordReferralOutcome, decision: Decision
+    ) -> list[DomainEvent]:
+        received = self._found(
+            self.state.referrals.get(cmd.referral_id), "referral_id", "no such referral"
+        )
+        self._must(
+            cmd.referral_id not in self.state.referral_outcomes,
+            "referral_id",
+            "has its outcome already",
+        )
+        self._day("decided_on", cmd.decided_on, decision, received, "the referral")
+        return [e.ReferralOutcomeRecorded(**cmd.model_dump())]
 
     # -- assessment and child in need -------------------------------------------------------
 
@@ -168,6 +412,7 @@ class Child(Aggregate):
         self._day(
             "completion_date", cmd.completion_date, decision, started, "the assessment started"
         )
+        self._distinct("factors", cmd.factors, AssessmentFactor.NO_FACTORS)
         taken = working_days_between(started, cmd.completion_date)
         return [
             e.AssessmentCompleted(
@@ -204,6 +449,23 @@ class Child(Aggregate):
             else None
         )
         return [e.StrategyDiscussionHeld(**cmd.model_dump(), icpc_due_date=due)]
+
+    def conclude_section_47_enquiry(
+        self, cmd: c.ConcludeSection47Enquiry, decision: Decision
+    ) -> list[DomainEvent]:
+        held, enquiry = self._found(
+            self.state.discussions.get(cmd.discussion_id),
+            "discussion_id",
+            "no such strategy discussion",
+        )
+        self._must(enquiry, "discussion_id", "started no section 47 enquiry")
+        self._must(
+            cmd.discussion_id not in self.state.s47_concluded,
+            "discussion_id",
+            "its section 47 enquiry is concluded already",
+        )
+        self._day("concluded_on", cmd.concluded_on, decision, held, "the strategy discussion")
+        return [e.Section47EnquiryConcluded(**cmd.model_dump())]
 
     def record_initial_conference(
         self, cmd: c.RecordInitialConference, decision: Decision
@@ -281,6 +543,7 @@ class Child(Aggregate):
         self, cmd: c.StartPeriodOfCare, decision: Decision
     ) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
+        not_before("start_date", cmd.start_date, self._born("start_date"), "the child's birth")
         self._must(self.state.care is None, "start_date", "a period of care is already open")
         return [
             e.PeriodOfCareStarted(
@@ -312,6 +575,12 @@ class Child(Aggregate):
         self._day(
             "review_date", cmd.review_date, decision, care.since, "the period of care started"
         )
+        self._must(
+            cmd.participation is not ReviewParticipation.UNDER_FOUR
+            or self._age_on(cmd.review_date, "review_date") < 4,
+            "participation",
+            "PN0 is for a child under 4 on the review date",
+        )
         months = 3 if self.state.la_reviews == 0 else 6
         return [
             e.LookedAfterReviewHeld(
@@ -330,6 +599,114 @@ class Child(Aggregate):
 
     def _in_care(self, name: str) -> Open:
         return self._found(self.state.care, name, "the child is not in care")
+
+    def record_health_outcomes(
+        self, cmd: c.RecordHealthOutcomes, decision: Decision
+    ) -> list[DomainEvent]:
+        """The SSDA903 OC2 outcomes: an SDQ score or the reason there is none, and the
+        substance misuse interventions only for a child with a substance misuse problem."""
+        care = self._in_care("recorded_on")
+        self._day(
+            "recorded_on", cmd.recorded_on, decision, care.since, "the period of care started"
+        )
+        self._must(
+            cmd.sdq_score is None or cmd.sdq_reason is None,
+            "sdq_reason",
+            "is only for a child with no SDQ score",
+        )
+        self._must(
+            cmd.sdq_score is not None or cmd.sdq_reason is not None,
+            "sdq_score",
+            "an SDQ score, or the reason there is none (sdq_reason), is required",
+        )
+        for name in ("intervention_received", "intervention_offered"):
+            self._must(
+                cmd.substance_misuse or getattr(cmd, name) is None,
+                name,
+                "only for a child identified with a substance misuse problem",
+            )
+        return [e.HealthOutcomesRecorded(**cmd.model_dump())]
+
+    # -- adoption, previous permanence, deprivation of liberty ------------------------------
+
+    def make_adoption_decision(
+        self, cmd: c.MakeAdoptionDecision, decision: Decision
+    ) -> list[DomainEvent]:
+        care = self._in_care("decided_on")
+        self._day("decided_on", cmd.decided_on, decision, care.since, "the period of care started")
+        open_since = self.state.adoption_decision
+        self._must(
+            open_since is None,
+            "decided_on",
+            f"the decision to place for adoption of {open_since} is still open",
+        )
+        return [e.AdoptionDecisionMade(**cmd.model_dump())]
+
+    def reverse_adoption_decision(
+        self, cmd: c.ReverseAdoptionDecision, decision: Decision
+    ) -> list[DomainEvent]:
+        decided = self._adoption_decision("reversed_on")
+        self._day("reversed_on", cmd.reversed_on, decision, decided, "the decision")
+        return [e.AdoptionDecisionReversed(**cmd.model_dump())]
+
+    def record_adoption_match(
+        self, cmd: c.RecordAdoptionMatch, decision: Decision
+    ) -> list[DomainEvent]:
+        decided = self._adoption_decision("matched_on")
+        self._day("matched_on", cmd.matched_on, decision, decided, "the decision")
+        self._must(
+            (cmd.number_of_adopters == 2) == (cmd.adopters_sex in COUPLES),
+            "number_of_adopters",
+            f"does not match adopters_sex {cmd.adopters_sex.value}",
+        )
+        allowed = ADOPTERS_OF.get(cmd.adopters_legal_status)
+        self._must(
+            allowed is None or cmd.adopters_sex in allowed,
+            "adopters_legal_status",
+            f"{cmd.adopters_legal_status.value} is not for adopters {cmd.adopters_sex.value}",
+        )
+        return [e.AdoptionMatched(**cmd.model_dump())]
+
+    def _adoption_decision(self, name: str) -> date:
+        return self._found(
+            self.state.adoption_decision, name, "no decision to place for adoption is open"
+        )
+
+    def record_previous_permanence(
+        self, cmd: c.RecordPreviousPermanence, decision: Decision
+    ) -> list[DomainEvent]:
+        self._day("recorded_on", cmd.recorded_on, decision)
+        if cmd.arrangement is PreviousPermanence.NONE_OR_NOT_KNOWN:
+            for name in ("order_date", "local_authority"):
+                self._must(getattr(cmd, name) is None, name, "is only for an order (not Z1)")
+        if cmd.order_date is not None:
+            self._day("order_date", cmd.order_date, decision)
+            self._must(cmd.order_date <= cmd.recorded_on, "order_date", "is after recorded_on")
+        return [e.PreviousPermanenceRecorded(**cmd.model_dump())]
+
+    def authorise_deprivation_of_liberty(
+        self, cmd: c.AuthoriseDeprivationOfLiberty, decision: Decision
+    ) -> list[DomainEvent]:
+        self._day("authorised_on", cmd.authorised_on, decision)
+        since = self.state.liberty
+        self._must(
+            since is None, "authorised_on", f"the deprivation of liberty of {since} is still open"
+        )
+        self._must(
+            cmd.expires_on is None or cmd.expires_on > cmd.authorised_on,
+            "expires_on",
+            "is not after authorised_on",
+        )
+        return [e.DeprivationOfLibertyAuthorised(**cmd.model_dump())]
+
+    def end_deprivation_of_liberty(
+        self, cmd: c.EndDeprivationOfLiberty, decision: Decision
+    ) -> list[DomainEvent]:
+        since = self._found(
+            self.state.liberty, "ended_on", "no deprivation of liberty is authorised"
+        )
+        self._day("ended_on", cmd.ended_on, decision, since, "the authorisation")
+        return [e.DeprivationOfLibertyEnded(**cmd.model_dump())]
 
     # -- pre-proceedings and proceedings ----------------------------------------------------
 
@@ -428,7 +805,7 @@ class Child(Aggregate):
     ) -> list[DomainEvent]:
         self._day("recorded_on", cmd.recorded_on, decision)
         self._must(
-            self._age_on(cmd.recorded_on) >= 16,
+            self._age_on(cmd.recorded_on, "recorded_on") >= 16,
             "recorded_on",
             "care leaver status applies from the 16th birthday",
         )
@@ -481,7 +858,7 @@ class Child(Aggregate):
         self._day("offered_on", cmd.offered_on, decision)
         minimum = 16 if cmd.milestone is HealthPassportMilestone.AGE_16 else 17
         self._must(
-            self._age_on(cmd.offered_on) >= minimum,
+            self._age_on(cmd.offered_on, "offered_on") >= minimum,
             "offered_on",
             f"the {cmd.milestone.value} offer is made from age {minimum}",
         )
@@ -510,6 +887,24 @@ class Child(Aggregate):
             self._day("ended_on", cmd.ended_on, decision, cmd.started_on, "the episode started")
         return [e.MissingEpisodeRecorded(**cmd.model_dump())]
 
+    def offer_return_home_interview(
+        self, cmd: c.OfferReturnHomeInterview, decision: Decision
+    ) -> list[DomainEvent]:
+        """Offered after the child's return: whether it was within 72 hours is derived from
+        the episode's end (its start while no end is recorded)."""
+        episodes = self.state.missing
+        self._must(
+            cmd.missing_started_on in episodes,
+            "missing_started_on",
+            "no missing episode recorded as starting that day",
+        )
+        ended = episodes[cmd.missing_started_on]
+        back = ended or cmd.missing_started_on
+        what = "the episode's end" if ended else "the episode's start"
+        self._day("offered_on", cmd.offered_on, decision, back, what)
+        within = (cmd.offered_on - back).days <= RETURN_INTERVIEW_DAYS
+        return [e.ReturnHomeInterviewOffered(**cmd.model_dump(), within_72_hours=within)]
+
     def set_priority_flag(
         self, cmd: c.SetPriorityCohortFlag, decision: Decision
     ) -> list[DomainEvent]:
@@ -530,35 +925,65 @@ class Child(Aggregate):
 
     def when(self, event: DomainEvent) -> None:
         # Each event type is matched in exactly one of these.
-        _fold_registration_and_plans(self.state, event)
+        _fold_child_and_workforce(self.state, event)
+        _fold_assessment_and_plans(self.state, event)
         _fold_care_and_proceedings(self.state, event)
         _fold_leaving_care_and_priority(self.state, event)
+        _fold_front_door_and_missing(self.state, event)
+        _fold_permanence_and_liberty(self.state, event)
 
 
-def _fold_registration_and_plans(state: ChildState, event: DomainEvent) -> None:
-    """Registration, erasure, assessments, CIN and child protection plans."""
+def _fold_child_and_workforce(state: ChildState, event: DomainEvent) -> None:
+    """Registration (born or unborn), birth, characteristics, erasure, the social worker."""
     match event:
         case e.ChildPersonalDataErased():
             state.erased_on = event.erased_on
         case e.ChildRegistered():
             state.date_of_birth, state.locality = event.date_of_birth, event.locality
+        case e.UnbornChildRegistered():
+            state.expected_birth, state.locality = event.expected_date_of_birth, event.locality
+        case e.ChildBorn():
+            state.date_of_birth = event.date_of_birth
+        case e.ChildCharacteristicsRecorded():
+            state.characteristics_on = event.recorded_on
+            still = event.unaccompanied_asylum_seeking and event.uasc_ceased_on is None
+            state.uasc_since = (state.uasc_since or event.recorded_on) if still else None
+        case e.SocialWorkerAllocated():
+            state.social_worker = Allocation(event.worker_id, event.allocated_on)
+        case e.SocialWorkerAllocationEnded():
+            state.social_worker = None
+
+
+def _fold_assessment_and_plans(state: ChildState, event: DomainEvent) -> None:
+    """Assessments, CIN and child protection plans, strategy discussions."""
+    match event:
         case e.AssessmentStarted():
             state.assessments[event.assessment_id] = event.start_date
         case e.AssessmentCompleted():
             state.assessments.pop(event.assessment_id, None)
         case e.ChildInNeedPlanStarted():
             state.cin_plan = Open(event.plan_id, event.start_date, event.start_date)
+            state.plans.open(PlanType.CHILD_IN_NEED, event.start_date)
         case e.ChildInNeedPlanEnded():
             state.cin_plan = None
-        case e.StrategyDiscussionHeld() if event.section_47_enquiry:
-            state.strategy = (event.discussion_date, event.icpc_due_date)
+            state.plans.close(PlanType.CHILD_IN_NEED, event.end_date)
+        case e.StrategyDiscussionHeld():
+            _fold_strategy_discussion(state, event)
         case e.ChildProtectionPlanStarted():
             state.cp_plan = Open(event.plan_id, event.start_date, event.start_date)
             state.cp_plan_ids.add(event.plan_id)
+            state.plans.open(PlanType.CHILD_PROTECTION, event.start_date)
         case e.ChildProtectionPlanReviewed() if state.cp_plan is not None:
             state.cp_plan.last = event.review_date
         case e.ChildProtectionPlanEnded():
             state.cp_plan = None
+            state.plans.close(PlanType.CHILD_PROTECTION, event.end_date)
+
+
+def _fold_strategy_discussion(state: ChildState, event: e.StrategyDiscussionHeld) -> None:
+    state.discussions[event.discussion_id] = (event.discussion_date, event.section_47_enquiry)
+    if event.section_47_enquiry:
+        state.strategy = (event.discussion_date, event.icpc_due_date)
 
 
 def _fold_care_and_proceedings(state: ChildState, event: DomainEvent) -> None:
@@ -566,10 +991,13 @@ def _fold_care_and_proceedings(state: ChildState, event: DomainEvent) -> None:
     match event:
         case e.PeriodOfCareStarted():
             state.care, state.la_reviews = Open("care", event.start_date, event.start_date), 0
+            state.plans.open(PlanType.CHILD_IN_CARE, event.start_date)
         case e.LegalStatusChanged() if state.care is not None:
             state.care.last = event.change_date
         case e.PeriodOfCareEnded():
-            state.care = None
+            # A decision to place for adoption is a decision about a child in care.
+            state.care, state.adoption_decision = None, None
+            state.plans.close(PlanType.CHILD_IN_CARE, event.end_date)
         case e.LookedAfterReviewHeld():
             state.la_reviews += 1
         case e.PreProceedingsEntered():
@@ -587,6 +1015,7 @@ def _fold_leaving_care_and_priority(state: ChildState, event: DomainEvent) -> No
     match event:
         case e.CareLeaverStatusRecorded():
             state.care_leaver = event.status
+            state.plans.open(PlanType.CARE_LEAVER, event.recorded_on)
         case e.PathwayPlanCreated():
             state.pathway_plan = event.created_on
         case e.PathwayPlanReviewed():
@@ -597,6 +1026,34 @@ def _fold_leaving_care_and_priority(state: ChildState, event: DomainEvent) -> No
             state.priority_since = event.set_on
         case e.PriorityCohortFlagCleared():
             state.priority_since = None
+
+
+def _fold_front_door_and_missing(state: ChildState, event: DomainEvent) -> None:
+    """Contacts, referrals and their outcomes, section 47 conclusions, missing episodes."""
+    match event:
+        case e.FrontDoorContactReceived():
+            state.contacts.add(event.contact_id)
+        case e.ReferralReceived():
+            state.referrals[event.referral_id] = event.referral_date
+        case e.ReferralOutcomeRecorded():
+            state.referral_outcomes.add(event.referral_id)
+        case e.Section47EnquiryConcluded():
+            state.s47_concluded.add(event.discussion_id)
+        case e.MissingEpisodeRecorded():
+            state.missing[event.started_on] = event.ended_on
+
+
+def _fold_permanence_and_liberty(state: ChildState, event: DomainEvent) -> None:
+    """The decision to place for adoption, and deprivation of liberty."""
+    match event:
+        case e.AdoptionDecisionMade():
+            state.adoption_decision = event.decided_on
+        case e.AdoptionDecisionReversed():
+            state.adoption_decision = None
+        case e.DeprivationOfLibertyAuthorised():
+            state.liberty = event.authorised_on
+        case e.DeprivationOfLibertyEnded():
+            state.liberty = None
 
 
 class Family(Aggregate):

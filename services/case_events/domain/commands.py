@@ -6,9 +6,10 @@ service derives the rest (due dates, counts) when it records it.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from contracts.case_events import events as e
+from contracts.ids import UPN_PATTERN, upn_check_letter
 from shared.commands import PersonalFields, example
 
 PlainText = Field(None, min_length=1, max_length=1000)
@@ -23,6 +24,21 @@ class PersonalDetails(PersonalFields):
     family_name: str | None = PlainText
     address: str | None = PlainText
     notes: str | None = PlainText
+    upn: str | None = Field(
+        None,
+        pattern=UPN_PATTERN,
+        description="The child's Unique Pupil Number (DfE): its first character is the check "
+        "letter of the other twelve.",
+    )
+
+    @field_validator("upn")
+    @classmethod
+    def _upn_check_letter(cls, upn: str | None) -> str | None:
+        """A mistyped UPN is refused here, before it is sealed: once sealed, nothing in the
+        service can read it to find the mistake."""
+        if upn is not None and upn[0] != upn_check_letter(upn):
+            raise ValueError("the check letter (first character) does not match the UPN")
+        return upn
 
 
 class RegisterChild(e.ChildFacts):
@@ -35,8 +51,32 @@ class RegisterChild(e.ChildFacts):
     personal: PersonalDetails | None = None
 
 
+class RegisterUnbornChild(e.UnbornChildFacts):
+    model_config = example(
+        child_id="C-000124",
+        expected_date_of_birth="2025-03-01",
+        locality="Exeter",
+        personal={"family_name": "Example"},
+    )
+    personal: PersonalDetails | None = None
+
+
+class RecordBirth(e.BirthFacts):
+    model_config = example(date_of_birth="2025-02-26")
+
+
+class RecordCharacteristics(e.CharacteristicsFacts):
+    model_config = example(
+        recorded_on="2024-01-09",
+        sex="2",
+        ethnicity="WBRI",
+        disabilities=["NONE"],
+        unaccompanied_asylum_seeking=False,
+    )
+
+
 class RecordPersonalDetails(PersonalDetails):
-    model_config = example(address="1 Example Street, Exeter")
+    model_config = example(address="1 Example Street, Exeter", upn="A950000178301")
 
 
 class EraseChildPersonalData(e.ErasureFacts):
@@ -45,6 +85,30 @@ class EraseChildPersonalData(e.ErasureFacts):
 
 class RecordReferral(e.ReferralFacts):
     model_config = example(referral_id="R-2024-118", referral_date="2024-01-08", source="6")
+
+
+class RecordFrontDoorContact(e.FrontDoorContactFacts):
+    model_config = example(
+        contact_id="CT-2024-0311", contact_date="2024-01-05", source="2A", outcome="referral"
+    )
+
+
+class RecordReferralOutcome(e.ReferralOutcomeFacts):
+    model_config = example(referral_id="R-2024-118", decided_on="2024-01-09", outcome="assessment")
+
+
+class AllocateSocialWorker(e.SocialWorkerAllocationFacts):
+    model_config = example(allocated_on="2024-01-09", worker_id="SW-0001", team_id="T-EX-CIN")
+
+
+class EndSocialWorkerAllocation(e.SocialWorkerAllocationEndFacts):
+    model_config = example(ended_on="2024-09-30", worker_id="SW-0001")
+
+
+class RecordStatutoryVisit(e.StatutoryVisitFacts):
+    model_config = example(
+        visit_date="2024-03-01", plan_type="CIN", seen=True, seen_alone=True, visitor_id="SW-0001"
+    )
 
 
 class RecordTriageDiscussion(e.TriageFacts):
@@ -56,7 +120,9 @@ class StartAssessment(e.AssessmentStartFacts):
 
 
 class CompleteAssessment(e.AssessmentCompletionFacts):
-    model_config = example(assessment_id="A-2024-77", completion_date="2024-02-20")
+    model_config = example(
+        assessment_id="A-2024-77", completion_date="2024-02-20", factors=["3A", "4B"]
+    )
 
 
 class StartChildInNeedPlan(e.ChildInNeedPlanStartFacts):
@@ -71,6 +137,10 @@ class RecordStrategyDiscussion(e.StrategyDiscussionFacts):
     model_config = example(
         discussion_id="SD-9", discussion_date="2024-02-01", section_47_enquiry=True
     )
+
+
+class ConcludeSection47Enquiry(e.Section47ConclusionFacts):
+    model_config = example(discussion_id="SD-9", concluded_on="2024-02-14", outcome="icpc")
 
 
 class RecordInitialConference(e.ConferenceFacts):
@@ -90,7 +160,7 @@ class EndChildProtectionPlan(e.ChildProtectionPlanEndFacts):
 
 
 class StartPeriodOfCare(e.PeriodOfCareStartFacts):
-    model_config = example(start_date="2024-06-03", legal_status="C1")
+    model_config = example(start_date="2024-06-03", legal_status="C1", home_postcode="EX4")
 
 
 class ChangeLegalStatus(e.LegalStatusChangeFacts):
@@ -102,11 +172,56 @@ class EndPeriodOfCare(e.PeriodOfCareEndFacts):
 
 
 class RecordLookedAfterReview(e.LookedAfterReviewFacts):
-    model_config = example(review_date="2024-06-28")
+    model_config = example(review_date="2024-06-28", participation="PN1")
 
 
 class RecordPermanencePlan(e.PermanencePlanFacts):
     model_config = example(recorded_on="2024-08-01", plan="long_term_fostering")
+
+
+class RecordHealthOutcomes(e.HealthOutcomesFacts):
+    model_config = example(
+        recorded_on="2025-03-31",
+        convicted=False,
+        health_check=True,
+        immunisations=True,
+        teeth_check=True,
+        health_assessment=True,
+        substance_misuse=False,
+        sdq_score=14,
+    )
+
+
+class MakeAdoptionDecision(e.AdoptionDecisionFacts):
+    model_config = example(decided_on="2024-09-12")
+
+
+class ReverseAdoptionDecision(e.AdoptionDecisionReversalFacts):
+    model_config = example(reversed_on="2025-01-20", reason="RD1")
+
+
+class RecordAdoptionMatch(e.AdoptionMatchFacts):
+    model_config = example(
+        matched_on="2024-12-02",
+        adopted_by_foster_carer=False,
+        number_of_adopters=2,
+        adopters_sex="MF",
+        adopters_legal_status="L11",
+    )
+
+
+class RecordPreviousPermanence(e.PreviousPermanenceFacts):
+    model_config = example(
+        recorded_on="2024-06-03", arrangement="P2", order_date="2019-07-01", local_authority="878"
+    )
+
+
+class AuthoriseDeprivationOfLiberty(e.DeprivationOfLibertyFacts):
+    model_config = example(authorised_on="2024-07-01", basis="s25", expires_on="2024-09-30")
+
+
+class EndDeprivationOfLiberty(e.DeprivationOfLibertyEndFacts):
+    model_config = example(ended_on="2024-09-30")
 
 
 class EnterPreProceedings(e.PreProceedingsEntryFacts):
@@ -173,6 +288,10 @@ class RecordHealthAssessment(e.HealthAssessmentFacts):
 
 class RecordMissingEpisode(e.MissingEpisodeFacts):
     model_config = example(started_on="2025-01-10", ended_on="2025-01-11", kind="M")
+
+
+class OfferReturnHomeInterview(e.ReturnInterviewFacts):
+    model_config = example(missing_started_on="2025-01-10", offered_on="2025-01-13", accepted=True)
 
 
 class SetPriorityCohortFlag(e.PriorityFlagFacts):

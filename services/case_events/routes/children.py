@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
+from contracts.case_events.events import SealedPersonalDetails
 from services.case_events.domain.child import Child
-from services.case_events.domain.commands import RegisterChild
-from services.case_events.personal import seal_details
+from services.case_events.domain.commands import RegisterChild, RegisterUnbornChild
+from services.case_events.personal import KeyVault, seal_details
 from services.case_events.routes.commands import ChildId
 from services.case_events.routes.personal_data import Vault
 from shared.access import Permission, check_locality, requires
@@ -25,6 +28,11 @@ from shared.api import (
     recorded,
 )
 from shared.application import UnknownStream, execute
+from shared.auth import Principal
+from shared.clock import Clock
+from shared.envelope import DomainEvent
+from shared.eventstore import EventStore
+from shared.reference_data import check_references
 
 router = APIRouter(tags=["children"])
 
@@ -48,7 +56,72 @@ async def register_child(
     idempotency_key: IdempotencyKey = None,
     correlation_id: CorrelationId = None,
 ) -> Recorded:
+    return await _register(
+        command,
+        Child.register,
+        request,
+        response,
+        caller,
+        store,
+        vault,
+        clock,
+        idempotency_key,
+        correlation_id,
+    )
+
+
+@router.post(
+    "/unborn-children",
+    status_code=201,
+    response_model=Recorded,
+    responses=ERRORS,
+    summary="Register an unborn child (optionally with personal details, sealed)",
+    dependencies=[requires(Permission.RECORD)],
+)
+async def register_unborn_child(
+    command: RegisterUnbornChild,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    store: Store,
+    vault: Vault,
+    clock: ServiceClock,
+    idempotency_key: IdempotencyKey = None,
+    correlation_id: CorrelationId = None,
+) -> Recorded:
+    return await _register(
+        command,
+        Child.register_unborn,
+        request,
+        response,
+        caller,
+        store,
+        vault,
+        clock,
+        idempotency_key,
+        correlation_id,
+    )
+
+
+Register = Callable[[Child, Any, Decision, SealedPersonalDetails | None], list[DomainEvent]]
+
+
+async def _register(
+    command: RegisterChild | RegisterUnbornChild,
+    decide: Register,
+    request: Request,
+    response: Response,
+    caller: Principal,
+    store: EventStore,
+    vault: KeyVault,
+    clock: Clock,
+    idempotency_key: str | None,
+    correlation_id: UUID | None,
+) -> Recorded:
+    """A child's record, born or unborn, starts with its registration; its personal details
+    are sealed with a key made for the child before anything is recorded."""
     check_locality(request, command.locality)
+    await check_references(request, command)
     sealed, key = None, None
     if command.personal is not None:
         key = await vault.key(command.child_id, create=True)
@@ -61,7 +134,7 @@ async def register_child(
         store,
         Child,
         command.child_id,
-        lambda child: child.register(command, decision, sealed),
+        lambda child: decide(child, command, decision, sealed),
         ctx,
         must_exist=False,
     )
@@ -87,6 +160,8 @@ async def child(
         "child_id": child_id,
         "stream_version": found.version,
         "locality": s.locality,
+        "born": s.date_of_birth is not None,
+        "allocated_social_worker": s.social_worker.worker_id if s.social_worker else None,
         "open_child_protection_plan": s.cp_plan.id if s.cp_plan else None,
         "in_care": s.care is not None,
         "care_leaver_status": s.care_leaver,

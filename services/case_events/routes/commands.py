@@ -8,6 +8,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import Path
 
+from contracts.case_events import events as e
 from contracts.case_events.events import CHILD_ID_PATTERN, ID_PATTERN
 from services.case_events.domain import commands as c
 from services.case_events.domain.child import Child, Family
@@ -18,31 +19,84 @@ FAMILY = StreamParam("family_id", ID_PATTERN, "Pseudonymous family id")
 ChildId = Annotated[str, Path(pattern=CHILD.pattern, description=CHILD.description)]
 
 
-async def first_locality(pool: asyncpg.Pool, stream_id: str, event_type: str) -> str | None:
-    """The locality the stream's first `event_type` event names; None when it has none."""
+# The events that start a child's record, born or unborn: each names the child's locality.
+REGISTRATIONS = (e.ChildRegistered.event_type, e.UnbornChildRegistered.event_type)
+
+
+async def first_locality(pool: asyncpg.Pool, stream_id: str, *event_types: str) -> str | None:
+    """The locality the stream's first event of these types names; None when it has none."""
     locality: str | None = await pool.fetchval(
         "SELECT payload->>'locality' FROM events WHERE stream_id = $1"
-        " AND event_type = $2 ORDER BY stream_version LIMIT 1",
+        " AND event_type = ANY($2::text[]) ORDER BY stream_version LIMIT 1",
         stream_id,
-        event_type,
+        list(event_types),
     )
     return locality
 
 
 async def locality_of(pool: asyncpg.Pool, child_id: str) -> str | None:
-    """The registered child's locality; None when the child was never registered."""
-    return await first_locality(pool, child_id, "ChildRegistered")
+    """The registered (or unborn) child's locality; None when the child was never registered."""
+    return await first_locality(pool, child_id, *REGISTRATIONS)
 
 
 async def family_locality_of(pool: asyncpg.Pool, family_id: str) -> str | None:
     """The locality of the family's first triage discussion; None for a new family. A user
     limited to some localities adds to their own families only, whatever the body says."""
-    return await first_locality(pool, family_id, "EarlyHelpTriageDiscussed")
+    return await first_locality(pool, family_id, e.EarlyHelpTriageDiscussed.event_type)
 
 
 CHILD_COMMANDS = [
     CommandRoute(
+        "/births",
+        c.RecordBirth,
+        Child.record_birth,
+        "Record the birth of a child registered unborn",
+        "children",
+    ),
+    CommandRoute(
+        "/characteristics",
+        c.RecordCharacteristics,
+        Child.record_characteristics,
+        "Record the child's sex, ethnicity, disabilities and asylum status",
+        "children",
+    ),
+    CommandRoute(
+        "/social-worker-allocations",
+        c.AllocateSocialWorker,
+        Child.allocate_social_worker,
+        "Allocate a social worker (and team); a change needs its reason",
+        "workforce",
+    ),
+    CommandRoute(
+        "/social-worker-allocation-endings",
+        c.EndSocialWorkerAllocation,
+        Child.end_social_worker_allocation,
+        "End the allocated social worker's allocation",
+        "workforce",
+    ),
+    CommandRoute(
+        "/statutory-visits",
+        c.RecordStatutoryVisit,
+        Child.record_statutory_visit,
+        "Record a statutory visit under the plan open on its date",
+        "visits",
+    ),
+    CommandRoute(
+        "/front-door-contacts",
+        c.RecordFrontDoorContact,
+        Child.record_front_door_contact,
+        "Record a contact at the front door and what was decided",
+        "referral",
+    ),
+    CommandRoute(
         "/referrals", c.RecordReferral, Child.record_referral, "Record a referral", "referral"
+    ),
+    CommandRoute(
+        "/referral-outcomes",
+        c.RecordReferralOutcome,
+        Child.record_referral_outcome,
+        "Record what a referral led to (NFA, assessment, section 47)",
+        "referral",
     ),
     CommandRoute(
         "/assessments",
@@ -77,6 +131,13 @@ CHILD_COMMANDS = [
         c.RecordStrategyDiscussion,
         Child.record_strategy_discussion,
         "Record a strategy discussion (and whether a section 47 enquiry started)",
+        "child protection",
+    ),
+    CommandRoute(
+        "/section-47-outcomes",
+        c.ConcludeSection47Enquiry,
+        Child.conclude_section_47_enquiry,
+        "Record how a section 47 enquiry concluded",
         "child protection",
     ),
     CommandRoute(
@@ -140,6 +201,55 @@ CHILD_COMMANDS = [
         c.RecordPermanencePlan,
         Child.record_permanence_plan,
         "Record the permanence plan",
+        "children in care",
+    ),
+    CommandRoute(
+        "/health-outcomes",
+        c.RecordHealthOutcomes,
+        Child.record_health_outcomes,
+        "Record a child in care's health outcomes (SSDA903 OC2)",
+        "children in care",
+    ),
+    CommandRoute(
+        "/adoption-decisions",
+        c.MakeAdoptionDecision,
+        Child.make_adoption_decision,
+        "Record the decision that the child should be placed for adoption",
+        "children in care",
+    ),
+    CommandRoute(
+        "/adoption-decision-reversals",
+        c.ReverseAdoptionDecision,
+        Child.reverse_adoption_decision,
+        "Record the reversal of the decision to place for adoption",
+        "children in care",
+    ),
+    CommandRoute(
+        "/adoption-matches",
+        c.RecordAdoptionMatch,
+        Child.record_adoption_match,
+        "Record the child's match with adopters",
+        "children in care",
+    ),
+    CommandRoute(
+        "/previous-permanence",
+        c.RecordPreviousPermanence,
+        Child.record_previous_permanence,
+        "Record the permanence order the child had before care",
+        "children in care",
+    ),
+    CommandRoute(
+        "/deprivation-of-liberty",
+        c.AuthoriseDeprivationOfLiberty,
+        Child.authorise_deprivation_of_liberty,
+        "Record an authorised deprivation of liberty",
+        "children in care",
+    ),
+    CommandRoute(
+        "/deprivation-of-liberty-endings",
+        c.EndDeprivationOfLiberty,
+        Child.end_deprivation_of_liberty,
+        "Record the end of a deprivation of liberty",
         "children in care",
     ),
     CommandRoute(
@@ -252,6 +362,13 @@ CHILD_COMMANDS = [
         c.RecordMissingEpisode,
         Child.record_missing_episode,
         "Record a missing episode (M missing, A away without authorisation)",
+        "missing",
+    ),
+    CommandRoute(
+        "/return-home-interviews",
+        c.OfferReturnHomeInterview,
+        Child.offer_return_home_interview,
+        "Record a return home interview offered after a missing episode",
         "missing",
     ),
     CommandRoute(
