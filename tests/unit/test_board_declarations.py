@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from services.projections.boards.answering import compute
 from services.projections.boards.declarations import (
     BOARD_DECLARATIONS,
     BOARDS,
+    DOCS,
+    HEADLINES,
     PERSON_LEVEL,
     BoardDeclaration,
     children_as_at,
@@ -34,15 +37,24 @@ async def test_a_board_answers_with_its_declared_name_title_and_definition_link(
     board = await compute(EmptyReadModel(), declared.name, date(2024, 6, 30), None)
     assert (board.board, board.title) == (declared.name, declared.title)
     assert all(f.definition == declared.definition for f in board.figures)
+    # What the index leads with (attendance has no figures before the first attendance day).
+    assert not board.figures or HEADLINES[declared.name] in {f.key for f in board.figures}
 
 
 def test_the_lists_the_api_and_the_totals_use_are_derived_from_the_declarations() -> None:
     assert list(BOARDS) == [b.name for b in BOARD_DECLARATIONS]
     assert sorted(PERSON_LEVEL) == ["priority-cohort"]
-    assert set(totals.TOTALLED) == {"care-leavers", "timeliness", "children-in-care"}
+    assert set(totals.TOTALLED) == {"care-leavers", "timeliness", "children-in-care", "visits"}
 
 
 def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
     BoardDeclaration("x", "X", risk, children_as_at, kept_as_totals=True)
     with pytest.raises(ValueError, match="reads only children_as_at"):
         BoardDeclaration("x", "X", risk, ratings_and_dip_samples, kept_as_totals=True)
+
+
+def test_every_board_has_its_section_in_the_definitions() -> None:
+    """Each figure links to `docs/boards.md#<board>`: the section must be there."""
+    docs = (Path(__file__).parents[2] / DOCS).read_text()
+    missing = [b.name for b in BOARD_DECLARATIONS if f'<a id="{b.name}"></a>' not in docs]
+    assert missing == []

@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contracts.case_events.codes import EXPLOITATION_FACTORS
+from contracts.case_events.codes import AssessmentFactor as F
 from services.projections.boards import totals as t
 from services.projections.boards.model import Child
 
@@ -44,6 +46,27 @@ FACTS = st.fixed_dictionaries(
         "permanence_plan": st.sampled_from(["P1", "P2", "P5", "P7"]),
         "placement": st.sampled_from(["K2", "U1", "P2", "H5", "R1"]),
         "y11_confirmed": st.sampled_from(["FE", "APP"]),
+        # visits and the vulnerability cuts
+        "cin_plan": st.sampled_from(["CIN-1"]),
+        "cin_started": ISO,
+        "care_started": ISO,
+        "care_leaver_since": ISO,
+        "rag": st.sampled_from(["RED", "AMBER", "GREEN"]),
+        "visit_every": st.sampled_from(["7", "14", "28"]),
+        "rating_since": ISO,
+        "last_seen": ISO,
+        "seen:CP": ISO,
+        "seen:CIN": ISO,
+        "seen:CLA": ISO,
+        "seen:CL": ISO,
+        "unborn": st.just("1"),
+        "disabilities": st.sampled_from(["LD", "AUT,MOB"]),
+        "factors": st.sampled_from(
+            [
+                ",".join(sorted(f.value for f in group))
+                for group in (EXPLOITATION_FACTORS, {F.DOMESTIC_ABUSE_PARENT, F.NEGLECT})
+            ]
+        ),
     },
 )
 
@@ -55,7 +78,7 @@ def children(draw: st.DrawFn) -> list[Child]:
         Child(
             f"C-{i}",
             draw(LOCALITIES),
-            draw(st.dates(min_value=date(1995, 1, 1), max_value=date(2020, 1, 1))),
+            draw(st.dates(min_value=date(1995, 1, 1), max_value=date(2026, 12, 31))),
             draw(FACTS),
         )
         for i in range(n)

@@ -13,9 +13,10 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from services.projections.boards import definitions
+from services.projections.boards import casework, definitions, oversight
 from services.projections.boards.model import Board, Child
 from services.projections.boards.queries import happened, snapshot
+from shared.calendar import add_months
 
 DOCS = "docs/boards.md"
 
@@ -43,6 +44,7 @@ class BoardDeclaration:
     reads: Reads
     kept_as_totals: bool = False
     person_level: bool = False
+    headline: str = ""  # the figure the dashboard leads with (default: the first)
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
@@ -149,6 +151,57 @@ async def ewo_escalations_and_month_ends(
     )
 
 
+def occurrences_of(kinds: tuple[str, ...], months_before: int = 0, ever: bool = False) -> Reads:
+    """What happened of these kinds up to the day: from the start of the period (or
+    `months_before` it, or `ever`)."""
+
+    async def reads(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+        since = date.min if ever else add_months(asked.since, -months_before)
+        return figures(
+            await happened(conn, list(kinds), since, asked.as_at, asked.locality),
+            asked.as_at,
+            asked.locality,
+            asked.since,
+        )
+
+    return reads
+
+
+def children_and_occurrences_of(kinds: tuple[str, ...]) -> Reads:
+    """Every child as at the day, and what happened of these kinds in the period."""
+
+    async def reads(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+        as_at, locality = asked.as_at, asked.locality
+        return figures(
+            await snapshot(conn, as_at, locality),
+            await happened(conn, list(kinds), asked.since, as_at, locality),
+            as_at,
+            locality,
+            asked.since,
+        )
+
+    return reads
+
+
+async def children_and_moves_in_year(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
+    """Every child as at the day, and the placement moves of the 12 months to it."""
+    as_at, locality = asked.as_at, asked.locality
+    return figures(
+        await snapshot(conn, as_at, locality),
+        await happened(
+            conn,
+            ["placement_move"],
+            add_months(as_at, -oversight.STABILITY_MONTHS),
+            as_at,
+            locality,
+        ),
+        as_at,
+        locality,
+    )
+
+
 # -- the boards -----------------------------------------------------------------------------
 
 BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
@@ -158,6 +211,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.priority_cohort,
         cohort_and_open_escalations,
         person_level=True,
+        headline="cohort",
     ),
     BoardDeclaration(
         "care-leavers",
@@ -165,18 +219,28 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.care_leavers,
         children_as_at,
         kept_as_totals=True,
+        headline="all.in_touch",
     ),
     BoardDeclaration(
         "attendance",
         "School attendance of vulnerable groups",
         definitions.attendance,
         attendance_days,
+        headline="cic",
     ),
     BoardDeclaration(
-        "risk", "Risk ratings and moderation", definitions.risk, ratings_and_dip_samples
+        "risk",
+        "Risk ratings and moderation",
+        definitions.risk,
+        ratings_and_dip_samples,
+        headline="rag.red",
     ),
     BoardDeclaration(
-        "early-help-triage", "Early help triage", definitions.early_help_triage, triage_discussions
+        "early-help-triage",
+        "Early help triage",
+        definitions.early_help_triage,
+        triage_discussions,
+        headline="families_discussed",
     ),
     BoardDeclaration(
         "timeliness",
@@ -184,6 +248,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.timeliness,
         children_as_at,
         kept_as_totals=True,
+        headline="cp_plans.9_months_or_more",
     ),
     BoardDeclaration(
         "children-in-care",
@@ -191,21 +256,90 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.children_in_care,
         children_as_at,
         kept_as_totals=True,
+        headline="in_care",
     ),
     BoardDeclaration(
         "iro-escalations",
         "IRO and CP chair escalations",
         definitions.iro_escalations,
         escalations_to_date,
+        headline="open",
     ),
     BoardDeclaration(
         "ewo-and-red",
         "EWO escalations and RED ratings",
         definitions.ewo_and_red,
         ewo_escalations_and_month_ends,
+        headline="ewo_escalations",
+    ),
+    BoardDeclaration(
+        "visits",
+        "Visits",
+        casework.visits,
+        children_as_at,
+        kept_as_totals=True,
+        headline="within_frequency",
+    ),
+    BoardDeclaration(
+        "front-door",
+        "The front door",
+        casework.front_door,
+        occurrences_of(casework.FRONT_DOOR_KINDS, months_before=casework.RE_REFERRAL_MONTHS),
+        headline="referrals",
+    ),
+    BoardDeclaration(
+        "workforce",
+        "Workforce: caseloads and allocation",
+        casework.workforce,
+        children_as_at,
+        headline="in_need_unallocated",
+    ),
+    BoardDeclaration(
+        "missing",
+        "Missing children",
+        casework.missing,
+        occurrences_of(("missing", "return_interview")),
+        headline="rhi_within_72_hours",
+    ),
+    BoardDeclaration(
+        "escalation-stages",
+        "IRO and CP chair escalations: stages and response times",
+        oversight.escalation_stages,
+        occurrences_of(oversight.ESCALATION_KINDS, ever=True),
+        headline="open",
+    ),
+    BoardDeclaration(
+        "pre-proceedings",
+        "Pre-proceedings: outcomes and durations",
+        oversight.pre_proceedings,
+        children_and_occurrences_of(("pre_proceedings_concluded",)),
+        headline="concluded",
+    ),
+    BoardDeclaration(
+        "placement-stability",
+        "Placement stability",
+        oversight.placement_stability,
+        children_and_moves_in_year,
+        headline="moves_3_or_more",
+    ),
+    BoardDeclaration(
+        "housing",
+        "Housing: homelessness prevention and tenancies",
+        oversight.housing,
+        children_and_occurrences_of(oversight.HOUSING_KINDS),
+        headline="homelessness_open",
+    ),
+    BoardDeclaration(
+        "education-support",
+        "Education support: NEET panels and summer school",
+        oversight.education_support,
+        children_and_occurrences_of(oversight.SUPPORT_KINDS),
+        headline="neet_reviewed",
     ),
 )
 
 DECLARED: dict[str, BoardDeclaration] = {b.name: b for b in BOARD_DECLARATIONS}
 BOARDS: dict[str, str] = {b.name: b.title for b in BOARD_DECLARATIONS}  # what the API lists
 PERSON_LEVEL: frozenset[str] = frozenset(b.name for b in BOARD_DECLARATIONS if b.person_level)
+# The figure each board leads with (the dashboard's index and live page).
+HEADLINES: dict[str, str] = {b.name: b.headline for b in BOARD_DECLARATIONS}

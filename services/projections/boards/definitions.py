@@ -1,6 +1,7 @@
-"""The nine boards, as pure functions of the children's records as at a date and of what
-happened. Definitions (what is counted, the denominator, which events move it) are in
-docs/boards.md, one section per board, linked from every figure."""
+"""The first nine boards, as pure functions of the children's records as at a date and of what
+happened (the boards of the child's whole record are in `casework.py` and `oversight.py`).
+Definitions (what is counted, the denominator, which events move it) are in docs/boards.md,
+one section per board, linked from every figure."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from services.projections.boards.cohorts import COHORTS, in_cohort, in_need
 from services.projections.boards.model import Board, Child, Figure, Happened, change, figure
 
 NEET = {"G4", "G5", "G6"}
@@ -169,14 +171,16 @@ ATTENDANCE_GROUPS: tuple[tuple[str, str], ...] = (
     ("ehcp", "Children with an EHCP"),
     ("cp_plan", "Children on a child protection plan"),
     ("cin_all", "Children in need (all: CIN plan, CP plan or in care)"),
+    ("cin_allocated", "Children in need with an allocated social worker"),
     ("cin_plan", "Children in need with a plan"),
     ("rag_red", "Rated RED"),
     ("rag_amber", "Rated AMBER"),
     ("rag_green", "Rated GREEN"),
+    *((f"cut.{key}", label) for key, label in COHORTS if key != "under_1"),
 )
 
 
-def in_group(c: Child, group: str) -> bool:
+def in_group(c: Child, group: str, day: date) -> bool:
     match group:
         case "cic":
             return bool(c.get("in_care"))
@@ -187,9 +191,13 @@ def in_group(c: Child, group: str) -> bool:
         case "cp_plan":
             return bool(c.get("cp_plan"))
         case "cin_all":
-            return bool(c.get("cin_plan") or c.get("cp_plan") or c.get("in_care"))
+            return in_need(c)
+        case "cin_allocated":
+            return in_need(c) and bool(c.get("social_worker"))
         case "cin_plan":
             return bool(c.get("cin_plan"))
+    if group.startswith("cut."):
+        return in_cohort(c, group[4:], day)
     return group.startswith("rag_") and c.get("rag") == group[4:].upper()
 
 
@@ -205,7 +213,7 @@ def attendance(
     for day, children, marks in days:
         attended = {h.subject_id for h in marks if (h.sessions_attended or 0) > 0}
         for group, label in ATTENDANCE_GROUPS:
-            members = [c for c in children if in_group(c, group)]
+            members = [c for c in children if in_group(c, group, day)]
             figures.append(
                 figure(
                     group,
@@ -261,6 +269,7 @@ def risk(
             definition=doc,
         )
     )
+    figures += risk_cuts(rated, as_at, doc)
     period = f"{since.isoformat()}/{as_at.isoformat()}"
     done = [h for h in dip_samples if since <= h.day <= as_at]
     figures.append(
@@ -297,6 +306,24 @@ def risk(
         locality=locality,
         figures=figures,
     )
+
+
+def risk_cuts(rated: Sequence[Child], as_at: date, doc: str) -> list[Figure]:
+    """For each vulnerability cut: its children with a rating, and the share rated RED."""
+    figures = []
+    for cohort, label in COHORTS:
+        group = [c for c in rated if in_cohort(c, cohort, as_at)]
+        figures += [
+            figure(f"cut.{cohort}.rated", f"{label}: rated", len(group), definition=doc),
+            figure(
+                f"cut.{cohort}.rag.red",
+                f"{label}: rated RED",
+                sum(c.get("rag") == "RED" for c in group),
+                len(group),
+                definition=doc,
+            ),
+        ]
+    return figures
 
 
 # -- 5. early-help triage -----------------------------------------------------------------
@@ -411,6 +438,7 @@ def timeliness(children: Sequence[Child], as_at: date, locality: str | None) -> 
             definition=doc,
         )
     )
+    figures += counts_by_cut(plans, "cp_plans_open", "child protection plans open", as_at, doc)
     return Board(
         board="timeliness",
         title="Timeliness: plans and proceedings",
@@ -418,6 +446,21 @@ def timeliness(children: Sequence[Child], as_at: date, locality: str | None) -> 
         locality=locality,
         figures=figures,
     )
+
+
+def counts_by_cut(
+    group: Sequence[Child], key: str, what: str, as_at: date, doc: str
+) -> list[Figure]:
+    """The children of `group` in each vulnerability cut (`cut.<cut>.<key>`)."""
+    return [
+        figure(
+            f"cut.{cohort}.{key}",
+            f"{label}: {what}",
+            sum(in_cohort(c, cohort, as_at) for c in group),
+            definition=doc,
+        )
+        for cohort, label in COHORTS
+    ]
 
 
 # -- 7. children in care --------------------------------------------------------------------
@@ -474,6 +517,7 @@ def children_in_care(children: Sequence[Child], as_at: date, locality: str | Non
             definition=doc,
         )
     )
+    figures += counts_by_cut(cic, "in_care", "in care", as_at, doc)
     return Board(
         board="children-in-care",
         title="Children in care",

@@ -5,7 +5,10 @@ A board is read as quantities: each figure's count, and its denominator (one qua
 it appears: the cohort is the denominator of every share of the cohort). The definitions make
 some of them add up (`sums_of`): a breakdown adds up to its total (age bands, RAG ratings,
 plan durations, placement types, permanence plans, reasons, dip-sample outcomes, the months of
-a period), and each locality's quantity adds up to the county's. A quantity is hidden when
+a period; on the boards of the child's whole record, as their `Shape` declares: caseload
+bands, stages, outcomes, tenures...), and each locality's quantity adds up to the county's.
+Figures naming a worker (`model.COUNCIL_ONLY`) are left out before anything else. A quantity
+is hidden when
 
 1. (primary) it is from 1 to threshold-1, or it is the count of a share whose denominator is
    hidden ("0 of 3" says as much as "3 of 3");
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from services.projections.boards.model import Board, Child, Figure, Happened
+from services.projections.boards.model import Board, Child, Figure, Happened, shared_only
 
 Name = tuple[str, str | None]  # a quantity on one board: (name, period)
 Q = tuple[str | None, str, str | None]  # (locality, None for the county; name; period)
@@ -55,11 +58,164 @@ def windowed(period: str | None) -> bool:
     return period is not None and "/" in period
 
 
+def _glob(pattern: str, key: str) -> str | None:
+    """What `*` stands for when `key` matches `pattern` (one `*`, or none: the key itself)."""
+    head, star, tail = pattern.partition("*")
+    if not star:
+        return "" if key == pattern else None
+    if len(key) > len(head) + len(tail) and key.startswith(head) and key.endswith(tail):
+        return key[len(head) : len(key) - len(tail)]
+    return None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How a board's figures are tied, declared as patterns over their keys (`*` stands for
+    one part, the same on both sides):
+
+    - `shares`: (figure, its denominator), in the same period unless the denominator is
+      one of `as_at` (a count of children on the day);
+    - `totals`: (total, parts): the parts add up to the total in each period;
+    - `monthly`: counts whose count over the period is the sum of their months'."""
+
+    shares: tuple[tuple[str, str], ...] = ()
+    totals: tuple[tuple[str, str], ...] = ()
+    monthly: tuple[str, ...] = ()
+    as_at: frozenset[str] = frozenset()
+
+    def denominator(self, key: str, period: str | None) -> Name | None:
+        for pattern, of in self.shares:
+            star = _glob(pattern, key)
+            if star is not None:
+                name = of.replace("*", star)
+                return (name, None if name in self.as_at else period)
+        return None
+
+    def sums(self, keys: Sequence[Name]) -> list[Sum]:
+        """The sums among these figures (a total with no parts in its period: none)."""
+        found = []
+        for total, pattern in self.totals:
+            for p in sorted({p for k, p in keys if k == total}, key=str):
+                parts = tuple((k, q) for k, q in keys if q == p and _glob(pattern, k) is not None)
+                if parts:
+                    found.append(Sum((total, p), parts))
+        for key in self.monthly:
+            months = tuple((k, p) for k, p in keys if k == key and _is_month(p))
+            found += [Sum((k, p), months) for k, p in keys if k == key and windowed(p) and months]
+        return found
+
+
+# The boards of the child's whole record (and the cuts on the risk board), by their shapes.
+SHAPES: dict[str, Shape] = {
+    "risk": Shape(shares=(("cut.*.rag.red", "cut.*.rated"),)),
+    "visits": Shape(
+        shares=(
+            ("within_frequency", "rated"),
+            ("within_frequency.*", "rated.*"),
+            ("statutory.*.in_timescale", "statutory.*"),
+            ("not_seen.*", "open_cases"),
+            ("cut.*.within_frequency", "cut.*.rated"),
+        ),
+        totals=(("rated", "rated.*"), ("within_frequency", "within_frequency.*")),
+    ),
+    "workforce": Shape(
+        shares=(
+            ("sw.caseload.*", "sw.workers"),
+            ("pa.caseload.*", "pa.workers"),
+            ("team.*", "sw.allocated"),
+            ("in_need_unallocated", "in_need"),
+        ),
+        totals=(
+            ("sw.workers", "sw.caseload.*"),
+            ("pa.workers", "pa.caseload.*"),
+            ("sw.allocated", "team.*"),
+        ),
+    ),
+    "front-door": Shape(
+        shares=(
+            ("re_referrals", "referrals"),
+            ("assessments_in_45_days", "assessments"),
+            ("icpcs_in_15_days", "icpcs"),
+            ("contacts.*", "contacts"),
+            ("referral_outcomes.*", "referral_outcomes"),
+            ("s47_concluded.*", "s47_concluded"),
+            ("factor.*", "assessments"),
+        ),
+        totals=(
+            ("contacts", "contacts.*"),
+            ("referral_outcomes", "referral_outcomes.*"),
+            ("s47_concluded", "s47_concluded.*"),
+        ),
+        monthly=(
+            "contacts",
+            "referrals",
+            "re_referrals",
+            "assessments",
+            "assessments_in_45_days",
+            "s47_enquiries",
+            "icpcs",
+            "icpcs_in_15_days",
+        ),
+    ),
+    "missing": Shape(
+        shares=(
+            ("episodes.*", "episodes"),
+            ("rhi_offered", "returned"),
+            ("rhi_within_72_hours", "returned"),
+            ("rhi_accepted", "rhi_offered"),
+        ),
+        totals=(("episodes", "episodes.*"),),
+        monthly=("episodes",),
+    ),
+    "escalation-stages": Shape(
+        shares=(("open.*", "open"), ("advanced.*", "advanced"), ("responses.*", "responses")),
+        totals=(("open", "open.*"), ("advanced", "advanced.*"), ("responses", "responses.*")),
+    ),
+    "pre-proceedings": Shape(
+        shares=(("concluded.*", "concluded"), ("weeks.*", "concluded")),
+        totals=(("concluded", "concluded.*"), ("concluded", "weeks.*")),
+        monthly=("concluded",),
+    ),
+    "placement-stability": Shape(
+        shares=(("moved", "in_care"), ("moves_3_or_more", "in_care")),
+    ),
+    "housing": Shape(
+        shares=(
+            ("in_tenancy.*", "in_tenancy"),
+            ("homelessness_outcomes.*", "homelessness_outcomes"),
+            ("tenancies_ended_unplanned", "tenancies_ended"),
+        ),
+        totals=(
+            ("in_tenancy", "in_tenancy.*"),
+            ("homelessness_outcomes", "homelessness_outcomes.*"),
+        ),
+    ),
+    "education-support": Shape(
+        shares=(
+            ("neet_reviewed", "neet"),
+            ("neet_panel_reviews.*", "neet_panel_reviews"),
+            ("summer_school.*", "summer_school"),
+        ),
+        totals=(
+            ("neet_panel_reviews", "neet_panel_reviews.*"),
+            ("summer_school", "summer_school.*"),
+        ),
+        as_at=frozenset({"neet"}),
+    ),
+}
+
+
 def denominator_of(board: str, f: Figure) -> Name | None:
     """The quantity a figure's denominator is."""
     if f.denominator is None:
         return None
-    key, period = f.key, f.period
+    shape = SHAPES.get(board)
+    declared = shape.denominator(f.key, f.period) if shape else None
+    return declared or _denominator_of(board, f.key, f.period)
+
+
+def _denominator_of(board: str, key: str, period: str | None) -> Name:
+    """The first boards' denominators (before `Shape`)."""
     match board:
         case "priority-cohort":
             return ("cohort", None)
@@ -84,13 +240,19 @@ def denominator_of(board: str, f: Figure) -> Name | None:
 def sums_of(board: Board) -> list[Sum]:
     """The sums the board's definition makes (those that hold on the day are used)."""
     keys = sorted({(f.key, f.period) for f in board.figures}, key=str)
+    shape = SHAPES.get(board.board)
+    return (shape.sums(keys) if shape else []) + _first_sums(board.board, keys)
+
+
+def _first_sums(board: str, keys: list[Name]) -> list[Sum]:
+    """The first boards' sums (before `Shape`)."""
 
     def starting(prefix: str) -> tuple[Name, ...]:
         return tuple(k for k in keys if k[0].startswith(prefix))
 
     windows = {p for k, p in keys if windowed(p)}
     window = next(iter(windows)) if windows else None
-    match board.board:
+    match board:
         case "care-leavers":
             measures = sorted({k.split(".", 1)[1] for k, _ in keys})
             return [
@@ -373,9 +535,13 @@ def by_locality(
     localities: Iterable[str],
     since: date | None = None,
 ) -> Sheet:
+    """The board of the county and of each locality, from the county's inputs, as the
+    partnership view starts from them: without the figures the council view alone shows."""
     extra = {"since": since} if since is not None else {}
     return {
-        loc: figures(*(only(x, loc) for x in inputs), as_at=as_at, locality=loc, **extra)
+        loc: shared_only(
+            figures(*(only(x, loc) for x in inputs), as_at=as_at, locality=loc, **extra)
+        )
         for loc in (None, *sorted(set(localities)))
     }
 

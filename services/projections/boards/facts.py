@@ -9,10 +9,11 @@ from operator import attrgetter
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
+from contracts.case_events.codes import Disability
 from contracts.education import events as edu
 from contracts.escalations import events as esc
 from shared.calendar import add_months
-from shared.envelope import DomainEvent
+from shared.envelope import EARLIEST_DAY, DomainEvent
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,18 @@ class Occurrence:
     agreed: bool | None = None
     reason: str | None = None  # escalation_*: why, and the child (the stream is the escalation)
     child_id: str | None = None
+    outcome: str | None = None  # contact, referral, s47, pre-proceedings, homelessness, NEET panel
+    within_timescale: bool | None = None  # assessment 45 wd, ICPC 15 wd, return interview 72 h
+    duration: int | None = None  # assessment: working days; pre-proceedings: weeks
+    factors: str | None = None  # assessment: the factors identified, comma-separated
+    stage: str | None = None  # escalation_advanced: the stage reached
+    missing_kind: str | None = None  # missing: M missing, A away without authorisation
+    started_on: date | None = None  # return_interview: the start of the episode it follows
+    ended_on: date | None = None  # missing: the episode's end, if known
+    accepted: bool | None = None  # return_interview: whether the child accepted it
+    tenure: str | None = None  # tenancy_started
+    planned: bool | None = None  # tenancy_ended
+    year_group: int | None = None  # summer_school
     subject_id: str | None = None  # defaults to the stream id
 
 
@@ -61,6 +74,18 @@ OCCURRENCE_DETAILS = (
     "agreed",
     "reason",
     "child_id",
+    "outcome",
+    "within_timescale",
+    "duration",
+    "factors",
+    "stage",
+    "missing_kind",
+    "started_on",
+    "ended_on",
+    "accepted",
+    "tenure",
+    "planned",
+    "year_group",
 )
 occurrence_details = attrgetter(*OCCURRENCE_DETAILS)
 
@@ -78,11 +103,14 @@ def _referral_to_protection(event: DomainEvent) -> list[Change]:
         case ce.AssessmentStarted():
             return [Fact("assessment", event.start_date, event.assessment_id)]
         case ce.AssessmentCompleted():
-            return [Fact("assessment", event.completion_date, None)]
+            return _assessment_completed(event)
         case ce.ChildInNeedPlanStarted():
-            return [Fact("cin_plan", event.start_date, event.plan_id)]
+            return [
+                Fact("cin_plan", event.start_date, event.plan_id),
+                Fact("cin_started", event.start_date, event.start_date.isoformat()),
+            ]
         case ce.ChildInNeedPlanEnded():
-            return [Fact("cin_plan", event.end_date, None)]
+            return [Fact(a, event.end_date, None) for a in ("cin_plan", "cin_started")]
         case ce.ChildProtectionPlanStarted():
             return [
                 Fact("cp_plan", event.start_date, event.plan_id),
@@ -103,21 +131,38 @@ def _referral_to_protection(event: DomainEvent) -> list[Change]:
     return []
 
 
+def _assessment_completed(event: ce.AssessmentCompleted) -> list[Change]:
+    """The assessment closes; the factors it identified stay the child's latest (the
+    vulnerability cuts) until another assessment; the front door counts its timeliness."""
+    factors = ",".join(sorted(f.value for f in event.factors)) or None
+    return [
+        Fact("assessment", event.completion_date, None),
+        Fact("factors", event.completion_date, factors),
+        Occurrence(
+            "assessment_completed",
+            event.completion_date,
+            within_timescale=event.within_timescale,
+            duration=event.working_days_taken,
+            factors=factors,
+        ),
+    ]
+
+
 def _care_and_proceedings(event: DomainEvent) -> list[Change]:
     """Case events of care, permanence and court proceedings."""
     match event:
         case ce.PeriodOfCareStarted():
             return [
                 Fact("in_care", event.start_date, event.legal_status.value),
+                Fact("care_started", event.start_date, event.start_date.isoformat()),
                 Fact("la_review_due", event.start_date, event.first_review_due.isoformat()),
             ]
         case ce.LegalStatusChanged():
             return [Fact("in_care", event.change_date, event.legal_status.value)]
         case ce.PeriodOfCareEnded():
             return [
-                Fact("in_care", event.end_date, None),
-                Fact("la_review_due", event.end_date, None),
-                Fact("permanence_plan", event.end_date, None),
+                Fact(a, event.end_date, None)
+                for a in ("in_care", "care_started", "la_review_due", "permanence_plan")
             ]
         case ce.LookedAfterReviewHeld():
             return [Fact("la_review_due", event.review_date, event.next_review_due.isoformat())]
@@ -126,7 +171,15 @@ def _care_and_proceedings(event: DomainEvent) -> list[Change]:
         case ce.PreProceedingsEntered():
             return [Fact("pre_proceedings", event.entered_on, event.entered_on.isoformat())]
         case ce.PreProceedingsConcluded():
-            return [Fact("pre_proceedings", event.concluded_on, None)]
+            return [
+                Fact("pre_proceedings", event.concluded_on, None),
+                Occurrence(
+                    "pre_proceedings_concluded",
+                    event.concluded_on,
+                    outcome=event.outcome.value,
+                    duration=event.weeks_taken,
+                ),
+            ]
         case ce.CareProceedingsIssued():
             return [Fact("proceedings", event.issued_on, event.issued_on.isoformat())]
         case ce.CareProceedingsConcluded():
@@ -138,7 +191,10 @@ def _leaving_care_and_priority(event: DomainEvent) -> list[Change]:
     """Case events of leaving care, health passports and the priority cohort."""
     match event:
         case ce.CareLeaverStatusRecorded():
-            return [Fact("care_leaver", event.recorded_on, event.status.value)]
+            return [
+                Fact("care_leaver", event.recorded_on, event.status.value),
+                Fact("care_leaver_since", event.recorded_on, event.recorded_on.isoformat()),
+            ]
         case ce.PersonalAdviserAllocated():
             return [Fact("personal_adviser", event.allocated_on, event.adviser_id)]
         case ce.PathwayPlanCreated():
@@ -167,8 +223,13 @@ def _leaving_care_and_priority(event: DomainEvent) -> list[Change]:
 
 def _accommodation(event: DomainEvent) -> list[Change]:
     match event:
-        case acc.PlacementStarted() | acc.PlacementChanged():
+        case acc.PlacementStarted():
             return [Fact("placement", event.start_date, event.placement_type.value)]
+        case acc.PlacementChanged():
+            return [
+                Fact("placement", event.start_date, event.placement_type.value),
+                Occurrence("placement_move", event.start_date, reason=event.reason.value),
+            ]
         case acc.PlacementEnded():
             return [Fact("placement", event.end_date, None)]
         case acc.CareLeaverAccommodationRecorded():
@@ -222,7 +283,15 @@ def _education(event: DomainEvent) -> list[Change]:
 def _escalations(event: DomainEvent) -> list[Change]:
     match event:
         case esc.RiskRatingAssigned():
-            return [Fact("rag", event.rated_on, event.rating.value)]
+            changes: list[Change] = [
+                Fact("rag", event.rated_on, event.rating.value),
+                Fact("visit_every", event.rated_on, str(event.visiting_frequency_days)),
+            ]
+            if event.previous != event.rating:  # the first visit under a new rating is due
+                changes.append(  # a frequency after it took that value
+                    Fact("rating_since", event.rated_on, event.rated_on.isoformat())
+                )
+            return changes
         case esc.RiskRatingDipSampled():
             return [
                 Occurrence(
@@ -262,6 +331,146 @@ def _escalations(event: DomainEvent) -> list[Change]:
     return []
 
 
+def _escalation_steps(event: DomainEvent) -> list[Change]:
+    """An escalation's stages and responses (the stream is the escalation; `child_id` places
+    it in the child's locality)."""
+    match event:
+        case esc.EscalationAdvanced():
+            return [
+                Occurrence(
+                    "escalation_advanced",
+                    event.advanced_on,
+                    stage=event.stage.value,
+                    child_id=event.child_id,
+                )
+            ]
+        case esc.EscalationResponded():
+            return [Occurrence("escalation_responded", event.responded_on, child_id=event.child_id)]
+    return []
+
+
+def _child(event: DomainEvent) -> list[Change]:
+    """The child's birth and characteristics, who works with the child, and the visits."""
+    match event:
+        case ce.UnbornChildRegistered():
+            # Registered with the expected date of birth (the projection stores it); unborn
+            # from the start of time until born.
+            return [Fact("unborn", EARLIEST_DAY, "1")]
+        case ce.ChildBorn():
+            return [Fact("unborn", event.date_of_birth, None)]
+        case ce.ChildCharacteristicsRecorded():
+            return _characteristics(event)
+        case ce.SocialWorkerAllocated():
+            return [
+                Fact("social_worker", event.allocated_on, event.worker_id),
+                Fact("sw_team", event.allocated_on, event.team_id),
+            ]
+        case ce.SocialWorkerAllocationEnded():
+            return [Fact(a, event.ended_on, None) for a in ("social_worker", "sw_team")]
+        case ce.StatutoryVisitRecorded() if event.seen:
+            # A visit counts when the child was seen: the latest such visit, overall and
+            # under the plan type it was made under (an earlier one recorded late does not
+            # displace a later one: facts are read by their date).
+            seen = event.visit_date.isoformat()
+            return [
+                Fact("last_seen", event.visit_date, seen),
+                Fact(f"seen:{event.plan_type.value}", event.visit_date, seen),
+            ]
+    return []
+
+
+def _characteristics(event: ce.ChildCharacteristicsRecorded) -> list[Change]:
+    """Each recording replaces the last; a UASC status that ceased ends on the day it did."""
+    day, ceased = event.recorded_on, event.uasc_ceased_on
+    disabilities = sorted({d.value for d in event.disabilities} - {Disability.NONE.value})
+    changes: list[Change] = [
+        Fact("sex", day, event.sex.value),
+        Fact("ethnicity", day, event.ethnicity.value),
+        Fact("disabilities", day, ",".join(disabilities) or None),
+    ]
+    if not event.unaccompanied_asylum_seeking:
+        return [*changes, Fact("uasc", day, None)]
+    if ceased is not None and ceased <= day:
+        return [*changes, Fact("uasc", ceased, None)]
+    changes.append(Fact("uasc", day, "1"))
+    return changes if ceased is None else [*changes, Fact("uasc", ceased, None)]
+
+
+def _front_door_and_missing(event: DomainEvent) -> list[Change]:
+    """Contacts, referral and S47 outcomes, conferences; missing episodes and the return
+    home interviews that follow them."""
+    match event:
+        case ce.FrontDoorContactReceived():
+            return [
+                Occurrence(
+                    "contact",
+                    event.contact_date,
+                    source=event.source.value,
+                    outcome=event.outcome.value,
+                )
+            ]
+        case ce.ReferralOutcomeRecorded():
+            return [Occurrence("referral_outcome", event.decided_on, outcome=event.outcome.value)]
+        case ce.StrategyDiscussionHeld() if event.section_47_enquiry:
+            return [Occurrence("s47", event.discussion_date)]
+        case ce.Section47EnquiryConcluded():
+            return [Occurrence("s47_concluded", event.concluded_on, outcome=event.outcome.value)]
+        case ce.InitialChildProtectionConferenceHeld():
+            return [
+                Occurrence("icpc", event.conference_date, within_timescale=event.within_timescale)
+            ]
+        case ce.MissingEpisodeRecorded():
+            return [
+                Occurrence(
+                    "missing",
+                    event.started_on,
+                    missing_kind=event.kind.value,
+                    ended_on=event.ended_on,
+                )
+            ]
+        case ce.ReturnHomeInterviewOffered():
+            return [
+                Occurrence(
+                    "return_interview",
+                    event.offered_on,
+                    started_on=event.missing_started_on,
+                    within_timescale=event.within_72_hours,
+                    accepted=event.accepted,
+                )
+            ]
+    return []
+
+
+def _housing_and_support(event: DomainEvent) -> list[Change]:
+    """Homelessness prevention and tenancies; NEET panels and summer school."""
+    match event:
+        case acc.HomelessnessPreventionReferred():
+            return [
+                Fact("homelessness", event.referred_on, "open"),
+                Occurrence("homelessness_referral", event.referred_on),
+            ]
+        case acc.HomelessnessPreventionOutcomeRecorded():
+            return [
+                Fact("homelessness", event.outcome_on, None),
+                Occurrence("homelessness_outcome", event.outcome_on, outcome=event.outcome.value),
+            ]
+        case acc.TenancyStarted():
+            return [
+                Fact("tenancy", event.started_on, event.tenure.value),
+                Occurrence("tenancy_started", event.started_on, tenure=event.tenure.value),
+            ]
+        case acc.TenancyEnded():
+            return [
+                Fact("tenancy", event.ended_on, None),
+                Occurrence("tenancy_ended", event.ended_on, planned=event.planned),
+            ]
+        case edu.NEETPanelReviewed():
+            return [Occurrence("neet_panel", event.review_date, outcome=event.action.value)]
+        case edu.SummerSchoolSignedUp():
+            return [Occurrence("summer_school", event.signed_up_on, year_group=event.year_group)]
+    return []
+
+
 def board_changes(event: DomainEvent) -> list[Change]:
     return (
         _referral_to_protection(event)
@@ -270,4 +479,8 @@ def board_changes(event: DomainEvent) -> list[Change]:
         + _accommodation(event)
         + _education(event)
         + _escalations(event)
+        + _escalation_steps(event)
+        + _child(event)
+        + _front_door_and_missing(event)
+        + _housing_and_support(event)
     )

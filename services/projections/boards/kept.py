@@ -130,12 +130,16 @@ class TotalsMover:
         conn: asyncpg.Connection,
         registered: Iterable[tuple[str, str, date]],
         facts: Sequence[tuple[str, str, date, int, str | None]],
+        births: Mapping[str, date] | None = None,
     ) -> int:
         """`registered`: (child_id, locality, date_of_birth) new in the batch; `facts`: the
-        batch's fact rows (attribute, child_id, valid_from, seq, value), not yet written.
+        batch's fact rows (attribute, child_id, valid_from, seq, value), not yet written;
+        `births`: the date of birth a birth in the batch sets, by child (an unborn child's
+        expected date, or a corrected one, changes the ages every board counts by).
         Returns the number of total rows moved."""
         new_children = {c: (locality, dob) for c, locality, dob in registered}
-        earliest = _earliest_change(new_children, facts)
+        born = dict(births or {})
+        earliest = _earliest_change({**new_children, **born}, facts)
         if not earliest:
             return 0
         if self._has_totals is None:
@@ -158,25 +162,26 @@ class TotalsMover:
             if registered_after is None:
                 continue  # not registered yet: counted on no board (as in the snapshot)
             locality, dob = registered_after
+            was = (known[child_id], before.get(child_id, ())) if child_id in known else None
+            now = ((locality, born.get(child_id, dob)), after.get(child_id, ()))
             for board, day in days:
-                if earliest[child_id] > day:
-                    continue
-                old = (
-                    t.contribution(
-                        board,
-                        [t.fact_snapshot(child_id, locality, dob, before.get(child_id, ()), day)],
-                        day,
-                    )
-                    if child_id in known
-                    else {}
-                )
-                new = t.contribution(
-                    board,
-                    [t.fact_snapshot(child_id, locality, dob, after.get(child_id, ()), day)],
-                    day,
-                )
-                t.add(moved[(board, day, locality)], t.difference(new, old))
+                if earliest[child_id] <= day:
+                    t.add(moved[(board, day, locality)], _moved_by(child_id, board, day, was, now))
         return await _add_to_totals(conn, moved)
+
+
+Record = tuple[tuple[str, date], Iterable[tuple[str, date, int, str | None]]]
+
+
+def _moved_by(child_id: str, board: str, day: date, was: Record | None, now: Record) -> t.Sums:
+    """What one child's change moves a board's totals by on a day: its contribution now
+    minus before (nothing before if it was not registered)."""
+
+    def of(record: Record) -> t.Sums:
+        (locality, dob), rows = record
+        return t.contribution(board, [t.fact_snapshot(child_id, locality, dob, rows, day)], day)
+
+    return t.difference(of(now), of(was) if was is not None else {})
 
 
 FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value
@@ -185,7 +190,8 @@ FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value
 def _earliest_change(
     new_children: Mapping[str, object], facts: Sequence[tuple[str, str, date, int, str | None]]
 ) -> dict[str, date]:
-    """The first day each child's record changes in the batch."""
+    """The first day each child's record changes in the batch (every day for a child
+    registered or born in it: its age, and facts that came first, count from then)."""
     earliest: dict[str, date] = {}
     for _, child_id, valid_from, _, _ in facts:
         earliest[child_id] = min(valid_from, earliest.get(child_id, valid_from))

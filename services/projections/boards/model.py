@@ -52,6 +52,18 @@ class Happened:
     agreed: bool | None = None
     reason: str | None = None
     child_id: str | None = None
+    outcome: str | None = None
+    within_timescale: bool | None = None
+    duration: int | None = None
+    factors: str | None = None
+    stage: str | None = None
+    missing_kind: str | None = None
+    started_on: date | None = None
+    ended_on: date | None = None
+    accepted: bool | None = None
+    tenure: str | None = None
+    planned: bool | None = None
+    year_group: int | None = None
 
 
 class Figure(BaseModel):
@@ -109,6 +121,19 @@ def change(key: str, label: str, count: int, before: int, period: str, definitio
     )
 
 
+# Figures whose key starts so name a member of the council's workforce (a worker's caseload):
+# in the council view only, never in the partnership view.
+COUNCIL_ONLY = "worker."
+
+
+def shared_only(board: Board) -> Board:
+    """The board without the figures the council view alone shows (`COUNCIL_ONLY`)."""
+    figures = [f for f in board.figures if not f.key.startswith(COUNCIL_ONLY)]
+    if len(figures) == len(board.figures):
+        return board
+    return board.model_copy(update={"figures": figures})
+
+
 def suppress(board: Board, threshold: int) -> Board:
     """Primary suppression of one board: no person-level rows, and any count (or denominator)
     from 1 to threshold-1 hidden with the percentage it would give. The partnership view the
@@ -124,5 +149,9 @@ def suppress(board: Board, threshold: int) -> Board:
         )
 
     return board.model_copy(
-        update={"figures": [hide(f) for f in board.figures], "rows": None, "view": "partnership"}
+        update={
+            "figures": [hide(f) for f in shared_only(board).figures],
+            "rows": None,
+            "view": "partnership",
+        }
     )

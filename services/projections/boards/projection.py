@@ -7,11 +7,12 @@ of one per fact. The same transaction moves the kept board totals (`kept.py`).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import asyncpg
 
-from contracts.case_events.events import ChildRegistered
+from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
 from services.projections.boards.facts import (
     OCCURRENCE_DETAILS,
     Fact,
@@ -29,13 +30,12 @@ class BoardFacts:
         self._children: list[tuple[Any, ...]] = []
         self._facts: list[tuple[Any, ...]] = []
         self._occurrences: list[tuple[Any, ...]] = []
+        self._births: dict[str, date] = {}
         self._changed: set[str] = set()
         self._totals = TotalsMover()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
-        if isinstance(event, ChildRegistered):
-            self._children.append((event.child_id, event.locality, event.date_of_birth))
-            self._changed.add(envelope.event_type)
+        self._register(envelope, event)
         for change in board_changes(event):
             self._changed.add(envelope.event_type)
             if isinstance(change, Fact):
@@ -59,11 +59,27 @@ class BoardFacts:
                     )
                 )
 
+    def _register(self, envelope: Envelope, event: DomainEvent) -> None:
+        """The population: a child registered (an unborn child with the expected date of
+        birth), and the date of birth a birth sets (again if corrected)."""
+        match event:
+            case ChildRegistered():
+                self._children.append((event.child_id, event.locality, event.date_of_birth))
+            case UnbornChildRegistered():
+                self._children.append(
+                    (event.child_id, event.locality, event.expected_date_of_birth)
+                )
+            case ChildBorn():
+                self._births[envelope.stream_id] = event.date_of_birth
+            case _:
+                return
+        self._changed.add(envelope.event_type)
+
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
             # Before the rows are written: the totals move by each child's "after" (what is
             # stored, plus this batch) minus its "before" (what is stored).
-            await self._totals.move(conn, self._children, self._facts)
+            await self._totals.move(conn, self._children, self._facts, self._births)
             if self._children:
                 # One statement for the batch (executemany would run one per child).
                 await conn.execute(
@@ -71,6 +87,15 @@ class BoardFacts:
                     " SELECT * FROM unnest($1::text[], $2::text[], $3::date[])"
                     " ON CONFLICT (child_id) DO NOTHING",
                     *(list(column) for column in zip(*self._children, strict=True)),
+                )
+            if self._births:
+                # After the registrations: an unborn child registered in this batch is born.
+                await conn.execute(
+                    "UPDATE children c SET date_of_birth = b.born"
+                    " FROM unnest($1::text[], $2::date[]) AS b(child_id, born)"
+                    " WHERE c.child_id = b.child_id",
+                    list(self._births),
+                    list(self._births.values()),
                 )
             if self._facts:
                 await conn.copy_records_to_table(
@@ -93,4 +118,4 @@ class BoardFacts:
     def discard(self) -> None:
         """Forget what was buffered (the batch's transaction is being rolled back)."""
         self._children, self._facts, self._occurrences = [], [], []
-        self._changed = set()
+        self._births, self._changed = {}, set()

@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from services.projections.boards.answering import board_on, partnership_board
-from services.projections.boards.declarations import BOARDS
+from services.projections.boards.declarations import BOARDS, HEADLINES
 from services.projections.boards.model import Board, Figure
 from services.projections.builds import reading
 from services.projections.routes.boards import COUNCIL_VIEW, council_locality
@@ -36,19 +36,6 @@ HERE = Path(__file__).parent
 GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 DEFINITIONS = HERE.parents[2] / "docs" / "boards.md"
 templates = Jinja2Templates(directory=HERE / "templates")
-
-# The figure each board leads with on the index and the live page.
-HEADLINES = {
-    "priority-cohort": "cohort",
-    "care-leavers": "all.in_touch",
-    "attendance": "cic",
-    "risk": "rag.red",
-    "early-help-triage": "families_discussed",
-    "timeliness": "cp_plans.9_months_or_more",
-    "children-in-care": "in_care",
-    "iro-escalations": "open",
-    "ewo-and-red": "ewo_escalations",
-}
 
 
 def bar_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
