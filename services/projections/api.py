@@ -1,6 +1,6 @@
 """HTTP API of the boards: each board now or as at any date, by locality, JSON or CSV; the
-open child protection plans; a live feed of changes for incident management teams; and the
-dashboard that shows them."""
+open child protection plans; a live feed of changes for incident management teams; each
+child's chronology; and the dashboard that shows them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from starlette.datastructures import State
 from services.projections import dashboard
 from services.projections.boards.kept import keep
 from services.projections.builds import BUILDS_SQL, live_build
-from services.projections.routes import boards, live
+from services.projections.dashboard import chronology as chronology_page
+from services.projections.routes import boards, chronology, live
 from shared.api import service_app
 from shared.clock import Clock
 from shared.db import open_database
@@ -73,7 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
         "Boards",
         settings,
         "Oversight read models built from every domain topic: each board now or "
-        "as at any date, by locality. Definitions: docs/boards.md.",
+        "as at any date, by locality (definitions: docs/boards.md); and each child's "
+        "chronology, every fact from every service in date order.",
         lifespan,
         checks,
         sign_in=True,  # the dashboard's sign-in cookie: honoured here only
@@ -86,4 +88,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(boards.router)
+    app.include_router(chronology.router)
+    app.include_router(chronology_page.router)
     return app

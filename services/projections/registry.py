@@ -21,6 +21,7 @@ from services.projections.builds import (
     live_build,
     swap,
 )
+from services.projections.chronology.projection import Chronology
 from shared.db import open_database
 from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
@@ -34,7 +35,9 @@ log = get_logger(__name__)
 
 
 def boards() -> list[Projection]:
-    return [BoardFacts()]
+    """Every read model a build holds, each applied in the same transaction as the offsets:
+    the boards' facts, and each child's chronology."""
+    return [BoardFacts(), Chronology()]
 
 
 def build_runner(

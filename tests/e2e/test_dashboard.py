@@ -30,7 +30,15 @@ async def county(platform: Platform) -> Platform:
         s: getattr(platform, s).url
         for s in ("case_events", "accommodation", "education", "escalations")
     }
-    await load(0, seed=11, scale=0.02, end=date.today(), auth=auth("practitioner"), urls=urls)
+    await load(
+        0,
+        seed=11,
+        scale=0.02,
+        end=date.today(),
+        auth=auth("practitioner"),
+        urls=urls,
+        manager=auth("manager"),  # the county's teams and social workers
+    )
 
     async def projected() -> bool:  # every topic consumed by the boards
         async with httpx.AsyncClient() as client:
@@ -214,3 +222,49 @@ async def test_the_sign_in_cookie_is_the_dashboards_only_and_signing_out_clears_
     await page.goto(f"{county.projections.url}/dashboard")
     assert "/login" in page.url  # signed out: sent to sign in again
     await page.close()
+
+
+async def test_a_childs_chronology_from_a_board_row_filtered_by_kind_and_printable(
+    county: Platform, browser: Browser
+) -> None:
+    url = county.projections.url
+    page = await signed_in(browser, url, viewport={"width": 1200, "height": 1000})
+    await page.goto(f"{url}/dashboard/priority-cohort?view=council")
+    links = page.locator('a[href^="/dashboard/children/"][href$="/chronology"]')
+    assert await links.count() > 0  # each child the board names links to its chronology
+    await links.first.click()
+    await page.wait_for_url("**/dashboard/children/*/chronology")
+    assert await page.locator("h1").inner_text() == "Chronology"
+    rows = page.locator("table[data-chronology] tbody tr")
+    everything = await rows.count()
+    assert everything > 0
+    days = [str(await t.get_attribute("datetime")) for t in await rows.locator("th time").all()]
+    assert days == sorted(days)  # in date order, oldest first
+    await page.screenshot(path=SHOTS / "chronology.png", full_page=True)
+
+    # One kind ticked: only its lines, as many as the filter said.
+    kind = page.locator('input[name="kind"]').first
+    event_type = await kind.get_attribute("value")
+    label = await page.locator(f'label[for="kind-{event_type}"]').inner_text()
+    await kind.check()
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"**kind={event_type}**")
+    assert {await r.get_attribute("data-event-type") for r in await rows.all()} == {event_type}
+    assert label.endswith(f"({await rows.count()})")
+    assert await page.locator(f'input[name="kind"][value="{event_type}"]').is_checked()
+
+    # Printed: the lines and what they are, without the filters or the site's navigation.
+    assert await page.locator("[data-app-print]").is_visible()  # scripts run: a Print button
+    await page.emulate_media(media="print")
+    for hidden in ("form", ".govuk-service-navigation", ".govuk-footer", "[data-app-print]"):
+        assert await page.locator(hidden).first.is_hidden(), hidden
+    assert await page.locator(".app-print-only").is_visible()
+    assert await rows.first.is_visible()
+    await page.screenshot(path=SHOTS / "chronology-print.png", full_page=True)
+    chronology = page.url
+    await page.close()
+
+    partner = await signed_in(browser, url, role="partner", agency="police")
+    response = await partner.goto(chronology)
+    assert response is not None and response.status == 403  # council casework roles only
+    await partner.close()

@@ -117,6 +117,22 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
         assert httpx.get(f"{secure.url(process.name)}/health").status_code == 200
 
 
+def test_the_chronology_endpoint_and_page_are_in_the_matrix_for_council_casework_only() -> None:
+    """A child's chronology (API and page) is checked above like every route: here, that the
+    matrix lists both and holds them to council casework roles (partners: 403)."""
+    listed = {(method, path) for method, path, _ in endpoints("projections")}
+    rules = rules_for("projections")
+    for path in ("/children/{child_id}/chronology", "/dashboard/children/{child_id}/chronology"):
+        assert ("GET", path) in listed, path
+        rule = find_rule(rules, "GET", path, {})
+        assert rule is not None and rule.permission is Permission.READ_CHILD, path
+        assert {p.role for p in PRINCIPALS if allowed(rule.permission, p)} == {
+            Role.PRACTITIONER,
+            Role.MANAGER,
+            Role.IRO,
+        }
+
+
 def test_a_role_an_agency_does_not_have_is_refused_at_the_door(secure: SecurePlatform) -> None:
     url = f"{secure.url('projections_api')}/boards"
     for agency, role in (
