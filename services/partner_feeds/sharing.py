@@ -6,7 +6,9 @@ every agency, so two agencies cannot join their feeds without the council), neve
 of birth, never free text or the names of anyone. Every date is sent only as precisely as the
 agency's purpose needs (DATES): the exact dates several agencies all received would otherwise
 let them join their pseudonyms on those dates (tests/unit/test_partner_linkage.py tries).
-Pure functions: no I/O.
+Some fields go to no agency whatever the event (NEVER_SHARED: the UPN, workers' ids,
+postcodes, ethnicity...), and every event no agency receives says why (NOT_SHARED), so that a
+new event is decided, not left out by default. Pure functions: no I/O.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid5
 
+from contracts.case_events.events import PERSONAL_FIELDS
+from contracts.reference.events import reference_event_types
 from shared.access import write_into
 from shared.envelope import Agency, DomainEvent, Envelope
 
@@ -37,9 +41,13 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "ChildProtectionPlanStarted": (),
         "ChildProtectionPlanEnded": (),
         "MissingEpisodeRecorded": ("started_on", "ended_on", "kind"),
+        "ReturnHomeInterviewOffered": ("missing_started_on", "accepted"),
+        "Section47EnquiryConcluded": ("outcome",),
     },
     Agency.HEALTH: {
         "ChildRegistered": ("date_of_birth", "locality"),
+        "UnbornChildRegistered": ("expected_date_of_birth", "locality"),
+        "ChildBorn": ("date_of_birth",),
         "ChildProtectionPlanStarted": ("category",),
         "ChildProtectionPlanEnded": (),
         "PeriodOfCareStarted": ("start_date",),
@@ -47,9 +55,9 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "HealthAssessmentCompleted": ("assessment_date", "kind"),
         "HealthPassportOffered": ("offered_on", "milestone"),
         "HealthPassportAccepted": ("accepted_on",),
+        "HealthOutcomesRecorded": ("recorded_on", "sdq_score", "sdq_reason"),
     },
     Agency.SCHOOLS: {
-        "ChildRegistered": (),
         "ChildProtectionPlanStarted": ("start_date",),
         "ChildProtectionPlanEnded": ("end_date",),
         "PeriodOfCareStarted": (),
@@ -57,6 +65,8 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "RiskRatingAssigned": ("rated_on", "rating", "visiting_frequency_days"),
         "EWOAttendanceEscalationRaised": ("raised_on", "sessions_missed"),
         "EWOAttendanceEscalationClosed": ("closed_on", "outcome"),
+        "SocialWorkerAllocated": (),
+        "SocialWorkerAllocationEnded": (),
     },
     Agency.HOUSING: {
         "CareLeaverAccommodationRecorded": ("recorded_on", "accommodation", "suitability"),
@@ -68,6 +78,7 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
     },
     Agency.CAREERS: {
         "ChildRegistered": ("date_of_birth",),
+        "ChildBorn": ("date_of_birth",),
         "CareLeaverStatusRecorded": ("recorded_on", "status"),
         "EETActivityRecorded": ("recorded_on", "activity", "neet"),
         "NEETPanelReviewed": ("review_date", "action"),
@@ -125,12 +136,37 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             DAY,
             "police search for the child and hold the return interview: the exact days",
         ),
+        "ReturnHomeInterviewOffered.missing_started_on": (
+            DAY,
+            "names the missing episode police already hold to the day; a declined interview"
+            " leaves police's own prevention interview the only conversation about it",
+        ),
+        "ReturnHomeInterviewOffered.offered_on": (
+            WITHHELD,
+            "the 72-hour offer is the council's duty (its boards report it); police act on"
+            " whether the child took it up",
+        ),
+        "Section47EnquiryConcluded.concluded_on": (
+            WITHHELD,
+            "police close their part of the joint enquiry as the message arrives; a conference"
+            " outcome brings an invitation with its own date",
+        ),
     },
     Agency.HEALTH: {
         "ChildRegistered.date_of_birth": (
             MONTH,
             "review health assessments are six-monthly under 5, yearly after; health"
             " passports are offered at 16 and 17 years 9 months",
+        ),
+        "UnbornChildRegistered.expected_date_of_birth": (
+            MONTH,
+            "midwifery and health visiting join the pre-birth plan before the month the baby"
+            " is due; the locality names the health visiting team; no other agency receives it",
+        ),
+        "ChildBorn.date_of_birth": (
+            MONTH,
+            "a child known before birth: the month of birth, as ChildRegistered gives it, for"
+            " the same age-based schedules",
         ),
         "ChildProtectionPlanStarted.start_date": (
             WITHHELD,
@@ -158,13 +194,13 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             "the passport milestone (16, 17y9m) is in the message; the month records it",
         ),
         "HealthPassportAccepted.accepted_on": (MONTH, "the month records the acceptance"),
+        "HealthOutcomesRecorded.recorded_on": (
+            MONTH,
+            "the carer's SDQ informs the next review health assessment (statutory guidance on"
+            " looked-after children's health); the month dates the score; no other agency",
+        ),
     },
     Agency.SCHOOLS: {
-        "ChildRegistered.date_of_birth": (
-            WITHHELD,
-            "a pupil's year group is on the school's own roll; with health's month of birth"
-            " it would join the two feeds",
-        ),
         "ChildProtectionPlanStarted.start_date": (
             WEEK,
             "the designated safeguarding lead acts the same week and records it",
@@ -191,6 +227,15 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             DAY,
             "the attendance escalation is the school's to act on: no other agency receives it",
         ),
+        "SocialWorkerAllocated.allocated_on": (
+            WITHHELD,
+            "KCSIE: the designated safeguarding lead holds which pupils have a social worker;"
+            " who (the worker and team ids are never sent) and since when stay with the council",
+        ),
+        "SocialWorkerAllocationEnded.ended_on": (
+            WITHHELD,
+            "the designated safeguarding lead updates the pupil's record as the message arrives",
+        ),
     },
     Agency.HOUSING: {
         "CareLeaverAccommodationRecorded.recorded_on": (
@@ -212,6 +257,10 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             "participation is tracked by academic age (the year 11 cohort, 16 and 17 year"
             " olds); a month would join with health's",
         ),
+        "ChildBorn.date_of_birth": (
+            ACADEMIC_YEAR,
+            "a child known before birth: the academic year, as ChildRegistered gives it",
+        ),
         "CareLeaverStatusRecorded.recorded_on": (
             MONTH,
             "a personal adviser's offer follows the status; the month records it (probation"
@@ -232,6 +281,232 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             " has the day",
         ),
     },
+}
+
+
+# Fields no agency is ever sent, whatever the event: ENTITLEMENTS names none of them (a unit
+# test holds it to that), and the canary (tests/e2e/test_audit_and_erasure.py) looks for their
+# values on every partner topic. A partner whose purpose came to need one would be a new
+# decision, argued here, not a line added to ENTITLEMENTS.
+_RECORD_IDS = "the council's ids of the child and of its records: any of them would join feeds"
+_SEALED = (
+    "sealed with the child's key; the UPN is a national pupil id, so it would join every feed"
+    " (and schools' own records) at once"
+)
+_STAFF = "the council's workers and teams: staff's personal data, and no partner's purpose"
+_PLACE = (
+    "where a child lives or lived (a postcode district): it can lead those a child was kept"
+    " from to the child, and with a date it all but identifies one"
+)
+_CHARACTERISTICS = (
+    "special category data (ethnic origin, health) recorded for the statutory returns; each"
+    " agency records its own with the person, and together they all but identify a child"
+)
+_ADOPTERS = "about other people: the adopters"
+_OUTCOMES = (
+    "criminal offence and health data the council records for the SSDA903 return: police,"
+    " the youth justice service and health hold their own"
+)
+NEVER_SHARED: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "child_id",
+            "referral_id",
+            "contact_id",
+            "assessment_id",
+            "plan_id",
+            "discussion_id",
+            "proceedings_id",
+            "placement_id",
+            "previous_placement_id",
+            "enrolment_id",
+            "escalation_id",
+        ),
+        _RECORD_IDS,
+    ),
+    **dict.fromkeys(PERSONAL_FIELDS, _SEALED),
+    **dict.fromkeys(
+        (
+            "worker_id",
+            "previous_worker_id",
+            "team_id",
+            "visitor_id",
+            "adviser_id",
+            "manager_id",
+        ),
+        _STAFF,
+    ),
+    **dict.fromkeys(("postcode", "home_postcode"), _PLACE),
+    **dict.fromkeys(
+        ("sex", "ethnicity", "disabilities", "unaccompanied_asylum_seeking", "uasc_ceased_on"),
+        _CHARACTERISTICS,
+    ),
+    **dict.fromkeys(
+        (
+            "adopters_sex",
+            "adopters_legal_status",
+            "number_of_adopters",
+            "adopted_by_foster_carer",
+        ),
+        _ADOPTERS,
+    ),
+    **dict.fromkeys(
+        ("convicted", "substance_misuse", "intervention_offered", "intervention_received"),
+        _OUTCOMES,
+    ),
+}
+
+# Every domain event no agency receives, and why: each event is decided, here or in
+# ENTITLEMENTS, never by omission (a unit test fails on an event in neither). docs/security.md
+# argues them agency by agency.
+_FRONT_DOOR = (
+    "the front door's decision: the agency that made a contact hears its outcome from the front"
+    " door (Working Together 2023); a feed would tell every agency of contacts others made"
+)
+_CASEWORK = (
+    "the council's assessment and plan for a child in need: the agencies in the plan hear of it"
+    " at its meetings; the boards report its timeliness in aggregate"
+)
+_FACTORS = (
+    "the factors identified (a parent's mental health, domestic abuse, exploitation) are about"
+    " the family as much as the child: discussed with the agencies working with it, not sent"
+)
+_CONFERENCE = (
+    "the agencies attend the conference and the reviews; the plan's start and end are sent to"
+    " those who act on them"
+)
+_CARE_PLANNING = (
+    "the council's care planning as corporate parent, reviewed by the IRO with the agencies"
+    " present; the period of care's start and end are sent to those who act on them"
+)
+_COURT = (
+    "proceedings and the steps before them are confidential to the parties and the court"
+    " (Family Procedure Rules 2010, Part 12)"
+)
+_LEAVING_CARE = (
+    "the council's leaving-care duties; careers, housing and probation receive the status and"
+    " the accommodation their work needs"
+)
+_INTERNAL = "the council's own prioritisation, quality assurance, compliance and escalations"
+_CHILD_CHARACTERISTICS = "sex, ethnicity, disabilities, asylum status: fields never sent (below)"
+_VISITS = (
+    "the council's own statutory duty (who visited, whether the child was seen alone): checked"
+    " on its boards; a partner's purpose needs none of it, and the days would join feeds"
+)
+_ADOPTION = (
+    "adoption is confidential (Adoption Agencies Regulations 2005): the decision, the match and"
+    " the adopters are for the adoption agency and the court"
+)
+_PERMANENCE = "the family's earlier orders, recorded for the SSDA903 return"
+_LIBERTY = (
+    "the court's order reaches those it directs (a secure unit; police, to return the child) as"
+    " the order itself; a feed would tell every force and trust of every order"
+)
+_PERSONAL = (
+    "sealed with the child's key: no partner could read it, and none is entitled to names, an"
+    " address, notes or the UPN"
+)
+_ERASURE = (
+    "partners are sent no field an erasure destroys: what they hold are the statutory facts it"
+    " keeps"
+)
+_PLACEMENT = (
+    "where a child in care lives (provider, postcode) is told case by case, by the council: it"
+    " can put the child at risk"
+)
+_SUPPORT = (
+    "support the council commissions; housing receives the accommodation and the homelessness"
+    " duty it acts on"
+)
+_EDUCATION = (
+    "the council's record of the young person's education (the virtual school): schools hold"
+    " their own, careers receive the activity and panels their tracking needs"
+)
+_REFERENCE = (
+    "the council's reference data (its localities, schools, teams and social workers): about"
+    " no child, and a worker's id is never sent"
+)
+NOT_SHARED: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ReferralReceived",
+            "EarlyHelpTriageDiscussed",
+            "FrontDoorContactReceived",
+            "ReferralOutcomeRecorded",
+        ),
+        _FRONT_DOOR,
+    ),
+    **dict.fromkeys(
+        ("AssessmentStarted", "ChildInNeedPlanStarted", "ChildInNeedPlanEnded"), _CASEWORK
+    ),
+    "AssessmentCompleted": _FACTORS,
+    **dict.fromkeys(
+        ("InitialChildProtectionConferenceHeld", "ChildProtectionPlanReviewed"), _CONFERENCE
+    ),
+    **dict.fromkeys(
+        ("LegalStatusChanged", "LookedAfterReviewHeld", "PermanencePlanRecorded"), _CARE_PLANNING
+    ),
+    **dict.fromkeys(
+        (
+            "PreProceedingsEntered",
+            "PreProceedingsMeetingHeld",
+            "LetterBeforeProceedingsSent",
+            "PreProceedingsConcluded",
+            "CareProceedingsIssued",
+            "CareProceedingsHearingHeld",
+            "CareProceedingsConcluded",
+        ),
+        _COURT,
+    ),
+    **dict.fromkeys(
+        (
+            "PersonalAdviserAllocated",
+            "PathwayPlanCreated",
+            "PathwayPlanReviewed",
+            "ContactRecorded",
+        ),
+        _LEAVING_CARE,
+    ),
+    "ChildCharacteristicsRecorded": _CHILD_CHARACTERISTICS,
+    "StatutoryVisitRecorded": _VISITS,
+    **dict.fromkeys(
+        ("AdoptionDecisionMade", "AdoptionDecisionReversed", "AdoptionMatched"), _ADOPTION
+    ),
+    "PreviousPermanenceRecorded": _PERMANENCE,
+    **dict.fromkeys(("DeprivationOfLibertyAuthorised", "DeprivationOfLibertyEnded"), _LIBERTY),
+    "PersonalDetailsRecorded": _PERSONAL,
+    "ChildPersonalDataErased": _ERASURE,
+    **dict.fromkeys(("PlacementStarted", "PlacementChanged", "PlacementEnded"), _PLACEMENT),
+    **dict.fromkeys(("FloatingSupportStarted", "FloatingSupportEnded"), _SUPPORT),
+    **dict.fromkeys(
+        (
+            "SchoolEnrolled",
+            "SchoolLeft",
+            "EducationHealthCarePlanStarted",
+            "EducationHealthCarePlanEnded",
+            "AttendanceRecorded",
+            "Year11DestinationIntended",
+            "Year11DestinationConfirmed",
+            "SummerSchoolSignedUp",
+        ),
+        _EDUCATION,
+    ),
+    **dict.fromkeys(
+        (
+            "PriorityCohortFlagSet",
+            "PriorityCohortFlagCleared",
+            "AccommodationBreachFlagged",
+            "RiskRatingDipSampled",
+            "EscalationRaised",
+            "EscalationAdvanced",
+            "EscalationResponded",
+            "EscalationResolved",
+            "DriftAlertRaised",
+            "DriftAlertCleared",
+        ),
+        _INTERNAL,
+    ),
+    **dict.fromkeys(reference_event_types.types(), _REFERENCE),
 }
 
 
@@ -333,7 +608,8 @@ def shares_of(
 
 
 def entitlements_markdown() -> str:
-    """The table in docs/security.md (rewritten by `make docs`; a test keeps them equal)."""
+    """The tables in docs/security.md (rewritten by `make docs`; a test keeps them equal): what
+    each agency receives, the events none receives, the fields none is ever sent."""
     lines = [
         "| agency | event | fields received | dates as | why that precision |",
         "|---|---|---|---|---|",
@@ -352,7 +628,21 @@ def entitlements_markdown() -> str:
                 f"| {agency.value} | {event_type} | {shown or '(the event only)'} |"
                 f" {precisions} | {why} |"
             )
+    lines += ["", "| events no agency receives | because |", "|---|---|"]
+    lines += [f"| {', '.join(types)} | {why} |" for why, types in _by_reason(NOT_SHARED)]
+    lines += ["", "| fields never sent to any agency | because |", "|---|---|"]
+    lines += [
+        f"| {', '.join(f'`{f}`' for f in fields)} | {why} |"
+        for why, fields in _by_reason(NEVER_SHARED)
+    ]
     return "\n".join(lines)
+
+
+def _by_reason(reasons: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    grouped: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        grouped.setdefault(why, []).append(name)
+    return list(grouped.items())
 
 
 def write_docs(path: Path) -> None:

@@ -1,37 +1,60 @@
 """Personal data, end to end, on the platform in secure mode.
 
-The canary: a child registered with a unique marker in every personal field. The marker is
-read back by a practitioner (the key opens it) but never appears in plain text on any Kafka
-topic, in a dump of any database, or in any service's log. After the child's data is erased,
-the subject access export shows those fields as erased while the statutory facts remain. Every
-read along the way is in the audit.
+The canary: a child registered with a unique marker in every personal field, and a UPN of its
+own. The marker and the UPN are read back by a practitioner (the key opens them) but never
+appear in plain text on any Kafka topic, in a dump of any database, or in any service's log.
+The child's record holds, besides, a value in every field no partner agency is ever sent
+(services/partner_feeds/sharing.py, NEVER_SHARED): its characteristics, the postcode of the
+home it came into care from and of its placement, its social worker and team, who visited;
+none of them reaches any partner's topic, and every message about the child carries only the
+fields its agency is entitled to. After the child's data is erased, the subject access export
+shows the sealed fields as erased while the statutory facts remain. Every read along the way
+is in the audit.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import uuid
 from datetime import date, timedelta
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 
+from contracts.ids import upn_check_letter
 from contracts.topics import TOPICS
 from deploy.local.stack import find_postgres_bin, service_processes
 from services.case_events.personal import ERASED
+from services.partner_feeds.sharing import ENTITLEMENTS, NEVER_SHARED, partner_topic, pseudonym
+from shared.envelope import Agency
 from tests.e2e.conftest import SecurePlatform
-from tests.infrastructure import Infrastructure, auth, eventually, read_topic
+from tests.infrastructure import (
+    TEST_PSEUDONYM_KEY,
+    Infrastructure,
+    auth,
+    eventually,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 PRACTITIONER = auth("practitioner", user="sw-canary")
+MANAGER = auth("manager", user="mgr-canary")
 GOVERNANCE = auth("information_governance", user="ig-officer")
 
 
 def databases(platform: SecurePlatform) -> list[str]:
     services = {p.service for p in service_processes(0)}
     return sorted(f"{platform.namespace}{s}" for s in services)
+
+
+def new_upn() -> str:
+    """A UPN no other record has, with its DfE check letter (the command refuses a wrong one)."""
+    digits = f"{secrets.randbelow(10**12):012d}"
+    return upn_check_letter(f"?{digits}") + digits
 
 
 def dump(infra: Infrastructure, database: str) -> bytes:
@@ -54,7 +77,7 @@ async def test_the_canary_never_leaks_and_is_erased_everywhere(
 
 
 async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastructure) -> None:
-    marker = f"CANARY{uuid.uuid4().hex}"
+    marker, upn = f"CANARY{uuid.uuid4().hex}", new_upn()
     child = f"C-{uuid.uuid4().hex[:10]}"
     me = f"/children/{child}"
     r = await api.post(
@@ -71,7 +94,11 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     r = await api.post(
         f"{me}/personal-details",
         headers=PRACTITIONER,
-        json={"address": f"1 {marker} Street", "notes": f"lives with {marker}'s aunt"},
+        json={
+            "address": f"1 {marker} Street",
+            "notes": f"lives with {marker}'s aunt",
+            "upn": upn,
+        },
     )
     assert r.status_code == 201, r.text
     missing = (date.today() - timedelta(days=3)).isoformat()
@@ -79,33 +106,46 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
         f"{me}/missing-episodes", headers=PRACTITIONER, json={"started_on": missing, "kind": "M"}
     )
     assert r.status_code == 201, r.text
+    never_shared = await record_the_whole_record(api, secure, child)
 
     # The key opens it for the practitioner (and the read is audited).
     details = await api.get(f"{me}/personal-details", headers=PRACTITIONER)
     assert details.status_code == 200 and details.json()["given_names"] == marker
     assert details.json()["notes"] == f"lives with {marker}'s aunt"
+    assert details.json()["upn"] == upn
     read_id = details.headers["X-Audit-Id"]
 
-    # Everything has flowed: the case-events topic has the child's events, the police theirs.
+    # Everything has flowed: the case-events topic has the child's events, and the partners
+    # have the child's last case event (schools) and last accommodation event (housing): a
+    # child's events keep their order on one partition, so the feed has read all before them.
     ns = secure.namespace
     kafka = secure.admin_kafka()
+    awaited = {
+        Agency.POLICE: "MissingEpisodeRecorded",
+        Agency.HEALTH: "PeriodOfCareStarted",  # where the home's postcode would have gone
+        Agency.SCHOOLS: "SocialWorkerAllocationEnded",
+        Agency.HOUSING: "HomelessnessPreventionReferred",
+    }
 
-    async def on_topics() -> bool:
+    async def on_topics() -> dict[Agency, list[dict[str, Any]]] | None:
         events = await read_topic("", f"{ns}case-events", kafka_options=kafka)
-        police = await read_topic("", f"{ns}partner-police", kafka_options=kafka)
-        return sum(child.encode() == r.key for r in events) >= 4 and any(
-            b"MissingEpisodeRecorded" in r.value for r in police
-        )
+        feeds = await partner_messages(secure, child)
+        arrived = all(any(m["event_type"] == t for m in feeds[a]) for a, t in awaited.items())
+        return feeds if arrived and sum(child.encode() == r.key for r in events) >= 9 else None
 
-    await eventually(on_topics, 90, 0.2, what="the child's events on the topics")
-    leaks = []
+    feeds = await eventually(on_topics, 90, 0.2, what="the child's events on the topics")
+    assert feeds is not None
+    leaks = partner_leaks(feeds, never_shared)
     for topic in (f"{ns}{t.name}" for t in TOPICS):
         for record in await read_topic("", topic, kafka_options=kafka):
             raw = b"".join(
                 [record.key or b"", record.value or b"", *(v for _, v in record.headers or ())]
             )
-            if marker.encode() in raw:
-                leaks.append(f"topic {topic} offset {record.offset}")
+            leaks += [
+                f"topic {topic} offset {record.offset}" for v in (marker, upn) if v.encode() in raw
+            ]
+            if topic.startswith(f"{ns}partner-"):
+                leaks += [f"{v} on {topic}" for v in never_shared.values if v.encode() in raw]
     sealed = [
         json.loads(r.value)
         for r in await read_topic("", f"{ns}case-events", kafka_options=kafka)
@@ -115,15 +155,15 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
         v.startswith("sealed:v1:") for e in sealed for v in e["payload"].values() if v
     )
     for database in databases(secure):
-        if marker.encode() in dump(infra, database):
-            leaks.append(f"database {database}")
+        dumped = dump(infra, database)
+        leaks += [f"database {database}" for v in (marker, upn) if v.encode() in dumped]
     logs = [p.log_path for p in secure.processes.values()]
     logs += list((secure.kafka.state_dir / "logs").glob("*.log"))  # the broker's own
     for path in logs:
-        if marker in path.read_text(errors="replace"):
-            leaks.append(f"log {path.name}")
+        text = path.read_text(errors="replace")
+        leaks += [f"log {path.name}" for v in (marker, upn) if v in text]
     assert len(logs) > len(secure.processes)
-    assert not leaks, f"the marker is in plain text in: {leaks}"
+    assert not leaks, f"the marker, the UPN or a never-shared value leaked: {leaks}"
 
     # Subject access before erasure: everything, unsealed, with third-party fields marked.
     before = await api.get(f"{me}/subject-access", headers=GOVERNANCE)
@@ -135,6 +175,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
         if e["event_type"] == "PersonalDetailsRecorded"
     ]
     assert personal[0]["payload"]["given_names"] == marker
+    assert personal[1]["payload"]["upn"] == upn
     assert "payload.notes" in personal[1]["review"] and "actor" in personal[1]["review"]
     assert any(s["agency"] == "police" for s in export["shared_with_partners"])
     assert any(r["user_id"] == "sw-canary" for r in export["read_by"])
@@ -160,17 +201,23 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     assert again_erased.json()["stream_version"] == erased.json()["stream_version"]
     after = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
     assert after["personal_data_erased_at"] is not None
-    assert marker not in json.dumps(after)
+    assert marker not in json.dumps(after) and upn not in json.dumps(after)
     held = after["held_by_service"]["case_events"]
     assert [e["payload"] for e in held if e["event_type"] == "PersonalDetailsRecorded"] == [
-        {"given_names": ERASED, "family_name": ERASED, "address": None, "notes": None},
-        {"given_names": None, "family_name": None, "address": ERASED, "notes": ERASED},
+        {"given_names": ERASED, "family_name": ERASED, "address": None, "notes": None, "upn": None},
+        {
+            "given_names": None,
+            "family_name": None,
+            "address": ERASED,
+            "notes": ERASED,
+            "upn": ERASED,
+        },
     ]
     assert {"ChildRegistered", "MissingEpisodeRecorded", "ChildPersonalDataErased"} <= {
         e["event_type"] for e in held
     }
     again = await api.get(f"{me}/personal-details", headers=PRACTITIONER)
-    assert again.json()["given_names"] == ERASED
+    assert again.json()["given_names"] == ERASED and again.json()["upn"] == ERASED
     refused = await api.post(
         f"{me}/personal-details", headers=PRACTITIONER, json={"given_names": "new"}
     )
@@ -192,6 +239,130 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     }
     assert read_id in {a["audit_id"] for a in audit}
     assert all(a["purpose"] for a in audit)
+
+
+class NeverShared(NamedTuple):
+    """What the child's record holds in fields no partner is ever sent."""
+
+    values: list[str]  # unique to this test: looked for on every partner topic
+    codes: list[str]  # postcodes, ethnicity, disabilities: looked for in the child's messages
+
+
+async def record_the_whole_record(
+    api: httpx.AsyncClient, secure: SecurePlatform, child: str
+) -> NeverShared:
+    """The child's facts with a value in every field no partner may be sent: its
+    characteristics, the home it came into care from, its social worker and team (added to
+    the council's reference data first), who visited, its placement's postcode. Each stream
+    ends with a fact a partner receives (schools: the end of the social worker's allocation;
+    housing: a homelessness referral), so that the partner's message shows the feed has read
+    what came before it."""
+    suffix = uuid.uuid4().hex[:10]
+    team, worker, visitor = f"T-cnry-{suffix}", f"SW-cnry-{suffix}", f"SW-visit-{suffix}"
+    two_days_ago, yesterday, today = (
+        (date.today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+    )
+    reference: list[tuple[str, dict[str, Any]]] = [
+        ("/reference/teams", {"team_id": team, "name": "Canary team", "locality": "Exeter"}),
+        ("/reference/social-workers", {"worker_id": worker, "team_id": team}),
+    ]
+    locality = await api.post("/reference/localities", headers=MANAGER, json={"name": "Exeter"})
+    assert locality.status_code in (201, 409), locality.text  # 409: current already
+    for path, body in reference:
+        r = await api.post(path, headers=MANAGER, json=body)
+        assert r.status_code == 201, r.text
+    facts: list[tuple[str, dict[str, Any]]] = [
+        (
+            "/characteristics",
+            {
+                "recorded_on": two_days_ago,
+                "sex": "2",
+                "ethnicity": "WROM",
+                "disabilities": ["HEAR", "AUT"],
+                "unaccompanied_asylum_seeking": True,
+            },
+        ),
+        (
+            "/periods-of-care",
+            {"start_date": two_days_ago, "legal_status": "C2", "home_postcode": "EX4"},
+        ),
+        (
+            "/social-worker-allocations",
+            {"allocated_on": two_days_ago, "worker_id": worker, "team_id": team},
+        ),
+        (
+            "/statutory-visits",
+            {
+                "visit_date": yesterday,
+                "plan_type": "CLA",
+                "seen": True,
+                "seen_alone": True,
+                "visitor_id": visitor,
+            },
+        ),
+        ("/social-worker-allocation-endings", {"ended_on": today, "worker_id": worker}),
+    ]
+    for path, body in facts:
+        r = await api.post(f"/children/{child}{path}", headers=PRACTITIONER, json=body)
+        assert r.status_code == 201, (path, r.text)
+
+    accommodation = f"{secure.url('accommodation_api')}/children/{child}"
+
+    async def known() -> bool:
+        return (await api.get(accommodation, headers=PRACTITIONER)).status_code == 200
+
+    await eventually(known, 60, 0.1, what="accommodation to learn of the child")
+    placement: dict[str, Any] = {
+        "placement_id": f"PL-{suffix}",
+        "start_date": two_days_ago,
+        "placement_type": "U4",
+        "provider": "PR1",
+        "in_council_area": True,
+        "postcode": "EX2",
+    }
+    for path, body in (
+        ("/placements", placement),
+        ("/homelessness-prevention-referrals", {"referred_on": yesterday}),
+    ):
+        r = await api.post(f"{accommodation}{path}", headers=PRACTITIONER, json=body)
+        assert r.status_code == 201, (path, r.text)
+    return NeverShared(
+        [team, worker, visitor, f"PL-{suffix}"], ["EX4", "EX2", "WROM", "HEAR", "AUT"]
+    )
+
+
+async def partner_messages(
+    secure: SecurePlatform, child: str
+) -> dict[Agency, list[dict[str, Any]]]:
+    """Every message about the child on each partner's topic, found by the agency's pseudonym
+    (as only the council, holding the key, can)."""
+    kafka = secure.admin_kafka()
+    feeds: dict[Agency, list[dict[str, Any]]] = {}
+    for agency in ENTITLEMENTS:
+        subject = pseudonym(TEST_PSEUDONYM_KEY.encode(), agency, child).encode()
+        topic = f"{secure.namespace}{partner_topic(agency)}"
+        records = await read_topic("", topic, kafka_options=kafka)
+        feeds[agency] = [json.loads(r.value) for r in records if r.key == subject]
+    return feeds
+
+
+def partner_leaks(
+    feeds: dict[Agency, list[dict[str, Any]]], never_shared: NeverShared
+) -> list[str]:
+    """What any message about the child carries beyond its agency's entitlement: a field the
+    agency is not entitled to (or no agency ever is), or one of the child's never-shared
+    codes (a postcode, the ethnicity, a disability) among its facts."""
+    leaks = []
+    for agency, messages in feeds.items():
+        for message in messages:
+            event_type, facts = message["event_type"], message["facts"]
+            entitled = set(ENTITLEMENTS[agency].get(event_type, ("(not entitled)",)))
+            beyond = (set(facts) - entitled) | (set(facts) & set(NEVER_SHARED))
+            shown = json.dumps(facts)
+            codes = [c for c in never_shared.codes if f'"{c}"' in shown]
+            if event_type not in ENTITLEMENTS[agency] or beyond or codes:
+                leaks.append(f"{agency.value} {event_type}: {sorted(beyond)} {codes}")
+    return leaks
 
 
 def test_the_retention_report_lists_records_past_their_date(secure: SecurePlatform) -> None:

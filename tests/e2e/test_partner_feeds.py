@@ -58,10 +58,9 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
             "ChildRegistered": {"date_of_birth": "2012-05", "locality": "Exeter"},
             "ChildProtectionPlanStarted": {"category": "NEG"},
         },
-        Agency.SCHOOLS: {
-            "ChildRegistered": {},
-            "ChildProtectionPlanStarted": {"start_date": f"{year}-W{week:02d}"},
-        },
+        # Not ChildRegistered: a pupil's school hears of the child once it has a plan or a
+        # social worker.
+        Agency.SCHOOLS: {"ChildProtectionPlanStarted": {"start_date": f"{year}-W{week:02d}"}},
         Agency.CAREERS: {"ChildRegistered": {"date_of_birth": "2011/12"}},
     }
 
@@ -73,7 +72,7 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
             "MissingEpisodeRecorded",
         },
         Agency.HEALTH: {"ChildRegistered", "ChildProtectionPlanStarted"},
-        Agency.SCHOOLS: {"ChildRegistered", "ChildProtectionPlanStarted"},
+        Agency.SCHOOLS: {"ChildProtectionPlanStarted"},
         Agency.CAREERS: {"ChildRegistered"},
     }
     total = sum(map(len, expected.values()))

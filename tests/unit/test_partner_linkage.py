@@ -17,12 +17,17 @@ The county: 3,000 children over three years in five localities, born over 25 yea
 proportions a shire council's children's services know them (children in need, child
 protection plans, some repeated and some followed by care, periods of care with missing
 episodes and health assessments, care leavers with their status, accommodation, activity and
-health passports). The feed before this change (every date to the day, month of birth and
-locality to three agencies) is kept below as BEFORE: the same attack links thousands of
-children across most pairs of agencies (82% of police's children with a plan to health and to
-schools, 42% of all children between health and schools). Against the feed as sharing.py makes
-it, for two seeds, it must link almost none (MAX_LINKED argues the bound; both seeds link
-none) and leave almost every child with five candidates or more (MAX_UNDER_5).
+health passports), with the whole record's facts among them (some children known before birth,
+social workers, section 47 outcomes, return home interviews, health outcomes: `whole_record`,
+from a generator of its own, so that they add to the county without changing the rest). Had
+schools kept receiving every registration, the children registered before birth would stand
+apart in both health's and schools' feeds and seed 7 would link two of them. The feed before
+this change (every date to the day, month of birth and locality to three agencies) is kept
+below as BEFORE: the same attack links thousands of children across most pairs of agencies
+(82% of police's children with a plan to health and to schools, 42% of all children between
+health and schools). Against the feed as sharing.py makes it, for two seeds, it must link
+almost none (MAX_LINKED argues the bound; both seeds link none) and leave almost every child
+with five candidates or more (MAX_UNDER_5).
 """
 
 from __future__ import annotations
@@ -48,15 +53,22 @@ from contracts.accommodation.events import (
 )
 from contracts.case_events.events import (
     CareLeaverStatusRecorded,
+    ChildBorn,
     ChildProtectionPlanEnded,
     ChildProtectionPlanStarted,
     ChildRegistered,
     HealthAssessmentCompleted,
+    HealthOutcomesRecorded,
     HealthPassportOffered,
     MissingEpisodeRecorded,
     PeriodOfCareEnded,
     PeriodOfCareStarted,
+    ReturnHomeInterviewOffered,
+    Section47EnquiryConcluded,
+    SocialWorkerAllocated,
+    SocialWorkerAllocationEnded,
     StrategyDiscussionHeld,
+    UnbornChildRegistered,
 )
 from contracts.education.events import EETActivityRecorded
 from services.partner_feeds.sharing import (
@@ -166,13 +178,10 @@ def county(seed: int = 7, children: int = 3000) -> Iterator[tuple[str, DomainEve
         oldest, youngest = (25, 17) if kind == "leaver" else (18, 0)
         dob = END - timedelta(days=rng.randint(youngest * 365, oldest * 365 - 1))
         known = after(max(dob, START), 0, max(1, (END - max(dob, START)).days - 30))
-        yield (
-            cid,
-            ChildRegistered(
-                child_id=cid,
-                date_of_birth=dob,
-                locality=rng.choices(LOCALITIES, [30, 20, 18, 17, 15])[0],
-            ),
+        registered = ChildRegistered(
+            child_id=cid,
+            date_of_birth=dob,
+            locality=rng.choices(LOCALITIES, [30, 20, 18, 17, 15])[0],
         )
         events: list[DomainEvent] = []
         if kind in ("cp", "cp_care"):
@@ -181,7 +190,10 @@ def county(seed: int = 7, children: int = 3000) -> Iterator[tuple[str, DomainEve
             events += care(rng, known, dob)
         elif kind == "leaver":
             events += leaving_care(rng, dob)
-        for event in events:
+        # The whole record's facts come from a generator of the child's own, so that the
+        # events above (and the linkage measured on them) stay as they were.
+        whole = whole_record(random.Random(f"{seed}/{cid}"), registered, known, events, kind)
+        for event in whole:
             yield cid, event
 
 
@@ -257,6 +269,87 @@ def care(
         end = weekday(start + timedelta(days=rng.randint(30, 900)))
         if end < END:
             yield PeriodOfCareEnded(end_date=end, reason=rng.choice(["E13", "E11", "E41", "E4A"]))
+
+
+def whole_record(
+    rng: random.Random,
+    registered: ChildRegistered,
+    known: date,
+    events: list[DomainEvent],
+    kind: str,
+) -> Iterator[DomainEvent]:
+    """The child's events with the whole record's among them: one in ten children born in the
+    three years known before birth; a social worker from the strategy discussion or the
+    period of care (and for most children in need), often ended with the plan or the care;
+    each section 47 enquiry's outcome; a return home interview after most missing episodes;
+    the SDQ and health outcomes about a year after each health assessment."""
+    dob = registered.date_of_birth
+    if dob > START and rng.random() < 0.1:
+        yield UnbornChildRegistered(
+            child_id=registered.child_id,
+            expected_date_of_birth=dob + timedelta(days=rng.randint(-21, 14)),
+            locality=registered.locality,
+        )
+        yield ChildBorn(date_of_birth=dob)
+    else:
+        yield registered
+    worker = None
+    if kind == "cin" and rng.random() < 0.7:
+        worker = f"SW-{rng.randint(1, 300):04d}"
+        yield SocialWorkerAllocated(allocated_on=known, worker_id=worker, team_id="T-1")
+    for event in events:
+        on = dated(event)
+        if isinstance(event, (StrategyDiscussionHeld, PeriodOfCareStarted)) and worker is None:
+            worker = f"SW-{rng.randint(1, 300):04d}"
+            yield SocialWorkerAllocated(allocated_on=on, worker_id=worker, team_id="T-1")
+        yield event
+        yield from follow_up(rng, event, on)
+        ends = isinstance(event, (ChildProtectionPlanEnded, PeriodOfCareEnded))
+        if ends and worker is not None and rng.random() < 0.6:
+            yield SocialWorkerAllocationEnded(ended_on=on, worker_id=worker)
+            worker = None
+
+
+def dated(event: DomainEvent) -> date:
+    occurred = event.occurred_at()
+    assert occurred is not None, event  # every event of the county is dated
+    return occurred.date()
+
+
+def follow_up(rng: random.Random, event: DomainEvent, on: date) -> Iterator[DomainEvent]:
+    """What the whole record adds after an event: the enquiry's outcome, the interview, the
+    outcomes a year on."""
+    if isinstance(event, StrategyDiscussionHeld):
+        yield Section47EnquiryConcluded(
+            discussion_id=event.discussion_id,
+            concluded_on=weekday(on + timedelta(days=rng.randint(3, 10))),
+            outcome=rng.choice(["icpc", "icpc", "icpc", "cin", "nfa"]),
+        )
+    elif isinstance(event, MissingEpisodeRecorded) and rng.random() < 0.8:
+        offered = on + timedelta(days=rng.randint(1, 5))
+        yield ReturnHomeInterviewOffered(
+            missing_started_on=on,
+            offered_on=offered,
+            accepted=rng.random() < 0.6,
+            within_72_hours=(offered - (event.ended_on or on)).days <= 3,
+        )
+    elif isinstance(event, HealthAssessmentCompleted) and on + timedelta(days=365) < END:
+        yield health_outcomes(rng, on + timedelta(days=rng.randint(300, 365)))
+
+
+def health_outcomes(rng: random.Random, on: date) -> HealthOutcomesRecorded:
+    scored = rng.random() < 0.8
+    return HealthOutcomesRecorded(
+        recorded_on=on,
+        convicted=rng.random() < 0.05,
+        health_check=rng.random() < 0.9,
+        immunisations=rng.random() < 0.85,
+        teeth_check=rng.random() < 0.8,
+        health_assessment=rng.random() < 0.9,
+        substance_misuse=rng.random() < 0.05,
+        sdq_score=rng.randint(0, 40) if scored else None,
+        sdq_reason=None if scored else rng.choice(["SDQ1", "SDQ2", "SDQ4", "SDQ5"]),
+    )
 
 
 def leaving_care(rng: random.Random, dob: date) -> Iterator[DomainEvent]:

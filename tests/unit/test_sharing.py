@@ -6,15 +6,55 @@ import json
 from datetime import date
 from uuid import uuid4
 
-from contracts.case_events.codes import ChildProtectionCategory, MissingKind
+import pytest
+
+from contracts.accommodation.events import PlacementStarted
+from contracts.case_events.codes import (
+    AdoptersLegalStatus,
+    AdoptersSex,
+    ChildProtectionCategory,
+    ContactOutcome,
+    DeprivationOfLibertyBasis,
+    Disability,
+    Ethnicity,
+    LegalStatus,
+    MissingKind,
+    PlanType,
+    ReferralSource,
+    Section47Outcome,
+    Sex,
+)
 from contracts.case_events.events import (
+    PERSONAL_FIELDS,
+    AdoptionMatched,
+    ChildBorn,
+    ChildCharacteristicsRecorded,
     ChildProtectionPlanStarted,
     ChildRegistered,
+    DeprivationOfLibertyAuthorised,
+    FrontDoorContactReceived,
+    HealthOutcomesRecorded,
     MissingEpisodeRecorded,
+    PeriodOfCareStarted,
+    PersonalDetailsRecorded,
     ReferralReceived,
+    ReturnHomeInterviewOffered,
+    Section47EnquiryConcluded,
+    SocialWorkerAllocated,
+    SocialWorkerAllocationEnded,
+    StatutoryVisitRecorded,
+    UnbornChildRegistered,
 )
 from contracts.topics import domain_events
-from services.partner_feeds.sharing import DATES, ENTITLEMENTS, Precision, coarsened, shares_of
+from services.partner_feeds.sharing import (
+    DATES,
+    ENTITLEMENTS,
+    NEVER_SHARED,
+    NOT_SHARED,
+    Precision,
+    coarsened,
+    shares_of,
+)
 from shared.envelope import Actor, Agency, DomainEvent, Envelope
 from shared.eventstore import CommandContext, make_envelopes
 
@@ -51,15 +91,16 @@ def test_only_entitled_agencies_receive_an_event_and_only_the_listed_fields() ->
 def test_a_date_of_birth_is_shared_coarsened_per_agency_under_a_pseudonym_per_agency() -> None:
     event = ChildRegistered(child_id="C-000123", date_of_birth=date(2012, 5, 17), locality="Exeter")
     shares = shares_of(envelope(event), event, KEY)
-    assert {m.agency for m in shares} == {Agency.HEALTH, Agency.SCHOOLS, Agency.CAREERS}
+    # Not schools: that a child is known to the council is not a pupil's business until the
+    # child has a social worker or a plan, and the year group is on the school's own roll.
+    assert {m.agency for m in shares} == {Agency.HEALTH, Agency.CAREERS}
     facts = {m.agency: m.facts for m in shares}
     assert facts[Agency.HEALTH] == {"date_of_birth": "2012-05", "locality": "Exeter"}
     assert facts[Agency.CAREERS] == {"date_of_birth": "2011/12"}  # the academic year
-    assert facts[Agency.SCHOOLS] == {}  # the year group is on the school's own roll
     for message in shares:
         body = json.dumps(message.body())
         assert "C-000123" not in body and "2012-05-17" not in body
-    assert len({m.subject for m in shares}) == 3  # unlinkable across agencies
+    assert len({m.subject for m in shares}) == 2  # unlinkable across agencies
     again = shares_of(envelope(event), event, KEY)
     assert [m.subject for m in again] == [m.subject for m in shares]  # stable per agency
     assert {m.subject for m in shares_of(envelope(event), event, b"other")}.isdisjoint(
@@ -143,3 +184,161 @@ def test_docs_security_lists_exactly_the_entitlements_in_code() -> None:
     assert entitlements_markdown() in (ROOT / "docs" / "security.md").read_text(), (
         "docs/security.md is stale: run `make docs`"
     )
+
+
+# The child's whole record (issue 14): each new fact, and exactly what each agency receives of
+# it. The values in fields no agency is sent are distinctive, so a leak would show in a body.
+WORKER, TEAM, VISITOR = "SW-leak-worker", "T-leak-team", "SW-leak-visitor"
+UPN = "sealed:v1:leak-upn"
+WHOLE_RECORD: list[tuple[DomainEvent, dict[Agency, dict[str, object]]]] = [
+    (
+        UnbornChildRegistered(
+            child_id="C-000123", expected_date_of_birth=date(2026, 7, 14), locality="Exeter"
+        ),
+        {Agency.HEALTH: {"expected_date_of_birth": "2026-07", "locality": "Exeter"}},
+    ),
+    (
+        ChildBorn(date_of_birth=date(2026, 7, 9)),
+        {
+            Agency.HEALTH: {"date_of_birth": "2026-07"},
+            Agency.CAREERS: {"date_of_birth": "2025/26"},
+        },
+    ),
+    (
+        ChildCharacteristicsRecorded(
+            recorded_on=date(2026, 3, 2),
+            sex=Sex.FEMALE,
+            ethnicity=Ethnicity.WHITE_ROMA,
+            disabilities=[Disability.HEARING, Disability.AUTISM_ASPERGERS],
+            unaccompanied_asylum_seeking=True,
+        ),
+        {},
+    ),
+    (
+        SocialWorkerAllocated(allocated_on=date(2026, 3, 2), worker_id=WORKER, team_id=TEAM),
+        {Agency.SCHOOLS: {}},  # that the pupil has a social worker: not who, nor since when
+    ),
+    (
+        SocialWorkerAllocationEnded(ended_on=date(2026, 3, 20), worker_id=WORKER),
+        {Agency.SCHOOLS: {}},
+    ),
+    (
+        StatutoryVisitRecorded(
+            visit_date=date(2026, 3, 4),
+            plan_type=PlanType.CHILD_IN_CARE,
+            seen=True,
+            seen_alone=True,
+            visitor_id=VISITOR,
+        ),
+        {},
+    ),
+    (
+        FrontDoorContactReceived(
+            contact_id="CT-1",
+            contact_date=date(2026, 3, 2),
+            source=ReferralSource("5A"),
+            outcome=ContactOutcome.REFERRAL_TO_CHILDRENS_SOCIAL_CARE,
+        ),
+        {},
+    ),
+    (
+        Section47EnquiryConcluded(
+            discussion_id="SD-1", concluded_on=date(2026, 3, 9), outcome=Section47Outcome.CONFERENCE
+        ),
+        {Agency.POLICE: {"outcome": "icpc"}},
+    ),
+    (
+        HealthOutcomesRecorded(
+            recorded_on=date(2026, 3, 31),
+            convicted=True,
+            health_check=True,
+            immunisations=False,
+            teeth_check=True,
+            health_assessment=True,
+            substance_misuse=True,
+            intervention_offered=True,
+            sdq_score=17,
+        ),
+        {Agency.HEALTH: {"recorded_on": "2026-03", "sdq_score": 17, "sdq_reason": None}},
+    ),
+    (
+        ReturnHomeInterviewOffered(
+            missing_started_on=date(2026, 3, 1),
+            offered_on=date(2026, 3, 3),
+            accepted=False,
+            within_72_hours=True,
+        ),
+        {Agency.POLICE: {"missing_started_on": "2026-03-01", "accepted": False}},
+    ),
+    (
+        AdoptionMatched(
+            matched_on=date(2026, 3, 2),
+            adopted_by_foster_carer=False,
+            number_of_adopters=2,
+            adopters_sex=AdoptersSex.FEMALE_COUPLE,
+            adopters_legal_status=AdoptersLegalStatus.CIVIL_PARTNERS,
+        ),
+        {},
+    ),
+    (
+        DeprivationOfLibertyAuthorised(
+            authorised_on=date(2026, 3, 2), basis=DeprivationOfLibertyBasis.INHERENT_JURISDICTION
+        ),
+        {},
+    ),
+    (
+        PeriodOfCareStarted(
+            start_date=date(2026, 3, 2),
+            legal_status=LegalStatus("C2"),
+            home_postcode="EX4",
+            first_review_due=date(2026, 3, 30),
+        ),
+        {Agency.HEALTH: {"start_date": "2026-W10"}, Agency.SCHOOLS: {}},  # never the postcode
+    ),
+    (
+        PlacementStarted(
+            placement_id="PL-1",
+            start_date=date(2026, 3, 2),
+            placement_type="U4",
+            provider="PR1",
+            in_council_area=True,
+            postcode="EX2",
+        ),
+        {},
+    ),
+    (PersonalDetailsRecorded(upn=UPN), {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"), WHOLE_RECORD, ids=[e.event_type for e, _ in WHOLE_RECORD]
+)
+def test_each_fact_of_the_whole_record_reaches_only_the_agencies_whose_purpose_needs_it(
+    event: DomainEvent, expected: dict[Agency, dict[str, object]]
+) -> None:
+    shares = shares_of(envelope(event), event, KEY)
+    assert {m.agency: m.facts for m in shares} == expected
+    for message in shares:
+        body = json.dumps(message.body())
+        for never in (WORKER, TEAM, VISITOR, UPN, "EX4", "EX2", "WROM", "HEAR", "C-000123"):
+            assert never not in body, (message.agency, never)
+
+
+def test_no_agency_is_entitled_to_a_field_that_is_never_shared() -> None:
+    """Worker and visitor ids, postcodes, ethnicity, disabilities, the UPN and every sealed
+    field, the council's record ids: no entitlement names one, for any event."""
+    assert set(PERSONAL_FIELDS) <= set(NEVER_SHARED)
+    for agency, entitled in ENTITLEMENTS.items():
+        for event_type, fields in entitled.items():
+            assert not set(fields) & set(NEVER_SHARED), (agency, event_type)
+
+
+def test_every_domain_event_is_decided_shared_or_not_and_why() -> None:
+    """A new event reaches no partner until it is decided; deciding means a line either in
+    ENTITLEMENTS or, with the reason, in NOT_SHARED (the docs show both)."""
+    types = set(domain_events().types())
+    shared = {t for entitled in ENTITLEMENTS.values() for t in entitled}
+    undecided = types - shared - set(NOT_SHARED)
+    assert not undecided, f"add each to ENTITLEMENTS or NOT_SHARED in sharing.py: {undecided}"
+    assert not shared & set(NOT_SHARED)
+    assert set(NOT_SHARED) <= types and all(NOT_SHARED.values())
