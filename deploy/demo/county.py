@@ -4,12 +4,19 @@
 
 Deterministic from the seed (and the end date, default today): about two years of history
 for the children a large shire council's children's services know (at scale 1: 5,000 children
-in need, 650 on child protection plans, 850 in care, 700 care leavers), in five localities,
-with early-help triage, IRO escalations, risk ratings and dip samples, and register feeds.
-It shows the patterns the boards are for: plans that drift past 9 months, care leavers whose
-accommodation turns unsuitable, NEET spells, attendance that recovers over weeks, escalations
-raised and resolved. Every command carries an idempotency key, so a load that is interrupted
-can simply be run again. `make run` loads it on first start.
+in need, 650 on child protection plans, 850 in care, 700 care leavers, 40 unborn children), in
+five localities, with early-help triage, IRO escalations, risk ratings and dip samples, and
+register feeds. First the council's reference data (its localities, schools, teams and social
+workers: deploy/demo/council.py), then each child's whole record: characteristics and UPN, the
+front door (contacts, referrals and their outcomes, re-referrals, section 47 enquiries: their
+detail for the last year), assessment factors, social worker allocations, statutory visits (the
+last weeks), review participation, placements' postcode districts, health outcomes, missing
+episodes with return home interviews, adoption, previous permanence, deprivation of liberty
+(deploy/demo/record.py). It shows the patterns the boards are for: plans that drift past 9
+months, care leavers whose accommodation turns unsuitable, NEET spells, attendance that recovers
+over weeks, escalations raised and resolved, visits late or missed, children in need waiting for
+a social worker. Every command carries an idempotency key, so a load that is interrupted can
+simply be run again. `make run` loads it on first start.
 """
 
 from __future__ import annotations
@@ -21,22 +28,44 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from contracts.case_events.codes import (
+    AssessmentFactor,
+    PlanType,
+    ReferralOutcome,
+    Section47Outcome,
+)
+from contracts.education.codes import NEET
+from deploy.demo.council import DEMO_SCHOOL, LOCALITIES, Council
+from deploy.demo.journey import Journey, Step
+from deploy.demo.record import Record, exploited, upn
 from shared.auth import LocalIssuer
+
+# What others import from here (the rest of the demo is in council.py, journey.py, record.py).
+__all__ = [
+    "DEMO_SCHOOL",
+    "LOCALITIES",
+    "County",
+    "Journey",
+    "Plan",
+    "Step",
+    "load",
+    "main",
+    "plan",
+    "waited_out",
+]
 
 # Where `make run` keeps its state (deploy/local/stack.py), unless CSP_STATE_DIR says otherwise.
 LOCAL_RUN = Path(__file__).resolve().parents[2] / ".local" / "run"
-LOCALITIES = ["Exeter", "North", "East", "South", "Mid and West"]
 PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
-# The school whose register feeds the demo sends: every school-age child on a child protection
-# plan or in care is on its roll for the feeds' ten weeks (a feed may mark only its pupils).
-DEMO_SCHOOL = "113254"
+# Every school-age child on a child protection plan or in care is on the demo school's roll
+# for the feeds' ten weeks (a feed may mark only its pupils).
 SCHOOL_AGES = range(5, 16)
 GIVEN_NAMES = [
     "Alex",
@@ -73,26 +102,9 @@ FAMILY_NAMES = [
     "Quinn",
     "Trelawny",
 ]
-
-
-@dataclass
-class Step:
-    service: str
-    path: str
-    body: dict[str, Any]
-
-
-@dataclass
-class Journey:
-    key: str
-    steps: list[Step] = field(default_factory=list)
-
-    def add(self, service: str, path: str, **body: Any) -> None:
-        self.steps.append(Step(service, path, {k: _json(v) for k, v in body.items()}))
-
-
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+NEEDS = ["N1", "N1", "N4", "N5"]  # of a child coming into care
+CP_SOURCES = ["2A", "3A", "3E", "5A", "6", "6", "6", "1A"]
+UNBORN_SOURCES = ["3B", "3E", "3E", "3D", "5D", "6"]
 
 
 class County:
@@ -101,82 +113,112 @@ class County:
         self.seed, self.scale, self.end = seed, scale, end
         self.start = end - timedelta(days=730)
         self.n = 0
+        self.council = Council(scale)
+        self.liberty = 0  # children deprived of their liberty so far
 
     def day(self, after: date, within: int) -> date:
         """A day after `after`, at most `within` days later, never after the end."""
         return min(after + timedelta(days=self.rng.randint(1, max(1, within))), self.end)
 
-    def child(self, journey: Journey, age_from: int, age_to: int) -> tuple[str, date, str]:
+    def child(self, journey: Journey, age_from: int, age_to: int) -> Record:
+        """Register a child: the rest of its record is added through what this returns."""
         self.n += 1
         child_id = f"DC-{self.seed}-{self.n:06d}"
         dob = self.end - timedelta(days=self.rng.randint(age_from * 365, age_to * 365))
         locality = self.rng.choice(LOCALITIES)
         names = random.Random(f"{self.seed}-{self.n}")  # apart: the journeys stay as they were
+        personal = {  # invented, sealed by the service
+            "given_names": names.choice(GIVEN_NAMES),
+            "family_name": names.choice(FAMILY_NAMES),
+        }
+        if 5 <= (self.end - dob).days // 365 <= 17:  # at school: a UPN
+            personal["upn"] = upn(names, dob)
         journey.add(
             "case_events",
             "/children",
             child_id=child_id,
             date_of_birth=dob,
             locality=locality,
-            personal={  # invented names, sealed by the service
-                "given_names": names.choice(GIVEN_NAMES),
-                "family_name": names.choice(FAMILY_NAMES),
-            },
+            personal=personal,
         )
-        return child_id, dob, locality
+        return Record(journey, child_id, dob, locality, self.end)
 
     def count(self, n: int) -> int:
         return max(1, round(n * self.scale))
 
     # -- journeys ---------------------------------------------------------------------------
+    # Each draws from the county's generator in the order it always has (the new facts draw
+    # from the child's own, in Record), so the same seed still makes the same journeys.
 
     def children_in_need(self) -> Iterator[Journey]:
         for _ in range(self.count(5000)):
             j = Journey(f"cin-{self.n}")
-            cid, dob, _ = self.child(j, 1, 17)
-            c = f"/children/{cid}"
-            referred = self.day(max(self.start, dob), 600)
-            j.add(
-                "case_events",
-                f"{c}/referrals",
-                referral_id=f"R{self.n}",
-                referral_date=referred,
-                source=self.rng.choice(["1A", "2A", "3A", "3B", "5D", "6", "6", "8"]),
+            rec = self.child(j, 1, 17)
+            c = f"/children/{rec.child_id}"
+            referred = self.day(max(self.start, rec.date_of_birth), 600)
+            source = self.rng.choice(["1A", "2A", "3A", "3B", "5D", "6", "6", "8"])
+            rec.history(self.n, referred, self.start, source)
+            s47 = rec.recent(referred) and rec.rng.random() < 0.08
+            rec.referral(
+                f"R{self.n}",
+                referred,
+                source,
+                ReferralOutcome.SECTION_47 if s47 else ReferralOutcome.ASSESSMENT,
             )
+            if s47:
+                rec.section_47(f"SD{self.n}", referred, Section47Outcome.CHILD_IN_NEED)
             j.add(
                 "case_events", f"{c}/assessments", assessment_id=f"A{self.n}", start_date=referred
             )
             done = self.day(referred, 60)
+            need = self.rng.choice(["N1", "N2", "N3", "N4", "N5"])
+            factors = rec.factors(need, done)
             j.add(
                 "case_events",
                 f"{c}/assessment-completions",
                 assessment_id=f"A{self.n}",
                 completion_date=done,
+                factors=factors,
             )
             j.add(
                 "case_events",
                 f"{c}/child-in-need-plans",
                 plan_id=f"CIN{self.n}",
                 start_date=done,
-                primary_need=self.rng.choice(["N1", "N2", "N3", "N4", "N5"]),
+                primary_need=need,
             )
+            ended = None
             if self.rng.random() < 0.4 and (self.end - done).days > 100:
+                ended = self.day(done, 300)
                 j.add(
                     "case_events",
                     f"{c}/child-in-need-plan-endings",
                     plan_id=f"CIN{self.n}",
-                    end_date=self.day(done, 300),
+                    end_date=ended,
                     reason="RC7",
                 )
-            self.rating(j, cid, done, ["GREEN"] * 6 + ["AMBER"] * 3 + ["RED"])
+            rec.characteristics(referred, disabled=need == "N2")
+            team = self.council.team(rec.locality, "CIN")
+            rec.allocate(team, referred, ended, unallocated=0.07, lapse=0.03)
+            rating = self.rating(j, rec.child_id, done, ["GREEN"] * 6 + ["AMBER"] * 3 + ["RED"])
+            rec.visits(PlanType.CHILD_IN_NEED, done, ended, rating)
+            if exploited(factors) and rec.rng.random() < 0.6:
+                rec.missing(done, rec.rng.randint(1, 3))
+            age = (self.end - rec.date_of_birth).days // 365
+            if ended is None and age in SCHOOL_AGES and rec.rng.random() < 0.2:
+                self.pupil(j, rec, age)  # the attendance of children in need with a plan
             yield j
 
     def child_protection(self) -> Iterator[Journey]:
         for _ in range(self.count(650)):
             j = Journey(f"cp-{self.n}")
-            cid, dob, _ = self.child(j, 0, 16)
-            c = f"/children/{cid}"
-            discussed = self.day(max(self.start, dob), 650)
+            rec = self.child(j, 0, 16)
+            c = f"/children/{rec.child_id}"
+            discussed = self.day(max(self.start, rec.date_of_birth), 650)
+            referred = rec.before(discussed, 2)
+            if rec.recent(referred):
+                source = rec.rng.choice(CP_SOURCES)
+                rec.referral(f"R{self.n}", referred, source, ReferralOutcome.SECTION_47)
             j.add(
                 "case_events",
                 f"{c}/strategy-discussions",
@@ -185,6 +227,9 @@ class County:
                 section_47_enquiry=True,
             )
             conference = self.day(discussed, 20)
+            if rec.recent(discussed):
+                enquiry = rec.before(conference, min(3, (conference - discussed).days))
+                rec.concluded(f"SD{self.n}", enquiry, Section47Outcome.CONFERENCE)
             j.add(
                 "case_events",
                 f"{c}/initial-child-protection-conferences",
@@ -208,129 +253,240 @@ class County:
                     review_date=review,
                 )
                 last, review = review, review + timedelta(days=180)
+            ended = None
             if self.rng.random() < 0.5 and (self.end - conference).days > 200:
+                ended = self.day(last, 120)
                 j.add(
                     "case_events",
                     f"{c}/child-protection-plan-endings",
                     plan_id=plan,
-                    end_date=self.day(last, 120),
+                    end_date=ended,
                 )  # the rest drift on
             elif self.rng.random() < 0.2:
-                j.add("case_events", f"{c}/pre-proceedings", entered_on=self.day(last, 60))
-            self.rating(j, cid, conference, ["RED"] * 4 + ["AMBER"] * 5 + ["GREEN"])
-            age = (self.end - dob).days // 365
-            if age in SCHOOL_AGES:  # last, so the journey's earlier steps keep their keys
-                j.add(
-                    "education",
-                    f"{c}/enrolments",
-                    enrolment_id=f"EN{self.n}",
-                    school_urn=DEMO_SCHOOL,
-                    school_in_council_area=True,
-                    start_date=self.end - timedelta(days=300),
-                    year_group=age - 5,
-                )
+                entered = self.day(last, 60)
+                j.add("case_events", f"{c}/pre-proceedings", entered_on=entered)
+                rec.pre_proceedings(entered, f"CPR{self.n}")
+            if rec.recent(discussed):  # the assessment beside the section 47 enquiry
+                rec.assessment(f"A{self.n}", discussed, "N1", also=[])
+            rec.characteristics(referred, disabled=rec.rng.random() < 0.06)
+            rec.allocate(self.council.team(rec.locality, "CP"), discussed, ended)
+            rating = self.rating(
+                j, rec.child_id, conference, ["RED"] * 4 + ["AMBER"] * 5 + ["GREEN"]
+            )
+            rec.visits(PlanType.CHILD_PROTECTION, conference, ended, rating)
+            if ended is not None:
+                self.repeat_plan(rec, ended, rating)
+            age = (self.end - rec.date_of_birth).days // 365
+            if age in SCHOOL_AGES:
+                self.pupil(j, rec, age)
             yield j
+
+    def repeat_plan(self, rec: Record, ended: date, rating: str) -> None:
+        """For a few children, a second plan within months of the first ending (a repeat
+        plan): another section 47 enquiry, conference and plan, and a social worker again."""
+        if rec.rng.random() > 0.12 or (self.end - ended).days < 60:
+            return
+        concluded = rec.section_47(
+            f"SD{self.n}-2",
+            rec.day(ended, min(300, (self.end - ended).days - 30)),
+            Section47Outcome.CONFERENCE,
+        )
+        conference = rec.day(concluded, 3)
+        rec.add(
+            "/initial-child-protection-conferences", conference_date=conference, plan_required=True
+        )
+        rec.add(
+            "/child-protection-plans",
+            plan_id=f"CP{self.n}-2",
+            category=rec.rng.choice(["NEG", "EMO", "MUL"]),
+            start_date=conference,
+        )
+        rec.allocate(self.council.team(rec.locality, "CP"), concluded)
+        rec.visits(PlanType.CHILD_PROTECTION, conference, None, rating)
+
+    def pupil(self, j: Journey, rec: Record, age: int) -> None:
+        """On the demo school's roll from before the register feeds' ten weeks."""
+        j.add(
+            "education",
+            f"/children/{rec.child_id}/enrolments",
+            enrolment_id=f"EN{self.n}",
+            school_urn=DEMO_SCHOOL,
+            school_in_council_area=True,
+            start_date=self.end - timedelta(days=300),
+            year_group=age - 5,
+        )
+        rec.summer_school(age - 5)
 
     def in_care(self) -> Iterator[Journey]:
         for _ in range(self.count(850)):
             j = Journey(f"cic-{self.n}")
-            cid, dob, _ = self.child(j, 1, 17)
-            c = f"/children/{cid}"
-            start = self.day(max(self.start, dob), 500)
+            rec = self.child(j, 1, 17)
+            c = f"/children/{rec.child_id}"
+            start = self.day(max(self.start, rec.date_of_birth), 500)
+            legal_status = self.rng.choice(["C2", "C2", "C1", "V2", "E1"])
+            # Some older children arrive alone, seeking asylum: accommodated under section 20.
+            uasc = rec.age_on(start) >= 14 and rec.rng.random() < 0.2
             j.add(
                 "case_events",
                 f"{c}/periods-of-care",
                 start_date=start,
-                legal_status=self.rng.choice(["C2", "C2", "C1", "V2", "E1"]),
+                legal_status="V2" if uasc else legal_status,
+                home_postcode=None if uasc else rec.district(),
             )
-            kinds = ["U4", "U6", "U6", "U1", "U3", "K2", "K2"]
-            if (start - dob).days > 16 * 365:
-                kinds += ["H5", "K3", "P2"]
+            rec.characteristics(start, disabled=rec.rng.random() < 0.1, uasc=uasc)
+            if not uasc:
+                rec.previous_permanence(start)
+            if legal_status == "C1" and not uasc and rec.rng.random() < 0.5:
+                rec.proceedings_into_care(start, f"CPR{self.n}")
+            if rec.recent(start) and rec.rng.random() < 0.4:  # the assessment before care
+                factors = [AssessmentFactor.UNACCOMPANIED_ASYLUM_SEEKING] if uasc else []
+                assessed = rec.before(start, 40)
+                rec.assessment(f"A{self.n}", assessed, rec.rng.choice(NEEDS), also=factors)
+            rec.allocate(self.council.team(rec.locality, "CIC"), start)
+            self.placements(j, rec, start)
+            review = start + timedelta(days=25)
+            if review < self.end:
+                j.add(
+                    "case_events",
+                    f"{c}/looked-after-reviews",
+                    review_date=review,
+                    participation=rec.participation(review),
+                )
+            if self.rng.random() < 0.8:
+                recorded = self.day(start, 120)
+                plan = self.rng.choice(
+                    [
+                        "long_term_fostering",
+                        "adoption",
+                        "sgo_or_cao",
+                        "return_to_family",
+                        "long_term_residential",
+                    ]
+                )
+                j.add("case_events", f"{c}/permanence-plans", recorded_on=recorded, plan=plan)
+                if plan == "adoption" and rec.age_on(start) <= 5:
+                    rec.adoption(rec.day(recorded, 90))
+            self.schooling(j, rec, start)
+            self.in_care_beyond(rec, start)
+            rating = self.rating(
+                j, rec.child_id, start, ["AMBER"] * 5 + ["GREEN"] * 3 + ["RED"] * 2
+            )
+            rec.visits(PlanType.CHILD_IN_CARE, start, None, rating)
+            yield j
+
+    def placements(self, j: Journey, rec: Record, start: date) -> None:
+        """The first placement and the moves, each with its postcode district."""
+        c = f"/children/{rec.child_id}"
+        kinds = ["U4", "U6", "U6", "U1", "U3", "K2", "K2"]
+        if (start - rec.date_of_birth).days > 16 * 365:
+            kinds += ["H5", "K3", "P2"]
+        placement_type = self.rng.choice(kinds)
+        provider = self.rng.choice(["PR1", "PR1", "PR4", "PR5"])
+        in_area = self.rng.random() < 0.7
+        j.add(
+            "accommodation",
+            f"{c}/placements",
+            placement_id=f"PL{self.n}-0",
+            start_date=start,
+            placement_type=placement_type,
+            provider=provider,
+            in_council_area=in_area,
+            postcode=rec.district(in_area),
+        )
+        moved = start
+        for move in range(1, self.rng.choice([1, 1, 1, 2, 2, 3])):
+            moved = self.day(moved, 200)
+            if moved >= self.end:
+                break
             j.add(
                 "accommodation",
-                f"{c}/placements",
-                placement_id=f"PL{self.n}-0",
-                start_date=start,
+                f"{c}/placement-changes",
+                placement_id=f"PL{self.n}-{move}",
+                start_date=moved,
                 placement_type=self.rng.choice(kinds),
-                provider=self.rng.choice(["PR1", "PR1", "PR4", "PR5"]),
-                in_council_area=self.rng.random() < 0.7,
+                provider="PR1",
+                in_council_area=True,
+                reason=self.rng.choice(["CARPL", "CHILD", "PLACE"]),
+                postcode=rec.district(),
             )
-            moved = start
-            for move in range(1, self.rng.choice([1, 1, 1, 2, 2, 3])):
-                moved = self.day(moved, 200)
+        if rec.rng.random() < 0.08:  # unstable: three more moves within the last year
+            moved = max(moved, self.end - timedelta(days=330))
+            for move in range(10, 13):
+                moved = rec.day(moved, 90)
                 if moved >= self.end:
                     break
+                in_area = rec.rng.random() < 0.6
                 j.add(
                     "accommodation",
                     f"{c}/placement-changes",
                     placement_id=f"PL{self.n}-{move}",
                     start_date=moved,
-                    placement_type=self.rng.choice(kinds),
-                    provider="PR1",
-                    in_council_area=True,
-                    reason=self.rng.choice(["CARPL", "CHILD", "PLACE"]),
+                    placement_type=rec.rng.choice(kinds),
+                    provider=rec.rng.choice(["PR1", "PR4", "PR5"]),
+                    in_council_area=in_area,
+                    reason=rec.rng.choice(["CARPL", "CHILD", "PLACE"]),
+                    postcode=rec.district(in_area),
                 )
-            review = start + timedelta(days=25)
-            if review < self.end:
-                j.add("case_events", f"{c}/looked-after-reviews", review_date=review)
-            if self.rng.random() < 0.8:
-                j.add(
-                    "case_events",
-                    f"{c}/permanence-plans",
-                    recorded_on=self.day(start, 120),
-                    plan=self.rng.choice(
-                        [
-                            "long_term_fostering",
-                            "adoption",
-                            "sgo_or_cao",
-                            "return_to_family",
-                            "long_term_residential",
-                        ]
-                    ),
-                )
-            age = (self.end - dob).days // 365
-            if 5 <= age <= 16:
-                elsewhere = f"{100000 + self.rng.randint(1, 400):06d}"
-                j.add(
-                    "education",
-                    f"{c}/enrolments",
-                    enrolment_id=f"EN{self.n}",
-                    # Starts at least 200 days before the end, before the register feeds.
-                    school_urn=DEMO_SCHOOL if age in SCHOOL_AGES else elsewhere,
-                    school_in_council_area=self.rng.random() < 0.8,
-                    start_date=self.day(max(start, self.end - timedelta(days=300)), 30),
-                    year_group=max(0, age - 5),
-                )
-                if self.rng.random() < 0.25:
-                    j.add("education", f"{c}/ehcps", started_on=self.day(start, 200))
-                if age == 16 and self.rng.random() < 0.74:
-                    j.add(
-                        "education",
-                        f"{c}/year-11-confirmed-destinations",
-                        recorded_on=self.day(self.end - timedelta(days=120), 100),
-                        destination=self.rng.choice(["F2", "F2", "F4", "F5"]),
-                    )
-            self.rating(j, cid, start, ["AMBER"] * 5 + ["GREEN"] * 3 + ["RED"] * 2)
-            yield j
+
+    def schooling(self, j: Journey, rec: Record, start: date) -> None:
+        """A school-age child in care's school (the demo school's roll, or another), EHCP and
+        year 11 destination."""
+        c = f"/children/{rec.child_id}"
+        age = (self.end - rec.date_of_birth).days // 365
+        if not 5 <= age <= 16:
+            return
+        elsewhere = f"{100000 + self.rng.randint(1, 400):06d}"
+        j.add(
+            "education",
+            f"{c}/enrolments",
+            enrolment_id=f"EN{self.n}",
+            # Starts at least 200 days before the end, before the register feeds.
+            school_urn=DEMO_SCHOOL if age in SCHOOL_AGES else elsewhere,
+            school_in_council_area=self.rng.random() < 0.8,
+            start_date=self.day(max(start, self.end - timedelta(days=300)), 30),
+            year_group=max(0, age - 5),
+        )
+        rec.summer_school(age - 5)
+        if self.rng.random() < 0.25:
+            j.add("education", f"{c}/ehcps", started_on=self.day(start, 200))
+        if age == 16 and self.rng.random() < 0.74:
+            j.add(
+                "education",
+                f"{c}/year-11-confirmed-destinations",
+                recorded_on=self.day(self.end - timedelta(days=120), 100),
+                destination=self.rng.choice(["F2", "F2", "F4", "F5"]),
+            )
+
+    def in_care_beyond(self, rec: Record, start: date) -> None:
+        """After a year in care, the health outcomes; adolescents' missing episodes; and for
+        one or two (a few in a large county), a deprivation of liberty."""
+        if (self.end - start).days >= 365:
+            a_year = start + timedelta(days=365 + rec.rng.randint(0, 40))
+            rec.health_outcomes(min(self.end, a_year))
+        age = rec.age_on(self.end)
+        if age >= 11 and rec.rng.random() < 0.3:
+            rec.missing(start, rec.rng.randint(1, 4))
+        if (
+            age >= 13
+            and self.liberty < self.count(6)
+            and rec.rng.random() < 0.1
+            and rec.deprivation_of_liberty(start)
+        ):
+            self.liberty += 1
 
     def care_leavers(self) -> Iterator[Journey]:
         for _ in range(self.count(700)):
             j = Journey(f"cl-{self.n}")
-            cid, dob, _ = self.child(j, 17, 24)
-            c = f"/children/{cid}"
-            sixteen = dob + timedelta(days=16 * 365 + 5)
+            rec = self.child(j, 17, 24)
+            c = f"/children/{rec.child_id}"
+            sixteen = rec.date_of_birth + timedelta(days=16 * 365 + 5)
             status_on = max(sixteen, self.start - timedelta(days=400))
+            status = self.rng.choice(["relevant", "former_relevant", "former_relevant"])
+            j.add("case_events", f"{c}/care-leaver-status", recorded_on=status_on, status=status)
+            rec.characteristics(status_on, disabled=rec.rng.random() < 0.08)
+            adviser = f"PA-{self.rng.randint(1, 60)}"
             j.add(
-                "case_events",
-                f"{c}/care-leaver-status",
-                recorded_on=status_on,
-                status=self.rng.choice(["relevant", "former_relevant", "former_relevant"]),
-            )
-            j.add(
-                "case_events",
-                f"{c}/personal-advisers",
-                allocated_on=status_on,
-                adviser_id=f"PA-{self.rng.randint(1, 60)}",
+                "case_events", f"{c}/personal-advisers", allocated_on=status_on, adviser_id=adviser
             )
             j.add(
                 "case_events", f"{c}/health-passport-offers", offered_on=status_on, milestone="16"
@@ -354,67 +510,144 @@ class County:
                     contact_date=contact,
                     in_touch="YES" if self.rng.random() < 0.85 else "NO",
                 )
-            moved_in = max(status_on, self.end - timedelta(days=500))
-            letter = self.rng.choice(["T", "T", "S", "E", "B", "R", "D"])
-            j.add(
-                "accommodation",
-                f"{c}/care-leaver-accommodation",
-                recorded_on=moved_in,
-                accommodation=letter,
-                suitability="1",
-            )
-            if self.rng.random() < 0.15:  # accommodation turns unsuitable: priority cohort
-                turned = self.day(moved_in, 300)
-                j.add(
-                    "accommodation",
-                    f"{c}/suitability-reassessments",
-                    reassessed_on=turned,
-                    suitability="2",
-                )
-                j.add(
-                    "case_events",
-                    f"{c}/priority-cohort-flags",
-                    set_on=turned,
-                    reason="unsuitable_accommodation",
-                )
-            activity_on = max(sixteen, self.end - timedelta(days=400))
-            for _spell in range(self.rng.choice([1, 2, 3])):  # NEET spells come and go
-                j.add(
-                    "education",
-                    f"{c}/eet-activities",
-                    recorded_on=activity_on,
-                    activity=self.rng.choice(["F2", "F4", "F5", "P5", "G5", "G5", "G6", "F1"]),
-                )
-                activity_on = self.day(activity_on, 150)
-                if activity_on >= self.end:
-                    break
-            self.rating(j, cid, max(status_on, self.start), ["GREEN"] * 5 + ["AMBER"] * 3 + ["RED"])
+            self.leaving_care_accommodation(j, rec, sixteen, status_on)
+            rated = max(status_on, self.start)
+            self.rating(j, rec.child_id, rated, ["GREEN"] * 5 + ["AMBER"] * 3 + ["RED"])
+            if status == "relevant":  # visited as a child still is (16 and 17)
+                rec.visits(PlanType.CARE_LEAVER, status_on, None, None, visitor=adviser)
             yield j
 
-    def rating(self, j: Journey, cid: str, on: date, choices: list[str]) -> None:
-        rated = max(on, self.start)
+    def leaving_care_accommodation(
+        self, j: Journey, rec: Record, sixteen: date, status_on: date
+    ) -> None:
+        """Where a care leaver lives (turning unsuitable for some: the priority cohort; a
+        tenancy, or homelessness prevention, for others), and their education, employment or
+        training, which comes and goes (NEET spells reviewed at the panel)."""
+        c = f"/children/{rec.child_id}"
+        moved_in = max(status_on, self.end - timedelta(days=500))
+        letter = self.rng.choice(["T", "T", "S", "E", "B", "R", "D"])
         j.add(
-            "escalations",
-            f"/children/{cid}/risk-ratings",
-            rated_on=rated,
-            rating=self.rng.choice(choices),
+            "accommodation",
+            f"{c}/care-leaver-accommodation",
+            recorded_on=moved_in,
+            accommodation=letter,
+            suitability="1",
         )
+        if self.rng.random() < 0.15:  # accommodation turns unsuitable: priority cohort
+            turned = self.day(moved_in, 300)
+            j.add(
+                "accommodation",
+                f"{c}/suitability-reassessments",
+                reassessed_on=turned,
+                suitability="2",
+            )
+            j.add(
+                "case_events",
+                f"{c}/priority-cohort-flags",
+                set_on=turned,
+                reason="unsuitable_accommodation",
+            )
+        rec.housing(sixteen + timedelta(days=2 * 365))
+        activity_on = max(sixteen, self.end - timedelta(days=400))
+        for _spell in range(self.rng.choice([1, 2, 3])):  # NEET spells come and go
+            activity = self.rng.choice(["F2", "F4", "F5", "P5", "G5", "G5", "G6", "F1"])
+            j.add("education", f"{c}/eet-activities", recorded_on=activity_on, activity=activity)
+            if activity in NEET:
+                rec.neet_panel(activity_on)
+            activity_on = self.day(activity_on, 150)
+            if activity_on >= self.end:
+                break
+
+    def unborn_children(self) -> Iterator[Journey]:
+        """Unborn children referred before birth (a pre-birth assessment), each with a social
+        worker; most born since, then on a child in need plan. Drawn from each child's own
+        generator: the county's other journeys stay as they were."""
+        for _ in range(self.count(40)):
+            j = Journey(f"unborn-{self.n}")
+            self.n += 1
+            child_id = f"DC-{self.seed}-{self.n:06d}"
+            rng = random.Random(f"unborn-{child_id}")
+            expected = self.end + timedelta(days=rng.randint(-300, 60))
+            locality = rng.choice(LOCALITIES)
+            j.add(
+                "case_events",
+                "/unborn-children",
+                child_id=child_id,
+                expected_date_of_birth=expected,
+                locality=locality,
+                personal={"family_name": rng.choice(FAMILY_NAMES)},
+            )
+            rec = Record(j, child_id, None, locality, self.end)
+            known = max(self.start, expected - timedelta(days=rng.randint(70, 150)))
+            rec.referral(
+                f"R{self.n}", known, rng.choice(UNBORN_SOURCES), ReferralOutcome.ASSESSMENT
+            )
+            rec.characteristics(known, unborn=True)
+            c = f"/children/{child_id}"
+            j.add("case_events", f"{c}/assessments", assessment_id=f"A{self.n}", start_date=known)
+            rec.allocate(self.council.team(locality, "CIN"), known, lapse=0.05)
+            born = expected + timedelta(days=rng.randint(-21, 10))
+            done = rec.day(known, 60)
+            if born < done:  # the assessment is authorised after the birth
+                rec.birth(born)
+            j.add(
+                "case_events",
+                f"{c}/assessment-completions",
+                assessment_id=f"A{self.n}",
+                completion_date=done,
+                factors=rec.factors(None, done),
+            )
+            if rec.born is None and born < self.end:
+                rec.birth(born)
+            if rec.born is not None:
+                self.after_birth(rec, done)
+            yield j
+
+    def after_birth(self, rec: Record, assessed: date) -> None:
+        """A baby known before birth: into care within days for some (an interim care order,
+        or accommodated), on a child in need plan for the rest."""
+        born = rec.date_of_birth
+        if rec.rng.random() < 0.3:
+            care = rec.day(born, 7)
+            if care < self.end:
+                legal_status = rec.rng.choice(["C1", "C1", "V2"])
+                rec.add(
+                    "/periods-of-care",
+                    start_date=care,
+                    legal_status=legal_status,
+                    home_postcode=rec.district(),
+                )
+                rec.visits(PlanType.CHILD_IN_CARE, care, None, None)
+            return
+        plan_on = rec.day(max(assessed, born), 14)
+        if plan_on < self.end:
+            rec.add(
+                "/child-in-need-plans",
+                plan_id=f"CIN{self.n}",
+                start_date=plan_on,
+                primary_need="N1",
+            )
+            rec.visits(PlanType.CHILD_IN_NEED, plan_on, None, None)
+
+    def rating(self, j: Journey, cid: str, on: date, choices: list[str]) -> str:
+        """The child's risk rating, and for some a manager's dip sample: the rating that
+        stands (the moderated one where the manager disagreed)."""
+        rated = max(on, self.start)
+        rating = self.rng.choice(choices)
+        j.add("escalations", f"/children/{cid}/risk-ratings", rated_on=rated, rating=rating)
         if self.rng.random() < 0.3:  # a manager's dip sample; 87% agree
             agreed = self.rng.random() < 0.87
+            moderated = "AMBER" if rating != "AMBER" else "RED"
             j.add(
                 "escalations",
                 f"/children/{cid}/dip-samples",
                 sampled_on=self.day(rated, 60),
                 manager_id=f"TM-{self.rng.randint(1, 30)}",
                 agreed=agreed,
-                **(
-                    {}
-                    if agreed
-                    else {
-                        "moderated_to": "AMBER" if j.steps[-1].body["rating"] != "AMBER" else "RED"
-                    }
-                ),
+                **({} if agreed else {"moderated_to": moderated}),
             )
+            return rating if agreed else moderated
+        return rating
 
     def triage(self) -> Iterator[Journey]:
         day = self.start
@@ -455,21 +688,45 @@ class County:
                     + ["drift_in_cp_plan", "pathway_plan_quality", "care_planning"]
                 ),
             )
-            if self.rng.random() < 0.4:
-                j.add(
-                    "escalations",
-                    f"/escalations/{eid}/advancements",
-                    advanced_on=self.day(raised, 20),
-                    stage="formal",
-                )
+            formal = self.day(raised, 20) if self.rng.random() < 0.4 else None
+            resolved: tuple[date, str] | None = None  # the day and the resolution
             if self.rng.random() < 0.75 and raised < self.end - timedelta(days=30):
+                resolved = (
+                    self.day(raised + timedelta(days=20), 40),
+                    self.rng.choice(["plan_changed", "agreed"]),
+                )
+            self.escalation_steps(j, eid, raised, formal, resolved[0] if resolved else None)
+            if resolved is not None:
                 j.add(
                     "escalations",
                     f"/escalations/{eid}/resolutions",
-                    resolved_on=self.day(raised + timedelta(days=20), 40),
-                    resolution=self.rng.choice(["plan_changed", "agreed"]),
+                    resolved_on=resolved[0],
+                    resolution=resolved[1],
                 )
             yield j
+
+    def escalation_steps(
+        self, j: Journey, eid: str, raised: date, formal: date | None, resolved: date | None
+    ) -> None:
+        """Between raising and resolution: the formal stage for some, the response (most
+        within days, some after weeks), and for a few formal ones the senior manager and then
+        the director. Drawn from the escalation's own generator."""
+        rng = random.Random(f"escalation-{eid}")
+        path = f"/escalations/{eid}"
+        if formal is not None:
+            j.add("escalations", f"{path}/advancements", advanced_on=formal, stage="formal")
+        closes, last = resolved or self.end, formal or raised
+        if rng.random() > 0.85:
+            return  # no response yet
+        last = min(last + timedelta(days=rng.choice([1, 2, 3, 5, 7, 9, 12, 18])), closes)
+        j.add("escalations", f"{path}/responses", responded_on=last)
+        for stage in ("senior_manager", "director"):
+            if formal is None or rng.random() > 0.3:
+                return
+            last += timedelta(days=rng.randint(3, 20))
+            if last >= closes:
+                return
+            j.add("escalations", f"{path}/advancements", advanced_on=last, stage=stage)
 
 
 def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
@@ -504,9 +761,8 @@ def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
 async def send(
     client: httpx.AsyncClient, url: str, step: Step, key: str, auth: dict[str, str]
 ) -> None:
-    """Send one command until it is recorded; a transport error, the rate limit, or a child
-    not yet known to another service is waited out (the idempotency key makes resending
-    safe); any other refusal stops the load."""
+    """Send one command until it is recorded; what `waited_out` says is transient is waited
+    out (the idempotency key makes resending safe); any other refusal stops the load."""
     deadline = time.monotonic() + 600
     pause = 0.2
     while True:
@@ -521,29 +777,62 @@ async def send(
             continue
         if r.status_code in (200, 201):
             return
-        if r.status_code == 429 and time.monotonic() < deadline:  # over the rate limit
-            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
-            continue
-        # A child registered a moment ago may not be known to the other services yet.
-        if r.status_code == 404 and step.service != "case_events" and time.monotonic() < deadline:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
-            continue
-        raise RuntimeError(f"{step.path}: {r.status_code} {r.text[:300]}")
+        wait = waited_out(step, r)
+        if wait is None and r.status_code == 409 and step.exists_ok:
+            return  # known already: what the command wanted
+        if wait is None or time.monotonic() > deadline:
+            raise RuntimeError(f"{step.path}: {r.status_code} {r.text[:300]}")
+        await asyncio.sleep(wait or pause)
+        pause = min(pause * 2, 5.0)
 
 
-async def load(
-    base_port: int,
-    seed: int,
-    scale: float,
-    end: date,
-    auth: dict[str, str],
-    concurrency: int = 24,
-    urls: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Load the county through the APIs at `urls` (service -> base URL), by default the local
-    stack's ports from `base_port`, as the user `auth` (its Authorization header) names;
-    return what was loaded."""
+def waited_out(step: Step, r: httpx.Response) -> float | None:
+    """How long to wait before sending a refused command again (0: back off), or None if it
+    was refused for good. Transient: the rate limit; a concurrency conflict (another writer,
+    e.g. a worker's policy, appended to the stream first: the command is decided again); and
+    at a service other than case events, a child or an item of reference data recorded a
+    moment ago that its copy does not have yet."""
+    if r.status_code == 429:
+        return float(r.headers.get("Retry-After", "1"))
+    try:
+        problem = r.json()
+    except ValueError:
+        return None
+    if r.status_code == 409 and isinstance(problem, dict) and "expected_version" in problem:
+        return 0
+    if step.service == "case_events":
+        return None
+    if r.status_code == 404:
+        return 0
+    errors = problem.get("detail") if isinstance(problem, dict) else None
+    if r.status_code == 422 and isinstance(errors, list) and errors:
+        unknown = all(e.get("type") == "unknown_reference" for e in errors if isinstance(e, dict))
+        return 0 if unknown else None
+    return None
+
+
+@dataclass
+class Plan:
+    """Everything a load sends, in the order it sends it."""
+
+    reference: list[list[Step]]  # the council's reference data, level by level
+    journeys: list[Journey]  # concurrently, each journey's steps in order
+    later: list[Journey]  # then these, which name children the journeys registered
+    feeds: list[Step]  # then the register feeds, one by one
+    children: int
+    unborn: int
+
+    @property
+    def total(self) -> int:
+        return (
+            sum(len(level) for level in self.reference)
+            + sum(len(j.steps) for j in self.journeys + self.later)
+            + len(self.feeds)
+        )
+
+
+def plan(seed: int, scale: float, end: date) -> Plan:
+    """The county's commands (no I/O: the same for the same seed, scale and end)."""
     county = County(seed, scale, end)
     journeys = [
         *county.children_in_need(),
@@ -561,6 +850,7 @@ async def load(
     # Escalations name children registered above: they run after every child is loaded, or
     # they could hold every slot waiting for children whose journeys cannot start.
     later = [*county.triage(), *county.escalations(children)]
+    unborn = list(county.unborn_children())  # their own generators: the rest stay as they were
     # The demo school's roll: its register feeds mark these children only.
     pupils = [
         s.path.split("/")[2]
@@ -568,8 +858,41 @@ async def load(
         for s in j.steps
         if s.path.endswith("/enrolments") and s.body["school_urn"] == DEMO_SCHOOL
     ]
-    feeds = list(register_feeds(county, pupils))
-    total = sum(len(j.steps) for j in journeys + later) + len(feeds)
+    schools = {
+        DEMO_SCHOOL,
+        *(
+            s.body["school_urn"]
+            for j in journeys
+            for s in j.steps
+            if s.path.endswith("/enrolments")
+        ),
+    }
+    return Plan(
+        reference=county.council.reference_data(schools),
+        journeys=journeys + unborn,
+        later=later,
+        feeds=list(register_feeds(county, pupils)),
+        children=len(children) + len(unborn),
+        unborn=len(unborn),
+    )
+
+
+async def load(
+    base_port: int,
+    seed: int,
+    scale: float,
+    end: date,
+    auth: dict[str, str],
+    concurrency: int = 24,
+    urls: dict[str, str] | None = None,
+    manager: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Load the county through the APIs at `urls` (service -> base URL), by default the local
+    stack's ports from `base_port`, as the user `auth` (its Authorization header) names, the
+    reference data as `manager` (a manager keeps it; default `auth`); return what was
+    loaded."""
+    work = plan(seed, scale, end)
+    total = work.total
     done = 0
     started = time.monotonic()
     semaphore = asyncio.Semaphore(concurrency)
@@ -577,15 +900,15 @@ async def load(
 
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=64)) as client:
 
-        async def post(step: Step, key: str) -> None:
-            await send(client, f"{urls[step.service]}{step.path}", step, key, auth)
+        async def post(step: Step, key: str, user: dict[str, str] = auth) -> None:
+            nonlocal done
+            await send(client, f"{urls[step.service]}{step.path}", step, key, user)
+            done += 1
 
         async def run(journey: Journey) -> None:
-            nonlocal done
             async with semaphore:
                 for i, step in enumerate(journey.steps):
                     await post(step, f"demo-{seed}-{journey.key}-{i}")
-                    done += 1
 
         async def progress() -> None:
             while True:
@@ -599,27 +922,35 @@ async def load(
 
         reporter = asyncio.create_task(progress())
         try:
-            await asyncio.gather(*(run(j) for j in journeys))
-            await asyncio.gather(*(run(j) for j in later))
-            for i, step in enumerate(feeds):
+            for level in work.reference:  # one by one: each kind is one list
+                for step in level:
+                    await post(step, _reference_key(seed, step), manager or auth)
+            await asyncio.gather(*(run(j) for j in work.journeys))
+            await asyncio.gather(*(run(j) for j in work.later))
+            for i, step in enumerate(work.feeds):
                 await post(step, f"demo-{seed}-feed-{i}")
-                done += 1
         finally:
             reporter.cancel()
     seconds = time.monotonic() - started
-    marks = sum(len(s.body["marks"]) for s in feeds)
+    marks = sum(len(s.body["marks"]) for s in work.feeds)
     summary = {
-        "children": len(children),
+        "children": work.children,
         "commands": total,
         "register_feed_marks": marks,
         "seconds": round(seconds, 1),
     }
     print(
-        f"demo county loaded: {len(children):,} children, {total:,} commands "
-        f"(including {len(feeds)} register feeds with {marks:,} marks) in {seconds:.0f}s",
+        f"demo county loaded: {work.children:,} children ({work.unborn} known before birth), "
+        f"{total:,} commands (including {len(work.feeds)} register feeds with {marks:,} marks) "
+        f"in {seconds:.0f}s",
         flush=True,
     )
     return summary
+
+
+def _reference_key(seed: int, step: Step) -> str:
+    """A reference item's idempotency key: its kind and its key (the body's first field)."""
+    return f"demo-{seed}-reference-{step.path.rsplit('/', 1)[-1]}-{next(iter(step.body.values()))}"
 
 
 def main() -> None:
@@ -654,8 +985,10 @@ def main() -> None:
     args = parser.parse_args()
     end = args.end or date.today()
     try:
-        auth = LocalIssuer(args.auth_dir).headers("demo-loader", "council", "practitioner")
-        asyncio.run(load(args.base_port, args.seed, args.scale, end, auth))
+        issuer = LocalIssuer(args.auth_dir)
+        auth = issuer.headers("demo-loader", "council", "practitioner")
+        manager = issuer.headers("demo-loader", "council", "manager")
+        asyncio.run(load(args.base_port, args.seed, args.scale, end, auth, manager=manager))
     except (RuntimeError, httpx.HTTPError) as error:
         sys.exit(f"demo county: {error!r}")
 

@@ -737,6 +737,7 @@ def load_demo_county(stack: LocalStack) -> None:
                 scale=scale,
                 end=datetime.date.today(),
                 auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
+                manager=stack.issuer.headers("demo-loader", "council", "manager"),
             )
         )
     except Exception as error:
