@@ -173,7 +173,7 @@ def declaration_of(dependencies: Sequence[params.Depends]) -> Requires | None:
 
 # The API docs, served by every app (shared/security.py `add_api_docs`) through the gate like
 # any route, declaring Permission.API_DOCS; every valid token is granted it.
-API_DOCS_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+API_DOCS_PATHS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}")
 # Every process serves these (shared/http.py, FastAPI's docs): shown once for every service.
 OPERATIONAL_PATHS = frozenset({"/health", "/metrics", *API_DOCS_PATHS})
 

@@ -7,16 +7,16 @@ import json
 import math
 import re
 import time
+from base64 import b64encode
+from hashlib import sha256
+from html.parser import HTMLParser
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.openapi.docs import (
-    get_redoc_html,
-    get_swagger_ui_html,
-    get_swagger_ui_oauth2_redirect_html,
-)
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.staticfiles import StaticFiles
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
@@ -122,15 +122,26 @@ class LimitRequestBody:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
+def content_security_policy(*inline_scripts: str) -> str:
+    """The one policy every response carries: this origin's own scripts, styles, images and
+    fonts, nothing from anywhere else. A page with inline scripts of its own (the API docs'
+    pages: FastAPI writes Swagger UI's start-up inline) names each by its hash, so exactly
+    those run and no injected one does: no 'unsafe-inline', no other origin."""
+    hashes = "".join(
+        f" 'sha256-{b64encode(sha256(s.encode()).digest()).decode()}'" for s in inline_scripts
+    )
+    return (
+        f"default-src 'self'; script-src 'self'{hashes}; style-src 'self'; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 # Sent with every response. The dashboard serves its own scripts and styles only (no inline
-# script, no CDN), so the policy can forbid everything else; API docs pages (/docs) load
-# Swagger UI from a CDN and get a policy of their own.
+# script, no CDN), and so do the API docs (`add_api_docs`), so the policy forbids everything
+# else.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-        "form-action 'self'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": content_security_policy(),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -139,11 +150,6 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cache-Control": "no-store",
 }
-DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: "
-    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
-)
 _SECURITY_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
 
@@ -167,8 +173,6 @@ class SecurityHeaders:
                 for name, value in _SECURITY_HEADERS:
                     if name in present:
                         continue
-                    if name == b"content-security-policy" and path in ("/docs", "/redoc"):
-                        value = DOCS_POLICY.encode()
                     if name == b"cache-control" and path.startswith(("/static/", "/assets/")):
                         continue
                     headers.append((name, value))
@@ -207,12 +211,54 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
+class _InlineScripts(HTMLParser):
+    """The text of each inline `<script>` of a page: what its Content-Security-Policy hashes."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self._inside = False
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "script" and not dict(attrs).get("src"):
+            self._inside = True
+            self.scripts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside:
+            self.scripts[-1] += data
+
+
+def with_its_scripts_allowed(page: HTMLResponse) -> HTMLResponse:
+    """The page, its policy allowing its own inline scripts (by hash) and nothing more."""
+    scripts = _InlineScripts(bytes(page.body).decode()).scripts
+    page.headers["Content-Security-Policy"] = content_security_policy(*scripts)
+    return page
+
+
+# Swagger UI's script, stylesheet and icon, as the package fastapi-offline ships them (it keeps
+# them in step with the Swagger UI FastAPI's own pages load from a CDN): each service serves
+# them itself, so its docs work on a council network without the internet.
+DOCS_ASSETS = "/docs/assets"
+_DOCS_ASSET_FILES = StaticFiles(packages=[("fastapi_offline", "static")])
+# Swagger UI's defaults that would reach another origin: its spec validator's badge.
+_OFFLINE_SWAGGER_UI = {"validatorUrl": None}
+
+
 def add_api_docs(app: FastAPI) -> None:
-    """FastAPI's docs (/openapi.json, /docs and its OAuth2 redirect, /redoc) as routes of the
-    app, each declaring `Permission.API_DOCS`: FastAPI's own are plain Starlette routes that
-    no dependency runs on, so the permission table's gate (`authorise`) never saw them. Swagger
-    UI and ReDoc load their scripts from FastAPI's default CDN, as FastAPI's own pages did
-    (DOCS_POLICY allows it)."""
+    """FastAPI's docs (/openapi.json, /docs and its OAuth2 redirect, and Swagger UI's assets
+    under /docs/assets) as routes of the app, each declaring `Permission.API_DOCS`: FastAPI's
+    own are plain Starlette routes that no dependency runs on, so the permission table's gate
+    (`authorise`) never saw them; a static mount would not see it either. Everything the page
+    loads comes from the service itself (no CDN), so the policy stays strict. No ReDoc: its
+    styling injects inline styles that a strict policy refuses, and Swagger UI shows the same
+    document."""
     docs = [requires(Permission.API_DOCS)]
     title = app.title
 
@@ -221,24 +267,34 @@ def add_api_docs(app: FastAPI) -> None:
 
     async def swagger(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
-        return get_swagger_ui_html(
-            openapi_url=f"{root}/openapi.json",
-            title=f"{title} - Swagger UI",
-            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+        assets = f"{root}{DOCS_ASSETS}"
+        return with_its_scripts_allowed(
+            get_swagger_ui_html(
+                openapi_url=f"{root}/openapi.json",
+                title=f"{title} - Swagger UI",
+                swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+                swagger_css_url=f"{assets}/swagger-ui.css",
+                swagger_favicon_url=f"{assets}/favicon.png",
+                oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+                swagger_ui_parameters=_OFFLINE_SWAGGER_UI,
+            )
         )
 
     async def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return with_its_scripts_allowed(get_swagger_ui_oauth2_redirect_html())
 
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "").rstrip("/")
-        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{title} - ReDoc")
+    async def asset(name: str, request: Request) -> Response:
+        response = await _DOCS_ASSET_FILES.get_response(name, request.scope)
+        # Kept by the browser, revalidated by its ETag (304) on each visit: a docs page does
+        # not fetch 1.5 MB of script again, and a new version is picked up at once.
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
 
     for path, endpoint in (
         ("/openapi.json", openapi),
         ("/docs", swagger),
         ("/docs/oauth2-redirect", oauth2_redirect),
-        ("/redoc", redoc),
+        (f"{DOCS_ASSETS}/{{name}}", asset),
     ):
         app.add_api_route(
             path, endpoint, methods=["GET"], include_in_schema=False, dependencies=docs
