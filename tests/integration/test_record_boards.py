@@ -441,7 +441,7 @@ def check_after(b: Boards, attendance: Any) -> None:
     assert workforce[("sw.workers", None)] == (3, None, None)
     assert workforce[("sw.allocated", None)] == (4, None, None)
     assert workforce[("sw.caseload.1_to_10", None)] == (3, 3, 100.0)
-    assert workforce[("team.T-EX", None)] == (2, 4, 50.0)  # R1, R2
+    assert workforce[("worker.team.T-EX", None)] == (2, 4, 50.0)  # R1, R2
     assert workforce[("pa.workers", None)] == (1, None, None)
     assert workforce[("in_need_unallocated", None)] == (0, 4, 0.0)  # R3 from 1 March
     assert workforce[("worker.sw.SW-2", None)] == (2, None, None)  # U1 and R3

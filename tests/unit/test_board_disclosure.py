@@ -717,3 +717,63 @@ def test_a_caseload_band_hidden_alone_would_come_back_from_the_workers_total() -
     shown = {f.key: f for f in published[None].figures}
     assert shown["sw.caseload.11_to_15"].suppressed and shown["sw.caseload.1_to_10"].suppressed
     assert not [key for key in shown if key.startswith("worker.")]
+
+
+def _shown(sheet: disclosure.Sheet) -> dict[str, Any]:
+    return {f.key: f for f in sheet[None].figures}
+
+
+def _in_need(n: int, allocated: int, as_at: date) -> list[tuple[date, list[Child], list[Happened]]]:
+    """`n` children in need on a CIN plan, the first `allocated` with a social worker, every
+    one attending (so the counts attending are the groups' sizes)."""
+    children = [
+        Child(
+            f"C{i}",
+            "Exeter",
+            date(2012, 1, 1),
+            {"cin_plan": "P", **({"social_worker": "SW"} if i < allocated else {})},
+        )
+        for i in range(n)
+    ]
+    marks = [
+        Happened("attendance", c.child_id, as_at, "Exeter", sessions_attended=1) for c in children
+    ]
+    return [(as_at, children, marks)]
+
+
+def test_few_children_in_need_without_a_worker_are_not_the_difference_of_two_groups() -> None:
+    """Twenty children in need, two without a social worker (the number the workforce board
+    suppresses): the attendance board's `cin_all` (20) less `cin_allocated` (18) would give it
+    under primary suppression alone; the partnership view hides one of the two. With ten
+    without a worker, both groups stay published."""
+    as_at = date(2024, 3, 1)
+    days = _in_need(20, 18, as_at)
+    council = disclosure.by_locality(d.attendance, (days,), as_at, ["Exeter"])
+    primary = {f.key: f for f in suppress(council[None], THRESHOLD).figures}
+    assert primary["cin_all"].denominator == 20 and primary["cin_allocated"].denominator == 18
+    shown = _shown(disclosure.partnership(d.attendance, (days,), as_at, ["Exeter"], THRESHOLD))
+    assert shown["cin_all"].suppressed or shown["cin_allocated"].suppressed
+    many = _in_need(20, 10, as_at)
+    shown = _shown(disclosure.partnership(d.attendance, (many,), as_at, ["Exeter"], THRESHOLD))
+    assert (shown["cin_all"].denominator, shown["cin_allocated"].denominator) == (20, 10)
+
+
+def _plans(under_1: int, aged_1_to_8: int, as_at: date) -> list[Child]:
+    born = (*([as_at - timedelta(days=100)] * under_1), *([date(2020, 1, 1)] * aged_1_to_8))
+    return [Child(f"P{i}", "Exeter", b, {"cp_plan": "P"}) for i, b in enumerate(born)]
+
+
+def test_a_cut_within_a_cut_does_not_publish_a_small_difference() -> None:
+    """Ten under-1s and two children aged 1 to 8 on a plan: `cut.age_0_8` (12) less
+    `cut.under_1` (10) is the two; one of them is hidden. Three under-1s among twelve: the
+    under-1s are hidden, the 0-8s (whose rest, nine, is published nowhere) are not."""
+    as_at = date(2024, 3, 1)
+    key, inner = "cut.age_0_8.cp_plans_open", "cut.under_1.cp_plans_open"
+    children = _plans(10, 2, as_at)
+    primary = {f.key: f for f in suppress(d.timeliness(children, as_at, None), THRESHOLD).figures}
+    assert (primary[key].count, primary[inner].count) == (12, 10)
+    shown = _shown(disclosure.partnership(d.timeliness, (children,), as_at, ["Exeter"], THRESHOLD))
+    assert shown[key].suppressed or shown[inner].suppressed
+    few = _plans(3, 9, as_at)
+    shown = _shown(disclosure.partnership(d.timeliness, (few,), as_at, ["Exeter"], THRESHOLD))
+    assert shown[inner].suppressed and shown[key].count == 12

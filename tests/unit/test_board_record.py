@@ -391,13 +391,14 @@ def test_caseloads_are_open_allocations_banded_and_workers_are_council_view_only
     assert f[("sw.allocated", None)] == (15, None)
     assert f[("sw.caseload.1_to_10", None)] == (1, 2)
     assert f[("sw.caseload.11_to_15", None)] == (1, 2)
-    assert f[("team.T1", None)] == (12, 15)
+    assert f[("worker.team.T1", None)] == (12, 15)  # a team of one: a worker's caseload
     assert f[("pa.workers", None)] == (1, None)
     assert f[("pa.allocated", None)] == (1, None)
     assert f[("in_need_unallocated", None)] == (1, 16)
     assert f[("worker.sw.SW-1", None)] == (12, None)
     sheet = disclosure.partnership(cw.workforce, (children,), day, ["Exeter"], 5)
     assert not [f.key for b in sheet.values() for f in b.figures if f.key.startswith("worker.")]
+    assert not [f.key for b in sheet.values() for f in b.figures if "team" in f.key]
     assert not [f.key for f in suppress(board, 5).figures if f.key.startswith("worker.")]
 
 

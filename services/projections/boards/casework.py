@@ -254,8 +254,12 @@ def workforce(children: Sequence[Child], as_at: date, locality: str | None) -> B
     advisers = Counter(c.get("personal_adviser") for c in children if with_adviser(c, as_at))
     teams = [c.get("sw_team") for c in children if c.get("social_worker")]
     figures = _caseloads("sw", "Social workers", social_workers, doc)
-    figures += breakdown(
-        "team", "Children allocated, by team", teams, sorted({t for t in teams if t}), doc
+    figures += breakdown(  # the council view only: a team of one is a worker's caseload
+        f"{COUNCIL_ONLY}team",
+        "Children allocated, by team",
+        teams,
+        sorted({t for t in teams if t}),
+        doc,
     )
     figures += _caseloads("pa", "Personal advisers", advisers, doc)
     in_need_now = [c for c in children if in_need(c)]

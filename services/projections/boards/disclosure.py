@@ -7,6 +7,10 @@ some of them add up (`sums_of`): a breakdown adds up to its total (age bands, RA
 plan durations, placement types, permanence plans, reasons, dip-sample outcomes, the months of
 a period; on the boards of the child's whole record, as their `Shape` declares: caseload
 bands, stages, outcomes, tenures...), and each locality's quantity adds up to the county's.
+A group published with a group within it (`NESTED_CUTS`: the under-1s within the 0-8s;
+`COMPLEMENTS`: the children in need with a social worker within all of them) adds up to it
+with the rest, a quantity no figure publishes, protected as one that did: its difference is
+not published when small.
 Figures naming a worker (`model.COUNCIL_ONLY`) are left out before anything else. A quantity
 is hidden when
 
@@ -28,7 +32,7 @@ board that shows it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -66,6 +70,35 @@ def _glob(pattern: str, key: str) -> str | None:
     if len(key) > len(head) + len(tail) and key.startswith(head) and key.endswith(tail):
         return key[len(head) : len(key) - len(tail)]
     return None
+
+
+# (total, part, rest): a group, a group within it, and the rest of it (unpublished), as
+# patterns over the names of a board's quantities (`*` the same in all three): wherever the
+# total and the part are on a board in a period, total = part + rest.
+NESTED_CUTS = (("cut.age_0_8.*", "cut.under_1.*", "cut.age_1_to_8.*"),)
+COMPLEMENTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "attendance": (
+        ("cin_all", "cin_allocated", "cin_unallocated"),  # those attending
+        ("of:cin_all", "of:cin_allocated", "of:cin_unallocated"),  # the groups
+    ),
+}
+REST = "rest:"  # the names of the rests (never a figure's)
+
+
+def complements_of(board: str, values: dict[Q, int], loc: str | None) -> list[Sum]:
+    """The sums a group within a group makes on one locality's board, with its rest's value
+    (added to `values`) as total less part."""
+    found = []
+    for total, part, rest in (*COMPLEMENTS.get(board, ()), *NESTED_CUTS):
+        for (place, key, period), value in sorted(values.items(), key=_order_q):
+            star = _glob(total, key) if place == loc else None
+            within = (loc, part.replace("*", star or ""), period)
+            if star is None or within not in values or values[within] > value:
+                continue
+            left: Q = (loc, REST + rest.replace("*", star), period)
+            values[left] = value - values[within]
+            found.append(Sum((key, period), ((within[1], period), (left[1], period))))
+    return found
 
 
 @dataclass(frozen=True)
@@ -122,13 +155,13 @@ SHAPES: dict[str, Shape] = {
         shares=(
             ("sw.caseload.*", "sw.workers"),
             ("pa.caseload.*", "pa.workers"),
-            ("team.*", "sw.allocated"),
+            ("worker.team.*", "sw.allocated"),
             ("in_need_unallocated", "in_need"),
         ),
         totals=(
             ("sw.workers", "sw.caseload.*"),
             ("pa.workers", "pa.caseload.*"),
-            ("sw.allocated", "team.*"),
+            ("sw.allocated", "worker.team.*"),
         ),
     ),
     "front-door": Shape(
@@ -294,6 +327,10 @@ def _order(q: Q) -> tuple[str, str, str]:
     return (q[0] or "", q[1], q[2] or "")
 
 
+def _order_q(item: tuple[Q, int]) -> tuple[str, str, str]:
+    return _order(item[0])
+
+
 @dataclass
 class _Quantities:
     values: dict[Q, int]
@@ -316,7 +353,8 @@ def _quantities(sheet: Sheet) -> _Quantities:
             if denominator is not None:
                 values.setdefault(denominator, f.denominator or 0)
             figures.append((count, denominator, board.board not in CHANGES))
-        sums += [((loc, *s.total), tuple((loc, *p) for p in s.parts)) for s in sums_of(board)]
+        declared = sums_of(board) + complements_of(board.board, values, loc)
+        sums += [((loc, *s.total), tuple((loc, *p) for p in s.parts)) for s in declared]
     localities = [loc for loc in places if loc is not None]
     if None in sheet and localities:
         for _, key, period in sorted({(None, n, p) for _, n, p in values}, key=_order):
@@ -340,18 +378,21 @@ def hidden_in(
     a small group, or one `seed` hides: rule 3), one more known quantity tied to it. `fixed`:
     quantities decided elsewhere (a month's, on its own board), never hidden here."""
     q = _quantities(sheet)
-    hidden = set(seed) | {k for k, v in q.values.items() if 0 < v < threshold}
+    # A rest is never published: unknown, but the one unknown of its sum when not small.
+    rests = {k for k in q.values if k[1].startswith(REST)}
+    free = {k for k in rests if not 0 < q.values[k] < threshold}
+    hidden = set(seed) | rests | {k for k, v in q.values.items() if 0 < v < threshold}
     seeded = set(seed)
     given_up: set[Q] = set()
     while True:
-        _secondary(q, hidden, fixed)
+        _secondary(q, hidden, lambda k: k in rests or fixed(k), free)
         matters = seeded | {
             k for k in hidden if q.values.get(k, 0) < threshold and _sensitive(q, k, threshold)
         }
         determined = sorted(_determined(q.sums, hidden) & matters - given_up, key=_order)
         if not determined:
-            return hidden
-        more = _nearest_known(q, hidden, determined[0], fixed)
+            return hidden - free
+        more = _nearest_known(q, hidden, determined[0], lambda k: k in rests or fixed(k))
         if more is None:
             given_up.add(determined[0])
         else:
@@ -368,15 +409,19 @@ def _sensitive(q: _Quantities, k: Q, threshold: int) -> bool:
     )
 
 
-def _secondary(q: _Quantities, hidden: set[Q], fixed: Callable[[Q], bool]) -> None:
-    """Rule 2 (and the count of a share of a hidden denominator), until nothing changes."""
+def _secondary(
+    q: _Quantities, hidden: set[Q], fixed: Callable[[Q], bool], free: Collection[Q] = ()
+) -> None:
+    """Rule 2 (and the count of a share of a hidden denominator), until nothing changes;
+    `free`: unpublished quantities that may be the one unknown of a sum (not small)."""
     while True:
         for count, denominator, share in q.figures:
             if share and denominator in hidden:
                 hidden.add(count)
         changed = False
         for total, parts in q.sums:
-            if sum(m in hidden for m in (total, *parts)) != 1:
+            unknown = [m for m in (total, *parts) if m in hidden]
+            if len(unknown) != 1 or unknown[0] in free:
                 continue
             known = [
                 m for m in parts if m not in hidden and q.values.get(m, 0) > 0 and not fixed(m)
