@@ -5,7 +5,8 @@ a manager would, before its first command.
 
 `seed()` is idempotent (each item under an Idempotency-Key of its own; an item already
 current is fine), so it may run again on a platform that has them; it can wait until
-education's copy has the schools (`wait_known()`: by its database, with a deadline).
+education's copy has the schools (`wait_known()`, or has one retired: `wait_retired()`; by its
+database, with a deadline).
 """
 
 from __future__ import annotations
@@ -67,9 +68,10 @@ def seed(case_events_url: str, education_dsn: str | None = None, **only: Any) ->
             for _attempt in range(10):
                 r = client.post(f"/reference/{path}", json=body, headers={"Idempotency-Key": key})
                 # 409 with versions: another writer appended to the kind's list first; again.
-                if not (r.status_code == 409 and "expected_version" in r.json()):
+                if not (conflicted := r.status_code == 409 and "expected_version" in r.json()):
                     break
             # 409 otherwise: current already (added by another key, e.g. the demo county's).
+            assert not conflicted, f"{path} {body}: still a version conflict: {r.text}"
             assert r.status_code in (200, 201, 409), f"{path} {body}: {r.status_code} {r.text}"
     if education_dsn is not None:
         wait_known(education_dsn, "school", only.get("schools", SCHOOLS))
@@ -78,12 +80,25 @@ def seed(case_events_url: str, education_dsn: str | None = None, **only: Any) ->
 def wait_known(dsn: str, kind: str, wanted: Iterable[str], timeout_s: float = 60) -> None:
     """Wait until a service's copy of the reference data (its `reference_data` table, at
     `dsn`) has every one of `wanted` current: it learns them from the case-events topic."""
+    _wait_for(dsn, kind, wanted, False, timeout_s)
 
-    async def known() -> set[str]:
+
+def wait_retired(dsn: str, kind: str, wanted: Iterable[str], timeout_s: float = 60) -> None:
+    """Wait until a service's copy has every one of `wanted` retired: until then a command
+    naming one may still be taken, so a test of the refusal waits for this first."""
+    _wait_for(dsn, kind, wanted, True, timeout_s)
+
+
+def _wait_for(dsn: str, kind: str, wanted: Iterable[str], retired: bool, timeout_s: float) -> None:
+    """Poll the copy, with a deadline, until every one of `wanted` is current (or retired)."""
+
+    async def present() -> set[str]:
         conn = await asyncpg.connect(dsn)
         try:
             rows = await conn.fetch(
-                "SELECT item FROM reference_data WHERE kind = $1 AND retired_on IS NULL", kind
+                "SELECT item FROM reference_data WHERE kind = $1 AND (retired_on IS NOT NULL) = $2",
+                kind,
+                retired,
             )
             return {r["item"] for r in rows}
         except asyncpg.UndefinedTableError:
@@ -91,9 +106,12 @@ def wait_known(dsn: str, kind: str, wanted: Iterable[str], timeout_s: float = 60
         finally:
             await conn.close()
 
+    state = "retired" if retired else "current"
     deadline = time.monotonic() + timeout_s
-    while missing := set(wanted) - asyncio.run(known()):
+    while missing := set(wanted) - asyncio.run(present()):
         if time.monotonic() > deadline:
             where = dsn.rsplit("/", 1)[-1]
-            raise TimeoutError(f"{where} did not learn of {kind} {sorted(missing)} in {timeout_s}s")
+            raise TimeoutError(
+                f"{where} did not learn of {kind} {sorted(missing)} {state} in {timeout_s}s"
+            )
         time.sleep(0.1)  # poll interval, bounded by the deadline

@@ -406,6 +406,12 @@ class CareLeaverStatusFacts(Facts):
 @case_event_types.event
 class CareLeaverStatusRecorded(CareLeaverStatusFacts, DatedEvent):
     event_type = "CareLeaverStatusRecorded"
+    since: Day | None = Field(
+        None,
+        description="The day the young person first had care leaver status (derived: a "
+        "re-recorded status does not restart the visiting clock); None in events recorded "
+        "before it was derived.",
+    )
 
 
 class PersonalAdviserFacts(Facts):
@@ -687,8 +693,9 @@ class HealthOutcomesRecorded(HealthOutcomesFacts, DatedEvent):
 
 
 class ReturnInterviewFacts(Facts):
-    missing_started_on: Day = Field(description="The start of the episode it follows.")
+    # `offered_on` first: an event's first date field is when it occurred.
     offered_on: Day
+    missing_started_on: Day = Field(description="The start of the episode it follows.")
     accepted: bool
 
 

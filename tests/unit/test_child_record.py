@@ -106,6 +106,16 @@ def test_a_born_child_has_no_birth_to_record_and_no_birth_is_in_the_future() -> 
     )
 
 
+def test_a_birth_is_not_before_the_pregnancy_its_expected_date_implies() -> None:
+    refused(
+        "date_of_birth",
+        "before the pregnancy (2023-10-31)",
+        unborn().record_birth,
+        c.RecordBirth(date_of_birth=date(2021, 8, 20)),
+    )
+    assert unborn().record_birth(c.RecordBirth(date_of_birth=date(2023, 10, 31)), TODAY)
+
+
 def test_an_expected_birth_is_within_a_pregnancy() -> None:
     refused(
         "expected_date_of_birth",
@@ -280,6 +290,13 @@ def test_ending_an_allocation_names_the_allocated_worker() -> None:
     assert child.state.social_worker is None
     # A new allocation after the end replaces no one: no reason needed.
     assert child.allocate_social_worker(allocate("SW-3", date(2024, 5, 2)), TODAY)
+    # One recorded late never starts before the end: the child would show unallocated from it.
+    refused(
+        "allocated_on",
+        "before the end of the last allocation (2024-05-01)",
+        child.allocate_social_worker,
+        allocate("SW-3", date(2024, 3, 1)),
+    )
 
 
 # -- statutory visits ------------------------------------------------------------------------
@@ -352,6 +369,22 @@ def test_a_care_leavers_visit_follows_the_status_and_seen_alone_needs_seen() -> 
         leaver.record_statutory_visit,
         visit(date(2024, 5, 1), "CL", seen=False, alone=False),
     )
+
+
+def test_care_leaver_status_keeps_when_it_began_however_often_it_is_re_recorded() -> None:
+    leaver = registered(dob=date(2006, 1, 1))
+
+    def status(on: date, status: str) -> e.CareLeaverStatusRecorded:
+        command = c.RecordCareLeaverStatus(recorded_on=on, status=status)
+        [recorded] = record(leaver, leaver.record_care_leaver_status, command)
+        return recorded
+
+    assert status(date(2024, 1, 2), "relevant").since == date(2024, 1, 2)
+    # A change of category does not restart the visiting clock.
+    assert status(date(2024, 4, 1), "former_relevant").since == date(2024, 1, 2)
+    # A backdated earlier status moves the start earlier, and opens the window for visits.
+    assert status(date(2023, 11, 1), "relevant").since == date(2023, 11, 1)
+    assert leaver.record_statutory_visit(visit(date(2023, 11, 20), "CL"), TODAY)
 
 
 # -- the front door ----------------------------------------------------------------------------
@@ -519,11 +552,19 @@ def test_a_return_home_interview_follows_a_recorded_episode_and_its_timescale_is
     [late] = child.offer_return_home_interview(interview(date(2024, 5, 3), date(2024, 5, 9)), TODAY)
     assert isinstance(prompt, e.ReturnHomeInterviewOffered) and prompt.within_72_hours
     assert isinstance(late, e.ReturnHomeInterviewOffered) and not late.within_72_hours
-    missing(child, date(2024, 5, 20), None)  # no end recorded yet: counted from the start
-    [ongoing] = child.offer_return_home_interview(
+    # No end recorded yet: the timescale is measured from the end, so the end comes first.
+    missing(child, date(2024, 5, 20), None)
+    refused(
+        "missing_started_on",
+        "record the episode's end first",
+        child.offer_return_home_interview,
+        interview(date(2024, 5, 20), date(2024, 5, 24)),
+    )
+    missing(child, date(2024, 5, 20), date(2024, 5, 22))
+    [back] = child.offer_return_home_interview(
         interview(date(2024, 5, 20), date(2024, 5, 24)), TODAY
     )
-    assert isinstance(ongoing, e.ReturnHomeInterviewOffered) and not ongoing.within_72_hours
+    assert isinstance(back, e.ReturnHomeInterviewOffered) and back.within_72_hours
 
 
 def match(**changes: Any) -> c.RecordAdoptionMatch:

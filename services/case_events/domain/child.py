@@ -105,9 +105,13 @@ class Spans:
     by_plan: dict[PlanType, list[Span]] = field(default_factory=dict)
 
     def open(self, plan: PlanType, since: date) -> None:
+        """Opens a span, or (for what is re-recorded while open, like care leaver status)
+        moves the open one's start earlier when a backdated fact says it began before."""
         spans = self.by_plan.setdefault(plan, [])
         if not spans or spans[-1].end is not None:
             spans.append(Span(since))
+        else:
+            spans[-1].start = min(spans[-1].start, since)
 
     def close(self, plan: PlanType, on: date) -> None:
         spans = self.by_plan.get(plan)
@@ -132,6 +136,7 @@ class ChildState:
     characteristics_on: date | None = None  # the last recording
     uasc_since: date | None = None  # first recorded as unaccompanied asylum-seeking
     social_worker: Allocation | None = None
+    allocation_ended: date | None = None  # the last allocation's end: the next starts after it
     plans: Spans = field(default_factory=Spans)  # what was open when, for statutory visits
     contacts: set[str] = field(default_factory=set)
     referrals: dict[str, date] = field(default_factory=dict)
@@ -262,7 +267,9 @@ class Child(Aggregate):
     def record_birth(self, cmd: c.RecordBirth, decision: Decision) -> list[DomainEvent]:
         born = self.state.date_of_birth
         self._must(born is None, "date_of_birth", f"the child's birth is recorded already ({born})")
-        not_in_future("date_of_birth", cmd.date_of_birth, decision)
+        # `_day` measures the pregnancy back from the birth once known: a birth before the
+        # pregnancy the expected date implies is a mistake that would move that window too.
+        self._day("date_of_birth", cmd.date_of_birth, decision)
         return [e.ChildBorn(**cmd.model_dump())]
 
     def record_characteristics(
@@ -313,10 +320,16 @@ class Child(Aggregate):
         self, cmd: c.AllocateSocialWorker, decision: Decision
     ) -> list[DomainEvent]:
         """Allocating a worker ends the current allocation: the change needs its SSDA903
-        reason, and the previous worker is derived, not typed."""
+        reason, and the previous worker is derived, not typed. An allocation recorded late
+        never starts before the last one ended: the boards would show the child unallocated
+        from that end."""
         current = self.state.social_worker
-        since = current.since if current else None
-        self._day("allocated_on", cmd.allocated_on, decision, since, "the current allocation")
+        after: date | None
+        if current is not None:
+            after, what = current.since, "the current allocation"
+        else:
+            after, what = self.state.allocation_ended, "the end of the last allocation"
+        self._day("allocated_on", cmd.allocated_on, decision, after, what)
         if current is not None:
             self._must(
                 cmd.worker_id != current.worker_id, "worker_id", "is the allocated social worker"
@@ -809,7 +822,11 @@ class Child(Aggregate):
             "recorded_on",
             "care leaver status applies from the 16th birthday",
         )
-        return [e.CareLeaverStatusRecorded(**cmd.model_dump())]
+        # Derived: when the status began, so that re-recording it (a change of category)
+        # does not restart the visiting clock; a backdated earlier status moves it earlier.
+        held = self.state.plans.by_plan.get(PlanType.CARE_LEAVER)
+        since = min(held[0].start, cmd.recorded_on) if held else cmd.recorded_on
+        return [e.CareLeaverStatusRecorded(**cmd.model_dump(), since=since)]
 
     def allocate_personal_adviser(
         self, cmd: c.AllocatePersonalAdviser, decision: Decision
@@ -891,17 +908,18 @@ class Child(Aggregate):
         self, cmd: c.OfferReturnHomeInterview, decision: Decision
     ) -> list[DomainEvent]:
         """Offered after the child's return: whether it was within 72 hours is derived from
-        the episode's end (its start while no end is recorded)."""
+        the episode's end, so the end is recorded first (measured from anything else, the
+        derived timescale would stay wrong once the end is known)."""
         episodes = self.state.missing
         self._must(
             cmd.missing_started_on in episodes,
             "missing_started_on",
             "no missing episode recorded as starting that day",
         )
-        ended = episodes[cmd.missing_started_on]
-        back = ended or cmd.missing_started_on
-        what = "the episode's end" if ended else "the episode's start"
-        self._day("offered_on", cmd.offered_on, decision, back, what)
+        back = self._found(
+            episodes[cmd.missing_started_on], "missing_started_on", "record the episode's end first"
+        )
+        self._day("offered_on", cmd.offered_on, decision, back, "the episode's end")
         within = (cmd.offered_on - back).days <= RETURN_INTERVIEW_DAYS
         return [e.ReturnHomeInterviewOffered(**cmd.model_dump(), within_72_hours=within)]
 
@@ -951,7 +969,7 @@ def _fold_child_and_workforce(state: ChildState, event: DomainEvent) -> None:
         case e.SocialWorkerAllocated():
             state.social_worker = Allocation(event.worker_id, event.allocated_on)
         case e.SocialWorkerAllocationEnded():
-            state.social_worker = None
+            state.social_worker, state.allocation_ended = None, event.ended_on
 
 
 def _fold_assessment_and_plans(state: ChildState, event: DomainEvent) -> None:
@@ -1015,7 +1033,7 @@ def _fold_leaving_care_and_priority(state: ChildState, event: DomainEvent) -> No
     match event:
         case e.CareLeaverStatusRecorded():
             state.care_leaver = event.status
-            state.plans.open(PlanType.CARE_LEAVER, event.recorded_on)
+            state.plans.open(PlanType.CARE_LEAVER, event.since or event.recorded_on)
         case e.PathwayPlanCreated():
             state.pathway_plan = event.created_on
         case e.PathwayPlanReviewed():

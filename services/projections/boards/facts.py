@@ -193,7 +193,11 @@ def _leaving_care_and_priority(event: DomainEvent) -> list[Change]:
         case ce.CareLeaverStatusRecorded():
             return [
                 Fact("care_leaver", event.recorded_on, event.status.value),
-                Fact("care_leaver_since", event.recorded_on, event.recorded_on.isoformat()),
+                Fact(
+                    "care_leaver_since",
+                    event.recorded_on,
+                    (event.since or event.recorded_on).isoformat(),
+                ),
             ]
         case ce.PersonalAdviserAllocated():
             return [Fact("personal_adviser", event.allocated_on, event.adviser_id)]
