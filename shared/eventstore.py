@@ -11,11 +11,11 @@ import asyncio
 import functools
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -38,6 +38,28 @@ class ConcurrencyConflict(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The idempotency key was already used for a different command (HTTP 422)."""
+
+
+T = TypeVar("T")
+# How often a batch is tried when the streams it appends to keep moving. Each conflict means
+# another writer on one of them committed (a unique violation is raised only once the row it
+# collides with is committed), so every try but the last was another's progress: ten covers a
+# school sending ten days of its register at once.
+BATCH_ATTEMPTS = 10
+
+
+async def retried_on_conflict(
+    attempt: Callable[[], Awaitable[T]], attempts: int = BATCH_ATTEMPTS
+) -> T:
+    """`attempt` again, from the start, while it raises ConcurrencyConflict: for a write whose
+    outcome does not depend on the streams' state, or that is decided again each time. The
+    last attempt's conflict propagates."""
+    for _ in range(attempts - 1):
+        try:
+            return await attempt()
+        except ConcurrencyConflict:
+            continue
+    return await attempt()
 
 
 @dataclass(frozen=True)
@@ -105,9 +127,13 @@ class EventStore(Protocol):
     ) -> AppendResult: ...
 
     async def append_batch(
-        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
-        """Append to many streams at once, each after its current head (feeds)."""
+        """Append to many streams at once (feeds): each after the head the caller decided at
+        (`heads`: a stream not named is new), or else after its current head."""
         ...
 
     async def read_stream(self, stream_id: str) -> list[Envelope]: ...
@@ -216,6 +242,29 @@ async def _conflict(
         "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
     )
     return ConcurrencyConflict(stream_id, expected_version, actual)
+
+
+# Each stream's head by its primary key (one index probe a stream, however long it is).
+_HEADS = (
+    "SELECT s, (SELECT max(stream_version) FROM events WHERE stream_id = s)"
+    " FROM unnest($1::text[]) AS s"
+)
+
+
+async def _heads(conn: asyncpg.Connection, stream_ids: Sequence[str]) -> dict[str, int]:
+    return {s: v or 0 for s, v in await conn.fetch(_HEADS, stream_ids)}
+
+
+async def _batch_conflict(
+    conn: asyncpg.Connection, error: asyncpg.UniqueViolationError, heads: Mapping[str, int]
+) -> ConcurrencyConflict:
+    """Another writer took a version a batch meant to (the primary key): a typed conflict
+    naming a stream that moved past its head. Any other unique violation is raised as it is."""
+    if error.constraint_name != "events_pkey":
+        raise error
+    now = await _heads(conn, list(heads))
+    moved = next((s for s in heads if now[s] != heads[s]), next(iter(heads)))
+    return ConcurrencyConflict(moved, heads[moved], now[moved])
 
 
 WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
@@ -334,46 +383,63 @@ class PostgresEventStore:
         return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
 
     async def append_batch(
-        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
-        """Append to many streams in one transaction, each after its current head, with COPY.
+        """Append to many streams in one transaction, with COPY.
 
-        For feeds of facts that do not depend on a stream's state (a register's attendance
-        marks). A concurrent writer on one of the streams makes the whole batch a
-        ConcurrencyConflict (nothing recorded); a retry with the same idempotency key is safe.
+        For feeds (a register's attendance marks). Given `heads`, the versions the caller
+        decided at (what it checked was read at them): if another writer has appended to one
+        of the streams since, a ConcurrencyConflict naming it and nothing recorded; decide
+        again. Without, each stream's current head, for facts that do not depend on a
+        stream's state: a concurrent writer on one of the streams makes the batch try again
+        here with fresh heads (`retried_on_conflict`), so concurrent batches are all recorded.
+        Each try claims the idempotency key in its own transaction: a conflict undoes the
+        claim with the events, and a retry that finds the key claimed by a duplicate that
+        committed first returns that command's result (nothing recorded twice).
         The result names the batch: stream "batch:<key>", version = events recorded.
         """
-        stream_ids = [stream_id for stream_id, _ in items]
-        async with self._connection() as conn, conn.transaction():
-            earlier = await self._claim(
-                conn, ctx, f"batch:{ctx.idempotency_key}", sum(len(e) for _, e in items)
-            )
-            if earlier is not None:
-                return earlier
-            heads = dict(
-                await conn.fetch(
-                    "SELECT stream_id, max(stream_version) FROM events"
-                    " WHERE stream_id = ANY($1::text[]) GROUP BY stream_id",
-                    stream_ids,
-                )
-            )
-            envelopes = [
-                e
-                for stream_id, events in items
-                for e in make_envelopes(stream_id, heads.get(stream_id, 0), events, ctx)
-            ]
+        if heads is not None:
+            return await self._append_batch(items, ctx, heads)
+        return await retried_on_conflict(lambda: self._append_batch(items, ctx, None))
+
+    async def _append_batch(
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None,
+    ) -> AppendResult:
+        # In stream order: two batches over the same streams take their rows' locks in the same
+        # order, so one waits for the other instead of both deadlocking.
+        ordered = sorted(items, key=lambda item: item[0])
+        stream_ids = [stream_id for stream_id, _ in ordered]
+        async with self._connection() as conn:
+            at: Mapping[str, int] = {}
             try:
-                await conn.copy_records_to_table(
-                    "events",
-                    columns=_COLUMNS.split(", "),
-                    records=[_row(e) for e in envelopes],
-                )
-                if self._wakeup is None:
-                    await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
+                async with conn.transaction():  # a savepoint when bound to a transaction
+                    earlier = await self._claim(
+                        conn, ctx, f"batch:{ctx.idempotency_key}", sum(len(e) for _, e in items)
+                    )
+                    if earlier is not None:
+                        return earlier
+                    at = heads if heads is not None else await _heads(conn, stream_ids)
+                    envelopes = [
+                        e
+                        for stream_id, events in ordered
+                        for e in make_envelopes(stream_id, at.get(stream_id, 0), events, ctx)
+                    ]
+                    await conn.copy_records_to_table(
+                        "events",
+                        columns=_COLUMNS.split(", "),
+                        records=[_row(e) for e in envelopes],
+                    )
+                    if self._wakeup is None:
+                        await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
             except asyncpg.UniqueViolationError as error:
-                if error.constraint_name != "events_pkey":
-                    raise
-                raise ConcurrencyConflict("(batch)", 0, 0) from None
+                expected = {s: at.get(s, 0) for s in stream_ids}
+                raise await _batch_conflict(conn, error, expected) from None
         if self._wakeup is not None:
             self._wakeup.poke()
         return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False, tuple(envelopes))
@@ -470,9 +536,8 @@ class InMemoryEventStore:
                 earlier = await self.find_command(ctx.idempotency_key, ctx.request_hash or "")
                 if earlier is not None:
                     return earlier
+            self._at_head(stream_id, expected_version)
             stream = self._streams.setdefault(stream_id, [])
-            if len(stream) != expected_version:
-                raise ConcurrencyConflict(stream_id, expected_version, len(stream))
             envelopes = make_envelopes(stream_id, expected_version, events, ctx)
             for e in envelopes:
                 positioned = e.model_copy(update={"position": len(self._log) + 1})
@@ -487,13 +552,19 @@ class InMemoryEventStore:
             return result
 
     async def append_batch(
-        self, items: Sequence[tuple[str, Sequence[DomainEvent]]], ctx: CommandContext
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
-        async with self._lock:
+        async with self._lock:  # appends one at a time: without `heads`, nothing to retry
             if ctx.idempotency_key is not None:
                 earlier = await self.find_command(ctx.idempotency_key, ctx.request_hash or "")
                 if earlier is not None:
                     return earlier
+            if heads is not None:
+                for stream_id, _ in items:
+                    self._at_head(stream_id, heads.get(stream_id, 0))
             recorded: list[Envelope] = []
             for stream_id, events in items:
                 stream = self._streams.setdefault(stream_id, [])
@@ -509,6 +580,11 @@ class InMemoryEventStore:
                     AppendResult(name, len(recorded), duplicate=True),
                 )
             return AppendResult(name, len(recorded), False, tuple(recorded))
+
+    def _at_head(self, stream_id: str, expected_version: int) -> None:
+        actual = len(self._streams.get(stream_id, []))
+        if actual != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, actual)
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         return list(self._streams.get(stream_id, []))

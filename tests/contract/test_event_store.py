@@ -97,3 +97,59 @@ async def test_read_all_follows_the_commit_order_from_a_cursor(store: EventStore
     rest = await store.read_all(first[-1][0], 10)
     assert [e.payload["n"] for _, e in first + rest] == [1, 2, 3]
     assert await store.read_all(rest[-1][0], 10) == []
+
+
+async def test_batches_over_the_same_streams_at_the_same_time_are_all_recorded(
+    store: EventStore,
+) -> None:
+    """Feeds naming the same children at once (a school's several days; two schools' registers
+    of a dual-registered pupil): each batch is recorded, after whatever committed first."""
+    await store.append("s2", 0, [NoteRecorded(n=0)], ctx())
+    streams = ["s1", "s2", "s3"]
+    outcomes = await asyncio.gather(
+        *(
+            store.append_batch(
+                # Each batch names the streams in its own order: none waits on another forever.
+                [(s, [NoteRecorded(n=i)]) for s in (streams if i % 2 else streams[::-1])],
+                ctx(f"feed-{i}", f"h{i}"),
+            )
+            for i in range(1, 7)
+        ),
+        return_exceptions=True,
+    )
+    assert all(not isinstance(o, BaseException) and not o.duplicate for o in outcomes), outcomes
+    for stream_id in streams:
+        events = await store.read_stream(stream_id)
+        assert [e.stream_version for e in events] == list(range(1, len(events) + 1))
+        assert sorted(e.payload["n"] for e in events if e.payload["n"]) == list(range(1, 7))
+    # A retried batch claims its key once: the same feed again is its recorded result.
+    again = await store.append_batch([("s1", [NoteRecorded(n=1)])], ctx("feed-1", "h1"))
+    assert again.duplicate and again.stream_version == 3
+    assert len(await store.read_stream("s1")) == 6
+
+
+async def test_a_batch_at_heads_another_writer_moved_is_a_conflict_that_records_nothing(
+    store: EventStore,
+) -> None:
+    await store.append("s2", 0, [NoteRecorded(n=0)], ctx())
+    batch = [("s1", [NoteRecorded(n=1)]), ("s2", [NoteRecorded(n=1)])]
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        await store.append_batch(batch, ctx("feed-1"), {"s1": 0, "s2": 0})
+    assert (conflict.value.stream_id, conflict.value.expected_version) == ("s2", 0)
+    assert conflict.value.actual_version == 1
+    assert await store.read_stream("s1") == []
+    assert await store.find_command("feed-1", "h") is None  # nor its key claimed
+    # Decided again at the heads now, it is recorded after them.
+    recorded = await store.append_batch(batch, ctx("feed-1"), {"s2": 1})
+    assert not recorded.duplicate
+    assert [e.stream_version for e in await store.read_stream("s2")] == [1, 2]
+
+
+async def test_concurrent_duplicates_of_one_batch_record_it_once(store: EventStore) -> None:
+    batch = [("s1", [NoteRecorded(n=1)]), ("s2", [NoteRecorded(n=1)])]
+    outcomes = await asyncio.gather(
+        *(store.append_batch(batch, ctx("feed-1")) for _ in range(6)), return_exceptions=True
+    )
+    assert [o.duplicate for o in outcomes if not isinstance(o, BaseException)].count(False) == 1
+    assert all(not isinstance(o, BaseException) for o in outcomes), outcomes
+    assert [len(await store.read_stream(s)) for s in ("s1", "s2")] == [1, 1]

@@ -8,7 +8,13 @@ import pytest
 
 from contracts.education import events as e
 from services.education.domain import commands as c
-from services.education.domain.learner import Enrolment, FeedRefused, Learner, attendance_events
+from services.education.domain.learner import (
+    Enrolment,
+    FeedRefused,
+    Learner,
+    attendance_events,
+    repeated_sessions,
+)
 from shared.aggregate import Decision, DomainRuleViolation, KnownChild
 
 TWICE = "this child's session is marked twice in the feed"
@@ -78,3 +84,37 @@ def test_eet_activity_is_for_16_to_25_and_neet_is_derived() -> None:
         Learner("C-1").record_activity(
             c.RecordEETActivity(recorded_on="2025-09-01", activity="F1"), d
         )
+
+
+def on_record(school: str, day: str, *sessions: str) -> e.AttendanceRecorded:
+    return e.AttendanceRecorded(
+        attendance_date=date.fromisoformat(day),
+        school_urn=school,
+        marks=[e.SessionMark(session=s, code="/") for s in sessions],
+        sessions_attended=len(sessions),
+        sessions_missed=0,
+    )
+
+
+def test_a_repeat_is_a_session_its_school_recorded_already_and_nothing_else() -> None:
+    body = feed(
+        ("C-1", "2024-06-03", "AM", "/"),
+        ("C-1", "2024-06-03", "PM", "N"),  # the afternoon of a morning recorded: new
+        ("C-2", "2024-06-03", "AM", "I"),  # recorded by another school (dual registered): new
+        ("C-2", "2024-06-04", "AM", "/"),
+        ("C-2", "2024-06-05", "PM", "/"),
+    )
+    recorded = {
+        "C-1": [on_record("113254", "2024-06-03", "AM")],
+        "C-2": [
+            on_record("100001", "2024-06-03", "AM", "PM"),
+            on_record("113254", "2024-06-04", "PM"),  # another session of that day
+            on_record("113254", "2024-06-05", "AM", "PM"),
+        ],
+    }
+    assert repeated_sessions(body, recorded) == [
+        (0, date(2024, 6, 3), "AM"),
+        (4, date(2024, 6, 5), "PM"),
+    ]
+    assert repeated_sessions(body, {}) == []
+    assert repeated_sessions(body, {"C-2": [on_record("100001", "2024-06-05", "PM")]}) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ from services.education.domain.learner import (
     enrolments,
 )
 from services.education.routes.attendance import (
+    ALREADY_RECORDED,
     PUPILS_SQL,
     REFUSED_FOR_PARTNER,
     register_feed,
@@ -37,8 +39,14 @@ from shared.aggregate import KnownChild
 from shared.api import Recorded, command_context
 from shared.auth import Principal, Role
 from shared.clock import FixedClock
-from shared.envelope import Agency
-from shared.eventstore import InMemoryEventStore
+from shared.envelope import Agency, DomainEvent, at_start_of
+from shared.eventstore import (
+    BATCH_ATTEMPTS,
+    AppendResult,
+    CommandContext,
+    ConcurrencyConflict,
+    InMemoryEventStore,
+)
 from shared.settings import Settings
 
 SCHOOL, OTHER = "113254", "100001"
@@ -46,7 +54,8 @@ TODAY = date(2024, 6, 14)
 PUPIL = KnownChild("C-1", date(2012, 5, 14), "Exeter")  # on SCHOOL's roll from 2020-09-01
 ELSEWHERE = KnownChild("C-2", date(2012, 1, 1), "Exeter")  # on OTHER's roll
 LEFT = KnownChild("C-3", date(2012, 1, 1), "Exeter")  # left SCHOOL on 2024-06-05
-CHILDREN = {k.child_id: k for k in (PUPIL, ELSEWHERE, LEFT)}
+DUAL = KnownChild("C-4", date(2012, 1, 1), "Exeter")  # on both schools' rolls
+CHILDREN = {k.child_id: k for k in (PUPIL, ELSEWHERE, LEFT, DUAL)}
 HISTORY: dict[str, list[e.SchoolEnrolled | e.SchoolLeft]] = {
     "C-1": [e.SchoolEnrolled(enrolment_id="EN-1", school_urn=SCHOOL, school_in_council_area=True,
                              start_date=date(2020, 9, 1), year_group=3)],
@@ -57,6 +66,9 @@ HISTORY: dict[str, list[e.SchoolEnrolled | e.SchoolLeft]] = {
                          start_date=date(2020, 9, 1), year_group=3),
         e.SchoolLeft(enrolment_id="EN-1", left_on=date(2024, 6, 5)),
     ],
+    "C-4": [e.SchoolEnrolled(enrolment_id=f"EN-{school}", school_urn=school,
+                             school_in_council_area=True, start_date=date(2020, 9, 1),
+                             year_group=3) for school in (SCHOOL, OTHER)],
 }  # fmt: skip
 ROLL = {child: enrolments(events) for child, events in HISTORY.items()}
 
@@ -132,11 +144,15 @@ def test_marks_for_children_not_on_the_sending_schools_roll_that_day_are_refused
 
 @dataclass
 class Pool:
-    """Answers the feed's one query, as PostgreSQL would, from CHILDREN and HISTORY."""
+    """Answers the feed's one query, as PostgreSQL would, from CHILDREN and HISTORY, and the
+    attendance and stream versions from the service's store."""
 
     queries: list[str] = field(default_factory=list)
+    store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
 
-    async def fetch(self, sql: str, child_ids: list[str]) -> list[dict[str, Any]]:
+    async def fetch(
+        self, sql: str, child_ids: list[str], days: list[datetime]
+    ) -> list[dict[str, Any]]:
         self.queries.append(sql)
         return [
             {
@@ -149,10 +165,21 @@ class Pool:
                         for ev in HISTORY.get(k.child_id, [])
                     ]
                 ),
+                "attendance": self._attendance(k.child_id, days),
+                "head": len(self.store._streams.get(k.child_id, [])),
             }
             for k in CHILDREN.values()
             if k.child_id in child_ids
         ]
+
+    def _attendance(self, child_id: str, days: list[datetime]) -> str | None:
+        """As json_agg gives it: NULL when there is none."""
+        found = [
+            [ev.event_type, ev.schema_version, ev.payload]
+            for ev in self.store._streams.get(child_id, [])
+            if ev.event_type == "AttendanceRecorded" and ev.occurred_at in days
+        ]
+        return json.dumps(found) if found else None
 
 
 @dataclass
@@ -184,6 +211,9 @@ class Service:
     store: InMemoryEventStore = field(default_factory=InMemoryEventStore)
     pool: Pool = field(default_factory=Pool)
     audit: Audit = field(default_factory=Audit)
+
+    def __post_init__(self) -> None:
+        self.pool.store = self.store  # the query reads what the store has recorded
 
     def send(
         self, caller: Principal, body: c.RecordRegisterFeed, key: str | None = None
@@ -341,3 +371,166 @@ def test_the_roll_is_read_in_one_query_by_the_partial_index() -> None:
     sql = (EDUCATION_SQL / "001_enrolment_events.sql").read_text()
     assert "event_type IN ('SchoolEnrolled', 'SchoolLeft')" in sql
     assert "e.event_type IN ('SchoolEnrolled', 'SchoolLeft')" in PUPILS_SQL
+
+    sql = (EDUCATION_SQL / "002_attendance_by_day.sql").read_text()
+    assert "WHERE event_type = 'AttendanceRecorded'" in sql
+    assert "e.event_type = 'AttendanceRecorded'" in PUPILS_SQL
+    # The index finds a day's attendance by occurred_at: the attendance date's start.
+    [(_, [event])] = attendance_events(feed(("C-1", "2024-06-03")), CHILDREN, TODAY, ROLL)
+    assert event.occurred_at() == at_start_of(date(2024, 6, 3))
+
+
+# -- feeds at the same time, and true repeats ---------------------------------------------------
+
+
+def sessions(*marks: tuple[str, str, str], school: str = SCHOOL) -> c.RecordRegisterFeed:
+    """A feed of (child, day, session) marks."""
+    return c.RecordRegisterFeed(
+        school_urn=school,
+        marks=[{"child_id": ch, "date": d, "session": s, "code": "/"} for ch, d, s in marks],
+    )
+
+
+def days_recorded(service: Service, child_id: str) -> list[tuple[int, str, list[str]]]:
+    """The child's attendance events: (version, day, sessions)."""
+    return [
+        (
+            ev.stream_version,
+            ev.payload["attendance_date"],
+            [m["session"] for m in ev.payload["marks"]],
+        )
+        for ev in service.store._streams.get(child_id, [])
+    ]
+
+
+def test_a_true_repeat_is_a_409_naming_its_sessions_and_nothing_of_the_feed_is_recorded() -> None:
+    service = Service()
+    monday = sessions(("C-1", "2024-06-03", "AM"), ("C-4", "2024-06-03", "AM"))
+    assert service.send(SCHOOL_A, monday, key="monday-am")[0] == 201
+    before = list(service.store._log)
+    status, body, answer = service.send(
+        SCHOOL_A,
+        sessions(
+            ("C-1", "2024-06-03", "PM"), ("C-4", "2024-06-03", "AM"), ("C-1", "2024-06-03", "AM")
+        ),
+        key="monday-again",
+    )
+    assert status == 409, body
+    assert body == {
+        "detail": [
+            {
+                "loc": ["body", "marks", i, "session"],
+                "msg": f"this child's AM session on 2024-06-03 {ALREADY_RECORDED}",
+                "type": "already_recorded",
+                "date": "2024-06-03",
+                "session": "AM",
+            }
+            for i in (1, 2)
+        ]
+    }  # no expected_version: not a conflict to send again as it is
+    assert service.store._log == before
+    assert answer.headers["X-Audit-Id"] == "audit-1"
+    [audited] = service.audit.rows
+    assert audited["action"] == "POST /attendance/register-feed refused (409)"
+    assert audited["ids"] == ["C-4", "C-1"]
+    # Without the repeats, the rest of the day is recorded: the afternoon beside the morning.
+    assert service.send(SCHOOL_A, sessions(("C-1", "2024-06-03", "PM")), key="pm")[0] == 201
+    assert days_recorded(service, "C-1") == [(1, "2024-06-03", ["AM"]), (2, "2024-06-03", ["PM"])]
+    # The other school's register of a dual-registered pupil is its own, not a repeat.
+    other = sessions(("C-4", "2024-06-03", "AM"), school=OTHER)
+    assert service.send(SCHOOL_B, other, key="monday-am")[0] == 201
+    assert [v for v, _, _ in days_recorded(service, "C-4")] == [1, 2]
+    # The first feed again under its own key is its first result, not a repeat.
+    status, again, _ = service.send(SCHOOL_A, monday, key="monday-am")
+    assert status == 200 and again.duplicate
+
+
+@dataclass
+class Meanwhile(Pool):
+    """Another request's feed is recorded while this one is decided: before its read is
+    answered (`before`) or after (`after`, so the read is stale when this one appends)."""
+
+    before: list[tuple[c.RecordRegisterFeed, CommandContext]] = field(default_factory=list)
+    after: list[tuple[c.RecordRegisterFeed, CommandContext]] = field(default_factory=list)
+
+    async def fetch(
+        self, sql: str, child_ids: list[str], days: list[datetime]
+    ) -> list[dict[str, Any]]:
+        if self.before:
+            await self._record(*self.before.pop(0))
+        rows = await super().fetch(sql, child_ids, days)
+        if self.after:
+            await self._record(*self.after.pop(0))
+        return rows
+
+    async def _record(self, body: c.RecordRegisterFeed, ctx: CommandContext) -> None:
+        await self.store.append_batch(attendance_events(body, CHILDREN, TODAY, ROLL), ctx)
+
+
+def by(caller: Principal, body: c.RecordRegisterFeed, key: str | None = None) -> CommandContext:
+    """The command context the route gives `body` sent by `caller` (under `key`)."""
+    sent_as = sender_key(caller, body.school_urn, key) if key else None
+    return command_context(body, sent_as, None, caller)
+
+
+def test_a_feed_read_before_another_for_its_children_was_recorded_is_decided_again() -> None:
+    tuesday = sessions(("C-1", "2024-06-04", "AM"), ("C-4", "2024-06-04", "AM"))
+    service = Service(pool=Meanwhile(after=[(tuesday, by(SCHOOL_A, tuesday))]))
+    monday = sessions(("C-1", "2024-06-03", "AM"), ("C-4", "2024-06-03", "AM"))
+    status, body, _ = service.send(SCHOOL_A, monday, key="monday")
+    assert status == 201 and not body.duplicate
+    assert service.pool.queries == [PUPILS_SQL] * 2  # its first read was stale: read again
+    for child in ("C-1", "C-4"):
+        assert days_recorded(service, child) == [
+            (1, "2024-06-04", ["AM"]),
+            (2, "2024-06-03", ["AM"]),
+        ]
+
+
+def test_a_repeat_recorded_while_a_feed_is_decided_is_found_when_it_is_decided_again() -> None:
+    monday = sessions(("C-1", "2024-06-03", "AM"))
+    service = Service(pool=Meanwhile(after=[(monday, by(SCHOOL_A, monday, "first"))]))
+    status, body, _ = service.send(SCHOOL_A, monday, key="second")
+    assert status == 409 and body["detail"][0]["loc"] == ["body", "marks", 0, "session"]
+    assert days_recorded(service, "C-1") == [(1, "2024-06-03", ["AM"])]  # once
+
+
+def test_the_same_feed_recorded_under_its_key_while_it_is_decided_is_its_first_result() -> None:
+    monday = sessions(("C-1", "2024-06-03", "AM"))
+    first = (monday, by(SCHOOL_A, monday, "monday"))
+    # Found as a repeat, then by its key; found by the store's claim of the key.
+    for meanwhile in (Meanwhile(before=[first]), Meanwhile(after=[first])):
+        service = Service(pool=meanwhile)
+        status, body, _ = service.send(SCHOOL_A, monday, key="monday")
+        assert status == 200 and body.duplicate, body
+        assert days_recorded(service, "C-1") == [(1, "2024-06-03", ["AM"])]
+        assert service.audit.rows == []
+
+
+@dataclass
+class Contended(InMemoryEventStore):
+    """A store on which every append meets another writer's."""
+
+    tries: int = 0
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    async def append_batch(
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None = None,
+    ) -> AppendResult:
+        self.tries += 1
+        raise ConcurrencyConflict(items[0][0], 0, 1)
+
+
+def test_a_feed_that_keeps_meeting_other_feeds_is_a_503_to_send_again_not_a_409() -> None:
+    store = Contended()
+    status, body, answer = Service(store=store).send(
+        SCHOOL_A, sessions(("C-1", "2024-06-03", "AM")), key="k"
+    )
+    assert status == 503 and answer.headers["Retry-After"] == "1"
+    assert "send it again" in body["detail"]
+    assert store.tries == BATCH_ATTEMPTS

@@ -200,3 +200,32 @@ def attendance_events(
             )
         )
     return list(per_child.items())
+
+
+def repeated_sessions(
+    feed: c.RecordRegisterFeed, recorded: Mapping[str, Iterable[DomainEvent]]
+) -> list[tuple[int, date, str]]:
+    """The feed's marks its school has recorded already, as (index in marks, date, session).
+
+    A true repeat: the same child's session on the same day from the same school, by an
+    earlier feed (the same feed again under its own Idempotency-Key is answered with its first
+    result before this). Recording it again would count the session twice. `recorded`: each
+    child's AttendanceRecorded events on the feed's days, from any school: another school's
+    mark for the same session is no repeat (a dual-registered pupil is on both registers), nor
+    is the other session of a day (a school may send its morning and afternoon registers
+    apart). The usual feed has nothing recorded on its days, and costs no pass over its marks.
+    """
+    done = {
+        (child_id, event.attendance_date, mark.session)
+        for child_id, events in recorded.items()
+        for event in events
+        if isinstance(event, e.AttendanceRecorded) and event.school_urn == feed.school_urn
+        for mark in event.marks
+    }
+    if not done:
+        return []
+    return [
+        (i, mark.date, mark.session.value)
+        for i, mark in enumerate(feed.marks)
+        if (mark.child_id, mark.date, mark.session) in done
+    ]

@@ -7,6 +7,12 @@ the council's current schools (its reference data). A refused feed records
 nothing and is written to the access audit with every reason; a partner is told only that it
 was refused (which children the council knows, and their dates of birth, are not a school's
 to find out by trying), council users get each mark's reason.
+
+Feeds sent at the same time for the same children (a school sending several days at once, two
+schools with a dual-registered pupil) are all recorded: each is decided on what was recorded
+when it was read, appended at the versions it was read at, and decided again if another feed
+was recorded in between. Only a true repeat (a session this school has recorded already) is
+refused, with a 409 naming the marks.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from contracts.education.events import education_event_types
+from contracts.education.events import AttendanceRecorded, education_event_types
 from services.education.domain.commands import RecordRegisterFeed
 from services.education.domain.learner import (
     ENROLMENT_EVENTS,
@@ -27,6 +35,7 @@ from services.education.domain.learner import (
     FeedRefused,
     attendance_events,
     enrolments,
+    repeated_sessions,
 )
 from shared.access import Permission, requires
 from shared.aggregate import KnownChild
@@ -45,7 +54,15 @@ from shared.api import (
     recorded,
 )
 from shared.auth import Principal, Role
-from shared.eventstore import AppendResult, CommandContext, IdempotencyKeyReused
+from shared.envelope import DomainEvent, at_start_of
+from shared.eventstore import (
+    BATCH_ATTEMPTS,
+    AppendResult,
+    CommandContext,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    retried_on_conflict,
+)
 from shared.reference_data import check_references
 from shared.security import BULK
 from shared.settings import Settings
@@ -59,34 +76,60 @@ REFUSED_FOR_PARTNER = (
     "school's roll on a day marked, a day in the future, or a session twice. Check it "
     "against the school's roll; the council's education team can check the roll it holds."
 )
-# Each child known to this service with its enrolment events, for a whole feed in one query.
-# The event_type predicate is the partial index's (services/education/sql): keep them alike.
+# Each child known to this service with its enrolment events, its attendance already recorded
+# on the feed's days ($2, each at the start of its day: occurred_at), and its stream's version,
+# for a whole feed in one query: one statement, so all as at one moment. The event_type
+# predicates are the partial indexes' (services/education/sql): keep them alike.
 PUPILS_SQL = (
     "SELECT k.child_id, k.date_of_birth, k.locality, coalesce(("
     " SELECT json_agg(json_build_array(e.event_type, e.schema_version, e.payload)"
     "  ORDER BY e.stream_version) FROM events e WHERE e.stream_id = k.child_id"
     f" AND e.event_type IN ({', '.join(repr(t) for t in ENROLMENT_EVENTS)})"
-    "), '[]') AS enrolments"
+    "), '[]') AS enrolments, ("
+    " SELECT json_agg(json_build_array(e.event_type, e.schema_version, e.payload))"
+    "  FROM events e WHERE e.stream_id = k.child_id"
+    f" AND e.event_type = '{AttendanceRecorded.event_type}'"
+    " AND e.occurred_at = ANY($2::timestamptz[])) AS attendance, coalesce(("
+    " SELECT max(e.stream_version) FROM events e WHERE e.stream_id = k.child_id), 0) AS head"
     " FROM known_children k WHERE k.child_id = ANY($1::text[])"
 )
+ALREADY_RECORDED = "is already recorded from this school, by an earlier feed"
 
 
-async def _pupils(
-    pool: Pool, feed: RecordRegisterFeed
-) -> tuple[dict[str, KnownChild], dict[str, list[Enrolment]]]:
-    """The children the feed names that this service knows, and each one's enrolments."""
-    rows = await pool.fetch(PUPILS_SQL, list({m.child_id for m in feed.marks}))
-    children = {
-        r["child_id"]: KnownChild(r["child_id"], r["date_of_birth"], r["locality"]) for r in rows
-    }
-    roll = {
-        r["child_id"]: enrolments(
-            education_event_types.decode(event_type, version, payload)
-            for event_type, version, payload in json.loads(r["enrolments"])
-        )
-        for r in rows
-    }
-    return children, roll
+@dataclass(frozen=True)
+class Pupils:
+    """What a feed is decided on, as at one moment: the children it names that this service
+    knows, each one's enrolments, its attendance recorded on the feed's days (any school's),
+    and its stream's version then (the feed is appended at it, or decided again)."""
+
+    children: dict[str, KnownChild]
+    roll: dict[str, list[Enrolment]]
+    recorded: dict[str, list[DomainEvent]]
+    heads: dict[str, int]
+
+
+def _decoded(events: str) -> list[DomainEvent]:
+    return [
+        education_event_types.decode(event_type, version, payload)
+        for event_type, version, payload in json.loads(events)
+    ]
+
+
+async def _pupils(pool: Pool, feed: RecordRegisterFeed) -> Pupils:
+    rows = await pool.fetch(
+        PUPILS_SQL,
+        list({m.child_id for m in feed.marks}),
+        [at_start_of(day) for day in {m.date for m in feed.marks}],
+    )
+    return Pupils(
+        children={
+            r["child_id"]: KnownChild(r["child_id"], r["date_of_birth"], r["locality"])
+            for r in rows
+        },
+        roll={r["child_id"]: enrolments(_decoded(r["enrolments"])) for r in rows},
+        recorded={r["child_id"]: _decoded(r["attendance"]) for r in rows if r["attendance"]},
+        heads={r["child_id"]: r["head"] for r in rows},
+    )
 
 
 def sender_key(caller: Principal, school_urn: str, key: str) -> str:
@@ -147,7 +190,9 @@ async def _audit_refusal(
     response_model=Recorded,
     summary="Record a school's register feed (thousands of marks)",
     description="All or nothing: one AttendanceRecorded event per child and day, appended "
-    "with COPY. A schools partner sends only for a school its token names (`schools`), else "
+    "with COPY. Feeds for the same children may be sent at the same time (several days at "
+    "once; two schools' registers of a dual-registered pupil): each is recorded. "
+    "A schools partner sends only for a school its token names (`schools`), else "
     "403; every mark must be for a child on that school's roll on that day. For council "
     "users every unknown child, child not on the roll, impossible date or repeated session "
     "is listed in a 422; a partner's refused feed is one 422 that names no mark. A refused "
@@ -158,8 +203,22 @@ async def _audit_refusal(
     responses={
         **ERRORS,
         403: {"description": "The token does not name this school"},
+        409: {
+            "description": "A true repeat: some marks are for sessions this school has "
+            "recorded already (the same child, date and session) by an earlier feed under "
+            "another Idempotency-Key. Each is named in `detail` (`loc`: its index in `marks`, "
+            "with its `date` and `session`). Nothing of this feed was recorded, its other "
+            "marks neither: do not drop it, send it again without the marks named. Feeds sent "
+            "at the same time are not refused for it (each is recorded), and the same feed "
+            "sent again under its own key is a 200 with its first result"
+        },
         413: {
             "description": "Too many marks in one call, or a body over `CSP_MAX_BULK_REQUEST_BYTES`"
+        },
+        503: {
+            "description": f"More than {BATCH_ATTEMPTS - 1} other feeds for the same children "
+            "were recorded while this one was being recorded: nothing of it was recorded; send "
+            "it again after `Retry-After` seconds, with the same Idempotency-Key"
         },
     },
     dependencies=[requires(Permission.RECORD_REGISTER_FEED)],
@@ -213,20 +272,87 @@ async def register_feed(
         return JSONResponse(
             status_code=422, content={"detail": list(unknown.errors())}, headers=headers
         )
-    known, roll = await _pupils(pool, feed)
-    # A child outside the caller's localities is one it does not know.
-    children = {k: c for k, c in known.items() if caller.may_see_locality(c.locality)}
+    recorder = FeedRecorder(store, pool, audit, request, caller, clock.today())
     try:
-        items = attendance_events(feed, children, clock.today(), roll)
-    except FeedRefused as refused:
-        headers = await _audit_refusal(audit, request, caller, feed, refused.problems, 422)
+        result = await retried_on_conflict(lambda: recorder.record(feed, ctx, idempotency_key))
+    except ConcurrencyConflict:
+        return JSONResponse(
+            status_code=503,
+            content={
+                "detail": "other feeds for the same children kept being recorded while this "
+                "one was: nothing of it was recorded; send it again, with the same "
+                "Idempotency-Key"
+            },
+            headers={"Retry-After": "1"},
+        )
+    return result if isinstance(result, JSONResponse) else recorded(result, response)
+
+
+@dataclass(frozen=True)
+class FeedRecorder:
+    """Records one request's feed: decided on what is recorded now, appended at the versions
+    it was decided at (`Pupils.heads`). Another feed for one of its children recorded in
+    between makes the append a ConcurrencyConflict, and the feed is decided again on fresh
+    reads: so it is never recorded on a stale check (the roll, or its marks' being new)."""
+
+    store: Store
+    pool: Pool
+    audit: Audit
+    request: Request
+    caller: Principal
+    today: date
+
+    async def record(
+        self, feed: RecordRegisterFeed, ctx: CommandContext, key: str | None
+    ) -> AppendResult | JSONResponse:
+        pupils = await _pupils(self.pool, feed)
+        # A child outside the caller's localities is one it does not know.
+        children = {
+            k: c for k, c in pupils.children.items() if self.caller.may_see_locality(c.locality)
+        }
+        try:
+            items = attendance_events(feed, children, self.today, pupils.roll)
+        except FeedRefused as refused:
+            return await self._refused(feed, refused.problems)
+        repeats = repeated_sessions(feed, pupils.recorded)
+        if repeats:
+            # This very feed, recorded under its key while this request was deciding it, is
+            # that first result, not a repeat.
+            earlier = await _earlier(self.store, ctx, key) if key is not None else None
+            return earlier or await self._repeated(feed, repeats)
+        return await self.store.append_batch(items, ctx, pupils.heads)
+
+    async def _refused(
+        self, feed: RecordRegisterFeed, problems: list[tuple[int, str, str]]
+    ) -> JSONResponse:
+        headers = await _audit_refusal(self.audit, self.request, self.caller, feed, problems, 422)
         detail = (
             [{"loc": ["body", "marks"], "msg": REFUSED_FOR_PARTNER, "type": "register_feed"}]
-            if caller.role is Role.PARTNER
+            if self.caller.role is Role.PARTNER
             else [
                 {"loc": ["body", "marks", i, field], "msg": reason, "type": "register_feed"}
-                for i, field, reason in refused.problems[:1000]
+                for i, field, reason in problems[:1000]
             ]
         )
         return JSONResponse(status_code=422, content={"detail": detail}, headers=headers)
-    return recorded(await store.append_batch(items, ctx), response)
+
+    async def _repeated(
+        self, feed: RecordRegisterFeed, repeats: list[tuple[int, date, str]]
+    ) -> JSONResponse:
+        """The 409 of a true repeat, naming each mark: the school's own marks for its own
+        pupils (all on its roll, or the feed was refused before), so a partner is told too."""
+        problems = [
+            (i, "session", f"{session} on {day} {ALREADY_RECORDED}") for i, day, session in repeats
+        ]
+        headers = await _audit_refusal(self.audit, self.request, self.caller, feed, problems, 409)
+        detail = [
+            {
+                "loc": ["body", "marks", i, "session"],
+                "msg": f"this child's {session} session on {day} {ALREADY_RECORDED}",
+                "type": "already_recorded",
+                "date": day.isoformat(),
+                "session": session,
+            }
+            for i, day, session in repeats[:1000]
+        ]
+        return JSONResponse(status_code=409, content={"detail": detail}, headers=headers)
