@@ -54,3 +54,17 @@ def add_months(start: date, months: int) -> date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def months_between(start: date, end: date) -> list[date]:
+    """First days of the months from start's month to end's month."""
+    months, day = [], start.replace(day=1)
+    while day <= end:
+        months.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def month_end(day: date) -> date:
+    """The last day of the day's month."""
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)

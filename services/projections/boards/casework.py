@@ -17,7 +17,6 @@ from contracts.case_events.codes import (
 )
 from contracts.escalations.codes import RAG, VISITING_FREQUENCY_DAYS
 from services.projections.boards.cohorts import COHORTS, in_cohort, in_need
-from services.projections.boards.definitions import months_between
 from services.projections.boards.model import (
     COUNCIL_ONLY,
     Board,
@@ -26,7 +25,7 @@ from services.projections.boards.model import (
     Happened,
     figure,
 )
-from shared.calendar import add_months, add_working_days
+from shared.calendar import add_months, add_working_days, month_end, months_between
 
 DOCS = "docs/boards.md"
 
@@ -51,8 +50,7 @@ def over_time(
     figures = []
     spans = [(window_of(since, as_at), since, as_at)]
     for month in months_between(since, as_at):
-        end = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-        spans.append((month.strftime("%Y-%m"), max(month, since), min(end, as_at)))
+        spans.append((month.strftime("%Y-%m"), max(month, since), min(month_end(month), as_at)))
     for period, first, last in spans:
         figures.append(
             figure(

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import asyncpg
 
 from services.projections.boards import casework, definitions, oversight
 from services.projections.boards.model import Board, Child
 from services.projections.boards.queries import happened, snapshot
-from shared.calendar import add_months
+from shared.calendar import add_months, month_end, months_between
 
 DOCS = "docs/boards.md"
 
@@ -139,8 +139,8 @@ async def ewo_escalations_and_month_ends(
     """Every child as at each month's last day (or the day asked, for its own month)."""
     as_at, locality = asked.as_at, asked.locality
     month_ends: list[tuple[date, list[Child]]] = []
-    for month in definitions.months_between(asked.since, as_at):
-        end = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), as_at)
+    for month in months_between(asked.since, as_at):
+        end = min(month_end(month), as_at)
         month_ends.append((end, await snapshot(conn, end, locality)))
     return figures(
         await happened(conn, ["ewo"], asked.since, as_at, locality),

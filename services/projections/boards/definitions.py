@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from services.projections.boards.cohorts import COHORTS, in_cohort, in_need
 from services.projections.boards.model import Board, Child, Figure, Happened, change, figure
+from shared.calendar import months_between
 
 NEET = {"G4", "G5", "G6"}
 UNREGULATED = {"P2", "H5"}
@@ -20,15 +21,6 @@ DOCS = "docs/boards.md"
 
 def _doc(board: str) -> str:
     return f"{DOCS}#{board}"
-
-
-def months_between(start: date, end: date) -> list[date]:
-    """First days of the months from start's month to end's month."""
-    months, day = [], start.replace(day=1)
-    while day <= end:
-        months.append(day)
-        day = (day + timedelta(days=32)).replace(day=1)
-    return months
 
 
 def _in_month(day: date, month: date) -> bool:

@@ -34,10 +34,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from services.projections.boards.model import Board, Child, Figure, Happened, shared_only
+from shared.calendar import month_end, months_between
 
 Name = tuple[str, str | None]  # a quantity on one board: (name, period)
 Q = tuple[str | None, str, str | None]  # (locality, None for the county; name; period)
@@ -591,18 +592,6 @@ def by_locality(
     }
 
 
-def month_end(month: date) -> date:
-    return (month.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-
-
-def months_from(since: date, as_at: date) -> list[date]:
-    months, day = [], since.replace(day=1)
-    while day <= as_at:
-        months.append(day)
-        day = (day + timedelta(days=32)).replace(day=1)
-    return months
-
-
 def partnership(
     figures: Callable[..., Board],
     inputs: Sequence[Any],
@@ -620,6 +609,6 @@ def partnership(
     sheet = by_locality(figures, inputs, as_at, places, start)
     months = [
         by_locality(figures, inputs, min(month_end(m), as_at), places, m)
-        for m in months_from(start, as_at)
+        for m in months_between(start, as_at)
     ]
     return protect(sheet, threshold, months)
