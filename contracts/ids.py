@@ -16,6 +16,9 @@ URN_PATTERN = r"^[0-9]{6}$"
 WORKER_ID_PATTERN = ID_PATTERN
 # A postcode's outward code (district), as precise as the returns need a place to be.
 POSTCODE_DISTRICT_PATTERN = r"^[A-Z]{1,2}[0-9][A-Z0-9]?$"
+# An Ofsted unique reference number (SSDA903's URN): a children's social care provider's SC and
+# six digits, or seven digits; XXXXXXX where Ofsted has none (a regional adoption agency).
+OFSTED_URN_PATTERN = r"^(SC[0-9]{6}|[0-9]{7}|XXXXXXX)$"
 # A local authority's DfE code (three digits), e.g. 878 for Devon.
 LA_CODE_PATTERN = r"^[0-9]{3}$"
 

@@ -19,7 +19,7 @@ from contracts.accommodation.codes import (
     Suitability,
     Tenure,
 )
-from contracts.ids import ID_PATTERN, POSTCODE_DISTRICT_PATTERN
+from contracts.ids import ID_PATTERN, OFSTED_URN_PATTERN, POSTCODE_DISTRICT_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 accommodation_event_types = EventRegistry()
@@ -35,6 +35,14 @@ class PlacementFacts(Facts):
         None,
         pattern=POSTCODE_DISTRICT_PATTERN,
         description="The placement's postcode district (outward code): never the full address.",
+    )
+    urn: str | None = Field(
+        None,
+        pattern=OFSTED_URN_PATTERN,
+        description="The Ofsted unique reference number of the placement's provider (SSDA903's "
+        "URN: SC and six digits, or seven digits); XXXXXXX where Ofsted has none (a regional "
+        "adoption agency's placement); None where the placement type needs none (with "
+        "parents, a hospital, a temporary move...).",
     )
 
 

@@ -261,7 +261,10 @@ class SocialWorkerChangeReason(StrEnum):
     """SSDA903 SWEpisodes: reason for a change of social worker (SW_REASON)."""
 
     MANAGEMENT_DECISION = "MANAGE"
-    FIXED_TERM_CONTRACT_ENDED = "FCONTA"
+    # First contact: an allocation that starts the child's involvement, the first or one after
+    # a gap with no worker; never a change from one worker to the next (the DfE's meaning,
+    # SSDA903 rules SW10a and SW10b).
+    FIRST_CONTACT = "FCONTA"
     LEFT_ROLE = "LEFTRL"
     ORGANISATIONAL_RESTRUCTURE = "ORGRST"
     TRANSFER_BETWEEN_TEAMS_PROCESS = "TSPROC"

@@ -151,6 +151,11 @@ class AssessmentCompletionFacts(Facts):
     factors: list[AssessmentFactor] = Field(
         default_factory=list, max_length=40, description="Factors identified at the end."
     )
+    primary_need: PrimaryNeed | None = Field(
+        None,
+        description="The child's category of primary need found by the assessment (the CIN "
+        "census's PrimaryNeedCode for an episode with no child in need plan).",
+    )
 
 
 @case_event_types.event
@@ -180,6 +185,22 @@ class ChildInNeedPlanEndFacts(Facts):
 @case_event_types.event
 class ChildInNeedPlanEnded(ChildInNeedPlanEndFacts, DatedEvent):
     event_type = "ChildInNeedPlanEnded"
+
+
+class EpisodeOfNeedClosureFacts(Facts):
+    referral_id: str = Id
+    closed_on: Day
+    reason: ChildInNeedClosureReason
+
+
+@case_event_types.event
+class EpisodeOfNeedClosed(EpisodeOfNeedClosureFacts, DatedEvent):
+    """The child's episode of need that began with the referral was closed: after an
+    assessment or a section 47 enquiry that found no further action, at the end of a child
+    protection plan with no step-down, or at the end of the last plan (the CIN census's
+    CINclosureDate and ReasonForClosure). Nothing of the episode may be open then."""
+
+    event_type = "EpisodeOfNeedClosed"
 
 
 # -- child protection ------------------------------------------------------------------------
@@ -223,7 +244,9 @@ class ChildProtectionPlanStarted(DomainEvent):
     event_type = "ChildProtectionPlanStarted"
 
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
-    plan_id: str = Field(min_length=1, max_length=64)
+    # The pattern every command gave it (ChildProtectionPlanStartFacts): declared here too, so
+    # a chronology shows it and the returns pair the plan with its reviews and its end.
+    plan_id: str = Id
     category: ChildProtectionCategory
     start_date: Day
     previous_plans: int = Field(ge=0, description="Plans this child had before: >0 is a repeat.")
@@ -263,6 +286,11 @@ class PeriodOfCareStartFacts(Facts):
     start_date: Day
     legal_status: LegalStatus
     home_postcode: PostcodeDistrict | None = None
+    category_of_need: PrimaryNeed | None = Field(
+        None,
+        description="Why the child became looked after: SSDA903's CIN, N1 to N8 (N0 and N9 "
+        "are the CIN census's only).",
+    )
 
 
 @case_event_types.event
@@ -565,6 +593,12 @@ class CharacteristicsFacts(Facts):
     uasc_ceased_on: Day | None = Field(
         None, description="The day the child ceased to be an unaccompanied asylum seeker."
     )
+    mother: bool | None = Field(
+        None, description="A girl who is a mother (SSDA903's MOTHER); None: not recorded."
+    )
+    first_child_born_on: Day | None = Field(
+        None, description="The day her first child was born (SSDA903's MC_DOB), if a mother."
+    )
 
 
 @case_event_types.event
@@ -648,6 +682,11 @@ class ReferralOutcomeFacts(Facts):
     referral_id: str = Id
     decided_on: Day
     outcome: ReferralOutcome
+    primary_need: PrimaryNeed | None = Field(
+        None,
+        description="The category of primary need the referral was accepted for (the CIN "
+        "census's PrimaryNeedCode until an assessment or a plan finds one).",
+    )
 
 
 @case_event_types.event

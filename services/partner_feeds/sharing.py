@@ -437,7 +437,13 @@ NOT_SHARED: dict[str, str] = {
         _FRONT_DOOR,
     ),
     **dict.fromkeys(
-        ("AssessmentStarted", "ChildInNeedPlanStarted", "ChildInNeedPlanEnded"), _CASEWORK
+        (
+            "AssessmentStarted",
+            "ChildInNeedPlanStarted",
+            "ChildInNeedPlanEnded",
+            "EpisodeOfNeedClosed",
+        ),
+        _CASEWORK,
     ),
     "AssessmentCompleted": _FACTORS,
     **dict.fromkeys(

@@ -70,8 +70,15 @@ def test_a_line_says_when_it_happened_who_recorded_it_when_and_in_which_service(
     )
     assert (got.user_id, got.agency, got.role) == ("sw-17", "council", "practitioner")
     assert got.event_id == made.event_id
-    assert got.details == {"category": "NEG", "start_date": "2025-01-02", "previous_plans": 1}
-    assert got.summary == "category: neglect (NEG); start date: 2025-01-02; previous plans: 1"
+    assert got.details == {
+        "plan_id": "P1",
+        "category": "NEG",
+        "start_date": "2025-01-02",
+        "previous_plans": 1,
+    }
+    assert got.summary == (
+        "plan id: P1; category: neglect (NEG); start date: 2025-01-02; previous plans: 1"
+    )
 
 
 def test_each_service_is_named_from_the_topic_that_carries_the_event() -> None:

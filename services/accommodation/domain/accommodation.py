@@ -131,7 +131,7 @@ class Accommodation(Aggregate):
                 **cmd.model_dump(), code=f"{cmd.accommodation.value}{cmd.suitability.value}"
             )
         ]
-        if cmd.accommodation is CareLeaverAccommodation.NOT_REQUIRED_NO_INFORMATION and age == 17:
+        if cmd.accommodation is CareLeaverAccommodation.WITH_FORMER_FOSTER_CARERS and age == 17:
             events.append(
                 e.AccommodationBreachFlagged(
                     flagged_on=cmd.recorded_on, breach=Breach.CODE_Z_AT_17, age=age, code="Z"

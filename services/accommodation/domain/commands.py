@@ -23,6 +23,7 @@ class ChangePlacement(e.PlacementChangeFacts):
         placement_type="K2",
         provider="PR4",
         in_council_area=False,
+        urn="SC123456",
         reason="CHILD",
     )
 

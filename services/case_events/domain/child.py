@@ -25,7 +25,10 @@ from contracts.case_events.codes import (
     HealthPassportMilestone,
     PlanType,
     PreviousPermanence,
+    PrimaryNeed,
     ReviewParticipation,
+    Sex,
+    SocialWorkerChangeReason,
 )
 from services.case_events.domain import commands as c
 from shared.aggregate import (
@@ -61,6 +64,21 @@ OPEN_FOR_A_VISIT = {
     PlanType.CHILD_IN_CARE: "period of care",
     PlanType.CARE_LEAVER: "care leaver status",
 }
+# What of an episode of need, besides its assessments and section 47 enquiries, keeps it open
+# (CIN census: an episode closes only when nothing of it is open).
+OPEN_IN_AN_EPISODE = {
+    PlanType.CHILD_IN_NEED: "child in need plan",
+    PlanType.CHILD_PROTECTION: "child protection plan",
+    PlanType.CHILD_IN_CARE: "period of care",
+}
+# SSDA903 CIN (why the child became looked after) takes N1 to N8: N0 and N9 are the CIN
+# census's only.
+NOT_A_CATEGORY_OF_NEED = frozenset(
+    {PrimaryNeed.NOT_STATED, PrimaryNeed.CASES_OTHER_THAN_CHILDREN_IN_NEED}
+)
+# The youngest a girl is recorded as a mother at (SSDA903 MC_DOB): a first child born before
+# her tenth birthday is a mistyped date.
+YOUNGEST_MOTHER_YEARS = 10
 # SSDA903 AD1: the adopters each legal status allows (validation rules 514, 519, 520, 524).
 COUPLES = frozenset(
     {AdoptersSex.MALE_COUPLE, AdoptersSex.FEMALE_COUPLE, AdoptersSex.MALE_FEMALE_COUPLE}
@@ -98,6 +116,10 @@ class Span:
 
     def covers(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
+
+    def open_after(self, day: date) -> bool:
+        """Started by the day and still open after it: ended on the day is not open."""
+        return self.start <= day and (self.end is None or day < self.end)
 
 
 @dataclass
@@ -142,11 +164,14 @@ class ChildState:
     referrals: dict[str, date] = field(default_factory=dict)
     referral_outcomes: set[str] = field(default_factory=set)
     discussions: dict[str, tuple[date, bool]] = field(default_factory=dict)  # (date, s47?)
-    s47_concluded: set[str] = field(default_factory=set)
+    s47_concluded: dict[str, date] = field(default_factory=dict)  # discussion id -> concluded
     missing: dict[date, date | None] = field(default_factory=dict)  # start -> end
     adoption_decision: date | None = None  # the open decision to place for adoption
     liberty: date | None = None  # the open deprivation of liberty, authorised on
-    assessments: dict[str, date] = field(default_factory=dict)
+    assessments: dict[str, date] = field(default_factory=dict)  # the open ones, by id
+    # The completed ones (id, start to completion): a closure backdated into one is refused.
+    completed_assessments: list[tuple[str, Span]] = field(default_factory=list)
+    episodes_closed: dict[str, date] = field(default_factory=dict)  # referral id -> closed on
     cin_plan: Open | None = None
     strategy: tuple[date, date | None] | None = None  # (date, ICPC due) of the last with s47
     cp_plan: Open | None = None
@@ -291,7 +316,25 @@ class Child(Aggregate):
                 s.uasc_since,
                 "the child was recorded as unaccompanied asylum-seeking",
             )
+        self._motherhood(cmd, decision)
         return [e.ChildCharacteristicsRecorded(**cmd.model_dump())]
+
+    def _motherhood(self, cmd: c.RecordCharacteristics, decision: Decision) -> None:
+        """SSDA903 MOTHER and MC_DOB: recorded for a girl only, and her first child's birth
+        only for a mother, not in the future and not before her own tenth birthday (an
+        earlier date is a mistyped one, which the return would carry as it is)."""
+        if cmd.mother is not None:
+            self._must(
+                cmd.sex is Sex.FEMALE,
+                "mother",
+                f"only for a girl (sex {Sex.FEMALE.value}); this child's sex is {cmd.sex.value}",
+            )
+        if cmd.first_child_born_on is None:
+            return
+        self._must(cmd.mother, "first_child_born_on", "only for a mother (mother: true)")
+        not_in_future("first_child_born_on", cmd.first_child_born_on, decision)
+        tenth = add_months(self._born("first_child_born_on"), 12 * YOUNGEST_MOTHER_YEARS)
+        not_before("first_child_born_on", cmd.first_child_born_on, tenth, "her tenth birthday")
 
     def record_personal_details(
         self, sealed: e.SealedPersonalDetails, decision: Decision
@@ -330,6 +373,7 @@ class Child(Aggregate):
         else:
             after, what = self.state.allocation_ended, "the end of the last allocation"
         self._day("allocated_on", cmd.allocated_on, decision, after, what)
+        self._first_contact(cmd)
         if current is not None:
             self._must(
                 cmd.worker_id != current.worker_id, "worker_id", "is the allocated social worker"
@@ -344,6 +388,20 @@ class Child(Aggregate):
                 **cmd.model_dump(), previous_worker_id=current.worker_id if current else None
             )
         ]
+
+    def _first_contact(self, cmd: c.AllocateSocialWorker) -> None:
+        """FCONTA (SW_REASON) is a first allocation: never one that replaces an allocated
+        worker, nor one that starts the day the last allocation ended (SSDA903 SW10b: it
+        starts after the previous episode's end). After a gap, a new involvement is a first
+        contact again (SW10a: any other reason must follow the last end within 7 days)."""
+        if cmd.reason is not SocialWorkerChangeReason.FIRST_CONTACT:
+            return
+        s = self.state
+        self._must(
+            s.social_worker is None and s.allocation_ended != cmd.allocated_on,
+            "reason",
+            "FCONTA is the first allocation; a change has another reason",
+        )
 
     def end_social_worker_allocation(
         self, cmd: c.EndSocialWorkerAllocation, decision: Decision
@@ -399,6 +457,54 @@ class Child(Aggregate):
         )
         self._day("decided_on", cmd.decided_on, decision, received, "the referral")
         return [e.ReferralOutcomeRecorded(**cmd.model_dump())]
+
+    def close_episode_of_need(
+        self, cmd: c.CloseEpisodeOfNeed, decision: Decision
+    ) -> list[DomainEvent]:
+        """The CIN census's closure of the episode the referral began, once nothing of it is
+        open on the day (what closed it on the day may end that day): closed once, like a
+        referral's outcome."""
+        s = self.state
+        received = self._found(s.referrals.get(cmd.referral_id), "referral_id", "no such referral")
+        closed = s.episodes_closed.get(cmd.referral_id)
+        self._must(
+            closed is None, "referral_id", f"its episode of need is closed already (on {closed})"
+        )
+        self._day("closed_on", cmd.closed_on, decision, received, "the referral")
+        still_open = self._open_in_episode(received, cmd.closed_on)
+        self._must(
+            not still_open,
+            "closed_on",
+            f"still open on {cmd.closed_on.isoformat()}: {'; '.join(still_open)}",
+        )
+        return [e.EpisodeOfNeedClosed(**cmd.model_dump())]
+
+    def _open_in_episode(self, since: date, on: date) -> list[str]:
+        """What started since the referral and was still open after `on` (ended on it is
+        closed): assessments, section 47 enquiries, plans and a period of care."""
+        s = self.state
+        found = [
+            f"assessment {a} (started {start.isoformat()})"
+            for a, start in s.assessments.items()
+            if since <= start <= on
+        ]
+        found += [
+            f"assessment {a} (started {span.start.isoformat()}, completed {span.end})"
+            for a, span in s.completed_assessments
+            if since <= span.start and span.open_after(on)
+        ]
+        found += [
+            f"the section 47 enquiry of strategy discussion {d} (held {held.isoformat()})"
+            for d, (held, enquiry) in s.discussions.items()
+            if enquiry and since <= held and Span(held, s.s47_concluded.get(d)).open_after(on)
+        ]
+        for plan, what in OPEN_IN_AN_EPISODE.items():
+            found += [
+                f"the {what} started {span.start.isoformat()}"
+                for span in s.plans.by_plan.get(plan, [])
+                if since <= span.start and span.open_after(on)
+            ]
+        return found
 
     # -- assessment and child in need -------------------------------------------------------
 
@@ -558,6 +664,11 @@ class Child(Aggregate):
         self._day("start_date", cmd.start_date, decision)
         not_before("start_date", cmd.start_date, self._born("start_date"), "the child's birth")
         self._must(self.state.care is None, "start_date", "a period of care is already open")
+        self._must(
+            cmd.category_of_need not in NOT_A_CATEGORY_OF_NEED,
+            "category_of_need",
+            "SSDA903 takes N1 to N8",
+        )
         return [
             e.PeriodOfCareStarted(
                 **cmd.model_dump(),
@@ -978,7 +1089,10 @@ def _fold_assessment_and_plans(state: ChildState, event: DomainEvent) -> None:
         case e.AssessmentStarted():
             state.assessments[event.assessment_id] = event.start_date
         case e.AssessmentCompleted():
-            state.assessments.pop(event.assessment_id, None)
+            started = state.assessments.pop(event.assessment_id, None)
+            if started is not None:
+                span = Span(started, event.completion_date)
+                state.completed_assessments.append((event.assessment_id, span))
         case e.ChildInNeedPlanStarted():
             state.cin_plan = Open(event.plan_id, event.start_date, event.start_date)
             state.plans.open(PlanType.CHILD_IN_NEED, event.start_date)
@@ -1055,8 +1169,10 @@ def _fold_front_door_and_missing(state: ChildState, event: DomainEvent) -> None:
             state.referrals[event.referral_id] = event.referral_date
         case e.ReferralOutcomeRecorded():
             state.referral_outcomes.add(event.referral_id)
+        case e.EpisodeOfNeedClosed():
+            state.episodes_closed[event.referral_id] = event.closed_on
         case e.Section47EnquiryConcluded():
-            state.s47_concluded.add(event.discussion_id)
+            state.s47_concluded[event.discussion_id] = event.concluded_on
         case e.MissingEpisodeRecorded():
             state.missing[event.started_on] = event.ended_on
 

@@ -72,6 +72,7 @@ class RecordCharacteristics(e.CharacteristicsFacts):
         ethnicity="WBRI",
         disabilities=["NONE"],
         unaccompanied_asylum_seeking=False,
+        mother=False,
     )
 
 
@@ -95,6 +96,10 @@ class RecordFrontDoorContact(e.FrontDoorContactFacts):
 
 class RecordReferralOutcome(e.ReferralOutcomeFacts):
     model_config = example(referral_id="R-2024-118", decided_on="2024-01-09", outcome="assessment")
+
+
+class CloseEpisodeOfNeed(e.EpisodeOfNeedClosureFacts):
+    model_config = example(referral_id="R-2024-118", closed_on="2024-02-20", reason="RC8")
 
 
 class AllocateSocialWorker(e.SocialWorkerAllocationFacts):
@@ -121,7 +126,10 @@ class StartAssessment(e.AssessmentStartFacts):
 
 class CompleteAssessment(e.AssessmentCompletionFacts):
     model_config = example(
-        assessment_id="A-2024-77", completion_date="2024-02-20", factors=["3A", "4B"]
+        assessment_id="A-2024-77",
+        completion_date="2024-02-20",
+        factors=["3A", "4B"],
+        primary_need="N1",
     )
 
 
@@ -160,7 +168,9 @@ class EndChildProtectionPlan(e.ChildProtectionPlanEndFacts):
 
 
 class StartPeriodOfCare(e.PeriodOfCareStartFacts):
-    model_config = example(start_date="2024-06-03", legal_status="C1", home_postcode="EX4")
+    model_config = example(
+        start_date="2024-06-03", legal_status="C1", home_postcode="EX4", category_of_need="N1"
+    )
 
 
 class ChangeLegalStatus(e.LegalStatusChangeFacts):

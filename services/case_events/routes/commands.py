@@ -99,6 +99,13 @@ CHILD_COMMANDS = [
         "referral",
     ),
     CommandRoute(
+        "/episode-of-need-closures",
+        c.CloseEpisodeOfNeed,
+        Child.close_episode_of_need,
+        "Close the episode of need a referral began",
+        "referral",
+    ),
+    CommandRoute(
         "/assessments",
         c.StartAssessment,
         Child.start_assessment,
