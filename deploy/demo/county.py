@@ -17,6 +17,15 @@ months, care leavers whose accommodation turns unsuitable, NEET spells, attendan
 over weeks, escalations raised and resolved, visits late or missed, children in need waiting for
 a social worker. Every command carries an idempotency key, so a load that is interrupted can
 simply be run again. `make run` loads it on first start.
+
+The record is one a council's would be, as the DfE's validators of the statutory returns (the
+CIN census and SSDA903, deploy/returns) read it: ids of letters and digits; every episode of
+need begins with a referral and is closed before the next (by a plan's end, or recorded closed
+after an assessment or a plan with nothing further); conferences on working days; periods of
+care with their category of need, previous permanence and a placement (with its provider's
+Ofsted URN); a placement order only after the decision to place for adoption; health outcomes
+every year in care; girls' motherhood; care leavers with the care they left at 16 to 18
+(before the two years, for most) and contacts around their birthdays.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ import httpx
 
 from contracts.case_events.codes import (
     AssessmentFactor,
+    ChildInNeedClosureReason,
     PlanType,
+    ReasonCeased,
     ReferralOutcome,
     Section47Outcome,
 )
@@ -46,6 +57,7 @@ from deploy.demo.council import DEMO_SCHOOL, LOCALITIES, Council
 from deploy.demo.journey import Journey, Step
 from deploy.demo.record import Record, exploited, upn
 from shared.auth import LocalIssuer
+from shared.calendar import add_months, is_working_day
 
 # What others import from here (the rest of the demo is in council.py, journey.py, record.py).
 __all__ = [
@@ -105,6 +117,35 @@ FAMILY_NAMES = [
 NEEDS = ["N1", "N1", "N4", "N5"]  # of a child coming into care
 CP_SOURCES = ["2A", "3A", "3E", "5A", "6", "6", "6", "1A"]
 UNBORN_SOURCES = ["3B", "3E", "3E", "3D", "5D", "6"]
+IN_CARE_SOURCES = ["2A", "3A", "3E", "5A", "5D", "6", "6", "1A"]
+# How an episode of need closes after an assessment that found no factors: with no further
+# action, or (True) referred to early help.
+NO_FURTHER_ACTION = {
+    False: ChildInNeedClosureReason.CASE_CLOSED_AFTER_ASSESSMENT_NO_FURTHER_ACTION,
+    True: ChildInNeedClosureReason.CASE_CLOSED_AFTER_ASSESSMENT_REFERRED_TO_EARLY_HELP,
+}
+# Why care ended for a care leaver: at 18 (staying put with the foster carers for some), or
+# from 16 (into supported lodgings or home to family for most).
+LEFT_AT_18 = [
+    ReasonCeased.STAYING_PUT,
+    ReasonCeased.INDEPENDENT_LIVING_SUPPORTED,
+    ReasonCeased.INDEPENDENT_LIVING_SUPPORTED,
+    ReasonCeased.INDEPENDENT_LIVING_NO_SUPPORT,
+    ReasonCeased.LEFT_CARE_TO_LIVE_WITH_PARENTS_RELATIVES,
+    ReasonCeased.CEASED_FOR_ANY_OTHER_REASON,
+]
+LEFT_BEFORE_18 = [
+    ReasonCeased.INDEPENDENT_LIVING_SUPPORTED,
+    ReasonCeased.INDEPENDENT_LIVING_SUPPORTED,
+    ReasonCeased.LEFT_CARE_TO_LIVE_WITH_PARENTS_RELATIVES,
+    ReasonCeased.CEASED_FOR_ANY_OTHER_REASON,
+]
+# A care leaver's first home after care (the SSDA903 letters: D semi-independent, E supported
+# lodgings, B with family, U independent living, T a foyer; Z, with the former foster carers,
+# only for one staying put at 18).
+FIRST_HOMES = ["D", "D", "E", "E", "B", "U", "T"]
+# Whether the personal adviser was in touch around a birthday (SSDA903 OC3 IN_TOUCH).
+IN_TOUCH = ["YES"] * 18 + ["NO", "REFU"]
 
 
 class County:
@@ -112,6 +153,9 @@ class County:
         self.rng = random.Random(seed)
         self.seed, self.scale, self.end = seed, scale, end
         self.start = end - timedelta(days=730)
+        # The first day of last year's collection year: the returns the county is checked by
+        # are this year's and last year's.
+        self.returns_from = date(end.year - (2 if end.month < 4 else 1), 4, 1)
         self.n = 0
         self.council = Council(scale)
         self.liberty = 0  # children deprived of their liberty so far
@@ -123,7 +167,7 @@ class County:
     def child(self, journey: Journey, age_from: int, age_to: int) -> Record:
         """Register a child: the rest of its record is added through what this returns."""
         self.n += 1
-        child_id = f"DC-{self.seed}-{self.n:06d}"
+        child_id = f"DC{self.seed}{self.n:06d}"
         dob = self.end - timedelta(days=self.rng.randint(age_from * 365, age_to * 365))
         locality = self.rng.choice(LOCALITIES)
         names = random.Random(f"{self.seed}-{self.n}")  # apart: the journeys stay as they were
@@ -131,7 +175,7 @@ class County:
             "given_names": names.choice(GIVEN_NAMES),
             "family_name": names.choice(FAMILY_NAMES),
         }
-        if 5 <= (self.end - dob).days // 365 <= 17:  # at school: a UPN
+        if (self.end - dob).days // 365 >= 5:  # at school now or before: a UPN
             personal["upn"] = upn(names, dob)
         journey.add(
             "case_events",
@@ -159,55 +203,68 @@ class County:
             source = self.rng.choice(["1A", "2A", "3A", "3B", "5D", "6", "6", "8"])
             rec.history(self.n, referred, self.start, source)
             s47 = rec.recent(referred) and rec.rng.random() < 0.08
+            accepted = self.rng.choice(["N1", "N2", "N3", "N4", "N5"])
             rec.referral(
                 f"R{self.n}",
                 referred,
                 source,
                 ReferralOutcome.SECTION_47 if s47 else ReferralOutcome.ASSESSMENT,
+                need=accepted,
             )
             if s47:
                 rec.section_47(f"SD{self.n}", referred, Section47Outcome.CHILD_IN_NEED)
             j.add(
                 "case_events", f"{c}/assessments", assessment_id=f"A{self.n}", start_date=referred
             )
-            done = self.day(referred, 60)
-            need = self.rng.choice(["N1", "N2", "N3", "N4", "N5"])
-            factors = rec.factors(need, done)
-            j.add(
-                "case_events",
-                f"{c}/assessment-completions",
-                assessment_id=f"A{self.n}",
-                completion_date=done,
-                factors=factors,
-            )
-            j.add(
-                "case_events",
-                f"{c}/child-in-need-plans",
-                plan_id=f"CIN{self.n}",
-                start_date=done,
-                primary_need=need,
-            )
-            ended = None
-            if self.rng.random() < 0.4 and (self.end - done).days > 100:
-                ended = self.day(done, 300)
-                j.add(
-                    "case_events",
-                    f"{c}/child-in-need-plan-endings",
-                    plan_id=f"CIN{self.n}",
-                    end_date=ended,
-                    reason="RC7",
-                )
+            done, need, factors = self.assessed(rec, referred, accepted, settled=s47)
+            ended = self.child_in_need_plan(rec, done, need)
             rec.characteristics(referred, disabled=need == "N2")
             team = self.council.team(rec.locality, "CIN")
             rec.allocate(team, referred, ended, unallocated=0.07, lapse=0.03)
-            rating = self.rating(j, rec.child_id, done, ["GREEN"] * 6 + ["AMBER"] * 3 + ["RED"])
-            rec.visits(PlanType.CHILD_IN_NEED, done, ended, rating)
+            if need is not None and (ended is None or rec.recent(ended)):  # rated while open
+                rating = self.rating(j, rec.child_id, done, ["GREEN"] * 6 + ["AMBER"] * 3 + ["RED"])
+                rec.visits(PlanType.CHILD_IN_NEED, done, ended, rating)
             if exploited(factors) and rec.rng.random() < 0.6:
                 rec.missing(done, rec.rng.randint(1, 3))
             age = (self.end - rec.date_of_birth).days // 365
             if ended is None and age in SCHOOL_AGES and rec.rng.random() < 0.2:
                 self.pupil(j, rec, age)  # the attendance of children in need with a plan
             yield j
+
+    def assessed(
+        self, rec: Record, referred: date, accepted: str, *, settled: bool
+    ) -> tuple[date, str | None, list[AssessmentFactor]]:
+        """The child in need's assessment authorised: the day, the need it found (the one the
+        referral was accepted for; None: no factors, so no further action, never after an
+        enquiry, `settled`) and its factors."""
+        done = self.day(referred, 60)
+        factors = rec.factors(accepted, done, settled=settled)
+        need = None if factors == [AssessmentFactor.NO_FACTORS] else accepted
+        rec.complete(f"A{self.n}", done, factors, need or "N9")
+        return done, need, factors
+
+    def child_in_need_plan(self, rec: Record, done: date, need: str | None) -> date | None:
+        """The plan the assessment led to, ended months later for some (its end closes the
+        episode of need); the day the case closed, if it has. An assessment that found no
+        factors closes the case instead (most with no further action, some to early help)."""
+        ended = None
+        if need is not None:
+            rec.add(
+                "/child-in-need-plans", plan_id=f"CIN{self.n}", start_date=done, primary_need=need
+            )
+        if self.rng.random() < 0.4 and (self.end - done).days > 100:
+            ended = self.day(done, 300)
+            if need is not None:
+                rec.add(
+                    "/child-in-need-plan-endings",
+                    plan_id=f"CIN{self.n}",
+                    end_date=ended,
+                    reason=ChildInNeedClosureReason.SERVICES_CEASED_OTHER,
+                )
+        if need is None:
+            early_help = rec.rng.random() < 0.4
+            ended = rec.close(f"R{self.n}", done, NO_FURTHER_ACTION[early_help])
+        return ended
 
     def child_protection(self) -> Iterator[Journey]:
         for _ in range(self.count(650)):
@@ -216,9 +273,8 @@ class County:
             c = f"/children/{rec.child_id}"
             discussed = self.day(max(self.start, rec.date_of_birth), 650)
             referred = rec.before(discussed, 2)
-            if rec.recent(referred):
-                source = rec.rng.choice(CP_SOURCES)
-                rec.referral(f"R{self.n}", referred, source, ReferralOutcome.SECTION_47)
+            source = rec.rng.choice(CP_SOURCES)
+            rec.referral(f"R{self.n}", referred, source, ReferralOutcome.SECTION_47)
             j.add(
                 "case_events",
                 f"{c}/strategy-discussions",
@@ -226,72 +282,116 @@ class County:
                 discussion_date=discussed,
                 section_47_enquiry=True,
             )
-            conference = self.day(discussed, 20)
-            if rec.recent(discussed):
-                enquiry = rec.before(conference, min(3, (conference - discussed).days))
-                rec.concluded(f"SD{self.n}", enquiry, Section47Outcome.CONFERENCE)
+            conference = self.working_day(self.day(discussed, 20), discussed)
+            enquiry = rec.before(conference, min(3, (conference - discussed).days))
+            rec.concluded(f"SD{self.n}", enquiry, Section47Outcome.CONFERENCE)
             j.add(
                 "case_events",
                 f"{c}/initial-child-protection-conferences",
                 conference_date=conference,
                 plan_required=True,
             )
-            plan = f"CP{self.n}"
-            j.add(
-                "case_events",
-                f"{c}/child-protection-plans",
-                plan_id=plan,
-                category=self.rng.choice(["NEG", "NEG", "NEG", "EMO", "PHY", "SAB", "MUL"]),
-                start_date=conference,
-            )
-            last, review = conference, conference + timedelta(days=88)
-            while review < self.end and self.rng.random() < 0.85:
-                j.add(
-                    "case_events",
-                    f"{c}/child-protection-plan-reviews",
-                    plan_id=plan,
-                    review_date=review,
-                )
-                last, review = review, review + timedelta(days=180)
-            ended = None
-            if self.rng.random() < 0.5 and (self.end - conference).days > 200:
-                ended = self.day(last, 120)
-                j.add(
-                    "case_events",
-                    f"{c}/child-protection-plan-endings",
-                    plan_id=plan,
-                    end_date=ended,
-                )  # the rest drift on
-            elif self.rng.random() < 0.2:
-                entered = self.day(last, 60)
-                j.add("case_events", f"{c}/pre-proceedings", entered_on=entered)
-                rec.pre_proceedings(entered, f"CPR{self.n}")
-            if rec.recent(discussed):  # the assessment beside the section 47 enquiry
-                rec.assessment(f"A{self.n}", discussed, "N1", also=[])
+            ended = self.protection_plan(j, rec, conference)
+            # The assessment beside the section 47 enquiry (CIN census rule 2991Q).
+            rec.assessment(f"A{self.n}", discussed, "N1", after=conference)
+            closed = self.after_protection(rec, ended)
             rec.characteristics(referred, disabled=rec.rng.random() < 0.06)
-            rec.allocate(self.council.team(rec.locality, "CP"), discussed, ended)
+            rec.allocate(self.council.team(rec.locality, "CP"), discussed, closed)
             rating = self.rating(
                 j, rec.child_id, conference, ["RED"] * 4 + ["AMBER"] * 5 + ["GREEN"]
             )
             rec.visits(PlanType.CHILD_PROTECTION, conference, ended, rating)
-            if ended is not None:
-                self.repeat_plan(rec, ended, rating)
+            if ended is not None and closed is None:  # stepped down to a child in need plan
+                rec.visits(PlanType.CHILD_IN_NEED, ended, None, None)
+            if closed is not None:
+                self.repeat_plan(rec, closed, rating)
             age = (self.end - rec.date_of_birth).days // 365
             if age in SCHOOL_AGES:
                 self.pupil(j, rec, age)
             yield j
 
-    def repeat_plan(self, rec: Record, ended: date, rating: str) -> None:
-        """For a few children, a second plan within months of the first ending (a repeat
-        plan): another section 47 enquiry, conference and plan, and a social worker again."""
-        if rec.rng.random() > 0.12 or (self.end - ended).days < 60:
-            return
-        concluded = rec.section_47(
-            f"SD{self.n}-2",
-            rec.day(ended, min(300, (self.end - ended).days - 30)),
-            Section47Outcome.CONFERENCE,
+    def working_day(self, day: date, after: date) -> date:
+        """The first working day from `day` (a conference is never held on a weekend or a bank
+        holiday, CIN census rule 8875); the last one before it, after `after`, if that would
+        be after the end."""
+        found = day
+        while not is_working_day(found):
+            found += timedelta(days=1)
+        if found <= self.end:
+            return found
+        found = day
+        while not is_working_day(found) and found > after + timedelta(days=1):
+            found -= timedelta(days=1)
+        return found
+
+    def protection_plan(self, j: Journey, rec: Record, conference: date) -> date | None:
+        """The plan the conference made, its reviews, and its end for half (the day: the rest
+        drift on, a few into pre-proceedings)."""
+        c = f"/children/{rec.child_id}"
+        plan = f"CP{self.n}"
+        j.add(
+            "case_events",
+            f"{c}/child-protection-plans",
+            plan_id=plan,
+            category=self.rng.choice(["NEG", "NEG", "NEG", "EMO", "PHY", "SAB", "MUL"]),
+            start_date=conference,
         )
-        conference = rec.day(concluded, 3)
+        last, review = conference, conference + timedelta(days=88)
+        while review < self.end and self.rng.random() < 0.85:
+            j.add(
+                "case_events",
+                f"{c}/child-protection-plan-reviews",
+                plan_id=plan,
+                review_date=review,
+            )
+            last, review = review, review + timedelta(days=180)
+        ended = None
+        if self.rng.random() < 0.5 and (self.end - conference).days > 200:
+            ended = self.day(last, 120)
+            j.add(
+                "case_events",
+                f"{c}/child-protection-plan-endings",
+                plan_id=plan,
+                end_date=ended,
+            )
+        elif self.rng.random() < 0.2:
+            entered = self.day(last, 60)
+            j.add("case_events", f"{c}/pre-proceedings", entered_on=entered)
+            rec.pre_proceedings(entered, f"CPR{self.n}")
+        return ended
+
+    def after_protection(self, rec: Record, ended: date | None) -> date | None:
+        """After a child protection plan ends: for most a step down to a child in need plan
+        (its end, months later for some, closes the episode of need); for the rest the
+        episode closes with the plan. The day the case closed, if it has."""
+        if ended is None:
+            return None
+        if rec.rng.random() < 0.6:
+            plan = f"CIN{self.n}"
+            rec.add("/child-in-need-plans", plan_id=plan, start_date=ended, primary_need="N1")
+            if rec.rng.random() > 0.5 or (self.end - ended).days < 150:
+                return None
+            closed = rec.day(ended + timedelta(days=90), 200)
+            rec.add(
+                "/child-in-need-plan-endings",
+                plan_id=plan,
+                end_date=closed,
+                reason=ChildInNeedClosureReason.SERVICES_CEASED_OTHER,
+            )
+            return closed
+        return rec.close(f"R{self.n}", ended, ChildInNeedClosureReason.SERVICES_CEASED_OTHER)
+
+    def repeat_plan(self, rec: Record, closed: date, rating: str) -> None:
+        """For a few children, a second plan within months of the case closing (a repeat
+        plan): a new referral, another section 47 enquiry and its assessment, a conference and
+        plan, and a social worker again."""
+        if rec.rng.random() > 0.12 or (self.end - closed).days < 60:
+            return
+        referred = rec.day(closed, min(300, (self.end - closed).days - 30))
+        source = rec.rng.choice(CP_SOURCES)
+        rec.referral(f"R{self.n}-2", referred, source, ReferralOutcome.SECTION_47)
+        concluded = rec.section_47(f"SD{self.n}-2", referred, Section47Outcome.CONFERENCE)
+        conference = self.working_day(rec.day(concluded, 3), concluded)
         rec.add(
             "/initial-child-protection-conferences", conference_date=conference, plan_required=True
         )
@@ -301,6 +401,7 @@ class County:
             category=rec.rng.choice(["NEG", "EMO", "MUL"]),
             start_date=conference,
         )
+        rec.assessment(f"A{self.n}-2", referred, "N1", after=conference)
         rec.allocate(self.council.team(rec.locality, "CP"), concluded)
         rec.visits(PlanType.CHILD_PROTECTION, conference, None, rating)
 
@@ -323,25 +424,28 @@ class County:
             rec = self.child(j, 1, 17)
             c = f"/children/{rec.child_id}"
             start = self.day(max(self.start, rec.date_of_birth), 500)
-            legal_status = self.rng.choice(["C2", "C2", "C1", "V2", "E1"])
+            # An interim care order, a care order or section 20; a placement order (E1) only
+            # after the decision that the child should be placed for adoption (Record.adoption).
+            legal_status = self.rng.choice(["C2", "C2", "C1", "V2", "C2"])
             # Some older children arrive alone, seeking asylum: accommodated under section 20.
             uasc = rec.age_on(start) >= 14 and rec.rng.random() < 0.2
+            need = "N8" if uasc else rec.rng.choice(NEEDS)
+            self.into_care(rec, start, need, uasc)
             j.add(
                 "case_events",
                 f"{c}/periods-of-care",
                 start_date=start,
                 legal_status="V2" if uasc else legal_status,
-                home_postcode=None if uasc else rec.district(),
+                # Where the child was found, for a child who arrived alone.
+                home_postcode=rec.home_district(),
+                category_of_need=need,
             )
-            rec.characteristics(start, disabled=rec.rng.random() < 0.1, uasc=uasc)
-            if not uasc:
-                rec.previous_permanence(start)
+            rec.characteristics(
+                start, disabled=rec.rng.random() < 0.1, uasc=uasc, looked_after=True
+            )
+            rec.previous_permanence(start)
             if legal_status == "C1" and not uasc and rec.rng.random() < 0.5:
                 rec.proceedings_into_care(start, f"CPR{self.n}")
-            if rec.recent(start) and rec.rng.random() < 0.4:  # the assessment before care
-                factors = [AssessmentFactor.UNACCOMPANIED_ASYLUM_SEEKING] if uasc else []
-                assessed = rec.before(start, 40)
-                rec.assessment(f"A{self.n}", assessed, rec.rng.choice(NEEDS), also=factors)
             rec.allocate(self.council.team(rec.locality, "CIC"), start)
             self.placements(j, rec, start)
             review = start + timedelta(days=25)
@@ -352,20 +456,7 @@ class County:
                     review_date=review,
                     participation=rec.participation(review),
                 )
-            if self.rng.random() < 0.8:
-                recorded = self.day(start, 120)
-                plan = self.rng.choice(
-                    [
-                        "long_term_fostering",
-                        "adoption",
-                        "sgo_or_cao",
-                        "return_to_family",
-                        "long_term_residential",
-                    ]
-                )
-                j.add("case_events", f"{c}/permanence-plans", recorded_on=recorded, plan=plan)
-                if plan == "adoption" and rec.age_on(start) <= 5:
-                    rec.adoption(rec.day(recorded, 90))
+            self.permanence(j, rec, start)
             self.schooling(j, rec, start)
             self.in_care_beyond(rec, start)
             rating = self.rating(
@@ -374,15 +465,52 @@ class County:
             rec.visits(PlanType.CHILD_IN_CARE, start, None, rating)
             yield j
 
+    def into_care(self, rec: Record, start: date, need: str, uasc: bool) -> None:
+        """What came before care: the referral (weeks before, or days for a child who arrived
+        alone), and for some in the last year the assessment."""
+        referred = rec.before(start, 3 if uasc else 45)
+        source = "8" if uasc else rec.rng.choice(IN_CARE_SOURCES)
+        rec.referral(f"R{self.n}", referred, source, ReferralOutcome.ASSESSMENT, need=need)
+        if rec.recent(start) and rec.rng.random() < 0.4:  # the assessment before care
+            factors = [AssessmentFactor.UNACCOMPANIED_ASYLUM_SEEKING] if uasc else []
+            assessed = max(referred, rec.before(start, 40))
+            rec.assessment(f"A{self.n}", assessed, need, also=factors)
+
+    def permanence(self, j: Journey, rec: Record, start: date) -> None:
+        """The permanence plan for most, and for young children whose plan is adoption the
+        decision, the placement order and the match."""
+        if self.rng.random() < 0.8:
+            recorded = self.day(start, 120)
+            plan = self.rng.choice(
+                [
+                    "long_term_fostering",
+                    "adoption",
+                    "sgo_or_cao",
+                    "return_to_family",
+                    "long_term_residential",
+                ]
+            )
+            j.add(
+                "case_events",
+                f"/children/{rec.child_id}/permanence-plans",
+                recorded_on=recorded,
+                plan=plan,
+            )
+            if plan == "adoption" and rec.age_on(start) <= 5:
+                rec.adoption(rec.day(recorded, 90))
+
     def placements(self, j: Journey, rec: Record, start: date) -> None:
-        """The first placement and the moves, each with its postcode district."""
+        """The first placement and the moves, each with its postcode district and its
+        provider's Ofsted URN. A 16 or 17 year old may live in registered supported
+        accommodation (K3: unregistered H5 and independent living P2 are no longer placements
+        from April 2025, SSDA903 rule 146). The council's own provision is in its area."""
         c = f"/children/{rec.child_id}"
         kinds = ["U4", "U6", "U6", "U1", "U3", "K2", "K2"]
         if (start - rec.date_of_birth).days > 16 * 365:
-            kinds += ["H5", "K3", "P2"]
+            kinds += ["K3", "K3", "K2"]
         placement_type = self.rng.choice(kinds)
         provider = self.rng.choice(["PR1", "PR1", "PR4", "PR5"])
-        in_area = self.rng.random() < 0.7
+        in_area = self.rng.random() < 0.7 or provider == "PR1"
         j.add(
             "accommodation",
             f"{c}/placements",
@@ -391,42 +519,52 @@ class County:
             placement_type=placement_type,
             provider=provider,
             in_council_area=in_area,
-            postcode=rec.district(in_area),
+            postcode=rec.placement_district(in_area),
+            urn=rec.urn(placement_type, provider),
         )
         moved = start
         for move in range(1, self.rng.choice([1, 1, 1, 2, 2, 3])):
             moved = self.day(moved, 200)
             if moved >= self.end:
                 break
+            placement_type = self.rng.choice(kinds)
             j.add(
                 "accommodation",
                 f"{c}/placement-changes",
                 placement_id=f"PL{self.n}-{move}",
                 start_date=moved,
-                placement_type=self.rng.choice(kinds),
+                placement_type=placement_type,
                 provider="PR1",
                 in_council_area=True,
                 reason=self.rng.choice(["CARPL", "CHILD", "PLACE"]),
-                postcode=rec.district(),
+                postcode=rec.placement_district(),
+                urn=rec.urn(placement_type, "PR1"),
             )
         if rec.rng.random() < 0.08:  # unstable: three more moves within the last year
-            moved = max(moved, self.end - timedelta(days=330))
-            for move in range(10, 13):
-                moved = rec.day(moved, 90)
-                if moved >= self.end:
-                    break
-                in_area = rec.rng.random() < 0.6
-                j.add(
-                    "accommodation",
-                    f"{c}/placement-changes",
-                    placement_id=f"PL{self.n}-{move}",
-                    start_date=moved,
-                    placement_type=rec.rng.choice(kinds),
-                    provider=rec.rng.choice(["PR1", "PR4", "PR5"]),
-                    in_council_area=in_area,
-                    reason=rec.rng.choice(["CARPL", "CHILD", "PLACE"]),
-                    postcode=rec.district(in_area),
-                )
+            self.unstable(j, rec, moved, kinds)
+
+    def unstable(self, j: Journey, rec: Record, moved: date, kinds: list[str]) -> None:
+        """Three more moves within the last year (drawn from the child's own generator)."""
+        moved = max(moved, self.end - timedelta(days=330))
+        for move in range(10, 13):
+            moved = rec.day(moved, 90)
+            if moved >= self.end:
+                break
+            placement_type = rec.rng.choice(kinds)
+            provider = rec.rng.choice(["PR1", "PR4", "PR5"])
+            in_area = rec.rng.random() < 0.6 or provider == "PR1"
+            j.add(
+                "accommodation",
+                f"/children/{rec.child_id}/placement-changes",
+                placement_id=f"PL{self.n}-{move}",
+                start_date=moved,
+                placement_type=placement_type,
+                provider=provider,
+                in_council_area=in_area,
+                reason=rec.rng.choice(["CARPL", "CHILD", "PLACE"]),
+                postcode=rec.placement_district(in_area),
+                urn=rec.urn(placement_type, provider),
+            )
 
     def schooling(self, j: Journey, rec: Record, start: date) -> None:
         """A school-age child in care's school (the demo school's roll, or another), EHCP and
@@ -458,11 +596,11 @@ class County:
             )
 
     def in_care_beyond(self, rec: Record, start: date) -> None:
-        """After a year in care, the health outcomes; adolescents' missing episodes; and for
-        one or two (a few in a large county), a deprivation of liberty."""
-        if (self.end - start).days >= 365:
-            a_year = start + timedelta(days=365 + rec.rng.randint(0, 40))
-            rec.health_outcomes(min(self.end, a_year))
+        """The health outcomes of every year in care; for a few girls, a first child;
+        adolescents' missing episodes; and for one or two (a few in a large county), a
+        deprivation of liberty."""
+        rec.annual_health(start)
+        rec.motherhood(start, None)
         age = rec.age_on(self.end)
         if age >= 11 and rec.rng.random() < 0.3:
             rec.missing(start, rec.rng.randint(1, 4))
@@ -480,10 +618,11 @@ class County:
             rec = self.child(j, 17, 24)
             c = f"/children/{rec.child_id}"
             sixteen = rec.date_of_birth + timedelta(days=16 * 365 + 5)
-            status_on = max(sixteen, self.start - timedelta(days=400))
-            status = self.rng.choice(["relevant", "former_relevant", "former_relevant"])
-            j.add("case_events", f"{c}/care-leaver-status", recorded_on=status_on, status=status)
-            rec.characteristics(status_on, disabled=rec.rng.random() < 0.08)
+            # Left care before 18 (a relevant child until then) or at 18 (former relevant).
+            left_at_18 = self.rng.choice(["relevant", "former_relevant", "former_relevant"])
+            left, reason = self.care_history(rec, left_at_18 == "former_relevant")
+            status_on = max(left, self.start - timedelta(days=400))
+            status = self.care_leaver_status(rec, status_on)
             adviser = f"PA-{self.rng.randint(1, 60)}"
             j.add(
                 "case_events", f"{c}/personal-advisers", allocated_on=status_on, adviser_id=adviser
@@ -502,30 +641,135 @@ class County:
             while (review := plan + timedelta(days=self.rng.randint(150, 230))) < self.end:
                 j.add("case_events", f"{c}/pathway-plan-reviews", review_date=review)
                 plan = review
-            contact = max(status_on, self.end - timedelta(days=120))
-            while (contact := contact + timedelta(days=self.rng.randint(7, 45))) < self.end:
-                j.add(
-                    "case_events",
-                    f"{c}/contacts",
-                    contact_date=contact,
-                    in_touch="YES" if self.rng.random() < 0.85 else "NO",
-                )
-            self.leaving_care_accommodation(j, rec, sixteen, status_on)
+            self.keeping_in_touch(rec, left, status_on)
+            self.leaving_care_accommodation(j, rec, sixteen, left, reason)
             rated = max(status_on, self.start)
             self.rating(j, rec.child_id, rated, ["GREEN"] * 5 + ["AMBER"] * 3 + ["RED"])
             if status == "relevant":  # visited as a child still is (16 and 17)
                 rec.visits(PlanType.CARE_LEAVER, status_on, None, None, visitor=adviser)
             yield j
 
+    def care_history(self, rec: Record, at_18: bool) -> tuple[date, ReasonCeased]:
+        """The care a care leaver left (SSDA903 rules 1001, 1002: looked after for 13 weeks
+        from 14, and at 16 or over): the referral, a period of care from 11 to 17 in one
+        placement, its health outcomes, and its end at 18 or (a relevant child) from 16, with
+        the reason; the episode of need closed when the young person is 18. The day care
+        ended, and why."""
+        born = rec.date_of_birth
+        eighteen = add_months(born, 18 * 12)
+        if at_18 and eighteen <= self.end:
+            left = eighteen
+        else:
+            sixteen = add_months(born, 16 * 12) + timedelta(days=30)
+            last = min(eighteen, self.end) - timedelta(days=7)
+            left = sixteen + timedelta(days=rec.rng.randint(0, max(0, (last - sixteen).days)))
+        entered = max(add_months(born, 11 * 12), left - timedelta(days=rec.rng.randint(200, 1800)))
+        need = rec.rng.choice([*NEEDS, "N6"])
+        source = rec.rng.choice(IN_CARE_SOURCES)
+        referred = rec.before(entered, 30)
+        rec.referral(f"R{self.n}", referred, source, ReferralOutcome.ASSESSMENT, need=need)
+        rec.add(
+            "/periods-of-care",
+            start_date=entered,
+            legal_status=rec.rng.choice(["C2", "C2", "V2", "V2", "C1"]),
+            home_postcode=rec.home_district(),
+            category_of_need=need,
+        )
+        rec.characteristics(entered, disabled=rec.rng.random() < 0.08, looked_after=True)
+        if entered >= self.start:  # an earlier one is known as migrated, without it
+            rec.previous_permanence(entered)
+        fostered = self.placed(rec, entered)
+        rec.annual_health(entered, left)
+        rec.motherhood(entered, left)
+        # The social worker while in care, kept to 18 by a relevant child; recorded for any
+        # child looked after in the returns' years (SSDA903 social worker episodes).
+        until = left if left == eighteen else (eighteen if eighteen <= self.end else None)
+        seen = left >= self.returns_from
+        rec.allocate(self.council.team(rec.locality, "CIC"), entered, until, keep=seen)
+        reason = rec.rng.choice(LEFT_AT_18 if left == eighteen else LEFT_BEFORE_18)
+        if reason is ReasonCeased.STAYING_PUT and not fostered:
+            reason = ReasonCeased.INDEPENDENT_LIVING_SUPPORTED
+        rec.add("/period-of-care-endings", end_date=left, reason=reason)
+        rec.send("accommodation", "/placement-endings", end_date=left)
+        if eighteen <= self.end:
+            rec.close(f"R{self.n}", eighteen, ChildInNeedClosureReason.SERVICES_CEASED_OTHER)
+        return left, reason
+
+    def placed(self, rec: Record, entered: date) -> bool:
+        """A care leaver's placement while in care (fostered, in a children's home, or from 16
+        in supported accommodation); whether it was foster care."""
+        kinds = ["U4", "U4", "U6", "U6", "U3", "K2"]
+        if rec.age_on(entered) >= 16:
+            kinds += ["K3", "K3"]
+        placement_type = rec.rng.choice(kinds)
+        provider = rec.rng.choice(["PR1", "PR1", "PR4", "PR5"])
+        in_area = rec.rng.random() < 0.7 or provider == "PR1"
+        rec.send(
+            "accommodation",
+            "/placements",
+            placement_id=f"PL{self.n}-0",
+            start_date=entered,
+            placement_type=placement_type,
+            provider=provider,
+            in_council_area=in_area,
+            postcode=rec.placement_district(in_area),
+            urn=rec.urn(placement_type, provider),
+        )
+        return placement_type.startswith("U")
+
+    def care_leaver_status(self, rec: Record, status_on: date) -> str:
+        """Relevant before 18, former relevant from 18 (recorded again on the 18th birthday
+        for a relevant child who has turned 18 since). The status now."""
+        eighteen = add_months(rec.date_of_birth, 18 * 12)
+        status = "relevant" if status_on < eighteen else "former_relevant"
+        rec.add("/care-leaver-status", recorded_on=status_on, status=status)
+        if status == "relevant" and eighteen <= self.end:
+            rec.add("/care-leaver-status", recorded_on=eighteen, status="former_relevant")
+            status = "former_relevant"
+        return status
+
+    def keeping_in_touch(self, rec: Record, left: date, status_on: date) -> None:
+        """The personal adviser's contacts: around each 17th to 21st birthday in this year's
+        and last year's returns (from three months before to a month after, within the
+        birthday's collection year: the SSDA903 OC3's window), and every few weeks lately."""
+        born = rec.date_of_birth
+        for age in range(17, 22):
+            birthday = add_months(born, age * 12)
+            year_end = date(birthday.year + (birthday.month >= 4), 3, 31)
+            opens = max(add_months(birthday, -3), left + timedelta(days=1))
+            closes = min(add_months(birthday, 1), year_end, self.end)
+            if birthday < self.returns_from or birthday <= left or opens > closes:
+                continue
+            on = opens + timedelta(days=rec.rng.randint(0, (closes - opens).days))
+            rec.add("/contacts", contact_date=on, in_touch=rec.rng.choice(IN_TOUCH))
+        contact = max(status_on, self.end - timedelta(days=120))
+        while (contact := contact + timedelta(days=self.rng.randint(21, 75))) < self.end:
+            rec.add(
+                "/contacts",
+                contact_date=contact,
+                in_touch="YES" if self.rng.random() < 0.85 else "NO",
+            )
+
     def leaving_care_accommodation(
-        self, j: Journey, rec: Record, sixteen: date, status_on: date
+        self,
+        j: Journey,
+        rec: Record,
+        sixteen: date,
+        left: date,
+        reason: ReasonCeased,
     ) -> None:
-        """Where a care leaver lives (turning unsuitable for some: the priority cohort; a
-        tenancy, or homelessness prevention, for others), and their education, employment or
-        training, which comes and goes (NEET spells reviewed at the panel)."""
+        """Where a care leaver lives, from leaving care or last year's return (with the former
+        foster carers for one staying put; turning unsuitable for some: the priority cohort;
+        a tenancy, or homelessness prevention, for others), and their education, employment
+        or training, which comes and goes (NEET spells reviewed at the panel)."""
         c = f"/children/{rec.child_id}"
-        moved_in = max(status_on, self.end - timedelta(days=500))
-        letter = self.rng.choice(["T", "T", "S", "E", "B", "R", "D"])
+        # As known from leaving care, or from before the window of last year's return.
+        moved_in = max(left, self.returns_from - timedelta(days=92))
+        letter = self.rng.choice(["U", "U", "E", "D", "B", "T", "D"])
+        if moved_in == left:
+            letter = rec.rng.choice(FIRST_HOMES)
+        if reason is ReasonCeased.STAYING_PUT:
+            letter = "Z"  # with the former foster carers, from 18
         j.add(
             "accommodation",
             f"{c}/care-leaver-accommodation",
@@ -548,10 +792,19 @@ class County:
                 reason="unsuitable_accommodation",
             )
         rec.housing(sixteen + timedelta(days=2 * 365))
-        activity_on = max(sixteen, self.end - timedelta(days=400))
-        for _spell in range(self.rng.choice([1, 2, 3])):  # NEET spells come and go
+        self.education_and_training(j, rec, moved_in)
+
+    def education_and_training(self, j: Journey, rec: Record, since: date) -> None:
+        """Activities that come and go (NEET spells reviewed at the panel)."""
+        activity_on = since
+        for _spell in range(self.rng.choice([1, 2, 3])):
             activity = self.rng.choice(["F2", "F4", "F5", "P5", "G5", "G5", "G6", "F1"])
-            j.add("education", f"{c}/eet-activities", recorded_on=activity_on, activity=activity)
+            j.add(
+                "education",
+                f"/children/{rec.child_id}/eet-activities",
+                recorded_on=activity_on,
+                activity=activity,
+            )
             if activity in NEET:
                 rec.neet_panel(activity_on)
             activity_on = self.day(activity_on, 150)
@@ -560,12 +813,12 @@ class County:
 
     def unborn_children(self) -> Iterator[Journey]:
         """Unborn children referred before birth (a pre-birth assessment), each with a social
-        worker; most born since, then on a child in need plan. Drawn from each child's own
-        generator: the county's other journeys stay as they were."""
+        worker; most born since, then on a child in need plan or in care. Drawn from each
+        child's own generator: the county's other journeys stay as they were."""
         for _ in range(self.count(40)):
             j = Journey(f"unborn-{self.n}")
             self.n += 1
-            child_id = f"DC-{self.seed}-{self.n:06d}"
+            child_id = f"DC{self.seed}{self.n:06d}"
             rng = random.Random(f"unborn-{child_id}")
             expected = self.end + timedelta(days=rng.randint(-300, 60))
             locality = rng.choice(LOCALITIES)
@@ -585,39 +838,31 @@ class County:
             rec.characteristics(known, unborn=True)
             c = f"/children/{child_id}"
             j.add("case_events", f"{c}/assessments", assessment_id=f"A{self.n}", start_date=known)
-            rec.allocate(self.council.team(locality, "CIN"), known, lapse=0.05)
             born = expected + timedelta(days=rng.randint(-21, 10))
             done = rec.day(known, 60)
             if born < done:  # the assessment is authorised after the birth
                 rec.birth(born)
-            j.add(
-                "case_events",
-                f"{c}/assessment-completions",
-                assessment_id=f"A{self.n}",
-                completion_date=done,
-                factors=rec.factors(None, done),
-            )
+            factors = rec.factors(None, done)
+            nfa = factors == [AssessmentFactor.NO_FACTORS]
+            rec.complete(f"A{self.n}", done, factors, "N9" if nfa else "N1")
             if rec.born is None and born < self.end:
                 rec.birth(born)
-            if rec.born is not None:
-                self.after_birth(rec, done)
+            closed = rec.close(f"R{self.n}", done, NO_FURTHER_ACTION[False]) if nfa else None
+            rec.allocate(self.council.team(locality, "CIN"), known, closed, lapse=0.05)
+            if rec.born is not None and not nfa:
+                self.after_birth(rec, done, expected)
             yield j
 
-    def after_birth(self, rec: Record, assessed: date) -> None:
+    def after_birth(self, rec: Record, assessed: date, expected: date) -> None:
         """A baby known before birth: into care within days for some (an interim care order,
-        or accommodated), on a child in need plan for the rest."""
+        or accommodated; placed with foster carers the day care began), on a child in need
+        plan for the rest. Care begins after the expected day too: the other services know
+        the baby's age from it until they hear of the birth."""
         born = rec.date_of_birth
         if rec.rng.random() < 0.3:
-            care = rec.day(born, 7)
+            care = rec.day(max(born, expected), 7)
             if care < self.end:
-                legal_status = rec.rng.choice(["C1", "C1", "V2"])
-                rec.add(
-                    "/periods-of-care",
-                    start_date=care,
-                    legal_status=legal_status,
-                    home_postcode=rec.district(),
-                )
-                rec.visits(PlanType.CHILD_IN_CARE, care, None, None)
+                self.baby_into_care(rec, care)
             return
         plan_on = rec.day(max(assessed, born), 14)
         if plan_on < self.end:
@@ -628,6 +873,41 @@ class County:
                 primary_need="N1",
             )
             rec.visits(PlanType.CHILD_IN_NEED, plan_on, None, None)
+
+    def baby_into_care(self, rec: Record, care: date) -> None:
+        """A baby's period of care: its start, characteristics (a girl is not a mother),
+        previous permanence (none), the foster placement, the first review, the health
+        outcomes, the visits."""
+        rec.add(
+            "/periods-of-care",
+            start_date=care,
+            legal_status=rec.rng.choice(["C1", "C1", "V2"]),
+            home_postcode=rec.home_district(),
+            category_of_need="N1",
+        )
+        rec.characteristics(care, looked_after=True)
+        rec.previous_permanence(care)
+        placement_type = rec.rng.choice(["U4", "U6", "U6", "U3"])
+        rec.send(
+            "accommodation",
+            "/placements",
+            placement_id=f"PL{self.n}-0",
+            start_date=care,
+            placement_type=placement_type,
+            provider="PR1",
+            in_council_area=True,
+            postcode=rec.placement_district(),
+            urn=rec.urn(placement_type, "PR1"),
+        )
+        review = care + timedelta(days=20)
+        if review < self.end:
+            rec.add(
+                "/looked-after-reviews",
+                review_date=review,
+                participation=rec.participation(review),
+            )
+        rec.annual_health(care)
+        rec.visits(PlanType.CHILD_IN_CARE, care, None, None)
 
     def rating(self, j: Journey, cid: str, on: date, choices: list[str]) -> str:
         """The child's risk rating, and for some a manager's dip sample: the rating that

@@ -1,10 +1,12 @@
 """The rest of a demo child's record: what the county records about a child beside its
 statutory journey (deploy/demo/county.py): characteristics and UPN, the front door (contacts,
-referral outcomes, earlier referrals, section 47 outcomes), assessments and their factors,
-social worker allocations, statutory visits, review participation, placement postcodes, health
-outcomes, missing episodes and return home interviews, adoption, previous permanence,
-deprivation of liberty, the steps of pre-proceedings and care proceedings, and a care leaver's
-housing, NEET panels and summer school.
+referral outcomes, earlier referrals, section 47 outcomes, episodes of need closed),
+assessments with their factors and the need found, social worker allocations (a first contact,
+then changes), statutory visits, review participation, placement postcodes and providers' URNs,
+motherhood, health outcomes every year in care, missing episodes and return home interviews,
+adoption and placement orders, previous permanence, deprivation of liberty, the steps of
+pre-proceedings and care proceedings, and a care leaver's housing, NEET panels and summer
+school.
 
 Each child's facts here are drawn from a generator of its own, seeded by the child's id, never
 from the county's: the county's journeys stay as they were for the same seed, and a fact added
@@ -19,18 +21,20 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from contracts.accommodation.codes import HomelessnessOutcome, Tenure
+from contracts.accommodation.codes import HomelessnessOutcome, PlacementType, Provider, Tenure
 from contracts.case_events.codes import (
     EXPLOITATION_FACTORS,
     AdoptersLegalStatus,
     AdoptersSex,
     AdoptionDecisionReversalReason,
     AssessmentFactor,
+    ChildInNeedClosureReason,
     ContactOutcome,
     CourtOrder,
     DeprivationOfLibertyBasis,
     Disability,
     Ethnicity,
+    LegalStatus,
     MissingKind,
     PlanType,
     PreProceedingsOutcome,
@@ -46,7 +50,7 @@ from contracts.education.codes import NEETPanelAction
 from contracts.ids import upn_check_letter
 from deploy.demo.council import DISTRICTS, LOCALITIES, OUT_OF_AREA, Team
 from deploy.demo.journey import Journey
-from shared.calendar import age_on
+from shared.calendar import add_months, age_on
 
 DEVON = "878"  # the council's DfE local authority code
 
@@ -153,6 +157,7 @@ NEED_FACTORS = {
         A.MENTAL_HEALTH_PARENT,
     ],
 }
+NEED_FACTORS["N8"] = [A.UNACCOMPANIED_ASYLUM_SEEKING]
 PRE_BIRTH_FACTORS = [
     A.DOMESTIC_ABUSE_PARENT,
     A.MENTAL_HEALTH_PARENT,
@@ -180,7 +185,6 @@ CHANGE_REASONS = {
     SocialWorkerChangeReason.MANAGEMENT_DECISION: 20,
     SocialWorkerChangeReason.TRANSFER_BETWEEN_TEAMS_PROCESS: 12,
     SocialWorkerChangeReason.ABSENCE: 10,
-    SocialWorkerChangeReason.FIXED_TERM_CONTRACT_ENDED: 10,
     SocialWorkerChangeReason.ORGANISATIONAL_RESTRUCTURE: 8,
     SocialWorkerChangeReason.CHILD_REQUESTED_CHANGE: 4,
     SocialWorkerChangeReason.PARENT_OR_CARER_REQUESTED_CHANGE: 4,
@@ -234,6 +238,24 @@ ADOPTERS = {
     AdoptersSex.FEMALE_COUPLE: 7,
     AdoptersSex.SINGLE_MALE: 3,
 }
+# Ofsted's unique reference numbers of the providers the county places with (invented, each
+# the same for every child placed there): the council's own fostering service and children's
+# homes, independent fostering agencies and homes ("SC" and six digits), and supported
+# accommodation registered since 2023 (seven digits). SSDA903 rule 218: a URN for every
+# placement but with parents, in residential employment, in a hospital or care home, in
+# custody, or a temporary one.
+DEVON_FOSTERING = "SC056734"
+DEVON_HOMES = ["SC040512", "SC040519", "SC372263", "SC480921"]
+AGENCIES = [f"SC{412000 + 977 * i:06d}" for i in range(12)]
+HOMES = [f"SC{450000 + 4253 * i:06d}" for i in range(20)]
+SUPPORTED = [f"{2700000 + 3911 * i:07d}" for i in range(8)]
+NO_URN = {"P1", "P3", "R1", "R2", "R5", "T0", "T1", "T2", "T3", "T4"}
+# A placement order is granted (legal status E1) weeks to months after the decision that the
+# child should be placed for adoption, never before (SSDA903 rules 553, 554).
+PLACEMENT_ORDER_DAYS = (30, 150)
+# A girl looked after from 15 has her first child while in care, by this chance (SSDA903
+# MOTHER and MC_DOB; the rest are recorded as not mothers).
+MOTHERS = 0.06
 
 
 def upn(rng: random.Random, born: date) -> str:
@@ -263,7 +285,20 @@ class Record:
         self.team: Team | None = None
         self.allocations: list[Allocation] = []
         self.contacts = 0
+        # Who the child is, the same at every recording once known (drawn at the first).
+        self.sex: Sex | None = None
         self.ethnicity: Ethnicity | None = None
+        self.disabilities: list[Disability] | None = None
+        self.uasc = False
+        # A girl looked after: whether she is a mother (None: not recorded), her first child's
+        # birth.
+        self.mother: bool | None = None
+        self.first_child: date | None = None
+        self.home: str | None = None  # the home's postcode district when care began
+        self.placed_in: str | None = None  # the current placement's
+        # The last day anything of the child's current episode of need was open: its closure
+        # comes no earlier.
+        self.settled: date | None = None
 
     def add(self, path: str, **body: Any) -> None:
         self.journey.add("case_events", f"/children/{self.child_id}{path}", **body)
@@ -289,16 +324,26 @@ class Record:
     # -- the child --------------------------------------------------------------------------
 
     def characteristics(
-        self, on: date, *, disabled: bool = False, uasc: bool = False, unborn: bool = False
+        self,
+        on: date,
+        *,
+        disabled: bool = False,
+        uasc: bool = False,
+        unborn: bool = False,
+        looked_after: bool = False,
     ) -> None:
-        """Sex, ethnicity (the same at every recording), disabilities (NONE, or 1-2 of them:
-        always for a disabled child, for a few others), asylum status. An unborn child's sex
-        is not known yet."""
+        """Sex, ethnicity and disabilities (NONE, or 1-2 of them: always for a disabled child,
+        for a few others), each drawn at the first recording and the same at every later one;
+        asylum status. An unborn child's sex is not known yet. A girl looked after has whether
+        she is a mother recorded (not, unless `motherhood` made her one)."""
         rng = self.rng
+        self.uasc = self.uasc or uasc
         if unborn:
             sex = Sex.NOT_KNOWN
         else:
-            sex = Sex.MALE if rng.random() < (0.92 if uasc else 0.52) else Sex.FEMALE
+            if self.sex is None:
+                self.sex = Sex.MALE if rng.random() < (0.92 if uasc else 0.52) else Sex.FEMALE
+            sex = self.sex
         if self.ethnicity is None:
             self.ethnicity = (
                 rng.choice(UASC_ETHNICITIES)
@@ -306,19 +351,45 @@ class Record:
                 else rng.choices(list(ETHNICITIES), list(ETHNICITIES.values()))[0]
             )
         disabilities = [Disability.NONE]
-        if not unborn and (disabled or rng.random() < 0.04):
-            chosen = rng.choices(
-                list(DISABILITIES), list(DISABILITIES.values()), k=rng.randint(1, 2)
-            )
-            disabilities = sorted(set(chosen))
+        if not unborn:
+            if self.disabilities is None:
+                self.disabilities = disabilities
+                if disabled or rng.random() < 0.04:
+                    chosen = rng.choices(
+                        list(DISABILITIES), list(DISABILITIES.values()), k=rng.randint(1, 2)
+                    )
+                    self.disabilities = sorted(set(chosen))
+            disabilities = self.disabilities
+        if looked_after and sex is Sex.FEMALE and self.mother is None:
+            self.mother = False
+        motherhood: dict[str, Any] = {}
+        if self.mother is not None:
+            motherhood["mother"] = self.mother
+        if self.first_child is not None:
+            motherhood["first_child_born_on"] = self.first_child
         self.add(
             "/characteristics",
             recorded_on=on,
             sex=sex,
             ethnicity=self.ethnicity,
             disabilities=disabilities,
-            unaccompanied_asylum_seeking=uasc,
+            unaccompanied_asylum_seeking=self.uasc,
+            **motherhood,
         )
+
+    def motherhood(self, since: date, until: date | None) -> None:
+        """For a few girls looked after from 15: their first child born while in care (between
+        `since` and `until`), and the characteristics recorded again that day (MOTHER 1, with
+        MC_DOB)."""
+        if self.sex is not Sex.FEMALE or self.born is None:
+            return
+        first = max(since + timedelta(days=60), add_months(self.born, 15 * 12))
+        last = min(until or self.end, self.end)
+        if first >= last or self.rng.random() > MOTHERS:
+            return
+        self.mother = True
+        self.first_child = first + timedelta(days=self.rng.randint(0, (last - first).days))
+        self.characteristics(self.first_child, looked_after=True)
 
     def birth(self, on: date) -> None:
         """An unborn child is born: its sex is known from then on."""
@@ -333,6 +404,41 @@ class Record:
             return self.rng.choice(OUT_OF_AREA)
         own = self.rng.random() < 0.65
         return self.rng.choice(DISTRICTS[self.locality if own else self.rng.choice(LOCALITIES)])
+
+    def home_district(self) -> str:
+        """The district of the home the child came into care from (kept: a placement is
+        elsewhere)."""
+        self.home = self.district()
+        return self.home
+
+    def placement_district(self, in_area: bool = True) -> str:
+        """A placement's district: never the home's (only a placement with parents is there,
+        SSDA903 rule 392d), nor the last placement's (a move is to another place: rule 435)."""
+        avoid = {self.home, self.placed_in}
+        district = self.district(in_area)
+        for _ in range(5):
+            if district not in avoid:
+                break
+            district = self.district(in_area)
+        else:
+            district = self.rng.choice([d for d in OUT_OF_AREA if d not in avoid])
+        self.placed_in = district
+        return district
+
+    def urn(self, placement_type: str, provider: str) -> str | None:
+        """The Ofsted URN of the placement's provider: the council's own fostering service or
+        homes for its own provision, else an agency's or a home's; None where the placement
+        type needs none."""
+        if placement_type in NO_URN:
+            return None
+        own = provider == Provider.OWN_PROVISION
+        if placement_type == PlacementType.REGISTERED_SUPPORTED_ACCOMMODATION:
+            return self.rng.choice(SUPPORTED)
+        if placement_type in (PlacementType.CHILDRENS_HOME, PlacementType.SECURE_UNIT):
+            return self.rng.choice(DEVON_HOMES if own else HOMES)
+        if placement_type.startswith("A"):  # placed for adoption by the regional agency
+            return "XXXXXXX"
+        return DEVON_FOSTERING if own else self.rng.choice(AGENCIES)
 
     # -- the front door ---------------------------------------------------------------------
 
@@ -351,10 +457,19 @@ class Record:
         return on > self.end - LAST_YEAR
 
     def referral(
-        self, referral_id: str, on: date, source: str, outcome: ReferralOutcome, decided: int = 0
+        self,
+        referral_id: str,
+        on: date,
+        source: str,
+        outcome: ReferralOutcome,
+        decided: int = 0,
+        *,
+        need: str = "N1",
     ) -> None:
         """The referral; in the last year also the contact it came from (that day or a day or
-        two before) and what it led to (decided `decided` days later at most)."""
+        two before) and what it led to (decided `decided` days later at most), with the need
+        it was accepted for if it led further (CIN census PrimaryNeedCode until an assessment
+        finds one)."""
         recent = self.recent(on)
         if recent:
             contact_on = self.before(on, 2)
@@ -369,16 +484,41 @@ class Record:
         if not recent:
             return
         decided_on = min(on + timedelta(days=self.rng.randint(0, decided)), self.end)
+        accepted = {} if outcome is ReferralOutcome.NO_FURTHER_ACTION else {"primary_need": need}
         self.add(
-            "/referral-outcomes", referral_id=referral_id, decided_on=decided_on, outcome=outcome
+            "/referral-outcomes",
+            referral_id=referral_id,
+            decided_on=decided_on,
+            outcome=outcome,
+            **accepted,
         )
+
+    def close(self, referral_id: str, on: date, reason: ChildInNeedClosureReason) -> date:
+        """The episode of need the referral began is closed, where no child in need plan's end
+        closes it (after an assessment or an enquiry with no further action, at a child
+        protection plan's end with no step-down, when care ends): no earlier than anything of
+        the episode was open. The day it closed."""
+        closed = max(on, self.settled or on)
+        self.add(
+            "/episode-of-need-closures", referral_id=referral_id, closed_on=closed, reason=reason
+        )
+        self.settled = None
+        return closed
+
+    def settle(self, on: date) -> date:
+        """Something of the current episode of need was open until `on`."""
+        self.settled = max(on, self.settled or on)
+        return on
 
     def history(self, n: int, referred: date, since: date, source: str) -> None:
         """What came to the front door about the child in the year before this referral: for
         some a contact that went no further, for others a referral closed with no further
-        action, after a section 47 enquiry for a few (which makes this one a re-referral
-        within 12 months)."""
-        earliest = max(since, self.end - LAST_YEAR, (self.born or since) + timedelta(days=1))
+        action, after a section 47 enquiry and its assessment for a few (the episode closed
+        before this referral, which makes it a re-referral within 12 months)."""
+        # In the last year (its detail recorded: a referral's outcome says it was closed).
+        earliest = max(
+            since, self.end - LAST_YEAR + timedelta(days=1), (self.born or since) + timedelta(1)
+        )
         span = (referred - earliest).days
         chance = self.rng.random()
         if span < 45 or chance > 0.22:
@@ -386,7 +526,11 @@ class Record:
         on = referred - timedelta(days=self.rng.randint(30, min(span, 330)))
         if chance < 0.03:
             self.referral(f"R{n}-0", on, source, ReferralOutcome.SECTION_47)
-            self.section_47(f"SD{n}-0", on, Section47Outcome.NO_FURTHER_ACTION)
+            concluded = self.section_47(f"SD{n}-0", on, Section47Outcome.NO_FURTHER_ACTION)
+            # Closed as services ceased: after an enquiry, never "after assessment" (CIN
+            # census rule 2990), so the assessment found factors (rule 8873Q).
+            self.assessment(f"A{n}-0", on, "N9", after=concluded, by=referred - timedelta(days=1))
+            self.close(f"R{n}-0", on, ChildInNeedClosureReason.SERVICES_CEASED_OTHER)
         elif chance < 0.1:
             self.referral(f"R{n}-0", on, source, ReferralOutcome.NO_FURTHER_ACTION, 3)
         else:
@@ -408,29 +552,57 @@ class Record:
         return concluded
 
     def concluded(self, discussion_id: str, on: date, outcome: Section47Outcome) -> None:
+        self.settle(on)
         self.add(
             "/section-47-outcomes", discussion_id=discussion_id, concluded_on=on, outcome=outcome
         )
 
     def assessment(
-        self, assessment_id: str, on: date, need: str | None, *, also: list[AssessmentFactor]
-    ) -> None:
+        self,
+        assessment_id: str,
+        on: date,
+        need: str,
+        *,
+        also: list[AssessmentFactor] | None = None,
+        after: date | None = None,
+        by: date | None = None,
+    ) -> date:
         """A child and family assessment started `on`, authorised weeks later (a few beyond 45
-        working days) with the factors it identified: `also` if any, else the need's."""
+        working days; beside a section 47 enquiry, within weeks `after` the enquiry ended, so
+        that the enquiry is never in a census year without it, rule 2991Q; by `by` at the
+        latest) with the factors it identified (`also` if any, else the need's: never none,
+        for an assessment beside an enquiry or before a plan or care) and the child's primary
+        need (N9: not a child in need, after an enquiry with no further action). The day it
+        was completed."""
         self.add("/assessments", assessment_id=assessment_id, start_date=on)
-        done = self.day(on, 70)
+        done = self.day(on, 70) if after is None else self.day(after, 20)
+        done = min(done, by or self.end)
+        factors = also or self.factors("N4" if need == "N9" else need, done, settled=True)
+        self.complete(assessment_id, done, factors, need)
+        return done
+
+    def complete(
+        self, assessment_id: str, on: date, factors: list[AssessmentFactor], need: str
+    ) -> None:
+        """An assessment authorised, with what it found: its factors and the primary need."""
+        self.settle(on)
         self.add(
             "/assessment-completions",
             assessment_id=assessment_id,
-            completion_date=done,
-            factors=also or self.factors(need, done),
+            completion_date=on,
+            factors=factors,
+            primary_need=need,
         )
 
-    def factors(self, need: str | None, on: date) -> list[AssessmentFactor]:
+    def factors(
+        self, need: str | None, on: date, *, settled: bool = False
+    ) -> list[AssessmentFactor]:
         """The factors identified at the end of an assessment: those of the need, and for some
-        adolescents their own (self-harm, substance misuse) and exploitation outside the home."""
+        adolescents their own (self-harm, substance misuse) and exploitation outside the home.
+        For a few none at all ("21"), unless the assessment is `settled` to lead to more (a
+        plan, care): "no factors" closes the case (CIN census rule 8873Q)."""
         rng = self.rng
-        if rng.random() < 0.04:
+        if rng.random() < 0.04 and not settled:
             return [A.NO_FACTORS]
         pool = NEED_FACTORS[need] if need else PRE_BIRTH_FACTORS
         chosen = set(rng.sample(pool, k=rng.randint(1, min(3, len(pool)))))
@@ -451,15 +623,21 @@ class Record:
         *,
         unallocated: float = 0.0,
         lapse: float = 0.0,
+        keep: bool = False,
     ) -> None:
         """A social worker of the team from `since`, changed for some (with the reason), ended
         `until` the case closed (none for a case closed before the last year). By chance
         `unallocated`, none at all (the child waits for one); by chance `lapse`, the allocation
-        ends while the case stays open."""
+        ends while the case stays open. `keep`: recorded whenever the case closed. The child's
+        first allocation, or the first after a gap, is a first contact (FCONTA: never a
+        change's reason)."""
         self.team = team
-        if self.rng.random() < unallocated or (until and not self.recent(until)):
+        if self.rng.random() < unallocated or (until and not keep and not self.recent(until)):
             return
-        worker = self._allocated(team, since, self.rng.choice(team.workers))
+        before = self.allocations[-1] if self.allocations else None
+        first = before is None or (before.worker is None and before.since != since)
+        reason = SocialWorkerChangeReason.FIRST_CONTACT if first else None
+        worker = self._allocated(team, since, self.rng.choice(team.workers), reason)
         last = until or self.end
         on = since
         for _ in range(2):
@@ -545,14 +723,12 @@ class Record:
         return self.rng.choices(list(PARTICIPATION), list(PARTICIPATION.values()))[0]
 
     def previous_permanence(self, on: date) -> None:
-        """For a few children coming into care: the order they had before (adoption, an SGO, a
-        child arrangements order), or none, as the SSDA903 asks."""
+        """For every child coming into care: the order they had before (adoption, an SGO, a
+        child arrangements order) for a few, else none (Z1), as the SSDA903 asks (rule 630)."""
         chance = self.rng.random()
-        if chance > 0.09:
-            return
         born = self.born or on
         before = (on - born).days
-        if chance < 0.03 or before < 400:
+        if chance > 0.06 or before < 400:
             self.add(
                 "/previous-permanence",
                 recorded_on=on,
@@ -575,10 +751,32 @@ class Record:
             local_authority=self.rng.choice(ORDER_AUTHORITIES),
         )
 
+    def annual_health(self, since: date, until: date | None = None) -> None:
+        """The health outcomes (SSDA903 OC2) of a child looked after from `since` (to `until`):
+        recorded in every collection year (1 April to 31 March) the child was in care at its
+        start, by its end: at the anniversary of coming into care where that falls in the year
+        and in care, else some day of it. Only this year's and last year's: the returns the
+        county is checked by."""
+        year = _collection_year_start(self.end - LAST_YEAR)
+        while year <= self.end:
+            following = date(year.year + 1, 4, 1)
+            last = min(following - timedelta(days=1), self.end)
+            if until is not None:
+                last = min(last, until - timedelta(days=1))
+            if since <= year <= last:
+                anniversary = _anniversary(since, year)
+                on = (
+                    anniversary
+                    if anniversary <= last
+                    else year + timedelta(days=self.rng.randint(0, (last - year).days))
+                )
+                self.health_outcomes(on)
+            year = following
+
     def health_outcomes(self, on: date) -> None:
-        """The SSDA903 OC2 outcomes of a child in care for a year: checks and immunisations
-        mostly up to date, an SDQ score (or why not), substance misuse and convictions for a
-        few older children."""
+        """The SSDA903 OC2 outcomes of a child in care, as recorded on the day: checks and
+        immunisations mostly up to date, an SDQ score (or why not), substance misuse and
+        convictions for a few older children."""
         rng, age = self.rng, self.age_on(on)
         misuse = age >= 11 and rng.random() < 0.06
         sdq: dict[str, Any]
@@ -641,8 +839,9 @@ class Record:
         )
 
     def adoption(self, decided: date) -> None:
-        """The decision that the child should be placed for adoption; then, for most, a match
-        with adopters months later, and for a few the decision reversed."""
+        """The decision that the child should be placed for adoption; then, for most, the
+        placement order (legal status E1, weeks after the decision) and a match with adopters
+        months later, and for a few the decision reversed (with no placement order)."""
         self.add("/adoption-decisions", decided_on=decided)
         chance = self.rng.random()
         if chance < 0.12 and (self.end - decided).days > 60:
@@ -659,6 +858,15 @@ class Record:
             )
             return
         matched = decided + timedelta(days=self.rng.randint(60, 270))
+        ordered = decided + timedelta(days=self.rng.randint(*PLACEMENT_ORDER_DAYS))
+        if chance < 0.8:
+            ordered = min(ordered, matched - timedelta(days=1))
+        if ordered <= self.end:  # the placement order: legal status E1 from then
+            self.add(
+                "/legal-status-changes",
+                change_date=ordered,
+                legal_status=LegalStatus.PLACEMENT_ORDER,
+            )
         if chance < 0.8 and matched <= self.end:
             self.add("/adoption-matches", matched_on=matched, **self._adopters())
 
@@ -822,6 +1030,17 @@ class Record:
                 signed_up_on=self.day(self.end - timedelta(days=60), 59),
                 year_group=year_group,
             )
+
+
+def _collection_year_start(day: date) -> date:
+    """1 April of the collection year the day falls in."""
+    return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _anniversary(since: date, year: date) -> date:
+    """The anniversary of `since` falling in the collection year starting `year`."""
+    anniversary = add_months(since, 12 * (year.year - since.year))
+    return anniversary if anniversary >= year else add_months(anniversary, 12)
 
 
 def exploited(factors: list[AssessmentFactor]) -> bool:

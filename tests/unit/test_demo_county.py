@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -31,6 +32,7 @@ from services.escalations.domain.risk import ChildRisk
 from services.escalations.routes.children import COMMANDS as ESCALATIONS_OF_CHILDREN
 from services.escalations.routes.escalations import COMMANDS as ESCALATIONS
 from shared.aggregate import Aggregate, Decision, KnownChild
+from shared.calendar import add_months, age_on, is_working_day
 from shared.commands import referenced_fields
 from shared.envelope import DomainEvent
 from shared.routes import CommandRoute
@@ -134,6 +136,10 @@ def decided(
             born = KnownChild(command.child_id, command.date_of_birth, command.locality)
             known[command.child_id] = born
             return child, child.register(command, TODAY)
+        # The other services know an unborn child by its expected birth until they hear of the
+        # birth (later than the birth's command, perhaps): its journey must pass either way.
+        expected = command.expected_date_of_birth
+        known[command.child_id] = KnownChild(command.child_id, expected, command.locality)
         return child, child.register_unborn(command, TODAY)
     if step.path == "/escalations":
         command = RaiseEscalation.model_validate(step.body)
@@ -193,6 +199,12 @@ def test_every_new_kind_of_fact_is_recorded() -> None:
         "homelessness-prevention-outcomes",
         "neet-panel-reviews",
         "summer-school-sign-ups",
+        # what the statutory returns ask of a record: episodes of need closed, placement
+        # orders, care leavers' care ended
+        "episode-of-need-closures",
+        "legal-status-changes",
+        "period-of-care-endings",
+        "placement-endings",
     ):
         assert sent[kind] > 0, kind
     bodies = [s.body for s in steps(work)]
@@ -274,8 +286,8 @@ def test_make_runs_first_load_stays_within_its_budget() -> None:
         ("case_events", 409, {"detail": "stream at version 2", "expected_version": 1}, 0),
         ("escalations", 409, {"detail": "stream at version 2", "expected_version": 1}, 0),
         ("case_events", 409, {"detail": "locality 'Exeter' is already known"}, None),
-        ("education", 404, {"detail": "DC-7-000001"}, 0),  # not known there yet
-        ("case_events", 404, {"detail": "DC-7-000001"}, None),  # never registered
+        ("education", 404, {"detail": "DC7000001"}, 0),  # not known there yet
+        ("case_events", 404, {"detail": "DC7000001"}, None),  # never registered
         ("education", 422, {"detail": [{"type": "unknown_reference", "msg": "unknown"}]}, 0),
         ("case_events", 422, {"detail": [{"type": "unknown_reference", "msg": "unknown"}]}, None),
         ("education", 422, {"detail": [{"type": "domain_rule", "msg": "a rule"}]}, None),
@@ -284,10 +296,279 @@ def test_make_runs_first_load_stays_within_its_budget() -> None:
 def test_a_load_waits_out_only_what_is_transient(
     service: str, status: int, body: dict[str, Any], wait: float | None
 ) -> None:
-    step = Step(service, "/children/DC-7-000001/enrolments", {})
+    step = Step(service, "/children/DC7000001/enrolments", {})
     assert waited_out(step, httpx.Response(status, json=body)) == wait
 
 
 def test_a_load_waits_as_long_as_the_rate_limit_says() -> None:
     limited = httpx.Response(429, headers={"Retry-After": "3"})
     assert waited_out(Step("case_events", "/children", {}), limited) == 3.0
+
+
+# -- what the DfE's validators ask of the record (the statutory returns) ----------------------
+
+
+def by_child(work: Plan) -> dict[str, list[Step]]:
+    """Each child's steps (to any service), in the order they are sent."""
+    found: dict[str, list[Step]] = defaultdict(list)
+    for step in steps(work):
+        parts = step.path.split("/")
+        if step.path in REGISTRATIONS:
+            found[step.body["child_id"]].append(step)
+        elif len(parts) > 2 and parts[1] == "children":
+            found[parts[2]].append(step)
+    return found
+
+
+def kind(step: Step) -> str:
+    return step.path.rsplit("/", 1)[-1]
+
+
+def day_of(step: Step, name: str) -> date:
+    return date.fromisoformat(step.body[name])
+
+
+def born(record: list[Step]) -> date | None:
+    for step in record:
+        if "date_of_birth" in step.body:
+            return day_of(step, "date_of_birth")
+    return None
+
+
+def test_child_ids_are_letters_and_digits() -> None:
+    """The CIN census's LAchildID (rule 1580) and SSDA903's CHILD: at most 20 of them."""
+    for child in by_child(county()):
+        assert re.fullmatch(r"[A-Za-z0-9]{1,20}", child), child
+
+
+def test_every_episode_of_need_begins_with_a_referral() -> None:
+    """Before a period of care or a strategy discussion, the referral that began it."""
+    for child, record in by_child(county()).items():
+        referrals: list[date] = []
+        for step in record:
+            if kind(step) == "referrals":
+                referrals.append(day_of(step, "referral_date"))
+            elif kind(step) in ("periods-of-care", "strategy-discussions"):
+                on = day_of(step, "start_date" if "start_date" in step.body else "discussion_date")
+                assert referrals and referrals[-1] <= on, (child, step.path, on)
+
+
+def test_an_episode_of_need_closes_before_the_next_referral() -> None:
+    """Rules 8815, 8816, 8820: a referral closed with no further action, or an episode closed
+    (by the end of its child in need plan, or recorded closed) before the next one."""
+    for child, record in by_child(county()).items():
+        closed: dict[str, date] = {}
+        referrals: list[tuple[str, date]] = []
+        for step in record:
+            if kind(step) == "referrals":
+                referrals.append((step.body["referral_id"], day_of(step, "referral_date")))
+            elif kind(step) == "referral-outcomes" and step.body["outcome"] == "nfa":
+                closed[step.body["referral_id"]] = day_of(step, "decided_on")
+            elif kind(step) == "episode-of-need-closures":
+                closed[step.body["referral_id"]] = day_of(step, "closed_on")
+            elif kind(step) == "child-in-need-plan-endings" and referrals:
+                closed.setdefault(referrals[-1][0], day_of(step, "end_date"))
+        for (earlier, _), (_, next_on) in pairwise(referrals):
+            assert earlier in closed and closed[earlier] < next_on, (child, earlier, next_on)
+
+
+def episodes(record: list[Step]) -> dict[str, list[Step]]:
+    """A child's steps by the referral whose episode of need they belong to (those between it
+    and the next referral; a closure by the referral it names)."""
+    found: dict[str, list[Step]] = defaultdict(list)
+    current = ""
+    for step in record:
+        if kind(step) == "referrals":
+            current = step.body["referral_id"]
+        found[step.body.get("referral_id", current)].append(step)
+    return found
+
+
+def test_assessments_find_a_need_and_no_factors_closes_the_case() -> None:
+    """Every assessment records the primary need; one that found no factors ("21") leads to
+    no plan: the case closes with no further action or to early help (rule 8873Q), which an
+    episode with a section 47 enquiry never does (rule 2990)."""
+    work = county()
+    for child, record in by_child(work).items():
+        for referral, episode in episodes(record).items():
+            completions = [s for s in episode if kind(s) == "assessment-completions"]
+            assert all(s.body.get("primary_need") for s in completions), child
+            closures = {s.body["reason"] for s in episode if "closed_on" in s.body}
+            if any(s.body["factors"] == ["21"] for s in completions):
+                assert closures & {"RC8", "RC9"}, (child, referral)
+                assert not any(kind(s) == "child-in-need-plans" for s in episode), child
+            if any(kind(s) == "strategy-discussions" for s in episode):
+                assert not closures & {"RC8", "RC9"}, (child, referral)
+    reasons = Counter(s.body["reason"] for s in steps(work) if "closed_on" in s.body)
+    assert set(reasons) >= {"RC7", "RC8", "RC9"}
+
+
+def test_section_47_enquiries_have_their_assessment() -> None:
+    """Rule 2991Q: an enquiry's episode has an assessment, authorised after the enquiry."""
+    for child, record in by_child(county()).items():
+        enquiries = [s for s in record if kind(s) == "strategy-discussions"]
+        completed = [
+            day_of(s, "completion_date") for s in record if kind(s) == "assessment-completions"
+        ]
+        for enquiry in enquiries:
+            held = day_of(enquiry, "discussion_date")
+            assert any(done >= held for done in completed), (child, held)
+
+
+def test_initial_conferences_are_held_on_working_days() -> None:
+    """Rule 8875: never on a weekend (nor, here, a bank holiday)."""
+    conferences = [
+        day_of(s, "conference_date")
+        for s in steps(county())
+        if kind(s) == "initial-child-protection-conferences"
+    ]
+    assert conferences and all(is_working_day(d) for d in conferences)
+
+
+def test_care_and_placements_carry_what_ssda903_asks() -> None:
+    """A period of care's category of need (N1 to N8); a placement's provider URN where its
+    type needs one (rule 218) and none where not; no unregistered or independent living
+    placement (H5, P2: not codes from April 2025, rule 146); a placement with each period."""
+    work = county()
+    for child, record in by_child(work).items():
+        periods = [s for s in record if kind(s) == "periods-of-care"]
+        placements = [s for s in record if kind(s) in ("placements", "placement-changes")]
+        assert all(s.body["category_of_need"] in {f"N{i}" for i in range(1, 9)} for s in periods)
+        assert len(periods) == sum(kind(s) == "placements" for s in placements), child
+        for s in placements:
+            assert s.body["placement_type"] not in ("H5", "P2"), (child, s.body)
+            needs_urn = s.body["placement_type"] not in ("P1", "P3", "R1", "R2", "R5")
+            assert (s.body.get("urn") is not None) == needs_urn, (child, s.body)
+            assert s.body["provider"] != "PR1" or s.body["in_council_area"], (child, s.body)
+
+
+def test_girls_looked_after_record_whether_they_are_mothers() -> None:
+    """Rules 393, 607: MOTHER for every girl looked after, from when care began; a few older
+    girls are mothers, with their first child's birth (not before 15)."""
+    mothers = 0
+    for child, record in by_child(county()).items():
+        started = [day_of(s, "start_date") for s in record if kind(s) == "periods-of-care"]
+        traits = [s for s in record if kind(s) == "characteristics"]
+        if not started or traits[-1].body["sex"] != "2":
+            continue
+        after = [s for s in traits if day_of(s, "recorded_on") >= started[0]]
+        assert after and all("mother" in s.body for s in after), child
+        if traits[-1].body["mother"]:
+            mothers += 1
+            first = day_of(traits[-1], "first_child_born_on")
+            dob = born(record)
+            assert dob is not None and age_on(dob, first) >= 15, child
+    assert mothers > 0
+
+
+def periods_of(record: list[Step]) -> list[tuple[date, date | None]]:
+    starts = [day_of(s, "start_date") for s in record if kind(s) == "periods-of-care"]
+    ends = [day_of(s, "end_date") for s in record if kind(s) == "period-of-care-endings"]
+    return [(start, ends[i] if i < len(ends) else None) for i, start in enumerate(starts)]
+
+
+def test_health_outcomes_every_year_in_care() -> None:
+    """Rules 191, 543, 545, 186, 197B: for each collection year (from 1 April) a child was in
+    care at its start, the health outcomes recorded in the year (this year's and last's)."""
+    first = date(END.year - (2 if END.month < 4 else 1), 4, 1)
+    for child, record in by_child(county()).items():
+        recorded = [day_of(s, "recorded_on") for s in record if kind(s) == "health-outcomes"]
+        for start, end in periods_of(record):
+            year = first
+            while year <= END:
+                if start <= year and (end is None or end > year):
+                    following = date(year.year + 1, 4, 1)
+                    assert any(year <= d < following for d in recorded), (child, year)
+                year = date(year.year + 1, 4, 1)
+
+
+def test_children_entering_care_have_their_previous_permanence() -> None:
+    """Rule 630: recorded for every child coming into care in the county's history (Z1 where
+    there was no order)."""
+    work = county()
+    start = END - timedelta(days=730)
+    arrangements: Counter[str] = Counter()
+    for child, record in by_child(work).items():
+        recorded = [day_of(s, "recorded_on") for s in record if kind(s) == "previous-permanence"]
+        for began, _ in periods_of(record):
+            if began >= start:
+                assert began in recorded, (child, began)
+        arrangements.update(s.body["arrangement"] for s in record if "arrangement" in s.body)
+    assert arrangements["Z1"] > sum(arrangements.values()) / 2 and len(arrangements) > 2
+
+
+def test_placement_orders_follow_the_decision_to_place_for_adoption() -> None:
+    """Rules 553, 554: legal status E1 only after an adoption decision (never at the start)."""
+    changes = 0
+    for child, record in by_child(county()).items():
+        assert all(s.body["legal_status"] != "E1" for s in record if kind(s) == "periods-of-care")
+        decided: list[date] = []
+        for step in record:
+            if kind(step) == "adoption-decisions":
+                decided.append(day_of(step, "decided_on"))
+            elif kind(step) == "legal-status-changes" and step.body["legal_status"] == "E1":
+                changes += 1
+                assert decided and decided[-1] <= day_of(step, "change_date"), child
+    assert changes > 0
+
+
+def test_care_leavers_left_care_between_16_and_18() -> None:
+    """Rules 1001, 1002: a care leaver was looked after (13 weeks from 14, and at 16 or over),
+    placed, and left care at 16 to 18 with a reason, before their status was recorded; their
+    accommodation is with former foster carers (Z) only from 18."""
+    leavers = 0
+    for child, record in by_child(county()).items():
+        status = [day_of(s, "recorded_on") for s in record if kind(s) == "care-leaver-status"]
+        if not status:
+            continue
+        leavers += 1
+        dob = born(record)
+        [(entered, left)] = periods_of(record)
+        assert dob is not None and left is not None, child
+        assert 16 <= age_on(dob, left) <= 18 and left <= status[0], child
+        assert (left - max(entered, add_months(dob, 14 * 12))).days >= 91, child
+        assert any(kind(s) == "placements" for s in record), child
+        for s in record:
+            if kind(s) == "care-leaver-accommodation" and s.body["accommodation"] == "Z":
+                assert age_on(dob, day_of(s, "recorded_on")) >= 18, child
+    assert leavers > 0
+
+
+def test_care_leavers_are_in_touch_around_their_birthdays() -> None:
+    """Rules 131 to 133: a contact from three months before to a month after each 17th to 21st
+    birthday in this year's and last year's returns (once the window has opened, after
+    care), and an activity and accommodation recorded by then."""
+    first = date(END.year - (2 if END.month < 4 else 1), 4, 1)
+    for child, record in by_child(county()).items():
+        if not any(kind(s) == "care-leaver-status" for s in record):
+            continue
+        dob = born(record)
+        [(_, left)] = periods_of(record)
+        assert dob is not None and left is not None
+        contacts = [day_of(s, "contact_date") for s in record if kind(s) == "contacts"]
+        for age in range(17, 22):
+            birthday = add_months(dob, age * 12)
+            year_end = date(birthday.year + (birthday.month >= 4), 3, 31)
+            opens = max(add_months(birthday, -3), left + timedelta(days=1))
+            closes = min(add_months(birthday, 1), year_end, END)
+            if birthday < first or birthday <= left or opens > closes:
+                continue
+            assert any(opens <= d <= closes for d in contacts), (child, birthday)
+            for what in ("eet-activities", "care-leaver-accommodation"):
+                assert any(
+                    kind(s) == what and day_of(s, "recorded_on") <= closes for s in record
+                ), (child, birthday, what)
+
+
+def test_first_contact_is_only_a_first_allocation() -> None:
+    """SSDA903 SW10a, SW10b: FCONTA for a child's first social worker (or the first after a
+    gap), never for a change of worker, which has its own reason."""
+    for child, record in by_child(county()).items():
+        allocated = False
+        for step in record:
+            if kind(step) == "social-worker-allocations":
+                first = step.body.get("reason") == "FCONTA"
+                assert first != allocated, (child, step.body)
+                allocated = True
+            elif kind(step) == "social-worker-allocation-endings":
+                allocated = False
