@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -19,12 +19,17 @@ install:
 # --upgrade-package NAME (or --upgrade) to LOCK_OPTIONS to move a transitive dependency on.
 #   requirements.lock      runtime + build backend (the Docker image)
 #   requirements-dev.lock  runtime + build backend + dev (.venv, make run and make test)
+#   deploy/returns/*.lock  the DfE's return validators (.venv-returns, docs/returns.md)
 LOCK_COMPILE = .venv/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(LOCK_OPTIONS) pyproject.toml
+RETURNS_COMPILE = .venv/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_OPTIONS)
 lock:
 	@[ -x .venv/bin/uv ] || deploy/local/bootstrap.sh
 	@$(LOCK_COMPILE) --extra build -o requirements.lock
 	@$(LOCK_COMPILE) --extra build --extra dev -o requirements-dev.lock
+	@$(RETURNS_COMPILE) deploy/returns/requirements.in -o deploy/returns/requirements.lock
+	@$(RETURNS_COMPILE) --no-deps deploy/returns/liiatools.in -o deploy/returns/liiatools.lock
 	@echo "requirements.lock and requirements-dev.lock regenerated from pyproject.toml"
 
 install-test:
@@ -57,6 +62,7 @@ docs: install
 	@$(PY) -m services.partner_feeds.sharing
 	@$(PY) -m deploy.permissions
 	@$(PY) -m deploy.local.kafka_security docs
+	@$(PY) -m services.projections.returns.rules
 	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the tables in docs/security.md regenerated"
 
 # Needs `make run` in another terminal (same CSP_* ports). Prints marks per second.
@@ -67,6 +73,11 @@ bench-register-feed: install
 # Rebuild every board from offset 0 beside the live ones, then swap (needs `make run`).
 rebuild: install
 	@set -a; . .local/run/services.env; set +a; $(PY) -m services.projections rebuild
+
+# Export this year's and last year's returns from `make run` and check them with the DfE's
+# rules (Data to Insight's validators, in .venv-returns): the errors by rule (docs/returns.md).
+check-returns: install
+	@$(PY) -m deploy.returns.check
 
 # The benchmark harness: starts its own Kafka and PostgreSQL, runs a fixed seeded workload,
 # writes bench/results/latest.json and docs/benchmarks.md (a few minutes).

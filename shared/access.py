@@ -46,6 +46,7 @@ class Permission(StrEnum):
     RETENTION = "read the retention report"
     READ_REFERENCE_DATA = "read the council's reference data"
     MAINTAIN_REFERENCE_DATA = "maintain the council's localities, schools, teams and workers"
+    EXPORT_RETURNS = "export the statutory returns (SSDA903, CIN census, Annex A)"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ GRANTS: dict[Permission, Grant] = {
     Permission.READ_REFERENCE_DATA: grant(*COUNCIL_ROLES),
     # A typo here splits every board: team and service managers keep the lists.
     Permission.MAINTAIN_REFERENCE_DATA: grant(M),
+    # The returns are the council's whole cohort, person by person, with each child's UPN: the
+    # service and performance managers who sign them off, nobody else (docs/returns.md).
+    Permission.EXPORT_RETURNS: grant(M),
 }
 # Person-level: every read is audited (who, what, why, when), and every erasure. The audit's
 # own queries and the retention report name children too (ids, pseudonyms, the 75th birthday).
@@ -95,6 +99,7 @@ AUDITED = {
     Permission.AUDIT,
     Permission.RETENTION,
     Permission.ERASE,
+    Permission.EXPORT_RETURNS,
 }
 
 

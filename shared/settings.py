@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         "serves HTTPS only (compose sets it; the local stack serves loopback HTTP).",
     )
 
+    local_authority: str = Field(
+        "878",
+        description="The council's DfE local authority number (the CIN census header's LEA); "
+        "878 is Devon, the demo county's.",
+    )
+    case_events_url: str = Field(
+        "http://127.0.0.1:8001",
+        description="The case-events API, where the projections API asks for the UPNs a "
+        "statutory return names (with the caller's own token; docs/returns.md).",
+    )
+    http_cafile: str | None = Field(
+        None,
+        description="The CA that signed the other services' HTTPS certificates (PEM); unset, "
+        "the system's trust store.",
+    )
+
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR.")
     log_format: Literal["json", "console"] = Field("json", description="json or console.")
 

@@ -377,6 +377,15 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
 
 
+def wired(processes: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
+    """The processes told where the others they call are (deploy/local/stack.py `peers`):
+    here each has a port of its own, not an offset from a base."""
+    if "projections_api" in processes and "case_events_api" in processes:
+        projections = processes["projections_api"]
+        projections.env["CSP_CASE_EVENTS_URL"] = processes["case_events_api"].url
+    return processes
+
+
 class ServiceProcess:
     """One of the platform's processes (`python -m services.X role`), started for a test."""
 

@@ -72,7 +72,22 @@ if [ ! -f "$assets_stamp" ]; then
   touch "$assets_stamp"
 fi
 
-# 6. For the tests only: docker-compose (Debian) validates docker-compose.yml (no engine
+# 6. The DfE's validation rules for the statutory returns (docs/returns.md), in a virtualenv
+#    of their own (.venv-returns): Data to Insight's validators pin pandas < 2, the platform
+#    does not. Both locks hashed; liiatools (the DfE's schemas and Ofsted's data map) without
+#    its dependencies, since only its data files are read.
+returns_stamp=".venv-returns/.installed-$(cat deploy/returns/requirements.lock deploy/returns/liiatools.lock | sha256sum | cut -c1-16)"
+if [ ! -f "$returns_stamp" ]; then
+  say "installing the DfE's return validators into .venv-returns (hashes checked)"
+  [ -x .venv-returns/bin/python ] || "$python" -m venv .venv-returns
+  export PIP_DISABLE_PIP_VERSION_CHECK=1
+  .venv-returns/bin/pip install -q --require-hashes -r deploy/returns/requirements.lock
+  .venv-returns/bin/pip install -q --require-hashes --no-deps -r deploy/returns/liiatools.lock
+  rm -f .venv-returns/.installed-*
+  touch "$returns_stamp"
+fi
+
+# 7. For the tests only: docker-compose (Debian) validates docker-compose.yml (no engine
 #    needed), and Debian's Chromium runs the dashboard's browser tests (Playwright drives it;
 #    it cannot download a browser of its own here).
 if [ "${1:-}" = "--test" ]; then

@@ -100,6 +100,14 @@ def service_processes(http_base: int) -> list[Process]:
     ]
 
 
+def peers(http_base: int, process: Process) -> dict[str, str]:
+    """Where a process finds the other services it calls: the projections API asks case
+    events for the UPNs a statutory return names."""
+    if process.name == "projections_api":
+        return {"CSP_CASE_EVENTS_URL": f"http://127.0.0.1:{http_base + 1}"}
+    return {}
+
+
 def find_postgres_bin() -> Path:
     candidates = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/postgres"),
@@ -521,7 +529,11 @@ class LocalStack:
             # Only the workers talk to Kafka; in secure mode each as its service's own user.
             variables = " ".join(
                 f"{k}={shlex.quote(str(v))}"
-                for k, v in {"CSP_HTTP_PORT": p.port, **self.process_environment(p)}.items()
+                for k, v in {
+                    "CSP_HTTP_PORT": p.port,
+                    **peers(self.http_base, p),
+                    **self.process_environment(p),
+                }.items()
             )
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
         lines.append(f"ready: {me} ready")
@@ -533,6 +545,7 @@ class LocalStack:
             "Dashboard": f"http://127.0.0.1:{base}/dashboard",
             "Live page (incident management)": f"http://127.0.0.1:{base}/dashboard/live",
             "Boards API (JSON, CSV)": f"http://127.0.0.1:{base}/boards",
+            "Statutory returns (managers)": f"http://127.0.0.1:{base}/dashboard/returns",
             "Live feed (SSE)": f"http://127.0.0.1:{base}/boards/live",
             "Boards API docs": f"http://127.0.0.1:{base}/docs",
             "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",

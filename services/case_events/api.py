@@ -7,7 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.case_events.personal import PersonalDataErased, key_encryption_key
-from services.case_events.routes import children, commands, information_governance, reference
+from services.case_events.routes import (
+    children,
+    commands,
+    information_governance,
+    reference,
+    returns,
+)
 from services.case_events.routes import personal_data as personal
 from shared.api import domain_service_app
 from shared.clock import Clock
@@ -37,4 +43,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(commands.children)
     app.include_router(commands.families)
     app.include_router(reference.router)
+    app.include_router(returns.router)
     return app

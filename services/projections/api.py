@@ -17,7 +17,8 @@ from services.projections import dashboard
 from services.projections.boards.kept import keep
 from services.projections.builds import BUILDS_SQL, live_build
 from services.projections.dashboard import chronology as chronology_page
-from services.projections.routes import boards, chronology, live
+from services.projections.dashboard import returns as returns_page
+from services.projections.routes import boards, chronology, live, returns
 from shared.api import service_app
 from shared.clock import Clock
 from shared.db import open_database
@@ -85,9 +86,11 @@ def create_app(settings: Settings) -> FastAPI:
         return {"ok": True, "live_build": await live_build(app.state.pool)}
 
     checks["postgres"] = database_check
+    app.include_router(returns_page.router)  # before the boards' /dashboard/{name}
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(boards.router)
     app.include_router(chronology.router)
     app.include_router(chronology_page.router)
+    app.include_router(returns.router)
     return app

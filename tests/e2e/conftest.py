@@ -20,6 +20,7 @@ from tests.infrastructure import (
     process_env,
     running,
     secure_kafka,
+    wired,
 )
 from tests.reference_data import seed
 
@@ -57,7 +58,7 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
         p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)
         for p in service_processes(0)
     }
-    with running(processes):
+    with running(wired(processes)):
         seeded(processes, infra, namespace)
         yield Platform(processes, namespace)
         check_reads_audited(processes, infra, namespace)
@@ -123,7 +124,7 @@ def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
             )
             for p in service_processes(0)
         }
-        with running(processes):
+        with running(wired(processes)):
             seeded(processes, infra, namespace)
             yield SecurePlatform(processes, namespace, kafka, *_records(processes))
             assert check_reads_audited(processes, infra, namespace) > 20  # not vacuous

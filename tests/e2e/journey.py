@@ -53,3 +53,35 @@ class Practitioner:
                 0.05,
                 f"{service} to know {child_id}",
             )
+
+
+async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
+    """A demo county (deploy/demo) loaded through the platform's public APIs, as a practitioner
+    (the reference data as a manager), once every topic is consumed by the projections."""
+    from datetime import date
+
+    from deploy.demo.county import load
+    from tests.infrastructure import eventually
+
+    urls = {
+        s: getattr(platform, s).url
+        for s in ("case_events", "accommodation", "education", "escalations")
+    }
+    await load(
+        0,
+        seed=seed,
+        scale=scale,
+        end=date.today(),
+        auth=auth("practitioner"),
+        urls=urls,
+        manager=auth("manager"),  # the county's teams and social workers
+    )
+
+    async def projected() -> bool:
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"{platform.projections_worker.url}/health")).json()
+        lag = health["checks"]["boards"]["lag"]
+        return all(v["offset_lag"] == 0 for v in lag.values())
+
+    await eventually(projected, 180, 0.5, what="the projections to catch up with the county")
+    return platform

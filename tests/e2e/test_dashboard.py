@@ -8,16 +8,14 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from deploy.demo.county import load
 from services.projections.boards.declarations import BOARDS
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import Platform
-from tests.e2e.journey import Practitioner
-from tests.infrastructure import auth, eventually
+from tests.e2e.journey import Practitioner, demo_county
+from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SHOTS = ARTIFACTS / "screenshots"
@@ -26,28 +24,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 async def county(platform: Platform) -> Platform:
-    urls = {
-        s: getattr(platform, s).url
-        for s in ("case_events", "accommodation", "education", "escalations")
-    }
-    await load(
-        0,
-        seed=11,
-        scale=0.02,
-        end=date.today(),
-        auth=auth("practitioner"),
-        urls=urls,
-        manager=auth("manager"),  # the county's teams and social workers
-    )
-
-    async def projected() -> bool:  # every topic consumed by the boards
-        async with httpx.AsyncClient() as client:
-            health = (await client.get(f"{platform.projections_worker.url}/health")).json()
-        lag = health["checks"]["boards"]["lag"]
-        return all(v["offset_lag"] == 0 for v in lag.values())
-
-    await eventually(projected, 120, 0.5, what="the boards to catch up with the county")
-    return platform
+    return await demo_county(platform, seed=11, scale=0.02)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,177 @@
+"""The statutory returns of a demo county loaded through the public APIs, exported through the
+API and held to the DfE's own rules: Data to Insight's validators (csc-validator-be-903 and
+-cin, in .venv-returns) find no error in SSDA903 or the CIN census of this collection year or
+the one before, and the CIN census XML is valid against the DfE's XSD (shipped by liiatools).
+Ofsted's Annex A workbook has every list with Ofsted's headings. Exports are council-wide,
+managers only, and audited with every child they name."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openpyxl
+import pytest
+
+from services.projections.returns import annex_a
+from services.projections.returns.facts import CollectionYear
+from services.projections.returns.rules import NOT_YET, VALIDATOR_DEFECTS
+from tests.conftest import ROOT
+from tests.e2e.conftest import Platform
+from tests.e2e.journey import demo_county
+from tests.infrastructure import auth
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
+THIS_YEAR = CollectionYear.of(date.today())
+
+
+@pytest.fixture(scope="module")
+async def county(platform: Platform) -> Platform:
+    return await demo_county(platform, seed=7, scale=0.04)
+
+
+def validated(year: int, **files: Path) -> dict[str, Any]:
+    """The validators' report (deploy/returns/validate.py) on these files."""
+    args = [str(VALIDATORS), "-m", "deploy.returns.validate", "--year", str(year)]
+    for option, path in files.items():
+        args += [f"--{option}", str(path)]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def unexpected(kind: str, errors: list[dict[str, Any]]) -> dict[str, int]:
+    """The errors of rules not known to be out of reach (rules.py), counted by rule with the
+    rule's message and a child it names: what an assertion shows."""
+    return dict(
+        Counter(
+            f"{e['rule']}: {e['message'][:90]} (e.g. {e['child']})"
+            for e in errors
+            if e["rule"] not in NOT_YET[kind]
+        )
+    )
+
+
+def unzipped(body: bytes, into: Path) -> dict[str, Path]:
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        z.extractall(into)
+        return {name.split("/")[0]: into / name.split("/")[0] for name in z.namelist()}
+
+
+@pytest.mark.parametrize("year", [THIS_YEAR, THIS_YEAR.previous], ids=lambda y: y.label)
+def test_ssda903_passes_every_rule_of_the_year(
+    county: Platform, tmp_path: Path, year: CollectionYear
+) -> None:
+    r = httpx.get(
+        f"{county.projections.url}/returns/ssda903",
+        params={"year": year.start_year},
+        headers=auth("manager"),
+        timeout=300,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["X-Audit-Id"]
+    folders = unzipped(r.content, tmp_path)
+    assert set(folders) == {year.label, year.previous.label}
+    current = folders[year.label]
+    episodes = (current / "episodes.csv").read_text().splitlines()
+    assert len(episodes) > 10, "a county's year has children in care"
+    report = validated(year.start_year, ssda903=current, previous=folders[year.previous.label])[
+        "ssda903"
+    ]
+    assert report["ruleset"] == f"lac{year.start_year}_{(year.start_year + 1) % 100:02d}"
+    assert set(report["failed_to_run"]) <= set(VALIDATOR_DEFECTS["ssda903"])
+    assert report["ran"] > 200, "the rules ran"
+    assert unexpected("ssda903", report["errors"]) == {}
+
+
+@pytest.mark.parametrize("year", [THIS_YEAR, THIS_YEAR.previous], ids=lambda y: y.label)
+def test_cin_census_is_valid_and_passes_every_rule_of_the_year(
+    county: Platform, tmp_path: Path, year: CollectionYear
+) -> None:
+    r = httpx.get(
+        f"{county.projections.url}/returns/cin-census",
+        params={"year": year.start_year},
+        headers=auth("manager"),
+        timeout=300,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/xml")
+    xml = tmp_path / "cin.xml"
+    xml.write_bytes(r.content)
+    assert r.content.count(b"<Child>") > 10, "a county's year has children in need"
+    report = validated(year.start_year, cin=xml)["cin"]
+    assert report["xsd_errors"] == []
+    assert report["ran"] > 80, "the rules ran"
+    assert unexpected("cin", report["errors"]) == {}
+
+
+def test_annex_a_has_every_list_with_ofsteds_headings(county: Platform) -> None:
+    r = httpx.get(f"{county.projections.url}/returns/annex-a", headers=auth("manager"), timeout=300)
+    assert r.status_code == 200, r.text
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == [sheet for sheet, _ in annex_a.LISTS.values()]
+    filled = 0
+    for sheet, headings in annex_a.LISTS.values():
+        rows = list(book[sheet].iter_rows(values_only=True))
+        assert [h for h in rows[0] if h is not None] == list(headings), sheet
+        filled += len(rows) > 1
+    assert filled >= 6, "most lists have children in a county"
+
+
+def test_provenance_names_the_events_that_made_each_row(county: Platform) -> None:
+    manager = auth("manager")
+    r = httpx.get(
+        f"{county.projections.url}/returns/ssda903/provenance",
+        headers=manager,
+        timeout=300,
+    )
+    assert r.status_code == 200, r.text
+    episodes = r.json()["tables"]["Episodes"]
+    assert episodes and all(row["events"] for row in episodes)
+    one = episodes[0]
+    child = one["values"]["CHILD"]
+    chronology = httpx.get(
+        f"{county.projections.url}/children/{child}/chronology", headers=manager, timeout=60
+    ).json()
+    ids = {e["event_id"] for e in chronology["entries"]}
+    assert set(one["events"]) <= ids  # every event named is one of the child's
+    assert all(not row["values"].get("UPN") for row in episodes)  # never a UPN here
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        (auth("practitioner"), 403),
+        (auth("partner", "police"), 403),
+        (auth("board_member"), 403),
+        (auth("manager", localities=["Exeter"]), 403),  # a return is of the whole council
+    ],
+    ids=["practitioner", "police", "board member", "manager of one locality"],
+)
+def test_only_council_wide_managers_export_a_return(
+    county: Platform, who: dict[str, str], status: int
+) -> None:
+    for path in ("/returns/ssda903", "/returns/cin-census", "/returns/annex-a"):
+        r = httpx.get(f"{county.projections.url}{path}", headers=who, timeout=60)
+        assert r.status_code == status, (path, r.text)
+
+
+def test_a_year_not_begun_is_refused_with_the_field(county: Platform) -> None:
+    r = httpx.get(
+        f"{county.projections.url}/returns/cin-census",
+        params={"year": THIS_YEAR.start_year + 1},
+        headers=auth("manager"),
+        timeout=60,
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "year"]
