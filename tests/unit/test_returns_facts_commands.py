@@ -378,8 +378,15 @@ def test_an_open_assessment_keeps_the_episode_open() -> None:
         child.close_episode_of_need,
         close(date(2026, 6, 1)),
     )
-    # Backdated before the assessment started: nothing of it was open yet.
-    assert child.close_episode_of_need(close(date(2026, 5, 1)), TODAY)
+    # Backdated before the assessment started: the census would file the assessment under
+    # the closed episode, which it outlives.
+    refused(
+        "closed_on",
+        "started after 2026-05-01 and would be filed under the closed episode: "
+        "assessment A-1 (started 2026-05-02)",
+        child.close_episode_of_need,
+        close(date(2026, 5, 1)),
+    )
 
 
 def test_a_closure_backdated_into_a_completed_assessment_is_refused() -> None:
@@ -502,3 +509,163 @@ def test_what_closes_on_the_day_it_ends_names_everything_still_open() -> None:
     assert error.value.field == "closed_on"
     assert "assessment A-1" in error.value.reason
     assert "assessment A-2" in error.value.reason
+
+
+def test_a_backdated_closure_is_refused_while_what_started_after_it_is_open_now() -> None:
+    """What started after the closure's day and is still open today is of the episode (no
+    later referral began another): closing before it would leave it open in a closed one."""
+    child = referral(registered())
+    record(child, child.start_assessment, assessment_start("A-1", date(2026, 5, 2)))
+    record(child, child.complete_assessment, assessment_end("A-1", date(2026, 5, 20)))
+    record(
+        child,
+        child.start_cin_plan,
+        c.StartChildInNeedPlan(plan_id="CIN-1", start_date=date(2026, 6, 1), primary_need="N2"),
+    )
+    refused(
+        "closed_on",
+        "started after 2026-05-20 and would be filed under the closed episode: "
+        "the child in need plan started 2026-06-01",
+        child.close_episode_of_need,
+        close(date(2026, 5, 20)),
+    )
+    record(
+        child,
+        child.record_strategy_discussion,
+        c.RecordStrategyDiscussion(
+            discussion_id="SD-1", discussion_date=date(2026, 7, 1), section_47_enquiry=True
+        ),
+    )
+    with pytest.raises(DomainRuleViolation) as error:
+        child.close_episode_of_need(close(date(2026, 6, 15), reason="RC7"), TODAY)
+    assert error.value.field == "closed_on"
+    assert error.value.reason == (
+        "still open on 2026-06-15: the child in need plan started 2026-06-01. "
+        "started after 2026-06-15 and would be filed under the closed episode: "
+        "the section 47 enquiry of strategy discussion SD-1 (held 2026-07-01)"
+    )
+    refused(
+        "closed_on",
+        "started after 2026-05-25 and would be filed under the closed episode: "
+        "the child in need plan started 2026-06-01; "
+        "the section 47 enquiry of strategy discussion SD-1 (held 2026-07-01)",
+        child.close_episode_of_need,
+        close(date(2026, 5, 25), reason="RC7"),
+    )
+
+
+def test_a_backdated_closure_is_refused_before_what_started_after_it_even_if_it_ended() -> None:
+    """An assessment started after the closure's day is filed under the episode however long
+    ago it was completed: the closure would come before work of its own."""
+    child = referral(registered())
+    record(child, child.start_assessment, assessment_start("A-1", date(2026, 6, 10)))
+    record(child, child.complete_assessment, assessment_end("A-1", date(2026, 6, 20)))
+    refused(
+        "closed_on",
+        "started after 2026-06-01 and would be filed under the closed episode: "
+        "assessment A-1 (started 2026-06-10, completed 2026-06-20)",
+        child.close_episode_of_need,
+        close(date(2026, 6, 1)),
+    )
+    assert child.close_episode_of_need(close(date(2026, 6, 20)), TODAY)
+
+
+def test_what_a_later_referral_began_does_not_keep_an_earlier_episode_open() -> None:
+    """Work after the next referral is that referral's episode, open or not."""
+    child = referral(registered(), "R-1", date(2026, 1, 5))
+    referral(child, "R-2", date(2026, 5, 1))
+    record(child, child.start_assessment, assessment_start("A-2", date(2026, 5, 2)))
+    assert child.close_episode_of_need(close(date(2026, 3, 1), "R-1"), TODAY)
+    refused(
+        "closed_on",
+        "started after 2026-05-01 and would be filed under the closed episode: assessment A-2",
+        child.close_episode_of_need,
+        close(date(2026, 5, 1), "R-2"),
+    )
+
+
+# -- no work starts in a closed episode of need -------------------------------------------
+
+
+START_WORK: dict[str, tuple[str, Callable[[date], Any]]] = {
+    "start_assessment": ("start_date", lambda on: assessment_start("A-9", on)),
+    "start_cin_plan": (
+        "start_date",
+        lambda on: c.StartChildInNeedPlan(plan_id="CIN-9", start_date=on, primary_need="N2"),
+    ),
+    "record_strategy_discussion": (
+        "discussion_date",
+        lambda on: c.RecordStrategyDiscussion(
+            discussion_id="SD-9", discussion_date=on, section_47_enquiry=True
+        ),
+    ),
+    "start_child_protection_plan": (
+        "start_date",
+        lambda on: c.StartChildProtectionPlan(plan_id="CP-9", category="NEG", start_date=on),
+    ),
+    "start_period_of_care": (
+        "start_date",
+        lambda on: c.StartPeriodOfCare(start_date=on, legal_status="C2", category_of_need="N1"),
+    ),
+}
+
+
+def closed_episode() -> Child:
+    """A child whose one episode of need (referral R-1 on 1 May) was closed on 1 June."""
+    child = referral(registered())
+    record(child, child.close_episode_of_need, close(date(2026, 6, 1)))
+    return child
+
+
+@pytest.mark.parametrize("decide", START_WORK)
+def test_work_starting_in_a_closed_episode_is_refused(decide: str) -> None:
+    name, command = START_WORK[decide]
+    child = closed_episode()
+    for on in (date(2026, 5, 1), date(2026, 5, 20), date(2026, 6, 1)):
+        refused(
+            name,
+            "falls in the episode of need begun by referral R-1 on 2026-05-01 and closed on "
+            "2026-06-01: record a new referral first",
+            getattr(child, decide),
+            command(on),
+        )
+
+
+@pytest.mark.parametrize("decide", START_WORK)
+def test_work_after_a_closed_episode_needs_a_new_referral(decide: str) -> None:
+    name, command = START_WORK[decide]
+    child = closed_episode()
+    refused(
+        name,
+        "the episode of need begun by referral R-1 on 2026-05-01 was closed on 2026-06-01: "
+        "record a new referral first",
+        getattr(child, decide),
+        command(date(2026, 7, 1)),
+    )
+    referral(child, "R-2", date(2026, 6, 15))
+    # Before the new referral, still the closed episode's; from it, the new one's.
+    refused(
+        name,
+        "was closed on 2026-06-01: record a new referral first",
+        getattr(child, decide),
+        command(date(2026, 6, 14)),
+    )
+    refused(name, "falls in", getattr(child, decide), command(date(2026, 5, 20)))
+    assert getattr(child, decide)(command(date(2026, 6, 15)), TODAY)
+    assert getattr(child, decide)(command(date(2026, 7, 1)), TODAY)
+
+
+@pytest.mark.parametrize("decide", START_WORK)
+def test_a_new_referral_on_the_closure_day_begins_the_next_episode(decide: str) -> None:
+    _, command = START_WORK[decide]
+    child = closed_episode()
+    referral(child, "R-2", date(2026, 6, 1))
+    assert getattr(child, decide)(command(date(2026, 6, 1)), TODAY)
+
+
+@pytest.mark.parametrize("decide", START_WORK)
+def test_work_in_an_open_episode_or_before_any_referral_is_taken(decide: str) -> None:
+    _, command = START_WORK[decide]
+    assert getattr(registered(), decide)(command(date(2026, 4, 1)), TODAY)
+    child = referral(registered())
+    assert getattr(child, decide)(command(date(2026, 5, 20)), TODAY)

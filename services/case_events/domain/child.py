@@ -462,7 +462,8 @@ class Child(Aggregate):
         self, cmd: c.CloseEpisodeOfNeed, decision: Decision
     ) -> list[DomainEvent]:
         """The CIN census's closure of the episode the referral began, once nothing of it is
-        open on the day (what closed it on the day may end that day): closed once, like a
+        open on the day (what closed it on the day may end that day) and nothing of it started
+        after the day (the census would file it under the closed episode): closed once, like a
         referral's outcome."""
         s = self.state
         received = self._found(s.referrals.get(cmd.referral_id), "referral_id", "no such referral")
@@ -471,45 +472,95 @@ class Child(Aggregate):
             closed is None, "referral_id", f"its episode of need is closed already (on {closed})"
         )
         self._day("closed_on", cmd.closed_on, decision, received, "the referral")
-        still_open = self._open_in_episode(received, cmd.closed_on)
-        self._must(
-            not still_open,
-            "closed_on",
-            f"still open on {cmd.closed_on.isoformat()}: {'; '.join(still_open)}",
-        )
+        still_open, started_after = self._open_in_episode(cmd.referral_id, cmd.closed_on)
+        on = cmd.closed_on.isoformat()
+        found = [f"still open on {on}: {'; '.join(still_open)}"] if still_open else []
+        if started_after:
+            found.append(
+                f"started after {on} and would be filed under the closed episode: "
+                f"{'; '.join(started_after)}"
+            )
+        self._must(not found, "closed_on", ". ".join(found))
         return [e.EpisodeOfNeedClosed(**cmd.model_dump())]
 
-    def _open_in_episode(self, since: date, on: date) -> list[str]:
-        """What started since the referral and was still open after `on` (ended on it is
-        closed): assessments, section 47 enquiries, plans and a period of care."""
+    def _open_in_episode(self, referral_id: str, on: date) -> tuple[list[str], list[str]]:
+        """Of what the census files under the referral (started on or after it, before a
+        later referral): what started by `on` and was still open after it (ended on it is
+        closed), and what started after `on`, ended or still open now."""
+        still_open: list[str] = []
+        started_after: list[str] = []
+        for what, span in self._episode_parts():
+            episode = self._episode_of(span.start)
+            if episode is None or episode[0] != referral_id:
+                continue
+            if span.start > on:
+                started_after.append(what)
+            elif span.open_after(on):
+                still_open.append(what)
+        return still_open, started_after
+
+    def _episode_parts(self) -> list[tuple[str, Span]]:
+        """Every part of an episode of need the record holds (assessments, section 47
+        enquiries, plans and periods of care), described, with when it was open: oldest
+        first, as a refusal names them."""
         s = self.state
-        found = [
-            f"assessment {a} (started {start.isoformat()})"
+        parts = [
+            (f"assessment {a} (started {start.isoformat()})", Span(start))
             for a, start in s.assessments.items()
-            if since <= start <= on
         ]
-        found += [
-            f"assessment {a} (started {span.start.isoformat()}, completed {span.end})"
+        parts += [
+            (f"assessment {a} (started {span.start.isoformat()}, completed {span.end})", span)
             for a, span in s.completed_assessments
-            if since <= span.start and span.open_after(on)
         ]
-        found += [
-            f"the section 47 enquiry of strategy discussion {d} (held {held.isoformat()})"
+        parts += [
+            (
+                f"the section 47 enquiry of strategy discussion {d} (held {held.isoformat()})",
+                Span(held, s.s47_concluded.get(d)),
+            )
             for d, (held, enquiry) in s.discussions.items()
-            if enquiry and since <= held and Span(held, s.s47_concluded.get(d)).open_after(on)
+            if enquiry
         ]
         for plan, what in OPEN_IN_AN_EPISODE.items():
-            found += [
-                f"the {what} started {span.start.isoformat()}"
+            parts += [
+                (f"the {what} started {span.start.isoformat()}", span)
                 for span in s.plans.by_plan.get(plan, [])
-                if since <= span.start and span.open_after(on)
             ]
+        return sorted(parts, key=lambda part: part[1].start)
+
+    def _episode_of(self, day: date) -> tuple[str, date] | None:
+        """The referral (id, date) whose episode of need the CIN census files work starting
+        on the day under: the latest on or before it (of two the same day, the later
+        recorded). None before any referral."""
+        found: tuple[str, date] | None = None
+        for referral_id, received in self.state.referrals.items():
+            if received <= day and (found is None or received >= found[1]):
+                found = (referral_id, received)
         return found
+
+    def _in_an_open_episode(self, name: str, start: date) -> None:
+        """Work of an episode of need (an assessment, a plan, a strategy discussion, a period
+        of care) starts in an episode still open: the census files it under the latest
+        referral before it, so once that referral's episode is closed, only a new referral
+        opens another. Work before any referral is not refused (no episode to file it in)."""
+        episode = self._episode_of(start)
+        if episode is None:
+            return
+        referral_id, received = episode
+        closed = self.state.episodes_closed.get(referral_id)
+        if closed is None:
+            return
+        begun = f"the episode of need begun by referral {referral_id} on {received.isoformat()}"
+        if start <= closed:
+            reason = f"falls in {begun} and closed on {closed.isoformat()}"
+        else:
+            reason = f"{begun} was closed on {closed.isoformat()}"
+        raise DomainRuleViolation(name, f"{reason}: record a new referral first")
 
     # -- assessment and child in need -------------------------------------------------------
 
     def start_assessment(self, cmd: c.StartAssessment, decision: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
+        self._in_an_open_episode("start_date", cmd.start_date)
         self._must(
             cmd.assessment_id not in self.state.assessments, "assessment_id", "is already open"
         )
@@ -543,6 +594,7 @@ class Child(Aggregate):
 
     def start_cin_plan(self, cmd: c.StartChildInNeedPlan, decision: Decision) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
+        self._in_an_open_episode("start_date", cmd.start_date)
         self._must(self.state.cin_plan is None, "plan_id", "a child in need plan is already open")
         return [e.ChildInNeedPlanStarted(**cmd.model_dump())]
 
@@ -562,6 +614,7 @@ class Child(Aggregate):
         self, cmd: c.RecordStrategyDiscussion, decision: Decision
     ) -> list[DomainEvent]:
         self._day("discussion_date", cmd.discussion_date, decision)
+        self._in_an_open_episode("discussion_date", cmd.discussion_date)
         due = (
             add_working_days(cmd.discussion_date, ICPC_WORKING_DAYS)
             if cmd.section_47_enquiry
@@ -605,6 +658,7 @@ class Child(Aggregate):
         self, cmd: c.StartChildProtectionPlan, decision: Decision
     ) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
+        self._in_an_open_episode("start_date", cmd.start_date)
         if self.state.cp_plan is not None:
             raise DomainRuleViolation(
                 "plan_id",
@@ -663,6 +717,7 @@ class Child(Aggregate):
     ) -> list[DomainEvent]:
         self._day("start_date", cmd.start_date, decision)
         not_before("start_date", cmd.start_date, self._born("start_date"), "the child's birth")
+        self._in_an_open_episode("start_date", cmd.start_date)
         self._must(self.state.care is None, "start_date", "a period of care is already open")
         self._must(
             cmd.category_of_need not in NOT_A_CATEGORY_OF_NEED,
