@@ -76,10 +76,22 @@ fi
 #    of their own (.venv-returns): Data to Insight's validators pin pandas < 2, the platform
 #    does not. Both locks hashed; liiatools (the DfE's schemas and Ofsted's data map) without
 #    its dependencies, since only its data files are read.
+#    They need Python 3.11 or older (pandas 1.5 and numpy 1.24 have no wheels for later ones):
+#    python3.11 if there is one, else the platform's own when it is old enough.
+returns_python=""
+for candidate in "${PYTHON_RETURNS:-}" python3.11 python3.10 "$python"; do
+  [ -n "$candidate" ] && command -v "$candidate" >/dev/null || continue
+  if "$candidate" -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))'; then
+    returns_python=$candidate; break
+  fi
+done
 returns_stamp=".venv-returns/.installed-$(cat deploy/returns/requirements.lock deploy/returns/liiatools.lock | sha256sum | cut -c1-16)"
-if [ ! -f "$returns_stamp" ]; then
+if [ -z "$returns_python" ]; then
+  say "warning: no Python 3.9 to 3.11 for the DfE's return validators (set PYTHON_RETURNS):"
+  say "  make check-returns and the returns' end-to-end test will say so; the platform runs"
+elif [ ! -f "$returns_stamp" ]; then
   say "installing the DfE's return validators into .venv-returns (hashes checked)"
-  [ -x .venv-returns/bin/python ] || "$python" -m venv .venv-returns
+  [ -x .venv-returns/bin/python ] || "$returns_python" -m venv .venv-returns
   export PIP_DISABLE_PIP_VERSION_CHECK=1
   .venv-returns/bin/pip install -q --require-hashes -r deploy/returns/requirements.lock
   .venv-returns/bin/pip install -q --require-hashes --no-deps -r deploy/returns/liiatools.lock

@@ -38,6 +38,11 @@ def download(client: httpx.Client, path: str, year: int) -> bytes:
 
 
 def validate(year: int, files: list[str]) -> dict[str, Any]:
+    if not VALIDATORS.exists():
+        sys.exit(
+            ".venv-returns is missing: `make install` makes it with a Python 3.9 to 3.11 "
+            "(set PYTHON_RETURNS to one)"
+        )
     done = subprocess.run(
         [str(VALIDATORS), "-m", "deploy.returns.validate", "--year", str(year), *files],
         cwd=ROOT,

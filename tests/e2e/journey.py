@@ -77,11 +77,28 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
         manager=auth("manager"),  # the county's teams and social workers
     )
 
-    async def projected() -> bool:
+    async def health(worker: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:
-            health = (await client.get(f"{platform.projections_worker.url}/health")).json()
-        lag = health["checks"]["boards"]["lag"]
-        return all(v["offset_lag"] == 0 for v in lag.values())
+            answer: dict[str, Any] = (await client.get(f"{worker}/health")).json()
+        return answer
 
-    await eventually(projected, 180, 0.5, what="the projections to catch up with the county")
+    async def published() -> bool:  # every event each service stored is on its topic
+        for service in ("case_events", "accommodation", "education", "escalations"):
+            relay = (await health(getattr(platform, f"{service}_worker").url))["checks"]["relay"]
+            if relay["events_behind"]:
+                return False
+        return True
+
+    caught_up = 0
+
+    async def projected() -> bool:
+        # The lag is measured after each batch: zero twice, a fetch apart, once all is on
+        # the topics, and the projections have read everything there is.
+        nonlocal caught_up
+        lag = (await health(platform.projections_worker.url))["checks"]["boards"]["lag"]
+        caught_up = caught_up + 1 if all(v["offset_lag"] == 0 for v in lag.values()) else 0
+        return caught_up >= 2
+
+    await eventually(published, 180, 0.5, what="the relays to publish the county")
+    await eventually(projected, 180, 1.5, what="the projections to catch up with the county")
     return platform

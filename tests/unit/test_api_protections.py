@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from services.case_events.routes.returns import MOST_CHILDREN
 from shared.access import GRANTS, Access, Permission, grant, requires
 from shared.api import install_unavailable_handler
 from shared.auth import COOKIE, LocalIssuer
@@ -331,7 +332,8 @@ def test_a_bulk_route_takes_up_to_the_bulk_limit_and_every_other_route_the_defau
     assert client.post("/bulk", content=iter([b"x" * 1000] * 4)).json() == {"bytes": 4000}
 
 
-def test_commands_get_a_small_body_limit_and_only_the_register_feed_a_bulk_one() -> None:
+def test_commands_get_a_small_body_limit_and_only_the_bulk_inputs_a_bulk_one() -> None:
+    """The register feed, and the UPNs of a return's children (case events)."""
     settings = Settings()
     assert settings.max_request_bytes <= 256 * 1024
     bulk = [
@@ -341,7 +343,13 @@ def test_commands_get_a_small_body_limit_and_only_the_register_feed_a_bulk_one()
         if isinstance(r.original_route, APIRoute)
         and (r.original_route.openapi_extra or {}).get("x-bulk-body")
     ]
-    assert bulk == [("education", "/attendance/register-feed")]
+    assert bulk == [
+        ("case_events", "/returns/pupil-numbers"),
+        ("education", "/attendance/register-feed"),
+    ]
+    # The most children a request for UPNs names, with the longest ids, fits the bulk limit.
+    asked = json.dumps({"child_ids": ["C" * 64] * MOST_CHILDREN}).encode()
+    assert len(asked) < settings.max_bulk_request_bytes
     # The largest feed (every mark with the longest child id) fits the bulk limit.
     mark = {"child_id": "C" * 64, "date": "2024-06-03", "session": "AM", "code": "/"}
     feed = {"school_urn": "113254", "marks": [mark] * settings.max_batch_marks}

@@ -229,9 +229,9 @@ def test_facts_after_the_day_or_before_the_six_months_are_absent() -> None:
 
 def test_the_upns_are_not_written() -> None:
     record, _ = referred()
-    lists = annex_a([record], AS_AT, {"C-1": "A123456789012"})
+    lists = annex_a([record], AS_AT, {"C-1": "H801200001001"})
     written = {v for rows in lists.values() for r in rows for v in r.values.values()}
-    assert "A123456789012" not in written
+    assert "H801200001001" not in written
 
 
 # -- List 5 and List 7: section 47 enquiries and child protection plans ------------------------

@@ -738,8 +738,8 @@ def test_an_assessment_under_way_takes_the_need_the_referral_was_accepted_for() 
 def test_a_school_age_child_without_a_upn_is_a_gap_not_a_code() -> None:
     pupil = record("P1", registered("2012-01-01"), referral("2026-06-01"))
     toddler = record("T1", registered("2024-01-01"), referral("2026-06-01"))
-    root = parse(cin_census([pupil, toddler], YEAR, {"P1": "A123456789012"}))
-    assert texts(child(root, "P1").find("ChildIdentifiers"))["UPN"] == "A123456789012"
+    root = parse(cin_census([pupil, toddler], YEAR, {"P1": "H801200001001"}))
+    assert texts(child(root, "P1").find("ChildIdentifiers"))["UPN"] == "H801200001001"
     toddler_ids = texts(child(root, "T1").find("ChildIdentifiers"))
     assert toddler_ids["UPNunknown"] == "UN1" and "UPN" not in toddler_ids
     no_upn = parse(cin_census([pupil], YEAR, {}))
@@ -755,7 +755,7 @@ def test_a_child_looked_after_with_no_assessment_takes_the_need_care_began_for()
         category_of_need="N4",
     )
     rec = record("K1", registered("2015-01-01"), referral("2026-05-01"), care)
-    census = cin_census([rec], YEAR, {"K1": "A123456789012"})
+    census = cin_census([rec], YEAR, {"K1": "H801200001001"})
     [details] = child(parse(census), "K1").findall("CINdetails")
     assert details.findtext("PrimaryNeedCode") == "N4"
     assert care.event_id in census.rows[0].events

@@ -10,10 +10,10 @@ from uuid import UUID
 
 from contracts.case_events.codes import SocialWorkerChangeReason
 from services.projections.returns.facts import ChildRecord, CollectionYear, Fact, Row
-from services.projections.returns.ssda903 import TABLES, files, ssda903, to_csv
+from services.projections.returns.ssda903 import TABLES, files, ssda903, to_csv, with_upns
 
 YEAR = CollectionYear(2026)  # 1 April 2026 - 31 March 2027
-UPNS = {"C-1": "A123456789012"}
+UPNS = {"C-1": "H801200001001"}
 _ids: dict[str, UUID] = {}
 
 
@@ -295,7 +295,7 @@ def test_the_header_has_sex_date_of_birth_ethnicity_and_the_given_upn() -> None:
         "SEX": "F",
         "DOB": "02/03/2015",
         "ETHNIC": "WBRI",
-        "UPN": "A123456789012",
+        "UPN": "H801200001001",
         "MOTHER": "",
         "MC_DOB": "",
     }
@@ -836,3 +836,14 @@ def test_a_return_made_during_the_year_is_the_return_so_far() -> None:
     assert values(so_far["OC3"], "CHILD", "IN_TOUCH") == [("C-1", "YES")]
     assert values(at_year_end["OC3"], "CHILD") == [("C-1",), ("C-2",)]
     assert values(so_far["OC2"], "CHILD") == values(at_year_end["OC2"], "CHILD") == [("C-3",)]
+
+
+def test_upns_go_into_the_header_of_tables_derived_without_them() -> None:
+    pupil = record(*registered(born=date(2012, 3, 2)), *in_care(date(2026, 5, 1)))
+    toddler = record(*registered(born=date(2024, 3, 2)), *in_care(date(2026, 5, 1)), child_id="C-2")
+    without = ssda903([pupil, toddler], YEAR, {})
+    filled = with_upns(without, {"C-1": "H801200001001"})
+    assert values(without["Header"], "CHILD", "UPN") == [("C-1", ""), ("C-2", "UN1")]
+    assert values(filled["Header"], "CHILD", "UPN") == [("C-1", "H801200001001"), ("C-2", "UN1")]
+    assert filled["Header"] == ssda903([pupil, toddler], YEAR, {"C-1": "H801200001001"})["Header"]
+    assert filled["Episodes"] == without["Episodes"]

@@ -21,6 +21,7 @@ from services.case_events.personal import ERASED, unseal
 from services.case_events.routes.personal_data import Vault
 from shared.access import Permission, audit_read, forbidden, principal_of, requires
 from shared.api import ERRORS, Pool
+from shared.security import BULK
 
 router = APIRouter(tags=["statutory returns"])
 COUNCIL_WIDE = {"description": "Not a manager, or a manager of some localities only"}
@@ -47,6 +48,7 @@ class PupilNumbers(BaseModel):
     summary="The UPNs of the children a statutory return names (audited; council-wide)",
     responses={403: COUNCIL_WIDE, 422: ERRORS[422]},
     dependencies=[requires(Permission.EXPORT_RETURNS, lists_children=True)],
+    openapi_extra=BULK,  # a county's children: held to CSP_MAX_BULK_REQUEST_BYTES
 )
 async def pupil_numbers(
     asked: PupilNumbersAsked, request: Request, response: Response, pool: Pool, vault: Vault
@@ -68,5 +70,11 @@ async def pupil_numbers(
     for child_id, value in sealed.items():
         plain = unseal(await vault.key(child_id), child_id, "upn", value)
         upns[child_id] = None if plain == ERASED else plain
-    await audit_read(request, response, wanted)
+    await audit_read(
+        request,
+        response,
+        wanted,
+        request.headers.get("X-Purpose")
+        or "statutory return to the DfE (Children Act 1989 section 83): the UPNs it names",
+    )
     return PupilNumbers(upns=upns)

@@ -33,11 +33,11 @@ from datetime import date
 
 from contracts.case_events.codes import ReferralOutcome, Section47Outcome, Sex
 from services.projections.returns.facts import (
+    NOT_OF_SCHOOL_AGE,
     ChildRecord,
     CollectionYear,
     Fact,
     Row,
-    NOT_OF_SCHOOL_AGE,
     events_of,
     iso_date,
     upn_or_unknown,

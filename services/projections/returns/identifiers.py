@@ -9,9 +9,24 @@ from collections.abc import Sequence
 import httpx
 from fastapi import HTTPException
 
+from shared.logging import get_logger
 from shared.settings import Settings
 
-BATCH = 10_000  # children per request (case events takes up to 20,000)
+log = get_logger(__name__)
+
+BATCH = 5_000  # children per request (case events takes up to 20,000, a bulk body)
+
+
+def refused(status: int, body: str) -> HTTPException:
+    """Case events' refusal, as the caller should read it: the caller's own 403 stays a 403
+    (they may not read UPNs); its rate limit or unavailability is ours to retry (503); any
+    other answer is a fault between the services (502), logged, never echoed."""
+    if status == 403:
+        return HTTPException(403, "case events refused you the UPNs this return names")
+    log.warning("case events refused the UPNs", status=status, body=body[:500])
+    if status in (429, 503):
+        return HTTPException(503, "case events is busy: try again", headers={"Retry-After": "5"})
+    return HTTPException(502, f"case events answered {status} when asked for the UPNs")
 
 
 async def pupil_numbers(
@@ -32,13 +47,16 @@ async def pupil_numbers(
                     headers={"Authorization": authorization},
                 )
             except httpx.HTTPError as e:
+                log.warning("case events could not be asked for the UPNs", error=repr(e))
                 raise HTTPException(
-                    503, f"case events could not be asked for the UPNs ({e!r}): try again"
+                    503,
+                    "case events could not be asked for the UPNs: try again",
+                    headers={"Retry-After": "5"},
                 ) from e
             if r.status_code != 200:
-                raise HTTPException(
-                    502 if r.status_code >= 500 else r.status_code,
-                    f"case events answered {r.status_code} when asked for the UPNs: {r.text[:300]}",
-                )
-            found.update({k: v for k, v in r.json()["upns"].items() if v})
+                raise refused(r.status_code, r.text)
+            upns = r.json().get("upns")
+            if not isinstance(upns, dict):
+                raise refused(r.status_code, r.text)
+            found.update({k: v for k, v in upns.items() if isinstance(v, str) and v})
     return found

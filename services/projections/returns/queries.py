@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
@@ -11,20 +12,85 @@ import asyncpg
 from services.projections.chronology.queries import end_of
 from services.projections.returns.facts import ChildRecord, Fact
 
+# The event types the returns read (tests/unit/test_returns_docs.py holds the derivations to
+# it): a county's chronology is mostly school registers and escalations, which no return
+# reads, so they are never fetched.
+READS = frozenset(
+    {
+        "AdoptionDecisionMade",
+        "AdoptionDecisionReversed",
+        "AdoptionMatched",
+        "AssessmentCompleted",
+        "AssessmentStarted",
+        "CareLeaverAccommodationRecorded",
+        "CareLeaverStatusRecorded",
+        "CareProceedingsConcluded",
+        "ChildBorn",
+        "ChildCharacteristicsRecorded",
+        "ChildInNeedPlanEnded",
+        "ChildInNeedPlanStarted",
+        "ChildProtectionPlanEnded",
+        "ChildProtectionPlanReviewed",
+        "ChildProtectionPlanStarted",
+        "ChildRegistered",
+        "ContactRecorded",
+        "DeprivationOfLibertyAuthorised",
+        "DeprivationOfLibertyEnded",
+        "EETActivityRecorded",
+        "EpisodeOfNeedClosed",
+        "FrontDoorContactReceived",
+        "HealthAssessmentCompleted",
+        "HealthOutcomesRecorded",
+        "InitialChildProtectionConferenceHeld",
+        "LegalStatusChanged",
+        "LookedAfterReviewHeld",
+        "MissingEpisodeRecorded",
+        "PeriodOfCareEnded",
+        "PeriodOfCareStarted",
+        "PermanencePlanRecorded",
+        "PersonalAdviserAllocated",
+        "PlacementChanged",
+        "PlacementEnded",
+        "PlacementStarted",
+        "PreviousPermanenceRecorded",
+        "ReferralOutcomeRecorded",
+        "ReferralReceived",
+        "ReturnHomeInterviewOffered",
+        "Section47EnquiryConcluded",
+        "SocialWorkerAllocated",
+        "SocialWorkerAllocationEnded",
+        "StatutoryVisitRecorded",
+        "StrategyDiscussionHeld",
+        "SuitabilityReassessed",
+        "UnbornChildRegistered",
+    }
+)
 
-async def records(conn: asyncpg.Connection, as_at: date) -> list[ChildRecord]:
-    """Every registered child's facts that had happened by the end of `as_at` and were
-    recorded by then (as a chronology as at that day reads), oldest first; children in
-    the order of their ids."""
+
+async def records(
+    conn: asyncpg.Connection, as_at: date, child_ids: Sequence[str] | None = None
+) -> list[ChildRecord]:
+    """Every registered child's facts (or these children's) that had happened by the end of
+    `as_at` and were recorded by then (as a chronology as at that day reads), of the types a
+    return reads, oldest first; children in the order of their ids."""
     rows = await conn.fetch(
         "SELECT c.child_id, c.event_id, c.event_type, c.occurred_on, c.recorded_at, c.details"
         " FROM chronology c JOIN chronology_children k USING (child_id)"
-        " WHERE c.occurred_on <= $1 AND c.recorded_at < $2"
+        " WHERE c.occurred_on <= $1 AND c.recorded_at < $2 AND c.event_type = ANY($3::text[])"
+        " AND ($4::text[] IS NULL OR c.child_id = ANY($4::text[]))"
         " ORDER BY c.child_id, c.occurred_on, c.recorded_at, c.stream_id, c.stream_version",
         as_at,
         end_of(as_at),
+        sorted(READS),
+        None if child_ids is None else list(child_ids),
     )
-    localities = dict(await conn.fetch("SELECT child_id, locality FROM chronology_children"))
+    localities = dict(
+        await conn.fetch(
+            "SELECT child_id, locality FROM chronology_children"
+            " WHERE $1::text[] IS NULL OR child_id = ANY($1::text[])",
+            None if child_ids is None else list(child_ids),
+        )
+    )
     facts: dict[str, list[Fact]] = defaultdict(list)
     for r in rows:
         facts[r["child_id"]].append(

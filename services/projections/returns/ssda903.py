@@ -18,7 +18,7 @@ import csv
 import io
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from contracts.case_events.codes import Sex, SocialWorkerChangeReason
@@ -1092,3 +1092,17 @@ def to_csv(table: str, rows: Iterable[Row]) -> str:
 def files(tables: Mapping[str, Sequence[Row]]) -> dict[str, str]:
     """Each table's file (name -> CSV text): every table, an empty one as its header line."""
     return {FILE_NAMES[name]: to_csv(name, tables.get(name, ())) for name in TABLES}
+
+
+def with_upns(tables: Mapping[str, Sequence[Row]], upns: Mapping[str, str]) -> dict[str, list[Row]]:
+    """The tables with each child's UPN in the Header (derived without them, to learn which
+    children a return names before their UPNs are asked for): a recorded UPN replaces the
+    blank or the unknown-UPN code."""
+    header = [
+        replace(r, values={**r.values, "UPN": upns[r.values["CHILD"]]})
+        if upns.get(r.values["CHILD"])
+        else r
+        for r in tables["Header"]
+    ]
+    return {**{name: list(rows) for name, rows in tables.items()}, "Header": header}
+

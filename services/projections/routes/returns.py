@@ -9,12 +9,14 @@ every child it names. The UPNs come from case events, asked with the caller's ow
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from services.projections.builds import reading
@@ -39,14 +41,37 @@ Year = Annotated[
         ge=FIRST_YEAR,
         le=2100,
         description="The collection year by the year it starts: 2026 is 1 April 2026 to 31 "
-        "March 2027. Default: the year today is in.",
+        "March 2027. Default: the year `as_at` (or today) is in.",
     ),
 ]
 ReturnName = Literal["ssda903", "cin-census", "annex-a"]
 
 
-def collection_year(year: int | None, today: date) -> CollectionYear:
-    chosen = CollectionYear(year) if year is not None else CollectionYear.of(today)
+# Why a return is read, as the audit records it (the caller's own X-Purpose overrides it).
+PURPOSES = {
+    "ssda903": "statutory return to the DfE: SSDA903 (Children Act 1989 section 83)",
+    "cin-census": "statutory return to the DfE: the children in need census (Children Act "
+    "1989 section 83)",
+    "annex-a": "Ofsted's inspection of children's services: the Annex A lists (Education and "
+    "Inspections Act 2006 section 136)",
+}
+# A return reads every child of the county and is made in a thread (the event loop keeps
+# answering the boards); one at a time per process, so two downloads cannot double the memory.
+ONE_AT_A_TIME = asyncio.Semaphore(1)
+T = TypeVar("T")
+
+
+async def derived(make: Callable[[], T]) -> T:
+    async with ONE_AT_A_TIME:
+        return await anyio.to_thread.run_sync(make)
+
+
+def purpose(request: Request, name: str) -> str:
+    return request.headers.get("X-Purpose") or PURPOSES[name]
+
+
+def collection_year(year: int | None, as_at: date | None, today: date) -> CollectionYear:
+    chosen = CollectionYear(year) if year is not None else CollectionYear.of(as_at or today)
     if chosen.start > today:
         raise HTTPException(
             422,
@@ -74,9 +99,9 @@ def council_wide(request: Request) -> None:
         raise forbidden("a statutory return is of the whole council: not of some localities")
 
 
-async def county(pool: Any, day: date) -> list[ChildRecord]:
+async def county(pool: Any, day: date, child: str | None = None) -> list[ChildRecord]:
     async with reading(pool) as conn:
-        return await records(conn, day)
+        return await records(conn, day, None if child is None else [child])
 
 
 def named(*tables: Iterable[Row], column: str = "CHILD") -> list[str]:
@@ -96,9 +121,9 @@ async def ssda903_tables(
     day: date,
 ) -> list[dict[str, list[Row]]]:
     """Each year's tables, from the same facts, with the UPNs of every child they name."""
-    first = [ssda903.ssda903(children, y, {}, day) for y in years]
-    upns = await upns_of(request, settings, named(*(t for f in first for t in f.values())))
-    return [ssda903.ssda903(children, y, upns, day) for y in years]
+    tables = await derived(lambda: [ssda903.ssda903(children, y, {}, day) for y in years])
+    upns = await upns_of(request, settings, named(*(t for f in tables for t in f.values())))
+    return [ssda903.with_upns(t, upns) for t in tables]
 
 
 def zipped(folders: dict[str, dict[str, str]]) -> bytes:
@@ -138,13 +163,18 @@ async def ssda903_return(
 ) -> Response:
     council_wide(request)
     today = clock.today()
-    this = collection_year(year, today)
+    this = collection_year(year, as_at, today)
     day = year_as_at(this, as_at, today)
     last = this.previous
     current, previous = await ssda903_tables(
         request, await county(pool, day), settings, [this, last], day
     )
-    audit_id = await audit_read(request, None, named(*current.values(), *previous.values()))
+    audit_id = await audit_read(
+        request,
+        None,
+        named(*current.values(), *previous.values()),
+        purpose(request, "ssda903"),
+    )
     body = zipped({this.label: ssda903.files(current), last.label: ssda903.files(previous)})
     return download(body, "application/zip", f"SSDA903_{this.label}.zip", audit_id)
 
@@ -165,14 +195,15 @@ async def cin_census_return(
 ) -> Response:
     council_wide(request)
     today = clock.today()
-    this = collection_year(year, today)
+    this = collection_year(year, as_at, today)
     day = year_as_at(this, as_at, today)
     children = await county(pool, day)
-    first = cin_census.cin_census(children, this, {}, settings.local_authority)
+    la = settings.local_authority
+    first = await derived(lambda: cin_census.cin_census(children, this, {}, la))
     child_ids = named(first.rows, column=cin_census.CHILD)
     upns = await upns_of(request, settings, child_ids)
-    census = cin_census.cin_census(children, this, upns, settings.local_authority)
-    audit_id = await audit_read(request, None, child_ids)
+    census = await derived(lambda: cin_census.cin_census(children, this, upns, la))
+    audit_id = await audit_read(request, None, child_ids, purpose(request, "cin-census"))
     return download(census.xml, "application/xml", f"CIN_census_{this.label}.xml", audit_id)
 
 
@@ -193,10 +224,13 @@ async def annex_a_return(
     council_wide(request)
     day = _as_at(as_at, clock.today())
     # Annex A names each child by the council's own id: no UPN is asked for.
-    lists = annex_a.annex_a(await county(pool, day), day, {})
-    audit_id = await audit_read(request, None, named(*lists.values(), column=annex_a.CHILD))
+    children = await county(pool, day)
+    lists = await derived(lambda: annex_a.annex_a(children, day, {}))
+    audit_id = await audit_read(
+        request, None, named(*lists.values(), column=annex_a.CHILD), purpose(request, "annex-a")
+    )
     return download(
-        annex_a.workbook(lists),
+        await derived(lambda: annex_a.workbook(lists)),
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         f"Annex_A_{day.isoformat()}.xlsx",
         audit_id,
@@ -225,26 +259,28 @@ async def provenance(
     today = clock.today()
     if name == "annex-a":
         day = _as_at(as_at, today)
-        tables = annex_a.annex_a(await county(pool, day), day, {})
+        children = await county(pool, day, child)
+        tables = await derived(lambda: annex_a.annex_a(children, day, {}))
         column = annex_a.CHILD
     else:
-        this = collection_year(year, today)
+        this = collection_year(year, as_at, today)
         day = year_as_at(this, as_at, today)
-        children = await county(pool, day)
+        children = await county(pool, day, child)
+        la = settings.local_authority
         if name == "ssda903":
-            tables = ssda903.ssda903(children, this, {}, day)
+            tables = await derived(lambda: ssda903.ssda903(children, this, {}, day))
         else:
-            tables = {
-                "CINdetails": cin_census.cin_census(
-                    children, this, {}, settings.local_authority
-                ).rows
-            }
+            census = await derived(lambda: cin_census.cin_census(children, this, {}, la))
+            tables = {"CINdetails": census.rows}
         column = "CHILD" if name == "ssda903" else cin_census.CHILD
     shown: dict[str, list[dict[str, Any]]] = {
         table: [
-            {"values": dict(r.values), "events": [str(e) for e in r.events]}
+            {
+                # never a UPN here (the derivation had none to write: an unknown one's code)
+                "values": {k: v for k, v in r.values.items() if k != "UPN"},
+                "events": [str(e) for e in r.events],
+            }
             for r in rows
-            if child is None or r.values.get(column) == child
         ]
         for table, rows in tables.items()
     }
@@ -252,5 +288,6 @@ async def provenance(
         request,
         response,
         sorted({row["values"][column] for rows in shown.values() for row in rows}),
+        purpose(request, name),
     )
     return {"return": name, "as_at": day.isoformat(), "tables": shown}
