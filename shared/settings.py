@@ -63,6 +63,20 @@ class Settings(BaseSettings):
         description="The case-events API, where the projections API asks for the UPNs a "
         "statutory return names (with the caller's own token; docs/returns.md).",
     )
+    returns_validators: str | None = Field(
+        None,
+        description="The Python of the DfE's return validators' environment, which the "
+        "projections worker runs for the returns' live data-quality board; unset, the "
+        "repository's .venv-returns (the Docker image's /app/.venv-returns).",
+    )
+    returns_check_interval_s: float = Field(
+        3600.0,
+        description="How often the returns' data-quality board sweeps every child and checks "
+        "the council's whole return (also at start and when the day changes).",
+    )
+    returns_check_batch_size: int = Field(
+        200, description="Most children touched by events the data-quality board checks at once."
+    )
     http_cafile: str | None = Field(
         None,
         description="The CA that signed the other services' HTTPS certificates (PEM); unset, "

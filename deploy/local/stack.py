@@ -546,6 +546,7 @@ class LocalStack:
             "Live page (incident management)": f"http://127.0.0.1:{base}/dashboard/live",
             "Boards API (JSON, CSV)": f"http://127.0.0.1:{base}/boards",
             "Statutory returns (managers)": f"http://127.0.0.1:{base}/dashboard/returns",
+            "Returns' data quality": f"http://127.0.0.1:{base}/dashboard/data-quality",
             "Live feed (SSE)": f"http://127.0.0.1:{base}/boards/live",
             "Boards API docs": f"http://127.0.0.1:{base}/docs",
             "Case events API docs": f"http://127.0.0.1:{base + 1}/docs",

@@ -17,8 +17,9 @@ from services.projections import dashboard
 from services.projections.boards.kept import keep
 from services.projections.builds import BUILDS_SQL, live_build
 from services.projections.dashboard import chronology as chronology_page
+from services.projections.dashboard import quality as quality_page
 from services.projections.dashboard import returns as returns_page
-from services.projections.routes import boards, chronology, live, returns
+from services.projections.routes import boards, chronology, live, quality, returns
 from shared.api import service_app
 from shared.clock import Clock
 from shared.db import open_database
@@ -87,10 +88,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     checks["postgres"] = database_check
     app.include_router(returns_page.router)  # before the boards' /dashboard/{name}
+    app.include_router(quality_page.router)  # likewise
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(boards.router)
     app.include_router(chronology.router)
     app.include_router(chronology_page.router)
     app.include_router(returns.router)
+    app.include_router(quality.router)
     return app

@@ -1,5 +1,6 @@
 """What the projection service reads (every domain topic, decoded with the published
-contracts), its worker (which follows the live board build) and the rebuild."""
+contracts), its worker (which follows the live board build, and keeps the returns' live
+data-quality board checked) and the rebuild."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from services.projections.builds import (
     swap,
 )
 from services.projections.chronology.projection import Chronology
+from services.projections.returns.quality import Checker
+from shared.clock import clock_from
 from shared.db import open_database
 from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
@@ -34,10 +37,11 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 
-def boards() -> list[Projection]:
+def boards(rebuilding: bool = False) -> list[Projection]:
     """Every read model a build holds, each applied in the same transaction as the offsets:
-    the boards' facts, and each child's chronology."""
-    return [BoardFacts(), Chronology()]
+    the boards' facts, and each child's chronology (a rebuild's touches queue the children for
+    the returns' check as a sweep does: behind the live events' once it is swapped in)."""
+    return [BoardFacts(), Chronology(swept=rebuilding)]
 
 
 def build_runner(
@@ -48,10 +52,11 @@ def build_runner(
     registry: EventRegistry | None = None,
     batch_size: int | None = None,
     fill_wait_ms: int = 0,
+    rebuilding: bool = False,
 ) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
     consumer = f"{settings.consumer_group}.{schema}"
-    projections = boards()
+    projections = boards(rebuilding)
     if settings.projection_ledger:
         projections.append(AppliedLedger(consumer))
     return ProjectionRunner(
@@ -71,7 +76,9 @@ def build_runner(
 
 def worker(settings: Settings) -> FastAPI:
     """Keeps the live build up to date; when a rebuild swaps in another build, carries on in
-    that one from the offsets the rebuild stored."""
+    that one from the offsets the rebuild stored. Beside it, the checker of the returns' data
+    quality (returns/quality.py) checks again the children the events touched, in the live
+    build, and is stopped with it."""
 
     async def start(stop: asyncio.Event) -> WorkerParts:
         pool = await open_database(settings, BUILDS_SQL)
@@ -79,6 +86,7 @@ def worker(settings: Settings) -> FastAPI:
         producer = new_producer(settings)
         await producer.start()
         current: dict[str, ProjectionRunner] = {}
+        checker = Checker(settings, pool, clock_from(settings))
 
         async def follow(stop: asyncio.Event) -> None:
             while not stop.is_set():
@@ -114,11 +122,15 @@ def worker(settings: Settings) -> FastAPI:
                 "lag": runner.lag(),
             }
 
+        async def both(stop: asyncio.Event) -> None:
+            # The checker never raises (it retries what fails), so neither stops the other.
+            await asyncio.gather(follow(stop), checker.run(stop))
+
         async def close() -> None:
             await producer.stop()
             await pool.close()
 
-        return follow, {"boards": check}, close
+        return both, {"boards": check, "returns_quality": checker.health}, close
 
     return worker_app("Projections worker", settings, start)
 
@@ -149,6 +161,7 @@ async def rebuild(
             registry,
             batch_size=settings.rebuild_batch_size,
             fill_wait_ms=100,
+            rebuilding=True,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))

@@ -325,8 +325,10 @@ async def test_the_projection_writes_a_batch_once_and_forgets_a_rolled_back_one(
     await projection.flush(conn)
     [(table, rows)] = conn.copied
     assert table == "chronology" and [r[1] for r in rows] == ["C-2", "C-2"]
-    [(_, children, localities)] = conn.executed
+    [(_, children, localities)] = [a for a in conn.executed if "chronology_children" in a[0]]
     assert (children, localities) == (["C-2"], ["North"])
+    [(_, touched, swept)] = [a for a in conn.executed if "returns_touched" in a[0]]
+    assert (touched, swept) == (["C-2"], False)  # to be checked again by the quality board
     await projection.flush(conn)
     assert len(conn.copied) == 1  # nothing twice
     await projection.apply(conn, envelope("C-2", born, version=2), born)

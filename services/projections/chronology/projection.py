@@ -1,9 +1,12 @@
 """The projection that keeps every child's chronology: a row per event (`chronology`), and
-each child's locality (`chronology_children`) for the object-level check of its readers.
+each child's locality (`chronology_children`) for the object-level check of its readers, and
+which children a batch touched (`returns_touched`): the live data-quality board checks those
+children's returns again (services/projections/returns/quality.py).
 
 Like the boards' projection it buffers a batch's rows and writes them in `flush`, which the
 runner calls in the batch's transaction before it stores the offsets: each event is applied
-exactly once, in a live build and in a rebuild alike.
+exactly once, in a live build and in a rebuild alike, and a child is marked touched in the
+transaction that stores its facts (the checker never reads a touch before its facts).
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ from shared.envelope import DomainEvent, Envelope
 class Chronology:
     name = "chronology"
 
-    def __init__(self) -> None:
+    def __init__(self, swept: bool = False) -> None:
+        # A rebuild's touches are a sweep's: every child is touched again, and once the build
+        # is swapped in, none of them should delay the children live events touch.
+        self._swept = swept
         self._rows: list[tuple[Any, ...]] = []
         self._localities: dict[str, str] = {}
+        self._touched: set[str] = set()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
-        self._rows.append(entry(envelope, event).record())
+        line = entry(envelope, event)
+        self._rows.append(line.record())
+        self._touched.add(line.child_id)
         locality = registered_locality(envelope, event)
         if locality is not None:
             # The last registration of the batch (an unborn child registered, then born).
@@ -45,9 +54,24 @@ class Chronology:
                 await conn.copy_records_to_table(
                     "chronology", records=self._rows, columns=list(COLUMNS)
                 )
+            if self._touched:
+                # In the order of the ids, as the checker locks them: two transactions
+                # touching the same children never wait on each other in a cycle. A child
+                # already waiting on an event keeps its place (touched_at); one the sweep
+                # queued now waits on an event; either way with a new mark.
+                await conn.execute(
+                    "INSERT INTO returns_touched AS t (child_id, swept)"
+                    " SELECT child_id, $2 FROM unnest($1::text[]) AS touched(child_id)"
+                    " ON CONFLICT (child_id) DO UPDATE SET mark = EXCLUDED.mark,"
+                    " swept = t.swept AND EXCLUDED.swept,"
+                    " touched_at = CASE WHEN t.swept AND NOT EXCLUDED.swept"
+                    " THEN EXCLUDED.touched_at ELSE t.touched_at END",
+                    sorted(self._touched),
+                    self._swept,
+                )
         finally:
             self.discard()
 
     def discard(self) -> None:
         """Forget what was buffered (the batch's transaction is being rolled back)."""
-        self._rows, self._localities = [], {}
+        self._rows, self._localities, self._touched = [], {}, set()

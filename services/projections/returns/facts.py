@@ -175,4 +175,3 @@ def upn_or_unknown(upn: str | None, born: date | None, year: CollectionYear) -> 
     if upn:
         return upn
     return "" if school_age(born, year) else NOT_OF_SCHOOL_AGE
-

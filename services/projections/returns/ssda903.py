@@ -1105,4 +1105,3 @@ def with_upns(tables: Mapping[str, Sequence[Row]], upns: Mapping[str, str]) -> d
         for r in tables["Header"]
     ]
     return {**{name: list(rows) for name, rows in tables.items()}, "Header": header}
-

@@ -1,0 +1,914 @@
+"""The live data-quality board of the statutory returns: every rule of the DfE's that this
+collection year's SSDA903 and CIN census break, child by child, kept up to date as events
+arrive (GET /returns/quality; its page /dashboard/data-quality).
+
+Councils run the DfE's validators once a year, on the files they are about to send; here they
+run all the time, on the returns as the export would make them today:
+
+- The chronology projection marks each child a batch of events touched (`returns_touched`,
+  in the batch's transaction: sql/011_returns_quality.sql).
+- The checker, a task of the projections worker, takes the children waiting (those events
+  touched first, oldest first; a batch at a time), reads their facts as the export reads them,
+  derives this year's SSDA903 (and last year's, for the rules that compare the two) and CIN
+  census with the export's own functions, has Data to Insight's validators check them, and
+  in one transaction replaces those children's issues and clears the touches it read (a touch
+  that came meanwhile stays, and the child is checked again).
+- The county is swept at start, every `returns_check_interval_s`, when the day changes (a
+  return as at today changes with the day alone) and when the live build changes (a rebuild):
+  every child is queued behind those events touched, checked in short batches while no event
+  waits. Once the sweep is through, the rules of the council's whole return (a header's, a
+  count over every child), which a batch cannot judge, are checked on the county's returns in
+  the background, by a validators' process of its own.
+- The validators need pandas < 2: they run in their own environment (.venv-returns), in one
+  long-lived process (`deploy/returns/validate.py --serve`), started again if it dies.
+
+What the live check cannot know: the UPNs. They are sealed in case events and asked for with
+the caller's own token when a return is exported; the checker has no caller. The chronology
+says which children have a UPN recorded (a sealed field is named, never its value), so the
+returns are derived with a placeholder of the right form for each of those children: a child
+of school age with no UPN is still reported (442, 8770Q), and the rules that test a UPN's
+value are left to the export's check (`DROPPED`).
+
+Several workers may run: one checks at a time (a PostgreSQL advisory lock, held on a
+connection of its own while it checks), the others wait to take over.
+
+The bound (tests/e2e/test_returns_quality.py measures it, on 2 shared cores): a fact is on the
+board (or off it) within the check under way plus its child's own check. A check costs ~0.7 s
+of the validators' own for one child, ~1.2 s for 50, ~3 s for 200: measured 1-1.5 s
+from a recording's answer with nothing else to check, at most 3.0 s while a county of ~900
+children was being swept, 2-4.6 s for children recorded fact by fact one after another; up to
+~11 s with the machine's cores taken by other work. A backlog (a register feed's hundreds of
+children, a rebuild) is worked through at ~60 children a second, oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections import deque
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from prometheus_client import Gauge, Histogram
+
+from contracts.ids import upn_check_letter
+from services.projections.boards import disclosure
+from services.projections.boards.model import Board, Figure
+from services.projections.builds import live_build
+from services.projections.chronology.queries import end_of
+from services.projections.returns import cin_census, ssda903
+from services.projections.returns.facts import ChildRecord, CollectionYear, Fact
+from services.projections.returns.queries import records
+from services.projections.returns.rules import NAMES, NOT_YET
+from shared.clock import Clock
+from shared.logging import get_logger
+from shared.retry import keep_running
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
+BATCH_SIZE = 200  # children events touched a check takes at once (~1 s fixed, ~1.5 s more)
+SWEEP_BATCH_SIZE = 100  # children the sweep queued a check takes at once: short, not to delay
+COUNTY_CHUNK = 500  # children whose facts are read at once for the whole return's check
+CHECK_INTERVAL_S = 3600.0  # every child swept this often (and at start, and each day)
+POLL_S = 0.5  # how often an idle checker looks for children touched
+ANSWER_TIMEOUT_S = 600.0  # a check the validators take longer over is abandoned
+START_TIMEOUT_S = 120.0
+LOCK = "returns_quality"  # the advisory lock of the one checker at work
+BOARD = "returns-quality"
+
+RETURNS = ("ssda903", "cin")
+NO_UPN = (
+    "the live check holds no UPN (a placeholder stands for each UPN recorded): checked at export"
+)
+# The rules that test a UPN's value: the placeholder would pass or fail them for nothing.
+DROPPED: dict[str, dict[str, str]] = {
+    "ssda903": {
+        "168": f"the UPN's form; {NO_UPN}",
+        "208": f"this year's UPN against last year's; {NO_UPN}",
+        "444": f"a UPN reported twice; {NO_UPN}",
+    },
+    "cin": {
+        "1510": f"the UPN's check letter; {NO_UPN}",
+        "1520": f"a UPN reported twice; {NO_UPN}",
+        "1530": f"the UPN's local authority; {NO_UPN}",
+        "1540": f"the UPN's digits; {NO_UPN}",
+        "1550": f"the UPN's last character; {NO_UPN}",
+        "1560Q": f"the former UPN's form; {NO_UPN}",
+    },
+}
+UPN_ELEMENTS = frozenset({"UPN", "FormerUPN"})  # the XSD's checks of a UPN's value, dropped
+
+WAITING = Gauge("returns_quality_waiting", "Children events touched, not checked again yet")
+CHECKS = Histogram(
+    "returns_quality_check_seconds",
+    "How long a check of a batch of children took (reading, deriving, validating, writing)",
+    buckets=(0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 60),
+)
+DELAY = Histogram(
+    "returns_quality_delay_seconds",
+    "From a child's first touch to its issues on the board",
+    buckets=(0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300, 600),
+)
+
+
+# -- the returns as the export makes them, for some children or all (pure) -------------------
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A rule the returns break: for a child (its locality and the worker who can put it
+    right) or, `child_id` None, for the council's whole return."""
+
+    return_name: str
+    rule: str
+    message: str
+    child_id: str | None
+    locality: str | None
+    worker_id: str | None
+    table_name: str
+    field: str
+    known: str | None = None  # why the platform cannot pass the rule yet (rules.NOT_YET)
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str, str]:
+        return (self.return_name, self.rule, self.child_id, self.table_name, self.field)
+
+
+def as_at(record: ChildRecord, day: date) -> ChildRecord:
+    """The child's facts as at the end of `day`, as a chronology as at that day reads them:
+    what had happened by then and had been recorded by then."""
+    end = end_of(day)
+    return replace(
+        record, facts=tuple(f for f in record.facts if f.occurred_on <= day and f.recorded_at < end)
+    )
+
+
+def allocated_worker(record: ChildRecord) -> str | None:
+    """Who can put the child's record right: the social worker allocated now, else (a care
+    leaver's) the personal adviser last allocated; None when nobody is."""
+    current: Fact | None = None
+    for f in record.of("SocialWorkerAllocated", "SocialWorkerAllocationEnded"):
+        if f.event_type == "SocialWorkerAllocated":
+            current = f
+        elif current is not None and current.get("worker_id") == f.get("worker_id"):
+            current = None
+    if current is not None and current.get("worker_id"):
+        return str(current.get("worker_id"))
+    adviser = record.last("PersonalAdviserAllocated")
+    return str(adviser.get("adviser_id")) if adviser and adviser.get("adviser_id") else None
+
+
+def placeholder_upn(child_id: str, la: str) -> str:
+    """A UPN of the DfE's form standing for the one recorded for the child (never its value):
+    the council's number, nine digits from the child's id, and its check letter."""
+    code = la if re.fullmatch(r"[0-9]{3}", la) else "000"
+    digits = int.from_bytes(hashlib.sha256(child_id.encode()).digest()[:8], "big") % 10**9
+    body = f"{code}{digits:09d}"
+    return upn_check_letter(f"?{body}") + body
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The year's returns as files: SSDA903's CSVs (this year's and last year's), the CIN
+    census XML and the order of its children (the XSD's errors name a child by position), and
+    who each child is to the board (locality, allocated worker)."""
+
+    year: CollectionYear
+    ssda903: dict[str, str]
+    previous: dict[str, str]
+    cin: bytes
+    cin_children: tuple[str, ...]
+    about: dict[str, tuple[str, str | None]]
+
+
+def derive(
+    records: Sequence[ChildRecord], today: date, upns: Mapping[str, str], la: str
+) -> Derived:
+    """The returns the export would make today from these children's facts (as at today):
+    this year's SSDA903 and CIN census, and last year's SSDA903 from the same facts, as the
+    export puts it beside this year's (routes/returns.py): what happened by 31 March as known
+    now."""
+    this = CollectionYear.of(today)
+    last = this.previous
+    current = ssda903.ssda903(records, this, upns, today)
+    previous = ssda903.ssda903(records, last, upns, today)
+    census = cin_census.cin_census(records, this, upns, la)
+    order = tuple(
+        (child.findtext("ChildIdentifiers/LAchildID") or "")
+        for child in ET.fromstring(census.xml).iter("Child")
+    )
+    return Derived(
+        year=this,
+        ssda903=ssda903.files(current),
+        previous=ssda903.files(previous),
+        cin=census.xml,
+        cin_children=order,
+        about={r.child_id: (r.locality, allocated_worker(r)) for r in records},
+    )
+
+
+def _has_children(files: Mapping[str, str]) -> bool:
+    """Whether an SSDA903's Header has a row (its CSV more than the line of column names)."""
+    header = files.get(ssda903.FILE_NAMES["Header"], "")
+    return len(header.splitlines()) > 1
+
+
+def write_files(derived: Derived, folder: Path) -> dict[str, Any]:
+    """The files in `folder`, and the validators' request naming them. An SSDA903 naming no
+    child is left out (the validator cannot read an empty year): this year's when none of the
+    children was looked after in it (nothing to check), last year's likewise or when all of it
+    was recorded since (the rules comparing the two years have nothing to compare)."""
+    request: dict[str, Any] = {"year": derived.year.start_year}
+    for option, files in (("ssda903", derived.ssda903), ("previous", derived.previous)):
+        if not _has_children(files):
+            continue
+        into = folder / option
+        into.mkdir()
+        for name, text in files.items():
+            (into / name).write_text(text, encoding="utf-8")
+        request[option] = str(into)
+    cin = folder / "cin.xml"
+    cin.write_bytes(derived.cin)
+    request["cin"] = str(cin)
+    return request
+
+
+_CHILD_IN_PATH = re.compile(r"/Children/Child\[(\d+)\]")
+
+
+def _xsd_issue(error: Mapping[str, Any], order: Sequence[str]) -> tuple[str | None, str, str]:
+    """(child, table, field) of an XSD error, from its path: /Message/Children/Child[3]/..."""
+    path = str(error.get("path") or "")
+    found = _CHILD_IN_PATH.search(path)
+    index = int(found.group(1)) - 1 if found else -1
+    child = order[index] if 0 <= index < len(order) else None
+    steps = [re.sub(r"\[\d+\]$", "", s) for s in path.split("/") if s]
+    return child, (steps[-2] if len(steps) > 1 else "Message"), (steps[-1] if steps else "")
+
+
+def issues_of(
+    report: Mapping[str, Any], derived: Derived, children: Collection[str] | None = None
+) -> list[Issue]:
+    """The validators' report as the board's issues: one per rule, child, table and field
+    (a rule broken on several rows of a table is one issue), each with the child's locality
+    and worker, the rules `DROPPED` left out, and the rules the platform cannot pass yet
+    flagged `known`. `children`: the children checked (a batch): only their issues, never a
+    rule of the whole return (made of a batch, such a rule would count the batch alone)."""
+    found: dict[tuple[str, str, str | None, str, str], Issue] = {}
+    # SSDA903's validator upper-cases every value it reads, the child's id too.
+    upper: dict[str, list[str]] = {}
+    for known in derived.about:
+        upper.setdefault(known.upper(), []).append(known)
+
+    def add(kind: str, rule: str, message: str, named: str | None, table: str, at: str) -> None:
+        if rule in DROPPED.get(kind, {}):
+            return
+        if named is None:
+            ids: list[str | None] = [None]
+        else:
+            ids = [named] if named in derived.about else [*upper.get(named.upper(), [named])]
+        for child in ids:
+            if children is not None and (child is None or child not in children):
+                continue
+            locality, worker = derived.about.get(child, (None, None)) if child else (None, None)
+            issue = Issue(
+                kind, rule, message, child, locality, worker, table, at, NOT_YET[kind].get(rule)
+            )
+            found.setdefault(issue.key, issue)
+
+    for kind in RETURNS:
+        part = report.get(kind)
+        if not isinstance(part, Mapping):
+            continue
+        for e in part.get("errors", []):
+            named = str(e["child"]) if e.get("child") not in (None, "") else None
+            add(kind, str(e["rule"]), str(e["message"]), named, str(e["table"]), e["field"] or "")
+        for e in part.get("xsd_errors", []):
+            named, table, at = _xsd_issue(e, derived.cin_children)
+            if at not in UPN_ELEMENTS:
+                add(kind, "XSD", str(e["reason"]), named, table, at)
+    return sorted(found.values(), key=_order)
+
+
+def _order(issue: Issue) -> tuple[str, ...]:
+    return (issue.return_name, issue.rule, issue.child_id or "", issue.table_name, issue.field)
+
+
+# -- the partnership view: counts by rule and locality, small numbers suppressed (pure) -------
+
+
+def partnership(issues: Sequence[Issue], today: date, threshold: int) -> dict[str, Any]:
+    """How many children break each rule, in the county and in each locality, as the boards'
+    partnership view shows counts (boards/disclosure.py): a count from 1 to threshold-1 hidden,
+    and whatever would let it be worked out from the others (the localities add up to the
+    county). The rules of the council's whole return are counted as they are (no child)."""
+    localities = sorted({i.locality for i in issues if i.child_id and i.locality})
+    rules: dict[tuple[str, str], Issue] = {}
+    children: dict[tuple[str, str], dict[str | None, set[str]]] = {}
+    anyone: dict[str | None, set[str]] = {loc: set() for loc in (None, *localities)}
+    council: dict[tuple[str, str], list[Issue]] = {}
+    for i in issues:
+        if i.child_id is None:
+            council.setdefault((i.return_name, i.rule), []).append(i)
+            continue
+        rule = (i.return_name, i.rule)
+        rules.setdefault(rule, i)
+        places = children.setdefault(rule, {loc: set() for loc in (None, *localities)})
+        for loc in (None, i.locality):
+            if loc in places:
+                places[loc].add(i.child_id)
+                anyone[loc].add(i.child_id)
+
+    def key(rule: tuple[str, str]) -> str:
+        return f"{rule[0]}.{rule[1]}"
+
+    sheet = {
+        loc: Board(
+            board=BOARD,
+            title="Data quality of the statutory returns",
+            as_at=today,
+            locality=loc,
+            figures=[
+                Figure(key="children", label="Children", count=len(anyone[loc])),
+                *(
+                    Figure(key=key(rule), label=rules[rule].message, count=len(places[loc]))
+                    for rule, places in sorted(children.items())
+                ),
+            ],
+        )
+        for loc in (None, *localities)
+    }
+    shown = disclosure.protect(sheet, threshold)
+
+    def count(loc: str | None, name: str) -> int | None:
+        return next(f.count for f in shown[loc].figures if f.key == name)
+
+    return {
+        "children": {
+            "county": count(None, "children"),
+            "localities": {loc: count(loc, "children") for loc in localities},
+        },
+        "rules": [
+            {
+                "return": rule[0],
+                "return_title": NAMES[rule[0]],
+                "rule": rule[1],
+                "message": rules[rule].message,
+                "known": rules[rule].known,
+                "children": count(None, key(rule)),
+                "suppressed": count(None, key(rule)) is None,
+                "localities": {loc: count(loc, key(rule)) for loc in localities},
+            }
+            for rule in sorted(children, key=_rule_order)
+        ],
+        "council": council_wide(council),
+    }
+
+
+def council_wide(council: Mapping[tuple[str, str], Sequence[Issue]]) -> list[dict[str, Any]]:
+    """The rules the council's whole return breaks (no child named): about no child."""
+    return [
+        {
+            "return": rule[0],
+            "return_title": NAMES[rule[0]],
+            "rule": rule[1],
+            "message": found[0].message,
+            "known": found[0].known,
+            "where": sorted({f"{i.table_name} {i.field}".strip() for i in found}),
+        }
+        for rule, found in sorted(council.items(), key=lambda kv: _rule_order(kv[0]))
+    ]
+
+
+def _rule_order(rule: tuple[str, str]) -> tuple[str, int, str]:
+    digits = re.match(r"\d+", rule[1])
+    return (rule[0], int(digits.group()) if digits else 10**9, rule[1])
+
+
+# -- the validators' process ------------------------------------------------------------------
+
+
+class ValidatorsMissingError(Exception):
+    """The validators cannot be started (not installed where the setting says)."""
+
+
+class ValidatorsFailedError(Exception):
+    """The validators could not check a request (they said why, stopped or took too long)."""
+
+
+def validators_python(settings: Settings) -> Path:
+    """The Python of the validators' environment: `returns_validators`, else the repository's
+    .venv-returns (the Docker image builds one at the same place)."""
+    configured = settings.returns_validators
+    return Path(configured) if configured else DEFAULT_VALIDATORS
+
+
+PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+
+
+def _environment() -> dict[str, str]:
+    """The validators' process environment: none of the worker's own (its database password,
+    keys): a third party's code is given what it needs to run and nothing else."""
+    kept = {
+        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    }
+    return {**kept, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+class Validators:
+    """One long-lived `deploy.returns.validate --serve` process: a request a line in, a report
+    a line out; started when first needed and again after it died (or hung)."""
+
+    def __init__(self, python: Path) -> None:
+        self.python = python
+        self.versions: dict[str, str] = {}
+        self._process: asyncio.subprocess.Process | None = None
+        self._stderr: deque[str] = deque(maxlen=40)
+        self._drain: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        async with self._lock:
+            process = await self._running()
+            assert process.stdin is not None and process.stdout is not None
+            try:
+                process.stdin.write(json.dumps(request).encode() + b"\n")
+                await process.stdin.drain()
+                line = await asyncio.wait_for(process.stdout.readline(), ANSWER_TIMEOUT_S)
+            except (TimeoutError, OSError) as error:
+                await self._stop()
+                raise ValidatorsFailedError(f"the validators did not answer: {error!r}") from error
+            if not line:
+                await self._stop()
+                raise ValidatorsFailedError(f"the validators stopped: {self.last_words()}")
+            answer: dict[str, Any] = json.loads(line)
+            if "error" in answer:
+                raise ValidatorsFailedError(f"the validators could not check: {answer['error']}")
+            return answer
+
+    def last_words(self) -> str:
+        return " | ".join(self._stderr)[-1500:] or "no message"
+
+    async def _running(self) -> asyncio.subprocess.Process:
+        if self._process is not None and self._process.returncode is None:
+            return self._process
+        await self._stop()
+        if not self.python.exists():
+            raise ValidatorsMissingError(
+                f"the DfE's validators are not installed: no {self.python} (make install "
+                "builds .venv-returns; CSP_RETURNS_VALIDATORS names another)"
+            )
+        self._stderr.clear()
+        process = await asyncio.create_subprocess_exec(
+            str(self.python),
+            "-m",
+            "deploy.returns.validate",
+            "--serve",
+            cwd=ROOT,
+            env=_environment(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=256 * 1024 * 1024,  # a county's report is one line of a few MB
+        )
+        self._process = process
+        self._drain = asyncio.create_task(self._keep_last_words(process))
+        assert process.stdout is not None
+        try:
+            ready = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
+        except TimeoutError:
+            ready = b""
+        if not ready:
+            await self._stop()
+            raise ValidatorsMissingError(f"the DfE's validators did not start: {self.last_words()}")
+        self.versions = dict(json.loads(ready).get("validators", {}))
+        log.info("the DfE's validators started", pid=process.pid, versions=self.versions)
+        return process
+
+    async def _keep_last_words(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stderr is not None
+        while line := await process.stderr.readline():
+            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        if self._drain is not None:
+            self._drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain
+            self._drain = None
+
+    async def close(self) -> None:
+        """Stop the process (its input closed first: it ends as the CLI does)."""
+        async with self._lock:
+            process = self._process
+            if process is not None and process.stdin is not None:
+                process.stdin.close()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), 5)
+            await self._stop()
+
+
+# -- reading the facts ------------------------------------------------------------------------
+
+
+async def records_of(
+    conn: asyncpg.Connection, day: date, child_ids: Sequence[str]
+) -> list[ChildRecord]:
+    """These children's facts as at `day`, as the export reads every child's."""
+    return await records(conn, day, child_ids)
+
+
+async def county_records(conn: asyncpg.Connection, day: date) -> list[ChildRecord]:
+    """Every child's facts as at `day`, as the export reads them (`queries.records`), a few
+    hundred children at a time: the worker's loop (which feeds the boards) is never held up
+    long by a county's facts."""
+    children = [
+        r["child_id"]
+        for r in await conn.fetch("SELECT child_id FROM chronology_children ORDER BY child_id")
+    ]
+    found: list[ChildRecord] = []
+    for start in range(0, len(children), COUNTY_CHUNK):
+        found += await records_of(conn, day, children[start : start + COUNTY_CHUNK])
+    return found
+
+
+async def upns_held(conn: asyncpg.Connection, child_ids: Sequence[str] | None) -> set[str]:
+    """The children (of these, or all) with a UPN recorded and not erased: the chronology
+    names a sealed field a recording set, never its value. As the export's UPNs are, the last
+    recorded whenever it was."""
+    rows = await conn.fetch(
+        "SELECT child_id FROM chronology"
+        " WHERE ($1::text[] IS NULL OR child_id = ANY($1::text[]))"
+        " AND event_type IN ('PersonalDetailsRecorded', 'ChildPersonalDataErased')"
+        " GROUP BY child_id"
+        " HAVING bool_or(event_type = 'PersonalDetailsRecorded' AND 'upn' = ANY(sealed))"
+        " AND NOT bool_or(event_type = 'ChildPersonalDataErased')",
+        None if child_ids is None else list(child_ids),
+    )
+    return {r["child_id"] for r in rows}
+
+
+# -- the checker ------------------------------------------------------------------------------
+
+
+@dataclass
+class Touched:
+    """Children read from `returns_touched`: the mark each had, and when each touched by an
+    event began to wait (a child the sweep queued is not waiting on an event)."""
+
+    marks: dict[str, int] = field(default_factory=dict)
+    since: dict[str, datetime] = field(default_factory=dict)
+
+
+class LeadershipLostError(Exception):
+    """The connection holding the checker's lock was lost: another worker may check now."""
+
+
+class Checker:
+    """Keeps the board's issues up to date in the live build (see the module's docstring).
+
+    One loop checks batches of children: those events touched, oldest first, while any wait;
+    else those the sweep queued, in shorter batches (never both in one batch). The sweep (at
+    start, every `returns_check_interval_s`, when the day or the live build changes) queues
+    every child; once it is through, the council's whole return is checked in the
+    background, in a validators' process of its own. So a child an event touched waits for
+    the check under way at most, never for the county."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, clock: Clock) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.clock = clock
+        self.python = validators_python(settings)
+        self.validators = Validators(self.python)
+        self.batch_size = settings.returns_check_batch_size
+        self.interval_s = settings.returns_check_interval_s
+        self._swept: tuple[str, date, float] | None = None  # build, day, monotonic time
+        self._whole: asyncio.Task[None] | None = None
+        self._whole_due = False  # the whole return is checked once the sweep is through
+        self._unavailable_until = 0.0
+        self._said_unavailable = False
+        self._lock: asyncpg.Connection | None = None
+        self.status: dict[str, Any] = {"ok": True, "validators": "starting"}
+
+    async def health(self) -> dict[str, Any]:
+        return dict(self.status)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Check until `stop`: as the one checker at work (the lock), else waiting to be."""
+        try:
+            await keep_running(
+                lambda: self._lead(stop),
+                stop,
+                # A checker never takes the worker down: the boards keep being fed.
+                transient=(Exception,),
+                what="checking the returns' data quality",
+            )
+        finally:
+            await self._stop_whole_return()
+            await self.validators.close()
+
+    async def _lead(self, stop: asyncio.Event) -> float | None:
+        conn = await asyncpg.connect(self.settings.dsn())
+        locked = False
+        try:
+            waiting = asyncio.create_task(
+                conn.execute("SELECT pg_advisory_lock(hashtext($1))", LOCK)
+            )
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError):
+                    await waiting
+                return None
+            await waiting
+            locked = True
+            self._lock = conn
+            self._swept = None  # taking over: the county first
+            await keep_running(
+                self.cycle,
+                stop,
+                transient=(OSError, asyncpg.PostgresError, ValidatorsFailedError),
+                what="checking the returns' data quality (a batch)",
+            )
+            return None
+        finally:
+            self._lock = None
+            await self._stop_whole_return()
+            if locked and not conn.is_closed():
+                with contextlib.suppress(Exception):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", LOCK)
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+    async def cycle(self) -> float | None:
+        """One step: the sweep when it is due, then a batch of the children waiting. Returns
+        how long to wait before the next (None: at once)."""
+        if self._lock is None or self._lock.is_closed():
+            raise LeadershipLostError("the checker's lock connection was lost")
+        schema = await live_build(self.pool)
+        if schema is None:
+            return 1.0
+        if time.monotonic() < self._unavailable_until:
+            return min(self._unavailable_until - time.monotonic(), 60.0)
+        today = self.clock.today()
+        if self._sweep_due(schema, today):
+            await self._sweep(schema)
+            self._swept = (schema, today, time.monotonic())
+            self._whole_due = True
+        try:
+            if not await self._check(schema, today):
+                return POLL_S
+        except ValidatorsMissingError as missing:
+            await self._unavailable(schema, str(missing))
+        except ValidatorsFailedError as failed:
+            await self._state(schema, last_error=str(failed))
+            raise
+        return None
+
+    def _sweep_due(self, schema: str, today: date) -> bool:
+        if self._swept is None:
+            return True
+        build, day, at = self._swept
+        return build != schema or day != today or time.monotonic() - at >= self.interval_s
+
+    async def _sweep(self, schema: str) -> None:
+        """Every child queued behind those events touched (a child already waiting keeps its
+        place), and every child with issues (one no longer registered has them removed)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            queued = await conn.fetchval(
+                "WITH queued AS (INSERT INTO returns_touched (child_id, swept)"
+                " SELECT child_id, true FROM (SELECT child_id FROM chronology_children"
+                " UNION SELECT child_id FROM returns_issues WHERE child_id IS NOT NULL) c"
+                " ORDER BY child_id ON CONFLICT (child_id) DO NOTHING RETURNING 1)"
+                " SELECT count(*) FROM queued"
+            )
+        log.info("every child queued for the returns' data-quality check", queued=queued)
+
+    async def _check(self, schema: str, today: date) -> bool:
+        """Check a batch of the children waiting (those events touched first, oldest first;
+        else those the sweep queued): whether any was waiting."""
+        started = time.monotonic()
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            # One snapshot: the touches read are those whose facts are read.
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            waiting = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE NOT swept) AS events,"
+                " count(*) FILTER (WHERE swept) AS swept FROM returns_touched"
+            )
+            WAITING.set(waiting["events"])
+            # Those events touched, else those the sweep queued: never both in one check, so
+            # a child an event touched waits for no child the sweep queued but the one check
+            # under way (a short one).
+            swept = not waiting["events"]
+            rows = await conn.fetch(
+                "SELECT child_id, mark, touched_at FROM returns_touched WHERE swept = $1"
+                " ORDER BY touched_at, child_id LIMIT $2",
+                swept,
+                SWEEP_BATCH_SIZE if swept else self.batch_size,
+            )
+            touched = Touched(
+                {r["child_id"]: r["mark"] for r in rows},
+                {} if swept else {r["child_id"]: r["touched_at"] for r in rows},
+            )
+            children = sorted(touched.marks)
+            records = await records_of(conn, today, children) if children else []
+            held = await upns_held(conn, children) if children else set()
+        if not children:
+            await self._whole_return_after_sweep(schema, today)
+            return False
+        report, derived = await self._validated(self.validators, records, held, today)
+        issues = issues_of(report, derived, children)
+        await self._write(schema, derived.year.start_year, touched, issues)
+        CHECKS.observe(time.monotonic() - started)
+        self.status = {"ok": True, "validators": "ready"}
+        self._said_unavailable = False
+        log.debug("returns checked", children=len(children), issues=len(issues))
+        return True
+
+    async def _validated(
+        self, validators: Validators, records: Sequence[ChildRecord], held: set[str], today: date
+    ) -> tuple[dict[str, Any], Derived]:
+        """The returns derived as the export derives them, and the validators' report."""
+        la = self.settings.local_authority
+        upns = {child: placeholder_upn(child, la) for child in held}
+        derived = await asyncio.to_thread(derive, records, today, upns, la)
+        with tempfile.TemporaryDirectory(prefix="returns-quality-") as folder:
+            request = await asyncio.to_thread(write_files, derived, Path(folder))
+            return await validators.check(request), derived
+
+    async def _write(self, schema: str, year: int, touched: Touched, issues: list[Issue]) -> None:
+        """In one transaction: the children's issues replaced (a persisting issue keeps when
+        it was first found), the touches read cleared unless touched again since, the state."""
+        children = sorted(touched.marks)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            # Locked in the order of the ids, as the projection touches them.
+            await conn.execute(
+                "SELECT child_id FROM returns_touched WHERE child_id = ANY($1::text[])"
+                " ORDER BY child_id FOR UPDATE",
+                children,
+            )
+            now: datetime = await conn.fetchval("SELECT now()")
+            await _replace_issues(conn, "child_id = ANY($1::text[])", [children], issues, now)
+            await conn.execute(
+                "DELETE FROM returns_touched t USING unnest($1::text[], $2::bigint[])"
+                " AS read(child_id, mark) WHERE t.child_id = read.child_id AND t.mark = read.mark",
+                children,
+                [touched.marks[c] for c in children],
+            )
+            await conn.execute(
+                "UPDATE returns_quality_state SET year = $1, checked_at = $2,"
+                " validators = $3::jsonb, unavailable = NULL, last_error = NULL, updated_at = $2",
+                year,
+                now,
+                json.dumps(self.validators.versions),
+            )
+        for since in touched.since.values():
+            DELAY.observe(max(0.0, (now - since).total_seconds()))
+
+    async def _whole_return(self, schema: str, today: date) -> None:
+        """The rules of the council's whole return (a header's, a count over every child),
+        checked on the county's returns in the background: a validators' process of its own,
+        started for the check and stopped after it (the batches never wait for it)."""
+        started = time.monotonic()
+        validators = Validators(self.python)
+        try:
+            async with (
+                self.pool.acquire() as conn,
+                conn.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                records = await county_records(conn, today)
+                held = await upns_held(conn, None)
+            report, derived = await self._validated(validators, records, held, today)
+            issues = [i for i in issues_of(report, derived) if i.child_id is None]
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                now: datetime = await conn.fetchval("SELECT now()")
+                await _replace_issues(conn, "child_id IS NULL", [], issues, now)
+                await conn.execute(
+                    "UPDATE returns_quality_state SET county_at = $1, updated_at = $1", now
+                )
+            log.info(
+                "the council's whole returns checked",
+                children=len(records),
+                issues=len(issues),
+                seconds=round(time.monotonic() - started, 1),
+            )
+        except (ValidatorsMissingError, ValidatorsFailedError, OSError, asyncpg.PostgresError) as e:
+            log.warning("the check of the council's whole returns failed", error=repr(e))
+        finally:
+            await validators.close()
+
+    async def _whole_return_after_sweep(self, schema: str, today: date) -> None:
+        """Once the sweep is through (nothing queued), the whole return's check in the
+        background: the two never compete for the processors."""
+        if not self._whole_due:
+            return
+        self._whole_due = False
+        await self._stop_whole_return()
+        self._whole = asyncio.create_task(self._whole_return(schema, today))
+
+    async def _stop_whole_return(self) -> None:
+        task, self._whole = self._whole, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _unavailable(self, schema: str, why: str) -> None:
+        """The validators cannot run: said once in the log, and on the board (503 with why);
+        tried again after the interval (they may be installed meanwhile)."""
+        if not self._said_unavailable:
+            log.error("the returns' data-quality board is unavailable", reason=why)
+            self._said_unavailable = True
+        self.status = {"ok": True, "validators": "unavailable"}
+        self._unavailable_until = time.monotonic() + min(self.interval_s, 300.0)
+        await self._state(schema, unavailable=why)
+
+    async def _state(
+        self, schema: str, unavailable: str | None = None, last_error: str | None = None
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            await conn.execute(
+                "UPDATE returns_quality_state SET unavailable = $1, last_error = $2,"
+                " updated_at = now()",
+                unavailable,
+                last_error,
+            )
+
+
+ISSUE_COLUMNS = (
+    "return_name",
+    "rule",
+    "message",
+    "child_id",
+    "locality",
+    "worker_id",
+    "table_name",
+    "field",
+    "known",
+    "found_at",
+    "checked_at",
+)
+
+
+async def _replace_issues(
+    conn: asyncpg.Connection, where: str, args: list[Any], issues: list[Issue], now: datetime
+) -> None:
+    """The issues `where` says replaced by these: one still found keeps when it was first."""
+    before = {
+        (r["return_name"], r["rule"], r["child_id"], r["table_name"], r["field"]): r["found_at"]
+        for r in await conn.fetch(
+            "SELECT return_name, rule, child_id, table_name, field, found_at"
+            f" FROM returns_issues WHERE {where}",
+            *args,
+        )
+    }
+    await conn.execute(f"DELETE FROM returns_issues WHERE {where}", *args)
+    await conn.copy_records_to_table(
+        "returns_issues",
+        records=[
+            (
+                i.return_name,
+                i.rule,
+                i.message,
+                i.child_id,
+                i.locality,
+                i.worker_id,
+                i.table_name,
+                i.field,
+                i.known,
+                before.get(i.key, now),
+                now,
+            )
+            for i in issues
+        ],
+        columns=list(ISSUE_COLUMNS),
+    )
