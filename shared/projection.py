@@ -88,6 +88,11 @@ TRANSIENT = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
+    # Another transaction held what the batch needed (the returns' data-quality checker, a
+    # reader): PostgreSQL rolled the batch back; it is applied again, never dead-lettered.
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.LockNotAvailableError,
+    asyncpg.exceptions.SerializationError,
     KafkaError,
     TimeoutError,
 )

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="The case-events API, where the projections API asks for the UPNs a "
         "statutory return names (with the caller's own token; docs/returns.md).",
     )
+    returns_check: bool = Field(
+        True,
+        description="Whether the projections worker keeps the returns' live data-quality board "
+        "(it runs the DfE's validators: about 350 MB and a share of a core); off in the tests "
+        "and benchmarks that do not look at it.",
+    )
     returns_validators: str | None = Field(
         None,
         description="The Python of the DfE's return validators' environment, which the "

@@ -105,6 +105,9 @@ class Infrastructure:
             "CSP_NAMESPACE": namespace,
             "CSP_ENVIRONMENT": "test",
             "CSP_LOG_FORMAT": "console",
+            # The returns' data-quality checker runs the DfE's validators (pandas, ~350 MB):
+            # only where a test looks at it (the e2e platform turns it on).
+            "CSP_RETURNS_CHECK": "false",
             **extra,
         }
 

@@ -18,9 +18,13 @@ checks returns as they are asked for, for as long as its stdin is open (the live
 board's checker, services/projections/returns/quality.py, keeps one running: starting Python
 and importing pandas and the rules for every check would cost seconds each time). It writes
 one line when it is ready ({"ready": true, "validators": {package: version}}), then reads one
-JSON request a line ({"year": 2026, "ssda903": DIR, "previous": DIR, "cin": FILE, "authority":
-"E10000008"}, each file optional as the options above) and answers each with one line: the
-document the CLI prints, or {"error": why} when the validators could not check the request.
+JSON request a line ({"id": 7, "year": 2026, "ssda903": DIR, "previous": DIR, "cin": FILE,
+"authority": "E10000008"}, each file optional as the options above) and answers each with one
+line carrying the request's id: the document the CLI prints, or {"id": 7, "error": class} when
+the validators could not check the request (the exception's class only: its text may quote the
+data). The caller checks each answer's id, so a protocol out of step is noticed, never read as
+another request's report; and whatever the validators print to fd 1 goes to stderr (the
+answers are written to a copy of the original fd 1).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import importlib
 import importlib.metadata
 import json
 import logging
+import os
 import sys
 import warnings
 import xml.etree.ElementTree as ET
@@ -226,19 +231,28 @@ def _path(value: object) -> Path | None:
 
 
 def answer(line: str) -> dict[str, Any]:
-    """One request of --serve checked: the report, or why it could not be made. A request the
-    validators fail on is answered, never fatal: the next one is checked as usual."""
+    """One request of --serve checked, answered with its id: the report, or the class of the
+    exception that stopped it (never its text: a validator's message may quote a child's
+    data). A request the validators fail on is answered, never fatal: the next one is checked
+    as usual. A line that is not a request is answered with no id (the caller stops)."""
     try:
         request = json.loads(line)
-        return report(
-            int(request["year"]),
-            _path(request.get("ssda903")),
-            _path(request.get("previous")),
-            _path(request.get("cin")),
-            str(request.get("authority") or "E10000008"),
-        )
+    except ValueError as error:
+        return {"id": None, "error": type(error).__name__}
+    ident = request.get("id") if isinstance(request, dict) else None
+    try:
+        return {
+            "id": ident,
+            **report(
+                int(request["year"]),
+                _path(request.get("ssda903")),
+                _path(request.get("previous")),
+                _path(request.get("cin")),
+                str(request.get("authority") or "E10000008"),
+            ),
+        }
     except Exception as error:  # said in the answer: the process carries on
-        return {"error": f"{type(error).__name__}: {error}"[:2000]}
+        return {"id": ident, "error": type(error).__name__}
 
 
 def serve(requests: IO[str], answers: IO[str]) -> int:
@@ -262,6 +276,16 @@ def serve(requests: IO[str], answers: IO[str]) -> int:
     return 0
 
 
+def answers_channel() -> IO[str]:
+    """--serve's answers: a copy of the original fd 1, fd 1 itself then pointed at stderr, so
+    anything the validators (or a library under them) write to stdout, from Python or from C,
+    lands in stderr and can never be read as an answer."""
+    sys.stdout.flush()
+    original = os.dup(1)
+    os.dup2(2, 1)
+    return os.fdopen(original, "w", encoding="utf-8", buffering=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -278,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.CRITICAL)  # the validators log every rule; stdout is the report
     warnings.simplefilter("ignore")  # and pandas warns of its own future in them
     if args.serve:
-        return serve(sys.stdin, sys.stdout)
+        return serve(sys.stdin, answers_channel())
     if args.year is None:
         parser.error("the following arguments are required: --year")
     out = report(args.year, args.ssda903, args.previous, args.cin, args.authority)

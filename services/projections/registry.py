@@ -24,6 +24,7 @@ from services.projections.builds import (
 )
 from services.projections.chronology.projection import Chronology
 from services.projections.returns.quality import Checker
+from services.projections.returns.queries import READS
 from shared.clock import clock_from
 from shared.db import open_database
 from shared.envelope import EventRegistry
@@ -36,12 +37,17 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 
+# The events that can change a child's returns: those the returns read, and whether a UPN is
+# held. A school's register, a family's triage or an escalation touches no return, and is not
+# made to wait behind (or hold up) the checks of those that do.
+TOUCHES_RETURNS = READS | {"PersonalDetailsRecorded", "ChildPersonalDataErased"}
+
 
 def boards(rebuilding: bool = False) -> list[Projection]:
     """Every read model a build holds, each applied in the same transaction as the offsets:
     the boards' facts, and each child's chronology (a rebuild's touches queue the children for
     the returns' check as a sweep does: behind the live events' once it is swapped in)."""
-    return [BoardFacts(), Chronology(swept=rebuilding)]
+    return [BoardFacts(), Chronology(swept=rebuilding, touches=TOUCHES_RETURNS)]
 
 
 def build_runner(
@@ -123,8 +129,11 @@ def worker(settings: Settings) -> FastAPI:
             }
 
         async def both(stop: asyncio.Event) -> None:
-            # The checker never raises (it retries what fails), so neither stops the other.
-            await asyncio.gather(follow(stop), checker.run(stop))
+            # The checker never raises (it retries what fails); if following the builds ever
+            # did, the task group cancels the checker too, and the worker stops as before.
+            async with asyncio.TaskGroup() as group:
+                group.create_task(follow(stop))
+                group.create_task(checker.run(stop))
 
         async def close() -> None:
             await producer.stop()

@@ -52,7 +52,7 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     uses. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
     namespace = new_namespace()
     passwords = infra.provision(namespace)
-    env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600")
+    env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600", CSP_RETURNS_CHECK="true")
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
     processes = {
         p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)

@@ -337,6 +337,26 @@ async def test_the_projection_writes_a_batch_once_and_forgets_a_rolled_back_one(
     assert len(conn.copied) == 1
 
 
+async def test_only_the_events_a_return_reads_mark_their_child_for_the_returns_check() -> None:
+    from services.projections.registry import TOUCHES_RETURNS
+
+    projection, conn = Chronology(touches=TOUCHES_RETURNS), FakeConnection()
+    registered = ce.ChildRegistered(child_id="C-1", date_of_birth=D("2015-01-01"), locality="North")
+    rated = esc.RiskRatingAssigned(
+        rated_on=D("2026-01-05"),
+        rating="RED",
+        previous=None,
+        visiting_frequency_days=7,
+        source="assessment",
+    )
+    await projection.apply(conn, envelope("C-1", registered), registered)
+    await projection.apply(conn, envelope("C-2", rated), rated)
+    await projection.flush(conn)
+    [(_, touched, _)] = [a for a in conn.executed if "returns_touched" in a[0]]
+    assert touched == ["C-1"]  # a risk rating is in no return: C-2 is not checked again
+    assert "RiskRatingAssigned" not in TOUCHES_RETURNS
+
+
 # -- every event type, generically: any values its contract allows --------------------------
 
 FREE_TEXT = "free text, never shown"

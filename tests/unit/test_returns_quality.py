@@ -5,8 +5,11 @@ partnership view's suppression, and the page. No I/O."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import os
 import re
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,6 +27,7 @@ from services.projections.dashboard import returns as _returns_page  # noqa: F40
 from services.projections.dashboard import templates
 from services.projections.returns import quality as q
 from services.projections.returns.facts import ChildRecord, CollectionYear, Fact
+from services.projections.returns.queries import records
 from services.projections.returns.rules import NOT_YET
 from services.projections.routes.quality import (
     Found,
@@ -106,7 +110,7 @@ def test_a_touch_keeps_a_waiting_childs_place_and_puts_a_swept_one_before_the_sw
     assert "THEN EXCLUDED.touched_at ELSE t.touched_at END" in flushed  # its place kept
     checker = Path(inspect.getsourcefile(q) or "").read_text()
     assert "FROM returns_touched WHERE swept = $1" in checker
-    assert " ORDER BY touched_at, child_id LIMIT $2" in checker
+    assert ' ORDER BY touched_at, child_id COLLATE "C" LIMIT $2' in checker
     assert 'swept = not waiting["events"]' in checker  # events' first, never mixed
 
 
@@ -219,7 +223,9 @@ def test_a_report_becomes_an_issue_per_rule_child_table_and_field() -> None:
     assert (by["8610", "C-2"].locality, by["8610", "C-2"].worker_id) == ("North", None)
     assert by["392c", "C-2"].known == NOT_YET["ssda903"]["392c"]
     assert by["393", "C-1"].known is None
-    assert by["XSD", "C-1"].message == "Bogus here"
+    # The XSD's reason quotes the value rejected: the board says the element, never it.
+    assert by["XSD", "C-1"].message == "CIN census schema: ChildCharacteristics"
+    assert "Bogus" not in repr(issues)
 
 
 def test_a_batch_reports_its_own_children_and_never_a_rule_of_the_whole_return() -> None:
@@ -417,3 +423,297 @@ async def test_the_council_view_names_each_child_of_the_users_localities_audited
     everyone, _ = asking(None)
     shown, _ = await council_view(everyone, None, found(*issues), None)
     assert {r["child_id"] for r in shown["issues"]} == {"E-1", "N-1"}
+
+
+# -- the review's defects: XSD paths, ids, failures, the protocol, health -----------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "child", "table", "at"),
+    [
+        ("/Message/Children/Child/ChildIdentifiers/DOB", "C-9", "ChildIdentifiers", "DOB"),
+        ("/Message/Children/Child[1]/ChildIdentifiers/DOB", "C-9", "ChildIdentifiers", "DOB"),
+        (
+            "/Message/Children/Child[2]/CINdetails[1]/ReferralNFA",
+            "C-1",
+            "CINdetails",
+            "ReferralNFA",
+        ),
+        ("/Message/Children/Child", "C-9", "Children", "Child"),
+        ("/Message/Children/Child[3]/Sex", None, "Child", "Sex"),  # no third child
+        ("/Message/Header/Source/LEA", None, "Source", "LEA"),
+    ],
+)
+def test_an_xsd_error_names_its_child_with_or_without_an_index(
+    path: str, child: str | None, table: str, at: str
+) -> None:
+    assert q._xsd_issue({"path": path}, ("C-9", "C-1")) == (child, table, at)
+
+
+def test_the_only_child_of_a_census_keeps_its_xsd_issue_in_a_check_of_one() -> None:
+    one = q.Derived(CollectionYear(2026), {}, {}, b"", ("C-1",), {"C-1": ("Exeter", None)})
+    report = {
+        "cin": {
+            "errors": [],
+            "xsd_errors": [
+                {"path": "/Message/Children/Child/ChildCharacteristics/Sex", "reason": "'X' no"}
+            ],
+        }
+    }
+    [found] = q.issues_of(report, one, children={"C-1"})
+    assert (found.child_id, found.rule, found.field) == ("C-1", "XSD", "Sex")
+    assert found.message == "CIN census schema: Sex"
+
+
+def test_the_partnership_view_labels_the_schema_never_an_element_or_a_value() -> None:
+    issues = [
+        q.Issue("cin", "XSD", "CIN census schema: Sex", f"E-{n}", "Exeter", None, "Child", "Sex")
+        for n in range(5)
+    ]
+    shown = q.partnership(issues, TODAY, 5)
+    assert shown["rules"][0]["message"] == "CIN census schema"
+
+
+def test_a_validators_id_names_its_child_exactly_else_the_one_it_upper_cases() -> None:
+    about: dict[str, tuple[str, str | None]] = {
+        "c-1": ("Exeter", None),
+        "C-1": ("North", None),
+        "q-7": ("Exeter", None),
+    }
+    made = q.Derived(CollectionYear(2026), {}, {}, b"", (), about)
+    report = {
+        "ssda903": {
+            "errors": [
+                error("393", "C-1"),  # exactly C-1 (never also c-1)
+                error("191", "Q-7"),  # upper-cased: the one child it can be
+                error("101", "X-1"),  # nobody checked
+            ]
+        }
+    }
+    issues = q.issues_of(report, made, children=set(about))
+    assert {(i.rule, i.child_id, i.locality) for i in issues} == {
+        ("393", "C-1", "North"),
+        ("191", "q-7", "Exeter"),
+    }
+    named = q._naming({"a-1", "A-1", "b-2"})
+    assert (named("A-1"), named("a-1"), named("B-2"), named("Z-9")) == ("A-1", "a-1", "b-2", "Z-9")
+    assert q._naming({"a-b", "a-B"})("A-B") is None  # a-b or a-B: which is unknown
+
+
+def test_a_checks_timeout_grows_with_its_children() -> None:
+    assert q.answer_timeout(1) == pytest.approx(30.2)
+    assert q.answer_timeout(200) == pytest.approx(70.0)
+    assert q.answer_timeout(0) == 30.0
+    assert set(q._environment()) <= {*q.PASSED_ON, "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+
+
+def settings(**more: Any) -> Any:
+    return SimpleNamespace(
+        returns_validators=None,
+        returns_check_batch_size=200,
+        returns_check_interval_s=3600.0,
+        local_authority="878",
+        **more,
+    )
+
+
+def checker(**more: Any) -> q.Checker:
+    return q.Checker(settings(**more), pool=None, clock=None)  # type: ignore[arg-type]
+
+
+async def test_a_failing_batch_is_split_until_the_child_it_fails_on_is_alone() -> None:
+    children = [record(f"C-{n}") for n in range(1, 8)]
+    bad = {
+        "C-3": q.ValidatorsTimedOutError("no answer"),
+        "C-6": q.DerivationFailedError("KeyError"),
+    }
+    asked: list[list[str]] = []
+
+    async def validated(_: Any, batch: Any, held: Any, today: date) -> Any:
+        ids = [r.child_id for r in batch]
+        asked.append(ids)
+        for child, failure in bad.items():
+            if child in ids:
+                raise failure
+        report = {"ssda903": {"errors": [error("393", c) for c in ids]}}
+        return report, q.Derived(
+            CollectionYear(2026), {}, {}, b"", (), {c: ("Exeter", None) for c in ids}
+        )
+
+    check = checker()
+    check._validated = validated  # type: ignore[method-assign,assignment]
+    issues, failed = await check._checked(children, set(), TODAY)
+    assert failed == {"C-3": "ValidatorsTimedOutError", "C-6": "KeyError"}
+    assert sorted(i.child_id or "" for i in issues) == ["C-1", "C-2", "C-4", "C-5", "C-7"]
+    assert len(asked) <= 2 * len(children)  # halves, not a child at a time from the start
+    made = q.unchecked(children, failed)
+    assert [(i.child_id, i.rule, i.message, i.locality) for i in made] == [
+        ("C-3", "unchecked", "could not be checked: ValidatorsTimedOutError", "Exeter"),
+        ("C-6", "unchecked", "could not be checked: KeyError", "Exeter"),
+    ]
+    assert all(i.return_name in ("ssda903", "cin") for i in made)
+
+
+async def test_a_failure_not_of_a_child_is_never_split_over() -> None:
+    async def validated(*_: Any) -> Any:
+        raise q.ValidatorsMissingError("not installed")
+
+    check = checker()
+    check._validated = validated  # type: ignore[method-assign,assignment]
+    with pytest.raises(q.ValidatorsMissingError):
+        await check._checked([record("C-1"), record("C-2")], set(), TODAY)
+    assert await check._checked([], set(), TODAY) == ([], {})
+
+
+class FakeStream:
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines, self.written = lines, b""
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    async def drain(self) -> None:
+        pass
+
+    async def readline(self) -> bytes:
+        return self.lines.pop(0) if self.lines else b""
+
+    def close(self) -> None:
+        pass
+
+
+class FakeProcess:
+    def __init__(self, answers: list[bytes]) -> None:
+        self.stdin, self.stdout = FakeStream([]), FakeStream(answers)
+        self.returncode: int | None = None
+        self.killed = False
+        self.pid = 1
+
+    def kill(self) -> None:
+        self.killed, self.returncode = True, -9
+
+    async def wait(self) -> int:
+        return self.returncode or 0
+
+
+def serving(*answers: bytes) -> tuple[q.Validators, FakeProcess]:
+    validators, process = q.Validators(Path("/nowhere/python")), FakeProcess(list(answers))
+    validators._process = process  # type: ignore[assignment]
+    return validators, process
+
+
+async def test_each_request_carries_an_id_its_answer_must_echo() -> None:
+    validators, process = serving(b'{"id": 1, "year": 2026}\n', b'{"id": 2, "error": "KeyError"}\n')
+    assert await validators.check({"year": 2026}, 1) == {"id": 1, "year": 2026}
+    assert b'"id": 1' in process.stdin.written
+    with pytest.raises(q.ValidatorsAnswerError) as answered:  # the process carries on
+        await validators.check({"year": 2026}, 1)
+    assert answered.value.cause == "KeyError" and not process.killed
+
+
+@pytest.mark.parametrize(
+    ("line", "failure"),
+    [
+        (b'{"id": 7, "year": 2026}\n', q.ValidatorsOutOfStepError),  # another request's
+        (b"Traceback (most recent call last)\n", q.ValidatorsOutOfStepError),
+        (b"", q.ValidatorsStoppedError),
+    ],
+)
+async def test_an_answer_out_of_step_stops_the_process(line: bytes, failure: type) -> None:
+    validators, process = serving(line)
+    with pytest.raises(failure) as failed:
+        await validators.check({"year": 2026}, 1)
+    assert process.killed or process.returncode is not None
+    assert validators._process is None  # started again for the next request
+    assert "Traceback" not in str(failed.value)
+
+
+async def test_an_answer_never_read_leaves_the_process_to_be_started_again() -> None:
+    validators, process = serving()
+    validators._pending = True  # a request abandoned (cancelled) before its answer
+    with pytest.raises(q.ValidatorsMissingError):  # /nowhere/python: not installed
+        await validators.check({"year": 2026}, 1)
+    assert process.killed
+
+
+async def test_the_health_says_a_failing_loop_until_a_cycle_succeeds() -> None:
+    check = checker()
+    outcomes: list[Exception | None] = [q.ValidatorsStoppedError("exit 9"), None]
+
+    async def cycle() -> float | None:
+        failure = outcomes.pop(0)
+        if failure:
+            raise failure
+        return None
+
+    check.cycle = cycle  # type: ignore[method-assign]
+    with pytest.raises(q.ValidatorsStoppedError):
+        await check._step()
+    assert await check.health() == {
+        "ok": False,
+        "validators": "starting",
+        "error": "ValidatorsStoppedError",
+    }
+    await check._step()
+    assert (await check.health())["ok"] is True
+
+
+async def test_the_checker_can_be_turned_off() -> None:
+    check = checker(returns_check=False)
+    await check.run(asyncio.Event())  # returns at once: no database, no validators
+    assert (await check.health())["validators"] == "off"
+    assert checker().enabled and checker(returns_check=True).enabled
+
+
+def test_a_checks_folders_left_by_a_worker_killed_are_removed(tmp_path: Path) -> None:
+    old, new, other = (tmp_path / n for n in ("returns-quality-a", "returns-quality-b", "x"))
+    for folder in (old, new, other):
+        folder.mkdir()
+        (folder / "cin.xml").write_text("<Message/>")
+    hour_ago = time.time() - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    assert q.purge_stale_folders(tmp_path) == 1
+    assert not old.exists() and new.exists() and other.exists()
+
+
+class RecordedFetches:
+    """A connection answering the facts' and localities' queries with canned rows."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, ...]] = []
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        self.asked.append((sql, *args))
+        if "FROM chronology c" in sql:
+            return [
+                {
+                    "child_id": child,
+                    "event_id": uuid4(),
+                    "event_type": "ChildRegistered",
+                    "occurred_on": date(2026, 5, 1),
+                    "recorded_at": RECORDED,
+                    "details": '{"locality": "North"}',
+                }
+                for child in ("C-1", "C-2", "C-3")
+            ]
+        return [("C-1", "North"), ("C-2", "Exeter")]  # C-3 no longer registered
+
+
+async def test_the_checker_reads_facts_as_the_export_does_built_off_the_loop() -> None:
+    ours, theirs = RecordedFetches(), RecordedFetches()
+    mine = await q.records_of(ours, TODAY, ["C-1", "C-2", "C-3"])
+    export = await records(theirs, TODAY, ["C-1", "C-2", "C-3"])
+    assert ours.asked == theirs.asked  # the same queries, the same arguments
+    assert [(r.child_id, r.locality, len(r.facts)) for r in mine] == [
+        (r.child_id, r.locality, len(r.facts)) for r in export
+    ]
+    assert [f.details for r in mine for f in r.facts] == [{"locality": "North"}] * 2
+
+
+def test_the_checkers_writes_never_lock_ahead_and_give_way_to_the_projection() -> None:
+    checker_source = Path(inspect.getsourcefile(q) or "").read_text()
+    assert "FOR UPDATE" not in checker_source
+    assert 'ORDER BY child_id COLLATE "C"' in checker_source
+    assert re.search(r"ORDER BY child_id(?! COLLATE)", checker_source) is None
+    assert checker_source.count("SET LOCAL lock_timeout") == 2  # the write's and the sweep's

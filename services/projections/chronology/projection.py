@@ -11,6 +11,7 @@ transaction that stores its facts (the checker never reads a touch before its fa
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -22,7 +23,10 @@ from shared.envelope import DomainEvent, Envelope
 class Chronology:
     name = "chronology"
 
-    def __init__(self, swept: bool = False) -> None:
+    def __init__(self, swept: bool = False, touches: Collection[str] | None = None) -> None:
+        # `touches`: the event types that mark their child for the returns' checker (the
+        # registry gives those a return reads); None, every event.
+        self._touches = None if touches is None else frozenset(touches)
         # A rebuild's touches are a sweep's: every child is touched again, and once the build
         # is swapped in, none of them should delay the children live events touch.
         self._swept = swept
@@ -33,7 +37,8 @@ class Chronology:
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         line = entry(envelope, event)
         self._rows.append(line.record())
-        self._touched.add(line.child_id)
+        if self._touches is None or line.event_type in self._touches:
+            self._touched.add(line.child_id)
         locality = registered_locality(envelope, event)
         if locality is not None:
             # The last registration of the batch (an unborn child registered, then born).

@@ -18,9 +18,20 @@ run all the time, on the returns as the export would make them today:
   every child is queued behind those events touched, checked in short batches while no event
   waits. Once the sweep is through, the rules of the council's whole return (a header's, a
   count over every child), which a batch cannot judge, are checked on the county's returns in
-  the background, by a validators' process of its own.
+  the background, by a validators' process of its own. A build swapped in that was never
+  checked starts with the board of the build it replaced (each child then checked again).
 - The validators need pandas < 2: they run in their own environment (.venv-returns), in one
-  long-lived process (`deploy/returns/validate.py --serve`), started again if it dies.
+  long-lived process (`deploy/returns/validate.py --serve`), started again if it dies, hangs
+  or answers out of step (each request has an id its answer echoes).
+- A batch that cannot be checked (the validators fail on it, or the returns cannot be
+  derived from its facts) is split in halves until the child it fails on is alone: that
+  child gets one issue ("unchecked", the class of the failure) and the others carry on.
+- Nothing person-level leaves the board's own rows: an XSD issue says the element, never the
+  value rejected; a failure is named by its class (`last_error`, the health, the log), never
+  by its text or the validators' stderr (they may quote a child's facts).
+- The checker's writes give way to the projection (lock_timeout; ids locked in the code
+  points' order, as the projection sorts them), and retry later.
+- `returns_check` false (CSP_RETURNS_CHECK=false): no checker at all (health "off").
 
 What the live check cannot know: the UPNs. They are sealed in case events and asked for with
 the caller's own token when a return is exported; the checker has no caller. The chronology
@@ -49,11 +60,12 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -69,7 +81,7 @@ from services.projections.builds import live_build
 from services.projections.chronology.queries import end_of
 from services.projections.returns import cin_census, ssda903
 from services.projections.returns.facts import ChildRecord, CollectionYear, Fact
-from services.projections.returns.queries import records
+from services.projections.returns.queries import build_records, fetched
 from services.projections.returns.rules import NAMES, NOT_YET
 from shared.clock import Clock
 from shared.logging import get_logger
@@ -85,9 +97,16 @@ SWEEP_BATCH_SIZE = 100  # children the sweep queued a check takes at once: short
 COUNTY_CHUNK = 500  # children whose facts are read at once for the whole return's check
 CHECK_INTERVAL_S = 3600.0  # every child swept this often (and at start, and each day)
 POLL_S = 0.5  # how often an idle checker looks for children touched
-ANSWER_TIMEOUT_S = 600.0  # a check the validators take longer over is abandoned
+# A check the validators take longer over is abandoned: this, and this more for each child.
+ANSWER_TIMEOUT_S = 30.0
+ANSWER_TIMEOUT_PER_CHILD_S = 0.2
 START_TIMEOUT_S = 120.0
 LOCK = "returns_quality"  # the advisory lock of the one checker at work
+LOCK_TIMEOUT = "200ms"  # the checker's writes wait no longer for the projection's rows
+TEMP_PREFIX = "returns-quality-"  # a check's folder of files (person-level CSV and XML)
+STALE_AFTER_S = 3600.0  # such a folder older than this was left by a worker killed
+UNCHECKED = "unchecked"  # the rule of a child whose returns could not be checked
+UNCHECKED_RETURN = "cin"
 BOARD = "returns-quality"
 
 RETURNS = ("ssda903", "cin")
@@ -247,17 +266,40 @@ def write_files(derived: Derived, folder: Path) -> dict[str, Any]:
     return request
 
 
-_CHILD_IN_PATH = re.compile(r"/Children/Child\[(\d+)\]")
+# xmlschema names the only Child of a census without an index: /Message/Children/Child/...
+_CHILD_IN_PATH = re.compile(r"/Children/Child(?:\[(\d+)\])?(?=/|$)")
+XSD_LABEL = "CIN census schema"  # an XSD issue's message: this and the element, never a value
 
 
 def _xsd_issue(error: Mapping[str, Any], order: Sequence[str]) -> tuple[str | None, str, str]:
-    """(child, table, field) of an XSD error, from its path: /Message/Children/Child[3]/..."""
+    """(child, table, field) of an XSD error, from its path: /Message/Children/Child[3]/...,
+    or /Message/Children/Child/... when the census has one child (the first)."""
     path = str(error.get("path") or "")
     found = _CHILD_IN_PATH.search(path)
-    index = int(found.group(1)) - 1 if found else -1
+    index = (int(found.group(1)) if found.group(1) else 1) - 1 if found else -1
     child = order[index] if 0 <= index < len(order) else None
     steps = [re.sub(r"\[\d+\]$", "", s) for s in path.split("/") if s]
     return child, (steps[-2] if len(steps) > 1 else "Message"), (steps[-1] if steps else "")
+
+
+def _naming(about: Collection[str]) -> Callable[[str], str | None]:
+    """The child a validator's id names. SSDA903's validator upper-cases every value it
+    reads, the child's id too: an id named is the child of that id if there is one, else the
+    one child whose id it is upper-cased; two children differing only in case cannot be told
+    apart (None: neither is named). An id of no child checked is kept as it is."""
+    upper: dict[str, list[str]] = {}
+    for known in about:
+        upper.setdefault(known.upper(), []).append(known)
+
+    def child_named(named: str) -> str | None:
+        if named in about:
+            return named
+        candidates = upper.get(named.upper(), [])
+        if len(candidates) == 1:
+            return candidates[0]
+        return None if candidates else named
+
+    return child_named
 
 
 def issues_of(
@@ -269,26 +311,21 @@ def issues_of(
     flagged `known`. `children`: the children checked (a batch): only their issues, never a
     rule of the whole return (made of a batch, such a rule would count the batch alone)."""
     found: dict[tuple[str, str, str | None, str, str], Issue] = {}
-    # SSDA903's validator upper-cases every value it reads, the child's id too.
-    upper: dict[str, list[str]] = {}
-    for known in derived.about:
-        upper.setdefault(known.upper(), []).append(known)
+    child_named = _naming(derived.about)
 
     def add(kind: str, rule: str, message: str, named: str | None, table: str, at: str) -> None:
         if rule in DROPPED.get(kind, {}):
             return
-        if named is None:
-            ids: list[str | None] = [None]
-        else:
-            ids = [named] if named in derived.about else [*upper.get(named.upper(), [named])]
-        for child in ids:
-            if children is not None and (child is None or child not in children):
-                continue
-            locality, worker = derived.about.get(child, (None, None)) if child else (None, None)
-            issue = Issue(
-                kind, rule, message, child, locality, worker, table, at, NOT_YET[kind].get(rule)
-            )
-            found.setdefault(issue.key, issue)
+        child = None if named is None else child_named(named)
+        if named is not None and child is None:
+            return  # ambiguous: no child can be named for it
+        if children is not None and (child is None or child not in children):
+            return
+        locality, worker = derived.about.get(child, (None, None)) if child else (None, None)
+        issue = Issue(
+            kind, rule, message, child, locality, worker, table, at, NOT_YET[kind].get(rule)
+        )
+        found.setdefault(issue.key, issue)
 
     for kind in RETURNS:
         part = report.get(kind)
@@ -300,7 +337,8 @@ def issues_of(
         for e in part.get("xsd_errors", []):
             named, table, at = _xsd_issue(e, derived.cin_children)
             if at not in UPN_ELEMENTS:
-                add(kind, "XSD", str(e["reason"]), named, table, at)
+                # The XSD's reason quotes the value it rejects (a child's data): never shown.
+                add(kind, "XSD", f"{XSD_LABEL}: {at}", named, table, at)
     return sorted(found.values(), key=_order)
 
 
@@ -345,7 +383,7 @@ def partnership(issues: Sequence[Issue], today: date, threshold: int) -> dict[st
             figures=[
                 Figure(key="children", label="Children", count=len(anyone[loc])),
                 *(
-                    Figure(key=key(rule), label=rules[rule].message, count=len(places[loc]))
+                    Figure(key=key(rule), label=_label(rules[rule]), count=len(places[loc]))
                     for rule, places in sorted(children.items())
                 ),
             ],
@@ -367,7 +405,7 @@ def partnership(issues: Sequence[Issue], today: date, threshold: int) -> dict[st
                 "return": rule[0],
                 "return_title": NAMES[rule[0]],
                 "rule": rule[1],
-                "message": rules[rule].message,
+                "message": _label(rules[rule]),
                 "known": rules[rule].known,
                 "children": count(None, key(rule)),
                 "suppressed": count(None, key(rule)) is None,
@@ -377,6 +415,12 @@ def partnership(issues: Sequence[Issue], today: date, threshold: int) -> dict[st
         ],
         "council": council_wide(council),
     }
+
+
+def _label(issue: Issue) -> str:
+    """A rule's label in the counts: the rule's message; the XSD's (one rule, many elements)
+    the schema's name."""
+    return XSD_LABEL if issue.rule == "XSD" else issue.message
 
 
 def council_wide(council: Mapping[tuple[str, str], Sequence[Issue]]) -> list[dict[str, Any]]:
@@ -403,11 +447,65 @@ def _rule_order(rule: tuple[str, str]) -> tuple[str, int, str]:
 
 
 class ValidatorsMissingError(Exception):
-    """The validators cannot be started (not installed where the setting says)."""
+    """The validators cannot be started (not installed where the setting says, or they fail
+    before they are ready): not a child's fault, so no batch is split over it."""
 
 
 class ValidatorsFailedError(Exception):
-    """The validators could not check a request (they said why, stopped or took too long)."""
+    """The validators could not check a request. Its text never quotes the validators' own
+    words (they may quote a child's data): the class says what happened."""
+
+    @property
+    def cause(self) -> str:
+        """The kind of failure, as a child's "unchecked" issue and `last_error` name it."""
+        return type(self).__name__
+
+
+class ValidatorsAnswerError(ValidatorsFailedError):
+    """The validators answered that a rule failed on the request (the process carries on)."""
+
+    def __init__(self, error_class: str) -> None:
+        super().__init__(f"the validators could not check the request: {error_class}")
+        self.error_class = error_class
+
+    @property
+    def cause(self) -> str:
+        return self.error_class
+
+
+class ValidatorsTimedOutError(ValidatorsFailedError):
+    """No answer in the time a request of its size may take (the process is stopped)."""
+
+
+class ValidatorsStoppedError(ValidatorsFailedError):
+    """The process ended, or its pipe broke, before it answered."""
+
+
+class ValidatorsOutOfStepError(ValidatorsFailedError):
+    """An answer that is not JSON, or answers another request: the process is stopped (a
+    request and its answer are never paired wrongly)."""
+
+
+class DerivationFailedError(Exception):
+    """The returns could not be derived from a batch's facts (a defect met by some child's
+    facts): named by the original exception's class, never its text (it may quote facts)."""
+
+    def __init__(self, error_class: str) -> None:
+        super().__init__(f"the returns could not be derived: {error_class}")
+        self.cause = error_class
+
+
+def answer_timeout(children: int) -> float:
+    """How long a check of `children` may take before it is abandoned: ~0.7 s for one child,
+    ~3 s for 200 on 2 shared cores, a county's ~1,800 ~15 s; generously more."""
+    return ANSWER_TIMEOUT_S + ANSWER_TIMEOUT_PER_CHILD_S * max(children, 0)
+
+
+def class_name(value: object) -> str:
+    """An exception's class as the validators named it, nothing after it (an older
+    validate.py said "Class: text")."""
+    found = re.match(r"[A-Za-z_][\w.]*", str(value))
+    return found.group() if found else "Exception"
 
 
 def validators_python(settings: Settings) -> Path:
@@ -423,56 +521,79 @@ PASSED_ON = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
 def _environment() -> dict[str, str]:
     """The validators' process environment: none of the worker's own (its database password,
     keys): a third party's code is given what it needs to run and nothing else."""
-    kept = {
-        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    }
+    kept = {k: v for k, v in os.environ.items() if k in PASSED_ON}
     return {**kept, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 class Validators:
     """One long-lived `deploy.returns.validate --serve` process: a request a line in, a report
-    a line out; started when first needed and again after it died (or hung)."""
+    a line out, each with the request's id; started when first needed and again after it
+    died, hung or got out of step (an answer to a request abandoned, e.g. on cancellation)."""
 
     def __init__(self, python: Path) -> None:
         self.python = python
         self.versions: dict[str, str] = {}
         self._process: asyncio.subprocess.Process | None = None
         self._stderr: deque[str] = deque(maxlen=40)
+        self._ready = False  # what it says on stderr once ready may quote a child's data
         self._drain: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._sent = 0
+        self._pending = False  # a request sent and not answered: the process is out of step
 
-    async def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
+    async def check(self, request: Mapping[str, Any], children: int = 0) -> dict[str, Any]:
+        """The validators' report on the request (of `children` children, for its timeout)."""
         async with self._lock:
             process = await self._running()
             assert process.stdin is not None and process.stdout is not None
+            self._sent += 1
+            ident, timeout = self._sent, answer_timeout(children)
+            self._pending = True
             try:
-                process.stdin.write(json.dumps(request).encode() + b"\n")
+                process.stdin.write(json.dumps({**request, "id": ident}).encode() + b"\n")
                 await process.stdin.drain()
-                line = await asyncio.wait_for(process.stdout.readline(), ANSWER_TIMEOUT_S)
-            except (TimeoutError, OSError) as error:
+                line = await asyncio.wait_for(process.stdout.readline(), timeout)
+            except TimeoutError as error:
                 await self._stop()
-                raise ValidatorsFailedError(f"the validators did not answer: {error!r}") from error
+                raise ValidatorsTimedOutError(f"no answer in {timeout:.0f} s") from error
+            except OSError as error:
+                await self._stop()
+                raise ValidatorsStoppedError(type(error).__name__) from error
+            except ValueError as error:  # a line longer than the pipe's limit
+                await self._stop()
+                raise ValidatorsOutOfStepError("an answer longer than the limit") from error
             if not line:
                 await self._stop()
-                raise ValidatorsFailedError(f"the validators stopped: {self.last_words()}")
-            answer: dict[str, Any] = json.loads(line)
+                code = process.returncode
+                raise ValidatorsStoppedError(f"the validators stopped (exit status {code})")
+            self._pending = False
+            try:  # a county's report is a few MB: parsed off the worker's loop
+                answer = await asyncio.to_thread(json.loads, line)
+            except ValueError as error:
+                await self._stop()
+                raise ValidatorsOutOfStepError("an answer that is not JSON") from error
+            if not isinstance(answer, dict) or answer.get("id") != ident:
+                await self._stop()
+                raise ValidatorsOutOfStepError(f"an answer to another request than {ident}")
             if "error" in answer:
-                raise ValidatorsFailedError(f"the validators could not check: {answer['error']}")
+                raise ValidatorsAnswerError(class_name(answer["error"]))
             return answer
 
     def last_words(self) -> str:
         return " | ".join(self._stderr)[-1500:] or "no message"
 
     async def _running(self) -> asyncio.subprocess.Process:
-        if self._process is not None and self._process.returncode is None:
+        if self._process is not None and self._process.returncode is None and not self._pending:
             return self._process
         await self._stop()
         if not self.python.exists():
+            log.error("the DfE's validators are not installed", python=str(self.python))
             raise ValidatorsMissingError(
-                f"the DfE's validators are not installed: no {self.python} (make install "
-                "builds .venv-returns; CSP_RETURNS_VALIDATORS names another)"
+                "the DfE's validators are not installed (make install builds .venv-returns; "
+                "CSP_RETURNS_VALIDATORS names another)"
             )
         self._stderr.clear()
+        self._ready = False
         process = await asyncio.create_subprocess_exec(
             str(self.python),
             "-m",
@@ -490,22 +611,30 @@ class Validators:
         assert process.stdout is not None
         try:
             ready = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
-        except TimeoutError:
-            ready = b""
-        if not ready:
+            said = json.loads(ready) if ready else {}
+        except (TimeoutError, ValueError):
+            said = {}
+        if not isinstance(said, dict) or said.get("ready") is not True:
+            # Before its first request it has read no child's data: its words can be logged.
+            log.error("the DfE's validators did not start", stderr=self.last_words())
             await self._stop()
-            raise ValidatorsMissingError(f"the DfE's validators did not start: {self.last_words()}")
-        self.versions = dict(json.loads(ready).get("validators", {}))
+            raise ValidatorsMissingError("the DfE's validators did not start (see the log)")
+        self._ready = True
+        self._stderr.clear()
+        self.versions = dict(said.get("validators", {}))
         log.info("the DfE's validators started", pid=process.pid, versions=self.versions)
         return process
 
     async def _keep_last_words(self, process: asyncio.subprocess.Process) -> None:
+        """Read its stderr (a pipe never left to fill); kept only until it is ready."""
         assert process.stderr is not None
         while line := await process.stderr.readline():
-            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+            if not self._ready:
+                self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
     async def _stop(self) -> None:
         process, self._process = self._process, None
+        self._pending = False
         if process is not None and process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -533,17 +662,22 @@ class Validators:
 async def records_of(
     conn: asyncpg.Connection, day: date, child_ids: Sequence[str]
 ) -> list[ChildRecord]:
-    """These children's facts as at `day`, as the export reads every child's."""
-    return await records(conn, day, child_ids)
+    """These children's facts as at `day`, as the export reads every child's: the rows
+    fetched on the worker's loop, the records built (every fact's details parsed) in a
+    thread, so the loop that feeds the boards never waits on a batch's (or a county's)."""
+    rows, localities = await fetched(conn, day, child_ids)
+    return await asyncio.to_thread(build_records, rows, localities)
 
 
 async def county_records(conn: asyncpg.Connection, day: date) -> list[ChildRecord]:
-    """Every child's facts as at `day`, as the export reads them (`queries.records`), a few
-    hundred children at a time: the worker's loop (which feeds the boards) is never held up
-    long by a county's facts."""
+    """Every child's facts as at `day`, as the export reads them, a few hundred children at a
+    time: the worker's loop (which feeds the boards) is never held up long by a county's
+    facts."""
     children = [
         r["child_id"]
-        for r in await conn.fetch("SELECT child_id FROM chronology_children ORDER BY child_id")
+        for r in await conn.fetch(
+            'SELECT child_id FROM chronology_children ORDER BY child_id COLLATE "C"'
+        )
     ]
     found: list[ChildRecord] = []
     for start in range(0, len(children), COUNTY_CHUNK):
@@ -591,29 +725,55 @@ class Checker:
     start, every `returns_check_interval_s`, when the day or the live build changes) queues
     every child; once it is through, the council's whole return is checked in the
     background, in a validators' process of its own. So a child an event touched waits for
-    the check under way at most, never for the county."""
+    the check under way at most, never for the county.
+
+    A batch that cannot be checked (the validators fail on it, or the returns cannot be
+    derived) is split in halves, each checked again, until the child it fails on is found:
+    that child is given one issue, "unchecked", and the others carry on. Off altogether
+    when `returns_check` is false (CSP_RETURNS_CHECK)."""
 
     def __init__(self, settings: Settings, pool: asyncpg.Pool, clock: Clock) -> None:
         self.settings = settings
         self.pool = pool
         self.clock = clock
+        self.enabled = bool(getattr(settings, "returns_check", True))
         self.python = validators_python(settings)
         self.validators = Validators(self.python)
         self.batch_size = settings.returns_check_batch_size
         self.interval_s = settings.returns_check_interval_s
         self._swept: tuple[str, date, float] | None = None  # build, day, monotonic time
+        self._schema: str | None = None  # the build the last cycle checked
         self._whole: asyncio.Task[None] | None = None
         self._whole_due = False  # the whole return is checked once the sweep is through
         self._unavailable_until = 0.0
         self._said_unavailable = False
         self._lock: asyncpg.Connection | None = None
-        self.status: dict[str, Any] = {"ok": True, "validators": "starting"}
+        self.status: dict[str, Any] = (
+            {"ok": True, "validators": "starting"}
+            if self.enabled
+            else {"ok": True, "validators": "off", "status": "off"}
+        )
 
     async def health(self) -> dict[str, Any]:
         return dict(self.status)
 
+    def _failed(self, error: BaseException) -> None:
+        """The loop failed: not ok, by the error's class (its text may name a host or a
+        child), until a cycle succeeds again."""
+        self.status = {
+            "ok": False,
+            "validators": self.status.get("validators", "starting"),
+            "error": type(error).__name__,
+        }
+
     async def run(self, stop: asyncio.Event) -> None:
         """Check until `stop`: as the one checker at work (the lock), else waiting to be."""
+        if not self.enabled:
+            log.info("the returns' data-quality check is off (CSP_RETURNS_CHECK)")
+            return
+        removed = await asyncio.to_thread(purge_stale_folders, Path(tempfile.gettempdir()))
+        if removed:
+            log.info("stale folders of the returns' checks removed", folders=removed)
         try:
             await keep_running(
                 lambda: self._lead(stop),
@@ -621,6 +781,7 @@ class Checker:
                 # A checker never takes the worker down: the boards keep being fed.
                 transient=(Exception,),
                 what="checking the returns' data quality",
+                on_failure=self._failed,
             )
         finally:
             await self._stop_whole_return()
@@ -646,7 +807,7 @@ class Checker:
             self._lock = conn
             self._swept = None  # taking over: the county first
             await keep_running(
-                self.cycle,
+                self._step,
                 stop,
                 transient=(OSError, asyncpg.PostgresError, ValidatorsFailedError),
                 what="checking the returns' data quality (a batch)",
@@ -655,11 +816,27 @@ class Checker:
         finally:
             self._lock = None
             await self._stop_whole_return()
+            # No longer the checker at work: its validators' process (~350 MB) goes too.
+            await self.validators.close()
             if locked and not conn.is_closed():
                 with contextlib.suppress(Exception):
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", LOCK)
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    async def _step(self) -> float | None:
+        """A cycle; a failure said in the health and on the board (its class only)."""
+        try:
+            again_in = await self.cycle()
+        except Exception as error:
+            self._failed(error)
+            if self._schema is not None and not isinstance(error, LeadershipLostError):
+                with contextlib.suppress(Exception):
+                    await self._state(self._schema, last_error=type(error).__name__)
+            raise
+        if not self.status["ok"]:
+            self.status = {"ok": True, "validators": self.status.get("validators", "starting")}
+        return again_in
 
     async def cycle(self) -> float | None:
         """One step: the sweep when it is due, then a batch of the children waiting. Returns
@@ -669,6 +846,7 @@ class Checker:
         schema = await live_build(self.pool)
         if schema is None:
             return 1.0
+        self._schema = schema
         if time.monotonic() < self._unavailable_until:
             return min(self._unavailable_until - time.monotonic(), 60.0)
         today = self.clock.today()
@@ -681,9 +859,6 @@ class Checker:
                 return POLL_S
         except ValidatorsMissingError as missing:
             await self._unavailable(schema, str(missing))
-        except ValidatorsFailedError as failed:
-            await self._state(schema, last_error=str(failed))
-            raise
         return None
 
     def _sweep_due(self, schema: str, today: date) -> bool:
@@ -694,17 +869,27 @@ class Checker:
 
     async def _sweep(self, schema: str) -> None:
         """Every child queued behind those events touched (a child already waiting keeps its
-        place), and every child with issues (one no longer registered has them removed)."""
+        place), and every child with issues (one no longer registered has them removed). A
+        build never checked starts with the board of the build it replaced (a rebuild's
+        swap leaves no empty board while its sweep runs)."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            # The projection upserts touches as the batch commits: the checker gives way.
+            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            inherited = await _inherit_board(conn, schema)
+            # In the order of the ids' code points, as the projection touches them.
             queued = await conn.fetchval(
                 "WITH queued AS (INSERT INTO returns_touched (child_id, swept)"
                 " SELECT child_id, true FROM (SELECT child_id FROM chronology_children"
                 " UNION SELECT child_id FROM returns_issues WHERE child_id IS NOT NULL) c"
-                " ORDER BY child_id ON CONFLICT (child_id) DO NOTHING RETURNING 1)"
+                ' ORDER BY child_id COLLATE "C" ON CONFLICT (child_id) DO NOTHING RETURNING 1)'
                 " SELECT count(*) FROM queued"
             )
-        log.info("every child queued for the returns' data-quality check", queued=queued)
+        log.info(
+            "every child queued for the returns' data-quality check",
+            queued=queued,
+            inherited=inherited,
+        )
 
     async def _check(self, schema: str, today: date) -> bool:
         """Check a batch of the children waiting (those events touched first, oldest first;
@@ -727,7 +912,7 @@ class Checker:
             swept = not waiting["events"]
             rows = await conn.fetch(
                 "SELECT child_id, mark, touched_at FROM returns_touched WHERE swept = $1"
-                " ORDER BY touched_at, child_id LIMIT $2",
+                ' ORDER BY touched_at, child_id COLLATE "C" LIMIT $2',
                 swept,
                 SWEEP_BATCH_SIZE if swept else self.batch_size,
             )
@@ -741,14 +926,41 @@ class Checker:
         if not children:
             await self._whole_return_after_sweep(schema, today)
             return False
-        report, derived = await self._validated(self.validators, records, held, today)
-        issues = issues_of(report, derived, children)
-        await self._write(schema, derived.year.start_year, touched, issues)
+        issues, failed = await self._checked(records, held, today)
+        if failed:
+            log.warning(
+                "children whose returns could not be checked",
+                children=len(failed),
+                errors=sorted(set(failed.values())),
+            )
+            issues += unchecked(records, failed)
+        await self._write(schema, CollectionYear.of(today).start_year, touched, issues)
         CHECKS.observe(time.monotonic() - started)
         self.status = {"ok": True, "validators": "ready"}
         self._said_unavailable = False
         log.debug("returns checked", children=len(children), issues=len(issues))
         return True
+
+    async def _checked(
+        self, records: Sequence[ChildRecord], held: set[str], today: date
+    ) -> tuple[list[Issue], dict[str, str]]:
+        """These children's issues, and the children that could not be checked (each with
+        the class of what failed): a batch that fails is split in halves, each checked again,
+        until the child it fails on is alone. The validators are restarted only when they
+        stopped, hung or got out of step (an answer of theirs that a rule failed is not)."""
+        if not records:
+            return [], {}
+        try:
+            report, derived = await self._validated(self.validators, records, held, today)
+        except (ValidatorsFailedError, DerivationFailedError) as error:
+            if len(records) == 1:
+                return [], {records[0].child_id: error.cause}
+            half = len(records) // 2
+            first, failed = await self._checked(records[:half], held, today)
+            second, more = await self._checked(records[half:], held, today)
+            return first + second, {**failed, **more}
+        children = {r.child_id for r in records}
+        return await asyncio.to_thread(issues_of, report, derived, children), {}
 
     async def _validated(
         self, validators: Validators, records: Sequence[ChildRecord], held: set[str], today: date
@@ -756,23 +968,24 @@ class Checker:
         """The returns derived as the export derives them, and the validators' report."""
         la = self.settings.local_authority
         upns = {child: placeholder_upn(child, la) for child in held}
-        derived = await asyncio.to_thread(derive, records, today, upns, la)
-        with tempfile.TemporaryDirectory(prefix="returns-quality-") as folder:
+        try:
+            derived = await asyncio.to_thread(derive, records, today, upns, la)
+        except Exception as error:  # a defect some child's facts meet: that child is found
+            raise DerivationFailedError(type(error).__name__) from error
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX) as folder:
             request = await asyncio.to_thread(write_files, derived, Path(folder))
-            return await validators.check(request), derived
+            return await validators.check(request, len(records)), derived
 
     async def _write(self, schema: str, year: int, touched: Touched, issues: list[Issue]) -> None:
         """In one transaction: the children's issues replaced (a persisting issue keeps when
-        it was first found), the touches read cleared unless touched again since, the state."""
+        it was first found), the touches read cleared unless touched again since, the state.
+        No row of returns_touched is locked ahead: the DELETE's check of the mark is atomic
+        for each row, and should the projection's upsert hold one, the checker gives up
+        (lock_timeout) and checks again later, never the projection."""
         children = sorted(touched.marks)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-            # Locked in the order of the ids, as the projection touches them.
-            await conn.execute(
-                "SELECT child_id FROM returns_touched WHERE child_id = ANY($1::text[])"
-                " ORDER BY child_id FOR UPDATE",
-                children,
-            )
+            await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
             now: datetime = await conn.fetchval("SELECT now()")
             await _replace_issues(conn, "child_id = ANY($1::text[])", [children], issues, now)
             await conn.execute(
@@ -806,7 +1019,8 @@ class Checker:
                 records = await county_records(conn, today)
                 held = await upns_held(conn, None)
             report, derived = await self._validated(validators, records, held, today)
-            issues = [i for i in issues_of(report, derived) if i.child_id is None]
+            found = await asyncio.to_thread(issues_of, report, derived)
+            issues = [i for i in found if i.child_id is None]
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
                 now: datetime = await conn.fetchval("SELECT now()")
@@ -820,8 +1034,8 @@ class Checker:
                 issues=len(issues),
                 seconds=round(time.monotonic() - started, 1),
             )
-        except (ValidatorsMissingError, ValidatorsFailedError, OSError, asyncpg.PostgresError) as e:
-            log.warning("the check of the council's whole returns failed", error=repr(e))
+        except Exception as error:  # by its class: its text may quote a child's facts
+            log.warning("the check of the council's whole returns failed", error=_named(error))
         finally:
             await validators.close()
 
@@ -862,6 +1076,94 @@ class Checker:
                 unavailable,
                 last_error,
             )
+
+
+def _named(error: BaseException) -> str:
+    """An error as the log names it: its class, and the failure's own class when it wraps one
+    (the validators' or the derivation's), never a text that may quote a child's facts."""
+    cause = getattr(error, "cause", None)
+    name = type(error).__name__
+    return f"{name}({cause})" if isinstance(cause, str) and cause != name else name
+
+
+def unchecked(records: Sequence[ChildRecord], failed: Mapping[str, str]) -> list[Issue]:
+    """An issue for each child whose returns could not be checked: named by the class of what
+    failed (never its text). Filed under the CIN census, which names every child the returns
+    do; the child is checked again on its next touch or sweep."""
+    about = {r.child_id: r for r in records}
+    found = []
+    for child, cause in sorted(failed.items()):
+        record = about.get(child)
+        found.append(
+            Issue(
+                return_name=UNCHECKED_RETURN,
+                rule=UNCHECKED,
+                message=f"could not be checked: {cause}",
+                child_id=child,
+                locality=record.locality if record else None,
+                worker_id=allocated_worker(record) if record else None,
+                table_name="",
+                field="",
+            )
+        )
+    return found
+
+
+def purge_stale_folders(folder: Path, older_than_s: float = STALE_AFTER_S) -> int:
+    """Remove the checks' temporary folders (person-level CSV and XML) a worker killed in a
+    check left behind: those older than `older_than_s` (a check under way, another worker's,
+    is younger). How many were removed."""
+    removed = 0
+    limit = time.time() - older_than_s
+    for found in folder.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if found.is_dir() and not found.is_symlink() and found.stat().st_mtime < limit:
+                shutil.rmtree(found, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+async def _inherit_board(conn: asyncpg.Connection, schema: str) -> int:
+    """A build never checked, its board empty (a rebuild just swapped in), takes the board
+    of the build it replaced: its issues and when it was checked (the sweep checks each child
+    again). A savepoint: whatever fails here (that build gone meanwhile) leaves the sweep
+    as it was. How many issues were copied."""
+    state = await conn.fetchrow("SELECT checked_at FROM returns_quality_state")
+    if state is None or state["checked_at"] is not None:
+        return 0
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM returns_issues)"):
+        return 0
+    previous = await conn.fetchval(
+        "SELECT b.schema_name FROM board_builds b JOIN board_builds l ON l.schema_name = $1"
+        " WHERE NOT b.live AND b.schema_name <> $1 AND b.created_at < l.created_at"
+        " ORDER BY b.created_at DESC LIMIT 1",
+        schema,
+    )
+    if previous is None or not re.fullmatch(r"\w+", previous):
+        return 0
+    columns = ", ".join(ISSUE_COLUMNS)
+    try:
+        async with conn.transaction():
+            if await conn.fetchval(
+                "SELECT to_regclass($1) IS NULL", f'"{previous}".returns_quality_state'
+            ):
+                return 0
+            copied = await conn.fetchval(
+                f"WITH copied AS (INSERT INTO returns_issues ({columns})"
+                f' SELECT {columns} FROM "{previous}".returns_issues RETURNING 1)'
+                " SELECT count(*) FROM copied"
+            )
+            await conn.execute(
+                "UPDATE returns_quality_state s SET year = p.year, checked_at = p.checked_at,"
+                " county_at = p.county_at, validators = p.validators, updated_at = now()"
+                f' FROM "{previous}".returns_quality_state p'
+            )
+    except asyncpg.PostgresError as error:
+        log.warning("the previous build's board could not be copied", error=_named(error))
+        return 0
+    return int(copied or 0)
 
 
 ISSUE_COLUMNS = (

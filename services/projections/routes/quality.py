@@ -71,9 +71,12 @@ async def found_in(pool: Any, today: date) -> Found:
             "SELECT count(*) FILTER (WHERE NOT swept) AS n, count(*) FILTER (WHERE swept) AS"
             " swept, min(touched_at) FILTER (WHERE NOT swept) AS since FROM returns_touched"
         )
+        # The child's locality now (a move is honoured before the child is checked again):
+        # who may see the row follows it.
         rows = await conn.fetch(
-            "SELECT * FROM returns_issues"
-            " ORDER BY return_name, rule, child_id NULLS FIRST, table_name, field"
+            "SELECT i.*, coalesce(k.locality, i.locality) AS locality_now"
+            " FROM returns_issues i LEFT JOIN chronology_children k USING (child_id)"
+            " ORDER BY i.return_name, i.rule, i.child_id NULLS FIRST, i.table_name, i.field"
         )
     validators = state["validators"] if state else "{}"
     return Found(
@@ -93,7 +96,7 @@ async def found_in(pool: Any, today: date) -> Found:
                     r["rule"],
                     r["message"],
                     r["child_id"],
-                    r["locality"],
+                    r["locality_now"],
                     r["worker_id"],
                     r["table_name"],
                     r["field"],
@@ -124,7 +127,8 @@ def about(found: Found, view: str) -> dict[str, Any]:
         "waiting": found.waiting,
         "waiting_since": _when(found.waiting_since),
         "sweeping": found.sweeping,
-        "last_error": found.last_error,
+        # whether the last check failed; what failed, to the council view only
+        "failing": found.last_error is not None,
         "validators": found.validators,
         "not_checked_live": [
             {"return": kind, "return_title": NAMES[kind], "rule": rule, "why": why}
@@ -178,6 +182,7 @@ async def council_view(
     council = [issue_row(i, f, c) for i, f, c in found.issues if i.child_id is None]
     return {
         **about(found, "council"),
+        "last_error": found.last_error,
         "locality": locality,
         "children": len(seen),
         "rules": [
