@@ -310,6 +310,14 @@ def check_locality(request: Request, locality: str | None, record: str | None = 
     raise forbidden(f"locality {locality!r} is outside yours")
 
 
+async def whole_council(request: Request) -> None:
+    """A route's dependency where what it answers is of the whole council (a statutory
+    return): a user limited to some localities is refused it, as the permission alone would
+    not (`requires` says who; this, of how much)."""
+    if principal_of(request).localities is not None:
+        raise forbidden("this is of the whole council: not for a user of some localities")
+
+
 def write_into(doc: Path, marker: str, text: str) -> None:
     body = doc.read_text()
     start, end = f"<!-- {marker}: generated -->", f"<!-- /{marker} -->"

@@ -22,17 +22,11 @@ from services.case_events.domain.child import Child
 from services.case_events.routes.commands import CHILD_COMMANDS
 from shared.aggregate import Decision, DomainRuleViolation, KnownChild
 from shared.envelope import DomainEvent
+from tests.unit.test_child_record import apply
 
 T = TypeVar("T", bound=DomainEvent)
 
 TODAY = Decision(today=date(2026, 12, 1))
-
-
-def apply(child: Child, events: list[DomainEvent]) -> Child:
-    for event in events:
-        child.when(event)
-        child.version += 1
-    return child
 
 
 def record(child: Child, decide: Callable[..., list[DomainEvent]], command: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from services.projections.dashboard import templates
 from services.projections.returns.facts import CollectionYear
-from services.projections.routes.returns import EXPORT, FIRST_YEAR, council_wide
+from services.projections.routes.returns import EXPORT, FIRST_YEAR
 from shared.access import Permission, allowed
 from shared.api import ServiceClock
 from shared.auth import Principal
@@ -33,7 +33,6 @@ templates.env.globals["may_export_returns"] = may_export_returns
 
 @router.get("/dashboard/returns", response_class=HTMLResponse, dependencies=EXPORT)
 async def returns_page(request: Request, clock: ServiceClock) -> HTMLResponse:
-    council_wide(request)  # as every download would answer a manager of some localities
     today = clock.today()
     this = CollectionYear.of(today)
     years = [

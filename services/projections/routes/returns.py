@@ -17,7 +17,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from services.projections.builds import reading
 from services.projections.returns import annex_a, cin_census, ssda903
@@ -25,14 +25,15 @@ from services.projections.returns.facts import ChildRecord, CollectionYear, Row
 from services.projections.returns.identifiers import pupil_numbers
 from services.projections.returns.queries import records
 from services.projections.routes.boards import AsAt, _as_at
-from shared.access import Permission, audit_read, forbidden, principal_of, requires
+from shared.access import Permission, audit_read, requires, whole_council
 from shared.api import ERRORS, Pool, ServiceClock, ServiceSettings
 from shared.auth import bearer_token
 from shared.settings import Settings
 
 router = APIRouter(tags=["statutory returns"])
 COUNCIL_WIDE = {"description": "Not a manager, or a manager of some localities only"}
-EXPORT = [requires(Permission.EXPORT_RETURNS, lists_children=True)]
+# Managers, and only those of the whole council: a return is of every child the council has.
+EXPORT = [requires(Permission.EXPORT_RETURNS, lists_children=True), Depends(whole_council)]
 FIRST_YEAR = 2015  # the platform's facts do not reach further back
 
 Year = Annotated[
@@ -94,9 +95,11 @@ def year_as_at(year: CollectionYear, as_at: date | None, today: date) -> date:
     return day
 
 
-def council_wide(request: Request) -> None:
-    if principal_of(request).localities is not None:
-        raise forbidden("a statutory return is of the whole council: not of some localities")
+def chosen(year: int | None, as_at: date | None, today: date) -> tuple[CollectionYear, date]:
+    """The collection year asked for and the day its return is made as at (each 422 naming
+    its field when it cannot be)."""
+    this = collection_year(year, as_at, today)
+    return this, year_as_at(this, as_at, today)
 
 
 async def county(pool: Any, day: date, child: str | None = None) -> list[ChildRecord]:
@@ -161,10 +164,8 @@ async def ssda903_return(
     year: Year = None,
     as_at: AsAt = None,
 ) -> Response:
-    council_wide(request)
     today = clock.today()
-    this = collection_year(year, as_at, today)
-    day = year_as_at(this, as_at, today)
+    this, day = chosen(year, as_at, today)
     last = this.previous
     current, previous = await ssda903_tables(
         request, await county(pool, day), settings, [this, last], day
@@ -193,10 +194,8 @@ async def cin_census_return(
     year: Year = None,
     as_at: AsAt = None,
 ) -> Response:
-    council_wide(request)
     today = clock.today()
-    this = collection_year(year, as_at, today)
-    day = year_as_at(this, as_at, today)
+    this, day = chosen(year, as_at, today)
     children = await county(pool, day)
     la = settings.local_authority
     first = await derived(lambda: cin_census.cin_census(children, this, {}, la))
@@ -221,7 +220,6 @@ async def cin_census_return(
 async def annex_a_return(
     request: Request, pool: Pool, clock: ServiceClock, as_at: AsAt = None
 ) -> Response:
-    council_wide(request)
     day = _as_at(as_at, clock.today())
     # Annex A names each child by the council's own id: no UPN is asked for.
     children = await county(pool, day)
@@ -255,7 +253,6 @@ async def provenance(
     as_at: AsAt = None,
     child: Annotated[str | None, Query(description="Only this child's rows")] = None,
 ) -> dict[str, Any]:
-    council_wide(request)
     today = clock.today()
     if name == "annex-a":
         day = _as_at(as_at, today)
@@ -263,8 +260,7 @@ async def provenance(
         tables = await derived(lambda: annex_a.annex_a(children, day, {}))
         column = annex_a.CHILD
     else:
-        this = collection_year(year, as_at, today)
-        day = year_as_at(this, as_at, today)
+        this, day = chosen(year, as_at, today)
         children = await county(pool, day, child)
         la = settings.local_authority
         if name == "ssda903":
