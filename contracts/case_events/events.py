@@ -235,6 +235,14 @@ class ChildProtectionPlanStartFacts(Facts):
     plan_id: str = Id
     category: ChildProtectionCategory
     start_date: Day
+    previous_plans: int | None = Field(
+        None,
+        ge=0,
+        le=99,
+        description="Plans the child had before this one that the platform does not hold (an "
+        "import of past returns: the CIN census's NumberOfPreviousCPP); the plan records the "
+        "larger of this and the plans it holds.",
+    )
 
 
 @case_event_types.event

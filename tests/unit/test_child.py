@@ -89,6 +89,24 @@ def test_a_plan_starts_and_counts_previous_plans() -> None:
     )
 
 
+def test_plans_before_those_held_are_counted_as_an_import_says_and_after_it() -> None:
+    """An import of past returns holds only its years: a plan said to have had two before it
+    counts two, and the next counts three, though the platform holds one plan before it."""
+    child = registered()
+    first = c.StartChildProtectionPlan.model_validate(
+        {**plan("P1").model_dump(), "previous_plans": 2}
+    )
+    [started] = child.start_child_protection_plan(first, TODAY)
+    assert isinstance(started, e.ChildProtectionPlanStarted)
+    assert started.previous_plans == 2
+    apply(child, [started])
+    end = c.EndChildProtectionPlan(plan_id="P1", end_date=date(2024, 4, 1))
+    apply(child, child.end_child_protection_plan(end, TODAY))
+    [repeat] = child.start_child_protection_plan(plan("P2", date(2024, 5, 1)), TODAY)
+    assert isinstance(repeat, e.ChildProtectionPlanStarted)
+    assert repeat.previous_plans == 3
+
+
 @pytest.mark.parametrize(
     ("command", "field", "reason"),
     [

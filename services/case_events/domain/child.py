@@ -176,6 +176,9 @@ class ChildState:
     strategy: tuple[date, date | None] | None = None  # (date, ICPC due) of the last with s47
     cp_plan: Open | None = None
     cp_plan_ids: set[str] = field(default_factory=set)
+    # Plans before the next one: those held, or more if a plan said it had more before it
+    # (an import of past returns holds only the years it was given).
+    cp_plans_before: int = 0
     cp_reviews: int = 0
     care: Open | None = None
     la_reviews: int = 0
@@ -674,7 +677,7 @@ class Child(Aggregate):
                 plan_id=cmd.plan_id,
                 category=cmd.category,
                 start_date=cmd.start_date,
-                previous_plans=len(self.state.cp_plan_ids),
+                previous_plans=max(self.state.cp_plans_before, cmd.previous_plans or 0),
             )
         ]
 
@@ -1159,6 +1162,9 @@ def _fold_assessment_and_plans(state: ChildState, event: DomainEvent) -> None:
         case e.ChildProtectionPlanStarted():
             state.cp_plan = Open(event.plan_id, event.start_date, event.start_date)
             state.cp_plan_ids.add(event.plan_id)
+            state.cp_plans_before = max(
+                state.cp_plans_before, len(state.cp_plan_ids), event.previous_plans + 1
+            )
             state.plans.open(PlanType.CHILD_PROTECTION, event.start_date)
         case e.ChildProtectionPlanReviewed() if state.cp_plan is not None:
             state.cp_plan.last = event.review_date
