@@ -1040,9 +1040,10 @@ def register_feeds(county: County, pupils: list[str]) -> Iterator[Step]:
 
 async def send(
     client: httpx.AsyncClient, url: str, step: Step, key: str, auth: dict[str, str]
-) -> None:
-    """Send one command until it is recorded; what `waited_out` says is transient is waited
-    out (the idempotency key makes resending safe); any other refusal stops the load."""
+) -> int:
+    """Send one command until it is recorded (its status: 201 recorded, 200 recorded before
+    with this key, 409 known already and `exists_ok`); what `waited_out` says is transient is
+    waited out (the idempotency key makes resending safe); any other refusal stops the load."""
     deadline = time.monotonic() + 600
     pause = 0.2
     while True:
@@ -1056,10 +1057,10 @@ async def send(
             pause = min(pause * 2, 5.0)
             continue
         if r.status_code in (200, 201):
-            return
+            return r.status_code
         wait = waited_out(step, r)
         if wait is None and r.status_code == 409 and step.exists_ok:
-            return  # known already: what the command wanted
+            return r.status_code  # known already: what the command wanted
         if wait is None or time.monotonic() > deadline:
             raise RuntimeError(f"{step.path}: {r.status_code} {r.text[:300]}")
         await asyncio.sleep(wait or pause)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import cache
 from itertools import pairwise
@@ -18,47 +17,15 @@ from pydantic import BaseModel
 
 from contracts.ids import UPN_PATTERN, upn_check_letter
 from deploy.demo.county import Plan, Step, plan, waited_out
-from services.accommodation.domain.accommodation import Accommodation
-from services.accommodation.routes.children import COMMANDS as ACCOMMODATION
-from services.case_events.domain import commands as c
-from services.case_events.domain.child import Child, Family
-from services.case_events.routes.commands import CHILD_COMMANDS, FAMILY_COMMANDS
+from deploy.returns import rehearsal
 from services.case_events.routes.reference import KIND_ROUTES
-from services.education.domain.learner import Learner
-from services.education.routes.children import COMMANDS as EDUCATION
-from services.escalations.domain.commands import RaiseEscalation
-from services.escalations.domain.escalation import Escalation
-from services.escalations.domain.risk import ChildRisk
-from services.escalations.routes.children import COMMANDS as ESCALATIONS_OF_CHILDREN
-from services.escalations.routes.escalations import COMMANDS as ESCALATIONS
-from shared.aggregate import Aggregate, Decision, KnownChild
 from shared.calendar import add_months, age_on, is_working_day
 from shared.commands import referenced_fields
-from shared.envelope import DomainEvent
-from shared.routes import CommandRoute
 
 END = date(2026, 3, 31)
-TODAY = Decision(today=END)
 # The first load of `make run` (scale 0.25) sent 15,147 commands before the child's whole
 # record; it may take at most about 1.7 times as long.
 BEFORE = 15_147
-ROUTES: dict[str, dict[str, CommandRoute]] = {
-    "case_events": {r.path: r for r in CHILD_COMMANDS + FAMILY_COMMANDS},
-    "accommodation": {r.path: r for r in ACCOMMODATION},
-    "education": {r.path: r for r in EDUCATION},
-    "escalations": {r.path: r for r in ESCALATIONS_OF_CHILDREN + ESCALATIONS},
-}
-AGGREGATES: dict[str, type[Aggregate]] = {
-    "case_events": Child,
-    "accommodation": Accommodation,
-    "education": Learner,
-    "escalations": ChildRisk,
-}
-# The endpoints written by hand rather than declared as a CommandRoute.
-REGISTRATIONS: dict[str, type[BaseModel]] = {
-    "/children": c.RegisterChild,
-    "/unborn-children": c.RegisterUnbornChild,
-}
 HAND_WRITTEN = {"/escalations", "/attendance/register-feed"}
 
 
@@ -69,12 +36,6 @@ def county(scale: float = 0.25, seed: int = 7) -> Plan:
 
 def steps(work: Plan) -> list[Step]:
     return [s for j in work.journeys + work.later for s in j.steps]
-
-
-def route_of(step: Step) -> CommandRoute:
-    """The command route a step is posted to: /children/{id}/referrals is /referrals."""
-    parts = step.path.split("/")
-    return ROUTES[step.service]["/" + "/".join(parts[3:])]
 
 
 def reference_items(work: Plan) -> dict[str, set[str]]:
@@ -88,11 +49,7 @@ def reference_items(work: Plan) -> dict[str, set[str]]:
 
 
 def model_of(step: Step) -> type[BaseModel] | None:
-    if step.path in REGISTRATIONS:
-        return REGISTRATIONS[step.path]
-    if step.path in HAND_WRITTEN:
-        return None
-    return route_of(step).command
+    return None if step.path in HAND_WRITTEN else rehearsal.model_of(step)
 
 
 def test_every_command_is_well_formed_and_names_known_reference_data() -> None:
@@ -113,45 +70,10 @@ def test_every_command_is_accepted_by_the_aggregate_that_decides_it() -> None:
     """Each journey's commands, decided in order by the real aggregates (the child's record in
     each service, an escalation, a family), as each service would: none is refused."""
     work = county()
-    streams: dict[tuple[str, str], Aggregate] = {}
-    known: dict[str, KnownChild] = {}
+    decided = rehearsal.Rehearsal(END)
     for step in steps(work):
-        if step.path == "/attendance/register-feed":
-            continue
-        aggregate, events = decided(step, streams, known)
-        for event in events:
-            aggregate.when(event)
-            aggregate.version += 1
-
-
-def decided(
-    step: Step, streams: dict[tuple[str, str], Aggregate], known: dict[str, KnownChild]
-) -> tuple[Aggregate, Sequence[DomainEvent]]:
-    """The aggregate a step is decided by (made on its stream's first command), and what it
-    decided; `known`: the children other services have heard of, as they learn them."""
-    if step.path in REGISTRATIONS:
-        command: Any = REGISTRATIONS[step.path].model_validate(step.body)
-        child = streams["case_events", command.child_id] = Child(command.child_id)
-        if step.path == "/children":
-            born = KnownChild(command.child_id, command.date_of_birth, command.locality)
-            known[command.child_id] = born
-            return child, child.register(command, TODAY)
-        # The other services know an unborn child by its expected birth until they hear of the
-        # birth (later than the birth's command, perhaps): its journey must pass either way.
-        expected = command.expected_date_of_birth
-        known[command.child_id] = KnownChild(command.child_id, expected, command.locality)
-        return child, child.register_unborn(command, TODAY)
-    if step.path == "/escalations":
-        command = RaiseEscalation.model_validate(step.body)
-        escalation = Escalation(command.escalation_id)
-        streams["escalations", command.escalation_id] = escalation
-        return escalation, escalation.raise_(command, Decision(END, known[command.child_id]))
-    _, kind, stream, _ = step.path.split("/", 3)
-    made = {"families": Family, "escalations": Escalation}.get(kind, AGGREGATES[step.service])
-    aggregate = streams.setdefault((step.service, stream), made(stream))
-    route = route_of(step)
-    decision = Decision(END, known.get(stream))
-    return aggregate, route.decide(aggregate, route.command.model_validate(step.body), decision)
+        if step.path != "/attendance/register-feed":
+            decided.decide(step)  # raises Refused, naming the command, field and reason
 
 
 def test_allocations_name_a_worker_of_the_team() -> None:
@@ -313,7 +235,7 @@ def by_child(work: Plan) -> dict[str, list[Step]]:
     found: dict[str, list[Step]] = defaultdict(list)
     for step in steps(work):
         parts = step.path.split("/")
-        if step.path in REGISTRATIONS:
+        if step.path in rehearsal.REGISTRATIONS:
             found[step.body["child_id"]].append(step)
         elif len(parts) > 2 and parts[1] == "children":
             found[parts[2]].append(step)
