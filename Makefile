@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -78,6 +78,13 @@ rebuild: install
 # rules (Data to Insight's validators, in .venv-returns): the errors by rule (docs/returns.md).
 check-returns: install
 	@$(PY) -m deploy.returns.check
+
+# Import a council's past returns (DIR: SSDA903 CSV folders and CIN census XML files) into the
+# platform `make run` started, through its APIs, with a progress bar (docs/returns.md).
+import-returns: install
+	@[ -n "$(DIR)" ] || { echo "usage: make import-returns DIR=folder [LOCALITY=Exeter]"; exit 2; }
+	@set -a; . .local/run/services.env; set +a; \
+	  $(PY) -m deploy.returns.import_returns "$(DIR)" $(if $(LOCALITY),--locality "$(LOCALITY)")
 
 # The benchmark harness: starts its own Kafka and PostgreSQL, runs a fixed seeded workload,
 # writes bench/results/latest.json and docs/benchmarks.md (a few minutes).

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -50,9 +51,20 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     """Every process of the platform, started as `make run` starts them, in a namespace of its
     own: provisioned first, each process as its service's runtime role with only the keys it
     uses. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
+    with started_platform(infra) as started:
+        yield started
+
+
+@contextmanager
+def started_platform(infra: Infrastructure, **settings: str) -> Iterator[Platform]:
+    """A platform of its own (`platform`), for a module that needs a second one; `settings`
+    (CSP_...) override the defaults."""
     namespace = new_namespace()
     passwords = infra.provision(namespace)
-    env = infra.env(namespace, CSP_DRIFT_CHECK_INTERVAL_S="3600", CSP_RETURNS_CHECK="true")
+    env = infra.env(
+        namespace,
+        **{"CSP_DRIFT_CHECK_INTERVAL_S": "3600", "CSP_RETURNS_CHECK": "true", **settings},
+    )
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
     processes = {
         p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)

@@ -61,7 +61,6 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     from datetime import date
 
     from deploy.demo.county import load
-    from tests.infrastructure import eventually
 
     urls = {
         s: getattr(platform, s).url
@@ -76,6 +75,14 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
         urls=urls,
         manager=auth("manager"),  # the county's teams and social workers
     )
+    await consumed(platform)
+    return platform
+
+
+async def consumed(platform: Platform) -> None:
+    """Wait until every event each service stored is on its topic and the projections have
+    read everything there is."""
+    from tests.infrastructure import eventually
 
     async def health(worker: str) -> dict[str, Any]:
         async with httpx.AsyncClient() as client:
@@ -101,4 +108,3 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
 
     await eventually(published, 180, 0.5, what="the relays to publish the county")
     await eventually(projected, 180, 1.5, what="the projections to catch up with the county")
-    return platform

@@ -7,11 +7,14 @@ managers only, and audited with every child they name."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import re
 import subprocess
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,9 @@ from services.projections.returns import annex_a
 from services.projections.returns.facts import CollectionYear
 from services.projections.returns.rules import NOT_YET, VALIDATOR_DEFECTS
 from tests.conftest import ROOT
-from tests.e2e.conftest import Platform
-from tests.e2e.journey import demo_county
-from tests.infrastructure import auth
+from tests.e2e.conftest import Platform, started_platform
+from tests.e2e.journey import consumed, demo_county
+from tests.infrastructure import TEST_ISSUER, Infrastructure, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
@@ -220,3 +223,128 @@ def test_a_year_not_begun_is_refused_with_the_field(county: Platform) -> None:
     )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == ["query", "year"]
+
+
+# -- import: a year exported, imported into an empty platform, exported again -----------------
+
+
+@pytest.fixture(scope="module")
+def empty(infra: Infrastructure) -> Iterator[Platform]:
+    """A second platform, with nothing recorded but the test council's reference data."""
+    with started_platform(infra, CSP_RETURNS_CHECK="false") as started:
+        yield started
+
+
+def exported(platform: Platform, into: Path) -> dict[str, bytes]:
+    """This year's returns as a council keeps them: SSDA903 (this year's and last year's CSVs)
+    and the CIN census of both years, each file's content by its path under `into`."""
+    manager = auth("manager")
+    url = platform.projections.url
+    into.mkdir(parents=True)
+    for year in (THIS_YEAR, THIS_YEAR.previous):
+        r = httpx.get(
+            f"{url}/returns/cin-census",
+            params={"year": year.start_year},
+            headers=manager,
+            timeout=300,
+        )
+        assert r.status_code == 200, r.text
+        (into / f"cin-census-{year.label}.xml").write_bytes(r.content)
+    this = {"year": THIS_YEAR.start_year}
+    r = httpx.get(f"{url}/returns/ssda903", params=this, headers=manager, timeout=300)
+    assert r.status_code == 200, r.text
+    unzipped(r.content, into)
+    return {str(p.relative_to(into)): p.read_bytes() for p in sorted(into.rglob("*.*"))}
+
+
+def imported(platform: Platform, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m deploy.returns.import_returns` (what `make import-returns` runs) into it."""
+    urls = [
+        f"--url={s}={getattr(platform, s).url}"
+        for s in ("case_events", "accommodation", "education", "escalations")
+    ]
+    return subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "deploy.returns.import_returns",
+            str(folder),
+            "--locality=Exeter",
+            f"--auth-dir={TEST_ISSUER.folder}",
+            *urls,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def undated(xml: bytes) -> bytes:
+    return re.sub(rb"<DateTime>[^<]*</DateTime>", b"", xml)
+
+
+def sorted_lines(content: bytes) -> list[bytes]:
+    """A CSV's header and its rows sorted (the DfE sorts by child, then date: the export's
+    own order within a child is kept by the sort being on whole lines)."""
+    header, *rows = content.splitlines()
+    return [header, *sorted(rows)]
+
+
+def test_a_year_exported_and_imported_into_an_empty_platform_exports_the_same(
+    county: Platform, empty: Platform, tmp_path: Path
+) -> None:
+    before = exported(county, tmp_path / "before")
+    assert len(before["cin-census-" + THIS_YEAR.label + ".xml"]) > 1000
+    first = imported(empty, tmp_path / "before")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "children not imported" in first.stdout and " 0 children not imported" in first.stdout
+    assert "import:" in first.stderr, "a progress bar"
+    asyncio.run(consumed(empty))
+    after = exported(empty, tmp_path / "after")
+    assert set(after) == set(before)
+    for name, content in before.items():
+        if name.endswith(".csv"):
+            assert sorted_lines(after[name]) == sorted_lines(content), name
+        else:  # the message's own DateTime is when it was made: not a fact of a child
+            assert undated(after[name]) == undated(content), name
+    again = imported(empty, tmp_path / "before")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert " 0 commands recorded" in again.stdout, again.stdout  # idempotent: nothing new
+
+
+def test_a_malformed_import_names_each_bad_row_and_records_none_of_that_child(
+    empty: Platform, tmp_path: Path
+) -> None:
+    """Bad dates, unknown codes, a duplicate row and a truncated file: each reported with its
+    file, line, field and reason; nothing of those children recorded; the good child is."""
+    folder = tmp_path / "malformed"
+    year = folder / THIS_YEAR.label
+    year.mkdir(parents=True)
+    header = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+    rows = [
+        "IMPGOOD1,1,01/02/2012,WBRI,UN1,,",  # good
+        "IMPBAD01,1,31/02/2012,WBRI,UN1,,",  # not a date
+        "IMPBAD02,7,01/02/2012,WBRI,UN1,,",  # not a sex code
+        "IMPBAD03,2,01/02/2012,NOPE,UN1,,",  # not an ethnicity
+        "IMPBAD04,1,01/02/2012,WBRI,UN1,,",
+        "IMPBAD04,1,01/02/2012,WBRI,UN1,,",  # a duplicate row
+        "IMPBAD05,1,01/0",  # the file cut short
+    ]
+    (year / "header.csv").write_text(header + "\n".join(rows))
+    cin = folder / "cin-census.xml"
+    cin.write_text("<?xml version='1.0'?><Message><Header><CollectionDetails>")  # truncated
+    done = imported(empty, folder)
+    assert done.returncode == 1
+    problems = done.stderr
+    assert "header.csv:3: DOB:" in problems
+    assert "header.csv:4: SEX:" in problems
+    assert "header.csv:5: ETHNIC:" in problems
+    assert "header.csv:7:" in problems and "duplicate of line 6" in problems
+    assert "header.csv:8:" in problems
+    assert "cin-census.xml" in problems
+    assert "1 children imported" in done.stdout, done.stdout
+    manager = auth("manager")
+    for child, known in [("IMPGOOD1", 200)] + [(f"IMPBAD0{i}", 404) for i in range(1, 6)]:
+        r = httpx.get(f"{empty.case_events.url}/children/{child}", headers=manager, timeout=30)
+        assert r.status_code == known, (child, r.text)
