@@ -3,6 +3,9 @@
     python -m bench.harness            # full sizes; writes bench/results/latest.json and
                                        # the table in docs/benchmarks.md
     python -m bench.harness --smoke    # tiny sizes, no figures written (run by make test)
+    python -m bench.harness --only returns   # the statutory returns' figures only (a few
+                                       # minutes): their section of docs/benchmarks.md and
+                                       # bench/results/returns.json (bench/returns.py)
 
 Each figure is measured beside its baseline in the same run, on the same PostgreSQL and the
 same Kafka broker (started like the tests start them: tests/infrastructure.py), so the ratio
@@ -33,6 +36,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
 from bench import register_feed
+from bench import returns as statutory_returns
 from contracts.case_events import events as ce
 from contracts.topics import named
 from services.projections.registry import rebuild
@@ -74,6 +78,10 @@ class Sizes:
     sustained_seconds: float
     sustained_rates: tuple[float, ...]  # tried in order until one fails
     national_queries: int  # on the rebuilt read model (half as many children as events)
+    returns_scales: tuple[float, ...]  # demo counties whose returns are exported (1: the demo)
+    returns_quality_seconds: float  # commands offered while the data-quality board is timed
+    returns_quality_rate: float  # commands/s offered then
+    returns_quality_county: float  # the demo county whose case-events journeys are offered
 
     @staticmethod
     def full() -> Sizes:
@@ -88,6 +96,10 @@ class Sizes:
             sustained_seconds=60,
             sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 400),
             national_queries=10,
+            returns_scales=(1.0, 10.0),
+            returns_quality_seconds=60,
+            returns_quality_rate=50,
+            returns_quality_county=0.1,
         )
 
     @staticmethod
@@ -103,6 +115,10 @@ class Sizes:
             sustained_seconds=1,
             sustained_rates=(5,),
             national_queries=2,
+            returns_scales=(0.01,),
+            returns_quality_seconds=4,
+            returns_quality_rate=10,
+            returns_quality_county=0.01,
         )
 
 
@@ -670,6 +686,8 @@ def markdown(results: dict[str, Any]) -> str:
         "400,000 children in need).",
         "",
     ]
+    if results.get("returns"):
+        lines += statutory_returns.section(results["returns"])
     return "\n".join(lines)
 
 
@@ -684,6 +702,7 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
             await rebuild_rate(infra, sizes.rebuild_events, namespace),
         ]
         national = await national_board_queries(infra, namespace, sizes.national_queries)
+        returns = await returns_figures(infra, sizes)
     results = {
         "machine": machine(),
         "smoke": smoke,
@@ -692,8 +711,26 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
         "latency": latency,
         "sustained": sustained,
         "national": national,
+        "returns": returns,
     }
     return results
+
+
+async def returns_figures(infra: Infrastructure, sizes: Sizes) -> dict[str, Any]:
+    """The statutory returns' figures (bench/returns.py): export times, the data-quality
+    board's delay."""
+    return await statutory_returns.figures(
+        infra,
+        sizes.returns_scales,
+        sizes.returns_quality_seconds,
+        sizes.returns_quality_rate,
+        sizes.returns_quality_county,
+    )
+
+
+async def returns_only(sizes: Sizes) -> dict[str, Any]:
+    with infrastructure() as infra:
+        return {"machine": machine(), **await returns_figures(infra, sizes)}
 
 
 async def only(figure: str, sizes: Sizes, runs: int) -> None:
@@ -732,14 +769,23 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     parser.add_argument(
         "--only",
-        choices=["appends", "feed", "rebuild"],
-        help="measure one figure beside its baseline; write nothing",
+        choices=["appends", "feed", "rebuild", "returns"],
+        help="measure one figure beside its baseline; write nothing (returns: the statutory "
+        "returns' figures, written into their section of the doc and bench/results/returns.json"
+        " unless --smoke)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
     args = parser.parse_args()
     tune_garbage_collector()  # as every platform process does (shared/entrypoint.py)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
+    if args.only == "returns":
+        figures = asyncio.run(returns_only(sizes))
+        print("\n".join(statutory_returns.section(figures)))
+        if not args.smoke:
+            written = statutory_returns.record(figures, DOC, RESULTS.parent)
+            print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
+        return
     if args.only:
         if args.events:
             sizes = dataclasses.replace(sizes, rebuild_events=args.events)
