@@ -8,26 +8,37 @@ episode of need) the referral, what the referral led to, the assessments and the
 found, child in need plans, strategy discussions that started a section 47 enquiry with their
 conclusion and initial conference, child protection plans with their reviews and ends, and the
 episode's closure. Ids the commands need (a referral's, a plan's) are made from the child and
-the day the thing began, as the census prints it, so the same episode read from two years'
-files is the same command (the import records it once).
+the day the thing began, as the census prints it.
+
+A child is in the census of every year an episode of theirs was open, and each year's file
+shows the episode as it stood at that year's end (what it printed of a part, and how some
+commands must be dated, depends on the year). So the files are read together
+(`read_cins`): ordered by the year in each file's Header, each child is merged across them
+(an episode is the same CINreferralDate; the later year's version of an episode, of each
+of its parts and of who the child is wins; a plan's reviews and an episode's conferences,
+printed only in their own year, are all kept), and the child's commands are made once, from
+the merged child. A date of birth (or expected date) that differs between years is a problem.
+A value a later year replaced is not imported, so it is not checked against the DfE's lists.
 
 The census does not say everything the platform records, and the export prints only part of
 what it holds; where a command needs a value the census does not carry, the reader takes the
 one that prints the same census back, and says so here:
 - a referral with no further action was decided on its referral day, or, when the episode is
-  not closed, no earlier than the year began (the census counts it in the year until then);
-- a referral that led further has its outcome recorded only to carry the primary need when
-  no plan or authorised assessment of the episode carries it (section 47 when the episode has
-  an enquiry, else assessment);
+  not closed, no earlier than the year began (the census counts it in the year until then;
+  the year of the latest census showing the episode);
+- a referral that led further has its outcome recorded only to carry the primary need a
+  year's census printed when no plan or authorised assessment of the episode (as far as that
+  year's file shows it) carries it (section 47 when the episode has an enquiry, else
+  assessment);
 - a section 47 enquiry with an initial conference concluded (conference) on the conference's
   day; one that needed none concluded (child in need when a plan followed, else no further
-  action) when the year began, or on its start if later; an enquiry with neither in an episode
-  that closed concluded (conference) at the closure;
+  action) when the year (of the latest census showing it) began, or on its start if later; an
+  enquiry with neither in an episode that closed concluded (conference) at the closure;
 - a child in need plan that ended with the episode ended for the episode's reason, another
   for "services ceased" (RC7); the primary need is the first plan's, else the last authorised
   assessment's, else the referral outcome's;
-- sex U is "not known" (0); the characteristics are recorded on the day of birth (an unborn
-  child's on its first referral);
+- sex U is "not known" (0); the characteristics (the latest census's) are recorded on the day
+  of birth (an unborn child's on its first referral);
 - a CINdetails' DateOfInitialCPC that repeats one of its enquiries' is that conference (one
   conference is recorded).
 Not held at all (read, checked, not imported): FormerUPN, UPNunknown's reason, PersonDeathDate,
@@ -38,21 +49,23 @@ child's plans before the years imported are still counted.
 
 Parsing is the standard library's expat, never resolving an entity: a document type
 declaration is refused, so no entity (external or internal) is ever declared. A file that is
-not well-formed is one problem and nothing of it is read. Every other problem names the line
-of the element at fault; a child with any problem gets no commands, the others are unaffected.
-What the census cannot hold twice (a child, a referral, an assessment or plan starting the same
-day, a code in a list) is "duplicate of line N"; a part of an episode before its referral, or
-on or after the next one, is refused too (the platform, like the census, files each part under
-the latest referral on or before it: it would come back under another episode).
-Pure: reads the one file it is given.
+not well-formed is one problem and nothing of it is read (the other files are). Every other
+problem names the file and line of the element at fault; a child with any problem (in any of
+the files) gets no commands, the others are unaffected. What the census cannot hold twice (a
+child, a referral, an assessment or plan starting the same day, a code in a list) is
+"duplicate of line N"; a part of an episode before its referral, or on or after the next one,
+is refused too (the platform, like the census, files each part under the latest referral on
+or before it: it would come back under another episode).
+Pure: reads the files it is given.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 from xml.parsers import expat
@@ -108,7 +121,7 @@ REPEATED |= {"CINPlanDates", "Section47", "ChildProtectionPlans", "CPPreviewDate
 SEX_LETTERS = {"M": Sex.MALE.value, "F": Sex.FEMALE.value, "U": Sex.NOT_KNOWN.value}
 GENDER_CODES = frozenset(s.value for s in Sex)
 FLAGS = {"true": True, "1": True, "false": False, "0": False}
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 # Each command's place among the commands of one day (a stable sort keeps a file's order
 # beyond it): registration and birth, who the child is, then the referral, what it led to,
@@ -144,6 +157,7 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 # -- the XML, with the line of every element ---------------------------------------------
@@ -229,11 +243,31 @@ def parse(data: bytes) -> Node:
 
 @dataclass(frozen=True)
 class Val(Generic[T]):
-    """A value read from an element, with the element's tag and line (for a problem)."""
+    """A value read from an element, with the element's tag, line and file (for a problem:
+    a child's merged history holds values of several files)."""
 
     value: T
     tag: str
     line: int
+    file: str
+
+    def but(self, value: U) -> Val[U]:
+        """Another value read from the same element (its text as a date, a code...)."""
+        return Val(value, self.tag, self.line, self.file)
+
+    def where(self, other: Val[Any]) -> str:
+        """Where `other` is, as a reason names it from here: its line, and its file when it
+        is another file's."""
+        line = f"line {other.line}"
+        return line if other.file == self.file else f"{other.file} {line}"
+
+
+class _Located(Protocol):
+    @property
+    def file(self) -> str: ...
+
+    @property
+    def line(self) -> int: ...
 
 
 @dataclass
@@ -254,6 +288,7 @@ class Enquiry:
     start: Val[date]
     conference: Val[date] | None
     not_required: Val[bool]
+    year: CollectionYear  # of the file it was read from: when it concluded depends on it
 
 
 @dataclass
@@ -262,25 +297,33 @@ class ProtectionPlan:
     end: Val[date] | None
     category: Val[str]
     reviews: list[Val[date]]
-    previous: Val[str] | None = None
+    previous: Val[int] | None = None
 
 
 @dataclass
 class Episode:
-    """One CINdetails: an episode of need."""
+    """One CINdetails (an episode of need), or the same episode merged from several years'
+    files: then its own elements are the latest year's, its parts each the latest year's
+    showing it, and its conferences every year's."""
 
+    file: str
     line: int
+    year: CollectionYear  # of the file its own elements were read from
     referral: Val[date]
     source: Val[str]
     need: Val[str] | None
     closed: Val[date] | None
     reason: Val[str] | None
-    conference: Val[date] | None
+    conferences: list[Val[date]]
     nfa: Val[bool]
     assessments: list[Assessment]
     plans: list[CinPlan]
     enquiries: list[Enquiry]
     protection: list[ProtectionPlan]
+    # The primary need each year's file printed, by what carries it back (`carry`): an
+    # assessment (by its start) or the referral's outcome.
+    carried: dict[date, Val[str]] = field(default_factory=dict)
+    outcome_need: Val[str] | None = None
 
     @property
     def start(self) -> Val[date]:
@@ -300,16 +343,12 @@ class Episode:
 
 @dataclass
 class ChildFile:
-    """One Child element, read."""
+    """One Child element, read (or the child merged from several years' files)."""
 
     ident: Val[str]  # LAchildID
+    file: str
     line: int
     upn: Val[str] | None
-
-    @property
-    def child_id(self) -> str:
-        return self.ident.value
-
     born: Val[date] | None
     expected: Val[date] | None
     sex: Val[str] | None
@@ -317,15 +356,33 @@ class ChildFile:
     disabilities: list[Val[str]]
     episodes: list[Episode]
 
+    @property
+    def child_id(self) -> str:
+        return self.ident.value
 
-class _Reader:
-    """Reads one element and what is inside it, gathering every problem found (a data team
-    fixes them all at once) against the child they belong to."""
 
-    def __init__(self, file: str, child: str | None) -> None:
-        self.file = file
+class _Problems:
+    """A child's problems, each at the element (file and line) it is about."""
+
+    def __init__(self, child: str | None) -> None:
         self.child = child
         self.problems: list[Problem] = []
+
+    def at(self, where: Val[Any], reason: str) -> None:
+        self.problems.append(Problem(where.file, where.line, where.tag, reason, self.child))
+
+
+class _Reader(_Problems):
+    """Reads one element of a file and what is inside it, gathering every problem found (a
+    data team fixes them all at once) against the child they belong to."""
+
+    def __init__(self, file: str, child: str | None, year: CollectionYear | None = None) -> None:
+        super().__init__(child)
+        self.file = file
+        self.year = year or CollectionYear(1900)  # the file's (none yet: its Header is read)
+
+    def val(self, value: T, node: Node) -> Val[T]:
+        return Val(value, node.tag, node.line, self.file)
 
     def problem(self, line: int, tag: str, reason: str) -> None:
         self.problems.append(Problem(self.file, line, tag, reason, self.child))
@@ -356,7 +413,7 @@ class _Reader:
             if required:
                 self.problem(node.line, tag, f"missing from {node.tag}")
             return None
-        return Val(nodes[0].text, tag, nodes[0].line)
+        return self.val(nodes[0].text, nodes[0])
 
     def day(
         self, node: Node, found: Mapping[str, list[Node]], tag: str, *, required: bool = False
@@ -369,7 +426,7 @@ class _Reader:
         try:
             if not ISO_DAY.match(text.value):
                 raise ValueError
-            return Val(date.fromisoformat(text.value), text.tag, text.line)
+            return text.but(date.fromisoformat(text.value))
         except ValueError:
             self.problem(text.line, text.tag, f"not a date (yyyy-mm-dd): {text.value!r}")
             return None
@@ -383,7 +440,20 @@ class _Reader:
         if value is None:
             self.problem(text.line, tag, f"not true or false: {text.value!r}")
             return None
-        return Val(value, tag, text.line)
+        return text.but(value)
+
+    def count(
+        self, node: Node, found: Mapping[str, list[Node]], tag: str, *, required: bool = False
+    ) -> Val[int] | None:
+        """A number element: ASCII digits only ('²' is a digit to `str.isdigit`, not a
+        number to `int`)."""
+        text = self.text(node, found, tag, required=required)
+        if text is None:
+            return None
+        if not (text.value.isascii() and text.value.isdigit()):
+            self.problem(text.line, tag, f"not a number: {text.value!r}")
+            return None
+        return text.but(int(text.value))
 
     def listed(self, node: Node | None, tag: str) -> list[Val[str]]:
         """The codes listed in a group (Disabilities, FactorsIdentifiedAtAssessment), each
@@ -395,7 +465,7 @@ class _Reader:
             if sub.text in codes:
                 self.problem(sub.line, tag, f"duplicate of line {codes[sub.text].line}")
             elif sub.text:
-                codes[sub.text] = Val(sub.text, tag, sub.line)
+                codes[sub.text] = self.val(sub.text, sub)
         return list(codes.values())
 
 
@@ -432,7 +502,7 @@ def read_enquiry(r: _Reader, node: Node) -> Enquiry | None:
         r.problem(not_required.line, "ICPCnotRequired", "true, yet DateOfInitialCPC is given")
     if start is None or not_required is None:
         return None
-    return Enquiry(start, conference, not_required)
+    return Enquiry(start, conference, not_required, r.year)
 
 
 def read_protection_plan(r: _Reader, node: Node) -> ProtectionPlan | None:
@@ -441,11 +511,11 @@ def read_protection_plan(r: _Reader, node: Node) -> ProtectionPlan | None:
     end = r.day(node, found, "CPPendDate")
     category = r.text(node, found, "InitialCategoryOfAbuse", required=True)
     r.text(node, found, "LatestCategoryOfAbuse", required=True)
-    previous = r.text(node, found, "NumberOfPreviousCPP", required=True)
+    previous = r.count(node, found, "NumberOfPreviousCPP", required=True)
     reviews: dict[date, Val[date]] = {}
     held = _first(found, "Reviews")
     for sub in r.elements(held).get("CPPreviewDate", []) if held is not None else []:
-        review = r.as_day(Val(sub.text, sub.tag, sub.line))
+        review = r.as_day(r.val(sub.text, sub))
         if review is not None and review.value in reviews:
             r.problem(sub.line, sub.tag, f"duplicate of line {reviews[review.value].line}")
         elif review is not None:
@@ -487,18 +557,20 @@ def read_episode(r: _Reader, node: Node) -> Episode | None:
     if referral is None or source is None or nfa is None:
         return None
     return Episode(
-        node.line,
-        referral,
-        source,
-        need,
-        closed,
-        reason,
-        conference,
-        nfa,
-        parts["Assessments"],
-        parts["CINPlanDates"],
-        parts["Section47"],
-        parts["ChildProtectionPlans"],
+        file=r.file,
+        line=node.line,
+        year=r.year,
+        referral=referral,
+        source=source,
+        need=need,
+        closed=closed,
+        reason=reason,
+        conferences=[] if conference is None else [conference],
+        nfa=nfa,
+        assessments=parts["Assessments"],
+        plans=parts["CINPlanDates"],
+        enquiries=parts["Section47"],
+        protection=parts["ChildProtectionPlans"],
     )
 
 
@@ -529,7 +601,7 @@ def read_sex(r: _Reader, node: Node, found: Mapping[str, list[Node]]) -> Val[str
         if code is None:
             r.problem(letter.line, letter.tag, f"not M, F or U: {letter.value!r}")
             return None
-        return Val(code, letter.tag, letter.line)
+        return letter.but(code)
     if gender is not None and gender.value not in GENDER_CODES:
         r.problem(gender.line, gender.tag, f"not 1, 2, 0 or 9: {gender.value!r}")
         return None
@@ -554,37 +626,46 @@ def read_child(r: _Reader, node: Node, ident: Val[str]) -> ChildFile:
     if not details:
         r.problem(node.line, "CINdetails", "missing from Child")
     episodes = [e for e in (read_episode(r, d) for d in details) if e is not None]
-    return ChildFile(ident, node.line, upn, born, expected, sex, ethnicity, disabilities, episodes)
+    return ChildFile(
+        ident, r.file, node.line, upn, born, expected, sex, ethnicity, disabilities, episodes
+    )
 
 
 # -- checks across a child's episodes --------------------------------------------------------
 
 
 def check_child(r: _Reader, child: ChildFile) -> None:
-    """What the census cannot say twice, or would file elsewhere: a referral (an episode),
-    an assessment, plan or enquiry given twice (the same start); a part of an episode
-    starting before its referral, or on or after the next (the platform files each part
-    under the latest referral on or before it, as the census does); sex and ethnicity only
-    together (the platform records them together)."""
+    """What one Child element cannot say: a referral (an episode), an assessment, plan or
+    enquiry given twice (the same start; the first is kept, sorted by referral); sex and
+    ethnicity only together (the platform records them together)."""
     episodes = _no_duplicates(r, sorted(child.episodes, key=lambda e: e.referral.line))
     episodes.sort(key=lambda e: e.referral.value)
     child.episodes = episodes
     for kind in ("assessments", "plans", "enquiries", "protection"):
         parts = [p for e in episodes for p in getattr(e, kind)]
         _no_duplicates(r, sorted(parts, key=lambda p: p.start.line))
-    for i, episode in enumerate(episodes):
-        following = episodes[i + 1].referral if i + 1 < len(episodes) else None
-        for start in episode.starts():
-            _in_its_episode(r, start, episode.referral, following)
     unborn = child.born is None
     if child.ethnicity is None and ((child.sex is not None and not unborn) or child.disabilities):
         r.problem(child.line, "Ethnicity", "missing (recorded with the child's sex)")
     unread = any(p.field in ("Sex", "GenderCurrent") for p in r.problems)
     if child.ethnicity is not None and child.sex is None and not unborn and not unread:
         r.problem(child.line, "Sex", "missing (recorded with the child's ethnicity)")
+
+
+def check_history(found: _Problems, child: ChildFile) -> None:
+    """What the child's history (merged from every year's files) cannot hold: a part of an
+    episode starting before its referral, or on or after the next (the platform files each
+    part under the latest referral on or before it, as the census does); a child in need
+    plan with no primary need to record."""
+    episodes = child.episodes
+    for i, episode in enumerate(episodes):
+        following = episodes[i + 1].referral if i + 1 < len(episodes) else None
+        for start in episode.starts():
+            _in_its_episode(found, start, episode.referral, following)
     for e in episodes:
         if e.plans and e.need is None:
-            r.problem(e.line, "PrimaryNeedCode", "missing (a child in need plan records it)")
+            where = Val(None, "PrimaryNeedCode", e.line, e.file)
+            found.at(where, "missing (a child in need plan records it)")
 
 
 class _Started(Protocol):
@@ -610,22 +691,134 @@ def _no_duplicates(r: _Reader, found: Sequence[S]) -> list[S]:
     return kept
 
 
+def _by_start(before: Sequence[S], after: Sequence[S]) -> list[S]:
+    """The parts of a kind of two years' files, each once (by its start: the later year's
+    version of one both show), in order."""
+    return sorted({p.start.value: p for p in [*before, *after]}.values(), key=_start_day)
+
+
+def _start_day(part: _Started) -> date:
+    return part.start.value
+
+
 def _in_its_episode(
-    r: _Reader, start: Val[date], referral: Val[date], following: Val[date] | None
+    found: _Problems, start: Val[date], referral: Val[date], following: Val[date] | None
 ) -> None:
     if start.value < referral.value:
-        r.problem(
-            start.line,
-            start.tag,
-            f"{start.value} is before its CINreferralDate {referral.value} (line {referral.line})",
+        found.at(
+            start,
+            f"{start.value} is before its CINreferralDate {referral.value} "
+            f"({start.where(referral)})",
         )
     elif following is not None and start.value >= following.value:
-        r.problem(
-            start.line,
-            start.tag,
+        found.at(
+            start,
             f"{start.value} is in the next episode: its CINreferralDate {following.value} "
-            f"(line {following.line}) is on or before it",
+            f"({start.where(following)}) is on or before it",
         )
+
+
+# -- one child across the years' files ------------------------------------------------------
+
+
+def merged_child(found: _Problems, versions: Sequence[ChildFile]) -> ChildFile:
+    """The child as the years' files (oldest first) say together: who the child is as the
+    latest says (its characteristics as the latest giving them says), each episode merged
+    from every year showing it (`merged_episode`), and the primary need each year printed
+    given to what prints it back that year (`carry`). A date of birth, or an expected one,
+    that differs between years is a problem."""
+    _the_same(found, [v.born for v in versions])
+    _the_same(found, [v.expected for v in versions])
+    last = versions[-1]
+    described = next((v for v in reversed(versions) if v.ethnicity is not None), last)
+    episodes: dict[date, Episode] = {}
+    for version in versions:
+        for e in version.episodes:
+            before = episodes.get(e.referral.value)
+            now = e if before is None else merged_episode(before, e)
+            carry(now, e.need)
+            episodes[e.referral.value] = now
+    return ChildFile(
+        last.ident,
+        last.file,
+        last.line,
+        upn=_latest([v.upn for v in versions]),
+        born=_latest([v.born for v in versions]),
+        expected=_latest([v.expected for v in versions]),
+        sex=described.sex,
+        ethnicity=described.ethnicity,
+        disabilities=described.disabilities,
+        episodes=sorted(episodes.values(), key=lambda e: e.referral.value),
+    )
+
+
+def _latest(values: Sequence[Val[T] | None]) -> Val[T] | None:
+    return next((v for v in reversed(values) if v is not None), None)
+
+
+def _the_same(found: _Problems, values: Sequence[Val[date] | None]) -> None:
+    """One date of birth (or expected date) in every year giving one."""
+    given = [v for v in values if v is not None]
+    for earlier, later in pairwise(given):
+        if later.value != earlier.value:
+            found.at(
+                later,
+                f"{later.value} differs from {earlier.tag} {earlier.value} in {earlier.file} "
+                f"line {earlier.line}: the child has one",
+            )
+
+
+def merged_episode(before: Episode, after: Episode) -> Episode:
+    """An episode as an earlier and a later year's files show it together: the later's own
+    elements (referral source, need, closure, no further action) and its year; each part
+    (by its start) as the latest year showing it says; a plan's reviews and the episode's
+    conferences of every year (each census prints only its own year's)."""
+    return Episode(
+        file=after.file,
+        line=after.line,
+        year=after.year,
+        referral=after.referral,
+        source=after.source,
+        need=after.need if after.need is not None else before.need,
+        closed=after.closed,
+        reason=after.reason,
+        conferences=_by_day([*before.conferences, *after.conferences]),
+        nfa=after.nfa,
+        assessments=_by_start(before.assessments, after.assessments),
+        plans=_by_start(before.plans, after.plans),
+        enquiries=_by_start(before.enquiries, after.enquiries),
+        protection=_by_start(before.protection, [_reviewed(before, p) for p in after.protection]),
+        carried=dict(before.carried),
+        outcome_need=before.outcome_need,
+    )
+
+
+def _by_day(days: Iterable[Val[date]]) -> list[Val[date]]:
+    """Each day once (the last given), in order."""
+    return sorted({d.value: d for d in days}.values(), key=lambda d: d.value)
+
+
+def _reviewed(before: Episode, plan: ProtectionPlan) -> ProtectionPlan:
+    """A child protection plan with the reviews an earlier year showed of it too."""
+    earlier = [p.reviews for p in before.protection if p.start.value == plan.start.value]
+    if not earlier:
+        return plan
+    return replace(plan, reviews=_by_day([*earlier[0], *plan.reviews]))
+
+
+def carry(e: Episode, need: Val[str] | None) -> None:
+    """What carries the primary need a year's census printed for the episode (`e` as far as
+    that year's file showed it, merged with those before), so that the census of that year
+    prints it back as the export reads it: the first child in need plan (each plan has the
+    episode's need), else the last authorised assessment, else the referral's outcome."""
+    if need is None or e.plans:
+        return
+    done = [a for a in e.assessments if a.done is not None]
+    if done:
+        last = max(done, key=lambda a: a.done.value if a.done else a.start.value)
+        e.carried[last.start.value] = need
+    else:
+        e.outcome_need = need
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -639,26 +832,36 @@ class Command:
     day: date
     rank: float
     step: Step
+    file: str
     line: int
-    fields: dict[str, list[tuple[str, int]]]
+    fields: dict[str, list[Val[Any]]]
+
+    def dated(self) -> Dated:
+        elements = {name: where[0].tag for name, where in self.fields.items()}
+        return Dated(self.day, self.step, self.file, self.line, elements)
 
 
-def _where(**values: Val[Any] | Sequence[Val[Any]] | None) -> dict[str, list[tuple[str, int]]]:
-    out: dict[str, list[tuple[str, int]]] = {}
+def element_of(dated: Dated, name: str) -> str:
+    """The census element a field of a command's body was read from (e.g. CINreferralDate
+    for referral_date); the field itself when it was read from none (an id the reader made)."""
+    return dated.column(name)
+
+
+def _where(**values: Val[Any] | Sequence[Val[Any]] | None) -> dict[str, list[Val[Any]]]:
+    out: dict[str, list[Val[Any]]] = {}
     for name, value in values.items():
         if isinstance(value, Val):
-            out[name] = [(value.tag, value.line)]
+            out[name] = [value]
         elif value:
-            out[name] = [(v.tag, v.line) for v in value]
+            out[name] = list(value)
     return out
 
 
 class _Commands:
     """A child's commands as they are made, each with its day and rank."""
 
-    def __init__(self, child: ChildFile, year: CollectionYear) -> None:
+    def __init__(self, child: ChildFile) -> None:
         self.child = child
-        self.year = year
         self.base = f"/children/{child.child_id}"
         self.found: list[Command] = []
 
@@ -666,15 +869,18 @@ class _Commands:
         self,
         path: str,
         day: date,
-        line: int,
+        at: _Located,
         body: dict[str, Any],
         rank: str | None = None,
         /,
         **where: Val[Any] | Sequence[Val[Any]] | None,
     ) -> None:
+        """A command sent on `day` (after those of a lower rank that day), read from the
+        element `at`, its body's fields from the elements in `where`."""
         full = path if path in REGISTRATION_PATHS else self.base + path
         step = Step(SERVICE, full, {k: _json(v) for k, v in body.items()})
-        self.found.append(Command(day, RANK[rank or path], step, line, _where(**where)))
+        fields = _where(**where)
+        self.found.append(Command(day, RANK[rank or path], step, at.file, at.line, fields))
 
     # -- who the child is
 
@@ -690,14 +896,14 @@ class _Commands:
         who = child.ident
         if born is not None and not pre_birth:
             body = {**ids, "date_of_birth": born.value}
-            self.add("/children", REGISTERED, child.line, body, child_id=who, date_of_birth=born)
+            self.add("/children", REGISTERED, child, body, child_id=who, date_of_birth=born)
         elif (expected := child.expected or born) is not None:
             body = {**ids, "expected_date_of_birth": expected.value}
             where: dict[str, Val[Any]] = {"child_id": who, "expected_date_of_birth": expected}
-            self.add("/unborn-children", REGISTERED, child.line, body, **where)
+            self.add("/unborn-children", REGISTERED, child, body, **where)
             if born is not None:
                 body = {"date_of_birth": born.value}
-                self.add("/births", born.value, born.line, body, date_of_birth=born)
+                self.add("/births", born.value, born, body, date_of_birth=born)
         self.upn()
 
     def upn(self) -> None:
@@ -706,7 +912,7 @@ class _Commands:
         in the census of the year it was given, not those before)."""
         upn = self.child.upn
         if upn is not None:
-            self.add("/personal-details", REGISTERED, upn.line, {"upn": upn.value}, upn=upn)
+            self.add("/personal-details", REGISTERED, upn, {"upn": upn.value}, upn=upn)
 
     def characteristics(self) -> None:
         """Sex, ethnicity and disabilities, recorded on the day of birth (an unborn child's
@@ -726,7 +932,7 @@ class _Commands:
         self.add(
             "/characteristics",
             on,
-            child.ethnicity.line,
+            child.ethnicity,
             body,
             sex=child.sex,
             ethnicity=child.ethnicity,
@@ -740,7 +946,7 @@ class _Commands:
         self.add(
             "/referrals",
             e.referral.value,
-            e.line,
+            e,
             {
                 "referral_id": referral_id,
                 "referral_date": e.referral.value,
@@ -749,17 +955,17 @@ class _Commands:
             referral_date=e.referral,
             source=e.source,
         )
-        carrier = _need_carrier(e)
-        self.outcome(e, referral_id, carrier)
+        self.outcome(e, referral_id)
         for a in e.assessments:
-            self.assessment(a, e.need if a is carrier else None)
+            self.assessment(a, e.carried.get(a.start.value))
         for p in e.plans:
             self.cin_plan(p, e)
         for q in e.enquiries:
             self.enquiry(q, e)
         held = {q.conference.value for q in e.enquiries if q.conference is not None}
-        if e.conference is not None and e.conference.value not in held:
-            self.conference(e.conference)  # given again beside its enquiry's: the same one
+        for conference in e.conferences:
+            if conference.value not in held:  # given again beside its enquiry's: the same one
+                self.conference(conference)
         for cp in e.protection:
             self.protection_plan(cp)
         if e.closed is not None and e.reason is not None:
@@ -771,19 +977,20 @@ class _Commands:
             self.add(
                 "/episode-of-need-closures",
                 e.closed.value,
-                e.closed.line,
+                e.closed,
                 body,
                 closed_on=e.closed,
                 reason=e.reason,
             )
 
-    def outcome(self, e: Episode, referral_id: str, carrier: object) -> None:
+    def outcome(self, e: Episode, referral_id: str) -> None:
         """No further action (decided on the referral's day; unclosed, no earlier than the
-        year began); else only to carry the primary need none of the episode's parts can."""
-        need = e.need if carrier is e else None
+        year of the latest census showing it began); else only to carry the primary need a
+        year's census printed and none of the episode's parts can."""
+        need = e.outcome_need
         if e.nfa.value:
             what = ReferralOutcome.NO_FURTHER_ACTION
-            decided = e.referral.value if e.closed else max(e.referral.value, self.year.start)
+            decided = e.referral.value if e.closed else max(e.referral.value, e.year.start)
         elif need is not None:
             what = ReferralOutcome.SECTION_47 if e.enquiries else ReferralOutcome.ASSESSMENT
             decided = e.referral.value
@@ -799,7 +1006,7 @@ class _Commands:
         self.add(
             "/referral-outcomes",
             decided,
-            e.nfa.line,
+            e.nfa,
             body,
             outcome=e.nfa,
             decided_on=e.referral,
@@ -811,7 +1018,7 @@ class _Commands:
         self.add(
             "/assessments",
             a.start.value,
-            a.start.line,
+            a.start,
             {"assessment_id": assessment_id, "start_date": a.start.value},
             start_date=a.start,
         )
@@ -828,7 +1035,7 @@ class _Commands:
         self.add(
             "/assessment-completions",
             a.done.value,
-            a.done.line,
+            a.done,
             body,
             None if same_day else "end",
             completion_date=a.done,
@@ -847,7 +1054,7 @@ class _Commands:
         self.add(
             "/child-in-need-plans",
             p.start.value,
-            p.start.line,
+            p.start,
             body,
             start_date=p.start,
             primary_need=need,
@@ -860,7 +1067,7 @@ class _Commands:
         self.add(
             "/child-in-need-plan-endings",
             p.end.value,
-            p.end.line,
+            p.end,
             {"plan_id": plan_id, "end_date": p.end.value, "reason": code},
             None if p.end.value == p.start.value else "end",
             end_date=p.end,
@@ -874,14 +1081,12 @@ class _Commands:
             "discussion_date": q.start.value,
             "section_47_enquiry": True,
         }
-        self.add(
-            "/strategy-discussions", q.start.value, q.start.line, body, discussion_date=q.start
-        )
-        concluded = _conclusion(q, e, self.year)
+        self.add("/strategy-discussions", q.start.value, q.start, body, discussion_date=q.start)
+        concluded = _conclusion(q, e)
         if concluded is not None:
             on, outcome = concluded
             body = {"discussion_id": discussion_id, "concluded_on": on, "outcome": outcome}
-            self.add("/section-47-outcomes", on, q.not_required.line, body, outcome=q.not_required)
+            self.add("/section-47-outcomes", on, q.not_required, body, outcome=q.not_required)
         if q.conference is not None:
             self.conference(q.conference)
 
@@ -894,7 +1099,7 @@ class _Commands:
         self.add(
             "/initial-child-protection-conferences",
             held.value,
-            held.line,
+            held,
             body,
             conference_date=held,
         )
@@ -907,12 +1112,11 @@ class _Commands:
             "start_date": cp.start.value,
         }
         if cp.previous is not None:  # the plans before it the platform may not hold
-            text = cp.previous.value
-            body["previous_plans"] = int(text) if text.isdigit() else text
+            body["previous_plans"] = cp.previous.value
         self.add(
             "/child-protection-plans",
             cp.start.value,
-            cp.start.line,
+            cp.start,
             body,
             category=cp.category,
             start_date=cp.start,
@@ -922,7 +1126,7 @@ class _Commands:
             self.add(
                 "/child-protection-plan-reviews",
                 review.value,
-                review.line,
+                review,
                 {"plan_id": plan_id, "review_date": review.value},
                 review_date=review,
             )
@@ -932,7 +1136,7 @@ class _Commands:
         self.add(
             "/child-protection-plan-endings",
             cp.end.value,
-            cp.end.line,
+            cp.end,
             {"plan_id": plan_id, "end_date": cp.end.value},
             "cp-end-late" if late else "cp-end",
             end_date=cp.end,
@@ -949,28 +1153,16 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _need_carrier(e: Episode) -> object:
-    """What carries the episode's primary need, as the export reads it back: its plans
-    (each has one), else its last authorised assessment, else the referral's outcome (the
-    episode itself stands for it)."""
-    if e.need is None or e.plans:
-        return None
-    done = [a for a in e.assessments if a.done is not None]
-    if done:
-        return max(done, key=lambda a: a.done.value if a.done else a.start.value)
-    return e
-
-
-def _conclusion(q: Enquiry, e: Episode, year: CollectionYear) -> tuple[date, str] | None:
-    """How and when the enquiry concluded, as far as the census tells (see the module's
-    docstring); None: still open."""
+def _conclusion(q: Enquiry, e: Episode) -> tuple[date, str] | None:
+    """How and when the enquiry concluded, as far as the census (the latest year's showing
+    it) tells (see the module's docstring); None: still open."""
     if q.conference is not None:
         return q.conference.value, Section47Outcome.CONFERENCE.value
     if q.not_required.value:
         starts = [p.start.value for p in e.plans] + [p.start.value for p in e.protection]
         planned = any(start >= q.start.value for start in starts)
         outcome = Section47Outcome.CHILD_IN_NEED if planned else Section47Outcome.NO_FURTHER_ACTION
-        return max(q.start.value, year.start), outcome.value
+        return max(q.start.value, q.year.start), outcome.value
     if e.closed is not None:
         return max(q.start.value, e.closed.value), Section47Outcome.CONFERENCE.value
     return None
@@ -979,7 +1171,7 @@ def _conclusion(q: Enquiry, e: Episode, year: CollectionYear) -> tuple[date, str
 # -- checking the bodies with the services' own models ---------------------------------------
 
 
-def check_bodies(r: _Reader, commands: Iterable[Command]) -> None:
+def check_bodies(found: _Problems, commands: Iterable[Command]) -> None:
     """Each body as the service's own model reads it: a code not in the DfE's list, an id
     or a day out of range is a problem at the element it came from."""
     for command in commands:
@@ -988,8 +1180,7 @@ def check_bodies(r: _Reader, commands: Iterable[Command]) -> None:
             model.model_validate(command.step.body)
         except ValidationError as error:
             for e in error.errors():
-                tag, line = _element_of(command, e["loc"])
-                r.problem(line, tag, _reason(e))
+                found.at(_element_of(command, e["loc"]), _reason(e))
 
 
 def _route_path(path: str) -> str:
@@ -998,11 +1189,12 @@ def _route_path(path: str) -> str:
     return "/" + "/".join(path.split("/")[3:])
 
 
-def _element_of(command: Command, loc: Sequence[int | str]) -> tuple[str, int]:
-    """The element a field at fault was read from (the list's item, for a list)."""
+def _element_of(command: Command, loc: Sequence[int | str]) -> Val[Any]:
+    """The element a field at fault was read from (the list's item, for a list); none
+    named: the command's own."""
     where = command.fields.get(str(loc[0]) if loc else "")
     if not where:
-        return "", command.line
+        return Val(None, "", command.line, command.file)
     index = loc[1] if len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(where) else 0
     return where[index]
 
@@ -1028,7 +1220,7 @@ def collection_year(r: _Reader, root: Node) -> CollectionYear | None:
     )
     found = {n.tag: n for n in (details.children if details else [])}
     year, reference = found.get("Year"), found.get("ReferenceDate")
-    if year is not None and re.fullmatch(r"\d{4}", year.text):
+    if year is not None and re.fullmatch(r"\d{4}", year.text, re.ASCII):
         return CollectionYear(int(year.text) - 1)
     if reference is not None and ISO_DAY.match(reference.text):
         return CollectionYear.of(date.fromisoformat(reference.text))
@@ -1045,46 +1237,84 @@ def child_id_of(r: _Reader, node: Node) -> Val[str] | None:
         where = ids or node
         r.problem(where.line, "LAchildID", f"missing from {where.tag}")
         return None
-    return Val(found.text, found.tag, found.line)
+    return r.val(found.text, found)
+
+
+@dataclass
+class CinFile:
+    """One census file, read: its year, each child's Child element (the first, of a child
+    given twice), the problems of the file itself and of each child (in the file's order)."""
+
+    name: str
+    year: CollectionYear | None = None
+    problems: list[Problem] = field(default_factory=list)
+    children: dict[str, ChildFile] = field(default_factory=dict)
+    child_problems: dict[str, list[Problem]] = field(default_factory=dict)
+    rows: int = 0
+
+
+def read_cins(paths: Sequence[Path], locality: str) -> ImportPlan:
+    """The CIN census files at `paths` (several years', in any order: they are ordered by
+    the year in each one's Header) as each child's commands, made once from what all the
+    years say of the child (registered in `locality`: the census has none); every problem
+    at its file and line, and no command of a child with any."""
+    plan = ImportPlan()
+    if not re.match(LOCALITY_PATTERN, locality):
+        reason = f"not a locality: {locality!r}"
+        plan.problems = [Problem(path.name, 0, "locality", reason) for path in paths]
+        return plan
+    files = sorted(map(read_file, paths), key=lambda f: f.year.start_year if f.year else 0)
+    versions: dict[str, list[ChildFile]] = {}
+    problems: dict[str, list[Problem]] = {}
+    for f in files:
+        plan.problems += f.problems
+        plan.rows += f.rows
+        for child_id, child in f.children.items():
+            versions.setdefault(child_id, []).append(child)
+            problems.setdefault(child_id, []).extend(f.child_problems[child_id])
+    for child_id, read in versions.items():
+        found = _Problems(child_id)
+        found.problems = problems[child_id]
+        commands = child_commands(found, merged_child(found, read), locality)
+        plan.problems += found.problems
+        if not found.problems:
+            plan.children[child_id] = [cmd.dated() for cmd in commands]
+    return plan
 
 
 def read_cin(path: Path, locality: str) -> ImportPlan:
-    """The CIN census XML at `path` as each child's commands (registered in `locality`: the
-    census has none); every problem with its line, and no command of a child with any."""
-    file = path.name
-    plan = ImportPlan()
-    top = _Reader(file, None)
-    if not re.match(LOCALITY_PATTERN, locality):
-        top.problem(0, "locality", f"not a locality: {locality!r}")
-        plan.problems = top.problems
-        return plan
+    """One CIN census file (`read_cins` of it alone)."""
+    return read_cins([path], locality)
+
+
+def read_file(path: Path) -> CinFile:
+    """A census file's year and each Child in it, read and checked as far as one file can
+    be (see `check_child`); a file that is not well-formed, or has no year, has none."""
+    read = CinFile(path.name)
+    top = _Reader(read.name, None)
     try:
         root = parse(path.read_bytes())
     except NotWellFormed as error:
         reason = f"{error.reason}; nothing of the file was imported"
-        plan.problems = [Problem(file, error.line, "", reason)]
-        return plan
+        read.problems = [Problem(read.name, error.line, "", reason)]
+        return read
     if root.tag != "Message":
         top.problem(root.line, root.tag, "not a CIN census message (its root is not Message)")
-    year = collection_year(top, root) if not top.problems else None
-    if year is None:
-        plan.problems = top.problems
-        return plan
-    children = [n for n in root.children if n.tag == "Children"]
-    top.elements(root)
-    if not children:
-        top.problem(root.line, "Children", "missing from Message")
-    for group in children:
-        read_children(plan, top, group, year, locality)
-    plan.problems = top.problems + plan.problems
-    return plan
+    read.year = collection_year(top, root) if not top.problems else None
+    if read.year is not None:
+        children = [n for n in root.children if n.tag == "Children"]
+        top.elements(root)
+        if not children:
+            top.problem(root.line, "Children", "missing from Message")
+        for group in children:
+            read_children(read, top, group, read.year)
+    read.problems = top.problems
+    return read
 
 
-def read_children(
-    plan: ImportPlan, top: _Reader, group: Node, year: CollectionYear, locality: str
-) -> None:
-    """Each Child of a Children element into the plan (a child given twice: neither)."""
-    first_line: dict[str, int] = {}  # each child's first LAchildID
+def read_children(read: CinFile, top: _Reader, group: Node, year: CollectionYear) -> None:
+    """Each Child of a Children element (a child given twice: a problem, the second not
+    read; the child is refused)."""
     for node in group.children:
         if node.tag != "Child":
             top.problem(node.line, node.tag, "not an element of Children")
@@ -1093,34 +1323,28 @@ def read_children(
         if ident is None:
             continue
         child_id = ident.value
-        plan.rows += sum(1 for n in node.children if n.tag == "CINdetails")
-        r = _Reader(top.file, child_id)
-        if child_id in first_line:
-            r.problem(ident.line, ident.tag, f"duplicate of line {first_line[child_id]}")
-            plan.children.pop(child_id, None)
-            plan.problems += r.problems
-            continue
-        first_line[child_id] = ident.line
-        commands = child_commands(r, node, ident, year, locality)
-        plan.problems += r.problems
-        if not r.problems:
-            plan.children[child_id] = [
-                Dated(cmd.day, cmd.step, top.file, cmd.line) for cmd in commands
-            ]
+        read.rows += sum(1 for n in node.children if n.tag == "CINdetails")
+        r = _Reader(top.file, child_id, year)
+        first = read.children.get(child_id)
+        if first is not None:
+            r.problem(ident.line, ident.tag, f"duplicate of line {first.ident.line}")
+        else:
+            child = read_child(r, node, ident)
+            check_child(r, child)
+            read.children[child_id] = child
+        read.child_problems.setdefault(child_id, []).extend(r.problems)
 
 
-def child_commands(
-    r: _Reader, node: Node, ident: Val[str], year: CollectionYear, locality: str
-) -> list[Command]:
-    """One Child's commands in the order they are sent (by day; in a day by rank), made of
-    what could be read, so that a code not in the DfE's list is reported beside a date that
-    is not a date (the caller sends none of them if there is any problem)."""
-    child = read_child(r, node, ident)
-    check_child(r, child)
-    made = _Commands(child, year)
+def child_commands(found: _Problems, child: ChildFile, locality: str) -> list[Command]:
+    """The child's commands (merged from every year's files) in the order they are sent (by
+    day; in a day by rank), made of what could be read, so that a code not in the DfE's list
+    is reported beside a date that is not a date (the caller sends none of them if there is
+    any problem)."""
+    check_history(found, child)
+    made = _Commands(child)
     made.registration(locality)
     made.characteristics()
-    for episode in sorted(child.episodes, key=lambda e: e.referral.value):
+    for episode in child.episodes:
         made.episode(episode)
-    check_bodies(r, made.found)
+    check_bodies(found, made.found)
     return sorted(made.found, key=lambda cmd: (cmd.day, cmd.rank))

@@ -281,15 +281,13 @@ def _return_folders(folder: Path, year: int | None) -> list[tuple[int, Path, str
     """The folders holding a return (year, folder, the name its files are reported under):
     the folder itself, or those under it (the export's year folders), oldest year first."""
     header = ssda903.FILE_NAMES[HEADER]
-    if (folder / header).is_file():
-        return [(year or _year_of(folder), folder, "")]
     if not folder.is_dir():
         return []
     found = []
     for sub in sorted({p.parent for p in folder.rglob(header) if p.is_file()}):
         matched = YEAR_FOLDER.match(sub.name)
         start_year = int(matched.group(1)) if matched else year or _year_of(sub)
-        found.append((start_year, sub, sub.relative_to(folder).as_posix()))
+        found.append((start_year, sub, "" if sub == folder else sub.relative_to(folder).as_posix()))
     return sorted(found, key=lambda f: f[0])
 
 
@@ -560,7 +558,7 @@ class History:
         if errors:
             return
         url = path if route in (REGISTER, UNBORN) else f"/children/{self.child_id}{path}"
-        dated = Dated(day, Step(service, url, clean), row.file, row.line)
+        dated = Dated(day, Step(service, url, clean), row.file, row.line, dict(columns))
         self.made.append((day, rank, len(self.made), dated))
 
     def problem(self, row: Line, column: str, reason: str) -> None:
@@ -1167,9 +1165,10 @@ def import_team(locality: str) -> str:
 
 
 def reference_steps(locality: str, children: Iterable[Sequence[Dated]]) -> list[Step]:
-    """What the commands name that the platform may not know: the locality, the import's team
-    in it, and the social workers (each a manager's command; one the platform knows already
-    is answered "already recorded", which is what the import wanted)."""
+    """What the commands name that the platform may not know: the import's team in the
+    locality, and the social workers (each a manager's command; one the platform knows
+    already is answered "already recorded", which is what the import wanted). The locality is
+    not added: it must be one of the council's (a mistyped one is refused, not created)."""
     workers = sorted(
         {
             str(d.step.body["worker_id"])
@@ -1179,7 +1178,7 @@ def reference_steps(locality: str, children: Iterable[Sequence[Dated]]) -> list[
         }
     )
     team = import_team(locality)
-    steps = [Step("case_events", "/reference/localities", {"name": locality}, exists_ok=True)]
+    steps: list[Step] = []
     if workers:
         name = f"{locality}: social workers named in imported SSDA903 returns"
         body = {"team_id": team, "name": name, "locality": locality}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ from tqdm import tqdm
 
 from deploy.demo.county import LOCAL_RUN, PORTS, send
 from deploy.demo.journey import Step
-from deploy.returns.from_cin import read_cin
+from deploy.returns.from_cin import read_cins
 from deploy.returns.from_ssda903 import read_ssda903
 from deploy.returns.importing import (
+    REGISTRATION_PATHS,
     Dated,
     ImportPlan,
     Problem,
@@ -49,7 +51,9 @@ def read(folder: Path, locality: str) -> ImportPlan:
     plans: list[ImportPlan] = []
     if any(folder.rglob("header.csv")):
         plans.append(read_ssda903(folder, locality))
-    plans += [read_cin(xml, locality) for xml in sorted(folder.rglob("*.xml"))]
+    censuses = sorted(folder.rglob("*.xml"))
+    if censuses:  # every year's at once: a child's episodes merged across the years
+        plans.append(read_cins(censuses, locality))
     if not plans:
         problem = Problem(folder.name, 0, "", "no SSDA903 header.csv and no CIN census XML")
         return ImportPlan(problems=[problem])
@@ -104,27 +108,59 @@ async def record(
 
             async def child(child_id: str, dated: list[Dated]) -> None:
                 async with semaphore:
-                    for d in dated:
+                    for i, d in enumerate(dated):
                         try:
                             await post(d.step, practitioner)
-                        except RuntimeError as refused:
-                            outcome.problems.append(
-                                Problem(d.file, d.line, "", f"refused: {refused}", child_id)
-                            )
-                            bar.update(len(dated) - dated.index(d))
+                        except (RuntimeError, httpx.HTTPError) as refused:
+                            why = _refusal(d.step, refused)
+                            outcome.problems.append(Problem(d.file, d.line, "", why, child_id))
+                            bar.update(len(dated) - i)
                             return
                     outcome.children += 1
 
             for step in plan.reference:  # one by one: each kind is one list
-                await post(step, manager)
+                try:
+                    await post(step, manager)
+                except (RuntimeError, httpx.HTTPError) as refused:
+                    raise SystemExit(
+                        f"the reference data the returns name was refused, nothing of the "
+                        f"children was sent: {_refusal(step, refused)}"
+                    ) from None
             await asyncio.gather(*(child(k, v) for k, v in plan.children.items()))
     return outcome
+
+
+def _refusal(step: Step, error: Exception) -> str:
+    """Why the platform refused a command, as a data team would read it."""
+    text = str(error) or type(error).__name__
+    if step.path in REGISTRATION_PATHS and ": 409 " in text:
+        return (
+            "the child is on the platform already, recorded otherwise than by an import of "
+            "these files: nothing more of them imported (a practitioner records the rest)"
+        )
+    return f"refused by the platform: {text}"
+
+
+def unreadable(plan: ImportPlan) -> list[Problem]:
+    """Problems of a whole file (not well formed, cut short, a column missing): which of its
+    children are whole cannot be told, so nothing at all is imported."""
+    return [p for p in plan.problems if p.child is None]
+
+
+def answering(urls: dict[str, str]) -> str | None:
+    """The first service that does not answer its health check, or None."""
+    for service, url in urls.items():
+        try:
+            httpx.get(f"{url}/health", timeout=5)
+        except httpx.HTTPError:
+            return f"{service} at {url}"
+    return None
 
 
 def report(problems: list[Problem]) -> str:
     """The problems as a data team reads them: by file and line, then counted by reason."""
     lines = [str(p) for p in sorted(problems, key=lambda p: (p.file, p.line, p.field))]
-    counts = Counter(p.reason.split(":")[0] for p in problems)
+    counts = Counter(re.sub(r"\d+", "N", p.reason.split(":")[0]) for p in problems)
     lines += [f"  {n:>5} x {reason}" for reason, n in counts.most_common()]
     return "\n".join(lines)
 
@@ -169,20 +205,31 @@ def main() -> int:
         f"read {plan.rows:,} rows: {len(plan.children):,} children, {commands:,} commands",
         flush=True,
     )
+    if unreadable(plan):
+        print(report(plan.problems), file=sys.stderr)
+        print("nothing imported: a file could not be read whole (above); mend it and run again")
+        return 1
     if args.dry_run:
-        outcome = Outcome(children=len(plan.children), problems=plan.problems)
-    else:
-        issuer = LocalIssuer(args.auth_dir)
-        urls = {s: f"http://127.0.0.1:{args.base_port + p}" for s, p in PORTS.items()}
-        urls.update(u.split("=", 1) for u in args.url)
-        outcome = asyncio.run(
-            record(
-                plan,
-                urls,
-                issuer.headers("returns-import", "council", "practitioner"),
-                issuer.headers("returns-import", "council", "manager"),
-            )
+        if plan.problems:
+            print(report(plan.problems), file=sys.stderr)
+        print(f"dry run: {len(plan.children):,} children would be imported, nothing sent")
+        return 1 if plan.problems else 0
+    urls = {s: f"http://127.0.0.1:{args.base_port + p}" for s, p in PORTS.items()}
+    urls.update(u.split("=", 1) for u in args.url)
+    silent = answering(urls)
+    if silent is not None:
+        sys.exit(f"the platform does not answer ({silent}): start it with `make run`")
+    issuer = LocalIssuer(args.auth_dir)
+    if not issuer.key_file.exists():
+        sys.exit(f"{args.auth_dir}: no identity provider's key here (start `make run` first)")
+    outcome = asyncio.run(
+        record(
+            plan,
+            urls,
+            issuer.headers("returns-import", "council", "practitioner"),
+            issuer.headers("returns-import", "council", "manager"),
         )
+    )
     if outcome.problems:
         print(report(outcome.problems), file=sys.stderr)
     print(outcome.summary())

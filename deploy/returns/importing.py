@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -52,6 +52,14 @@ class Dated:
     step: Step
     file: str
     line: int
+    # The column or element each field of the body was read from, where it differs from the
+    # field's name: a service refusing the command names a field, the data team the column.
+    elements: Mapping[str, str] = field(default_factory=dict)
+
+    def column(self, name: str) -> str:
+        """The column or element a field of the body was read from (the field itself when
+        it was read from none: an id the reader made)."""
+        return self.elements.get(name, name)
 
 
 @dataclass
@@ -72,8 +80,7 @@ class ImportPlan:
 def merged(plans: Sequence[ImportPlan]) -> ImportPlan:
     """One plan of several returns' (SSDA903's first): each child's commands from all of them,
     ordered by day (stably: a return's own order within a day is kept), each command once (an
-    episode open across two years is in both years' files), registered once (the first
-    return's registration; the child may be on the platform already: that is what is wanted).
+    episode open across two years is in both years' files), registered once (`_registered`).
     A child with a problem in any return is imported from none."""
     out = ImportPlan()
     for plan in plans:
@@ -82,13 +89,52 @@ def merged(plans: Sequence[ImportPlan]) -> ImportPlan:
         out.reference += [s for s in plan.reference if s not in out.reference]
         for child, dated in plan.children.items():
             out.children.setdefault(child, []).extend(dated)
-    refused = {p.child for p in out.problems if p.child is not None}
     for child in list(out.children):
-        if child in refused:
-            del out.children[child]
-            continue
-        out.children[child] = _once(_folded(sorted(out.children[child], key=lambda d: d.day)))
+        dated = sorted(out.children[child], key=lambda d: d.day)
+        try:
+            out.children[child] = _once(_folded(_registered(child, dated)))
+        except Mismatch as problem:
+            out.problems.append(problem.problem)
+    refused = {p.child for p in out.problems if p.child is not None}
+    out.children = {k: v for k, v in out.children.items() if k not in refused}
     return out
+
+
+REGISTRATION_PATHS = ("/children", "/unborn-children")
+BIRTHS = "/births"
+
+
+class Mismatch(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _registered(child: str, dated: Sequence[Dated]) -> list[Dated]:
+    """The child registered once: unborn if any return knew them before birth (a referral
+    before the birth must find them registered), then born on the day the returns give; else
+    as the first return registers them. Returns that give different dates of birth are a
+    problem: which is right is for the council to say."""
+    births = [
+        (d, d.step.body.get("date_of_birth"))
+        for d in dated
+        if d.step.path == "/children" or d.step.path.endswith(BIRTHS)
+    ]
+    first = births[0] if births else None
+    for d, born in births[1:]:
+        if first is not None and born != first[1]:
+            reason = f"born {born} here, {first[1]} in {first[0].file}:{first[0].line}"
+            raise Mismatch(Problem(d.file, d.line, "date of birth", reason, child))
+    unborn = next((d for d in dated if d.step.path == "/unborn-children"), None)
+    if unborn is None:
+        return [d for d in dated if d.step.path != "/unborn-children"]
+    kept = [d for d in dated if d.step.path != "/children"]
+    if first is not None and not any(d.step.path.endswith(BIRTHS) for d in kept):
+        born = date.fromisoformat(str(first[1]))
+        step = Step("case_events", f"/children/{child}{BIRTHS}", {"date_of_birth": str(born)})
+        kept.append(Dated(born, step, first[0].file, first[0].line))
+        kept.sort(key=lambda d: d.day)
+    return kept
 
 
 CHARACTERISTICS = "/characteristics"
@@ -122,7 +168,6 @@ def _once(dated: Sequence[Dated]) -> list[Dated]:
             if registered:
                 continue
             registered = True
-            d = replace(d, step=replace(d.step, exists_ok=True))
         key = idempotency_key(d.step)
         if key not in seen:
             seen.add(key)
@@ -130,11 +175,27 @@ def _once(dated: Sequence[Dated]) -> list[Dated]:
     return kept
 
 
+PERSONAL = "personal"
+PERSONAL_DETAILS = "/personal-details"
+
+
 def idempotency_key(step: Step) -> str:
-    """A command's key from its content alone: the same row imported twice, from the same
-    file or another, is the same command and is recorded once."""
-    content = json.dumps([step.service, step.path, step.body], sort_keys=True, default=str)
-    return "import-" + hashlib.sha256(content.encode()).hexdigest()[:48]
+    """A command's key from its content alone (`keyed`): the same row imported twice, from
+    the same file or another, is the same command and is recorded once."""
+    return "import-" + hashlib.sha256(keyed(step).encode()).hexdigest()[:48]
+
+
+def keyed(step: Step) -> str:
+    """What a command's key is made of. Personal fields (the UPN) are named, never their
+    values: a key is kept beside the command and outlives an erasure (shared/commands.py
+    hashes them with the child's own key for the same reason), so an import records a
+    child's UPN once; a correction is a practitioner's."""
+    body = dict(step.body)
+    if isinstance(body.get(PERSONAL), dict):
+        body[PERSONAL] = sorted(body[PERSONAL])
+    if step.path.endswith(PERSONAL_DETAILS):
+        body = dict.fromkeys(body, "sealed")
+    return json.dumps([step.service, step.path, body], sort_keys=True, default=str)
 
 
 def rehearsed(plan: ImportPlan, today: date) -> ImportPlan:
@@ -146,6 +207,7 @@ def rehearsed(plan: ImportPlan, today: date) -> ImportPlan:
     children = dict(plan.children)
     for child, refusal in outcome.refused.items():
         origin = next(d for d in plan.children[child] if d.step is refusal.step)
-        problems.append(Problem(origin.file, origin.line, refusal.field, refusal.reason, child))
+        column = origin.column(refusal.field)
+        problems.append(Problem(origin.file, origin.line, column, refusal.reason, child))
         del children[child]
     return ImportPlan(children, problems, plan.rows, plan.reference)

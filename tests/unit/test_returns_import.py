@@ -12,7 +12,15 @@ from pathlib import Path
 from deploy.demo.county import plan
 from deploy.demo.journey import Step
 from deploy.returns.import_returns import read
-from deploy.returns.importing import Dated, ImportPlan, Problem, idempotency_key, merged, rehearsed
+from deploy.returns.importing import (
+    Dated,
+    ImportPlan,
+    Problem,
+    idempotency_key,
+    keyed,
+    merged,
+    rehearsed,
+)
 from deploy.returns.rehearsal import records_from_steps
 from services.projections.returns import cin_census, ssda903
 from services.projections.returns.facts import ChildRecord, CollectionYear
@@ -58,9 +66,52 @@ def test_returns_are_merged_by_child_each_command_once_in_the_order_of_its_day()
         ("cin.xml", "/children/CH1/characteristics"),
         ("header.csv", "/children/CH1/characteristics"),
     ]
-    assert c1[0].step.exists_ok, "a child the platform knows already is what was wanted"
     assert [d.day for d in c1] == sorted(d.day for d in c1)
     assert set(plan.children) == {"CH1", "CH2"}
+
+
+def test_a_child_known_before_birth_to_one_return_is_registered_unborn_then_born() -> None:
+    """The census knew the child before birth (a referral then); SSDA903 registers them born:
+    they are registered unborn, and born on the day SSDA903 gives."""
+    unborn = Step(
+        "case_events",
+        "/unborn-children",
+        {"child_id": "CH1", "expected_date_of_birth": "2020-03-01", "locality": "Exeter"},
+    )
+    cin = ImportPlan(children={"CH1": [Dated(date(1900, 1, 1), unborn, "cin.xml", 5)]})
+    ssda903 = ImportPlan(children={"CH1": [registration("CH1", born="2020-02-20")]})
+    [first, born] = merged([ssda903, cin]).children["CH1"]
+    assert first.step is unborn
+    assert (born.step.path, born.step.body) == (
+        "/children/CH1/births",
+        {"date_of_birth": "2020-02-20"},
+    )
+
+
+def test_returns_that_disagree_on_the_date_of_birth_import_neither() -> None:
+    plan = merged(
+        [
+            ImportPlan(children={"CH1": [registration("CH1", born="2012-02-01")]}),
+            ImportPlan(children={"CH1": [registration("CH1", born="2012-02-02", file="cin.xml")]}),
+        ]
+    )
+    assert plan.children == {}
+    [problem] = plan.problems
+    assert str(problem) == (
+        "cin.xml:2: date of birth: born 2012-02-02 here, 2012-02-01 in header.csv:2"
+    )
+
+
+def test_the_idempotency_key_never_holds_a_upn() -> None:
+    """A key outlives an erasure: it names the personal fields, never their values."""
+    upn = "A950000178301"
+    registered = registration("CH1").step
+    with_upn = Step("case_events", "/children", {**registered.body, "personal": {"upn": upn}})
+    details = Step("case_events", "/children/CH1/personal-details", {"upn": upn})
+    other = Step("case_events", "/children/CH1/personal-details", {"upn": "B950000178301"})
+    assert idempotency_key(details) == idempotency_key(other)
+    assert idempotency_key(with_upn) != idempotency_key(registered)
+    assert upn not in keyed(with_upn) and upn not in keyed(details)
 
 
 def test_a_child_with_a_problem_in_one_return_is_imported_from_none() -> None:

@@ -15,7 +15,7 @@ import pytest
 from contracts.ids import upn_check_letter
 from deploy.demo.county import plan as county_plan
 from deploy.demo.journey import Step
-from deploy.returns.from_cin import read_cin
+from deploy.returns.from_cin import element_of, read_cin, read_cins
 from deploy.returns.importing import ImportPlan, Problem, merged, rehearsed
 from deploy.returns.rehearsal import records_from_steps, rehearsed_children
 from services.projections.returns.cin_census import cin_census
@@ -281,10 +281,119 @@ HAND_MADE: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def journeys() -> list[Step]:
+# Children whose episodes are in both the 2025-26 and the 2026-27 census, each year's file
+# showing them differently: unborn at the end of the first year, born in the second; a primary
+# need the referral's outcome carried the first year, an assessment the second; one an
+# assessment found the first year, a plan started the second; a child protection plan reviewed
+# in both years, beside an enquiry that needed no conference concluded after the year began.
+ACROSS_YEARS: list[tuple[str, str, dict[str, Any]]] = [
+    ("XU1", "/unborn-children", {"expected_date_of_birth": "2026-05-01"}),
+    ("XU1", "/referrals", referral("2026-01-10", "3B")),
+    ("XU1", "/characteristics", chars("2026-01-10", "0")),
+    ("XU1", "/assessments", {"assessment_id": "A1", "start_date": "2026-01-11"}),
+    ("XU1", "/births", {"date_of_birth": "2026-04-25"}),
+    ("XU1", "/characteristics", chars("2026-04-25", "2")),
+    (
+        "XU1",
+        "/assessment-completions",
+        {"assessment_id": "A1", "completion_date": "2026-05-10", "factors": ["3B"]},
+    ),
+    (
+        "XU1",
+        "/child-in-need-plans",
+        {"plan_id": "P1", "start_date": "2026-05-11", "primary_need": "N1"},
+    ),
+    ("XA1", "/children", {"date_of_birth": "2018-01-01"}),
+    ("XA1", "/characteristics", chars("2026-02-01", "1")),
+    ("XA1", "/referrals", referral("2026-02-01", "2A")),
+    (
+        "XA1",
+        "/referral-outcomes",
+        {
+            "referral_id": "R1",
+            "decided_on": "2026-02-01",
+            "outcome": "assessment",
+            "primary_need": "N4",
+        },
+    ),
+    ("XA1", "/assessments", {"assessment_id": "A1", "start_date": "2026-02-02"}),
+    (
+        "XA1",
+        "/assessment-completions",
+        {
+            "assessment_id": "A1",
+            "completion_date": "2026-05-01",
+            "factors": ["21"],
+            "primary_need": "N9",
+        },
+    ),
+    (
+        "XA1",
+        "/episode-of-need-closures",
+        {"referral_id": "R1", "closed_on": "2026-06-01", "reason": "RC8"},
+    ),
+    ("XP1", "/children", {"date_of_birth": "2016-06-06"}),
+    ("XP1", "/characteristics", chars("2026-01-05", "1", "WIRI")),
+    ("XP1", "/referrals", referral("2026-01-05", "3A")),
+    ("XP1", "/assessments", {"assessment_id": "A1", "start_date": "2026-01-06"}),
+    (
+        "XP1",
+        "/assessment-completions",
+        {
+            "assessment_id": "A1",
+            "completion_date": "2026-02-01",
+            "factors": ["16A"],
+            "primary_need": "N5",
+        },
+    ),
+    (
+        "XP1",
+        "/child-in-need-plans",
+        {"plan_id": "P1", "start_date": "2026-04-10", "primary_need": "N3"},
+    ),
+    ("XC1", "/children", {"date_of_birth": "2012-03-03"}),
+    ("XC1", "/characteristics", chars("2025-09-01", "2", "WBRI", "HAND")),
+    ("XC1", "/referrals", referral("2025-09-01", "6")),
+    (
+        "XC1",
+        "/strategy-discussions",
+        {"discussion_id": "SD1", "discussion_date": "2025-09-02", "section_47_enquiry": True},
+    ),
+    (
+        "XC1",
+        "/section-47-outcomes",
+        {"discussion_id": "SD1", "concluded_on": "2025-09-10", "outcome": "icpc"},
+    ),
+    (
+        "XC1",
+        "/initial-child-protection-conferences",
+        {"conference_date": "2025-09-20", "plan_required": True},
+    ),
+    (
+        "XC1",
+        "/child-protection-plans",
+        {"plan_id": "CP1", "category": "EMO", "start_date": "2025-09-20"},
+    ),
+    ("XC1", "/child-protection-plan-reviews", {"plan_id": "CP1", "review_date": "2025-12-10"}),
+    (
+        "XC1",
+        "/strategy-discussions",
+        {"discussion_id": "SD2", "discussion_date": "2026-03-20", "section_47_enquiry": True},
+    ),
+    (
+        "XC1",
+        "/section-47-outcomes",
+        {"discussion_id": "SD2", "concluded_on": "2026-04-05", "outcome": "nfa"},
+    ),
+    ("XC1", "/child-protection-plan-reviews", {"plan_id": "CP1", "review_date": "2026-06-10"}),
+    ("XC1", "/child-protection-plan-endings", {"plan_id": "CP1", "end_date": "2026-09-01"}),
+]
+
+
+def journeys(made: list[tuple[str, str, dict[str, Any]]] = HAND_MADE) -> list[Step]:
     """The hand-made children's commands, as the demo county would send them."""
     steps = []
-    for child_id, path, body in HAND_MADE:
+    for child_id, path, body in made:
         if path in ("/children", "/unborn-children"):
             body = {"child_id": child_id, **body, "locality": "Exeter"}
         else:
@@ -326,27 +435,28 @@ def test_the_number_of_previous_plans_is_kept_though_the_plans_are_not_held(
 # -- what one Child becomes ----------------------------------------------------------------
 
 
-def message(*children: str) -> str:
+def message(*children: str, year: int = 2027) -> str:
+    """A census message of the year ending 31 March `year` (2027: 2026-27)."""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         "<Message>\n"
         "  <Header>\n"
         "    <CollectionDetails>\n"
         "      <Collection>CIN</Collection>\n"
-        "      <Year>2027</Year>\n"
-        "      <ReferenceDate>2027-03-31</ReferenceDate>\n"
+        f"      <Year>{year}</Year>\n"
+        f"      <ReferenceDate>{year}-03-31</ReferenceDate>\n"
         "    </CollectionDetails>\n"
         "  </Header>\n"
         "  <Children>\n" + "".join(children) + "  </Children>\n</Message>\n"
     )
 
 
-def child(child_id: str, *cin_details: str, ids: str = "") -> str:
+def child(child_id: str, *cin_details: str, ids: str = "", born: str = "2015-06-01") -> str:
     return (
         "    <Child>\n"
         "      <ChildIdentifiers>\n"
         f"        <LAchildID>{child_id}</LAchildID>\n{ids}"
-        "        <PersonBirthDate>2015-06-01</PersonBirthDate>\n"
+        f"        <PersonBirthDate>{born}</PersonBirthDate>\n"
         "        <Sex>F</Sex>\n"
         "      </ChildIdentifiers>\n"
         "      <ChildCharacteristics>\n"
@@ -715,4 +825,168 @@ def test_a_code_in_a_list_is_reported_at_its_own_element_and_other_faults_at_the
             "not true or false: 'maybe'",
             "FLAG",
         ),
+    ]
+
+
+def test_a_number_that_is_not_ascii_digits_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """'²' is a digit to str.isdigit, not a number to int: reported at its element."""
+    xml = message(
+        child("SUP", details(closed=False, extra=PROTECTION.replace(">0<", ">\u00b2<"))),
+        child("NEG", details(closed=False, extra=PROTECTION.replace(">0<", ">-1<"))),
+        child("GOOD", details(closed=False, extra=PROTECTION)),
+    )
+    plan = read_cin(write(tmp_path, xml), "Exeter")
+    assert set(plan.children) == {"GOOD"}
+    assert plan.problems == [
+        Problem(
+            FILE,
+            line(xml, "<NumberOfPreviousCPP>\u00b2"),
+            "NumberOfPreviousCPP",
+            "not a number: '\u00b2'",
+            "SUP",
+        ),
+        Problem(
+            FILE,
+            line(xml, "<NumberOfPreviousCPP>-1"),
+            "NumberOfPreviousCPP",
+            "not a number: '-1'",
+            "NEG",
+        ),
+    ]
+
+
+def test_a_refused_command_names_the_element_its_field_was_read_from(tmp_path: Path) -> None:
+    """A service refuses a field of a body (referral_date: in the future); the data team is
+    told the element (CINreferralDate)."""
+    xml = message(child("CH1", details(referral="2027-01-05", closed=False, nfa="true")))
+    plan = read_cin(write(tmp_path, xml), "Exeter")
+    assert plan.problems == []
+    [refused] = rehearsed(plan, TODAY).problems
+    assert (refused.line, refused.field) == (line(xml, "<CINdetails>"), "CINreferralDate")
+    origin = next(d for d in plan.children["CH1"] if d.step.path.endswith("/referrals"))
+    assert element_of(origin, "referral_date") == "CINreferralDate"
+    assert element_of(origin, "referral_id") == "referral_id"  # made by the reader
+
+
+# -- several years' files ----------------------------------------------------------------------
+
+LAST_YEAR = 2026  # the census of 2025-26
+ICPC_NOT_REQUIRED = (
+    "        <Section47>\n"
+    "          <S47ActualStartDate>2025-02-12</S47ActualStartDate>\n"
+    "          <ICPCnotRequired>true</ICPCnotRequired>\n"
+    "        </Section47>\n"
+)
+
+
+def years(tmp_path: Path, this_year: bytes | str, last_year: bytes | str) -> list[Path]:
+    """This year's file as a.xml and last year's as b.xml: the names sort the other way
+    from the years."""
+    return [write(tmp_path, this_year, "a.xml"), write(tmp_path, last_year, "b.xml")]
+
+
+@pytest.mark.parametrize("names", [("a.xml", "b.xml"), ("b.xml", "a.xml")])
+def test_the_demo_countys_two_years_read_together_in_any_name_order_export_the_same(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    records, upns = demo_county()
+    this_year = cin_census(records, YEAR, upns).xml
+    last_year = cin_census(records, CollectionYear(2025), upns).xml
+    paths = [write(tmp_path, this_year, names[0]), write(tmp_path, last_year, names[1])]
+    plan = read_cins(sorted(paths), "Exeter")
+    assert plan.problems == []
+    assert plan.rows == this_year.count(b"<CINdetails>") + last_year.count(b"<CINdetails>")
+    records_again, upns_again = decided(plan)
+    assert cin_census(records_again, YEAR, upns_again).xml == this_year
+    assert cin_census(records_again, CollectionYear(2025), upns_again).xml == last_year
+
+
+def test_the_hand_made_children_over_two_years_export_both_years_the_same(
+    tmp_path: Path,
+) -> None:
+    """Each year's file shows the child as it stood then (see ACROSS_YEARS; HAND_MADE's
+    referral with no further action decided after the year began is in both)."""
+    records, upns = records_from_steps(journeys(HAND_MADE + ACROSS_YEARS), TODAY)
+    this_year = cin_census(records, YEAR, upns).xml
+    last_year = cin_census(records, CollectionYear(2025), upns).xml
+    assert last_year.count(b"<Child>") == 5
+    for shown in (b"<ExpectedPersonBirthDate>2026-05-01", b"<CPPreviewDate>2025-12-10"):
+        assert shown in last_year and shown not in this_year
+    plan = read_cins(years(tmp_path, this_year, last_year), "Exeter")
+    assert plan.problems == []
+    records_again, upns_again = decided(plan)
+    assert cin_census(records_again, YEAR, upns_again).xml == this_year
+    assert cin_census(records_again, CollectionYear(2025), upns_again).xml == last_year
+
+
+def test_a_child_in_two_years_files_gets_each_command_once_as_the_later_year_says(
+    tmp_path: Path,
+) -> None:
+    """The same enquiry (no conference needed) in both years: one conclusion, dated by the
+    later year; a ReferralSource corrected in the later year: one referral, the later's."""
+    last = details("2025-02-10", "2A", closed=False, extra=ICPC_NOT_REQUIRED)
+    this = details("2025-02-10", "6", closed=False, extra=ICPC_NOT_REQUIRED)
+    paths = years(
+        tmp_path,
+        message(child("CH1", this), year=2027),
+        message(child("CH1", last), year=LAST_YEAR),
+    )
+    plan = rehearsed(read_cins(paths, "Exeter"), TODAY)
+    assert plan.problems == []
+    commands = [(d.step.path.removeprefix("/children/CH1"), d) for d in plan.children["CH1"]]
+    [referral] = [d for path, d in commands if path == "/referrals"]
+    assert (referral.step.body["source"], referral.file) == ("6", "a.xml")
+    [concluded] = [d for path, d in commands if path == "/section-47-outcomes"]
+    assert concluded.step.body["concluded_on"] == "2026-04-01"
+    assert concluded.file == "a.xml"
+
+
+def test_what_only_an_earlier_year_shows_is_kept_and_its_problems_named_in_its_file(
+    tmp_path: Path,
+) -> None:
+    """An assessment finished last year is not in this year's file: still imported, and a
+    code of it not in the DfE's list is reported in last year's file; a date of birth that
+    differs between the years is a problem naming both."""
+    finished = (
+        "        <Assessments>\n"
+        "          <AssessmentActualStartDate>2025-02-11</AssessmentActualStartDate>\n"
+        "          <AssessmentAuthorisationDate>2025-03-01</AssessmentAuthorisationDate>\n"
+        "          <FactorsIdentifiedAtAssessment>\n"
+        "            <AssessmentFactors>3B</AssessmentFactors>\n"
+        "          </FactorsIdentifiedAtAssessment>\n"
+        "        </Assessments>\n"
+    )
+    last = message(
+        child("GOOD", details("2025-02-10", closed=False, extra=finished)),
+        child("FACTOR", details("2025-02-10", closed=False, extra=finished.replace("3B", "8A"))),
+        child("BORN", details("2025-02-10", closed=False)),
+        year=LAST_YEAR,
+    )
+    this = message(
+        child("GOOD", details("2025-02-10", closed=False)),
+        child("FACTOR", details("2025-02-10", closed=False)),
+        child("BORN", details("2025-02-10", closed=False), born="2015-06-02"),
+    )
+    plan = read_cins(years(tmp_path, this, last), "Exeter")
+    assert set(plan.children) == {"GOOD"}
+    assert plan.problems == [
+        Problem(
+            "b.xml",
+            line(last, "<AssessmentFactors>8A"),
+            "AssessmentFactors",
+            "not a code of the DfE's list: '8A'",
+            "FACTOR",
+        ),
+        Problem(
+            "a.xml",
+            line(this, "<PersonBirthDate>2015-06-02"),
+            "PersonBirthDate",
+            "2015-06-02 differs from PersonBirthDate 2015-06-01 in b.xml line "
+            f"{line(last, '<PersonBirthDate>', 1, '<LAchildID>BORN')}: the child has one",
+            "BORN",
+        ),
+    ]
+    done = [d for d in plan.children["GOOD"] if d.step.path.endswith("/assessment-completions")]
+    assert [(d.file, d.line, d.step.body["factors"]) for d in done] == [
+        ("b.xml", line(last, "<AssessmentAuthorisationDate>"), ["3B"])
     ]

@@ -21,7 +21,7 @@ from deploy.demo.county import plan
 from deploy.returns.from_ssda903 import import_team, read_ssda903
 from deploy.returns.importing import ImportPlan, Problem
 from deploy.returns.rehearsal import records_from_steps, rehearsed_children
-from services.case_events.domain.reference import AddLocality, AddSocialWorker, AddTeam
+from services.case_events.domain.reference import AddSocialWorker, AddTeam
 from services.projections.returns import ssda903
 from services.projections.returns.facts import ChildRecord, CollectionYear
 
@@ -149,8 +149,7 @@ def test_the_reference_data_names_every_social_worker_in_the_import_team(
         for d in dated
         if d.step.path.endswith("/social-worker-allocations")
     }
-    locality, team, *workers = imported.reference
-    assert AddLocality.model_validate(locality.body).name == LOCALITY
+    team, *workers = imported.reference  # the locality is the council's: never added
     assert AddTeam.model_validate(team.body).team_id == import_team(LOCALITY)
     assert {AddSocialWorker.model_validate(w.body).worker_id for w in workers} == named
     assert all(step.exists_ok for step in imported.reference)
