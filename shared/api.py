@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.datastructures import State
 
 from shared.access import principal_of
+from shared.access_log import correlation_id_of
 from shared.aggregate import AlreadyRecorded, DomainRuleViolation
 from shared.application import UnknownStream
 from shared.audit import AuditLog
@@ -33,7 +34,7 @@ from shared.eventstore import (
     PostgresEventStore,
 )
 from shared.eventstore import request_hash as hash_of
-from shared.http import HealthCheck, instrument, operational_router
+from shared.http import HealthCheck, instrument, log_requests, operational_router
 from shared.migrations import EVENT_STORE_SQL
 from shared.security import secured_app
 from shared.settings import Settings
@@ -83,9 +84,10 @@ def command_context(
     extra: dict[str, Any] | None = None,
     personal_key: bytes | None = None,
 ) -> CommandContext:
-    """The context of a command: the actor is the token's user, agency and role. The request
-    hash never sees personal fields in the clear (`shared.commands.hashed_body`): give the
-    subject's key as `personal_key` when the body carries any."""
+    """The context of a command: the actor is the token's user, agency and role; the
+    correlation id is the request's (`CorrelationId`: a new one only outside a request). The
+    request hash never sees personal fields in the clear (`shared.commands.hashed_body`):
+    give the subject's key as `personal_key` when the body carries any."""
     return CommandContext(
         actor=principal.actor,
         correlation_id=correlation_id or new_event_id(),
@@ -103,7 +105,11 @@ IdempotencyKey = Annotated[
         description="Repeat a command with the same key and it is recorded once.",
     ),
 ]
-CorrelationId = Annotated[UUID | None, Header(alias="X-Correlation-Id")]
+# The request's correlation id, as the access log settled it (the caller's X-Correlation-Id
+# when a UUID, else a new one): the one its log lines carry and its events record. FastAPI
+# always fills it in (a handler's `= None` default is for a handler called directly, in a
+# test: `command_context` then makes one).
+CorrelationId = Annotated[UUID | None, Depends(correlation_id_of)]
 Caller = Annotated[Principal, Depends(principal_of)]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The stream version you last saw.")
@@ -215,6 +221,7 @@ def service_app(
     install_unavailable_handler(app)
     instrument(app)
     app.include_router(operational_router(settings.service, checks))
+    log_requests(app)
     return app
 
 

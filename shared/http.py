@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from shared.access import Permission, requires
+from shared.access_log import AccessLog
 from shared.logging import configure_logging, get_logger
 from shared.security import secured_app
 from shared.settings import Settings
@@ -75,6 +76,13 @@ def instrument(app: FastAPI) -> None:
     Instrumentator(excluded_handlers=["/health", "/metrics"]).instrument(app)
 
 
+def log_requests(app: FastAPI) -> None:
+    """The access log and the request's correlation id (shared/access_log.py). Call it last
+    of the app's middleware: added last, it runs first, so it sees every answer (the
+    refusals of authentication, body and rate limits too) and times the whole request."""
+    app.add_middleware(AccessLog)
+
+
 def worker_app(
     title: str,
     settings: Settings,
@@ -119,6 +127,7 @@ def worker_app(
 
     app = secured_app(settings, title=title, lifespan=lifespan)
     app.include_router(operational_router(settings.service, checks))
+    log_requests(app)
     return app
 
 

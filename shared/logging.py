@@ -1,4 +1,7 @@
-"""Structured logs: one JSON object per line (or readable console lines in development)."""
+"""Structured logs: one JSON object per line (or readable console lines in development).
+
+Every line carries the process's `service`, and a line written while an HTTP request is
+handled its `correlation_id` (bound by shared/access_log.py for the request's duration)."""
 
 from __future__ import annotations
 
@@ -40,7 +43,11 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at INFO/ERROR; warnings are enough.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
+    # The access log is the platform's own (shared/access_log.py: the route's template, never
+    # a child's id from the path, nor a query); uvicorn's would log the path as sent, and
+    # httpx logs every URL a process calls, query and all, at INFO.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 
 

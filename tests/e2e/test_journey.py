@@ -9,6 +9,7 @@ alerts raised by rule. Every event must be on its topic, in order.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import Infrastructure, auth, eventually, read_topic
+from tests.infrastructure import Infrastructure, auth, eventually, poll_until, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -316,3 +317,54 @@ async def test_a_young_persons_journey_through_every_service(
     assert ewo["causation_id"] is not None  # caused by the attendance event that tipped it
     rules = sorted(e["payload"]["rule"] for e in raised if e["event_type"] == "DriftAlertRaised")
     assert rules == ["no_contact", "pathway_plan_review_overdue"]
+
+
+async def test_a_requests_correlation_id_is_answered_recorded_on_its_events_and_logged(
+    platform: Platform, infra: Infrastructure
+) -> None:
+    """A command's X-Correlation-Id (a hand-written endpoint's, the registration, and a
+    generated one's, a referral) comes back in the response, is recorded on the events it
+    caused (as the relay published them), and is on the service's access log line, which
+    names the route's template and never the child."""
+    pr = Practitioner(platform)
+    child = f"C-{uuid.uuid4().hex[:10]}"
+    registered_as, referred_as = str(uuid.uuid4()), str(uuid.uuid4())
+    body = {"child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"}
+    answer = pr.post("case_events", "/children", body, **{"X-Correlation-Id": registered_as})
+    assert answer.headers["X-Correlation-Id"] == registered_as
+    referral = {"referral_id": "R-cid-1", "referral_date": "2024-01-08", "source": "6"}
+    answer = pr.post(
+        "case_events",
+        f"/children/{child}/referrals",
+        referral,
+        **{"X-Correlation-Id": referred_as},
+    )
+    assert answer.headers["X-Correlation-Id"] == referred_as
+
+    async def both_published() -> dict[str, str] | None:
+        records = await read_topic(infra.kafka_bootstrap, f"{platform.namespace}case-events")
+        found = [json.loads(r.value) for r in records if r.key.decode() == child]
+        by_type = {e["event_type"]: e["correlation_id"] for e in found}
+        return by_type if {"ChildRegistered", "ReferralReceived"} <= set(by_type) else None
+
+    by_type = await eventually(both_published, 60, 0.25, what=f"{child}'s events on the topic")
+    assert by_type == {"ChildRegistered": registered_as, "ReferralReceived": referred_as}
+
+    def logged() -> list[str] | None:
+        """The lines of the two requests (the processes log in the console format here)."""
+        text = platform.case_events.log_path.read_text(errors="replace")
+        ids = (f"correlation_id={registered_as}", f"correlation_id={referred_as}")
+        lines = [line for line in text.splitlines() if any(i in line for i in ids)]
+        return lines if sum("[http.access]" in line for line in lines) == 2 else None
+
+    lines = poll_until(logged, 30, 0.1, what="the two requests' access log lines")
+    fields = [dict(re.findall(r"(\w+)=(\S+)", x)) for x in lines if "[http.access]" in x]
+    access = [
+        (x["correlation_id"], x["method"], x["path"], x["status"], x["role"], x["agency"])
+        for x in fields
+    ]
+    assert access == [
+        (registered_as, "POST", "/children", "201", "practitioner", "council"),
+        (referred_as, "POST", "/children/{child_id}/referrals", "201", "practitioner", "council"),
+    ]
+    assert not [line for line in lines if child in line]

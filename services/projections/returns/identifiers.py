@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import httpx
 from fastapi import HTTPException
+from structlog.contextvars import get_contextvars
 
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -44,7 +45,11 @@ async def pupil_numbers(
                 r = await client.post(
                     "/returns/pupil-numbers",
                     json={"child_ids": ids[start : start + BATCH]},
-                    headers={"Authorization": authorization},
+                    headers={
+                        "Authorization": authorization,
+                        # The download's own id: case events' access line and audit share it.
+                        "X-Correlation-Id": str(get_contextvars().get("correlation_id", "")),
+                    },
                 )
             except httpx.HTTPError as e:
                 log.warning("case events could not be asked for the UPNs", error=repr(e))
