@@ -3,6 +3,8 @@ limits, request-body limits and security headers."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import math
 import re
@@ -261,9 +263,10 @@ def add_api_docs(app: FastAPI) -> None:
     document."""
     docs = [requires(Permission.API_DOCS)]
     title = app.title
+    document = functools.cache(lambda: documented(app.openapi()))
 
     async def openapi(request: Request) -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(document())
 
     async def swagger(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
@@ -299,6 +302,49 @@ def add_api_docs(app: FastAPI) -> None:
         app.add_api_route(
             path, endpoint, methods=["GET"], include_in_schema=False, dependencies=docs
         )
+
+
+BEARER = "bearer"
+# What every operation may answer besides its own: the gate, the limits and the database.
+EVERY_OPERATION: dict[str, str] = {
+    "401": "No valid bearer token (missing, forged, expired, or not from the council's issuer)",
+    "403": "The token's role or agency may not do this (the permission table, docs/security.md)",
+    "429": "Too many requests from this user or address: send again after `Retry-After` seconds",
+    "503": "A dependency (the database) is unavailable: send again after `Retry-After` seconds "
+    "(a command with the same `Idempotency-Key`, which is always safe)",
+}
+WITH_A_BODY: dict[str, str] = {
+    "413": "The body is larger than the service takes (`CSP_MAX_REQUEST_BYTES`; a bulk feed has "
+    "its own limit)",
+}
+
+
+def documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """An API's OpenAPI document as a client needs it: the bearer-token scheme every operation
+    requires (each service verifies the council identity provider's JWTs), and the answers
+    every operation may give besides its own (401, 403, 429, 503; 413 where a body is sent),
+    so a generated client handles them and a contract test expects them."""
+    out = copy.deepcopy(schema)
+    components = out.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[BEARER] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token from the council's identity provider (docs/security.md); "
+        "its role, agency and localities decide what the caller may do.",
+    }
+    out["security"] = [{BEARER: []}]
+    for operations in out.get("paths", {}).values():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            answers = {**EVERY_OPERATION, **(WITH_A_BODY if method in BODIES else {})}
+            for status, description in answers.items():
+                operation["responses"].setdefault(status, {"description": description})
+    return out
+
+
+BODIES = frozenset({"post", "put", "patch"})
 
 
 def secured_app(settings: Settings, sign_in: bool = False, **options: Any) -> FastAPI:

@@ -143,3 +143,26 @@ def test_every_other_response_keeps_the_strict_policy() -> None:
         assert {k: v for k, v in other.items() if k != "script-src"} == {
             k: v for k, v in page.items() if k != "script-src"
         }, path
+
+
+@pytest.mark.parametrize("service", sorted(apps.APPS))
+def test_the_openapi_document_declares_the_bearer_scheme_and_every_common_answer(
+    service: str,
+) -> None:
+    """A client generated from the document sends the token and handles the gate's, the
+    limits' and the database's answers, on every operation."""
+    document = client(service).get("/openapi.json").json()
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert document["security"] == [{"bearer": []}]
+    operations = [
+        (method, operation)
+        for path in document["paths"].values()
+        for method, operation in path.items()
+        if isinstance(operation, dict) and "responses" in operation
+    ]
+    assert operations
+    for method, operation in operations:
+        answers = set(operation["responses"])
+        assert {"401", "403", "429", "503"} <= answers, operation["operationId"]
+        assert ("413" in answers) == (method in {"post", "put", "patch"}), operation["operationId"]
