@@ -73,7 +73,15 @@ def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRoute
 
 def instrument(app: FastAPI) -> None:
     """Request counts and latencies by route on /metrics (exposed by operational_router)."""
-    Instrumentator(excluded_handlers=["/health", "/metrics"]).instrument(app)
+    Instrumentator(
+        excluded_handlers=["/health", "/metrics"],
+        should_group_status_codes=False,  # a 503 (database unavailable) is not any 5xx
+        should_exclude_streaming_duration=True,  # the live feed's stream: to its first byte
+    ).instrument(
+        app,
+        metric_namespace="csp",
+        latency_lowr_buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    )
 
 
 def log_requests(app: FastAPI) -> None:

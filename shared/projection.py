@@ -44,37 +44,47 @@ from shared.retry import keep_running
 
 log = get_logger(__name__)
 
+# Every metric the platform defines starts `csp_` (docs/operations.md, "Health and metrics";
+# the alert rules in deploy/prometheus/rules.yml read these names). Each counter of a runner's
+# topics starts at 0 with the runner, so Prometheus sees its first increase.
 APPLIED = Counter(
-    "projection_events_applied_total", "Events applied to read models", ["consumer", "topic"]
+    "csp_projection_events_applied_total", "Events applied to read models", ["consumer", "topic"]
 )
 DUPLICATES = Counter(
-    "projection_duplicates_skipped_total",
+    "csp_projection_duplicates_skipped_total",
     "Events skipped because their stream version was already applied",
     ["consumer", "topic"],
 )
 REWOUND = Counter(
-    "projection_rewinds_total",
+    "csp_projection_rewinds_total",
     "Times a partition was read again from its stored offset because the consumer "
     "was ahead of it (the database lost recent commits)",
     ["consumer", "topic"],
 )
 HELD_BACK = Counter(
-    "projection_out_of_order_total",
+    "csp_projection_out_of_order_total",
     "Events skipped because an earlier version of their stream was missing",
     ["consumer", "topic"],
 )
 DEAD_LETTERED = Counter(
-    "projection_dead_lettered_total",
+    "csp_projection_dead_lettered_total",
     "Messages sent to the dead-letter topic",
     ["consumer", "topic"],
 )
 OFFSET_LAG = Gauge(
-    "projection_offset_lag", "Messages on the topic not yet applied", ["consumer", "topic"]
+    "csp_projection_offset_lag", "Messages on the topic not yet applied", ["consumer", "topic"]
 )
 TIME_LAG = Gauge(
-    "projection_time_lag_seconds",
-    "Now minus the recorded-at time of the last applied event (0 when caught up)",
+    "csp_projection_time_lag_seconds",
+    "Now minus the recorded-at time of the last applied event while messages wait (0 when "
+    "caught up); while a batch is being applied, at least its oldest message's age",
     ["consumer", "topic"],
+)
+RETRIES = Counter(
+    "csp_projection_retries_total",
+    "Failures the runner backed off from and resumed after from its stored offsets, by what "
+    "failed (database, broker, conflict: a policy's append raced another writer)",
+    ["consumer", "cause"],
 )
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
@@ -248,6 +258,18 @@ class ProjectionRunner:
         self._to_commit: dict[TopicPartition, int] = {}
         self._beginnings: dict[TopicPartition, int] = {}  # first offset on each partition
         self._committed_at = 0.0
+        # The time lag as the last batch left it, and the Kafka timestamp (epoch seconds) of
+        # the oldest message of the batch being applied, by topic: Prometheus reads the larger
+        # age when it asks, so a runner stuck in a batch (its database gone, a partner feed's
+        # broker not acknowledging) shows a lag that grows rather than its last value.
+        self._reported_time_lag: dict[str, float] = dict.fromkeys(self._topics, 0.0)
+        self._applying_since: dict[str, float] = {}
+        for topic in self._topics:
+            for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED):
+                counter.labels(consumer_name, topic)
+            TIME_LAG.labels(consumer_name, topic).set_function(
+                functools.partial(self.time_lag, topic)
+            )
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -255,14 +277,23 @@ class ProjectionRunner:
         def failed(error: BaseException) -> None:
             self.healthy = False
             self.last_error = repr(error)
+            RETRIES.labels(self.consumer_name, failure_cause(error)).inc()
 
-        await keep_running(
-            functools.partial(self._consume_until_failure, stop),
-            stop,
-            transient=TRANSIENT,
-            on_failure=failed,
-            what="projection (resuming from stored offsets)",
-        )
+        try:
+            await keep_running(
+                functools.partial(self._consume_until_failure, stop),
+                stop,
+                transient=TRANSIENT,
+                on_failure=failed,
+                what="projection (resuming from stored offsets)",
+            )
+        finally:
+            # A runner that stopped (the boards' worker follows a rebuild into a consumer of
+            # another name) leaves no lag behind it to alert on.
+            for topic in self._topics:
+                for gauge in (OFFSET_LAG, TIME_LAG):
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(self.consumer_name, topic)
 
     async def _consume_until_failure(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -302,11 +333,18 @@ class ProjectionRunner:
                 for tp, records in more.items():
                     batches.setdefault(tp, []).extend(records)
                 count += sum(len(r) for r in more.values())
+            for tp, records in batches.items():
+                if records:  # kept through a failure: the same messages are fetched again
+                    oldest = min(r.timestamp for r in records) / 1000
+                    self._applying_since[tp.topic] = min(
+                        self._applying_since.get(tp.topic, oldest), oldest
+                    )
             async with self._lock:
                 assigned = consumer.assignment()
                 for tp, records in batches.items():
                     if records and tp in assigned:
                         await self._process(tp, records)
+            self._applying_since.clear()
             self._report_lag(consumer)
             self.healthy = True
             self.last_error = None
@@ -624,13 +662,20 @@ class ProjectionRunner:
             OFFSET_LAG.labels(self.consumer_name, topic).set(lag)
             last = self.progress[topic].last_recorded_at
             seconds = (datetime.now(UTC) - last).total_seconds() if last and lag else 0.0
-            TIME_LAG.labels(self.consumer_name, topic).set(seconds)
+            self._reported_time_lag[topic] = seconds
+
+    def time_lag(self, topic: str) -> float:
+        """The topic's time lag now: as the last batch left it, or the age of the oldest
+        message of the batch being applied if that is more."""
+        reported = self._reported_time_lag.get(topic, 0.0)
+        since = self._applying_since.get(topic)
+        return reported if since is None else max(reported, time.time() - since)
 
     def lag(self) -> dict[str, dict[str, float]]:
         return {
             topic: {
                 "offset_lag": OFFSET_LAG.labels(self.consumer_name, topic)._value.get(),
-                "time_lag_seconds": TIME_LAG.labels(self.consumer_name, topic)._value.get(),
+                "time_lag_seconds": self.time_lag(topic),
             }
             for topic in self._topics
         }
@@ -662,6 +707,15 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
             consumer=self._runner.consumer_name,
             partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
         )
+
+
+def failure_cause(error: BaseException) -> str:
+    """What the runner's loop failed on, as its retries metric says it: the broker (any Kafka
+    error), a conflict (a policy's append raced another writer: decided again), or the
+    database (PostgreSQL's errors, a connection refused or reset)."""
+    if isinstance(error, ConcurrencyConflict):
+        return "conflict"
+    return "broker" if isinstance(error, KafkaError) else "database"
 
 
 def _short(error: BaseException) -> str:

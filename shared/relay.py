@@ -25,15 +25,30 @@ from shared.retry import keep_running, pause
 
 log = get_logger(__name__)
 
-PUBLISHED = Counter("relay_events_published_total", "Events published by the relay", ["topic"])
+# Every metric the platform defines starts `csp_` (docs/operations.md, "Health and metrics";
+# the alert rules in deploy/prometheus/rules.yml read these names).
+PUBLISHED = Counter("csp_relay_events_published_total", "Events published by the relay", ["topic"])
 LAST_POSITION = Gauge(
-    "relay_last_position", "Global position of the last published event", ["topic"]
+    "csp_relay_last_position", "Global position of the last published event", ["topic"]
 )
 TIME_LAG = Gauge(
-    "relay_time_lag_seconds",
-    "Now minus the recorded-at time of the last published event",
+    "csp_relay_time_lag_seconds",
+    "Now minus the recorded-at time of the oldest event read and not yet acknowledged by "
+    "Kafka (0 when every event is published): grows while the broker stalls",
     ["topic"],
 )
+RETRIES = Counter(
+    "csp_relay_retries_total",
+    "Failures the relay backed off from and retried, by what failed (database, broker)",
+    ["topic", "cause"],
+)
+
+
+def failure_cause(error: BaseException) -> str:
+    """What a worker's loop failed on, as its retries metric says it: the broker (any Kafka
+    error, a timeout waiting for acknowledgements among them) or the database (PostgreSQL's
+    errors, a connection refused or reset)."""
+    return "broker" if isinstance(error, KafkaError) else "database"
 
 
 def event_headers(
@@ -64,6 +79,18 @@ class Relay:
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self.healthy = False
+        # The recorded-at time of the oldest event read and not yet acknowledged: the time
+        # lag is measured from it when Prometheus asks, so a relay stuck on a broker that
+        # stopped acknowledging shows a lag that grows (a value set after each batch would
+        # stay at its last, healthy value while nothing is published).
+        self._waiting_since: datetime | None = None
+        PUBLISHED.labels(topic)  # 0 from the start, so the first events are an increase
+        TIME_LAG.labels(topic).set_function(self.time_lag)
+
+    def time_lag(self) -> float:
+        """Seconds the oldest event read and not yet acknowledged has waited (0: none)."""
+        since = self._waiting_since
+        return 0.0 if since is None else max((datetime.now(UTC) - since).total_seconds(), 0.0)
 
     async def checkpoint(self) -> Cursor:
         row = await self._pool.fetchrow(
@@ -89,6 +116,8 @@ class Relay:
         batch = await self._store.read_all(cursor, self._batch_size)
         if not batch:
             return cursor
+        if self._waiting_since is None:  # kept through a failure: the same events wait
+            self._waiting_since = batch[0][1].recorded_at
         deliveries = []
         for _, envelope in batch:
             deliveries.append(
@@ -102,11 +131,11 @@ class Relay:
                 )
             )
         await asyncio.gather(*deliveries)  # every event acknowledged before the checkpoint
-        last_cursor, last = batch[-1]
+        last_cursor, _ = batch[-1]
         await self._save_checkpoint(last_cursor)
+        self._waiting_since = None
         PUBLISHED.labels(self._topic).inc(len(batch))
         LAST_POSITION.labels(self._topic).set(last_cursor.position)
-        TIME_LAG.labels(self._topic).set((datetime.now(UTC) - last.recorded_at).total_seconds())
         return last_cursor
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -117,6 +146,7 @@ class Relay:
 
         def failed(error: BaseException) -> None:
             self.healthy = False
+            RETRIES.labels(self._topic, failure_cause(error)).inc()
 
         await keep_running(
             publish_until_failure,
@@ -142,7 +172,6 @@ class Relay:
                 if new_cursor != cursor:
                     cursor = new_cursor
                     continue  # there may be more: read again at once
-                TIME_LAG.labels(self._topic).set(0)
                 await pause(self._wake, self._poll_interval_s)  # a NOTIFY, or the poll
         finally:
             try:

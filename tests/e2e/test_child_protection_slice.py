@@ -137,9 +137,9 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
     }
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text
-    assert "projection_offset_lag" in runner_metrics
-    assert "projection_time_lag_seconds" in runner_metrics
+    assert "csp_projection_offset_lag" in runner_metrics
+    assert "csp_projection_time_lag_seconds" in runner_metrics
     assert (
-        "relay_events_published_total"
+        "csp_relay_events_published_total"
         in OPERATIONS.get(f"{platform.case_events_worker.url}/metrics").text
     )

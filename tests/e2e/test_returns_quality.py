@@ -355,7 +355,7 @@ def measured(platform: Platform) -> str:
     check, as the worker measured them (count, mean, and the buckets)."""
     text = OPERATIONS.get(f"{platform.projections_worker.url}/metrics", timeout=30).text
     said = []
-    for name in ("returns_quality_delay_seconds", "returns_quality_check_seconds"):
+    for name in ("csp_returns_quality_delay_seconds", "csp_returns_quality_check_seconds"):
         values = {
             line.split(" ")[0]: float(line.split(" ")[1])
             for line in text.splitlines()

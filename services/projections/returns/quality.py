@@ -132,14 +132,15 @@ DROPPED: dict[str, dict[str, str]] = {
 }
 UPN_ELEMENTS = frozenset({"UPN", "FormerUPN"})  # the XSD's checks of a UPN's value, dropped
 
-WAITING = Gauge("returns_quality_waiting", "Children events touched, not checked again yet")
+# The platform's metrics all start `csp_` (docs/operations.md, "Health and metrics").
+WAITING = Gauge("csp_returns_quality_waiting", "Children events touched, not checked again yet")
 CHECKS = Histogram(
-    "returns_quality_check_seconds",
+    "csp_returns_quality_check_seconds",
     "How long a check of a batch of children took (reading, deriving, validating, writing)",
     buckets=(0.5, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 60),
 )
 DELAY = Histogram(
-    "returns_quality_delay_seconds",
+    "csp_returns_quality_delay_seconds",
     "From a child's first touch to its issues on the board",
     buckets=(0.5, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300, 600),
 )
