@@ -2,7 +2,7 @@
 # Installs what the local stack needs on a fresh machine, and nothing twice:
 #   the Python virtualenv (.venv) with the locked dependencies (hashes checked),
 #   the Apache Kafka broker jars from Maven Central (deploy/kafka/lib),
-#   the PostgreSQL server from Debian's packages when it is missing.
+#   the PostgreSQL server and Prometheus from Debian's packages when they are missing.
 # Usage: deploy/local/bootstrap.sh [--test]   (--test adds what only the tests need)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,7 +29,20 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql
 fi
 
-# 3. Python virtualenv with the locked dependencies: requirements-dev.lock pins every
+# 3. Prometheus and promtool (Debian's prometheus package): `make run` starts Prometheus to
+#    scrape every process and evaluate the alert rules (deploy/prometheus/rules.yml); `make
+#    test` checks and unit-tests those rules with promtool. Without the node exporter it
+#    recommends; should the package have started a system service, it is stopped and disabled
+#    (the local stack runs its own, on a port of its own).
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  say "installing Prometheus and promtool (Debian package prometheus)"
+  apt_install --no-install-recommends prometheus
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+
+# 4. Python virtualenv with the locked dependencies: requirements-dev.lock pins every
 #    transitive dependency (runtime, dev and the build backend) with its hashes, and pip
 #    refuses anything else; then the project itself, editable, resolving nothing more and
 #    built with the locked setuptools. Re-installed when the lock or pyproject.toml changes
@@ -52,7 +65,7 @@ if [ ! -f "$stamp" ]; then
   fi
 fi
 
-# 4. Kafka broker jars from Maven Central (cached in ~/.m2 and deploy/kafka/lib).
+# 5. Kafka broker jars from Maven Central (cached in ~/.m2 and deploy/kafka/lib).
 jars_stamp="deploy/kafka/lib/.fetched-$(sha256sum deploy/kafka/pom.xml | cut -c1-16)"
 if [ ! -f "$jars_stamp" ]; then
   say "fetching the Apache Kafka broker jars from Maven Central"
@@ -61,7 +74,7 @@ if [ ! -f "$jars_stamp" ]; then
   touch "$jars_stamp"
 fi
 
-# 5. The dashboard's front-end assets (GOV.UK Design System) from the npm registry: the
+# 6. The dashboard's front-end assets (GOV.UK Design System) from the npm registry: the
 #    platform serves them itself, so the dashboard works offline (no CDN).
 assets=services/projections/dashboard
 assets_stamp="$assets/node_modules/.installed-$(sha256sum $assets/package-lock.json | cut -c1-16)"
@@ -72,7 +85,7 @@ if [ ! -f "$assets_stamp" ]; then
   touch "$assets_stamp"
 fi
 
-# 6. The DfE's validation rules for the statutory returns (docs/returns.md), in a virtualenv
+# 7. The DfE's validation rules for the statutory returns (docs/returns.md), in a virtualenv
 #    of their own (.venv-returns): Data to Insight's validators pin pandas < 2, the platform
 #    does not. Both locks hashed; liiatools (the DfE's schemas and Ofsted's data map) without
 #    its dependencies, since only its data files are read.
@@ -99,7 +112,7 @@ elif [ ! -f "$returns_stamp" ]; then
   touch "$returns_stamp"
 fi
 
-# 7. For the tests only: docker-compose (Debian) validates docker-compose.yml (no engine
+# 8. For the tests only: docker-compose (Debian) validates docker-compose.yml (no engine
 #    needed), and Debian's Chromium runs the dashboard's browser tests (Playwright drives it;
 #    it cannot download a browser of its own here).
 if [ "${1:-}" = "--test" ]; then

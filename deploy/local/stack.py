@@ -7,10 +7,12 @@
 `run` prepares the data folders once (initdb, Kafka storage format), provisions the
 databases and each service's roles (deploy/database.py, as the superuser, on a PostgreSQL it
 starts and stops for the purpose), writes a Procfile giving each process its own role and
-only the keys it uses, and hands over to honcho, which starts PostgreSQL, Kafka and every
-service process, prefixes their logs, and stops them all on Ctrl-C (or `make stop`). Data
-persists under CSP_STATE_DIR (default .local/run). The same class starts the infrastructure
-for the tests, in a folder of their own and on other ports.
+only the keys it uses, and hands over to honcho, which starts PostgreSQL, Kafka, every
+service process and Prometheus (scraping every process's /metrics with the operations role's
+token, the alert rules of deploy/prometheus/rules.yml loaded), prefixes their logs, and stops
+them all on Ctrl-C (or `make stop`). Data persists under CSP_STATE_DIR (default .local/run).
+The same class starts the infrastructure for the tests, in a folder of their own and on other
+ports.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import base64
 import ctypes
 import datetime
+import json
 import os
 import pwd
 import secrets
@@ -47,6 +50,9 @@ from shared.private_files import write_private
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
 KAFKA_LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
+ALERT_RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
+# Prometheus's port: in the gap between the APIs (base+0..5) and the workers (base+10..15).
+PROMETHEUS_OFFSET = 9
 
 
 @dataclass(frozen=True)
@@ -475,6 +481,66 @@ class LocalStack:
                 server.send_signal(signal.SIGINT)  # fast shutdown
                 server.wait(timeout=60)
 
+    # -- Prometheus ------------------------------------------------------------------------
+
+    @property
+    def prometheus_port(self) -> int:
+        return int(os.environ.get("CSP_PROMETHEUS_PORT") or self.http_base + PROMETHEUS_OFFSET)
+
+    @property
+    def prometheus_dir(self) -> Path:
+        return self.state_dir / "prometheus"
+
+    @property
+    def metrics_token_file(self) -> Path:
+        """Prometheus's bearer token (the operations role: docs/security.md); Prometheus
+        reads the file at every scrape, so renewing it needs no reload."""
+        return self.prometheus_dir / "operations.jwt"
+
+    def write_metrics_token(self) -> None:
+        token = self.issuer.token("prometheus", "council", "operations", hours=12)
+        write_private(self.metrics_token_file, token + "\n")
+
+    def prometheus_config(self) -> dict[str, Any]:
+        """Every service process scraped (labelled with its process, service and role) with
+        the operations role's token, and the alert rules. JSON is YAML, as Prometheus reads."""
+        return {
+            "global": {"scrape_interval": "5s", "evaluation_interval": "15s"},
+            "rule_files": [str(ALERT_RULES)],
+            "scrape_configs": [
+                {
+                    "job_name": "prometheus",
+                    "static_configs": [{"targets": [f"127.0.0.1:{self.prometheus_port}"]}],
+                },
+                {
+                    "job_name": "platform",
+                    "authorization": {
+                        "type": "Bearer",
+                        "credentials_file": str(self.metrics_token_file),
+                    },
+                    "static_configs": [
+                        {
+                            "targets": [f"127.0.0.1:{p.port}"],
+                            "labels": {"process": p.name, "service": p.service, "role": p.role},
+                        }
+                        for p in self.processes()
+                    ],
+                },
+            ],
+        }
+
+    def prometheus_argv(self, binary: str) -> list[str]:
+        config = self.prometheus_dir / "prometheus.yml"
+        write_private(config, json.dumps(self.prometheus_config(), indent=2) + "\n")
+        return [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.prometheus_dir / 'data'}",
+            "--storage.tsdb.retention.time=15d",
+            f"--web.listen-address=127.0.0.1:{self.prometheus_port}",
+            "--log.level=warn",
+        ]
+
     # -- the services ----------------------------------------------------------------------
 
     def environment(self) -> dict[str, str]:
@@ -536,6 +602,7 @@ class LocalStack:
                 }.items()
             )
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
+        lines.append(f"prometheus: {me} prometheus")
         lines.append(f"ready: {me} ready")
         return "\n".join(lines) + "\n"
 
@@ -555,6 +622,7 @@ class LocalStack:
             "Escalations API docs": f"http://127.0.0.1:{base + 4}/docs",
             "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
+            "Prometheus (targets, alerts)": f"http://127.0.0.1:{self.prometheus_port}/",
         }
 
 
@@ -687,12 +755,31 @@ def cmd_kafka(stack: LocalStack) -> None:
     _supervise(broker, signal.SIGTERM, after=lambda: not clients_connected(stack.kafka_port))
 
 
+def cmd_prometheus(stack: LocalStack) -> None:
+    """Prometheus with the stack's configuration, its token renewed every hour (each lasts
+    12 hours; Prometheus reads the file at every scrape)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise SystemExit("prometheus is not installed: run deploy/local/bootstrap.sh")
+    stack.prometheus_dir.mkdir(parents=True, exist_ok=True)
+    stack.write_metrics_token()
+
+    def renew() -> None:
+        while True:
+            time.sleep(3600)
+            stack.write_metrics_token()
+
+    threading.Thread(target=renew, daemon=True).start()
+    _supervise(_spawn_server(stack.prometheus_argv(binary), signal.SIGTERM), signal.SIGTERM)
+
+
 def cmd_ready(stack: LocalStack) -> None:
     """Wait for every process's /health, print the URLs, then keep watching health."""
     import httpx
 
     started = float(os.environ.get("CSP_STARTED_AT", time.time()))
     pending = {p.name: f"http://127.0.0.1:{p.port}/health" for p in stack.processes()}
+    pending["prometheus"] = f"http://127.0.0.1:{stack.prometheus_port}/-/ready"
     deadline = time.monotonic() + 300
     while pending and time.monotonic() < deadline:
         for name, url in list(pending.items()):
@@ -771,9 +858,14 @@ def cmd_run(stack: LocalStack) -> None:
     stack.state_dir.mkdir(parents=True, exist_ok=True)
     stack.init_postgres()
     stack.init_kafka()
-    busy = [port for port in (stack.postgres_port, stack.kafka_port) if port_open(port)]
+    ports = (stack.postgres_port, stack.kafka_port, stack.prometheus_port)
+    busy = [port for port in ports if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
+    if shutil.which("prometheus") is None:
+        raise SystemExit(
+            "prometheus is not installed: run deploy/local/bootstrap.sh (make run does)"
+        )
     stack.provision_with_own_postgres()
     # The Procfile holds each process's own secrets; services.env nothing secret.
     procfile, env_file = stack.state_dir / "Procfile", stack.state_dir / "services.env"
@@ -819,7 +911,9 @@ def _alive(pid: int) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m deploy.local.stack")
-    parser.add_argument("command", choices=["run", "stop", "postgres", "kafka", "ready", "env"])
+    parser.add_argument(
+        "command", choices=["run", "stop", "postgres", "kafka", "prometheus", "ready", "env"]
+    )
     command = parser.parse_args().command
     stack = LocalStack()
     if command == "env":
@@ -832,6 +926,7 @@ def main() -> None:
         "stop": cmd_stop,
         "postgres": cmd_postgres,
         "kafka": cmd_kafka,
+        "prometheus": cmd_prometheus,
         "ready": cmd_ready,
     }[command](stack)
 

@@ -1,4 +1,5 @@
-"""`make run`'s stack: starts, answers on the URLs it prints, stops, restarts on its data."""
+"""`make run`'s stack: starts, answers on the URLs it prints (Prometheus's among them, every
+process a target that is up), stops, restarts on its data."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from deploy.local.stack import ROOT, port_open
+from deploy.local.stack import PROMETHEUS_OFFSET, ROOT, port_open, service_processes
 from tests.infrastructure import free_port, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -93,7 +95,13 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         first_s = first.wait_up(240)
         urls = first.urls()
         assert len(urls) >= 3
+        prometheus = f"http://127.0.0.1:{base + PROMETHEUS_OFFSET}/"
+        assert prometheus in urls
+        _every_process_is_an_up_target(prometheus, base)
         for url in urls:
+            if url == prometheus:  # its own UI, no sign-in: on the loopback address only
+                assert httpx.get(url, timeout=10, follow_redirects=True).status_code == 200
+                continue
             # The tokens `make run` mints: the share audit is for information governance.
             user = "information-governance" if url.endswith("/shares") else "manager"
             token = (state / "tokens" / f"{user}.jwt").read_text().strip()
@@ -125,10 +133,36 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         _remove_postgres_data(state)
 
 
+def _every_process_is_an_up_target(prometheus: str, base: int) -> None:
+    """Prometheus scrapes every process's /metrics with the operations token: each target
+    up (the first scrapes come within the 5 s interval of the start)."""
+    wanted = {p.name: f"127.0.0.1:{p.port}" for p in service_processes(base)}
+
+    def targets() -> dict[str, Any] | None:
+        answer = httpx.get(f"{prometheus}api/v1/targets", timeout=5).json()
+        active = answer["data"]["activeTargets"]
+        platform = {t["labels"]["process"]: t for t in active if t["labels"]["job"] == "platform"}
+        if set(platform) == set(wanted) and all(t["health"] == "up" for t in active):
+            return platform
+        return None
+
+    try:
+        platform = poll_until(targets, 60, 1.0, "every Prometheus target to be up")
+    except TimeoutError:
+        active = httpx.get(f"{prometheus}api/v1/targets", timeout=5).json()["data"]
+        raise AssertionError(
+            [(t["labels"], t["health"], t["lastError"]) for t in active["activeTargets"]]
+        ) from None
+    assert {n: t["labels"]["instance"] for n, t in platform.items()} == wanted
+    rules = httpx.get(f"{prometheus}api/v1/rules", timeout=5).json()["data"]["groups"]
+    assert any(r["name"] == "RelayStalled" for g in rules for r in g["rules"])  # rules loaded
+
+
 def _anything_listening(base: int, env: dict[str, str]) -> bool:
     ports = [
         base,
         base + 1,
+        base + PROMETHEUS_OFFSET,
         base + 10,
         base + 11,
         int(env["CSP_POSTGRES_PORT"]),

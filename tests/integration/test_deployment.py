@@ -23,6 +23,8 @@ SECRETS = {
         "CSP_AUTH_JWKS",
         "CSP_AUTH_ISSUER",
         "CSP_KAFKA_ADMIN_PASSWORD",
+        "CSP_METRICS_TOKEN_FILE",
+        "CSP_GRAFANA_ADMIN_PASSWORD",
         *(f"CSP_KAFKA_PASSWORD_{password_variable(u)}" for u in users()),
         *(database.password_variable(n) for n in [*database.SERVICES, database.SUBJECT_ACCESS]),
     ]
