@@ -6,6 +6,8 @@
     python -m bench.harness --only returns   # the statutory returns' figures only (a few
                                        # minutes): their section of docs/benchmarks.md and
                                        # bench/results/returns.json (bench/returns.py)
+    python -m bench.harness --only returns-import   # the import of past returns' figure
+                                       # only, merged into that section and returns.json
 
 Each figure is measured beside its baseline in the same run, on the same PostgreSQL and the
 same Kafka broker (started like the tests start them: tests/infrastructure.py), so the ratio
@@ -82,6 +84,7 @@ class Sizes:
     returns_quality_seconds: float  # commands offered while the data-quality board is timed
     returns_quality_rate: float  # commands/s offered then
     returns_quality_county: float  # the demo county whose case-events journeys are offered
+    returns_import_scale: float  # the demo county whose past returns are imported
 
     @staticmethod
     def full() -> Sizes:
@@ -100,6 +103,7 @@ class Sizes:
             returns_quality_seconds=60,
             returns_quality_rate=50,
             returns_quality_county=0.1,
+            returns_import_scale=0.15,
         )
 
     @staticmethod
@@ -119,6 +123,7 @@ class Sizes:
             returns_quality_seconds=4,
             returns_quality_rate=10,
             returns_quality_county=0.01,
+            returns_import_scale=0.01,
         )
 
 
@@ -718,19 +723,26 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
 
 async def returns_figures(infra: Infrastructure, sizes: Sizes) -> dict[str, Any]:
     """The statutory returns' figures (bench/returns.py): export times, the data-quality
-    board's delay."""
+    board's delay, the import's rate."""
     return await statutory_returns.figures(
         infra,
         sizes.returns_scales,
         sizes.returns_quality_seconds,
         sizes.returns_quality_rate,
         sizes.returns_quality_county,
+        sizes.returns_import_scale,
     )
 
 
 async def returns_only(sizes: Sizes) -> dict[str, Any]:
     with infrastructure() as infra:
         return {"machine": machine(), **await returns_figures(infra, sizes)}
+
+
+async def returns_import_only(sizes: Sizes) -> dict[str, Any]:
+    with infrastructure() as infra:
+        figure = await statutory_returns.import_figure(infra, sizes.returns_import_scale)
+        return {**figure, "machine": machine()}
 
 
 async def only(figure: str, sizes: Sizes, runs: int) -> None:
@@ -769,10 +781,10 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     parser.add_argument(
         "--only",
-        choices=["appends", "feed", "rebuild", "returns"],
+        choices=["appends", "feed", "rebuild", "returns", "returns-import"],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
-        " unless --smoke)",
+        " unless --smoke; returns-import: the import's figure alone, merged into them)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
@@ -784,6 +796,13 @@ def main() -> None:
         print("\n".join(statutory_returns.section(figures)))
         if not args.smoke:
             written = statutory_returns.record(figures, DOC, RESULTS.parent)
+            print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
+        return
+    if args.only == "returns-import":
+        figure = asyncio.run(returns_import_only(sizes))
+        print("\n".join(statutory_returns.import_lines(figure)))
+        if not args.smoke:
+            written = statutory_returns.record_import(figure, DOC, RESULTS.parent)
             print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
         return
     if args.only:

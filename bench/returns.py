@@ -24,8 +24,10 @@ live data-quality board while the platform is busy.
 from __future__ import annotations
 
 import asyncio
+import csv
 import gc
 import json
+import tempfile
 import time
 import uuid
 from collections import defaultdict, deque
@@ -34,13 +36,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import asyncpg
 import httpx
 
 from contracts.education.events import SchoolEnrolled, SchoolLeft
 from deploy.demo.county import Step, plan, waited_out
-from deploy.returns.rehearsal import ACTOR, NOT_DECIDED_HERE, Refused, Rehearsal
+from deploy.returns import import_returns
+from deploy.returns.importing import rehearsed
+from deploy.returns.rehearsal import (
+    ACTOR,
+    NOT_DECIDED_HERE,
+    Refused,
+    Rehearsal,
+    records_from_steps,
+)
 from services.education.domain.commands import RecordRegisterFeed
 from services.education.domain.learner import Learner, attendance_events, enrolments
 from services.projections.builds import BUILDS_SQL, ensure_live_build, reading
@@ -66,7 +77,7 @@ MANAGER = TEST_ISSUER.headers("bench-returns-manager", "council", "manager")
 OPERATIONS = TEST_ISSUER.headers("bench-returns-operations", "council", "operations")
 # The checker's own histograms (services/projections/returns/quality.py): a batch's check,
 # and a child's wait from its first touch to its issues written.
-CHECKER_METRICS = ("returns_quality_check_seconds", "returns_quality_delay_seconds")
+CHECKER_METRICS = ("csp_returns_quality_check_seconds", "csp_returns_quality_delay_seconds")
 # The planted children's locality: one the demo county never registers a child in, so the
 # board's council view asked for it names only them (tests/reference_data.py seeds it).
 PLANTED_LOCALITY = "Westward"
@@ -513,16 +524,19 @@ async def post(
     return False
 
 
-def start(infra: Infrastructure, namespace: str) -> dict[str, ServiceProcess]:
-    """Case events and the projections (API and worker each), the worker checking the
-    returns (its validators' process started by it)."""
+def start(
+    infra: Infrastructure, namespace: str, services: Sequence[str] = ("case_events", "projections")
+) -> dict[str, ServiceProcess]:
+    """The services' processes (API and worker each), healthy: case events and the
+    projections unless told otherwise, the projections' worker checking the returns (its
+    validators' process started by it)."""
     env = infra.env(
         namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second", CSP_RETURNS_CHECK="true"
     )
     logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
     processes = {
         f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
-        for svc in ("case_events", "projections")
+        for svc in services
         for role in ("api", "worker")
     }
     for p in processes.values():
@@ -786,6 +800,171 @@ async def quality_figure(
     }
 
 
+# -- 3. importing past returns -----------------------------------------------------------------
+
+# The services an import sends commands to (deploy/returns/import_returns.py), and the
+# locality its children are registered in: a demo locality the test council's reference data
+# has (tests/reference_data.py).
+IMPORT_SERVICES = ("case_events", "accommodation", "education", "escalations")
+IMPORT_LOCALITY = "Exeter"
+STAGING = "import_baseline"  # the baseline's schema, dropped after it
+
+
+def county_returns(scale: float, day: date, into: Path) -> tuple[int, int]:
+    """The demo county at `scale` as a council keeps its past returns: its records made in
+    memory by the services' own aggregates, SSDA903 of this year and last in their folders
+    and each year's CIN census (as tests/unit/test_returns_import.py `written` writes them);
+    how many files, and their bytes."""
+    work = plan(SEED, scale, day)
+    records, upns = records_from_steps(
+        (s for j in work.journeys + work.later for s in j.steps), day
+    )
+    la = Settings.model_fields["local_authority"].default
+    this = CollectionYear.of(day)
+    for year in (this, this.previous):
+        folder = into / year.label
+        folder.mkdir(parents=True)
+        for name, text in ssda903.files(ssda903.ssda903(records, year, upns, day)).items():
+            (folder / name).write_text(text)
+        census = cin_census.cin_census(records, year, upns, la)
+        (into / f"cin-census-{year.label}.xml").write_bytes(census.xml)
+    files = list(into.rglob("*.*"))
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+Table = tuple[list[str], list[tuple[str, ...]]]  # a staging table's columns, its rows
+
+
+def staged(folder: Path) -> dict[str, Table]:
+    """The files' rows as the baseline COPYs them, every value text: each CSV's rows under its
+    header's columns, and one row per CIN census child (its LAchildID and its element as
+    XML), read with the standard library's csv and ElementTree (expat, as the import's CIN
+    reader)."""
+    tables: dict[str, Table] = {}
+    for i, path in enumerate(sorted(folder.rglob("*.csv"))):
+        with path.open(newline="") as f:
+            header, *rows = csv.reader(f)
+        tables[f"t{i}_{path.stem}"] = (header, [tuple(r) for r in rows if r])
+    for i, path in enumerate(sorted(folder.rglob("*.xml"))):
+        children = [
+            (child.findtext("ChildIdentifiers/LAchildID") or "", ElementTree.tostring(child))
+            for child in ElementTree.parse(path).getroot().iter("Child")
+        ]
+        tables[f"x{i}_children"] = (
+            ["la_child_id", "child"],
+            [(k, xml.decode()) for k, xml in children],
+        )
+    return tables
+
+
+async def copied(dsn: str, tables: Mapping[str, Table]) -> float:
+    """Seconds to COPY the rows into unlogged staging tables of text columns, made first (not
+    timed) in the database `dsn` names, dropped after."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {STAGING}")
+        for name, (columns, _) in tables.items():
+            text = ", ".join(f'"{c}" text' for c in columns)
+            await conn.execute(f'CREATE UNLOGGED TABLE {STAGING}."{name}" ({text})')
+        started = time.perf_counter()
+        for name, (columns, rows) in tables.items():
+            await conn.copy_records_to_table(
+                name, records=rows, columns=columns, schema_name=STAGING
+            )
+        return time.perf_counter() - started
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {STAGING} CASCADE")
+        await conn.close()
+
+
+async def imported(folder: Path, urls: Mapping[str, str], day: date) -> dict[str, Any]:
+    """One import of the files, as `python -m deploy.returns.import_returns` does it (without
+    its progress bar), timed in its parts: read, rehearsed, recorded through the APIs."""
+    gc.collect()  # the previous import's garbage is not this one's to pay for
+    started = time.perf_counter()
+    read_plan = import_returns.read(folder, IMPORT_LOCALITY)
+    read_at = time.perf_counter()
+    to_send = rehearsed(read_plan, day)
+    rehearsed_at = time.perf_counter()
+    outcome = await import_returns.record(
+        to_send, dict(urls), PRACTITIONER, MANAGER, progress=False
+    )
+    done = time.perf_counter()
+    return {
+        "read_s": read_at - started,
+        "rehearse_s": rehearsed_at - read_at,
+        "record_s": done - rehearsed_at,
+        "total_s": done - started,
+        "returns_rows": to_send.rows,  # as the readers count them (a CIN row: a CINdetails)
+        "children": len(to_send.children),
+        "commands": len(to_send.reference) + sum(len(d) for d in to_send.children.values()),
+        "recorded": outcome.recorded,
+        "already": outcome.already,
+        "imported_children": outcome.children,
+        "problems": len(outcome.problems),
+        "first_problems": [str(p) for p in outcome.problems[:5]],
+    }
+
+
+async def import_figure(infra: Infrastructure, scale: float) -> dict[str, Any]:
+    """The demo county at `scale`'s past returns imported into an empty platform (the four
+    command services with the test council's reference data), then the same files again; the
+    baseline: the same rows read with the standard library and COPYed into the same
+    PostgreSQL."""
+    day = today()
+    namespace = new_namespace()
+    with tempfile.TemporaryDirectory(prefix="bench-returns-import-") as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        files, size = county_returns(scale, day, folder)
+        made_s = time.perf_counter() - started
+        processes = start(infra, namespace, IMPORT_SERVICES)
+        try:
+            await asyncio.to_thread(
+                reference_data.seed,
+                processes["case_events_api"].url,
+                infra.dsn(f"{namespace}education"),
+            )
+            # The baseline first, while the services are idle.
+            gc.collect()
+            started = time.perf_counter()
+            tables = staged(folder)
+            parse_s = time.perf_counter() - started
+            copy_s = await copied(infra.dsn(f"{namespace}case_events"), tables)
+            urls = {s: processes[f"{s}_api"].url for s in IMPORT_SERVICES}
+            first = await imported(folder, urls, day)
+            print(
+                f"returns import: scale {scale:g}, {first['commands']:,} commands in "
+                f"{first['total_s']:.0f} s",
+                flush=True,
+            )
+            second = await imported(folder, urls, day)
+        finally:
+            for p in processes.values():
+                p.stop()
+    rows = sum(len(r) for _, r in tables.values())
+    csv_rows = sum(len(r) for name, (_, r) in tables.items() if name.startswith("t"))
+    return {
+        "scale": scale,
+        "files": files,
+        "bytes": size,
+        "rows": rows,
+        "csv_rows": csv_rows,
+        "cin_children": rows - csv_rows,
+        "made_s": made_s,
+        "first": first,
+        "second": second,
+        "baseline_parse_s": parse_s,
+        "baseline_copy_s": copy_s,
+        "platform": rows / first["total_s"],
+        "baseline": rows / (parse_s + copy_s),
+        "copy_only": rows / copy_s,
+        "commands_per_s": first["commands"] / first["record_s"],
+        "again": rows / second["total_s"],
+        "again_commands_per_s": second["commands"] / second["record_s"],
+    }
+
+
 # -- together, and how docs/benchmarks.md shows them -------------------------------------------
 
 
@@ -795,22 +974,28 @@ async def figures(
     quality_seconds: float,
     quality_rate: float,
     quality_county: float,
+    import_scale: float = 0.0,
 ) -> dict[str, Any]:
-    """The board's delay first (on a PostgreSQL not busy with the counties' aftermath), then
-    each county's export times; how long each part of this bench took."""
+    """The board's delay first and the import's rate (on a PostgreSQL not busy with the
+    counties' aftermath), then each county's export times; how long each part of this bench
+    took."""
     timed: dict[str, float] = {}
-    quality = None
+    quality = imports = None
     if quality_seconds > 0:
         started = time.perf_counter()
         quality = await quality_figure(infra, quality_seconds, quality_rate, quality_county)
         timed["data-quality delay"] = time.perf_counter() - started
+    if import_scale > 0:
+        started = time.perf_counter()
+        imports = await import_figure(infra, import_scale)
+        timed["import"] = time.perf_counter() - started
     exports = []
     for scale in scales:
         started = time.perf_counter()
         exports.append(await export_figure(infra, scale))
         gc.collect()
         timed[f"export at scale {scale:g}"] = time.perf_counter() - started
-    return {"exports": exports, "quality": quality, "bench_seconds": timed}
+    return {"exports": exports, "quality": quality, "import": imports, "bench_seconds": timed}
 
 
 def _size(n: int) -> str:
@@ -842,7 +1027,7 @@ def section(results: Mapping[str, Any]) -> list[str]:
         "| county | return | read | records | derive | total | rows (children) | file |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for county in results["exports"]:
+    for county in results.get("exports") or []:
         label = (
             f"scale {county['scale']:g}: {county['children']:,} children, "
             f"{county['chronology_rows']:,} chronology rows"
@@ -860,9 +1045,12 @@ def section(results: Mapping[str, Any]) -> list[str]:
         f"{c['chronology_rows']:,} rows in {c['generate_s']:.0f} s, COPYed in "
         f"{c['copy_s']:.0f} s ({c['chronology_rows'] / max(c['copy_s'], 1e-9):,.0f} rows/s)"
         + (f", {c['refused']} refused" if c["refused"] else "")
-        for c in results["exports"]
+        for c in results.get("exports") or []
     )
-    lines += [f"Making the counties (not part of any figure): {made}.", ""]
+    if made:
+        lines += [f"Making the counties (not part of any figure): {made}.", ""]
+    if results.get("import"):
+        lines += import_lines(results["import"])
     q = results.get("quality")
     if q:
         lines += [
@@ -897,6 +1085,60 @@ def section(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def import_lines(i: Mapping[str, Any]) -> list[str]:
+    """The import's rows of the section, and what they measured."""
+    first, second = i["first"], i["second"]
+    m = i.get("machine")
+    measured = (
+        f"Measured by `python -m bench.harness --only returns-import` on {m['date']}: "
+        f"{m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}. "
+        if m
+        else ""
+    )
+
+    def parts(run: Mapping[str, Any]) -> str:
+        return (
+            f"{run['total_s']:.0f} s: read {run['read_s']:.1f} s, rehearsed "
+            f"{run['rehearse_s']:.1f} s, recorded {run['record_s']:.0f} s"
+        )
+
+    return [
+        "| import of past returns (deploy/returns/import_returns.py) | platform | "
+        "commands/s sent | baseline | ratio |",
+        "|---|---|---|---|---|",
+        f"| the demo county at scale {i['scale']:g}: {i['files']} files "
+        f"({_size(i['bytes'])}), {i['rows']:,} rows ({i['csv_rows']:,} SSDA903 CSV rows, "
+        f"{i['cin_children']:,} CIN census children); {first['children']:,} children, "
+        f"{first['commands']:,} commands | **{i['platform']:,.0f} rows/s** ({parts(first)}) "
+        f"| {i['commands_per_s']:,.0f}/s | {i['baseline']:,.0f} rows/s (raw asyncpg COPY "
+        f"of the same rows, read with csv and ElementTree: {i['baseline_parse_s']:.2f} s + "
+        f"COPY {i['baseline_copy_s']:.2f} s) | {i['platform'] / i['baseline']:.2%} |",
+        f"| the same files again (idempotent: {second['recorded']:,} commands recorded, "
+        f"{second['already']:,} already) | {i['again']:,.0f} rows/s ({parts(second)}) | "
+        f"{i['again_commands_per_s']:,.0f}/s | | {i['again'] / i['baseline']:.2%} |",
+        "",
+        f"{measured}The import is `deploy/returns/import_returns.py`'s: every file read and "
+        "each child's history decided in memory by the services' own aggregates before "
+        "anything is sent, then each command sent through the public APIs of case events, "
+        "accommodation, education and escalations (each service's API and worker running as "
+        "processes, the test council's reference data added first, the children registered "
+        f"in {IMPORT_LOCALITY}), 16 children at once, each command answered after its event "
+        "is committed. The files are the demo county's (deploy/demo/county.py, seed 7) "
+        "returns of this collection year and the last, made from its records decided in "
+        f"memory ({i['made_s']:.0f} s, not timed): SSDA903's CSVs and each year's CIN census "
+        "XML. Rows/s counts the files' rows (a CSV row; a CIN census Child) over the whole "
+        "import; commands/s over the sending alone. The baseline COPYs the same rows, every "
+        "value text (a CIN child as its LAchildID and its element's XML), into unlogged "
+        "staging tables of the same PostgreSQL "
+        f"({i['copy_only']:,.0f} rows/s for the COPY alone). The second import "
+        "sends every command again, under the same idempotency key, and each is answered "
+        f"with what was recorded the first time ({first['recorded']:,} recorded then"
+        + (f"; {first['problems']} problems, children not imported" if first["problems"] else "")
+        + ").",
+        "",
+    ]
+
+
 def with_section(document: str, lines: Sequence[str]) -> str:
     """`document` (docs/benchmarks.md) with its "Statutory returns" section replaced by
     `lines` (added at the end if it has none)."""
@@ -916,3 +1158,12 @@ def record(results: Mapping[str, Any], doc: Path, folder: Path) -> list[Path]:
     out = folder / "returns.json"
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     return [doc, out]
+
+
+def record_import(figure: Mapping[str, Any], doc: Path, folder: Path) -> list[Path]:
+    """The import's figure (`--only returns-import`) merged into bench/results/returns.json,
+    the other figures as the last run measured them, and the section written again."""
+    out = folder / "returns.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results["import"] = figure
+    return record(results, doc, folder)
