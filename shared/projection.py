@@ -512,6 +512,7 @@ class ProjectionRunner:
                 stream_id=envelope.stream_id,
                 version=envelope.stream_version,
                 last_applied=last,
+                correlation_id=str(envelope.correlation_id),
             )
             return False
         return True
@@ -609,10 +610,14 @@ class ProjectionRunner:
         except TRANSIENT:
             raise
         except Exception as error:
-            await self._dead_letter(item.record, f"apply failed: {_short(error)}")
+            await self._dead_letter(
+                item.record, f"apply failed: {_short(error)}", item.envelope.correlation_id
+            )
             return False
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+    async def _dead_letter(
+        self, record: ConsumerRecord, reason: str, correlation_id: UUID | None = None
+    ) -> None:
         headers = [
             *(record.headers or ()),
             ("dlq_reason", reason.encode()[:1000]),
@@ -632,6 +637,8 @@ class ProjectionRunner:
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
+            # The request that caused the event (shared/access_log.py), when it was read.
+            correlation_id=None if correlation_id is None else str(correlation_id),
         )
 
     # -- offsets and lag ---------------------------------------------------------------------
