@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns dead-letters
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -73,6 +73,11 @@ bench-register-feed: install
 # Rebuild every board from offset 0 beside the live ones, then swap (needs `make run`).
 rebuild: install
 	@set -a; . .local/run/services.env; set +a; $(PY) -m services.projections rebuild
+
+# The dead letters of `make run` (docs/operations.md, "Dead letters"), audited under your login:
+#   make dead-letters [ARGS="list --consumer C" | ARGS="show P:O" | ARGS="replay P:O"]
+dead-letters: install
+	@$(PY) -m deploy.dead_letters --local $(or $(ARGS),list)
 
 # Export this year's and last year's returns from `make run` and check them with the DfE's
 # rules (Data to Insight's validators, in .venv-returns): the errors by rule (docs/returns.md).

@@ -8,7 +8,9 @@
 - A message that cannot be decoded, or whose handler fails, goes to the dead-letter topic with
   the reason and its origin (topic, partition, offset) in headers; its partition keeps moving.
   The dead-letter send is acknowledged before the offsets commit, so nothing is dropped
-  silently (a crash in between can dead-letter the same message twice).
+  silently (a crash in between can dead-letter the same message twice). The same transaction
+  as the offsets records that the consumer passed over it (`projection_dead_letters`), so
+  `replay` can apply it later, once its cause is mended, at most once (deploy/dead_letters.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -220,6 +223,26 @@ class _HandlerFailedError(Exception):
         self.reason = reason
 
 
+class ReplayOutcome(StrEnum):
+    REPLAYED = "replayed"
+    ALREADY_REPLAYED = "already replayed"
+    NOT_PASSED_OVER = "nothing to replay"  # the consumer applied it, or it was a duplicate
+    NOT_REACHED = "not reached yet"
+    STILL_FAILS = "still fails"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replay of a dead letter did: applied it, or why it changed nothing."""
+
+    outcome: ReplayOutcome
+    detail: str
+
+    @property
+    def applied(self) -> bool:
+        return self.outcome is ReplayOutcome.REPLAYED
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -230,7 +253,7 @@ class ProjectionRunner:
         *,
         kafka_options: Mapping[str, object],
         consumer_name: str,
-        dead_letters: AIOKafkaProducer,
+        dead_letters: AIOKafkaProducer | None,
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
         batch_size: int = 1000,
         schema: str | None = None,
@@ -443,7 +466,7 @@ class ProjectionRunner:
             decoded = await self._not_yet_applied(conn, tp, batch)
             if not decoded:
                 return []
-            await self._dead_letter_undecodable(decoded, dead_lettered)
+            await self._dead_letter_undecodable(conn, decoded, dead_lettered)
             versions = await self._stream_versions(conn, tp, decoded)
             applied = await apply(conn, tp, decoded, versions)
             await self._store_progress(conn, tp, versions, decoded[-1].record.offset + 1)
@@ -472,12 +495,16 @@ class ProjectionRunner:
         return [d for d in batch if d.record.offset >= (stored or 0)]
 
     async def _dead_letter_undecodable(
-        self, decoded: list[_Decoded], dead_lettered: set[int]
+        self, conn: asyncpg.Connection, decoded: list[_Decoded], dead_lettered: set[int]
     ) -> None:
         for item in decoded:
-            if item.failure is not None and item.record.offset not in dead_lettered:
+            if item.failure is None:
+                continue
+            if item.record.offset not in dead_lettered:
                 await self._dead_letter(item.record, item.failure)
                 dead_lettered.add(item.record.offset)
+            if item.envelope is None:  # no stream to move on: passed over here, every time
+                await self._passed_over(conn, item, item.failure)
 
     async def _stream_versions(
         self, conn: asyncpg.Connection, tp: TopicPartition, decoded: list[_Decoded]
@@ -540,6 +567,8 @@ class ProjectionRunner:
                 except Exception as error:
                     raise _HandlerFailedError(index, _short(error)) from error
                 applied.append(envelope)
+            else:
+                await self._passed_over(conn, item, item.failure or "undecodable")
             versions.moved_to(envelope)
         try:
             await _flush(self._projections, conn)
@@ -563,7 +592,9 @@ class ProjectionRunner:
             envelope = item.envelope
             if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
                 continue
-            if item.event is not None and await self._apply_guarded(conn, item):
+            if item.event is None:
+                await self._passed_over(conn, item, item.failure or "undecodable")
+            elif await self._apply_guarded(conn, item):
                 applied.append(envelope)
             versions.moved_to(envelope)
         return applied
@@ -610,10 +641,32 @@ class ProjectionRunner:
         except TRANSIENT:
             raise
         except Exception as error:
-            await self._dead_letter(
-                item.record, f"apply failed: {_short(error)}", item.envelope.correlation_id
-            )
+            _discard(self._projections)  # what the failed event buffered is rolled back too
+            reason = f"apply failed: {_short(error)}"
+            await self._dead_letter(item.record, reason, item.envelope.correlation_id)
+            await self._passed_over(conn, item, reason)
             return False
+
+    async def _passed_over(self, conn: asyncpg.Connection, item: _Decoded, reason: str) -> None:
+        """Record, in the transaction that moves the offsets past it, that this consumer
+        passed over a dead-lettered message without applying it: what `replay` may apply
+        later, once (shared/sql/projection/003_dead_letters.sql). A retried batch records it
+        once."""
+        envelope, record = item.envelope, item.record
+        await conn.execute(
+            "INSERT INTO projection_dead_letters (consumer, topic, partition, message_offset,"
+            " event_id, event_type, stream_id, stream_version, reason)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            self.consumer_name,
+            record.topic,
+            record.partition,
+            record.offset,
+            None if envelope is None else envelope.event_id,
+            None if envelope is None else envelope.event_type,
+            None if envelope is None else envelope.stream_id,
+            None if envelope is None else envelope.stream_version,
+            reason[:1000],
+        )
 
     async def _dead_letter(
         self, record: ConsumerRecord, reason: str, correlation_id: UUID | None = None
@@ -627,6 +680,8 @@ class ProjectionRunner:
             ("dlq_consumer", self.consumer_name.encode()),
             ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
         ]
+        if self._dead_letters is None:  # a runner made to replay only (deploy/dead_letters.py)
+            raise RuntimeError(f"{self.consumer_name} has no producer to dead-letter with")
         await self._dead_letters.send_and_wait(
             self._dead_letter_topic, value=record.value, key=record.key, headers=headers
         )
@@ -639,6 +694,83 @@ class ProjectionRunner:
             offset=record.offset,
             # The request that caused the event (shared/access_log.py), when it was read.
             correlation_id=None if correlation_id is None else str(correlation_id),
+        )
+
+    # -- replaying a dead letter ---------------------------------------------------------------
+
+    async def replay(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        value: bytes | None,
+        *,
+        by: str,
+        audit_id: UUID | None = None,
+    ) -> Replay:
+        """Apply a message this consumer dead-lettered, now that its cause is mended: decoded
+        with this runner's registry, applied and flushed by its projections as a batch would,
+        in one transaction with the record that it was replayed (`by` whom, under which
+        access-audit record). At most once: only a message this consumer recorded as passed
+        over (`_passed_over`) and not yet replayed is applied; anything else changes nothing
+        and says why. The partition's offsets row is locked first, as each batch locks it, so
+        a replay and the live runner's batch on that partition take turns."""
+        record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
+        item = self._decode(record)
+        async with self._pool.acquire() as conn, conn.transaction():
+            if self._search_path:
+                await conn.execute(self._search_path)
+            where = (self.consumer_name, topic, partition)
+            stored = await conn.fetchval(
+                "SELECT next_offset FROM projection_offsets"
+                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+                *where,
+            )
+            passed_over = await conn.fetchrow(
+                "SELECT event_id, replayed_at, replayed_by FROM projection_dead_letters"
+                " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND message_offset = $4"
+                " FOR UPDATE",
+                *where,
+                offset,
+            )
+            refused = replay_refusal(self.consumer_name, offset, stored, passed_over, item)
+            if refused is not None:
+                return refused
+            assert item.envelope is not None and item.event is not None
+            try:
+                async with conn.transaction():  # a savepoint: a failure leaves nothing behind
+                    for projection in self._projections:
+                        await projection.apply(conn, item.envelope, item.event)
+                    await _flush(self._projections, conn)
+            except TRANSIENT:
+                _discard(self._projections)
+                raise
+            except Exception as error:
+                _discard(self._projections)
+                return Replay(ReplayOutcome.STILL_FAILS, f"apply failed: {_short(error)}")
+            await conn.execute(
+                "UPDATE projection_dead_letters"
+                " SET replayed_at = now(), replayed_by = $5, replay_audit_id = $6"
+                " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND message_offset = $4",
+                *where,
+                offset,
+                by,
+                audit_id,
+            )
+        APPLIED.labels(self.consumer_name, topic).inc()
+        log.info(
+            "dead letter replayed",
+            consumer=self.consumer_name,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            by=by,
+            correlation_id=str(item.envelope.correlation_id),
+        )
+        return Replay(
+            ReplayOutcome.REPLAYED,
+            f"{item.envelope.event_type} v{item.envelope.stream_version} applied by "
+            f"{self.consumer_name}",
         )
 
     # -- offsets and lag ---------------------------------------------------------------------
@@ -723,6 +855,48 @@ def failure_cause(error: BaseException) -> str:
     if isinstance(error, ConcurrencyConflict):
         return "conflict"
     return "broker" if isinstance(error, KafkaError) else "database"
+
+
+def replay_refusal(
+    consumer: str,
+    offset: int,
+    stored: int | None,
+    passed_over: Mapping[str, Any] | None,
+    item: _Decoded,
+) -> Replay | None:
+    """Why a replay must change nothing, or None when it may apply the message: the
+    consumer's record of what it passed over (`passed_over`, its `projection_dead_letters`
+    row, locked) and its stored offset on the partition (`stored`) decide, not the topic."""
+    if passed_over is None:
+        if stored is None or stored <= offset:
+            return Replay(
+                ReplayOutcome.NOT_REACHED,
+                f"{consumer} has not reached offset {offset} yet (its next is {stored or 0}):"
+                " it applies the message, or dead-letters it again, when it gets there",
+            )
+        return Replay(
+            ReplayOutcome.NOT_PASSED_OVER,
+            f"{consumer} did not pass over this message: it applied it after all (a retry "
+            "after the dead letter was sent) or dropped it as a duplicate of an event it "
+            "had applied; nothing was applied again",
+        )
+    if passed_over["replayed_at"] is not None:
+        when = passed_over["replayed_at"]
+        return Replay(
+            ReplayOutcome.ALREADY_REPLAYED,
+            f"already replayed into {consumer} at {when:%Y-%m-%d %H:%M:%S %Z} by "
+            f"{passed_over['replayed_by']}; nothing was applied again",
+        )
+    if item.failure is not None or item.envelope is None or item.event is None:
+        return Replay(ReplayOutcome.STILL_FAILS, item.failure or "undecodable")
+    expected = passed_over["event_id"]
+    if expected is not None and item.envelope.event_id != expected:
+        return Replay(
+            ReplayOutcome.NOT_PASSED_OVER,
+            f"the message is event {item.envelope.event_id}, but {consumer} passed over "
+            f"event {expected} at offset {offset}; nothing was applied",
+        )
+    return None
 
 
 def _short(error: BaseException) -> str:

@@ -8,23 +8,23 @@ from services.accommodation.api import create_app
 from shared.entrypoint import run
 from shared.known_children import KNOWN_CHILDREN_SQL, known_children_subscription
 from shared.settings import Settings
-from shared.worker import service_worker_app
+from shared.worker import Subscription, service_worker_app
+
+
+def subscriptions(settings: Settings) -> list[Subscription]:
+    """The worker's subscriptions (deploy/dead_letters.py replays into them as they are)."""
+    return [
+        known_children_subscription(
+            CASE_EVENTS,
+            EVENTS[CASE_EVENTS],
+            (ChildRegistered, UnbornChildRegistered),
+            ChildBorn,
+        )
+    ]
 
 
 def worker(settings: Settings) -> FastAPI:
-    return service_worker_app(
-        settings,
-        TOPICS,
-        [
-            known_children_subscription(
-                CASE_EVENTS,
-                EVENTS[CASE_EVENTS],
-                (ChildRegistered, UnbornChildRegistered),
-                ChildBorn,
-            )
-        ],
-        [KNOWN_CHILDREN_SQL],
-    )
+    return service_worker_app(settings, TOPICS, subscriptions(settings), [KNOWN_CHILDREN_SQL])
 
 
 def main() -> None:

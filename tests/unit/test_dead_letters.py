@@ -1,0 +1,366 @@
+"""Dead letters, without Kafka or PostgreSQL: what the runner records when it passes over a
+message, when a replay may apply one (at most once) and when it must refuse, and what the
+operator's command shows (the reason and origin; never a sealed value)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from contracts.case_events.events import ChildRegistered
+from contracts.topics import domain_events
+from deploy.dead_letters import (
+    MASK,
+    RECORDING_MIGRATION,
+    DeadLetter,
+    DeadLetterError,
+    dead_letter_of,
+    listed,
+    masked,
+    parse_id,
+    shown,
+    state_of,
+    target_of,
+    worker_subscription,
+)
+from shared.envelope import DomainEvent, Envelope
+from shared.eventstore import make_envelopes
+from shared.migrations import ROOT
+from shared.projection import (
+    ProjectionRunner,
+    ReplayOutcome,
+    _Decoded,
+    replay_refusal,
+)
+from shared.settings import Settings
+from tests.publisher import CTX
+
+TOPIC = "case-events"
+SEALED_VALUE = "sealed:v1:QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+
+
+def envelope(child: str, version: int = 1) -> Envelope:
+    event = ChildRegistered(child_id=child, date_of_birth=date(2015, 3, 1), locality="Exeter")
+    [made] = make_envelopes(child, version - 1, [event], CTX)
+    return made
+
+
+def record(offset: int, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()) -> Any:
+    return ConsumerRecord(TOPIC, 0, offset, 0, 0, None, value, None, -1, -1, list(headers))
+
+
+def wire(e: Envelope) -> bytes:
+    return e.model_dump_json(exclude={"position"}).encode()
+
+
+# -- the runner: passing over, and replaying ---------------------------------------------------
+
+
+class FakeConnection:
+    """What the runner asks of PostgreSQL, answered from memory: the stored offset, the
+    passed-over row; every statement it runs is kept."""
+
+    def __init__(self, stored: int | None = None, passed_over: Any = None) -> None:
+        self.stored, self.passed_over = stored, passed_over
+        self.executed: list[tuple[str, tuple[Any, ...]]] = []
+
+    def transaction(self, **_: Any) -> Any:
+        """A transaction (or a savepoint): what ran in it is forgotten if it fails."""
+
+        @asynccontextmanager
+        async def transaction() -> AsyncIterator[None]:
+            mark = len(self.executed)
+            try:
+                yield
+            except BaseException:
+                del self.executed[mark:]
+                raise
+
+        return transaction()
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        self.executed.append((sql, args))
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        return self.stored
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        return []
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return self.passed_over
+
+    def statements(self, starting: str) -> list[tuple[Any, ...]]:
+        return [args for sql, args in self.executed if sql.startswith(starting)]
+
+
+class FakePool:
+    def __init__(self, conn: FakeConnection) -> None:
+        self.conn = conn
+
+    def acquire(self) -> Any:
+        @asynccontextmanager
+        async def acquire() -> AsyncIterator[FakeConnection]:
+            yield self.conn
+
+        return acquire()
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    async def send_and_wait(self, topic: str, value: Any, key: Any, headers: Any) -> None:
+        self.sent.append({k: v.decode() for k, v in headers if k.startswith("dlq_")})
+
+
+class Defective:
+    """A projection with a defect on one event (until mended): it buffers what it applies
+    and writes it at flush, as the boards do."""
+
+    name = "defective"
+
+    def __init__(self, fails_on: set[str]) -> None:
+        self.fails_on = fails_on
+        self.buffered: list[str] = []
+        self.written: list[str] = []
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
+        self.buffered.append(envelope.stream_id)
+        if envelope.stream_id in self.fails_on:
+            raise ValueError(f"defect on {envelope.stream_id}")
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        self.written += self.buffered
+        self.buffered = []
+
+    def discard(self) -> None:
+        self.buffered = []
+
+
+def runner(conn: FakeConnection, projection: Defective, producer: Any = None) -> ProjectionRunner:
+    return ProjectionRunner(
+        FakePool(conn),
+        domain_events(),
+        [projection],
+        [TOPIC],
+        kafka_options={},
+        consumer_name="boards.unit",
+        dead_letters=producer,
+    )
+
+
+async def test_the_runner_records_each_message_it_passes_over_with_the_offsets() -> None:
+    good, poison = envelope("C-1"), envelope("C-2")
+    unknown = json.loads(wire(envelope("C-3")))
+    unknown["event_type"] = "ChildTeleported"
+    records = [
+        record(0, b"\x00\xffnot json"),
+        record(1, json.dumps(unknown).encode()),
+        record(2, wire(poison)),
+        record(3, wire(good)),
+    ]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective({"C-2"})
+    await runner(conn, projection, producer)._process(TopicPartition(TOPIC, 0), records)
+
+    assert projection.written == ["C-1"]  # the poison's buffered rows were rolled back too
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["0", "1", "2"]
+    passed = conn.statements("INSERT INTO projection_dead_letters")
+    # (consumer, topic, partition, offset, event id, type, stream, version, reason): once each,
+    # though the batch ran twice (whole, then event by event after the handler failed).
+    assert [(p[3], p[5], p[6]) for p in passed] == [
+        (0, None, None),
+        (1, "ChildTeleported", "C-3"),
+        (2, "ChildRegistered", "C-2"),
+    ]
+    assert passed[2][4] == poison.event_id and passed[2][8].startswith("apply failed")
+    assert conn.statements("INSERT INTO projection_offsets")[-1][3] == 4
+
+
+async def test_a_replay_applies_a_passed_over_message_once_with_its_record() -> None:
+    poison = envelope("C-2")
+    row = {"event_id": poison.event_id, "replayed_at": None, "replayed_by": None}
+    conn, projection = FakeConnection(stored=10, passed_over=row), Defective(set())
+    audit_id = uuid4()
+    done = await runner(conn, projection).replay(
+        TOPIC, 0, 2, wire(poison), by="ops-1", audit_id=audit_id
+    )
+    assert done.applied and done.outcome is ReplayOutcome.REPLAYED
+    assert projection.written == ["C-2"]
+    [update] = conn.statements("UPDATE projection_dead_letters")
+    assert update == ("boards.unit", TOPIC, 0, 2, "ops-1", audit_id)
+
+
+async def test_a_replay_that_still_fails_records_nothing_and_leaves_nothing_buffered() -> None:
+    poison = envelope("C-2")
+    row = {"event_id": poison.event_id, "replayed_at": None, "replayed_by": None}
+    conn, projection = FakeConnection(stored=10, passed_over=row), Defective({"C-2"})
+    done = await runner(conn, projection).replay(TOPIC, 0, 2, wire(poison), by="ops-1")
+    assert done.outcome is ReplayOutcome.STILL_FAILS and "defect on C-2" in done.detail
+    assert projection.written == [] and projection.buffered == []
+    assert conn.statements("UPDATE projection_dead_letters") == []
+
+
+def decoded(value: bytes | None) -> _Decoded:
+    conn = FakeConnection()
+    return runner(conn, Defective(set()))._decode(record(2, value))
+
+
+def test_a_second_replay_is_refused_and_says_when_and_by_whom() -> None:
+    poison = envelope("C-2")
+    when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    row = {"event_id": poison.event_id, "replayed_at": when, "replayed_by": "ops-1"}
+    refused = replay_refusal("boards.x", 2, 10, row, decoded(wire(poison)))
+    assert refused is not None and refused.outcome is ReplayOutcome.ALREADY_REPLAYED
+    assert "2026-12-01 09:30:00 UTC by ops-1" in refused.detail
+    assert "nothing was applied again" in refused.detail
+
+
+@pytest.mark.parametrize(
+    ("stored", "outcome"),
+    [
+        (None, ReplayOutcome.NOT_REACHED),
+        (2, ReplayOutcome.NOT_REACHED),
+        (3, ReplayOutcome.NOT_PASSED_OVER),
+    ],
+)
+def test_a_message_the_consumer_did_not_pass_over_is_never_applied(
+    stored: int | None, outcome: ReplayOutcome
+) -> None:
+    """No row: the consumer applied it after all (or dropped it as a duplicate), or has not
+    reached it yet: either way a replay would apply it twice."""
+    refused = replay_refusal("boards.x", 2, stored, None, decoded(wire(envelope("C-2"))))
+    assert refused is not None and refused.outcome is outcome
+
+
+def test_a_replay_refuses_bytes_it_still_cannot_read_and_another_event() -> None:
+    row = {"event_id": uuid4(), "replayed_at": None, "replayed_by": None}
+    still = replay_refusal("boards.x", 2, 10, row, decoded(b"not json"))
+    assert still is not None and still.outcome is ReplayOutcome.STILL_FAILS
+    other = replay_refusal("boards.x", 2, 10, row, decoded(wire(envelope("C-9"))))
+    assert other is not None and other.outcome is ReplayOutcome.NOT_PASSED_OVER
+    mine = envelope("C-2")
+    row["event_id"] = mine.event_id
+    assert replay_refusal("boards.x", 2, 10, row, decoded(wire(mine))) is None
+
+
+# -- the operator's command ----------------------------------------------------------------------
+
+
+def dead(value: bytes, reason: str = "apply failed: ValueError: boom") -> DeadLetter:
+    headers = [
+        ("event_id", b"0190"),
+        ("event_type", b"PersonalDetailsRecorded"),
+        ("dlq_reason", reason.encode()),
+        ("dlq_origin_topic", TOPIC.encode()),
+        ("dlq_origin_partition", b"3"),
+        ("dlq_origin_offset", b"41"),
+        ("dlq_consumer", b"boards.boards_20261201090000_ab12"),
+        ("dlq_failed_at", b"2026-12-01T09:00:00+00:00"),
+    ]
+    return dead_letter_of(
+        ConsumerRecord("dead-letter", 1, 7, 0, 0, None, value, None, -1, -1, headers)
+    )
+
+
+def personal() -> bytes:
+    body = json.loads(wire(envelope("C-7")))
+    body["event_type"] = "PersonalDetailsRecorded"
+    body["payload"] = {"child_id": "C-7", "family_name": SEALED_VALUE, "notes": None}
+    return json.dumps(body).encode()
+
+
+def test_a_dead_letter_read_back_names_its_consumer_reason_origin_and_child() -> None:
+    letter = dead(personal())
+    assert (letter.id, letter.origin) == ("1:7", "case-events:3:41")
+    assert letter.consumer == "boards.boards_20261201090000_ab12"
+    assert letter.event_type == "PersonalDetailsRecorded"
+    assert letter.child_ids == ["C-7"]
+    assert set(letter.headers) == {"event_id", "event_type"}  # the dlq_* are fields
+
+
+def test_show_and_list_never_print_a_sealed_value() -> None:
+    letter = dead(personal(), reason=f"apply failed: bad value {SEALED_VALUE!r}")
+    for printed in (shown(letter, "waiting"), listed(letter, "waiting")):
+        text = json.dumps(printed, default=str)
+        assert "sealed:v1:" not in text
+        assert "case-events:3:41" in text and "apply failed" in text
+    assert shown(letter, "waiting")["event"]["payload"]["family_name"] == MASK
+    assert "C-7" not in json.dumps(listed(letter, "waiting"))  # no stream or child in a list
+    assert masked({"a": [SEALED_VALUE, 3, None]}) == {"a": [MASK, 3, None]}
+
+
+def test_bytes_that_are_not_json_are_shown_by_size_and_digest_only() -> None:
+    raw = b"\x00\xffFamily Name in clear"
+    value = shown(dead(raw), "waiting")["value"]
+    assert value.startswith(f"{len(raw)} bytes, not a JSON object (sha256 ")
+    assert "Family" not in value
+    letter = dead(raw)
+    assert letter.event_type == "PersonalDetailsRecorded"  # as its headers say
+    assert letter.child_ids == []
+
+
+def test_ids_are_partition_and_offset_on_the_dead_letter_topic() -> None:
+    assert parse_id("2:17") == (2, 17)
+    assert parse_id("dead-letter:2:17") == (2, 17)
+    for bad in ("17", "a:b", "-1:3", ""):
+        with pytest.raises(DeadLetterError):
+            parse_id(bad)
+
+
+def test_the_consumer_named_in_a_dead_letter_is_found_where_its_worker_keeps_it() -> None:
+    settings = Settings(namespace="t1_")
+    boards = target_of("t1_boards.boards_20261201090000_ab12", settings)
+    assert (boards.service, boards.schema) == ("projections", "boards_20261201090000_ab12")
+    feeds = target_of("t1_partner_feeds.shares", settings)
+    assert (feeds.service, feeds.subscription, feeds.schema) == ("partner_feeds", "shares", None)
+    ewo = target_of("t1_escalations.attendance", settings)
+    assert (ewo.service, ewo.subscription) == ("escalations", "attendance")
+    for unknown in ("boards.x", "t1_case_events.x", "t1_escalations", 't1_boards.x"; DROP'):
+        with pytest.raises(DeadLetterError):
+            target_of(unknown, settings)
+
+
+def test_a_dead_letters_state_comes_from_its_consumers_records() -> None:
+    letter = dead(personal())  # origin partition 3, offset 41
+    when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert state_of(letter, {41: {"replayed_at": None}}, {3: 50}) == "waiting"
+    replayed = {41: {"replayed_at": when, "replayed_by": "ops-1"}}
+    assert state_of(letter, replayed, {3: 50}) == "replayed 2026-12-01 09:30 by ops-1"
+    assert state_of(letter, {}, {3: 41}) == "not reached yet"
+    assert state_of(letter, {}, {3: 42}).startswith("applied by the consumer")
+    assert state_of(letter, None, {}).startswith("unknown")
+    # Failed (09:00) before the consumer's database recorded what it passes over (10:00).
+    since = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert state_of(letter, {}, {3: 42}, since).endswith("not replayable")
+    assert (ROOT / RECORDING_MIGRATION).is_file()
+
+
+@pytest.mark.parametrize(
+    ("consumer", "projection"),
+    [
+        ("escalations.attendance", "ewo_attendance"),
+        ("escalations.known-children", "known_children"),
+        ("partner_feeds.shares", "partner-feed"),
+        ("education.known-children", "known_children"),
+        ("education.reference-data", "reference_data"),
+        ("accommodation.known-children", "known_children"),
+    ],
+)
+def test_a_service_workers_consumer_is_rebuilt_from_its_own_subscriptions(
+    consumer: str, projection: str
+) -> None:
+    settings = Settings(partner_pseudonym_key="unit-test-key")
+    subscription = worker_subscription(settings, target_of(consumer, settings))
+    assert [p.name for p in subscription.projections] == [projection]
+    with pytest.raises(DeadLetterError):
+        worker_subscription(settings, target_of("escalations.no-such-policy", settings))
