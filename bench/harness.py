@@ -26,7 +26,6 @@ import platform
 import subprocess
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from aiokafka.admin import NewTopic
 
 from bench import register_feed
 from bench import returns as statutory_returns
+from bench.processes import start_services
 from contracts.case_events import events as ce
 from contracts.topics import named
 from services.projections.registry import rebuild
@@ -331,29 +331,6 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
 
 
 # -- 5. freshness and 6. board queries ---------------------------------------------------------
-
-
-def start_services(
-    infra: Infrastructure, namespace: str, services: Sequence[str]
-) -> dict[str, ServiceProcess]:
-    """Each service's API and worker, as processes of their own, healthy."""
-    env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
-    logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
-    processes = {
-        f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
-        for svc in services
-        for role in ("api", "worker")
-    }
-    for p in processes.values():
-        p.start()
-    try:
-        for p in processes.values():
-            p.wait_healthy(120)
-    except BaseException:
-        for p in processes.values():
-            p.stop()
-        raise
-    return processes
 
 
 async def with_reference_data(

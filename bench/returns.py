@@ -41,6 +41,7 @@ from xml.etree import ElementTree
 import asyncpg
 import httpx
 
+from bench.processes import start_services
 from contracts.education.events import SchoolEnrolled, SchoolLeft
 from deploy.demo.county import Step, plan, waited_out
 from deploy.returns import import_returns
@@ -530,25 +531,7 @@ def start(
     """The services' processes (API and worker each), healthy: case events and the
     projections unless told otherwise, the projections' worker checking the returns (its
     validators' process started by it)."""
-    env = infra.env(
-        namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second", CSP_RETURNS_CHECK="true"
-    )
-    logs = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
-    processes = {
-        f"{svc}_{role}": ServiceProcess(f"services.{svc}", role, env, logs)
-        for svc in services
-        for role in ("api", "worker")
-    }
-    for p in processes.values():
-        p.start()
-    try:
-        for p in processes.values():
-            p.wait_healthy(120)
-    except BaseException:
-        for p in processes.values():
-            p.stop()
-        raise
-    return processes
+    return start_services(infra, namespace, services, CSP_RETURNS_CHECK="true")
 
 
 async def board(client: httpx.AsyncClient, url: str, **params: str) -> dict[str, Any]:
