@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,6 +37,7 @@ from shared.projection import failure_cause as runner_failure_cause
 from shared.relay import Relay
 from shared.relay import failure_cause as relay_failure_cause
 from shared.settings import Settings
+from tests.infrastructure import eventually
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 RULE_TESTS = PROMETHEUS / "rules_test.yml"
@@ -205,6 +207,12 @@ def _metric_definitions() -> list[tuple[str, str]]:
 # -- the lags grow while a relay or a runner is stuck -------------------------------------------
 
 
+async def _at_least(measure: Callable[[], float], floor: float) -> float | None:
+    """The measure once it has reached `floor` (for `eventually`), else None."""
+    value = measure()
+    return value if value >= floor else None
+
+
 class _Producer:
     """A broker that acknowledges only when told to (a paused broker never does)."""
 
@@ -249,12 +257,16 @@ async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> N
     assert _sample("csp_relay_time_lag_seconds", **topic) == 0
 
     publishing = asyncio.create_task(relay.publish_once(Cursor()))
-    await asyncio.sleep(0.05)  # the broker does not acknowledge
-    lag = _sample("csp_relay_time_lag_seconds", **topic)
-    assert lag is not None and lag >= 42
-    await asyncio.sleep(0.2)
-    later = _sample("csp_relay_time_lag_seconds", **topic)
-    assert later is not None and later >= lag + 0.2  # measured when asked: it grows
+
+    def lag_of() -> float:
+        return _sample("csp_relay_time_lag_seconds", **topic) or 0.0
+
+    # The broker does not acknowledge: the event is sent and waits.
+    lag = await eventually(lambda: _at_least(lag_of, 42), 5, 0.01, "the event to be sent")
+    later = await eventually(  # measured when asked: it grows while nothing is acknowledged
+        lambda: _at_least(lag_of, lag + 0.2), 5, 0.01, "the lag to grow"
+    )
+    assert later >= lag + 0.2
 
     producer.acknowledged.set_result(None)
     assert await publishing == Cursor(1, 1)
