@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns dead-letters
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns dead-letters contracts
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -52,6 +52,12 @@ lint: install
 	@.venv/bin/ruff format --check contracts shared services deploy tests bench chaos
 	@.venv/bin/mypy contracts shared services bench chaos deploy
 	@.venv/bin/lint-imports
+	@$(PY) -m deploy.contracts check
+
+# Release the current message schemas into contracts/released/ (docs/contracts.md): refuses a
+# breaking change unless the event's version is raised with an upcaster.
+contracts: install
+	@$(PY) -m deploy.contracts release
 
 clean-local:
 	@rm -rf .local

@@ -153,6 +153,11 @@ class EventRegistry:
             self.event(cls)
         self._upcasters.update(other._upcasters)
 
+    def upcast_steps(self) -> frozenset[tuple[str, int]]:
+        """(event type, from version) of every upcaster: the versions a stored event can be
+        raised from (the released contract's check, deploy/contracts.py)."""
+        return frozenset(self._upcasters)
+
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._types
 
