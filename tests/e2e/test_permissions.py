@@ -78,7 +78,8 @@ def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]
 
 
 def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) -> None:
-    checked, wrong = 0, []
+    tokens = {p: auth(p.role.value, p.agency.value, p.user_id) for p in PRINCIPALS}
+    calls: list[tuple[str, str, str, dict[str, str], str, Principal | None, bool]] = []
     for process in service_processes(0):
         service = process.service
         rules = rules_for(service)
@@ -98,20 +99,32 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
             if rule.permission is Permission.PUBLIC:
                 continue  # health and sign-in: checked without a token below
             url = secure.url(process.name) + concrete(template, secure)
-            for principal in PRINCIPALS:
-                headers = auth(principal.role.value, principal.agency.value, principal.user_id)
-                got = status(method, url, headers, query)
-                expected = allowed(rule.permission, principal)
-                checked += 1
-                if (got == 403) == expected or got == 401:
-                    wrong.append(
-                        f"{principal.agency}/{principal.role} {method} {template} "
-                        f"{query or ''} ({service}): {got}, expected "
-                        f"{'allowed' if expected else '403'}"
-                    )
-            anonymous = status(method, url, {}, query)
-            assert anonymous in (401, 303), f"{method} {template} without a token: {anonymous}"
+            for principal in [*PRINCIPALS, None]:  # None: without a token
+                expected = principal is not None and allowed(rule.permission, principal)
+                calls.append((service, method, template, query, url, principal, expected))
+
+    def call(c: tuple[str, str, str, dict[str, str], str, Principal | None, bool]) -> int:
+        _, method, _, query, url, principal, _ = c
+        return status(method, url, tokens[principal] if principal else {}, query)
+
+    # Many at once (the processes are many; each call waits mostly on its server): the
+    # answers are the same as one at a time, as no call records anything.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(call, calls))
+    wrong = []
+    for (service, method, template, query, _, principal, expected), got in zip(
+        calls, answers, strict=True
+    ):
+        if principal is None:
+            assert got in (401, 303), f"{method} {template} without a token: {got}"
+        elif (got == 403) == expected or got == 401:
+            wrong.append(
+                f"{principal.agency}/{principal.role} {method} {template} "
+                f"{query or ''} ({service}): {got}, expected "
+                f"{'allowed' if expected else '403'}"
+            )
     assert not wrong, "\n".join(wrong[:50])
+    checked = sum(1 for c in calls if c[5] is not None)
     assert checked > 1000, checked  # every endpoint of every process, 13 kinds of user
     for process in service_processes(0):
         assert httpx.get(f"{secure.url(process.name)}/health").status_code == 200
