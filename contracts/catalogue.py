@@ -1,7 +1,9 @@
 """The event catalogue: what each topic carries, generated from the pydantic contracts.
 
 - `docs/asyncapi.json`: an AsyncAPI 3 document built by FastStream from the same models the
-  services publish (a publisher per topic, its message a union of typed envelopes);
+  services publish (a publisher per topic, its message a union of typed envelopes), with the
+  record's key and headers as the relay sends them (shared/relay.py `HEADERS`: FastStream
+  declares neither);
 - `docs/events.md`: the same for people, a table per event with its fields and codes.
 
 `python -m contracts.catalogue` writes both; a test fails when they are stale.
@@ -20,6 +22,14 @@ from pydantic import create_model
 
 from contracts.topics import EVENTS, TOPICS
 from shared.envelope import DomainEvent, Envelope, EventRegistry
+from shared.relay import (
+    CE_SPECVERSION,
+    CONTENT_TYPE,
+    HEADERS,
+    OPTIONAL_HEADERS,
+    cloudevents_source,
+    cloudevents_type,
+)
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -57,10 +67,63 @@ def asyncapi(contracts: dict[str, EventRegistry]) -> dict[str, Any]:
         title="Children's services events",
         version="1",
         description="Every domain event of the platform, by topic. Key: the "
-        "stream id (a child's pseudonymous id); headers: event_id, event_type, "
-        "schema_version.",
+        "stream id (a child's pseudonymous id); headers: the event's id, type and schema "
+        "version, the correlation id, CloudEvents (binary mode) and W3C trace context.",
     )
-    return json.loads(spec.to_specification().to_json())
+    document: dict[str, Any] = json.loads(spec.to_specification().to_json())
+    for topic in TOPICS:
+        registry = contracts.get(topic.name)
+        message = document["components"]["messages"].get(f"{topic.name}:Message")
+        if registry is not None and message is not None:
+            message.update(record_of(topic.name, registry))
+    return document
+
+
+def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
+    """What AsyncAPI says of a record besides its payload: its headers (each as sent, the
+    ones fixed for the topic as constants), the header that carries the correlation id, and
+    the key (the Kafka binding)."""
+    fixed: dict[str, dict[str, Any]] = {
+        "event_id": {"format": "uuid"},
+        "event_type": {"enum": sorted(registry.types())},
+        "schema_version": {"pattern": "^[1-9][0-9]*$"},
+        "correlation_id": {"format": "uuid"},
+        "content-type": {"const": CONTENT_TYPE.decode()},
+        "ce_id": {"format": "uuid"},
+        "ce_source": {"const": cloudevents_source(topic)},
+        "ce_type": {
+            "enum": sorted(
+                cloudevents_type(name, cls.schema_version) for name, cls in registry.types().items()
+            )
+        },
+        "ce_specversion": {"const": CE_SPECVERSION},
+        "ce_time": {"format": "date-time"},
+    }
+    return {
+        "headers": {
+            "type": "object",
+            "properties": {
+                name: {"type": "string", "description": description, **fixed.get(name, {})}
+                for name, description in HEADERS.items()
+            },
+            "required": [name for name in HEADERS if name not in OPTIONAL_HEADERS],
+        },
+        "correlationId": {
+            "description": "The request that recorded the event (X-Correlation-Id); also "
+            "the envelope's correlation_id.",
+            "location": "$message.header#/correlation_id",
+        },
+        "bindings": {
+            "kafka": {
+                "key": {
+                    "type": "string",
+                    "description": "The stream id: one child's events stay in order on one "
+                    "partition.",
+                },
+                "bindingVersion": "0.4.0",  # as FastStream declares the channels' bindings
+            }
+        },
+    }
 
 
 def _type_name(annotation: Any) -> str:
@@ -88,6 +151,17 @@ def markdown(contracts: dict[str, EventRegistry]) -> str:
         "`schema_version`, `stream_id` (the Kafka key), `stream_version`, `occurred_at`, "
         "`recorded_at`, `actor` (user, agency, role), `correlation_id`, `causation_id`, "
         "and the `payload` below.",
+        "",
+        "Every record carries these headers (CloudEvents' Kafka binding in binary mode: the "
+        "value is the envelope, the `ce_` headers its attributes):",
+        "",
+        "| header | what it carries |",
+        "|---|---|",
+        *(
+            f"| `{name}` | {description}"
+            f"{' Only when present.' if name in OPTIONAL_HEADERS else ''} |"
+            for name, description in HEADERS.items()
+        ),
         "",
     ]
     for topic in TOPICS:

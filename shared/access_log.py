@@ -12,6 +12,11 @@ The correlation id is settled here once for the whole request: the caller's
 (every log line of the request carries it), put on the request's state (`correlation_id_of`:
 the commands record it on their events, so the events a request caused carry it), and
 answered in the response's `X-Correlation-Id`.
+
+When tracing is on (shared/tracing.py), each request but /health and /metrics is a server
+span named by its method and template, continuing the caller's trace if it sent one, with the
+correlation id, the caller's role and agency, and the status; the access log line carries its
+`trace_id`, so a line leads to the trace and the trace to the line.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,6 +33,7 @@ from fastapi import Header, Request
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.routing import Match
 
+from shared import tracing
 from shared.envelope import new_event_id
 from shared.logging import get_logger
 
@@ -134,7 +141,11 @@ class AccessLog:
 
         started = time.perf_counter()
         error: str | None = None
-        with structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id)):
+        span = self.request_span(before_routing) if tracing.enabled() else None
+        traced: AbstractContextManager[Any] = (
+            nullcontext() if span is None else tracing.active(span)
+        )
+        with structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id)), traced:
             try:
                 await self.app(scope, receive, send_with_id)
             except BaseException as failure:
@@ -145,9 +156,25 @@ class AccessLog:
                 # outermost middleware.
                 written = status if status is not None else 500
                 try:
-                    self.write(before_routing, scope, written, started, error)
+                    self.write(before_routing, scope, written, started, error, span)
                 except Exception:  # the answer is sent: a fault of the log's own is no 500
                     log.warning("access log line not written", exc_info=True)
+                finally:
+                    if span is not None:
+                        span.end()
+
+    def template(self, before_routing: dict[str, Any]) -> str:
+        if self._routes is None:
+            self._routes = routes_of(before_routing.get("app"))
+        return path_template(before_routing, self._routes)
+
+    def request_span(self, before_routing: dict[str, Any]) -> tracing.Span | None:
+        """The request's server span, if traced (never /health or /metrics: scrapes)."""
+        template = self.template(before_routing)
+        if template in QUIET:
+            return None
+        method = str(before_routing.get("method"))
+        return tracing.request_span(method, template, before_routing.get("headers", ()))
 
     def write(
         self,
@@ -156,10 +183,23 @@ class AccessLog:
         status: int,
         started: float,
         error: str | None,
+        span: tracing.Span | None = None,
     ) -> None:
-        if self._routes is None:
-            self._routes = routes_of(before_routing.get("app"))
-        template = path_template(before_routing, self._routes)
+        template = self.template(before_routing)
+        principal = scope.get("state", {}).get("principal")
+        role = str(principal.role) if principal is not None else None
+        agency = str(principal.agency) if principal is not None else None
+        if span is not None:
+            tracing.answered(
+                span,
+                status,
+                error,
+                {
+                    "csp.correlation_id": str(scope.get("state", {}).get(STATE)),
+                    "csp.role": role,
+                    "csp.agency": agency,
+                },
+            )
         level = (
             logging.DEBUG
             if template in QUIET
@@ -169,15 +209,17 @@ class AccessLog:
         )
         if not logging.getLogger(LOGGER).isEnabledFor(level):
             return
-        principal = scope.get("state", {}).get("principal")
         fields: dict[str, Any] = {
             "method": scope.get("method"),
             "path": template,
             "status": status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            "role": str(principal.role) if principal is not None else None,
-            "agency": str(principal.agency) if principal is not None else None,
+            "role": role,
+            "agency": agency,
         }
         if error is not None:
             fields["error"] = error
+        trace_id = tracing.trace_id(span)
+        if trace_id is not None:
+            fields["trace_id"] = trace_id
         log.log(level, "request", **fields)

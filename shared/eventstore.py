@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
 import pydantic_core
 
+from shared import tracing
 from shared.envelope import Actor, DomainEvent, Envelope, new_event_id
 
 
@@ -89,6 +90,15 @@ class Cursor:
     position: int = 0
 
 
+class Committed(NamedTuple):
+    """An event as the relay reads it: its place in the commit order, and the trace context
+    of the command that recorded it (None when tracing was off: shared/tracing.py)."""
+
+    cursor: Cursor
+    envelope: Envelope
+    trace_context: str | None
+
+
 def request_hash(body: Any) -> str:
     """A stable hash of a command's content, to detect an idempotency key reused for another."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
@@ -151,10 +161,13 @@ _COLUMNS = (
     "event_id, stream_id, stream_version, event_type, schema_version, occurred_at, "
     "recorded_at, actor, correlation_id, causation_id, payload"
 )
+# What is written: the envelope's columns and the trace context of the command (003_*.sql),
+# which is kept beside the event, never part of its envelope.
+_WRITTEN = f"{_COLUMNS}, trace_context"
 
 
 def _append_statement(events: str) -> str:
-    """The key's claim and the events (`events`: a SELECT of their columns from $5 to $15) in
+    """The key's claim and the events (`events`: a SELECT of their columns from $5 to $16) in
     one atomic statement: without a key ($1 NULL) the events are inserted; with one, only if
     this statement claimed it."""
     return (
@@ -162,7 +175,7 @@ def _append_statement(events: str) -> str:
         " INSERT INTO commands (idempotency_key, request_hash, stream_id, stream_version)"
         " SELECT $1, $2, $3, $4 WHERE $1::text IS NOT NULL"
         " ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1)"
-        f" INSERT INTO events ({_COLUMNS}) {events}"
+        f" INSERT INTO events ({_WRITTEN}) {events}"
         " WHERE $1::text IS NULL OR EXISTS (SELECT 1 FROM claim)"
     )
 
@@ -179,7 +192,8 @@ _TYPES = (
     "uuid",
     "uuid",
     "jsonb",
-)  # of _COLUMNS, in order
+    "jsonb",
+)  # of _WRITTEN, in order
 # Most commands record one event: scalars encode faster than one-element arrays.
 _APPEND_ONE_EVENT = _append_statement(
     "SELECT " + ", ".join(f"${n}::{t}" for n, t in enumerate(_TYPES, start=5))
@@ -195,7 +209,7 @@ def _actor_json(actor: Actor) -> str:
     return actor.model_dump_json()
 
 
-def _row(e: Envelope) -> tuple[Any, ...]:
+def _row(e: Envelope, trace_context: str | None) -> tuple[Any, ...]:
     return (
         e.event_id,
         e.stream_id,
@@ -208,6 +222,7 @@ def _row(e: Envelope) -> tuple[Any, ...]:
         e.correlation_id,
         e.causation_id,
         pydantic_core.to_json(e.payload).decode(),
+        trace_context,
     )
 
 
@@ -322,9 +337,23 @@ class PostgresEventStore:
         events: Sequence[DomainEvent],
         ctx: CommandContext,
     ) -> AppendResult:
+        if not tracing.enabled():
+            return await self._append(stream_id, expected_version, events, ctx, None)
+        with tracing.appending([e.event_type for e in events]):
+            trace_context = tracing.stored_context()
+            return await self._append(stream_id, expected_version, events, ctx, trace_context)
+
+    async def _append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        ctx: CommandContext,
+        trace_context: str | None,
+    ) -> AppendResult:
         envelopes = make_envelopes(stream_id, expected_version, events, ctx)
         new_version = expected_version + len(envelopes)
-        rows = [_row(e) for e in envelopes]
+        rows = [_row(e, trace_context) for e in envelopes]
         if isinstance(self._db, asyncpg.Pool):
             return await self._append_in_one_statement(
                 stream_id, expected_version, new_version, envelopes, rows, ctx
@@ -336,8 +365,8 @@ class PostgresEventStore:
                     if earlier is not None:  # a concurrent duplicate committed first
                         return earlier
                     await conn.executemany(
-                        f"INSERT INTO events ({_COLUMNS}) VALUES"
-                        " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb)",
+                        f"INSERT INTO events ({_WRITTEN}) VALUES"
+                        " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb, $12::jsonb)",
                         rows,
                     )
                     await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
@@ -401,15 +430,31 @@ class PostgresEventStore:
         committed first returns that command's result (nothing recorded twice).
         The result names the batch: stream "batch:<key>", version = events recorded.
         """
+        if not tracing.enabled():
+            return await self._append_batch_tried(items, ctx, heads, None)
+        with tracing.appending([e.event_type for _, events in items for e in events]):
+            trace_context = tracing.stored_context()
+            return await self._append_batch_tried(items, ctx, heads, trace_context)
+
+    async def _append_batch_tried(
+        self,
+        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        ctx: CommandContext,
+        heads: Mapping[str, int] | None,
+        trace_context: str | None,
+    ) -> AppendResult:
         if heads is not None:
-            return await self._append_batch(items, ctx, heads)
-        return await retried_on_conflict(lambda: self._append_batch(items, ctx, None))
+            return await self._append_batch(items, ctx, heads, trace_context)
+        return await retried_on_conflict(
+            lambda: self._append_batch(items, ctx, None, trace_context)
+        )
 
     async def _append_batch(
         self,
         items: Sequence[tuple[str, Sequence[DomainEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None,
+        trace_context: str | None,
     ) -> AppendResult:
         # In stream order: two batches over the same streams take their rows' locks in the same
         # order, so one waits for the other instead of both deadlocking.
@@ -432,8 +477,8 @@ class PostgresEventStore:
                     ]
                     await conn.copy_records_to_table(
                         "events",
-                        columns=_COLUMNS.split(", "),
-                        records=[_row(e) for e in envelopes],
+                        columns=_WRITTEN.split(", "),
+                        records=[_row(e, trace_context) for e in envelopes],
                     )
                     if self._wakeup is None:
                         await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
@@ -495,8 +540,12 @@ class PostgresEventStore:
         return AppendResult(row["stream_id"], row["stream_version"], duplicate=True)
 
     async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
+        return [(c.cursor, c.envelope) for c in await self.read_committed(after, limit)]
+
+    async def read_committed(self, after: Cursor, limit: int) -> list[Committed]:
+        """As `read_all`, each event with the trace context its command stored (the relay's)."""
         rows = await self._db.fetch(
-            f"SELECT transaction_id::text::bigint AS txid, position, {_COLUMNS} FROM events"
+            f"SELECT transaction_id::text::bigint AS txid, position, {_WRITTEN} FROM events"
             " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
             "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
             " ORDER BY transaction_id, position LIMIT $3",
@@ -504,7 +553,10 @@ class PostgresEventStore:
             after.position,
             limit,
         )
-        return [(Cursor(r["txid"], r["position"]), _envelope(r)) for r in rows]
+        return [
+            Committed(Cursor(r["txid"], r["position"]), _envelope(r), r["trace_context"])
+            for r in rows
+        ]
 
     async def head(self) -> Cursor:
         """The newest committed place in the commit order (for lag)."""

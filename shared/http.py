@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from shared import tracing
 from shared.access import Permission, requires
 from shared.access_log import AccessLog
 from shared.logging import configure_logging, get_logger
@@ -150,6 +151,7 @@ def public_check(result: dict[str, Any]) -> dict[str, Any]:
 
 def serve(app: FastAPI, settings: Settings) -> None:
     configure_logging(settings.service, settings.log_level, settings.log_format)
+    tracing.configure(settings.service)  # off unless OTEL_TRACES_EXPORTER names an exporter
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -11,6 +11,10 @@
   silently (a crash in between can dead-letter the same message twice). The same transaction
   as the offsets records that the consumer passed over it (`projection_dead_letters`), so
   `replay` can apply it later, once its cause is mended, at most once (deploy/dead_letters.py).
+- Traced (shared/tracing.py): a record whose headers carry a trace context is a span of that
+  trace, current while the projections apply it (a policy's new events and the partner feed's
+  shares join the trace), and ended when the batch's transaction commits: the board changes
+  then.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,6 +38,7 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
+from shared import tracing
 from shared.envelope import (
     DomainEvent,
     Envelope,
@@ -46,6 +52,7 @@ from shared.logging import get_logger
 from shared.retry import keep_running
 
 log = get_logger(__name__)
+_UNTRACED: AbstractContextManager[None] = nullcontext()
 
 # Every metric the platform defines starts `csp_` (docs/operations.md, "Health and metrics";
 # the alert rules in deploy/prometheus/rules.yml read these names). Each counter of a runner's
@@ -287,6 +294,7 @@ class ProjectionRunner:
         # broker not acknowledging) shows a lag that grows rather than its last value.
         self._reported_time_lag: dict[str, float] = dict.fromkeys(self._topics, 0.0)
         self._applying_since: dict[str, float] = {}
+        self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
         for topic in self._topics:
             for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED):
                 counter.labels(consumer_name, topic)
@@ -456,22 +464,49 @@ class ProjectionRunner:
     ) -> list[Envelope]:
         """Apply the batch's records not yet applied with `apply`, and store how far the
         streams and the partition got, all in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            # A read model and its offsets commit together, so a database crash can only lose
-            # the last few batches whole: they are read again from Kafka. No need to wait for
-            # the WAL flush (the event stores keep synchronous commit).
-            await conn.execute("SET LOCAL synchronous_commit TO off")
-            if self._search_path:
-                await conn.execute(self._search_path)
-            decoded = await self._not_yet_applied(conn, tp, batch)
-            if not decoded:
-                return []
-            await self._dead_letter_undecodable(conn, decoded, dead_lettered)
-            versions = await self._stream_versions(conn, tp, decoded)
-            applied = await apply(conn, tp, decoded, versions)
-            await self._store_progress(conn, tp, versions, decoded[-1].record.offset + 1)
+        spans = self._spans = tracing.BatchSpans()
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                # A read model and its offsets commit together, so a database crash can only
+                # lose the last few batches whole: they are read again from Kafka. No need to
+                # wait for the WAL flush (the event stores keep synchronous commit).
+                await conn.execute("SET LOCAL synchronous_commit TO off")
+                if self._search_path:
+                    await conn.execute(self._search_path)
+                decoded = await self._not_yet_applied(conn, tp, batch)
+                if not decoded:
+                    return []
+                await self._dead_letter_undecodable(conn, decoded, dead_lettered)
+                versions = await self._stream_versions(conn, tp, decoded)
+                applied = await apply(conn, tp, decoded, versions)
+                await self._store_progress(conn, tp, versions, decoded[-1].record.offset + 1)
+        except BaseException as error:
+            spans.end(error)
+            raise
+        spans.end()  # committed: the boards show these events from now
         APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
         return applied
+
+    def _processing(self, item: _Decoded) -> AbstractContextManager[Any]:
+        """The record's span (if tracing, and its headers carry a trace), current inside."""
+        if not self._spans.on:
+            return _UNTRACED
+        record, envelope = item.record, item.envelope
+        assert envelope is not None
+        waited = time.time() - record.timestamp / 1000
+        return self._spans.processing(
+            record.topic,
+            record.headers,
+            {
+                "messaging.consumer.group.name": self.consumer_name,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": str(envelope.event_id),
+                "csp.event_type": envelope.event_type,
+                "csp.correlation_id": str(envelope.correlation_id),
+                "csp.waited_in_kafka_s": round(max(waited, 0.0), 3),
+            },
+        )
 
     async def _not_yet_applied(
         self, conn: asyncpg.Connection, tp: TopicPartition, batch: list[_Decoded]
@@ -560,8 +595,9 @@ class ProjectionRunner:
                 continue
             if item.event is not None:  # a dead-lettered event still moves its stream on
                 try:
-                    for projection in self._projections:
-                        await projection.apply(conn, envelope, item.event)
+                    with self._processing(item):
+                        for projection in self._projections:
+                            await projection.apply(conn, envelope, item.event)
                 except TRANSIENT:
                     raise
                 except Exception as error:
@@ -633,10 +669,11 @@ class ProjectionRunner:
     async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
         assert item.envelope is not None and item.event is not None
         try:
-            async with conn.transaction():  # a savepoint
-                for projection in self._projections:
-                    await projection.apply(conn, item.envelope, item.event)
-                await _flush(self._projections, conn)
+            with self._processing(item):
+                async with conn.transaction():  # a savepoint
+                    for projection in self._projections:
+                        await projection.apply(conn, item.envelope, item.event)
+                    await _flush(self._projections, conn)
             return True
         except TRANSIENT:
             raise

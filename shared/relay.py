@@ -1,10 +1,14 @@
 """The relay: the event store is the outbox; this publishes what it committed.
 
 Reads events after its checkpoint in commit order, sends each to the service's topic keyed
-by stream id (one child's events stay in order on one partition) with the event id in a
-header, waits until Kafka has acknowledged all of them (acks=all, idempotent producer), and
-only then stores the checkpoint. A crash between the two re-publishes a batch on restart:
-consumers drop duplicates by (stream, version). Nothing is ever skipped.
+by stream id (one child's events stay in order on one partition) with its headers
+(`record_headers`), waits until Kafka has acknowledged all of them (acks=all, idempotent
+producer), and only then stores the checkpoint. A crash between the two re-publishes a batch
+on restart: consumers drop duplicates by (stream, version). Nothing is ever skipped.
+
+Each record's send is a span in the trace of the command that recorded the event, whose
+context the event store kept with it (shared/tracing.py); the record carries the span's W3C
+context in its headers, and a consumer continues the trace from there.
 
 Wakes on LISTEN/NOTIFY from the event store's trigger; polls as a fallback.
 """
@@ -12,13 +16,17 @@ Wakes on LISTEN/NOTIFY from the event store's trigger; polls as a fallback.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import functools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
+from shared import tracing
+from shared.envelope import Envelope
 from shared.eventstore import Cursor, PostgresEventStore
 from shared.logging import get_logger
 from shared.retry import keep_running, pause
@@ -51,15 +59,99 @@ def failure_cause(error: BaseException) -> str:
     return "broker" if isinstance(error, KafkaError) else "database"
 
 
+# The CloudEvents Kafka protocol binding, binary mode (cloudevents/spec, kafka-protocol-
+# binding.md): the record's value is the event's data as it is (the envelope, JSON), and its
+# attributes are headers `ce_<name>`, so generic tooling (Knative, Argo Events, a CloudEvents
+# SDK) reads a record without knowing this platform. `content-type` is the data's type.
+CE_SPECVERSION = "1.0"
+# The platform's namespace for event types: `csp.<EventType>.v<schema version>` (partner
+# messages `csp.partner.<EventType>.v<n>`). Not a DNS name: a council wanting reverse-DNS
+# types (`uk.gov.<council>.csp...`) changes this one constant.
+CE_TYPE_PREFIX = "csp"
+CONTENT_TYPE = b"application/json"
+_NO_OFFSET = timedelta(0)
+
+# Every header of a record on a domain topic and what it carries: the AsyncAPI document
+# declares these (contracts/catalogue.py), so it says what is actually sent.
+HEADERS: dict[str, str] = {
+    "event_id": "The event's id (UUIDv7), as in the envelope.",
+    "event_type": "The event's type, as in the envelope (e.g. ChildRegistered).",
+    "schema_version": "The version of the event type's schema, as in the envelope.",
+    "correlation_id": "The id of the request that recorded the event (its X-Correlation-Id)"
+    ", as in the envelope: the same on every event that request caused.",
+    "content-type": "application/json: the record's value is the envelope, as JSON.",
+    "ce_id": "CloudEvents id: the event's id.",
+    "ce_source": "CloudEvents source: /csp/<topic>, the topic's base name (whose owner "
+    "recorded the event, contracts/topics.py).",
+    "ce_type": f"CloudEvents type: {CE_TYPE_PREFIX}.<event type>.v<schema version>.",
+    "ce_specversion": f"CloudEvents spec version: {CE_SPECVERSION}.",
+    "ce_time": "CloudEvents time (RFC 3339, UTC): when the platform recorded the event "
+    "(recorded_at; the envelope's occurred_at says when it happened in the world).",
+    tracing.TRACEPARENT: "W3C Trace Context: the trace of the command that recorded the "
+    "event, when it was traced (docs/operations.md, Traces).",
+    tracing.TRACESTATE: "W3C Trace Context: vendors' trace state, when the trace has one.",
+}
+# The headers a record may lack: the trace context is there only when the command was traced.
+OPTIONAL_HEADERS = frozenset({tracing.TRACEPARENT, tracing.TRACESTATE})
+
+
+def cloudevents_source(topic: str) -> str:
+    """The `ce_source` of records on a topic (its base name, without a namespace)."""
+    return f"/csp/{topic}"
+
+
+@functools.cache
+def cloudevents_type(event_type: str, schema_version: int, kind: str = "") -> str:
+    """`csp.<EventType>.v<n>` (`kind`: a sub-namespace, e.g. `partner`)."""
+    return ".".join((CE_TYPE_PREFIX, *((kind,) if kind else ()), event_type, f"v{schema_version}"))
+
+
+def rfc3339(moment: datetime) -> str:
+    """An aware datetime in UTC, RFC 3339 with a `Z` (CloudEvents' `time`)."""
+    text = (moment if moment.utcoffset() == _NO_OFFSET else moment.astimezone(UTC)).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
 def event_headers(
     envelope_event_id: str, event_type: str, schema_version: int
 ) -> list[tuple[str, bytes]]:
+    """The headers that name the event (a consumer reads them before the value)."""
     return [
         ("event_id", envelope_event_id.encode()),
         ("event_type", event_type.encode()),
         ("schema_version", str(schema_version).encode()),
-        ("content-type", b"application/json"),
+        ("content-type", CONTENT_TYPE),
     ]
+
+
+def record_headers(envelope: Envelope, source: str) -> list[tuple[str, bytes]]:
+    """Every header of the event's record but the trace context (`HEADERS`)."""
+    event_id = str(envelope.event_id).encode()
+    return [
+        *_type_headers(envelope.event_type, envelope.schema_version),
+        ("event_id", event_id),
+        ("correlation_id", str(envelope.correlation_id).encode()),
+        ("content-type", CONTENT_TYPE),
+        ("ce_specversion", CE_SPECVERSION.encode()),
+        ("ce_id", event_id),
+        ("ce_source", source.encode()),
+        ("ce_time", rfc3339(envelope.recorded_at).encode()),
+    ]
+
+
+@functools.cache
+def _type_headers(event_type: str, schema_version: int) -> tuple[tuple[str, bytes], ...]:
+    """Encoded once per event type: the relay sends tens of thousands of records a second."""
+    return (
+        ("event_type", event_type.encode()),
+        ("schema_version", str(schema_version).encode()),
+        ("ce_type", cloudevents_type(event_type, schema_version).encode()),
+    )
+
+
+def headers_of(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    """A record's headers by name, decoded (the last of a repeated name)."""
+    return {name: value.decode("utf-8", "replace") for name, value in headers or ()}
 
 
 class Relay:
@@ -70,11 +162,14 @@ class Relay:
         topic: str,
         batch_size: int = 1000,
         poll_interval_s: float = 1.0,
+        source: str | None = None,
     ) -> None:
         self._pool = pool
         self._store = PostgresEventStore(pool)
         self._producer = producer
         self._topic = topic
+        # The records' ce_source: the worker gives the topic's base name (cloudevents_source).
+        self._source = source or cloudevents_source(topic)
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
@@ -113,25 +208,32 @@ class Relay:
 
     async def publish_once(self, cursor: Cursor) -> Cursor:
         """Publish one batch after ``cursor``; return the new cursor (unchanged if none)."""
-        batch = await self._store.read_all(cursor, self._batch_size)
+        batch = await self._store.read_committed(cursor, self._batch_size)
         if not batch:
             return cursor
         if self._waiting_since is None:  # kept through a failure: the same events wait
-            self._waiting_since = batch[0][1].recorded_at
-        deliveries = []
-        for _, envelope in batch:
-            deliveries.append(
-                await self._producer.send(
-                    self._topic,
-                    value=envelope.model_dump_json(exclude={"position"}).encode(),
-                    key=envelope.stream_id.encode(),
-                    headers=event_headers(
-                        str(envelope.event_id), envelope.event_type, envelope.schema_version
-                    ),
+            self._waiting_since = batch[0].envelope.recorded_at
+        spans = tracing.BatchSpans()  # each send's span ends when Kafka has acknowledged it
+        try:
+            deliveries = []
+            for _, envelope, trace_context in batch:
+                headers = record_headers(envelope, self._source)
+                if trace_context is not None:
+                    headers += spans.sending(self._topic, trace_context, _send_attributes(envelope))
+                deliveries.append(
+                    await self._producer.send(
+                        self._topic,
+                        value=envelope.model_dump_json(exclude={"position"}).encode(),
+                        key=envelope.stream_id.encode(),
+                        headers=headers,
+                    )
                 )
-            )
-        await asyncio.gather(*deliveries)  # every event acknowledged before the checkpoint
-        last_cursor, _ = batch[-1]
+            await asyncio.gather(*deliveries)  # every event acknowledged before the checkpoint
+        except BaseException as error:
+            spans.end(error)
+            raise
+        spans.end()
+        last_cursor = batch[-1].cursor
         await self._save_checkpoint(last_cursor)
         self._waiting_since = None
         PUBLISHED.labels(self._topic).inc(len(batch))
@@ -178,3 +280,15 @@ class Relay:
                 await listener.remove_listener("events_appended", wake)
             finally:
                 await self._pool.release(listener)
+
+
+def _send_attributes(envelope: Envelope) -> dict[str, str | float]:
+    """What a send's span says: the event (never its stream: a child's id), and how long it
+    waited in the store for the relay (the first place to look when a board is late)."""
+    waited = (datetime.now(UTC) - envelope.recorded_at).total_seconds()
+    return {
+        "messaging.message.id": str(envelope.event_id),
+        "csp.event_type": envelope.event_type,
+        "csp.correlation_id": str(envelope.correlation_id),
+        "csp.waited_in_store_s": round(max(waited, 0.0), 3),
+    }

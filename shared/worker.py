@@ -25,7 +25,7 @@ from shared.http import HealthCheck, WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, TopicDefinition, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL
 from shared.projection import Projection, ProjectionRunner
-from shared.relay import Relay
+from shared.relay import Relay, cloudevents_source
 from shared.settings import Settings
 
 
@@ -83,6 +83,7 @@ def service_worker_app(
                 settings.topic(own),
                 settings.relay_batch_size,
                 settings.relay_poll_interval_s,
+                source=cloudevents_source(own),
             )
             runners.append(publisher.run)
             checks["relay"] = _relay_check(settings, pool, publisher, settings.topic(own))

@@ -6,18 +6,26 @@ sends them, waits until Kafka has acknowledged every one (acks=all), then writes
 rows in the runner's transaction, which also stores the consumed offsets. A crash after the
 sends and before the commit sends them again on restart, with the same message ids (partners
 drop a message id they have seen); the audit holds each share once.
+
+Each share's send is a span in the trace of the command that recorded the event (the child
+of the runner's span for the event: shared/tracing.py), ended when Kafka has acknowledged it.
+The record itself carries no trace context: one command's events reach several agencies, and
+a trace id they all received would let any two join their pseudonyms (as the same
+correlation id would: each agency gets its own, `PartnerMessage.correlation_id`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts.topics import domain_events, domain_topic_names
 from services.partner_feeds.sharing import PURPOSE, PartnerMessage, partner_topic, shares_of
+from shared import tracing
 from shared.envelope import DomainEvent, Envelope
 from shared.kafka import new_producer
 from shared.settings import Settings
@@ -37,29 +45,41 @@ class PartnerFeed:
         self._key = key.get_secret_value().encode()
         self._settings = settings
         self._producer: AIOKafkaProducer | None = None
-        self._pending: list[PartnerMessage] = []
+        # Each share, with the trace context of the event it was derived from (None: off).
+        self._pending: list[tuple[PartnerMessage, tracing.Context | None]] = []
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
-        self._pending += shares_of(envelope, event, self._key)
+        shares = shares_of(envelope, event, self._key)
+        if shares:
+            traced = tracing.current_context()
+            self._pending += [(m, traced) for m in shares]
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         pending, self._pending = self._pending, []
         if not pending:
             return
         producer = await self._started_producer()
-        deliveries = [
-            await producer.send(
-                self._settings.topic(partner_topic(m.agency)),
-                value=json.dumps(m.body()).encode(),
-                key=m.subject.encode(),
-                headers=[
-                    ("message_id", str(m.message_id).encode()),
-                    ("event_type", m.event_type.encode()),
-                ],
-            )
-            for m in pending
-        ]
-        await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
+        sent_at = datetime.now(UTC)
+        spans = tracing.BatchSpans()  # each share's send, ended when Kafka acknowledged it
+        try:
+            deliveries = []
+            for m, traced in pending:
+                topic = self._settings.topic(partner_topic(m.agency))
+                if traced is not None:  # the span's headers are not sent (the docstring)
+                    spans.sending(topic, traced, _send_attributes(m))
+                deliveries.append(
+                    await producer.send(
+                        topic,
+                        value=json.dumps(m.body()).encode(),
+                        key=m.subject.encode(),
+                        headers=m.headers(sent_at),
+                    )
+                )
+            await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
+        except BaseException as error:
+            spans.end(error)
+            raise
+        spans.end()
         await conn.executemany(
             "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
             " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -76,7 +96,7 @@ class PartnerFeed:
                     sorted(m.facts),
                     PURPOSE,
                 )
-                for m in pending
+                for m, _ in pending
             ],
         )
 
@@ -94,6 +114,16 @@ class PartnerFeed:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def _send_attributes(m: PartnerMessage) -> dict[str, str]:
+    """What a share's span says: the message and the agency, never the subject or the child."""
+    return {
+        "messaging.message.id": str(m.message_id),
+        "csp.event_type": m.event_type,
+        "csp.agency": m.agency.value,
+        "csp.source_event_id": str(m.source_event_id),
+    }
 
 
 def subscriptions(settings: Settings) -> list[Subscription]:

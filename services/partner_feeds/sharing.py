@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from contracts.case_events.events import PERSONAL_FIELDS
 from contracts.reference.events import reference_event_types
 from shared.access import write_into
 from shared.envelope import Agency, DomainEvent, Envelope
+from shared.relay import CE_SPECVERSION, CONTENT_TYPE, cloudevents_source, cloudevents_type, rfc3339
 
 # The lawful basis recorded with every share (Data Protection Act 2018, Schedule 1, para 18:
 # safeguarding of children and individuals at risk).
@@ -537,6 +538,12 @@ class PartnerMessage:
     event_type: str
     facts: dict[str, Any]
     source_event_id: UUID
+    # The command's correlation id made the agency's own, as the message id is: the same on
+    # every message one request sends this agency, another for the next agency (the same id
+    # on two agencies' feeds would let them join their pseudonyms). The council maps it back
+    # through the share audit (message id -> source event -> its correlation id).
+    correlation_id: UUID
+    schema_version: int  # of the event the message was derived from
 
     def body(self) -> dict[str, Any]:
         return {
@@ -546,6 +553,38 @@ class PartnerMessage:
             "facts": self.facts,
             "purpose": PURPOSE,
         }
+
+    def headers(self, sent_at: datetime) -> list[tuple[str, bytes]]:
+        """The record's headers (PARTNER_HEADERS): CloudEvents binary mode, as on the domain
+        topics. Its time is the share's (`sent_at`), not the event's recorded time, which
+        every agency receiving the event would get to the microsecond: a join key."""
+        message_id = str(self.message_id).encode()
+        return [
+            ("message_id", message_id),
+            ("event_type", self.event_type.encode()),
+            ("correlation_id", str(self.correlation_id).encode()),
+            ("content-type", CONTENT_TYPE),
+            ("ce_specversion", CE_SPECVERSION.encode()),
+            ("ce_id", message_id),
+            ("ce_source", cloudevents_source(partner_topic(self.agency)).encode()),
+            ("ce_type", cloudevents_type(self.event_type, self.schema_version, "partner").encode()),
+            ("ce_time", rfc3339(sent_at).encode()),
+        ]
+
+
+# Every header of a record on a partner topic, and what it carries (docs/partners.md).
+PARTNER_HEADERS: dict[str, str] = {
+    "message_id": "The message's id: the same whenever this event is sent to this agency again.",
+    "event_type": "The type of the event the message was derived from.",
+    "correlation_id": "The request's correlation id, made this agency's own: the same on every "
+    "message one request sent this agency; quote it to the council.",
+    "content-type": "application/json: the record's value is the message, as JSON.",
+    "ce_id": "CloudEvents id: the message id.",
+    "ce_source": "CloudEvents source: /csp/partner-<agency>.",
+    "ce_type": "CloudEvents type: csp.partner.<event type>.v<schema version of the event>.",
+    "ce_specversion": f"CloudEvents spec version: {CE_SPECVERSION}.",
+    "ce_time": "CloudEvents time (RFC 3339, UTC): when the message was shared.",
+}
 
 
 def coarsened(day: date, precision: Precision) -> str | None:
@@ -608,6 +647,9 @@ def shares_of(
                 event_type=envelope.event_type,
                 facts=facts,
                 source_event_id=envelope.event_id,
+                correlation_id=uuid5(envelope.correlation_id, agency.value),
+                # The facts are the decoded (upcast) event's: its version, not the stored one.
+                schema_version=type(event).schema_version,
             )
         )
     return out
