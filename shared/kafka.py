@@ -1,16 +1,20 @@
-"""Kafka clients configured once: the producer, the admin client, topic provisioning."""
+"""Kafka clients configured once: the producer, the admin client, topic provisioning, and the
+start-up check that every topic has the settings it is configured with."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from prometheus_client import Gauge
 
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -20,6 +24,13 @@ log = get_logger(__name__)
 # The kernel's one convention on names: where every consumer sends what it cannot apply.
 DEAD_LETTER_TOPIC = "dead-letter"
 
+SETTINGS_MISMATCH = Gauge(
+    "csp_topic_settings_mismatch",
+    "Settings of a topic (partitions, replication factor, min.insync.replicas, its own "
+    "configuration) that differ from the configured ones, as found at the process's start",
+    ["topic"],
+)
+
 
 @dataclass(frozen=True)
 class TopicDefinition:
@@ -27,6 +38,69 @@ class TopicDefinition:
     owner: str
     description: str
     config: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicCreation:
+    """What a topic is created with: the deployment's settings, and the topic's own
+    configuration from the topic map (which wins where both name a key)."""
+
+    partitions: int
+    replication_factor: int
+    config: dict[str, str]
+
+    def wanted(self) -> dict[str, str]:
+        """Every setting the start-up check compares, by Kafka's names."""
+        return {
+            "partitions": str(self.partitions),
+            "replication.factor": str(self.replication_factor),
+            **self.config,
+        }
+
+
+def creation(settings: Settings, topic: TopicDefinition) -> TopicCreation:
+    return TopicCreation(
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+        {"min.insync.replicas": str(settings.topic_min_insync_replicas), **topic.config},
+    )
+
+
+def differences(
+    wanted: Mapping[str, str], actual: Mapping[str, str]
+) -> dict[str, tuple[str, str | None]]:
+    """Each wanted setting the topic has otherwise: (configured, actual; None if unknown)."""
+    return {
+        key: (value, actual.get(key)) for key, value in wanted.items() if actual.get(key) != value
+    }
+
+
+def described(topic: Mapping[str, Any], configs: Mapping[str, str]) -> dict[str, str]:
+    """A topic's settings, from the broker's metadata of it (aiokafka's describe_topics) and
+    its configuration entries. A topic whose partitions have unequal replica counts (a
+    reassignment under way) reports the smallest: the weakest copy count is what it has."""
+    partitions = topic.get("partitions") or []
+    replicas = [len(p.get("replica_nodes", p.get("replicas", []))) for p in partitions]
+    return {
+        "partitions": str(len(partitions)),
+        "replication.factor": str(min(replicas, default=0)),
+        **configs,
+    }
+
+
+def config_entries(responses: Iterable[Any]) -> dict[str, dict[str, str]]:
+    """{topic: {name: value}} from DescribeConfigs responses (a resource with an error, e.g.
+    not authorised, is left out)."""
+    found: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            if resource["error_code"]:
+                continue
+            found[resource["resource_name"]] = {
+                entry.get("config_names", entry.get("config_name")): entry["config_value"]
+                for entry in resource["config_entries"]
+            }
+    return found
 
 
 def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
@@ -67,28 +141,67 @@ async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKa
 
 async def ensure_topics(settings: Settings, wanted: Iterable[TopicDefinition]) -> None:
     """Create these topics where they do not exist yet (idempotent); waits for the broker.
-    The definitions come from the published topic map (`contracts.topics`)."""
+    The definitions come from the published topic map (`contracts.topics`). Then reports any
+    of them whose settings differ from the configured ones (`check_topics`)."""
     wanted = list({t.name: t for t in wanted}.values())
-    prefixed = {t.name: settings.topic(t.name) for t in wanted}
+    made = {settings.topic(t.name): creation(settings, t) for t in wanted}
     admin = await connected_admin(settings)
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                prefixed[t.name],
-                settings.topic_partitions,
-                settings.topic_replication_factor,
-                topic_configs={
-                    **t.config,
-                    "min.insync.replicas": str(settings.topic_min_insync_replicas),
-                },
-            )
-            for t in wanted
-            if prefixed[t.name] not in existing
+            NewTopic(name, c.partitions, c.replication_factor, topic_configs=c.config)
+            for name, c in made.items()
+            if name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # a concurrent starter made it
                 await admin.create_topics(missing)
             log.info("topics created", topics=[t.name for t in missing])
+        await check_topics(admin, settings, wanted)
     finally:
         await admin.close()
+
+
+async def check_topics(
+    admin: AIOKafkaAdminClient, settings: Settings, wanted: Iterable[TopicDefinition]
+) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """Report each topic whose settings differ from the configured ones: a warning naming
+    the topic and every differing setting, and `csp_topic_settings_mismatch`. A topic made
+    before CSP_TOPIC_REPLICATION_FACTOR was raised keeps its one copy until it is reassigned
+    (docs/operations.md): nothing changes it silently, so this says so at every start.
+    Reporting only: a running platform is not stopped for it. Returns what differs."""
+    wants = {settings.topic(t.name): creation(settings, t).wanted() for t in wanted}
+    try:
+        topics = {t["topic"]: t for t in await admin.describe_topics(list(wants))}
+        configs = config_entries(
+            await admin.describe_configs(
+                [
+                    ConfigResource(
+                        ConfigResourceType.TOPIC,
+                        name,
+                        {k: None for k in want if k not in ("partitions", "replication.factor")},
+                    )
+                    for name, want in wants.items()
+                ]
+            )
+        )
+    except KafkaError as error:  # e.g. an ACL set before describe_configs was granted
+        log.warning("cannot check the topics' settings", error=repr(error))
+        return {}
+    found: dict[str, dict[str, tuple[str, str | None]]] = {}
+    for name, want in wants.items():
+        if name not in topics or topics[name].get("error_code"):
+            continue
+        if name not in configs:  # its configuration could not be read: compare the rest
+            log.warning("cannot read a topic's configuration", topic=name)
+            want = {k: want[k] for k in ("partitions", "replication.factor")}
+        differ = differences(want, described(topics[name], configs.get(name, {})))
+        SETTINGS_MISMATCH.labels(name).set(len(differ))
+        if differ:
+            found[name] = differ
+            log.warning(
+                "topic settings differ from the configured ones",
+                topic=name,
+                differences={k: {"configured": c, "actual": a} for k, (c, a) in differ.items()},
+            )
+    return found

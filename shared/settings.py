@@ -6,6 +6,8 @@ prints the values in force (secrets masked).
 
 from __future__ import annotations
 
+import os
+import ssl
 from datetime import date
 from typing import Literal
 
@@ -41,9 +43,24 @@ class Settings(BaseSettings):
     postgres_pool_max: int = Field(10, description="Largest connection pool per process.")
 
     kafka_bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
-    topic_partitions: int = Field(6, description="Partitions for topics this platform creates.")
-    topic_replication_factor: int = Field(1, description="3 in production (docs/operations.md).")
-    topic_min_insync_replicas: int = Field(1, description="2 in production.")
+    topic_partitions: int = Field(
+        6,
+        description="Partitions of each topic the platform creates (the workers at start, and "
+        "`python -m deploy.local.kafka_security provision`). A topic that has other settings "
+        "than these three is reported at every worker's start (a warning and the "
+        "`csp_topic_settings_mismatch` metric), never changed.",
+    )
+    topic_replication_factor: int = Field(
+        1,
+        description="Copies of each partition on distinct brokers: 3 in production "
+        "(docs/operations.md); no more than there are brokers.",
+    )
+    topic_min_insync_replicas: int = Field(
+        1,
+        description="Copies that must have a record before the broker acknowledges it (the "
+        "producers use acks=all): 2 in production, so an acknowledged event survives the "
+        "loss of a broker; below it, writes are refused rather than kept on one copy.",
+    )
 
     http_host: str = Field("127.0.0.1", description="Address the process's HTTP server binds.")
     http_port: int = Field(8000, description="Port of the process's HTTP server.")
@@ -186,8 +203,17 @@ class Settings(BaseSettings):
     )
     kafka_username: str | None = Field(None, description="This service's SCRAM user.")
     kafka_password: SecretStr | None = Field(None, description="Its SCRAM password.")
+    kafka_password_file: str | None = Field(
+        None,
+        description="A file holding the SCRAM password instead, read again for every new "
+        "connection: a password rotated by `python -m deploy.rotate password` reaches the "
+        'process without a restart (docs/operations.md, "Certificates and passwords").',
+    )
     kafka_ssl_cafile: str | None = Field(
-        None, description="The CA that signed the brokers' certificates (PEM)."
+        None,
+        description="The CA(s) that signed the brokers' certificates (PEM), read again for "
+        "every new connection once the file changes: while a certificate is renewed it holds "
+        "the old CA and the new (`python -m deploy.rotate certificates`).",
     )
 
     board_days_kept: int = Field(
@@ -226,19 +252,23 @@ class Settings(BaseSettings):
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options for every aiokafka client: bootstrap servers and, in secure
-        mode, SCRAM over TLS verified against the CA."""
+        mode, SCRAM over TLS verified against the CA. The CA file and the password file are
+        read again for each new connection, so a renewal or a rotation needs no restart."""
         options: dict[str, object] = {"bootstrap_servers": self.kafka_bootstrap_servers}
         if self.kafka_security_protocol == "SASL_SSL":
-            from aiokafka.helpers import create_ssl_context
-
+            password: str = (
+                PasswordFile(self.kafka_password_file)
+                if self.kafka_password_file
+                else self.kafka_password.get_secret_value()
+                if self.kafka_password
+                else ""
+            )
             options.update(
                 security_protocol="SASL_SSL",
                 sasl_mechanism="SCRAM-SHA-512",
                 sasl_plain_username=self.kafka_username or self.service,
-                sasl_plain_password=(
-                    self.kafka_password.get_secret_value() if self.kafka_password else ""
-                ),
-                ssl_context=create_ssl_context(cafile=self.kafka_ssl_cafile),
+                sasl_plain_password=password,
+                ssl_context=CaFileContext.of(self.kafka_ssl_cafile),
             )
         return options
 
@@ -269,6 +299,80 @@ class Settings(BaseSettings):
             f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/"
             f"{database or self.database}"
         )
+
+
+class PasswordFile(str):
+    """A SCRAM password kept in a file, read again each time a connection authenticates.
+
+    aiokafka encodes the password once per connection it authenticates (its
+    ScramAuthenticator calls `.encode()`), so a client holding this reconnects with whatever
+    the file holds then; established connections are not touched (Kafka checks SCRAM at
+    connect only). tests/integration/test_rotation.py holds aiokafka to it. If the file
+    cannot be read, the password read at start is used."""
+
+    path: str
+
+    def __new__(cls, path: str) -> PasswordFile:
+        made = super().__new__(cls, _read_secret(path))
+        made.path = path
+        return made
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        try:
+            return _read_secret(self.path).encode(encoding, errors)
+        except OSError:
+            return str(self).encode(encoding, errors)
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read().strip()
+
+
+class CaFileContext(ssl.SSLContext):
+    """A TLS client context that reads its CA file again when the file has changed (its
+    inode, size or time): each new connection trusts what the file trusts at that moment.
+    A certificate renewal gives clients the old and the new CA, then the new one alone
+    (deploy/rotate.py), and a long-running worker follows it without a restart. asyncio and
+    so aiokafka make every TLS connection through `wrap_bio`; the handshake runs in a context
+    made from the file."""
+
+    cafile: str | None
+    _stamp: tuple[int, int, int] | None
+    _current: ssl.SSLContext
+
+    @classmethod
+    def of(cls, cafile: str | None) -> CaFileContext:
+        made = cls(ssl.PROTOCOL_TLS_CLIENT)
+        made.cafile, made._stamp = cafile, None
+        made._current = made._fresh()
+        return made
+
+    def _fresh(self) -> ssl.SSLContext:
+        from aiokafka.helpers import create_ssl_context
+
+        if self.cafile is None:  # the system's trust store: nothing to follow
+            return getattr(self, "_current", None) or create_ssl_context()
+        try:
+            seen = os.stat(self.cafile)
+            stamp = (seen.st_ino, seen.st_mtime_ns, seen.st_size)
+            if stamp != self._stamp:
+                self._current = create_ssl_context(cafile=self.cafile)
+                self._stamp = stamp
+        except (OSError, ssl.SSLError):  # mid-replacement or unreadable: keep the last good
+            if not hasattr(self, "_current"):
+                raise
+        return self._current
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        return self._fresh().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
 
 
 def documented_variables() -> list[tuple[str, str, str]]:

@@ -1,15 +1,19 @@
 """Kafka in secure mode: TLS on the broker's listener, SCRAM-SHA-512 users, and ACLs that let
 each service and each partner agency do exactly what the table below says.
 
-- `certificates(folder, hosts)`: a local CA and the broker's certificate (PEM), made once.
+- `certificates(folder, hosts)`: a local CA and the broker's certificate (PEM), made once, and
+  the controller listener's own pair. The client-facing pair is renewed live by
+  deploy/rotate.py; the controller's is kept apart so that a live renewal never changes what
+  the broker's own connection to its controller presents or trusts.
 - `grants(namespace)`: who may do what to which topic and consumer group: the table in
   docs/security.md (`python -m deploy.local.kafka_security docs` writes it) and the one the
   permission test holds the broker to.
 - `provision(...)`: as the broker's admin, create the topics, every user (one per service
   worker, one per partner agency) and exactly these ACLs. Idempotent: run at every start.
 
-The broker's own listener for its controller stays PLAINTEXT on the loopback address only
-(KRaft does not take SCRAM there): nothing off the broker's host can reach it.
+The broker's own listener for its controller is on the loopback address only and takes only
+the node's own certificate (KRaft does not take SCRAM there): nothing off the broker's host
+can reach it.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 
 from contracts.topics import TOPICS
-from deploy.local.tls import certificates
-from shared.kafka import DEAD_LETTER_TOPIC
+from deploy.local import tls
+from shared.kafka import DEAD_LETTER_TOPIC, creation
+from shared.settings import Settings
 
 ADMIN = "admin"
 MECHANISM = "SCRAM-SHA-512"
@@ -45,6 +51,8 @@ SERVICE_READS = {
     ],
 }
 GROUP_PREFIX = {"projections": "boards"}  # the boards' consumer groups; others: the service
+# What every service may do to every platform topic: see it, and read its settings.
+SEE_ONLY = {"DESCRIBE", "DESCRIBE_CONFIGS"}
 PARTNERS = [t.name.removeprefix("partner-") for t in TOPICS if t.name.startswith("partner-")]
 
 
@@ -68,7 +76,8 @@ def grants(namespace: str = "") -> list[KafkaGrant]:
     for service, reads in SERVICE_READS.items():
         writes = [t.name for t in TOPICS if t.owner == service]
         for topic in every_topic:  # creating topics that are missing needs to see them all
-            ops = {"DESCRIBE"}
+            # and the start-up check reads each topic's settings (shared/kafka.py)
+            ops = {"DESCRIBE", "DESCRIBE_CONFIGS"}
             if topic in writes or topic == DEAD_LETTER_TOPIC:
                 ops |= {"WRITE", "CREATE"}
             if topic in reads:
@@ -103,19 +112,39 @@ def may(principal: str, operation: str, resource: str, name: str, namespace: str
 def grants_markdown() -> str:
     lines = ["| Kafka user | topic or consumer group | may |", "|---|---|---|"]
     for g in grants():
-        if g.operations == ("DESCRIBE",):
-            continue  # every service may see every platform topic exists
+        # What every service may do to every platform topic is the table's last line.
+        ops = [o for o in g.operations if not (g.principal in SERVICE_READS and o in SEE_ONLY)]
+        if not ops:
+            continue
         where = f"group `{g.name}*`" if g.prefixed else f"topic `{g.name}`"
-        may_do = ", ".join(o.lower() for o in g.operations)
-        lines.append(f"| `{g.principal}` | {where} | {may_do} |")
-    lines.append("| every service user | every platform topic | describe |")
+        lines.append(f"| `{g.principal}` | {where} | {', '.join(o.lower() for o in ops)} |")
+    lines.append(
+        "| every service user | every platform topic | describe (see it exists), "
+        "describe_configs (the start-up check of its settings) |"
+    )
     return "\n".join(lines) + "\n"
+
+
+def certificates(folder: Path, hosts: list[str]) -> Path:
+    """The client-facing listener's CA and certificate (ca.pem, broker.pem), and the
+    controller listener's (controller-ca.pem, controller.pem), each made once. Returns the CA
+    file clients verify the broker against.
+
+    Two pairs, because Kafka reloads a keystore live only on the server side of a listener:
+    the broker's own client connection to its controller keeps what it read at start. Were
+    the controller listener to share broker.pem, a live renewal would have it present and
+    trust the new CA while that connection still presents and trusts the old one, and the
+    broker would be refused by its own controller at that connection's next reconnect. The
+    controller's pair is renewed at a restart (docs/operations.md, "Certificates and
+    passwords")."""
+    tls.certificates(folder, hosts, "controller", ca_file="controller-ca.pem")
+    return tls.certificates(folder, hosts, "broker")
 
 
 def listener_properties(
     port: int,
     controller: int,
-    tls: Path,
+    tls_dir: Path,
     admin_password: str,
     host: str = "127.0.0.1",
     advertised: str | None = None,
@@ -125,7 +154,12 @@ def listener_properties(
     The controller listener takes only the broker's own certificate (mutual TLS): open to
     anyone as ANONYMOUS, a super user, it let any local process change the cluster's
     configuration (KIP-919 admin calls go to controllers). SCRAM cannot serve there: the
-    controller must be up before the SCRAM credentials it stores can be read."""
+    controller must be up before the SCRAM credentials it stores can be read.
+
+    Each listener names its own key and trust stores: deploy/rotate.py renews the client
+    listener's in place (same paths, reloaded by a dynamic config update) and never touches
+    the controller's."""
+    client, controller_listener = "listener.name.sasl_ssl.", "listener.name.controller."
     return [
         f"listeners=SASL_SSL://{host}:{port},CONTROLLER://127.0.0.1:{controller}",
         f"advertised.listeners=SASL_SSL://{advertised or host}:{port}",
@@ -139,20 +173,22 @@ def listener_properties(
         f"org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{ADMIN}" password="{admin_password}";',
         "ssl.keystore.type=PEM",
-        f"ssl.keystore.location={tls / 'broker.pem'}",
         "ssl.truststore.type=PEM",
-        f"ssl.truststore.location={tls / 'ca.pem'}",
+        f"{client}ssl.keystore.location={tls_dir / 'broker.pem'}",
+        f"{client}ssl.truststore.location={tls_dir / 'ca.pem'}",
+        f"{controller_listener}ssl.keystore.location={tls_dir / 'controller.pem'}",
+        f"{controller_listener}ssl.truststore.location={tls_dir / 'controller-ca.pem'}",
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         # The admin, and the broker itself (its certificate) on the controller listener.
-        f"super.users=User:{ADMIN};User:{broker_principal(tls)}",
+        f"super.users=User:{ADMIN};User:{broker_principal(tls_dir)}",
         "allow.everyone.if.no.acl.found=false",
     ]
 
 
-def broker_principal(tls: Path) -> str:
-    """The name Kafka gives the broker on its mutual-TLS controller listener: its
+def broker_principal(tls_dir: Path) -> str:
+    """The name Kafka gives the broker on its mutual-TLS controller listener: its controller
     certificate's subject (read from the certificate, which may predate this code)."""
-    cert = x509.load_pem_x509_certificates((tls / "broker.pem").read_bytes())[0]
+    cert = x509.load_pem_x509_certificates((tls_dir / "controller.pem").read_bytes())[0]
     return cert.subject.rfc4514_string()
 
 
@@ -173,46 +209,77 @@ def client_config(
     }
 
 
-def provision(
-    bootstrap: str,
-    admin_password: str,
-    ca: Path,
-    passwords: dict[str, str],
-    namespace: str = "",
-    partitions: int = 6,
-    timeout_s: float = 120,
-) -> None:
-    """Topics, SCRAM users and ACLs, as the admin; waits for the broker first."""
+def admin_client(
+    bootstrap: str, user: str, password: str, ca: Path, **extra: str | int | float | bool
+) -> Any:
+    """A confluent-kafka AdminClient as `user` (a partner's client is configured alike)."""
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({**client_config(bootstrap, user, password, ca), **extra})
+
+
+def wait_for_broker(admin: Any, deadline: float) -> None:
     from confluent_kafka import KafkaException
+
+    while True:
+        try:
+            admin.list_topics(timeout=5)
+            return
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def set_passwords(admin: Any, passwords: dict[str, str]) -> None:
+    """Each user's SCRAM credential, made or replaced. The broker checks a password when a
+    connection authenticates only: connections already made carry on (docs/operations.md,
+    "Passwords")."""
     from confluent_kafka.admin import (
-        AclBinding,
-        AclOperation,
-        AclPermissionType,
-        AdminClient,
-        NewTopic,
-        ResourcePatternType,
-        ResourceType,
         ScramCredentialInfo,
         ScramMechanism,
         UserScramCredentialAlteration,
         UserScramCredentialUpsertion,
     )
 
-    admin = AdminClient(client_config(bootstrap, ADMIN, admin_password, ca))
-    deadline = time.monotonic() + timeout_s
+    upserts: list[UserScramCredentialAlteration] = [
+        UserScramCredentialUpsertion(
+            user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode()
+        )
+        for user, password in passwords.items()
+    ]
+    for future in admin.alter_user_scram_credentials(upserts).values():
+        future.result()
+
+
+def wait_for_password(bootstrap: str, user: str, password: str, ca: Path, deadline: float) -> None:
+    """Until the listener takes this password: a changed SCRAM credential takes a moment to
+    reach it from the controller."""
+    from confluent_kafka import KafkaException
+
+    probe = admin_client(bootstrap, user, password, ca, log_level=0)
     while True:
         try:
-            admin.list_topics(timeout=5)
-            break
+            probe.list_topics(timeout=2)
+            return
         except KafkaException:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.5)
+            time.sleep(0.2)
+
+
+def create_topics(admin: Any, namespace: str, settings: Settings) -> None:
+    """The topics of the topic map that are missing, with the configured partitions,
+    replication factor and min.insync.replicas (as the workers create them: shared/kafka.py)."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewTopic
+
     existing = set(admin.list_topics(timeout=10).topics)
     new = [
-        NewTopic(f"{namespace}{t.name}", partitions, 1, config=t.config)
+        NewTopic(f"{namespace}{t.name}", c.partitions, c.replication_factor, config=c.config)
         for t in TOPICS
         if f"{namespace}{t.name}" not in existing
+        for c in [creation(settings, t)]
     ]
     for future in admin.create_topics(new).values() if new else []:
         try:
@@ -220,14 +287,33 @@ def provision(
         except KafkaException as error:
             if "TOPIC_ALREADY_EXISTS" not in str(error):
                 raise
-    upserts: list[UserScramCredentialAlteration] = [
-        UserScramCredentialUpsertion(
-            user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), passwords[user].encode()
-        )
-        for user in users()
-    ]
-    for future in admin.alter_user_scram_credentials(upserts).values():
-        future.result()
+
+
+def provision(
+    bootstrap: str,
+    admin_password: str,
+    ca: Path,
+    passwords: dict[str, str],
+    namespace: str = "",
+    settings: Settings | None = None,
+    timeout_s: float = 120,
+) -> None:
+    """Topics, SCRAM users and ACLs, as the admin; waits for the broker first. The topics'
+    partitions, replication factor and min.insync.replicas come from `settings` (by default
+    the environment's CSP_TOPIC_*)."""
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    admin = admin_client(bootstrap, ADMIN, admin_password, ca)
+    deadline = time.monotonic() + timeout_s
+    wait_for_broker(admin, deadline)
+    create_topics(admin, namespace, settings or Settings())
+    set_passwords(admin, {user: passwords[user] for user in users()})
     bindings = [
         AclBinding(
             ResourceType.TOPIC if g.resource == "topic" else ResourceType.GROUP,
@@ -243,17 +329,21 @@ def provision(
     ]
     for future in admin.create_acls(bindings).values():
         future.result()
-    # A new SCRAM credential takes a moment to reach the listener: wait until one works.
     last = users()[-1]
-    probe = AdminClient({**client_config(bootstrap, last, passwords[last], ca), "log_level": 0})
-    while True:
-        try:
-            probe.list_topics(timeout=2)
-            return
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    wait_for_password(bootstrap, last, passwords[last], ca, deadline)
+
+
+def password_file(kafka_dir: Path, user: str) -> Path:
+    """Where a local worker's SCRAM password is kept for it (CSP_KAFKA_PASSWORD_FILE): read at
+    every new connection, so `python -m deploy.rotate password` needs no restart."""
+    return kafka_dir / "passwords" / user
+
+
+def write_password_file(kafka_dir: Path, user: str, password: str) -> Path:
+    path = password_file(kafka_dir, user)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tls.write_atomically(path, password.encode(), private=True)
+    return path
 
 
 def main() -> None:

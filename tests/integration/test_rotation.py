@@ -1,0 +1,255 @@
+"""The broker's certificate renewed (a new CA) and two users' passwords rotated while a
+producer and a consumer, configured as every worker is (shared/settings.py kafka_options),
+keep running: no record lost, none written twice, no send failed; after each change the
+running clients are made to reconnect, and do, with the new CA and the new password; a new
+connection verifies against the new CA alone, the old password is refused and the new one
+taken; the broker process is the one that started (deploy/rotate.py).
+
+A broker of its own in secure mode, provisioned with CSP_TOPIC_PARTITIONS=3: the second test
+holds the provisioning to the configured settings (issue 17), as a worker's own user sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.conn import CloseReason
+from aiokafka.errors import KafkaError
+from cryptography import x509
+
+from contracts.topics import CASE_EVENTS, TOPICS
+from deploy import rotate
+from deploy.local import kafka_security, tls
+from deploy.local.stack import LocalStack
+from shared.kafka import check_topics, new_producer
+from shared.settings import Settings
+from tests.infrastructure import eventually, new_namespace, read_topic, secure_kafka
+
+pytestmark = pytest.mark.integration
+
+PRODUCER, CONSUMER = "case_events", "projections"  # the Kafka users whose passwords rotate
+
+
+@pytest.fixture(scope="module")
+def secure() -> Iterator[tuple[str, LocalStack]]:
+    namespace = new_namespace()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CSP_TOPIC_PARTITIONS", "3")  # the provisioner's settings
+        with secure_kafka(namespace) as stack:
+            yield namespace, stack
+
+
+def broker_pid(stack: LocalStack) -> int:
+    """The pid of the JVM running this stack's broker (its command line names its config)."""
+    wanted = str(stack.kafka_dir / "server.properties").encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and wanted in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue  # ended meanwhile
+    assert len(found) == 1, found
+    return found[0]
+
+
+def client_settings(stack: LocalStack, namespace: str, user: str) -> Settings:
+    """A worker's settings in the local stack: its password and CA read from their files."""
+    return Settings(
+        service=user,
+        namespace=namespace,
+        kafka_bootstrap_servers=f"127.0.0.1:{stack.kafka_port}",
+        kafka_security_protocol="SASL_SSL",
+        kafka_username=user,
+        kafka_password_file=str(kafka_security.password_file(stack.kafka_dir, user)),
+        kafka_ssl_cafile=str(stack.tls_dir / "ca.pem"),
+    )
+
+
+def issuer_in(cafile: Path) -> x509.Name:
+    """The subject of the only CA in a CA file."""
+    (ca,) = tls.certificates_in(cafile.read_bytes())
+    return ca.subject
+
+
+def drop_connections(client: AIOKafkaClient) -> None:
+    """What a network blip does: every connection the client has is closed, so its next
+    request opens (and authenticates) a new one."""
+    for conn in list(client._conns.values()):
+        conn.close(reason=CloseReason.CONNECTION_BROKEN)
+
+
+async def authenticates(stack: LocalStack, user: str, password: str) -> bool:
+    settings = Settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{stack.kafka_port}",
+        kafka_security_protocol="SASL_SSL",
+        kafka_username=user,
+        kafka_password=password,
+        kafka_ssl_cafile=str(stack.tls_dir / "ca.pem"),
+    )
+    admin = AIOKafkaAdminClient(**settings.kafka_options(), request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+        return True
+    except KafkaError:
+        return False
+    finally:
+        await admin.close()
+
+
+class Traffic:
+    """A producer sending numbered records one after another, and a consumer reading them."""
+
+    def __init__(self, stack: LocalStack, namespace: str) -> None:
+        self.topic = f"{namespace}{CASE_EVENTS}"
+        self.producer = new_producer(client_settings(stack, namespace, PRODUCER))
+        self.consumer = AIOKafkaConsumer(
+            self.topic,
+            **client_settings(stack, namespace, CONSUMER).kafka_options(),
+            group_id=f"{namespace}boards.rotation",
+            auto_offset_reset="earliest",
+        )
+        self.sent: list[int] = []
+        self.received: list[int] = []
+        self.failures: list[str] = []
+        self.stop = asyncio.Event()
+        self.drained_by = float("inf")  # once stopped, how long the consumer may catch up
+
+    async def produce(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            try:
+                # aiokafka retries a batch for a reachable leader without end: bounded here,
+                # a client that cannot reconnect fails the test instead of hanging it.
+                send = self.producer.send_and_wait(self.topic, str(n).encode(), key=b"%d" % (n % 7))
+                await asyncio.wait_for(send, 10)
+                self.sent.append(n)
+            except (KafkaError, TimeoutError) as error:
+                self.failures.append(repr(error))
+            n += 1
+            await asyncio.sleep(0.02)  # a steady trickle, not a flood
+
+    async def consume(self) -> None:
+        while not self.stop.is_set() or (
+            len(set(self.received)) < len(self.sent) and time.monotonic() < self.drained_by
+        ):
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                self.received.extend(int(r.value or b"-1") for r in records)
+
+    async def flowing(self, more: int = 15) -> None:
+        """Until `more` new records went through end to end (the clients reconnect as needed)."""
+        seen = len(self.received)
+
+        async def moved() -> bool:
+            return len(self.received) >= seen + more
+
+        await eventually(moved, 30, what=f"{more} more records through")
+
+    def reconnect(self) -> None:
+        drop_connections(self.producer.client)
+        drop_connections(self.consumer._client)
+
+
+async def test_certificate_renewal_and_password_rotation_under_traffic(
+    secure: tuple[str, LocalStack], tmp_path: Path
+) -> None:
+    namespace, stack = secure
+    broker = rotate.Broker(stack, f"127.0.0.1:{stack.kafka_port}")
+    pid = broker_pid(stack)
+    old_passwords = stack.kafka_passwords()
+    for user in (PRODUCER, CONSUMER):
+        kafka_security.write_password_file(stack.kafka_dir, user, old_passwords[user])
+    old_ca = Path(shutil.copy(broker.ca_file, tmp_path / "old-ca.pem"))
+    old_leaf = rotate.leaf(broker.keystore)
+
+    traffic = Traffic(stack, namespace)
+    await traffic.producer.start()
+    await traffic.consumer.start()
+    tasks = [asyncio.create_task(traffic.produce()), asyncio.create_task(traffic.consume())]
+    try:
+        await traffic.flowing()
+
+        # The operator's command runs beside the clients (a thread here, a process in life).
+        await asyncio.to_thread(rotate.trust, broker)
+        traffic.reconnect()  # they now trust the bundle: still the old certificate served
+        await traffic.flowing()
+        await asyncio.to_thread(rotate.swap, broker)
+        new_ca = Path(shutil.copy(broker.next_dir / "ca.pem", tmp_path / "new-ca.pem"))
+        traffic.reconnect()  # to the new certificate, through the bundle
+        await traffic.flowing()
+        await asyncio.to_thread(rotate.drop, broker)
+        traffic.reconnect()  # the new CA alone
+        await traffic.flowing()
+
+        new_leaf = await asyncio.to_thread(rotate.served, broker.bootstrap, new_ca)
+        assert new_leaf is not None and new_leaf != old_leaf
+        assert new_leaf.issuer == issuer_in(new_ca)
+        assert await asyncio.to_thread(rotate.served, broker.bootstrap, old_ca) is None
+        assert issuer_in(broker.ca_file) == issuer_in(new_ca)  # clients trust it alone
+
+        new_passwords = {
+            user: await asyncio.to_thread(rotate.rotate_password, broker, user)
+            for user in (PRODUCER, CONSUMER)
+        }
+        traffic.reconnect()  # with the new passwords, read from their files
+        await traffic.flowing()
+        for user in (PRODUCER, CONSUMER):
+            assert new_passwords[user] != old_passwords[user]
+            assert not await authenticates(stack, user, old_passwords[user])
+            assert await authenticates(stack, user, new_passwords[user])
+            assert stack.kafka_passwords()[user] == new_passwords[user]  # the secret store
+    finally:
+        traffic.drained_by = time.monotonic() + 20
+        traffic.stop.set()
+        await asyncio.gather(*tasks)
+        for client in (traffic.producer, traffic.consumer):  # a failed run must not hang
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.stop(), 15)
+
+    assert not traffic.failures, traffic.failures[:5]
+    assert set(traffic.received) == set(traffic.sent), "lost or unknown records"
+    log = await read_topic(
+        broker.bootstrap,
+        traffic.topic,
+        kafka_options=client_settings(stack, namespace, CONSUMER).kafka_options(),
+    )
+    written = [int(r.value or b"-1") for r in log]
+    assert sorted(written) == sorted(traffic.sent), "the log has each record once"
+    assert broker_pid(stack) == pid  # never restarted
+
+
+async def test_provisioned_topics_have_the_configured_settings(
+    secure: tuple[str, LocalStack],
+) -> None:
+    namespace, stack = secure
+    user = "partner_feeds"  # sees every topic, as the start-up check does in its worker
+    settings: dict[str, Any] = {
+        "namespace": namespace,
+        "kafka_bootstrap_servers": f"127.0.0.1:{stack.kafka_port}",
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_username": user,
+        "kafka_password": stack.kafka_passwords()[user],
+        "kafka_ssl_cafile": str(stack.tls_dir / "ca.pem"),
+    }
+    configured = Settings(**settings, topic_partitions=3)
+    admin = AIOKafkaAdminClient(**configured.kafka_options())
+    await admin.start()
+    try:
+        assert await check_topics(admin, configured, TOPICS) == {}
+        default = Settings(**settings, topic_partitions=6)
+        found = await check_topics(admin, default, TOPICS)
+        assert {d["partitions"] for d in found.values()} == {("6", "3")}
+        assert len(found) == len(TOPICS)
+    finally:
+        await admin.close()
