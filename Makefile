@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns dead-letters contracts
+.PHONY: run stop test test-unit lint install install-test clean-local help docs bench-register-feed rebuild bench chaos lock check-returns import-returns dead-letters contracts rotation-status renew-certificates rotate-kafka-login backup restore
 
 help:
 	@echo "make run    - install, start the whole platform locally, print the URLs (Ctrl-C stops)"
@@ -58,6 +58,28 @@ lint: install
 # breaking change unless the event's version is raised with an upcaster.
 contracts: install
 	@$(PY) -m deploy.contracts release
+	@$(PY) -m deploy.partner_kit.generate contracts/released/partner-*.json
+
+# Certificates and passwords, live (docs/operations.md), against CSP_KAFKA_SECURE=1 make run:
+#   make rotation-status | make renew-certificates [STEP=trust|swap|drop] [DAYS_LEFT=60]
+#   make rotate-kafka-login KAFKA_USER=case_events
+rotation-status: install
+	@$(PY) -m deploy.rotate status
+renew-certificates: install
+	@$(PY) -m deploy.rotate certificates --step $(or $(STEP),all) $(if $(DAYS_LEFT),--days-left $(DAYS_LEFT))
+rotate-kafka-login: install
+	@$(PY) -m deploy.rotate password $(KAFKA_USER)
+
+# Backups of `make run`'s cluster (docs/operations.md, "Backup and restore"):
+#   make backup [ARGS="list" | ARGS="check" | ARGS="prune"]   (default: a base backup, verified)
+backup: install
+	@$(PY) -m deploy.backup $(or $(ARGS),base)
+
+# Restore `make run`'s cluster (stopped first) to TO=latest or a time with its UTC offset;
+# INTO=folder restores a copy instead; SYSTEM=id when the archive holds several clusters.
+restore: install
+	@[ -n "$(TO)" ] || { echo "usage: make restore TO=latest|2025-06-01T14:05:00+01:00 [INTO=folder]"; exit 2; }
+	@$(PY) -m deploy.backup restore --to "$(TO)" $(if $(INTO),--into "$(INTO)") $(if $(SYSTEM),--system "$(SYSTEM)")
 
 clean-local:
 	@rm -rf .local
@@ -69,6 +91,7 @@ docs: install
 	@$(PY) -m deploy.permissions
 	@$(PY) -m deploy.local.kafka_security docs
 	@$(PY) -m services.projections.returns.rules
+	@$(PY) -m deploy.partner_kit.fields docs/partners.md contracts/released/partner-*.json
 	@echo "docs/configuration.md, docs/events.md, docs/asyncapi.json and the tables in docs/security.md regenerated"
 
 # Needs `make run` in another terminal (same CSP_* ports). Prints marks per second.

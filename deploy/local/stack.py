@@ -8,9 +8,11 @@
 databases and each service's roles (deploy/database.py, as the superuser, on a PostgreSQL it
 starts and stops for the purpose), writes a Procfile giving each process its own role and
 only the keys it uses, and hands over to honcho, which starts PostgreSQL, Kafka, every
-service process and Prometheus (scraping every process's /metrics with the operations role's
-token, the alert rules of deploy/prometheus/rules.yml loaded), prefixes their logs, and stops
-them all on Ctrl-C (or `make stop`). Data persists under CSP_STATE_DIR (default .local/run).
+service process, the WAL archiver (deploy/backup.py: every commit in the archive before it is
+acknowledged; CSP_BACKUP=off leaves it out) and Prometheus (scraping every process's /metrics
+with the operations role's token, the alert rules of deploy/prometheus/rules.yml loaded),
+prefixes their logs, and stops them all on Ctrl-C (or `make stop`). Data persists under
+CSP_STATE_DIR (default .local/run), the archive under CSP_BACKUP_DIR (default .local/backup).
 The same class starts the infrastructure for the tests, in a folder of their own and on other
 ports.
 """
@@ -53,6 +55,11 @@ KAFKA_LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
 ALERT_RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 # Prometheus's port: in the gap between the APIs (base+0..5) and the workers (base+10..15).
 PROMETHEUS_OFFSET = 9
+# The WAL archiver's /health and /metrics (deploy/backup.py): in the same gap.
+ARCHIVER_OFFSET = 8
+# The WAL archiver's name: PostgreSQL's synchronous standby (its application_name) and the
+# replication slot that keeps the WAL it has not received yet (deploy/backup.py).
+ARCHIVER = "csp_archive"
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,10 @@ class LocalStack:
     kafka_heap: str = os.environ.get("CSP_KAFKA_HEAP", "768m")
     # SASL/SCRAM over TLS with ACLs (deploy/local/kafka_security.py), as compose runs it.
     secure: bool = os.environ.get("CSP_KAFKA_SECURE", "") == "1"
+    # Every commit streamed into the WAL archive before it is acknowledged (deploy/backup.py).
+    # Off unless asked: `make run` asks (main(), CSP_BACKUP), the tests' shared server and the
+    # chaos harness do not, so none of them depends on an archiver.
+    archiving: bool = False
 
     @property
     def controller_port(self) -> int:
@@ -251,7 +262,10 @@ class LocalStack:
         finally:
             pwfile.unlink(missing_ok=True)
 
-    def postgres_argv(self) -> list[str]:
+    def postgres_argv(self, synchronous_archive: bool | None = None) -> list[str]:
+        """The server's command line. With `archiving` (or `synchronous_archive`), a commit
+        waits until the archiver has the WAL on its disk (deploy/backup.py explains why)."""
+        archived = self.archiving if synchronous_archive is None else synchronous_archive
         return [
             str(find_postgres_bin() / "postgres"),
             "-D",
@@ -271,20 +285,47 @@ class LocalStack:
             "log_min_messages=warning",
             "-c",
             "log_line_prefix=%m [%p] ",
+            *(["-c", f"synchronous_standby_names={ARCHIVER}"] if archived else []),
         ]
 
-    def _as_postgres(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    def as_postgres(self) -> dict[str, Any]:
+        """subprocess options that run a command as the `postgres` user when we are root (the
+        server, and the backup tools whose files it reads), as ourselves otherwise."""
         if self._run_as_postgres:
-            kwargs.setdefault("user", "postgres")
-            kwargs.setdefault("group", "postgres")
-            kwargs.setdefault("extra_groups", [])
+            return {"user": "postgres", "group": "postgres", "extra_groups": []}
+        return {}
+
+    def own(self, path: Path) -> Path:
+        """Make a folder (its parents too, as they are) owned by the user running PostgreSQL."""
+        path.mkdir(parents=True, exist_ok=True)
+        if self._run_as_postgres:
+            pg = pwd.getpwnam("postgres")
+            os.chown(path, pg.pw_uid, pg.pw_gid)
+        return path
+
+    def _as_postgres(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+        for key, value in self.as_postgres().items():
+            kwargs.setdefault(key, value)
         return subprocess.run(argv, **kwargs)
 
-    def spawn_postgres(self, **popen: object) -> subprocess.Popen[bytes]:
+    def spawn_postgres(
+        self, synchronous_archive: bool | None = None, **popen: object
+    ) -> subprocess.Popen[bytes]:
         self.init_postgres()
-        if self._run_as_postgres:
-            popen.update(user="postgres", group="postgres", extra_groups=[])
-        return _spawn_server(self.postgres_argv(), signal.SIGINT, **popen)
+        popen.update(self.as_postgres())
+        return _spawn_server(self.postgres_argv(synchronous_archive), signal.SIGINT, **popen)
+
+    @property
+    def backup_dir(self) -> Path:
+        """The archive: base backups and WAL (deploy/backup.py). Beside the state folder, not
+        in it, so that losing the cluster's folder does not take its backups; on another disk
+        in earnest (CSP_BACKUP_DIR). As root it must be reachable by `postgres`, whose server
+        reads the WAL back during a restore."""
+        wanted = Path(os.environ.get("CSP_BACKUP_DIR", ROOT / ".local" / "backup")).resolve()
+        if not self._run_as_postgres or _reachable_by(wanted, "postgres"):
+            return wanted
+        digest = sha256(str(wanted).encode()).hexdigest()[:12]
+        return Path("/var/lib/csp-local") / digest / "backup"
 
     # -- Kafka -----------------------------------------------------------------------------
 
@@ -409,14 +450,19 @@ class LocalStack:
         )
 
     def kafka_client_env(self, service: str) -> dict[str, str]:
-        """What a service worker needs to reach the broker in secure mode: its own user."""
+        """What a service worker needs to reach the broker in secure mode: its own user, and
+        its password in a file it reads for each new connection (deploy/rotate.py rotates it
+        with no restart)."""
         if not self.secure:
             return {}
+        password_file = kafka_security.write_password_file(
+            self.kafka_dir, service, self.kafka_passwords()[service]
+        )
         return {
             "CSP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
             "CSP_KAFKA_SSL_CAFILE": str(self.tls_dir / "ca.pem"),
             "CSP_KAFKA_USERNAME": service,
-            "CSP_KAFKA_PASSWORD": self.kafka_passwords()[service],
+            "CSP_KAFKA_PASSWORD_FILE": str(password_file),
         }
 
     def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
@@ -470,16 +516,51 @@ class LocalStack:
 
     def provision_with_own_postgres(self) -> None:
         """Provision on a PostgreSQL started for the purpose and stopped again (`run` does this
-        before honcho starts the services, so none starts on a database not ready for it)."""
+        before honcho starts the services, so none starts on a database not ready for it).
+        It runs without the archiver, so its commits do not wait for one: the archive's slot,
+        made here first, keeps their WAL until the archiver streams it."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.state_dir / "provision-postgres.log", "ab") as log:
-            server = self.spawn_postgres(stdout=log, stderr=subprocess.STDOUT)
+            server = self.spawn_postgres(False, stdout=log, stderr=subprocess.STDOUT)
             try:
                 wait_for_port(self.postgres_port, 60, "PostgreSQL")
                 self.provision_database()
+                asyncio.run(self.archive_slot(keep=self.archiving))
             finally:
                 server.send_signal(signal.SIGINT)  # fast shutdown
                 server.wait(timeout=60)
+
+    async def archive_slot(self, keep: bool) -> None:
+        """Make the archiver's replication slot, or drop it when archiving is off: a slot
+        nobody reads keeps every WAL segment from then on, until the disk is full."""
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            host="127.0.0.1",
+            port=self.postgres_port,
+            user="csp",
+            password=self.postgres_password(),
+            database="postgres",
+        )
+        try:
+            exists = await conn.fetchval(
+                "SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1", ARCHIVER
+            )
+            if keep and not exists:
+                await conn.execute("SELECT pg_create_physical_replication_slot($1, true)", ARCHIVER)
+            elif exists and not keep:
+                await conn.execute("SELECT pg_drop_replication_slot($1)", ARCHIVER)
+                print(
+                    "WAL archiving is off (CSP_BACKUP=off): its slot is dropped, the archive "
+                    "stops here; take a base backup when you turn it on again.",
+                    flush=True,
+                )
+        finally:
+            await conn.close()
+
+    @property
+    def archiver_port(self) -> int:
+        return int(os.environ.get("CSP_ARCHIVER_PORT") or self.http_base + ARCHIVER_OFFSET)
 
     # -- Prometheus ------------------------------------------------------------------------
 
@@ -524,10 +605,17 @@ class LocalStack:
                             "labels": {"process": p.name, "service": p.service, "role": p.role},
                         }
                         for p in self.processes()
-                    ],
+                    ]
+                    + self._archiver_target(),
                 },
             ],
         }
+
+    def _archiver_target(self) -> list[dict[str, Any]]:
+        if not self.archiving:
+            return []
+        labels = {"process": "archiver", "service": "backup", "role": "archiver"}
+        return [{"targets": [f"127.0.0.1:{self.archiver_port}"], "labels": labels}]
 
     def prometheus_argv(self, binary: str) -> list[str]:
         config = self.prometheus_dir / "prometheus.yml"
@@ -602,6 +690,11 @@ class LocalStack:
                 }.items()
             )
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
+        if self.archiving:  # the WAL archiver, with its /health and /metrics
+            lines.append(
+                f"archiver: env CSP_HTTP_PORT={self.archiver_port} "
+                f"{sys.executable} -m deploy.backup archive"
+            )
         lines.append(f"prometheus: {me} prometheus")
         lines.append(f"ready: {me} ready")
         return "\n".join(lines) + "\n"
@@ -623,6 +716,11 @@ class LocalStack:
             "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
             "Prometheus (targets, alerts)": f"http://127.0.0.1:{self.prometheus_port}/",
+            **(
+                {"WAL archiver (backups)": f"http://127.0.0.1:{self.archiver_port}/health"}
+                if self.archiving
+                else {}
+            ),
         }
 
 
@@ -780,6 +878,8 @@ def cmd_ready(stack: LocalStack) -> None:
     started = float(os.environ.get("CSP_STARTED_AT", time.time()))
     pending = {p.name: f"http://127.0.0.1:{p.port}/health" for p in stack.processes()}
     pending["prometheus"] = f"http://127.0.0.1:{stack.prometheus_port}/-/ready"
+    if stack.archiving:  # healthy once it streams as PostgreSQL's synchronous standby
+        pending["archiver"] = f"http://127.0.0.1:{stack.archiver_port}/health"
     deadline = time.monotonic() + 300
     while pending and time.monotonic() < deadline:
         for name, url in list(pending.items()):
@@ -858,7 +958,8 @@ def cmd_run(stack: LocalStack) -> None:
     stack.state_dir.mkdir(parents=True, exist_ok=True)
     stack.init_postgres()
     stack.init_kafka()
-    ports = (stack.postgres_port, stack.kafka_port, stack.prometheus_port)
+    ports = [stack.postgres_port, stack.kafka_port, stack.prometheus_port]
+    ports += [stack.archiver_port] if stack.archiving else []
     busy = [port for port in ports if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
@@ -915,7 +1016,8 @@ def main() -> None:
         "command", choices=["run", "stop", "postgres", "kafka", "prometheus", "ready", "env"]
     )
     command = parser.parse_args().command
-    stack = LocalStack()
+    # WAL archiving is on for `make run` unless CSP_BACKUP=off (deploy/backup.py).
+    stack = LocalStack(archiving=os.environ.get("CSP_BACKUP", "on") != "off")
     if command == "env":
         # An operator's shell: the shared settings and the administrator's role.
         for key, value in {**stack.environment(), **stack.admin_environment()}.items():

@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from deploy.local.stack import ALERT_RULES, ROOT, LocalStack, service_processes
-from shared.eventstore import ConcurrencyConflict, Cursor
+from shared.eventstore import Committed, ConcurrencyConflict, Cursor
 from shared.http import WorkerParts, instrument, worker_app
 from shared.projection import ProjectionRunner
 from shared.projection import failure_cause as runner_failure_cause
@@ -119,6 +119,7 @@ def test_every_alert_waits_has_a_severity_and_names_its_runbook() -> None:
 def exposed_metrics() -> set[str]:
     """Every series name the platform's processes can expose: the metrics of the relay, the
     projection runner, the returns' checker, and the HTTP instrumentation of an API."""
+    import deploy.backup  # noqa: F401  (the archiver's metrics)
     import services.projections.returns.quality  # noqa: F401  (registers its metrics)
 
     app = FastAPI()
@@ -235,6 +236,7 @@ def _event(age_s: float) -> SimpleNamespace:
         event_id="e1",
         event_type="ChildRegistered",
         schema_version=1,
+        correlation_id="c1",
         model_dump_json=lambda **_: "{}",
     )
 
@@ -246,12 +248,12 @@ def _sample(name: str, **labels: str) -> float | None:
 async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> None:
     producer = _Producer()
     relay = Relay(_Pool(), producer, "alerting-relay")  # type: ignore[arg-type]
-    batches = [[(Cursor(1, 1), _event(age_s=42))], []]
+    batches = [[Committed(Cursor(1, 1), _event(age_s=42), None)], []]  # type: ignore[arg-type]
 
-    async def read_all(after: Cursor, limit: int) -> list[tuple[Cursor, Any]]:
+    async def read_committed(after: Cursor, limit: int) -> list[Committed]:
         return batches.pop(0) if batches else []
 
-    relay._store = SimpleNamespace(read_all=read_all)  # type: ignore[assignment]
+    relay._store = SimpleNamespace(read_committed=read_committed)  # type: ignore[assignment]
     topic = {"topic": "alerting-relay"}
     assert _sample("csp_relay_events_published_total", **topic) == 0  # there before any event
     assert _sample("csp_relay_time_lag_seconds", **topic) == 0
