@@ -75,8 +75,9 @@ rotate-kafka-login: install
 backup: install
 	@$(PY) -m deploy.backup $(or $(ARGS),base)
 
-# Restore `make run`'s cluster (stopped first) to TO=latest or a time with its UTC offset;
-# INTO=folder restores a copy instead; SYSTEM=id when the archive holds several clusters.
+# Restore `make run`'s cluster (stopped first): in place only to TO=latest; TO=<a time with its
+# UTC offset> needs INTO=folder (a copy: docs/operations.md, "The whole cluster back to a
+# time"). SYSTEM=id when the archive holds several clusters.
 restore: install
 	@[ -n "$(TO)" ] || { echo "usage: make restore TO=latest|2025-06-01T14:05:00+01:00 [INTO=folder]"; exit 2; }
 	@$(PY) -m deploy.backup restore --to "$(TO)" $(if $(INTO),--into "$(INTO)") $(if $(SYSTEM),--system "$(SYSTEM)")

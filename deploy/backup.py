@@ -44,13 +44,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -72,7 +72,10 @@ from deploy.local.stack import (
     ARCHIVER,
     LocalStack,
     _spawn_server,
+    abandoned_message,
+    dies_with_parent,
     find_postgres_bin,
+    free_port,
     port_open,
 )
 from shared.http import HealthCheck, WorkerParts, serve, worker_app
@@ -258,14 +261,42 @@ def choose_backup(backups: Sequence[BaseBackup], target: datetime | None) -> Bas
 
 
 def backup_due(
-    backups: Sequence[BaseBackup], timeline: int, now: datetime, every: timedelta
+    backups: Sequence[BaseBackup],
+    timeline: int,
+    now: datetime,
+    every: timedelta,
+    wal_names: Iterable[str] = (),
 ) -> bool:
     """Take a base backup when none verified is younger than `every`, or none was taken on
-    the current timeline (after a restore: the new history should not hang on the old one)."""
-    verified = [b for b in backups if b.verified]
+    the current timeline (after a restore: the new history should not hang on the old one),
+    or the archive lacks WAL between the newest one's start and now (the archive's WAL was
+    moved aside for a new slot: no restore can cross that gap)."""
+    verified = sorted((b for b in backups if b.verified), key=lambda b: b.finished_at)
     if not any(b.timeline == timeline for b in verified):
         return True
-    return now - max(b.finished_at for b in verified) >= every
+    held = segments(wal_names)
+    if held and missing_segments(wal_names, verified[-1].start_segment, held[-1].number):
+        return True
+    return now - verified[-1].finished_at >= every
+
+
+def leftovers(names: Iterable[str]) -> list[str]:
+    """What an interrupted base backup leaves in `base/`: the backup being taken
+    (`<label>.partial`) and the unpacked copy being verified (`.verify-<label>.partial`)."""
+    return sorted(n for n in names if n.endswith(".partial") or n.startswith(".verify-"))
+
+
+def refuse_in_place_to_a_time(target: datetime | None, into: Path | None) -> None:
+    """A restore to a time goes into a new folder only. In place, the cluster would fork a new
+    timeline from a point the archive has WAL past, and the archiver, resuming after the
+    archive's newest segment (old timeline, past the fork), would never stream again: every
+    commit would wait."""
+    if target is not None and into is None:
+        raise BackupError(
+            "a restore to a time goes into a new folder: add --into DIR, then take back what "
+            'is needed from that copy (docs/operations.md, "Restore to a point in time", '
+            "which also puts a whole copy back in place); in place, only --to latest"
+        )
 
 
 def to_prune(backups: Sequence[BaseBackup], keep: int) -> list[BaseBackup]:
@@ -434,11 +465,38 @@ def take_base_backup(cluster: Cluster) -> BaseBackup:
     reads only unpacked backups, so checking the very files a restore would use means
     unpacking them."""
     system, _ = asyncio.run(cluster.identity())
+    base = cluster.folder(cluster.archive.base(system))
+    with _one_at_a_time(base):
+        clean_leftovers(base)
+        return _take_base_backup(cluster, system, base)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(base: Path, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on the archive's `base/` folder while a backup is taken (or its
+    leftovers removed): another backup's `.partial` is never taken for a leftover. Yields
+    whether it holds the lock (`wait=False`: not when a backup is being taken)."""
+    with open(base / ".lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def clean_leftovers(base: Path) -> list[str]:
+    """Remove what interrupted backups left in `base/` (hold `_one_at_a_time` first)."""
+    found = leftovers(p.name for p in base.iterdir())
+    for name in found:
+        shutil.rmtree(base / name, ignore_errors=True)
+    return found
+
+
+def _take_base_backup(cluster: Cluster, system: str, base: Path) -> BaseBackup:
     started = datetime.now(UTC)
     label = _stamp(started)
-    base = cluster.folder(cluster.archive.base(system))
     partial = base / f"{label}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
     cluster.run(
         [
             cluster.tool("pg_basebackup"),
@@ -532,12 +590,6 @@ class Restored:
     moved_aside: Path | None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server_on(
     cluster: Cluster, data_dir: Path, log_path: Path, settings: dict[str, str] | None = None
@@ -547,7 +599,7 @@ def server_on(
     port, without the archiver as its synchronous standby (nothing commits through it but
     the restore itself); ready (when it is not recovering) when it is yielded, stopped (fast
     shutdown) on the way out."""
-    port = _free_port()
+    port = free_port()
     own = server_settings(cluster.stack.postgres_argv(synchronous_archive=False))
     own.update(
         {
@@ -654,12 +706,13 @@ def restore(
     timeout_s: float = 3600,
 ) -> Restored:
     """Recover a base backup and the archived WAL up to `target` (None: every commit the
-    archive holds) into the cluster's own data folder (the platform stopped; what was there
-    is moved aside, never deleted) or into another folder (`into`: a copy to read from, e.g.
-    to take one database back from before a mistake). The recovery runs on a server of its
-    own on a free port, listening on loopback only, stopped once it has promoted itself; for
-    the cluster's own folder the archiver's slot is made first, so the WAL of the new
-    timeline waits for the archiver."""
+    archive holds) into the cluster's own data folder (the latest point only: the platform
+    stopped; what was there is moved aside, never deleted) or into another folder (`into`: a
+    copy to read from, e.g. to take one database back from before a mistake). The recovery
+    runs on a server of its own on a free port, listening on loopback only, stopped once it
+    has promoted itself; for the cluster's own folder the archiver's slot is made first, so
+    the WAL of the new timeline waits for the archiver."""
+    refuse_in_place_to_a_time(target, into)
     in_place = into is None
     data_dir = (into or cluster.stack.postgres_dir).resolve()
     if in_place and _server_running(data_dir, cluster.stack.postgres_port):
@@ -866,7 +919,10 @@ def _check_archive(
     if held:
         newest = held[-1]
         report.newest_wal = newest.name
-        report.newest_wal_age_s = round(now - (archive.wal(system) / newest.name).stat().st_mtime)
+        # pg_receivewal renames `.partial` once the segment is full: seen here, gone there.
+        with contextlib.suppress(FileNotFoundError):
+            written = (archive.wal(system) / newest.name).stat().st_mtime
+            report.newest_wal_age_s = round(now - written)
     backups = [b for b in archive.backups(system) if b.verified]
     if not backups:
         report.problems.append("no verified base backup: take one (`base`)")
@@ -908,13 +964,6 @@ FAILED_BACKUPS = Counter(
 )
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when the archiver dies (Linux PR_SET_PDEATHSIG)."""
-    import ctypes
-
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
-
-
 def receivewal_argv(cluster: Cluster, wal_dir: Path) -> list[str]:
     """pg_receivewal as the synchronous standby: it flushes each piece of WAL to the archive's
     disk before it tells the server, through the slot (so the server keeps what it has not
@@ -939,7 +988,7 @@ async def stream_wal(cluster: Cluster, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             system, _ = await cluster.identity()
-            await _make_archive_slot(cluster, cluster.stack.postgres_port)
+            abandoned = await cluster.stack.archive_slot(keep=True)
         except (OSError, asyncpg.PostgresError, TimeoutError) as error:
             if not complained:
                 log.info("archiver waiting for PostgreSQL", error=type(error).__name__)
@@ -947,6 +996,8 @@ async def stream_wal(cluster: Cluster, stop: asyncio.Event) -> None:
             await pause(stop, 1.0)
             continue
         complained = False
+        if abandoned is not None:
+            log.warning(abandoned_message(abandoned))
         wal_dir = cluster.folder(cluster.archive.wal(system))
         receiver = await asyncio.create_subprocess_exec(
             *receivewal_argv(cluster, wal_dir),
@@ -955,7 +1006,7 @@ async def stream_wal(cluster: Cluster, stop: asyncio.Event) -> None:
             # SIGTERM) does not stop it before the server's last WAL is in; and killed with
             # the archiver, so no orphan keeps the slot from the next one.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=dies_with_parent(signal.SIGTERM),
             **cluster.stack.as_postgres(),
         )
         log.info("archiver streaming", archive=str(wal_dir))
@@ -985,28 +1036,67 @@ async def watch(
     keep: int,
 ) -> None:
     """Every few seconds: how the archive stands (the gauges, /health); a base backup when one
-    is due (`every`; None: only when asked), then the old ones pruned."""
+    is due (`every`; None: only when asked), then the old ones pruned. Nothing stops the loop
+    or leaves /health stale: a check that fails is reported as a problem, a backup that fails
+    is tried again an hour later while the checks go on."""
+    next_backup = 0.0  # time.monotonic() from which a scheduled backup may be tried
+    cleaned = False
     while not stop.is_set():
-        fresh = await health(cluster, every)
+        try:
+            fresh, backups, names = await _look(cluster, every)
+        except Exception as error:  # any failure of a check is reported
+            log.exception("archive check failed")
+            fresh, backups, names = Health(problems=[f"the check failed: {error!r}"]), [], []
         for name, value in asdict(fresh).items():
             setattr(state, name, value)
         STREAMING.set(1 if fresh.streaming else 0)
         UNARCHIVED.set(fresh.unarchived_bytes or 0)
-        if fresh.system is not None and fresh.timeline is not None:
-            backups = cluster.archive.backups(fresh.system)
-            verified = [b for b in backups if b.verified]
-            LAST_BASE_BACKUP.set(verified[-1].finished_at.timestamp() if verified else 0)
-            now = datetime.now(UTC)
-            if fresh.streaming and every and backup_due(backups, fresh.timeline, now, every):
-                try:
-                    taken = await asyncio.to_thread(take_base_backup, cluster)
-                    log.info("base backup taken", label=taken.label, bytes=taken.size_bytes)
-                    await asyncio.to_thread(prune, cluster, fresh.system, keep)
-                except (BackupError, OSError, asyncpg.PostgresError) as error:
-                    FAILED_BACKUPS.inc()
-                    log.warning("base backup failed; trying again in an hour", error=str(error))
-                    await pause(stop, 3600)
+        if fresh.system is not None and not cleaned:
+            cleaned = await asyncio.to_thread(_clean_at_start, cluster, fresh.system)
+        due = (
+            fresh.streaming
+            and every is not None
+            and fresh.timeline is not None
+            and time.monotonic() >= next_backup
+            and backup_due(backups, fresh.timeline, datetime.now(UTC), every, names)
+        )
+        if due and fresh.system is not None:
+            try:
+                taken = await asyncio.to_thread(take_base_backup, cluster)
+                log.info("base backup taken", label=taken.label, bytes=taken.size_bytes)
+                await asyncio.to_thread(prune, cluster, fresh.system, keep)
+            except Exception as error:  # retried later; the checks go on
+                FAILED_BACKUPS.inc()
+                log.warning("base backup failed; trying again in an hour", error=repr(error))
+                next_backup = time.monotonic() + 3600
         await pause(stop, 5.0 if fresh.streaming else 0.5)
+
+
+async def _look(
+    cluster: Cluster, every: timedelta | None
+) -> tuple[Health, list[BaseBackup], list[str]]:
+    """The archive's health, its backups and WAL (LAST_BASE_BACKUP set from them)."""
+    fresh = await health(cluster, every)
+    if fresh.system is None:
+        return fresh, [], []
+    backups = cluster.archive.backups(fresh.system)
+    verified = [b for b in backups if b.verified]
+    LAST_BASE_BACKUP.set(verified[-1].finished_at.timestamp() if verified else 0)
+    return fresh, backups, cluster.archive.wal_names(fresh.system)
+
+
+def _clean_at_start(cluster: Cluster, system: str) -> bool:
+    """What backups interrupted before the archiver started left in `base/` (unless a backup
+    is being taken: then its own start cleans them)."""
+    base = cluster.archive.base(system)
+    try:
+        if base.is_dir():
+            with _one_at_a_time(base, wait=False) as locked:
+                if locked and (found := clean_leftovers(base)):
+                    log.info("interrupted backups' leftovers removed", names=found)
+    except OSError as error:  # the next base backup cleans them: not worth stopping for
+        log.warning("could not remove interrupted backups' leftovers", error=repr(error))
+    return True
 
 
 def archiver_app(

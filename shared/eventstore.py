@@ -537,6 +537,12 @@ class PostgresEventStore:
             raise IdempotencyKeyReused(
                 f"idempotency key {idempotency_key!r} was already used for a different command"
             )
+        # Answering a repeat says the first was recorded. That first commit may have been
+        # left waiting for the synchronous WAL archive (deploy/backup.py) and cancelled by the
+        # statement timeout: visible here, not yet archived. Taking a transaction id makes
+        # this transaction's commit wait for the archive too, and the archive receives WAL in
+        # order, so the answer comes only once the first command is archived.
+        await conn.fetchval("SELECT pg_current_xact_id()")
         return AppendResult(row["stream_id"], row["stream_version"], duplicate=True)
 
     async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:

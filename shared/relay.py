@@ -89,10 +89,9 @@ HEADERS: dict[str, str] = {
     "(recorded_at; the envelope's occurred_at says when it happened in the world).",
     tracing.TRACEPARENT: "W3C Trace Context: the trace of the command that recorded the "
     "event, when it was traced (docs/operations.md, Traces).",
-    tracing.TRACESTATE: "W3C Trace Context: vendors' trace state, when the trace has one.",
 }
 # The headers a record may lack: the trace context is there only when the command was traced.
-OPTIONAL_HEADERS = frozenset({tracing.TRACEPARENT, tracing.TRACESTATE})
+OPTIONAL_HEADERS = frozenset({tracing.TRACEPARENT})
 
 
 def cloudevents_source(topic: str) -> str:

@@ -10,10 +10,10 @@ One command makes one trace, in four processes:
             append events                   a policy's own events (escalations), and so on
 
 The relay publishes long after the request has answered, so the append's trace context is
-stored with each event (the events table's `trace_context` column: the W3C `traceparent` and
-`tracestate`, never the payload), and the relay's span is that span's child. Each record on a
-domain topic carries its send span's context in W3C headers (`traceparent`, `tracestate`),
-and the consumer continues the trace from them.
+stored with each event (the events table's `trace_context` column: the W3C `traceparent`
+alone, never a caller's `tracestate`, never the payload), and the relay's span is that span's
+child. Each record on a domain topic carries its send span's context in the W3C
+`traceparent` header, and the consumer continues the trace from it.
 
 Configured by the variables the OpenTelemetry SDK reads itself (OTEL_SERVICE_NAME,
 OTEL_RESOURCE_ATTRIBUTES, OTEL_EXPORTER_OTLP_ENDPOINT and the rest of OTEL_EXPORTER_OTLP_*,
@@ -53,7 +53,7 @@ TRACER = "csp"
 # The W3C headers a record carries (and the events table stores): exactly these, whatever
 # OTEL_PROPAGATORS says, so a record's headers are a documented contract and no caller's
 # baggage is ever kept with an event or published.
-TRACEPARENT, TRACESTATE = "traceparent", "tracestate"
+TRACEPARENT = "traceparent"
 W3C = TraceContextTextMapPropagator()
 # The exporters by the names OTEL_TRACES_EXPORTER takes; only OTLP over HTTP is installed
 # (no gRPC runtime to ship), so `otlp` means it. Any other name is looked up among the
@@ -217,13 +217,21 @@ def appending(event_types: Sequence[str]) -> Iterator[Span]:
 
 
 def stored_context() -> str | None:
-    """The current span's W3C context as the events table keeps it (JSON of `traceparent` and
-    `tracestate`), or None when off or outside any trace."""
+    """The current span's W3C context as the events table keeps it (JSON of `traceparent`),
+    or None when off or outside any trace."""
     if _tracer is None:
         return None
-    carrier: dict[str, str] = {}
-    W3C.inject(carrier)
+    carrier = _traceparent()
     return json.dumps(carrier, separators=(",", ":")) if carrier else None
+
+
+def _traceparent(context: Context | None = None) -> dict[str, str]:
+    """The W3C `traceparent` of the context (the current one by default), alone: a caller's
+    `tracestate` is theirs to say anything in, and what the platform keeps with an event (for
+    ever: the events table is append-only) or publishes must be what it chose to."""
+    carrier: dict[str, str] = {}
+    W3C.inject(carrier, context)
+    return {TRACEPARENT: carrier[TRACEPARENT]} if TRACEPARENT in carrier else {}
 
 
 def _stored(value: str | Mapping[str, str] | None) -> Context | None:
@@ -239,7 +247,7 @@ def _traced(context: Context) -> Context | None:
 
 
 def _from_headers(headers: Sequence[tuple[str, bytes]] | None) -> Context | None:
-    carrier = {k: v.decode("latin-1") for k, v in headers or () if k in (TRACEPARENT, TRACESTATE)}
+    carrier = {k: v.decode("latin-1") for k, v in headers or () if k == TRACEPARENT}
     return _stored(carrier) if TRACEPARENT in carrier else None
 
 
@@ -301,8 +309,7 @@ class BatchSpans:
             kind=SpanKind.PRODUCER,
             attributes={**_messaging(topic, "send"), **attributes},
         )
-        carrier: dict[str, str] = {}
-        W3C.inject(carrier, trace.set_span_in_context(span))
+        carrier = _traceparent(trace.set_span_in_context(span))
         headers = [(k, v.encode("latin-1")) for k, v in carrier.items()]
         self._groups[key] = _Group(span, headers)
         return headers
@@ -352,10 +359,8 @@ def _span_id(context: Context) -> int:
 
 
 def _passed_on(stored: str) -> list[tuple[str, bytes]]:
-    carrier = json.loads(stored)
-    return [
-        (k, str(carrier[k]).encode("latin-1")) for k in (TRACEPARENT, TRACESTATE) if k in carrier
-    ]
+    parent = json.loads(stored).get(TRACEPARENT)
+    return [] if parent is None else [(TRACEPARENT, str(parent).encode("latin-1"))]
 
 
 def _messaging(topic: str, operation: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import datetime
 import json
 import os
 import pwd
+import random
 import secrets
 import shlex
 import shutil
@@ -142,6 +143,26 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex((host, port)) == 0
+
+
+# Ports for servers started on the fly (a restore's own PostgreSQL): below the kernel's
+# ephemeral range (32768-60999), which outgoing connections take from, so a port checked free
+# here is not taken by a client before the server binds it.
+SERVER_PORTS = range(20000, 32000)
+
+
+def free_port() -> int:
+    """A loopback port of SERVER_PORTS that nothing listens on now."""
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randrange(SERVER_PORTS.start, SERVER_PORTS.stop)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free port in {SERVER_PORTS}")
 
 
 def clients_connected(port: int) -> bool:
@@ -525,14 +546,25 @@ class LocalStack:
             try:
                 wait_for_port(self.postgres_port, 60, "PostgreSQL")
                 self.provision_database()
-                asyncio.run(self.archive_slot(keep=self.archiving))
+                abandoned = asyncio.run(self.archive_slot(keep=self.archiving))
+                if abandoned is not None:
+                    print(abandoned_message(abandoned), flush=True)
             finally:
                 server.send_signal(signal.SIGINT)  # fast shutdown
                 server.wait(timeout=60)
 
-    async def archive_slot(self, keep: bool) -> None:
+    async def archive_slot(self, keep: bool) -> Path | None:
         """Make the archiver's replication slot, or drop it when archiving is off: a slot
-        nobody reads keeps every WAL segment from then on, until the disk is full."""
+        nobody reads keeps every WAL segment from then on, until the disk is full.
+
+        A slot made anew starts at the server's current WAL, while pg_receivewal resumes after
+        the newest segment of the archive: whatever came between (archiving off, a copy put
+        back in place) is gone from the server, and it would ask for it forever ("requested
+        WAL segment has already been removed"). So when the slot is made while the archive
+        holds WAL for this cluster, that WAL is moved aside first (`wal.abandoned-<time>`,
+        returned): streaming starts at the slot, and the archiver takes a base backup at once
+        (deploy/backup.py `backup_due`: the backups before the gap cannot be replayed past
+        it)."""
         import asyncpg
 
         conn = await asyncpg.connect(
@@ -541,22 +573,30 @@ class LocalStack:
             user="csp",
             password=self.postgres_password(),
             database="postgres",
+            timeout=10,
         )
         try:
             exists = await conn.fetchval(
                 "SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_name = $1", ARCHIVER
             )
+            abandoned = None
             if keep and not exists:
+                system = await conn.fetchval(
+                    "SELECT system_identifier::text FROM pg_control_system()"
+                )
+                abandoned = abandon_archived_wal(self.backup_dir / system / "wal", exists)
                 await conn.execute("SELECT pg_create_physical_replication_slot($1, true)", ARCHIVER)
             elif exists and not keep:
                 await conn.execute("SELECT pg_drop_replication_slot($1)", ARCHIVER)
                 print(
                     "WAL archiving is off (CSP_BACKUP=off): its slot is dropped, the archive "
-                    "stops here; take a base backup when you turn it on again.",
+                    "stops here; when it is on again, the archive's WAL is moved aside and a "
+                    "new base backup taken.",
                     flush=True,
                 )
         finally:
             await conn.close()
+        return abandoned
 
     @property
     def archiver_port(self) -> int:
@@ -772,16 +812,48 @@ DEMO_USERS = [
 DEMO_CLAIMS: dict[str, dict[str, Any]] = {"schools": {"schools": ["113254"]}}
 
 
-def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any) -> subprocess.Popen[bytes]:
-    """Start a server in a session of its own, so that a signal to its supervisor's process
-    group (honcho's SIGTERM, a terminal's Ctrl-C) does not reach it before its clients have
-    left; the supervisor decides when it stops. If the supervisor dies, the kernel sends the
-    server `on_parent_death` (Linux PR_SET_PDEATHSIG), so no orphan keeps the ports."""
+def wal_to_abandon(slot_exists: bool, wal_names: list[str]) -> bool:
+    """Move the archive's WAL aside before the slot is made? Only when the slot is new and
+    the archive already holds WAL: streaming would resume after it, not at the slot."""
+    return not slot_exists and bool(wal_names)
+
+
+def abandon_archived_wal(wal_dir: Path, slot_exists: bool) -> Path | None:
+    """Move the archive's WAL folder aside when `wal_to_abandon` says so; where it went."""
+    names = sorted(p.name for p in wal_dir.iterdir()) if wal_dir.is_dir() else []
+    if not wal_to_abandon(slot_exists, names):
+        return None
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return wal_dir.rename(wal_dir.with_name(f"wal.abandoned-{stamp}"))
+
+
+def abandoned_message(abandoned: Path) -> str:
+    return (
+        f"the archiver's replication slot is new but the archive held WAL: moved to "
+        f"{abandoned}. The base backups taken before cannot be replayed past this gap; the "
+        'archiver takes a new one as soon as it streams (docs/operations.md, "Backup and '
+        'restore").'
+    )
+
+
+def dies_with_parent(on_parent_death: int) -> Callable[[], None]:
+    """A child's preexec_fn: the kernel sends it `on_parent_death` when its parent dies
+    (Linux PR_SET_PDEATHSIG), so no orphan keeps a port or a replication slot."""
 
     def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, on_parent_death)  # 1: PR_SET_PDEATHSIG
 
-    return subprocess.Popen(argv, start_new_session=True, preexec_fn=die_with_parent, **popen)
+    return die_with_parent
+
+
+def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a server in a session of its own, so that a signal to its supervisor's process
+    group (honcho's SIGTERM, a terminal's Ctrl-C) does not reach it before its clients have
+    left; the supervisor decides when it stops. If the supervisor dies, the kernel sends the
+    server `on_parent_death`, so no orphan keeps the ports."""
+    return subprocess.Popen(
+        argv, start_new_session=True, preexec_fn=dies_with_parent(on_parent_death), **popen
+    )
 
 
 def new_kafka_cluster_id() -> str:

@@ -21,7 +21,7 @@ from datetime import date, datetime
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from contracts.case_events.events import PERSONAL_FIELDS
 from contracts.reference.events import reference_event_types
@@ -529,6 +529,15 @@ def pseudonym(key: bytes, agency: Agency, child_id: str) -> str:
     return f"{agency.value[:3].upper()}-{digest[:20]}"
 
 
+def agency_uuid(key: bytes, agency: Agency, value: UUID) -> UUID:
+    """An id of the council's (an event's, a request's correlation id) made the agency's own:
+    stable for that agency, unlinkable to another agency's without the council's key. A keyless
+    derivation would not do: callers see event ids and correlation ids (the API answers them),
+    and anyone knowing one could compute every agency's and join their feeds."""
+    digest = hmac.new(key, f"{agency.value}:{value}".encode(), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=5)
+
+
 @dataclass(frozen=True)
 class PartnerMessage:
     agency: Agency
@@ -641,13 +650,13 @@ def shares_of(
         out.append(
             PartnerMessage(
                 agency=agency,
-                message_id=uuid5(envelope.event_id, agency.value),
+                message_id=agency_uuid(key, agency, envelope.event_id),
                 subject=pseudonym(key, agency, child_id),
                 child_id=child_id,
                 event_type=envelope.event_type,
                 facts=facts,
                 source_event_id=envelope.event_id,
-                correlation_id=uuid5(envelope.correlation_id, agency.value),
+                correlation_id=agency_uuid(key, agency, envelope.correlation_id),
                 # The facts are the decoded (upcast) event's: its version, not the stored one.
                 schema_version=type(event).schema_version,
             )

@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.local.stack import PROMETHEUS_OFFSET, ROOT, port_open, service_processes
+from deploy.local.stack import (
+    ARCHIVER_OFFSET,
+    PROMETHEUS_OFFSET,
+    ROOT,
+    port_open,
+    service_processes,
+)
 from tests.infrastructure import free_port, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -137,6 +143,7 @@ def _every_process_is_an_up_target(prometheus: str, base: int) -> None:
     """Prometheus scrapes every process's /metrics with the operations token: each target
     up (the first scrapes come within the 5 s interval of the start)."""
     wanted = {p.name: f"127.0.0.1:{p.port}" for p in service_processes(base)}
+    wanted["archiver"] = f"127.0.0.1:{base + ARCHIVER_OFFSET}"  # the WAL archiver (on by default)
 
     def targets() -> dict[str, Any] | None:
         answer = httpx.get(f"{prometheus}api/v1/targets", timeout=5).json()

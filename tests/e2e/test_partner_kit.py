@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,11 +26,29 @@ from services.partner_feeds.sharing import pseudonym
 from shared.envelope import Agency
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import SecurePlatform
-from tests.infrastructure import TEST_PSEUDONYM_KEY, auth, eventually, poll_until, read_topic
+from tests.infrastructure import (
+    TEST_PSEUDONYM_KEY,
+    _die_with_parent,
+    auth,
+    eventually,
+    poll_until,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 KIT = Path(__file__).resolve().parents[2] / "deploy" / "partner_kit"
+
+
+@pytest.fixture(autouse=True)
+def no_kit_left_running() -> Iterator[None]:
+    """A failed assertion must not leave a kit consuming for the rest of the run."""
+    yield
+    while STARTED:
+        STARTED.pop().kill()
+
+
+STARTED: list[Kit] = []  # every kit started, killed after each test if still running
 
 
 class Kit:
@@ -47,8 +66,15 @@ class Kit:
                 env={**self.env, **changes},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,  # never outlives the test run
             )
+        STARTED.append(self)
         return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
 
     def stop(self) -> int:
         """SIGTERM, as a service manager stops it: FastStream shuts down gracefully."""

@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -155,27 +156,38 @@ def site(infra: Infrastructure, log_dir: Path) -> Iterator[Site]:
 # -- recording commands, as an integration would ------------------------------------------------
 
 
-def record(api: str, steps: list[list[tuple[str, Step]]], headers: dict[str, str]) -> list[Ack]:
+def record(
+    api: str, steps: list[list[tuple[str, Step]]], headers: dict[str, str], deadline_s: float = 120
+) -> list[Ack]:
     """Each journey's commands in order (journeys side by side), each with its idempotency
-    key, sent again after a transport error or a 5xx; the acknowledgements."""
+    key, sent again after a transport error or a 5xx (backing off, up to `deadline_s` per
+    command); the acknowledgements."""
 
     async def run() -> list[Ack]:
         acks: list[Ack] = []
         async with httpx.AsyncClient(timeout=30) as client:
 
+            async def send(key: str, step: Step) -> httpx.Response:
+                deadline, wait = time.monotonic() + deadline_s, 0.1
+                while True:
+                    try:
+                        r = await client.post(
+                            f"{api}{step.path}",
+                            json=step.body,
+                            headers={**headers, "Idempotency-Key": key},
+                        )
+                        if r.status_code < 500:
+                            return r
+                        failure = f"{r.status_code} {r.text[:300]}"
+                    except httpx.TransportError as error:
+                        failure = repr(error)
+                    assert time.monotonic() < deadline, (key, "not acknowledged", failure)
+                    await asyncio.sleep(wait)  # back off before sending the same command again
+                    wait = min(wait * 2, 2.0)
+
             async def journey(commands: list[tuple[str, Step]]) -> None:
                 for key, step in commands:
-                    for _ in range(20):
-                        try:
-                            r = await client.post(
-                                f"{api}{step.path}",
-                                json=step.body,
-                                headers={**headers, "Idempotency-Key": key},
-                            )
-                        except httpx.TransportError:
-                            continue
-                        if r.status_code < 500:
-                            break
+                    r = await send(key, step)
                     assert r.status_code in (200, 201), (key, r.status_code, r.text[:300])
                     body = r.json()
                     acks.append(Ack(key, body["stream_id"], body["stream_version"], 0.0))

@@ -4,36 +4,53 @@ the local stack (on for `make run`, off for the tests' shared server and the cha
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
+import deploy.backup
 from deploy.backup import (
+    Archive,
     BackupError,
     BaseBackup,
+    Health,
     Published,
     Segment,
+    _check_archive,
     backup_due,
     choose_backup,
     first_left_out,
+    leftovers,
     missing_from_store,
     missing_segments,
     parse_lsn,
     parse_target,
     recovered_until,
     recovery_settings,
+    refuse_in_place_to_a_time,
     restore_command,
     segments,
     server_settings,
     to_prune,
     wal_range,
     wal_to_prune,
+    watch,
 )
-from deploy.local.stack import ARCHIVER, LocalStack
+from deploy.local.stack import (
+    ARCHIVER,
+    SERVER_PORTS,
+    LocalStack,
+    abandon_archived_wal,
+    free_port,
+    wal_to_abandon,
+)
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -158,6 +175,109 @@ def test_a_base_backup_is_due_daily_and_after_a_restore() -> None:
     assert backup_due(backups, 2, T0 + timedelta(minutes=5), day)  # restored: a new timeline
     assert backup_due([], 1, T0, day)
     assert backup_due([backup("x", T0, verified=False)], 1, T0, day)
+
+
+def test_a_base_backup_is_due_at_once_when_the_archive_has_a_gap_since_the_newest() -> None:
+    """The archive's WAL moved aside for a new slot: the newest backup starts in segment 2,
+    the archive now holds 9 on: no restore from it can cross the gap."""
+    day, backups = timedelta(hours=24), [backup("a", T0)]
+    since_the_backup = ["000000010000000000000002", "000000010000000000000003.partial"]
+    assert not backup_due(backups, 1, T0 + timedelta(minutes=5), day, since_the_backup)
+    after_a_gap = ["000000010000000000000009.partial"]
+    assert backup_due(backups, 1, T0 + timedelta(minutes=5), day, after_a_gap)
+    assert not backup_due(backups, 1, T0 + timedelta(minutes=5), day, [])  # not streaming yet
+
+
+def test_a_new_slot_moves_the_archives_wal_aside_only_when_it_holds_some(tmp_path: Path) -> None:
+    assert wal_to_abandon(slot_exists=False, wal_names=["000000010000000000000004.partial"])
+    assert not wal_to_abandon(slot_exists=True, wal_names=["000000010000000000000004"])
+    assert not wal_to_abandon(slot_exists=False, wal_names=[])  # a new cluster's first run
+    wal = tmp_path / "7300000000000000001" / "wal"
+    assert abandon_archived_wal(wal, slot_exists=False) is None  # no folder yet
+    wal.mkdir(parents=True)
+    (wal / "000000010000000000000004.partial").write_text("old timeline")
+    assert abandon_archived_wal(wal, slot_exists=True) is None
+    moved = abandon_archived_wal(wal, slot_exists=False)
+    assert moved is not None and moved.name.startswith("wal.abandoned-")
+    assert not wal.exists() and (moved / "000000010000000000000004.partial").exists()
+
+
+def test_a_restore_in_place_goes_to_the_latest_point_only() -> None:
+    refuse_in_place_to_a_time(None, None)  # in place, latest: allowed
+    refuse_in_place_to_a_time(T0, Path("/restored"))  # a time, into a copy: allowed
+    with pytest.raises(BackupError, match="--into DIR"):
+        refuse_in_place_to_a_time(T0, None)
+
+
+def test_interrupted_backups_leave_partials_and_verify_copies_to_clean() -> None:
+    names = [".lock", "20250601T120000Z", "20250602T120000Z.partial",
+             ".verify-20250602T120000Z.partial"]  # fmt: skip
+    assert leftovers(names) == [".verify-20250602T120000Z.partial", "20250602T120000Z.partial"]
+
+
+def test_a_restores_server_port_is_outside_the_ephemeral_range() -> None:
+    assert free_port() in SERVER_PORTS
+    assert SERVER_PORTS.stop <= 32768  # Linux hands out 32768-60999 to outgoing connections
+
+
+def test_a_wal_file_renamed_while_checked_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = Archive(tmp_path)
+    gone = "000000010000000000000004.partial"  # listed, then renamed by pg_receivewal
+    monkeypatch.setattr(Archive, "wal_names", lambda self, system: [gone])
+    report = Health()
+    _check_archive(archive, "7300000000000000001", report, None)
+    assert report.newest_wal == gone and report.newest_wal_age_s is None
+
+
+def _run_watch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rounds: int) -> list[float]:
+    """watch() for `rounds` rounds on a fake cluster; the pauses it asked for."""
+    paused: list[float] = []
+    stop = asyncio.Event()
+
+    async def fake_pause(event: asyncio.Event, seconds: float) -> None:
+        paused.append(seconds)
+        if len(paused) >= rounds:
+            stop.set()
+
+    monkeypatch.setattr(deploy.backup, "pause", fake_pause)
+    cluster: Any = SimpleNamespace(archive=Archive(tmp_path))
+    asyncio.run(watch(cluster, stop, Health(), timedelta(hours=24), 2))
+    return paused
+
+
+def test_the_archivers_checks_go_on_after_a_check_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    async def failing(cluster: object, every: object) -> Health:
+        calls.append(1)
+        raise RuntimeError("a check that broke")
+
+    monkeypatch.setattr(deploy.backup, "health", failing)
+    assert len(_run_watch(monkeypatch, tmp_path, rounds=3)) == 3
+    assert len(calls) == 3  # the loop survived every failure and checked again
+
+
+def test_a_failed_base_backup_does_not_freeze_the_archivers_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tried: list[int] = []
+
+    async def streaming(cluster: object, every: object) -> Health:
+        return Health(system="7300000000000000001", timeline=1, streaming=True)
+
+    def failing_backup(cluster: object) -> BaseBackup:
+        tried.append(1)
+        raise BackupError("pg_basebackup failed: disk full")
+
+    monkeypatch.setattr(deploy.backup, "health", streaming)
+    monkeypatch.setattr(deploy.backup, "take_base_backup", failing_backup)
+    paused = _run_watch(monkeypatch, tmp_path, rounds=4)
+    assert paused == [5.0] * 4  # checked every 5 s throughout, not paused for an hour
+    assert tried == [1]  # and the backup is tried again only an hour later
 
 
 def test_pruning_keeps_the_newest_verified_backups_and_the_wal_they_need() -> None:
