@@ -7,8 +7,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from deploy.local.stack import ROOT
+from shared import tracing
 from shared.migrations import EVENT_STORE_SQL, ensure_database, migrate, scripts_in
 from shared.settings import Settings
 from tests.infrastructure import (
@@ -73,3 +77,17 @@ async def fresh_event_store(infra: Infrastructure, namespace: str) -> AsyncItera
 async def event_store_pool(infra: Infrastructure, namespace: str) -> AsyncIterator[asyncpg.Pool]:
     async with fresh_event_store(infra, namespace) as pool:
         yield pool
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on, into memory, for the test; off again after (shared/tracing.py)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    try:
+        yield exporter
+    finally:
+        tracing.use(None)
+        provider.shutdown()

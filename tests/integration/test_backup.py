@@ -28,7 +28,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from tests.infrastructure import (
     Infrastructure,
     ServiceProcess,
     auth,
+    eventually,
     free_port,
     new_namespace,
     poll_until,
@@ -168,22 +168,28 @@ def record(
         async with httpx.AsyncClient(timeout=30) as client:
 
             async def send(key: str, step: Step) -> httpx.Response:
-                deadline, wait = time.monotonic() + deadline_s, 0.1
-                while True:
+                failures: list[str] = []
+
+                async def answered() -> httpx.Response | None:
+                    """The answer, or None after a transport error or a 5xx (sent again)."""
                     try:
                         r = await client.post(
                             f"{api}{step.path}",
                             json=step.body,
                             headers={**headers, "Idempotency-Key": key},
                         )
-                        if r.status_code < 500:
-                            return r
-                        failure = f"{r.status_code} {r.text[:300]}"
                     except httpx.TransportError as error:
-                        failure = repr(error)
-                    assert time.monotonic() < deadline, (key, "not acknowledged", failure)
-                    await asyncio.sleep(wait)  # back off before sending the same command again
-                    wait = min(wait * 2, 2.0)
+                        failures.append(repr(error))
+                        return None
+                    if r.status_code >= 500:
+                        failures.append(f"{r.status_code} {r.text[:300]}")
+                        return None
+                    return r
+
+                try:
+                    return await eventually(answered, deadline_s, 0.5, f"{key} acknowledged")
+                except TimeoutError:
+                    raise AssertionError((key, "not acknowledged", failures[-1:])) from None
 
             async def journey(commands: list[tuple[str, Step]]) -> None:
                 for key, step in commands:

@@ -31,6 +31,7 @@ from deploy import rotate
 from deploy.local import kafka_security, tls
 from deploy.local.stack import LocalStack
 from shared.kafka import check_topics, new_producer
+from shared.retry import pause
 from shared.settings import Settings
 from tests.infrastructure import eventually, new_namespace, read_topic, secure_kafka
 
@@ -137,7 +138,7 @@ class Traffic:
             except (KafkaError, TimeoutError) as error:
                 self.failures.append(repr(error))
             n += 1
-            await asyncio.sleep(0.02)  # a steady trickle, not a flood
+            await pause(self.stop, 0.02)  # a steady trickle, not a flood; ends at stop
 
     async def consume(self) -> None:
         while not self.stop.is_set() or (

@@ -8,7 +8,7 @@ carries the command's correlation id and the CloudEvents headers."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -17,8 +17,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -27,7 +26,6 @@ from services.case_events.api import create_app as case_events_api
 from services.partner_feeds.__main__ import worker as partner_feeds_worker
 from services.partner_feeds.sharing import agency_uuid
 from services.projections.registry import worker as boards_worker
-from shared import tracing
 from shared.envelope import Agency
 from shared.relay import rfc3339
 from shared.settings import Settings
@@ -38,19 +36,6 @@ pytestmark = pytest.mark.integration
 
 CHILD = {"child_id": "C-TRACE1", "date_of_birth": "2015-03-04", "locality": "Exeter"}
 AGENCIES = ("health", "careers")  # who receives ChildRegistered (services/partner_feeds)
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.use(None)
-        provider.shutdown()
 
 
 @asynccontextmanager
