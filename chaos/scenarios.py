@@ -128,6 +128,8 @@ class Platform:
         return self
 
     def stop(self) -> None:
+        for p in self.processes:  # all told at once, then each waited for
+            p.terminate()
         for p in self.processes:
             p.stop()
 

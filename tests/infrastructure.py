@@ -369,6 +369,10 @@ def running(
             p.wait_healthy(timeout_s)
         yield processes
     finally:
+        # Every process told to stop before any is waited for: each takes a few seconds to
+        # drain and close, and they do it at the same time.
+        for p in processes.values():
+            p.terminate()
         for p in processes.values():
             p.stop()
 
@@ -435,6 +439,11 @@ class ServiceProcess:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(timeout=10)
+
+    def terminate(self) -> None:
+        """SIGTERM, not waiting: the process drains and stops (`stop` waits for it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,19 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     own: provisioned first, each process as its service's runtime role with only the keys it
     uses. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
     with started_platform(infra) as started:
+        yield started
+
+
+@pytest.fixture(scope="package")
+def county(infra: Infrastructure) -> Iterator[Platform]:
+    """A demo county (deploy/demo) loaded through the public APIs on a platform of its own, for
+    the modules that read a whole county (the dashboard, the returns). Loading one takes most
+    of a minute, so they share it. They only read it: a test that records must use a platform of
+    its own (`platform`), or the returns it changes would no longer be the county's."""
+    from tests.e2e.journey import demo_county
+
+    with started_platform(infra) as started:
+        asyncio.run(demo_county(started, seed=7, scale=0.04))
         yield started
 
 

@@ -28,17 +28,12 @@ from services.projections.returns.facts import CollectionYear
 from services.projections.returns.rules import NOT_YET, VALIDATOR_DEFECTS
 from tests.conftest import ROOT
 from tests.e2e.conftest import Platform, started_platform
-from tests.e2e.journey import consumed, demo_county
+from tests.e2e.journey import consumed
 from tests.infrastructure import TEST_ISSUER, Infrastructure, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
 THIS_YEAR = CollectionYear.of(date.today())
-
-
-@pytest.fixture(scope="module")
-async def county(platform: Platform) -> Platform:
-    return await demo_county(platform, seed=7, scale=0.04)
 
 
 def validated(year: int, **files: Path) -> dict[str, Any]:
