@@ -42,7 +42,7 @@ stop:
 	@$(PY) -m deploy.local.stack stop
 
 test: install-test
-	@$(PY) -m pytest
+	@$(PY) -m pytest --durations=25  # the slowest, to keep the whole under its budget
 
 test-unit: install
 	@$(PY) -m pytest tests/unit tests/contract -m "not integration"
@@ -61,12 +61,12 @@ contracts: install
 	@$(PY) -m deploy.partner_kit.generate contracts/released/partner-*.json
 
 # Certificates and passwords, live (docs/operations.md), against CSP_KAFKA_SECURE=1 make run:
-#   make rotation-status | make renew-certificates [STEP=trust|swap|drop] [DAYS_LEFT=60]
+#   make rotation-status | make renew-certificates [LISTENER=internal|external] [STEP=trust|swap|drop] [DAYS_LEFT=60]
 #   make rotate-kafka-login KAFKA_USER=case_events
 rotation-status: install
 	@$(PY) -m deploy.rotate status
 renew-certificates: install
-	@$(PY) -m deploy.rotate certificates --step $(or $(STEP),all) $(if $(DAYS_LEFT),--days-left $(DAYS_LEFT))
+	@$(PY) -m deploy.rotate certificates --step $(or $(STEP),all) $(if $(LISTENER),--listener $(LISTENER)) $(if $(DAYS_LEFT),--days-left $(DAYS_LEFT))
 rotate-kafka-login: install
 	@$(PY) -m deploy.rotate password $(KAFKA_USER)
 
@@ -87,7 +87,7 @@ clean-local:
 
 docs: install
 	@$(PY) -m shared.settings --markdown > docs/configuration.md
-	@$(PY) -m contracts.catalogue
+	@$(PY) -m deploy.catalogue
 	@$(PY) -m services.partner_feeds.sharing
 	@$(PY) -m deploy.permissions
 	@$(PY) -m deploy.local.kafka_security docs

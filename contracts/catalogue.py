@@ -1,26 +1,27 @@
-"""The event catalogue: what each topic carries, generated from the pydantic contracts.
+"""The domain topics' part of the event catalogue, from the pydantic contracts alone.
 
-- `docs/asyncapi.json`: an AsyncAPI 3 document built by FastStream from the same models the
-  services publish (a publisher per topic, its message a union of typed envelopes), with the
-  record's key and headers as the relay sends them (shared/relay.py `HEADERS`: FastStream
-  declares neither);
-- `docs/events.md`: the same for people, a table per event with its fields and codes.
+- `typed_envelope`: the envelope of one event type, its payload that event's model: what the
+  AsyncAPI document (and the released contract, deploy/contracts.py) says a domain topic
+  carries;
+- `record_of`: what AsyncAPI says of a domain topic's record besides its value: the headers as
+  the relay sends them (shared/relay.py `HEADERS`), the header holding the correlation id, the
+  key (FastStream declares none of them);
+- `markdown`: the domain topics for people, a table per event with its fields and codes.
 
-`python -m contracts.catalogue` writes both; a test fails when they are stale.
+The whole catalogue (every topic: the partners' and the dead-letter topic too, the servers and
+their security) is put together by deploy/catalogue.py: the partner messages are derived from
+the partner feed's tables, which this layer must not import. `make docs` writes it.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable, Mapping
 from enum import Enum
-from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-from faststream.kafka import KafkaBroker
-from faststream.specification import AsyncAPI
 from pydantic import create_model
 
-from contracts.topics import EVENTS, TOPICS
+from contracts.topics import TOPICS
 from shared.envelope import DomainEvent, Envelope, EventRegistry
 from shared.relay import (
     CE_SPECVERSION,
@@ -31,7 +32,8 @@ from shared.relay import (
     cloudevents_type,
 )
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+# The kafka bindings' version: the one FastStream declares the channels' bindings with.
+KAFKA_BINDING = "0.4.0"
 
 
 def typed_envelope(event: type[DomainEvent]) -> type[Envelope]:
@@ -49,34 +51,21 @@ def typed_envelope(event: type[DomainEvent]) -> type[Envelope]:
     )
 
 
-def asyncapi(contracts: dict[str, EventRegistry]) -> dict[str, Any]:
-    broker = KafkaBroker("kafka:9092", description="The platform's Kafka cluster")
-    for topic in TOPICS:
-        registry = contracts.get(topic.name)
-        if registry is None:
-            continue
-        messages = [typed_envelope(cls) for cls in registry.types().values()]
-        broker.publisher(
-            topic.name,
-            title=topic.name,
-            description=topic.description,
-            schema=Union[tuple(messages)],  # noqa: UP007
-        )
-    spec = AsyncAPI(
-        broker,
-        title="Children's services events",
-        version="1",
-        description="Every domain event of the platform, by topic. Key: the "
-        "stream id (a child's pseudonymous id); headers: the event's id, type and schema "
-        "version, the correlation id, CloudEvents (binary mode) and W3C trace context.",
-    )
-    document: dict[str, Any] = json.loads(spec.to_specification().to_json())
-    for topic in TOPICS:
-        registry = contracts.get(topic.name)
-        message = document["components"]["messages"].get(f"{topic.name}:Message")
-        if registry is not None and message is not None:
-            message.update(record_of(topic.name, registry))
-    return document
+def headers_schema(
+    described: Mapping[str, str],
+    required: Iterable[str],
+    fixed: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON Schema of a record's headers: each a string with its description (and, where
+    the topic fixes it, its constant, codes or format), the ones always sent required."""
+    return {
+        "type": "object",
+        "properties": {
+            name: {"type": "string", "description": description, **(fixed or {}).get(name, {})}
+            for name, description in described.items()
+        },
+        "required": list(required),
+    }
 
 
 def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
@@ -100,14 +89,9 @@ def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
         "ce_time": {"format": "date-time"},
     }
     return {
-        "headers": {
-            "type": "object",
-            "properties": {
-                name: {"type": "string", "description": description, **fixed.get(name, {})}
-                for name, description in HEADERS.items()
-            },
-            "required": [name for name in HEADERS if name not in OPTIONAL_HEADERS],
-        },
+        "headers": headers_schema(
+            HEADERS, [name for name in HEADERS if name not in OPTIONAL_HEADERS], fixed
+        ),
         "correlationId": {
             "description": "The request that recorded the event (X-Correlation-Id); also "
             "the envelope's correlation_id.",
@@ -120,7 +104,7 @@ def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
                     "description": "The stream id: one child's events stay in order on one "
                     "partition.",
                 },
-                "bindingVersion": "0.4.0",  # as FastStream declares the channels' bindings
+                "bindingVersion": KAFKA_BINDING,
             }
         },
     }
@@ -139,21 +123,22 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
-def markdown(contracts: dict[str, EventRegistry]) -> str:
+def markdown(contracts: Mapping[str, EventRegistry]) -> str:
     lines = [
         "# Event catalogue",
         "",
-        "Generated by `python -m contracts.catalogue` from the published contracts "
-        "(`contracts/*/events.py`); the machine-readable form is "
-        "[asyncapi.json](asyncapi.json).",
+        "Generated by `make docs` (`python -m deploy.catalogue`) from the published contracts "
+        "(`contracts/*/events.py`) and the partner feed's tables; the machine-readable form is "
+        "[asyncapi.json](asyncapi.json) (AsyncAPI 3: every topic below, its key, headers and "
+        "message schemas, the servers and their security).",
         "",
-        "Every message is an envelope: `event_id` (UUIDv7), `event_type`, "
+        "Every message on a domain topic is an envelope: `event_id` (UUIDv7), `event_type`, "
         "`schema_version`, `stream_id` (the Kafka key), `stream_version`, `occurred_at`, "
         "`recorded_at`, `actor` (user, agency, role), `correlation_id`, `causation_id`, "
         "and the `payload` below.",
         "",
-        "Every record carries these headers (CloudEvents' Kafka binding in binary mode: the "
-        "value is the envelope, the `ce_` headers its attributes):",
+        "Every record of a domain topic carries these headers (CloudEvents' Kafka binding in "
+        "binary mode: the value is the envelope, the `ce_` headers its attributes):",
         "",
         "| header | what it carries |",
         "|---|---|",
@@ -183,15 +168,3 @@ def markdown(contracts: dict[str, EventRegistry]) -> str:
                 )
             lines.append("")
     return "\n".join(lines)
-
-
-def write() -> None:
-    found = EVENTS
-    (DOCS / "asyncapi.json").write_text(
-        json.dumps(asyncapi(found), indent=1, sort_keys=True) + "\n"
-    )
-    (DOCS / "events.md").write_text(markdown(found))
-
-
-if __name__ == "__main__":
-    write()

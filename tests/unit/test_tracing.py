@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from contracts.case_events.events import ChildRegistered
-from contracts.catalogue import asyncapi
 from contracts.topics import EVENTS
+from deploy.catalogue import asyncapi
 from deploy.local.stack import ROOT
 from services.partner_feeds.sharing import PARTNER_HEADERS, agency_uuid, shares_of
 from shared import tracing
@@ -144,7 +144,7 @@ def test_the_asyncapi_document_declares_the_headers_sent_and_the_correlation_ids
     document = asyncapi(EVENTS)
     envelope = registered()
     sent = headers_of(record_headers(envelope, "/csp/case-events"))
-    message = document["components"]["messages"]["case-events:Message"]
+    message = document["components"]["messages"]["case-events.Message"]
     declared = message["headers"]
     assert set(declared["properties"]) == set(HEADERS)
     assert set(declared["required"]) == set(sent)
