@@ -2,15 +2,22 @@
 no process restarts, no record is lost (docs/operations.md, "Certificates and passwords").
 
     python -m deploy.rotate status
-    python -m deploy.rotate certificates [--days-left N] [--step trust|swap|drop|all]
+    python -m deploy.rotate certificates [--listener internal|external] [--days-left N]
+                                         [--step trust|swap|drop|all]
     python -m deploy.rotate password USER
 
-Certificates. A CA's key is never written (deploy/local/tls.py), so a renewal makes a new CA
-and a new broker certificate, and changes over in three steps, each live:
+Certificates. The broker has two client-facing listeners, each with its certificate and CA
+(deploy/local/kafka_security.py): the internal one (broker.pem, ca.pem: the platform's
+workers) and the partners' (external.pem, external-ca.pem). Each is renewed on its own, by
+the same steps: the workers follow their CA file at once, partners need notice before the
+swap, so the internal renewal never waits for partners and `--step all` is refused for theirs.
+A CA's key is never written (deploy/local/tls.py), so a renewal makes a new CA and a new
+certificate, and changes over in three steps, each live:
 
-1. trust: the clients' CA file, which is also the broker's trust store, becomes a bundle of
-   the old CA and the new. The platform's workers read the file again for each new
-   connection (shared/settings.py); partners are sent the bundle now, and have until step 2.
+1. trust: the listener's CA file, which is also its trust store, becomes a bundle of the old
+   CA and the new. The platform's workers read the file again for each new connection
+   (shared/settings.py); partners are sent the partner listener's bundle now, and have until
+   step 2.
 2. swap: the broker's keystore file is replaced by the new key and certificate, and the
    broker reloads it: a dynamic config update that sets the listener's keystore to the same
    path (in KRaft the controller records even an unchanged broker setting so that the broker
@@ -39,7 +46,7 @@ import socket
 import ssl
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,16 +63,34 @@ STEPS = ("trust", "swap", "drop")
 @dataclass(frozen=True)
 class Broker:
     """A secure broker as the rotation sees it: its folder (a local stack's or, in compose,
-    the kafka-setup volume's), where clients reach it, and where their CA file is copied."""
+    the kafka-setup volume's), where clients reach its internal listener (the admin's calls go
+    there), which listener's certificate is renewed, and where its CA file is copied."""
 
     stack: LocalStack
     bootstrap: str
-    listener: str = "sasl_ssl"
+    listener: kafka_security.ListenerFiles = kafka_security.INTERNAL
     ca_copies: tuple[Path, ...] = ()  # compose: the clients' volume holds a copy of ca.pem
     owner: int | None = None  # the uid the broker runs as (it must read its keystore)
     # The local stack keeps passwords in credentials.env and each worker's password file;
     # a deployment keeps them in its own secret store (the new one comes in a file).
     local_secrets: bool = True
+    # The renewed listener's host:port and the name its certificate is checked for, when it
+    # is not the internal one (the partner listener: `for_partners`).
+    address: str | None = None
+    server_name: str | None = None
+
+    def for_partners(self, address: str | None = None) -> Broker:
+        """The same broker, its partner listener's certificate to be renewed: checked at
+        `address` (default: the bootstrap's host, the stack's partner port) for the first
+        name in its certificate, as a partner verifies it."""
+        host = self.bootstrap.split(",")[0].rsplit(":", 1)[0]
+        keystore = self.tls_dir / kafka_security.EXTERNAL.keystore
+        return replace(
+            self,
+            listener=kafka_security.EXTERNAL,
+            address=address or f"{host}:{self.stack.kafka_external_port}",
+            server_name=tls.names_in(keystore.read_bytes())[0],
+        )
 
     @property
     def tls_dir(self) -> Path:
@@ -73,27 +98,41 @@ class Broker:
 
     @property
     def ca_file(self) -> Path:
-        return self.tls_dir / "ca.pem"
+        """The renewed listener's CA file: its clients' and its own trust store."""
+        return self.tls_dir / self.listener.ca
 
     @property
     def keystore(self) -> Path:
-        return self.tls_dir / "broker.pem"
+        return self.tls_dir / self.listener.keystore
 
     @property
     def next_dir(self) -> Path:
         """The renewal under way: the new CA, and the new keystore until it is swapped in."""
-        return self.tls_dir / "next"
+        return self.tls_dir / self.listener.staging
+
+    @property
+    def staged_ca(self) -> Path:
+        return self.next_dir / self.listener.ca
+
+    @property
+    def staged_keystore(self) -> Path:
+        return self.next_dir / self.listener.keystore
 
     @property
     def records(self) -> Path:
         return self.stack.kafka_dir / "rotations.json"
+
+    @property
+    def admin_ca(self) -> Path:
+        """The internal listener's CA file, which the admin's connection verifies."""
+        return self.tls_dir / kafka_security.INTERNAL.ca
 
     def admin(self) -> Any:
         return kafka_security.admin_client(
             self.bootstrap,
             kafka_security.ADMIN,
             self.stack.credential("CSP_KAFKA_ADMIN_PASSWORD"),
-            self.ca_file,
+            self.admin_ca,
         )
 
     def reload(self, store: Store) -> None:
@@ -102,7 +141,7 @@ class Broker:
 
         admin = self.admin()
         path = self.keystore if store == "keystore" else self.ca_file
-        key = f"listener.name.{self.listener}.ssl.{store}.location"
+        key = f"listener.name.{self.listener.name}.ssl.{store}.location"
         resources = [
             ConfigResource(
                 "BROKER",
@@ -140,24 +179,26 @@ def leaf(keystore: Path) -> x509.Certificate:
 
 def next_step(broker: Broker) -> str:
     """Which step of a renewal comes next: trust (none under way), swap, or drop."""
-    if not (broker.next_dir / "ca.pem").exists():
+    if not broker.staged_ca.exists():
         return "trust"
-    return "swap" if (broker.next_dir / "broker.pem").exists() else "drop"
+    return "swap" if broker.staged_keystore.exists() else "drop"
 
 
 def trust(broker: Broker) -> None:
-    """Step 1: a new CA and keystore staged in next/, and clients trusting old and new. Run
-    again before the swap, it gives the bundle out and reloads the trust store again."""
+    """Step 1: a new CA and keystore staged in next/ (next-external/ for the partner
+    listener), and clients trusting old and new. Run again before the swap, it gives the
+    bundle out and reloads the trust store again."""
     if next_step(broker) == "drop":
         raise SystemExit("the new certificate is in use: the next step is drop")
     if next_step(broker) == "trust":
-        ca, keystore = tls.renewal(broker.keystore.read_bytes())
+        purpose = broker.keystore.stem  # the CA's name says which listener's it is
+        ca, keystore = tls.renewal(broker.keystore.read_bytes(), purpose)
         broker.next_dir.mkdir(mode=0o700, exist_ok=True)
         if broker.owner is not None:
             os.chown(broker.next_dir, broker.owner, broker.owner)
-        broker.write(broker.next_dir / "broker.pem", keystore, private=True)
-        broker.write(broker.next_dir / "ca.pem", ca.public_bytes(tls.PEM))
-    new_ca = (broker.next_dir / "ca.pem").read_bytes()
+        broker.write(broker.staged_keystore, keystore, private=True)
+        broker.write(broker.staged_ca, ca.public_bytes(tls.PEM))
+    new_ca = broker.staged_ca.read_bytes()
     broker.give_clients(tls.bundle(broker.ca_file.read_bytes(), new_ca))
     broker.reload("truststore")
 
@@ -167,7 +208,7 @@ def swap(broker: Broker, timeout_s: float = 30) -> None:
     broker refuses the new keystore, the old one is put back in its file."""
     if next_step(broker) != "swap":
         raise SystemExit(f"nothing to swap in: the next step is {next_step(broker)}")
-    staged, old = broker.next_dir / "broker.pem", broker.keystore.read_bytes()
+    staged, old = broker.staged_keystore, broker.keystore.read_bytes()
     wanted = leaf(staged)
     broker.write(broker.keystore, staged.read_bytes(), private=True)
     try:
@@ -176,7 +217,7 @@ def swap(broker: Broker, timeout_s: float = 30) -> None:
         broker.write(broker.keystore, old, private=True)
         raise
     deadline = time.monotonic() + timeout_s
-    while served(broker.bootstrap, broker.next_dir / "ca.pem") != wanted:
+    while serving(broker, broker.staged_ca) != wanted:
         if time.monotonic() > deadline:
             raise TimeoutError("the broker still serves its old certificate")
         time.sleep(0.1)  # the update reaches the broker through the metadata log
@@ -187,22 +228,37 @@ def drop(broker: Broker) -> None:
     """Step 3: clients trust the new CA alone; the renewal is over."""
     if next_step(broker) != "drop":
         raise SystemExit(f"the old CA is still needed: the next step is {next_step(broker)}")
-    broker.give_clients((broker.next_dir / "ca.pem").read_bytes())
+    broker.give_clients(broker.staged_ca.read_bytes())
     broker.reload("truststore")
-    (broker.next_dir / "ca.pem").unlink()
+    broker.staged_ca.unlink()
     broker.next_dir.rmdir()
-    record(broker, "certificate")
+    record(broker, renewal_record(broker.listener))
 
 
-def served(bootstrap: str, cafile: Path, timeout_s: float = 5) -> x509.Certificate | None:
+def renewal_record(listener: kafka_security.ListenerFiles) -> str:
+    """The name a listener's last renewal is recorded under in rotations.json."""
+    return "certificate" if listener == kafka_security.INTERNAL else f"certificate:{listener.name}"
+
+
+def serving(broker: Broker, cafile: Path) -> x509.Certificate | None:
+    """What the renewed listener serves a new connection, verified as its clients verify it:
+    the internal listener for the host connected to, the partners' for its public name."""
+    if broker.server_name is None:
+        return served(broker.address or broker.bootstrap, cafile)
+    return served(broker.address or broker.bootstrap, cafile, server_name=broker.server_name)
+
+
+def served(
+    bootstrap: str, cafile: Path, timeout_s: float = 5, server_name: str | None = None
+) -> x509.Certificate | None:
     """The certificate the broker presents to a new connection verified against `cafile`
-    (None if it does not verify)."""
+    for `server_name` (default: the host connected to); None if it does not verify."""
     host, port = bootstrap.split(",")[0].rsplit(":", 1)
     context = ssl.create_default_context(cafile=str(cafile))
     try:
         with (
             socket.create_connection((host, int(port)), timeout_s) as raw,
-            context.wrap_socket(raw, server_hostname=host) as conn,
+            context.wrap_socket(raw, server_hostname=server_name or host) as conn,
         ):
             der = conn.getpeercert(binary_form=True)
     except ssl.SSLCertVerificationError:
@@ -211,7 +267,14 @@ def served(bootstrap: str, cafile: Path, timeout_s: float = 5) -> x509.Certifica
 
 
 def renew(broker: Broker, step: str, days_left: float | None) -> str:
-    """Run one step, or all three; with `days_left`, start only a renewal that is due."""
+    """Run one step, or all three; with `days_left`, start only a renewal that is due. All
+    three at once only for the internal listener: partners must have the new CA before the
+    partner listener's swap."""
+    if step == "all" and broker.listener != kafka_security.INTERNAL:
+        raise SystemExit(
+            "the partner listener is renewed one step at a time: --step trust, give every "
+            "partner agency the new external-ca.pem, then --step swap, then --step drop"
+        )
     starting = step in ("trust", "all") and next_step(broker) == "trust"
     if starting and days_left is not None and not due(leaf(broker.keystore), days_left):
         return f"not due: more than {days_left:g} days left"
@@ -259,7 +322,7 @@ def rotate_password(broker: Broker, user: str, new: str | None = None) -> str:
     password = new or stack.credential(staged, lambda: secrets.token_urlsafe(24))
     kafka_security.set_passwords(broker.admin(), {user: password})
     deadline = time.monotonic() + 60
-    kafka_security.wait_for_password(broker.bootstrap, user, password, broker.ca_file, deadline)
+    kafka_security.wait_for_password(broker.bootstrap, user, password, broker.admin_ca, deadline)
     if broker.local_secrets:
         kafka_security.write_password_file(stack.kafka_dir, user, password)
         set_credential(stack, variable, password)
@@ -285,25 +348,44 @@ def describe(cert: x509.Certificate, at: datetime.datetime | None = None) -> str
     )
 
 
+# What `status` calls each client-facing listener's files: (its clients, its certificate).
+LISTENER_LABELS = {
+    kafka_security.INTERNAL: ("clients trust", "broker", ""),
+    kafka_security.EXTERNAL: ("partners trust", "partner listener", "partner listener "),
+}
+
+
 def status_lines(broker: Broker, at: datetime.datetime | None = None) -> list[str]:
-    """What `status` prints: each certificate's expiry, the renewal's next step, and when
-    each password was last rotated."""
-    lines = ["certificates:"]
-    files = {
-        "clients trust (ca.pem)": broker.ca_file,
-        "broker (broker.pem)": broker.keystore,
-        "controller listener (controller.pem)": broker.tls_dir / "controller.pem",
-    }
-    for label, path in files.items():
-        certs = tls.certificates_in(path.read_bytes()) if path.exists() else []
-        shown = certs if path == broker.ca_file else certs[:1]
-        lines += [f"  {label}: {describe(c, at)}" for c in shown] or [f"  {label}: missing"]
-    lines.append(f"  renewal: next step {next_step(broker)}")
+    """What `status` prints: each certificate's expiry, each renewal's next step, when each
+    certificate was last renewed and each password last rotated. The partner listener's
+    lines only where it has a certificate (a broker made before it existed has none yet)."""
     done = json.loads(broker.records.read_text()) if broker.records.exists() else {}
-    lines.append(f"  last renewed: {since(done.get('certificate'), at)}")
+    lines = ["certificates:"]
+    for files, (clients, leaf_label, prefix) in LISTENER_LABELS.items():
+        listener = replace(broker, listener=files)
+        if files != kafka_security.INTERNAL and not listener.keystore.exists():
+            continue
+        lines += certificate_lines(f"{clients} ({files.ca})", listener.ca_file, at, every=True)
+        lines += certificate_lines(f"{leaf_label} ({files.keystore})", listener.keystore, at)
+        if files != kafka_security.INTERNAL:
+            names = ", ".join(tls.names_in(listener.keystore.read_bytes()))
+            lines.append(f"  {prefix}names: {names}")
+        lines.append(f"  {prefix}renewal: next step {next_step(listener)}")
+        lines.append(f"  {prefix}last renewed: {since(done.get(renewal_record(files)), at)}")
+    controller = broker.tls_dir / "controller.pem"
+    lines += certificate_lines("controller listener (controller.pem)", controller, at)
     lines.append("passwords (last rotated):")
     lines += [f"  {u}: {since(done.get(f'password:{u}'), at)}" for u in kafka_security.users()]
     return lines
+
+
+def certificate_lines(
+    label: str, path: Path, at: datetime.datetime | None, every: bool = False
+) -> list[str]:
+    """A file's certificate (`every`: each CA of a CA file) with its expiry."""
+    certs = tls.certificates_in(path.read_bytes()) if path.exists() else []
+    shown = certs if every else certs[:1]
+    return [f"  {label}: {describe(c, at)}" for c in shown] or [f"  {label}: missing"]
 
 
 def since(when: str | None, at: datetime.datetime | None = None) -> str:
@@ -319,13 +401,25 @@ def since(when: str | None, at: datetime.datetime | None = None) -> str:
 
 def broker_from(args: argparse.Namespace) -> Broker:
     stack = LocalStack(state_dir=args.dir.resolve(), secure=True) if args.dir else LocalStack()
-    return Broker(
+    broker = Broker(
         stack,
         args.bootstrap or f"127.0.0.1:{stack.kafka_port}",
         ca_copies=tuple(args.ca_copy),
         owner=args.owner,
         local_secrets=args.dir is None,
     )
+    if getattr(args, "listener", "internal") == "external":
+        broker = broker.for_partners(args.partner_listener)
+    wrong = [str(c) for c in broker.ca_copies if c.name != broker.listener.ca]
+    if wrong:
+        # The workers and the partners trust different CAs: a partner bundle written over
+        # the workers' ca.pem would fail every new worker connection (and the reverse every
+        # partner's), so a copy must bear the name of the renewed listener's CA file.
+        raise SystemExit(
+            f"--ca-copy {', '.join(wrong)}: a copy of this listener's CA file must be named "
+            f"{broker.listener.ca} (the {broker.listener.name} listener's)"
+        )
+    return broker
 
 
 def main() -> None:
@@ -335,12 +429,25 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--dir", type=Path, help="the broker's folder (default: the local stack)")
-    parser.add_argument("--bootstrap", help="host:port of the broker's client listener")
-    parser.add_argument("--ca-copy", type=Path, action="append", default=[], help="clients' CA")
+    parser.add_argument("--bootstrap", help="host:port of the broker's internal listener")
+    parser.add_argument(
+        "--partner-listener",
+        help="host:port the partner listener is reached at from here (default: the "
+        "bootstrap's host and the stack's partner port; compose: kafka:9094)",
+    )
+    parser.add_argument(
+        "--ca-copy", type=Path, action="append", default=[], help="a copy of the CA file"
+    )
     parser.add_argument("--owner", type=int, help="uid the broker runs as (compose: 1000)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("status", help="certificates' expiry, passwords' age")
-    certs = commands.add_parser("certificates", help="renew the broker's certificate, live")
+    certs = commands.add_parser("certificates", help="renew a listener's certificate, live")
+    certs.add_argument(
+        "--listener",
+        choices=["internal", "external"],
+        default="internal",
+        help="internal: the services' (default); external: the partner agencies'",
+    )
     certs.add_argument("--step", choices=[*STEPS, "all"], default="all")
     certs.add_argument("--days-left", type=float, help="renew only if fewer days are left")
     password = commands.add_parser("password", help="rotate a Kafka user's password, live")

@@ -215,6 +215,28 @@ class Settings(BaseSettings):
         "every new connection once the file changes: while a certificate is renewed it holds "
         "the old CA and the new (`python -m deploy.rotate certificates`).",
     )
+    kafka_public_hosts: str = Field(
+        "localhost",
+        pattern=r"^\s*[A-Za-z0-9.-]+\s*(,\s*[A-Za-z0-9.-]+\s*)*$",
+        description="The names (or IPv4 addresses) partner agencies reach the broker's partner "
+        "listener by, comma-separated: the names in its certificate (`external.pem`), the "
+        "first the one the broker gives clients to connect to. Read by the broker's setup "
+        "(compose's kafka-setup, `make run` in secure mode); a change makes a new certificate "
+        'and CA at the next start (docs/operations.md, "Opening the broker to partners").',
+    )
+    kafka_external_port: int | None = Field(
+        None,
+        description="The port of the broker's partner listener (SASL_SSL, SCRAM-SHA-512): "
+        "compose publishes it on the host (9094 unless set); `make run` in secure mode picks "
+        "a free one once, keeps it in its state folder and prints it, unless set.",
+    )
+    kafka_external_address: str = Field(
+        "127.0.0.1",
+        description="The host address the partner listener is open on (compose publishes the "
+        "port there; `make run` binds it): the address of the interface facing the partners' "
+        "networks, 0.0.0.0 for every one. The broker's other listeners stay on loopback "
+        "(`make run`) or inside the compose network, whatever this says.",
+    )
 
     board_days_kept: int = Field(
         31,
@@ -249,6 +271,10 @@ class Settings(BaseSettings):
     @property
     def audit_db(self) -> str:
         return self.audit_database or f"{self.namespace}partner_feeds"
+
+    def public_hosts(self) -> list[str]:
+        """CSP_KAFKA_PUBLIC_HOSTS as a list, the advertised name first."""
+        return [host.strip() for host in self.kafka_public_hosts.split(",")]
 
     def kafka_options(self) -> dict[str, object]:
         """Connection options for every aiokafka client: bootstrap servers and, in secure

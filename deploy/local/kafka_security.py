@@ -1,25 +1,36 @@
-"""Kafka in secure mode: TLS on the broker's listener, SCRAM-SHA-512 users, and ACLs that let
+"""Kafka in secure mode: TLS on the broker's listeners, SCRAM-SHA-512 users, and ACLs that let
 each service and each partner agency do exactly what the table below says.
 
-- `certificates(folder, hosts)`: a local CA and the broker's certificate (PEM), made once, and
-  the controller listener's own pair. The client-facing pair is renewed live by
-  deploy/rotate.py; the controller's is kept apart so that a live renewal never changes what
-  the broker's own connection to its controller presents or trusts.
+- `certificates(folder, hosts, public)`: a local CA and the broker's certificate (PEM), made
+  once, the partner listener's own pair (its names: CSP_KAFKA_PUBLIC_HOSTS) and the controller
+  listener's. The two client-facing pairs are renewed live by deploy/rotate.py, each on its
+  own; the controller's is kept apart so that a live renewal never changes what the broker's
+  own connection to its controller presents or trusts.
 - `grants(namespace)`: who may do what to which topic and consumer group: the table in
   docs/security.md (`python -m deploy.local.kafka_security docs` writes it) and the one the
   permission test holds the broker to.
 - `provision(...)`: as the broker's admin, create the topics, every user (one per service
   worker, one per partner agency) and exactly these ACLs. Idempotent: run at every start.
 
-The broker's own listener for its controller is on the loopback address only and takes only
-the node's own certificate (KRaft does not take SCRAM there): nothing off the broker's host
-can reach it.
+Three listeners (`listener_properties`):
+
+- SASL_SSL, the internal one: the platform's workers and the broker's own inter-broker
+  traffic, on loopback (`make run`) or inside the compose network; never published.
+- EXTERNAL, the partners': SASL_SSL with SCRAM-SHA-512 on a port of its own, advertised under
+  the first public name, serving `external.pem` (the public names, a CA of its own that is
+  all a partner is given). The same users, ACLs and authorizer as the internal one: Kafka
+  authorizes a principal, whatever listener it came by. Its own certificate, because the
+  public names are not the internal ones, and so that renewing either certificate never
+  involves the other's clients: partners need notice before a swap, the workers none.
+- CONTROLLER, on the loopback address only, taking only the node's own certificate (KRaft
+  does not take SCRAM there): nothing off the broker's host can reach it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -125,20 +136,88 @@ def grants_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def certificates(folder: Path, hosts: list[str]) -> Path:
-    """The client-facing listener's CA and certificate (ca.pem, broker.pem), and the
-    controller listener's (controller-ca.pem, controller.pem), each made once. Returns the CA
-    file clients verify the broker against.
+@dataclass(frozen=True)
+class ListenerFiles:
+    """A client-facing listener's certificate files in the broker's tls folder: its PEM
+    keystore, the CA file its clients verify it with (also its trust store), and where a
+    renewal stages the next pair (deploy/rotate.py)."""
 
-    Two pairs, because Kafka reloads a keystore live only on the server side of a listener:
-    the broker's own client connection to its controller keeps what it read at start. Were
-    the controller listener to share broker.pem, a live renewal would have it present and
-    trust the new CA while that connection still presents and trusts the old one, and the
-    broker would be refused by its own controller at that connection's next reconnect. The
-    controller's pair is renewed at a restart (docs/operations.md, "Certificates and
-    passwords")."""
+    name: str  # Kafka's listener name in lower case: its `listener.name.<name>.` prefix
+    keystore: str
+    ca: str
+    staging: str
+
+
+INTERNAL = ListenerFiles("sasl_ssl", "broker.pem", "ca.pem", "next")
+EXTERNAL = ListenerFiles("external", "external.pem", "external-ca.pem", "next-external")
+
+
+@dataclass(frozen=True)
+class External:
+    """The partners' listener as one broker runs it."""
+
+    port: int  # the port the broker binds
+    hosts: tuple[str, ...]  # the public names; the first is advertised
+    bind: str = "127.0.0.1"  # the host address it is open on (0.0.0.0 in a container)
+    advertised_port: int | None = None  # where partners reach it, if not `port` (compose maps)
+
+
+def certificates(folder: Path, hosts: list[str], public: list[str] | None = None) -> Path:
+    """The client-facing listener's CA and certificate (ca.pem, broker.pem), the partner
+    listener's for the `public` names (external-ca.pem, external.pem) and the controller
+    listener's (controller-ca.pem, controller.pem), each made once. Returns the CA file
+    clients verify the broker against.
+
+    Separate pairs, because Kafka reloads a keystore live only on the server side of a
+    listener: the broker's own client connection to its controller keeps what it read at
+    start. Were the controller listener to share broker.pem, a live renewal would have it
+    present and trust the new CA while that connection still presents and trusts the old one,
+    and the broker would be refused by its own controller at that connection's next
+    reconnect. The controller's pair is renewed at a restart (docs/operations.md,
+    "Certificates and passwords")."""
     tls.certificates(folder, hosts, "controller", ca_file="controller-ca.pem")
+    if public is not None:
+        external_certificate(folder, public)
     return tls.certificates(folder, hosts, "broker")
+
+
+# Set to the new names (as CSP_KAFKA_PUBLIC_HOSTS spells them) to confirm a change of them.
+CONFIRM_NEW_NAMES = "CSP_KAFKA_NEW_PUBLIC_HOSTS"
+
+
+def external_certificate(folder: Path, public: list[str]) -> Path:
+    """The partner listener's CA and certificate for these names, made once.
+
+    New names need a new certificate, and so a new CA (a CA's key is never kept): every
+    partner agency must then be given the new CA file, and cannot connect until it has it.
+    So a change of names is made only when confirmed (CONFIRM_NEW_NAMES set to the new
+    names), never because a deployment started without its CSP_KAFKA_PUBLIC_HOSTS; the old
+    pair is moved aside, not deleted, and a renewal staged for the old names is dropped."""
+    keystore = folder / EXTERNAL.keystore
+    if keystore.exists():
+        names = tls.names_in(keystore.read_bytes())
+        if set(names) != set(public):
+            if os.environ.get(CONFIRM_NEW_NAMES, "") != ",".join(public):
+                raise SystemExit(
+                    f"the partner listener's certificate names {', '.join(names)}, but "
+                    f"CSP_KAFKA_PUBLIC_HOSTS is {','.join(public)}. New names mean a new CA "
+                    "that every partner agency must be given before it can connect again. "
+                    f"To make them, set {CONFIRM_NEW_NAMES}={','.join(public)} as well; "
+                    f"otherwise set CSP_KAFKA_PUBLIC_HOSTS={','.join(names)}."
+                )
+            aside = folder / f"replaced-{tls.now():%Y%m%dT%H%M%S}"
+            aside.mkdir()
+            for name in (EXTERNAL.keystore, EXTERNAL.ca):
+                if (folder / name).exists():
+                    (folder / name).rename(aside / name)
+            shutil.rmtree(folder / EXTERNAL.staging, ignore_errors=True)
+            print(
+                f"the partner listener's names are now {', '.join(public)}: a new certificate "
+                f"and CA in {folder / EXTERNAL.ca} (the old ones in {aside}); give it to "
+                "every partner agency",
+                file=sys.stderr,
+            )
+    return tls.certificates(folder, public, "external", ca_file=EXTERNAL.ca)
 
 
 def listener_properties(
@@ -148,34 +227,59 @@ def listener_properties(
     admin_password: str,
     host: str = "127.0.0.1",
     advertised: str | None = None,
+    external: External | None = None,
 ) -> list[str]:
-    """The listener lines of a broker whose client listener is SASL_SSL, with ACLs.
+    """The listener lines of a broker whose client listeners are SASL_SSL, with ACLs.
 
     The controller listener takes only the broker's own certificate (mutual TLS): open to
     anyone as ANONYMOUS, a super user, it let any local process change the cluster's
     configuration (KIP-919 admin calls go to controllers). SCRAM cannot serve there: the
     controller must be up before the SCRAM credentials it stores can be read.
 
-    Each listener names its own key and trust stores: deploy/rotate.py renews the client
+    The partner listener (`external`) takes SCRAM-SHA-512 alone, and its JAAS entry has no
+    credential: the broker never connects out through it, so the admin's password is only on
+    the internal listener's.
+
+    Each listener names its own key and trust stores: deploy/rotate.py renews each client
     listener's in place (same paths, reloaded by a dynamic config update) and never touches
     the controller's."""
-    client, controller_listener = "listener.name.sasl_ssl.", "listener.name.controller."
+    bound = {"SASL_SSL": f"{host}:{port}"}
+    advertise = {"SASL_SSL": f"{advertised or host}:{port}"}
+    extra: list[str] = []
+    if external is not None:
+        bound["EXTERNAL"] = f"{external.bind}:{external.port}"
+        advertise["EXTERNAL"] = f"{external.hosts[0]}:{external.advertised_port or external.port}"
+        prefix = f"listener.name.{EXTERNAL.name}."
+        extra = [
+            f"{prefix}sasl.enabled.mechanisms={MECHANISM}",
+            f"{prefix}{MECHANISM.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            f"{prefix}ssl.client.auth=none",
+            f"{prefix}ssl.keystore.location={tls_dir / EXTERNAL.keystore}",
+            f"{prefix}ssl.truststore.location={tls_dir / EXTERNAL.ca}",
+        ]
+    client, controller_listener = f"listener.name.{INTERNAL.name}.", "listener.name.controller."
     return [
-        f"listeners=SASL_SSL://{host}:{port},CONTROLLER://127.0.0.1:{controller}",
-        f"advertised.listeners=SASL_SSL://{advertised or host}:{port}",
+        "listeners="
+        + ",".join(
+            [*(f"{n}://{a}" for n, a in bound.items()), f"CONTROLLER://127.0.0.1:{controller}"]
+        ),
+        "advertised.listeners=" + ",".join(f"{n}://{a}" for n, a in advertise.items()),
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=SASL_SSL",
-        "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+        "listener.security.protocol.map="
+        + ",".join([*(f"{n}:SASL_SSL" for n in bound), "CONTROLLER:SSL"]),
         "listener.name.controller.ssl.client.auth=required",
         f"sasl.enabled.mechanisms={MECHANISM}",
         f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-        f"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+        f"{client}{MECHANISM.lower()}.sasl.jaas.config="
         f"org.apache.kafka.common.security.scram.ScramLoginModule required "
         f'username="{ADMIN}" password="{admin_password}";',
         "ssl.keystore.type=PEM",
         "ssl.truststore.type=PEM",
-        f"{client}ssl.keystore.location={tls_dir / 'broker.pem'}",
-        f"{client}ssl.truststore.location={tls_dir / 'ca.pem'}",
+        f"{client}ssl.keystore.location={tls_dir / INTERNAL.keystore}",
+        f"{client}ssl.truststore.location={tls_dir / INTERNAL.ca}",
+        *extra,
         f"{controller_listener}ssl.keystore.location={tls_dir / 'controller.pem'}",
         f"{controller_listener}ssl.truststore.location={tls_dir / 'controller-ca.pem'}",
         "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
@@ -353,6 +457,7 @@ def main() -> None:
     certs = commands.add_parser("certificates", help="make the CA and broker certificate")
     certs.add_argument("--dir", type=Path, required=True)
     certs.add_argument("--host", action="append", required=True)
+    certs.add_argument("--public-host", action="append", help="a name partners use (repeat)")
     prov = commands.add_parser("provision", help="topics, users and ACLs (compose)")
     prov.add_argument("--bootstrap", required=True)
     prov.add_argument("--ca", type=Path, required=True)
@@ -362,7 +467,7 @@ def main() -> None:
 
         write_into(SECURITY_DOC, "kafka-acls", grants_markdown())
     elif args.command == "certificates":
-        print(certificates(args.dir, args.host))
+        print(certificates(args.dir, args.host, args.public_host))
     else:  # passwords from the environment: CSP_KAFKA_ADMIN_PASSWORD, CSP_KAFKA_PASSWORD_<USER>
         passwords = {u: os.environ[f"CSP_KAFKA_PASSWORD_{password_variable(u)}"] for u in users()}
         provision(

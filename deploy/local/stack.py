@@ -49,6 +49,7 @@ from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
 from shared.private_files import write_private
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
@@ -204,10 +205,51 @@ class LocalStack:
     # Off unless asked: `make run` asks (main(), CSP_BACKUP), the tests' shared server and the
     # chaos harness do not, so none of them depends on an archiver.
     archiving: bool = False
+    # The partners' listener (secure mode): unset, from CSP_KAFKA_EXTERNAL_PORT,
+    # CSP_KAFKA_PUBLIC_HOSTS and CSP_KAFKA_EXTERNAL_ADDRESS (shared/settings.py), read when
+    # first needed so that a plaintext stack never depends on them.
+    external_port: int | None = None
+    public_hosts: list[str] | None = None
+    external_address: str | None = None
 
     @property
     def controller_port(self) -> int:
         return self.kafka_port + 1
+
+    @property
+    def kafka_external_port(self) -> int:
+        """The partner listener's port: as given or configured, else the one this stack
+        picked before (kept in its state folder, so partners' settings stay right across
+        restarts), else a free one picked now. Recorded each time, so that another process
+        of this stack (`ready`, deploy/rotate.py) finds the same."""
+        remembered = self.kafka_dir / "external-port"
+        if self.external_port is None:
+            configured = Settings().kafka_external_port
+            self.external_port = (
+                configured
+                if configured is not None
+                else int(remembered.read_text())
+                if remembered.exists()
+                else free_port()
+            )
+        if not remembered.exists() or remembered.read_text().strip() != str(self.external_port):
+            remembered.parent.mkdir(parents=True, exist_ok=True)
+            remembered.write_text(f"{self.external_port}\n")
+        return self.external_port
+
+    @property
+    def kafka_public_hosts(self) -> list[str]:
+        """The names partners reach the broker by (its partner certificate's), advertised first."""
+        if self.public_hosts is None:
+            self.public_hosts = Settings().public_hosts()
+        return self.public_hosts
+
+    @property
+    def kafka_external_address(self) -> str:
+        """The host address the partner listener is bound to."""
+        if self.external_address is None:
+            self.external_address = Settings().kafka_external_address
+        return self.external_address
 
     # -- PostgreSQL ----------------------------------------------------------------------
 
@@ -364,9 +406,14 @@ class LocalStack:
         replicas: int = 1,
         bind: str = "127.0.0.1",
         advertised: str | None = None,
+        external_bind: str | None = None,
+        external_advertised_port: int | None = None,
     ) -> str:
         """A KRaft node that is broker and controller. The local stack is node 1 alone; the
-        chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic."""
+        chaos harness (chaos/cluster.py) runs three, with `replicas` copies of every topic.
+        In secure mode it has the partners' listener too, bound to `external_bind` (default:
+        CSP_KAFKA_EXTERNAL_ADDRESS) and advertised at `external_advertised_port` when a
+        container maps it to another port on the host."""
         port = port or self.kafka_port
         controller = controller or self.controller_port
         listeners = (
@@ -377,6 +424,12 @@ class LocalStack:
                 self.credential("CSP_KAFKA_ADMIN_PASSWORD"),
                 bind,
                 advertised,
+                kafka_security.External(
+                    self.kafka_external_port,
+                    tuple(self.kafka_public_hosts),
+                    external_bind or self.kafka_external_address,
+                    external_advertised_port,
+                ),
             )
             if self.secure
             else [
@@ -415,7 +468,9 @@ class LocalStack:
             raise SystemExit("Kafka jars missing: run deploy/local/bootstrap.sh (or `make run`).")
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
         if self.secure:
-            kafka_security.certificates(self.tls_dir, ["127.0.0.1", "localhost"])
+            kafka_security.certificates(
+                self.tls_dir, ["127.0.0.1", "localhost"], self.kafka_public_hosts
+            )
         config = self.kafka_dir / "server.properties"
         # In secure mode it holds the broker's own SCRAM password.
         write_private(config, self.kafka_properties())
@@ -524,8 +579,6 @@ class LocalStack:
 
     def provision_database(self, namespace: str = "") -> None:
         """Databases, roles, migrations and grants, as the superuser (idempotent)."""
-        from shared.settings import Settings
-
         admin = Settings(
             namespace=namespace,
             postgres_host="127.0.0.1",
@@ -761,7 +814,15 @@ class LocalStack:
                 if self.archiving
                 else {}
             ),
+            **(self.partner_urls() if self.secure else {}),
         }
+
+    def partner_urls(self) -> dict[str, str]:
+        """Where a partner agency's client connects (docs/partners.md): the partner
+        listener, and the CA file to verify it with."""
+        address = f"{self.kafka_public_hosts[0]}:{self.kafka_external_port}"
+        ca = _shown(self.tls_dir / kafka_security.EXTERNAL.ca)
+        return {"Kafka for partners": f"{address} (SASL_SSL, SCRAM-SHA-512; CA file {ca})"}
 
 
 def process_secrets(
@@ -1032,6 +1093,7 @@ def cmd_run(stack: LocalStack) -> None:
     stack.init_kafka()
     ports = [stack.postgres_port, stack.kafka_port, stack.prometheus_port]
     ports += [stack.archiver_port] if stack.archiving else []
+    ports += [stack.kafka_external_port] if stack.secure else []
     busy = [port for port in ports if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")

@@ -139,6 +139,14 @@ def certificates_in(pem: bytes) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(pem) if b"-----BEGIN CERTIFICATE" in pem else []
 
 
+def names_in(pem: bytes) -> list[str]:
+    """The names and addresses the first certificate of a PEM text (a keystore) is valid for:
+    its subject alternative names, in order."""
+    cert = certificates_in(pem)[0]
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return [str(name.value) for name in names]
+
+
 def renewal(
     current_keystore: bytes, purpose: str = "broker", at: datetime.datetime | None = None
 ) -> tuple[x509.Certificate, bytes]:

@@ -93,10 +93,10 @@ def partner_env(secure: SecurePlatform, store: Path) -> dict[str, str]:
     return {
         **inherited,
         "PARTNER_AGENCY": "police",
-        "PARTNER_BOOTSTRAP_SERVERS": f"127.0.0.1:{secure.kafka.kafka_port}",
+        "PARTNER_BOOTSTRAP_SERVERS": f"localhost:{secure.kafka.kafka_external_port}",
         "PARTNER_USERNAME": "partner-police",
         "PARTNER_PASSWORD": secure.kafka.kafka_passwords()["partner-police"],
-        "PARTNER_CA_FILE": str(secure.kafka.tls_dir / "ca.pem"),
+        "PARTNER_CA_FILE": str(secure.kafka.tls_dir / "external-ca.pem"),
         "PARTNER_TOPIC": f"{ns}partner-police",  # the test's namespace in front
         "PARTNER_GROUP": f"{ns}partner-police.kit-{uuid.uuid4().hex[:6]}",
         "PARTNER_STORE": str(store),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import Any
 
 import yaml
 
@@ -32,14 +33,15 @@ SECRETS = {
 KEYS = ("CSP_KEY_ENCRYPTION_KEY", "CSP_PARTNER_PSEUDONYM_KEY")
 
 
-def compose_config() -> dict:  # type: ignore[type-arg]
+def compose_config(**settings: str) -> dict:  # type: ignore[type-arg]
     docker_compose = shutil.which("docker-compose")
     assert docker_compose, "docker-compose is installed by `make test` (deploy/local/bootstrap.sh)"
+    unset = ("CSP_KAFKA_PUBLIC_HOSTS", "CSP_KAFKA_EXTERNAL_PORT", "CSP_KAFKA_EXTERNAL_ADDRESS")
     result = subprocess.run(
         [docker_compose, "-f", str(ROOT / "docker-compose.yml"), "config"],
         capture_output=True,
         text=True,
-        env={**os.environ, **SECRETS},
+        env={**{k: v for k, v in os.environ.items() if k not in unset}, **SECRETS, **settings},
     )
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
@@ -129,3 +131,41 @@ def test_each_process_gets_its_own_database_role_and_only_the_keys_it_uses() -> 
         variable = database.password_variable(name)
         assert provisioner["environment"][variable] == SECRETS[variable]
     assert not set(KEYS) & set(provisioner["environment"])
+
+
+def published(container: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """A container's published ports as (host address, host port, container port), in either
+    of the forms docker-compose prints them."""
+    out = []
+    for port in container.get("ports", []):
+        if isinstance(port, dict):
+            out.append((port.get("host_ip", ""), str(port["published"]), str(port["target"])))
+        else:
+            *host, target = str(port).split("/")[0].split(":")
+            out.append((host[0] if len(host) == 2 else "", host[-1], target))
+    return out
+
+
+def test_only_the_partner_listener_of_the_broker_is_published() -> None:
+    """Partners reach the broker's partner listener (9094 in the container) on the host, on
+    the port and address configured, under the public names its certificate is made for;
+    the internal listener (9092) and the controller's (9093) are published by no container,
+    and nothing shares the host's network."""
+    for settings, (address, port, hosts) in {
+        (): ("127.0.0.1", "9094", "localhost"),  # the defaults: loopback only
+        (
+            ("CSP_KAFKA_EXTERNAL_ADDRESS", "192.0.2.10"),
+            ("CSP_KAFKA_EXTERNAL_PORT", "19094"),
+            ("CSP_KAFKA_PUBLIC_HOSTS", "kafka.example-council.gov.uk,192.0.2.10"),
+        ): ("192.0.2.10", "19094", "kafka.example-council.gov.uk,192.0.2.10"),
+    }.items():
+        services = compose_config(**dict(settings))["services"]
+        assert published(services["kafka"]) == [(address, port, "9094")]
+        for name, container in services.items():
+            assert "network_mode" not in container, name
+            if name != "kafka":
+                assert not {"9092", "9093", "9094"} & {p[1] for p in published(container)}, name
+        command = services["kafka-setup"]["command"]
+        assert command[command.index("--public-hosts") + 1] == hosts
+        assert command[command.index("--external-port") + 1] == port  # what it advertises
+        assert services["kafka-provision"]["command"][-3] == "kafka:9092"  # internal, unpublished

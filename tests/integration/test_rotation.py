@@ -5,7 +5,9 @@ running clients are made to reconnect, and do, with the new CA and the new passw
 connection verifies against the new CA alone, the old password is refused and the new one
 taken; the broker process is the one that started (deploy/rotate.py).
 
-A broker of its own in secure mode, provisioned with CSP_TOPIC_PARTITIONS=3: the second test
+The partner listener's certificate is renewed the same way, on its own, one step at a time.
+
+A broker of its own in secure mode, provisioned with CSP_TOPIC_PARTITIONS=3: the last test
 holds the provisioning to the configured settings (issue 17), as a worker's own user sees them.
 """
 
@@ -89,13 +91,20 @@ def drop_connections(client: AIOKafkaClient) -> None:
         conn.close(reason=CloseReason.CONNECTION_BROKEN)
 
 
-async def authenticates(stack: LocalStack, user: str, password: str) -> bool:
+async def authenticates(
+    stack: LocalStack,
+    user: str,
+    password: str,
+    bootstrap: str | None = None,
+    cafile: Path | None = None,
+) -> bool:
+    """Whether `user` connects and is answered (by default on the internal listener)."""
     settings = Settings(
-        kafka_bootstrap_servers=f"127.0.0.1:{stack.kafka_port}",
+        kafka_bootstrap_servers=bootstrap or f"127.0.0.1:{stack.kafka_port}",
         kafka_security_protocol="SASL_SSL",
         kafka_username=user,
         kafka_password=password,
-        kafka_ssl_cafile=str(stack.tls_dir / "ca.pem"),
+        kafka_ssl_cafile=str(cafile or stack.tls_dir / "ca.pem"),
     )
     admin = AIOKafkaAdminClient(**settings.kafka_options(), request_timeout_ms=5000)
     try:
@@ -227,6 +236,51 @@ async def test_certificate_renewal_and_password_rotation_under_traffic(
     )
     written = [int(r.value or b"-1") for r in log]
     assert sorted(written) == sorted(traffic.sent), "the log has each record once"
+    assert broker_pid(stack) == pid  # never restarted
+
+
+async def test_the_partner_listener_certificate_is_renewed_on_its_own(
+    secure: tuple[str, LocalStack], tmp_path: Path
+) -> None:
+    """The partner listener's certificate (external.pem, its CA external-ca.pem) renewed by
+    the same three steps, one at a time, live: a partner trusting the bundle connects
+    throughout, the new certificate is served for the public name, the old CA no longer
+    verifies it, and the internal listener's certificate and CA file are not touched."""
+    _, stack = secure
+    internal = rotate.Broker(stack, f"127.0.0.1:{stack.kafka_port}")
+    partners = internal.for_partners()
+    name, address = stack.kafka_public_hosts[0], f"localhost:{stack.kafka_external_port}"
+    at = f"127.0.0.1:{stack.kafka_external_port}"  # where the rotation checks what is served
+    assert (partners.server_name, partners.address) == (name, at)
+    password = stack.kafka_passwords()["partner-police"]
+    pid, internal_leaf = broker_pid(stack), rotate.leaf(internal.keystore)
+    internal_ca = internal.ca_file.read_bytes()
+    old_ca = Path(shutil.copy(partners.ca_file, tmp_path / "old-partner-ca.pem"))
+    old_leaf = rotate.leaf(partners.keystore)
+    with pytest.raises(SystemExit, match="one step at a time"):
+        rotate.renew(partners, "all", None)
+
+    await asyncio.to_thread(rotate.trust, partners)
+    assert len(tls.certificates_in(partners.ca_file.read_bytes())) == 2
+    assert rotate.served(at, partners.ca_file, server_name=name) == old_leaf
+    assert await authenticates(stack, "partner-police", password, address, partners.ca_file)
+
+    await asyncio.to_thread(rotate.swap, partners)
+    new_ca = Path(shutil.copy(partners.staged_ca, tmp_path / "new-partner-ca.pem"))
+    new_leaf = rotate.served(at, new_ca, server_name=name)
+    assert new_leaf is not None and new_leaf != old_leaf and new_leaf.issuer == issuer_in(new_ca)
+    assert tls.names_in(partners.keystore.read_bytes()) == stack.kafka_public_hosts
+    assert rotate.served(at, old_ca, server_name=name) is None
+    assert await authenticates(stack, "partner-police", password, address, partners.ca_file)
+
+    await asyncio.to_thread(rotate.drop, partners)
+    assert issuer_in(partners.ca_file) == issuer_in(new_ca)
+    assert await authenticates(stack, "partner-police", password, address, new_ca)
+    assert not await authenticates(stack, "partner-police", password, address, old_ca)
+    # The workers' listener is as it was: nothing for them to follow.
+    assert rotate.served(internal.bootstrap, internal.ca_file) == internal_leaf
+    assert internal.ca_file.read_bytes() == internal_ca
+    assert "partner listener renewal: next step trust" in "\n".join(rotate.status_lines(internal))
     assert broker_pid(stack) == pid  # never restarted
 
 

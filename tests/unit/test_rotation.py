@@ -6,6 +6,7 @@ tests/integration/test_rotation.py."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import ssl
 from pathlib import Path
@@ -219,3 +220,21 @@ def test_the_keystore_is_private_and_readable_as_a_pem_keystore(made: Path) -> N
     assert (made / "broker.pem").stat().st_mode & 0o077 == 0
     serialization.load_pem_private_key(data, password=None)
     assert len(tls.certificates_in(data)) == 2
+
+
+def test_a_ca_copy_must_bear_the_renewed_listeners_file_name(tmp_path: Path) -> None:
+    """The workers' ca.pem and the partners' external-ca.pem hold different CAs: a renewal of
+    one listener that wrote its bundle over the other's copy would cut off the other's
+    clients at their next connection."""
+    args = argparse.Namespace(
+        dir=tmp_path,
+        bootstrap="kafka:9092",
+        ca_copy=[tmp_path / "copies" / "external-ca.pem"],
+        owner=1000,
+        listener="internal",
+        partner_listener=None,
+    )
+    with pytest.raises(SystemExit, match=r"must be named ca\.pem"):
+        rotate.broker_from(args)
+    args.ca_copy = [tmp_path / "copies" / "ca.pem"]
+    assert rotate.broker_from(args).ca_copies == (tmp_path / "copies" / "ca.pem",)
