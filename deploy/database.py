@@ -73,7 +73,7 @@ MIGRATIONS: dict[str, list[Path]] = {
 }
 # Append-only: the event store, its idempotency keys and the two audits. INSERT and SELECT
 # only, so their triggers are a second line, not the only one.
-APPEND_ONLY = frozenset({"events", "commands", "shares", "access_log"})
+APPEND_ONLY = frozenset({"events", "commands", "shares", "partner_feed", "access_log"})
 # The only table any code deletes from: swap() forgets the builds it drops.
 DELETED_FROM = frozenset({"board_builds"})
 # Objects of the audit migrations (shared/sql/audit): owned by the audit owner.
@@ -200,6 +200,11 @@ def _privileges(table: str) -> str:
     """What a service's runtime role may do to one table of its own database."""
     if table == "schema_migrations":
         return "SELECT"  # open_database checks that nothing is pending; the provisioner writes
+    if table == "partner_feed_expired":
+        # Where retention cut each agency's HTTP feed: written only by prune_partner_feed(),
+        # which runs as the owner. A runtime role that lowered it would turn a cursor that
+        # retention overtook into a silent gap instead of a 410.
+        return "SELECT"
     if table in APPEND_ONLY:
         return "SELECT, INSERT"
     if table in DELETED_FROM:

@@ -38,6 +38,7 @@ class Permission(StrEnum):
     READ_PERSONAL = "read one child's personal details"
     CHECK_DRIFT = "run the drift checks"
     READ_BOARDS = "read boards (aggregates, small numbers suppressed)"
+    READ_FEED = "read the agency's own feed over HTTP (the messages of its topic)"
     READ_PERSON_LEVEL = "read boards' council view and person-level rows"
     METRICS = "read metrics"
     AUDIT = "query the audit"
@@ -75,6 +76,8 @@ GRANTS: dict[Permission, Grant] = {
     Permission.READ_BOARDS: grant(
         P, M, I, Role.BOARD_MEMBER, Role.INCIDENT_MANAGEMENT, partners=PARTNER_AGENCIES
     ),
+    # Each agency's own users; the route refuses another agency's feed (403).
+    Permission.READ_FEED: grant(partners=PARTNER_AGENCIES),
     Permission.READ_PERSON_LEVEL: grant(P, M, I, Role.INCIDENT_MANAGEMENT),
     Permission.METRICS: grant(Role.OPERATIONS),
     Permission.AUDIT: grant(Role.INFORMATION_GOVERNANCE),
@@ -95,6 +98,7 @@ AUDITED = {
     Permission.READ_CHILD,
     Permission.READ_PERSONAL,
     Permission.READ_PERSON_LEVEL,
+    Permission.READ_FEED,
     Permission.SUBJECT_ACCESS,
     Permission.AUDIT,
     Permission.RETENTION,

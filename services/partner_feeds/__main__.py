@@ -1,11 +1,13 @@
-"""The composition root of the partner feeds: `api` (the share audit) and the `worker` that
-derives each agency's topic from the domain topics."""
+"""The composition root of the partner feeds: `api` (the audits, and each agency's HTTP feed)
+and the `worker` that derives each agency's topic (and its HTTP feed) from the domain topics,
+and prunes the HTTP feed to the topics' retention."""
 
 from fastapi import FastAPI
 
 from contracts.topics import TOPICS
 from services.partner_feeds.api import SHARES_SQL, create_app
 from services.partner_feeds.feed import feed_topics, subscriptions
+from services.partner_feeds.feed_store import keep_pruning
 from shared.entrypoint import run
 from shared.settings import Settings
 from shared.worker import service_worker_app
@@ -19,6 +21,7 @@ def worker(settings: Settings) -> FastAPI:
         [SHARES_SQL],
         relay=False,
         publishes=feed_topics(),
+        loops=[keep_pruning],
     )
 
 

@@ -3,7 +3,8 @@ to that agency's topic, and recorded in the share audit.
 
 A projection in the worker's runner: it buffers the batch's messages; at the batch's end it
 sends them, waits until Kafka has acknowledged every one (acks=all), then writes their audit
-rows in the runner's transaction, which also stores the consumed offsets. A crash after the
+rows, and each record as sent for the HTTP feed (feed_store.py), in the runner's
+transaction, which also stores the consumed offsets. A crash after the
 sends and before the commit sends them again on restart, with the same message ids (partners
 drop a message id they have seen); the audit holds each share once.
 
@@ -24,6 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from contracts.topics import domain_events, domain_topic_names
+from services.partner_feeds import feed_store
 from services.partner_feeds.sharing import PURPOSE, PartnerMessage, partner_topic, shares_of
 from shared import tracing
 from shared.envelope import DomainEvent, Envelope
@@ -61,18 +63,19 @@ class PartnerFeed:
         producer = await self._started_producer()
         sent_at = datetime.now(UTC)
         spans = tracing.BatchSpans()  # each share's send, ended when Kafka acknowledged it
+        records = [_record(m, sent_at) for m, _ in pending]
         try:
             deliveries = []
-            for m, traced in pending:
+            for (m, traced), record in zip(pending, records, strict=True):
                 topic = self._settings.topic(partner_topic(m.agency))
                 if traced is not None:  # the span's headers are not sent (the docstring)
                     spans.sending(topic, traced, _send_attributes(m))
                 deliveries.append(
                     await producer.send(
                         topic,
-                        value=json.dumps(m.body()).encode(),
-                        key=m.subject.encode(),
-                        headers=m.headers(sent_at),
+                        value=record.value.encode(),
+                        key=record.key.encode(),
+                        headers=list(record.headers),
                     )
                 )
             await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
@@ -99,6 +102,7 @@ class PartnerFeed:
                 for m, _ in pending
             ],
         )
+        await feed_store.keep(conn, records)  # the HTTP feed: what the topics were sent
 
     def discard(self) -> None:
         self._pending.clear()
@@ -114,6 +118,13 @@ class PartnerFeed:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def _record(m: PartnerMessage, sent_at: datetime) -> feed_store.Record:
+    """The record a message is sent as: the same bytes go to the topic and the HTTP feed."""
+    return feed_store.Record(
+        m.message_id, m.agency, m.subject, json.dumps(m.body()), m.headers(sent_at)
+    )
 
 
 def _send_attributes(m: PartnerMessage) -> dict[str, str]:

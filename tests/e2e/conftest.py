@@ -69,6 +69,14 @@ def county(infra: Infrastructure) -> Iterator[Platform]:
         yield started
 
 
+@pytest.fixture(scope="package")
+def partners_platform(infra: Infrastructure) -> Iterator[Platform]:
+    """One platform for the two modules of the partner feeds (Kafka and HTTP): each counts
+    only the children it records, and the HTTP feed is held equal to the whole topic."""
+    with started_platform(infra) as started:
+        yield started
+
+
 @contextmanager
 def started_platform(infra: Infrastructure, **settings: str) -> Iterator[Platform]:
     """A platform of its own (`platform`), for a module that needs a second one; `settings`

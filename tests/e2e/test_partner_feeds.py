@@ -23,6 +23,12 @@ from tests.infrastructure import (
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
+@pytest.fixture(scope="module")
+def platform(partners_platform: Platform) -> Platform:
+    """The partner feeds' platform, shared with the other partner feed module."""
+    return partners_platform
+
+
 async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_audited(
     platform: Platform, infra: Infrastructure
 ) -> None:

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from contracts.topics import TOPICS
 from deploy.local import kafka_security
 from deploy.local.stack import service_processes
-from shared.access import Permission, allowed, find_rule
+from shared.access import AUDITED, Permission, allowed, find_rule
 from shared.auth import COUNCIL_ROLES, PARTNER_AGENCIES, Principal, Role
 from shared.envelope import Agency
 from tests.apps import api_routes, rules_for
@@ -57,6 +57,10 @@ def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
+# The agency a path's {agency} names (an agency's HTTP feed): the matrix calls the police's.
+FEED_OF = Agency.POLICE
+
+
 def concrete(template: str, platform: SecurePlatform) -> str:
     return (
         template.replace("{child_id}", platform.child)
@@ -64,7 +68,15 @@ def concrete(template: str, platform: SecurePlatform) -> str:
         .replace("{escalation_id}", platform.escalation)
         .replace("{board}", "timeliness")
         .replace("{name}", "timeliness")
+        .replace("{agency}", FEED_OF.value)
     )
+
+
+def expected_allowed(permission: Permission, template: str, principal: Principal) -> bool:
+    """What the permission table grants; where the path names an agency (its own feed), only
+    to that agency's users (the route's object-level check: another's is 403)."""
+    own = "{agency}" not in template or principal.agency is FEED_OF
+    return allowed(permission, principal) and own
 
 
 def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]) -> int:
@@ -100,7 +112,9 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
                 continue  # health and sign-in: checked without a token below
             url = secure.url(process.name) + concrete(template, secure)
             for principal in [*PRINCIPALS, None]:  # None: without a token
-                expected = principal is not None and allowed(rule.permission, principal)
+                expected = principal is not None and expected_allowed(
+                    rule.permission, template, principal
+                )
                 calls.append((service, method, template, query, url, principal, expected))
 
     def call(c: tuple[str, str, str, dict[str, str], str, Principal | None, bool]) -> int:
@@ -144,6 +158,43 @@ def test_the_chronology_endpoint_and_page_are_in_the_matrix_for_council_casework
             Role.MANAGER,
             Role.IRO,
         }
+
+
+def test_each_agency_reads_its_own_http_feed_and_no_other(secure: SecurePlatform) -> None:
+    """The HTTP feed's routes in the matrix: every agency's partner users read their own feed
+    (page and live stream) and are refused every other agency's; no council role reads any
+    (the share audit answers the council, by child id)."""
+    api = secure.url("partner_feeds_api")
+    listed = {(method, path) for method, path, _ in endpoints("partner_feeds")}
+    rules = rules_for("partner_feeds")
+    for path in ("/feeds/{agency}", "/feeds/{agency}/live"):
+        assert ("GET", path) in listed, path
+        rule = find_rule(rules, "GET", path, {})
+        assert rule is not None and rule.permission is Permission.READ_FEED, path
+        assert rule.permission in AUDITED
+        assert {p for p in PRINCIPALS if allowed(rule.permission, p)} == {
+            p for p in PRINCIPALS if p.role is Role.PARTNER
+        }
+    calls = [
+        (principal, agency, path)
+        for principal in PRINCIPALS
+        for agency in sorted(PARTNER_AGENCIES)
+        for path in ("", "/live")
+    ]
+    tokens = {p: auth(p.role.value, p.agency.value, p.user_id) for p in PRINCIPALS}
+
+    def call(c: tuple[Principal, Agency, str]) -> int:
+        principal, agency, path = c
+        return status("GET", f"{api}/feeds/{agency.value}{path}", tokens[principal], {})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(call, calls))
+    wrong = [
+        f"{p.agency}/{p.role} GET /feeds/{agency}{path}: {got}"
+        for (p, agency, path), got in zip(calls, answers, strict=True)
+        if got != (200 if p.role is Role.PARTNER and p.agency is agency else 403)
+    ]
+    assert not wrong, "\n".join(wrong)
 
 
 def test_a_role_an_agency_does_not_have_is_refused_at_the_door(secure: SecurePlatform) -> None:

@@ -26,7 +26,8 @@ from tests.infrastructure import Infrastructure
 
 pytestmark = [pytest.mark.integration]
 
-APPEND_ONLY = {"events", "commands", "shares"}  # and access_log, in the audit's database
+# And access_log, in the audit's database.
+APPEND_ONLY = {"events", "commands", "shares", "partner_feed"}
 REFUSED = asyncpg.InsufficientPrivilegeError
 
 
@@ -158,6 +159,14 @@ async def test_a_runtime_role_cannot_rewrite_its_own_record_or_the_audit(
                     f"TRUNCATE {table}",
                     f"ALTER TABLE {table} DISABLE TRIGGER ALL",
                     f"DROP TABLE {table}",
+                ):
+                    assert await refused(conn, sql), (service, sql)
+            if database == me.database and "partner_feed_expired" in present:
+                # Only retention's own function moves an agency's cut (a 410, never a gap).
+                for sql in (
+                    "UPDATE partner_feed_expired SET seq = 0",
+                    "INSERT INTO partner_feed_expired (agency, transaction_id, seq)"
+                    " VALUES ('police', '1', 0)",
                 ):
                     assert await refused(conn, sql), (service, sql)
             assert await refused(conn, "CREATE TABLE planted (x int)")

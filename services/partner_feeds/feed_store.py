@@ -1,0 +1,210 @@
+"""The HTTP feed's store (sql/002_http_feed.sql): every message sent to a partner's topic, kept
+as its record was sent, and read back a page at a time in commit order.
+
+The worker keeps each record in the transaction that records its share (feed.py), so an
+agency reading over HTTPS gets exactly what its topic got: the same message ids, the same
+values and headers, in the same order for each child. The API reads them (routes/feed.py):
+the platform's APIs never talk to Kafka, and this way they need not.
+
+A reader reads only below the oldest transaction still in flight, so a message committed
+late can never land behind a cursor an agency already holds (the SQL says why), and a
+cursor older than what retention removed is refused (`Expired`), never answered with a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.partner_feeds.cursor import START, encode
+from shared.envelope import Agency
+from shared.eventstore import Cursor
+from shared.logging import get_logger
+from shared.retry import keep_running, pause
+
+log = get_logger(__name__)
+
+# NOTIFY'd by the worker as a batch with messages commits (payload: the agencies, comma
+# separated): waiting readers of those agencies look at once instead of at their next poll.
+CHANNEL = "partner_feed"
+# A waiting reader looks again this often without a notification: one can be lost (the API's
+# listening connection dropped), or arrive while an older transaction elsewhere still holds
+# the message below the readable horizon.
+POLL_S = 0.5
+# How often the worker prunes what retention lets go (the SQL's prune_partner_feed).
+PRUNE_EVERY_S = 3600.0
+RETENTION_DAYS = 90  # the SQL's interval; a unit test holds it to the partner topics'
+
+
+@dataclass(frozen=True)
+class Record:
+    """A partner message as its record was sent to the agency's topic."""
+
+    message_id: UUID
+    agency: Agency
+    key: str
+    value: str  # the JSON text, exactly the bytes sent
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Served:
+    """One message of a page: what the agency is given (`item`), and for the council's audit
+    only, the child it is about."""
+
+    cursor: Cursor
+    child_id: str
+    item: dict[str, Any]
+
+
+class Expired(Exception):
+    """Retention removed messages after this cursor: reading on would leave a gap."""
+
+
+async def keep(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
+    """Keep each sent record, in the caller's transaction (the one recording its share).
+
+    The runner commits asynchronously (shared/projection.py); this transaction must not: a
+    message an agency has been served, with its cursor, must not be lost by a crash of the
+    database and come back later under a transaction id below that cursor. On, the commit is
+    visible only once it is durable (and archived, where the archiver is a synchronous
+    standby). A record kept before (a re-send after a crash) stays as first kept."""
+    if not records:
+        return
+    await conn.execute("SET LOCAL synchronous_commit TO on")
+    await conn.executemany(
+        "INSERT INTO partner_feed (message_id, agency, record_key, record_value, record_headers)"
+        " VALUES ($1, $2, $3, $4::json, $5::jsonb) ON CONFLICT (message_id) DO NOTHING",
+        [
+            (
+                r.message_id,
+                r.agency.value,
+                r.key,
+                r.value,
+                json.dumps({name: value.decode() for name, value in r.headers}),
+            )
+            for r in records
+        ],
+    )
+    agencies = ",".join(sorted({r.agency.value for r in records}))
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, agencies)
+
+
+async def read_page(pool: asyncpg.Pool, agency: Agency, after: Cursor, limit: int) -> list[Served]:
+    """Up to `limit` messages of the agency's feed after `after`, in commit order; Expired if
+    retention removed some of them."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT f.transaction_id::text::bigint AS txid, f.seq, f.record_key,"
+            " f.record_value, f.record_headers, s.child_id"
+            " FROM partner_feed f JOIN shares s USING (message_id)"
+            " WHERE f.agency = $1 AND (f.transaction_id, f.seq) > ($2::text::xid8, $3)"
+            "   AND f.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " ORDER BY f.transaction_id, f.seq LIMIT $4",
+            agency.value,
+            str(after.transaction_id),
+            after.position,
+            limit,
+        )
+        # After the read, not before: a prune that commits between the two is seen here (a
+        # 410), where checked first it could take rows after the cursor unseen (a gap).
+        await _not_expired(conn, agency, after)
+    return [_served(r) for r in rows]
+
+
+async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> None:
+    """Expired if retention removed messages after `after`."""
+    async with pool.acquire() as conn:
+        await _not_expired(conn, agency, after)
+
+
+async def _not_expired(conn: asyncpg.Connection, agency: Agency, after: Cursor) -> None:
+    if after == START:  # from the oldest kept: nothing before it is missed
+        return
+    expired = await conn.fetchval(
+        "SELECT (transaction_id, seq) > ($2::text::xid8, $3) FROM partner_feed_expired"
+        " WHERE agency = $1",
+        agency.value,
+        str(after.transaction_id),
+        after.position,
+    )
+    if expired:
+        raise Expired(agency.value)
+
+
+def _served(row: asyncpg.Record) -> Served:
+    cursor = Cursor(row["txid"], row["seq"])
+    return Served(
+        cursor,
+        row["child_id"],
+        {
+            "cursor": encode(cursor),
+            "key": row["record_key"],
+            "headers": json.loads(row["record_headers"]),
+            "value": json.loads(row["record_value"]),
+        },
+    )
+
+
+class Wakeups:
+    """NOTIFY partner_feed, fanned out to the readers waiting on each agency's feed."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Event] = {}
+
+    def of(self, agency: Agency) -> asyncio.Event:
+        """Set at the agency's next notification: take it before reading, so a message
+        that commits between the read and the wait still wakes the reader."""
+        return self._waiting.setdefault(agency.value, asyncio.Event())
+
+    def notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        for agency in payload.split(","):
+            woken = self._waiting.pop(agency, None)
+            if woken is not None:
+                woken.set()
+
+
+async def wait_for_page(
+    pool: asyncpg.Pool,
+    wakeups: Wakeups,
+    agency: Agency,
+    after: Cursor,
+    limit: int,
+    seconds: float,
+    gone: Callable[[], Awaitable[bool]],
+) -> list[Served]:
+    """The next page, waiting up to `seconds` for one that is not empty: a notification
+    wakes the wait, a poll every POLL_S is the fallback, and the wait ends early when `gone`
+    (the client disconnected)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + seconds
+    while True:
+        woken = wakeups.of(agency)
+        page = await read_page(pool, agency, after, limit)
+        left = until - loop.time()
+        if page or left <= 0 or await gone():
+            return page
+        await pause(woken, min(POLL_S, left))
+
+
+async def keep_pruning(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """The worker's loop: what the partner topics no longer keep, the HTTP feed drops too."""
+
+    async def prune() -> float:
+        removed = await pool.fetchval("SELECT prune_partner_feed()")
+        if removed:
+            log.info("HTTP feed pruned to the partner topics' retention", messages=removed)
+        return PRUNE_EVERY_S
+
+    await keep_running(
+        prune,
+        stop,
+        what="pruning the HTTP feed",
+        transient=(OSError, asyncpg.PostgresError, asyncpg.InterfaceError),
+    )
