@@ -539,3 +539,34 @@ async def read_topic(
         return records
     finally:
         await consumer.stop()
+
+
+def read_answer(config: dict[str, Any], topic: str, groupless: bool = False) -> bool | str:
+    """What the broker answers a fetch from partition 0 of `topic` by a consumer with this
+    librdkafka `config`: True (read), False (refused: the topic, or, for a `groupless` user,
+    any consumer group), or the name of whatever else happened."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(
+        {**config, "enable.partition.eof": True, "enable.auto.commit": False, "log_level": 0}
+    )
+    try:
+        described = consumer.list_topics(topic, timeout=10).topics[topic].error
+        if described is not None and described.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            return False  # may not even see it
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        for _ in range(40):  # librdkafka's answers come by polling: 20 s at most
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is None or error.code() == KafkaError._PARTITION_EOF:
+                return True
+            if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                return False
+            if error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED and groupless:
+                return False
+            return str(error.name())
+        return "no answer"
+    finally:
+        consumer.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from contracts.topics import TOPICS
 from deploy.local import kafka_security
@@ -34,6 +34,7 @@ from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
     auth,
     poll_until,
+    read_answer,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -295,41 +296,15 @@ def _config(platform: SecurePlatform, user: str, password: str | None = None) ->
 
 def can_read(platform: SecurePlatform, user: str, topic: str) -> bool | str:
     """Fetch from partition 0 (no consumer group): True, False (refused), or an error."""
-    # A consumer group the user may join (if any), so only the topic's ACL is in question.
+    # A consumer group the user may join (if any), so only the topic's ACL is in question; a
+    # user with no consumer group at all (case_events) reads nothing.
     groups = [
         g.name
         for g in kafka_security.grants(platform.namespace)
         if g.principal == user and g.resource == "group"
     ]
-    consumer = Consumer(
-        {
-            **_config(platform, user),
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-            "log_level": 0,
-            "group.id": f"{groups[0]}.probe" if groups else "none",
-        }
-    )
-    try:
-        described = consumer.list_topics(topic, timeout=10).topics[topic].error
-        if described is not None and described.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-            return False  # may not even see it
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        for _ in range(40):
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is None or error.code() == KafkaError._PARTITION_EOF:
-                return True
-            if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-                return False
-            if error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED and not groups:
-                return False  # a user with no consumer group at all (case_events) reads nothing
-            return error.name()
-        return "no answer"
-    finally:
-        consumer.close()
+    config = {**_config(platform, user), "group.id": f"{groups[0]}.probe" if groups else "none"}
+    return read_answer(config, topic, groupless=not groups)
 
 
 def can_write(platform: SecurePlatform, user: str, topic: str) -> bool | str:

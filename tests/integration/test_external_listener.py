@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from contracts.topics import TOPICS
 from deploy import rotate
 from deploy.local import kafka_security, tls
 from deploy.local.stack import LocalStack
-from tests.infrastructure import new_namespace, poll_until, secure_kafka
+from tests.infrastructure import new_namespace, poll_until, read_answer, secure_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -71,26 +71,9 @@ def own_group(namespace: str, user: str) -> str:
 def can_read(stack: LocalStack, namespace: str, user: str, topic: str) -> bool | str:
     """Fetch from partition 0 through the partner listener: True, False (refused), or what
     else happened."""
-    consumer = Consumer(
-        {**partner_config(stack, user), "group.id": own_group(namespace, user)}
-        | {"enable.partition.eof": True, "enable.auto.commit": False}
+    return read_answer(
+        {**partner_config(stack, user), "group.id": own_group(namespace, user)}, topic
     )
-    try:
-        described = consumer.list_topics(topic, timeout=10).topics[topic].error
-        if described is not None and described.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
-            return False
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        for _ in range(40):
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is None or error.code() == KafkaError._PARTITION_EOF:
-                return True
-            return False if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED else error.name()
-        return "no answer"
-    finally:
-        consumer.close()
 
 
 def can_write(stack: LocalStack, user: str, topic: str) -> bool | str:
