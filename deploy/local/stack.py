@@ -1029,7 +1029,6 @@ def cmd_ready(stack: LocalStack) -> None:
             flush=True,
         )
     else:
-        load_demo_county(stack)
         tokens = stack.demo_tokens()
         print(
             f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
@@ -1042,6 +1041,9 @@ def cmd_ready(stack: LocalStack) -> None:
         for label, url in stack.urls().items():
             print(f"  {label:28} {url}", flush=True)
         print("Stop with Ctrl-C, or `make stop` from another terminal.\n", flush=True)
+        # Behind the URLs, not before them: a newcomer can sign in at once and watch the
+        # boards fill as the county's commands arrive.
+        load_demo_county(stack)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:  # honcho stops everything when a process exits: this one stays
         time.sleep(3600)
@@ -1059,8 +1061,9 @@ def load_demo_county(stack: LocalStack) -> None:
         return
     scale = float(os.environ.get("CSP_DEMO_SCALE", "0.25"))
     print(
-        f"Loading the demo county (scale {scale}) through the public APIs "
-        "(a few minutes the first time; CSP_DEMO_SCALE=1 for a full shire)...",
+        f"Loading the demo county (scale {scale}) through the public APIs while the platform "
+        "runs: the boards fill as it loads (a few minutes the first time; CSP_DEMO_SCALE=1 "
+        "for a full shire)...",
         flush=True,
     )
     try:
@@ -1084,6 +1087,10 @@ def load_demo_county(stack: LocalStack) -> None:
     marker.write_text(
         f"{summary['children']} children, {summary['commands']} commands, "
         f"{summary['seconds']}s, scale {scale}, on {datetime.date.today()}\n"
+    )
+    print(
+        f"The demo county is loaded: every board has its data ({marker.read_text().strip()}).",
+        flush=True,
     )
 
 
