@@ -24,7 +24,7 @@ import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,9 @@ class Principal:
     localities: frozenset[str] | None = None  # None: every locality
     token_id: str | None = None
     schools: frozenset[str] = frozenset()  # a schools partner's schools (URNs); else none
+    # When the token stops being good (its `exp`, seconds since the epoch): what holds a
+    # connection open (a live stream) ends by then, so it never outlives its token.
+    expires_at: float | None = field(default=None, compare=False)
 
     def may_send_for_school(self, school_urn: str) -> bool:
         """A council user may send any school's register; a partner only its own schools'."""
@@ -117,6 +120,7 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         frozenset(localities) if localities is not None else None,
         claims.get("jti"),
         _schools(claims, agency),
+        float(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
     )
 
 

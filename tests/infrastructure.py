@@ -340,7 +340,15 @@ def secure_kafka(namespace: str) -> Iterator[LocalStack]:
     provisioned for `namespace`: the local stack's code, on free ports."""
     state = ROOT / ".local" / f"secure-kafka-{os.getpid()}-{namespace}"
     shutil.rmtree(state, ignore_errors=True)
-    stack = LocalStack(state_dir=state, kafka_port=free_port(2), kafka_heap="512m", secure=True)
+    # Every port from this process's allocator, the partner listener's too: the stack's own
+    # picker knows nothing of ports handed out to processes not yet listening.
+    stack = LocalStack(
+        state_dir=state,
+        kafka_port=free_port(2),
+        kafka_heap="512m",
+        secure=True,
+        external_port=free_port(),
+    )
     (state / "logs").mkdir(parents=True, exist_ok=True)
     with open(state / "logs" / "kafka.log", "wb") as log:
         kafka = stack.spawn_kafka(stdout=log, stderr=subprocess.STDOUT)

@@ -90,6 +90,9 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
     env = {
         **os.environ,
         "CSP_STATE_DIR": str(state),
+        # Its WAL archive beside its state, not in the checkout's .local/backup, where it
+        # would be a second cluster's archive beside `make run`'s.
+        "CSP_BACKUP_DIR": str(state / "backup"),
         "CSP_HTTP_BASE_PORT": str(base),
         "CSP_POSTGRES_PORT": str(free_port()),
         "CSP_KAFKA_PORT": str(free_port(2)),

@@ -529,3 +529,18 @@ async def prune_refusing_the_young(database: str) -> tuple[int, int]:
         )
     finally:
         await conn.close()
+
+
+def test_a_live_stream_ends_when_its_token_does(platform: Platform) -> None:
+    """Not at the stream's five minutes: a token that expires (or is no longer renewed) is
+    checked again by the reconnect, so the stream must not outlive it."""
+    short = auth("partner", "police", user=POLICE_USER, hours=5 / 3600)  # five seconds
+    began = time.monotonic()
+    with (
+        httpx.Client(timeout=httpx.Timeout(30, read=60)) as client,
+        client.stream("GET", f"{feed(platform)}/live", headers=short) as response,
+    ):
+        assert response.status_code == 200
+        for _ in response.iter_lines():  # a ping at least every 15 s: the deadline is checked
+            assert time.monotonic() - began < 60, "the stream outlived its token"
+    assert time.monotonic() - began < 60

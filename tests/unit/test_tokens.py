@@ -115,3 +115,15 @@ def test_a_schools_partners_token_names_the_schools_it_sends_registers_for(
     for agency, role in (("council", "practitioner"), ("police", "partner")):
         with pytest.raises(InvalidToken, match="schools partners"):
             verifier.verify(issuer.token("x", agency, role, schools=["113254"]))
+
+
+def test_a_principal_knows_when_its_token_expires(tmp_path: Path) -> None:
+    issuer = LocalIssuer(tmp_path)
+    before = time.time()
+    principal = verifier_of(issuer).verify(issuer.token("p-1", "police", "partner", hours=1))
+    assert principal.expires_at is not None
+    assert before + 3600 - 5 <= principal.expires_at <= time.time() + 3600 + 5
+    # Not part of who it is: the same user with a later token is the same principal.
+    assert principal == Principal(
+        "p-1", principal.agency, principal.role, token_id=principal.token_id
+    )

@@ -13,6 +13,7 @@ it: the share audit answers the council's questions with the child's own id.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -165,7 +166,11 @@ async def _stream(
     """Each message an event (`message`, its id the cursor), each batch audited before it
     is sent, until the client goes, the stream's time is up, or retention overtakes it."""
     loop = asyncio.get_running_loop()
-    until = loop.time() + STREAM_S
+    # Until the stream's time is up or the token's, whichever is first: a reconnect checks
+    # the token again, so a revoked or expired token streams no longer than it may.
+    expires_at = principal_of(request).expires_at
+    left_s = STREAM_S if expires_at is None else min(STREAM_S, expires_at - time.time())
+    until = loop.time() + left_s
     at = start
     yield ServerSentEvent(comment="the feed of " + agency.value, retry=RECONNECT_MS)
     while (left := until - loop.time()) > 0 and not await request.is_disconnected():
