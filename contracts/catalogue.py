@@ -68,6 +68,21 @@ def headers_schema(
     }
 
 
+def record_headers_fixed(topic: str, ce_types: list[str]) -> dict[str, dict[str, Any]]:
+    """The schemas of the headers every record of the platform carries the same way, domain
+    and partner alike: the correlation id, the content type and the CloudEvents attributes
+    (`ce_type` one of `ce_types`)."""
+    return {
+        "correlation_id": {"format": "uuid"},
+        "content-type": {"const": CONTENT_TYPE.decode()},
+        "ce_id": {"format": "uuid"},
+        "ce_source": {"const": cloudevents_source(topic)},
+        "ce_type": {"enum": sorted(ce_types)},
+        "ce_specversion": {"const": CE_SPECVERSION},
+        "ce_time": {"format": "date-time"},
+    }
+
+
 def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
     """What AsyncAPI says of a record besides its payload: its headers (each as sent, the
     ones fixed for the topic as constants), the header that carries the correlation id, and
@@ -76,17 +91,9 @@ def record_of(topic: str, registry: EventRegistry) -> dict[str, Any]:
         "event_id": {"format": "uuid"},
         "event_type": {"enum": sorted(registry.types())},
         "schema_version": {"pattern": "^[1-9][0-9]*$"},
-        "correlation_id": {"format": "uuid"},
-        "content-type": {"const": CONTENT_TYPE.decode()},
-        "ce_id": {"format": "uuid"},
-        "ce_source": {"const": cloudevents_source(topic)},
-        "ce_type": {
-            "enum": sorted(
-                cloudevents_type(name, cls.schema_version) for name, cls in registry.types().items()
-            )
-        },
-        "ce_specversion": {"const": CE_SPECVERSION},
-        "ce_time": {"format": "date-time"},
+        **record_headers_fixed(
+            topic, [cloudevents_type(n, c.schema_version) for n, c in registry.types().items()]
+        ),
     }
     return {
         "headers": headers_schema(

@@ -39,7 +39,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
 
-from contracts.catalogue import KAFKA_BINDING, headers_schema, record_of, typed_envelope
+from contracts.catalogue import (
+    KAFKA_BINDING,
+    headers_schema,
+    record_headers_fixed,
+    record_of,
+    typed_envelope,
+)
 from contracts.catalogue import markdown as domain_markdown
 from contracts.topics import (
     DEAD_LETTERS,
@@ -53,7 +59,7 @@ from deploy.contracts import RELEASED, PartnerMessageModel, partner_messages
 from services.partner_feeds.sharing import PARTNER_HEADERS
 from shared.envelope import EventRegistry
 from shared.kafka import TopicDefinition
-from shared.relay import CE_SPECVERSION, CONTENT_TYPE, cloudevents_source, cloudevents_type
+from shared.relay import cloudevents_type
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PartnerModels = Mapping[str, Mapping[str, type[PartnerMessageModel]]]
@@ -135,18 +141,10 @@ def partner_record(topic: str, models: Mapping[str, type[PartnerMessageModel]]) 
     fixed: dict[str, dict[str, Any]] = {
         "message_id": {"format": "uuid"},
         "event_type": {"enum": sorted(models)},
-        "correlation_id": {"format": "uuid"},
-        "content-type": {"const": CONTENT_TYPE.decode()},
-        "ce_id": {"format": "uuid"},
-        "ce_source": {"const": cloudevents_source(topic)},
-        "ce_type": {
-            "enum": sorted(
-                cloudevents_type(name, model.schema_version, "partner")
-                for name, model in models.items()
-            )
-        },
-        "ce_specversion": {"const": CE_SPECVERSION},
-        "ce_time": {"format": "date-time"},
+        **record_headers_fixed(
+            topic,
+            [cloudevents_type(n, m.schema_version, "partner") for n, m in models.items()],
+        ),
     }
     subject = next(iter(models.values())).model_json_schema()["properties"]["subject"]
     return {

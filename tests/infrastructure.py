@@ -578,3 +578,41 @@ def read_answer(config: dict[str, Any], topic: str, groupless: bool = False) -> 
         return "no answer"
     finally:
         consumer.close()
+
+
+def write_answer(config: dict[str, Any], topic: str) -> bool | str:
+    """What the broker answers one probe record sent to `topic` by a producer with this
+    librdkafka `config`: True (written), False (refused), or what else happened."""
+    from confluent_kafka import KafkaError, Producer
+
+    outcome: list[Any] = []
+    producer = Producer({**config, "log_level": 0, "message.timeout.ms": 15000})
+    producer.produce(topic, b'{"probe": true}', on_delivery=lambda err, _: outcome.append(err))
+    producer.flush(20)
+    if not outcome:
+        return "no answer"
+    error = outcome[0]
+    if error is None:
+        return True
+    return False if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED else str(error.name())
+
+
+def join_answer(config: dict[str, Any], topic: str) -> bool | str:
+    """Whether a consumer with this librdkafka `config` (its `group.id`) is given partitions
+    of `topic`: True, False (the group refused), or what else happened."""
+    from confluent_kafka import Consumer, KafkaError
+
+    consumer = Consumer({**config, "log_level": 0, "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        for _ in range(40):  # librdkafka's answers come by polling: 20 s at most
+            message = consumer.poll(0.5)
+            if consumer.assignment():
+                return True
+            error = message.error() if message is not None else None
+            if error is not None:
+                code = error.code()
+                return False if code == KafkaError.GROUP_AUTHORIZATION_FAILED else str(error.name())
+        return "no answer"
+    finally:
+        consumer.close()

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException
 
 from contracts.topics import TOPICS
 from deploy.local import kafka_security
@@ -33,8 +33,10 @@ from tests.apps import api_routes, rules_for
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
     auth,
+    join_answer,
     poll_until,
     read_answer,
+    write_answer,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -309,43 +311,11 @@ def can_read(platform: SecurePlatform, user: str, topic: str) -> bool | str:
 
 def can_write(platform: SecurePlatform, user: str, topic: str) -> bool | str:
     """Produce one probe message; only sent where the ACLs should refuse it."""
-    outcome: list[Any] = []
-    producer = Producer({**_config(platform, user), "log_level": 0, "message.timeout.ms": 15000})
-    producer.produce(topic, b'{"probe": true}', on_delivery=lambda err, _: outcome.append(err))
-    producer.flush(20)
-    if not outcome:
-        return "no answer"
-    error = outcome[0]
-    if error is None:
-        return True
-    return False if error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED else error.name()
+    return write_answer(_config(platform, user), topic)
 
 
 def can_join(platform: SecurePlatform, user: str, topic: str, group: str) -> bool | str:
-    consumer = Consumer(
-        {
-            **_config(platform, user),
-            "group.id": group,
-            "log_level": 0,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    try:
-        consumer.subscribe([topic])
-        for _ in range(40):
-            message = consumer.poll(0.5)
-            if consumer.assignment():
-                return True
-            if message is not None and message.error():
-                code = message.error().code()
-                return (
-                    False
-                    if code == KafkaError.GROUP_AUTHORIZATION_FAILED
-                    else message.error().name()
-                )
-        return "no answer"
-    finally:
-        consumer.close()
+    return join_answer({**_config(platform, user), "group.id": group}, topic)
 
 
 def test_every_kafka_user_against_every_topic(secure: SecurePlatform) -> None:

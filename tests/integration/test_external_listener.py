@@ -18,14 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from contracts.topics import TOPICS
 from deploy import rotate
 from deploy.local import kafka_security, tls
 from deploy.local.stack import LocalStack
-from tests.infrastructure import new_namespace, poll_until, read_answer, secure_kafka
+from tests.infrastructure import (
+    join_answer,
+    new_namespace,
+    poll_until,
+    read_answer,
+    secure_kafka,
+    write_answer,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -77,33 +84,11 @@ def can_read(stack: LocalStack, namespace: str, user: str, topic: str) -> bool |
 
 
 def can_write(stack: LocalStack, user: str, topic: str) -> bool | str:
-    outcome: list[Any] = []
-    producer = Producer({**partner_config(stack, user), "message.timeout.ms": 15000})
-    producer.produce(topic, b'{"probe": true}', on_delivery=lambda err, _: outcome.append(err))
-    producer.flush(20)
-    if not outcome:
-        return "no answer"
-    if outcome[0] is None:
-        return True
-    code = outcome[0].code()
-    return False if code == KafkaError.TOPIC_AUTHORIZATION_FAILED else outcome[0].name()
+    return write_answer(partner_config(stack, user), topic)
 
 
 def can_join(stack: LocalStack, user: str, topic: str, group: str) -> bool | str:
-    consumer = Consumer({**partner_config(stack, user), "group.id": group})
-    try:
-        consumer.subscribe([topic])
-        for _ in range(40):
-            message = consumer.poll(0.5)
-            if consumer.assignment():
-                return True
-            error = message.error() if message is not None else None
-            if error is not None:
-                code = error.code()
-                return False if code == KafkaError.GROUP_AUTHORIZATION_FAILED else error.name()
-        return "no answer"
-    finally:
-        consumer.close()
+    return join_answer({**partner_config(stack, user), "group.id": group}, topic)
 
 
 def test_a_partner_reads_its_own_topic_through_the_partner_listener(
