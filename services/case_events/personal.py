@@ -1,59 +1,42 @@
-"""Crypto-shredding: each child's personal fields are sealed with a key of their own.
+"""A child's personal details, sealed field by field with the child's own key.
 
-`seal` and `unseal` are pure (AES-256-GCM from `cryptography`, the child's id and the field's
-name bound in as associated data, so a sealed value cannot be moved to another child or
-field). `KeyVault` keeps the keys, wrapped with a key-encryption key (KEK) named by its id, in
-the service's database; erasing a child deletes its key, and from then on every sealed field of
-that child, in the event store, on the topic, in any copy, reads as ERASED.
-
-Backups: a backup taken before an erasure still holds the child's wrapped key. It opens only
-with the KEK that wrapped it, so erasure reaches the backups when that KEK is destroyed:
-`rotate-keys` re-wraps every live key with the current KEK (online, a batch at a time), after
-which the retired KEK can be deleted from the secret store (docs/security.md says when).
+The crypto (seal, unseal, the key vault and its key-encryption keys) is the kernel's
+(shared/sealing.py: the quality service seals with it too); its names are re-exported here,
+where the case-events service and its tests have always found them.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from typing import Any
 
-import asyncpg
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from contracts.case_events.events import PERSONAL_FIELDS, SealedPersonalDetails
-from shared.aggregate import AlreadyRecorded
-from shared.settings import Settings
+from shared.sealing import (
+    ERASED,
+    FIRST_KEK_ID,
+    PREFIX,
+    KeyRing,
+    KeyVault,
+    PersonalDataErased,
+    RetiredKey,
+    key_encryption_key,
+    seal,
+    unseal,
+)
 
-ERASED = "[erased]"
-PREFIX = "sealed:v1:"
-
-
-class PersonalDataErased(AlreadyRecorded):
-    """The child's key was destroyed: nothing personal can be read or recorded again."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def seal(key: bytes, child_id: str, field: str, value: str) -> str:
-    nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{child_id}/{field}".encode())
-    return PREFIX + _b64(nonce + sealed)
-
-
-def unseal(key: bytes | None, child_id: str, field: str, value: str) -> str:
-    """The plain value, or ERASED when the key is gone."""
-    if key is None:
-        return ERASED
-    raw = _unb64(value.removeprefix(PREFIX))
-    return AESGCM(key).decrypt(raw[:12], raw[12:], f"{child_id}/{field}".encode()).decode()
+__all__ = [
+    "ERASED",
+    "FIRST_KEK_ID",
+    "PREFIX",
+    "KeyRing",
+    "KeyVault",
+    "PersonalDataErased",
+    "RetiredKey",
+    "key_encryption_key",
+    "seal",
+    "seal_details",
+    "unseal",
+    "unseal_details",
+]
 
 
 def seal_details(key: bytes, child_id: str, details: Any) -> SealedPersonalDetails:
@@ -72,165 +55,3 @@ def unseal_details(
     return {
         f: unseal(key, child_id, f, payload[f]) if payload.get(f) else None for f in PERSONAL_FIELDS
     }
-
-
-def _aes(name: str, encoded: str) -> AESGCM:
-    raw = base64.b64decode(encoded)
-    if len(raw) != 32:
-        raise ValueError(f"{name} must be base64 of 32 bytes")
-    return AESGCM(raw)
-
-
-class KeyRing:
-    """The key-encryption keys this process holds: the current one wraps every new child key;
-    retired ones only unwrap, until `rotate-keys` has re-wrapped what they wrapped."""
-
-    def __init__(self, current_id: str, keys: dict[str, AESGCM]) -> None:
-        self.current_id, self.keys = current_id, keys
-
-    @property
-    def current(self) -> AESGCM:
-        return self.keys[self.current_id]
-
-    def wrap(self, child_id: str, key: bytes) -> bytes:
-        nonce = os.urandom(12)
-        return nonce + self.current.encrypt(nonce, key, child_id.encode())
-
-    def unwrap(self, kek_id: str, child_id: str, wrapped: bytes) -> bytes:
-        kek = self.keys.get(kek_id)
-        if kek is None:
-            raise RetiredKey(
-                f"a child's key is wrapped with key-encryption key {kek_id!r}, "
-                "which this process does not hold (destroyed, or not configured)"
-            )
-        try:
-            return kek.decrypt(wrapped[:12], wrapped[12:], child_id.encode())
-        except InvalidTag:
-            raise RuntimeError(
-                f"a child's key does not open with key-encryption key "
-                f"{kek_id!r}: is it the key this database was made with?"
-            ) from None
-
-
-class RetiredKey(RuntimeError):
-    """The key-encryption key a child's key needs is not held (it was destroyed)."""
-
-
-def key_encryption_key(settings: Settings) -> KeyRing | None:
-    """The KEK ring from CSP_KEY_ENCRYPTION_KEY (id CSP_KEY_ENCRYPTION_KEY_ID) and the retired
-    keys in CSP_RETIRED_KEY_ENCRYPTION_KEYS ("id:base64,id:base64")."""
-    if settings.key_encryption_key is None:
-        return None
-    keys = {
-        settings.key_encryption_key_id: _aes(
-            "CSP_KEY_ENCRYPTION_KEY", settings.key_encryption_key.get_secret_value()
-        )
-    }
-    retired = settings.retired_key_encryption_keys
-    for entry in retired.get_secret_value().split(",") if retired else []:
-        kek_id, _, encoded = entry.strip().partition(":")
-        if not kek_id or not encoded or kek_id in keys:
-            raise ValueError(
-                "CSP_RETIRED_KEY_ENCRYPTION_KEYS must be 'id:base64,...' with "
-                "ids other than the current key's"
-            )
-        keys[kek_id] = _aes(f"retired key-encryption key {kek_id!r}", encoded)
-    return KeyRing(settings.key_encryption_key_id, keys)
-
-
-# Wrapped before key-encryption keys had ids (migration 002): the first key, id "1".
-FIRST_KEK_ID = "1"
-
-
-class KeyVault:
-    def __init__(self, pool: asyncpg.Pool, ring: KeyRing | None) -> None:
-        self.pool, self.ring = pool, ring
-
-    def _ring(self) -> KeyRing:
-        if self.ring is None:
-            raise RuntimeError(
-                "CSP_KEY_ENCRYPTION_KEY is not set: personal data cannot be sealed or read"
-            )
-        return self.ring
-
-    async def key(self, child_id: str, create: bool = False) -> bytes | None:
-        """The child's key (made on first use when `create`); None if there is none or it
-        was erased. Raises PersonalDataErased when `create` and the key was erased."""
-        row = await self.pool.fetchrow(
-            "SELECT wrapped_key, kek_id, erased_at FROM child_keys WHERE child_id = $1", child_id
-        )
-        if row is None and create:
-            ring = self._ring()
-            wrapped = ring.wrap(child_id, AESGCM.generate_key(bit_length=256))
-            await self.pool.execute(
-                "INSERT INTO child_keys (child_id, wrapped_key, kek_id) VALUES ($1, $2, $3)"
-                " ON CONFLICT (child_id) DO NOTHING",
-                child_id,
-                wrapped,
-                ring.current_id,
-            )
-            return await self.key(child_id)
-        if row is None:
-            return None
-        if row["wrapped_key"] is None:
-            if create:
-                raise PersonalDataErased(
-                    f"this child's personal data was erased on {row['erased_at']:%Y-%m-%d}"
-                )
-            return None
-        return self._ring().unwrap(row["kek_id"] or FIRST_KEK_ID, child_id, row["wrapped_key"])
-
-    async def rotate(self, batch_size: int = 500) -> dict[str, int]:
-        """Re-wrap every live child key not wrapped with the current KEK, a batch per
-        transaction (online: a reader sees the old wrapping or the new, both open while the
-        retired key is held). Returns how many were re-wrapped, and how many are still
-        wrapped with each other KEK (0 everywhere: the retired keys may be destroyed)."""
-        ring, rewrapped = self._ring(), 0
-        while True:
-            async with self.pool.acquire() as conn, conn.transaction():
-                rows = await conn.fetch(
-                    "SELECT child_id, wrapped_key, coalesce(kek_id, $2) AS kek_id"
-                    " FROM child_keys WHERE wrapped_key IS NOT NULL"
-                    " AND coalesce(kek_id, $2) <> $1 AND coalesce(kek_id, $2) = ANY($3::text[])"
-                    " LIMIT $4 FOR UPDATE SKIP LOCKED",
-                    ring.current_id,
-                    FIRST_KEK_ID,
-                    list(ring.keys),
-                    batch_size,
-                )
-                for row in rows:
-                    key = ring.unwrap(row["kek_id"], row["child_id"], row["wrapped_key"])
-                    await conn.execute(
-                        "UPDATE child_keys SET wrapped_key = $2, kek_id = $3 WHERE child_id = $1",
-                        row["child_id"],
-                        ring.wrap(row["child_id"], key),
-                        ring.current_id,
-                    )
-            rewrapped += len(rows)
-            if len(rows) < batch_size:
-                break
-        left = await self.pool.fetch(
-            "SELECT coalesce(kek_id, $1) AS kek_id, count(*) AS n FROM child_keys"
-            " WHERE wrapped_key IS NOT NULL GROUP BY 1",
-            FIRST_KEK_ID,
-        )
-        return {
-            "rewrapped": rewrapped,
-            **{
-                f"still wrapped with {r['kek_id']}": r["n"]
-                for r in left
-                if r["kek_id"] != ring.current_id
-            },
-        }
-
-    async def erase(self, child_id: str, by: str) -> None:
-        """Destroy the key (a tombstone row stays). VACUUM then drops the old row version."""
-        await self.pool.execute(
-            "INSERT INTO child_keys (child_id, wrapped_key, erased_at, erased_by)"
-            " VALUES ($1, NULL, now(), $2) ON CONFLICT (child_id) DO UPDATE"
-            " SET wrapped_key = NULL, erased_at = now(), erased_by = $2"
-            " WHERE child_keys.erased_at IS NULL",
-            child_id,
-            by,
-        )
-        await self.pool.execute("VACUUM child_keys")
