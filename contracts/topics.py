@@ -13,6 +13,7 @@ from contracts.accommodation.events import accommodation_event_types
 from contracts.case_events.events import case_event_types
 from contracts.education.events import education_event_types
 from contracts.escalations.events import escalation_event_types
+from contracts.quality.events import quality_event_types
 from contracts.reference.events import reference_event_types
 from shared.envelope import EventRegistry
 from shared.kafka import DEAD_LETTER_TOPIC, TopicDefinition
@@ -21,6 +22,7 @@ CASE_EVENTS = "case-events"
 ACCOMMODATION_EVENTS = "accommodation-events"
 EDUCATION_EVENTS = "education-events"
 ESCALATION_EVENTS = "escalation-events"
+QUALITY_EVENTS = "quality-events"
 
 FOREVER = {"retention.ms": "-1", "cleanup.policy": "delete"}
 # A partner that needs older history gets it derived again from the domain topics.
@@ -50,6 +52,13 @@ DOMAIN_TOPICS = [
         ESCALATION_EVENTS,
         "escalations",
         "Risk ratings, dip samples, IRO and EWO escalations, drift alerts.",
+        FOREVER,
+    ),
+    TopicDefinition(
+        QUALITY_EVENTS,
+        "quality",
+        "Quality assurance: practice evaluations, partnership audits, feedback surveys, "
+        "serious incidents and their reviews, the improvement plan; free text sealed.",
         FOREVER,
     ),
 ]
@@ -100,6 +109,7 @@ EVENTS: dict[str, EventRegistry] = {
     ACCOMMODATION_EVENTS: accommodation_event_types,
     EDUCATION_EVENTS: education_event_types,
     ESCALATION_EVENTS: escalation_event_types,
+    QUALITY_EVENTS: quality_event_types,
 }
 
 
