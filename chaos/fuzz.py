@@ -24,7 +24,7 @@ from chaos.scenarios import Size
 from tests import reference_data
 from tests.infrastructure import ServiceProcess, auth, new_namespace
 
-SERVICES = ("case_events", "accommodation", "education", "escalations")
+SERVICES = ("case_events", "accommodation", "education", "escalations", "quality")
 
 HEADERS = auth("manager", user="fuzzer")
 

@@ -46,9 +46,11 @@ from shared.reference_data import REFERENCE_DATA_SQL
 from shared.settings import Settings
 
 SERVICES_DIR = Path(services.__file__).parent
-DOMAIN_STORES = ("case_events", "accommodation", "education", "escalations")
+DOMAIN_STORES = ("case_events", "accommodation", "education", "escalations", "quality")
 SERVICES = (*DOMAIN_STORES, "partner_feeds", "projections")
 SUBJECT_ACCESS = "subject_access"
+# The stores that keep subjects' keys in `child_keys` (shared/sealing.py).
+KEY_STORES = ("case_events", "quality")
 
 # The SQL folders each service's processes pass to open_database (API and worker together:
 # shared/api.py domain_service_app, shared/worker.py service_worker_app, the composition roots).
@@ -67,6 +69,12 @@ MIGRATIONS: dict[str, list[Path]] = {
         PROJECTION_SQL,
         KNOWN_CHILDREN_SQL,
         SERVICES_DIR / "escalations" / "sql",
+    ],
+    "quality": [
+        EVENT_STORE_SQL,
+        PROJECTION_SQL,
+        KNOWN_CHILDREN_SQL,
+        SERVICES_DIR / "quality" / "sql",
     ],
     "partner_feeds": [PROJECTION_SQL, SERVICES_DIR / "partner_feeds" / "sql"],
     "projections": [BUILDS_SQL],
@@ -257,7 +265,9 @@ async def _service_extras(
         # the builds it makes. Nothing there is append-only (every build is made again from
         # the topics); the pointer to the live build, in public, stays the owner's table.
         await _ddl(conn, "GRANT CREATE ON DATABASE %I TO %I", database, runtime)
-    if service == "case_events" and await conn.fetchval("SELECT to_regclass('child_keys')"):
+    # Both keep subjects' keys (shared/sealing.py); the quality worker's erasure runs in its
+    # subscription's transaction, without VACUUM (its own migration tunes autovacuum instead).
+    if service in KEY_STORES and await conn.fetchval("SELECT to_regclass('child_keys')"):
         if int(await conn.fetchval("SHOW server_version_num")) >= 170000:
             # Erasure runs VACUUM child_keys so the destroyed key's old row version goes.
             await _ddl(conn, "GRANT MAINTAIN ON TABLE child_keys TO %I", runtime)
@@ -326,6 +336,11 @@ async def _grant_subject_access(admin: Settings, roles: Roles) -> None:
     reads = {f"{admin.namespace}{s}": ["events"] for s in DOMAIN_STORES}
     reads.setdefault(admin.audit_db, []).append("access_log")
     reads.setdefault(f"{admin.namespace}partner_feeds", []).append("shares")
+    # The other key stores' wrapped keys (never the key-encryption key, which only the
+    # case-events API holds): the export opens the text those stores sealed with the child's key.
+    for store in KEY_STORES:
+        if store != "case_events":
+            reads[f"{admin.namespace}{store}"].append("child_keys")
     for database, tables in reads.items():
         conn = await asyncpg.connect(admin.dsn(database))
         try:

@@ -69,6 +69,7 @@ RECORDING_MIGRATION = "shared/sql/projection/003_dead_letters.sql"
 WORKER_SUBSCRIPTIONS = {
     "partner_feeds": "services.partner_feeds.feed",
     "escalations": "services.escalations.policies",
+    "quality": "services.quality.policies",
     "education": "services.education.__main__",
     "accommodation": "services.accommodation.__main__",
 }

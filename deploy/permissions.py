@@ -22,6 +22,7 @@ from services.education.api import create_app as education
 from services.escalations.api import create_app as escalations
 from services.partner_feeds.api import create_app as partner_feeds
 from services.projections.api import create_app as projections
+from services.quality.api import create_app as quality
 from shared.access import (
     AUDITED,
     GRANTS,
@@ -39,6 +40,7 @@ APIS: dict[str, Callable[[Settings], FastAPI]] = {
     "accommodation": accommodation,
     "education": education,
     "escalations": escalations,
+    "quality": quality,
     "projections": projections,
     "partner_feeds": partner_feeds,
 }

@@ -181,8 +181,9 @@ class Settings(BaseSettings):
     retired_key_encryption_keys: SecretStr | None = Field(
         None,
         description="Earlier key-encryption keys, `id:base64,...`, held only until "
-        "`python -m services.case_events rotate-keys` has re-wrapped every child key with the "
-        "current one; then delete them from the secret store.",
+        "`python -m services.case_events rotate-keys` and `python -m services.quality "
+        "rotate-keys` have re-wrapped every key with the current one; then delete them from "
+        "the secret store.",
     )
     subject_access_user: str | None = Field(
         None,

@@ -14,6 +14,7 @@ from services.education.api import create_app as education
 from services.escalations.api import create_app as escalations
 from services.partner_feeds.api import create_app as partner_feeds
 from services.projections.api import create_app as projections
+from services.quality.api import create_app as quality
 from shared.access import Rule, rules_of
 from shared.settings import Settings
 from tests.infrastructure import TEST_ISSUER
@@ -23,6 +24,7 @@ APPS = {
     "accommodation": accommodation,
     "education": education,
     "escalations": escalations,
+    "quality": quality,
     "projections": projections,
     "partner_feeds": partner_feeds,
 }

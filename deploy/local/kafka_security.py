@@ -53,12 +53,20 @@ SERVICE_READS = {
     "accommodation": ["case-events"],
     "education": ["case-events"],
     "escalations": ["case-events", "education-events"],
-    "projections": ["case-events", "accommodation-events", "education-events", "escalation-events"],
+    "quality": ["case-events"],
+    "projections": [
+        "case-events",
+        "accommodation-events",
+        "education-events",
+        "escalation-events",
+        "quality-events",
+    ],
     "partner_feeds": [
         "case-events",
         "accommodation-events",
         "education-events",
         "escalation-events",
+        "quality-events",
     ],
 }
 GROUP_PREFIX = {"projections": "boards"}  # the boards' consumer groups; others: the service

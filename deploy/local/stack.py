@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KAFKA_LIB = ROOT / "deploy" / "kafka" / "lib"
 KAFKA_LOG4J = ROOT / "deploy" / "kafka" / "log4j2.yaml"
 ALERT_RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
-# Prometheus's port: in the gap between the APIs (base+0..5) and the workers (base+10..15).
+# Prometheus's port: in the gap between the APIs (base+0..6) and the workers (base+10..16).
 PROMETHEUS_OFFSET = 9
 # The WAL archiver's /health and /metrics (deploy/backup.py): in the same gap.
 ARCHIVER_OFFSET = 8
@@ -82,12 +82,14 @@ class Process:
 
 
 # Each key only in the process that uses it: the key-encryption key where children's keys are
-# made, opened and erased (services/case_events/personal.py, key_encryption_key: the API's
-# personal details, subject access and erasure); the pseudonym key where the partner feed
+# made, opened and erased (shared/sealing.py, key_encryption_key: the case-events API's
+# personal details, subject access and erasure; the quality API's sealed free text; the
+# quality worker erases a key without it); the pseudonym key where the partner feed
 # pseudonymises (services/partner_feeds/feed.py, the worker). Every other process starts
 # without either. The subject access reader's credentials are the case-events API's only.
 KEYS_HELD = {
     "case_events_api": ("CSP_KEY_ENCRYPTION_KEY",),
+    "quality_api": ("CSP_KEY_ENCRYPTION_KEY",),
     "partner_feeds_worker": ("CSP_PARTNER_PSEUDONYM_KEY",),
 }
 SUBJECT_ACCESS_READER = "case_events_api"
@@ -102,6 +104,7 @@ def service_processes(http_base: int) -> list[Process]:
         "education",
         "escalations",
         "partner_feeds",
+        "quality",  # after the others: their ports stay as they were
     ]
     return [
         *(
@@ -806,6 +809,7 @@ class LocalStack:
             "Accommodation API docs": f"http://127.0.0.1:{base + 2}/docs",
             "Education API docs": f"http://127.0.0.1:{base + 3}/docs",
             "Escalations API docs": f"http://127.0.0.1:{base + 4}/docs",
+            "Quality API docs": f"http://127.0.0.1:{base + 6}/docs",
             "Partner feeds: share audit": f"http://127.0.0.1:{base + 5}/shares",
             "Health": f"http://127.0.0.1:{base}/health (each process has /health and /metrics)",
             "Prometheus (targets, alerts)": f"http://127.0.0.1:{self.prometheus_port}/",

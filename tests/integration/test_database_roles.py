@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from deploy.database import MIGRATIONS, SERVICES, SUBJECT_ACCESS, Roles, provision
+from deploy.database import KEY_STORES, MIGRATIONS, SERVICES, SUBJECT_ACCESS, Roles, provision
 from shared.db import open_database
 from shared.migrations import EVENT_STORE_SQL, DatabaseNotProvisionedError
 from shared.settings import Settings
@@ -226,13 +226,13 @@ async def test_the_subject_access_reader_only_reads_events_and_the_audits(
             "subject_access_password": SecretStr(passwords[SUBJECT_ACCESS]),
         }
     )
-    for service in ("case_events", "accommodation", "education", "escalations"):
+    for service in ("case_events", "accommodation", "education", "escalations", "quality"):
         conn = await asyncpg.connect(reader.subject_access_dsn(f"{admin.namespace}{service}"))
         try:
             await conn.fetch("SELECT * FROM events LIMIT 1")
             assert await refused(conn, "SELECT * FROM commands LIMIT 1")
             assert await refused(conn, "DELETE FROM events")
-            if service == "case_events":
+            if service in KEY_STORES:
                 assert await refused(conn, "SELECT * FROM child_keys LIMIT 1")
         finally:
             await conn.close()

@@ -12,5 +12,12 @@ def test_kafka_cluster_ids_never_look_like_an_option() -> None:
 
 def test_every_service_has_an_api_and_a_worker_on_distinct_ports() -> None:
     processes = service_processes(8000)
-    assert len({p.port for p in processes}) == len(processes) == 12
+    assert len({p.port for p in processes}) == len(processes) == 14
+    # The newest service after the others, so that every existing port stays as it was.
+    ports = {p.name: p.port for p in processes}
+    assert (ports["partner_feeds_api"], ports["quality_api"], ports["quality_worker"]) == (
+        8005,
+        8006,
+        8016,
+    )
     assert {p.role for p in processes} == {"api", "worker"}

@@ -1,0 +1,2 @@
+"""Quality assurance: practice evaluations, partnership audits, feedback, serious incidents and
+the improvement plan."""

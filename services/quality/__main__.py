@@ -1,0 +1,47 @@
+"""The composition root of the quality service's processes.
+
+python -m services.quality api | worker
+python -m services.quality rotate-keys   # re-wrap every subject's key with the current KEK
+"""
+
+import asyncio
+import json
+import sys
+
+import asyncpg
+from fastapi import FastAPI
+
+from contracts.topics import TOPICS
+from services.quality.api import KEYS_SQL, create_app
+from services.quality.policies import subscriptions
+from shared.entrypoint import run
+from shared.known_children import KNOWN_CHILDREN_SQL
+from shared.sealing import KeyVault, key_encryption_key
+from shared.settings import Settings
+from shared.worker import service_worker_app
+
+
+def worker(settings: Settings) -> FastAPI:
+    return service_worker_app(
+        settings, TOPICS, subscriptions(settings), [KNOWN_CHILDREN_SQL, KEYS_SQL]
+    )
+
+
+async def rotate_keys(settings: Settings) -> dict[str, int]:
+    """Re-wrap the subjects' keys still wrapped with a retired key-encryption key."""
+    pool = await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=2)
+    try:
+        return await KeyVault(pool, key_encryption_key(settings)).rotate()
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["rotate-keys"]:
+        print(json.dumps(asyncio.run(rotate_keys(Settings(service="quality")))))
+    else:
+        run("quality", create_app, worker)
+
+
+if __name__ == "__main__":
+    main()

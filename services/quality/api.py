@@ -1,0 +1,42 @@
+"""HTTP command API of the quality service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.quality.routes import audits, evaluations, incidents, plan, surveys
+from services.quality.routes.sealed import open_key_vault
+from shared.api import domain_service_app
+from shared.clock import Clock
+from shared.known_children import KNOWN_CHILDREN_SQL
+from shared.sealing import key_encryption_key
+from shared.settings import Settings
+
+KEYS_SQL = Path(__file__).parent / "sql"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    app = domain_service_app(
+        settings,
+        "Quality",
+        "Quality assurance: practice evaluations and their moderation, partnership audits, "
+        "parents' and young people's feedback, serious incidents and their reviews, and the "
+        "improvement plan, published on `quality-events`. Free text (findings, comments, "
+        "learning, decisions, action summaries) is sealed with the subject's own key: the "
+        "child's where the record names one (docs/security.md).",
+        [KNOWN_CHILDREN_SQL, KEYS_SQL],
+        clock,
+        resources=open_key_vault(key_encryption_key(settings)),
+    )
+    for area in (evaluations, audits, incidents):
+        app.include_router(area.sealed)
+        app.include_router(area.commands)
+        app.include_router(area.record)
+    app.include_router(surveys.sealed)
+    app.include_router(surveys.record)
+    app.include_router(plan.sealed)
+    app.include_router(plan.commands)
+    app.include_router(plan.record)
+    return app

@@ -1,0 +1,1 @@
+"""The quality service's routers (services/quality/api.py includes them)."""
