@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tqdm import tqdm
 
 from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events, domain_topic_names
+from services.projections.assurance.projection import Assurance
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import (
     BUILDS_SQL,
@@ -45,9 +46,10 @@ TOUCHES_RETURNS = READS | {"PersonalDetailsRecorded", "ChildPersonalDataErased"}
 
 def boards(rebuilding: bool = False) -> list[Projection]:
     """Every read model a build holds, each applied in the same transaction as the offsets:
-    the boards' facts, and each child's chronology (a rebuild's touches queue the children for
-    the returns' check as a sweep does: behind the live events' once it is swapped in)."""
-    return [BoardFacts(), Chronology(swept=rebuilding, touches=TOUCHES_RETURNS)]
+    the boards' facts, each child's chronology (a rebuild's touches queue the children for
+    the returns' check as a sweep does: behind the live events' once it is swapped in), and
+    quality assurance's records."""
+    return [BoardFacts(), Chronology(swept=rebuilding, touches=TOUCHES_RETURNS), Assurance()]
 
 
 def build_runner(

@@ -363,6 +363,13 @@ FREE_TEXT = "free text, never shown"
 SEALED_VALUE = "sealed:v1:NEVERSHOWN"
 
 
+SCALARS: dict[str, st.SearchStrategy[Any]] = {
+    "null": st.none(),
+    "boolean": st.booleans(),
+    "number": st.floats(-1000, 1000, allow_nan=False, allow_infinity=False),
+}
+
+
 def values(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[Any]:
     """Values a field's JSON schema allows; an open string is free text, a sealed one sealed."""
     if "$ref" in schema:
@@ -372,10 +379,8 @@ def values(schema: dict[str, Any], defs: dict[str, Any]) -> st.SearchStrategy[An
     if "enum" in schema:
         return st.sampled_from(schema["enum"])
     kind = schema.get("type")
-    if kind == "null":
-        return st.none()
-    if kind == "boolean":
-        return st.booleans()
+    if kind in SCALARS:
+        return SCALARS[kind]
     if kind == "integer":
         return st.integers(schema.get("minimum", 0), schema.get("maximum", 1000))
     if kind == "array":

@@ -9,9 +9,10 @@ from typing import Any
 import asyncpg
 
 from services.projections.boards import disclosure
+from services.projections.boards.assurance.records import Period
 from services.projections.boards.declarations import DECLARED, Asked, BoardDeclaration
 from services.projections.boards.kept import has_totals, keep, kept_board
-from services.projections.boards.model import Board
+from services.projections.boards.model import Board, shared_only
 from services.projections.builds import reading
 
 
@@ -33,6 +34,7 @@ async def board_on(
     *,
     today: date,
     window: int,
+    compare: Period | None = None,
 ) -> Board:
     """A board as the API answers it: from the kept totals where the board has them (a day in
     the window is kept from the first time it is asked for), else computed from the facts."""
@@ -43,7 +45,7 @@ async def board_on(
         if kept is not None:
             return kept
     async with reading(pool) as conn:
-        return await compute(conn, board, as_at, locality, since, dates)
+        return await compute(conn, board, as_at, locality, since, dates, compare)
 
 
 async def partnership_board(
@@ -57,11 +59,26 @@ async def partnership_board(
     today: date,
     window: int,
     threshold: int,
+    compare: Period | None = None,
 ) -> Board:
     """A board in the partnership view (`disclosure`): computed with the board of every
     locality and of the county, and of each month for counts over time, so that what is
-    hidden is hidden alike whichever of them is asked for."""
+    hidden is hidden alike whichever of them is asked for. A board of other boards' figures
+    reads each in its partnership view (what is hidden there stays hidden), and its own
+    numbers are suppressed as any board's."""
     declared = DECLARED[board]
+    if declared.reads_boards:
+
+        async def read_board(name: str) -> Board:
+            return await partnership_board(
+                pool, name, as_at, locality, today=today, window=window, threshold=threshold
+            )
+
+        start = (since or year_before(as_at)).replace(day=1)
+        asked = Asked(as_at, locality, start, dates, compare, read_board)
+        async with reading(pool) as conn:
+            own = await declared.reads(conn, declared.figures, asked)
+        return disclosure.protect({locality: shared_only(own)}, threshold)[locality]
     if declared.kept_as_totals:
         sheet = await _kept_sheet(pool, board, as_at, locality)
         if sheet is None and await keep(pool, as_at, today, window) is not None:
@@ -70,7 +87,7 @@ async def partnership_board(
             return disclosure.protect(sheet, threshold)[locality]
     start = (since or year_before(as_at)).replace(day=1)
     async with reading(pool) as conn:
-        inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates))
+        inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates, compare))
     places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
     sheet = disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
     return sheet[locality]
@@ -126,9 +143,10 @@ async def compute(
     locality: str | None,
     since: date | None = None,
     dates: list[date] | None = None,
+    compare: Period | None = None,
 ) -> Board:
     """The board as at the day: its definition applied to the children's records as at the
     day and to what happened (the reference the kept totals are held to)."""
     declared = DECLARED[board]
-    asked = Asked(as_at, locality, since or year_before(as_at), dates)
+    asked = Asked(as_at, locality, since or year_before(as_at), dates, compare)
     return await declared.reads(conn, declared.figures, asked)

@@ -14,7 +14,10 @@ from datetime import date
 import asyncpg
 
 from services.projections.boards import casework, definitions, oversight
-from services.projections.boards.model import Board, Child
+from services.projections.boards.assurance import figures as assurance
+from services.projections.boards.assurance import queries as recorded
+from services.projections.boards.assurance.records import Period
+from services.projections.boards.model import Board, Child, Figure
 from services.projections.boards.queries import happened, snapshot
 from shared.calendar import add_months, month_end, months_between
 
@@ -24,12 +27,17 @@ DOCS = "docs/boards.md"
 @dataclass(frozen=True)
 class Asked:
     """What a board is asked for: the day, the locality, and the start of the period that
-    counts over time and trends cover (`dates`: the attendance board's days, if chosen)."""
+    counts over time and trends cover (`dates`: the attendance board's days, if chosen;
+    `compare`: the period the feedback board compares with, if chosen; `read_board`: how a
+    board reading other boards reads them, if not as the council view from the same read
+    model: the partnership view reads each in the partnership view)."""
 
     as_at: date
     locality: str | None
     since: date
     dates: list[date] | None = None
+    compare: Period | None = None
+    read_board: Callable[[str], Awaitable[Board]] | None = None
 
 
 Figures = Callable[..., Board]
@@ -45,6 +53,7 @@ class BoardDeclaration:
     kept_as_totals: bool = False
     person_level: bool = False
     headline: str = ""  # the figure the dashboard leads with (default: the first)
+    reads_boards: bool = False  # its figures are other boards' (`Asked.read_board`)
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
@@ -202,6 +211,79 @@ async def children_and_moves_in_year(
     )
 
 
+async def evaluations_and_actions(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
+    """The practice evaluations of the period, and their actions agreed by the day."""
+    as_at, locality = asked.as_at, asked.locality
+    return figures(
+        await recorded.evaluations(conn, asked.since, as_at, locality),
+        await recorded.actions(conn, "practice_evaluation", as_at, locality),
+        as_at,
+        locality,
+        asked.since,
+    )
+
+
+async def answers_of_two_periods(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+    """The answers of the period and of the one it is compared with (asked for, else the
+    same length just before), and the questions of the surveys running in either."""
+    as_at, since = asked.as_at, asked.since
+    compare = asked.compare or assurance.comparison_before(since, as_at)
+    start, end = min(compare.start, since), max(compare.end, as_at)
+    return figures(
+        await recorded.answers(conn, start, end, asked.locality),
+        await recorded.questions(conn, start, end),
+        compare,
+        as_at,
+        asked.locality,
+        since,
+    )
+
+
+async def incidents_and_learning_actions(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
+    as_at, locality = asked.as_at, asked.locality
+    return figures(
+        await recorded.incidents(conn, as_at, locality),
+        await recorded.actions(conn, "serious_incident", as_at, locality),
+        as_at,
+        locality,
+        asked.since,
+    )
+
+
+async def measures_read_from_the_boards(
+    conn: asyncpg.Connection, figures: Figures, asked: Asked
+) -> Board:
+    """Each measure as at the day, with its figure read from its board as at the day and for
+    the locality asked (the board's last figure of that key: over its default period where it
+    has one), and the plan's actions (the county's, whatever the locality)."""
+    as_at, locality = asked.as_at, asked.locality
+    measures = await recorded.measures(conn, as_at)
+    readings: dict[tuple[str, str], Figure | None] = {}
+    for m in measures:
+        ref = (m.board, m.figure)
+        declared = DECLARED.get(m.board)
+        if ref in readings or declared is None or declared.reads_boards:
+            continue  # read once; an unknown board, or one of measures itself, reads nothing
+        if asked.read_board is not None:
+            board = await asked.read_board(m.board)
+        else:
+            year = add_months(as_at.replace(day=1), -11)
+            board = await declared.reads(conn, declared.figures, Asked(as_at, locality, year))
+        found = [f for f in board.figures if f.key == m.figure]
+        readings[ref] = found[-1] if found else None
+    return figures(
+        measures,
+        readings,
+        await recorded.actions(conn, "improvement_plan", as_at, None),
+        as_at,
+        locality,
+    )
+
+
 # -- the boards -----------------------------------------------------------------------------
 
 BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
@@ -335,6 +417,35 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         oversight.education_support,
         children_and_occurrences_of(oversight.SUPPORT_KINDS),
         headline="neet_reviewed",
+    ),
+    BoardDeclaration(
+        assurance.PRACTICE_EVALUATIONS,
+        "Practice evaluations",
+        assurance.practice_evaluations,
+        evaluations_and_actions,
+        headline="good_or_better",
+    ),
+    BoardDeclaration(
+        assurance.FEEDBACK,
+        "Feedback",
+        assurance.feedback,
+        answers_of_two_periods,
+        headline="responses",
+    ),
+    BoardDeclaration(
+        assurance.SERIOUS_INCIDENTS,
+        "Serious incidents",
+        assurance.serious_incidents,
+        incidents_and_learning_actions,
+        headline="notified_in_5_working_days",
+    ),
+    BoardDeclaration(
+        assurance.IMPROVEMENT_PLAN,
+        "Improvement plan",
+        assurance.improvement_plan,
+        measures_read_from_the_boards,
+        headline="measures_on_target",
+        reads_boards=True,
     ),
 )
 

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.projections.boards.model import Board, Child, Figure, Happened, shared_only
+from contracts.quality.codes import GOOD_OR_BETTER, GRADE_ORDER, EvaluatedPlan, Strand
+from services.projections.boards.model import Board, Child, Figure, Happened, Local, shared_only
 from shared.calendar import month_end, months_between
 
 Name = tuple[str, str | None]  # a quantity on one board: (name, period)
@@ -239,6 +240,49 @@ SHAPES: dict[str, Shape] = {
 }
 
 
+def _practice_evaluations() -> Shape:
+    grades = tuple(f"grade.{g.value}" for g in GRADE_ORDER)
+    plans = tuple(f"plan.{p.value}" for p in EvaluatedPlan)
+    strands = [s.value for s in Strand]
+    return Shape(
+        shares=(
+            ("grade.*", "evaluations"),
+            ("plan.*", "evaluations"),
+            ("good_or_better", "evaluations"),
+            ("strand_good_or_better.*", "strand.*"),
+            *((f"strand.{s}.*", f"strand.{s}") for s in strands),
+            ("moderation_agreed", "moderated"),
+            ("actions_overdue", "actions_open"),
+        ),
+        totals=(
+            ("evaluations", "grade.*"),
+            ("evaluations", "plan.*"),
+            *((f"strand.{s}", f"strand.{s}.*") for s in strands),
+        ),
+        monthly=("evaluations", "good_or_better", *grades, *plans),
+    )
+
+
+# The boards of quality assurance (services/projections/assurance/boards.py).
+SHAPES |= {
+    "practice-evaluations": _practice_evaluations(),
+    "feedback": Shape(
+        shares=(("*.yes", "*.answered"), ("*.partly", "*.answered"), ("*.no", "*.answered")),
+    ),
+    "serious-incidents": Shape(
+        shares=(
+            ("notified_in_5_working_days", "notified"),
+            ("rapid_reviews_in_15_working_days", "rapid_reviews"),
+            ("decision.*", "rapid_reviews"),
+            ("rapid_reviews_overdue", "rapid_reviews_awaited"),
+            ("learning_actions_overdue", "learning_actions_open"),
+        ),
+        totals=(("rapid_reviews", "decision.*"),),
+    ),
+}
+ANSWERED = ("yes", "partly", "no")
+
+
 def denominator_of(board: str, f: Figure) -> Name | None:
     """The quantity a figure's denominator is."""
     if f.denominator is None:
@@ -321,7 +365,46 @@ def _first_sums(board: str, keys: list[Name]) -> list[Sum]:
             ]
         case "ewo-and-red":
             return [Sum(("ewo_escalations", window), starting("ewo_in_month"))]
+        case "feedback":
+            return _feedback_sums(keys)
+        case "practice-evaluations":
+            return _good_or_better_sums(keys)
     return []
+
+
+def _good_or_better_sums(keys: list[Name]) -> list[Sum]:
+    """Good or better is outstanding and good: overall, and of each strand."""
+    best = [g.value for g in GRADE_ORDER if g in GOOD_OR_BETTER]
+    found = []
+    for key, period in keys:
+        if key == "good_or_better":
+            found.append(Sum((key, period), tuple((f"grade.{g}", period) for g in best)))
+        elif key.startswith("strand_good_or_better."):
+            strand = key.split(".", 1)[1]
+            parts = tuple((f"strand.{strand}.{g}", period) for g in best)
+            found.append(Sum((key, period), parts))
+    return found
+
+
+def _feedback_sums(keys: list[Name]) -> list[Sum]:
+    """Each question's answered is its yes, partly and no; and each of those, over the
+    respondent types, is the question's."""
+    present = set(keys)
+    found = []
+    for key, period in keys:
+        if key.endswith(".answered"):
+            base = key.removesuffix(".answered")
+            parts = tuple((f"{base}.{a}", period) for a in ANSWERED)
+            found.append(Sum((key, period), tuple(p for p in parts if p in present)))
+        if not key.startswith("by.") and key.rsplit(".", 1)[-1] in (*ANSWERED, "answered"):
+            by = tuple(
+                (k, p)
+                for k, p in keys
+                if p == period and k.startswith("by.") and k.split(".", 2)[2] == key
+            )
+            if by:
+                found.append(Sum((key, period), by))
+    return found
 
 
 def _order(q: Q) -> tuple[str, str, str]:
@@ -497,14 +580,23 @@ def _is_month(period: str | None) -> bool:
     return period is not None and len(period) == 7
 
 
-def _carried(month: Sheet, hidden: set[Q], window: str | None) -> set[Q]:
+def _within(period: str, window: str) -> bool:
+    """Whether a period (`start/end`) lies within a window (`start/end`)."""
+    start, end = period.split("/")
+    first, last = window.split("/")
+    return first <= start and end <= last
+
+
+def _carried(month: Sheet, hidden: set[Q], windows: Collection[str]) -> set[Q]:
     """What the board of one month hides of the month's own figures, as the quantities of
-    the board over a period: the month's count, and each count over the period."""
+    the board over a period: the month's count, and each count over a period that holds the
+    month's (a board comparing two periods has two windows: each month's counts are carried
+    to the window holding them)."""
     own = {board.as_at.isoformat()[:7] for board in month.values()}
     carried: set[Q] = set()
     for loc, name, period in hidden:
-        if windowed(period) and window is not None:
-            carried.add((loc, name, window))
+        if windowed(period):
+            carried |= {(loc, name, w) for w in windows if _within(str(period), w)}
         elif period in own:
             carried.add((loc, name, period))
     return carried
@@ -513,11 +605,10 @@ def _carried(month: Sheet, hidden: set[Q], window: str | None) -> set[Q]:
 def protect(sheet: Sheet, threshold: int, months: Sequence[Sheet] = ()) -> Sheet:
     """The partnership view of every board of the sheet; `months`: the sheet of each month of
     the period alone, for boards that count over time."""
-    windows = {f.period for b in sheet.values() for f in b.figures if windowed(f.period)}
-    window = next(iter(windows)) if len(windows) == 1 else None
+    windows = {str(f.period) for b in sheet.values() for f in b.figures if windowed(f.period)}
     seed: set[Q] = set()
     for month in months:
-        seed |= _carried(month, hidden_in(month, threshold), window)
+        seed |= _carried(month, hidden_in(month, threshold), windows)
     # A month's figures are decided on the month's own board: never hidden here besides.
     by_month = bool(months)
     hidden = hidden_in(sheet, threshold, seed, lambda k: by_month and _is_month(k[2]))
@@ -529,9 +620,7 @@ def _shown(board: Board, loc: str | None, hidden: set[Q]) -> Board:
         name = denominator_of(board.board, f)
         if (loc, f.key, f.period) not in hidden and (name is None or (loc, *name) not in hidden):
             return f
-        return f.model_copy(
-            update={"count": None, "denominator": None, "percentage": None, "suppressed": True}
-        )
+        return f.hidden()
 
     return board.model_copy(
         update={"figures": [show(f) for f in board.figures], "rows": None, "view": "partnership"}
@@ -550,7 +639,7 @@ def only(value: Any, locality: str | None) -> Any:
         return [
             only(v, locality)
             for v in value
-            if not isinstance(v, Child | Happened) or v.locality == locality
+            if not isinstance(v, Child | Happened | Local) or v.locality == locality
         ]
     if isinstance(value, tuple):
         return tuple(only(v, locality) for v in value)
@@ -558,7 +647,7 @@ def only(value: Any, locality: str | None) -> Any:
 
 
 def localities_in(value: Any) -> set[str]:
-    if isinstance(value, Child | Happened):
+    if isinstance(value, Child | Happened | Local):
         return {value.locality} if value.locality else set()
     if isinstance(value, list | tuple):
         return set().union(*(localities_in(v) for v in value)) if value else set()

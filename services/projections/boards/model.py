@@ -31,6 +31,13 @@ class Child:
         return date.fromisoformat(value) if value else None
 
 
+class Local:
+    """A record of one locality (None: of the whole county), as the quality boards read them:
+    the partnership view gives each locality's board the records of that locality."""
+
+    locality: str | None
+
+
 @dataclass(frozen=True)
 class Happened:
     """An occurrence: `kind` on `day` for `subject_id`, with its locality when known (for a
@@ -75,6 +82,23 @@ class Figure(BaseModel):
     period: str | None = None
     suppressed: bool = False
     definition: str = ""
+    # A measure of the improvement plan: its target, which way is better, and whether the
+    # figure meets it (hidden with the figure when suppressed).
+    target: float | None = None
+    direction: str | None = None
+    on_target: bool | None = None
+
+    def hidden(self) -> Figure:
+        """The figure suppressed: every number it gives, and what they would tell, hidden."""
+        return self.model_copy(
+            update={
+                "count": None,
+                "denominator": None,
+                "percentage": None,
+                "on_target": None,
+                "suppressed": True,
+            }
+        )
 
 
 class Board(BaseModel):
@@ -142,11 +166,7 @@ def suppress(board: Board, threshold: int) -> Board:
 
     def hide(f: Figure) -> Figure:
         small = any(v is not None and 0 < v < threshold for v in (f.count, f.denominator))
-        if not small:
-            return f
-        return f.model_copy(
-            update={"count": None, "denominator": None, "percentage": None, "suppressed": True}
-        )
+        return f.hidden() if small else f
 
     return board.model_copy(
         update={

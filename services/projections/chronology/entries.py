@@ -113,6 +113,20 @@ def kind_name(kind: str) -> str:
     return words(kind) if kind in {t.owner for t in DOMAIN_TOPICS} else title(kind)
 
 
+# The services none of whose streams is a child's (quality assurance's are evaluations, audits,
+# surveys, incidents and the plan): an event of theirs is a line of a child's chronology only
+# when its payload names the child (a practice evaluation, its moderation, a serious incident,
+# feedback about the child); an audit's, a survey's or the plan's are no child's.
+NO_CHILD_STREAMS = frozenset({"quality"})
+
+
+def of_a_child(envelope: Envelope, event: DomainEvent) -> bool:
+    named = getattr(event, "child_id", None)
+    return (isinstance(named, str) and bool(named)) or (
+        service_of(envelope.event_type) not in NO_CHILD_STREAMS
+    )
+
+
 def child_of(envelope: Envelope, event: DomainEvent) -> str:
     named = getattr(event, "child_id", None)
     return named if isinstance(named, str) and named else envelope.stream_id

@@ -16,7 +16,12 @@ from typing import Any
 
 import asyncpg
 
-from services.projections.chronology.entries import COLUMNS, entry, registered_locality
+from services.projections.chronology.entries import (
+    COLUMNS,
+    entry,
+    of_a_child,
+    registered_locality,
+)
 from shared.envelope import DomainEvent, Envelope
 
 
@@ -35,6 +40,8 @@ class Chronology:
         self._touched: set[str] = set()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
+        if not of_a_child(envelope, event):
+            return  # a survey's, an audit's, the improvement plan's: no child's line
         line = entry(envelope, event)
         self._rows.append(line.record())
         if self._touches is None or line.event_type in self._touches:

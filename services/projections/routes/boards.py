@@ -12,7 +12,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from contracts.case_events.events import LOCALITY_PATTERN
-from services.projections.boards.answering import board_on, partnership_board
+from services.projections.boards.answering import board_on, partnership_board, year_before
+from services.projections.boards.assurance.figures import comparison_before
+from services.projections.boards.assurance.records import Period
 from services.projections.boards.declarations import BOARDS, PERSON_LEVEL
 from services.projections.boards.model import Board
 from services.projections.boards.queries import snapshot
@@ -34,6 +36,13 @@ View = Annotated[
 ]
 Since = Annotated[
     date | None, Query(description="Start of the trend period (default: twelve months to as_at)")
+]
+Compared = Annotated[
+    date | None,
+    Query(
+        description="feedback: the first (compare_since) and last (compare_until) day of the "
+        "period compared with (default: the same length just before since)"
+    ),
 ]
 Dates = Annotated[
     str | None,
@@ -63,6 +72,9 @@ def to_csv(board: Board) -> str:
             "percentage",
             "suppressed",
             "definition",
+            "target",
+            "direction",
+            "on_target",
         ]
     )
     for f in board.figures:
@@ -80,6 +92,9 @@ def to_csv(board: Board) -> str:
                 "" if f.percentage is None else f.percentage,
                 f.suppressed,
                 f.definition,
+                "" if f.target is None else f.target,
+                f.direction or "",
+                "" if f.on_target is None else f.on_target,
             ]
         )
     return out.getvalue()
@@ -158,6 +173,30 @@ def _as_at(as_at: date | None, today: date) -> date:
     return day
 
 
+def _compared(start: date | None, end: date | None, since: date, as_at: date) -> Period | None:
+    """The period the feedback board compares with: as asked (a missing end is the day before
+    `since`, a missing start the same length before its end), else None (its default)."""
+    if start is None and end is None:
+        return None
+    end = end or date.fromordinal(since.toordinal() - 1)
+    start = (
+        start
+        or comparison_before(date.fromordinal(end.toordinal() + 1), end + (as_at - since)).start
+    )
+    if start > end:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["query", "compare_until"],
+                    "msg": "is before compare_since",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return Period(start, end)
+
+
 @router.get(
     "/boards/{board}",
     response_model=Board,
@@ -177,6 +216,8 @@ async def board(
     view: View = "partnership",
     since: Since = None,
     dates: Dates = None,
+    compare_since: Compared = None,
+    compare_until: Compared = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Board | Response:
     if board not in BOARDS:
@@ -184,6 +225,7 @@ async def board(
     today = clock.today()
     day = _as_at(as_at, today)
     wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
+    compare = _compared(compare_since, compare_until, since or year_before(day), day)
     if view == "partnership":
         result = await partnership_board(
             pool,
@@ -195,11 +237,20 @@ async def board(
             today=today,
             window=settings.board_days_kept,
             threshold=settings.small_number_threshold,
+            compare=compare,
         )
     else:
         locality = council_locality(request, locality)
         result = await board_on(
-            pool, board, day, locality, since, wanted, today=today, window=settings.board_days_kept
+            pool,
+            board,
+            day,
+            locality,
+            since,
+            wanted,
+            today=today,
+            window=settings.board_days_kept,
+            compare=compare,
         )
         if board not in PERSON_LEVEL:
             result = result.model_copy(update={"rows": None})

@@ -1,0 +1,356 @@
+"""The boards of quality assurance as pure functions: what each counts as at a day."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from contracts.quality import events as q
+from services.projections.assurance.projection import Assurance
+from services.projections.boards import disclosure
+from services.projections.boards.assurance.figures import (
+    comparison_before,
+    feedback,
+    improvement_plan,
+    practice_evaluations,
+    serious_incidents,
+)
+from services.projections.boards.assurance.records import (
+    Action,
+    Answer,
+    Evaluation,
+    Incident,
+    Measure,
+    Period,
+    Question,
+)
+from services.projections.boards.facts import board_changes
+from services.projections.boards.model import Board, Figure, figure
+from services.projections.chronology.projection import Chronology
+from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
+from shared.eventstore import CommandContext, make_envelopes
+
+D = date(2020, 7, 31)
+JULY = date(2020, 7, 1)
+
+
+def figures(board: Board) -> dict[tuple[str, str | None], tuple[int | None, int | None]]:
+    return {(f.key, f.period): (f.count, f.denominator) for f in board.figures}
+
+
+def evaluation(n: int, day: date, grade: str, plan: str = "CIN", **more: object) -> Evaluation:
+    return Evaluation(f"EV-{n}", day, plan, grade, "North", **more)  # type: ignore[arg-type]
+
+
+def action(n: int, agreed: date, due: date, completed: date | None = None) -> Action:
+    return Action(
+        "EV-1", f"A-{n}", "practice_evaluation", agreed, due, "North", completed_on=completed
+    )
+
+
+def test_practice_evaluations_by_month_grade_plan_and_the_share_good_or_better() -> None:
+    evaluations = [
+        evaluation(1, date(2020, 6, 30), "good"),  # June
+        evaluation(2, date(2020, 7, 1), "outstanding", "CP"),
+        evaluation(3, date(2020, 7, 15), "good", "CLA"),
+        evaluation(4, date(2020, 7, 31), "requires_improvement", "CL"),
+        evaluation(5, date(2020, 7, 31), "inadequate"),
+        evaluation(6, date(2020, 8, 1), "good"),  # after the day: not yet
+    ]
+    board = practice_evaluations(evaluations, [], D, None, date(2020, 6, 1))
+    got = figures(board)
+    assert got[("evaluations", "2020-06")] == (1, None)
+    assert got[("evaluations", "2020-07")] == (4, None)
+    assert got[("good_or_better", "2020-07")] == (2, 4)
+    assert got[("grade.inadequate", "2020-07")] == (1, 4)
+    assert got[("plan.CIN", "2020-07")] == (1, 4)
+    assert got[("evaluations", "2020-06-01/2020-07-31")] == (5, None)
+    assert got[("good_or_better", "2020-06-01/2020-07-31")] == (3, 5)
+    headline = [f for f in board.figures if f.key == "good_or_better"][-1]
+    assert (headline.period, headline.percentage) == ("2020-06-01/2020-07-31", 60.0)
+
+
+def test_strands_and_moderation_agreement_as_at_the_day() -> None:
+    strands = (("voice_of_the_child", "good"), ("risk", "inadequate"))
+    evaluations = [
+        evaluation(1, JULY, "good", strands=strands, moderated_on=date(2020, 7, 10), agreed=True),
+        evaluation(2, JULY, "good", strands=strands[:1], moderated_on=JULY, agreed=False),
+        evaluation(3, JULY, "good", moderated_on=date(2020, 8, 3), agreed=True),  # later
+    ]
+    got = figures(practice_evaluations(evaluations, [], D, None, JULY))
+    period = "2020-07-01/2020-07-31"
+    assert got[("strand.voice_of_the_child", period)] == (2, None)
+    assert got[("strand.voice_of_the_child.good", period)] == (2, 2)
+    assert got[("strand_good_or_better.risk", period)] == (0, 1)
+    assert got[("strand.planning", period)] == (0, None)
+    assert got[("moderated", period)] == (2, None)
+    assert got[("moderation_agreed", period)] == (1, 2)
+
+
+def test_actions_open_and_overdue_as_at_the_day() -> None:
+    actions = [
+        action(1, JULY, date(2020, 7, 30)),  # open, overdue
+        action(2, JULY, date(2020, 7, 31)),  # open, due today: not overdue
+        action(3, JULY, date(2020, 7, 10), completed=date(2020, 7, 20)),  # done
+        action(4, JULY, date(2020, 7, 10), completed=date(2020, 8, 5)),  # done later: overdue
+        action(5, date(2020, 8, 1), date(2020, 8, 10)),  # agreed after the day
+    ]
+    got = figures(practice_evaluations([], actions, D, None, JULY))
+    assert got[("actions_open", None)] == (3, None)
+    assert got[("actions_overdue", None)] == (2, 3)
+
+
+def answer(n: int, day: date, value: str, q: str = "Q1", who: str = "parent") -> Answer:
+    return Answer("S1", f"R-{n}", q, who, day, value, "North")
+
+
+def test_feedback_shares_are_over_those_who_answered_in_two_periods_side_by_side() -> None:
+    before, now = date(2020, 2, 1), date(2020, 5, 1)
+    answers = [
+        answer(1, before, "yes"),
+        answer(2, before, "no"),
+        answer(3, before, "not_answered"),
+        answer(4, now, "yes"),
+        answer(5, now, "yes"),
+        answer(6, now, "partly", who="carer"),
+        answer(7, now, "not_answered"),
+        answer(8, now, "not_answered", who="carer"),
+        answer(9, date(2020, 8, 1), "no"),  # after the day
+    ]
+    questions = [Question("S1", "Q1", "Kept informed")]
+    compared = Period(date(2019, 4, 1), date(2020, 3, 31))
+    board = feedback(answers, questions, compared, D, None, date(2020, 4, 1))
+    got = figures(board)
+    earlier, later = compared.name, "2020-04-01/2020-07-31"
+    assert got[("S1.Q1.answered", earlier)] == (2, None)
+    assert got[("S1.Q1.yes", earlier)] == (1, 2)
+    assert got[("responses", earlier)] == (3, None)
+    assert got[("S1.Q1.answered", later)] == (3, None)
+    assert got[("S1.Q1.yes", later)] == (2, 3)
+    assert got[("S1.Q1.partly", later)] == (1, 3)
+    assert got[("by.parent.S1.Q1.yes", later)] == (2, 2)
+    assert got[("by.carer.S1.Q1.yes", later)] == (0, 1)
+    assert got[("responses", later)] == (5, None)
+    # The comparison comes first, the period asked for last (the dashboard's headline).
+    assert [f.period for f in board.figures if f.key == "responses"] == [earlier, later]
+
+
+def test_the_default_comparison_is_the_same_length_just_before() -> None:
+    assert comparison_before(date(2020, 4, 1), date(2020, 7, 31)) == Period(
+        date(2019, 12, 1), date(2020, 3, 31)
+    )
+
+
+def incident(n: int, aware: date, notified: date, **more: object) -> Incident:
+    return Incident(f"SI-{n}", aware, notified, "North", **more)  # type: ignore[arg-type]
+
+
+def test_serious_incidents_against_their_working_day_clocks() -> None:
+    # Aware Wednesday 8 April 2020: Good Friday and Easter Monday are bank holidays, so the
+    # fifth working day is Friday 17 April (not the 15th) and the fifteenth Friday 1 May.
+    aware = date(2020, 4, 8)
+    incidents = [
+        incident(1, aware, date(2020, 4, 17), reviewed_on=date(2020, 5, 1), decision="no_review"),
+        incident(
+            2,
+            aware,
+            date(2020, 4, 20),
+            reviewed_on=date(2020, 5, 4),
+            decision="local_review",
+            commissioned_on=date(2020, 5, 10),
+            learning=(date(2020, 6, 1), date(2020, 6, 2)),
+        ),
+        incident(3, date(2020, 6, 1), date(2020, 6, 3)),  # awaiting its review: overdue
+        incident(4, date(2020, 7, 28), date(2020, 7, 29)),  # awaiting, not yet due
+        incident(5, date(2020, 8, 3), date(2020, 8, 4)),  # after the day
+    ]
+    learning = [
+        Action("SI-2", "A-1", "serious_incident", date(2020, 6, 1), date(2020, 7, 1), "North"),
+        Action("SI-2", "A-2", "serious_incident", date(2020, 6, 1), date(2020, 9, 1), "North"),
+    ]
+    got = figures(serious_incidents(incidents, learning, D, None, date(2020, 4, 1)))
+    period = "2020-04-01/2020-07-31"
+    assert got[("notified", period)] == (4, None)
+    assert got[("notified_in_5_working_days", period)] == (3, 4)
+    assert got[("rapid_reviews", period)] == (2, None)
+    assert got[("rapid_reviews_in_15_working_days", period)] == (1, 2)
+    assert got[("decision.local_review", period)] == (1, 2)
+    assert got[("rapid_reviews_awaited", None)] == (2, None)
+    assert got[("rapid_reviews_overdue", None)] == (1, 2)
+    assert got[("reviews_open", None)] == (1, None)
+    assert got[("learning_points", period)] == (2, None)
+    assert got[("learning_actions_open", None)] == (2, None)
+    assert got[("learning_actions_overdue", None)] == (1, 2)
+
+
+def measure(n: int, board: str, key: str, target: float, direction: str, use: str) -> Measure:
+    return Measure(f"M{n}", "Good practice", board, key, use, target, direction, JULY)
+
+
+def test_each_measure_against_its_target_the_way_it_should_move() -> None:
+    measures = [
+        measure(1, "practice-evaluations", "good_or_better", 50, "higher_is_better", "percentage"),
+        measure(2, "missing", "episodes", 10, "lower_is_better", "count"),
+        measure(3, "risk", "rag.red", 5, "lower_is_better", "percentage"),
+        measure(4, "nowhere", "x", 1, "higher_is_better", "count"),  # nothing to read
+    ]
+    readings: dict[tuple[str, str], Figure | None] = {
+        ("practice-evaluations", "good_or_better"): figure("good_or_better", "", 15, 45),
+        ("missing", "episodes"): figure("episodes", "", 10),
+        ("risk", "rag.red"): figure("rag.red", "", 7, 100),
+        ("nowhere", "x"): None,
+    }
+    plan = [
+        Action("PLAN", "A1", "improvement_plan", JULY, date(2020, 7, 1), None),
+        Action("PLAN", "A2", "improvement_plan", JULY, date(2020, 9, 1), None),
+    ]
+    board = improvement_plan(measures, readings, plan, D, None)
+    by_key = {f.key: f for f in board.figures}
+    assert by_key["measure.M1"].percentage == 33.33 and by_key["measure.M1"].on_target is False
+    assert by_key["measure.M1"].target == 50
+    assert by_key["measure.M2"].on_target is True  # 10, at most 10
+    assert by_key["measure.M3"].on_target is False  # 7% against at most 5%
+    assert by_key["measure.M4"].on_target is None and by_key["measure.M4"].count is None
+    assert (by_key["measures_on_target"].count, by_key["measures_on_target"].denominator) == (
+        1,
+        3,
+    )
+    assert (by_key["actions_overdue"].count, by_key["actions_overdue"].denominator) == (1, 2)
+
+
+def test_the_partnership_view_hides_small_numbers_and_what_a_hidden_figure_meets() -> None:
+    evaluations = [evaluation(n, JULY, "good") for n in range(6)] + [
+        Evaluation("EV-S", JULY, "CIN", "inadequate", "South")
+    ]
+    sheet = disclosure.partnership(
+        practice_evaluations, ([*evaluations], []), D, ["North", "South"], 5, JULY
+    )
+    south = figures(sheet["South"])
+    assert south[("evaluations", "2020-07")] == (None, None)
+    county = {(f.key, f.period): f for f in sheet[None].figures}
+    # 1 inadequate in the county: hidden, and so is a part that would give it back.
+    assert county[("grade.inadequate", "2020-07")].suppressed
+    assert county[("evaluations", "2020-07")].count == 7
+    assert county[("good_or_better", "2020-07")].suppressed
+    hidden = figure("m", "", 3, 10).hidden()
+    read = Measure("M", "P", "b", "m", "percentage", 20, "higher_is_better", JULY)
+    board = improvement_plan([read], {("b", "m"): hidden}, [], D, None)
+    assert board.figures[0].on_target is None and board.figures[0].suppressed
+
+
+# -- the projection: buffered, written once in the batch's transaction ----------------------
+
+
+class FakeConnection:
+    """Records what a projection writes (no database)."""
+
+    def __init__(self) -> None:
+        self.copied: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self.executed: list[tuple[Any, ...]] = []
+
+    async def copy_records_to_table(
+        self, table: str, *, records: list[tuple[Any, ...]], columns: list[str]
+    ) -> None:
+        assert all(len(r) == len(columns) for r in records)
+        self.copied.append((table, list(records)))
+
+    async def execute(self, *args: Any) -> None:
+        self.executed.append(args)
+
+
+def envelope(stream: str, event: DomainEvent, version: int) -> Envelope:
+    ctx = CommandContext(
+        actor=Actor(user_id="qa-1", agency=Agency.COUNCIL, role="quality"),
+        correlation_id=new_event_id(),
+    )
+    [made] = make_envelopes(stream, version, [event], ctx)
+    return made
+
+
+EVALUATED = q.PracticeEvaluationRecorded(
+    evaluation_id="EV-1",
+    child_id="CH-1",
+    evaluated_on=JULY,
+    plan_type="CP",
+    auditor_id="AUD-1",
+    practitioner_id="SW-1",
+    grade="good",
+    strands=[q.StrandGrade(strand="risk", grade="inadequate")],
+    locality="North",
+    findings="sealed:v1:abc",
+)
+
+
+def moderated(grade: str) -> q.PracticeEvaluationModerated:
+    return q.PracticeEvaluationModerated(
+        moderated_on=JULY,
+        moderator_id="AUD-2",
+        grade=grade,
+        child_id="CH-1",
+        original_grade="good",
+        agreed=grade == "good",
+    )
+
+
+async def test_the_projection_writes_a_batch_once_inserts_before_updates_last_update_wins() -> None:
+    projection, conn = Assurance(), FakeConnection()
+    events: list[DomainEvent] = [EVALUATED, moderated("inadequate"), moderated("good")]
+    for version, event in enumerate(events):
+        await projection.apply(conn, envelope("EV-1", event, version), event)
+    await projection.flush(conn)
+    tables = dict(conn.copied)
+    assert tables["assurance_evaluations"][0][:7] == (
+        "EV-1",
+        "CH-1",
+        JULY,
+        "2020-07",
+        "CP",
+        "good",
+        "North",
+    )
+    assert tables["assurance_strands"] == [("EV-1", "risk", "inadequate")]
+    [(statement, ids, days, grades, agreed)] = conn.executed
+    assert "UPDATE assurance_evaluations" in statement
+    assert (ids, days, grades, agreed) == (["EV-1"], [JULY], ["good"], [True])  # the last
+    await projection.flush(conn)
+    assert len(conn.copied) == 2 and len(conn.executed) == 1  # nothing twice
+    await projection.apply(conn, envelope("EV-1", moderated("good"), 3), moderated("good"))
+    projection.discard()  # rolled back
+    await projection.flush(conn)
+    assert len(conn.executed) == 1
+
+
+async def test_a_survey_or_the_plan_is_no_childs_chronology_an_evaluation_is() -> None:
+    survey = q.FeedbackSurveyLaunched(
+        survey_id="S1",
+        title="Parents",
+        opens_on=JULY,
+        closes_on=D,
+        questions=[q.Question(question_id="Q1", text="Kept informed?")],
+    )
+    chronology, conn = Chronology(), FakeConnection()
+    await chronology.apply(conn, envelope("S1", survey, 0), survey)
+    await chronology.apply(conn, envelope("EV-1", EVALUATED, 0), EVALUATED)
+    await chronology.flush(conn)
+    [(_, rows)] = conn.copied
+    assert [(r[1], r[5]) for r in rows] == [("CH-1", "PracticeEvaluationRecorded")]
+    # The boards' facts take nothing from quality assurance's events.
+    assert board_changes(survey) == [] and board_changes(EVALUATED) == []
+
+
+def test_feedback_in_the_partnership_view_hides_a_small_answer_and_what_gives_it_back() -> None:
+    now = date(2020, 5, 1)
+    answers = [answer(n, now, "yes") for n in range(8)] + [answer(8, now, "no")]
+    answers += [Answer("S1", "R-9", "Q1", "carer", now, "yes", "South")]
+    questions = [Question("S1", "Q1", "Kept informed")]
+    compared = Period(date(2019, 4, 1), date(2020, 3, 31))
+    sheet = disclosure.partnership(
+        feedback, (answers, questions, compared), D, ["North", "South"], 5, date(2020, 4, 1)
+    )
+    county = {(f.key, f.period): f for f in sheet[None].figures}
+    period = "2020-04-01/2020-07-31"
+    assert county[("S1.Q1.answered", period)].count == 10
+    assert county[("S1.Q1.no", period)].suppressed  # 1
+    assert county[("S1.Q1.yes", period)].suppressed  # 10 - 1 would give it back
+    assert county[("by.carer.S1.Q1.answered", period)].suppressed
+    assert all(f.suppressed or not f.count for f in sheet["South"].figures)
