@@ -188,8 +188,9 @@ def partner_message_model(
             str,
             Field(
                 pattern=f"^{prefix}-[0-9a-f]{{{len(digest)}}}$",
-                description=f"{agency.value}'s pseudonym of the child: stable on this topic, "
-                "different for every agency (the Kafka key).",
+                description=f"{agency.value}'s pseudonym of the child (of the audit, for a "
+                "partnership audit's messages): stable on this topic, different for every "
+                "agency (the Kafka key).",
             ),
         ),
         "event_type": (Literal[event.event_type], ...),

@@ -8,14 +8,16 @@ agency's purpose needs (DATES): the exact dates several agencies all received wo
 let them join their pseudonyms on those dates (tests/unit/test_partner_linkage.py tries).
 Some fields go to no agency whatever the event (NEVER_SHARED: the UPN, workers' ids,
 postcodes, ethnicity...), and every event no agency receives says why (NOT_SHARED), so that a
-new event is decided, not left out by default. Pure functions: no I/O.
+new event is decided, not left out by default. A partnership audit's events reach only the
+agencies they name (ADDRESSED): each agency sees its own part of the audit, never another's.
+Pure functions: no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum, StrEnum
@@ -24,6 +26,13 @@ from typing import Any
 from uuid import UUID
 
 from contracts.case_events.events import PERSONAL_FIELDS
+from contracts.quality.codes import ActionOf, AuditAgency
+from contracts.quality.events import (
+    PartnershipAuditFindingRecorded,
+    PartnershipAuditOpened,
+    QualityActionAgreed,
+    QualityActionCompleted,
+)
 from contracts.reference.events import reference_event_types
 from shared.access import write_into
 from shared.envelope import Agency, DomainEvent, Envelope
@@ -32,6 +41,18 @@ from shared.relay import CE_SPECVERSION, CONTENT_TYPE, cloudevents_source, cloud
 # The lawful basis recorded with every share (Data Protection Act 2018, Schedule 1, para 18:
 # safeguarding of children and individuals at risk).
 PURPOSE = "safeguarding: DPA 2018 Sch. 1 para 18"
+
+# What an agency taking part in a partnership audit receives of it (each event only by the
+# agency it names: ADDRESSED): that the audit opened, its theme; that a finding was recorded
+# for the agency (never the finding: sealed free text); the agency's own actions, their due
+# dates and completion (never the summary or the owner). Never the children sampled, the
+# other agencies' findings and actions, nor anything else of quality assurance.
+_PARTNERSHIP_AUDITS: dict[str, tuple[str, ...]] = {
+    "PartnershipAuditOpened": ("opened_on", "theme"),
+    "PartnershipAuditFindingRecorded": ("recorded_on",),
+    "QualityActionAgreed": ("action_id", "of", "agreed_on", "due_on"),
+    "QualityActionCompleted": ("action_id", "of", "completed_on"),
+}
 
 # agency -> event type -> the fields it may see. A date listed here is sent only as precisely
 # as DATES says; a date an event has but not listed is withheld (DATES says why for those
@@ -44,6 +65,7 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "MissingEpisodeRecorded": ("started_on", "ended_on", "kind"),
         "ReturnHomeInterviewOffered": ("missing_started_on", "accepted"),
         "Section47EnquiryConcluded": ("outcome",),
+        **_PARTNERSHIP_AUDITS,
     },
     Agency.HEALTH: {
         "ChildRegistered": ("date_of_birth", "locality"),
@@ -57,6 +79,7 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "HealthPassportOffered": ("offered_on", "milestone"),
         "HealthPassportAccepted": ("accepted_on",),
         "HealthOutcomesRecorded": ("recorded_on", "sdq_score", "sdq_reason"),
+        **_PARTNERSHIP_AUDITS,
     },
     Agency.SCHOOLS: {
         "ChildProtectionPlanStarted": ("start_date",),
@@ -68,6 +91,7 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "EWOAttendanceEscalationClosed": ("closed_on", "outcome"),
         "SocialWorkerAllocated": (),
         "SocialWorkerAllocationEnded": (),
+        **_PARTNERSHIP_AUDITS,
     },
     Agency.HOUSING: {
         "CareLeaverAccommodationRecorded": ("recorded_on", "accommodation", "suitability"),
@@ -76,6 +100,7 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "HomelessnessPreventionOutcomeRecorded": ("outcome_on", "outcome"),
         "TenancyStarted": ("started_on", "tenure"),
         "TenancyEnded": ("ended_on", "planned"),
+        **_PARTNERSHIP_AUDITS,
     },
     Agency.CAREERS: {
         "ChildRegistered": ("date_of_birth",),
@@ -83,14 +108,65 @@ ENTITLEMENTS: dict[Agency, dict[str, tuple[str, ...]]] = {
         "CareLeaverStatusRecorded": ("recorded_on", "status"),
         "EETActivityRecorded": ("recorded_on", "activity", "neet"),
         "NEETPanelReviewed": ("review_date", "action"),
+        **_PARTNERSHIP_AUDITS,
     },
     Agency.PROBATION: {
         "CareLeaverStatusRecorded": ("status",),
         "CareLeaverAccommodationRecorded": ("suitability",),
+        **_PARTNERSHIP_AUDITS,
     },
 }
 
 PARTNERS = tuple(ENTITLEMENTS)
+
+
+def _named_by_audit(event: DomainEvent) -> Iterable[AuditAgency | None]:
+    """The agencies a partnership audit's event names: those taking part (its opening), or
+    the one a finding or an action is for. An action of any other record names none."""
+    if isinstance(event, PartnershipAuditOpened):
+        return event.agencies
+    if isinstance(event, PartnershipAuditFindingRecorded):
+        return [event.agency]
+    if isinstance(event, QualityActionAgreed | QualityActionCompleted):
+        return [event.agency] if event.of is ActionOf.PARTNERSHIP_AUDIT else []
+    return []
+
+
+# Events an agency receives only when the event names it (and it is entitled to the type):
+# event type -> why. The rest of the quality topic reaches no agency (NOT_SHARED).
+_OWN_PART = (
+    "a partnership audit is the partnership's, but each agency's part of it is its own: the"
+    " agencies taking part hear of its opening, each of its own findings and actions only"
+)
+ADDRESSED: dict[str, str] = dict.fromkeys(_PARTNERSHIP_AUDITS, _OWN_PART)
+# The agencies of the audit's code list that are partners (children's social care is the
+# council: it has no partner topic).
+_PARTNER_OF = {agency.value: agency for agency in PARTNERS}
+
+
+def addressed_to(event_type: str, event: DomainEvent) -> frozenset[Agency] | None:
+    """The partner agencies an ADDRESSED event may reach (None: the event is not addressed,
+    every entitled agency receives it)."""
+    if event_type not in ADDRESSED:
+        return None
+    named = {a.value for a in _named_by_audit(event) if a is not None}
+    return frozenset(_PARTNER_OF[v] for v in named if v in _PARTNER_OF)
+
+
+# Record ids an agency is sent only as its own pseudonym of them (field -> why): stable for
+# the agency, so that it can match an action's completion with the action, and unlinkable to
+# another agency's without the council's key.
+PSEUDONYMISED: dict[str, str] = {
+    "action_id": (
+        "the agency matches its action's completion with the action; the council's id is a"
+        " record id (NEVER_SHARED's reason), so it is sent as the agency's pseudonym"
+    ),
+}
+# Streams that are not a child's: their messages' subject is the agency's pseudonym of the
+# record, in a namespace of its own (`pseudonym(key, agency, "partnership-audit:<audit id>")`),
+# so that it can never equal a child's.
+AUDIT_SUBJECTS = "partnership-audit"
+_RECORD_SUBJECTS = dict.fromkeys(_PARTNERSHIP_AUDITS, AUDIT_SUBJECTS)
 
 
 class Precision(StrEnum):
@@ -107,6 +183,33 @@ class Precision(StrEnum):
 
 DAY, WEEK, MONTH = Precision.DAY, Precision.WEEK, Precision.MONTH
 ACADEMIC_YEAR, WITHHELD = Precision.ACADEMIC_YEAR, Precision.WITHHELD
+
+# The dates of a partnership audit, as every agency taking part receives them. The opening
+# goes to every agency taking part: the month (the group's own invitation dates the meeting);
+# a finding and an action go to the one agency they are for, to the day (its own, to act on).
+_AUDIT_DATES: dict[str, tuple[Precision, str]] = {
+    "PartnershipAuditOpened.opened_on": (
+        MONTH,
+        "every agency taking part receives it: the group's invitation dates the meeting, the"
+        " month records the audit",
+    ),
+    "PartnershipAuditFindingRecorded.recorded_on": (
+        DAY,
+        "the agency's own finding: no other agency receives it",
+    ),
+    "QualityActionAgreed.agreed_on": (
+        DAY,
+        "the agency's own action in an audit it takes part in: no other agency receives it",
+    ),
+    "QualityActionAgreed.due_on": (
+        DAY,
+        "the agency's own action in an audit it takes part in: no other agency receives it",
+    ),
+    "QualityActionCompleted.completed_on": (
+        DAY,
+        "the agency's own action in an audit it takes part in: no other agency receives it",
+    ),
+}
 
 # agency -> "Event.field" -> (how precisely that agency gets the date, why that is enough).
 # Every date an agency receives is here, and every date of an event it receives that another
@@ -152,6 +255,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             "police close their part of the joint enquiry as the message arrives; a conference"
             " outcome brings an invitation with its own date",
         ),
+        **_AUDIT_DATES,
     },
     Agency.HEALTH: {
         "ChildRegistered.date_of_birth": (
@@ -200,6 +304,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             "the carer's SDQ informs the next review health assessment (statutory guidance on"
             " looked-after children's health); the month dates the score; no other agency",
         ),
+        **_AUDIT_DATES,
     },
     Agency.SCHOOLS: {
         "ChildProtectionPlanStarted.start_date": (
@@ -237,6 +342,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             WITHHELD,
             "the designated safeguarding lead updates the pupil's record as the message arrives",
         ),
+        **_AUDIT_DATES,
     },
     Agency.HOUSING: {
         "CareLeaverAccommodationRecorded.recorded_on": (
@@ -251,6 +357,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
         "HomelessnessPreventionOutcomeRecorded.outcome_on": (DAY, "housing's own duty: the day"),
         "TenancyStarted.started_on": (DAY, "housing's own tenancy: the day"),
         "TenancyEnded.ended_on": (DAY, "housing's own tenancy: the day"),
+        **_AUDIT_DATES,
     },
     Agency.CAREERS: {
         "ChildRegistered.date_of_birth": (
@@ -269,6 +376,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
         ),
         "EETActivityRecorded.recorded_on": (DAY, "careers' own tracking: no other agency"),
         "NEETPanelReviewed.review_date": (DAY, "careers attend the panel: the day"),
+        **_AUDIT_DATES,
     },
     Agency.PROBATION: {
         "CareLeaverStatusRecorded.recorded_on": (
@@ -281,6 +389,7 @@ DATES: dict[Agency, dict[str, tuple[Precision, str]]] = {
             "probation assesses on the current suitability (the latest message); housing"
             " has the day",
         ),
+        **_AUDIT_DATES,
     },
 }
 
@@ -308,6 +417,14 @@ _OUTCOMES = (
     "criminal offence and health data the council records for the SSDA903 return: police,"
     " the youth justice service and health hold their own"
 )
+_CHILDREN_SAMPLED = (
+    "the children a partnership audit sampled: the council's ids of children, and the list"
+    " would tell each agency of children it does not know and join the agencies' feeds"
+)
+_SEALED_TEXT = (
+    "quality assurance's free text (findings, summaries, comments, learning, decisions),"
+    " sealed with the subject's key: never sent, sealed or not"
+)
 NEVER_SHARED: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -322,8 +439,22 @@ NEVER_SHARED: dict[str, str] = {
             "previous_placement_id",
             "enrolment_id",
             "escalation_id",
+            "evaluation_id",
+            "audit_id",
+            "finding_id",
+            "survey_id",
+            "response_id",
+            "incident_id",
+            "learning_id",
+            "priority_id",
+            "measure_id",
+            "surgery_id",
         ),
         _RECORD_IDS,
+    ),
+    "cases": _CHILDREN_SAMPLED,
+    **dict.fromkeys(
+        ("findings", "summary", "finding", "comment", "learning", "decisions"), _SEALED_TEXT
     ),
     **dict.fromkeys(PERSONAL_FIELDS, _SEALED),
     **dict.fromkeys(
@@ -334,6 +465,10 @@ NEVER_SHARED: dict[str, str] = {
             "visitor_id",
             "adviser_id",
             "manager_id",
+            "auditor_id",
+            "practitioner_id",
+            "moderator_id",
+            "owner_id",
         ),
         _STAFF,
     ),
@@ -427,7 +562,44 @@ _REFERENCE = (
     "the council's reference data (its localities, schools, teams and social workers): about"
     " no child, and a worker's id is never sent"
 )
+_PRACTICE_QUALITY = (
+    "the council's evaluation of its own practice (case audits, their grades and moderation):"
+    " about its workers as much as the child; the boards report it in aggregate"
+)
+_AUDIT_CONCLUDED = (
+    "the audit concludes at the group's meeting the agencies taking part attend; the event does"
+    " not name them, and a feed would tell every agency of audits others took part in"
+)
+_FEEDBACK = (
+    "what parents, carers and young people told the council about its service: theirs and the"
+    " council's, reported in aggregate on its boards"
+)
+_SERIOUS_INCIDENTS = (
+    "the safeguarding partners' rapid review and practice review take place with the agencies"
+    " involved, through the partnership, and are published by it: a feed would tell every"
+    " agency of every serious incident"
+)
+_IMPROVEMENT_PLAN = "the council's improvement plan and performance surgeries: its own management"
 NOT_SHARED: dict[str, str] = {
+    **dict.fromkeys(
+        ("PracticeEvaluationRecorded", "PracticeEvaluationModerated"), _PRACTICE_QUALITY
+    ),
+    "PartnershipAuditConcluded": _AUDIT_CONCLUDED,
+    **dict.fromkeys(("FeedbackSurveyLaunched", "FeedbackResponseRecorded"), _FEEDBACK),
+    **dict.fromkeys(
+        (
+            "SeriousIncidentNotified",
+            "RapidReviewCompleted",
+            "PracticeReviewCommissioned",
+            "PracticeReviewPublished",
+            "LearningPointRecorded",
+        ),
+        _SERIOUS_INCIDENTS,
+    ),
+    **dict.fromkeys(
+        ("ImprovementPriorityAdded", "ImprovementMeasureSet", "PerformanceSurgeryHeld"),
+        _IMPROVEMENT_PLAN,
+    ),
     **dict.fromkeys(
         (
             "ReferralReceived",
@@ -543,7 +715,9 @@ class PartnerMessage:
     agency: Agency
     message_id: UUID  # the same for the same event and agency, so a re-send is recognisable
     subject: str  # the agency's pseudonym of the child
-    child_id: str  # the council's id: for the council's own audit, never in the body
+    # The council's id of the child (of the record, for a partnership audit's messages): for
+    # the council's own audit, never in the body.
+    child_id: str
     event_type: str
     facts: dict[str, Any]
     source_event_id: UUID
@@ -635,9 +809,13 @@ def shares_of(
     tables are parameters only so that a test can derive the feed under others."""
     out = []
     child_id = getattr(event, "child_id", None) or envelope.stream_id
+    # A record's stream (a partnership audit) is known by a pseudonym in its own namespace.
+    namespace = _RECORD_SUBJECTS.get(envelope.event_type)
+    subject_of = child_id if namespace is None else f"{namespace}:{envelope.stream_id}"
+    named = addressed_to(envelope.event_type, event)
     for agency, entitled in entitlements.items():
         fields = entitled.get(envelope.event_type)
-        if fields is None:
+        if fields is None or (named is not None and agency not in named):
             continue
         precision = dates.get(agency, {})
         facts = {}
@@ -645,13 +823,15 @@ def shares_of(
             # A date nobody declared a precision for is withheld (a unit test declares all).
             p, _ = precision.get(f"{envelope.event_type}.{f}", (Precision.WITHHELD, ""))
             value = getattr(event, f)
-            if not (isinstance(value, date) and p is Precision.WITHHELD):
+            if f in PSEUDONYMISED and value is not None:
+                facts[f] = pseudonym(key, agency, f"{subject_of}/{f}:{value}")
+            elif not (isinstance(value, date) and p is Precision.WITHHELD):
                 facts[f] = _shareable(value, p)
         out.append(
             PartnerMessage(
                 agency=agency,
                 message_id=agency_uuid(key, agency, envelope.event_id),
-                subject=pseudonym(key, agency, child_id),
+                subject=pseudonym(key, agency, subject_of),
                 child_id=child_id,
                 event_type=envelope.event_type,
                 facts=facts,
@@ -685,6 +865,10 @@ def entitlements_markdown() -> str:
                 f"| {agency.value} | {event_type} | {shown or '(the event only)'} |"
                 f" {precisions} | {why} |"
             )
+    lines += ["", "| events sent only to the agencies they name | because |", "|---|---|"]
+    lines += [f"| {', '.join(types)} | {why} |" for why, types in _by_reason(ADDRESSED)]
+    lines += ["", "| ids sent only as the agency's pseudonym | because |", "|---|---|"]
+    lines += [f"| `{field}` | {why} |" for field, why in PSEUDONYMISED.items()]
     lines += ["", "| events no agency receives | because |", "|---|---|"]
     lines += [f"| {', '.join(types)} | {why} |" for why, types in _by_reason(NOT_SHARED)]
     lines += ["", "| fields never sent to any agency | because |", "|---|---|"]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 from uuid import UUID
@@ -58,7 +59,170 @@ class CareLeaverStatusRecordedV1(BaseModel):
     """
     subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
     """
-    probation's pseudonym of the child: stable on this topic, different for every agency (the Kafka key).
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
+    """
+
+
+class PartnershipAuditFindingRecordedV1Facts(BaseModel):
+    """
+    What probation receives of PartnershipAuditFindingRecorded.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    recorded_on: date = Field(..., title="Recorded On")
+
+
+class PartnershipAuditFindingRecordedV1(BaseModel):
+    """
+    PartnershipAuditFindingRecorded
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    event_type: Literal["PartnershipAuditFindingRecorded"] = Field(..., title="Event Type")
+    facts: PartnershipAuditFindingRecordedV1Facts
+    message_id: UUID = Field(..., title="Message Id")
+    """
+    The same for the same event and agency: a message re-sent after a restart has the id of the first; drop an id already seen.
+    """
+    purpose: Literal["safeguarding: DPA 2018 Sch. 1 para 18"] = Field(..., title="Purpose")
+    """
+    The lawful basis of the share.
+    """
+    subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
+    """
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
+    """
+
+
+class PartnershipAuditOpenedV1Facts(BaseModel):
+    """
+    What probation receives of PartnershipAuditOpened.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    opened_on: str = Field(..., pattern="^[0-9]{4}-[0-9]{2}$", title="Opened On")
+    """
+    The date, to the month, as 2026-03.
+    """
+    theme: str = Field(..., max_length=200, min_length=1, title="Theme")
+    """
+    Not personal: the theme.
+    """
+
+
+class PartnershipAuditOpenedV1(BaseModel):
+    """
+    The partnership's quality assurance group opened a 'live' multi-agency audit.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    event_type: Literal["PartnershipAuditOpened"] = Field(..., title="Event Type")
+    facts: PartnershipAuditOpenedV1Facts
+    message_id: UUID = Field(..., title="Message Id")
+    """
+    The same for the same event and agency: a message re-sent after a restart has the id of the first; drop an id already seen.
+    """
+    purpose: Literal["safeguarding: DPA 2018 Sch. 1 para 18"] = Field(..., title="Purpose")
+    """
+    The lawful basis of the share.
+    """
+    subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
+    """
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
+    """
+
+
+class ActionOf(StrEnum):
+    """
+    Which record an action belongs to: every record's actions are tracked the same way.
+    """
+
+    practice_evaluation = "practice_evaluation"
+    partnership_audit = "partnership_audit"
+    serious_incident = "serious_incident"
+    improvement_plan = "improvement_plan"
+
+
+class QualityActionAgreedV1Facts(BaseModel):
+    """
+    What probation receives of QualityActionAgreed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action_id: str = Field(..., pattern="^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", title="Action Id")
+    agreed_on: date = Field(..., title="Agreed On")
+    due_on: date = Field(..., title="Due On")
+    of: ActionOf | str
+
+
+class QualityActionAgreedV1(BaseModel):
+    """
+    An action agreed from an evaluation, an audit, a serious incident's learning or the improvement plan: its owner and due date, its summary sealed.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    event_type: Literal["QualityActionAgreed"] = Field(..., title="Event Type")
+    facts: QualityActionAgreedV1Facts
+    message_id: UUID = Field(..., title="Message Id")
+    """
+    The same for the same event and agency: a message re-sent after a restart has the id of the first; drop an id already seen.
+    """
+    purpose: Literal["safeguarding: DPA 2018 Sch. 1 para 18"] = Field(..., title="Purpose")
+    """
+    The lawful basis of the share.
+    """
+    subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
+    """
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
+    """
+
+
+class QualityActionCompletedV1Facts(BaseModel):
+    """
+    What probation receives of QualityActionCompleted.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    action_id: str = Field(..., title="Action Id")
+    completed_on: date = Field(..., title="Completed On")
+    of: ActionOf | str
+
+
+class QualityActionCompletedV1(BaseModel):
+    """
+    QualityActionCompleted
+    """
+
+    model_config = ConfigDict(
+        extra="ignore",
+    )
+    event_type: Literal["QualityActionCompleted"] = Field(..., title="Event Type")
+    facts: QualityActionCompletedV1Facts
+    message_id: UUID = Field(..., title="Message Id")
+    """
+    The same for the same event and agency: a message re-sent after a restart has the id of the first; drop an id already seen.
+    """
+    purpose: Literal["safeguarding: DPA 2018 Sch. 1 para 18"] = Field(..., title="Purpose")
+    """
+    The lawful basis of the share.
+    """
+    subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
+    """
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
     """
 
 
@@ -93,14 +257,28 @@ class CareLeaverAccommodationRecordedV1(BaseModel):
     """
     subject: str = Field(..., pattern="^PRO-[0-9a-f]{20}$", title="Subject")
     """
-    probation's pseudonym of the child: stable on this topic, different for every agency (the Kafka key).
+    probation's pseudonym of the child (of the audit, for a partnership audit's messages): stable on this topic, different for every agency (the Kafka key).
     """
 
 
-class ProbationMessage(RootModel[CareLeaverAccommodationRecordedV1 | CareLeaverStatusRecordedV1]):
-    root: CareLeaverAccommodationRecordedV1 | CareLeaverStatusRecordedV1 = Field(
-        ..., title="ProbationMessage"
-    )
+class ProbationMessage(
+    RootModel[
+        CareLeaverAccommodationRecordedV1
+        | CareLeaverStatusRecordedV1
+        | PartnershipAuditFindingRecordedV1
+        | PartnershipAuditOpenedV1
+        | QualityActionAgreedV1
+        | QualityActionCompletedV1
+    ]
+):
+    root: (
+        CareLeaverAccommodationRecordedV1
+        | CareLeaverStatusRecordedV1
+        | PartnershipAuditFindingRecordedV1
+        | PartnershipAuditOpenedV1
+        | QualityActionAgreedV1
+        | QualityActionCompletedV1
+    ) = Field(..., title="ProbationMessage")
     """
     Any message on partner-probation.
     """
