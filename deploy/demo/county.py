@@ -5,18 +5,19 @@
 Deterministic from the seed (and the end date, default today): about two years of history
 for the children a large shire council's children's services know (at scale 1: 5,000 children
 in need, 650 on child protection plans, 850 in care, 700 care leavers, 40 unborn children), in
-five localities, with early-help triage, IRO escalations, risk ratings and dip samples, and
-register feeds. First the council's reference data (its localities, schools, teams and social
-workers: deploy/demo/council.py), then each child's whole record: characteristics and UPN, the
-front door (contacts, referrals and their outcomes, re-referrals, section 47 enquiries: their
-detail for the last year), assessment factors, social worker allocations, statutory visits (the
-last weeks), review participation, placements' postcode districts, health outcomes, missing
-episodes with return home interviews, adoption, previous permanence, deprivation of liberty
-(deploy/demo/record.py). It shows the patterns the boards are for: plans that drift past 9
-months, care leavers whose accommodation turns unsuitable, NEET spells, attendance that recovers
-over weeks, escalations raised and resolved, visits late or missed, children in need waiting for
-a social worker. Every command carries an idempotency key, so a load that is interrupted can
-simply be run again. `make run` loads it on first start.
+five localities, with early-help triage, IRO escalations, risk ratings and dip samples, register
+feeds, and a year of quality assurance (deploy/demo/quality.py). First the council's reference
+data (its localities, schools, teams and social workers: deploy/demo/council.py), then each
+child's whole record: characteristics and UPN, the front door (contacts, referrals and their
+outcomes, re-referrals, section 47 enquiries: their detail for the last year), assessment
+factors, social worker allocations, statutory visits (the last weeks), review participation,
+placements' postcode districts, health outcomes, missing episodes with return home interviews,
+adoption, previous permanence, deprivation of liberty (deploy/demo/record.py). It shows the
+patterns the boards are for: plans that drift past 9 months, care leavers whose accommodation
+turns unsuitable, NEET spells, attendance that recovers over weeks, escalations raised and
+resolved, visits late or missed, children in need waiting for a social worker. Every command
+carries an idempotency key, so a load that is interrupted can simply be run again. `make run`
+loads it on first start.
 
 The record is one a council's would be, as the DfE's validators of the statutory returns (the
 CIN census and SSDA903, deploy/returns) read it: ids of letters and digits; every episode of
@@ -37,7 +38,7 @@ import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ from contracts.case_events.codes import (
 from contracts.education.codes import NEET
 from deploy.demo.council import DEMO_SCHOOL, LOCALITIES, Council
 from deploy.demo.journey import Journey, Step
+from deploy.demo.quality import QualityAssurance, children_of
 from deploy.demo.record import Record, exploited, upn
 from shared.auth import LocalIssuer
 from shared.calendar import add_months, is_working_day
@@ -75,7 +77,7 @@ __all__ = [
 
 # Where `make run` keeps its state (deploy/local/stack.py), unless CSP_STATE_DIR says otherwise.
 LOCAL_RUN = Path(__file__).resolve().parents[2] / ".local" / "run"
-PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4}
+PORTS = {"case_events": 1, "accommodation": 2, "education": 3, "escalations": 4, "quality": 6}
 # Every school-age child on a child protection plan or in care is on the demo school's roll
 # for the feeds' ten weeks (a feed may mark only its pupils).
 SCHOOL_AGES = range(5, 16)
@@ -1102,12 +1104,15 @@ class Plan:
     feeds: list[Step]  # then the register feeds, one by one
     children: int
     unborn: int
+    # The year's quality assurance (its own service: deploy/demo/quality.py), alongside the
+    # later journeys: it names children the journeys registered.
+    quality: list[Journey] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return (
             sum(len(level) for level in self.reference)
-            + sum(len(j.steps) for j in self.journeys + self.later)
+            + sum(len(j.steps) for j in self.journeys + self.later + self.quality)
             + len(self.feeds)
         )
 
@@ -1127,6 +1132,8 @@ def plan(seed: int, scale: float, end: date) -> Plan:
         for s in j.steps
         if s.path == "/children"
     ]
+    # Its own generator: the rest of the county stays as it was for the same seed.
+    quality = QualityAssurance(seed, scale, end, children_of(journeys), county.council)
     county.rng.shuffle(journeys)
     # Escalations name children registered above: they run after every child is loaded, or
     # they could hold every slot waiting for children whose journeys cannot start.
@@ -1155,6 +1162,7 @@ def plan(seed: int, scale: float, end: date) -> Plan:
         feeds=list(register_feeds(county, pupils)),
         children=len(children) + len(unborn),
         unborn=len(unborn),
+        quality=quality.journeys(),
     )
 
 
@@ -1207,7 +1215,7 @@ async def load(
                 for step in level:
                     await post(step, _reference_key(seed, step), manager or auth)
             await asyncio.gather(*(run(j) for j in work.journeys))
-            await asyncio.gather(*(run(j) for j in work.later))
+            await asyncio.gather(*(run(j) for j in work.later + work.quality))
             for i, step in enumerate(work.feeds):
                 await post(step, f"demo-{seed}-feed-{i}")
         finally:

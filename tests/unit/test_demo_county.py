@@ -19,7 +19,17 @@ from contracts.ids import UPN_PATTERN, upn_check_letter
 from deploy.demo.county import Plan, Step, plan, waited_out
 from deploy.returns import rehearsal
 from services.case_events.routes.reference import KIND_ROUTES
-from shared.calendar import add_months, age_on, is_working_day
+from services.projections.boards import casework, definitions
+from services.projections.boards.declarations import BOARDS
+from services.quality.domain import commands as qc
+from services.quality.domain.audit import PartnershipAudit
+from services.quality.domain.evaluation import PracticeEvaluation
+from services.quality.domain.incident import SeriousIncident
+from services.quality.domain.plan import ImprovementPlan
+from services.quality.domain.record import QualityRecord
+from services.quality.domain.survey import FeedbackSurvey
+from shared.aggregate import AlreadyRecorded, Decision, DomainRuleViolation, KnownChild
+from shared.calendar import add_months, add_working_days, age_on, is_working_day
 from shared.commands import referenced_fields
 
 END = date(2026, 3, 31)
@@ -494,3 +504,346 @@ def test_first_contact_is_only_a_first_allocation() -> None:
                 allocated = True
             elif kind(step) == "social-worker-allocation-endings":
                 allocated = False
+
+
+# -- a year of quality assurance (deploy/demo/quality.py) ---------------------------------------
+
+# path (the stream's id as {}) -> (the record's aggregate, its method, the command, the field
+# the route seals, or None): the quality service's routes (services/quality/routes).
+QUALITY_ROUTES: dict[str, tuple[type[QualityRecord], str, type[BaseModel], str | None]] = {
+    "/practice-evaluations": (
+        PracticeEvaluation,
+        "record",
+        qc.RecordPracticeEvaluation,
+        "findings",
+    ),
+    "/practice-evaluations/{}/moderations": (
+        PracticeEvaluation,
+        "moderate",
+        qc.ModeratePracticeEvaluation,
+        None,
+    ),
+    "/practice-evaluations/{}/actions": (
+        PracticeEvaluation,
+        "agree_action",
+        qc.AgreeEvaluationAction,
+        "summary",
+    ),
+    "/practice-evaluations/{}/action-completions": (
+        PracticeEvaluation,
+        "complete_action",
+        qc.CompleteEvaluationAction,
+        None,
+    ),
+    "/partnership-audits": (PartnershipAudit, "open", qc.OpenPartnershipAudit, None),
+    "/partnership-audits/{}/findings": (
+        PartnershipAudit,
+        "record_finding",
+        qc.RecordAuditFinding,
+        "finding",
+    ),
+    "/partnership-audits/{}/actions": (
+        PartnershipAudit,
+        "agree_action",
+        qc.AgreeAuditAction,
+        "summary",
+    ),
+    "/partnership-audits/{}/action-completions": (
+        PartnershipAudit,
+        "complete_action",
+        qc.CompleteAuditAction,
+        None,
+    ),
+    "/partnership-audits/{}/conclusions": (
+        PartnershipAudit,
+        "conclude",
+        qc.ConcludePartnershipAudit,
+        None,
+    ),
+    "/feedback-surveys": (FeedbackSurvey, "launch", qc.LaunchFeedbackSurvey, None),
+    "/feedback-surveys/{}/responses": (
+        FeedbackSurvey,
+        "respond",
+        qc.RecordFeedbackResponse,
+        "comment",
+    ),
+    "/serious-incidents": (SeriousIncident, "notify", qc.NotifySeriousIncident, None),
+    "/serious-incidents/{}/rapid-reviews": (
+        SeriousIncident,
+        "complete_rapid_review",
+        qc.CompleteRapidReview,
+        None,
+    ),
+    "/serious-incidents/{}/practice-reviews": (
+        SeriousIncident,
+        "commission_review",
+        qc.CommissionPracticeReview,
+        None,
+    ),
+    "/serious-incidents/{}/practice-review-publications": (
+        SeriousIncident,
+        "publish_review",
+        qc.PublishPracticeReview,
+        None,
+    ),
+    "/serious-incidents/{}/learning-points": (
+        SeriousIncident,
+        "record_learning",
+        qc.RecordLearningPoint,
+        "learning",
+    ),
+    "/serious-incidents/{}/actions": (
+        SeriousIncident,
+        "agree_action",
+        qc.AgreeIncidentAction,
+        "summary",
+    ),
+    "/serious-incidents/{}/action-completions": (
+        SeriousIncident,
+        "complete_action",
+        qc.CompleteIncidentAction,
+        None,
+    ),
+    "/improvement-plans/{}/priorities": (
+        ImprovementPlan,
+        "add_priority",
+        qc.AddImprovementPriority,
+        None,
+    ),
+    "/improvement-plans/{}/measures": (
+        ImprovementPlan,
+        "set_measure",
+        qc.SetImprovementMeasure,
+        None,
+    ),
+    "/improvement-plans/{}/surgeries": (
+        ImprovementPlan,
+        "hold_surgery",
+        qc.HoldPerformanceSurgery,
+        "decisions",
+    ),
+    "/improvement-plans/{}/actions": (
+        ImprovementPlan,
+        "agree_action",
+        qc.AgreePlanAction,
+        "summary",
+    ),
+    "/improvement-plans/{}/action-completions": (
+        ImprovementPlan,
+        "complete_action",
+        qc.CompletePlanAction,
+        None,
+    ),
+}
+# A new record's id, in its body.
+STARTED_BY = {
+    "/practice-evaluations": "evaluation_id",
+    "/partnership-audits": "audit_id",
+    "/feedback-surveys": "survey_id",
+    "/serious-incidents": "incident_id",
+}
+
+
+def quality_steps(work: Plan) -> list[Step]:
+    return [s for j in work.quality for s in j.steps]
+
+
+def route_and_stream(step: Step) -> tuple[str, str]:
+    if step.path in STARTED_BY:
+        return step.path, step.body[STARTED_BY[step.path]]
+    parts = step.path.split("/")
+    return "/".join([*parts[:2], "{}", *parts[3:]]), parts[2]
+
+
+def known_children(work: Plan) -> dict[str, KnownChild]:
+    return {
+        s.body["child_id"]: KnownChild(
+            s.body["child_id"], date.fromisoformat(s.body["date_of_birth"]), s.body["locality"]
+        )
+        for s in steps(work)
+        if s.path == "/children"
+    }
+
+
+def test_every_quality_command_is_accepted_by_the_quality_services_aggregates() -> None:
+    """Each quality journey's commands, validated by the service's own command models and
+    decided in order by its aggregates as at the county's last day (the free text sealed as
+    the route would): none is refused."""
+    work = county()
+    children = known_children(work)
+    records: dict[str, QualityRecord] = {}
+    for step in quality_steps(work):
+        route, stream = route_and_stream(step)
+        aggregate_type, method, model, sealed = QUALITY_ROUTES[route]
+        command = model.model_validate(step.body)
+        assert step.service == "quality", step.path
+        record = records.setdefault(stream, aggregate_type(stream))
+        assert type(record) is aggregate_type, (step.path, stream)  # one kind per id
+        child_id = step.body.get("child_id")
+        decision = Decision(today=END, child=children[child_id] if child_id else None)
+        if child_id is not None:
+            assert child_id in children, step.path
+        extra = ("sealed:v1:demo",) if sealed else ()
+        try:
+            events = getattr(record, method)(command, decision, *extra)
+        except (DomainRuleViolation, AlreadyRecorded) as refused:
+            pytest.fail(f"{step.path} {step.body}: {refused}")
+        for event in events:
+            record.when(event)
+            record.version += 1
+
+
+def test_quality_commands_keep_the_rules() -> None:
+    """Nothing after the last day (but a due day, a survey's close); actions due after their
+    record; moderation by another auditor; responses within their survey, to its questions."""
+    work = county()
+    opened: dict[str, date] = {}
+    auditors: dict[str, str] = {}
+    surveys: dict[str, tuple[date, date, set[str]]] = {}
+    for step in quality_steps(work):
+        route, stream = route_and_stream(step)
+        for name, value in step.body.items():
+            if name.endswith("_on") and name not in ("due_on", "closes_on"):
+                assert date.fromisoformat(value) <= END, (step.path, name, value)
+        for name in ("evaluated_on", "opened_on", "aware_on"):
+            if name in step.body:
+                opened[stream] = day_of(step, name)
+        if route == "/practice-evaluations":
+            auditors[stream] = step.body["auditor_id"]
+        elif route.endswith("/moderations"):
+            assert step.body["moderator_id"] != auditors[stream], step.body
+        elif route.endswith("/actions"):
+            since = opened.get(stream) or day_of(step, "agreed_on")
+            assert day_of(step, "due_on") > day_of(step, "agreed_on") >= since, step.body
+        elif route == "/feedback-surveys":
+            asked = {q["question_id"] for q in step.body["questions"]}
+            surveys[stream] = (day_of(step, "opens_on"), day_of(step, "closes_on"), asked)
+        elif route.endswith("/responses"):
+            opens, closes, asked = surveys[stream]
+            assert opens <= day_of(step, "responded_on") <= closes, step.body
+            answered = [a["question_id"] for a in step.body["answers"]]
+            assert set(answered) <= asked and len(set(answered)) == len(answered), step.body
+
+
+def test_every_quality_board_has_a_year_of_data() -> None:
+    work = county()
+    sent = quality_steps(work)
+    evaluations = [s.body for s in sent if s.path == "/practice-evaluations"]
+    months = {b["evaluated_on"][:7] for b in evaluations}
+    assert len(months) >= 12  # every month of the year
+    grades = Counter(b["grade"] for b in evaluations)
+    assert set(grades) == {"outstanding", "good", "requires_improvement", "inadequate"}
+    assert grades["good"] + grades["requires_improvement"] > 0.8 * len(evaluations)
+    assert {b["plan_type"] for b in evaluations} == {"CIN", "CP", "CLA", "CL"}
+    assert all(b["strands"] for b in evaluations)
+    graded = {b["evaluation_id"]: b["grade"] for b in evaluations}
+    moderated = [(s.path.split("/")[2], s.body["grade"]) for s in sent if kind(s) == "moderations"]
+    assert {graded[e] == g for e, g in moderated} == {True, False}  # agreed, and not
+    # Actions: most completed, some overdue (due before the last day, not completed).
+    agreed = {
+        (s.path.split("/")[2], s.body["action_id"]): s.body for s in sent if kind(s) == "actions"
+    }
+    done = {
+        (s.path.split("/")[2], s.body["action_id"]) for s in sent if kind(s) == "action-completions"
+    }
+    overdue = [a for a, b in agreed.items() if a not in done and day_of_body(b, "due_on") < END]
+    assert len(done) > len(agreed) / 2 and overdue
+    assert {s.path.split("/")[1] for s in sent if kind(s) == "actions"} == {
+        "practice-evaluations",
+        "partnership-audits",
+        "serious-incidents",
+        "improvement-plans",
+    }
+    # Partnership audits: each agency taking part has a finding and an action.
+    for audit in (s for s in sent if s.path == "/partnership-audits"):
+        mine = [
+            s for s in sent if s.path.startswith(f"/partnership-audits/{audit.body['audit_id']}/")
+        ]
+        taking_part = set(audit.body["agencies"])
+        assert len(taking_part) >= 3 and "social_care" in taking_part and audit.body["cases"]
+        assert {s.body["agency"] for s in mine if kind(s) == "findings"} == taking_part
+        assert {s.body["agency"] for s in mine if kind(s) == "actions"} == taking_part
+    # Feedback: two surveys' periods, the seed's four questions, some skipped.
+    surveys = [s.body for s in sent if s.path == "/feedback-surveys"]
+    assert len(surveys) == 2 and all(len(b["questions"]) == 4 for b in surveys)
+    responses = Counter(s.path.split("/")[2] for s in sent if kind(s) == "responses")
+    assert set(responses) == {b["survey_id"] for b in surveys}
+    answers = Counter(
+        a["answer"] for s in sent if kind(s) == "responses" for a in s.body["answers"]
+    )
+    assert set(answers) == {"yes", "partly", "no", "not_answered"}
+    assert answers["not_answered"] < answers["yes"] / 4
+    # Serious incidents: the clocks mostly kept, one of each kept late; reviews.
+    incidents = [s for s in sent if s.path.startswith("/serious-incidents")]
+    notified = [
+        add_working_days(day_of(s, "aware_on"), 5) >= day_of(s, "notified_on")
+        for s in incidents
+        if s.path == "/serious-incidents"
+    ]
+    assert notified.count(True) > notified.count(False) > 0
+    aware = {
+        s.body["incident_id"]: day_of(s, "aware_on") for s in incidents if "aware_on" in s.body
+    }
+    reviews = [
+        add_working_days(aware[s.path.split("/")[2]], 15) >= day_of(s, "completed_on")
+        for s in incidents
+        if kind(s) == "rapid-reviews"
+    ]
+    assert reviews.count(True) > reviews.count(False) > 0
+    assert Counter(kind(s) for s in incidents)["practice-review-publications"] == 1
+    assert Counter(kind(s) for s in incidents)["practice-reviews"] == 2  # one still open
+    assert any(kind(s) == "learning-points" for s in incidents)
+    # The improvement plan: measures on board figures, a surgery a month.
+    plan_steps = [s for s in sent if s.path.startswith("/improvement-plans/")]
+    assert Counter(kind(s) for s in plan_steps)["surgeries"] == 12
+    measured = {
+        (s.body["measure"]["board"], s.body["measure"]["figure"])
+        for s in plan_steps
+        if kind(s) == "measures"
+    }
+    assert {board for board, _ in measured} >= {"care-leavers", "visits", "practice-evaluations"}
+
+
+def day_of_body(body: dict[str, Any], name: str) -> date:
+    return date.fromisoformat(body[name])
+
+
+def test_the_improvement_plans_measures_name_real_board_figures() -> None:
+    """Each measure of the plan on a board of today's names a figure that board gives (the
+    quality boards' own are checked by their names: services/projections)."""
+    as_at = END
+    givers = {
+        "care-leavers": definitions.care_leavers([], as_at, None),
+        "timeliness": definitions.timeliness([], as_at, None),
+        "visits": casework.visits([], as_at, None),
+    }
+    for step in quality_steps(county()):
+        if kind(step) != "measures":
+            continue
+        board, figure = step.body["measure"]["board"], step.body["measure"]["figure"]
+        assert board in BOARDS or board == "practice-evaluations", board
+        if board in givers:
+            assert figure in {f.key for f in givers[board].figures}, (board, figure)
+
+
+def test_quality_assurance_is_the_seeds_scale_and_within_its_budget() -> None:
+    """At full scale about 45 evaluations a month (the seed's July), and at most about 2,000
+    commands for the year's quality assurance."""
+    full = plan(7, 1.0, END)
+    per_month = Counter(
+        s.body["evaluated_on"][:7] for s in quality_steps(full) if s.path == "/practice-evaluations"
+    )
+    assert len(per_month) == 12 and all(35 <= n <= 55 for n in per_month.values()), per_month
+    assert len(quality_steps(full)) <= 2_000
+
+
+def test_the_quality_year_is_the_same_for_the_same_seed() -> None:
+    def sent(work: Plan) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(s.service, s.path, s.body) for s in quality_steps(work)]
+
+    assert sent(plan(3, 0.02, END)) == sent(plan(3, 0.02, END))
+    assert sent(plan(3, 0.02, END)) != sent(plan(4, 0.02, END))
+    # The rest of the county is as it was without it: its own generator.
+    assert [j.key for j in plan(3, 0.02, END).journeys] == [
+        j.key for j in plan(3, 0.02, END).journeys
+    ]
