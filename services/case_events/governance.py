@@ -21,12 +21,24 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from cryptography.exceptions import InvalidTag
 
 from services.case_events.domain.retention import retention
-from services.case_events.personal import KeyVault, unseal_details
+from services.case_events.personal import (
+    FIRST_KEK_ID,
+    PREFIX,
+    KeyRing,
+    KeyVault,
+    unseal,
+    unseal_details,
+)
 from shared.settings import Settings
 
-DOMAIN_STORES = ("case_events", "accommodation", "education", "escalations")
+DOMAIN_STORES = ("case_events", "accommodation", "education", "escalations", "quality")
+# Stores that seal free text with a key of the child's own, kept in their own `child_keys`
+# (wrapped with the key-encryption key this API holds): the export opens it.
+OTHER_KEY_STORES = ("quality",)
+NOT_THE_CHILDS = "[sealed with another subject's key]"
 # Fields that may identify somebody other than the child: a reviewer decides before release.
 THIRD_PARTY = {
     "actor": "the practitioner or partner who recorded it",
@@ -48,7 +60,9 @@ def _jsonable(row: asyncpg.Record) -> dict[str, Any]:
     return out
 
 
-async def _store_events(settings: Settings, service: str, child_id: str) -> list[dict[str, Any]]:
+async def _store_events(
+    settings: Settings, service: str, child_id: str, ring: KeyRing | None = None
+) -> list[dict[str, Any]]:
     database = f"{settings.namespace}{service}"
     try:
         conn = await asyncpg.connect(settings.subject_access_dsn(database))
@@ -58,13 +72,42 @@ async def _store_events(settings: Settings, service: str, child_id: str) -> list
         rows = await conn.fetch(
             "SELECT event_id, stream_id, stream_version, event_type, occurred_at, recorded_at,"
             " actor::text AS actor, payload::text AS payload FROM events"
-            " WHERE stream_id = $1 OR payload->>'child_id' = $1"
+            # The child's own streams, events naming it, streams whose first event names it
+            # (an evaluation's actions), and the opening of each audit that sampled it.
+            " WHERE stream_id = $1 OR payload->>'child_id' = $1 OR payload->'cases' ? $1"
+            " OR stream_id IN (SELECT stream_id FROM events WHERE stream_version = 1"
+            "   AND payload->>'child_id' = $1)"
             " ORDER BY recorded_at, stream_id, stream_version",
             child_id,
         )
+        wrapped = None
+        if service in OTHER_KEY_STORES:
+            wrapped = await conn.fetchrow(
+                "SELECT wrapped_key, kek_id FROM child_keys WHERE child_id = $1", child_id
+            )
     finally:
         await conn.close()
-    return [_jsonable(r) for r in rows]
+    events = [_jsonable(r) for r in rows]
+    if wrapped is not None and ring is not None:
+        key = None
+        if wrapped["wrapped_key"] is not None:
+            key = ring.unwrap(wrapped["kek_id"] or FIRST_KEK_ID, child_id, wrapped["wrapped_key"])
+        for event in events:
+            event["payload"] = _opened(key, child_id, event["payload"])
+    return events
+
+
+def _opened(key: bytes | None, child_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Each field another store sealed with the child's key, opened (or ERASED); a field sealed
+    with another subject's key is not opened, and says so."""
+    opened = dict(payload)
+    for field, value in payload.items():
+        if isinstance(value, str) and value.startswith(PREFIX):
+            try:
+                opened[field] = unseal(key, child_id, field, value)
+            except (InvalidTag, ValueError):
+                opened[field] = NOT_THE_CHILDS
+    return opened
 
 
 def _mark(event: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +150,7 @@ async def subject_access_export(
     key = await vault.key(child_id)
     held: dict[str, list[dict[str, Any]]] = {}
     for service in DOMAIN_STORES:
-        events = await _store_events(settings, service, child_id)
+        events = await _store_events(settings, service, child_id, vault.ring)
         for event in events:
             if event["event_type"] == "PersonalDetailsRecorded":
                 event["payload"] = unseal_details(key, child_id, event["payload"])

@@ -7,9 +7,12 @@ The child's record holds, besides, a value in every field no partner agency is e
 (services/partner_feeds/sharing.py, NEVER_SHARED): its characteristics, the postcode of the
 home it came into care from and of its placement, its social worker and team, who visited;
 none of them reaches any partner's topic, and every message about the child carries only the
-fields its agency is entitled to. After the child's data is erased, the subject access export
-shows the sealed fields as erased while the statutory facts remain. Every read along the way
-is in the audit.
+fields its agency is entitled to. Its quality assurance (a practice evaluation, a partnership
+audit police take part in, a parent's feedback, a serious incident, the improvement plan) has
+the marker in every free-text field, sealed by the quality service: police receive their part
+of the audit, and nothing else of it, under the audit's own pseudonym. After the child's data
+is erased, the subject access export shows the sealed fields as erased while the statutory
+facts remain. Every read along the way is in the audit.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ from contracts.ids import upn_check_letter
 from contracts.topics import TOPICS
 from deploy.local.stack import find_postgres_bin, service_processes
 from services.case_events.personal import ERASED
-from services.partner_feeds.sharing import ENTITLEMENTS, NEVER_SHARED, partner_topic, pseudonym
+from services.partner_feeds.sharing import (
+    AUDIT_SUBJECTS,
+    ENTITLEMENTS,
+    NEVER_SHARED,
+    partner_topic,
+    pseudonym,
+)
 from shared.envelope import Agency
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
@@ -107,6 +116,8 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     )
     assert r.status_code == 201, r.text
     never_shared = await record_the_whole_record(api, secure, child)
+    audit, in_quality = await record_quality_assurance(secure, child, marker)
+    never_shared.values.extend(in_quality)
 
     # The key opens it for the practitioner (and the read is audited).
     details = await api.get(f"{me}/personal-details", headers=PRACTITIONER)
@@ -135,7 +146,20 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
 
     feeds = await eventually(on_topics, 90, 0.2, what="the child's events on the topics")
     assert feeds is not None
-    leaks = partner_leaks(feeds, never_shared)
+
+    async def police_on_the_audit() -> list[dict[str, Any]] | None:
+        messages = await audit_messages(secure, audit, Agency.POLICE)
+        return messages if len(messages) == len(POLICE_OF_THE_AUDIT) else None
+
+    police_audit = await eventually(
+        police_on_the_audit, 90, 0.2, what="police's part of the audit on their topic"
+    )
+    assert police_audit is not None
+    assert [m["event_type"] for m in police_audit] == POLICE_OF_THE_AUDIT
+    assert await audit_messages(secure, audit, Agency.HEALTH) == []  # not taking part
+    leaks = partner_leaks(
+        {**feeds, Agency.POLICE: feeds[Agency.POLICE] + police_audit}, never_shared
+    )
     for topic in (f"{ns}{t.name}" for t in TOPICS):
         for record in await read_topic("", topic, kafka_options=kafka):
             raw = b"".join(
@@ -179,6 +203,19 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     assert "payload.notes" in personal[1]["review"] and "actor" in personal[1]["review"]
     assert any(s["agency"] == "police" for s in export["shared_with_partners"])
     assert any(r["user_id"] == "sw-canary" for r in export["read_by"])
+    # The quality store's text sealed with the child's key is opened too (the evaluation's
+    # findings and its action's summary); the audit that sampled the child is listed, and
+    # its findings, sealed with the audit's own key, are not the child's to be given.
+    quality = export["held_by_service"]["quality"]
+    said = f"{marker} said so"
+    assert quality_texts(quality) == [
+        ("PracticeEvaluationRecorded", "findings", said),
+        ("QualityActionAgreed", "summary", said),
+        ("FeedbackResponseRecorded", "comment", said),
+        ("LearningPointRecorded", "learning", said),
+    ]
+    assert "PartnershipAuditOpened" in {e["event_type"] for e in quality}
+    assert "PartnershipAuditFindingRecorded" not in {e["event_type"] for e in quality}
 
     # An erasure the domain refuses (dated in the future) destroys nothing: it used to take
     # the key first and answer 422 after, with no event recorded.
@@ -199,7 +236,16 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     assert again_erased.status_code == 200, again_erased.text  # the same erasure, once
     assert again_erased.json()["duplicate"] is True
     assert again_erased.json()["stream_version"] == erased.json()["stream_version"]
-    after = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
+
+    async def erased_everywhere() -> dict[str, Any] | None:
+        # The quality service erases its key for the child when its worker reads the erasure
+        # from case-events: the export shows the quality text erased once it has.
+        export: dict[str, Any] = (await api.get(f"{me}/subject-access", headers=GOVERNANCE)).json()
+        texts = quality_texts(export["held_by_service"]["quality"])
+        return export if texts and {text for _, _, text in texts} == {ERASED} else None
+
+    after = await eventually(erased_everywhere, 60, 0.2, what="the quality store to erase")
+    assert after is not None
     assert after["personal_data_erased_at"] is not None
     assert marker not in json.dumps(after) and upn not in json.dumps(after)
     held = after["held_by_service"]["case_events"]
@@ -329,6 +375,180 @@ async def record_the_whole_record(
     return NeverShared(
         [team, worker, visitor, f"PL-{suffix}"], ["EX4", "EX2", "WROM", "HEAR", "AUT"]
     )
+
+
+# What police receive of the audit below, in order: they take part, and have a finding and
+# an action (completed); the council's own action and the conclusion reach no partner.
+POLICE_OF_THE_AUDIT = [
+    "PartnershipAuditOpened",
+    "PartnershipAuditFindingRecorded",
+    "QualityActionAgreed",
+    "QualityActionCompleted",
+]
+
+
+def quality_texts(events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """The free text in the quality records of a subject access export, in order."""
+    fields = ("findings", "summary", "finding", "comment", "learning", "decisions")
+    return [
+        (e["event_type"], f, e["payload"][f]) for e in events for f in fields if e["payload"].get(f)
+    ]
+
+
+async def record_quality_assurance(
+    secure: SecurePlatform, child: str, marker: str
+) -> tuple[str, list[str]]:
+    """The child's quality assurance through the quality service, with the marker in every
+    free-text field (findings, action summaries, a finding for police, a parent's comment,
+    learning, a surgery's decisions): the audit's id, and the values no partner may be sent
+    (the auditors', the practitioner's and the owners' ids, the records' ids)."""
+    suffix = uuid.uuid4().hex[:10]
+    two_days_ago, yesterday, today = (
+        (date.today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+    )
+    due = (date.today() + timedelta(days=28)).isoformat()
+    auditor, moderator, practitioner, owner = (
+        f"SW-{who}-{suffix}" for who in ("audit", "moderate", "practise", "own")
+    )
+    evaluation, audit, survey = f"EV-{suffix}", f"PA-{suffix}", f"SV-{suffix}"
+    incident, plan = f"SI-{suffix}", f"PLAN-{suffix}"
+    text = f"{marker} said so"
+    action = {"agreed_on": yesterday, "owner_id": owner, "due_on": due, "summary": text}
+    commands: list[tuple[str, dict[str, Any]]] = [
+        (
+            "/practice-evaluations",
+            {
+                "evaluation_id": evaluation,
+                "child_id": child,
+                "evaluated_on": two_days_ago,
+                "plan_type": "CLA",
+                "auditor_id": auditor,
+                "practitioner_id": practitioner,
+                "grade": "requires_improvement",
+                "strands": [{"strand": "voice_of_the_child", "grade": "good"}],
+                "findings": text,
+            },
+        ),
+        (
+            f"/practice-evaluations/{evaluation}/moderations",
+            {"moderated_on": yesterday, "moderator_id": moderator, "grade": "good"},
+        ),
+        (f"/practice-evaluations/{evaluation}/actions", {"action_id": f"A-{suffix}", **action}),
+        (
+            "/partnership-audits",
+            {
+                "audit_id": audit,
+                "opened_on": two_days_ago,
+                "theme": "Missing children and exploitation",
+                "cases": [child],
+                "agencies": ["social_care", "police"],
+            },
+        ),
+        (
+            f"/partnership-audits/{audit}/findings",
+            {
+                "finding_id": f"F-{suffix}",
+                "recorded_on": yesterday,
+                "agency": "police",
+                "finding": text,
+            },
+        ),
+        (
+            f"/partnership-audits/{audit}/actions",
+            {"action_id": f"PA-A-{suffix}", "agency": "police", **action},
+        ),
+        (
+            f"/partnership-audits/{audit}/actions",
+            {"action_id": f"PA-B-{suffix}", "agency": "social_care", **action},
+        ),
+        (
+            f"/partnership-audits/{audit}/action-completions",
+            {"action_id": f"PA-A-{suffix}", "completed_on": today},
+        ),
+        (f"/partnership-audits/{audit}/conclusions", {"concluded_on": today}),
+        (
+            "/feedback-surveys",
+            {
+                "survey_id": survey,
+                "title": "Parents' survey",
+                "opens_on": two_days_ago,
+                "closes_on": today,
+                "questions": [{"question_id": "Q1", "text": "Were you kept informed?"}],
+            },
+        ),
+        (
+            f"/feedback-surveys/{survey}/responses",
+            {
+                "response_id": f"R-{suffix}",
+                "responded_on": yesterday,
+                "respondent": "parent",
+                "answers": [{"question_id": "Q1", "answer": "partly"}],
+                "child_id": child,
+                "service": "CLA",
+                "comment": text,
+            },
+        ),
+        (
+            "/serious-incidents",
+            {
+                "incident_id": incident,
+                "child_id": child,
+                "aware_on": two_days_ago,
+                "notified_on": yesterday,
+            },
+        ),
+        (
+            f"/serious-incidents/{incident}/rapid-reviews",
+            {"completed_on": today, "decision": "no_review"},
+        ),
+        (
+            f"/serious-incidents/{incident}/learning-points",
+            {"learning_id": f"L-{suffix}", "recorded_on": today, "learning": text},
+        ),
+        (
+            f"/improvement-plans/{plan}/priorities",
+            {"priority_id": f"P-{suffix}", "added_on": two_days_ago, "title": "Care leavers"},
+        ),
+        (
+            f"/improvement-plans/{plan}/surgeries",
+            {
+                "surgery_id": f"S-{suffix}",
+                "held_on": yesterday,
+                "figures": [{"board": "care-leavers", "figure": "all.in_touch"}],
+                "decisions": text,
+            },
+        ),
+        (
+            f"/improvement-plans/{plan}/actions",
+            {"action_id": f"P-A-{suffix}", "priority_id": f"P-{suffix}", **action},
+        ),
+    ]
+    async with httpx.AsyncClient(timeout=60, base_url=secure.url("quality_api")) as quality:
+        for n, (path, body) in enumerate(commands):
+            once = {**MANAGER, "Idempotency-Key": f"canary-{suffix}-{n}"}
+
+            async def recorded(
+                path: str = path, body: dict[str, Any] = body, once: dict[str, str] = once
+            ) -> bool:
+                r = await quality.post(path, headers=once, json=body)
+                # 404: the quality service has not learnt of the child yet (its own copy).
+                assert r.status_code in (200, 201, 404), (path, r.text)
+                return r.status_code != 404
+
+            await eventually(recorded, 60, 0.2, what=f"the quality service to record {path}")
+    ids = [auditor, moderator, practitioner, owner, evaluation, audit, survey, incident, plan]
+    return audit, ids
+
+
+async def audit_messages(
+    secure: SecurePlatform, audit: str, agency: Agency
+) -> list[dict[str, Any]]:
+    """The messages about a partnership audit on an agency's topic (its subject is the
+    agency's pseudonym of the audit)."""
+    subject = pseudonym(TEST_PSEUDONYM_KEY.encode(), agency, f"{AUDIT_SUBJECTS}:{audit}")
+    topic = f"{secure.namespace}{partner_topic(agency)}"
+    records = await read_topic("", topic, kafka_options=secure.admin_kafka())
+    return [json.loads(r.value) for r in records if r.key == subject.encode()]
 
 
 async def partner_messages(
