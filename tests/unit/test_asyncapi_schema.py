@@ -83,7 +83,7 @@ def test_the_schema_passes_over_a_message_whose_key_it_does_not_allow() -> None:
 def test_an_error_planted_in_any_message_is_found() -> None:
     doc = document()
     messages = doc["components"]["messages"]
-    assert len(messages) == 11  # four domain topics, six partners, the dead letters
+    assert len(messages) == 12  # five domain topics, six partners, the dead letters
     for message in messages.values():
         message["headers"]["properties"]["ce_bogus"] = {"type": 42}
     where = found(doc)
