@@ -74,6 +74,7 @@ MIGRATIONS: dict[str, list[Path]] = {
         EVENT_STORE_SQL,
         PROJECTION_SQL,
         KNOWN_CHILDREN_SQL,
+        REFERENCE_DATA_SQL,
         SERVICES_DIR / "quality" / "sql",
     ],
     "partner_feeds": [PROJECTION_SQL, SERVICES_DIR / "partner_feeds" / "sql"],

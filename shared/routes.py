@@ -180,12 +180,14 @@ def _add(
         summary=route.summary,
         description=route.description,
         tags=[route.tag],
-        operation_id=_snake(route.command.__name__),
+        operation_id=snake(route.command.__name__),
         dependencies=[requires(permission)],
     )(endpoint)
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
+    """A command's operation id in the OpenAPI document: RecordContact -> record_contact (a
+    hand-written command route names its operation the same way)."""
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 

@@ -9,6 +9,8 @@ otherwise the record's; erasing that key leaves the graded, countable facts and 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN, LOCALITY_PATTERN, WORKER_ID_PATTERN
@@ -139,7 +141,9 @@ class AuditFacts(Facts):
     audit_id: str = Field(pattern=ID_PATTERN)
     opened_on: Day
     theme: str = Field(min_length=1, max_length=200, description="Not personal: the theme.")
-    cases: list[str] = Field(min_length=1, max_length=200, description="Children sampled.")
+    cases: list[Annotated[str, Field(pattern=CHILD_ID_PATTERN)]] = Field(
+        min_length=1, max_length=200, description="Children sampled (their ids)."
+    )
     agencies: list[AuditAgency] = Field(min_length=1, max_length=len(AuditAgency))
 
 

@@ -16,6 +16,7 @@ from services.quality.api import KEYS_SQL, create_app
 from services.quality.policies import subscriptions
 from shared.entrypoint import run
 from shared.known_children import KNOWN_CHILDREN_SQL
+from shared.reference_data import REFERENCE_DATA_SQL
 from shared.sealing import KeyVault, key_encryption_key
 from shared.settings import Settings
 from shared.worker import service_worker_app
@@ -23,7 +24,10 @@ from shared.worker import service_worker_app
 
 def worker(settings: Settings) -> FastAPI:
     return service_worker_app(
-        settings, TOPICS, subscriptions(settings), [KNOWN_CHILDREN_SQL, KEYS_SQL]
+        settings,
+        TOPICS,
+        subscriptions(settings),
+        [KNOWN_CHILDREN_SQL, REFERENCE_DATA_SQL, KEYS_SQL],
     )
 
 

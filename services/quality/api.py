@@ -11,6 +11,7 @@ from services.quality.routes.sealed import open_key_vault
 from shared.api import domain_service_app
 from shared.clock import Clock
 from shared.known_children import KNOWN_CHILDREN_SQL
+from shared.reference_data import REFERENCE_DATA_SQL, known_references
 from shared.sealing import key_encryption_key
 from shared.settings import Settings
 
@@ -26,10 +27,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "improvement plan, published on `quality-events`. Free text (findings, comments, "
         "learning, decisions, action summaries) is sealed with the subject's own key: the "
         "child's where the record names one (docs/security.md).",
-        [KNOWN_CHILDREN_SQL, KEYS_SQL],
+        [KNOWN_CHILDREN_SQL, REFERENCE_DATA_SQL, KEYS_SQL],
         clock,
         resources=open_key_vault(key_encryption_key(settings)),
     )
+    # A locality a command names must be one of the council's (its copy, from case-events).
+    app.state.reference_data = known_references
     for area in (evaluations, audits, incidents):
         app.include_router(area.sealed)
         app.include_router(area.commands)

@@ -1,7 +1,8 @@
 """What the quality worker keeps from other services' topics: the children it knows of (from
-case-events, as every service but case events does), and the erasure of a child's personal
-data, which destroys the child's key in this service's own store too, so the findings,
-comments and learning sealed with it read as erased here as they do in case events.
+case-events, as every service but case events does), the council's reference data (the
+localities a response may name, as education keeps the schools), and the erasure of a child's
+personal data, which destroys the child's key in this service's own store too, so the
+findings, comments and learning sealed with it read as erased here as they do in case events.
 
 Each is a subscription, applied in the transaction that commits its consumed offsets: a
 redelivered erasure finds the key already destroyed and changes nothing.
@@ -17,9 +18,11 @@ from contracts.case_events.events import (
     ChildRegistered,
     UnbornChildRegistered,
 )
+from contracts.reference.events import ReferenceEvent
 from contracts.topics import CASE_EVENTS, EVENTS
 from shared.envelope import DomainEvent, Envelope
 from shared.known_children import known_children_subscription
+from shared.reference_data import reference_data_subscription
 from shared.sealing import destroy_key
 from shared.settings import Settings
 from shared.worker import Subscription
@@ -43,5 +46,7 @@ def subscriptions(settings: Settings) -> list[Subscription]:
         known_children_subscription(
             CASE_EVENTS, EVENTS[CASE_EVENTS], (ChildRegistered, UnbornChildRegistered), ChildBorn
         ),
+        # The council's localities, for the feedback responses that name one.
+        reference_data_subscription(CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent),
         Subscription("erasure", [CASE_EVENTS], EVENTS[CASE_EVENTS], [ChildErasure()]),
     ]

@@ -1,7 +1,11 @@
 """Bad input to every service gets a clear 4xx naming the field and the reason, and records
-nothing: the child's stream version is unchanged afterwards."""
+nothing: the child's stream version is unchanged afterwards (the quality service's record's,
+for its commands: it keeps no stream per child)."""
 
 from __future__ import annotations
+
+import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -9,7 +13,7 @@ import pytest
 from chaos.fuzz import unhappy_paths
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import HEADERS, Practitioner
-from tests.infrastructure import MANAGER, Infrastructure, auth
+from tests.infrastructure import MANAGER, Infrastructure, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -335,3 +339,98 @@ def test_every_command_on_a_stream_it_cannot_belong_to_is_refused_and_records_no
         assert seen["requests"] > 0, service
         assert seen["server_errors"] == [], seen
         assert seen["recorded_when_rejected"] == [], seen
+
+
+@pytest.fixture(scope="module")
+def evaluation(platform: Platform, child: str) -> str:
+    """A practice evaluation of the child, evaluated on 2024-07-10, recorded once the quality
+    service knows the child (from case-events: 404 until then)."""
+    evaluation_id = f"PE-{uuid.uuid4().hex[:10]}"
+    body = {
+        "evaluation_id": evaluation_id,
+        "child_id": child,
+        "evaluated_on": "2024-07-10",
+        "plan_type": "CIN",
+        "auditor_id": "QA-1",
+        "practitioner_id": "SW-1",
+        "grade": "good",
+        "findings": "The plan reflects the child's wishes.",
+    }
+    headers = {**HEADERS, "Idempotency-Key": evaluation_id}
+
+    def recorded() -> bool:
+        r = MANAGER.post(f"{platform.quality.url}/practice-evaluations", json=body, headers=headers)
+        assert r.status_code in (200, 201, 404), r.text
+        return r.status_code != 404
+
+    poll_until(recorded, 30, 0.1, f"quality to know {child}")
+    return evaluation_id
+
+
+def quality_versions(platform: Platform, *evaluations: str) -> dict[str, int | None]:
+    """Each evaluation's stream version (None: no such record)."""
+    found: dict[str, int | None] = {}
+    for evaluation_id in evaluations:
+        r = MANAGER.get(f"{platform.quality.url}/practice-evaluations/{evaluation_id}")
+        assert r.status_code in (200, 404), r.text
+        found[evaluation_id] = r.json()["stream_version"] if r.status_code == 200 else None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/moderations",
+            {"moderated_on": "2024-07-17", "moderator_id": "QA-2", "grade": "satisfactory"},
+            "grade",
+        ),
+        (
+            "/moderations",
+            {"moderated_on": "2024-07-09", "moderator_id": "QA-2", "grade": "good"},
+            "moderated_on",
+        ),
+        (
+            "/actions",
+            {
+                "action_id": "A-1",
+                "agreed_on": "2024-07-10",
+                "owner_id": "TM-1",
+                "due_on": "2024-07-01",
+                "summary": "Review the plan with the child.",
+            },
+            "due_on",
+        ),
+        ("", {"grade": "outstanding", "strands": [{"strand": "risk", "grade": "A*"}]}, "grade"),
+        ("", {"evaluated_on": "2099-01-01"}, "evaluated_on"),
+    ],
+)
+def test_the_quality_services_bad_input_is_refused_and_records_nothing(
+    platform: Platform,
+    child: str,
+    evaluation: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """On the evaluation's record (`path`), or a new evaluation of the same child ("": the
+    body's fields over the evaluation's own, under a new id that must stay unrecorded)."""
+    new = f"PE-{uuid.uuid4().hex[:10]}"
+    before = versions(platform, child), quality_versions(platform, evaluation, new)
+    if path:
+        target = f"/practice-evaluations/{evaluation}{path}"
+    else:
+        target = "/practice-evaluations"
+        body = {
+            "evaluation_id": new,
+            "child_id": child,
+            "evaluated_on": "2024-07-10",
+            "plan_type": "CIN",
+            "auditor_id": "QA-1",
+            "practitioner_id": "SW-1",
+            "grade": "good",
+            **body,
+        }
+    assert field in fields(refused(platform, "quality", target, body))
+    assert (versions(platform, child), quality_versions(platform, evaluation, new)) == before
+    assert before[1] == {evaluation: 1, new: None}

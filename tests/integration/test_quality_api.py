@@ -24,6 +24,8 @@ pytestmark = pytest.mark.integration
 
 FINDINGS = "Mum said nobody explained the plan to her; the child's wishes are not recorded."
 PRACTITIONER = auth("practitioner")
+EXETER = auth("practitioner", user="sw-exeter", localities=["Exeter"])
+LOCALITIES = ("Exeter", "North")
 
 
 @pytest.fixture
@@ -40,6 +42,10 @@ async def api(infra: Infrastructure, namespace: str) -> AsyncIterator[httpx.Asyn
                 " VALUES ($1, '2015-01-01', $2)",
                 child,
                 locality,
+            )
+        for locality in LOCALITIES:  # the council's, as the worker copies them from case-events
+            await app.state.pool.execute(
+                "INSERT INTO reference_data (kind, item) VALUES ('locality', $1)", locality
             )
         yield http
 
@@ -340,3 +346,108 @@ async def test_free_text_is_stored_sealed_and_read_back_unsealed_until_the_child
     assert finding.status_code == 201, finding.text
     audit = (await api.get("/partnership-audits/PA-1", headers=PRACTITIONER)).json()
     assert audit["events"][-1]["finding"] == "Late"
+
+
+AUDIT = {
+    "audit_id": "PA-2",
+    "opened_on": "2024-06-03",
+    "theme": "Exploitation",
+    "cases": ["C-Q1", "C-Q3"],
+    "agencies": ["social_care", "police"],
+}
+
+
+async def versions(http: httpx.AsyncClient) -> dict[str, int]:
+    """Every stream's version in the store: what a refused command must leave alone."""
+    pool = http.app.state.pool  # type: ignore[attr-defined]
+    rows = await pool.fetch("SELECT stream_id, max(stream_version) AS v FROM events GROUP BY 1")
+    return {r["stream_id"]: r["v"] for r in rows}
+
+
+async def test_an_audit_is_the_whole_councils_not_for_a_user_of_some_localities(
+    api: httpx.AsyncClient,
+) -> None:
+    """An audit samples children of every locality (C-Q3 is North's) and holds every agency's
+    findings: a practitioner limited to Exeter may neither read one nor act on one."""
+    await given_records(api)
+    assert (await post(api, "/partnership-audits", AUDIT)).status_code == 201
+    before = await versions(api)
+    for path, body in (
+        ("/partnership-audits", {**AUDIT, "audit_id": "PA-3", "cases": ["C-Q1"]}),
+        (
+            "/partnership-audits/PA-2/findings",
+            {"finding_id": "F-1", "recorded_on": "2024-06-20", "agency": "police", "finding": "x"},
+        ),
+        ("/partnership-audits/PA-2/actions", {**ACTION, "agency": "police"}),
+        ("/partnership-audits/PA-2/conclusions", {"concluded_on": "2024-07-01"}),
+    ):
+        refused = await api.post(path, json=body, headers=EXETER)
+        assert refused.status_code == 403, (path, refused.text)
+        assert "whole council" in refused.json()["detail"]
+    read = await api.get("/partnership-audits/PA-2", headers=EXETER)
+    assert read.status_code == 403, read.text
+    assert "C-Q3" not in read.text
+    assert await versions(api) == before
+    whole = await api.get("/partnership-audits/PA-2", headers=PRACTITIONER)
+    assert whole.status_code == 200, whole.text
+    assert whole.json()["events"][0]["cases"] == ["C-Q1", "C-Q3"]
+    # A record about one child is still the child's locality's (Exeter's PE-1, C-Q1's).
+    assert (await api.get("/practice-evaluations/PE-1", headers=EXETER)).status_code == 200
+
+
+async def test_an_audits_cases_are_children_known_to_the_service(api: httpx.AsyncClient) -> None:
+    before = await versions(api)
+    unknown = await post(api, "/partnership-audits", {**AUDIT, "cases": ["C-Q1", "C-NEVER"]})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["detail"] == "cases[1]: no record of 'C-NEVER'"
+    malformed = await post(api, "/partnership-audits", {**AUDIT, "cases": ["C-Q1", "not an id!"]})
+    assert malformed.status_code == 422, malformed.text
+    assert [field_of(e["loc"]) for e in malformed.json()["detail"]] == ["cases[1]"]
+    assert await versions(api) == before
+    assert (await post(api, "/partnership-audits", AUDIT)).status_code == 201
+
+
+async def test_a_response_names_one_of_the_councils_localities(api: httpx.AsyncClient) -> None:
+    await given_records(api)
+    before = await versions(api)
+    body = {**ANSWER, "answers": [{"question_id": "Q1", "answer": "yes"}], "comment": "Fine"}
+    unknown = await post(api, "/feedback-surveys/FS-1/responses", {**body, "locality": "Exter"})
+    assert unknown.status_code == 422, unknown.text
+    [error] = unknown.json()["detail"]
+    assert (field_of(error["loc"]), error["type"]) == ("locality", "unknown_reference")
+    assert "known: Exeter, North" in error["msg"] and "did you mean 'Exeter'?" in error["msg"]
+    assert await versions(api) == before
+    pool = api.app.state.pool  # type: ignore[attr-defined]
+    made = "SELECT count(*) FROM child_keys WHERE child_id = 'feedback-response/R-1'"
+    assert await pool.fetchval(made) == 0  # no key is made for a refused command's text
+    known = await post(api, "/feedback-surveys/FS-1/responses", {**body, "locality": "Exeter"})
+    assert known.status_code == 201, known.text
+
+
+async def test_the_sealed_routes_take_if_match_as_the_generated_ones_do(
+    api: httpx.AsyncClient,
+) -> None:
+    await given_records(api)
+    path, body = "/practice-evaluations/PE-1/actions", {**ACTION, "summary": "Visit again."}
+    stale = await post(api, path, body, **{"If-Match": '"7"'})
+    assert stale.status_code == 409, stale.text
+    assert (stale.json()["expected_version"], stale.json()["actual_version"]) == (7, 1)
+    malformed = await post(api, path, body, **{"If-Match": "latest"})
+    assert malformed.status_code == 422, malformed.text
+    assert malformed.json()["detail"][0]["loc"] == ["header", "If-Match"]
+    assert (await versions(api))["PE-1"] == 1
+    current = await post(api, path, body, **{"If-Match": '"1"'})
+    assert current.status_code == 201, current.text
+    parameters = {
+        (path, p["name"])
+        for path, operations in api.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method, operation in operations.items()
+        if method == "post"
+        for p in operation.get("parameters", [])
+    }
+    posts = {
+        path
+        for path, operations in api.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        if "post" in operations
+    }
+    assert {p for p in posts if (p, "If-Match") not in parameters} == set()

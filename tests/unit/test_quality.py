@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts.quality import events as e
 from contracts.quality.codes import ActionOf, AuditAgency, Grade, ReviewDecision
@@ -22,7 +22,7 @@ from services.quality.domain.incident import (
 )
 from services.quality.domain.plan import ImprovementPlan
 from services.quality.domain.survey import FeedbackSurvey
-from services.quality.routes.sealed import SEALED_MAX
+from services.quality.routes.sealed import SEALED_MAX, UnknownCase
 from shared.aggregate import (
     Aggregate,
     AlreadyRecorded,
@@ -31,6 +31,7 @@ from shared.aggregate import (
     KnownChild,
     UnknownStream,
 )
+from shared.commands import referenced_fields
 from shared.envelope import DomainEvent
 from shared.sealing import seal
 
@@ -239,6 +240,24 @@ def test_an_audit_refuses_an_agency_or_case_twice_and_a_future_opening() -> None
         opened_audit().open(opening(), D)
 
 
+@pytest.mark.parametrize("case", ["", "x", "C 1", "C-1; DROP TABLE", "<script>", "C-" + "1" * 63])
+def test_an_audits_cases_are_child_ids_in_the_contract(case: str) -> None:
+    """The sample names children by their ids (the topic's partners and the projections read
+    them as such): anything else is refused, naming its place in the list."""
+    fields = {"audit_id": "PA-1", "opened_on": "2024-06-03", "theme": "Neglect"}
+    with pytest.raises(ValidationError) as refusal:
+        c.OpenPartnershipAudit(**fields, cases=["C-1", case], agencies=["police"])
+    assert [error["loc"] for error in refusal.value.errors()] == [("cases", 1)]
+    with pytest.raises(ValidationError):
+        e.PartnershipAuditOpened(**fields, cases=[case], agencies=["police"])
+
+
+def test_an_unknown_case_is_answered_as_an_unknown_child_naming_its_place() -> None:
+    unknown = UnknownCase(3, "C-9")
+    assert isinstance(unknown, UnknownStream)  # a 404, as for a record's own unknown child
+    assert str(unknown) == "cases[3]: no record of 'C-9'"
+
+
 def test_an_audits_findings_and_actions_are_for_the_agencies_taking_part() -> None:
     audit = opened_audit()
     finding = {"finding_id": "F-1", "recorded_on": "2024-06-20", "agency": "health"}
@@ -375,6 +394,18 @@ def test_a_response_answers_the_surveys_questions_once_each_within_its_period() 
     assert (event.locality, event.comment, event.child_id) == ("Exeter", SEALED, None)
     with pytest.raises(AlreadyRecorded):
         survey.respond(response(), D, None)
+
+
+def test_a_responses_locality_is_one_of_the_councils() -> None:
+    """The API refuses a locality the council's reference data does not have (422 listing
+    the known ones), as case events does a child's."""
+    assert referenced_fields(c.RecordFeedbackResponse) == {"locality": "locality"}
+    assert {
+        kind
+        for command in vars(c).values()
+        if isinstance(command, type) and issubclass(command, BaseModel)
+        for kind in referenced_fields(command).values()
+    } == {"locality"}  # an auditor's or owner's id is not checked, as a visitor's is not
 
 
 def test_a_response_naming_a_child_takes_the_childs_locality() -> None:

@@ -7,9 +7,11 @@ sealed with the subject's key by the API before anything is decided or stored
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
-from contracts.ids import ID_PATTERN, LOCALITY_PATTERN
+from contracts.ids import ID_PATTERN, LOCALITY_PATTERN, Referenced
 from contracts.quality import events as e
 from shared.commands import example
 
@@ -93,10 +95,17 @@ class LaunchFeedbackSurvey(e.SurveyFacts):
     )
 
 
+# One of the council's localities (its reference data, kept by case events): a response
+# naming another, or a retired one, is refused with the known ones listed.
+Locality = Annotated[
+    str,
+    Field(pattern=LOCALITY_PATTERN, description="One of the council's localities."),
+    Referenced("locality"),
+]
+
+
 class RecordFeedbackResponse(e.ResponseFacts):
-    locality: str | None = Field(
-        None, pattern=LOCALITY_PATTERN, description="Taken from the child when one is named."
-    )
+    locality: Locality | None = Field(None, description="Taken from the child when one is named.")
     comment: str | None = Text
     model_config = example(
         response_id="R-1",

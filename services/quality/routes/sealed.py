@@ -6,14 +6,16 @@ it came. These also: seal the command's plain-text field with the subject's key 
 anything is decided (the child's when the record names one, else the record's own:
 `Record.subject`), and keep the plain text out of the idempotency record (an HMAC under the
 same key, so erasing the key leaves nothing to confirm a text against). A record's child, when
-its body names one, must be known to this service (404) and in the caller's localities.
+its body names one, and each child an audit samples (`cases`), must be known to this service
+(404) and in the caller's localities; a field naming the council's reference data must name a
+current item (422), and an If-Match must be the stream's version (409), as for the generated
+routes. A record of the whole council (a partnership audit) is not for a user of some
+localities at all (`county_wide`).
 
 This module deliberately has no `from __future__ import annotations`: the endpoints' parameter
 annotations must be the real classes when FastAPI inspects them.
 """
 
-import hashlib
-import hmac
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,24 +26,35 @@ from pydantic import BaseModel
 from starlette.datastructures import State
 
 from contracts.quality.events import PracticeEvaluationRecorded
-from shared.access import Permission, audit_read, check_locality, principal_of, requires
+from shared.access import (
+    Permission,
+    audit_read,
+    check_locality,
+    principal_of,
+    requires,
+    whole_council,
+)
 from shared.aggregate import Decision, DomainRuleViolation
 from shared.api import (
     ERRORS,
     Caller,
     CorrelationId,
     IdempotencyKey,
+    IfMatch,
     Pool,
     Recorded,
     ServiceClock,
     Store,
     command_context,
+    if_match_version,
     recorded,
 )
 from shared.application import UnknownStream, execute
+from shared.commands import PersonalFields, hashed_body
 from shared.envelope import DomainEvent
 from shared.known_children import known_child
-from shared.routes import Commands
+from shared.reference_data import check_references
+from shared.routes import Commands, snake
 from shared.sealing import KeyRing, KeyVault, seal, unseal
 
 # The free-text fields of the published events, sealed (contracts/quality/events.py).
@@ -77,22 +90,23 @@ async def vault_of(request: Request) -> KeyVault:
 Vault = Annotated[KeyVault, Depends(vault_of)]
 
 
-async def child_of(pool: asyncpg.Pool, stream_id: str) -> str | None:
-    """The child a record is about (named by its first event), if any."""
-    child_id: str | None = await pool.fetchval(
-        "SELECT payload->>'child_id' FROM events WHERE stream_id = $1 AND stream_version = 1",
-        stream_id,
-    )
-    return child_id
+def first_event_field(field: str) -> Callable[[asyncpg.Pool, str], Awaitable[str | None]]:
+    """A lookup of one field of a record's first event: the child a record about a child names
+    (`child_of`), or the locality it was recorded in, the child's (`locality_of`)."""
+
+    async def lookup(pool: asyncpg.Pool, stream_id: str) -> str | None:
+        value: str | None = await pool.fetchval(
+            "SELECT payload->>$2 FROM events WHERE stream_id = $1 AND stream_version = 1",
+            stream_id,
+            field,
+        )
+        return value
+
+    return lookup
 
 
-async def locality_of(pool: asyncpg.Pool, stream_id: str) -> str | None:
-    """The locality of a record about a child (its first event's, from the child)."""
-    locality: str | None = await pool.fetchval(
-        "SELECT payload->>'locality' FROM events WHERE stream_id = $1 AND stream_version = 1",
-        stream_id,
-    )
-    return locality
+child_of = first_event_field("child_id")
+locality_of = first_event_field("locality")
 
 
 def the_childs(stream_id: str, child_id: str | None, fields: Mapping[str, Any]) -> str:
@@ -134,10 +148,45 @@ class SealedRoute:
     text: str | None = None  # the plain-text field, sealed before deciding
 
 
-def _digest(key: bytes | None, text: str | None) -> str | None:
-    if key is None or text is None:
-        return None
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+class PlainText(PersonalFields):
+    """A command's plain text as its idempotency record keeps it: the kernel's HMAC under the
+    subject's key (shared.commands.hashed_body), so erasing the key leaves nothing to confirm
+    a text against."""
+
+    text: str | None = None
+
+
+class UnknownCase(UnknownStream):
+    """A child an audit samples that this service does not know of, or that is outside the
+    caller's localities (answered alike, as for a record's own child: 404), by its place in
+    `cases`."""
+
+    def __init__(self, index: int, child_id: str) -> None:
+        super().__init__(child_id)
+        self.args = (f"cases[{index}]: no record of {child_id!r}",)
+
+
+async def check_cases(request: Request, pool: asyncpg.Pool, cases: Sequence[str]) -> None:
+    """Each child a record samples (a partnership audit's `cases`) is known to this service
+    (from case-events) and in the caller's localities: else 404 naming the first that is not."""
+    rows = await pool.fetch(
+        "SELECT child_id, locality FROM known_children WHERE child_id = ANY($1::text[])",
+        list(cases),
+    )
+    localities = {r["child_id"]: r["locality"] for r in rows}
+    principal = principal_of(request)
+    for i, child_id in enumerate(cases):
+        if child_id not in localities or not principal.may_see_locality(localities[child_id]):
+            raise UnknownCase(i, child_id)
+
+
+def county_wide(router: APIRouter) -> APIRouter:
+    """The routes of a record of the whole council (a partnership audit samples children of
+    every locality, and has every agency's findings): a user limited to some localities is
+    refused them (403), as the statutory returns are (shared/access.py `whole_council`)."""
+    guarded = APIRouter(dependencies=[Depends(whole_council)])
+    guarded.include_router(router)
+    return guarded
 
 
 async def _carry_out(
@@ -153,7 +202,9 @@ async def _carry_out(
     clock: Any,
     idempotency_key: str | None,
     correlation_id: Any,
+    if_match: str | None = None,
 ) -> Any:
+    expected_version = if_match_version(if_match)  # a malformed If-Match before any key is made
     starting = route.path == ""
     child = None
     child_id = getattr(command, "child_id", None)
@@ -168,6 +219,10 @@ async def _carry_out(
             raise UnknownStream(stream_id)
         await record.commands.check_locality(request, pool, stream_id)
     check_locality(request, getattr(command, "locality", None))
+    cases = getattr(command, "cases", None)
+    if cases:
+        await check_cases(request, pool, cases)
+    await check_references(request, command)
     text = getattr(command, route.text) if route.text else None
     sealed, key = None, None
     if route.text and text is not None:
@@ -187,7 +242,11 @@ async def _carry_out(
         idempotency_key,
         correlation_id,
         caller,
-        extra={"stream": stream_id, "path": route.path, "text": _digest(key, text)},
+        extra={
+            "stream": stream_id,
+            "path": route.path,
+            "text": hashed_body(PlainText(text=text), key),
+        },
     )
     decision = Decision(today=clock.today(), child=child)
 
@@ -203,6 +262,7 @@ async def _carry_out(
         decide,
         ctx,
         must_exist=not starting and record.commands.must_exist,
+        if_match=expected_version,
     )
 
 
@@ -234,6 +294,7 @@ def _add(router: APIRouter, record: Record, route: SealedRoute) -> None:
         clock: ServiceClock,
         idempotency_key: IdempotencyKey = None,
         correlation_id: CorrelationId = None,
+        if_match: IfMatch = None,
     ) -> Recorded:
         result = await _carry_out(
             record,
@@ -248,6 +309,7 @@ def _add(router: APIRouter, record: Record, route: SealedRoute) -> None:
             clock,
             idempotency_key,
             correlation_id,
+            if_match,
         )
         return recorded(result, response)
 
@@ -262,6 +324,7 @@ def _add(router: APIRouter, record: Record, route: SealedRoute) -> None:
         clock: ServiceClock,
         idempotency_key: IdempotencyKey = None,
         correlation_id: CorrelationId = None,
+        if_match: IfMatch = None,
     ) -> Recorded:
         stream_id = getattr(command, record.id_field)
         result = await _carry_out(
@@ -277,6 +340,7 @@ def _add(router: APIRouter, record: Record, route: SealedRoute) -> None:
             clock,
             idempotency_key,
             correlation_id,
+            if_match,
         )
         return recorded(result, response)
 
@@ -290,13 +354,9 @@ def _add(router: APIRouter, record: Record, route: SealedRoute) -> None:
         responses={**ERRORS, 409: {"description": "Already recorded, or the subject erased"}},
         summary=route.summary,
         tags=[route.tag],
-        operation_id=_snake(route.command.__name__),
+        operation_id=snake(route.command.__name__),
         dependencies=[requires(Permission.RECORD)],
     )(endpoint)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 def record_router(record: Record) -> APIRouter:
