@@ -56,7 +56,7 @@ class Record:
 @dataclass(frozen=True)
 class Served:
     """One message of a page: what the agency is given (`item`), and for the council's audit
-    only, the child it is about."""
+    only, the child it is about (`partnership-audit:<audit id>` for an audit's message)."""
 
     cursor: Cursor
     child_id: str

@@ -43,12 +43,13 @@ from shared.relay import CE_SPECVERSION, CONTENT_TYPE, cloudevents_source, cloud
 PURPOSE = "safeguarding: DPA 2018 Sch. 1 para 18"
 
 # What an agency taking part in a partnership audit receives of it (each event only by the
-# agency it names: ADDRESSED): that the audit opened, its theme; that a finding was recorded
-# for the agency (never the finding: sealed free text); the agency's own actions, their due
-# dates and completion (never the summary or the owner). Never the children sampled, the
-# other agencies' findings and actions, nor anything else of quality assurance.
+# agency it names: ADDRESSED): that the audit opened, and the month (never its theme: free
+# text, NEVER_SHARED); that a finding was recorded for the agency (never the finding: sealed
+# free text); the agency's own actions, their due dates and completion (never the summary or
+# the owner). Never the children sampled, the other agencies' findings and actions, nor
+# anything else of quality assurance.
 _PARTNERSHIP_AUDITS: dict[str, tuple[str, ...]] = {
-    "PartnershipAuditOpened": ("opened_on", "theme"),
+    "PartnershipAuditOpened": ("opened_on",),
     "PartnershipAuditFindingRecorded": ("recorded_on",),
     "QualityActionAgreed": ("action_id", "of", "agreed_on", "due_on"),
     "QualityActionCompleted": ("action_id", "of", "completed_on"),
@@ -164,8 +165,14 @@ PSEUDONYMISED: dict[str, str] = {
 }
 # Streams that are not a child's: their messages' subject is the agency's pseudonym of the
 # record, in a namespace of its own (`pseudonym(key, agency, "partnership-audit:<audit id>")`),
-# so that it can never equal a child's.
+# so that it can never equal a child's; and the share audit and the access log record them as
+# that namespaced id (`PartnerMessage.child_id`), never as the bare record id: an audit's id
+# may be a child's too ("C-000123" is a valid id of both), and the audit's messages would
+# then be listed in that child's subject access export and share history.
 AUDIT_SUBJECTS = "partnership-audit"
+# The longest id the council's audits record for a message (an audit's, namespaced): what
+# `GET /shares` and `GET /audit` accept as `child_id`.
+SUBJECT_MAX = len(f"{AUDIT_SUBJECTS}:") + 64
 _RECORD_SUBJECTS = dict.fromkeys(_PARTNERSHIP_AUDITS, AUDIT_SUBJECTS)
 
 
@@ -425,6 +432,10 @@ _SEALED_TEXT = (
     "quality assurance's free text (findings, summaries, comments, learning, decisions),"
     " sealed with the subject's key: never sent, sealed or not"
 )
+_AUDIT_THEME = (
+    "a partnership audit's theme: free text, not sealed, that could name a family; the council"
+    " tells the agencies taking part at the audit's meeting"
+)
 NEVER_SHARED: dict[str, str] = {
     **dict.fromkeys(
         (
@@ -456,6 +467,7 @@ NEVER_SHARED: dict[str, str] = {
     **dict.fromkeys(
         ("findings", "summary", "finding", "comment", "learning", "decisions"), _SEALED_TEXT
     ),
+    "theme": _AUDIT_THEME,
     **dict.fromkeys(PERSONAL_FIELDS, _SEALED),
     **dict.fromkeys(
         (
@@ -714,9 +726,10 @@ def agency_uuid(key: bytes, agency: Agency, value: UUID) -> UUID:
 class PartnerMessage:
     agency: Agency
     message_id: UUID  # the same for the same event and agency, so a re-send is recognisable
-    subject: str  # the agency's pseudonym of the child
-    # The council's id of the child (of the record, for a partnership audit's messages): for
-    # the council's own audit, never in the body.
+    subject: str  # the agency's pseudonym of the child (of the audit: AUDIT_SUBJECTS)
+    # The council's id of the child, or for a partnership audit's messages the audit's id in
+    # its namespace (`partnership-audit:<audit id>`, never a child's): for the council's own
+    # audits (the share audit, the access log), never in the body.
     child_id: str
     event_type: str
     facts: dict[str, Any]
@@ -808,10 +821,13 @@ def shares_of(
     """Every message this event becomes, one per agency entitled to it (often none). The
     tables are parameters only so that a test can derive the feed under others."""
     out = []
-    child_id = getattr(event, "child_id", None) or envelope.stream_id
-    # A record's stream (a partnership audit) is known by a pseudonym in its own namespace.
+    # A record's stream (a partnership audit) is known by its id in a namespace of its own,
+    # in the pseudonym and in the council's audits alike (AUDIT_SUBJECTS says why).
     namespace = _RECORD_SUBJECTS.get(envelope.event_type)
-    subject_of = child_id if namespace is None else f"{namespace}:{envelope.stream_id}"
+    if namespace is None:
+        subject_of = getattr(event, "child_id", None) or envelope.stream_id
+    else:
+        subject_of = f"{namespace}:{envelope.stream_id}"
     named = addressed_to(envelope.event_type, event)
     for agency, entitled in entitlements.items():
         fields = entitled.get(envelope.event_type)
@@ -832,7 +848,7 @@ def shares_of(
                 agency=agency,
                 message_id=agency_uuid(key, agency, envelope.event_id),
                 subject=pseudonym(key, agency, subject_of),
-                child_id=child_id,
+                child_id=subject_of,
                 event_type=envelope.event_type,
                 facts=facts,
                 source_event_id=envelope.event_id,

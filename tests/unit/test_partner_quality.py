@@ -2,16 +2,20 @@
 partnership audit, each agency taking part its own part (the opening, that a finding was
 recorded for it, its actions and their completion), minimised like the rest; of everything
 else on the quality topic (practice evaluations, feedback, serious incidents, the improvement
-plan), nothing. The free text, sealed on the topic, never reaches a partner, sealed or not."""
+plan), nothing. The free text, sealed on the topic, never reaches a partner, sealed or not,
+nor does an audit's theme (free text, not sealed); and an audit's messages are audited under
+its own namespace, never as a child's id."""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import pytest
 
+from contracts.case_events.codes import ChildProtectionCategory
+from contracts.case_events.events import ChildProtectionPlanStarted
 from contracts.quality.codes import (
     ActionOf,
     Answer,
@@ -50,12 +54,14 @@ from contracts.quality.events import (
 )
 from services.partner_feeds.sharing import (
     ADDRESSED,
+    AUDIT_SUBJECTS,
     DATES,
     ENTITLEMENTS,
     NEVER_SHARED,
     NOT_SHARED,
     PARTNERS,
     PSEUDONYMISED,
+    SUBJECT_MAX,
     addressed_to,
     pseudonym,
     shares_of,
@@ -74,8 +80,11 @@ SEALED = {
     name: f"sealed:v1:leak-{name}"
     for name in ("findings", "summary", "finding", "comment", "learning", "decisions")
 }
+# A theme is free text and not sealed: it could name a family (a planted marker shows it).
+THEME = "Neglect - the leak-theme Smith twins"
 DAY = date(2026, 3, 2)
 LATER = date(2026, 4, 30)
+NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 AUDIT_AGENCIES = [AuditAgency.SOCIAL_CARE, AuditAgency.POLICE, AuditAgency.HEALTH]
 
 
@@ -108,14 +117,14 @@ EVERY_EVENT: list[tuple[DomainEvent, str, dict[Agency, dict[str, object]]]] = [
         PartnershipAuditOpened(
             audit_id=AUDIT,
             opened_on=DAY,
-            theme="Neglect: the voice of the child",
+            theme=THEME,
             cases=[CHILD, SAMPLED],
             agencies=AUDIT_AGENCIES,
         ),
         AUDIT,
-        {  # those taking part (social care is the council's own), the month only
-            POLICE: {"opened_on": "2026-03", "theme": "Neglect: the voice of the child"},
-            HEALTH: {"opened_on": "2026-03", "theme": "Neglect: the voice of the child"},
+        {  # those taking part (social care is the council's own), the month only, no theme
+            POLICE: {"opened_on": "2026-03"},
+            HEALTH: {"opened_on": "2026-03"},
         },
     ),
     (
@@ -280,7 +289,10 @@ NEVER_IN_A_BODY = (
     ACTION,
     *STAFF,
     *SEALED.values(),
-    "leak-",  # every record id and sealed value above carries it
+    THEME,
+    "leak-theme",
+    "Smith",
+    "leak-",  # every record id, sealed value and the theme above carry it
 )
 
 
@@ -320,6 +332,49 @@ def test_an_audit_is_known_to_each_agency_by_a_pseudonym_of_its_own_never_a_chil
     agreed, _, _ = EVERY_EVENT[2]
     [police] = shares_of(envelope(agreed, AUDIT), agreed, KEY)
     assert police.subject == shares[POLICE].subject
+
+
+def test_an_audits_theme_reaches_no_partner_in_any_message_of_the_audit() -> None:
+    """The theme is free text, not sealed ("Neglect - the Smith twins" is a theme): whichever
+    agencies take part, no message of the audit carries it, in its value or its headers. The
+    council tells the agencies the theme at the audit's meeting."""
+    every = [AuditAgency(p.value) for p in PARTNERS]
+    opened = PartnershipAuditOpened(
+        audit_id=AUDIT, opened_on=DAY, theme=THEME, cases=[CHILD], agencies=every
+    )
+    shares = shares_of(envelope(opened, AUDIT), opened, KEY)
+    assert sorted(m.agency for m in shares) == sorted(PARTNERS)
+    for stream_event, _, _ in EVERY_EVENT[:7]:  # and the rest of the audit's messages
+        shares += shares_of(envelope(stream_event, AUDIT), stream_event, KEY)
+    for m in shares:
+        assert "theme" not in m.facts, m.agency
+        sent = json.dumps(m.body()) + "".join(v.decode() for _, v in m.headers(NOW))
+        for planted in (THEME, "leak-theme", "Smith"):
+            assert planted not in sent, (m.agency, m.event_type)
+
+
+def test_an_audits_messages_are_audited_under_its_namespace_never_as_a_childs_id() -> None:
+    """The share audit and the access log record an audit's messages as
+    `partnership-audit:<audit id>`: an audit id may be a child's too ("C-000123" is valid for
+    both), and the child's subject access export and share history would list the audit."""
+    both = "C-000123"
+    recorded = [m for e, _, _ in EVERY_EVENT[:4] for m in shares_of(envelope(e, both), e, KEY)]
+    assert len(recorded) == 5  # the opening to police and health, the finding, two actions
+    for m in recorded:
+        assert m.child_id == f"{AUDIT_SUBJECTS}:{both}" != both, m.event_type
+        assert m.subject == pseudonym(KEY, m.agency, m.child_id)
+    # The child of the same id is still recorded as itself.
+    plan = ChildProtectionPlanStarted(
+        child_id=both,
+        plan_id="CP-1",
+        category=ChildProtectionCategory.NEGLECT,
+        start_date=DAY,
+        previous_plans=0,
+    )
+    child = shares_of(envelope(plan, both), plan, KEY)
+    assert child and {m.child_id for m in child} == {both}
+    # The longest audit id, namespaced, can be asked of GET /shares and GET /audit.
+    assert len(f"{AUDIT_SUBJECTS}:{'A' * 64}") <= SUBJECT_MAX
 
 
 def test_an_action_and_its_completion_carry_the_same_pseudonym_of_the_action() -> None:
@@ -370,9 +425,14 @@ def test_nothing_of_quality_assurance_but_the_audits_is_entitled_and_no_sealed_f
     for agency, entitled in ENTITLEMENTS.items():
         assert set(entitled) & quality == set(ADDRESSED), agency
     assert quality - set(ADDRESSED) <= set(NOT_SHARED)
-    assert set(SEALED) | {"cases", "auditor_id", "practitioner_id", "moderator_id", "owner_id"} <= (
-        set(NEVER_SHARED)
-    )
+    assert set(SEALED) | {
+        "cases",
+        "theme",
+        "auditor_id",
+        "practitioner_id",
+        "moderator_id",
+        "owner_id",
+    } <= set(NEVER_SHARED)
     # A pseudonymised id is never one sent as it is.
     assert not set(PSEUDONYMISED) & set(NEVER_SHARED)
     for agency in PARTNERS:

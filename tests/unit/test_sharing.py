@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from enum import Enum
+from typing import Annotated, get_args, get_origin
 from uuid import uuid4
 
 import pytest
@@ -51,6 +53,7 @@ from services.partner_feeds.sharing import (
     ENTITLEMENTS,
     NEVER_SHARED,
     NOT_SHARED,
+    PSEUDONYMISED,
     Precision,
     coarsened,
     shares_of,
@@ -128,6 +131,32 @@ def test_every_entitlement_names_real_fields_of_real_events() -> None:
         for event_type, fields in entitled.items():
             assert event_type in types, (agency, event_type)
             assert set(fields) <= set(types[event_type].model_fields), (agency, event_type)
+
+
+# What a field an agency receives may be: a code, never free text. A string must be held to a
+# pattern (a locality), or sent only as the agency's pseudonym (PSEUDONYMISED).
+CODES = (bool, int, date, Enum, type(None))
+
+
+def test_every_field_an_agency_receives_is_a_code_never_free_text() -> None:
+    """Free text (a theme, a title, a note) could name anyone, and no unit test could know it
+    does not: whatever the event, an agency is sent codes, numbers, dates and pseudonyms."""
+    types = domain_events().types()
+    free_text = []
+    for agency, entitled in ENTITLEMENTS.items():
+        for event_type, fields in entitled.items():
+            for f in fields:
+                info = types[event_type].model_fields[f]
+                kinds = get_args(info.annotation) or (info.annotation,)
+                for kind in kinds:
+                    if get_origin(kind) is Annotated:  # an optional date's bounds
+                        kind = get_args(kind)[0]
+                    patterned = any(getattr(m, "pattern", None) for m in info.metadata)
+                    if kind is str and (patterned or f in PSEUDONYMISED):
+                        continue
+                    if not (isinstance(kind, type) and issubclass(kind, CODES)):
+                        free_text.append(f"{agency.value} {event_type}.{f}: {kind}")
+    assert free_text == []
 
 
 def test_every_date_an_agency_receives_has_a_declared_precision_and_reason() -> None:

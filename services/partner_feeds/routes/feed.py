@@ -4,10 +4,11 @@ commit order from a cursor the agency keeps, long-polled or as server-sent event
 
 Only the agency's own `partner` users may read it (Permission.READ_FEED, and the agency in
 the path must be the token's: another's is 403). Every page served is in the access audit
-(shared/audit.py, `GET /audit`) with the children behind its messages: the share audit
-already says which agency was sent which message; this says who fetched it, when, and from
-which cursor (the request line), so a page can be named again. A council user reads none of
-it: the share audit answers the council's questions with the child's own id.
+(shared/audit.py, `GET /audit`) with the children behind its messages (a partnership audit's
+as `partnership-audit:<audit id>`, never a child's id): the share audit already says which
+agency was sent which message; this says who fetched it, when, and from which cursor (the
+request line), so a page can be named again. A council user reads none of it: the share
+audit answers the council's questions with the child's own id.
 """
 
 from __future__ import annotations

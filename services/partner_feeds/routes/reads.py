@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.partner_feeds.sharing import SUBJECT_MAX
 from shared.access import Permission, audit_read, requires
 from shared.api import Audit
 from shared.audit import query
@@ -23,7 +24,14 @@ async def audit(
     request: Request,
     response: Response,
     log: Audit,
-    child_id: Annotated[str | None, Query(max_length=64)] = None,
+    child_id: Annotated[
+        str | None,
+        Query(
+            max_length=SUBJECT_MAX,
+            description="A child's id, or `partnership-audit:<audit id>` for the reads of an"
+            " audit's messages on the HTTP feed.",
+        ),
+    ] = None,
     user_id: Annotated[str | None, Query(max_length=128)] = None,
     since: datetime | None = None,
     until: datetime | None = None,

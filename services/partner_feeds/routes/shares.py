@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.partner_feeds.sharing import SUBJECT_MAX
 from shared.access import Permission, audit_read, requires
 from shared.api import Pool
 from shared.envelope import Agency
@@ -23,7 +24,13 @@ async def shares(
     request: Request,
     response: Response,
     pool: Pool,
-    child_id: Annotated[str | None, Query(max_length=64)] = None,
+    child_id: Annotated[
+        str | None,
+        Query(
+            max_length=SUBJECT_MAX,
+            description="A child's id, or `partnership-audit:<audit id>` for an audit's shares.",
+        ),
+    ] = None,
     agency: Agency | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
