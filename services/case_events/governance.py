@@ -44,7 +44,24 @@ THIRD_PARTY = {
     "actor": "the practitioner or partner who recorded it",
     "notes": "free text: may name family members, carers or professionals",
     "address": "may be a carer's or a family member's address",
+    "quality text": "an audit's findings, an action's summary, a parent's comment, a review's "
+    "learning: free text that may name family members, carers or professionals",
+    "staff ids": "the auditor, moderator, practitioner or owner a quality record names",
 }
+# The fields of a quality record a reviewer decides on (THIRD_PARTY's last two).
+QUALITY_REVIEW = (
+    "findings",
+    "summary",
+    "comment",
+    "learning",
+    "auditor_id",
+    "moderator_id",
+    "practitioner_id",
+    "owner_id",
+)
+# Stores whose streams are never a child's own (a record's id is not a child's id, even when
+# it looks like one): only the events naming the child, and the streams they start, are its.
+NO_CHILD_STREAMS = ("quality",)
 
 
 def _jsonable(row: asyncpg.Record) -> dict[str, Any]:
@@ -74,11 +91,13 @@ async def _store_events(
             " actor::text AS actor, payload::text AS payload FROM events"
             # The child's own streams, events naming it, streams whose first event names it
             # (an evaluation's actions), and the opening of each audit that sampled it.
-            " WHERE stream_id = $1 OR payload->>'child_id' = $1 OR payload->'cases' ? $1"
+            " WHERE ((stream_id = $1 AND $2) OR payload->>'child_id' = $1"
+            " OR payload->'cases' ? $1"
             " OR stream_id IN (SELECT stream_id FROM events WHERE stream_version = 1"
-            "   AND payload->>'child_id' = $1)"
+            "   AND payload->>'child_id' = $1))"
             " ORDER BY recorded_at, stream_id, stream_version",
             child_id,
+            service not in NO_CHILD_STREAMS,
         )
         wrapped = None
         if service in OTHER_KEY_STORES:
@@ -87,7 +106,7 @@ async def _store_events(
             )
     finally:
         await conn.close()
-    events = [_jsonable(r) for r in rows]
+    events = [_sampled(_jsonable(r), child_id) for r in rows]
     if wrapped is not None and ring is not None:
         key = None
         if wrapped["wrapped_key"] is not None:
@@ -110,10 +129,22 @@ def _opened(key: bytes | None, child_id: str, payload: dict[str, Any]) -> dict[s
     return opened
 
 
-def _mark(event: dict[str, Any]) -> dict[str, Any]:
+def _sampled(event: dict[str, Any], child_id: str) -> dict[str, Any]:
+    """An audit that sampled the child names only the child here: the other children it
+    sampled are theirs, not this child's, to be given (how many there were stays)."""
+    cases = event["payload"].get("cases")
+    if not isinstance(cases, list):
+        return event
+    payload = {**event["payload"], "cases": [child_id], "other_cases_sampled": len(cases) - 1}
+    return {**event, "payload": payload}
+
+
+def _mark(service: str, event: dict[str, Any]) -> dict[str, Any]:
     review = ["actor"]
     if event["event_type"] == "PersonalDetailsRecorded":
         review += [f"payload.{f}" for f in ("notes", "address") if event["payload"].get(f)]
+    if service == "quality":
+        review += [f"payload.{f}" for f in QUALITY_REVIEW if event["payload"].get(f)]
     return {**event, "review": review}
 
 
@@ -154,7 +185,7 @@ async def subject_access_export(
         for event in events:
             if event["event_type"] == "PersonalDetailsRecorded":
                 event["payload"] = unseal_details(key, child_id, event["payload"])
-        held[service] = [_mark(e) for e in events]
+        held[service] = [_mark(service, e) for e in events]
     shares, reads = await _audits(settings, audit, child_id)
     erased = await vault.pool.fetchval(
         "SELECT erased_at FROM child_keys WHERE child_id = $1 AND wrapped_key IS NULL", child_id

@@ -401,7 +401,8 @@ async def record_quality_assurance(
     """The child's quality assurance through the quality service, with the marker in every
     free-text field (findings, action summaries, a finding for police, a parent's comment,
     learning, a surgery's decisions): the audit's id, and the values no partner may be sent
-    (the auditors', the practitioner's and the owners' ids, the records' ids)."""
+    (the auditors', the practitioner's and the owners' ids, the records' ids, the audit's
+    theme)."""
     suffix = uuid.uuid4().hex[:10]
     two_days_ago, yesterday, today = (
         (date.today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
@@ -411,6 +412,7 @@ async def record_quality_assurance(
         f"SW-{who}-{suffix}" for who in ("audit", "moderate", "practise", "own")
     )
     evaluation, audit, survey = f"EV-{suffix}", f"PA-{suffix}", f"SV-{suffix}"
+    theme = f"Missing children and exploitation {suffix}"
     incident, plan = f"SI-{suffix}", f"PLAN-{suffix}"
     text = f"{marker} said so"
     action = {"agreed_on": yesterday, "owner_id": owner, "due_on": due, "summary": text}
@@ -439,7 +441,7 @@ async def record_quality_assurance(
             {
                 "audit_id": audit,
                 "opened_on": two_days_ago,
-                "theme": "Missing children and exploitation",
+                "theme": theme,
                 "cases": [child],
                 "agencies": ["social_care", "police"],
             },
@@ -537,7 +539,7 @@ async def record_quality_assurance(
 
             await eventually(recorded, 60, 0.2, what=f"the quality service to record {path}")
     ids = [auditor, moderator, practitioner, owner, evaluation, audit, survey, incident, plan]
-    return audit, ids
+    return audit, [*ids, theme]  # the theme is free text, never sent
 
 
 async def audit_messages(
