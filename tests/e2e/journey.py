@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from contracts.topics import DOMAIN_TOPICS
 from tests.e2e.conftest import Platform
 from tests.infrastructure import MANAGER, auth, poll_until
 
@@ -60,12 +61,9 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     (the reference data as a manager), once every topic is consumed by the projections."""
     from datetime import date
 
-    from deploy.demo.county import load
+    from deploy.demo.county import PORTS, load
 
-    urls = {
-        s: getattr(platform, s).url
-        for s in ("case_events", "accommodation", "education", "escalations")
-    }
+    urls = {s: getattr(platform, s).url for s in PORTS}  # every service the county writes to
     await load(
         0,
         seed=seed,
@@ -90,7 +88,7 @@ async def consumed(platform: Platform) -> None:
         return answer
 
     async def published() -> bool:  # every event each service stored is on its topic
-        for service in ("case_events", "accommodation", "education", "escalations"):
+        for service in (t.owner for t in DOMAIN_TOPICS):
             relay = (await health(getattr(platform, f"{service}_worker").url))["checks"]["relay"]
             if relay["events_behind"]:
                 return False

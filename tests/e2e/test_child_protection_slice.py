@@ -7,6 +7,7 @@ import uuid
 import httpx
 import pytest
 
+from contracts.topics import domain_topic_names
 from tests.e2e.conftest import Platform
 from tests.infrastructure import MANAGER, OPERATIONS, auth, poll_until
 
@@ -131,10 +132,7 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
     lag = httpx.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
-    assert set(lag) == {
-        f"{platform.namespace}{t}"
-        for t in ("case-events", "accommodation-events", "education-events", "escalation-events")
-    }
+    assert set(lag) == {f"{platform.namespace}{t}" for t in domain_topic_names()}
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text
     assert "csp_projection_offset_lag" in runner_metrics
