@@ -166,10 +166,6 @@ class PartnershipAuditOpenedV1Facts(BaseModel):
     """
     The date, to the month, as 2026-03.
     """
-    theme: str = Field(..., max_length=200, min_length=1, title="Theme")
-    """
-    Not personal: the theme.
-    """
 
 
 class PartnershipAuditOpenedV1(BaseModel):
