@@ -6,18 +6,34 @@ by the real API; a rebuild from offset 0 answers the same."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from contracts.quality import events as q
-from contracts.quality.codes import Answer, Direction, EvaluatedPlan, Grade, Respondent
+from contracts.quality.codes import (
+    ActionOf,
+    Answer,
+    Direction,
+    EvaluatedPlan,
+    Grade,
+    Respondent,
+    ReviewDecision,
+    ServiceArea,
+)
+from services.projections.boards.answering import compute
+from services.projections.boards.assurance.records import Period
+from services.projections.builds import reading
 from services.projections.registry import rebuild
 from shared.settings import Settings
-from tests.infrastructure import MANAGER, Infrastructure
-from tests.integration.test_boards import board, boards_running
+from tests.conftest import ARTIFACTS
+from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess
+from tests.integration.test_boards import KEPT_WINDOW, board, boards_running
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
@@ -106,7 +122,103 @@ def quality_events() -> Log:
             direction=Direction.HIGHER_IS_BETTER,
         ),
     )
+    _the_rest_of_the_lifecycles(log)
     return log
+
+
+def _action(
+    action_id: str, of: ActionOf, agreed: date, due: date, **more: Any
+) -> q.QualityActionAgreed:
+    return q.QualityActionAgreed(
+        action_id=action_id, agreed_on=agreed, owner_id="QA-1", due_on=due, of=of, **more
+    )
+
+
+def _done(action_id: str, of: ActionOf, day: date) -> q.QualityActionCompleted:
+    return q.QualityActionCompleted(action_id=action_id, of=of, completed_on=day)
+
+
+def _the_rest_of_the_lifecycles(log: Log) -> None:
+    """What the rebuild must give back as the live boards had it: a serious incident through
+    its whole lifecycle and one awaiting its rapid review; the plan's actions, two completed
+    one after the other (one batch), and its measure's target set again; an evaluation's
+    action completed between two days asked; a survey opening after the days asked."""
+    si = ActionOf.SERIOUS_INCIDENT
+    log.add(
+        TOPIC,
+        "SI-1",
+        q.SeriousIncidentNotified(
+            incident_id="SI-1",
+            child_id="CH-900",
+            aware_on=date(2020, 6, 1),  # Monday: notify by 8 June, rapid review by 22 June
+            notified_on=date(2020, 6, 5),
+            locality="North",
+            notification_due=date(2020, 6, 8),
+            working_days_to_notify=4,
+        ),
+        q.RapidReviewCompleted(
+            completed_on=date(2020, 6, 19),
+            decision=ReviewDecision.LOCAL_REVIEW,
+            due=date(2020, 6, 22),
+            working_days=14,
+        ),
+        q.PracticeReviewCommissioned(
+            commissioned_on=date(2020, 6, 25), decision=ReviewDecision.LOCAL_REVIEW
+        ),
+        q.LearningPointRecorded(learning_id="L1", recorded_on=date(2020, 7, 1)),
+        _action("A1", si, date(2020, 7, 1), date(2020, 7, 10)),
+        q.PracticeReviewPublished(published_on=date(2020, 7, 20)),
+        _done("A1", si, date(2020, 7, 20)),
+    )
+    log.add(
+        TOPIC,
+        "SI-2",
+        q.SeriousIncidentNotified(
+            incident_id="SI-2",
+            child_id="CH-901",
+            aware_on=date(2020, 7, 1),  # Wednesday: notify by 8 July, rapid review by 22 July
+            notified_on=date(2020, 7, 10),
+            locality="South",
+            notification_due=date(2020, 7, 8),
+            working_days_to_notify=7,
+        ),
+    )
+    plan = ActionOf.IMPROVEMENT_PLAN
+    log.add(
+        TOPIC,
+        "PLAN",
+        _action("PA1", plan, date(2020, 6, 1), date(2020, 6, 30), priority_id="P1"),
+        _action("PA2", plan, date(2020, 6, 1), date(2020, 7, 31), priority_id="P1"),
+        _action("PA3", plan, date(2020, 6, 1), date(2020, 6, 15), priority_id="P1"),
+        _done("PA1", plan, date(2020, 7, 10)),
+        _done("PA2", plan, date(2020, 7, 10)),
+        q.ImprovementMeasureSet(
+            measure_id="M1",
+            priority_id="P1",
+            set_on=date(2020, 7, 20),
+            measure=q.FigureRef(board="practice-evaluations", figure="good_or_better"),
+            target=60,
+            direction=Direction.HIGHER_IS_BETTER,
+        ),
+    )
+    evaluation = ActionOf.PRACTICE_EVALUATION
+    log.add(
+        TOPIC,
+        "EV-00",
+        _action("EA1", evaluation, date(2020, 7, 1), date(2020, 7, 10)),
+        _done("EA1", evaluation, date(2020, 7, 20)),
+    )
+    log.add(
+        TOPIC,
+        "LATER",
+        q.FeedbackSurveyLaunched(
+            survey_id="LATER",
+            title="Opening in August",
+            opens_on=date(2020, 8, 1),
+            closes_on=date(2020, 9, 30),
+            questions=[q.Question(question_id="heard", text="heard")],
+        ),
+    )
 
 
 def _responses(
@@ -134,6 +246,7 @@ def _responses(
                 respondent=Respondent.PARENT,
                 answers=answers,
                 locality=LOCALITIES[i % 3],
+                service=ServiceArea.CHILD_PROTECTION if prefix == "A" and i % 2 else None,
             ),
         )
 
@@ -208,7 +321,7 @@ def test_the_improvement_plan_reads_its_measure_from_the_board(stack: tuple[str,
     )
     measure = next(f for f in response.json()["figures"] if f["key"] == "measure.M1")
     assert (measure["count"], measure["denominator"], measure["percentage"]) == (15, 45, 33.33)
-    assert (measure["target"], measure["on_target"]) == (50, False)
+    assert (measure["target"], measure["on_target"]) == (60, False)  # set again on 20 July
     # The partnership view reads the board's partnership figure: hidden there, hidden here.
     shared = MANAGER.get(f"{url}/boards/improvement-plan", params={"as_at": "2020-07-31"}).json()
     source = MANAGER.get(
@@ -226,18 +339,171 @@ def test_the_improvement_plan_reads_its_measure_from_the_board(stack: tuple[str,
     assert any(line.startswith("improvement-plan,2020-07-31,,council,measure.M1") for line in csv)
 
 
+def by_key(figures: dict[tuple[str, str | None], Any]) -> dict[str, Any]:
+    """The figures by key alone (boards with one figure of each key)."""
+    return {key: value for (key, _), value in figures.items()}
+
+
+# What the boards must give as at the days asked (worked out by hand from the events above).
+EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
+    ("serious-incidents", "2020-07-15"): {
+        "notified": (2, None, None),
+        "notified_in_5_working_days": (1, 2, 50.0),  # SI-2 notified on its seventh
+        "rapid_reviews": (1, None, None),
+        "rapid_reviews_in_15_working_days": (1, 1, 100.0),
+        "decision.local_review": (1, 1, 100.0),
+        "rapid_reviews_awaited": (1, None, None),
+        "rapid_reviews_overdue": (0, 1, 0.0),  # SI-2's is due on 22 July
+        "reviews_open": (1, None, None),  # commissioned 25 June, published 20 July
+        "reviews_published": (0, None, None),
+        "learning_points": (1, None, None),
+        "learning_actions_open": (1, None, None),  # completed on 20 July
+        "learning_actions_overdue": (1, 1, 100.0),
+    },
+    ("serious-incidents", "2020-07-31"): {
+        "notified": (2, None, None),
+        "notified_in_5_working_days": (1, 2, 50.0),
+        "rapid_reviews_awaited": (1, None, None),
+        "rapid_reviews_overdue": (1, 1, 100.0),
+        "reviews_open": (0, None, None),
+        "reviews_published": (1, None, None),
+        "learning_points": (1, None, None),
+        "learning_actions_open": (0, None, None),
+        "learning_actions_overdue": (0, 0, None),
+    },
+    ("practice-evaluations", "2020-07-15"): {
+        "actions_open": (1, None, None),
+        "actions_overdue": (1, 1, 100.0),
+    },
+    ("practice-evaluations", "2020-07-31"): {
+        "actions_open": (0, None, None),
+        "moderated": (9, None, None),
+        "moderation_agreed": (8, 9, 88.89),
+    },
+    ("improvement-plan", "2020-07-05"): {
+        "measure.M1": (5, 10, 50.0),  # days 1 to 5: ten evaluations, five good
+        "measures_on_target": (1, 1, 100.0),  # at least 50% until 20 July
+        "actions_open": (3, None, None),  # PA1 and PA2 completed on 10 July
+        "actions_overdue": (2, 3, 66.67),
+    },
+    ("improvement-plan", "2020-07-31"): {
+        "measure.M1": (15, 45, 33.33),
+        "measures_on_target": (0, 1, 0.0),  # at least 60% from 20 July
+        "actions_open": (1, None, None),
+        "actions_overdue": (1, 1, 100.0),
+    },
+}
+
+
+def test_the_lifecycles_as_at_each_day(stack: tuple[str, Settings]) -> None:
+    url, _ = stack
+    for (name, day), expected in EXPECTED.items():
+        got = by_key(board(url, name, as_at=day))
+        assert {k: got[k] for k in expected} == expected, (name, day)
+    targets = {
+        day: next(
+            f
+            for f in MANAGER.get(
+                f"{url}/boards/improvement-plan", params={"as_at": day, "view": "council"}
+            ).json()["figures"]
+            if f["key"] == "measure.M1"
+        )
+        for day in ("2020-07-05", "2020-07-31")
+    }
+    assert (targets["2020-07-05"]["target"], targets["2020-07-05"]["on_target"]) == (50, True)
+    assert (targets["2020-07-31"]["target"], targets["2020-07-31"]["on_target"]) == (60, False)
+
+
+def test_feedback_by_service_and_no_survey_opening_after_the_day(
+    stack: tuple[str, Settings],
+) -> None:
+    url, settings = stack
+    figures = feedback(url)
+    # April to July: the odd responses were about child protection, the others name none.
+    assert figures[("by_service.CP.PARENTS.informed.yes", PERIOD)] == (8, 10, 80.0)
+    assert figures[("by_service.not_recorded.PARENTS.informed.yes", PERIOD)] == (9, 11, 81.82)
+    # In 2019-20 none named a service: all of them are not recorded.
+    assert figures[("by_service.CP.PARENTS.informed.answered", COMPARED)] == (0, None, None)
+    assert figures[("by_service.not_recorded.PARENTS.informed.answered", COMPARED)][0] == 110
+    assert not any("LATER" in k for k, _ in figures)  # opens on 1 August
+    # A period compared with may not end after the day asked...
+    response = MANAGER.get(
+        f"{url}/boards/feedback",
+        params={"as_at": "2020-07-31", "since": "2020-04-01", "compare_until": "2020-08-31"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "compare_until"]
+    # ...and read directly, it ends on the day: August's survey is not on the board.
+    board_ = asyncio.run(_feedback_compared_into_august(settings))
+    assert {f.period for f in board_.figures} == {
+        "2020-06-01/2020-07-31",
+        "2020-04-01/2020-07-31",
+    }
+    assert not any("LATER" in f.key for f in board_.figures)
+
+
+async def _feedback_compared_into_august(settings: Settings) -> Any:
+    pool = await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=1)
+    try:
+        async with reading(pool) as conn:
+            return await compute(
+                conn,
+                "feedback",
+                date(2020, 7, 31),
+                None,
+                date(2020, 4, 1),
+                compare=Period(date(2020, 6, 10), date(2020, 8, 31)),
+            )
+    finally:
+        await pool.close()
+
+
+def test_partnership_requests_for_the_plan_do_not_exhaust_a_small_pool(
+    infra: Infrastructure, stack: tuple[str, Settings]
+) -> None:
+    """The partnership view of the plan reads other boards, each on a connection of its own:
+    with a pool of two, ten requests at once all answer (holding one connection while taking
+    another, two requests would take both and wait on each other for ever)."""
+    _, settings = stack
+    env = infra.env(
+        settings.namespace, CSP_BOARD_DAYS_KEPT=str(KEPT_WINDOW), CSP_POSTGRES_POOL_MAX="2"
+    )
+    api = ServiceProcess("services.projections", "api", env, ARTIFACTS / "logs" / "small-pool")
+    try:
+        api.start().wait_healthy()
+        deadline = time.monotonic() + 60
+
+        def ask(day: str) -> int:
+            left = max(1.0, deadline - time.monotonic())
+            return MANAGER.get(
+                f"{api.url}/boards/improvement-plan", params={"as_at": day}, timeout=left
+            ).status_code
+
+        days = [f"2020-07-{d:02d}" for d in range(21, 31)]
+        with ThreadPoolExecutor(len(days)) as pool:
+            assert list(pool.map(ask, days)) == [200] * len(days)
+    finally:
+        api.stop()
+
+
 def test_a_rebuild_answers_as_the_live_boards_did(stack: tuple[str, Settings]) -> None:
     url, settings = stack
     asked = {
-        "practice-evaluations": {"as_at": "2020-07-31", "since": "2020-07-01"},
-        "feedback": {
-            "as_at": "2020-07-31",
-            "since": "2020-04-01",
-            "compare_since": "2019-04-01",
-        },
-        "serious-incidents": {"as_at": "2020-07-31"},
-        "improvement-plan": {"as_at": "2020-07-31"},
+        ("practice-evaluations", "2020-07-31"): {"since": "2020-07-01"},
+        ("feedback", "2020-07-31"): {"since": "2020-04-01", "compare_since": "2019-04-01"},
+        **{key: {} for key in EXPECTED},
     }
-    live = {name: board(url, name, **params) for name, params in asked.items()}
+
+    def answers() -> dict[tuple[str, str], Any]:
+        return {
+            (name, day): board(url, name, as_at=day, **params)
+            for (name, day), params in asked.items()
+        }
+
+    live = answers()
     asyncio.run(rebuild(settings, progress=False))
-    assert {name: board(url, name, **params) for name, params in asked.items()} == live
+    rebuilt = answers()
+    assert rebuilt == live
+    for (name, day), expected in EXPECTED.items():
+        got = by_key(rebuilt[(name, day)])
+        assert {k: got[k] for k in expected} == expected, (name, day)

@@ -21,6 +21,8 @@ from services.projections.boards import casework as cw
 from services.projections.boards import definitions as d
 from services.projections.boards import disclosure
 from services.projections.boards import oversight as ov
+from services.projections.boards.assurance.figures import comparison_before, feedback, whole_months
+from services.projections.boards.assurance.records import Answer, Question
 from services.projections.boards.model import Board, Child, Happened, suppress
 
 THRESHOLD = 5
@@ -62,6 +64,7 @@ ADDITIVE = {
     "pre-proceedings": ("concluded", "weeks."),
     "housing": ("",),
     "education-support": ("neet_panel_reviews", "summer_school"),
+    "feedback": ("",),  # every count is of responses, each on its day
 }
 
 
@@ -777,3 +780,62 @@ def test_a_cut_within_a_cut_does_not_publish_a_small_difference() -> None:
     few = _plans(3, 9, as_at)
     shown = _shown(disclosure.partnership(d.timeliness, (few,), as_at, ["Exeter"], THRESHOLD))
     assert shown[inner].suppressed and shown[key].count == 12
+
+
+# -- feedback: two periods side by side, the one compared with asked for freely -----------------
+
+FEEDBACK_MONTHS = [date(2023, 11, 1), date(2023, 12, 1), *d.months_between(START, END)]
+ANSWERS = st.sampled_from(["yes", "partly", "no", "not_answered"])
+
+
+@st.composite
+def feedback_county(draw: st.DrawFn) -> list[Answer]:
+    """Responses to a question from November to March in three localities, from parents and
+    children, about a service or none: in each month and locality none, a few or enough."""
+    answers: list[Answer] = []
+    for place in PLACES:
+        for month in FEEDBACK_MONTHS:
+            for _ in range(draw(st.sampled_from([0, 0, 1, 2, 6, 9]))):
+                day = month + timedelta(days=draw(st.integers(0, 27)))
+                who = draw(st.sampled_from(["parent", "child"]))
+                service = draw(st.sampled_from([None, "CP", "CP", "CIN"]))
+                answers.append(
+                    Answer("S", f"R-{len(answers)}", "Q1", who, day, draw(ANSWERS), place, service)
+                )
+    return answers
+
+
+# (as_at, since, the period compared with as asked: start and end, or None for the default)
+FEEDBACK_ASKED: list[tuple[date, date, tuple[date, date] | None]] = [
+    (date(2024, 3, 2), date(2024, 3, 1), (date(2023, 11, 1), date(2023, 12, 31))),
+    (date(2024, 3, 2), date(2024, 3, 1), (date(2023, 11, 1), date(2024, 1, 31))),
+    (date(2024, 3, 2), date(2024, 3, 1), (date(2023, 12, 5), date(2024, 1, 20))),
+    (date(2024, 3, 2), date(2024, 3, 1), (date(2024, 2, 1), date(2024, 3, 2))),
+    (date(2024, 3, 1), date(2024, 3, 1), None),
+    (date(2024, 3, 2), date(2024, 3, 1), None),
+    (date(2024, 3, 31), date(2024, 3, 1), None),
+    # each month alone as the period: what it hides is the attacker's target
+    (date(2023, 12, 31), date(2023, 12, 1), None),
+    (date(2024, 1, 31), date(2024, 1, 1), None),
+    (date(2024, 2, 29), date(2024, 2, 1), None),
+]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(answers=feedback_county())
+def test_no_suppressed_feedback_comes_back_from_the_periods_compared_with(
+    answers: list[Answer],
+) -> None:
+    """The attacker reads the feedback board on consecutive days, against periods compared
+    with that differ by a month (or, asked for by the day, would differ by days): every count
+    is a count of responses, the sum of its days."""
+    attacker = Attacker()
+    questions = [Question("S", "Q1", "Informed")]
+    for as_at, since, asked in FEEDBACK_ASKED:
+        compare = comparison_before(since, as_at) if asked is None else whole_months(*asked, as_at)
+        given = (answers, questions, compare)
+        published = disclosure.partnership(feedback, given, as_at, PLACES, THRESHOLD, since)
+        attacker.read(published, disclosure.by_locality(feedback, given, as_at, PLACES, since))
+    attacker.arithmetic()
+    attacker.check_equations_hold()
+    assert not attacker.derived()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, cast
+
+import pytest
+from fastapi import HTTPException
 
 from contracts.quality import events as q
 from services.projections.assurance.projection import Assurance
@@ -14,6 +17,7 @@ from services.projections.boards.assurance.figures import (
     improvement_plan,
     practice_evaluations,
     serious_incidents,
+    whole_months,
 )
 from services.projections.boards.assurance.records import (
     Action,
@@ -27,6 +31,7 @@ from services.projections.boards.assurance.records import (
 from services.projections.boards.facts import board_changes
 from services.projections.boards.model import Board, Figure, figure
 from services.projections.chronology.projection import Chronology
+from services.projections.routes.boards import compared_period
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, make_envelopes
 
@@ -354,3 +359,156 @@ def test_feedback_in_the_partnership_view_hides_a_small_answer_and_what_gives_it
     assert county[("S1.Q1.yes", period)].suppressed  # 10 - 1 would give it back
     assert county[("by.carer.S1.Q1.answered", period)].suppressed
     assert all(f.suppressed or not f.count for f in sheet["South"].figures)
+
+
+# -- the period compared with, in the partnership view (the review's scenarios) ---------------
+
+PLACES = ["North", "South"]
+Q1 = [Question("FS", "Q1", "Did you understand?")]
+
+
+def _answers(first: date, days: int, who: str, value: str, tag: str) -> list[Answer]:
+    return [
+        Answer("FS", f"{loc}-{tag}{i}", "Q1", who, first + timedelta(days=i), value, loc)
+        for loc in PLACES
+        for i in range(days)
+    ]
+
+
+def compared_in_north(
+    answers: list[Answer], compare: Period, as_at: date = D, since: date = JULY
+) -> dict[str, tuple[int | None, bool]]:
+    """North's figures over the period compared with, in the partnership view."""
+    sheet = disclosure.partnership(feedback, (answers, Q1, compare), as_at, PLACES, 5, since)
+    return {
+        f.key: (f.count, f.suppressed) for f in sheet["North"].figures if f.period == compare.name
+    }
+
+
+def told_apart(
+    one: dict[str, tuple[int | None, bool]], other: dict[str, tuple[int | None, bool]]
+) -> dict[str, int]:
+    """The figures published in both whose difference is a small number (1 to 4)."""
+    found = {}
+    for key in one.keys() & other.keys():
+        a, b = one[key][0], other[key][0]
+        if a is not None and b is not None and 0 < abs(a - b) < 5:
+            found[key] = abs(a - b)
+    return found
+
+
+def test_a_month_hidden_on_its_own_board_is_hidden_in_the_period_compared_with() -> None:
+    # North's only response of April: one young person's "no". Compared with March, then with
+    # March and April, the difference would be that one response.
+    answers = _answers(date(2020, 3, 1), 20, "parent", "yes", "Y")
+    answers += _answers(date(2020, 3, 1), 20, "child", "no", "N")
+    answers += _answers(JULY, 20, "parent", "yes", "C")
+    answers.append(Answer("FS", "R-X", "Q1", "child", date(2020, 4, 15), "no", "North"))
+    march = compared_in_north(answers, Period(date(2020, 3, 1), date(2020, 3, 31)))
+    to_april = compared_in_north(answers, Period(date(2020, 3, 1), date(2020, 4, 30)))
+    assert march["responses"] == (40, False)
+    assert to_april["responses"] == (None, True)
+    assert to_april["by.child.FS.Q1.no"] == (None, True)
+    assert told_apart(march, to_april) == {}
+
+
+def test_a_period_compared_with_ending_a_day_later_tells_nothing() -> None:
+    # The one young person in North answering on 15 May: a period to the 14th, then to the
+    # 15th, would differ by that answer alone.
+    answers = _answers(date(2020, 4, 1), 20, "parent", "yes", "Y")
+    answers += _answers(date(2020, 4, 1), 20, "child", "no", "N")
+    answers += _answers(JULY, 20, "parent", "yes", "C")
+    answers.append(Answer("FS", "R-X", "Q1", "child", date(2020, 5, 15), "no", "North"))
+    to_14 = compared_in_north(answers, Period(date(2020, 4, 1), date(2020, 5, 14)))
+    to_15 = compared_in_north(answers, Period(date(2020, 4, 1), date(2020, 5, 15)))
+    assert to_14["responses"] == (40, False)
+    assert told_apart(to_14, to_15) == {}
+    # As the API asks it: whole months, the same period whichever day it ends on.
+    assert whole_months(date(2020, 4, 9), date(2020, 5, 14), D) == whole_months(
+        date(2020, 4, 1), date(2020, 5, 15), D
+    )
+
+
+def test_the_default_comparison_does_not_move_with_the_day_asked() -> None:
+    # North's young person answering on 31 May: a comparison of "the same number of days"
+    # took it in as at 31 July and not as at 30 July.
+    answers = _answers(date(2020, 6, 1), 20, "parent", "yes", "Y")
+    answers += _answers(date(2020, 6, 1), 20, "child", "no", "N")
+    answers += _answers(JULY, 20, "parent", "yes", "C")
+    answers.append(Answer("FS", "R-X", "Q1", "child", date(2020, 5, 31), "no", "North"))
+    seen = []
+    for as_at in (date(2020, 7, 30), D):
+        compare = comparison_before(JULY, as_at)
+        assert compare == Period(date(2020, 6, 1), date(2020, 6, 30))
+        seen.append(compared_in_north(answers, compare, as_at))
+    assert seen[0]["responses"] == (40, False)
+    assert told_apart(*seen) == {}
+
+
+def test_the_period_compared_with_is_asked_for_in_whole_months_to_the_day_at_the_latest() -> None:
+    april = date(2020, 4, 1)
+    # Both ends rounded out to whole months; the end no later than the day asked.
+    assert compared_period(date(2019, 4, 9), date(2020, 3, 3), april, D) == Period(
+        date(2019, 4, 1), date(2020, 3, 31)
+    )
+    assert compared_period(date(2020, 6, 2), date(2020, 7, 20), april, D - timedelta(days=1)) == (
+        Period(date(2020, 6, 1), date(2020, 7, 30))
+    )
+    # Only a start: to the last day before the period's month; only an end: as many months.
+    assert compared_period(date(2019, 4, 15), None, april, D) == Period(
+        date(2019, 4, 1), date(2020, 3, 31)
+    )
+    assert compared_period(None, date(2020, 1, 10), april, D) == Period(
+        date(2019, 10, 1), date(2020, 1, 31)
+    )
+    assert compared_period(None, None, april, D) is None
+    assert comparison_before(date(2020, 4, 20), D) == Period(date(2019, 12, 1), date(2020, 3, 31))
+    for start, end, named in (
+        (None, date(2020, 8, 1), "compare_until"),
+        (date(2020, 8, 1), None, "compare_since"),
+        (date(2020, 3, 1), date(2020, 2, 1), "compare_until"),
+    ):
+        with pytest.raises(HTTPException) as refused:
+            compared_period(start, end, april, D)
+        assert refused.value.status_code == 422
+        [problem] = cast(list[dict[str, Any]], refused.value.detail)
+        assert problem["loc"] == ["query", named]
+
+
+def test_feedback_by_service_shares_yes_over_those_who_answered() -> None:
+    def said(n: int, value: str, service: str | None) -> Answer:
+        return Answer("S1", f"R-{n}", "Q1", "parent", JULY, value, "North", service)
+
+    answers = [said(n, "yes", "CP") for n in range(6)] + [said(6, "no", "CP")]
+    answers += [said(7, "not_answered", "CP"), said(8, "partly", "CIN"), said(9, "yes", None)]
+    questions = [Question("S1", "Q1", "Kept informed")]
+    got = figures(feedback(answers, questions, None, D, None, JULY))
+    period = "2020-07-01/2020-07-31"
+    assert got[("by_service.CP.S1.Q1.answered", period)] == (7, None)
+    assert got[("by_service.CP.S1.Q1.yes", period)] == (6, 7)
+    assert got[("by_service.CIN.S1.Q1.partly", period)] == (1, 1)
+    assert got[("by_service.not_recorded.S1.Q1.yes", period)] == (1, 1)  # adds up to the total
+    assert not any(k.startswith("by_service.CLA") for k, _ in got)  # no response about it
+    assert all(p == period for _, p in got)  # no period compared with: the month alone
+    # Without any service named, no breakdown by service.
+    plain = [said(n, "yes", None) for n in range(3)]
+    assert not any(
+        k.startswith("by_service.")
+        for k, _ in figures(feedback(plain, questions, None, D, None, JULY))
+    )
+    # The partnership view: the one answer about CIN is hidden, and so is the other small
+    # part of the question's total (CIN's alone would be the total less the rest).
+    sheet = disclosure.partnership(
+        feedback,
+        (answers, questions, Period(date(2020, 6, 1), date(2020, 6, 30))),
+        D,
+        ["North"],
+        5,
+        JULY,
+    )
+    north = {(f.key, f.period): f for f in sheet["North"].figures}
+    assert north[("by_service.CIN.S1.Q1.answered", period)].suppressed
+    assert north[("by_service.not_recorded.S1.Q1.answered", period)].suppressed
+    assert north[("by_service.CP.S1.Q1.answered", period)].count == 7
+    # 9 = 7 + two hidden ones: neither can be told from the other.
+    assert north[("S1.Q1.answered", period)].count == 9

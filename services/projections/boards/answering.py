@@ -10,7 +10,13 @@ import asyncpg
 
 from services.projections.boards import disclosure
 from services.projections.boards.assurance.records import Period
-from services.projections.boards.declarations import DECLARED, Asked, BoardDeclaration
+from services.projections.boards.declarations import (
+    DECLARED,
+    Asked,
+    BoardDeclaration,
+    plan_as_at,
+    readings_of,
+)
 from services.projections.boards.kept import has_totals, keep, kept_board
 from services.projections.boards.model import Board, shared_only
 from services.projections.builds import reading
@@ -68,16 +74,20 @@ async def partnership_board(
     numbers are suppressed as any board's."""
     declared = DECLARED[board]
     if declared.reads_boards:
+        # The plan in a short read of its own, the connection given back before any board is
+        # read: each board read takes a connection of the pool, and one held meanwhile would
+        # let a few concurrent requests take them all and wait on each other for ever.
+        async with reading(pool) as conn:
+            plan = await plan_as_at(conn, as_at)
 
         async def read_board(name: str) -> Board:
             return await partnership_board(
                 pool, name, as_at, locality, today=today, window=window, threshold=threshold
             )
 
+        readings = await readings_of(plan.measures, read_board)
         start = (since or year_before(as_at)).replace(day=1)
-        asked = Asked(as_at, locality, start, dates, compare, read_board)
-        async with reading(pool) as conn:
-            own = await declared.reads(conn, declared.figures, asked)
+        own = plan.board(declared.figures, readings, Asked(as_at, locality, start, dates, compare))
         return disclosure.protect({locality: shared_only(own)}, threshold)[locality]
     if declared.kept_as_totals:
         sheet = await _kept_sheet(pool, board, as_at, locality)

@@ -16,7 +16,7 @@ import asyncpg
 from services.projections.boards import casework, definitions, oversight
 from services.projections.boards.assurance import figures as assurance
 from services.projections.boards.assurance import queries as recorded
-from services.projections.boards.assurance.records import Period
+from services.projections.boards.assurance.records import Action, Measure, Period
 from services.projections.boards.model import Board, Child, Figure
 from services.projections.boards.queries import happened, snapshot
 from shared.calendar import add_months, month_end, months_between
@@ -28,16 +28,13 @@ DOCS = "docs/boards.md"
 class Asked:
     """What a board is asked for: the day, the locality, and the start of the period that
     counts over time and trends cover (`dates`: the attendance board's days, if chosen;
-    `compare`: the period the feedback board compares with, if chosen; `read_board`: how a
-    board reading other boards reads them, if not as the council view from the same read
-    model: the partnership view reads each in the partnership view)."""
+    `compare`: the period the feedback board compares with, if chosen)."""
 
     as_at: date
     locality: str | None
     since: date
     dates: list[date] | None = None
     compare: Period | None = None
-    read_board: Callable[[str], Awaitable[Board]] | None = None
 
 
 Figures = Callable[..., Board]
@@ -53,7 +50,7 @@ class BoardDeclaration:
     kept_as_totals: bool = False
     person_level: bool = False
     headline: str = ""  # the figure the dashboard leads with (default: the first)
-    reads_boards: bool = False  # its figures are other boards' (`Asked.read_board`)
+    reads_boards: bool = False  # its figures are other boards' (`plan_as_at`, `readings_of`)
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
@@ -226,14 +223,16 @@ async def evaluations_and_actions(
 
 
 async def answers_of_two_periods(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
-    """The answers of the period and of the one it is compared with (asked for, else the
-    same length just before), and the questions of the surveys running in either."""
+    """The answers of the period and of the one it is compared with (asked for, else as many
+    whole months just before; in whole months, to the day asked at the latest), and the
+    questions of the surveys running in either that had opened by the day."""
     as_at, since = asked.as_at, asked.since
-    compare = asked.compare or assurance.comparison_before(since, as_at)
-    start, end = min(compare.start, since), max(compare.end, as_at)
+    asked_for = asked.compare or assurance.comparison_before(since, as_at)
+    compare = assurance.whole_months(asked_for.start, asked_for.end, as_at)
+    start = min(compare.start, since)
     return figures(
-        await recorded.answers(conn, start, end, asked.locality),
-        await recorded.questions(conn, start, end),
+        await recorded.answers(conn, start, as_at, asked.locality),
+        await recorded.questions(conn, start, as_at),
         compare,
         as_at,
         asked.locality,
@@ -254,34 +253,63 @@ async def incidents_and_learning_actions(
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The improvement plan as at a day: its measures (each with the latest target set by
+    then) and its actions (the county's)."""
+
+    measures: list[Measure]
+    actions: list[Action]
+
+    def board(
+        self, figures: Figures, readings: dict[tuple[str, str], Figure | None], asked: Asked
+    ) -> Board:
+        return figures(self.measures, readings, self.actions, asked.as_at, asked.locality)
+
+
+async def plan_as_at(conn: asyncpg.Connection, as_at: date) -> Plan:
+    return Plan(
+        await recorded.measures(conn, as_at),
+        await recorded.actions(conn, "improvement_plan", as_at, None),
+    )
+
+
+async def readings_of(
+    measures: list[Measure], read_board: Callable[[str], Awaitable[Board]]
+) -> dict[tuple[str, str], Figure | None]:
+    """Each measure's figure, from its board as `read_board` reads it: the board's last
+    figure of that key (over its default period where it has one). Each board is read once;
+    an unknown board, or one of measures itself, reads nothing."""
+    boards: dict[str, Board] = {}
+    readings: dict[tuple[str, str], Figure | None] = {}
+    for m in measures:
+        declared = DECLARED.get(m.board)
+        if declared is None or declared.reads_boards:
+            continue
+        if m.board not in boards:
+            boards[m.board] = await read_board(m.board)
+        found = [f for f in boards[m.board].figures if f.key == m.figure]
+        readings[(m.board, m.figure)] = found[-1] if found else None
+    return readings
+
+
 async def measures_read_from_the_boards(
     conn: asyncpg.Connection, figures: Figures, asked: Asked
 ) -> Board:
     """Each measure as at the day, with its figure read from its board as at the day and for
-    the locality asked (the board's last figure of that key: over its default period where it
-    has one), and the plan's actions (the county's, whatever the locality)."""
+    the locality asked, from the same read model on the same connection (the council view;
+    the partnership view reads the plan, lets the connection go, then reads each board in its
+    partnership view: `answering.partnership_board`), and the plan's actions (the county's,
+    whatever the locality)."""
     as_at, locality = asked.as_at, asked.locality
-    measures = await recorded.measures(conn, as_at)
-    readings: dict[tuple[str, str], Figure | None] = {}
-    for m in measures:
-        ref = (m.board, m.figure)
-        declared = DECLARED.get(m.board)
-        if ref in readings or declared is None or declared.reads_boards:
-            continue  # read once; an unknown board, or one of measures itself, reads nothing
-        if asked.read_board is not None:
-            board = await asked.read_board(m.board)
-        else:
-            year = add_months(as_at.replace(day=1), -11)
-            board = await declared.reads(conn, declared.figures, Asked(as_at, locality, year))
-        found = [f for f in board.figures if f.key == m.figure]
-        readings[ref] = found[-1] if found else None
-    return figures(
-        measures,
-        readings,
-        await recorded.actions(conn, "improvement_plan", as_at, None),
-        as_at,
-        locality,
-    )
+    plan = await plan_as_at(conn, as_at)
+
+    async def read_board(name: str) -> Board:
+        declared = DECLARED[name]
+        year = add_months(as_at.replace(day=1), -11)
+        return await declared.reads(conn, declared.figures, Asked(as_at, locality, year))
+
+    return plan.board(figures, await readings_of(plan.measures, read_board), asked)
 
 
 # -- the boards -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from datetime import date
 from typing import Any
 
 from contracts.quality.codes import GOOD_OR_BETTER, GRADE_ORDER, EvaluatedPlan, Strand
+from services.projections.boards.assurance.records import Period
 from services.projections.boards.model import Board, Child, Figure, Happened, Local, shared_only
 from shared.calendar import month_end, months_between
 
@@ -386,9 +387,13 @@ def _good_or_better_sums(keys: list[Name]) -> list[Sum]:
     return found
 
 
+FEEDBACK_BREAKDOWNS = ("by.", "by_service.")  # by respondent type, by service
+
+
 def _feedback_sums(keys: list[Name]) -> list[Sum]:
     """Each question's answered is its yes, partly and no; and each of those, over the
-    respondent types, is the question's."""
+    respondent types, is the question's, and over the services (`not_recorded` among them
+    where some responses name none) too."""
     present = set(keys)
     found = []
     for key, period in keys:
@@ -396,11 +401,16 @@ def _feedback_sums(keys: list[Name]) -> list[Sum]:
             base = key.removesuffix(".answered")
             parts = tuple((f"{base}.{a}", period) for a in ANSWERED)
             found.append(Sum((key, period), tuple(p for p in parts if p in present)))
-        if not key.startswith("by.") and key.rsplit(".", 1)[-1] in (*ANSWERED, "answered"):
+        if key.startswith(FEEDBACK_BREAKDOWNS) or key.rsplit(".", 1)[-1] not in (
+            *ANSWERED,
+            "answered",
+        ):
+            continue
+        for prefix in FEEDBACK_BREAKDOWNS:
             by = tuple(
                 (k, p)
                 for k, p in keys
-                if p == period and k.startswith("by.") and k.split(".", 2)[2] == key
+                if p == period and k.startswith(prefix) and k.split(".", 2)[2] == key
             )
             if by:
                 found.append(Sum((key, period), by))
@@ -690,14 +700,27 @@ def partnership(
     since: date | None = None,
 ) -> Sheet:
     """Every locality's board and the county's, in the partnership view, from the inputs of
-    the county's board. A board counting over time counts whole months from `since`'s."""
+    the county's board. A board counting over time counts whole months from `since`'s.
+
+    A period among the inputs (`Period`: the feedback board's period compared with) is a
+    count over time like the board's own: each of its months gets its board alone (the
+    inputs with no period compared, from the month's first day, or the period's, to its last,
+    or the period's), and what that hides is hidden over the period, as for the months of
+    `since` to the day. The month boards read no period compared: each is the month's."""
     places = sorted(set(localities))
     if since is None or not counts_over_time(figures):
         return protect(by_locality(figures, inputs, as_at, places), threshold)
     start = since.replace(day=1)
     sheet = by_locality(figures, inputs, as_at, places, start)
+    alone = [None if isinstance(x, Period) else x for x in inputs]
     months = [
-        by_locality(figures, inputs, min(month_end(m), as_at), places, m)
+        by_locality(figures, alone, min(month_end(m), as_at), places, m)
         for m in months_between(start, as_at)
     ]
+    for compared in (x for x in inputs if isinstance(x, Period)):
+        last = min(compared.end, as_at)
+        months += [
+            by_locality(figures, alone, min(month_end(m), last), places, max(m, compared.start))
+            for m in months_between(compared.start, last)
+        ]
     return protect(sheet, threshold, months)

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from contracts.case_events.events import LOCALITY_PATTERN
 from services.projections.boards.answering import board_on, partnership_board, year_before
-from services.projections.boards.assurance.figures import comparison_before
+from services.projections.boards.assurance.figures import comparison_before, whole_months
 from services.projections.boards.assurance.records import Period
 from services.projections.boards.declarations import BOARDS, PERSON_LEVEL
 from services.projections.boards.model import Board
@@ -21,6 +21,7 @@ from services.projections.boards.queries import snapshot
 from services.projections.builds import reading
 from shared.access import Access, Permission, forbidden, principal_of, requires, visible_rows
 from shared.api import Pool, ServiceClock, ServiceSettings
+from shared.calendar import add_months, months_between
 
 # `?view=council`: all figures and the rows naming children, for the council's casework roles;
 # the handler audits the children it returns.
@@ -40,8 +41,9 @@ Since = Annotated[
 Compared = Annotated[
     date | None,
     Query(
-        description="feedback: the first (compare_since) and last (compare_until) day of the "
-        "period compared with (default: the same length just before since)"
+        description="feedback: the period compared with, in whole months: from the first day "
+        "of compare_since's month to the last of compare_until's (or as_at); neither after "
+        "as_at (default: as many whole months as since to as_at, just before since's month)"
     ),
 ]
 Dates = Annotated[
@@ -173,28 +175,31 @@ def _as_at(as_at: date | None, today: date) -> date:
     return day
 
 
-def _compared(start: date | None, end: date | None, since: date, as_at: date) -> Period | None:
-    """The period the feedback board compares with: as asked (a missing end is the day before
-    `since`, a missing start the same length before its end), else None (its default)."""
+def _invalid(parameter: str, message: str) -> HTTPException:
+    return HTTPException(
+        422, [{"loc": ["query", parameter], "msg": message, "type": "value_error"}]
+    )
+
+
+def compared_period(
+    start: date | None, end: date | None, since: date, as_at: date
+) -> Period | None:
+    """The period the feedback board compares with, in whole months (from the first day of
+    `compare_since`'s month to the last of `compare_until`'s, or to the day asked): as asked
+    (a missing end is the last day before `since`'s month, a missing start as many months
+    before the end as the period has), else None (its default). Neither may be after the
+    day asked: the board as at a day counts nothing later."""
     if start is None and end is None:
         return None
-    end = end or date.fromordinal(since.toordinal() - 1)
-    start = (
-        start
-        or comparison_before(date.fromordinal(end.toordinal() + 1), end + (as_at - since)).start
-    )
+    for parameter, day in (("compare_since", start), ("compare_until", end)):
+        if day is not None and day > as_at:
+            raise _invalid(parameter, f"is after as_at ({as_at.isoformat()})")
+    end = end or comparison_before(since, as_at).end
+    months = max(1, len(months_between(since, as_at)))
+    start = start or add_months(end.replace(day=1), 1 - months)
     if start > end:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["query", "compare_until"],
-                    "msg": "is before compare_since",
-                    "type": "value_error",
-                }
-            ],
-        )
-    return Period(start, end)
+        raise _invalid("compare_until", "is before compare_since")
+    return whole_months(start, end, as_at)
 
 
 @router.get(
@@ -225,7 +230,7 @@ async def board(
     today = clock.today()
     day = _as_at(as_at, today)
     wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
-    compare = _compared(compare_since, compare_until, since or year_before(day), day)
+    compare = compared_period(compare_since, compare_until, since or year_before(day), day)
     if view == "partnership":
         result = await partnership_board(
             pool,

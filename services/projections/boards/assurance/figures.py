@@ -5,7 +5,7 @@ docs/boards.md, one section per board, linked from every figure. No I/O."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from contracts.quality.codes import (
     GOOD_OR_BETTER,
@@ -16,6 +16,7 @@ from contracts.quality.codes import (
     EvaluatedPlan,
     Respondent,
     ReviewDecision,
+    ServiceArea,
     Strand,
 )
 from contracts.quality.codes import (
@@ -31,7 +32,7 @@ from services.projections.boards.assurance.records import (
     Question,
 )
 from services.projections.boards.model import Board, Figure, figure
-from shared.calendar import add_working_days, months_between
+from shared.calendar import add_months, add_working_days, month_end, months_between
 
 DOCS = "docs/boards.md"
 GOOD = frozenset(g.value for g in GOOD_OR_BETTER)
@@ -187,30 +188,46 @@ def _graded(group: Sequence[Evaluation], period: str, doc: str) -> list[Figure]:
 
 
 def comparison_before(since: date, as_at: date) -> Period:
-    """The period of the same length just before `since`: what the feedback board compares
-    the period with when not asked for another."""
-    days = (as_at - since).days + 1
-    end = date.fromordinal(since.toordinal() - 1)
-    return Period(date.fromordinal(end.toordinal() - days + 1), end)
+    """The period the feedback board compares with when not asked for another: as many whole
+    months as the period touches (from `since`'s month to the day's), just before `since`'s
+    month. Whole months, so it moves a month at a time, not with the day asked."""
+    first = since.replace(day=1)
+    months = len(months_between(first, as_at))
+    return Period(add_months(first, -months), first - timedelta(days=1))
+
+
+def whole_months(start: date, end: date, as_at: date) -> Period:
+    """A period compared with, in whole months: from the first day of `start`'s month to the
+    last of `end`'s, or to the day asked when that is earlier (as the period's own last month
+    is counted). The partnership view protects a count over time month by month: a period
+    ending on any day could be told from one a day longer."""
+    return Period(start.replace(day=1), min(month_end(end), as_at))
+
+
+NOT_RECORDED = "not_recorded"  # the service of a response naming none, beside those that do
 
 
 def feedback(
     answers: Sequence[Answer],
     questions: Sequence[Question],
-    comparison: Period,
+    comparison: Period | None,
     as_at: date,
     locality: str | None,
     since: date,
 ) -> Board:
     """For each question, in the comparison period and in the period (side by side, the
-    comparison first): the share answering yes over those who answered it (a question left
-    unanswered is not in the denominator), the number who answered; and the same by
-    respondent type."""
+    comparison first; None: the period alone, as the partnership view reads a month): the
+    share answering yes over those who answered it (a question left unanswered is not in the
+    denominator), the number who answered; and the same by respondent type and by the
+    service the response is about (where responses name one)."""
     doc = _doc(FEEDBACK)
     current = Period(since, as_at)
     respondents = [r.value for r in Respondent if any(a.respondent == r.value for a in answers)]
+    services = _services(answers)
     figures: list[Figure] = []
     for period in (comparison, current):
+        if period is None:
+            continue
         within = [a for a in answers if a.responded_on in period and a.responded_on <= as_at]
         figures.append(
             figure(
@@ -235,7 +252,26 @@ def feedback(
                     period.name,
                     doc,
                 )
+            for service in services:
+                figures += _answers(
+                    [a for a in of_question if (a.service or NOT_RECORDED) == service],
+                    f"by_service.{service}.{base}",
+                    f"{q.text} ({_words(service)})",
+                    period.name,
+                    doc,
+                )
     return Board(board=FEEDBACK, title="Feedback", as_at=as_at, locality=locality, figures=figures)
+
+
+def _services(answers: Sequence[Answer]) -> list[str]:
+    """The services responses name, in the scale's order, and `not_recorded` when some name
+    none beside them (so a question's services add up to it); none when no response names
+    one."""
+    named = {a.service for a in answers}
+    if named <= {None}:
+        return []
+    found = [s.value for s in ServiceArea if s.value in named]
+    return found + ([NOT_RECORDED] if None in named else [])
 
 
 def _answers(group: Sequence[Answer], base: str, text: str, period: str, doc: str) -> list[Figure]:

@@ -119,9 +119,11 @@ async def answers(
     ]
 
 
-async def questions(conn: asyncpg.Connection, since: date, until: date) -> list[Question]:
-    """The questions of the surveys running at some time in [since, until], in each survey's
-    order (the surveys by their opening)."""
+async def questions(conn: asyncpg.Connection, since: date, as_at: date) -> list[Question]:
+    """The questions of the surveys running at some time from `since` to the day asked: open
+    by the day (a survey opening later is not on the board as at the day, whatever period it
+    is compared with) and not closed before `since`; in each survey's order (the surveys by
+    their opening)."""
     return [
         Question(r["survey_id"], r["question_id"], r["text"])
         for r in await conn.fetch(
@@ -130,7 +132,7 @@ async def questions(conn: asyncpg.Connection, since: date, until: date) -> list[
             " WHERE s.opens_on <= $2 AND s.closes_on >= $1"
             " ORDER BY s.opens_on, q.survey_id, q.position",
             since,
-            until,
+            as_at,
         )
     ]
 
