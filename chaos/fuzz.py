@@ -1,4 +1,4 @@
-"""Scenario 9, hostile HTTP input: every command endpoint of the four domain services fuzzed
+"""Scenario 9, hostile HTTP input: every command endpoint of the five domain services fuzzed
 from its own OpenAPI document (schemathesis, on hypothesis), valid and invalid requests mixed.
 
 Invariants: no 5xx; a rejected request (4xx) records nothing (the event store and the
@@ -253,7 +253,7 @@ async def fuzz_commands(cluster: ChaosCluster, size: Size, seed: int) -> Figures
         violations=failures,
     )
     figures.notes.append(
-        f"{totals['requests']} generated requests to every POST endpoint of the four services "
+        f"{totals['requests']} generated requests to every POST endpoint of the five services "
         f"({totals['accepted']} accepted, {totals['rejected']} rejected with 4xx); 5xx: "
         f"{len(totals['server_errors'])}; rejected yet recorded: "
         f"{len(totals['recorded_when_rejected'])}; oversized bodies not 413: {len(too_large)}"

@@ -343,7 +343,7 @@ class LocalStack:
             "-c",
             f"unix_socket_directories={self.postgres_dir}",
             "-c",
-            "max_connections=200",
+            "max_connections=500",
             "-c",
             "shared_buffers=256MB",
             # Durable commits stay on (fsync, synchronous_commit): a recorded event is kept.

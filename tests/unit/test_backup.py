@@ -339,6 +339,6 @@ def test_a_recovering_server_gets_the_clusters_own_settings(tmp_path: Path) -> N
     """A hot standby refuses to recover WAL of a primary that allowed more connections."""
     argv = LocalStack(state_dir=tmp_path, archiving=True).postgres_argv()
     settings = server_settings(argv)
-    assert settings["max_connections"] == "200"
+    assert settings["max_connections"] == "500"
     assert settings["log_line_prefix"] == "%m [%p] "
     assert settings["synchronous_standby_names"] == ARCHIVER
