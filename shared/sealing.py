@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
+from typing import Annotated
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from shared.aggregate import AlreadyRecorded
 from shared.settings import Settings
@@ -227,3 +231,34 @@ async def destroy_key(db: asyncpg.Pool | asyncpg.Connection, subject_id: str, by
         subject_id,
         by,
     )
+
+
+# -- a service that keeps subjects' keys: its API's vault, and `rotate-keys` ----------------
+
+
+def open_key_vault(keys: KeyRing | None) -> Callable[[State], None]:
+    """The key vault on the service's pool once it is open (the key-encryption key is read
+    when the app is made, so a malformed one stops it at once)."""
+
+    def on(state: State) -> None:
+        state.vault = KeyVault(state.pool, keys)
+
+    return on
+
+
+async def vault_of(request: Request) -> KeyVault:
+    vault: KeyVault = request.app.state.vault
+    return vault
+
+
+Vault = Annotated[KeyVault, Depends(vault_of)]
+
+
+async def rotate_keys(settings: Settings) -> dict[str, int]:
+    """Re-wrap the service's keys still wrapped with a retired key-encryption key
+    (`python -m services.<service> rotate-keys`)."""
+    pool = await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=2)
+    try:
+        return await KeyVault(pool, key_encryption_key(settings)).rotate()
+    finally:
+        await pool.close()

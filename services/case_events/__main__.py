@@ -8,28 +8,18 @@ import asyncio
 import json
 import sys
 
-import asyncpg
 from fastapi import FastAPI
 
 from contracts.topics import TOPICS
 from services.case_events.api import create_app
-from services.case_events.personal import KeyVault, key_encryption_key
 from shared.entrypoint import run
+from shared.sealing import rotate_keys
 from shared.settings import Settings
 from shared.worker import service_worker_app
 
 
 def worker(settings: Settings) -> FastAPI:
     return service_worker_app(settings, TOPICS)
-
-
-async def rotate_keys(settings: Settings) -> dict[str, int]:
-    """Re-wrap the child keys still wrapped with a retired key-encryption key."""
-    pool = await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=2)
-    try:
-        return await KeyVault(pool, key_encryption_key(settings)).rotate()
-    finally:
-        await pool.close()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from services.case_events.routes import (
 from services.case_events.routes import personal_data as personal
 from shared.api import domain_service_app
 from shared.clock import Clock
+from shared.sealing import open_key_vault
 from shared.settings import Settings
 
 KEYS_SQL = Path(__file__).parent / "sql"
@@ -31,7 +32,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         "sealed with the child's own key (docs/security.md).",
         [KEYS_SQL],
         clock,
-        resources=personal.open_key_vault(key_encryption_key(settings)),
+        resources=open_key_vault(key_encryption_key(settings)),
     )
     app.add_exception_handler(PersonalDataErased, personal.erased)
     # The commands naming a locality, a team or a worker are checked against the reference

@@ -8,7 +8,6 @@ import asyncio
 import json
 import sys
 
-import asyncpg
 from fastapi import FastAPI
 
 from contracts.topics import TOPICS
@@ -17,7 +16,7 @@ from services.quality.policies import subscriptions
 from shared.entrypoint import run
 from shared.known_children import KNOWN_CHILDREN_SQL
 from shared.reference_data import REFERENCE_DATA_SQL
-from shared.sealing import KeyVault, key_encryption_key
+from shared.sealing import rotate_keys
 from shared.settings import Settings
 from shared.worker import service_worker_app
 
@@ -29,15 +28,6 @@ def worker(settings: Settings) -> FastAPI:
         subscriptions(settings),
         [KNOWN_CHILDREN_SQL, REFERENCE_DATA_SQL, KEYS_SQL],
     )
-
-
-async def rotate_keys(settings: Settings) -> dict[str, int]:
-    """Re-wrap the subjects' keys still wrapped with a retired key-encryption key."""
-    pool = await asyncpg.create_pool(settings.dsn(), min_size=1, max_size=2)
-    try:
-        return await KeyVault(pool, key_encryption_key(settings)).rotate()
-    finally:
-        await pool.close()
 
 
 def main() -> None:

@@ -7,12 +7,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.quality.routes import audits, evaluations, incidents, plan, surveys
-from services.quality.routes.sealed import open_key_vault
 from shared.api import domain_service_app
 from shared.clock import Clock
 from shared.known_children import KNOWN_CHILDREN_SQL
 from shared.reference_data import REFERENCE_DATA_SQL, known_references
-from shared.sealing import key_encryption_key
+from shared.sealing import key_encryption_key, open_key_vault
 from shared.settings import Settings
 
 KEYS_SQL = Path(__file__).parent / "sql"

@@ -4,18 +4,14 @@ and erased by destroying the key."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.datastructures import State
 
 from services.case_events.domain.child import Child
 from services.case_events.domain.commands import EraseChildPersonalData, RecordPersonalDetails
 from services.case_events.personal import (
-    KeyRing,
-    KeyVault,
     seal_details,
     unseal_details,
 )
@@ -35,26 +31,9 @@ from shared.api import (
     recorded,
 )
 from shared.application import UnknownStream, execute
+from shared.sealing import Vault
 
 router = APIRouter(tags=["personal data"])
-
-
-def open_key_vault(keys: KeyRing | None) -> Callable[[State], None]:
-    """The key vault on the service's pool once it is open (the key-encryption key is read
-    when the app is made, so a malformed one stops it at once)."""
-
-    def on(state: State) -> None:
-        state.vault = KeyVault(state.pool, keys)
-
-    return on
-
-
-async def vault_of(request: Request) -> KeyVault:
-    vault: KeyVault = request.app.state.vault
-    return vault
-
-
-Vault = Annotated[KeyVault, Depends(vault_of)]
 
 
 async def erased(_: Request, error: Exception) -> Response:

@@ -23,7 +23,6 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
-from starlette.datastructures import State
 
 from contracts.quality.events import PracticeEvaluationRecorded
 from shared.access import (
@@ -55,7 +54,7 @@ from shared.envelope import DomainEvent
 from shared.known_children import known_child
 from shared.reference_data import check_references
 from shared.routes import Commands, snake
-from shared.sealing import KeyRing, KeyVault, seal, unseal
+from shared.sealing import KeyVault, Vault, seal, unseal
 
 # The free-text fields of the published events, sealed (contracts/quality/events.py).
 SEALED_FIELDS = ("findings", "summary", "finding", "comment", "learning", "decisions")
@@ -70,24 +69,6 @@ Decide = Callable[..., Sequence[DomainEvent]]  # (aggregate, command, decision[,
 # the event's fields) -> the subject's id.
 Subject = Callable[[str, str | None, Mapping[str, Any]], str]
 ChildOf = Callable[[asyncpg.Pool, str], Awaitable[str | None]]
-
-
-def open_key_vault(keys: KeyRing | None) -> Callable[[State], None]:
-    """The key vault on the service's pool once it is open (the key-encryption key is read
-    when the app is made, so a malformed one stops it at once)."""
-
-    def on(state: State) -> None:
-        state.vault = KeyVault(state.pool, keys)
-
-    return on
-
-
-async def vault_of(request: Request) -> KeyVault:
-    vault: KeyVault = request.app.state.vault
-    return vault
-
-
-Vault = Annotated[KeyVault, Depends(vault_of)]
 
 
 def first_event_field(field: str) -> Callable[[asyncpg.Pool, str], Awaitable[str | None]]:
