@@ -205,16 +205,38 @@ class TokenVerifier:
         return self.verify(token)
 
 
+# The dashboard's own forms (an acknowledgement, a board pack and its commentary) post here;
+# the dashboard forwards each to the service that records it, with the user's token.
+DASHBOARD_FORMS = "/dashboard/"
+
+
+def same_origin(headers: dict[bytes, bytes]) -> bool:
+    """Whether a browser says the request comes from a page of this same origin: its
+    `Sec-Fetch-Site` (every current browser sends it), else its `Origin` against `Host`. A
+    request that says neither is not taken to be."""
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        return site == b"same-origin"
+    origin, host = headers.get(b"origin"), headers.get(b"host")
+    return origin is not None and host is not None and origin.partition(b"://")[2] == host
+
+
 def bearer_token(scope: dict[str, Any], cookie: bool = False) -> str | None:
     """From `Authorization: Bearer`, or, where `cookie` (the app that serves the dashboard),
-    for a browser's GET the sign-in cookie (SameSite Strict, so another site cannot ride on
-    it; never for a command). Cookies are scoped by host, not port: every other service's API
-    is sent the cookie too, and must not take it."""
+    the sign-in cookie: for a browser's GET, and for a POST of one of the dashboard's own forms
+    from a page of the same origin (the cookie is SameSite Strict as well, so another site
+    can ride on it neither way). Never for a command to an API: cookies are scoped by host,
+    not port, so every other service's API is sent the cookie too, and must not take it."""
     headers = dict(scope["headers"])
     value = headers.get(b"authorization", b"").decode("latin-1")
     if value[:7].lower() == "bearer ":
         return value[7:].strip()
-    if cookie and scope["method"] in ("GET", "HEAD"):
+    form = (
+        scope["method"] == "POST"
+        and str(scope.get("path", "")).startswith(DASHBOARD_FORMS)
+        and same_origin(headers)
+    )
+    if cookie and (scope["method"] in ("GET", "HEAD") or form):
         for part in headers.get(b"cookie", b"").decode("latin-1").split(";"):
             name, _, token = part.strip().partition("=")
             if name == COOKIE and token:

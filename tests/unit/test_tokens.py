@@ -127,3 +127,35 @@ def test_a_principal_knows_when_its_token_expires(tmp_path: Path) -> None:
     assert principal == Principal(
         "p-1", principal.agency, principal.role, token_id=principal.token_id
     )
+
+
+# -- which requests may be signed in by the dashboard's cookie ---------------------------------
+
+
+def _scope(method: str, path: str, **headers: str) -> dict[str, object]:
+    sent = [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
+    return {"method": method, "path": path, "headers": [(b"cookie", b"csp_token=t0k"), *sent]}
+
+
+def test_the_sign_in_cookie_signs_in_the_dashboards_pages_and_its_own_forms_only() -> None:
+    from shared.auth import bearer_token
+
+    assert bearer_token(_scope("GET", "/dashboard/live"), cookie=True) == "t0k"
+    form = _scope("POST", "/dashboard/packs", sec_fetch_site="same-origin")
+    assert bearer_token(form, cookie=True) == "t0k"
+    # Without Sec-Fetch-Site, the Origin must be this host.
+    by_origin = _scope("POST", "/dashboard/packs", origin="http://h:8000", host="h:8000")
+    assert bearer_token(by_origin, cookie=True) == "t0k"
+    refused = [
+        _scope("POST", "/dashboard/packs", sec_fetch_site="cross-site"),
+        _scope("POST", "/dashboard/packs", sec_fetch_site="same-site"),  # another port
+        _scope("POST", "/dashboard/packs", origin="http://evil:8000", host="h:8000"),
+        _scope("POST", "/dashboard/packs"),  # says nothing of where it comes from
+        _scope("POST", "/boards/drift-checks", sec_fetch_site="same-origin"),  # an API
+        _scope("PUT", "/dashboard/packs", sec_fetch_site="same-origin"),
+    ]
+    for scope in refused:
+        assert bearer_token(scope, cookie=True) is None, scope
+    # Another service's API never takes the cookie, whatever the request says.
+    assert bearer_token(form, cookie=False) is None
+    assert bearer_token(_scope("GET", "/children"), cookie=False) is None
