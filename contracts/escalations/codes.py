@@ -66,3 +66,23 @@ class EWOOutcome(StrEnum):
     ATTENDANCE_IMPROVED = "attendance_improved"
     SUPPORT_PLAN_AGREED = "support_plan_agreed"
     REFERRED_ON = "referred_on"
+
+
+# An escalation is answered within this many working days of its latest step (raised, or
+# advanced to a stage): the first band of the escalation-stages board. Past it, the attention
+# queue shows the escalation as past its response time.
+RESPONSE_DUE_WORKING_DAYS = 5
+
+
+class AttentionKind(StrEnum):
+    """What the incident management teams' attention queue holds: each a fact that needs a
+    person as it happens, open until the fact that ends it is recorded."""
+
+    ACCOMMODATION_BREACH = "accommodation_breach"  # e.g. an under-16 in an unregulated placement
+    UNSUITABLE_ACCOMMODATION = "unsuitable_accommodation"  # a care leaver's, suitability 2
+    MISSING = "missing"  # a missing episode with no return recorded
+    RED_RATING = "red_rating"  # a new RED rating
+    DRIFT_ALERT = "drift_alert"  # a drift alert (a CP plan's nine months: its own kind)
+    ESCALATION = "escalation"  # an IRO or CP-chair escalation not yet answered
+    EWO_ESCALATION = "ewo_escalation"  # an EWO attendance escalation
+    CP_PLAN_9_MONTHS = "cp_plan_9_months"  # a CP plan open nine months or more

@@ -1,7 +1,8 @@
 """The events this service publishes on `escalation-events`: its published contract.
 
-Streams: a child's risk record (by child id), and each IRO or CP-chair escalation (by
-escalation id, naming the child).
+Streams: a child's risk record (by child id), each IRO or CP-chair escalation (by
+escalation id, naming the child), and the acknowledgements of each item of the attention queue
+(`attention-{item_id}`, naming the child).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from contracts.escalations.codes import (
     RAG,
+    AttentionKind,
     DriftRule,
     EscalationReason,
     EWOOutcome,
@@ -18,7 +20,7 @@ from contracts.escalations.codes import (
     Resolution,
     Stage,
 )
-from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN
+from contracts.ids import CHILD_ID_PATTERN, ID_PATTERN, WORKER_ID_PATTERN
 from shared.envelope import DatedEvent, Day, EventRegistry, Facts
 
 escalation_event_types = EventRegistry()
@@ -145,3 +147,27 @@ class DriftAlertCleared(DatedEvent):
     cleared_on: Day
     rule: DriftRule
     subject_id: str
+
+
+# The attention queue's item: the id of the event that opened it (the projections' read model
+# of the queue names each item so; services/projections/attention).
+ITEM_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class AcknowledgeFacts(Facts):
+    child_id: str = Field(pattern=CHILD_ID_PATTERN, description="The child the item is about.")
+    assigned_to: str = Field(
+        pattern=WORKER_ID_PATTERN, description="Pseudonymous id of the council worker assigned."
+    )
+
+
+@escalation_event_types.event
+class AttentionAcknowledged(AcknowledgeFacts, DatedEvent):
+    """Someone of an incident management team saw an item of the attention queue and assigned
+    it to a worker (again: a later acknowledgement reassigns it). Who acknowledged is the
+    envelope's actor."""
+
+    event_type = "AttentionAcknowledged"
+    acknowledged_on: Day
+    kind: AttentionKind
+    item_id: str = Field(pattern=ITEM_ID_PATTERN)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.escalations.routes import children, drift, escalations
+from services.escalations.routes import attention, children, drift, escalations
 from shared.api import domain_service_app
 from shared.clock import Clock
 from shared.known_children import KNOWN_CHILDREN_SQL
@@ -20,7 +20,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         settings,
         "Escalations",
         "Risk ratings and their moderation, IRO and CP-chair escalations, EWO attendance "
-        "escalations and drift alerts (raised by rule), published on `escalation-events`.",
+        "escalations and drift alerts (raised by rule), and the acknowledgements of the incident "
+        "management teams' attention queue, published on `escalation-events`.",
         [KNOWN_CHILDREN_SQL, RULES_SQL],
         clock,
     )
@@ -30,4 +31,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(escalations.commands)
     app.include_router(escalations.record)
     app.include_router(children.record)
+    app.include_router(attention.router)
     return app

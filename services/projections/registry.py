@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events, domain_topic_names
 from services.projections.assurance.projection import Assurance
+from services.projections.attention.projection import Attention
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import (
     BUILDS_SQL,
@@ -47,9 +48,14 @@ TOUCHES_RETURNS = READS | {"PersonalDetailsRecorded", "ChildPersonalDataErased"}
 def boards(rebuilding: bool = False) -> list[Projection]:
     """Every read model a build holds, each applied in the same transaction as the offsets:
     the boards' facts, each child's chronology (a rebuild's touches queue the children for
-    the returns' check as a sweep does: behind the live events' once it is swapped in), and
-    quality assurance's records."""
-    return [BoardFacts(), Chronology(swept=rebuilding, touches=TOUCHES_RETURNS), Assurance()]
+    the returns' check as a sweep does: behind the live events' once it is swapped in),
+    quality assurance's records, and the incident management teams' attention queue."""
+    return [
+        BoardFacts(),
+        Chronology(swept=rebuilding, touches=TOUCHES_RETURNS),
+        Assurance(),
+        Attention(),
+    ]
 
 
 def build_runner(

@@ -31,6 +31,8 @@ TABLES = [
     ("children", "child_id"),
     ("child_facts", "attribute, child_id, valid_from, seq"),
     ("occurrences", "kind, subject_id, seq"),
+    ("attention_items", "item_id"),  # the incident management teams' queue
+    ("attention_acknowledgements", "item_id"),
 ]
 
 

@@ -40,3 +40,7 @@ class ResolveEscalation(e.ResolveFacts):
 
 class CloseEWOEscalation(e.EWOCloseFacts):
     model_config = example(closed_on="2024-07-01", outcome="attendance_improved")
+
+
+class AcknowledgeAttention(e.AcknowledgeFacts):
+    model_config = example(child_id="C-000123", assigned_to="SW-17")

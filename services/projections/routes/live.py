@@ -1,5 +1,6 @@
-"""The live feed: a server-sent event each time the boards change (for incident management
-teams)."""
+"""The live feed: a server-sent event each time the boards change (`changed`, naming the event
+type) or the attention queue does (`attention`), for incident management teams: the live page
+follows it."""
 
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ router = APIRouter(tags=["live"])
 # without bound. Its page reconnects and fetches the figures afresh.
 MAX_QUEUED = 100
 RELOAD: dict[str, str] = {"event_type": "reload"}  # the last message a lagging client gets
+# The channels notified in the projections' transactions (delivered at commit), each with the
+# server-sent event it becomes.
+CHANNELS = {"boards_changed": "changed", "attention_changed": "attention"}
 
 
 class Feed:
-    """Fans NOTIFY boards_changed out to every client of the live feed, each with a queue of
-    at most `max_queued` changes."""
+    """Fans NOTIFY boards_changed and attention_changed out to every client of the live feed,
+    each with a queue of at most `max_queued` changes."""
 
     def __init__(self, max_queued: int = MAX_QUEUED) -> None:
         self.max_queued = max_queued
@@ -38,8 +42,12 @@ class Feed:
         self.clients.add(queue)
         return queue
 
-    def notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        message = {"event_type": payload, "at": datetime.now(UTC).isoformat()}
+    def notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        message = {
+            "event": CHANNELS.get(channel, "changed"),
+            "event_type": payload or channel,
+            "at": datetime.now(UTC).isoformat(),
+        }
         for queue in list(self.clients):
             if queue.qsize() < self.max_queued:
                 queue.put_nowait(message)
@@ -66,15 +74,15 @@ async def _changes(
             if message["event_type"] == RELOAD["event_type"]:
                 yield {"event": "reload", "data": json.dumps(message)}
                 return  # disconnected: the page reconnects and reloads its figures
-            yield {"event": "changed", "data": json.dumps(message)}
+            yield {"event": message.get("event", "changed"), "data": json.dumps(message)}
     finally:
         feed.clients.discard(queue)
 
 
 @router.get(
     "/boards/live",
-    summary="Server-sent events: a message each time the boards change "
-    "(for incident management teams)",
+    summary="Server-sent events: a message each time the boards (`changed`) or the "
+    "attention queue (`attention`) change (for incident management teams)",
     dependencies=[requires(Permission.READ_BOARDS)],
 )
 async def live(request: Request, feed: Annotated[Feed, Depends(feed_of)]) -> EventSourceResponse:
