@@ -72,6 +72,38 @@ async def partnership_board(
     hidden is hidden alike whichever of them is asked for. A board of other boards' figures
     reads each in its partnership view (what is hidden there stays hidden), and its own
     numbers are suppressed as any board's."""
+    sheet = await partnership_sheet(
+        pool,
+        board,
+        as_at,
+        locality,
+        since,
+        dates,
+        today=today,
+        window=window,
+        threshold=threshold,
+        compare=compare,
+    )
+    return sheet[locality]
+
+
+async def partnership_sheet(
+    pool: asyncpg.Pool,
+    board: str,
+    as_at: date,
+    locality: str | None,
+    since: date | None = None,
+    dates: list[date] | None = None,
+    *,
+    today: date,
+    window: int,
+    threshold: int,
+    compare: Period | None = None,
+) -> dict[str | None, Board]:
+    """`partnership_board`'s answer for `locality` and, computed with it at no extra cost,
+    for the county (None) and every locality with records (a page drawing every locality's
+    trend reads each day once, not once per locality). A board of other boards' figures
+    gives `locality`'s alone."""
     declared = DECLARED[board]
     if declared.reads_boards:
         # The plan in a short read of its own, the connection given back before any board is
@@ -88,19 +120,18 @@ async def partnership_board(
         readings = await readings_of(plan.measures, read_board)
         start = (since or year_before(as_at)).replace(day=1)
         own = plan.board(declared.figures, readings, Asked(as_at, locality, start, dates, compare))
-        return disclosure.protect({locality: shared_only(own)}, threshold)[locality]
+        return disclosure.protect({locality: shared_only(own)}, threshold)
     if declared.kept_as_totals:
         sheet = await _kept_sheet(pool, board, as_at, locality)
         if sheet is None and await keep(pool, as_at, today, window) is not None:
             sheet = await _kept_sheet(pool, board, as_at, locality)
         if sheet is not None:
-            return disclosure.protect(sheet, threshold)[locality]
+            return disclosure.protect(sheet, threshold)
     start = (since or year_before(as_at)).replace(day=1)
     async with reading(pool) as conn:
         inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates, compare))
     places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
-    sheet = disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
-    return sheet[locality]
+    return disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
 
 
 async def inputs_of(

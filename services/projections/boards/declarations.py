@@ -13,6 +13,7 @@ from datetime import date
 
 import asyncpg
 
+from contracts.quality.codes import Direction
 from services.projections.boards import casework, definitions, oversight
 from services.projections.boards.assurance import figures as assurance
 from services.projections.boards.assurance import queries as recorded
@@ -51,6 +52,9 @@ class BoardDeclaration:
     person_level: bool = False
     headline: str = ""  # the figure the dashboard leads with (default: the first)
     reads_boards: bool = False  # its figures are other boards' (`plan_as_at`, `readings_of`)
+    # Which way the headline should move (the dashboard's index says whether it does); None
+    # where neither way is better in itself (a count of demand, such as referrals).
+    better: Direction | None = None
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
@@ -330,6 +334,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         children_as_at,
         kept_as_totals=True,
         headline="all.in_touch",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         "attendance",
@@ -337,6 +342,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.attendance,
         attendance_days,
         headline="cic",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         "risk",
@@ -344,6 +350,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.risk,
         ratings_and_dip_samples,
         headline="rag.red",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "early-help-triage",
@@ -359,6 +366,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         children_as_at,
         kept_as_totals=True,
         headline="cp_plans.9_months_or_more",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "children-in-care",
@@ -374,6 +382,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         definitions.iro_escalations,
         escalations_to_date,
         headline="open",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "ewo-and-red",
@@ -389,6 +398,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         children_as_at,
         kept_as_totals=True,
         headline="within_frequency",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         "front-door",
@@ -403,6 +413,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         casework.workforce,
         children_as_at,
         headline="in_need_unallocated",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "missing",
@@ -410,6 +421,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         casework.missing,
         occurrences_of(("missing", "return_interview")),
         headline="rhi_within_72_hours",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         "escalation-stages",
@@ -417,6 +429,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         oversight.escalation_stages,
         occurrences_of(oversight.ESCALATION_KINDS, ever=True),
         headline="open",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "pre-proceedings",
@@ -431,6 +444,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         oversight.placement_stability,
         children_and_moves_in_year,
         headline="moves_3_or_more",
+        better=Direction.LOWER_IS_BETTER,
     ),
     BoardDeclaration(
         "housing",
@@ -445,6 +459,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         oversight.education_support,
         children_and_occurrences_of(oversight.SUPPORT_KINDS),
         headline="neet_reviewed",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         assurance.PRACTICE_EVALUATIONS,
@@ -452,6 +467,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         assurance.practice_evaluations,
         evaluations_and_actions,
         headline="good_or_better",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         assurance.FEEDBACK,
@@ -466,6 +482,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         assurance.serious_incidents,
         incidents_and_learning_actions,
         headline="notified_in_5_working_days",
+        better=Direction.HIGHER_IS_BETTER,
     ),
     BoardDeclaration(
         assurance.IMPROVEMENT_PLAN,
@@ -473,6 +490,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         assurance.improvement_plan,
         measures_read_from_the_boards,
         headline="measures_on_target",
+        better=Direction.HIGHER_IS_BETTER,
         reads_boards=True,
     ),
 )

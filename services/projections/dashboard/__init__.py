@@ -1,13 +1,16 @@
-"""The oversight dashboard: a page per board (table, trend chart, locality filter, as-at date,
-CSV), a live page for incident management teams, and the definitions. Server-rendered HTML
+"""The oversight dashboard: an index of each board's headline for its last complete period, a
+page per board (its twelve-month trend, its localities as small multiples, the attendance
+matrix: pictures drawn by `charts.py`; its figures, locality filter, as-at date and CSV), a
+live page for incident management teams, and the definitions. Server-rendered HTML
 with the GOV.UK Design System's components, served offline: govuk-frontend comes from the npm
 registry at install time (deploy/local/bootstrap.sh) and is served by this service."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from html import escape
+import asyncio
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 from urllib.parse import parse_qs, urlencode
@@ -19,14 +22,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.projections.boards.answering import board_on, partnership_board
-from services.projections.boards.declarations import BOARDS, HEADLINES
+from services.projections.boards.answering import board_on, partnership_board, partnership_sheet
+from services.projections.boards.declarations import BOARDS, DECLARED, HEADLINES
 from services.projections.boards.model import Board, Figure
 from services.projections.builds import reading
+from services.projections.dashboard import charts
 from services.projections.routes.boards import COUNCIL_VIEW, council_locality
-from shared.access import Permission, requires, visible_rows
+from shared.access import Permission, principal_of, requires, visible_rows
 from shared.api import Pool, ServiceClock, ServiceSettings
 from shared.auth import COOKIE, InvalidToken
+from shared.calendar import month_end
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -36,54 +41,7 @@ HERE = Path(__file__).parent
 GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 DEFINITIONS = HERE.parents[2] / "docs" / "boards.md"
 templates = Jinja2Templates(directory=HERE / "templates")
-
-
-def bar_chart(title: str, points: list[tuple[str, float]], unit: str) -> str:
-    """An accessible inline SVG bar chart (no script needed to read it)."""
-    if not points:
-        return ""
-    width, height, left, bottom, headroom = 640, 230, 40, 40, 24
-    top = max(v for _, v in points) or 1
-    step = (width - left) / len(points)
-    bars = []
-    for i, (label, value) in enumerate(points):
-        h = (height - bottom - headroom) * value / top
-        x = left + i * step + step * 0.15
-        y = height - bottom - h
-        bars.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
-            f'fill="#1d70b8"><title>{escape(label)}: {value:g}{unit}</title></rect>'
-            f'<text x="{x + step * 0.35:.1f}" y="{y - 3:.1f}" text-anchor="middle">{value:g}</text>'
-            f'<text x="{x + step * 0.35:.1f}" y="{height - bottom + 15}" text-anchor="middle">'
-            f"{escape(label[-5:])}</text>"
-        )
-    summary = "; ".join(f"{label}: {value:g}{unit}" for label, value in points)
-    return (
-        f'<svg class="app-chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}. {escape(summary)}">'
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-        f'stroke="#0b0c0c"/>{"".join(bars)}</svg>'
-    )
-
-
-def charts(board: Board) -> list[dict[str, str]]:
-    series: dict[str, list[Figure]] = {}
-    for f in board.figures:
-        if f.period and "/" not in f.period:
-            series.setdefault(f.key, []).append(f)
-    out = []
-    for figures in list(series.values())[:4]:
-        if len(figures) < 2:
-            continue
-        use_pct = any(f.percentage is not None for f in figures)
-        points: list[tuple[str, float]] = []
-        for f in figures:
-            value = f.percentage if use_pct else f.count
-            if value is not None:
-                points.append((f.period or "", float(value)))
-        title = f"{figures[0].label} ({'%' if use_pct else 'count'}) by period"
-        out.append({"title": title, "svg": bar_chart(title, points, "%" if use_pct else "")})
-    return out
+templates.env.filters["shown"] = charts.shown  # a value as the charts write it
 
 
 def _local(target: str | None) -> str:
@@ -128,6 +86,9 @@ async def asked(request: Request, clock: ServiceClock) -> Asked:
     return Asked(as_at, locality, view)
 
 
+READS_AT_ONCE = 4
+
+
 @dataclass(frozen=True)
 class Boards:
     """The boards as a page shows them: suppressed in the partnership view."""
@@ -135,8 +96,41 @@ class Boards:
     pool: asyncpg.Pool
     settings: Settings
     today: date
+    # The board reads a page makes at once: a page of trends asks for many, and the pool's
+    # other users (the next request, the live page) must still get a connection.
+    at_once: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(READS_AT_ONCE))
 
     async def board(self, name: str, asked: Asked) -> Board:
+        async with self.at_once:
+            return await self._board(name, asked)
+
+    async def boards(self, name: str, asks: list[Asked]) -> list[Board]:
+        """The board for each of `asks`, read concurrently (`at_once` of them at a time)."""
+        return list(await asyncio.gather(*(self.board(name, a) for a in asks)))
+
+    async def by_place(self, name: str, asked: Asked, places: list[str | None]) -> list[Board]:
+        """The board as `asked` for each of `places` (None: the county). In the partnership
+        view every locality's board is computed together anyway (what is hidden is hidden
+        alike), so that is one read for them all; a place it lacks (no records there) is read
+        alone. In the council view, one read a place."""
+        if asked.view != "partnership":
+            return await self.boards(name, [asked._replace(locality=p) for p in places])
+        async with self.at_once:
+            sheet = await partnership_sheet(
+                self.pool,
+                name,
+                asked.as_at,
+                None,
+                today=self.today,
+                window=self.settings.board_days_kept,
+                threshold=self.settings.small_number_threshold,
+            )
+        missing = [p for p in dict.fromkeys(places) if p not in sheet]
+        alone = await self.boards(name, [asked._replace(locality=p) for p in missing])
+        sheet.update(zip(missing, alone, strict=True))
+        return [sheet[p] for p in places]
+
+    async def _board(self, name: str, asked: Asked) -> Board:
         if asked.view == "partnership":
             return await partnership_board(
                 self.pool,
@@ -185,16 +179,96 @@ async def home() -> RedirectResponse:
     return RedirectResponse("/dashboard")
 
 
+# -- the index: each board's headline for the last complete period ------------------------
+
+MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+def is_month(f: Figure) -> bool:
+    return bool(f.period and MONTH.match(f.period))
+
+
+def last_complete_month(as_at: date) -> date:
+    """The last day of the last month ended by `as_at` (itself, when it is a month's last)."""
+    return as_at if as_at == month_end(as_at) else as_at.replace(day=1) - timedelta(days=1)
+
+
+def month_before(end: date) -> date:
+    return end.replace(day=1) - timedelta(days=1)
+
+
+def of_key(board: Board, key: str, period: str | None = None) -> Figure | None:
+    """The board's figure of `key`: of that period, else its last not of a month (a count
+    over the period, or as at the day)."""
+    found = [
+        f
+        for f in board.figures
+        if f.key == key and (f.period == period if period else not is_month(f))
+    ]
+    return found[-1] if found else None
+
+
+def as_at_words(f: Figure | None, day: date) -> str:
+    if f is not None and f.period and "/" in f.period:
+        return f"in the 12 months to {day:%-d %B %Y}"
+    return f"as at {day:%-d %B %Y}"
+
+
+async def latest(name: str, question: Asked, shown: Boards) -> dict[str, Any]:
+    """The board's headline for its last complete period and the one before: the last whole
+    month (a month's count, or the figure as at its last day), or for attendance the last
+    day marked before today. The month just begun is never the headline: two days into a
+    month its counts are near 0, which reads as a fall that has not happened."""
+    key = HEADLINES[name]
+    if name == "attendance":
+        board = await shown.board(name, question)
+        days = sorted({f.period for f in board.figures if f.key == key and f.period})
+        days = [d for d in days if d < shown.today.isoformat()]  # today's marks still come
+        now = of_key(board, key, days[-1]) if days else None
+        before = of_key(board, key, days[-2]) if len(days) > 1 else None
+        when = f"on {charts.day_label(days[-1])}" if days else "no day marked yet"
+        then = charts.day_label(days[-2]) if len(days) > 1 else "the day before"
+    else:
+        end = last_complete_month(question.as_at)
+        previous = month_before(end)
+        board = await shown.board(name, question._replace(as_at=end))
+        if any(f.key == key and is_month(f) for f in board.figures):
+            now = of_key(board, key, f"{end:%Y-%m}")
+            before = of_key(board, key, f"{previous:%Y-%m}")
+            when, then = f"in {end:%B %Y}", f"{previous:%B %Y}"
+        else:
+            now = of_key(board, key)
+            before = of_key(await shown.board(name, question._replace(as_at=previous)), key)
+            when, then = as_at_words(now, end), f"{previous:%-d %B %Y}"
+    unit = "%" if any(f is not None and charts.is_share(f) for f in (now, before)) else ""
+    value = charts.value_of(now, unit)
+    return {
+        "board": name,
+        "title": BOARDS[name],
+        "figure": now,
+        "shown": charts.shown(value, unit),
+        "when": when,
+        "since": then,
+        "movement": charts.movement(
+            value, charts.value_of(before, unit), unit, DECLARED[name].better
+        ),
+        "better": DECLARED[name].better,
+    }
+
+
 @router.get("/dashboard", response_class=HTMLResponse, dependencies=BOARD_PAGES)
 async def index(request: Request, question: Question, shown: Shown) -> HTMLResponse:
-    boards = []
-    for name, title in BOARDS.items():
-        board = await shown.board(name, question)
-        boards.append({"board": name, "title": title, "headline": headline(board)})
+    boards = await asyncio.gather(*(latest(name, question, shown) for name in BOARDS))
     return templates.TemplateResponse(
         request,
         "index.html",
-        {"title": "Oversight boards", "boards": boards, "as_at": question.as_at},
+        {
+            "title": "Oversight boards",
+            "boards": boards,
+            "as_at": question.as_at,
+            "view": question.view,
+            "complete": last_complete_month(question.as_at),
+        },
     )
 
 
@@ -215,9 +289,27 @@ async def live_figures(question: Asked, shown: Boards) -> list[dict[str, Any]]:
 
 
 @router.get("/dashboard/live", response_class=HTMLResponse, dependencies=BOARD_PAGES)
-async def live(request: Request, question: Question, shown: Shown) -> HTMLResponse:
+async def live(request: Request, question: Question, shown: Shown) -> Response:
+    """The incident management teams' page: what needs a person now (the attention queue; in
+    the partnership view, how many of each kind) and four headline figures, both kept up to
+    date by the live feed."""
+    from services.projections.dashboard import attention  # it imports this package
+
+    redirect = attention.council_by_default(request)
+    if redirect is not None:
+        return redirect
+    context, audit_id = await attention.queue_context(
+        request, shown.pool, shown.settings, question, attention.kind_asked(request), shown.today
+    )
     return templates.TemplateResponse(
-        request, "live.html", {"title": "Live", "figures": await live_figures(question, shown)}
+        request,
+        "live.html",
+        {
+            "title": "Live: what needs a person now",
+            "figures": await live_figures(question, shown),
+            **context,
+        },
+        headers={"X-Audit-Id": audit_id} if audit_id else None,
     )
 
 
@@ -247,6 +339,145 @@ async def definitions(request: Request) -> HTMLResponse:
     )
 
 
+# -- a board's pictures: its trend, by locality, and the attendance matrix -----------------
+
+TREND_SERIES = 4  # the headline and up to three more: more charts than that are not read
+
+
+def month_ends(as_at: date) -> list[date]:
+    """Twelve points of a trend: the last days of the eleven months before, and the day."""
+    ends = [as_at]
+    for _ in range(11):
+        ends.insert(0, month_before(ends[0]))
+    return ends
+
+
+def monthly(board: Board, key: str, as_at: date) -> list[tuple[str, str, Figure | None]]:
+    """The board's figures of `key` for each month, as (period, label, figure); the month of
+    `as_at` says it is to that day when the month has not ended."""
+    points: list[tuple[str, str, Figure | None]] = []
+    for f in board.figures:
+        if f.key == key and is_month(f) and f.period:
+            label = charts.month_label(f.period)
+            if f.period == f"{as_at:%Y-%m}" and as_at != month_end(as_at):
+                label += f" (to {as_at:%-d %B})"
+            points.append((f.period, label, f))
+    return points
+
+
+def at_month_ends(boards: list[Board], key: str) -> list[tuple[str, str, Figure | None]]:
+    return [(b.as_at.isoformat(), f"{b.as_at:%-d %B %Y}", of_key(b, key)) for b in boards]
+
+
+def keys_of(board: Board, head: str, months: bool) -> list[str]:
+    """The keys a page draws: the headline (if it is of this kind), then the board's others of
+    this kind (monthly, or one figure a day) in its order, up to `TREND_SERIES` in all."""
+    keys: list[str] = []
+    for f in board.figures:
+        drawn = is_month(f) == months and (months or "." not in f.key or f.key == head)
+        if drawn and f.key not in keys:
+            keys.append(f.key)
+    ordered = ([head] if head in keys else []) + [k for k in keys if k != head]
+    return ordered[:TREND_SERIES]
+
+
+def title_of(board: Board, key: str, monthly: bool) -> str:
+    f = of_key(board, key) or next((f for f in board.figures if f.key == key), None)
+    label = f.label if f else key
+    if monthly:
+        return f"{label}: each month"
+    if f is not None and f.period and "/" in f.period:
+        return f"{label}: in the 12 months to each month's end"
+    return f"{label}: at each month's end"
+
+
+def localities_shown(request: Request, question: Asked, localities: list[str]) -> list[str]:
+    """The localities of the small multiples: every one in the partnership view, the user's
+    own in the council view (as the API answers it)."""
+    mine = principal_of(request).localities
+    if question.view == "partnership" or mine is None:
+        return localities
+    return [name for name in localities if name in mine]
+
+
+@dataclass
+class Pictures:
+    trends: list[charts.Chart]
+    multiples: charts.Multiples | None
+    matrix: charts.Matrix | None
+    reads: int  # the board reads they took, beyond the page's own
+
+
+async def pictures(
+    request: Request, name: str, board: Board, question: Asked, shown: Boards
+) -> Pictures:
+    """The board's trend over twelve months and its headline by locality. A board that gives
+    counts by month draws them as given; one that does not is read as at each month's end,
+    concurrently. In the partnership view each day is one read for every locality at once
+    (`Boards.by_place`); in the council view, one read a locality a day.
+    The attendance board is its matrix (no more reads); the improvement plan is other
+    boards' figures, each with its own board's trend."""
+    if name == "attendance":
+        return Pictures([], None, charts.matrix("Share of each group attending", board.figures), 0)
+    if DECLARED[name].reads_boards:
+        return Pictures([], None, None, 0)
+    head, as_at = HEADLINES[name], question.as_at
+    drawn: list[charts.Chart] = []
+    reads = 0
+    month_keys = keys_of(board, head, months=True)
+    stock_keys: list[str] = []
+    if head not in month_keys:  # the headline first, read as at each month's end
+        stock_keys = keys_of(board, head, months=False)[: max(1, TREND_SERIES - len(month_keys))]
+        month_keys = month_keys[: TREND_SERIES - len(stock_keys)]
+    places = localities_shown(request, question, await shown.localities())
+    # Each day's board for the page's own place (first) and every locality of the small
+    # multiples, read together: in the partnership view one read a day for them all.
+    wanted: list[str | None] = [question.locality, *places]
+    per_day: list[list[Board]] = []
+    ended: list[Board] = []
+    if stock_keys:
+        ends = month_ends(as_at)
+        per_day = list(
+            await asyncio.gather(
+                *(shown.by_place(name, question._replace(as_at=d), wanted) for d in ends[:-1])
+            )
+        )
+        ended = [*(day[0] for day in per_day), board]
+        reads += len(per_day) * (1 if question.view == "partnership" else len(wanted))
+    for key in stock_keys:
+        drawn.append(
+            charts.trend(
+                charts.series_of(title_of(board, key, False), at_month_ends(ended, key)),
+                f"trend-{len(drawn)}",
+            )
+        )
+    for key in month_keys:
+        drawn.append(
+            charts.trend(
+                charts.series_of(title_of(board, key, True), monthly(board, key, as_at)),
+                f"trend-{len(drawn)}",
+            )
+        )
+    multiples = None
+    if places and (month_keys or stock_keys):
+        key = month_keys[0] if month_keys else stock_keys[0]
+        today_s = await shown.by_place(name, question, list(places))
+        reads += 1 if question.view == "partnership" else len(places)
+        if month_keys:
+            points = [monthly(b, key, as_at) for b in today_s]
+        else:
+            points = [
+                at_month_ends([*(day[1 + i] for day in per_day), today_s[i]], key)
+                for i in range(len(places))
+            ]
+        multiples = charts.small_multiples(
+            f"{title_of(board, key, bool(month_keys))}, by locality",
+            [charts.series_of(place, p) for place, p in zip(places, points, strict=True)],
+            "locality",
+        )
+    return Pictures(drawn, multiples, None, reads)
+
+
 @router.get("/dashboard/{name}", response_class=HTMLResponse, dependencies=BOARD_PAGES)
 async def board_page(request: Request, name: str, question: Question, shown: Shown) -> HTMLResponse:
     if name not in BOARDS:
@@ -263,13 +494,15 @@ async def board_page(request: Request, name: str, question: Question, shown: Sho
             **({"locality": question.locality} if question.locality else {}),
         }
     )
+    drawn = await pictures(request, name, board, question, shown)
+    log.debug("board page", board=name, board_reads=1 + drawn.reads)
     return templates.TemplateResponse(
         request,
         "board.html",
         {
             "title": board.title,
             "board": board,
-            "charts": charts(board),
+            "pictures": drawn,
             "localities": await shown.localities(),
             "today": shown.today,
             "csv_url": f"/boards/{name}?{query}&format=csv",
