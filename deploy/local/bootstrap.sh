@@ -29,6 +29,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   apt_install postgresql
 fi
 
+# 2b. Pango and HarfBuzz's subsetter (Debian's), on which WeasyPrint lays out the board pack's
+#     PDF (services/projections/dashboard/packs.py), and a font with Arial's metrics for it.
+if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpangoft2-1.0.so.0' \
+  || ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libharfbuzz-subset.so.0'; then
+  say "installing Pango (Debian packages libpango-1.0-0, libpangoft2-1.0-0) for the board pack's PDF"
+  apt_install --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-liberation
+fi
+
 # 3. Prometheus and promtool (Debian's prometheus package): `make run` starts Prometheus to
 #    scrape every process and evaluate the alert rules (deploy/prometheus/rules.yml); `make
 #    test` checks and unit-tests those rules with promtool. Without the node exporter it
@@ -75,7 +83,8 @@ if [ ! -f "$jars_stamp" ]; then
 fi
 
 # 6. The dashboard's front-end assets (GOV.UK Design System) from the npm registry: the
-#    platform serves them itself, so the dashboard works offline (no CDN).
+#    platform serves them itself, so the dashboard works offline (no CDN). Its devDependencies
+#    too: axe-core, which the browser tests run on every page (tests/e2e/accessibility.py).
 assets=services/projections/dashboard
 assets_stamp="$assets/node_modules/.installed-$(sha256sum $assets/package-lock.json | cut -c1-16)"
 if [ ! -f "$assets_stamp" ]; then
