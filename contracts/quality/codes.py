@@ -109,3 +109,11 @@ class Direction(StrEnum):
 # within fifteen working days of becoming aware.
 NOTIFICATION_WORKING_DAYS = 5
 RAPID_REVIEW_WORKING_DAYS = 15
+
+
+class PackView(StrEnum):
+    """Whose figures a board pack shows: the partnership's (small numbers suppressed, for a
+    board with partner agencies at the table) or the council's own (every number)."""
+
+    PARTNERSHIP = "partnership"
+    COUNCIL = "council"

@@ -1,8 +1,9 @@
 """The events the quality service publishes on `quality-events`: its published contract.
 
 Streams, each by its record's id: a practice evaluation (naming its child), a partnership
-audit, a feedback survey (its responses on the same stream), a serious incident, and the
-improvement plan. Free text (findings, comments, learning, decisions, action summaries) is
+audit, a feedback survey (its responses on the same stream), a serious incident, the
+improvement plan, and a partnership board pack (its commentary on the same stream). Free text
+(findings, comments, learning, decisions, action summaries, commentary) is
 sealed with the subject's own key before it is stored: the child's when the record names one,
 otherwise the record's; erasing that key leaves the graded, countable facts and nothing to read.
 """
@@ -21,12 +22,13 @@ from contracts.quality.codes import (
     Direction,
     EvaluatedPlan,
     Grade,
+    PackView,
     Respondent,
     ReviewDecision,
     ServiceArea,
     Strand,
 )
-from shared.envelope import DatedEvent, Day, EventRegistry, Facts
+from shared.envelope import DatedEvent, Day, DomainEvent, EventRegistry, Facts
 
 quality_event_types = EventRegistry()
 
@@ -319,3 +321,48 @@ class PerformanceSurgeryHeld(SurgeryFacts, DatedEvent):
 
     event_type = "PerformanceSurgeryHeld"
     decisions: str | None = Sealed
+
+
+# -- partnership board packs --------------------------------------------------------------------
+
+BOARD_PATTERN = r"^[a-z][a-z0-9-]{0,63}$"  # a board's name, as docs/boards.md heads it
+
+
+class BoardPackFacts(Facts):
+    pack_id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(
+        min_length=1, max_length=200, description="Not personal: the meeting, e.g. the board's."
+    )
+    as_at: Day = Field(description="The day the pack's figures are as at (never in the future).")
+    boards: list[Annotated[str, Field(pattern=BOARD_PATTERN)]] = Field(
+        min_length=1, max_length=40, description="The boards, one section each, in this order."
+    )
+    localities: list[Annotated[str, Field(pattern=LOCALITY_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The localities, each a section's table of its own; none: the county.",
+    )
+    view: PackView = PackView.PARTNERSHIP
+
+
+@quality_event_types.event
+class BoardPackDrafted(BoardPackFacts, DomainEvent):
+    """A board pack chosen: its boards, the day and the localities, and whose figures
+    (`view`). Drafted when recorded; who drafted it is the envelope's actor."""
+
+    event_type = "BoardPackDrafted"
+
+
+class CommentaryFacts(Facts):
+    commentary_id: str = Field(pattern=ID_PATTERN)
+    section: str = Field(pattern=BOARD_PATTERN, description="The board whose section it is.")
+
+
+@quality_event_types.event
+class BoardPackCommentaryRecorded(CommentaryFacts, DomainEvent):
+    """A person's commentary on one section of a pack, sealed with the pack's key; who wrote
+    it, and when, are the envelope's actor and recorded-at (taken from the token, never the
+    body)."""
+
+    event_type = "BoardPackCommentaryRecorded"
+    commentary: str | None = Sealed

@@ -465,7 +465,8 @@ NEVER_SHARED: dict[str, str] = {
     ),
     "cases": _CHILDREN_SAMPLED,
     **dict.fromkeys(
-        ("findings", "summary", "finding", "comment", "learning", "decisions"), _SEALED_TEXT
+        ("findings", "summary", "finding", "comment", "learning", "decisions", "commentary"),
+        _SEALED_TEXT,
     ),
     "theme": _AUDIT_THEME,
     **dict.fromkeys(PERSONAL_FIELDS, _SEALED),
@@ -592,6 +593,10 @@ _SERIOUS_INCIDENTS = (
     " agency of every serious incident"
 )
 _IMPROVEMENT_PLAN = "the council's improvement plan and performance surgeries: its own management"
+_BOARD_PACKS = (
+    "the partnership board's own papers: the pack's figures are the boards' (each agency reads"
+    " them there, suppressed), and its commentary is its writers', read with the pack"
+)
 NOT_SHARED: dict[str, str] = {
     **dict.fromkeys(
         ("PracticeEvaluationRecorded", "PracticeEvaluationModerated"), _PRACTICE_QUALITY
@@ -612,6 +617,7 @@ NOT_SHARED: dict[str, str] = {
         ("ImprovementPriorityAdded", "ImprovementMeasureSet", "PerformanceSurgeryHeld"),
         _IMPROVEMENT_PLAN,
     ),
+    **dict.fromkeys(("BoardPackDrafted", "BoardPackCommentaryRecorded"), _BOARD_PACKS),
     **dict.fromkeys(
         (
             "ReferralReceived",
@@ -694,6 +700,7 @@ NOT_SHARED: dict[str, str] = {
             "EscalationResolved",
             "DriftAlertRaised",
             "DriftAlertCleared",
+            "AttentionAcknowledged",
         ),
         _INTERNAL,
     ),

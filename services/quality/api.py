@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.quality.routes import audits, evaluations, incidents, plan, surveys
+from services.quality.routes import audits, evaluations, incidents, packs, plan, surveys
 from shared.api import domain_service_app
 from shared.clock import Clock
 from shared.known_children import KNOWN_CHILDREN_SQL
@@ -22,9 +22,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         settings,
         "Quality",
         "Quality assurance: practice evaluations and their moderation, partnership audits, "
-        "parents' and young people's feedback, serious incidents and their reviews, and the "
-        "improvement plan, published on `quality-events`. Free text (findings, comments, "
-        "learning, decisions, action summaries) is sealed with the subject's own key: the "
+        "parents' and young people's feedback, serious incidents and their reviews, the "
+        "improvement plan, and the partnership's board packs with each person's commentary, "
+        "published on `quality-events`. Free text (findings, comments, learning, decisions, "
+        "action summaries, commentary) is sealed with the subject's own key: the "
         "child's where the record names one (docs/security.md).",
         [KNOWN_CHILDREN_SQL, REFERENCE_DATA_SQL, KEYS_SQL],
         clock,
@@ -41,4 +42,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(plan.sealed)
     app.include_router(plan.commands)
     app.include_router(plan.record)
+    app.include_router(packs.sealed)
+    app.include_router(packs.record)
     return app

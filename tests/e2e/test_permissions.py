@@ -400,3 +400,52 @@ def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePla
     finally:
         consumer.close()
     assert all(secure.child not in json.dumps(m) for m in seen)  # pseudonymous only
+
+
+def test_board_packs_are_drafted_by_council_casework_roles_and_read_by_every_board_reader() -> None:
+    """The board pack's routes (quality's commands and record, the dashboard's page, PDF and
+    forms) are in the matrix above like every route: here, that drafting and commentary are
+    the council's casework roles' (partners and board members: 403) and a pack is read by
+    every reader of the boards (a council-view pack is refused by its handler to the others,
+    tests/e2e/test_board_pack.py)."""
+    for service, method, path, permission in (
+        ("quality", "POST", "/board-packs", Permission.RECORD),
+        ("quality", "POST", "/board-packs/{pack_id}/commentary", Permission.RECORD),
+        ("quality", "GET", "/board-packs", Permission.READ_BOARDS),
+        ("quality", "GET", "/board-packs/{pack_id}", Permission.READ_BOARDS),
+        ("projections", "GET", "/dashboard/packs", Permission.READ_BOARDS),
+        ("projections", "POST", "/dashboard/packs", Permission.RECORD),
+        ("projections", "POST", "/dashboard/packs/{pack_id}/commentary", Permission.RECORD),
+        ("projections", "GET", "/dashboard/packs/{pack_id}", Permission.READ_BOARDS),
+        ("projections", "GET", "/dashboard/packs/{pack_id}.pdf", Permission.READ_BOARDS),
+    ):
+        assert (method, path) in {(m, p) for m, p, _ in endpoints(service)}, path
+        rule = find_rule(rules_for(service), method, path, {})
+        assert rule is not None and rule.permission is permission, (service, method, path)
+    drafters = {p.role for p in PRINCIPALS if allowed(Permission.RECORD, p)}
+    assert drafters == {Role.PRACTITIONER, Role.MANAGER, Role.IRO}
+    readers = {p for p in PRINCIPALS if allowed(Permission.READ_BOARDS, p)}
+    assert {p for p in PRINCIPALS if p.role is Role.PARTNER} <= readers
+
+
+def test_the_attention_queue_is_in_the_matrix_for_those_who_read_person_level_rows() -> None:
+    """The attention queue (API, page, its form, and the acknowledgement the escalations
+    service records) is checked above like every route: here, that the matrix lists each and
+    holds the queue to the council's casework roles and the incident management teams, its
+    counts to everyone who reads boards."""
+    queue = {Role.PRACTITIONER, Role.MANAGER, Role.IRO, Role.INCIDENT_MANAGEMENT}
+    for service, method, path, query in (
+        ("projections", "GET", "/attention", {}),
+        ("projections", "GET", "/dashboard/live", {"view": "council"}),
+        ("projections", "GET", "/dashboard/live/attention", {"view": "council"}),
+        ("projections", "POST", "/dashboard/live/acknowledgements", {}),
+        ("escalations", "POST", "/attention/{kind}/{item_id}/acknowledgements", {}),
+    ):
+        assert (method, path, query) in endpoints(service), (service, method, path, query)
+        rule = find_rule(rules_for(service), method, path, query)
+        assert rule is not None and rule.permission is Permission.READ_PERSON_LEVEL, path
+        assert rule.lists_children, path  # audited by the handler, with the children named
+        assert {p.role for p in PRINCIPALS if allowed(rule.permission, p)} == queue, path
+    rule = find_rule(rules_for("projections"), "GET", "/attention/counts", {})
+    assert rule is not None and rule.permission is Permission.READ_BOARDS
+    assert {p.agency for p in PRINCIPALS if allowed(rule.permission, p)} >= PARTNER_AGENCIES

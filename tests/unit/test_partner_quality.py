@@ -30,6 +30,8 @@ from contracts.quality.codes import (
 )
 from contracts.quality.events import (
     Answered,
+    BoardPackCommentaryRecorded,
+    BoardPackDrafted,
     FeedbackResponseRecorded,
     FeedbackSurveyLaunched,
     FigureRef,
@@ -78,7 +80,7 @@ CHILD, SAMPLED, AUDIT, ACTION = "C-leak-child", "C-leak-sampled", "PA-leak-audit
 STAFF = ("SW-leak-auditor", "SW-leak-practitioner", "SW-leak-moderator", "SW-leak-owner")
 SEALED = {
     name: f"sealed:v1:leak-{name}"
-    for name in ("findings", "summary", "finding", "comment", "learning", "decisions")
+    for name in ("findings", "summary", "finding", "comment", "learning", "decisions", "commentary")
 }
 # A theme is free text and not sealed: it could name a family (a planted marker shows it).
 THEME = "Neglect - the leak-theme Smith twins"
@@ -279,6 +281,25 @@ EVERY_EVENT: list[tuple[DomainEvent, str, dict[Agency, dict[str, object]]]] = [
             decisions=SEALED["decisions"],
         ),
         "PLAN-leak",
+        {},
+    ),
+    (
+        BoardPackDrafted(
+            pack_id="BP-leak",
+            title="Safeguarding partnership executive",
+            as_at=DAY,
+            boards=["attendance", "early-help-triage"],
+        ),
+        "BP-leak",
+        {},
+    ),
+    (
+        BoardPackCommentaryRecorded(
+            commentary_id="BPC-leak",
+            section="attendance",
+            commentary=SEALED["commentary"],
+        ),
+        "BP-leak",
         {},
     ),
 ]

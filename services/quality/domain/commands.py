@@ -227,3 +227,28 @@ class CompleteIncidentAction(CompleteQualityAction):
 
 class CompletePlanAction(CompleteQualityAction):
     pass
+
+
+class DraftBoardPack(e.BoardPackFacts):
+    localities: list[Locality] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The council's localities, each a table of its own; none: the county.",
+    )
+    model_config = example(
+        pack_id="BP-2020-07",
+        title="Safeguarding partnership executive, July 2020",
+        as_at="2020-07-08",
+        boards=["attendance", "early-help-triage"],
+        localities=[],
+        view="partnership",
+    )
+
+
+class RecordBoardPackCommentary(e.CommentaryFacts):
+    commentary: str | None = Text
+    model_config = example(
+        commentary_id="BPC-1",
+        section="early-help-triage",
+        commentary="Analysis is under way to understand the rise in families discussed.",
+    )

@@ -57,7 +57,15 @@ from shared.routes import Commands, snake
 from shared.sealing import KeyVault, Vault, seal, unseal
 
 # The free-text fields of the published events, sealed (contracts/quality/events.py).
-SEALED_FIELDS = ("findings", "summary", "finding", "comment", "learning", "decisions")
+SEALED_FIELDS = (
+    "findings",
+    "summary",
+    "finding",
+    "comment",
+    "learning",
+    "decisions",
+    "commentary",
+)
 SEALED_MAX: int = next(
     m.max_length
     for m in PracticeEvaluationRecorded.model_fields["findings"].metadata
@@ -69,6 +77,9 @@ Decide = Callable[..., Sequence[DomainEvent]]  # (aggregate, command, decision[,
 # the event's fields) -> the subject's id.
 Subject = Callable[[str, str | None, Mapping[str, Any]], str]
 ChildOf = Callable[[asyncpg.Pool, str], Awaitable[str | None]]
+# Whether the caller may act on the record, beyond the route's permission and localities:
+# (request, pool, stream id, command) -> None, or 403/404 (a board pack in the council view).
+MayAct = Callable[[Request, asyncpg.Pool, str, BaseModel], Awaitable[None]]
 
 
 def first_event_field(field: str) -> Callable[[asyncpg.Pool, str], Awaitable[str | None]]:
@@ -117,6 +128,7 @@ class Record:
     id_field: str
     subject: Subject
     child_of: ChildOf | None = None
+    may_act: MayAct | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +212,8 @@ async def _carry_out(
             raise UnknownStream(stream_id)
         await record.commands.check_locality(request, pool, stream_id)
     check_locality(request, getattr(command, "locality", None))
+    if record.may_act is not None:
+        await record.may_act(request, pool, stream_id, command)
     cases = getattr(command, "cases", None)
     if cases:
         await check_cases(request, pool, cases)
