@@ -36,7 +36,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
-from bench import register_feed
+from bench import dashboard, register_feed
 from bench import returns as statutory_returns
 from bench.processes import start_services
 from contracts.case_events import events as ce
@@ -80,6 +80,7 @@ class Sizes:
     sustained_seconds: float
     sustained_rates: tuple[float, ...]  # tried in order until one fails
     national_queries: int  # on the rebuilt read model (half as many children as events)
+    page_requests: int  # each dashboard page, on the same read model (bench/dashboard.py)
     returns_scales: tuple[float, ...]  # demo counties whose returns are exported (1: the demo)
     returns_quality_seconds: float  # commands offered while the data-quality board is timed
     returns_quality_rate: float  # commands/s offered then
@@ -99,6 +100,7 @@ class Sizes:
             sustained_seconds=60,
             sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 400),
             national_queries=10,
+            page_requests=20,
             returns_scales=(1.0, 10.0),
             returns_quality_seconds=60,
             returns_quality_rate=50,
@@ -119,6 +121,7 @@ class Sizes:
             sustained_seconds=1,
             sustained_rates=(5,),
             national_queries=2,
+            page_requests=1,
             returns_scales=(0.01,),
             returns_quality_seconds=4,
             returns_quality_rate=10,
@@ -549,6 +552,7 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
     select_times.sort()
     return {
         "figure": f"board query latency, {children:,} children (ms, /boards/timeliness)",
+        "children": children,
         "p50": _pct(board_times, 0.5),
         "p95": _pct(board_times, 0.95),
         "baseline_p50": _pct(select_times, 0.5),
@@ -559,8 +563,11 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
     }
 
 
-async def national_board_queries(infra: Infrastructure, namespace: str, n: int) -> dict[str, Any]:
-    """Board queries on the read model the rebuild made (national scale at full size)."""
+async def national_board_queries(
+    infra: Infrastructure, namespace: str, n: int, page_requests: int
+) -> dict[str, Any]:
+    """Board queries on the read model the rebuild made (national scale at full size), then
+    every dashboard page on it (bench/dashboard.py)."""
     env = infra.env(namespace, CSP_DEMO="off", CSP_RATE_LIMIT="1000000/second")
     api = ServiceProcess(
         "services.projections", "api", env, ROOT / "test-artifacts" / "logs" / f"bench-{namespace}"
@@ -570,9 +577,11 @@ async def national_board_queries(infra: Infrastructure, namespace: str, n: int) 
         api.wait_healthy(120)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
-            return await board_queries(api.url, conn, n)
+            figures = await board_queries(api.url, conn, n)
         finally:
             await conn.close()
+        figures["pages"] = await dashboard.page_latencies(api.url, BENCH_USER, page_requests)
+        return figures
     finally:
         api.stop()
 
@@ -668,6 +677,9 @@ def markdown(results: dict[str, Any]) -> str:
         "400,000 children in need).",
         "",
     ]
+    national = results["national"]
+    if national.get("pages"):
+        lines += dashboard.section(national["pages"], national.get("children"))
     if results.get("returns"):
         lines += statutory_returns.section(results["returns"])
     return "\n".join(lines)
@@ -683,7 +695,9 @@ async def run(sizes: Sizes, smoke: bool) -> dict[str, Any]:
             await relay(infra, sizes.relay_events),
             await rebuild_rate(infra, sizes.rebuild_events, namespace),
         ]
-        national = await national_board_queries(infra, namespace, sizes.national_queries)
+        national = await national_board_queries(
+            infra, namespace, sizes.national_queries, sizes.page_requests
+        )
         returns = await returns_figures(infra, sizes)
     results = {
         "machine": machine(),
@@ -722,6 +736,16 @@ async def returns_import_only(sizes: Sizes) -> dict[str, Any]:
         return {**figure, "machine": machine()}
 
 
+async def pages_only(sizes: Sizes) -> dict[str, Any]:
+    """The rebuild's read model (its figure printed), then every dashboard page on it."""
+    with infrastructure() as infra:
+        namespace = new_namespace()
+        r = await rebuild_rate(infra, sizes.rebuild_events, namespace)
+        print(f"{r['figure']}: {r['platform']:,.0f}/s", flush=True)
+        national = await national_board_queries(infra, namespace, 1, sizes.page_requests)
+        return {**national["pages"], "children": national["children"], "machine": machine()}
+
+
 async def only(figure: str, sizes: Sizes, runs: int) -> None:
     """One throughput figure beside its baseline, `runs` times (for before/after pairs while
     changing one path); prints, writes nothing."""
@@ -758,13 +782,16 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     parser.add_argument(
         "--only",
-        choices=["appends", "feed", "rebuild", "returns", "returns-import"],
+        choices=["appends", "feed", "rebuild", "returns", "returns-import", "pages"],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
-        " unless --smoke; returns-import: the import's figure alone, merged into them)",
+        " unless --smoke; returns-import: the import's figure alone, merged into them; pages:"
+        " the rebuild then every dashboard page on its read model, written into their section)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
-    parser.add_argument("--events", type=int, help="with --only rebuild: events to rebuild")
+    parser.add_argument(
+        "--events", type=int, help="with --only rebuild or pages: events to rebuild"
+    )
     args = parser.parse_args()
     tune_garbage_collector()  # as every platform process does (shared/entrypoint.py)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
@@ -773,6 +800,15 @@ def main() -> None:
         print("\n".join(statutory_returns.section(figures)))
         if not args.smoke:
             written = statutory_returns.record(figures, DOC, RESULTS.parent)
+            print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
+        return
+    if args.only == "pages":
+        if args.events:
+            sizes = dataclasses.replace(sizes, rebuild_events=args.events)
+        pages = asyncio.run(pages_only(sizes))
+        print("\n".join(dashboard.section(pages, pages["children"])))
+        if not args.smoke:
+            written = dashboard.record(pages, pages["children"], DOC, RESULTS.parent)
             print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
         return
     if args.only == "returns-import":

@@ -1122,10 +1122,10 @@ def import_lines(i: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def with_section(document: str, lines: Sequence[str]) -> str:
-    """`document` (docs/benchmarks.md) with its "Statutory returns" section replaced by
-    `lines` (added at the end if it has none)."""
-    head, marker, tail = document.partition("## Statutory returns")
+def with_section(document: str, lines: Sequence[str], heading: str = "## Statutory returns") -> str:
+    """`document` (docs/benchmarks.md) with its section under `heading` replaced by `lines`
+    (which start with that heading; added at the end if it has none)."""
+    head, marker, tail = document.partition(heading)
     if not marker:
         return document.rstrip("\n") + "\n\n" + "\n".join(lines)
     rest = tail.split("\n## ", 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import ssl
 from datetime import date
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -79,6 +80,16 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8001",
         description="The case-events API, where the projections API asks for the UPNs a "
         "statutory return names (with the caller's own token; docs/returns.md).",
+    )
+    quality_url: str = Field(
+        "http://127.0.0.1:8006",
+        description="The quality API, where the projections API reads a board pack's drafting "
+        "and its commentary (unsealed there, with the caller's own token; docs/boards.md).",
+    )
+    escalations_url: str = Field(
+        "http://127.0.0.1:8004",
+        description="The escalations API, to which the live page forwards the acknowledgements "
+        "of the attention queue (with the caller's own token; docs/boards.md).",
     )
     returns_check: bool = Field(
         True,
@@ -248,6 +259,11 @@ class Settings(BaseSettings):
         5, description="Partnership views hide counts from 1 to this minus 1."
     )
 
+    demo_progress_file: Path | None = Field(
+        None,
+        description="Where make run's demo county writes how far its load has got; the "
+        "dashboard shows it while it loads (the local stack only).",
+    )
     fixed_today: date | None = Field(
         None, description="Pin 'today' for rules that depend on time (tests, demos only)."
     )

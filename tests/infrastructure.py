@@ -398,6 +398,10 @@ def wired(processes: dict[str, ServiceProcess]) -> dict[str, ServiceProcess]:
     if "projections_api" in processes and "case_events_api" in processes:
         projections = processes["projections_api"]
         projections.env["CSP_CASE_EVENTS_URL"] = processes["case_events_api"].url
+        if "quality_api" in processes:
+            projections.env["CSP_QUALITY_URL"] = processes["quality_api"].url
+        if "escalations_api" in processes:
+            projections.env["CSP_ESCALATIONS_URL"] = processes["escalations_api"].url
     return processes
 
 

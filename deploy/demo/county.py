@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import os
 import random
 import sys
@@ -1175,42 +1177,31 @@ async def load(
     concurrency: int = 24,
     urls: dict[str, str] | None = None,
     manager: dict[str, str] | None = None,
+    progress_file: Path | None = None,
 ) -> dict[str, Any]:
     """Load the county through the APIs at `urls` (service -> base URL), by default the local
     stack's ports from `base_port`, as the user `auth` (its Authorization header) names, the
     reference data as `manager` (a manager keeps it; default `auth`); return what was
-    loaded."""
+    loaded. How far it has got is written to `progress_file` every second, if given (the
+    dashboard shows it: services/projections/dashboard/demo.py)."""
     work = plan(seed, scale, end)
     total = work.total
-    done = 0
-    started = time.monotonic()
+    progress = Progress(total, progress_file)
     semaphore = asyncio.Semaphore(concurrency)
     urls = urls or {s: f"http://127.0.0.1:{base_port + p}" for s, p in PORTS.items()}
 
     async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=64)) as client:
 
         async def post(step: Step, key: str, user: dict[str, str] = auth) -> None:
-            nonlocal done
             await send(client, f"{urls[step.service]}{step.path}", step, key, user)
-            done += 1
+            progress.done += 1
 
         async def run(journey: Journey) -> None:
             async with semaphore:
                 for i, step in enumerate(journey.steps):
                     await post(step, f"demo-{seed}-{journey.key}-{i}")
 
-        async def progress() -> None:
-            while True:
-                await asyncio.sleep(5)
-                rate = done / max(0.001, time.monotonic() - started)
-                print(
-                    f"demo county: {done:,} of {total:,} commands ({100 * done / total:.0f}%),"
-                    f" {rate:,.0f}/s",
-                    flush=True,
-                )
-
-        reporter = asyncio.create_task(progress())
-        try:
+        async with progress:
             for level in work.reference:  # one by one: each kind is one list
                 for step in level:
                     await post(step, _reference_key(seed, step), manager or auth)
@@ -1218,9 +1209,7 @@ async def load(
             await asyncio.gather(*(run(j) for j in work.later + work.quality))
             for i, step in enumerate(work.feeds):
                 await post(step, f"demo-{seed}-feed-{i}")
-        finally:
-            reporter.cancel()
-    seconds = time.monotonic() - started
+    seconds = time.monotonic() - progress.started
     marks = sum(len(s.body["marks"]) for s in work.feeds)
     summary = {
         "children": work.children,
@@ -1235,6 +1224,52 @@ async def load(
         flush=True,
     )
     return summary
+
+
+class Progress:
+    """How far a load has got: printed every 5 s, and written every second to `file` (if
+    given) as JSON replaced whole, so a reader never sees half of it. While the load runs
+    its state is "loading"; then "loaded", or "failed" when it stops on an error."""
+
+    def __init__(self, total: int, file: Path | None) -> None:
+        self.done, self.total, self.file = 0, total, file
+        self.started = time.monotonic()
+        self._reporter: asyncio.Task[None] | None = None
+
+    def rate(self) -> float:
+        return self.done / max(0.001, time.monotonic() - self.started)
+
+    def write(self, state: str) -> None:
+        if self.file is None:
+            return
+        written = self.file.with_name(f".{self.file.name}.new")
+        written.write_text(
+            json.dumps(
+                {"state": state, "done": self.done, "total": self.total, "rate": self.rate()}
+            )
+        )
+        written.replace(self.file)
+
+    async def _report(self) -> None:
+        for tick in itertools.count(1):
+            await asyncio.sleep(1)
+            self.write("loading")
+            if tick % 5 == 0:
+                print(
+                    f"demo county: {self.done:,} of {self.total:,} commands "
+                    f"({100 * self.done / self.total:.0f}%), {self.rate():,.0f}/s",
+                    flush=True,
+                )
+
+    async def __aenter__(self) -> Progress:
+        self.write("loading")
+        self._reporter = asyncio.create_task(self._report())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if self._reporter:
+            self._reporter.cancel()
+        self.write("loaded" if kind is None else "failed")
 
 
 def _reference_key(seed: int, step: Step) -> str:

@@ -120,9 +120,14 @@ def service_processes(http_base: int) -> list[Process]:
 
 def peers(http_base: int, process: Process) -> dict[str, str]:
     """Where a process finds the other services it calls: the projections API asks case
-    events for the UPNs a statutory return names."""
+    events for the UPNs a statutory return names, quality for a board pack's commentary, and
+    escalations with the attention queue's acknowledgements."""
     if process.name == "projections_api":
-        return {"CSP_CASE_EVENTS_URL": f"http://127.0.0.1:{http_base + 1}"}
+        return {
+            "CSP_CASE_EVENTS_URL": f"http://127.0.0.1:{http_base + 1}",
+            "CSP_ESCALATIONS_URL": f"http://127.0.0.1:{http_base + 4}",
+            "CSP_QUALITY_URL": f"http://127.0.0.1:{http_base + 6}",
+        }
     return {}
 
 
@@ -769,6 +774,11 @@ class LocalStack:
             write_private(path, self.issuer.token(user, agency, role, **claims) + "\n")
         return folder
 
+    @property
+    def demo_progress(self) -> Path:
+        """Where the demo county's load says how far it has got (shown on the dashboard)."""
+        return self.state_dir / "demo-progress.json"
+
     def processes(self) -> list[Process]:
         return service_processes(self.http_base)
 
@@ -783,6 +793,11 @@ class LocalStack:
                     "CSP_HTTP_PORT": p.port,
                     **peers(self.http_base, p),
                     **self.process_environment(p),
+                    **(
+                        {"CSP_DEMO_PROGRESS_FILE": self.demo_progress}
+                        if p.name == "projections_api"
+                        else {}
+                    ),
                 }.items()
             )
             lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
@@ -1058,6 +1073,7 @@ def load_demo_county(stack: LocalStack) -> None:
     resumed on the next start (every command has an idempotency key); a finished one is not
     loaded again. CSP_DEMO=off skips it; CSP_DEMO_SCALE sets its size (1.0: a large shire)."""
     if os.environ.get("CSP_DEMO", "on") == "off":
+        stack.demo_progress.unlink(missing_ok=True)  # an old load's "loading" would mislead
         return
     marker = stack.state_dir / "demo-county-loaded"
     if marker.exists():
@@ -1079,6 +1095,7 @@ def load_demo_county(stack: LocalStack) -> None:
                 end=datetime.date.today(),
                 auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
                 manager=stack.issuer.headers("demo-loader", "council", "manager"),
+                progress_file=stack.demo_progress,
             )
         )
     except Exception as error:

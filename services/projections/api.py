@@ -1,6 +1,6 @@
 """HTTP API of the boards: each board now or as at any date, by locality, JSON or CSV; the
-open child protection plans; a live feed of changes for incident management teams; each
-child's chronology; and the dashboard that shows them."""
+open child protection plans; a live feed of changes and the attention queue for incident
+management teams; each child's chronology; and the dashboard that shows them."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ from starlette.datastructures import State
 from services.projections import dashboard
 from services.projections.boards.kept import keep
 from services.projections.builds import BUILDS_SQL, live_build
+from services.projections.dashboard import attention as attention_page
 from services.projections.dashboard import chronology as chronology_page
+from services.projections.dashboard import demo as demo_banner  # noqa: F401 (the banner)
+from services.projections.dashboard import errors as error_pages
+from services.projections.dashboard import packs as packs_page
 from services.projections.dashboard import quality as quality_page
 from services.projections.dashboard import returns as returns_page
-from services.projections.routes import boards, chronology, live, quality, returns
+from services.projections.routes import attention, boards, chronology, live, quality, returns
 from shared.api import service_app
 from shared.clock import Clock
 from shared.db import open_database
@@ -54,13 +58,14 @@ async def keep_today(pool: asyncpg.Pool, clock: Clock, settings: Settings) -> No
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The read models' pool, the live feed (fed by NOTIFY boards_changed), and today's
-    totals kept in the background."""
+    """The read models' pool, the live feed (fed by NOTIFY boards_changed and
+    attention_changed), and today's totals kept in the background."""
     state: State = app.state
     state.pool = pool = await open_database(state.settings, BUILDS_SQL)
     state.feed = live.Feed()
     listener: asyncpg.Connection = await asyncpg.connect(state.settings.dsn())
-    await listener.add_listener("boards_changed", state.feed.notify)
+    for channel in live.CHANNELS:
+        await listener.add_listener(channel, state.feed.notify)
     warm = asyncio.create_task(keep_today(pool, state.clock, state.settings))
     try:
         yield
@@ -82,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         checks,
         sign_in=True,  # the dashboard's sign-in cookie: honoured here only
     )
+    error_pages.install(app)  # a person's browser gets a page, not the API's JSON
 
     async def database_check() -> dict[str, Any]:
         return {"ok": True, "live_build": await live_build(app.state.pool)}
@@ -89,10 +95,13 @@ def create_app(settings: Settings) -> FastAPI:
     checks["postgres"] = database_check
     app.include_router(returns_page.router)  # before the boards' /dashboard/{name}
     app.include_router(quality_page.router)  # likewise
+    app.include_router(attention_page.router)  # the live page's queue and its form
+    app.include_router(packs_page.router)  # the board packs, page and PDF
     app.include_router(dashboard.router)
     app.include_router(live.router)
     app.include_router(boards.router)
     app.include_router(chronology.router)
+    app.include_router(attention.router)
     app.include_router(chronology_page.router)
     app.include_router(returns.router)
     app.include_router(quality.router)

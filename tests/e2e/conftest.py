@@ -83,11 +83,18 @@ def started_platform(infra: Infrastructure, **settings: str) -> Iterator[Platfor
     (CSP_...) override the defaults."""
     namespace = new_namespace()
     passwords = infra.provision(namespace)
+    logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
+    logs.mkdir(parents=True, exist_ok=True)
     env = infra.env(
         namespace,
-        **{"CSP_DRIFT_CHECK_INTERVAL_S": "3600", "CSP_RETURNS_CHECK": "true", **settings},
+        **{
+            "CSP_DRIFT_CHECK_INTERVAL_S": "3600",
+            "CSP_RETURNS_CHECK": "true",
+            # where a demo county loaded on it says how far it has got, as make run's does
+            "CSP_DEMO_PROGRESS_FILE": str(logs / "demo-progress.json"),
+            **settings,
+        },
     )
-    logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
     processes = {
         p.name: ServiceProcess(p.module, p.role, process_env(env, p, passwords), logs)
         for p in service_processes(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -64,6 +65,7 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     from deploy.demo.county import PORTS, load
 
     urls = {s: getattr(platform, s).url for s in PORTS}  # every service the county writes to
+    progress = platform.projections.env.get("CSP_DEMO_PROGRESS_FILE")
     await load(
         0,
         seed=seed,
@@ -72,6 +74,7 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
         auth=auth("practitioner"),
         urls=urls,
         manager=auth("manager"),  # the county's teams and social workers
+        progress_file=Path(progress) if progress else None,  # as make run's is shown
     )
     await consumed(platform)
     return platform

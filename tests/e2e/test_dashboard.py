@@ -4,9 +4,12 @@ every page are kept under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -173,7 +176,7 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
     # Content-Security-Policy forbids evaluating strings.
     await expect(in_care).to_have_text(str(before + 1), timeout=15_000)
     assert await page.evaluate("window.liveMarker") == marker  # the same page: no reload
-    assert await page.locator("#live-log li").count() >= 1
+    await expect(page.locator("#attention [data-attention-version]")).to_have_count(1)
     await page.screenshot(path=SHOTS / "live.png", full_page=True)
     await page.close()
 
@@ -242,3 +245,35 @@ async def test_a_childs_chronology_from_a_board_row_filtered_by_kind_and_printab
     response = await partner.goto(chronology)
     assert response is not None and response.status == 403  # council casework roles only
     await partner.close()
+
+
+async def test_a_demo_county_still_loading_says_how_far_it_has_got_on_every_page(
+    county: Platform, browser: Browser
+) -> None:
+    """make run prints its URLs before the demo county is loaded; whoever signs in at once is
+    told the boards are still filling, and how far the load has got (the loader's progress
+    file, as make run's projections API is given it)."""
+    from deploy.demo.county import Progress
+
+    file = Path(county.projections.env["CSP_DEMO_PROGRESS_FILE"])
+    loaded = await asyncio.to_thread(file.read_text)
+    assert json.loads(loaded)["state"] == "loaded"  # the county's own load wrote it
+    page = await signed_in(browser, county.projections.url)
+    banner = page.locator("[data-demo-progress]")
+    assert await banner.count() == 0  # loaded: nothing to say
+    try:
+        progress = Progress(25_714, file)
+        progress.done = 12_000
+        progress.write("loading")
+        for path in ("/dashboard", "/dashboard/timeliness", "/definitions"):
+            await page.goto(f"{county.projections.url}{path}")
+            await expect(banner).to_contain_text("12,000 of 25,714 commands (46%)")
+        await page.screenshot(path=SHOTS / "demo-county-loading.png")
+        progress.write("failed")
+        await page.reload()
+        await expect(banner).to_contain_text("did not load completely")
+    finally:
+        await asyncio.to_thread(file.write_text, loaded)
+    await page.reload()
+    assert await banner.count() == 0
+    await page.close()

@@ -34,3 +34,4 @@ def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastruc
     assert "| event-store appends/s" in run.stdout
     assert "| projection rebuild events/s" in run.stdout
     assert "| register feed marks/s" in run.stdout and "freshness at 500" in run.stdout
+    assert "| dashboard page |" in run.stdout and "| index |" in run.stdout

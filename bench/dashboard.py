@@ -1,0 +1,106 @@
+"""The dashboard's pages at national scale: each page a person opens (the index, every board
+in both views, the live page, the definitions), asked over HTTP of the projections API that
+serves the read model the rebuild made, as a browser would ask it (the HTML, not the JSON).
+
+The first request of each page is reported apart: it may keep a day's totals not kept yet,
+which later requests of that day read. The target is issue 20's: p95 under 300 ms a page."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.projections.boards.declarations import BOARDS
+
+TARGET_P95_MS = 300
+HEADING = "## Dashboard pages"
+
+
+def pages() -> list[tuple[str, str, dict[str, str]]]:
+    """(name, path, query) of every page timed."""
+    found: list[tuple[str, str, dict[str, str]]] = [
+        ("index", "/dashboard", {}),
+        ("live", "/dashboard/live", {}),
+        ("definitions", "/definitions", {}),
+    ]
+    for board in BOARDS:
+        for view in ("partnership", "council"):
+            found.append((f"{board} ({view})", f"/dashboard/{board}", {"view": view}))
+    return found
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def page_latencies(url: str, headers: dict[str, str], n: int) -> dict[str, Any]:
+    """Each page asked `n` times after a first request; p50 and p95 of the `n`, in ms."""
+    timed = []
+    async with httpx.AsyncClient(
+        base_url=url,
+        timeout=900,
+        headers=headers,
+        follow_redirects=True,  # as a browser does
+    ) as client:
+        for name, path, query in pages():
+            t = time.perf_counter()
+            first = await client.get(path, params=query)
+            first_ms = (time.perf_counter() - t) * 1000
+            if first.status_code != 200:
+                raise RuntimeError(f"{path} {query}: HTTP {first.status_code} {first.text[:300]}")
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                (await client.get(path, params=query)).raise_for_status()
+                times.append(time.perf_counter() - t)
+            timed.append(
+                {
+                    "page": name,
+                    "path": path,
+                    "first_ms": first_ms,
+                    "p50": _pct(times, 0.5),
+                    "p95": _pct(times, 0.95),
+                }
+            )
+    return {"pages": timed, "requests_each": n, "target_p95_ms": TARGET_P95_MS}
+
+
+def section(figures: dict[str, Any], children: int | None) -> list[str]:
+    """The doc's lines: one row a page, the slowest first."""
+    of = f", {children:,} children" if children else ""
+    rows = sorted(figures["pages"], key=lambda p: -p["p95"])
+    met = sum(p["p95"] < figures["target_p95_ms"] for p in rows)
+    lines = [
+        HEADING,
+        "",
+        f"Dashboard pages on the national read model{of}: each page (HTML) asked "
+        f"{figures['requests_each']} times after a first request; target p95 < "
+        f"{figures['target_p95_ms']} ms. **{met} of {len(rows)} pages met it.**",
+        "",
+        "| dashboard page | p50 | p95 | first request | met |",
+        "|---|---|---|---|---|",
+    ]
+    for p in rows:
+        ok = "yes" if p["p95"] < figures["target_p95_ms"] else "**no**"
+        lines.append(
+            f"| {p['page']} | {p['p50']:.0f} ms | {p['p95']:.0f} ms | "
+            f"{p['first_ms']:,.0f} ms | {ok} |"
+        )
+    return [*lines, ""]
+
+
+def record(figures: dict[str, Any], children: int | None, doc: Path, folder: Path) -> list[Path]:
+    """A run of these figures alone (`--only pages`): their section of docs/benchmarks.md
+    written again, and bench/results/pages.json."""
+    from bench.returns import with_section
+
+    doc.write_text(with_section(doc.read_text(), section(figures, children), HEADING))
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "pages.json"
+    out.write_text(json.dumps({**figures, "children": children}, indent=1) + "\n")
+    return [doc, out]
