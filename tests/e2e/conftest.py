@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from deploy.local.stack import LocalStack, service_processes
 from tests.conftest import ARTIFACTS
@@ -45,6 +47,31 @@ class Platform:
 def every_response() -> Iterator[None]:
     """Note every response, for the audit-completeness check when each platform stops."""
     yield from record_responses()
+
+
+SHOTS = ARTIFACTS / "screenshots"  # every browser test's screenshots
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's: none is downloaded
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright: one a module."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield launched
+        await launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,13 @@ A page that fails is photographed in test-artifacts/screenshots/a11y-*.png."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from services.projections.boards.declarations import BOARDS
-from tests.conftest import ARTIFACTS
 from tests.e2e.accessibility import (
     assert_accessible,
     axe_violations,
@@ -26,26 +23,12 @@ from tests.e2e.accessibility import (
     keyboard_walk,
     skip_link_moves_focus_to_main,
 )
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import SHOTS, Platform
 from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = auth("manager")["Authorization"].removeprefix("Bearer ")
 LOADED_WITHIN_MS = 30_000  # Playwright's default
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield launched
-        await launched.close()
 
 
 async def tab_to(page: Page, selector: str, most: int = 400) -> None:

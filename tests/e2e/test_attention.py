@@ -16,31 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from contracts.topics import ESCALATION_EVENTS
 from deploy.local.stack import ROOT
 from shared.settings import Settings
-from tests.conftest import ARTIFACTS
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.journey import Practitioner
 from tests.infrastructure import Infrastructure, auth, poll_until, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 IMT = "imt-duty-1"  # the incident management team's member on duty
 
 
@@ -50,18 +46,6 @@ def platform(infra: Infrastructure) -> Iterator[Platform]:
     does not read."""
     with e2e.started_platform(infra, CSP_RETURNS_CHECK="false") as started:
         yield started
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield launched
-        await launched.close()
 
 
 async def signed_in(browser: Browser, base: str, role: str, agency: str = "council") -> Page:

@@ -17,30 +17,25 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from pypdf import PdfReader
 
 from services.projections.boards.model import Figure
 from services.projections.dashboard.charts import shown
 from services.projections.dashboard.packs import triage_months
-from tests.conftest import ARTIFACTS
 from tests.e2e.accessibility import axe_violations, described
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import SHOTS, Platform
 from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-SHOTS = ARTIFACTS / "screenshots"
 NONE = "\u2013"  # an en dash: no change to show (no families the year before)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRAFTER = "pack-drafter"
 FIRST, SECOND = "pack-writer-a", "pack-writer-b"
 ATTENDANCE_NOTE = "Attendance of children in care is rising week on week."
@@ -48,18 +43,6 @@ TRIAGE_NOTES = (
     "Analysis is under way to understand the rise in families discussed.",
     "Police and health now attend every locality's daily triage.",
 )
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield launched
-        await launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,43 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from services.projections.boards.declarations import BOARDS
-from tests.conftest import ARTIFACTS
-from tests.e2e.conftest import Platform
+from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.journey import Practitioner
 from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-SHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield launched
-        await launched.close()
 
 
 async def signed_in(

@@ -6,33 +6,20 @@ Screenshots are kept under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from services.projections.boards.model import Figure
 from services.projections.dashboard import charts, last_complete_month, month_before
-from tests.e2e.conftest import Platform
-from tests.e2e.test_dashboard import CHROMIUM, SHOTS, signed_in
+from tests.e2e.conftest import SHOTS, Platform
+from tests.e2e.test_dashboard import signed_in
 from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield launched
-        await launched.close()
 
 
 def api_board(county: Platform, name: str, **params: str) -> dict[str, Any]:

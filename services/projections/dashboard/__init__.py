@@ -30,7 +30,7 @@ from services.projections.dashboard import charts
 from services.projections.routes.boards import COUNCIL_VIEW, council_locality
 from shared.access import Permission, principal_of, requires, visible_rows
 from shared.api import Pool, ServiceClock, ServiceSettings
-from shared.auth import COOKIE, InvalidToken
+from shared.auth import COOKIE, InvalidToken, bearer_token
 from shared.calendar import month_end
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -42,6 +42,16 @@ GOVUK = HERE / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 DEFINITIONS = HERE.parents[2] / "docs" / "boards.md"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["shown"] = charts.shown  # a value as the charts write it
+
+
+def caller_authorization(request: Request) -> str:
+    """The caller's own token as an Authorization header (as it came: the bearer header, or
+    the sign-in cookie where it is taken), for a service the dashboard asks on their behalf:
+    that service decides what they may do, as if they had asked it themselves."""
+    token = bearer_token(dict(request.scope), cookie=True)
+    if not token:
+        raise HTTPException(401, "sign in again")
+    return f"Bearer {token}"
 
 
 def _local(target: str | None) -> str:

@@ -32,11 +32,16 @@ from contracts.ids import WORKER_ID_PATTERN
 from services.projections.attention.items import LABELS
 from services.projections.attention.queries import Item, item
 from services.projections.builds import reading
-from services.projections.dashboard import BOARD_PAGES, Asked, Question, templates
+from services.projections.dashboard import (
+    BOARD_PAGES,
+    Asked,
+    Question,
+    caller_authorization,
+    templates,
+)
 from services.projections.routes.attention import localities, partnership_counts, queue
 from shared.access import Permission, allowed, audit_read, principal_of, requires
 from shared.api import Pool, ServiceClock, ServiceSettings
-from shared.auth import COOKIE
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -166,17 +171,6 @@ def _back(query: str) -> str:
     return "/dashboard/live?" + urlencode({k: v[0] for k, v in kept.items()})
 
 
-def _token(request: Request) -> str:
-    """The caller's own token, as it came (the bearer header or the sign-in cookie)."""
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header
-    token = request.cookies.get(COOKIE)
-    if not token:
-        raise HTTPException(401, "sign in again")
-    return f"Bearer {token}"
-
-
 async def _forward(
     request: Request, found: Item, assigned_to: str, idempotency_key: str
 ) -> tuple[int, Any]:
@@ -189,7 +183,7 @@ async def _forward(
                 f"/attention/{found.kind.value}/{found.item_id}/acknowledgements",
                 json={"child_id": found.child_id, "assigned_to": assigned_to},
                 headers={
-                    "Authorization": _token(request),
+                    "Authorization": caller_authorization(request),
                     "Idempotency-Key": f"attention-{idempotency_key}",
                     "X-Correlation-Id": str(get_contextvars().get("correlation_id", "")),
                 },

@@ -49,6 +49,7 @@ from services.projections.dashboard import (
     Boards,
     Pictures,
     Shown,
+    caller_authorization,
     charts,
     last_complete_month,
     latest,
@@ -57,7 +58,7 @@ from services.projections.dashboard import (
 )
 from shared.access import Permission, allowed, audit_read, requires
 from shared.api import ServiceClock, ServiceSettings
-from shared.auth import COOKIE, Principal
+from shared.auth import Principal
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -250,17 +251,6 @@ def stock_figures(board: Board) -> list[Figure]:
 # -- reading the pack from the quality service ---------------------------------------------
 
 
-def _token(request: Request) -> str:
-    """The caller's own token, as it came (the bearer header or the sign-in cookie)."""
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header
-    token = request.cookies.get(COOKIE)
-    if not token:
-        raise HTTPException(401, "sign in again")
-    return f"Bearer {token}"
-
-
 async def _quality(
     request: Request,
     settings: Settings,
@@ -271,7 +261,7 @@ async def _quality(
 ) -> httpx.Response:
     verify: str | bool = settings.http_cafile or True
     headers = {
-        "Authorization": _token(request),
+        "Authorization": caller_authorization(request),
         "X-Correlation-Id": str(get_contextvars().get("correlation_id", "")),
         **({"Idempotency-Key": key} if key else {}),
         **({"X-Purpose": p} if (p := request.headers.get("X-Purpose")) else {}),
