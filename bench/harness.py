@@ -792,6 +792,9 @@ def main() -> None:
     parser.add_argument(
         "--events", type=int, help="with --only rebuild or pages: events to rebuild"
     )
+    parser.add_argument(
+        "--requests", type=int, help="with --only pages: requests of each page after its first"
+    )
     args = parser.parse_args()
     tune_garbage_collector()  # as every platform process does (shared/entrypoint.py)
     sizes = Sizes.smoke() if args.smoke else Sizes.full()
@@ -805,6 +808,8 @@ def main() -> None:
     if args.only == "pages":
         if args.events:
             sizes = dataclasses.replace(sizes, rebuild_events=args.events)
+        if args.requests:
+            sizes = dataclasses.replace(sizes, page_requests=args.requests)
         pages = asyncio.run(pages_only(sizes))
         print("\n".join(dashboard.section(pages, pages["children"])))
         if not args.smoke:
