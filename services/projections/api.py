@@ -15,6 +15,7 @@ from starlette.datastructures import State
 
 from services.projections import dashboard
 from services.projections.boards.kept import keep
+from services.projections.boards.memo import CHANNEL, BoardMemo
 from services.projections.builds import BUILDS_SQL, live_build
 from services.projections.dashboard import attention as attention_page
 from services.projections.dashboard import chronology as chronology_page
@@ -59,18 +60,24 @@ async def keep_today(pool: asyncpg.Pool, clock: Clock, settings: Settings) -> No
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The read models' pool, the live feed (fed by NOTIFY boards_changed and
-    attention_changed), and today's totals kept in the background."""
+    attention_changed), the boards answered before (forgotten by NOTIFY board_days_changed),
+    and today's totals kept in the background."""
     state: State = app.state
     state.pool = pool = await open_database(state.settings, BUILDS_SQL)
     state.feed = live.Feed()
+    state.memo = memo = BoardMemo()
     listener: asyncpg.Connection = await asyncpg.connect(state.settings.dsn())
     for channel in live.CHANNELS:
         await listener.add_listener(channel, state.feed.notify)
+    listener.add_termination_listener(memo.lost)
+    await listener.add_listener(CHANNEL, memo.notify)
+    memo.listen()
     warm = asyncio.create_task(keep_today(pool, state.clock, state.settings))
     try:
         yield
     finally:
         warm.cancel()
+        memo.lost()
         await listener.close()
         await pool.close()
 

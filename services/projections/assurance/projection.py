@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from contracts.quality import events as q
+from services.projections.boards.memo import CHANNEL, payload_of
 from shared.envelope import DomainEvent, Envelope
 
 # The tables written by COPY, with their columns in the order the rows are buffered.
@@ -243,6 +244,10 @@ class Assurance:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
+            if any(self._rows.values()) or any(self._updates.values()):
+                # The quality boards answered before are forgotten at commit (`memo.py`):
+                # a record's dates reach back and forward (an action due, one completed).
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload_of(None))
             for table, columns in TABLES.items():
                 if self._rows[table]:
                     await conn.copy_records_to_table(

@@ -3,8 +3,10 @@ day and computed by its definition (each board is declared in `declarations.py`)
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -18,8 +20,11 @@ from services.projections.boards.declarations import (
     readings_of,
 )
 from services.projections.boards.kept import has_totals, keep, kept_board
+from services.projections.boards.memo import BoardMemo
 from services.projections.boards.model import Board, shared_only
-from services.projections.builds import reading
+from services.projections.builds import live_build, reading
+
+T = TypeVar("T")
 
 
 def year_before(as_at: date) -> date:
@@ -41,17 +46,43 @@ async def board_on(
     today: date,
     window: int,
     compare: Period | None = None,
+    memo: BoardMemo | None = None,
 ) -> Board:
     """A board as the API answers it: from the kept totals where the board has them (a day in
-    the window is kept from the first time it is asked for), else computed from the facts."""
+    the window is kept from the first time it is asked for), else computed from the facts;
+    from the `memo` where it was answered before and nothing since has changed its day."""
+    asked = Question(board, as_at, locality, since, _tuple(dates), compare, today, window)
+
+    async def work_out() -> Board:
+        return await _board_on(pool, asked)
+
+    return await memoised(memo, pool, ("council", asked), as_at, work_out)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a board is asked for (the memo's key, with the view)."""
+
+    board: str
+    as_at: date
+    locality: str | None
+    since: date | None
+    dates: tuple[date, ...] | None
+    compare: Period | None
+    today: date
+    window: int
+
+
+async def _board_on(pool: asyncpg.Pool, q: Question) -> Board:
+    board, as_at, locality = q.board, q.as_at, q.locality
     if DECLARED[board].kept_as_totals:
         kept = await _kept(pool, board, as_at, locality)
-        if kept is None and await keep(pool, as_at, today, window) is not None:
+        if kept is None and await keep(pool, as_at, q.today, q.window) is not None:
             kept = await _kept(pool, board, as_at, locality)
         if kept is not None:
             return kept
     async with reading(pool) as conn:
-        return await compute(conn, board, as_at, locality, since, dates, compare)
+        return await compute(conn, board, as_at, locality, q.since, _list(q.dates), q.compare)
 
 
 async def partnership_board(
@@ -66,6 +97,7 @@ async def partnership_board(
     window: int,
     threshold: int,
     compare: Period | None = None,
+    memo: BoardMemo | None = None,
 ) -> Board:
     """A board in the partnership view (`disclosure`): computed with the board of every
     locality and of the county, and of each month for counts over time, so that what is
@@ -83,6 +115,7 @@ async def partnership_board(
         window=window,
         threshold=threshold,
         compare=compare,
+        memo=memo,
     )
     return sheet[locality]
 
@@ -99,11 +132,27 @@ async def partnership_sheet(
     window: int,
     threshold: int,
     compare: Period | None = None,
+    memo: BoardMemo | None = None,
 ) -> dict[str | None, Board]:
     """`partnership_board`'s answer for `locality` and, computed with it at no extra cost,
     for the county (None) and every locality with records (a page drawing every locality's
     trend reads each day once, not once per locality). A board of other boards' figures
-    gives `locality`'s alone."""
+    gives `locality`'s alone. From the `memo` where nothing since has changed its day."""
+
+    asked = Question(board, as_at, locality, since, _tuple(dates), compare, today, window)
+
+    async def work_out() -> dict[str | None, Board]:
+        return await _partnership_sheet(pool, asked, threshold, memo)
+
+    sheet = await memoised(memo, pool, ("partnership", asked, threshold), as_at, work_out)
+    return dict(sheet)  # the caller's own: what is kept is never changed
+
+
+async def _partnership_sheet(
+    pool: asyncpg.Pool, q: Question, threshold: int, memo: BoardMemo | None
+) -> dict[str | None, Board]:
+    board, as_at, locality, today, window = q.board, q.as_at, q.locality, q.today, q.window
+    since, dates, compare = q.since, _list(q.dates), q.compare
     declared = DECLARED[board]
     if declared.reads_boards:
         # The plan in a short read of its own, the connection given back before any board is
@@ -114,7 +163,14 @@ async def partnership_sheet(
 
         async def read_board(name: str) -> Board:
             return await partnership_board(
-                pool, name, as_at, locality, today=today, window=window, threshold=threshold
+                pool,
+                name,
+                as_at,
+                locality,
+                today=today,
+                window=window,
+                threshold=threshold,
+                memo=memo,
             )
 
         readings = await readings_of(plan.measures, read_board)
@@ -132,6 +188,28 @@ async def partnership_sheet(
         inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates, compare))
     places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
     return disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
+
+
+def _tuple(dates: list[date] | None) -> tuple[date, ...] | None:
+    return None if dates is None else tuple(dates)
+
+
+def _list(dates: tuple[date, ...] | None) -> list[date] | None:
+    return None if dates is None else list(dates)
+
+
+async def memoised(
+    memo: BoardMemo | None,
+    pool: asyncpg.Pool,
+    key: tuple[Hashable, ...],
+    as_at: date,
+    work_out: Callable[[], Awaitable[T]],
+) -> T:
+    """`work_out()`'s answer, from the memo where it has it for the live build (a rebuild
+    swapped in is a new key: nothing worked out on the build before it is used)."""
+    if memo is None or not memo.listening:
+        return await work_out()
+    return await memo.answer((await live_build(pool), *key), as_at, work_out)
 
 
 async def inputs_of(

@@ -20,6 +20,7 @@ from services.projections.boards.facts import (
     occurrence_details,
 )
 from services.projections.boards.kept import TotalsMover
+from services.projections.boards.memo import CHANNEL, payload_of
 from shared.envelope import DomainEvent, Envelope
 
 
@@ -32,12 +33,17 @@ class BoardFacts:
         self._occurrences: list[tuple[Any, ...]] = []
         self._births: dict[str, date] = {}
         self._changed: set[str] = set()
+        # The first day the batch changes (the boards as at it and after), or every day.
+        self._first: date | None = date.max
         self._totals = TotalsMover()
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         self._register(envelope, event)
         for change in board_changes(event):
             self._changed.add(envelope.event_type)
+            day = change.valid_from if isinstance(change, Fact) else change.day
+            if self._first is not None:
+                self._first = min(self._first, day)
             if isinstance(change, Fact):
                 self._facts.append(
                     (
@@ -74,6 +80,7 @@ class BoardFacts:
             case _:
                 return
         self._changed.add(envelope.event_type)
+        self._first = None  # its age and locality count on every day
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         try:
@@ -112,6 +119,8 @@ class BoardFacts:
             for event_type in sorted(self._changed):
                 # Delivered at commit: the live feed.
                 await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)
+            if self._changed:  # and the boards answered before from that day on forgotten
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload_of(self._first))
         finally:
             self.discard()
 
@@ -119,3 +128,4 @@ class BoardFacts:
         """Forget what was buffered (the batch's transaction is being rolled back)."""
         self._children, self._facts, self._occurrences = [], [], []
         self._births, self._changed = {}, set()
+        self._first = date.max

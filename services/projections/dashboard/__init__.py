@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.projections.boards.answering import board_on, partnership_board, partnership_sheet
 from services.projections.boards.declarations import BOARDS, DECLARED, HEADLINES
+from services.projections.boards.memo import BoardMemo
 from services.projections.boards.model import Board, Figure
 from services.projections.builds import reading
 from services.projections.dashboard import charts
@@ -106,6 +107,7 @@ class Boards:
     pool: asyncpg.Pool
     settings: Settings
     today: date
+    memo: BoardMemo | None = None  # the boards answered before (`memo.py`)
     # The board reads a page makes at once: a page of trends asks for many, and the pool's
     # other users (the next request, the live page) must still get a connection.
     at_once: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(READS_AT_ONCE))
@@ -134,6 +136,7 @@ class Boards:
                 today=self.today,
                 window=self.settings.board_days_kept,
                 threshold=self.settings.small_number_threshold,
+                memo=self.memo,
             )
         missing = [p for p in dict.fromkeys(places) if p not in sheet]
         alone = await self.boards(name, [asked._replace(locality=p) for p in missing])
@@ -150,6 +153,7 @@ class Boards:
                 today=self.today,
                 window=self.settings.board_days_kept,
                 threshold=self.settings.small_number_threshold,
+                memo=self.memo,
             )
         return await board_on(
             self.pool,
@@ -158,6 +162,7 @@ class Boards:
             asked.locality,
             today=self.today,
             window=self.settings.board_days_kept,
+            memo=self.memo,
         )
 
     async def localities(self) -> list[str]:
@@ -170,8 +175,10 @@ class Boards:
             ]
 
 
-async def boards_of(pool: Pool, settings: ServiceSettings, clock: ServiceClock) -> Boards:
-    return Boards(pool, settings, clock.today())
+async def boards_of(
+    request: Request, pool: Pool, settings: ServiceSettings, clock: ServiceClock
+) -> Boards:
+    return Boards(pool, settings, clock.today(), getattr(request.app.state, "memo", None))
 
 
 Question = Annotated[Asked, Depends(asked)]

@@ -243,6 +243,7 @@ async def board(
             window=settings.board_days_kept,
             threshold=settings.small_number_threshold,
             compare=compare,
+            memo=request.app.state.memo,
         )
     else:
         locality = council_locality(request, locality)
@@ -256,6 +257,7 @@ async def board(
             today=today,
             window=settings.board_days_kept,
             compare=compare,
+            memo=request.app.state.memo,
         )
         if board not in PERSON_LEVEL:
             result = result.model_copy(update={"rows": None})
