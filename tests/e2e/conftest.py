@@ -75,10 +75,24 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def platform(infra: Infrastructure) -> Iterator[Platform]:
+def platform(request: pytest.FixtureRequest, infra: Infrastructure) -> Iterator[Platform]:
     """Every process of the platform, started as `make run` starts them, in a namespace of its
     own: provisioned first, each process as its service's runtime role with only the keys it
-    uses. The drift rules are checked on demand (POST /drift-checks), not on a timer."""
+    uses. The drift rules are checked on demand (POST /drift-checks), not on a timer.
+
+    The modules share one (`shared_platform`): each records children of its own and counts
+    only them. A module that counts anything of the whole platform (a board of a locality,
+    the returns, a topic's events) says `OWN_PLATFORM = True` and gets one of its own."""
+    if getattr(request.module, "OWN_PLATFORM", False):
+        with started_platform(infra) as started:
+            yield started
+    else:
+        yield request.getfixturevalue("shared_platform")
+
+
+@pytest.fixture(scope="package")
+def shared_platform(infra: Infrastructure) -> Iterator[Platform]:
+    """The platform the modules share (`platform`): starting one takes about 19 s."""
     with started_platform(infra) as started:
         yield started
 

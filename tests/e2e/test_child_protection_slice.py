@@ -12,6 +12,7 @@ from tests.e2e.conftest import Platform
 from tests.infrastructure import MANAGER, OPERATIONS, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+OWN_PLATFORM = True  # it counts a locality's open plans, and the relays' events published
 
 SOCIAL_WORKER = auth("practitioner", user="sw-17")
 

@@ -14,7 +14,7 @@ from playwright.async_api import Browser, Page, expect
 
 from services.projections.boards.declarations import BOARDS
 from tests.e2e.conftest import SHOTS, Platform
-from tests.e2e.journey import Practitioner
+from tests.e2e.journey import Practitioner, consumed
 from tests.infrastructure import auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -129,8 +129,10 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
     platform: Platform,
     browser: Browser,
 ) -> None:
-    """On a platform of the module's own: the child taken into care here would be in the
-    shared county's statutory returns, which tests/e2e/test_returns.py holds to every rule."""
+    """On the modules' shared platform, not the county: the child taken into care here would
+    be in the county's statutory returns, which tests/e2e/test_returns.py holds to every rule.
+    What the modules before recorded is all on the boards before the count is read."""
+    await consumed(platform)
     page = await signed_in(browser, platform.projections.url)
     await page.goto(f"{platform.projections.url}/dashboard/live?view=council")
     await page.wait_for_selector("#live-status:has-text('live')")
