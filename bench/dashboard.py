@@ -2,13 +2,19 @@
 in both views, the live page, the definitions), asked over HTTP of the projections API that
 serves the read model the rebuild made, as a browser would ask it (the HTML, not the JSON).
 
-The first request of each page is reported apart: it may keep a day's totals not kept yet,
-which later requests of that day read. The target is issue 20's: p95 under 300 ms a page."""
+The first request of each page is reported apart: it works out every board the page reads (the
+API keeps them: services/projections/boards/memo.py) and may keep a day's totals not kept yet.
+The repeated requests read what it kept, as a person's do while nothing is recorded. And after
+a change dated today (what every batch of a working day says), one more request: the boards as
+at today worked out again, the past month ends still kept. The target is issue 20's: p95
+under 300 ms a page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +44,14 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
-async def page_latencies(url: str, headers: dict[str, str], n: int) -> dict[str, Any]:
-    """Each page asked `n` times after a first request; p50 and p95 of the `n`, in ms."""
+async def page_latencies(
+    url: str,
+    headers: dict[str, str],
+    n: int,
+    changed_today: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Each page asked `n` times after a first request; p50 and p95 of the `n`, in ms. Then,
+    where `changed_today` tells the API of a change dated today, one request after it."""
     timed = []
     async with httpx.AsyncClient(
         base_url=url,
@@ -58,6 +70,13 @@ async def page_latencies(url: str, headers: dict[str, str], n: int) -> dict[str,
                 t = time.perf_counter()
                 (await client.get(path, params=query)).raise_for_status()
                 times.append(time.perf_counter() - t)
+            after_change_ms = None
+            if changed_today is not None:
+                await changed_today()
+                await asyncio.sleep(0.2)  # the notification crosses a local socket meanwhile
+                t = time.perf_counter()
+                (await client.get(path, params=query)).raise_for_status()
+                after_change_ms = (time.perf_counter() - t) * 1000
             timed.append(
                 {
                     "page": name,
@@ -65,6 +84,7 @@ async def page_latencies(url: str, headers: dict[str, str], n: int) -> dict[str,
                     "first_ms": first_ms,
                     "p50": _pct(times, 0.5),
                     "p95": _pct(times, 0.95),
+                    "after_change_ms": after_change_ms,
                 }
             )
     return {"pages": timed, "requests_each": n, "target_p95_ms": TARGET_P95_MS}
@@ -80,16 +100,21 @@ def section(figures: dict[str, Any], children: int | None) -> list[str]:
         "",
         f"Dashboard pages on the national read model{of}: each page (HTML) asked "
         f"{figures['requests_each']} times after a first request; target p95 < "
-        f"{figures['target_p95_ms']} ms. **{met} of {len(rows)} pages met it.**",
+        f"{figures['target_p95_ms']} ms. **{met} of {len(rows)} pages met it.** "
+        "The first request works out every board the page reads; the repeated ones read the "
+        'boards the API kept (nothing was recorded meanwhile); "after a change today" is '
+        "one request after the API is told of a change dated today, as after each batch of a "
+        "working day: the boards as at today worked out again, the past month ends kept.",
         "",
-        "| dashboard page | p50 | p95 | first request | met |",
-        "|---|---|---|---|---|",
+        "| dashboard page | p50 | p95 | first request | after a change today | met |",
+        "|---|---|---|---|---|---|",
     ]
     for p in rows:
         ok = "yes" if p["p95"] < figures["target_p95_ms"] else "**no**"
+        after = p.get("after_change_ms")
         lines.append(
             f"| {p['page']} | {p['p50']:.0f} ms | {p['p95']:.0f} ms | "
-            f"{p['first_ms']:,.0f} ms | {ok} |"
+            f"{p['first_ms']:,.0f} ms | {'' if after is None else f'{after:,.0f} ms'} | {ok} |"
         )
     return [*lines, ""]
 

@@ -41,6 +41,8 @@ from bench import returns as statutory_returns
 from bench.processes import start_services
 from contracts.case_events import events as ce
 from contracts.topics import domain_topic_names, named
+from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
+from services.projections.boards.memo import payload_of
 from services.projections.registry import rebuild
 from shared.db import open_database
 from shared.entrypoint import tune_garbage_collector
@@ -578,9 +580,17 @@ async def national_board_queries(
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
             figures = await board_queries(api.url, conn, n)
+
+            async def changed_today() -> None:  # as a batch of today's records says
+                await conn.execute(
+                    "SELECT pg_notify($1, $2)", MEMO_CHANNEL, payload_of(date.today())
+                )
+
+            figures["pages"] = await dashboard.page_latencies(
+                api.url, BENCH_USER, page_requests, changed_today
+            )
         finally:
             await conn.close()
-        figures["pages"] = await dashboard.page_latencies(api.url, BENCH_USER, page_requests)
         return figures
     finally:
         api.stop()
