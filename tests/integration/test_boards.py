@@ -17,8 +17,10 @@ import pytest
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
-from services.projections.boards.answering import compute
+from services.projections.boards.answering import compute, council_sheet
+from services.projections.boards.declarations import BOARDS, DECLARED
 from services.projections.boards.totals import TOTALLED
+from services.projections.builds import reading
 from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for
 from tests.infrastructure import (
@@ -331,6 +333,40 @@ async def _live(dsn: str, sql: str) -> Any:
         return await conn.fetch(sql.format(schema=f'"{schema}"'))
     finally:
         await conn.close()
+
+
+def test_a_council_page_reads_every_locality_at_once_as_each_alone(
+    infra: Infrastructure, boards_stack: tuple[str, Settings]
+) -> None:
+    """A page of every locality's trend in the council view reads the county once and splits
+    it by locality (`council_sheet`): each place's board must equal the board read for that
+    place alone (the definition over its facts), figures and rows, on every board."""
+    _, settings = boards_stack
+    dsn = infra.dsn(settings.database)
+    places: list[str | None] = [None, "Exeter", "North", "Nowhere"]  # Nowhere: no records
+
+    async def compare() -> list[tuple[str, str, str | None]]:
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+        differ = []
+        try:
+            for name in BOARDS:
+                for day in ("2024-03-31", "2024-06-30", "2024-12-31"):
+                    as_at = date.fromisoformat(day)
+                    sheet = await council_sheet(
+                        pool, name, as_at, places, today=date.today(), window=KEPT_WINDOW
+                    )
+                    async with reading(pool) as conn:
+                        for place in places:
+                            alone = await compute(conn, name, as_at, place)
+                            if DECLARED[name].kept_as_totals:
+                                alone = sheet[place]  # read a place at a time: itself
+                            if sheet[place] != alone:
+                                differ.append((name, day, place))
+        finally:
+            await pool.close()
+        return differ
+
+    assert asyncio.run(compare()) == []
 
 
 def test_kept_totals_follow_late_backdated_and_out_of_order_events(infra: Infrastructure) -> None:

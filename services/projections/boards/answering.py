@@ -190,6 +190,49 @@ async def _partnership_sheet(
     return disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
 
 
+async def council_sheet(
+    pool: asyncpg.Pool,
+    board: str,
+    as_at: date,
+    places: list[str | None],
+    *,
+    today: date,
+    window: int,
+    memo: BoardMemo | None = None,
+) -> dict[str | None, Board]:
+    """`board_on`'s answer for each of `places` (None: the county) from one read of the
+    county's inputs, split by locality as the partnership view splits them
+    (`disclosure.only`): a page of every locality's trend reads each day once, not once a
+    place. A board kept as totals (a few rows a place), or of other boards' figures, is read a
+    place at a time."""
+    declared = DECLARED[board]
+    if declared.kept_as_totals or declared.reads_boards:
+        return {
+            place: await board_on(pool, board, as_at, place, today=today, window=window, memo=memo)
+            for place in dict.fromkeys(places)
+        }
+    asked = Question(board, as_at, None, None, None, None, today, window)
+    wanted = tuple(sorted(set(places), key=lambda p: p or ""))
+
+    async def work_out() -> dict[str | None, Board]:
+        start = year_before(as_at)
+        async with reading(pool) as conn:
+            inputs = await inputs_of(conn, declared, Asked(as_at, None, start))
+        over_time = {"since": start} if disclosure.counts_over_time(declared.figures) else {}
+        return {
+            place: declared.figures(
+                *(disclosure.only(x, place) for x in inputs),
+                as_at=as_at,
+                locality=place,
+                **over_time,
+            )
+            for place in wanted
+        }
+
+    sheet = await memoised(memo, pool, ("council", asked, wanted), as_at, work_out)
+    return dict(sheet)
+
+
 def _tuple(dates: list[date] | None) -> tuple[date, ...] | None:
     return None if dates is None else tuple(dates)
 

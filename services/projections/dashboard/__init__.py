@@ -22,7 +22,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from services.projections.boards.answering import board_on, partnership_board, partnership_sheet
+from services.projections.boards.answering import (
+    board_on,
+    council_sheet,
+    partnership_board,
+    partnership_sheet,
+)
 from services.projections.boards.declarations import BOARDS, DECLARED, HEADLINES
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.model import Board, Figure
@@ -124,9 +129,19 @@ class Boards:
         """The board as `asked` for each of `places` (None: the county). In the partnership
         view every locality's board is computed together anyway (what is hidden is hidden
         alike), so that is one read for them all; a place it lacks (no records there) is read
-        alone. In the council view, one read a place."""
+        alone. In the council view, one read of the county split by place (`council_sheet`)."""
         if asked.view != "partnership":
-            return await self.boards(name, [asked._replace(locality=p) for p in places])
+            async with self.at_once:
+                council = await council_sheet(
+                    self.pool,
+                    name,
+                    asked.as_at,
+                    places,
+                    today=self.today,
+                    window=self.settings.board_days_kept,
+                    memo=self.memo,
+                )
+            return [council[p] for p in places]
         async with self.at_once:
             sheet = await partnership_sheet(
                 self.pool,
