@@ -98,7 +98,7 @@ def section(figures: dict[str, Any], children: int | None) -> list[str]:
     lines = [
         HEADING,
         "",
-        f"Dashboard pages on the national read model{of}: each page (HTML) asked "
+        f"Dashboard pages on the read model the rebuild made{of}: each page (HTML) asked "
         f"{figures['requests_each']} times after a first request; target p95 < "
         f"{figures['target_p95_ms']} ms. **{met} of {len(rows)} pages met it.** "
         "The first request works out every board the page reads; the repeated ones read the "
@@ -116,6 +116,15 @@ def section(figures: dict[str, Any], children: int | None) -> list[str]:
             f"| {p['page']} | {p['p50']:.0f} ms | {p['p95']:.0f} ms | "
             f"{p['first_ms']:,.0f} ms | {'' if after is None else f'{after:,.0f} ms'} | {ok} |"
         )
+    m = figures.get("machine")
+    if m and figures.get("command"):  # a run of the pages alone says how it was made
+        lines += [
+            "",
+            f"Measured by `{figures['command']}` on {m['date']}: {m['cpus']} CPUs, "
+            f"{m['memory_gib']} GiB, Python {m['python']}. The projections API ran as a "
+            "process on the rebuild's read model with nothing else recording; the requests "
+            "came one at a time, as a council practitioner's (each page in the view named).",
+        ]
     return [*lines, ""]
 
 

@@ -753,7 +753,16 @@ async def pages_only(sizes: Sizes) -> dict[str, Any]:
         r = await rebuild_rate(infra, sizes.rebuild_events, namespace)
         print(f"{r['figure']}: {r['platform']:,.0f}/s", flush=True)
         national = await national_board_queries(infra, namespace, 1, sizes.page_requests)
-        return {**national["pages"], "children": national["children"], "machine": machine()}
+        command = (
+            "python -m bench.harness --only pages"
+            f" --events {sizes.rebuild_events} --requests {sizes.page_requests}"
+        )
+        return {
+            **national["pages"],
+            "children": national["children"],
+            "machine": machine(),
+            "command": command,
+        }
 
 
 async def only(figure: str, sizes: Sizes, runs: int) -> None:
