@@ -314,15 +314,17 @@ async def test_the_projection_writes_a_batch_once_inserts_before_updates_last_up
         "North",
     )
     assert tables["assurance_strands"] == [("EV-1", "risk", "inadequate")]
-    [(statement, ids, days, grades, agreed)] = conn.executed
+    # The boards answered before are forgotten at commit, every day of them (memo.py).
+    [notified, (statement, ids, days, grades, agreed)] = conn.executed
+    assert notified == ("SELECT pg_notify($1, $2)", "board_days_changed", "all")
     assert "UPDATE assurance_evaluations" in statement
     assert (ids, days, grades, agreed) == (["EV-1"], [JULY], ["good"], [True])  # the last
     await projection.flush(conn)
-    assert len(conn.copied) == 2 and len(conn.executed) == 1  # nothing twice
+    assert len(conn.copied) == 2 and len(conn.executed) == 2  # nothing twice, nor told again
     await projection.apply(conn, envelope("EV-1", moderated("good"), 3), moderated("good"))
     projection.discard()  # rolled back
     await projection.flush(conn)
-    assert len(conn.executed) == 1
+    assert len(conn.executed) == 2
 
 
 async def test_a_survey_or_the_plan_is_no_childs_chronology_an_evaluation_is() -> None:
