@@ -141,3 +141,60 @@ def test_the_notification_says_the_first_day_or_every_day() -> None:
     memo.notify(None, 0, "board_days_changed", "garbled")
     asyncio.run(read(memo, "jan", JAN, jan))
     assert jan.times == 2
+
+
+async def test_the_same_board_asked_again_while_worked_out_waits_for_that_answer() -> None:
+    memo = listening()
+    started, release = asyncio.Event(), asyncio.Event()
+    worked = 0
+
+    async def slow() -> int:
+        nonlocal worked
+        worked += 1
+        mine = worked  # which working out this is
+        started.set()
+        await release.wait()
+        return mine
+
+    first = asyncio.create_task(memo.answer("jan", JAN, slow))
+    await started.wait()
+    second = asyncio.create_task(memo.answer("jan", JAN, slow))  # ten people at once: one
+    await asyncio.sleep(0)  # the second is waiting on the first's work (no work of its own)
+    release.set()
+    assert (await first, await second, worked) == (1, 1, 1)
+
+    # A change to its day while it is worked out: whoever asks after the change works it out
+    # afresh, never waiting for an answer that may predate the change.
+    started.clear()
+    release.clear()
+    memo.changed(None)
+    before = asyncio.create_task(memo.answer("jan", JAN, slow))
+    await started.wait()
+    memo.changed(JAN)
+    after = asyncio.create_task(memo.answer("jan", JAN, slow))
+    started.clear()
+    await started.wait()  # the one asking after the change works it out itself
+    release.set()
+    assert (await before, await after, worked) == (2, 3, 3)
+
+
+async def test_a_failure_reaches_everyone_waiting_and_nothing_is_kept() -> None:
+    memo = listening()
+    release = asyncio.Event()
+
+    async def failing() -> int:
+        await release.wait()
+        raise LookupError("no board build yet")
+
+    first = asyncio.create_task(memo.answer("jan", JAN, failing))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(memo.answer("jan", JAN, failing))
+    await asyncio.sleep(0)
+    release.set()
+    for waiting in (first, second):
+        try:
+            await waiting
+        except LookupError:
+            continue
+        raise AssertionError("the failure was not passed on")
+    assert len(memo) == 0 and await memo.answer("jan", JAN, Counting()) == 1

@@ -12,6 +12,9 @@ here after that, while boards as at today are worked out afresh after each chang
 against the races:
 
 - an answer worked out while a change to its day arrived is not kept (it may predate it);
+- the same board asked for again while it is being worked out waits for that answer (ten
+  people opening the index after a change work it out once), unless a change to its day
+  arrived meanwhile: then it is worked out afresh;
 - nothing is kept unless the process is listening: a lost listener would lose the changes,
   so losing it forgets everything and keeps nothing more.
 
@@ -20,6 +23,7 @@ Nothing here does I/O: the API feeds it the notifications (`notify`, `lost`).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
@@ -59,6 +63,7 @@ class BoardMemo:
     def __init__(self, capacity: int = 1024, history: int = 4096) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[Hashable, tuple[date, Any]] = OrderedDict()
+        self._running: dict[Hashable, tuple[date, asyncio.Future[Any]]] = {}
         self.generation = 0  # how many changes have been told
         # The first day of each of the latest changes: what an answer in flight checks.
         self._changes: deque[date | None] = deque(maxlen=history)
@@ -71,11 +76,9 @@ class BoardMemo:
         """A change from `first` on (None: every day): every answer as at it or after goes."""
         self.generation += 1
         self._changes.append(first)
-        if first is None:
-            self._entries.clear()
-            return
-        for key in [k for k, (day, _) in self._entries.items() if day >= first]:
-            del self._entries[key]
+        for held in (self._entries, self._running):
+            for key in [k for k, (day, _) in held.items() if first is None or day >= first]:
+                del held[key]
 
     def notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         """asyncpg's listener callback for `CHANNEL`."""
@@ -99,8 +102,8 @@ class BoardMemo:
         return any(first is None or first <= as_at for first in recent)
 
     async def answer(self, key: Hashable, as_at: date, work_out: Callable[[], Awaitable[T]]) -> T:
-        """The answer kept for `key`, else `work_out()`'s, kept unless a change to `as_at`
-        arrived meanwhile."""
+        """The answer kept for `key`, or the one being worked out for it, else `work_out()`'s,
+        kept unless a change to `as_at` arrived meanwhile."""
         if self.listening:
             found = self._entries.get(key)
             if found is not None:
@@ -108,9 +111,21 @@ class BoardMemo:
                 ANSWERS.labels("hit").inc()
                 kept: T = found[1]
                 return kept
+            running = self._running.get(key)
+            if running is not None:
+                ANSWERS.labels("shared").inc()
+                shared: T = await asyncio.shield(running[1])
+                return shared
         ANSWERS.labels("miss").inc()
         generation = self.generation
-        value = await work_out()
+        task: asyncio.Future[T] = asyncio.ensure_future(work_out())
+        if self.listening:
+            self._running[key] = (as_at, task)
+        try:
+            value = await asyncio.shield(task)  # a caller gone leaves it to those waiting
+        finally:
+            if self._running.get(key, (None, None))[1] is task:
+                del self._running[key]
         if self.listening and not self._changed_since(generation, as_at):
             self._entries[key] = (as_at, value)
             self._entries.move_to_end(key)

@@ -116,11 +116,13 @@ class BoardFacts:
                     records=self._occurrences,
                     columns=["kind", "subject_id", "seq", "day", *OCCURRENCE_DETAILS],
                 )
-            for event_type in sorted(self._changed):
-                # Delivered at commit: the live feed.
-                await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)
-            if self._changed:  # and the boards answered before from that day on forgotten
+            if self._changed:
+                # Delivered at commit, in the order sent: the boards answered before from that
+                # day on are forgotten (`memo.py`) before the live feed tells a page to ask
+                # again, so its asking never meets an answer from before the change.
                 await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload_of(self._first))
+            for event_type in sorted(self._changed):
+                await conn.execute("SELECT pg_notify('boards_changed', $1)", event_type)
         finally:
             self.discard()
 
