@@ -146,12 +146,13 @@ async def escalations_to_date(conn: asyncpg.Connection, figures: Figures, asked:
 async def ewo_escalations_and_month_ends(
     conn: asyncpg.Connection, figures: Figures, asked: Asked
 ) -> Board:
-    """Every child as at each month's last day (or the day asked, for its own month)."""
+    """The children rated as at each month's last day (or the day asked, for its own month):
+    the board counts by the rating alone, so only the ratings are read."""
     as_at, locality = asked.as_at, asked.locality
     month_ends: list[tuple[date, list[Child]]] = []
     for month in months_between(asked.since, as_at):
         end = min(month_end(month), as_at)
-        month_ends.append((end, await snapshot(conn, end, locality)))
+        month_ends.append((end, await snapshot(conn, end, locality, attributes=["rag"])))
     return figures(
         await happened(conn, ["ewo"], asked.since, as_at, locality),
         month_ends,

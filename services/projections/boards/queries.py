@@ -16,9 +16,18 @@ _DETAIL_NAMES = tuple(name for name in OCCURRENCE_DETAILS if name != "locality")
 _DETAILS = ", ".join(f"o.{name}" for name in _DETAIL_NAMES)
 
 
-async def snapshot(conn: asyncpg.Connection, as_at: date, locality: str | None) -> list[Child]:
+async def snapshot(
+    conn: asyncpg.Connection,
+    as_at: date,
+    locality: str | None,
+    attributes: Sequence[str] | None = None,
+) -> list[Child]:
     """Every child with the value each attribute had on `as_at` (attributes that no longer
-    applied then are left out)."""
+    applied then are left out). With `attributes`: those attributes alone, and only the
+    children that had one of them then (a board counting a few children by one attribute
+    reads them, not every child's every fact)."""
+    if attributes is not None:
+        return await _with_attributes(conn, as_at, locality, list(attributes))
     children = await conn.fetch(
         "SELECT child_id, locality, date_of_birth FROM children"
         " WHERE ($1::text IS NULL OR locality = $1)",
@@ -39,6 +48,31 @@ async def snapshot(conn: asyncpg.Connection, as_at: date, locality: str | None) 
         Child(r["child_id"], r["locality"], r["date_of_birth"], facts.get(r["child_id"], {}))
         for r in children
     ]
+
+
+async def _with_attributes(
+    conn: asyncpg.Connection, as_at: date, locality: str | None, attributes: list[str]
+) -> list[Child]:
+    held: dict[str, Child] = {}
+    for row in await conn.fetch(
+        "SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value,"
+        " c.locality, c.date_of_birth"
+        " FROM child_facts f JOIN children c USING (child_id)"
+        " WHERE f.attribute = ANY($3::text[]) AND f.valid_from <= $1"
+        " AND ($2::text IS NULL OR c.locality = $2)"
+        " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC",
+        as_at,
+        locality,
+        attributes,
+    ):
+        if row["value"] is None:
+            continue
+        child = held.setdefault(
+            row["child_id"],
+            Child(row["child_id"], row["locality"], row["date_of_birth"], {}),
+        )
+        child.facts[row["attribute"]] = row["value"]
+    return [held[c] for c in sorted(held)]
 
 
 async def happened(
