@@ -7,7 +7,11 @@ tests/integration/test_board_memo.py."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import date
+
+from prometheus_client import REGISTRY
 
 from services.projections.boards.memo import (
     EVERY_DAY,
@@ -28,6 +32,39 @@ class Counting:
     async def __call__(self) -> int:
         self.times += 1
         return self.times
+
+
+class Gated:
+    """A board whose working out waits for `release`: how many times it was begun (`started`
+    set each time), each answering its own number, or raising `fails` if given."""
+
+    def __init__(self, fails: Exception | None = None) -> None:
+        self.times = 0
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.fails = fails
+
+    async def __call__(self) -> int:
+        self.times += 1
+        mine = self.times  # which working out this is
+        self.started.set()
+        await self.release.wait()
+        if self.fails is not None:
+            raise self.fails
+        return mine
+
+
+def shared() -> float:
+    """How many reads so far waited for a board another was working out."""
+    return REGISTRY.get_sample_value("csp_board_memo_answers_total", {"result": "shared"}) or 0.0
+
+
+async def polled(condition: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
+    """Wait until `condition()` holds, polling, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds}s: {what}")
+        await asyncio.sleep(0.001)
 
 
 async def read(memo: BoardMemo, key: str, as_at: date, work_out: Counting) -> int:
@@ -55,52 +92,35 @@ async def test_an_answer_is_worked_out_once_until_a_change_reaches_its_day() -> 
 
 
 async def test_an_answer_worked_out_while_its_day_changed_is_not_kept() -> None:
-    memo = listening()
-    started, release = asyncio.Event(), asyncio.Event()
-    worked = 0
-
-    async def slow() -> int:
-        nonlocal worked
-        worked += 1
-        started.set()
-        await release.wait()
-        return worked
-
+    memo, slow = listening(), Gated()
     reading = asyncio.create_task(memo.answer("mar", MAR, slow))
-    await started.wait()
+    await slow.started.wait()
     memo.changed(FEB)  # committed while the read was in flight: it may predate it
-    release.set()
+    slow.release.set()
     assert await reading == 1
     assert len(memo) == 0
     assert await memo.answer("mar", MAR, slow) == 2  # worked out again
 
     # A change to a later day only does not spoil an earlier day's answer in flight.
-    started.clear()
-    release.clear()
+    slow.started.clear()
+    slow.release.clear()
     reading = asyncio.create_task(memo.answer("jan", JAN, slow))
-    await started.wait()
+    await slow.started.wait()
     memo.changed(MAR)
-    release.set()
+    slow.release.set()
     assert await reading == 3
     assert await memo.answer("jan", JAN, slow) == 3  # kept (March's went with the change)
     assert len(memo) == 1
 
 
 async def test_more_changes_in_flight_than_remembered_spoil_the_answer() -> None:
-    memo = BoardMemo(history=2)
+    memo, slow = BoardMemo(history=2), Gated()
     memo.listen()
-    started, release = asyncio.Event(), asyncio.Event()
-
-    async def slow() -> int:
-        started.set()
-        await release.wait()
-        return 1
-
     reading = asyncio.create_task(memo.answer("jan", JAN, slow))
-    await started.wait()
+    await slow.started.wait()
     for _ in range(3):  # all after January, but one more than the memo remembers
         memo.changed(MAR)
-    release.set()
+    slow.release.set()
     await reading
     assert len(memo) == 0
 
@@ -144,57 +164,43 @@ def test_the_notification_says_the_first_day_or_every_day() -> None:
 
 
 async def test_the_same_board_asked_again_while_worked_out_waits_for_that_answer() -> None:
-    memo = listening()
-    started, release = asyncio.Event(), asyncio.Event()
-    worked = 0
-
-    async def slow() -> int:
-        nonlocal worked
-        worked += 1
-        mine = worked  # which working out this is
-        started.set()
-        await release.wait()
-        return mine
-
+    memo, slow = listening(), Gated()
     first = asyncio.create_task(memo.answer("jan", JAN, slow))
-    await started.wait()
+    await slow.started.wait()
+    before = shared()
     second = asyncio.create_task(memo.answer("jan", JAN, slow))  # ten people at once: one
-    await asyncio.sleep(0)  # the second is waiting on the first's work (no work of its own)
-    release.set()
-    assert (await first, await second, worked) == (1, 1, 1)
+    await polled(lambda: shared() == before + 1, "the second waiting on the first's work")
+    slow.release.set()
+    assert (await first, await second, slow.times) == (1, 1, 1)
 
     # A change to its day while it is worked out: whoever asks after the change works it out
     # afresh, never waiting for an answer that may predate the change.
-    started.clear()
-    release.clear()
+    slow.started.clear()
+    slow.release.clear()
     memo.changed(None)
-    before = asyncio.create_task(memo.answer("jan", JAN, slow))
-    await started.wait()
+    before_change = asyncio.create_task(memo.answer("jan", JAN, slow))
+    await slow.started.wait()
     memo.changed(JAN)
-    after = asyncio.create_task(memo.answer("jan", JAN, slow))
-    started.clear()
-    await started.wait()  # the one asking after the change works it out itself
-    release.set()
-    assert (await before, await after, worked) == (2, 3, 3)
+    slow.started.clear()
+    after_change = asyncio.create_task(memo.answer("jan", JAN, slow))
+    await slow.started.wait()  # the one asking after the change works it out itself
+    slow.release.set()
+    assert (await before_change, await after_change, slow.times) == (2, 3, 3)
 
 
 async def test_a_failure_reaches_everyone_waiting_and_nothing_is_kept() -> None:
-    memo = listening()
-    release = asyncio.Event()
-
-    async def failing() -> int:
-        await release.wait()
-        raise LookupError("no board build yet")
-
+    memo, failing = listening(), Gated(fails=LookupError("no board build yet"))
     first = asyncio.create_task(memo.answer("jan", JAN, failing))
-    await asyncio.sleep(0)
+    await failing.started.wait()
+    before = shared()
     second = asyncio.create_task(memo.answer("jan", JAN, failing))
-    await asyncio.sleep(0)
-    release.set()
+    await polled(lambda: shared() == before + 1, "the second waiting on the first's work")
+    failing.release.set()
     for waiting in (first, second):
         try:
             await waiting
         except LookupError:
             continue
         raise AssertionError("the failure was not passed on")
+    assert failing.times == 1
     assert len(memo) == 0 and await memo.answer("jan", JAN, Counting()) == 1
