@@ -18,7 +18,7 @@ import pytest
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
-from services.projections.boards.answering import partnership_board
+from services.projections.boards.answering import partnership_sheet
 from services.projections.boards.declarations import BOARDS, DECLARED
 from shared.settings import Settings
 from tests.infrastructure import MANAGER, Infrastructure, auth
@@ -63,7 +63,7 @@ async def afresh(dsn: str, settings: Settings, name: str, view: str, day: str) -
         return await _from_facts(dsn, name, day, None)
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     try:
-        board = await partnership_board(
+        sheet = await partnership_sheet(
             pool,
             name,
             date.fromisoformat(day),
@@ -72,7 +72,7 @@ async def afresh(dsn: str, settings: Settings, name: str, view: str, day: str) -
             window=settings.board_days_kept,
             threshold=settings.small_number_threshold,
         )
-        return board.model_dump(mode="json")["figures"]
+        return sheet[None].model_dump(mode="json")["figures"]
     finally:
         await pool.close()
 

@@ -85,41 +85,6 @@ async def _board_on(pool: asyncpg.Pool, q: Question) -> Board:
         return await compute(conn, board, as_at, locality, q.since, _list(q.dates), q.compare)
 
 
-async def partnership_board(
-    pool: asyncpg.Pool,
-    board: str,
-    as_at: date,
-    locality: str | None,
-    since: date | None = None,
-    dates: list[date] | None = None,
-    *,
-    today: date,
-    window: int,
-    threshold: int,
-    compare: Period | None = None,
-    memo: BoardMemo | None = None,
-) -> Board:
-    """A board in the partnership view (`disclosure`): computed with the board of every
-    locality and of the county, and of each month for counts over time, so that what is
-    hidden is hidden alike whichever of them is asked for. A board of other boards' figures
-    reads each in its partnership view (what is hidden there stays hidden), and its own
-    numbers are suppressed as any board's."""
-    sheet = await partnership_sheet(
-        pool,
-        board,
-        as_at,
-        locality,
-        since,
-        dates,
-        today=today,
-        window=window,
-        threshold=threshold,
-        compare=compare,
-        memo=memo,
-    )
-    return sheet[locality]
-
-
 async def partnership_sheet(
     pool: asyncpg.Pool,
     board: str,
@@ -134,10 +99,14 @@ async def partnership_sheet(
     compare: Period | None = None,
     memo: BoardMemo | None = None,
 ) -> dict[str | None, Board]:
-    """`partnership_board`'s answer for `locality` and, computed with it at no extra cost,
-    for the county (None) and every locality with records (a page drawing every locality's
-    trend reads each day once, not once per locality). A board of other boards' figures
-    gives `locality`'s alone. From the `memo` where nothing since has changed its day."""
+    """A board in the partnership view (`disclosure`), for `locality` (the caller takes
+    `[locality]`) and, computed with it at no extra cost, for the county (None) and every
+    locality with records: so what is hidden is hidden alike whichever of them is asked for,
+    and a page drawing every locality's trend reads each day once. A board counting over time
+    is computed with each month's. A board of other boards' figures reads each in its
+    partnership view (what is hidden there stays hidden), suppresses its own numbers as any
+    board's, and gives `locality`'s alone. From the `memo` where nothing since has changed
+    its day."""
 
     asked = Question(board, as_at, locality, since, _tuple(dates), compare, today, window)
 
@@ -162,7 +131,7 @@ async def _partnership_sheet(
             plan = await plan_as_at(conn, as_at)
 
         async def read_board(name: str) -> Board:
-            return await partnership_board(
+            read = await partnership_sheet(
                 pool,
                 name,
                 as_at,
@@ -172,6 +141,7 @@ async def _partnership_sheet(
                 threshold=threshold,
                 memo=memo,
             )
+            return read[locality]
 
         readings = await readings_of(plan.measures, read_board)
         start = (since or year_before(as_at)).replace(day=1)

@@ -304,7 +304,7 @@ async def measures_read_from_the_boards(
     """Each measure as at the day, with its figure read from its board as at the day and for
     the locality asked, from the same read model on the same connection (the council view;
     the partnership view reads the plan, lets the connection go, then reads each board in its
-    partnership view: `answering.partnership_board`), and the plan's actions (the county's,
+    partnership view: `answering.partnership_sheet`), and the plan's actions (the county's,
     whatever the locality)."""
     as_at, locality = asked.as_at, asked.locality
     plan = await plan_as_at(conn, as_at)

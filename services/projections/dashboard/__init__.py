@@ -25,7 +25,6 @@ from fastapi.templating import Jinja2Templates
 from services.projections.boards.answering import (
     board_on,
     council_sheet,
-    partnership_board,
     partnership_sheet,
 )
 from services.projections.boards.declarations import BOARDS, DECLARED, HEADLINES
@@ -160,7 +159,7 @@ class Boards:
 
     async def _board(self, name: str, asked: Asked) -> Board:
         if asked.view == "partnership":
-            return await partnership_board(
+            sheet = await partnership_sheet(
                 self.pool,
                 name,
                 asked.as_at,
@@ -170,6 +169,7 @@ class Boards:
                 threshold=self.settings.small_number_threshold,
                 memo=self.memo,
             )
+            return sheet[asked.locality]
         return await board_on(
             self.pool,
             name,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from contracts.case_events.events import LOCALITY_PATTERN
-from services.projections.boards.answering import board_on, partnership_board, year_before
+from services.projections.boards.answering import board_on, partnership_sheet, year_before
 from services.projections.boards.assurance.figures import comparison_before, whole_months
 from services.projections.boards.assurance.records import Period
 from services.projections.boards.declarations import BOARDS, PERSON_LEVEL
@@ -232,7 +232,7 @@ async def board(
     wanted = [date.fromisoformat(x) for x in dates.split(",")] if dates else None
     compare = compared_period(compare_since, compare_until, since or year_before(day), day)
     if view == "partnership":
-        result = await partnership_board(
+        sheet = await partnership_sheet(
             pool,
             board,
             day,
@@ -245,6 +245,7 @@ async def board(
             compare=compare,
             memo=request.app.state.memo,
         )
+        result = sheet[locality]
     else:
         locality = council_locality(request, locality)
         result = await board_on(
