@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import HTTPException
@@ -235,8 +236,13 @@ def test_the_row_is_the_tables_columns_in_order() -> None:
     visit = ce.StatutoryVisitRecorded(
         visit_date=D("2025-01-03"), plan_type="CP", seen=False, visitor_id="sw-2"
     )
-    record = line("C-1", visit).record()
+    got = line("C-1", visit)
+    record = got.record()
     assert len(record) == len(en.COLUMNS)
+    by_column = dict(zip(en.COLUMNS, record, strict=True))
+    for column in en.COLUMNS[:-2]:
+        assert by_column[column] == getattr(got, column), column
+    assert by_column["sealed"] == list(got.sealed)
     assert json.loads(record[en.COLUMNS.index("details")])["seen"] is False
     assert "seen alone" not in record[en.COLUMNS.index("summary")]  # not recorded: not shown
 
@@ -423,3 +429,29 @@ def test_every_event_type_has_its_line_and_never_free_text_or_a_sealed_value(
     assert set(got.details) | set(got.sealed) <= set(payload) - {"child_id"}
     for field in ce.PERSONAL_FIELDS:
         assert field not in got.details
+    # The line is made with per-type shortcuts (it runs for every event of every build): it
+    # must read as the plain way of showing each field, one at a time, would have it.
+    assert (got.details, got.summary, got.sealed) == reference_line(event)
+
+
+def reference_line(event: DomainEvent) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+    """A line's details, summary and sealed fields worked out the plain way."""
+    shown = [(n, s) for n, s in en.shown_fields(type(event)) if getattr(event, n) is not None]
+    sealed = tuple(n for n, s in shown if s)
+    details = {n: en.plain(getattr(event, n)) for n, s in shown if not s}
+    lines = [f"{en.words(n)}: {en.display(getattr(event, n))}" for n, s in shown if not s]
+    if sealed:
+        lines.append(f"recorded (sealed, not shown): {', '.join(en.words(n) for n in sealed)}")
+    return details, "; ".join(lines), sealed
+
+
+ZONES = [UTC, ZoneInfo("Europe/London"), ZoneInfo("America/New_York"), timezone(timedelta(hours=5))]
+
+
+@given(st.datetimes(datetime(1990, 1, 1), datetime(2040, 12, 31), timezones=st.sampled_from(ZONES)))
+def test_the_day_of_an_event_is_its_london_day(at: datetime) -> None:
+    plan = ce.ChildProtectionPlanStarted(
+        child_id="C-1", plan_id="P1", category="NEG", start_date=D("2025-01-02"), previous_plans=1
+    )
+    made = envelope("C-1", plan).model_copy(update={"occurred_at": at})
+    assert en.entry(made, plan).occurred_on == (at.astimezone(ZoneInfo("Europe/London")).date())

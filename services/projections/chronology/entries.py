@@ -19,15 +19,15 @@ types to keep up):
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
 from contracts.topics import DOMAIN_TOPICS, EVENTS
 from shared.clock import LONDON
@@ -37,6 +37,7 @@ from shared.envelope import DomainEvent, Envelope
 SEALED = "^sealed:"
 # Constrained strings: a format the contract declares (a day, a time, an id).
 FORMATS = frozenset({"date", "date-time", "uuid"})
+ZERO = timedelta(0)
 OTHER_SERVICE = "other"  # an event type no domain topic declares (never in production)
 
 # The columns of `chronology` (sql/010_chronology.sql), in the order `Entry.record` gives.
@@ -80,8 +81,19 @@ class Entry:
     def record(self) -> tuple[Any, ...]:
         """The row as COPY takes it (jsonb as its text)."""
         return (
-            *(getattr(self, c) for c in COLUMNS[:-2]),
-            json.dumps(self.details, separators=(",", ":")),
+            self.event_id,
+            self.child_id,
+            self.occurred_on,
+            self.recorded_at,
+            self.service,
+            self.event_type,
+            self.stream_id,
+            self.stream_version,
+            self.user_id,
+            self.agency,
+            self.role,
+            self.summary,
+            to_json(self.details).decode(),
             list(self.sealed),
         )
 
@@ -121,14 +133,14 @@ NO_CHILD_STREAMS = frozenset({"quality"})
 
 
 def of_a_child(envelope: Envelope, event: DomainEvent) -> bool:
-    named = getattr(event, "child_id", None)
+    named = event.__dict__.get("child_id")
     return (isinstance(named, str) and bool(named)) or (
         service_of(envelope.event_type) not in NO_CHILD_STREAMS
     )
 
 
 def child_of(envelope: Envelope, event: DomainEvent) -> str:
-    named = getattr(event, "child_id", None)
+    named = event.__dict__.get("child_id")
     return named if isinstance(named, str) and named else envelope.stream_id
 
 
@@ -136,8 +148,9 @@ def registered_locality(envelope: Envelope, event: DomainEvent) -> str | None:
     """The child's locality, from an event that registers a child (born or unborn) on its own
     stream: its payload names the child, which is its stream, and a locality. A family's
     triage names no child; an escalation names a child that is not its stream."""
-    locality = getattr(event, "locality", None)
-    if getattr(event, "child_id", None) == envelope.stream_id and isinstance(locality, str):
+    values = event.__dict__  # its fields (a frozen model), without a getattr each
+    locality = values.get("locality")
+    if values.get("child_id") == envelope.stream_id and isinstance(locality, str):
         return locality
     return None
 
@@ -146,22 +159,26 @@ def entry(envelope: Envelope, event: DomainEvent) -> Entry:
     details: dict[str, Any] = {}
     lines: list[str] = []
     sealed: list[str] = []
-    for name, is_sealed in shown_fields(type(event)):
-        value = getattr(event, name)
+    values = event.__dict__  # the fields' values, without a getattr each (a frozen model)
+    for name, label, is_sealed in _fields(type(event)):
+        value = values[name]
         if value is None:
             continue  # not recorded
         if is_sealed:
             sealed.append(name)
             continue
-        details[name] = plain(value)
-        lines.append(f"{words(name)}: {display(value)}")
+        shown = _SHOWN[type(value)]
+        as_json, as_read = shown(value) if shown is not None else (plain(value), display(value))
+        details[name] = as_json
+        lines.append(f"{label}: {as_read}")
     if sealed:
         lines.append(f"recorded (sealed, not shown): {', '.join(words(s) for s in sealed)}")
     actor = envelope.actor
+    named = values.get("child_id")
     return Entry(
         event_id=envelope.event_id,
-        child_id=child_of(envelope, event),
-        occurred_on=envelope.occurred_at.astimezone(LONDON).date(),
+        child_id=named if isinstance(named, str) and named else envelope.stream_id,
+        occurred_on=_london_day(envelope.occurred_at),
         recorded_at=envelope.recorded_at,
         service=service_of(envelope.event_type),
         event_type=envelope.event_type,
@@ -174,6 +191,59 @@ def entry(envelope: Envelope, event: DomainEvent) -> Entry:
         details=details,
         sealed=tuple(sealed),
     )
+
+
+def _london_day(at: datetime) -> date:
+    # Most events happened at the start of a UTC day (a fact's date): London's day is the
+    # same then, as London is never behind UTC.
+    if at.utcoffset() == ZERO and not (at.hour or at.minute or at.second or at.microsecond):
+        return at.date()
+    return at.astimezone(LONDON).date()
+
+
+@functools.cache
+def _fields(cls: type[BaseModel]) -> tuple[tuple[str, str, bool], ...]:
+    """`shown_fields` with each field's name as it reads, worked out once per event type."""
+    return tuple((name, words(name), is_sealed) for name, is_sealed in shown_fields(cls))
+
+
+def _shown_code(value: Enum) -> tuple[Any, str]:
+    return value.value, display(value)
+
+
+def _shown_day(value: date) -> tuple[Any, str]:
+    day = value.isoformat()
+    return day, day
+
+
+def _shown_yes_no(value: bool) -> tuple[Any, str]:
+    return value, "yes" if value else "no"
+
+
+def _shown_as_is(value: Any) -> tuple[Any, str]:
+    return value, str(value)
+
+
+class _Shown(dict[type, Any]):
+    """How a value of each type is shown (`plain` and `display` in one step), learnt per type:
+    a code list's members once each, the common scalars directly; anything else (a list, a
+    nested fact) by `plain` and `display`."""
+
+    def __missing__(self, kind: type) -> Any:
+        shown: Any = None
+        if issubclass(kind, Enum):
+            shown = functools.cache(_shown_code)
+        elif kind is date or kind is datetime:
+            shown = _shown_day
+        elif kind is bool:
+            shown = _shown_yes_no
+        elif kind in (str, int, float):
+            shown = _shown_as_is
+        self[kind] = shown
+        return shown
+
+
+_SHOWN = _Shown()
 
 
 # -- which fields are shown: from the contract's JSON schema, once per event type -----------
