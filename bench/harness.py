@@ -50,6 +50,7 @@ from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, Cursor, PostgresEventStore, make_envelopes
 from shared.kafka import connected_admin, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL
+from shared.projection import RUNNER, SPENT
 from shared.relay import Relay, event_headers
 from shared.settings import Settings
 from tests import reference_data
@@ -313,9 +314,12 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
     # The other domain topics the projections subscribe to, empty here.
     await ensure_topics(s, named(*(t for t in domain_topic_names() if t != "case-events")))
     started = time.perf_counter()
-    await rebuild(s, swap_in=True, progress=False)
-    rebuild_events = sent / (time.perf_counter() - started)
+    schema = await rebuild(s, swap_in=True, progress=False)
+    took = time.perf_counter() - started
+    rebuild_events = sent / took
     print(f"rebuild: {rebuild_events:,.0f} events/s", flush=True)
+    phases = spent_by_phase(f"{s.consumer_group}.{schema}", took, sent)
+    print(phases_table(phases), flush=True)
     consumer = AIOKafkaConsumer(
         s.topic("case-events"),
         bootstrap_servers=s.kafka_bootstrap_servers,
@@ -338,7 +342,43 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
         "baseline_name": "raw aiokafka consumer, same topic",
         "target_ratio": 0.3,
         "target_absolute": 50_000,
+        "phases": phases,
     }
+
+
+def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, Any]]:
+    """Where a rebuild's wall time went, from the runner's own counter
+    (csp_projection_seconds_total, in this process): decoding, each read model's apply and
+    flush, the rest of the batches' transactions, and what was outside them (fetching from
+    Kafka, waiting for batches to fill)."""
+    spent = {
+        (sample.labels["projection"], sample.labels["phase"]): sample.value
+        for metric in SPENT.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
+    }
+    transaction = spent.pop((RUNNER, "transaction"), 0.0)
+    decode = spent.pop((RUNNER, "decode"), 0.0)
+    inside = sorted(spent.items(), key=lambda kv: -kv[1])
+    rows = [("decoding the records", decode)]
+    rows += [(f"{projection}: {phase}", seconds) for (projection, phase), seconds in inside]
+    rows += [
+        (
+            "the rest of the transactions (offsets, stream versions, commit)",
+            transaction - sum(spent.values()),
+        ),
+        ("outside the transactions (Kafka, batches filling)", took - transaction - decode),
+    ]
+    return [
+        {"phase": phase, "seconds": round(seconds, 2), "us_per_event": seconds / events * 1e6}
+        for phase, seconds in rows
+    ]
+
+
+def phases_table(phases: list[dict[str, Any]]) -> str:
+    lines = ["| where the rebuild's time went | s | µs an event |", "|---|---|---|"]
+    lines += [f"| {p['phase']} | {p['seconds']:.2f} | {p['us_per_event']:.1f} |" for p in phases]
+    return "\n".join(lines)
 
 
 # -- 5. freshness and 6. board queries ---------------------------------------------------------
@@ -650,6 +690,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"({r['baseline_name']}) | {ratio:.0%} | {target} | "
             f"{_met(met)} |"
         )
+    rebuilt = next((r for r in results["throughput"] if r.get("phases")), None)
+    if rebuilt is not None:
+        lines += [
+            "",
+            "Where the rebuild's time went (the runner's `csp_projection_seconds_total`):",
+            "",
+            phases_table(rebuilt["phases"]),
+        ]
     *freshness_figures, county = results["latency"]
     lines += ["", "| latency | p50 | p95 | p99 | target | met |", "|---|---|---|---|---|---|"]
     for f in freshness_figures:

@@ -90,6 +90,15 @@ TIME_LAG = Gauge(
     "caught up); while a batch is being applied, at least its oldest message's age",
     ["consumer", "topic"],
 )
+SPENT = Counter(
+    "csp_projection_seconds_total",
+    "Wall time a runner spent, by read model and phase: `decode` (the runner's: the records "
+    "into events), `apply` (a read model turning events into rows), `flush` (its rows "
+    "written), `transaction` (the runner's: a whole batch's transaction, the applies and "
+    "flushes in it)",
+    ["consumer", "projection", "phase"],
+)
+RUNNER = "(runner)"  # SPENT's projection label for the runner's own phases
 RETRIES = Counter(
     "csp_projection_retries_total",
     "Failures the runner backed off from and resumed after from its stored offsets, by what "
@@ -133,11 +142,36 @@ class Projection(Protocol):
     ) -> None: ...
 
 
-async def _flush(projections: Sequence[Projection], conn: asyncpg.Connection) -> None:
+async def _flush(
+    projections: Sequence[Projection], conn: asyncpg.Connection, spent: Spent | None = None
+) -> None:
     for projection in projections:
         flush = getattr(projection, "flush", None)
         if flush is not None:
-            await flush(conn)
+            started = time.perf_counter()
+            try:
+                await flush(conn)
+            finally:
+                if spent is not None:
+                    spent.add(projection.name, "flush", time.perf_counter() - started)
+
+
+class Spent:
+    """Wall time by (read model, phase), added up over a batch and counted in SPENT once per
+    batch (a counter's increment costs more than a clock's reading)."""
+
+    def __init__(self, consumer: str) -> None:
+        self._consumer = consumer
+        self._seconds: dict[tuple[str, str], float] = {}
+
+    def add(self, projection: str, phase: str, seconds: float) -> None:
+        key = (projection, phase)
+        self._seconds[key] = self._seconds.get(key, 0.0) + seconds
+
+    def count(self) -> None:
+        for (projection, phase), seconds in self._seconds.items():
+            SPENT.labels(self._consumer, projection, phase).inc(seconds)
+        self._seconds.clear()
 
 
 class AppliedLedger:
@@ -295,6 +329,7 @@ class ProjectionRunner:
         self._reported_time_lag: dict[str, float] = dict.fromkeys(self._topics, 0.0)
         self._applying_since: dict[str, float] = {}
         self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
+        self._spent = Spent(consumer_name)
         for topic in self._topics:
             for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED):
                 counter.labels(consumer_name, topic)
@@ -383,7 +418,9 @@ class ProjectionRunner:
     # -- one partition's batch, one transaction -----------------------------------------------
 
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        started = time.perf_counter()
         decoded = [self._decode(r) for r in records]
+        self._spent.add(RUNNER, "decode", time.perf_counter() - started)
         dead_lettered: set[int] = set()
         try:
             applied = await self._apply_batch(tp, decoded, dead_lettered)
@@ -465,6 +502,7 @@ class ProjectionRunner:
         """Apply the batch's records not yet applied with `apply`, and store how far the
         streams and the partition got, all in one transaction."""
         spans = self._spans = tracing.BatchSpans()
+        started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 # A read model and its offsets commit together, so a database crash can only
@@ -483,6 +521,9 @@ class ProjectionRunner:
         except BaseException as error:
             spans.end(error)
             raise
+        finally:
+            self._spent.add(RUNNER, "transaction", time.perf_counter() - started)
+            self._spent.count()
         spans.end()  # committed: the boards show these events from now
         APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
         return applied
@@ -588,26 +629,35 @@ class ProjectionRunner:
     ) -> list[Envelope]:
         """Every event, then one flush; a handler's failure fails the whole batch."""
         applied: list[Envelope] = []
-        for index, item in enumerate(decoded):
-            envelope = item.envelope
-            # (No envelope: bytes we could not read at all, dead-lettered already.)
-            if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
-                continue
-            if item.event is not None:  # a dead-lettered event still moves its stream on
-                try:
-                    with self._processing(item):
-                        for projection in self._projections:
-                            await projection.apply(conn, envelope, item.event)
-                except TRANSIENT:
-                    raise
-                except Exception as error:
-                    raise _HandlerFailedError(index, _short(error)) from error
-                applied.append(envelope)
-            else:
-                await self._passed_over(conn, item, item.failure or "undecodable")
-            versions.moved_to(envelope)
+        projections = self._projections
+        spent = [0.0] * len(projections)  # each read model's applies (a clock read per apply)
+        clock = time.perf_counter
         try:
-            await _flush(self._projections, conn)
+            for index, item in enumerate(decoded):
+                envelope = item.envelope
+                # (No envelope: bytes we could not read at all, dead-lettered already.)
+                if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
+                    continue
+                if item.event is not None:  # a dead-lettered event still moves its stream on
+                    try:
+                        with self._processing(item):
+                            for i, projection in enumerate(projections):
+                                started = clock()
+                                await projection.apply(conn, envelope, item.event)
+                                spent[i] += clock() - started
+                    except TRANSIENT:
+                        raise
+                    except Exception as error:
+                        raise _HandlerFailedError(index, _short(error)) from error
+                    applied.append(envelope)
+                else:
+                    await self._passed_over(conn, item, item.failure or "undecodable")
+                versions.moved_to(envelope)
+        finally:
+            for projection, seconds in zip(projections, spent, strict=True):
+                self._spent.add(projection.name, "apply", seconds)
+        try:
+            await _flush(projections, conn, self._spent)
         except TRANSIENT:
             raise
         except Exception as error:
