@@ -10,6 +10,7 @@ Where they come from, in this order:
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import secrets
@@ -53,6 +54,9 @@ TEST_PSEUDONYM_KEY = secrets.token_urlsafe(24)
 TEST_KEY_ENCRYPTION_KEY = new_aes_key()
 # The tests' stand-in for the council's identity provider: its own signing key per run.
 TEST_ISSUER = LocalIssuer(ROOT / ".local" / f"test-auth-{os.getpid()}")
+# Its key goes with the run: a run's processes are stopped before it ends, and no later run
+# can use it (each makes its own), so none is left lying in .local.
+atexit.register(shutil.rmtree, TEST_ISSUER.folder, ignore_errors=True)
 
 
 def auth(
