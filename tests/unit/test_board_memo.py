@@ -7,8 +7,6 @@ tests/integration/test_board_memo.py."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import date
 
 from prometheus_client import REGISTRY
@@ -19,6 +17,7 @@ from services.projections.boards.memo import (
     first_day_of,
     payload_of,
 )
+from tests.infrastructure import eventually
 
 JAN, FEB, MAR = date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)
 
@@ -58,13 +57,9 @@ def shared() -> float:
     return REGISTRY.get_sample_value("csp_board_memo_answers_total", {"result": "shared"}) or 0.0
 
 
-async def polled(condition: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
-    """Wait until `condition()` holds, polling, for at most `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {seconds}s: {what}")
-        await asyncio.sleep(0.001)
+async def waited_on(before: float) -> bool:
+    """Whether one more read than `before` waits for a board another is working out."""
+    return shared() == before + 1
 
 
 async def read(memo: BoardMemo, key: str, as_at: date, work_out: Counting) -> int:
@@ -169,7 +164,9 @@ async def test_the_same_board_asked_again_while_worked_out_waits_for_that_answer
     await slow.started.wait()
     before = shared()
     second = asyncio.create_task(memo.answer("jan", JAN, slow))  # ten people at once: one
-    await polled(lambda: shared() == before + 1, "the second waiting on the first's work")
+    await eventually(
+        lambda: waited_on(before), 5, 0.001, what="the second waiting on the first's work"
+    )
     slow.release.set()
     assert (await first, await second, slow.times) == (1, 1, 1)
 
@@ -194,7 +191,9 @@ async def test_a_failure_reaches_everyone_waiting_and_nothing_is_kept() -> None:
     await failing.started.wait()
     before = shared()
     second = asyncio.create_task(memo.answer("jan", JAN, failing))
-    await polled(lambda: shared() == before + 1, "the second waiting on the first's work")
+    await eventually(
+        lambda: waited_on(before), 5, 0.001, what="the second waiting on the first's work"
+    )
     failing.release.set()
     for waiting in (first, second):
         try:
