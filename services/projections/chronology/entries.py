@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -37,7 +38,6 @@ from shared.envelope import DomainEvent, Envelope
 SEALED = "^sealed:"
 # Constrained strings: a format the contract declares (a day, a time, an id).
 FORMATS = frozenset({"date", "date-time", "uuid"})
-ZERO = timedelta(0)
 OTHER_SERVICE = "other"  # an event type no domain topic declares (never in production)
 
 # The columns of `chronology` (sql/010_chronology.sql), in the order `Entry.record` gives.
@@ -167,18 +167,17 @@ def entry(envelope: Envelope, event: DomainEvent) -> Entry:
         if is_sealed:
             sealed.append(name)
             continue
-        shown = _SHOWN[type(value)]
-        as_json, as_read = shown(value) if shown is not None else (plain(value), display(value))
+        shown = _SHOWN.get(type(value)) or _learn_how_shown(type(value))
+        as_json, as_read = shown(value)
         details[name] = as_json
         lines.append(f"{label}: {as_read}")
     if sealed:
         lines.append(f"recorded (sealed, not shown): {', '.join(words(s) for s in sealed)}")
     actor = envelope.actor
-    named = values.get("child_id")
     return Entry(
         event_id=envelope.event_id,
-        child_id=named if isinstance(named, str) and named else envelope.stream_id,
-        occurred_on=_london_day(envelope.occurred_at),
+        child_id=child_of(envelope, event),
+        occurred_on=envelope.occurred_at.astimezone(LONDON).date(),
         recorded_at=envelope.recorded_at,
         service=service_of(envelope.event_type),
         event_type=envelope.event_type,
@@ -191,14 +190,6 @@ def entry(envelope: Envelope, event: DomainEvent) -> Entry:
         details=details,
         sealed=tuple(sealed),
     )
-
-
-def _london_day(at: datetime) -> date:
-    # Most events happened at the start of a UTC day (a fact's date): London's day is the
-    # same then, as London is never behind UTC.
-    if at.utcoffset() == ZERO and not (at.hour or at.minute or at.second or at.microsecond):
-        return at.date()
-    return at.astimezone(LONDON).date()
 
 
 @functools.cache
@@ -224,26 +215,29 @@ def _shown_as_is(value: Any) -> tuple[Any, str]:
     return value, str(value)
 
 
-class _Shown(dict[type, Any]):
-    """How a value of each type is shown (`plain` and `display` in one step), learnt per type:
-    a code list's members once each, the common scalars directly; anything else (a list, a
-    nested fact) by `plain` and `display`."""
-
-    def __missing__(self, kind: type) -> Any:
-        shown: Any = None
-        if issubclass(kind, Enum):
-            shown = functools.cache(_shown_code)
-        elif kind is date or kind is datetime:
-            shown = _shown_day
-        elif kind is bool:
-            shown = _shown_yes_no
-        elif kind in (str, int, float):
-            shown = _shown_as_is
-        self[kind] = shown
-        return shown
+def _shown_plainly(value: Any) -> tuple[Any, str]:
+    return plain(value), display(value)
 
 
-_SHOWN = _Shown()
+Shown = Callable[[Any], tuple[Any, str]]
+_SHOWN: dict[type, Shown] = {}  # how a value of each type met so far is shown
+
+
+def _learn_how_shown(kind: type) -> Shown:
+    """How a value of this type is shown, as JSON and as read (`plain` and `display` in one
+    step): a code list's members worked out once each, the common scalars directly, anything
+    else (a list, a nested fact) the plain way."""
+    shown: Shown = _shown_plainly
+    if issubclass(kind, Enum):
+        shown = functools.cache(_shown_code)
+    elif kind is date or kind is datetime:
+        shown = _shown_day
+    elif kind is bool:
+        shown = _shown_yes_no
+    elif kind in (str, int, float):
+        shown = _shown_as_is
+    _SHOWN[kind] = shown
+    return shown
 
 
 # -- which fields are shown: from the contract's JSON schema, once per event type -----------
