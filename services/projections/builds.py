@@ -45,6 +45,48 @@ async def create_build(pool: asyncpg.Pool) -> str:
     return name
 
 
+# Indexes a build can do without while it is filled: neither unique nor behind a constraint
+# (those keep the projections' upserts and the exactly-once ledger honest), so nothing the
+# rebuild writes depends on them, and building each once at the end is cheaper than keeping
+# it up to date row by row.
+SECONDARY_INDEXES = """
+SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition
+FROM pg_index x
+JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE n.nspname = $1 AND NOT x.indisunique AND NOT x.indisprimary
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
+ORDER BY i.relname
+"""
+
+
+async def set_aside_indexes(pool: asyncpg.Pool, name: str) -> list[str]:
+    """Drop the secondary indexes of a build about to be filled from offset 0; return their
+    definitions, for `make_indexes` once it is full."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(SECONDARY_INDEXES, name)
+        for row in rows:
+            await conn.execute(f'DROP INDEX "{name}"."{row["name"]}"')
+    return [row["definition"] for row in rows]
+
+
+async def make_indexes(pool: asyncpg.Pool, name: str, definitions: list[str]) -> None:
+    """Build the indexes `set_aside_indexes` took away (each in one sort of the full table),
+    and gather the planner's statistics of every table of the build before it is swapped in."""
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for definition in definitions:
+                await conn.execute(definition)  # schema-qualified by pg_get_indexdef
+        tables = await conn.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname",
+            name,
+        )
+        for table in tables:
+            await conn.execute(f'ANALYZE "{name}"."{table["relname"]}"')
+
+
 async def migrate_build(conn: asyncpg.Connection) -> list[str]:
     """Apply to the build in the search path the read-model scripts it has not had; return
     their names. Call in a transaction: the scripts and their record commit together."""

@@ -22,6 +22,8 @@ from services.projections.builds import (
     create_build,
     ensure_live_build,
     live_build,
+    make_indexes,
+    set_aside_indexes,
     swap,
 )
 from services.projections.chronology.projection import Chronology
@@ -166,6 +168,7 @@ async def rebuild(
     await producer.start()
     try:
         schema = await create_build(pool)
+        indexes = await set_aside_indexes(pool, schema)
         topics = [settings.topic(t) for t in domain_topic_names()]
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
@@ -203,6 +206,7 @@ async def rebuild(
             bar.close()
             stop.set()
             await task
+        await make_indexes(pool, schema, indexes)
         if swap_in:
             previous = await swap(pool, schema)
             log.info("rebuild swapped in", build=schema, previous=previous, messages=total)

@@ -43,6 +43,21 @@ async def rows(conn: asyncpg.Connection, schema: str) -> dict[str, list[tuple[ob
     }
 
 
+async def indexes(conn: asyncpg.Connection, schema: str) -> set[tuple[str, str, str]]:
+    """Every index of a build: (table, name, definition with the schema left out)."""
+    return {
+        (
+            r["tablename"],
+            r["indexname"],
+            r["indexdef"].replace(f'"{schema}".', "").replace(f"{schema}.", ""),
+        )
+        for r in await conn.fetch(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = $1",
+            schema,
+        )
+    }
+
+
 async def offsets(conn: asyncpg.Connection) -> int:
     schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
     if schema is None:
@@ -125,6 +140,22 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
         live, rebuilt = await rows(conn, before), await rows(conn, after)
         assert len(rebuilt["children"]) == 1006
         assert rebuilt == live
+        # Filled without its secondary indexes, the rebuilt build has every one of them
+        # again before it is swapped in, and the planner's statistics of its tables.
+        built = await indexes(conn, after)
+        assert built == await indexes(conn, before)
+        assert len(built) > 20 and ("child_facts", "child_facts_of_a_child") in {
+            (table, name) for table, name, _ in built
+        }
+        analysed = {
+            r["relname"]
+            for r in await conn.fetch(
+                "SELECT relname FROM pg_stat_user_tables"
+                " WHERE schemaname = $1 AND last_analyze IS NOT NULL",
+                after,
+            )
+        }
+        assert {"child_facts", "chronology", "occurrences"} <= analysed
 
         # The worker follows the swap: a new event lands in the rebuilt build.
         await (
