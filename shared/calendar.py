@@ -7,6 +7,7 @@ health assessment 20) count Monday to Friday, skipping bank holidays.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 import holidays
 
@@ -14,10 +15,14 @@ import holidays
 _BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG")
 
 
+# The boards ask these of the same few thousand dates for every child on every page (a visit
+# due 10 working days after the last): kept, as bank holidays do not change once known.
+@lru_cache(maxsize=1 << 16)
 def is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _BANK_HOLIDAYS
 
 
+@lru_cache(maxsize=1 << 18)
 def add_working_days(start: date, days: int) -> date:
     """The date `days` working days after `start` (the start day itself does not count)."""
     day = start
@@ -29,6 +34,7 @@ def add_working_days(start: date, days: int) -> date:
     return day
 
 
+@lru_cache(maxsize=1 << 18)
 def working_days_between(start: date, end: date) -> int:
     """Working days after `start` up to and including `end`."""
     count, day = 0, start

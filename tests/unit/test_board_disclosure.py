@@ -839,3 +839,41 @@ def test_no_suppressed_feedback_comes_back_from_the_periods_compared_with(
     attacker.arithmetic()
     attacker.check_equations_hold()
     assert not attacker.derived()
+
+
+# -- a board's inputs split by locality in one pass ------------------------------------------
+
+_LOCALITY = st.sampled_from([*PLACES, "Elsewhere"])
+_RECORD = st.one_of(
+    st.builds(
+        Child,
+        st.sampled_from(["C1", "C2", "C3"]),
+        _LOCALITY,
+        st.just(date(2015, 1, 1)),
+        st.just({}),
+    ),
+    st.builds(
+        Happened,
+        st.just("referral"),
+        st.sampled_from(["C1", "C2"]),
+        st.just(START),
+        st.one_of(st.none(), _LOCALITY),
+    ),
+)
+_INPUT = st.recursive(
+    st.one_of(_RECORD, st.integers(), st.none(), st.just(START)),
+    lambda inner: st.one_of(st.lists(inner, max_size=6), st.tuples(inner, inner)),
+    max_leaves=20,
+)
+
+
+@given(st.lists(_INPUT, max_size=3), st.lists(st.one_of(st.none(), _LOCALITY), max_size=4))
+def test_the_inputs_split_in_one_pass_are_each_localitys_part_of_them(
+    inputs: list[Any], places: list[str | None]
+) -> None:
+    """`split` is `only` for every place at once: the same part for each, in the same order."""
+    for value in inputs:
+        parts = disclosure.split(value, places)
+        assert list(parts) == list(dict.fromkeys(places))
+        for place in places:
+            assert parts[place] == disclosure.only(value, place)

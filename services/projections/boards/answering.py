@@ -189,9 +189,10 @@ async def council_sheet(
         async with reading(pool) as conn:
             inputs = await inputs_of(conn, declared, Asked(as_at, None, start))
         over_time = {"since": start} if disclosure.counts_over_time(declared.figures) else {}
+        parts = [disclosure.split(x, wanted) for x in inputs]
         return {
             place: declared.figures(
-                *(disclosure.only(x, place) for x in inputs),
+                *(part[place] for part in parts),
                 as_at=as_at,
                 locality=place,
                 **over_time,

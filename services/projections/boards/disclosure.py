@@ -656,6 +656,34 @@ def only(value: Any, locality: str | None) -> Any:
     return value
 
 
+def split(value: Any, places: Iterable[str | None]) -> dict[str | None, Any]:
+    """`only(value, place)` for each of `places`, in one pass over each list rather than one
+    pass a place (a page of every locality's board reads the county's inputs once)."""
+    wanted = list(dict.fromkeys(places))
+    named = [p for p in wanted if p is not None]
+    parts = _split(value, named) if named else {}
+    return {p: value if p is None else parts[p] for p in wanted}
+
+
+def _split(value: Any, places: list[str]) -> dict[str, Any]:
+    if isinstance(value, list):
+        lists: dict[str, list[Any]] = {p: [] for p in places}
+        for v in value:
+            if isinstance(v, Child | Happened | Local):
+                part = lists.get(v.locality)  # type: ignore[arg-type]
+                if part is not None:
+                    part.append(v)
+            else:
+                parts = _split(v, places)
+                for p in places:
+                    lists[p].append(parts[p])
+        return dict(lists)
+    if isinstance(value, tuple):
+        each = [_split(v, places) for v in value]
+        return {p: tuple(parts[p] for parts in each) for p in places}
+    return dict.fromkeys(places, value)
+
+
 def localities_in(value: Any) -> set[str]:
     if isinstance(value, Child | Happened | Local):
         return {value.locality} if value.locality else set()
@@ -683,11 +711,13 @@ def by_locality(
     """The board of the county and of each locality, from the county's inputs, as the
     partnership view starts from them: without the figures the council view alone shows."""
     extra = {"since": since} if since is not None else {}
+    places = (None, *sorted(set(localities)))
+    parts = [split(x, places) for x in inputs]
     return {
         loc: shared_only(
-            figures(*(only(x, loc) for x in inputs), as_at=as_at, locality=loc, **extra)
+            figures(*(part[loc] for part in parts), as_at=as_at, locality=loc, **extra)
         )
-        for loc in (None, *sorted(set(localities)))
+        for loc in places
     }
 
 

@@ -20,10 +20,15 @@ class Child:
     date_of_birth: date
     facts: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # `get` is the facts' own: the boards ask it of every child for every figure, and a
+        # method of ours around it cost a sixth of working out a board (a Python frame each).
+        object.__setattr__(self, "get", self.facts.get)
+
     def age_on(self, day: date) -> int:
         return age_on(self.date_of_birth, day)
 
-    def get(self, attribute: str) -> str | None:
+    def get(self, attribute: str) -> str | None:  # replaced by the facts' own in __post_init__
         return self.facts.get(attribute)
 
     def date_of(self, attribute: str) -> date | None:

@@ -34,19 +34,21 @@ async def snapshot(
         locality,
     )
     facts: dict[str, dict[str, str]] = defaultdict(dict)
-    for row in await conn.fetch(
-        "SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
+    # Each child's latest row of each attribute, those that still applied (a NULL value: no
+    # longer) left in the database; unpacked by position, the cheaper way to read a record.
+    for child_id, attribute, value in await conn.fetch(
+        "SELECT child_id, attribute, value FROM ("
+        " SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
         " FROM child_facts f JOIN children c USING (child_id)"
         " WHERE f.valid_from <= $1 AND ($2::text IS NULL OR c.locality = $2)"
-        " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC",
+        " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC) latest"
+        " WHERE value IS NOT NULL",
         as_at,
         locality,
     ):
-        if row["value"] is not None:
-            facts[row["child_id"]][row["attribute"]] = row["value"]
+        facts[child_id][attribute] = value
     return [
-        Child(r["child_id"], r["locality"], r["date_of_birth"], facts.get(r["child_id"], {}))
-        for r in children
+        Child(child_id, place, born, facts.get(child_id, {})) for child_id, place, born in children
     ]
 
 
