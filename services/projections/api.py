@@ -12,10 +12,12 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.projections import dashboard
 from services.projections.boards.kept import keep
 from services.projections.boards.memo import CHANNEL, BoardMemo
+from services.projections.boards.queries import SHARED, SharedSnapshots
 from services.projections.builds import BUILDS_SQL, live_build
 from services.projections.dashboard import attention as attention_page
 from services.projections.dashboard import chronology as chronology_page
@@ -82,6 +84,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.close()
 
 
+class ShareSnapshots:
+    """Each request's boards share the snapshots of a day it reads (`SharedSnapshots`), on
+    the memo's rule of what is still fresh."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        memo: BoardMemo | None = getattr(scope["app"].state, "memo", None)
+        if scope["type"] != "http" or memo is None:
+            await self.app(scope, receive, send)
+            return
+        token = SHARED.set(SharedSnapshots(lambda: memo.generation, memo.fresh))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            SHARED.reset(token)
+
+
 def create_app(settings: Settings) -> FastAPI:
     checks: dict[str, HealthCheck] = {}
     app = service_app(
@@ -95,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
         sign_in=True,  # the dashboard's sign-in cookie: honoured here only
     )
     error_pages.install(app)  # a person's browser gets a page, not the API's JSON
+    app.add_middleware(ShareSnapshots)
 
     async def database_check() -> dict[str, Any]:
         return {"ok": True, "live_build": await live_build(app.state.pool)}

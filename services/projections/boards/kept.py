@@ -62,7 +62,7 @@ async def keep_days(
     wanted = [b for b in boards if b not in kept]
     if not wanted:
         return []
-    children = await snapshot(conn, day, None)
+    children = await snapshot(conn, day, None, share=False)  # taken under the lock
     rows: list[tuple[Any, ...]] = []
     for board in wanted:
         for locality, sums in t.by_locality(board, children, day).items():

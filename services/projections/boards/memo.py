@@ -92,6 +92,11 @@ class BoardMemo:
         self.listening = False
         self.changed(None)
 
+    def fresh(self, generation: int, as_at: date) -> bool:
+        """Whether anything read as at `as_at` since `generation` holds now: this memo is
+        listening and no change to that day has been told since."""
+        return self.listening and not self._changed_since(generation, as_at)
+
     def _changed_since(self, generation: int, as_at: date) -> bool:
         told = self.generation - generation
         if told == 0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
@@ -16,18 +18,51 @@ _DETAIL_NAMES = tuple(name for name in OCCURRENCE_DETAILS if name != "locality")
 _DETAILS = ", ".join(f"o.{name}" for name in _DETAIL_NAMES)
 
 
+@dataclass
+class SharedSnapshots:
+    """The snapshots one request has read, for the other boards it works out as at the same
+    day (the index reads a dozen boards as at the same two days). One is given again only
+    while no change to its day has been told since it began to be read (`fresh`, the board
+    memo's own rule), so it is as fresh as one read now: a board kept by the memo from it
+    holds to the memo's rule. It lives as long as the request, so it holds no memory after."""
+
+    generation: Callable[[], int]  # how many changes have been told
+    fresh: Callable[[int, date], bool]  # nothing changed to the day since that generation
+    held: dict[tuple[str, date, str | None], tuple[int, list[Child]]] = field(default_factory=dict)
+
+
+SHARED: ContextVar[SharedSnapshots | None] = ContextVar("shared_snapshots", default=None)
+
+
 async def snapshot(
     conn: asyncpg.Connection,
     as_at: date,
     locality: str | None,
     attributes: Sequence[str] | None = None,
+    *,
+    share: bool = True,
 ) -> list[Child]:
     """Every child with the value each attribute had on `as_at` (attributes that no longer
     applied then are left out). With `attributes`: those attributes alone, and only the
     children that had one of them then (a board counting a few children by one attribute
-    reads them, not every child's every fact)."""
+    reads them, not every child's every fact). Shared with the request's other boards where
+    it has `SHARED` (not with `share=False`: a read that must be taken under a lock)."""
     if attributes is not None:
         return await _with_attributes(conn, as_at, locality, list(attributes))
+    shared = SHARED.get() if share else None
+    if shared is None:
+        return await _every_child(conn, as_at, locality)
+    key = (await conn.fetchval("SELECT current_schema()"), as_at, locality)
+    held = shared.held.get(key)
+    if held is not None and shared.fresh(held[0], as_at):
+        return list(held[1])  # the board's own list: what is shared is never changed
+    generation = shared.generation()
+    children = await _every_child(conn, as_at, locality)
+    shared.held[key] = (generation, children)
+    return list(children)
+
+
+async def _every_child(conn: asyncpg.Connection, as_at: date, locality: str | None) -> list[Child]:
     children = await conn.fetch(
         "SELECT child_id, locality, date_of_birth FROM children"
         " WHERE ($1::text IS NULL OR locality = $1)",
