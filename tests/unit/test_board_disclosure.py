@@ -877,3 +877,60 @@ def test_the_inputs_split_in_one_pass_are_each_localitys_part_of_them(
         assert list(parts) == list(dict.fromkeys(places))
         for place in places:
             assert parts[place] == disclosure.only(value, place)
+
+
+def _feedback_sums_by_scanning(keys: list[tuple[str, str | None]]) -> list[Any]:
+    """The feedback board's sums as first written: every key scanned for each key's
+    breakdowns (the reference `_feedback_sums` is held to)."""
+    present = set(keys)
+    found = []
+    for key, period in keys:
+        if key.endswith(".answered"):
+            base = key.removesuffix(".answered")
+            parts = tuple((f"{base}.{a}", period) for a in ("yes", "partly", "no"))
+            found.append(disclosure.Sum((key, period), tuple(p for p in parts if p in present)))
+        if key.startswith(disclosure.FEEDBACK_BREAKDOWNS) or key.rsplit(".", 1)[-1] not in (
+            "yes",
+            "partly",
+            "no",
+            "answered",
+        ):
+            continue
+        for prefix in disclosure.FEEDBACK_BREAKDOWNS:
+            by = tuple(
+                (k, p)
+                for k, p in keys
+                if p == period and k.startswith(prefix) and k.split(".", 2)[2] == key
+            )
+            if by:
+                found.append(disclosure.Sum((key, period), by))
+    return found
+
+
+_QUESTION = st.sampled_from(["s1.q1", "s1.q2", "s2.q1"])
+_FEEDBACK_KEY = st.one_of(
+    st.builds(
+        lambda q, a: f"{q}.{a}", _QUESTION, st.sampled_from(["yes", "partly", "no", "answered"])
+    ),
+    st.builds(
+        lambda by, who, q, a: f"{by}{who}.{q}.{a}",
+        st.sampled_from(disclosure.FEEDBACK_BREAKDOWNS),
+        st.sampled_from(["parent", "child", "cin", "not_recorded"]),
+        _QUESTION,
+        st.sampled_from(["yes", "partly", "no", "answered"]),
+    ),
+    st.just("responses"),
+)
+
+
+@given(
+    st.lists(
+        st.tuples(_FEEDBACK_KEY, st.sampled_from([None, "2024-01", "2024-02"])),
+        unique=True,
+        max_size=40,
+    )
+)
+def test_the_feedback_sums_found_by_key_are_those_a_scan_of_every_key_finds(
+    keys: list[tuple[str, str | None]],
+) -> None:
+    assert disclosure._feedback_sums(keys) == _feedback_sums_by_scanning(keys)

@@ -32,8 +32,9 @@ board that shows it.
 from __future__ import annotations
 
 import inspect
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -93,8 +94,11 @@ def complements_of(board: str, values: dict[Q, int], loc: str | None) -> list[Su
     (added to `values`) as total less part."""
     found = []
     for total, part, rest in (*COMPLEMENTS.get(board, ()), *NESTED_CUTS):
-        for (place, key, period), value in sorted(values.items(), key=_order_q):
-            star = _glob(total, key) if place == loc else None
+        # This locality's quantities alone (those of the localities before it are many, and
+        # never match): read again for each pattern, which sees the rests the ones before added.
+        own = sorted(((q, v) for q, v in values.items() if q[0] == loc), key=_order_q)
+        for (_, key, period), value in own:
+            star = _glob(total, key)
             within = (loc, part.replace("*", star or ""), period)
             if star is None or within not in values or values[within] > value:
                 continue
@@ -395,6 +399,14 @@ def _feedback_sums(keys: list[Name]) -> list[Sum]:
     respondent types, is the question's, and over the services (`not_recorded` among them
     where some responses name none) too."""
     present = set(keys)
+    # Each key's breakdowns (`by.<respondent>.<key>`, `by_service.<service>.<key>`) of its
+    # period, in the keys' order: found by the key, not by a scan of every key for each.
+    breakdowns: dict[tuple[str, str, str | None], list[Name]] = defaultdict(list)
+    for k, p in keys:
+        for prefix in FEEDBACK_BREAKDOWNS:
+            of = k.split(".", 2)
+            if k.startswith(prefix) and len(of) == 3:
+                breakdowns[(prefix, of[2], p)].append((k, p))
     found = []
     for key, period in keys:
         if key.endswith(".answered"):
@@ -407,11 +419,7 @@ def _feedback_sums(keys: list[Name]) -> list[Sum]:
         ):
             continue
         for prefix in FEEDBACK_BREAKDOWNS:
-            by = tuple(
-                (k, p)
-                for k, p in keys
-                if p == period and k.startswith(prefix) and k.split(".", 2)[2] == key
-            )
+            by = tuple(breakdowns.get((prefix, key, period), ()))
             if by:
                 found.append(Sum((key, period), by))
     return found
@@ -430,6 +438,14 @@ class _Quantities:
     values: dict[Q, int]
     figures: list[tuple[Q, Q | None, bool]]  # count, denominator, whether a share
     sums: list[tuple[Q, tuple[Q, ...]]]
+    # The denominators of the shares each count is the count of (`_sensitive` asks of each
+    # hidden quantity: found by the count, not by a scan of every figure).
+    shares_of: dict[Q, list[Q]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for count, denominator, share in self.figures:
+            if share and denominator is not None:
+                self.shares_of.setdefault(count, []).append(denominator)
 
 
 def _quantities(sheet: Sheet) -> _Quantities:
@@ -497,10 +513,7 @@ def _sensitive(q: _Quantities, k: Q, threshold: int) -> bool:
     """A small number, or the count of a share whose denominator is small ("0 of 3")."""
     if 0 < q.values.get(k, 0) < threshold:
         return True
-    return any(
-        c == k and share and d is not None and 0 < q.values.get(d, 0) < threshold
-        for c, d, share in q.figures
-    )
+    return any(0 < q.values.get(d, 0) < threshold for d in q.shares_of.get(k, ()))
 
 
 def _secondary(
