@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.projections import dashboard
 from services.projections.boards.kept import keep
@@ -96,11 +96,24 @@ class ShareSnapshots:
         if scope["type"] != "http" or memo is None:
             await self.app(scope, receive, send)
             return
-        token = SHARED.set(SharedSnapshots(lambda: memo.generation, memo.fresh))
+        shared = SharedSnapshots(lambda: memo.generation, memo.fresh)
+
+        async def answer(message: Message) -> None:
+            # The snapshots are let go as the answer starts, so freeing them (a second at
+            # 50,000 children) is this request's time, not the next one's: after the answer
+            # the event loop would free them while the next request waits. A stream (the live
+            # feed) reads no more shared snapshots once it has started.
+            if message["type"] == "http.response.start":
+                shared.capacity = 0  # none held from now on
+                shared.held.clear()
+            await send(message)
+
+        token = SHARED.set(shared)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, answer)
         finally:
             SHARED.reset(token)
+            shared.held.clear()  # an answer that never started (an error) keeps none either
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -24,11 +24,22 @@ class SharedSnapshots:
     day (the index reads a dozen boards as at the same two days). One is given again only
     while no change to its day has been told since it began to be read (`fresh`, the board
     memo's own rule), so it is as fresh as one read now: a board kept by the memo from it
-    holds to the memo's rule. It lives as long as the request, so it holds no memory after."""
+    holds to the memo's rule. It holds the last `capacity` read (a page of twelve month ends
+    reads each once: holding them all would only hold their memory), and lets them go when
+    the request's answer starts (`ShareSnapshots` in api.py)."""
 
     generation: Callable[[], int]  # how many changes have been told
     fresh: Callable[[int, date], bool]  # nothing changed to the day since that generation
+    capacity: int = 3  # the index reads its boards as at two month ends and today
     held: dict[tuple[str, date, str | None], tuple[int, list[Child]]] = field(default_factory=dict)
+
+    def keep(
+        self, key: tuple[str, date, str | None], generation: int, children: list[Child]
+    ) -> None:
+        self.held.pop(key, None)
+        self.held[key] = (generation, children)
+        while len(self.held) > self.capacity:
+            del self.held[next(iter(self.held))]  # the one read longest ago
 
 
 SHARED: ContextVar[SharedSnapshots | None] = ContextVar("shared_snapshots", default=None)
@@ -58,7 +69,7 @@ async def snapshot(
         return list(held[1])  # the board's own list: what is shared is never changed
     generation = shared.generation()
     children = await _every_child(conn, as_at, locality)
-    shared.held[key] = (generation, children)
+    shared.keep(key, generation, children)
     return list(children)
 
 
