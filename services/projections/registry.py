@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from typing import Any
 
 import asyncpg
@@ -206,7 +207,14 @@ async def rebuild(
             bar.close()
             stop.set()
             await task
+        made = time.perf_counter()
         await make_indexes(pool, schema, indexes)
+        log.info(
+            "indexes made",
+            build=schema,
+            indexes=len(indexes),
+            seconds=round(time.perf_counter() - made, 1),
+        )
         if swap_in:
             previous = await swap(pool, schema)
             log.info("rebuild swapped in", build=schema, previous=previous, messages=total)
