@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import asyncpg
 import pytest
 
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.queries import SHARED, SharedSnapshots, snapshot
-from services.projections.builds import READ_MODEL_SQL
-from shared.migrations import ensure_database
 from tests.infrastructure import Infrastructure
+from tests.integration.read_model import read_model
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +22,11 @@ DAY = date(2024, 3, 31)
 async def test_a_requests_boards_share_a_days_snapshot_until_a_change_to_the_day_is_told(
     infra: Infrastructure, namespace: str
 ) -> None:
-    database = f"{namespace}snapshots"
-    await ensure_database(infra.dsn("postgres"), database)
-    conn = await asyncpg.connect(infra.dsn(database))
+    conn = await read_model(infra, f"{namespace}snapshots", "001_board_facts.sql")
     memo = BoardMemo()
     memo.listen()
     token = SHARED.set(SharedSnapshots(lambda: memo.generation, memo.fresh))
     try:
-        await conn.execute('CREATE SCHEMA "boards_shared"; SET search_path TO "boards_shared"')
-        await conn.execute((READ_MODEL_SQL / "001_board_facts.sql").read_text())
-        await conn.execute("INSERT INTO children VALUES ('C1', 'North', '2015-01-01')")
         seq = iter(range(1, 100))
 
         async def record(attribute: str, day: str) -> None:  # not told to the memo
@@ -44,8 +37,8 @@ async def test_a_requests_boards_share_a_days_snapshot_until_a_change_to_the_day
                 next(seq),
             )
 
-        async def facts(**how: bool) -> dict[str, str]:
-            (child,) = await snapshot(conn, DAY, None, **how)
+        async def facts(share: bool = True) -> dict[str, str]:
+            (child,) = await snapshot(conn, DAY, None, share=share)
             return dict(child.facts)
 
         await record("cp_plan", "2024-03-01")
