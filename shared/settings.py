@@ -253,7 +253,8 @@ class Settings(BaseSettings):
     board_days_kept: int = Field(
         31,
         description="The totalled boards are kept on today and on the days this far back "
-        "once asked for; earlier days are computed from the facts when asked.",
+        "once asked for, and on each month end of the year before (every trend reads them); "
+        "other earlier days are computed from the facts when asked.",
     )
     small_number_threshold: int = Field(
         5, description="Partnership views hide counts from 1 to this minus 1."

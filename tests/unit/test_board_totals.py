@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from contracts.case_events.codes import EXPLOITATION_FACTORS
 from contracts.case_events.codes import AssessmentFactor as F
 from services.projections.boards import totals as t
+from services.projections.boards.answering import year_before
 from services.projections.boards.model import Child
+from shared.calendar import month_end
 
 DAYS = st.dates(min_value=date(2016, 1, 1), max_value=date(2026, 12, 31))
 LOCALITIES = st.sampled_from(["Exeter", "Mid Devon", "Torridge"])
@@ -164,3 +166,26 @@ def test_days_are_kept_from_today_back_through_the_window_only() -> None:
     assert t.keeps(today - timedelta(days=31), today, 31)
     assert not t.keeps(today - timedelta(days=32), today, 31)  # computed from the facts instead
     assert not t.keeps(today + timedelta(days=1), today, 31)
+
+
+def test_the_month_ends_every_trend_reads_are_kept_too_and_no_other_day_before() -> None:
+    """A page's twelve-month trend as at today reads the month ends from eleven months
+    before (answering.year_before) to the last: those are kept, each once."""
+    today = date(2026, 11, 27)
+    kept = [d for d in (today - timedelta(days=n) for n in range(800)) if t.keeps(d, today, 31)]
+    before_window = [d for d in kept if d < today - timedelta(days=31)]
+    assert before_window == [
+        date(2026, 9, 30),
+        date(2026, 8, 31),
+        date(2026, 7, 31),
+        date(2026, 6, 30),
+        date(2026, 5, 31),
+        date(2026, 4, 30),
+        date(2026, 3, 31),
+        date(2026, 2, 28),
+        date(2026, 1, 31),
+        date(2025, 12, 31),
+    ]  # October's is in the window, and the trend starts with December 2025's month
+    trend_start = year_before(today)
+    assert t.first_trend_month_end(today) == month_end(trend_start) == date(2025, 12, 31)
+    assert not t.keeps(date(2025, 11, 30), today, 31)  # a month end before the trend

@@ -1,8 +1,8 @@
 """Keeping board totals in the read model (the arithmetic is in `totals.py`).
 
 - `keep_days` starts keeping boards on a day: one snapshot of every child as at the day, the
-  definition per locality, stored as totals. Days are kept within a window ending today
-  (`keeps`); the API keeps today before anyone asks.
+  definition per locality, stored as totals. Days are kept within a window ending today, and
+  the month ends of the year before it (`keeps`); the API keeps today before anyone asks.
 - `TotalsMover` is used by the projection in the transaction of each batch: for every kept day
   on or after the earliest change of a child, it moves the totals by that child's contribution
   after the batch minus its contribution before.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -44,13 +44,19 @@ async def has_totals(conn: asyncpg.Connection) -> bool:
 
 
 async def keep_days(
-    conn: asyncpg.Connection, boards: Sequence[str], day: date, oldest: date
+    conn: asyncpg.Connection, boards: Sequence[str], day: date, today: date, window: int
 ) -> list[str]:
-    """Start keeping `boards` on `day` (those not kept yet), and stop keeping days before
-    `oldest`. Call in a transaction, in the build's search path. Returns the boards it started
-    keeping."""
+    """Start keeping `boards` on `day` (those not kept yet), and stop keeping the days before
+    today that are kept no more (`keeps`). Call in a transaction, in the build's search path.
+    Returns the boards it started keeping."""
     await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
-    await conn.execute("DELETE FROM board_days WHERE day < $1", oldest)
+    stale = [
+        r["day"]
+        for r in await conn.fetch("SELECT DISTINCT day FROM board_days WHERE day < $1", today)
+        if not keeps(r["day"], today, window)
+    ]
+    if stale:
+        await conn.execute("DELETE FROM board_days WHERE day = ANY($1::date[])", stale)
     kept = {
         r["board"]
         for r in await conn.fetch(
@@ -96,7 +102,7 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
             boards
         ):
             return []  # kept already: no need to hold the projection up for the lock
-        return await keep_days(conn, boards, day, today - timedelta(days=window))
+        return await keep_days(conn, boards, day, today, window)
 
 
 async def kept_board(
