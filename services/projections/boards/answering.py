@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 import asyncpg
@@ -22,17 +22,10 @@ from services.projections.boards.declarations import (
 from services.projections.boards.kept import has_totals, keep, kept_board
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.model import Board, shared_only
+from services.projections.boards.totals import year_before
 from services.projections.builds import live_build, reading
 
 T = TypeVar("T")
-
-
-def year_before(as_at: date) -> date:
-    """The first day of the month eleven months before: twelve months of trend."""
-    month = as_at.replace(day=1)
-    for _ in range(11):
-        month = (month - timedelta(days=1)).replace(day=1)
-    return month
 
 
 async def board_on(

@@ -184,7 +184,11 @@ def keeps(day: date, today: date, window: int) -> bool:
     return day == month_end(day) and first_trend_month_end(today) <= day < today
 
 
+def year_before(as_at: date) -> date:
+    """The first day of the month eleven months before: twelve months of trend."""
+    return add_months(as_at.replace(day=1), -11)
+
+
 def first_trend_month_end(today: date) -> date:
-    """The earliest month end a trend as at today reads: that of the month eleven before
-    (`answering.year_before`)."""
-    return month_end(add_months(today.replace(day=1), -11))
+    """The earliest month end a trend as at today reads."""
+    return month_end(year_before(today))
