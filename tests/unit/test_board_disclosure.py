@@ -8,6 +8,7 @@ out determined."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -181,37 +182,53 @@ def _minus(total: dict[Id, int], parts: Iterable[Id]) -> dict[Id, int]:
     return {k: c for k, c in eq.items() if c}
 
 
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+@functools.cache  # the same windows over and over, for every example
+def _days(first: date, last: date) -> tuple[date, ...]:
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
 
 
 def _reduced(equations: Sequence[dict[Id, int]], known: dict[Id, int]) -> dict[Id, dict[Id, int]]:
     """The equations over the unknowns (the known numbers moved to the constant side, which
     does not decide what is determined), fully reduced mod PRIME: each pivot and its row. An
-    unknown is determined exactly when its row holds nothing else."""
+    unknown is determined exactly when its row holds nothing else. No row holds another's
+    pivot, and `holding` finds the rows that hold an unknown without looking through them all."""
     rows: dict[Id, dict[Id, int]] = {}
-
-    def minus(row: dict[Id, int], factor: int, other: dict[Id, int]) -> None:
-        for k, c in other.items():
-            row[k] = (row.get(k, 0) - factor * c) % PRIME
-            if not row[k]:
-                del row[k]
-
+    holding: dict[Id, set[Id]] = defaultdict(set)  # unknown -> the pivots of the rows it is in
     for eq in equations:
         row = {k: c % PRIME for k, c in eq.items() if k not in known and c % PRIME}
-        for pivot, prow in rows.items():
-            if pivot in row:
-                minus(row, row[pivot], prow)
+        for k in [k for k in row if k in rows]:  # a pivot's row holds no other pivot
+            if k in row:
+                _subtract(row, row[k], rows[k])
         if not row:
             continue
         pivot = min(row, key=str)
         inverse = pow(row[pivot], PRIME - 2, PRIME)
         row = {k: c * inverse % PRIME for k, c in row.items()}
-        for other in rows.values():
-            if pivot in other:
-                minus(other, other[pivot], row)
+        for other in list(holding[pivot]):
+            added, removed = _subtract(rows[other], rows[other][pivot], row)
+            for k in added:
+                holding[k].add(other)
+            for k in removed:
+                holding[k].discard(other)
         rows[pivot] = row
+        for k in row:
+            holding[k].add(pivot)
     return rows
+
+
+def _subtract(row: dict[Id, int], factor: int, other: dict[Id, int]) -> tuple[list[Id], list[Id]]:
+    """row -= factor * other, mod PRIME; the unknowns it added to the row and took out."""
+    added, removed = [], []
+    for k, c in other.items():
+        value = (row.get(k, 0) - factor * c) % PRIME
+        if value:
+            if k not in row:
+                added.append(k)
+            row[k] = value
+        elif k in row:
+            del row[k]
+            removed.append(k)
+    return added, removed
 
 
 # -- generated children and occurrences ---------------------------------------------------------
