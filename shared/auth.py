@@ -33,8 +33,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.responses import JSONResponse, RedirectResponse
 
 from shared.envelope import Actor, Agency
@@ -277,7 +277,7 @@ class Authenticate:
                 raise InvalidToken("no bearer token")
             principal = await self.verifier.verify_async(token)
         except InvalidToken as error:
-            if (refused := self._over_failure_limit(scope)) is not None:
+            if (refused := await self._over_failure_limit(scope)) is not None:
                 await refused(scope, receive, send)
                 return
             if (
@@ -298,13 +298,13 @@ class Authenticate:
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
-    def _over_failure_limit(self, scope: Any) -> JSONResponse | None:
+    async def _over_failure_limit(self, scope: Any) -> JSONResponse | None:
         """A 429 when this failed authentication is one too many from the client's address
         (per process, like the per-user limit)."""
         address = (scope.get("client") or ("unknown", 0))[0]
         for item in self.failures:
-            if not self.limiter.hit(item, "auth-failures", address):
-                reset, _ = self.limiter.get_window_stats(item, "auth-failures", address)
+            if not await self.limiter.hit(item, "auth-failures", address):
+                reset, _ = await self.limiter.get_window_stats(item, "auth-failures", address)
                 retry = max(1, math.ceil(reset - time.time()))
                 return JSONResponse(
                     {

@@ -20,8 +20,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.routing import compile_path
 
 from shared.access import Permission, authorise, requires
@@ -197,8 +197,8 @@ class RateLimit:
         principal = scope.get("state", {}).get("principal") if scope["type"] == "http" else None
         if principal is not None:
             for item in self.items:
-                if not self.limiter.hit(item, principal.user_id):
-                    reset, _ = self.limiter.get_window_stats(item, principal.user_id)
+                if not await self.limiter.hit(item, principal.user_id):
+                    reset, _ = await self.limiter.get_window_stats(item, principal.user_id)
                     retry = max(1, math.ceil(reset - time.time()))
                     response = JSONResponse(
                         {
