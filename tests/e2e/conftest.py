@@ -82,9 +82,10 @@ def platform(request: pytest.FixtureRequest, infra: Infrastructure) -> Iterator[
 
     The modules share one (`shared_platform`): each records children of its own and counts
     only them. A module that counts anything of the whole platform (a board of a locality,
-    the returns, a topic's events) says `OWN_PLATFORM = True` and gets one of its own."""
+    the returns, a topic's events) says `OWN_PLATFORM = True` and gets one of its own, with
+    its `PLATFORM_SETTINGS` (CSP_...) if it has them."""
     if getattr(request.module, "OWN_PLATFORM", False):
-        with started_platform(infra) as started:
+        with started_platform(infra, **getattr(request.module, "PLATFORM_SETTINGS", {})) as started:
             yield started
     else:
         yield request.getfixturevalue("shared_platform")
@@ -105,7 +106,7 @@ def county(infra: Infrastructure) -> Iterator[Platform]:
     its own (`platform`), or the returns it changes would no longer be the county's."""
     from tests.e2e.journey import demo_county
 
-    with started_platform(infra) as started:
+    with started_platform(infra, CSP_RETURNS_CHECK="true") as started:  # its data quality shown
         asyncio.run(demo_county(started, seed=7, scale=0.04))
         yield started
 
@@ -121,7 +122,9 @@ def partners_platform(infra: Infrastructure) -> Iterator[Platform]:
 @contextmanager
 def started_platform(infra: Infrastructure, **settings: str) -> Iterator[Platform]:
     """A platform of its own (`platform`), for a module that needs a second one; `settings`
-    (CSP_...) override the defaults."""
+    (CSP_...) override the defaults. The returns' data-quality board is kept only where it is
+    asked for (CSP_RETURNS_CHECK=true): the DfE's validators it runs on every change were the
+    largest use of the cores while a county loaded."""
     namespace = new_namespace()
     passwords = infra.provision(namespace)
     logs = ARTIFACTS / "logs" / f"e2e-{namespace}"
@@ -130,7 +133,6 @@ def started_platform(infra: Infrastructure, **settings: str) -> Iterator[Platfor
         namespace,
         **{
             "CSP_DRIFT_CHECK_INTERVAL_S": "3600",
-            "CSP_RETURNS_CHECK": "true",
             # where a demo county loaded on it says how far it has got, as make run's does
             "CSP_DEMO_PROGRESS_FILE": str(logs / "demo-progress.json"),
             **settings,

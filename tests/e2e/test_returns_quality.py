@@ -34,6 +34,7 @@ pytestmark = [
     pytest.mark.skipif(not DEFAULT_VALIDATORS.exists(), reason="no .venv-returns (make install)"),
 ]
 OWN_PLATFORM = True  # the returns' quality board counts every child of the platform
+PLATFORM_SETTINGS = {"CSP_RETURNS_CHECK": "true"}  # the board this module tests
 
 TODAY = date.today()
 MANAGER = auth("manager", user="tm-quality")
