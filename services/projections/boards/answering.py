@@ -3,6 +3,7 @@ day and computed by its definition (each board is declared in `declarations.py`)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
@@ -150,7 +151,9 @@ async def _partnership_sheet(
     async with reading(pool) as conn:
         inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates, compare))
     places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
-    return disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
+    return await off_the_loop(
+        disclosure.partnership, declared.figures, inputs, as_at, places, threshold, start
+    )
 
 
 async def council_sheet(
@@ -182,16 +185,20 @@ async def council_sheet(
         async with reading(pool) as conn:
             inputs = await inputs_of(conn, declared, Asked(as_at, None, start))
         over_time = {"since": start} if disclosure.counts_over_time(declared.figures) else {}
-        parts = [disclosure.split(x, wanted) for x in inputs]
-        return {
-            place: declared.figures(
-                *(part[place] for part in parts),
-                as_at=as_at,
-                locality=place,
-                **over_time,
-            )
-            for place in wanted
-        }
+
+        def each_place() -> dict[str | None, Board]:
+            parts = [disclosure.split(x, wanted) for x in inputs]
+            return {
+                place: declared.figures(
+                    *(part[place] for part in parts),
+                    as_at=as_at,
+                    locality=place,
+                    **over_time,
+                )
+                for place in wanted
+            }
+
+        return await off_the_loop(each_place)
 
     sheet = await memoised(memo, pool, ("council", asked, wanted), as_at, work_out)
     return dict(sheet)
@@ -275,4 +282,20 @@ async def compute(
     day and to what happened (the reference the kept totals are held to)."""
     declared = DECLARED[board]
     asked = Asked(as_at, locality, since or year_before(as_at), dates, compare)
-    return await declared.reads(conn, declared.figures, asked)
+    given: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def capture(*args: Any, **kwargs: Any) -> Board:
+        given.append((args, kwargs))
+        return Board(board=declared.name, title="", as_at=as_at, locality=None, figures=[])
+
+    await declared.reads(conn, capture, asked)
+    [(args, kwargs)] = given
+    return await off_the_loop(declared.figures, *args, **kwargs)
+
+
+async def off_the_loop(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A board's definition applied in a thread of its own, not on the API's event loop: at a
+    county's size it takes seconds, and every other request (a page, a health check, the live
+    queue) is served meanwhile. The definitions are pure functions of what they are given, and
+    what they are given (a day's snapshot, perhaps shared with another request) only read."""
+    return await asyncio.to_thread(work, *args, **kwargs)

@@ -16,6 +16,7 @@ same child (from different topics) take turns, each seeing the other's facts.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -69,10 +70,15 @@ async def keep_days(
     if not wanted:
         return []
     children = await snapshot(conn, day, None, share=False)  # taken under the lock
-    rows: list[tuple[Any, ...]] = []
-    for board in wanted:
-        for locality, sums in t.by_locality(board, children, day).items():
-            rows += [(board, day, locality, *row) for row in t.rows_of(sums)]
+
+    def totals() -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        for board in wanted:
+            for locality, sums in t.by_locality(board, children, day).items():
+                rows += [(board, day, locality, *row) for row in t.rows_of(sums)]
+        return rows
+
+    rows = await asyncio.to_thread(totals)  # seconds at a county's size: off the event loop
     await conn.executemany(
         "INSERT INTO board_days (board, day) VALUES ($1, $2)", [(b, day) for b in wanted]
     )

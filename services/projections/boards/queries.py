@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -79,10 +80,9 @@ async def _every_child(conn: asyncpg.Connection, as_at: date, locality: str | No
         " WHERE ($1::text IS NULL OR locality = $1)",
         locality,
     )
-    facts: dict[str, dict[str, str]] = defaultdict(dict)
     # Each child's latest row of each attribute, those that still applied (a NULL value: no
-    # longer) left in the database; unpacked by position, the cheaper way to read a record.
-    for child_id, attribute, value in await conn.fetch(
+    # longer) left in the database.
+    latest = await conn.fetch(
         "SELECT child_id, attribute, value FROM ("
         " SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
         " FROM child_facts f JOIN children c USING (child_id)"
@@ -91,11 +91,18 @@ async def _every_child(conn: asyncpg.Connection, as_at: date, locality: str | No
         " WHERE value IS NOT NULL",
         as_at,
         locality,
-    ):
-        facts[child_id][attribute] = value
-    return [
-        Child(child_id, place, born, facts.get(child_id, {})) for child_id, place, born in children
-    ]
+    )
+
+    def assembled() -> list[Child]:  # unpacked by position, the cheaper way to read a record
+        facts: dict[str, dict[str, str]] = defaultdict(dict)
+        for child_id, attribute, value in latest:
+            facts[child_id][attribute] = value
+        return [
+            Child(child_id, place, born, facts.get(child_id, {}))
+            for child_id, place, born in children
+        ]
+
+    return await asyncio.to_thread(assembled)  # a county's children: off the event loop
 
 
 async def _with_attributes(
