@@ -859,16 +859,37 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
             )
 
 
+async def sustained_only(sizes: Sizes) -> dict[str, Any]:
+    """The highest rate held alone (`make bench` measures it after the register feed and the
+    freshness figures, on the same services): case events and the projections as processes."""
+    with infrastructure() as infra:
+        namespace = new_namespace()
+        processes = start_services(infra, namespace, ("case_events", "projections"))
+        try:
+            await with_reference_data(infra, namespace, processes)
+            conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
+            try:
+                return await highest_sustained(
+                    processes["case_events_api"].url, conn, namespace, sizes
+                )
+            finally:
+                await conn.close()
+        finally:
+            for p in processes.values():
+                p.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.harness")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     parser.add_argument(
         "--only",
-        choices=["appends", "feed", "rebuild", "returns", "returns-import", "pages"],
+        choices=["appends", "feed", "rebuild", "returns", "returns-import", "pages", "sustained"],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
         " unless --smoke; returns-import: the import's figure alone, merged into them; pages:"
-        " the rebuild then every dashboard page on its read model, written into their section)",
+        " the rebuild then every dashboard page on its read model, written into their section;"
+        " sustained: the highest rate of commands held, printed)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument(
@@ -898,6 +919,9 @@ def main() -> None:
         if not args.smoke:
             written = dashboard.record(pages, pages["children"], DOC, RESULTS.parent)
             print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
+        return
+    if args.only == "sustained":
+        print(json.dumps(asyncio.run(sustained_only(sizes))))
         return
     if args.only == "returns-import":
         figure = asyncio.run(returns_import_only(sizes))
