@@ -110,7 +110,16 @@ IdempotencyKey = Annotated[
 # always fills it in (a handler's `= None` default is for a handler called directly, in a
 # test: `command_context` then makes one).
 CorrelationId = Annotated[UUID | None, Depends(correlation_id_of)]
-Caller = Annotated[Principal, Depends(principal_of)]
+
+
+async def caller_of(request: Request) -> Principal:
+    """`principal_of` as a dependency: a coroutine, so FastAPI calls it on the event loop. A
+    plain function would be sent to its thread pool on every request and back, a thread switch
+    and a wait for the interpreter's lock each time."""
+    return principal_of(request)
+
+
+Caller = Annotated[Principal, Depends(caller_of)]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The stream version you last saw.")
 ]

@@ -331,7 +331,12 @@ async def live(request: Request, question: Question, shown: Shown) -> Response:
     if redirect is not None:
         return redirect
     context, audit_id = await attention.queue_context(
-        request, shown.pool, shown.settings, question, attention.kind_asked(request), shown.today
+        request,
+        shown.pool,
+        shown.settings,
+        question,
+        await attention.kind_asked(request),
+        shown.today,
     )
     return templates.TemplateResponse(
         request,

@@ -62,7 +62,7 @@ def version_of(shown: list[Any]) -> str:
     return hashlib.sha256(json.dumps(shown, default=str).encode()).hexdigest()[:16]
 
 
-def kind_asked(request: Request) -> AttentionKind | None:
+async def kind_asked(request: Request) -> AttentionKind | None:
     value = request.query_params.get("kind") or None
     if value is None:
         return None
