@@ -12,11 +12,13 @@ import asyncio
 import dataclasses
 import functools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
 import pytest
+from asyncpg import Pool
 
 from services.projections.boards import answering, totals
 from services.projections.boards.declarations import DECLARED
@@ -60,6 +62,21 @@ class Held:
         return bool(self.threads) and threading.get_ident() not in self.threads
 
 
+@asynccontextmanager
+async def live_build(infra: Infrastructure, database: str) -> AsyncIterator[tuple[Pool, str]]:
+    """A pool on a new projections database with a live build (its schema named), with one
+    child registered: C1, North, born 1 January 2015."""
+    pool = await open_database(settings_for(infra, "projections", database), BUILDS_SQL)
+    try:
+        schema = await ensure_live_build(pool)
+        await pool.execute(
+            f"INSERT INTO \"{schema}\".children VALUES ('C1', 'North', '2015-01-01')"
+        )
+        yield pool, schema
+    finally:
+        await pool.close()
+
+
 ASKED: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "council": lambda pool: answering.board_on(pool, "risk", DAY, None, today=DAY, window=7),
     "council-sheet": lambda pool: answering.council_sheet(
@@ -75,13 +92,9 @@ ASKED: dict[str, Callable[[Any], Awaitable[Any]]] = {
 async def test_a_board_is_worked_out_while_the_loop_serves_other_work(
     infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch, view: str
 ) -> None:
-    settings = settings_for(infra, "projections", f"{namespace}{view.replace('-', '')}")
-    pool = await open_database(settings, BUILDS_SQL)
-    try:
-        schema = await ensure_live_build(pool)
+    async with live_build(infra, f"{namespace}{view.replace('-', '')}") as (pool, schema):
         await pool.execute(
-            f'INSERT INTO "{schema}".children VALUES'
-            " ('C1', 'North', '2015-01-01'), ('C2', 'South', '2012-06-01')"
+            f"INSERT INTO \"{schema}\".children VALUES ('C2', 'South', '2012-06-01')"
         )
         await pool.execute(
             f"INSERT INTO \"{schema}\".child_facts VALUES ('rag', 'C1', '2024-01-10', 1, 'RED')"
@@ -100,21 +113,13 @@ async def test_a_board_is_worked_out_while_the_loop_serves_other_work(
         figures = {f.key: f.count for f in county.figures}
         assert figures == {f.key: f.count for f in expected.figures}
         assert figures["rag.red"] == 1  # the board of the day, not an empty one
-    finally:
-        await pool.close()
 
 
 async def test_the_totals_of_a_kept_day_are_worked_out_off_the_loop(
     infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Keeping a day's totals (its first request, at a county's size the slowest) too."""
-    settings = settings_for(infra, "projections", f"{namespace}kept")
-    pool = await open_database(settings, BUILDS_SQL)
-    try:
-        schema = await ensure_live_build(pool)
-        await pool.execute(
-            f"INSERT INTO \"{schema}\".children VALUES ('C1', 'North', '2015-01-01')"
-        )
+    async with live_build(infra, f"{namespace}kept") as (pool, _):
         held = Held(totals.by_locality)
         monkeypatch.setattr(totals, "by_locality", held.function)
 
@@ -124,5 +129,3 @@ async def test_the_totals_of_a_kept_day_are_worked_out_off_the_loop(
 
         assert kept == sorted(totals.TOTALLED)
         assert held.ran_off_the_loop()
-    finally:
-        await pool.close()
