@@ -230,14 +230,24 @@ async def inputs_of(
     conn: asyncpg.Connection, declared: BoardDeclaration, asked: Asked
 ) -> tuple[Any, ...]:
     """What the board's definition is given (before `as_at`), as its declaration reads it."""
-    given: list[tuple[Any, ...]] = []
+    args, _ = await given_to(conn, declared, asked)
+    return args[: disclosure.inputs_count(declared.figures)]
 
-    def capture(*args: Any) -> Board:
-        given.append(args)
+
+async def given_to(
+    conn: asyncpg.Connection, declared: BoardDeclaration, asked: Asked
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Everything the declaration reads and hands to the board's definition, the definition
+    not applied: its arguments, as they would be passed."""
+    given: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def capture(*args: Any, **kwargs: Any) -> Board:
+        given.append((args, kwargs))
         return Board(board=declared.name, title="", as_at=asked.as_at, locality=None, figures=[])
 
     await declared.reads(conn, capture, asked)
-    return given[0][: disclosure.inputs_count(declared.figures)]
+    [args_and_kwargs] = given
+    return args_and_kwargs
 
 
 async def _kept_sheet(
@@ -282,14 +292,7 @@ async def compute(
     day and to what happened (the reference the kept totals are held to)."""
     declared = DECLARED[board]
     asked = Asked(as_at, locality, since or year_before(as_at), dates, compare)
-    given: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-
-    def capture(*args: Any, **kwargs: Any) -> Board:
-        given.append((args, kwargs))
-        return Board(board=declared.name, title="", as_at=as_at, locality=None, figures=[])
-
-    await declared.reads(conn, capture, asked)
-    [(args, kwargs)] = given
+    args, kwargs = await given_to(conn, declared, asked)
     return await off_the_loop(declared.figures, *args, **kwargs)
 
 
