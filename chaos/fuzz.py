@@ -22,7 +22,7 @@ from chaos.cluster import ChaosCluster
 from chaos.invariants import Figures
 from chaos.scenarios import Size
 from tests import reference_data
-from tests.infrastructure import ServiceProcess, auth, new_namespace
+from tests.infrastructure import HTTP, ServiceProcess, auth, new_namespace
 
 SERVICES = ("case_events", "accommodation", "education", "escalations", "quality")
 
@@ -113,7 +113,7 @@ def unhappy_paths(url: str, dsn: str, known_child: str) -> dict[str, Any]:
     """Every command endpoint on purpose, not by chance: its documented example body sent to
     a stream that does not exist, and to an id that holds a record of another kind (the known
     child's, e.g. as an escalation id). Each must be refused with a 4xx that records nothing."""
-    document = httpx.get(f"{url}/openapi.json", headers=HEADERS).json()
+    document = HTTP.get(f"{url}/openapi.json", headers=HEADERS).json()
     schemas = document["components"]["schemas"]
     store = _Store(dsn)
     seen: dict[str, Any] = {
@@ -136,7 +136,7 @@ def unhappy_paths(url: str, dsn: str, known_child: str) -> dict[str, Any]:
                     continue  # the known child's own record: the generated pass covers it
                 path = template.split("{")[0] + stream + template.split("}", 1)[1]
                 before = store.rows()
-                response = httpx.post(f"{url}{path}", json=body, headers=HEADERS, timeout=30)
+                response = HTTP.post(f"{url}{path}", json=body, headers=HEADERS, timeout=30)
                 seen["requests"] += 1
                 where = f"POST {path} (unhappy path): {response.status_code}"
                 if response.status_code >= 500:
@@ -157,7 +157,7 @@ def oversized(url: str, limit: int) -> list[str]:
     Not to a route declared bulk (`x-bulk-body`: the register feed), which is held to
     CSP_MAX_BULK_REQUEST_BYTES instead."""
     problems = []
-    paths = httpx.get(f"{url}/openapi.json", headers=HEADERS).json()["paths"]
+    paths = HTTP.get(f"{url}/openapi.json", headers=HEADERS).json()["paths"]
     path = next(
         p for p, ops in paths.items() if "post" in ops and not ops["post"].get("x-bulk-body")
     ).replace("{child_id}", "FZ-known-1")
@@ -166,7 +166,7 @@ def oversized(url: str, limit: int) -> list[str]:
         + "".join(random.choices(string.ascii_letters, k=limit + 10)).encode()
         + b'"}'
     )
-    r = httpx.post(
+    r = HTTP.post(
         f"{url}{path}", content=big, headers={**HEADERS, "Content-Type": "application/json"}
     )
     if r.status_code != 413:
@@ -176,7 +176,7 @@ def oversized(url: str, limit: int) -> list[str]:
         for at in range(0, len(big), 64 * 1024):
             yield big[at : at + 64 * 1024]
 
-    r = httpx.post(
+    r = HTTP.post(
         f"{url}{path}", content=chunks(), headers={**HEADERS, "Content-Type": "application/json"}
     )
     if r.status_code != 413:

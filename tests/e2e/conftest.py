@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import httpx
 import pytest
 from playwright.async_api import Browser, async_playwright
 
@@ -16,6 +15,7 @@ from deploy.local.stack import LocalStack, service_processes
 from tests.conftest import ARTIFACTS
 from tests.e2e.audit_check import check_reads_audited, record_responses
 from tests.infrastructure import (
+    HTTP,
     Infrastructure,
     ServiceProcess,
     auth,
@@ -192,7 +192,9 @@ def secure(infra: Infrastructure) -> Iterator[SecurePlatform]:
             CSP_DRIFT_CHECK_INTERVAL_S="3600",
             CSP_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{kafka.kafka_port}",
             CSP_RATE_LIMIT="100000/second",
-        )  # the limit has tests of its own
+            # The matrix's calls without a token come faster than a client's sign-ins may fail.
+            CSP_AUTH_FAILURE_RATE_LIMIT="100000/second",
+        )  # the limits have tests of their own (tests/unit/test_api_protections.py)
         logs = ARTIFACTS / "logs" / f"secure-{namespace}"
         processes = {
             p.name: ServiceProcess(
@@ -219,7 +221,7 @@ def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
     paths name."""
     manager = auth("manager")
     child = f"C-{uuid.uuid4().hex[:10]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{processes['case_events_api'].url}/children",
         headers=manager,
         json={"child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"},
@@ -229,13 +231,13 @@ def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
     for service in ("accommodation", "education", "escalations"):
         url = f"{processes[f'{service}_api'].url}/children/{child}"
         poll_until(
-            lambda u=url: httpx.get(u, headers=manager).status_code == 200,
+            lambda u=url: HTTP.get(u, headers=manager).status_code == 200,
             60,
             0.1,
             f"{service} to learn of the child through the secure broker",
         )
     escalation = f"E-{uuid.uuid4().hex[:8]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{processes['escalations_api'].url}/escalations",
         headers=manager,
         json={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import httpx
 
 from contracts.topics import DOMAIN_TOPICS
 from tests.e2e.conftest import Platform
-from tests.infrastructure import MANAGER, auth, poll_until
+from tests.infrastructure import HTTP, MANAGER, auth, poll_until
 
 HEADERS = auth("practitioner", user="sw-17")
 
@@ -23,7 +24,7 @@ class Practitioner:
         self, service: str, path: str, body: dict[str, Any], expect: int = 201, **headers: str
     ) -> httpx.Response:
         url = f"{getattr(self.platform, service).url}{path}"
-        response = httpx.post(url, json=body, headers={**HEADERS, **headers}, timeout=60)
+        response = HTTP.post(url, json=body, headers={**HEADERS, **headers}, timeout=60)
         assert response.status_code == expect, f"{path}: {response.status_code} {response.text}"
         return response
 
@@ -86,8 +87,7 @@ async def consumed(platform: Platform) -> None:
     from tests.infrastructure import eventually
 
     async def health(worker: str) -> dict[str, Any]:
-        async with httpx.AsyncClient() as client:
-            answer: dict[str, Any] = (await client.get(f"{worker}/health")).json()
+        answer: dict[str, Any] = (await asyncio.to_thread(HTTP.get, f"{worker}/health")).json()
         return answer
 
     async def published() -> bool:  # every event each service stored is on its topic

@@ -24,7 +24,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
@@ -34,7 +33,7 @@ from shared.settings import Settings
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import Infrastructure, auth, poll_until, read_topic
+from tests.infrastructure import HTTP, Infrastructure, auth, poll_until, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 IMT = "imt-duty-1"  # the incident management team's member on duty
@@ -170,7 +169,7 @@ async def test_a_breach_is_on_the_page_within_a_second_acknowledged_by_keyboard_
 
 def audit_of(platform: Platform, child: str) -> list[dict[str, Any]]:
     """The access audit's records naming the child, as information governance reads them."""
-    response = httpx.get(
+    response = HTTP.get(
         f"{platform.partner_feeds.url}/audit",
         headers=auth("information_governance"),
         params={"child_id": child},
@@ -195,7 +194,7 @@ def missing(platform: Platform) -> dict[str, Any]:
 
 
 def listed(platform: Platform, child: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    response = httpx.get(
+    response = HTTP.get(
         f"{platform.projections.url}/attention", params={"kind": "missing"}, headers=headers
     )
     assert response.status_code == 200, response.text
@@ -212,8 +211,8 @@ def test_the_queue_over_http_names_children_to_the_council_and_counts_to_partner
     assert missing["acknowledged"] is None and missing["days_open"] == 0
     # A user of another locality is not told of it; partners may not read the queue at all.
     assert listed(platform, child, auth("manager", localities=["Exeter"])) == []
-    assert httpx.get(f"{api}/attention", headers=auth("partner", "police")).status_code == 403
-    counts = httpx.get(f"{api}/attention/counts", headers=auth("partner", "police"))
+    assert HTTP.get(f"{api}/attention", headers=auth("partner", "police")).status_code == 403
+    counts = HTTP.get(f"{api}/attention/counts", headers=auth("partner", "police"))
     assert counts.status_code == 200
     figure = next(f for f in counts.json()["figures"] if f["key"] == "open.missing")
     assert figure["suppressed"] and figure["count"] is None  # one child: a small number
@@ -221,10 +220,10 @@ def test_the_queue_over_http_names_children_to_the_council_and_counts_to_partner
     # The acknowledgement's own checks, at the escalations API: a worker's id, and who may.
     ack = f"{platform.escalations.url}/attention/missing/{missing['item_id']}/acknowledgements"
     bad = {"child_id": child, "assigned_to": "not a worker id"}
-    assert httpx.post(ack, json=bad, headers=auth("incident_management")).status_code == 422
+    assert HTTP.post(ack, json=bad, headers=auth("incident_management")).status_code == 422
     good = {"child_id": child, "assigned_to": "SW-2"}
-    assert httpx.post(ack, json=good, headers=auth("partner", "police")).status_code == 403
-    assert httpx.post(ack, json=good, headers=auth("board_member")).status_code == 403
+    assert HTTP.post(ack, json=good, headers=auth("partner", "police")).status_code == 403
+    assert HTTP.post(ack, json=good, headers=auth("board_member")).status_code == 403
 
 
 async def test_a_partnership_role_sees_counts_of_each_kind_only(

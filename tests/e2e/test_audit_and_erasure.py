@@ -41,6 +41,7 @@ from services.partner_feeds.sharing import (
 from shared.envelope import Agency
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
+    HTTP,
     TEST_PSEUDONYM_KEY,
     Infrastructure,
     auth,
@@ -592,7 +593,7 @@ def test_the_retention_report_lists_records_past_their_date(secure: SecurePlatfo
     old, adopted = f"C-{uuid.uuid4().hex[:10]}", f"C-{uuid.uuid4().hex[:10]}"
     for child, born in ((old, "1949-06-01"), (adopted, "2010-01-01")):
         assert (
-            httpx.post(
+            HTTP.post(
                 f"{case_events}/children",
                 headers=PRACTITIONER,
                 json={"child_id": child, "date_of_birth": born, "locality": "Exeter"},
@@ -603,14 +604,14 @@ def test_the_retention_report_lists_records_past_their_date(secure: SecurePlatfo
         ("/periods-of-care", {"start_date": "2011-01-01", "legal_status": "C2"}),
         ("/period-of-care-endings", {"end_date": "2012-05-01", "reason": "E11"}),
     ):
-        r = httpx.post(f"{case_events}/children/{adopted}{path}", headers=PRACTITIONER, json=body)
+        r = HTTP.post(f"{case_events}/children/{adopted}{path}", headers=PRACTITIONER, json=body)
         assert r.status_code == 201, r.text
-    report = httpx.get(f"{case_events}/retention", headers=GOVERNANCE).json()
+    report = HTTP.get(f"{case_events}/retention", headers=GOVERNANCE).json()
     due = {r["child_id"]: r for r in report["records"]}
     assert due[old]["keep_until"] == "2024-06-01" and "75th birthday" in due[old]["basis"]
     assert adopted not in due  # kept 100 years from the adoption
-    later = httpx.get(
+    later = HTTP.get(
         f"{case_events}/retention", headers=GOVERNANCE, params={"as_at": "2112-05-02"}
     ).json()
     assert {r["child_id"]: r["keep_until"] for r in later["records"]}[adopted] == "2112-05-01"
-    assert httpx.get(f"{case_events}/retention", headers=PRACTITIONER).status_code == 403
+    assert HTTP.get(f"{case_events}/retention", headers=PRACTITIONER).status_code == 403

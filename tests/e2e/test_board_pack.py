@@ -21,7 +21,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser
 from pypdf import PdfReader
@@ -31,7 +30,7 @@ from services.projections.dashboard.charts import shown
 from services.projections.dashboard.packs import triage_months
 from tests.e2e.accessibility import axe_violations, described
 from tests.e2e.conftest import SHOTS, Platform
-from tests.infrastructure import auth
+from tests.infrastructure import HTTP, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -51,7 +50,7 @@ def pack(county: Platform) -> dict[str, Any]:
     partnership view; commentary on triage by two people (in order) and on attendance."""
     quality = county.quality.url
     pack_id = f"BP-test-{uuid.uuid4().hex[:8]}"
-    drafted = httpx.post(
+    drafted = HTTP.post(
         f"{quality}/board-packs",
         headers=auth("manager", user=DRAFTER),
         json={
@@ -70,7 +69,7 @@ def pack(county: Platform) -> dict[str, Any]:
         (SECOND, "iro", "attendance", ATTENDANCE_NOTE),
     ]
     for i, (user, role, section, text) in enumerate(written):
-        r = httpx.post(
+        r = HTTP.post(
             f"{quality}/board-packs/{pack_id}/commentary",
             headers=auth(role, user=user),
             json={"commentary_id": f"BPC-{i}", "section": section, "commentary": text},
@@ -80,7 +79,7 @@ def pack(county: Platform) -> dict[str, Any]:
 
 
 def board(county: Platform, name: str, as_at: date) -> list[Figure]:
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/boards/{name}",
         params={"as_at": as_at.isoformat(), "view": "partnership"},
         headers=auth("manager"),
@@ -101,28 +100,27 @@ def test_a_partner_may_not_draft_or_comment_but_reads_a_partnership_pack(
         "boards": ["attendance"],
     }
     assert (
-        httpx.post(f"{county.quality.url}/board-packs", headers=police, json=body).status_code
-        == 403
+        HTTP.post(f"{county.quality.url}/board-packs", headers=police, json=body).status_code == 403
     )
-    comment = httpx.post(
+    comment = HTTP.post(
         f"{county.quality.url}/board-packs/{pack['pack_id']}/commentary",
         headers=police,
         json={"commentary_id": "BPC-p", "section": "attendance", "commentary": "x"},
     )
     assert comment.status_code == 403
-    assert httpx.get(
+    assert HTTP.get(
         f"{county.quality.url}/board-packs/{pack['pack_id']}", headers=police
     ).is_success
     # A commentary on a board the pack has not, and a pack dated tomorrow: 422 naming the field.
     manager = auth("manager", user=DRAFTER)
-    wrong = httpx.post(
+    wrong = HTTP.post(
         f"{county.quality.url}/board-packs/{pack['pack_id']}/commentary",
         headers=manager,
         json={"commentary_id": "BPC-x", "section": "timeliness", "commentary": "x"},
     )
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "section"]
     tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
-    future = httpx.post(
+    future = HTTP.post(
         f"{county.quality.url}/board-packs",
         headers=manager,
         json={**body, "pack_id": "BP-future", "as_at": tomorrow},
@@ -226,7 +224,7 @@ async def test_the_pack_has_the_seeds_attendance_and_triage_sections(
 
 
 def _audited(county: Platform, user: str, audit_id: str, action: str) -> None:
-    reads = httpx.get(
+    reads = HTTP.get(
         f"{county.partner_feeds.url}/audit",
         params={"user_id": user},
         headers=auth("information_governance"),
@@ -239,7 +237,7 @@ def _audited(county: Platform, user: str, audit_id: str, action: str) -> None:
 def test_the_pdf_holds_the_same_figures_and_commentary_and_is_audited(
     county: Platform, pack: dict[str, Any]
 ) -> None:
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/dashboard/packs/{pack['pack_id']}.pdf",
         headers=auth("manager", user=DRAFTER),
         timeout=120,
@@ -273,7 +271,7 @@ def test_the_pdf_holds_the_same_figures_and_commentary_and_is_audited(
 
 def test_a_council_view_pack_is_not_for_partners(county: Platform) -> None:
     pack_id = f"BP-council-{uuid.uuid4().hex[:8]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{county.quality.url}/board-packs",
         headers=auth("manager", user=DRAFTER),
         json={
@@ -287,11 +285,11 @@ def test_a_council_view_pack_is_not_for_partners(county: Platform) -> None:
     assert r.status_code == 201, r.text
     police = auth("partner", "police", user="pack-police")
     assert (
-        httpx.get(f"{county.quality.url}/board-packs/{pack_id}", headers=police).status_code == 403
+        HTTP.get(f"{county.quality.url}/board-packs/{pack_id}", headers=police).status_code == 403
     )
-    page = httpx.get(f"{county.projections.url}/dashboard/packs/{pack_id}", headers=police)
+    page = HTTP.get(f"{county.projections.url}/dashboard/packs/{pack_id}", headers=police)
     assert page.status_code == 403
-    listed = httpx.get(f"{county.quality.url}/board-packs", headers=police).json()["packs"]
+    listed = HTTP.get(f"{county.quality.url}/board-packs", headers=police).json()["packs"]
     assert pack_id not in {p["pack_id"] for p in listed}
 
 
@@ -302,7 +300,7 @@ def test_the_dashboards_forms_draft_a_pack_and_add_commentary_through_quality(
     service with the caller's own token: the pack and the commentary are theirs."""
     url = county.projections.url
     writer = auth("manager", user="pack-form-writer")
-    drafted = httpx.post(
+    drafted = HTTP.post(
         f"{url}/dashboard/packs",
         headers=writer,
         data={
@@ -316,13 +314,13 @@ def test_the_dashboards_forms_draft_a_pack_and_add_commentary_through_quality(
     assert drafted.status_code == 303, drafted.text
     page = drafted.headers["location"]
     pack_id = page.rsplit("/", 1)[-1]
-    noted = httpx.post(
+    noted = HTTP.post(
         f"{url}/dashboard/packs/{pack_id}/commentary",
         headers=writer,
         data={"section": "care-leavers", "commentary": "More care leavers are in touch."},
     )
     assert noted.status_code == 303 and noted.headers["location"].endswith("#care-leavers")
-    record = httpx.get(f"{county.quality.url}/board-packs/{pack_id}", headers=writer).json()
+    record = HTTP.get(f"{county.quality.url}/board-packs/{pack_id}", headers=writer).json()
     assert record["boards"] == ["care-leavers", "children-in-care"]
     assert record["drafted"]["user_id"] == "pack-form-writer"
     [note] = record["commentary"]
@@ -330,11 +328,11 @@ def test_the_dashboards_forms_draft_a_pack_and_add_commentary_through_quality(
         "pack-form-writer"
     )
     # A form with no board is shown again with the quality service's reason, nothing recorded.
-    empty = httpx.post(
+    empty = HTTP.post(
         f"{url}/dashboard/packs",
         headers=writer,
         data={"title": "No boards", "as_at": date.today().isoformat()},
     )
     assert empty.status_code == 422 and "govuk-error-summary" in empty.text
-    shown = httpx.get(f"{url}{page}", headers=writer)
+    shown = HTTP.get(f"{url}{page}", headers=writer)
     assert shown.status_code == 200 and "More care leavers are in touch." in shown.text

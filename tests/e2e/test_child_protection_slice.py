@@ -9,7 +9,7 @@ import pytest
 
 from contracts.topics import domain_topic_names
 from tests.e2e.conftest import Platform
-from tests.infrastructure import MANAGER, OPERATIONS, auth, poll_until
+from tests.infrastructure import HTTP, MANAGER, OPERATIONS, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 OWN_PLATFORM = True  # it counts a locality's open plans, and the relays' events published
@@ -129,10 +129,10 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
     for process in platform.processes.values():
-        health = httpx.get(f"{process.url}/health")
+        health = HTTP.get(f"{process.url}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
         assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
-    lag = httpx.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
+    lag = HTTP.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
     assert set(lag) == {f"{platform.namespace}{t}" for t in domain_topic_names()}
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text

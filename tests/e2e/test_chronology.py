@@ -18,7 +18,7 @@ import pytest
 from deploy.local.stack import ROOT
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import auth, poll_until
+from tests.infrastructure import HTTP, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -32,7 +32,7 @@ GOVERNANCE = auth("information_governance", user="ig-chronology")
 def chronology(
     platform: Platform, child: str, headers: dict[str, str] = TEAM_MANAGER, **params: Any
 ) -> httpx.Response:
-    return httpx.get(
+    return HTTP.get(
         f"{platform.projections.url}/children/{child}/chronology",
         headers=headers,
         params=params,
@@ -55,7 +55,7 @@ def child(platform: Platform) -> str:
         referral_date=REFERRED.isoformat(),
         source="2A",
     )
-    rated = httpx.post(
+    rated = HTTP.post(
         f"{platform.escalations.url}/children/{child}/risk-ratings",
         headers=TEAM_MANAGER,
         json={"rated_on": RATED.isoformat(), "rating": "RED"},
@@ -198,13 +198,13 @@ def test_council_casework_only_and_only_in_the_callers_localities(
 def test_every_read_is_in_the_audit(platform: Platform, child: str) -> None:
     r = chronology(platform, child, headers=auth("iro", user="iro-chronology"))
     assert r.status_code == 200
-    page = httpx.get(
+    page = HTTP.get(
         f"{platform.projections.url}/dashboard/children/{child}/chronology",
         headers=auth("iro", user="iro-chronology"),
         timeout=30,
     )
     assert page.status_code == 200 and page.headers["x-audit-id"]
-    audit = httpx.get(
+    audit = HTTP.get(
         f"{platform.partner_feeds.url}/audit",
         headers=GOVERNANCE,
         params={"child_id": child},

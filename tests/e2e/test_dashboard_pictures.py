@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
@@ -17,13 +16,13 @@ from services.projections.boards.model import Figure
 from services.projections.dashboard import charts, last_complete_month, month_before
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.test_dashboard import signed_in
-from tests.infrastructure import auth
+from tests.infrastructure import HTTP, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 def api_board(county: Platform, name: str, **params: str) -> dict[str, Any]:
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/boards/{name}",
         params=params,
         headers=auth("manager"),

@@ -12,11 +12,10 @@ import uuid
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import SecurePlatform
-from tests.infrastructure import auth
+from tests.infrastructure import HTTP, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -25,7 +24,7 @@ MANAGER = auth("manager", user="mgr-governance")
 
 
 def _audit(platform: SecurePlatform, **params: str) -> list[dict[str, Any]]:
-    r = httpx.get(f"{platform.url('partner_feeds_api')}/audit", headers=GOVERNANCE, params=params)
+    r = HTTP.get(f"{platform.url('partner_feeds_api')}/audit", headers=GOVERNANCE, params=params)
     assert r.status_code == 200, r.text
     assert r.headers.get("x-audit-id")  # the query of the audit is itself audited
     reads: list[dict[str, Any]] = r.json()["reads"]
@@ -34,7 +33,7 @@ def _audit(platform: SecurePlatform, **params: str) -> list[dict[str, Any]]:
 
 def _register(platform: SecurePlatform, born: str) -> str:
     child = f"C-{uuid.uuid4().hex[:10]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{platform.url('case_events_api')}/children",
         headers=MANAGER,
         json={"child_id": child, "date_of_birth": born, "locality": "Exeter"},
@@ -47,7 +46,7 @@ def test_the_retention_report_is_an_audited_read_of_the_children_it_lists(
     secure: SecurePlatform,
 ) -> None:
     old = _register(secure, "1948-03-01")
-    r = httpx.get(f"{secure.url('case_events_api')}/retention", headers=GOVERNANCE)
+    r = HTTP.get(f"{secure.url('case_events_api')}/retention", headers=GOVERNANCE)
     assert r.status_code == 200 and old in {x["child_id"] for x in r.json()["records"]}
     audit_id = r.headers.get("x-audit-id")
     assert audit_id, "the retention report names children and their dates of birth: audited"
@@ -58,13 +57,13 @@ def test_the_retention_report_is_an_audited_read_of_the_children_it_lists(
 
 def test_the_share_audit_and_the_access_audit_are_audited_reads(secure: SecurePlatform) -> None:
     feeds = secure.url("partner_feeds_api")
-    shares = httpx.get(f"{feeds}/shares", headers=GOVERNANCE, params={"child_id": secure.child})
+    shares = HTTP.get(f"{feeds}/shares", headers=GOVERNANCE, params={"child_id": secure.child})
     assert shares.status_code == 200, shares.text
     assert shares.headers.get("x-audit-id"), "ids beside pseudonyms: a person-level read"
     reads = _audit(secure, child_id=secure.child)
     mine = {a["audit_id"]: a for a in reads if a["user_id"] == "ig-auditor"}
     assert mine[shares.headers["x-audit-id"]]["action"] == "GET /shares"
-    again = httpx.get(f"{feeds}/audit", headers=GOVERNANCE, params={"child_id": secure.child})
+    again = HTTP.get(f"{feeds}/audit", headers=GOVERNANCE, params={"child_id": secure.child})
     queried = {a["audit_id"]: a for a in again.json()["reads"]}
     # the first query of the audit for this child is in the second's answer, naming the child
     assert any(
@@ -74,7 +73,7 @@ def test_the_share_audit_and_the_access_audit_are_audited_reads(secure: SecurePl
 
 def test_an_erasure_is_in_the_access_log_who_which_child_why(secure: SecurePlatform) -> None:
     child = _register(secure, "2012-04-01")
-    erased = httpx.post(
+    erased = HTTP.post(
         f"{secure.url('case_events_api')}/children/{child}/erasure",
         headers={**GOVERNANCE, "X-Purpose": "ticket IG-42"},
         json={"erased_on": date.today().isoformat(), "reason": "subject_request"},

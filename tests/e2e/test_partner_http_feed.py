@@ -32,6 +32,7 @@ from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
 from tests.infrastructure import (
     GOVERNANCE,
+    HTTP,
     TEST_PSEUDONYM_KEY,
     Infrastructure,
     auth,
@@ -76,7 +77,7 @@ class Reader:
             params: dict[str, Any] = {"limit": self.limit}
             if self.after is not None:
                 params["after"] = self.after
-            r = httpx.get(self.url, headers=POLICE, params=params, timeout=30)
+            r = HTTP.get(self.url, headers=POLICE, params=params, timeout=30)
             assert r.status_code == 200, r.text
             page = r.json()
             assert set(page) == {"agency", "messages", "next", "more"}
@@ -252,7 +253,7 @@ def test_the_police_read_over_https_what_their_topic_carries(
         "MissingEpisodeRecorded",
         "StrategyDiscussionHeld",
     }
-    again = httpx.get(feed(platform), headers=POLICE, params={"after": kept}, timeout=30).json()
+    again = HTTP.get(feed(platform), headers=POLICE, params={"after": kept}, timeout=30).json()
     assert ids(again["messages"]) == ids(new)  # the kept cursor names the same place again
     assert_same_as_the_topic(police.messages, police_topic(platform, infra))
     assert_police_may_see_it(police.messages[held:], children)
@@ -261,7 +262,7 @@ def test_the_police_read_over_https_what_their_topic_carries(
 
     # Health's own feed: health's messages about the same children, under health's
     # pseudonyms, none of the police's.
-    health = httpx.get(feed(platform, "health"), headers=HEALTH, timeout=30).json()
+    health = HTTP.get(feed(platform, "health"), headers=HEALTH, timeout=30).json()
     assert health["messages"]
     assert {m["value"]["event_type"] for m in health["messages"]} <= set(
         ENTITLEMENTS[Agency.HEALTH]
@@ -271,7 +272,7 @@ def test_the_police_read_over_https_what_their_topic_carries(
 
     # Erasure: the child's personal data is destroyed; its messages were never any of it,
     # and stay as long as the police's topic keeps them (not longer: retention, below).
-    erased = httpx.post(
+    erased = HTTP.post(
         f"{platform.case_events.url}/children/{first}/erasure",
         headers={**auth("information_governance", user="ig-feed"), "Idempotency-Key": first},
         json={"erased_on": date.today().isoformat(), "reason": "subject_request"},
@@ -301,7 +302,7 @@ def test_a_long_poll_and_a_live_stream_return_a_message_recorded_after_they_star
 
     # Nothing new: a long poll waits as long as asked, and answers an empty page.
     began = time.monotonic()
-    idle = httpx.get(feed(platform), headers=POLICE, params={"after": end, "wait": 1}, timeout=30)
+    idle = HTTP.get(feed(platform), headers=POLICE, params={"after": end, "wait": 1}, timeout=30)
     assert idle.status_code == 200 and idle.json()["messages"] == []
     assert idle.json()["next"] == end and 1 <= time.monotonic() - began < 10
 
@@ -310,7 +311,7 @@ def test_a_long_poll_and_a_live_stream_return_a_message_recorded_after_they_star
         answer: list[httpx.Response] = []
         poll = threading.Thread(
             target=lambda: answer.append(
-                httpx.get(
+                HTTP.get(
                     feed(platform),
                     headers=POLICE,
                     params={"after": end, "wait": 50},
@@ -387,21 +388,21 @@ def test_another_agency_s_feed_and_a_bad_cursor_are_refused(platform: Platform) 
         ("schools", auth("partner", "schools", user="school-mis", schools=["123456"])),
     ):
         for path in ("", "/live"):
-            r = httpx.get(f"{feed(platform, agency)}{path}", headers=headers, timeout=30)
+            r = HTTP.get(f"{feed(platform, agency)}{path}", headers=headers, timeout=30)
             assert r.status_code == 403, (agency, path, r.text)
-    assert httpx.get(feed(platform), timeout=30).status_code == 401
+    assert HTTP.get(feed(platform), timeout=30).status_code == 401
 
     for bad in ("nonsense", "A" * 23, end_of_feed(platform) + "x"):
-        r = httpx.get(feed(platform), headers=POLICE, params={"after": bad}, timeout=30)
+        r = HTTP.get(feed(platform), headers=POLICE, params={"after": bad}, timeout=30)
         assert r.status_code == 400, r.text
         (problem,) = r.json()["detail"]
         assert problem["loc"] == ["query", "after"] and problem["msg"], problem
-    r = httpx.get(
+    r = HTTP.get(
         f"{feed(platform)}/live", headers={**POLICE, "Last-Event-ID": "nonsense"}, timeout=30
     )
     assert r.status_code == 400 and r.json()["detail"][0]["loc"] == ["header", "Last-Event-ID"]
     for params in ({"limit": 0}, {"limit": 1001}, {"wait": 61}):
-        r = httpx.get(feed(platform), headers=POLICE, params=params, timeout=30)
+        r = HTTP.get(feed(platform), headers=POLICE, params=params, timeout=30)
         assert r.status_code == 422, (params, r.text)
 
 
@@ -417,7 +418,7 @@ def test_a_message_that_commits_late_is_never_skipped(
 
     def read(after: str | None) -> dict[str, Any]:
         params = {"after": after} if after else {}
-        r = httpx.get(url, headers=token, params={**params, "limit": 1000}, timeout=30)
+        r = HTTP.get(url, headers=token, params={**params, "limit": 1000}, timeout=30)
         assert r.status_code == 200, r.text
         page: dict[str, Any] = r.json()
         return page
@@ -491,11 +492,11 @@ def test_retention_removes_what_the_topic_no_longer_keeps_and_refuses_a_cursor_p
     assert ids(with_planted.read_until(1, "the planted message")) == [str(planted)]
 
     assert asyncio.run(prune_refusing_the_young(database)) == (1, 0)
-    gone = httpx.get(feed(platform), headers=POLICE, params={"after": before}, timeout=30)
+    gone = HTTP.get(feed(platform), headers=POLICE, params={"after": before}, timeout=30)
     assert gone.status_code == 410 and "retention" in gone.text, gone.text
-    live = httpx.get(f"{feed(platform)}/live", headers=POLICE, params={"after": before})
+    live = HTTP.get(f"{feed(platform)}/live", headers=POLICE, params={"after": before})
     assert live.status_code == 410
-    past = httpx.get(
+    past = HTTP.get(
         feed(platform), headers=POLICE, params={"after": with_planted.after}, timeout=30
     )
     assert past.status_code == 200 and past.json()["messages"] == []

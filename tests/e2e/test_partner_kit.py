@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from services.partner_feeds.sharing import pseudonym
@@ -27,6 +26,7 @@ from shared.envelope import Agency
 from tests.conftest import ARTIFACTS
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
+    HTTP,
     TEST_PSEUDONYM_KEY,
     _die_with_parent,
     auth,
@@ -119,7 +119,7 @@ def processed(store: Path) -> list[tuple[str, ...]]:
 
 def register(secure: SecurePlatform) -> str:
     child = f"C-{uuid.uuid4().hex[:10]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{secure.url('case_events_api')}/children",
         headers=auth("manager"),
         json={"child_id": child, "date_of_birth": "2013-06-07", "locality": "Exeter"},
@@ -130,7 +130,7 @@ def register(secure: SecurePlatform) -> str:
 
 
 def record(secure: SecurePlatform, child: str, path: str, body: dict[str, object]) -> None:
-    r = httpx.post(
+    r = HTTP.post(
         f"{secure.url('case_events_api')}/children/{child}{path}",
         headers=auth("practitioner"),
         json=body,

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, KafkaException
 
@@ -32,6 +31,7 @@ from shared.envelope import Agency
 from tests.apps import api_routes, rules_for
 from tests.e2e.conftest import SecurePlatform
 from tests.infrastructure import (
+    HTTP,
     auth,
     join_answer,
     poll_until,
@@ -88,7 +88,7 @@ def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]
         if method == "POST"
         else {"headers": headers}
     )
-    with httpx.stream(method, url, params=query, timeout=60, **body) as response:
+    with HTTP.stream(method, url, params=query, timeout=60, **body) as response:
         return response.status_code  # the body is not read: /boards/live never ends
 
 
@@ -144,7 +144,7 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
     checked = sum(1 for c in calls if c[5] is not None)
     assert checked > 1000, checked  # every endpoint of every process, 13 kinds of user
     for process in service_processes(0):
-        assert httpx.get(f"{secure.url(process.name)}/health").status_code == 200
+        assert HTTP.get(f"{secure.url(process.name)}/health").status_code == 200
 
 
 def test_the_chronology_endpoint_and_page_are_in_the_matrix_for_council_casework_only() -> None:
@@ -208,7 +208,7 @@ def test_a_role_an_agency_does_not_have_is_refused_at_the_door(secure: SecurePla
         ("health", "information_governance"),
         ("platform", "operations"),
     ):
-        r = httpx.get(url, headers=auth(role, agency))
+        r = HTTP.get(url, headers=auth(role, agency))
         assert r.status_code == 401 and "not a role of agency" in r.json()["detail"], r.text
 
 
@@ -222,26 +222,26 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
     for api in ("case_events_api", "accommodation_api", "education_api", "escalations_api"):
         # Outside the user's localities a child is answered as one that does not exist: a
         # 403, or its locality named, would confirm the id is a child's, and where.
-        denied = httpx.get(secure.url(api) + path, headers=north)
-        unknown = httpx.get(secure.url(api) + nobody, headers=north)
+        denied = HTTP.get(secure.url(api) + path, headers=north)
+        unknown = HTTP.get(secure.url(api) + nobody, headers=north)
         assert (denied.status_code, unknown.status_code) == (404, 404), denied.text
         assert (
             denied.json()["detail"].replace(secure.child, "C-never-registered")
             == (unknown.json()["detail"])
         )
         assert "Exeter" not in denied.text
-        assert httpx.get(secure.url(api) + path, headers=exeter).status_code == 200
-    command = httpx.post(
+        assert HTTP.get(secure.url(api) + path, headers=exeter).status_code == 200
+    command = HTTP.post(
         f"{secure.url('case_events_api')}{path}/missing-episodes",
         headers=north,
         json={"started_on": "2025-01-01", "kind": "M"},
     )
     assert command.status_code == 404
     escalation = f"{secure.url('escalations_api')}/escalations/{secure.escalation}"
-    assert httpx.get(escalation, headers=north).status_code == 404
-    assert httpx.get(escalation, headers=exeter).status_code == 200
+    assert HTTP.get(escalation, headers=north).status_code == 404
+    assert HTTP.get(escalation, headers=exeter).status_code == 200
     # Naming a locality outside one's own for a new child is refused outright.
-    elsewhere = httpx.post(
+    elsewhere = HTTP.post(
         f"{secure.url('case_events_api')}/children",
         headers=north,
         json={"child_id": "C-elsewhere-1", "date_of_birth": "2015-01-01", "locality": "Exeter"},
@@ -249,11 +249,11 @@ def test_object_level_a_practitioner_limited_to_a_locality_sees_only_its_childre
     assert elsewhere.status_code == 403
     # A family's later discussions belong to its first one's locality, whatever a body says.
     family = f"{secure.url('case_events_api')}/families/F-exeter-perm/triage-discussions"
-    first = httpx.post(
+    first = HTTP.post(
         family, headers=exeter, json={"discussion_date": "2025-01-06", "locality": "Exeter"}
     )
     assert first.status_code == 201, first.text
-    borrowed = httpx.post(
+    borrowed = HTTP.post(
         family, headers=north, json={"discussion_date": "2025-01-07", "locality": "North"}
     )
     assert borrowed.status_code == 404, borrowed.text
@@ -269,18 +269,16 @@ def test_a_user_limited_to_a_locality_gets_council_figures_of_theirs_only(
     two = auth("practitioner", user="sw-two", localities=["North", "Exeter"])
     council = {"view": "council"}
     for path in ("/boards/timeliness", "/dashboard/timeliness", "/dashboard"):
-        other = httpx.get(api + path, headers=north, params={**council, "locality": "Exeter"})
+        other = HTTP.get(api + path, headers=north, params={**council, "locality": "Exeter"})
         assert other.status_code == 403 and "outside your localities" in other.text, path
-        county = httpx.get(api + path, headers=two, params=council)
+        county = HTTP.get(api + path, headers=two, params=council)
         assert county.status_code == 403, path
-        assert httpx.get(
+        assert HTTP.get(
             api + path, headers=two, params={**council, "locality": "Exeter"}
         ).is_success
-    own = httpx.get(f"{api}/boards/timeliness", headers=north, params=council)
+    own = HTTP.get(f"{api}/boards/timeliness", headers=north, params=council)
     assert own.status_code == 200 and own.json()["locality"] == "North"  # their only one
-    partnership = httpx.get(
-        f"{api}/boards/timeliness", headers=north, params={"locality": "Exeter"}
-    )
+    partnership = HTTP.get(f"{api}/boards/timeliness", headers=north, params={"locality": "Exeter"})
     assert partnership.status_code == 200 and partnership.json()["view"] == "partnership"
 
 
@@ -372,7 +370,7 @@ def test_a_wrong_password_or_no_tls_gets_nothing(secure: SecurePlatform) -> None
 def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePlatform) -> None:
     """The whole path in secure mode: API, store, relay (as case_events), partner feeds (as
     partner_feeds), the police's topic, read with the police's own credentials."""
-    r = httpx.post(
+    r = HTTP.post(
         f"{secure.url('case_events_api')}/children/{secure.child}/missing-episodes",
         headers=auth("practitioner"),
         json={"started_on": (date.today() - timedelta(days=2)).isoformat(), "kind": "M"},

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import HEADERS, Practitioner
-from tests.infrastructure import MANAGER, Infrastructure, poll_until
+from tests.infrastructure import HTTP, MANAGER, Infrastructure, poll_until
 from tests.reference_data import wait_retired
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -29,14 +29,14 @@ def reference(
 
 
 def listed(platform: Platform, path: str) -> dict[str, Any]:
-    r = httpx.get(f"{platform.case_events.url}/reference/{path}", headers=HEADERS, timeout=30)
+    r = HTTP.get(f"{platform.case_events.url}/reference/{path}", headers=HEADERS, timeout=30)
     assert r.status_code == 200, r.text  # a practitioner reads the lists
     return r.json()  # type: ignore[no-any-return]
 
 
 def register(platform: Platform, locality: str) -> tuple[str, httpx.Response]:
     child = f"C-{uuid.uuid4().hex[:10]}"
-    r = httpx.post(
+    r = HTTP.post(
         f"{platform.case_events.url}/children",
         json={"child_id": child, "date_of_birth": "2015-02-03", "locality": locality},
         headers=HEADERS,
@@ -60,7 +60,7 @@ def test_a_locality_added_by_a_manager_is_named_at_once_and_only_managers_add(
     platform: Platform,
 ) -> None:
     assert (
-        httpx.post(
+        HTTP.post(
             f"{platform.case_events.url}/reference/localities",
             json={"name": "Teignbridge"},
             headers=HEADERS,
@@ -94,11 +94,11 @@ def test_a_typo_is_refused_listing_the_known_ones_and_records_nothing(platform: 
     assert unrecorded(platform, child)
     # The kernel's generated command routes check the same way (a family's triage here).
     family = f"{platform.case_events.url}/families/F-{uuid.uuid4().hex[:8]}/triage-discussions"
-    triage = httpx.post(
+    triage = HTTP.post(
         family, json={"discussion_date": "2025-01-06", "locality": "Nroth"}, headers=HEADERS
     )
     assert only_problem(triage, "locality").startswith("unknown locality 'Nroth'; known: ")
-    ok = httpx.post(
+    ok = HTTP.post(
         family, json={"discussion_date": "2025-01-06", "locality": "North"}, headers=HEADERS
     )
     assert ok.status_code == 201 and ok.json()["stream_version"] == 1  # the refusal left none
@@ -163,7 +163,7 @@ def test_education_refuses_a_school_it_has_not_learned_of_then_takes_it(
     }
 
     def enrol() -> httpx.Response:
-        return httpx.post(enrolments, json=enrolment, headers=HEADERS, timeout=30)
+        return HTTP.post(enrolments, json=enrolment, headers=HEADERS, timeout=30)
 
     message = only_problem(enrol(), "school_urn")
     assert message.startswith("unknown school '654321'; known: ") and "113254" in message
@@ -185,13 +185,13 @@ def test_education_refuses_a_school_it_has_not_learned_of_then_takes_it(
     # Posted before education learns of it, the enrolment would be taken: wait for its copy.
     wait_retired(infra.dsn(f"{platform.namespace}education"), "school", ["654321"])
     url = f"{platform.education.url}/children/{other}/enrolments"
-    refused = httpx.post(url, json=enrolment, headers=HEADERS, timeout=30)
+    refused = HTTP.post(url, json=enrolment, headers=HEADERS, timeout=30)
     assert only_problem(refused, "school_urn").startswith(
         "school '654321' was retired on 2025-01-01"
     )
     other_record = f"{platform.education.url}/children/{other}"
     assert MANAGER.get(other_record).json()["stream_version"] == 0  # nothing recorded
-    feed = httpx.post(
+    feed = HTTP.post(
         f"{platform.education.url}/attendance/register-feed",
         json={
             "school_urn": "654321",

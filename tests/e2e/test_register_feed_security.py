@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import GOVERNANCE, MANAGER, Infrastructure, auth
+from tests.infrastructure import GOVERNANCE, HTTP, MANAGER, Infrastructure, auth
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -61,7 +61,7 @@ def send(
     school: str = SCHOOL,
     key: str | None = None,
 ) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         f"{platform.education.url}{FEED}",
         json={"school_urn": school, "marks": marks},
         headers={**headers, **({"Idempotency-Key": key} if key else {})},

@@ -19,7 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openpyxl
 import pytest
 
@@ -29,7 +28,7 @@ from services.projections.returns.rules import NOT_YET, VALIDATOR_DEFECTS
 from tests.conftest import ROOT
 from tests.e2e.conftest import Platform, started_platform
 from tests.e2e.journey import consumed
-from tests.infrastructure import TEST_ISSUER, Infrastructure, auth, poll_until
+from tests.infrastructure import HTTP, TEST_ISSUER, Infrastructure, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
@@ -86,7 +85,7 @@ def audited_with_every_child_named(
         for line in (folder / "header.csv").read_text().splitlines()[1:]
         if not line.split(",")[4].startswith("UN") and line.split(",")[4]
     }
-    reads = httpx.get(
+    reads = HTTP.get(
         f"{county.partner_feeds.url}/audit",
         params={"user_id": officer},
         headers=auth("information_governance"),
@@ -106,7 +105,7 @@ def test_ssda903_passes_every_rule_of_the_year(
     county: Platform, tmp_path: Path, year: CollectionYear
 ) -> None:
     officer = f"returns-officer-{year.start_year}"
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/returns/ssda903",
         params={"year": year.start_year},
         headers=auth("manager", user=officer),
@@ -133,7 +132,7 @@ def test_ssda903_passes_every_rule_of_the_year(
 def test_cin_census_is_valid_and_passes_every_rule_of_the_year(
     county: Platform, tmp_path: Path, year: CollectionYear
 ) -> None:
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/returns/cin-census",
         params={"year": year.start_year},
         headers=auth("manager"),
@@ -151,7 +150,7 @@ def test_cin_census_is_valid_and_passes_every_rule_of_the_year(
 
 
 def test_annex_a_has_every_list_with_ofsteds_headings(county: Platform) -> None:
-    r = httpx.get(f"{county.projections.url}/returns/annex-a", headers=auth("manager"), timeout=300)
+    r = HTTP.get(f"{county.projections.url}/returns/annex-a", headers=auth("manager"), timeout=300)
     assert r.status_code == 200, r.text
     book = openpyxl.load_workbook(io.BytesIO(r.content))
     assert book.sheetnames == [sheet for sheet, _ in annex_a.LISTS.values()]
@@ -165,7 +164,7 @@ def test_annex_a_has_every_list_with_ofsteds_headings(county: Platform) -> None:
 
 def test_provenance_names_the_events_that_made_each_row(county: Platform) -> None:
     manager = auth("manager")
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/returns/ssda903/provenance",
         headers=manager,
         timeout=300,
@@ -175,14 +174,14 @@ def test_provenance_names_the_events_that_made_each_row(county: Platform) -> Non
     assert episodes and all(row["events"] for row in episodes)
     one = episodes[0]
     child = one["values"]["CHILD"]
-    chronology = httpx.get(
+    chronology = HTTP.get(
         f"{county.projections.url}/children/{child}/chronology", headers=manager, timeout=60
     ).json()
     ids = {e["event_id"] for e in chronology["entries"]}
     assert set(one["events"]) <= ids  # every event named is one of the child's
     header = r.json()["tables"]["Header"]
     assert header and all("UPN" not in row["values"] for row in header)  # never a UPN here
-    just_one = httpx.get(
+    just_one = HTTP.get(
         f"{county.projections.url}/returns/ssda903/provenance",
         params={"child": child},
         headers=manager,
@@ -205,12 +204,12 @@ def test_only_council_wide_managers_export_a_return(
     county: Platform, who: dict[str, str], status: int
 ) -> None:
     for path in ("/returns/ssda903", "/returns/cin-census", "/returns/annex-a"):
-        r = httpx.get(f"{county.projections.url}{path}", headers=who, timeout=60)
+        r = HTTP.get(f"{county.projections.url}{path}", headers=who, timeout=60)
         assert r.status_code == status, (path, r.text)
 
 
 def test_a_year_not_begun_is_refused_with_the_field(county: Platform) -> None:
-    r = httpx.get(
+    r = HTTP.get(
         f"{county.projections.url}/returns/cin-census",
         params={"year": THIS_YEAR.start_year + 1},
         headers=auth("manager"),
@@ -237,7 +236,7 @@ def exported(platform: Platform, into: Path) -> dict[str, bytes]:
     url = platform.projections.url
     into.mkdir(parents=True)
     for year in (THIS_YEAR, THIS_YEAR.previous):
-        r = httpx.get(
+        r = HTTP.get(
             f"{url}/returns/cin-census",
             params={"year": year.start_year},
             headers=manager,
@@ -246,7 +245,7 @@ def exported(platform: Platform, into: Path) -> dict[str, bytes]:
         assert r.status_code == 200, r.text
         (into / f"cin-census-{year.label}.xml").write_bytes(r.content)
     this = {"year": THIS_YEAR.start_year}
-    r = httpx.get(f"{url}/returns/ssda903", params=this, headers=manager, timeout=300)
+    r = HTTP.get(f"{url}/returns/ssda903", params=this, headers=manager, timeout=300)
     assert r.status_code == 200, r.text
     unzipped(r.content, into)
     return {str(p.relative_to(into)): p.read_bytes() for p in sorted(into.rglob("*.*"))}
@@ -374,5 +373,5 @@ def known(platform: Platform, children: list[str]) -> set[str]:
     return {
         c
         for c in children
-        if httpx.get(f"{url}/children/{c}", headers=manager, timeout=30).status_code == 200
+        if HTTP.get(f"{url}/children/{c}", headers=manager, timeout=30).status_code == 200
     }

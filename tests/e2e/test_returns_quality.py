@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from services.projections.returns.quality import DEFAULT_VALIDATORS
@@ -26,7 +25,7 @@ from services.projections.returns.rules import NOT_YET
 from shared.settings import Settings
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import OPERATIONS, auth, poll_until
+from tests.infrastructure import HTTP, OPERATIONS, auth, poll_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -285,7 +284,7 @@ def plant(rec: Recorder) -> list[Planted]:
 
 
 def council_board(platform: Platform) -> dict[str, Any]:
-    r = httpx.get(
+    r = HTTP.get(
         f"{platform.projections.url}/returns/quality",
         params={"view": "council"},
         headers=MANAGER,
@@ -391,7 +390,7 @@ def partnership_names_nobody(platform: Platform, planted: list[Planted]) -> None
     (or its count hidden), no count from 1 to the threshold's less one is shown, and no
     child, worker or issue row is named."""
     police = auth("partner", "police")
-    r = httpx.get(f"{platform.projections.url}/returns/quality", headers=police, timeout=30)
+    r = HTTP.get(f"{platform.projections.url}/returns/quality", headers=police, timeout=30)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["view"] == "partnership" and "issues" not in body
@@ -415,7 +414,7 @@ def board_ready(platform: Platform) -> None:
     """The worker's checker has checked the (empty) county once: the validators run."""
 
     def checked() -> bool:
-        r = httpx.get(f"{platform.projections.url}/returns/quality", headers=MANAGER, timeout=30)
+        r = HTTP.get(f"{platform.projections.url}/returns/quality", headers=MANAGER, timeout=30)
         return r.status_code == 200 and r.json()["county_checked_at"] is not None
 
     poll_until(checked, DEADLINE_S, 0.2, "the first check of the county")
@@ -467,7 +466,7 @@ def test_the_partnership_view_counts_children_and_names_nobody(
     platform: Platform, board_ready: None
 ) -> None:
     police = auth("partner", "police")
-    r = httpx.get(f"{platform.projections.url}/returns/quality", headers=police, timeout=30)
+    r = HTTP.get(f"{platform.projections.url}/returns/quality", headers=police, timeout=30)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["view"] == "partnership" and "issues" not in body
@@ -477,7 +476,7 @@ def test_the_partnership_view_counts_children_and_names_nobody(
         assert rule["suppressed"] == (rule["children"] is None)
         assert shown_or_hidden(rule["children"], limit), rule
     assert not [p.child for p in PLANTED if p.child in r.text]
-    council = httpx.get(
+    council = HTTP.get(
         f"{platform.projections.url}/returns/quality",
         params={"view": "council"},
         headers=police,
@@ -488,7 +487,7 @@ def test_the_partnership_view_counts_children_and_names_nobody(
 
 def test_the_page_shows_the_board(platform: Platform, board_ready: None) -> None:
     for view in ("partnership", "council"):
-        r = httpx.get(
+        r = HTTP.get(
             f"{platform.projections.url}/dashboard/data-quality",
             params={"view": view},
             headers=MANAGER,

@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from contracts.accommodation import events as acc
@@ -21,7 +20,7 @@ from contracts.case_events import events as ce
 from services.projections.boards.answering import partnership_sheet
 from services.projections.boards.declarations import BOARDS, DECLARED
 from shared.settings import Settings
-from tests.infrastructure import MANAGER, Infrastructure, auth
+from tests.infrastructure import HTTP, MANAGER, Infrastructure, auth
 from tests.integration.scenario import D, county, registered
 from tests.integration.test_boards import _consumed_all, _from_facts, _live, boards_running
 
@@ -50,7 +49,7 @@ def every_board(url: str, days: tuple[str, ...]) -> dict[tuple[str, str, str], A
 
 def hits(url: str) -> float:
     """The API's count of board reads answered from the memo."""
-    text = httpx.get(f"{url}/metrics", timeout=10, headers=auth("operations")).text
+    text = HTTP.get(f"{url}/metrics", timeout=10, headers=auth("operations")).text
     for line in text.splitlines():
         if line.startswith('csp_board_memo_answers_total{result="hit"}'):
             return float(line.rsplit(" ", 1)[1])
