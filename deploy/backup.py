@@ -1006,8 +1006,7 @@ async def stream_wal(cluster: Cluster, stop: asyncio.Event) -> None:
             # SIGTERM) does not stop it before the server's last WAL is in; and killed with
             # the archiver, so no orphan keeps the slot from the next one.
             start_new_session=True,
-            preexec_fn=dies_with_parent(signal.SIGTERM),
-            **cluster.stack.as_postgres(),
+            preexec_fn=cluster.stack.becoming_postgres(dies_with_parent(signal.SIGTERM)),
         )
         log.info("archiver streaming", archive=str(wal_dir))
         stopping = asyncio.create_task(stop.wait())

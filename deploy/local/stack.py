@@ -366,6 +366,22 @@ class LocalStack:
             return {"user": "postgres", "group": "postgres", "extra_groups": []}
         return {}
 
+    def becoming_postgres(self, then: Callable[[], None]) -> Callable[[], None]:
+        """A child's preexec_fn doing what `as_postgres` asks, then `then`: for a subprocess
+        an event loop starts, as uvloop's take no user or group. The credentials change
+        first, as subprocess orders it: the change would clear a parent-death signal."""
+        if not self._run_as_postgres:
+            return then
+        pg = pwd.getpwnam("postgres")
+
+        def become() -> None:
+            os.setgroups([])
+            os.setgid(pg.pw_gid)
+            os.setuid(pg.pw_uid)
+            then()
+
+        return become
+
     def own(self, path: Path) -> Path:
         """Make a folder (its parents too, as they are) owned by the user running PostgreSQL."""
         path.mkdir(parents=True, exist_ok=True)
