@@ -26,6 +26,7 @@ import platform
 import subprocess
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -455,27 +456,35 @@ async def freshness(
     """Register children at `rate` per second; time from HTTP 201 to the board's row."""
     accepted: dict[str, float] = {}
     seen: dict[str, float] = {}
+    # Sent and not yet on the board: all the watcher asks for. Asking for every child of the
+    # run (LIKE its tag) fetched thousands of rows every 5 ms by the end of a step, and took
+    # the cores the platform was being measured on.
+    unseen: set[str] = set()
     done = asyncio.Event()
     tag = f"{namespace}{tag}{int(rate)}-"
 
     async def watch() -> None:
         while not done.is_set() or len(seen) < len(accepted):
             schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
-            if schema:
+            if schema and unseen:
                 for r in await conn.fetch(
-                    f'SELECT child_id FROM "{schema}".children WHERE child_id LIKE $1', f"F-{tag}%"
+                    f'SELECT child_id FROM "{schema}".children WHERE child_id = ANY($1::text[])',
+                    list(unseen),
                 ):
                     seen.setdefault(r["child_id"], time.perf_counter())
+                    unseen.discard(r["child_id"])
             await asyncio.sleep(0.005)  # the watcher's poll interval
 
     watcher = asyncio.create_task(watch())
     failed = 0
+    errors: Counter[str] = Counter()  # what the failures were: an exception's class, a status
     in_flight = asyncio.Semaphore(64)  # a client's connection pool, as an integration has
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
 
         async def command(i: int) -> None:
             nonlocal failed
             child = f"F-{tag}{i}"
+            unseen.add(child)  # before it is sent: it may be on the board before its answer
             async with in_flight:
                 try:
                     r = await client.post(
@@ -487,13 +496,15 @@ async def freshness(
                         },
                         headers=BENCH_USER,
                     )
-                except httpx.HTTPError:
+                except httpx.HTTPError as error:
                     failed += 1
+                    errors[type(error).__name__] += 1
                     return
             if r.status_code == 201:
                 accepted[child] = time.perf_counter()
             else:
                 failed += 1
+                errors[f"HTTP {r.status_code}"] += 1
 
         tasks, started = [], time.perf_counter()
         for i in range(int(seconds * rate)):
@@ -512,6 +523,7 @@ async def freshness(
         "p99": _pct(latencies, 0.99),
         "commands": len(latencies),
         "failed": failed,
+        "errors": dict(errors),
         "offered": rate,
         "achieved": achieved,
         "target_p99_ms": 250 if rate <= 50 else 1000,
@@ -534,13 +546,15 @@ async def highest_sustained(
                 "achieved": round(found["achieved"], 1),
                 "p99_ms": round(found["p99"], 1),
                 "failed": found["failed"],
+                "errors": found["errors"],
                 "held": held,
             }
         )
         print(
             f"sustained {rate:.0f}/s for {sizes.sustained_seconds:.0f}s: achieved "
             f"{found['achieved']:.0f}/s, p99 {found['p99']:.0f} ms, "
-            f"{'held' if held else 'not held'}",
+            f"{'held' if held else 'not held'}"
+            + (f" (failed: {found['errors']})" if found["errors"] else ""),
             flush=True,
         )
         if not held:
