@@ -17,9 +17,10 @@ import pytest
 
 from contracts.accommodation import events as acc
 from contracts.case_events import events as ce
-from services.projections.boards.answering import compute, council_sheet
-from services.projections.boards.declarations import BOARDS, DECLARED
-from services.projections.boards.totals import TOTALLED
+from services.projections.boards import disclosure
+from services.projections.boards.answering import compute, council_sheet, inputs_of
+from services.projections.boards.declarations import BOARDS, DECLARED, Asked
+from services.projections.boards.totals import TOTALLED, year_before
 from services.projections.builds import reading
 from shared.settings import Settings
 from tests.conftest import ARTIFACTS, settings_for
@@ -324,6 +325,27 @@ async def _from_facts(
         return list(result.model_dump(mode="json")["figures"])
     finally:
         await conn.close()
+
+
+async def _partnership_from_facts(
+    dsn: str, board_name: str, day: str, locality: str | None, threshold: int
+) -> list[dict[str, Any]]:
+    """The board's partnership view worked out from every child's facts (the definition over
+    the county's inputs, every locality with records), not from totals."""
+    as_at = date.fromisoformat(day)
+    start = year_before(as_at).replace(day=1)
+    declared = DECLARED[board_name]
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction(readonly=True):
+            schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            inputs = await inputs_of(conn, declared, Asked(as_at, None, start))
+    finally:
+        await conn.close()
+    places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
+    sheet = disclosure.partnership(declared.figures, inputs, as_at, places, threshold, start)
+    return list(sheet[locality].model_dump(mode="json")["figures"])
 
 
 async def _live(dsn: str, sql: str) -> Any:

@@ -23,7 +23,14 @@ from services.projections.boards.totals import TOTALLED
 from shared.settings import Settings
 from tests.infrastructure import MANAGER, Infrastructure
 from tests.integration.scenario import D, marks, registered
-from tests.integration.test_boards import _consumed_all, _from_facts, _live, board, boards_running
+from tests.integration.test_boards import (
+    _consumed_all,
+    _from_facts,
+    _live,
+    _partnership_from_facts,
+    board,
+    boards_running,
+)
 from tests.publisher import Log
 
 pytestmark = pytest.mark.integration
@@ -368,6 +375,14 @@ def test_the_boards_before_and_after_late_backdated_and_out_of_order_events(
                 assert response.json()["figures"] == asyncio.run(
                     _from_facts(dsn, name, day, locality)
                 ), (name, day, locality)
+                # and the partnership view, as the whole definition's over the facts would be
+                params["view"] = "partnership"
+                response = MANAGER.get(f"{url}/boards/{name}", params=params)
+                assert response.status_code == 200, response.text
+                threshold = settings.small_number_threshold
+                assert response.json()["figures"] == asyncio.run(
+                    _partnership_from_facts(dsn, name, day, locality, threshold)
+                ), ("partnership", name, day, locality)
 
 
 BOARDS_ASKED = (

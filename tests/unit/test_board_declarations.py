@@ -16,11 +16,13 @@ from services.projections.boards.declarations import (
     DOCS,
     HEADLINES,
     PERSON_LEVEL,
+    RISK_KINDS,
     BoardDeclaration,
+    Split,
+    children_and_occurrences_of,
     children_as_at,
-    ratings_and_dip_samples,
 )
-from services.projections.boards.definitions import risk
+from services.projections.boards.definitions import risk, risk_dip_samples, risk_ratings
 
 
 class EmptyReadModel:
@@ -44,13 +46,37 @@ async def test_a_board_answers_with_its_declared_name_title_and_definition_link(
 def test_the_lists_the_api_and_the_totals_use_are_derived_from_the_declarations() -> None:
     assert list(BOARDS) == [b.name for b in BOARD_DECLARATIONS]
     assert sorted(PERSON_LEVEL) == ["priority-cohort"]
-    assert set(totals.TOTALLED) == {"care-leavers", "timeliness", "children-in-care", "visits"}
+    kept_whole = {"care-leavers", "timeliness", "children-in-care", "visits"}
+    in_two_parts = {"risk", "pre-proceedings", "housing"}
+    assert set(totals.TOTALLED) == kept_whole | in_two_parts
+    assert {b.name for b in BOARD_DECLARATIONS if b.split} == in_two_parts
 
 
 def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
     BoardDeclaration("x", "X", risk, children_as_at, kept_as_totals=True)
+    reads = children_and_occurrences_of(RISK_KINDS)
     with pytest.raises(ValueError, match="reads only children_as_at"):
-        BoardDeclaration("x", "X", risk, ratings_and_dip_samples, kept_as_totals=True)
+        BoardDeclaration("x", "X", risk, reads, kept_as_totals=True)
+    with pytest.raises(ValueError, match="whole or in two parts"):
+        BoardDeclaration(
+            "x",
+            "X",
+            risk,
+            children_as_at,
+            kept_as_totals=True,
+            split=Split(risk_ratings, RISK_KINDS, risk_dip_samples),
+        )
+
+
+@pytest.mark.parametrize("declared", [b for b in BOARD_DECLARATIONS if b.split], ids=str)
+def test_the_counted_part_of_a_board_in_two_parts_is_its_board(
+    declared: BoardDeclaration,
+) -> None:
+    """Its kept totals are assembled on the counted part's empty board: the same board."""
+    assert declared.split is not None
+    empty = declared.split.counted([], date(2024, 6, 30), "Exeter")
+    assert (empty.board, empty.title, empty.locality) == (declared.name, declared.title, "Exeter")
+    assert empty.figures and all(f.period is None for f in empty.figures)
 
 
 def test_every_board_has_its_section_in_the_definitions() -> None:

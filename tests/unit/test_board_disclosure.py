@@ -24,6 +24,7 @@ from services.projections.boards import disclosure
 from services.projections.boards import oversight as ov
 from services.projections.boards.assurance.figures import comparison_before, feedback, whole_months
 from services.projections.boards.assurance.records import Answer, Question
+from services.projections.boards.declarations import BOARD_DECLARATIONS, DECLARED
 from services.projections.boards.model import Board, Child, Happened, suppress
 
 THRESHOLD = 5
@@ -951,3 +952,40 @@ def test_the_feedback_sums_found_by_key_are_those_a_scan_of_every_key_finds(
     keys: list[tuple[str, str | None]],
 ) -> None:
     assert disclosure._feedback_sums(keys) == _feedback_sums_by_scanning(keys)
+
+
+# -- a board in two parts: its counted part kept as totals, the rest read when asked ----------
+
+IN_TWO_PARTS = {b.name: b.split for b in BOARD_DECLARATIONS if b.split is not None}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(risk_county=county(), record=record_county())
+def test_a_board_in_two_parts_is_shown_as_its_whole_definition_is(
+    risk_county: dict[str, Any], record: dict[str, Any]
+) -> None:
+    """The partnership view of a board in two parts (`disclosure.partnership_in_parts`: its
+    counted part's board for each place, as the kept totals give it, then what happened) hides
+    exactly what the view of its whole definition over the same children hides: the same
+    sheet, figure for figure."""
+    assert sorted(IN_TWO_PARTS) == ["housing", "pre-proceedings", "risk"]
+    places = (None, *PLACES)
+    for name, split in IN_TWO_PARTS.items():
+        for as_at, since in ASKED:
+            start = since.replace(day=1)
+            given_to = (
+                inputs(name, risk_county, as_at, start)
+                if name == "risk"
+                else record_inputs(name, record, as_at, start)
+            )
+            children, happenings = given_to
+            whole = disclosure.partnership(
+                DECLARED[name].figures, given_to, as_at, PLACES, THRESHOLD, start
+            )
+            counted = {
+                loc: split.counted(disclosure.only(children, loc), as_at, loc) for loc in places
+            }
+            in_parts = disclosure.partnership_in_parts(
+                counted, split.happened, happenings, as_at, THRESHOLD, start
+            )
+            assert in_parts == whole, (name, as_at, since)

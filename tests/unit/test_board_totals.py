@@ -62,6 +62,10 @@ FACTS = st.fixed_dictionaries(
         "seen:CLA": ISO,
         "seen:CL": ISO,
         "unborn": st.just("1"),
+        # the counted parts of risk, housing and pre-proceedings
+        "assessment": st.sampled_from(["AS-1", "AS-2"]),
+        "homelessness": st.just("open"),
+        "tenancy": st.sampled_from(["social", "private", "supported", "other"]),
         "disabilities": st.sampled_from(["LD", "AUT,MOB"]),
         "factors": st.sampled_from(
             [

@@ -1,10 +1,11 @@
-"""Answering for a board: from its kept totals where it is kept as totals, else read as at the
-day and computed by its definition (each board is declared in `declarations.py`)."""
+"""Answering for a board: from its kept totals where it is kept as totals (or, for a board in
+two parts, its counted part from them and the rest from what happened), else read as at the day
+and computed by its definition (each board is declared in `declarations.py`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -17,12 +18,14 @@ from services.projections.boards.declarations import (
     DECLARED,
     Asked,
     BoardDeclaration,
+    Split,
     plan_as_at,
     readings_of,
 )
 from services.projections.boards.kept import has_totals, keep, kept_board
 from services.projections.boards.memo import BoardMemo
-from services.projections.boards.model import Board, shared_only
+from services.projections.boards.model import Board, followed_by, shared_only
+from services.projections.boards.queries import happened
 from services.projections.boards.totals import year_before
 from services.projections.builds import live_build, reading
 
@@ -75,6 +78,10 @@ async def _board_on(pool: asyncpg.Pool, q: Question) -> Board:
             kept = await _kept(pool, board, as_at, locality)
         if kept is not None:
             return kept
+    if DECLARED[board].split is not None:
+        sheet = await _in_parts(pool, q, [locality], q.since or year_before(as_at))
+        if sheet is not None:
+            return sheet[locality]
     async with reading(pool) as conn:
         return await compute(conn, board, as_at, locality, q.since, _list(q.dates), q.compare)
 
@@ -141,13 +148,15 @@ async def _partnership_sheet(
         start = (since or year_before(as_at)).replace(day=1)
         own = plan.board(declared.figures, readings, Asked(as_at, locality, start, dates, compare))
         return disclosure.protect({locality: shared_only(own)}, threshold)
-    if declared.kept_as_totals:
+    start = (since or year_before(as_at)).replace(day=1)
+    if declared.kept_as_totals or declared.split is not None:
         sheet = await _kept_sheet(pool, board, as_at, locality)
         if sheet is None and await keep(pool, as_at, today, window) is not None:
             sheet = await _kept_sheet(pool, board, as_at, locality)
-        if sheet is not None:
+        if sheet is not None and declared.split is None:
             return disclosure.protect(sheet, threshold)
-    start = (since or year_before(as_at)).replace(day=1)
+        if sheet is not None and declared.split is not None:
+            return await _partnership_in_parts(pool, declared.split, sheet, as_at, start, threshold)
     async with reading(pool) as conn:
         inputs = await inputs_of(conn, declared, Asked(as_at, None, start, dates, compare))
     places = disclosure.localities_in(list(inputs)) | ({locality} if locality else set())
@@ -182,6 +191,10 @@ async def council_sheet(
 
     async def work_out() -> dict[str | None, Board]:
         start = year_before(as_at)
+        if declared.split is not None:
+            kept = await _in_parts(pool, asked, wanted, start)
+            if kept is not None:
+                return kept
         async with reading(pool) as conn:
             inputs = await inputs_of(conn, declared, Asked(as_at, None, start))
         over_time = {"since": start} if disclosure.counts_over_time(declared.figures) else {}
@@ -272,6 +285,61 @@ async def _kept_sheet(
         for place in sorted(places):
             sheet[place] = await kept_board(conn, board, as_at, place)
         return {k: b for k, b in sheet.items() if b is not None}
+
+
+async def _partnership_in_parts(
+    pool: asyncpg.Pool,
+    split: Split,
+    counted: dict[str | None, Board],
+    as_at: date,
+    start: date,
+    threshold: int,
+) -> dict[str | None, Board]:
+    """The partnership view of a board in two parts on a kept day, from its counted part's
+    kept boards: what happened read for the county, then both parts shown together as the
+    whole definition's would be (`disclosure.partnership_in_parts`)."""
+    async with reading(pool) as conn:
+        happenings = await happened(conn, list(split.kinds), start, as_at, None)
+    localities = disclosure.localities_in(happenings) | {p for p in counted if p is not None}
+    every = {
+        place: counted.get(place) or split.counted([], as_at, place)
+        for place in (None, *sorted(localities))
+    }
+    return await off_the_loop(
+        disclosure.partnership_in_parts, every, split.happened, happenings, as_at, threshold, start
+    )
+
+
+async def _in_parts(
+    pool: asyncpg.Pool, q: Question, places: Sequence[str | None], since: date
+) -> dict[str | None, Board] | None:
+    """A board in two parts (`declarations.Split`) on a kept day, for each of `places`: its
+    counted part from the kept totals, then what happened from `since`, read once for the
+    county and split by place. None where the day is not kept (and is not to be)."""
+    split = DECLARED[q.board].split
+    assert split is not None
+
+    async def read() -> dict[str | None, Board] | None:
+        async with reading(pool) as conn:
+            if not await has_totals(conn):
+                return None
+            counted: dict[str | None, Board] = {}
+            for place in dict.fromkeys(places):
+                board = await kept_board(conn, q.board, q.as_at, place)
+                if board is None:
+                    return None
+                counted[place] = board
+            happenings = await happened(conn, list(split.kinds), since, q.as_at, None)
+        parts = disclosure.split(happenings, counted)
+        return {
+            place: followed_by(board, split.happened(parts[place], q.as_at, since))
+            for place, board in counted.items()
+        }
+
+    sheet = await read()
+    if sheet is None and await keep(pool, q.as_at, q.today, q.window) is not None:
+        sheet = await read()
+    return sheet
 
 
 async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None) -> Board | None:

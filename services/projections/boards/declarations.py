@@ -7,7 +7,7 @@ the dispatch of `answering.compute` and the totalled boards of `totals.py` all c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +18,7 @@ from services.projections.boards import casework, definitions, oversight
 from services.projections.boards.assurance import figures as assurance
 from services.projections.boards.assurance import queries as recorded
 from services.projections.boards.assurance.records import Action, Measure, Period
-from services.projections.boards.model import Board, Child, Figure
+from services.projections.boards.model import Board, Child, Figure, Happened
 from services.projections.boards.queries import happened, snapshot
 from shared.calendar import add_months, month_end, months_between
 
@@ -43,6 +43,19 @@ Reads = Callable[[asyncpg.Connection, Figures, Asked], Awaitable[Board]]
 
 
 @dataclass(frozen=True)
+class Split:
+    """A board in two parts: `counted`, the figures that count children one by one as at the
+    day (kept as totals, as a board counting nothing else is), followed by `happened`, the
+    figures of what happened of `kinds` in the period (read when asked: a few rows of
+    occurrences, not a snapshot of every child). The board's definition is the two together
+    (`model.followed_by`), and the board reads `children_and_occurrences_of(kinds)`."""
+
+    counted: Callable[[Sequence[Child], date, str | None], Board]
+    kinds: tuple[str, ...]
+    happened: Callable[[Sequence[Happened], date, date], list[Figure]]
+
+
+@dataclass(frozen=True)
 class BoardDeclaration:
     name: str
     title: str
@@ -55,12 +68,15 @@ class BoardDeclaration:
     # Which way the headline should move (the dashboard's index says whether it does); None
     # where neither way is better in itself (a count of demand, such as referrals).
     better: Direction | None = None
+    split: Split | None = None  # its counted part kept as totals, the rest read when asked
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
         # other days) could not be kept that way.
         if self.kept_as_totals and self.reads is not children_as_at:
             raise ValueError(f"{self.name}: a board kept as totals reads only children_as_at")
+        if self.kept_as_totals and self.split is not None:
+            raise ValueError(f"{self.name}: a board is kept whole or in two parts, not both")
 
     @property
     def definition(self) -> str:
@@ -108,19 +124,6 @@ async def attendance_days(conn: asyncpg.Connection, figures: Figures, asked: Ask
         marks = await happened(conn, ["attendance"], day, day, asked.locality)
         days.append((day, await snapshot(conn, day, asked.locality), marks))
     return figures(days, asked.as_at, asked.locality)
-
-
-async def ratings_and_dip_samples(
-    conn: asyncpg.Connection, figures: Figures, asked: Asked
-) -> Board:
-    as_at, locality = asked.as_at, asked.locality
-    return figures(
-        await snapshot(conn, as_at, locality),
-        await happened(conn, ["dip_sample"], asked.since, as_at, locality),
-        as_at,
-        locality,
-        asked.since,
-    )
 
 
 async def triage_discussions(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
@@ -319,6 +322,9 @@ async def measures_read_from_the_boards(
 
 # -- the boards -----------------------------------------------------------------------------
 
+RISK_KINDS = ("dip_sample",)
+PRE_PROCEEDINGS_KINDS = ("pre_proceedings_concluded",)
+
 BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
     BoardDeclaration(
         "priority-cohort",
@@ -349,9 +355,10 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         "risk",
         "Risk ratings and moderation",
         definitions.risk,
-        ratings_and_dip_samples,
+        children_and_occurrences_of(RISK_KINDS),
         headline="rag.red",
         better=Direction.LOWER_IS_BETTER,
+        split=Split(definitions.risk_ratings, RISK_KINDS, definitions.risk_dip_samples),
     ),
     BoardDeclaration(
         "early-help-triage",
@@ -436,8 +443,13 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         "pre-proceedings",
         "Pre-proceedings: outcomes and durations",
         oversight.pre_proceedings,
-        children_and_occurrences_of(("pre_proceedings_concluded",)),
+        children_and_occurrences_of(PRE_PROCEEDINGS_KINDS),
         headline="concluded",
+        split=Split(
+            oversight.pre_proceedings_open,
+            PRE_PROCEEDINGS_KINDS,
+            oversight.pre_proceedings_concluded,
+        ),
     ),
     BoardDeclaration(
         "placement-stability",
@@ -453,6 +465,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         oversight.housing,
         children_and_occurrences_of(oversight.HOUSING_KINDS),
         headline="homelessness_open",
+        split=Split(oversight.housing_now, oversight.HOUSING_KINDS, oversight.housing_in_period),
     ),
     BoardDeclaration(
         "education-support",

@@ -11,7 +11,15 @@ from datetime import date
 from typing import Any
 
 from services.projections.boards.cohorts import COHORTS, in_cohort, in_need
-from services.projections.boards.model import Board, Child, Figure, Happened, change, figure
+from services.projections.boards.model import (
+    Board,
+    Child,
+    Figure,
+    Happened,
+    change,
+    figure,
+    followed_by,
+)
 from shared.calendar import months_between
 
 NEET = {"G4", "G5", "G6"}
@@ -235,6 +243,14 @@ def risk(
     locality: str | None,
     since: date,
 ) -> Board:
+    return followed_by(
+        risk_ratings(children, as_at, locality), risk_dip_samples(dip_samples, as_at, since)
+    )
+
+
+def risk_ratings(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
+    """The risk board's figures that count children one by one as at the day (kept as
+    totals); the dip samples of the period follow them."""
     doc = _doc("risk")
     rated = [c for c in children if c.get("rag")]
     open_cases = [
@@ -262,12 +278,22 @@ def risk(
         )
     )
     figures += risk_cuts(rated, as_at, doc)
+    return Board(
+        board="risk",
+        title="Risk ratings and moderation",
+        as_at=as_at,
+        locality=locality,
+        figures=figures,
+    )
+
+
+def risk_dip_samples(dip_samples: Sequence[Happened], as_at: date, since: date) -> list[Figure]:
+    """The dip samples done in the period (`since` to `as_at`), and what they found."""
+    doc = _doc("risk")
     period = f"{since.isoformat()}/{as_at.isoformat()}"
     done = [h for h in dip_samples if since <= h.day <= as_at]
-    figures.append(
-        figure("dip_samples", "Dip samples done", len(done), period=period, definition=doc)
-    )
-    figures.append(
+    figures = [
+        figure("dip_samples", "Dip samples done", len(done), period=period, definition=doc),
         figure(
             "dip_sample_agreement",
             "Dip samples agreeing with the rating",
@@ -275,8 +301,8 @@ def risk(
             len(done),
             period=period,
             definition=doc,
-        )
-    )
+        ),
+    ]
     moderations = Counter(
         (h.rating, h.moderated_to) for h in done if h.agreed is False and h.moderated_to
     )
@@ -291,13 +317,7 @@ def risk(
                 definition=doc,
             )
         )
-    return Board(
-        board="risk",
-        title="Risk ratings and moderation",
-        as_at=as_at,
-        locality=locality,
-        figures=figures,
-    )
+    return figures
 
 
 def risk_cuts(rated: Sequence[Child], as_at: date, doc: str) -> list[Figure]:

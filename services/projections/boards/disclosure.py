@@ -40,7 +40,15 @@ from typing import Any
 
 from contracts.quality.codes import GOOD_OR_BETTER, GRADE_ORDER, EvaluatedPlan, Strand
 from services.projections.boards.assurance.records import Period
-from services.projections.boards.model import Board, Child, Figure, Happened, Local, shared_only
+from services.projections.boards.model import (
+    Board,
+    Child,
+    Figure,
+    Happened,
+    Local,
+    followed_by,
+    shared_only,
+)
 from shared.calendar import month_end, months_between
 
 Name = tuple[str, str | None]  # a quantity on one board: (name, period)
@@ -767,3 +775,40 @@ def partnership(
             for m in months_between(compared.start, last)
         ]
     return protect(sheet, threshold, months)
+
+
+def partnership_in_parts(
+    counted: Sheet,
+    happened: Callable[[Sequence[Happened], date, date], list[Figure]],
+    happenings: Sequence[Happened],
+    as_at: date,
+    threshold: int,
+    since: date,
+) -> Sheet:
+    """`partnership` of a board in two parts (`declarations.Split`): its counted part for the
+    county and each locality (`counted`: from the kept totals, a board for every place asked)
+    followed by what happened in whole months from `since`'s (`happenings`, the county's).
+
+    The same sheet as `partnership` of the board's whole definition over the children as at
+    the day: the two parts share no sum and no share, so what each hides depends on its own
+    numbers alone, and the board of each month alone (whose hiding is carried to the period)
+    holds only the part over a period, as those months' figures of the counted part are never
+    carried (a property test holds the two to the same answer)."""
+    places = list(counted)
+    parts = split(happenings, places)
+    start = since.replace(day=1)
+
+    def sheet_on(day: date, first: date, boards: Sheet) -> Sheet:
+        return {
+            loc: shared_only(followed_by(boards[loc], happened(parts[loc], day, first)))
+            for loc in places
+        }
+
+    months = []
+    for m in months_between(start, as_at):
+        day = min(month_end(m), as_at)
+        alone = {
+            loc: b.model_copy(update={"as_at": day, "figures": []}) for loc, b in counted.items()
+        }
+        months.append(sheet_on(day, m, alone))
+    return protect(sheet_on(as_at, start, counted), threshold, months)

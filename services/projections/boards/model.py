@@ -155,6 +155,12 @@ def change(key: str, label: str, count: int, before: int, period: str, definitio
 COUNCIL_ONLY = "worker."
 
 
+def followed_by(board: Board, figures: list[Figure]) -> Board:
+    """The board with these figures after its own: a board in two parts (`declarations.Split`)
+    as one."""
+    return board.model_copy(update={"figures": [*board.figures, *figures]})
+
+
 def shared_only(board: Board) -> Board:
     """The board without the figures the council view alone shows (`COUNCIL_ONLY`)."""
     figures = [f for f in board.figures if not f.key.startswith(COUNCIL_ONLY)]

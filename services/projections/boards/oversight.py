@@ -15,7 +15,14 @@ from contracts.education.codes import NEETPanelAction
 from contracts.escalations.codes import Stage
 from services.projections.boards.casework import breakdown, over_time, window_of
 from services.projections.boards.definitions import NEET
-from services.projections.boards.model import Board, Child, Figure, Happened, figure
+from services.projections.boards.model import (
+    Board,
+    Child,
+    Figure,
+    Happened,
+    figure,
+    followed_by,
+)
 from shared.calendar import add_months, working_days_between
 
 DOCS = "docs/boards.md"
@@ -115,20 +122,41 @@ def pre_proceedings(
     locality: str | None,
     since: date,
 ) -> Board:
-    doc = f"{DOCS}#pre-proceedings"
-    period = window_of(since, as_at)
-    done = [
-        h for h in concluded if h.kind == "pre_proceedings_concluded" and since <= h.day <= as_at
-    ]
+    return followed_by(
+        pre_proceedings_open(children, as_at, locality),
+        pre_proceedings_concluded(concluded, as_at, since),
+    )
+
+
+def pre_proceedings_open(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
+    """The pre-proceedings board's count of children as at the day (kept as totals)."""
     figures = [
         figure(
             "open",
             "Pre-proceedings open",
             sum(bool(c.get("pre_proceedings")) for c in children),
-            definition=doc,
+            definition=f"{DOCS}#pre-proceedings",
         )
     ]
-    figures += over_time(
+    return Board(
+        board="pre-proceedings",
+        title="Pre-proceedings: outcomes and durations",
+        as_at=as_at,
+        locality=locality,
+        figures=figures,
+    )
+
+
+def pre_proceedings_concluded(
+    concluded: Sequence[Happened], as_at: date, since: date
+) -> list[Figure]:
+    """The pre-proceedings concluded in the period: when, how, and after how long."""
+    doc = f"{DOCS}#pre-proceedings"
+    period = window_of(since, as_at)
+    done = [
+        h for h in concluded if h.kind == "pre_proceedings_concluded" and since <= h.day <= as_at
+    ]
+    figures = over_time(
         "concluded", "Pre-proceedings concluded", (h.day for h in done), since, as_at, doc
     )
     figures += breakdown(
@@ -150,13 +178,7 @@ def pre_proceedings(
         )
         for band, low, high in PRE_PROCEEDINGS_WEEKS
     ]
-    return Board(
-        board="pre-proceedings",
-        title="Pre-proceedings: outcomes and durations",
-        as_at=as_at,
-        locality=locality,
-        figures=figures,
-    )
+    return figures
 
 
 # -- placement stability ------------------------------------------------------------------
@@ -231,15 +253,16 @@ def housing(
     locality: str | None,
     since: date,
 ) -> Board:
+    return followed_by(
+        housing_now(children, as_at, locality), housing_in_period(happenings, as_at, since)
+    )
+
+
+def housing_now(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
+    """The housing board's figures that count children one by one as at the day (kept as
+    totals): prevention open, and tenancies by tenure."""
     doc = f"{DOCS}#housing"
-    period = window_of(since, as_at)
-    of: dict[str, list[Happened]] = defaultdict(list)
-    for h in happenings:
-        if since <= h.day <= as_at:
-            of[h.kind].append(h)
     tenancies = [c.get("tenancy") for c in children if c.get("tenancy")]
-    outcomes = [h.outcome for h in of["homelessness_outcome"]]
-    ended = of["tenancy_ended"]
     figures = [
         figure(
             "homelessness_open",
@@ -249,6 +272,28 @@ def housing(
         ),
         figure("in_tenancy", "Young people in a tenancy", len(tenancies), definition=doc),
         *breakdown("in_tenancy", "In a tenancy", tenancies, list(Tenure), doc),
+    ]
+    return Board(
+        board="housing",
+        title="Housing: homelessness prevention and tenancies",
+        as_at=as_at,
+        locality=locality,
+        figures=figures,
+    )
+
+
+def housing_in_period(happenings: Sequence[Happened], as_at: date, since: date) -> list[Figure]:
+    """What happened in the period: referrals and their outcomes, tenancies started and
+    ended."""
+    doc = f"{DOCS}#housing"
+    period = window_of(since, as_at)
+    of: dict[str, list[Happened]] = defaultdict(list)
+    for h in happenings:
+        if since <= h.day <= as_at:
+            of[h.kind].append(h)
+    outcomes = [h.outcome for h in of["homelessness_outcome"]]
+    ended = of["tenancy_ended"]
+    return [
         figure(
             "homelessness_referrals",
             "Homelessness prevention referrals",
@@ -274,13 +319,6 @@ def housing(
             doc,
         ),
     ]
-    return Board(
-        board="housing",
-        title="Housing: homelessness prevention and tenancies",
-        as_at=as_at,
-        locality=locality,
-        figures=figures,
-    )
 
 
 # -- education support ----------------------------------------------------------------------

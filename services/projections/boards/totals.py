@@ -1,6 +1,7 @@
 """Board totals: the figures of the boards that count children as at a day, kept as sums.
 
-A board that counts children (care leavers, timeliness, children in care) is a sum over the
+A board that counts children (care leavers, timeliness, children in care), or the part of a
+board that does (risk's ratings, housing's tenancies, pre-proceedings open), is a sum over the
 children: each child adds to some counts and denominators, whatever the others do. So its
 figures on a day can be kept as totals per locality, changed by each child's *contribution*
 when that child's record changes, and read back by adding a few hundred rows, instead of
@@ -25,9 +26,11 @@ from shared.calendar import add_months, month_end
 
 Definition = Callable[[Sequence[Child], date, str | None], Board]
 
-# The boards declared as kept as totals, by name: their definitions over children alone.
+# The boards declared as kept as totals, by name: their definitions over children alone;
+# for a board in two parts (`declarations.Split`), the part that counts children.
 TOTALLED: dict[str, Definition] = {
-    b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals
+    **{b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals},
+    **{b.name: b.split.counted for b in BOARD_DECLARATIONS if b.split is not None},
 }
 
 
