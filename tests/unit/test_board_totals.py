@@ -62,6 +62,14 @@ FACTS = st.fixed_dictionaries(
         "seen:CLA": ISO,
         "seen:CL": ISO,
         "unborn": st.just("1"),
+        # the workforce and the priority cohort (tests/unit/test_board_reads.py)
+        "social_worker": st.sampled_from(["SW-1", "SW-2"]),
+        "sw_team": st.sampled_from(["T1", "T2"]),
+        "priority": st.sampled_from(["exploitation", "missing"]),
+        "last_contact": ISO,
+        "ewo_open": st.just("1"),
+        "drift:cp_review": ISO,
+        "school": st.just("own"),
         # the counted parts of risk, housing and pre-proceedings
         "assessment": st.sampled_from(["AS-1", "AS-2"]),
         "homelessness": st.just("open"),

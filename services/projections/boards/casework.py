@@ -246,6 +246,18 @@ def with_adviser(c: Child, as_at: date) -> bool:
     )
 
 
+# All the workforce board reads of a child (`declarations.children_with`).
+WORKFORCE_ATTRIBUTES = (
+    "social_worker",
+    "sw_team",
+    "personal_adviser",
+    "care_leaver",
+    "cin_plan",
+    "cp_plan",
+    "in_care",
+)
+
+
 def workforce(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
     doc = f"{DOCS}#workforce"
     social_workers = Counter(c.get("social_worker") for c in children if c.get("social_worker"))

@@ -95,9 +95,10 @@ async def children_as_at(conn: asyncpg.Connection, figures: Figures, asked: Aske
 async def cohort_and_open_escalations(
     conn: asyncpg.Connection, figures: Figures, asked: Asked
 ) -> Board:
-    """Every child as at the day, and the escalations still open then, counted by child."""
+    """The children in the cohort as at the day (their whole records), and the escalations
+    still open then, counted by child."""
     as_at, locality = asked.as_at, asked.locality
-    children = await snapshot(conn, as_at, locality)
+    children = await snapshot(conn, as_at, locality, having=definitions.COHORT_ATTRIBUTE)
     raised = await happened(conn, ["escalation_raised"], date.min, as_at, locality)
     resolved = {
         h.subject_id
@@ -181,13 +182,31 @@ def occurrences_of(kinds: tuple[str, ...], months_before: int = 0, ever: bool = 
     return reads
 
 
-def children_and_occurrences_of(kinds: tuple[str, ...]) -> Reads:
-    """Every child as at the day, and what happened of these kinds in the period."""
+def children_with(attributes: tuple[str, ...]) -> Reads:
+    """The children that had one of these attributes as at the day, with those alone: for a
+    board whose definition reads nothing else of a child, and counts no child without one
+    (a property test holds each such board to its definition over every child)."""
+
+    async def reads(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+        return figures(
+            await snapshot(conn, asked.as_at, asked.locality, attributes=attributes),
+            asked.as_at,
+            asked.locality,
+        )
+
+    return reads
+
+
+def children_and_occurrences_of(
+    kinds: tuple[str, ...], attributes: tuple[str, ...] | None = None
+) -> Reads:
+    """Every child as at the day (or those with one of `attributes`, with those alone, as
+    `children_with` reads them), and what happened of these kinds in the period."""
 
     async def reads(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
         as_at, locality = asked.as_at, asked.locality
         return figures(
-            await snapshot(conn, as_at, locality),
+            await snapshot(conn, as_at, locality, attributes=attributes),
             await happened(conn, list(kinds), asked.since, as_at, locality),
             as_at,
             locality,
@@ -200,10 +219,10 @@ def children_and_occurrences_of(kinds: tuple[str, ...]) -> Reads:
 async def children_and_moves_in_year(
     conn: asyncpg.Connection, figures: Figures, asked: Asked
 ) -> Board:
-    """Every child as at the day, and the placement moves of the 12 months to it."""
+    """The children in care as at the day, and the placement moves of the 12 months to it."""
     as_at, locality = asked.as_at, asked.locality
     return figures(
-        await snapshot(conn, as_at, locality),
+        await snapshot(conn, as_at, locality, attributes=oversight.STABILITY_ATTRIBUTES),
         await happened(
             conn,
             ["placement_move"],
@@ -419,7 +438,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         "workforce",
         "Workforce: caseloads and allocation",
         casework.workforce,
-        children_as_at,
+        children_with(casework.WORKFORCE_ATTRIBUTES),
         headline="in_need_unallocated",
         better=Direction.LOWER_IS_BETTER,
     ),
@@ -471,7 +490,7 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         "education-support",
         "Education support: NEET panels and summer school",
         oversight.education_support,
-        children_and_occurrences_of(oversight.SUPPORT_KINDS),
+        children_and_occurrences_of(oversight.SUPPORT_KINDS, oversight.SUPPORT_ATTRIBUTES),
         headline="neet_reviewed",
         better=Direction.HIGHER_IS_BETTER,
     ),

@@ -42,11 +42,14 @@ def _year_ago(month: date) -> date:
 # -- 1. priority cohort ---------------------------------------------------------------------
 
 
+COHORT_ATTRIBUTE = "priority"  # its members: the children with it (`snapshot(having=...)`)
+
+
 def priority_cohort(
     children: Sequence[Child], open_escalations: dict[str, int], as_at: date, locality: str | None
 ) -> Board:
     doc = _doc("priority-cohort")
-    cohort = [c for c in children if c.get("priority")]
+    cohort = [c for c in children if c.get(COHORT_ATTRIBUTE)]
     rows: list[dict[str, Any]] = []
     suitable = recent = 0
     for c in sorted(cohort, key=lambda c: (c.locality, c.child_id)):

@@ -184,6 +184,7 @@ def pre_proceedings_concluded(
 # -- placement stability ------------------------------------------------------------------
 
 STABILITY_MONTHS = 12
+STABILITY_ATTRIBUTES = ("in_care",)  # all the board reads of a child (`children_with`)
 
 
 def moves_in_year(moves: Sequence[Happened], as_at: date) -> dict[str, int]:
@@ -324,6 +325,7 @@ def housing_in_period(happenings: Sequence[Happened], as_at: date, since: date) 
 # -- education support ----------------------------------------------------------------------
 
 SUPPORT_KINDS = ("neet_panel", "summer_school")
+SUPPORT_ATTRIBUTES = ("activity",)  # all the board reads of a child (`children_with`)
 NEET_AGES = (16, 25)
 SUMMER_SCHOOL_YEARS = (5, 10)  # preparing for Years 6 and 11
 

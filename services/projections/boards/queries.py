@@ -52,15 +52,20 @@ async def snapshot(
     locality: str | None,
     attributes: Sequence[str] | None = None,
     *,
+    having: str | None = None,
     share: bool = True,
 ) -> list[Child]:
     """Every child with the value each attribute had on `as_at` (attributes that no longer
     applied then are left out). With `attributes`: those attributes alone, and only the
     children that had one of them then (a board counting a few children by one attribute
-    reads them, not every child's every fact). Shared with the request's other boards where
-    it has `SHARED` (not with `share=False`: a read that must be taken under a lock)."""
+    reads them, not every child's every fact). With `having`: only the children that had
+    that attribute then, with every attribute (a board of a cohort reads its members' whole
+    records). Shared with the request's other boards where it has `SHARED` (not with
+    `share=False`: a read that must be taken under a lock)."""
     if attributes is not None:
         return await _with_attributes(conn, as_at, locality, list(attributes))
+    if having is not None:
+        return await _having(conn, as_at, locality, having)
     shared = SHARED.get() if share else None
     if shared is None:
         return await _every_child(conn, as_at, locality)
@@ -103,6 +108,36 @@ async def _every_child(conn: asyncpg.Connection, as_at: date, locality: str | No
         ]
 
     return await asyncio.to_thread(assembled)  # a county's children: off the event loop
+
+
+async def _having(
+    conn: asyncpg.Connection, as_at: date, locality: str | None, attribute: str
+) -> list[Child]:
+    members = await conn.fetch(
+        "SELECT c.child_id, c.locality, c.date_of_birth FROM ("
+        " SELECT DISTINCT ON (f.child_id) f.child_id, f.value FROM child_facts f"
+        " WHERE f.attribute = $1 AND f.valid_from <= $2"
+        " ORDER BY f.child_id, f.valid_from DESC, f.seq DESC) latest"
+        " JOIN children c USING (child_id)"
+        " WHERE latest.value IS NOT NULL AND ($3::text IS NULL OR c.locality = $3)"
+        " ORDER BY c.child_id",
+        attribute,
+        as_at,
+        locality,
+    )
+    latest = await conn.fetch(
+        "SELECT child_id, attribute, value FROM ("
+        " SELECT DISTINCT ON (f.child_id, f.attribute) f.child_id, f.attribute, f.value"
+        " FROM child_facts f WHERE f.child_id = ANY($2::text[]) AND f.valid_from <= $1"
+        " ORDER BY f.child_id, f.attribute, f.valid_from DESC, f.seq DESC) latest"
+        " WHERE value IS NOT NULL",
+        as_at,
+        [m["child_id"] for m in members],
+    )
+    facts: dict[str, dict[str, str]] = defaultdict(dict)
+    for child_id, name, value in latest:
+        facts[child_id][name] = value
+    return [Child(c, place, born, facts.get(c, {})) for c, place, born in members]
 
 
 async def _with_attributes(
