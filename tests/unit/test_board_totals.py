@@ -201,3 +201,16 @@ def test_the_month_ends_every_trend_reads_are_kept_too_and_no_other_day_before()
     trend_start = year_before(today)
     assert t.first_trend_month_end(today) == month_end(trend_start) == date(2025, 12, 31)
     assert not t.keeps(date(2025, 11, 30), today, 31)  # a month end before the trend
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dates(min_value=date(1995, 1, 1), max_value=date(2026, 12, 31)), LOCALITIES, DAYS)
+def test_a_child_without_a_fact_adds_nothing_to_any_board(
+    born: date, locality: str, as_at: date
+) -> None:
+    """What lets the projection skip a child without a fact on a day (`counts_nothing`)."""
+    child = Child("C-1", locality, born, {})
+    assert t.counts_nothing(child)
+    for board in BOARDS:
+        added = t.contribution(board, [child], as_at)
+        assert all((count, denominator) == (0, 0) for _, count, denominator in added.values())

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from services.projections.boards import totals as t
-from services.projections.boards.model import Board
+from services.projections.boards.model import Board, Child
 from services.projections.boards.queries import snapshot
 from services.projections.boards.totals import keeps
 from services.projections.builds import live_build
@@ -176,24 +176,39 @@ class TotalsMover:
             locality, dob = registered_after
             was = (known[child_id], before.get(child_id, ())) if child_id in known else None
             now = ((locality, born.get(child_id, dob)), after.get(child_id, ()))
+            on_day: dict[date, tuple[Child | None, Child | None]] = {}
             for board, day in days:
-                if earliest[child_id] <= day:
-                    t.add(moved[(board, day, locality)], _moved_by(child_id, board, day, was, now))
+                if earliest[child_id] > day:
+                    continue
+                if day not in on_day:
+                    on_day[day] = (_as_at(child_id, was, day), _as_at(child_id, now, day))
+                then, today = on_day[day]
+                if then != today:  # the same record on the day adds the same to every board
+                    t.add(moved[(board, day, locality)], _moved_by(board, day, then, today))
         return await _add_to_totals(conn, moved)
 
 
 Record = tuple[tuple[str, date], Iterable[tuple[str, date, int, str | None]]]
 
 
-def _moved_by(child_id: str, board: str, day: date, was: Record | None, now: Record) -> t.Sums:
+def _as_at(child_id: str, record: Record | None, day: date) -> Child | None:
+    """The child's record as at the day; None where it adds nothing to any board: not
+    registered, or without a fact on the day (`totals.counts_nothing`)."""
+    if record is None:
+        return None
+    (locality, dob), rows = record
+    child = t.fact_snapshot(child_id, locality, dob, rows, day)
+    return None if t.counts_nothing(child) else child
+
+
+def _moved_by(board: str, day: date, then: Child | None, now: Child | None) -> t.Sums:
     """What one child's change moves a board's totals by on a day: its contribution now
-    minus before (nothing before if it was not registered)."""
+    minus before (nothing where it adds nothing)."""
 
-    def of(record: Record) -> t.Sums:
-        (locality, dob), rows = record
-        return t.contribution(board, [t.fact_snapshot(child_id, locality, dob, rows, day)], day)
+    def of(child: Child | None) -> t.Sums:
+        return t.contribution(board, [child], day) if child is not None else {}
 
-    return t.difference(of(now), of(was) if was is not None else {})
+    return t.difference(of(now), of(then))
 
 
 FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value

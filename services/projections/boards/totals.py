@@ -81,6 +81,13 @@ def fact_snapshot(
     )
 
 
+def counts_nothing(child: Child) -> bool:
+    """A child without a fact on the day adds nothing to any board kept as totals (a property
+    test holds every such board to it): a child just registered, or whose record starts
+    later, need not be worked out."""
+    return not child.facts
+
+
 def contribution(board: str, children: Sequence[Child], as_at: date) -> Sums:
     """What these children add to the board's totals on the day: the definition applied to
     them alone."""
