@@ -959,7 +959,7 @@ def test_the_feedback_sums_found_by_key_are_those_a_scan_of_every_key_finds(
 IN_TWO_PARTS = {b.name: b.split for b in BOARD_DECLARATIONS if b.split is not None}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(risk_county=county(), record=record_county())
 def test_a_board_in_two_parts_is_shown_as_its_whole_definition_is(
     risk_county: dict[str, Any], record: dict[str, Any]

@@ -80,7 +80,7 @@ BOARDS: dict[str, tuple[Read, Callable[[list[Child]], list[Child]]]] = {
 }
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), kids=children(), as_at=DAYS, months=st.integers(0, 14))
 def test_a_board_over_the_part_of_the_record_it_reads_is_its_board_over_every_child(
     data: Any, kids: list[Child], as_at: date, months: int
