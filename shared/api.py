@@ -168,7 +168,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-# The database went away (a restart, a failover): the command may or may not have committed.
+# The database went away (a restart, a failover), or did not answer in time (`TimeoutError` is
+# an `OSError`): a command may or may not have committed; a read changed nothing.
 DATABASE_UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
@@ -178,12 +179,23 @@ DATABASE_UNAVAILABLE = (
 )
 
 
+COMMAND_UNAVAILABLE = (
+    "the event store is unavailable for a moment: the command may or may not have been "
+    "recorded. Send it again with the same Idempotency-Key."
+)
+READ_UNAVAILABLE = (
+    "the database is unavailable for a moment, or did not answer in time: nothing was "
+    "changed. Ask again in a moment."
+)
+READS = frozenset({"GET", "HEAD", "OPTIONS"})  # a request of these records nothing
+
+
 def install_unavailable_handler(app: FastAPI) -> None:
-    async def unavailable(_: Request, error: Exception) -> JSONResponse:
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        read = request.method in READS
         return JSONResponse(
             {
-                "detail": "the event store is unavailable for a moment: the command may or may not "
-                "have been recorded. Send it again with the same Idempotency-Key.",
+                "detail": READ_UNAVAILABLE if read else COMMAND_UNAVAILABLE,
                 "error": type(error).__name__,
             },
             status_code=503,

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from services.case_events.routes.returns import MOST_CHILDREN
 from shared.access import GRANTS, Access, Permission, grant, requires
-from shared.api import install_unavailable_handler
+from shared.api import READ_UNAVAILABLE, install_unavailable_handler
 from shared.auth import COOKIE, LocalIssuer
 from shared.http import operational_router
 from shared.security import BULK, LimitRequestBody, secured_app
@@ -59,6 +59,10 @@ def app(
     @application.post("/lost", dependencies=[requires(Permission.RECORD)])
     async def lost() -> None:
         raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+
+    @application.get("/slow", dependencies=[requires(Permission.READ_BOARDS)])
+    async def slow() -> None:
+        raise TimeoutError  # as asyncpg raises it when a query passes its command_timeout
 
     return TestClient(application, headers=MANAGER)
 
@@ -115,6 +119,15 @@ def test_a_lost_database_connection_is_503_with_retry_after() -> None:
     assert r.status_code == 503
     assert r.headers["retry-after"] == "1"
     assert "Idempotency-Key" in r.json()["detail"]
+
+
+def test_a_read_that_timed_out_is_503_saying_nothing_was_changed() -> None:
+    """Not a command's answer: a page or a board asked for records nothing."""
+    r = app().get("/slow")
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "1"
+    assert r.json() == {"detail": READ_UNAVAILABLE, "error": "TimeoutError"}
+    assert "nothing was changed" in r.json()["detail"]
 
 
 # -- authentication and authorisation ------------------------------------------------------
