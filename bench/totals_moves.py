@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import date
 
 from services.projections.boards import totals as t
-from services.projections.boards.kept import Record, _as_at, _moved_by
+from services.projections.boards.kept import Record, _moved_by, moved_for
 from services.projections.boards.model import Child
 from shared.calendar import add_months, month_end
 
@@ -42,21 +42,17 @@ def one_batch(
     child_id: str, was: Record | None, now: Record, days: list[date], first: date, skip: bool
 ) -> None:
     """A batch's work for one child whose record changes from `first`, as
-    `TotalsMover.move` does it (`skip`), or as it did before it skipped a child the same on
-    the day before and after, or without a fact then: every board worked out on every day."""
-    on_day: dict[date, tuple[Child | None, Child | None]] = {}
-    for board in t.TOTALLED:
-        for day in days:
-            if day < first:
-                continue
-            if not skip:
-                _moved_by(board, day, _whole(child_id, was, day), _whole(child_id, now, day))
-                continue
-            if day not in on_day:
-                on_day[day] = (_as_at(child_id, was, day), _as_at(child_id, now, day))
-            then, after = on_day[day]
-            if then != after:
-                _moved_by(board, day, then, after)
+    `TotalsMover.move` does it (`skip`: `kept.moved_for`), or as it did before it skipped a
+    child the same on the day before and after, or without a fact then: every board worked
+    out on every day."""
+    kept = [(board, day) for board in t.TOTALLED for day in days]
+    if skip:
+        for _ in moved_for(child_id, was, now, kept, first):
+            pass
+        return
+    for board, day in kept:
+        if day >= first:
+            _moved_by(board, day, _whole(child_id, was, day), _whole(child_id, now, day))
 
 
 def _whole(child_id: str, record: Record | None, day: date) -> Child | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -176,19 +176,33 @@ class TotalsMover:
             locality, dob = registered_after
             was = (known[child_id], before.get(child_id, ())) if child_id in known else None
             now = ((locality, born.get(child_id, dob)), after.get(child_id, ()))
-            on_day: dict[date, tuple[Child | None, Child | None]] = {}
-            for board, day in days:
-                if earliest[child_id] > day:
-                    continue
-                if day not in on_day:
-                    on_day[day] = (_as_at(child_id, was, day), _as_at(child_id, now, day))
-                then, today = on_day[day]
-                if then != today:  # the same record on the day adds the same to every board
-                    t.add(moved[(board, day, locality)], _moved_by(board, day, then, today))
+            for board, day, by in moved_for(child_id, was, now, days, earliest[child_id]):
+                t.add(moved[(board, day, locality)], by)
         return await _add_to_totals(conn, moved)
 
 
 Record = tuple[tuple[str, date], Iterable[tuple[str, date, int, str | None]]]
+
+
+def moved_for(
+    child_id: str,
+    was: Record | None,
+    now: Record,
+    kept: Iterable[tuple[str, date]],
+    first: date,
+) -> Iterator[tuple[str, date, t.Sums]]:
+    """What one child's change from `first` moves each kept (board, day) by: its record as at
+    a day made once for every board, and a day skipped where the record is the same before
+    and after (it adds the same to every board) or adds nothing either way."""
+    on_day: dict[date, tuple[Child | None, Child | None]] = {}
+    for board, day in kept:
+        if first > day:
+            continue
+        if day not in on_day:
+            on_day[day] = (_as_at(child_id, was, day), _as_at(child_id, now, day))
+        then, today = on_day[day]
+        if then != today:
+            yield board, day, _moved_by(board, day, then, today)
 
 
 def _as_at(child_id: str, record: Record | None, day: date) -> Child | None:
