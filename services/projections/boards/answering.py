@@ -5,6 +5,7 @@ and computed by its definition (each board is declared in `declarations.py`)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -73,9 +74,7 @@ class Question:
 async def _board_on(pool: asyncpg.Pool, q: Question) -> Board:
     board, as_at, locality = q.board, q.as_at, q.locality
     if DECLARED[board].kept_as_totals:
-        kept = await _kept(pool, board, as_at, locality)
-        if kept is None and await keep(pool, as_at, q.today, q.window) is not None:
-            kept = await _kept(pool, board, as_at, locality)
+        kept = await _on_a_kept_day(pool, q, functools.partial(_kept, pool, board, as_at, locality))
         if kept is not None:
             return kept
     if DECLARED[board].split is not None:
@@ -124,6 +123,7 @@ async def _partnership_sheet(
     board, as_at, locality, today, window = q.board, q.as_at, q.locality, q.today, q.window
     since, dates, compare = q.since, _list(q.dates), q.compare
     declared = DECLARED[board]
+    start = (since or year_before(as_at)).replace(day=1)
     if declared.reads_boards:
         # The plan in a short read of its own, the connection given back before any board is
         # read: each board read takes a connection of the pool, and one held meanwhile would
@@ -145,14 +145,12 @@ async def _partnership_sheet(
             return read[locality]
 
         readings = await readings_of(plan.measures, read_board)
-        start = (since or year_before(as_at)).replace(day=1)
         own = plan.board(declared.figures, readings, Asked(as_at, locality, start, dates, compare))
         return disclosure.protect({locality: shared_only(own)}, threshold)
-    start = (since or year_before(as_at)).replace(day=1)
     if declared.kept_as_totals or declared.split is not None:
-        sheet = await _kept_sheet(pool, board, as_at, locality)
-        if sheet is None and await keep(pool, as_at, today, window) is not None:
-            sheet = await _kept_sheet(pool, board, as_at, locality)
+        sheet = await _on_a_kept_day(
+            pool, q, functools.partial(_kept_sheet, pool, board, as_at, locality)
+        )
         if sheet is not None and declared.split is None:
             return disclosure.protect(sheet, threshold)
         if sheet is not None and declared.split is not None:
@@ -336,10 +334,19 @@ async def _in_parts(
             for place, board in counted.items()
         }
 
-    sheet = await read()
-    if sheet is None and await keep(pool, q.as_at, q.today, q.window) is not None:
-        sheet = await read()
-    return sheet
+    return await _on_a_kept_day(pool, q, read)
+
+
+async def _on_a_kept_day(
+    pool: asyncpg.Pool, q: Question, read: Callable[[], Awaitable[T | None]]
+) -> T | None:
+    """What `read` finds on the kept day asked for; where the day is not kept yet but is one
+    to keep (`kept.keep`), it is kept and read again. None where the day is not kept and is
+    not to be: the caller works the board out from the records."""
+    found = await read()
+    if found is None and await keep(pool, q.as_at, q.today, q.window) is not None:
+        found = await read()
+    return found
 
 
 async def _kept(pool: asyncpg.Pool, board: str, as_at: date, locality: str | None) -> Board | None:
