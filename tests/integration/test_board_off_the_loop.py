@@ -12,22 +12,19 @@ import asyncio
 import dataclasses
 import functools
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 import pytest
-from asyncpg import Pool
 
 from services.projections.boards import answering, totals
 from services.projections.boards.declarations import DECLARED
 from services.projections.boards.kept import keep
 from services.projections.boards.model import Board
-from services.projections.builds import BUILDS_SQL, ensure_live_build, reading
-from shared.db import open_database
-from tests.conftest import settings_for
+from services.projections.builds import reading
 from tests.infrastructure import Infrastructure, eventually
+from tests.integration.read_model import live_build
 
 pytestmark = pytest.mark.integration
 
@@ -60,21 +57,6 @@ class Held:
 
     def ran_off_the_loop(self) -> bool:
         return bool(self.threads) and threading.get_ident() not in self.threads
-
-
-@asynccontextmanager
-async def live_build(infra: Infrastructure, database: str) -> AsyncIterator[tuple[Pool, str]]:
-    """A pool on a new projections database with a live build (its schema named), with one
-    child registered: C1, North, born 1 January 2015."""
-    pool = await open_database(settings_for(infra, "projections", database), BUILDS_SQL)
-    try:
-        schema = await ensure_live_build(pool)
-        await pool.execute(
-            f"INSERT INTO \"{schema}\".children VALUES ('C1', 'North', '2015-01-01')"
-        )
-        yield pool, schema
-    finally:
-        await pool.close()
 
 
 BOARD = "placement-stability"  # worked out from the facts when asked, on any day

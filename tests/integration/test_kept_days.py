@@ -1,17 +1,24 @@
 """Which days the totalled boards stay kept on (services/projections/boards/kept.py,
 `keep_days`), on a real PostgreSQL: keeping a day lets go of the days before today that are
-kept no more, and keeps the month ends every twelve-month trend reads."""
+kept no more, and keeps the month ends every twelve-month trend reads; the days asked for at
+once are kept in turn (`keep`)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from typing import Any
 
+import asyncpg
 import pytest
 
+from services.projections.boards import kept
 from services.projections.boards.kept import keep_days, kept_board
 from services.projections.boards.totals import TOTALLED
+from services.projections.builds import reading
+from shared.calendar import add_months, month_end
 from tests.infrastructure import Infrastructure
-from tests.integration.read_model import read_model
+from tests.integration.read_model import live_build, read_model
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +63,36 @@ async def test_the_trends_month_ends_stay_kept_and_other_past_days_go(
         assert await kept_board(conn, "children-in-care", date(2026, 9, 29), None) is None
     finally:
         await conn.close()
+
+
+async def test_the_days_a_trend_asks_for_at_once_are_kept_in_turn_within_the_command_timeout(
+    infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trend page asks for its month ends together. At a national size keeping a day takes
+    half a minute; the keeps queued on the days lock in PostgreSQL, the fourth waited there
+    longer than the pool's command timeout, and the page was answered 503. Here a keep takes
+    a second and the timeout is two and a half: four days asked at once are all kept only if
+    each waits its turn in the process, not in a statement."""
+    seconds_a_keep, timeout = 1.0, 2.5
+    keep_days = kept.keep_days
+
+    async def slow(conn: asyncpg.Connection, *args: Any) -> list[str]:
+        started = await keep_days(conn, *args)
+        await conn.execute("SELECT pg_sleep($1)", seconds_a_keep)  # with the days lock held
+        return started
+
+    monkeypatch.setattr(kept, "keep_days", slow)
+    days = [month_end(add_months(TODAY, -m)) for m in range(1, 5)]
+    async with live_build(infra, f"{namespace}turns") as (setup, _):
+        database = await setup.fetchval("SELECT current_database()")
+        pool = await asyncpg.create_pool(
+            infra.dsn(database), min_size=0, max_size=8, command_timeout=timeout
+        )
+        try:
+            started = await asyncio.gather(*(kept.keep(pool, d, TODAY, 7) for d in days))
+        finally:
+            await pool.close()
+        assert started == [sorted(TOTALLED)] * len(days)
+        async with reading(setup) as conn:
+            rows = await conn.fetch("SELECT DISTINCT day FROM board_days")
+        assert {r["day"] for r in rows} == set(days)

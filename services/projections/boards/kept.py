@@ -11,12 +11,15 @@
 Locking: the projection takes the `board_days` advisory lock shared in every batch that changes
 a child, then each changed child's own lock; `keep_days` takes the first exclusively. So a day
 starts from a snapshot that no batch in flight is missing from, and two batches changing the
-same child (from different topics) take turns, each seeing the other's facts.
+same child (from different topics) take turns, each seeing the other's facts. The days one
+process keeps at once take turns in the process first (`_keeping`), so no keep waits on the
+days lock for another of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
@@ -96,7 +99,7 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
     no live build with totals yet."""
     if not keeps(day, today, window):
         return None
-    async with pool.acquire() as conn, conn.transaction():
+    async with _keeping(), pool.acquire() as conn, conn.transaction():
         name = await live_build(conn)
         if name is None:
             return None
@@ -109,6 +112,25 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
         ):
             return []  # kept already: no need to hold the projection up for the lock
         return await keep_days(conn, boards, day, today, window)
+
+
+_KEEPING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keeping() -> asyncio.Lock:
+    """The days a process keeps at once (a trend page asks for eleven month ends together)
+    take turns in the process, not in PostgreSQL: the days lock taken in turn, each keep
+    waited for there by a statement under the pool's command timeout, passed it at a national
+    size (half a minute a day) and the page was answered 503. So a keep waits in the
+    database only for another process's keep, or a batch of the projection, and holds no
+    connection of the pool while it waits its turn. One lock per event loop (a lock serves
+    one loop)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _KEEPING:
+        _KEEPING[loop] = asyncio.Lock()
+    return _KEEPING[loop]
 
 
 async def kept_board(
