@@ -8,16 +8,22 @@ alerts raised by rule. Every event must be on its topic, in order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import Infrastructure, auth, eventually, poll_until, read_topic
+from tests.infrastructure import (
+    MANAGER,
+    Infrastructure,
+    eventually,
+    poll_until,
+    read_topic,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -247,8 +253,8 @@ async def test_a_young_persons_journey_through_every_service(
     # Drift rules: the pathway plan review (due 2025-03-10) is overdue, and nobody has
     # recorded contact with this care leaver: both raise alerts once the worker has seen them.
     async def alerts() -> list[str] | None:
-        async with httpx.AsyncClient(headers=auth("manager")) as client:
-            await client.post(f"{platform.escalations.url}/drift-checks", timeout=30)
+        url = f"{platform.escalations.url}/drift-checks"
+        await asyncio.to_thread(MANAGER.post, url, timeout=30)
         types = await stream_on_topic(platform, bootstrap, "escalation-events", yp)
         return types if types.count("DriftAlertRaised") == 2 else None
 

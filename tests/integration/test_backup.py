@@ -47,6 +47,7 @@ from deploy.local.stack import ROOT, LocalStack, wait_for_port
 from shared.settings import Settings
 from tests.conftest import settings_for
 from tests.infrastructure import (
+    HTTP,
     Infrastructure,
     ServiceProcess,
     auth,
@@ -213,17 +214,16 @@ def phases(seed: int = 11) -> list[list[list[tuple[str, Step]]]]:
             children[2 * quarter : 3 * quarter], children[3 * quarter :]]  # fmt: skip
 
 
-async def _relay_idle(relay: ServiceProcess) -> bool:
-    async with httpx.AsyncClient(timeout=5) as client:
-        try:
-            r = await client.get(f"{relay.url}/health")
-            return r.status_code == 200 and r.json()["checks"]["relay"]["events_behind"] == 0
-        except (httpx.HTTPError, KeyError, ValueError):
-            return False
+def _relay_idle(relay: ServiceProcess) -> bool:
+    try:
+        r = HTTP.get(f"{relay.url}/health", timeout=5)
+        return r.status_code == 200 and r.json()["checks"]["relay"]["events_behind"] == 0
+    except (httpx.HTTPError, KeyError, ValueError):
+        return False
 
 
 def relay_caught_up(relay: ServiceProcess, timeout_s: float = 30) -> None:
-    poll_until(lambda: asyncio.run(_relay_idle(relay)), timeout_s, 0.1, "the relay to catch up")
+    poll_until(lambda: _relay_idle(relay), timeout_s, 0.1, "the relay to catch up")
 
 
 async def _server_now(cluster: Cluster) -> datetime:
