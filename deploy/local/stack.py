@@ -24,6 +24,7 @@ import asyncio
 import base64
 import ctypes
 import datetime
+import grp
 import json
 import os
 import pwd
@@ -370,14 +371,16 @@ class LocalStack:
         """A child's preexec_fn doing what `as_postgres` asks, then `then`: for a subprocess
         an event loop starts, as uvloop's take no user or group. The credentials change
         first, as subprocess orders it: the change would clear a parent-death signal."""
-        if not self._run_as_postgres:
+        asked = self.as_postgres()
+        if not asked:
             return then
-        pg = pwd.getpwnam("postgres")
+        groups = [grp.getgrnam(g).gr_gid for g in asked["extra_groups"]]
+        gid, uid = grp.getgrnam(asked["group"]).gr_gid, pwd.getpwnam(asked["user"]).pw_uid
 
         def become() -> None:
-            os.setgroups([])
-            os.setgid(pg.pw_gid)
-            os.setuid(pg.pw_uid)
+            os.setgroups(groups)
+            os.setgid(gid)
+            os.setuid(uid)
             then()
 
         return become
