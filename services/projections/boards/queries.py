@@ -79,6 +79,21 @@ async def snapshot(
     return list(children)
 
 
+async def localities(conn: asyncpg.Connection) -> list[str]:
+    """The localities with children registered, in order: a walk of `children_by_locality`
+    from each locality to the next (a probe a locality), not a read of every child."""
+    rows = await conn.fetch(
+        "WITH RECURSIVE walked AS ("
+        " (SELECT locality FROM children ORDER BY locality LIMIT 1)"
+        " UNION ALL"
+        " SELECT (SELECT c.locality FROM children c WHERE c.locality > w.locality"
+        "         ORDER BY c.locality LIMIT 1)"
+        " FROM walked w WHERE w.locality IS NOT NULL)"
+        " SELECT locality FROM walked WHERE locality IS NOT NULL"
+    )
+    return [r["locality"] for r in rows]
+
+
 async def _every_child(conn: asyncpg.Connection, as_at: date, locality: str | None) -> list[Child]:
     children = await conn.fetch(
         "SELECT child_id, locality, date_of_birth FROM children"

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from services.projections.boards import queries
 from services.projections.boards.answering import (
     board_on,
     council_sheet,
@@ -182,12 +183,7 @@ class Boards:
 
     async def localities(self) -> list[str]:
         async with reading(self.pool) as conn:
-            return [
-                r["locality"]
-                for r in await conn.fetch(
-                    "SELECT DISTINCT locality FROM children ORDER BY locality"
-                )
-            ]
+            return await queries.localities(conn)
 
 
 async def boards_of(
