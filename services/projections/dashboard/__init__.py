@@ -442,14 +442,20 @@ class Pictures:
 
 
 async def pictures(
-    request: Request, name: str, board: Board, question: Asked, shown: Boards
+    request: Request,
+    name: str,
+    board: Board,
+    question: Asked,
+    shown: Boards,
+    localities: list[str],
 ) -> Pictures:
     """The board's trend over twelve months and its headline by locality. A board that gives
     counts by month draws them as given; one that does not is read as at each month's end,
     concurrently. In the partnership view each day is one read for every locality at once
     (`Boards.by_place`); in the council view, one read a locality a day.
     The attendance board is its matrix (no more reads); the improvement plan is other
-    boards' figures, each with its own board's trend."""
+    boards' figures, each with its own board's trend. `localities`: `Boards.localities`,
+    read once by the caller for its page."""
     if name == "attendance":
         return Pictures([], None, charts.matrix("Share of each group attending", board.figures), 0)
     if DECLARED[name].reads_boards:
@@ -462,7 +468,7 @@ async def pictures(
     if head not in month_keys:  # the headline first, read as at each month's end
         stock_keys = keys_of(board, head, months=False)[: max(1, TREND_SERIES - len(month_keys))]
         month_keys = month_keys[: TREND_SERIES - len(stock_keys)]
-    places = localities_shown(request, question, await shown.localities())
+    places = localities_shown(request, question, localities)
     # Each day's board for the page's own place (first) and every locality of the small
     # multiples, read together: in the partnership view one read a day for them all.
     wanted: list[str | None] = [question.locality, *places]
@@ -527,7 +533,8 @@ async def board_page(request: Request, name: str, question: Question, shown: Sho
             **({"locality": question.locality} if question.locality else {}),
         }
     )
-    drawn = await pictures(request, name, board, question, shown)
+    localities = await shown.localities()
+    drawn = await pictures(request, name, board, question, shown, localities)
     log.debug("board page", board=name, board_reads=1 + drawn.reads)
     return templates.TemplateResponse(
         request,
@@ -536,7 +543,7 @@ async def board_page(request: Request, name: str, question: Question, shown: Sho
             "title": board.title,
             "board": board,
             "pictures": drawn,
-            "localities": await shown.localities(),
+            "localities": localities,
             "today": shown.today,
             "csv_url": f"/boards/{name}?{query}&format=csv",
         },

@@ -309,6 +309,7 @@ async def sections_of(request: Request, pack: Mapping[str, Any], shown: Boards) 
     chosen = sections_chosen(pack["boards"])
     comments = commentary_by_section(pack["commentary"], chosen)
     document = DEFINITIONS.read_text()
+    localities = await shown.localities()
     out = []
     for name in chosen:
         section = Section(name, BOARDS[name], commentary=comments[name])
@@ -324,9 +325,8 @@ async def sections_of(request: Request, pack: Mapping[str, Any], shown: Boards) 
             section.places.append(part)
         if name != "attendance":  # its matrices are its pictures
             first = section.places[0]
-            section.pictures = await pictures(
-                request, name, first.board, Asked(as_at, first.locality, view), shown
-            )
+            asked = Asked(as_at, first.locality, view)
+            section.pictures = await pictures(request, name, first.board, asked, shown, localities)
         out.append(section)
     return out
 
