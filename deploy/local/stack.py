@@ -1010,9 +1010,16 @@ def _supervise(
 
 
 def cmd_postgres(stack: LocalStack) -> None:
-    # SIGTERM is PostgreSQL's "smart" shutdown (waits for sessions to end); SIGINT ("fast")
-    # follows if a client lingers.
-    _supervise(stack.spawn_postgres(), signal.SIGTERM, signal.SIGINT)
+    # Honcho stops every process at once, so the services' last transactions (a projection's
+    # batch, a relay's publish) would meet a database already going: wait until their
+    # connections have closed (at most 3 s), then SIGTERM, PostgreSQL's "smart" shutdown
+    # (waits for sessions to end); SIGINT ("fast") follows if a client lingers.
+    _supervise(
+        stack.spawn_postgres(),
+        signal.SIGTERM,
+        signal.SIGINT,
+        after=lambda: not clients_connected(stack.postgres_port),
+    )
 
 
 def cmd_kafka(stack: LocalStack) -> None:

@@ -86,7 +86,7 @@ from services.projections.returns.queries import build_records, fetched
 from services.projections.returns.rules import NAMES, NOT_YET
 from shared.clock import Clock
 from shared.logging import get_logger
-from shared.retry import keep_running
+from shared.retry import keep_running, unless_stopped
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -648,10 +648,12 @@ class Validators:
             self._drain = None
 
     async def close(self) -> None:
-        """Stop the process (its input closed first: it ends as the CLI does)."""
+        """Stop the process: its input closed first, so it ends as the CLI does; killed if it is
+        still starting or a request is unanswered (abandoned): it reads no more input until
+        it answers."""
         async with self._lock:
-            process = self._process
-            if process is not None and process.stdin is not None:
+            process, answering = self._process, self._ready and not self._pending
+            if process is not None and process.stdin is not None and answering:
                 process.stdin.close()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), 5)
@@ -777,13 +779,19 @@ class Checker:
         if removed:
             log.info("stale folders of the returns' checks removed", folders=removed)
         try:
-            await keep_running(
-                lambda: self._lead(stop),
+            # A check under way when the worker is told to stop is abandoned, not finished
+            # (its children stay touched, and are checked after the next start): the
+            # validators take seconds, and the database is stopping too.
+            await unless_stopped(
+                keep_running(
+                    lambda: self._lead(stop),
+                    stop,
+                    # A checker never takes the worker down: the boards keep being fed.
+                    transient=(Exception,),
+                    what="checking the returns' data quality",
+                    on_failure=self._failed,
+                ),
                 stop,
-                # A checker never takes the worker down: the boards keep being fed.
-                transient=(Exception,),
-                what="checking the returns' data quality",
-                on_failure=self._failed,
             )
         finally:
             await self._stop_whole_return()
