@@ -63,7 +63,7 @@ def recorded(result: AppendResult, response: Response) -> Recorded:
         stream_id=result.stream_id,
         stream_version=result.stream_version,
         duplicate=result.duplicate,
-        event_ids=[e.event_id for e in result.envelopes],
+        event_ids=list(result.event_ids),
     )
 
 

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -84,6 +84,18 @@ class DatedEvent(DomainEvent):
 def _first_date_field(cls: type[BaseModel]) -> str | None:
     """Looked up once per event class: occurred_at runs for every event appended."""
     return next((n for n, f in cls.model_fields.items() if f.annotation is date), None)
+
+
+class WireEvent(NamedTuple):
+    """An event made straight in its wire form, without its model: for the few paths that
+    record thousands of one kind at once (the register feed), where a model per event was
+    most of the cost. Its maker is held by a property test to give exactly the payload the
+    event's model dumps (`model_dump(mode="json")`), and one the model validates."""
+
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    payload: dict[str, Any]
 
 
 class Envelope(BaseModel):

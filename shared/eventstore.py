@@ -22,7 +22,7 @@ import asyncpg
 import pydantic_core
 
 from shared import tracing
-from shared.envelope import Actor, DomainEvent, Envelope, new_event_id
+from shared.envelope import Actor, DomainEvent, Envelope, WireEvent, new_event_id
 
 
 class ConcurrencyConflict(Exception):
@@ -79,7 +79,7 @@ class AppendResult:
     stream_id: str
     stream_version: int
     duplicate: bool  # True when the idempotency key had already recorded this command
-    envelopes: tuple[Envelope, ...] = ()
+    event_ids: tuple[UUID, ...] = ()  # of the events recorded (none for a duplicate)
 
 
 @dataclass(frozen=True, order=True)
@@ -105,10 +105,21 @@ def request_hash(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _on_the_wire(event: DomainEvent | WireEvent, now: datetime) -> WireEvent:
+    if isinstance(event, WireEvent):
+        return event
+    payload = event.model_dump(mode="json")
+    return WireEvent(event.event_type, event.schema_version, event.occurred_at() or now, payload)
+
+
 def make_envelopes(
-    stream_id: str, expected_version: int, events: Sequence[DomainEvent], ctx: CommandContext
+    stream_id: str,
+    expected_version: int,
+    events: Sequence[DomainEvent | WireEvent],
+    ctx: CommandContext,
 ) -> list[Envelope]:
     now = datetime.now(UTC)
+    wired = [_on_the_wire(event, now) for event in events]
     return [
         Envelope(
             event_id=new_event_id(),
@@ -116,14 +127,14 @@ def make_envelopes(
             schema_version=event.schema_version,
             stream_id=stream_id,
             stream_version=expected_version + i,
-            occurred_at=event.occurred_at() or now,
+            occurred_at=event.occurred_at,
             recorded_at=now,
             actor=ctx.actor,
             correlation_id=ctx.correlation_id,
             causation_id=ctx.causation_id,
-            payload=event.model_dump(mode="json"),
+            payload=event.payload,
         )
-        for i, event in enumerate(events, start=1)
+        for i, event in enumerate(wired, start=1)
     ]
 
 
@@ -138,7 +149,7 @@ class EventStore(Protocol):
 
     async def append_batch(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
@@ -224,6 +235,41 @@ def _row(e: Envelope, trace_context: str | None) -> tuple[Any, ...]:
         pydantic_core.to_json(e.payload).decode(),
         trace_context,
     )
+
+
+def _batch_rows(
+    ordered: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
+    at: Mapping[str, int],
+    ctx: CommandContext,
+    trace_context: str | None,
+) -> list[tuple[Any, ...]]:
+    """A batch's rows (as `_row` writes an envelope), made without an envelope per event: a
+    register feed is thousands, and the envelope's model added nothing its makers had not
+    checked (ids, versions and times made here; the events' own types and payloads)."""
+    now = datetime.now(UTC)
+    actor = _actor_json(ctx.actor)
+    rows: list[tuple[Any, ...]] = []
+    for stream_id, events in ordered:
+        head = at.get(stream_id, 0)
+        for i, event in enumerate(events, start=1):
+            wired = _on_the_wire(event, now)
+            rows.append(
+                (
+                    new_event_id(),
+                    stream_id,
+                    head + i,
+                    wired.event_type,
+                    wired.schema_version,
+                    wired.occurred_at,
+                    now,
+                    actor,
+                    ctx.correlation_id,
+                    ctx.causation_id,
+                    pydantic_core.to_json(wired.payload).decode(),
+                    trace_context,
+                )
+            )
+    return rows
 
 
 def _envelope(row: asyncpg.Record) -> Envelope:
@@ -372,7 +418,9 @@ class PostgresEventStore:
                     await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
             except asyncpg.UniqueViolationError as error:
                 raise await _conflict(conn, error, stream_id, expected_version) from None
-        return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
+        return AppendResult(
+            stream_id, new_version, duplicate=False, event_ids=tuple(e.event_id for e in envelopes)
+        )
 
     async def _append_in_one_statement(
         self,
@@ -409,11 +457,13 @@ class PostgresEventStore:
                 return earlier
         assert self._wakeup is not None
         self._wakeup.poke()
-        return AppendResult(stream_id, new_version, duplicate=False, envelopes=tuple(envelopes))
+        return AppendResult(
+            stream_id, new_version, duplicate=False, event_ids=tuple(e.event_id for e in envelopes)
+        )
 
     async def append_batch(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
@@ -438,7 +488,7 @@ class PostgresEventStore:
 
     async def _append_batch_tried(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None,
         trace_context: str | None,
@@ -451,7 +501,7 @@ class PostgresEventStore:
 
     async def _append_batch(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None,
         trace_context: str | None,
@@ -470,15 +520,9 @@ class PostgresEventStore:
                     if earlier is not None:
                         return earlier
                     at = heads if heads is not None else await _heads(conn, stream_ids)
-                    envelopes = [
-                        e
-                        for stream_id, events in ordered
-                        for e in make_envelopes(stream_id, at.get(stream_id, 0), events, ctx)
-                    ]
+                    rows = _batch_rows(ordered, at, ctx, trace_context)
                     await conn.copy_records_to_table(
-                        "events",
-                        columns=_WRITTEN.split(", "),
-                        records=[_row(e, trace_context) for e in envelopes],
+                        "events", columns=_WRITTEN.split(", "), records=rows
                     )
                     if self._wakeup is None:
                         await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
@@ -487,7 +531,8 @@ class PostgresEventStore:
                 raise await _batch_conflict(conn, error, expected) from None
         if self._wakeup is not None:
             self._wakeup.poke()
-        return AppendResult(f"batch:{ctx.idempotency_key}", len(envelopes), False, tuple(envelopes))
+        ids = tuple(row[0] for row in rows)
+        return AppendResult(f"batch:{ctx.idempotency_key}", len(ids), False, ids)
 
     async def read_stream(self, stream_id: str) -> list[Envelope]:
         rows = await self._db.fetch(
@@ -601,7 +646,8 @@ class InMemoryEventStore:
                 positioned = e.model_copy(update={"position": len(self._log) + 1})
                 stream.append(positioned)
                 self._log.append(positioned)
-            result = AppendResult(stream_id, len(stream), False, tuple(envelopes))
+            ids = tuple(e.event_id for e in envelopes)
+            result = AppendResult(stream_id, len(stream), False, ids)
             if ctx.idempotency_key is not None:
                 self._commands[ctx.idempotency_key] = (
                     ctx.request_hash or "",
@@ -611,7 +657,7 @@ class InMemoryEventStore:
 
     async def append_batch(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None = None,
     ) -> AppendResult:
@@ -637,7 +683,7 @@ class InMemoryEventStore:
                     ctx.request_hash or "",
                     AppendResult(name, len(recorded), duplicate=True),
                 )
-            return AppendResult(name, len(recorded), False, tuple(recorded))
+            return AppendResult(name, len(recorded), False, tuple(e.event_id for e in recorded))
 
     def _at_head(self, stream_id: str, expected_version: int) -> None:
         actual = len(self._streams.get(stream_id, []))

@@ -174,7 +174,7 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
                 caused_by(None),
                 must_exist=False,
             )
-            raised += len(result.envelopes)
+            raised += len(result.event_ids)
     if raised:
         log.info("drift alerts raised", count=raised, as_at=today.isoformat())
     return raised

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 
 import pytest
 
-from shared.envelope import Actor, Agency, DomainEvent, new_event_id
+from shared.envelope import Actor, Agency, DomainEvent, WireEvent, at_start_of, new_event_id
 from shared.eventstore import (
     CommandContext,
     ConcurrencyConflict,
@@ -153,3 +154,31 @@ async def test_concurrent_duplicates_of_one_batch_record_it_once(store: EventSto
     assert [o.duplicate for o in outcomes if not isinstance(o, BaseException)].count(False) == 1
     assert all(not isinstance(o, BaseException) for o in outcomes), outcomes
     assert [len(await store.read_stream(s)) for s in ("s1", "s2")] == [1, 1]
+
+
+class Dated(DomainEvent):
+    event_type = "Dated"
+    schema_version = 2
+    on: date
+    n: int
+
+    def occurred_at(self) -> datetime:
+        return at_start_of(self.on)
+
+
+async def test_a_batch_of_events_in_their_wire_form_is_stored_as_their_models_would_be(
+    store: EventStore,
+) -> None:
+    """The register feed appends its events in their wire form (no model per event): stored
+    as the same events made from their models are, ids and result alike."""
+    day = date(2024, 6, 3)
+    model = Dated(on=day, n=1)
+    wire = WireEvent("Dated", 2, at_start_of(day), model.model_dump(mode="json"))
+    result = await store.append_batch([("s1", [model]), ("s2", [wire])], ctx("feed-1"))
+    [from_model], [from_wire] = await store.read_stream("s1"), await store.read_stream("s2")
+    assert result.stream_version == 2 and len(set(result.event_ids)) == 2
+    assert {from_model.event_id, from_wire.event_id} == set(result.event_ids)
+    apart = {"event_id", "stream_id", "position", "recorded_at"}
+    assert from_wire.model_dump(exclude=apart) == from_model.model_dump(exclude=apart)
+    assert from_wire.payload == {"on": "2024-06-03", "n": 1}
+    assert from_wire.occurred_at == at_start_of(day)

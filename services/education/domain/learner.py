@@ -18,7 +18,7 @@ from shared.aggregate import (
     check_day,
     known,
 )
-from shared.envelope import DomainEvent
+from shared.envelope import DomainEvent, WireEvent, at_start_of
 
 
 @dataclass
@@ -153,20 +153,18 @@ class FeedRefused(ValueError):
         self.problems = problems  # (index in marks, field, reason)
 
 
-def attendance_events(
+def _checked_days(
     feed: c.RecordRegisterFeed,
     children: Mapping[str, KnownChild],
     today: date,
     roll: Mapping[str, Sequence[Enrolment]],
-) -> list[tuple[str, list[DomainEvent]]]:
-    """The register feed as one AttendanceRecorded per child and day, or FeedRefused.
-
-    Every mark is checked before anything is recorded: all or nothing. A mark is the sending
-    school's to record only for a child on its roll that day (`roll`: each child's
-    enrolments, at any school), whoever sends it.
-    """
+) -> dict[tuple[str, date], list[c.RegisterMark]]:
+    """The feed's marks by child and day, in child and day order, or FeedRefused with every
+    problem. Every mark is checked before anything is recorded: all or nothing. A mark is the
+    sending school's to record only for a child on its roll that day (`roll`: each child's
+    enrolments, at any school), whoever sends it."""
     problems: list[tuple[int, str, str]] = []
-    by_child_day: dict[tuple[str, date], list[e.SessionMark]] = defaultdict(list)
+    by_child_day: dict[tuple[str, date], list[c.RegisterMark]] = defaultdict(list)
     seen: set[tuple[str, date, str]] = set()
     for i, mark in enumerate(feed.marks):
         child = children.get(mark.child_id)
@@ -183,20 +181,61 @@ def attendance_events(
         if key in seen:
             problems.append((i, "session", "this child's session is marked twice in the feed"))
         seen.add(key)
-        by_child_day[(mark.child_id, mark.date)].append(
-            e.SessionMark(session=mark.session, code=mark.code)
-        )
+        by_child_day[(mark.child_id, mark.date)].append(mark)
     if problems:
         raise FeedRefused(problems)
+    return dict(sorted(by_child_day.items()))
+
+
+def attendance_events(
+    feed: c.RecordRegisterFeed,
+    children: Mapping[str, KnownChild],
+    today: date,
+    roll: Mapping[str, Sequence[Enrolment]],
+) -> list[tuple[str, list[DomainEvent]]]:
+    """The register feed as one AttendanceRecorded per child and day, or FeedRefused: the
+    definition, in the events' own models. The route records `attendance_on_the_wire`, which
+    tests hold to the same answers."""
     per_child: dict[str, list[DomainEvent]] = defaultdict(list)
-    for (child_id, day), marks in sorted(by_child_day.items()):
+    for (child_id, day), marks in _checked_days(feed, children, today, roll).items():
         per_child[child_id].append(
             e.AttendanceRecorded(
                 attendance_date=day,
                 school_urn=feed.school_urn,
-                marks=marks,
+                marks=[e.SessionMark(session=m.session, code=m.code) for m in marks],
                 sessions_attended=sum(m.code.value in ATTENDED for m in marks),
                 sessions_missed=sum(m.code.value in MISSED for m in marks),
+            )
+        )
+    return list(per_child.items())
+
+
+def attendance_on_the_wire(
+    feed: c.RecordRegisterFeed,
+    children: Mapping[str, KnownChild],
+    today: date,
+    roll: Mapping[str, Sequence[Enrolment]],
+) -> list[tuple[str, list[WireEvent]]]:
+    """`attendance_events` made straight in the events' wire form, without a model per event
+    and per mark (a feed is thousands: the models were half its cost). The marks were
+    validated with the feed (`RegisterMark`), and the rest is derived from them; a property
+    test holds every payload equal to the model's, and valid against it."""
+    kind, version = e.AttendanceRecorded.event_type, e.AttendanceRecorded.schema_version
+    per_child: dict[str, list[WireEvent]] = defaultdict(list)
+    for (child_id, day), marks in _checked_days(feed, children, today, roll).items():
+        codes = [m.code.value for m in marks]
+        per_child[child_id].append(
+            WireEvent(
+                kind,
+                version,
+                at_start_of(day),
+                {
+                    "attendance_date": day.isoformat(),
+                    "school_urn": feed.school_urn,
+                    "marks": [{"session": m.session.value, "code": m.code.value} for m in marks],
+                    "sessions_attended": sum(code in ATTENDED for code in codes),
+                    "sessions_missed": sum(code in MISSED for code in codes),
+                },
             )
         )
     return list(per_child.items())

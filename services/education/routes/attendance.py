@@ -33,7 +33,7 @@ from services.education.domain.learner import (
     ENROLMENT_EVENTS,
     Enrolment,
     FeedRefused,
-    attendance_events,
+    attendance_on_the_wire,
     enrolments,
     repeated_sessions,
 )
@@ -311,7 +311,7 @@ class FeedRecorder:
             k: c for k, c in pupils.children.items() if self.caller.may_see_locality(c.locality)
         }
         try:
-            items = attendance_events(feed, children, self.today, pupils.roll)
+            items = attendance_on_the_wire(feed, children, self.today, pupils.roll)
         except FeedRefused as refused:
             return await self._refused(feed, refused.problems)
         repeats = repeated_sessions(feed, pupils.recorded)
