@@ -717,3 +717,44 @@ def test_the_checkers_writes_never_lock_ahead_and_give_way_to_the_projection() -
     assert 'ORDER BY child_id COLLATE "C"' in checker_source
     assert re.search(r"ORDER BY child_id(?! COLLATE)", checker_source) is None
     assert checker_source.count("SET LOCAL lock_timeout") == 2  # the write's and the sweep's
+
+
+async def test_after_a_check_of_children_touched_it_rests_as_long_as_that_check_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While events keep touching children (a county being loaded), each child's touches
+    gather during the rest and it is checked once, not after every event; a check of the
+    sweep's children is followed by no rest, and no rest is longer than REST_MOST_S."""
+    now = [1000.0]
+    monkeypatch.setattr(q, "time", SimpleNamespace(monotonic=lambda: now[0]))
+
+    async def live(pool: object) -> str:
+        return "build"
+
+    monkeypatch.setattr(q, "live_build", live)
+    c = checker()
+    c.clock = SimpleNamespace(today=lambda: date(2024, 6, 3))  # type: ignore[assignment]
+    c._lock = SimpleNamespace(is_closed=lambda: False)  # type: ignore[assignment]
+    c._swept = ("build", date(2024, 6, 3), now[0])  # the sweep is not due
+    checks: list[tuple[float, str | None]] = []
+    outcome: list[tuple[str | None, float]] = []  # what each check finds, and how long it takes
+
+    async def check(schema: str, today: date) -> str | None:
+        checked, took = outcome.pop(0)
+        checks.append((now[0], checked))
+        now[0] += took
+        return checked
+
+    c._check = check  # type: ignore[method-assign]
+
+    outcome[:] = [("events", 2.0)]
+    assert await c.cycle() is None  # at once, as far as the loop knows
+    assert await c.cycle() == pytest.approx(2.0)  # resting: the validators are not asked
+    assert checks == [(1000.0, "events")]
+    now[0] += 2.0
+    outcome[:] = [("sweep", 3.0), ("events", 30.0), (None, 0.0)]
+    assert await c.cycle() is None and await c.cycle() is None  # no rest after the sweep's
+    assert await c.cycle() == pytest.approx(q.REST_MOST_S)  # the longest rest
+    now[0] += q.REST_MOST_S
+    assert await c.cycle() == q.POLL_S  # nothing waiting: looked again soon
+    assert [at for at, _ in checks] == [1000.0, 1004.0, 1007.0, 1042.0]
