@@ -310,6 +310,14 @@ class ProjectionRunner:
         self._dead_letter_topic = dead_letter_topic
         # The PostgreSQL schema holding the read models and their offsets (a board build).
         self._search_path = f'SET LOCAL search_path TO "{schema}", public' if schema else None
+        # Each batch's transaction starts with these settings, sent as one statement (a round
+        # trip of the few a batch takes: at a trickle, batches are of one or two events). A
+        # read model and its offsets commit together, so a database crash can only lose the
+        # last few batches whole: they are read again from Kafka. No need to wait for the WAL
+        # flush (the event stores keep synchronous commit).
+        self._settings = "; ".join(
+            s for s in ("SET LOCAL synchronous_commit TO off", self._search_path) if s
+        )
         self._batch_size = batch_size
         # How long a batch may wait for the fetcher to bring more before it is applied:
         # 0 for the live boards (freshness), more for a rebuild (fewer, larger transactions).
@@ -505,12 +513,7 @@ class ProjectionRunner:
         started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                # A read model and its offsets commit together, so a database crash can only
-                # lose the last few batches whole: they are read again from Kafka. No need to
-                # wait for the WAL flush (the event stores keep synchronous commit).
-                await conn.execute("SET LOCAL synchronous_commit TO off")
-                if self._search_path:
-                    await conn.execute(self._search_path)
+                await conn.execute(self._settings)
                 decoded = await self._not_yet_applied(conn, tp, batch)
                 if not decoded:
                     return []
@@ -694,26 +697,24 @@ class ProjectionRunner:
     ) -> None:
         """The streams' last applied versions and the partition's next offset, in the
         transaction of the read-model change."""
-        if versions.moved:
-            ids = sorted(versions.moved)
-            await conn.execute(
-                "INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
-                " SELECT $1, $2, s, v FROM unnest($3::text[], $4::int[]) AS x(s, v)"
-                " ON CONFLICT (consumer, topic, stream_id)"
-                " DO UPDATE SET stream_version = EXCLUDED.stream_version",
-                self.consumer_name,
-                tp.topic,
-                ids,
-                [versions.last[i] for i in ids],
-            )
+        ids = sorted(versions.moved)
+        # One statement for both (a round trip fewer per batch); no streams moved is an empty
+        # unnest, which writes no row.
         await conn.execute(
-            "INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
+            "WITH streams AS ("
+            " INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
+            " SELECT $1, $2, s, v FROM unnest($5::text[], $6::int[]) AS x(s, v)"
+            " ON CONFLICT (consumer, topic, stream_id)"
+            " DO UPDATE SET stream_version = EXCLUDED.stream_version)"
+            " INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
             " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
             " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
             self.consumer_name,
             tp.topic,
             tp.partition,
             next_offset,
+            ids,
+            [versions.last[i] for i in ids],
         )
 
     async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:

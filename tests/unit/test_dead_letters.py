@@ -183,7 +183,7 @@ async def test_the_runner_records_each_message_it_passes_over_with_the_offsets()
         (2, "ChildRegistered", "C-2"),
     ]
     assert passed[2][4] == poison.event_id and passed[2][8].startswith("apply failed")
-    assert conn.statements("INSERT INTO projection_offsets")[-1][3] == 4
+    assert conn.statements("WITH streams AS")[-1][3] == 4
 
 
 async def test_a_replay_applies_a_passed_over_message_once_with_its_record() -> None:
