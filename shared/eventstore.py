@@ -245,7 +245,9 @@ def _batch_rows(
 ) -> list[tuple[Any, ...]]:
     """A batch's rows (as `_row` writes an envelope), made without an envelope per event: a
     register feed is thousands, and the envelope's model added nothing its makers had not
-    checked (ids, versions and times made here; the events' own types and payloads)."""
+    checked (ids, versions and times made here; the events' own types and payloads). So a
+    batch's stream ids must be valid ones (the register feed's are child ids, held to their
+    pattern), and a WireEvent's time aware (`at_start_of`), as the envelope would require."""
     now = datetime.now(UTC)
     actor = _actor_json(ctx.actor)
     rows: list[tuple[Any, ...]] = []

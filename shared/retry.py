@@ -39,8 +39,9 @@ async def unless_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
         stopping.cancel()
         if not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Waited for without raising its cancellation, so a cancellation of the caller
+            # meanwhile is the caller's, and is raised.
+            await asyncio.wait({task})
     return None if task.cancelled() else task.result()
 
 

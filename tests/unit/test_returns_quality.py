@@ -724,7 +724,8 @@ async def test_after_a_check_of_children_touched_it_rests_as_long_as_that_check_
 ) -> None:
     """While events keep touching children (a county being loaded), each child's touches
     gather during the rest and it is checked once, not after every event; a check of the
-    sweep's children is followed by no rest, and no rest is longer than REST_MOST_S."""
+    sweep's children or of a full batch (a backlog: more wait) is followed by no rest, and no
+    rest is longer than REST_MOST_S."""
     now = [1000.0]
     monkeypatch.setattr(q, "time", SimpleNamespace(monotonic=lambda: now[0]))
 
@@ -752,9 +753,10 @@ async def test_after_a_check_of_children_touched_it_rests_as_long_as_that_check_
     assert await c.cycle() == pytest.approx(2.0)  # resting: the validators are not asked
     assert checks == [(1000.0, "events")]
     now[0] += 2.0
-    outcome[:] = [("sweep", 3.0), ("events", 30.0), (None, 0.0)]
+    outcome[:] = [("sweep", 3.0), ("backlog", 3.0), ("events", 30.0), (None, 0.0)]
     assert await c.cycle() is None and await c.cycle() is None  # no rest after the sweep's
+    assert await c.cycle() is None  # nor after a full batch
     assert await c.cycle() == pytest.approx(q.REST_MOST_S)  # the longest rest
     now[0] += q.REST_MOST_S
     assert await c.cycle() == q.POLL_S  # nothing waiting: looked again soon
-    assert [at for at, _ in checks] == [1000.0, 1004.0, 1007.0, 1042.0]
+    assert [at for at, _ in checks] == [1000.0, 1004.0, 1007.0, 1010.0, 1045.0]

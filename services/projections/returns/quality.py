@@ -100,11 +100,12 @@ SWEEP_BATCH_SIZE = 100  # children the sweep queued a check takes at once: short
 COUNTY_CHUNK = 500  # children whose facts are read at once for the whole return's check
 CHECK_INTERVAL_S = 3600.0  # every child swept this often (and at start, and each day)
 POLL_S = 0.5  # how often an idle checker looks for children touched
-# After a check of children events touched, the checker rests as long as that check took (at
-# most REST_MOST_S): while a county is loaded, a child's touches gather and it is checked once
-# rather than after each event (each check costs the validators ~0.7 s however few children),
-# and the validators take at most about half a core. On a quiet platform the rest is long over
-# when a fact comes, and it is checked at once.
+# After a check of children events touched that took all there were (fewer than a batch), the
+# checker rests as long as that check took (at most REST_MOST_S): while a county is loaded, a
+# child's touches gather and it is checked once rather than after each event (each check costs
+# the validators ~0.7 s however few children), and the validators take at most about half a
+# core. A backlog (a full batch) is worked through without rests; on a quiet platform the rest
+# is long over when a fact comes, and it is checked at once.
 REST_MOST_S = 5.0
 # A check the validators take longer over is abandoned: this, and this more for each child.
 ANSWER_TIMEOUT_S = 30.0
@@ -809,17 +810,11 @@ class Checker:
     async def _lead(self, stop: asyncio.Event) -> float | None:
         conn = await asyncpg.connect(self.settings.dsn())
         locked = False
+        waiting = asyncio.create_task(conn.execute("SELECT pg_advisory_lock(hashtext($1))", LOCK))
+        stopping = asyncio.create_task(stop.wait())
         try:
-            waiting = asyncio.create_task(
-                conn.execute("SELECT pg_advisory_lock(hashtext($1))", LOCK)
-            )
-            stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not waiting.done():
-                waiting.cancel()
-                with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError):
-                    await waiting
+            if not waiting.done():  # told to stop first: the finally gives up the wait
                 return None
             await waiting
             locked = True
@@ -833,6 +828,11 @@ class Checker:
             )
             return None
         finally:
+            stopping.cancel()
+            if not waiting.done():  # stopping, or cancelled, while waiting for the lock
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError, OSError):
+                    await waiting
             self._lock = None
             await self._stop_whole_return()
             # No longer the checker at work: its validators' process (~350 MB) goes too.
@@ -883,7 +883,7 @@ class Checker:
             return None
         if checked is None:
             return POLL_S
-        if checked == "events":
+        if checked == "events":  # a backlog ("backlog": a full batch) is worked on at once
             ended = time.monotonic()
             self._rest_until = ended + min(ended - started, REST_MOST_S)
         return None
@@ -918,9 +918,12 @@ class Checker:
             inherited=inherited,
         )
 
-    async def _check(self, schema: str, today: date) -> Literal["events", "sweep"] | None:
+    async def _check(
+        self, schema: str, today: date
+    ) -> Literal["events", "backlog", "sweep"] | None:
         """Check a batch of the children waiting (those events touched first, oldest first;
-        else those the sweep queued): which were checked, None if none was waiting."""
+        else those the sweep queued): which were checked ("backlog": a full batch of those
+        events touched, so more may wait), None if none was waiting."""
         started = time.monotonic()
         async with (
             self.pool.acquire() as conn,
@@ -966,7 +969,9 @@ class Checker:
         self.status = {"ok": True, "validators": "ready"}
         self._said_unavailable = False
         log.debug("returns checked", children=len(children), issues=len(issues))
-        return "sweep" if swept else "events"
+        if swept:
+            return "sweep"
+        return "backlog" if len(children) >= self.batch_size else "events"
 
     async def _checked(
         self, records: Sequence[ChildRecord], held: set[str], today: date
