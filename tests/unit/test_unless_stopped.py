@@ -13,7 +13,6 @@ from shared.retry import unless_stopped
 
 async def test_the_result_when_the_work_ends_first() -> None:
     async def work() -> str:
-        await asyncio.sleep(0)
         return "done"
 
     assert await unless_stopped(work(), asyncio.Event()) == "done"
@@ -28,7 +27,7 @@ async def test_stopping_cancels_the_work_and_waits_for_it() -> None:
         try:
             await asyncio.Event().wait()  # never ends on its own
         finally:
-            await asyncio.sleep(0)  # its clean-up may await
+            await asyncio.to_thread(lambda: None)  # its clean-up may await
             cleaned_up.set()
         return "never"
 

@@ -810,13 +810,10 @@ class Checker:
     async def _lead(self, stop: asyncio.Event) -> float | None:
         conn = await asyncpg.connect(self.settings.dsn())
         locked = False
-        waiting = asyncio.create_task(conn.execute("SELECT pg_advisory_lock(hashtext($1))", LOCK))
-        stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not waiting.done():  # told to stop first: the finally gives up the wait
+            lock = conn.execute("SELECT pg_advisory_lock(hashtext($1))", LOCK)
+            if await unless_stopped(lock, stop) is None:  # told to stop first: the wait given up
                 return None
-            await waiting
             locked = True
             self._lock = conn
             self._swept = None  # taking over: the county first
@@ -828,11 +825,6 @@ class Checker:
             )
             return None
         finally:
-            stopping.cancel()
-            if not waiting.done():  # stopping, or cancelled, while waiting for the lock
-                waiting.cancel()
-                with contextlib.suppress(asyncio.CancelledError, asyncpg.PostgresError, OSError):
-                    await waiting
             self._lock = None
             await self._stop_whole_return()
             # No longer the checker at work: its validators' process (~350 MB) goes too.
