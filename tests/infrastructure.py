@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import atexit
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +35,7 @@ from deploy.local.stack import (
     ROOT,
     LocalStack,
     Process,
+    free_port,
     new_aes_key,
     new_kafka_cluster_id,
     process_secrets,
@@ -179,34 +178,6 @@ def process_env(
             kafka or {},
         ),
     }
-
-
-# Ports for servers the tests start come from below Linux's ephemeral range (32768-60999).
-# A port the kernel hands out with bind(0) lies inside that range, so between our check and
-# the server's own bind an outgoing connection can take it ("address already in use").
-_SERVER_PORTS = range(20000, 32000)
-_handed_out: set[int] = set()
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port(block: int = 1) -> int:
-    """The first of `block` consecutive free ports, never handed out before by this process."""
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(_SERVER_PORTS.start, _SERVER_PORTS.stop - block)
-        ports = range(base, base + block)
-        if not _handed_out.intersection(ports) and all(port_free(p) for p in ports):
-            _handed_out.update(ports)
-            return base
-    raise RuntimeError(f"no {block} consecutive free ports in {_SERVER_PORTS}")
 
 
 def new_namespace() -> str:

@@ -155,24 +155,45 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-# Ports for servers started on the fly (a restore's own PostgreSQL): below the kernel's
-# ephemeral range (32768-60999), which outgoing connections take from, so a port checked free
-# here is not taken by a client before the server binds it.
+# Ports for servers started on the fly (a restore's own PostgreSQL, the tests' services): below
+# the kernel's ephemeral range (32768-60999), which outgoing connections take from, so a port
+# checked free here is not taken by a client before the server binds it.
 SERVER_PORTS = range(20000, 32000)
+_handed_out: set[int] = set()
 
 
-def free_port() -> int:
-    """A loopback port of SERVER_PORTS that nothing listens on now."""
+def server_ports() -> range:
+    """SERVER_PORTS, or the part of it CSP_SERVER_PORTS ("first-last") gives this process and
+    its children: the tests' parallel workers each pick from their own part, so that two never
+    choose the same port in the moment before its server binds it."""
+    given = os.environ.get("CSP_SERVER_PORTS")
+    if not given:
+        return SERVER_PORTS
+    first, last = (int(p) for p in given.split("-"))
+    return range(first, last + 1)
+
+
+def free_port(block: int = 1) -> int:
+    """The first of `block` consecutive loopback ports of server_ports() that nothing listens
+    on now and that this process has not handed out before."""
+    ports = server_ports()
     rng = random.Random()
     for _ in range(500):
-        port = rng.randrange(SERVER_PORTS.start, SERVER_PORTS.stop)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError(f"no free port in {SERVER_PORTS}")
+        base = rng.randrange(ports.start, ports.stop - block)
+        wanted = range(base, base + block)
+        if not _handed_out.intersection(wanted) and all(port_free(p) for p in wanted):
+            _handed_out.update(wanted)
+            return base
+    raise RuntimeError(f"no {block} consecutive free ports in {ports}")
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def clients_connected(port: int) -> bool:
