@@ -41,8 +41,12 @@ run: install
 stop:
 	@$(PY) -m deploy.local.stack stop
 
+# Two workers (one a core) share one Kafka and one PostgreSQL; the work units and their order
+# are in tests/conftest.py. TEST_WORKERS=0 runs every test in this one process.
+TEST_WORKERS ?= 2
 test: install-test
-	@$(PY) -m pytest --durations=25  # the slowest, to keep the whole under its budget
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder \
+		--durations=25  # the slowest, to keep the whole under its budget
 
 test-unit: install
 	@$(PY) -m pytest tests/unit tests/contract -m "not integration"

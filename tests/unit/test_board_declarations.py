@@ -68,7 +68,9 @@ def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
         )
 
 
-@pytest.mark.parametrize("declared", [b for b in BOARD_DECLARATIONS if b.split], ids=str)
+@pytest.mark.parametrize(
+    "declared", [b for b in BOARD_DECLARATIONS if b.split], ids=lambda b: b.name
+)
 def test_the_counted_part_of_a_board_in_two_parts_is_its_board(
     declared: BoardDeclaration,
 ) -> None:
