@@ -117,6 +117,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not hasattr(config, "workerinput"):
         return  # one process: the collection's own order
     for item in items:  # a module that shares a platform must be in its unit, or it builds two
+        if not item.nodeid.startswith("tests/e2e/"):  # the package whose fixtures these are
+            continue
         for fixture, unit in SHARED_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()) and work_unit(item.nodeid) != unit:
                 raise pytest.UsageError(
