@@ -216,12 +216,20 @@ def swap(broker: Broker, timeout_s: float = 30) -> None:
     except Exception:
         broker.write(broker.keystore, old, private=True)
         raise
-    deadline = time.monotonic() + timeout_s
-    while serving(broker, broker.staged_ca) != wanted:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the broker still serves its old certificate")
-        time.sleep(0.1)  # the update reaches the broker through the metadata log
+    deadline, in_a_row = time.monotonic() + timeout_s, 0
+    while in_a_row < SERVED_IN_A_ROW:
+        in_a_row = in_a_row + 1 if serving(broker, broker.staged_ca) == wanted else 0
+        if in_a_row == 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the broker still serves its old certificate")
+            time.sleep(0.1)  # the update reaches the broker through the metadata log
     staged.unlink()
+
+
+# Each of a listener's network threads (num.network.threads, 3 unless set) has its own SSL
+# factory, reloaded one after the other, and new connections go to them in turn: the swap is
+# done when this many new connections in a row are served the new certificate, not the first.
+SERVED_IN_A_ROW = 2 * 3
 
 
 def drop(broker: Broker) -> None:
