@@ -203,6 +203,12 @@ def trust(broker: Broker) -> None:
     broker.reload("truststore")
 
 
+# Each of a listener's network threads (num.network.threads, 3 unless set) has its own SSL
+# factory, reloaded one after the other, and new connections go to them in turn: the swap is
+# done when this many new connections in a row are served the new certificate, not the first.
+SERVED_IN_A_ROW = 2 * 3
+
+
 def swap(broker: Broker, timeout_s: float = 30) -> None:
     """Step 2: the broker serves the new certificate; checked on a new connection. If the
     broker refuses the new keystore, the old one is put back in its file."""
@@ -218,18 +224,14 @@ def swap(broker: Broker, timeout_s: float = 30) -> None:
         raise
     deadline, in_a_row = time.monotonic() + timeout_s, 0
     while in_a_row < SERVED_IN_A_ROW:
-        in_a_row = in_a_row + 1 if serving(broker, broker.staged_ca) == wanted else 0
-        if in_a_row == 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the broker still serves its old certificate")
-            time.sleep(0.1)  # the update reaches the broker through the metadata log
+        if serving(broker, broker.staged_ca) == wanted:
+            in_a_row += 1
+            continue
+        in_a_row = 0
+        if time.monotonic() > deadline:
+            raise TimeoutError("the broker still serves its old certificate")
+        time.sleep(0.1)  # the update reaches the broker through the metadata log
     staged.unlink()
-
-
-# Each of a listener's network threads (num.network.threads, 3 unless set) has its own SSL
-# factory, reloaded one after the other, and new connections go to them in turn: the swap is
-# done when this many new connections in a row are served the new certificate, not the first.
-SERVED_IN_A_ROW = 2 * 3
 
 
 def drop(broker: Broker) -> None:
