@@ -124,6 +124,32 @@ def new_event_id() -> UUID:
     return UUID(int=uuid7().int)  # a plain uuid.UUID (uuid6 returns its own subclass)
 
 
+# A UUIDv7's random part, 74 bits: rand_a (12) above the variant's 2 bits, rand_b (62) below.
+_RAND_B_BITS = 62
+_RAND_B = (1 << _RAND_B_BITS) - 1
+_RANDOM_BITS = 12 + _RAND_B_BITS
+_VARIANT = 0b10 << _RAND_B_BITS
+
+
+def new_event_ids(n: int) -> list[UUID]:
+    """`n` UUIDv7s for one batch (a register feed's thousands), in order. The first is made
+    as `new_event_id`'s; the rest share its millisecond and count on from its random part
+    (RFC 9562, 6.2, method 2: the random part as a counter), so they sort after it and before
+    any id made later (uuid7 moves each later id's millisecond on). One `uuid7` each cost a
+    tenth of a feed's work in the route, and moved the millisecond on for every id."""
+    if n <= 0:
+        return []
+    first = uuid7().int
+    counter = ((first >> 64) & 0xFFF) << _RAND_B_BITS | first & _RAND_B
+    if counter + n > 1 << _RANDOM_BITS:  # it would carry into the version: one id each
+        return [UUID(int=first)] + [new_event_id() for _ in range(n - 1)]
+    high = first >> 76 << 76  # the millisecond and the version
+    return [
+        UUID(int=high | (c >> _RAND_B_BITS) << 64 | _VARIANT | c & _RAND_B)
+        for c in range(counter, counter + n)
+    ]
+
+
 class UnknownEventType(LookupError):
     pass
 

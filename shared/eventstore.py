@@ -22,7 +22,14 @@ import asyncpg
 import pydantic_core
 
 from shared import tracing
-from shared.envelope import Actor, DomainEvent, Envelope, WireEvent, new_event_id
+from shared.envelope import (
+    Actor,
+    DomainEvent,
+    Envelope,
+    WireEvent,
+    new_event_id,
+    new_event_ids,
+)
 
 
 class ConcurrencyConflict(Exception):
@@ -250,6 +257,7 @@ def _batch_rows(
     pattern), and a WireEvent's time aware (`at_start_of`), as the envelope would require."""
     now = datetime.now(UTC)
     actor = _actor_json(ctx.actor)
+    ids = iter(new_event_ids(sum(len(events) for _, events in ordered)))
     rows: list[tuple[Any, ...]] = []
     for stream_id, events in ordered:
         head = at.get(stream_id, 0)
@@ -257,7 +265,7 @@ def _batch_rows(
             wired = _on_the_wire(event, now)
             rows.append(
                 (
-                    new_event_id(),
+                    next(ids),
                     stream_id,
                     head + i,
                     wired.event_type,

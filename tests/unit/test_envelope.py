@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -10,6 +11,7 @@ from shared.envelope import (
     IncompatibleSchemaVersion,
     UnknownEventType,
     new_event_id,
+    new_event_ids,
 )
 
 
@@ -85,6 +87,40 @@ def test_event_ids_are_uuid7_and_time_ordered() -> None:
     ids = [new_event_id() for _ in range(100)]
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5000])
+def test_a_batch_of_event_ids_is_uuid7_distinct_and_in_order_with_the_ids_around_it(
+    n: int,
+) -> None:
+    before = new_event_id()
+    batch = new_event_ids(n)
+    after = new_event_id()
+    assert len(batch) == n == len(set(batch))
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in batch)
+    assert [before, *batch, after] == sorted([before, *batch, after])
+    assert all(type(i) is UUID for i in batch)  # plain ids, as new_event_id's
+
+
+def test_a_batch_whose_count_would_carry_into_the_version_takes_an_id_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The random part counts on from the first id's: near its top, counting on would change
+    the version bits, so each id is made on its own instead."""
+    import shared.envelope as envelope
+
+    real = envelope.uuid7
+    top = (1 << 48) - 1 << 80 | 7 << 76 | 0xFFF << 64 | 0b10 << 62 | (1 << 62) - 3
+    monkeypatch.setattr(envelope, "uuid7", lambda: UUID(int=top))
+    first = new_event_ids(1)
+    monkeypatch.setattr(
+        envelope, "uuid7", iter([UUID(int=top), *(real() for _ in range(4))]).__next__
+    )
+    batch = new_event_ids(5)
+    assert first == [UUID(int=top)]
+    assert batch[0] == UUID(int=top) and len(set(batch)) == 5
+    assert all(i.int >> 80 != top >> 80 for i in batch[1:])  # made each on its own
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in batch)
 
 
 def test_every_day_a_fact_names_is_1900_or_later() -> None:

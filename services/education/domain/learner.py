@@ -162,29 +162,56 @@ def _checked_days(
     """The feed's marks by child and day, in child and day order, or FeedRefused with every
     problem. Every mark is checked before anything is recorded: all or nothing. A mark is the
     sending school's to record only for a child on its roll that day (`roll`: each child's
-    enrolments, at any school), whoever sends it."""
+    enrolments, at any school), whoever sends it. A day is checked once for its child (a
+    register marks it twice, AM and PM), and each of its marks gets the day's problem."""
     problems: list[tuple[int, str, str]] = []
-    by_child_day: dict[tuple[str, date], list[c.RegisterMark]] = defaultdict(list)
+    by_child: dict[str, dict[date, list[c.RegisterMark]]] = {}
+    day_problems: dict[tuple[str, date], tuple[str, str] | None] = {}
     seen: set[tuple[str, date, str]] = set()
     for i, mark in enumerate(feed.marks):
-        child = children.get(mark.child_id)
+        child_id, day = mark.child_id, mark.date
+        child = children.get(child_id)
         if child is None:
             problems.append((i, "child_id", UNKNOWN_CHILD))
             continue
-        if mark.date > today:
-            problems.append((i, "date", "is in the future"))
-        elif mark.date < child.date_of_birth:
-            problems.append((i, "date", "is before the child's date of birth"))
-        elif not any(s.on_roll(feed.school_urn, mark.date) for s in roll.get(mark.child_id, ())):
-            problems.append((i, "child_id", NOT_ON_ROLL))
-        key = (mark.child_id, mark.date, mark.session.value)
+        days = by_child.setdefault(child_id, {})
+        marks = days.get(day)
+        if marks is None:
+            marks = days[day] = []
+            day_problems[child_id, day] = _day_problem(
+                feed.school_urn, child, day, today, roll.get(child_id, ())
+            )
+        problem = day_problems[child_id, day]
+        if problem is not None:
+            problems.append((i, *problem))
+        key = (child_id, day, mark.session.value)
         if key in seen:
             problems.append((i, "session", "this child's session is marked twice in the feed"))
         seen.add(key)
-        by_child_day[(mark.child_id, mark.date)].append(mark)
+        marks.append(mark)
     if problems:
         raise FeedRefused(problems)
-    return dict(sorted(by_child_day.items()))
+    # Children sorted by id, then each one's few days: one sort of the ids, not of every
+    # (child, day) pair (a feed's thousands of them).
+    return {
+        (child_id, day): by_child[child_id][day]
+        for child_id in sorted(by_child)
+        for day in sorted(by_child[child_id])
+    }
+
+
+def _day_problem(
+    school_urn: str, child: KnownChild, day: date, today: date, enrolled: Iterable[Enrolment]
+) -> tuple[str, str] | None:
+    """Why a known child's marks on `day` are not `school_urn`'s to record, if they are not:
+    (field, reason)."""
+    if day > today:
+        return "date", "is in the future"
+    if day < child.date_of_birth:
+        return "date", "is before the child's date of birth"
+    if not any(s.on_roll(school_urn, day) for s in enrolled):
+        return "child_id", NOT_ON_ROLL
+    return None
 
 
 def attendance_events(
@@ -232,7 +259,10 @@ def attendance_on_the_wire(
                 {
                     "attendance_date": day.isoformat(),
                     "school_urn": feed.school_urn,
-                    "marks": [{"session": m.session.value, "code": m.code.value} for m in marks],
+                    "marks": [
+                        {"session": m.session.value, "code": code}
+                        for m, code in zip(marks, codes, strict=True)
+                    ],
                     "sessions_attended": sum(code in ATTENDED for code in codes),
                     "sessions_missed": sum(code in MISSED for code in codes),
                 },
