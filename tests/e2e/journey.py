@@ -81,31 +81,53 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     return platform
 
 
+async def health_check(worker: str, name: str) -> dict[str, Any]:
+    """One check of a worker's /health; {} while it cannot say (a check still starting, one
+    that took too long under load and was answered as an error, a slow answer): a poll then
+    looks again, as it would at a lag."""
+    try:
+        answer = await asyncio.to_thread(HTTP.get, f"{worker}/health", timeout=10)
+        found: dict[str, Any] = answer.json()["checks"][name]
+    except (httpx.HTTPError, KeyError, ValueError):
+        return {}
+    return found
+
+
+async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
+    """Wait until a worker's `consumers` (their /health checks) have read everything there
+    is. The lag is measured after each batch: zero for all twice, a fetch apart."""
+    from tests.infrastructure import eventually
+
+    caught_up = 0
+
+    async def settled() -> bool:
+        nonlocal caught_up
+        lags = [(await health_check(worker, name)).get("lag") for name in consumers]
+        done = all(
+            lag is not None and all(v["offset_lag"] == 0 for v in lag.values()) for lag in lags
+        )
+        caught_up = caught_up + 1 if done else 0
+        return caught_up >= 2
+
+    await eventually(settled, timeout_s, 1.5, what=what)
+
+
 async def consumed(platform: Platform) -> None:
     """Wait until every event each service stored is on its topic and the projections have
     read everything there is."""
     from tests.infrastructure import eventually
 
-    async def health(worker: str) -> dict[str, Any]:
-        answer: dict[str, Any] = (await asyncio.to_thread(HTTP.get, f"{worker}/health")).json()
-        return answer
-
     async def published() -> bool:  # every event each service stored is on its topic
         for service in (t.owner for t in DOMAIN_TOPICS):
-            relay = (await health(getattr(platform, f"{service}_worker").url))["checks"]["relay"]
-            if relay["events_behind"]:
+            relay = await health_check(getattr(platform, f"{service}_worker").url, "relay")
+            if relay.get("events_behind", 1):
                 return False
         return True
 
-    caught_up = 0
-
-    async def projected() -> bool:
-        # The lag is measured after each batch: zero twice, a fetch apart, once all is on
-        # the topics, and the projections have read everything there is.
-        nonlocal caught_up
-        lag = (await health(platform.projections_worker.url))["checks"]["boards"]["lag"]
-        caught_up = caught_up + 1 if all(v["offset_lag"] == 0 for v in lag.values()) else 0
-        return caught_up >= 2
-
     await eventually(published, 180, 0.5, what="the relays to publish the county")
-    await eventually(projected, 180, 1.5, what="the projections to catch up with the county")
+    await read_everything(
+        platform.projections_worker.url,
+        ["boards"],
+        180,
+        "the projections to catch up with the county",
+    )

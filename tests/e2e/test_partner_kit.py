@@ -104,11 +104,17 @@ def partner_env(secure: SecurePlatform, store: Path) -> dict[str, str]:
 
 
 def rows(store: Path, query: str) -> list[tuple[str, ...]]:
+    """The query's rows from the kit's store; none before the kit has made it (the file, and
+    then its tables: a poll can land between the two)."""
     if not store.exists():
         return []
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
     try:
         return db.execute(query).fetchall()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return []
+        raise
     finally:
         db.close()
 
