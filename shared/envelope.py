@@ -141,7 +141,7 @@ def new_event_ids(n: int) -> list[UUID]:
         return []
     first = uuid7().int
     counter = ((first >> 64) & 0xFFF) << _RAND_B_BITS | first & _RAND_B
-    if counter + n > 1 << _RANDOM_BITS:  # it would carry into the version: one id each
+    if counter + n > 1 << _RANDOM_BITS:  # it would wrap to the bottom: one id each
         return [UUID(int=first)] + [new_event_id() for _ in range(n - 1)]
     high = first >> 76 << 76  # the millisecond and the version
     return [

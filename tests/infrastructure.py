@@ -463,6 +463,17 @@ class ServiceProcess:
             return "(no log)"
 
 
+def reports_ok(url: str) -> bool:
+    """Whether a process's /health (`url` its base) says it is ok now; False while it cannot
+    say in time. A process is "degraded" (503) for a spell after a transient error, until its
+    next good loop, or while one of its checks answers slowly: poll this, do not assert it."""
+    try:
+        answer = HTTP.get(f"{url}/health", timeout=10)
+        return answer.status_code == 200 and answer.json()["status"] == "ok"
+    except httpx.HTTPError:
+        return False
+
+
 def poll_until(
     condition: Callable[[], T], timeout_s: float, interval_s: float = 0.05, what: str = "condition"
 ) -> T:

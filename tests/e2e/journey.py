@@ -95,7 +95,8 @@ async def health_check(worker: str, name: str) -> dict[str, Any]:
 
 async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
     """Wait until a worker's `consumers` (their /health checks) have read everything there
-    is. The lag is measured after each batch: zero for all twice, a fetch apart."""
+    is. The offset lag is measured after each batch: zero for all twice, a fetch apart, and
+    no batch being applied then (its time lag is the age of its oldest message till done)."""
     from tests.infrastructure import eventually
 
     caught_up = 0
@@ -104,7 +105,9 @@ async def read_everything(worker: str, consumers: list[str], timeout_s: float, w
         nonlocal caught_up
         lags = [(await health_check(worker, name)).get("lag") for name in consumers]
         done = all(
-            lag is not None and all(v["offset_lag"] == 0 for v in lag.values()) for lag in lags
+            lag is not None
+            and all(v["offset_lag"] == 0 and v["time_lag_seconds"] == 0 for v in lag.values())
+            for lag in lags
         )
         caught_up = caught_up + 1 if done else 0
         return caught_up >= 2

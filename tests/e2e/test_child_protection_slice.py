@@ -9,7 +9,7 @@ import pytest
 
 from contracts.topics import domain_topic_names
 from tests.e2e.conftest import Platform
-from tests.infrastructure import HTTP, MANAGER, OPERATIONS, auth, poll_until
+from tests.infrastructure import HTTP, MANAGER, OPERATIONS, auth, poll_until, reports_ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 OWN_PLATFORM = True  # it counts a locality's open plans, and the relays' events published
@@ -129,19 +129,20 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
     for process in platform.processes.values():
-        # Polled: a process is "degraded" (503) for a spell after a transient error, until
-        # its next good loop, or while one of its checks answers slowly on a busy machine.
         poll_until(
-            lambda url=process.url: (
-                (r := HTTP.get(f"{url}/health", timeout=10)).status_code == 200
-                and r.json()["status"] == "ok"
-            ),
+            lambda url=process.url: reports_ok(url),
             30,
             0.2,
             f"{process.module} {process.role} to report ok",
         )
         assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
-    lag = HTTP.get(f"{platform.projections_worker.url}/health").json()["checks"]["boards"]["lag"]
+    worker = platform.projections_worker.url
+    lag = poll_until(
+        lambda: HTTP.get(f"{worker}/health", timeout=10).json()["checks"]["boards"].get("lag"),
+        30,
+        0.2,
+        "the projections' lag (none while its consumer starts)",
+    )
     assert set(lag) == {f"{platform.namespace}{t}" for t in domain_topic_names()}
     assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text

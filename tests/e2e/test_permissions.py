@@ -36,6 +36,7 @@ from tests.infrastructure import (
     join_answer,
     poll_until,
     read_answer,
+    reports_ok,
     write_answer,
 )
 
@@ -143,13 +144,10 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
     assert not wrong, "\n".join(wrong[:50])
     checked = sum(1 for c in calls if c[5] is not None)
     assert checked > 1000, checked  # every endpoint of every process, 13 kinds of user
-    for process in service_processes(0):  # polled: "degraded" (503) is a spell, not a state
-        url = f"{secure.url(process.name)}/health"
+    for process in service_processes(0):
+        url = secure.url(process.name)
         poll_until(
-            lambda url=url: HTTP.get(url, timeout=10).status_code == 200,
-            30,
-            0.2,
-            f"{process.name} to be healthy after the matrix",
+            lambda url=url: reports_ok(url), 30, 0.2, f"{process.name} to be ok after the matrix"
         )
 
 

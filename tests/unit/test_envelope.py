@@ -102,25 +102,54 @@ def test_a_batch_of_event_ids_is_uuid7_distinct_and_in_order_with_the_ids_around
     assert all(type(i) is UUID for i in batch)  # plain ids, as new_event_id's
 
 
-def test_a_batch_whose_count_would_carry_into_the_version_takes_an_id_each(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The random part counts on from the first id's: near its top, counting on would change
-    the version bits, so each id is made on its own instead."""
+def _uuid7_answering(monkeypatch: pytest.MonkeyPatch, first: int) -> None:
+    """uuid7 answers `first` once, then real ids (later milliseconds)."""
     import shared.envelope as envelope
 
     real = envelope.uuid7
-    top = (1 << 48) - 1 << 80 | 7 << 76 | 0xFFF << 64 | 0b10 << 62 | (1 << 62) - 3
-    monkeypatch.setattr(envelope, "uuid7", lambda: UUID(int=top))
-    first = new_event_ids(1)
-    monkeypatch.setattr(
-        envelope, "uuid7", iter([UUID(int=top), *(real() for _ in range(4))]).__next__
-    )
-    batch = new_event_ids(5)
-    assert first == [UUID(int=top)]
-    assert batch[0] == UUID(int=top) and len(set(batch)) == 5
-    assert all(i.int >> 80 != top >> 80 for i in batch[1:])  # made each on its own
+    answers = iter([UUID(int=first)])
+    monkeypatch.setattr(envelope, "uuid7", lambda: next(answers, None) or real())
+
+
+MS = 0x0190_0000_0000  # a millisecond of 2024
+TOP = MS << 80 | 7 << 76 | 0xFFF << 64 | 0b10 << 62 | (1 << 62) - 3  # three from the top
+
+
+def test_a_batch_that_fits_below_the_random_parts_top_counts_on_to_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _uuid7_answering(monkeypatch, TOP)
+    batch = new_event_ids(3)  # TOP, TOP + 1 and the very top
+    assert [i.int for i in batch] == [TOP, TOP + 1, TOP + 2]
+    assert all(i.version == 7 and i.int >> 80 == MS for i in batch)
+
+
+def test_a_batch_that_would_run_past_the_random_parts_top_takes_an_id_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counting on past the top would wrap to the bottom of the millisecond: an id before
+    the batch's first. So each id after the first is made on its own instead."""
+    _uuid7_answering(monkeypatch, TOP)
+    batch = new_event_ids(4)
+    assert batch[0] == UUID(int=TOP) and len(set(batch)) == 4
+    assert all(i.int >> 80 != MS for i in batch[1:])  # made each on its own, later
+    assert batch[1:] == sorted(batch[1:])
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in batch)
+
+
+def test_counting_on_carries_from_rand_b_into_rand_a_over_the_variant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = MS << 80 | 7 << 76 | 0x123 << 64 | 0b10 << 62 | (1 << 62) - 2
+    _uuid7_answering(monkeypatch, first)
+    batch = new_event_ids(4)
+    assert [str(i)[14:] for i in batch] == [
+        "7123-bfff-fffffffffffe",
+        "7123-bfff-ffffffffffff",
+        "7124-8000-000000000000",
+        "7124-8000-000000000001",
+    ]
+    assert batch == sorted(batch)
 
 
 def test_every_day_a_fact_names_is_1900_or_later() -> None:
