@@ -463,15 +463,27 @@ class ServiceProcess:
             return "(no log)"
 
 
-def reports_ok(url: str) -> bool:
-    """Whether a process's /health (`url` its base) says it is ok now; False while it cannot
-    say in time. A process is "degraded" (503) for a spell after a transient error, until its
-    next good loop, or while one of its checks answers slowly: poll this, do not assert it."""
+def health(url: str) -> dict[str, Any]:
+    """A process's /health (`url` its base): its status and each of its checks; {} while it
+    cannot answer in time. A process is "degraded" (503) for a spell after a transient error,
+    until its next good loop, or while one of its checks answers slowly, and a check that
+    failed is an error with no figures: poll what is read from it, do not assert it once."""
     try:
-        answer = HTTP.get(f"{url}/health", timeout=10)
-        return answer.status_code == 200 and answer.json()["status"] == "ok"
-    except httpx.HTTPError:
-        return False
+        body: dict[str, Any] = HTTP.get(f"{url}/health", timeout=10).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return body
+
+
+def reports_ok(url: str) -> bool:
+    return health(url).get("status") == "ok"
+
+
+def health_check(url: str, name: str) -> dict[str, Any]:
+    """One check of a process's /health (a consumer's lag, a relay's backlog); {} while it
+    has none to give."""
+    check: dict[str, Any] = health(url).get("checks", {}).get(name, {})
+    return check
 
 
 def poll_until(

@@ -11,7 +11,7 @@ import httpx
 
 from contracts.topics import DOMAIN_TOPICS
 from tests.e2e.conftest import Platform
-from tests.infrastructure import HTTP, MANAGER, auth, poll_until
+from tests.infrastructure import HTTP, MANAGER, auth, eventually, health_check, poll_until
 
 HEADERS = auth("practitioner", user="sw-17")
 
@@ -81,29 +81,15 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     return platform
 
 
-async def health_check(worker: str, name: str) -> dict[str, Any]:
-    """One check of a worker's /health; {} while it cannot say (a check still starting, one
-    that took too long under load and was answered as an error, a slow answer): a poll then
-    looks again, as it would at a lag."""
-    try:
-        answer = await asyncio.to_thread(HTTP.get, f"{worker}/health", timeout=10)
-        found: dict[str, Any] = answer.json()["checks"][name]
-    except (httpx.HTTPError, KeyError, ValueError):
-        return {}
-    return found
-
-
 async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
     """Wait until a worker's `consumers` (their /health checks) have read everything there
     is. The offset lag is measured after each batch: zero for all twice, a fetch apart, and
     no batch being applied then (its time lag is the age of its oldest message till done)."""
-    from tests.infrastructure import eventually
-
     caught_up = 0
 
     async def settled() -> bool:
         nonlocal caught_up
-        lags = [(await health_check(worker, name)).get("lag") for name in consumers]
+        lags = [(await asyncio.to_thread(health_check, worker, n)).get("lag") for n in consumers]
         done = all(
             lag is not None
             and all(v["offset_lag"] == 0 and v["time_lag_seconds"] == 0 for v in lag.values())
@@ -118,11 +104,11 @@ async def read_everything(worker: str, consumers: list[str], timeout_s: float, w
 async def consumed(platform: Platform) -> None:
     """Wait until every event each service stored is on its topic and the projections have
     read everything there is."""
-    from tests.infrastructure import eventually
 
     async def published() -> bool:  # every event each service stored is on its topic
         for service in (t.owner for t in DOMAIN_TOPICS):
-            relay = await health_check(getattr(platform, f"{service}_worker").url, "relay")
+            worker = getattr(platform, f"{service}_worker").url
+            relay = await asyncio.to_thread(health_check, worker, "relay")
             if relay.get("events_behind", 1):
                 return False
         return True

@@ -9,7 +9,14 @@ import pytest
 
 from contracts.topics import domain_topic_names
 from tests.e2e.conftest import Platform
-from tests.infrastructure import HTTP, MANAGER, OPERATIONS, auth, poll_until, reports_ok
+from tests.infrastructure import (
+    MANAGER,
+    OPERATIONS,
+    auth,
+    health_check,
+    poll_until,
+    reports_ok,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 OWN_PLATFORM = True  # it counts a locality's open plans, and the relays' events published
@@ -138,7 +145,7 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
         assert OPERATIONS.get(f"{process.url}/metrics").status_code == 200
     worker = platform.projections_worker.url
     lag = poll_until(
-        lambda: HTTP.get(f"{worker}/health", timeout=10).json()["checks"]["boards"].get("lag"),
+        lambda: health_check(worker, "boards").get("lag"),
         30,
         0.2,
         "the projections' lag (none while its consumer starts)",

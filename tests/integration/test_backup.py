@@ -47,12 +47,12 @@ from deploy.local.stack import ROOT, LocalStack, wait_for_port
 from shared.settings import Settings
 from tests.conftest import settings_for
 from tests.infrastructure import (
-    HTTP,
     Infrastructure,
     ServiceProcess,
     auth,
     eventually,
     free_port,
+    health,
     new_namespace,
     poll_until,
 )
@@ -215,11 +215,9 @@ def phases(seed: int = 11) -> list[list[list[tuple[str, Step]]]]:
 
 
 def _relay_idle(relay: ServiceProcess) -> bool:
-    try:
-        r = HTTP.get(f"{relay.url}/health", timeout=5)
-        return r.status_code == 200 and r.json()["checks"]["relay"]["events_behind"] == 0
-    except (httpx.HTTPError, KeyError, ValueError):
-        return False
+    answer = health(relay.url)
+    relay_check = answer.get("checks", {}).get("relay", {})
+    return answer.get("status") == "ok" and relay_check.get("events_behind") == 0
 
 
 def relay_caught_up(relay: ServiceProcess, timeout_s: float = 30) -> None:
