@@ -6,18 +6,26 @@ once are kept in turn (`keep`)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 
+from services.projections.api import keep_before_asked
 from services.projections.boards import kept
 from services.projections.boards.kept import keep_days, kept_board
-from services.projections.boards.totals import TOTALLED
+from services.projections.boards.memo import BoardMemo
+from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.builds import reading
 from shared.calendar import add_months, month_end
-from tests.infrastructure import Infrastructure
+from shared.clock import FixedClock
+from shared.retry import pause
+from shared.settings import Settings
+from tests.infrastructure import Infrastructure, eventually
 from tests.integration.read_model import live_build, read_model
 
 pytestmark = pytest.mark.integration
@@ -96,3 +104,59 @@ async def test_the_days_a_trend_asks_for_at_once_are_kept_in_turn_within_the_com
         async with reading(setup) as conn:
             rows = await conn.fetch("SELECT DISTINCT day FROM board_days")
         assert {r["day"] for r in rows} == set(days)
+
+
+async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projection_is_quiet(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """The API's background keeper (api.keep_before_asked) keeps today at once and, once no
+    batch has changed a board for a while, each month end a trend reads, with no request: the
+    first person to open a trend does not wait for them (half a minute a day at 500,000
+    children). While batches come (a history being loaded) it keeps no month end, since each
+    would make every backdated fact after it cost more."""
+    clock = FixedClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+    settings, memo, quiet_s = Settings(board_days_kept=7), BoardMemo(), 1.0
+    wanted = {TODAY, *trend_month_ends(TODAY)}
+    async with live_build(infra, f"{namespace}ahead") as (pool, schema):
+
+        async def kept_days() -> set[date]:
+            rows = await pool.fetch(
+                f'SELECT day FROM "{schema}".board_days GROUP BY day HAVING count(*) = $1',
+                len(TOTALLED),
+            )
+            return {r["day"] for r in rows}
+
+        async def today_kept() -> bool:
+            return TODAY in await kept_days()
+
+        async def batches(stop: asyncio.Event) -> None:  # a batch every twentieth of it
+            while not stop.is_set():
+                memo.changed(TODAY)
+                await pause(stop, quiet_s / 20)
+
+        assert await kept_days() == set()
+        loading = asyncio.Event()
+        load = asyncio.create_task(batches(loading))  # under way before the keeper starts
+        keeper = asyncio.create_task(keep_before_asked(pool, clock, settings, memo, quiet_s))
+        try:
+            await eventually(today_kept, 60, 0.05, what="today kept")
+            busy_until = time.monotonic() + 3 * quiet_s
+            while time.monotonic() < busy_until:
+                assert await kept_days() == {TODAY}  # no month end while batches come
+                await asyncio.sleep(quiet_s / 10)
+            loading.set()
+            await load
+            found = await eventually(
+                lambda: _all_of(wanted, kept_days), 60, 0.1, what="the month ends kept"
+            )
+        finally:
+            loading.set()
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        assert found == wanted  # and no other day
+
+
+async def _all_of(wanted: set[date], days: Callable[[], Awaitable[set[date]]]) -> set[date]:
+    found = await days()
+    return found if wanted <= found else set()

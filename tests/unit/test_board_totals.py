@@ -203,6 +203,19 @@ def test_the_month_ends_every_trend_reads_are_kept_too_and_no_other_day_before()
     assert not t.keeps(date(2025, 11, 30), today, 31)  # a month end before the trend
 
 
+@given(DAYS)
+def test_the_month_ends_kept_before_anyone_asks_are_the_trends_the_latest_first(
+    today: date,
+) -> None:
+    """The API keeps these in the background (api.keep_before_asked): each is a day kept, and
+    they are every month end before today that is kept, the latest first."""
+    ends = t.trend_month_ends(today)
+    earlier = (today - timedelta(days=n) for n in range(1, 400))
+    kept = [d for d in earlier if d == month_end(d) and t.keeps(d, today, 0)]
+    assert ends == kept and len(ends) == 11
+    assert all(t.keeps(d, today, 31) for d in ends)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.dates(min_value=date(1995, 1, 1), max_value=date(2026, 12, 31)), LOCALITIES, DAYS)
 def test_a_child_without_a_fact_adds_nothing_to_any_board(

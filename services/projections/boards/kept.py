@@ -2,7 +2,8 @@
 
 - `keep_days` starts keeping boards on a day: one snapshot of every child as at the day, the
   definition per locality, stored as totals. Days are kept within a window ending today, and
-  the month ends of the year before it (`keeps`); the API keeps today before anyone asks.
+  the month ends of the year before it (`keeps`); the API keeps today and those month ends
+  before anyone asks (`api.keep_before_asked`).
 - `TotalsMover` is used by the projection in the transaction of each batch: for every kept day
   on or after the earliest change of a child, it moves the totals by that child's contribution
   after the batch minus its contribution before.

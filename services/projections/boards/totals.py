@@ -202,3 +202,10 @@ def year_before(as_at: date) -> date:
 def first_trend_month_end(today: date) -> date:
     """The earliest month end a trend as at today reads."""
     return month_end(year_before(today))
+
+
+def trend_month_ends(today: date) -> list[date]:
+    """The month ends before today that a trend as at today reads, the latest first (the
+    index's last complete month and the one before it lead)."""
+    first = today.replace(day=1)
+    return [month_end(add_months(first, -months)) for months in range(1, 12)]
