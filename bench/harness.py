@@ -666,7 +666,8 @@ async def trend_kept(conn: asyncpg.Connection, started: float) -> float:
     async def all_kept() -> bool:
         ends = trend_month_ends(date.today())
         found = await conn.fetchval(
-            f'SELECT count(DISTINCT day) FROM "{schema}".board_days WHERE day = ANY($1::date[])',
+            f'SELECT count(DISTINCT day) FROM "{schema}".board_days'
+            " WHERE day = ANY($1::date[]) AND NOT stale",
             ends,
         )
         return found == len(ends)

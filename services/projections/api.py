@@ -48,12 +48,11 @@ async def keep_before_asked(
 ) -> None:
     """Today's totalled boards are kept before anyone asks; then, once the projection has been
     quiet for `quiet_s` (no batch has changed a board), the month ends every trend reads, one
-    at a time, the latest first. So the first person to open a page with a trend (or the
-    index) does not wait for them: half a minute a day at 500,000 children, nearly five
-    minutes for a trend. Not while batches come: a kept month end costs every later batch the
-    move of its totals for each backdated fact (about 1.2 ms a day for a child in care), and
-    a history being loaded is all backdated facts, so its month ends are kept after it, in
-    half a minute each, not moved through it, a fact at a time. Checked each minute, so a new
+    at a time, the latest first, and again any a batch dropped (`kept.TotalsMover`). So the
+    first person to open a page with a trend (or the index) does not wait for them: half a
+    minute a day at 500,000 children, nearly five minutes for a trend. Not while batches
+    come: keeping a day holds the projection up for its snapshot, and a history being loaded
+    (all backdated facts) would drop it again at its next fact. Checked each minute, so a new
     day, a new month end and a new build (a rebuild swapped in) are kept soon after they come."""
     last_change = (memo.generation, time.monotonic())
 

@@ -48,13 +48,13 @@ log = get_logger(__name__)
 TOUCHES_RETURNS = READS | {"PersonalDetailsRecorded", "ChildPersonalDataErased"}
 
 
-def boards(rebuilding: bool = False) -> list[Projection]:
+def boards(settings: Settings, rebuilding: bool = False) -> list[Projection]:
     """Every read model a build holds, each applied in the same transaction as the offsets:
     the boards' facts, each child's chronology (a rebuild's touches queue the children for
     the returns' check as a sweep does: behind the live events' once it is swapped in),
     quality assurance's records, and the incident management teams' attention queue."""
     return [
-        BoardFacts(),
+        BoardFacts(clock_from(settings).today, settings.board_days_kept),
         Chronology(swept=rebuilding, touches=TOUCHES_RETURNS),
         Assurance(),
         Attention(),
@@ -73,7 +73,7 @@ def build_runner(
 ) -> ProjectionRunner:
     """The runner that fills one build: its own consumer name, offsets in its own schema."""
     consumer = f"{settings.consumer_group}.{schema}"
-    projections = boards(rebuilding)
+    projections = boards(settings, rebuilding)
     if settings.projection_ledger:
         projections.append(AppliedLedger(consumer))
     return ProjectionRunner(

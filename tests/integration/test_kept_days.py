@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,7 +17,8 @@ import pytest
 
 from services.projections.api import keep_before_asked
 from services.projections.boards import kept
-from services.projections.boards.kept import keep_days, kept_board
+from services.projections.boards.answering import compute
+from services.projections.boards.kept import TotalsMover, keep, keep_days, kept_board
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.builds import reading
@@ -37,7 +38,11 @@ async def test_the_trends_month_ends_stay_kept_and_other_past_days_go(
     infra: Infrastructure, namespace: str
 ) -> None:
     conn = await read_model(
-        infra, f"{namespace}kept", "001_board_facts.sql", "002_board_totals.sql"
+        infra,
+        f"{namespace}kept",
+        "001_board_facts.sql",
+        "002_board_totals.sql",
+        "034_board_days_dropped.sql",
     )
     try:
         boards = sorted(TOTALLED)
@@ -121,7 +126,8 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
 
         async def kept_days() -> set[date]:
             rows = await pool.fetch(
-                f'SELECT day FROM "{schema}".board_days GROUP BY day HAVING count(*) = $1',
+                f'SELECT day FROM "{schema}".board_days WHERE NOT stale'
+                " GROUP BY day HAVING count(*) = $1",
                 len(TOTALLED),
             )
             return {r["day"] for r in rows}
@@ -160,3 +166,65 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
 async def _all_of(wanted: set[date], days: Callable[[], Awaitable[set[date]]]) -> set[date]:
     found = await days()
     return found if wanted <= found else set()
+
+
+async def test_a_backdated_fact_drops_the_trends_month_ends_it_reaches_and_moves_the_rest(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """A batch moves the kept totals of the window's days (today and the days just before
+    it) by what it changed, but a month end kept for the trends that its change reaches is
+    marked stale instead (a history being loaded would otherwise pay for eleven such days a
+    fact): it then reads as not kept, and keeping it again starts it from a snapshot. Every
+    day read afterwards equals the definition over the facts."""
+    window = 7
+    ends = trend_month_ends(TODAY)  # the latest first
+    days = [TODAY, TODAY - timedelta(days=3), *ends]
+    left = ends[3] - timedelta(days=5)  # in the month before the fourth latest month end
+    async with live_build(infra, f"{namespace}drop") as (pool, schema):
+        await pool.execute(
+            f'INSERT INTO "{schema}".child_facts (attribute, child_id, valid_from, seq, value)'
+            " VALUES ('in_care', 'C1', '2024-01-01', 1, 'C2')"
+        )
+        for day in days:
+            assert await keep(pool, day, TODAY, window) == sorted(TOTALLED)
+        in_care = await _figures(pool, "children-in-care", ends[0])
+
+        mover = TotalsMover(lambda: TODAY, window)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+            fact = ("in_care", "C1", left, 2, None)  # C1 leaves care, recorded late
+            assert await mover.move(conn, [], [fact]) > 0
+            await conn.copy_records_to_table(
+                "child_facts",
+                records=[fact],
+                columns=["attribute", "child_id", "valid_from", "seq", "value"],
+            )
+
+        rows = await pool.fetch(f'SELECT board, day, stale FROM "{schema}".board_days')
+        stale = {r["day"] for r in rows if r["stale"]}
+        assert stale == {day for day in ends if day >= left}
+        assert all(r["stale"] == (r["day"] in stale) for r in rows)  # every board alike
+        async with reading(pool) as conn:
+            for day in days:
+                found = await kept_board(conn, "children-in-care", day, None)
+                if day in stale:
+                    assert found is None, day  # not read from totals that did not move
+                else:  # moved (the window) or not reached (before the change)
+                    assert found is not None, day
+                    assert found == await compute(conn, "children-in-care", day, None), day
+
+        assert await keep(pool, ends[0], TODAY, window) == sorted(TOTALLED)
+        again = await _figures(pool, "children-in-care", ends[0])
+        async with reading(pool) as conn:
+            reference = await compute(conn, "children-in-care", ends[0], None)
+            # The other stale days went with it, under the days lock; the rest stay.
+            still = {r["day"] for r in await conn.fetch("SELECT DISTINCT day FROM board_days")}
+        assert again == reference.figures != in_care
+        assert still == (set(days) - stale) | {ends[0]}
+
+
+async def _figures(pool: asyncpg.Pool, board: str, day: date) -> Any:
+    async with reading(pool) as conn:
+        found = await kept_board(conn, board, day, None)
+    assert found is not None
+    return found.figures

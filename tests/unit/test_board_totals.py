@@ -14,6 +14,7 @@ from contracts.case_events.codes import EXPLOITATION_FACTORS
 from contracts.case_events.codes import AssessmentFactor as F
 from services.projections.boards import totals as t
 from services.projections.boards.answering import year_before
+from services.projections.boards.kept import Record, _as_at, first_counted, moved_for
 from services.projections.boards.model import Child
 from shared.calendar import month_end
 
@@ -227,3 +228,34 @@ def test_a_child_without_a_fact_adds_nothing_to_any_board(
     for board in BOARDS:
         added = t.contribution(board, [child], as_at)
         assert all((count, denominator) == (0, 0) for _, count, denominator in added.values())
+
+
+ROWS = st.lists(
+    st.tuples(st.sampled_from(["in_care", "rag", "cp_plan"]), DAYS, st.integers(1, 9)).map(
+        lambda r: (
+            r[0],
+            r[1],
+            r[2],
+            "C2" if r[0] == "in_care" else "RED" if r[0] == "rag" else "P1",
+        )
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ROWS, DAYS, DAYS)
+def test_a_child_registered_in_a_batch_moves_no_day_before_its_first_fact(
+    rows: list[tuple[str, date, int, str | None]], born: date, day: date
+) -> None:
+    """The projection drops the trends' month ends a batch's change reaches (kept.TotalsMover);
+    for a child registered or born in the batch that is every day from its first fact on, not
+    every day (`first_counted`): before it the child adds nothing on any board, so a child
+    registered today with facts of today leaves last year's month ends kept."""
+    first = first_counted(date.min, rows)
+    assert first == min((r[1] for r in rows), default=None)
+    record: Record = (("Exeter", born), rows)
+    if first is None or day < first:
+        assert _as_at("C-1", record, day) is None
+        assert list(moved_for("C-1", None, record, [(b, day) for b in BOARDS], date.min)) == []
+    assert first_counted(day, rows) == day  # a child known before: its batch's earliest change

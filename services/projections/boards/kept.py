@@ -6,7 +6,8 @@
   before anyone asks (`api.keep_before_asked`).
 - `TotalsMover` is used by the projection in the transaction of each batch: for every kept day
   on or after the earliest change of a child, it moves the totals by that child's contribution
-  after the batch minus its contribution before.
+  after the batch minus its contribution before; a trend's month end before the window is
+  dropped instead (marked stale, kept again from a snapshot when next asked for or quiet).
 - `kept_board` reads a kept board back (a sum over localities).
 
 Locking: the projection takes the `board_days` advisory lock shared in every batch that changes
@@ -22,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -55,13 +56,14 @@ async def keep_days(
     today that are kept no more (`keeps`). Call in a transaction, in the build's search path.
     Returns the boards it started keeping."""
     await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
-    stale = [
+    gone = [
         r["day"]
         for r in await conn.fetch("SELECT DISTINCT day FROM board_days WHERE day < $1", today)
         if not keeps(r["day"], today, window)
     ]
-    if stale:
-        await conn.execute("DELETE FROM board_days WHERE day = ANY($1::date[])", stale)
+    # Under the lock no batch is moving totals: the days kept no more, and those a batch
+    # dropped (`TotalsMover`), go with their totals.
+    await conn.execute("DELETE FROM board_days WHERE stale OR day = ANY($1::date[])", gone)
     kept = {
         r["board"]
         for r in await conn.fetch(
@@ -108,9 +110,9 @@ async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[
         if not await has_totals(conn):
             return None
         boards = sorted(t.TOTALLED)
-        if await conn.fetchval("SELECT count(*) FROM board_days WHERE day = $1", day) == len(
-            boards
-        ):
+        if await conn.fetchval(
+            "SELECT count(*) FROM board_days WHERE day = $1 AND NOT stale", day
+        ) == len(boards):
             return []  # kept already: no need to hold the projection up for the lock
         return await keep_days(conn, boards, day, today, window)
 
@@ -143,7 +145,7 @@ async def kept_board(
         " sum(t.denominator)::bigint AS denominator"
         " FROM board_days d LEFT JOIN board_totals t"
         "   ON t.board = d.board AND t.day = d.day AND ($3::text IS NULL OR t.locality = $3)"
-        " WHERE d.board = $1 AND d.day = $2 GROUP BY t.key",
+        " WHERE d.board = $1 AND d.day = $2 AND NOT d.stale GROUP BY t.key",
         board,
         day,
         locality,
@@ -155,9 +157,17 @@ async def kept_board(
 
 
 class TotalsMover:
-    """Moves the kept totals by what one batch changed, in the batch's transaction."""
+    """Moves the kept totals by what one batch changed, in the batch's transaction.
 
-    def __init__(self) -> None:
+    A past month end kept for the trends (a day before `today() - window`) is dropped by the
+    batch that changes it, not moved: only backdated facts reach it (a history being loaded,
+    a late correction), and moving eleven such days for each of them cost a load's facts about
+    ten times what today's move alone does (`bench.totals_moves`). It is kept again from a
+    snapshot when next asked for, or when the projection is quiet (`api.keep_before_asked`)."""
+
+    def __init__(self, today: Callable[[], date], window: int) -> None:
+        self._today = today
+        self._window = window
         self._has_totals: bool | None = None
 
     async def move(
@@ -191,17 +201,52 @@ class TotalsMover:
         after = {c: list(rows) for c, rows in before.items()}
         for attribute, child_id, valid_from, seq, value in facts:
             after.setdefault(child_id, []).append((attribute, valid_from, seq, value))
+        firsts = {c: first_counted(earliest[c], after.get(c, ())) for c in ids}
+        days = await self._drop_past_days(conn, days, firsts.values())
         moved: dict[tuple[str, date, str], t.Sums] = defaultdict(dict)
         for child_id in ids:
             registered_after = known.get(child_id) or new_children.get(child_id)
-            if registered_after is None:
-                continue  # not registered yet: counted on no board (as in the snapshot)
+            first = firsts[child_id]
+            if registered_after is None or first is None:
+                continue  # not registered yet, or without a fact: counted on no board
             locality, dob = registered_after
             was = (known[child_id], before.get(child_id, ())) if child_id in known else None
             now = ((locality, born.get(child_id, dob)), after.get(child_id, ()))
-            for board, day, by in moved_for(child_id, was, now, days, earliest[child_id]):
+            for board, day, by in moved_for(child_id, was, now, days, first):
                 t.add(moved[(board, day, locality)], by)
         return await _add_to_totals(conn, moved)
+
+    async def _drop_past_days(
+        self, conn: asyncpg.Connection, days: list[tuple[str, date]], firsts: Iterable[date | None]
+    ) -> list[tuple[str, date]]:
+        """The kept days to move: those before the window that a child's change reaches are
+        marked stale (their totals count no more) and left out."""
+        changed = [first for first in firsts if first is not None]
+        if not changed:
+            return days
+        window_starts = self._today() - timedelta(days=self._window)
+        first = min(changed)
+        dropped = sorted({day for _, day in days if first <= day < window_starts})
+        if not dropped:
+            return days
+        # Rows locked in one order: two batches dropping the same days cannot deadlock.
+        await conn.execute(
+            "UPDATE board_days SET stale = true WHERE (board, day) IN (SELECT board, day"
+            " FROM board_days WHERE day = ANY($1::date[]) AND NOT stale"
+            " ORDER BY board, day FOR UPDATE)",
+            dropped,
+        )
+        return [(board, day) for board, day in days if day not in dropped]
+
+
+def first_counted(earliest: date, rows: Iterable[tuple[str, date, int, str | None]]) -> date | None:
+    """The first day a child's change can move a board: the batch's earliest change, but for
+    a child registered or born in it (whose every day may change) the first of its facts, as
+    a child adds nothing on a day before its first fact (`totals.counts_nothing`); None for
+    a child without a fact, which adds nothing on any day."""
+    if earliest != date.min:
+        return earliest
+    return min((valid_from for _, valid_from, _, _ in rows), default=None)
 
 
 Record = tuple[tuple[str, date], Iterable[tuple[str, date, int, str | None]]]
@@ -272,7 +317,8 @@ async def _kept_days_from(conn: asyncpg.Connection, first: date) -> list[tuple[s
     return [
         (r["board"], r["day"])
         for r in await conn.fetch(
-            "SELECT board, day FROM board_days WHERE day >= $1 ORDER BY board, day", first
+            "SELECT board, day FROM board_days WHERE day >= $1 AND NOT stale ORDER BY board, day",
+            first,
         )
     ]
 

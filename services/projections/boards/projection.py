@@ -7,6 +7,7 @@ of one per fact. The same transaction moves the kept board totals (`kept.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -27,7 +28,9 @@ from shared.envelope import DomainEvent, Envelope
 class BoardFacts:
     name = "board_facts"
 
-    def __init__(self) -> None:
+    def __init__(self, today: Callable[[], date], window: int) -> None:
+        """`today` and `window`: the days before `today() - window` are the trends' month ends,
+        which a batch drops rather than moves (`kept.TotalsMover`)."""
         self._children: list[tuple[Any, ...]] = []
         self._facts: list[tuple[Any, ...]] = []
         self._occurrences: list[tuple[Any, ...]] = []
@@ -35,7 +38,7 @@ class BoardFacts:
         self._changed: set[str] = set()
         # The first day the batch changes (the boards as at it and after), or every day.
         self._first: date | None = date.max
-        self._totals = TotalsMover()
+        self._totals = TotalsMover(today, window)
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         self._register(envelope, event)
