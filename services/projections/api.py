@@ -52,7 +52,8 @@ async def keep_before_asked(
     first person to open a page with a trend (or the index) does not wait for them: half a
     minute a day at 500,000 children, nearly five minutes for a trend. Not while batches
     come: keeping a day holds the projection up for its snapshot, and a history being loaded
-    (all backdated facts) would drop it again at its next fact. Checked each minute, so a new
+    (all backdated facts) would drop it again at its next fact. Then the index's boards are
+    worked out into the memo (`dashboard.work_out_the_index`). Checked each minute, so a new
     day, a new month end and a new build (a rebuild swapped in) are kept soon after they come."""
     last_change = (memo.generation, time.monotonic())
 
@@ -74,6 +75,12 @@ async def keep_before_asked(
             if kept:
                 log.info("kept a trend's month end", day=str(day), boards=kept)
                 return None  # today again first (a day may have begun), then the next
+        try:
+            await dashboard.work_out_the_index(pool, settings, today, memo)
+        except (OSError, asyncpg.PostgresError):
+            raise  # transient: retried
+        except Exception:  # a board that fails fails its page too; keeping must go on
+            log.exception("working out the index's boards failed")
         return 60
 
     await keep_running(

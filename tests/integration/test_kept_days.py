@@ -14,14 +14,17 @@ from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from services.projections.api import keep_before_asked
 from services.projections.boards import kept
 from services.projections.boards.answering import compute
+from services.projections.boards.declarations import BOARDS
 from services.projections.boards.kept import TotalsMover, keep, keep_days, kept_board
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.builds import reading
+from services.projections.dashboard import Asked, Boards, latest, work_out_the_index
 from shared.calendar import add_months, month_end
 from shared.clock import FixedClock
 from shared.retry import pause
@@ -117,10 +120,12 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
     """The API's background keeper (api.keep_before_asked) keeps today at once and, once no
     batch has changed a board for a while, each month end a trend reads, with no request: the
     first person to open a trend does not wait for them (half a minute a day at 500,000
-    children). While batches come (a history being loaded) it keeps no month end, since each
-    would make every backdated fact after it cost more."""
+    children). While batches come (a history being loaded) it keeps no month end: keeping one
+    holds the projection up for its snapshot, and the load would drop it again. Then it works
+    out the index's boards into the memo, so the index's first request reads them."""
     clock = FixedClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
     settings, memo, quiet_s = Settings(board_days_kept=7), BoardMemo(), 1.0
+    memo.listen()
     wanted = {TODAY, *trend_month_ends(TODAY)}
     async with live_build(infra, f"{namespace}ahead") as (pool, schema):
 
@@ -155,12 +160,35 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
             found = await eventually(
                 lambda: _all_of(wanted, kept_days), 60, 0.1, what="the month ends kept"
             )
+            # Then the index's boards, in the memo before anyone asks: as many answers as a
+            # memo of its own holds after working them out, and none worked out again.
+            reference = BoardMemo()
+            reference.listen()
+            await work_out_the_index(pool, settings, TODAY, reference)
+            assert len(reference) > 0
+            await eventually(
+                lambda: _at_least(len(reference), memo), 60, 0.1, what="the index worked out"
+            )
+            misses = _misses()
+            shown = Boards(pool, settings, TODAY, memo)
+            for view in ("council", "partnership"):
+                question = Asked(TODAY, None, view)
+                await asyncio.gather(*(latest(name, question, shown) for name in BOARDS))
+            assert _misses() == misses
         finally:
             loading.set()
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
         assert found == wanted  # and no other day
+
+
+async def _at_least(n: int, memo: BoardMemo) -> bool:
+    return len(memo) >= n
+
+
+def _misses() -> float:
+    return REGISTRY.get_sample_value("csp_board_memo_answers_total", {"result": "miss"}) or 0.0
 
 
 async def _all_of(wanted: set[date], days: Callable[[], Awaitable[set[date]]]) -> set[date]:
