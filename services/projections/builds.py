@@ -170,8 +170,13 @@ async def swap(pool: asyncpg.Pool, name: str) -> str | None:
 async def reading(
     pool: asyncpg.Pool, schema: str | None = None
 ) -> AsyncIterator[asyncpg.Connection]:
-    """A read-only transaction in the live build (or the one named)."""
-    async with pool.acquire() as conn, conn.transaction(readonly=True):
+    """A read-only transaction in the live build (or the one named), on one snapshot: a read
+    of several statements (a board's county and each locality) sees no batch commit between
+    them, such as one that drops a kept day (`kept.TotalsMover`)."""
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
         name = schema or await live_build(conn)
         if name is None:
             raise LookupError("no board build yet: is the projections worker running?")

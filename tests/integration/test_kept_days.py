@@ -124,7 +124,8 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
     holds the projection up for its snapshot, and the load would drop it again. Then it works
     out the index's boards into the memo, so the index's first request reads them."""
     clock = FixedClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
-    settings, memo, quiet_s = Settings(board_days_kept=7), BoardMemo(), 1.0
+    # Quiet is 2 s: a stall of the event loop that long would read as quiet.
+    settings, memo, quiet_s = Settings(board_days_kept=7), BoardMemo(), 2.0
     memo.listen()
     wanted = {TODAY, *trend_month_ends(TODAY)}
     async with live_build(infra, f"{namespace}ahead") as (pool, schema):
@@ -200,14 +201,15 @@ async def test_a_backdated_fact_drops_the_trends_month_ends_it_reaches_and_moves
     infra: Infrastructure, namespace: str
 ) -> None:
     """A batch moves the kept totals of the window's days (today and the days just before
-    it) by what it changed, but a month end kept for the trends that its change reaches is
-    marked stale instead (a history being loaded would otherwise pay for eleven such days a
-    fact): it then reads as not kept, and keeping it again starts it from a snapshot. Every
+    it) by what it changed (a child registered today reaches no earlier day), but a month end
+    kept for the trends that its change reaches is marked stale instead (a history being
+    loaded would otherwise pay for eleven such days a fact): it then reads as not kept, and
+    keeping it again starts it from a snapshot. Every
     day read afterwards equals the definition over the facts."""
     window = 7
     ends = trend_month_ends(TODAY)  # the latest first
     days = [TODAY, TODAY - timedelta(days=3), *ends]
-    left = ends[3] - timedelta(days=5)  # in the month before the fourth latest month end
+    left_on = ends[3] - timedelta(days=5)  # in the month before the fourth latest month end
     async with live_build(infra, f"{namespace}drop") as (pool, schema):
         await pool.execute(
             f'INSERT INTO "{schema}".child_facts (attribute, child_id, valid_from, seq, value)'
@@ -218,19 +220,18 @@ async def test_a_backdated_fact_drops_the_trends_month_ends_it_reaches_and_moves
         in_care = await _figures(pool, "children-in-care", ends[0])
 
         mover = TotalsMover(lambda: TODAY, window)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-            fact = ("in_care", "C1", left, 2, None)  # C1 leaves care, recorded late
-            assert await mover.move(conn, [], [fact]) > 0
-            await conn.copy_records_to_table(
-                "child_facts",
-                records=[fact],
-                columns=["attribute", "child_id", "valid_from", "seq", "value"],
-            )
+        # A child registered with a fact of today moves today's totals and drops no day.
+        born = date(2012, 5, 5)
+        newcomer = [("in_care", "C2", TODAY, 1, "C2")]
+        assert await _batch(pool, schema, mover, newcomer, ("C2", "Exeter", born)) > 0
+        assert await pool.fetchval(f'SELECT count(*) FROM "{schema}".board_days WHERE stale') == 0
+
+        left = ("in_care", "C1", left_on, 2, None)  # C1 leaves care, recorded late
+        assert await _batch(pool, schema, mover, [left]) > 0
 
         rows = await pool.fetch(f'SELECT board, day, stale FROM "{schema}".board_days')
         stale = {r["day"] for r in rows if r["stale"]}
-        assert stale == {day for day in ends if day >= left}
+        assert stale == {day for day in ends if day >= left_on}
         assert all(r["stale"] == (r["day"] in stale) for r in rows)  # every board alike
         async with reading(pool) as conn:
             for day in days:
@@ -251,8 +252,45 @@ async def test_a_backdated_fact_drops_the_trends_month_ends_it_reaches_and_moves
         assert still == (set(days) - stale) | {ends[0]}
 
 
+async def _batch(
+    pool: asyncpg.Pool,
+    schema: str,
+    mover: TotalsMover,
+    facts: list[tuple[str, str, date, int, str | None]],
+    registered: tuple[str, str, date] | None = None,
+) -> int:
+    """One batch as the projection writes it: the totals moved, then its rows."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+        moved = await mover.move(conn, [registered] if registered else [], facts)
+        if registered:
+            await conn.execute("INSERT INTO children VALUES ($1, $2, $3)", *registered)
+        await conn.copy_records_to_table(
+            "child_facts",
+            records=facts,
+            columns=["attribute", "child_id", "valid_from", "seq", "value"],
+        )
+    return moved
+
+
 async def _figures(pool: asyncpg.Pool, board: str, day: date) -> Any:
     async with reading(pool) as conn:
         found = await kept_board(conn, board, day, None)
     assert found is not None
     return found.figures
+
+
+async def test_a_board_is_read_from_one_snapshot_so_a_day_dropped_meanwhile_is_not_half_read(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """A board's sheet is read in several statements (the county, then each locality). A
+    batch dropping the day between them left a sheet without its localities: a 500, or a
+    partnership view suppressed unlike the whole. `reading` reads them all from one snapshot."""
+    async with live_build(infra, f"{namespace}snapshot") as (pool, schema):
+        assert await keep(pool, TODAY, TODAY, 7) == sorted(TOTALLED)
+        async with reading(pool) as conn:
+            assert await kept_board(conn, "children-in-care", TODAY, None) is not None
+            await pool.execute(f'UPDATE "{schema}".board_days SET stale = true')  # committed
+            assert await kept_board(conn, "children-in-care", TODAY, "North") is not None
+        async with reading(pool) as conn:  # a read begun after it sees the day dropped
+            assert await kept_board(conn, "children-in-care", TODAY, "North") is None

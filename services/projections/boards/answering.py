@@ -279,10 +279,13 @@ async def _kept_sheet(
                 as_at,
             )
         } | ({locality} if locality else set())
-        sheet: dict[str | None, Board | None] = {None: county}
+        sheet: dict[str | None, Board] = {None: county}
         for place in sorted(places):
-            sheet[place] = await kept_board(conn, board, as_at, place)
-        return {k: b for k, b in sheet.items() if b is not None}
+            found = await kept_board(conn, board, as_at, place)
+            if found is None:
+                return None  # the day is not kept (whole or not at all)
+            sheet[place] = found
+        return sheet
 
 
 async def _partnership_in_parts(
