@@ -41,6 +41,7 @@ log = get_logger(__name__)
 
 
 QUIET_S = 5.0
+SETTLE_S = 1.0
 
 
 async def keep_before_asked(
@@ -68,20 +69,23 @@ async def keep_before_asked(
         if memo.generation != last_change[0]:
             last_change = (memo.generation, time.monotonic())
         quiet_for = time.monotonic() - last_change[1]
+        if not memo.listening:
+            return 60  # changes are not told: quiet cannot be known (nor the memo kept)
         if quiet_for < quiet_s:
             return quiet_s - quiet_for
-        for day in trend_month_ends(today):
-            kept = await keep(pool, day, today, settings.board_days_kept)
-            if kept:
-                log.info("kept a trend's month end", day=str(day), boards=kept)
-                return None  # today again first (a day may have begun), then the next
         try:
+            for day in trend_month_ends(today):
+                kept = await keep(pool, day, today, settings.board_days_kept)
+                if kept:
+                    log.info("kept a trend's month end", day=str(day), boards=kept)
+                    # The batches that waited for the days lock have not told of their
+                    # changes yet: the next month end waits for `SETTLE_S` of quiet after it.
+                    last_change = (memo.generation, time.monotonic() - quiet_s + SETTLE_S)
+                    return None  # today again first (a day may have begun), then the next
             await dashboard.work_out_the_index(pool, settings, today, memo)
-        except (OSError, asyncpg.PostgresError):
-            raise  # transient: retried
-        except Exception:  # a board that fails fails its page too; keeping must go on
-            log.exception("working out the index's boards failed")
-        return 60
+        except Exception:  # a statement's timeout, a board that fails (its page fails too):
+            log.exception("keeping the trend's month ends or the index failed")
+        return 60  # not retried at once: a board that takes its minute would take every one
 
     await keep_running(
         check,
