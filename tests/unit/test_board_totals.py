@@ -14,7 +14,7 @@ from contracts.case_events.codes import EXPLOITATION_FACTORS
 from contracts.case_events.codes import AssessmentFactor as F
 from services.projections.boards import totals as t
 from services.projections.boards.answering import year_before
-from services.projections.boards.kept import Record, _as_at, first_counted, moved_for
+from services.projections.boards.kept import Record, _every_day, first_counted, moved_for
 from services.projections.boards.model import Child
 from shared.calendar import month_end
 
@@ -244,18 +244,33 @@ ROWS = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(ROWS, DAYS, DAYS)
-def test_a_child_registered_in_a_batch_moves_no_day_before_its_first_fact(
-    rows: list[tuple[str, date, int, str | None]], born: date, day: date
+@given(ROWS, DAYS, DAYS, DAYS)
+def test_a_child_registered_or_born_in_a_batch_moves_no_day_before_its_first_fact(
+    rows: list[tuple[str, date, int, str | None]], born: date, born_before: date, day: date
 ) -> None:
     """The projection drops the trends' month ends a batch's change reaches (kept.TotalsMover);
     for a child registered or born in the batch that is every day from its first fact on, not
-    every day (`first_counted`): before it the child adds nothing on any board, so a child
-    registered today with facts of today leaves last year's month ends kept."""
-    first = first_counted(date.min, rows)
+    every day (`first_counted`): before it the child adds nothing on any board, whether just
+    registered or with its date of birth changed, so a child registered today with facts of
+    today leaves last year's month ends kept."""
+    first = first_counted(None, True, rows)
     assert first == min((r[1] for r in rows), default=None)
-    record: Record = (("Exeter", born), rows)
+    kept = [(b, day) for b in BOARDS]
     if first is None or day < first:
-        assert _as_at("C-1", record, day) is None
-        assert list(moved_for("C-1", None, record, [(b, day) for b in BOARDS], date.min)) == []
-    assert first_counted(day, rows) == day  # a child known before: its batch's earliest change
+        registered: Record = (("Exeter", born), rows)
+        assert list(moved_for("C-1", None, registered, kept, date.min)) == []
+        was: Record = (("Exeter", born_before), rows)
+        assert list(moved_for("C-1", was, registered, kept, date.min)) == []
+    # A child changed by its facts alone: from the first of the batch's, or not at all.
+    assert first_counted(day, False, rows) == day
+    assert first_counted(None, False, rows) is None
+
+
+def test_only_a_new_child_or_a_new_date_of_birth_reaches_every_day() -> None:
+    known = {"K": ("Exeter", date(2015, 1, 1))}
+    assert _every_day("N", known, {"N": ()}, {})  # registered in the batch
+    assert not _every_day("K", known, {"K": ()}, {})  # registered again: a copy
+    assert _every_day("K", known, {}, {"K": date(2015, 1, 2)})  # born on another day
+    assert not _every_day("K", known, {}, {"K": date(2015, 1, 1)})  # the day held
+    assert _every_day("U", known, {"U": ()}, {"U": date(2025, 1, 1)})  # new and born
+    assert not _every_day("F", known, {}, {})  # facts alone

@@ -44,9 +44,15 @@ CHILD_LOCKS = (
 
 
 async def has_totals(conn: asyncpg.Connection) -> bool:
-    """Whether this build has the totals tables (a build made before them has not: its boards
-    are computed from the facts until the next rebuild)."""
-    return bool(await conn.fetchval("SELECT to_regclass('board_days') IS NOT NULL"))
+    """Whether this build has the totals tables, with the days' `stale` mark (a build made
+    before them has not: its boards are computed from the facts until the worker brings it up
+    to date, so an API upgraded before the worker reads no dropped day as kept)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('board_days')"
+            " AND attname = 'stale' AND NOT attisdropped)"
+        )
+    )
 
 
 async def keep_days(
@@ -160,10 +166,11 @@ class TotalsMover:
     """Moves the kept totals by what one batch changed, in the batch's transaction.
 
     A past month end kept for the trends (a day before `today() - window`) is dropped by the
-    batch that changes it, not moved: only backdated facts reach it (a history being loaded,
-    a late correction), and moving eleven such days for each of them cost a load's facts about
-    ten times what today's move alone does (`bench.totals_moves`). It is kept again from a
-    snapshot when next asked for, or when the projection is quiet (`api.keep_before_asked`)."""
+    batch that changes it, not moved: only facts dated before it reach it (a history being
+    loaded, a late correction), or a child's new date of birth, and moving eleven such days
+    for each of them cost a load's facts about ten times what today's move alone does
+    (`bench.totals_moves`). It is kept again from a snapshot when next asked for, or when the
+    projection is quiet (`api.keep_before_asked`)."""
 
     def __init__(self, today: Callable[[], date], window: int) -> None:
         self._today = today
@@ -201,7 +208,13 @@ class TotalsMover:
         after = {c: list(rows) for c, rows in before.items()}
         for attribute, child_id, valid_from, seq, value in facts:
             after.setdefault(child_id, []).append((attribute, valid_from, seq, value))
-        firsts = {c: first_counted(earliest[c], after.get(c, ())) for c in ids}
+        in_batch = _earliest_change({}, facts)
+        firsts = {
+            c: first_counted(
+                in_batch.get(c), _every_day(c, known, new_children, born), after.get(c, ())
+            )
+            for c in ids
+        }
         days = await self._drop_past_days(conn, days, firsts.values())
         moved: dict[tuple[str, date, str], t.Sums] = defaultdict(dict)
         for child_id in ids:
@@ -229,24 +242,43 @@ class TotalsMover:
         dropped = sorted({day for _, day in days if first <= day < window_starts})
         if not dropped:
             return days
-        # Rows locked in one order: two batches dropping the same days cannot deadlock.
+        # Rows locked in one order: two batches dropping the same days cannot deadlock; a lock
+        # that leaves the key alone, so another batch's move of the day (its foreign key's
+        # KEY SHARE lock) does not wait for it.
         await conn.execute(
             "UPDATE board_days SET stale = true WHERE (board, day) IN (SELECT board, day"
             " FROM board_days WHERE day = ANY($1::date[]) AND NOT stale"
-            " ORDER BY board, day FOR UPDATE)",
+            " ORDER BY board, day FOR NO KEY UPDATE)",
             dropped,
         )
         return [(board, day) for board, day in days if day not in dropped]
 
 
-def first_counted(earliest: date, rows: Iterable[tuple[str, date, int, str | None]]) -> date | None:
-    """The first day a child's change can move a board: the batch's earliest change, but for
-    a child registered or born in it (whose every day may change) the first of its facts, as
-    a child adds nothing on a day before its first fact (`totals.counts_nothing`); None for
-    a child without a fact, which adds nothing on any day."""
-    if earliest != date.min:
-        return earliest
+def first_counted(
+    in_batch: date | None, every_day: bool, rows: Iterable[tuple[str, date, int, str | None]]
+) -> date | None:
+    """The first day a child's change can move a board: the first day of its facts in the
+    batch; but where every day of the child's may change (`_every_day`), the first of all its
+    facts, as a child adds nothing on a day before its first fact (`totals.counts_nothing`).
+    None where nothing can move: no fact in the batch, or no fact at all."""
+    if not every_day:
+        return in_batch
     return min((valid_from for _, valid_from, _, _ in rows), default=None)
+
+
+def _every_day(
+    child_id: str,
+    known: Mapping[str, tuple[str, date]],
+    registered: Mapping[str, object],
+    born: Mapping[str, date],
+) -> bool:
+    """Whether the batch may change the child on every day: registered in it (its locality
+    and age count from its first fact, which may have come first), or its date of birth set
+    to another (the age it is counted at). A child registered again, or born on the day
+    already held (a copy of the event), changes on no day by it."""
+    if child_id in registered and child_id not in known:
+        return True
+    return child_id in born and (child_id not in known or known[child_id][1] != born[child_id])
 
 
 Record = tuple[tuple[str, date], Iterable[tuple[str, date, int, str | None]]]
