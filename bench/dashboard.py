@@ -108,7 +108,9 @@ def section(figures: dict[str, Any], children: int | None) -> list[str]:
         "working day: the boards as at today worked out again, the past month ends kept."
         + (
             f" The pages were asked once the API had kept the trend's month ends in the "
-            f"background, {figures['trend_kept_s']:,.0f} s after its start."
+            f"background, {figures['trend_kept_s']:,.0f} s after its start; it then works out "
+            "the index's boards, which the index's first request waits for if they are still "
+            "being worked out."
             if figures.get("trend_kept_s") is not None
             else ""
         ),

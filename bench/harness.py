@@ -44,8 +44,9 @@ from contracts.case_events import events as ce
 from contracts.topics import domain_topic_names, named
 from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
 from services.projections.boards.memo import payload_of
-from services.projections.boards.totals import trend_month_ends
+from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.registry import rebuild
+from shared.clock import SystemClock
 from shared.db import open_database
 from shared.entrypoint import tune_garbage_collector
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
@@ -664,13 +665,12 @@ async def trend_kept(conn: asyncpg.Connection, started: float) -> float:
     schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
 
     async def all_kept() -> bool:
-        ends = trend_month_ends(date.today())
+        ends = trend_month_ends(SystemClock().today())  # the API's today (London's)
         found = await conn.fetchval(
-            f'SELECT count(DISTINCT day) FROM "{schema}".board_days'
-            " WHERE day = ANY($1::date[]) AND NOT stale",
+            f'SELECT count(*) FROM "{schema}".board_days WHERE day = ANY($1::date[]) AND NOT stale',
             ends,
         )
-        return found == len(ends)
+        return found == len(ends) * len(TOTALLED)
 
     await eventually(all_kept, 3600, 1, what="the API to keep the trend's month ends")
     return time.perf_counter() - started
