@@ -168,15 +168,15 @@ async def swap(pool: asyncpg.Pool, name: str) -> str | None:
 
 @asynccontextmanager
 async def reading(
-    pool: asyncpg.Pool, schema: str | None = None
+    pool: asyncpg.Pool, schema: str | None = None, one_snapshot: bool = False
 ) -> AsyncIterator[asyncpg.Connection]:
-    """A read-only transaction in the live build (or the one named), on one snapshot: a read
-    of several statements (a board's county and each locality) sees no batch commit between
-    them, such as one that drops a kept day (`kept.TotalsMover`)."""
-    async with (
-        pool.acquire() as conn,
-        conn.transaction(isolation="repeatable_read", readonly=True),
-    ):
+    """A read-only transaction in the live build (or the one named). `one_snapshot`: every
+    statement sees the same snapshot (repeatable read), for a read of several statements that
+    must agree (a board's county and each locality: a batch dropping a kept day between them,
+    `kept.TotalsMover`, left a sheet without its localities). Not for every read: a read that
+    waits for a change inside one transaction would never see it."""
+    isolation = "repeatable_read" if one_snapshot else None
+    async with pool.acquire() as conn, conn.transaction(isolation=isolation, readonly=True):
         name = schema or await live_build(conn)
         if name is None:
             raise LookupError("no board build yet: is the projections worker running?")

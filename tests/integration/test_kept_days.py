@@ -288,7 +288,7 @@ async def test_a_board_is_read_from_one_snapshot_so_a_day_dropped_meanwhile_is_n
     partnership view suppressed unlike the whole. `reading` reads them all from one snapshot."""
     async with live_build(infra, f"{namespace}snapshot") as (pool, schema):
         assert await keep(pool, TODAY, TODAY, 7) == sorted(TOTALLED)
-        async with reading(pool) as conn:
+        async with reading(pool, one_snapshot=True) as conn:
             assert await kept_board(conn, "children-in-care", TODAY, None) is not None
             await pool.execute(f'UPDATE "{schema}".board_days SET stale = true')  # committed
             assert await kept_board(conn, "children-in-care", TODAY, "North") is not None

@@ -265,7 +265,7 @@ async def _kept_sheet(
     pool: asyncpg.Pool, board: str, as_at: date, locality: str | None
 ) -> dict[str | None, Board] | None:
     """The board on a kept day for the county and each locality; None if the day is not kept."""
-    async with reading(pool) as conn:
+    async with reading(pool, one_snapshot=True) as conn:
         if not await has_totals(conn):
             return None
         county = await kept_board(conn, board, as_at, None)
@@ -321,7 +321,7 @@ async def _in_parts(
     assert split is not None
 
     async def read() -> dict[str | None, Board] | None:
-        async with reading(pool) as conn:
+        async with reading(pool, one_snapshot=True) as conn:
             if not await has_totals(conn):
                 return None
             counted: dict[str | None, Board] = {}
