@@ -24,7 +24,7 @@ import asyncio
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import asyncpg
@@ -191,7 +191,10 @@ class TotalsMover:
         Returns the number of total rows moved."""
         new_children = {c: (locality, dob) for c, locality, dob in registered}
         born = dict(births or {})
-        earliest = _earliest_change({**new_children, **born}, facts)
+        in_batch = _earliest_change(facts)
+        # A child registered or born in the batch may change on every day (its facts may have
+        # come first): narrowed below to its first fact, once its stored rows are read.
+        earliest = {**in_batch, **dict.fromkeys({**new_children, **born}, date.min)}
         if not earliest:
             return 0
         if self._has_totals is None:
@@ -208,7 +211,6 @@ class TotalsMover:
         after = {c: list(rows) for c, rows in before.items()}
         for attribute, child_id, valid_from, seq, value in facts:
             after.setdefault(child_id, []).append((attribute, valid_from, seq, value))
-        in_batch = _earliest_change({}, facts)
         firsts = {
             c: first_counted(
                 in_batch.get(c), _every_day(c, known, new_children, born), after.get(c, ())
@@ -237,9 +239,10 @@ class TotalsMover:
         changed = [first for first in firsts if first is not None]
         if not changed:
             return days
-        window_starts = self._today() - timedelta(days=self._window)
-        first = min(changed)
-        dropped = sorted({day for _, day in days if first <= day < window_starts})
+        today, first = self._today(), min(changed)
+        dropped = sorted(
+            {day for _, day in days if first <= day and not t.in_window(day, today, self._window)}
+        )
         if not dropped:
             return days
         # Rows locked in one order: two batches dropping the same days cannot deadlock; a lock
@@ -329,15 +332,12 @@ FactRow = tuple[str, date, int, str | None]  # attribute, valid_from, seq, value
 
 
 def _earliest_change(
-    new_children: Mapping[str, object], facts: Sequence[tuple[str, str, date, int, str | None]]
+    facts: Sequence[tuple[str, str, date, int, str | None]],
 ) -> dict[str, date]:
-    """The first day each child's record changes in the batch (every day for a child
-    registered or born in it: its age, and facts that came first, count from then)."""
+    """The first day of each child's facts in the batch."""
     earliest: dict[str, date] = {}
     for _, child_id, valid_from, _, _ in facts:
         earliest[child_id] = min(valid_from, earliest.get(child_id, valid_from))
-    for child_id in new_children:
-        earliest[child_id] = date.min  # its facts may have come first: every day changes
     return earliest
 
 

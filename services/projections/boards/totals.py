@@ -189,9 +189,16 @@ def keeps(day: date, today: date, window: int) -> bool:
     Keeping a day takes a snapshot of every child while the projection waits (10 s at 500,000
     children): once a day for today, once for each month end. Other days further back are
     computed from the facts when asked, without holding anyone up."""
-    if today - timedelta(days=window) <= day <= today:
+    if in_window(day, today, window) and day <= today:
         return True
     return day == month_end(day) and first_trend_month_end(today) <= day < today
+
+
+def in_window(day: date, today: date, window: int) -> bool:
+    """Whether `day` is in the window of recent days kept: today and the `window` days before
+    it (a day after today counts too: kept by a clock ahead). Before it, only the trends'
+    month ends are kept, and a batch drops them rather than moves them (`kept.TotalsMover`)."""
+    return today - timedelta(days=window) <= day
 
 
 def year_before(as_at: date) -> date:
