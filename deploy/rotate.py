@@ -19,13 +19,12 @@ certificate, and changes over in three steps, each live:
    (shared/settings.py); partners are sent the partner listener's bundle now, and have until
    step 2.
 2. swap: the broker's keystore file is replaced by the new key and certificate, and the
-   broker reloads it: a dynamic config update that sets the listener's keystore to the same
-   path (in KRaft the controller records even an unchanged broker setting so that the broker
-   reloads the file it names: KAFKA-14136; KIP-226). Open connections keep their session;
-   new ones get the new certificate, which every client trusts since step 1. Kafka refuses
-   the reload unless the new certificate has the old one's subject and names and each of
-   the old and new trust stores accepts the other's certificate; the steps' order is what
-   makes that hold.
+   broker reloads it: a dynamic config update that names the same file by another spelling
+   of its path (KIP-226; `Broker.reload`), which returns once the broker has loaded it.
+   Open connections keep their session; new ones get the new certificate, which every
+   client trusts since step 1. Kafka refuses the reload unless the new certificate has the
+   old one's subject and names and each of the old and new trust stores accepts the other's
+   certificate; the steps' order, each step loaded before the next begins, makes that hold.
 3. drop: the CA file holds the new CA alone.
 
 Passwords. The broker checks a SCRAM password when a connection authenticates, never later
@@ -135,25 +134,45 @@ class Broker:
             self.admin_ca,
         )
 
-    def reload(self, store: Store) -> None:
-        """Every broker loads this listener's key or trust store again from its file."""
+    def reload(self, store: Store, timeout_s: float = 30) -> None:
+        """Every broker loads this listener's key or trust store again from its file, and
+        has loaded it when this returns.
+
+        The setting names the same file by the other of two spellings of its path
+        (`spellings`), so it is a change, not a repeat. A changed setting is checked by the
+        broker that takes the request before it is recorded: Kafka refuses a keystore the
+        trust stores do not accept, and the call fails with the reason. And the broker's own
+        description of its settings shows the new spelling only once it has loaded the file.
+        The same spelling set again (KAFKA-14136) reloads too, but unchecked and unseen: the
+        call returns once the controller has recorded it, the broker loads the file later,
+        and a refusal is only in its log. `renew-certificates` then replaced the keystore
+        before the broker had taken the trust store, and the broker refused both."""
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
         admin = self.admin()
-        path = self.keystore if store == "keystore" else self.ca_file
         key = f"listener.name.{self.listener.name}.ssl.{store}.location"
+        path = self.keystore if store == "keystore" else self.ca_file
+        nodes = [str(node) for node in admin.list_topics(timeout=10).brokers]
+        wanted = {node: other_spelling(setting(admin, node, key), path) for node in nodes}
         resources = [
             ConfigResource(
                 "BROKER",
-                str(node),
+                node,
                 incremental_configs=[
-                    ConfigEntry(key, str(path), incremental_operation=AlterConfigOpType.SET)
+                    ConfigEntry(key, wanted[node], incremental_operation=AlterConfigOpType.SET)
                 ],
             )
-            for node in admin.list_topics(timeout=10).brokers
+            for node in nodes
         ]
         for future in admin.incremental_alter_configs(resources).values():
             future.result()
+        deadline = time.monotonic() + timeout_s
+        while any(setting(admin, node, key) != wanted[node] for node in nodes):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"a broker has not loaded {path} after {timeout_s:.0f}s: see its log"
+                )
+            time.sleep(0.1)  # the update reaches the broker through the metadata log
 
     def write(self, path: Path, content: bytes, private: bool = False) -> None:
         tls.write_atomically(path, content, private, self.owner)
@@ -163,6 +182,27 @@ class Broker:
         self.write(self.ca_file, cas)
         for copy in self.ca_copies:
             tls.write_atomically(copy, cas)
+
+
+def spellings(path: Path) -> tuple[str, str]:
+    """Two spellings of one file's path: as it is, and with `/./` before its name."""
+    return str(path), f"{path.parent}/./{path.name}"
+
+
+def other_spelling(current: str | None, path: Path) -> str:
+    """The spelling of `path` a broker whose setting is `current` does not have now."""
+    plain, dotted = spellings(path)
+    return dotted if current == plain else plain
+
+
+def setting(admin: Any, node: str, key: str) -> str | None:
+    """One broker's own value of one setting, as it has applied it."""
+    from confluent_kafka.admin import ConfigResource
+
+    resource = ConfigResource("BROKER", node)
+    entries = admin.describe_configs([resource])[resource].result(timeout=10)
+    entry = entries.get(key)
+    return None if entry is None else entry.value
 
 
 # -- certificates --------------------------------------------------------------------------

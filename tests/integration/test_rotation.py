@@ -284,6 +284,40 @@ async def test_the_partner_listener_certificate_is_renewed_on_its_own(
     assert broker_pid(stack) == pid  # never restarted
 
 
+async def test_renewals_run_back_to_back_and_a_refused_keystore_is_put_back_at_once(
+    secure: tuple[str, LocalStack], tmp_path: Path
+) -> None:
+    """`make renew-certificates` runs the three steps with nothing between them, twice here:
+    each step returns only once the broker has loaded the file, so the swap's keystore is
+    never on disk before the broker has taken the trust store that accepts it (it refused
+    both when it was: CI, 2026-12-04). A keystore from a CA no trust store holds is refused
+    by the broker when asked, with the reason; the old file is back and still served."""
+    _, stack = secure
+    broker = rotate.Broker(stack, f"127.0.0.1:{stack.kafka_port}")
+    log = stack.state_dir / "logs" / "kafka.log"
+    refusals = log.read_text(errors="replace").count("Validation of dynamic config update")
+    leaves = [rotate.leaf(broker.keystore)]
+    for _ in range(2):
+        assert await asyncio.to_thread(rotate.renew, broker, "all", None) == "renewed"
+        leaves.append(rotate.leaf(broker.keystore))
+        assert (
+            await asyncio.to_thread(rotate.served, broker.bootstrap, broker.ca_file) == (leaves[-1])
+        )
+    assert len(set(leaves)) == 3
+    assert log.read_text(errors="replace").count("Validation of dynamic config update") == (
+        refusals
+    )
+
+    await asyncio.to_thread(rotate.trust, broker)
+    stranger = tls.renewal(broker.keystore.read_bytes(), "broker")[1]  # a CA nobody trusts
+    broker.write(broker.staged_keystore, stranger, private=True)
+    with pytest.raises(Exception, match="PKIX path building failed"):
+        await asyncio.to_thread(rotate.swap, broker, 10)
+    assert rotate.leaf(broker.keystore) == leaves[-1]
+    assert await asyncio.to_thread(rotate.served, broker.bootstrap, broker.ca_file) == (leaves[-1])
+    assert rotate.next_step(broker) == "swap"  # nothing swapped
+
+
 async def test_provisioned_topics_have_the_configured_settings(
     secure: tuple[str, LocalStack],
 ) -> None:

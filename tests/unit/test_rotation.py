@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import ssl
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,15 @@ def test_a_ca_copy_must_bear_the_renewed_listeners_file_name(tmp_path: Path) -> 
         rotate.broker_from(args)
     args.ca_copy = [tmp_path / "copies" / "ca.pem"]
     assert rotate.broker_from(args).ca_copies == (tmp_path / "copies" / "ca.pem",)
+
+
+def test_a_reload_names_the_file_by_the_spelling_the_broker_does_not_have() -> None:
+    """Each reload is a changed setting (checked when asked, seen once loaded), and every
+    spelling names the same file."""
+    path = Path("/var/kafka/tls/ca.pem")
+    plain, dotted = rotate.spellings(path)
+    assert rotate.other_spelling(plain, path) == dotted
+    assert rotate.other_spelling(dotted, path) == plain
+    assert rotate.other_spelling(None, path) == plain  # no dynamic setting yet
+    assert rotate.other_spelling("/elsewhere/ca.pem", path) == plain
+    assert os.path.normpath(dotted) == plain != dotted
