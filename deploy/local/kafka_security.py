@@ -410,9 +410,13 @@ def provision(
     settings: Settings | None = None,
     timeout_s: float = 120,
 ) -> None:
-    """Topics, SCRAM users and ACLs, as the admin; waits for the broker first. The topics'
-    partitions, replication factor and min.insync.replicas come from `settings` (by default
-    the environment's CSP_TOPIC_*)."""
+    """Topics, ACLs and SCRAM users, as the admin; waits for the broker first, and returns
+    once the broker takes the last user's password. The controller records each call's
+    changes after the last's and the broker applies them in that order, so the ACLs, made
+    before the passwords, are then in force too (made after them, a worker started at once
+    could be refused a topic its ACL had not yet reached). The topics' partitions,
+    replication factor and min.insync.replicas come from `settings` (by default the
+    environment's CSP_TOPIC_*)."""
     from confluent_kafka.admin import (
         AclBinding,
         AclOperation,
@@ -425,7 +429,6 @@ def provision(
     deadline = time.monotonic() + timeout_s
     wait_for_broker(admin, deadline)
     create_topics(admin, namespace, settings or Settings())
-    set_passwords(admin, {user: passwords[user] for user in users()})
     bindings = [
         AclBinding(
             ResourceType.TOPIC if g.resource == "topic" else ResourceType.GROUP,
@@ -441,6 +444,7 @@ def provision(
     ]
     for future in admin.create_acls(bindings).values():
         future.result()
+    set_passwords(admin, {user: passwords[user] for user in users()})
     last = users()[-1]
     wait_for_password(bootstrap, last, passwords[last], ca, deadline)
 
