@@ -619,6 +619,21 @@ class PostgresEventStore:
             for r in rows
         ]
 
+    async def held_back(self, after: Cursor) -> bool:
+        """Whether an event after `after` is committed but not yet read by `read_committed`:
+        an older transaction is still running, in any database of the cluster, since
+        `pg_snapshot_xmin` is the cluster's (a projection's batch, an append on another
+        stream). The relay then reads again in a moment rather than at its next poll: the
+        NOTIFY that woke it has been spent on the read that could not yet see the event."""
+        return bool(
+            await self._db.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM events"
+                " WHERE (transaction_id, position) > ($1::text::xid8, $2))",
+                str(after.transaction_id),
+                after.position,
+            )
+        )
+
     async def head(self) -> Cursor:
         """The newest committed place in the commit order (for lag)."""
         row = await self._db.fetchrow(

@@ -153,6 +153,11 @@ def headers_of(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     return {name: value.decode("utf-8", "replace") for name, value in headers or ()}
 
 
+# How soon the relay reads again when a committed event is held back by an older transaction
+# (`PostgresEventStore.held_back`); doubled while it stays held back, up to the poll interval.
+HELD_BACK_FIRST_S = 0.01
+
+
 class Relay:
     def __init__(
         self,
@@ -266,13 +271,21 @@ class Relay:
             await listener.add_listener("events_appended", wake)
             cursor = await self.checkpoint()
             log.info("relay running", topic=self._topic, checkpoint=str(cursor))
+            soon = HELD_BACK_FIRST_S
             while not stop.is_set():
                 self._wake.clear()
                 new_cursor = await self.publish_once(cursor)
                 self.healthy = True
                 if new_cursor != cursor:
-                    cursor = new_cursor
+                    cursor, soon = new_cursor, HELD_BACK_FIRST_S
                     continue  # there may be more: read again at once
+                if await self._store.held_back(cursor):
+                    # Committed, but an older transaction still runs: again in a moment (it
+                    # is usually a batch of milliseconds), not at the poll a second away.
+                    await pause(self._wake, soon)
+                    soon = min(soon * 2, self._poll_interval_s)
+                    continue
+                soon = HELD_BACK_FIRST_S
                 await pause(self._wake, self._poll_interval_s)  # a NOTIFY, or the poll
         finally:
             try:

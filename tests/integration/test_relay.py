@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from contracts.topics import topic_of
+from contracts.topics import named, topic_of
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
-from shared.eventstore import CommandContext, PostgresEventStore
+from shared.eventstore import CommandContext, Committed, Cursor, PostgresEventStore
+from shared.kafka import ensure_topics, new_producer
+from shared.relay import Relay
 from tests.conftest import fresh_event_store, settings_for
 from tests.infrastructure import Infrastructure, ServiceProcess, eventually, read_topic
 
@@ -114,3 +117,65 @@ async def _progress_past(pool: asyncpg.Pool, count: int) -> bool:
 
 async def _published_all(pool: asyncpg.Pool, total: int) -> bool:
     return await published(pool) == total
+
+
+async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_when_it_ends(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """The relay reads only below the oldest running transaction of the whole cluster (so it
+    never skips an append that commits later), and a projection's batch in another database
+    is such a transaction. The NOTIFY that woke the relay was spent on a read that could not
+    see the event yet: the relay reads again in a moment, not at its next poll (a second by
+    default; the incident team's queue was shown 1.1-1.2 s after the 201 when this met a
+    batch of another platform's projection in the e2e tests). The poll here is ten minutes,
+    so only the read again can publish the event within the test's deadline."""
+    settings = settings_for(infra, "case_events", namespace)
+    async with fresh_event_store(infra, namespace) as pool:
+        await ensure_topics(settings, named("case-events"))
+        producer = new_producer(settings)
+        await producer.start()
+        relay = Relay(pool, producer, settings.topic(topic_of("case_events")), poll_interval_s=600)
+        empty_reads = 0
+        read_committed = relay._store.read_committed
+
+        async def counted(after: Cursor, limit: int) -> list[Committed]:
+            nonlocal empty_reads
+            batch = await read_committed(after, limit)
+            empty_reads += not batch
+            return batch
+
+        relay._store.read_committed = counted  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        elsewhere = await asyncpg.connect(settings.dsn("postgres"))  # another database
+        try:
+            await eventually(lambda: _true(relay.healthy), 30, what="the relay running")
+            older = elsewhere.transaction()
+            await older.start()
+            await elsewhere.fetchval("SELECT pg_current_xact_id()")  # running, with an xid
+            before = empty_reads
+            await PostgresEventStore(pool).append(
+                "child-1",
+                0,
+                [Step(n=1)],
+                CommandContext(
+                    actor=Actor(user_id="t", agency=Agency.PLATFORM, role="test"),
+                    correlation_id=new_event_id(),
+                ),
+            )
+            await eventually(
+                lambda: _true(empty_reads > before), 30, what="the relay woken, seeing nothing"
+            )
+            assert await published(pool) == 0  # held back while the older transaction runs
+            await older.rollback()
+            await eventually(lambda: _published_all(pool, 1), 20, what="the event published")
+        finally:
+            stop.set()
+            running.cancel()  # it waits for a NOTIFY or its poll, as a worker's task does
+            await asyncio.gather(running, return_exceptions=True)
+            await elsewhere.close()
+            await producer.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
