@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.projections import dashboard
 from services.projections.boards.kept import keep
-from services.projections.boards.memo import CHANNEL, BoardMemo
+from services.projections.boards.memo import BoardMemo
 from services.projections.boards.queries import SHARED, SharedSnapshots
 from services.projections.boards.totals import trend_month_ends
 from services.projections.builds import BUILDS_SQL, live_build
@@ -28,6 +28,7 @@ from services.projections.dashboard import errors as error_pages
 from services.projections.dashboard import packs as packs_page
 from services.projections.dashboard import quality as quality_page
 from services.projections.dashboard import returns as returns_page
+from services.projections.listening import Listener
 from services.projections.routes import attention, boards, chronology, live, quality, returns
 from shared.api import service_app
 from shared.clock import Clock
@@ -70,7 +71,7 @@ async def keep_before_asked(
             last_change = (memo.generation, time.monotonic())
         quiet_for = time.monotonic() - last_change[1]
         if not memo.listening:
-            return 60  # changes are not told: quiet cannot be known (nor the memo kept)
+            return quiet_s  # changes are not told: quiet cannot be known (nor the memo kept)
         if quiet_for < quiet_s:
             return quiet_s - quiet_for
         try:
@@ -104,18 +105,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.pool = pool = await open_database(state.settings, BUILDS_SQL)
     state.feed = live.Feed()
     state.memo = memo = BoardMemo()
-    listener: asyncpg.Connection = await asyncpg.connect(state.settings.dsn())
-    for channel in live.CHANNELS:
-        await listener.add_listener(channel, state.feed.notify)
-    listener.add_termination_listener(memo.lost)
-    await listener.add_listener(CHANNEL, memo.notify)
-    memo.listen()
+    state.listener = listener = Listener(
+        lambda: asyncpg.connect(state.settings.dsn()), state.feed, memo
+    )
+    stop = asyncio.Event()
+    listening = asyncio.create_task(listener.run(stop))
     warm = asyncio.create_task(keep_before_asked(pool, state.clock, state.settings, memo))
     try:
         yield
     finally:
+        stop.set()
         warm.cancel()
-        memo.lost()
+        await asyncio.gather(listening, warm, return_exceptions=True)
         await listener.close()
         await pool.close()
 
@@ -171,6 +172,12 @@ def create_app(settings: Settings) -> FastAPI:
         return {"ok": True, "live_build": await live_build(app.state.pool)}
 
     checks["postgres"] = database_check
+
+    async def listening_check() -> dict[str, Any]:
+        # Lost, the live pages and the memo hear of no change until it is back (seconds).
+        return {"ok": app.state.memo.listening, "connections": app.state.listener.connections}
+
+    checks["notifications"] = listening_check
     app.include_router(returns_page.router)  # before the boards' /dashboard/{name}
     app.include_router(quality_page.router)  # likewise
     app.include_router(attention_page.router)  # the live page's queue and its form

@@ -16,7 +16,7 @@ CODE = [
 ]
 
 # Listeners on a connection of their own (asyncpg.connect), closed when the process stops.
-OWN_CONNECTION = {"services/projections/api.py", "services/partner_feeds/api.py"}
+OWN_CONNECTION = {"services/projections/listening.py", "services/partner_feeds/api.py"}
 
 SESSION_STATE = [
     (

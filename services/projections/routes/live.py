@@ -42,6 +42,16 @@ class Feed:
         self.clients.add(queue)
         return queue
 
+    def missed(self) -> None:
+        """Changes may have gone untold (the listening connection was lost, or is new): every
+        client is told to reload and let go; its page reconnects and reads afresh."""
+        at = datetime.now(UTC).isoformat()
+        for queue in list(self.clients):
+            self.clients.discard(queue)
+            if queue.full():
+                queue.get_nowait()  # room for the reload marker: the rest is read afresh
+            queue.put_nowait({**RELOAD, "at": at})
+
     def notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         message = {
             "event": CHANNELS.get(channel, "changed"),
