@@ -20,7 +20,7 @@ import asyncpg
 from services.projections.boards.memo import CHANNEL, BoardMemo
 from services.projections.routes.live import CHANNELS, Feed
 from shared.logging import get_logger
-from shared.retry import keep_running
+from shared.retry import keep_running, unless_stopped
 
 log = get_logger(__name__)
 
@@ -54,13 +54,7 @@ class Listener:
             self.feed.missed()
             if self.connections > 1:
                 log.info("listening again for the boards' changes")
-            gone = asyncio.ensure_future(self._gone.wait())
-            stopping = asyncio.ensure_future(stop.wait())
-            try:
-                await asyncio.wait({gone, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                gone.cancel()
-                stopping.cancel()
+            await unless_stopped(self._gone.wait(), stop)
             return None  # at once: connect again (keep_running ends once stop is set)
 
         await keep_running(
