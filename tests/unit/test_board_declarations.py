@@ -10,6 +10,7 @@ import pytest
 
 from services.projections.boards import totals
 from services.projections.boards.answering import compute
+from services.projections.boards.casework import workforce, workforce_counts, workforce_from
 from services.projections.boards.declarations import (
     BOARD_DECLARATIONS,
     BOARDS,
@@ -19,8 +20,10 @@ from services.projections.boards.declarations import (
     RISK_KINDS,
     BoardDeclaration,
     Split,
+    Tallied,
     children_and_occurrences_of,
     children_as_at,
+    children_with,
 )
 from services.projections.boards.definitions import risk, risk_dip_samples, risk_ratings
 
@@ -46,7 +49,7 @@ async def test_a_board_answers_with_its_declared_name_title_and_definition_link(
 def test_the_lists_the_api_and_the_totals_use_are_derived_from_the_declarations() -> None:
     assert list(BOARDS) == [b.name for b in BOARD_DECLARATIONS]
     assert sorted(PERSON_LEVEL) == ["priority-cohort"]
-    kept_whole = {"care-leavers", "timeliness", "children-in-care", "visits"}
+    kept_whole = {"care-leavers", "timeliness", "children-in-care", "visits", "workforce"}
     in_two_parts = {"risk", "pre-proceedings", "housing"}
     assert set(totals.TOTALLED) == kept_whole | in_two_parts
     assert {b.name for b in BOARD_DECLARATIONS if b.split} == in_two_parts
@@ -54,6 +57,7 @@ def test_the_lists_the_api_and_the_totals_use_are_derived_from_the_declarations(
 
 def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
     BoardDeclaration("x", "X", risk, children_as_at, kept_as_totals=True)
+    BoardDeclaration("x", "X", risk, children_with(("rag",)), kept_as_totals=True)
     reads = children_and_occurrences_of(RISK_KINDS)
     with pytest.raises(ValueError, match="reads only children_as_at"):
         BoardDeclaration("x", "X", risk, reads, kept_as_totals=True)
@@ -65,6 +69,10 @@ def test_only_a_board_of_children_as_at_the_day_can_be_kept_as_totals() -> None:
             children_as_at,
             kept_as_totals=True,
             split=Split(risk_ratings, RISK_KINDS, risk_dip_samples),
+        )
+    with pytest.raises(ValueError, match="tallied is kept as totals"):
+        BoardDeclaration(
+            "x", "X", workforce, children_as_at, tallied=Tallied(workforce_counts, workforce_from)
         )
 
 

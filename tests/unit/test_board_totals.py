@@ -111,7 +111,7 @@ def test_totals_added_child_by_child_give_the_definitions_board(
     sums: t.Sums = {}
     for c in kids:
         t.add(sums, t.contribution(board, [c], as_at))
-    assert t.assemble(board, as_at, None, sums) == t.TOTALLED[board](kids, as_at, None)
+    assert t.assemble(board, as_at, None, sums) == t.STANDS_FOR[board](kids, as_at, None)
 
 
 @settings(max_examples=150, deadline=None)
@@ -121,13 +121,13 @@ def test_totals_by_locality_give_each_locality_and_the_whole(
 ) -> None:
     kept = t.by_locality(board, kids, as_at)
     mine = [c for c in kids if c.locality == locality]
-    assert t.assemble(board, as_at, locality, kept.get(locality, {})) == t.TOTALLED[board](
+    assert t.assemble(board, as_at, locality, kept.get(locality, {})) == t.STANDS_FOR[board](
         mine, as_at, locality
     )
     whole: t.Sums = {}
     for sums in kept.values():
         t.add(whole, sums)
-    assert t.assemble(board, as_at, None, whole) == t.TOTALLED[board](kids, as_at, None)
+    assert t.assemble(board, as_at, None, whole) == t.STANDS_FOR[board](kids, as_at, None)
 
 
 @settings(max_examples=150, deadline=None)
@@ -150,7 +150,7 @@ def test_a_childs_change_moves_the_totals_by_its_difference(
         t.difference(t.contribution(board, [after], as_at), t.contribution(board, [before], as_at)),
     )
     changed = [*kids[:i], after, *kids[i + 1 :]]
-    assert t.assemble(board, as_at, None, sums) == t.TOTALLED[board](changed, as_at, None)
+    assert t.assemble(board, as_at, None, sums) == t.STANDS_FOR[board](changed, as_at, None)
 
 
 def test_a_snapshot_from_fact_rows_takes_the_latest_on_or_before_the_day() -> None:

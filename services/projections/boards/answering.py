@@ -151,8 +151,8 @@ async def _partnership_sheet(
         sheet = await _on_a_kept_day(
             pool, q, functools.partial(_kept_sheet, pool, board, as_at, locality)
         )
-        if sheet is not None and declared.split is None:
-            return disclosure.protect(sheet, threshold)
+        if sheet is not None and declared.split is None:  # without the council's own figures
+            return disclosure.protect({p: shared_only(b) for p, b in sheet.items()}, threshold)
         if sheet is not None and declared.split is not None:
             return await _partnership_in_parts(pool, declared.split, sheet, as_at, start, threshold)
     async with reading(pool) as conn:

@@ -258,22 +258,30 @@ WORKFORCE_ATTRIBUTES = (
 )
 
 
+# Each worker's caseload and each team's children, the figures the workforce board is worked
+# out from (`workforce_counts`): in the council view only (`COUNCIL_ONLY`).
+SW_CASELOAD = f"{COUNCIL_ONLY}sw."
+PA_CASELOAD = f"{COUNCIL_ONLY}pa."
+BY_TEAM = f"{COUNCIL_ONLY}team"
+
+
 def workforce(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
+    return workforce_from(workforce_counts(children, as_at, locality))
+
+
+def workforce_counts(children: Sequence[Child], as_at: date, locality: str | None) -> Board:
+    """What the workforce board is worked out from, each a sum of what every child adds:
+    the children in need (and those of them unallocated), the children allocated by team, and
+    each worker's caseload. So it is kept as totals (`declarations.Tallied`), though the
+    workers and their caseload bands, which count workers, are not sums over children."""
     doc = f"{DOCS}#workforce"
-    social_workers = Counter(c.get("social_worker") for c in children if c.get("social_worker"))
-    advisers = Counter(c.get("personal_adviser") for c in children if with_adviser(c, as_at))
-    teams = [c.get("sw_team") for c in children if c.get("social_worker")]
-    figures = _caseloads("sw", "Social workers", social_workers, doc)
-    figures += breakdown(  # the council view only: a team of one is a worker's caseload
-        f"{COUNCIL_ONLY}team",
-        "Children allocated, by team",
-        teams,
-        sorted({t for t in teams if t}),
-        doc,
-    )
-    figures += _caseloads("pa", "Personal advisers", advisers, doc)
+    allocated = [c for c in children if c.get("social_worker")]
+    teams = [c.get("sw_team") for c in allocated]
     in_need_now = [c for c in children if in_need(c)]
-    figures += [
+    figures = [
+        figure(
+            "sw.allocated", "Children allocated to social workers", len(allocated), definition=doc
+        ),
         figure(
             "in_need",
             "Children in need (CIN plan, CP plan or in care)",
@@ -288,9 +296,18 @@ def workforce(children: Sequence[Child], as_at: date, locality: str | None) -> B
             definition=doc,
         ),
     ]
-    for kind, caseloads in (("sw", social_workers), ("pa", advisers)):
-        figures += [  # the council view only (`COUNCIL_ONLY`)
-            figure(f"{COUNCIL_ONLY}{kind}.{worker}", f"Caseload of {worker}", n, definition=doc)
+    figures += breakdown(
+        BY_TEAM, "Children allocated, by team", teams, sorted({t for t in teams if t}), doc
+    )
+    for prefix, caseloads in (
+        (SW_CASELOAD, Counter(c.get("social_worker") for c in allocated)),
+        (
+            PA_CASELOAD,
+            Counter(c.get("personal_adviser") for c in children if with_adviser(c, as_at)),
+        ),
+    ):
+        figures += [
+            figure(f"{prefix}{worker}", f"Caseload of {worker}", n, definition=doc)
             for worker, n in sorted(caseloads.items(), key=lambda wn: str(wn[0]))
         ]
     return Board(
@@ -300,6 +317,33 @@ def workforce(children: Sequence[Child], as_at: date, locality: str | None) -> B
         locality=locality,
         figures=figures,
     )
+
+
+def workforce_from(counts: Board) -> Board:
+    """The workforce board from its counts (`workforce_counts`): the workers with an open
+    allocation and their caseload bands worked out from each worker's caseload."""
+    doc = f"{DOCS}#workforce"
+    count = {f.key: f.count or 0 for f in counts.figures}
+
+    def caseloads(prefix: str) -> Counter[str | None]:
+        return Counter(
+            {k.removeprefix(prefix): n for k, n in count.items() if k.startswith(prefix)}
+        )
+
+    social_workers, advisers = +caseloads(SW_CASELOAD), +caseloads(PA_CASELOAD)  # + : not zeros
+    figures = _caseloads("sw", "Social workers", social_workers, doc)
+    figures += sorted(  # the council view only: a team of one is a worker's caseload
+        (f for f in counts.figures if f.key.startswith(f"{BY_TEAM}.") and f.count),
+        key=lambda f: f.key,
+    )
+    figures += _caseloads("pa", "Personal advisers", advisers, doc)
+    figures += [f for f in counts.figures if f.key in ("in_need", "in_need_unallocated")]
+    for prefix, caseloads_of in ((SW_CASELOAD, social_workers), (PA_CASELOAD, advisers)):
+        figures += [  # the council view only (`COUNCIL_ONLY`)
+            figure(f"{prefix}{worker}", f"Caseload of {worker}", n, definition=doc)
+            for worker, n in sorted(caseloads_of.items(), key=lambda wn: str(wn[0]))
+        ]
+    return counts.model_copy(update={"figures": figures})
 
 
 def _caseloads(kind: str, label: str, caseloads: Counter[str | None], doc: str) -> list[Figure]:

@@ -56,6 +56,18 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Tallied:
+    """A board kept as totals whose figures are worked out from sums over children but are not
+    all such sums themselves (the workforce board: its workers and their caseload bands count
+    workers, from each worker's caseload, which is a sum over children). `counts` gives the
+    sums, kept as totals as a board counting children is; `board` the board from them. The
+    board's definition is the two in turn."""
+
+    counts: Callable[[Sequence[Child], date, str | None], Board]
+    board: Callable[[Board], Board]
+
+
+@dataclass(frozen=True)
 class BoardDeclaration:
     name: str
     title: str
@@ -69,14 +81,19 @@ class BoardDeclaration:
     # where neither way is better in itself (a count of demand, such as referrals).
     better: Direction | None = None
     split: Split | None = None  # its counted part kept as totals, the rest read when asked
+    tallied: Tallied | None = None  # kept as totals of the sums its figures are worked out from
 
     def __post_init__(self) -> None:
         # Totals are sums of what each child adds: a board reading anything else (occurrences,
         # other days) could not be kept that way.
-        if self.kept_as_totals and self.reads is not children_as_at:
+        if self.kept_as_totals and not (
+            self.reads is children_as_at or isinstance(self.reads, ChildrenWith)
+        ):
             raise ValueError(f"{self.name}: a board kept as totals reads only children_as_at")
         if self.kept_as_totals and self.split is not None:
             raise ValueError(f"{self.name}: a board is kept whole or in two parts, not both")
+        if self.tallied is not None and not self.kept_as_totals:
+            raise ValueError(f"{self.name}: a board tallied is kept as totals")
 
     @property
     def definition(self) -> str:
@@ -186,15 +203,22 @@ def children_with(attributes: tuple[str, ...]) -> Reads:
     """The children that had one of these attributes as at the day, with those alone: for a
     board whose definition reads nothing else of a child, and counts no child without one
     (a property test holds each such board to its definition over every child)."""
+    return ChildrenWith(attributes)
 
-    async def reads(conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
+
+@dataclass(frozen=True)
+class ChildrenWith:
+    """`children_with`'s read: children as at the day, as `children_as_at`'s but fewer, so a
+    board reading it may be kept as totals too."""
+
+    attributes: tuple[str, ...]
+
+    async def __call__(self, conn: asyncpg.Connection, figures: Figures, asked: Asked) -> Board:
         return figures(
-            await snapshot(conn, asked.as_at, asked.locality, attributes=attributes),
+            await snapshot(conn, asked.as_at, asked.locality, attributes=self.attributes),
             asked.as_at,
             asked.locality,
         )
-
-    return reads
 
 
 def children_and_occurrences_of(
@@ -439,6 +463,8 @@ BOARD_DECLARATIONS: tuple[BoardDeclaration, ...] = (
         "Workforce: caseloads and allocation",
         casework.workforce,
         children_with(casework.WORKFORCE_ATTRIBUTES),
+        kept_as_totals=True,
+        tallied=Tallied(casework.workforce_counts, casework.workforce_from),
         headline="in_need_unallocated",
         better=Direction.LOWER_IS_BETTER,
     ),

@@ -20,17 +20,28 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from services.projections.boards import casework
 from services.projections.boards.declarations import BOARD_DECLARATIONS
 from services.projections.boards.model import Board, Child, figure
 from shared.calendar import add_months, month_end
 
 Definition = Callable[[Sequence[Child], date, str | None], Board]
 
-# The boards declared as kept as totals, by name: their definitions over children alone;
-# for a board in two parts (`declarations.Split`), the part that counts children.
-TOTALLED: dict[str, Definition] = {
+# The boards declared as kept as totals, by name: the definition a kept board stands for (a
+# board assembled from its totals is that definition's board); for a board in two parts
+# (`declarations.Split`), the part that counts children.
+STANDS_FOR: dict[str, Definition] = {
     **{b.name: b.figures for b in BOARD_DECLARATIONS if b.kept_as_totals},
     **{b.name: b.split.counted for b in BOARD_DECLARATIONS if b.split is not None},
+}
+# The definitions whose figures are kept as totals: those above, but for a board worked out
+# from sums over children (`declarations.Tallied`), those sums; and the board from them.
+TOTALLED: dict[str, Definition] = {
+    **STANDS_FOR,
+    **{b.name: b.tallied.counts for b in BOARD_DECLARATIONS if b.tallied is not None},
+}
+WORKED_OUT: dict[str, Callable[[Board], Board]] = {
+    b.name: b.tallied.board for b in BOARD_DECLARATIONS if b.tallied is not None
 }
 
 
@@ -38,17 +49,22 @@ TOTALLED: dict[str, Definition] = {
 class Dynamic:
     """Figures whose keys are not fixed (one per code seen): `prefix` + code. They sit after
     the fixed figure `after`, and their denominator is the count of the fixed figure
-    `denominator_of` (the group they are a share of)."""
+    `denominator_of` (the group they are a share of), or none."""
 
     prefix: str
     after: str
-    denominator_of: str
+    denominator_of: str | None
 
 
 DYNAMIC: dict[str, tuple[Dynamic, ...]] = {
     "children-in-care": (
         Dynamic("permanence_plan.", "permanence_plan", "in_care"),
         Dynamic("placement.", "permanence_plan", "in_care"),
+    ),
+    "workforce": (  # its counts (`casework.workforce_counts`)
+        Dynamic(f"{casework.BY_TEAM}.", "in_need_unallocated", "sw.allocated"),
+        Dynamic(casework.SW_CASELOAD, "in_need_unallocated", None),
+        Dynamic(casework.PA_CASELOAD, "in_need_unallocated", None),
     ),
 }
 
@@ -146,7 +162,8 @@ def assemble(
     board: str, as_at: date, locality: str | None, sums: Mapping[str, tuple[str, int, int]]
 ) -> Board:
     """The board from its totals: the fixed figures (zero where nothing counted), then the
-    dynamic ones with a count, in the definition's order, percentages worked out again."""
+    dynamic ones with a count, in the definition's order, percentages worked out again; for a
+    board worked out from them (`WORKED_OUT`), that board."""
     template = TOTALLED[board]([], as_at, locality)
     fixed = {f.key: i for i, f in enumerate(template.figures)}
     definition = template.figures[0].definition if template.figures else ""
@@ -167,11 +184,12 @@ def assemble(
         if key in fixed or count == 0:
             continue
         _, spec = _dynamic(board, key)
-        figures.append(
-            figure(key, label, count, counts[spec.denominator_of], definition=definition)
-        )
+        of = None if spec.denominator_of is None else counts[spec.denominator_of]
+        figures.append(figure(key, label, count, of, definition=definition))
     figures.sort(key=lambda f: _rank(board, fixed, f.key))
-    return template.model_copy(update={"figures": figures})
+    assembled = template.model_copy(update={"figures": figures})
+    worked_out = WORKED_OUT.get(board)
+    return assembled if worked_out is None else worked_out(assembled)
 
 
 def rows_of(sums: Mapping[str, tuple[str, int, int]]) -> list[tuple[Any, ...]]:
