@@ -339,6 +339,10 @@ async def _batch_conflict(
 
 
 WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
+# How soon a reader below the snapshot horizon (the relay, the partners' HTTP feed) reads again
+# when what it was woken for is committed but held back by an older transaction
+# (`PostgresEventStore.held_back`): doubled while it stays held back, up to its poll interval.
+HELD_BACK_FIRST_S = 0.01
 
 
 class _Wakeup:

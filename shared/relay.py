@@ -27,9 +27,9 @@ from prometheus_client import Counter, Gauge
 
 from shared import tracing
 from shared.envelope import Envelope
-from shared.eventstore import Cursor, PostgresEventStore
+from shared.eventstore import HELD_BACK_FIRST_S, Cursor, PostgresEventStore
 from shared.logging import get_logger
-from shared.retry import keep_running, pause
+from shared.retry import Doubling, keep_running, pause
 
 log = get_logger(__name__)
 
@@ -153,11 +153,6 @@ def headers_of(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     return {name: value.decode("utf-8", "replace") for name, value in headers or ()}
 
 
-# How soon the relay reads again when a committed event is held back by an older transaction
-# (`PostgresEventStore.held_back`); doubled while it stays held back, up to the poll interval.
-HELD_BACK_FIRST_S = 0.01
-
-
 class Relay:
     def __init__(
         self,
@@ -271,21 +266,21 @@ class Relay:
             await listener.add_listener("events_appended", wake)
             cursor = await self.checkpoint()
             log.info("relay running", topic=self._topic, checkpoint=str(cursor))
-            soon = HELD_BACK_FIRST_S
+            soon = Doubling(HELD_BACK_FIRST_S, self._poll_interval_s)
             while not stop.is_set():
                 self._wake.clear()
                 new_cursor = await self.publish_once(cursor)
                 self.healthy = True
                 if new_cursor != cursor:
-                    cursor, soon = new_cursor, HELD_BACK_FIRST_S
+                    cursor = new_cursor
+                    soon.reset()
                     continue  # there may be more: read again at once
                 if await self._store.held_back(cursor):
                     # Committed, but an older transaction still runs: again in a moment (it
                     # is usually a batch of milliseconds), not at the poll a second away.
-                    await pause(self._wake, soon)
-                    soon = min(soon * 2, self._poll_interval_s)
+                    await pause(self._wake, soon.take())
                     continue
-                soon = HELD_BACK_FIRST_S
+                soon.reset()
                 await pause(self._wake, self._poll_interval_s)  # a NOTIFY, or the poll
         finally:
             try:

@@ -21,6 +21,23 @@ LONGEST_WAIT_S = 10.0
 T = TypeVar("T")
 
 
+class Doubling:
+    """A wait that doubles each time it is taken, from `first` up to `most`, and starts from
+    `first` again when reset: how long to wait before trying again what has not worked yet."""
+
+    def __init__(self, first: float, most: float) -> None:
+        self._first, self._most = first, most
+        self._next = first
+
+    def take(self) -> float:
+        wait = self._next
+        self._next = min(wait * 2, self._most)
+        return wait
+
+    def reset(self) -> None:
+        self._next = self._first
+
+
 async def pause(stop: asyncio.Event, seconds: float) -> None:
     """Wait `seconds`, or less if `stop` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
@@ -56,17 +73,17 @@ async def keep_running(
     """Run `body` until `stop` is set; it returns how long to wait before it runs again (None:
     at once). A `transient` failure is logged ("<what> failed; will retry") and retried after
     0.5 s, doubling up to 10 s while it keeps failing; anything else propagates."""
-    wait = FIRST_WAIT_S
+    waits = Doubling(FIRST_WAIT_S, LONGEST_WAIT_S)
     while not stop.is_set():
         try:
             again_in = await body()
         except transient as error:
             if on_failure is not None:
                 on_failure(error)
+            wait = waits.take()
             log.warning(f"{what} failed; will retry", error=repr(error), retry_in_s=wait)
             await pause(stop, wait)
-            wait = min(wait * 2, LONGEST_WAIT_S)
             continue
-        wait = FIRST_WAIT_S
+        waits.reset()
         if again_in:
             await pause(stop, again_in)

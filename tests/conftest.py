@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import ExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -167,15 +167,24 @@ def settings_for(infra: Infrastructure, service: str, namespace: str, **override
     )
 
 
-@asynccontextmanager
-async def fresh_event_store(infra: Infrastructure, namespace: str) -> AsyncIterator[asyncpg.Pool]:
+def fresh_event_store(
+    infra: Infrastructure, namespace: str
+) -> AbstractAsyncContextManager[asyncpg.Pool]:
     """A fresh, migrated event-store database of its own."""
-    settings = settings_for(infra, "case_events", namespace)
+    return fresh_database(infra, namespace, "case_events", EVENT_STORE_SQL)
+
+
+@asynccontextmanager
+async def fresh_database(
+    infra: Infrastructure, namespace: str, service: str, *migrations: Path
+) -> AsyncIterator[asyncpg.Pool]:
+    """The service's database in the namespace, fresh and migrated with these folders."""
+    settings = settings_for(infra, service, namespace)
     await ensure_database(settings.dsn("postgres"), settings.database)
     pool = await asyncpg.create_pool(settings.dsn(), min_size=2, max_size=20)
     assert pool is not None
     async with pool.acquire() as conn:
-        await migrate(conn, scripts_in(EVENT_STORE_SQL))
+        await migrate(conn, scripts_in(*migrations))
     try:
         yield pool
     finally:

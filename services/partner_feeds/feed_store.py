@@ -24,9 +24,9 @@ import asyncpg
 
 from services.partner_feeds.cursor import START, encode
 from shared.envelope import Agency
-from shared.eventstore import Cursor
+from shared.eventstore import HELD_BACK_FIRST_S, Cursor
 from shared.logging import get_logger
-from shared.retry import keep_running, pause
+from shared.retry import Doubling, keep_running, pause
 
 log = get_logger(__name__)
 
@@ -34,8 +34,8 @@ log = get_logger(__name__)
 # separated): waiting readers of those agencies look at once instead of at their next poll.
 CHANNEL = "partner_feed"
 # A waiting reader looks again this often without a notification: one can be lost (the API's
-# listening connection dropped), or arrive while an older transaction elsewhere still holds
-# the message below the readable horizon.
+# listening connection dropped). One that arrives while an older transaction elsewhere still
+# holds the message above the readable horizon is followed by reads a moment apart instead.
 POLL_S = 0.5
 # How often the worker prunes what retention lets go (the SQL's prune_partner_feed).
 PRUNE_EVERY_S = 3600.0
@@ -118,6 +118,22 @@ async def read_page(pool: asyncpg.Pool, agency: Agency, after: Cursor, limit: in
     return [_served(r) for r in rows]
 
 
+async def held_back(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> bool:
+    """Whether a message of the agency's after `after` is committed but not yet read by
+    `read_page`: an older transaction is still running, in any database of the cluster (the
+    horizon is the cluster's: a projection's batch, the relay's read). The notification that
+    woke the reader was spent on a read that could not see it yet."""
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM partner_feed"
+            " WHERE agency = $1 AND (transaction_id, seq) > ($2::text::xid8, $3))",
+            agency.value,
+            str(after.transaction_id),
+            after.position,
+        )
+    )
+
+
 async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> None:
     """Expired if retention removed messages after `after`."""
     async with pool.acquire() as conn:
@@ -180,17 +196,24 @@ async def wait_for_page(
     gone: Callable[[], Awaitable[bool]],
 ) -> list[Served]:
     """The next page, waiting up to `seconds` for one that is not empty: a notification
-    wakes the wait, a poll every POLL_S is the fallback, and the wait ends early when `gone`
-    (the client disconnected)."""
+    wakes the wait, a poll every POLL_S is the fallback, a message committed but held back
+    (`held_back`) is looked for again in a moment, and the wait ends early when `gone` (the
+    client disconnected)."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
+    soon = Doubling(HELD_BACK_FIRST_S, POLL_S)
     while True:
         woken = wakeups.of(agency)
         page = await read_page(pool, agency, after, limit)
         left = until - loop.time()
         if page or left <= 0 or await gone():
             return page
-        await pause(woken, min(POLL_S, left))
+        if await held_back(pool, agency, after):
+            wait = soon.take()
+        else:
+            soon.reset()
+            wait = POLL_S
+        await pause(woken, min(wait, left))
 
 
 async def keep_pruning(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
