@@ -330,7 +330,8 @@ def workforce_from(counts: Board) -> Board:
             {k.removeprefix(prefix): n for k, n in count.items() if k.startswith(prefix)}
         )
 
-    social_workers, advisers = +caseloads(SW_CASELOAD), +caseloads(PA_CASELOAD)  # + : not zeros
+    # Unary + drops a worker whose kept caseload has come down to none (all reallocated).
+    social_workers, advisers = +caseloads(SW_CASELOAD), +caseloads(PA_CASELOAD)
     figures = _caseloads("sw", "Social workers", social_workers, doc)
     figures += sorted(  # the council view only: a team of one is a worker's caseload
         (f for f in counts.figures if f.key.startswith(f"{BY_TEAM}.") and f.count),
