@@ -81,6 +81,45 @@ async def test_the_trends_month_ends_stay_kept_and_other_past_days_go(
         await conn.close()
 
 
+async def test_a_keep_takes_no_transaction_id_until_its_snapshot_is_worked_out(
+    infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relays and the partners' HTTP feed read only below the oldest transaction id still
+    running anywhere in the cluster. Keeping a day reads every child and works out the totals
+    (half a minute at 500,000 children): a transaction with an id meanwhile (letting go of
+    the days kept no more came first) held every relay back that long. Its writes now come
+    after, so it has no id while it reads; it has one once it has written."""
+    conn = await read_model(
+        infra,
+        f"{namespace}noxid",
+        "001_board_facts.sql",
+        "002_board_totals.sql",
+        "034_board_days_dropped.sql",
+    )
+    ids_while_reading: list[object] = []
+    snapshot = kept.snapshot
+
+    async def watched(on: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        ids_while_reading.append(await on.fetchval("SELECT pg_current_xact_id_if_assigned()"))
+        return await snapshot(on, *args, **kwargs)
+
+    monkeypatch.setattr(kept, "snapshot", watched)
+    try:
+        boards = sorted(TOTALLED)
+        before = date(2026, 9, 29)  # before the window, not a month end: let go of below
+        async with conn.transaction():
+            assert await keep_days(conn, boards, before, before, 31) == boards
+        async with conn.transaction():
+            assert await keep_days(conn, boards, TODAY, TODAY, 31) == boards
+            written = await conn.fetchval("SELECT pg_current_xact_id_if_assigned()")
+        assert ids_while_reading == [None, None]
+        assert written is not None  # the check can see an id: the writes took one
+        days = {r["day"] for r in await conn.fetch("SELECT DISTINCT day FROM board_days")}
+        assert days == {TODAY}  # and the day kept no more was let go of
+    finally:
+        await conn.close()
+
+
 async def test_the_days_a_trend_asks_for_at_once_are_kept_in_turn_within_the_command_timeout(
     infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,27 +61,28 @@ async def keep_days(
     """Start keeping `boards` on `day` (those not kept yet), and stop keeping the days before
     today that are kept no more (`keeps`). Call in a transaction, in the build's search path.
     Returns the boards it started keeping."""
+    # Everything is read and worked out before the first write. The transaction has no id
+    # until then, so its long part (half a minute at 500,000 children) holds back no reader
+    # of the cluster's snapshot horizon: every relay, and the partners' HTTP feed, read only
+    # below the oldest transaction id still running, in any database.
     await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
     gone = [
         r["day"]
         for r in await conn.fetch("SELECT DISTINCT day FROM board_days WHERE day < $1", today)
         if not keeps(r["day"], today, window)
     ]
-    # Under the lock no batch is moving totals: the days kept no more, and those a batch
-    # dropped (`TotalsMover`), go with their totals.
-    await conn.execute("DELETE FROM board_days WHERE stale OR day = ANY($1::date[])", gone)
     kept = {
         r["board"]
         for r in await conn.fetch(
-            "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])",
+            "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])"
+            " AND NOT stale AND NOT day = ANY($3::date[])",
             day,
             list(boards),
+            gone,
         )
     }
     wanted = [b for b in boards if b not in kept]
-    if not wanted:
-        return []
-    children = await snapshot(conn, day, None, share=False)  # taken under the lock
+    children = await snapshot(conn, day, None, share=False) if wanted else []  # under the lock
 
     def totals() -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []
@@ -91,6 +92,11 @@ async def keep_days(
         return rows
 
     rows = await asyncio.to_thread(totals)  # seconds at a county's size: off the event loop
+    # Under the lock no batch is moving totals: the days kept no more, and those a batch
+    # dropped (`TotalsMover`), go with their totals.
+    await conn.execute("DELETE FROM board_days WHERE stale OR day = ANY($1::date[])", gone)
+    if not wanted:
+        return []
     await conn.executemany(
         "INSERT INTO board_days (board, day) VALUES ($1, $2)", [(b, day) for b in wanted]
     )
