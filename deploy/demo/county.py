@@ -275,7 +275,12 @@ class County:
             j = Journey(f"cp-{self.n}")
             rec = self.child(j, 0, 16)
             c = f"/children/{rec.child_id}"
-            discussed = self.day(max(self.start, rec.date_of_birth), 650)
+            # Before the last working day, so its conference can be held by the end (the end
+            # itself may be a weekend: the county is loaded as it stands on a Saturday too).
+            last = self.working_day(self.end, self.start)
+            discussed = min(
+                self.day(max(self.start, rec.date_of_birth), 650), last - timedelta(days=1)
+            )
             referred = rec.before(discussed, 2)
             source = rec.rng.choice(CP_SOURCES)
             rec.referral(f"R{self.n}", referred, source, ReferralOutcome.SECTION_47)

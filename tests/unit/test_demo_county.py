@@ -347,14 +347,22 @@ def test_section_47_enquiries_have_their_assessment() -> None:
             assert any(done >= held for done in completed), (child, held)
 
 
-def test_initial_conferences_are_held_on_working_days() -> None:
-    """Rule 8875: never on a weekend (nor, here, a bank holiday)."""
+@pytest.mark.parametrize(
+    "end",
+    [END, date(2026, 12, 5), date(2026, 12, 6), date(2026, 12, 28)],
+    ids=["a Tuesday", "a Saturday", "a Sunday", "a bank holiday"],
+)
+def test_initial_conferences_are_held_on_working_days(end: date) -> None:
+    """Rule 8875: never on a weekend (nor, here, a bank holiday), and never after the county's
+    last day: whatever day it is loaded on (a conference planned on its last day, a Saturday,
+    was held that day, and the CIN census of a county loaded on a Saturday failed 8875)."""
+    work = county() if end == END else plan(7, 0.04, end)
     conferences = [
         day_of(s, "conference_date")
-        for s in steps(county())
+        for s in steps(work)
         if kind(s) == "initial-child-protection-conferences"
     ]
-    assert conferences and all(is_working_day(d) for d in conferences)
+    assert conferences and all(is_working_day(d) and d <= end for d in conferences)
 
 
 def test_care_and_placements_carry_what_ssda903_asks() -> None:
