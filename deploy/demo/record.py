@@ -815,6 +815,13 @@ class Record:
             if started >= self.end:
                 return
             back = min(started + timedelta(days=self.rng.choice([0, 0, 1, 1, 2, 3])), self.end)
+            # Back by the 31 March of its year: an episode still open at a year's end (its
+            # MIS_END blank in that year's SSDA903, as the DfE asks) is flagged by rules 575
+            # and 577 of the DfE's validator when every rule runs, though either alone passes
+            # it (one of its rules changes the episodes the others read). A real council's
+            # would be flagged too; the demo county, which the tests hold to every rule, has
+            # none.
+            back = min(back, _collection_year_end(started))
             kind = (
                 MissingKind.MISSING
                 if self.rng.random() < 0.75
@@ -1035,6 +1042,11 @@ class Record:
 def _collection_year_start(day: date) -> date:
     """1 April of the collection year the day falls in."""
     return date(day.year if day.month >= 4 else day.year - 1, 4, 1)
+
+
+def _collection_year_end(day: date) -> date:
+    """31 March of the collection year the day falls in."""
+    return date(_collection_year_start(day).year + 1, 3, 31)
 
 
 def _anniversary(since: date, year: date) -> date:
