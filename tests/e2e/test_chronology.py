@@ -9,7 +9,7 @@ import csv
 import io
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,8 +22,7 @@ from tests.infrastructure import HTTP, auth, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-TODAY = date.today()
-REFERRED, RATED = TODAY - timedelta(days=10), TODAY - timedelta(days=5)
+REFERRED, RATED = date.today() - timedelta(days=10), date.today() - timedelta(days=5)
 PRACTITIONER = auth("practitioner", user="sw-17")  # the journey's practitioner
 TEAM_MANAGER = auth("manager", user="tm-3")
 GOVERNANCE = auth("information_governance", user="ig-chronology")
@@ -40,8 +39,33 @@ def chronology(
     )
 
 
+def today() -> date:
+    """The platform's today (its clock is this machine's, in UTC)."""
+    return datetime.now(UTC).date()
+
+
 @pytest.fixture(scope="module")
-def child(platform: Platform) -> str:
+def recorded(platform: Platform) -> tuple[str, date]:
+    """`child`, and the day all its facts were recorded: a child recorded again if midnight
+    passed meanwhile (its facts would fall on two days)."""
+    while True:
+        day = today()
+        child = _recorded_child(platform)
+        if today() == day:
+            return child, day
+
+
+@pytest.fixture(scope="module")
+def child(recorded: tuple[str, date]) -> str:
+    return recorded[0]
+
+
+@pytest.fixture(scope="module")
+def recorded_on(recorded: tuple[str, date]) -> date:
+    return recorded[1]
+
+
+def _recorded_child(platform: Platform) -> str:
     """An Exeter child with a backdated referral and personal details (case events, by a
     practitioner) and a risk rating (escalations, by a team manager), in the chronology."""
     pr = Practitioner(platform)
@@ -82,19 +106,21 @@ def child(platform: Platform) -> str:
 
 
 def test_facts_from_two_services_in_date_order_with_who_recorded_them_and_when(
-    platform: Platform, child: str
+    platform: Platform, child: str, recorded_on: date
 ) -> None:
+    asked_on = today()
     r = chronology(platform, child)
     assert r.status_code == 200, r.text
     assert r.headers["x-audit-id"]  # the read is audited (checked in full when the platform stops)
     body = r.json()
-    assert (body["child_id"], body["as_at"], body["kinds"]) == (child, TODAY.isoformat(), [])
+    assert (body["child_id"], body["kinds"]) == (child, [])
+    assert body["as_at"] in {asked_on.isoformat(), today().isoformat()}  # as at today
     lines = body["entries"]
     assert [(e["occurred_on"], e["service"], e["event_type"]) for e in lines] == [
         (REFERRED.isoformat(), "case_events", "ReferralReceived"),
         (RATED.isoformat(), "escalations", "RiskRatingAssigned"),
-        (TODAY.isoformat(), "case_events", "ChildRegistered"),
-        (TODAY.isoformat(), "case_events", "PersonalDetailsRecorded"),
+        (recorded_on.isoformat(), "case_events", "ChildRegistered"),
+        (recorded_on.isoformat(), "case_events", "PersonalDetailsRecorded"),
     ]
     by = [(e["recorded_by"]["user_id"], e["recorded_by"]["role"]) for e in lines]
     assert by == [
@@ -105,7 +131,7 @@ def test_facts_from_two_services_in_date_order_with_who_recorded_them_and_when(
     ]
     assert {e["recorded_by"]["agency"] for e in lines} == {"council"}
     # Recorded today, whenever they happened; two facts of a day in the order recorded.
-    assert {e["recorded_at"][:10] for e in lines} == {TODAY.isoformat()}
+    assert {e["recorded_at"][:10] for e in lines} == {recorded_on.isoformat()}
     assert lines[2]["recorded_at"] < lines[3]["recorded_at"]
     assert lines[0]["details"] == {
         "referral_id": "R-chrono-1",
@@ -124,15 +150,19 @@ def test_facts_from_two_services_in_date_order_with_who_recorded_them_and_when(
     }
 
 
-def test_as_at_a_day_hides_what_was_recorded_after_it(platform: Platform, child: str) -> None:
+def test_as_at_a_day_hides_what_was_recorded_after_it(
+    platform: Platform, child: str, recorded_on: date
+) -> None:
     # The referral happened ten days ago but the platform learned of it today: as at
     # yesterday it was not known, nor anything else about the child.
-    yesterday = chronology(platform, child, as_at=(TODAY - timedelta(days=1)).isoformat())
+    day_before = (recorded_on - timedelta(days=1)).isoformat()
+    yesterday = chronology(platform, child, as_at=day_before)
     assert yesterday.status_code == 200
     assert (yesterday.json()["count"], yesterday.json()["entries"]) == (0, [])
     assert yesterday.json()["available"] == []
-    assert chronology(platform, child, as_at=TODAY.isoformat()).json()["count"] == 4
-    future = chronology(platform, child, as_at=(TODAY + timedelta(days=1)).isoformat())
+    assert chronology(platform, child, as_at=recorded_on.isoformat()).json()["count"] == 4
+    # A day after today is refused (two days on: after today whatever the clock does meanwhile)
+    future = chronology(platform, child, as_at=(today() + timedelta(days=2)).isoformat())
     assert future.status_code == 422 and "as_at" in future.text
 
 
