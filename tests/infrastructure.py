@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 import httpx
@@ -500,18 +500,32 @@ def poll_until(
         time.sleep(interval_s)
 
 
+@overload
 async def eventually(
     condition: Callable[[], Awaitable[T]],
     timeout_s: float,
+    interval_s: float = ...,
+    what: str = ...,
+) -> T: ...
+@overload
+async def eventually(
+    condition: Callable[[], T], timeout_s: float, interval_s: float = ..., what: str = ...
+) -> T: ...
+async def eventually(
+    condition: Callable[[], Any],
+    timeout_s: float,
     interval_s: float = 0.05,
     what: str = "condition",
-) -> T:
-    """The asyncio form of poll_until: ``condition`` is an async callable."""
+) -> Any:
+    """The asyncio form of poll_until: ``condition`` is an async callable, or a plain one
+    (a flag the test's own task sets), polled between the event loop's other work."""
     import asyncio
+    import inspect
 
     deadline = time.monotonic() + timeout_s
     while True:
-        value = await condition()
+        answer = condition()
+        value = await answer if inspect.isawaitable(answer) else answer
         if value:
             return value
         if time.monotonic() > deadline:

@@ -74,14 +74,7 @@ class OffsetsFirst(ProjectionRunner):
     async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any) -> list[Envelope]:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
-            stored = await conn.fetchval(
-                "SELECT next_offset FROM projection_offsets"
-                " WHERE consumer = $1 AND topic = $2 AND partition = $3",
-                self.consumer_name,
-                tp.topic,
-                tp.partition,
-            )
-            batch = [item for item in batch if item.record.offset >= (stored or 0)]
+            batch = await self._not_yet_applied(conn, tp, batch)
             if not batch:
                 return []
             await conn.execute(

@@ -7,6 +7,7 @@ change until the API was restarted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -29,11 +30,8 @@ async def test_a_cut_listening_connection_is_made_again_and_changes_are_told_aga
     running = asyncio.create_task(listener.run(stop))
     admin = await asyncpg.connect(dsn)
 
-    def connected(times: int) -> object:
-        async def check() -> bool:
-            return memo.listening and listener.connections == times
-
-        return check
+    def connected(times: int) -> Callable[[], bool]:
+        return lambda: memo.listening and listener.connections == times
 
     try:
         await eventually(connected(1), 30, what="listening")
@@ -52,10 +50,9 @@ async def test_a_cut_listening_connection_is_made_again_and_changes_are_told_aga
         generation = memo.generation
         await admin.execute("SELECT pg_notify($1, $2)", CHANNEL, "2024-01-01")
 
-        async def forgotten() -> bool:
-            return memo.generation > generation
-
-        await eventually(forgotten, 10, what="the memo told of the change")
+        await eventually(
+            lambda: memo.generation > generation, 10, what="the memo told of the change"
+        )
         again = feed.join()  # the page, reconnected
         await admin.execute("SELECT pg_notify('boards_changed', 'ChildRegistered')")
         message = await asyncio.wait_for(again.get(), 10)

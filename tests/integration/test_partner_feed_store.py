@@ -59,7 +59,7 @@ async def _served_when_the_older_transaction_ends(
         feed_store.wait_for_page(pool, wakeups, Agency.POLICE, START, 10, 600, never_gone)
     )
     try:
-        await eventually(lambda: _true(reads >= 1), 30, what="the reader waiting")
+        await eventually(lambda: reads >= 1, 30, what="the reader waiting")
         older = elsewhere.transaction()
         await older.start()
         await elsewhere.fetchval("SELECT pg_current_xact_id()")  # running, with an xid
@@ -74,7 +74,7 @@ async def _served_when_the_older_transaction_ends(
                 uuid.uuid4(),
             )
             await keep(conn, [Record(message_id, Agency.POLICE, "P-1", '{"n": 1}', [])])
-        await eventually(lambda: _true(reads > before), 30, what="the reader woken, seeing nothing")
+        await eventually(lambda: reads > before, 30, what="the reader woken, seeing nothing")
         assert not waiting.done()  # held back while the older transaction runs
         await older.rollback()
         page = await asyncio.wait_for(waiting, 20)
@@ -87,7 +87,3 @@ async def _served_when_the_older_transaction_ends(
         await elsewhere.close()
         await listener.remove_listener(CHANNEL, wakeups.notify)
         await pool.release(listener)
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -149,7 +149,7 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
         running = asyncio.create_task(relay.run(stop))
         elsewhere = await asyncpg.connect(settings.dsn("postgres"))  # another database
         try:
-            await eventually(lambda: _true(relay.healthy), 30, what="the relay running")
+            await eventually(lambda: relay.healthy, 30, what="the relay running")
             older = elsewhere.transaction()
             await older.start()
             await elsewhere.fetchval("SELECT pg_current_xact_id()")  # running, with an xid
@@ -164,7 +164,7 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
                 ),
             )
             await eventually(
-                lambda: _true(empty_reads > before), 30, what="the relay woken, seeing nothing"
+                lambda: empty_reads > before, 30, what="the relay woken, seeing nothing"
             )
             assert await published(pool) == 0  # held back while the older transaction runs
             await older.rollback()
@@ -175,7 +175,3 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
             await asyncio.gather(running, return_exceptions=True)
             await elsewhere.close()
             await producer.stop()
-
-
-async def _true(value: bool) -> bool:
-    return value
