@@ -23,7 +23,7 @@ from shared.application import UnknownStream
 from shared.audit import AuditLog
 from shared.auth import Principal
 from shared.clock import Clock, clock_from
-from shared.commands import hashed_body
+from shared.commands import hashed_body, hashed_content
 from shared.db import open_database
 from shared.envelope import new_event_id
 from shared.eventstore import (
@@ -32,6 +32,7 @@ from shared.eventstore import (
     ConcurrencyConflict,
     IdempotencyKeyReused,
     PostgresEventStore,
+    RequestHash,
 )
 from shared.eventstore import request_hash as hash_of
 from shared.http import HealthCheck, instrument, log_requests, operational_router
@@ -92,7 +93,10 @@ def command_context(
         actor=principal.actor,
         correlation_id=correlation_id or new_event_id(),
         idempotency_key=idempotency_key,
-        request_hash=hash_of({"body": hashed_body(body, personal_key), **(extra or {})}),
+        request_hash=RequestHash.of(
+            {"body": hashed_content(body, personal_key), **(extra or {})},
+            earlier=lambda: hash_of({"body": hashed_body(body, personal_key), **(extra or {})}),
+        ),
     )
 
 

@@ -32,7 +32,7 @@ async def execute(
     ``if_match`` is the version the caller last saw (HTTP If-Match); a mismatch is a conflict.
     """
     if ctx.idempotency_key is not None:
-        earlier = await store.find_command(ctx.idempotency_key, ctx.request_hash or "")
+        earlier = await store.find_command(ctx.idempotency_key, ctx.request_hash)
         if earlier is not None:
             return earlier
     aggregate = aggregate_type.from_history(stream_id, await store.read_stream(stream_id))

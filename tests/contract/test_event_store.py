@@ -17,6 +17,8 @@ from shared.eventstore import (
     IdempotencyKeyReused,
     InMemoryEventStore,
     PostgresEventStore,
+    RequestHash,
+    request_hash,
 )
 from tests.conftest import fresh_event_store
 from tests.infrastructure import new_namespace
@@ -30,7 +32,7 @@ class NoteRecorded(DomainEvent):
 ACTOR = Actor(user_id="u1", agency=Agency.COUNCIL, role="social_worker")
 
 
-def ctx(key: str | None = None, digest: str = "h") -> CommandContext:
+def ctx(key: str | None = None, digest: RequestHash | str = "h") -> CommandContext:
     return CommandContext(
         actor=ACTOR,
         correlation_id=new_event_id(),
@@ -89,6 +91,29 @@ async def test_an_idempotency_key_records_the_command_once(store: EventStore) ->
     assert found is not None and found.stream_version == 1
     with pytest.raises(IdempotencyKeyReused):
         await store.find_command("key-1", "a different command")
+
+
+async def test_a_command_stored_in_the_earlier_digest_form_is_known_to_its_retry(
+    store: EventStore,
+) -> None:
+    """A key stored before `RequestHash.of` (its digest in `request_hash`'s form), retried
+    after the upgrade: the same content is its first result, another is a reused key."""
+    await store.append("s1", 0, [NoteRecorded(n=1)], ctx("key-1", digest=request_hash({"n": 1})))
+    retry = RequestHash.of({"n": 1}, earlier=lambda: request_hash({"n": 1}))
+    again = await store.append("s1", 0, [NoteRecorded(n=1)], ctx("key-1", digest=retry))
+    assert again.duplicate and again.stream_version == 1
+    assert len(await store.read_stream("s1")) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await store.find_command("key-1", RequestHash.of({"n": 2}, lambda: request_hash({"n": 2})))
+    # Stored in the new form, the earlier form is never worked out.
+    await store.append("s2", 0, [NoteRecorded(n=1)], ctx("key-2", digest=retry))
+
+    def not_asked() -> str:
+        raise AssertionError("the earlier form was worked out for a record in the new form")
+
+    assert await store.find_command("key-2", RequestHash(retry.digest, not_asked)) is not None
+    with pytest.raises(IdempotencyKeyReused):
+        await store.find_command("key-2", RequestHash.of({"n": 2}, not_asked))
 
 
 async def test_read_all_follows_the_commit_order_from_a_cursor(store: EventStore) -> None:

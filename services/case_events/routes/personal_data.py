@@ -147,7 +147,7 @@ async def erase(
     if await locality_of(pool, child_id) is None:
         raise UnknownStream(child_id)
     earlier = ctx.idempotency_key and await store.find_command(
-        ctx.idempotency_key, ctx.request_hash or ""
+        ctx.idempotency_key, ctx.request_hash
     )
     if earlier:  # the same erasure delivered again: already done
         return recorded(earlier, response)

@@ -143,12 +143,11 @@ async def _earlier(store: Store, ctx: CommandContext, key: str) -> AppendResult 
     recorded before keys had a sender, when it is this very feed (the same school and marks:
     the request hash binds them). A bare key used for anything else is no longer this
     sender's concern."""
-    hashed = ctx.request_hash or ""
-    earlier = await store.find_command(ctx.idempotency_key or "", hashed)
+    earlier = await store.find_command(ctx.idempotency_key or "", ctx.request_hash)
     if earlier is not None:
         return earlier
     try:
-        return await store.find_command(key, hashed)
+        return await store.find_command(key, ctx.request_hash)
     except IdempotencyKeyReused:
         return None
 
