@@ -60,7 +60,13 @@ def summary(name: str, report: dict[str, Any]) -> int:
     errors = report["errors"] + [
         {"rule": "XSD", "message": e["reason"]} for e in report.get("xsd_errors", [])
     ]
-    print(f"{name}: ruleset {report['ruleset']}, {len(errors)} errors")
+    standing_in = report.get("ruleset_stands_in_for")
+    ruleset = report["ruleset"] + (
+        f" (standing in for {standing_in}: the validators have no rules of that year yet)"
+        if standing_in
+        else ""
+    )
+    print(f"{name}: ruleset {ruleset}, {len(errors)} errors")
     for (rule, message), n in sorted(Counter((e["rule"], e["message"]) for e in errors).items()):
         print(f"  {rule:>6} x{n:<5} {message[:110]}")
     return len(errors)

@@ -3,7 +3,9 @@ submitting them: Data to Insight's validators (csc-validator-be-903 for SSDA903,
 csc-validator-be-cin for the CIN census) and the DfE's CIN census XSD shipped by liiatools.
 
 Runs in the validators' own environment (.venv-returns: they pin pandas < 2), never imported
-by the platform, so it imports nothing of the platform either:
+by the platform, so it imports nothing of the platform either (but `rulesets.py` beside it,
+which imports nothing). A year whose own rules the validators do not have yet is checked with
+the newest earlier year's, and its report names the year's own as `ruleset_stands_in_for`:
 
     .venv-returns/bin/python -m deploy.returns.validate --year 2026 \\
         --ssda903 DIR [--previous DIR] [--cin FILE.xml] [--authority E10000008]
@@ -37,6 +39,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import pkgutil
 import sys
 import warnings
 import xml.etree.ElementTree as ET
@@ -44,6 +47,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import xmlschema
+
+from deploy.returns.rulesets import Ruleset, ruleset_for
 
 # The newest CIN census XSD liiatools ships (the DfE's schema has not changed since: 2023's and
 # 2024's are the same document), used for a year it has no schema of its own for.
@@ -107,6 +112,12 @@ def cin_schema(start_year: int) -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(text)
 
 
+def installed_ruleset(package: str, prefix: str, year: int) -> Ruleset:
+    """The ruleset that checks the year, of those the validator's package has installed."""
+    rules = importlib.import_module(package)
+    return ruleset_for((m.name for m in pkgutil.iter_modules(rules.__path__)), prefix, year)
+
+
 def _records(df: Any) -> list[dict[str, Any]]:
     out = []
     for row in df.to_dict("records"):
@@ -128,8 +139,8 @@ def check_ssda903(
         ]
 
     files = uploads(current, "This year") + (uploads(previous, "Prev year") if previous else [])
-    ruleset = f"lac{year}_{(year + 1) % 100:02d}"
-    registry = importlib.import_module(f"lac_validator.rules.{ruleset}").registry
+    ruleset = installed_ruleset("lac_validator.rules", "lac", year)
+    registry = importlib.import_module(f"lac_validator.rules.{ruleset.name}").registry
     v = lac_validator.LacValidator(
         metadata={"collectionYear": str(year + 1), "localAuthority": authority},
         files=files,
@@ -150,7 +161,8 @@ def check_ssda903(
         for r in _records(issues)
     ]
     return {
-        "ruleset": ruleset,
+        "ruleset": ruleset.name,
+        "ruleset_stands_in_for": ruleset.stands_in_for,
         "rules": len(registry),
         "ran": len(v.dones),
         "skipped": sorted(v.skips),
@@ -167,8 +179,8 @@ def check_cin(year: int, xml_file: Path) -> dict[str, Any]:
         {"path": e.path, "reason": str(e.reason)}
         for e in schema.iter_errors(str(xml_file))  # every error, not the first
     ]
-    ruleset = f"cin{year}_{(year + 1) % 100:02d}"
-    registry = importlib.import_module(f"cin_validator.rules.{ruleset}").registry
+    ruleset = installed_ruleset("cin_validator.rules", "cin", year)
+    registry = importlib.import_module(f"cin_validator.rules.{ruleset.name}").registry
     root = ET.parse(xml_file).getroot()
     data = cin_validator.process_data(cin_validator.convert_data(root))
     v = cin_validator.CinValidator(data, registry)
@@ -195,7 +207,8 @@ def check_cin(year: int, xml_file: Path) -> dict[str, Any]:
         for r in _records(v.multichild_issues)
     ]
     return {
-        "ruleset": ruleset,
+        "ruleset": ruleset.name,
+        "ruleset_stands_in_for": ruleset.stands_in_for,
         "rules": len(registry),
         "ran": len(v.rules_passed) + len(set(v.rules_broken)),
         "xsd": cin_xsd(year).name,

@@ -611,6 +611,21 @@ async def test_each_request_carries_an_id_its_answer_must_echo() -> None:
     assert answered.value.cause == "KeyError" and not process.killed
 
 
+async def test_the_board_names_the_rules_each_return_was_checked_with() -> None:
+    validators, _ = serving(
+        b'{"id": 1, "year": 2026, "ssda903": {"ruleset": "lac2026_27", "errors": []}}\n',
+        b'{"id": 2, "year": 2027, "cin": {"ruleset": "cin2026_27",'
+        b' "ruleset_stands_in_for": "cin2027_28", "errors": []}}\n',
+    )
+    await validators.check({"year": 2026}, 1)
+    assert validators.rules == {"ssda903 rules": "lac2026_27"}
+    await validators.check({"year": 2027}, 1)  # a year whose own rules are not out yet
+    assert validators.rules == {
+        "ssda903 rules": "lac2026_27",
+        "cin rules": "cin2026_27, standing in for cin2027_28",
+    }
+
+
 @pytest.mark.parametrize(
     ("line", "failure"),
     [

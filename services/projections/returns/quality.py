@@ -536,6 +536,21 @@ def _environment() -> dict[str, str]:
     return {**kept, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+def rules_run(report: Mapping[str, Any]) -> dict[str, str]:
+    """The rules each return of a report was checked with, as the board names them beside the
+    validators' versions: "lac2026_27", or "lac2026_27, standing in for lac2027_28" from the
+    1 April of a year whose own rules the validators do not have yet (docs/returns.md)."""
+    run = {}
+    for kind in RETURNS:
+        checked = report.get(kind)
+        if isinstance(checked, dict) and checked.get("ruleset"):
+            standing_in = checked.get("ruleset_stands_in_for")
+            run[f"{kind} rules"] = str(checked["ruleset"]) + (
+                f", standing in for {standing_in}" if standing_in else ""
+            )
+    return run
+
+
 class Validators:
     """One long-lived `deploy.returns.validate --serve` process: a request a line in, a report
     a line out, each with the request's id; started when first needed and again after it
@@ -544,6 +559,7 @@ class Validators:
     def __init__(self, python: Path) -> None:
         self.python = python
         self.versions: dict[str, str] = {}
+        self.rules: dict[str, str] = {}  # the rules its last report ran (`rules_run`)
         self._process: asyncio.subprocess.Process | None = None
         self._stderr: deque[str] = deque(maxlen=40)
         self._ready = False  # what it says on stderr once ready may quote a child's data
@@ -588,6 +604,7 @@ class Validators:
                 raise ValidatorsOutOfStepError(f"an answer to another request than {ident}")
             if "error" in answer:
                 raise ValidatorsAnswerError(class_name(answer["error"]))
+            self.rules.update(rules_run(answer))
             return answer
 
     def last_words(self) -> str:
@@ -1023,7 +1040,7 @@ class Checker:
                 " validators = $3::jsonb, unavailable = NULL, last_error = NULL, updated_at = $2",
                 year,
                 now,
-                json.dumps(self.validators.versions),
+                json.dumps({**self.validators.versions, **self.validators.rules}),
             )
         for since in touched.since.values():
             DELAY.observe(max(0.0, (now - since).total_seconds()))
