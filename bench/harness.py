@@ -39,6 +39,8 @@ from aiokafka.admin import NewTopic
 
 from bench import dashboard, register_feed
 from bench import returns as statutory_returns
+from bench.cpu import CpuShares
+from bench.cpu import table as cpu_table
 from bench.processes import start_services
 from contracts.case_events import events as ce
 from contracts.topics import domain_topic_names, named
@@ -505,10 +507,11 @@ async def freshness(
                 errors[f"HTTP {r.status_code}"] += 1
 
         tasks, started = [], time.perf_counter()
-        for i in range(int(seconds * rate)):
-            tasks.append(asyncio.create_task(command(i)))
-            await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
-        await asyncio.gather(*tasks)
+        with CpuShares() as cpu:  # where the cores' time went while the commands were sent
+            for i in range(int(seconds * rate)):
+                tasks.append(asyncio.create_task(command(i)))
+                await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+            await asyncio.gather(*tasks)
         achieved = len(accepted) / (time.perf_counter() - started)
     done.set()
     await asyncio.wait_for(watcher, 300)
@@ -525,6 +528,7 @@ async def freshness(
         "offered": rate,
         "achieved": achieved,
         "target_p99_ms": 250 if rate <= 50 else 1000,
+        "cpu": cpu.percent,
     }
 
 
@@ -546,6 +550,7 @@ async def highest_sustained(
                 "failed": found["failed"],
                 "errors": found["errors"],
                 "held": held,
+                "cpu": found["cpu"],
             }
         )
         print(
@@ -583,13 +588,17 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
     if kept is None:  # eventually returns only a value that is there
         raise TimeoutError("the API kept no day")
     today: date = kept
+    # A day the API has not kept: the day before, unless a trend's month end (kept already).
+    unkept = today - timedelta(days=1)
+    while unkept in trend_month_ends(today):
+        unkept -= timedelta(days=1)
     board_times, select_times = [], []
     async with httpx.AsyncClient(timeout=900, headers=BENCH_USER) as client:
         t = time.perf_counter()
         (
             await client.get(
                 f"{boards}/boards/timeliness",
-                params={"view": "council", "as_at": (today - timedelta(days=1)).isoformat()},
+                params={"view": "council", "as_at": unkept.isoformat()},
             )
         ).raise_for_status()
         first = time.perf_counter() - t
@@ -638,6 +647,10 @@ async def national_board_queries(
         api.wait_healthy(120)
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
+            # Timed as a person finds them once the API has kept the trend's month ends in
+            # the background (api.keep_before_asked: about four minutes after a start at
+            # national scale, during which every query shares the cores with that work).
+            kept_s = await trend_kept(conn, started) if page_requests is not None else None
             figures = await board_queries(api.url, conn, n)
 
             async def changed_today() -> None:  # as a batch of today's records says
@@ -646,9 +659,6 @@ async def national_board_queries(
                 )
 
             if page_requests is not None:
-                # The pages are timed as a person finds them once the API has kept the
-                # trend's month ends in the background (api.keep_before_asked).
-                kept_s = await trend_kept(conn, started)
                 figures["pages"] = await dashboard.page_latencies(
                     api.url, BENCH_USER, page_requests, changed_today
                 )
@@ -674,6 +684,24 @@ async def trend_kept(conn: asyncpg.Connection, started: float) -> float:
 
     await eventually(all_kept, 3600, 1, what="the API to keep the trend's month ends")
     return time.perf_counter() - started
+
+
+def where_the_cores_went(tried: list[dict[str, Any]]) -> list[str]:
+    """The CPU of each process at the highest rate held, and at the first rate not held."""
+    held = [t for t in tried if t["held"] and t.get("cpu")]
+    shown = held[-1:] + [t for t in tried if not t["held"] and t.get("cpu")][:1]
+    lines = []
+    for t in shown:
+        state = "held" if t["held"] else "not held"
+        lines += [
+            f"Where the cores' time went at {t['offered']:.0f} commands/s offered ({state}; "
+            f"{t['achieved']:.0f}/s achieved), each process's CPU while the commands were sent "
+            "(bench/cpu.py), and per command achieved:",
+            "",
+            *cpu_table(t["cpu"], t["achieved"]),
+            "",
+        ]
+    return lines
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -764,6 +792,7 @@ def markdown(results: dict[str, Any]) -> str:
         "offered rate accepted.",
         "",
     ]
+    lines += where_the_cores_went(h["tried"])
     lines += [
         "Profiles of the slow paths, and what was changed because of them: "
         "[performance.md](performance.md).",
@@ -842,7 +871,15 @@ async def pages_only(sizes: Sizes) -> dict[str, Any]:
         namespace = new_namespace()
         r = await rebuild_rate(infra, sizes.rebuild_events, namespace)
         print(f"{r['figure']}: {r['platform']:,.0f}/s", flush=True)
-        national = await national_board_queries(infra, namespace, 1, sizes.page_requests)
+        national = await national_board_queries(
+            infra, namespace, sizes.national_queries, sizes.page_requests
+        )
+        print(
+            f"{national['figure']}: p50 {national['p50']:.1f} ms, p95 {national['p95']:.1f} ms"
+            f" (plain SELECT: p95 {national['baseline_p95']:.1f} ms); first query of a day not"
+            f" kept yet {national['first_ms']:,.0f} ms",
+            flush=True,
+        )
         command = (
             "python -m bench.harness --only pages"
             f" --events {sizes.rebuild_events} --requests {sizes.page_requests}"
