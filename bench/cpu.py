@@ -82,17 +82,21 @@ class CpuShares:
 def table(percent: dict[str, float], rate: float) -> list[str]:
     """Markdown rows: each group's share of the cores and its CPU milliseconds a command."""
     cores = psutil.cpu_count() or 1
+
+    def per_command(share: float) -> str:  # % of a core for a second, over the commands
+        return f"{share * 10 / rate:.1f}" if rate > 0 else "-"
+
     rows = [
         "| process | CPU (% of one core) | CPU ms a command |",
         "|---|---|---|",
     ]
     rows += [
-        f"| {name} | {share:.0f}% | {share * 10 / rate:.1f} |"
+        f"| {name} | {share:.0f}% | {per_command(share)} |"
         for name, share in percent.items()
         if share >= 0.5
     ]
     total = sum(percent.values())
     rows.append(
-        f"| **all** (the machine has {cores * 100}%) | {total:.0f}% | {total * 10 / rate:.1f} |"
+        f"| **all** (the machine has {cores * 100}%) | {total:.0f}% | {per_command(total)} |"
     )
     return rows

@@ -914,6 +914,8 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
                     "baseline": feed["copy"],
                     "baseline_name": "raw asyncpg COPY",
                 }
+            elif figure == "relay":
+                r = await relay(infra, sizes.relay_events)
             else:
                 r = await rebuild_rate(infra, sizes.rebuild_events, new_namespace())
             print(
@@ -948,7 +950,16 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; write nothing")
     parser.add_argument(
         "--only",
-        choices=["appends", "feed", "rebuild", "returns", "returns-import", "pages", "sustained"],
+        choices=[
+            "appends",
+            "feed",
+            "relay",
+            "rebuild",
+            "returns",
+            "returns-import",
+            "pages",
+            "sustained",
+        ],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
         " unless --smoke; returns-import: the import's figure alone, merged into them; pages:"
