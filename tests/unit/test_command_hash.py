@@ -57,7 +57,8 @@ def test_a_body_with_a_personal_part_is_hashed_without_it_in_the_clear() -> None
     assert content == hashed_body(REGISTRATION, key)
     digest = RequestHash.of({"body": content})
     assert digest.digest.startswith(DIGEST_FORM)
-    # The JSON hashed holds no name (the digest of a guessed name's body is another).
+    # Not the digest of the body with its names in the clear: a guessed name cannot be
+    # checked against it without the child's key.
     plain = RequestHash.of({"body": REGISTRATION})
     assert digest != plain
 
