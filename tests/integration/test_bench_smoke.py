@@ -38,6 +38,8 @@ def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastruc
         assert f"| {phase} |" in run.stdout, phase
     assert "| register feed marks/s" in run.stdout and "freshness at 500" in run.stdout
     assert "| dashboard page |" in run.stdout and "| index |" in run.stdout
-    # Where the cores went at the rate held: the platform's API and PostgreSQL among them.
-    assert "Where the cores' time went at 5 commands/s offered (held" in run.stdout
-    assert "| case_events api |" in run.stdout and "| PostgreSQL |" in run.stdout
+    # Where the cores went at the rate offered. Which processes pass the table's 0.5% depends
+    # on a second's clock ticks at smoke size, so only the table itself is asserted.
+    assert "Where the cores' time went at 5 commands/s offered (" in run.stdout
+    assert "| process | CPU (% of one core) | CPU ms a command |" in run.stdout
+    assert "| **all** (the machine has " in run.stdout
