@@ -40,7 +40,8 @@ def chronology(
 
 
 def today() -> date:
-    """The platform's today (its clock is this machine's, in UTC)."""
+    """Today as the events' recorded_at dates it (UTC). The platform's own today is London's
+    (`shared.clock.SystemClock`): the same date but between 23:00 and 24:00 UTC in summer."""
     return datetime.now(UTC).date()
 
 
