@@ -655,7 +655,7 @@ async def national_board_queries(
 
             async def changed_today() -> None:  # as a batch of today's records says
                 await conn.execute(
-                    "SELECT pg_notify($1, $2)", MEMO_CHANNEL, payload_of(date.today())
+                    "SELECT pg_notify($1, $2)", MEMO_CHANNEL, payload_of(SystemClock().today())
                 )
 
             if page_requests is not None:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -42,6 +43,7 @@ from deploy.local.stack import (
     wait_for_port,
 )
 from shared.auth import LocalIssuer
+from shared.clock import SystemClock
 from shared.settings import Settings
 
 T = TypeVar("T")
@@ -484,6 +486,13 @@ def health_check(url: str, name: str) -> dict[str, Any]:
     has none to give."""
     check: dict[str, Any] = health(url).get("checks", {}).get(name, {})
     return check
+
+
+def platform_today() -> date:
+    """The platform's today: London's date (`shared.clock.SystemClock`). The machine's own
+    (`date.today()`, UTC on a server) is the day before between 23:00 and 24:00 UTC in summer;
+    the dates the tests send and expect are the platform's."""
+    return SystemClock().today()
 
 
 def poll_until(

@@ -62,6 +62,7 @@ from deploy.demo.quality import QualityAssurance, children_of
 from deploy.demo.record import Record, exploited, upn
 from shared.auth import LocalIssuer
 from shared.calendar import add_months, is_working_day
+from shared.clock import SystemClock
 
 # What others import from here (the rest of the demo is in council.py, journey.py, record.py).
 __all__ = [
@@ -1312,7 +1313,7 @@ def main() -> None:
         "loader's token (default: the local stack's)",
     )
     args = parser.parse_args()
-    end = args.end or date.today()
+    end = args.end or SystemClock().today()
     try:
         issuer = LocalIssuer(args.auth_dir)
         auth = issuer.headers("demo-loader", "council", "practitioner")

@@ -49,6 +49,7 @@ from deploy import database
 from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
+from shared.clock import SystemClock
 from shared.private_files import write_private
 from shared.settings import Settings
 
@@ -1142,7 +1143,7 @@ def load_demo_county(stack: LocalStack) -> None:
                 stack.http_base,
                 seed=7,
                 scale=scale,
-                end=datetime.date.today(),
+                end=SystemClock().today(),
                 auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
                 manager=stack.issuer.headers("demo-loader", "council", "manager"),
                 progress_file=stack.demo_progress,
@@ -1157,7 +1158,7 @@ def load_demo_county(stack: LocalStack) -> None:
         return
     marker.write_text(
         f"{summary['children']} children, {summary['commands']} commands, "
-        f"{summary['seconds']}s, scale {scale}, on {datetime.date.today()}\n"
+        f"{summary['seconds']}s, scale {scale}, on {SystemClock().today()}\n"
     )
     print(
         f"The demo county is loaded: every board has its data ({marker.read_text().strip()}).",

@@ -19,13 +19,14 @@ import subprocess
 import sys
 import zipfile
 from collections import Counter
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from deploy.local.stack import ROOT
+from services.projections.returns.facts import CollectionYear
+from shared.clock import SystemClock
 
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
 
@@ -80,8 +81,7 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=None, help="default: the year today is in")
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "returns")
     args = parser.parse_args()
-    today = date.today()
-    year = args.year or (today.year if today.month >= 4 else today.year - 1)
+    year = args.year or CollectionYear.of(SystemClock().today()).start_year
     headers = {"Authorization": f"Bearer {args.token.read_text().strip()}"}
     broken = 0
     with httpx.Client(base_url=args.url, headers=headers, timeout=600) as client:

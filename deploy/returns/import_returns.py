@@ -23,7 +23,6 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -43,6 +42,7 @@ from deploy.returns.importing import (
     rehearsed,
 )
 from shared.auth import LocalIssuer
+from shared.clock import SystemClock
 
 # The services a return's rows are recorded in (a return holds no quality assurance).
 IMPORTED_INTO = ("case_events", "accommodation", "education", "escalations")
@@ -202,7 +202,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.folder.is_dir():
         sys.exit(f"{args.folder}: not a folder")
-    plan = rehearsed(read(args.folder, args.locality), date.today())
+    plan = rehearsed(read(args.folder, args.locality), SystemClock().today())
     commands = sum(len(d) for d in plan.children.values())
     print(
         f"read {plan.rows:,} rows: {len(plan.children):,} children, {commands:,} commands",

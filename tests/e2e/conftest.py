@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -20,6 +20,7 @@ from tests.infrastructure import (
     ServiceProcess,
     auth,
     new_namespace,
+    platform_today,
     poll_until,
     process_env,
     running,
@@ -244,7 +245,7 @@ def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
             "escalation_id": escalation,
             "child_id": child,
             "raised_by": "IRO",
-            "raised_on": (date.today() - timedelta(days=1)).isoformat(),
+            "raised_on": (platform_today() - timedelta(days=1)).isoformat(),
             "reason": "permanence_planning",
         },
         timeout=30,

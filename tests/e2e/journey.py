@@ -11,7 +11,15 @@ import httpx
 
 from contracts.topics import DOMAIN_TOPICS
 from tests.e2e.conftest import Platform
-from tests.infrastructure import HTTP, MANAGER, auth, eventually, health_check, poll_until
+from tests.infrastructure import (
+    HTTP,
+    MANAGER,
+    auth,
+    eventually,
+    health_check,
+    platform_today,
+    poll_until,
+)
 
 HEADERS = auth("practitioner", user="sw-17")
 
@@ -61,7 +69,6 @@ class Practitioner:
 async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     """A demo county (deploy/demo) loaded through the platform's public APIs, as a practitioner
     (the reference data as a manager), once every topic is consumed by the projections."""
-    from datetime import date
 
     from deploy.demo.county import PORTS, load
 
@@ -71,7 +78,7 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
         0,
         seed=seed,
         scale=scale,
-        end=date.today(),
+        end=platform_today(),
         auth=auth("practitioner"),
         urls=urls,
         manager=auth("manager"),  # the county's teams and social workers

@@ -24,7 +24,7 @@ from tests.e2e.accessibility import (
     skip_link_moves_focus_to_main,
 )
 from tests.e2e.conftest import SHOTS, Platform
-from tests.infrastructure import auth
+from tests.infrastructure import auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 TOKEN = auth("manager")["Authorization"].removeprefix("Bearer ")
@@ -181,7 +181,7 @@ async def test_the_key_tasks_by_keyboard_alone(county: Platform, browser: Browse
     locality = localities[1]
     # A day whose day and month are the same number, typed as digits: right whichever order
     # the browser's locale puts them in (Chromium's date field is day/month or month/day).
-    today = date.today()
+    today = platform_today()
     day = date(today.year - 1, today.month, today.month)
     await tab_to(page, "#as_at")
     await page.keyboard.type(f"{day.month:02d}{day.month:02d}{day.year}")

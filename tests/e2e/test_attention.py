@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -33,7 +33,7 @@ from shared.settings import Settings
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import HTTP, Infrastructure, auth, poll_until, read_topic
+from tests.infrastructure import HTTP, Infrastructure, auth, platform_today, poll_until, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 IMT = "imt-duty-1"  # the incident management team's member on duty
@@ -63,7 +63,7 @@ async def signed_in(browser: Browser, base: str, role: str, agency: str = "counc
 
 
 def fourteen_today() -> str:
-    return (date.today() - timedelta(days=14 * 365 + 30)).isoformat()
+    return (platform_today() - timedelta(days=14 * 365 + 30)).isoformat()
 
 
 async def tab_to(page: Page, element_id: str, limit: int = 80) -> None:
@@ -88,7 +88,7 @@ async def test_a_breach_is_on_the_page_within_a_second_acknowledged_by_keyboard_
     await expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
     marker = await page.evaluate("window.attentionMarker = Math.random()")
 
-    start = (date.today() - timedelta(days=1)).isoformat()
+    start = (platform_today() - timedelta(days=1)).isoformat()
     pr.child(
         "accommodation",
         child,
@@ -155,7 +155,7 @@ async def test_a_breach_is_on_the_page_within_a_second_acknowledged_by_keyboard_
         child,
         "/placement-changes",
         placement_id="P-2",
-        start_date=date.today().isoformat(),
+        start_date=platform_today().isoformat(),
         placement_type="U3",
         provider="PR1",
         in_council_area=True,
@@ -186,7 +186,7 @@ def missing(platform: Platform) -> dict[str, Any]:
     pr = Practitioner(platform)
     child = pr.register(dob=fourteen_today(), locality="Mid Devon")
     pr.child(
-        "case_events", child, "/missing-episodes", started_on=date.today().isoformat(), kind="M"
+        "case_events", child, "/missing-episodes", started_on=platform_today().isoformat(), kind="M"
     )
     poll_until(lambda: listed(platform, child, auth("manager")) != [], 10, 0.05, "listed")
     [item] = listed(platform, child, auth("manager"))

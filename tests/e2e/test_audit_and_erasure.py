@@ -21,7 +21,7 @@ import json
 import secrets
 import subprocess
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 import httpx
@@ -46,6 +46,7 @@ from tests.infrastructure import (
     Infrastructure,
     auth,
     eventually,
+    platform_today,
     read_topic,
 )
 
@@ -111,7 +112,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
         },
     )
     assert r.status_code == 201, r.text
-    missing = (date.today() - timedelta(days=3)).isoformat()
+    missing = (platform_today() - timedelta(days=3)).isoformat()
     r = await api.post(
         f"{me}/missing-episodes", headers=PRACTITIONER, json={"started_on": missing, "kind": "M"}
     )
@@ -220,7 +221,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
 
     # An erasure the domain refuses (dated in the future) destroys nothing: it used to take
     # the key first and answer 422 after, with no event recorded.
-    future = (date.today() + timedelta(days=2)).isoformat()
+    future = (platform_today() + timedelta(days=2)).isoformat()
     refused_erasure = await api.post(
         f"{me}/erasure", headers=GOVERNANCE, json={"erased_on": future, "reason": "subject_request"}
     )
@@ -229,7 +230,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     assert kept.json()["given_names"] == marker
 
     # Erasure: the key is destroyed; the fields read as erased, the statutory facts remain.
-    erasure = {"erased_on": date.today().isoformat(), "reason": "subject_request"}
+    erasure = {"erased_on": platform_today().isoformat(), "reason": "subject_request"}
     once = {**GOVERNANCE, "Idempotency-Key": f"erase-{child}"}
     erased = await api.post(f"{me}/erasure", headers=once, json=erasure)
     assert erased.status_code == 201, erased.text
@@ -270,7 +271,7 @@ async def canary(api: httpx.AsyncClient, secure: SecurePlatform, infra: Infrastr
     )
     assert refused.status_code == 409  # no new key is ever made for an erased child
     record = (await api.get(me, headers=PRACTITIONER)).json()
-    assert record["personal_data_erased_on"] == date.today().isoformat()
+    assert record["personal_data_erased_on"] == platform_today().isoformat()
 
     # The auditor sees who read the child's data, and why.
     audit = (
@@ -307,7 +308,7 @@ async def record_the_whole_record(
     suffix = uuid.uuid4().hex[:10]
     team, worker, visitor = f"T-cnry-{suffix}", f"SW-cnry-{suffix}", f"SW-visit-{suffix}"
     two_days_ago, yesterday, today = (
-        (date.today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+        (platform_today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
     )
     reference: list[tuple[str, dict[str, Any]]] = [
         ("/reference/teams", {"team_id": team, "name": "Canary team", "locality": "Exeter"}),
@@ -406,9 +407,9 @@ async def record_quality_assurance(
     theme)."""
     suffix = uuid.uuid4().hex[:10]
     two_days_ago, yesterday, today = (
-        (date.today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+        (platform_today() - timedelta(days=n)).isoformat() for n in (2, 1, 0)
     )
-    due = (date.today() + timedelta(days=28)).isoformat()
+    due = (platform_today() + timedelta(days=28)).isoformat()
     auditor, moderator, practitioner, owner = (
         f"SW-{who}-{suffix}" for who in ("audit", "moderate", "practise", "own")
     )

@@ -30,7 +30,7 @@ from services.projections.dashboard.charts import shown
 from services.projections.dashboard.packs import triage_months
 from tests.e2e.accessibility import axe_violations, described
 from tests.e2e.conftest import SHOTS, Platform
-from tests.infrastructure import HTTP, auth
+from tests.infrastructure import HTTP, auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -56,7 +56,7 @@ def pack(county: Platform) -> dict[str, Any]:
         json={
             "pack_id": pack_id,
             "title": "Safeguarding partnership executive",
-            "as_at": date.today().isoformat(),
+            "as_at": platform_today().isoformat(),
             "boards": ["attendance", "early-help-triage"],
             "localities": [],
             "view": "partnership",
@@ -75,7 +75,7 @@ def pack(county: Platform) -> dict[str, Any]:
             json={"commentary_id": f"BPC-{i}", "section": section, "commentary": text},
         )
         assert r.status_code == 201, r.text
-    return {"pack_id": pack_id, "as_at": date.today()}
+    return {"pack_id": pack_id, "as_at": platform_today()}
 
 
 def board(county: Platform, name: str, as_at: date) -> list[Figure]:
@@ -96,7 +96,7 @@ def test_a_partner_may_not_draft_or_comment_but_reads_a_partnership_pack(
     body = {
         "pack_id": "BP-by-police",
         "title": "Not theirs to draft",
-        "as_at": date.today().isoformat(),
+        "as_at": platform_today().isoformat(),
         "boards": ["attendance"],
     }
     assert (
@@ -119,7 +119,7 @@ def test_a_partner_may_not_draft_or_comment_but_reads_a_partnership_pack(
         json={"commentary_id": "BPC-x", "section": "timeliness", "commentary": "x"},
     )
     assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "section"]
-    tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+    tomorrow = date.fromordinal(platform_today().toordinal() + 1).isoformat()
     future = HTTP.post(
         f"{county.quality.url}/board-packs",
         headers=manager,
@@ -277,7 +277,7 @@ def test_a_council_view_pack_is_not_for_partners(county: Platform) -> None:
         json={
             "pack_id": pack_id,
             "title": "Council performance surgery",
-            "as_at": date.today().isoformat(),
+            "as_at": platform_today().isoformat(),
             "boards": ["timeliness"],
             "view": "council",
         },
@@ -305,7 +305,7 @@ def test_the_dashboards_forms_draft_a_pack_and_add_commentary_through_quality(
         headers=writer,
         data={
             "title": "Corporate parenting board",
-            "as_at": date.today().isoformat(),
+            "as_at": platform_today().isoformat(),
             "boards": ["care-leavers", "children-in-care"],
             "view": "partnership",
             "form_key": uuid.uuid4().hex,
@@ -331,7 +331,7 @@ def test_the_dashboards_forms_draft_a_pack_and_add_commentary_through_quality(
     empty = HTTP.post(
         f"{url}/dashboard/packs",
         headers=writer,
-        data={"title": "No boards", "as_at": date.today().isoformat()},
+        data={"title": "No boards", "as_at": platform_today().isoformat()},
     )
     assert empty.status_code == 422 and "govuk-error-summary" in empty.text
     shown = HTTP.get(f"{url}{page}", headers=writer)

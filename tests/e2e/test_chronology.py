@@ -9,20 +9,21 @@ import csv
 import io
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from deploy.local.stack import ROOT
+from shared.clock import LONDON
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import HTTP, auth, poll_until
+from tests.infrastructure import HTTP, auth, platform_today, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-REFERRED, RATED = date.today() - timedelta(days=10), date.today() - timedelta(days=5)
+REFERRED, RATED = platform_today() - timedelta(days=10), platform_today() - timedelta(days=5)
 PRACTITIONER = auth("practitioner", user="sw-17")  # the journey's practitioner
 TEAM_MANAGER = auth("manager", user="tm-3")
 GOVERNANCE = auth("information_governance", user="ig-chronology")
@@ -39,10 +40,9 @@ def chronology(
     )
 
 
-def today() -> date:
-    """Today as the events' recorded_at dates it (UTC). The platform's own today is London's
-    (`shared.clock.SystemClock`): the same date but between 23:00 and 24:00 UTC in summer."""
-    return datetime.now(UTC).date()
+def london_date(instant: str) -> date:
+    """The platform's day (London's) of an ISO instant such as an entry's `recorded_at`."""
+    return datetime.fromisoformat(instant).astimezone(LONDON).date()
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def recorded(platform: Platform) -> tuple[str, date]:
     """`child`, and the day all its facts were recorded: a child recorded again if midnight
     passed meanwhile (its facts would fall on two days)."""
     while True:
-        day = today()
+        day = platform_today()
         child = _recorded_child(platform)
-        if today() == day:
+        if platform_today() == day:
             return child, day
 
 
@@ -109,13 +109,13 @@ def _recorded_child(platform: Platform) -> str:
 def test_facts_from_two_services_in_date_order_with_who_recorded_them_and_when(
     platform: Platform, child: str, recorded_on: date
 ) -> None:
-    asked_on = today()
+    asked_on = platform_today()
     r = chronology(platform, child)
     assert r.status_code == 200, r.text
     assert r.headers["x-audit-id"]  # the read is audited (checked in full when the platform stops)
     body = r.json()
     assert (body["child_id"], body["kinds"]) == (child, [])
-    assert body["as_at"] in {asked_on.isoformat(), today().isoformat()}  # as at today
+    assert body["as_at"] in {asked_on.isoformat(), platform_today().isoformat()}  # as at today
     lines = body["entries"]
     assert [(e["occurred_on"], e["service"], e["event_type"]) for e in lines] == [
         (REFERRED.isoformat(), "case_events", "ReferralReceived"),
@@ -132,7 +132,7 @@ def test_facts_from_two_services_in_date_order_with_who_recorded_them_and_when(
     ]
     assert {e["recorded_by"]["agency"] for e in lines} == {"council"}
     # Recorded today, whenever they happened; two facts of a day in the order recorded.
-    assert {e["recorded_at"][:10] for e in lines} == {recorded_on.isoformat()}
+    assert {london_date(e["recorded_at"]) for e in lines} == {recorded_on}
     assert lines[2]["recorded_at"] < lines[3]["recorded_at"]
     assert lines[0]["details"] == {
         "referral_id": "R-chrono-1",
@@ -163,7 +163,7 @@ def test_as_at_a_day_hides_what_was_recorded_after_it(
     assert yesterday.json()["available"] == []
     assert chronology(platform, child, as_at=recorded_on.isoformat()).json()["count"] == 4
     # A day after today is refused (two days on: after today whatever the clock does meanwhile)
-    future = chronology(platform, child, as_at=(today() + timedelta(days=2)).isoformat())
+    future = chronology(platform, child, as_at=(platform_today() + timedelta(days=2)).isoformat())
     assert future.status_code == 422 and "as_at" in future.text
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, expect
 from services.projections.boards.declarations import BOARDS
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.journey import Practitioner, consumed
-from tests.infrastructure import auth
+from tests.infrastructure import auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -116,7 +116,7 @@ async def test_the_locality_filter_and_the_as_at_date_change_the_figures(
     assert sum(counts.values()) == everyone  # the localities partition the county
     assert len(set(counts.values())) > 1
     await page.select_option("#locality", label="All localities")
-    year_ago = (date.today() - timedelta(days=365)).isoformat()
+    year_ago = (platform_today() - timedelta(days=365)).isoformat()
     await page.fill("#as_at", year_ago)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"**as_at={year_ago}**")
@@ -146,7 +146,7 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
         "case_events",
         child,
         "/periods-of-care",
-        start_date=date.today().isoformat(),
+        start_date=platform_today().isoformat(),
         legal_status="V2",
     )
     # A locator assertion (polling with a deadline), not a JavaScript string: the page's

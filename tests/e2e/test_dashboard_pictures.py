@@ -6,7 +6,6 @@ Screenshots are kept under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from services.projections.boards.model import Figure
 from services.projections.dashboard import charts, last_complete_month, month_before
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.test_dashboard import signed_in
-from tests.infrastructure import HTTP, auth
+from tests.infrastructure import HTTP, auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -134,7 +133,7 @@ async def test_a_board_shows_its_trend_and_its_localities_with_the_apis_numbers(
     await page.goto(f"{url}/dashboard/children-in-care?view=council")
     points = await values(page, 'figure[data-chart="trend-0"] td[data-period]')
     assert len(points) == 12
-    today = date.today()
+    today = platform_today()
     for day in (today, month_before(today)):
         at = api_board(county, "children-in-care", view="council", as_at=day.isoformat())
         in_care = next(f for f in at["figures"] if f["key"] == "in_care")
@@ -149,7 +148,7 @@ async def test_the_index_leads_with_the_last_complete_period_and_which_way_it_mo
     url = county.projections.url
     page = await signed_in(browser, url, viewport={"width": 1280, "height": 900})
     await page.goto(f"{url}/dashboard?view=council")
-    end = last_complete_month(date.today())
+    end = last_complete_month(platform_today())
     previous = month_before(end)
     card = page.locator('[data-board="early-help-triage"]')
     assert await card.locator("[data-when]").inner_text() == f"in {end:%B %Y}"
@@ -174,9 +173,9 @@ async def test_the_index_leads_with_the_last_complete_period_and_which_way_it_mo
     # Every board has its period in words; none leads with the month just begun.
     whens = await page.locator("[data-when]").all_inner_texts()
     assert len(whens) >= 20
-    begun = f"in {date.today():%B %Y}"
-    assert all(w != begun or date.today() == end for w in whens)
+    begun = f"in {platform_today():%B %Y}"
+    assert all(w != begun or platform_today() == end for w in whens)
     await page.screenshot(path=SHOTS / "index-last-complete-period.png", full_page=True)
     attendance = await page.locator('[data-board="attendance"] [data-when]').inner_text()
-    assert attendance != f"on {date.today():%-d %b %Y}"  # today's marks are still coming
+    assert attendance != f"on {platform_today():%-d %b %Y}"  # today's marks are still coming
     await page.close()

@@ -9,13 +9,12 @@ every e2e test to its record when the platform stops)."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import SecurePlatform
-from tests.infrastructure import HTTP, auth
+from tests.infrastructure import HTTP, auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -76,7 +75,7 @@ def test_an_erasure_is_in_the_access_log_who_which_child_why(secure: SecurePlatf
     erased = HTTP.post(
         f"{secure.url('case_events_api')}/children/{child}/erasure",
         headers={**GOVERNANCE, "X-Purpose": "ticket IG-42"},
-        json={"erased_on": date.today().isoformat(), "reason": "subject_request"},
+        json={"erased_on": platform_today().isoformat(), "reason": "subject_request"},
     )
     assert erased.status_code == 201, erased.text
     audit_id = erased.headers.get("x-audit-id")

@@ -16,6 +16,7 @@ from tests.infrastructure import (
     GOVERNANCE,
     TEST_PSEUDONYM_KEY,
     Infrastructure,
+    platform_today,
     poll_until,
     read_topic,
 )
@@ -34,7 +35,7 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
 ) -> None:
     pr = Practitioner(platform)
     child = pr.register(dob="2012-05-17", locality="Exeter")
-    week_ago = (date.today() - timedelta(days=7)).isoformat()
+    week_ago = (platform_today() - timedelta(days=7)).isoformat()
     pr.child(
         "case_events",
         child,

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,7 @@ from tests.infrastructure import (
     TEST_PSEUDONYM_KEY,
     Infrastructure,
     auth,
+    platform_today,
     poll_until,
     read_topic,
 )
@@ -53,7 +54,7 @@ POLICE_USER = "police-case-system"
 POLICE = auth("partner", "police", user=POLICE_USER)
 HEALTH = auth("partner", "health", user="health-records")
 VALUE_FIELDS = {"message_id", "subject", "event_type", "facts", "purpose"}
-DAYS_AGO = [(date.today() - timedelta(days=n)).isoformat() for n in range(10)]
+DAYS_AGO = [(platform_today() - timedelta(days=n)).isoformat() for n in range(10)]
 
 
 def feed(platform: Platform, agency: str = "police") -> str:
@@ -275,7 +276,7 @@ def test_the_police_read_over_https_what_their_topic_carries(
     erased = HTTP.post(
         f"{platform.case_events.url}/children/{first}/erasure",
         headers={**auth("information_governance", user="ig-feed"), "Idempotency-Key": first},
-        json={"erased_on": date.today().isoformat(), "reason": "subject_request"},
+        json={"erased_on": platform_today().isoformat(), "reason": "subject_request"},
         timeout=60,
     )
     assert erased.status_code == 201, erased.text

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ from tests.infrastructure import (
     _die_with_parent,
     auth,
     eventually,
+    platform_today,
     poll_until,
     read_topic,
 )
@@ -174,7 +175,7 @@ async def test_the_partner_kit_reads_its_topic_resumes_without_gaps_and_is_refus
 
     # A child on a child protection plan: the police are told (sharing.ENTITLEMENTS).
     child = register(secure)
-    week_ago = (date.today() - timedelta(days=7)).isoformat()
+    week_ago = (platform_today() - timedelta(days=7)).isoformat()
     record(
         secure,
         child,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +34,7 @@ from tests.infrastructure import (
     HTTP,
     auth,
     join_answer,
+    platform_today,
     poll_until,
     read_answer,
     reports_ok,
@@ -377,7 +378,7 @@ def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePla
     r = HTTP.post(
         f"{secure.url('case_events_api')}/children/{secure.child}/missing-episodes",
         headers=auth("practitioner"),
-        json={"started_on": (date.today() - timedelta(days=2)).isoformat(), "kind": "M"},
+        json={"started_on": (platform_today() - timedelta(days=2)).isoformat(), "kind": "M"},
     )
     assert r.status_code == 201, r.text
     consumer = Consumer(

@@ -9,7 +9,7 @@ board asked for that locality counts this child's facts alone: the figures are e
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,12 +17,12 @@ import pytest
 from contracts.ids import upn_check_letter
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import MANAGER, poll_until
+from tests.infrastructure import MANAGER, platform_today, poll_until
 from tests.reference_data import seed
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
-TODAY = date.today()
+TODAY = platform_today()
 
 
 def ago(days: int) -> str:

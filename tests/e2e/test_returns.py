@@ -15,7 +15,6 @@ import subprocess
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,11 @@ from services.projections.returns.rules import NOT_YET, VALIDATOR_DEFECTS
 from tests.conftest import ROOT
 from tests.e2e.conftest import Platform, started_platform
 from tests.e2e.journey import consumed
-from tests.infrastructure import HTTP, TEST_ISSUER, Infrastructure, auth, poll_until
+from tests.infrastructure import HTTP, TEST_ISSUER, Infrastructure, auth, platform_today, poll_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
-THIS_YEAR = CollectionYear.of(date.today())
+THIS_YEAR = CollectionYear.of(platform_today())
 
 
 def validated(year: int, **files: Path) -> dict[str, Any]:

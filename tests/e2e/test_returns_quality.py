@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from services.projections.returns.rules import NOT_YET
 from shared.settings import Settings
 from tests.e2e.conftest import Platform
 from tests.e2e.journey import Practitioner
-from tests.infrastructure import HTTP, OPERATIONS, auth, poll_until
+from tests.infrastructure import HTTP, OPERATIONS, auth, platform_today, poll_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -37,7 +37,7 @@ pytestmark = [
 OWN_PLATFORM = True  # the returns' quality board counts every child of the platform
 PLATFORM_SETTINGS = {"CSP_RETURNS_CHECK": "true"}  # the board this module tests
 
-TODAY = date.today()
+TODAY = platform_today()
 MANAGER = auth("manager", user="tm-quality")
 WORKER, TEAM = "SW-0001", "T-EX-CIN"  # tests/reference_data.py
 DEADLINE_S = 120.0

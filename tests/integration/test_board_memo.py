@@ -20,7 +20,7 @@ from contracts.case_events import events as ce
 from services.projections.boards.answering import partnership_sheet
 from services.projections.boards.declarations import BOARDS, DECLARED
 from shared.settings import Settings
-from tests.infrastructure import HTTP, MANAGER, Infrastructure, auth
+from tests.infrastructure import HTTP, MANAGER, Infrastructure, auth, platform_today
 from tests.integration.scenario import D, county, registered
 from tests.integration.test_boards import _consumed_all, _from_facts, _live, boards_running
 
@@ -67,7 +67,7 @@ async def afresh(dsn: str, settings: Settings, name: str, view: str, day: str) -
             name,
             date.fromisoformat(day),
             None,
-            today=date.today(),
+            today=platform_today(),
             window=settings.board_days_kept,
             threshold=settings.small_number_threshold,
         )

@@ -31,6 +31,7 @@ from tests.infrastructure import (
     auth,
     eventually,
     new_namespace,
+    platform_today,
 )
 from tests.integration.scenario import D, county, registered
 from tests.publisher import Log
@@ -375,7 +376,7 @@ def test_a_council_page_reads_every_locality_at_once_as_each_alone(
                 for day in ("2024-03-31", "2024-06-30", "2024-12-31"):
                     as_at = date.fromisoformat(day)
                     sheet = await council_sheet(
-                        pool, name, as_at, places, today=date.today(), window=KEPT_WINDOW
+                        pool, name, as_at, places, today=platform_today(), window=KEPT_WINDOW
                     )
                     async with reading(pool) as conn:
                         for place in places:
