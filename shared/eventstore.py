@@ -425,6 +425,16 @@ class _Wakeup:
                 return
 
 
+# Whether an event is after the cursor ($1, $2): the first one in the commit order's index,
+# not `EXISTS`. While the table's statistics are missing or behind (a new database, a county
+# loading), the planner expected an EXISTS to meet a row at once and read the whole table for
+# the none there usually is (0.8 ms a call at 5,600 events, growing with them).
+HELD_BACK = (
+    "SELECT (SELECT 1 FROM events WHERE (transaction_id, position) > ($1::text::xid8, $2)"
+    " ORDER BY transaction_id, position LIMIT 1) IS NOT NULL"
+)
+
+
 class PostgresEventStore:
     """On a pool, or on one connection: a subscription that records events in reaction to
     others binds the store to its own transaction, so the new events and the consumed
@@ -684,14 +694,7 @@ class PostgresEventStore:
         `pg_snapshot_xmin` is the cluster's (a projection's batch, an append on another
         stream). The relay then reads again in a moment rather than at its next poll: the
         NOTIFY that woke it has been spent on the read that could not yet see the event."""
-        return bool(
-            await self._db.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM events"
-                " WHERE (transaction_id, position) > ($1::text::xid8, $2))",
-                str(after.transaction_id),
-                after.position,
-            )
-        )
+        return bool(await self._db.fetchval(HELD_BACK, str(after.transaction_id), after.position))
 
     async def head(self) -> Cursor:
         """The newest committed place in the commit order (for lag)."""

@@ -106,6 +106,26 @@ RETRIES = Counter(
     ["consumer", "cause"],
 )
 
+# The last version applied of each stream named ($3), of a consumer ($1) and topic ($2): one
+# index lookup per stream, whatever the planner thinks of the table.
+# - Not `stream_id = ANY($3)`: on a freshly built (not yet analysed) table, the planner
+#   compared every row with every id.
+# - Nor a plain join on the ids. asyncpg prepares the statement, and from its sixth run
+#   PostgreSQL may keep one plan for any consumer and topic. While the table's statistics are
+#   missing or behind (a service's new database as a county is loaded or imported, and as the
+#   benchmark runs), that plan hashed every stream of the consumer and topic: a live batch of
+#   one event read every child ever registered, 2 ms at 8,000 children and growing with them,
+#   the most expensive statement of the live workers (docs/performance.md, 2026-12-05).
+# The LIMIT keeps each lookup a subquery of its own, which the planner cannot turn back into
+# that join (the key is unique: it changes no answer).
+STREAM_VERSIONS = (
+    "SELECT wanted.stream_id, p.stream_version"
+    " FROM unnest($3::text[]) AS wanted(stream_id)"
+    " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
+    "  WHERE s.consumer = $1 AND s.topic = $2 AND s.stream_id = wanted.stream_id"
+    "  LIMIT 1) AS p"
+)
+
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
 TRANSIENT = (
     # A policy appending to a stream another writer just appended to (e.g. an EWO escalation
@@ -589,17 +609,7 @@ class ProjectionRunner:
         self, conn: asyncpg.Connection, tp: TopicPartition, decoded: list[_Decoded]
     ) -> _StreamVersions:
         stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
-        rows = await conn.fetch(
-            # A join on the ids, not `= ANY(array)`: on a freshly built (not yet
-            # analysed) table the planner would compare every row with every id.
-            "SELECT p.stream_id, p.stream_version"
-            " FROM unnest($3::text[]) AS wanted(stream_id)"
-            " JOIN projection_streams p USING (stream_id)"
-            " WHERE p.consumer = $1 AND p.topic = $2",
-            self.consumer_name,
-            tp.topic,
-            stream_ids,
-        )
+        rows = await conn.fetch(STREAM_VERSIONS, self.consumer_name, tp.topic, stream_ids)
         return _StreamVersions({r["stream_id"]: r["stream_version"] for r in rows})
 
     def _next_in_its_stream(
