@@ -109,7 +109,7 @@ class Sizes:
             feed_children=2000,
             feed_days=5,
             sustained_seconds=60,
-            sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 400),
+            sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 350, 400, 450, 500),
             national_queries=10,
             page_requests=20,
             returns_scales=(1.0, 10.0),
