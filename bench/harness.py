@@ -930,10 +930,11 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
 
 async def sustained_only(sizes: Sizes) -> dict[str, Any]:
     """The highest rate held alone (`make bench` measures it after the register feed and the
-    freshness figures, on the same services): case events and the projections as processes."""
+    freshness figures, on the same services): case events, education (its worker keeps its
+    copy of every child registered) and the projections as processes."""
     with infrastructure() as infra:
         namespace = new_namespace()
-        processes = start_services(infra, namespace, ("case_events", "projections"))
+        processes = start_services(infra, namespace, ("case_events", "education", "projections"))
         try:
             await with_reference_data(infra, namespace, processes)
             conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
