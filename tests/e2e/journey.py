@@ -69,7 +69,6 @@ class Practitioner:
 async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     """A demo county (deploy/demo) loaded through the platform's public APIs, as a practitioner
     (the reference data as a manager), once every topic is consumed by the projections."""
-
     from deploy.demo.county import PORTS, load
 
     urls = {s: getattr(platform, s).url for s in PORTS}  # every service the county writes to
