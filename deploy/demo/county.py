@@ -62,7 +62,8 @@ from deploy.demo.quality import QualityAssurance, children_of
 from deploy.demo.record import Record, exploited, upn
 from shared.auth import LocalIssuer
 from shared.calendar import add_months, is_working_day
-from shared.clock import SystemClock
+from shared.clock import clock_from
+from shared.settings import Settings
 
 # What others import from here (the rest of the demo is in council.py, journey.py, record.py).
 __all__ = [
@@ -1313,7 +1314,7 @@ def main() -> None:
         "loader's token (default: the local stack's)",
     )
     args = parser.parse_args()
-    end = args.end or SystemClock().today()
+    end = args.end or clock_from(Settings()).today()
     try:
         issuer = LocalIssuer(args.auth_dir)
         auth = issuer.headers("demo-loader", "council", "practitioner")

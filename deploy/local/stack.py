@@ -49,7 +49,7 @@ from deploy import database
 from deploy.demo.county import load
 from deploy.local import kafka_security
 from shared.auth import LocalIssuer
-from shared.clock import SystemClock
+from shared.clock import clock_from
 from shared.private_files import write_private
 from shared.settings import Settings
 
@@ -1137,13 +1137,14 @@ def load_demo_county(stack: LocalStack) -> None:
         "for a full shire)...",
         flush=True,
     )
+    today = clock_from(Settings()).today()  # the services' (CSP_FIXED_TODAY pins it)
     try:
         summary = asyncio.run(
             load(
                 stack.http_base,
                 seed=7,
                 scale=scale,
-                end=SystemClock().today(),
+                end=today,
                 auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
                 manager=stack.issuer.headers("demo-loader", "council", "manager"),
                 progress_file=stack.demo_progress,
@@ -1158,7 +1159,7 @@ def load_demo_county(stack: LocalStack) -> None:
         return
     marker.write_text(
         f"{summary['children']} children, {summary['commands']} commands, "
-        f"{summary['seconds']}s, scale {scale}, on {SystemClock().today()}\n"
+        f"{summary['seconds']}s, scale {scale}, on {today}\n"
     )
     print(
         f"The demo county is loaded: every board has its data ({marker.read_text().strip()}).",

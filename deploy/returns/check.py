@@ -26,7 +26,8 @@ import httpx
 
 from deploy.local.stack import ROOT
 from services.projections.returns.facts import CollectionYear
-from shared.clock import SystemClock
+from shared.clock import clock_from
+from shared.settings import Settings
 
 VALIDATORS = ROOT / ".venv-returns" / "bin" / "python"
 
@@ -81,7 +82,7 @@ def main() -> int:
     parser.add_argument("--year", type=int, default=None, help="default: the year today is in")
     parser.add_argument("--out", type=Path, default=ROOT / ".local" / "returns")
     args = parser.parse_args()
-    year = args.year or CollectionYear.of(SystemClock().today()).start_year
+    year = args.year or CollectionYear.of(clock_from(Settings()).today()).start_year
     headers = {"Authorization": f"Bearer {args.token.read_text().strip()}"}
     broken = 0
     with httpx.Client(base_url=args.url, headers=headers, timeout=600) as client:

@@ -42,7 +42,8 @@ from deploy.returns.importing import (
     rehearsed,
 )
 from shared.auth import LocalIssuer
-from shared.clock import SystemClock
+from shared.clock import clock_from
+from shared.settings import Settings
 
 # The services a return's rows are recorded in (a return holds no quality assurance).
 IMPORTED_INTO = ("case_events", "accommodation", "education", "escalations")
@@ -202,7 +203,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.folder.is_dir():
         sys.exit(f"{args.folder}: not a folder")
-    plan = rehearsed(read(args.folder, args.locality), SystemClock().today())
+    plan = rehearsed(read(args.folder, args.locality), clock_from(Settings()).today())
     commands = sum(len(d) for d in plan.children.values())
     print(
         f"read {plan.rows:,} rows: {len(plan.children):,} children, {commands:,} commands",

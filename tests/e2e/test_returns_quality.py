@@ -439,7 +439,7 @@ def test_a_fault_is_on_the_board_and_its_mending_takes_it_off(
                 "Exeter",
             )
     # The collection year as at today: the import's day, or a day on if midnight has passed.
-    years = {CollectionYear.of(d).start_year for d in (TODAY, datetime.now(UTC).date())}
+    years = {CollectionYear.of(d).start_year for d in (TODAY, platform_today())}
     assert board["year"] in years
     # Which rules checked each return: the year's own, or the newest until they are out.
     for kind, prefix in (("ssda903", "lac"), ("cin", "cin")):
