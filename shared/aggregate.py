@@ -99,11 +99,16 @@ class Aggregate:
 
     @classmethod
     def from_history(cls, stream_id: str, history: Iterable[Envelope]) -> Self:
-        aggregate = cls(stream_id)
+        return cls(stream_id).caught_up(history)
+
+    def caught_up(self, history: Iterable[Envelope]) -> Self:
+        """Fold in the events after this version, in order; any it has folded already are
+        passed over (two readers catching up one kept aggregate at once)."""
         for envelope in history:
-            aggregate.when(cls.registry.decode_envelope(envelope))
-            aggregate.version = envelope.stream_version
-        return aggregate
+            if envelope.stream_version > self.version:
+                self.when(self.registry.decode_envelope(envelope))
+                self.version = envelope.stream_version
+        return self
 
     @property
     def exists(self) -> bool:

@@ -215,7 +215,9 @@ class EventStore(Protocol):
         (`heads`: a stream not named is new), or else after its current head."""
         ...
 
-    async def read_stream(self, stream_id: str) -> list[Envelope]: ...
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[Envelope]:
+        """The stream's events after `after_version` (all of them by default), in order."""
+        ...
 
     async def find_command(
         self, idempotency_key: str, request_hash: RequestHash | str | None
@@ -611,10 +613,12 @@ class PostgresEventStore:
         ids = tuple(row[0] for row in rows)
         return AppendResult(f"batch:{ctx.idempotency_key}", len(ids), False, ids)
 
-    async def read_stream(self, stream_id: str) -> list[Envelope]:
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[Envelope]:
         rows = await self._db.fetch(
-            f"SELECT position, {_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY stream_version",
+            f"SELECT position, {_COLUMNS} FROM events"
+            " WHERE stream_id = $1 AND stream_version > $2 ORDER BY stream_version",
             stream_id,
+            after_version,
         )
         return [_envelope(r) for r in rows]
 
@@ -777,8 +781,8 @@ class InMemoryEventStore:
         if actual != expected_version:
             raise ConcurrencyConflict(stream_id, expected_version, actual)
 
-    async def read_stream(self, stream_id: str) -> list[Envelope]:
-        return list(self._streams.get(stream_id, []))
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[Envelope]:
+        return list(self._streams.get(stream_id, [])[after_version:])
 
     async def find_command(
         self, idempotency_key: str, request_hash: RequestHash | str | None

@@ -37,7 +37,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(PersonalDataErased, personal.erased)
     # The commands naming a locality, a team or a worker are checked against the reference
     # data this service keeps (shared/reference_data.py).
-    app.state.reference_data = reference.reference_items
+    app.state.reference_data = reference.ReferenceLists()
     app.include_router(children.router)
     app.include_router(personal.router)
     app.include_router(information_governance.router)

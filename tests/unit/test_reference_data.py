@@ -92,6 +92,27 @@ def test_a_retired_item_added_again_is_current_again() -> None:
     assert localities.items() == {"Westward": None}
 
 
+def test_a_kept_list_caught_up_folds_only_what_it_has_not_folded() -> None:
+    stream = r.stream_of(r.LOCALITY)
+    history = make_envelopes(
+        stream,
+        0,
+        [
+            r.LocalityAdded(name="Westward"),
+            r.LocalityAdded(name="North"),
+            r.LocalityRetired(name="Westward", retired_on=date(2025, 1, 1)),
+        ],
+        CTX,
+    )
+    localities = ref.ReferenceList.from_history(stream, history[:1])
+    assert localities.items() == {"Westward": None} and localities.version == 1
+    # Two readers caught up at once: the second hands in events the first has folded.
+    localities.caught_up(history[1:]).caught_up(history)
+    assert localities.version == 3
+    assert localities.items() == {"Westward": date(2025, 1, 1), "North": None}
+    assert localities.items() == ref.ReferenceList.from_history(stream, history).items()
+
+
 def test_a_teams_locality_must_be_current() -> None:
     teams = kept(r.TEAM)
     team = {"team_id": "T-EX-CIN", "name": "Exeter children in need"}
