@@ -27,6 +27,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,6 +68,7 @@ from tests.infrastructure import (
     eventually,
     infrastructure,
     new_namespace,
+    settled,
 )
 from tests.publisher import Log
 
@@ -422,17 +424,13 @@ async def through_the_services(
         conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
         try:
             latency = [
-                await freshness(
-                    processes["case_events_api"].url, conn, namespace, rate, sizes.freshness_seconds
-                )
+                await freshness(processes, conn, namespace, rate, sizes.freshness_seconds)
                 for rate in (50.0, 500.0)
             ]
             latency.append(
                 await board_queries(processes["projections_api"].url, conn, sizes.queries)
             )
-            sustained = await highest_sustained(
-                processes["case_events_api"].url, conn, namespace, sizes
-            )
+            sustained = await highest_sustained(processes, conn, namespace, sizes)
         finally:
             await conn.close()
     finally:
@@ -451,10 +449,30 @@ async def through_the_services(
     )
 
 
+async def settle(processes: Mapping[str, ServiceProcess]) -> None:
+    """Every event the services stored is on its topic and the projections have read it: a
+    step's latencies are then its own commands', not the work's before it (the register
+    feed's events still being read took the 50/s step's p99 from 39 ms to 157 and 700)."""
+    relays = [
+        p.url
+        for name, p in processes.items()
+        if name.endswith("_worker") and name != "projections_worker"
+    ]
+    await settled(relays, processes["projections_worker"].url, 300, "the work before the step")
+
+
 async def freshness(
-    api: str, conn: asyncpg.Connection, namespace: str, rate: float, seconds: float, tag: str = ""
+    processes: Mapping[str, ServiceProcess],
+    conn: asyncpg.Connection,
+    namespace: str,
+    rate: float,
+    seconds: float,
+    tag: str = "",
 ) -> dict[str, Any]:
-    """Register children at `rate` per second; time from HTTP 201 to the board's row."""
+    """Register children at `rate` per second, once the platform has settled; time from
+    HTTP 201 to the board's row."""
+    await settle(processes)
+    api = processes["case_events_api"].url
     accepted: dict[str, float] = {}
     seen: dict[str, float] = {}
     # Accepted and not yet on the board: all the watcher asks for. Asking for every child of
@@ -544,14 +562,15 @@ async def freshness(
 
 
 async def highest_sustained(
-    api: str, conn: asyncpg.Connection, namespace: str, sizes: Sizes
+    processes: Mapping[str, ServiceProcess], conn: asyncpg.Connection, namespace: str, sizes: Sizes
 ) -> dict[str, Any]:
     """The highest offered rate held for `sustained_seconds` with p99 under 1 s, every command
-    accepted and at least 95% of the rate achieved: rates tried in order until one fails."""
+    accepted and at least 95% of the rate achieved: rates tried in order until one fails,
+    each from a settled platform."""
     best: float | None = None
     tried = []
     for rate in sizes.sustained_rates:
-        found = await freshness(api, conn, namespace, rate, sizes.sustained_seconds, tag="s")
+        found = await freshness(processes, conn, namespace, rate, sizes.sustained_seconds, tag="s")
         held = found["p99"] < 1000 and found["failed"] == 0 and found["achieved"] >= 0.95 * rate
         tried.append(
             {
@@ -947,9 +966,7 @@ async def sustained_only(sizes: Sizes) -> dict[str, Any]:
             await with_reference_data(infra, namespace, processes)
             conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
             try:
-                return await highest_sustained(
-                    processes["case_events_api"].url, conn, namespace, sizes
-                )
+                return await highest_sustained(processes, conn, namespace, sizes)
             finally:
                 await conn.close()
         finally:

@@ -542,6 +542,46 @@ async def eventually(
         await asyncio.sleep(interval_s)
 
 
+async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
+    """Wait until a worker's `consumers` (their /health checks) have read everything there
+    is. The offset lag is measured after each batch: zero for all twice, a fetch apart, and
+    no batch being applied then (its time lag is the age of its oldest message till done)."""
+    import asyncio
+
+    caught_up = 0
+
+    async def read_all() -> bool:
+        nonlocal caught_up
+        lags = [(await asyncio.to_thread(health_check, worker, n)).get("lag") for n in consumers]
+        done = all(
+            lag is not None
+            and all(v["offset_lag"] == 0 and v["time_lag_seconds"] == 0 for v in lag.values())
+            for lag in lags
+        )
+        caught_up = caught_up + 1 if done else 0
+        return caught_up >= 2
+
+    await eventually(read_all, timeout_s, 1.5, what=what)
+
+
+async def settled(relays: list[str], projections: str, timeout_s: float, what: str) -> None:
+    """Wait until every event the services of these workers (`relays`, their URLs) stored is
+    on its topic, and the projections worker's boards have read everything there is."""
+    import asyncio
+
+    async def published() -> bool:
+        for worker in relays:
+            relay = await asyncio.to_thread(health_check, worker, "relay")
+            if relay.get("events_behind", 1):
+                return False
+        return True
+
+    await eventually(published, timeout_s, 0.5, what=f"the relays to publish {what}")
+    await read_everything(
+        projections, ["boards"], timeout_s, f"the projections to catch up with {what}"
+    )
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ from tests.infrastructure import (
     HTTP,
     MANAGER,
     auth,
-    eventually,
-    health_check,
     platform_today,
     poll_until,
+    settled,
 )
 
 HEADERS = auth("practitioner", user="sw-17")
@@ -87,42 +85,12 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     return platform
 
 
-async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
-    """Wait until a worker's `consumers` (their /health checks) have read everything there
-    is. The offset lag is measured after each batch: zero for all twice, a fetch apart, and
-    no batch being applied then (its time lag is the age of its oldest message till done)."""
-    caught_up = 0
-
-    async def settled() -> bool:
-        nonlocal caught_up
-        lags = [(await asyncio.to_thread(health_check, worker, n)).get("lag") for n in consumers]
-        done = all(
-            lag is not None
-            and all(v["offset_lag"] == 0 and v["time_lag_seconds"] == 0 for v in lag.values())
-            for lag in lags
-        )
-        caught_up = caught_up + 1 if done else 0
-        return caught_up >= 2
-
-    await eventually(settled, timeout_s, 1.5, what=what)
-
-
 async def consumed(platform: Platform) -> None:
     """Wait until every event each service stored is on its topic and the projections have
     read everything there is."""
-
-    async def published() -> bool:  # every event each service stored is on its topic
-        for service in (t.owner for t in DOMAIN_TOPICS):
-            worker = getattr(platform, f"{service}_worker").url
-            relay = await asyncio.to_thread(health_check, worker, "relay")
-            if relay.get("events_behind", 1):
-                return False
-        return True
-
-    await eventually(published, 180, 0.5, what="the relays to publish the county")
-    await read_everything(
+    await settled(
+        [getattr(platform, f"{t.owner}_worker").url for t in DOMAIN_TOPICS],
         platform.projections_worker.url,
-        ["boards"],
         180,
-        "the projections to catch up with the county",
+        "the county",
     )

@@ -16,12 +16,13 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import Platform
-from tests.e2e.journey import Practitioner, read_everything
+from tests.e2e.journey import Practitioner
 from tests.infrastructure import (
     MANAGER,
     Infrastructure,
     eventually,
     poll_until,
+    read_everything,
     read_topic,
 )
 
