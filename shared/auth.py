@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from limits import parse_many
@@ -42,6 +43,10 @@ from shared.private_files import write_private
 from shared.settings import Settings
 
 ALGORITHMS = ["RS256", "ES256"]
+LEEWAY_S = 30  # of a token's times (exp, iat), for clocks a little apart
+# The issuer's key set fetched over https is kept this long; a verified token no longer.
+KEYS_KEPT_S = 300
+VERIFIED_KEPT = 10_000  # tokens kept verified at once, each a few hundred bytes
 COOKIE = "csp_token"
 # Reachable without a token: health (for orchestrators), and the sign-in and sign-out pages
 # with the dashboard's static assets (no data in any).
@@ -151,12 +156,13 @@ class TokenVerifier:
         self.issuer, self.audience = settings.auth_issuer, settings.auth_audience
         self._client: jwt.PyJWKClient | None = None
         self._keys: list[jwt.PyJWK] = []
+        self._verified: TTLCache[str, Principal] = TTLCache(VERIFIED_KEPT, KEYS_KEPT_S)
         if source.startswith("http://"):
             # A key set fetched in the clear could be swapped on the way: anyone could then
             # sign tokens the platform accepts.
             raise RuntimeError("CSP_AUTH_JWKS must be an https:// URL or a file, not http://")
         if source.startswith("https://"):
-            self._client = jwt.PyJWKClient(source, cache_keys=True, lifespan=300)
+            self._client = jwt.PyJWKClient(source, cache_keys=True, lifespan=KEYS_KEPT_S)
         else:
             self._keys = jwt.PyJWKSet.from_json(Path(source).read_text()).keys
 
@@ -191,7 +197,7 @@ class TokenVerifier:
                 algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=30,
+                leeway=LEEWAY_S,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except jwt.PyJWTError as error:
@@ -199,10 +205,22 @@ class TokenVerifier:
         return principal_from_claims(claims)
 
     async def verify_async(self, token: str) -> Principal:
-        """`verify`, off the event loop when it may fetch the key set."""
+        """`verify`, off the event loop when it may fetch the key set; a token verified
+        before is taken again, as it was, until its `exp` (and the leeway), for no longer
+        than the key set is kept (KEYS_KEPT_S): a key the issuer withdraws stops being
+        honoured when it would have without this. A refusal is never kept. The signature
+        was a twelfth of the case-events API's time at 400 commands/s (docs/performance.md),
+        spent again on every request of a client sending the same token."""
+        kept = self._verified.get(token)
+        expires_at = kept.expires_at if kept is not None else None
+        if kept is not None and expires_at is not None and time.time() <= expires_at + LEEWAY_S:
+            return kept
         if self.fetches:
-            return await asyncio.to_thread(self.verify, token)
-        return self.verify(token)
+            principal = await asyncio.to_thread(self.verify, token)
+        else:
+            principal = self.verify(token)
+        self._verified[token] = principal  # on the event loop only: the cache is not locked
+        return principal
 
 
 # The dashboard's own forms (an acknowledgement, a board pack and its commentary) post here;

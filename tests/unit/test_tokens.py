@@ -83,6 +83,47 @@ def test_a_verification_that_may_fetch_keys_runs_off_the_event_loop(tmp_path: Pa
     assert verifier.threads and verifier.threads[0] != threading.get_ident()
 
 
+class Counted(TokenVerifier):
+    """A verifier that counts the signatures it checks."""
+
+    checked = 0
+
+    def verify(self, token: str) -> Principal:
+        self.checked += 1
+        return super().verify(token)
+
+
+def test_a_token_verified_once_is_taken_again_until_its_expiry_and_a_refusal_never(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issuer = LocalIssuer(tmp_path)
+    verifier = Counted(Settings(service="test", auth_jwks=str(issuer.ensure().jwks_file)))
+    token = issuer.token("sw-1", "council", "practitioner", hours=1)
+
+    async def twice(token: str) -> list[Principal | str]:
+        answers: list[Principal | str] = []
+        for _ in range(2):
+            try:
+                answers.append(await verifier.verify_async(token))
+            except InvalidToken as refused:
+                answers.append(str(refused))
+        return answers
+
+    first, again = asyncio.run(twice(token))
+    assert first == again and isinstance(first, Principal) and first.user_id == "sw-1"
+    assert verifier.checked == 1
+    # A forged token is checked, and refused, every time it is sent.
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert all("Signature" in str(a) for a in asyncio.run(twice(forged)))
+    assert verifier.checked == 3
+    # Past its expiry and the leeway the kept token is not taken: it is checked again (and
+    # PyJWT, on its own clock, refuses it then).
+    later = time.time() + 3600 + 31
+    monkeypatch.setattr("shared.auth.time.time", lambda: later)
+    asyncio.run(verifier.verify_async(token))
+    assert verifier.checked == 4
+
+
 def test_a_secret_file_is_private_even_when_it_existed_open_to_all(tmp_path: Path) -> None:
     path = tmp_path / "credentials.env"
     path.write_text("old\n")
