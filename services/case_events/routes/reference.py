@@ -11,10 +11,8 @@ This module deliberately has no `from __future__ import annotations`: the genera
 endpoints' parameter annotations must be the real classes when FastAPI inspects them.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from types import MappingProxyType
 from typing import Annotated, Any
 
 import asyncpg
@@ -55,7 +53,6 @@ class ReferenceLists:
 
     def __init__(self) -> None:
         self._lists: dict[str, ref.ReferenceList] = {}
-        self._items: dict[str, tuple[int, dict[str, date | None]]] = {}
 
     async def read(self, pool: asyncpg.Pool, kind: str) -> ref.ReferenceList:
         stream = stream_of(kind)
@@ -64,15 +61,10 @@ class ReferenceLists:
         newer = await PostgresEventStore(pool).read_stream(stream, after_version=kept.version)
         return kept.caught_up(newer)
 
-    async def __call__(self, pool: asyncpg.Pool, kind: str) -> Mapping[str, date | None]:
+    async def __call__(self, pool: asyncpg.Pool, kind: str) -> dict[str, date | None]:
         """Every item of the kind ever added, with the day it was retired (None while
         current)."""
-        found = await self.read(pool, kind)
-        version, items = self._items.get(kind, (-1, {}))
-        if version != found.version:
-            items = found.items()
-            self._items[kind] = (found.version, items)
-        return MappingProxyType(items)
+        return (await self.read(pool, kind)).items()
 
 
 async def reference_lists(request: Request) -> ReferenceLists:
