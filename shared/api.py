@@ -4,7 +4,8 @@ resources its handlers are given (`Pool`, `Store`, `Audit`, `ServiceClock`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import json
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,8 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import State
 
 from shared.access import principal_of
@@ -54,6 +56,42 @@ class Recorded(BaseModel):
     stream_version: int
     duplicate: bool
     event_ids: list[UUID]
+
+
+class _ModelBodyRequest(Request):
+    """A request whose JSON body is parsed and validated in one pass by pydantic-core, into
+    `model`, when it is valid. FastAPI then takes the model as it is (an instance of the
+    body's own type is not validated again). An invalid body is parsed as for any route, so
+    FastAPI validates it and answers it exactly as before: the same 422, the same fields."""
+
+    model: type[BaseModel]
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = self.model.model_validate_json(body)
+            except ValidationError:
+                self._json = json.loads(body)
+        return self._json
+
+
+class BulkBodyRoute(APIRoute):
+    """A route whose body (a pydantic model) is validated straight from its bytes, not from
+    the standard library's dicts first: half the work on a register feed of 10,000 marks.
+    The route's `body_field` names the model; a route with no model body is unchanged."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        model = self.body_field.field_info.annotation if self.body_field else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return handler
+        request_type = type(f"{model.__name__}Request", (_ModelBodyRequest,), {"model": model})
+
+        async def parsed_by_model(request: Request) -> Response:
+            return await handler(request_type(request.scope, request.receive))
+
+        return parsed_by_model
 
 
 def recorded(result: AppendResult, response: Response) -> Recorded:

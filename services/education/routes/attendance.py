@@ -42,6 +42,7 @@ from shared.aggregate import KnownChild
 from shared.api import (
     ERRORS,
     Audit,
+    BulkBodyRoute,
     Caller,
     CorrelationId,
     IdempotencyKey,
@@ -67,7 +68,8 @@ from shared.reference_data import check_references
 from shared.security import BULK
 from shared.settings import Settings
 
-router = APIRouter(tags=["attendance"])
+# A feed's marks are validated straight from the body's bytes (BulkBodyRoute).
+router = APIRouter(tags=["attendance"], route_class=BulkBodyRoute)
 # The route is declared once for every app, so its documentation names the setting.
 DEFAULT_MAX_MARKS = Settings.model_fields["max_batch_marks"].default
 # All a partner is told of a refused feed: nothing that tells one mark's fault from another's.
