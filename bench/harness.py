@@ -408,6 +408,7 @@ async def feed_rate(
         sizes.feed_days,
         10_000,
         BENCH_USER,
+        settled=lambda: settle(processes),
     )
 
 
@@ -458,7 +459,8 @@ async def settle(processes: Mapping[str, ServiceProcess]) -> None:
         for name, p in processes.items()
         if name.endswith("_worker") and name != "projections_worker"
     ]
-    await settled(relays, processes["projections_worker"].url, 300, "the work before the step")
+    projections = processes.get("projections_worker")
+    await settled(relays, projections.url if projections else None, 300, "the work before the step")
 
 
 async def freshness(
