@@ -32,11 +32,12 @@ def _client(route_class: type[APIRoute]) -> TestClient:
 
     app = FastAPI()
     app.include_router(router)
-    return TestClient(app)
+    return TestClient(app, raise_server_exceptions=False)  # a 500 is an answer to compare
 
 
 STANDARD, BULK = _client(APIRoute), _client(BulkBodyRoute)
 
+MARK = b'{"child_id": "C-000123", "date": "2024-06-03", "session": "AM", "code": "/"}'
 # Each field valid or not in the ways a school's system gets it wrong: JSON's own types, a
 # date in another form, a code or session in another case, a field missing or one too many.
 child_ids = st.sampled_from(["C-000123", "C-1", "x", "", "C 1", 123, None, "C-" + "9" * 70])
@@ -65,6 +66,17 @@ bodies = st.one_of(
     feeds.map(lambda f: json.dumps(f).encode()),
     feeds.map(lambda f: json.dumps(f, indent=2).encode()),  # whitespace is JSON's own
     st.sampled_from([b"", b"{", b"[]", b"null", b'"feed"', b'{"marks": [}', b"\xff\xfe"]),
+    # Where two JSON parsers may differ: a key given twice (the last stands, for the school's
+    # own too), a lone surrogate, a number beyond a float.
+    st.sampled_from(
+        [
+            b'{"school_urn": "113254", "school_urn": "100001", "marks": [%s]}' % MARK,
+            b'{"school_urn": "113254", "marks": [%s], "marks": []}' % MARK,
+            b'{"school_urn": "113254", "marks": [%s]}' % MARK.replace(b'"/"', b'"/", "code": "N"'),
+            b'{"school_urn": "\\ud800", "marks": [%s]}' % MARK,
+            b'{"school_urn": "113254", "marks": [%s]}' % MARK.replace(b'"C-000123"', b"1e400"),
+        ]
+    ),
 )
 
 
@@ -74,7 +86,7 @@ def test_a_bulk_body_is_answered_as_fastapi_answers_it(body: bytes) -> None:
     headers = {"Content-Type": "application/json"}
     standard = STANDARD.post("/feed", content=body, headers=headers)
     bulk = BULK.post("/feed", content=body, headers=headers)
-    assert (bulk.status_code, bulk.json()) == (standard.status_code, standard.json())
+    assert (bulk.status_code, bulk.text) == (standard.status_code, standard.text)
 
 
 def test_a_valid_feed_reaches_the_handler_as_its_model() -> None:
