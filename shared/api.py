@@ -5,6 +5,7 @@ resources its handlers are given (`Pool`, `Store`, `Audit`, `ServiceClock`,
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,9 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -171,7 +175,31 @@ def _problem(status: int, detail: Any, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
 
+def _writable(value: Any) -> Any:
+    """`value` as JSON can carry it back: a number beyond a float as its text ("inf"), a lone
+    surrogate as its escape."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_writable(k): _writable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_writable(v) for v in value]
+    return value
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422; but a body the standard library parses and JSON cannot carry
+        back (a number beyond a float, a lone surrogate escape) failed to be written, and was
+        a 500: its field and reason are written with the input made writable."""
+        try:
+            return await request_validation_exception_handler(request, error)
+        except ValueError:  # UnicodeEncodeError is one
+            return _problem(422, _writable(jsonable_encoder(error.errors())))
+
     @app.exception_handler(DomainRuleViolation)
     async def rule(_: Request, error: DomainRuleViolation) -> JSONResponse:
         where = "header" if error.field[:1].isupper() else "body"

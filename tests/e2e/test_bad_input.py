@@ -225,6 +225,24 @@ def test_malformed_json_is_refused(platform: Platform, child: str, service: str)
     assert versions(platform, child) == before
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"recorded_on": "2024-01-01", "activity": 1e400}', "activity"),
+        (b'{"recorded_on": "2024-01-01", "activity": "\\ud800"}', "activity"),
+    ],
+)
+def test_json_that_cannot_be_written_back_is_refused_naming_its_field(
+    platform: Platform, child: str, body: bytes, field: str
+) -> None:
+    """A number beyond a float and a lone surrogate parse, but the 422 that quotes them could
+    not be written: it was a 500."""
+    before = versions(platform, child)
+    response = refused(platform, "education", f"/children/{child}/eet-activities", body, 422)
+    assert field in fields(response)
+    assert versions(platform, child) == before
+
+
 @pytest.fixture(scope="module")
 def pupil(platform: Platform) -> str:
     """A child on school 113254's roll since September 2019 (a feed marks only its pupils)."""
