@@ -21,7 +21,7 @@ from shared.eventstore import (
     request_hash,
 )
 from tests.conftest import fresh_event_store
-from tests.infrastructure import new_namespace
+from tests.infrastructure import eventually, new_namespace
 
 
 class NoteRecorded(DomainEvent):
@@ -119,6 +119,13 @@ async def test_a_command_stored_in_the_earlier_digest_form_is_known_to_its_retry
 async def test_read_all_follows_the_commit_order_from_a_cursor(store: EventStore) -> None:
     await store.append("a", 0, [NoteRecorded(n=1)], ctx())
     await store.append("b", 0, [NoteRecorded(n=2), NoteRecorded(n=3)], ctx())
+
+    async def all_readable() -> bool:
+        return len(await store.read_all(Cursor(), 10)) == 3
+
+    # PostgreSQL holds committed events back while any older transaction of the server is in
+    # flight (another test's, in another database): it could still commit before them.
+    await eventually(all_readable, 30, what="the three events to be readable")
     first = await store.read_all(Cursor(), 2)
     rest = await store.read_all(first[-1][0], 10)
     assert [e.payload["n"] for _, e in first + rest] == [1, 2, 3]
