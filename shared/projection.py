@@ -5,6 +5,10 @@
   Kafka's committed offsets are written afterwards for operators' tools only.
 - Duplicates (the relay re-publishes after a crash) are dropped by stream version
   (`projection_streams`); only the next version of a stream is applied.
+- A runner whose read models are made from some of a topic's streams (`streams`: the
+  reference lists' on case-events) passes over the others' records by their key, unread, and
+  keeps no version of those streams; a batch of nothing else moves the stored offset past it
+  in one statement, not a transaction.
 - A message that cannot be decoded, or whose handler fails, goes to the dead-letter topic with
   the reason and its origin (topic, partition, offset) in headers; its partition keeps moving.
   The dead-letter send is acknowledged before the offsets commit, so nothing is dropped
@@ -76,6 +80,11 @@ HELD_BACK = Counter(
     "Events skipped because an earlier version of their stream was missing",
     ["consumer", "topic"],
 )
+PASSED_BY = Counter(
+    "csp_projection_other_streams_passed_total",
+    "Records of streams the runner's read models are not made from, passed over unread",
+    ["consumer", "topic"],
+)
 DEAD_LETTERED = Counter(
     "csp_projection_dead_lettered_total",
     "Messages sent to the dead-letter topic",
@@ -124,6 +133,15 @@ STREAM_VERSIONS = (
     " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
     "  WHERE s.consumer = $1 AND s.topic = $2 AND s.stream_id = wanted.stream_id"
     "  LIMIT 1) AS p"
+)
+
+# A batch of other streams' records only: the stored offset moved past it if it stands where
+# the batch begins, one statement on its own, committed without waiting for the WAL flush as
+# a batch's transaction is (set_config's `true`: for this statement's transaction).
+MOVE_PAST = (
+    "UPDATE projection_offsets SET next_offset = $5, updated_at = now()"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous"
+    " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND next_offset = $4"
 )
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
@@ -319,6 +337,7 @@ class ProjectionRunner:
         batch_size: int = 1000,
         schema: str | None = None,
         fill_wait_ms: int = 0,
+        streams: Callable[[str], bool] | None = None,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -342,6 +361,9 @@ class ProjectionRunner:
         # How long a batch may wait for the fetcher to bring more before it is applied:
         # 0 for the live boards (freshness), more for a rebuild (fewer, larger transactions).
         self._fill_wait_ms = fill_wait_ms
+        # Whether a stream (a record's key, the event's stream by the published contract) is
+        # one the read models are made from; None: every stream.
+        self._streams = streams
         self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
         self._consumer: AIOKafkaConsumer | None = None
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in self._topics}
@@ -359,7 +381,7 @@ class ProjectionRunner:
         self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
         self._spent = Spent(consumer_name)
         for topic in self._topics:
-            for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED):
+            for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED, PASSED_BY):
                 counter.labels(consumer_name, topic)
             TIME_LAG.labels(consumer_name, topic).set_function(
                 functools.partial(self.time_lag, topic)
@@ -447,26 +469,38 @@ class ProjectionRunner:
 
     async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         started = time.perf_counter()
-        decoded = [self._decode(r) for r in records]
+        ours = [self._ours(r) for r in records]
+        # Another stream's record stays undecoded (no envelope, no failure): passed over.
+        decoded = [
+            self._decode(r) if mine else _Decoded(r) for r, mine in zip(records, ours, strict=True)
+        ]
         self._spent.add(RUNNER, "decode", time.perf_counter() - started)
-        dead_lettered: set[int] = set()
-        try:
-            applied = await self._apply_batch(tp, decoded, dead_lettered)
-        except _ConsumerAheadError as rewind:
-            _discard(self._projections)
-            self._rewind(tp, rewind.offset, records[0].offset)
-            return
-        except _HandlerFailedError:
-            # A handler rejected an event: redo the batch with a savepoint around each event,
-            # so only the failing ones are dead-lettered.
-            _discard(self._projections)
-            applied = await self._apply_event_by_event(tp, decoded, dead_lettered)
-        except BaseException:
-            _discard(self._projections)
-            raise
+        if not all(ours):
+            PASSED_BY.labels(self.consumer_name, tp.topic).inc(len(ours) - sum(ours))
+        if not any(ours) and await self._move_past(tp, records):
+            applied: list[Envelope] = []
+        else:
+            dead_lettered: set[int] = set()
+            try:
+                applied = await self._apply_batch(tp, decoded, dead_lettered)
+            except _ConsumerAheadError as rewind:
+                _discard(self._projections)
+                self._rewind(tp, rewind.offset, records[0].offset)
+                return
+            except _HandlerFailedError:
+                # A handler rejected an event: redo the batch with a savepoint around each
+                # event, so only the failing ones are dead-lettered.
+                _discard(self._projections)
+                applied = await self._apply_event_by_event(tp, decoded, dead_lettered)
+            except BaseException:
+                _discard(self._projections)
+                raise
+        progress = self.progress[tp.topic]
         for envelope in applied:
-            self.progress[tp.topic].last_recorded_at = envelope.recorded_at
-        self.progress[tp.topic].positions[tp.partition] = records[-1].offset + 1
+            progress.last_recorded_at = envelope.recorded_at
+        if not ours[-1]:  # read this far in the topic: its time lag runs from the record's
+            progress.last_recorded_at = datetime.fromtimestamp(records[-1].timestamp / 1000, UTC)
+        progress.positions[tp.partition] = records[-1].offset + 1
         self._to_commit[tp] = records[-1].offset + 1
         consumer = self._consumer
         if consumer is not None and time.monotonic() - self._committed_at > 1.0:
@@ -475,6 +509,36 @@ class ProjectionRunner:
                 await consumer.commit(dict(self._to_commit))
             self._to_commit.clear()
             self._committed_at = time.monotonic()
+
+    def _ours(self, record: ConsumerRecord) -> bool:
+        """Whether the record is of a stream the read models are made from (a record without
+        a key, or one that is not text, is read: decoding it dead-letters what is wrong)."""
+        if self._streams is None or record.key is None:
+            return True
+        try:
+            return self._streams(record.key.decode())
+        except UnicodeDecodeError:
+            return True
+
+    async def _move_past(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
+        """Store the partition's offset past a batch of other streams' records, in one
+        statement, if it stands where the batch begins; otherwise (the first batch, a consumer
+        ahead of the database, another member's progress) the usual transaction decides.
+        A board build keeps its offsets in its own schema: always the transaction there."""
+        if self._search_path is not None:
+            return False
+        started = time.perf_counter()
+        status = await self._pool.execute(
+            MOVE_PAST,
+            self.consumer_name,
+            tp.topic,
+            tp.partition,
+            records[0].offset,
+            records[-1].offset + 1,
+        )
+        self._spent.add(RUNNER, "transaction", time.perf_counter() - started)
+        self._spent.count()
+        return status == "UPDATE 1"
 
     def _rewind(self, tp: TopicPartition, offset: int, was_at: int) -> None:
         consumer = self._consumer
@@ -648,7 +712,8 @@ class ProjectionRunner:
         try:
             for index, item in enumerate(decoded):
                 envelope = item.envelope
-                # (No envelope: bytes we could not read at all, dead-lettered already.)
+                # (No envelope: bytes we could not read at all, dead-lettered already, or
+                # another stream's record, passed over.)
                 if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
                     continue
                 if item.event is not None:  # a dead-lettered event still moves its stream on

@@ -65,11 +65,16 @@ class ReferenceData:
 
 
 def reference_data_subscription(
-    topic: str, registry: EventRegistry, change: type[DomainEvent]
+    topic: str,
+    registry: EventRegistry,
+    change: type[DomainEvent],
+    streams: Callable[[str], bool],
 ) -> Subscription:
     """The worker's subscription that keeps the copy (its own consumer group: the copy can be
-    rebuilt from offset 0 without touching the service's other read models)."""
-    return Subscription("reference-data", [topic], registry, [ReferenceData(change)])
+    rebuilt from offset 0 without touching the service's other read models). `streams` says
+    which of the topic's streams are the lists' (the contract's): the children's records,
+    nearly all of the topic, are passed over unread."""
+    return Subscription("reference-data", [topic], registry, [ReferenceData(change)], streams)
 
 
 async def known_references(

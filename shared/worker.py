@@ -35,6 +35,9 @@ class Subscription:
     topics: Sequence[str]  # base topic names (contracts.topics)
     registry: EventRegistry
     projections: Sequence[Projection]
+    # The streams its read models are made from (a record's key), when not every stream: the
+    # runner passes over the others' records without decoding them (ProjectionRunner).
+    streams: Callable[[str], bool] | None = None
 
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -133,6 +136,7 @@ def _runner(
         dead_letters=producer,
         dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
         batch_size=settings.projection_batch_size,
+        streams=subscription.streams,
     )
 
 

@@ -27,12 +27,20 @@ LOCALITY, SCHOOL, TEAM, SOCIAL_WORKER = "locality", "school", "team", "social_wo
 KINDS = (LOCALITY, SCHOOL, TEAM, SOCIAL_WORKER)
 
 
+STREAM_PREFIX = "reference:"
+
+
 def stream_of(kind: str) -> str:
     """The stream of one kind's changes. The colon keeps it apart from every child's id
     (contracts.ids.CHILD_ID_PATTERN has none)."""
     if kind not in KINDS:
         raise LookupError(f"no reference data of kind {kind!r}: {', '.join(KINDS)}")
-    return f"reference:{kind}"
+    return f"{STREAM_PREFIX}{kind}"
+
+
+def is_reference_stream(stream_id: str) -> bool:
+    """Whether a stream is one of the reference lists' (a record's key on case-events)."""
+    return stream_id.startswith(STREAM_PREFIX)
 
 
 Name = Field(min_length=1, max_length=200, description="As the council calls it.")

@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
-from contracts.reference.events import ReferenceEvent
+from contracts.reference.events import ReferenceEvent, is_reference_stream
 from contracts.topics import CASE_EVENTS, EVENTS, TOPICS
 from services.education.api import create_app
 from shared.entrypoint import run
@@ -23,7 +23,9 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             ChildBorn,
         ),
         # The council's schools, for the enrolments and register feeds that name one.
-        reference_data_subscription(CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent),
+        reference_data_subscription(
+            CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent, is_reference_stream
+        ),
     ]
 
 

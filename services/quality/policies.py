@@ -18,7 +18,7 @@ from contracts.case_events.events import (
     ChildRegistered,
     UnbornChildRegistered,
 )
-from contracts.reference.events import ReferenceEvent
+from contracts.reference.events import ReferenceEvent, is_reference_stream
 from contracts.topics import CASE_EVENTS, EVENTS
 from shared.envelope import DomainEvent, Envelope
 from shared.known_children import known_children_subscription
@@ -47,6 +47,8 @@ def subscriptions(settings: Settings) -> list[Subscription]:
             CASE_EVENTS, EVENTS[CASE_EVENTS], (ChildRegistered, UnbornChildRegistered), ChildBorn
         ),
         # The council's localities, for the feedback responses that name one.
-        reference_data_subscription(CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent),
+        reference_data_subscription(
+            CASE_EVENTS, EVENTS[CASE_EVENTS], ReferenceEvent, is_reference_stream
+        ),
         Subscription("erasure", [CASE_EVENTS], EVENTS[CASE_EVENTS], [ChildErasure()]),
     ]
