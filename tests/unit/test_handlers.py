@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 
 from services.case_events.domain import commands as c
-from services.case_events.domain.child import Child
+from services.case_events.domain.child import Child, ChildAlreadyRegistered
 from shared.aggregate import Decision
 from shared.application import UnknownStream, execute
-from shared.envelope import Actor, Agency, new_event_id
+from shared.envelope import Actor, Agency, Envelope, new_event_id
 from shared.eventstore import (
     AppendResult,
     CommandContext,
@@ -35,10 +35,30 @@ def ctx(key: str | None = None, body: object = None) -> CommandContext:
     )
 
 
-async def register(store: InMemoryEventStore, context: CommandContext) -> AppendResult:
+async def register(
+    store: InMemoryEventStore, context: CommandContext, *, new_stream: bool = False
+) -> AppendResult:
     return await execute(
-        store, Child, "C-001", lambda ch: ch.register(REGISTER, TODAY), context, must_exist=False
+        store,
+        Child,
+        "C-001",
+        lambda ch: ch.register(REGISTER, TODAY),
+        context,
+        must_exist=False,
+        new_stream=new_stream,
     )
+
+
+class CountedReads(InMemoryEventStore):
+    """The in-memory store, counting the streams read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read_stream(self, stream_id: str) -> list[Envelope]:
+        self.reads += 1
+        return await super().read_stream(stream_id)
 
 
 async def start_plan(
@@ -84,3 +104,31 @@ async def test_unknown_child_and_stale_if_match() -> None:
     with pytest.raises(ConcurrencyConflict) as conflict:
         await start_plan(store, ctx(), if_match=0)
     assert (conflict.value.expected_version, conflict.value.actual_version) == (0, 1)
+
+
+async def test_a_new_stream_is_started_without_reading_it() -> None:
+    store = CountedReads()
+    first = await register(store, ctx(), new_stream=True)
+    assert (store.reads, first.stream_version) == (0, 1)
+    assert [e.event_type for e in await store.read_stream("C-001")] == ["ChildRegistered"]
+
+
+@pytest.mark.parametrize("new_stream", [False, True])
+async def test_a_stream_that_exists_is_decided_on_what_it_holds(new_stream: bool) -> None:
+    """The refusal is the one reading the stream first gives, and nothing is appended."""
+    store = CountedReads()
+    await register(store, ctx())
+    with pytest.raises(ChildAlreadyRegistered, match="already registered"):
+        await register(store, ctx(), new_stream=new_stream)
+    assert store.reads == 2  # the stream read once by each registration that decided on it
+    assert len(await store.read_stream("C-001")) == 1
+
+
+async def test_a_new_stream_delivered_twice_records_it_once() -> None:
+    store = CountedReads()
+    first = await register(store, ctx("k1", "a"), new_stream=True)
+    again = await register(store, ctx("k1", "a"), new_stream=True)
+    assert not first.duplicate and again.duplicate
+    assert (again.stream_version, store.reads) == (1, 0)
+    with pytest.raises(IdempotencyKeyReused):
+        await register(store, ctx("k1", "other"), new_stream=True)

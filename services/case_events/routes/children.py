@@ -137,6 +137,7 @@ async def _register(
         lambda child: decide(child, command, decision, sealed),
         ctx,
         must_exist=False,
+        new_stream=True,  # a child is registered once: its empty stream is not read first
     )
     return recorded(result, response)
 
