@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.projections.boards.kept import STORED_RECORDS
+from services.projections.builds import READ_MODEL_SQL
 from shared.eventstore import HELD_BACK, Cursor, PostgresEventStore
 from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL
 from shared.projection import STREAM_VERSIONS
@@ -99,3 +101,47 @@ async def test_the_relay_asks_whether_an_event_is_held_back_without_reading_the_
         answers = (await store.held_back(at_the_end), await store.held_back(before_the_last))
     assert examined(plan, "events") <= 1
     assert answers == (False, True)
+
+
+@ANALYSED
+async def test_a_batch_reads_what_is_stored_of_its_own_children_not_of_every_child(
+    infra: Infrastructure, namespace: str, analysed: bool
+) -> None:
+    """The boards' look-up of a batch's children and their facts
+    (services.projections.boards.kept.STORED_RECORDS): a live batch of four children examines
+    their rows only, of 20,000 children with three facts each."""
+    async with (
+        fresh_database(infra, namespace, "projections", READ_MODEL_SQL) as pool,
+        pool.acquire() as conn,
+    ):
+        await conn.execute(
+            "INSERT INTO children (child_id, locality, date_of_birth)"
+            " SELECT 'C-' || n, 'Exeter', date '2012-01-01' + n % 3000"
+            " FROM generate_series(1, $1) AS n",
+            ROWS,
+        )
+        await conn.execute(
+            "INSERT INTO child_facts (attribute, child_id, valid_from, seq, value)"
+            " SELECT a, 'C-' || n, date '2024-01-01' + n % 300, 1, 'x'"
+            " FROM generate_series(1, $1) AS n, unnest(ARRAY['cin', 'cla', 'cpp']) AS a",
+            ROWS,
+        )
+        if analysed:
+            await conn.execute("ANALYZE children, child_facts")
+        wanted = ["C-7", "C-12000", "C-19999", "C-not-registered"]
+        plan = await generic_plan(conn, STORED_RECORDS, wanted)
+        found = await conn.fetch(STORED_RECORDS, wanted)
+    assert examined(plan, "children") <= len(wanted)
+    assert examined(plan, "child_facts") <= 9
+    assert sorted((r["child_id"], r["attribute"]) for r in found) == [
+        ("C-12000", "cin"),
+        ("C-12000", "cla"),
+        ("C-12000", "cpp"),
+        ("C-19999", "cin"),
+        ("C-19999", "cla"),
+        ("C-19999", "cpp"),
+        ("C-7", "cin"),
+        ("C-7", "cla"),
+        ("C-7", "cpp"),
+        ("C-not-registered", None),
+    ]
