@@ -475,8 +475,6 @@ class ProjectionRunner:
             self._decode(r) if mine else _Decoded(r) for r, mine in zip(records, ours, strict=True)
         ]
         self._spent.add(RUNNER, "decode", time.perf_counter() - started)
-        if not all(ours):
-            PASSED_BY.labels(self.consumer_name, tp.topic).inc(len(ours) - sum(ours))
         if not any(ours) and await self._move_past(tp, records):
             applied: list[Envelope] = []
         else:
@@ -495,6 +493,8 @@ class ProjectionRunner:
             except BaseException:
                 _discard(self._projections)
                 raise
+        if not all(ours):  # counted once passed over for good, not on each retry of the batch
+            PASSED_BY.labels(self.consumer_name, tp.topic).inc(len(ours) - sum(ours))
         progress = self.progress[tp.topic]
         for envelope in applied:
             progress.last_recorded_at = envelope.recorded_at
