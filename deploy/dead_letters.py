@@ -496,6 +496,7 @@ def consumer_runner(
         consumer_name=target.consumer,
         dead_letters=None,
         dead_letter_topic=own.topic(DEAD_LETTER_TOPIC),
+        streams=subscription.streams,
     )
     return runner, subscription.projections
 
