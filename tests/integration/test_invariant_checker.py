@@ -152,8 +152,17 @@ async def run_build(
         try:
             relay = Relay(store_pool, producer, topic)
             cursor = await relay.checkpoint()
-            while (moved := await relay.publish_once(cursor)) != cursor:
+
+            async def all_published() -> bool:
+                # Not done at the first empty read: PostgreSQL holds committed events back
+                # while an older transaction of the server (another test's) is in flight.
+                nonlocal cursor
+                moved = await relay.publish_once(cursor)
+                done = moved == cursor and not await store.held_back(cursor)
                 cursor = moved
+                return done
+
+            await eventually(all_published, 60, 0.01, "every appended event to be published")
             pool = await open_database(settings, BUILDS_SQL)
             try:
                 schema = await ensure_live_build(pool)
