@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from deploy.local.stack import ROOT, SERVER_PORTS
+from deploy.local.stack import ROOT, ports_part
 from shared import tracing
 from shared.migrations import EVENT_STORE_SQL, ensure_database, migrate, scripts_in
 from shared.settings import Settings
@@ -46,10 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         index, count = int(worker["workerid"].removeprefix("gw")), int(worker["workercount"])
-        os.environ["CSP_SERVER_PORTS"] = _ports_part(index, count + 1)
+        os.environ["CSP_SERVER_PORTS"] = ports_part(index, count + 1)
     elif _parallel_controller(config) and not os.environ.get("CSP_TEST_KAFKA_BOOTSTRAP"):
         count = int(config.option.numprocesses)
-        os.environ["CSP_SERVER_PORTS"] = _ports_part(count, count + 1)  # the last part
+        os.environ["CSP_SERVER_PORTS"] = ports_part(count, count + 1)  # the last part
         found = _SHARED_STACK.enter_context(infrastructure())
         os.environ["CSP_TEST_POSTGRES_DSN_BASE"] = found.dsn("postgres").rsplit("/", 1)[0]
         os.environ["CSP_TEST_KAFKA_BOOTSTRAP"] = found.kafka_bootstrap
@@ -58,12 +58,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _SHARED_STACK.close()
-
-
-def _ports_part(index: int, parts: int) -> str:
-    size = len(SERVER_PORTS) // parts
-    first = SERVER_PORTS.start + index * size
-    return f"{first}-{first + size - 1}"
 
 
 # The work units the workers take, each whole on one worker. The modules that share one of the

@@ -174,6 +174,14 @@ def server_ports() -> range:
     return range(first, last + 1)
 
 
+def ports_part(index: int, parts: int, ports: range = SERVER_PORTS) -> str:
+    """The `index`-th of `parts` equal parts of `ports`, as CSP_SERVER_PORTS gives it: for
+    processes started side by side, so that each picks its servers' ports from its own."""
+    size = len(ports) // parts
+    first = ports.start + index * size
+    return f"{first}-{first + size - 1}"
+
+
 def free_port(block: int = 1) -> int:
     """The first of `block` consecutive loopback ports of server_ports() that nothing listens
     on now and that this process has not handed out before."""

@@ -7,6 +7,7 @@ on an otherwise idle machine."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.stack import ROOT
+from deploy.local.stack import ROOT, ports_part, server_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
 
@@ -29,12 +30,16 @@ def test_every_fault_scenario_keeps_every_invariant_at_short_size(tmp_path: Path
     logs = {only: (tmp_path / f"{n}.out", tmp_path / f"{n}.err") for n, only in enumerate(PARTS)}
     runs = []
     try:
-        for only, (out, err) in logs.items():
+        for n, (only, (out, err)) in enumerate(logs.items()):
+            # Each process picks its clusters' ports from its own part of this worker's: two
+            # picking at once never choose the same port before one of them binds it.
+            ports = ports_part(n, len(PARTS), server_ports())
             with out.open("w") as out_file, err.open("w") as err_file:
                 runs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "chaos", "--short", "--only", only],
                         cwd=ROOT,
+                        env={**os.environ, "CSP_SERVER_PORTS": ports},
                         stdout=out_file,
                         stderr=err_file,
                         text=True,
