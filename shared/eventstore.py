@@ -396,8 +396,13 @@ async def _batch_conflict(
 WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
 # How soon a reader below the snapshot horizon (the relay, the partners' HTTP feed) reads again
 # when what it was woken for is committed but held back by an older transaction
-# (`PostgresEventStore.held_back`): doubled while it stays held back, up to its poll interval.
+# (`PostgresEventStore.held_back`): doubled while it stays held back, up to HELD_BACK_LONGEST_S.
+# Not up to the poll interval: the older transaction may be anything of the cluster's (a
+# rebuild's batch of seconds, in another database), and a read after it ends waited up to
+# twice as long as it ran (a hold of 0.31 s published at 0.63 s). A read again is two index
+# probes: ten a second while a long transaction runs cost next to nothing.
 HELD_BACK_FIRST_S = 0.01
+HELD_BACK_LONGEST_S = 0.1
 
 
 class _Wakeup:

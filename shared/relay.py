@@ -27,7 +27,12 @@ from prometheus_client import Counter, Gauge
 
 from shared import tracing
 from shared.envelope import Envelope
-from shared.eventstore import HELD_BACK_FIRST_S, Cursor, PostgresEventStore
+from shared.eventstore import (
+    HELD_BACK_FIRST_S,
+    HELD_BACK_LONGEST_S,
+    Cursor,
+    PostgresEventStore,
+)
 from shared.logging import get_logger
 from shared.retry import Doubling, keep_running, pause
 
@@ -266,7 +271,7 @@ class Relay:
             await listener.add_listener("events_appended", wake)
             cursor = await self.checkpoint()
             log.info("relay running", topic=self._topic, checkpoint=str(cursor))
-            soon = Doubling(HELD_BACK_FIRST_S, self._poll_interval_s)
+            soon = Doubling(HELD_BACK_FIRST_S, min(HELD_BACK_LONGEST_S, self._poll_interval_s))
             while not stop.is_set():
                 self._wake.clear()
                 new_cursor = await self.publish_once(cursor)

@@ -26,8 +26,9 @@ async def test_a_message_held_back_by_a_transaction_in_another_database_is_serve
     message committed late never lands behind a cursor an agency holds), and a batch of
     another service's database is such a transaction. The notification that woke a waiting
     reader was spent on a read that could not see the message yet: it reads again in a
-    moment, not at its next poll. The poll here is ten minutes, so only the read again can
-    serve the message within the test's deadline."""
+    moment, not at its next poll, and again every tenth of a second at most while the older
+    transaction runs on. The poll here is ten minutes, so only the reads again can serve the
+    message within the test's deadline."""
     settings = settings_for(infra, "partner_feeds", namespace)
     async with fresh_database(infra, namespace, "partner_feeds", SHARES_SQL) as pool:
         await _served_when_the_older_transaction_ends(pool, settings.dsn("postgres"), monkeypatch)
@@ -76,6 +77,10 @@ async def _served_when_the_older_transaction_ends(
             await keep(conn, [Record(message_id, Agency.POLICE, "P-1", '{"n": 1}', [])])
         await eventually(lambda: reads > before, 30, what="the reader woken, seeing nothing")
         assert not waiting.done()  # held back while the older transaction runs
+        # However long it is held back, it reads again every HELD_BACK_LONGEST_S at most:
+        # had the wait kept doubling (up to the ten-minute poll), twelve reads would take 41 s.
+        await eventually(lambda: reads > before + 12, 10, what="the reader reading again")
+        assert not waiting.done()
         await older.rollback()
         page = await asyncio.wait_for(waiting, 20)
         assert [(s.child_id, s.item["key"], s.item["value"]) for s in page] == [

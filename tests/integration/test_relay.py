@@ -127,8 +127,9 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
     is such a transaction. The NOTIFY that woke the relay was spent on a read that could not
     see the event yet: the relay reads again in a moment, not at its next poll (a second by
     default; the incident team's queue was shown 1.1-1.2 s after the 201 when this met a
-    batch of another platform's projection in the e2e tests). The poll here is ten minutes,
-    so only the read again can publish the event within the test's deadline."""
+    batch of another platform's projection in the e2e tests), and again every tenth of a
+    second at most while the older transaction runs on. The poll here is ten minutes, so only
+    the reads again can publish the event within the test's deadline."""
     settings = settings_for(infra, "case_events", namespace)
     async with fresh_event_store(infra, namespace) as pool:
         await ensure_topics(settings, named("case-events"))
@@ -167,6 +168,13 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
                 lambda: empty_reads > before, 30, what="the relay woken, seeing nothing"
             )
             assert await published(pool) == 0  # held back while the older transaction runs
+            # However long it is held back, it reads again every HELD_BACK_LONGEST_S at most:
+            # had the wait kept doubling (up to the ten-minute poll), twelve reads would take
+            # 41 s, and the event would go out up to as long again after the hold ended.
+            await eventually(
+                lambda: empty_reads > before + 12, 10, what="the relay reading again while held"
+            )
+            assert await published(pool) == 0
             await older.rollback()
             await eventually(lambda: _published_all(pool, 1), 20, what="the event published")
         finally:
