@@ -397,10 +397,10 @@ WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
 # How soon a reader below the snapshot horizon (the relay, the partners' HTTP feed) reads again
 # when what it was woken for is committed but held back by an older transaction
 # (`PostgresEventStore.held_back`): doubled while it stays held back, up to HELD_BACK_LONGEST_S.
-# Not up to the poll interval: the older transaction may be anything of the cluster's (a
-# rebuild's batch of seconds, in another database), and a read after it ends waited up to
-# twice as long as it ran (a hold of 0.31 s published at 0.63 s). A read again is two index
-# probes: ten a second while a long transaction runs cost next to nothing.
+# Not up to the poll interval: the older transaction may be long (for the partners' feed,
+# anything of the cluster's: a rebuild's batch of seconds), and a read after it ends waited up
+# to twice as long as it ran (a hold of 0.31 s published at 0.63 s). A read again is cheap:
+# ten a second while a long transaction runs cost next to nothing.
 HELD_BACK_FIRST_S = 0.01
 HELD_BACK_LONGEST_S = 0.1
 
@@ -684,10 +684,8 @@ class PostgresEventStore:
     async def read_committed(self, after: Cursor, limit: int) -> list[Committed]:
         """As `read_all`, each event with the trace context its command stored (the relay's)."""
         rows = await self._db.fetch(
-            f"SELECT transaction_id::text::bigint AS txid, position, {_WRITTEN} FROM events"
-            " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
-            "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " ORDER BY transaction_id, position LIMIT $3",
+            f"SELECT transaction_id::text::bigint AS txid, position, {_WRITTEN}"
+            " FROM events_committed_after($1::text::xid8, $2, $3)",
             str(after.transaction_id),
             after.position,
             limit,
@@ -699,10 +697,10 @@ class PostgresEventStore:
 
     async def held_back(self, after: Cursor) -> bool:
         """Whether an event after `after` is committed but not yet read by `read_committed`:
-        an older transaction is still running, in any database of the cluster, since
-        `pg_snapshot_xmin` is the cluster's (a projection's batch, an append on another
-        stream). The relay then reads again in a moment rather than at its next poll: the
-        NOTIFY that woke it has been spent on the read that could not yet see the event."""
+        an older transaction of this database is still running (an append on another stream,
+        a subscription's batch; `events_horizon`, 004_*.sql). The relay then reads again in a
+        moment rather than at its next poll: the NOTIFY that woke it has been spent on the
+        read that could not yet see the event."""
         return bool(await self._db.fetchval(HELD_BACK, str(after.transaction_id), after.position))
 
     async def head(self) -> Cursor:

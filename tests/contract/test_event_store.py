@@ -123,8 +123,8 @@ async def test_read_all_follows_the_commit_order_from_a_cursor(store: EventStore
     async def all_readable() -> bool:
         return len(await store.read_all(Cursor(), 10)) == 3
 
-    # PostgreSQL holds committed events back while any older transaction of the server is in
-    # flight (another test's, in another database): it could still commit before them.
+    # PostgreSQL holds committed events back while an older transaction of their database is
+    # in flight (autovacuum's, for one): it could still commit before them.
     await eventually(all_readable, 30, what="the three events to be readable")
     first = await store.read_all(Cursor(), 2)
     rest = await store.read_all(first[-1][0], 10)

@@ -11,6 +11,8 @@ import pytest
 
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, Cursor, PostgresEventStore
+from tests.conftest import settings_for
+from tests.infrastructure import Infrastructure
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +72,7 @@ async def test_a_tailing_reader_never_misses_an_event_committed_behind_it(
                 cursor = found
                 seen.append((found, str(envelope.event_id)))
             # Done once nothing is left after the cursor: an event held back by an older
-            # transaction still in flight (another test's, in another database) is waited for.
+            # transaction of this database still in flight (a slow append's) is waited for.
             if finished and not batch and not await store.held_back(cursor):
                 return
             if not batch:
@@ -89,6 +91,31 @@ async def test_a_tailing_reader_never_misses_an_event_committed_behind_it(
     assert len(committed) == expected
     assert len(read) == len(set(read)), "an event was read twice"
     assert set(read) == committed, f"{len(committed - set(read))} committed events were missed"
+
+
+async def test_the_horizon_is_the_databases_own_and_under_repeatable_read_the_clusters(
+    event_store_pool: asyncpg.Pool, infra: Infrastructure, namespace: str
+) -> None:
+    """`events_horizon` (004_*.sql). Under READ COMMITTED a transaction of another database
+    in flight does not hold it back (the tailing test above shows this database's do). Under
+    REPEATABLE READ the read would share the snapshot taken before the transactions in flight
+    were looked for, so the horizon is the snapshot's own, the cluster's, as before."""
+    horizon = "SELECT events_horizon()::text::bigint"
+    elsewhere = await asyncpg.connect(settings_for(infra, "case_events", namespace).dsn("postgres"))
+    try:
+        async with elsewhere.transaction():
+            theirs = await elsewhere.fetchval("SELECT pg_current_xact_id()::text::bigint")
+            await PostgresEventStore(event_store_pool).append("s1", 0, [Tick(writer=0, n=0)], ctx())
+            async with event_store_pool.acquire() as conn:
+                assert await conn.fetchval(horizon) > theirs
+                async with conn.transaction(isolation="repeatable_read"):
+                    xmin = await conn.fetchval(
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                    )
+                    assert xmin <= theirs
+                    assert await conn.fetchval(horizon) == xmin
+    finally:
+        await elsewhere.close()
 
 
 async def test_events_cannot_be_updated_deleted_or_truncated(

@@ -154,8 +154,8 @@ async def run_build(
             cursor = await relay.checkpoint()
 
             async def all_published() -> bool:
-                # Not done at the first empty read: PostgreSQL holds committed events back
-                # while an older transaction of the server (another test's) is in flight.
+                # Not done at the first empty read: committed events are held back while an
+                # older transaction of their database is in flight (autovacuum's, for one).
                 nonlocal cursor
                 moved = await relay.publish_once(cursor)
                 done = moved == cursor and not await store.held_back(cursor)

@@ -119,17 +119,17 @@ async def _published_all(pool: asyncpg.Pool, total: int) -> bool:
     return await published(pool) == total
 
 
-async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_when_it_ends(
+async def test_an_event_is_held_back_by_its_own_databases_older_transaction_not_anothers(
     infra: Infrastructure, namespace: str
 ) -> None:
-    """The relay reads only below the oldest running transaction of the whole cluster (so it
-    never skips an append that commits later), and a projection's batch in another database
-    is such a transaction. The NOTIFY that woke the relay was spent on a read that could not
-    see the event yet: the relay reads again in a moment, not at its next poll (a second by
-    default; the incident team's queue was shown 1.1-1.2 s after the 201 when this met a
-    batch of another platform's projection in the e2e tests), and again every tenth of a
-    second at most while the older transaction runs on. The poll here is ten minutes, so only
-    the reads again can publish the event within the test's deadline."""
+    """The relay reads only below the oldest running transaction of its own database
+    (`events_horizon`, 004_*.sql), so it never skips an append that commits later. A
+    transaction of another database (a projection's batch, a rebuild's of seconds: every
+    service's database shares one PostgreSQL) holds nothing back. The NOTIFY that woke the
+    relay can be spent on a read that cannot see the event yet: the relay then reads again in
+    a moment, not at its next poll, and again every tenth of a second at most while the older
+    transaction runs on. The poll here is ten minutes, so only the NOTIFY and the reads again
+    can publish the events within the test's deadlines."""
     settings = settings_for(infra, "case_events", namespace)
     async with fresh_event_store(infra, namespace) as pool:
         await ensure_topics(settings, named("case-events"))
@@ -145,41 +145,51 @@ async def test_an_event_held_back_by_a_transaction_in_another_database_goes_out_
             empty_reads += not batch
             return batch
 
+        async def append(stream: str) -> None:
+            context = CommandContext(
+                actor=Actor(user_id="t", agency=Agency.PLATFORM, role="test"),
+                correlation_id=new_event_id(),
+            )
+            await PostgresEventStore(pool).append(stream, 0, [Step(n=1)], context)
+
         relay._store.read_committed = counted  # type: ignore[method-assign]
         stop = asyncio.Event()
         running = asyncio.create_task(relay.run(stop))
         elsewhere = await asyncpg.connect(settings.dsn("postgres"))  # another database
+        here = await asyncpg.connect(settings.dsn())  # the store's own
         try:
             await eventually(lambda: relay.healthy, 30, what="the relay running")
-            older = elsewhere.transaction()
-            await older.start()
+            theirs = elsewhere.transaction()
+            await theirs.start()
             await elsewhere.fetchval("SELECT pg_current_xact_id()")  # running, with an xid
-            before = empty_reads
-            await PostgresEventStore(pool).append(
-                "child-1",
-                0,
-                [Step(n=1)],
-                CommandContext(
-                    actor=Actor(user_id="t", agency=Agency.PLATFORM, role="test"),
-                    correlation_id=new_event_id(),
-                ),
+            await append("child-1")
+            await eventually(
+                lambda: _published_all(pool, 1), 20, what="the event past another's transaction"
             )
+
+            older = here.transaction()
+            await older.start()
+            await here.fetchval("SELECT pg_current_xact_id()")  # the store's, older, running
+            before = empty_reads
+            await append("child-2")
             await eventually(
                 lambda: empty_reads > before, 30, what="the relay woken, seeing nothing"
             )
-            assert await published(pool) == 0  # held back while the older transaction runs
+            assert await published(pool) == 1  # held back while the older transaction runs
             # However long it is held back, it reads again every HELD_BACK_LONGEST_S at most:
             # had the wait kept doubling (up to the ten-minute poll), twelve reads would take
             # 41 s, and the event would go out up to as long again after the hold ended.
             await eventually(
                 lambda: empty_reads > before + 12, 10, what="the relay reading again while held"
             )
-            assert await published(pool) == 0
+            assert await published(pool) == 1
             await older.rollback()
-            await eventually(lambda: _published_all(pool, 1), 20, what="the event published")
+            await eventually(lambda: _published_all(pool, 2), 20, what="the event published")
+            await theirs.rollback()
         finally:
             stop.set()
             running.cancel()  # it waits for a NOTIFY or its poll, as a worker's task does
             await asyncio.gather(running, return_exceptions=True)
             await elsewhere.close()
+            await here.close()
             await producer.stop()
