@@ -30,6 +30,7 @@ from shared.envelope import (
     new_event_id,
     new_event_ids,
 )
+from shared.retry import Doubling
 
 
 class ConcurrencyConflict(Exception):
@@ -403,6 +404,12 @@ WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
 # ten a second while a long transaction runs cost next to nothing.
 HELD_BACK_FIRST_S = 0.01
 HELD_BACK_LONGEST_S = 0.1
+
+
+def held_back_waits(poll_interval_s: float) -> Doubling:
+    """A held-back reader's waits before it reads again: from HELD_BACK_FIRST_S, doubling up to
+    HELD_BACK_LONGEST_S (or its poll interval, if shorter); reset once a read moves on."""
+    return Doubling(HELD_BACK_FIRST_S, min(HELD_BACK_LONGEST_S, poll_interval_s))
 
 
 class _Wakeup:

@@ -27,14 +27,9 @@ from prometheus_client import Counter, Gauge
 
 from shared import tracing
 from shared.envelope import Envelope
-from shared.eventstore import (
-    HELD_BACK_FIRST_S,
-    HELD_BACK_LONGEST_S,
-    Cursor,
-    PostgresEventStore,
-)
+from shared.eventstore import Cursor, PostgresEventStore, held_back_waits
 from shared.logging import get_logger
-from shared.retry import Doubling, keep_running, pause
+from shared.retry import keep_running, pause
 
 log = get_logger(__name__)
 
@@ -271,7 +266,7 @@ class Relay:
             await listener.add_listener("events_appended", wake)
             cursor = await self.checkpoint()
             log.info("relay running", topic=self._topic, checkpoint=str(cursor))
-            soon = Doubling(HELD_BACK_FIRST_S, min(HELD_BACK_LONGEST_S, self._poll_interval_s))
+            soon = held_back_waits(self._poll_interval_s)
             while not stop.is_set():
                 self._wake.clear()
                 new_cursor = await self.publish_once(cursor)

@@ -24,9 +24,9 @@ import asyncpg
 
 from services.partner_feeds.cursor import START, encode
 from shared.envelope import Agency
-from shared.eventstore import HELD_BACK_FIRST_S, HELD_BACK_LONGEST_S, Cursor
+from shared.eventstore import Cursor, held_back_waits
 from shared.logging import get_logger
-from shared.retry import Doubling, keep_running, pause
+from shared.retry import keep_running, pause
 
 log = get_logger(__name__)
 
@@ -201,7 +201,7 @@ async def wait_for_page(
     client disconnected)."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-    soon = Doubling(HELD_BACK_FIRST_S, min(HELD_BACK_LONGEST_S, POLL_S))
+    soon = held_back_waits(POLL_S)
     while True:
         woken = wakeups.of(agency)
         page = await read_page(pool, agency, after, limit)
