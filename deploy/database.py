@@ -41,7 +41,7 @@ from services.projections.builds import BUILDS_SQL
 from shared.audit import AUDIT_SQL
 from shared.db import wait_for_postgres
 from shared.known_children import KNOWN_CHILDREN_SQL
-from shared.migrations import EVENT_STORE_SQL, PROJECTION_SQL, migrate, scripts_in
+from shared.migrations import EVENT_STORE_SQL, HORIZON_SQL, PROJECTION_SQL, migrate, scripts_in
 from shared.reference_data import REFERENCE_DATA_SQL
 from shared.settings import Settings
 
@@ -77,7 +77,7 @@ MIGRATIONS: dict[str, list[Path]] = {
         REFERENCE_DATA_SQL,
         SERVICES_DIR / "quality" / "sql",
     ],
-    "partner_feeds": [PROJECTION_SQL, SERVICES_DIR / "partner_feeds" / "sql"],
+    "partner_feeds": [PROJECTION_SQL, HORIZON_SQL, SERVICES_DIR / "partner_feeds" / "sql"],
     "projections": [BUILDS_SQL],
 }
 # Append-only: the event store, its idempotency keys and the two audits. INSERT and SELECT

@@ -25,6 +25,9 @@ log = get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_STORE_SQL = Path(__file__).parent / "sql" / "event_store"
 PROJECTION_SQL = Path(__file__).parent / "sql" / "projection"
+# The horizon a reader of commit order reads below (this database's oldest transaction in
+# flight), for a database that reads its own table that way without an event store.
+HORIZON_SQL = EVENT_STORE_SQL / "005_this_databases_horizon.sql"
 _LOCK_ID = 7_240_001  # any constant: serialises migration runs in one database
 PROVISION = "run `python -m deploy.database provision` with the administrator's credentials"
 
@@ -93,5 +96,10 @@ async def _pending(conn: asyncpg.Connection, scripts: Iterable[Path]) -> list[tu
     return [(script, name) for script, name in named if name not in done]
 
 
-def scripts_in(*folders: Path) -> list[Path]:
-    return [path for folder in folders for path in sorted(folder.glob("*.sql"))]
+def scripts_in(*places: Path) -> list[Path]:
+    """The scripts of each folder in file-name order; a script named on its own, as it is."""
+    return [
+        path
+        for place in places
+        for path in ([place] if place.is_file() else sorted(place.glob("*.sql")))
+    ]

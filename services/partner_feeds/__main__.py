@@ -5,7 +5,7 @@ and prunes the HTTP feed to the topics' retention."""
 from fastapi import FastAPI
 
 from contracts.topics import TOPICS
-from services.partner_feeds.api import SHARES_SQL, create_app
+from services.partner_feeds.api import FEED_SQL, create_app
 from services.partner_feeds.feed import feed_topics, subscriptions
 from services.partner_feeds.feed_store import keep_pruning
 from shared.entrypoint import run
@@ -18,7 +18,7 @@ def worker(settings: Settings) -> FastAPI:
         settings,
         TOPICS,
         subscriptions(settings),
-        [SHARES_SQL],
+        FEED_SQL,
         relay=False,
         publishes=feed_topics(),
         loops=[keep_pruning],

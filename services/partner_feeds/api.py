@@ -20,9 +20,12 @@ from services.partner_feeds.routes import feed, reads, shares
 from shared.api import service_app
 from shared.db import open_database
 from shared.http import HealthCheck
+from shared.migrations import HORIZON_SQL
 from shared.settings import Settings
 
+# Its own SQL, and the horizon its HTTP feed is read below (shared/sql/event_store/005_*.sql).
 SHARES_SQL = Path(__file__).parent / "sql"
+FEED_SQL = (HORIZON_SQL, SHARES_SQL)
 
 
 @asynccontextmanager
@@ -31,7 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     wakes the readers waiting on an agency's feed (they poll as well: a lost notification only
     delays)."""
     state: State = app.state
-    state.pool = pool = await open_database(state.settings, SHARES_SQL)
+    state.pool = pool = await open_database(state.settings, *FEED_SQL)
     state.wakeups = wakeups = Wakeups()
     try:
         listener: asyncpg.Connection = await asyncpg.connect(state.settings.dsn())

@@ -6,9 +6,10 @@ agency reading over HTTPS gets exactly what its topic got: the same message ids,
 values and headers, in the same order for each child. The API reads them (routes/feed.py):
 the platform's APIs never talk to Kafka, and this way they need not.
 
-A reader reads only below the oldest transaction still in flight, so a message committed
-late can never land behind a cursor an agency already holds (the SQL says why), and a
-cursor older than what retention removed is refused (`Expired`), never answered with a gap.
+A reader reads only below this database's oldest transaction still in flight (sql/003_*.sql),
+so a message committed late can never land behind a cursor an agency already holds (the SQL
+says why), and a cursor older than what retention removed is refused (`Expired`), never
+answered with a gap.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ log = get_logger(__name__)
 # separated): waiting readers of those agencies look at once instead of at their next poll.
 CHANNEL = "partner_feed"
 # A waiting reader looks again this often without a notification: one can be lost (the API's
-# listening connection dropped). One that arrives while an older transaction elsewhere still
+# listening connection dropped). One that arrives while an older transaction of this database still
 # holds the message above the readable horizon is followed by reads a moment apart instead.
 POLL_S = 0.5
 # How often the worker prunes what retention lets go (the SQL's prune_partner_feed).
@@ -101,12 +102,7 @@ async def read_page(pool: asyncpg.Pool, agency: Agency, after: Cursor, limit: in
     retention removed some of them."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT f.transaction_id::text::bigint AS txid, f.seq, f.record_key,"
-            " f.record_value, f.record_headers, s.child_id"
-            " FROM partner_feed f JOIN shares s USING (message_id)"
-            " WHERE f.agency = $1 AND (f.transaction_id, f.seq) > ($2::text::xid8, $3)"
-            "   AND f.transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
-            " ORDER BY f.transaction_id, f.seq LIMIT $4",
+            "SELECT * FROM partner_feed_page($1, $2::text::xid8, $3, $4)",
             agency.value,
             str(after.transaction_id),
             after.position,
@@ -120,9 +116,9 @@ async def read_page(pool: asyncpg.Pool, agency: Agency, after: Cursor, limit: in
 
 async def held_back(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> bool:
     """Whether a message of the agency's after `after` is committed but not yet read by
-    `read_page`: an older transaction is still running, in any database of the cluster (the
-    horizon is the cluster's: a projection's batch, the relay's read). The notification that
-    woke the reader was spent on a read that could not see it yet."""
+    `read_page`: an older transaction of this database is still running (another message's
+    share, the prune; sql/003_*.sql). The notification that woke the reader was spent on a
+    read that could not see it yet."""
     return bool(
         await pool.fetchval(
             "SELECT EXISTS (SELECT 1 FROM partner_feed"

@@ -9,33 +9,51 @@ import asyncpg
 import pytest
 
 from services.partner_feeds import feed_store
-from services.partner_feeds.api import SHARES_SQL
+from services.partner_feeds.api import FEED_SQL
 from services.partner_feeds.cursor import START
 from services.partner_feeds.feed_store import CHANNEL, Record, Served, Wakeups, keep
 from shared.envelope import Agency
+from shared.eventstore import Cursor
 from tests.conftest import fresh_database, settings_for
 from tests.infrastructure import Infrastructure, eventually
 
 pytestmark = pytest.mark.integration
 
 
-async def test_a_message_held_back_by_a_transaction_in_another_database_is_served_when_it_ends(
+async def test_a_message_is_held_back_by_its_own_databases_older_transaction_not_anothers(
     infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A reader reads only below the oldest running transaction of the whole cluster (so a
-    message committed late never lands behind a cursor an agency holds), and a batch of
-    another service's database is such a transaction. The notification that woke a waiting
-    reader was spent on a read that could not see the message yet: it reads again in a
-    moment, not at its next poll, and again every tenth of a second at most while the older
-    transaction runs on. The poll here is ten minutes, so only the reads again can serve the
-    message within the test's deadline."""
+    """A reader reads only below the oldest running transaction of the feed's own database
+    (`partner_feed_page`, sql/003_*.sql), so a message committed late never lands behind a
+    cursor an agency holds. A transaction of another database (a projection's batch, a
+    rebuild's of seconds: every service's database shares one PostgreSQL) holds nothing back.
+    The notification that woke a waiting reader can be spent on a read that cannot see the
+    message yet: it reads again in a moment, not at its next poll, and again every tenth of a
+    second at most while the older transaction runs on. The poll here is ten minutes, so only
+    the notification and the reads again can serve the messages within the test's deadlines."""
     settings = settings_for(infra, "partner_feeds", namespace)
-    async with fresh_database(infra, namespace, "partner_feeds", SHARES_SQL) as pool:
-        await _served_when_the_older_transaction_ends(pool, settings.dsn("postgres"), monkeypatch)
+    async with fresh_database(infra, namespace, "partner_feeds", *FEED_SQL) as pool:
+        await _held_back_by_its_own_database_only(
+            pool, settings.dsn("postgres"), settings.dsn(), monkeypatch
+        )
 
 
-async def _served_when_the_older_transaction_ends(
-    pool: asyncpg.Pool, elsewhere_dsn: str, monkeypatch: pytest.MonkeyPatch
+async def _shared(pool: asyncpg.Pool, key: str, n: int) -> None:
+    message_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
+            " source_event_id, fields, purpose) VALUES ($1, 'police', 'police-feed',"
+            " $2, 'child-1', 'MissingEpisodeRecorded', $3, '{}', 'safeguarding')",
+            message_id,
+            key,
+            uuid.uuid4(),
+        )
+        await keep(conn, [Record(message_id, Agency.POLICE, key, f'{{"n": {n}}}', [])])
+
+
+async def _held_back_by_its_own_database_only(
+    pool: asyncpg.Pool, elsewhere_dsn: str, here_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(feed_store, "POLL_S", 600.0)
     reads = 0
@@ -52,29 +70,36 @@ async def _served_when_the_older_transaction_ends(
     listener = await pool.acquire()
     await listener.add_listener(CHANNEL, wakeups.notify)
     elsewhere = await asyncpg.connect(elsewhere_dsn)  # another database
+    here = await asyncpg.connect(here_dsn)  # the feed's own
 
     async def never_gone() -> bool:
         return False
 
-    waiting = asyncio.create_task(
-        feed_store.wait_for_page(pool, wakeups, Agency.POLICE, START, 10, 600, never_gone)
-    )
+    def waiting_after(after: Cursor) -> asyncio.Task[list[Served]]:
+        return asyncio.create_task(
+            feed_store.wait_for_page(pool, wakeups, Agency.POLICE, after, 10, 600, never_gone)
+        )
+
+    def seen(page: list[Served]) -> list[tuple[str, str, object]]:
+        return [(s.child_id, s.item["key"], s.item["value"]) for s in page]
+
+    waiting = waiting_after(START)
     try:
         await eventually(lambda: reads >= 1, 30, what="the reader waiting")
-        older = elsewhere.transaction()
-        await older.start()
+        theirs = elsewhere.transaction()
+        await theirs.start()
         await elsewhere.fetchval("SELECT pg_current_xact_id()")  # running, with an xid
+        await _shared(pool, "P-1", 1)
+        first = await asyncio.wait_for(waiting, 20)  # past another database's transaction
+        assert seen(first) == [("child-1", "P-1", {"n": 1})]
+
+        waiting = waiting_after(first[-1].cursor)
+        await eventually(lambda: reads >= 3, 30, what="the reader waiting again")
+        older = here.transaction()
+        await older.start()
+        await here.fetchval("SELECT pg_current_xact_id()")  # the feed's, older, running
         before = reads
-        message_id = uuid.uuid4()
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
-                " source_event_id, fields, purpose) VALUES ($1, 'police', 'police-feed',"
-                " 'P-1', 'child-1', 'MissingEpisodeRecorded', $2, '{}', 'safeguarding')",
-                message_id,
-                uuid.uuid4(),
-            )
-            await keep(conn, [Record(message_id, Agency.POLICE, "P-1", '{"n": 1}', [])])
+        await _shared(pool, "P-2", 2)
         await eventually(lambda: reads > before, 30, what="the reader woken, seeing nothing")
         assert not waiting.done()  # held back while the older transaction runs
         # However long it is held back, it reads again every HELD_BACK_LONGEST_S at most:
@@ -82,13 +107,12 @@ async def _served_when_the_older_transaction_ends(
         await eventually(lambda: reads > before + 12, 10, what="the reader reading again")
         assert not waiting.done()
         await older.rollback()
-        page = await asyncio.wait_for(waiting, 20)
-        assert [(s.child_id, s.item["key"], s.item["value"]) for s in page] == [
-            ("child-1", "P-1", {"n": 1})
-        ]
+        assert seen(await asyncio.wait_for(waiting, 20)) == [("child-1", "P-2", {"n": 2})]
+        await theirs.rollback()
     finally:
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
         await elsewhere.close()
+        await here.close()
         await listener.remove_listener(CHANNEL, wakeups.notify)
         await pool.release(listener)
