@@ -377,6 +377,10 @@ class ProjectionRunner:
         # age when it asks, so a runner stuck in a batch (its database gone, a partner feed's
         # broker not acknowledging) shows a lag that grows rather than its last value.
         self._reported_time_lag: dict[str, float] = dict.fromkeys(self._topics, 0.0)
+        # Whether the last report could measure the topic's lag: a partition of it assigned,
+        # and for each, the broker's end and this consumer's place known. Before that, the
+        # lag's 0 says nothing (no assignment yet, or the end not yet fetched).
+        self._measured: dict[str, bool] = dict.fromkeys(self._topics, False)
         self._applying_since: dict[str, float] = {}
         self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
         self._spent = Spent(consumer_name)
@@ -954,6 +958,7 @@ class ProjectionRunner:
     def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
         for topic in self._topics:
             lag = 0
+            measured = False
             for tp in consumer.assignment():
                 if tp.topic != topic:
                     continue
@@ -961,6 +966,11 @@ class ProjectionRunner:
                 position = self.progress[topic].positions.get(tp.partition)
                 if highwater is not None and position is not None:
                     lag += max(highwater - position, 0)
+                    measured = True
+                else:
+                    measured = False
+                    break
+            self._measured[topic] = measured
             OFFSET_LAG.labels(self.consumer_name, topic).set(lag)
             last = self.progress[topic].last_recorded_at
             seconds = (datetime.now(UTC) - last).total_seconds() if last and lag else 0.0
@@ -978,6 +988,7 @@ class ProjectionRunner:
             topic: {
                 "offset_lag": OFFSET_LAG.labels(self.consumer_name, topic)._value.get(),
                 "time_lag_seconds": self.time_lag(topic),
+                "measured": self._measured[topic],
             }
             for topic in self._topics
         }

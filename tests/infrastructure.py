@@ -545,7 +545,9 @@ async def eventually(
 async def read_everything(worker: str, consumers: list[str], timeout_s: float, what: str) -> None:
     """Wait until a worker's `consumers` (their /health checks) have read everything there
     is. The offset lag is measured after each batch: zero for all twice, a fetch apart, and
-    no batch being applied then (its time lag is the age of its oldest message till done)."""
+    no batch being applied then (its time lag is the age of its oldest message till done).
+    A lag not yet measured (no partition assigned yet, or the topic's end not yet fetched)
+    reads 0 too, and is not taken as caught up."""
     import asyncio
 
     caught_up = 0
@@ -555,7 +557,10 @@ async def read_everything(worker: str, consumers: list[str], timeout_s: float, w
         lags = [(await asyncio.to_thread(health_check, worker, n)).get("lag") for n in consumers]
         done = all(
             lag is not None
-            and all(v["offset_lag"] == 0 and v["time_lag_seconds"] == 0 for v in lag.values())
+            and all(
+                v["measured"] and v["offset_lag"] == 0 and v["time_lag_seconds"] == 0
+                for v in lag.values()
+            )
             for lag in lags
         )
         caught_up = caught_up + 1 if done else 0

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -300,6 +301,40 @@ def test_a_runner_applying_a_batch_shows_its_oldest_messages_age() -> None:
     asyncio.run(runner.run(stopped))  # a runner that stops leaves no lag to alert on
     assert _sample("csp_projection_time_lag_seconds", **labels) is None
     assert _sample("csp_projection_offset_lag", **labels) is None
+
+
+def test_a_lag_of_zero_counts_as_measured_only_once_every_assigned_partition_is_known() -> None:
+    """A consumer with no partition yet, or whose topic's end is not yet fetched, reports an
+    offset lag of 0 that says nothing: `measured` is false until both are known for every
+    partition of the topic it holds (tests/infrastructure.py read_everything waits for it)."""
+    runner = ProjectionRunner(
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        [],
+        ["measured-topic"],
+        kafka_options={},
+        consumer_name="measuring-runner",
+        dead_letters=None,  # type: ignore[arg-type]
+    )
+    ends: dict[TopicPartition, int | None] = {}
+    consumer = SimpleNamespace(assignment=lambda: set(ends), highwater=ends.get)
+
+    def report() -> dict[str, float]:
+        runner._report_lag(consumer)  # type: ignore[arg-type]
+        return runner.lag()["measured-topic"]
+
+    assert runner.lag()["measured-topic"]["measured"] is False  # never reported
+    assert report() == {"offset_lag": 0, "time_lag_seconds": 0.0, "measured": False}
+    first, second = TopicPartition("measured-topic", 0), TopicPartition("measured-topic", 1)
+    runner.progress["measured-topic"].positions.update({0: 5, 1: 0})
+    ends.update({first: 7, second: None})  # the second partition's end not yet fetched
+    assert report()["measured"] is False
+    ends[second] = 3
+    assert report() == {"offset_lag": 5, "time_lag_seconds": 0.0, "measured": True}
+    runner.progress["measured-topic"].positions.update({0: 7, 1: 3})
+    assert report() == {"offset_lag": 0, "time_lag_seconds": 0.0, "measured": True}
+    ends.clear()  # revoked
+    assert report()["measured"] is False
 
 
 def test_retries_say_what_failed() -> None:
