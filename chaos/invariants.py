@@ -20,12 +20,11 @@ from uuid import UUID
 import asyncpg
 
 from chaos.workload import Outcome
+from services.projections.builds import differences
 from services.projections.registry import rebuild
 from shared.envelope import EventRegistry
 from shared.settings import Settings
 from tests.infrastructure import read_topic
-
-READ_MODEL_TABLES = ("children", "child_facts", "occurrences")
 
 
 @dataclass
@@ -221,21 +220,18 @@ async def gather(
 
 
 async def replay_differences(
-    settings: Settings, projections_dsn: str, registry: EventRegistry | None = None
-) -> tuple[int, str]:
+    settings: Settings,
+    projections_dsn: str,
+    registry: EventRegistry | None = None,
+    leave_out: tuple[str, ...] = (),
+) -> tuple[dict[str, int], str]:
     """Rebuild the boards from offset 0 into a new schema (not swapped in) and count the rows
-    that differ from the live build's, table by table."""
+    that differ from the live build's, in each read-model table but those in `leave_out`
+    (`differences`)."""
     replay = await rebuild(settings, swap_in=False, progress=False, registry=registry)
     conn = await asyncpg.connect(projections_dsn)
     try:
-        live = await live_schema(conn)
-        differences = 0
-        for table in READ_MODEL_TABLES:
-            differences += await conn.fetchval(
-                f'SELECT count(*) FROM ((SELECT * FROM "{live}".{table} EXCEPT ALL'
-                f' SELECT * FROM "{replay}".{table}) UNION ALL (SELECT * FROM "{replay}".{table}'
-                f' EXCEPT ALL SELECT * FROM "{live}".{table})) AS d'
-            )
+        counts = await differences(conn, await live_schema(conn), replay, leave_out)
     finally:
         await conn.close()
-    return differences, replay
+    return counts, replay

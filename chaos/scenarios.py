@@ -157,6 +157,7 @@ class Platform:
         *,
         poison: int = 0,
         replay: bool = True,
+        leave_out: tuple[str, ...] = (),
         registry: EventRegistry | None = None,
     ) -> Figures:
         settling = time.monotonic()
@@ -174,9 +175,12 @@ class Platform:
             )
         if replay:
             replaying = time.monotonic()
-            result.replay_differences, _ = await replay_differences(
-                self.settings(), self.dsn("projections"), registry
+            counts, _ = await replay_differences(
+                self.settings(), self.dsn("projections"), registry, leave_out
             )
+            result.replay_differences = sum(counts.values())
+            if result.replay_differences:
+                result.notes.append(f"replay differs: { ({t: n for t, n in counts.items() if n}) }")
             result.notes.append(f"replay took {time.monotonic() - replaying:.0f}s")
         result.notes.append(f"settled {settled:.0f}s after the workload")
         return result
@@ -546,6 +550,10 @@ async def schema_evolution(cluster: ChaosCluster, size: Size, seed: int) -> Figu
             "7 schema evolution (v1 events, v2 code)",
             outcome,
             registry=registry_with_child_registered_v2(),
+            # The chronology shows each event as the code reading it decodes it: the v2
+            # code's shows the upcaster's `first_known_through` in every registration, as it
+            # should. The boards and every other read model must be the same.
+            leave_out=("chronology",),
         )
         undecodable = await _undecodable(
             platform.dsn("case_events"), registry_with_child_registered_v2(upcaster=False)
@@ -553,7 +561,8 @@ async def schema_evolution(cluster: ChaosCluster, size: Size, seed: int) -> Figu
         result.notes.append(
             "ChildRegistered v2 adds a required `first_known_through`; the stored v1 events "
             "are upcast. Replay differences: the live boards (v1 code) against a rebuild from "
-            f"offset 0 by the v2 code. Without the upcaster, {undecodable} stored events would "
+            "offset 0 by the v2 code, in every read model but the chronology (which shows the "
+            f"upcast field, as it should). Without the upcaster, {undecodable} stored events would "
             "not decode"
         )
         if not undecodable:

@@ -159,11 +159,71 @@ async def swap(pool: asyncpg.Pool, name: str) -> str | None:
             [n for n in (name, previous) if n],
         )
         for row in stale:
-            await conn.execute(f'DROP SCHEMA "{row["schema_name"]}" CASCADE')
-            await conn.execute(
-                "DELETE FROM board_builds WHERE schema_name = $1", row["schema_name"]
-            )
+            await _drop(conn, row["schema_name"])
     return previous
+
+
+async def drop_build(pool: asyncpg.Pool, name: str) -> None:
+    """Drop a build that is not live (one made to compare with)."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await live_build(conn) == name:
+            raise ValueError(f"{name} is the live build")
+        await _drop(conn, name)
+
+
+async def _drop(conn: asyncpg.Connection, name: str) -> None:
+    await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    await conn.execute("DELETE FROM board_builds WHERE schema_name = $1", name)
+
+
+# What two builds of the same events need not share: the bookkeeping of how each was filled
+# (offsets, streams' versions, the ledger, its migrations), the kept board totals (a cache of
+# the days a page asked for, which a new build keeps only once asked: `kept.py`), the returns'
+# queue of children to check (a rebuild's touches are swept by design, `Chronology`) and the
+# checker's own state (written by the returns' checker, not from the events), and when a row
+# was written.
+NOT_COMPARED = (
+    "board_days",
+    "board_totals",
+    "build_migrations",
+    "projection_offsets",
+    "projection_streams",
+    "projection_applied",
+    "projection_dead_letters",
+    "returns_touched",
+    "returns_issues",
+    "returns_quality_state",
+)
+_COMPARED_COLUMNS = """
+SELECT c.table_name AS name,
+       array_agg(quote_ident(c.column_name::text) ORDER BY c.ordinal_position) AS columns
+FROM information_schema.columns c
+JOIN information_schema.tables t USING (table_schema, table_name)
+WHERE c.table_schema = $1 AND t.table_type = 'BASE TABLE'
+  AND c.table_name <> ALL($2::text[])
+  AND coalesce(c.column_default, '') NOT LIKE 'now()%'
+GROUP BY c.table_name ORDER BY c.table_name
+"""
+
+
+async def differences(
+    conn: asyncpg.Connection, one: str, other: str, leave_out: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Every read-model table of build `one` (but those in `leave_out`) against `other`'s:
+    the rows of each that the other lacks, counted with `EXCEPT ALL` both ways (a row twice
+    in one and once in the other differs once). Zero everywhere: the two builds hold the same
+    read model."""
+    tables = await conn.fetch(_COMPARED_COLUMNS, one, [*NOT_COMPARED, *leave_out])
+    counts: dict[str, int] = {}
+    for table in tables:
+        columns = ", ".join(table["columns"])
+        a, b = f'"{one}".{table["name"]}', f'"{other}".{table["name"]}'
+        counts[table["name"]] = await conn.fetchval(
+            f"SELECT count(*) FROM ((SELECT {columns} FROM {a} EXCEPT ALL"
+            f" SELECT {columns} FROM {b}) UNION ALL (SELECT {columns} FROM {b}"
+            f" EXCEPT ALL SELECT {columns} FROM {a})) AS d"
+        )
+    return counts
 
 
 @asynccontextmanager

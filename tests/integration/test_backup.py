@@ -390,7 +390,7 @@ def test_a_lost_cluster_is_restored_to_a_point_in_time_and_to_its_last_commit(si
         differences, _ = asyncio.run(
             replay_differences(site.settings("projections"), site.dsn("projections"))
         )
-        assert differences == 0, "the boards differ from a clean rebuild from offset 0"
+        assert differences == dict.fromkeys(differences, 0), "the boards differ from a replay"
 
         # The archiver streams again, on the new timeline: commands are acknowledged again.
         child = Step("case_events", "/children", NEW_CHILD)
