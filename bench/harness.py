@@ -49,6 +49,7 @@ from contracts.topics import domain_topic_names, named
 from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
 from services.projections.boards.memo import payload_of
 from services.projections.boards.totals import TOTALLED, trend_month_ends
+from services.projections.builds import BUILDS_SQL, differences, drop_build
 from services.projections.registry import rebuild
 from shared.clock import SystemClock
 from shared.db import open_database
@@ -312,9 +313,12 @@ async def _publish_children(s: Settings, n: int) -> int:
     return await log.publish(s)
 
 
-async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[str, Any]:
+async def rebuild_rate(
+    infra: Infrastructure, n: int, namespace: str, compare: bool = True
+) -> dict[str, Any]:
     """Rebuild the boards from `n` events (n/2 children) in `namespace`; the read model stays
-    for the national-scale board queries."""
+    for the national-scale board queries. `compare`: then hold it to the live worker's build
+    of the same events (`equals_the_live_workers`)."""
     s = settings(infra, namespace, "projections")
     sent = await _publish_children(s, n)
     # The published events are garbage now: collected before the clock starts, so the
@@ -344,7 +348,9 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
         seen += sum(len(v) for v in batch.values())
     raw_rate = sent / (time.perf_counter() - started)
     await consumer.stop()
+    equal = await equals_the_live_workers(s, schema) if compare else None
     return {
+        "equals_live": equal,
         "figure": f"projection rebuild events/s from offset 0 ({sent:,} events)",
         "platform": rebuild_events,
         "baseline": raw_rate,
@@ -352,6 +358,45 @@ async def rebuild_rate(infra: Infrastructure, n: int, namespace: str) -> dict[st
         "target_ratio": 0.3,
         "target_absolute": 50_000,
         "phases": phases,
+    }
+
+
+async def equals_the_live_workers(s: Settings, rebuilt: str) -> dict[str, Any]:
+    """The same events filled into another build as the live worker fills the live one (its
+    batches, every index kept all along, the returns' touches not swept), then every
+    read-model table of the two compared both ways with EXCEPT ALL (`differences`). That
+    build is dropped after; the rebuilt one stays live."""
+    print("rebuild: the same events filled as the live worker fills them, to compare", flush=True)
+    started = time.perf_counter()
+    live = await rebuild(s, swap_in=False, progress=False, as_the_live_worker=True)
+    filled = time.perf_counter() - started
+    pool = await open_database(s, BUILDS_SQL)
+    try:
+        async with pool.acquire() as conn:
+            started = time.perf_counter()
+            counts = await differences(conn, rebuilt, live)
+            compared = time.perf_counter() - started
+            rows = 0
+            for table in counts:
+                rows += await conn.fetchval(f'SELECT count(*) FROM "{rebuilt}".{table}')
+        await drop_build(pool, live)
+    finally:
+        await pool.close()
+    differing = {table: n for table, n in counts.items() if n}
+    print(
+        f"rebuild equals the live worker's build: {sum(differing.values()):,} rows differ in "
+        f"{len(counts)} tables ({rows:,} rows; filled in {filled:.0f} s, compared in "
+        f"{compared:.0f} s){'' if not differing else f': {differing}'}",
+        flush=True,
+    )
+    return {
+        "tables": len(counts),
+        "rows": rows,
+        "differences": sum(differing.values()),
+        "differing": differing,
+        "fill_seconds": filled,
+        "compare_seconds": compared,
+        "batch_size": s.projection_batch_size,
     }
 
 
@@ -815,6 +860,21 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             phases_table(rebuilt["phases"]),
         ]
+        equal = rebuilt.get("equals_live")
+        if equal is not None:
+            lines += [
+                "",
+                "The rebuild's read model against the live worker's: the same events filled into"
+                " another build as the live worker fills the live one (its batches of"
+                f" {equal['batch_size']:,}, every index kept all along;"
+                f" {equal['fill_seconds']:.0f} s), then each of the {equal['tables']}"
+                f" read-model tables ({equal['rows']:,} rows in the rebuild) compared both ways"
+                f" with `EXCEPT ALL` ({equal['compare_seconds']:.0f} s):"
+                f" **{equal['differences']:,} rows differ**"
+                + (f" ({equal['differing']})" if equal["differing"] else "")
+                + ". (`services/projections/builds.py` `differences`; the bookkeeping, the kept"
+                " totals and the returns' queue are not compared, and why is said there.)",
+            ]
     *freshness_figures, county = results["latency"]
     lines += ["", "| latency | p50 | p95 | p99 | target | met |", "|---|---|---|---|---|---|"]
     for f in freshness_figures:
@@ -925,7 +985,7 @@ async def pages_only(sizes: Sizes) -> dict[str, Any]:
     """The rebuild's read model (its figure printed), then every dashboard page on it."""
     with infrastructure() as infra:
         namespace = new_namespace()
-        r = await rebuild_rate(infra, sizes.rebuild_events, namespace)
+        r = await rebuild_rate(infra, sizes.rebuild_events, namespace, compare=False)
         print(f"{r['figure']}: {r['platform']:,.0f}/s", flush=True)
         national = await national_board_queries(
             infra, namespace, sizes.national_queries, sizes.page_requests

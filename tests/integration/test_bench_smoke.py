@@ -36,6 +36,9 @@ def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastruc
     # Where the rebuild's time went, from the runner's own counts: each read model's phases.
     for phase in ("board_facts: apply", "chronology: flush", "decoding the records"):
         assert f"| {phase} |" in run.stdout, phase
+    # The rebuild held to the live worker's build of the same events, every read model.
+    assert "The rebuild's read model against the live worker's" in run.stdout
+    assert "**0 rows differ**" in run.stdout
     assert "| register feed marks/s" in run.stdout and "freshness at 500" in run.stdout
     assert "| dashboard page |" in run.stdout and "| index |" in run.stdout
     # Where the cores went at the rate offered. Which processes pass the table's 0.5% depends
