@@ -50,7 +50,7 @@ from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
 from services.projections.boards.memo import payload_of
 from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.builds import BUILDS_SQL, differences, drop_build
-from services.projections.registry import rebuild
+from services.projections.registry import BUILD, rebuild
 from shared.clock import SystemClock
 from shared.db import open_database
 from shared.entrypoint import tune_garbage_collector
@@ -403,8 +403,9 @@ async def equals_the_live_workers(s: Settings, rebuilt: str) -> dict[str, Any]:
 def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, Any]]:
     """Where a rebuild's wall time went, from the runner's own counter
     (csp_projection_seconds_total, in this process): decoding, each read model's apply and
-    flush, the rest of the batches' transactions, and what was outside them (fetching from
-    Kafka, waiting for batches to fill)."""
+    flush, the rest of the batches' transactions, the rebuild's own steps around the batches
+    (setting up, stopping, the indexes, the swap), and the rest (fetching from Kafka, waiting
+    for batches to fill, seeing that the build caught up)."""
     spent = {
         (sample.labels["projection"], sample.labels["phase"]): sample.value
         for metric in SPENT.collect()
@@ -413,6 +414,7 @@ def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, An
     }
     transaction = spent.pop((RUNNER, "transaction"), 0.0)
     decode = spent.pop((RUNNER, "decode"), 0.0)
+    around = {phase: spent.pop((BUILD, phase)) for (p, phase) in list(spent) if p == BUILD}
     inside = sorted(spent.items(), key=lambda kv: -kv[1])
     rows = [("decoding the records", decode)]
     rows += [(f"{projection}: {phase}", seconds) for (projection, phase), seconds in inside]
@@ -421,7 +423,13 @@ def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, An
             "the rest of the transactions (offsets, stream versions, commit)",
             transaction - sum(spent.values()),
         ),
-        ("outside the transactions (Kafka, batches filling)", took - transaction - decode),
+    ]
+    rows += [(f"the rebuild: {phase}", seconds) for phase, seconds in around.items()]
+    rows += [
+        (
+            "the rest (Kafka, batches filling, seeing the build caught up)",
+            took - transaction - decode - sum(around.values()),
+        ),
     ]
     return [
         {"phase": phase, "seconds": round(seconds, 2), "us_per_event": seconds / events * 1e6}

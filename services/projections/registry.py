@@ -36,7 +36,7 @@ from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.logging import get_logger
-from shared.projection import TRANSIENT, AppliedLedger, Projection, ProjectionRunner
+from shared.projection import SPENT, TRANSIENT, AppliedLedger, Projection, ProjectionRunner
 from shared.retry import pause
 from shared.settings import Settings
 
@@ -155,6 +155,12 @@ def worker(settings: Settings) -> FastAPI:
     return worker_app("Projections worker", settings, start)
 
 
+# SPENT's projection label for a rebuild's own steps around the runner's batches: setting up
+# (the database, the build's schema, the topics' ends), stopping the runner once it caught up,
+# making the indexes set aside, and the swap.
+BUILD = "(build)"
+
+
 async def rebuild(
     settings: Settings,
     swap_in: bool = True,
@@ -168,6 +174,7 @@ async def rebuild(
     `as_the_live_worker`: filled as the worker fills the live build (its batches, every index
     kept all along, the returns' touches not swept) and never swapped in: what a rebuild must
     equal (`differences`; the benchmark's rebuild at 1,000,000 events)."""
+    began = time.perf_counter()
     pool = await open_database(settings, BUILDS_SQL)
     producer = new_producer(settings)
     await producer.start()
@@ -192,6 +199,8 @@ async def rebuild(
                 rebuilding=True,
             )
         )
+        spent = SPENT.labels(runner.consumer_name, BUILD, "setting up")
+        spent.inc(time.perf_counter() - began)
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         bar = tqdm(
@@ -213,20 +222,25 @@ async def rebuild(
                 await asyncio.sleep(0.2)  # progress poll
         finally:
             bar.close()
+            caught_up = time.perf_counter()
             stop.set()
             await task
+            SPENT.labels(runner.consumer_name, BUILD, "stopping").inc(
+                time.perf_counter() - caught_up
+            )
         if as_the_live_worker:
             return schema
         made = time.perf_counter()
         await make_indexes(pool, schema, indexes)
-        log.info(
-            "indexes made",
-            build=schema,
-            indexes=len(indexes),
-            seconds=round(time.perf_counter() - made, 1),
-        )
+        seconds = time.perf_counter() - made
+        SPENT.labels(runner.consumer_name, BUILD, "indexes made").inc(seconds)
+        log.info("indexes made", build=schema, indexes=len(indexes), seconds=round(seconds, 1))
         if swap_in:
+            swapping = time.perf_counter()
             previous = await swap(pool, schema)
+            SPENT.labels(runner.consumer_name, BUILD, "swapped in").inc(
+                time.perf_counter() - swapping
+            )
             log.info("rebuild swapped in", build=schema, previous=previous, messages=total)
         return schema
     finally:
