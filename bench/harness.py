@@ -358,6 +358,7 @@ async def rebuild_rate(
         "target_ratio": 0.3,
         "target_absolute": 50_000,
         "phases": phases,
+        "members": s.rebuild_members,
     }
 
 
@@ -864,7 +865,10 @@ def markdown(results: dict[str, Any]) -> str:
     if rebuilt is not None:
         lines += [
             "",
-            "Where the rebuild's time went (the runner's `csp_projection_seconds_total`):",
+            "Where the rebuild's time went (the runner's `csp_projection_seconds_total`, in"
+            " the rebuild's own process: one of its"
+            f" {rebuilt.get('members', 1)} members, side by side, each reading its share of"
+            " the partitions):",
             "",
             phases_table(rebuilt["phases"]),
         ]

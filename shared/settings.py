@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         description="Most records per batch while a rebuild fills a new build (nobody "
         "waits on it, so fewer, larger transactions).",
     )
+    rebuild_members: int = Field(
+        2,
+        ge=1,
+        description="Processes a rebuild fills its build with, side by side: members of one "
+        "consumer group, each partition one member's. A member's Python and its PostgreSQL "
+        "backend take turns, so one alone keeps about one core busy.",
+    )
     partner_pseudonym_key: SecretStr | None = Field(
         None,
         description="The council's key for the pseudonyms partner agencies know children "

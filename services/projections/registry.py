@@ -5,6 +5,7 @@ data-quality board checked) and the rebuild."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import sys
 import time
 from typing import Any
@@ -32,10 +33,11 @@ from services.projections.returns.quality import Checker
 from services.projections.returns.queries import READS
 from shared.clock import clock_from
 from shared.db import open_database
+from shared.entrypoint import tune_garbage_collector
 from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
 from shared.projection import SPENT, TRANSIENT, AppliedLedger, Projection, ProjectionRunner
 from shared.retry import pause
 from shared.settings import Settings
@@ -184,21 +186,20 @@ async def rebuild(
         topics = [settings.topic(t) for t in domain_topic_names()]
         target = await _end_offsets(settings, topics)
         total = sum(target.values())
-        # Nobody waits on a build being filled: larger batches, fewer transactions.
         runner = (
             build_runner(settings, pool, schema, producer, registry)
             if as_the_live_worker
-            else build_runner(
-                settings,
-                pool,
-                schema,
-                producer,
-                registry,
-                batch_size=settings.rebuild_batch_size,
-                fill_wait_ms=100,
-                rebuilding=True,
-            )
+            else _rebuilding_runner(settings, pool, schema, producer, registry)
         )
+        # Members of the same group in processes beside this one (the published contracts
+        # only: a registry given here is not sent to another process).
+        members = 1 if as_the_live_worker or registry is not None else settings.rebuild_members
+        others = _Members(settings, schema, members - 1)
+        try:
+            await asyncio.to_thread(others.wait_joined, 120)
+        except BaseException:
+            others.stop()
+            raise
         spent = SPENT.labels(runner.consumer_name, BUILD, "setting up")
         spent.inc(time.perf_counter() - began)
         stop = asyncio.Event()
@@ -219,12 +220,13 @@ async def rebuild(
                 if task.done():
                     task.result()
                     raise RuntimeError("the rebuild stopped before it caught up")
+                others.check()
                 await asyncio.sleep(0.2)  # progress poll
         finally:
             bar.close()
             caught_up = time.perf_counter()
             stop.set()
-            await task
+            await asyncio.gather(task, asyncio.to_thread(others.stop))
             SPENT.labels(runner.consumer_name, BUILD, "stopping").inc(
                 time.perf_counter() - caught_up
             )
@@ -243,6 +245,102 @@ async def rebuild(
             )
             log.info("rebuild swapped in", build=schema, previous=previous, messages=total)
         return schema
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+def _rebuilding_runner(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    schema: str,
+    producer: Any,
+    registry: EventRegistry | None = None,
+) -> ProjectionRunner:
+    """A rebuild's runner. Nobody waits on a build being filled: larger batches, fewer
+    transactions."""
+    return build_runner(
+        settings,
+        pool,
+        schema,
+        producer,
+        registry,
+        batch_size=settings.rebuild_batch_size,
+        fill_wait_ms=100,
+        rebuilding=True,
+    )
+
+
+class _Members:
+    """The rebuild's other members, each a process of its own (spawned: nothing of this
+    process's state is shared) running a rebuild's runner into `schema` until told to stop.
+    One member's Python and its PostgreSQL backend take turns, so a member keeps about one
+    core busy: two use a machine of two."""
+
+    def __init__(self, settings: Settings, schema: str, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stopping = context.Event()
+        self._joined = [context.Event() for _ in range(count)]
+        self._processes = [
+            context.Process(
+                target=_member,
+                args=(settings, schema, self._stopping, joined),
+                name=f"member-{n + 2}",
+            )
+            for n, joined in enumerate(self._joined)
+        ]
+        for process in self._processes:
+            process.start()
+
+    def wait_joined(self, timeout_s: float) -> None:
+        """Until every member holds partitions (it joined the group first, so this process
+        joining after it shares them out: none is left idle by a rebuild that is quick)."""
+        until = time.monotonic() + timeout_s
+        for joined in self._joined:
+            while not joined.wait(0.1):
+                self.check()
+                if time.monotonic() > until:
+                    raise TimeoutError(f"a rebuild member did not join in {timeout_s:.0f} s")
+
+    def check(self) -> None:
+        for process in self._processes:
+            if process.exitcode is not None:
+                raise RuntimeError(f"rebuild {process.name} stopped (exit {process.exitcode})")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for process in self._processes:
+            process.join(60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _member(settings: Settings, schema: str, stopping: Any, joined: Any) -> None:
+    configure_logging("projections", settings.log_level, settings.log_format)
+    tune_garbage_collector()
+    asyncio.run(_fill_as_a_member(settings, schema, stopping, joined))
+
+
+async def _fill_as_a_member(settings: Settings, schema: str, stopping: Any, joined: Any) -> None:
+    pool = await open_database(settings, BUILDS_SQL)
+    producer = new_producer(settings)
+    await producer.start()
+    try:
+        stop = asyncio.Event()
+        runner = _rebuilding_runner(settings, pool, schema, producer)
+
+        async def watch() -> None:
+            # The other process's flags, which cannot be awaited: looked at often.
+            while not stopping.is_set():
+                if not joined.is_set() and any(v["measured"] for v in runner.lag().values()):
+                    joined.set()  # partitions assigned, and their ends fetched
+                await asyncio.sleep(0.05)
+            stop.set()
+
+        watching = asyncio.create_task(watch())
+        await runner.run(stop)
+        watching.cancel()
     finally:
         await producer.stop()
         await pool.close()
