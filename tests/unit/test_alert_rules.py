@@ -277,16 +277,21 @@ async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> N
     assert _sample("csp_relay_events_published_total", **topic) == 1
 
 
-def test_a_runner_applying_a_batch_shows_its_oldest_messages_age() -> None:
-    runner = ProjectionRunner(
+def _runner(topic: str, name: str) -> ProjectionRunner:
+    """A runner of one topic with nothing behind it: its metrics and lag alone."""
+    return ProjectionRunner(
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
         [],
-        ["alerting-topic"],
+        [topic],
         kafka_options={},
-        consumer_name="alerting-runner",
+        consumer_name=name,
         dead_letters=None,  # type: ignore[arg-type]
     )
+
+
+def test_a_runner_applying_a_batch_shows_its_oldest_messages_age() -> None:
+    runner = _runner("alerting-topic", "alerting-runner")
     labels = {"consumer": "alerting-runner", "topic": "alerting-topic"}
     for counter in ("dead_lettered", "out_of_order", "rewinds", "events_applied"):
         assert _sample(f"csp_projection_{counter}_total", **labels) == 0  # there from the start
@@ -307,15 +312,7 @@ def test_a_lag_of_zero_counts_as_measured_only_once_every_assigned_partition_is_
     """A consumer with no partition yet, or whose topic's end is not yet fetched, reports an
     offset lag of 0 that says nothing: `measured` is false until both are known for every
     partition of the topic it holds (tests/infrastructure.py read_everything waits for it)."""
-    runner = ProjectionRunner(
-        None,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        [],
-        ["measured-topic"],
-        kafka_options={},
-        consumer_name="measuring-runner",
-        dead_letters=None,  # type: ignore[arg-type]
-    )
+    runner = _runner("measured-topic", "measuring-runner")
     ends: dict[TopicPartition, int | None] = {}
     consumer = SimpleNamespace(assignment=lambda: set(ends), highwater=ends.get)
 
