@@ -331,7 +331,7 @@ async def rebuild_rate(
     took = time.perf_counter() - started
     rebuild_events = sent / took
     print(f"rebuild: {rebuild_events:,.0f} events/s", flush=True)
-    phases = spent_by_phase(f"{s.consumer_group}.{schema}", took, sent)
+    phases = spent_by_phase(f"{s.consumer_group}.{schema}", took, sent, s.rebuild_members)
     print(phases_table(phases), flush=True)
     consumer = AIOKafkaConsumer(
         s.topic("case-events"),
@@ -401,12 +401,16 @@ async def equals_the_live_workers(s: Settings, rebuilt: str) -> dict[str, Any]:
     }
 
 
-def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, Any]]:
+def spent_by_phase(
+    consumer: str, took: float, events: int, members: int = 1
+) -> list[dict[str, Any]]:
     """Where a rebuild's wall time went, from the runner's own counter
     (csp_projection_seconds_total, in this process): decoding, each read model's apply and
     flush, the rest of the batches' transactions, the rebuild's own steps around the batches
     (setting up, stopping, the indexes, the swap), and the rest (fetching from Kafka, waiting
-    for batches to fill, seeing that the build caught up)."""
+    for batches to fill, seeing that the build caught up). The batches' phases are summed over
+    the rebuild's `members` (each member's counts are added to this process's as it stops):
+    the rest is what is left of `members` times the wall time of the filling."""
     spent = {
         (sample.labels["projection"], sample.labels["phase"]): sample.value
         for metric in SPENT.collect()
@@ -429,7 +433,7 @@ def spent_by_phase(consumer: str, took: float, events: int) -> list[dict[str, An
     rows += [
         (
             "the rest (Kafka, batches filling, seeing the build caught up)",
-            took - transaction - decode - sum(around.values()),
+            members * (took - sum(around.values())) - transaction - decode,
         ),
     ]
     return [
@@ -865,10 +869,10 @@ def markdown(results: dict[str, Any]) -> str:
     if rebuilt is not None:
         lines += [
             "",
-            "Where the rebuild's time went (the runner's `csp_projection_seconds_total`, in"
-            " the rebuild's own process: one of its"
-            f" {rebuilt.get('members', 1)} members, side by side, each reading its share of"
-            " the partitions):",
+            "Where the rebuild's time went (the runner's `csp_projection_seconds_total`,"
+            f" summed over the rebuild's {rebuilt.get('members', 1)} members, processes side by"
+            " side each reading its share of the partitions: their batches' seconds add up to"
+            " that many times the wall time of the filling):",
             "",
             phases_table(rebuilt["phases"]),
         ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import sys
 import time
 from typing import Any
@@ -38,7 +39,14 @@ from shared.envelope import EventRegistry
 from shared.http import WorkerParts, worker_app
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.logging import configure_logging, get_logger
-from shared.projection import SPENT, TRANSIENT, AppliedLedger, Projection, ProjectionRunner
+from shared.projection import (
+    RUNNER,
+    SPENT,
+    TRANSIENT,
+    AppliedLedger,
+    Projection,
+    ProjectionRunner,
+)
 from shared.retry import pause
 from shared.settings import Settings
 
@@ -195,11 +203,6 @@ async def rebuild(
         # only: a registry given here is not sent to another process).
         members = 1 if as_the_live_worker or registry is not None else settings.rebuild_members
         others = _Members(settings, schema, members - 1)
-        try:
-            await asyncio.to_thread(others.wait_joined, 120)
-        except BaseException:
-            others.stop()
-            raise
         spent = SPENT.labels(runner.consumer_name, BUILD, "setting up")
         spent.inc(time.perf_counter() - began)
         stop = asyncio.Event()
@@ -280,27 +283,19 @@ class _Members:
     def __init__(self, settings: Settings, schema: str, count: int) -> None:
         context = multiprocessing.get_context("spawn")
         self._stopping = context.Event()
-        self._joined = [context.Event() for _ in range(count)]
+        # Each member's csp_projection_seconds_total, sent back as it stops and added to this
+        # process's: where the whole rebuild's time went, every member's batches counted.
+        self._spent: Any = context.Queue()
         self._processes = [
             context.Process(
                 target=_member,
-                args=(settings, schema, self._stopping, joined),
+                args=(settings, schema, self._stopping, self._spent),
                 name=f"member-{n + 2}",
             )
-            for n, joined in enumerate(self._joined)
+            for n in range(count)
         ]
         for process in self._processes:
             process.start()
-
-    def wait_joined(self, timeout_s: float) -> None:
-        """Until every member holds partitions (it joined the group first, so this process
-        joining after it shares them out: none is left idle by a rebuild that is quick)."""
-        until = time.monotonic() + timeout_s
-        for joined in self._joined:
-            while not joined.wait(0.1):
-                self.check()
-                if time.monotonic() > until:
-                    raise TimeoutError(f"a rebuild member did not join in {timeout_s:.0f} s")
 
     def check(self) -> None:
         for process in self._processes:
@@ -314,15 +309,35 @@ class _Members:
             if process.is_alive():
                 process.kill()
                 process.join()
+        while True:
+            try:
+                spent = self._spent.get(timeout=0.1)
+            except queue.Empty:
+                break
+            for (consumer, projection, phase), seconds in spent.items():
+                SPENT.labels(consumer, projection, phase).inc(seconds)
 
 
-def _member(settings: Settings, schema: str, stopping: Any, joined: Any) -> None:
+def _member(settings: Settings, schema: str, stopping: Any, spent: Any) -> None:
     configure_logging("projections", settings.log_level, settings.log_format)
     tune_garbage_collector()
-    asyncio.run(_fill_as_a_member(settings, schema, stopping, joined))
+    consumer = asyncio.run(_fill_as_a_member(settings, schema, stopping))
+    counted = {
+        (consumer, sample.labels["projection"], sample.labels["phase"]): sample.value
+        for metric in SPENT.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
+    }
+    spent.put(counted)
+    log.info(
+        "rebuild member stopped",
+        member=multiprocessing.current_process().name,
+        seconds_in_batches=round(counted.get((consumer, RUNNER, "transaction"), 0.0), 1),
+    )
 
 
-async def _fill_as_a_member(settings: Settings, schema: str, stopping: Any, joined: Any) -> None:
+async def _fill_as_a_member(settings: Settings, schema: str, stopping: Any) -> str:
+    """Run a rebuild's runner into `schema` until `stopping`; return its consumer name."""
     pool = await open_database(settings, BUILDS_SQL)
     producer = new_producer(settings)
     await producer.start()
@@ -331,16 +346,15 @@ async def _fill_as_a_member(settings: Settings, schema: str, stopping: Any, join
         runner = _rebuilding_runner(settings, pool, schema, producer)
 
         async def watch() -> None:
-            # The other process's flags, which cannot be awaited: looked at often.
-            while not stopping.is_set():
-                if not joined.is_set() and any(v["measured"] for v in runner.lag().values()):
-                    joined.set()  # partitions assigned, and their ends fetched
-                await asyncio.sleep(0.05)
+            # The other process's flag, which cannot be awaited: looked at ten times a second.
+            while not stopping.is_set():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
             stop.set()
 
         watching = asyncio.create_task(watch())
         await runner.run(stop)
         watching.cancel()
+        return runner.consumer_name
     finally:
         await producer.stop()
         await pool.close()

@@ -151,7 +151,7 @@ def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
         "the projections' lag (none while its consumer starts)",
     )
     assert set(lag) == {f"{platform.namespace}{t}" for t in domain_topic_names()}
-    assert all(set(v) == {"offset_lag", "time_lag_seconds"} for v in lag.values())
+    assert all(set(v) == {"offset_lag", "time_lag_seconds", "measured"} for v in lag.values())
     runner_metrics = OPERATIONS.get(f"{platform.projections_worker.url}/metrics").text
     assert "csp_projection_offset_lag" in runner_metrics
     assert "csp_projection_time_lag_seconds" in runner_metrics
