@@ -58,7 +58,7 @@ from shared.envelope import Actor, Agency, DomainEvent, new_event_id
 from shared.eventstore import CommandContext, Cursor, PostgresEventStore, make_envelopes
 from shared.kafka import connected_admin, ensure_topics, new_producer
 from shared.migrations import EVENT_STORE_SQL
-from shared.projection import RUNNER, SPENT
+from shared.projection import RUNNER, spent_by
 from shared.relay import Relay, event_headers
 from shared.settings import Settings
 from tests import reference_data
@@ -411,12 +411,7 @@ def spent_by_phase(
     for batches to fill, seeing that the build caught up). The batches' phases are summed over
     the rebuild's `members` (each member's counts are added to this process's as it stops):
     the rest is what is left of `members` times the wall time of the filling."""
-    spent = {
-        (sample.labels["projection"], sample.labels["phase"]): sample.value
-        for metric in SPENT.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
-    }
+    spent = spent_by(consumer)
     transaction = spent.pop((RUNNER, "transaction"), 0.0)
     decode = spent.pop((RUNNER, "decode"), 0.0)
     around = {phase: spent.pop((BUILD, phase)) for (p, phase) in list(spent) if p == BUILD}

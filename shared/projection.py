@@ -108,6 +108,18 @@ SPENT = Counter(
     ["consumer", "projection", "phase"],
 )
 RUNNER = "(runner)"  # SPENT's projection label for the runner's own phases
+
+
+def spent_by(consumer: str) -> dict[tuple[str, str], float]:
+    """SPENT's seconds of one consumer in this process, by (projection, phase)."""
+    return {
+        (sample.labels["projection"], sample.labels["phase"]): sample.value
+        for metric in SPENT.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
+    }
+
+
 RETRIES = Counter(
     "csp_projection_retries_total",
     "Failures the runner backed off from and resumed after from its stored offsets, by what "

@@ -46,6 +46,7 @@ from shared.projection import (
     AppliedLedger,
     Projection,
     ProjectionRunner,
+    spent_by,
 )
 from shared.retry import pause
 from shared.settings import Settings
@@ -311,10 +312,10 @@ class _Members:
                 process.join()
         while True:
             try:
-                spent = self._spent.get(timeout=0.1)
+                consumer, spent = self._spent.get(timeout=0.1)
             except queue.Empty:
                 break
-            for (consumer, projection, phase), seconds in spent.items():
+            for (projection, phase), seconds in spent.items():
                 SPENT.labels(consumer, projection, phase).inc(seconds)
 
 
@@ -322,17 +323,12 @@ def _member(settings: Settings, schema: str, stopping: Any, spent: Any) -> None:
     configure_logging("projections", settings.log_level, settings.log_format)
     tune_garbage_collector()
     consumer = asyncio.run(_fill_as_a_member(settings, schema, stopping))
-    counted = {
-        (consumer, sample.labels["projection"], sample.labels["phase"]): sample.value
-        for metric in SPENT.collect()
-        for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels["consumer"] == consumer
-    }
-    spent.put(counted)
+    counted = spent_by(consumer)
+    spent.put((consumer, counted))
     log.info(
         "rebuild member stopped",
         member=multiprocessing.current_process().name,
-        seconds_in_batches=round(counted.get((consumer, RUNNER, "transaction"), 0.0), 1),
+        seconds_in_batches=round(counted.get((RUNNER, "transaction"), 0.0), 1),
     )
 
 
