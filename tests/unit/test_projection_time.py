@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 from contracts.topics import domain_events
 from shared import projection as runner_module
 from shared.envelope import DomainEvent, Envelope
-from shared.projection import RUNNER, SPENT
+from shared.projection import RUNNER, spent_by
 from tests.unit.test_dead_letters import (
     TOPIC,
     FakeConnection,
@@ -51,13 +51,7 @@ class Slow:
         self.clock.now += self.flush_s
 
 
-def spent(consumer: str) -> dict[tuple[str, str], float]:
-    return {
-        (s.labels["projection"], s.labels["phase"]): s.value
-        for metric in SPENT.collect()
-        for s in metric.samples
-        if s.name.endswith("_total") and s.labels["consumer"] == consumer
-    }
+spent = spent_by
 
 
 async def test_each_read_models_apply_and_flush_are_counted_apart_inside_the_transaction(
