@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -509,6 +509,21 @@ def poll_until(
         time.sleep(interval_s)
 
 
+def holds_within(check: Callable[[], T], timeout_s: float, interval_s: float = 0.2) -> T:
+    """Wait for an asynchronous outcome that a function of assertions checks: run it until it
+    passes, and at the deadline let its last failure be the test's, with its message. (A board
+    read just after the projection's commit may be answered by the API before the API is told
+    of the change, a NOTIFY on another connection: for a moment, the answer from before it.)"""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(interval_s)
+
+
 @overload
 async def eventually(
     condition: Callable[[], Awaitable[T]],
@@ -569,10 +584,18 @@ async def read_everything(worker: str, consumers: list[str], timeout_s: float, w
     await eventually(read_all, timeout_s, 1.5, what=what)
 
 
-async def settled(relays: list[str], projections: str | None, timeout_s: float, what: str) -> None:
+async def settled(
+    relays: list[str],
+    projections: str | None,
+    timeout_s: float,
+    what: str,
+    policies: Mapping[str, list[str]] | None = None,
+) -> None:
     """Wait until every event the services of these workers (`relays`, their URLs) stored is
     on its topic, and the projections worker's boards (when one runs) have read everything
-    there is."""
+    there is. `policies`: the consumers, by their worker's URL, that record events of their
+    own from what they read (the escalations worker's attendance and drift watch): read to
+    the end before the relays are asked again, so what they record is published too."""
     import asyncio
 
     async def published() -> bool:
@@ -583,6 +606,10 @@ async def settled(relays: list[str], projections: str | None, timeout_s: float, 
         return True
 
     await eventually(published, timeout_s, 0.5, what=f"the relays to publish {what}")
+    if policies:
+        for worker, consumers in policies.items():
+            await read_everything(worker, consumers, timeout_s, f"the policies to read {what}")
+        await eventually(published, timeout_s, 0.5, what=f"the relays to publish {what}")
     if projections is not None:
         await read_everything(
             projections, ["boards"], timeout_s, f"the projections to catch up with {what}"

@@ -21,7 +21,7 @@ from contracts.escalations import events as esc
 from contracts.escalations.codes import RAG, VISITING_FREQUENCY_DAYS, RatingSource
 from services.projections.boards.totals import TOTALLED
 from shared.settings import Settings
-from tests.infrastructure import MANAGER, Infrastructure
+from tests.infrastructure import MANAGER, Infrastructure, holds_within
 from tests.integration.scenario import D, marks, registered
 from tests.integration.test_boards import (
     _consumed_all,
@@ -354,6 +354,11 @@ def test_the_boards_before_and_after_late_backdated_and_out_of_order_events(
     sent = asyncio.run(late_batch(log).publish(settings))
     asyncio.run(_consumed_all(dsn, consumed + sent))
 
+    holds_within(lambda: check_after_the_late_batch(url, dsn, settings), 30)
+
+
+def check_after_the_late_batch(url: str, dsn: str, settings: Settings) -> None:
+    asked = {"as_at": DAY, "since": SINCE}
     after = {name: board(url, name, **asked) for name in BOARDS_ASKED}
     check_after(after, board(url, "attendance", as_at=DAY, dates="2024-06-03"))
     check_other_days(url)
