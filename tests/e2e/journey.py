@@ -86,11 +86,12 @@ async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
 
 
 async def consumed(platform: Platform) -> None:
-    """Wait until every event each service stored is on its topic and the projections have
-    read everything there is."""
+    """Wait until every event each service stored is on its topic (the escalations that
+    attendance raises too) and the projections have read everything there is."""
     await settled(
         [getattr(platform, f"{t.owner}_worker").url for t in DOMAIN_TOPICS],
         platform.projections_worker.url,
         180,
         "the county",
+        {platform.escalations_worker.url: ["attendance", "drift-watch"]},
     )
