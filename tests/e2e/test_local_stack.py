@@ -85,7 +85,9 @@ class Run:
 def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> None:
     state = ROOT / ".local" / "smoke-stack"
     shutil.rmtree(state, ignore_errors=True)
-    base = free_port(16)  # APIs at base+0..5, workers at base+10..15
+    # Every port the services take (APIs from base, workers from base+10): reserved, so the
+    # ports chosen next (PostgreSQL's, Kafka's) are not one of them.
+    base = free_port(max(p.port for p in service_processes(0)) + 1)
     env = {
         **os.environ,
         "CSP_STATE_DIR": str(state),
