@@ -147,10 +147,39 @@ async def ensure_live_build(pool: asyncpg.Pool) -> str:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('board_builds'))")
 
 
-async def swap(pool: asyncpg.Pool, name: str) -> str | None:
-    """Make `name` the live build; return the build it replaced (kept), drop older ones."""
+# The partitions a build has read less of than another (`ahead`): its stored offset short of
+# the other's, or none stored.
+BEHIND = """
+SELECT count(*) FROM (
+    SELECT topic, partition, max(next_offset) AS next_offset
+    FROM "{ahead}".projection_offsets GROUP BY topic, partition
+) AS a
+LEFT JOIN (
+    SELECT topic, partition, max(next_offset) AS next_offset
+    FROM "{build}".projection_offsets GROUP BY topic, partition
+) AS b USING (topic, partition)
+WHERE coalesce(b.next_offset, 0) < a.next_offset
+"""
+
+
+class NotCaughtUp(Exception):
+    """The build has not yet read everything the live build has: not swapped in."""
+
+
+async def swap(pool: asyncpg.Pool, name: str, caught_up: bool = False) -> str | None:
+    """Make `name` the live build; return the build it replaced (kept), drop older ones.
+    `caught_up`: only if `name` has read at least every message the live build has, on every
+    partition (else NotCaughtUp, nothing changed): the boards then never go back in time at
+    the swap. The live build's offsets are locked while they are compared and the builds
+    swapped, so the live worker's next batch commits after the swap, into the build no longer
+    live, and nothing the boards showed is missing from the new one."""
     async with pool.acquire() as conn, conn.transaction():
         previous = await live_build(conn)
+        if caught_up and previous is not None:
+            await conn.execute(f'SELECT 1 FROM "{previous}".projection_offsets FOR UPDATE')
+            behind = await conn.fetchval(BEHIND.format(ahead=previous, build=name))
+            if behind:
+                raise NotCaughtUp(f"{name} is behind {previous} on {behind} partitions")
         await conn.execute("UPDATE board_builds SET live = false WHERE live")
         await conn.execute("UPDATE board_builds SET live = true WHERE schema_name = $1", name)
         stale = await conn.fetch(

@@ -5,6 +5,7 @@ data-quality board checked) and the rebuild."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import queue
 import sys
@@ -19,9 +20,11 @@ from tqdm import tqdm
 from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events, domain_topic_names
 from services.projections.assurance.projection import Assurance
 from services.projections.attention.projection import Attention
+from services.projections.boards.kept import keep
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import (
     BUILDS_SQL,
+    NotCaughtUp,
     create_build,
     ensure_live_build,
     live_build,
@@ -242,8 +245,13 @@ async def rebuild(
         SPENT.labels(runner.consumer_name, BUILD, "indexes made").inc(seconds)
         log.info("indexes made", build=schema, indexes=len(indexes), seconds=round(seconds, 1))
         if swap_in:
+            keeping = time.perf_counter()
+            if await _keep_the_live_builds_days(settings, pool, schema):
+                SPENT.labels(runner.consumer_name, BUILD, "days kept").inc(
+                    time.perf_counter() - keeping
+                )
             swapping = time.perf_counter()
-            previous = await swap(pool, schema)
+            previous = await _swapped_in_caught_up(settings, pool, schema, producer, registry)
             SPENT.labels(runner.consumer_name, BUILD, "swapped in").inc(
                 time.perf_counter() - swapping
             )
@@ -252,6 +260,77 @@ async def rebuild(
     finally:
         await producer.stop()
         await pool.close()
+
+
+async def _keep_the_live_builds_days(settings: Settings, pool: asyncpg.Pool, schema: str) -> int:
+    """Keep the boards on the days the live build keeps them (and today), in the new build
+    before it is swapped in; return how many days. The API would keep them after the swap,
+    today's at once: keeping a day takes the days lock exclusively for its snapshot, so the
+    live worker's batches would wait for it, seconds at a county's size and half a minute at
+    500,000 children, with every board that long behind. Here it holds up only the new
+    build's own catching up, which comes after."""
+    live = await live_build(pool)
+    if live is None:
+        return 0
+    today = clock_from(settings).today()
+    try:
+        days = {
+            r["day"]
+            for r in await pool.fetch(
+                f'SELECT DISTINCT day FROM "{live}".board_days WHERE NOT stale'
+            )
+        }
+    except asyncpg.UndefinedTableError:  # a live build from before the kept totals
+        days = set()
+    kept = 0
+    for day in sorted(days | {today}, reverse=True):  # today first, as the API keeps them
+        if await keep(pool, day, today, settings.board_days_kept, build=schema):
+            kept += 1
+    log.info("the live build's days kept", build=schema, days=kept)
+    return kept
+
+
+# How long a rebuilt build may take to catch up with the live one before it is swapped in.
+CATCH_UP_S = 600.0
+
+
+async def _swapped_in_caught_up(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    schema: str,
+    producer: Any,
+    registry: EventRegistry | None,
+) -> str | None:
+    """Swap the build in once it holds everything the live build does (`swap(caught_up=True)`),
+    reading on as the live worker reads until then. The live worker kept the live build up to
+    date all the while the rebuild filled its own to the topics' ends of its start: swapped in
+    at those, the boards would go back to how they were then (a child registered meanwhile
+    gone, an escalation closed meanwhile open again) until the worker had followed the swap
+    and read on from there. Returns the build it replaced."""
+    with contextlib.suppress(NotCaughtUp):
+        return await swap(pool, schema, caught_up=True)  # nothing was recorded meanwhile
+    runner = build_runner(settings, pool, schema, producer, registry)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    deadline = time.monotonic() + CATCH_UP_S
+    try:
+        while True:
+            try:
+                previous = await swap(pool, schema, caught_up=True)
+                log.info("caught up with the live build", build=schema, previous=previous)
+                return previous
+            except NotCaughtUp as behind:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("the build stopped reading before it caught up") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"not swapped in: {behind} after {CATCH_UP_S:.0f} s"
+                    ) from None
+            await asyncio.sleep(0.1)  # the catching up's poll, within the deadline
+    finally:
+        stop.set()
+        await task
 
 
 def _rebuilding_runner(

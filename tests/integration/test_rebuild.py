@@ -4,6 +4,8 @@ read model equals the live one row for row, and the worker carries on in it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import subprocess
 import sys
 import threading
@@ -26,6 +28,7 @@ from services.projections.builds import (
 )
 from shared.db import open_database
 from shared.migrations import PROJECTION_SQL, ensure_database, scripts_in
+from shared.settings import Settings
 from tests.conftest import settings_for
 from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess, eventually
 from tests.integration.scenario import county
@@ -73,6 +76,97 @@ async def offsets(conn: asyncpg.Connection) -> int:
             f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
         )
     )
+
+
+async def run_rebuild(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m services.projections rebuild`, as an operator runs it."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "services.projections", "rebuild"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class WhileRebuilt:
+    """Children registered all the while, and the live boards' count of children, each count
+    read in one snapshot (which build is live, and its rows): it must never go down, the swap
+    included. (Swapped in at the topics' ends of the rebuild's start, the children registered
+    since were gone from the boards until the worker had followed the swap and caught up.)
+    Leaving waits for twenty counts more: the boards after the swap are counted too."""
+
+    def __init__(self, settings: Settings, dsn: str) -> None:
+        self.settings, self.dsn = settings, dsn
+        self.recorded = Log()
+        self.counted: list[tuple[str, int]] = []
+        self.stop = asyncio.Event()
+
+    async def __aenter__(self) -> WhileRebuilt:
+        self.conn = await asyncpg.connect(self.dsn)
+        self.tasks = [asyncio.create_task(self._record()), asyncio.create_task(self._count())]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        mark = len(self.counted)
+        try:
+            await eventually(lambda: len(self.counted) >= mark + 20, 30, what="counts after")
+        finally:
+            self.stop.set()
+            await asyncio.gather(*self.tasks)
+            await self.conn.close()
+
+    async def _record(self) -> None:
+        while not self.stop.is_set():
+            child = f"CH-DURING-{len(self.recorded.events)}"
+            self.recorded.add(
+                "case-events",
+                child,
+                ce.ChildRegistered(
+                    child_id=child, date_of_birth=date(2016, 1, 1), locality="South"
+                ),
+            )
+            await self.recorded.publish(self.settings)
+            await asyncio.sleep(0.05)  # the recording's pace, until told to stop
+
+    async def _count(self) -> None:
+        while not self.stop.is_set():
+            async with self.conn.transaction(isolation="repeatable_read", readonly=True):
+                live = await self.conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+                n = await self.conn.fetchval(f'SELECT count(*) FROM "{live}".children')
+            self.counted.append((live, n))
+            await asyncio.sleep(0.01)  # the count's poll, until told to stop
+
+
+async def rebuilt_while_recording(
+    settings: Settings, dsn: str, env: dict[str, str], before: str
+) -> None:
+    """Rebuilt again while children are being registered: the boards never lose one, the
+    swap included, and every one is on them at the end."""
+    async with WhileRebuilt(settings, dsn) as meanwhile:
+        rebuild = await run_rebuild(env)
+    assert rebuild.returncode == 0, rebuild.stderr[-2000:]
+    after = rebuild.stdout.strip().splitlines()[-1]
+    assert {live for live, _ in meanwhile.counted} == {before, after}  # before and after
+    went_down = [(a, b) for a, b in itertools.pairwise(meanwhile.counted) if b[1] < a[1]]
+    assert not went_down, went_down
+    registered = [stream for _, stream, _ in meanwhile.recorded.events]
+    assert len(registered) > 5  # children were registered during the rebuild
+    conn = await asyncpg.connect(dsn)
+    try:
+
+        async def all_on_the_boards() -> bool:
+            on = await conn.fetchval(
+                f'SELECT count(*) FROM "{after}".children WHERE child_id = ANY($1::text[])',
+                registered,
+            )
+            return bool(on == len(registered))
+
+        await eventually(all_on_the_boards, 60, 0.1, what="the children registered meanwhile")
+    finally:
+        await conn.close()
 
 
 async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
@@ -129,15 +223,7 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
 
         asker = threading.Thread(target=keep_asking)
         asker.start()
-        rebuild = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "services.projections", "rebuild"],
-            cwd=ROOT,
-            env={**worker.env, "CSP_LOG_LEVEL": "INFO"},  # each member says what it holds
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        rebuild = await run_rebuild({**worker.env, "CSP_LOG_LEVEL": "INFO"})  # each member says so
         stop.set()
         asker.join()
         assert rebuild.returncode == 0, rebuild.stderr[-2000:]
@@ -147,6 +233,9 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
         # small may be read whole by either before the other joins.)
         logged = rebuild.stdout + rebuild.stderr
         assert "rebuild member stopped" in logged and "member-2" in logged, logged[-2000:]
+        # Today's boards (the API keeps them in the live build as it starts) kept in the new
+        # build before the swap: kept by the API after it, the live worker would wait.
+        assert re.search(r"the live build's days kept .*days=[1-9]", logged), logged[-2000:]
         after = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
         assert after == rebuild.stdout.strip().splitlines()[-1] and after != before
         assert answers and set(answers) == {200}
@@ -204,6 +293,7 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
             )
 
         await eventually(followed, 60, 0.1, what="the worker to follow the rebuilt build")
+        await rebuilt_while_recording(settings, infra.dsn(settings.database), worker.env, after)
         print(
             f"\nrebuild: {sent} messages (duplicates included), worker killed at "
             f"{killed_at}; rebuilt build equals the live one, {len(answers)} board "

@@ -108,14 +108,17 @@ async def keep_days(
     return wanted
 
 
-async def keep(pool: asyncpg.Pool, day: date, today: date, window: int) -> list[str] | None:
-    """Start keeping every totalled board on `day` in the live build (one snapshot for all).
-    Returns the boards it started keeping; None if the day is outside the window, or there is
-    no live build with totals yet."""
+async def keep(
+    pool: asyncpg.Pool, day: date, today: date, window: int, build: str | None = None
+) -> list[str] | None:
+    """Start keeping every totalled board on `day` in the live build (one snapshot for all),
+    or in `build` (a rebuild's, before it is swapped in). Returns the boards it started
+    keeping; None if the day is outside the window, or there is no live build with totals
+    yet."""
     if not keeps(day, today, window):
         return None
     async with _keeping(), pool.acquire() as conn, conn.transaction():
-        name = await live_build(conn)
+        name = build or await live_build(conn)
         if name is None:
             return None
         await conn.execute(f'SET LOCAL search_path TO "{name}", public')
