@@ -24,14 +24,15 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg
@@ -67,8 +68,10 @@ from tests.infrastructure import (
     Infrastructure,
     ServiceProcess,
     eventually,
+    health,
     infrastructure,
     new_namespace,
+    read_everything,
     settled,
 )
 from tests.publisher import Log
@@ -76,6 +79,7 @@ from tests.publisher import Log
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 DOC = ROOT / "docs" / "benchmarks.md"
+T = TypeVar("T")
 ACTOR = Actor(user_id="bench", agency=Agency.PLATFORM, role="bench")
 BENCH_USER = TEST_ISSUER.headers("bench", "council", "practitioner")
 
@@ -94,6 +98,8 @@ class Sizes:
     repeats: int
     sustained_seconds: float
     sustained_rates: tuple[float, ...]  # tried in order until one fails
+    rebuilding_events: int  # more on case-events before freshness is timed during a rebuild
+    rebuilding_seconds: float  # the commands' time then: the rebuild's swap falls within it
     national_queries: int  # on the rebuilt read model (half as many children as events)
     # Each dashboard page, on the same read model (bench/dashboard.py): its first request
     # keeps the days its boards read, minutes for a page of trends at 500,000 children.
@@ -117,6 +123,8 @@ class Sizes:
             repeats=3,
             sustained_seconds=60,
             sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 350, 400, 450, 500),
+            rebuilding_events=400_000,
+            rebuilding_seconds=90,
             national_queries=10,
             page_requests=20,
             returns_scales=(1.0, 10.0),
@@ -139,6 +147,8 @@ class Sizes:
             repeats=2,
             sustained_seconds=1,
             sustained_rates=(5,),
+            rebuilding_events=1_000,
+            rebuilding_seconds=10,
             national_queries=2,
             page_requests=0,  # each page's first request only: the harness runs, briefly
             returns_scales=(0.01,),
@@ -490,6 +500,15 @@ async def through_the_services(
                 await board_queries(processes["projections_api"].url, conn, sizes.queries)
             )
             sustained = await highest_sustained(processes, conn, namespace, sizes)
+            during = await freshness_while_rebuilding(
+                infra,
+                processes,
+                conn,
+                namespace,
+                sizes.rebuilding_events,
+                sizes.rebuilding_seconds,
+            )
+            latency.insert(2, during)  # beside the other freshness figures
         finally:
             await conn.close()
     finally:
@@ -618,6 +637,9 @@ async def freshness(
     done.set()
     await asyncio.wait_for(watcher, 300)
     latencies = sorted(seen[c] - accepted[c] for c in accepted)
+    # The slowest, with when each was answered (the machine's clock): where a stall was.
+    wall = time.time() - time.perf_counter()
+    slowest = sorted(accepted, key=lambda c: seen[c] - accepted[c])[-5:]
     return {
         "figure": f"freshness at {rate:.0f} commands/s offered ({achieved:.0f}/s accepted, "
         f"{failed} failed; ms from HTTP 201 to on the board)",
@@ -631,6 +653,99 @@ async def freshness(
         "achieved": achieved,
         "target_p99_ms": 250 if rate <= 50 else 1000,
         "cpu": cpu.percent,
+        "slowest": [
+            (
+                datetime.fromtimestamp(wall + accepted[c], UTC).strftime("%H:%M:%S.%f")[:-3],
+                round((seen[c] - accepted[c]) * 1000),
+            )
+            for c in slowest
+        ],
+    }
+
+
+async def freshness_while_rebuilding(
+    infra: Infrastructure,
+    processes: Mapping[str, ServiceProcess],
+    conn: asyncpg.Connection,
+    namespace: str,
+    events: int,
+    seconds: float,
+    **rebuild_settings: str,
+) -> dict[str, Any]:
+    """Freshness at 50 commands/s while the boards are rebuilt beside the live ones and the
+    new build swapped in, as an upgrade does (docs/operations.md): `events` more on
+    case-events (read by the live worker first), then `python -m services.projections
+    rebuild` as a process of its own, with the projections' settings and `rebuild_settings`
+    (CSP_REBUILD_MEMBERS). The commands are sent for `seconds` from the build's first batch,
+    which should see the rebuild through to its swap (said in the figure if not)."""
+    s = settings(infra, namespace, "projections")
+    members = rebuild_settings.get("CSP_REBUILD_MEMBERS", str(s.rebuild_members))
+    if events:
+        await _publish_children(s, events)
+    for name, process in processes.items():  # every consumer has read them (education's too)
+        if name.endswith("_worker"):
+            checks = (await asyncio.to_thread(health, process.url)).get("checks", {})
+            consumers = [c for c, check in checks.items() if "lag" in check]
+            await read_everything(process.url, consumers, 600, f"{name} to read the events")
+    before = {r["schema_name"] for r in await conn.fetch("SELECT schema_name FROM board_builds")}
+    logged = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}" / f"rebuild-{members}.log"
+    logged.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with logged.open("wb") as log:  # its logs and progress: a pipe not read would stall it
+        rebuilding = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.projections",
+            "rebuild",
+            cwd=ROOT,
+            env={**processes["projections_worker"].env, **rebuild_settings},
+            stdout=log,
+            stderr=log,
+        )
+    build: list[str] = []
+    ended: list[float] = []
+
+    async def done() -> int:
+        code = await rebuilding.wait()
+        ended.append(time.perf_counter())
+        return code
+
+    waiting = asyncio.create_task(done())
+
+    async def filling() -> bool:
+        for r in await conn.fetch("SELECT schema_name FROM board_builds"):
+            if r["schema_name"] not in before:
+                build.append(r["schema_name"])
+                return bool(
+                    await conn.fetchval(f'SELECT count(*) FROM "{build[-1]}".projection_offsets')
+                )
+        if rebuilding.returncode is not None:
+            raise RuntimeError(f"the rebuild stopped ({rebuilding.returncode}) before filling")
+        return False
+
+    await eventually(filling, 120, 0.1, what="the rebuild's first batch")
+    found = await freshness(processes, conn, namespace, 50.0, seconds, tag=f"r{members}m")
+    swapped = waiting.done()  # while the commands were being sent
+    if await asyncio.wait_for(waiting, 600) != 0:
+        raise RuntimeError(f"the rebuild failed ({rebuilding.returncode}): see {logged}")
+    took = ended[0] - started
+    print(
+        f"freshness during a rebuild ({members} members, {took:.0f} s, "
+        f"{'swapped in' if swapped else 'NOT swapped in'} while timed): p99 {found['p99']:.0f} ms"
+        f"; the slowest answered at {found['slowest']}",
+        flush=True,
+    )
+    return {
+        **found,
+        "figure": f"freshness at 50 commands/s offered during a rebuild of the boards "
+        f"({found['achieved']:.0f}/s accepted, {found['failed']} failed; ms from HTTP 201 to on "
+        f"the board; the rebuild's {members} members filled a build beside the live one and "
+        f"swapped it in, in {took:.0f} s"
+        + (", while they were sent" if swapped else ", after the last was sent")
+        + ")",
+        "rebuild_s": took,
+        "swapped_while_timed": swapped,
+        "build": build[-1],
     }
 
 
@@ -1052,10 +1167,15 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
             )
 
 
-async def sustained_only(sizes: Sizes) -> dict[str, Any]:
-    """The highest rate held alone (`make bench` measures it after the register feed and the
-    freshness figures, on the same services): case events, education (its worker keeps its
-    copy of every child registered) and the projections as processes."""
+async def on_the_services(
+    step: Callable[
+        [Infrastructure, dict[str, ServiceProcess], asyncpg.Connection, str], Awaitable[T]
+    ],
+) -> T:
+    """A step measured alone on case events, education (its worker keeps its copy of every
+    child registered) and the projections as processes, with the reference data, given a
+    connection to the projections' database (`make bench` measures the same steps after the
+    register feed and the freshness figures, on the same services)."""
     with infrastructure() as infra:
         namespace = new_namespace()
         processes = start_services(infra, namespace, ("case_events", "education", "projections"))
@@ -1063,12 +1183,54 @@ async def sustained_only(sizes: Sizes) -> dict[str, Any]:
             await with_reference_data(infra, namespace, processes)
             conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
             try:
-                return await highest_sustained(processes, conn, namespace, sizes)
+                return await step(infra, processes, conn, namespace)
             finally:
                 await conn.close()
         finally:
             for p in processes.values():
                 p.stop()
+
+
+async def rebuilding_only(sizes: Sizes) -> list[dict[str, Any]]:
+    """Freshness at 50 commands/s alone, then during a rebuild by two members and by one
+    (`CSP_REBUILD_MEMBERS`), on the same services; prints, writes nothing."""
+
+    async def step(
+        infra: Infrastructure,
+        processes: dict[str, ServiceProcess],
+        conn: asyncpg.Connection,
+        namespace: str,
+    ) -> list[dict[str, Any]]:
+        found = [await freshness(processes, conn, namespace, 50.0, sizes.freshness_seconds)]
+        for members, events in (("2", sizes.rebuilding_events), ("1", 0)):
+            found.append(
+                await freshness_while_rebuilding(
+                    infra,
+                    processes,
+                    conn,
+                    namespace,
+                    events,
+                    sizes.rebuilding_seconds,
+                    CSP_REBUILD_MEMBERS=members,
+                )
+            )
+        return found
+
+    found = await on_the_services(step)
+    for f in found:
+        print(
+            f"{f['figure']}: p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms, p99 {f['p99']:.0f} ms"
+            f" (CPU: {', '.join(f'{k} {v:.0f}%' for k, v in f['cpu'].items())})",
+            flush=True,
+        )
+    return [{k: f[k] for k in ("figure", "p50", "p95", "p99", "achieved", "cpu")} for f in found]
+
+
+async def sustained_only(sizes: Sizes) -> dict[str, Any]:
+    """The highest rate held alone."""
+    return await on_the_services(
+        lambda _, processes, conn, namespace: highest_sustained(processes, conn, namespace, sizes)
+    )
 
 
 def main() -> None:
@@ -1085,12 +1247,14 @@ def main() -> None:
             "returns-import",
             "pages",
             "sustained",
+            "rebuilding",
         ],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
         " unless --smoke; returns-import: the import's figure alone, merged into them; pages:"
         " the rebuild then every dashboard page on its read model, written into their section;"
-        " sustained: the highest rate of commands held, printed)",
+        " sustained: the highest rate of commands held, printed; rebuilding: freshness alone,"
+        " then during a rebuild by two members and by one, printed)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument(
@@ -1121,8 +1285,9 @@ def main() -> None:
             written = dashboard.record(pages, pages["children"], DOC, RESULTS.parent)
             print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
         return
-    if args.only == "sustained":
-        print(json.dumps(asyncio.run(sustained_only(sizes))))
+    printed = {"sustained": sustained_only, "rebuilding": rebuilding_only}  # nothing written
+    if args.only in printed:
+        print(json.dumps(asyncio.run(printed[args.only](sizes))))
         return
     if args.only == "returns-import":
         figure = asyncio.run(returns_import_only(sizes))
