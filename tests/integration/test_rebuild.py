@@ -4,6 +4,7 @@ read model equals the live one row for row, and the worker carries on in it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import subprocess
@@ -118,6 +119,11 @@ class WhileRebuilt:
             await asyncio.gather(*self.tasks)
             await self.conn.close()
 
+    async def _until_stopped(self, at_most_s: float) -> None:
+        """Wait for the stop, at most `at_most_s`: the next step's pace, ended by the stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), at_most_s)
+
     async def _record(self) -> None:
         while not self.stop.is_set():
             child = f"CH-DURING-{len(self.recorded.events)}"
@@ -129,7 +135,7 @@ class WhileRebuilt:
                 ),
             )
             await self.recorded.publish(self.settings)
-            await asyncio.sleep(0.05)  # the recording's pace, until told to stop
+            await self._until_stopped(0.05)  # the recording's pace
 
     async def _count(self) -> None:
         while not self.stop.is_set():
@@ -137,7 +143,7 @@ class WhileRebuilt:
                 live = await self.conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
                 n = await self.conn.fetchval(f'SELECT count(*) FROM "{live}".children')
             self.counted.append((live, n))
-            await asyncio.sleep(0.01)  # the count's poll, until told to stop
+            await self._until_stopped(0.01)  # the count's poll
 
 
 async def rebuilt_while_recording(
