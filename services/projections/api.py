@@ -53,8 +53,8 @@ async def keep_before_asked(
     at a time, the latest first, and again any a batch dropped (`kept.TotalsMover`). So the
     first person to open a page with a trend (or the index) does not wait for them: half a
     minute a day at 500,000 children, nearly five minutes for a trend. Not while batches
-    come: keeping a day holds the projection up for its snapshot, and a history being loaded
-    (all backdated facts) would drop it again at its next fact. Then the index's boards are
+    come: a history being loaded (all backdated facts) would drop the day again at its next
+    fact, and its snapshot would take the cores the batches need. Then the index's boards are
     worked out into the memo (`dashboard.work_out_the_index`). Checked each minute, so a new
     day, a new month end and a new build (a rebuild swapped in) are kept soon after they come."""
     last_change = (memo.generation, time.monotonic())
@@ -79,8 +79,9 @@ async def keep_before_asked(
                 kept = await keep(pool, day, today, settings.board_days_kept)
                 if kept:
                     log.info("kept a trend's month end", day=str(day), boards=kept)
-                    # The batches that waited for the days lock have not told of their
-                    # changes yet: the next month end waits for `SETTLE_S` of quiet after it.
+                    # The batches that waited for the days lock (while the keep began its
+                    # snapshot) may not have told of their changes yet: the next month end
+                    # waits for `SETTLE_S` of quiet after it.
                     last_change = (memo.generation, time.monotonic() - quiet_s + SETTLE_S)
                     return None  # today again first (a day may have begun), then the next
             await dashboard.work_out_the_index(pool, settings, today, memo)

@@ -265,10 +265,9 @@ async def rebuild(
 async def _keep_the_live_builds_days(settings: Settings, pool: asyncpg.Pool, schema: str) -> int:
     """Keep the boards on the days the live build keeps them (and today), in the new build
     before it is swapped in; return how many days. The API would keep them after the swap,
-    today's at once: keeping a day takes the days lock exclusively for its snapshot, so the
-    live worker's batches would wait for it, seconds at a county's size and half a minute at
-    500,000 children, with every board that long behind. Here it holds up only the new
-    build's own catching up, which comes after."""
+    today's at once, and until a day is kept its boards are worked out from the facts (a
+    trend's twelve month ends, minutes at 500,000 children). Here they are kept before anyone
+    reads the build."""
     live = await live_build(pool)
     if live is None:
         return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from services.projections.api import keep_before_asked
 from services.projections.boards import kept
 from services.projections.boards.answering import compute
 from services.projections.boards.declarations import BOARDS
-from services.projections.boards.kept import TotalsMover, keep, keep_days, kept_board
+from services.projections.boards.kept import TotalsMover, keep, kept_board
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.totals import TOTALLED, trend_month_ends
 from services.projections.builds import reading
@@ -30,7 +30,7 @@ from shared.clock import FixedClock
 from shared.retry import pause
 from shared.settings import Settings
 from tests.infrastructure import Infrastructure, eventually
-from tests.integration.read_model import live_build, read_model
+from tests.integration.read_model import live_build
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +40,7 @@ TODAY = date(2026, 11, 27)
 async def test_the_trends_month_ends_stay_kept_and_other_past_days_go(
     infra: Infrastructure, namespace: str
 ) -> None:
-    conn = await read_model(
-        infra,
-        f"{namespace}kept",
-        "001_board_facts.sql",
-        "002_board_totals.sql",
-        "034_board_days_dropped.sql",
-    )
-    try:
+    async with live_build(infra, f"{namespace}kept") as (pool, schema):
         boards = sorted(TOTALLED)
         days = [
             date(2025, 11, 30),  # a month end before the trend
@@ -60,64 +53,61 @@ async def test_the_trends_month_ends_stay_kept_and_other_past_days_go(
         # Each kept as at itself, the latest first: keeping one lets go only of days before
         # it, so none goes until today's is kept.
         for day in sorted(days, reverse=True):
-            async with conn.transaction():
-                assert await keep_days(conn, boards, day, day, 31) == boards
-        assert {r["day"] for r in await conn.fetch("SELECT day FROM board_days")} == set(days)
-        async with conn.transaction():
-            assert await keep_days(conn, boards, TODAY, TODAY, 31) == boards
+            assert await keep(pool, day, day, 31) == boards
+        kept = {r["day"] for r in await pool.fetch(f'SELECT day FROM "{schema}".board_days')}
+        assert kept == set(days)
+        assert await keep(pool, TODAY, TODAY, 31) == boards
 
-        kept = {r["day"] for r in await conn.fetch("SELECT DISTINCT day FROM board_days")}
-        assert kept == {
+        rows = await pool.fetch(f'SELECT DISTINCT day, keeping FROM "{schema}".board_days')
+        assert {r["day"] for r in rows} == {
             date(2025, 12, 31),
             date(2026, 9, 30),
             date(2026, 11, 1),
             date(2026, 12, 15),
             TODAY,
         }
-        board = await kept_board(conn, "children-in-care", date(2026, 9, 30), None)
-        assert board is not None and board.as_at == date(2026, 9, 30)
-        assert await kept_board(conn, "children-in-care", date(2026, 9, 29), None) is None
-    finally:
-        await conn.close()
+        assert not any(r["keeping"] for r in rows)  # every keep finished
+        async with reading(pool) as conn:
+            board = await kept_board(conn, "children-in-care", date(2026, 9, 30), None)
+            assert board is not None and board.as_at == date(2026, 9, 30)
+            assert await kept_board(conn, "children-in-care", date(2026, 9, 29), None) is None
 
 
-async def test_a_keep_takes_no_transaction_id_until_its_snapshot_is_worked_out(
+async def test_a_keep_holds_no_transaction_id_while_its_snapshot_is_read(
     infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The relays and the partners' HTTP feed read only below the oldest transaction id still
     running anywhere in the cluster. Keeping a day reads every child and works out the totals
     (half a minute at 500,000 children): a transaction with an id meanwhile (letting go of
-    the days kept no more came first) held every relay back that long. Its writes now come
-    after, so it has no id while it reads; it has one once it has written."""
-    conn = await read_model(
-        infra,
-        f"{namespace}noxid",
-        "001_board_facts.sql",
-        "002_board_totals.sql",
-        "034_board_days_dropped.sql",
+    the days kept no more came first) held every relay back that long. Its writes come
+    before the snapshot is read, and commit at once, and after the totals are worked out; so
+    no transaction of the database has an id while it reads, and one has when it adds them."""
+    ids = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()" + (
+        " AND backend_xid IS NOT NULL"
     )
-    ids_while_reading: list[object] = []
-    snapshot = kept.snapshot
+    while_reading: list[int] = []
+    while_adding: list[int] = []
+    snapshot, add_to_totals = kept.snapshot, kept._add_to_totals
 
     async def watched(on: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
-        ids_while_reading.append(await on.fetchval("SELECT pg_current_xact_id_if_assigned()"))
+        while_reading.append(await on.fetchval(ids))
         return await snapshot(on, *args, **kwargs)
 
+    async def adding(on: asyncpg.Connection, *args: Any) -> int:
+        while_adding.append(await on.fetchval(ids))
+        return await add_to_totals(on, *args)
+
     monkeypatch.setattr(kept, "snapshot", watched)
-    try:
+    monkeypatch.setattr(kept, "_add_to_totals", adding)
+    async with live_build(infra, f"{namespace}noxid") as (pool, schema):
         boards = sorted(TOTALLED)
         before = date(2026, 9, 29)  # before the window, not a month end: let go of below
-        async with conn.transaction():
-            assert await keep_days(conn, boards, before, before, 31) == boards
-        async with conn.transaction():
-            assert await keep_days(conn, boards, TODAY, TODAY, 31) == boards
-            written = await conn.fetchval("SELECT pg_current_xact_id_if_assigned()")
-        assert ids_while_reading == [None, None]
-        assert written is not None  # the check can see an id: the writes took one
-        days = {r["day"] for r in await conn.fetch("SELECT DISTINCT day FROM board_days")}
+        assert await keep(pool, before, before, 31) == boards
+        assert await keep(pool, TODAY, TODAY, 31) == boards
+        assert while_reading == [0, 0]
+        assert while_adding == [1, 1]  # the check can see an id: the keep's own, adding
+        days = {r["day"] for r in await pool.fetch(f'SELECT day FROM "{schema}".board_days')}
         assert days == {TODAY}  # and the day kept no more was let go of
-    finally:
-        await conn.close()
 
 
 async def test_the_days_a_trend_asks_for_at_once_are_kept_in_turn_within_the_command_timeout(
@@ -125,18 +115,19 @@ async def test_the_days_a_trend_asks_for_at_once_are_kept_in_turn_within_the_com
 ) -> None:
     """A trend page asks for its month ends together. At a national size keeping a day takes
     half a minute; the keeps queued on the days lock in PostgreSQL, the fourth waited there
-    longer than the pool's command timeout, and the page was answered 503. Here a keep takes
-    a second and the timeout is two and a half: four days asked at once are all kept only if
-    each waits its turn in the process, not in a statement."""
+    longer than the pool's command timeout, and the page was answered 503. Here a keep's
+    snapshot takes a second and the timeout is two and a half: four days asked at once are
+    all kept only if each waits its turn in the process (one run beside another would find
+    the build's keeping lock taken and leave its day; one waiting in a statement would time
+    out)."""
     seconds_a_keep, timeout = 1.0, 2.5
-    keep_days = kept.keep_days
+    snapshot = kept.snapshot
 
-    async def slow(conn: asyncpg.Connection, *args: Any) -> list[str]:
-        started = await keep_days(conn, *args)
-        await conn.execute("SELECT pg_sleep($1)", seconds_a_keep)  # with the days lock held
-        return started
+    async def slow(conn: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        await conn.execute("SELECT pg_sleep($1)", seconds_a_keep)  # with the keeping lock held
+        return await snapshot(conn, *args, **kwargs)
 
-    monkeypatch.setattr(kept, "keep_days", slow)
+    monkeypatch.setattr(kept, "snapshot", slow)
     days = [month_end(add_months(TODAY, -m)) for m in range(1, 5)]
     async with live_build(infra, f"{namespace}turns") as (setup, _):
         database = await setup.fetchval("SELECT current_database()")
@@ -159,8 +150,8 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
     """The API's background keeper (api.keep_before_asked) keeps today at once and, once no
     batch has changed a board for a while, each month end a trend reads, with no request: the
     first person to open a trend does not wait for them (half a minute a day at 500,000
-    children). While batches come (a history being loaded) it keeps no month end: keeping one
-    holds the projection up for its snapshot, and the load would drop it again. Then it works
+    children). While batches come (a history being loaded) it keeps no month end: the load
+    would drop it again. Then it works
     out the index's boards into the memo, so the index's first request reads them."""
     clock = FixedClock(datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
     # Quiet is 2 s: a stall of the event loop that long would read as quiet.
@@ -171,7 +162,7 @@ async def test_the_api_keeps_today_then_the_trends_month_ends_once_the_projectio
 
         async def kept_days() -> set[date]:
             rows = await pool.fetch(
-                f'SELECT day FROM "{schema}".board_days WHERE NOT stale'
+                f'SELECT day FROM "{schema}".board_days WHERE NOT stale AND NOT keeping'
                 " GROUP BY day HAVING count(*) = $1",
                 len(TOTALLED),
             )
@@ -295,7 +286,7 @@ async def _batch(
     pool: asyncpg.Pool,
     schema: str,
     mover: TotalsMover,
-    facts: list[tuple[str, str, date, int, str | None]],
+    facts: Sequence[tuple[str, str, date, int, str | None]],
     registered: tuple[str, str, date] | None = None,
 ) -> int:
     """One batch as the projection writes it: the totals moved, then its rows."""
@@ -333,3 +324,146 @@ async def test_a_board_is_read_from_one_snapshot_so_a_day_dropped_meanwhile_is_n
             assert await kept_board(conn, "children-in-care", TODAY, "North") is not None
         async with reading(pool) as conn:  # a read begun after it sees the day dropped
             assert await kept_board(conn, "children-in-care", TODAY, "North") is None
+
+
+def held_snapshot(monkeypatch: pytest.MonkeyPatch) -> tuple[asyncio.Event, asyncio.Event]:
+    """A keep's snapshot read only once the second event is set; the first is set when a
+    keep comes to read it (its days marked as being kept, the days lock let go)."""
+    reading_begun, read_now = asyncio.Event(), asyncio.Event()
+    snapshot = kept.snapshot
+
+    async def held(on: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        reading_begun.set()
+        await read_now.wait()
+        return await snapshot(on, *args, **kwargs)
+
+    monkeypatch.setattr(kept, "snapshot", held)
+    return reading_begun, read_now
+
+
+async def test_a_batch_is_not_held_up_by_a_keep_and_moves_the_day_it_keeps(
+    infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keeping a day reads every child as at it (half a minute at 500,000 children). It held
+    the days lock for all of that, and every batch of the projection waited: the boards stood
+    still. Now the lock is held only while the day is marked as being kept and the snapshot
+    begun. Here the keep's snapshot is read only once a batch has committed: the batch must
+    not wait for it. The batch changes two children after the snapshot (one registered, one
+    leaving care), so the day's totals are right only if the batch moved the day being kept
+    and the keep added its snapshot's totals to that. Until the keep is done the day reads as
+    not kept (worked out from the facts)."""
+    reading_begun, read_now = held_snapshot(monkeypatch)
+    async with live_build(infra, f"{namespace}nohold") as (pool, schema):
+        await pool.execute(
+            f'INSERT INTO "{schema}".child_facts (attribute, child_id, valid_from, seq, value)'
+            " VALUES ('in_care', 'C1', '2024-01-01', 1, 'C2')"
+        )
+        keeping = asyncio.create_task(keep(pool, TODAY, TODAY, 7))
+        try:
+            await asyncio.wait_for(reading_begun.wait(), 30)
+            mover = TotalsMover(lambda: TODAY, 7)
+            facts = [
+                ("in_care", "C2", TODAY, 1, "C2"),  # C2 registered, in care from today
+                ("in_care", "C1", TODAY, 2, None),  # C1 leaves care today
+            ]
+            registered = ("C2", "Exeter", date(2012, 5, 5))
+            moved = await asyncio.wait_for(_batch(pool, schema, mover, facts, registered), 20)
+            assert moved > 0  # it moved the day being kept
+            async with reading(pool) as conn:
+                assert await kept_board(conn, "children-in-care", TODAY, None) is None
+        finally:
+            read_now.set()
+        assert await asyncio.wait_for(keeping, 60) == sorted(TOTALLED)
+        async with reading(pool) as conn:
+            found = await kept_board(conn, "children-in-care", TODAY, None)
+            reference = await compute(conn, "children-in-care", TODAY, None)
+        assert found is not None and found == reference
+        in_care = {f.key: f.count for f in reference.figures}["in_care"]
+        assert in_care == 1  # C2 in, C1 out: the batch's change is in the reference
+
+
+async def test_a_day_left_being_kept_by_a_keep_that_stopped_is_kept_again(
+    infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keep that stops half-way (its process killed, its snapshot's statement timed out)
+    leaves the day marked as being kept, moved by the batches since. It reads as not kept,
+    and the next keep (holding the build's keeping lock, so no keep of its can be under way)
+    lets go of it, totals and all, and keeps it from a snapshot of its own. A keep under way
+    in another process (holding that lock) is waited for first, in the process."""
+    snapshot = kept.snapshot
+
+    async def failing(on: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+        raise asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+
+    async with live_build(infra, f"{namespace}stopped") as (pool, schema):
+        monkeypatch.setattr(kept, "snapshot", failing)
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await keep(pool, TODAY, TODAY, 7)
+        monkeypatch.setattr(kept, "snapshot", snapshot)
+        left = f'SELECT count(*) FROM "{schema}".board_days WHERE keeping'
+        assert await pool.fetchval(left) == len(TOTALLED)
+        assert await pool.fetchval(ADVISORY_LOCKS) == 0  # the failed keep let go of its lock
+        facts = [("in_care", "C1", TODAY, 1, "C2")]
+        assert await _batch(pool, schema, TotalsMover(lambda: TODAY, 7), facts) > 0
+        async with reading(pool) as conn:
+            assert await kept_board(conn, "children-in-care", TODAY, None) is None
+
+        async with pool.acquire() as other:  # another process's keep, under way
+            lock = f"{schema}.board_days.keeping"
+            assert await other.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock)
+            keeping = asyncio.create_task(keep(pool, TODAY, TODAY, 7))
+            done, _ = await asyncio.wait({keeping}, timeout=1.0)
+            assert not done  # it waits for the other keep: the rows are that keep's
+            assert await pool.fetchval(left) == len(TOTALLED)
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            assert await pool.fetchval(waiting) == 0  # in the process, not in a statement
+            await other.execute("SELECT pg_advisory_unlock(hashtext($1))", lock)
+        assert await asyncio.wait_for(keeping, 60) == sorted(TOTALLED)
+        assert await pool.fetchval(left) == 0
+        assert await pool.fetchval(ADVISORY_LOCKS) == 0
+        async with reading(pool) as conn:
+            found = await kept_board(conn, "children-in-care", TODAY, None)
+            reference = await compute(conn, "children-in-care", TODAY, None)
+        assert found is not None and found == reference
+        assert {f.key: f.count for f in found.figures}["in_care"] == 1  # counted once
+
+
+# The advisory locks held in the database: a keep's session lock left on a pooled connection
+# (which the pool does not reset) would hold every later keep of the build up.
+ADVISORY_LOCKS = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+async def test_a_month_end_a_batch_drops_while_it_is_kept_stays_dropped(
+    infra: Infrastructure, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trend's month end is dropped (marked stale), not moved, by a batch that reaches it.
+    One that does so while the day is being kept leaves it dropped: the keep's totals would
+    miss that batch's change. It reads as not kept, and the next keep keeps it afresh."""
+    end = trend_month_ends(TODAY)[0]
+    snapshot = kept.snapshot
+    async with live_build(infra, f"{namespace}dropkept") as (pool, schema):
+        reading_begun, read_now = held_snapshot(monkeypatch)
+        keeping = asyncio.create_task(keep(pool, end, TODAY, 7))
+        try:
+            await asyncio.wait_for(reading_begun.wait(), 30)
+            backdated = [("in_care", "C1", end - timedelta(days=3), 1, "C2")]
+            mover = TotalsMover(lambda: TODAY, 7)
+            await asyncio.wait_for(_batch(pool, schema, mover, backdated), 20)
+        finally:
+            read_now.set()
+        assert await asyncio.wait_for(keeping, 60) == []  # started none: dropped meanwhile
+        monkeypatch.setattr(kept, "snapshot", snapshot)
+        async with reading(pool) as conn:
+            assert await kept_board(conn, "children-in-care", end, None) is None
+        assert await keep(pool, end, TODAY, 7) == sorted(TOTALLED)
+        async with reading(pool) as conn:
+            found = await kept_board(conn, "children-in-care", end, None)
+            reference = await compute(conn, "children-in-care", end, None)
+        assert found is not None and found == reference
+        assert {f.key: f.count for f in found.figures}["in_care"] == 1

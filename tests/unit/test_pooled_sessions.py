@@ -41,7 +41,7 @@ def test_no_code_leaves_session_state_on_a_pooled_connection() -> None:
         text = path.read_text()
         name = path.relative_to(ROOT).as_posix()
         found += [f"{name}: {what}" for pattern, what in SESSION_STATE if pattern.search(text)]
-        locks = len(re.findall(r"pg_advisory_lock\(", text))
+        locks = len(re.findall(r"pg_(try_)?advisory_lock\(", text))
         unlocks = len(re.findall(r"pg_advisory_unlock\(", text))
         if locks != unlocks:
             found.append(f"{name}: {locks} session advisory locks, {unlocks} unlocks")

@@ -11,21 +11,25 @@
 - `kept_board` reads a kept board back (a sum over localities).
 
 Locking: the projection takes the `board_days` advisory lock shared in every batch that changes
-a child, then each changed child's own lock; `keep_days` takes the first exclusively. So a day
-starts from a snapshot that no batch in flight is missing from, and two batches changing the
-same child (from different topics) take turns, each seeing the other's facts. The days one
-process keeps at once take turns in the process first (`_keeping`), so no keep waits on the
-days lock for another of its own.
+a child, then each changed child's own lock. `keep_days` takes the first exclusively only to
+mark the days it keeps (`keeping`) and begin its snapshot, so the snapshot misses no batch in
+flight and every batch after it moves the day; the snapshot is read and its totals worked out
+and added with no lock held, the boards current meanwhile (they waited for the whole of a
+keep's snapshot before: 10 s at 200,000 children). Two batches changing the same child (from
+different topics) take turns, each seeing the other's facts. The days one process keeps at
+once take turns in the process first (`_keeping`), and one keep of a build runs at a time
+(the keeping lock: another process's keep finds it taken and leaves the day to it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any
 
 import asyncpg
 
@@ -34,6 +38,9 @@ from services.projections.boards.model import Board, Child
 from services.projections.boards.queries import snapshot
 from services.projections.boards.totals import keeps
 from services.projections.builds import live_build
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 DAYS_LOCK = "hashtext(current_schema() || '.board_days')"
 CHILD_LOCKS = (
@@ -44,68 +51,146 @@ CHILD_LOCKS = (
 
 
 async def has_totals(conn: asyncpg.Connection) -> bool:
-    """Whether this build has the totals tables, with the days' `stale` mark (a build made
-    before them has not: its boards are computed from the facts until the worker brings it up
-    to date, so an API upgraded before the worker reads no dropped day as kept)."""
+    """Whether this build has the totals tables, with the days' `stale` and `keeping` marks
+    (a build made before them has not: its boards are computed from the facts until the
+    worker brings it up to date, so an API upgraded before the worker reads no dropped day,
+    and no day being kept, as kept)."""
     return bool(
         await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('board_days')"
-            " AND attname = 'stale' AND NOT attisdropped)"
+            " AND attname = 'keeping' AND NOT attisdropped)"
         )
     )
 
 
 async def keep_days(
-    conn: asyncpg.Connection, boards: Sequence[str], day: date, today: date, window: int
+    writer: asyncpg.Connection,
+    reader: asyncpg.Connection,
+    build: str,
+    boards: Sequence[str],
+    day: date,
+    today: date,
+    window: int,
 ) -> list[str]:
-    """Start keeping `boards` on `day` (those not kept yet), and stop keeping the days before
-    today that are kept no more (`keeps`). Call in a transaction, in the build's search path.
-    Returns the boards it started keeping."""
-    # Everything is read and worked out before the first write. The transaction has no id
-    # until then, so its long part (half a minute at 500,000 children) holds back no reader
-    # of the cluster's snapshot horizon: every relay, and the partners' HTTP feed, read only
-    # below the oldest transaction id still running, in any database.
-    await conn.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
-    gone = [
-        r["day"]
-        for r in await conn.fetch("SELECT DISTINCT day FROM board_days WHERE day < $1", today)
-        if not keeps(r["day"], today, window)
-    ]
-    kept = {
-        r["board"]
-        for r in await conn.fetch(
-            "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])"
-            " AND NOT stale AND NOT day = ANY($3::date[])",
-            day,
-            list(boards),
-            gone,
-        )
-    }
-    wanted = [b for b in boards if b not in kept]
-    children = await snapshot(conn, day, None, share=False) if wanted else []  # under the lock
+    """Start keeping `boards` on `day` in `build` (those not kept yet), and stop keeping the
+    days before today that are kept no more (`keeps`). Returns the boards it started keeping
+    (none where a batch dropped the day meanwhile: `TotalsMover`). Two connections outside a
+    transaction: `writer` marks the days and adds the totals, and holds the build's keeping
+    lock (`keep`), so no other keep of the build's is under way; `reader` reads the snapshot.
 
-    def totals() -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        for board in wanted:
-            for locality, sums in t.by_locality(board, children, day).items():
-                rows += [(board, day, locality, *row) for row in t.rows_of(sums)]
-        return rows
+    The days lock is held exclusively only while the days are marked `keeping` and the
+    snapshot is begun: no batch is in flight then, so the snapshot holds every batch before
+    it, and every batch after it moves the day (not stale) by what it changed. The snapshot's
+    totals are then worked out with no lock held (half a minute at 500,000 children, while
+    the boards stay current) and added to what the batches moved, and the day is kept."""
+    snapshot_begun = reader.transaction(isolation="repeatable_read", readonly=True)
+    try:
+        async with writer.transaction():
+            await writer.execute(f'SET LOCAL search_path TO "{build}", public')
+            await writer.execute(f"SELECT pg_advisory_xact_lock({DAYS_LOCK})")
+            # Read before the first write: the transaction has no id while it waits for the
+            # lock, so it holds back no reader of the cluster's snapshot horizon (every relay
+            # and the partners' HTTP feed read only below the oldest transaction id running).
+            gone = [
+                r["day"]
+                for r in await writer.fetch(
+                    "SELECT DISTINCT day FROM board_days WHERE day < $1", today
+                )
+                if not keeps(r["day"], today, window)
+            ]
+            kept = {
+                r["board"]
+                for r in await writer.fetch(
+                    "SELECT board FROM board_days WHERE day = $1 AND board = ANY($2::text[])"
+                    " AND NOT stale AND NOT keeping AND NOT day = ANY($3::date[])",
+                    day,
+                    list(boards),
+                    gone,
+                )
+            }
+            wanted = [b for b in boards if b not in kept]
+            # Under the lock no batch is moving totals: the days kept no more, those a batch
+            # dropped (`TotalsMover`), and any a stopped keep left `keeping` (no other keep is
+            # under way) go with their totals.
+            await writer.execute(
+                "DELETE FROM board_days WHERE stale OR keeping OR day = ANY($1::date[])", gone
+            )
+            if not wanted:
+                return []
+            await writer.executemany(
+                "INSERT INTO board_days (board, day, keeping) VALUES ($1, $2, true)",
+                [(b, day) for b in wanted],
+            )
+            await snapshot_begun.start()
+            await reader.execute(f'SET LOCAL search_path TO "{build}", public')
+            await reader.fetchval("SELECT 1")  # the snapshot taken, with the lock held
+        # The lock let go: the batches from here move the day as they change it.
+        children = await snapshot(reader, day, None, share=False)
+        await snapshot_begun.rollback()  # read only: nothing to commit
 
-    rows = await asyncio.to_thread(totals)  # seconds at a county's size: off the event loop
-    # Under the lock no batch is moving totals: the days kept no more, and those a batch
-    # dropped (`TotalsMover`), go with their totals.
-    await conn.execute("DELETE FROM board_days WHERE stale OR day = ANY($1::date[])", gone)
-    if not wanted:
-        return []
-    await conn.executemany(
-        "INSERT INTO board_days (board, day) VALUES ($1, $2)", [(b, day) for b in wanted]
-    )
-    await conn.copy_records_to_table(
-        "board_totals",
-        records=rows,
-        columns=["board", "day", "locality", "key", "label", "count", "denominator"],
-    )
-    return wanted
+        def totals() -> dict[tuple[str, date, str], t.Sums]:
+            return {
+                (board, day, locality): sums
+                for board in wanted
+                for locality, sums in t.by_locality(board, children, day).items()
+            }
+
+        from_snapshot = await asyncio.to_thread(totals)  # seconds: off the event loop
+        async with writer.transaction():
+            await writer.execute(f'SET LOCAL search_path TO "{build}", public')
+            # Rows locked in the order a batch dropping days locks them; a day a batch
+            # dropped meanwhile stays stale (its totals would miss that batch's change).
+            ready = [
+                r["board"]
+                for r in await writer.fetch(
+                    "UPDATE board_days d SET keeping = false FROM (SELECT board, day"
+                    " FROM board_days WHERE day = $1 AND board = ANY($2::text[]) AND keeping"
+                    " ORDER BY board, day FOR NO KEY UPDATE) AS k"
+                    " WHERE (d.board, d.day) = (k.board, k.day) RETURNING d.board, d.stale",
+                    day,
+                    wanted,
+                )
+                if not r["stale"]
+            ]
+            await _add_to_totals(
+                writer, {key: sums for key, sums in from_snapshot.items() if key[0] in ready}
+            )
+        return sorted(ready)
+    finally:
+        if reader.is_in_transaction():
+            await snapshot_begun.rollback()
+
+
+# How long a keep waits for another process's keep of the same build (half a minute a day at
+# 500,000 children) before it leaves the day to be read from the facts.
+KEEPING_WAIT_S = 600.0
+
+
+@asynccontextmanager
+async def _keeping_lock(conn: asyncpg.Connection, build: str) -> AsyncIterator[bool]:
+    """The build's keeping lock, held by a keep while it runs (`keep_days`), on `conn`'s
+    session: True once taken, False if another keep has not let it go within
+    `KEEPING_WAIT_S`. Another process's keep is waited for here, a try at a time, not in a
+    statement: a statement waiting on it would time out under the pool's command timeout at
+    a national size. Let go of at the end; where the end is an error or a cancellation (a try
+    may have taken the lock with its answer unread), the session is ended instead, and the
+    lock with it: the pool's connections are not reset (`shared/db.py`)."""
+    name = f"{build}.board_days.keeping"
+    deadline = time.monotonic() + KEEPING_WAIT_S
+    done = False
+    try:
+        while not (taken := await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name)):
+            if time.monotonic() > deadline:
+                log.warning("another keep of the build's days holds it up", build=build)
+                break
+            await asyncio.sleep(0.2)
+        yield bool(taken)
+        if taken:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+        done = True
+    finally:
+        if not done:
+            conn.terminate()
 
 
 async def keep(
@@ -114,22 +199,29 @@ async def keep(
     """Start keeping every totalled board on `day` in the live build (one snapshot for all),
     or in `build` (a rebuild's, before it is swapped in). Returns the boards it started
     keeping; None if the day is outside the window, or there is no live build with totals
-    yet."""
+    yet. A keep of the build's under way in another process is waited for
+    (`_keeping_lock`). Takes two connections of the pool (`keep_days`)."""
     if not keeps(day, today, window):
         return None
-    async with _keeping(), pool.acquire() as conn, conn.transaction():
-        name = build or await live_build(conn)
-        if name is None:
-            return None
-        await conn.execute(f'SET LOCAL search_path TO "{name}", public')
-        if not await has_totals(conn):
-            return None
-        boards = sorted(t.TOTALLED)
-        if await conn.fetchval(
-            "SELECT count(*) FROM board_days WHERE day = $1 AND NOT stale", day
-        ) == len(boards):
-            return []  # kept already: no need to hold the projection up for the lock
-        return await keep_days(conn, boards, day, today, window)
+    async with _keeping(), pool.acquire() as writer:
+        async with writer.transaction():
+            name = build or await live_build(writer)
+            if name is None:
+                return None
+            await writer.execute(f'SET LOCAL search_path TO "{name}", public')
+            if not await has_totals(writer):
+                return None
+            boards = sorted(t.TOTALLED)
+            if await writer.fetchval(
+                "SELECT count(*) FROM board_days WHERE day = $1 AND NOT stale AND NOT keeping",
+                day,
+            ) == len(boards):
+                return []  # kept already: no need to take the days lock
+        async with _keeping_lock(writer, name) as taken:
+            if not taken:
+                return []
+            async with pool.acquire() as reader:
+                return await keep_days(writer, reader, name, boards, day, today, window)
 
 
 _KEEPING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -142,9 +234,9 @@ def _keeping() -> asyncio.Lock:
     take turns in the process, not in PostgreSQL: the days lock taken in turn, each keep
     waited for there by a statement under the pool's command timeout, passed it at a national
     size (half a minute a day) and the page was answered 503. So a keep waits in the
-    database only for another process's keep, or a batch of the projection, and holds no
-    connection of the pool while it waits its turn. One lock per event loop (a lock serves
-    one loop)."""
+    database only for a batch of the projection in flight, and holds no connection of the
+    pool while it waits its turn (another process's keep it waits for a try at a time:
+    `_keeping_lock`). One lock per event loop (a lock serves one loop)."""
     loop = asyncio.get_running_loop()
     if loop not in _KEEPING:
         _KEEPING[loop] = asyncio.Lock()
@@ -160,7 +252,7 @@ async def kept_board(
         " sum(t.denominator)::bigint AS denominator"
         " FROM board_days d LEFT JOIN board_totals t"
         "   ON t.board = d.board AND t.day = d.day AND ($3::text IS NULL OR t.locality = $3)"
-        " WHERE d.board = $1 AND d.day = $2 AND NOT d.stale GROUP BY t.key",
+        " WHERE d.board = $1 AND d.day = $2 AND NOT d.stale AND NOT d.keeping GROUP BY t.key",
         board,
         day,
         locality,

@@ -204,9 +204,10 @@ def keeps(day: date, today: date, window: int) -> bool:
     """Whether boards are kept on `day`: today and the `window` days before it, and each month
     end of the year before today, which every page's twelve-month trend reads (worked out from
     every child's facts, each took seconds at 50,000 children the first time a page was read).
-    Keeping a day takes a snapshot of every child while the projection waits (10 s at 500,000
-    children): once a day for today, once for each month end. Other days further back are
-    computed from the facts when asked, without holding anyone up."""
+    Keeping a day takes a snapshot of every child (half a minute at 500,000 children, the
+    projection not waiting for it), and every batch then moves the day: once a day for today,
+    once for each month end. Other days further back are computed from the facts when asked,
+    and moved by no batch."""
     if in_window(day, today, window) and day <= today:
         return True
     return day == month_end(day) and first_trend_month_end(today) <= day < today

@@ -1,0 +1,12 @@
+-- A day being kept (kept.keep_days): its rows in board_days are written with `keeping`, under
+-- the days lock, in a transaction that commits at once; the keep then reads every child as
+-- at the day from a snapshot taken while it held that lock, works out the totals and adds
+-- them, clearing `keeping`, in one transaction. Meanwhile the projection's batches move the
+-- day as they move any kept day (it is not stale), so its totals hold what they changed after
+-- the snapshot, and the snapshot's totals are added to them. Readers take a day being kept as
+-- not kept (its boards are worked out from the facts) until then. Keeping a day held the
+-- days lock for its snapshot before: every batch waited that long (10 s at 200,000
+-- children). A keep holds a lock of the build's (the keeping lock) while it runs, so a row
+-- still `keeping` with that lock free was left by a keep that stopped, and the next keep
+-- deletes it. An old worker moves such a day too, as it moves every day not stale.
+ALTER TABLE board_days ADD COLUMN keeping boolean NOT NULL DEFAULT false;
