@@ -28,7 +28,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -47,6 +47,7 @@ from bench.cpu import table as cpu_table
 from bench.processes import start_services
 from contracts.case_events import events as ce
 from contracts.topics import domain_topic_names, named
+from services.projections.boards.kept import keep
 from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
 from services.projections.boards.memo import payload_of
 from services.projections.boards.totals import TOTALLED, trend_month_ends
@@ -100,6 +101,7 @@ class Sizes:
     sustained_rates: tuple[float, ...]  # tried in order until one fails
     rebuilding_events: int  # more on case-events before freshness is timed during a rebuild
     rebuilding_seconds: float  # the commands' time then: the rebuild's swap falls within it
+    keeping_seconds: float  # the commands' time while a month end is kept (after the rebuild)
     national_queries: int  # on the rebuilt read model (half as many children as events)
     # Each dashboard page, on the same read model (bench/dashboard.py): its first request
     # keeps the days its boards read, minutes for a page of trends at 500,000 children.
@@ -125,6 +127,7 @@ class Sizes:
             sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 350, 400, 450, 500),
             rebuilding_events=400_000,
             rebuilding_seconds=90,
+            keeping_seconds=60,
             national_queries=10,
             page_requests=20,
             returns_scales=(1.0, 10.0),
@@ -149,6 +152,7 @@ class Sizes:
             sustained_rates=(5,),
             rebuilding_events=1_000,
             rebuilding_seconds=10,
+            keeping_seconds=5,
             national_queries=2,
             page_requests=0,  # each page's first request only: the harness runs, briefly
             returns_scales=(0.01,),
@@ -509,6 +513,10 @@ async def through_the_services(
                 sizes.rebuilding_seconds,
             )
             latency.insert(2, during)  # beside the other freshness figures
+            keeping = await freshness_while_keeping(
+                infra, processes, conn, namespace, sizes.keeping_seconds
+            )
+            latency.insert(3, keeping)
         finally:
             await conn.close()
     finally:
@@ -560,9 +568,11 @@ async def freshness(
     rate: float,
     seconds: float,
     tag: str = "",
+    meanwhile: Callable[[], Coroutine[Any, Any, Any]] | None = None,
 ) -> dict[str, Any]:
     """Register children at `rate` per second, once the platform has settled; time from
-    HTTP 201 to the board's row."""
+    HTTP 201 to the board's row. `meanwhile` is run from the first command (its result in
+    the answer's `meanwhile`)."""
     await settle(processes)
     api = processes["case_events_api"].url
     accepted: dict[str, float] = {}
@@ -628,6 +638,7 @@ async def freshness(
                 errors[f"HTTP {status}"] += 1
 
         tasks, started = [], time.perf_counter()
+        beside = asyncio.create_task(meanwhile()) if meanwhile else None
         with CpuShares() as cpu:  # where the cores' time went while the commands were sent
             for i in range(int(seconds * rate)):
                 tasks.append(asyncio.create_task(command(i)))
@@ -636,6 +647,7 @@ async def freshness(
         achieved = len(accepted) / (time.perf_counter() - started)
     done.set()
     await asyncio.wait_for(watcher, 300)
+    besides = await asyncio.wait_for(beside, 600) if beside else None
     latencies = sorted(seen[c] - accepted[c] for c in accepted)
     # The slowest, with when each was answered (the machine's clock): where a stall was.
     wall = time.time() - time.perf_counter()
@@ -660,7 +672,22 @@ async def freshness(
             )
             for c in slowest
         ],
+        "meanwhile": besides,
     }
+
+
+async def more_children(
+    infra: Infrastructure, processes: Mapping[str, ServiceProcess], namespace: str, events: int
+) -> None:
+    """`events` more on case-events (`_publish_children`), read by every consumer of the
+    services (education's too)."""
+    if events:
+        await _publish_children(settings(infra, namespace, "projections"), events)
+    for name, process in processes.items():
+        if name.endswith("_worker"):
+            checks = (await asyncio.to_thread(health, process.url)).get("checks", {})
+            consumers = [c for c, check in checks.items() if "lag" in check]
+            await read_everything(process.url, consumers, 600, f"{name} to read the events")
 
 
 async def freshness_while_rebuilding(
@@ -680,13 +707,7 @@ async def freshness_while_rebuilding(
     which should see the rebuild through to its swap (said in the figure if not)."""
     s = settings(infra, namespace, "projections")
     members = rebuild_settings.get("CSP_REBUILD_MEMBERS", str(s.rebuild_members))
-    if events:
-        await _publish_children(s, events)
-    for name, process in processes.items():  # every consumer has read them (education's too)
-        if name.endswith("_worker"):
-            checks = (await asyncio.to_thread(health, process.url)).get("checks", {})
-            consumers = [c for c, check in checks.items() if "lag" in check]
-            await read_everything(process.url, consumers, 600, f"{name} to read the events")
+    await more_children(infra, processes, namespace, events)
     before = {r["schema_name"] for r in await conn.fetch("SELECT schema_name FROM board_builds")}
     logged = ROOT / "test-artifacts" / "logs" / f"bench-{namespace}" / f"rebuild-{members}.log"
     logged.parent.mkdir(parents=True, exist_ok=True)
@@ -749,6 +770,60 @@ async def freshness_while_rebuilding(
     }
 
 
+async def freshness_while_keeping(
+    infra: Infrastructure,
+    processes: Mapping[str, ServiceProcess],
+    conn: asyncpg.Connection,
+    namespace: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """Freshness at 50 commands/s while the boards are kept on a day from a snapshot of every
+    child: the latest month end a trend reads, dropped first (as a backdated fact drops it)
+    and kept again from the first command, as the API keeps it (`kept.keep`, here from this
+    process). Keeping a day held every batch of the projection up for its snapshot before
+    (10 s at 200,000 children)."""
+    s = settings(infra, namespace, "projections")
+    schema = await conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
+    children = await conn.fetchval(f'SELECT count(*) FROM "{schema}".children')
+    today = SystemClock().today()  # the API's today (London's)
+    day = trend_month_ends(today)[0]
+    pool = await asyncpg.create_pool(s.dsn(), min_size=0, max_size=2)
+    try:
+
+        async def keeping() -> tuple[float, list[str] | None]:
+            started = time.perf_counter()
+            await pool.execute(f'UPDATE "{schema}".board_days SET stale = true WHERE day = $1', day)
+            kept = await keep(pool, day, today, s.board_days_kept)
+            return time.perf_counter() - started, kept
+
+        found = await freshness(processes, conn, namespace, 50.0, seconds, "k", keeping)
+        took, kept = found["meanwhile"]
+        # The API may have kept it first (it keeps month ends in a quiet moment): then this
+        # keep waited for the API's, which the figure timed all the same.
+        if await pool.fetchval(
+            f'SELECT count(*) FROM "{schema}".board_days WHERE day = $1'
+            " AND NOT stale AND NOT keeping",
+            day,
+        ) != len(TOTALLED):
+            raise RuntimeError(f"the month end {day} was not kept: {kept}")
+    finally:
+        await pool.close()
+    print(
+        f"freshness while a month end is kept ({children:,} children, the keep {took:.1f} s): "
+        f"p99 {found['p99']:.0f} ms; the slowest answered at {found['slowest']}",
+        flush=True,
+    )
+    return {
+        **{k: v for k, v in found.items() if k != "meanwhile"},
+        "figure": f"freshness at 50 commands/s offered while a trend's month end is kept "
+        f"({found['achieved']:.0f}/s accepted, {found['failed']} failed; ms from HTTP 201 to on "
+        f"the board; the keep read {children:,} children and took {took:.1f} s"
+        + ("" if took < seconds else ", longer than the commands were sent")
+        + ")",
+        "keep_s": took,
+    }
+
+
 async def highest_sustained(
     processes: Mapping[str, ServiceProcess], conn: asyncpg.Connection, namespace: str, sizes: Sizes
 ) -> dict[str, Any]:
@@ -799,6 +874,7 @@ async def board_queries(boards: str, conn: asyncpg.Connection, n: int) -> dict[s
     async def kept_today() -> date | None:
         day: date | None = await conn.fetchval(
             f"SELECT max(day) FROM \"{schema}\".board_days WHERE board = 'timeliness'"
+            " AND NOT keeping"
         )
         return day
 
@@ -895,7 +971,8 @@ async def trend_kept(conn: asyncpg.Connection, started: float) -> float:
     async def all_kept() -> bool:
         ends = trend_month_ends(SystemClock().today())  # the API's today (London's)
         found = await conn.fetchval(
-            f'SELECT count(*) FROM "{schema}".board_days WHERE day = ANY($1::date[]) AND NOT stale',
+            f'SELECT count(*) FROM "{schema}".board_days WHERE day = ANY($1::date[])'
+            " AND NOT stale AND NOT keeping",
             ends,
         )
         return found == len(ends) * len(TOTALLED)
@@ -1167,11 +1244,17 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
             )
 
 
-async def on_the_services(
-    step: Callable[
-        [Infrastructure, dict[str, ServiceProcess], asyncpg.Connection, str], Awaitable[T]
-    ],
-) -> T:
+@dataclass(frozen=True)
+class Services:
+    """The services a step alone is measured on (`on_the_services`)."""
+
+    infra: Infrastructure
+    processes: dict[str, ServiceProcess]
+    conn: asyncpg.Connection  # to the projections' database
+    namespace: str
+
+
+async def on_the_services(step: Callable[[Services], Awaitable[T]]) -> T:
     """A step measured alone on case events, education (its worker keeps its copy of every
     child registered) and the projections as processes, with the reference data, given a
     connection to the projections' database (`make bench` measures the same steps after the
@@ -1183,7 +1266,7 @@ async def on_the_services(
             await with_reference_data(infra, namespace, processes)
             conn = await asyncpg.connect(infra.dsn(f"{namespace}projections"))
             try:
-                return await step(infra, processes, conn, namespace)
+                return await step(Services(infra, processes, conn, namespace))
             finally:
                 await conn.close()
         finally:
@@ -1195,20 +1278,17 @@ async def rebuilding_only(sizes: Sizes) -> list[dict[str, Any]]:
     """Freshness at 50 commands/s alone, then during a rebuild by two members and by one
     (`CSP_REBUILD_MEMBERS`), on the same services; prints, writes nothing."""
 
-    async def step(
-        infra: Infrastructure,
-        processes: dict[str, ServiceProcess],
-        conn: asyncpg.Connection,
-        namespace: str,
-    ) -> list[dict[str, Any]]:
-        found = [await freshness(processes, conn, namespace, 50.0, sizes.freshness_seconds)]
+    async def step(on: Services) -> list[dict[str, Any]]:
+        found = [
+            await freshness(on.processes, on.conn, on.namespace, 50.0, sizes.freshness_seconds)
+        ]
         for members, events in (("2", sizes.rebuilding_events), ("1", 0)):
             found.append(
                 await freshness_while_rebuilding(
-                    infra,
-                    processes,
-                    conn,
-                    namespace,
+                    on.infra,
+                    on.processes,
+                    on.conn,
+                    on.namespace,
                     events,
                     sizes.rebuilding_seconds,
                     CSP_REBUILD_MEMBERS=members,
@@ -1216,7 +1296,11 @@ async def rebuilding_only(sizes: Sizes) -> list[dict[str, Any]]:
             )
         return found
 
-    found = await on_the_services(step)
+    return _printed(await on_the_services(step))
+
+
+def _printed(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Freshness figures, printed with where the cores' time went; their main figures."""
     for f in found:
         print(
             f"{f['figure']}: p50 {f['p50']:.0f} ms, p95 {f['p95']:.0f} ms, p99 {f['p99']:.0f} ms"
@@ -1226,10 +1310,25 @@ async def rebuilding_only(sizes: Sizes) -> list[dict[str, Any]]:
     return [{k: f[k] for k in ("figure", "p50", "p95", "p99", "achieved", "cpu")} for f in found]
 
 
+async def keeping_only(sizes: Sizes) -> list[dict[str, Any]]:
+    """Freshness at 50 commands/s alone, then while a month end is kept, on services given
+    `rebuilding_events` more events first (half as many children); prints, writes nothing."""
+
+    async def step(on: Services) -> list[dict[str, Any]]:
+        await more_children(on.infra, on.processes, on.namespace, sizes.rebuilding_events)
+        seconds = sizes.keeping_seconds
+        return [
+            await freshness(on.processes, on.conn, on.namespace, 50.0, seconds),
+            await freshness_while_keeping(on.infra, on.processes, on.conn, on.namespace, seconds),
+        ]
+
+    return _printed(await on_the_services(step))
+
+
 async def sustained_only(sizes: Sizes) -> dict[str, Any]:
     """The highest rate held alone."""
     return await on_the_services(
-        lambda _, processes, conn, namespace: highest_sustained(processes, conn, namespace, sizes)
+        lambda on: highest_sustained(on.processes, on.conn, on.namespace, sizes)
     )
 
 
@@ -1248,13 +1347,15 @@ def main() -> None:
             "pages",
             "sustained",
             "rebuilding",
+            "keeping",
         ],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
         " unless --smoke; returns-import: the import's figure alone, merged into them; pages:"
         " the rebuild then every dashboard page on its read model, written into their section;"
         " sustained: the highest rate of commands held, printed; rebuilding: freshness alone,"
-        " then during a rebuild by two members and by one, printed)",
+        " then during a rebuild by two members and by one, printed; keeping: freshness alone,"
+        " then while a month end is kept, printed)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument(
@@ -1285,7 +1386,11 @@ def main() -> None:
             written = dashboard.record(pages, pages["children"], DOC, RESULTS.parent)
             print("wrote " + " and ".join(str(p.relative_to(ROOT)) for p in written))
         return
-    printed = {"sustained": sustained_only, "rebuilding": rebuilding_only}  # nothing written
+    printed = {  # nothing written
+        "sustained": sustained_only,
+        "rebuilding": rebuilding_only,
+        "keeping": keeping_only,
+    }
     if args.only in printed:
         print(json.dumps(asyncio.run(printed[args.only](sizes))))
         return
