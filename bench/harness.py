@@ -126,7 +126,7 @@ class Sizes:
             sustained_seconds=60,
             sustained_rates=(60, 80, 100, 120, 140, 160, 200, 250, 300, 350, 400, 450, 500),
             rebuilding_events=400_000,
-            rebuilding_seconds=90,
+            rebuilding_seconds=150,
             keeping_seconds=60,
             national_queries=10,
             page_requests=20,
