@@ -62,7 +62,11 @@ stamp=".venv/.installed-$(cat "$lock" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   say "installing Python dependencies from $lock (hashes checked)"
   export PIP_DISABLE_PIP_VERSION_CHECK=1
-  .venv/bin/pip install -q --require-hashes -r "$lock"
+  # --no-deps: the lock is every package there is to install, so pip resolves nothing. It
+  # resolved a dependency's extra (weasyprint's fonttools[woff]) to the newest release on
+  # PyPI rather than the lock's pin, and refused it as unpinned, once a newer one came out.
+  # `pip check` below holds the installed set to every package's requirements.
+  .venv/bin/pip install -q --no-deps --require-hashes -r "$lock"
   # (its output only on failure: setuptools warns that an editable install is editable)
   out=$(.venv/bin/pip install -q --no-deps --no-build-isolation -e . 2>&1) \
     || { printf '%s\n' "$out" >&2; exit 1; }
@@ -115,7 +119,7 @@ elif [ ! -f "$returns_stamp" ]; then
   say "installing the DfE's return validators into .venv-returns (hashes checked)"
   [ -x .venv-returns/bin/python ] || "$returns_python" -m venv .venv-returns
   export PIP_DISABLE_PIP_VERSION_CHECK=1
-  .venv-returns/bin/pip install -q --require-hashes -r deploy/returns/requirements.lock
+  .venv-returns/bin/pip install -q --no-deps --require-hashes -r deploy/returns/requirements.lock
   .venv-returns/bin/pip install -q --require-hashes --no-deps -r deploy/returns/liiatools.lock
   rm -f .venv-returns/.installed-*
   touch "$returns_stamp"
