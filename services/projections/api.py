@@ -84,6 +84,10 @@ async def keep_before_asked(
                     # waits for `SETTLE_S` of quiet after it.
                     last_change = (memo.generation, time.monotonic() - quiet_s + SETTLE_S)
                     return None  # today again first (a day may have begun), then the next
+                if memo.generation != last_change[0]:
+                    # Batches came during it (a load that dropped the day it kept, or the
+                    # one another process kept): no more until it is quiet again.
+                    return None
             await dashboard.work_out_the_index(pool, settings, today, memo)
         except Exception:  # a statement's timeout, a board that fails (its page fails too):
             log.exception("keeping the trend's month ends or the index failed")

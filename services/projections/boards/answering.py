@@ -23,7 +23,7 @@ from services.projections.boards.declarations import (
     plan_as_at,
     readings_of,
 )
-from services.projections.boards.kept import has_totals, keep, kept_board
+from services.projections.boards.kept import ASKED_WAIT_S, has_totals, keep, kept_board
 from services.projections.boards.memo import BoardMemo
 from services.projections.boards.model import Board, followed_by, shared_only
 from services.projections.boards.queries import happened
@@ -347,7 +347,10 @@ async def _on_a_kept_day(
     to keep (`kept.keep`), it is kept and read again. None where the day is not kept and is
     not to be: the caller works the board out from the records."""
     found = await read()
-    if found is None and await keep(pool, q.as_at, q.today, q.window) is not None:
+    if (
+        found is None
+        and await keep(pool, q.as_at, q.today, q.window, wait_s=ASKED_WAIT_S) is not None
+    ):
         found = await read()
     return found
 

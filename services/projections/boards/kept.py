@@ -18,12 +18,13 @@ and added with no lock held, the boards current meanwhile (they waited for the w
 keep's snapshot before: 10 s at 200,000 children). Two batches changing the same child (from
 different topics) take turns, each seeing the other's facts. The days one process keeps at
 once take turns in the process first (`_keeping`), and one keep of a build runs at a time
-(the keeping lock: another process's keep finds it taken and leaves the day to it).
+(the keeping lock: another process's keep is waited for, a try at a time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections import defaultdict
@@ -136,57 +137,87 @@ async def keep_days(
             }
 
         from_snapshot = await asyncio.to_thread(totals)  # seconds: off the event loop
-        async with writer.transaction():
-            await writer.execute(f'SET LOCAL search_path TO "{build}", public')
-            # Rows locked in the order a batch dropping days locks them; a day a batch
-            # dropped meanwhile stays stale (its totals would miss that batch's change).
-            ready = [
-                r["board"]
-                for r in await writer.fetch(
-                    "UPDATE board_days d SET keeping = false FROM (SELECT board, day"
-                    " FROM board_days WHERE day = $1 AND board = ANY($2::text[]) AND keeping"
-                    " ORDER BY board, day FOR NO KEY UPDATE) AS k"
-                    " WHERE (d.board, d.day) = (k.board, k.day) RETURNING d.board, d.stale",
-                    day,
-                    wanted,
-                )
-                if not r["stale"]
-            ]
-            await _add_to_totals(
-                writer, {key: sums for key, sums in from_snapshot.items() if key[0] in ready}
-            )
-        return sorted(ready)
+        for attempt in range(1, FINISHING_ATTEMPTS + 1):
+            try:
+                return await _finish_keeping(writer, build, day, wanted, from_snapshot)
+            except asyncpg.DeadlockDetectedError:
+                # A batch applied event by event (`shared/projection.py`, after a failed
+                # batch) moves the totals in several statements, each in order, and may take
+                # the rows in a cycle with this one: rolled back, so tried again.
+                if attempt == FINISHING_ATTEMPTS:
+                    raise
+                log.warning("keeping a day met a deadlock: tried again", day=str(day))
+        raise AssertionError("unreachable")
     finally:
-        if reader.is_in_transaction():
-            await snapshot_begun.rollback()
+        if reader.is_in_transaction():  # an error: not to be hidden by the rollback's own
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError):
+                await snapshot_begun.rollback()
+
+
+FINISHING_ATTEMPTS = 3
+
+
+async def _finish_keeping(
+    writer: asyncpg.Connection,
+    build: str,
+    day: date,
+    wanted: Sequence[str],
+    from_snapshot: Mapping[tuple[str, date, str], t.Sums],
+) -> list[str]:
+    """Add the snapshot's totals to what the batches moved since, and clear `keeping`, in one
+    transaction; return the boards kept."""
+    async with writer.transaction():
+        await writer.execute(f'SET LOCAL search_path TO "{build}", public')
+        # Rows locked in the order a batch dropping days locks them; a day a batch dropped
+        # meanwhile stays stale (its totals would miss that batch's change).
+        ready = [
+            r["board"]
+            for r in await writer.fetch(
+                "UPDATE board_days d SET keeping = false FROM (SELECT board, day"
+                " FROM board_days WHERE day = $1 AND board = ANY($2::text[]) AND keeping"
+                " ORDER BY board, day FOR NO KEY UPDATE) AS k"
+                " WHERE (d.board, d.day) = (k.board, k.day) RETURNING d.board, d.stale",
+                day,
+                list(wanted),
+            )
+            if not r["stale"]
+        ]
+        await _add_to_totals(
+            writer, {key: sums for key, sums in from_snapshot.items() if key[0] in ready}
+        )
+    return sorted(ready)
 
 
 # How long a keep waits for another process's keep of the same build (half a minute a day at
-# 500,000 children) before it leaves the day to be read from the facts.
+# 500,000 children) before it leaves the day to be read from the facts: in the background,
+# and for a request (which works the board out from the facts instead).
 KEEPING_WAIT_S = 600.0
+ASKED_WAIT_S = 30.0
+# The lock a keep of a build's days holds while it runs, by the build's name (the two-key
+# form: a space of its own, apart from the days lock and the builds' lock).
+KEEPING = "hashtext('board_days.keeping'), hashtext($1)"
 
 
 @asynccontextmanager
-async def _keeping_lock(conn: asyncpg.Connection, build: str) -> AsyncIterator[bool]:
+async def _keeping_lock(conn: asyncpg.Connection, build: str, wait_s: float) -> AsyncIterator[bool]:
     """The build's keeping lock, held by a keep while it runs (`keep_days`), on `conn`'s
-    session: True once taken, False if another keep has not let it go within
-    `KEEPING_WAIT_S`. Another process's keep is waited for here, a try at a time, not in a
-    statement: a statement waiting on it would time out under the pool's command timeout at
-    a national size. Let go of at the end; where the end is an error or a cancellation (a try
-    may have taken the lock with its answer unread), the session is ended instead, and the
-    lock with it: the pool's connections are not reset (`shared/db.py`)."""
-    name = f"{build}.board_days.keeping"
-    deadline = time.monotonic() + KEEPING_WAIT_S
+    session: True once taken, False if another keep has not let it go within `wait_s`.
+    Another process's keep is waited for here, a try at a time, not in a statement: a
+    statement waiting on it would time out under the pool's command timeout at a national
+    size. Let go of at the end; where the end is an error or a cancellation (a try may have
+    taken the lock with its answer unread), the session is ended instead, and the lock with
+    it: the pool's connections are not reset (`shared/db.py`)."""
+    deadline = time.monotonic() + wait_s
     done = False
     try:
-        while not (taken := await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", name)):
+        while not (taken := await conn.fetchval(f"SELECT pg_try_advisory_lock({KEEPING})", build)):
             if time.monotonic() > deadline:
                 log.warning("another keep of the build's days holds it up", build=build)
                 break
             await asyncio.sleep(0.2)
         yield bool(taken)
         if taken:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", name)
+            await conn.execute(f"SELECT pg_advisory_unlock({KEEPING})", build)
         done = True
     finally:
         if not done:
@@ -194,12 +225,17 @@ async def _keeping_lock(conn: asyncpg.Connection, build: str) -> AsyncIterator[b
 
 
 async def keep(
-    pool: asyncpg.Pool, day: date, today: date, window: int, build: str | None = None
+    pool: asyncpg.Pool,
+    day: date,
+    today: date,
+    window: int,
+    build: str | None = None,
+    wait_s: float = KEEPING_WAIT_S,
 ) -> list[str] | None:
     """Start keeping every totalled board on `day` in the live build (one snapshot for all),
     or in `build` (a rebuild's, before it is swapped in). Returns the boards it started
     keeping; None if the day is outside the window, or there is no live build with totals
-    yet. A keep of the build's under way in another process is waited for
+    yet. A keep of the build's under way in another process is waited for, up to `wait_s`
     (`_keeping_lock`). Takes two connections of the pool (`keep_days`)."""
     if not keeps(day, today, window):
         return None
@@ -217,7 +253,7 @@ async def keep(
                 day,
             ) == len(boards):
                 return []  # kept already: no need to take the days lock
-        async with _keeping_lock(writer, name) as taken:
+        async with _keeping_lock(writer, name, wait_s) as taken:
             if not taken:
                 return []
             async with pool.acquire() as reader:
