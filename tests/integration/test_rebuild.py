@@ -4,7 +4,6 @@ read model equals the live one row for row, and the worker carries on in it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import re
 import subprocess
@@ -29,6 +28,7 @@ from services.projections.builds import (
 )
 from shared.db import open_database
 from shared.migrations import PROJECTION_SQL, ensure_database, scripts_in
+from shared.retry import pause
 from shared.settings import Settings
 from tests.conftest import settings_for
 from tests.infrastructure import MANAGER, Infrastructure, ServiceProcess, eventually
@@ -119,11 +119,6 @@ class WhileRebuilt:
             await asyncio.gather(*self.tasks)
             await self.conn.close()
 
-    async def _until_stopped(self, at_most_s: float) -> None:
-        """Wait for the stop, at most `at_most_s`: the next step's pace, ended by the stop."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stop.wait(), at_most_s)
-
     async def _record(self) -> None:
         while not self.stop.is_set():
             child = f"CH-DURING-{len(self.recorded.events)}"
@@ -135,7 +130,7 @@ class WhileRebuilt:
                 ),
             )
             await self.recorded.publish(self.settings)
-            await self._until_stopped(0.05)  # the recording's pace
+            await pause(self.stop, 0.05)  # the recording's pace, ended by the stop
 
     async def _count(self) -> None:
         while not self.stop.is_set():
@@ -143,7 +138,7 @@ class WhileRebuilt:
                 live = await self.conn.fetchval("SELECT schema_name FROM board_builds WHERE live")
                 n = await self.conn.fetchval(f'SELECT count(*) FROM "{live}".children')
             self.counted.append((live, n))
-            await self._until_stopped(0.01)  # the count's poll
+            await pause(self.stop, 0.01)  # the count's poll, ended by the stop
 
 
 async def rebuilt_while_recording(
