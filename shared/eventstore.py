@@ -148,12 +148,24 @@ class Cursor:
     position: int = 0
 
 
-class Committed(NamedTuple):
-    """An event as the relay reads it: its place in the commit order, and the trace context
-    of the command that recorded it (None when tracing was off: shared/tracing.py)."""
+class Outgoing(NamedTuple):
+    """An event as the relay sends it: its place in the commit order, what its record's
+    headers and key name, its record's value, and the trace context of the command that
+    recorded it (None when tracing was off: shared/tracing.py).
+
+    `value` is the envelope's JSON without its position, byte for byte what
+    `Envelope.model_dump_json(exclude={"position"})` gives (`_published_value`): made from the
+    row without validating it again, since the append validated it and every consumer
+    validates what it reads."""
 
     cursor: Cursor
-    envelope: Envelope
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    stream_id: str
+    correlation_id: UUID
+    recorded_at: datetime
+    value: bytes
     trace_context: str | None
 
 
@@ -336,6 +348,45 @@ def _batch_rows(
                 )
             )
     return rows
+
+
+# The envelope's fields in its own order, as published (its position is the store's own);
+# the actor's likewise: `actor` is stored as jsonb, which keeps its keys in an order of its own.
+_PUBLISHED = tuple(name for name in Envelope.model_fields if name != "position")
+_ACTOR = tuple(Actor.model_fields)
+_loads = json.loads
+
+
+def _published_value(row: Mapping[str, Any]) -> bytes:
+    """A stored event's record value, as `_envelope(row).model_dump_json(exclude={"position"})`
+    gives it, at a fraction of the cost: pydantic-core's serializer over the row's values,
+    with no model in between (the relay sends tens of thousands a second; docs/performance.md,
+    "Relay"). tests/unit/test_published_value.py holds the two to the same bytes."""
+    fields = {name: row[name] for name in _PUBLISHED}
+    fields["actor"] = _published_actor(fields["actor"])
+    fields["payload"] = _loads(fields["payload"])
+    return pydantic_core.to_json(fields)
+
+
+@functools.lru_cache(maxsize=1024)
+def _published_actor(stored: str) -> dict[str, Any]:
+    """One user records many events (as `_actor_json`); only ever serialized, never changed."""
+    actor = _loads(stored)
+    return {name: actor[name] for name in _ACTOR}
+
+
+def _outgoing(row: asyncpg.Record) -> Outgoing:
+    return Outgoing(
+        Cursor(row["txid"], row["position"]),
+        row["event_id"],
+        row["event_type"],
+        row["schema_version"],
+        row["stream_id"],
+        row["correlation_id"],
+        row["recorded_at"],
+        _published_value(row),
+        row["trace_context"],
+    )
 
 
 def _envelope(row: asyncpg.Record) -> Envelope:
@@ -686,21 +737,21 @@ class PostgresEventStore:
         return AppendResult(row["stream_id"], row["stream_version"], duplicate=True)
 
     async def read_all(self, after: Cursor, limit: int) -> list[tuple[Cursor, Envelope]]:
-        return [(c.cursor, c.envelope) for c in await self.read_committed(after, limit)]
+        rows = await self._committed_after(after, limit)
+        return [(Cursor(r["txid"], r["position"]), _envelope(r)) for r in rows]
 
-    async def read_committed(self, after: Cursor, limit: int) -> list[Committed]:
-        """As `read_all`, each event with the trace context its command stored (the relay's)."""
-        rows = await self._db.fetch(
+    async def read_committed(self, after: Cursor, limit: int) -> list[Outgoing]:
+        """As `read_all`, each event as the relay sends it (`Outgoing`)."""
+        return [_outgoing(r) for r in await self._committed_after(after, limit)]
+
+    async def _committed_after(self, after: Cursor, limit: int) -> list[asyncpg.Record]:
+        return await self._db.fetch(
             f"SELECT transaction_id::text::bigint AS txid, position, {_WRITTEN}"
             " FROM events_committed_after($1::text::xid8, $2, $3)",
             str(after.transaction_id),
             after.position,
             limit,
         )
-        return [
-            Committed(Cursor(r["txid"], r["position"]), _envelope(r), r["trace_context"])
-            for r in rows
-        ]
 
     async def held_back(self, after: Cursor) -> bool:
         """Whether an event after `after` is committed but not yet read by `read_committed`:

@@ -12,7 +12,7 @@ import pytest
 
 from contracts.topics import named, topic_of
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
-from shared.eventstore import CommandContext, Committed, Cursor, PostgresEventStore
+from shared.eventstore import CommandContext, Cursor, Outgoing, PostgresEventStore
 from shared.kafka import ensure_topics, new_producer
 from shared.relay import Relay
 from tests.conftest import fresh_event_store, settings_for
@@ -139,7 +139,7 @@ async def test_an_event_is_held_back_by_its_own_databases_older_transaction_not_
         empty_reads = 0
         read_committed = relay._store.read_committed
 
-        async def counted(after: Cursor, limit: int) -> list[Committed]:
+        async def counted(after: Cursor, limit: int) -> list[Outgoing]:
             nonlocal empty_reads
             batch = await read_committed(after, limit)
             empty_reads += not batch

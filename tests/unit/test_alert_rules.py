@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from deploy.local.stack import ALERT_RULES, ROOT, LocalStack, service_processes
-from shared.eventstore import Committed, ConcurrencyConflict, Cursor
+from shared.eventstore import ConcurrencyConflict, Cursor, Outgoing
 from shared.http import WorkerParts, instrument, worker_app
 from shared.projection import ProjectionRunner
 from shared.projection import failure_cause as runner_failure_cause
@@ -230,15 +231,17 @@ class _Pool:
         return None
 
 
-def _event(age_s: float) -> SimpleNamespace:
-    return SimpleNamespace(
-        recorded_at=datetime.now(UTC) - timedelta(seconds=age_s),
-        stream_id="child-1",
-        event_id="e1",
+def _event(age_s: float) -> Outgoing:
+    return Outgoing(
+        cursor=Cursor(1, 1),
+        event_id=uuid4(),
         event_type="ChildRegistered",
         schema_version=1,
-        correlation_id="c1",
-        model_dump_json=lambda **_: "{}",
+        stream_id="child-1",
+        correlation_id=uuid4(),
+        recorded_at=datetime.now(UTC) - timedelta(seconds=age_s),
+        value=b"{}",
+        trace_context=None,
     )
 
 
@@ -249,9 +252,9 @@ def _sample(name: str, **labels: str) -> float | None:
 async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> None:
     producer = _Producer()
     relay = Relay(_Pool(), producer, "alerting-relay")  # type: ignore[arg-type]
-    batches = [[Committed(Cursor(1, 1), _event(age_s=42), None)], []]  # type: ignore[arg-type]
+    batches = [[_event(age_s=42)], []]
 
-    async def read_committed(after: Cursor, limit: int) -> list[Committed]:
+    async def read_committed(after: Cursor, limit: int) -> list[Outgoing]:
         return batches.pop(0) if batches else []
 
     relay._store = SimpleNamespace(read_committed=read_committed)  # type: ignore[assignment]
