@@ -326,5 +326,6 @@ def _send_attributes(event: Named) -> dict[str, str | float]:
 
 
 def _retrieved(delivery: asyncio.Future[object]) -> None:
+    """A send's failure taken (the batch is sent again from the checkpoint)."""
     if not delivery.cancelled():
         delivery.exception()

@@ -6,6 +6,7 @@ Screenshots are kept under test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from services.projections.boards.model import Figure
 from services.projections.dashboard import charts, last_complete_month, month_before
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.test_dashboard import signed_in
-from tests.infrastructure import HTTP, auth, platform_today
+from tests.infrastructure import HTTP, auth, on_one_day
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -133,7 +134,7 @@ async def test_a_board_shows_its_trend_and_its_localities_with_the_apis_numbers(
     await page.goto(f"{url}/dashboard/children-in-care?view=council")
     points = await values(page, 'figure[data-chart="trend-0"] td[data-period]')
     assert len(points) == 12
-    today = platform_today()
+    today = date.fromisoformat(max(points))  # the page's today, the last of its points
     for day in (today, month_before(today)):
         at = api_board(county, "children-in-care", view="council", as_at=day.isoformat())
         in_care = next(f for f in at["figures"] if f["key"] == "in_care")
@@ -147,35 +148,39 @@ async def test_the_index_leads_with_the_last_complete_period_and_which_way_it_mo
 ) -> None:
     url = county.projections.url
     page = await signed_in(browser, url, viewport={"width": 1280, "height": 900})
-    await page.goto(f"{url}/dashboard?view=council")
-    end = last_complete_month(platform_today())
-    previous = month_before(end)
-    card = page.locator('[data-board="early-help-triage"]')
-    assert await card.locator("[data-when]").inner_text() == f"in {end:%B %Y}"
-    api = api_board(county, "early-help-triage", view="council", as_at=end.isoformat())
-    by_month = {f["period"]: f for f in api["figures"] if f["key"] == "families_discussed"}
-    now, before = by_month[f"{end:%Y-%m}"]["count"], by_month[f"{previous:%Y-%m}"]["count"]
-    shown = card.locator('[data-figure="early-help-triage.families_discussed"]')
-    assert await shown.inner_text() == str(now)  # the month ended, not the one begun
-    change = await card.locator("[data-change]").inner_text()
-    delta = now - before
-    words = "No change" if delta == 0 else f"{'Up' if delta > 0 else 'Down'} {abs(delta)}"
-    assert change == f"{words} since {previous:%B %Y}"
-    # Triage is demand: neither way is better. Risk declares lower is better, and says so.
-    assert "Neither way is better" in await card.locator("[data-verdict]").inner_text()
-    risk = page.locator('[data-board="risk"] [data-movement]')
-    judgement = await risk.get_attribute("data-judgement")
-    verdict = {"right": "Moving the right way", "wrong": "Moving the wrong way"}
-    if judgement in verdict:
-        assert await risk.locator("[data-verdict]").inner_text() == verdict[judgement]
-    else:  # no change: the arrow and the words say so
-        assert judgement == "same" and "No change" in await risk.inner_text()
-    # Every board has its period in words; none leads with the month just begun.
-    whens = await page.locator("[data-when]").all_inner_texts()
-    assert len(whens) >= 20
-    begun = f"in {platform_today():%B %Y}"
-    assert all(w != begun or platform_today() == end for w in whens)
-    await page.screenshot(path=SHOTS / "index-last-complete-period.png", full_page=True)
-    attendance = await page.locator('[data-board="attendance"] [data-when]').inner_text()
-    assert attendance != f"on {platform_today():%-d %b %Y}"  # today's marks are still coming
+
+    async def check(today: date) -> None:
+        await page.goto(f"{url}/dashboard?view=council")
+        end = last_complete_month(today)
+        previous = month_before(end)
+        card = page.locator('[data-board="early-help-triage"]')
+        assert await card.locator("[data-when]").inner_text() == f"in {end:%B %Y}"
+        api = api_board(county, "early-help-triage", view="council", as_at=end.isoformat())
+        by_month = {f["period"]: f for f in api["figures"] if f["key"] == "families_discussed"}
+        now, before = by_month[f"{end:%Y-%m}"]["count"], by_month[f"{previous:%Y-%m}"]["count"]
+        shown = card.locator('[data-figure="early-help-triage.families_discussed"]')
+        assert await shown.inner_text() == str(now)  # the month ended, not the one begun
+        change = await card.locator("[data-change]").inner_text()
+        delta = now - before
+        words = "No change" if delta == 0 else f"{'Up' if delta > 0 else 'Down'} {abs(delta)}"
+        assert change == f"{words} since {previous:%B %Y}"
+        # Triage is demand: neither way is better. Risk declares lower is better, and says so.
+        assert "Neither way is better" in await card.locator("[data-verdict]").inner_text()
+        risk = page.locator('[data-board="risk"] [data-movement]')
+        judgement = await risk.get_attribute("data-judgement")
+        verdict = {"right": "Moving the right way", "wrong": "Moving the wrong way"}
+        if judgement in verdict:
+            assert await risk.locator("[data-verdict]").inner_text() == verdict[judgement]
+        else:  # no change: the arrow and the words say so
+            assert judgement == "same" and "No change" in await risk.inner_text()
+        # Every board has its period in words; none leads with the month just begun.
+        whens = await page.locator("[data-when]").all_inner_texts()
+        assert len(whens) >= 20
+        begun = f"in {today:%B %Y}"
+        assert all(w != begun or today == end for w in whens)
+        await page.screenshot(path=SHOTS / "index-last-complete-period.png", full_page=True)
+        attendance = await page.locator('[data-board="attendance"] [data-when]').inner_text()
+        assert attendance != f"on {today:%-d %b %Y}"  # today's marks are still coming
+
+    await on_one_day(check)  # the page's today and the test's: the same day
     await page.close()
