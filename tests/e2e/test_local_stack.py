@@ -51,9 +51,12 @@ class Run:
             self.output.append(line)
 
     def wait_up(self, timeout_s: float) -> float:
+        """Until the run has printed its URLs, all of them: the line after the last (the URLs
+        are collected by a thread of their own, a line at a time, after "The platform is
+        up"; waiting for that line alone read half of them once, in CI)."""
         poll_until(
             lambda: (
-                any("The platform is up" in line for line in self.output)
+                any("Stop with Ctrl-C" in line for line in self.output)
                 or self.proc.poll() is not None
             ),
             timeout_s,
