@@ -10,13 +10,21 @@ version the code now declares.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 from uuid6 import uuid7
 
 
@@ -168,6 +176,7 @@ class EventRegistry:
     def __init__(self) -> None:
         self._types: dict[str, type[DomainEvent]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._one_pass: TypeAdapter[_EnvelopeOf] | None = None
 
     def event(self, cls: E) -> E:
         """Class decorator: register an event type under its ``event_type``."""
@@ -175,6 +184,7 @@ class EventRegistry:
         if name in self._types and self._types[name] is not cls:
             raise ValueError(f"event type {name!r} is registered twice")
         self._types[name] = cls
+        self._one_pass = None  # made again, with this type, when next read with
         return cls
 
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
@@ -220,4 +230,70 @@ class EventRegistry:
         return cls.model_validate(payload)
 
     def decode_envelope(self, envelope: Envelope) -> DomainEvent:
+        if isinstance(envelope, _EnvelopeOf) and type(envelope.event) is self._types.get(
+            envelope.event_type
+        ):
+            return envelope.event  # read with its event, by this registry's model of it
         return self.decode(envelope.event_type, envelope.schema_version, envelope.payload)
+
+    def read(self, value: bytes | str) -> Envelope:
+        """A message read from a topic: its envelope, and with it, where it can be, its event
+        (for `decode_envelope`), validated in one pass of pydantic-core.
+
+        The plain way (`Envelope.model_validate_json`, then `decode_envelope`) parses the
+        JSON into an envelope whose payload is a dict, then validates that dict again as the
+        event's model. Here a message is validated once, by the envelope of its event type
+        (a tagged union over this registry's types), which reads the payload as both. What
+        that one pass does not take (an older version to upcast, an unknown type, anything
+        invalid) is read the plain way, so the errors are the plain way's own, raised where
+        they always were: a valid envelope with an event that is not is read, and refused by
+        `decode_envelope`. A property test (tests/unit/test_envelope_decoder.py) holds the
+        two ways to the same answers on every event type, valid messages and invalid.
+
+        A batch's records are read one by one, not joined into one JSON array: a record's
+        bytes are judged on their own, and joined, one record's could run into the next's."""
+        if self._one_pass is None and self._types:
+            self._one_pass = _one_pass(self._types.values())
+        if self._one_pass is not None:
+            try:
+                return self._one_pass.validate_json(value)
+            except ValidationError:
+                pass  # the plain way says why, as it always has
+        return Envelope.model_validate_json(value)
+
+
+class _EnvelopeOf(Envelope):
+    """An envelope read together with its event: the same fields as `Envelope` (the payload
+    as the wire form too), and the event its payload validated as. `event` is neither dumped
+    nor shown, so the envelope dumps as the plain one does. (Declared for the type checker
+    only: each event type's envelope declares it as its own model, `_envelope_of`.)"""
+
+    if TYPE_CHECKING:
+        event: DomainEvent
+
+
+def _only(value: object) -> Any:
+    """The type of the one value `value` (a `Literal`, made at run time)."""
+    return Literal[value]
+
+
+def _envelope_of(cls: type[DomainEvent]) -> type[_EnvelopeOf]:
+    """The envelope of one event type at the version the code declares: the event type and
+    the version as literals (another version is not this model's to read), the payload
+    validated as the event's model."""
+    return create_model(
+        f"{cls.__name__}Envelope",
+        __base__=_EnvelopeOf,
+        event_type=(_only(cls.event_type), ...),
+        schema_version=(_only(cls.schema_version), ...),
+        event=(cls, Field(validation_alias="payload", exclude=True, repr=False)),
+    )
+
+
+def _one_pass(types: Iterable[type[DomainEvent]]) -> TypeAdapter[_EnvelopeOf]:
+    """The envelopes of the event types, told apart by their event type."""
+    envelopes = tuple(_envelope_of(cls) for cls in types)
+    if len(envelopes) == 1:
+        return TypeAdapter(envelopes[0])
+    tagged: Any = Annotated[Union[envelopes], Field(discriminator="event_type")]  # noqa: UP007
+    return TypeAdapter(tagged)

@@ -575,7 +575,7 @@ class ProjectionRunner:
         try:
             if record.value is None:
                 raise ValueError("empty message")
-            item.envelope = Envelope.model_validate_json(record.value)
+            item.envelope = self._registry.read(record.value)
             item.event = self._registry.decode_envelope(item.envelope)
         except UnknownEventType as error:
             item.failure = f"unknown event type: {error}"
