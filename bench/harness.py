@@ -40,12 +40,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import NewTopic
 
-from bench import dashboard, register_feed
+from bench import dashboard, decode, register_feed
 from bench import returns as statutory_returns
 from bench.cpu import CpuShares
 from bench.cpu import table as cpu_table
 from bench.processes import start_services
-from contracts.case_events import events as ce
 from contracts.topics import domain_topic_names, named
 from services.projections.boards.kept import keep
 from services.projections.boards.memo import CHANNEL as MEMO_CHANNEL
@@ -313,21 +312,8 @@ async def _publish_children(s: Settings, n: int) -> int:
     log = Log()
     print(f"rebuild: publishing {n:,} events", flush=True)
     for i in range(n // 2):
-        child = f"R-{i:07d}"
-        log.add(
-            "case-events",
-            child,
-            ce.ChildRegistered(
-                child_id=child, date_of_birth=date(2012, 1, 1), locality=("Exeter", "North")[i % 2]
-            ),
-            ce.ChildProtectionPlanStarted(
-                child_id=child,
-                plan_id=f"P{i}",
-                category="NEG",
-                start_date=date(2024, 1, 1) + timedelta(i % 300),
-                previous_plans=0,
-            ),
-        )
+        child, events = decode.a_child(i)
+        log.add("case-events", child, *events)
     return await log.publish(s)
 
 
@@ -1354,6 +1340,7 @@ def main() -> None:
             "sustained",
             "rebuilding",
             "keeping",
+            "decode",
         ],
         help="measure one figure beside its baseline; write nothing (returns: the statutory "
         "returns' figures, written into their section of the doc and bench/results/returns.json"
@@ -1361,7 +1348,8 @@ def main() -> None:
         " the rebuild then every dashboard page on its read model, written into their section;"
         " sustained: the highest rate of commands held, printed; rebuilding: freshness alone,"
         " then during a rebuild by two members and by one, printed; keeping: freshness alone,"
-        " then while a month end is kept, printed)",
+        " then while a month end is kept, printed; decode: a consumer's read of a message, the"
+        " plain way beside the one pass, no I/O, printed)",
     )
     parser.add_argument("--runs", type=int, default=2, help="with --only: how many times")
     parser.add_argument(
@@ -1396,6 +1384,7 @@ def main() -> None:
         "sustained": sustained_only,
         "rebuilding": rebuilding_only,
         "keeping": keeping_only,
+        "decode": decode.measured,
     }
     if args.only in printed:
         print(json.dumps(asyncio.run(printed[args.only](sizes))))
