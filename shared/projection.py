@@ -377,6 +377,10 @@ class ProjectionRunner:
         # one the read models are made from; None: every stream.
         self._streams = streams
         self._lock = asyncio.Lock()  # a batch and a rebalance never interleave
+        # Counted up by each assignment, which seeks its partitions to the stored offsets
+        # (`sought`): a batch fetched across it is read again from there (`_consume`).
+        self._assignments = 0
+        self._sought: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self.progress: dict[str, TopicProgress] = {t: TopicProgress() for t in self._topics}
         self.healthy = False
@@ -451,6 +455,7 @@ class ProjectionRunner:
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            assignments = self._assignments
             batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
             # Catching up: add what the fetcher already holds (waiting `fill_wait_ms` at most
             # for each further fetch), so a backlog is applied in large transactions while a
@@ -473,6 +478,16 @@ class ProjectionRunner:
                     )
             async with self._lock:
                 assigned = consumer.assignment()
+                if assignments != self._assignments:
+                    # An assignment during the fetch sought its partitions to the stored
+                    # offsets, before or after these records were fetched. Read again from
+                    # there rather than apply them: fetched before the seek, they would be
+                    # read twice (harmless, but a transaction for nothing and the records
+                    # passed over counted twice); after it, the consumer is already past them.
+                    for tp, records in batches.items():
+                        if records and tp in assigned:
+                            consumer.seek(tp, self._sought.get(tp, records[0].offset))
+                    batches = {}
                 for tp, records in batches.items():
                     if records and tp in assigned:
                         await self._process(tp, records)
@@ -1024,9 +1039,12 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
             beginnings = await consumer.beginning_offsets(list(assigned))
             self._runner._beginnings.update(beginnings)
             for tp in assigned:
-                offset = stored.get(tp, beginnings.get(tp, 0))
+                offset = self._runner._sought[tp] = stored.get(tp, beginnings.get(tp, 0))
                 consumer.seek(tp, offset)
                 self._runner.progress[tp.topic].positions[tp.partition] = offset
+            # Counted once sought (the lock still held): a batch the runner fetched before
+            # now, even one it fetched while this was being worked out, is read again.
+            self._runner._assignments += 1
         log.info(
             "partitions assigned",
             consumer=self._runner.consumer_name,
