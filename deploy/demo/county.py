@@ -39,7 +39,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -1185,13 +1185,19 @@ async def load(
     urls: dict[str, str] | None = None,
     manager: dict[str, str] | None = None,
     progress_file: Path | None = None,
+    reference_only: bool = False,
+    reference_recorded: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Load the county through the APIs at `urls` (service -> base URL), by default the local
     stack's ports from `base_port`, as the user `auth` (its Authorization header) names, the
     reference data as `manager` (a manager keeps it; default `auth`); return what was
     loaded. How far it has got is written to `progress_file` every second, if given (the
-    dashboard shows it: services/projections/dashboard/demo.py)."""
+    dashboard shows it: services/projections/dashboard/demo.py). `reference_recorded` is
+    called once the council's reference data is recorded, before any child; with
+    `reference_only`, nothing more is sent."""
     work = plan(seed, scale, end)
+    if reference_only:
+        work = Plan(reference=work.reference, journeys=[], later=[], feeds=[], children=0, unborn=0)
     total = work.total
     progress = Progress(total, progress_file)
     semaphore = asyncio.Semaphore(concurrency)
@@ -1212,6 +1218,8 @@ async def load(
             for level in work.reference:  # one by one: each kind is one list
                 for step in level:
                     await post(step, _reference_key(seed, step), manager or auth)
+            if reference_recorded is not None:
+                reference_recorded()
             await asyncio.gather(*(run(j) for j in work.journeys))
             await asyncio.gather(*(run(j) for j in work.later + work.quality))
             for i, step in enumerate(work.feeds):
@@ -1224,12 +1232,13 @@ async def load(
         "register_feed_marks": marks,
         "seconds": round(seconds, 1),
     }
-    print(
-        f"demo county loaded: {work.children:,} children ({work.unborn} known before birth), "
-        f"{total:,} commands (including {len(work.feeds)} register feeds with {marks:,} marks) "
-        f"in {seconds:.0f}s",
-        flush=True,
+    loaded = (
+        f"{work.children:,} children ({work.unborn} known before birth), {total:,} commands "
+        f"(including {len(work.feeds)} register feeds with {marks:,} marks)"
+        if not reference_only
+        else f"its reference data only, {total} items"
     )
+    print(f"demo county loaded: {loaded} in {seconds:.0f}s", flush=True)
     return summary
 
 

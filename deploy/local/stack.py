@@ -1107,42 +1107,67 @@ def cmd_ready(stack: LocalStack) -> None:
             flush=True,
         )
     else:
-        tokens = stack.demo_tokens()
-        print(
-            f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
-            f"{_shown(tokens)}/ (manager.jwt: a council manager; police.jwt: a partner; "
-            "information-governance.jwt: the audits). The APIs take it as "
-            "`Authorization: Bearer <token>`.",
-            flush=True,
-        )
-        print(f"The platform is up ({time.time() - started:.1f}s). Open:", flush=True)
-        for label, url in stack.urls().items():
-            print(f"  {label:28} {url}", flush=True)
-        print("Stop with Ctrl-C, or `make stop` from another terminal.\n", flush=True)
-        # Behind the URLs, not before them: a newcomer can sign in at once and watch the
-        # boards fill as the county's commands arrive.
-        load_demo_county(stack)
+        # After the demo council's reference data, not before: every command names it (a
+        # child's locality), so the README's calls work from the moment the URLs are printed.
+        load_demo_county(stack, announce=lambda: _announce(stack, started))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while True:  # honcho stops everything when a process exits: this one stays
         time.sleep(3600)
 
 
-def load_demo_county(stack: LocalStack) -> None:
-    """On first start, load the demo county through the APIs. A load that was interrupted is
-    resumed on the next start (every command has an idempotency key); a finished one is not
-    loaded again. CSP_DEMO=off skips it; CSP_DEMO_SCALE sets its size (1.0: a large shire)."""
-    if os.environ.get("CSP_DEMO", "on") == "off":
-        stack.demo_progress.unlink(missing_ok=True)  # an old load's "loading" would mislead
+def _announce(stack: LocalStack, started: float) -> None:
+    tokens = stack.demo_tokens()
+    print(
+        f"\nSign in at http://127.0.0.1:{stack.http_base}/login with a token from "
+        f"{_shown(tokens)}/ (manager.jwt: a council manager; police.jwt: a partner; "
+        "information-governance.jwt: the audits). The APIs take it as "
+        "`Authorization: Bearer <token>`.",
+        flush=True,
+    )
+    print(f"The platform is up ({time.time() - started:.1f}s). Open:", flush=True)
+    for label, url in stack.urls().items():
+        print(f"  {label:28} {url}", flush=True)
+    print("Stop with Ctrl-C, or `make stop` from another terminal.\n", flush=True)
+
+
+def load_demo_county(stack: LocalStack, announce: Callable[[], None]) -> None:
+    """On first start, load the demo county through the APIs, calling `announce` (once) as soon
+    as its council's reference data is recorded, and the children still to come: a newcomer
+    can sign in at once and watch the boards fill. A load that was interrupted is resumed on
+    the next start (every command has an idempotency key); a finished one is not loaded
+    again. CSP_DEMO=off skips it; CSP_DEMO=reference records the reference data only (every
+    start: each item is recorded once); CSP_DEMO_SCALE sets its size (1.0: a large shire)."""
+    mode = os.environ.get("CSP_DEMO", "on")
+    if mode not in ("on", "off", "reference"):
+        announce()
+        print(f"CSP_DEMO={mode!r} is not one of on, off, reference: nothing loaded.", flush=True)
         return
     marker = stack.state_dir / "demo-county-loaded"
-    if marker.exists():
-        print(f"The demo county is loaded ({marker.read_text().strip()}).", flush=True)
+    if mode == "off" or (mode == "on" and marker.exists()):
+        announce()
+        if mode == "off":
+            stack.demo_progress.unlink(missing_ok=True)  # an old load's "loading" would mislead
+        else:
+            print(f"The demo county is loaded ({marker.read_text().strip()}).", flush=True)
         return
     scale = float(os.environ.get("CSP_DEMO_SCALE", "0.25"))
+    announced = False
+
+    def recorded() -> None:
+        nonlocal announced
+        announced = True
+        announce()
+        if mode == "on":
+            print(
+                f"Loading the demo county (scale {scale}) through the public APIs while the "
+                "platform runs: the boards fill as it loads (a few minutes the first time; "
+                "CSP_DEMO_SCALE=1 for a full shire)...",
+                flush=True,
+            )
+
     print(
-        f"Loading the demo county (scale {scale}) through the public APIs while the platform "
-        "runs: the boards fill as it loads (a few minutes the first time; CSP_DEMO_SCALE=1 "
-        "for a full shire)...",
+        "Every process is healthy. Recording the demo council's reference data (its "
+        "localities, schools, teams and social workers)...",
         flush=True,
     )
     today = clock_from(Settings()).today()  # the services' (CSP_FIXED_TODAY pins it)
@@ -1156,14 +1181,20 @@ def load_demo_county(stack: LocalStack) -> None:
                 auth=stack.issuer.headers("demo-loader", "council", "practitioner"),
                 manager=stack.issuer.headers("demo-loader", "council", "manager"),
                 progress_file=stack.demo_progress,
+                reference_only=mode == "reference",
+                reference_recorded=recorded,
             )
         )
     except Exception as error:
+        if not announced:
+            announce()
         print(
             f"The demo county did not load completely ({error!r}); run `make run` again "
             "to resume it.",
             flush=True,
         )
+        return
+    if mode == "reference":
         return
     marker.write_text(
         f"{summary['children']} children, {summary['commands']} commands, "

@@ -1,5 +1,6 @@
 """`make run`'s stack: starts, answers on the URLs it prints (Prometheus's among them, every
-process a target that is up), stops, restarts on its data."""
+process a target that is up) and on the README's first call as soon as it prints them, stops,
+restarts on its data."""
 
 from __future__ import annotations
 
@@ -101,11 +102,12 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         "CSP_POSTGRES_PORT": str(free_port()),
         "CSP_KAFKA_PORT": str(free_port(2)),
         "CSP_KAFKA_HEAP": "512m",
-        "CSP_DEMO": "off",
+        "CSP_DEMO": "reference",  # the demo council's localities, schools...; no children
     }
     first = Run(env)
     try:
         first_s = first.wait_up(240)
+        _the_readme_registration_is_recorded(state, base)
         urls = first.urls()
         assert len(urls) >= 3
         prometheus = f"http://127.0.0.1:{base + PROMETHEUS_OFFSET}/"
@@ -146,6 +148,29 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         if first.proc.poll() is None:
             first.proc.send_signal(signal.SIGTERM)
         _remove_postgres_data(state)
+
+
+def _the_readme_registration_is_recorded(state: Path, base: int) -> None:
+    """The README's first call, sent the moment the URLs are printed, records the child: its
+    locality (the demo council's reference data) is known by then."""
+    readme = (ROOT / "README.md").read_text()
+    call = re.search(
+        r"(Idempotency-Key: [^']+)' localhost:8001/children \\\n\s*-d '([^']+)'", readme
+    )
+    assert call is not None, "the README's registration call"
+    token = (state / "tokens" / "practitioner.jwt").read_text().strip()
+    key, value = call.group(1).split(": ")
+    got = HTTP.post(
+        f"http://127.0.0.1:{base + 1}/children",
+        content=call.group(2),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            key: value,
+        },
+        timeout=10,
+    )
+    assert got.status_code == 201, got.text
 
 
 def _every_process_is_an_up_target(prometheus: str, base: int) -> None:
