@@ -3,6 +3,11 @@ and things that happened on a day. Pure: `board_changes(event)` is all the mappi
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from operator import attrgetter
@@ -475,16 +480,56 @@ def _housing_and_support(event: DomainEvent) -> list[Change]:
     return []
 
 
+Mapping = Callable[[DomainEvent], list[Change]]
+
+# Each area's mapping, in the order a board reads their changes.
+MAPPINGS: tuple[Mapping, ...] = (
+    _referral_to_protection,
+    _care_and_proceedings,
+    _leaving_care_and_priority,
+    _accommodation,
+    _education,
+    _escalations,
+    _escalation_steps,
+    _child,
+    _front_door_and_missing,
+    _housing_and_support,
+)
+
+
+def classes_matched(mapping: Mapping) -> frozenset[type]:
+    """The event classes a mapping's `match` names in its cases, read from its source. Every
+    case must name its class (a case of anything else would be one no dispatch by type sees)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(mapping)))
+    named = set()
+    for case in (node for node in ast.walk(tree) if isinstance(node, ast.match_case)):
+        pattern = case.pattern
+        for each in pattern.patterns if isinstance(pattern, ast.MatchOr) else [pattern]:
+            if not isinstance(each, ast.MatchClass):
+                raise TypeError(f"{mapping.__name__}: `case {ast.unparse(each)}` names no class")
+            first, *rest = ast.unparse(each.cls).split(".")  # ce.PlacementStarted
+            named.add(functools.reduce(getattr, rest, mapping.__globals__[first]))
+    return frozenset(named)
+
+
+_MATCHED = {mapping: classes_matched(mapping) for mapping in MAPPINGS}
+# An event type -> the mappings with a case for it (made as each type is first seen: a
+# subclass is matched by its class's cases, as `match` matches it).
+_MAPPINGS_OF: dict[type, tuple[Mapping, ...]] = {}
+
+
+def _mappings_of(kind: type) -> tuple[Mapping, ...]:
+    found = tuple(m for m in MAPPINGS if any(issubclass(kind, c) for c in _MATCHED[m]))
+    _MAPPINGS_OF[kind] = found
+    return found
+
+
 def board_changes(event: DomainEvent) -> list[Change]:
-    return (
-        _referral_to_protection(event)
-        + _care_and_proceedings(event)
-        + _leaving_care_and_priority(event)
-        + _accommodation(event)
-        + _education(event)
-        + _escalations(event)
-        + _escalation_steps(event)
-        + _child(event)
-        + _front_door_and_missing(event)
-        + _housing_and_support(event)
-    )
+    """The event's changes: those of the mappings with a case for its type, in their order (a
+    rebuild maps every event: asking the other mappings too cost 6 of its 9 µs)."""
+    mappings = _MAPPINGS_OF.get(type(event))
+    if mappings is None:
+        mappings = _mappings_of(type(event))
+    if len(mappings) == 1:
+        return mappings[0](event)
+    return [change for mapping in mappings for change in mapping(event)]
