@@ -62,3 +62,16 @@ def test_a_case_that_names_no_class_is_refused() -> None:
 
     with pytest.raises(TypeError, match="names no class"):
         classes_matched(mapping)
+
+
+def test_a_match_of_anything_but_the_event_is_the_mapping_s_own() -> None:
+    def mapping(event: DomainEvent) -> list[Change]:
+        match event:
+            case ce.ReferralReceived():
+                match event.source:
+                    case ReferralSource.POLICE:
+                        return []
+                return []
+        return []
+
+    assert classes_matched(mapping) == {ce.ReferralReceived}

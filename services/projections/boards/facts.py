@@ -498,17 +498,24 @@ MAPPINGS: tuple[Mapping, ...] = (
 
 
 def classes_matched(mapping: Mapping) -> frozenset[type]:
-    """The event classes a mapping's `match` names in its cases, read from its source. Every
-    case must name its class (a case of anything else would be one no dispatch by type sees)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(mapping)))
+    """The event classes a mapping's `match event:` names in its cases, read from its source.
+    Every case must name its class (a case of anything else would be one no dispatch by type
+    sees); a `match` of anything but the event is the mapping's own business."""
+    [function] = ast.parse(textwrap.dedent(inspect.getsource(mapping))).body
+    assert isinstance(function, ast.FunctionDef)
+    event = function.args.args[0].arg
     named = set()
-    for case in (node for node in ast.walk(tree) if isinstance(node, ast.match_case)):
-        pattern = case.pattern
-        for each in pattern.patterns if isinstance(pattern, ast.MatchOr) else [pattern]:
-            if not isinstance(each, ast.MatchClass):
-                raise TypeError(f"{mapping.__name__}: `case {ast.unparse(each)}` names no class")
-            first, *rest = ast.unparse(each.cls).split(".")  # ce.PlacementStarted
-            named.add(functools.reduce(getattr, rest, mapping.__globals__[first]))
+    for match in ast.walk(function):
+        if not (isinstance(match, ast.Match) and ast.unparse(match.subject) == event):
+            continue
+        for pattern in (case.pattern for case in match.cases):
+            for each in pattern.patterns if isinstance(pattern, ast.MatchOr) else [pattern]:
+                if not isinstance(each, ast.MatchClass):
+                    raise TypeError(
+                        f"{mapping.__name__}: `case {ast.unparse(each)}` names no class"
+                    )
+                first, *rest = ast.unparse(each.cls).split(".")  # ce.PlacementStarted
+                named.add(functools.reduce(getattr, rest, mapping.__globals__[first]))
     return frozenset(named)
 
 
