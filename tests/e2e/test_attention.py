@@ -37,6 +37,10 @@ from tests.infrastructure import HTTP, Infrastructure, auth, platform_today, pol
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 IMT = "imt-duty-1"  # the incident management team's member on duty
+# How long an outcome the issue sets no time for (an acknowledgement shown, an item taken off)
+# is waited for: a deadline, not a promise. Under `make test`'s load a command's 201 once took
+# 1.6 s and its item went off the page 5.3 s after it, past the 5 s this test used to allow.
+DEADLINE_MS = 30_000
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +124,7 @@ async def test_a_breach_is_on_the_page_within_a_second_acknowledged_by_keyboard_
     await page.wait_for_url(lambda u: u.endswith(f"/dashboard/live?view=council#item-{item_id}"))
     row = page.locator(f"#item-{item_id}")
     await expect(row.locator("[data-acknowledged]")).to_have_text(
-        f"By {IMT}, assigned to SW-17", timeout=5_000
+        f"By {IMT}, assigned to SW-17", timeout=DEADLINE_MS
     )
     await page.screenshot(path=SHOTS / "attention-acknowledged.png", full_page=True)
     await expect(page.locator("#live-status")).to_have_text("live", timeout=15_000)
@@ -161,7 +165,7 @@ async def test_a_breach_is_on_the_page_within_a_second_acknowledged_by_keyboard_
         in_council_area=True,
         reason="CHILD",
     )
-    await expect(row).to_have_count(0, timeout=5_000)
+    await expect(row).to_have_count(0, timeout=DEADLINE_MS)
     assert await page.evaluate("window.attentionMarker") == marker
     await page.screenshot(path=SHOTS / "attention-cleared.png", full_page=True)
     await page.context.close()
