@@ -108,6 +108,8 @@ SPENT = Counter(
     ["consumer", "projection", "phase"],
 )
 RUNNER = "(runner)"  # SPENT's projection label for the runner's own phases
+# A gathering fetch is answered once this much is there, or after the runner's fetch wait.
+FETCH_GATHER_BYTES = 1024 * 1024
 
 
 def spent_by(consumer: str) -> dict[tuple[str, str], float]:
@@ -350,6 +352,7 @@ class ProjectionRunner:
         schema: str | None = None,
         fill_wait_ms: int = 0,
         streams: Callable[[str], bool] | None = None,
+        fetch_wait_ms: int = 0,
     ) -> None:
         self._pool = pool
         self._registry = registry
@@ -373,6 +376,24 @@ class ProjectionRunner:
         # How long a batch may wait for the fetcher to bring more before it is applied:
         # 0 for the live boards (freshness), more for a rebuild (fewer, larger transactions).
         self._fill_wait_ms = fill_wait_ms
+        # What the consumer asks of Kafka. With `fetch_wait_ms` (a service's subscriptions:
+        # Settings' subscription_fetch_wait_ms), a fetch gathers that long unless a backlog
+        # fills FETCH_GATHER_BYTES first: at hundreds of events a second spread over the
+        # partitions, each partition's share of a fetch answered at once is a transaction of a
+        # record or two (docs/performance.md, "2026-12-06 (afternoon)"). Without (the boards,
+        # whose longer transactions gather what arrives meanwhile), answered as soon as a
+        # record is there.
+        self.consumer_options: dict[str, object] = {
+            **self._kafka_options,
+            "max_poll_records": batch_size,
+            "fetch_max_bytes": 16 * 1024 * 1024,
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        }
+        if fetch_wait_ms:
+            self.consumer_options |= {
+                "fetch_min_bytes": FETCH_GATHER_BYTES,
+                "fetch_max_wait_ms": fetch_wait_ms,
+            }
         # Whether a stream (a record's key, the event's stream by the published contract) is
         # one the read models are made from; None: every stream.
         self._streams = streams
@@ -433,14 +454,11 @@ class ProjectionRunner:
 
     async def _consume_until_failure(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
-            **self._kafka_options,
+            **self.consumer_options,
             group_id=self.consumer_name,
             client_id=f"projection-{self.consumer_name}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=self._batch_size,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         self._consumer = consumer
         consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))

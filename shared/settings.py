@@ -125,6 +125,16 @@ class Settings(BaseSettings):
         1.0, description="Relay polls this often when no NOTIFY arrives (the fallback)."
     )
     projection_batch_size: int = Field(1000, description="Most records per projection batch.")
+    subscription_fetch_wait_ms: int = Field(
+        50,
+        ge=0,
+        le=500,
+        description="How long Kafka may gather records for a fetch of a service's "
+        "subscription (its own copies and policies; not the boards, whose transactions gather "
+        "by their own length) before it answers: `fetch.max.wait.ms`, with `fetch.min.bytes` "
+        "of 1 MiB, which a backlog fills at once. Fewer, larger transactions at high rates; "
+        "at most this much more delay at a trickle. 0: answered as soon as a record is there.",
+    )
     rebuild_batch_size: int = Field(
         20_000,
         description="Most records per batch while a rebuild fills a new build (nobody "

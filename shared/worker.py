@@ -137,6 +137,7 @@ def _runner(
         dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
         batch_size=settings.projection_batch_size,
         streams=subscription.streams,
+        fetch_wait_ms=settings.subscription_fetch_wait_ms,
     )
 
 
