@@ -13,7 +13,12 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaError,
+    LeaderNotAvailableError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
@@ -163,9 +168,8 @@ async def ensure_topics(settings: Settings, wanted: Iterable[TopicDefinition]) -
         await admin.close()
 
 
-# What the broker answers for a topic created a moment ago, before its metadata has it:
-# UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE.
-_NOT_YET_DESCRIBED = {3, 5}
+# What the broker answers for a topic created a moment ago, before its metadata has it.
+_NOT_YET_DESCRIBED = {UnknownTopicOrPartitionError.errno, LeaderNotAvailableError.errno}
 
 
 async def _until_described(

@@ -358,7 +358,6 @@ class ProjectionRunner:
         self._registry = registry
         self._projections = list(projections)
         self._topics = list(topics)
-        self._kafka_options = dict(kafka_options)  # bootstrap servers, and security
         self.consumer_name = consumer_name
         self._dead_letters = dead_letters
         self._dead_letter_topic = dead_letter_topic
@@ -384,7 +383,7 @@ class ProjectionRunner:
         # whose longer transactions gather what arrives meanwhile), answered as soon as a
         # record is there.
         self.consumer_options: dict[str, object] = {
-            **self._kafka_options,
+            **kafka_options,  # bootstrap servers, and security
             "max_poll_records": batch_size,
             "fetch_max_bytes": 16 * 1024 * 1024,
             "max_partition_fetch_bytes": 4 * 1024 * 1024,
