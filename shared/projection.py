@@ -129,8 +129,8 @@ RETRIES = Counter(
     ["consumer", "cause"],
 )
 
-# The last version applied of each stream named ($3), of a consumer ($1) and topic ($2): one
-# index lookup per stream, whatever the planner thinks of the table.
+# The last version applied of each stream named (topics $2 and streams $3, pairwise) of a
+# consumer ($1): one index lookup per stream, whatever the planner thinks of the table.
 # - Not `stream_id = ANY($3)`: on a freshly built (not yet analysed) table, the planner
 #   compared every row with every id.
 # - Nor a plain join on the ids. asyncpg prepares the statement, and from its sixth run
@@ -142,20 +142,53 @@ RETRIES = Counter(
 # The LIMIT keeps each lookup a subquery of its own, which the planner cannot turn back into
 # that join (the key is unique: it changes no answer).
 STREAM_VERSIONS = (
-    "SELECT wanted.stream_id, p.stream_version"
-    " FROM unnest($3::text[]) AS wanted(stream_id)"
+    "SELECT wanted.topic, wanted.stream_id, p.stream_version"
+    " FROM unnest($2::text[], $3::text[]) AS wanted(topic, stream_id)"
     " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
-    "  WHERE s.consumer = $1 AND s.topic = $2 AND s.stream_id = wanted.stream_id"
+    "  WHERE s.consumer = $1 AND s.topic = wanted.topic AND s.stream_id = wanted.stream_id"
     "  LIMIT 1) AS p"
 )
 
-# A batch of other streams' records only: the stored offset moved past it if it stands where
-# the batch begins, one statement on its own, committed without waiting for the WAL flush as
-# a batch's transaction is (set_config's `true`: for this statement's transaction).
+# The stored offsets of a fetch's partitions (of a consumer, $1: the topics $2 and partitions
+# $3, pairwise), their rows locked in one order.
+LOCK_OFFSETS = (
+    "SELECT o.topic, o.partition, o.next_offset FROM projection_offsets o"
+    " JOIN unnest($2::text[], $3::int[]) AS wanted(topic, partition)"
+    "  ON o.topic = wanted.topic AND o.partition = wanted.partition"
+    " WHERE o.consumer = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o"
+)
+
+# A batch's progress, in one statement: the last version applied of each stream it moved on
+# ($2 topics, $3 streams, $4 versions) and the next offset of each partition ($5 topics,
+# $6 partitions, $7 offsets), of a consumer ($1).
+STORE_PROGRESS = (
+    "WITH streams AS ("
+    " INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
+    " SELECT $1, t, s, v FROM unnest($2::text[], $3::text[], $4::int[]) AS x(t, s, v)"
+    " ON CONFLICT (consumer, topic, stream_id)"
+    " DO UPDATE SET stream_version = EXCLUDED.stream_version)"
+    " INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
+    " SELECT $1, t, p, o FROM unnest($5::text[], $6::int[], $7::bigint[]) AS y(t, p, o)"
+    " ON CONFLICT (consumer, topic, partition)"
+    " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()"
+)
+
+# The partitions of a fetch of other streams' records only (of a consumer, $1: the topics $2
+# and partitions $3, with the offsets where their records begin, $4, and past them, $5): each
+# stored offset moved past its records if it stands where they begin, in one statement; the
+# partitions moved are returned. The rows are locked in one order, as a batch's are, and the
+# change committed without waiting for the WAL flush, as a batch's transaction is
+# (set_config's `true`: for this statement's transaction).
 MOVE_PAST = (
-    "UPDATE projection_offsets SET next_offset = $5, updated_at = now()"
-    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous"
-    " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND next_offset = $4"
+    "WITH standing AS (SELECT o.topic, o.partition, w.past FROM projection_offsets o"
+    "  JOIN unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])"
+    "   AS w(topic, partition, first, past)"
+    "  ON o.topic = w.topic AND o.partition = w.partition AND o.next_offset = w.first"
+    "  WHERE o.consumer = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o)"
+    " UPDATE projection_offsets o SET next_offset = standing.past, updated_at = now()"
+    " FROM standing, (SELECT set_config('synchronous_commit', 'off', true)) AS asynchronous"
+    " WHERE o.consumer = $1 AND o.topic = standing.topic AND o.partition = standing.partition"
+    " RETURNING o.topic, o.partition"
 )
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
@@ -281,31 +314,43 @@ class TopicProgress:
     positions: dict[int, int] = field(default_factory=dict)
 
 
-class _ConsumerAheadError(Exception):
-    """The consumer is ahead of the stored offset: the database lost recent commits (a crash
-    with asynchronous commit, a failover to a replica behind), so the records in between were
-    never applied for good. Read them again from the stored offset."""
+@dataclass
+class _Part:
+    """A partition's records of a fetch: which are of the streams read (`ours`), decoded."""
 
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset
+    tp: TopicPartition
+    records: list[ConsumerRecord]
+    ours: list[bool]
+    decoded: list[_Decoded]
+
+
+@dataclass
+class _Applied:
+    """What a fetch's transaction did: the records it applied, and the partitions it left
+    alone because the consumer is ahead of their stored offset. The database lost recent
+    commits there (a crash with asynchronous commit, a failover to a replica behind), so the
+    records in between were never applied for good: they are read again from that offset."""
+
+    applied: list[_Decoded] = field(default_factory=list)
+    ahead: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 @dataclass
 class _StreamVersions:
-    """The last applied version of each stream of a batch, and the streams it moved on."""
+    """The last applied version of each stream of a batch, by (topic, stream), and the
+    streams it moved on."""
 
-    last: dict[str, int]
-    moved: set[str] = field(default_factory=set)
+    last: dict[tuple[str, str], int]
+    moved: set[tuple[str, str]] = field(default_factory=set)
 
-    def moved_to(self, envelope: Envelope) -> None:
-        self.last[envelope.stream_id] = envelope.stream_version
-        self.moved.add(envelope.stream_id)
+    def moved_to(self, topic: str, envelope: Envelope) -> None:
+        self.last[topic, envelope.stream_id] = envelope.stream_version
+        self.moved.add((topic, envelope.stream_id))
 
 
 # How a batch's events are applied in its transaction: all together, or each in a savepoint.
 _ApplyEvents = Callable[
-    [asyncpg.Connection, TopicPartition, list[_Decoded], _StreamVersions], Awaitable[list[Envelope]]
+    [asyncpg.Connection, list[_Decoded], _StreamVersions], Awaitable[list[_Decoded]]
 ]
 
 
@@ -505,51 +550,60 @@ class ProjectionRunner:
                         if records and tp in assigned:
                             consumer.seek(tp, self._sought.get(tp, records[0].offset))
                     batches = {}
-                for tp, records in batches.items():
-                    if records and tp in assigned:
-                        await self._process(tp, records)
+                fetched = {tp: r for tp, r in batches.items() if r and tp in assigned}
+                if fetched:
+                    await self._process(fetched)
             self._applying_since.clear()
             self._report_lag(consumer)
             self.healthy = True
             self.last_error = None
 
-    # -- one partition's batch, one transaction -----------------------------------------------
+    # -- a fetch, one transaction -------------------------------------------------------------
 
-    async def _process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+    async def _process(self, fetched: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply what a fetch brought, every partition of it in one transaction: at hundreds
+        of events a second spread over the partitions, a transaction a partition was one of a
+        record or two (docs/performance.md, "2026-12-06 (evening)"). What is kept a partition
+        at a time is still kept so: its stored offset (locked, checked, moved on), a consumer
+        ahead of it read again from it, the records passed over."""
         started = time.perf_counter()
-        ours = [self._ours(r) for r in records]
-        # Another stream's record stays undecoded (no envelope, no failure): passed over.
-        decoded = [
-            self._decode(r) if mine else _Decoded(r) for r, mine in zip(records, ours, strict=True)
-        ]
+        parts = []
+        for tp, records in fetched.items():
+            ours = [self._ours(r) for r in records]
+            # Another stream's record stays undecoded (no envelope, no failure): passed over.
+            decoded = [
+                self._decode(r) if mine else _Decoded(r)
+                for r, mine in zip(records, ours, strict=True)
+            ]
+            parts.append(_Part(tp, records, ours, decoded))
         self._spent.add(RUNNER, "decode", time.perf_counter() - started)
-        if not any(ours) and await self._move_past(tp, records):
-            applied: list[Envelope] = []
-        else:
-            dead_lettered: set[int] = set()
+        # The partitions of other streams' records only are moved past in one statement where
+        # they can be (no transaction); the rest are applied together.
+        moved = await self._move_past([p for p in parts if not any(p.ours)])
+        to_apply = [p for p in parts if p.tp not in moved]
+        outcome = _Applied()
+        if to_apply:
+            dead_lettered: set[tuple[str, int, int]] = set()
             try:
-                applied = await self._apply_batch(tp, decoded, dead_lettered)
-            except _ConsumerAheadError as rewind:
-                _discard(self._projections)
-                self._rewind(tp, rewind.offset, records[0].offset)
-                return
+                outcome = await self._apply_batch(to_apply, dead_lettered)
             except _HandlerFailedError:
                 # A handler rejected an event: redo the batch with a savepoint around each
                 # event, so only the failing ones are dead-lettered.
                 _discard(self._projections)
-                applied = await self._apply_event_by_event(tp, decoded, dead_lettered)
+                outcome = await self._apply_event_by_event(to_apply, dead_lettered)
             except BaseException:
                 _discard(self._projections)
                 raise
-        if not all(ours):  # counted once passed over for good, not on each retry of the batch
-            PASSED_BY.labels(self.consumer_name, tp.topic).inc(len(ours) - sum(ours))
-        progress = self.progress[tp.topic]
-        for envelope in applied:
-            progress.last_recorded_at = envelope.recorded_at
-        if not ours[-1]:  # read this far in the topic: its time lag runs from the record's
-            progress.last_recorded_at = datetime.fromtimestamp(records[-1].timestamp / 1000, UTC)
-        progress.positions[tp.partition] = records[-1].offset + 1
-        self._to_commit[tp] = records[-1].offset + 1
+        applied: dict[TopicPartition, list[Envelope]] = {}
+        for item in outcome.applied:
+            assert item.envelope is not None
+            tp = TopicPartition(item.record.topic, item.record.partition)
+            applied.setdefault(tp, []).append(item.envelope)
+        for part in parts:
+            if part.tp in outcome.ahead:
+                self._rewind(part.tp, outcome.ahead[part.tp], part.records[0].offset)
+            else:
+                self._moved_on(part, applied.get(part.tp, []))
         consumer = self._consumer
         if consumer is not None and time.monotonic() - self._committed_at > 1.0:
             # Informational only (for operators' tools): the stored offsets are the truth.
@@ -557,6 +611,20 @@ class ProjectionRunner:
                 await consumer.commit(dict(self._to_commit))
             self._to_commit.clear()
             self._committed_at = time.monotonic()
+
+    def _moved_on(self, part: _Part, applied: list[Envelope]) -> None:
+        """What the runner shows of a partition's records applied for good."""
+        tp, records, ours = part.tp, part.records, part.ours
+        if not all(ours):  # counted once passed over for good, not on each retry of the batch
+            PASSED_BY.labels(self.consumer_name, tp.topic).inc(len(ours) - sum(ours))
+        APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
+        progress = self.progress[tp.topic]
+        for envelope in applied:
+            progress.last_recorded_at = envelope.recorded_at
+        if not ours[-1]:  # read this far in the topic: its time lag runs from the record's
+            progress.last_recorded_at = datetime.fromtimestamp(records[-1].timestamp / 1000, UTC)
+        progress.positions[tp.partition] = records[-1].offset + 1
+        self._to_commit[tp] = records[-1].offset + 1
 
     def _ours(self, record: ConsumerRecord) -> bool:
         """Whether the record is of a stream the read models are made from (a record without
@@ -568,25 +636,26 @@ class ProjectionRunner:
         except UnicodeDecodeError:
             return True
 
-    async def _move_past(self, tp: TopicPartition, records: list[ConsumerRecord]) -> bool:
-        """Store the partition's offset past a batch of other streams' records, in one
-        statement, if it stands where the batch begins; otherwise (the first batch, a consumer
-        ahead of the database, another member's progress) the usual transaction decides.
-        A board build keeps its offsets in its own schema: always the transaction there."""
-        if self._search_path is not None:
-            return False
+    async def _move_past(self, parts: list[_Part]) -> set[TopicPartition]:
+        """Store the offsets of partitions of other streams' records only past those records,
+        in one statement, each where it stands where they begin; the others (a first batch,
+        a consumer ahead of the database, another member's progress) are left to the usual
+        transaction. A board build keeps its offsets in its own schema: always the transaction
+        there."""
+        if self._search_path is not None or not parts:
+            return set()
         started = time.perf_counter()
-        status = await self._pool.execute(
+        rows = await self._pool.fetch(
             MOVE_PAST,
             self.consumer_name,
-            tp.topic,
-            tp.partition,
-            records[0].offset,
-            records[-1].offset + 1,
+            [p.tp.topic for p in parts],
+            [p.tp.partition for p in parts],
+            [p.records[0].offset for p in parts],
+            [p.records[-1].offset + 1 for p in parts],
         )
         self._spent.add(RUNNER, "transaction", time.perf_counter() - started)
         self._spent.count()
-        return status == "UPDATE 1"
+        return {TopicPartition(r["topic"], r["partition"]) for r in rows}
 
     def _rewind(self, tp: TopicPartition, offset: int, was_at: int) -> None:
         consumer = self._consumer
@@ -618,41 +687,38 @@ class ProjectionRunner:
         return item
 
     async def _apply_batch(
-        self, tp: TopicPartition, batch: list[_Decoded], dead_lettered: set[int]
-    ) -> list[Envelope]:
+        self, parts: list[_Part], dead_lettered: set[tuple[str, int, int]]
+    ) -> _Applied:
         """The whole batch in one transaction: the usual way, one round trip per table."""
-        return await self._in_one_transaction(tp, batch, dead_lettered, self._apply_together)
+        return await self._in_one_transaction(parts, dead_lettered, self._apply_together)
 
     async def _apply_event_by_event(
-        self, tp: TopicPartition, batch: list[_Decoded], dead_lettered: set[int]
-    ) -> list[Envelope]:
+        self, parts: list[_Part], dead_lettered: set[tuple[str, int, int]]
+    ) -> _Applied:
         """After a handler failed in the batch: each event in a savepoint of its own, so only
         the poison ones are dead-lettered and the rest are applied."""
-        return await self._in_one_transaction(
-            tp, batch, dead_lettered, self._apply_each_in_a_savepoint
-        )
+        return await self._in_one_transaction(parts, dead_lettered, self._apply_each_in_a_savepoint)
 
     async def _in_one_transaction(
         self,
-        tp: TopicPartition,
-        batch: list[_Decoded],
-        dead_lettered: set[int],
+        parts: list[_Part],
+        dead_lettered: set[tuple[str, int, int]],
         apply: _ApplyEvents,
-    ) -> list[Envelope]:
-        """Apply the batch's records not yet applied with `apply`, and store how far the
-        streams and the partition got, all in one transaction."""
+    ) -> _Applied:
+        """Apply the partitions' records not yet applied with `apply`, and store how far the
+        streams and each partition got, all in one transaction."""
         spans = self._spans = tracing.BatchSpans()
         started = time.perf_counter()
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(self._settings)
-                decoded = await self._not_yet_applied(conn, tp, batch)
+                decoded, ahead = await self._not_yet_applied(conn, parts)
                 if not decoded:
-                    return []
+                    return _Applied(ahead=ahead)
                 await self._dead_letter_undecodable(conn, decoded, dead_lettered)
-                versions = await self._stream_versions(conn, tp, decoded)
-                applied = await apply(conn, tp, decoded, versions)
-                await self._store_progress(conn, tp, versions, decoded[-1].record.offset + 1)
+                versions = await self._stream_versions(conn, decoded)
+                applied = await apply(conn, decoded, versions)
+                await self._store_progress(conn, versions, decoded)
         except BaseException as error:
             spans.end(error)
             raise
@@ -660,8 +726,7 @@ class ProjectionRunner:
             self._spent.add(RUNNER, "transaction", time.perf_counter() - started)
             self._spent.count()
         spans.end()  # committed: the boards show these events from now
-        APPLIED.labels(self.consumer_name, tp.topic).inc(len(applied))
-        return applied
+        return _Applied(applied, ahead)
 
     def _processing(self, item: _Decoded) -> AbstractContextManager[Any]:
         """The record's span (if tracing, and its headers carry a trace), current inside."""
@@ -685,56 +750,77 @@ class ProjectionRunner:
         )
 
     async def _not_yet_applied(
-        self, conn: asyncpg.Connection, tp: TopicPartition, batch: list[_Decoded]
-    ) -> list[_Decoded]:
-        """The batch's records at or after the stored offset, the partition's row locked."""
+        self, conn: asyncpg.Connection, parts: list[_Part]
+    ) -> tuple[list[_Decoded], dict[TopicPartition, int]]:
+        """The records at or after their partition's stored offset, in order, each
+        partition's row locked; and the partitions the consumer is ahead on (none of whose
+        records are applied: read again from the stored offset)."""
         # The stored offset is the truth, whatever the consumer's position: records below it
         # were applied already (by this process before a rebalance, or by another member).
-        # The row lock also makes two members that briefly share a partition take turns.
-        stored = await conn.fetchval(
-            "SELECT next_offset FROM projection_offsets"
-            " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+        # The row lock also makes two members that briefly share a partition take turns; the
+        # rows are locked in one order, so two such members cannot each wait on the other.
+        rows = await conn.fetch(
+            LOCK_OFFSETS,
             self.consumer_name,
-            tp.topic,
-            tp.partition,
+            [p.tp.topic for p in parts],
+            [p.tp.partition for p in parts],
         )
-        # Records above the stored offset but below this batch were never applied for
-        # good if the stored offset is behind the batch: read them again first.
-        floor = stored if stored is not None else self._beginnings.get(tp, 0)
-        if batch and floor < batch[0].record.offset:
-            raise _ConsumerAheadError(floor)
-        return [d for d in batch if d.record.offset >= (stored or 0)]
+        stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        decoded: list[_Decoded] = []
+        ahead: dict[TopicPartition, int] = {}
+        for part in parts:
+            at = stored.get(part.tp)
+            # Records above the stored offset but below this batch were never applied for
+            # good if the stored offset is behind the batch: read them again first.
+            floor = at if at is not None else self._beginnings.get(part.tp, 0)
+            if floor < part.records[0].offset:
+                ahead[part.tp] = floor
+            else:
+                decoded += (d for d in part.decoded if d.record.offset >= (at or 0))
+        return decoded, ahead
 
     async def _dead_letter_undecodable(
-        self, conn: asyncpg.Connection, decoded: list[_Decoded], dead_lettered: set[int]
+        self,
+        conn: asyncpg.Connection,
+        decoded: list[_Decoded],
+        dead_lettered: set[tuple[str, int, int]],
     ) -> None:
         for item in decoded:
             if item.failure is None:
                 continue
-            if item.record.offset not in dead_lettered:
-                await self._dead_letter(item.record, item.failure)
-                dead_lettered.add(item.record.offset)
+            record = item.record
+            where = (record.topic, record.partition, record.offset)
+            if where not in dead_lettered:
+                await self._dead_letter(record, item.failure)
+                dead_lettered.add(where)
             if item.envelope is None:  # no stream to move on: passed over here, every time
                 await self._passed_over(conn, item, item.failure)
 
     async def _stream_versions(
-        self, conn: asyncpg.Connection, tp: TopicPartition, decoded: list[_Decoded]
+        self, conn: asyncpg.Connection, decoded: list[_Decoded]
     ) -> _StreamVersions:
-        stream_ids = list({d.envelope.stream_id for d in decoded if d.envelope is not None})
-        rows = await conn.fetch(STREAM_VERSIONS, self.consumer_name, tp.topic, stream_ids)
-        return _StreamVersions({r["stream_id"]: r["stream_version"] for r in rows})
+        wanted = list(
+            {(d.record.topic, d.envelope.stream_id) for d in decoded if d.envelope is not None}
+        )
+        rows = await conn.fetch(
+            STREAM_VERSIONS,
+            self.consumer_name,
+            [topic for topic, _ in wanted],
+            [stream for _, stream in wanted],
+        )
+        return _StreamVersions({(r["topic"], r["stream_id"]): r["stream_version"] for r in rows})
 
-    def _next_in_its_stream(
-        self, tp: TopicPartition, envelope: Envelope, versions: _StreamVersions
-    ) -> bool:
+    def _next_in_its_stream(self, item: _Decoded, versions: _StreamVersions) -> bool:
         """Whether the event is its stream's next version: not a duplicate already applied,
         nor ahead of a missing one (held back: the relay never skips and will re-send)."""
-        last = versions.last.get(envelope.stream_id, 0)
+        envelope, topic = item.envelope, item.record.topic
+        assert envelope is not None
+        last = versions.last.get((topic, envelope.stream_id), 0)
         if envelope.stream_version <= last:
-            DUPLICATES.labels(self.consumer_name, tp.topic).inc()
+            DUPLICATES.labels(self.consumer_name, topic).inc()
             return False
         if envelope.stream_version > last + 1:
-            HELD_BACK.labels(self.consumer_name, tp.topic).inc()
+            HELD_BACK.labels(self.consumer_name, topic).inc()
             log.warning(
                 "event out of order held back",
                 stream_id=envelope.stream_id,
@@ -746,14 +832,10 @@ class ProjectionRunner:
         return True
 
     async def _apply_together(
-        self,
-        conn: asyncpg.Connection,
-        tp: TopicPartition,
-        decoded: list[_Decoded],
-        versions: _StreamVersions,
-    ) -> list[Envelope]:
+        self, conn: asyncpg.Connection, decoded: list[_Decoded], versions: _StreamVersions
+    ) -> list[_Decoded]:
         """Every event, then one flush; a handler's failure fails the whole batch."""
-        applied: list[Envelope] = []
+        applied: list[_Decoded] = []
         projections = self._projections
         spent = [0.0] * len(projections)  # each read model's applies (a clock read per apply)
         clock = time.perf_counter
@@ -762,7 +844,7 @@ class ProjectionRunner:
                 envelope = item.envelope
                 # (No envelope: bytes we could not read at all, dead-lettered already, or
                 # another stream's record, passed over.)
-                if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
+                if envelope is None or not self._next_in_its_stream(item, versions):
                     continue
                 if item.event is not None:  # a dead-lettered event still moves its stream on
                     try:
@@ -775,10 +857,10 @@ class ProjectionRunner:
                         raise
                     except Exception as error:
                         raise _HandlerFailedError(index, _short(error)) from error
-                    applied.append(envelope)
+                    applied.append(item)
                 else:
                     await self._passed_over(conn, item, item.failure or "undecodable")
-                versions.moved_to(envelope)
+                versions.moved_to(item.record.topic, envelope)
         finally:
             for projection, seconds in zip(projections, spent, strict=True):
                 self._spent.add(projection.name, "apply", seconds)
@@ -791,53 +873,42 @@ class ProjectionRunner:
         return applied
 
     async def _apply_each_in_a_savepoint(
-        self,
-        conn: asyncpg.Connection,
-        tp: TopicPartition,
-        decoded: list[_Decoded],
-        versions: _StreamVersions,
-    ) -> list[Envelope]:
+        self, conn: asyncpg.Connection, decoded: list[_Decoded], versions: _StreamVersions
+    ) -> list[_Decoded]:
         """Every event applied and flushed in its own savepoint; a failing one is
         dead-lettered and its stream still moves on."""
-        applied: list[Envelope] = []
+        applied: list[_Decoded] = []
         for item in decoded:
             envelope = item.envelope
-            if envelope is None or not self._next_in_its_stream(tp, envelope, versions):
+            if envelope is None or not self._next_in_its_stream(item, versions):
                 continue
             if item.event is None:
                 await self._passed_over(conn, item, item.failure or "undecodable")
             elif await self._apply_guarded(conn, item):
-                applied.append(envelope)
-            versions.moved_to(envelope)
+                applied.append(item)
+            versions.moved_to(item.record.topic, envelope)
         return applied
 
     async def _store_progress(
-        self,
-        conn: asyncpg.Connection,
-        tp: TopicPartition,
-        versions: _StreamVersions,
-        next_offset: int,
+        self, conn: asyncpg.Connection, versions: _StreamVersions, decoded: list[_Decoded]
     ) -> None:
-        """The streams' last applied versions and the partition's next offset, in the
-        transaction of the read-model change."""
-        ids = sorted(versions.moved)
+        """The streams' last applied versions and each partition's next offset (past the
+        last of its records read), in the transaction of the read-model change."""
+        streams = sorted(versions.moved)
+        # A partition's records are in order: the last one's offset is kept.
+        offsets = {(d.record.topic, d.record.partition): d.record.offset + 1 for d in decoded}
+        partitions = sorted(offsets)
         # One statement for both (a round trip fewer per batch); no streams moved is an empty
         # unnest, which writes no row.
         await conn.execute(
-            "WITH streams AS ("
-            " INSERT INTO projection_streams (consumer, topic, stream_id, stream_version)"
-            " SELECT $1, $2, s, v FROM unnest($5::text[], $6::int[]) AS x(s, v)"
-            " ON CONFLICT (consumer, topic, stream_id)"
-            " DO UPDATE SET stream_version = EXCLUDED.stream_version)"
-            " INSERT INTO projection_offsets (consumer, topic, partition, next_offset)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer, topic, partition)"
-            " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+            STORE_PROGRESS,
             self.consumer_name,
-            tp.topic,
-            tp.partition,
-            next_offset,
-            ids,
-            [versions.last[i] for i in ids],
+            [topic for topic, _ in streams],
+            [stream for _, stream in streams],
+            [versions.last[s] for s in streams],
+            [topic for topic, _ in partitions],
+            [partition for _, partition in partitions],
+            [offsets[p] for p in partitions],
         )
 
     async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:

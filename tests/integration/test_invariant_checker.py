@@ -21,7 +21,7 @@ from shared.db import open_database
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
-from shared.projection import AppliedLedger, ProjectionRunner, _flush
+from shared.projection import AppliedLedger, ProjectionRunner, _Applied, _flush
 from shared.relay import Relay
 from tests.conftest import fresh_event_store, settings_for
 from tests.infrastructure import Infrastructure, eventually
@@ -71,21 +71,15 @@ class OffsetsFirst(ProjectionRunner):
     rebalance listener seeks to the stored one, and a runner that applied those records would
     apply the lost batch after all (the checker then found nothing lost, once in CI)."""
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any) -> list[Envelope]:
+    async def _apply_batch(self, parts: Any, dead_lettered: Any) -> _Applied:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
-            batch = await self._not_yet_applied(conn, tp, batch)
+            batch, ahead = await self._not_yet_applied(conn, parts)
             if not batch:
-                return []
-            await conn.execute(
-                UPSERT_OFFSET,
-                self.consumer_name,
-                tp.topic,
-                tp.partition,
-                batch[-1].record.offset + 1,
-            )
+                return _Applied(ahead=ahead)
+            await _store_offsets(self, conn, batch)
         await _apply_in_own_transaction(self, batch)
-        return [item.envelope for item in batch]
+        return _Applied(batch, ahead)
 
 
 class WritesThenOffsets(ProjectionRunner):
@@ -95,21 +89,23 @@ class WritesThenOffsets(ProjectionRunner):
 
     crash_after_batch = 2
 
-    async def _apply_batch(self, tp: Any, batch: Any, dead_lettered: Any) -> list[Envelope]:
+    async def _apply_batch(self, parts: Any, dead_lettered: Any) -> _Applied:
+        batch = [item for part in parts for item in part.decoded]
         await _apply_in_own_transaction(self, batch)
         self.crash_after_batch -= 1
         if self.crash_after_batch == 0:
             raise OSError("injected crash between the writes and the offsets")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(self._search_path)
-            await conn.execute(
-                UPSERT_OFFSET,
-                self.consumer_name,
-                tp.topic,
-                tp.partition,
-                batch[-1].record.offset + 1,
-            )
-        return [item.envelope for item in batch]
+            await _store_offsets(self, conn, batch)
+        return _Applied(batch)
+
+
+async def _store_offsets(runner: ProjectionRunner, conn: asyncpg.Connection, batch: Any) -> None:
+    """Each partition's offset past its last record in the batch."""
+    offsets = {(i.record.topic, i.record.partition): i.record.offset + 1 for i in batch}
+    for (topic, partition), offset in offsets.items():
+        await conn.execute(UPSERT_OFFSET, runner.consumer_name, topic, partition, offset)
 
 
 def journey(i: int) -> list[DomainEvent]:

@@ -84,9 +84,9 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
         )
         apply_batch = made._apply_batch
 
-        async def counted(tp: Any, batch: list[Any], dead_lettered: set[int]) -> Any:
-            transactions.append(batch[0].record.offset)
-            return await apply_batch(tp, batch, dead_lettered)
+        async def counted(parts: list[Any], dead_lettered: set[Any]) -> Any:
+            transactions.append(parts[0].records[0].offset)
+            return await apply_batch(parts, dead_lettered)
 
         made._apply_batch = counted  # type: ignore[method-assign]
         return made

@@ -49,7 +49,7 @@ async def test_a_batch_reads_the_versions_of_its_own_streams_not_of_every_stream
     infra: Infrastructure, namespace: str, analysed: bool
 ) -> None:
     """The runner's look-up of the last versions applied (shared.projection.STREAM_VERSIONS):
-    a live batch of four streams' events examines at most four rows of 20,000. The plain
+    a live batch of five streams' events examines at most five rows of 20,000. The plain
     join it replaced hashed every stream of the consumer and topic."""
     async with (
         fresh_database(infra, namespace, "projections", PROJECTION_SQL) as pool,
@@ -63,14 +63,16 @@ async def test_a_batch_reads_the_versions_of_its_own_streams_not_of_every_stream
         )
         if analysed:
             await conn.execute("ANALYZE projection_streams")
-        wanted = ["C-7", "C-12000", "C-19999", "C-never-applied"]
-        plan = await generic_plan(conn, STREAM_VERSIONS, "live", "case-events", wanted)
-        found = await conn.fetch(STREAM_VERSIONS, "live", "case-events", wanted)
+        wanted = ["C-7", "C-12000", "C-19999", "C-never-applied", "C-8"]
+        # A fetch's streams, of the topics its partitions are of ("C-8" of another topic).
+        topics = ["case-events"] * 4 + ["education"]
+        plan = await generic_plan(conn, STREAM_VERSIONS, "live", topics, wanted)
+        found = await conn.fetch(STREAM_VERSIONS, "live", topics, wanted)
     assert examined(plan, "projection_streams") <= len(wanted)
-    assert {r["stream_id"]: r["stream_version"] for r in found} == {
-        "C-7": 1,
-        "C-12000": 3,
-        "C-19999": 1,
+    assert {(r["topic"], r["stream_id"]): r["stream_version"] for r in found} == {
+        ("case-events", "C-7"): 1,
+        ("case-events", "C-12000"): 3,
+        ("case-events", "C-19999"): 1,
     }
 
 

@@ -237,7 +237,7 @@ async def test_a_dead_letter_as_a_consumer_sends_it_is_valid_under_the_document(
     ]
     producer = Recording()
     consumer = runner(FakeConnection(), Defective({"C-2"}), producer)
-    await consumer._process(TopicPartition("case-events", 0), records)
+    await consumer._process({TopicPartition("case-events", 0): records})
 
     assert [topic for topic, *_ in producer.sent] == [DEAD_LETTERS.name] * 3
     declared = message(document, DEAD_LETTERS.name)

@@ -36,6 +36,7 @@ from shared.envelope import DomainEvent, Envelope
 from shared.eventstore import make_envelopes
 from shared.migrations import ROOT
 from shared.projection import (
+    LOCK_OFFSETS,
     ProjectionRunner,
     ReplayOutcome,
     _Decoded,
@@ -94,6 +95,8 @@ class FakeConnection:
         return self.stored
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        if sql == LOCK_OFFSETS and self.stored is not None:  # one partition's, as stored
+            return [{"topic": args[1][0], "partition": args[2][0], "next_offset": self.stored}]
         return []
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
@@ -170,7 +173,7 @@ async def test_the_runner_records_each_message_it_passes_over_with_the_offsets()
         record(3, wire(good)),
     ]
     conn, producer, projection = FakeConnection(), FakeProducer(), Defective({"C-2"})
-    await runner(conn, projection, producer)._process(TopicPartition(TOPIC, 0), records)
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
 
     assert projection.written == ["C-1"]  # the poison's buffered rows were rolled back too
     assert [d["dlq_origin_offset"] for d in producer.sent] == ["0", "1", "2"]
@@ -183,7 +186,7 @@ async def test_the_runner_records_each_message_it_passes_over_with_the_offsets()
         (2, "ChildRegistered", "C-2"),
     ]
     assert passed[2][4] == poison.event_id and passed[2][8].startswith("apply failed")
-    assert conn.statements("WITH streams AS")[-1][3] == 4
+    assert conn.statements("WITH streams AS")[-1][6] == [4]  # the partition's next offset
 
 
 async def test_a_replay_applies_a_passed_over_message_once_with_its_record() -> None:

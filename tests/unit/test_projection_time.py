@@ -72,7 +72,7 @@ async def test_each_read_models_apply_and_flush_are_counted_apart_inside_the_tra
     )
     records = [record(i, wire(envelope(f"C-{i}"))) for i in range(4)]
 
-    await runner._process(TopicPartition(TOPIC, 0), records)
+    await runner._process({TopicPartition(TOPIC, 0): records})
 
     got = spent("boards.timed")
     assert got[("boards", "apply")] == pytest.approx(4 * 0.25)
@@ -85,5 +85,5 @@ async def test_each_read_models_apply_and_flush_are_counted_apart_inside_the_tra
 
     # A second batch adds to the counts.
     conn.stored = 4
-    await runner._process(TopicPartition(TOPIC, 0), [record(4, wire(envelope("C-4")))])
+    await runner._process({TopicPartition(TOPIC, 0): [record(4, wire(envelope("C-4")))]})
     assert spent("boards.timed")[("queue", "apply")] == pytest.approx(5 * 0.5)
