@@ -348,6 +348,10 @@ class _StreamVersions:
         self.moved.add((topic, envelope.stream_id))
 
 
+# The messages a batch has dead-lettered, by topic, partition and offset: each is sent once,
+# though the batch may run twice (whole, then event by event after a handler failed).
+_Origins = set[tuple[str, int, int]]
+
 # How a batch's events are applied in its transaction: all together, or each in a savepoint.
 _ApplyEvents = Callable[
     [asyncpg.Connection, list[_Decoded], _StreamVersions], Awaitable[list[_Decoded]]
@@ -583,7 +587,7 @@ class ProjectionRunner:
         to_apply = [p for p in parts if p.tp not in moved]
         outcome = _Applied()
         if to_apply:
-            dead_lettered: set[tuple[str, int, int]] = set()
+            dead_lettered: _Origins = set()
             try:
                 outcome = await self._apply_batch(to_apply, dead_lettered)
             except _HandlerFailedError:
@@ -686,15 +690,11 @@ class ProjectionRunner:
             item.failure = f"undecodable: {_short(error)}"
         return item
 
-    async def _apply_batch(
-        self, parts: list[_Part], dead_lettered: set[tuple[str, int, int]]
-    ) -> _Applied:
+    async def _apply_batch(self, parts: list[_Part], dead_lettered: _Origins) -> _Applied:
         """The whole batch in one transaction: the usual way, one round trip per table."""
         return await self._in_one_transaction(parts, dead_lettered, self._apply_together)
 
-    async def _apply_event_by_event(
-        self, parts: list[_Part], dead_lettered: set[tuple[str, int, int]]
-    ) -> _Applied:
+    async def _apply_event_by_event(self, parts: list[_Part], dead_lettered: _Origins) -> _Applied:
         """After a handler failed in the batch: each event in a savepoint of its own, so only
         the poison ones are dead-lettered and the rest are applied."""
         return await self._in_one_transaction(parts, dead_lettered, self._apply_each_in_a_savepoint)
@@ -702,7 +702,7 @@ class ProjectionRunner:
     async def _in_one_transaction(
         self,
         parts: list[_Part],
-        dead_lettered: set[tuple[str, int, int]],
+        dead_lettered: _Origins,
         apply: _ApplyEvents,
     ) -> _Applied:
         """Apply the partitions' records not yet applied with `apply`, and store how far the
@@ -783,7 +783,7 @@ class ProjectionRunner:
         self,
         conn: asyncpg.Connection,
         decoded: list[_Decoded],
-        dead_lettered: set[tuple[str, int, int]],
+        dead_lettered: _Origins,
     ) -> None:
         for item in decoded:
             if item.failure is None:
