@@ -8,7 +8,9 @@ signals (SIGTERM and Ctrl-C stop the loop cleanly).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -37,6 +39,18 @@ WorkerParts = tuple[
     dict[str, HealthCheck],
     Callable[[], Awaitable[None]],
 ]
+
+
+def services_trusted(settings: Settings) -> ssl.SSLContext | bool:
+    """What a client of the other services trusts (httpx's `verify`): the deployment's own CA
+    when `http_cafile` names one, else the system's trust store. One context a CA file, made
+    once: loading it is the costly part, and httpx no longer takes the file's name."""
+    return _trusting(settings.http_cafile) if settings.http_cafile else True
+
+
+@functools.cache
+def _trusting(cafile: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
 
 
 def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:

@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from deploy.local.tls import certificates
+from shared.http import services_trusted
+from shared.settings import Settings
 from tests.infrastructure import free_port, poll_until
 
 pytestmark = pytest.mark.integration
@@ -36,11 +38,14 @@ def test_a_process_with_a_certificate_answers_https_and_refuses_plain_http(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    # As a service's client of another is given the deployment's CA (`http_cafile`).
+    trusted = services_trusted(Settings(service="tls-client", http_cafile=str(ca)))
+    assert services_trusted(Settings(service="tls-client")) is True  # unset: the system's store
     try:
 
         def answered() -> httpx.Response | None:
             try:
-                return httpx.get(f"https://127.0.0.1:{port}/health", verify=str(ca), timeout=2)
+                return httpx.get(f"https://127.0.0.1:{port}/health", verify=trusted, timeout=2)
             except httpx.TransportError:
                 return None
 

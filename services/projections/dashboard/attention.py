@@ -42,6 +42,7 @@ from services.projections.dashboard import (
 from services.projections.routes.attention import localities, partnership_counts, queue
 from shared.access import Permission, allowed, audit_read, principal_of, requires
 from shared.api import Pool, ServiceClock, ServiceSettings
+from shared.http import services_trusted
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -176,7 +177,7 @@ async def _forward(
 ) -> tuple[int, Any]:
     """The acknowledgement, as a command to the escalations service: its status and answer."""
     settings = request.app.state.settings
-    verify: str | bool = settings.http_cafile or True
+    verify = services_trusted(settings)
     async with httpx.AsyncClient(base_url=settings.escalations_url, verify=verify, timeout=10) as c:
         try:
             answer = await c.post(

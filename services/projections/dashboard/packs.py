@@ -59,6 +59,7 @@ from services.projections.dashboard import (
 from shared.access import Permission, allowed, audit_read, requires
 from shared.api import ServiceClock, ServiceSettings
 from shared.auth import Principal
+from shared.http import services_trusted
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -259,7 +260,7 @@ async def _quality(
     json: Any = None,
     key: str | None = None,
 ) -> httpx.Response:
-    verify: str | bool = settings.http_cafile or True
+    verify = services_trusted(settings)
     headers = {
         "Authorization": caller_authorization(request),
         "X-Correlation-Id": str(get_contextvars().get("correlation_id", "")),

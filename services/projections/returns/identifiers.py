@@ -10,6 +10,7 @@ import httpx
 from fastapi import HTTPException
 from structlog.contextvars import get_contextvars
 
+from shared.http import services_trusted
 from shared.logging import get_logger
 from shared.settings import Settings
 
@@ -35,7 +36,7 @@ async def pupil_numbers(
 ) -> dict[str, str]:
     """Each child's UPN as last recorded; a child without one is absent."""
     found: dict[str, str] = {}
-    verify: str | bool = settings.http_cafile or True
+    verify = services_trusted(settings)
     async with httpx.AsyncClient(
         base_url=settings.case_events_url, verify=verify, timeout=60
     ) as client:
