@@ -54,7 +54,7 @@ test-unit: install
 lint: install
 	@.venv/bin/ruff check contracts shared services deploy tests bench chaos
 	@.venv/bin/ruff format --check contracts shared services deploy tests bench chaos
-	@.venv/bin/mypy contracts shared services bench chaos deploy
+	@.venv/bin/mypy contracts shared services bench chaos deploy tests
 	@.venv/bin/lint-imports
 	@$(PY) -m deploy.contracts check
 

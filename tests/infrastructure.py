@@ -509,7 +509,10 @@ async def on_one_day(check: Callable[[date], Awaitable[None]]) -> None:
 
 
 def poll_until(
-    condition: Callable[[], T], timeout_s: float, interval_s: float = 0.05, what: str = "condition"
+    condition: Callable[[], T | None],
+    timeout_s: float,
+    interval_s: float = 0.05,
+    what: str = "condition",
 ) -> T:
     """Wait for an asynchronous outcome: poll with a deadline, never a bare sleep."""
     deadline = time.monotonic() + timeout_s
@@ -539,14 +542,14 @@ def holds_within(check: Callable[[], T], timeout_s: float, interval_s: float = 0
 
 @overload
 async def eventually(
-    condition: Callable[[], Awaitable[T]],
+    condition: Callable[[], Awaitable[T | None]],
     timeout_s: float,
     interval_s: float = ...,
     what: str = ...,
 ) -> T: ...
 @overload
 async def eventually(
-    condition: Callable[[], T], timeout_s: float, interval_s: float = ..., what: str = ...
+    condition: Callable[[], T | None], timeout_s: float, interval_s: float = ..., what: str = ...
 ) -> T: ...
 async def eventually(
     condition: Callable[[], Any],

@@ -41,7 +41,7 @@ class Platform:
         key = name if name.endswith("_worker") else f"{name}_api"
         if key not in processes:
             raise AttributeError(name)
-        return processes[key]  # type: ignore[no-any-return]
+        return processes[key]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -231,8 +231,12 @@ def _records(processes: dict[str, ServiceProcess]) -> tuple[str, str]:
     assert r.status_code == 201, r.text
     for service in ("accommodation", "education", "escalations"):
         url = f"{processes[f'{service}_api'].url}/children/{child}"
+
+        def known(u: str = url) -> bool:
+            return HTTP.get(u, headers=manager).status_code == 200
+
         poll_until(
-            lambda u=url: HTTP.get(u, headers=manager).status_code == 200,
+            known,
             60,
             0.1,
             f"{service} to learn of the child through the secure broker",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,15 @@ class Practitioner:
         self.platform = platform
 
     def post(
-        self, service: str, path: str, body: dict[str, Any], expect: int = 201, **headers: str
+        self,
+        service: str,
+        path: str,
+        body: dict[str, Any],
+        expect: int = 201,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         url = f"{getattr(self.platform, service).url}{path}"
-        response = HTTP.post(url, json=body, headers={**HEADERS, **headers}, timeout=60)
+        response = HTTP.post(url, json=body, headers={**HEADERS, **(headers or {})}, timeout=60)
         assert response.status_code == expect, f"{path}: {response.status_code} {response.text}"
         return response
 
@@ -56,8 +62,12 @@ class Practitioner:
         """The other services learn of a child from case-events: wait until each has."""
         for service in services:
             url = f"{getattr(self.platform, service).url}/children/{child_id}"
+
+            def known(u: str = url) -> bool:
+                return MANAGER.get(u, timeout=5).status_code == 200
+
             poll_until(
-                lambda u=url: MANAGER.get(u, timeout=5).status_code == 200,
+                known,
                 30,
                 0.05,
                 f"{service} to know {child_id}",

@@ -117,7 +117,7 @@ def fields(response: httpx.Response) -> set[str]:
 )
 def test_invalid_national_codes_are_refused(
     platform: Platform, child: str, service: str, path: str, body: dict, field: str
-) -> None:  # type: ignore[type-arg]
+) -> None:
     before = versions(platform, child)
     assert field in fields(refused(platform, service, f"/children/{child}{path}", body))
     assert versions(platform, child) == before
@@ -179,7 +179,7 @@ def test_invalid_national_codes_are_refused(
 )
 def test_impossible_dates_and_orders_are_refused(
     platform: Platform, child: str, service: str, path: str, body: dict, field: str
-) -> None:  # type: ignore[type-arg]
+) -> None:
     before = versions(platform, child)
     assert field in fields(refused(platform, service, f"/children/{child}{path}", body))
     assert versions(platform, child) == before
@@ -204,7 +204,7 @@ def test_impossible_dates_and_orders_are_refused(
         ("escalations", "/risk-ratings", {"rated_on": "2024-01-01", "rating": "RED"}),
     ],
 )
-def test_unknown_children_are_404(platform: Platform, service: str, path: str, body: dict) -> None:  # type: ignore[type-arg]
+def test_unknown_children_are_404(platform: Platform, service: str, path: str, body: dict) -> None:
     response = refused(platform, service, f"/children/C-nobody-here{path}", body, 404)
     assert "C-nobody-here" in response.json()["detail"]
     url = getattr(platform, service).url

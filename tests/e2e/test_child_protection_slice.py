@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 import httpx
@@ -46,13 +47,13 @@ def start_plan(platform: Platform, child: str, plan: str = "P1", **headers: str)
     )
 
 
-def open_plans(platform: Platform, locality: str | None = None) -> dict:  # type: ignore[type-arg]
+def open_plans(platform: Platform, locality: str | None = None) -> dict:
     params = {"locality": locality} if locality else {}
     response = MANAGER.get(
         f"{platform.projections.url}/boards/child-protection/open-plans", params=params
     )
     assert response.status_code == 200
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_a_plan_started_over_http_appears_on_the_board(platform: Platform) -> None:
@@ -137,7 +138,7 @@ def test_bad_input_is_refused_with_the_field_and_the_reason(platform: Platform) 
 def test_every_process_reports_health_and_metrics(platform: Platform) -> None:
     for process in platform.processes.values():
         poll_until(
-            lambda url=process.url: reports_ok(url),
+            functools.partial(reports_ok, process.url),
             30,
             0.2,
             f"{process.module} {process.role} to report ok",

@@ -56,7 +56,7 @@ async def published(
 
     return await eventually(
         enough, 60, 0.25, what=f"{len(expected)} events of {stream_id} on {topic}"
-    )  # type: ignore[no-any-return]
+    )
 
 
 async def test_a_young_persons_journey_through_every_service(
@@ -202,7 +202,7 @@ async def test_a_young_persons_journey_through_every_service(
         "education",
         "/attendance/register-feed",
         {"school_urn": "113254", "marks": marks},
-        **{"Idempotency-Key": f"feed-{uuid.uuid4()}"},
+        headers={"Idempotency-Key": f"feed-{uuid.uuid4()}"},
     )
     pr.child(
         "education",
@@ -349,14 +349,14 @@ async def test_a_requests_correlation_id_is_answered_recorded_on_its_events_and_
     child = f"C-{uuid.uuid4().hex[:10]}"
     registered_as, referred_as = str(uuid.uuid4()), str(uuid.uuid4())
     body = {"child_id": child, "date_of_birth": "2012-03-04", "locality": "Exeter"}
-    answer = pr.post("case_events", "/children", body, **{"X-Correlation-Id": registered_as})
+    answer = pr.post("case_events", "/children", body, headers={"X-Correlation-Id": registered_as})
     assert answer.headers["X-Correlation-Id"] == registered_as
     referral = {"referral_id": "R-cid-1", "referral_date": "2024-01-08", "source": "6"}
     answer = pr.post(
         "case_events",
         f"/children/{child}/referrals",
         referral,
-        **{"X-Correlation-Id": referred_as},
+        headers={"X-Correlation-Id": referred_as},
     )
     assert answer.headers["X-Correlation-Id"] == referred_as
 

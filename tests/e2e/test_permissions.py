@@ -14,6 +14,7 @@ as its service's own Kafka user. Then:
 
 from __future__ import annotations
 
+import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -52,13 +53,15 @@ PRINCIPALS = [
 def endpoints(service: str) -> list[tuple[str, str, dict[str, str]]]:
     """(method, path template, query) for every route, and once more with each query a rule
     distinguishes (the boards' council view)."""
-    out = []
+    out: list[tuple[str, str, dict[str, str]]] = []
     for route in api_routes(service):
-        for method in sorted(route.methods):
-            out.append((method, route.path, {}))
+        path = route.path
+        assert path is not None, route  # every API route is mounted at a path
+        for method in sorted(route.methods or ()):
+            out.append((method, path, {}))
             for rule in rules_for(service):
-                if rule.query and rule.matches(method, route.path, dict(rule.query)):
-                    out.append((method, route.path, dict(rule.query)))
+                if rule.query and rule.matches(method, path, dict(rule.query)):
+                    out.append((method, path, dict(rule.query)))
     return out
 
 
@@ -85,7 +88,7 @@ def expected_allowed(permission: Permission, template: str, principal: Principal
 
 
 def status(method: str, url: str, headers: dict[str, str], query: dict[str, str]) -> int:
-    body = (
+    body: dict[str, Any] = (
         {"content": b"{}", "headers": {**headers, "Content-Type": "application/json"}}
         if method == "POST"
         else {"headers": headers}
@@ -148,7 +151,7 @@ def test_every_role_and_agency_against_every_endpoint(secure: SecurePlatform) ->
     for process in service_processes(0):
         url = secure.url(process.name)
         poll_until(
-            lambda url=url: reports_ok(url), 30, 0.2, f"{process.name} to be ok after the matrix"
+            functools.partial(reports_ok, url), 30, 0.2, f"{process.name} to be ok after the matrix"
         )
 
 
@@ -394,8 +397,8 @@ def test_a_share_reaches_the_police_through_acls_and_only_them(secure: SecurePla
 
     def delivered() -> bool:
         message = consumer.poll(0.5)
-        if message is not None and not message.error():
-            seen.append(json.loads(message.value()))
+        if message is not None and not message.error() and (value := message.value()):
+            seen.append(json.loads(value))
         return any(m["event_type"] == "MissingEpisodeRecorded" for m in seen)
 
     try:

@@ -33,7 +33,7 @@ SECRETS = {
 KEYS = ("CSP_KEY_ENCRYPTION_KEY", "CSP_PARTNER_PSEUDONYM_KEY")
 
 
-def compose_config(**settings: str) -> dict:  # type: ignore[type-arg]
+def compose_config(**settings: str) -> dict:
     docker_compose = shutil.which("docker-compose")
     assert docker_compose, "docker-compose is installed by `make test` (deploy/local/bootstrap.sh)"
     unset = ("CSP_KAFKA_PUBLIC_HOSTS", "CSP_KAFKA_EXTERNAL_PORT", "CSP_KAFKA_EXTERNAL_ADDRESS")
@@ -44,7 +44,7 @@ def compose_config(**settings: str) -> dict:  # type: ignore[type-arg]
         env={**{k: v for k, v in os.environ.items() if k not in unset}, **SECRETS, **settings},
     )
     assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)  # type: ignore[no-any-return]
+    return yaml.safe_load(result.stdout)
 
 
 def test_compose_file_is_valid_and_runs_every_process_of_the_local_stack() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -53,7 +54,7 @@ async def publish(
     settings: Settings,
     streams: dict[str, list[DomainEvent]],
     duplicate_every: int = 0,
-    extra: list[tuple[bytes, bytes | None]] = (),
+    extra: Sequence[tuple[bytes, bytes | None]] = (),
 ) -> int:
     """Publish as the relay does (same key, value and headers); return the records sent."""
     await ensure_topics(settings, named(topic_of("case_events"), DEAD_LETTER_TOPIC))

@@ -27,7 +27,7 @@ def placement(kind: str, start: str = "2024-05-01", pid: str = "PL-1") -> c.Star
     )
 
 
-def breaches(events: list) -> list[Breach]:  # type: ignore[type-arg]
+def breaches(events: list) -> list[Breach]:
     return [x.breach for x in events if isinstance(x, e.AccommodationBreachFlagged)]
 
 

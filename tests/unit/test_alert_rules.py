@@ -251,7 +251,7 @@ def _sample(name: str, **labels: str) -> float | None:
 
 async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> None:
     producer = _Producer()
-    relay = Relay(_Pool(), producer, "alerting-relay")  # type: ignore[arg-type]
+    relay = Relay(_Pool(), producer, "alerting-relay")
     batches = [[_event(age_s=42)], []]
 
     async def read_committed(after: Cursor, limit: int) -> list[Outgoing]:
@@ -283,13 +283,13 @@ async def test_a_relay_waiting_for_acknowledgements_shows_its_lag_growing() -> N
 def _runner(topic: str, name: str) -> ProjectionRunner:
     """A runner of one topic with nothing behind it: its metrics and lag alone."""
     return ProjectionRunner(
-        None,  # type: ignore[arg-type]
+        None,
         None,  # type: ignore[arg-type]
         [],
         [topic],
         kafka_options={},
         consumer_name=name,
-        dead_letters=None,  # type: ignore[arg-type]
+        dead_letters=None,
     )
 
 
@@ -320,7 +320,7 @@ def test_a_lag_of_zero_counts_as_measured_only_once_every_assigned_partition_is_
     consumer = SimpleNamespace(assignment=lambda: set(ends), highwater=ends.get)
 
     def report() -> dict[str, float]:
-        runner._report_lag(consumer)  # type: ignore[arg-type]
+        runner._report_lag(consumer)
         return runner.lag()["measured-topic"]
 
     assert runner.lag()["measured-topic"]["measured"] is False  # never reported

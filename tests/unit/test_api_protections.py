@@ -170,9 +170,7 @@ def test_a_token_is_refused_when_expired_forged_misaddressed_or_impossible() -> 
         "an unknown role": _token(role="superuser"),
         "unsigned": {
             "Authorization": "Bearer "
-            + jwt.encode(
-                {"sub": "u", "agency": "council", "role": "manager"}, None, algorithm="none"
-            )
+            + jwt.encode({"sub": "u", "agency": "council", "role": "manager"}, "", algorithm="none")
         },
         "signed by another key": LocalIssuer(Path(tempfile.mkdtemp())).headers(
             "u", "council", "manager"

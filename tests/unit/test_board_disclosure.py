@@ -496,7 +496,7 @@ def test_the_attacker_finds_a_day_from_two_published_periods_under_primary_alone
     def sheets(protect: bool) -> Attacker:
         attacker = Attacker()
         for as_at, since in asked:
-            given = ([h for h in raised if h.day <= as_at], [])
+            given: tuple[list[Any], list[Any]] = ([h for h in raised if h.day <= as_at], [])
             council = disclosure.by_locality(d.iro_escalations, given, as_at, ["Exeter"], since)
             published = (
                 disclosure.partnership(

@@ -36,7 +36,7 @@ async def test_the_drift_loop_decides_again_after_a_conflict(
         Settings(service="escalations", drift_check_interval_s=3600),
         FixedClock(datetime(2024, 6, 1, 12, tzinfo=UTC)),
     )
-    await asyncio.wait_for(loop(None, stop), timeout=10)  # type: ignore[arg-type]
+    await asyncio.wait_for(loop(None, stop), timeout=10)
     assert calls == [date(2024, 6, 1), date(2024, 6, 1)]
 
 

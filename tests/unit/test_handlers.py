@@ -56,9 +56,9 @@ class CountedReads(InMemoryEventStore):
         super().__init__()
         self.reads = 0
 
-    async def read_stream(self, stream_id: str) -> list[Envelope]:
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[Envelope]:
         self.reads += 1
-        return await super().read_stream(stream_id)
+        return await super().read_stream(stream_id, after_version)
 
 
 async def start_plan(

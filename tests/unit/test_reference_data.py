@@ -219,9 +219,11 @@ class Lookups:
 
     async def __call__(self, pool: Any, kind: str) -> dict[str, date | None]:
         self.asked.append(kind)
-        return {r.TEAM: {"T-1": None}, r.SOCIAL_WORKER: {"SW-1": None, "SW-2": date(2025, 1, 1)}}[
-            kind
-        ]
+        lists: dict[str, dict[str, date | None]] = {
+            r.TEAM: {"T-1": None},
+            r.SOCIAL_WORKER: {"SW-1": None, "SW-2": date(2025, 1, 1)},
+        }
+        return lists[kind]
 
 
 def request(lookup: Any) -> Any:
@@ -278,7 +280,7 @@ def test_the_copy_keeps_each_item_with_the_day_it_was_retired() -> None:
         ce.ChildRegistered(child_id="C-1", date_of_birth=date(2015, 1, 1), locality="Exeter"),
     ]
     for envelope, event in zip(make_envelopes("s", 0, events, CTX), events, strict=True):
-        asyncio.run(copy.apply(conn, envelope, event))  # type: ignore[arg-type]
+        asyncio.run(copy.apply(conn, envelope, event))
     assert conn.rows == [
         ("school", "113254", None),
         ("school", "113254", date(2025, 5, 31)),

@@ -39,7 +39,7 @@ from shared.aggregate import KnownChild
 from shared.api import Recorded, command_context
 from shared.auth import Principal, Role
 from shared.clock import FixedClock
-from shared.envelope import Agency, DomainEvent, at_start_of
+from shared.envelope import Agency, DomainEvent, WireEvent, at_start_of
 from shared.eventstore import (
     BATCH_ATTEMPTS,
     AppendResult,
@@ -518,7 +518,7 @@ class Contended(InMemoryEventStore):
 
     async def append_batch(
         self,
-        items: Sequence[tuple[str, Sequence[DomainEvent]]],
+        items: Sequence[tuple[str, Sequence[DomainEvent | WireEvent]]],
         ctx: CommandContext,
         heads: Mapping[str, int] | None = None,
     ) -> AppendResult:

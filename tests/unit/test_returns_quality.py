@@ -749,13 +749,14 @@ async def test_after_a_check_of_children_touched_it_rests_as_long_as_that_check_
 
     monkeypatch.setattr(q, "live_build", live)
     c = checker()
-    c.clock = SimpleNamespace(today=lambda: date(2024, 6, 3))  # type: ignore[assignment]
-    c._lock = SimpleNamespace(is_closed=lambda: False)  # type: ignore[assignment]
+    c.clock = SimpleNamespace(today=lambda: date(2024, 6, 3))
+    c._lock = SimpleNamespace(is_closed=lambda: False)
     c._swept = ("build", date(2024, 6, 3), now[0])  # the sweep is not due
     checks: list[tuple[float, str | None]] = []
-    outcome: list[tuple[str | None, float]] = []  # what each check finds, and how long it takes
+    # What each check finds, and how long it takes.
+    outcome: list[tuple[q.Checked | None, float]] = []
 
-    async def check(schema: str, today: date) -> str | None:
+    async def check(schema: str, today: date) -> q.Checked | None:
         checked, took = outcome.pop(0)
         checks.append((now[0], checked))
         now[0] += took

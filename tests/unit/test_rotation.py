@@ -128,7 +128,7 @@ class FakeBroker(rotate.Broker):
 
     reloads: list[str]
 
-    def reload(self, store: rotate.Store) -> None:
+    def reload(self, store: rotate.Store, timeout_s: float = 0.0) -> None:
         self.reloads.append(store)
 
 

@@ -97,12 +97,12 @@ async def test_a_batch_fetched_while_assigned_is_read_again_from_the_sought_offs
     conn, projection, stop = SlowToReadOffsets(), Defective(set()), asyncio.Event()
     made = runner(conn, projection)
     consumer = AssignedWhileFetching(conn, stop, within)
-    made._consumer = consumer  # type: ignore[assignment]
+    made._consumer = consumer
     # The assignment begins: its callback takes the runner's lock and reads the offsets.
     assigning = _SeekToStoredOffsets(made).on_partitions_assigned([TP])
     conn.assigned = asyncio.create_task(assigning)
     await asyncio.wait_for(conn.asked.wait(), 10)
-    await asyncio.wait_for(made._consume(consumer, stop), 10)  # type: ignore[arg-type]
+    await asyncio.wait_for(made._consume(consumer, stop), 10)
     await conn.assigned
     # Sought by the assignment (to the beginning), and again by the runner to read from there.
     assert consumer.seeks == [0, 0]

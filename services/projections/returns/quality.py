@@ -99,6 +99,8 @@ BATCH_SIZE = 200  # children events touched a check takes at once (~1 s fixed, ~
 SWEEP_BATCH_SIZE = 100  # children the sweep queued a check takes at once: short, not to delay
 COUNTY_CHUNK = 500  # children whose facts are read at once for the whole return's check
 CHECK_INTERVAL_S = 3600.0  # every child swept this often (and at start, and each day)
+# What a check took: children touched by events, a full batch of them, or the sweep's.
+Checked = Literal["events", "backlog", "sweep"]
 POLL_S = 0.5  # how often an idle checker looks for children touched
 # After a check of children events touched that took all there were (fewer than a batch), the
 # checker rests as long as that check took (at most REST_MOST_S): while a county is loaded, a
@@ -927,9 +929,7 @@ class Checker:
             inherited=inherited,
         )
 
-    async def _check(
-        self, schema: str, today: date
-    ) -> Literal["events", "backlog", "sweep"] | None:
+    async def _check(self, schema: str, today: date) -> Checked | None:
         """Check a batch of the children waiting (those events touched first, oldest first;
         else those the sweep queued): which were checked ("backlog": a full batch of those
         events touched, so more may wait), None if none was waiting."""
