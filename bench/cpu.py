@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
 
 import psutil
 
 THE_LOAD = "the load (the benchmark's client and watcher)"
+# Processes this one started that are not a platform process, Kafka or PostgreSQL: a
+# rebuild's other members (multiprocessing's spawned children).
+ITS_CHILDREN = "the benchmark's own child processes"
 _SERVICE = re.compile(r"-m services\.(\w+) (api|worker)\b")
 
 
@@ -33,34 +38,55 @@ def _named(process: psutil.Process) -> str:
     if name == "java" and "kafka" in command.lower():
         return "Kafka"
     found = _SERVICE.search(command)
-    return f"{found.group(1)} {found.group(2)}" if found else "other"
+    if found:
+        return f"{found.group(1)} {found.group(2)}"
+    return ITS_CHILDREN if process.ppid() == os.getpid() else "other"
 
 
-def _times() -> dict[tuple[int, float], tuple[str, float]]:
-    """Each process (pid and start, so a pid reused is another) with its name and CPU seconds."""
+def _times(names: dict[tuple[int, float], str]) -> dict[tuple[int, float], tuple[str, float]]:
+    """Each process (pid and start, so a pid reused is another) with its name and CPU seconds.
+    `names`: the names already worked out, by process (a name is read once, not each sample)."""
     out = {}
     for process in psutil.process_iter():
         try:
             with process.oneshot():
+                key = (process.pid, process.create_time())
+                if key not in names:
+                    names[key] = _named(process)
                 cpu = process.cpu_times()
-                out[(process.pid, process.create_time())] = (_named(process), cpu.user + cpu.system)
+                out[key] = (names[key], cpu.user + cpu.system)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return out
 
 
+SAMPLE_S = 1.0  # how often the processes are read while a block runs
+
+
 class CpuShares:
     """Each named group's CPU over the block, in % of one core (the machine has
-    `psutil.cpu_count()` cores: 100% each). A process that ended inside the block is not
-    counted; one started inside it is counted whole."""
+    `psutil.cpu_count()` cores: 100% each). The processes are read every `SAMPLE_S` in a
+    thread, so one that ends inside the block (a rebuild's member, a database connection's
+    backend) counts up to its last reading; one started inside it is counted whole. The
+    readings cost this process a few milliseconds of CPU each (2 ms for 80 processes)."""
 
     def __init__(self) -> None:
         self.percent: dict[str, float] = {}
         self.seconds = 0.0
+        self._names: dict[tuple[int, float], str] = {}
+        self._done = threading.Event()
 
     def __enter__(self) -> CpuShares:
-        self._before, self._started = _times(), time.monotonic()
+        self._before = _times(self._names)
+        self._last = dict(self._before)
+        self._started = time.monotonic()
+        self._sampler = threading.Thread(target=self._sample, name="cpu-shares", daemon=True)
+        self._sampler.start()
         return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(SAMPLE_S):
+            self._last.update(_times(self._names))
 
     def __exit__(
         self,
@@ -68,9 +94,12 @@ class CpuShares:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        after, self.seconds = _times(), time.monotonic() - self._started
+        self._done.set()
+        self._sampler.join()
+        self._last.update(_times(self._names))
+        self.seconds = time.monotonic() - self._started
         used: dict[str, float] = {}
-        for key, (name, cpu) in after.items():
+        for key, (name, cpu) in self._last.items():
             used[name] = used.get(name, 0.0) + cpu - self._before.get(key, (name, 0.0))[1]
         self.percent = {
             name: round(100 * cpu / self.seconds, 1)
@@ -79,19 +108,28 @@ class CpuShares:
         }
 
 
-def table(percent: dict[str, float], rate: float) -> list[str]:
-    """Markdown rows: each group's share of the cores and its CPU milliseconds a command."""
+def table(
+    percent: dict[str, float],
+    rate: float,
+    names: Mapping[str, str] | None = None,
+    unit: str = "ms a command",
+) -> list[str]:
+    """Markdown rows: each group's share of the cores and its CPU milliseconds a command (at
+    `rate` commands a second), or microseconds an event (`unit="µs an event"`, at `rate`
+    events a second). `names`: another name for a group where the figure knows better
+    (a rebuild's members)."""
     cores = psutil.cpu_count() or 1
+    scale = 10 if unit.startswith("ms") else 10_000  # % of a core for a second, over the rate
 
-    def per_command(share: float) -> str:  # % of a core for a second, over the commands
-        return f"{share * 10 / rate:.1f}" if rate > 0 else "-"
+    def per_command(share: float) -> str:
+        return f"{share * scale / rate:.1f}" if rate > 0 else "-"
 
     rows = [
-        "| process | CPU (% of one core) | CPU ms a command |",
+        f"| process | CPU (% of one core) | CPU {unit} |",
         "|---|---|---|",
     ]
     rows += [
-        f"| {name} | {share:.0f}% | {per_command(share)} |"
+        f"| {(names or {}).get(name, name)} | {share:.0f}% | {per_command(share)} |"
         for name, share in percent.items()
         if share >= 0.5
     ]

@@ -42,7 +42,7 @@ from aiokafka.admin import NewTopic
 
 from bench import dashboard, decode, register_feed
 from bench import returns as statutory_returns
-from bench.cpu import CpuShares
+from bench.cpu import ITS_CHILDREN, THE_LOAD, CpuShares
 from bench.cpu import table as cpu_table
 from bench.processes import start_services
 from contracts.topics import domain_topic_names, named
@@ -331,12 +331,14 @@ async def rebuild_rate(
     # The other domain topics the projections subscribe to, empty here.
     await ensure_topics(s, named(*(t for t in domain_topic_names() if t != "case-events")))
     started = time.perf_counter()
-    schema = await rebuild(s, swap_in=True, progress=False)
+    with CpuShares() as cpu:  # the whole machine's, not only the members' own phases
+        schema = await rebuild(s, swap_in=True, progress=False)
     took = time.perf_counter() - started
     rebuild_events = sent / took
     print(f"rebuild: {rebuild_events:,.0f} events/s", flush=True)
     phases = spent_by_phase(f"{s.consumer_group}.{schema}", took, sent, s.rebuild_members)
     print(phases_table(phases), flush=True)
+    print("\n".join(rebuild_cpu_table(cpu.percent, rebuild_events)), flush=True)
     consumer = AIOKafkaConsumer(
         s.topic("case-events"),
         bootstrap_servers=s.kafka_bootstrap_servers,
@@ -363,6 +365,7 @@ async def rebuild_rate(
         "target_absolute": 50_000,
         "phases": phases,
         "members": s.rebuild_members,
+        "cpu": cpu.percent,
     }
 
 
@@ -439,6 +442,17 @@ def spent_by_phase(
         {"phase": phase, "seconds": round(seconds, 2), "us_per_event": seconds / events * 1e6}
         for phase, seconds in rows
     ]
+
+
+# The rebuild runs in the benchmark's process, which spawns its other members.
+REBUILD_PROCESSES = {
+    THE_LOAD: "the rebuild's first member (the benchmark's process)",
+    ITS_CHILDREN: "the rebuild's other members",
+}
+
+
+def rebuild_cpu_table(percent: dict[str, float], events_per_s: float) -> list[str]:
+    return cpu_table(percent, events_per_s, REBUILD_PROCESSES, unit="µs an event")
 
 
 def phases_table(phases: list[dict[str, Any]]) -> str:
@@ -1053,6 +1067,14 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             phases_table(rebuilt["phases"]),
         ]
+        if rebuilt.get("cpu"):
+            lines += [
+                "",
+                "Where the machine's cores went while the rebuild ran (bench/cpu.py: every"
+                " process, the members' waits on PostgreSQL being PostgreSQL's time):",
+                "",
+                *rebuild_cpu_table(rebuilt["cpu"], rebuilt["platform"]),
+            ]
         equal = rebuilt.get("equals_live")
         if equal is not None:
             lines += [

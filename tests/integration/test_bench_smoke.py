@@ -36,6 +36,10 @@ def test_the_benchmark_harness_runs_every_figure_at_smoke_size(infra: Infrastruc
     # Where the rebuild's time went, from the runner's own counts: each read model's phases.
     for phase in ("board_facts: apply", "chronology: flush", "decoding the records"):
         assert f"| {phase} |" in run.stdout, phase
+    # And where the machine's cores went meanwhile, the rebuild's own process by its part.
+    assert "Where the machine's cores went while the rebuild ran" in run.stdout
+    assert "| process | CPU (% of one core) | CPU µs an event |" in run.stdout
+    assert "| the rebuild's first member (the benchmark's process) |" in run.stdout
     # The rebuild held to the live worker's build of the same events, every read model.
     assert "The rebuild's read model against the live worker's" in run.stdout
     assert "**0 rows differ**" in run.stdout
