@@ -1233,8 +1233,12 @@ async def only(figure: str, sizes: Sizes, runs: int) -> None:
             if figure == "appends":
                 r = await appends(infra, sizes.appends)
             elif figure == "feed":
+                # The services `make bench` measures the feed on: the projections' worker
+                # applies the first call's events while the second is decided, as it does there.
                 namespace = new_namespace()
-                processes = start_services(infra, namespace, ("case_events", "education"))
+                processes = start_services(
+                    infra, namespace, ("case_events", "education", "projections")
+                )
                 try:
                     await with_reference_data(infra, namespace, processes)
                     feed = await feed_rate(infra, namespace, processes, sizes)
