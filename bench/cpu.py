@@ -112,14 +112,15 @@ def table(
     percent: dict[str, float],
     rate: float,
     names: Mapping[str, str] | None = None,
-    unit: str = "ms a command",
+    per_event: bool = False,
 ) -> list[str]:
     """Markdown rows: each group's share of the cores and its CPU milliseconds a command (at
-    `rate` commands a second), or microseconds an event (`unit="µs an event"`, at `rate`
-    events a second). `names`: another name for a group where the figure knows better
-    (a rebuild's members)."""
+    `rate` commands a second), or with `per_event` microseconds an event (at `rate` events a
+    second). `names`: another name for a group where the figure knows better (a rebuild's
+    members)."""
     cores = psutil.cpu_count() or 1
-    scale = 10 if unit.startswith("ms") else 10_000  # % of a core for a second, over the rate
+    # % of a core for a second, over the rate: in milliseconds, or in microseconds.
+    unit, scale = ("µs an event", 10_000) if per_event else ("ms a command", 10)
 
     def per_command(share: float) -> str:
         return f"{share * scale / rate:.1f}" if rate > 0 else "-"

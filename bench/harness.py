@@ -452,7 +452,7 @@ REBUILD_PROCESSES = {
 
 
 def rebuild_cpu_table(percent: dict[str, float], events_per_s: float) -> list[str]:
-    return cpu_table(percent, events_per_s, REBUILD_PROCESSES, unit="µs an event")
+    return cpu_table(percent, events_per_s, REBUILD_PROCESSES, per_event=True)
 
 
 def phases_table(phases: list[dict[str, Any]]) -> str:

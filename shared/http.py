@@ -8,7 +8,6 @@ signals (SIGTERM and Ctrl-C stop the loop cleanly).
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -42,15 +41,14 @@ WorkerParts = tuple[
 
 
 def services_trusted(settings: Settings) -> ssl.SSLContext | bool:
-    """What a client of the other services trusts (httpx's `verify`): the deployment's own CA
-    when `http_cafile` names one, else the system's trust store. One context a CA file, made
-    once: loading it is the costly part, and httpx no longer takes the file's name."""
-    return _trusting(settings.http_cafile) if settings.http_cafile else True
-
-
-@functools.cache
-def _trusting(cafile: str) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=cafile)
+    """What a client of the other services trusts (httpx's `verify`, which no longer takes a
+    file's name): the deployment's own CA when `http_cafile` names one, else the system's
+    trust store. The file is read again for each client, as httpx read it: a CA renewal
+    (deploy/rotate.py) rewrites it in place, and a client made after must trust what it
+    holds then."""
+    if not settings.http_cafile:
+        return True
+    return ssl.create_default_context(cafile=settings.http_cafile)
 
 
 def operational_router(service: str, checks: dict[str, HealthCheck]) -> APIRouter:

@@ -58,3 +58,19 @@ def test_a_process_with_a_certificate_answers_https_and_refuses_plain_http(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_client_trusts_the_ca_file_as_it_is_when_the_client_is_made(tmp_path: Path) -> None:
+    """A CA renewal rewrites the file in place (deploy/rotate.py): a client made after it
+    trusts the new CA, not the one read for an earlier client."""
+    old = certificates(tmp_path / "old", ["127.0.0.1"], "server")
+    new = certificates(tmp_path / "new", ["127.0.0.1"], "server")
+    cafile = tmp_path / "ca.pem"
+    settings = Settings(service="tls-client", http_cafile=str(cafile))
+    cafile.write_bytes(old.read_bytes())
+    before = services_trusted(settings)
+    cafile.write_bytes(new.read_bytes())
+    after = services_trusted(settings)
+    assert not isinstance(before, bool) and not isinstance(after, bool)
+    serials = [[c["serialNumber"] for c in ctx.get_ca_certs()] for ctx in (before, after)]
+    assert serials[0] != serials[1] and all(len(s) == 1 for s in serials)
