@@ -110,6 +110,36 @@ SPENT = Counter(
 RUNNER = "(runner)"  # SPENT's projection label for the runner's own phases
 # A gathering fetch is answered once this much is there, or after the runner's fetch wait.
 FETCH_GATHER_BYTES = 1024 * 1024
+# A waiting fetch (aiokafka's defaults): answered when a record is there, or after this long.
+FETCH_IDLE = (1, 500)
+
+
+class FetchShape:
+    """What a subscription's fetches ask of Kafka, following its traffic. While records come,
+    a fetch gathers (`fetch.min.bytes` FETCH_GATHER_BYTES, which a backlog fills at once;
+    `fetch.max.wait.ms` the runner's `fetch_wait_ms`): fewer, larger transactions. Once a
+    poll finds nothing, a fetch waits (FETCH_IDLE): the first record of a quiet topic is
+    answered as it arrives, and an idle consumer asks twice a second, not twenty times (an
+    idle platform's subscriptions kept a seventh of a core busy at 50 ms; docs/performance.md,
+    "2026-12-06 (late): an idle subscription waits"). aiokafka builds each fetch from its fetcher's
+    two fields and has no public way to change them on a running consumer; if a version
+    renames them, fetches keep the shape the consumer was made with (waiting)."""
+
+    def __init__(self, wait_ms: int) -> None:
+        self.wait_ms = wait_ms
+        self.gathering = False
+        self.changes = 0  # how often it went from one to the other
+
+    def follow(self, consumer: AIOKafkaConsumer, records: int) -> None:
+        gathering = records > 0
+        fetcher: Any = getattr(consumer, "_fetcher", None)
+        if gathering == self.gathering or not hasattr(fetcher, "_fetch_max_wait_ms"):
+            return
+        fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (
+            (FETCH_GATHER_BYTES, self.wait_ms) if gathering else FETCH_IDLE
+        )
+        self.gathering = gathering
+        self.changes += 1
 
 
 def spent_by(consumer: str) -> dict[tuple[str, str], float]:
@@ -425,23 +455,22 @@ class ProjectionRunner:
         # 0 for the live boards (freshness), more for a rebuild (fewer, larger transactions).
         self._fill_wait_ms = fill_wait_ms
         # What the consumer asks of Kafka. With `fetch_wait_ms` (a service's subscriptions:
-        # Settings' subscription_fetch_wait_ms), a fetch gathers that long unless a backlog
-        # fills FETCH_GATHER_BYTES first: at hundreds of events a second spread over the
-        # partitions, each partition's share of a fetch answered at once is a transaction of a
-        # record or two (docs/performance.md, "2026-12-06 (afternoon)"). Without (the boards,
-        # whose longer transactions gather what arrives meanwhile), answered as soon as a
-        # record is there.
+        # Settings' subscription_fetch_wait_ms), a fetch gathers that long while records come
+        # unless a backlog fills FETCH_GATHER_BYTES first (FetchShape): at hundreds of events a
+        # second spread over the partitions, each partition's share of a fetch answered at once
+        # is a transaction of a record or two (docs/performance.md, "2026-12-06 (afternoon)").
+        # Without (the boards, whose longer transactions gather what arrives meanwhile), and
+        # while a subscription is quiet, answered as soon as a record is there.
         self.consumer_options: dict[str, object] = {
             **kafka_options,  # bootstrap servers, and security
             "max_poll_records": batch_size,
             "fetch_max_bytes": 16 * 1024 * 1024,
             "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            "fetch_min_bytes": FETCH_IDLE[0],
+            "fetch_max_wait_ms": FETCH_IDLE[1],
         }
-        if fetch_wait_ms:
-            self.consumer_options |= {
-                "fetch_min_bytes": FETCH_GATHER_BYTES,
-                "fetch_max_wait_ms": fetch_wait_ms,
-            }
+        self.fetch_wait_ms = fetch_wait_ms
+        self.fetch_shape: FetchShape | None = None  # the running consumer's, if it gathers
         # Whether a stream (a record's key, the event's stream by the published contract) is
         # one the read models are made from; None: every stream.
         self._streams = streams
@@ -520,6 +549,7 @@ class ProjectionRunner:
             self._consumer = None
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        shape = self.fetch_shape = FetchShape(self.fetch_wait_ms) if self.fetch_wait_ms else None
         while not stop.is_set():
             assignments = self._assignments
             batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
@@ -527,6 +557,8 @@ class ProjectionRunner:
             # for each further fetch), so a backlog is applied in large transactions while a
             # live trickle stays quick.
             count = sum(len(r) for r in batches.values())
+            if shape is not None:
+                shape.follow(consumer, count)
             while 0 < count < self._batch_size:
                 more = await consumer.getmany(
                     timeout_ms=self._fill_wait_ms, max_records=self._batch_size - count

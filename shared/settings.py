@@ -131,9 +131,11 @@ class Settings(BaseSettings):
         le=500,
         description="How long Kafka may gather records for a fetch of a service's "
         "subscription (its own copies and policies; not the boards, whose transactions gather "
-        "by their own length) before it answers: `fetch.max.wait.ms`, with `fetch.min.bytes` "
-        "of 1 MiB, which a backlog fills at once. Fewer, larger transactions at high rates; "
-        "at most this much more delay at a trickle. 0: answered as soon as a record is there.",
+        "by their own length) before it answers, while records come: `fetch.max.wait.ms`, "
+        "with `fetch.min.bytes` of 1 MiB, which a backlog fills at once. Fewer, larger "
+        "transactions at high rates; at most this much more delay at a trickle. Once a poll "
+        "finds nothing, a fetch is answered as soon as a record is there (and asked twice a "
+        "second while none is). 0: always answered as soon as a record is there.",
     )
     rebuild_batch_size: int = Field(
         20_000,

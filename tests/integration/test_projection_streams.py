@@ -1,7 +1,8 @@
 """A runner whose read models are made from some of a topic's streams (a service's copy of the
 reference lists, on case-events) passes over the other streams' records unread: a batch of
 nothing else moves the stored offset in one statement, without a transaction; what it keeps
-is applied exactly once, in order, through restarts."""
+is applied exactly once, in order, through restarts. Its fetches gather while records come
+and wait for the next record once none do, on the real consumer's fetcher."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from shared.envelope import DomainEvent
 from shared.eventstore import make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.migrations import PROJECTION_SQL
-from shared.projection import PASSED_BY, AppliedLedger, ProjectionRunner
+from shared.projection import FETCH_IDLE, PASSED_BY, AppliedLedger, ProjectionRunner
 from shared.relay import event_headers
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually
@@ -68,6 +69,7 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
     pool = await open_database(settings, PROJECTION_SQL)
     consumer = f"{namespace}education.reference-data-test"
     transactions: list[int] = []  # the first offset of each batch applied in a transaction
+    made_runners: list[ProjectionRunner] = []
 
     def runner() -> ProjectionRunner:
         made = ProjectionRunner(
@@ -81,7 +83,9 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
             dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
             batch_size=100,
             streams=is_reference_stream,
+            fetch_wait_ms=50,  # as a service's subscriptions do
         )
+        made_runners.append(made)
         apply_batch = made._apply_batch
 
         async def counted(parts: list[Any], dead_lettered: set[Any]) -> Any:
@@ -100,6 +104,22 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
         await eventually(lambda: _stored(pool, consumer, topic, 4), 60, 0.05, "offset 4 stored")
         assert await _applied(pool, consumer) == [(LOCALITIES, 1)]
         through_transactions = len(transactions)
+        # It gathered while the records came, and waits again now none do: aiokafka's own
+        # fetcher has the fields its fetch requests are built from.
+        [first] = made_runners
+        await eventually(
+            lambda: (
+                first.fetch_shape is not None
+                and first.fetch_shape.changes >= 2
+                and not first.fetch_shape.gathering
+            ),
+            30,
+            0.05,
+            "the fetches back to waiting",
+        )
+        assert first._consumer is not None
+        fetcher: Any = first._consumer._fetcher
+        assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == FETCH_IDLE
 
         await children(3, 20)
         await eventually(lambda: _stored(pool, consumer, topic, 24), 60, 0.05, "offset 24 stored")

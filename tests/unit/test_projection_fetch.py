@@ -1,9 +1,12 @@
 """A service's subscriptions let Kafka gather a fetch for `subscription_fetch_wait_ms` (with
-a byte floor a backlog fills at once); the boards' runners, live and rebuilding, keep Kafka's
-answer-at-once, as does every runner at 0. No I/O: the runners are made, not run."""
+a byte floor a backlog fills at once) while records come, and wait for the next record once
+none do; the boards' runners, live and rebuilding, keep Kafka's answer-at-once, as does every
+runner at 0. No I/O: the runners are made, not run, and the fetcher is a stand-in (its fields
+are held to aiokafka's in tests/integration/test_projection_streams.py)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,11 +14,10 @@ import pytest
 from services.education.__main__ import subscriptions as education_subscriptions
 from services.escalations.policies import subscriptions as escalation_subscriptions
 from services.projections.registry import build_runner
-from shared.projection import FETCH_GATHER_BYTES, ProjectionRunner
+from shared.projection import FETCH_GATHER_BYTES, FETCH_IDLE, FetchShape, ProjectionRunner
 from shared.settings import Settings
 from shared.worker import _runner
 
-GATHERING = {"fetch_min_bytes", "fetch_max_wait_ms"}
 POOL: Any = None  # made, not run: no connection is asked for
 
 
@@ -40,17 +42,44 @@ def boards(settings: Settings) -> list[ProjectionRunner]:
 @pytest.mark.parametrize("wait_ms", [1, 50, 500])
 def test_a_services_subscriptions_gather_for_the_setting(wait_ms: int) -> None:
     for runner in subscribers(Settings(subscription_fetch_wait_ms=wait_ms)):
-        options = runner.consumer_options
-        assert options["fetch_max_wait_ms"] == wait_ms, runner.consumer_name
-        assert options["fetch_min_bytes"] == FETCH_GATHER_BYTES
-        assert options["max_poll_records"] == runner._batch_size
+        assert runner.fetch_wait_ms == wait_ms, runner.consumer_name
+        assert _made_with(runner) == FETCH_IDLE  # gathering once records come
+        assert runner.consumer_options["max_poll_records"] == runner._batch_size
 
 
 def test_the_boards_and_a_wait_of_0_are_answered_at_once() -> None:
     settings = Settings(subscription_fetch_wait_ms=50)
     for runner in [*boards(settings), *subscribers(Settings(subscription_fetch_wait_ms=0))]:
-        assert not GATHERING & runner.consumer_options.keys(), runner.consumer_name
+        assert runner.fetch_wait_ms == 0, runner.consumer_name
+        assert _made_with(runner) == FETCH_IDLE
         assert runner.consumer_options["max_poll_records"] == runner._batch_size
+
+
+def test_a_fetch_gathers_while_records_come_and_waits_once_none_do() -> None:
+    consumer: Any = SimpleNamespace(
+        _fetcher=SimpleNamespace(_fetch_min_bytes=1, _fetch_max_wait_ms=500)
+    )
+    shape = FetchShape(50)
+    seen = []
+    for records in [0, 3, 1000, 0, 0, 7]:
+        shape.follow(consumer, records)
+        seen.append((consumer._fetcher._fetch_min_bytes, consumer._fetcher._fetch_max_wait_ms))
+    gather = (FETCH_GATHER_BYTES, 50)
+    assert seen == [FETCH_IDLE, gather, gather, FETCH_IDLE, FETCH_IDLE, gather]
+    assert shape.changes == 3 and shape.gathering
+
+
+def test_a_fetcher_without_the_fields_keeps_its_shape() -> None:
+    consumer: Any = SimpleNamespace(_fetcher=SimpleNamespace())
+    shape = FetchShape(50)
+    shape.follow(consumer, 10)
+    assert vars(consumer._fetcher) == {}
+    assert (shape.gathering, shape.changes) == (False, 0)
+
+
+def _made_with(runner: ProjectionRunner) -> tuple[object, object]:
+    options = runner.consumer_options
+    return options["fetch_min_bytes"], options["fetch_max_wait_ms"]
 
 
 def test_the_platform_gathers_by_default_and_refuses_a_wait_kafka_would_not_keep() -> None:
