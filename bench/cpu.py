@@ -110,32 +110,33 @@ class CpuShares:
 
 def table(
     percent: dict[str, float],
-    rate: float,
+    rate: float | None,
     names: Mapping[str, str] | None = None,
     per_event: bool = False,
 ) -> list[str]:
     """Markdown rows: each group's share of the cores and its CPU milliseconds a command (at
     `rate` commands a second), or with `per_event` microseconds an event (at `rate` events a
-    second). `names`: another name for a group where the figure knows better (a rebuild's
-    members)."""
+    second); without a rate (an idle platform), the shares alone. `names`: another name for a
+    group where the figure knows better (a rebuild's members)."""
     cores = psutil.cpu_count() or 1
     # % of a core for a second, over the rate: in milliseconds, or in microseconds.
     unit, scale = ("µs an event", 10_000) if per_event else ("ms a command", 10)
 
     def per_command(share: float) -> str:
-        return f"{share * scale / rate:.1f}" if rate > 0 else "-"
+        if rate is None:
+            return ""
+        return f" {share * scale / rate:.1f} |" if rate > 0 else " - |"
 
-    rows = [
-        f"| process | CPU (% of one core) | CPU {unit} |",
-        "|---|---|---|",
-    ]
+    rows = (
+        ["| process | CPU (% of one core) |", "|---|---|"]
+        if rate is None
+        else [f"| process | CPU (% of one core) | CPU {unit} |", "|---|---|---|"]
+    )
     rows += [
-        f"| {(names or {}).get(name, name)} | {share:.0f}% | {per_command(share)} |"
+        f"| {(names or {}).get(name, name)} | {share:.0f}% |{per_command(share)}"
         for name, share in percent.items()
         if share >= 0.5
     ]
     total = sum(percent.values())
-    rows.append(
-        f"| **all** (the machine has {cores * 100}%) | {total:.0f}% | {per_command(total)} |"
-    )
+    rows.append(f"| **all** (the machine has {cores * 100}%) | {total:.0f}% |{per_command(total)}")
     return rows

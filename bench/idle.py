@@ -48,7 +48,7 @@ def main() -> None:
     print(
         f"An idle platform over {shares.seconds:.0f} s ({' '.join(args.settings) or 'defaults'}):"
     )
-    print("\n".join(table(shares.percent, 0)))
+    print("\n".join(table(shares.percent, None)))
 
 
 if __name__ == "__main__":
