@@ -45,9 +45,11 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
     # The access log is the platform's own (shared/access_log.py: the route's template, never
     # a child's id from the path, nor a query); uvicorn's would log the path as sent, and
-    # httpx logs every URL a process calls, query and all, at INFO.
+    # httpx logs every URL a process calls, query and all, at INFO, and so does its successor
+    # httpx2 (Starlette's test client's, and any library's that moves to it).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    for client in ("httpx", "httpx2"):
+        logging.getLogger(client).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 
 
