@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -59,6 +60,14 @@ TEST_ISSUER = LocalIssuer(ROOT / ".local" / f"test-auth-{os.getpid()}")
 # Its key goes with the run: a run's processes are stopped before it ends, and no later run
 # can use it (each makes its own), so none is left lying in .local.
 atexit.register(shutil.rmtree, TEST_ISSUER.folder, ignore_errors=True)
+
+
+def another_issuer(prefix: str = "csp-issuer-") -> LocalIssuer:
+    """An identity provider with a key of its own (not the run's), for the tests that need a
+    signer the platform does not trust, or a module's own; its folder goes with the run."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return LocalIssuer(folder)
 
 
 def auth(

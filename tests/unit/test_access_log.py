@@ -11,11 +11,9 @@ import asyncio
 import io
 import json
 import logging
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,14 +28,14 @@ from shared.access import Permission, requires
 from shared.access_log import HEADER, LOGGER, UNMATCHED, correlation_id_from, path_template
 from shared.aggregate import KnownChild
 from shared.api import CorrelationId, clock_of, pool_of, service_app, store_of
-from shared.auth import LocalIssuer
 from shared.clock import FixedClock
 from shared.eventstore import InMemoryEventStore
 from shared.logging import configure_logging, get_logger
 from shared.routes import Commands, command_router
 from shared.settings import Settings
+from tests.infrastructure import another_issuer
 
-ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-access-log-")))
+ISSUER = another_issuer("csp-unit-access-log-")
 PRACTITIONER = ISSUER.headers("sw-17", "council", "practitioner")
 OPERATIONS = ISSUER.headers("ops-1", "council", "operations")
 CHILD_ID = "C-canary4711"  # must appear in no log line

@@ -6,9 +6,7 @@ Starlette's test client, no server, no database."""
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,9 +24,9 @@ from shared.http import operational_router
 from shared.security import BULK, LimitRequestBody, secured_app
 from shared.settings import Settings
 from tests import apps as tests_apps
-from tests.infrastructure import TEST_ISSUER
+from tests.infrastructure import TEST_ISSUER, another_issuer
 
-ISSUER = LocalIssuer(Path(tempfile.mkdtemp(prefix="csp-unit-auth-")))
+ISSUER = another_issuer("csp-unit-auth-")
 MANAGER = ISSUER.headers("m-1", "council", "manager")
 
 
@@ -172,9 +170,7 @@ def test_a_token_is_refused_when_expired_forged_misaddressed_or_impossible() -> 
             "Authorization": "Bearer "
             + jwt.encode({"sub": "u", "agency": "council", "role": "manager"}, "", algorithm="none")
         },
-        "signed by another key": LocalIssuer(Path(tempfile.mkdtemp())).headers(
-            "u", "council", "manager"
-        ),
+        "signed by another key": another_issuer().headers("u", "council", "manager"),
         "not a token at all": {"Authorization": "Bearer hello"},
     }
     for case, headers in cases.items():

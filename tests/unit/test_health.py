@@ -4,15 +4,12 @@ host names, ports, paths or a database's name."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from tempfile import mkdtemp
 
 from fastapi.testclient import TestClient
 
-from shared.auth import LocalIssuer
 from shared.http import WorkerParts, public_check, worker_app
 from shared.settings import Settings
-from tests.infrastructure import poll_until
+from tests.infrastructure import another_issuer, poll_until
 
 
 def test_an_errors_repr_is_reduced_to_its_kind() -> None:
@@ -47,9 +44,7 @@ def test_a_worker_whose_loop_died_is_degraded() -> None:
 
         return loop, {}, close
 
-    settings = Settings(
-        service="test", auth_jwks=str(LocalIssuer(Path(mkdtemp())).ensure().jwks_file)
-    )
+    settings = Settings(service="test", auth_jwks=str(another_issuer().ensure().jwks_file))
     with TestClient(worker_app("test worker", settings, start)) as client:
 
         def answer() -> dict[str, object] | None:
