@@ -7,6 +7,8 @@ An idle platform still polls: its consumers ask Kafka for records, its workers' 
 That cost is paid all day by a deployment, and by every platform the tests start, on the
 same two cores as the work (docs/performance.md, "2026-12-06 (late): an idle subscription
 waits"). Starts its own Kafka and PostgreSQL unless CSP_TEST_* name them, as the harness does.
+Every process on the machine is counted, so run it on a quiet machine: beside a test run, the
+run's work shows as "other", and a Kafka or PostgreSQL shared with it as theirs.
 """
 
 from __future__ import annotations
@@ -16,17 +18,9 @@ import time
 
 from bench.cpu import CpuShares, table
 from bench.processes import start_services
+from deploy.database import SERVICES
 from tests.infrastructure import infrastructure, new_namespace
 
-SERVICES = (
-    "case_events",
-    "accommodation",
-    "education",
-    "escalations",
-    "quality",
-    "partner_feeds",
-    "projections",
-)
 SETTLE_S = 20.0  # after every process is healthy: start-up work (topics, first sweeps) done
 
 
@@ -35,7 +29,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="the quiet spell measured")
     parser.add_argument("settings", nargs="*", help="CSP_NAME=value, for every process")
     args = parser.parse_args()
-    settings = dict(setting.split("=", 1) for setting in args.settings)
+    settings = {}
+    for setting in args.settings:
+        name, equals, value = setting.partition("=")
+        if not (equals and name.startswith("CSP_")):
+            parser.error(f"{setting!r}: a setting is CSP_NAME=value")
+        settings[name] = value
     with infrastructure() as infra:
         processes = start_services(infra, new_namespace(), SERVICES, **settings)
         try:

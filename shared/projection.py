@@ -118,28 +118,36 @@ class FetchShape:
     """What a subscription's fetches ask of Kafka, following its traffic. While records come,
     a fetch gathers (`fetch.min.bytes` FETCH_GATHER_BYTES, which a backlog fills at once;
     `fetch.max.wait.ms` the runner's `fetch_wait_ms`): fewer, larger transactions. Once a
-    poll finds nothing, a fetch waits (FETCH_IDLE): the first record of a quiet topic is
-    answered as it arrives, and an idle consumer asks twice a second, not twenty times (an
-    idle platform's subscriptions kept a seventh of a core busy at 50 ms; docs/performance.md,
-    "2026-12-06 (late): an idle subscription waits"). aiokafka builds each fetch from its fetcher's
-    two fields and has no public way to change them on a running consumer; if a version
-    renames them, fetches keep the shape the consumer was made with (waiting)."""
+    poll has found nothing for half a second, a fetch waits (FETCH_IDLE): the first record of
+    a quiet spell is answered as it arrives, and an idle consumer asks each broker twice a
+    second, not twenty times (an idle platform's subscriptions kept a seventh of a core busy
+    at 50 ms; docs/performance.md, "2026-12-06 (late): an idle subscription waits").
+
+    aiokafka builds each fetch request from two fields of its fetcher and has no public way to
+    change them on a running consumer, so these are set. tests/unit/test_projection_fetch.py
+    holds aiokafka's request to those fields; a fetcher without them is left as it was made
+    (waiting), with a warning."""
+
+    FIELDS = ("_fetch_min_bytes", "_fetch_max_wait_ms")
 
     def __init__(self, wait_ms: int) -> None:
         self.wait_ms = wait_ms
         self.gathering = False
-        self.changes = 0  # how often it went from one to the other
+        self.unable = False  # the fetcher has not the fields: said once, then left alone
 
     def follow(self, consumer: AIOKafkaConsumer, records: int) -> None:
         gathering = records > 0
-        fetcher: Any = getattr(consumer, "_fetcher", None)
-        if gathering == self.gathering or not hasattr(fetcher, "_fetch_max_wait_ms"):
+        if gathering == self.gathering or self.unable:
             return
-        fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms = (
-            (FETCH_GATHER_BYTES, self.wait_ms) if gathering else FETCH_IDLE
-        )
+        fetcher = getattr(consumer, "_fetcher", None)
+        if not all(hasattr(fetcher, name) for name in self.FIELDS):
+            self.unable = True
+            log.warning("fetches cannot gather: aiokafka's fetcher has no fields for them")
+            return
+        shape = (FETCH_GATHER_BYTES, self.wait_ms) if gathering else FETCH_IDLE
+        for name, value in zip(self.FIELDS, shape, strict=True):
+            setattr(fetcher, name, value)
         self.gathering = gathering
-        self.changes += 1
 
 
 def spent_by(consumer: str) -> dict[tuple[str, str], float]:
@@ -470,7 +478,6 @@ class ProjectionRunner:
             "fetch_max_wait_ms": FETCH_IDLE[1],
         }
         self.fetch_wait_ms = fetch_wait_ms
-        self.fetch_shape: FetchShape | None = None  # the running consumer's, if it gathers
         # Whether a stream (a record's key, the event's stream by the published contract) is
         # one the read models are made from; None: every stream.
         self._streams = streams
@@ -549,7 +556,7 @@ class ProjectionRunner:
             self._consumer = None
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
-        shape = self.fetch_shape = FetchShape(self.fetch_wait_ms) if self.fetch_wait_ms else None
+        shape = FetchShape(self.fetch_wait_ms) if self.fetch_wait_ms else None
         while not stop.is_set():
             assignments = self._assignments
             batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)

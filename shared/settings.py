@@ -134,8 +134,9 @@ class Settings(BaseSettings):
         "by their own length) before it answers, while records come: `fetch.max.wait.ms`, "
         "with `fetch.min.bytes` of 1 MiB, which a backlog fills at once. Fewer, larger "
         "transactions at high rates; at most this much more delay at a trickle. Once a poll "
-        "finds nothing, a fetch is answered as soon as a record is there (and asked twice a "
-        "second while none is). 0: always answered as soon as a record is there.",
+        "has found nothing for half a second, a fetch is answered as soon as a record is "
+        "there (and asked twice a second while none is). 0: always answered as soon as a "
+        "record is there.",
     )
     rebuild_batch_size: int = Field(
         20_000,

@@ -21,7 +21,13 @@ from shared.envelope import DomainEvent
 from shared.eventstore import make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.migrations import PROJECTION_SQL
-from shared.projection import FETCH_IDLE, PASSED_BY, AppliedLedger, ProjectionRunner
+from shared.projection import (
+    FETCH_GATHER_BYTES,
+    FETCH_IDLE,
+    PASSED_BY,
+    AppliedLedger,
+    ProjectionRunner,
+)
 from shared.relay import event_headers
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually
@@ -69,6 +75,7 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
     pool = await open_database(settings, PROJECTION_SQL)
     consumer = f"{namespace}education.reference-data-test"
     transactions: list[int] = []  # the first offset of each batch applied in a transaction
+    shapes: list[tuple[int, int] | None] = []  # the real fetcher's, at each transaction
     made_runners: list[ProjectionRunner] = []
 
     def runner() -> ProjectionRunner:
@@ -90,6 +97,7 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
 
         async def counted(parts: list[Any], dead_lettered: set[Any]) -> Any:
             transactions.append(parts[0].records[0].offset)
+            shapes.append(_shape(made))  # as the next fetch will be asked, while this applies
             return await apply_batch(parts, dead_lettered)
 
         made._apply_batch = counted  # type: ignore[method-assign]
@@ -104,22 +112,11 @@ async def test_other_streams_are_passed_over_and_the_lists_applied_once_in_order
         await eventually(lambda: _stored(pool, consumer, topic, 4), 60, 0.05, "offset 4 stored")
         assert await _applied(pool, consumer) == [(LOCALITIES, 1)]
         through_transactions = len(transactions)
-        # It gathered while the records came, and waits again now none do: aiokafka's own
-        # fetcher has the fields its fetch requests are built from.
+        # Its fetches gathered while the records came, and wait again now none do: the fields
+        # of aiokafka's own fetcher that its fetch requests are made from.
+        assert shapes and shapes[0] == (FETCH_GATHER_BYTES, 50), shapes
         [first] = made_runners
-        await eventually(
-            lambda: (
-                first.fetch_shape is not None
-                and first.fetch_shape.changes >= 2
-                and not first.fetch_shape.gathering
-            ),
-            30,
-            0.05,
-            "the fetches back to waiting",
-        )
-        assert first._consumer is not None
-        fetcher: Any = first._consumer._fetcher
-        assert (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) == FETCH_IDLE
+        await eventually(lambda: _shape(first) == FETCH_IDLE, 30, 0.05, "fetches waiting again")
 
         await children(3, 20)
         await eventually(lambda: _stored(pool, consumer, topic, 24), 60, 0.05, "offset 24 stored")
@@ -173,3 +170,9 @@ async def _applied(pool: asyncpg.Pool, consumer: str) -> list[tuple[str, int]]:
         consumer,
     )
     return [(r["stream_id"], r["stream_version"]) for r in rows]
+
+
+def _shape(runner: ProjectionRunner) -> tuple[int, int] | None:
+    """The fetch its consumer's next request asks for: (fetch.min.bytes, fetch.max.wait.ms)."""
+    fetcher: Any = runner._consumer and runner._consumer._fetcher
+    return (fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms) if fetcher else None
