@@ -133,7 +133,7 @@ class FetchShape:
     def __init__(self, wait_ms: int) -> None:
         self.wait_ms = wait_ms
         self.gathering = False
-        self.unable = False  # the fetcher has not the fields: said once, then left alone
+        self.unable = False  # the fetcher lacks the fields: said once, then left alone
 
     def follow(self, consumer: AIOKafkaConsumer, records: int) -> None:
         gathering = records > 0
