@@ -122,21 +122,17 @@ def table(
     # % of a core for a second, over the rate: in milliseconds, or in microseconds.
     unit, scale = ("µs an event", 10_000) if per_event else ("ms a command", 10)
 
-    def per_command(share: float) -> str:
-        if rate is None:
-            return ""
-        return f" {share * scale / rate:.1f} |" if rate > 0 else " - |"
+    def row(name: str, share: float) -> str:
+        cells = [name, f"{share:.0f}%"]
+        if rate is not None:
+            cells.append(f"{share * scale / rate:.1f}" if rate > 0 else "-")
+        return "| " + " | ".join(cells) + " |"
 
-    rows = (
-        ["| process | CPU (% of one core) |", "|---|---|"]
-        if rate is None
-        else [f"| process | CPU (% of one core) | CPU {unit} |", "|---|---|---|"]
-    )
+    columns = 2 if rate is None else 3
+    header = ["process", "CPU (% of one core)", f"CPU {unit}"][:columns]
+    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * columns]
     rows += [
-        f"| {(names or {}).get(name, name)} | {share:.0f}% |{per_command(share)}"
-        for name, share in percent.items()
-        if share >= 0.5
+        row((names or {}).get(name, name), share) for name, share in percent.items() if share >= 0.5
     ]
-    total = sum(percent.values())
-    rows.append(f"| **all** (the machine has {cores * 100}%) | {total:.0f}% |{per_command(total)}")
+    rows.append(row(f"**all** (the machine has {cores * 100}%)", sum(percent.values())))
     return rows

@@ -1,8 +1,9 @@
 """A service's subscriptions let Kafka gather a fetch for `subscription_fetch_wait_ms` (with
 a byte floor a backlog fills at once) while records come, and wait for the next record once
 none do; the boards' runners, live and rebuilding, keep Kafka's answer-at-once, as does every
-runner at 0. No I/O: the runners are made, not run, and the fetcher is a stand-in (its fields
-are held to aiokafka's in tests/integration/test_projection_streams.py)."""
+runner at 0. No I/O: the runners are made, not run, and the fetcher is a stand-in; its fields
+are held to aiokafka's source here and to a real fetcher in
+tests/integration/test_projection_streams.py."""
 
 from __future__ import annotations
 
