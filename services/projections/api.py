@@ -124,6 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(listening, warm, return_exceptions=True)
         await listener.close()
         await pool.close()
+        packs_page.let_go_of_the_fonts()
 
 
 class ShareSnapshots:

@@ -24,7 +24,11 @@ graphics with real text, without a browser to install and start in the service's
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
+import gc
 import re
+import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -513,6 +517,33 @@ def local_file(url: str) -> tuple[bytes, str] | None:
     return None
 
 
+@functools.cache
+def _fonts() -> Any:
+    """The process's one weasyprint font configuration. A configuration copies the
+    `@font-face` fonts it is given into a temporary folder of its own, removed when it is
+    collected. Made for each pack, it left a folder behind for every pack drawn by a process
+    stopped before then; one for the process copies each font once, into one folder."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    atexit.register(let_go_of_the_fonts)
+    return FontConfiguration()
+
+
+def let_go_of_the_fonts() -> None:
+    """Remove the fonts' folder, while the interpreter still can: the configuration is held
+    in cycles with the documents drawn, and collected only with the last modules, when
+    weasyprint's `rmtree` is gone and the folder stays. At exit, and as the API stops:
+    uvicorn ends its process by the signal that stopped it, and no exit handler runs."""
+    _fonts.cache_clear()
+    gc.collect()
+
+
+# A font configuration is Fontconfig's and Pango's state, not made to be shared between
+# threads: the packs a process draws at once take turns (each is Python's work, under the
+# GIL, either way).
+_DRAWING = threading.Lock()
+
+
 def to_pdf(html: str) -> bytes:
     """The pack's page as a PDF (A4, the print stylesheet's rules), its text as text. The
     stylesheets and fonts come from disk and nothing from the network: a pack is drawn
@@ -527,7 +558,8 @@ def to_pdf(html: str) -> bytes:
                 raise ValueError(f"not one of the dashboard's files: {url}")
             return URLFetcherResponse(url, body=found[0], headers={"Content-Type": found[1]})
 
-    pdf: bytes = HTML(
-        string=html, base_url="http://pack.invalid/", url_fetcher=LocalFiles()
-    ).write_pdf()
+    with _DRAWING:
+        pdf: bytes = HTML(
+            string=html, base_url="http://pack.invalid/", url_fetcher=LocalFiles()
+        ).write_pdf(font_config=_fonts())
     return pdf
