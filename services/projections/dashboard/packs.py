@@ -525,7 +525,6 @@ def _fonts() -> Any:
     stopped before then; one for the process copies each font once, into one folder."""
     from weasyprint.text.fonts import FontConfiguration
 
-    atexit.register(let_go_of_the_fonts)
     return FontConfiguration()
 
 
@@ -534,8 +533,12 @@ def let_go_of_the_fonts() -> None:
     in cycles with the documents drawn, and collected only with the last modules, when
     weasyprint's `rmtree` is gone and the folder stays. At exit, and as the API stops:
     uvicorn ends its process by the signal that stopped it, and no exit handler runs."""
-    _fonts.cache_clear()
-    gc.collect()
+    if _fonts.cache_info().currsize:  # a process that drew none has nothing to collect
+        _fonts.cache_clear()
+        gc.collect()
+
+
+atexit.register(let_go_of_the_fonts)
 
 
 # A font configuration is Fontconfig's and Pango's state, not made to be shared between
