@@ -25,6 +25,9 @@ from tests.infrastructure import (
 )
 
 ARTIFACTS = ROOT / "test-artifacts"
+# tests/midnight.py: a test failing while London's date turns is run once more, on the new
+# day; pytester runs a pytest inside a test (tests/unit/test_midnight.py).
+pytest_plugins = ["tests.midnight", "pytester"]
 
 
 # -- make test's parallel workers (pytest-xdist, `-n 2 --dist loadscope`) ----------------------

@@ -500,21 +500,9 @@ def health_check(url: str, name: str) -> dict[str, Any]:
 def platform_today() -> date:
     """The platform's today: London's date (`shared.clock.SystemClock`). The machine's own
     (`date.today()`, UTC on a server) is the day before between 23:00 and 24:00 UTC in summer;
-    the dates the tests send and expect are the platform's."""
+    the dates the tests send and expect are the platform's. A test that fails while it turns
+    is run once more, on the new day (tests/midnight.py)."""
     return SystemClock().today()
-
-
-async def on_one_day(check: Callable[[date], Awaitable[None]]) -> None:
-    """Run a check of what the platform shows for its today, given the day the check expects.
-    If London's day turned while it ran (the page was read on one day and held to the next),
-    it fails on the clock, not the platform: it is run again, once, on the new day."""
-    day = platform_today()
-    try:
-        await check(day)
-    except AssertionError:
-        if platform_today() == day:
-            raise
-        await check(platform_today())
 
 
 def poll_until(

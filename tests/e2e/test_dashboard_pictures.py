@@ -16,7 +16,7 @@ from services.projections.boards.model import Figure
 from services.projections.dashboard import charts, last_complete_month, month_before
 from tests.e2e.conftest import SHOTS, Platform
 from tests.e2e.test_dashboard import signed_in
-from tests.infrastructure import HTTP, auth, on_one_day
+from tests.infrastructure import HTTP, auth, platform_today
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -182,5 +182,5 @@ async def test_the_index_leads_with_the_last_complete_period_and_which_way_it_mo
         attendance = await page.locator('[data-board="attendance"] [data-when]').inner_text()
         assert attendance != f"on {today:%-d %b %Y}"  # today's marks are still coming
 
-    await on_one_day(check)  # the page's today and the test's: the same day
+    await check(platform_today())  # a day that turns while it runs: tests/midnight.py
     await page.close()
