@@ -50,6 +50,8 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for client in ("httpx", "httpx2"):
         logging.getLogger(client).setLevel(max(logging.WARNING, root.level))
+    # weasyprint logs each step of drawing a board pack's PDF at INFO: eight lines a pack.
+    logging.getLogger("weasyprint.progress").setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 
 

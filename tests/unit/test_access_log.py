@@ -56,7 +56,8 @@ ACCESS_FIELDS = {
     "timestamp",
 }
 
-QUIETENED = ("aiokafka", "uvicorn.access", "httpx")  # configure_logging sets their levels
+# configure_logging sets their levels
+QUIETENED = ("aiokafka", "uvicorn.access", "httpx", "weasyprint.progress")
 Lines = Callable[[], list[dict[str, Any]]]
 
 
@@ -195,6 +196,15 @@ def test_no_line_holds_a_childs_id_a_query_a_body_or_a_token(lines: Lines) -> No
     assert logged == [a for a in asked if a[1] != "/metrics"]
     unauthenticated = [x for x in access(lines()) if x["status"] == 401]
     assert [(x["role"], x["agency"]) for x in unauthenticated] == [(None, None)] * 2
+
+
+def test_a_board_packs_drawing_steps_are_not_logged_its_warnings_are(lines: Lines) -> None:
+    """weasyprint's progress (eight INFO lines a PDF) is noise in a service's log."""
+    logging.getLogger("weasyprint.progress").info("Step 5 - Creating layout - Page 1")
+    logging.getLogger("weasyprint").warning("Ignored `float: sideways` at 3:1")
+    assert [(line["logger"], line["event"]) for line in lines()] == [
+        ("weasyprint", "Ignored `float: sideways` at 3:1")
+    ]
 
 
 def test_every_line_of_the_request_carries_its_correlation_id(lines: Lines) -> None:
