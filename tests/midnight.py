@@ -4,7 +4,10 @@ The tests send and expect the platform's dates (`platform_today`: London's), wor
 they run, while the services work out their own today as they answer. A test running across
 London's midnight can hold a page read on one day to the date of the other, and fail on the
 clock, not on the platform. Such a failure is run again, once, with a warning saying why; a
-failure on one day stands as it is, and so does a second failure.
+failure on one day stands as it is, and so does a second failure. The test body is run again
+with the fixtures it had (they are not set up again). Where its first run recorded something
+for a fixture's child that cannot be recorded twice, the second run is refused and fails:
+no worse than without it.
 
 Registered by tests/conftest.py (`pytest_plugins`); tests/unit/test_midnight.py runs it in a
 pytest of its own with a clock it turns.
