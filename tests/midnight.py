@@ -40,7 +40,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
-    except Exception as failure:
+    except (Exception, pytest.fail.Exception) as failure:  # an error, an assert, pytest.fail
         first_line = next(iter(str(failure).splitlines()), "")[:200]
         began_on, now = item.stash.get(BEGAN_ON, None), infrastructure.platform_today()
         if began_on is None or began_on == now:
