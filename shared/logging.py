@@ -10,6 +10,16 @@ import sys
 
 import structlog
 
+# Libraries' loggers held at WARNING (or the root's level, if higher):
+# - aiokafka logs every coordinator hiccup at INFO/ERROR;
+# - httpx logs every URL a process calls, query and all, at INFO, and so does its successor
+#   httpx2 (Starlette's test client's, and any library's that moves to it);
+# - weasyprint logs each step of drawing a board pack's PDF at INFO: eight lines a pack.
+# uvicorn's access log is held at WARNING whatever the root's level: the access log is the
+# platform's own (shared/access_log.py: the route's template, never a child's id from the
+# path, nor a query), and uvicorn's would log the path as sent.
+QUIETENED = ("aiokafka", "httpx", "httpx2", "weasyprint.progress")
+
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     renderer: structlog.types.Processor = (
@@ -41,17 +51,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka logs every coordinator hiccup at INFO/ERROR; warnings are enough.
-    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))
-    # The access log is the platform's own (shared/access_log.py: the route's template, never
-    # a child's id from the path, nor a query); uvicorn's would log the path as sent, and
-    # httpx logs every URL a process calls, query and all, at INFO, and so does its successor
-    # httpx2 (Starlette's test client's, and any library's that moves to it).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    for client in ("httpx", "httpx2"):
-        logging.getLogger(client).setLevel(max(logging.WARNING, root.level))
-    # weasyprint logs each step of drawing a board pack's PDF at INFO: eight lines a pack.
-    logging.getLogger("weasyprint.progress").setLevel(max(logging.WARNING, root.level))
+    for noisy in QUIETENED:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     structlog.contextvars.bind_contextvars(service=service)
 
 

@@ -30,6 +30,7 @@ from shared.aggregate import KnownChild
 from shared.api import CorrelationId, clock_of, pool_of, service_app, store_of
 from shared.clock import FixedClock
 from shared.eventstore import InMemoryEventStore
+from shared.logging import QUIETENED as LIBRARIES_QUIETENED
 from shared.logging import configure_logging, get_logger
 from shared.routes import Commands, command_router
 from shared.settings import Settings
@@ -56,8 +57,7 @@ ACCESS_FIELDS = {
     "timestamp",
 }
 
-# configure_logging sets their levels
-QUIETENED = ("aiokafka", "uvicorn.access", "httpx", "weasyprint.progress")
+QUIETENED = ("uvicorn.access", *LIBRARIES_QUIETENED)  # configure_logging sets their levels
 Lines = Callable[[], list[dict[str, Any]]]
 
 
