@@ -82,8 +82,13 @@ def auth(
 # permission matrix's time and a share of every poll. Shared by every test and thread (httpx's
 # clients can be); each request on a connection of its own, so no connection a server has
 # closed, or a process since restarted, is used again; no cookie kept, so no request is signed
-# in by an earlier one's answer.
+# in by an earlier one's answer. A request waits up to a minute for its answer, not httpx's
+# 5 s: the services share two cores with the other test worker (a chaos run, a county's load),
+# and an answer made once and then kept (a service's first OpenAPI document) took 5.4 s so in
+# CI. A test waiting for an outcome polls with its own deadline; one that needs a short wait
+# passes its own `timeout`.
 HTTP = httpx.Client(
+    timeout=httpx.Timeout(60, connect=10),
     limits=httpx.Limits(max_keepalive_connections=0),
     cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
 )
