@@ -64,7 +64,7 @@ class Practitioner:
             url = f"{getattr(self.platform, service).url}/children/{child_id}"
 
             def known(u: str = url) -> bool:
-                return MANAGER.get(u, timeout=5).status_code == 200
+                return MANAGER.get(u).status_code == 200
 
             poll_until(
                 known,

@@ -85,7 +85,7 @@ async def test_each_agency_receives_only_its_minimised_share_and_each_share_is_a
     total = sum(map(len, expected.values()))
     shares = poll_until(
         lambda: (
-            (r := GOVERNANCE.get(audit, params={"child_id": child}, timeout=5).json()["shares"])
+            (r := GOVERNANCE.get(audit, params={"child_id": child}).json()["shares"])
             and len(r) >= total
             and r
         ),

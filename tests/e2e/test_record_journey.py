@@ -143,7 +143,7 @@ def test_the_childs_whole_record_reaches_the_chronology_and_the_boards(
     }
 
     def chronology(**params: str) -> dict[str, Any] | None:
-        response = MANAGER.get(url, params=params, timeout=10)
+        response = MANAGER.get(url, params=params)
         if response.status_code == 404:  # the registration not projected yet
             return None
         assert response.status_code == 200, response.text
