@@ -1210,10 +1210,7 @@ def cmd_run(stack: LocalStack) -> None:
     stack.state_dir.mkdir(parents=True, exist_ok=True)
     stack.init_postgres()
     stack.init_kafka()
-    ports = [stack.postgres_port, stack.kafka_port, stack.prometheus_port]
-    ports += [stack.archiver_port] if stack.archiving else []
-    ports += [stack.kafka_external_port] if stack.secure else []
-    busy = [port for port in ports if port_open(port)]
+    busy = [port for port in _servers_ports(stack) if port_open(port)]
     if busy:
         raise SystemExit(f"ports {busy} are in use: is the stack already running? (`make stop`)")
     if shutil.which("prometheus") is None:
@@ -1235,6 +1232,14 @@ def cmd_run(stack: LocalStack) -> None:
     )
 
 
+def _servers_ports(stack: LocalStack) -> list[int]:
+    """The ports of the stack's own servers (PostgreSQL, Kafka, Prometheus, the archiver)."""
+    ports = [stack.postgres_port, stack.kafka_port, stack.prometheus_port]
+    ports += [stack.archiver_port] if stack.archiving else []
+    ports += [stack.kafka_external_port] if stack.secure else []
+    return ports
+
+
 def cmd_stop(stack: LocalStack) -> None:
     pidfile = stack.state_dir / "honcho.pid"
     if not pidfile.exists():
@@ -1251,6 +1256,18 @@ def cmd_stop(stack: LocalStack) -> None:
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
     pidfile.unlink(missing_ok=True)
+    # Honcho is gone once it has SIGKILLed what had not stopped 5 s after its SIGTERM: the
+    # supervisors. A server runs in a session of its own and finishes its shutdown after its
+    # supervisor (Kafka's, on a loaded machine, for seconds): stopped means its port is free,
+    # so that a `make run` straight after finds none of them in use.
+    ports = [*_servers_ports(stack), *(p.port for p in stack.processes())]
+    busy = [p for p in ports if port_open(p)]
+    while busy and time.monotonic() < deadline:
+        time.sleep(0.2)
+        busy = [p for p in ports if port_open(p)]
+    if busy:
+        print(f"the local stack has stopped, but ports {busy} are still in use", flush=True)
+        return
     print("the local stack has stopped")
 
 

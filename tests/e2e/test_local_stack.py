@@ -115,21 +115,21 @@ def test_run_prints_working_urls_stops_cleanly_and_restarts_on_its_data() -> Non
         _every_process_is_an_up_target(prometheus, base)
         for url in urls:
             if url == prometheus:  # its own UI, no sign-in: on the loopback address only
-                assert HTTP.get(url, timeout=10, follow_redirects=True).status_code == 200
+                assert HTTP.get(url, follow_redirects=True).status_code == 200
                 continue
             # The tokens `make run` mints: the share audit is for information governance.
             user = "information-governance" if url.endswith("/shares") else "manager"
             token = (state / "tokens" / f"{user}.jwt").read_text().strip()
             headers = {"Authorization": f"Bearer {token}"}
             if url.endswith("/boards/live"):  # a stream that never ends: read its first event
-                with HTTP.stream("GET", url, timeout=10, headers=headers) as stream:
+                with HTTP.stream("GET", url, headers=headers) as stream:
                     assert stream.status_code == 200
                     assert next(stream.iter_lines()).startswith("event: ready")
             else:  # as a browser: the live page sends a council user to the council's queue
-                got = HTTP.get(url, timeout=10, headers=headers, follow_redirects=True)
+                got = HTTP.get(url, headers=headers, follow_redirects=True)
                 assert got.status_code == 200, url
                 assert not (got.history and got.url.path == "/login"), url  # not sent to sign in
-            anonymous = HTTP.get(url, timeout=10).status_code  # no token: only health, sign-in
+            anonymous = HTTP.get(url).status_code  # no token: only health, sign-in
             assert (
                 anonymous == 200 if url.endswith(("/health", "/login")) else anonymous in (303, 401)
             ), (url, anonymous)
@@ -168,7 +168,6 @@ def _the_readme_registration_is_recorded(state: Path, base: int) -> None:
             "Content-Type": "application/json",
             key: value,
         },
-        timeout=10,
     )
     assert got.status_code == 201, got.text
 
@@ -180,7 +179,7 @@ def _every_process_is_an_up_target(prometheus: str, base: int) -> None:
     wanted["archiver"] = f"127.0.0.1:{base + ARCHIVER_OFFSET}"  # the WAL archiver (on by default)
 
     def targets() -> dict[str, Any] | None:
-        answer = HTTP.get(f"{prometheus}api/v1/targets", timeout=5).json()
+        answer = HTTP.get(f"{prometheus}api/v1/targets").json()
         active = answer["data"]["activeTargets"]
         platform = {t["labels"]["process"]: t for t in active if t["labels"]["job"] == "platform"}
         if set(platform) == set(wanted) and all(t["health"] == "up" for t in active):
@@ -190,12 +189,12 @@ def _every_process_is_an_up_target(prometheus: str, base: int) -> None:
     try:
         platform = poll_until(targets, 60, 1.0, "every Prometheus target to be up")
     except TimeoutError:
-        active = HTTP.get(f"{prometheus}api/v1/targets", timeout=5).json()["data"]
+        active = HTTP.get(f"{prometheus}api/v1/targets").json()["data"]
         raise AssertionError(
             [(t["labels"], t["health"], t["lastError"]) for t in active["activeTargets"]]
         ) from None
     assert {n: t["labels"]["instance"] for n, t in platform.items()} == wanted
-    rules = HTTP.get(f"{prometheus}api/v1/rules", timeout=5).json()["data"]["groups"]
+    rules = HTTP.get(f"{prometheus}api/v1/rules").json()["data"]["groups"]
     assert any(r["name"] == "RelayStalled" for g in rules for r in g["rules"])  # rules loaded
 
 
