@@ -73,6 +73,19 @@ class Practitioner:
                 f"{service} to know {child_id}",
             )
 
+    def wait_projected(self, child_id: str) -> None:
+        """The projections have applied the child's registration: its chronology is there
+        (a 404 until then). The boards' and the attention queue's rows of the child are
+        written in the same transaction, so a fact of the child is then shown as soon as
+        it is applied, not held back waiting for the child's registration."""
+        url = f"{self.platform.projections.url}/children/{child_id}/chronology"
+        poll_until(
+            lambda: MANAGER.get(url).status_code == 200,
+            60,
+            0.1,  # each read is audited: not a record every 50 ms
+            f"the projections to know {child_id}",
+        )
+
 
 async def demo_county(platform: Platform, seed: int, scale: float) -> Platform:
     """A demo county (deploy/demo) loaded through the platform's public APIs, as a practitioner

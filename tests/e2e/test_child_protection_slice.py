@@ -65,7 +65,7 @@ def test_a_plan_started_over_http_appears_on_the_board(platform: Platform) -> No
 
     board = poll_until(
         lambda: (b := open_plans(platform, "Mid Devon"))["count"] == 1 and b,
-        timeout_s=20,
+        timeout_s=60,
         what="the plan on the board",
     )
     assert board["plans"] == [

@@ -151,7 +151,7 @@ async def test_the_live_page_shows_a_new_event_without_a_reload(
     )
     # A locator assertion (polling with a deadline), not a JavaScript string: the page's
     # Content-Security-Policy forbids evaluating strings.
-    await expect(in_care).to_have_text(str(before + 1), timeout=15_000)
+    await expect(in_care).to_have_text(str(before + 1), timeout=60_000)
     assert await page.evaluate("window.liveMarker") == marker  # the same page: no reload
     await expect(page.locator("#attention [data-attention-version]")).to_have_count(1)
     await page.screenshot(path=SHOTS / "live.png", full_page=True)

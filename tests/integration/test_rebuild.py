@@ -215,7 +215,6 @@ async def test_a_rebuild_beside_the_live_boards_equals_them_and_is_followed(
                         MANAGER.get(
                             f"{api.url}/boards/timeliness",
                             params={"as_at": "2024-06-30", "view": "council"},
-                            timeout=10,
                         ).status_code
                     )
                 except httpx.HTTPError as error:  # an answer not given is one of the answers
