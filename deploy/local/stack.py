@@ -1275,7 +1275,7 @@ def _alive(pid: int) -> bool:
     """Running, and not a zombie waiting for its parent to reap it."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError):  # gone, or going as it is read
         return False
     return state != "Z"
 
