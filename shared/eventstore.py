@@ -446,6 +446,13 @@ async def _batch_conflict(
 
 
 WAKE_THE_RELAY = "SELECT pg_notify('events_appended', '')"
+# An append bound to its caller's transaction also makes that transaction's commit durable
+# before it is seen. A worker's policy appends in its runner's batch, which commits
+# asynchronously (shared/projection.py): such a commit is visible, and so relayed, before its
+# WAL is flushed, and a crash of the database then would take back an event Kafka and every
+# consumer already hold; the stream's next event would take its version, and be dropped by
+# every consumer as a duplicate. SET LOCAL in the append's savepoint lasts to the commit.
+DURABLE_AND_WAKE = f"SET LOCAL synchronous_commit TO on; {WAKE_THE_RELAY}"
 # How soon a reader below the snapshot horizon (the relay, the partners' HTTP feed) reads again
 # when what it was woken for is committed but held back by an older transaction
 # (`PostgresEventStore.held_back`): doubled while it stays held back, up to HELD_BACK_LONGEST_S.
@@ -557,7 +564,7 @@ class PostgresEventStore:
                         " ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11::jsonb, $12::jsonb)",
                         rows,
                     )
-                    await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
+                    await conn.execute(DURABLE_AND_WAKE)  # the wake when the caller commits
             except asyncpg.UniqueViolationError as error:
                 raise await _conflict(conn, error, stream_id, expected_version) from None
         return AppendResult(
@@ -667,7 +674,7 @@ class PostgresEventStore:
                         "events", columns=_WRITTEN.split(", "), records=rows
                     )
                     if self._wakeup is None:
-                        await conn.execute(WAKE_THE_RELAY)  # delivered when the caller commits
+                        await conn.execute(DURABLE_AND_WAKE)  # the wake when the caller commits
             except asyncpg.UniqueViolationError as error:
                 expected = {s: at.get(s, 0) for s in stream_ids}
                 raise await _batch_conflict(conn, error, expected) from None

@@ -454,7 +454,8 @@ class ProjectionRunner:
         # trip of the few a batch takes: at a trickle, batches are of one or two events). A
         # read model and its offsets commit together, so a database crash can only lose the
         # last few batches whole: they are read again from Kafka. No need to wait for the WAL
-        # flush (the event stores keep synchronous commit).
+        # flush, unless the batch appends events (a policy's): the event store's append sets
+        # synchronous commit on for the transaction (`DURABLE_AND_WAKE`).
         self._settings = "; ".join(
             s for s in ("SET LOCAL synchronous_commit TO off", self._search_path) if s
         )

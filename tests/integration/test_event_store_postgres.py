@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared.envelope import Actor, Agency, DomainEvent, new_event_id
-from shared.eventstore import CommandContext, Cursor, PostgresEventStore
+from shared.eventstore import CommandContext, ConcurrencyConflict, Cursor, PostgresEventStore
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure
 
@@ -150,3 +150,25 @@ async def test_concurrent_duplicates_of_one_command_record_it_once(
     recorded = [r for r in results if not isinstance(r, BaseException) and not r.duplicate]
     assert len(recorded) == 1
     assert len(await store.read_stream("s1")) == 1
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["append", "append_batch"])
+async def test_an_append_in_an_asynchronously_committed_transaction_commits_durably(
+    event_store_pool: asyncpg.Pool, batch: bool
+) -> None:
+    """A worker's policy appends in its runner's batch, which turns synchronous commit off
+    (shared/projection.py): the append turns it on again for that transaction, or the relay
+    could publish an event a crash of the database then takes back."""
+    async with event_store_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit TO off")  # as a runner's batch does
+        store = PostgresEventStore(conn)
+        if batch:
+            await store.append_batch([("s1", [Tick(writer=0, n=0)])], ctx())
+        else:
+            await store.append("s1", 0, [Tick(writer=0, n=0)], ctx())
+        assert await conn.fetchval("SHOW synchronous_commit") == "on"
+    async with event_store_pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL synchronous_commit TO off")
+        with pytest.raises(ConcurrencyConflict):  # refused: nothing to make durable
+            await PostgresEventStore(conn).append("s1", 0, [Tick(writer=0, n=1)], ctx())
+        assert await conn.fetchval("SHOW synchronous_commit") == "off"
