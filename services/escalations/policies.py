@@ -149,15 +149,22 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
     )
     for row in rows:
         async with pool.acquire() as conn, conn.transaction():
+            # Claimed only as it was read: a contact or a review applied since then watches
+            # again from its own day (a new `since` and `due`, open and not alerted), and an
+            # alert from the dates read would say the child had none. That watch is checked
+            # on its own dates next time.
             claimed = await conn.fetchval(
                 "UPDATE drift_watch SET alerted = true WHERE child_id = $1 AND rule = $2"
-                " AND subject_id = $3 AND open AND NOT alerted RETURNING 1",
+                " AND subject_id = $3 AND since = $4 AND due = $5 AND open AND NOT alerted"
+                " RETURNING 1",
                 row["child_id"],
                 row["rule"],
                 row["subject_id"],
+                row["since"],
+                row["due"],
             )
             if not claimed:
-                continue  # another checker got there first
+                continue  # another checker got there first, or the watch moved on
             alert = functools.partial(
                 ChildRisk.raise_drift,
                 on=today,

@@ -1,0 +1,81 @@
+"""The escalations worker's drift check (services/escalations/policies.py `check_drift`) on a
+real PostgreSQL, against the drift watch its subscription keeps (`DriftWatch`): an alert is
+raised for a watch as it was read, never for one a contact has moved on meanwhile."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts.case_events import events as ce
+from deploy.database import MIGRATIONS
+from services.escalations.policies import DriftWatch, check_drift
+from shared.envelope import Actor, Agency, new_event_id
+from shared.eventstore import CommandContext, PostgresEventStore, make_envelopes
+from shared.settings import Settings
+from tests.conftest import fresh_database
+from tests.infrastructure import Infrastructure
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 5, 1)
+CHILD = "C-drift-1"
+WORKER = CommandContext(
+    actor=Actor(user_id="escalations-worker", agency=Agency.PLATFORM, role="worker"),
+    correlation_id=new_event_id(),
+)
+
+
+class ContactAppliedAfterTheRead:
+    """The pool, but the care leaver's contact is applied by the subscription (`DriftWatch`,
+    in a transaction of its own) just after the check has read the overdue watches: the
+    interleaving of the check's loop and the worker's subscription."""
+
+    def __init__(self, pool: asyncpg.Pool, contact_on: date) -> None:
+        self.pool, self.contact_on = pool, contact_on
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        rows = await self.pool.fetch(query, *args)
+        contact = ce.ContactRecorded(contact_date=self.contact_on, in_touch="YES")
+        [envelope] = make_envelopes(CHILD, 1, [contact], WORKER)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await DriftWatch(Settings(service="escalations")).apply(conn, envelope, contact)
+        return rows
+
+    def acquire(self) -> Any:
+        return self.pool.acquire()
+
+
+async def test_no_alert_for_a_watch_a_contact_moved_on_after_the_check_read_it(
+    infra: Infrastructure, namespace: str
+) -> None:
+    async with fresh_database(infra, namespace, "escalations", *MIGRATIONS["escalations"]) as pool:
+        since = TODAY - timedelta(days=70)  # no contact for 70 days: overdue at 56
+        await pool.execute(
+            "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+            " VALUES ($1, 'no_contact', 'contact', $2, $3, true)",
+            CHILD,
+            since,
+            since + timedelta(days=56),
+        )
+        raced = ContactAppliedAfterTheRead(pool, contact_on=TODAY - timedelta(days=1))
+        assert await check_drift(raced, TODAY) == 0
+        assert await PostgresEventStore(pool).read_stream(CHILD) == []
+        watch = await pool.fetchrow("SELECT since, due, open, alerted FROM drift_watch")
+        assert dict(watch) == {
+            "since": TODAY - timedelta(days=1),
+            "due": TODAY + timedelta(days=55),
+            "open": True,
+            "alerted": False,
+        }
+        # A watch still as it was read is alerted, with its own dates.
+        assert await check_drift(pool, TODAY + timedelta(days=56)) == 1
+        [alert] = await PostgresEventStore(pool).read_stream(CHILD)
+        assert alert.event_type == "DriftAlertRaised"
+        assert (alert.payload["since"], alert.payload["due"]) == (
+            (TODAY - timedelta(days=1)).isoformat(),
+            (TODAY + timedelta(days=55)).isoformat(),
+        )
