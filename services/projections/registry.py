@@ -10,6 +10,7 @@ import multiprocessing
 import queue
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -105,6 +106,30 @@ def build_runner(
     )
 
 
+async def watch_for_swap(
+    live: Callable[[], Awaitable[str | None]],
+    schema: str,
+    stop: asyncio.Event,
+    swapped: asyncio.Event,
+    every_s: float = 1.0,
+) -> None:
+    """Set `swapped` once `live()` names a build other than `schema` (a rebuild swapped in),
+    or if this watch ends any other way: its runner then stops, and the worker finds the live
+    build again. A failed read (the database restarting) is asked again: a watch that died on
+    it would leave the runner filling a build no longer live, unseen, from the next swap on."""
+    try:
+        while not stop.is_set():
+            try:
+                if await live() != schema:
+                    log.info("a rebuild was swapped in; following it", previous=schema)
+                    return
+            except (*TRANSIENT, asyncpg.PostgresError) as error:
+                log.warning("cannot read which build is live; asking again", error=repr(error))
+            await pause(stop, every_s)
+    finally:
+        swapped.set()
+
+
 def worker(settings: Settings) -> FastAPI:
     """Keeps the live build up to date; when a rebuild swaps in another build, carries on in
     that one from the offsets the rebuild stored. Beside it, the checker of the returns' data
@@ -129,16 +154,9 @@ def worker(settings: Settings) -> FastAPI:
                     continue
                 runner = current["runner"] = build_runner(settings, pool, schema, producer)
                 swapped = asyncio.Event()
-
-                async def watch(schema: str = schema, swapped: asyncio.Event = swapped) -> None:
-                    while not stop.is_set():
-                        if await live_build(pool) != schema:
-                            log.info("a rebuild was swapped in; following it", previous=schema)
-                            break
-                        await pause(stop, 1.0)
-                    swapped.set()
-
-                watcher = asyncio.create_task(watch())
+                watcher = asyncio.create_task(
+                    watch_for_swap(lambda: live_build(pool), schema, stop, swapped)
+                )
                 await runner.run(swapped)
                 watcher.cancel()
 
