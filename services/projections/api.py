@@ -93,12 +93,10 @@ async def keep_before_asked(
             log.exception("keeping the trend's month ends or the index failed")
         return 60  # not retried at once: a board that takes its minute would take every one
 
-    await keep_running(
-        check,
-        asyncio.Event(),
-        what="keeping board totals",
-        transient=(OSError, asyncpg.PostgresError),
-    )
+    # Any failure is logged and tried again, never the end of the keeping: nothing awaits this
+    # task until the API stops, and without it the boards are still right, only slow (each
+    # worked out from the facts), with nothing to say why.
+    await keep_running(check, asyncio.Event(), what="keeping board totals", transient=(Exception,))
 
 
 @asynccontextmanager
