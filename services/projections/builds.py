@@ -133,18 +133,32 @@ async def ensure_live_build(pool: asyncpg.Pool) -> str:
     """The live build, migrated to the current read-model scripts; the first worker to start
     creates it. Workers starting together take turns on an advisory lock, so exactly one
     creates (or migrates) it and the others find it."""
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, _builds_lock(conn):
+        name = await live_build(conn)
+        if name is None:
+            name = await create_build(pool)
+            await swap(pool, name)
+        else:
+            await _bring_up_to_date(conn, name)
+        return name
+
+
+@asynccontextmanager
+async def _builds_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """The builds' advisory lock, on `conn`'s session, let go of at the end. Where the end is
+    an error or a cancellation (the wait for the lock timed out under the pool's command
+    timeout, or the worker stopped, as the lock was granted), the session is ended instead,
+    and the lock with it: the pool's connections are not reset (`shared/db.py`), and a lock
+    left on one would hold every other worker's start."""
+    done = False
+    try:
         await conn.execute("SELECT pg_advisory_lock(hashtext('board_builds'))")
-        try:
-            name = await live_build(conn)
-            if name is None:
-                name = await create_build(pool)
-                await swap(pool, name)
-            else:
-                await _bring_up_to_date(conn, name)
-            return name
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext('board_builds'))")
+        yield
+        await conn.execute("SELECT pg_advisory_unlock(hashtext('board_builds'))")
+        done = True
+    finally:
+        if not done:
+            conn.terminate()
 
 
 # The partitions a build has read less of than another (`ahead`): its stored offset short of
@@ -176,7 +190,11 @@ async def swap(pool: asyncpg.Pool, name: str, caught_up: bool = False) -> str | 
     async with pool.acquire() as conn, conn.transaction():
         previous = await live_build(conn)
         if caught_up and previous is not None:
-            await conn.execute(f'SELECT 1 FROM "{previous}".projection_offsets FOR UPDATE')
+            # In the order a batch locks its own (`LOCK_OFFSETS`): neither waits on the other.
+            await conn.execute(
+                f'SELECT 1 FROM "{previous}".projection_offsets'
+                " ORDER BY consumer, topic, partition FOR UPDATE"
+            )
             behind = await conn.fetchval(BEHIND.format(ahead=previous, build=name))
             if behind:
                 raise NotCaughtUp(f"{name} is behind {previous} on {behind} partitions")
