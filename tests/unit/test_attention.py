@@ -48,6 +48,7 @@ from services.projections.attention.items import (
     past_response_time,
     shown,
 )
+from services.projections.attention.projection import _seen
 from services.projections.attention.queries import Item, counts
 from services.projections.routes.live import Feed
 from shared.aggregate import Decision, DomainRuleViolation
@@ -372,3 +373,13 @@ def test_an_acknowledgement_is_recorded_again_to_reassign_but_never_of_another_c
         aggregate.acknowledge(
             K.RED_RATING, item_id, AcknowledgeAttention(child_id=CHILD, assigned_to="SW-1"), today
         )
+
+
+def test_a_cp_plan_reaching_nine_months_after_londons_midnight_is_told_to_the_live_pages() -> None:
+    """A plan recorded at 23:30 UTC in summer is recorded at 00:30 in London: due that day in
+    London, it is in the queue (whose today is London's), and the live pages fetch it."""
+    due = Opened(
+        AttentionKind.CP_PLAN_9_MONTHS, "C-1", "CP-1", "N2", date(2025, 10, 1), date(2026, 7, 1)
+    )
+    assert _seen(due, datetime(2026, 6, 30, 23, 30, tzinfo=UTC))  # 1 July in London
+    assert not _seen(due, datetime(2026, 6, 30, 22, 30, tzinfo=UTC))  # still 30 June there

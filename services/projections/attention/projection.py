@@ -21,6 +21,7 @@ import asyncpg
 from contracts.escalations.codes import AttentionKind
 from contracts.escalations.events import AttentionAcknowledged
 from services.projections.attention.items import Change, Closed, Due, Opened, changes
+from shared.clock import LONDON
 from shared.envelope import DomainEvent, Envelope
 
 CHANNEL = "attention_changed"
@@ -105,12 +106,12 @@ class Attention:
 def _seen(change: Change, at: datetime) -> bool:
     """Whether the change may show on the queue now: not a CP plan starting (most plans),
     which is in the queue only from its ninth month. No page is asked to fetch the queue
-    again for it."""
+    again for it. The day is London's, as the queue's (`at` is when it was recorded, UTC)."""
     return not (
         isinstance(change, Opened)
         and change.kind is AttentionKind.CP_PLAN_9_MONTHS
         and change.due_on is not None
-        and change.due_on > at.date()
+        and change.due_on > at.astimezone(LONDON).date()
     )
 
 
