@@ -58,7 +58,10 @@ const feed = new EventSource("/boards/live");
 feed.addEventListener("ready", () => {
   status.textContent = "live";
   status.className = "govuk-tag govuk-tag--green";
-  refreshQueue();  // a change may have come while the page loaded or the feed reconnected
+  // A change may have come while the page loaded or the feed reconnected: the figures and
+  // the queue were drawn before the feed was joined.
+  refreshQueue();
+  refreshFigures();
 });
 feed.onerror = () => { status.textContent = "reconnecting"; status.className = "govuk-tag govuk-tag--yellow"; };
 feed.addEventListener("attention", refreshQueue);
