@@ -4,6 +4,7 @@ can still be shutting down then, and a `make run` straight after would find its 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import threading
@@ -31,11 +32,15 @@ def test_stop_waits_until_a_server_still_shutting_down_has_let_go_of_its_port(
     broker = socket.socket()  # stands for the broker, still listening after its supervisor
     broker.bind(("127.0.0.1", stack.kafka_port))
     broker.listen()
+    broker.settimeout(60)
     closed: list[float] = []
 
     def shut_down_later() -> None:
         honcho.wait()
-        time.sleep(1.5)  # the broker's own shutdown: what is measured, not a wait for it
+        # The broker lets go of its port only once `make stop` has found it still listening
+        # (its check connects): a stop that returned without looking would return before.
+        with contextlib.suppress(TimeoutError):
+            broker.accept()[0].close()
         broker.close()
         closed.append(time.monotonic())
 
