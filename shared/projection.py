@@ -196,6 +196,19 @@ LOCK_OFFSETS = (
     " WHERE o.consumer = $1 ORDER BY o.topic, o.partition FOR UPDATE OF o"
 )
 
+# Taken before LOCK_OFFSETS on the partitions ($2 topics, $3 partitions, of a consumer $1)
+# whose stored-offset row the runner has not seen yet: on its first batch a partition has no
+# row, and the row lock cannot make two members take turns on a row neither of them sees.
+# They take turns on this transaction's advisory lock instead, one partition after another
+# in one order, before either locks a row. (The two-key form: its keys never meet the
+# single-key locks of builds, keeping and migrations.)
+LOCK_FIRST_OFFSETS = (
+    "SELECT pg_advisory_xact_lock(hashtext('projection_offsets'),"
+    " hashtext($1 || '/' || w.topic || '/' || w.partition))"
+    " FROM (SELECT * FROM unnest($2::text[], $3::int[]) AS u(topic, partition)"
+    "  ORDER BY topic, partition OFFSET 0) AS w"
+)
+
 # A batch's progress, in one statement: the last version applied of each stream it moved on
 # ($2 topics, $3 streams, $4 versions) and the next offset of each partition ($5 topics,
 # $6 partitions, $7 offsets), of a consumer ($1).
@@ -493,6 +506,10 @@ class ProjectionRunner:
         self.last_error: str | None = None
         self._to_commit: dict[TopicPartition, int] = {}
         self._beginnings: dict[TopicPartition, int] = {}  # first offset on each partition
+        # The partitions whose stored-offset row a batch has locked since the last assignment
+        # (a failure's new consumer is assigned again): a row once seen is only lost with the
+        # database's last commits, which fail the runner first.
+        self._rows_seen: set[TopicPartition] = set()
         self._committed_at = 0.0
         # The time lag as the last batch left it, and the Kafka timestamp (epoch seconds) of
         # the oldest message of the batch being applied, by topic: Prometheus reads the larger
@@ -799,6 +816,16 @@ class ProjectionRunner:
         # were applied already (by this process before a rebalance, or by another member).
         # The row lock also makes two members that briefly share a partition take turns; the
         # rows are locked in one order, so two such members cannot each wait on the other.
+        # A partition with no row yet (its first batch) is waited for on an advisory lock
+        # first: the member that comes second then sees the first one's row.
+        unseen = [p.tp for p in parts if p.tp not in self._rows_seen]
+        if unseen:
+            await conn.execute(
+                LOCK_FIRST_OFFSETS,
+                self.consumer_name,
+                [tp.topic for tp in unseen],
+                [tp.partition for tp in unseen],
+            )
         rows = await conn.fetch(
             LOCK_OFFSETS,
             self.consumer_name,
@@ -806,6 +833,7 @@ class ProjectionRunner:
             [p.tp.partition for p in parts],
         )
         stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        self._rows_seen.update(stored)
         decoded: list[_Decoded] = []
         ahead: dict[TopicPartition, int] = {}
         for part in parts:
@@ -1166,6 +1194,7 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
             stored = await self._runner.stored_offsets(assigned)
             beginnings = await consumer.beginning_offsets(list(assigned))
             self._runner._beginnings.update(beginnings)
+            self._runner._rows_seen.clear()
             for tp in assigned:
                 offset = self._runner._sought[tp] = stored.get(tp, beginnings.get(tp, 0))
                 consumer.seek(tp, offset)

@@ -4,9 +4,11 @@ and headers), for tests of consumers that should not depend on the command servi
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, timedelta
 
+from contracts.case_events.events import ChildRegistered
 from contracts.topics import named
-from shared.envelope import Actor, Agency, DomainEvent, new_event_id
+from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.relay import event_headers
@@ -16,6 +18,17 @@ CTX = CommandContext(
     actor=Actor(user_id="cm-integration", agency=Agency.COUNCIL, role="integration"),
     correlation_id=new_event_id(),
 )
+
+
+def registration(i: int) -> tuple[Envelope, bytes]:
+    """Child C-{i:05d}'s registration, its stream's first event, and its message's value as a
+    relay publishes it."""
+    child = f"C-{i:05d}"
+    registered = ChildRegistered(
+        child_id=child, date_of_birth=date(2012, 1, 1) + timedelta(i), locality="Exeter"
+    )
+    [envelope] = make_envelopes(child, 0, [registered], CTX)
+    return envelope, envelope.model_dump_json(exclude={"position"}).encode()
 
 
 class Log:

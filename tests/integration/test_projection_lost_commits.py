@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
 
 import pytest
 
-from contracts.case_events.events import ChildRegistered
 from contracts.topics import domain_events, named
 from services.projections.builds import BUILDS_SQL, ensure_live_build
 from shared.db import open_database
-from shared.eventstore import make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.projection import AppliedLedger, ProjectionRunner
 from shared.relay import event_headers
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually, read_topic
-from tests.publisher import CTX
+from tests.publisher import registration
 
 pytestmark = pytest.mark.integration
 
@@ -36,21 +33,10 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
 
     async def publish(first: int, count: int) -> None:
         for i in range(first, first + count):
-            [envelope] = make_envelopes(
-                f"C-{i:05d}",
-                0,
-                [
-                    ChildRegistered(
-                        child_id=f"C-{i:05d}",
-                        date_of_birth=date(2012, 1, 1) + timedelta(i),
-                        locality="Exeter",
-                    )
-                ],
-                CTX,
-            )
+            envelope, value = registration(i)
             await producer.send(
                 topic,
-                envelope.model_dump_json(exclude={"position"}).encode(),
+                value,
                 key=envelope.stream_id.encode(),
                 partition=0,
                 headers=event_headers(str(envelope.event_id), envelope.event_type, 1),

@@ -12,7 +12,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from contracts.topics import domain_events
-from shared.projection import LOCK_OFFSETS, STORE_PROGRESS, ProjectionRunner
+from shared.projection import LOCK_FIRST_OFFSETS, LOCK_OFFSETS, STORE_PROGRESS, ProjectionRunner
 from tests.unit.test_dead_letters import (
     TOPIC,
     Defective,
@@ -159,3 +159,19 @@ async def test_a_poison_message_is_dead_lettered_once_by_its_origin_and_the_rest
         (TOPIC, 1, 2),
         (OTHER, 0, 1),
     ]
+
+
+async def test_a_partition_waits_its_turn_on_its_first_batch_only() -> None:
+    # A has a stored-offset row, B has none yet: the first fetch waits its turn on both (the
+    # runner has seen neither row); the next waits only on B, whose row it still has not seen.
+    conn, projection = Offsets({A: 0}), Defective(set())
+    runner = made(conn, projection)
+    await runner._process(
+        {A: [at(A, 0, wire(envelope("C-1")))], B: [at(B, 0, wire(envelope("C-2")))]}
+    )
+    await runner._process(
+        {A: [at(A, 1, wire(envelope("C-1", 2)))], B: [at(B, 1, wire(envelope("C-3")))]}
+    )
+
+    turns = [args for sql, args in conn.executed if sql == LOCK_FIRST_OFFSETS]
+    assert turns == [("boards.unit", [TOPIC, TOPIC], [0, 1]), ("boards.unit", [TOPIC], [1])]
