@@ -199,14 +199,14 @@ LOCK_OFFSETS = (
 # Taken before LOCK_OFFSETS on the partitions ($2 topics, $3 partitions, of a consumer $1)
 # whose stored-offset row the runner has not seen yet: on its first batch a partition has no
 # row, and the row lock cannot make two members take turns on a row neither of them sees.
-# They take turns on this transaction's advisory lock instead, one partition after another
-# in one order, before either locks a row. (The two-key form: its keys never meet the
-# single-key locks of builds, keeping and migrations.)
+# They take turns on this transaction's advisory lock instead, before either locks a row,
+# one key after another in the keys' order (two partitions whose keys collide are one lock).
+# (The two-key form, under a first key of its own: it never meets the single-key locks of
+# builds, keeping and migrations, nor the boards' two-key ones.)
 LOCK_FIRST_OFFSETS = (
-    "SELECT pg_advisory_xact_lock(hashtext('projection_offsets'),"
-    " hashtext($1 || '/' || w.topic || '/' || w.partition))"
-    " FROM (SELECT * FROM unnest($2::text[], $3::int[]) AS u(topic, partition)"
-    "  ORDER BY topic, partition OFFSET 0) AS w"
+    "SELECT pg_advisory_xact_lock(hashtext('projection_offsets'), k.h)"
+    " FROM (SELECT DISTINCT hashtext($1 || '/' || u.topic || '/' || u.partition) AS h"
+    "  FROM unnest($2::text[], $3::int[]) AS u(topic, partition) ORDER BY h OFFSET 0) AS k"
 )
 
 # A batch's progress, in one statement: the last version applied of each stream it moved on
@@ -507,8 +507,9 @@ class ProjectionRunner:
         self._to_commit: dict[TopicPartition, int] = {}
         self._beginnings: dict[TopicPartition, int] = {}  # first offset on each partition
         # The partitions whose stored-offset row a batch has locked since the last assignment
-        # (a failure's new consumer is assigned again): a row once seen is only lost with the
-        # database's last commits, which fail the runner first.
+        # (a failure's new consumer is assigned again). A row once seen is only lost with the
+        # database's last commits, and a batch that finds it gone reads the partition again
+        # (`_not_yet_applied`).
         self._rows_seen: set[TopicPartition] = set()
         self._committed_at = 0.0
         # The time lag as the last batch left it, and the Kafka timestamp (epoch seconds) of
@@ -838,6 +839,14 @@ class ProjectionRunner:
         ahead: dict[TopicPartition, int] = {}
         for part in parts:
             at = stored.get(part.tp)
+            if at is None and part.tp in self._rows_seen:
+                # Its row was seen and is gone: the database lost its last commits (a crash
+                # while the runner was between batches, its pool reconnecting unnoticed).
+                # None of its records now: read again, the next batch waiting its turn as a
+                # first batch does.
+                self._rows_seen.discard(part.tp)
+                ahead[part.tp] = self._beginnings.get(part.tp, 0)
+                continue
             # Records above the stored offset but below this batch were never applied for
             # good if the stored offset is behind the batch: read them again first.
             floor = at if at is not None else self._beginnings.get(part.tp, 0)

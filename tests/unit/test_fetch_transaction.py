@@ -175,3 +175,25 @@ async def test_a_partition_waits_its_turn_on_its_first_batch_only() -> None:
 
     turns = [args for sql, args in conn.executed if sql == LOCK_FIRST_OFFSETS]
     assert turns == [("boards.unit", [TOPIC, TOPIC], [0, 1]), ("boards.unit", [TOPIC], [1])]
+
+
+async def test_a_row_seen_and_then_lost_is_read_again_and_waits_its_turn_again() -> None:
+    # A's row is seen, then lost with the database's last commits (a crash between batches):
+    # the next fetch applies none of A's records and reads A again from its beginning; the
+    # one after waits its turn on A as a first batch does. B, whose row stands, goes on.
+    conn, projection = Offsets({A: 0, B: 0}), Defective(set())
+    runner = made(conn, projection)
+    await runner._process(
+        {A: [at(A, 0, wire(envelope("C-1")))], B: [at(B, 0, wire(envelope("C-2")))]}
+    )
+    del conn.offsets[A]
+    conn.offsets[B] = 1
+    await runner._process(
+        {A: [at(A, 1, wire(envelope("C-1", 2)))], B: [at(B, 1, wire(envelope("C-3")))]}
+    )
+    await runner._process({A: [at(A, 0, wire(envelope("C-1")))]})
+
+    assert projection.written == ["C-1", "C-2", "C-3", "C-1"]
+    assert runner._consumer.seeks == [(A, 0)]  # type: ignore[union-attr]
+    turns = [args for sql, args in conn.executed if sql == LOCK_FIRST_OFFSETS]
+    assert turns == [("boards.unit", [TOPIC, TOPIC], [0, 1]), ("boards.unit", [TOPIC], [0])]
