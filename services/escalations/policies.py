@@ -17,16 +17,17 @@ from typing import Any
 import asyncpg
 
 from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
+from contracts.education.codes import MISSED
 from contracts.education.events import AttendanceRecorded, education_event_types
 from contracts.escalations.codes import DriftRule
 from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS, EVENTS
 from services.escalations.domain.risk import ChildRisk
 from services.escalations.domain.rules import (
-    StopWatching,
     Watch,
     drift_changes,
     ewo_due,
     ewo_window_start,
+    moves,
 )
 from shared.application import execute
 from shared.clock import Clock
@@ -63,12 +64,18 @@ class AttendancePolicy:
         if not isinstance(event, AttendanceRecorded):
             return
         child_id = envelope.stream_id
+        # A session of a school at a time: the day's other session, or another school's, may
+        # come in a feed of its own, before or after this one.
         await conn.execute(
-            "INSERT INTO absence_days (child_id, day, missed) VALUES ($1, $2, $3)"
-            " ON CONFLICT (child_id, day) DO UPDATE SET missed = EXCLUDED.missed",
+            "INSERT INTO absence_days (child_id, day, school_urn, session, missed)"
+            " SELECT $1, $2, $3, s, m FROM unnest($4::text[], $5::int[]) AS x(s, m)"
+            " ON CONFLICT (child_id, day, school_urn, session)"
+            " DO UPDATE SET missed = EXCLUDED.missed",
             child_id,
             event.attendance_date,
-            event.sessions_missed,
+            event.school_urn,
+            [m.session.value for m in event.marks],
+            [int(m.code.value in MISSED) for m in event.marks],
         )
         if event.sessions_missed == 0:
             return
@@ -102,41 +109,47 @@ class DriftWatch:
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         child_id = envelope.stream_id
         for change in drift_changes(event, self.no_contact_days):
+            key = (child_id, change.rule.value, change.subject_id)
+            # Locked as the drift check's claim locks it: an alert raised meanwhile is seen.
+            watched = await conn.fetchrow(
+                "SELECT since, open, alerted FROM drift_watch"
+                " WHERE child_id = $1 AND rule = $2 AND subject_id = $3 FOR UPDATE",
+                *key,
+            )
+            open_since = watched["since"] if watched is not None and watched["open"] else None
+            if not moves(change, open_since):
+                continue
             if isinstance(change, Watch):
                 await conn.execute(
                     "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
                     " VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (child_id, rule, subject_id)"
                     " DO UPDATE SET since = EXCLUDED.since, due = EXCLUDED.due, open = true,"
                     " alerted = false",
-                    child_id,
-                    change.rule.value,
-                    change.subject_id,
+                    *key,
                     change.since,
                     change.due,
                 )
-            elif isinstance(change, StopWatching):
-                alerted = await conn.fetchval(
-                    "UPDATE drift_watch SET open = false WHERE child_id = $1 AND rule = $2"
-                    " AND subject_id = $3 RETURNING alerted",
-                    child_id,
-                    change.rule.value,
-                    change.subject_id,
+                on = change.since
+            else:
+                await conn.execute(
+                    "UPDATE drift_watch SET open = false"
+                    " WHERE child_id = $1 AND rule = $2 AND subject_id = $3",
+                    *key,
                 )
-                if alerted:
-                    clear = functools.partial(
-                        ChildRisk.clear_drift,
-                        on=change.on,
-                        rule=change.rule,
-                        subject_id=change.subject_id,
-                    )
-                    await execute(
-                        PostgresEventStore(conn),
-                        ChildRisk,
-                        child_id,
-                        clear,
-                        caused_by(envelope),
-                        must_exist=False,
-                    )
+                on = change.on
+            # An open watch's alert ends with it, or as it starts again (a new plan).
+            if open_since is not None and watched["alerted"]:
+                clear = functools.partial(
+                    ChildRisk.clear_drift, on=on, rule=change.rule, subject_id=change.subject_id
+                )
+                await execute(
+                    PostgresEventStore(conn),
+                    ChildRisk,
+                    child_id,
+                    clear,
+                    caused_by(envelope),
+                    must_exist=False,
+                )
 
 
 async def check_drift(pool: asyncpg.Pool, today: date) -> int:

@@ -27,19 +27,39 @@ def ewo_due(missed_in_window: int, threshold: int) -> bool:
 
 @dataclass(frozen=True)
 class Watch:
-    """Start (or restart) watching: alert when `due` has passed and the watch is still open."""
+    """Start (or restart) watching: alert when `due` has passed and the watch is still open.
+    A watch open from a later day is not moved back (a contact or a review entered late);
+    one that does not `restart` leaves an open watch as it stands (a care leaver's status
+    recorded again is no contact)."""
 
     rule: DriftRule
     subject_id: str
     since: date
     due: date
+    restart: bool = True
 
 
 @dataclass(frozen=True)
 class StopWatching:
+    """Stop watching from `on`; a watch open from a later day is not stopped by it."""
+
     rule: DriftRule
     subject_id: str
     on: date
+
+
+def moves(change: Watch | StopWatching, open_since: date | None) -> bool:
+    """Whether `change` moves a watch that is open from `open_since` (None: none open)."""
+    if open_since is None:
+        return True
+    if isinstance(change, Watch):
+        return change.restart and change.since >= open_since
+    return change.on >= open_since
+
+
+# Care leavers the council no longer has to keep in touch with (SSDA903's in-touch codes):
+# died, no longer requiring services, returned home to live with a parent.
+NO_LONGER_IN_TOUCH = {InTouch.DIED, InTouch.NOT_REQUIRED, InTouch.RETURNED_HOME}
 
 
 def drift_changes(event: DomainEvent, no_contact_days: int) -> list[Watch | StopWatching]:
@@ -113,6 +133,7 @@ def drift_changes(event: DomainEvent, no_contact_days: int) -> list[Watch | Stop
                     "contact",
                     event.recorded_on,
                     event.recorded_on + timedelta(days=no_contact_days),
+                    restart=False,
                 )
             ]
         case ce.ContactRecorded() if event.in_touch is InTouch.YES:
@@ -125,4 +146,6 @@ def drift_changes(event: DomainEvent, no_contact_days: int) -> list[Watch | Stop
                     event.contact_date + timedelta(days=no_contact_days),
                 ),
             ]
+        case ce.ContactRecorded() if event.in_touch in NO_LONGER_IN_TOUCH:
+            return [StopWatching(DriftRule.NO_CONTACT, "contact", event.contact_date)]
     return []
