@@ -51,6 +51,8 @@ def _note(response: httpx.Response) -> None:
         names = b'"child_id' in response.content  # read already, unless streamed
     except httpx.ResponseNotRead:
         names = False
+    # A command names its child in its body (an acknowledgement), an erasure in its path.
+    children = _children(request.content) if request.method == "POST" else frozenset()
     SEEN.append(
         Seen(
             request.method,
@@ -59,15 +61,15 @@ def _note(response: httpx.Response) -> None:
             user,
             response.headers.get("x-audit-id"),
             names,
-            _children(response) if names else frozenset(),
+            _children(response.content) if names else children,
         )
     )
 
 
-def _children(response: httpx.Response) -> frozenset[str]:
-    """Every `child_id` (and each of `child_ids`) anywhere in a JSON answer."""
+def _children(content: bytes) -> frozenset[str]:
+    """Every `child_id` (and each of `child_ids`) anywhere in a JSON answer or body."""
     try:
-        body = json.loads(response.content)
+        body = json.loads(content)
     except ValueError:
         return frozenset()
     found: set[str] = set()
@@ -136,10 +138,11 @@ def person_level_reads(processes: dict[str, ServiceProcess]) -> list[Seen]:
 
 
 def _named(seen: Seen) -> frozenset[str]:
-    """The children the audit record must name: those in a list's answer, or the one whose
-    erasure (a command on /children/{child_id}/...) it was."""
-    if seen.method == "POST":
-        return frozenset({urlsplit(seen.url).path.split("/")[2]})
+    """The children the audit record must name: those in a list's answer, the one whose
+    erasure (a command on /children/{child_id}/...) it was, or those a command's body names."""
+    path = urlsplit(seen.url).path.split("/")
+    if seen.method == "POST" and path[1] == "children":
+        return frozenset({path[2]})
     return seen.children
 
 

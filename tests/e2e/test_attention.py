@@ -19,6 +19,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -233,6 +234,14 @@ def test_the_queue_over_http_names_children_to_the_council_and_counts_to_partner
     good = {"child_id": child, "assigned_to": "SW-2"}
     assert HTTP.post(ack, json=good, headers=auth("partner", "police")).status_code == 403
     assert HTTP.post(ack, json=good, headers=auth("board_member")).status_code == 403
+    # An Idempotency-Key names one request, the item in its path too: used again for another
+    # item, it is refused, not answered with the first item's acknowledgement.
+    worker = {**auth("incident_management"), "Idempotency-Key": f"ack-{uuid.uuid4()}"}
+    assert HTTP.post(ack, json=good, headers=worker).status_code == 201
+    another = ack.replace(missing["item_id"], str(uuid.uuid4()))
+    reused = HTTP.post(another, json=good, headers=worker)
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["detail"][0]["type"] == "idempotency_key_reused"
 
 
 async def test_a_partnership_role_sees_counts_of_each_kind_only(

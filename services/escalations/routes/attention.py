@@ -68,7 +68,9 @@ async def acknowledge(
     # Audited before it is recorded, as a read is before it is answered: the acknowledgement
     # names the child, and the person who made it is accountable for it.
     await audit_read(request, response, [command.child_id])
-    ctx = command_context(command, idempotency_key, correlation_id, caller)
+    # The item is named by the path: a key used again for another item is another request.
+    where = {"kind": kind.value, "item_id": item_id}
+    ctx = command_context(command, idempotency_key, correlation_id, caller, extra=where)
     decision = Decision(today=clock.today(), child=child)
     result = await execute(
         store,
