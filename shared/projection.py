@@ -258,6 +258,14 @@ TRANSIENT = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.LockNotAvailableError,
     asyncpg.exceptions.SerializationError,
+    # The database out of room or connections (class 53: disk full, out of memory, too many
+    # connections), an operator's or a timeout's cancel or a shutdown (class 57), or a
+    # standby answering after a failover (read-only): the event is not at fault. Not retried,
+    # these ended the runner's task, and every read model and partner feed it keeps stopped
+    # with it, or a handler's dead-lettered the event.
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
     KafkaError,
     TimeoutError,
 )

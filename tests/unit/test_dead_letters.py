@@ -367,3 +367,37 @@ def test_a_service_workers_consumer_is_rebuilt_from_its_own_subscriptions(
     assert [p.name for p in subscription.projections] == [projection]
     with pytest.raises(DeadLetterError):
         worker_subscription(settings, target_of("escalations.no-such-policy", settings))
+
+
+class OutOfRoom(Defective):
+    """A projection whose write finds the database out of room or cancelled: not its event's
+    fault."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(set())
+        self.error = error
+
+    async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.DiskFullError("could not extend file"),
+        asyncpg.exceptions.TooManyConnectionsError("too many clients already"),
+        asyncpg.exceptions.QueryCanceledError("canceling statement due to statement timeout"),
+        asyncpg.exceptions.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+async def test_the_database_out_of_room_is_retried_and_nothing_dead_lettered(
+    error: Exception,
+) -> None:
+    conn, producer = FakeConnection(), FakeProducer()
+    with pytest.raises(type(error)):  # to the runner's loop, which tries the batch again
+        await runner(conn, OutOfRoom(error), producer)._process(
+            {TopicPartition(TOPIC, 0): [record(0, wire(envelope("C-1")))]}
+        )
+    assert producer.sent == []
+    assert conn.statements("INSERT INTO projection_dead_letters") == []
