@@ -34,7 +34,7 @@ class Seen:
     user: str | None
     audit_id: str | None
     names_children: bool
-    children: frozenset[str] = frozenset()  # every child id the answer names
+    children: frozenset[str] = frozenset()  # every child id the answer (a command: body) names
 
 
 SEEN: list[Seen] = []

@@ -5,7 +5,7 @@ the user's own localities; the answers naming children in information governance
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from fastapi import HTTPException, Request
@@ -58,9 +58,11 @@ def test_information_governance_answers_naming_children_are_audited(
 def test_the_audit_check_reads_every_child_an_answer_names() -> None:
     from tests.e2e.audit_check import Seen, _children, _named
 
-    class Answer:
-        content = b'{"reads": [{"child_ids": ["C-1", "C-2"]}], "rows": [{"child_id": "C-3"}]}'
-
-    assert _children(cast(Any, Answer())) == {"C-1", "C-2", "C-3"}
+    answer = b'{"reads": [{"child_ids": ["C-1", "C-2"]}], "rows": [{"child_id": "C-3"}]}'
+    assert _children(answer) == {"C-1", "C-2", "C-3"}
     erasure = Seen("POST", "http://x/children/C-9/erasure", 201, "ig", "a", False)
     assert _named(erasure) == {"C-9"}
+    # A command other than an erasure names its child in its body (an acknowledgement):
+    # `_note` keeps the children a command's body names.
+    path = "http://x/attention/missing/I-1/acknowledgements"
+    assert _named(Seen("POST", path, 201, "imt", "a", False, frozenset({"C-8"}))) == {"C-8"}
