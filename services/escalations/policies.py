@@ -22,13 +22,7 @@ from contracts.education.events import AttendanceRecorded, education_event_types
 from contracts.escalations.codes import DriftRule
 from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS, EVENTS
 from services.escalations.domain.risk import ChildRisk
-from services.escalations.domain.rules import (
-    Watch,
-    drift_changes,
-    ewo_due,
-    ewo_window_start,
-    moves,
-)
+from services.escalations.domain.rules import Watch, drift_changes, ewo_breach, ewo_reach, moves
 from shared.application import execute
 from shared.clock import Clock
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
@@ -79,23 +73,27 @@ class AttendancePolicy:
         )
         if event.sessions_missed == 0:
             return
-        start = ewo_window_start(event.attendance_date, self.window_weeks)
-        missed = await conn.fetchval(
-            "SELECT coalesce(sum(missed), 0) FROM absence_days"
-            " WHERE child_id = $1 AND day BETWEEN $2 AND $3",
+        # The child's days around this one: every window holding it, not only the one it
+        # ends (a day recorded late can complete a window that ends after it).
+        day, reach = event.attendance_date, ewo_reach(self.window_weeks)
+        rows = await conn.fetch(
+            "SELECT day, sum(missed)::int AS missed FROM absence_days"
+            " WHERE child_id = $1 AND day BETWEEN $2 AND $3 GROUP BY day",
             child_id,
-            start,
-            event.attendance_date,
+            day - reach,
+            day + reach,
         )
-        if ewo_due(missed, self.threshold):
-            await execute(
-                PostgresEventStore(conn),
-                ChildRisk,
-                child_id,
-                lambda risk: risk.raise_ewo(event.attendance_date, missed, start, self.threshold),
-                caused_by(envelope),
-                must_exist=False,
-            )
+        missed_by_day = {r["day"]: r["missed"] for r in rows}
+        if ewo_breach(missed_by_day, day, self.window_weeks, self.threshold) is None:
+            return  # none even counting from before a closure: the record need not be read
+        await execute(
+            PostgresEventStore(conn),
+            ChildRisk,
+            child_id,
+            lambda risk: risk.raise_ewo(missed_by_day, day, self.window_weeks, self.threshold),
+            caused_by(envelope),
+            must_exist=False,
+        )
 
 
 class DriftWatch:

@@ -3,7 +3,7 @@ models (services/escalations/policies.py): attendance kept a session of a school
 and the drift watch kept by what a case event really changes.
 
 - A school's morning and afternoon registers sent apart both count: the afternoon's marks
-  do not overwrite the morning's absence.
+  do not overwrite the morning's absence; days sent newest first complete a window too.
 - A care leaver's status recorded again does not restart the no-contact clock, and an alert
   raised before it is cleared by the next contact (it was left open for ever).
 - A contact entered late, dated before the clock's day, does not move the clock back.
@@ -83,6 +83,21 @@ async def test_a_morning_missed_counts_when_the_afternoon_comes_in_a_feed_of_its
     [(kind, escalation)] = await recorded(pool)
     assert kind == "EWOAttendanceEscalationRaised"
     assert escalation["sessions_missed"] == 5
+
+
+async def test_days_sent_newest_first_complete_the_window_of_the_newest(
+    pool: asyncpg.Pool,
+) -> None:
+    policy = AttendancePolicy(SETTINGS)
+    for n in (2, 1, 0):  # a school's system catching up, newest day first
+        day = DAY + timedelta(days=n)
+        await applied(pool, policy, register(day, ("AM", "O"), ("PM", "O")))
+    [(kind, escalation)] = await recorded(pool)
+    assert kind == "EWOAttendanceEscalationRaised"
+    assert (escalation["raised_on"], escalation["sessions_missed"]) == (
+        (DAY + timedelta(days=2)).isoformat(),
+        6,
+    )
 
 
 async def test_a_status_recorded_again_leaves_the_clock_and_the_next_contact_clears_the_alert(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,14 @@ from contracts.escalations.codes import RAG, DriftRule, RatingSource
 from services.escalations.domain import commands as c
 from services.escalations.domain.escalation import Escalation
 from services.escalations.domain.risk import ChildRisk
-from services.escalations.domain.rules import StopWatching, Watch, drift_changes, ewo_window_start
+from services.escalations.domain.rules import (
+    EWOBreach,
+    StopWatching,
+    Watch,
+    drift_changes,
+    ewo_breach,
+    ewo_window_start,
+)
 from shared.aggregate import (
     Aggregate,
     AlreadyRecorded,
@@ -136,8 +143,10 @@ def test_no_domain_code_asserts_what_a_request_can_reach() -> None:
 
 def test_one_open_ewo_escalation_and_one_alert_per_drifting_thing() -> None:
     risk = ChildRisk("C-1")
-    assert fold(risk, risk.raise_ewo(date(2024, 5, 1), 10, date(2024, 2, 22), 10))
-    assert risk.raise_ewo(date(2024, 5, 2), 11, date(2024, 2, 23), 10) == []
+    assert fold(risk, risk.raise_ewo({date(2024, 5, 1): 10}, date(2024, 5, 1), 10, 10))
+    assert (
+        risk.raise_ewo({date(2024, 5, 1): 10, date(2024, 5, 2): 1}, date(2024, 5, 2), 10, 10) == []
+    )
     assert fold(
         risk,
         risk.raise_drift(
@@ -155,6 +164,39 @@ def test_one_open_ewo_escalation_and_one_alert_per_drifting_thing() -> None:
 
 def test_the_ewo_window_is_ten_weeks_ending_on_the_register_day() -> None:
     assert ewo_window_start(date(2024, 11, 8), 10) == date(2024, 8, 31)
+
+
+def test_a_day_recorded_late_completes_the_window_of_a_later_day() -> None:
+    # Four days of two sessions missed, the earliest recorded last: its own window (ending on
+    # it) holds 2, the window ending on the last day holds 8.
+    days = {date(2024, 5, 6) + timedelta(days=n): 2 for n in range(4)}
+    assert ewo_breach(days, date(2024, 5, 9), 2, 8) == EWOBreach(
+        date(2024, 4, 26), date(2024, 5, 9), 8
+    )
+    assert ewo_breach(days, date(2024, 5, 6), 2, 8) == EWOBreach(
+        date(2024, 4, 26), date(2024, 5, 9), 8
+    )
+    assert ewo_breach(days, date(2024, 5, 6), 2, 9) is None
+    # A day beyond the window's reach of the register's day is no window of its.
+    assert ewo_breach({**days, date(2024, 5, 30): 9}, date(2024, 5, 6), 2, 9) is None
+
+
+def test_absences_an_escalation_was_closed_on_are_not_raised_again() -> None:
+    risk = ChildRisk("C-1")
+    days = {date(2024, 5, 1) + timedelta(days=n): 2 for n in range(5)}
+    [raised] = fold(risk, risk.raise_ewo(days, date(2024, 5, 5), 10, 10))
+    assert isinstance(raised, e.EWOAttendanceEscalationRaised)
+    assert (raised.raised_on, raised.sessions_missed) == (date(2024, 5, 5), 10)
+    closing = c.CloseEWOEscalation(closed_on=date(2024, 5, 6), outcome="attendance_improved")
+    fold(risk, risk.close_ewo(closing, Decision(today=date(2024, 5, 6))))
+    # One more session missed the next day: the window still holds the ten before the closure.
+    days[date(2024, 5, 7)] = 1
+    assert risk.raise_ewo(days, date(2024, 5, 7), 10, 10) == []
+    # Ten missed after it are a new escalation, counted from the day after the closure.
+    days |= {date(2024, 5, 8) + timedelta(days=n): 2 for n in range(5)}
+    [again] = risk.raise_ewo(days, date(2024, 5, 12), 10, 10)
+    assert isinstance(again, e.EWOAttendanceEscalationRaised)
+    assert (again.window_start, again.sessions_missed) == (date(2024, 5, 7), 11)
 
 
 def test_drift_watches_follow_the_case_events() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from contracts.escalations import events as e
 from contracts.escalations.codes import RAG, VISITING_FREQUENCY_DAYS, DriftRule, RatingSource
 from services.escalations.domain import commands as c
+from services.escalations.domain.rules import ewo_breach
 from shared.aggregate import Aggregate, Decision, DomainRuleViolation, not_before, not_in_future
 from shared.envelope import DomainEvent
 
@@ -19,6 +21,7 @@ class ChildRisk(Aggregate):
         self.rating: RAG | None = None
         self.rated_on: date | None = None
         self.ewo_open_since: date | None = None
+        self.ewo_closed_on: date | None = None
         self.open_alerts: set[tuple[DriftRule, str]] = set()
 
     def assign_rating(self, cmd: c.AssignRiskRating, d: Decision) -> list[DomainEvent]:
@@ -54,13 +57,21 @@ class ChildRisk(Aggregate):
     # -- by rule ----------------------------------------------------------------------------
 
     def raise_ewo(
-        self, on: date, missed: int, window_start: date, threshold: int
+        self, missed_by_day: Mapping[date, int], day: date, window_weeks: int, threshold: int
     ) -> list[DomainEvent]:
+        """Raised when a window holding the register's `day` has `threshold` sessions missed
+        (`ewo_breach`), counting none before the last escalation's closure."""
         if self.ewo_open_since is not None:
             return []  # one open EWO escalation at a time
+        breach = ewo_breach(missed_by_day, day, window_weeks, threshold, self.ewo_closed_on)
+        if breach is None:
+            return []
         return [
             e.EWOAttendanceEscalationRaised(
-                raised_on=on, sessions_missed=missed, window_start=window_start, threshold=threshold
+                raised_on=breach.end,
+                sessions_missed=breach.missed,
+                window_start=breach.start,
+                threshold=threshold,
             )
         ]
 
@@ -92,7 +103,7 @@ class ChildRisk(Aggregate):
             case e.EWOAttendanceEscalationRaised():
                 self.ewo_open_since = event.raised_on
             case e.EWOAttendanceEscalationClosed():
-                self.ewo_open_since = None
+                self.ewo_open_since, self.ewo_closed_on = None, event.closed_on
             case e.DriftAlertRaised():
                 self.open_alerts.add((event.rule, event.subject_id))
             case e.DriftAlertCleared():

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -23,6 +24,41 @@ def ewo_window_start(attendance_date: date, window_weeks: int) -> date:
 
 def ewo_due(missed_in_window: int, threshold: int) -> bool:
     return missed_in_window >= threshold
+
+
+def ewo_reach(window_weeks: int) -> timedelta:
+    """How far from a register's day the windows that hold it reach, either way."""
+    return timedelta(weeks=window_weeks) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class EWOBreach:
+    start: date
+    end: date  # the day of the register that ends the window
+    missed: int
+
+
+def ewo_breach(
+    missed_by_day: Mapping[date, int],
+    day: date,
+    window_weeks: int,
+    threshold: int,
+    counted_after: date | None = None,
+) -> EWOBreach | None:
+    """The first window holding `day` (a register just recorded) with `threshold` sessions
+    missed or more, or None. Every window that holds it is looked at, each ending on a day
+    with a register (`missed_by_day`, the child's sessions missed by day around it): a day
+    recorded late, or days sent newest first, can complete a window that ends after it.
+    Only days after `counted_after` count (the last escalation's closure: the absences it
+    was closed on are not raised again)."""
+    for end in sorted(d for d in missed_by_day if day <= d <= day + ewo_reach(window_weeks)):
+        start = ewo_window_start(end, window_weeks)
+        if counted_after is not None:
+            start = max(start, counted_after + timedelta(days=1))
+        missed = sum(n for d, n in missed_by_day.items() if start <= d <= end)
+        if ewo_due(missed, threshold):
+            return EWOBreach(start, end, missed)
+    return None
 
 
 @dataclass(frozen=True)
