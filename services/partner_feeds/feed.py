@@ -110,7 +110,13 @@ class PartnerFeed:
     async def _started_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = new_producer(self._settings)
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                # Its client and connections let go of: a broker down is tried again with
+                # each batch, and each try would leave one behind.
+                await producer.stop()
+                raise
             self._producer = producer
         return self._producer
 

@@ -387,6 +387,8 @@ def test_another_agency_s_feed_and_a_bad_cursor_are_refused(platform: Platform) 
         # A school's register-sending token speaks for its own schools only; the schools
         # feed is about every school's children.
         ("schools", auth("partner", "schools", user="school-mis", schools=["123456"])),
+        # Nor is the police's feed one locality's: a token limited to some is given none.
+        ("police", auth("partner", "police", localities=["Exeter"])),
     ):
         for path in ("", "/live"):
             r = HTTP.get(f"{feed(platform, agency)}{path}", headers=headers, timeout=30)

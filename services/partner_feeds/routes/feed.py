@@ -202,6 +202,10 @@ def _own(request: Request, agency: Agency) -> None:
         # schools feed holds every school's children, which only the agency's own feed
         # users (tokens naming no school) may read, as only partner-schools may on Kafka.
         raise forbidden("a token that speaks for particular schools may not read the feed")
+    if principal.localities is not None:
+        # The feed is the agency's, every locality's children in it: a token limited to some
+        # localities would be given more than it names.
+        raise forbidden("a token limited to some localities may not read the agency's feed")
 
 
 def _cursor(text: str | None, field: str) -> Cursor:
