@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.case_events import events as ce
 from contracts.escalations import events as e
@@ -212,3 +214,29 @@ def test_drift_watches_follow_the_case_events() -> None:
         Watch(DriftRule.NO_CONTACT, "contact", date(2024, 3, 1), date(2024, 4, 26)),
     ]
     assert drift_changes(ce.ContactRecorded(contact_date=date(2024, 3, 1), in_touch="NO"), 56) == []
+
+
+@given(
+    st.dictionaries(st.integers(0, 60), st.integers(0, 2), min_size=1),
+    st.integers(1, 3),
+    st.integers(1, 12),
+    st.none() | st.integers(0, 60),
+    st.data(),
+)
+def test_the_ewo_breach_is_the_first_window_holding_the_day_summed_in_full(
+    offsets: dict[int, int], weeks: int, threshold: int, closed: int | None, data: st.DataObject
+) -> None:
+    origin = date(2024, 9, 2)
+    days = {origin + timedelta(days=n): missed for n, missed in offsets.items()}
+    day = origin + timedelta(days=data.draw(st.sampled_from(sorted(offsets))))
+    after = None if closed is None else origin + timedelta(days=closed)
+    expected = None
+    for end in sorted(d for d in days if day <= d < day + timedelta(weeks=weeks)):
+        start = ewo_window_start(end, weeks)
+        if after is not None:
+            start = max(start, after + timedelta(days=1))
+        missed = sum(n for d, n in days.items() if start <= d <= end)
+        if missed >= threshold:
+            expected = EWOBreach(start, end, missed)
+            break
+    assert ewo_breach(days, day, weeks, threshold, after) == expected

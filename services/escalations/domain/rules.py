@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
 
 from contracts.case_events import events as ce
 from contracts.case_events.codes import InTouch
@@ -51,11 +53,15 @@ def ewo_breach(
     recorded late, or days sent newest first, can complete a window that ends after it.
     Only days after `counted_after` count (the last escalation's closure: the absences it
     was closed on are not raised again)."""
-    for end in sorted(d for d in missed_by_day if day <= d <= day + ewo_reach(window_weeks)):
+    days = sorted(missed_by_day)
+    # Sessions missed before each day (a running total): a window's sum is two look-ups.
+    before = list(accumulate((missed_by_day[d] for d in days), initial=0))
+    for i in range(bisect_left(days, day), bisect_right(days, day + ewo_reach(window_weeks))):
+        end = days[i]
         start = ewo_window_start(end, window_weeks)
         if counted_after is not None:
             start = max(start, counted_after + timedelta(days=1))
-        missed = sum(n for d, n in missed_by_day.items() if start <= d <= end)
+        missed = before[i + 1] - before[bisect_left(days, start)]
         if ewo_due(missed, threshold):
             return EWOBreach(start, end, missed)
     return None
