@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,11 @@ from shared.settings import Settings
 log = get_logger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
+
+# A process's exit status: uvicorn's own for a start that failed; a worker's loop ended while
+# the process was not stopping (sysexits.h's EX_SOFTWARE). A supervisor starts either again.
+STARTUP_FAILURE = 3
+LOOP_ENDED = 70
 
 
 # What a worker's start-up returns: its loop, its health checks, and how to release resources.
@@ -123,18 +129,37 @@ def worker_app(
         checks.update(found_checks)
         task = asyncio.create_task(loop(stop), name=f"{settings.service}-loop")
 
-        def crashed(t: asyncio.Task[None]) -> None:
-            if not t.cancelled() and t.exception() is not None:
-                log.error("worker loop crashed", exc_info=t.exception())
+        def ended(t: asyncio.Task[None]) -> None:
+            if t.cancelled():
+                return
+            error = t.exception()
+            if stop.is_set():
+                if error is not None:
+                    log.error("worker loop failed while stopping", exc_info=error)
+                return
+            # Its relay or one of its subscriptions stopped for good (an error not known to
+            # be transient): what it keeps (boards, a partner's feed, escalations) would stay
+            # still behind a process that answers. The process ends instead, so that its
+            # supervisor starts it again (compose's restart, the local stack's `keep`), from
+            # the offsets it stored, and a restart is seen (ProcessRestarting).
+            log.critical(
+                "worker loop ended; the process stops so that it is started again",
+                exc_info=error,
+            )
+            app.state.loop_failed = error or RuntimeError("the worker's loop returned")
+            ending = getattr(app.state, "end_process", None)
+            if ending is not None:
+                ending()
 
         async def still_running() -> dict[str, Any]:
-            # A loop that died (an unexpected error) leaves the process degraded, not "ok".
-            failed = task.done() and not task.cancelled() and task.exception() is not None
-            if failed:
-                return {"ok": False, "error": type(task.exception()).__name__}
+            # A loop that died (an unexpected error) leaves the process degraded, not "ok",
+            # for as long as it takes to stop.
+            failed = getattr(app.state, "loop_failed", None)
+            if failed is not None:
+                return {"ok": False, "error": type(failed).__name__}
             return {"ok": True}
 
-        task.add_done_callback(crashed)
+        task.add_done_callback(ended)
         checks["loop"] = still_running
         try:
             yield
@@ -164,17 +189,26 @@ def public_check(result: dict[str, Any]) -> dict[str, Any]:
 def serve(app: FastAPI, settings: Settings) -> None:
     configure_logging(settings.service, settings.log_level, settings.log_format)
     tracing.configure(settings.service)  # off unless OTEL_TRACES_EXPORTER names an exporter
-    uvicorn.run(
-        app,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        # Compiled, not uvicorn's pure-Python defaults (asyncio's loop, h11): named rather than
-        # left to "auto", so a process without them fails at start instead of running slower.
-        loop="uvloop",
-        http="httptools",
-        # The key is in the same PEM file as the chain (deploy/local/tls.py makes it so).
-        ssl_certfile=settings.http_tls_certfile,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            # Compiled, not uvicorn's pure-Python defaults (asyncio's loop, h11): named rather
+            # than left to "auto", so a process without them fails at start, not slower.
+            loop="uvloop",
+            http="httptools",
+            # The key is in the same PEM file as the chain (deploy/local/tls.py makes it so).
+            ssl_certfile=settings.http_tls_certfile,
+        )
     )
+    # A worker whose loop ended ends its process (worker_app): told here how.
+    app.state.end_process = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if getattr(app.state, "loop_failed", None) is not None:
+        sys.exit(LOOP_ENDED)
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

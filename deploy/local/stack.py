@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import ctypes
 import datetime
 import grp
 import json
@@ -48,6 +47,7 @@ from typing import Any
 from deploy import database
 from deploy.demo.county import load
 from deploy.local import kafka_security
+from deploy.local.keep import dies_with_parent
 from shared.auth import LocalIssuer
 from shared.clock import clock_from
 from shared.private_files import write_private
@@ -849,7 +849,11 @@ class LocalStack:
                     ),
                 }.items()
             )
-            lines.append(f"{p.name}: env {variables} {sys.executable} -m {p.module} {p.role}")
+            # Started again if it fails (deploy/local/keep.py), as compose's restart does.
+            keep = f"{sys.executable} -m deploy.local.keep"
+            lines.append(
+                f"{p.name}: {keep} env {variables} {sys.executable} -m {p.module} {p.role}"
+            )
         if self.archiving:  # the WAL archiver, with its /health and /metrics
             lines.append(
                 f"archiver: env CSP_HTTP_PORT={self.archiver_port} "
@@ -963,16 +967,6 @@ def abandoned_message(abandoned: Path) -> str:
         'archiver takes a new one as soon as it streams (docs/operations.md, "Backup and '
         'restore").'
     )
-
-
-def dies_with_parent(on_parent_death: int) -> Callable[[], None]:
-    """A child's preexec_fn: the kernel sends it `on_parent_death` when its parent dies
-    (Linux PR_SET_PDEATHSIG), so no orphan keeps a port or a replication slot."""
-
-    def die_with_parent() -> None:
-        ctypes.CDLL(None, use_errno=True).prctl(1, on_parent_death)  # 1: PR_SET_PDEATHSIG
-
-    return die_with_parent
 
 
 def _spawn_server(argv: list[str], on_parent_death: int, **popen: Any) -> subprocess.Popen[bytes]:
