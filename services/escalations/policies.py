@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter, Gauge
 
 from contracts.case_events.events import ChildBorn, ChildRegistered, UnbornChildRegistered
 from contracts.education.codes import MISSED
@@ -29,11 +31,25 @@ from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
 from shared.eventstore import CommandContext, ConcurrencyConflict, PostgresEventStore
 from shared.known_children import known_children_subscription
 from shared.logging import get_logger
+from shared.projection import failure_cause
 from shared.retry import keep_running
 from shared.settings import Settings
 from shared.worker import Subscription
 
 log = get_logger(__name__)
+
+# A drift check that keeps failing (its errors are retried, PostgreSQL's all among them) or
+# hangs raises no alert for any child while the worker looks healthy: these say so
+# (DriftChecksStopped).
+DRIFT_CHECKED = Gauge(
+    "csp_drift_checked_timestamp_seconds",
+    "When the drift rules were last checked through (Unix time); the worker's start until then",
+)
+DRIFT_FAILURES = Counter(
+    "csp_drift_check_failures_total",
+    "Drift checks that failed and were tried again, by what failed",
+    ["cause"],
+)
 RULES = Actor(user_id="escalation-rules", agency=Agency.PLATFORM, role="rule")
 
 
@@ -214,14 +230,21 @@ def drift_loop(
     settings: Settings, clock: Clock
 ) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
     async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        DRIFT_CHECKED.set(time.time())  # a check that never succeeds is late from here
+
         async def check() -> float:
             await check_drift(pool, clock.today())
+            DRIFT_CHECKED.set(time.time())
             return settings.drift_check_interval_s
+
+        def failed(error: BaseException) -> None:
+            DRIFT_FAILURES.labels(failure_cause(error)).inc()
 
         await keep_running(
             check,
             stop,
             what="drift check",
+            on_failure=failed,
             # A conflict: a command appended to the child's risk record as the alert was
             # decided. The next check decides again (an open alert is never raised twice).
             transient=(

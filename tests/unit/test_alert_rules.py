@@ -122,6 +122,7 @@ def exposed_metrics() -> set[str]:
     """Every series name the platform's processes can expose: the metrics of the relay, the
     projection runner, the returns' checker, and the HTTP instrumentation of an API."""
     import deploy.backup  # noqa: F401  (the archiver's metrics)
+    import services.escalations.policies  # the drift checks' metrics
     import services.projections.returns.quality  # noqa: F401  (registers its metrics)
 
     app = FastAPI()
