@@ -158,7 +158,8 @@ class KeyVault:
                 wrapped,
                 ring.current_id,
             )
-            return await self.key(child_id)
+            # The insert did nothing if the child was erased meanwhile: refused as erased.
+            return await self.key(child_id, create=True)
         if row is None:
             return None
         if row["wrapped_key"] is None:

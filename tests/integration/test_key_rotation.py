@@ -9,14 +9,23 @@ import os
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from deploy.local.stack import find_postgres_bin
-from services.case_events.personal import KeyRing, KeyVault, RetiredKey, seal, unseal
+from services.case_events.personal import (
+    KeyRing,
+    KeyVault,
+    PersonalDataErased,
+    RetiredKey,
+    seal,
+    unseal,
+)
 from shared.migrations import ensure_database, migrate, scripts_in
+from shared.sealing import destroy_key
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure
 
@@ -108,3 +117,33 @@ async def test_keys_wrapped_before_kek_ids_open_with_the_first_key_and_rotate(
     assert await KeyVault(live, ring("1", k1=FIRST)).key("C-OLD") == key
     assert (await KeyVault(live, ring("2", k2=SECOND, k1=FIRST)).rotate())["rewrapped"] == 1
     assert await KeyVault(live, ring("2", k2=SECOND)).key("C-OLD") == key
+
+
+class _ErasedMeanwhile:
+    """The vault's pool, with the child's erasure committing between the vault's look-up of
+    the child's key (none yet) and its insert of a new one."""
+
+    def __init__(self, pool: asyncpg.Pool, child_id: str) -> None:
+        self.pool, self.child_id = pool, child_id
+
+    async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(query, *args)
+
+    async def execute(self, query: str, *args: object) -> str:
+        if query.startswith("INSERT INTO child_keys (child_id, wrapped_key, kek_id)"):
+            await destroy_key(self.pool, self.child_id, "ig-officer")
+        return await self.pool.execute(query, *args)
+
+
+async def test_an_erasure_between_the_look_up_and_the_new_key_is_refused_as_erased(
+    live: asyncpg.Pool,
+) -> None:
+    """The new key's insert then did nothing (the tombstone was there), and the vault answered
+    None for a key it was asked to make: sealing the child's details failed, a 500 where the
+    erasure's 409 is due."""
+    vault = KeyVault(cast(asyncpg.Pool, _ErasedMeanwhile(live, "C-RACE")), ring("1", k1=FIRST))
+    with pytest.raises(PersonalDataErased, match="erased on"):
+        await vault.key("C-RACE", create=True)
+    assert await live.fetchval(
+        "SELECT wrapped_key IS NULL FROM child_keys WHERE child_id = 'C-RACE'"
+    )
