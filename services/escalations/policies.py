@@ -24,7 +24,14 @@ from contracts.education.events import AttendanceRecorded, education_event_types
 from contracts.escalations.codes import DriftRule
 from contracts.topics import CASE_EVENTS, EDUCATION_EVENTS, EVENTS
 from services.escalations.domain.risk import ChildRisk
-from services.escalations.domain.rules import Watch, drift_changes, ewo_breach, ewo_reach, moves
+from services.escalations.domain.rules import (
+    Watch,
+    drift_changes,
+    duty_ended,
+    ewo_breach,
+    ewo_reach,
+    moves,
+)
 from shared.application import execute
 from shared.clock import Clock
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
@@ -168,13 +175,27 @@ class DriftWatch:
 
 async def check_drift(pool: asyncpg.Pool, today: date) -> int:
     """Raise a drift alert for every open watch past its due date; return how many."""
-    raised = 0
+    raised = ended = 0
     rows = await pool.fetch(
-        "SELECT child_id, rule, subject_id, since, due FROM drift_watch"
-        " WHERE open AND NOT alerted AND due < $1 ORDER BY due",
+        "SELECT w.child_id, w.rule, w.subject_id, w.since, w.due, k.date_of_birth"
+        " FROM drift_watch w LEFT JOIN known_children k ON k.child_id = w.child_id"
+        " WHERE w.open AND NOT w.alerted AND w.due < $1 ORDER BY w.due",
         today,
     )
     for row in rows:
+        if duty_ended(DriftRule(row["rule"]), row["date_of_birth"], row["due"]):
+            # Closed as it was read (a contact since watches again, and is read again).
+            ended += await pool.fetchval(
+                "WITH ended AS (UPDATE drift_watch SET open = false WHERE child_id = $1"
+                " AND rule = $2 AND subject_id = $3 AND since = $4 AND due = $5 AND open"
+                " AND NOT alerted RETURNING 1) SELECT count(*) FROM ended",
+                row["child_id"],
+                row["rule"],
+                row["subject_id"],
+                row["since"],
+                row["due"],
+            )
+            continue
         async with pool.acquire() as conn, conn.transaction():
             # Claimed only as it was read: a contact or a review applied since then watches
             # again from its own day (a new `since` and `due`, open and not alerted), and an
@@ -211,6 +232,8 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
             raised += len(result.event_ids)
     if raised:
         log.info("drift alerts raised", count=raised, as_at=today.isoformat())
+    if ended:
+        log.info("drift watches ended: leaving-care duties end at 25", count=ended)
     return raised
 
 

@@ -79,3 +79,49 @@ async def test_no_alert_for_a_watch_a_contact_moved_on_after_the_check_read_it(
             (TODAY - timedelta(days=1)).isoformat(),
             (TODAY + timedelta(days=55)).isoformat(),
         )
+
+
+async def test_no_alert_once_leaving_care_duties_have_ended_at_25(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """Watches of a care leaver (no contact, the pathway plan's review) were alerted on however
+    old the young person was: the council's duties end at 25. Ended, not alerted, when they
+    fell due on or after the 25th birthday; a child whose birth is not known is alerted on as
+    before, as is every other rule."""
+    due = TODAY - timedelta(days=1)
+    born = {
+        "C-25-on-the-day": date(due.year - 25, due.month, due.day),
+        "C-24": date(due.year - 25, due.month, due.day) + timedelta(days=1),
+    }
+    async with fresh_database(infra, namespace, "escalations", *MIGRATIONS["escalations"]) as pool:
+        await pool.executemany(
+            "INSERT INTO known_children (child_id, date_of_birth, locality) VALUES ($1, $2, 'X')",
+            list(born.items()),
+        )
+        watches = [
+            ("C-25-on-the-day", "no_contact", "contact"),
+            ("C-25-on-the-day", "pathway_plan_review_overdue", "pathway-plan"),
+            ("C-24", "no_contact", "contact"),
+            ("C-unknown-birth", "no_contact", "contact"),
+            ("C-25-on-the-day", "proceedings_26_weeks", "P-1"),
+        ]
+        await pool.executemany(
+            "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+            " VALUES ($1, $2, $3, $4, $5, true)",
+            [(*w, due - timedelta(days=56), due) for w in watches],
+        )
+        assert await check_drift(pool, TODAY) == 3
+        rows = await pool.fetch("SELECT child_id, rule, open, alerted FROM drift_watch")
+        state = {(r["child_id"], r["rule"]): (r["open"], r["alerted"]) for r in rows}
+        assert state == {
+            ("C-25-on-the-day", "no_contact"): (False, False),
+            ("C-25-on-the-day", "pathway_plan_review_overdue"): (False, False),
+            ("C-24", "no_contact"): (True, True),
+            ("C-unknown-birth", "no_contact"): (True, True),
+            ("C-25-on-the-day", "proceedings_26_weeks"): (True, True),
+        }
+        store = PostgresEventStore(pool)
+        assert [e.payload["rule"] for e in await store.read_stream("C-25-on-the-day")] == [
+            "proceedings_26_weeks"
+        ]
+        assert await check_drift(pool, TODAY + timedelta(days=1)) == 0  # nothing again

@@ -21,6 +21,7 @@ from services.escalations.domain.rules import (
     StopWatching,
     Watch,
     drift_changes,
+    duty_ended,
     ewo_breach,
     ewo_window_start,
 )
@@ -240,3 +241,27 @@ def test_the_ewo_breach_is_the_first_window_holding_the_day_summed_in_full(
             expected = EWOBreach(start, end, missed)
             break
     assert ewo_breach(days, day, weeks, threshold, after) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "born", "due", "ended"),
+    [
+        # A care leaver's watches: ended once due on or after the 25th birthday.
+        (DriftRule.NO_CONTACT, date(2001, 6, 1), date(2026, 6, 1), True),
+        (DriftRule.NO_CONTACT, date(2001, 6, 1), date(2026, 5, 31), False),
+        (DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, date(2001, 6, 1), date(2026, 6, 1), True),
+        (DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE, date(2001, 6, 2), date(2026, 6, 1), False),
+        # Born on 29 February: 25 on 28 February of a year without one (add_months).
+        (DriftRule.NO_CONTACT, date(2004, 2, 29), date(2029, 2, 28), True),
+        (DriftRule.NO_CONTACT, date(2004, 2, 29), date(2029, 2, 27), False),
+        # Not known when born: watched as ever.
+        (DriftRule.NO_CONTACT, None, date(2060, 1, 1), False),
+        # Not a leaving-care duty.
+        (DriftRule.PROCEEDINGS_26_WEEKS, date(1990, 1, 1), date(2026, 6, 1), False),
+        (DriftRule.CP_PLAN_9_MONTHS, date(1990, 1, 1), date(2026, 6, 1), False),
+    ],
+)
+def test_leaving_care_watches_end_at_25(
+    rule: DriftRule, born: date | None, due: date, ended: bool
+) -> None:
+    assert duty_ended(rule, born, due) is ended

@@ -99,6 +99,21 @@ def moves(change: Watch | StopWatching, open_since: date | None) -> bool:
     return change.on >= open_since
 
 
+# The council's leaving-care duties (a personal adviser keeping in touch, the pathway plan
+# kept under review) end at 25 (Children and Social Work Act 2017, s.3: personal adviser
+# support to 25): a watch of them falling due on or after the 25th birthday raises no alert.
+LEAVING_CARE_ENDS_AT_YEARS = 25
+LEAVING_CARE_RULES = frozenset({DriftRule.NO_CONTACT, DriftRule.PATHWAY_PLAN_REVIEW_OVERDUE})
+
+
+def duty_ended(rule: DriftRule, born: date | None, due: date) -> bool:
+    """Whether the duty a watch stands for had ended by the day it fell due: a care
+    leaver's, at 25. A child whose date of birth is not known is watched as ever."""
+    if rule not in LEAVING_CARE_RULES or born is None:
+        return False
+    return add_months(born, 12 * LEAVING_CARE_ENDS_AT_YEARS) <= due
+
+
 # Care leavers the council no longer has to keep in touch with (SSDA903's in-touch codes):
 # died, no longer requiring services, returned home to live with a parent.
 NO_LONGER_IN_TOUCH = {InTouch.DIED, InTouch.NOT_REQUIRED, InTouch.RETURNED_HOME}
