@@ -8,9 +8,11 @@ signals (SIGTERM and Ctrl-C stop the loop cleanly).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import ssl
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +38,8 @@ HealthCheck = Callable[[], Awaitable[dict[str, Any]]]
 # the process was not stopping (sysexits.h's EX_SOFTWARE). A supervisor starts either again.
 STARTUP_FAILURE = 3
 LOOP_ENDED = 70
+# How long a worker whose loop ended has to stop before its process is ended regardless.
+STOP_DEADLINE_S = 30.0
 
 
 # What a worker's start-up returns: its loop, its health checks, and how to release resources.
@@ -205,8 +209,17 @@ def serve(app: FastAPI, settings: Settings) -> None:
             ssl_certfile=settings.http_tls_certfile,
         )
     )
-    # A worker whose loop ended ends its process (worker_app): told here how.
-    app.state.end_process = lambda: setattr(server, "should_exit", True)
+
+    def end_process() -> None:
+        """A worker whose loop ended ends its process (worker_app): uvicorn stops as on
+        SIGTERM; and if releasing its resources hangs (a broker gone), the process ends
+        anyway, so that its supervisor can start it again."""
+        server.should_exit = True
+        deadline = threading.Timer(STOP_DEADLINE_S, os._exit, (LOOP_ENDED,))
+        deadline.daemon = True
+        deadline.start()
+
+    app.state.end_process = end_process
     server.run()
     if getattr(app.state, "loop_failed", None) is not None:
         sys.exit(LOOP_ENDED)

@@ -97,7 +97,11 @@ def service_worker_app(
         runners.extend(functools.partial(loop, pool) for loop in loops)
 
         async def run_all(stop: asyncio.Event) -> None:
-            await asyncio.gather(*(run(stop) for run in runners))
+            # One ending on an error stops the others (each leaves its consumer group) before
+            # `close` lets go of the producer and the pool, and the process ends (worker_app).
+            async with asyncio.TaskGroup() as group:
+                for run in runners:
+                    group.create_task(run(stop))
 
         async def close() -> None:
             for projection in (p for s in subscriptions for p in s.projections):

@@ -19,7 +19,6 @@ import ctypes
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,6 +27,7 @@ LONGEST_WAIT_S = 30.0
 # A process that ran this long before it failed starts again after the first wait, not after
 # the doubled one: it was not failing at its start.
 RAN_WELL_S = 60.0
+POLL_S = 0.2  # how often the process and the stop are looked at
 
 
 def dies_with_parent(on_parent_death: int) -> Callable[[], None]:
@@ -42,40 +42,45 @@ def dies_with_parent(on_parent_death: int) -> Callable[[], None]:
 
 def keep(
     argv: Sequence[str],
-    stopping: threading.Event,
+    stopping: Callable[[], bool],
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
 ) -> int:
-    """Run `argv` until it exits with 0 or `stopping` is set (then it is sent SIGTERM);
+    """Run `argv` until it exits with 0 or `stopping()` holds (then it is sent SIGTERM);
     start it again after any other exit. Returns the last exit status (-N: ended by signal
     N, as `subprocess` says)."""
     wait = FIRST_WAIT_S
     while True:
         started = time.monotonic()
         child = subprocess.Popen(argv, preexec_fn=dies_with_parent(signal.SIGTERM))
-        while child.poll() is None and not stopping.wait(0.2):
-            pass
+        while child.poll() is None and not stopping():
+            time.sleep(POLL_S)
         if child.poll() is None:  # asked to stop: pass it on
             child.send_signal(signal.SIGTERM)
             return child.wait()
         status = child.returncode
-        if status == 0 or stopping.is_set():
+        if status == 0 or stopping():
             return status
         if time.monotonic() - started >= RAN_WELL_S:
             wait = FIRST_WAIT_S
         what = " ".join(argv[-2:])  # a service's module and role (the rest holds its secrets)
         say(f"keep: {what} exited with status {status}; starting it again in {wait:g} s")
-        if stopping.wait(wait):
-            return status
+        until = time.monotonic() + wait
+        while time.monotonic() < until:
+            if stopping():
+                return status
+            time.sleep(POLL_S)
         wait = min(wait * 2, LONGEST_WAIT_S)
 
 
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
-    stopping = threading.Event()
+    # A flag, not a threading.Event: a handler setting an Event can wait for ever on the lock
+    # the interrupted main thread holds inside the Event's own wait.
+    asked: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stopping.set())
-    status = keep(sys.argv[1:], stopping)
+        signal.signal(sig, lambda number, _: asked.append(number))
+    status = keep(sys.argv[1:], lambda: bool(asked))
     sys.exit(128 - status if status < 0 else status)  # by signal N: 128 + N, as a shell
 
 

@@ -834,6 +834,8 @@ class LocalStack:
     def procfile(self) -> str:
         me = f"{sys.executable} -m deploy.local.stack"
         lines = [f"postgres: {me} postgres", f"kafka: {me} kafka"]
+        # Started again if it fails (deploy/local/keep.py), as compose's restart does.
+        keep = f"{sys.executable} -m deploy.local.keep"
         for p in self.processes():
             # Only the workers talk to Kafka; in secure mode each as its service's own user.
             variables = " ".join(
@@ -849,14 +851,12 @@ class LocalStack:
                     ),
                 }.items()
             )
-            # Started again if it fails (deploy/local/keep.py), as compose's restart does.
-            keep = f"{sys.executable} -m deploy.local.keep"
             lines.append(
                 f"{p.name}: {keep} env {variables} {sys.executable} -m {p.module} {p.role}"
             )
         if self.archiving:  # the WAL archiver, with its /health and /metrics
             lines.append(
-                f"archiver: env CSP_HTTP_PORT={self.archiver_port} "
+                f"archiver: {keep} env CSP_HTTP_PORT={self.archiver_port} "
                 f"{sys.executable} -m deploy.backup archive"
             )
         lines.append(f"prometheus: {me} prometheus")

@@ -54,9 +54,14 @@ DRIFT_CHECKED = Gauge(
 )
 DRIFT_FAILURES = Counter(
     "csp_drift_check_failures_total",
-    "Drift checks that failed and were tried again, by what failed",
+    "Drift checks that failed and were tried again, by what failed (database, conflict, or a"
+    " defect: any other error)",
     ["cause"],
 )
+# What a drift check is expected to fail on now and then. A conflict: a command appended to
+# the child's risk record as the alert was decided; the next check decides again (an open
+# alert is never raised twice).
+DRIFT_CHECK_RETRIED = (ConcurrencyConflict, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 RULES = Actor(user_id="escalation-rules", agency=Agency.PLATFORM, role="rule")
 
 
@@ -261,21 +266,16 @@ def drift_loop(
             return settings.drift_check_interval_s
 
         def failed(error: BaseException) -> None:
-            DRIFT_FAILURES.labels(failure_cause(error)).inc()
+            known = isinstance(error, DRIFT_CHECK_RETRIED)
+            DRIFT_FAILURES.labels(failure_cause(error) if known else "defect").inc()
+            if not known:
+                log.error("drift check failed on a defect", exc_info=error)
 
+        # Every failure is tried again, a defect's too (a row the check cannot read): the
+        # loop ending would end the worker, and with it the subscriptions beside it (EWO
+        # escalations) at every start. A check that keeps failing raises DriftChecksStopped.
         await keep_running(
-            check,
-            stop,
-            what="drift check",
-            on_failure=failed,
-            # A conflict: a command appended to the child's risk record as the alert was
-            # decided. The next check decides again (an open alert is never raised twice).
-            transient=(
-                ConcurrencyConflict,
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-            ),
+            check, stop, what="drift check", on_failure=failed, transient=(Exception,)
         )
 
     return loop

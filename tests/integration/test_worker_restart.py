@@ -6,6 +6,7 @@ behind a process that answered. It now exits (status 70), and the local stack st
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def test_keep_starts_a_failed_worker_again_and_passes_a_stop_on(
     stopping = threading.Event()
     result: list[int] = []
     kept = threading.Thread(
-        target=lambda: result.append(keeping.keep(worker, stopping, said.append))
+        target=lambda: result.append(keeping.keep(worker, stopping.is_set, said.append))
     )
     kept.start()
     runs = tmp_path / "runs"
@@ -115,10 +116,33 @@ def test_keep_waits_longer_while_a_process_keeps_failing_and_ends_on_a_clean_exi
         " sys.exit(5 if n < 3 else 0)"
     )
     said: list[str] = []
-    status = keeping.keep(
-        [sys.executable, "-c", script, str(count)], threading.Event(), said.append
-    )
+    status = keeping.keep([sys.executable, "-c", script, str(count)], lambda: False, said.append)
     assert status == 0
     assert count.read_text() == "xxxx"
     assert [line.rsplit(" in ", 1)[1] for line in said] == ["0.05 s", "0.1 s", "0.2 s"]
     assert all("exited with status 5" in line for line in said)
+
+
+def test_honchos_stop_ends_keep_and_its_process_without_a_restart(tmp_path: Path) -> None:
+    """honcho stops a process by SIGTERM to its whole group (os.killpg): the process and
+    `keep` in front of it both get it, and neither starts anything again."""
+    started = tmp_path / "started"
+    child = (
+        "import sys, time; from pathlib import Path; p = Path(sys.argv[1]);"
+        " p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(120)"
+    )
+    kept = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local.keep", sys.executable, "-c", child, str(started)],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # a group of its own, as honcho starts each process
+    )
+    try:
+        poll_until(started.exists, 30, 0.05, what="the kept process to start")
+        os.killpg(kept.pid, signal.SIGTERM)
+        status = kept.wait(timeout=30)
+    finally:
+        if kept.poll() is None:
+            os.killpg(kept.pid, signal.SIGKILL)
+    assert status == 128 + signal.SIGTERM  # its process's end, as a shell would say it
+    assert started.read_text() == "x"  # started once, never again

@@ -326,7 +326,7 @@ def test_make_run_archives_and_the_tests_shared_server_does_not(tmp_path: Path) 
     # Provisioning runs before the archiver: its commits must not wait for one.
     assert not any(ARCHIVER in a for a in running.postgres_argv(synchronous_archive=False))
     procfile = running.procfile()
-    assert "archiver: env CSP_HTTP_PORT=18008 " in procfile
+    assert "-m deploy.local.keep env CSP_HTTP_PORT=18008 " in procfile.split("archiver:")[1]
     assert procfile.rstrip().endswith("-m deploy.local.stack ready")
     assert running.archiver_port not in {p.port for p in running.processes()}
     targets = running.prometheus_config()["scrape_configs"][1]["static_configs"]

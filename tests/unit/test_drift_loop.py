@@ -67,6 +67,8 @@ async def test_a_drift_check_that_keeps_failing_shows_on_the_metrics(
             raise asyncpg.exceptions.UndefinedColumnError("column since does not exist")
         if calls == 3:
             raise ConcurrencyConflict("C-1", 1, 2)
+        if calls == 4:  # a defect: tried again too, not the worker ended with it
+            raise ValueError("'overdue' is not a valid DriftRule")
         stop.set()
         return 0
 
@@ -78,7 +80,7 @@ async def test_a_drift_check_that_keeps_failing_shows_on_the_metrics(
 
     monkeypatch.setattr(policies, "check_drift", check_drift)
     monkeypatch.setattr(retry, "FIRST_WAIT_S", 0.01)
-    before = {cause: failures(cause) for cause in ("database", "conflict")}
+    before = {cause: failures(cause) for cause in ("database", "conflict", "defect")}
     started = time.time()
     loop = policies.drift_loop(
         Settings(service="escalations", drift_check_interval_s=3600),
@@ -87,8 +89,9 @@ async def test_a_drift_check_that_keeps_failing_shows_on_the_metrics(
     await asyncio.wait_for(loop(None, stop), timeout=10)
     assert failures("database") - before["database"] == 2
     assert failures("conflict") - before["conflict"] == 1
+    assert failures("defect") - before["defect"] == 1
     # Set as the loop started, not moved by the failures, moved by the check through.
     assert seen[0] is not None and seen[0] >= started
-    assert seen == [seen[0]] * 4
+    assert seen == [seen[0]] * 5
     last = checked()
     assert last is not None and last > seen[0]
