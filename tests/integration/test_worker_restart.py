@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # fails at its first run and keeps going at the next, as a runner does on a fault that
 # passed: each run is written down, and the running one says so.
 WORKER = """
-import asyncio, sys
+import sys
 from pathlib import Path
 from shared.http import serve, worker_app
 from shared.settings import Settings
@@ -38,7 +38,6 @@ first = runs.read_text().count("run") == 1
 
 async def start(stop):
     async def loop(stop):
-        await asyncio.sleep(0.2)
         if first:
             raise RuntimeError("the loop's own fault")
         runs.write_text(runs.read_text() + "running\\n")
@@ -128,8 +127,8 @@ def test_honchos_stop_ends_keep_and_its_process_without_a_restart(tmp_path: Path
     `keep` in front of it both get it, and neither starts anything again."""
     started = tmp_path / "started"
     child = (
-        "import sys, time; from pathlib import Path; p = Path(sys.argv[1]);"
-        " p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(120)"
+        "import signal, sys; from pathlib import Path; p = Path(sys.argv[1]);"
+        " p.write_text(p.read_text() + 'x' if p.exists() else 'x'); signal.pause()"
     )
     kept = subprocess.Popen(
         [sys.executable, "-m", "deploy.local.keep", sys.executable, "-c", child, str(started)],
