@@ -16,6 +16,7 @@ Standard library only: it starts before, and beside, every service process.
 from __future__ import annotations
 
 import ctypes
+import functools
 import signal
 import subprocess
 import sys
@@ -52,8 +53,7 @@ def keep(
     while True:
         started = time.monotonic()
         child = subprocess.Popen(argv, preexec_fn=dies_with_parent(signal.SIGTERM))
-        while child.poll() is None and not stopping():
-            time.sleep(POLL_S)
+        _wait_for(functools.partial(_ended, child), stopping)
         if child.poll() is None:  # asked to stop: pass it on
             child.send_signal(signal.SIGTERM)
             return child.wait()
@@ -64,12 +64,23 @@ def keep(
             wait = FIRST_WAIT_S
         what = " ".join(argv[-2:])  # a service's module and role (the rest holds its secrets)
         say(f"keep: {what} exited with status {status}; starting it again in {wait:g} s")
-        until = time.monotonic() + wait
-        while time.monotonic() < until:
-            if stopping():
-                return status
-            time.sleep(POLL_S)
+        _wait_for(lambda: False, stopping, wait)
+        if stopping():
+            return status
         wait = min(wait * 2, LONGEST_WAIT_S)
+
+
+def _ended(child: subprocess.Popen[bytes]) -> bool:
+    return child.poll() is not None
+
+
+def _wait_for(
+    done: Callable[[], bool], stopping: Callable[[], bool], most_s: float = float("inf")
+) -> None:
+    """Until `done()` or `stopping()` holds, or `most_s` has passed, looking every POLL_S."""
+    until = time.monotonic() + most_s
+    while not done() and not stopping() and time.monotonic() < until:
+        time.sleep(POLL_S)
 
 
 def main() -> None:

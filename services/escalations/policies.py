@@ -178,6 +178,14 @@ class DriftWatch:
                 )
 
 
+# A watch exactly as the drift check read it, still open and not alerted (a change since
+# then is left to the next check), its row returned.
+_AS_READ = (
+    "WHERE child_id = $1 AND rule = $2 AND subject_id = $3 AND since = $4 AND due = $5"
+    " AND open AND NOT alerted RETURNING 1"
+)
+
+
 async def check_drift(pool: asyncpg.Pool, today: date) -> int:
     """Raise a drift alert for every open watch past its due date; return how many."""
     raised = ended = 0
@@ -188,18 +196,11 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
         today,
     )
     for row in rows:
+        as_read = [row[k] for k in ("child_id", "rule", "subject_id", "since", "due")]
         if duty_ended(DriftRule(row["rule"]), row["date_of_birth"], row["due"]):
             # Closed as it was read (a contact since watches again, and is read again).
-            ended += await pool.fetchval(
-                "WITH ended AS (UPDATE drift_watch SET open = false WHERE child_id = $1"
-                " AND rule = $2 AND subject_id = $3 AND since = $4 AND due = $5 AND open"
-                " AND NOT alerted RETURNING 1) SELECT count(*) FROM ended",
-                row["child_id"],
-                row["rule"],
-                row["subject_id"],
-                row["since"],
-                row["due"],
-            )
+            if await pool.fetchval(f"UPDATE drift_watch SET open = false {_AS_READ}", *as_read):
+                ended += 1
             continue
         async with pool.acquire() as conn, conn.transaction():
             # Claimed only as it was read: a contact or a review applied since then watches
@@ -207,14 +208,7 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
             # alert from the dates read would say the child had none. That watch is checked
             # on its own dates next time.
             claimed = await conn.fetchval(
-                "UPDATE drift_watch SET alerted = true WHERE child_id = $1 AND rule = $2"
-                " AND subject_id = $3 AND since = $4 AND due = $5 AND open AND NOT alerted"
-                " RETURNING 1",
-                row["child_id"],
-                row["rule"],
-                row["subject_id"],
-                row["since"],
-                row["due"],
+                f"UPDATE drift_watch SET alerted = true {_AS_READ}", *as_read
             )
             if not claimed:
                 continue  # another checker got there first, or the watch moved on
