@@ -8,7 +8,9 @@ the platform's APIs never talk to Kafka, and this way they need not.
 
 A reader reads only below this database's oldest transaction still in flight (sql/003_*.sql),
 so a message committed late can never land behind a cursor an agency already holds (the SQL
-says why), and a cursor older than what retention removed is refused (`Expired`), never
+says why); a cursor given before a restore of the database is read on from where the
+restored copy's messages end (`placed`, sql/004_*.sql), so nothing kept after the restore is
+missed; and a cursor older than what retention removed is refused (`Expired`), never
 answered with a gap.
 """
 
@@ -18,12 +20,12 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 
-from services.partner_feeds.cursor import START, encode
+from services.partner_feeds.cursor import START, FeedCursor, encode
 from shared.envelope import Agency
 from shared.eventstore import Cursor, held_back_waits
 from shared.logging import get_logger
@@ -59,9 +61,17 @@ class Served:
     """One message of a page: what the agency is given (`item`), and for the council's audit
     only, the child it is about (`partnership-audit:<audit id>` for an audit's message)."""
 
-    cursor: Cursor
+    cursor: FeedCursor
     child_id: str
     item: dict[str, Any]
+
+
+class Page(NamedTuple):
+    """The messages served, and the cursor to go on from (the last message's, or with none,
+    the one asked with as placed on the database's timeline now)."""
+
+    served: list[Served]
+    next: FeedCursor
 
 
 class Expired(Exception):
@@ -97,47 +107,65 @@ async def keep(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, agencies)
 
 
-async def read_page(pool: asyncpg.Pool, agency: Agency, after: Cursor, limit: int) -> list[Served]:
-    """Up to `limit` messages of the agency's feed after `after`, in commit order; Expired if
-    retention removed some of them."""
+async def placed(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> FeedCursor:
+    """Where the agency's feed reads on from after `after`, as a place on the database's
+    timeline now: `after` itself, unless it was given before a restore (sql/004_*.sql)."""
+    row = await pool.fetchrow(
+        "SELECT timeline, transaction_id::text::bigint AS txid, seq"
+        " FROM partner_feed_from($1, $2, $3::text::xid8, $4)",
+        agency.value,
+        after.timeline,
+        str(after.at.transaction_id),
+        after.at.position,
+    )
+    return FeedCursor(row["timeline"], Cursor(row["txid"], row["seq"]))
+
+
+async def read_page(
+    pool: asyncpg.Pool, agency: Agency, after: FeedCursor, limit: int
+) -> list[Served]:
+    """Up to `limit` messages of the agency's feed after `after` (as `placed`), in commit
+    order; Expired if retention removed some of them."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT * FROM partner_feed_page($1, $2::text::xid8, $3, $4)",
             agency.value,
-            str(after.transaction_id),
-            after.position,
+            str(after.at.transaction_id),
+            after.at.position,
             limit,
         )
         # After the read, not before: a prune that commits between the two is seen here (a
         # 410), where checked first it could take rows after the cursor unseen (a gap).
-        await _not_expired(conn, agency, after)
-    return [_served(r) for r in rows]
+        await _not_expired(conn, agency, after.at)
+    return [_served(after.timeline, r) for r in rows]
 
 
-async def held_back(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> bool:
-    """Whether a message of the agency's after `after` is committed but not yet read by
-    `read_page`: an older transaction of this database is still running (another message's
-    share, the prune; sql/003_*.sql). The notification that woke the reader was spent on a
-    read that could not see it yet."""
+async def held_back(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> bool:
+    """Whether a message of the agency's after `after` (as `placed`) is committed but not
+    yet read by `read_page`: an older transaction of this database is still running
+    (another message's share, the prune; sql/003_*.sql). The notification that woke the
+    reader was spent on a read that could not see it yet."""
     return bool(
         await pool.fetchval(
             "SELECT EXISTS (SELECT 1 FROM partner_feed"
             " WHERE agency = $1 AND (transaction_id, seq) > ($2::text::xid8, $3))",
             agency.value,
-            str(after.transaction_id),
-            after.position,
+            str(after.at.transaction_id),
+            after.at.position,
         )
     )
 
 
-async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: Cursor) -> None:
-    """Expired if retention removed messages after `after`."""
+async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> FeedCursor:
+    """`after` as `placed`; Expired if retention removed messages after it."""
+    start = await placed(pool, agency, after)
     async with pool.acquire() as conn:
-        await _not_expired(conn, agency, after)
+        await _not_expired(conn, agency, start.at)
+    return start
 
 
 async def _not_expired(conn: asyncpg.Connection, agency: Agency, after: Cursor) -> None:
-    if after == START:  # from the oldest kept: nothing before it is missed
+    if after == START.at:  # from the oldest kept: nothing before it is missed
         return
     expired = await conn.fetchval(
         "SELECT (transaction_id, seq) > ($2::text::xid8, $3) FROM partner_feed_expired"
@@ -150,8 +178,8 @@ async def _not_expired(conn: asyncpg.Connection, agency: Agency, after: Cursor) 
         raise Expired(agency.value)
 
 
-def _served(row: asyncpg.Record) -> Served:
-    cursor = Cursor(row["txid"], row["seq"])
+def _served(timeline: int, row: asyncpg.Record) -> Served:
+    cursor = FeedCursor(timeline, Cursor(row["txid"], row["seq"]))
     return Served(
         cursor,
         row["child_id"],
@@ -186,11 +214,11 @@ async def wait_for_page(
     pool: asyncpg.Pool,
     wakeups: Wakeups,
     agency: Agency,
-    after: Cursor,
+    after: FeedCursor,
     limit: int,
     seconds: float,
     gone: Callable[[], Awaitable[bool]],
-) -> list[Served]:
+) -> Page:
     """The next page, waiting up to `seconds` for one that is not empty: a notification
     wakes the wait, a poll every POLL_S is the fallback, a message committed but held back
     (`held_back`) is looked for again in a moment, and the wait ends early when `gone` (the
@@ -198,13 +226,14 @@ async def wait_for_page(
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     soon = held_back_waits(POLL_S)
+    start = await placed(pool, agency, after)
     while True:
         woken = wakeups.of(agency)
-        page = await read_page(pool, agency, after, limit)
+        page = await read_page(pool, agency, start, limit)
         left = until - loop.time()
         if page or left <= 0 or await gone():
-            return page
-        if await held_back(pool, agency, after):
+            return Page(page, page[-1].cursor if page else start)
+        if await held_back(pool, agency, start):
             wait = soon.take()
         else:
             soon.reset()

@@ -395,7 +395,7 @@ def test_another_agency_s_feed_and_a_bad_cursor_are_refused(platform: Platform) 
             assert r.status_code == 403, (agency, path, r.text)
     assert HTTP.get(feed(platform), timeout=30).status_code == 401
 
-    for bad in ("nonsense", "A" * 23, end_of_feed(platform) + "x"):
+    for bad in ("nonsense", "A" * 23, "A" * 28, end_of_feed(platform) + "x"):
         r = HTTP.get(feed(platform), headers=POLICE, params={"after": bad}, timeout=30)
         assert r.status_code == 400, r.text
         (problem,) = r.json()["detail"]

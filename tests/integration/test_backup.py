@@ -44,8 +44,17 @@ from chaos.workload import Ack, Outcome, journeys, reference_data
 from deploy.backup import Archive, Cluster, reconcile, restore, server_on, take_base_backup
 from deploy.demo.county import Step
 from deploy.local.stack import ROOT, LocalStack, wait_for_port
+from services.partner_feeds.api import FEED_SQL
+from services.partner_feeds.cursor import START, FeedCursor
+from services.partner_feeds.feed_store import (
+    Wakeups,
+    placed,
+    read_page,
+    wait_for_page,
+)
+from shared.envelope import Agency
 from shared.settings import Settings
-from tests.conftest import settings_for
+from tests.conftest import fresh_database, settings_for
 from tests.infrastructure import (
     Infrastructure,
     ServiceProcess,
@@ -56,6 +65,7 @@ from tests.infrastructure import (
     new_namespace,
     poll_until,
 )
+from tests.integration.test_partner_feed_store import shared_with_police
 
 pytestmark = pytest.mark.integration
 
@@ -400,3 +410,111 @@ def test_a_lost_cluster_is_restored_to_a_point_in_time_and_to_its_last_commit(si
     finally:
         for p in platform:
             p.stop()
+
+
+# -- a partner's cursor across a restore to a time -----------------------------------------
+
+
+async def _share(dsn: str, key: str) -> None:
+    """A message shared with the police and kept for its HTTP feed, in a transaction of its
+    own (as the worker's batches are)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await shared_with_police(conn, key)
+    finally:
+        await conn.close()
+
+
+async def _feed_after(dsn: str, after: FeedCursor) -> tuple[list[str], FeedCursor]:
+    """The police feed's messages (their keys) after `after`, and the cursor to go on from."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+
+        async def never_gone() -> bool:
+            return False
+
+        page = await wait_for_page(pool, Wakeups(), Agency.POLICE, after, 100, 0, never_gone)
+        return [s.item["key"] for s in page.served], page.next
+    finally:
+        await pool.close()
+
+
+def test_an_agency_s_cursor_from_before_a_restore_to_a_time_misses_nothing_kept_after_it(
+    site: Site,
+) -> None:
+    """The whole cluster put back to a time (docs/operations.md) is a copy on a new timeline,
+    which hands out again the transaction ids that came after the time. An agency that had
+    read the feed past that time holds a cursor past them: every message kept on the copy
+    would have landed behind it, never served (sql/004_*.sql). Here the police read five
+    messages, the cluster is lost and restored to the time after the second, and two are kept
+    on the copy under transaction ids below the police's cursor: both are served after it,
+    and after a cursor from before the time, the message after that cursor as well."""
+    archiver = site.process("deploy.backup", "archive")
+    try:
+        site.start_postgres()
+        archiver.start().wait_healthy(60)
+        feed = asyncio.run(_migrated_feed(site))
+        backup = take_base_backup(site.cluster)
+        asyncio.run(_share(feed, "P-1"))
+        asyncio.run(_share(feed, "P-2"))
+        noted = asyncio.run(_server_now(site.cluster))
+        for key in ("P-3", "P-4", "P-5"):
+            asyncio.run(_share(feed, key))
+        keys, read_to = asyncio.run(_feed_after(feed, START))
+        assert keys == ["P-1", "P-2", "P-3", "P-4", "P-5"]
+        _, after_first = asyncio.run(_feed_after_one(feed))
+        assert read_to.timeline == after_first.timeline == 1
+
+        site.lose_the_machine([archiver])
+        copy = site.stack.state_dir / "restored-at-noted-time"
+        restored = restore(site.cluster, noted, into=copy)
+        assert restored.backup == backup.label and restored.timeline == 2
+        with server_on(site.cluster, copy, site.logs / "feed-copy.log") as (port, _):
+            on_copy = site.dsn("partner_feeds", port)
+            asyncio.run(_share(on_copy, "P-6"))
+            asyncio.run(_share(on_copy, "P-7"))
+            handed_out_again = asyncio.run(_transaction_of(on_copy, "P-6"))
+            assert handed_out_again < read_to.at.transaction_id  # the hazard, in this run
+
+            keys, went_on = asyncio.run(_feed_after(on_copy, read_to))
+            assert keys == ["P-6", "P-7"], "kept after the restore, behind the cursor"
+            assert went_on.timeline == 2
+            assert asyncio.run(_feed_after(on_copy, went_on))[0] == []
+            assert asyncio.run(_feed_after(on_copy, after_first))[0] == ["P-2", "P-6", "P-7"]
+            assert asyncio.run(_feed_after(on_copy, START))[0] == ["P-1", "P-2", "P-6", "P-7"]
+            # A message's own cursor, given on the copy, reads on from its place.
+            key, at_p2 = asyncio.run(_feed_after_one(on_copy, after_first))
+            assert (key, at_p2.timeline) == ("P-2", 2)
+            assert asyncio.run(_feed_after(on_copy, at_p2))[0] == ["P-6", "P-7"]
+    finally:
+        archiver.stop()
+
+
+async def _migrated_feed(site: Site) -> str:
+    async with fresh_database(site.infra, site.namespace, "partner_feeds", *FEED_SQL):
+        pass
+    return site.dsn("partner_feeds")
+
+
+async def _feed_after_one(dsn: str, after: FeedCursor = START) -> tuple[str, FeedCursor]:
+    """The first message after `after` (its key) and its cursor."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        (first,) = await read_page(pool, Agency.POLICE, await placed(pool, Agency.POLICE, after), 1)
+        return first.item["key"], first.cursor
+    finally:
+        await pool.close()
+
+
+async def _transaction_of(dsn: str, key: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        txid: str = await conn.fetchval(
+            "SELECT transaction_id::text FROM partner_feed WHERE record_key = $1", key
+        )
+        return int(txid)
+    finally:
+        await conn.close()

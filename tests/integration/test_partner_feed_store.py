@@ -10,10 +10,9 @@ import pytest
 
 from services.partner_feeds import feed_store
 from services.partner_feeds.api import FEED_SQL
-from services.partner_feeds.cursor import START
-from services.partner_feeds.feed_store import CHANNEL, Record, Served, Wakeups, keep
+from services.partner_feeds.cursor import START, FeedCursor
+from services.partner_feeds.feed_store import CHANNEL, Page, Record, Served, Wakeups, keep
 from shared.envelope import Agency
-from shared.eventstore import Cursor
 from tests.conftest import fresh_database, settings_for
 from tests.infrastructure import Infrastructure, eventually
 
@@ -38,18 +37,24 @@ async def test_a_message_is_held_back_by_its_own_databases_older_transaction_not
         )
 
 
-async def _shared(pool: asyncpg.Pool, key: str, n: int) -> None:
+async def shared_with_police(conn: asyncpg.Connection, key: str, value: str = "{}") -> None:
+    """A message shared with the police about child-1 and kept for the HTTP feed, in the
+    caller's transaction, as the worker does."""
     message_id = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
+        " source_event_id, fields, purpose) VALUES ($1, 'police', 'police-feed',"
+        " $2, 'child-1', 'MissingEpisodeRecorded', $3, '{}', 'safeguarding')",
+        message_id,
+        key,
+        uuid.uuid4(),
+    )
+    await keep(conn, [Record(message_id, Agency.POLICE, key, value, [])])
+
+
+async def _shared(pool: asyncpg.Pool, key: str, n: int) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
-            " source_event_id, fields, purpose) VALUES ($1, 'police', 'police-feed',"
-            " $2, 'child-1', 'MissingEpisodeRecorded', $3, '{}', 'safeguarding')",
-            message_id,
-            key,
-            uuid.uuid4(),
-        )
-        await keep(conn, [Record(message_id, Agency.POLICE, key, f'{{"n": {n}}}', [])])
+        await shared_with_police(conn, key, f'{{"n": {n}}}')
 
 
 async def _held_back_by_its_own_database_only(
@@ -75,13 +80,13 @@ async def _held_back_by_its_own_database_only(
     async def never_gone() -> bool:
         return False
 
-    def waiting_after(after: Cursor) -> asyncio.Task[list[Served]]:
+    def waiting_after(after: FeedCursor) -> asyncio.Task[Page]:
         return asyncio.create_task(
             feed_store.wait_for_page(pool, wakeups, Agency.POLICE, after, 10, 600, never_gone)
         )
 
-    def seen(page: list[Served]) -> list[tuple[str, str, object]]:
-        return [(s.child_id, s.item["key"], s.item["value"]) for s in page]
+    def seen(page: Page) -> list[tuple[str, str, object]]:
+        return [(s.child_id, s.item["key"], s.item["value"]) for s in page.served]
 
     waiting = waiting_after(START)
     try:
@@ -93,7 +98,7 @@ async def _held_back_by_its_own_database_only(
         first = await asyncio.wait_for(waiting, 20)  # past another database's transaction
         assert seen(first) == [("child-1", "P-1", {"n": 1})]
 
-        waiting = waiting_after(first[-1].cursor)
+        waiting = waiting_after(first.next)
         await eventually(lambda: reads >= 3, 30, what="the reader waiting again")
         older = here.transaction()
         await older.start()

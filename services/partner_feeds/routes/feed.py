@@ -35,7 +35,6 @@ from services.partner_feeds.feed_store import (
 from shared.access import Permission, audit_read, forbidden, principal_of, requires
 from shared.api import Pool
 from shared.envelope import Agency
-from shared.eventstore import Cursor
 
 router = APIRouter(tags=["feed"])
 
@@ -115,14 +114,14 @@ async def page(
     _own(request, agency)
     start = _cursor(after, "after")
     with _expired():
-        served = await wait_for_page(
+        served, after_it = await wait_for_page(
             pool, _wakeups(request), agency, start, limit, wait, request.is_disconnected
         )
     await audit_read(request, response, [s.child_id for s in served])
     return FeedPage(
         agency=agency,
         messages=[FeedMessage(**s.item) for s in served],
-        next=cursor.encode(served[-1].cursor if served else start),
+        next=cursor.encode(after_it),
         more=len(served) == limit,
     )
 
@@ -156,13 +155,13 @@ async def live(
         else _cursor(after, "after")
     )
     with _expired():  # refused before the stream starts, as a status a client sees
-        await check_cursor(pool, agency, start)
+        start = await check_cursor(pool, agency, start)
     events = _stream(request, pool, agency, start)
     return EventSourceResponse(events, ping=15, send_timeout=30)
 
 
 async def _stream(
-    request: Request, pool: asyncpg.Pool, agency: Agency, start: Cursor
+    request: Request, pool: asyncpg.Pool, agency: Agency, start: cursor.FeedCursor
 ) -> AsyncIterator[ServerSentEvent]:
     """Each message an event (`message`, its id the cursor), each batch audited before it
     is sent, until the client goes, the stream's time is up, or retention overtakes it."""
@@ -176,7 +175,7 @@ async def _stream(
     yield ServerSentEvent(comment="the feed of " + agency.value, retry=RECONNECT_MS)
     while (left := until - loop.time()) > 0 and not await request.is_disconnected():
         try:
-            served = await wait_for_page(
+            served, at = await wait_for_page(
                 pool, _wakeups(request), agency, at, STREAM_BATCH, left, request.is_disconnected
             )
         except Expired:
@@ -189,7 +188,6 @@ async def _stream(
             yield ServerSentEvent(
                 FeedMessage(**s.item).model_dump_json(), event="message", id=s.item["cursor"]
             )
-        at = served[-1].cursor
 
 
 def _own(request: Request, agency: Agency) -> None:
@@ -208,7 +206,7 @@ def _own(request: Request, agency: Agency) -> None:
         raise forbidden("a token limited to some localities may not read the agency's feed")
 
 
-def _cursor(text: str | None, field: str) -> Cursor:
+def _cursor(text: str | None, field: str) -> cursor.FeedCursor:
     if text is None:
         return cursor.START
     try:
