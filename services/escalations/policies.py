@@ -138,19 +138,21 @@ class DriftWatch:
             key = (child_id, change.rule.value, change.subject_id)
             # Locked as the drift check's claim locks it: an alert raised meanwhile is seen.
             watched = await conn.fetchrow(
-                "SELECT since, open, alerted FROM drift_watch"
+                "SELECT since, open, alerted, ended FROM drift_watch"
                 " WHERE child_id = $1 AND rule = $2 AND subject_id = $3 FOR UPDATE",
                 *key,
             )
             open_since = watched["since"] if watched is not None and watched["open"] else None
-            if not moves(change, open_since):
+            # A watch the duty's end closed moves on only as an open one would (sql/003_*.sql).
+            ended_since = watched["since"] if watched is not None and watched["ended"] else None
+            if not moves(change, open_since or ended_since):
                 continue
             if isinstance(change, Watch):
                 await conn.execute(
                     "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
                     " VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (child_id, rule, subject_id)"
                     " DO UPDATE SET since = EXCLUDED.since, due = EXCLUDED.due, open = true,"
-                    " alerted = false",
+                    " alerted = false, ended = false",
                     *key,
                     change.since,
                     change.due,
@@ -199,7 +201,8 @@ async def check_drift(pool: asyncpg.Pool, today: date) -> int:
         as_read = [row[k] for k in ("child_id", "rule", "subject_id", "since", "due")]
         if duty_ended(DriftRule(row["rule"]), row["date_of_birth"], row["due"]):
             # Closed as it was read (a contact since watches again, and is read again).
-            if await pool.fetchval(f"UPDATE drift_watch SET open = false {_AS_READ}", *as_read):
+            closed = f"UPDATE drift_watch SET open = false, ended = true {_AS_READ}"
+            if await pool.fetchval(closed, *as_read):
                 ended += 1
             continue
         async with pool.acquire() as conn, conn.transaction():

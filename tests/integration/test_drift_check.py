@@ -125,3 +125,50 @@ async def test_no_alert_once_leaving_care_duties_have_ended_at_25(
             "proceedings_26_weeks"
         ]
         assert await check_drift(pool, TODAY + timedelta(days=1)) == 0  # nothing again
+
+
+async def test_a_late_contact_from_before_an_ended_watch_does_not_open_it_again(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """A contact entered after the check ended a care leaver's watch at 25, dated before the
+    contact the watch counted from, opened it again from that older day: due before 25, it
+    was alerted, about a lapse the later contact had answered. Now an ended watch moves on
+    only as an open one does: from a later day, and then the duty's end closes it again."""
+    due = TODAY - timedelta(days=1)
+    since = due - timedelta(days=56)
+    child = "C-25-late-contact"
+    async with fresh_database(infra, namespace, "escalations", *MIGRATIONS["escalations"]) as pool:
+        await pool.execute(
+            "INSERT INTO known_children (child_id, date_of_birth, locality) VALUES ($1, $2, 'X')",
+            child,
+            date(due.year - 25, due.month, due.day),
+        )
+        await pool.execute(
+            "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+            " VALUES ($1, 'no_contact', 'contact', $2, $3, true)",
+            child,
+            since,
+            due,
+        )
+        assert await check_drift(pool, TODAY) == 0  # ended at 25
+
+        async def contact(on: date) -> None:
+            event = ce.ContactRecorded(contact_date=on, in_touch="YES")
+            [envelope] = make_envelopes(child, 1, [event], WORKER)
+            async with pool.acquire() as conn, conn.transaction():
+                await DriftWatch(Settings(service="escalations")).apply(conn, envelope, event)
+
+        async def watch() -> dict[str, Any]:
+            row = await pool.fetchrow("SELECT since, open, alerted, ended FROM drift_watch")
+            return dict(row)
+
+        await contact(since - timedelta(days=20))  # older than the watch's own contact
+        assert await watch() == {"since": since, "open": False, "alerted": False, "ended": True}
+        assert await check_drift(pool, TODAY + timedelta(days=60)) == 0
+
+        later = since + timedelta(days=30)  # a later contact watches again, due after 25
+        await contact(later)
+        assert await watch() == {"since": later, "open": True, "alerted": False, "ended": False}
+        assert await check_drift(pool, TODAY + timedelta(days=60)) == 0
+        assert (await watch())["ended"]
+        assert await PostgresEventStore(pool).read_stream(child) == []
