@@ -52,6 +52,11 @@ DRIFT_CHECKED = Gauge(
     "csp_drift_checked_timestamp_seconds",
     "When the drift rules were last checked through (Unix time); the worker's start until then",
 )
+DRIFT_INTERVAL = Gauge(
+    "csp_drift_check_interval_seconds",
+    "How often the drift rules are checked (CSP_DRIFT_CHECK_INTERVAL_S): a check is late"
+    " after three of these, ten minutes at least",
+)
 DRIFT_FAILURES = Counter(
     "csp_drift_check_failures_total",
     "Drift checks that failed and were tried again, by what failed (database, conflict, or a"
@@ -255,6 +260,7 @@ def drift_loop(
     settings: Settings, clock: Clock
 ) -> Callable[[asyncpg.Pool, asyncio.Event], Coroutine[Any, Any, None]]:
     async def loop(pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+        DRIFT_INTERVAL.set(settings.drift_check_interval_s)
         DRIFT_CHECKED.set(time.time())  # a check that never succeeds is late from here
 
         async def check() -> float:
