@@ -106,7 +106,7 @@ class Direction(StrEnum):
 
 # The statutory clocks, in working days: the national panel is notified within five working
 # days of the council becoming aware of a serious incident; the rapid review is completed
-# within fifteen working days of becoming aware.
+# within fifteen working days of that notification (the national panel's guidance).
 NOTIFICATION_WORKING_DAYS = 5
 RAPID_REVIEW_WORKING_DAYS = 15
 

@@ -236,7 +236,9 @@ class RapidReviewFacts(Facts):
 
 @quality_event_types.event
 class RapidReviewCompleted(RapidReviewFacts, DatedEvent):
-    """The rapid review (15 working days from awareness) and its decision."""
+    """The rapid review and its decision: `due` and `working_days` count from the notification
+    to the national panel (15 working days). Recorded before 7 December 2026, they counted
+    from awareness."""
 
     event_type = "RapidReviewCompleted"
     due: Day

@@ -150,8 +150,8 @@ def _the_rest_of_the_lifecycles(log: Log) -> None:
         q.SeriousIncidentNotified(
             incident_id="SI-1",
             child_id="CH-900",
-            aware_on=date(2020, 6, 1),  # Monday: notify by 8 June, rapid review by 22 June
-            notified_on=date(2020, 6, 5),
+            aware_on=date(2020, 6, 1),  # Monday: notify by 8 June
+            notified_on=date(2020, 6, 5),  # Friday: the rapid review by 26 June
             locality="North",
             notification_due=date(2020, 6, 8),
             working_days_to_notify=4,
@@ -159,8 +159,8 @@ def _the_rest_of_the_lifecycles(log: Log) -> None:
         q.RapidReviewCompleted(
             completed_on=date(2020, 6, 19),
             decision=ReviewDecision.LOCAL_REVIEW,
-            due=date(2020, 6, 22),
-            working_days=14,
+            due=date(2020, 6, 26),
+            working_days=10,
         ),
         q.PracticeReviewCommissioned(
             commissioned_on=date(2020, 6, 25), decision=ReviewDecision.LOCAL_REVIEW
@@ -176,11 +176,11 @@ def _the_rest_of_the_lifecycles(log: Log) -> None:
         q.SeriousIncidentNotified(
             incident_id="SI-2",
             child_id="CH-901",
-            aware_on=date(2020, 7, 1),  # Wednesday: notify by 8 July, rapid review by 22 July
-            notified_on=date(2020, 7, 10),
+            aware_on=date(2020, 7, 1),  # Wednesday: notify by 8 July
+            notified_on=date(2020, 7, 9),  # Thursday: the rapid review by 30 July
             locality="South",
             notification_due=date(2020, 7, 8),
-            working_days_to_notify=7,
+            working_days_to_notify=6,
         ),
     )
     plan = ActionOf.IMPROVEMENT_PLAN
@@ -348,12 +348,12 @@ def by_key(figures: dict[tuple[str, str | None], Any]) -> dict[str, Any]:
 EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("serious-incidents", "2020-07-15"): {
         "notified": (2, None, None),
-        "notified_in_5_working_days": (1, 2, 50.0),  # SI-2 notified on its seventh
+        "notified_in_5_working_days": (1, 2, 50.0),  # SI-2 notified on its sixth
         "rapid_reviews": (1, None, None),
         "rapid_reviews_in_15_working_days": (1, 1, 100.0),
         "decision.local_review": (1, 1, 100.0),
         "rapid_reviews_awaited": (1, None, None),
-        "rapid_reviews_overdue": (0, 1, 0.0),  # SI-2's is due on 22 July
+        "rapid_reviews_overdue": (0, 1, 0.0),  # SI-2's is due on 30 July
         "reviews_open": (1, None, None),  # commissioned 25 June, published 20 July
         "reviews_published": (0, None, None),
         "learning_points": (1, None, None),

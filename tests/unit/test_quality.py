@@ -419,7 +419,7 @@ def test_a_response_naming_a_child_takes_the_childs_locality() -> None:
 # -- serious incidents --------------------------------------------------------------------------
 
 
-def test_the_clocks_count_working_days_from_awareness_over_weekends_and_bank_holidays() -> None:
+def test_the_clocks_count_working_days_over_weekends_and_bank_holidays() -> None:
     # Monday 4 March 2024: five working days is Monday 11 March, fifteen is Monday 25 March.
     assert notification_due(date(2024, 3, 4)) == date(2024, 3, 11)
     assert rapid_review_due(date(2024, 3, 4)) == date(2024, 3, 25)
@@ -489,11 +489,13 @@ def test_the_rapid_review_follows_the_notification_and_counts_its_working_days()
     [event] = fold(
         incident,
         incident.complete_rapid_review(
-            c.CompleteRapidReview(completed_on="2024-03-25", decision="local_review"), D
+            c.CompleteRapidReview(completed_on="2024-04-04", decision="local_review"), D
         ),
     )
     assert isinstance(event, e.RapidReviewCompleted)
-    assert (event.due, event.working_days) == (date(2024, 3, 25), 15)  # in time, just
+    # Fifteen working days from the notification (Tuesday 12 March), over Easter: in time,
+    # just. From awareness (Monday 4 March) they would have ended on 25 March.
+    assert (event.due, event.working_days) == (date(2024, 4, 4), 15)
     with refused("completed_on", "already recorded"):
         incident.complete_rapid_review(
             c.CompleteRapidReview(completed_on="2024-03-26", decision="no_review"), D

@@ -152,22 +152,27 @@ def incident(n: int, aware: date, notified: date, **more: object) -> Incident:
 
 def test_serious_incidents_against_their_working_day_clocks() -> None:
     # Aware Wednesday 8 April 2020: Good Friday and Easter Monday are bank holidays, so the
-    # fifth working day is Friday 17 April (not the 15th) and the fifteenth Friday 1 May.
+    # fifth working day is Friday 17 April (not the 15th). The rapid review's fifteen count
+    # from the notification: from Friday 17 April to Monday 11 May (VE Day, Friday 8 May, a
+    # bank holiday that year), from Monday 20 April to Tuesday 12 May.
     aware = date(2020, 4, 8)
     incidents = [
-        incident(1, aware, date(2020, 4, 17), reviewed_on=date(2020, 5, 1), decision="no_review"),
+        incident(1, aware, date(2020, 4, 17), reviewed_on=date(2020, 5, 11), decision="no_review"),
         incident(
             2,
             aware,
             date(2020, 4, 20),
-            reviewed_on=date(2020, 5, 4),
+            reviewed_on=date(2020, 5, 13),  # a day late
             decision="local_review",
-            commissioned_on=date(2020, 5, 10),
+            commissioned_on=date(2020, 5, 20),
             learning=(date(2020, 6, 1), date(2020, 6, 2)),
         ),
         incident(3, date(2020, 6, 1), date(2020, 6, 3)),  # awaiting its review: overdue
-        incident(4, date(2020, 7, 28), date(2020, 7, 29)),  # awaiting, not yet due
+        # Awaiting, not yet due: fifteen working days from its notification (10 August),
+        # though fifteen from awareness (22 July) are past.
+        incident(4, date(2020, 7, 1), date(2020, 7, 20)),
         incident(5, date(2020, 8, 3), date(2020, 8, 4)),  # after the day
+        incident(6, date(2020, 7, 30), date(2020, 8, 4)),  # known, not yet notified: no review
     ]
     learning = [
         Action("SI-2", "A-1", "serious_incident", date(2020, 6, 1), date(2020, 7, 1), "North"),
@@ -176,7 +181,7 @@ def test_serious_incidents_against_their_working_day_clocks() -> None:
     got = figures(serious_incidents(incidents, learning, D, None, date(2020, 4, 1)))
     period = "2020-04-01/2020-07-31"
     assert got[("notified", period)] == (4, None)
-    assert got[("notified_in_5_working_days", period)] == (3, 4)
+    assert got[("notified_in_5_working_days", period)] == (2, 4)
     assert got[("rapid_reviews", period)] == (2, None)
     assert got[("rapid_reviews_in_15_working_days", period)] == (1, 2)
     assert got[("decision.local_review", period)] == (1, 2)

@@ -1,5 +1,5 @@
 """A serious incident: notification to the national panel (5 working days from awareness),
-the rapid review (15 working days) and its decision, a Child Safeguarding Practice Review
+the rapid review (15 working days from that notification) and its decision, a Child Safeguarding Practice Review
 commissioned and published, learning points and the actions that take them back to teams."""
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ def notification_due(aware_on: date) -> date:
     return add_working_days(aware_on, NOTIFICATION_WORKING_DAYS)
 
 
-def rapid_review_due(aware_on: date) -> date:
-    return add_working_days(aware_on, RAPID_REVIEW_WORKING_DAYS)
+def rapid_review_due(notified_on: date) -> date:
+    return add_working_days(notified_on, RAPID_REVIEW_WORKING_DAYS)
 
 
 class SeriousIncident(QualityRecord):
-    """`opened_on` is the day the council became aware: both clocks start there."""
+    """`opened_on` is the day the council became aware: the notification's clock starts
+    there, the rapid review's at the notification."""
 
     def __init__(self, stream_id: str) -> None:
         super().__init__(stream_id)
@@ -65,18 +66,20 @@ class SeriousIncident(QualityRecord):
         ]
 
     def complete_rapid_review(self, cmd: c.CompleteRapidReview, d: Decision) -> list[DomainEvent]:
-        aware_on = self._opened()
+        self._opened()
+        notified_on = self.notified_on
+        assert notified_on is not None  # recorded with the incident
         if self.reviewed_on is not None:
             raise DomainRuleViolation(
                 "completed_on", f"the rapid review is already recorded ({self.reviewed_on})"
             )
         not_in_future("completed_on", cmd.completed_on, d)
-        not_before("completed_on", cmd.completed_on, self.notified_on, "the notification")
+        not_before("completed_on", cmd.completed_on, notified_on, "the notification")
         return [
             e.RapidReviewCompleted(
                 **cmd.model_dump(),
-                due=rapid_review_due(aware_on),
-                working_days=working_days_between(aware_on, cmd.completed_on),
+                due=rapid_review_due(notified_on),
+                working_days=working_days_between(notified_on, cmd.completed_on),
             )
         ]
 

@@ -300,7 +300,7 @@ def notification_due(incident: Incident) -> date:
 
 
 def rapid_review_due(incident: Incident) -> date:
-    return add_working_days(incident.aware_on, RAPID_REVIEW_WORKING_DAYS)
+    return add_working_days(incident.notified_on, RAPID_REVIEW_WORKING_DAYS)
 
 
 def serious_incidents(
@@ -310,15 +310,21 @@ def serious_incidents(
     locality: str | None,
     since: date,
 ) -> Board:
-    """Notifications and rapid reviews of the period against their working-day clocks (from
-    the day the council became aware), the decisions, the rapid reviews awaited and overdue,
-    practice reviews open, learning points, and the learning actions open and overdue."""
+    """Notifications and rapid reviews of the period against their working-day clocks (the
+    notification's from the day the council became aware, the rapid review's from the
+    notification), the decisions, the rapid reviews awaited (of incidents notified) and
+    overdue, practice reviews open, learning points, and the learning actions open and
+    overdue."""
     doc = _doc(SERIOUS_INCIDENTS)
     period = Period(since, as_at)
     known = [i for i in incidents if i.aware_on <= as_at]
     notified = [i for i in known if i.notified_on in period]
     reviewed = [i for i in known if i.reviewed_on in period]
-    awaited = [i for i in known if i.reviewed_on is None or i.reviewed_on > as_at]
+    awaited = [
+        i
+        for i in known
+        if i.notified_on <= as_at and (i.reviewed_on is None or i.reviewed_on > as_at)
+    ]
     figures = [
         figure(
             "notified",
@@ -344,7 +350,7 @@ def serious_incidents(
         ),
         figure(
             "rapid_reviews_in_15_working_days",
-            "Rapid reviews within 15 working days of awareness",
+            "Rapid reviews within 15 working days of the notification",
             sum(
                 i.reviewed_on is not None and i.reviewed_on <= rapid_review_due(i) for i in reviewed
             ),
