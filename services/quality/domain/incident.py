@@ -1,6 +1,7 @@
 """A serious incident: notification to the national panel (5 working days from awareness),
-the rapid review (15 working days from that notification) and its decision, a Child Safeguarding Practice Review
-commissioned and published, learning points and the actions that take them back to teams."""
+the rapid review (15 working days from that notification) and its decision, a Child
+Safeguarding Practice Review commissioned and published, learning points and the actions
+that take them back to teams."""
 
 from __future__ import annotations
 
