@@ -69,7 +69,8 @@ class SeriousIncident(QualityRecord):
     def complete_rapid_review(self, cmd: c.CompleteRapidReview, d: Decision) -> list[DomainEvent]:
         self._opened()
         notified_on = self.notified_on
-        assert notified_on is not None  # recorded with the incident
+        if notified_on is None:  # recorded with the incident: not in any stream written
+            raise DomainRuleViolation("completed_on", "the notification is not recorded")
         if self.reviewed_on is not None:
             raise DomainRuleViolation(
                 "completed_on", f"the rapid review is already recorded ({self.reviewed_on})"
