@@ -206,8 +206,9 @@ def test_drift_watches_follow_the_case_events() -> None:
     started = ce.ChildProtectionPlanStarted(
         child_id="C-1", plan_id="P1", category="NEG", start_date=date(2024, 1, 31), previous_plans=0
     )
+    # Nine months on 31 October: alerted that day, as the boards count it (30 October in time).
     assert drift_changes(started, 56) == [
-        Watch(DriftRule.CP_PLAN_9_MONTHS, "P1", date(2024, 1, 31), date(2024, 10, 31))
+        Watch(DriftRule.CP_PLAN_9_MONTHS, "P1", date(2024, 1, 31), date(2024, 10, 30))
     ]
     contact = ce.ContactRecorded(contact_date=date(2024, 3, 1), in_touch="YES")
     assert drift_changes(contact, 56) == [

@@ -69,10 +69,10 @@ def ewo_breach(
 
 @dataclass(frozen=True)
 class Watch:
-    """Start (or restart) watching: alert when `due` has passed and the watch is still open.
-    A watch open from a later day is not moved back (a contact or a review entered late);
-    one that does not `restart` leaves an open watch as it stands (a care leaver's status
-    recorded again is no contact)."""
+    """Start (or restart) watching: alert when `due` (the last day still in time) has passed
+    and the watch is still open. A watch open from a later day is not moved back (a contact
+    or a review entered late); one that does not `restart` leaves an open watch as it stands
+    (a care leaver's status recorded again is no contact)."""
 
     rule: DriftRule
     subject_id: str
@@ -122,12 +122,14 @@ NO_LONGER_IN_TOUCH = {InTouch.DIED, InTouch.NOT_REQUIRED, InTouch.RETURNED_HOME}
 def drift_changes(event: DomainEvent, no_contact_days: int) -> list[Watch | StopWatching]:
     match event:
         case ce.ChildProtectionPlanStarted():
+            # Open nine months "or more" drifts on the day it reaches nine months, as the
+            # boards and the attention list count it: the day before is the last in time.
             return [
                 Watch(
                     DriftRule.CP_PLAN_9_MONTHS,
                     event.plan_id,
                     event.start_date,
-                    add_months(event.start_date, 9),
+                    add_months(event.start_date, 9) - timedelta(days=1),
                 )
             ]
         case ce.ChildProtectionPlanEnded():
