@@ -15,6 +15,7 @@ from deploy.database import MIGRATIONS
 from services.escalations.policies import DriftWatch, check_drift
 from shared.envelope import Actor, Agency, new_event_id
 from shared.eventstore import CommandContext, PostgresEventStore, make_envelopes
+from shared.migrations import scripts_in
 from shared.settings import Settings
 from tests.conftest import fresh_database
 from tests.infrastructure import Infrastructure
@@ -172,3 +173,30 @@ async def test_a_late_contact_from_before_an_ended_watch_does_not_open_it_again(
         assert await check_drift(pool, TODAY + timedelta(days=60)) == 0
         assert (await watch())["ended"]
         assert await PostgresEventStore(pool).read_stream(child) == []
+
+
+async def test_cp_plan_watches_kept_before_are_moved_to_the_day_before_nine_months(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """sql/004_*.sql: a CP plan's watch kept when it fell due on the nine months' day falls
+    due the day before, as a new one does (`drift_changes`); the check alerts on that day."""
+    escalations = MIGRATIONS["escalations"]
+    before = [p for p in scripts_in(*escalations) if not p.name.startswith("004_cp_plan")]
+    started = date(2025, 5, 31)  # nine months: 28 February 2026
+    async with fresh_database(infra, namespace, "escalations", *before) as pool:
+        await pool.execute(
+            "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+            " VALUES ('C-cp', 'cp_plan_9_months', 'CPP-1', $1, $2, true),"
+            "        ('C-cp', 'proceedings_26_weeks', 'P-1', $1, $3, true)",
+            started,
+            date(2026, 2, 28),
+            date(2026, 6, 1),
+        )
+    async with fresh_database(infra, namespace, "escalations", *escalations) as pool:
+        rows = await pool.fetch("SELECT rule, due FROM drift_watch ORDER BY rule")
+        assert [(r["rule"], r["due"]) for r in rows] == [
+            ("cp_plan_9_months", date(2026, 2, 27)),
+            ("proceedings_26_weeks", date(2026, 6, 1)),  # as it was
+        ]
+        assert await check_drift(pool, date(2026, 2, 27)) == 0
+        assert await check_drift(pool, date(2026, 2, 28)) == 1
