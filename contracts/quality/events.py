@@ -217,7 +217,9 @@ class FeedbackResponseRecorded(ResponseFacts, DatedEvent):
 class IncidentFacts(Facts):
     incident_id: str = Field(pattern=ID_PATTERN)
     child_id: str = Field(pattern=CHILD_ID_PATTERN)
-    aware_on: Day = Field(description="The day the council became aware: the clocks start.")
+    aware_on: Day = Field(
+        description="The day the council became aware: the notification's clock starts."
+    )
     notified_on: Day = Field(description="Notified to the national panel (5 working days).")
 
 

@@ -10,7 +10,7 @@ says so, and the feed then reads from where the restored copy's messages end
 
 The agency is given it opaque, so that it keeps and sends back what it was given and builds
 nothing on its parts: version 2 is one byte of version, the timeline as an unsigned 32-bit
-number and two unsigned 64-bit numbers, big-endian, in base64url without padding (28
+number (below 2**31) and two unsigned 64-bit numbers, big-endian, in base64url without padding (28
 characters). Version 1 (23 characters, no timeline: the feed before it knew timelines) is
 still read, as timeline 0. Anything else is refused with the reason: a cursor the platform
 did not make, cut short in a copy, or of a later version. Pure functions: no I/O.
@@ -30,7 +30,7 @@ _LAYOUTS = {1: struct.Struct(">BQQ"), 2: struct.Struct(">BIQQ")}
 _LENGTHS = {23: 1, 28: 2}  # base64url without padding of 17 and 21 bytes
 _ALPHABET = frozenset(string.ascii_letters + string.digits + "-_")  # base64url
 _MAX = 2**63 - 1  # PostgreSQL's bigint and xid8 as the database hands them out
-_MAX_TIMELINE = 2**32 - 1  # PostgreSQL's TimeLineID
+_MAX_TIMELINE = 2**31 - 1  # as the SQL's integer holds it (sql/004_*.sql)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def decode(text: str) -> FeedCursor:
         timeline = 0
     else:
         _, timeline, transaction_id, position = _LAYOUTS[2].unpack(raw)
-    if transaction_id > _MAX or position > _MAX:
+    if transaction_id > _MAX or position > _MAX or timeline > _MAX_TIMELINE:
         raise InvalidCursor("not a cursor this feed made")
     cursor = FeedCursor(timeline, Cursor(transaction_id, position))
     if _text(version, cursor) != text:  # one text per place

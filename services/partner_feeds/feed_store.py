@@ -122,10 +122,11 @@ async def placed(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> FeedC
 
 
 async def read_page(
-    pool: asyncpg.Pool, agency: Agency, after: FeedCursor, limit: int
+    pool: asyncpg.Pool, agency: Agency, after: FeedCursor, limit: int, from_start: bool
 ) -> list[Served]:
-    """Up to `limit` messages of the agency's feed after `after` (as `placed`), in commit
-    order; Expired if retention removed some of them."""
+    """Up to `limit` messages of the agency's feed after `after`, a place `placed` gave (on
+    the database's timeline now), in commit order; Expired if retention removed some of them,
+    unless the agency asked from the oldest kept (`from_start`)."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT * FROM partner_feed_page($1, $2::text::xid8, $3, $4)",
@@ -136,7 +137,8 @@ async def read_page(
         )
         # After the read, not before: a prune that commits between the two is seen here (a
         # 410), where checked first it could take rows after the cursor unseen (a gap).
-        await _not_expired(conn, agency, after.at)
+        if not from_start:
+            await _not_expired(conn, agency, after.at)
     return [_served(after.timeline, r) for r in rows]
 
 
@@ -159,14 +161,16 @@ async def held_back(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> bo
 async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> FeedCursor:
     """`after` as `placed`; Expired if retention removed messages after it."""
     start = await placed(pool, agency, after)
-    async with pool.acquire() as conn:
-        await _not_expired(conn, agency, start.at)
+    if after != START:  # from the oldest kept: nothing before it is missed
+        async with pool.acquire() as conn:
+            await _not_expired(conn, agency, start.at)
     return start
 
 
 async def _not_expired(conn: asyncpg.Connection, agency: Agency, after: Cursor) -> None:
-    if after == START.at:  # from the oldest kept: nothing before it is missed
-        return
+    """Expired if the agency's feed was cut after `after`. A cursor placed at the start
+    (none of its timeline or before is kept any more) is refused if anything was ever cut:
+    what was cut may have been after it."""
     expired = await conn.fetchval(
         "SELECT (transaction_id, seq) > ($2::text::xid8, $3) FROM partner_feed_expired"
         " WHERE agency = $1",
@@ -229,7 +233,7 @@ async def wait_for_page(
     start = await placed(pool, agency, after)
     while True:
         woken = wakeups.of(agency)
-        page = await read_page(pool, agency, start, limit)
+        page = await read_page(pool, agency, start, limit, after == START)
         left = until - loop.time()
         if page or left <= 0 or await gone():
             return Page(page, page[-1].cursor if page else start)

@@ -503,7 +503,8 @@ async def _feed_after_one(dsn: str, after: FeedCursor = START) -> tuple[str, Fee
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
     assert pool is not None
     try:
-        (first,) = await read_page(pool, Agency.POLICE, await placed(pool, Agency.POLICE, after), 1)
+        start = await placed(pool, Agency.POLICE, after)
+        (first,) = await read_page(pool, Agency.POLICE, start, 1, after == START)
         return first.item["key"], first.cursor
     finally:
         await pool.close()

@@ -200,3 +200,28 @@ async def test_cp_plan_watches_kept_before_are_moved_to_the_day_before_nine_mont
         ]
         assert await check_drift(pool, date(2026, 2, 27)) == 0
         assert await check_drift(pool, date(2026, 2, 28)) == 1
+
+
+async def test_watches_ended_at_25_before_the_mark_are_marked(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """sql/003_*.sql: a leaving-care watch the check had closed at 25 before watches were
+    marked is marked, so a late older contact does not open it again; a watch closed
+    otherwise (the young person no longer in touch, before 25) is not."""
+    escalations = MIGRATIONS["escalations"]
+    *shared, own = escalations  # the service's own scripts last
+    before = [*scripts_in(*shared), *(p for p in scripts_in(own) if p.name < "003")]
+    due = date(2026, 3, 1)
+    async with fresh_database(infra, namespace, "escalations", *before) as pool:
+        await pool.executemany(
+            "INSERT INTO known_children (child_id, date_of_birth, locality) VALUES ($1, $2, 'X')",
+            [("C-25", date(2001, 2, 28)), ("C-24", date(2001, 3, 2))],
+        )
+        await pool.executemany(
+            "INSERT INTO drift_watch (child_id, rule, subject_id, since, due, open)"
+            " VALUES ($1, 'no_contact', 'contact', $2, $3, false)",
+            [("C-25", due - timedelta(days=56), due), ("C-24", due - timedelta(days=56), due)],
+        )
+    async with fresh_database(infra, namespace, "escalations", *escalations) as pool:
+        rows = await pool.fetch("SELECT child_id, ended FROM drift_watch ORDER BY child_id")
+        assert [(r["child_id"], r["ended"]) for r in rows] == [("C-24", False), ("C-25", True)]

@@ -13,6 +13,7 @@ from services.partner_feeds.api import FEED_SQL
 from services.partner_feeds.cursor import START, FeedCursor
 from services.partner_feeds.feed_store import CHANNEL, Page, Record, Served, Wakeups, keep
 from shared.envelope import Agency
+from shared.eventstore import Cursor
 from tests.conftest import fresh_database, settings_for
 from tests.infrastructure import Infrastructure, eventually
 
@@ -121,3 +122,68 @@ async def _held_back_by_its_own_database_only(
         await here.close()
         await listener.remove_listener(CHANNEL, wakeups.notify)
         await pool.release(listener)
+
+
+async def _kept(
+    pool: asyncpg.Pool, agency: Agency, key: str, days_ago: int = 0, *, timeline: int | None = None
+) -> FeedCursor:
+    """A message shared with `agency`, kept `days_ago` days ago, on this database's timeline
+    or, given one, on that (0: kept before the feed kept timelines, sql/004_*.sql); its
+    cursor as it would have been given then (timeline 0: a version 1 cursor)."""
+    message_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
+            " source_event_id, fields, purpose) VALUES ($1, $2, 'feed', $3, 'child-1',"
+            " 'MissingEpisodeRecorded', $4, '{}', 'safeguarding')",
+            message_id,
+            agency.value,
+            key,
+            uuid.uuid4(),
+        )
+        row = await conn.fetchrow(
+            "INSERT INTO partner_feed (message_id, agency, record_key, record_value,"
+            " record_headers, shared_at, timeline) VALUES ($1, $2, $3, '{}', '{}',"
+            " now() - make_interval(days => $4), coalesce($5, feed_timeline()))"
+            " RETURNING timeline, transaction_id::text::bigint AS txid, seq",
+            message_id,
+            agency.value,
+            key,
+            days_ago,
+            timeline,
+        )
+    return FeedCursor(row["timeline"], Cursor(row["txid"], row["seq"]))
+
+
+async def test_a_cursor_given_before_timelines_reads_on_and_is_refused_past_retention(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """A version 1 cursor (timeline 0) reads on from its place: the messages kept before
+    timelines after it, and every one kept since. Once retention has removed every message
+    of the agency's kept before timelines, such a cursor may have missed what was removed:
+    410, never a page from the oldest kept (which is where it would be read on from)."""
+    police, health = Agency.POLICE, Agency.HEALTH
+    async with fresh_database(infra, namespace, "partner_feeds", *FEED_SQL) as pool:
+
+        async def page(agency: Agency, after: FeedCursor) -> list[str]:
+            got = await feed_store.wait_for_page(pool, Wakeups(), agency, after, 10, 0, _never_gone)
+            return [s.item["key"] for s in got.served]
+
+        oldest = await _kept(pool, police, "P-old", 100, timeline=0)
+        await _kept(pool, police, "P-kept", 10, timeline=0)
+        await _kept(pool, police, "P-new")
+        health_old = await _kept(pool, health, "H-old", 100, timeline=0)
+        await _kept(pool, health, "H-new")
+        assert await pool.fetchval("SELECT prune_partner_feed()") == 2  # P-old, H-old
+
+        assert await page(police, oldest) == ["P-kept", "P-new"]
+        assert await page(police, START) == ["P-kept", "P-new"]
+        with pytest.raises(feed_store.Expired):
+            await page(health, health_old)
+        with pytest.raises(feed_store.Expired):
+            await feed_store.check_cursor(pool, health, health_old)
+        assert await page(health, START) == ["H-new"]
+
+
+async def _never_gone() -> bool:
+    return False
