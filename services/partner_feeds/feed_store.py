@@ -67,8 +67,9 @@ class Served:
 
 
 class Page(NamedTuple):
-    """The messages served, and the cursor to go on from (the last message's, or with none,
-    the one asked with as placed on the database's timeline now)."""
+    """The messages served, and the cursor to go on from: the last message's, or with none,
+    the one asked with, as it was given (placed again when it is sent back: the start stays
+    the start, and a cursor from before a restore is judged again against retention)."""
 
     served: list[Served]
     next: FeedCursor
@@ -158,13 +159,13 @@ async def held_back(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> bo
     )
 
 
-async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> FeedCursor:
-    """`after` as `placed`; Expired if retention removed messages after it."""
+async def check_cursor(pool: asyncpg.Pool, agency: Agency, after: FeedCursor) -> None:
+    """Expired if retention removed messages after `after` (as `placed`)."""
+    if after == START:  # from the oldest kept: nothing before it is missed
+        return
     start = await placed(pool, agency, after)
-    if after != START:  # from the oldest kept: nothing before it is missed
-        async with pool.acquire() as conn:
-            await _not_expired(conn, agency, start.at)
-    return start
+    async with pool.acquire() as conn:
+        await _not_expired(conn, agency, start.at)
 
 
 async def _not_expired(conn: asyncpg.Connection, agency: Agency, after: Cursor) -> None:
@@ -236,7 +237,7 @@ async def wait_for_page(
         page = await read_page(pool, agency, start, limit, after == START)
         left = until - loop.time()
         if page or left <= 0 or await gone():
-            return Page(page, page[-1].cursor if page else start)
+            return Page(page, page[-1].cursor if page else after)
         if await held_back(pool, agency, start):
             wait = soon.take()
         else:

@@ -184,6 +184,17 @@ async def test_a_cursor_given_before_timelines_reads_on_and_is_refused_past_rete
             await feed_store.check_cursor(pool, health, health_old)
         assert await page(health, START) == ["H-new"]
 
+        # Read from the start, with nothing kept (all removed): an empty page whose `next`
+        # reads on from the start again, not a 410.
+        housing = Agency.HOUSING
+        await _kept(pool, housing, "U-old", 100)
+        assert await pool.fetchval("SELECT prune_partner_feed()") == 1
+        empty = await feed_store.wait_for_page(pool, Wakeups(), housing, START, 10, 0, _never_gone)
+        assert empty == feed_store.Page([], START)
+        await feed_store.check_cursor(pool, housing, empty.next)
+        await _kept(pool, housing, "U-new")
+        assert await page(housing, empty.next) == ["U-new"]
+
 
 async def _never_gone() -> bool:
     return False

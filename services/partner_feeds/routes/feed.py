@@ -155,7 +155,7 @@ async def live(
         else _cursor(after, "after")
     )
     with _expired():  # refused before the stream starts, as a status a client sees
-        start = await check_cursor(pool, agency, start)
+        await check_cursor(pool, agency, start)
     events = _stream(request, pool, agency, start)
     return EventSourceResponse(events, ping=15, send_timeout=30)
 
