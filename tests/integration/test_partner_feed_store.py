@@ -38,18 +38,26 @@ async def test_a_message_is_held_back_by_its_own_databases_older_transaction_not
         )
 
 
-async def shared_with_police(conn: asyncpg.Connection, key: str, value: str = "{}") -> None:
-    """A message shared with the police about child-1 and kept for the HTTP feed, in the
-    caller's transaction, as the worker does."""
+async def _share_audited(conn: asyncpg.Connection, agency: Agency, key: str) -> uuid.UUID:
+    """A share's audit row (about child-1), in the caller's transaction: its message id."""
     message_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
-        " source_event_id, fields, purpose) VALUES ($1, 'police', 'police-feed',"
-        " $2, 'child-1', 'MissingEpisodeRecorded', $3, '{}', 'safeguarding')",
+        " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, 'child-1',"
+        " 'MissingEpisodeRecorded', $5, '{}', 'safeguarding')",
         message_id,
+        agency.value,
+        f"{agency.value}-feed",
         key,
         uuid.uuid4(),
     )
+    return message_id
+
+
+async def shared_with_police(conn: asyncpg.Connection, key: str, value: str = "{}") -> None:
+    """A message shared with the police about child-1 and kept for the HTTP feed, in the
+    caller's transaction, as the worker does."""
+    message_id = await _share_audited(conn, Agency.POLICE, key)
     await keep(conn, [Record(message_id, Agency.POLICE, key, value, [])])
 
 
@@ -130,17 +138,8 @@ async def _kept(
     """A message shared with `agency`, kept `days_ago` days ago, on this database's timeline
     or, given one, on that (0: kept before the feed kept timelines, sql/004_*.sql); its
     cursor as it would have been given then (timeline 0: a version 1 cursor)."""
-    message_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
-            " source_event_id, fields, purpose) VALUES ($1, $2, 'feed', $3, 'child-1',"
-            " 'MissingEpisodeRecorded', $4, '{}', 'safeguarding')",
-            message_id,
-            agency.value,
-            key,
-            uuid.uuid4(),
-        )
+        message_id = await _share_audited(conn, agency, key)
         row = await conn.fetchrow(
             "INSERT INTO partner_feed (message_id, agency, record_key, record_value,"
             " record_headers, shared_at, timeline) VALUES ($1, $2, $3, '{}', '{}',"
