@@ -4,6 +4,8 @@
     python -m deploy.dead_letters show P:O                 # one, in full (sealed values masked)
     python -m deploy.dead_letters replay P:O               # into its consumer, once its cause
     python -m deploy.dead_letters replay --all --consumer C  # is mended (a release, new data)
+    python -m deploy.dead_letters skip P:O                 # never to be applied (bad data,
+                                                           # corrected by a new event)
 
 `make dead-letters ARGS="..."` runs it against `make run`'s stack (`--local`: the stack's
 settings, PostgreSQL's administrator and, in secure mode, Kafka's admin user). Deployed, run it
@@ -19,6 +21,12 @@ one transaction with the consumer's record that it has replayed the message. The
 recorded the message as passed over in the transaction that moved its offsets past it, so a
 replay applies only what the consumer never applied, and only once: a second replay, or a
 replay of a message the consumer applied after all, changes nothing and says so.
+
+A consumer holds the later events of a dead-lettered event's stream (a child's, an audit's)
+unapplied until the dead letter is replayed or skipped: its stream is applied in order or not
+at all. A replay applies the dead letter and then the events held behind it, in their order, in
+its one transaction; a skip applies the held events alone and marks the dead letter as never to
+be applied. If any of them fails, nothing is changed and the reason names it.
 
 Every command is audited before it answers (shared/audit.py, who, what, when, why): a dead
 letter is an event about a child, so listing, showing or replaying one is a person-level read,
@@ -266,9 +274,10 @@ def state_of(
         return "unknown (the consumer's database keeps no record of dead letters)"
     row = passed_over.get(letter.origin_offset)
     if row is not None and row["replayed_at"] is not None:
-        return f"replayed {row['replayed_at']:%Y-%m-%d %H:%M} by {row['replayed_by']}"
+        done = "skipped" if row["skipped"] else "replayed"
+        return f"{done} {row['replayed_at']:%Y-%m-%d %H:%M} by {row['replayed_by']}"
     if row is not None:
-        return "waiting"
+        return f"waiting, {row['held']} held behind it" if row["held"] else "waiting"
     if stored.get(letter.origin_partition, 0) <= letter.origin_offset:
         return "not reached yet"
     failed = _when(letter.failed_at)
@@ -429,8 +438,11 @@ async def _states_in(
     conn: asyncpg.Connection, consumer: str, letters: list[DeadLetter]
 ) -> list[str]:
     rows = await conn.fetch(
-        "SELECT topic, partition, message_offset, replayed_at, replayed_by"
-        " FROM projection_dead_letters WHERE consumer = $1",
+        "SELECT d.topic, d.partition, d.message_offset, d.replayed_at, d.replayed_by,"
+        " d.skipped, CASE WHEN d.holds_stream AND d.replayed_at IS NULL THEN (SELECT count(*)"
+        "  FROM projection_held h WHERE h.consumer = d.consumer AND h.topic = d.topic"
+        "  AND h.stream_id = d.stream_id AND h.released_at IS NULL) ELSE 0 END AS held"
+        " FROM projection_dead_letters d WHERE d.consumer = $1",
         consumer,
     )
     offsets = await conn.fetch(
@@ -502,9 +514,14 @@ def consumer_runner(
 
 
 async def replay_into_consumer(
-    settings: Settings, letter: DeadLetter, by: str, audit_id: UUID | None = None
+    settings: Settings,
+    letter: DeadLetter,
+    by: str,
+    audit_id: UUID | None = None,
+    skip: bool = False,
 ) -> Replay:
-    """Replay one dead letter into the consumer that failed on it (see the module's doc)."""
+    """Replay one dead letter into the consumer that failed on it, or skip it (see the
+    module's doc)."""
     target = target_of(letter.consumer, settings)
     pool = await _consumer_pool(settings, target)
     projections: Sequence[Projection] = []
@@ -521,6 +538,7 @@ async def replay_into_consumer(
             letter.value,
             by=by,
             audit_id=audit_id,
+            skip=skip,
         )
     finally:
         for projection in projections:
@@ -575,10 +593,16 @@ async def show_command(settings: Settings, who: Operator, id_: str) -> dict[str,
 
 
 async def replay_command(
-    settings: Settings, who: Operator, id_: str | None = None, consumer: str | None = None
+    settings: Settings,
+    who: Operator,
+    id_: str | None = None,
+    consumer: str | None = None,
+    skip: bool = False,
 ) -> list[tuple[DeadLetter, Replay]]:
     """Replay one dead letter (`id_`), or every one of `consumer` still waiting (a message
-    dead-lettered twice, once), each audited on its own before it is replayed."""
+    dead-lettered twice, once), each audited on its own before it is replayed; with `skip`,
+    skip the one named instead."""
+    action = "skip" if skip else "replay"
     if id_ is not None:
         letters = await read_dead_letters(settings, parse_id(id_))
     elif consumer is not None:
@@ -587,9 +611,10 @@ async def replay_command(
         raise DeadLetterError("replay what? a dead letter's id, or --all with --consumer")
     done: list[tuple[DeadLetter, Replay]] = []
     for letter in letters:
-        request = f"replay {letter.id} into {letter.consumer} (origin {letter.origin})"
-        audit_id = await who.audited("replay", request, [letter])
-        replay = await replay_into_consumer(settings, letter, who.principal.user_id, audit_id)
+        into = "in" if skip else "into"
+        request = f"{action} {letter.id} {into} {letter.consumer} (origin {letter.origin})"
+        audit_id = await who.audited(action, request, [letter])
+        replay = await replay_into_consumer(settings, letter, who.principal.user_id, audit_id, skip)
         done.append((letter, replay))
     return done
 
@@ -601,7 +626,7 @@ async def waiting(settings: Settings, consumer: str) -> list[DeadLetter]:
         if letter.consumer == consumer:
             letters.setdefault(letter.origin, letter)
     states = await consumer_states(settings, list(letters.values()))
-    return [x for x in letters.values() if states[(x.partition, x.offset)] == "waiting"]
+    return [x for x in letters.values() if states[(x.partition, x.offset)].startswith("waiting")]
 
 
 def local_environment() -> dict[str, str]:
@@ -633,7 +658,7 @@ def _parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["list", "show", "replay"])
+    parser.add_argument("command", choices=["list", "show", "replay", "skip"])
     parser.add_argument("id", nargs="?", help="PARTITION:OFFSET on the dead-letter topic")
     parser.add_argument("--consumer", help="only this consumer's (list; replay --all)")
     parser.add_argument("--all", action="store_true", help="replay every waiting one of --consumer")
@@ -669,7 +694,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             found = await show_command(settings, who, args.id)
             print(json.dumps(found, indent=2, default=str) if args.json else _text(found))
             return 0
-        done = await replay_command(settings, who, args.id, args.consumer)
+        skip = args.command == "skip"
+        done = await replay_command(settings, who, args.id, args.consumer, skip)
     finally:
         await audit.close()
     for letter, result in done:

@@ -15,6 +15,9 @@
   silently (a crash in between can dead-letter the same message twice). The same transaction
   as the offsets records that the consumer passed over it (`projection_dead_letters`), so
   `replay` can apply it later, once its cause is mended, at most once (deploy/dead_letters.py).
+- A stream is applied in order or not at all: the later events of a dead-lettered event's
+  stream are held (`projection_held`, with their messages) until the dead letter is replayed,
+  which applies them after it, or skipped, which applies them alone.
 - Traced (shared/tracing.py): a record whose headers carry a trace context is a span of that
   trace, current while the projections apply it (a policy's new events and the partner feed's
   shares join the trace), and ended when the batch's transaction commits: the board changes
@@ -89,6 +92,18 @@ DEAD_LETTERED = Counter(
     "csp_projection_dead_lettered_total",
     "Messages sent to the dead-letter topic",
     ["consumer", "topic"],
+)
+HELD = Counter(
+    "csp_projection_held_total",
+    "Events held unapplied behind an earlier event of their stream that was dead-lettered, "
+    "until that dead letter is replayed or skipped",
+    ["consumer", "topic"],
+)
+HELD_NOW = Gauge(
+    "csp_projection_events_held",
+    "Events the consumer holds unapplied behind dead letters not yet replayed or skipped (its "
+    "database's count: read at the start, after it holds one, and each minute while any are)",
+    ["consumer"],
 )
 OFFSET_LAG = Gauge(
     "csp_projection_offset_lag", "Messages on the topic not yet applied", ["consumer", "topic"]
@@ -179,8 +194,12 @@ RETRIES = Counter(
 #   the most expensive statement of the live workers (docs/performance.md, 2026-12-05).
 # The LIMIT keeps each lookup a subquery of its own, which the planner cannot turn back into
 # that join (the key is unique: it changes no answer).
+# With it, whether the stream is held behind a dead letter (one probe of a partial index that
+# is almost always empty). A held stream has a version: its dead letter moved it on.
 STREAM_VERSIONS = (
-    "SELECT wanted.topic, wanted.stream_id, p.stream_version"
+    "SELECT wanted.topic, wanted.stream_id, p.stream_version, EXISTS (SELECT FROM"
+    "  projection_dead_letters d WHERE d.consumer = $1 AND d.topic = wanted.topic"
+    "  AND d.stream_id = wanted.stream_id AND d.holds_stream AND d.replayed_at IS NULL) AS held"
     " FROM unnest($2::text[], $3::text[]) AS wanted(topic, stream_id)"
     " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
     "  WHERE s.consumer = $1 AND s.topic = wanted.topic AND s.stream_id = wanted.stream_id"
@@ -401,6 +420,8 @@ class _StreamVersions:
 
     last: dict[tuple[str, str], int]
     moved: set[tuple[str, str]] = field(default_factory=set)
+    # The streams whose later events are held, behind an event the consumer passed over.
+    held: set[tuple[str, str]] = field(default_factory=set)
 
     def moved_to(self, topic: str, envelope: Envelope) -> None:
         self.last[topic, envelope.stream_id] = envelope.stream_version
@@ -413,7 +434,7 @@ _Origins = set[tuple[str, int, int]]
 
 # How a batch's events are applied in its transaction: all together, or each in a savepoint.
 _ApplyEvents = Callable[
-    [asyncpg.Connection, list[_Decoded], _StreamVersions], Awaitable[list[_Decoded]]
+    [asyncpg.Connection, list[_Decoded], _StreamVersions, _Origins], Awaitable[list[_Decoded]]
 ]
 
 
@@ -424,8 +445,23 @@ class _HandlerFailedError(Exception):
         self.reason = reason
 
 
+class _HeldFailedError(Exception):
+    """An event held behind a dead letter failed as its replay applied it: nothing of the
+    replay is kept, and the operator is told which event to mend too."""
+
+    def __init__(self, item: _Decoded, reason: str) -> None:
+        envelope, record = item.envelope, item.record
+        what = (
+            "an event" if envelope is None else f"{envelope.event_type} v{envelope.stream_version}"
+        )
+        super().__init__(
+            f"{what} held behind it (offset {record.offset}) fails: {reason}; nothing was applied"
+        )
+
+
 class ReplayOutcome(StrEnum):
     REPLAYED = "replayed"
+    SKIPPED = "skipped"  # never to be applied; the events held behind it were
     ALREADY_REPLAYED = "already replayed"
     NOT_PASSED_OVER = "nothing to replay"  # the consumer applied it, or it was a duplicate
     NOT_REACHED = "not reached yet"
@@ -441,7 +477,8 @@ class Replay:
 
     @property
     def applied(self) -> bool:
-        return self.outcome is ReplayOutcome.REPLAYED
+        """Whether the consumer's record moved on: the message applied, or skipped."""
+        return self.outcome in (ReplayOutcome.REPLAYED, ReplayOutcome.SKIPPED)
 
 
 class ProjectionRunner:
@@ -530,10 +567,22 @@ class ProjectionRunner:
         # lag's 0 says nothing (no assignment yet, or the end not yet fetched).
         self._measured: dict[str, bool] = dict.fromkeys(self._topics, False)
         self._applying_since: dict[str, float] = {}
+        # Whether the consumer may hold events (unknown until counted), and when to count
+        # them again (`_count_held`).
+        self._holding = True
+        self._held_count_due = 0.0
         self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
         self._spent = Spent(consumer_name)
         for topic in self._topics:
-            for counter in (APPLIED, DUPLICATES, REWOUND, HELD_BACK, DEAD_LETTERED, PASSED_BY):
+            for counter in (
+                APPLIED,
+                DUPLICATES,
+                REWOUND,
+                HELD_BACK,
+                DEAD_LETTERED,
+                HELD,
+                PASSED_BY,
+            ):
                 counter.labels(consumer_name, topic)
             TIME_LAG.labels(consumer_name, topic).set_function(
                 functools.partial(self.time_lag, topic)
@@ -562,6 +611,8 @@ class ProjectionRunner:
                 for gauge in (OFFSET_LAG, TIME_LAG):
                     with contextlib.suppress(KeyError):
                         gauge.remove(self.consumer_name, topic)
+            with contextlib.suppress(KeyError):
+                HELD_NOW.remove(self.consumer_name)
 
     async def _consume_until_failure(self, stop: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(
@@ -623,6 +674,7 @@ class ProjectionRunner:
                 fetched = {tp: r for tp, r in batches.items() if r and tp in assigned}
                 if fetched:
                     await self._process(fetched)
+            await self._count_held()
             self._applying_since.clear()
             self._report_lag(consumer)
             self.healthy = True
@@ -783,7 +835,7 @@ class ProjectionRunner:
                     return _Applied(ahead=ahead)
                 await self._dead_letter_undecodable(conn, decoded, dead_lettered)
                 versions = await self._stream_versions(conn, decoded)
-                applied = await apply(conn, decoded, versions)
+                applied = await apply(conn, decoded, versions, dead_lettered)
                 await self._store_progress(conn, versions, decoded)
         except BaseException as error:
             spans.end(error)
@@ -870,16 +922,68 @@ class ProjectionRunner:
         decoded: list[_Decoded],
         dead_lettered: _Origins,
     ) -> None:
+        """Dead-letter the bytes that were no event's envelope: no stream to move on or hold,
+        passed over here, every time. (An event that cannot be decoded is passed over in its
+        stream's order, or held: `_pass_over`.)"""
         for item in decoded:
-            if item.failure is None:
-                continue
-            record = item.record
-            where = (record.topic, record.partition, record.offset)
-            if where not in dead_lettered:
-                await self._dead_letter(record, item.failure)
-                dead_lettered.add(where)
-            if item.envelope is None:  # no stream to move on: passed over here, every time
+            if item.failure is not None and item.envelope is None:
+                await self._send_once(item, item.failure, dead_lettered)
                 await self._passed_over(conn, item, item.failure)
+
+    async def _send_once(self, item: _Decoded, reason: str, dead_lettered: _Origins) -> None:
+        record = item.record
+        where = (record.topic, record.partition, record.offset)
+        if where not in dead_lettered:
+            correlation_id = None if item.envelope is None else item.envelope.correlation_id
+            await self._dead_letter(record, reason, correlation_id)
+            dead_lettered.add(where)
+
+    async def _pass_over(
+        self,
+        conn: asyncpg.Connection,
+        item: _Decoded,
+        versions: _StreamVersions,
+        dead_lettered: _Origins,
+    ) -> None:
+        """An event this consumer cannot decode (an unknown type, a contract it lacks):
+        dead-lettered, passed over, and its stream's later events held behind it."""
+        assert item.envelope is not None
+        reason = item.failure or "undecodable"
+        await self._send_once(item, reason, dead_lettered)
+        await self._passed_over(conn, item, reason)
+        versions.held.add((item.record.topic, item.envelope.stream_id))
+
+    async def _hold(self, conn: asyncpg.Connection, item: _Decoded) -> None:
+        """Hold an event of a stream whose earlier event this consumer passed over: kept with
+        its message, unapplied, until that dead letter is replayed (the held events are then
+        applied after it, in order) or skipped. A retried batch holds it once."""
+        envelope, record = item.envelope, item.record
+        assert envelope is not None and record.value is not None
+        await conn.execute(
+            "INSERT INTO projection_held (consumer, topic, partition, message_offset,"
+            " stream_id, stream_version, event_id, event_type, message)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            self.consumer_name,
+            record.topic,
+            record.partition,
+            record.offset,
+            envelope.stream_id,
+            envelope.stream_version,
+            envelope.event_id,
+            envelope.event_type,
+            record.value,
+        )
+        HELD.labels(self.consumer_name, record.topic).inc()
+        self._holding, self._held_count_due = True, 0.0  # counted once the batch commits
+        log.warning(
+            "event held behind a dead letter",
+            stream_id=envelope.stream_id,
+            version=envelope.stream_version,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            correlation_id=str(envelope.correlation_id),
+        )
 
     async def _stream_versions(
         self, conn: asyncpg.Connection, decoded: list[_Decoded]
@@ -893,7 +997,10 @@ class ProjectionRunner:
             [topic for topic, _ in wanted],
             [stream for _, stream in wanted],
         )
-        return _StreamVersions({(r["topic"], r["stream_id"]): r["stream_version"] for r in rows})
+        return _StreamVersions(
+            {(r["topic"], r["stream_id"]): r["stream_version"] for r in rows},
+            held={(r["topic"], r["stream_id"]) for r in rows if r["held"]},
+        )
 
     def _next_in_its_stream(self, item: _Decoded, versions: _StreamVersions) -> bool:
         """Whether the event is its stream's next version: not a duplicate already applied,
@@ -917,7 +1024,11 @@ class ProjectionRunner:
         return True
 
     async def _apply_together(
-        self, conn: asyncpg.Connection, decoded: list[_Decoded], versions: _StreamVersions
+        self,
+        conn: asyncpg.Connection,
+        decoded: list[_Decoded],
+        versions: _StreamVersions,
+        dead_lettered: _Origins,
     ) -> list[_Decoded]:
         """Every event, then one flush; a handler's failure fails the whole batch."""
         applied: list[_Decoded] = []
@@ -931,7 +1042,10 @@ class ProjectionRunner:
                 # another stream's record, passed over.)
                 if envelope is None or not self._next_in_its_stream(item, versions):
                     continue
-                if item.event is not None:  # a dead-lettered event still moves its stream on
+                # An event held, or dead-lettered, still moves its stream on.
+                if (item.record.topic, envelope.stream_id) in versions.held:
+                    await self._hold(conn, item)
+                elif item.event is not None:
                     try:
                         with self._processing(item):
                             for i, projection in enumerate(projections):
@@ -944,7 +1058,7 @@ class ProjectionRunner:
                         raise _HandlerFailedError(index, _short(error)) from error
                     applied.append(item)
                 else:
-                    await self._passed_over(conn, item, item.failure or "undecodable")
+                    await self._pass_over(conn, item, versions, dead_lettered)
                 versions.moved_to(item.record.topic, envelope)
         finally:
             for projection, seconds in zip(projections, spent, strict=True):
@@ -958,19 +1072,28 @@ class ProjectionRunner:
         return applied
 
     async def _apply_each_in_a_savepoint(
-        self, conn: asyncpg.Connection, decoded: list[_Decoded], versions: _StreamVersions
+        self,
+        conn: asyncpg.Connection,
+        decoded: list[_Decoded],
+        versions: _StreamVersions,
+        dead_lettered: _Origins,
     ) -> list[_Decoded]:
         """Every event applied and flushed in its own savepoint; a failing one is
-        dead-lettered and its stream still moves on."""
+        dead-lettered, its stream moves on, and its stream's later events are held."""
         applied: list[_Decoded] = []
         for item in decoded:
             envelope = item.envelope
             if envelope is None or not self._next_in_its_stream(item, versions):
                 continue
-            if item.event is None:
-                await self._passed_over(conn, item, item.failure or "undecodable")
+            stream = (item.record.topic, envelope.stream_id)
+            if stream in versions.held:
+                await self._hold(conn, item)
+            elif item.event is None:
+                await self._pass_over(conn, item, versions, dead_lettered)
             elif await self._apply_guarded(conn, item):
                 applied.append(item)
+            else:
+                versions.held.add(stream)
             versions.moved_to(item.record.topic, envelope)
         return applied
 
@@ -1035,6 +1158,22 @@ class ProjectionRunner:
             reason[:1000],
         )
 
+    async def _count_held(self) -> None:
+        """How many events the consumer holds (HELD_NOW), when due: at the start, once a
+        batch held one, and each minute while any are held, since a replay or a skip, in
+        another process, lets them go."""
+        if not self._holding or time.monotonic() < self._held_count_due:
+            return
+        async with self._pool.acquire() as conn, conn.transaction(readonly=True):
+            if self._search_path:
+                await conn.execute(self._search_path)
+            count = await conn.fetchval(
+                "SELECT count(*) FROM projection_held WHERE consumer = $1 AND released_at IS NULL",
+                self.consumer_name,
+            )
+        HELD_NOW.labels(self.consumer_name).set(count)
+        self._holding, self._held_count_due = count > 0, time.monotonic() + 60.0
+
     async def _dead_letter(
         self, record: ConsumerRecord, reason: str, correlation_id: UUID | None = None
     ) -> None:
@@ -1074,71 +1213,154 @@ class ProjectionRunner:
         *,
         by: str,
         audit_id: UUID | None = None,
+        skip: bool = False,
     ) -> Replay:
-        """Apply a message this consumer dead-lettered, now that its cause is mended: decoded
-        with this runner's registry, applied and flushed by its projections as a batch would,
-        in one transaction with the record that it was replayed (`by` whom, under which
-        access-audit record). At most once: only a message this consumer recorded as passed
-        over (`_passed_over`) and not yet replayed is applied; anything else changes nothing
-        and says why. The partition's offsets row is locked first, as each batch locks it, so
-        a replay and the live runner's batch on that partition take turns."""
+        """Apply a message this consumer dead-lettered, now that its cause is mended, and then
+        the events of its stream held behind it, in their order: decoded with this runner's
+        registry, applied and flushed by its projections as a batch would, in one transaction
+        with the record that it was replayed (`by` whom, under which access-audit record).
+        With `skip`, the message is never applied (bad data, corrected by a later event) and
+        the held events alone are. At most once: only a message this consumer recorded as
+        passed over (`_passed_over`) and not yet replayed or skipped is acted on; anything
+        else changes nothing and says why, and so does a failure of any of the events, which
+        leaves every one of them where it was. The partition's offsets row is locked first,
+        as each batch locks it (and the topic's other partitions'), so a replay and the live
+        runner's batches take turns."""
         record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
         item = self._decode(record)
         async with self._pool.acquire() as conn, conn.transaction():
             if self._search_path:
                 await conn.execute(self._search_path)
             where = (self.consumer_name, topic, partition)
-            stored = await conn.fetchval(
-                "SELECT next_offset FROM projection_offsets"
-                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
-                *where,
+            # Every partition of the topic, in the batches' order: a stream's events are on one
+            # partition, unless the topic's partitions were added to since, and none of them
+            # may hold an event behind this dead letter after its held events are read.
+            offsets = await conn.fetch(
+                "SELECT partition, next_offset FROM projection_offsets"
+                " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",
+                self.consumer_name,
+                topic,
             )
+            stored = next((r["next_offset"] for r in offsets if r["partition"] == partition), None)
             passed_over = await conn.fetchrow(
-                "SELECT event_id, replayed_at, replayed_by FROM projection_dead_letters"
+                "SELECT event_id, stream_id, holds_stream, replayed_at, replayed_by, skipped"
+                " FROM projection_dead_letters"
                 " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND message_offset = $4"
                 " FOR UPDATE",
                 *where,
                 offset,
             )
-            refused = replay_refusal(self.consumer_name, offset, stored, passed_over, item)
+            refused = replay_refusal(self.consumer_name, offset, stored, passed_over, item, skip)
             if refused is not None:
                 return refused
-            assert item.envelope is not None and item.event is not None
+            assert passed_over is not None
+            held = await self._held_behind(conn, topic, passed_over)
             try:
                 async with conn.transaction():  # a savepoint: a failure leaves nothing behind
-                    for projection in self._projections:
-                        await projection.apply(conn, item.envelope, item.event)
+                    await self._apply_in_order(conn, None if skip else item, held)
                     await _flush(self._projections, conn)
             except TRANSIENT:
                 _discard(self._projections)
                 raise
+            except _HeldFailedError as error:
+                _discard(self._projections)
+                return Replay(ReplayOutcome.STILL_FAILS, str(error))
             except Exception as error:
                 _discard(self._projections)
                 return Replay(ReplayOutcome.STILL_FAILS, f"apply failed: {_short(error)}")
             await conn.execute(
                 "UPDATE projection_dead_letters"
-                " SET replayed_at = now(), replayed_by = $5, replay_audit_id = $6"
+                " SET replayed_at = now(), replayed_by = $5, replay_audit_id = $6, skipped = $7"
                 " WHERE consumer = $1 AND topic = $2 AND partition = $3 AND message_offset = $4",
                 *where,
                 offset,
                 by,
                 audit_id,
+                skip,
             )
-        APPLIED.labels(self.consumer_name, topic).inc()
+            if held:
+                await conn.execute(
+                    "UPDATE projection_held SET released_at = now(), message = NULL"
+                    " WHERE consumer = $1 AND topic = $2 AND partition = $3"
+                    " AND message_offset = ANY($4::bigint[])",
+                    *where,
+                    [h.record.offset for h in held],
+                )
+        APPLIED.labels(self.consumer_name, topic).inc(len(held) + (0 if skip else 1))
         log.info(
-            "dead letter replayed",
+            "dead letter skipped" if skip else "dead letter replayed",
             consumer=self.consumer_name,
             topic=topic,
             partition=partition,
             offset=offset,
+            held_applied=len(held),
             by=by,
-            correlation_id=str(item.envelope.correlation_id),
+            correlation_id=None if item.envelope is None else str(item.envelope.correlation_id),
         )
+        after = f", then {len(held)} held behind it" if held else ""
+        if skip:
+            return Replay(
+                ReplayOutcome.SKIPPED,
+                f"offset {offset} never to be applied by {self.consumer_name}; "
+                f"{len(held)} event(s) held behind it applied",
+            )
+        assert item.envelope is not None
         return Replay(
             ReplayOutcome.REPLAYED,
             f"{item.envelope.event_type} v{item.envelope.stream_version} applied by "
-            f"{self.consumer_name}",
+            f"{self.consumer_name}{after}",
         )
+
+    async def _held_behind(
+        self, conn: asyncpg.Connection, topic: str, passed_over: Mapping[str, Any]
+    ) -> list[_Decoded]:
+        """The events of the dead letter's stream held behind it, in their order, decoded."""
+        if not passed_over["holds_stream"] or passed_over["stream_id"] is None:
+            return []
+        rows = await conn.fetch(
+            "SELECT partition, message_offset, message FROM projection_held"
+            " WHERE consumer = $1 AND topic = $2 AND stream_id = $3 AND released_at IS NULL"
+            " ORDER BY stream_version FOR UPDATE",
+            self.consumer_name,
+            topic,
+            passed_over["stream_id"],
+        )
+        return [
+            self._decode(
+                ConsumerRecord(
+                    topic,
+                    r["partition"],
+                    r["message_offset"],
+                    0,
+                    0,
+                    None,
+                    r["message"],
+                    None,
+                    -1,
+                    -1,
+                    (),
+                )
+            )
+            for r in rows
+        ]
+
+    async def _apply_in_order(
+        self, conn: asyncpg.Connection, item: _Decoded | None, held: list[_Decoded]
+    ) -> None:
+        """A replay's events, the dead letter (unless skipped) and then those held behind it,
+        each applied by every projection in turn (flushed after, together)."""
+        for each in [item, *held] if item is not None else held:
+            if each.envelope is None or each.event is None:
+                raise _HeldFailedError(each, each.failure or "undecodable")
+            try:
+                for projection in self._projections:
+                    await projection.apply(conn, each.envelope, each.event)
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                if each is item:
+                    raise
+                raise _HeldFailedError(each, f"apply failed: {_short(error)}") from error
 
     # -- offsets and lag ---------------------------------------------------------------------
 
@@ -1241,9 +1463,10 @@ def replay_refusal(
     stored: int | None,
     passed_over: Mapping[str, Any] | None,
     item: _Decoded,
+    skip: bool = False,
 ) -> Replay | None:
-    """Why a replay must change nothing, or None when it may apply the message: the
-    consumer's record of what it passed over (`passed_over`, its `projection_dead_letters`
+    """Why a replay (or with `skip`, a skip) must change nothing, or None when it may act:
+    the consumer's record of what it passed over (`passed_over`, its `projection_dead_letters`
     row, locked) and its stored offset on the partition (`stored`) decide, not the topic."""
     if passed_over is None:
         if stored is None or stored <= offset:
@@ -1260,15 +1483,17 @@ def replay_refusal(
         )
     if passed_over["replayed_at"] is not None:
         when = passed_over["replayed_at"]
+        done = "skipped by" if passed_over.get("skipped") else "replayed into"
         return Replay(
             ReplayOutcome.ALREADY_REPLAYED,
-            f"already replayed into {consumer} at {when:%Y-%m-%d %H:%M:%S %Z} by "
+            f"already {done} {consumer} at {when:%Y-%m-%d %H:%M:%S %Z} by "
             f"{passed_over['replayed_by']}; nothing was applied again",
         )
-    if item.failure is not None or item.envelope is None or item.event is None:
+    undecodable = item.failure is not None or item.envelope is None or item.event is None
+    if undecodable and not skip:
         return Replay(ReplayOutcome.STILL_FAILS, item.failure or "undecodable")
     expected = passed_over["event_id"]
-    if expected is not None and item.envelope.event_id != expected:
+    if expected is not None and item.envelope is not None and item.envelope.event_id != expected:
         return Replay(
             ReplayOutcome.NOT_PASSED_OVER,
             f"the message is event {item.envelope.event_id}, but {consumer} passed over "

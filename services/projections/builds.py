@@ -237,6 +237,7 @@ NOT_COMPARED = (
     "projection_streams",
     "projection_applied",
     "projection_dead_letters",
+    "projection_held",
     "returns_touched",
     "returns_issues",
     "returns_quality_state",

@@ -9,11 +9,16 @@ says so. Every command is in the access audit, by the operator's name."""
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
+from contracts.case_events.events import ChildProtectionPlanEnded, ChildProtectionPlanReviewed
 from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS
 from deploy.dead_letters import _parser, run
 from services.projections.boards.projection import BoardFacts
@@ -21,14 +26,105 @@ from services.projections.builds import BUILDS_SQL, ensure_live_build
 from services.projections.registry import build_runner
 from shared.db import open_database
 from shared.envelope import DomainEvent, Envelope
+from shared.eventstore import make_envelopes
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
+from shared.projection import ProjectionRunner
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually, read_topic
 from tests.integration.test_projection import journey, publish
+from tests.publisher import CTX
 
 pytestmark = pytest.mark.integration
 
 OPERATOR = "ops-dead-letters"
+
+
+class Boards:
+    """The boards' own runner on a live build, with a defect (simulated) on the events named
+    (type, child) until mended, run until it has consumed what was published; the
+    operator's command against it."""
+
+    def __init__(
+        self,
+        infra: Infrastructure,
+        namespace: str,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        defects: set[tuple[str, str]],
+    ) -> None:
+        self.infra, self.namespace, self.capsys = infra, namespace, capsys
+        self.settings = settings_for(infra, "projections", namespace)
+        self.defects = defects
+        self.sent = 0
+        self.pool: asyncpg.Pool | None = None
+        self.schema = ""
+        apply = BoardFacts.apply
+
+        async def defective(
+            board: BoardFacts, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
+        ) -> None:
+            if (envelope.event_type, envelope.stream_id) in self.defects:
+                raise RuntimeError("simulated defect in the boards' projection")
+            await apply(board, conn, envelope, event)
+
+        monkeypatch.setattr(BoardFacts, "apply", defective)
+
+    async def consume(
+        self,
+        streams: dict[str, list[DomainEvent]],
+        extra: Sequence[tuple[bytes, bytes | None]] = (),
+        held: float = 0,
+    ) -> ProjectionRunner:
+        """Publish the streams (and the `extra` records) and run the boards until every
+        message published is consumed, and the runner shows `held` events held."""
+        settings = self.settings
+        await ensure_topics(settings, [*DOMAIN_TOPICS, DEAD_LETTERS])  # as the worker does
+        self.sent += await publish(settings, streams, extra=extra)
+        if self.pool is None:
+            self.pool = await open_database(settings, BUILDS_SQL)
+            self.schema = await ensure_live_build(self.pool)
+        pool, sent = self.pool, self.sent
+        producer = new_producer(settings)
+        await producer.start()
+        runner = build_runner(settings, pool, self.schema, producer, batch_size=100)
+        stop = asyncio.Event()
+        task = asyncio.create_task(runner.run(stop))
+
+        async def consumed() -> bool:
+            stored = await pool.fetchval(
+                f'SELECT coalesce(sum(next_offset), 0) FROM "{self.schema}".projection_offsets'
+            )
+            return bool(stored >= sent)
+
+        def shown_held() -> bool:
+            labels = {"consumer": runner.consumer_name}
+            return REGISTRY.get_sample_value("csp_projection_events_held", labels) == held
+
+        try:
+            await eventually(consumed, 60, 0.05, "the boards to consume every message")
+            await eventually(shown_held, 30, 0.05, f"the runner to show {held} events held")
+        finally:
+            stop.set()
+            await task
+            await producer.stop()
+        return runner
+
+    async def command(self, *argv: str, as_json: bool = True) -> tuple[int, Any]:
+        json_flag = ["--json"] if as_json else []
+        args = _parser().parse_args([*argv, *json_flag, "--operator", OPERATOR])
+        self.capsys.readouterr()
+        status = await run(settings_for(self.infra, "dead_letters", self.namespace), args)
+        return status, self.capsys.readouterr().out
+
+    async def versions(self, child: str) -> list[int]:
+        """The versions of the child's events on its chronology."""
+        assert self.pool is not None
+        rows = await self.pool.fetch(
+            f'SELECT stream_version FROM "{self.schema}".chronology'
+            " WHERE stream_id = $1 ORDER BY stream_version",
+            child,
+        )
+        return [r["stream_version"] for r in rows]
 
 
 async def test_a_mended_dead_letter_is_replayed_into_its_consumer_once_and_audited(
@@ -37,35 +133,12 @@ async def test_a_mended_dead_letter_is_replayed_into_its_consumer_once_and_audit
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = settings_for(infra, "projections", namespace)
-    defect = {"on": True}
-    apply = BoardFacts.apply
-
-    async def defective(
-        self: BoardFacts, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent
-    ) -> None:
-        plan = (envelope.event_type, envelope.stream_id)
-        if defect["on"] and plan == ("ChildProtectionPlanStarted", "C-00002"):
-            raise RuntimeError("simulated defect in the boards' projection")
-        await apply(self, conn, envelope, event)
-
-    monkeypatch.setattr(BoardFacts, "apply", defective)
-    await ensure_topics(settings, [*DOMAIN_TOPICS, DEAD_LETTERS])  # as the worker does
-    sent = await publish(settings, {"C-00001": journey(1), "C-00002": journey(2)})
-
-    pool = await open_database(settings, BUILDS_SQL)
-    schema = await ensure_live_build(pool)
-    producer = new_producer(settings)
-    await producer.start()
-    runner = build_runner(settings, pool, schema, producer, batch_size=100)
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop))
-
-    async def consumed() -> bool:
-        stored = await pool.fetchval(
-            f'SELECT coalesce(sum(next_offset), 0) FROM "{schema}".projection_offsets'
-        )
-        return bool(stored >= sent)
+    boards = Boards(
+        infra, namespace, monkeypatch, capsys, {("ChildProtectionPlanStarted", "C-00002")}
+    )
+    runner = await boards.consume({"C-00001": journey(1), "C-00002": journey(2)})
+    settings, pool, schema, command = boards.settings, boards.pool, boards.schema, boards.command
+    assert pool is not None
 
     async def plans() -> list[str]:
         rows = await pool.fetch(
@@ -77,23 +150,10 @@ async def test_a_mended_dead_letter_is_replayed_into_its_consumer_once_and_audit
     async def facts() -> int:
         return int(await pool.fetchval(f'SELECT count(*) FROM "{schema}".child_facts'))
 
-    try:
-        await eventually(consumed, 60, 0.05, "the boards to consume every message")
-    finally:
-        stop.set()
-        await task
-        await producer.stop()
     assert await plans() == ["C-00001"]
     [letter] = await read_topic(infra.kafka_bootstrap, settings.topic(DEAD_LETTER_TOPIC))
     assert dict(letter.headers)["dlq_consumer"].decode() == runner.consumer_name
     dead_id = f"{letter.partition}:{letter.offset}"
-
-    async def command(*argv: str, as_json: bool = True) -> tuple[int, Any]:
-        json_flag = ["--json"] if as_json else []
-        args = _parser().parse_args([*argv, *json_flag, "--operator", OPERATOR])
-        capsys.readouterr()
-        status = await run(settings_for(infra, "dead_letters", namespace), args)
-        return status, capsys.readouterr().out
 
     status, out = await command("list")
     assert status == 0 and dead_id in out and '"state": "waiting"' in out
@@ -109,7 +169,7 @@ async def test_a_mended_dead_letter_is_replayed_into_its_consumer_once_and_audit
     assert status == 1 and "still fails" in out and "simulated defect" in out
     assert await plans() == ["C-00001"]
 
-    defect["on"] = False  # mended (a release with the fix)
+    boards.defects.clear()  # mended (a release with the fix)
     status, out = await command("replay", dead_id)
     assert status == 0 and '"outcome": "replayed"' in out
     assert await plans() == ["C-00001", "C-00002"]
@@ -149,6 +209,84 @@ async def test_a_mended_dead_letter_is_replayed_into_its_consumer_once_and_audit
     )
     assert passed_over["replayed_by"] == OPERATOR
     assert passed_over["replay_audit_id"] == rows[4]["audit_id"]  # the replay that applied it
+
+
+def reviewed(i: int, on: date) -> ChildProtectionPlanReviewed:
+    return ChildProtectionPlanReviewed(
+        plan_id=f"P-{i}", review_date=on, next_review_due=date(2025, 6, 1)
+    )
+
+
+def plan_and_after(i: int) -> list[DomainEvent]:
+    """A child registered, a plan started, reviewed and ended: versions 1 to 4."""
+    ended = ChildProtectionPlanEnded(plan_id=f"P-{i}", end_date=date(2025, 3, 1), days_open=400)
+    return [*journey(i), reviewed(i, date(2024, 12, 1)), ended]
+
+
+async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_in_order(
+    infra: Infrastructure,
+    namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """C-00003's plan start is dead-lettered (a defect): its review and end are held,
+    unapplied, while C-00004 goes on. Once mended, the replay applies the start, then the
+    review and the end, and the boards' runner applies the child's next event as it comes.
+    C-00005's plan start is bad data, never to be applied: skipped, its review and end are
+    applied. Without holding, each child's review and end were applied before its start."""
+    boards = Boards(
+        infra,
+        namespace,
+        monkeypatch,
+        capsys,
+        {("ChildProtectionPlanStarted", "C-00003"), ("ChildProtectionPlanStarted", "C-00005")},
+    )
+    await boards.consume(
+        {"C-00003": plan_and_after(3), "C-00004": journey(4), "C-00005": plan_and_after(5)},
+        held=4,
+    )
+    assert boards.pool is not None
+    assert await boards.versions("C-00003") == [1]
+    assert await boards.versions("C-00004") == [1, 2]
+    assert await boards.versions("C-00005") == [1]
+    held_sql = (
+        f'SELECT stream_id, stream_version FROM "{boards.schema}".projection_held'
+        " WHERE released_at IS NULL"
+    )
+    held = await boards.pool.fetch(f"{held_sql} ORDER BY 1, 2")
+    assert [tuple(r) for r in held] == [
+        ("C-00003", 3),
+        ("C-00003", 4),
+        ("C-00005", 3),
+        ("C-00005", 4),
+    ]
+
+    letters = await read_topic(infra.kafka_bootstrap, boards.settings.topic(DEAD_LETTER_TOPIC))
+    ids = {json.loads(x.value)["stream_id"]: f"{x.partition}:{x.offset}" for x in letters}
+    assert sorted(ids) == ["C-00003", "C-00005"]  # the held events were not dead-lettered
+    status, out = await boards.command("list")
+    assert out.count('"state": "waiting, 2 held behind it"') == 2
+
+    boards.defects.discard(("ChildProtectionPlanStarted", "C-00003"))  # mended
+    status, out = await boards.command("replay", ids["C-00003"])
+    assert status == 0 and '"outcome": "replayed"' in out and "then 2 held behind it" in out
+    assert await boards.versions("C-00003") == [1, 2, 3, 4]
+
+    status, out = await boards.command("skip", ids["C-00005"])
+    assert status == 0 and '"outcome": "skipped"' in out
+    assert await boards.versions("C-00005") == [1, 3, 4]
+    assert await boards.pool.fetch(held_sql) == []
+    status, out = await boards.command("replay", ids["C-00005"])
+    assert status == 1 and "already skipped by" in out
+    status, out = await boards.command("list")
+    assert '"state": "replayed ' in out and '"state": "skipped ' in out
+
+    # The child's stream is no longer held: its next event is applied as it comes.
+    [next_review] = make_envelopes("C-00003", 4, [reviewed(3, date(2025, 2, 1))], CTX)
+    value = next_review.model_dump_json(exclude={"position"}).encode()
+    await boards.consume({}, extra=[(b"C-00003", value)])
+    assert await boards.versions("C-00003") == [1, 2, 3, 4, 5]
+    await boards.pool.close()
 
 
 def letter_origin_offset(letter: Any) -> int:

@@ -70,8 +70,11 @@ class FakeConnection:
     """What the runner asks of PostgreSQL, answered from memory: the stored offset, the
     passed-over row; every statement it runs is kept."""
 
-    def __init__(self, stored: int | None = None, passed_over: Any = None) -> None:
+    def __init__(
+        self, stored: int | None = None, passed_over: Any = None, held: Sequence[Any] = ()
+    ) -> None:
         self.stored, self.passed_over = stored, passed_over
+        self.held = list(held)  # rows of projection_held, as a replay selects them
         self.executed: list[tuple[str, tuple[Any, ...]]] = []
 
     def transaction(self, **_: Any) -> Any:
@@ -97,6 +100,10 @@ class FakeConnection:
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
         if sql == LOCK_OFFSETS and self.stored is not None:  # one partition's, as stored
             return [{"topic": args[1][0], "partition": args[2][0], "next_offset": self.stored}]
+        if sql.startswith("SELECT partition, message_offset, message FROM projection_held"):
+            return self.held
+        if sql.startswith("SELECT partition, next_offset FROM projection_offsets"):
+            return [] if self.stored is None else [{"partition": 0, "next_offset": self.stored}]
         return []
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
@@ -189,9 +196,22 @@ async def test_the_runner_records_each_message_it_passes_over_with_the_offsets()
     assert conn.statements("WITH streams AS")[-1][6] == [4]  # the partition's next offset
 
 
+def passed_over_row(event: Envelope | None, **changed: Any) -> dict[str, Any]:
+    """A consumer's row of a message it passed over (projection_dead_letters), not replayed."""
+    return {
+        "event_id": None if event is None else event.event_id,
+        "stream_id": None if event is None else event.stream_id,
+        "holds_stream": True,
+        "replayed_at": None,
+        "replayed_by": None,
+        "skipped": False,
+        **changed,
+    }
+
+
 async def test_a_replay_applies_a_passed_over_message_once_with_its_record() -> None:
     poison = envelope("C-2")
-    row = {"event_id": poison.event_id, "replayed_at": None, "replayed_by": None}
+    row = passed_over_row(poison)
     conn, projection = FakeConnection(stored=10, passed_over=row), Defective(set())
     audit_id = uuid4()
     done = await runner(conn, projection).replay(
@@ -200,17 +220,111 @@ async def test_a_replay_applies_a_passed_over_message_once_with_its_record() -> 
     assert done.applied and done.outcome is ReplayOutcome.REPLAYED
     assert projection.written == ["C-2"]
     [update] = conn.statements("UPDATE projection_dead_letters")
-    assert update == ("boards.unit", TOPIC, 0, 2, "ops-1", audit_id)
+    assert update == ("boards.unit", TOPIC, 0, 2, "ops-1", audit_id, False)
 
 
 async def test_a_replay_that_still_fails_records_nothing_and_leaves_nothing_buffered() -> None:
     poison = envelope("C-2")
-    row = {"event_id": poison.event_id, "replayed_at": None, "replayed_by": None}
+    row = passed_over_row(poison)
     conn, projection = FakeConnection(stored=10, passed_over=row), Defective({"C-2"})
     done = await runner(conn, projection).replay(TOPIC, 0, 2, wire(poison), by="ops-1")
     assert done.outcome is ReplayOutcome.STILL_FAILS and "defect on C-2" in done.detail
     assert projection.written == [] and projection.buffered == []
     assert conn.statements("UPDATE projection_dead_letters") == []
+
+
+async def test_a_streams_later_events_are_held_behind_its_dead_letter() -> None:
+    """Once an event of a stream is passed over, the stream's later events are held with
+    their messages, unapplied; other streams go on. In the batch that failed, and in later
+    batches (the consumer's record says the stream is held)."""
+    poison, later, other = envelope("C-2"), envelope("C-2", 2), envelope("C-1")
+    records = [record(0, wire(poison)), record(1, wire(later)), record(2, wire(other))]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective({"C-2"})
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+
+    assert projection.written == ["C-1"]
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["0"]  # the held one is not sent
+    [held] = conn.statements("INSERT INTO projection_held")
+    # (consumer, topic, partition, offset, stream, version, event id, type, message)
+    assert held[3:7] == (1, "C-2", 2, later.event_id) and held[8] == wire(later)
+    progress = conn.statements("WITH streams AS")[-1]
+    assert dict(zip(progress[2], progress[3], strict=True)) == {"C-1": 1, "C-2": 2}
+
+    class Holding(FakeConnection):
+        async def fetch(self, sql: str, *args: Any) -> list[Any]:
+            if sql.startswith("SELECT wanted.topic"):  # STREAM_VERSIONS: C-2 held at v2
+                return [{"topic": TOPIC, "stream_id": "C-2", "stream_version": 2, "held": True}]
+            return await super().fetch(sql, *args)
+
+    conn, projection = Holding(stored=3), Defective(set())
+    await runner(conn, projection, producer)._process(
+        {TopicPartition(TOPIC, 0): [record(3, wire(envelope("C-2", 3)))]}
+    )
+    assert projection.written == []
+    assert [h[3] for h in conn.statements("INSERT INTO projection_held")] == [3]
+
+
+def held_row(event: Envelope, offset: int) -> dict[str, Any]:
+    return {"partition": 0, "message_offset": offset, "message": wire(event)}
+
+
+async def test_a_replay_applies_the_events_held_behind_it_in_order_and_lets_them_go() -> None:
+    poison = envelope("C-2")
+    held = [held_row(envelope("C-2", 2), 6), held_row(envelope("C-2", 3), 9)]
+    conn = FakeConnection(stored=10, passed_over=passed_over_row(poison), held=held)
+    projection = Defective(set())
+    done = await runner(conn, projection).replay(TOPIC, 0, 5, wire(poison), by="ops-1")
+    assert done.outcome is ReplayOutcome.REPLAYED and "then 2 held behind it" in done.detail
+    assert projection.written == ["C-2", "C-2", "C-2"]
+    [released] = conn.statements("UPDATE projection_held SET released_at")
+    assert released[3] == [6, 9]
+
+
+async def test_a_held_event_that_fails_fails_the_replay_and_changes_nothing() -> None:
+    poison, bad = envelope("C-2"), envelope("C-3", 2)  # a stand-in held event that fails
+    held = [held_row(envelope("C-2", 2), 6), held_row(bad, 9)]
+    conn = FakeConnection(stored=10, passed_over=passed_over_row(poison), held=held)
+    projection = Defective({"C-3"})
+    done = await runner(conn, projection).replay(TOPIC, 0, 5, wire(poison), by="ops-1")
+    assert done.outcome is ReplayOutcome.STILL_FAILS
+    assert "ChildRegistered v2 held behind it (offset 9) fails" in done.detail
+    assert "defect on C-3" in done.detail
+    assert projection.written == [] and projection.buffered == []
+    assert conn.statements("UPDATE projection_dead_letters") == []
+    assert conn.statements("UPDATE projection_held") == []
+
+
+async def test_a_skip_applies_only_the_held_events_even_when_the_letter_cannot_be_read() -> None:
+    poison = envelope("C-2")
+    held = [held_row(envelope("C-2", 2), 6)]
+    conn = FakeConnection(stored=10, passed_over=passed_over_row(poison), held=held)
+    projection = Defective(set())
+    done = await runner(conn, projection).replay(TOPIC, 0, 5, b"not json", by="ops-1", skip=True)
+    assert done.outcome is ReplayOutcome.SKIPPED and done.applied
+    assert projection.written == ["C-2"]  # the held v2 only
+    [update] = conn.statements("UPDATE projection_dead_letters")
+    assert update[-1] is True  # skipped
+    again = replay_refusal(
+        "boards.x",
+        5,
+        10,
+        passed_over_row(
+            poison, replayed_at=datetime(2026, 12, 1, tzinfo=UTC), replayed_by="ops-1", skipped=True
+        ),
+        decoded(wire(poison)),
+    )
+    assert again is not None and "already skipped by boards.x" in again.detail
+
+
+async def test_a_dead_letter_from_before_holding_replays_alone() -> None:
+    """Passed over before streams were held (`holds_stream` false): the events after it were
+    applied, so a replay applies it alone, whatever the held table holds."""
+    poison = envelope("C-2")
+    row = passed_over_row(poison, holds_stream=False)
+    conn = FakeConnection(stored=10, passed_over=row, held=[held_row(envelope("C-2", 2), 6)])
+    projection = Defective(set())
+    done = await runner(conn, projection).replay(TOPIC, 0, 5, wire(poison), by="ops-1")
+    assert done.outcome is ReplayOutcome.REPLAYED and projection.written == ["C-2"]
 
 
 def decoded(value: bytes | None) -> _Decoded:
@@ -221,7 +335,7 @@ def decoded(value: bytes | None) -> _Decoded:
 def test_a_second_replay_is_refused_and_says_when_and_by_whom() -> None:
     poison = envelope("C-2")
     when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    row = {"event_id": poison.event_id, "replayed_at": when, "replayed_by": "ops-1"}
+    row = passed_over_row(poison, replayed_at=when, replayed_by="ops-1")
     refused = replay_refusal("boards.x", 2, 10, row, decoded(wire(poison)))
     assert refused is not None and refused.outcome is ReplayOutcome.ALREADY_REPLAYED
     assert "2026-12-01 09:30:00 UTC by ops-1" in refused.detail
@@ -246,7 +360,7 @@ def test_a_message_the_consumer_did_not_pass_over_is_never_applied(
 
 
 def test_a_replay_refuses_bytes_it_still_cannot_read_and_another_event() -> None:
-    row = {"event_id": uuid4(), "replayed_at": None, "replayed_by": None}
+    row = passed_over_row(None, event_id=uuid4())
     still = replay_refusal("boards.x", 2, 10, row, decoded(b"not json"))
     assert still is not None and still.outcome is ReplayOutcome.STILL_FAILS
     other = replay_refusal("boards.x", 2, 10, row, decoded(wire(envelope("C-9"))))
@@ -336,9 +450,13 @@ def test_the_consumer_named_in_a_dead_letter_is_found_where_its_worker_keeps_it(
 def test_a_dead_letters_state_comes_from_its_consumers_records() -> None:
     letter = dead(personal())  # origin partition 3, offset 41
     when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-    assert state_of(letter, {41: {"replayed_at": None}}, {3: 50}) == "waiting"
-    replayed = {41: {"replayed_at": when, "replayed_by": "ops-1"}}
+    assert state_of(letter, {41: {"replayed_at": None, "held": 0}}, {3: 50}) == "waiting"
+    holding = {41: {"replayed_at": None, "held": 2}}
+    assert state_of(letter, holding, {3: 50}) == "waiting, 2 held behind it"
+    replayed = {41: {"replayed_at": when, "replayed_by": "ops-1", "skipped": False}}
     assert state_of(letter, replayed, {3: 50}) == "replayed 2026-12-01 09:30 by ops-1"
+    skipped = {41: {"replayed_at": when, "replayed_by": "ops-1", "skipped": True}}
+    assert state_of(letter, skipped, {3: 50}) == "skipped 2026-12-01 09:30 by ops-1"
     assert state_of(letter, {}, {3: 41}) == "not reached yet"
     assert state_of(letter, {}, {3: 42}).startswith("applied by the consumer")
     assert state_of(letter, None, {}).startswith("unknown")
