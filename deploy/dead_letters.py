@@ -26,7 +26,8 @@ A consumer holds the later events of a dead-lettered event's stream (a child's, 
 unapplied until the dead letter is replayed or skipped: its stream is applied in order or not
 at all. A replay applies the dead letter and then the events held behind it, in their order, in
 its one transaction; a skip applies the held events alone and marks the dead letter as never to
-be applied. If any of them fails, nothing is changed and the reason names it.
+be applied. If the dead letter fails again, nothing is changed; if a held event fails, those
+before it are applied and it is dead-lettered in its turn, the rest held behind it.
 
 Every command is audited before it answers (shared/audit.py, who, what, when, why): a dead
 letter is an event about a child, so listing, showing or replaying one is a person-level read,
@@ -53,7 +54,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
@@ -62,7 +63,7 @@ from services.projections.registry import build_runner
 from shared.audit import AuditLog
 from shared.auth import Principal, Role
 from shared.envelope import Agency
-from shared.kafka import DEAD_LETTER_TOPIC
+from shared.kafka import DEAD_LETTER_TOPIC, new_producer
 from shared.projection import Projection, ProjectionRunner, Replay, ReplayOutcome
 from shared.settings import Settings
 from shared.worker import Subscription
@@ -490,13 +491,18 @@ def worker_subscription(settings: Settings, target: Target) -> Subscription:
 
 
 def consumer_runner(
-    settings: Settings, target: Target, pool: asyncpg.Pool
+    settings: Settings,
+    target: Target,
+    pool: asyncpg.Pool,
+    dead_letters: AIOKafkaProducer | None = None,
 ) -> tuple[ProjectionRunner, Sequence[Projection]]:
-    """The consumer's runner as its worker makes it (never started: it only replays), and
-    its projections (to close those that hold a client, as the worker does when it stops)."""
+    """The consumer's runner as its worker makes it (never started: it only replays; with
+    `dead_letters`, an event held behind the dead letter that fails is dead-lettered in its
+    turn), and its projections (to close those that hold a client, as the worker does when it
+    stops)."""
     own = service_settings(settings, target.service)
     if target.schema is not None:
-        runner = build_runner(own, pool, target.schema, None)
+        runner = build_runner(own, pool, target.schema, dead_letters)
         return runner, []
     subscription = worker_subscription(settings, target)
     runner = ProjectionRunner(
@@ -506,9 +512,10 @@ def consumer_runner(
         [own.topic(t) for t in subscription.topics],
         kafka_options=own.kafka_options(),
         consumer_name=target.consumer,
-        dead_letters=None,
+        dead_letters=dead_letters,
         dead_letter_topic=own.topic(DEAD_LETTER_TOPIC),
         streams=subscription.streams,
+        in_order=subscription.in_order,
     )
     return runner, subscription.projections
 
@@ -525,12 +532,14 @@ async def replay_into_consumer(
     target = target_of(letter.consumer, settings)
     pool = await _consumer_pool(settings, target)
     projections: Sequence[Projection] = []
+    producer = new_producer(service_settings(settings, target.service))
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             superseded = await _in_schema(conn, target)
         if superseded is not None:
             return Replay(ReplayOutcome.NOT_PASSED_OVER, superseded)
-        runner, projections = consumer_runner(settings, target, pool)
+        await producer.start()
+        runner, projections = consumer_runner(settings, target, pool, producer)
         return await runner.replay(
             letter.origin_topic,
             letter.origin_partition,
@@ -545,6 +554,7 @@ async def replay_into_consumer(
             closing = getattr(projection, "close", None)
             if closing is not None:
                 await closing()
+        await producer.stop()
         await pool.close()
 
 
@@ -677,7 +687,8 @@ def _login() -> str:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    """One command, audited; the exit status (1 when a replay applied nothing)."""
+    """One command, audited; the exit status (1 when a replay or a skip left something
+    undone: nothing applied, or a held event dead-lettered in its turn)."""
     every = args.command == "replay" and args.all and args.consumer
     if args.command != "list" and args.id is None and not every:
         raise DeadLetterError(

@@ -195,11 +195,15 @@ RETRIES = Counter(
 # The LIMIT keeps each lookup a subquery of its own, which the planner cannot turn back into
 # that join (the key is unique: it changes no answer).
 # With it, whether the stream is held behind a dead letter (one probe of a partial index that
-# is almost always empty). A held stream has a version: its dead letter moved it on.
+# is almost always empty). A held stream has a version: its dead letter moved it on. The open
+# dead letter found is locked (FOR SHARE) until the batch commits: a replay or a skip, which
+# locks it FOR UPDATE, then reads every event the batch held, and a batch that meets a replay
+# in progress waits for it and finds the stream no longer held.
 STREAM_VERSIONS = (
     "SELECT wanted.topic, wanted.stream_id, p.stream_version, EXISTS (SELECT FROM"
     "  projection_dead_letters d WHERE d.consumer = $1 AND d.topic = wanted.topic"
-    "  AND d.stream_id = wanted.stream_id AND d.holds_stream AND d.replayed_at IS NULL) AS held"
+    "  AND d.stream_id = wanted.stream_id AND d.holds_stream AND d.replayed_at IS NULL"
+    "  FOR SHARE) AS held"
     " FROM unnest($2::text[], $3::text[]) AS wanted(topic, stream_id)"
     " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
     "  WHERE s.consumer = $1 AND s.topic = wanted.topic AND s.stream_id = wanted.stream_id"
@@ -420,8 +424,10 @@ class _StreamVersions:
 
     last: dict[tuple[str, str], int]
     moved: set[tuple[str, str]] = field(default_factory=set)
-    # The streams whose later events are held, behind an event the consumer passed over.
+    # The streams whose later events are held, behind an event the consumer passed over, and
+    # the events the batch held (shown once it commits).
     held: set[tuple[str, str]] = field(default_factory=set)
+    holding: list[_Decoded] = field(default_factory=list)
 
     def moved_to(self, topic: str, envelope: Envelope) -> None:
         self.last[topic, envelope.stream_id] = envelope.stream_version
@@ -445,20 +451,6 @@ class _HandlerFailedError(Exception):
         self.reason = reason
 
 
-class _HeldFailedError(Exception):
-    """An event held behind a dead letter failed as its replay applied it: nothing of the
-    replay is kept, and the operator is told which event to mend too."""
-
-    def __init__(self, item: _Decoded, reason: str) -> None:
-        envelope, record = item.envelope, item.record
-        what = (
-            "an event" if envelope is None else f"{envelope.event_type} v{envelope.stream_version}"
-        )
-        super().__init__(
-            f"{what} held behind it (offset {record.offset}) fails: {reason}; nothing was applied"
-        )
-
-
 class ReplayOutcome(StrEnum):
     REPLAYED = "replayed"
     SKIPPED = "skipped"  # never to be applied; the events held behind it were
@@ -474,11 +466,13 @@ class Replay:
 
     outcome: ReplayOutcome
     detail: str
+    complete: bool = True  # False: an event held behind it failed, and waits in its turn
 
     @property
     def applied(self) -> bool:
-        """Whether the consumer's record moved on: the message applied, or skipped."""
-        return self.outcome in (ReplayOutcome.REPLAYED, ReplayOutcome.SKIPPED)
+        """Whether the message was dealt with (applied, or skipped), and everything held
+        behind it applied."""
+        return self.outcome in (ReplayOutcome.REPLAYED, ReplayOutcome.SKIPPED) and self.complete
 
 
 class ProjectionRunner:
@@ -493,6 +487,7 @@ class ProjectionRunner:
         consumer_name: str,
         dead_letters: AIOKafkaProducer | None,
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
+        in_order: bool = True,
         batch_size: int = 1000,
         schema: str | None = None,
         fill_wait_ms: int = 0,
@@ -505,6 +500,10 @@ class ProjectionRunner:
         self._topics = list(topics)
         self.consumer_name = consumer_name
         self._dead_letters = dead_letters
+        # Whether a stream's later events wait behind its dead letter (`_hold`). A consumer
+        # for which a stream's order does not matter, and a later event must not wait (a
+        # child's erasure), applies them as they come.
+        self._in_order = in_order
         self._dead_letter_topic = dead_letter_topic
         # The PostgreSQL schema holding the read models and their offsets (a board build).
         self._search_path = f'SET LOCAL search_path TO "{schema}", public' if schema else None
@@ -567,9 +566,7 @@ class ProjectionRunner:
         # lag's 0 says nothing (no assignment yet, or the end not yet fetched).
         self._measured: dict[str, bool] = dict.fromkeys(self._topics, False)
         self._applying_since: dict[str, float] = {}
-        # Whether the consumer may hold events (unknown until counted), and when to count
-        # them again (`_count_held`).
-        self._holding = True
+        # When to count the events the consumer holds again (`_count_held`).
         self._held_count_due = 0.0
         self._spans = tracing.BatchSpans()  # the batch's records' spans, ended at its commit
         self._spent = Spent(consumer_name)
@@ -844,6 +841,7 @@ class ProjectionRunner:
             self._spent.add(RUNNER, "transaction", time.perf_counter() - started)
             self._spent.count()
         spans.end()  # committed: the boards show these events from now
+        self._show_held(versions.holding)
         return _Applied(applied, ahead)
 
     def _processing(self, item: _Decoded) -> AbstractContextManager[Any]:
@@ -939,21 +937,36 @@ class ProjectionRunner:
             dead_lettered.add(where)
 
     async def _pass_over(
-        self,
-        conn: asyncpg.Connection,
-        item: _Decoded,
-        versions: _StreamVersions,
-        dead_lettered: _Origins,
-    ) -> None:
-        """An event this consumer cannot decode (an unknown type, a contract it lacks):
-        dead-lettered, passed over, and its stream's later events held behind it."""
-        assert item.envelope is not None
-        reason = item.failure or "undecodable"
-        await self._send_once(item, reason, dead_lettered)
+        self, conn: asyncpg.Connection, item: _Decoded, versions: _StreamVersions, reason: str
+    ) -> bool:
+        """An event this consumer cannot apply (a handler failed, a contract it lacks):
+        recorded as passed over, and its stream's later events held behind it. Whether it is
+        to be sent to the dead-letter topic: not if an operator skipped it before (a rebuild
+        reads it again: `copy_skipped`), which passes it over as it is."""
+        envelope = item.envelope
+        assert envelope is not None
+        skipped = await conn.fetchval(
+            "SELECT EXISTS (SELECT FROM projection_dead_letters"
+            " WHERE consumer = $1 AND event_id = $2 AND skipped)",
+            self.consumer_name,
+            envelope.event_id,
+        )
+        if skipped:
+            log.info(
+                "event an operator skipped passed over again",
+                stream_id=envelope.stream_id,
+                version=envelope.stream_version,
+                correlation_id=str(envelope.correlation_id),
+            )
+            return False
         await self._passed_over(conn, item, reason)
-        versions.held.add((item.record.topic, item.envelope.stream_id))
+        if self._in_order:
+            versions.held.add((item.record.topic, envelope.stream_id))
+        return True
 
-    async def _hold(self, conn: asyncpg.Connection, item: _Decoded) -> None:
+    async def _hold(
+        self, conn: asyncpg.Connection, item: _Decoded, versions: _StreamVersions
+    ) -> None:
         """Hold an event of a stream whose earlier event this consumer passed over: kept with
         its message, unapplied, until that dead letter is replayed (the held events are then
         applied after it, in order) or skipped. A retried batch holds it once."""
@@ -973,17 +986,26 @@ class ProjectionRunner:
             envelope.event_type,
             record.value,
         )
-        HELD.labels(self.consumer_name, record.topic).inc()
-        self._holding, self._held_count_due = True, 0.0  # counted once the batch commits
-        log.warning(
-            "event held behind a dead letter",
-            stream_id=envelope.stream_id,
-            version=envelope.stream_version,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            correlation_id=str(envelope.correlation_id),
-        )
+        versions.holding.append(item)
+
+    def _show_held(self, held: list[_Decoded]) -> None:
+        """The events a committed batch held: counted, logged, and counted again in the
+        consumer's database (`_count_held`)."""
+        for item in held:
+            envelope, record = item.envelope, item.record
+            assert envelope is not None
+            HELD.labels(self.consumer_name, record.topic).inc()
+            log.warning(
+                "event held behind a dead letter",
+                stream_id=envelope.stream_id,
+                version=envelope.stream_version,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                correlation_id=str(envelope.correlation_id),
+            )
+        if held:
+            self._held_count_due = 0.0
 
     async def _stream_versions(
         self, conn: asyncpg.Connection, decoded: list[_Decoded]
@@ -999,7 +1021,7 @@ class ProjectionRunner:
         )
         return _StreamVersions(
             {(r["topic"], r["stream_id"]): r["stream_version"] for r in rows},
-            held={(r["topic"], r["stream_id"]) for r in rows if r["held"]},
+            held={(r["topic"], r["stream_id"]) for r in rows if r["held"] and self._in_order},
         )
 
     def _next_in_its_stream(self, item: _Decoded, versions: _StreamVersions) -> bool:
@@ -1032,6 +1054,9 @@ class ProjectionRunner:
     ) -> list[_Decoded]:
         """Every event, then one flush; a handler's failure fails the whole batch."""
         applied: list[_Decoded] = []
+        # Dead-lettered once the flush has succeeded: if it fails, the batch is done again
+        # event by event, where an earlier event of the stream may fail and hold this one.
+        unsent: list[_Decoded] = []
         projections = self._projections
         spent = [0.0] * len(projections)  # each read model's applies (a clock read per apply)
         clock = time.perf_counter
@@ -1044,7 +1069,7 @@ class ProjectionRunner:
                     continue
                 # An event held, or dead-lettered, still moves its stream on.
                 if (item.record.topic, envelope.stream_id) in versions.held:
-                    await self._hold(conn, item)
+                    await self._hold(conn, item, versions)
                 elif item.event is not None:
                     try:
                         with self._processing(item):
@@ -1057,19 +1082,27 @@ class ProjectionRunner:
                     except Exception as error:
                         raise _HandlerFailedError(index, _short(error)) from error
                     applied.append(item)
-                else:
-                    await self._pass_over(conn, item, versions, dead_lettered)
+                elif await self._pass_over(conn, item, versions, item.failure or "undecodable"):
+                    unsent.append(item)
                 versions.moved_to(item.record.topic, envelope)
         finally:
             for projection, seconds in zip(projections, spent, strict=True):
                 self._spent.add(projection.name, "apply", seconds)
+        await self._flush_then_send(conn, unsent, dead_lettered)
+        return applied
+
+    async def _flush_then_send(
+        self, conn: asyncpg.Connection, unsent: list[_Decoded], dead_lettered: _Origins
+    ) -> None:
+        """The batch's rows written, then the events it passed over dead-lettered."""
         try:
-            await _flush(projections, conn, self._spent)
+            await _flush(self._projections, conn, self._spent)
         except TRANSIENT:
             raise
         except Exception as error:
             raise _HandlerFailedError(-1, _short(error)) from error
-        return applied
+        for item in unsent:
+            await self._send_once(item, item.failure or "undecodable", dead_lettered)
 
     async def _apply_each_in_a_savepoint(
         self,
@@ -1085,15 +1118,14 @@ class ProjectionRunner:
             envelope = item.envelope
             if envelope is None or not self._next_in_its_stream(item, versions):
                 continue
-            stream = (item.record.topic, envelope.stream_id)
-            if stream in versions.held:
-                await self._hold(conn, item)
+            if (item.record.topic, envelope.stream_id) in versions.held:
+                await self._hold(conn, item, versions)
             elif item.event is None:
-                await self._pass_over(conn, item, versions, dead_lettered)
-            elif await self._apply_guarded(conn, item):
+                reason = item.failure or "undecodable"
+                if await self._pass_over(conn, item, versions, reason):
+                    await self._send_once(item, reason, dead_lettered)
+            elif await self._apply_guarded(conn, item, versions, dead_lettered):
                 applied.append(item)
-            else:
-                versions.held.add(stream)
             versions.moved_to(item.record.topic, envelope)
         return applied
 
@@ -1119,7 +1151,15 @@ class ProjectionRunner:
             [offsets[p] for p in partitions],
         )
 
-    async def _apply_guarded(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
+    async def _apply_guarded(
+        self,
+        conn: asyncpg.Connection,
+        item: _Decoded,
+        versions: _StreamVersions,
+        dead_lettered: _Origins,
+    ) -> bool:
+        """Apply and flush one event in a savepoint; if a handler fails, dead-letter it and
+        hold its stream (`_pass_over`). Whether it was applied."""
         assert item.envelope is not None and item.event is not None
         try:
             with self._processing(item):
@@ -1133,8 +1173,8 @@ class ProjectionRunner:
         except Exception as error:
             _discard(self._projections)  # what the failed event buffered is rolled back too
             reason = f"apply failed: {_short(error)}"
-            await self._dead_letter(item.record, reason, item.envelope.correlation_id)
-            await self._passed_over(conn, item, reason)
+            if await self._pass_over(conn, item, versions, reason):
+                await self._send_once(item, reason, dead_lettered)
             return False
 
     async def _passed_over(self, conn: asyncpg.Connection, item: _Decoded, reason: str) -> None:
@@ -1145,8 +1185,8 @@ class ProjectionRunner:
         envelope, record = item.envelope, item.record
         await conn.execute(
             "INSERT INTO projection_dead_letters (consumer, topic, partition, message_offset,"
-            " event_id, event_type, stream_id, stream_version, reason)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+            " event_id, event_type, stream_id, stream_version, reason, holds_stream)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             self.consumer_name,
             record.topic,
             record.partition,
@@ -1156,13 +1196,14 @@ class ProjectionRunner:
             None if envelope is None else envelope.stream_id,
             None if envelope is None else envelope.stream_version,
             reason[:1000],
+            self._in_order and envelope is not None,
         )
 
     async def _count_held(self) -> None:
         """How many events the consumer holds (HELD_NOW), when due: at the start, once a
-        batch held one, and each minute while any are held, since a replay or a skip, in
-        another process, lets them go."""
-        if not self._holding or time.monotonic() < self._held_count_due:
+        batch held one, and each minute (a replay or a skip, in another process, lets them
+        go; another member of the group may hold some)."""
+        if time.monotonic() < self._held_count_due:
             return
         async with self._pool.acquire() as conn, conn.transaction(readonly=True):
             if self._search_path:
@@ -1172,7 +1213,7 @@ class ProjectionRunner:
                 self.consumer_name,
             )
         HELD_NOW.labels(self.consumer_name).set(count)
-        self._holding, self._held_count_due = count > 0, time.monotonic() + 60.0
+        self._held_count_due = time.monotonic() + 60.0
 
     async def _dead_letter(
         self, record: ConsumerRecord, reason: str, correlation_id: UUID | None = None
@@ -1217,31 +1258,31 @@ class ProjectionRunner:
     ) -> Replay:
         """Apply a message this consumer dead-lettered, now that its cause is mended, and then
         the events of its stream held behind it, in their order: decoded with this runner's
-        registry, applied and flushed by its projections as a batch would, in one transaction
-        with the record that it was replayed (`by` whom, under which access-audit record).
-        With `skip`, the message is never applied (bad data, corrected by a later event) and
-        the held events alone are. At most once: only a message this consumer recorded as
-        passed over (`_passed_over`) and not yet replayed or skipped is acted on; anything
-        else changes nothing and says why, and so does a failure of any of the events, which
-        leaves every one of them where it was. The partition's offsets row is locked first,
-        as each batch locks it (and the topic's other partitions'), so a replay and the live
-        runner's batches take turns."""
+        registry, each applied and flushed by its projections as a batch would, in one
+        transaction with the record that it was replayed (`by` whom, under which access-audit
+        record). With `skip`, the message is never applied (bad data, corrected by a later
+        event) and the held events alone are.
+
+        At most once: only a message this consumer recorded as passed over (`_passed_over`)
+        and not yet replayed or skipped is acted on; anything else changes nothing and says
+        why, and so does a failure of the message itself. A held event that fails is
+        dead-lettered in its turn, as the live runner would have (sent, and recorded as passed
+        over), and the events after it stay held behind it; those before it are applied.
+
+        The partition's offsets row is locked first, as each batch locks it, then the record
+        of the dead letter: a batch that finds the stream held locks that record too (FOR
+        SHARE), so a replay and the live runner's batches take turns."""
         record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
         item = self._decode(record)
         async with self._pool.acquire() as conn, conn.transaction():
             if self._search_path:
                 await conn.execute(self._search_path)
             where = (self.consumer_name, topic, partition)
-            # Every partition of the topic, in the batches' order: a stream's events are on one
-            # partition, unless the topic's partitions were added to since, and none of them
-            # may hold an event behind this dead letter after its held events are read.
-            offsets = await conn.fetch(
-                "SELECT partition, next_offset FROM projection_offsets"
-                " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",
-                self.consumer_name,
-                topic,
+            stored = await conn.fetchval(
+                "SELECT next_offset FROM projection_offsets"
+                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
+                *where,
             )
-            stored = next((r["next_offset"] for r in offsets if r["partition"] == partition), None)
             passed_over = await conn.fetchrow(
                 "SELECT event_id, stream_id, holds_stream, replayed_at, replayed_by, skipped"
                 " FROM projection_dead_letters"
@@ -1255,19 +1296,17 @@ class ProjectionRunner:
                 return refused
             assert passed_over is not None
             held = await self._held_behind(conn, topic, passed_over)
-            try:
-                async with conn.transaction():  # a savepoint: a failure leaves nothing behind
-                    await self._apply_in_order(conn, None if skip else item, held)
-                    await _flush(self._projections, conn)
-            except TRANSIENT:
-                _discard(self._projections)
-                raise
-            except _HeldFailedError as error:
-                _discard(self._projections)
-                return Replay(ReplayOutcome.STILL_FAILS, str(error))
-            except Exception as error:
-                _discard(self._projections)
-                return Replay(ReplayOutcome.STILL_FAILS, f"apply failed: {_short(error)}")
+            if not skip:
+                try:
+                    async with conn.transaction():  # a savepoint: a failure leaves nothing
+                        await self._apply_replayed(conn, item)
+                except TRANSIENT:
+                    _discard(self._projections)
+                    raise
+                except Exception as error:
+                    _discard(self._projections)
+                    return Replay(ReplayOutcome.STILL_FAILS, f"apply failed: {_short(error)}")
+            applied, failed = await self._apply_held(conn, held)
             await conn.execute(
                 "UPDATE projection_dead_letters"
                 " SET replayed_at = now(), replayed_by = $5, replay_audit_id = $6, skipped = $7"
@@ -1278,38 +1317,37 @@ class ProjectionRunner:
                 audit_id,
                 skip,
             )
-            if held:
+            released = applied + ([failed] if failed is not None else [])
+            if released:
                 await conn.execute(
-                    "UPDATE projection_held SET released_at = now(), message = NULL"
-                    " WHERE consumer = $1 AND topic = $2 AND partition = $3"
-                    " AND message_offset = ANY($4::bigint[])",
-                    *where,
-                    [h.record.offset for h in held],
+                    "UPDATE projection_held h SET released_at = now(), message = NULL"
+                    " FROM unnest($3::int[], $4::bigint[]) AS r(partition, message_offset)"
+                    " WHERE h.consumer = $1 AND h.topic = $2 AND h.partition = r.partition"
+                    " AND h.message_offset = r.message_offset",
+                    self.consumer_name,
+                    topic,
+                    [h.record.partition for h in released],
+                    [h.record.offset for h in released],
                 )
-        APPLIED.labels(self.consumer_name, topic).inc(len(held) + (0 if skip else 1))
+        APPLIED.labels(self.consumer_name, topic).inc(len(applied) + (0 if skip else 1))
         log.info(
             "dead letter skipped" if skip else "dead letter replayed",
             consumer=self.consumer_name,
             topic=topic,
             partition=partition,
             offset=offset,
-            held_applied=len(held),
+            held_applied=len(applied),
+            held_failed=None if failed is None else failed.record.offset,
             by=by,
             correlation_id=None if item.envelope is None else str(item.envelope.correlation_id),
         )
-        after = f", then {len(held)} held behind it" if held else ""
-        if skip:
-            return Replay(
-                ReplayOutcome.SKIPPED,
-                f"offset {offset} never to be applied by {self.consumer_name}; "
-                f"{len(held)} event(s) held behind it applied",
-            )
-        assert item.envelope is not None
-        return Replay(
-            ReplayOutcome.REPLAYED,
-            f"{item.envelope.event_type} v{item.envelope.stream_version} applied by "
-            f"{self.consumer_name}{after}",
-        )
+        return replayed(self.consumer_name, offset, item, skip, applied, failed, len(held))
+
+    async def _apply_replayed(self, conn: asyncpg.Connection, item: _Decoded) -> None:
+        assert item.envelope is not None and item.event is not None
+        for projection in self._projections:
+            await projection.apply(conn, item.envelope, item.event)
+        await _flush(self._projections, conn)
 
     async def _held_behind(
         self, conn: asyncpg.Connection, topic: str, passed_over: Mapping[str, Any]
@@ -1344,23 +1382,24 @@ class ProjectionRunner:
             for r in rows
         ]
 
-    async def _apply_in_order(
-        self, conn: asyncpg.Connection, item: _Decoded | None, held: list[_Decoded]
-    ) -> None:
-        """A replay's events, the dead letter (unless skipped) and then those held behind it,
-        each applied by every projection in turn (flushed after, together)."""
-        for each in [item, *held] if item is not None else held:
-            if each.envelope is None or each.event is None:
-                raise _HeldFailedError(each, each.failure or "undecodable")
-            try:
-                for projection in self._projections:
-                    await projection.apply(conn, each.envelope, each.event)
-            except TRANSIENT:
-                raise
-            except Exception as error:
-                if each is item:
-                    raise
-                raise _HeldFailedError(each, f"apply failed: {_short(error)}") from error
+    async def _apply_held(
+        self, conn: asyncpg.Connection, held: list[_Decoded]
+    ) -> tuple[list[_Decoded], _Decoded | None]:
+        """A replay's held events, each in a savepoint, until one fails: that one is
+        dead-lettered in its turn (and the rest stay held behind it). The events applied, and
+        the one that failed."""
+        applied: list[_Decoded] = []
+        versions, sent = _StreamVersions({}), set[tuple[str, int, int]]()
+        for each in held:
+            if each.envelope is None or each.event is None:  # the contract changed since
+                reason = each.failure or "undecodable"
+                await self._send_once(each, reason, sent)
+                await self._passed_over(conn, each, reason)
+                return applied, each
+            if not await self._apply_guarded(conn, each, versions, sent):
+                return applied, each
+            applied.append(each)
+        return applied, None
 
     # -- offsets and lag ---------------------------------------------------------------------
 
@@ -1500,6 +1539,37 @@ def replay_refusal(
             f"event {expected} at offset {offset}; nothing was applied",
         )
     return None
+
+
+def replayed(
+    consumer: str,
+    offset: int,
+    item: _Decoded,
+    skip: bool,
+    applied: list[_Decoded],
+    failed: _Decoded | None,
+    held: int,
+) -> Replay:
+    """What a replay or a skip did, as the operator is told."""
+    if skip:
+        outcome, done = ReplayOutcome.SKIPPED, f"offset {offset} never to be applied by {consumer}"
+    else:
+        assert item.envelope is not None
+        outcome = ReplayOutcome.REPLAYED
+        done = f"{item.envelope.event_type} v{item.envelope.stream_version} applied by {consumer}"
+    if held:
+        done += f", then {len(applied)} of {held} held behind it"
+    if failed is None:
+        return Replay(outcome, done)
+    envelope = failed.envelope
+    what = "an event" if envelope is None else f"{envelope.event_type} v{envelope.stream_version}"
+    left = held - len(applied) - 1
+    return Replay(
+        outcome,
+        f"{done}; {what} held behind it (offset {failed.record.offset}) fails and is "
+        f"dead-lettered in its turn, {left} still held behind it: list, mend, replay or skip it",
+        complete=False,
+    )
 
 
 def _short(error: BaseException) -> str:

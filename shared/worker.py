@@ -38,6 +38,9 @@ class Subscription:
     # The streams its read models are made from (a record's key), when not every stream: the
     # runner passes over the others' records without decoding them (ProjectionRunner).
     streams: Callable[[str], bool] | None = None
+    # Whether a stream's later events wait behind its dead letter (ProjectionRunner's
+    # `in_order`): off only where a later event must not wait on an earlier one's failure.
+    in_order: bool = True
 
 
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -141,6 +144,7 @@ def _runner(
         dead_letter_topic=settings.topic(DEAD_LETTER_TOPIC),
         batch_size=settings.projection_batch_size,
         streams=subscription.streams,
+        in_order=subscription.in_order,
         fetch_wait_ms=settings.subscription_fetch_wait_ms,
     )
 

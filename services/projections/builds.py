@@ -41,8 +41,33 @@ async def create_build(pool: asyncpg.Pool) -> str:
         await conn.execute(f'CREATE SCHEMA "{name}"')
         await conn.execute(f'SET LOCAL search_path TO "{name}"')
         await migrate_build(conn)
+        await copy_skipped(conn, name)
         await conn.execute("INSERT INTO public.board_builds (schema_name) VALUES ($1)", name)
     return name
+
+
+async def copy_skipped(conn: asyncpg.Connection, name: str) -> None:
+    """The dead letters an operator skipped in the live build (never to be applied: bad data
+    a later event corrected), recorded as skipped in the new build `name` under its consumer
+    name. Its runner passes each over again without dead-lettering it or holding its stream
+    (`ProjectionRunner._pass_over`): without them a rebuild would hold those children's later
+    events again, and its swap take them off the boards."""
+    live = await conn.fetchval("SELECT schema_name FROM public.board_builds WHERE live")
+    if live is None or not await conn.fetchval(
+        "SELECT to_regclass(format('%I.projection_held', $1::text)) IS NOT NULL", live
+    ):
+        return
+    await conn.execute(
+        f'INSERT INTO "{name}".projection_dead_letters (consumer, topic, partition,'
+        " message_offset, event_id, event_type, stream_id, stream_version, reason,"
+        " dead_lettered_at, replayed_at, replayed_by, replay_audit_id, holds_stream, skipped)"
+        " SELECT left(consumer, -length($1::text)) || $2::text, topic, partition,"
+        " message_offset, event_id, event_type, stream_id, stream_version, reason,"
+        " dead_lettered_at, replayed_at, replayed_by, replay_audit_id, holds_stream, skipped"
+        f' FROM "{live}".projection_dead_letters WHERE skipped',
+        live,
+        name,
+    )
 
 
 # Indexes a build can do without while it is filled: neither unique nor behind a constraint

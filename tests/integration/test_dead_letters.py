@@ -19,11 +19,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from contracts.case_events.events import ChildProtectionPlanEnded, ChildProtectionPlanReviewed
-from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS
+from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events
 from deploy.dead_letters import _parser, run
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import BUILDS_SQL, ensure_live_build
-from services.projections.registry import build_runner
+from services.projections.registry import build_runner, rebuild
 from shared.db import open_database
 from shared.envelope import DomainEvent, Envelope
 from shared.eventstore import make_envelopes
@@ -55,6 +55,7 @@ class Boards:
         self.infra, self.namespace, self.capsys = infra, namespace, capsys
         self.settings = settings_for(infra, "projections", namespace)
         self.defects = defects
+        self.order: list[tuple[str, int]] = []  # (stream, version) as the boards applied them
         self.sent = 0
         self.pool: asyncpg.Pool | None = None
         self.schema = ""
@@ -66,6 +67,7 @@ class Boards:
             if (envelope.event_type, envelope.stream_id) in self.defects:
                 raise RuntimeError("simulated defect in the boards' projection")
             await apply(board, conn, envelope, event)
+            self.order.append((envelope.stream_id, envelope.stream_version))
 
         monkeypatch.setattr(BoardFacts, "apply", defective)
 
@@ -116,11 +118,12 @@ class Boards:
         status = await run(settings_for(self.infra, "dead_letters", self.namespace), args)
         return status, self.capsys.readouterr().out
 
-    async def versions(self, child: str) -> list[int]:
-        """The versions of the child's events on its chronology."""
+    async def versions(self, child: str, schema: str | None = None) -> list[int]:
+        """The versions of the child's events on its chronology (of the live build, or of
+        the build `schema`)."""
         assert self.pool is not None
         rows = await self.pool.fetch(
-            f'SELECT stream_version FROM "{self.schema}".chronology'
+            f'SELECT stream_version FROM "{schema or self.schema}".chronology'
             " WHERE stream_id = $1 ORDER BY stream_version",
             child,
         )
@@ -223,70 +226,123 @@ def plan_and_after(i: int) -> list[DomainEvent]:
     return [*journey(i), reviewed(i, date(2024, 12, 1)), ended]
 
 
+def wire_of(child: str, version: int, event: DomainEvent) -> tuple[bytes, bytes]:
+    """A record of the child's stream at `version`, as the relay publishes it."""
+    [made] = make_envelopes(child, version - 1, [event], CTX)
+    return child.encode(), made.model_dump_json(exclude={"position"}).encode()
+
+
+async def dead_letter_ids(infra: Infrastructure, boards: Boards) -> dict[tuple[str, int], str]:
+    """Each dead letter's id (PARTITION:OFFSET), by the stream and version it carries."""
+    letters = await read_topic(infra.kafka_bootstrap, boards.settings.topic(DEAD_LETTER_TOPIC))
+    ids = {}
+    for x in letters:
+        body = json.loads(x.value)
+        ids[(body["stream_id"], body["stream_version"])] = f"{x.partition}:{x.offset}"
+    return ids
+
+
 async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_in_order(
     infra: Infrastructure,
     namespace: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """C-00003's plan start is dead-lettered (a defect): its review and end are held,
-    unapplied, while C-00004 goes on. Once mended, the replay applies the start, then the
-    review and the end, and the boards' runner applies the child's next event as it comes.
-    C-00005's plan start is bad data, never to be applied: skipped, its review and end are
-    applied. Without holding, each child's review and end were applied before its start."""
+    """A child's plan start is dead-lettered: the child's review and end are held, unapplied,
+    while other children go on, and so is a later event that comes in another batch.
+    - C-00003, mended: the replay applies the start, then the review and the end, in order;
+      the child's next event is then applied as it comes.
+    - C-00006, mended, but its review is bad data: the start is applied, the review is
+      dead-lettered in its turn with the end held behind it; skipped, the end is applied.
+    - C-00005, bad data: skipped, its review, end and later review are applied. A rebuild
+      reads its start again, still refused: passed over as skipped, nothing held, nothing
+      dead-lettered again.
+    Without holding, each child's review and end were applied before its start."""
+    start, review = "ChildProtectionPlanStarted", "ChildProtectionPlanReviewed"
     boards = Boards(
         infra,
         namespace,
         monkeypatch,
         capsys,
-        {("ChildProtectionPlanStarted", "C-00003"), ("ChildProtectionPlanStarted", "C-00005")},
+        {(start, "C-00003"), (start, "C-00005"), (start, "C-00006"), (review, "C-00006")},
     )
+    children = {"C-00003": 3, "C-00004": 4, "C-00005": 5, "C-00006": 6}
     await boards.consume(
-        {"C-00003": plan_and_after(3), "C-00004": journey(4), "C-00005": plan_and_after(5)},
-        held=4,
+        {c: journey(i) if i == 4 else plan_and_after(i) for c, i in children.items()}, held=6
     )
-    assert boards.pool is not None
-    assert await boards.versions("C-00003") == [1]
-    assert await boards.versions("C-00004") == [1, 2]
-    assert await boards.versions("C-00005") == [1]
+    pool, command = boards.pool, boards.command
+    assert pool is not None
+    assert {c: await boards.versions(c) for c in children} == {
+        "C-00003": [1],
+        "C-00004": [1, 2],
+        "C-00005": [1],
+        "C-00006": [1],
+    }
     held_sql = (
         f'SELECT stream_id, stream_version FROM "{boards.schema}".projection_held'
         " WHERE released_at IS NULL"
     )
-    held = await boards.pool.fetch(f"{held_sql} ORDER BY 1, 2")
+    held = await pool.fetch(f"{held_sql} ORDER BY 1, 2")
     assert [tuple(r) for r in held] == [
-        ("C-00003", 3),
-        ("C-00003", 4),
-        ("C-00005", 3),
-        ("C-00005", 4),
+        (c, v) for c in ("C-00003", "C-00005", "C-00006") for v in (3, 4)
     ]
+    # A later event of C-00005, in a batch of its own: held, as the consumer's record says.
+    later = wire_of("C-00005", 5, reviewed(5, date(2025, 2, 1)))
+    await boards.consume({}, extra=[later], held=7)
+    assert await boards.versions("C-00005") == [1]
 
-    letters = await read_topic(infra.kafka_bootstrap, boards.settings.topic(DEAD_LETTER_TOPIC))
-    ids = {json.loads(x.value)["stream_id"]: f"{x.partition}:{x.offset}" for x in letters}
-    assert sorted(ids) == ["C-00003", "C-00005"]  # the held events were not dead-lettered
-    status, out = await boards.command("list")
+    ids = await dead_letter_ids(infra, boards)
+    assert sorted(ids) == [("C-00003", 2), ("C-00005", 2), ("C-00006", 2)]  # none held sent
+    status, out = await command("list")
     assert out.count('"state": "waiting, 2 held behind it"') == 2
+    assert out.count('"state": "waiting, 3 held behind it"') == 1
 
-    boards.defects.discard(("ChildProtectionPlanStarted", "C-00003"))  # mended
-    status, out = await boards.command("replay", ids["C-00003"])
-    assert status == 0 and '"outcome": "replayed"' in out and "then 2 held behind it" in out
+    boards.defects.discard((start, "C-00003"))  # mended
+    boards.order.clear()
+    status, out = await command("replay", ids["C-00003", 2])
+    assert status == 0 and '"outcome": "replayed"' in out and "then 2 of 2 held" in out
+    assert boards.order == [("C-00003", 2), ("C-00003", 3), ("C-00003", 4)]
     assert await boards.versions("C-00003") == [1, 2, 3, 4]
 
-    status, out = await boards.command("skip", ids["C-00005"])
-    assert status == 0 and '"outcome": "skipped"' in out
-    assert await boards.versions("C-00005") == [1, 3, 4]
-    assert await boards.pool.fetch(held_sql) == []
-    status, out = await boards.command("replay", ids["C-00005"])
-    assert status == 1 and "already skipped by" in out
-    status, out = await boards.command("list")
-    assert '"state": "replayed ' in out and '"state": "skipped ' in out
+    boards.defects.discard((start, "C-00006"))  # mended; its review stays refused
+    status, out = await command("replay", ids["C-00006", 2])
+    assert status == 1 and "dead-lettered in its turn, 1 still held behind it" in out
+    assert await boards.versions("C-00006") == [1, 2]
+    ids = await dead_letter_ids(infra, boards)
+    status, out = await command(
+        "list", "--consumer", f"{boards.settings.consumer_group}.{boards.schema}"
+    )
+    assert '"state": "waiting, 1 held behind it"' in out  # the review's
+    status, out = await command("skip", ids["C-00006", 3])
+    assert status == 0 and '"outcome": "skipped"' in out and "then 1 of 1 held" in out
+    assert await boards.versions("C-00006") == [1, 2, 4]
 
-    # The child's stream is no longer held: its next event is applied as it comes.
-    [next_review] = make_envelopes("C-00003", 4, [reviewed(3, date(2025, 2, 1))], CTX)
-    value = next_review.model_dump_json(exclude={"position"}).encode()
-    await boards.consume({}, extra=[(b"C-00003", value)])
+    status, out = await command("skip", ids["C-00005", 2])
+    assert status == 0 and '"outcome": "skipped"' in out and "then 3 of 3 held" in out
+    assert await boards.versions("C-00005") == [1, 3, 4, 5]
+    assert await pool.fetch(held_sql) == []
+    status, out = await command("replay", ids["C-00005", 2])
+    assert status == 1 and "already skipped by" in out
+    status, out = await command("list")
+    assert '"state": "replayed ' in out and out.count('"state": "skipped ') == 2
+
+    # C-00003's stream is no longer held: its next event is applied as it comes.
+    await boards.consume({}, extra=[wire_of("C-00003", 5, reviewed(3, date(2025, 2, 1)))])
     assert await boards.versions("C-00003") == [1, 2, 3, 4, 5]
-    await boards.pool.close()
+
+    # A rebuild reads the skipped events again, still refused: passed over as skipped.
+    dead_letters = boards.settings.topic(DEAD_LETTER_TOPIC)
+    letters = len(await read_topic(infra.kafka_bootstrap, dead_letters))
+    schema = await rebuild(boards.settings, swap_in=False, progress=False, registry=domain_events())
+    assert {c: await boards.versions(c, schema) for c in children} == {
+        "C-00003": [1, 2, 3, 4, 5],
+        "C-00004": [1, 2],
+        "C-00005": [1, 3, 4, 5],
+        "C-00006": [1, 2, 4],
+    }
+    assert await pool.fetch(f'SELECT * FROM "{schema}".projection_held') == []
+    assert len(await read_topic(infra.kafka_bootstrap, dead_letters)) == letters
+    await pool.close()
 
 
 def letter_origin_offset(letter: Any) -> int:

@@ -75,6 +75,7 @@ class FakeConnection:
     ) -> None:
         self.stored, self.passed_over = stored, passed_over
         self.held = list(held)  # rows of projection_held, as a replay selects them
+        self.skipped: set[Any] = set()  # event ids skipped in projection_dead_letters
         self.executed: list[tuple[str, tuple[Any, ...]]] = []
 
     def transaction(self, **_: Any) -> Any:
@@ -95,6 +96,8 @@ class FakeConnection:
         self.executed.append((sql, args))
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("SELECT EXISTS (SELECT FROM projection_dead_letters"):
+            return args[1] in self.skipped  # an operator skipped this event before
         return self.stored
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -102,8 +105,6 @@ class FakeConnection:
             return [{"topic": args[1][0], "partition": args[2][0], "next_offset": self.stored}]
         if sql.startswith("SELECT partition, message_offset, message FROM projection_held"):
             return self.held
-        if sql.startswith("SELECT partition, next_offset FROM projection_offsets"):
-            return [] if self.stored is None else [{"partition": 0, "next_offset": self.stored}]
         return []
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
@@ -141,15 +142,20 @@ class Defective:
 
     def __init__(self, fails_on: set[str]) -> None:
         self.fails_on = fails_on
+        self.fails_only: set[Any] = set()  # event ids: when given, only these of `fails_on`
+        self.fails_at_flush: set[str] = set()  # streams whose rows fail when written
         self.buffered: list[str] = []
         self.written: list[str] = []
 
     async def apply(self, conn: asyncpg.Connection, envelope: Envelope, event: DomainEvent) -> None:
         self.buffered.append(envelope.stream_id)
-        if envelope.stream_id in self.fails_on:
+        failing = not self.fails_only or envelope.event_id in self.fails_only
+        if envelope.stream_id in self.fails_on and failing:
             raise ValueError(f"defect on {envelope.stream_id}")
 
     async def flush(self, conn: asyncpg.Connection) -> None:
+        if self.fails_at_flush & set(self.buffered):
+            raise ValueError("a row the database refused")
         self.written += self.buffered
         self.buffered = []
 
@@ -157,7 +163,9 @@ class Defective:
         self.buffered = []
 
 
-def runner(conn: FakeConnection, projection: Defective, producer: Any = None) -> ProjectionRunner:
+def runner(
+    conn: FakeConnection, projection: Defective, producer: Any = None, in_order: bool = True
+) -> ProjectionRunner:
     return ProjectionRunner(
         FakePool(conn),
         domain_events(),
@@ -166,6 +174,7 @@ def runner(conn: FakeConnection, projection: Defective, producer: Any = None) ->
         kafka_options={},
         consumer_name="boards.unit",
         dead_letters=producer,
+        in_order=in_order,
     )
 
 
@@ -264,6 +273,52 @@ async def test_a_streams_later_events_are_held_behind_its_dead_letter() -> None:
     assert [h[3] for h in conn.statements("INSERT INTO projection_held")] == [3]
 
 
+async def test_a_consumer_out_of_order_holds_nothing() -> None:
+    """A consumer for which order does not matter (a child's erasure) applies a stream's
+    later events after its dead letter, which records that it holds nothing."""
+    poison, later = envelope("C-2"), envelope("C-2", 2)
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective({"C-2"})
+    projection.fails_only = {poison.event_id}
+    records = [record(0, wire(poison)), record(1, wire(later))]
+    await runner(conn, projection, producer, in_order=False)._process(
+        {TopicPartition(TOPIC, 0): records}
+    )
+    assert projection.written == ["C-2"]  # v2
+    assert conn.statements("INSERT INTO projection_held") == []
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert passed[9] is False
+
+
+async def test_an_event_skipped_before_is_passed_over_again_without_holding() -> None:
+    """A rebuild reads again an event an operator skipped (copied into the new build as
+    skipped): passed over, neither dead-lettered nor holding its stream."""
+    poison, later = envelope("C-2"), envelope("C-2", 2)
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective({"C-2"})
+    projection.fails_only = {poison.event_id}
+    conn.skipped.add(poison.event_id)
+    records = [record(0, wire(poison)), record(1, wire(later))]
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert projection.written == ["C-2"]  # v2
+    assert producer.sent == []
+    assert conn.statements("INSERT INTO projection_dead_letters") == []
+    assert conn.statements("INSERT INTO projection_held") == []
+
+
+async def test_a_failed_flush_sends_no_dead_letter_for_an_event_held_on_the_second_pass() -> None:
+    """v1's rows fail at the flush and v2 cannot be decoded: done again event by event, v1 is
+    dead-lettered and v2 held behind it. v2 is not sent: the first pass sends its dead letters
+    only after its flush succeeds."""
+    good = envelope("C-2")
+    unknown = json.loads(wire(envelope("C-2", 2)))
+    unknown["event_type"] = "ChildTeleported"
+    records = [record(0, wire(good)), record(1, json.dumps(unknown).encode())]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    projection.fails_at_flush = {"C-2"}
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["0"]
+    assert [h[3] for h in conn.statements("INSERT INTO projection_held")] == [1]
+
+
 def held_row(event: Envelope, offset: int) -> dict[str, Any]:
     return {"partition": 0, "message_offset": offset, "message": wire(event)}
 
@@ -274,24 +329,39 @@ async def test_a_replay_applies_the_events_held_behind_it_in_order_and_lets_them
     conn = FakeConnection(stored=10, passed_over=passed_over_row(poison), held=held)
     projection = Defective(set())
     done = await runner(conn, projection).replay(TOPIC, 0, 5, wire(poison), by="ops-1")
-    assert done.outcome is ReplayOutcome.REPLAYED and "then 2 held behind it" in done.detail
+    assert done.outcome is ReplayOutcome.REPLAYED and "then 2 of 2 held behind it" in done.detail
     assert projection.written == ["C-2", "C-2", "C-2"]
-    [released] = conn.statements("UPDATE projection_held SET released_at")
-    assert released[3] == [6, 9]
+    [released] = conn.statements("UPDATE projection_held h SET released_at")
+    assert released == ("boards.unit", TOPIC, [0, 0], [6, 9])
 
 
-async def test_a_held_event_that_fails_fails_the_replay_and_changes_nothing() -> None:
-    poison, bad = envelope("C-2"), envelope("C-3", 2)  # a stand-in held event that fails
-    held = [held_row(envelope("C-2", 2), 6), held_row(bad, 9)]
-    conn = FakeConnection(stored=10, passed_over=passed_over_row(poison), held=held)
-    projection = Defective({"C-3"})
-    done = await runner(conn, projection).replay(TOPIC, 0, 5, wire(poison), by="ops-1")
-    assert done.outcome is ReplayOutcome.STILL_FAILS
-    assert "ChildRegistered v2 held behind it (offset 9) fails" in done.detail
-    assert "defect on C-3" in done.detail
-    assert projection.written == [] and projection.buffered == []
-    assert conn.statements("UPDATE projection_dead_letters") == []
-    assert conn.statements("UPDATE projection_held") == []
+async def test_a_held_event_that_fails_is_dead_lettered_in_its_turn() -> None:
+    """The dead letter and the held events before the failing one are applied; the failing
+    one is dead-lettered and recorded as passed over, holding its stream again; the events
+    after it stay held. Before, a held event that could not be applied (bad data) held its
+    stream for good: it had no dead letter to replay or skip."""
+    poison, good, bad, after = (
+        envelope("C-2"),
+        envelope("C-2", 2),
+        envelope("C-3", 3),  # a stand-in held event that fails
+        envelope("C-2", 4),
+    )
+    held = [held_row(good, 6), held_row(bad, 9), held_row(after, 11)]
+    conn = FakeConnection(stored=12, passed_over=passed_over_row(poison), held=held)
+    producer, projection = FakeProducer(), Defective({"C-3"})
+    done = await runner(conn, projection, producer).replay(TOPIC, 0, 5, wire(poison), by="ops")
+    assert done.outcome is ReplayOutcome.REPLAYED and not done.applied
+    assert "then 1 of 3 held behind it" in done.detail
+    assert "ChildRegistered v3 held behind it (offset 9) fails" in done.detail
+    assert "1 still held behind it" in done.detail
+    assert projection.written == ["C-2", "C-2"]  # the dead letter, then v2
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["9"]
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert (passed[3], passed[4], passed[9]) == (9, bad.event_id, True)  # holds its stream
+    [released] = conn.statements("UPDATE projection_held h SET released_at")
+    assert released[3] == [6, 9]  # offset 11 stays held, behind 9
+    [update] = conn.statements("UPDATE projection_dead_letters")
+    assert update[3] == 5  # the dead letter replayed is marked
 
 
 async def test_a_skip_applies_only_the_held_events_even_when_the_letter_cannot_be_read() -> None:

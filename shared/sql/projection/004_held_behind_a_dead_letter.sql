@@ -24,11 +24,11 @@ CREATE TABLE projection_held (
 CREATE INDEX projection_held_by_stream ON projection_held (consumer, topic, stream_id)
     WHERE released_at IS NULL;
 
--- Whether the dead letter holds its stream's later events. Those passed over before this
--- script let their streams move on, and the events after them were applied: they hold nothing
--- (a replay of one applies it alone, as it did).
+-- Whether the dead letter holds its stream's later events: written by the runner that passes
+-- over it. Those passed over before this script, or by a runner of the code before it still
+-- running beside it, let their streams move on, and the events after them were applied: they
+-- hold nothing (a replay of one applies it alone, as it did).
 ALTER TABLE projection_dead_letters ADD COLUMN holds_stream boolean NOT NULL DEFAULT false;
-ALTER TABLE projection_dead_letters ALTER COLUMN holds_stream SET DEFAULT true;
 -- Skipped, not replayed: `replayed_at` and `replayed_by` then say when and by whom.
 ALTER TABLE projection_dead_letters ADD COLUMN skipped boolean NOT NULL DEFAULT false;
 -- A batch looks up whether each of its streams is held: almost always none is.
