@@ -532,12 +532,13 @@ async def replay_into_consumer(
     target = target_of(letter.consumer, settings)
     pool = await _consumer_pool(settings, target)
     projections: Sequence[Projection] = []
-    producer = new_producer(service_settings(settings, target.service))
+    producer: AIOKafkaProducer | None = None
     try:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
             superseded = await _in_schema(conn, target)
         if superseded is not None:
             return Replay(ReplayOutcome.NOT_PASSED_OVER, superseded)
+        producer = new_producer(service_settings(settings, target.service))
         await producer.start()
         runner, projections = consumer_runner(settings, target, pool, producer)
         return await runner.replay(
@@ -550,12 +551,15 @@ async def replay_into_consumer(
             skip=skip,
         )
     finally:
-        for projection in projections:
-            closing = getattr(projection, "close", None)
-            if closing is not None:
-                await closing()
-        await producer.stop()
-        await pool.close()
+        try:
+            for projection in projections:
+                closing = getattr(projection, "close", None)
+                if closing is not None:
+                    await closing()
+            if producer is not None:
+                await producer.stop()
+        finally:
+            await pool.close()
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -710,7 +714,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await audit.close()
     for letter, result in done:
-        line = {"id": letter.id, "outcome": result.outcome.value, "detail": result.detail}
+        line = {
+            "id": letter.id,
+            "outcome": result.outcome.value,
+            "complete": result.applied,
+            "detail": result.detail,
+        }
         print(json.dumps(line) if args.json else f"{letter.id}: {result.outcome}: {result.detail}")
     if not done:
         print(f"no dead letters of {args.consumer} wait to be replayed")

@@ -102,7 +102,7 @@ HELD = Counter(
 HELD_NOW = Gauge(
     "csp_projection_events_held",
     "Events the consumer holds unapplied behind dead letters not yet replayed or skipped (its "
-    "database's count: read at the start, after it holds one, and each minute while any are)",
+    "database's count: read at the start, after it holds one, and each minute)",
     ["consumer"],
 )
 OFFSET_LAG = Gauge(
@@ -449,6 +449,14 @@ class _HandlerFailedError(Exception):
         super().__init__(reason)
         self.index = index
         self.reason = reason
+
+
+class _Fate(StrEnum):
+    """What became of an event applied on its own (`_apply_guarded`)."""
+
+    APPLIED = "applied"
+    DEAD_LETTERED = "dead-lettered"  # its stream's later events are held behind it
+    SKIPPED = "skipped before"  # an operator skipped it: passed over again, nothing held
 
 
 class ReplayOutcome(StrEnum):
@@ -1122,9 +1130,8 @@ class ProjectionRunner:
                 await self._hold(conn, item, versions)
             elif item.event is None:
                 reason = item.failure or "undecodable"
-                if await self._pass_over(conn, item, versions, reason):
-                    await self._send_once(item, reason, dead_lettered)
-            elif await self._apply_guarded(conn, item, versions, dead_lettered):
+                await self._pass_over_and_send(conn, item, versions, reason, dead_lettered)
+            elif await self._apply_guarded(conn, item, versions, dead_lettered) is _Fate.APPLIED:
                 applied.append(item)
             versions.moved_to(item.record.topic, envelope)
         return applied
@@ -1157,9 +1164,9 @@ class ProjectionRunner:
         item: _Decoded,
         versions: _StreamVersions,
         dead_lettered: _Origins,
-    ) -> bool:
+    ) -> _Fate:
         """Apply and flush one event in a savepoint; if a handler fails, dead-letter it and
-        hold its stream (`_pass_over`). Whether it was applied."""
+        hold its stream, or pass it over if an operator skipped it before (`_pass_over`)."""
         assert item.envelope is not None and item.event is not None
         try:
             with self._processing(item):
@@ -1167,15 +1174,27 @@ class ProjectionRunner:
                     for projection in self._projections:
                         await projection.apply(conn, item.envelope, item.event)
                     await _flush(self._projections, conn)
-            return True
+            return _Fate.APPLIED
         except TRANSIENT:
             raise
         except Exception as error:
             _discard(self._projections)  # what the failed event buffered is rolled back too
-            reason = f"apply failed: {_short(error)}"
-            if await self._pass_over(conn, item, versions, reason):
-                await self._send_once(item, reason, dead_lettered)
-            return False
+            return await self._pass_over_and_send(
+                conn, item, versions, f"apply failed: {_short(error)}", dead_lettered
+            )
+
+    async def _pass_over_and_send(
+        self,
+        conn: asyncpg.Connection,
+        item: _Decoded,
+        versions: _StreamVersions,
+        reason: str,
+        dead_lettered: _Origins,
+    ) -> _Fate:
+        if await self._pass_over(conn, item, versions, reason):
+            await self._send_once(item, reason, dead_lettered)
+            return _Fate.DEAD_LETTERED
+        return _Fate.SKIPPED
 
     async def _passed_over(self, conn: asyncpg.Connection, item: _Decoded, reason: str) -> None:
         """Record, in the transaction that moves the offsets past it, that this consumer
@@ -1269,20 +1288,26 @@ class ProjectionRunner:
         dead-lettered in its turn, as the live runner would have (sent, and recorded as passed
         over), and the events after it stay held behind it; those before it are applied.
 
-        The partition's offsets row is locked first, as each batch locks it, then the record
-        of the dead letter: a batch that finds the stream held locks that record too (FOR
-        SHARE), so a replay and the live runner's batches take turns."""
+        The topic's offsets rows are locked first, as each batch locks its partitions', then
+        the record of the dead letter: a batch that finds the stream held locks that record
+        too (FOR SHARE), so a replay and the live runner's batches take turns."""
         record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
         item = self._decode(record)
         async with self._pool.acquire() as conn, conn.transaction():
             if self._search_path:
                 await conn.execute(self._search_path)
             where = (self.consumer_name, topic, partition)
-            stored = await conn.fetchval(
-                "SELECT next_offset FROM projection_offsets"
-                " WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE",
-                *where,
+            # Every partition's offsets row of the topic, in the batches' order. A stream's
+            # events are on one partition unless partitions were added since; a batch on
+            # another then waits, and finds the stream held or not in a statement after the
+            # replay commits (a dead letter it makes in its turn included).
+            offsets = await conn.fetch(
+                "SELECT partition, next_offset FROM projection_offsets"
+                " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",
+                self.consumer_name,
+                topic,
             )
+            stored = next((r["next_offset"] for r in offsets if r["partition"] == partition), None)
             passed_over = await conn.fetchrow(
                 "SELECT event_id, stream_id, holds_stream, replayed_at, replayed_by, skipped"
                 " FROM projection_dead_letters"
@@ -1296,6 +1321,13 @@ class ProjectionRunner:
                 return refused
             assert passed_over is not None
             held = await self._held_behind(conn, topic, passed_over)
+            unreadable = next((h for h in held if h.envelope is None), None)
+            if unreadable is not None:  # no stream to hold the rest behind it: wait for a fix
+                return Replay(
+                    ReplayOutcome.STILL_FAILS,
+                    f"an event held behind it (offset {unreadable.record.offset}) is not an "
+                    f"envelope this release reads: {unreadable.failure}; nothing was applied",
+                )
             if not skip:
                 try:
                     async with conn.transaction():  # a savepoint: a failure leaves nothing
@@ -1385,21 +1417,22 @@ class ProjectionRunner:
     async def _apply_held(
         self, conn: asyncpg.Connection, held: list[_Decoded]
     ) -> tuple[list[_Decoded], _Decoded | None]:
-        """A replay's held events, each in a savepoint, until one fails: that one is
-        dead-lettered in its turn (and the rest stay held behind it). The events applied, and
-        the one that failed."""
-        applied: list[_Decoded] = []
+        """A replay's held events (each with its envelope), each in a savepoint, until one
+        fails: that one is dead-lettered in its turn, and the rest stay held behind it. One an
+        operator skipped before (in the live build, before a rebuild) is passed over. The
+        events applied or passed over, and the one that failed."""
+        done: list[_Decoded] = []
         versions, sent = _StreamVersions({}), set[tuple[str, int, int]]()
         for each in held:
-            if each.envelope is None or each.event is None:  # the contract changed since
+            if each.event is None:  # its contract changed since it was held
                 reason = each.failure or "undecodable"
-                await self._send_once(each, reason, sent)
-                await self._passed_over(conn, each, reason)
-                return applied, each
-            if not await self._apply_guarded(conn, each, versions, sent):
-                return applied, each
-            applied.append(each)
-        return applied, None
+                fate = await self._pass_over_and_send(conn, each, versions, reason, sent)
+            else:
+                fate = await self._apply_guarded(conn, each, versions, sent)
+            if fate is _Fate.DEAD_LETTERED:
+                return done, each
+            done.append(each)
+        return done, None
 
     # -- offsets and lag ---------------------------------------------------------------------
 

@@ -46,16 +46,41 @@ async def create_build(pool: asyncpg.Pool) -> str:
     return name
 
 
+async def _skipping_live_build(conn: asyncpg.Connection) -> str | None:
+    """The live build, if it records skipped dead letters (shared/sql/projection/004)."""
+    live: str | None = await conn.fetchval("SELECT schema_name FROM public.board_builds WHERE live")
+    if live is None or not await conn.fetchval(
+        "SELECT to_regclass(format('%I.projection_held', $1::text)) IS NOT NULL", live
+    ):
+        return None
+    return live
+
+
+async def skipped_since(conn: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
+    """The dead letters skipped in the live build that the build `name` has dead-lettered
+    again and not skipped (an operator skipped them while it was filled): where each is in
+    `name`, and who skipped it under which audit record."""
+    live = await _skipping_live_build(conn)
+    if live is None or live == name:
+        return []
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT n.topic, n.partition, n.message_offset, l.replayed_by, l.replay_audit_id"
+        f' FROM "{live}".projection_dead_letters l'
+        f' JOIN "{name}".projection_dead_letters n ON n.event_id = l.event_id'
+        " WHERE l.skipped AND n.replayed_at IS NULL"
+        " ORDER BY n.topic, n.partition, n.message_offset"
+    )
+    return rows
+
+
 async def copy_skipped(conn: asyncpg.Connection, name: str) -> None:
     """The dead letters an operator skipped in the live build (never to be applied: bad data
     a later event corrected), recorded as skipped in the new build `name` under its consumer
     name. Its runner passes each over again without dead-lettering it or holding its stream
     (`ProjectionRunner._pass_over`): without them a rebuild would hold those children's later
     events again, and its swap take them off the boards."""
-    live = await conn.fetchval("SELECT schema_name FROM public.board_builds WHERE live")
-    if live is None or not await conn.fetchval(
-        "SELECT to_regclass(format('%I.projection_held', $1::text)) IS NOT NULL", live
-    ):
+    live = await _skipping_live_build(conn)
+    if live is None:
         return
     await conn.execute(
         f'INSERT INTO "{name}".projection_dead_letters (consumer, topic, partition,'

@@ -31,6 +31,7 @@ from services.projections.builds import (
     live_build,
     make_indexes,
     set_aside_indexes,
+    skipped_since,
     swap,
 )
 from services.projections.chronology.projection import Chronology
@@ -263,6 +264,7 @@ async def rebuild(
         SPENT.labels(runner.consumer_name, BUILD, "indexes made").inc(seconds)
         log.info("indexes made", build=schema, indexes=len(indexes), seconds=round(seconds, 1))
         if swap_in:
+            await carry_skips(settings, pool, schema, producer)
             keeping = time.perf_counter()
             if await _keep_the_live_builds_days(settings, pool, schema):
                 SPENT.labels(runner.consumer_name, BUILD, "days kept").inc(
@@ -278,6 +280,28 @@ async def rebuild(
     finally:
         await producer.stop()
         await pool.close()
+
+
+async def carry_skips(settings: Settings, pool: asyncpg.Pool, schema: str, producer: Any) -> int:
+    """Skip in the build `schema` the dead letters an operator skipped in the live build
+    while it was filled (those skipped before, `copy_skipped` recorded when it was made):
+    as the operator, under their audit record, so the events it held behind them are
+    applied before it is swapped in. How many."""
+    async with pool.acquire() as conn:
+        skipped = await skipped_since(conn, schema)
+    runner = build_runner(settings, pool, schema, producer)
+    for row in skipped:
+        done = await runner.replay(
+            row["topic"],
+            row["partition"],
+            row["message_offset"],
+            None,
+            by=row["replayed_by"],
+            audit_id=row["replay_audit_id"],
+            skip=True,
+        )
+        log.info("a skip carried to the new build", build=schema, outcome=done.detail)
+    return len(skipped)
 
 
 async def _keep_the_live_builds_days(settings: Settings, pool: asyncpg.Pool, schema: str) -> int:

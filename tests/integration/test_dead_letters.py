@@ -23,7 +23,7 @@ from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events
 from deploy.dead_letters import _parser, run
 from services.projections.boards.projection import BoardFacts
 from services.projections.builds import BUILDS_SQL, ensure_live_build
-from services.projections.registry import build_runner, rebuild
+from services.projections.registry import build_runner, carry_skips, rebuild
 from shared.db import open_database
 from shared.envelope import DomainEvent, Envelope
 from shared.eventstore import make_envelopes
@@ -254,9 +254,10 @@ async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_
       the child's next event is then applied as it comes.
     - C-00006, mended, but its review is bad data: the start is applied, the review is
       dead-lettered in its turn with the end held behind it; skipped, the end is applied.
-    - C-00005, bad data: skipped, its review, end and later review are applied. A rebuild
-      reads its start again, still refused: passed over as skipped, nothing held, nothing
-      dead-lettered again.
+    - A rebuild reads C-00006's skipped review again: passed over as skipped, nothing held
+      or dead-lettered again.
+    - C-00005, bad data: skipped while the rebuild's build waits to be swapped in, its
+      review, end and later review are applied, in the live build and, carried, in the new.
     Without holding, each child's review and end were applied before its start."""
     start, review = "ChildProtectionPlanStarted", "ChildProtectionPlanReviewed"
     boards = Boards(
@@ -317,6 +318,28 @@ async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_
     assert status == 0 and '"outcome": "skipped"' in out and "then 1 of 1 held" in out
     assert await boards.versions("C-00006") == [1, 2, 4]
 
+    # C-00003's stream is no longer held: its next event is applied as it comes.
+    await boards.consume(
+        {}, extra=[wire_of("C-00003", 5, reviewed(3, date(2025, 2, 1)))], held=3
+    )  # (C-00005's three still wait)
+    assert await boards.versions("C-00003") == [1, 2, 3, 4, 5]
+
+    # A rebuild reads C-00006's skipped review again, still refused: passed over as skipped,
+    # nothing held or dead-lettered. C-00005's start, not yet skipped, is dead-lettered
+    # again, under the new build's consumer, and holds the child's later events there.
+    dead_letters = boards.settings.topic(DEAD_LETTER_TOPIC)
+    letters = len(await read_topic(infra.kafka_bootstrap, dead_letters))
+    schema = await rebuild(boards.settings, swap_in=False, progress=False, registry=domain_events())
+    assert {c: await boards.versions(c, schema) for c in children} == {
+        "C-00003": [1, 2, 3, 4, 5],
+        "C-00004": [1, 2],
+        "C-00005": [1],
+        "C-00006": [1, 2, 4],
+    }
+    assert len(await read_topic(infra.kafka_bootstrap, dead_letters)) == letters + 1
+
+    # C-00005's start is bad data: skipped in the live build, its review, end and later
+    # review are applied there; carried to the new build before it is swapped in, the same.
     status, out = await command("skip", ids["C-00005", 2])
     assert status == 0 and '"outcome": "skipped"' in out and "then 3 of 3 held" in out
     assert await boards.versions("C-00005") == [1, 3, 4, 5]
@@ -325,23 +348,15 @@ async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_
     assert status == 1 and "already skipped by" in out
     status, out = await command("list")
     assert '"state": "replayed ' in out and out.count('"state": "skipped ') == 2
-
-    # C-00003's stream is no longer held: its next event is applied as it comes.
-    await boards.consume({}, extra=[wire_of("C-00003", 5, reviewed(3, date(2025, 2, 1)))])
-    assert await boards.versions("C-00003") == [1, 2, 3, 4, 5]
-
-    # A rebuild reads the skipped events again, still refused: passed over as skipped.
-    dead_letters = boards.settings.topic(DEAD_LETTER_TOPIC)
-    letters = len(await read_topic(infra.kafka_bootstrap, dead_letters))
-    schema = await rebuild(boards.settings, swap_in=False, progress=False, registry=domain_events())
-    assert {c: await boards.versions(c, schema) for c in children} == {
-        "C-00003": [1, 2, 3, 4, 5],
-        "C-00004": [1, 2],
-        "C-00005": [1, 3, 4, 5],
-        "C-00006": [1, 2, 4],
-    }
-    assert await pool.fetch(f'SELECT * FROM "{schema}".projection_held') == []
-    assert len(await read_topic(infra.kafka_bootstrap, dead_letters)) == letters
+    producer = new_producer(boards.settings)
+    await producer.start()
+    try:
+        assert await carry_skips(boards.settings, pool, schema, producer) == 1
+    finally:
+        await producer.stop()
+    assert await boards.versions("C-00005", schema) == [1, 3, 4, 5]
+    held_there = f'SELECT * FROM "{schema}".projection_held WHERE released_at IS NULL'
+    assert await pool.fetch(held_there) == []
     await pool.close()
 
 

@@ -23,6 +23,7 @@ from deploy.dead_letters import (
     RECORDING_MIGRATION,
     DeadLetter,
     DeadLetterError,
+    consumer_runner,
     dead_letter_of,
     listed,
     masked,
@@ -98,6 +99,8 @@ class FakeConnection:
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if sql.startswith("SELECT EXISTS (SELECT FROM projection_dead_letters"):
             return args[1] in self.skipped  # an operator skipped this event before
+        if sql.startswith("SELECT count(*) FROM projection_held"):
+            return len(self.held)
         return self.stored
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -340,15 +343,11 @@ async def test_a_held_event_that_fails_is_dead_lettered_in_its_turn() -> None:
     one is dead-lettered and recorded as passed over, holding its stream again; the events
     after it stay held. Before, a held event that could not be applied (bad data) held its
     stream for good: it had no dead letter to replay or skip."""
-    poison, good, bad, after = (
-        envelope("C-2"),
-        envelope("C-2", 2),
-        envelope("C-3", 3),  # a stand-in held event that fails
-        envelope("C-2", 4),
-    )
+    poison, good, bad, after = (envelope("C-2", v) for v in (1, 2, 3, 4))
     held = [held_row(good, 6), held_row(bad, 9), held_row(after, 11)]
     conn = FakeConnection(stored=12, passed_over=passed_over_row(poison), held=held)
-    producer, projection = FakeProducer(), Defective({"C-3"})
+    producer, projection = FakeProducer(), Defective({"C-2"})
+    projection.fails_only = {bad.event_id}
     done = await runner(conn, projection, producer).replay(TOPIC, 0, 5, wire(poison), by="ops")
     assert done.outcome is ReplayOutcome.REPLAYED and not done.applied
     assert "then 1 of 3 held behind it" in done.detail
@@ -357,11 +356,70 @@ async def test_a_held_event_that_fails_is_dead_lettered_in_its_turn() -> None:
     assert projection.written == ["C-2", "C-2"]  # the dead letter, then v2
     assert [d["dlq_origin_offset"] for d in producer.sent] == ["9"]
     [passed] = conn.statements("INSERT INTO projection_dead_letters")
-    assert (passed[3], passed[4], passed[9]) == (9, bad.event_id, True)  # holds its stream
+    # (consumer, topic, partition, offset, event id, type, stream, version, reason, holds)
+    assert (passed[3], passed[4], passed[6], passed[7], passed[9]) == (
+        9,
+        bad.event_id,
+        "C-2",
+        3,
+        True,
+    )
     [released] = conn.statements("UPDATE projection_held h SET released_at")
     assert released[3] == [6, 9]  # offset 11 stays held, behind 9
     [update] = conn.statements("UPDATE projection_dead_letters")
     assert update[3] == 5  # the dead letter replayed is marked
+
+
+async def test_a_held_event_skipped_before_is_passed_over_and_the_replay_goes_on() -> None:
+    """A rebuild held an event an operator had skipped in the live build (behind another
+    dead letter): the replay passes it over again, as skipped, and applies the rest. Before,
+    it was taken for a failure and the events after it were stranded."""
+    poison, skipped, after = (envelope("C-2", v) for v in (1, 2, 3))
+    held = [held_row(skipped, 6), held_row(after, 9)]
+    conn = FakeConnection(stored=12, passed_over=passed_over_row(poison), held=held)
+    conn.skipped.add(skipped.event_id)
+    producer, projection = FakeProducer(), Defective({"C-2"})
+    projection.fails_only = {skipped.event_id}
+    done = await runner(conn, projection, producer).replay(TOPIC, 0, 5, wire(poison), by="ops")
+    assert done.applied and "then 2 of 2 held behind it" in done.detail
+    assert projection.written == ["C-2", "C-2"]  # the dead letter, then v3
+    assert producer.sent == [] and conn.statements("INSERT INTO projection_dead_letters") == []
+    [released] = conn.statements("UPDATE projection_held h SET released_at")
+    assert released[3] == [6, 9]
+
+
+async def test_a_replay_with_a_held_event_this_release_cannot_read_changes_nothing() -> None:
+    poison = envelope("C-2")
+    held = [
+        held_row(envelope("C-2", 2), 6),
+        {"partition": 0, "message_offset": 9, "message": b"not an envelope"},
+    ]
+    conn = FakeConnection(stored=12, passed_over=passed_over_row(poison), held=held)
+    projection = Defective(set())
+    done = await runner(conn, projection, FakeProducer()).replay(
+        TOPIC, 0, 5, wire(poison), by="ops"
+    )
+    assert done.outcome is ReplayOutcome.STILL_FAILS and "(offset 9)" in done.detail
+    assert projection.written == []
+    assert conn.statements("UPDATE projection_dead_letters") == []
+    assert conn.statements("UPDATE projection_held") == []
+
+
+def test_the_erasure_subscription_applies_its_streams_out_of_order() -> None:
+    """A child's erasure never waits behind an earlier event's dead letter: the quality
+    worker's subscription says so, and the worker's runner (and the replay's) follow it."""
+    from services.quality.policies import subscriptions
+    from shared.worker import _runner
+
+    settings = Settings(service="quality")
+    by_name = {s.name: s for s in subscriptions(settings)}
+    assert by_name["erasure"].in_order is False
+    assert by_name["known-children"].in_order is True
+    made = _runner(settings, FakePool(FakeConnection()), None, by_name["erasure"], None)
+    assert made._in_order is False
+    target = target_of(f"{settings.namespace}quality.erasure", settings)
+    replaying, _ = consumer_runner(settings, target, FakePool(FakeConnection()))
+    assert replaying._in_order is False
 
 
 async def test_a_skip_applies_only_the_held_events_even_when_the_letter_cannot_be_read() -> None:
