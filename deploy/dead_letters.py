@@ -549,6 +549,8 @@ async def replay_into_consumer(
             by=by,
             audit_id=audit_id,
             skip=skip,
+            # Checked again with the build's offsets locked: a swap since would have won.
+            current=lambda conn: _in_schema(conn, target),
         )
     finally:
         try:

@@ -1274,6 +1274,7 @@ class ProjectionRunner:
         by: str,
         audit_id: UUID | None = None,
         skip: bool = False,
+        current: Callable[[asyncpg.Connection], Awaitable[str | None]] | None = None,
     ) -> Replay:
         """Apply a message this consumer dead-lettered, now that its cause is mended, and then
         the events of its stream held behind it, in their order: decoded with this runner's
@@ -1290,7 +1291,9 @@ class ProjectionRunner:
 
         The topic's offsets rows are locked first, as each batch locks its partitions', then
         the record of the dead letter: a batch that finds the stream held locks that record
-        too (FOR SHARE), so a replay and the live runner's batches take turns."""
+        too (FOR SHARE), so a replay and the live runner's batches take turns. `current`, with
+        those rows locked, says why the consumer no longer counts (a board build swapped out
+        meanwhile, whose swap locked them too), or None."""
         record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
         item = self._decode(record)
         async with self._pool.acquire() as conn, conn.transaction():
@@ -1308,6 +1311,9 @@ class ProjectionRunner:
                 topic,
             )
             stored = next((r["next_offset"] for r in offsets if r["partition"] == partition), None)
+            gone = None if current is None else await current(conn)
+            if gone is not None:
+                return Replay(ReplayOutcome.NOT_PASSED_OVER, gone)
             passed_over = await conn.fetchrow(
                 "SELECT event_id, stream_id, holds_stream, replayed_at, replayed_by, skipped"
                 " FROM projection_dead_letters"

@@ -230,13 +230,19 @@ class NotCaughtUp(Exception):
     """The build has not yet read everything the live build has: not swapped in."""
 
 
+class SkipsToCarry(NotCaughtUp):
+    """Dead letters skipped in the live build are not yet skipped in the build (`carry_skips`):
+    not swapped in, or its boards would lose the events the live build applied behind them."""
+
+
 async def swap(pool: asyncpg.Pool, name: str, caught_up: bool = False) -> str | None:
     """Make `name` the live build; return the build it replaced (kept), drop older ones.
     `caught_up`: only if `name` has read at least every message the live build has, on every
-    partition (else NotCaughtUp, nothing changed): the boards then never go back in time at
-    the swap. The live build's offsets are locked while they are compared and the builds
-    swapped, so the live worker's next batch commits after the swap, into the build no longer
-    live, and nothing the boards showed is missing from the new one."""
+    partition, and skipped every dead letter skipped in it (else NotCaughtUp, nothing
+    changed): the boards then never go back in time at the swap. The live build's offsets
+    are locked while they are compared and the builds swapped, so the live worker's next
+    batch commits after the swap, into the build no longer live, and nothing the boards
+    showed is missing from the new one."""
     async with pool.acquire() as conn, conn.transaction():
         previous = await live_build(conn)
         if caught_up and previous is not None:
@@ -248,6 +254,13 @@ async def swap(pool: asyncpg.Pool, name: str, caught_up: bool = False) -> str | 
             behind = await conn.fetchval(BEHIND.format(ahead=previous, build=name))
             if behind:
                 raise NotCaughtUp(f"{name} is behind {previous} on {behind} partitions")
+            # A skip in the live build locks its topic's offsets rows too: none can commit
+            # unseen between this and the swap.
+            to_carry = await skipped_since(conn, name)
+            if to_carry:
+                raise SkipsToCarry(
+                    f"{len(to_carry)} dead letters skipped in {previous} are not yet in {name}"
+                )
         await conn.execute("UPDATE board_builds SET live = false WHERE live")
         await conn.execute("UPDATE board_builds SET live = true WHERE schema_name = $1", name)
         stale = await conn.fetch(

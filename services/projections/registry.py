@@ -26,6 +26,7 @@ from services.projections.boards.projection import BoardFacts
 from services.projections.builds import (
     BUILDS_SQL,
     NotCaughtUp,
+    SkipsToCarry,
     create_build,
     ensure_live_build,
     live_build,
@@ -300,7 +301,10 @@ async def carry_skips(settings: Settings, pool: asyncpg.Pool, schema: str, produ
             audit_id=row["replay_audit_id"],
             skip=True,
         )
-        log.info("a skip carried to the new build", build=schema, outcome=done.detail)
+        if done.applied:
+            log.info("a skip carried to the new build", build=schema, outcome=done.detail)
+        else:  # the swap waits for it (SkipsToCarry) until the catching up's deadline
+            log.warning("a skip not carried to the new build", build=schema, outcome=done.detail)
     return len(skipped)
 
 
@@ -350,6 +354,7 @@ async def _swapped_in_caught_up(
     and read on from there. Returns the build it replaced."""
     with contextlib.suppress(NotCaughtUp):
         return await swap(pool, schema, caught_up=True)  # nothing was recorded meanwhile
+    await carry_skips(settings, pool, schema, producer)
     runner = build_runner(settings, pool, schema, producer, registry)
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
@@ -360,6 +365,8 @@ async def _swapped_in_caught_up(
                 previous = await swap(pool, schema, caught_up=True)
                 log.info("caught up with the live build", build=schema, previous=previous)
                 return previous
+            except SkipsToCarry:
+                await carry_skips(settings, pool, schema, producer)
             except NotCaughtUp as behind:
                 if task.done():
                     task.result()

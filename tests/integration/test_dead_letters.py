@@ -22,7 +22,7 @@ from contracts.case_events.events import ChildProtectionPlanEnded, ChildProtecti
 from contracts.topics import DEAD_LETTERS, DOMAIN_TOPICS, domain_events
 from deploy.dead_letters import _parser, run
 from services.projections.boards.projection import BoardFacts
-from services.projections.builds import BUILDS_SQL, ensure_live_build
+from services.projections.builds import BUILDS_SQL, SkipsToCarry, ensure_live_build, swap
 from services.projections.registry import build_runner, carry_skips, rebuild
 from shared.db import open_database
 from shared.envelope import DomainEvent, Envelope
@@ -348,6 +348,8 @@ async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_
     assert status == 1 and "already skipped by" in out
     status, out = await command("list")
     assert '"state": "replayed ' in out and out.count('"state": "skipped ') == 2
+    with pytest.raises(SkipsToCarry):  # its boards would lose C-00005's review and end
+        await swap(pool, schema, caught_up=True)
     producer = new_producer(boards.settings)
     await producer.start()
     try:
@@ -355,6 +357,7 @@ async def test_a_childs_later_events_wait_behind_its_dead_letter_then_follow_it_
     finally:
         await producer.stop()
     assert await boards.versions("C-00005", schema) == [1, 3, 4, 5]
+    assert await swap(pool, schema, caught_up=True) == boards.schema
     held_there = f'SELECT * FROM "{schema}".projection_held WHERE released_at IS NULL'
     assert await pool.fetch(held_there) == []
     await pool.close()

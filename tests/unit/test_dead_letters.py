@@ -405,6 +405,23 @@ async def test_a_replay_with_a_held_event_this_release_cannot_read_changes_nothi
     assert conn.statements("UPDATE projection_held") == []
 
 
+async def test_a_replay_into_a_consumer_no_longer_current_changes_nothing() -> None:
+    """A board build swapped out between the command's check and the replay: `current`,
+    asked with the offsets locked, refuses it."""
+    poison = envelope("C-2")
+    conn = FakeConnection(stored=10, passed_over=passed_over_row(poison))
+    projection = Defective(set())
+
+    async def swapped_out(_: Any) -> str:
+        return "the board build is no longer live"
+
+    done = await runner(conn, projection).replay(
+        TOPIC, 0, 5, wire(poison), by="ops", skip=True, current=swapped_out
+    )
+    assert done.outcome is ReplayOutcome.NOT_PASSED_OVER and "no longer live" in done.detail
+    assert conn.statements("UPDATE") == [] and projection.written == []
+
+
 def test_the_erasure_subscription_applies_its_streams_out_of_order() -> None:
     """A child's erasure never waits behind an earlier event's dead letter: the quality
     worker's subscription says so, and the worker's runner (and the replay's) follow it."""
