@@ -1297,7 +1297,7 @@ class ProjectionRunner:
         too (FOR SHARE), so a replay and the live runner's batches take turns. `current`, with
         those rows locked, says why the consumer no longer counts (a board build swapped out
         meanwhile, whose swap locked them too), or None."""
-        record = ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
+        record = kept_record(topic, partition, offset, value)
         item = self._decode(record)
         async with self._pool.acquire() as conn, conn.transaction():
             if self._search_path:
@@ -1405,21 +1405,7 @@ class ProjectionRunner:
             passed_over["stream_id"],
         )
         return [
-            self._decode(
-                ConsumerRecord(
-                    topic,
-                    r["partition"],
-                    r["message_offset"],
-                    0,
-                    0,
-                    None,
-                    r["message"],
-                    None,
-                    -1,
-                    -1,
-                    (),
-                )
-            )
+            self._decode(kept_record(topic, r["partition"], r["message_offset"], r["message"]))
             for r in rows
         ]
 
@@ -1581,6 +1567,11 @@ def replay_refusal(
             f"event {expected} at offset {offset}; nothing was applied",
         )
     return None
+
+
+def kept_record(topic: str, partition: int, offset: int, value: bytes | None) -> ConsumerRecord:
+    """A message kept outside Kafka (a dead letter's, a held event's), as a record to decode."""
+    return ConsumerRecord(topic, partition, offset, 0, 0, None, value, None, -1, -1, ())
 
 
 def replayed(
