@@ -127,6 +127,31 @@ class Envelope(BaseModel):
     )
 
 
+class _Place(BaseModel):
+    """Where a message stands in its stream, read from an envelope this release cannot read
+    whole (a field it does not know, one it refuses): the rest is not looked at."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: UUID
+    event_type: str | None = None
+    stream_id: str = Field(min_length=1, max_length=128)
+    stream_version: int = Field(ge=1)
+    correlation_id: UUID | None = None
+
+
+def place_of(value: bytes | str) -> Envelope | None:
+    """The place in its stream of a message whose envelope cannot be read, as an envelope of
+    those fields only (the others unset), or None if it has none. A consumer passes such a
+    message over in its stream's order and holds the stream's later events behind it, as for
+    an event it cannot apply (shared/projection.py); it is never applied as it is."""
+    try:
+        place = _Place.model_validate_json(value)
+    except ValidationError:
+        return None
+    return Envelope.model_construct(**dict(place))
+
+
 def new_event_id() -> UUID:
     """UUIDv7: time-ordered, so ids sort roughly in the order events were recorded."""
     return UUID(int=uuid7().int)  # a plain uuid.UUID (uuid6 returns its own subclass)

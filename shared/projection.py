@@ -52,6 +52,7 @@ from shared.envelope import (
     EventRegistry,
     IncompatibleSchemaVersion,
     UnknownEventType,
+    place_of,
 )
 from shared.eventstore import ConcurrencyConflict
 from shared.kafka import DEAD_LETTER_TOPIC
@@ -806,7 +807,13 @@ class ProjectionRunner:
         try:
             if record.value is None:
                 raise ValueError("empty message")
-            item.envelope = self._registry.read(record.value)
+            try:
+                item.envelope = self._registry.read(record.value)
+            except ValueError:
+                # Not an envelope this release reads (a field a newer release added): passed
+                # over in its stream's order by its place there, which holds the stream.
+                item.envelope = place_of(record.value)
+                raise
             item.event = self._registry.decode_envelope(item.envelope)
         except UnknownEventType as error:
             item.failure = f"unknown event type: {error}"
@@ -931,9 +938,10 @@ class ProjectionRunner:
         decoded: list[_Decoded],
         dead_lettered: _Origins,
     ) -> None:
-        """Dead-letter the bytes that were no event's envelope: no stream to move on or hold,
-        passed over here, every time. (An event that cannot be decoded is passed over in its
-        stream's order, or held: `_pass_over`.)"""
+        """Dead-letter the bytes with no place in a stream (not an envelope, nor one that says
+        its stream and version): no stream to move on or hold, passed over here, every time.
+        (An event that cannot be decoded is passed over in its stream's order, or held:
+        `_pass_over`.)"""
         for item in decoded:
             if item.failure is not None and item.envelope is None:
                 await self._send_once(item, item.failure, dead_lettered)
@@ -1595,7 +1603,11 @@ def replayed(
     if failed is None:
         return Replay(outcome, done)
     envelope = failed.envelope
-    what = "an event" if envelope is None else f"{envelope.event_type} v{envelope.stream_version}"
+    what = (
+        "an event"
+        if envelope is None
+        else f"{envelope.event_type or 'an event'} v{envelope.stream_version}"
+    )
     left = held - len(applied) - 1
     return Replay(
         outcome,

@@ -323,6 +323,64 @@ async def test_a_failed_flush_sends_no_dead_letter_for_an_event_held_on_the_seco
     assert [h[3] for h in conn.statements("INSERT INTO projection_held")] == [1]
 
 
+def newer(e: Envelope) -> bytes:
+    """The event's message as a newer release writes it: its envelope has a field this
+    release does not know, so it cannot be read whole."""
+    return json.dumps({**json.loads(wire(e)), "tenant": "devon"}).encode()
+
+
+async def test_an_envelope_this_release_cannot_read_holds_its_stream_by_its_place() -> None:
+    """A message whose envelope cannot be read (a newer release's) still says its stream and
+    version: dead-lettered in its stream's order, and the stream's later events held behind
+    it, as for an event that cannot be applied. Before, it held nothing, and the stream's
+    later events were dropped as out of order (a gap at its version) for good."""
+    first, unreadable, later = envelope("C-2"), envelope("C-2", 2), envelope("C-2", 3)
+    records = [record(0, wire(first)), record(1, newer(unreadable)), record(2, wire(later))]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+
+    assert projection.written == ["C-2"]  # v1 only
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["1"]
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert passed[3:8] == (1, unreadable.event_id, "ChildRegistered", "C-2", 2)
+    assert passed[8].startswith("undecodable") and passed[9] is True  # it holds its stream
+    [held] = conn.statements("INSERT INTO projection_held")
+    assert held[3:7] == (2, "C-2", 3, later.event_id)
+    progress = conn.statements("WITH streams AS")[-1]
+    assert dict(zip(progress[2], progress[3], strict=True)) == {"C-2": 3}
+
+
+async def test_bytes_without_a_place_in_a_stream_hold_nothing() -> None:
+    place = json.loads(newer(envelope("C-2", 2)))
+    del place["stream_version"]
+    records = [record(0, json.dumps(place).encode()), record(1, wire(envelope("C-1")))]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert projection.written == ["C-1"]
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert passed[4:8] == (None, None, None, None) and passed[9] is False
+    assert conn.statements("INSERT INTO projection_held") == []
+
+
+async def test_a_held_event_this_release_cannot_read_is_dead_lettered_in_its_turn() -> None:
+    """A held message whose envelope cannot be read (the contract changed since it was held)
+    has its place: dead-lettered in its turn, with the events after it held behind it."""
+    poison, unreadable, last = envelope("C-2"), envelope("C-2", 2), envelope("C-2", 3)
+    held = [
+        {"partition": 0, "message_offset": 6, "message": newer(unreadable)},
+        held_row(last, 9),
+    ]
+    conn = FakeConnection(stored=12, passed_over=passed_over_row(poison), held=held)
+    producer, projection = FakeProducer(), Defective(set())
+    done = await runner(conn, projection, producer).replay(TOPIC, 0, 5, wire(poison), by="ops")
+    assert done.outcome is ReplayOutcome.REPLAYED and not done.complete
+    assert "ChildRegistered v2 held behind it (offset 6) fails" in done.detail
+    assert projection.written == ["C-2"]  # the dead letter; v3 waits behind v2
+    assert [d["dlq_origin_offset"] for d in producer.sent] == ["6"]
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert passed[3] == 6 and passed[9] is True
+
+
 def held_row(event: Envelope, offset: int) -> dict[str, Any]:
     return {"partition": 0, "message_offset": offset, "message": wire(event)}
 
