@@ -2,11 +2,13 @@
 to that agency's topic, and recorded in the share audit.
 
 A projection in the worker's runner: it buffers the batch's messages; at the batch's end it
-sends them, waits until Kafka has acknowledged every one (acks=all), then writes their audit
-rows, and each record as sent for the HTTP feed (feed_store.py), in the runner's
-transaction, which also stores the consumed offsets. A crash after the
-sends and before the commit sends them again on restart, with the same message ids (partners
-drop a message id they have seen); the audit holds each share once.
+writes their audit rows and each record for the HTTP feed (feed_store.py), in the runner's
+transaction, which also stores the consumed offsets, then sends them and waits until Kafka
+has acknowledged every one (acks=all) before that transaction commits. No share is sent
+that its audit does not hold: a row the database refuses fails the batch before any send,
+and a send that fails rolls the rows back. A crash after the sends and before the commit
+sends them again on restart, with the same message ids (partners drop a message id they
+have seen); the audit holds each share once.
 
 Each share's send is a span in the trace of the command that recorded the event (the child
 of the runner's span for the event: shared/tracing.py), ended when Kafka has acknowledged it.
@@ -62,27 +64,9 @@ class PartnerFeed:
             return
         producer = await self._started_producer()
         sent_at = datetime.now(UTC)
-        spans = tracing.BatchSpans()  # each share's send, ended when Kafka acknowledged it
         records = [_record(m, sent_at) for m, _ in pending]
-        try:
-            deliveries = []
-            for (m, traced), record in zip(pending, records, strict=True):
-                topic = self._settings.topic(partner_topic(m.agency))
-                if traced is not None:  # the span's headers are not sent (the docstring)
-                    spans.sending(topic, traced, _send_attributes(m))
-                deliveries.append(
-                    await producer.send(
-                        topic,
-                        value=record.value.encode(),
-                        key=record.key.encode(),
-                        headers=list(record.headers),
-                    )
-                )
-            await asyncio.gather(*deliveries)  # every share acknowledged before it is recorded
-        except BaseException as error:
-            spans.end(error)
-            raise
-        spans.end()
+        # Recorded first, in the runner's transaction: a row the database refuses fails the
+        # batch before anything is sent, and a send that fails rolls the rows back.
         await conn.executemany(
             "INSERT INTO shares (message_id, agency, topic, subject, child_id, event_type,"
             " source_event_id, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -102,7 +86,27 @@ class PartnerFeed:
                 for m, _ in pending
             ],
         )
-        await feed_store.keep(conn, records)  # the HTTP feed: what the topics were sent
+        await feed_store.keep(conn, records)  # the HTTP feed: what the topics are sent
+        spans = tracing.BatchSpans()  # each share's send, ended when Kafka acknowledged it
+        try:
+            deliveries = []
+            for (m, traced), record in zip(pending, records, strict=True):
+                topic = self._settings.topic(partner_topic(m.agency))
+                if traced is not None:  # the span's headers are not sent (the docstring)
+                    spans.sending(topic, traced, _send_attributes(m))
+                deliveries.append(
+                    await producer.send(
+                        topic,
+                        value=record.value.encode(),
+                        key=record.key.encode(),
+                        headers=list(record.headers),
+                    )
+                )
+            await asyncio.gather(*deliveries)  # every share acknowledged before the commit
+        except BaseException as error:
+            spans.end(error)
+            raise
+        spans.end()
 
     def discard(self) -> None:
         self._pending.clear()
