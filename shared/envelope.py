@@ -23,6 +23,8 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     create_model,
 )
 from uuid6 import uuid7
@@ -127,29 +129,45 @@ class Envelope(BaseModel):
     )
 
 
+def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """The field as its type reads it, or None if it cannot."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
 class _Place(BaseModel):
     """Where a message stands in its stream, read from an envelope this release cannot read
-    whole (a field it does not know, one it refuses): the rest is not looked at."""
+    whole (a field it does not know, one it refuses): its event, stream and version must be
+    read; the type and the correlation id are kept where they can be; the rest is not looked
+    at."""
 
     model_config = ConfigDict(extra="ignore")
 
     event_id: UUID
-    event_type: str | None = None
     stream_id: str = Field(min_length=1, max_length=128)
     stream_version: int = Field(ge=1)
-    correlation_id: UUID | None = None
+    event_type: Annotated[str | None, WrapValidator(_or_none)] = None
+    correlation_id: Annotated[UUID | None, WrapValidator(_or_none)] = None
+
+
+UNREADABLE_TYPE = "(unreadable)"
 
 
 def place_of(value: bytes | str) -> Envelope | None:
     """The place in its stream of a message whose envelope cannot be read, as an envelope of
-    those fields only (the others unset), or None if it has none. A consumer passes such a
-    message over in its stream's order and holds the stream's later events behind it, as for
-    an event it cannot apply (shared/projection.py); it is never applied as it is."""
+    those fields only (the others unset; an event type it lacks is `UNREADABLE_TYPE`), or
+    None if it has none. A consumer passes such a message over in its stream's order and
+    holds the stream's later events behind it, as for an event it cannot apply
+    (shared/projection.py); it is never applied as it is."""
     try:
         place = _Place.model_validate_json(value)
     except ValidationError:
         return None
-    return Envelope.model_construct(**dict(place))
+    return Envelope.model_construct(
+        **dict(place, event_type=(place.event_type or UNREADABLE_TYPE)[:128])
+    )
 
 
 def new_event_id() -> UUID:

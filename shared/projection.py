@@ -964,11 +964,18 @@ class ProjectionRunner:
         reads it again: `copy_skipped`), which passes it over as it is."""
         envelope = item.envelope
         assert envelope is not None
+        record = item.record
+        # By its event, or by its place on the topic: one skipped before it could be read as
+        # far as its event (recorded with no event id).
         skipped = await conn.fetchval(
             "SELECT EXISTS (SELECT FROM projection_dead_letters"
-            " WHERE consumer = $1 AND event_id = $2 AND skipped)",
+            " WHERE consumer = $1 AND skipped AND (event_id = $2"
+            " OR (topic, partition, message_offset) = ($3, $4, $5)))",
             self.consumer_name,
             envelope.event_id,
+            record.topic,
+            record.partition,
+            record.offset,
         )
         if skipped:
             log.info(

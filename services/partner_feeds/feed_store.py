@@ -80,7 +80,8 @@ class Expired(Exception):
 
 
 async def keep(conn: asyncpg.Connection, records: Sequence[Record]) -> None:
-    """Keep each sent record, in the caller's transaction (the one recording its share).
+    """Keep each record to be sent, in the caller's transaction (the one recording its share,
+    which commits only once the agency's topic has acknowledged it).
 
     The runner commits asynchronously (shared/projection.py); this transaction must not: a
     message an agency has been served, with its cursor, must not be lost by a crash of the

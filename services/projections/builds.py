@@ -66,7 +66,8 @@ async def skipped_since(conn: asyncpg.Connection, name: str) -> list[asyncpg.Rec
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT n.topic, n.partition, n.message_offset, l.replayed_by, l.replay_audit_id"
         f' FROM "{live}".projection_dead_letters l'
-        f' JOIN "{name}".projection_dead_letters n ON n.event_id = l.event_id'
+        f' JOIN "{name}".projection_dead_letters n ON (n.event_id = l.event_id'
+        " OR (n.topic, n.partition, n.message_offset) = (l.topic, l.partition, l.message_offset))"
         " WHERE l.skipped AND n.replayed_at IS NULL"
         " ORDER BY n.topic, n.partition, n.message_offset"
     )

@@ -33,7 +33,7 @@ from deploy.dead_letters import (
     target_of,
     worker_subscription,
 )
-from shared.envelope import DomainEvent, Envelope
+from shared.envelope import UNREADABLE_TYPE, DomainEvent, Envelope
 from shared.eventstore import make_envelopes
 from shared.migrations import ROOT
 from shared.projection import (
@@ -77,7 +77,8 @@ class FakeConnection:
     ) -> None:
         self.stored, self.passed_over = stored, passed_over
         self.held = list(held)  # rows of projection_held, as a replay selects them
-        self.skipped: set[Any] = set()  # event ids skipped in projection_dead_letters
+        # Event ids, or (topic, partition, offset), skipped in projection_dead_letters.
+        self.skipped: set[Any] = set()
         self.executed: list[tuple[str, tuple[Any, ...]]] = []
 
     def transaction(self, **_: Any) -> Any:
@@ -99,7 +100,8 @@ class FakeConnection:
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         if sql.startswith("SELECT EXISTS (SELECT FROM projection_dead_letters"):
-            return args[1] in self.skipped  # an operator skipped this event before
+            # An operator skipped this event, or the message at this place, before.
+            return args[1] in self.skipped or tuple(args[2:5]) in self.skipped
         if sql.startswith("SELECT count(*) FROM projection_held"):
             return len(self.held)
         return self.stored
@@ -359,6 +361,45 @@ async def test_bytes_without_a_place_in_a_stream_hold_nothing() -> None:
     assert projection.written == ["C-1"]
     [passed] = conn.statements("INSERT INTO projection_dead_letters")
     assert passed[4:8] == (None, None, None, None) and passed[9] is False
+    assert conn.statements("INSERT INTO projection_held") == []
+
+
+async def test_a_place_is_read_without_a_type_or_a_correlation_id_it_can_read() -> None:
+    """Only the event, the stream and the version are needed to hold the stream: a type or
+    a correlation id the place cannot read is left out (the held row needs a type)."""
+    first, unreadable, later = envelope("C-2"), envelope("C-2", 2), envelope("C-2", 3)
+    body = {**json.loads(newer(unreadable)), "correlation_id": "req-42"}
+    del body["event_type"]
+    records = [
+        record(0, wire(first)),
+        record(1, json.dumps(body).encode()),
+        record(2, wire(later)),
+        record(3, json.dumps({**body, "stream_version": 4, "event_type": 7}).encode()),
+    ]
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert projection.written == ["C-2"]
+    [passed] = conn.statements("INSERT INTO projection_dead_letters")
+    assert passed[3:8] == (1, unreadable.event_id, UNREADABLE_TYPE, "C-2", 2)
+    held = conn.statements("INSERT INTO projection_held")
+    assert [(h[3], h[5], h[7]) for h in held] == [
+        (2, 3, "ChildRegistered"),
+        (3, 4, UNREADABLE_TYPE),
+    ]
+
+
+async def test_a_message_skipped_before_it_had_a_place_is_passed_over_by_its_offset() -> None:
+    """Skipped in the live build when a release could not place it (recorded with no event
+    id), then read by a rebuild that can: passed over at its offset as skipped, neither
+    dead-lettered again nor holding the child's later events (which no replay would then
+    let go)."""
+    unreadable, later = envelope("C-2"), envelope("C-2", 2)
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    conn.skipped.add((TOPIC, 0, 0))
+    records = [record(0, newer(unreadable)), record(1, wire(later))]
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert projection.written == ["C-2"]  # v2
+    assert producer.sent == []
     assert conn.statements("INSERT INTO projection_held") == []
 
 
