@@ -1,14 +1,16 @@
-"""Two members of a consumer that briefly share a partition on its very first batch (a member
-evicted from the group at that moment while its batch is in flight) take turns, as they do
-on every later batch: the partition has no stored-offset row yet for the row lock to hold,
-so without a turn of their own each would apply the batch and the read model would hold
-every event twice. On PostgreSQL, the runners' own transactions; the records are made in
-memory, as the consumer would hand them over."""
+"""A partition's very first batch, which has no stored-offset row yet for a row lock to hold:
+two members of a consumer that briefly share it (a member evicted from the group at that
+moment while its batch is in flight) take turns, as they do on every later batch, or each
+would apply the batch and the read model would hold every event twice; and it waits for a
+replay of a dead letter in progress, and sees what the replay did. On PostgreSQL, the
+runners' own transactions; the records are made in memory, as the consumer would hand them
+over."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -18,15 +20,43 @@ from aiokafka.structs import ConsumerRecord
 from contracts.topics import domain_events
 from services.projections.builds import BUILDS_SQL, ensure_live_build
 from shared.db import open_database
+from shared.eventstore import make_envelopes
 from shared.projection import AppliedLedger, ProjectionRunner
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually
-from tests.publisher import registration
+from tests.publisher import CTX, registration
 from tests.unit.test_fetch_transaction import Seeks
 
 pytestmark = pytest.mark.integration
 
 TP = TopicPartition("first-batch.case-events", 0)
+
+
+def member(
+    pool: asyncpg.Pool, schema: str, consumer: str, ledger: AppliedLedger
+) -> ProjectionRunner:
+    """A member of the consumer, on the build `schema`, applying to the ledger."""
+    runner = ProjectionRunner(
+        pool,
+        domain_events(),
+        [ledger],
+        [TP.topic],
+        kafka_options={},
+        consumer_name=consumer,
+        dead_letters=None,
+        schema=schema,
+    )
+    runner._consumer = Seeks()
+    return runner
+
+
+async def blocked_by(pool: asyncpg.Pool, pid: int) -> bool:
+    """Whether a session waits on a lock the backend `pid` holds."""
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", pid
+        )
+    )
 
 
 class HeldLedger(AppliedLedger):
@@ -64,30 +94,12 @@ async def test_two_members_on_a_partitions_first_batch_apply_it_once(
     consumer = f"first-batch.{namespace}"
     held = HeldLedger(consumer)
 
-    def member(ledger: AppliedLedger) -> ProjectionRunner:
-        runner = ProjectionRunner(
-            pool,
-            domain_events(),
-            [ledger],
-            [TP.topic],
-            kafka_options={},
-            consumer_name=consumer,
-            dead_letters=None,
-            schema=schema,
-        )
-        runner._consumer = Seeks()
-        return runner
-
-    first, second = member(held), member(AppliedLedger(consumer))
+    first = member(pool, schema, consumer, held)
+    second = member(pool, schema, consumer, AppliedLedger(consumer))
     fetched = records(5)
 
     async def waiting_on_the_first() -> bool:
-        return bool(
-            await pool.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                held.pid,
-            )
-        )
+        return await blocked_by(pool, held.pid)
 
     try:
         one = asyncio.create_task(first._process(fetched))
@@ -114,4 +126,86 @@ async def test_two_members_on_a_partitions_first_batch_apply_it_once(
         assert stored == 5
     finally:
         held.release.set()
+        await pool.close()
+
+
+async def test_a_first_batch_during_a_replay_sees_a_dead_letter_the_replay_made_in_its_turn(
+    infra: Infrastructure, namespace: str
+) -> None:
+    """C-00001's v2 was dead-lettered on partition 0 and its v3 held behind it. Partitions
+    were added since, and the child's v4 comes on partition 1, in that partition's first
+    batch, while a replay of v2 is in progress: the replay applies v2 and dead-letters v3 in
+    its turn (it fails again). v4 must be held behind v3. The batch has no offsets row to
+    wait on: it waited on v2's dead letter inside the statement that reads its streams'
+    versions, whose snapshot was taken before the replay committed, found v2's letter
+    replayed and not v3's, and applied v4 past v3."""
+    settings = settings_for(infra, "projections", namespace)
+    pool = await open_database(settings, BUILDS_SQL)
+    schema = await ensure_live_build(pool)
+    consumer = f"first-batch-held.{namespace}"
+    child = "C-00001"
+    registered = registration(1)[0]
+    event = domain_events().decode_envelope(registered)
+    [v4] = make_envelopes(child, 3, [event], CTX)
+    tables = {t: f'"{schema}".{t}' for t in ("projection_dead_letters", "projection_held")}
+    dead_letter = (
+        f"INSERT INTO {tables['projection_dead_letters']} (consumer, topic, partition,"
+        " message_offset, event_id, event_type, stream_id, stream_version, reason, holds_stream)"
+        " VALUES ($1, $2, 0, $3, $4, 'ChildRegistered', $5, $6, 'apply failed', true)"
+    )
+    # As the live runner left it: v2 dead-lettered, v3 held, the stream moved on to v3.
+    await pool.execute(dead_letter, consumer, TP.topic, 1, uuid4(), child, 2)
+    await pool.execute(
+        f"INSERT INTO {tables['projection_held']} (consumer, topic, partition, message_offset,"
+        " stream_id, stream_version, event_id, event_type, message)"
+        " VALUES ($1, $2, 0, 2, $3, 3, $4, 'ChildRegistered', '')",
+        consumer,
+        TP.topic,
+        child,
+        uuid4(),
+    )
+    await pool.execute(
+        f'INSERT INTO "{schema}".projection_streams VALUES ($1, $2, $3, 3)',
+        consumer,
+        TP.topic,
+        child,
+    )
+    ledger = AppliedLedger(consumer)
+    runner = member(pool, schema, consumer, ledger)
+    value = v4.model_dump_json(exclude={"position"}).encode()
+    record = ConsumerRecord(TP.topic, 1, 0, 0, 0, child.encode(), value, None, -1, -1, ())
+    replay = await pool.acquire()
+    try:
+        # The replay, as `ProjectionRunner.replay` does it: v2's dead letter locked and
+        # marked replayed, v3 dead-lettered in its turn, in one transaction not yet committed.
+        async with replay.transaction():
+            await replay.execute(
+                f"SELECT FROM {tables['projection_dead_letters']}"
+                " WHERE consumer = $1 AND message_offset = 1 FOR UPDATE",
+                consumer,
+            )
+            await replay.execute(
+                f"UPDATE {tables['projection_dead_letters']} SET replayed_at = now(),"
+                " replayed_by = 'ops' WHERE consumer = $1 AND message_offset = 1",
+                consumer,
+            )
+            await replay.execute(dead_letter, consumer, TP.topic, 2, uuid4(), child, 3)
+            batch = asyncio.create_task(runner._process({TopicPartition(TP.topic, 1): [record]}))
+            pid = replay.get_server_pid()
+            await eventually(
+                lambda: batch.done() or blocked_by(pool, pid), 30, what="the batch to wait"
+            )
+        await asyncio.wait_for(batch, 30)
+        held = await pool.fetch(
+            f"SELECT stream_version FROM {tables['projection_held']}"
+            " WHERE consumer = $1 AND partition = 1",
+            consumer,
+        )
+        applied = await pool.fetch(
+            f'SELECT stream_version FROM "{schema}".projection_applied WHERE consumer = $1',
+            consumer,
+        )
+        assert ([r["stream_version"] for r in held], applied) == ([4], [])
+    finally:
+        await pool.release(replay)
         await pool.close()
