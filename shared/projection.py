@@ -214,12 +214,15 @@ STREAM_VERSIONS = (
     "  ON h.topic = wanted.topic AND h.stream_id = wanted.stream_id"
 )
 
-# Taken just before STREAM_VERSIONS by a batch with a partition's first records (no offsets
-# row yet for a replay to hold it back by): its wait for a replay in progress (on the dead
-# letter the replay locked) is over before STREAM_VERSIONS begins, whose snapshot then holds
-# what the replay did, a dead letter it made in its turn included. Waiting inside
-# STREAM_VERSIONS instead, the batch would find the replayed dead letter gone and not the new
-# one, and apply the stream's event past it.
+# Taken just before STREAM_VERSIONS by each batch of a consumer that applies its streams in
+# order: its wait for a replay in progress (on the dead letter the replay locked) is over
+# before STREAM_VERSIONS begins, whose snapshot then holds what the replay did, a dead letter
+# it made in its turn included. Waiting inside STREAM_VERSIONS instead, the batch would find
+# the replayed dead letter gone and not the new one, and apply the stream's event past it.
+# The replay's lock of the topic's offsets rows keeps most batches out of its way, but not one
+# whose partition's row it could not see (a partition's first batch, and its next ones while
+# the first is not committed when the replay locks the rows). A round trip a batch, on a
+# partial index that is almost always empty.
 LOCK_OPEN_DEAD_LETTERS = (
     "SELECT FROM projection_dead_letters"
     " WHERE consumer = $1 AND holds_stream AND replayed_at IS NULL FOR SHARE"
@@ -856,12 +859,11 @@ class ProjectionRunner:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute(self._settings)
-                first = any(p.tp not in self._rows_seen for p in parts)
                 decoded, ahead = await self._not_yet_applied(conn, parts)
                 if not decoded:
                     return _Applied(ahead=ahead)
                 await self._dead_letter_undecodable(conn, decoded, dead_lettered)
-                if first and self._in_order:
+                if self._in_order:
                     await conn.execute(LOCK_OPEN_DEAD_LETTERS, self.consumer_name)
                 versions = await self._stream_versions(conn, decoded)
                 applied = await apply(conn, decoded, versions, dead_lettered)
@@ -1335,9 +1337,9 @@ class ProjectionRunner:
             # Every partition's offsets row of the topic, in the batches' order. A stream's
             # events are on one partition unless partitions were added since; a batch on
             # another then waits, and finds the stream held or not in a statement after the
-            # replay commits (a dead letter it makes in its turn included); a partition's
-            # first batch, with no row to wait on, waits on the dead letter instead, in a
-            # statement of its own (LOCK_OPEN_DEAD_LETTERS).
+            # replay commits (a dead letter it makes in its turn included); a batch with no
+            # row the replay locked (a partition's first) waits on the dead letter instead,
+            # in a statement of its own (LOCK_OPEN_DEAD_LETTERS).
             offsets = await conn.fetch(
                 "SELECT partition, next_offset FROM projection_offsets"
                 " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",

@@ -129,16 +129,18 @@ async def test_two_members_on_a_partitions_first_batch_apply_it_once(
         await pool.close()
 
 
-async def test_a_first_batch_during_a_replay_sees_a_dead_letter_the_replay_made_in_its_turn(
-    infra: Infrastructure, namespace: str
+@pytest.mark.parametrize("batches_before", [0, 2])
+async def test_a_batch_during_a_replay_sees_a_dead_letter_the_replay_made_in_its_turn(
+    infra: Infrastructure, namespace: str, batches_before: int
 ) -> None:
     """C-00001's v2 was dead-lettered on partition 0 and its v3 held behind it. Partitions
-    were added since, and the child's v4 comes on partition 1, in that partition's first
-    batch, while a replay of v2 is in progress: the replay applies v2 and dead-letters v3 in
-    its turn (it fails again). v4 must be held behind v3. The batch has no offsets row to
-    wait on: it waited on v2's dead letter inside the statement that reads its streams'
-    versions, whose snapshot was taken before the replay committed, found v2's letter
-    replayed and not v3's, and applied v4 past v3."""
+    were added since, and the child's v4 comes on partition 1 while a replay of v2 is in
+    progress: the replay applies v2 and dead-letters v3 in its turn (it fails again). v4 must
+    be held behind v3. The batch has no offsets row the replay locked: the partition's first
+    batch, or a later one whose row the replay could not see when it locked the topic's (the
+    first not yet committed then). It waited on v2's dead letter inside the statement that
+    reads its streams' versions, whose snapshot was taken before the replay committed, found
+    v2's letter replayed and not v3's, and applied v4 past v3."""
     settings = settings_for(infra, "projections", namespace)
     pool = await open_database(settings, BUILDS_SQL)
     schema = await ensure_live_build(pool)
@@ -172,12 +174,22 @@ async def test_a_first_batch_during_a_replay_sees_a_dead_letter_the_replay_made_
     )
     ledger = AppliedLedger(consumer)
     runner = member(pool, schema, consumer, ledger)
+    tp = TopicPartition(TP.topic, 1)
+    for offset in range(batches_before):  # another child's, applied
+        envelope, value = registration(2 + offset)
+        key = envelope.stream_id.encode()
+        before = ConsumerRecord(TP.topic, 1, offset, 0, 0, key, value, None, -1, -1, ())
+        await runner._process({tp: [before]})
     value = v4.model_dump_json(exclude={"position"}).encode()
-    record = ConsumerRecord(TP.topic, 1, 0, 0, 0, child.encode(), value, None, -1, -1, ())
+    record = ConsumerRecord(
+        TP.topic, 1, batches_before, 0, 0, child.encode(), value, None, -1, -1, ()
+    )
     replay = await pool.acquire()
     try:
         # The replay, as `ProjectionRunner.replay` does it: v2's dead letter locked and
-        # marked replayed, v3 dead-lettered in its turn, in one transaction not yet committed.
+        # marked replayed, v3 dead-lettered in its turn, in one transaction not yet committed
+        # (the topic's offsets rows it locks first do not include partition 1's: none, or
+        # not yet committed when it locked them).
         async with replay.transaction():
             await replay.execute(
                 f"SELECT FROM {tables['projection_dead_letters']}"
@@ -190,7 +202,7 @@ async def test_a_first_batch_during_a_replay_sees_a_dead_letter_the_replay_made_
                 consumer,
             )
             await replay.execute(dead_letter, consumer, TP.topic, 2, uuid4(), child, 3)
-            batch = asyncio.create_task(runner._process({TopicPartition(TP.topic, 1): [record]}))
+            batch = asyncio.create_task(runner._process({tp: [record]}))
             pid = replay.get_server_pid()
             await eventually(
                 lambda: batch.done() or blocked_by(pool, pid), 30, what="the batch to wait"
@@ -202,8 +214,10 @@ async def test_a_first_batch_during_a_replay_sees_a_dead_letter_the_replay_made_
             consumer,
         )
         applied = await pool.fetch(
-            f'SELECT stream_version FROM "{schema}".projection_applied WHERE consumer = $1',
+            f'SELECT stream_version FROM "{schema}".projection_applied'
+            " WHERE consumer = $1 AND stream_id = $2",
             consumer,
+            child,
         )
         assert ([r["stream_version"] for r in held], applied) == ([4], [])
     finally:
