@@ -5,7 +5,10 @@ Children 2023, chapter 5)."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
+
+from shared.calendar import add_working_days
 
 
 class Grade(StrEnum):
@@ -109,6 +112,17 @@ class Direction(StrEnum):
 # within fifteen working days of that notification (the national panel's guidance).
 NOTIFICATION_WORKING_DAYS = 5
 RAPID_REVIEW_WORKING_DAYS = 15
+
+
+def notification_due(aware_on: date) -> date:
+    """The last day to notify the national panel of a serious incident the council became
+    aware of on `aware_on`: the service's record and the assurance board's figures alike."""
+    return add_working_days(aware_on, NOTIFICATION_WORKING_DAYS)
+
+
+def rapid_review_due(notified_on: date) -> date:
+    """The last day to complete the rapid review of an incident notified on `notified_on`."""
+    return add_working_days(notified_on, RAPID_REVIEW_WORKING_DAYS)
 
 
 class PackView(StrEnum):

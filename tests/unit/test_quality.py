@@ -11,15 +11,18 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from contracts.quality import events as e
-from contracts.quality.codes import ActionOf, AuditAgency, Grade, ReviewDecision
-from services.quality.domain import commands as c
-from services.quality.domain.audit import PartnershipAudit
-from services.quality.domain.evaluation import PracticeEvaluation
-from services.quality.domain.incident import (
-    SeriousIncident,
+from contracts.quality.codes import (
+    ActionOf,
+    AuditAgency,
+    Grade,
+    ReviewDecision,
     notification_due,
     rapid_review_due,
 )
+from services.quality.domain import commands as c
+from services.quality.domain.audit import PartnershipAudit
+from services.quality.domain.evaluation import PracticeEvaluation
+from services.quality.domain.incident import SeriousIncident
 from services.quality.domain.plan import ImprovementPlan
 from services.quality.domain.survey import FeedbackSurvey
 from services.quality.routes.sealed import SEALED_MAX, UnknownCase

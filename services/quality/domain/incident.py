@@ -9,10 +9,10 @@ from datetime import date
 
 from contracts.quality import events as e
 from contracts.quality.codes import (
-    NOTIFICATION_WORKING_DAYS,
-    RAPID_REVIEW_WORKING_DAYS,
     ActionOf,
     ReviewDecision,
+    notification_due,
+    rapid_review_due,
 )
 from services.quality.domain import commands as c
 from services.quality.domain.record import Actions, QualityRecord, not_given
@@ -25,16 +25,8 @@ from shared.aggregate import (
     not_before,
     not_in_future,
 )
-from shared.calendar import add_working_days, working_days_between
+from shared.calendar import working_days_between
 from shared.envelope import DomainEvent
-
-
-def notification_due(aware_on: date) -> date:
-    return add_working_days(aware_on, NOTIFICATION_WORKING_DAYS)
-
-
-def rapid_review_due(notified_on: date) -> date:
-    return add_working_days(notified_on, RAPID_REVIEW_WORKING_DAYS)
 
 
 class SeriousIncident(QualityRecord):

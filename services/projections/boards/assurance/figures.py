@@ -10,14 +10,14 @@ from datetime import date, timedelta
 from contracts.quality.codes import (
     GOOD_OR_BETTER,
     GRADE_ORDER,
-    NOTIFICATION_WORKING_DAYS,
-    RAPID_REVIEW_WORKING_DAYS,
     Direction,
     EvaluatedPlan,
     Respondent,
     ReviewDecision,
     ServiceArea,
     Strand,
+    notification_due,
+    rapid_review_due,
 )
 from contracts.quality.codes import (
     Answer as Answered,
@@ -32,7 +32,7 @@ from services.projections.boards.assurance.records import (
     Question,
 )
 from services.projections.boards.model import Board, Figure, figure
-from shared.calendar import add_months, add_working_days, month_end, months_between
+from shared.calendar import add_months, month_end, months_between
 
 DOCS = "docs/boards.md"
 GOOD = frozenset(g.value for g in GOOD_OR_BETTER)
@@ -295,14 +295,6 @@ def _answers(group: Sequence[Answer], base: str, text: str, period: str, doc: st
 # -- serious incidents ----------------------------------------------------------------------
 
 
-def notification_due(incident: Incident) -> date:
-    return add_working_days(incident.aware_on, NOTIFICATION_WORKING_DAYS)
-
-
-def rapid_review_due(incident: Incident) -> date:
-    return add_working_days(incident.notified_on, RAPID_REVIEW_WORKING_DAYS)
-
-
 def serious_incidents(
     incidents: Sequence[Incident],
     actions: Sequence[Action],
@@ -336,7 +328,7 @@ def serious_incidents(
         figure(
             "notified_in_5_working_days",
             "Notified within 5 working days of awareness",
-            sum(i.notified_on <= notification_due(i) for i in notified),
+            sum(i.notified_on <= notification_due(i.aware_on) for i in notified),
             len(notified),
             period=period.name,
             definition=doc,
@@ -352,7 +344,8 @@ def serious_incidents(
             "rapid_reviews_in_15_working_days",
             "Rapid reviews within 15 working days of the notification",
             sum(
-                i.reviewed_on is not None and i.reviewed_on <= rapid_review_due(i) for i in reviewed
+                i.reviewed_on is not None and i.reviewed_on <= rapid_review_due(i.notified_on)
+                for i in reviewed
             ),
             len(reviewed),
             period=period.name,
@@ -375,7 +368,7 @@ def serious_incidents(
         figure(
             "rapid_reviews_overdue",
             "Rapid reviews awaited past 15 working days",
-            sum(rapid_review_due(i) < as_at for i in awaited),
+            sum(rapid_review_due(i.notified_on) < as_at for i in awaited),
             len(awaited),
             definition=doc,
         ),
