@@ -201,31 +201,27 @@ RETRIES = Counter(
 # version: its dead letter moved it on. The open dead letters are locked (FOR SHARE) until the
 # batch commits: a replay or a skip, which locks its dead letter FOR UPDATE, then reads every
 # event the batch held, and a batch that meets a replay in progress waits for it and finds the
-# stream no longer held.
+# stream no longer held. The statement's snapshot, though, was taken before that wait: it does
+# not hold a dead letter the replay made in its turn (a held event failing again), and the
+# batch would apply the stream's next event past it. So it also counts the open dead letters
+# it locked and those its snapshot holds: fewer locked means one changed while it waited, and
+# the runner asks again (`_stream_versions`), in a statement whose snapshot holds the replay's
+# work. (The replay's lock of the topic's offsets rows keeps most batches from waiting here,
+# but not one whose partition's row it could not see: a partition's first batch, and its next
+# ones while the first was not committed when the replay locked the rows.)
 STREAM_VERSIONS = (
     "WITH locked AS (SELECT d.topic, d.stream_id FROM projection_dead_letters d"
     "  WHERE d.consumer = $1 AND d.holds_stream AND d.replayed_at IS NULL FOR SHARE)"
-    " SELECT wanted.topic, wanted.stream_id, p.stream_version, h.stream_id IS NOT NULL AS held"
+    " SELECT wanted.topic, wanted.stream_id, p.stream_version, h.stream_id IS NOT NULL AS held,"
+    " (SELECT count(*) FROM locked) AS open_locked,"
+    " (SELECT count(*) FROM projection_dead_letters o"
+    "  WHERE o.consumer = $1 AND o.holds_stream AND o.replayed_at IS NULL) AS open_seen"
     " FROM unnest($2::text[], $3::text[]) AS wanted(topic, stream_id)"
     " CROSS JOIN LATERAL (SELECT s.stream_version FROM projection_streams s"
     "  WHERE s.consumer = $1 AND s.topic = wanted.topic AND s.stream_id = wanted.stream_id"
     "  LIMIT 1) AS p"
     " LEFT JOIN (SELECT DISTINCT topic, stream_id FROM locked) AS h"
     "  ON h.topic = wanted.topic AND h.stream_id = wanted.stream_id"
-)
-
-# Taken just before STREAM_VERSIONS by each batch of a consumer that applies its streams in
-# order: its wait for a replay in progress (on the dead letter the replay locked) is over
-# before STREAM_VERSIONS begins, whose snapshot then holds what the replay did, a dead letter
-# it made in its turn included. Waiting inside STREAM_VERSIONS instead, the batch would find
-# the replayed dead letter gone and not the new one, and apply the stream's event past it.
-# The replay's lock of the topic's offsets rows keeps most batches out of its way, but not one
-# whose partition's row it could not see (a partition's first batch, and its next ones while
-# the first is not committed when the replay locks the rows). A round trip a batch, on a
-# partial index that is almost always empty.
-LOCK_OPEN_DEAD_LETTERS = (
-    "SELECT FROM projection_dead_letters"
-    " WHERE consumer = $1 AND holds_stream AND replayed_at IS NULL FOR SHARE"
 )
 
 # The stored offsets of a fetch's partitions (of a consumer, $1: the topics $2 and partitions
@@ -863,8 +859,6 @@ class ProjectionRunner:
                 if not decoded:
                     return _Applied(ahead=ahead)
                 await self._dead_letter_undecodable(conn, decoded, dead_lettered)
-                if self._in_order:
-                    await conn.execute(LOCK_OPEN_DEAD_LETTERS, self.consumer_name)
                 versions = await self._stream_versions(conn, decoded)
                 applied = await apply(conn, decoded, versions, dead_lettered)
                 await self._store_progress(conn, versions, decoded)
@@ -1055,12 +1049,18 @@ class ProjectionRunner:
         wanted = list(
             {(d.record.topic, d.envelope.stream_id) for d in decoded if d.envelope is not None}
         )
-        rows = await conn.fetch(
-            STREAM_VERSIONS,
-            self.consumer_name,
-            [topic for topic, _ in wanted],
-            [stream for _, stream in wanted],
-        )
+        while True:
+            rows = await conn.fetch(
+                STREAM_VERSIONS,
+                self.consumer_name,
+                [topic for topic, _ in wanted],
+                [stream for _, stream in wanted],
+            )
+            # An open dead letter changed while the statement waited for it (a replay): its
+            # snapshot may lack one the replay made. (No rows: none of the streams has a
+            # version, and only a stream with one can be held.)
+            if not rows or not self._in_order or rows[0]["open_locked"] == rows[0]["open_seen"]:
+                break
         return _StreamVersions(
             {(r["topic"], r["stream_id"]): r["stream_version"] for r in rows},
             held={(r["topic"], r["stream_id"]) for r in rows if r["held"] and self._in_order},
@@ -1339,7 +1339,7 @@ class ProjectionRunner:
             # another then waits, and finds the stream held or not in a statement after the
             # replay commits (a dead letter it makes in its turn included); a batch with no
             # row the replay locked (a partition's first) waits on the dead letter instead,
-            # in a statement of its own (LOCK_OPEN_DEAD_LETTERS).
+            # and asks again once it has (STREAM_VERSIONS).
             offsets = await conn.fetch(
                 "SELECT partition, next_offset FROM projection_offsets"
                 " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",

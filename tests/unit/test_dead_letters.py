@@ -268,7 +268,8 @@ async def test_a_streams_later_events_are_held_behind_its_dead_letter() -> None:
     class Holding(FakeConnection):
         async def fetch(self, sql: str, *args: Any) -> list[Any]:
             if sql == STREAM_VERSIONS:  # C-2 held at v2
-                return [{"topic": TOPIC, "stream_id": "C-2", "stream_version": 2, "held": True}]
+                held = {"held": True, "open_locked": 1, "open_seen": 1}
+                return [{"topic": TOPIC, "stream_id": "C-2", "stream_version": 2, **held}]
             return await super().fetch(sql, *args)
 
     conn, projection = Holding(stored=3), Defective(set())
