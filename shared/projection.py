@@ -1338,8 +1338,9 @@ class ProjectionRunner:
             # events are on one partition unless partitions were added since; a batch on
             # another then waits, and finds the stream held or not in a statement after the
             # replay commits (a dead letter it makes in its turn included); a batch with no
-            # row the replay locked (a partition's first) waits on the dead letter instead,
-            # and asks again once it has (STREAM_VERSIONS).
+            # row the replay locked (a partition's first, or one whose row was not committed
+            # when the replay locked them) waits on the dead letter instead, and asks again
+            # once it has (STREAM_VERSIONS).
             offsets = await conn.fetch(
                 "SELECT partition, next_offset FROM projection_offsets"
                 " WHERE consumer = $1 AND topic = $2 ORDER BY partition FOR UPDATE",
