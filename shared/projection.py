@@ -100,6 +100,12 @@ HELD = Counter(
     "until that dead letter is replayed or skipped",
     ["consumer", "topic"],
 )
+READ_AGAIN = Counter(
+    "csp_projection_versions_read_again_total",
+    "Batches that read their streams' versions again because a dead letter was replayed or "
+    "skipped while they waited for it",
+    ["consumer"],
+)
 HELD_NOW = Gauge(
     "csp_projection_events_held",
     "Events the consumer holds unapplied behind dead letters not yet replayed or skipped (its "
@@ -1061,6 +1067,7 @@ class ProjectionRunner:
             # version, and only a stream with one can be held.)
             if not rows or not self._in_order or rows[0]["open_locked"] == rows[0]["open_seen"]:
                 break
+            READ_AGAIN.labels(self.consumer_name).inc()
         return _StreamVersions(
             {(r["topic"], r["stream_id"]): r["stream_version"] for r in rows},
             held={(r["topic"], r["stream_id"]) for r in rows if r["held"] and self._in_order},

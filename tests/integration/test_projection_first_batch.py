@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import REGISTRY
 
 from contracts.topics import domain_events
 from services.projections.builds import BUILDS_SQL, ensure_live_build
@@ -220,6 +221,10 @@ async def test_a_batch_during_a_replay_sees_a_dead_letter_the_replay_made_in_its
             child,
         )
         assert ([r["stream_version"] for r in held], applied) == ([4], [])
+        read_again = REGISTRY.get_sample_value(
+            "csp_projection_versions_read_again_total", {"consumer": consumer}
+        )
+        assert read_again == 1
     finally:
         await pool.release(replay)
         await pool.close()
