@@ -960,6 +960,9 @@ class ProjectionRunner:
         `_pass_over`.)"""
         for item in decoded:
             if item.failure is not None and item.envelope is None:
+                if await self._skipped_before(conn, item):  # a rebuild reads them again
+                    log.info("message an operator skipped passed over again")
+                    continue
                 await self._send_once(item, item.failure, dead_lettered)
                 await self._passed_over(conn, item, item.failure)
 
@@ -980,20 +983,7 @@ class ProjectionRunner:
         reads it again: `copy_skipped`), which passes it over as it is."""
         envelope = item.envelope
         assert envelope is not None
-        record = item.record
-        # By its event, or by its place on the topic: one skipped before it could be read as
-        # far as its event (recorded with no event id).
-        skipped = await conn.fetchval(
-            "SELECT EXISTS (SELECT FROM projection_dead_letters"
-            " WHERE consumer = $1 AND skipped AND (event_id = $2"
-            " OR (topic, partition, message_offset) = ($3, $4, $5)))",
-            self.consumer_name,
-            envelope.event_id,
-            record.topic,
-            record.partition,
-            record.offset,
-        )
-        if skipped:
+        if await self._skipped_before(conn, item):
             log.info(
                 "event an operator skipped passed over again",
                 stream_id=envelope.stream_id,
@@ -1005,6 +995,24 @@ class ProjectionRunner:
         if self._in_order:
             versions.held.add((item.record.topic, envelope.stream_id))
         return True
+
+    async def _skipped_before(self, conn: asyncpg.Connection, item: _Decoded) -> bool:
+        """Whether an operator skipped the message in this consumer before (a rebuild reads
+        it again: `copy_skipped`): by its event, or by its place on the topic (one skipped
+        before it could be read as far as its event, recorded with no event id)."""
+        record = item.record
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT FROM projection_dead_letters"
+                " WHERE consumer = $1 AND skipped AND (event_id = $2"
+                " OR (topic, partition, message_offset) = ($3, $4, $5)))",
+                self.consumer_name,
+                None if item.envelope is None else item.envelope.event_id,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+        )
 
     async def _hold(
         self, conn: asyncpg.Connection, item: _Decoded, versions: _StreamVersions

@@ -404,6 +404,18 @@ async def test_a_message_skipped_before_it_had_a_place_is_passed_over_by_its_off
     assert conn.statements("INSERT INTO projection_held") == []
 
 
+async def test_bytes_an_operator_skipped_are_passed_over_again_without_a_dead_letter() -> None:
+    """A rebuild reads again bytes that are no event, skipped in the live build (copied into
+    the new one as skipped): passed over, not dead-lettered again each rebuild."""
+    conn, producer, projection = FakeConnection(), FakeProducer(), Defective(set())
+    conn.skipped.add((TOPIC, 0, 0))
+    records = [record(0, b"\x00\xffnot json"), record(1, wire(envelope("C-1")))]
+    await runner(conn, projection, producer)._process({TopicPartition(TOPIC, 0): records})
+    assert projection.written == ["C-1"]
+    assert producer.sent == []
+    assert conn.statements("INSERT INTO projection_dead_letters") == []
+
+
 async def test_a_held_event_this_release_cannot_read_is_dead_lettered_in_its_turn() -> None:
     """A held message whose envelope cannot be read (the contract changed since it was held)
     has its place: dead-lettered in its turn, with the events after it held behind it."""
