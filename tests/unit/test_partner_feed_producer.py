@@ -5,19 +5,17 @@ that its audit does not hold. No I/O."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from contracts.case_events.codes import ChildProtectionCategory
-from contracts.case_events.events import ChildProtectionPlanStarted
 from services.partner_feeds import feed
 from shared.eventstore import make_envelopes
 from shared.settings import Settings
 from tests.publisher import CTX
+from tests.unit.test_sharing import plan_started
 
 
 class Unreachable:
@@ -87,13 +85,7 @@ async def test_a_share_the_audit_refuses_is_never_sent(monkeypatch: pytest.Monke
     monkeypatch.setattr(feed, "new_producer", Sending)
     settings = Settings(service="partner_feeds", partner_pseudonym_key="unit-test-key")
     partner_feed = feed.PartnerFeed(settings)
-    event = ChildProtectionPlanStarted(
-        child_id="C-000123",
-        plan_id="CP-1",
-        category=ChildProtectionCategory.NEGLECT,
-        start_date=date(2026, 3, 1),
-        previous_plans=0,
-    )
+    event = plan_started()
     [made] = make_envelopes("C-000123", 0, [event], CTX)
     conn: Any = RefusingAudit()
     await partner_feed.apply(conn, made, event)

@@ -72,14 +72,19 @@ def envelope(event: DomainEvent, stream: str = "C-000123") -> Envelope:
     return found
 
 
-def test_only_entitled_agencies_receive_an_event_and_only_the_listed_fields() -> None:
-    event = ChildProtectionPlanStarted(
+def plan_started(previous_plans: int = 0) -> ChildProtectionPlanStarted:
+    """A child protection plan started: an event police, health and schools are sent."""
+    return ChildProtectionPlanStarted(
         child_id="C-000123",
         plan_id="CP-1",
         category=ChildProtectionCategory.NEGLECT,
         start_date=date(2026, 3, 1),
-        previous_plans=2,
+        previous_plans=previous_plans,
     )
+
+
+def test_only_entitled_agencies_receive_an_event_and_only_the_listed_fields() -> None:
+    event = plan_started(previous_plans=2)
     shares = {m.agency: m for m in shares_of(envelope(event), event, KEY)}
     assert set(shares) == {Agency.POLICE, Agency.HEALTH, Agency.SCHOOLS}
     # Each gets the plan start only as precisely as it needs, so none can join on the date.
@@ -195,13 +200,7 @@ def test_a_date_is_coarsened_to_each_precision_deterministically() -> None:
 
 
 def test_a_re_derived_feed_is_the_same_messages() -> None:
-    event = ChildProtectionPlanStarted(
-        child_id="C-000123",
-        plan_id="CP-1",
-        category=ChildProtectionCategory.NEGLECT,
-        start_date=date(2026, 3, 1),
-        previous_plans=0,
-    )
+    event = plan_started()
     recorded = envelope(event)
     assert shares_of(recorded, event, KEY) == shares_of(recorded, event, KEY)
 
