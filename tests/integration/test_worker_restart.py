@@ -126,9 +126,13 @@ def test_honchos_stop_ends_keep_and_its_process_without_a_restart(tmp_path: Path
     """honcho stops a process by SIGTERM to its whole group (os.killpg): the process and
     `keep` in front of it both get it, and neither starts anything again."""
     started = tmp_path / "started"
+    # Each start adds an 'x', written beside the file and moved onto it: the file is there
+    # only once its 'x' is (written in place, a SIGTERM between the file's creation and its
+    # write could leave it empty: a test that failed once on that race, not on `keep`).
     child = (
         "import signal, sys; from pathlib import Path; p = Path(sys.argv[1]);"
-        " p.write_text(p.read_text() + 'x' if p.exists() else 'x'); signal.pause()"
+        " t = p.with_suffix('.next'); t.write_text(p.read_text() + 'x' if p.exists() else 'x');"
+        " t.replace(p); signal.pause()"
     )
     kept = subprocess.Popen(
         [sys.executable, "-m", "deploy.local.keep", sys.executable, "-c", child, str(started)],
