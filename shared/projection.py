@@ -1644,11 +1644,7 @@ def replayed(
     if failed is None:
         return Replay(outcome, done)
     envelope = failed.envelope
-    what = (
-        "an event"
-        if envelope is None
-        else f"{envelope.event_type or 'an event'} v{envelope.stream_version}"
-    )
+    what = "an event" if envelope is None else f"{envelope.event_type} v{envelope.stream_version}"
     left = held - len(applied) - 1
     return Replay(
         outcome,
