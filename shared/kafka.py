@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
@@ -125,6 +125,39 @@ def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)
+
+
+# How long a consumer's `stop` may take before what it holds is closed without it.
+STOP_WAIT_S = 10.0
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer, wait_s: float | None = None) -> None:
+    """Stop a consumer (leaving its group), but not wait forever on one whose group
+    coordination is stuck: aiokafka's `stop` first waits for its coordinator's task, and that
+    task can wait on a coordinator lookup that never ends (`ProjectionRunner`'s
+    `ConsumerStuck`). Past `wait_s` that wait is given up (the task cancelled with it) and the
+    rest of what `stop` closes in aiokafka 0.14 (the coordinator's heartbeat and commit-refresh
+    tasks, the fetcher, the connections) is closed here, so a consumer made again in its place
+    leaves nothing running behind it. A consumer that never started has nothing to stop."""
+    try:
+        async with asyncio.timeout(STOP_WAIT_S if wait_s is None else wait_s):
+            await consumer.stop()
+    except TimeoutError:
+        log.warning("a consumer did not stop in time: closing what it holds without it")
+        coordinator, fetcher = consumer._coordinator, consumer._fetcher
+        closes = [consumer._client.close]
+        if fetcher is not None:
+            closes.insert(0, fetcher.close)
+        if coordinator is not None:
+            closes[:0] = [
+                coordinator._stop_heartbeat_task,
+                coordinator._stop_commit_offsets_refresh_task,
+            ]
+        for close in closes:  # each ends its own task; none raises its cancellation
+            with contextlib.suppress(Exception):
+                await close()
+    except Exception:  # never started, or already closed: nothing to stop
+        pass
 
 
 async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKafkaAdminClient:

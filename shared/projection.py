@@ -55,7 +55,7 @@ from shared.envelope import (
     place_of,
 )
 from shared.eventstore import ConcurrencyConflict
-from shared.kafka import DEAD_LETTER_TOPIC
+from shared.kafka import DEAD_LETTER_TOPIC, stop_consumer
 from shared.logging import get_logger
 from shared.retry import keep_running
 
@@ -284,6 +284,19 @@ MOVE_PAST = (
     " WHERE o.consumer = $1 AND o.topic = standing.topic AND o.partition = standing.partition"
     " RETURNING o.topic, o.partition"
 )
+
+# How often the offsets the batches stored are committed to Kafka too (for operators' tools),
+# and how long such a commit may take before the consumer is taken for stuck (`ConsumerStuck`).
+COMMIT_EVERY_S = 1.0
+COMMIT_WAIT_S = 30.0
+
+
+class ConsumerStuck(KafkaError):
+    """The consumer's offsets commit did not come back in `COMMIT_WAIT_S`: its group
+    coordination is stuck (the commit waits for a coordinator lookup that never ends). Retried
+    as any broker failure: the runner makes a new consumer, which goes on from the stored
+    offsets."""
+
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
 TRANSIENT = (
@@ -654,8 +667,7 @@ class ProjectionRunner:
             await self._consume(consumer, stop)
         finally:
             self.healthy = False
-            with contextlib.suppress(Exception):  # the consumer may never have started
-                await consumer.stop()
+            await stop_consumer(consumer)
             self._consumer = None
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -752,12 +764,28 @@ class ProjectionRunner:
             else:
                 self._moved_on(part, applied.get(part.tp, []))
         consumer = self._consumer
-        if consumer is not None and time.monotonic() - self._committed_at > 1.0:
-            # Informational only (for operators' tools): the stored offsets are the truth.
-            with contextlib.suppress(KafkaError):
+        if consumer is not None and time.monotonic() - self._committed_at > COMMIT_EVERY_S:
+            await self._commit_to_kafka(consumer)
+
+    async def _commit_to_kafka(self, consumer: AIOKafkaConsumer) -> None:
+        """The offsets the batches stored, committed to Kafka as well: informational only (for
+        operators' tools), the stored offsets are the truth, so a refusal is passed over. But
+        the commit waits for the group's coordinator, and one that does not come back says the
+        consumer's coordination is stuck while its fetcher may go on: `make test`'s chaos run
+        once found the boards' consumer so after its only broker was killed and restarted,
+        applying nothing for minutes with no error. The consumer is then made again."""
+        try:
+            async with asyncio.timeout(COMMIT_WAIT_S):
                 await consumer.commit(dict(self._to_commit))
-            self._to_commit.clear()
-            self._committed_at = time.monotonic()
+        except TimeoutError as error:
+            raise ConsumerStuck(
+                f"the offsets commit did not come back in {COMMIT_WAIT_S:g} s: the consumer's"
+                " group coordination is stuck; making a new consumer"
+            ) from error
+        except KafkaError:
+            pass
+        self._to_commit.clear()
+        self._committed_at = time.monotonic()
 
     def _moved_on(self, part: _Part, applied: list[Envelope]) -> None:
         """What the runner shows of a partition's records applied for good."""

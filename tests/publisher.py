@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
+from aiokafka import AIOKafkaProducer
+
 from contracts.case_events.events import ChildRegistered
 from contracts.topics import named
 from shared.envelope import Actor, Agency, DomainEvent, Envelope, new_event_id
@@ -29,6 +31,23 @@ def registration(i: int) -> tuple[Envelope, bytes]:
     )
     [envelope] = make_envelopes(child, 0, [registered], CTX)
     return envelope, envelope.model_dump_json(exclude={"position"}).encode()
+
+
+async def publish_registrations(
+    producer: AIOKafkaProducer, topic: str, first: int, count: int, partition: int | None = None
+) -> None:
+    """Children C-{first}..'s registrations (`registration`), sent as the relay sends them and
+    flushed."""
+    for i in range(first, first + count):
+        envelope, value = registration(i)
+        await producer.send(
+            topic,
+            value,
+            key=envelope.stream_id.encode(),
+            partition=partition,
+            headers=event_headers(str(envelope.event_id), envelope.event_type, 1),
+        )
+    await producer.flush()
 
 
 class Log:

@@ -14,10 +14,9 @@ from services.projections.builds import BUILDS_SQL, ensure_live_build
 from shared.db import open_database
 from shared.kafka import DEAD_LETTER_TOPIC, ensure_topics, new_producer
 from shared.projection import AppliedLedger, ProjectionRunner
-from shared.relay import event_headers
 from tests.conftest import settings_for
 from tests.infrastructure import Infrastructure, eventually, read_topic
-from tests.publisher import registration
+from tests.publisher import publish_registrations
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +31,7 @@ async def test_records_whose_commit_the_database_lost_are_applied_again(
     await producer.start()
 
     async def publish(first: int, count: int) -> None:
-        for i in range(first, first + count):
-            envelope, value = registration(i)
-            await producer.send(
-                topic,
-                value,
-                key=envelope.stream_id.encode(),
-                partition=0,
-                headers=event_headers(str(envelope.event_id), envelope.event_type, 1),
-            )
-        await producer.flush()
+        await publish_registrations(producer, topic, first, count, partition=0)
 
     pool = await open_database(settings, BUILDS_SQL)
     schema = await ensure_live_build(pool)
