@@ -127,37 +127,50 @@ def new_producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
-# How long a consumer's `stop` may take before what it holds is closed without it.
-STOP_WAIT_S = 10.0
+# How long a consumer's `stop` may take (a LeaveGroup, a join under way) before what it holds is
+# closed without it.
+STOP_WAIT_S = 30.0
 
 
-async def stop_consumer(consumer: AIOKafkaConsumer, wait_s: float | None = None) -> None:
-    """Stop a consumer (leaving its group), but not wait forever on one whose group
-    coordination is stuck: aiokafka's `stop` first waits for its coordinator's task, and that
-    task can wait on a coordinator lookup that never ends (`ProjectionRunner`'s
-    `ConsumerStuck`). Past `wait_s` that wait is given up (the task cancelled with it) and the
-    rest of what `stop` closes in aiokafka 0.14 (the coordinator's heartbeat and commit-refresh
-    tasks, the fetcher, the connections) is closed here, so a consumer made again in its place
-    leaves nothing running behind it. A consumer that never started has nothing to stop."""
-    try:
-        async with asyncio.timeout(STOP_WAIT_S if wait_s is None else wait_s):
-            await consumer.stop()
-    except TimeoutError:
-        log.warning("a consumer did not stop in time: closing what it holds without it")
-        coordinator, fetcher = consumer._coordinator, consumer._fetcher
-        closes = [consumer._client.close]
-        if fetcher is not None:
-            closes.insert(0, fetcher.close)
-        if coordinator is not None:
-            closes[:0] = [
-                coordinator._stop_heartbeat_task,
-                coordinator._stop_commit_offsets_refresh_task,
-            ]
-        for close in closes:  # each ends its own task; none raises its cancellation
-            with contextlib.suppress(Exception):
-                await close()
-    except Exception:  # never started, or already closed: nothing to stop
-        pass
+async def stop_consumer(consumer: AIOKafkaConsumer, wait_s: float = STOP_WAIT_S) -> None:
+    """Stop a consumer, leaving its group, in `wait_s` at most, and never end the caller's task
+    with it. aiokafka's `stop` waits for its coordinator's task, which can wait for ever on a
+    stuck coordinator lookup (`ProjectionRunner`'s `ConsumerStuck`), and its fetcher's close
+    awaits each fetch it cancels, which raises that cancellation when the fetch was sleeping
+    after a failure (a broker down): in the caller's task it would pass for the caller's own
+    and end it for good. So `stop` runs as a task of its own; if it has not ended well in
+    `wait_s` (0 for a consumer already taken for stuck), it is cancelled and what it closes in
+    aiokafka 0.14 (the coordinator's and the fetcher's tasks, the connections) is closed
+    here, so nothing of the consumer is left running."""
+    stopping = asyncio.ensure_future(consumer.stop())
+    await asyncio.wait({stopping}, timeout=wait_s)
+    if stopping.done() and not stopping.cancelled() and stopping.exception() is None:
+        return
+    if not stopping.done():
+        stopping.cancel()
+        await asyncio.wait({stopping}, timeout=STOP_WAIT_S)
+    log.warning("a consumer did not stop in time: closing what it holds without it")
+    await _close_without_stop(consumer)
+
+
+async def _close_without_stop(consumer: AIOKafkaConsumer) -> None:
+    tasks: set[asyncio.Future[Any]] = set()
+    coordinator, fetcher = consumer._coordinator, consumer._fetcher
+    for holder, names in (
+        (coordinator, ("_coordination_task", "_heartbeat_task", "_commit_refresh_task")),
+        (fetcher, ("_fetch_task",)),
+    ):
+        tasks.update(t for t in (getattr(holder, n, None) for n in names) if t is not None)
+    if fetcher is not None:
+        tasks.update(fetcher._pending_tasks)
+    for task in tasks:
+        task.cancel()
+    closing = asyncio.ensure_future(consumer._client.close())
+    await asyncio.wait({*tasks, closing}, timeout=STOP_WAIT_S)
+    for task in {*tasks, closing}:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: each ended as it could, nothing more to do with it
+    consumer._closed = True  # not to be stopped again, nor warned of as unclosed
 
 
 async def connected_admin(settings: Settings, timeout_s: float = 120.0) -> AIOKafkaAdminClient:

@@ -35,7 +35,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -55,7 +55,7 @@ from shared.envelope import (
     place_of,
 )
 from shared.eventstore import ConcurrencyConflict
-from shared.kafka import DEAD_LETTER_TOPIC, stop_consumer
+from shared.kafka import DEAD_LETTER_TOPIC, STOP_WAIT_S, stop_consumer
 from shared.logging import get_logger
 from shared.retry import keep_running
 
@@ -285,17 +285,37 @@ MOVE_PAST = (
     " RETURNING o.topic, o.partition"
 )
 
-# How often the offsets the batches stored are committed to Kafka too (for operators' tools),
-# and how long such a commit may take before the consumer is taken for stuck (`ConsumerStuck`).
+# How often the offsets the batches stored are committed to Kafka too (for operators' tools).
 COMMIT_EVERY_S = 1.0
-COMMIT_WAIT_S = 30.0
+# How long the consumer's calls may take before it is taken for stuck (`ConsumerStuck`): its
+# offsets commit (past its own request timeout, 40 s, and a coordinator's loading), and its
+# start or a fetch (past a group's join, its rebalance timeout 10 s, and the assignment's
+# listener, which reads the stored offsets and asks the broker for the partitions' beginnings).
+COMMIT_WAIT_S = 60.0
+CONSUMER_WAIT_S = 120.0
 
 
 class ConsumerStuck(KafkaError):
-    """The consumer's offsets commit did not come back in `COMMIT_WAIT_S`: its group
-    coordination is stuck (the commit waits for a coordinator lookup that never ends). Retried
-    as any broker failure: the runner makes a new consumer, which goes on from the stored
-    offsets."""
+    """A call of the consumer did not come back in its time: the group's coordinator
+    unreachable all that time, or the consumer's own coordination stuck (its commit, its start
+    or a fetch's wait for an assignment waits for a coordinator lookup that never ends, as
+    `make test`'s chaos run once found after its only broker was killed and restarted).
+    Retried as any broker failure: the runner makes a new consumer, which goes on from the
+    stored offsets."""
+
+
+T = TypeVar("T")
+
+
+async def _in_time(call: Awaitable[T], wait_s: float, what: str) -> T:
+    try:
+        async with asyncio.timeout(wait_s):
+            return await call
+    except TimeoutError as error:
+        raise ConsumerStuck(
+            f"{what} did not come back in {wait_s:g} s: the group's coordinator unreachable,"
+            " or the consumer's coordination stuck; making a new consumer"
+        ) from error
 
 
 # Failures of the database or the broker: retry the batch; never dead-letter for these.
@@ -662,19 +682,27 @@ class ProjectionRunner:
         )
         self._consumer = consumer
         consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
+        stuck = False
         try:
-            await consumer.start()
+            await _in_time(consumer.start(), CONSUMER_WAIT_S, "the consumer's start")
             await self._consume(consumer, stop)
+        except ConsumerStuck:
+            stuck = True  # no use waiting for it to leave its group
+            raise
         finally:
             self.healthy = False
-            await stop_consumer(consumer)
+            await stop_consumer(consumer, 0 if stuck else STOP_WAIT_S)
             self._consumer = None
 
     async def _consume(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         shape = FetchShape(self.fetch_wait_ms) if self.fetch_wait_ms else None
         while not stop.is_set():
             assignments = self._assignments
-            batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
+            batches = await _in_time(
+                consumer.getmany(timeout_ms=500, max_records=self._batch_size),
+                CONSUMER_WAIT_S,
+                "a fetch",
+            )
             # Catching up: add what the fetcher already holds (waiting `fill_wait_ms` at most
             # for each further fetch), so a backlog is applied in large transactions while a
             # live trickle stays quick.
@@ -682,8 +710,12 @@ class ProjectionRunner:
             if shape is not None:
                 shape.follow(consumer, count)
             while 0 < count < self._batch_size:
-                more = await consumer.getmany(
-                    timeout_ms=self._fill_wait_ms, max_records=self._batch_size - count
+                more = await _in_time(
+                    consumer.getmany(
+                        timeout_ms=self._fill_wait_ms, max_records=self._batch_size - count
+                    ),
+                    CONSUMER_WAIT_S,
+                    "a fetch",
                 )
                 if not more:
                     break
@@ -769,19 +801,14 @@ class ProjectionRunner:
 
     async def _commit_to_kafka(self, consumer: AIOKafkaConsumer) -> None:
         """The offsets the batches stored, committed to Kafka as well: informational only (for
-        operators' tools), the stored offsets are the truth, so a refusal is passed over. But
-        the commit waits for the group's coordinator, and one that does not come back says the
-        consumer's coordination is stuck while its fetcher may go on: `make test`'s chaos run
-        once found the boards' consumer so after its only broker was killed and restarted,
-        applying nothing for minutes with no error. The consumer is then made again."""
+        operators' tools), the stored offsets are the truth, so a refusal is passed over; one
+        that does not come back is not (`ConsumerStuck`)."""
         try:
-            async with asyncio.timeout(COMMIT_WAIT_S):
-                await consumer.commit(dict(self._to_commit))
-        except TimeoutError as error:
-            raise ConsumerStuck(
-                f"the offsets commit did not come back in {COMMIT_WAIT_S:g} s: the consumer's"
-                " group coordination is stuck; making a new consumer"
-            ) from error
+            await _in_time(
+                consumer.commit(dict(self._to_commit)), COMMIT_WAIT_S, "the offsets commit"
+            )
+        except ConsumerStuck:
+            raise
         except KafkaError:
             pass
         self._to_commit.clear()
