@@ -149,7 +149,7 @@ async def stop_consumer(consumer: AIOKafkaConsumer, wait_s: float = STOP_WAIT_S)
     if not stopping.done():
         stopping.cancel()
         await asyncio.wait({stopping}, timeout=STOP_WAIT_S)
-    log.warning("a consumer did not stop in time: closing what it holds without it")
+    log.warning("a consumer did not stop well: closing what it holds without it")
     await _close_without_stop(consumer)
 
 
@@ -157,16 +157,31 @@ async def _close_without_stop(consumer: AIOKafkaConsumer) -> None:
     tasks: set[asyncio.Future[Any]] = set()
     coordinator, fetcher = consumer._coordinator, consumer._fetcher
     for holder, names in (
-        (coordinator, ("_coordination_task", "_heartbeat_task", "_commit_refresh_task")),
+        (
+            coordinator,
+            (
+                "_coordination_task",
+                "_heartbeat_task",
+                "_commit_refresh_task",
+                "_reset_committed_task",  # a consumer without a group's
+            ),
+        ),
         (fetcher, ("_fetch_task",)),
     ):
         tasks.update(t for t in (getattr(holder, n, None) for n in names) if t is not None)
     if fetcher is not None:
         tasks.update(fetcher._pending_tasks)
-    for task in tasks:
-        task.cancel()
-    closing = asyncio.ensure_future(consumer._client.close())
-    await asyncio.wait({*tasks, closing}, timeout=STOP_WAIT_S)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_WAIT_S
+    pending = set(tasks)
+    while pending and loop.time() < deadline:
+        # Again each turn: aiokafka's fetch loop swallows a cancellation that lands while it
+        # waits for its fetches, and goes on.
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(1.0, deadline - loop.time()))
+    closing = asyncio.ensure_future(consumer._client.close())  # once nothing opens more
+    await asyncio.wait({closing}, timeout=max(deadline - loop.time(), 1.0))
     for task in {*tasks, closing}:
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: each ended as it could, nothing more to do with it

@@ -288,11 +288,12 @@ MOVE_PAST = (
 # How often the offsets the batches stored are committed to Kafka too (for operators' tools).
 COMMIT_EVERY_S = 1.0
 # How long the consumer's calls may take before it is taken for stuck (`ConsumerStuck`): its
-# offsets commit (past its own request timeout, 40 s, and a coordinator's loading), and its
-# start or a fetch (past a group's join, its rebalance timeout 10 s, and the assignment's
-# listener, which reads the stored offsets and asks the broker for the partitions' beginnings).
+# offsets commit (past its own request timeout, 40 s, and a coordinator's loading), its start
+# (a group's join: its rebalance timeout, 10 s, and another member's session ending, 10 s),
+# and a fetch (which waits for a rejoin under way).
 COMMIT_WAIT_S = 60.0
-CONSUMER_WAIT_S = 120.0
+START_WAIT_S = 120.0
+FETCH_WAIT_S = 120.0
 
 
 class ConsumerStuck(KafkaError):
@@ -308,10 +309,13 @@ T = TypeVar("T")
 
 
 async def _in_time(call: Awaitable[T], wait_s: float, what: str) -> T:
+    deadline = asyncio.timeout(wait_s)
     try:
-        async with asyncio.timeout(wait_s):
+        async with deadline:
             return await call
     except TimeoutError as error:
+        if not deadline.expired():  # the call's own, not this wait's
+            raise
         raise ConsumerStuck(
             f"{what} did not come back in {wait_s:g} s: the group's coordinator unreachable,"
             " or the consumer's coordination stuck; making a new consumer"
@@ -684,7 +688,7 @@ class ProjectionRunner:
         consumer.subscribe(self._topics, listener=_SeekToStoredOffsets(self))
         stuck = False
         try:
-            await _in_time(consumer.start(), CONSUMER_WAIT_S, "the consumer's start")
+            await _in_time(consumer.start(), START_WAIT_S, "the consumer's start")
             await self._consume(consumer, stop)
         except ConsumerStuck:
             stuck = True  # no use waiting for it to leave its group
@@ -700,7 +704,7 @@ class ProjectionRunner:
             assignments = self._assignments
             batches = await _in_time(
                 consumer.getmany(timeout_ms=500, max_records=self._batch_size),
-                CONSUMER_WAIT_S,
+                FETCH_WAIT_S,
                 "a fetch",
             )
             # Catching up: add what the fetcher already holds (waiting `fill_wait_ms` at most
@@ -714,7 +718,7 @@ class ProjectionRunner:
                     consumer.getmany(
                         timeout_ms=self._fill_wait_ms, max_records=self._batch_size - count
                     ),
-                    CONSUMER_WAIT_S,
+                    FETCH_WAIT_S,
                     "a fetch",
                 )
                 if not more:
@@ -802,7 +806,11 @@ class ProjectionRunner:
     async def _commit_to_kafka(self, consumer: AIOKafkaConsumer) -> None:
         """The offsets the batches stored, committed to Kafka as well: informational only (for
         operators' tools), the stored offsets are the truth, so a refusal is passed over; one
-        that does not come back is not (`ConsumerStuck`)."""
+        that does not come back is not (`ConsumerStuck`). Nothing to commit when the batches
+        since the last were all read again from their stored offsets (aiokafka refuses an
+        empty commit with a ValueError, which would end the runner)."""
+        if not self._to_commit:
+            return
         try:
             await _in_time(
                 consumer.commit(dict(self._to_commit)), COMMIT_WAIT_S, "the offsets commit"

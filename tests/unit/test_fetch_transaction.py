@@ -135,6 +135,33 @@ async def test_a_partition_the_consumer_is_ahead_on_is_read_again_and_the_others
     assert runner.progress[TOPIC].positions == {0: 3, 1: 8}  # A: where it is read again from
 
 
+class RefusesAnEmptyCommit(Seeks):
+    """As aiokafka's consumer: `commit({})` is a ValueError (no offsets to commit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits: list[Any] = []
+
+    async def commit(self, offsets: Any = None) -> None:
+        if not offsets:
+            raise ValueError("Offsets should be a dict")
+        self.commits.append(offsets)
+
+
+async def test_a_batch_read_again_whole_commits_nothing_to_kafka() -> None:
+    # Every partition of the fetch is behind its stored offset's: nothing moved on, nothing
+    # to commit; an empty commit would be refused with an error that ends the runner.
+    conn, projection = Offsets({A: 3}), Defective(set())
+    runner = made(conn, projection)
+    runner._consumer = consumer = RefusesAnEmptyCommit()
+    await runner._process({A: [at(A, 5, wire(envelope("C-1", 6)))]})
+
+    assert consumer.seeks == [(A, 3)]
+    assert consumer.commits == []
+    await runner._process({A: [at(A, 3, wire(envelope("C-1")))]})
+    assert consumer.commits == [{A: 4}]
+
+
 async def test_a_poison_message_is_dead_lettered_once_by_its_origin_and_the_rest_applied() -> None:
     # Two messages that cannot be read at the same offset of two partitions: each is its own
     # dead letter. A handler's failure on C-2 redoes the fetch event by event (savepoints).
